@@ -1,0 +1,154 @@
+//! axum adapter for Portcullis: translation only.
+//!
+//! [`router`] mounts the provider's endpoints at the paths of [`portcullis::paths`]. When
+//! the authorization endpoint needs the user, it calls the host's [`Interaction`] with the
+//! [`PendingAuthorization`]; the host renders its login and consent pages, carries
+//! [`PendingAuthorization::ticket`] through its forms, and finishes with [`Provider::resume`]
+//! then [`Provider::approve`] or [`Provider::deny`], whose responses [`into_response`]
+//! converts. Logout goes the same way with [`PendingLogout`].
+//!
+//! ```no_run
+//! # use portcullis::{PendingAuthorization, PendingLogout, Provider};
+//! # use axum::response::{Html, IntoResponse, Response};
+//! struct Pages;
+//!
+//! #[portcullis_axum::async_trait]
+//! impl portcullis_axum::Interaction for Pages {
+//!     async fn begin(&self, pending: PendingAuthorization, _req: http::request::Parts) -> Response {
+//!         Html(format!("<form method=post action=/login>\
+//!             <input type=hidden name=ticket value=\"{}\">…</form>", pending.ticket()))
+//!             .into_response()
+//!     }
+//!     async fn end_session(&self, pending: PendingLogout, _req: http::request::Parts) -> Response {
+//!         // End the host's session, after a confirmation page if `needs_confirmation()`.
+//!         # let provider: Provider = todo!();
+//!         portcullis_axum::into_response(provider.finish_logout(pending))
+//!     }
+//! }
+//! # fn f(provider: Provider) {
+//! let app: axum::Router = portcullis_axum::router(provider, Pages);
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use bytes::Bytes;
+use http::StatusCode;
+use portcullis::{
+    paths, AuthorizeOutcome, LogoutOutcome, PendingAuthorization, PendingLogout, Provider,
+};
+
+pub use async_trait::async_trait;
+
+/// Largest request body accepted (a token request is a few hundred bytes).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What the host does when the authorization endpoint needs the user.
+#[async_trait]
+pub trait Interaction: Send + Sync + 'static {
+    /// Starts the host's login and consent for `pending`. `request` is the authorization
+    /// request's head, for the host's cookies and headers.
+    async fn begin(&self, pending: PendingAuthorization, request: http::request::Parts)
+        -> Response;
+
+    /// Handles a valid RP-initiated logout: ends the host's session for the user (asking
+    /// first when [`PendingLogout::needs_confirmation`]) and answers with
+    /// [`Provider::finish_logout`].
+    async fn end_session(&self, pending: PendingLogout, request: http::request::Parts) -> Response;
+}
+
+struct Shared<I> {
+    provider: Provider,
+    interaction: I,
+}
+
+/// A router with every endpoint at its path below the issuer ([`portcullis::paths`]). Mount
+/// it at the root for an issuer without a path, or nest it at the issuer's path.
+pub fn router<I: Interaction>(provider: Provider, interaction: I) -> Router {
+    let shared = Arc::new(Shared {
+        provider,
+        interaction,
+    });
+    Router::new()
+        .route(paths::AUTHORIZE, any(authorize::<I>))
+        .route(paths::TOKEN, any(token::<I>))
+        .route(paths::USERINFO, any(userinfo::<I>))
+        .route(paths::END_SESSION, any(end_session::<I>))
+        .route(paths::JWKS, get(jwks::<I>))
+        .route(paths::OPENID_CONFIGURATION, get(discovery::<I>))
+        .route(paths::OAUTH_AUTHORIZATION_SERVER, get(discovery::<I>))
+        .with_state(shared)
+}
+
+async fn userinfo<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
+    match read_request(req).await {
+        Ok(r) => into_response(shared.provider.userinfo(r).await),
+        Err(r) => r,
+    }
+}
+
+async fn end_session<I: Interaction>(
+    State(shared): State<Arc<Shared<I>>>,
+    req: Request,
+) -> Response {
+    let req = match read_request(req).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let (parts, body) = req.into_parts();
+    let engine_req = http::Request::from_parts(parts.clone(), body);
+    match shared.provider.end_session(engine_req).await {
+        LogoutOutcome::Respond(r) => into_response(r),
+        LogoutOutcome::Pending(p) => shared.interaction.end_session(p, parts).await,
+    }
+}
+
+async fn jwks<I: Interaction>(State(shared): State<Arc<Shared<I>>>) -> Response {
+    into_response(shared.provider.jwks().await)
+}
+
+async fn discovery<I: Interaction>(State(shared): State<Arc<Shared<I>>>) -> Response {
+    into_response(shared.provider.discovery())
+}
+
+async fn authorize<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
+    let req = match read_request(req).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let (parts, body) = req.into_parts();
+    let engine_req = http::Request::from_parts(parts.clone(), body);
+    match shared.provider.authorize(engine_req).await {
+        AuthorizeOutcome::Respond(r) => into_response(r),
+        AuthorizeOutcome::Pending(p) => shared.interaction.begin(p, parts).await,
+    }
+}
+
+async fn token<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
+    match read_request(req).await {
+        Ok(r) => into_response(shared.provider.token(r).await),
+        Err(r) => r,
+    }
+}
+
+/// Buffers an axum request into the engine's `http::Request<Bytes>`, refusing bodies over
+/// [`MAX_BODY_BYTES`] with 413.
+pub async fn read_request(req: Request) -> Result<http::Request<Bytes>, Response> {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => Ok(http::Request::from_parts(parts, bytes)),
+        Err(_) => Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response()),
+    }
+}
+
+/// Converts an engine response into an axum response.
+pub fn into_response(r: http::Response<Bytes>) -> Response {
+    r.map(Body::from)
+}

@@ -1,0 +1,618 @@
+//! The authorization endpoint (RFC 6749 §4.1.1–§4.1.2): request validation, the code
+//! issued on approval, and error redirects.
+
+use std::time::Duration;
+
+use ring::rand::SecureRandom;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::client::{Client, GrantType, PkcePolicy};
+use crate::error::{AuthorizeErrorCode, OAuthError};
+use crate::ids::{FamilyId, GrantId};
+use crate::issuer::Issuer;
+use crate::oidc::{OidcRequest, OidcSession};
+use crate::params::Params;
+use crate::pkce::{CodeChallenge, CodeChallengeMethod};
+use crate::policy::Policy;
+use crate::records::CodeRecord;
+use crate::scope::{negotiate_scopes, ScopeError, ScopeSet};
+use crate::secret::{RandomError, SecretToken};
+use crate::time::UnixTime;
+
+type AuthError = OAuthError<AuthorizeErrorCode>;
+
+/// A validated authorization request. Its fields are private: only
+/// [`validate_authorization_request`] (or unsealing a ticket the provider sealed) makes one,
+/// so a host cannot forge or alter it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest(pub(crate) RequestFields);
+
+/// The fields of an [`AuthorizationRequest`]; serializable only inside this crate, for
+/// sealing into an interaction ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RequestFields {
+    client_id: String,
+    redirect_uri: String,
+    redirect_uri_sent: bool,
+    scopes: ScopeSet,
+    state: Option<String>,
+    code_challenge: Option<CodeChallenge>,
+    oidc: Option<OidcRequest>,
+}
+
+/// Why an authorization request was refused, and how the user agent must be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeRejection {
+    /// The client or redirect URI cannot be trusted: show an error page (HTTP 400) and
+    /// never redirect (RFC 6749 §4.1.2.1, RFC 9700 §4.11).
+    ErrorPage(AuthError),
+    /// Redirect to the client's validated redirect URI with the error.
+    Redirect(ErrorRedirect),
+}
+
+/// An error response sent to a validated redirect URI (RFC 6749 §4.1.2.1, RFC 9207).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorRedirect {
+    /// The error.
+    pub error: AuthError,
+    /// The `Location` to redirect to: the redirect URI with `error`, `error_description`,
+    /// `state` and `iss`.
+    pub location: String,
+}
+
+/// A code issued on approval.
+#[derive(Debug)]
+pub struct IssuedCode {
+    /// The code itself (sent only in `location`).
+    pub code: SecretToken,
+    /// What to store.
+    pub record: CodeRecord,
+    /// The `Location` to redirect to: the redirect URI with `code`, `state` and `iss`.
+    pub location: String,
+}
+
+fn page(description: &'static str) -> AuthorizeRejection {
+    AuthorizeRejection::ErrorPage(OAuthError::new(
+        AuthorizeErrorCode::InvalidRequest,
+        description,
+    ))
+}
+
+/// Validates an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3).
+///
+/// `client` is what the store holds for the request's `client_id` (the caller looks it up
+/// with [`Params::get`]). The client and redirect URI are checked first: until both are
+/// trusted every error is an [`AuthorizeRejection::ErrorPage`]; after that errors are
+/// redirected.
+pub fn validate_authorization_request(
+    params: &Params,
+    client: Option<&Client>,
+    issuer: &Issuer,
+    policy: &Policy,
+) -> Result<AuthorizationRequest, AuthorizeRejection> {
+    if params.is_repeated("client_id") {
+        return Err(page("client_id was sent more than once"));
+    }
+    let Some(client_id) = params.get("client_id") else {
+        return Err(page("client_id is missing"));
+    };
+    let client = match client {
+        Some(c) if c.id == client_id => c,
+        _ => return Err(page("unknown client")),
+    };
+    if params.is_repeated("redirect_uri") {
+        return Err(page("redirect_uri was sent more than once"));
+    }
+    // OpenID Connect Core §3.1.2.1: redirect_uri is required in OpenID requests.
+    let openid = params
+        .get("scope")
+        .is_some_and(|s| s.split(' ').any(|t| t == "openid"));
+    let (redirect_uri, redirect_uri_sent) = match params.get("redirect_uri") {
+        Some(requested) => match client.find_redirect_uri(requested) {
+            Some(_) => (requested.to_owned(), true),
+            None => return Err(page("redirect_uri is not registered for this client")),
+        },
+        // RFC 6749 §3.1.2.3: may be omitted only when exactly one URI is registered.
+        None => match client.redirect_uris.as_slice() {
+            [only] if !openid => (only.as_str().to_owned(), false),
+            _ => return Err(page("redirect_uri is required")),
+        },
+    };
+
+    // From here on the redirect URI is trusted. `state` is echoed even on errors, but a
+    // repeated `state` is itself the error and is not echoed.
+    let state = (!params.is_repeated("state"))
+        .then(|| params.get("state").map(str::to_owned))
+        .flatten();
+    let fail = |code: AuthorizeErrorCode, description: String| {
+        AuthorizeRejection::Redirect(error_redirect(
+            &redirect_uri,
+            OAuthError::new(code, description),
+            state.as_deref(),
+            issuer,
+        ))
+    };
+
+    if let Some(name) = params.first_repeated() {
+        return Err(fail(
+            AuthorizeErrorCode::InvalidRequest,
+            format!("{name} was sent more than once"),
+        ));
+    }
+    if params.contains("request") {
+        return Err(fail(
+            AuthorizeErrorCode::RequestNotSupported,
+            "request objects are not supported".into(),
+        ));
+    }
+    if params.contains("request_uri") {
+        return Err(fail(
+            AuthorizeErrorCode::RequestUriNotSupported,
+            "request_uri is not supported".into(),
+        ));
+    }
+    if params.get("response_mode").is_some_and(|m| m != "query") {
+        return Err(fail(
+            AuthorizeErrorCode::InvalidRequest,
+            "only response_mode=query is supported".into(),
+        ));
+    }
+    match params.get("response_type") {
+        None => {
+            return Err(fail(
+                AuthorizeErrorCode::InvalidRequest,
+                "response_type is missing".into(),
+            ))
+        }
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(
+                AuthorizeErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported".into(),
+            ))
+        }
+    }
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(fail(
+            AuthorizeErrorCode::UnauthorizedClient,
+            "client may not use the authorization code grant".into(),
+        ));
+    }
+    let requested = match params.get("scope").map(ScopeSet::parse).transpose() {
+        Ok(s) => s,
+        Err(_) => {
+            return Err(fail(
+                AuthorizeErrorCode::InvalidScope,
+                "scope is malformed".into(),
+            ))
+        }
+    };
+    let scopes = match negotiate_scopes(
+        requested.as_ref(),
+        &client.allowed_scopes,
+        &client.default_scopes,
+    ) {
+        Ok(s) => s,
+        Err(ScopeError::NotAllowed(s)) => {
+            return Err(fail(
+                AuthorizeErrorCode::InvalidScope,
+                format!("scope not allowed: {s}"),
+            ))
+        }
+        Err(ScopeError::Malformed) => {
+            return Err(fail(
+                AuthorizeErrorCode::InvalidScope,
+                "scope is malformed".into(),
+            ))
+        }
+    };
+    let code_challenge = match pkce_challenge(params, client, policy) {
+        Ok(c) => c,
+        Err(description) => {
+            return Err(fail(AuthorizeErrorCode::InvalidRequest, description.into()))
+        }
+    };
+
+    let oidc = if scopes.contains("openid") {
+        match OidcRequest::parse(params) {
+            Ok(o) => Some(o),
+            Err(description) => {
+                return Err(fail(AuthorizeErrorCode::InvalidRequest, description.into()))
+            }
+        }
+    } else {
+        None
+    };
+
+    Ok(AuthorizationRequest(RequestFields {
+        client_id: client.id.clone(),
+        redirect_uri,
+        redirect_uri_sent,
+        scopes,
+        state,
+        code_challenge,
+        oidc,
+    }))
+}
+
+/// RFC 7636 §4.4.1: a missing challenge where one is required, or an unsupported
+/// transformation, is `invalid_request`.
+fn pkce_challenge(
+    params: &Params,
+    client: &Client,
+    policy: &Policy,
+) -> Result<Option<CodeChallenge>, &'static str> {
+    let Some(value) = params.get("code_challenge") else {
+        if params.contains("code_challenge_method") {
+            return Err("code_challenge_method without code_challenge");
+        }
+        return match (client.is_public(), client.pkce) {
+            (false, PkcePolicy::DangerousOptional) => Ok(None),
+            _ => Err("code_challenge is required (PKCE, S256)"),
+        };
+    };
+    let method = CodeChallengeMethod::parse(params.get("code_challenge_method"))
+        .ok_or("code_challenge_method is not supported")?;
+    if method == CodeChallengeMethod::Plain && !policy.dangerous_allow_plain_pkce {
+        return Err("code_challenge_method must be S256");
+    }
+    CodeChallenge::new(method, value)
+        .map(Some)
+        .ok_or("code_challenge is malformed")
+}
+
+/// Appends `params` to the query of `redirect_uri`, keeping its own query (RFC 6749 §3.1.2).
+fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    match Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            url.into()
+        }
+        // Unreachable for a registered URI, which was parsed at registration.
+        Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+fn error_redirect(
+    redirect_uri: &str,
+    error: AuthError,
+    state: Option<&str>,
+    issuer: &Issuer,
+) -> ErrorRedirect {
+    let mut params = vec![
+        ("error", error.code.as_str()),
+        ("error_description", error.description.as_ref()),
+    ];
+    if let Some(s) = state {
+        params.push(("state", s));
+    }
+    params.push(("iss", issuer.as_str()));
+    let location = redirect_with(redirect_uri, &params);
+    ErrorRedirect { error, location }
+}
+
+impl AuthorizationRequest {
+    /// The client.
+    pub fn client_id(&self) -> &str {
+        &self.0.client_id
+    }
+
+    /// The scopes asked for (after defaults), to show on the consent page.
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.0.scopes
+    }
+
+    /// The redirect URI the response will go to.
+    pub fn redirect_uri(&self) -> &str {
+        &self.0.redirect_uri
+    }
+
+    /// The OpenID Connect parameters, when the request is in OpenID mode.
+    pub fn oidc(&self) -> Option<&OidcRequest> {
+        self.0.oidc.as_ref()
+    }
+
+    /// The scopes granted when the user consented to `consented`: the intersection, so the
+    /// host can narrow but never widen the request.
+    pub fn granted_scopes(&self, consented: &ScopeSet) -> ScopeSet {
+        self.0.scopes.intersection(consented)
+    }
+
+    /// An error redirect for this request (`access_denied` when the user or host refuses,
+    /// `temporarily_unavailable` when the store fails).
+    pub fn error_redirect(&self, error: AuthError, issuer: &Issuer) -> ErrorRedirect {
+        error_redirect(&self.0.redirect_uri, error, self.0.state.as_deref(), issuer)
+    }
+
+    /// Issues the authorization code for an approved request (RFC 6749 §4.1.2): 256 random
+    /// bits, single use, bound to the client, redirect URI, PKCE challenge, scopes and
+    /// subject. The response carries `iss` (RFC 9207).
+    pub fn issue_code(
+        &self,
+        approval: &CodeApproval<'_>,
+        issuer: &Issuer,
+        now: UnixTime,
+        lifetime: Duration,
+        rng: &dyn SecureRandom,
+    ) -> Result<IssuedCode, RandomError> {
+        let code = SecretToken::generate(rng)?;
+        let family_id = FamilyId::generate(rng)?;
+        let record = CodeRecord {
+            hash: code.hash(),
+            issuer: issuer.clone(),
+            client_id: self.0.client_id.clone(),
+            redirect_uri: self
+                .0
+                .redirect_uri_sent
+                .then(|| self.0.redirect_uri.clone()),
+            code_challenge: self.0.code_challenge.clone(),
+            scopes: approval.scopes.clone(),
+            subject: approval.subject.to_owned(),
+            auth_time: approval.auth_time,
+            grant_id: approval.grant_id.clone(),
+            family_id,
+            oidc: approval.oidc.clone(),
+            issued_at: now,
+            expires_at: now.plus(lifetime),
+        };
+        let mut params = vec![("code", code.expose())];
+        if let Some(s) = &self.0.state {
+            params.push(("state", s));
+        }
+        params.push(("iss", issuer.as_str()));
+        let location = redirect_with(&self.0.redirect_uri, &params);
+        Ok(IssuedCode {
+            code,
+            record,
+            location,
+        })
+    }
+}
+
+/// What the engine decided when the host approved a request.
+#[derive(Debug, Clone)]
+pub struct CodeApproval<'a> {
+    /// The authenticated subject.
+    pub subject: &'a str,
+    /// When the subject authenticated.
+    pub auth_time: UnixTime,
+    /// Granted scopes ([`AuthorizationRequest::granted_scopes`]).
+    pub scopes: &'a ScopeSet,
+    /// The grant the code belongs to.
+    pub grant_id: &'a GrantId,
+    /// The OpenID Connect session, in OpenID mode.
+    pub oidc: Option<OidcSession>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientKind;
+    use crate::redirect_uri::RedirectUri;
+    use std::collections::BTreeSet;
+
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn issuer() -> Issuer {
+        Issuer::parse("https://as.example").unwrap()
+    }
+
+    fn client(uris: &[&str]) -> Client {
+        Client {
+            id: "app".into(),
+            kind: ClientKind::Public,
+            redirect_uris: uris
+                .iter()
+                .map(|u| RedirectUri::parse(u).unwrap())
+                .collect(),
+            allowed_scopes: ScopeSet::parse("read write").unwrap(),
+            default_scopes: ScopeSet::parse("read").unwrap(),
+            grant_types: BTreeSet::from([GrantType::AuthorizationCode]),
+            pkce: PkcePolicy::Required,
+            expires_at: None,
+            oidc: Default::default(),
+        }
+    }
+
+    fn validate(query: &str, c: &Client) -> Result<AuthorizationRequest, AuthorizeRejection> {
+        let params = Params::parse(query.as_bytes()).unwrap();
+        validate_authorization_request(&params, Some(c), &issuer(), &Policy::default())
+    }
+
+    fn good(extra: &str) -> String {
+        format!(
+            "response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&state=xyz&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}"
+        )
+    }
+
+    fn redirected(
+        r: Result<AuthorizationRequest, AuthorizeRejection>,
+    ) -> (AuthorizeErrorCode, Url) {
+        match r {
+            Err(AuthorizeRejection::Redirect(e)) => {
+                (e.error.code, Url::parse(&e.location).unwrap())
+            }
+            other => panic!("expected a redirect, got {other:?}"),
+        }
+    }
+
+    fn query(url: &Url, name: &str) -> Option<String> {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    #[test]
+    fn valid_request_with_default_scope() {
+        let c = client(&["https://app.example/cb"]);
+        let req = validate(&good(""), &c).unwrap();
+        assert_eq!(req.scopes().to_string(), "read");
+        assert_eq!(req.redirect_uri(), "https://app.example/cb");
+    }
+
+    #[test]
+    fn untrusted_client_or_redirect_gives_an_error_page() {
+        let c = client(&["https://app.example/cb", "https://app.example/cb2"]);
+        let cases = [
+            "response_type=code".to_owned(),
+            "client_id=app&client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb".into(),
+            "client_id=other&redirect_uri=https%3A%2F%2Fapp.example%2Fcb".into(),
+            "client_id=app&redirect_uri=https%3A%2F%2Fevil.example%2Fcb".into(),
+            "client_id=app".into(),
+            "client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&redirect_uri=https%3A%2F%2Fapp.example%2Fcb".into(),
+        ];
+        for q in cases {
+            match validate(&q, &c) {
+                Err(AuthorizeRejection::ErrorPage(e)) => {
+                    assert_eq!(e.code, AuthorizeErrorCode::InvalidRequest, "{q}")
+                }
+                other => panic!("{q}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn redirect_uri_may_be_omitted_with_a_single_registration() {
+        let c = client(&["https://app.example/cb"]);
+        let q = format!("response_type=code&client_id=app&code_challenge={CHALLENGE}&code_challenge_method=S256");
+        assert!(validate(&q, &c).is_ok());
+    }
+
+    #[test]
+    fn errors_after_the_redirect_is_trusted_are_redirected_with_state_and_iss() {
+        let c = client(&["https://app.example/cb"]);
+        let cases = [
+            (
+                good("&scope=read&scope=write"),
+                AuthorizeErrorCode::InvalidRequest,
+            ),
+            (
+                good("").replace("response_type=code&", ""),
+                AuthorizeErrorCode::InvalidRequest,
+            ),
+            (
+                good("").replace("response_type=code", "response_type=token"),
+                AuthorizeErrorCode::UnsupportedResponseType,
+            ),
+            (good("&scope=admin"), AuthorizeErrorCode::InvalidScope),
+            (good("&scope=a%22b"), AuthorizeErrorCode::InvalidScope),
+            (
+                good("").replace(
+                    &format!("code_challenge={CHALLENGE}&code_challenge_method=S256"),
+                    "x=1",
+                ),
+                AuthorizeErrorCode::InvalidRequest,
+            ),
+            (
+                good("").replace("S256", "plain"),
+                AuthorizeErrorCode::InvalidRequest,
+            ),
+            (
+                good("").replace("S256", "S512"),
+                AuthorizeErrorCode::InvalidRequest,
+            ),
+            (
+                good("").replace(CHALLENGE, "short"),
+                AuthorizeErrorCode::InvalidRequest,
+            ),
+        ];
+        for (q, code) in cases {
+            let (got, url) = redirected(validate(&q, &c));
+            assert_eq!(got, code, "{q}");
+            assert_eq!(
+                url.as_str().split('?').next(),
+                Some("https://app.example/cb")
+            );
+            assert_eq!(query(&url, "error").as_deref(), Some(code.as_str()));
+            assert_eq!(query(&url, "state").as_deref(), Some("xyz"));
+            assert_eq!(query(&url, "iss").as_deref(), Some("https://as.example"));
+            assert!(query(&url, "error_description").is_some());
+        }
+    }
+
+    #[test]
+    fn client_without_code_grant_is_unauthorized() {
+        let mut c = client(&["https://app.example/cb"]);
+        c.grant_types = BTreeSet::from([GrantType::RefreshToken]);
+        assert_eq!(
+            redirected(validate(&good(""), &c)).0,
+            AuthorizeErrorCode::UnauthorizedClient
+        );
+    }
+
+    #[test]
+    fn pkce_policy() {
+        let mut c = client(&["https://app.example/cb"]);
+        let no_pkce = "response_type=code&client_id=app";
+        assert_eq!(
+            redirected(validate(no_pkce, &c)).0,
+            AuthorizeErrorCode::InvalidRequest
+        );
+        c.kind = ClientKind::Confidential {
+            secret: crate::ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap(),
+        };
+        assert_eq!(
+            redirected(validate(no_pkce, &c)).0,
+            AuthorizeErrorCode::InvalidRequest
+        );
+        c.pkce = PkcePolicy::DangerousOptional;
+        assert!(validate(no_pkce, &c).is_ok());
+
+        let plain = format!(
+            "response_type=code&client_id=app&code_challenge={}&code_challenge_method=plain",
+            "a".repeat(43)
+        );
+        let params = Params::parse(plain.as_bytes()).unwrap();
+        let policy = Policy {
+            dangerous_allow_plain_pkce: true,
+            ..Policy::default()
+        };
+        assert!(validate_authorization_request(&params, Some(&c), &issuer(), &policy).is_ok());
+    }
+
+    #[test]
+    fn issued_code_is_bound_and_redirected_with_state_and_iss() {
+        let c = client(&["http://127.0.0.1/cb"]);
+        let q = format!("response_type=code&client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A4567%2Fcb&state=s1&scope=read+write&code_challenge={CHALLENGE}&code_challenge_method=S256");
+        let req = validate(&q, &c).unwrap();
+        let consented = ScopeSet::parse("write delete").unwrap();
+        let granted = req.granted_scopes(&consented);
+        assert_eq!(granted.to_string(), "write");
+        let rng = ring::rand::SystemRandom::new();
+        let grant_id = GrantId::generate(&rng).unwrap();
+        let approval = CodeApproval {
+            subject: "alice",
+            auth_time: UnixTime::from_secs(90),
+            scopes: &granted,
+            grant_id: &grant_id,
+            oidc: None,
+        };
+        let issued = req
+            .issue_code(
+                &approval,
+                &issuer(),
+                UnixTime::from_secs(100),
+                Duration::from_secs(60),
+                &rng,
+            )
+            .unwrap();
+        let url = Url::parse(&issued.location).unwrap();
+        assert!(issued.location.starts_with("http://127.0.0.1:4567/cb?"));
+        assert_eq!(query(&url, "code").as_deref(), Some(issued.code.expose()));
+        assert_eq!(query(&url, "state").as_deref(), Some("s1"));
+        assert_eq!(query(&url, "iss").as_deref(), Some("https://as.example"));
+        assert_eq!(issued.record.hash, issued.code.hash());
+        assert_eq!(
+            issued.record.redirect_uri.as_deref(),
+            Some("http://127.0.0.1:4567/cb")
+        );
+        assert_eq!(issued.record.expires_at, UnixTime::from_secs(160));
+        assert_eq!(issued.record.subject, "alice");
+    }
+}

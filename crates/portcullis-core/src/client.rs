@@ -1,0 +1,178 @@
+//! Registered clients (RFC 6749 §2).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::client_secret::ClientSecretHash;
+use crate::jose::Algorithm;
+use crate::redirect_uri::RedirectUri;
+use crate::scope::ScopeSet;
+use crate::time::UnixTime;
+
+/// Client types (RFC 6749 §2.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ClientKind {
+    /// Can keep a secret: authenticates with `client_secret_basic` or `client_secret_post`.
+    Confidential {
+        /// The stored hash of the client secret.
+        secret: ClientSecretHash,
+    },
+    /// Cannot keep a secret (native and browser apps): identifies itself with `client_id`
+    /// only, and must use PKCE (RFC 9700 §2.1.1).
+    Public,
+}
+
+/// The grant types a client may use (RFC 6749 §4, §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// `authorization_code` (RFC 6749 §4.1).
+    AuthorizationCode,
+    /// `client_credentials` (RFC 6749 §4.4): confidential clients only.
+    ClientCredentials,
+    /// `refresh_token` (RFC 6749 §6).
+    RefreshToken,
+}
+
+impl GrantType {
+    /// Parses a `grant_type` value; `None` for a type this server does not support.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "client_credentials" => Some(Self::ClientCredentials),
+            "refresh_token" => Some(Self::RefreshToken),
+            _ => None,
+        }
+    }
+
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::ClientCredentials => "client_credentials",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// Whether a client must send a PKCE challenge (RFC 7636, RFC 9700 §2.1.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PkcePolicy {
+    /// Every authorization request carries a challenge (the default, and the only choice
+    /// for public clients).
+    #[default]
+    Required,
+    /// A confidential client may omit PKCE. Weakens code-injection protection
+    /// (RFC 9700 §4.5): opt in only for legacy clients that cannot send it.
+    DangerousOptional,
+}
+
+/// Why a client registration is inconsistent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// A public client asked for `client_credentials` (RFC 6749 §4.4).
+    #[error("client {0}: public clients cannot use client_credentials")]
+    PublicClientCredentials(String),
+    /// A public client tried to make PKCE optional (RFC 9700 §2.1.1).
+    #[error("client {0}: PKCE cannot be optional for a public client")]
+    PublicWithoutPkce(String),
+    /// The default scopes include scopes the client may not use.
+    #[error("client {0}: default scopes must be a subset of the allowed scopes")]
+    DefaultScopesNotAllowed(String),
+    /// `authorization_code` without any redirect URI.
+    #[error("client {0}: authorization_code needs at least one redirect URI")]
+    NoRedirectUri(String),
+}
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    /// `client_id` (RFC 6749 §2.2).
+    pub id: String,
+    /// Confidential (with its secret hash) or public.
+    pub kind: ClientKind,
+    /// Registered redirect URIs (RFC 6749 §3.1.2.2).
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Scopes this client may request.
+    pub allowed_scopes: ScopeSet,
+    /// Scopes used when a request omits `scope` (RFC 6749 §3.3).
+    pub default_scopes: ScopeSet,
+    /// Grant types this client may use.
+    pub grant_types: BTreeSet<GrantType>,
+    /// PKCE requirement.
+    pub pkce: PkcePolicy,
+    /// When the registration lapses (e.g. a dynamically registered client), if ever.
+    pub expires_at: Option<UnixTime>,
+    /// OpenID Connect settings.
+    #[serde(default)]
+    pub oidc: ClientOidc,
+}
+
+/// How a client's users are identified to it (OpenID Connect Core §8).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum SubjectType {
+    /// The same `sub` for every client.
+    #[default]
+    Public,
+    /// A `sub` unique to the sector, so clients of different sectors cannot correlate users
+    /// (§8.1).
+    Pairwise {
+        /// The sector identifier: the host of the client's redirect URIs, or of its
+        /// `sector_identifier_uri`.
+        sector_identifier: String,
+    },
+}
+
+/// A client's OpenID Connect registration (OpenID Connect Dynamic Client Registration §2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientOidc {
+    /// `id_token_signed_response_alg`; the provider's default when absent.
+    pub id_token_signed_response_alg: Option<Algorithm>,
+    /// `subject_type`.
+    pub subject_type: SubjectType,
+    /// `require_auth_time`: every ID token carries `auth_time`.
+    pub require_auth_time: bool,
+    /// `post_logout_redirect_uris` (RP-Initiated Logout 1.0 §3.1).
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+}
+
+impl Client {
+    /// Checks the registration for contradictions.
+    pub fn validate(&self) -> Result<(), ClientError> {
+        let public = self.kind == ClientKind::Public;
+        if public && self.grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(ClientError::PublicClientCredentials(self.id.clone()));
+        }
+        if public && self.pkce == PkcePolicy::DangerousOptional {
+            return Err(ClientError::PublicWithoutPkce(self.id.clone()));
+        }
+        if !self.default_scopes.is_subset(&self.allowed_scopes) {
+            return Err(ClientError::DefaultScopesNotAllowed(self.id.clone()));
+        }
+        if self.grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty()
+        {
+            return Err(ClientError::NoRedirectUri(self.id.clone()));
+        }
+        Ok(())
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// Whether the client is public.
+    pub fn is_public(&self) -> bool {
+        self.kind == ClientKind::Public
+    }
+
+    /// The registered URI that `requested` matches, if any (RFC 6749 §3.1.2.3).
+    pub fn find_redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {
+        self.redirect_uris.iter().find(|r| r.matches(requested))
+    }
+}

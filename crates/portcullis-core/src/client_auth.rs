@@ -1,0 +1,287 @@
+//! Client authentication at the token endpoint (RFC 6749 §2.3).
+
+use std::fmt;
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use percent_encoding::percent_decode;
+
+use crate::client::{Client, ClientKind};
+use crate::error::{OAuthError, TokenErrorCode};
+use crate::params::Params;
+
+type TokenError = OAuthError<TokenErrorCode>;
+
+/// The credentials a request presented.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PresentedCredentials {
+    /// `client_secret_basic`: HTTP Basic (RFC 6749 §2.3.1).
+    Basic {
+        /// The secret.
+        secret: String,
+    },
+    /// `client_secret_post`: `client_secret` in the body (RFC 6749 §2.3.1).
+    Post {
+        /// The secret.
+        secret: String,
+    },
+    /// `none`: a public client names itself with `client_id` only.
+    None,
+}
+
+/// Who the request says it comes from, and how it proves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAuthentication {
+    /// The claimed `client_id`.
+    pub client_id: String,
+    /// The proof.
+    pub credentials: PresentedCredentials,
+}
+
+fn invalid_client(description: &'static str) -> TokenError {
+    OAuthError::new(TokenErrorCode::InvalidClient, description)
+}
+
+fn invalid_request(description: &'static str) -> TokenError {
+    OAuthError::new(TokenErrorCode::InvalidRequest, description)
+}
+
+impl ClientAuthentication {
+    /// Reads the client's credentials from the `Authorization` header (if any) and the form.
+    /// More than one method is `invalid_request` (RFC 6749 §2.3); no identification at all,
+    /// or an unreadable `Authorization` header, is `invalid_client`.
+    pub fn extract(authorization: Option<&[u8]>, params: &Params) -> Result<Self, TokenError> {
+        if params.is_repeated("client_id") || params.is_repeated("client_secret") {
+            return Err(invalid_request(
+                "client credentials were sent more than once",
+            ));
+        }
+        let body_id = params.get("client_id");
+        let body_secret = params.get("client_secret");
+        if let Some(header) = authorization {
+            let (id, secret) = parse_basic(header)?;
+            if body_secret.is_some() {
+                return Err(invalid_request(
+                    "more than one client authentication method",
+                ));
+            }
+            if body_id.is_some_and(|b| b != id) {
+                return Err(invalid_request(
+                    "client_id does not match the Authorization header",
+                ));
+            }
+            return Ok(Self {
+                client_id: id,
+                credentials: PresentedCredentials::Basic { secret },
+            });
+        }
+        match (body_id, body_secret) {
+            (Some(id), Some(secret)) => Ok(Self {
+                client_id: id.to_owned(),
+                credentials: PresentedCredentials::Post {
+                    secret: secret.to_owned(),
+                },
+            }),
+            (Some(id), None) => Ok(Self {
+                client_id: id.to_owned(),
+                credentials: PresentedCredentials::None,
+            }),
+            (None, Some(_)) => Err(invalid_request("client_secret without client_id")),
+            (None, None) => Err(invalid_client("client authentication is missing")),
+        }
+    }
+}
+
+/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1,
+/// RFC 7617 §2). The scheme name is case-insensitive.
+fn parse_basic(header: &[u8]) -> Result<(String, String), TokenError> {
+    let unreadable = || invalid_client("unreadable Basic credentials");
+    let header = std::str::from_utf8(header).map_err(|_| unreadable())?;
+    let (scheme, rest) = header.split_once(' ').ok_or_else(unreadable)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(invalid_client("unsupported authentication scheme"));
+    }
+    let decoded = STANDARD.decode(rest.trim()).map_err(|_| unreadable())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| unreadable())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(unreadable)?;
+    let id = form_decode(id).ok_or_else(unreadable)?;
+    let secret = form_decode(secret).ok_or_else(unreadable)?;
+    if id.is_empty() {
+        return Err(unreadable());
+    }
+    Ok((id, secret))
+}
+
+fn form_decode(s: &str) -> Option<String> {
+    let spaced = s.replace('+', " ");
+    String::from_utf8(percent_decode(spaced.as_bytes()).collect()).ok()
+}
+
+/// Authenticates the client the store returned for `auth.client_id` (RFC 6749 §3.2.1):
+/// confidential clients must prove their secret, public clients must not present one.
+/// Every failure is `invalid_client`, without saying which check failed.
+pub fn authenticate_client(
+    auth: &ClientAuthentication,
+    client: Option<&Client>,
+) -> Result<(), TokenError> {
+    let failed = || invalid_client("client authentication failed");
+    let client = client
+        .filter(|c| c.id == auth.client_id)
+        .ok_or_else(failed)?;
+    match (&client.kind, &auth.credentials) {
+        (
+            ClientKind::Confidential { secret: stored },
+            PresentedCredentials::Basic { secret } | PresentedCredentials::Post { secret },
+        ) if stored.verify(secret) => Ok(()),
+        (ClientKind::Public, PresentedCredentials::None) => Ok(()),
+        _ => Err(failed()),
+    }
+}
+
+impl fmt::Debug for PresentedCredentials {
+    /// Names the method only: the secret never reaches a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Basic { .. } => "client_secret_basic(<redacted>)",
+            Self::Post { .. } => "client_secret_post(<redacted>)",
+            Self::None => "none",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientSecretHash, GrantType, PkcePolicy, ScopeSet};
+    use std::collections::BTreeSet;
+
+    fn extract(header: Option<&str>, body: &str) -> Result<ClientAuthentication, TokenError> {
+        ClientAuthentication::extract(
+            header.map(str::as_bytes),
+            &Params::parse(body.as_bytes()).unwrap(),
+        )
+    }
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+    }
+
+    #[test]
+    fn basic_is_form_decoded() {
+        let a = extract(Some(&basic("my%20app", "p%3Ass+w")), "").unwrap();
+        assert_eq!(a.client_id, "my app");
+        assert_eq!(
+            a.credentials,
+            PresentedCredentials::Basic {
+                secret: "p:ss w".into()
+            }
+        );
+        assert!(extract(Some(&basic("a", "b").replace("Basic", "bAsIc")), "").is_ok());
+    }
+
+    #[test]
+    fn methods_and_their_errors() {
+        let code = |h: Option<&str>, b: &str| extract(h, b).unwrap_err().code;
+        assert_eq!(
+            code(Some(&basic("a", "b")), "client_secret=x"),
+            TokenErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            code(Some(&basic("a", "b")), "client_id=z"),
+            TokenErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            code(None, "client_secret=x"),
+            TokenErrorCode::InvalidRequest
+        );
+        assert_eq!(code(None, ""), TokenErrorCode::InvalidClient);
+        assert_eq!(code(Some("Bearer abc"), ""), TokenErrorCode::InvalidClient);
+        assert_eq!(code(Some("Basic !!!"), ""), TokenErrorCode::InvalidClient);
+        assert_eq!(code(Some("Basic"), ""), TokenErrorCode::InvalidClient);
+        assert_eq!(
+            code(None, "client_id=a&client_id=a"),
+            TokenErrorCode::InvalidRequest
+        );
+        assert!(extract(Some(&basic("a", "b")), "client_id=a").is_ok());
+        assert_eq!(
+            extract(None, "client_id=a&client_secret=s")
+                .unwrap()
+                .credentials,
+            PresentedCredentials::Post { secret: "s".into() }
+        );
+        assert_eq!(
+            extract(None, "client_id=a").unwrap().credentials,
+            PresentedCredentials::None
+        );
+    }
+
+    #[test]
+    fn authentication() {
+        let secret = "s".repeat(43);
+        let confidential = Client {
+            id: "c".into(),
+            kind: ClientKind::Confidential {
+                secret: ClientSecretHash::sha256_of_generated(&secret).unwrap(),
+            },
+            redirect_uris: vec![],
+            allowed_scopes: ScopeSet::new(),
+            default_scopes: ScopeSet::new(),
+            grant_types: BTreeSet::from([GrantType::ClientCredentials]),
+            pkce: PkcePolicy::Required,
+            expires_at: None,
+            oidc: Default::default(),
+        };
+        let public = Client {
+            id: "p".into(),
+            kind: ClientKind::Public,
+            ..confidential.clone()
+        };
+        let auth = |id: &str, c: PresentedCredentials| ClientAuthentication {
+            client_id: id.into(),
+            credentials: c,
+        };
+        assert!(authenticate_client(
+            &auth(
+                "c",
+                PresentedCredentials::Post {
+                    secret: secret.clone()
+                }
+            ),
+            Some(&confidential)
+        )
+        .is_ok());
+        assert!(authenticate_client(
+            &auth(
+                "c",
+                PresentedCredentials::Basic {
+                    secret: secret.clone()
+                }
+            ),
+            Some(&confidential)
+        )
+        .is_ok());
+        assert!(authenticate_client(&auth("p", PresentedCredentials::None), Some(&public)).is_ok());
+        for (a, c) in [
+            (
+                auth(
+                    "c",
+                    PresentedCredentials::Post {
+                        secret: "wrong".into(),
+                    },
+                ),
+                Some(&confidential),
+            ),
+            (auth("c", PresentedCredentials::None), Some(&confidential)),
+            (
+                auth("p", PresentedCredentials::Post { secret: "x".into() }),
+                Some(&public),
+            ),
+            (auth("x", PresentedCredentials::None), None),
+            (auth("x", PresentedCredentials::None), Some(&public)),
+        ] {
+            assert_eq!(
+                authenticate_client(&a, c).unwrap_err().code,
+                TokenErrorCode::InvalidClient
+            );
+        }
+    }
+}

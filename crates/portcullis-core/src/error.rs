@@ -1,0 +1,135 @@
+//! OAuth error codes and their HTTP statuses.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Error codes of the authorization endpoint (RFC 6749 §4.1.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizeErrorCode {
+    /// Malformed request: a missing, invalid or repeated parameter.
+    InvalidRequest,
+    /// The client may not use this flow.
+    UnauthorizedClient,
+    /// The resource owner or the server denied the request.
+    AccessDenied,
+    /// The `response_type` is not supported.
+    UnsupportedResponseType,
+    /// The requested scope is invalid, unknown or malformed.
+    InvalidScope,
+    /// The server met an unexpected condition.
+    ServerError,
+    /// The server cannot handle the request now (e.g. its store is down).
+    TemporarilyUnavailable,
+    /// `prompt=none`, but the user must log in (OpenID Connect Core §3.1.2.6).
+    LoginRequired,
+    /// `prompt=none`, but the user must consent (§3.1.2.6).
+    ConsentRequired,
+    /// `prompt=none`, but some interaction is needed (§3.1.2.6).
+    InteractionRequired,
+    /// `prompt=none`, but the user must choose an account (§3.1.2.6).
+    AccountSelectionRequired,
+    /// The `request` parameter (a request object) is not supported (§3.1.2.6).
+    RequestNotSupported,
+    /// The `request_uri` parameter is not supported (§3.1.2.6).
+    RequestUriNotSupported,
+}
+
+impl AuthorizeErrorCode {
+    /// The `error` value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::AccountSelectionRequired => "account_selection_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+        }
+    }
+}
+
+/// Error codes of the token endpoint (RFC 6749 §5.2), each with its HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenErrorCode {
+    /// Malformed request: a missing, unsupported or repeated parameter, or more than one
+    /// client authentication method.
+    InvalidRequest,
+    /// Client authentication failed (HTTP 401).
+    InvalidClient,
+    /// The code or refresh token is invalid, expired, revoked or bound to something else.
+    InvalidGrant,
+    /// The authenticated client may not use this grant type.
+    UnauthorizedClient,
+    /// The grant type is not supported by this server.
+    UnsupportedGrantType,
+    /// The requested scope is invalid, unknown, or exceeds what was granted.
+    InvalidScope,
+    /// The server's store failed; retry later (HTTP 503, RFC 6749 §4.1.2.1's code reused).
+    TemporarilyUnavailable,
+}
+
+impl TokenErrorCode {
+    /// The `error` value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// The HTTP status: 400 for everything but `invalid_client` (401, RFC 6749 §5.2)
+    /// and an unavailable store (503).
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidClient => 401,
+            Self::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
+}
+
+/// An OAuth error: a code plus a human-readable description that never carries secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError<C> {
+    /// The wire code.
+    pub code: C,
+    /// `error_description`: ASCII text for the developer (RFC 6749 §5.2).
+    pub description: Cow<'static, str>,
+}
+
+impl<C> OAuthError<C> {
+    /// An error with a fixed description.
+    pub fn new(code: C, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+}
+
+impl fmt::Display for OAuthError<TokenErrorCode> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
+impl fmt::Display for OAuthError<AuthorizeErrorCode> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
+impl std::error::Error for OAuthError<TokenErrorCode> {}
+impl std::error::Error for OAuthError<AuthorizeErrorCode> {}

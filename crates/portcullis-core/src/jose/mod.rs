@@ -1,0 +1,14 @@
+//! JOSE over ring: compact JWS (RFC 7515) with RS256, PS256, ES256 and EdDSA (RFC 7518,
+//! RFC 8037), JWK and JWK Sets (RFC 7517) and JWK thumbprints (RFC 7638).
+
+mod algorithm;
+mod error;
+mod jwk;
+mod jws;
+mod signing_key;
+
+pub use algorithm::Algorithm;
+pub use error::JoseError;
+pub use jwk::{Jwk, JwkSet};
+pub use jws::{sign_compact, verify_compact, JwsHeader, VerifiedJws};
+pub use signing_key::{SigningKey, VerifyingKey};

@@ -1,0 +1,69 @@
+//! Portcullis core: the OAuth 2.0 protocol without I/O.
+//!
+//! Every function here is pure: the current time is an argument, randomness comes from an
+//! injected [`ring::rand::SecureRandom`], and nothing touches the network, a clock, a store
+//! or the environment. The engine (`portcullis`) performs the effects these functions decide.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod authorize;
+mod client;
+mod client_auth;
+mod client_secret;
+mod error;
+mod id_token;
+mod ids;
+mod interaction;
+mod issuer;
+mod jose;
+mod oidc;
+mod params;
+mod pkce;
+mod policy;
+mod records;
+mod redirect_uri;
+mod scope;
+mod secret;
+mod signing_keys;
+mod time;
+mod token_request;
+mod token_response;
+
+pub use authorize::{
+    validate_authorization_request, AuthorizationRequest, AuthorizeRejection, CodeApproval,
+    ErrorRedirect, IssuedCode,
+};
+pub use client::{Client, ClientError, ClientKind, ClientOidc, GrantType, PkcePolicy, SubjectType};
+pub use client_auth::{authenticate_client, ClientAuthentication, PresentedCredentials};
+pub use client_secret::{ClientSecretHash, ClientSecretHashError};
+pub use error::{AuthorizeErrorCode, OAuthError, TokenErrorCode};
+pub use id_token::{half_hash, is_protocol_claim, merge_extra_claims, IdTokenClaims};
+pub use ids::{FamilyId, GrantId};
+pub use interaction::{
+    open_payload, open_ticket, seal_payload, seal_ticket, InteractionKey, TicketError,
+};
+pub use issuer::{Issuer, IssuerError};
+pub use jose::{
+    sign_compact, verify_compact, Algorithm, JoseError, Jwk, JwkSet, JwsHeader, SigningKey,
+    VerifiedJws, VerifyingKey,
+};
+pub use oidc::{
+    pairwise_subject, release_claims, scope_claims, ClaimsRequest, OidcRequest, OidcSession, Prompt,
+};
+pub use params::{Params, ParamsError};
+pub use pkce::{CodeChallenge, CodeChallengeMethod};
+pub use policy::{KeyPolicy, Lifetimes, Policy};
+pub use records::{AccessTokenRecord, CodeRecord, Grant, RefreshTokenRecord};
+pub use redirect_uri::{RedirectUri, RedirectUriError};
+pub use scope::{negotiate_scopes, ScopeError, ScopeSet};
+pub use secret::{constant_time_eq, RandomError, SecretToken, TokenHash};
+pub use signing_keys::{
+    active_key, pending_key, plan_rotation, KeyRecord, PrivateKeyDer, Rotation,
+};
+pub use time::UnixTime;
+pub use token_request::{
+    AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, TokenRequest,
+};
+pub use token_response::{
+    mint_access_token, mint_refresh_token, Delegation, MintedToken, TokenResponse, TokenSubject,
+};

@@ -1,0 +1,300 @@
+//! The OpenID Connect parts of an authorization request (OpenID Connect Core 1.0 §3.1.2.1,
+//! §5.5) and what of them travels with the code and tokens.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::params::Params;
+
+/// Longest `claims` parameter accepted.
+const MAX_CLAIMS_LEN: usize = 8 * 1024;
+
+/// The `prompt` values (§3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prompt {
+    /// `none`: no user interaction may happen.
+    pub none: bool,
+    /// `login`: the user must authenticate again.
+    pub login: bool,
+    /// `consent`: consent must be asked again.
+    pub consent: bool,
+    /// `select_account`: the user chooses an account.
+    pub select_account: bool,
+}
+
+impl Prompt {
+    /// Parses `prompt`: space-delimited known values; `none` stands alone.
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        let mut p = Prompt::default();
+        for v in value.split(' ') {
+            match v {
+                "none" => p.none = true,
+                "login" => p.login = true,
+                "consent" => p.consent = true,
+                "select_account" => p.select_account = true,
+                _ => return Err("prompt has an unsupported value"),
+            }
+        }
+        if p.none && (p.login || p.consent || p.select_account) {
+            return Err("prompt=none cannot be combined with other values");
+        }
+        Ok(p)
+    }
+}
+
+/// The `claims` request parameter (§5.5): which individual claims to return where. Only the
+/// names are used; `essential` and `value(s)` are advisory and may be ignored (§5.5.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimsRequest {
+    /// Claims asked for in the UserInfo response.
+    #[serde(default)]
+    pub userinfo: Vec<String>,
+    /// Claims asked for in the ID token.
+    #[serde(default)]
+    pub id_token: Vec<String>,
+}
+
+impl ClaimsRequest {
+    /// Parses the JSON `claims` parameter.
+    pub fn parse(json: &str) -> Result<Self, &'static str> {
+        const BAD: &str = "claims is not a valid claims request";
+        if json.len() > MAX_CLAIMS_LEN {
+            return Err(BAD);
+        }
+        let value: Map<String, Value> = serde_json::from_str(json).map_err(|_| BAD)?;
+        let names = |member: &str| -> Result<Vec<String>, &'static str> {
+            match value.get(member) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Object(m)) => {
+                    for v in m.values() {
+                        if !(v.is_null() || v.is_object()) {
+                            return Err(BAD);
+                        }
+                    }
+                    Ok(m.keys().cloned().collect())
+                }
+                Some(_) => Err(BAD),
+            }
+        };
+        Ok(Self {
+            userinfo: names("userinfo")?,
+            id_token: names("id_token")?,
+        })
+    }
+}
+
+/// The OpenID Connect parameters of a request in OpenID mode (`scope` includes `openid`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcRequest {
+    /// `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
+    /// `prompt`.
+    pub prompt: Prompt,
+    /// `max_age` in seconds: the authentication must be at most this old.
+    pub max_age: Option<u64>,
+    /// `id_token_hint`, unverified.
+    pub id_token_hint: Option<String>,
+    /// `login_hint`, for the host's login page.
+    pub login_hint: Option<String>,
+    /// `ui_locales`, for the host's pages.
+    pub ui_locales: Vec<String>,
+    /// `acr_values` asked for.
+    pub acr_values: Vec<String>,
+    /// The `claims` request.
+    pub claims: ClaimsRequest,
+}
+
+impl OidcRequest {
+    /// Reads the OpenID Connect parameters of a request.
+    pub fn parse(params: &Params) -> Result<Self, &'static str> {
+        let list = |name: &str| -> Vec<String> {
+            params
+                .get(name)
+                .map(|v| {
+                    v.split(' ')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let max_age = match params.get("max_age") {
+            None => None,
+            Some(v) => Some(
+                v.parse::<u64>()
+                    .map_err(|_| "max_age must be a non-negative integer")?,
+            ),
+        };
+        Ok(Self {
+            nonce: params.get("nonce").map(str::to_owned),
+            prompt: params
+                .get("prompt")
+                .map(Prompt::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            max_age,
+            id_token_hint: params.get("id_token_hint").map(str::to_owned),
+            login_hint: params.get("login_hint").map(str::to_owned),
+            ui_locales: list("ui_locales"),
+            acr_values: list("acr_values"),
+            claims: params
+                .get("claims")
+                .map(ClaimsRequest::parse)
+                .transpose()?
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// What an OpenID Connect authentication leaves for the ID tokens issued from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcSession {
+    /// The request's `nonce` (in the first ID token only, §12.2).
+    pub nonce: Option<String>,
+    /// The authentication context class the host reported.
+    pub acr: Option<String>,
+    /// The authentication methods the host reported.
+    pub amr: Option<Vec<String>>,
+    /// Whether `auth_time` must be in ID tokens (`max_age` was asked, or the client requires
+    /// it; §2, §3.1.2.1).
+    pub auth_time_required: bool,
+    /// The `claims` request.
+    pub claims: ClaimsRequest,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_rules() {
+        assert_eq!(
+            Prompt::parse("login consent").unwrap(),
+            Prompt {
+                login: true,
+                consent: true,
+                ..Prompt::default()
+            }
+        );
+        assert!(Prompt::parse("none login").is_err());
+        assert!(Prompt::parse("create").is_err());
+        assert!(Prompt::parse("").is_err());
+    }
+
+    #[test]
+    fn claims_request_names() {
+        let c = ClaimsRequest::parse(r#"{"userinfo":{"email":{"essential":true},"nickname":null},"id_token":{"auth_time":{"essential":true}}}"#).unwrap();
+        assert_eq!(c.userinfo, vec!["email".to_owned(), "nickname".to_owned()]);
+        assert_eq!(c.id_token, vec!["auth_time".to_owned()]);
+        for bad in ["[]", "{", r#"{"userinfo":[]}"#, r#"{"userinfo":{"a":1}}"#] {
+            assert!(ClaimsRequest::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_the_parameters() {
+        let p = Params::parse(b"nonce=n-0S6&max_age=0&prompt=login&login_hint=alice&ui_locales=fr+en&acr_values=urn%3Aa").unwrap();
+        let o = OidcRequest::parse(&p).unwrap();
+        assert_eq!(o.nonce.as_deref(), Some("n-0S6"));
+        assert_eq!(o.max_age, Some(0));
+        assert!(o.prompt.login);
+        assert_eq!(o.ui_locales, vec!["fr", "en"]);
+        assert_eq!(o.acr_values, vec!["urn:a"]);
+        assert!(OidcRequest::parse(&Params::parse(b"max_age=-1").unwrap()).is_err());
+    }
+}
+
+/// The claims each standard scope releases (OpenID Connect Core §5.4).
+pub fn scope_claims(scope: &str) -> &'static [&'static str] {
+    match scope {
+        "profile" => &[
+            "name",
+            "family_name",
+            "given_name",
+            "middle_name",
+            "nickname",
+            "preferred_username",
+            "profile",
+            "picture",
+            "website",
+            "gender",
+            "birthdate",
+            "zoneinfo",
+            "locale",
+            "updated_at",
+        ],
+        "email" => &["email", "email_verified"],
+        "address" => &["address"],
+        "phone" => &["phone_number", "phone_number_verified"],
+        _ => &[],
+    }
+}
+
+/// The user claims a response may carry: those the granted `scopes` release (§5.4) and
+/// those asked for by name (§5.5), taken from everything the host knows (`all`). `sub` is
+/// never taken from the host.
+pub fn release_claims(
+    all: &Map<String, Value>,
+    scopes: &crate::scope::ScopeSet,
+    by_name: &[String],
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut names: Vec<&str> = by_name.iter().map(String::as_str).collect();
+    names.extend(
+        scopes
+            .iter()
+            .flat_map(|s| scope_claims(s).iter().map(|c| -> &str { c })),
+    );
+    for name in names {
+        if crate::id_token::is_protocol_claim(name) {
+            continue;
+        }
+        if let Some(v) = all.get(name) {
+            out.insert(name.to_owned(), v.clone());
+        }
+    }
+    out
+}
+
+/// A pairwise subject identifier (§8.1): `base64url(SHA-256(sector ‖ 0 ‖ local ‖ 0 ‖ salt))`,
+/// stable per (sector, user) and unlinkable across sectors without the salt.
+pub fn pairwise_subject(sector: &str, local_subject: &str, salt: &[u8]) -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(sector.as_bytes());
+    ctx.update(&[0]);
+    ctx.update(local_subject.as_bytes());
+    ctx.update(&[0]);
+    ctx.update(salt);
+    URL_SAFE_NO_PAD.encode(ctx.finish())
+}
+
+#[cfg(test)]
+mod release_tests {
+    use super::*;
+    use crate::scope::ScopeSet;
+
+    #[test]
+    fn scopes_and_names_release_only_their_claims() {
+        let all: Map<String, Value> = serde_json::from_str(
+            r#"{"sub":"evil","name":"Alice","email":"a@example","phone_number":"1","nickname":"al","iss":"x"}"#,
+        )
+        .unwrap();
+        let released = release_claims(
+            &all,
+            &ScopeSet::parse("openid email").unwrap(),
+            &["nickname".into(), "iss".into()],
+        );
+        let keys: Vec<&str> = released.keys().map(String::as_str).collect();
+        assert_eq!(keys, vec!["email", "nickname"]);
+    }
+
+    #[test]
+    fn pairwise_subjects_differ_by_sector_and_are_stable() {
+        let a = pairwise_subject("a.example", "alice", b"salt");
+        assert_eq!(a, pairwise_subject("a.example", "alice", b"salt"));
+        assert_ne!(a, pairwise_subject("b.example", "alice", b"salt"));
+        assert_ne!(a, pairwise_subject("a.example", "alice", b"other"));
+        assert_ne!(a, "alice");
+    }
+}

@@ -1,0 +1,84 @@
+//! Lifetimes and protocol policies: all configuration, nothing hard-coded in the flows.
+
+use std::time::Duration;
+
+use crate::jose::Algorithm;
+
+/// How long each artefact lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// Authorization codes: short, single use (RFC 6749 §4.1.2 recommends at most 10 min).
+    pub authorization_code: Duration,
+    /// Access tokens.
+    pub access_token: Duration,
+    /// Refresh tokens (each rotation starts a new lifetime).
+    pub refresh_token: Duration,
+    /// How long a pending authorization may wait for the host's login and consent.
+    pub interaction: Duration,
+    /// ID tokens (OpenID Connect Core §2).
+    pub id_token: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            authorization_code: Duration::from_secs(60),
+            access_token: Duration::from_secs(3600),
+            refresh_token: Duration::from_secs(30 * 24 * 3600),
+            interaction: Duration::from_secs(600),
+            id_token: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Protocol policy of one provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Lifetimes.
+    pub lifetimes: Lifetimes,
+    /// Accept `code_challenge_method=plain` (RFC 7636 §4.2). Off by default: `plain` protects
+    /// nothing once the authorization request leaks (RFC 9700 §2.1.1).
+    pub dangerous_allow_plain_pkce: bool,
+    /// Signing keys and their rotation.
+    pub keys: KeyPolicy,
+}
+
+/// Signing algorithms and the key rotation schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// The default algorithm of ID tokens; a client may ask for another
+    /// (`id_token_signed_response_alg`). RS256 is always available (OpenID Connect Core §15.1).
+    pub default_alg: Algorithm,
+    /// How long a new key is published before it signs: longer than `jwks_max_age` plus
+    /// `reload_every`, so every cache and every process knows it first.
+    pub publish_ahead: Duration,
+    /// `Cache-Control: max-age` of the JWKS.
+    pub jwks_max_age: Duration,
+    /// How often a process reloads the keys from the store (rotation across processes).
+    pub reload_every: Duration,
+    /// Rotate each algorithm's key this often; `None` rotates only on request.
+    pub rotate_every: Option<Duration>,
+}
+
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        Self {
+            default_alg: Algorithm::RS256,
+            publish_ahead: Duration::from_secs(15 * 60),
+            jwks_max_age: Duration::from_secs(5 * 60),
+            reload_every: Duration::from_secs(60),
+            rotate_every: Some(Duration::from_secs(90 * 24 * 3600)),
+        }
+    }
+}
+
+impl Lifetimes {
+    /// The longest any token this policy issues can live: how long a revocation marker must
+    /// be remembered to outlive every token it covers.
+    pub fn longest_token(&self) -> Duration {
+        self.access_token
+            .max(self.refresh_token)
+            .max(self.authorization_code)
+            .max(self.id_token)
+    }
+}

@@ -1,0 +1,121 @@
+//! What the stores keep. Secrets appear only as their [`TokenHash`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{FamilyId, GrantId};
+use crate::issuer::Issuer;
+use crate::oidc::OidcSession;
+use crate::pkce::CodeChallenge;
+use crate::scope::ScopeSet;
+use crate::secret::TokenHash;
+use crate::time::UnixTime;
+
+/// An issued authorization code (RFC 6749 §4.1.2), bound to everything the token request
+/// must repeat or prove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    /// Hash of the code.
+    pub hash: TokenHash,
+    /// The issuer that minted it.
+    pub issuer: Issuer,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// `redirect_uri` as sent in the authorization request, if it was sent (RFC 6749 §4.1.3).
+    pub redirect_uri: Option<String>,
+    /// The PKCE challenge (RFC 7636 §4.4).
+    pub code_challenge: Option<CodeChallenge>,
+    /// Granted scopes.
+    pub scopes: ScopeSet,
+    /// The resource owner.
+    pub subject: String,
+    /// When the resource owner authenticated.
+    pub auth_time: UnixTime,
+    /// The grant it belongs to.
+    pub grant_id: GrantId,
+    /// The token family its redemption starts.
+    pub family_id: FamilyId,
+    /// The OpenID Connect session, in OpenID mode.
+    #[serde(default)]
+    pub oidc: Option<OidcSession>,
+    /// Issue time.
+    pub issued_at: UnixTime,
+    /// Expiry.
+    pub expires_at: UnixTime,
+}
+
+/// What one subject gave one client: the unit a user revokes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Identifier.
+    pub id: GrantId,
+    /// The issuer.
+    pub issuer: Issuer,
+    /// The resource owner.
+    pub subject: String,
+    /// The client.
+    pub client_id: String,
+    /// Every scope consented to under this grant.
+    pub scopes: ScopeSet,
+    /// When it was first given.
+    pub created_at: UnixTime,
+    /// When a code or refresh token under it was last redeemed.
+    pub last_used_at: UnixTime,
+    /// When the last token under it expires: after this the grant is purged.
+    pub expires_at: UnixTime,
+    /// Revoked: every token under it is dead.
+    pub revoked: bool,
+}
+
+/// An issued access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenRecord {
+    /// Hash of the token.
+    pub hash: TokenHash,
+    /// The issuer.
+    pub issuer: Issuer,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The resource owner; `None` for `client_credentials`.
+    pub subject: Option<String>,
+    /// Scopes.
+    pub scopes: ScopeSet,
+    /// The grant, for user-delegated tokens.
+    pub grant_id: Option<GrantId>,
+    /// The token family, for user-delegated tokens.
+    pub family_id: Option<FamilyId>,
+    /// Claims asked for at UserInfo with the `claims` parameter (OpenID Connect Core §5.5).
+    #[serde(default)]
+    pub userinfo_claims: Vec<String>,
+    /// Issue time.
+    pub issued_at: UnixTime,
+    /// Expiry.
+    pub expires_at: UnixTime,
+}
+
+/// An issued refresh token (RFC 6749 §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshTokenRecord {
+    /// Hash of the token.
+    pub hash: TokenHash,
+    /// The issuer.
+    pub issuer: Issuer,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The resource owner.
+    pub subject: String,
+    /// The scopes of the grant; a refresh may narrow but never widen them.
+    pub scopes: ScopeSet,
+    /// When the resource owner authenticated.
+    pub auth_time: UnixTime,
+    /// The grant.
+    pub grant_id: GrantId,
+    /// The token family.
+    pub family_id: FamilyId,
+    /// The OpenID Connect session, for ID tokens on refresh (`nonce` removed).
+    #[serde(default)]
+    pub oidc: Option<OidcSession>,
+    /// Issue time.
+    pub issued_at: UnixTime,
+    /// Expiry.
+    pub expires_at: UnixTime,
+}

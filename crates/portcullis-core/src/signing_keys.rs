@@ -1,0 +1,183 @@
+//! The signing-key lifecycle (which key signs, which keys are published), decided from the
+//! stored records and the time.
+//!
+//! A key is *published* (in the JWKS) from its creation until `expires_at`; it *signs* from
+//! `activates_at` until `retires_at`. Rotation creates the next key with `activates_at` in
+//! the future — published before it signs anything, so relying parties that cache the JWKS
+//! know it in time — and retires the current key at that moment, keeping it published
+//! until every token it signed has expired.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::issuer::Issuer;
+use crate::jose::Algorithm;
+use crate::time::UnixTime;
+
+/// A PKCS#8 DER private key. Secret: its `Debug` output is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKeyDer(Vec<u8>);
+
+impl PrivateKeyDer {
+    /// Wraps DER bytes.
+    pub fn new(der: Vec<u8>) -> Self {
+        Self(der)
+    }
+
+    /// The DER bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PrivateKeyDer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateKeyDer(<redacted>)")
+    }
+}
+
+impl Serialize for PrivateKeyDer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for PrivateKeyDer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        STANDARD
+            .decode(s)
+            .map(Self)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A signing key as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// The issuer whose key it is.
+    pub issuer: Issuer,
+    /// Key id.
+    pub kid: String,
+    /// The one algorithm it signs with.
+    pub alg: Algorithm,
+    /// The private key.
+    pub private_key: PrivateKeyDer,
+    /// Created and published.
+    pub created_at: UnixTime,
+    /// From when it signs.
+    pub activates_at: UnixTime,
+    /// From when it no longer signs, once a successor exists.
+    pub retires_at: Option<UnixTime>,
+    /// From when it is no longer published: after every token it signed has expired.
+    pub expires_at: Option<UnixTime>,
+}
+
+impl KeyRecord {
+    /// Whether it signs at `now`.
+    pub fn is_active(&self, now: UnixTime) -> bool {
+        self.activates_at <= now && self.retires_at.is_none_or(|r| now < r)
+    }
+
+    /// Whether it is in the JWKS at `now`.
+    pub fn is_published(&self, now: UnixTime) -> bool {
+        self.created_at <= now && self.expires_at.is_none_or(|e| now < e)
+    }
+}
+
+/// The key that signs for `alg` at `now`: the most recently activated active one.
+pub fn active_key(keys: &[KeyRecord], alg: Algorithm, now: UnixTime) -> Option<&KeyRecord> {
+    keys.iter()
+        .filter(|k| k.alg == alg && k.is_active(now))
+        .max_by(|a, b| (a.activates_at, &a.kid).cmp(&(b.activates_at, &b.kid)))
+}
+
+/// Whether a key for `alg` was created but does not sign yet (a rotation is under way).
+pub fn pending_key(keys: &[KeyRecord], alg: Algorithm, now: UnixTime) -> Option<&KeyRecord> {
+    keys.iter().find(|k| k.alg == alg && k.activates_at > now)
+}
+
+/// How a rotation is timed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// When the new key starts signing (and the current ones retire).
+    pub activates_at: UnixTime,
+    /// When the retired keys leave the JWKS.
+    pub retired_expire_at: UnixTime,
+}
+
+/// Plans a rotation at `now`: the new key signs after `publish_ahead` (longer than any
+/// JWKS cache, RFC 7517 consumers refetch on an unknown `kid`), and the keys it replaces stay
+/// published for `longest_signed` more (the longest lifetime of anything they sign).
+pub fn plan_rotation(now: UnixTime, publish_ahead: Duration, longest_signed: Duration) -> Rotation {
+    let activates_at = now.plus(publish_ahead);
+    Rotation {
+        activates_at,
+        retired_expire_at: activates_at.plus(longest_signed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(
+        kid: &str,
+        created: u64,
+        activates: u64,
+        retires: Option<u64>,
+        expires: Option<u64>,
+    ) -> KeyRecord {
+        KeyRecord {
+            issuer: Issuer::parse("https://as.example").unwrap(),
+            kid: kid.into(),
+            alg: Algorithm::ES256,
+            private_key: PrivateKeyDer::new(vec![1, 2, 3]),
+            created_at: UnixTime::from_secs(created),
+            activates_at: UnixTime::from_secs(activates),
+            retires_at: retires.map(UnixTime::from_secs),
+            expires_at: expires.map(UnixTime::from_secs),
+        }
+    }
+
+    #[test]
+    fn a_rotated_key_is_published_before_it_signs_and_after_it_retires() {
+        let r = plan_rotation(
+            UnixTime::from_secs(100),
+            Duration::from_secs(50),
+            Duration::from_secs(30),
+        );
+        assert_eq!(
+            r,
+            Rotation {
+                activates_at: UnixTime::from_secs(150),
+                retired_expire_at: UnixTime::from_secs(180)
+            }
+        );
+        let keys = [
+            key("old", 0, 0, Some(150), Some(180)),
+            key("new", 100, 150, None, None),
+        ];
+        let at = |t| UnixTime::from_secs(t);
+        assert_eq!(
+            active_key(&keys, Algorithm::ES256, at(120)).unwrap().kid,
+            "old"
+        );
+        assert!(keys[1].is_published(at(120)));
+        assert_eq!(
+            pending_key(&keys, Algorithm::ES256, at(120)).unwrap().kid,
+            "new"
+        );
+        assert_eq!(
+            active_key(&keys, Algorithm::ES256, at(150)).unwrap().kid,
+            "new"
+        );
+        assert!(keys[0].is_published(at(179)));
+        assert!(!keys[0].is_published(at(180)));
+        assert!(active_key(&keys, Algorithm::EdDSA, at(150)).is_none());
+        assert!(!format!("{:?}", keys[0]).contains("[1, 2, 3]"));
+    }
+}

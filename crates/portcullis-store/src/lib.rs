@@ -1,0 +1,243 @@
+//! Storage traits for Portcullis.
+//!
+//! One trait per aggregate: [`ClientStore`], [`CodeStore`], [`TokenStore`] (tokens and the
+//! grants they live under), [`KeyStore`] (signing keys). Each is `Send + Sync + 'static` with `&self` receivers, so one
+//! store value can serve many providers (issuers) and many tasks at once; every record
+//! carries its issuer and every lookup is scoped by it.
+//!
+//! Secrets are never stored: codes and tokens are keyed by [`TokenHash`], client secrets are
+//! kept as [`portcullis_core::ClientSecretHash`].
+//!
+//! Atomicity is part of the contract. [`CodeStore::consume_code`] and
+//! [`TokenStore::rotate_refresh_token`] succeed at most once per code or token, even when
+//! called concurrently — from many tasks, or from many processes sharing one database. They
+//! answer with an outcome rather than leaving a read-then-write to the caller.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use async_trait::async_trait;
+use portcullis_core::{
+    AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
+    RefreshTokenRecord, TokenHash, UnixTime,
+};
+
+/// A store failure. The source is kept for the host's logs; the engine never shows it to
+/// a client.
+#[derive(Debug, thiserror::Error)]
+#[error("store error: {message}")]
+pub struct StoreError {
+    message: &'static str,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl StoreError {
+    /// A failure with a fixed message and no underlying cause.
+    pub fn new(message: &'static str) -> Self {
+        Self {
+            message,
+            source: None,
+        }
+    }
+
+    /// A failure caused by `source` (a driver or I/O error).
+    pub fn with_source(
+        message: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message,
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Registered clients, per issuer.
+#[async_trait]
+pub trait ClientStore: Send + Sync + 'static {
+    /// The client `client_id` of `issuer`, unless absent or expired at `now`.
+    async fn find_client(
+        &self,
+        issuer: &Issuer,
+        client_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<Client>>;
+
+    /// Inserts or replaces a client of `issuer`.
+    async fn save_client(&self, issuer: &Issuer, client: &Client) -> StoreResult<()>;
+
+    /// Removes a client; `true` if it existed.
+    async fn delete_client(&self, issuer: &Issuer, client_id: &str) -> StoreResult<bool>;
+
+    /// Removes clients whose registration expired before `now`; returns how many.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// What [`CodeStore::consume_code`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumeOutcome {
+    /// This call consumed the code: the caller may redeem it.
+    Consumed(Box<CodeRecord>),
+    /// The code was consumed before (by this or a concurrent caller). The caller must
+    /// revoke the family (RFC 6749 §4.1.2: codes are single use; tokens from a reused
+    /// code should be revoked).
+    AlreadyConsumed {
+        /// The grant the code belongs to.
+        grant_id: GrantId,
+        /// The token family its first redemption started.
+        family_id: FamilyId,
+    },
+    /// No such code for this issuer, or it has expired.
+    Missing,
+}
+
+/// Authorization codes.
+#[async_trait]
+pub trait CodeStore: Send + Sync + 'static {
+    /// Stores a newly issued code.
+    async fn insert_code(&self, record: &CodeRecord) -> StoreResult<()>;
+
+    /// Atomically marks the code consumed and returns its record.
+    ///
+    /// **Atomicity:** for one code, across all concurrent callers and all processes sharing
+    /// the store, at most one call ever returns [`ConsumeOutcome::Consumed`]. Later calls
+    /// return [`ConsumeOutcome::AlreadyConsumed`] until the code's expiry has passed (the
+    /// consumed marker is kept that long), then [`ConsumeOutcome::Missing`]. A code expired
+    /// at `now` is never consumed.
+    async fn consume_code(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<ConsumeOutcome>;
+
+    /// Removes codes (consumed or not) that expired before `now`; returns how many.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// The state of a refresh token found by [`TokenStore::find_refresh_token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshState {
+    /// Current: it may be rotated.
+    Active,
+    /// Already exchanged for a successor: presenting it again is reuse.
+    Rotated,
+    /// Revoked directly, or through its family or grant.
+    Revoked,
+}
+
+/// What [`TokenStore::rotate_refresh_token`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// This call rotated the token; the successor is stored.
+    Rotated,
+    /// The token was rotated before, or revoked: the successor was not stored. The caller
+    /// must treat this as reuse and revoke the family (RFC 9700 §4.14.2).
+    AlreadyRotated {
+        /// The token's family.
+        family_id: FamilyId,
+    },
+    /// No such token for this issuer.
+    Missing,
+}
+
+/// Access tokens, refresh tokens, and the grants they belong to.
+///
+/// Revocation composes: a token is dead when it, its family or its grant is revoked. The
+/// lookups below never return a dead token as live.
+#[async_trait]
+pub trait TokenStore: Send + Sync + 'static {
+    /// Inserts or replaces a grant.
+    async fn save_grant(&self, grant: &Grant) -> StoreResult<()>;
+
+    /// The grant `id` of `issuer`, revoked or not.
+    async fn find_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<Option<Grant>>;
+
+    /// The grants `subject` gave `client_id` at `issuer`, revoked or not.
+    async fn grants_for(
+        &self,
+        issuer: &Issuer,
+        subject: &str,
+        client_id: &str,
+    ) -> StoreResult<Vec<Grant>>;
+
+    /// Revokes a grant: every code, access and refresh token under it stops working at once.
+    /// Idempotent; `false` if no such grant.
+    async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool>;
+
+    /// Revokes a token family: every token in it (including ones inserted after this call)
+    /// stops working. The marker is kept until `until`, after which every token of the family
+    /// has expired. Idempotent.
+    async fn revoke_family(
+        &self,
+        issuer: &Issuer,
+        family_id: &FamilyId,
+        until: UnixTime,
+    ) -> StoreResult<()>;
+
+    /// Stores a newly issued access token.
+    async fn insert_access_token(&self, record: &AccessTokenRecord) -> StoreResult<()>;
+
+    /// The live access token with this hash: `None` if unknown, for another issuer, or
+    /// revoked (itself, its family or its grant). Expiry is the caller's to check.
+    async fn find_access_token(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<AccessTokenRecord>>;
+
+    /// Stores a newly issued refresh token (the first of a family).
+    async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> StoreResult<()>;
+
+    /// The refresh token with this hash and its state; `None` if unknown or for another
+    /// issuer. Expiry is the caller's to check.
+    async fn find_refresh_token(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<(RefreshTokenRecord, RefreshState)>>;
+
+    /// Atomically replaces the refresh token `old` by `successor`.
+    ///
+    /// **Atomicity:** for one `old` token, across all concurrent callers and processes, at
+    /// most one call returns [`RotateOutcome::Rotated`] and stores its successor; every other
+    /// call stores nothing and returns [`RotateOutcome::AlreadyRotated`] (or
+    /// [`RotateOutcome::Missing`]). A revoked token (or family, or grant) never rotates.
+    async fn rotate_refresh_token(
+        &self,
+        issuer: &Issuer,
+        old: &TokenHash,
+        successor: &RefreshTokenRecord,
+    ) -> StoreResult<RotateOutcome>;
+
+    /// Removes tokens, grants and revocation markers that expired before `now`; returns how
+    /// many records went.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// Signing keys, shared by every process of an issuer so that rotation reaches all of them.
+/// Private keys are secrets: an implementation should encrypt them at rest where it can.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// Stores a new key. A `kid` is unique per issuer.
+    async fn insert_key(&self, key: &KeyRecord) -> StoreResult<()>;
+
+    /// Every key of `issuer` not yet purged, in no particular order.
+    async fn keys(&self, issuer: &Issuer) -> StoreResult<Vec<KeyRecord>>;
+
+    /// Sets when a key stops signing and when it leaves the JWKS. An earlier `retires_at`
+    /// already set is kept (a key never comes back). `false` if no such key.
+    async fn retire_key(
+        &self,
+        issuer: &Issuer,
+        kid: &str,
+        retires_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool>;
+
+    /// Removes keys whose `expires_at` passed before `now`; returns how many.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}

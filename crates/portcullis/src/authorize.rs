@@ -1,0 +1,513 @@
+//! The authorization endpoint (RFC 6749 §3.1, §4.1.1–§4.1.2) and the hand-off to the host
+//! for login and consent.
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{Method, Request, Response, StatusCode};
+use portcullis_core::{
+    open_ticket, seal_ticket, validate_authorization_request, verify_compact, Algorithm,
+    AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client, CodeApproval, Grant,
+    GrantId, OAuthError, OidcRequest, OidcSession, Params, ScopeSet, TicketError, UnixTime,
+};
+use portcullis_store::StoreError;
+
+use crate::provider::Provider;
+use crate::responses::{error_page, redirect};
+
+/// What the authorization endpoint decided.
+#[derive(Debug)]
+pub enum AuthorizeOutcome {
+    /// Send this response as it is: an error page or an error redirect.
+    Respond(Response<Bytes>),
+    /// The request is valid: the host must authenticate the user, ask for consent, and then
+    /// call [`Provider::approve`] or [`Provider::deny`].
+    Pending(PendingAuthorization),
+}
+
+/// A validated authorization request awaiting the host's login and consent.
+///
+/// It cannot be built or altered outside this crate. To carry it across the host's pages,
+/// put [`PendingAuthorization::ticket`] in a form and get it back with
+/// [`Provider::resume`]: the ticket is sealed (AES-256-GCM) with the provider's key and
+/// expires after the configured interaction lifetime.
+#[derive(Debug, Clone)]
+pub struct PendingAuthorization {
+    request: Box<AuthorizationRequest>,
+    ticket: String,
+    expires_at: UnixTime,
+}
+
+impl PendingAuthorization {
+    /// The client asking for access.
+    pub fn client_id(&self) -> &str {
+        self.request.client_id()
+    }
+
+    /// The scopes asked for, to list on the consent page.
+    pub fn scopes(&self) -> &ScopeSet {
+        self.request.scopes()
+    }
+
+    /// The sealed ticket that stands for this pending authorization in the host's forms.
+    pub fn ticket(&self) -> &str {
+        &self.ticket
+    }
+
+    /// When the ticket stops being accepted.
+    pub fn expires_at(&self) -> UnixTime {
+        self.expires_at
+    }
+
+    /// The OpenID Connect parameters (`prompt`, `max_age`, `login_hint`, `ui_locales`,
+    /// `acr_values`, …), when the request is in OpenID mode. With `prompt=none` the host must
+    /// not show any page: it approves at once or calls [`Provider::cannot_interact`].
+    pub fn oidc(&self) -> Option<&OidcRequest> {
+        self.request.oidc()
+    }
+
+    /// The `sub` of the verified `id_token_hint`, as the client saw it: compare it with
+    /// [`Provider::subject_for`] of the logged-in user.
+    pub fn id_token_hint_subject(&self) -> Option<String> {
+        let hint = self.oidc()?.id_token_hint.as_deref()?;
+        unverified_claim(hint, "sub")
+    }
+}
+
+/// A claim of a JWS whose signature was verified earlier (before the request was sealed).
+fn unverified_claim(jws: &str, name: &str) -> Option<String> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let payload = URL_SAFE_NO_PAD.decode(jws.split('.').nth(1)?).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+    claims.get(name)?.as_str().map(str::to_owned)
+}
+
+/// The host's decision for a pending authorization.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    /// The authenticated user's stable identifier.
+    pub subject: String,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// The scopes the user agreed to. Intersected with the request: the host can narrow the
+    /// request but never widen it.
+    pub granted_scopes: ScopeSet,
+    /// The authentication context class reached (`acr`), if the host tracks it.
+    pub acr: Option<String>,
+    /// The authentication methods used (`amr`, RFC 8176), e.g. `["pwd"]`.
+    pub amr: Option<Vec<String>>,
+}
+
+/// Why a `prompt=none` request cannot proceed without the user (OpenID Connect Core
+/// §3.1.2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InteractionRequired {
+    /// The user is not logged in.
+    Login,
+    /// The user has not consented.
+    Consent,
+    /// The user must choose among accounts.
+    AccountSelection,
+    /// Some other interaction is needed.
+    Other,
+}
+
+/// Why a ticket could not be resumed.
+pub type InteractionError = TicketError;
+
+fn store_failed(err: &StoreError) {
+    tracing::error!(error = %err, source = ?std::error::Error::source(err), "store failure");
+}
+
+fn page_error(e: &OAuthError<AuthorizeErrorCode>) -> Response<Bytes> {
+    let status = match e.code {
+        AuthorizeErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error_page(status, e.code.as_str(), &e.description)
+}
+
+fn unavailable_page() -> Response<Bytes> {
+    page_error(&OAuthError::new(
+        AuthorizeErrorCode::TemporarilyUnavailable,
+        "the server is temporarily unavailable",
+    ))
+}
+
+impl Provider {
+    /// The authorization endpoint: GET with a query, or POST with a form body (RFC 6749 §3.1).
+    pub async fn authorize(&self, req: Request<Bytes>) -> AuthorizeOutcome {
+        let raw: &[u8] = match *req.method() {
+            Method::GET => req.uri().query().unwrap_or("").as_bytes(),
+            Method::POST if is_form(&req) => req.body(),
+            Method::POST => {
+                return AuthorizeOutcome::Respond(error_page(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "the body must be application/x-www-form-urlencoded",
+                ))
+            }
+            _ => {
+                let mut r = error_page(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "invalid_request",
+                    "use GET or POST",
+                );
+                r.headers_mut().insert(
+                    http::header::ALLOW,
+                    http::HeaderValue::from_static("GET, POST"),
+                );
+                return AuthorizeOutcome::Respond(r);
+            }
+        };
+        let params = match Params::parse(raw) {
+            Ok(p) => p,
+            Err(e) => {
+                return AuthorizeOutcome::Respond(error_page(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    &e.to_string(),
+                ))
+            }
+        };
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let client = match params.get("client_id") {
+            Some(id) if !params.is_repeated("client_id") => {
+                match inner
+                    .stores
+                    .clients
+                    .find_client(&inner.issuer, id, now)
+                    .await
+                {
+                    Ok(c) => c,
+                    Err(e) => {
+                        store_failed(&e);
+                        return AuthorizeOutcome::Respond(unavailable_page());
+                    }
+                }
+            }
+            _ => None,
+        };
+        let request = match validate_authorization_request(
+            &params,
+            client.as_ref(),
+            &inner.issuer,
+            &inner.policy,
+        ) {
+            Ok(r) => r,
+            Err(AuthorizeRejection::ErrorPage(e)) => {
+                return AuthorizeOutcome::Respond(page_error(&e))
+            }
+            Err(AuthorizeRejection::Redirect(r)) => {
+                return AuthorizeOutcome::Respond(redirect(&r.location))
+            }
+        };
+        if let Some(hint) = request.oidc().and_then(|o| o.id_token_hint.as_deref()) {
+            if !self
+                .is_our_id_token_for(hint, request.client_id(), now)
+                .await
+            {
+                return AuthorizeOutcome::Respond(self.error_redirect(
+                    &request,
+                    AuthorizeErrorCode::InvalidRequest,
+                    "id_token_hint is not a valid ID token for this client",
+                ));
+            }
+        }
+        let expires_at = now.plus(inner.policy.lifetimes.interaction);
+        match seal_ticket(
+            &request,
+            expires_at,
+            &inner.issuer,
+            &inner.interaction_key,
+            inner.rng.as_ref(),
+        ) {
+            Ok(ticket) => AuthorizeOutcome::Pending(PendingAuthorization {
+                request: Box::new(request),
+                ticket,
+                expires_at,
+            }),
+            Err(_) => AuthorizeOutcome::Respond(self.error_redirect(
+                &request,
+                AuthorizeErrorCode::ServerError,
+                "the server could not continue",
+            )),
+        }
+    }
+
+    /// Recovers a pending authorization from its ticket, if it is authentic, was sealed by
+    /// this provider's issuer and has not expired.
+    pub fn resume(&self, ticket: &str) -> Result<PendingAuthorization, InteractionError> {
+        let inner = &self.inner;
+        let (request, expires_at) = open_ticket(
+            ticket,
+            &inner.issuer,
+            &inner.interaction_key,
+            inner.clock.now(),
+        )?;
+        Ok(PendingAuthorization {
+            request: Box::new(request),
+            ticket: ticket.to_owned(),
+            expires_at,
+        })
+    }
+
+    /// A `prompt=none` request needs the user: redirects with `login_required`,
+    /// `consent_required`, `account_selection_required` or `interaction_required`
+    /// (OpenID Connect Core §3.1.2.6).
+    pub fn cannot_interact(
+        &self,
+        pending: PendingAuthorization,
+        reason: InteractionRequired,
+    ) -> Response<Bytes> {
+        let (code, description) = match reason {
+            InteractionRequired::Login => {
+                (AuthorizeErrorCode::LoginRequired, "the user must log in")
+            }
+            InteractionRequired::Consent => {
+                (AuthorizeErrorCode::ConsentRequired, "the user must consent")
+            }
+            InteractionRequired::AccountSelection => (
+                AuthorizeErrorCode::AccountSelectionRequired,
+                "the user must select an account",
+            ),
+            InteractionRequired::Other => (
+                AuthorizeErrorCode::InteractionRequired,
+                "user interaction is required",
+            ),
+        };
+        self.error_redirect(&pending.request, code, description)
+    }
+
+    /// The user refused (or the host will not let them proceed): redirects with
+    /// `access_denied` (RFC 6749 §4.1.2.1).
+    pub fn deny(&self, pending: PendingAuthorization) -> Response<Bytes> {
+        self.error_redirect(
+            &pending.request,
+            AuthorizeErrorCode::AccessDenied,
+            "the resource owner denied the request",
+        )
+    }
+
+    /// The user authenticated and consented: issues the code and redirects to the client
+    /// (RFC 6749 §4.1.2) with `code`, `state` and `iss` (RFC 9207).
+    ///
+    /// The consent is recorded in the subject's grant to the client; codes and tokens issued
+    /// under it die when the grant is revoked.
+    pub async fn approve(
+        &self,
+        pending: PendingAuthorization,
+        approval: Approval,
+    ) -> Response<Bytes> {
+        let inner = &self.inner;
+        let request = &pending.request;
+        let now = inner.clock.now();
+        if now >= pending.expires_at {
+            return self.error_redirect(
+                request,
+                AuthorizeErrorCode::AccessDenied,
+                "the authorization request expired",
+            );
+        }
+        // The client may have been removed since the request was validated: its redirect URI
+        // is then no longer trusted.
+        let client = match inner
+            .stores
+            .clients
+            .find_client(&inner.issuer, request.client_id(), now)
+            .await
+        {
+            Ok(Some(c)) if c.find_redirect_uri(request.redirect_uri()).is_some() => c,
+            Ok(_) => {
+                return error_page(StatusCode::BAD_REQUEST, "invalid_request", "unknown client")
+            }
+            Err(e) => {
+                store_failed(&e);
+                return unavailable_page();
+            }
+        };
+        let requested_at = pending
+            .expires_at
+            .secs()
+            .saturating_sub(inner.policy.lifetimes.interaction.as_secs());
+        let oidc = match request.oidc() {
+            Some(o) => match oidc_session(
+                o,
+                &client,
+                &approval,
+                UnixTime::from_secs(requested_at),
+                now,
+            ) {
+                Ok(session) => Some(session),
+                Err(description) => {
+                    return self.error_redirect(
+                        request,
+                        AuthorizeErrorCode::LoginRequired,
+                        description,
+                    )
+                }
+            },
+            None => None,
+        };
+        let scopes = request.granted_scopes(&approval.granted_scopes);
+        let grant_id = match self
+            .record_consent(request.client_id(), &approval, &scopes, now)
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                store_failed(&e);
+                return self.unavailable_redirect(request);
+            }
+        };
+        let code_approval = CodeApproval {
+            subject: &approval.subject,
+            auth_time: approval.auth_time,
+            scopes: &scopes,
+            grant_id: &grant_id,
+            oidc,
+        };
+        let issued = match request.issue_code(
+            &code_approval,
+            &inner.issuer,
+            now,
+            inner.policy.lifetimes.authorization_code,
+            inner.rng.as_ref(),
+        ) {
+            Ok(i) => i,
+            Err(_) => {
+                return self.error_redirect(
+                    request,
+                    AuthorizeErrorCode::ServerError,
+                    "the server could not continue",
+                )
+            }
+        };
+        if let Err(e) = inner.stores.codes.insert_code(&issued.record).await {
+            store_failed(&e);
+            return self.unavailable_redirect(request);
+        }
+        redirect(&issued.location)
+    }
+
+    /// Whether `hint` is an ID token this provider signed with a published key, for
+    /// `client_id`. An expired one is still a valid hint (OpenID Connect Core §3.1.2.1).
+    pub(crate) async fn is_our_id_token_for(
+        &self,
+        hint: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> bool {
+        let Ok(keys) = self.key_snapshot(now, false).await else {
+            return false;
+        };
+        let Ok(verified) = verify_compact(hint, &keys.published(now), &Algorithm::ALL) else {
+            return false;
+        };
+        let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&verified.payload) else {
+            return false;
+        };
+        let aud_ok = match &claims["aud"] {
+            serde_json::Value::String(a) => a == client_id,
+            serde_json::Value::Array(a) => a.iter().any(|v| v == client_id),
+            _ => false,
+        };
+        claims["iss"] == self.inner.issuer.as_str() && aud_ok && claims["sub"].is_string()
+    }
+
+    /// Finds the subject's live grant to the client and adds `scopes` to it, or starts one.
+    async fn record_consent(
+        &self,
+        client_id: &str,
+        approval: &Approval,
+        scopes: &ScopeSet,
+        now: UnixTime,
+    ) -> Result<GrantId, StoreError> {
+        let inner = &self.inner;
+        let tokens = &inner.stores.tokens;
+        let existing = tokens
+            .grants_for(&inner.issuer, &approval.subject, client_id)
+            .await?
+            .into_iter()
+            .find(|g| !g.revoked && g.expires_at > now);
+        let expires_at = now.plus(inner.policy.lifetimes.longest_token());
+        let grant = match existing {
+            Some(mut g) => {
+                g.scopes = g.scopes.union(scopes);
+                g.last_used_at = now;
+                g.expires_at = g.expires_at.max(expires_at);
+                g
+            }
+            None => Grant {
+                id: GrantId::generate(inner.rng.as_ref())
+                    .map_err(|e| StoreError::with_source("random id", e))?,
+                issuer: inner.issuer.clone(),
+                subject: approval.subject.clone(),
+                client_id: client_id.to_owned(),
+                scopes: scopes.clone(),
+                created_at: now,
+                last_used_at: now,
+                expires_at,
+                revoked: false,
+            },
+        };
+        tokens.save_grant(&grant).await?;
+        Ok(grant.id)
+    }
+
+    fn error_redirect(
+        &self,
+        request: &AuthorizationRequest,
+        code: AuthorizeErrorCode,
+        description: &'static str,
+    ) -> Response<Bytes> {
+        let r = request.error_redirect(OAuthError::new(code, description), &self.inner.issuer);
+        redirect(&r.location)
+    }
+
+    fn unavailable_redirect(&self, request: &AuthorizationRequest) -> Response<Bytes> {
+        self.error_redirect(
+            request,
+            AuthorizeErrorCode::TemporarilyUnavailable,
+            "the server is temporarily unavailable",
+        )
+    }
+}
+
+/// Whether the request declares a form body (parameters such as `charset` allowed).
+pub(crate) fn is_form<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// The OpenID Connect session of an approved request, after checking that the host's
+/// authentication satisfies `max_age` and `prompt=login` (OpenID Connect Core §3.1.2.1).
+fn oidc_session(
+    request: &OidcRequest,
+    client: &Client,
+    approval: &Approval,
+    requested_at: UnixTime,
+    now: UnixTime,
+) -> Result<OidcSession, &'static str> {
+    if let Some(max_age) = request.max_age {
+        if now.secs() > approval.auth_time.secs().saturating_add(max_age) {
+            return Err("the authentication is older than max_age");
+        }
+    }
+    if request.prompt.login && approval.auth_time < requested_at {
+        return Err("prompt=login requires a fresh authentication");
+    }
+    Ok(OidcSession {
+        nonce: request.nonce.clone(),
+        acr: approval.acr.clone(),
+        amr: approval.amr.clone(),
+        auth_time_required: request.max_age.is_some() || client.oidc.require_auth_time,
+        claims: request.claims.clone(),
+    })
+}

@@ -1,0 +1,182 @@
+//! Discovery (OpenID Connect Discovery 1.0 §3, RFC 8414 §2) and the JWKS (RFC 7517 §5).
+//! Every URL derives from the configured issuer, never from request headers.
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{Response, StatusCode};
+use portcullis_core::{Algorithm, JwkSet};
+use serde::Serialize;
+
+use crate::provider::Provider;
+use crate::responses::json_error;
+
+/// Where the endpoints live below the issuer.
+pub mod paths {
+    /// Authorization endpoint (RFC 6749 §3.1).
+    pub const AUTHORIZE: &str = "/authorize";
+    /// Token endpoint (RFC 6749 §3.2).
+    pub const TOKEN: &str = "/token";
+    /// JWK Set (RFC 7517 §5).
+    pub const JWKS: &str = "/jwks";
+    /// UserInfo (OpenID Connect Core §5.3).
+    pub const USERINFO: &str = "/userinfo";
+    /// RP-Initiated Logout (OpenID Connect RP-Initiated Logout 1.0 §2).
+    pub const END_SESSION: &str = "/session/end";
+    /// OpenID Provider metadata (OpenID Connect Discovery 1.0 §4).
+    pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+    /// Authorization server metadata (RFC 8414 §3).
+    pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
+}
+
+/// The standard claims this provider can release (OpenID Connect Core §5.1).
+pub(crate) const STANDARD_CLAIMS: &[&str] = &[
+    "sub",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "email",
+    "email_verified",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
+    "phone_number_verified",
+    "address",
+    "updated_at",
+];
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    issuer: &'a str,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    userinfo_endpoint: String,
+    end_session_endpoint: String,
+    scopes_supported: &'a [&'a str],
+    response_types_supported: &'a [&'a str],
+    response_modes_supported: &'a [&'a str],
+    grant_types_supported: &'a [&'a str],
+    subject_types_supported: &'a [&'a str],
+    id_token_signing_alg_values_supported: Vec<&'static str>,
+    token_endpoint_auth_methods_supported: &'a [&'a str],
+    code_challenge_methods_supported: Vec<&'static str>,
+    claims_supported: &'a [&'a str],
+    claim_types_supported: &'a [&'a str],
+    claims_parameter_supported: bool,
+    request_parameter_supported: bool,
+    request_uri_parameter_supported: bool,
+    require_request_uri_registration: bool,
+    authorization_response_iss_parameter_supported: bool,
+    prompt_values_supported: &'a [&'a str],
+}
+
+impl Provider {
+    /// `/.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`:
+    /// exactly what this provider supports, at URLs built from the issuer.
+    pub fn discovery(&self) -> Response<Bytes> {
+        let inner = &self.inner;
+        let iss = &inner.issuer;
+        let mut pkce = vec!["S256"];
+        if inner.policy.dangerous_allow_plain_pkce {
+            pkce.push("plain");
+        }
+        let metadata = Metadata {
+            issuer: iss.as_str(),
+            authorization_endpoint: iss.endpoint(paths::AUTHORIZE),
+            token_endpoint: iss.endpoint(paths::TOKEN),
+            jwks_uri: iss.endpoint(paths::JWKS),
+            userinfo_endpoint: iss.endpoint(paths::USERINFO),
+            end_session_endpoint: iss.endpoint(paths::END_SESSION),
+            scopes_supported: &[
+                "openid",
+                "profile",
+                "email",
+                "address",
+                "phone",
+                "offline_access",
+            ],
+            response_types_supported: &["code"],
+            response_modes_supported: &["query"],
+            grant_types_supported: &["authorization_code", "refresh_token", "client_credentials"],
+            subject_types_supported: &["public", "pairwise"],
+            id_token_signing_alg_values_supported: Algorithm::ALL
+                .iter()
+                .map(|a| a.as_str())
+                .collect(),
+            token_endpoint_auth_methods_supported: &[
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            code_challenge_methods_supported: pkce,
+            claims_supported: STANDARD_CLAIMS,
+            claim_types_supported: &["normal"],
+            claims_parameter_supported: true,
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
+            require_request_uri_registration: false,
+            authorization_response_iss_parameter_supported: true,
+            prompt_values_supported: &["none", "login", "consent", "select_account"],
+        };
+        cacheable(serde_json::to_vec(&metadata).unwrap_or_default(), 300)
+    }
+
+    /// The JWK Set: every published public key (RFC 7517 §5), cached for less than a key's
+    /// `publish_ahead`, so relying parties see a new key before it signs.
+    pub async fn jwks(&self) -> Response<Bytes> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        // RS256 (the OpenID Connect baseline) and the default algorithm always have a key.
+        for alg in [Algorithm::RS256, inner.policy.keys.default_alg] {
+            if let Err(e) = self.signer(alg, now).await {
+                tracing::error!(error = %e, "cannot load signing keys");
+                return json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the server is temporarily unavailable",
+                    None,
+                );
+            }
+        }
+        let snapshot = match self.key_snapshot(now, false).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load signing keys");
+                return json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the server is temporarily unavailable",
+                    None,
+                );
+            }
+        };
+        let set = JwkSet {
+            keys: snapshot.published(now).iter().map(|k| k.to_jwk()).collect(),
+        };
+        cacheable(
+            serde_json::to_vec(&set).unwrap_or_default(),
+            inner.policy.keys.jwks_max_age.as_secs(),
+        )
+    }
+}
+
+fn cacheable(body: Vec<u8>, max_age: u64) -> Response<Bytes> {
+    let mut r = Response::new(Bytes::from(body));
+    let headers = r.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        headers.insert(CACHE_CONTROL, v);
+    }
+    r
+}

@@ -1,0 +1,88 @@
+//! Issuing ID tokens (OpenID Connect Core §2, §3.1.3.3, §12.2).
+
+use portcullis_core::{
+    half_hash, merge_extra_claims, pairwise_subject, release_claims, Client, IdTokenClaims,
+    OidcSession, ScopeSet, SubjectType, UnixTime,
+};
+
+use crate::claims::ClaimsError;
+use crate::keys::KeyError;
+use crate::provider::Provider;
+
+/// Why an ID token could not be issued.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IdTokenError {
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Claims(#[from] ClaimsError),
+}
+
+/// What an ID token is about.
+pub(crate) struct IdTokenFor<'a> {
+    pub(crate) client: &'a Client,
+    pub(crate) subject: &'a str,
+    pub(crate) auth_time: UnixTime,
+    pub(crate) scopes: &'a ScopeSet,
+    pub(crate) session: &'a OidcSession,
+    pub(crate) access_token: &'a str,
+    pub(crate) code: Option<&'a str>,
+}
+
+impl Provider {
+    /// The `sub` a client sees for a user: the local subject, or its pairwise form (§8.1).
+    pub fn subject_for(&self, client: &Client, local_subject: &str) -> String {
+        match &client.oidc.subject_type {
+            SubjectType::Public => local_subject.to_owned(),
+            SubjectType::Pairwise { sector_identifier } => {
+                pairwise_subject(sector_identifier, local_subject, &self.inner.subject_salt)
+            }
+        }
+    }
+
+    /// Signs an ID token with the client's algorithm (or the provider's default).
+    pub(crate) async fn issue_id_token(
+        &self,
+        t: &IdTokenFor<'_>,
+        now: UnixTime,
+    ) -> Result<String, IdTokenError> {
+        let inner = &self.inner;
+        let alg = t
+            .client
+            .oidc
+            .id_token_signed_response_alg
+            .unwrap_or(inner.policy.keys.default_alg);
+        let key = self.signer(alg, now).await?;
+        let mut extra = serde_json::Map::new();
+        if !t.session.claims.id_token.is_empty() {
+            let all = inner.claims.claims(t.subject).await?;
+            extra = release_claims(&all, &ScopeSet::new(), &t.session.claims.id_token);
+        }
+        let hook = inner
+            .claims
+            .id_token_claims(t.subject, &t.client.id, t.scopes)
+            .await?;
+        let dropped = merge_extra_claims(&mut extra, hook);
+        if !dropped.is_empty() {
+            tracing::warn!(?dropped, "host ID token claims may not set protocol claims");
+        }
+        let claims = IdTokenClaims {
+            iss: inner.issuer.to_string(),
+            sub: self.subject_for(t.client, t.subject),
+            aud: t.client.id.clone(),
+            exp: now.plus(inner.policy.lifetimes.id_token),
+            iat: now,
+            auth_time: t.session.auth_time_required.then_some(t.auth_time),
+            nonce: t.session.nonce.clone(),
+            acr: t.session.acr.clone(),
+            amr: t.session.amr.clone(),
+            azp: Some(t.client.id.clone()),
+            at_hash: Some(half_hash(t.access_token, alg)),
+            c_hash: t.code.map(|c| half_hash(c, alg)),
+            extra,
+        };
+        Ok(claims
+            .sign(&key, inner.rng.as_ref())
+            .map_err(KeyError::from)?)
+    }
+}

@@ -1,0 +1,44 @@
+//! Portcullis: an embeddable OAuth 2.0 authorization server engine.
+//!
+//! A [`Provider`] serves one issuer. It has one async method per endpoint, taking an
+//! `http::Request<Bytes>` and answering an `http::Response<Bytes>`, so any web framework can
+//! mount it (see `portcullis-axum`). It drives the sans-I/O protocol core
+//! (`portcullis-core`) and the host's stores (`portcullis-store`).
+//!
+//! The host supplies only what it alone knows: who the user is and what they agreed to. The
+//! authorization endpoint answers with an [`AuthorizeOutcome`]: either a response to send
+//! (an error page or an error redirect), or a [`PendingAuthorization`] that the host carries
+//! through its login and consent pages (as an opaque, sealed ticket) and then resolves with
+//! [`Provider::approve`] or [`Provider::deny`].
+//!
+//! Nothing is global: several providers (one per tenant, say) can share one process and one
+//! store, each with its own issuer, clients, policy and keys.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod authorize;
+mod claims;
+mod clock;
+mod discovery;
+mod id_tokens;
+mod keygen;
+mod keys;
+mod logout;
+mod provider;
+mod responses;
+mod token;
+mod userinfo;
+
+pub use authorize::{
+    Approval, AuthorizeOutcome, InteractionError, InteractionRequired, PendingAuthorization,
+};
+pub use claims::{ClaimsError, NoUserClaims, UserClaims};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use discovery::paths;
+pub use keys::KeyError;
+pub use logout::{LogoutOutcome, PendingLogout};
+pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError, Stores};
+
+pub use async_trait::async_trait;
+pub use portcullis_core as core;
+pub use portcullis_store as store;

@@ -1,0 +1,221 @@
+//! RP-Initiated Logout (OpenID Connect RP-Initiated Logout 1.0 §2–§3).
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use portcullis_core::{
+    open_payload, seal_payload, verify_compact, Algorithm, Client, Params, TicketError, UnixTime,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::authorize::is_form;
+use crate::provider::Provider;
+use crate::responses::{error_page, escape_html, html_page, redirect};
+
+const PURPOSE: &str = "logout";
+
+/// What the logout endpoint decided.
+#[derive(Debug)]
+pub enum LogoutOutcome {
+    /// Send this response: the request was refused (an error page, never a redirect).
+    Respond(Response<Bytes>),
+    /// A valid logout request. The host ends its session for the user — after asking the
+    /// user to confirm when [`PendingLogout::needs_confirmation`] — then calls
+    /// [`Provider::finish_logout`].
+    Pending(PendingLogout),
+}
+
+/// A validated logout request, carried through the host's confirmation page as a sealed
+/// ticket like a pending authorization.
+#[derive(Debug, Clone)]
+pub struct PendingLogout {
+    fields: LogoutFields,
+    ticket: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LogoutFields {
+    client_id: Option<String>,
+    hint_subject: Option<String>,
+    redirect: Option<String>,
+    state: Option<String>,
+}
+
+impl PendingLogout {
+    /// Without a valid `id_token_hint` the request may come from anyone: the user must
+    /// confirm before the session ends (§2).
+    pub fn needs_confirmation(&self) -> bool {
+        self.fields.hint_subject.is_none()
+    }
+
+    /// The client that asked, if known.
+    pub fn client_id(&self) -> Option<&str> {
+        self.fields.client_id.as_deref()
+    }
+
+    /// The `sub` of the verified `id_token_hint`, as that client saw it.
+    pub fn hint_subject(&self) -> Option<&str> {
+        self.fields.hint_subject.as_deref()
+    }
+
+    /// The sealed ticket to carry through a confirmation form.
+    pub fn ticket(&self) -> &str {
+        &self.ticket
+    }
+}
+
+fn refused(description: &'static str) -> LogoutOutcome {
+    LogoutOutcome::Respond(error_page(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        description,
+    ))
+}
+
+impl Provider {
+    /// The end-session endpoint: GET or POST with `id_token_hint`, `client_id`,
+    /// `post_logout_redirect_uri` (only a URI registered for that client) and `state`.
+    pub async fn end_session(&self, req: Request<Bytes>) -> LogoutOutcome {
+        let raw: &[u8] = match *req.method() {
+            Method::GET => req.uri().query().unwrap_or("").as_bytes(),
+            Method::POST if is_form(&req) => req.body(),
+            _ => return refused("use GET, or POST with a form body"),
+        };
+        let Ok(params) = Params::parse(raw) else {
+            return refused("malformed parameters");
+        };
+        if params.first_repeated().is_some() {
+            return refused("a parameter was sent more than once");
+        }
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let hint = match params.get("id_token_hint") {
+            None => None,
+            Some(h) => match self.verified_hint(h, now).await {
+                Some(claims) => Some(claims),
+                None => return refused("id_token_hint is not a valid ID token of this provider"),
+            },
+        };
+        let client_id = match (params.get("client_id"), &hint) {
+            (Some(c), Some(h)) if c != h.aud => {
+                return refused("client_id does not match id_token_hint")
+            }
+            (Some(c), _) => Some(c.to_owned()),
+            (None, Some(h)) => Some(h.aud.clone()),
+            (None, None) => None,
+        };
+        let client = match &client_id {
+            Some(id) => match inner
+                .stores
+                .clients
+                .find_client(&inner.issuer, id, now)
+                .await
+            {
+                Ok(Some(c)) => Some(c),
+                Ok(None) => return refused("unknown client"),
+                Err(e) => {
+                    tracing::error!(error = %e, "store failure");
+                    return LogoutOutcome::Respond(error_page(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "temporarily_unavailable",
+                        "the server is temporarily unavailable",
+                    ));
+                }
+            },
+            None => None,
+        };
+        let redirect = match (params.get("post_logout_redirect_uri"), &client) {
+            (None, _) => None,
+            (Some(uri), Some(c)) if is_post_logout_uri(c, uri) => Some(uri.to_owned()),
+            (Some(_), _) => {
+                return refused("post_logout_redirect_uri is not registered for the client")
+            }
+        };
+        let fields = LogoutFields {
+            client_id,
+            hint_subject: hint.map(|h| h.sub),
+            redirect,
+            state: params.get("state").map(str::to_owned),
+        };
+        let expires_at = now.plus(inner.policy.lifetimes.interaction);
+        match seal_payload(
+            PURPOSE,
+            &fields,
+            expires_at,
+            &inner.issuer,
+            &inner.interaction_key,
+            inner.rng.as_ref(),
+        ) {
+            Ok(ticket) => LogoutOutcome::Pending(PendingLogout { fields, ticket }),
+            Err(_) => refused("the server could not continue"),
+        }
+    }
+
+    /// Recovers a pending logout from its ticket.
+    pub fn resume_logout(&self, ticket: &str) -> Result<PendingLogout, TicketError> {
+        let inner = &self.inner;
+        let (fields, _) = open_payload(
+            PURPOSE,
+            ticket,
+            &inner.issuer,
+            &inner.interaction_key,
+            inner.clock.now(),
+        )?;
+        Ok(PendingLogout {
+            fields,
+            ticket: ticket.to_owned(),
+        })
+    }
+
+    /// After the host ended its session: redirects to the `post_logout_redirect_uri` with
+    /// `state` (§3), or shows that the user is logged out.
+    pub fn finish_logout(&self, pending: PendingLogout) -> Response<Bytes> {
+        match &pending.fields.redirect {
+            Some(uri) => {
+                let mut url = match url::Url::parse(uri) {
+                    Ok(u) => u,
+                    Err(_) => {
+                        return error_page(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_request",
+                            "invalid redirect",
+                        )
+                    }
+                };
+                if let Some(state) = &pending.fields.state {
+                    url.query_pairs_mut().append_pair("state", state);
+                }
+                redirect(url.as_str())
+            }
+            None => html_page(
+                StatusCode::OK,
+                "You are logged out",
+                &format!("<p>{}</p>", escape_html(self.inner.issuer.as_str())),
+            ),
+        }
+    }
+
+    /// The `sub` and `aud` of an ID token this provider signed (expired ones included:
+    /// §2 asks to accept them).
+    async fn verified_hint(&self, hint: &str, now: UnixTime) -> Option<HintClaims> {
+        let keys = self.key_snapshot(now, false).await.ok()?;
+        let verified = verify_compact(hint, &keys.published(now), &Algorithm::ALL).ok()?;
+        let claims: HintClaims = serde_json::from_slice(&verified.payload).ok()?;
+        (claims.iss == self.inner.issuer.as_str()).then_some(claims)
+    }
+}
+
+#[derive(Deserialize)]
+struct HintClaims {
+    iss: String,
+    sub: String,
+    aud: String,
+}
+
+/// RP-Initiated Logout 1.0 §3: an exact match with a registered URI.
+fn is_post_logout_uri(client: &Client, uri: &str) -> bool {
+    client
+        .oidc
+        .post_logout_redirect_uris
+        .iter()
+        .any(|r| r.as_str() == uri)
+}

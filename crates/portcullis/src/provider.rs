@@ -1,0 +1,214 @@
+//! The provider: one issuer's configuration, stores, clock and randomness.
+
+use std::sync::Arc;
+
+use portcullis_core::{Client, ClientError, InteractionKey, Issuer, Policy, RandomError};
+use portcullis_store::{ClientStore, CodeStore, KeyStore, StoreError, TokenStore};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::claims::{NoUserClaims, UserClaims};
+use crate::clock::{Clock, SystemClock};
+use crate::keys::KeyRing;
+
+/// The stores a provider uses. Several providers may share the same stores: every record
+/// carries its issuer.
+#[derive(Clone)]
+pub struct Stores {
+    /// Registered clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// Authorization codes.
+    pub codes: Arc<dyn CodeStore>,
+    /// Tokens and grants.
+    pub tokens: Arc<dyn TokenStore>,
+    /// Signing keys.
+    pub keys: Arc<dyn KeyStore>,
+}
+
+impl Stores {
+    /// Uses one value that implements every store trait (e.g. `MemoryStore`).
+    pub fn shared<S>(store: Arc<S>) -> Self
+    where
+        S: ClientStore + CodeStore + TokenStore + KeyStore,
+    {
+        Self {
+            clients: store.clone(),
+            codes: store.clone(),
+            tokens: store.clone(),
+            keys: store,
+        }
+    }
+}
+
+/// Why a provider could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// No stores were given.
+    #[error("the provider needs stores")]
+    NoStores,
+    /// The random number generator failed while generating the interaction key.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+/// Why a client could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The registration contradicts itself.
+    #[error(transparent)]
+    Invalid(#[from] ClientError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub(crate) struct Inner {
+    pub(crate) issuer: Issuer,
+    pub(crate) policy: Policy,
+    pub(crate) stores: Stores,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) rng: Arc<dyn SecureRandom + Send + Sync>,
+    pub(crate) interaction_key: InteractionKey,
+    pub(crate) keys: KeyRing,
+    pub(crate) claims: Arc<dyn UserClaims>,
+    pub(crate) subject_salt: [u8; 32],
+}
+
+/// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct Provider {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.inner.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Provider`].
+pub struct ProviderBuilder {
+    issuer: Issuer,
+    policy: Policy,
+    stores: Option<Stores>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn SecureRandom + Send + Sync>,
+    interaction_key: Option<[u8; 32]>,
+    claims: Arc<dyn UserClaims>,
+    subject_salt: Option<[u8; 32]>,
+}
+
+impl ProviderBuilder {
+    /// Sets where user claims come from (default: none, so only `sub` is released).
+    pub fn claims(mut self, claims: Arc<dyn UserClaims>) -> Self {
+        self.claims = claims;
+        self
+    }
+
+    /// Sets the secret salt of pairwise subject identifiers (OpenID Connect Core §8.1). They
+    /// must stay stable: set it in any deployment whose store outlives the process. By
+    /// default each provider draws its own.
+    pub fn subject_salt(mut self, salt: [u8; 32]) -> Self {
+        self.subject_salt = Some(salt);
+        self
+    }
+
+    /// Sets the protocol policy (lifetimes, PKCE options).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the stores (required).
+    pub fn stores(mut self, stores: Stores) -> Self {
+        self.stores = Some(stores);
+        self
+    }
+
+    /// Sets the clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the random number generator (default: ring's `SystemRandom`).
+    pub fn rng(mut self, rng: Arc<dyn SecureRandom + Send + Sync>) -> Self {
+        self.rng = rng;
+        self
+    }
+
+    /// Sets the key sealing pending authorizations. Every process of one issuer behind a
+    /// load balancer needs the same key; by default each provider draws its own.
+    pub fn interaction_key(mut self, key: [u8; 32]) -> Self {
+        self.interaction_key = Some(key);
+        self
+    }
+
+    /// Builds the provider.
+    pub fn build(self) -> Result<Provider, BuildError> {
+        let stores = self.stores.ok_or(BuildError::NoStores)?;
+        let interaction_key = match self.interaction_key {
+            Some(k) => InteractionKey::from_bytes(&k),
+            None => InteractionKey::generate(self.rng.as_ref())?,
+        };
+        let subject_salt = match self.subject_salt {
+            Some(s) => s,
+            None => {
+                let mut s = [0u8; 32];
+                self.rng.fill(&mut s).map_err(|_| RandomError)?;
+                s
+            }
+        };
+        Ok(Provider {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                policy: self.policy,
+                stores,
+                clock: self.clock,
+                rng: self.rng,
+                interaction_key,
+                keys: KeyRing::default(),
+                claims: self.claims,
+                subject_salt,
+            }),
+        })
+    }
+}
+
+impl Provider {
+    /// Starts configuring a provider for `issuer`.
+    pub fn builder(issuer: Issuer) -> ProviderBuilder {
+        ProviderBuilder {
+            issuer,
+            policy: Policy::default(),
+            stores: None,
+            clock: Arc::new(SystemClock),
+            rng: Arc::new(SystemRandom::new()),
+            interaction_key: None,
+            claims: Arc::new(NoUserClaims),
+            subject_salt: None,
+        }
+    }
+
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &Issuer {
+        &self.inner.issuer
+    }
+
+    /// The protocol policy.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// Registers (or replaces) a client of this issuer, after checking it is consistent.
+    pub async fn register_client(&self, client: &Client) -> Result<(), RegisterError> {
+        client.validate()?;
+        self.inner
+            .stores
+            .clients
+            .save_client(&self.inner.issuer, client)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,269 @@
+//! A provider on a manual clock and a memory store, with one client of each kind.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeSet;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use base64::{engine::general_purpose::STANDARD, engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use portcullis::core::{
+    Client, ClientKind, ClientOidc, ClientSecretHash, GrantType, Issuer, PkcePolicy, Policy,
+    RedirectUri, ScopeSet, UnixTime,
+};
+use portcullis::{
+    Approval, AuthorizeOutcome, ClaimsError, ManualClock, PendingAuthorization, Provider, Stores,
+    UserClaims,
+};
+use portcullis_store_memory::MemoryStore;
+use ring::digest::{digest, SHA256};
+use ring::rand::SystemRandom;
+use serde_json::{Map, Value};
+
+pub const ISSUER: &str = "https://as.example";
+pub const T0: u64 = 1_700_000_000;
+pub const SECRET: &str = "s3cret-for-the-web-client";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const WEB_REDIRECT: &str = "https://web.example/cb";
+
+pub struct Harness {
+    pub provider: Provider,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<MemoryStore>,
+}
+
+pub fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()))
+}
+
+fn scopes(s: &str) -> ScopeSet {
+    ScopeSet::parse(s).unwrap()
+}
+
+pub fn web_client() -> Client {
+    Client {
+        id: "web".into(),
+        kind: ClientKind::Confidential {
+            secret: ClientSecretHash::pbkdf2(
+                SECRET,
+                NonZeroU32::new(1000).unwrap(),
+                &SystemRandom::new(),
+            )
+            .unwrap(),
+        },
+        redirect_uris: vec![RedirectUri::parse(WEB_REDIRECT).unwrap()],
+        allowed_scopes: scopes("read write openid profile email phone offline_access"),
+        default_scopes: scopes("read"),
+        grant_types: BTreeSet::from([GrantType::AuthorizationCode, GrantType::RefreshToken]),
+        pkce: PkcePolicy::Required,
+        expires_at: None,
+        oidc: ClientOidc {
+            post_logout_redirect_uris: vec![RedirectUri::parse("https://web.example/bye").unwrap()],
+            ..ClientOidc::default()
+        },
+    }
+}
+
+/// Claims the host knows about its users.
+pub struct Directory;
+
+#[portcullis::async_trait]
+impl UserClaims for Directory {
+    async fn claims(&self, subject: &str) -> Result<Map<String, Value>, ClaimsError> {
+        Ok(serde_json::from_value(serde_json::json!({
+            "sub": "not-this",
+            "name": format!("{subject} Liddell"),
+            "email": format!("{subject}@example.com"),
+            "email_verified": true,
+            "phone_number": "+1 555",
+            "nickname": "al",
+        }))
+        .unwrap())
+    }
+
+    async fn id_token_claims(
+        &self,
+        _subject: &str,
+        client_id: &str,
+        _scopes: &ScopeSet,
+    ) -> Result<Map<String, Value>, ClaimsError> {
+        Ok(serde_json::from_value(serde_json::json!({
+            "tenant": format!("t-{client_id}"),
+            "iss": "https://evil.example",
+            "nonce": "forged",
+        }))
+        .unwrap())
+    }
+}
+
+pub fn native_client() -> Client {
+    Client {
+        id: "native".into(),
+        kind: ClientKind::Public,
+        redirect_uris: vec![RedirectUri::parse("http://127.0.0.1/cb").unwrap()],
+        allowed_scopes: scopes("read write"),
+        default_scopes: scopes("read"),
+        grant_types: BTreeSet::from([GrantType::AuthorizationCode, GrantType::RefreshToken]),
+        pkce: PkcePolicy::Required,
+        expires_at: None,
+        oidc: Default::default(),
+    }
+}
+
+pub fn service_client() -> Client {
+    Client {
+        id: "service".into(),
+        redirect_uris: vec![],
+        grant_types: BTreeSet::from([GrantType::ClientCredentials]),
+        ..web_client()
+    }
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with_policy(Policy::default()).await
+    }
+
+    pub async fn with_policy(policy: Policy) -> Self {
+        Self::on_store(Arc::new(MemoryStore::new()), ISSUER, policy).await
+    }
+
+    pub async fn on_store(store: Arc<MemoryStore>, issuer: &str, policy: Policy) -> Self {
+        let clock = Arc::new(ManualClock::new(UnixTime::from_secs(T0)));
+        let provider = Provider::builder(Issuer::parse(issuer).unwrap())
+            .policy(policy)
+            .stores(Stores::shared(store.clone()))
+            .clock(clock.clone())
+            .claims(Arc::new(Directory))
+            .build()
+            .unwrap();
+        for c in [web_client(), native_client(), service_client()] {
+            provider.register_client(&c).await.unwrap();
+        }
+        Self {
+            provider,
+            clock,
+            store,
+        }
+    }
+
+    pub async fn authorize(&self, query: &str) -> AuthorizeOutcome {
+        let req = Request::get(format!("/authorize?{query}"))
+            .body(Bytes::new())
+            .unwrap();
+        self.provider.authorize(req).await
+    }
+
+    pub async fn pending(&self, query: &str) -> PendingAuthorization {
+        match self.authorize(query).await {
+            AuthorizeOutcome::Pending(p) => p,
+            AuthorizeOutcome::Respond(r) => panic!("expected pending, got {r:?}"),
+        }
+    }
+
+    pub async fn respond(&self, query: &str) -> Response<Bytes> {
+        match self.authorize(query).await {
+            AuthorizeOutcome::Respond(r) => r,
+            AuthorizeOutcome::Pending(_) => panic!("expected a response for {query}"),
+        }
+    }
+
+    /// Runs the code flow up to the redirect and returns the code.
+    pub async fn code_for(
+        &self,
+        client_id: &str,
+        redirect: &str,
+        scope: &str,
+        subject: &str,
+    ) -> String {
+        let q = format!(
+            "response_type=code&client_id={client_id}&redirect_uri={}&scope={}&state=st&code_challenge={}&code_challenge_method=S256",
+            enc(redirect),
+            enc(scope),
+            challenge(VERIFIER)
+        );
+        let pending = self.pending(&q).await;
+        let r = self
+            .provider
+            .approve(pending, approval(subject, scope))
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        query_param(location(&r).as_str(), "code").expect("code in redirect")
+    }
+
+    pub async fn token(
+        &self,
+        body: &str,
+        basic: Option<(&str, &str)>,
+    ) -> (StatusCode, serde_json::Value, Response<Bytes>) {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri("/token")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some((id, secret)) = basic {
+            req = req.header(
+                "authorization",
+                format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+            );
+        }
+        let resp = self
+            .provider
+            .token(req.body(Bytes::from(body.to_owned())).unwrap())
+            .await;
+        let json = serde_json::from_slice(resp.body()).unwrap_or(serde_json::Value::Null);
+        (resp.status(), json, resp)
+    }
+
+    /// Exchanges a code of the web client; returns the response JSON.
+    pub async fn exchange_web(&self, code: &str) -> serde_json::Value {
+        let (status, json, _) = self
+            .token(
+                &format!("grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}", enc(WEB_REDIRECT)),
+                Some(("web", SECRET)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        json
+    }
+
+    pub async fn refresh_web(&self, refresh_token: &str) -> (StatusCode, serde_json::Value) {
+        let (s, j, _) = self
+            .token(
+                &format!("grant_type=refresh_token&refresh_token={refresh_token}"),
+                Some(("web", SECRET)),
+            )
+            .await;
+        (s, j)
+    }
+}
+
+pub fn approval(subject: &str, scope: &str) -> Approval {
+    Approval {
+        subject: subject.into(),
+        auth_time: UnixTime::from_secs(T0),
+        granted_scopes: scopes(scope),
+        acr: None,
+        amr: Some(vec!["pwd".into()]),
+    }
+}
+
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+pub fn location(r: &Response<Bytes>) -> url::Url {
+    url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap()
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub fn error_of(json: &serde_json::Value) -> &str {
+    json["error"].as_str().unwrap_or("<none>")
+}

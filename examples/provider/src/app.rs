@@ -1,0 +1,530 @@
+//! Wiring: the provider, its clients, the pages and the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::middleware::map_response;
+use axum::routing::{get, post};
+use axum::Router;
+use http::StatusCode;
+use portcullis::core::{Issuer, IssuerError, Policy};
+use portcullis::{BuildError, Clock, Provider, RegisterError, Stores, SystemClock};
+use portcullis_store_memory::MemoryStore;
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::csrf::Csrf;
+use crate::flow::{self, Pages};
+use crate::pages;
+use crate::session::Sessions;
+use crate::users::Users;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration file was refused.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Binding or serving failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// `http://<bound address>` is not a valid issuer (e.g. `0.0.0.0`).
+    #[error("http://{addr} cannot be the issuer ({source}); pass --issuer")]
+    Issuer {
+        /// The bound address.
+        addr: SocketAddr,
+        /// Why the issuer was refused.
+        source: IssuerError,
+    },
+    /// The provider could not be built.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// A client could not be registered.
+    #[error("cannot register client {id}: {source}")]
+    Register {
+        /// The client.
+        id: String,
+        /// Why.
+        source: RegisterError,
+    },
+    /// The random number generator failed.
+    #[error("the random number generator failed")]
+    Random,
+}
+
+/// Shared state of the pages.
+pub(crate) struct AppState {
+    pub(crate) provider: Provider,
+    pub(crate) users: Users,
+    pub(crate) sessions: Sessions,
+    pub(crate) csrf: Csrf,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) rng: SystemRandom,
+    /// The issuer's path without a trailing `/` (`""` at the root): where routes are mounted.
+    pub(crate) base: String,
+}
+
+/// The issuer's path, where the endpoints live.
+fn base_path(issuer: &Issuer) -> String {
+    url::Url::parse(issuer.as_str())
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default()
+}
+
+/// Builds the provider for `issuer` from `config` and returns its routes: the engine's
+/// endpoints (`portcullis::paths`: `/authorize`, `/token`, …), and `POST /login`,
+/// `POST /consent` and `GET /logout` (the pages), all below the issuer's path and all with
+/// the security headers.
+pub async fn app(config: Config, issuer: Issuer) -> Result<Router, StartError> {
+    let rng = SystemRandom::new();
+    let policy = Policy {
+        lifetimes: config.lifetimes.clone(),
+        ..Policy::default()
+    };
+    let provider = Provider::builder(issuer.clone())
+        .policy(policy)
+        .stores(Stores::shared(Arc::new(MemoryStore::new())))
+        .build()?;
+    for client in &config.clients {
+        provider
+            .register_client(client)
+            .await
+            .map_err(|source| StartError::Register {
+                id: client.id.clone(),
+                source,
+            })?;
+    }
+    let key = match &config.session_key {
+        Some(k) => k.0,
+        None => {
+            let mut k = [0u8; 32];
+            rng.fill(&mut k).map_err(|_| StartError::Random)?;
+            k
+        }
+    };
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &key);
+    let secure = issuer.as_str().starts_with("https:");
+    let users =
+        Users::new(config.users, config.pbkdf2_iterations, &rng).map_err(|_| StartError::Random)?;
+    let base = base_path(&issuer);
+    let state = Arc::new(AppState {
+        provider: provider.clone(),
+        users,
+        sessions: Sessions::new(key.clone(), config.session_lifetime, secure),
+        csrf: Csrf::new(key, secure),
+        clock: Arc::new(SystemClock),
+        rng,
+        base: base.clone(),
+    });
+    let pages_routes = Router::new()
+        .route("/login", post(flow::login))
+        .route("/consent", post(flow::consent))
+        .route("/logout", get(flow::logout))
+        .with_state(state.clone());
+    let routes = portcullis_axum::router(provider, Pages(state)).merge(pages_routes);
+    let routes = if base.is_empty() {
+        routes
+    } else {
+        Router::new().nest(&base, routes)
+    };
+    Ok(routes
+        .fallback(not_found)
+        .layer(map_response(pages::security_headers)))
+}
+
+async fn not_found() -> axum::response::Response {
+    pages::message(StatusCode::NOT_FOUND, "Not found", "There is nothing here.")
+}
+
+/// A server started by [`spawn`]. Dropping it stops the server.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    issuer: Issuer,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// The URL of `path` (starting with `/`) below the issuer, e.g. `url("/token")`.
+    pub fn url(&self, path: &str) -> String {
+        self.issuer.endpoint(path)
+    }
+
+    /// Serves until the server fails.
+    pub async fn wait(mut self) -> Result<(), StartError> {
+        match (&mut self.task).await {
+            Ok(result) => Ok(result?),
+            Err(e) => Err(std::io::Error::other(e).into()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts serving on `listener` in a background task. The issuer defaults to
+/// `http://<bound address>` (accepted for loopback addresses only).
+pub async fn spawn(
+    config: Config,
+    issuer: Option<Issuer>,
+    listener: TcpListener,
+) -> Result<Running, StartError> {
+    let addr = listener.local_addr()?;
+    let issuer = match issuer {
+        Some(i) => i,
+        None => Issuer::parse(&format!("http://{addr}"))
+            .map_err(|source| StartError::Issuer { addr, source })?,
+    };
+    let router = app(config, issuer.clone()).await?;
+    let task = tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(Running { addr, issuer, task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SessionKey;
+    use axum::body::Body;
+    use http::header::{
+        CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE,
+        X_FRAME_OPTIONS,
+    };
+    use http::{HeaderMap, Request};
+    use tower::ServiceExt;
+
+    const AUTHORIZE: &str = "/authorize?response_type=code&client_id=demo-web\
+        &redirect_uri=http%3A%2F%2F127.0.0.1%3A9000%2Fcallback&scope=read%20email&state=st\
+        &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+    const KEY: [u8; 32] = [7; 32];
+
+    async fn demo_app() -> Router {
+        let mut config = Config::demo();
+        config.session_key = Some(SessionKey(KEY));
+        app(config, Issuer::parse("http://127.0.0.1:8080").unwrap())
+            .await
+            .unwrap()
+    }
+
+    struct Reply {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: String,
+    }
+
+    async fn send(app: &Router, req: Request<Body>) -> Reply {
+        let r = app.clone().oneshot(req).await.unwrap();
+        let (parts, body) = r.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8(body.to_vec()).unwrap(),
+        }
+    }
+
+    async fn get(app: &Router, uri: &str, cookie: &str) -> Reply {
+        let req = Request::get(uri).header(COOKIE, cookie);
+        send(app, req.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(app: &Router, uri: &str, cookie: &str, form: &[(&str, &str)]) -> Reply {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let req = Request::post(uri)
+            .header(COOKIE, cookie)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        send(app, req.body(Body::from(body)).unwrap()).await
+    }
+
+    fn hidden(html: &str, name: &str) -> String {
+        let start = format!("name=\"{name}\" value=\"");
+        let rest = &html[html.find(&start).unwrap() + start.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    /// `name=value` of the `Set-Cookie` for `name`.
+    fn cookie(r: &Reply, name: &str) -> String {
+        let prefix = format!("{name}=");
+        r.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|v| v.starts_with(&prefix))
+            .map(|v| v.split(';').next().unwrap().to_owned())
+            .unwrap()
+    }
+
+    fn assert_page_headers(r: &Reply) {
+        assert_eq!(r.headers[X_FRAME_OPTIONS], "DENY");
+        assert_eq!(r.headers[CACHE_CONTROL], "no-store");
+        let csp = r.headers[CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+    }
+
+    #[tokio::test]
+    async fn every_page_has_the_security_headers() {
+        let app = demo_app().await;
+        let login = get(&app, AUTHORIZE, "").await;
+        assert_eq!(login.status, StatusCode::OK);
+        assert!(login.body.contains("action=\"/login\""));
+        assert!(cookie(&login, "csrf").starts_with("csrf="));
+        let engine_error = get(&app, "/authorize?client_id=nobody", "").await;
+        assert_eq!(engine_error.status, StatusCode::BAD_REQUEST);
+        let not_found = get(&app, "/nothing", "").await;
+        assert_eq!(not_found.status, StatusCode::NOT_FOUND);
+        let forbidden = post(&app, "/login", "", &[]).await;
+        assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+        for r in [&login, &engine_error, &not_found, &forbidden] {
+            assert_page_headers(r);
+        }
+    }
+
+    #[tokio::test]
+    async fn posts_need_a_valid_csrf_token() {
+        let app = demo_app().await;
+        let page = get(&app, AUTHORIZE, "").await;
+        let (ticket, csrf, jar) = (
+            hidden(&page.body, "ticket"),
+            hidden(&page.body, "csrf"),
+            cookie(&page, "csrf"),
+        );
+        let creds = [("username", "alice"), ("password", "wonderland")];
+        let with = |token: &'static str| [("ticket", ticket.as_str()), ("csrf", token)];
+        for (uri, cookie, form) in [
+            ("/login", jar.as_str(), vec![("ticket", ticket.as_str())]),
+            ("/login", jar.as_str(), with("AAAA").to_vec()),
+            (
+                "/login",
+                "",
+                vec![("ticket", ticket.as_str()), ("csrf", &csrf)],
+            ),
+            (
+                "/consent",
+                jar.as_str(),
+                vec![("ticket", ticket.as_str()), ("decision", "deny")],
+            ),
+        ] {
+            let form: Vec<_> = form.into_iter().chain(creds).collect();
+            let r = post(&app, uri, cookie, &form).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri} {form:?}");
+            assert_page_headers(&r);
+        }
+        // A token minted for another ticket does not carry over.
+        let other = get(&app, AUTHORIZE, &jar).await;
+        let other_csrf = hidden(&other.body, "csrf");
+        let form = [
+            ("ticket", ticket.as_str()),
+            ("csrf", &other_csrf),
+            creds[0],
+            creds[1],
+        ];
+        assert_eq!(
+            post(&app, "/login", &jar, &form).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    #[tokio::test]
+    async fn login_then_consent() {
+        let app = demo_app().await;
+        let page = get(&app, AUTHORIZE, "").await;
+        let (ticket, csrf, jar) = (
+            hidden(&page.body, "ticket"),
+            hidden(&page.body, "csrf"),
+            cookie(&page, "csrf"),
+        );
+        let base = [("ticket", ticket.as_str()), ("csrf", csrf.as_str())];
+        let form = |extra: &[(&'static str, &'static str)]| [&base[..], extra].concat();
+
+        let wrong = post(
+            &app,
+            "/login",
+            &jar,
+            &form(&[("username", "alice"), ("password", "x")]),
+        )
+        .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.body.contains("incorrect") && wrong.headers.get(SET_COOKIE).is_none());
+
+        let approve_without_session =
+            post(&app, "/consent", &jar, &form(&[("decision", "approve")])).await;
+        assert_eq!(approve_without_session.status, StatusCode::UNAUTHORIZED);
+        assert!(approve_without_session.body.contains("action=\"/login\""));
+
+        let ok = post(
+            &app,
+            "/login",
+            &jar,
+            &form(&[("username", "alice"), ("password", "wonderland")]),
+        )
+        .await;
+        assert_eq!(ok.status, StatusCode::OK);
+        assert!(ok.body.contains("value=\"email\" checked"), "{}", ok.body);
+        assert_eq!(ok.headers[CONTENT_SECURITY_POLICY], pages::CONSENT_CSP);
+        let session = cookie(&ok, "session");
+        let jar = format!("{jar}; {session}");
+
+        // Signed in: /authorize goes straight to consent.
+        let again = get(&app, AUTHORIZE, &jar).await;
+        assert!(
+            again.body.contains("action=\"/consent\"") && again.headers.get(SET_COOKIE).is_none()
+        );
+
+        let approved = post(
+            &app,
+            "/consent",
+            &jar,
+            &form(&[("decision", "approve"), ("scope", "email")]),
+        )
+        .await;
+        assert_eq!(approved.status, StatusCode::SEE_OTHER);
+        let location = approved.headers[LOCATION].to_str().unwrap();
+        assert!(
+            location.starts_with("http://127.0.0.1:9000/callback?code="),
+            "{location}"
+        );
+        assert!(location.contains("state=st"), "{location}");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_ticket_is_a_bad_request() {
+        let app = demo_app().await;
+        let page = get(&app, AUTHORIZE, "").await;
+        let jar = cookie(&page, "csrf");
+        let binding = jar.trim_start_matches("csrf=");
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &KEY);
+        let csrf = Csrf::new(key, false).token(binding, "forged");
+        let r = post(
+            &app,
+            "/login",
+            &jar,
+            &[("ticket", "forged"), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.body.contains("expired"));
+    }
+
+    /// An OpenID Connect client, and the demo key so tests can seal sessions.
+    const OIDC_CONFIG: &str = r#"
+        pbkdf2_iterations = 1000
+        [session]
+        key = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc"
+        [[clients]]
+        id = "rp"
+        type = "confidential"
+        secret = "rp-secret"
+        redirect_uris = ["https://rp.example/cb"]
+        allowed_scopes = "openid profile"
+        grant_types = ["authorization_code"]
+        [[users]]
+        username = "alice"
+        password = "wonderland"
+    "#;
+    const OIDC_AUTHORIZE: &str = "/authorize?response_type=code&client_id=rp\
+        &redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope=openid&state=st&nonce=n\
+        &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+
+    /// A session cookie for alice, signed in `age` seconds ago.
+    fn session_cookie(age: u64) -> String {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &KEY);
+        let sessions = Sessions::new(key, std::time::Duration::from_secs(3600), false);
+        let now = SystemClock.now().secs();
+        let session = crate::session::Session {
+            username: "alice".into(),
+            auth_time: portcullis::core::UnixTime::from_secs(now - age),
+        };
+        format!("session={}", sessions.seal(&session))
+    }
+
+    #[tokio::test]
+    async fn openid_prompt_max_age_and_login_hint() {
+        let config = Config::parse(OIDC_CONFIG).unwrap();
+        let app = app(config, Issuer::parse("http://127.0.0.1:8080").unwrap())
+            .await
+            .unwrap();
+        let fresh = session_cookie(5);
+        let error_of = |r: &Reply| {
+            let location = r.headers[LOCATION].to_str().unwrap().to_owned();
+            assert!(location.starts_with("https://rp.example/cb?"), "{location}");
+            url::Url::parse(&location)
+                .unwrap()
+                .query_pairs()
+                .find(|(k, _)| k == "error")
+                .map(|(_, v)| v.into_owned())
+        };
+
+        // prompt=none never shows a page (OpenID Connect Core §3.1.2.1).
+        let none = format!("{OIDC_AUTHORIZE}&prompt=none");
+        let r = get(&app, &none, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(error_of(&r).as_deref(), Some("login_required"));
+        let r = get(&app, &none, &fresh).await;
+        assert_eq!(error_of(&r).as_deref(), Some("consent_required"));
+
+        // A session goes to consent, unless prompt=login or it is older than max_age.
+        let consent = get(&app, OIDC_AUTHORIZE, &fresh).await;
+        assert!(
+            consent.body.contains("action=\"/consent\""),
+            "{}",
+            consent.body
+        );
+        let login = get(&app, &format!("{OIDC_AUTHORIZE}&prompt=login"), &fresh).await;
+        assert!(login.body.contains("action=\"/login\""), "{}", login.body);
+        let old = session_cookie(100);
+        let young_enough = get(&app, &format!("{OIDC_AUTHORIZE}&max_age=1000"), &old).await;
+        assert!(young_enough.body.contains("action=\"/consent\""));
+        let too_old = get(&app, &format!("{OIDC_AUTHORIZE}&max_age=10"), &old).await;
+        assert!(too_old.body.contains("action=\"/login\""));
+
+        let hinted = get(&app, &format!("{OIDC_AUTHORIZE}&login_hint=al%22ice"), "").await;
+        assert!(hinted
+            .body
+            .contains("name=\"username\" value=\"al&quot;ice\""));
+    }
+
+    #[tokio::test]
+    async fn routes_live_below_the_issuer_path() {
+        let issuer = Issuer::parse("http://127.0.0.1:8080/tenant").unwrap();
+        let app = app(Config::demo(), issuer).await.unwrap();
+        let page = get(&app, &format!("/tenant{AUTHORIZE}"), "").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.body.contains("action=\"/tenant/login\""),
+            "{}",
+            page.body
+        );
+        assert_eq!(get(&app, AUTHORIZE, "").await.status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn base_path_follows_the_issuer() {
+        assert_eq!(base_path(&Issuer::parse("https://as.example").unwrap()), "");
+        assert_eq!(
+            base_path(&Issuer::parse("https://as.example/").unwrap()),
+            ""
+        );
+        assert_eq!(
+            base_path(&Issuer::parse("https://as.example/t/").unwrap()),
+            "/t"
+        );
+    }
+}

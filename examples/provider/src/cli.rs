@@ -1,0 +1,54 @@
+//! Command-line flags and the binary's main loop.
+
+use std::path::PathBuf;
+
+use portcullis::core::Issuer;
+use tokio::net::TcpListener;
+
+use crate::app::{spawn, StartError};
+use crate::config::Config;
+use crate::demo::demo_banner;
+
+/// A runnable Portcullis OAuth 2.0 provider with HTML login and consent pages.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "portcullis-example-provider", version)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Issuer identifier [default: http://ADDR, ADDR being the bound address]. Use an https
+    /// URL when behind a TLS-terminating proxy.
+    #[arg(long, value_name = "URL", value_parser = parse_issuer)]
+    pub issuer: Option<Issuer>,
+    /// TOML configuration file (clients, users, lifetimes) [default: the demo clients and
+    /// user, printed at start].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+fn parse_issuer(value: &str) -> Result<Issuer, String> {
+    Issuer::parse(value).map_err(|e| e.to_string())
+}
+
+/// Loads the configuration, starts the server, prints where it listens (and the demo
+/// credentials without `--config`), and serves until Ctrl-C.
+pub async fn run(args: Args) -> Result<(), StartError> {
+    let (config, demo) = match &args.config {
+        Some(path) => (Config::load(path)?, false),
+        None => (Config::demo(), true),
+    };
+    let listener = TcpListener::bind(&args.addr).await?;
+    let server = spawn(config, args.issuer, listener).await?;
+    tracing::info!(issuer = %server.issuer(), addr = %server.local_addr(), "listening");
+    println!("Portcullis example provider: issuer {}", server.issuer());
+    if demo {
+        print!("{}", demo_banner(server.issuer()));
+    }
+    tokio::select! {
+        result = server.wait() => result,
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("shutting down");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The demo clients and user (`demo.toml`), printed at start when no config is given.
+
+use std::fmt::Write;
+
+use portcullis::core::Issuer;
+
+/// The demo configuration file.
+pub(crate) const DEMO_TOML: &str = include_str!("../demo.toml");
+
+/// A demo client's credentials.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoClient {
+    /// `client_id`.
+    pub id: &'static str,
+    /// `client_secret`; `None` for a public client.
+    pub secret: Option<&'static str>,
+    /// The registered redirect URI, if the client uses the code flow.
+    pub redirect_uri: Option<&'static str>,
+    /// The grant types it may use.
+    pub grant_types: &'static str,
+}
+
+/// A demo user's credentials.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoUser {
+    /// Username.
+    pub username: &'static str,
+    /// Password.
+    pub password: &'static str,
+}
+
+/// Confidential web application: code flow (PKCE required) and refresh tokens.
+pub const DEMO_WEB_CLIENT: DemoClient = DemoClient {
+    id: "demo-web",
+    secret: Some("demo-web-secret"),
+    redirect_uri: Some("http://127.0.0.1:9000/callback"),
+    grant_types: "authorization_code refresh_token",
+};
+
+/// Public native application: code flow with PKCE, loopback redirect on any port.
+pub const DEMO_NATIVE_CLIENT: DemoClient = DemoClient {
+    id: "demo-native",
+    secret: None,
+    redirect_uri: Some("http://127.0.0.1/callback"),
+    grant_types: "authorization_code refresh_token",
+};
+
+/// Confidential service: client credentials only.
+pub const DEMO_SERVICE_CLIENT: DemoClient = DemoClient {
+    id: "demo-service",
+    secret: Some("demo-service-secret"),
+    redirect_uri: None,
+    grant_types: "client_credentials",
+};
+
+/// The demo user.
+pub const DEMO_USER: DemoUser = DemoUser {
+    username: "alice",
+    password: "wonderland",
+};
+
+/// The text printed at start without a config file: the demo credentials and a request to
+/// try (the PKCE pair is the example of RFC 7636 Appendix B).
+pub fn demo_banner(issuer: &Issuer) -> String {
+    let mut out = String::from("Demo configuration (pass --config FILE to use your own):\n");
+    for c in [DEMO_WEB_CLIENT, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT] {
+        let _ = writeln!(out, "  client_id     {}", c.id);
+        let _ = writeln!(
+            out,
+            "    secret      {}",
+            c.secret.unwrap_or("(public client)")
+        );
+        if let Some(uri) = c.redirect_uri {
+            let _ = writeln!(out, "    redirect    {uri}");
+        }
+        let _ = writeln!(out, "    grants      {}", c.grant_types);
+    }
+    let _ = writeln!(out, "  scopes        read write profile email");
+    let _ = writeln!(
+        out,
+        "  user          {} / password {}",
+        DEMO_USER.username, DEMO_USER.password
+    );
+    let _ = writeln!(
+        out,
+        "Try: {}?response_type=code&client_id={}&redirect_uri={}&scope=read%20profile\
+         &state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+         &code_challenge_method=S256",
+        issuer.endpoint("/authorize"),
+        DEMO_WEB_CLIENT.id,
+        DEMO_WEB_CLIENT.redirect_uri.unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "then: curl -u {}:{} -d grant_type=authorization_code -d code=CODE \
+         -d redirect_uri={} -d code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk {}",
+        DEMO_WEB_CLIENT.id,
+        DEMO_WEB_CLIENT.secret.unwrap_or_default(),
+        DEMO_WEB_CLIENT.redirect_uri.unwrap_or_default(),
+        issuer.endpoint("/token")
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use portcullis::core::{ClientKind, GrantType};
+
+    /// The constants (and so the banner) say what `demo.toml` configures.
+    #[test]
+    fn constants_match_the_demo_file() {
+        let config = Config::demo();
+        for demo in [DEMO_WEB_CLIENT, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT] {
+            let c = config.clients().iter().find(|c| c.id == demo.id).unwrap();
+            match (&c.kind, demo.secret) {
+                (ClientKind::Confidential { secret }, Some(s)) => assert!(secret.verify(s)),
+                (ClientKind::Public, None) => {}
+                _ => panic!("{} kind", demo.id),
+            }
+            let uris: Vec<_> = c.redirect_uris.iter().map(|u| u.as_str()).collect();
+            assert_eq!(uris, demo.redirect_uri.into_iter().collect::<Vec<_>>());
+            let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
+            let mut expected: Vec<_> = demo.grant_types.split(' ').collect();
+            expected.sort_by_key(|g| GrantType::parse(g));
+            assert_eq!(grants, expected);
+        }
+        let alice = &config.users[0];
+        assert_eq!(alice.username, DEMO_USER.username);
+        assert!(alice.password.verify(DEMO_USER.password));
+    }
+
+    #[test]
+    fn banner_lists_the_credentials() {
+        let issuer = Issuer::parse("http://127.0.0.1:8080").unwrap();
+        let banner = demo_banner(&issuer);
+        for needle in [
+            "demo-web",
+            "demo-web-secret",
+            "demo-native",
+            "demo-service-secret",
+            "http://127.0.0.1:9000/callback",
+            "alice",
+            "wonderland",
+            "http://127.0.0.1:8080/authorize?",
+        ] {
+            assert!(banner.contains(needle), "{needle}");
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! A runnable Portcullis provider: axum, the in-memory store, and HTML login and consent
+//! pages.
+//!
+//! The binary (`portcullis-example-provider`) is a thin wrapper over [`run`]. Tests and other
+//! hosts start the same server in-process with [`spawn`], or mount [`app`] themselves.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), portcullis_example_provider::StartError> {
+//! use portcullis_example_provider::{spawn, Config};
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let server = spawn(Config::demo(), None, listener).await?;
+//! println!("issuer: {}", server.issuer());
+//! # Ok(()) }
+//! ```
+//!
+//! # Running
+//!
+//! ```text
+//! cargo run -p portcullis-example-provider -- [--addr HOST:PORT] [--issuer URL] [--config FILE]
+//! ```
+//!
+//! `--addr` defaults to `127.0.0.1:8080` and `--issuer` to `http://<bound address>` (plain
+//! `http` is accepted for loopback only; behind a TLS proxy pass the `https` URL). Without
+//! `--config` the demo clients and user of `demo.toml` are loaded and printed. The file format
+//! is shown, key by key, in `demo.toml`; unknown keys are refused and every error names its
+//! field. Logs go to stderr (`RUST_LOG` filters them) and never contain secrets.
+//!
+//! What the example shows, and why:
+//! * The logged-in user lives in an HMAC-SHA256-signed, `HttpOnly`, `SameSite=Lax` cookie
+//!   (`Secure` with an `https` issuer) that expires (RFC 6819 §5.1.4.1, §4.4.1.1).
+//! * Every form carries a CSRF token bound by HMAC to a per-browser cookie and to the
+//!   pending authorization; a POST without it gets 403 (RFC 6749 §10.12, RFC 9700 §4.7).
+//! * Every page forbids framing (`X-Frame-Options`, CSP `frame-ancestors`) against
+//!   clickjacking (RFC 6749 §10.13, RFC 9700 §4.16) and is never cached.
+//! * Passwords and client secrets are kept only as PBKDF2 hashes and compared in constant
+//!   time (RFC 6819 §5.1.4.1.3).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod app;
+mod cli;
+mod config;
+mod cookie;
+mod csrf;
+mod demo;
+mod flow;
+mod pages;
+mod session;
+mod users;
+
+pub use app::{app, spawn, Running, StartError};
+pub use cli::{run, Args};
+pub use config::{Config, ConfigError, DEFAULT_PBKDF2_ITERATIONS};
+pub use demo::{
+    demo_banner, DemoClient, DemoUser, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT, DEMO_USER,
+    DEMO_WEB_CLIENT,
+};

@@ -1,0 +1,91 @@
+//! The binary: refuses a malformed config file naming the field, and prints the demo
+//! credentials when started without one.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portcullis-example-provider");
+
+fn temp_file(name: &str, text: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("portcullis-cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_with_config(name: &str, text: &str) -> (bool, String) {
+    let path = temp_file(name, text);
+    let out = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn malformed_config_is_refused_naming_the_field() {
+    let cases = [
+        (
+            "type.toml",
+            "[lifetimes]\naccess_token = \"an hour\"\n",
+            "lifetimes.access_token",
+        ),
+        ("unknown.toml", "[session]\nlifetme = 5\n", "lifetme"),
+        (
+            "missing.toml",
+            "[[clients]]\nid = \"c\"\ntype = \"public\"\ngrant_types = []\n",
+            "allowed_scopes",
+        ),
+        ("syntax.toml", "[[clients]\n", "line 1"),
+    ];
+    for (name, text, field) in cases {
+        let (ok, stderr) = run_with_config(name, text);
+        assert!(!ok, "{name} should be refused");
+        assert!(
+            stderr.contains(field),
+            "{name}: stderr should name {field}: {stderr}"
+        );
+        assert!(!stderr.contains("listening"), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn demo_credentials_are_printed_at_start() {
+    let mut child = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut printed = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.starts_with("then:") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for needle in [
+        "issuer http://127.0.0.1:",
+        "demo-web",
+        "demo-web-secret",
+        "demo-native",
+        "demo-service",
+        "demo-service-secret",
+        "http://127.0.0.1:9000/callback",
+        "alice",
+        "wonderland",
+    ] {
+        assert!(printed.contains(needle), "missing {needle}: {printed}");
+    }
+}

@@ -1,0 +1,340 @@
+//! The example provider driven by an independent client library (`oauth2` 5) and a
+//! cookie-keeping HTTP client playing the browser.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use oauth2::basic::{BasicErrorResponseType, BasicTokenType};
+use oauth2::{
+    AuthorizationCode, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope,
+    TokenResponse,
+};
+use portcullis_e2e::provider::{
+    DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT, DEMO_USER, DEMO_WEB_CLIENT,
+};
+use portcullis_e2e::{
+    code_client, http_client, oauth_error, query_param, start, token_client, Browser, CodeClient,
+    Decision,
+};
+use url::Url;
+
+const WEB_REDIRECT: &str = "http://127.0.0.1:9000/callback";
+
+fn scopes(names: &[&str]) -> Vec<Scope> {
+    names.iter().map(|s| Scope::new((*s).to_owned())).collect()
+}
+
+/// The granted scopes as a response states them: `scope` may be omitted only when it is
+/// what the client requested (RFC 6749 §5.1).
+fn granted(token_scopes: Option<&Vec<Scope>>, requested: &[&str]) -> BTreeSet<String> {
+    match token_scopes {
+        Some(s) => s.iter().map(|s| s.to_string()).collect(),
+        None => set(requested),
+    }
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// An authorization request with PKCE S256 and a random state.
+fn authorize_url(client: &CodeClient, scope: &[&str]) -> (Url, CsrfToken, PkceCodeVerifier) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(scopes(scope))
+        .set_pkce_challenge(challenge)
+        .url();
+    (url, state, verifier)
+}
+
+/// The code from a successful redirect, after checking `state` and `iss` (RFC 9207).
+fn code_from(redirect: &Url, expected_prefix: &str, state: &CsrfToken, issuer: &str) -> String {
+    assert!(redirect.as_str().starts_with(expected_prefix), "{redirect}");
+    assert_eq!(
+        query_param(redirect, "state").as_deref(),
+        Some(state.secret().as_str())
+    );
+    assert_eq!(query_param(redirect, "iss").as_deref(), Some(issuer));
+    assert_eq!(query_param(redirect, "error"), None, "{redirect}");
+    query_param(redirect, "code").expect("a code")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_flow_with_pkce_refresh_rotation_and_reuse_detection() {
+    let server = start().await;
+    let http = http_client();
+    let client = code_client(&server, &DEMO_WEB_CLIENT, WEB_REDIRECT);
+    let browser = Browser::new();
+
+    // 1. Code flow; the user unchecks `write` on the consent page.
+    let (url, state, verifier) = authorize_url(&client, &["read", "write", "profile"]);
+    let consent = browser.sign_in(&url, &DEMO_USER).await;
+    assert_eq!(consent.scope_boxes(), ["profile", "read", "write"]);
+    let redirect = browser
+        .decide(&consent, Decision::Approve(&["read", "profile"]))
+        .await;
+    let issuer = server.issuer().as_str();
+    let code = code_from(&redirect, WEB_REDIRECT, &state, issuer);
+
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("the code is exchanged");
+    assert_eq!(*token.token_type(), BasicTokenType::Bearer);
+    assert_eq!(token.expires_in(), Some(Duration::from_secs(3600)));
+    let requested = ["read", "write", "profile"];
+    assert_eq!(
+        granted(token.scopes(), &requested),
+        set(&["profile", "read"])
+    );
+    let first_refresh = token.refresh_token().expect("a refresh token").clone();
+
+    // 2. Refresh rotates the refresh token...
+    let refreshed = client
+        .exchange_refresh_token(&first_refresh)
+        .request_async(&http)
+        .await
+        .expect("the refresh token is accepted once");
+    assert_eq!(*refreshed.token_type(), BasicTokenType::Bearer);
+    assert_ne!(
+        refreshed.access_token().secret(),
+        token.access_token().secret()
+    );
+    let second_refresh = refreshed
+        .refresh_token()
+        .expect("a new refresh token")
+        .clone();
+    assert_ne!(second_refresh.secret(), first_refresh.secret());
+    // No `scope` in the refresh request means the original grant (RFC 6749 §6).
+    let original = ["profile", "read"];
+    assert_eq!(granted(refreshed.scopes(), &original), set(&original));
+
+    // ... the old one is refused when presented again ...
+    let reused = client
+        .exchange_refresh_token(&first_refresh)
+        .request_async(&http)
+        .await;
+    assert_eq!(oauth_error(reused), BasicErrorResponseType::InvalidGrant);
+
+    // ... and that reuse revoked the whole family, the new one included (RFC 9700 §4.14.2).
+    let after_reuse = client
+        .exchange_refresh_token(&second_refresh)
+        .request_async(&http)
+        .await;
+    assert_eq!(
+        oauth_error(after_reuse),
+        BasicErrorResponseType::InvalidGrant
+    );
+
+    // Signed in already: a new request goes straight to consent.
+    let (url, _, _) = authorize_url(&client, &["read"]);
+    assert!(browser.get(&url).await.is_consent());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_for_the_service_client() {
+    let server = start().await;
+    let http = http_client();
+    let client = token_client(&server, &DEMO_SERVICE_CLIENT);
+
+    let token = client
+        .exchange_client_credentials()
+        .add_scope(Scope::new("write".into()))
+        .request_async(&http)
+        .await
+        .expect("client credentials are accepted");
+    assert_eq!(*token.token_type(), BasicTokenType::Bearer);
+    assert_eq!(token.expires_in(), Some(Duration::from_secs(3600)));
+    assert!(
+        token.refresh_token().is_none(),
+        "RFC 6749 §4.4.3: no refresh token"
+    );
+    assert_eq!(granted(token.scopes(), &["write"]), set(&["write"]));
+
+    let default_scope = client
+        .exchange_client_credentials()
+        .request_async(&http)
+        .await
+        .expect("the default scope is used");
+    // Nothing requested: the client's default applies.
+    assert_eq!(granted(default_scope.scopes(), &[]), set(&["read"]));
+
+    let not_allowed = client
+        .exchange_client_credentials()
+        .add_scope(Scope::new("profile".into()))
+        .request_async(&http)
+        .await;
+    assert_eq!(
+        oauth_error(not_allowed),
+        BasicErrorResponseType::InvalidScope
+    );
+
+    let wrong_secret = client
+        .clone()
+        .set_client_secret(ClientSecret::new("not-the-secret".into()))
+        .exchange_client_credentials()
+        .request_async(&http)
+        .await;
+    assert_eq!(
+        oauth_error(wrong_secret),
+        BasicErrorResponseType::InvalidClient
+    );
+
+    // The web client may not use this grant.
+    let web = token_client(&server, &DEMO_WEB_CLIENT)
+        .exchange_client_credentials()
+        .request_async(&http)
+        .await;
+    assert_eq!(oauth_error(web), BasicErrorResponseType::UnauthorizedClient);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_native_client_with_a_loopback_redirect_on_any_port() {
+    let server = start().await;
+    let http = http_client();
+    // Registered as http://127.0.0.1/callback: any port matches (RFC 8252 §7.3).
+    let redirect_uri = "http://127.0.0.1:43123/callback";
+    let client = code_client(&server, &DEMO_NATIVE_CLIENT, redirect_uri);
+    let browser = Browser::new();
+
+    let (url, state, verifier) = authorize_url(&client, &["read", "email"]);
+    let redirect = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    let code = code_from(&redirect, redirect_uri, &state, server.issuer().as_str());
+
+    // No client secret: client_id in the body, PKCE proves possession.
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("the public client exchanges its code");
+    assert_eq!(*token.token_type(), BasicTokenType::Bearer);
+    assert_eq!(
+        granted(token.scopes(), &["read", "email"]),
+        set(&["email", "read"])
+    );
+    let refresh = token.refresh_token().expect("a refresh token");
+    let refreshed = client
+        .exchange_refresh_token(refresh)
+        .request_async(&http)
+        .await
+        .expect("the public client refreshes");
+    assert!(refreshed.refresh_token().is_some());
+
+    // Another path on the loopback host is not the registered redirect: an error page, no
+    // redirect (RFC 6749 §4.1.2.1).
+    let other = code_client(
+        &server,
+        &DEMO_NATIVE_CLIENT,
+        "http://127.0.0.1:43123/elsewhere",
+    );
+    let (url, _, _) = authorize_url(&other, &["read"]);
+    let page = browser.get(&url).await;
+    assert_eq!(page.status, reqwest::StatusCode::BAD_REQUEST);
+    assert!(!page.is_login() && !page.is_consent());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denial_redirects_with_access_denied() {
+    let server = start().await;
+    let client = code_client(&server, &DEMO_WEB_CLIENT, WEB_REDIRECT);
+    let browser = Browser::new();
+
+    let (url, state, _) = authorize_url(&client, &["read"]);
+    let redirect = browser.authorize(&url, &DEMO_USER, Decision::Deny).await;
+    assert!(redirect.as_str().starts_with(WEB_REDIRECT), "{redirect}");
+    assert_eq!(
+        query_param(&redirect, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(
+        query_param(&redirect, "state").as_deref(),
+        Some(state.secret().as_str())
+    );
+    assert_eq!(
+        query_param(&redirect, "iss").as_deref(),
+        Some(server.issuer().as_str())
+    );
+    assert_eq!(query_param(&redirect, "code"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_verifier_and_reused_code_are_invalid_grant() {
+    let server = start().await;
+    let http = http_client();
+    let client = code_client(&server, &DEMO_WEB_CLIENT, WEB_REDIRECT);
+    let browser = Browser::new();
+    let issuer = server.issuer().as_str();
+
+    // A verifier that does not match the challenge (RFC 7636 §4.6).
+    let (url, state, _) = authorize_url(&client, &["read"]);
+    let redirect = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    let code = code_from(&redirect, WEB_REDIRECT, &state, issuer);
+    let wrong = PkceCodeVerifier::new("a".repeat(64));
+    let result = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(wrong)
+        .request_async(&http)
+        .await;
+    assert_eq!(oauth_error(result), BasicErrorResponseType::InvalidGrant);
+
+    // Without any verifier.
+    let (url, state, _) = authorize_url(&client, &["read"]);
+    let redirect = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    let code = code_from(&redirect, WEB_REDIRECT, &state, issuer);
+    let result = client
+        .exchange_code(AuthorizationCode::new(code))
+        .request_async(&http)
+        .await;
+    assert_eq!(oauth_error(result), BasicErrorResponseType::InvalidGrant);
+
+    // A code works once; the second use fails and revokes what the first one issued
+    // (RFC 6749 §4.1.2).
+    let (url, state, verifier) = authorize_url(&client, &["read"]);
+    let redirect = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    let code = code_from(&redirect, WEB_REDIRECT, &state, issuer);
+    let verifier_again = PkceCodeVerifier::new(verifier.secret().clone());
+    let token = client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("the first use succeeds");
+    let reused = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier_again)
+        .request_async(&http)
+        .await;
+    assert_eq!(oauth_error(reused), BasicErrorResponseType::InvalidGrant);
+    let refresh = token.refresh_token().expect("a refresh token");
+    let revoked = client
+        .exchange_refresh_token(refresh)
+        .request_async(&http)
+        .await;
+    assert_eq!(oauth_error(revoked), BasicErrorResponseType::InvalidGrant);
+
+    // A code is bound to its client: another client cannot redeem it.
+    let (url, state, verifier) = authorize_url(&client, &["read"]);
+    let redirect = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    let code = code_from(&redirect, WEB_REDIRECT, &state, issuer);
+    let thief = code_client(&server, &DEMO_NATIVE_CLIENT, WEB_REDIRECT);
+    let stolen = thief
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await;
+    assert_eq!(oauth_error(stolen), BasicErrorResponseType::InvalidGrant);
+}

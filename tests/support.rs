@@ -1,0 +1,311 @@
+//! Shared helpers for the end-to-end tests: start the example provider in-process on
+//! loopback, configure `oauth2` clients for it, and play the browser through its login and
+//! consent pages.
+//!
+//! Everything here panics on unexpected answers: these are test helpers.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicRequestTokenError};
+use oauth2::{
+    AuthType, AuthUrl, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpClientError,
+    RedirectUrl, RequestTokenError, TokenUrl,
+};
+use portcullis_example_provider::{spawn, Config, DemoClient, DemoUser, Running};
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+use url::Url;
+
+pub use portcullis_example_provider as provider;
+
+/// An `oauth2` client with its authorization and token endpoints set.
+pub type CodeClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// An `oauth2` client with only its token endpoint set.
+pub type TokenClient =
+    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// What a failed `oauth2` token request returns.
+pub type TokenError = BasicRequestTokenError<HttpClientError<reqwest::Error>>;
+
+/// Starts the example provider with the demo configuration on `127.0.0.1:0`. It stops when
+/// the returned value is dropped.
+pub async fn start() -> Running {
+    start_with(Config::demo()).await
+}
+
+/// Starts the example provider with `config` on `127.0.0.1:0`.
+pub async fn start_with(config: Config) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    spawn(config, None, listener)
+        .await
+        .expect("start the provider")
+}
+
+/// The HTTP client `oauth2` sends token requests with. It must not follow redirects (the
+/// `oauth2` docs: following them opens the client to SSRF).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("build the HTTP client")
+}
+
+fn token_client_of(server: &Running, demo: &DemoClient) -> TokenClient {
+    let client = BasicClient::new(ClientId::new(demo.id.to_owned()))
+        .set_token_uri(TokenUrl::new(server.url("/token")).expect("token URL"));
+    match demo.secret {
+        // client_secret_basic (RFC 6749 §2.3.1), oauth2's default.
+        Some(secret) => client.set_client_secret(ClientSecret::new(secret.to_owned())),
+        // A public client identifies itself with client_id in the body (RFC 6749 §2.3.1).
+        None => client.set_auth_type(AuthType::RequestBody),
+    }
+}
+
+/// An `oauth2` client for the code flow of `demo`, redirecting to `redirect_uri` (which may
+/// differ from the registered one, e.g. in a loopback port).
+pub fn code_client(server: &Running, demo: &DemoClient, redirect_uri: &str) -> CodeClient {
+    token_client_of(server, demo)
+        .set_auth_uri(AuthUrl::new(server.url("/authorize")).expect("authorize URL"))
+        .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).expect("redirect URL"))
+}
+
+/// An `oauth2` client that uses only the token endpoint (client credentials).
+pub fn token_client(server: &Running, demo: &DemoClient) -> TokenClient {
+    token_client_of(server, demo)
+}
+
+/// The OAuth error code of a failed token request; panics if the failure was not an error
+/// response from the server.
+pub fn oauth_error(result: Result<impl std::fmt::Debug, TokenError>) -> BasicErrorResponseType {
+    match result {
+        Err(RequestTokenError::ServerResponse(e)) => e.error().clone(),
+        other => panic!("expected an OAuth error response, got {other:?}"),
+    }
+}
+
+/// The value of query parameter `name` in `url`, if present exactly once.
+pub fn query_param(url: &Url, name: &str) -> Option<String> {
+    let mut values = url.query_pairs().filter(|(k, _)| k == name).map(|(_, v)| v);
+    match (values.next(), values.next()) {
+        (Some(v), None) => Some(v.into_owned()),
+        _ => None,
+    }
+}
+
+/// An HTML page the browser received.
+#[derive(Debug)]
+pub struct Page {
+    /// Where it was fetched from (form actions resolve against it).
+    pub url: Url,
+    /// The status.
+    pub status: StatusCode,
+    /// The HTML.
+    pub body: String,
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The value of attribute `attr` in the first tag containing `marker`.
+fn attribute(html: &str, marker: &str, attr: &str) -> Option<String> {
+    let at = html.find(marker)?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[tag_start..tag_end];
+    let key = format!("{attr}=\"");
+    let start = tag.find(&key)? + key.len();
+    let len = tag[start..].find('"')?;
+    Some(unescape(&tag[start..start + len]))
+}
+
+impl Page {
+    /// The value of the hidden input `name`.
+    pub fn hidden(&self, name: &str) -> Option<String> {
+        attribute(&self.body, &format!("name=\"{name}\""), "value")
+    }
+
+    /// The form's action, resolved against the page's URL.
+    pub fn form_action(&self) -> Option<Url> {
+        let action = attribute(&self.body, "<form", "action")?;
+        self.url.join(&action).ok()
+    }
+
+    /// The scope checkboxes offered on a consent page.
+    pub fn scope_boxes(&self) -> Vec<String> {
+        self.body
+            .split("name=\"scope\" value=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .map(unescape)
+            .collect()
+    }
+
+    /// Whether this is the login page.
+    pub fn is_login(&self) -> bool {
+        self.form_action()
+            .is_some_and(|a| a.path().ends_with("/login"))
+    }
+
+    /// Whether this is the consent page.
+    pub fn is_consent(&self) -> bool {
+        self.form_action()
+            .is_some_and(|a| a.path().ends_with("/consent"))
+    }
+}
+
+/// What the user does on the consent page.
+#[derive(Debug, Clone, Copy)]
+pub enum Decision<'a> {
+    /// Approve, leaving only these scope boxes checked.
+    Approve(&'a [&'a str]),
+    /// Approve with every box checked.
+    ApproveAll,
+    /// Deny.
+    Deny,
+}
+
+/// A browser: keeps cookies, does not follow redirects (so the test sees them).
+#[derive(Debug)]
+pub struct Browser {
+    http: reqwest::Client,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Browser {
+    /// A browser with an empty cookie jar.
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .expect("build the browser");
+        Self { http }
+    }
+
+    async fn page(&self, response: reqwest::Response) -> Page {
+        let url = response.url().clone();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.expect("read the page");
+        for (name, value) in [("x-frame-options", "DENY"), ("cache-control", "no-store")] {
+            assert_eq!(
+                headers.get(name).map(|v| v.as_bytes()),
+                Some(value.as_bytes())
+            );
+        }
+        Page { url, status, body }
+    }
+
+    /// Fetches a page.
+    pub async fn get(&self, url: &Url) -> Page {
+        let response = self.http.get(url.clone()).send().await.expect("GET");
+        self.page(response).await
+    }
+
+    /// Submits the page's form: its hidden fields plus `fields`.
+    pub async fn submit(&self, page: &Page, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut form = Vec::new();
+        for name in ["ticket", "csrf"] {
+            let value = page
+                .hidden(name)
+                .expect("the form carries a ticket and a CSRF token");
+            form.push((name.to_owned(), value));
+        }
+        form.extend(
+            fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let action = page.form_action().expect("the page has a form");
+        self.http
+            .post(action)
+            .form(&form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Submits the login form and returns the next page.
+    pub async fn log_in(&self, login: &Page, user: &DemoUser) -> Page {
+        let fields = [("username", user.username), ("password", user.password)];
+        let response = self.submit(login, &fields).await;
+        self.page(response).await
+    }
+
+    /// Opens `authorize_url` and signs in as `user`: returns the consent page.
+    pub async fn sign_in(&self, authorize_url: &Url, user: &DemoUser) -> Page {
+        let login = self.get(authorize_url).await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+        assert!(login.is_login(), "expected the login page: {}", login.body);
+        let consent = self.log_in(&login, user).await;
+        assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+        assert!(
+            consent.is_consent(),
+            "expected the consent page: {}",
+            consent.body
+        );
+        consent
+    }
+
+    /// Answers the consent page; returns where the provider redirected (`303 See Other`).
+    pub async fn decide(&self, consent: &Page, decision: Decision<'_>) -> Url {
+        let boxes = consent.scope_boxes();
+        let mut fields: Vec<(&str, &str)> = match decision {
+            Decision::Approve(scopes) => scopes.iter().map(|s| ("scope", *s)).collect(),
+            Decision::ApproveAll => boxes.iter().map(|s| ("scope", s.as_str())).collect(),
+            Decision::Deny => Vec::new(),
+        };
+        let value = if matches!(decision, Decision::Deny) {
+            "deny"
+        } else {
+            "approve"
+        };
+        fields.push(("decision", value));
+        let response = self.submit(consent, &fields).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("a Location header");
+        Url::parse(location).expect("an absolute Location")
+    }
+
+    /// The whole dance: open `authorize_url`, sign in as `user` unless the session cookie
+    /// already does, decide, and return where the provider redirected.
+    pub async fn authorize(
+        &self,
+        authorize_url: &Url,
+        user: &DemoUser,
+        decision: Decision<'_>,
+    ) -> Url {
+        let page = self.get(authorize_url).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let consent = if page.is_login() {
+            self.log_in(&page, user).await
+        } else {
+            page
+        };
+        assert!(
+            consent.is_consent(),
+            "expected the consent page: {}",
+            consent.body
+        );
+        self.decide(&consent, decision).await
+    }
+}
