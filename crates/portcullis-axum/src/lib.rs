@@ -79,12 +79,31 @@ pub fn router<I: Interaction>(provider: Provider, interaction: I) -> Router {
     Router::new()
         .route(paths::AUTHORIZE, any(authorize::<I>))
         .route(paths::TOKEN, any(token::<I>))
+        .route(paths::INTROSPECT, any(introspect::<I>))
+        .route(paths::REVOKE, any(revoke::<I>))
         .route(paths::USERINFO, any(userinfo::<I>))
         .route(paths::END_SESSION, any(end_session::<I>))
         .route(paths::JWKS, get(jwks::<I>))
         .route(paths::OPENID_CONFIGURATION, get(discovery::<I>))
         .route(paths::OAUTH_AUTHORIZATION_SERVER, get(discovery::<I>))
         .with_state(shared)
+}
+
+async fn introspect<I: Interaction>(
+    State(shared): State<Arc<Shared<I>>>,
+    req: Request,
+) -> Response {
+    match read_request(req).await {
+        Ok(r) => into_response(shared.provider.introspect(r).await),
+        Err(r) => r,
+    }
+}
+
+async fn revoke<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
+    match read_request(req).await {
+        Ok(r) => into_response(shared.provider.revoke(r).await),
+        Err(r) => r,
+    }
 }
 
 async fn userinfo<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {

@@ -73,6 +73,10 @@ pub enum TokenErrorCode {
     InvalidScope,
     /// The server's store failed; retry later (HTTP 503, RFC 6749 §4.1.2.1's code reused).
     TemporarilyUnavailable,
+    /// Revocation of this token type is not supported (RFC 7009 §2.2.1).
+    UnsupportedTokenType,
+    /// The requested resource is unknown or not allowed (RFC 8707 §2).
+    InvalidTarget,
 }
 
 impl TokenErrorCode {
@@ -86,6 +90,8 @@ impl TokenErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 

@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::RandomError;
 
+/// A fresh random identifier: 128 bits, base64url. Unique, not secret.
+pub fn random_id(rng: &dyn SecureRandom) -> Result<String, RandomError> {
+    let mut bytes = [0u8; 16];
+    rng.fill(&mut bytes).map_err(|_| RandomError)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
 macro_rules! random_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -18,9 +25,7 @@ macro_rules! random_id {
         impl $name {
             /// A fresh random identifier (128 bits).
             pub fn generate(rng: &dyn SecureRandom) -> Result<Self, RandomError> {
-                let mut bytes = [0u8; 16];
-                rng.fill(&mut bytes).map_err(|_| RandomError)?;
-                Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
+                random_id(rng).map(Self)
             }
 
             /// Wraps an identifier read back from a store.

@@ -14,6 +14,7 @@ mod error;
 mod id_token;
 mod ids;
 mod interaction;
+mod introspection;
 mod issuer;
 mod jose;
 mod oidc;
@@ -38,10 +39,11 @@ pub use client_auth::{authenticate_client, ClientAuthentication, PresentedCreden
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};
 pub use error::{AuthorizeErrorCode, OAuthError, TokenErrorCode};
 pub use id_token::{half_hash, is_protocol_claim, merge_extra_claims, IdTokenClaims};
-pub use ids::{FamilyId, GrantId};
+pub use ids::{random_id, FamilyId, GrantId};
 pub use interaction::{
     open_payload, open_ticket, seal_payload, seal_ticket, InteractionKey, TicketError,
 };
+pub use introspection::{ActiveToken, Introspection, IntrospectionJwtClaims};
 pub use issuer::{Issuer, IssuerError};
 pub use jose::{
     sign_compact, verify_compact, Algorithm, JoseError, Jwk, JwkSet, JwsHeader, SigningKey,

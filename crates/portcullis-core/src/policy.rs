@@ -41,6 +41,9 @@ pub struct Policy {
     pub dangerous_allow_plain_pkce: bool,
     /// Signing keys and their rotation.
     pub keys: KeyPolicy,
+    /// A scope that lets a bearer token's holder call the introspection endpoint (e.g. an API
+    /// gateway), besides authenticated clients (RFC 7662 §2.1). `None`: clients only.
+    pub introspection_scope: Option<String>,
 }
 
 /// Signing algorithms and the key rotation schedule.

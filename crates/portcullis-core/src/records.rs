@@ -71,6 +71,11 @@ pub struct Grant {
 pub struct AccessTokenRecord {
     /// Hash of the token.
     pub hash: TokenHash,
+    /// Its unique identifier (`jti`, RFC 7519 §4.1.7), also for JWT access tokens.
+    pub jti: String,
+    /// The resources it is for (`aud`, RFC 8707); empty when not restricted.
+    #[serde(default)]
+    pub audience: Vec<String>,
     /// The issuer.
     pub issuer: Issuer,
     /// The client it was issued to.

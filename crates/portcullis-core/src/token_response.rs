@@ -6,7 +6,7 @@ use std::time::Duration;
 use ring::rand::SecureRandom;
 use serde::Serialize;
 
-use crate::ids::{FamilyId, GrantId};
+use crate::ids::{random_id, FamilyId, GrantId};
 use crate::issuer::Issuer;
 use crate::oidc::OidcSession;
 use crate::records::{AccessTokenRecord, RefreshTokenRecord};
@@ -61,6 +61,8 @@ pub fn mint_access_token(
     let secret = SecretToken::generate(rng)?;
     let record = AccessTokenRecord {
         hash: secret.hash(),
+        jti: random_id(rng)?,
+        audience: Vec::new(),
         issuer: to.issuer.clone(),
         client_id: to.client_id.to_owned(),
         subject: to.delegation.map(|d| d.subject.to_owned()),

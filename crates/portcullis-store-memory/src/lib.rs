@@ -280,6 +280,24 @@ impl TokenStore for MemoryStore {
             .collect())
     }
 
+    async fn grants_of_subject(&self, issuer: &Issuer, subject: &str) -> StoreResult<Vec<Grant>> {
+        let s = self.lock()?;
+        Ok(s.grants_by_owner
+            .iter()
+            .filter(|((i, sub, _), _)| i == issuer && sub == subject)
+            .flat_map(|(_, ids)| ids.iter().filter_map(|id| s.grants.get(id).cloned()))
+            .collect())
+    }
+
+    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let found = s.access.get(hash).is_some_and(|t| t.issuer == *issuer);
+        if found {
+            s.access.remove(hash);
+        }
+        Ok(found)
+    }
+
     async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool> {
         let mut s = self.lock()?;
         match s.grants.get_mut(id).filter(|g| g.issuer == *issuer) {

@@ -70,6 +70,8 @@ fn grant(ids: &Ids, expires: u64) -> Grant {
 fn access(ids: &Ids, expires: u64) -> AccessTokenRecord {
     AccessTokenRecord {
         hash: hash(),
+        jti: "j".into(),
+        audience: Vec::new(),
         issuer: issuer(),
         client_id: "c".into(),
         subject: Some("alice".into()),

@@ -164,6 +164,9 @@ pub trait TokenStore: Send + Sync + 'static {
         client_id: &str,
     ) -> StoreResult<Vec<Grant>>;
 
+    /// The grants `subject` gave any client at `issuer`, revoked or not.
+    async fn grants_of_subject(&self, issuer: &Issuer, subject: &str) -> StoreResult<Vec<Grant>>;
+
     /// Revokes a grant: every code, access and refresh token under it stops working at once.
     /// Idempotent; `false` if no such grant.
     async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool>;
@@ -177,6 +180,9 @@ pub trait TokenStore: Send + Sync + 'static {
         family_id: &FamilyId,
         until: UnixTime,
     ) -> StoreResult<()>;
+
+    /// Revokes one access token (RFC 7009). Idempotent; `false` if unknown.
+    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool>;
 
     /// Stores a newly issued access token.
     async fn insert_access_token(&self, record: &AccessTokenRecord) -> StoreResult<()>;

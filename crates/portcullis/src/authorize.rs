@@ -48,6 +48,12 @@ impl PendingAuthorization {
         self.request.scopes()
     }
 
+    /// Where the response will be redirected (a URI registered for the client), e.g. for the
+    /// consent page's CSP `form-action`.
+    pub fn redirect_uri(&self) -> &str {
+        self.request.redirect_uri()
+    }
+
     /// The sealed ticket that stands for this pending authorization in the host's forms.
     pub fn ticket(&self) -> &str {
         &self.ticket
@@ -474,8 +480,9 @@ impl Provider {
     }
 }
 
-/// Whether the request declares a form body (parameters such as `charset` allowed).
-pub(crate) fn is_form<B>(req: &Request<B>) -> bool {
+/// Whether the request declares an `application/x-www-form-urlencoded` body (parameters
+/// such as `charset` allowed).
+pub fn is_form<B>(req: &Request<B>) -> bool {
     req.headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -18,6 +18,10 @@ pub mod paths {
     pub const TOKEN: &str = "/token";
     /// JWK Set (RFC 7517 §5).
     pub const JWKS: &str = "/jwks";
+    /// Token introspection (RFC 7662 §2).
+    pub const INTROSPECT: &str = "/introspect";
+    /// Token revocation (RFC 7009 §2).
+    pub const REVOKE: &str = "/revoke";
     /// UserInfo (OpenID Connect Core §5.3).
     pub const USERINFO: &str = "/userinfo";
     /// RP-Initiated Logout (OpenID Connect RP-Initiated Logout 1.0 §2).
@@ -27,6 +31,9 @@ pub mod paths {
     /// Authorization server metadata (RFC 8414 §3).
     pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
 }
+
+/// How clients authenticate at the token, introspection and revocation endpoints.
+const CLIENT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
 
 /// The standard claims this provider can release (OpenID Connect Core §5.1).
 pub(crate) const STANDARD_CLAIMS: &[&str] = &[
@@ -60,6 +67,10 @@ struct Metadata<'a> {
     jwks_uri: String,
     userinfo_endpoint: String,
     end_session_endpoint: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
+    introspection_endpoint_auth_methods_supported: &'a [&'a str],
+    revocation_endpoint_auth_methods_supported: &'a [&'a str],
     scopes_supported: &'a [&'a str],
     response_types_supported: &'a [&'a str],
     response_modes_supported: &'a [&'a str],
@@ -95,6 +106,10 @@ impl Provider {
             jwks_uri: iss.endpoint(paths::JWKS),
             userinfo_endpoint: iss.endpoint(paths::USERINFO),
             end_session_endpoint: iss.endpoint(paths::END_SESSION),
+            introspection_endpoint: iss.endpoint(paths::INTROSPECT),
+            revocation_endpoint: iss.endpoint(paths::REVOKE),
+            introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+            revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
             scopes_supported: &[
                 "openid",
                 "profile",
@@ -111,11 +126,7 @@ impl Provider {
                 .iter()
                 .map(|a| a.as_str())
                 .collect(),
-            token_endpoint_auth_methods_supported: &[
-                "client_secret_basic",
-                "client_secret_post",
-                "none",
-            ],
+            token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
             code_challenge_methods_supported: pkce,
             claims_supported: STANDARD_CLAIMS,
             claim_types_supported: &["normal"],

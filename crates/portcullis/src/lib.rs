@@ -18,23 +18,29 @@
 
 mod authorize;
 mod claims;
+mod client_endpoint;
 mod clock;
 mod discovery;
+mod grants;
 mod id_tokens;
+mod introspect;
 mod keygen;
 mod keys;
 mod logout;
 mod provider;
 mod responses;
+mod revoke;
 mod token;
 mod userinfo;
 
 pub use authorize::{
-    Approval, AuthorizeOutcome, InteractionError, InteractionRequired, PendingAuthorization,
+    is_form, Approval, AuthorizeOutcome, InteractionError, InteractionRequired,
+    PendingAuthorization,
 };
 pub use claims::{ClaimsError, NoUserClaims, UserClaims};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::paths;
+pub use grants::GrantSummary;
 pub use keys::KeyError;
 pub use logout::{LogoutOutcome, PendingLogout};
 pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError, Stores};

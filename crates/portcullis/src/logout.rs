@@ -57,6 +57,11 @@ impl PendingLogout {
         self.fields.hint_subject.as_deref()
     }
 
+    /// The registered `post_logout_redirect_uri` the logout will end at, if any.
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.fields.redirect.as_deref()
+    }
+
     /// The sealed ticket to carry through a confirmation form.
     pub fn ticket(&self) -> &str {
         &self.ticket

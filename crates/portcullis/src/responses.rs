@@ -25,10 +25,18 @@ fn finish(builder: http::response::Builder, body: Bytes) -> Response<Bytes> {
 /// A JSON response that must not be cached.
 pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response<Bytes> {
     let body = serde_json::to_vec(body).unwrap_or_default();
+    uncached(status, "application/json;charset=UTF-8", Bytes::from(body))
+}
+
+/// A response of `content_type` that must not be cached.
+pub(crate) fn uncached(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<Bytes> {
     finish(
-        no_store(Response::builder().status(status))
-            .header(CONTENT_TYPE, "application/json;charset=UTF-8"),
-        Bytes::from(body),
+        no_store(Response::builder().status(status)).header(CONTENT_TYPE, content_type),
+        body,
     )
 }
 

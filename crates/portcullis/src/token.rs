@@ -1,69 +1,21 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §5, §6).
 
 use bytes::Bytes;
-use http::header::AUTHORIZATION;
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use portcullis_core::{
-    authenticate_client, mint_access_token, mint_refresh_token, negotiate_scopes,
-    AuthorizationCodeGrant, Client, ClientAuthentication, ClientCredentialsGrant, CodeRecord,
-    Delegation, FamilyId, GrantId, GrantType, MintedToken, OAuthError, Params, RandomError,
-    RefreshTokenGrant, RefreshTokenRecord, ScopeSet, TokenErrorCode, TokenHash, TokenRequest,
-    TokenResponse, TokenSubject, UnixTime,
+    mint_access_token, mint_refresh_token, negotiate_scopes, AuthorizationCodeGrant, Client,
+    ClientCredentialsGrant, CodeRecord, Delegation, FamilyId, GrantId, GrantType, MintedToken,
+    OAuthError, Params, RefreshTokenGrant, RefreshTokenRecord, ScopeSet, TokenErrorCode, TokenHash,
+    TokenRequest, TokenResponse, TokenSubject, UnixTime,
 };
 use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
 
-use crate::authorize::is_form;
-use crate::id_tokens::{IdTokenError, IdTokenFor};
+use crate::client_endpoint::{ClientRequest, Failure};
+use crate::id_tokens::IdTokenFor;
 use crate::provider::Provider;
-use crate::responses::{json, json_error};
+use crate::responses::json;
 
 type TokenError = OAuthError<TokenErrorCode>;
-
-/// A failed token request.
-struct Failure(TokenError);
-
-impl From<TokenError> for Failure {
-    fn from(error: TokenError) -> Self {
-        Self(error)
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(err: StoreError) -> Self {
-        tracing::error!(error = %err, source = ?std::error::Error::source(&err), "store failure");
-        OAuthError::new(
-            TokenErrorCode::TemporarilyUnavailable,
-            "the server is temporarily unavailable",
-        )
-        .into()
-    }
-}
-
-impl From<IdTokenError> for Failure {
-    fn from(err: IdTokenError) -> Self {
-        tracing::error!(error = %err, source = ?std::error::Error::source(&err), "cannot issue an ID token");
-        OAuthError::new(
-            TokenErrorCode::TemporarilyUnavailable,
-            "the server is temporarily unavailable",
-        )
-        .into()
-    }
-}
-
-impl From<RandomError> for Failure {
-    fn from(_: RandomError) -> Self {
-        tracing::error!("random number generator failure");
-        OAuthError::new(
-            TokenErrorCode::TemporarilyUnavailable,
-            "the server is temporarily unavailable",
-        )
-        .into()
-    }
-}
-
-fn invalid_request(description: &'static str) -> TokenError {
-    OAuthError::new(TokenErrorCode::InvalidRequest, description)
-}
 
 fn invalid_grant(description: &'static str) -> TokenError {
     OAuthError::new(TokenErrorCode::InvalidGrant, description)
@@ -75,63 +27,25 @@ impl Provider {
     pub async fn token(&self, req: Request<Bytes>) -> Response<Bytes> {
         match self.token_response(&req).await {
             Ok(body) => json(StatusCode::OK, &body),
-            Err(Failure(error)) => {
-                let status =
-                    StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
-                // RFC 6749 §5.2: a 401 after HTTP Basic names that scheme; RFC 7235 §3.1 wants
-                // a challenge on every 401, and Basic is what a client should use here.
-                let challenge = (status == StatusCode::UNAUTHORIZED)
-                    .then(|| format!("Basic realm=\"{}\"", self.inner.issuer));
-                let mut r = json_error(
-                    status,
-                    error.code.as_str(),
-                    &error.description,
-                    challenge.as_deref(),
-                );
-                if *req.method() != Method::POST {
-                    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-                    r.headers_mut()
-                        .insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
-                }
-                r
-            }
+            Err(failure) => self.client_error_response(failure, &req),
         }
     }
 
     async fn token_response(&self, req: &Request<Bytes>) -> Result<TokenResponse, Failure> {
-        if *req.method() != Method::POST {
-            return Err(invalid_request("the token endpoint accepts POST only").into());
-        }
-        if !is_form(req) {
-            return Err(
-                invalid_request("the body must be application/x-www-form-urlencoded").into(),
-            );
-        }
-        let params =
-            Params::parse(req.body()).map_err(|_| invalid_request("malformed form body"))?;
-        let mut headers = req.headers().get_all(AUTHORIZATION).iter();
-        let authorization = headers.next().map(|v| v.as_bytes());
-        if headers.next().is_some() {
-            return Err(invalid_request("more than one Authorization header").into());
-        }
-        let auth = ClientAuthentication::extract(authorization, &params)?;
-        self.authenticated_response(&auth, &params).await
+        let ClientRequest {
+            client,
+            params,
+            now,
+        } = self.authenticate_client_request(req).await?;
+        self.grant(&client, &params, now).await
     }
 
-    async fn authenticated_response(
+    async fn grant(
         &self,
-        auth: &ClientAuthentication,
+        client: &Client,
         params: &Params,
+        now: UnixTime,
     ) -> Result<TokenResponse, Failure> {
-        let inner = &self.inner;
-        let now = inner.clock.now();
-        let client = inner
-            .stores
-            .clients
-            .find_client(&inner.issuer, &auth.client_id, now)
-            .await?;
-        authenticate_client(auth, client.as_ref())?;
-        let client = client.ok_or_else(|| invalid_grant("unknown client"))?;
         let request = TokenRequest::parse(params)?;
         let grant_type = request.grant_type();
         if !client.allows_grant(grant_type)
@@ -144,9 +58,9 @@ impl Provider {
             .into());
         }
         match request {
-            TokenRequest::AuthorizationCode(g) => self.exchange_code(&client, g, now).await,
-            TokenRequest::RefreshToken(g) => self.refresh(&client, g, now).await,
-            TokenRequest::ClientCredentials(g) => self.client_credentials(&client, g, now).await,
+            TokenRequest::AuthorizationCode(g) => self.exchange_code(client, g, now).await,
+            TokenRequest::RefreshToken(g) => self.refresh(client, g, now).await,
+            TokenRequest::ClientCredentials(g) => self.client_credentials(client, g, now).await,
         }
     }
 

@@ -115,6 +115,7 @@ pub fn service_client() -> Client {
     Client {
         id: "service".into(),
         redirect_uris: vec![],
+        allowed_scopes: scopes("read write introspect"),
         grant_types: BTreeSet::from([GrantType::ClientCredentials]),
         ..web_client()
     }
@@ -192,14 +193,16 @@ impl Harness {
         query_param(location(&r).as_str(), "code").expect("code in redirect")
     }
 
-    pub async fn token(
+    /// POSTs a form to an endpoint of the provider (token, introspect, revoke).
+    pub async fn post(
         &self,
+        endpoint: Endpoint,
         body: &str,
         basic: Option<(&str, &str)>,
     ) -> (StatusCode, serde_json::Value, Response<Bytes>) {
         let mut req = Request::builder()
             .method(Method::POST)
-            .uri("/token")
+            .uri("/")
             .header("content-type", "application/x-www-form-urlencoded");
         if let Some((id, secret)) = basic {
             req = req.header(
@@ -207,12 +210,22 @@ impl Harness {
                 format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
             );
         }
-        let resp = self
-            .provider
-            .token(req.body(Bytes::from(body.to_owned())).unwrap())
-            .await;
+        let req = req.body(Bytes::from(body.to_owned())).unwrap();
+        let resp = match endpoint {
+            Endpoint::Token => self.provider.token(req).await,
+            Endpoint::Introspect => self.provider.introspect(req).await,
+            Endpoint::Revoke => self.provider.revoke(req).await,
+        };
         let json = serde_json::from_slice(resp.body()).unwrap_or(serde_json::Value::Null);
         (resp.status(), json, resp)
+    }
+
+    pub async fn token(
+        &self,
+        body: &str,
+        basic: Option<(&str, &str)>,
+    ) -> (StatusCode, serde_json::Value, Response<Bytes>) {
+        self.post(Endpoint::Token, body, basic).await
     }
 
     /// Exchanges a code of the web client; returns the response JSON.
@@ -236,6 +249,14 @@ impl Harness {
             .await;
         (s, j)
     }
+}
+
+/// The endpoints a client POSTs to.
+#[derive(Debug, Clone, Copy)]
+pub enum Endpoint {
+    Token,
+    Introspect,
+    Revoke,
 }
 
 pub fn approval(subject: &str, scope: &str) -> Approval {

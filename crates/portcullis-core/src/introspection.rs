@@ -1,0 +1,116 @@
+//! Token introspection responses (RFC 7662 §2.2) and their JWT form (RFC 9701).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::time::UnixTime;
+
+/// What an introspection response says about an active token (RFC 7662 §2.2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActiveToken {
+    /// Space-separated scopes.
+    pub scope: String,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// The resource owner, as that client knows them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// `Bearer` for access tokens; absent for refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// Expiry.
+    pub exp: UnixTime,
+    /// Issue time.
+    pub iat: UnixTime,
+    /// Not before (the issue time).
+    pub nbf: UnixTime,
+    /// Audience: the resources the token is for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aud: Vec<String>,
+    /// Issuer.
+    pub iss: String,
+    /// Token identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// Host claims; never protocol claims.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// An introspection response. An inactive token is only `{"active": false}`: whether it
+/// was unknown, expired, revoked or malformed is never said (RFC 7662 §2.2, §4).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Introspection {
+    /// Whether the token is active.
+    pub active: bool,
+    /// The details of an active token.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub token: Option<ActiveToken>,
+}
+
+impl Introspection {
+    /// `{"active": false}`.
+    pub fn inactive() -> Self {
+        Self {
+            active: false,
+            token: None,
+        }
+    }
+
+    /// An active token.
+    pub fn active(token: ActiveToken) -> Self {
+        Self {
+            active: true,
+            token: Some(token),
+        }
+    }
+}
+
+/// The claims of a JWT introspection response (RFC 9701 §5).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IntrospectionJwtClaims<'a> {
+    /// The provider.
+    pub iss: &'a str,
+    /// The caller that asked.
+    pub aud: &'a str,
+    /// When the response was made.
+    pub iat: UnixTime,
+    /// The introspection response itself.
+    pub token_introspection: &'a Introspection,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inactive_says_nothing_else() {
+        assert_eq!(
+            serde_json::to_string(&Introspection::inactive()).unwrap(),
+            r#"{"active":false}"#
+        );
+    }
+
+    #[test]
+    fn active_carries_the_rfc7662_members() {
+        let t = ActiveToken {
+            scope: "read".into(),
+            client_id: "c".into(),
+            sub: Some("alice".into()),
+            token_type: Some("Bearer"),
+            exp: UnixTime::from_secs(20),
+            iat: UnixTime::from_secs(10),
+            nbf: UnixTime::from_secs(10),
+            aud: vec![],
+            iss: "https://as".into(),
+            jti: Some("j".into()),
+            extra: Map::new(),
+        };
+        let v = serde_json::to_value(Introspection::active(t)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"active": true, "scope": "read", "client_id": "c", "sub": "alice",
+                "token_type": "Bearer", "exp": 20, "iat": 10, "nbf": 10, "iss": "https://as", "jti": "j"})
+        );
+    }
+}

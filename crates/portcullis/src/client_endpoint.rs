@@ -1,0 +1,139 @@
+//! What the endpoints a client calls directly have in common (token, introspection,
+//! revocation): POSTed forms, client authentication (RFC 6749 §2.3, §3.2.1) and JSON errors
+//! (RFC 6749 §5.2).
+
+use bytes::Bytes;
+use http::header::AUTHORIZATION;
+use http::{Method, Request, Response, StatusCode};
+use portcullis_core::{
+    authenticate_client, Client, ClientAuthentication, OAuthError, Params, RandomError,
+    TokenErrorCode, UnixTime,
+};
+use portcullis_store::StoreError;
+
+use crate::authorize::is_form;
+use crate::id_tokens::IdTokenError;
+use crate::provider::Provider;
+use crate::responses::json_error;
+
+type TokenError = OAuthError<TokenErrorCode>;
+
+/// A failed request, answered as an OAuth JSON error.
+pub(crate) struct Failure(pub(crate) TokenError);
+
+impl From<TokenError> for Failure {
+    fn from(error: TokenError) -> Self {
+        Self(error)
+    }
+}
+
+fn unavailable() -> Failure {
+    Failure(OAuthError::new(
+        TokenErrorCode::TemporarilyUnavailable,
+        "the server is temporarily unavailable",
+    ))
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, source = ?std::error::Error::source(&err), "store failure");
+        unavailable()
+    }
+}
+
+impl From<IdTokenError> for Failure {
+    fn from(err: IdTokenError) -> Self {
+        tracing::error!(error = %err, source = ?std::error::Error::source(&err), "cannot sign");
+        unavailable()
+    }
+}
+
+impl From<RandomError> for Failure {
+    fn from(_: RandomError) -> Self {
+        tracing::error!("random number generator failure");
+        unavailable()
+    }
+}
+
+fn invalid_request(description: &'static str) -> Failure {
+    Failure(OAuthError::new(TokenErrorCode::InvalidRequest, description))
+}
+
+/// An authenticated client's request.
+pub(crate) struct ClientRequest {
+    pub(crate) client: Client,
+    pub(crate) params: Params,
+    pub(crate) now: UnixTime,
+}
+
+impl Provider {
+    /// Reads a POSTed form and authenticates the client that sent it: `client_secret_basic`,
+    /// `client_secret_post` or `none` (public clients), one method only.
+    pub(crate) async fn authenticate_client_request(
+        &self,
+        req: &Request<Bytes>,
+    ) -> Result<ClientRequest, Failure> {
+        if *req.method() != Method::POST {
+            return Err(invalid_request("this endpoint accepts POST only"));
+        }
+        if !is_form(req) {
+            return Err(invalid_request(
+                "the body must be application/x-www-form-urlencoded",
+            ));
+        }
+        let params =
+            Params::parse(req.body()).map_err(|_| invalid_request("malformed form body"))?;
+        let mut headers = req.headers().get_all(AUTHORIZATION).iter();
+        let authorization = headers.next().map(|v| v.as_bytes());
+        if headers.next().is_some() {
+            return Err(invalid_request("more than one Authorization header"));
+        }
+        let auth = ClientAuthentication::extract(authorization, &params)?;
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let client = inner
+            .stores
+            .clients
+            .find_client(&inner.issuer, &auth.client_id, now)
+            .await?;
+        authenticate_client(&auth, client.as_ref())?;
+        match client {
+            Some(client) => Ok(ClientRequest {
+                client,
+                params,
+                now,
+            }),
+            None => Err(Failure(OAuthError::new(
+                TokenErrorCode::InvalidClient,
+                "client authentication failed",
+            ))),
+        }
+    }
+
+    /// The JSON error response (RFC 6749 §5.2), uncached, with a `Basic` challenge on 401
+    /// and `405` + `Allow` for a method other than POST.
+    pub(crate) fn client_error_response(
+        &self,
+        failure: Failure,
+        req: &Request<Bytes>,
+    ) -> Response<Bytes> {
+        let error = failure.0;
+        let status = StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        // RFC 6749 §5.2: a 401 after HTTP Basic names that scheme; RFC 7235 §3.1 wants a
+        // challenge on every 401, and Basic is what a client should use here.
+        let challenge = (status == StatusCode::UNAUTHORIZED)
+            .then(|| format!("Basic realm=\"{}\"", self.inner.issuer));
+        let mut r = json_error(
+            status,
+            error.code.as_str(),
+            &error.description,
+            challenge.as_deref(),
+        );
+        if *req.method() != Method::POST {
+            *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            r.headers_mut()
+                .insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
+        }
+        r
+    }
+}

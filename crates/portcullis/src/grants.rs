@@ -1,0 +1,81 @@
+//! What a user gave which application: listing grants, revoking one, and remembered consent.
+
+use portcullis_core::{GrantId, ScopeSet, UnixTime};
+use portcullis_store::StoreError;
+
+use crate::authorize::PendingAuthorization;
+use crate::provider::Provider;
+
+/// One application's access, as the host shows it to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantSummary {
+    /// The grant, for [`Provider::revoke_grant`].
+    pub id: GrantId,
+    /// The application.
+    pub client_id: String,
+    /// What the user consented to.
+    pub scopes: ScopeSet,
+    /// When access was first given.
+    pub created_at: UnixTime,
+    /// When the application last redeemed a code or refresh token under it.
+    pub last_used_at: UnixTime,
+}
+
+impl Provider {
+    /// The live grants of `subject`: one per application they gave access to.
+    pub async fn grants(&self, subject: &str) -> Result<Vec<GrantSummary>, StoreError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let mut out: Vec<GrantSummary> = inner
+            .stores
+            .tokens
+            .grants_of_subject(&inner.issuer, subject)
+            .await?
+            .into_iter()
+            .filter(|g| !g.revoked && now < g.expires_at)
+            .map(|g| GrantSummary {
+                id: g.id,
+                client_id: g.client_id,
+                scopes: g.scopes,
+                created_at: g.created_at,
+                last_used_at: g.last_used_at,
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.client_id, a.created_at).cmp(&(&b.client_id, b.created_at)));
+        Ok(out)
+    }
+
+    /// Revokes one of `subject`'s grants: every code, access and refresh token under it stops
+    /// working at once; their grants to other applications are untouched. `false` if the
+    /// grant is not theirs (or unknown).
+    pub async fn revoke_grant(&self, subject: &str, grant: &GrantId) -> Result<bool, StoreError> {
+        let inner = &self.inner;
+        let tokens = &inner.stores.tokens;
+        match tokens.find_grant(&inner.issuer, grant).await? {
+            Some(g) if g.subject == subject => tokens.revoke_grant(&inner.issuer, grant).await,
+            _ => Ok(false),
+        }
+    }
+
+    /// Whether the host must ask `subject` for consent: always with `prompt=consent`;
+    /// otherwise only when no live grant to this client already covers the requested scopes.
+    pub async fn needs_consent(
+        &self,
+        pending: &PendingAuthorization,
+        subject: &str,
+    ) -> Result<bool, StoreError> {
+        if pending.oidc().is_some_and(|o| o.prompt.consent) {
+            return Ok(true);
+        }
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let covered = inner
+            .stores
+            .tokens
+            .grants_for(&inner.issuer, subject, pending.client_id())
+            .await?
+            .iter()
+            .any(|g| !g.revoked && now < g.expires_at && pending.scopes().is_subset(&g.scopes));
+        Ok(!covered)
+    }
+}

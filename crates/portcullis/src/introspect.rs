@@ -1,0 +1,277 @@
+//! The introspection endpoint (RFC 7662), with JWT responses (RFC 9701).
+
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION};
+use http::{Method, Request, Response, StatusCode};
+use portcullis_core::{
+    sign_compact, AccessTokenRecord, ActiveToken, Client, Introspection, IntrospectionJwtClaims,
+    OAuthError, Params, RefreshTokenRecord, TokenErrorCode, TokenHash, UnixTime,
+};
+use portcullis_store::RefreshState;
+
+use crate::authorize::is_form;
+use crate::client_endpoint::{ClientRequest, Failure};
+use crate::id_tokens::IdTokenError;
+use crate::keys::KeyError;
+use crate::provider::Provider;
+use crate::responses::{json, uncached};
+
+/// RFC 9701 §4: the media type a caller asks for to get a signed response.
+const JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";
+
+/// Who is asking.
+struct Caller {
+    id: String,
+    params: Params,
+    now: UnixTime,
+}
+
+fn invalid_request(description: &'static str) -> Failure {
+    Failure(OAuthError::new(TokenErrorCode::InvalidRequest, description))
+}
+
+impl Provider {
+    /// Introspection: the caller authenticates as a client (any method it may use), or with a
+    /// bearer token carrying the policy's `introspection_scope`. Active tokens report their
+    /// RFC 7662 members; anything else is only `{"active": false}`.
+    pub async fn introspect(&self, req: Request<Bytes>) -> Response<Bytes> {
+        match self.introspection(&req).await {
+            Ok((caller, result)) => self.introspection_response(&req, &caller, &result).await,
+            Err(failure) => self.client_error_response(failure, &req),
+        }
+    }
+
+    async fn introspection(
+        &self,
+        req: &Request<Bytes>,
+    ) -> Result<(String, Introspection), Failure> {
+        let caller = self.introspection_caller(req).await?;
+        if caller.params.first_repeated().is_some() {
+            return Err(invalid_request("a parameter was sent more than once"));
+        }
+        let token = caller
+            .params
+            .get("token")
+            .ok_or_else(|| invalid_request("token is missing"))?;
+        let hash = TokenHash::of(token);
+        let refresh_first = caller.params.get("token_type_hint") == Some("refresh_token");
+        let mut result = Introspection::inactive();
+        for look_for_refresh in [refresh_first, !refresh_first] {
+            let found = if look_for_refresh {
+                self.introspect_refresh(&hash, &caller).await?
+            } else {
+                self.introspect_access(&hash, &caller).await?
+            };
+            if let Some(r) = found {
+                result = r;
+                break;
+            }
+        }
+        Ok((caller.id, result))
+    }
+
+    async fn introspection_caller(&self, req: &Request<Bytes>) -> Result<Caller, Failure> {
+        let bearer = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim().to_owned());
+        let Some(bearer) = bearer else {
+            let ClientRequest {
+                client,
+                params,
+                now,
+            } = self.authenticate_client_request(req).await?;
+            return Ok(Caller {
+                id: client.id,
+                params,
+                now,
+            });
+        };
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let unauthorized = || {
+            Failure(OAuthError::new(
+                TokenErrorCode::InvalidClient,
+                "the caller is not allowed to introspect",
+            ))
+        };
+        let scope = inner
+            .policy
+            .introspection_scope
+            .as_deref()
+            .ok_or_else(unauthorized)?;
+        if *req.method() != Method::POST || !is_form(req) {
+            return Err(invalid_request("POST a form body"));
+        }
+        let record = inner
+            .stores
+            .tokens
+            .find_access_token(&inner.issuer, &TokenHash::of(&bearer))
+            .await?
+            .filter(|t| now < t.expires_at && t.scopes.contains(scope))
+            .ok_or_else(unauthorized)?;
+        let params =
+            Params::parse(req.body()).map_err(|_| invalid_request("malformed form body"))?;
+        Ok(Caller {
+            id: record.client_id,
+            params,
+            now,
+        })
+    }
+
+    async fn introspect_access(
+        &self,
+        hash: &TokenHash,
+        caller: &Caller,
+    ) -> Result<Option<Introspection>, Failure> {
+        let inner = &self.inner;
+        let Some(t) = inner
+            .stores
+            .tokens
+            .find_access_token(&inner.issuer, hash)
+            .await?
+        else {
+            return Ok(None);
+        };
+        // RFC 7662 §4: a token for other resources is not the caller's business.
+        let may_see =
+            t.client_id == caller.id || t.audience.is_empty() || t.audience.contains(&caller.id);
+        if caller.now >= t.expires_at || !may_see {
+            return Ok(Some(Introspection::inactive()));
+        }
+        let Some(client) = self.token_client(&t.client_id, caller.now).await? else {
+            return Ok(Some(Introspection::inactive()));
+        };
+        Ok(Some(Introspection::active(
+            self.describe_access(&t, &client),
+        )))
+    }
+
+    async fn introspect_refresh(
+        &self,
+        hash: &TokenHash,
+        caller: &Caller,
+    ) -> Result<Option<Introspection>, Failure> {
+        let inner = &self.inner;
+        let Some((t, state)) = inner
+            .stores
+            .tokens
+            .find_refresh_token(&inner.issuer, hash)
+            .await?
+        else {
+            return Ok(None);
+        };
+        // Refresh tokens are the client's own business.
+        if state != RefreshState::Active || caller.now >= t.expires_at || t.client_id != caller.id {
+            return Ok(Some(Introspection::inactive()));
+        }
+        let Some(client) = self.token_client(&t.client_id, caller.now).await? else {
+            return Ok(Some(Introspection::inactive()));
+        };
+        Ok(Some(Introspection::active(
+            self.describe_refresh(&t, &client),
+        )))
+    }
+
+    async fn token_client(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<Client>, Failure> {
+        let inner = &self.inner;
+        Ok(inner
+            .stores
+            .clients
+            .find_client(&inner.issuer, client_id, now)
+            .await?)
+    }
+
+    fn describe_access(&self, t: &AccessTokenRecord, client: &Client) -> ActiveToken {
+        ActiveToken {
+            scope: t.scopes.to_string(),
+            client_id: t.client_id.clone(),
+            sub: t.subject.as_deref().map(|s| self.subject_for(client, s)),
+            token_type: Some("Bearer"),
+            exp: t.expires_at,
+            iat: t.issued_at,
+            nbf: t.issued_at,
+            aud: t.audience.clone(),
+            iss: self.inner.issuer.to_string(),
+            jti: Some(t.jti.clone()),
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    fn describe_refresh(&self, t: &RefreshTokenRecord, client: &Client) -> ActiveToken {
+        ActiveToken {
+            scope: t.scopes.to_string(),
+            client_id: t.client_id.clone(),
+            sub: Some(self.subject_for(client, &t.subject)),
+            token_type: None,
+            exp: t.expires_at,
+            iat: t.issued_at,
+            nbf: t.issued_at,
+            aud: Vec::new(),
+            iss: self.inner.issuer.to_string(),
+            jti: None,
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    /// JSON, or a signed JWT when the caller accepts `application/token-introspection+jwt`
+    /// (RFC 9701 §4, §5).
+    async fn introspection_response(
+        &self,
+        req: &Request<Bytes>,
+        caller: &str,
+        result: &Introspection,
+    ) -> Response<Bytes> {
+        let wants_jwt = req
+            .headers()
+            .get_all(ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',').any(|m| {
+                    m.split(';')
+                        .next()
+                        .is_some_and(|m| m.trim().eq_ignore_ascii_case(JWT_MEDIA_TYPE))
+                })
+            });
+        if !wants_jwt {
+            return json(StatusCode::OK, result);
+        }
+        match self.introspection_jwt(caller, result).await {
+            Ok(jwt) => uncached(StatusCode::OK, JWT_MEDIA_TYPE, Bytes::from(jwt)),
+            Err(e) => self.client_error_response(Failure::from(e), req),
+        }
+    }
+
+    async fn introspection_jwt(
+        &self,
+        caller: &str,
+        result: &Introspection,
+    ) -> Result<String, IdTokenError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let key = self.signer(inner.policy.keys.default_alg, now).await?;
+        let claims = IntrospectionJwtClaims {
+            iss: inner.issuer.as_str(),
+            aud: caller,
+            iat: now,
+            token_introspection: result,
+        };
+        let payload = serde_json::to_vec(&claims)
+            .map_err(|_| KeyError::Generate(portcullis_core::JoseError::SigningFailed))?;
+        Ok(sign_compact(
+            &payload,
+            Some("token-introspection+jwt"),
+            &key,
+            inner.rng.as_ref(),
+        )
+        .map_err(KeyError::from)?)
+    }
+}

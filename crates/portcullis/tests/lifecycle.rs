@@ -1,0 +1,369 @@
+//! Introspection (RFC 7662, RFC 9701), revocation (RFC 7009) and per-user grants.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use http::{Request, StatusCode};
+use portcullis::core::{verify_compact, Algorithm, JwkSet, Policy};
+use serde_json::{json, Value};
+
+const WEB: Option<(&str, &str)> = Some(("web", SECRET));
+const SERVICE: Option<(&str, &str)> = Some(("service", SECRET));
+
+async fn web_tokens(h: &Harness, subject: &str) -> Value {
+    let code = h.code_for("web", WEB_REDIRECT, "read write", subject).await;
+    h.exchange_web(&code).await
+}
+
+async fn introspect(h: &Harness, token: &str, who: Option<(&str, &str)>) -> Value {
+    let (status, body, resp) = h
+        .post(Endpoint::Introspect, &format!("token={token}"), who)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    body
+}
+
+fn s(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn introspection_reports_active_tokens_and_nothing_about_others() {
+    let h = Harness::new().await;
+    let t = web_tokens(&h, "alice").await;
+    let at = s(&t, "access_token");
+    let body = introspect(&h, &at, WEB).await;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["scope"], "read write");
+    assert_eq!(body["client_id"], "web");
+    assert_eq!(body["sub"], "alice");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["iss"], ISSUER);
+    assert_eq!(
+        (
+            body["iat"].clone(),
+            body["nbf"].clone(),
+            body["exp"].clone()
+        ),
+        (json!(T0), json!(T0), json!(T0 + 3600))
+    );
+    assert!(body["jti"].is_string());
+    // Any other authenticated client may introspect an unrestricted access token (a resource
+    // server); refresh tokens only by their own client.
+    assert_eq!(introspect(&h, &at, SERVICE).await["active"], true);
+    let rt = s(&t, "refresh_token");
+    let refresh = introspect(&h, &format!("{rt}&token_type_hint=refresh_token"), WEB).await;
+    assert_eq!(
+        (refresh["active"].clone(), refresh.get("token_type")),
+        (json!(true), None)
+    );
+    assert_eq!(introspect(&h, &rt, SERVICE).await, json!({"active": false}));
+    // Unknown, malformed and expired tokens: only {"active": false}.
+    assert_eq!(introspect(&h, "nope", WEB).await, json!({"active": false}));
+    assert_eq!(
+        introspect(&h, "%E2%9C%93", WEB).await,
+        json!({"active": false})
+    );
+    h.clock.advance(3600);
+    assert_eq!(introspect(&h, &at, WEB).await, json!({"active": false}));
+}
+
+#[tokio::test]
+async fn introspection_needs_an_authenticated_caller() {
+    let h = Harness::new().await;
+    let t = web_tokens(&h, "alice").await;
+    let body = format!("token={}", s(&t, "access_token"));
+    let (status, json, resp) = h.post(Endpoint::Introspect, &body, None).await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::UNAUTHORIZED, "invalid_client")
+    );
+    assert!(resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
+    let (status, json, _) = h
+        .post(Endpoint::Introspect, &body, Some(("web", "wrong")))
+        .await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::UNAUTHORIZED, "invalid_client")
+    );
+    let (status, json, _) = h
+        .post(Endpoint::Introspect, "token_type_hint=access_token", WEB)
+        .await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+}
+
+#[tokio::test]
+async fn a_bearer_token_with_the_introspection_scope_may_introspect() {
+    let h = Harness::with_policy(Policy {
+        introspection_scope: Some("introspect".into()),
+        ..Policy::default()
+    })
+    .await;
+    let t = web_tokens(&h, "alice").await;
+    let (_, gateway, _) = h
+        .token("grant_type=client_credentials&scope=introspect", SERVICE)
+        .await;
+    let (_, plain, _) = h
+        .token("grant_type=client_credentials&scope=read", SERVICE)
+        .await;
+    let ask = |bearer: String| {
+        Request::post("/introspect")
+            .header("authorization", format!("Bearer {bearer}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Bytes::from(format!("token={}", s(&t, "access_token"))))
+            .unwrap()
+    };
+    let r = h
+        .provider
+        .introspect(ask(s(&gateway, "access_token")))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        serde_json::from_slice::<Value>(r.body()).unwrap()["active"],
+        true
+    );
+    let r = h.provider.introspect(ask(s(&plain, "access_token"))).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn jwt_introspection_responses_are_signed_for_the_caller() {
+    let h = Harness::new().await;
+    let t = web_tokens(&h, "alice").await;
+    let req = Request::post("/introspect")
+        .header(
+            "authorization",
+            format!("Basic {}", base64_basic("service", SECRET)),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/token-introspection+jwt")
+        .body(Bytes::from(format!("token={}", s(&t, "access_token"))))
+        .unwrap();
+    let r = h.provider.introspect(req).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/token-introspection+jwt"
+    );
+    let keys = JwkSet::parse(h.provider.jwks().await.body())
+        .unwrap()
+        .verifying_keys();
+    let v = verify_compact(
+        std::str::from_utf8(r.body()).unwrap(),
+        &keys,
+        &Algorithm::ALL,
+    )
+    .unwrap();
+    assert_eq!(v.header.typ.as_deref(), Some("token-introspection+jwt"));
+    let claims: Value = serde_json::from_slice(&v.payload).unwrap();
+    assert_eq!(claims["iss"], ISSUER);
+    assert_eq!(claims["aud"], "service");
+    assert_eq!(claims["token_introspection"]["active"], true);
+    assert_eq!(claims["token_introspection"]["sub"], "alice");
+}
+
+fn base64_basic(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+}
+
+#[tokio::test]
+async fn revoking_an_access_token_kills_only_it() {
+    let h = Harness::new().await;
+    let t = web_tokens(&h, "alice").await;
+    let (status, _, resp) = h
+        .post(
+            Endpoint::Revoke,
+            &format!("token={}", s(&t, "access_token")),
+            WEB,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert_eq!(
+        introspect(&h, &s(&t, "access_token"), WEB).await,
+        json!({"active": false})
+    );
+    assert_eq!(
+        h.refresh_web(&s(&t, "refresh_token")).await.0,
+        StatusCode::OK
+    );
+    // Again, and an unknown token: still 200 (RFC 7009 §2.2).
+    assert_eq!(
+        h.post(
+            Endpoint::Revoke,
+            &format!("token={}", s(&t, "access_token")),
+            WEB
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.post(Endpoint::Revoke, "token=unknown", WEB).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn revoking_a_refresh_token_kills_its_family_whatever_the_hint() {
+    let h = Harness::new().await;
+    let t = web_tokens(&h, "alice").await;
+    let (_, second) = h.refresh_web(&s(&t, "refresh_token")).await;
+    let body = format!(
+        "token={}&token_type_hint=access_token",
+        s(&second, "refresh_token")
+    );
+    assert_eq!(h.post(Endpoint::Revoke, &body, WEB).await.0, StatusCode::OK);
+    for at in [&t, &second] {
+        assert_eq!(
+            introspect(&h, &s(at, "access_token"), WEB).await,
+            json!({"active": false})
+        );
+    }
+    let (status, json) = h.refresh_web(&s(&second, "refresh_token")).await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+}
+
+#[tokio::test]
+async fn clients_revoke_only_their_own_tokens() {
+    let h = Harness::new().await;
+    let t = web_tokens(&h, "alice").await;
+    let (status, json, _) = h
+        .post(
+            Endpoint::Revoke,
+            &format!("token={}", s(&t, "access_token")),
+            SERVICE,
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, "unauthorized_client")
+    );
+    assert_eq!(
+        introspect(&h, &s(&t, "access_token"), WEB).await["active"],
+        true
+    );
+    let (status, json, _) = h
+        .post(Endpoint::Revoke, "token=x&token_type_hint=id_token", WEB)
+        .await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, "unsupported_token_type")
+    );
+    let (status, json, _) = h.post(Endpoint::Revoke, "token=x", None).await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::UNAUTHORIZED, "invalid_client")
+    );
+}
+
+#[tokio::test]
+async fn revoking_one_grant_leaves_the_users_other_grants_working() {
+    let h = Harness::new().await;
+    let web = web_tokens(&h, "alice").await;
+    let pending_code = h.code_for("web", WEB_REDIRECT, "read", "alice").await;
+    let native_code = h
+        .code_for("native", "http://127.0.0.1:9/cb", "read", "alice")
+        .await;
+    let (_, native, _) = h
+        .token(
+            &format!("grant_type=authorization_code&code={native_code}&client_id=native&redirect_uri={}&code_verifier={VERIFIER}", enc("http://127.0.0.1:9/cb")),
+            None,
+        )
+        .await;
+    let bob = web_tokens(&h, "bob").await;
+
+    let grants = h.provider.grants("alice").await.unwrap();
+    let clients: Vec<&str> = grants.iter().map(|g| g.client_id.as_str()).collect();
+    assert_eq!(clients, vec!["native", "web"]);
+    let web_grant = grants.iter().find(|g| g.client_id == "web").unwrap();
+    assert_eq!(web_grant.scopes.to_string(), "read write");
+    assert_eq!(web_grant.created_at.secs(), T0);
+    // Bob cannot revoke Alice's grant.
+    assert!(!h.provider.revoke_grant("bob", &web_grant.id).await.unwrap());
+    assert!(h
+        .provider
+        .revoke_grant("alice", &web_grant.id)
+        .await
+        .unwrap());
+
+    // Every web token of Alice's is dead at once: access, refresh, and an unredeemed code.
+    assert_eq!(
+        introspect(&h, &s(&web, "access_token"), WEB).await,
+        json!({"active": false})
+    );
+    let (status, json) = h.refresh_web(&s(&web, "refresh_token")).await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+    let (status, json, _) = h
+        .token(&format!("grant_type=authorization_code&code={pending_code}&redirect_uri={}&code_verifier={VERIFIER}", enc(WEB_REDIRECT)), WEB)
+        .await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+    // Her native app and Bob's web session keep working.
+    assert_eq!(
+        introspect(&h, &s(&native, "access_token"), WEB).await["active"],
+        true
+    );
+    assert_eq!(
+        introspect(&h, &s(&bob, "access_token"), WEB).await["active"],
+        true
+    );
+    let clients: Vec<String> = h
+        .provider
+        .grants("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.client_id)
+        .collect();
+    assert_eq!(clients, vec!["native".to_owned()]);
+}
+
+#[tokio::test]
+async fn consent_is_remembered_per_user_and_client() {
+    let h = Harness::new().await;
+    let query = |scope: &str, extra: &str| {
+        format!(
+            "response_type=code&client_id=web&redirect_uri={}&scope={}&code_challenge={}&code_challenge_method=S256{extra}",
+            enc(WEB_REDIRECT),
+            enc(scope),
+            challenge(VERIFIER)
+        )
+    };
+    let pending = h.pending(&query("read write", "")).await;
+    assert!(h.provider.needs_consent(&pending, "alice").await.unwrap());
+    h.provider
+        .approve(pending, approval("alice", "read write"))
+        .await;
+    for (scope, extra, needed) in [
+        ("read", "", false),
+        ("read write", "", false),
+        ("openid read", "", true),
+        ("openid", "&prompt=consent", true),
+    ] {
+        let pending = h.pending(&query(scope, extra)).await;
+        assert_eq!(
+            h.provider.needs_consent(&pending, "alice").await.unwrap(),
+            needed,
+            "{scope}{extra}"
+        );
+        assert!(h.provider.needs_consent(&pending, "bob").await.unwrap());
+    }
+}
