@@ -16,6 +16,7 @@ use crate::params::Params;
 use crate::pkce::{CodeChallenge, CodeChallengeMethod};
 use crate::policy::Policy;
 use crate::records::CodeRecord;
+use crate::resources::requested_resources;
 use crate::scope::{negotiate_scopes, ScopeError, ScopeSet};
 use crate::secret::{RandomError, SecretToken};
 use crate::time::UnixTime;
@@ -39,6 +40,7 @@ pub(crate) struct RequestFields {
     state: Option<String>,
     code_challenge: Option<CodeChallenge>,
     oidc: Option<OidcRequest>,
+    resources: Vec<String>,
 }
 
 /// Why an authorization request was refused, and how the user agent must be told.
@@ -214,6 +216,10 @@ pub fn validate_authorization_request(
         }
     };
 
+    let resources = match requested_resources(params, &policy.resources, &client.id) {
+        Ok(r) => r,
+        Err(e) => return Err(fail(AuthorizeErrorCode::InvalidTarget, e.to_string())),
+    };
     let oidc = if scopes.contains("openid") {
         match OidcRequest::parse(params) {
             Ok(o) => Some(o),
@@ -233,6 +239,7 @@ pub fn validate_authorization_request(
         state,
         code_challenge,
         oidc,
+        resources,
     }))
 }
 
@@ -313,6 +320,11 @@ impl AuthorizationRequest {
         &self.0.redirect_uri
     }
 
+    /// The resources asked for (RFC 8707), to show on the consent page.
+    pub fn resources(&self) -> &[String] {
+        &self.0.resources
+    }
+
     /// The OpenID Connect parameters, when the request is in OpenID mode.
     pub fn oidc(&self) -> Option<&OidcRequest> {
         self.0.oidc.as_ref()
@@ -353,6 +365,7 @@ impl AuthorizationRequest {
                 .then(|| self.0.redirect_uri.clone()),
             code_challenge: self.0.code_challenge.clone(),
             scopes: approval.scopes.clone(),
+            resources: self.0.resources.clone(),
             subject: approval.subject.to_owned(),
             auth_time: approval.auth_time,
             grant_id: approval.grant_id.clone(),

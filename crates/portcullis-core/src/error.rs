@@ -32,6 +32,8 @@ pub enum AuthorizeErrorCode {
     RequestNotSupported,
     /// The `request_uri` parameter is not supported (§3.1.2.6).
     RequestUriNotSupported,
+    /// A `resource` is unknown, malformed or not allowed (RFC 8707 §2).
+    InvalidTarget,
 }
 
 impl AuthorizeErrorCode {
@@ -51,6 +53,7 @@ impl AuthorizeErrorCode {
             Self::AccountSelectionRequired => "account_selection_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 }

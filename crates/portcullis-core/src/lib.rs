@@ -23,6 +23,7 @@ mod pkce;
 mod policy;
 mod records;
 mod redirect_uri;
+mod resources;
 mod scope;
 mod secret;
 mod signing_keys;
@@ -57,6 +58,10 @@ pub use pkce::{CodeChallenge, CodeChallengeMethod};
 pub use policy::{KeyPolicy, Lifetimes, Policy};
 pub use records::{AccessTokenRecord, CodeRecord, Grant, RefreshTokenRecord};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
+pub use resources::{
+    format_for_audience, narrow_resources, requested_resources, scopes_for_audience, Resource,
+    ResourceError, TokenFormat,
+};
 pub use scope::{negotiate_scopes, ScopeError, ScopeSet};
 pub use secret::{constant_time_eq, RandomError, SecretToken, TokenHash};
 pub use signing_keys::{
@@ -67,5 +72,6 @@ pub use token_request::{
     AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, TokenRequest,
 };
 pub use token_response::{
-    mint_access_token, mint_refresh_token, Delegation, MintedToken, TokenResponse, TokenSubject,
+    mint_access_token, mint_jwt_access_token, mint_refresh_token, Delegation, MintedToken,
+    TokenResponse, TokenSubject,
 };

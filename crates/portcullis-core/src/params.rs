@@ -8,6 +8,9 @@ use percent_encoding::percent_decode;
 /// Most parameters one request may carry; real requests have around ten.
 const MAX_PARAMS: usize = 64;
 
+/// Parameters that may appear more than once: `resource` (RFC 8707 §2).
+const MULTI_VALUED: &[&str] = &["resource"];
+
 /// Why a parameter string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamsError {
@@ -48,7 +51,9 @@ impl Params {
             if params.pairs.len() == MAX_PARAMS {
                 return Err(ParamsError::TooMany);
             }
-            if params.pairs.iter().any(|(n, _)| *n == name) {
+            if !MULTI_VALUED.contains(&name.as_str())
+                && params.pairs.iter().any(|(n, _)| *n == name)
+            {
                 params.repeated.insert(name.clone());
             }
             params.pairs.push((name, value));
@@ -62,6 +67,14 @@ impl Params {
         self.pairs
             .iter()
             .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a multi-valued parameter (`resource`), in order.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.pairs
+            .iter()
+            .filter(move |(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
@@ -126,6 +139,13 @@ mod tests {
         assert!(!p.contains("a"));
         assert!(!p.contains("b"));
         assert_eq!(p.get("c"), Some("1"));
+    }
+
+    #[test]
+    fn resource_may_repeat() {
+        let p = Params::parse(b"resource=a&resource=b").unwrap();
+        assert_eq!(p.first_repeated(), None);
+        assert_eq!(p.all("resource").collect::<Vec<_>>(), vec!["a", "b"]);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Lifetimes and protocol policies: all configuration, nothing hard-coded in the flows.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::jose::Algorithm;
+use crate::resources::Resource;
 
 /// How long each artefact lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,12 @@ pub struct Policy {
     pub dangerous_allow_plain_pkce: bool,
     /// Signing keys and their rotation.
     pub keys: KeyPolicy,
+    /// The protected resources tokens may be issued for (RFC 8707).
+    pub resources: Vec<Resource>,
+    /// Scopes that live shorter than the token carrying them (e.g. a powerful `admin` for
+    /// 5 minutes in an hour-long token). An opaque token reports only the scopes still valid;
+    /// a JWT access token gets the shortest lifetime of its scopes.
+    pub scope_lifetimes: BTreeMap<String, Duration>,
     /// A scope that lets a bearer token's holder call the introspection endpoint (e.g. an API
     /// gateway), besides authenticated clients (RFC 7662 §2.1). `None`: clients only.
     pub introspection_scope: Option<String>,

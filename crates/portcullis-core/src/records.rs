@@ -26,6 +26,9 @@ pub struct CodeRecord {
     pub code_challenge: Option<CodeChallenge>,
     /// Granted scopes.
     pub scopes: ScopeSet,
+    /// Granted resources (RFC 8707).
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// The resource owner.
     pub subject: String,
     /// When the resource owner authenticated.
@@ -84,6 +87,9 @@ pub struct AccessTokenRecord {
     pub subject: Option<String>,
     /// Scopes.
     pub scopes: ScopeSet,
+    /// When scopes that live shorter than the token expire (see `Policy::scope_lifetimes`).
+    #[serde(default)]
+    pub scope_expiry: std::collections::BTreeMap<String, UnixTime>,
     /// The grant, for user-delegated tokens.
     pub grant_id: Option<GrantId>,
     /// The token family, for user-delegated tokens.
@@ -95,6 +101,18 @@ pub struct AccessTokenRecord {
     pub issued_at: UnixTime,
     /// Expiry.
     pub expires_at: UnixTime,
+}
+
+impl AccessTokenRecord {
+    /// The scopes still valid at `now`: a scope with its own shorter lifetime drops out when
+    /// that expires, while the others stay until the token does.
+    pub fn scopes_at(&self, now: UnixTime) -> ScopeSet {
+        let live = self
+            .scopes
+            .iter()
+            .filter(|s| self.scope_expiry.get(*s).is_none_or(|e| now < *e));
+        ScopeSet::from_tokens(live).unwrap_or_default()
+    }
 }
 
 /// An issued refresh token (RFC 6749 §6).
@@ -110,6 +128,9 @@ pub struct RefreshTokenRecord {
     pub subject: String,
     /// The scopes of the grant; a refresh may narrow but never widen them.
     pub scopes: ScopeSet,
+    /// The resources of the grant; a refresh may narrow to some of them (RFC 8707 §2.2).
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// When the resource owner authenticated.
     pub auth_time: UnixTime,
     /// The grant.

@@ -29,6 +29,11 @@ impl SecretToken {
         Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
     }
 
+    /// Wraps a self-contained token (a signed JWT) that is handed out like a random one.
+    pub(crate) fn signed(token: String) -> Self {
+        Self(token)
+    }
+
     /// The value to send to the client.
     pub fn expose(&self) -> &str {
         &self.0

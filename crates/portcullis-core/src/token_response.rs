@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::ids::{random_id, FamilyId, GrantId};
 use crate::issuer::Issuer;
+use crate::jose::{sign_compact, JoseError, SigningKey};
 use crate::oidc::OidcSession;
 use crate::records::{AccessTokenRecord, RefreshTokenRecord};
 use crate::scope::ScopeSet;
@@ -34,6 +35,8 @@ pub struct TokenSubject<'a> {
     pub delegation: Option<Delegation<'a>>,
     /// Scopes.
     pub scopes: &'a ScopeSet,
+    /// The resources the token is for (`aud`, RFC 8707); empty when not restricted.
+    pub audience: &'a [String],
     /// The OpenID Connect session of a delegation in OpenID mode.
     pub oidc: Option<&'a OidcSession>,
 }
@@ -62,11 +65,12 @@ pub fn mint_access_token(
     let record = AccessTokenRecord {
         hash: secret.hash(),
         jti: random_id(rng)?,
-        audience: Vec::new(),
+        audience: to.audience.to_vec(),
         issuer: to.issuer.clone(),
         client_id: to.client_id.to_owned(),
         subject: to.delegation.map(|d| d.subject.to_owned()),
         scopes: to.scopes.clone(),
+        scope_expiry: Default::default(),
         grant_id: to.delegation.map(|d| d.grant_id.clone()),
         family_id: to.delegation.map(|d| d.family_id.clone()),
         userinfo_claims: to
@@ -94,6 +98,7 @@ pub fn mint_refresh_token(
         client_id: to.client_id.to_owned(),
         subject: delegation.subject.to_owned(),
         scopes: to.scopes.clone(),
+        resources: to.audience.to_vec(),
         auth_time: delegation.auth_time,
         grant_id: delegation.grant_id.clone(),
         family_id: delegation.family_id.clone(),
@@ -157,4 +162,76 @@ impl fmt::Debug for TokenResponse {
             .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
+}
+
+/// The claims of a JWT access token (RFC 9068 §2.2).
+#[derive(Debug, Serialize)]
+struct JwtAccessTokenClaims<'a> {
+    iss: &'a str,
+    exp: UnixTime,
+    aud: &'a [String],
+    sub: &'a str,
+    client_id: &'a str,
+    iat: UnixTime,
+    jti: &'a str,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<UnixTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<&'a [String]>,
+    #[serde(flatten)]
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Mints a JWT access token (RFC 9068): `typ: at+jwt`, signed by `key`, expiring at
+/// `expires_at`. `sub` is the resource owner, or the client itself for client credentials
+/// (§2.2). Its record is stored under the hash of the whole JWT, with its `jti`, so
+/// introspection and revocation work as for opaque tokens. `extra` must hold no protocol
+/// claim (see [`crate::merge_extra_claims`]).
+pub fn mint_jwt_access_token(
+    to: &TokenSubject<'_>,
+    now: UnixTime,
+    expires_at: UnixTime,
+    extra: serde_json::Map<String, serde_json::Value>,
+    key: &SigningKey,
+    rng: &dyn SecureRandom,
+) -> Result<MintedToken<AccessTokenRecord>, JoseError> {
+    let jti = random_id(rng).map_err(|_| JoseError::SigningFailed)?;
+    let claims = JwtAccessTokenClaims {
+        iss: to.issuer.as_str(),
+        exp: expires_at,
+        aud: to.audience,
+        sub: to.delegation.map_or(to.client_id, |d| d.subject),
+        client_id: to.client_id,
+        iat: now,
+        jti: &jti,
+        scope: to.scopes.to_string(),
+        auth_time: to.delegation.map(|d| d.auth_time),
+        acr: to.oidc.and_then(|o| o.acr.as_deref()),
+        amr: to.oidc.and_then(|o| o.amr.as_deref()),
+        extra,
+    };
+    let payload = serde_json::to_vec(&claims).map_err(|_| JoseError::SigningFailed)?;
+    let secret = SecretToken::signed(sign_compact(&payload, Some("at+jwt"), key, rng)?);
+    let record = AccessTokenRecord {
+        hash: secret.hash(),
+        jti,
+        audience: to.audience.to_vec(),
+        issuer: to.issuer.clone(),
+        client_id: to.client_id.to_owned(),
+        subject: to.delegation.map(|d| d.subject.to_owned()),
+        scopes: to.scopes.clone(),
+        scope_expiry: Default::default(),
+        grant_id: to.delegation.map(|d| d.grant_id.clone()),
+        family_id: to.delegation.map(|d| d.family_id.clone()),
+        userinfo_claims: to
+            .oidc
+            .map(|o| o.claims.userinfo.clone())
+            .unwrap_or_default(),
+        issued_at: now,
+        expires_at,
+    };
+    Ok(MintedToken { secret, record })
 }

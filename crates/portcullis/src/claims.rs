@@ -28,6 +28,19 @@ pub trait UserClaims: Send + Sync + 'static {
     ) -> Result<Map<String, Value>, ClaimsError> {
         Ok(Map::new())
     }
+
+    /// Extra claims for an access token (a JWT access token's payload, and introspection
+    /// responses) issued to `client_id` for `audience` with `scopes`; `subject` is `None`
+    /// for client credentials. Protocol claims are dropped.
+    async fn access_token_claims(
+        &self,
+        _subject: Option<&str>,
+        _client_id: &str,
+        _audience: &[String],
+        _scopes: &ScopeSet,
+    ) -> Result<Map<String, Value>, ClaimsError> {
+        Ok(Map::new())
+    }
 }
 
 /// A host with no user claims: ID tokens and UserInfo carry only `sub`.

@@ -5,7 +5,7 @@ use http::header::{ACCEPT, AUTHORIZATION};
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
     sign_compact, AccessTokenRecord, ActiveToken, Client, Introspection, IntrospectionJwtClaims,
-    OAuthError, Params, RefreshTokenRecord, TokenErrorCode, TokenHash, UnixTime,
+    OAuthError, Params, RefreshTokenRecord, TokenErrorCode, TokenHash, TokenSubject, UnixTime,
 };
 use portcullis_store::RefreshState;
 
@@ -145,9 +145,20 @@ impl Provider {
         let Some(client) = self.token_client(&t.client_id, caller.now).await? else {
             return Ok(Some(Introspection::inactive()));
         };
-        Ok(Some(Introspection::active(
-            self.describe_access(&t, &client),
-        )))
+        let scopes = t.scopes_at(caller.now);
+        let to = TokenSubject {
+            issuer: &self.inner.issuer,
+            client_id: &t.client_id,
+            delegation: None,
+            scopes: &scopes,
+            audience: &t.audience,
+            oidc: None,
+        };
+        let mut active = self.describe_access(&t, &client, caller.now);
+        active.extra = self
+            .access_token_claims_for(t.subject.as_deref(), &to)
+            .await?;
+        Ok(Some(Introspection::active(active)))
     }
 
     async fn introspect_refresh(
@@ -189,9 +200,14 @@ impl Provider {
             .await?)
     }
 
-    fn describe_access(&self, t: &AccessTokenRecord, client: &Client) -> ActiveToken {
+    fn describe_access(
+        &self,
+        t: &AccessTokenRecord,
+        client: &Client,
+        now: UnixTime,
+    ) -> ActiveToken {
         ActiveToken {
-            scope: t.scopes.to_string(),
+            scope: t.scopes_at(now).to_string(),
             client_id: t.client_id.clone(),
             sub: t.subject.as_deref().map(|s| self.subject_for(client, s)),
             token_type: Some("Bearer"),

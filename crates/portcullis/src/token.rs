@@ -2,20 +2,29 @@
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
+use std::collections::BTreeMap;
+
 use portcullis_core::{
-    mint_access_token, mint_refresh_token, negotiate_scopes, AuthorizationCodeGrant, Client,
-    ClientCredentialsGrant, CodeRecord, Delegation, FamilyId, GrantId, GrantType, MintedToken,
-    OAuthError, Params, RefreshTokenGrant, RefreshTokenRecord, ScopeSet, TokenErrorCode, TokenHash,
-    TokenRequest, TokenResponse, TokenSubject, UnixTime,
+    format_for_audience, merge_extra_claims, mint_access_token, mint_jwt_access_token,
+    mint_refresh_token, narrow_resources, negotiate_scopes, requested_resources,
+    scopes_for_audience, AccessTokenRecord, AuthorizationCodeGrant, Client, ClientCredentialsGrant,
+    CodeRecord, Delegation, FamilyId, GrantId, GrantType, MintedToken, OAuthError, Params,
+    RefreshTokenGrant, RefreshTokenRecord, ResourceError, ScopeSet, TokenErrorCode, TokenFormat,
+    TokenHash, TokenRequest, TokenResponse, TokenSubject, UnixTime,
 };
 use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
 
 use crate::client_endpoint::{ClientRequest, Failure};
-use crate::id_tokens::IdTokenFor;
+use crate::id_tokens::{IdTokenError, IdTokenFor};
+use crate::keys::KeyError;
 use crate::provider::Provider;
 use crate::responses::json;
 
 type TokenError = OAuthError<TokenErrorCode>;
+
+fn invalid_target(e: ResourceError) -> TokenError {
+    OAuthError::new(TokenErrorCode::InvalidTarget, e.to_string())
+}
 
 fn invalid_grant(description: &'static str) -> TokenError {
     OAuthError::new(TokenErrorCode::InvalidGrant, description)
@@ -57,10 +66,16 @@ impl Provider {
             )
             .into());
         }
+        let resources = requested_resources(params, &self.inner.policy.resources, &client.id)
+            .map_err(invalid_target)?;
         match request {
-            TokenRequest::AuthorizationCode(g) => self.exchange_code(client, g, now).await,
-            TokenRequest::RefreshToken(g) => self.refresh(client, g, now).await,
-            TokenRequest::ClientCredentials(g) => self.client_credentials(client, g, now).await,
+            TokenRequest::AuthorizationCode(g) => {
+                self.exchange_code(client, g, resources, now).await
+            }
+            TokenRequest::RefreshToken(g) => self.refresh(client, g, resources, now).await,
+            TokenRequest::ClientCredentials(g) => {
+                self.client_credentials(client, g, resources, now).await
+            }
         }
     }
 
@@ -69,6 +84,7 @@ impl Provider {
         &self,
         client: &Client,
         g: AuthorizationCodeGrant,
+        resources: Vec<String>,
         now: UnixTime,
     ) -> Result<TokenResponse, Failure> {
         let inner = &self.inner;
@@ -105,12 +121,22 @@ impl Provider {
             grant_id: &record.grant_id,
             family_id: &record.family_id,
         };
+        // RFC 8707 §2.2: the access token may be for some of the granted resources; the
+        // refresh token keeps them all.
+        let audience = narrow_resources(resources, &record.resources).map_err(invalid_target)?;
+        let at_scopes = scopes_for_audience(&record.scopes, &audience, &inner.policy.resources);
         let to = TokenSubject {
             issuer: &inner.issuer,
             client_id: &client.id,
             delegation: Some(delegation),
             scopes: &record.scopes,
+            audience: &record.resources,
             oidc: record.oidc.as_ref(),
+        };
+        let at_to = TokenSubject {
+            scopes: &at_scopes,
+            audience: &audience,
+            ..to
         };
         // OpenID Connect Core §11: in OpenID mode a refresh token needs `offline_access`.
         let openid = record
@@ -130,7 +156,7 @@ impl Provider {
         } else {
             None
         };
-        let access = self.mint_access_token(&to, now)?;
+        let access = self.access_token(&at_to, now).await?;
         let id_token = match openid {
             Some(session) => Some(
                 self.issue_id_token(
@@ -168,6 +194,7 @@ impl Provider {
         &self,
         client: &Client,
         g: RefreshTokenGrant,
+        resources: Vec<String>,
         now: UnixTime,
     ) -> Result<TokenResponse, Failure> {
         let inner = &self.inner;
@@ -193,7 +220,9 @@ impl Provider {
         if now >= old.expires_at {
             return Err(invalid_grant("the refresh token has expired").into());
         }
-        let scopes = narrowed_scopes(&old, g.scope.as_ref())?;
+        let asked = narrowed_scopes(&old, g.scope.as_ref())?;
+        let audience = narrow_resources(resources, &old.resources).map_err(invalid_target)?;
+        let scopes = scopes_for_audience(&asked, &audience, &inner.policy.resources);
         let delegation = Delegation {
             subject: &old.subject,
             auth_time: old.auth_time,
@@ -206,6 +235,7 @@ impl Provider {
             client_id: &client.id,
             delegation: Some(delegation),
             scopes: &old.scopes,
+            audience: &old.resources,
             oidc: old.oidc.as_ref(),
         };
         let successor = mint_refresh_token(
@@ -217,9 +247,10 @@ impl Provider {
         )?;
         let to = TokenSubject {
             scopes: &scopes,
+            audience: &audience,
             ..successor_to
         };
-        let access = self.mint_access_token(&to, now)?;
+        let access = self.access_token(&to, now).await?;
         // OpenID Connect Core §12.2: a new ID token with the same sub and original auth_time.
         let id_token = match old.oidc.as_ref().filter(|_| scopes.contains("openid")) {
             Some(session) => Some(
@@ -283,6 +314,7 @@ impl Provider {
         &self,
         client: &Client,
         g: ClientCredentialsGrant,
+        audience: Vec<String>,
         now: UnixTime,
     ) -> Result<TokenResponse, Failure> {
         let scopes = negotiate_scopes(
@@ -296,14 +328,16 @@ impl Provider {
                 "scope not allowed for this client",
             )
         })?;
+        let scopes = scopes_for_audience(&scopes, &audience, &self.inner.policy.resources);
         let to = TokenSubject {
             issuer: &self.inner.issuer,
             client_id: &client.id,
             delegation: None,
             scopes: &scopes,
+            audience: &audience,
             oidc: None,
         };
-        let access = self.mint_access_token(&to, now)?;
+        let access = self.access_token(&to, now).await?;
         self.inner
             .stores
             .tokens
@@ -312,18 +346,74 @@ impl Provider {
         Ok(TokenResponse::bearer(&access, None, g.scope.as_ref(), now))
     }
 
-    fn mint_access_token(
+    /// Mints an access token: a JWT (RFC 9068) when its audience asks for one, else opaque.
+    /// Scopes with a shorter lifetime than the token expire on their own; a JWT, which cannot
+    /// change, gets the shortest lifetime of its scopes.
+    async fn access_token(
         &self,
         to: &TokenSubject<'_>,
         now: UnixTime,
-    ) -> Result<MintedToken<portcullis_core::AccessTokenRecord>, Failure> {
+    ) -> Result<MintedToken<AccessTokenRecord>, Failure> {
         let inner = &self.inner;
-        Ok(mint_access_token(
-            to,
-            now,
-            inner.policy.lifetimes.access_token,
-            inner.rng.as_ref(),
-        )?)
+        let policy = &inner.policy;
+        let token_exp = now.plus(policy.lifetimes.access_token);
+        let scope_expiry: BTreeMap<String, UnixTime> = to
+            .scopes
+            .iter()
+            .filter_map(|s| {
+                policy
+                    .scope_lifetimes
+                    .get(s)
+                    .map(|d| (s.to_owned(), now.plus(*d)))
+            })
+            .filter(|(_, e)| *e < token_exp)
+            .collect();
+        match format_for_audience(to.audience, &policy.resources) {
+            TokenFormat::Opaque => {
+                let mut t =
+                    mint_access_token(to, now, policy.lifetimes.access_token, inner.rng.as_ref())?;
+                t.record.scope_expiry = scope_expiry;
+                Ok(t)
+            }
+            TokenFormat::Jwt => {
+                let exp = scope_expiry
+                    .values()
+                    .copied()
+                    .fold(token_exp, UnixTime::min);
+                let extra = self
+                    .access_token_claims_for(to.delegation.map(|d| d.subject), to)
+                    .await?;
+                let key = self
+                    .signer(policy.keys.default_alg, now)
+                    .await
+                    .map_err(IdTokenError::from)?;
+                mint_jwt_access_token(to, now, exp, extra, &key, inner.rng.as_ref())
+                    .map_err(|e| Failure::from(IdTokenError::from(KeyError::from(e))))
+            }
+        }
+    }
+
+    /// The host's extra access-token claims for `subject`, protocol claims dropped.
+    pub(crate) async fn access_token_claims_for(
+        &self,
+        subject: Option<&str>,
+        to: &TokenSubject<'_>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+        let hook = self
+            .inner
+            .claims
+            .access_token_claims(subject, to.client_id, to.audience, to.scopes)
+            .await
+            .map_err(IdTokenError::from)?;
+        let mut extra = serde_json::Map::new();
+        let dropped = merge_extra_claims(&mut extra, hook);
+        if !dropped.is_empty() {
+            tracing::warn!(
+                ?dropped,
+                "host access token claims may not set protocol claims"
+            );
+        }
+        Ok(extra)
     }
 
     async fn revoke_family(&self, family_id: &FamilyId, now: UnixTime) -> Result<(), StoreError> {

@@ -100,8 +100,9 @@ impl Provider {
             .map_err(store_down)?
             .filter(|r| now < r.expires_at)
             .ok_or(Refusal::InvalidToken)?;
+        let scopes = record.scopes_at(now);
         let subject = match &record.subject {
-            Some(s) if record.scopes.contains("openid") => s,
+            Some(s) if scopes.contains("openid") => s,
             _ => return Err(Refusal::InsufficientScope),
         };
         let client = inner
@@ -115,7 +116,7 @@ impl Provider {
             tracing::error!(error = %e, "claims source failure");
             Refusal::Unavailable
         })?;
-        let mut claims = release_claims(&all, &record.scopes, &record.userinfo_claims);
+        let mut claims = release_claims(&all, &scopes, &record.userinfo_claims);
         claims.insert("sub".into(), self.subject_for(&client, subject).into());
         Ok(claims)
     }

@@ -1,0 +1,260 @@
+//! Resource indicators (RFC 8707), JWT access tokens (RFC 9068), short-lived scopes, and the
+//! host's access-token claims.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use http::StatusCode;
+use portcullis::core::{
+    verify_compact, Algorithm, JwkSet, Policy, Resource, ScopeSet, TokenFormat,
+};
+use portcullis_store_memory::MemoryStore;
+use serde_json::{json, Value};
+
+const API: &str = "https://api.example/";
+const REPORTS: &str = "https://reports.example/";
+const ADMIN: &str = "https://admin.example/";
+const WEB: Option<(&str, &str)> = Some(("web", SECRET));
+const SERVICE: Option<(&str, &str)> = Some(("service", SECRET));
+
+fn policy() -> Policy {
+    let resource = |uri: &str, scopes: &str, format, clients: Option<&[&str]>| Resource {
+        uri: uri.into(),
+        scopes: ScopeSet::parse(scopes).unwrap(),
+        token_format: format,
+        clients: clients.map(|c| c.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>()),
+    };
+    Policy {
+        resources: vec![
+            resource(API, "read write", TokenFormat::Jwt, None),
+            resource(REPORTS, "read", TokenFormat::Opaque, None),
+            resource(ADMIN, "write", TokenFormat::Opaque, Some(&["service"])),
+        ],
+        scope_lifetimes: BTreeMap::from([("write".to_owned(), Duration::from_secs(300))]),
+        ..Policy::default()
+    }
+}
+
+async fn harness() -> Harness {
+    Harness::on_store(Arc::new(MemoryStore::new()), ISSUER, policy()).await
+}
+
+fn resource_params(uris: &[&str]) -> String {
+    uris.iter()
+        .map(|u| format!("&resource={}", enc(u)))
+        .collect()
+}
+
+async fn code_with_resources(h: &Harness, scope: &str, uris: &[&str]) -> String {
+    let q = format!(
+        "response_type=code&client_id=web&redirect_uri={}&scope={}&state=st&code_challenge={}&code_challenge_method=S256{}",
+        enc(WEB_REDIRECT),
+        enc(scope),
+        challenge(VERIFIER),
+        resource_params(uris)
+    );
+    let pending = h.pending(&q).await;
+    assert_eq!(pending.scopes().to_string(), scope);
+    let r = h.provider.approve(pending, approval("alice", scope)).await;
+    query_param(location(&r).as_str(), "code").unwrap()
+}
+
+async fn exchange(h: &Harness, code: &str, uris: &[&str]) -> (StatusCode, Value) {
+    let body = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}{}",
+        enc(WEB_REDIRECT),
+        resource_params(uris)
+    );
+    let (s, j, _) = h.token(&body, WEB).await;
+    (s, j)
+}
+
+async fn jwt_claims(h: &Harness, token: &str) -> (Option<String>, Value) {
+    let keys = JwkSet::parse(h.provider.jwks().await.body())
+        .unwrap()
+        .verifying_keys();
+    let v = verify_compact(token, &keys, &Algorithm::ALL).expect("a JWT access token");
+    (v.header.typ, serde_json::from_slice(&v.payload).unwrap())
+}
+
+#[tokio::test]
+async fn unknown_or_disallowed_resources_are_invalid_target() {
+    let h = harness().await;
+    for uris in [
+        &["https://unknown.example/"][..],
+        &[ADMIN],
+        &["not a uri"],
+        &["https://api.example/#x"],
+    ] {
+        let q = format!(
+            "response_type=code&client_id=web&redirect_uri={}&state=st&code_challenge={}&code_challenge_method=S256{}",
+            enc(WEB_REDIRECT),
+            challenge(VERIFIER),
+            resource_params(uris)
+        );
+        let r = h.respond(&q).await;
+        assert_eq!(
+            query_param(location(&r).as_str(), "error").as_deref(),
+            Some("invalid_target"),
+            "{uris:?}"
+        );
+    }
+    let (status, body, _) = h
+        .token(
+            &format!(
+                "grant_type=client_credentials{}",
+                resource_params(&["https://unknown.example/"])
+            ),
+            SERVICE,
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_target")
+    );
+}
+
+#[tokio::test]
+async fn a_resource_gets_an_audience_restricted_jwt_access_token() {
+    let h = harness().await;
+    let code = code_with_resources(&h, "read write", &[API, REPORTS]).await;
+    // Ask for the API only: a JWT for it, carrying only the scopes it understands.
+    let (status, tokens) = exchange(&h, &code, &[API]).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let at = tokens["access_token"].as_str().unwrap();
+    let (typ, claims) = jwt_claims(&h, at).await;
+    assert_eq!(typ.as_deref(), Some("at+jwt"));
+    assert_eq!(claims["iss"], ISSUER);
+    assert_eq!(claims["aud"], json!([API]));
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["client_id"], "web");
+    assert_eq!(claims["scope"], "read write");
+    assert_eq!(claims["iat"], T0);
+    assert_eq!(claims["auth_time"], T0);
+    // `write` lives 5 minutes: the JWT cannot drop it, so it lives 5 minutes.
+    assert_eq!(claims["exp"], T0 + 300);
+    assert_eq!(tokens["expires_in"], 300);
+    // Its jti is recorded: introspection and revocation work for it.
+    let (_, intro, _) = h
+        .post(Endpoint::Introspect, &format!("token={at}"), WEB)
+        .await;
+    assert_eq!(intro["jti"], claims["jti"]);
+    assert_eq!(intro["aud"], json!([API]));
+    // A refresh may narrow to the other granted resource: opaque, `read` only.
+    let (status, refreshed, _) = h
+        .token(
+            &format!(
+                "grant_type=refresh_token&refresh_token={}{}",
+                tokens["refresh_token"].as_str().unwrap(),
+                resource_params(&[REPORTS])
+            ),
+            WEB,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert_eq!(refreshed["scope"], "read");
+    let opaque = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(opaque.split('.').count(), 1);
+    // ...but never to one that was not granted.
+    let (status, body, _) = h
+        .token(
+            &format!(
+                "grant_type=refresh_token&refresh_token={}{}",
+                refreshed["refresh_token"].as_str().unwrap(),
+                resource_params(&[ADMIN])
+            ),
+            WEB,
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_target")
+    );
+    let (status, body) = exchange(
+        &h,
+        &code_with_resources(&h, "read", &[REPORTS]).await,
+        &[API],
+    )
+    .await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_target")
+    );
+}
+
+#[tokio::test]
+async fn other_resources_cannot_introspect_a_token_for_someone_else() {
+    let h = harness().await;
+    let code = code_with_resources(&h, "read", &[REPORTS]).await;
+    let (_, tokens) = exchange(&h, &code, &[]).await;
+    let at = tokens["access_token"].as_str().unwrap();
+    // The service client is not in the audience (nor the token's client).
+    let (_, body, _) = h
+        .post(Endpoint::Introspect, &format!("token={at}"), SERVICE)
+        .await;
+    assert_eq!(body, json!({"active": false}));
+    let (_, body, _) = h
+        .post(Endpoint::Introspect, &format!("token={at}"), WEB)
+        .await;
+    assert_eq!(body["active"], true);
+}
+
+async fn introspect(h: &Harness, token: &str) -> Value {
+    h.post(Endpoint::Introspect, &format!("token={token}"), WEB)
+        .await
+        .1
+}
+
+#[tokio::test]
+async fn a_short_lived_scope_drops_out_of_an_opaque_token_on_its_own() {
+    let h = harness().await;
+    let code = h.code_for("web", WEB_REDIRECT, "read write", "alice").await;
+    let tokens = h.exchange_web(&code).await;
+    let at = tokens["access_token"].as_str().unwrap();
+    assert_eq!(tokens["expires_in"], 3600);
+    assert_eq!(introspect(&h, at).await["scope"], "read write");
+    h.clock.advance(300);
+    let body = introspect(&h, at).await;
+    assert_eq!(
+        (body["active"].clone(), body["scope"].clone()),
+        (json!(true), json!("read"))
+    );
+    h.clock.advance(3300);
+    assert_eq!(introspect(&h, at).await, json!({"active": false}));
+}
+
+#[tokio::test]
+async fn client_credentials_for_a_resource_and_admin_only_for_its_clients() {
+    let h = harness().await;
+    let (status, body, _) = h
+        .token(
+            &format!(
+                "grant_type=client_credentials&scope=read+write{}",
+                resource_params(&[ADMIN])
+            ),
+            SERVICE,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "write");
+    let (status, body, _) = h
+        .token(
+            &format!(
+                "grant_type=client_credentials&scope=read{}",
+                resource_params(&[API])
+            ),
+            SERVICE,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, claims) = jwt_claims(&h, body["access_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (claims["sub"].clone(), claims["client_id"].clone()),
+        (json!("service"), json!("service"))
+    );
+    assert!(claims.get("auth_time").is_none());
+}
