@@ -5,9 +5,9 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
-    open_ticket, seal_ticket, validate_authorization_request, verify_compact, Algorithm,
-    AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client, CodeApproval, Grant,
-    GrantId, OAuthError, OidcRequest, OidcSession, Params, ScopeSet, TicketError, UnixTime,
+    open_ticket, seal_ticket, validate_authorization_request, AuthorizationRequest,
+    AuthorizeErrorCode, AuthorizeRejection, Client, CodeApproval, Grant, GrantId, OAuthError,
+    OidcRequest, OidcSession, Params, ScopeSet, TicketError, UnixTime,
 };
 use portcullis_store::StoreError;
 
@@ -57,6 +57,11 @@ impl PendingAuthorization {
     /// The sealed ticket that stands for this pending authorization in the host's forms.
     pub fn ticket(&self) -> &str {
         &self.ticket
+    }
+
+    /// The resources asked for (RFC 8707), to show on the consent page.
+    pub fn resources(&self) -> &[String] {
+        self.request.resources()
     }
 
     /// When the ticket stops being accepted.
@@ -209,9 +214,10 @@ impl Provider {
             }
         };
         if let Some(hint) = request.oidc().and_then(|o| o.id_token_hint.as_deref()) {
-            if !self
-                .is_our_id_token_for(hint, request.client_id(), now)
+            if self
+                .verified_id_token_hint(hint, now)
                 .await
+                .is_none_or(|h| h.aud != request.client_id())
             {
                 return AuthorizeOutcome::Respond(self.error_redirect(
                     &request,
@@ -394,31 +400,6 @@ impl Provider {
             return self.unavailable_redirect(request);
         }
         redirect(&issued.location)
-    }
-
-    /// Whether `hint` is an ID token this provider signed with a published key, for
-    /// `client_id`. An expired one is still a valid hint (OpenID Connect Core §3.1.2.1).
-    pub(crate) async fn is_our_id_token_for(
-        &self,
-        hint: &str,
-        client_id: &str,
-        now: UnixTime,
-    ) -> bool {
-        let Ok(keys) = self.key_snapshot(now, false).await else {
-            return false;
-        };
-        let Ok(verified) = verify_compact(hint, &keys.published(now), &Algorithm::ALL) else {
-            return false;
-        };
-        let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&verified.payload) else {
-            return false;
-        };
-        let aud_ok = match &claims["aud"] {
-            serde_json::Value::String(a) => a == client_id,
-            serde_json::Value::Array(a) => a.iter().any(|v| v == client_id),
-            _ => false,
-        };
-        claims["iss"] == self.inner.issuer.as_str() && aud_ok && claims["sub"].is_string()
     }
 
     /// Finds the subject's live grant to the client and adds `scopes` to it, or starts one.

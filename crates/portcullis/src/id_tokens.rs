@@ -1,8 +1,8 @@
 //! Issuing ID tokens (OpenID Connect Core §2, §3.1.3.3, §12.2).
 
 use portcullis_core::{
-    half_hash, merge_extra_claims, pairwise_subject, release_claims, Client, IdTokenClaims,
-    OidcSession, ScopeSet, SubjectType, UnixTime,
+    half_hash, merge_extra_claims, pairwise_subject, release_claims, verify_compact, Algorithm,
+    Client, IdTokenClaims, OidcSession, ScopeSet, SubjectType, UnixTime,
 };
 
 use crate::claims::ClaimsError;
@@ -84,5 +84,31 @@ impl Provider {
         Ok(claims
             .sign(&key, inner.rng.as_ref())
             .map_err(KeyError::from)?)
+    }
+}
+
+/// The claims of an `id_token_hint` this provider signed.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct HintClaims {
+    iss: String,
+    /// The subject, as the audience client sees it.
+    pub(crate) sub: String,
+    /// The client it was issued to (ours always have a single audience).
+    pub(crate) aud: String,
+}
+
+impl Provider {
+    /// The claims of `hint` if it is an ID token this provider signed with a published key.
+    /// An expired one still counts: a hint is not a credential (OpenID Connect Core
+    /// §3.1.2.1, RP-Initiated Logout 1.0 §2).
+    pub(crate) async fn verified_id_token_hint(
+        &self,
+        hint: &str,
+        now: UnixTime,
+    ) -> Option<HintClaims> {
+        let keys = self.key_snapshot(now, false).await.ok()?;
+        let verified = verify_compact(hint, &keys.published(now), &Algorithm::ALL).ok()?;
+        let claims: HintClaims = serde_json::from_slice(&verified.payload).ok()?;
+        (claims.iss == self.inner.issuer.as_str()).then_some(claims)
     }
 }
