@@ -129,8 +129,12 @@ async fn code_flow_with_pkce_refresh_rotation_and_reuse_detection() {
         BasicErrorResponseType::InvalidGrant
     );
 
-    // Signed in already: a new request goes straight to consent.
-    let (url, _, _) = authorize_url(&client, &["read"]);
+    // Signed in already: a request within the consent given goes straight back with a code
+    // (the provider remembers it); one asking for more goes to the consent page.
+    let (url, state, _) = authorize_url(&client, &["read"]);
+    let redirect = browser.get(&url).await.redirect();
+    code_from(&redirect, WEB_REDIRECT, &state, issuer);
+    let (url, _, _) = authorize_url(&client, &["read", "write"]);
     assert!(browser.get(&url).await.is_consent());
 }
 

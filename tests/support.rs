@@ -1,22 +1,42 @@
 //! Shared helpers for the end-to-end tests: start the example provider in-process on
-//! loopback, configure `oauth2` clients for it, and play the browser through its login and
-//! consent pages.
+//! loopback, configure `oauth2` clients for it, and play the browser through its login,
+//! consent and logout pages.
 //!
 //! Everything here panics on unexpected answers: these are test helpers.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+use std::sync::Arc;
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicRequestTokenError};
 use oauth2::{
     AuthType, AuthUrl, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpClientError,
     RedirectUrl, RequestTokenError, TokenUrl,
 };
-use portcullis_example_provider::{spawn, Config, DemoClient, DemoUser, Running};
+use portcullis::{Clock, SystemClock};
+use portcullis_example_provider::{spawn_with, Config, DemoClient, DemoUser, Running, DEMO_TOML};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use url::Url;
 
 pub use portcullis_example_provider as provider;
+
+/// The demo configuration (`demo.toml`) with some of its `key = value` lines given other
+/// values (the first line of each key; `value` is TOML), and `extra` appended (more
+/// clients, more users).
+pub fn demo_config(overrides: &[(&str, &str)], extra: &str) -> Config {
+    let mut lines: Vec<String> = DEMO_TOML.lines().map(str::to_owned).collect();
+    for (key, value) in overrides {
+        let prefix = format!("{key} =");
+        let line = lines
+            .iter_mut()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("demo.toml has no `{key}`"));
+        *line = format!("{key} = {value}");
+    }
+    let text = format!("{}\n{extra}", lines.join("\n"));
+    Config::parse(&text).expect("the test configuration")
+}
 
 /// An `oauth2` client with its authorization and token endpoints set.
 pub type CodeClient =
@@ -37,10 +57,16 @@ pub async fn start() -> Running {
 
 /// Starts the example provider with `config` on `127.0.0.1:0`.
 pub async fn start_with(config: Config) -> Running {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// Starts the example provider with `config` on `127.0.0.1:0`, reading the time from
+/// `clock` (e.g. a `ManualClock` the test moves).
+pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
-    spawn(config, None, listener)
+    spawn_with(config, None, listener, clock)
         .await
         .expect("start the provider")
 }
@@ -103,6 +129,8 @@ pub struct Page {
     pub url: Url,
     /// The status.
     pub status: StatusCode,
+    /// Where a redirect leads.
+    pub location: Option<Url>,
     /// The HTML.
     pub body: String,
 }
@@ -161,6 +189,18 @@ impl Page {
         self.form_action()
             .is_some_and(|a| a.path().ends_with("/consent"))
     }
+
+    /// Whether this is the logout confirmation page.
+    pub fn is_logout_confirmation(&self) -> bool {
+        self.form_action()
+            .is_some_and(|a| a.path().ends_with("/logout"))
+    }
+
+    /// Where this `303 See Other` leads; panics if it is not one.
+    pub fn redirect(&self) -> Url {
+        assert_eq!(self.status, StatusCode::SEE_OTHER, "{}", self.body);
+        self.location.clone().expect("a Location header")
+    }
 }
 
 /// What the user does on the consent page.
@@ -208,7 +248,16 @@ impl Browser {
                 Some(value.as_bytes())
             );
         }
-        Page { url, status, body }
+        let location = headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(|l| url.join(l).expect("a valid Location"));
+        Page {
+            url,
+            status,
+            location,
+            body,
+        }
     }
 
     /// Fetches a page.
@@ -277,17 +326,25 @@ impl Browser {
         };
         fields.push(("decision", value));
         let response = self.submit(consent, &fields).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .expect("a Location header");
-        Url::parse(location).expect("an absolute Location")
+        self.page(response).await.redirect()
+    }
+
+    /// Answers the logout confirmation page: sign out (`true`) or stay signed in.
+    pub async fn confirm_logout(&self, confirmation: &Page, sign_out: bool) -> Page {
+        assert!(
+            confirmation.is_logout_confirmation(),
+            "expected the logout confirmation: {}",
+            confirmation.body
+        );
+        let decision = if sign_out { "yes" } else { "no" };
+        let response = self.submit(confirmation, &[("decision", decision)]).await;
+        self.page(response).await
     }
 
     /// The whole dance: open `authorize_url`, sign in as `user` unless the session cookie
-    /// already does, decide, and return where the provider redirected.
+    /// already does, decide, and return where the provider redirected. When the provider
+    /// remembers a consent that covers the request, it redirects at once and `decision` is
+    /// not asked (so it must not be [`Decision::Deny`]).
     pub async fn authorize(
         &self,
         authorize_url: &Url,
@@ -295,12 +352,22 @@ impl Browser {
         decision: Decision<'_>,
     ) -> Url {
         let page = self.get(authorize_url).await;
+        if page.status == StatusCode::SEE_OTHER {
+            assert!(
+                !matches!(decision, Decision::Deny),
+                "consent was remembered: there is nothing to deny"
+            );
+            return page.redirect();
+        }
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         let consent = if page.is_login() {
             self.log_in(&page, user).await
         } else {
             page
         };
+        if consent.status == StatusCode::SEE_OTHER {
+            return consent.redirect();
+        }
         assert!(
             consent.is_consent(),
             "expected the consent page: {}",

@@ -145,8 +145,9 @@ impl Provider {
     pub async fn jwks(&self) -> Response<Bytes> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        // RS256 (the OpenID Connect baseline) and the default algorithm always have a key.
-        for alg in [Algorithm::RS256, inner.policy.keys.default_alg] {
+        // Every advertised algorithm has a published key before anything is signed with it:
+        // a relying party that cached this JWKS must know the key of any client's algorithm.
+        for alg in Algorithm::ALL {
             if let Err(e) = self.signer(alg, now).await {
                 tracing::error!(error = %e, "cannot load signing keys");
                 return json_error(

@@ -112,7 +112,8 @@ impl Provider {
         let current = match active_key(&snapshot.records, alg, now) {
             Some(r) => r.clone(),
             None => {
-                // No key yet: nobody can have cached a JWKS without it, so it signs at once.
+                // No key yet: the JWKS was never served (it creates a key for every algorithm),
+                // so nobody can have cached one without this key, and it signs at once.
                 let record = self.new_key_record(alg, now, now)?;
                 self.inner.stores.keys.insert_key(&record).await?;
                 tracing::info!(kid = %record.kid, %alg, "created the first signing key");

@@ -48,6 +48,10 @@ pub enum BuildError {
     /// The random number generator failed while generating the interaction key.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// A new key would sign before every cache and process knows it: `publish_ahead` must
+    /// exceed `jwks_max_age + reload_every`.
+    #[error("keys.publish_ahead must exceed keys.jwks_max_age + keys.reload_every")]
+    KeyPublishTooShort,
 }
 
 /// Why a client could not be registered.
@@ -148,6 +152,10 @@ impl ProviderBuilder {
     /// Builds the provider.
     pub fn build(self) -> Result<Provider, BuildError> {
         let stores = self.stores.ok_or(BuildError::NoStores)?;
+        let keys = &self.policy.keys;
+        if keys.publish_ahead <= keys.jwks_max_age + keys.reload_every {
+            return Err(BuildError::KeyPublishTooShort);
+        }
         let interaction_key = match self.interaction_key {
             Some(k) => InteractionKey::from_bytes(&k),
             None => InteractionKey::generate(self.rng.as_ref())?,
@@ -199,6 +207,16 @@ impl Provider {
     /// The protocol policy.
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
+    }
+
+    /// The registered client `client_id`, if any (and not expired).
+    pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        let inner = &self.inner;
+        inner
+            .stores
+            .clients
+            .find_client(&inner.issuer, client_id, inner.clock.now())
+            .await
     }
 
     /// Registers (or replaces) a client of this issuer, after checking it is consistent.

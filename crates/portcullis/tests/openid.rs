@@ -75,20 +75,39 @@ async fn discovery_is_built_from_the_issuer_only() {
 }
 
 #[tokio::test]
-async fn jwks_publishes_an_rs256_key_with_a_short_cache() {
+async fn jwks_publishes_a_key_per_algorithm_with_a_short_cache() {
     let h = Harness::new().await;
     let r = h.provider.jwks().await;
     assert_eq!(r.headers()["cache-control"], "public, max-age=300");
     let set = JwkSet::parse(r.body()).unwrap();
-    assert_eq!(set.keys.len(), 1);
-    let k = &set.keys[0];
+    let mut published: Vec<(String, Option<String>)> = set
+        .keys
+        .iter()
+        .map(|k| (k.kty.clone(), k.alg.clone()))
+        .collect();
+    published.sort();
+    let expected = [
+        ("EC", "ES256"),
+        ("OKP", "EdDSA"),
+        ("RSA", "PS256"),
+        ("RSA", "RS256"),
+    ];
     assert_eq!(
-        (k.kty.as_str(), k.alg.as_deref(), k.use_.as_deref()),
-        ("RSA", Some("RS256"), Some("sig"))
+        published,
+        expected
+            .map(|(t, a)| (t.to_owned(), Some(a.to_owned())))
+            .to_vec()
     );
-    assert_eq!(k.kid.as_deref(), Some(k.thumbprint().unwrap().as_str()));
+    for k in &set.keys {
+        assert_eq!(k.use_.as_deref(), Some("sig"));
+        assert_eq!(k.kid.as_deref(), Some(k.thumbprint().unwrap().as_str()));
+    }
     let raw: Value = serde_json::from_slice(r.body()).unwrap();
-    assert!(raw["keys"][0].get("d").is_none());
+    for k in raw["keys"].as_array().unwrap() {
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(k.get(private).is_none());
+        }
+    }
 }
 
 #[tokio::test]

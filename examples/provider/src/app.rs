@@ -1,13 +1,14 @@
 //! Wiring: the provider, its clients, the pages and the server.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::middleware::map_response;
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
-use portcullis::core::{Issuer, IssuerError, Policy};
+use portcullis::core::{Client, Issuer, IssuerError, Policy};
 use portcullis::{BuildError, Clock, Provider, RegisterError, Stores, SystemClock};
 use portcullis_store_memory::MemoryStore;
 use ring::hmac;
@@ -58,7 +59,9 @@ pub enum StartError {
 /// Shared state of the pages.
 pub(crate) struct AppState {
     pub(crate) provider: Provider,
-    pub(crate) users: Users,
+    /// The registered clients, by id.
+    pub(crate) clients: HashMap<String, Client>,
+    pub(crate) users: Arc<Users>,
     pub(crate) sessions: Sessions,
     pub(crate) csrf: Csrf,
     pub(crate) clock: Arc<dyn Clock>,
@@ -75,27 +78,50 @@ fn base_path(issuer: &Issuer) -> String {
 }
 
 /// Builds the provider for `issuer` from `config` and returns its routes: the engine's
-/// endpoints (`portcullis::paths`: `/authorize`, `/token`, …), and `POST /login`,
-/// `POST /consent` and `GET /logout` (the pages), all below the issuer's path and all with
-/// the security headers.
+/// endpoints (`portcullis::paths`: `/authorize`, `/token`, `/userinfo`, `/session/end`,
+/// `/jwks`, discovery), and `POST /login`, `POST /consent` and `POST /logout` (the pages),
+/// all below the issuer's path and all with the security headers.
 pub async fn app(config: Config, issuer: Issuer) -> Result<Router, StartError> {
+    Ok(build(config, issuer, Arc::new(SystemClock)).await?.0)
+}
+
+/// [`app`] with the provider it serves, reading the time from `clock`.
+async fn build(
+    config: Config,
+    issuer: Issuer,
+    clock: Arc<dyn Clock>,
+) -> Result<(Router, Provider), StartError> {
     let rng = SystemRandom::new();
     let policy = Policy {
         lifetimes: config.lifetimes.clone(),
+        keys: config.keys.clone(),
         ..Policy::default()
     };
-    let provider = Provider::builder(issuer.clone())
+    let users =
+        Users::new(config.users, config.pbkdf2_iterations, &rng).map_err(|_| StartError::Random)?;
+    let users = Arc::new(users);
+    let mut builder = Provider::builder(issuer.clone())
         .policy(policy)
         .stores(Stores::shared(Arc::new(MemoryStore::new())))
-        .build()?;
-    for client in &config.clients {
+        .clock(clock.clone())
+        .claims(users.clone());
+    if let Some(key) = &config.interaction_key {
+        builder = builder.interaction_key(key.0);
+    }
+    if let Some(salt) = &config.subject_salt {
+        builder = builder.subject_salt(salt.0);
+    }
+    let provider = builder.build()?;
+    let mut clients = HashMap::new();
+    for client in config.clients {
         provider
-            .register_client(client)
+            .register_client(&client)
             .await
             .map_err(|source| StartError::Register {
                 id: client.id.clone(),
                 source,
             })?;
+        clients.insert(client.id.clone(), client);
     }
     let key = match &config.session_key {
         Some(k) => k.0,
@@ -107,32 +133,32 @@ pub async fn app(config: Config, issuer: Issuer) -> Result<Router, StartError> {
     };
     let key = hmac::Key::new(hmac::HMAC_SHA256, &key);
     let secure = issuer.as_str().starts_with("https:");
-    let users =
-        Users::new(config.users, config.pbkdf2_iterations, &rng).map_err(|_| StartError::Random)?;
     let base = base_path(&issuer);
     let state = Arc::new(AppState {
         provider: provider.clone(),
+        clients,
         users,
         sessions: Sessions::new(key.clone(), config.session_lifetime, secure),
         csrf: Csrf::new(key, secure),
-        clock: Arc::new(SystemClock),
+        clock,
         rng,
         base: base.clone(),
     });
     let pages_routes = Router::new()
         .route("/login", post(flow::login))
         .route("/consent", post(flow::consent))
-        .route("/logout", get(flow::logout))
+        .route("/logout", post(flow::logout))
         .with_state(state.clone());
-    let routes = portcullis_axum::router(provider, Pages(state)).merge(pages_routes);
+    let routes = portcullis_axum::router(provider.clone(), Pages(state)).merge(pages_routes);
     let routes = if base.is_empty() {
         routes
     } else {
         Router::new().nest(&base, routes)
     };
-    Ok(routes
+    let router = routes
         .fallback(not_found)
-        .layer(map_response(pages::security_headers)))
+        .layer(map_response(pages::security_headers));
+    Ok((router, provider))
 }
 
 async fn not_found() -> axum::response::Response {
@@ -144,6 +170,7 @@ async fn not_found() -> axum::response::Response {
 pub struct Running {
     addr: SocketAddr,
     issuer: Issuer,
+    provider: Provider,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -156,6 +183,11 @@ impl Running {
     /// The issuer identifier.
     pub fn issuer(&self) -> &Issuer {
         &self.issuer
+    }
+
+    /// The provider being served, e.g. to rotate its signing keys.
+    pub fn provider(&self) -> &Provider {
+        &self.provider
     }
 
     /// The URL of `path` (starting with `/`) below the issuer, e.g. `url("/token")`.
@@ -185,21 +217,37 @@ pub async fn spawn(
     issuer: Option<Issuer>,
     listener: TcpListener,
 ) -> Result<Running, StartError> {
+    spawn_with(config, issuer, listener, Arc::new(SystemClock)).await
+}
+
+/// [`spawn`] with the time read from `clock` (the provider's and the pages'), e.g. a
+/// [`portcullis::ManualClock`] in tests.
+pub async fn spawn_with(
+    config: Config,
+    issuer: Option<Issuer>,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+) -> Result<Running, StartError> {
     let addr = listener.local_addr()?;
     let issuer = match issuer {
         Some(i) => i,
         None => Issuer::parse(&format!("http://{addr}"))
             .map_err(|source| StartError::Issuer { addr, source })?,
     };
-    let router = app(config, issuer.clone()).await?;
+    let (router, provider) = build(config, issuer.clone(), clock).await?;
     let task = tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok(Running { addr, issuer, task })
+    Ok(Running {
+        addr,
+        issuer,
+        provider,
+        task,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SessionKey;
+    use crate::config::Secret32;
     use axum::body::Body;
     use http::header::{
         CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE,
@@ -215,7 +263,7 @@ mod tests {
 
     async fn demo_app() -> Router {
         let mut config = Config::demo();
-        config.session_key = Some(SessionKey(KEY));
+        config.session_key = Some(Secret32(KEY));
         app(config, Issuer::parse("http://127.0.0.1:8080").unwrap())
             .await
             .unwrap()
@@ -257,6 +305,11 @@ mod tests {
         let start = format!("name=\"{name}\" value=\"");
         let rest = &html[html.find(&start).unwrap() + start.len()..];
         rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    /// A form answering `decision` for `ticket`.
+    fn answer<'a>(ticket: &'a str, csrf: &'a str, decision: &'a str) -> [(&'a str, &'a str); 3] {
+        [("ticket", ticket), ("csrf", csrf), ("decision", decision)]
     }
 
     /// `name=value` of the `Set-Cookie` for `name`.
@@ -378,7 +431,10 @@ mod tests {
         .await;
         assert_eq!(ok.status, StatusCode::OK);
         assert!(ok.body.contains("value=\"email\" checked"), "{}", ok.body);
-        assert_eq!(ok.headers[CONTENT_SECURITY_POLICY], pages::CONSENT_CSP);
+        assert_eq!(
+            ok.headers[CONTENT_SECURITY_POLICY],
+            format!("{} http://127.0.0.1:9000", pages::CSP)
+        );
         let session = cookie(&ok, "session");
         let jar = format!("{jar}; {session}");
 
@@ -412,15 +468,15 @@ mod tests {
         let binding = jar.trim_start_matches("csrf=");
         let key = hmac::Key::new(hmac::HMAC_SHA256, &KEY);
         let csrf = Csrf::new(key, false).token(binding, "forged");
-        let r = post(
-            &app,
-            "/login",
-            &jar,
-            &[("ticket", "forged"), ("csrf", &csrf)],
-        )
-        .await;
+        for uri in ["/login", "/consent", "/logout"] {
+            let r = post(&app, uri, &jar, &answer("forged", &csrf, "yes")).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
+            assert!(r.body.contains("expired"), "{uri}");
+        }
+        // A ticket of the other kind does not open either.
+        let (ticket, csrf) = (hidden(&page.body, "ticket"), hidden(&page.body, "csrf"));
+        let r = post(&app, "/logout", &jar, &answer(&ticket, &csrf, "yes")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(r.body.contains("expired"));
     }
 
     /// An OpenID Connect client, and the demo key so tests can seal sessions.
@@ -435,6 +491,7 @@ mod tests {
         redirect_uris = ["https://rp.example/cb"]
         allowed_scopes = "openid profile"
         grant_types = ["authorization_code"]
+        post_logout_redirect_uris = ["https://rp.example/bye"]
         [[users]]
         username = "alice"
         password = "wonderland"
@@ -455,12 +512,122 @@ mod tests {
         format!("session={}", sessions.seal(&session))
     }
 
+    async fn oidc_app() -> Router {
+        let config = Config::parse(OIDC_CONFIG).unwrap();
+        app(config, Issuer::parse("http://127.0.0.1:8080").unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// A page's form: its ticket and CSRF token, and the cookies that go with them.
+    fn form_of(page: &Reply, session: &str) -> (String, String, String) {
+        let jar = format!("{}; {session}", cookie(page, "csrf"));
+        (
+            hidden(&page.body, "ticket"),
+            hidden(&page.body, "csrf"),
+            jar,
+        )
+    }
+
+    fn location(r: &Reply) -> &str {
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        r.headers[LOCATION].to_str().unwrap()
+    }
+
+    #[tokio::test]
+    async fn consent_is_remembered_and_can_be_switched_away_from() {
+        let app = oidc_app().await;
+        let alice = session_cookie(5);
+        let page = get(&app, OIDC_AUTHORIZE, &alice).await;
+        let (ticket, csrf, jar) = form_of(&page, &alice);
+        let form = |decision| answer(&ticket, &csrf, decision);
+
+        // "Not you?" signs out and shows the sign-in form of the same request.
+        let switched = post(&app, "/consent", &jar, &form("switch")).await;
+        assert_eq!(switched.status, StatusCode::OK);
+        assert!(
+            switched.body.contains("action=\"/login\""),
+            "{}",
+            switched.body
+        );
+        assert_eq!(hidden(&switched.body, "ticket"), ticket);
+        assert_eq!(cookie(&switched, "session"), "session=");
+
+        let mut approve = form("approve").to_vec();
+        approve.push(("scope", "openid"));
+        let approved = post(&app, "/consent", &jar, &approve).await;
+        assert!(location(&approved).contains("code="));
+
+        // The same request again goes straight back, even with prompt=none...
+        for uri in [
+            OIDC_AUTHORIZE.to_owned(),
+            format!("{OIDC_AUTHORIZE}&prompt=none"),
+        ] {
+            let again = get(&app, &uri, &alice).await;
+            assert!(
+                location(&again).starts_with("https://rp.example/cb?code="),
+                "{uri}"
+            );
+        }
+        // ...unless it asks for more, or for consent again (OpenID Connect Core §3.1.2.1).
+        let more = OIDC_AUTHORIZE.replace("scope=openid", "scope=openid%20profile");
+        for uri in [more, format!("{OIDC_AUTHORIZE}&prompt=consent")] {
+            let page = get(&app, &uri, &alice).await;
+            assert!(page.body.contains("action=\"/consent\""), "{uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn logout_without_a_hint_asks_first() {
+        let app = oidc_app().await;
+        let alice = session_cookie(5);
+        let end = "/session/end?client_id=rp&post_logout_redirect_uri=\
+            https%3A%2F%2Frp.example%2Fbye&state=s1";
+        let back = "https://rp.example/bye?state=s1";
+
+        // Nobody is signed in: nothing to ask, back to the client.
+        assert_eq!(location(&get(&app, end, "").await), back);
+
+        let page = get(&app, end, &alice).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("action=\"/logout\""), "{}", page.body);
+        assert!(page.body.contains("<code>rp</code> asks to sign you out"));
+        assert_page_headers(&page);
+        // The form's answer redirects to the client: its origin only is allowed.
+        let csp = format!("{} https://rp.example", pages::CSP);
+        assert_eq!(page.headers[CONTENT_SECURITY_POLICY], csp.as_str());
+
+        let (ticket, csrf, jar) = form_of(&page, &alice);
+        let form = |csrf, decision| answer(&ticket, csrf, decision);
+        let forged = post(&app, "/logout", &jar, &form("AAAA", "yes")).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let other_browser = post(&app, "/logout", &alice, &form(&csrf, "yes")).await;
+        assert_eq!(other_browser.status, StatusCode::FORBIDDEN);
+        let unknown = post(&app, "/logout", &jar, &form(&csrf, "maybe")).await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+
+        let stay = post(&app, "/logout", &jar, &form(&csrf, "no")).await;
+        assert_eq!(stay.status, StatusCode::OK);
+        assert!(stay.body.contains("still signed in"), "{}", stay.body);
+        assert!(stay.headers.get(SET_COOKIE).is_none());
+
+        let out = post(&app, "/logout", &jar, &form(&csrf, "yes")).await;
+        assert_eq!(location(&out), back);
+        assert_eq!(cookie(&out, "session"), "session=");
+
+        // Without a post_logout_redirect_uri, the engine's signed-out page.
+        let page = get(&app, "/session/end", &alice).await;
+        assert_eq!(page.headers[CONTENT_SECURITY_POLICY], pages::CSP);
+        let (ticket, csrf, jar) = form_of(&page, &alice);
+        let out = post(&app, "/logout", &jar, &answer(&ticket, &csrf, "yes")).await;
+        assert_eq!(out.status, StatusCode::OK);
+        assert!(out.body.contains("logged out"), "{}", out.body);
+        assert_eq!(cookie(&out, "session"), "session=");
+    }
+
     #[tokio::test]
     async fn openid_prompt_max_age_and_login_hint() {
-        let config = Config::parse(OIDC_CONFIG).unwrap();
-        let app = app(config, Issuer::parse("http://127.0.0.1:8080").unwrap())
-            .await
-            .unwrap();
+        let app = oidc_app().await;
         let fresh = session_cookie(5);
         let error_of = |r: &Reply| {
             let location = r.headers[LOCATION].to_str().unwrap().to_owned();

@@ -9,7 +9,8 @@ use crate::app::{spawn, StartError};
 use crate::config::Config;
 use crate::demo::demo_banner;
 
-/// A runnable Portcullis OAuth 2.0 provider with HTML login and consent pages.
+/// A runnable Portcullis OAuth 2.0 / OpenID Connect provider with HTML login, consent and
+/// logout pages.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "portcullis-example-provider", version)]
 pub struct Args {
@@ -20,7 +21,7 @@ pub struct Args {
     /// URL when behind a TLS-terminating proxy.
     #[arg(long, value_name = "URL", value_parser = parse_issuer)]
     pub issuer: Option<Issuer>,
-    /// TOML configuration file (clients, users, lifetimes) [default: the demo clients and
+    /// TOML configuration file (clients, users, lifetimes, keys) [default: the demo clients and
     /// user, printed at start].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

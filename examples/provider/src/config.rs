@@ -1,4 +1,6 @@
-//! The configuration file (TOML): clients, users, lifetimes and the session key.
+//! The configuration file (TOML): clients (with their OpenID Connect registration), users
+//! (with their profile claims), lifetimes, signing keys, and the session and provider
+//! secrets.
 //!
 //! Secrets and passwords may be written in plain text; they are hashed with PBKDF2 as the
 //! file is loaded and the plain text is dropped. `secret_hash` / `password_hash` take an
@@ -12,11 +14,12 @@ use std::time::Duration;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis::core::{
-    Client, ClientError, ClientKind, ClientSecretHash, GrantType, Lifetimes, PkcePolicy,
-    RedirectUri, ScopeSet,
+    Algorithm, Client, ClientError, ClientKind, ClientOidc, ClientSecretHash, GrantType, KeyPolicy,
+    Lifetimes, PkcePolicy, RedirectUri, ScopeSet, SubjectType,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
 
 use crate::demo::DEMO_TOML;
 use crate::users::User;
@@ -34,8 +37,11 @@ pub struct Config {
     pub(crate) clients: Vec<Client>,
     pub(crate) users: Vec<User>,
     pub(crate) lifetimes: Lifetimes,
+    pub(crate) keys: KeyPolicy,
     pub(crate) session_lifetime: Duration,
-    pub(crate) session_key: Option<SessionKey>,
+    pub(crate) session_key: Option<Secret32>,
+    pub(crate) interaction_key: Option<Secret32>,
+    pub(crate) subject_salt: Option<Secret32>,
     pub(crate) pbkdf2_iterations: NonZeroU32,
 }
 
@@ -71,6 +77,11 @@ impl Config {
     /// The usernames of the configured users.
     pub fn usernames(&self) -> impl Iterator<Item = &str> {
         self.users.iter().map(|u| u.username.as_str())
+    }
+
+    /// The signing-key policy (`[keys]`).
+    pub fn key_policy(&self) -> &KeyPolicy {
+        &self.keys
     }
 
     fn parse_named(text: &str, origin: &str) -> Result<Self, ConfigError> {
@@ -141,24 +152,24 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// The key signing session cookies and CSRF tokens.
+/// 32 secret bytes from the file: the session key, the interaction key, the subject salt.
 #[derive(Clone)]
-pub(crate) struct SessionKey(pub(crate) [u8; 32]);
+pub(crate) struct Secret32(pub(crate) [u8; 32]);
 
-impl fmt::Debug for SessionKey {
+impl fmt::Debug for Secret32 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionKey(<redacted>)")
+        f.write_str("Secret32(<redacted>)")
     }
 }
 
-impl<'de> Deserialize<'de> for SessionKey {
+impl<'de> Deserialize<'de> for Secret32 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         URL_SAFE_NO_PAD
             .decode(text.trim())
             .ok()
             .and_then(|v| <[u8; 32]>::try_from(v).ok())
-            .map(SessionKey)
+            .map(Secret32)
             .ok_or_else(|| {
                 serde::de::Error::custom(
                     "expected 32 bytes encoded as base64url without padding (43 characters)",
@@ -176,6 +187,10 @@ struct FileConfig {
     lifetimes: FileLifetimes,
     #[serde(default)]
     session: FileSession,
+    #[serde(default)]
+    keys: FileKeys,
+    #[serde(default)]
+    secrets: FileSecrets,
     #[serde(default)]
     clients: Vec<FileClient>,
     #[serde(default)]
@@ -198,6 +213,7 @@ struct FileLifetimes {
     access_token: NonZeroU64,
     refresh_token: NonZeroU64,
     interaction: NonZeroU64,
+    id_token: NonZeroU64,
 }
 
 impl Default for FileLifetimes {
@@ -208,8 +224,72 @@ impl Default for FileLifetimes {
             access_token: secs(d.access_token.as_secs()),
             refresh_token: secs(d.refresh_token.as_secs()),
             interaction: secs(d.interaction.as_secs()),
+            id_token: secs(d.id_token.as_secs()),
         }
     }
+}
+
+/// Signing keys and their rotation (`[keys]`); every field is optional.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileKeys {
+    /// The ID token algorithm of clients that do not choose one.
+    default_alg: Algorithm,
+    /// How long a new key is in the JWKS before it signs.
+    publish_ahead_seconds: u64,
+    /// `Cache-Control: max-age` of the JWKS.
+    jwks_max_age_seconds: u64,
+    /// How often the keys are reloaded from the store.
+    reload_every_seconds: u64,
+    /// Rotate each key this often; 0 rotates only on request.
+    rotate_every_seconds: u64,
+}
+
+impl Default for FileKeys {
+    fn default() -> Self {
+        let d = KeyPolicy::default();
+        Self {
+            default_alg: d.default_alg,
+            publish_ahead_seconds: d.publish_ahead.as_secs(),
+            jwks_max_age_seconds: d.jwks_max_age.as_secs(),
+            reload_every_seconds: d.reload_every.as_secs(),
+            rotate_every_seconds: d.rotate_every.map_or(0, |r| r.as_secs()),
+        }
+    }
+}
+
+impl FileKeys {
+    fn resolve(self) -> Result<KeyPolicy, Invalid> {
+        // A key must be in every cached JWKS, and known to every process, before it signs.
+        let caches = self
+            .jwks_max_age_seconds
+            .saturating_add(self.reload_every_seconds);
+        if self.publish_ahead_seconds <= caches {
+            return Err(invalid(
+                "keys.publish_ahead_seconds",
+                "must be longer than jwks_max_age_seconds + reload_every_seconds, so every \
+                 cache knows a new key before it signs",
+            ));
+        }
+        let d = Duration::from_secs;
+        Ok(KeyPolicy {
+            default_alg: self.default_alg,
+            publish_ahead: d(self.publish_ahead_seconds),
+            jwks_max_age: d(self.jwks_max_age_seconds),
+            reload_every: d(self.reload_every_seconds),
+            rotate_every: (self.rotate_every_seconds > 0).then(|| d(self.rotate_every_seconds)),
+        })
+    }
+}
+
+/// Provider secrets (`[secrets]`), each random at every start when absent.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct FileSecrets {
+    /// Seals pending authorizations and logouts: the same in every process of one issuer.
+    interaction_key: Option<Secret32>,
+    /// Salts pairwise subject identifiers: must stay the same for them to stay stable.
+    subject_salt: Option<Secret32>,
 }
 
 #[derive(Deserialize)]
@@ -218,7 +298,7 @@ struct FileSession {
     /// Seconds a sign-in lasts.
     lifetime: NonZeroU64,
     /// Fixed key (base64url, 32 bytes); random at each start when absent.
-    key: Option<SessionKey>,
+    key: Option<Secret32>,
 }
 
 impl Default for FileSession {
@@ -253,6 +333,23 @@ struct FileClient {
     grant_types: BTreeSet<GrantType>,
     #[serde(default)]
     pkce: PkcePolicy,
+    // OpenID Connect registration (OpenID Connect Dynamic Client Registration §2).
+    id_token_signed_response_alg: Option<Algorithm>,
+    #[serde(default)]
+    subject_type: FileSubjectType,
+    sector_identifier: Option<String>,
+    #[serde(default)]
+    require_auth_time: bool,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<RedirectUri>,
+}
+
+#[derive(Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum FileSubjectType {
+    #[default]
+    Public,
+    Pairwise,
 }
 
 #[derive(Deserialize)]
@@ -262,7 +359,92 @@ struct FileUser {
     password: Option<String>,
     password_hash: Option<ClientSecretHash>,
     #[serde(default)]
-    claims: BTreeMap<String, String>,
+    claims: BTreeMap<String, FileClaim>,
+}
+
+/// A claim's value as TOML gives it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FileClaim {
+    Text(String),
+    Flag(bool),
+    Number(i64),
+    Table(BTreeMap<String, String>),
+}
+
+/// The members of the `address` claim (OpenID Connect Core §5.1.1).
+const ADDRESS_MEMBERS: &[&str] = &[
+    "formatted",
+    "street_address",
+    "locality",
+    "region",
+    "postal_code",
+    "country",
+];
+
+/// What a claim's value must be (OpenID Connect Core §5.1).
+#[derive(Clone, Copy)]
+enum ClaimKind {
+    Text,
+    Flag,
+    Timestamp,
+    Address,
+    /// A claim outside §5.1.
+    Any,
+}
+
+impl ClaimKind {
+    fn of(name: &str) -> Self {
+        match name {
+            "email_verified" | "phone_number_verified" => Self::Flag,
+            "updated_at" => Self::Timestamp,
+            "address" => Self::Address,
+            "name" | "given_name" | "family_name" | "middle_name" | "nickname"
+            | "preferred_username" | "profile" | "picture" | "website" | "email" | "gender"
+            | "birthdate" | "zoneinfo" | "locale" | "phone_number" => Self::Text,
+            _ => Self::Any,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Text => "a string",
+            Self::Flag => "a boolean",
+            Self::Timestamp => "a number (seconds since 1970)",
+            Self::Address => "a table of strings",
+            Self::Any => "a string, a boolean or a number",
+        }
+    }
+}
+
+impl FileClaim {
+    /// Checks the value's type against the claim's definition and converts it to JSON.
+    fn resolve(self, name: &str) -> Result<Value, String> {
+        if name == "sub" {
+            return Err("`sub` is the username and cannot be set".into());
+        }
+        let kind = ClaimKind::of(name);
+        match (self, kind) {
+            (Self::Text(t), ClaimKind::Text | ClaimKind::Any) => Ok(t.into()),
+            (Self::Flag(b), ClaimKind::Flag | ClaimKind::Any) => Ok(b.into()),
+            (Self::Number(n), ClaimKind::Timestamp | ClaimKind::Any) => Ok(n.into()),
+            (Self::Table(members), ClaimKind::Address) => {
+                if let Some(other) = members
+                    .keys()
+                    .find(|k| !ADDRESS_MEMBERS.contains(&k.as_str()))
+                {
+                    return Err(format!(
+                        "`{other}` is not an address member (one of {})",
+                        ADDRESS_MEMBERS.join(", ")
+                    ));
+                }
+                Ok(Value::Object(
+                    members.into_iter().map(|(k, v)| (k, v.into())).collect(),
+                ))
+            }
+            _ => Err(format!("must be {}", kind.describe())),
+        }
+    }
 }
 
 /// A field path (relative to the item) and what is wrong with it.
@@ -339,10 +521,13 @@ impl FileConfig {
                 access_token: d(l.access_token),
                 refresh_token: d(l.refresh_token),
                 interaction: d(l.interaction),
-                ..Lifetimes::default()
+                id_token: d(l.id_token),
             },
+            keys: self.keys.resolve()?,
             session_lifetime: d(self.session.lifetime),
             session_key: self.session.key,
+            interaction_key: self.secrets.interaction_key,
+            subject_salt: self.secrets.subject_salt,
             pbkdf2_iterations: iterations,
         })
     }
@@ -371,6 +556,26 @@ impl FileClient {
             }
             FileClientType::Public => ClientKind::Public,
         };
+        let subject_type = match (self.subject_type, self.sector_identifier) {
+            (FileSubjectType::Public, None) => SubjectType::Public,
+            (FileSubjectType::Public, Some(_)) => {
+                return Err(invalid(
+                    "sector_identifier",
+                    "only a client with subject_type = \"pairwise\" has a sector identifier",
+                ))
+            }
+            (FileSubjectType::Pairwise, Some(sector)) => {
+                if url::Host::parse(&sector).is_err() {
+                    return Err(invalid("sector_identifier", "must be a host name"));
+                }
+                SubjectType::Pairwise {
+                    sector_identifier: sector,
+                }
+            }
+            (FileSubjectType::Pairwise, None) => SubjectType::Pairwise {
+                sector_identifier: redirect_host(&self.redirect_uris)?,
+            },
+        };
         let client = Client {
             id: self.id,
             kind,
@@ -380,7 +585,12 @@ impl FileClient {
             grant_types: self.grant_types,
             pkce: self.pkce,
             expires_at: None,
-            oidc: Default::default(),
+            oidc: ClientOidc {
+                id_token_signed_response_alg: self.id_token_signed_response_alg,
+                subject_type,
+                require_auth_time: self.require_auth_time,
+                post_logout_redirect_uris: self.post_logout_redirect_uris,
+            },
         };
         client.validate().map_err(|e| {
             let field = match e {
@@ -392,6 +602,24 @@ impl FileClient {
             invalid(field, e.to_string())
         })?;
         Ok(client)
+    }
+}
+
+/// The sector of a pairwise client without `sector_identifier`: the one host of its redirect
+/// URIs (OpenID Connect Core §8.1).
+fn redirect_host(uris: &[RedirectUri]) -> Result<String, Invalid> {
+    let hosts: BTreeSet<String> = uris
+        .iter()
+        .filter_map(|u| url::Url::parse(u.as_str()).ok())
+        .filter_map(|u| u.host_str().map(str::to_owned))
+        .collect();
+    let mut hosts = hosts.into_iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(host), None) => Ok(host),
+        _ => Err(invalid(
+            "sector_identifier",
+            "missing: a pairwise client whose redirect URIs do not share one host needs one",
+        )),
     }
 }
 
@@ -407,10 +635,17 @@ impl FileUser {
             iterations,
             rng,
         )?;
+        let mut claims = Map::new();
+        for (name, value) in self.claims {
+            let value = value
+                .resolve(&name)
+                .map_err(|message| (format!("claims.{name}"), message))?;
+            claims.insert(name, value);
+        }
         Ok(User {
             username: self.username,
             password,
-            claims: self.claims,
+            claims,
         })
     }
 }
@@ -542,6 +777,212 @@ claims = { name = "Bob", email = "bob@example.com" }
 
         let e = err(&GOOD.replace("password = \"builder\"", "password_hash = \"md5$x\""));
         assert_eq!(e.field(), "users[0].password_hash");
+    }
+
+    /// `GOOD` with OpenID Connect settings: `web` as a pairwise ES256 client.
+    fn oidc(web_settings: &str, rest: &str) -> String {
+        let text = GOOD.replace(
+            "grant_types = [\"authorization_code\", \"refresh_token\"]\n",
+            &format!("grant_types = [\"authorization_code\", \"refresh_token\"]\n{web_settings}\n"),
+        );
+        format!("{text}\n{rest}")
+    }
+
+    const WEB_OIDC: &str = r#"id_token_signed_response_alg = "ES256"
+subject_type = "pairwise"
+require_auth_time = true
+post_logout_redirect_uris = ["https://app.example/bye", "http://127.0.0.1:7000/bye"]"#;
+
+    const KEYS: &str = r#"[keys]
+default_alg = "EdDSA"
+publish_ahead_seconds = 120
+jwks_max_age_seconds = 60
+reload_every_seconds = 10
+rotate_every_seconds = 0
+[secrets]
+interaction_key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
+subject_salt = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI""#;
+
+    #[test]
+    fn openid_connect_settings_are_loaded() {
+        let c = Config::parse(&oidc(WEB_OIDC, KEYS)).unwrap();
+        let web = &c.clients[0].oidc;
+        assert_eq!(web.id_token_signed_response_alg, Some(Algorithm::ES256));
+        // Without sector_identifier, the one host of the redirect URIs.
+        let sector = "app.example".to_owned();
+        assert_eq!(
+            web.subject_type,
+            SubjectType::Pairwise {
+                sector_identifier: sector
+            }
+        );
+        assert!(web.require_auth_time);
+        let uris: Vec<_> = web
+            .post_logout_redirect_uris
+            .iter()
+            .map(|u| u.as_str())
+            .collect();
+        assert_eq!(
+            uris,
+            ["https://app.example/bye", "http://127.0.0.1:7000/bye"]
+        );
+        assert_eq!(c.clients[1].oidc, ClientOidc::default());
+        let keys = c.key_policy();
+        assert_eq!(keys.default_alg, Algorithm::EdDSA);
+        assert_eq!(keys.publish_ahead, Duration::from_secs(120));
+        assert_eq!(keys.jwks_max_age, Duration::from_secs(60));
+        assert_eq!(keys.reload_every, Duration::from_secs(10));
+        assert_eq!(keys.rotate_every, None);
+        assert_eq!(c.interaction_key.as_ref().map(|k| k.0), Some([1; 32]));
+        assert_eq!(c.subject_salt.as_ref().map(|k| k.0), Some([2; 32]));
+
+        let explicit = WEB_OIDC.replace(
+            "require_auth_time",
+            "sector_identifier = \"sector.example\"\nrequire_auth_time",
+        );
+        let c = Config::parse(&oidc(&explicit, "")).unwrap();
+        let sector = "sector.example".to_owned();
+        assert_eq!(
+            c.clients[0].oidc.subject_type,
+            SubjectType::Pairwise {
+                sector_identifier: sector
+            }
+        );
+        assert_eq!(c.key_policy(), &KeyPolicy::default());
+    }
+
+    #[test]
+    fn user_claims_are_typed_json() {
+        let text = GOOD.replace(
+            "claims = { name = \"Bob\", email = \"bob@example.com\" }",
+            "[users.claims]\nname = \"Bob\"\nemail_verified = true\nupdated_at = 1700000000\n\
+             nickname = \"bob\"\nfavourite = 7\n\
+             [users.claims.address]\nlocality = \"Oxford\"\ncountry = \"GB\"",
+        );
+        let c = Config::parse(&text).unwrap();
+        let expected = serde_json::json!({
+            "name": "Bob",
+            "email_verified": true,
+            "updated_at": 1700000000,
+            "nickname": "bob",
+            "favourite": 7,
+            "address": { "locality": "Oxford", "country": "GB" },
+        });
+        assert_eq!(Value::Object(c.users[0].claims.clone()), expected);
+    }
+
+    #[test]
+    fn malformed_openid_connect_settings_name_the_field() {
+        let cases = [
+            (
+                oidc(WEB_OIDC, &KEYS.replace("\"EdDSA\"", "\"HS256\"")),
+                "keys.default_alg",
+            ),
+            (
+                oidc(WEB_OIDC, &KEYS.replace("= 120", "= 70")),
+                "keys.publish_ahead_seconds",
+            ),
+            (
+                oidc(WEB_OIDC, &KEYS.replace("\"AgICAg", "\"AgI")),
+                "secrets.subject_salt",
+            ),
+            (
+                oidc(&WEB_OIDC.replace("\"ES256\"", "\"none\""), ""),
+                "clients[0].id_token_signed_response_alg",
+            ),
+            (
+                oidc(&WEB_OIDC.replace("\"pairwise\"", "\"secret\""), ""),
+                "clients[0].subject_type",
+            ),
+            (
+                oidc(
+                    &WEB_OIDC.replace(
+                        "\"pairwise\"",
+                        "\"public\"\nsector_identifier = \"x.example\"",
+                    ),
+                    "",
+                ),
+                "clients[0].sector_identifier",
+            ),
+            (
+                oidc(
+                    &WEB_OIDC.replace(
+                        "require_auth_time",
+                        "sector_identifier = \"a b\"\nrequire_auth_time",
+                    ),
+                    "",
+                ),
+                "clients[0].sector_identifier",
+            ),
+            (
+                oidc(WEB_OIDC, "").replace(
+                    "[\"https://app.example/cb\"]",
+                    "[\"https://app.example/cb\", \"https://other.example/cb\"]",
+                ),
+                "clients[0].sector_identifier",
+            ),
+            (
+                oidc(
+                    &WEB_OIDC.replace("https://app.example/bye", "http://app.example/bye"),
+                    "",
+                ),
+                "clients[0].post_logout_redirect_uris[0]",
+            ),
+            (
+                oidc(
+                    &WEB_OIDC.replace("require_auth_time = true", "require_auth_time = 1"),
+                    "",
+                ),
+                "clients[0].require_auth_time",
+            ),
+        ];
+        for (text, field) in cases {
+            assert_eq!(err(&text).field(), field, "{text}");
+        }
+        let e = err(&oidc(WEB_OIDC, &KEYS.replace("= 120", "= 70")));
+        assert!(e.message().contains("jwks_max_age_seconds"), "{e}");
+        let e = err(&oidc(WEB_OIDC, &KEYS.replace("\"AgICAg", "\"AgI")));
+        assert!(
+            !e.to_string().contains("AgI"),
+            "the value is not echoed: {e}"
+        );
+    }
+
+    #[test]
+    fn mistyped_user_claims_name_the_field() {
+        let claims = |c: &str| {
+            GOOD.replace(
+                "claims = { name = \"Bob\", email = \"bob@example.com\" }",
+                &format!("claims = {{ {c} }}"),
+            )
+        };
+        for (text, field, message) in [
+            (
+                "email_verified = \"yes\"",
+                "email_verified",
+                "must be a boolean",
+            ),
+            ("email = true", "email", "must be a string"),
+            ("updated_at = \"today\"", "updated_at", "must be a number"),
+            ("sub = \"root\"", "sub", "cannot be set"),
+            (
+                "address = \"Oxford\"",
+                "address",
+                "must be a table of strings",
+            ),
+            (
+                "address = { town = \"Oxford\" }",
+                "address",
+                "not an address member",
+            ),
+            ("nickname = { a = \"b\" }", "nickname", "must be a string"),
+        ] {
+            let e = err(&claims(text));
+            assert_eq!(e.field(), format!("users[0].claims.{field}"), "{text}");
+            assert!(e.message().contains(message), "{text}: {e}");
+        }
+        let e = err(&claims("born = 1865-11-26"));
+        assert_eq!(e.field(), "users[0].claims.born");
     }
 
     #[test]

@@ -3,9 +3,10 @@
 use std::fmt::Write;
 
 use portcullis::core::Issuer;
+use portcullis::paths;
 
-/// The demo configuration file.
-pub(crate) const DEMO_TOML: &str = include_str!("../demo.toml");
+/// The demo configuration file's text (`demo.toml`), e.g. to extend it in tests.
+pub const DEMO_TOML: &str = include_str!("../demo.toml");
 
 /// A demo client's credentials.
 #[derive(Debug, Clone, Copy)]
@@ -16,9 +17,17 @@ pub struct DemoClient {
     pub secret: Option<&'static str>,
     /// The registered redirect URI, if the client uses the code flow.
     pub redirect_uri: Option<&'static str>,
+    /// The registered `post_logout_redirect_uri` (RP-Initiated Logout 1.0 §3), if any.
+    pub post_logout_redirect_uri: Option<&'static str>,
     /// The grant types it may use.
     pub grant_types: &'static str,
+    /// The scopes it may ask for.
+    pub scopes: &'static str,
 }
+
+/// The scopes of the demo clients that sign users in: the examples' `read` and `write`, and
+/// OpenID Connect's.
+const OIDC_SCOPES: &str = "read write openid profile email address phone offline_access";
 
 /// A demo user's credentials.
 #[derive(Debug, Clone, Copy)]
@@ -29,20 +38,26 @@ pub struct DemoUser {
     pub password: &'static str,
 }
 
-/// Confidential web application: code flow (PKCE required) and refresh tokens.
+/// Confidential web application: code flow (PKCE required), refresh tokens, OpenID Connect
+/// with RP-initiated logout.
 pub const DEMO_WEB_CLIENT: DemoClient = DemoClient {
     id: "demo-web",
     secret: Some("demo-web-secret"),
     redirect_uri: Some("http://127.0.0.1:9000/callback"),
+    post_logout_redirect_uri: Some("http://127.0.0.1:9000/signed-out"),
     grant_types: "authorization_code refresh_token",
+    scopes: OIDC_SCOPES,
 };
 
-/// Public native application: code flow with PKCE, loopback redirect on any port.
+/// Public native application: code flow with PKCE, loopback redirect on any port, OpenID
+/// Connect.
 pub const DEMO_NATIVE_CLIENT: DemoClient = DemoClient {
     id: "demo-native",
     secret: None,
     redirect_uri: Some("http://127.0.0.1/callback"),
+    post_logout_redirect_uri: None,
     grant_types: "authorization_code refresh_token",
+    scopes: OIDC_SCOPES,
 };
 
 /// Confidential service: client credentials only.
@@ -50,7 +65,9 @@ pub const DEMO_SERVICE_CLIENT: DemoClient = DemoClient {
     id: "demo-service",
     secret: Some("demo-service-secret"),
     redirect_uri: None,
+    post_logout_redirect_uri: None,
     grant_types: "client_credentials",
+    scopes: "read write",
 };
 
 /// The demo user.
@@ -59,10 +76,16 @@ pub const DEMO_USER: DemoUser = DemoUser {
     password: "wonderland",
 };
 
-/// The text printed at start without a config file: the demo credentials and a request to
-/// try (the PKCE pair is the example of RFC 7636 Appendix B).
+/// The text printed at start without a config file: where relying parties discover the
+/// provider, the demo credentials, and a request to try (the PKCE pair is the example of
+/// RFC 7636 Appendix B).
 pub fn demo_banner(issuer: &Issuer) -> String {
     let mut out = String::from("Demo configuration (pass --config FILE to use your own):\n");
+    let _ = writeln!(
+        out,
+        "  discovery     {}",
+        issuer.endpoint(paths::OPENID_CONFIGURATION)
+    );
     for c in [DEMO_WEB_CLIENT, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT] {
         let _ = writeln!(out, "  client_id     {}", c.id);
         let _ = writeln!(
@@ -73,9 +96,12 @@ pub fn demo_banner(issuer: &Issuer) -> String {
         if let Some(uri) = c.redirect_uri {
             let _ = writeln!(out, "    redirect    {uri}");
         }
+        if let Some(uri) = c.post_logout_redirect_uri {
+            let _ = writeln!(out, "    logout      {uri}");
+        }
         let _ = writeln!(out, "    grants      {}", c.grant_types);
+        let _ = writeln!(out, "    scopes      {}", c.scopes);
     }
-    let _ = writeln!(out, "  scopes        read write profile email");
     let _ = writeln!(
         out,
         "  user          {} / password {}",
@@ -83,8 +109,8 @@ pub fn demo_banner(issuer: &Issuer) -> String {
     );
     let _ = writeln!(
         out,
-        "Try: {}?response_type=code&client_id={}&redirect_uri={}&scope=read%20profile\
-         &state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+        "Try: {}?response_type=code&client_id={}&redirect_uri={}&scope=openid%20profile\
+         &state=xyz&nonce=n-0S6_WzA2Mj&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
          &code_challenge_method=S256",
         issuer.endpoint("/authorize"),
         DEMO_WEB_CLIENT.id,
@@ -106,7 +132,7 @@ pub fn demo_banner(issuer: &Issuer) -> String {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use portcullis::core::{ClientKind, GrantType};
+    use portcullis::core::{ClientKind, GrantType, ScopeSet};
 
     /// The constants (and so the banner) say what `demo.toml` configures.
     #[test]
@@ -121,6 +147,10 @@ mod tests {
             }
             let uris: Vec<_> = c.redirect_uris.iter().map(|u| u.as_str()).collect();
             assert_eq!(uris, demo.redirect_uri.into_iter().collect::<Vec<_>>());
+            let logout = c.oidc.post_logout_redirect_uris.iter();
+            let logout: Vec<_> = logout.map(|u| u.as_str()).collect();
+            assert_eq!(logout, Vec::from_iter(demo.post_logout_redirect_uri));
+            assert_eq!(c.allowed_scopes, ScopeSet::parse(demo.scopes).unwrap());
             let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
             let mut expected: Vec<_> = demo.grant_types.split(' ').collect();
             expected.sort_by_key(|g| GrantType::parse(g));
@@ -141,6 +171,9 @@ mod tests {
             "demo-native",
             "demo-service-secret",
             "http://127.0.0.1:9000/callback",
+            "http://127.0.0.1:9000/signed-out",
+            "openid profile email address phone offline_access",
+            "http://127.0.0.1:8080/.well-known/openid-configuration",
             "alice",
             "wonderland",
             "http://127.0.0.1:8080/authorize?",

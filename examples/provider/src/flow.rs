@@ -1,13 +1,20 @@
-//! Login and consent: the host's half of the authorization endpoint.
+//! Login, consent and logout: the host's half of the authorization and end-session
+//! endpoints.
 //!
-//! `GET /authorize` (the engine) → [`Pages::begin`]: the login page, or the consent page when
-//! a session cookie is valid. `POST /login` checks the password and shows the consent page;
-//! `POST /consent` approves with the checked scopes or denies. Every POST needs a valid CSRF
-//! token (else 403) and a live ticket (else 400).
+//! `GET /authorize` (the engine) → [`Pages::begin`]: the login page, or, when a session cookie
+//! is valid, the consent page (straight back to the client if the engine remembers a consent
+//! that covers the request). `POST /login` checks the password and goes on the same way;
+//! `POST /consent` approves with the checked scopes, denies, or signs out to let another
+//! user sign in. Every POST needs a valid CSRF token (else 403) and a live ticket (else 400).
 //!
 //! OpenID Connect requests are honoured too (Core §3.1.2.1): `prompt=none` never shows a
-//! page, `prompt=login` and an exceeded `max_age` ask for the password again, and
-//! `login_hint` fills in the username.
+//! page, `prompt=login`, `prompt=select_account` and an exceeded `max_age` ask for the
+//! password again, an `id_token_hint` naming another user does not count the session, and
+//! `login_hint` fills in the username. `ui_locales` is ignored: the pages are in English.
+//!
+//! `/session/end` (the engine) → [`Pages::end_session`]: RP-initiated logout (RP-Initiated
+//! Logout 1.0 §2). A request whose `id_token_hint` names the signed-in user ends the session
+//! at once; any other one asks first, with a form posted to `POST /logout`.
 
 use std::sync::Arc;
 
@@ -20,11 +27,13 @@ use portcullis::{Approval, InteractionRequired, PendingAuthorization, PendingLog
 use portcullis_axum::{async_trait, into_response, read_request, Interaction};
 
 use crate::app::AppState;
+use crate::csrf::Binding;
 use crate::pages::{self, FormContext};
 use crate::session::Session;
 use crate::users::User;
 
-/// The example's [`Interaction`]: renders login or consent for a pending authorization.
+/// The example's [`Interaction`]: renders login or consent for a pending authorization, and
+/// the confirmation of a logout.
 pub(crate) struct Pages(pub(crate) Arc<AppState>);
 
 #[async_trait]
@@ -35,59 +44,69 @@ impl Interaction for Pages {
         request: http::request::Parts,
     ) -> Response {
         let state = &self.0;
-        let binding = match state.csrf.binding(&request.headers, &state.rng) {
-            Ok(b) => b,
-            Err(_) => return unavailable(),
+        let Ok(binding) = state.csrf.binding(&request.headers, &state.rng) else {
+            return unavailable();
         };
         let now = state.clock.now();
         let prompt = pending.oidc().map(|o| o.prompt).unwrap_or_default();
-        let user = match state.session_for(&request.headers, &pending, now) {
-            Some(_) if prompt.login => None,
-            Some(session) => state.users.get(&session.username),
-            None => None,
-        };
-        if prompt.none {
-            // No page may be shown. This example keeps no record of earlier consent, so a
-            // signed-in user still has to give it.
-            let reason = match user {
-                Some(_) => InteractionRequired::Consent,
-                None => InteractionRequired::Login,
-            };
-            return into_response(state.provider.cannot_interact(pending, reason));
-        }
-        let mut response = match user {
-            Some(user) => state.consent_page(&pending, &binding.value, user),
+        let hinted = pending.id_token_hint_subject();
+        let session = state
+            .session_for(&request.headers, &pending, now)
+            // The user must sign in again, or choose which account to use.
+            .filter(|_| !(prompt.login || prompt.select_account))
+            // The client expects another user than the one signed in.
+            .filter(|s| {
+                hinted.as_deref().is_none_or(|h| {
+                    state
+                        .subject_for(pending.client_id(), &s.username)
+                        .as_deref()
+                        == Some(h)
+                })
+            });
+        let response = match session {
+            Some(session) => state.signed_in(pending, &binding.value, session).await,
+            None if prompt.none => {
+                let reason = InteractionRequired::Login;
+                return into_response(state.provider.cannot_interact(pending, reason));
+            }
             None => {
                 let hint = pending.oidc().and_then(|o| o.login_hint.as_deref());
                 let hint = hint.unwrap_or_default();
                 state.login_page(StatusCode::OK, &pending, &binding.value, hint, None)
             }
         };
-        if let Some(cookie) = state.csrf.set_cookie(&binding) {
-            response.headers_mut().append(SET_COOKIE, cookie);
-        }
-        response
+        state.with_binding(response, &binding)
     }
 
-    async fn end_session(
-        &self,
-        pending: PendingLogout,
-        _request: http::request::Parts,
-    ) -> Response {
+    async fn end_session(&self, pending: PendingLogout, request: http::request::Parts) -> Response {
         let state = &self.0;
-        if pending.needs_confirmation() {
-            // TODO(issue 4): a confirmation page; until then only hinted logouts proceed.
-            return pages::message(
-                StatusCode::BAD_REQUEST,
-                "Logout",
-                "Logout without id_token_hint needs a confirmation page.",
+        let Some(session) = state.sessions.read(&request.headers, state.clock.now()) else {
+            // Nobody is signed in here: nothing to end, nothing to ask.
+            return state.signed_out(pending);
+        };
+        let hint_is_the_user = match (pending.hint_subject(), pending.client_id()) {
+            (Some(hint), Some(client_id)) => {
+                state.subject_for(client_id, &session.username).as_deref() == Some(hint)
+            }
+            _ => false,
+        };
+        if !pending.needs_confirmation() && hint_is_the_user {
+            tracing::info!(
+                username = session.username,
+                client_id = pending.client_id(),
+                "signed out by the client"
             );
+            return state.signed_out(pending);
         }
-        let mut response = into_response(state.provider.finish_logout(pending));
-        response
-            .headers_mut()
-            .append(SET_COOKIE, state.sessions.clear_cookie());
-        response
+        let Ok(binding) = state.csrf.binding(&request.headers, &state.rng) else {
+            return unavailable();
+        };
+        let name = state.display_name(&session.username);
+        let csrf = state.csrf.token(&binding.value, pending.ticket());
+        let form = state.form(pending.ticket(), &csrf);
+        let html = pages::logout(pending.client_id(), name, &form);
+        let csp = pages::csp_redirecting_to(pending.redirect_uri());
+        state.with_binding(pages::page(StatusCode::OK, &csp, html), &binding)
     }
 }
 
@@ -107,12 +126,26 @@ impl AppState {
             .filter(|s| max_age.is_none_or(|m| s.auth_time.seconds_until(now) <= m))
     }
 
-    fn form<'a>(&'a self, pending: &'a PendingAuthorization, csrf: &'a str) -> FormContext<'a> {
+    /// The `sub` that client `client_id` knows `username` by (OpenID Connect Core §8).
+    fn subject_for(&self, client_id: &str, username: &str) -> Option<String> {
+        let client = self.clients.get(client_id)?;
+        Some(self.provider.subject_for(client, username))
+    }
+
+    fn form<'a>(&'a self, ticket: &'a str, csrf: &'a str) -> FormContext<'a> {
         FormContext {
             base: &self.base,
-            ticket: pending.ticket(),
+            ticket,
             csrf,
         }
+    }
+
+    /// Sets the browser's CSRF binding cookie on `response` if it is new.
+    fn with_binding(&self, mut response: Response, binding: &Binding) -> Response {
+        if let Some(cookie) = self.csrf.set_cookie(binding) {
+            response.headers_mut().append(SET_COOKIE, cookie);
+        }
+        response
     }
 
     fn login_page(
@@ -124,21 +157,96 @@ impl AppState {
         error: Option<&str>,
     ) -> Response {
         let csrf = self.csrf.token(binding, pending.ticket());
-        let form = self.form(pending, &csrf);
+        let form = self.form(pending.ticket(), &csrf);
         let html = pages::login(pending.client_id(), &form, username, error);
         pages::page(status, pages::CSP, html)
     }
 
-    fn consent_page(&self, pending: &PendingAuthorization, binding: &str, user: &User) -> Response {
+    fn consent_page(
+        &self,
+        pending: &PendingAuthorization,
+        binding: &str,
+        username: &str,
+    ) -> Response {
         let csrf = self.csrf.token(binding, pending.ticket());
-        let form = self.form(pending, &csrf);
+        let form = self.form(pending.ticket(), &csrf);
         let html = pages::consent(
             pending.client_id(),
             pending.scopes(),
-            user.display_name(),
+            self.display_name(username),
             &form,
         );
-        pages::page(StatusCode::OK, pages::CONSENT_CSP, html)
+        let csp = pages::csp_redirecting_to(Some(pending.redirect_uri()));
+        pages::page(StatusCode::OK, &csp, html)
+    }
+
+    fn display_name<'a>(&'a self, username: &'a str) -> &'a str {
+        self.users
+            .get(username)
+            .map_or(username, User::display_name)
+    }
+
+    /// The next step for a signed-in user: straight back to the client when an earlier
+    /// consent covers the request (remembered by the engine), else the consent page, or
+    /// `consent_required` when no page may be shown (`prompt=none`).
+    async fn signed_in(
+        &self,
+        pending: PendingAuthorization,
+        binding: &str,
+        session: Session,
+    ) -> Response {
+        let prompt_none = pending.oidc().is_some_and(|o| o.prompt.none);
+        match self
+            .provider
+            .needs_consent(&pending, &session.username)
+            .await
+        {
+            Ok(false) => {
+                let scopes = pending.scopes().clone();
+                self.approve(pending, session, scopes).await
+            }
+            Ok(true) if prompt_none => {
+                let reason = InteractionRequired::Consent;
+                into_response(self.provider.cannot_interact(pending, reason))
+            }
+            Ok(true) => self.consent_page(&pending, binding, &session.username),
+            Err(e) => {
+                tracing::error!(error = %e, "store failure");
+                unavailable()
+            }
+        }
+    }
+
+    /// Approves `pending` for the session's user with `granted_scopes`.
+    async fn approve(
+        &self,
+        pending: PendingAuthorization,
+        session: Session,
+        granted_scopes: ScopeSet,
+    ) -> Response {
+        let Session {
+            username,
+            auth_time,
+        } = session;
+        let client_id = pending.client_id();
+        tracing::info!(username, client_id, scopes = %granted_scopes, "authorization approved");
+        let approval = Approval {
+            subject: username,
+            auth_time,
+            granted_scopes,
+            acr: None,
+            amr: Some(vec!["pwd".into()]),
+        };
+        into_response(self.provider.approve(pending, approval).await)
+    }
+
+    /// Ends the session and lets the engine answer: back to the client's
+    /// `post_logout_redirect_uri` with its `state`, or a signed-out page.
+    fn signed_out(&self, pending: PendingLogout) -> Response {
+        let mut response = into_response(self.provider.finish_logout(pending));
+        let cookie = self.sessions.clear_cookie();
+        response.headers_mut().append(SET_COOKIE, cookie);
+        response
     }
 }
 
@@ -179,16 +287,7 @@ impl Form {
 /// Buffers (at most `portcullis_axum::MAX_BODY_BYTES`) and parses a form POST.
 async fn read_form(req: Request) -> Result<(HeaderMap, Form), Response> {
     let req = read_request(req).await?;
-    let is_form = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
+    if !portcullis::is_form(&req) {
         return Err(pages::message(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Bad request",
@@ -224,33 +323,58 @@ fn unavailable() -> Response {
     )
 }
 
-/// The checks every POST starts with: a form, a valid CSRF token for its ticket (403), and
-/// a ticket that is still live (400).
-async fn pending_form(
-    state: &AppState,
-    req: Request,
-) -> Result<(HeaderMap, Form, PendingAuthorization, String), Response> {
+fn expired(what: &str) -> Response {
+    pages::message(
+        StatusCode::BAD_REQUEST,
+        "Request expired",
+        &format!(
+            "This {what} request is invalid or has expired. Go back to the application and \
+             start again."
+        ),
+    )
+}
+
+/// A form that passed the CSRF check, with its ticket and the browser's binding.
+struct CheckedForm {
+    headers: HeaderMap,
+    form: Form,
+    ticket: String,
+    binding: String,
+}
+
+/// The check every POST starts with: a form with a valid CSRF token for its ticket (403).
+async fn checked_form(state: &AppState, req: Request) -> Result<CheckedForm, Response> {
     let (headers, form) = read_form(req).await?;
-    let ticket = form.one("ticket")?.unwrap_or_default();
-    let Some(binding) = state.csrf.check(&headers, ticket, form.one("csrf")?) else {
+    let ticket = form.one("ticket")?.unwrap_or_default().to_owned();
+    let Some(binding) = state.csrf.check(&headers, &ticket, form.one("csrf")?) else {
         tracing::warn!("form refused: missing or invalid CSRF token");
         return Err(forbidden());
     };
     let binding = binding.to_owned();
-    let pending = state.provider.resume(ticket).map_err(|_| {
-        pages::message(
-            StatusCode::BAD_REQUEST,
-            "Request expired",
-            "This sign-in request is invalid or has expired. Go back to the application and \
-             start again.",
-        )
-    })?;
-    Ok((headers, form, pending, binding))
+    Ok(CheckedForm {
+        headers,
+        form,
+        ticket,
+        binding,
+    })
+}
+
+/// A checked form whose ticket is a live pending authorization (else 400).
+async fn pending_form(
+    state: &AppState,
+    req: Request,
+) -> Result<(CheckedForm, PendingAuthorization), Response> {
+    let checked = checked_form(state, req).await?;
+    let pending = state
+        .provider
+        .resume(&checked.ticket)
+        .map_err(|_| expired("sign-in"))?;
+    Ok((checked, pending))
 }
 
 /// `POST /login`: checks the password, then sets the session and shows consent.
 pub(crate) async fn login(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let (_, form, pending, binding) = match pending_form(&state, req).await {
+    let (CheckedForm { form, binding, .. }, pending) = match pending_form(&state, req).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -274,55 +398,72 @@ pub(crate) async fn login(State(state): State<Arc<AppState>>, req: Request) -> R
         username: user.username.clone(),
         auth_time: state.clock.now(),
     };
-    let mut response = state.consent_page(&pending, &binding, user);
     let cookie = state.sessions.set_cookie(&session);
+    let mut response = state.signed_in(pending, &binding, session).await;
     response.headers_mut().append(SET_COOKIE, cookie);
     response
 }
 
-/// `POST /consent`: `decision=approve` with the checked `scope` boxes, or `decision=deny`.
+/// `POST /consent`: `decision=approve` with the checked `scope` boxes, `decision=deny`, or
+/// `decision=switch` (sign out, and back to the login page of the same request).
 pub(crate) async fn consent(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let (headers, form, pending, binding) = match pending_form(&state, req).await {
+    let (checked, pending) = match pending_form(&state, req).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let client_id = pending.client_id().to_owned();
+    let CheckedForm {
+        headers,
+        form,
+        binding,
+        ..
+    } = checked;
     match form.one("decision") {
         Ok(Some("deny")) => {
-            tracing::info!(client_id, "authorization denied");
+            tracing::info!(client_id = pending.client_id(), "authorization denied");
             into_response(state.provider.deny(pending))
         }
+        Ok(Some("switch")) => {
+            let mut response = state.login_page(StatusCode::OK, &pending, &binding, "", None);
+            let cookie = state.sessions.clear_cookie();
+            response.headers_mut().append(SET_COOKIE, cookie);
+            response
+        }
         Ok(Some("approve")) => {
-            let session = state.session_for(&headers, &pending, state.clock.now());
-            let Some(Session {
-                username,
-                auth_time,
-            }) = session
-            else {
+            let Some(session) = state.session_for(&headers, &pending, state.clock.now()) else {
                 let error = Some("Your session has ended. Sign in again.");
                 return state.login_page(StatusCode::UNAUTHORIZED, &pending, &binding, "", error);
             };
             let Ok(granted_scopes) = ScopeSet::from_tokens(form.all("scope")) else {
                 return bad_request();
             };
-            tracing::info!(username, client_id, scopes = %granted_scopes, "authorization approved");
-            let approval = Approval {
-                subject: username,
-                auth_time,
-                granted_scopes,
-                acr: None,
-                amr: Some(vec!["pwd".into()]),
-            };
-            into_response(state.provider.approve(pending, approval).await)
+            state.approve(pending, session, granted_scopes).await
         }
         _ => bad_request(),
     }
 }
 
-/// `GET /logout`: ends the session.
-pub(crate) async fn logout(State(state): State<Arc<AppState>>) -> Response {
-    let mut response = pages::message(StatusCode::OK, "Signed out", "You are signed out.");
-    let cookie = state.sessions.clear_cookie();
-    response.headers_mut().append(SET_COOKIE, cookie);
-    response
+/// `POST /logout`: the answer to the logout confirmation, `decision=yes` or `decision=no`.
+pub(crate) async fn logout(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let checked = match checked_form(&state, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Ok(pending) = state.provider.resume_logout(&checked.ticket) else {
+        return expired("sign-out");
+    };
+    match checked.form.one("decision") {
+        Ok(Some("yes")) => {
+            tracing::info!(
+                client_id = pending.client_id(),
+                "signed out after confirmation"
+            );
+            state.signed_out(pending)
+        }
+        Ok(Some("no")) => pages::message(
+            StatusCode::OK,
+            "Still signed in",
+            "You are still signed in. You can close this page.",
+        ),
+        _ => bad_request(),
+    }
 }

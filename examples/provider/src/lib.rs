@@ -1,8 +1,10 @@
-//! A runnable Portcullis provider: axum, the in-memory store, and HTML login and consent
-//! pages.
+//! A runnable Portcullis provider, OAuth 2.0 and OpenID Connect: axum, the in-memory store,
+//! HTML login, consent and logout pages, and the configured users' profile claims.
 //!
 //! The binary (`portcullis-example-provider`) is a thin wrapper over [`run`]. Tests and other
-//! hosts start the same server in-process with [`spawn`], or mount [`app`] themselves.
+//! hosts start the same server in-process with [`spawn`] (or [`spawn_with`] and a clock of
+//! their own, then reach the provider with [`Running::provider`], e.g. to rotate keys), or
+//! mount [`app`] themselves.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), portcullis_example_provider::StartError> {
@@ -26,13 +28,27 @@
 //! is shown, key by key, in `demo.toml`; unknown keys are refused and every error names its
 //! field. Logs go to stderr (`RUST_LOG` filters them) and never contain secrets.
 //!
+//! Relying parties discover everything from the issuer, at
+//! `<issuer>/.well-known/openid-configuration`. The demo clients may ask for `openid profile
+//! email address phone offline_access` (and the example's `read write`); the users' claims are
+//! released by scope (OpenID Connect Core §5.4).
+//!
 //! What the example shows, and why:
 //! * The logged-in user lives in an HMAC-SHA256-signed, `HttpOnly`, `SameSite=Lax` cookie
 //!   (`Secure` with an `https` issuer) that expires (RFC 6819 §5.1.4.1, §4.4.1.1).
 //! * Every form carries a CSRF token bound by HMAC to a per-browser cookie and to the
-//!   pending authorization; a POST without it gets 403 (RFC 6749 §10.12, RFC 9700 §4.7).
+//!   pending authorization or logout; a POST without it gets 403 (RFC 6749 §10.12,
+//!   RFC 9700 §4.7).
 //! * Every page forbids framing (`X-Frame-Options`, CSP `frame-ancestors`) against
-//!   clickjacking (RFC 6749 §10.13, RFC 9700 §4.16) and is never cached.
+//!   clickjacking (RFC 6749 §10.13, RFC 9700 §4.16) and is never cached. Forms may post only
+//!   to this server; a form answered with a redirect to the client (consent, logout) may also
+//!   go to that client's origin, and no other (CSP `form-action`).
+//! * A client's logout request signs the user out at once only when its `id_token_hint`
+//!   names the signed-in user; otherwise the user is asked (RP-Initiated Logout 1.0 §2), so
+//!   another site cannot sign them out. An `id_token_hint` at the authorization endpoint
+//!   naming someone else does not count the session.
+//! * Consent is remembered by the engine: a request within what the user already granted
+//!   goes straight back to the client (`prompt=consent` asks again).
 //! * Passwords and client secrets are kept only as PBKDF2 hashes and compared in constant
 //!   time (RFC 6819 §5.1.4.1.3).
 #![forbid(unsafe_code)]
@@ -49,10 +65,10 @@ mod pages;
 mod session;
 mod users;
 
-pub use app::{app, spawn, Running, StartError};
+pub use app::{app, spawn, spawn_with, Running, StartError};
 pub use cli::{run, Args};
 pub use config::{Config, ConfigError, DEFAULT_PBKDF2_ITERATIONS};
 pub use demo::{
-    demo_banner, DemoClient, DemoUser, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT, DEMO_USER,
-    DEMO_WEB_CLIENT,
+    demo_banner, DemoClient, DemoUser, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT, DEMO_TOML,
+    DEMO_USER, DEMO_WEB_CLIENT,
 };

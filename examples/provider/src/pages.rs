@@ -17,11 +17,29 @@ use portcullis::core::ScopeSet;
 pub(crate) const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
     frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/// CSP of the consent page. Its form is answered with a redirect to the client, and
-/// browsers apply `form-action` to redirects too, so it is left out: the engine does not
-/// tell the host the redirect URI to allow.
-pub(crate) const CONSENT_CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
+/// CSP of a page whose form is answered with a redirect to `redirect_uri` (the consent and
+/// logout confirmation pages): browsers apply `form-action` to the redirects that follow a
+/// submission too, so the client's origin is allowed besides this server (CSP 3
+/// §6.4.1), and nothing else.
+pub(crate) fn csp_redirecting_to(redirect_uri: Option<&str>) -> Cow<'static, str> {
+    match redirect_uri.and_then(csp_source) {
+        Some(source) => Cow::Owned(format!("{CSP} {source}")),
+        None => Cow::Borrowed(CSP),
+    }
+}
+
+/// A CSP source expression matching `uri`'s origin: `scheme://host:port`, or only
+/// `scheme:` where CSP has no host syntax (a native app's private-use scheme, an IPv6
+/// literal).
+fn csp_source(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    Some(match url.host() {
+        Some(url::Host::Domain(_) | url::Host::Ipv4(_)) if url.origin().is_tuple() => {
+            url.origin().ascii_serialization()
+        }
+        _ => format!("{}:", url.scheme()),
+    })
+}
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;\
     padding:0 1rem}label{display:block;margin:.6rem 0}input[type=text],input[type=password]\
@@ -97,8 +115,12 @@ fn describe(scope: &str) -> Option<&'static str> {
     match scope {
         "read" => Some("read your data"),
         "write" => Some("change your data"),
-        "profile" => Some("see your name"),
+        "openid" => Some("confirm who you are"),
+        "profile" => Some("see your name and profile"),
         "email" => Some("see your email address"),
+        "address" => Some("see your postal address"),
+        "phone" => Some("see your phone number"),
+        "offline_access" => Some("keep access while you are away"),
         _ => None,
     }
 }
@@ -124,13 +146,35 @@ pub(crate) fn consent(
     layout(
         "Authorize access",
         &format!(
-            "<p>Signed in as <strong>{user}</strong> (<a href=\"{base}/logout\">not you?</a>)\
-             </p><p><code>{client}</code> asks for access to your account:</p>\
-             <form method=\"post\" action=\"{base}/consent\">{hidden}{boxes}\
+            "<form method=\"post\" action=\"{base}/consent\">{hidden}\
+             <p>Signed in as <strong>{user}</strong> \
+             <button type=\"submit\" name=\"decision\" value=\"switch\">Not you?</button></p>\
+             <p><code>{client}</code> asks for access to your account:</p>{boxes}\
              <button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
              <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
             user = esc(user),
             client = esc(client_id),
+            base = esc(form.base),
+            hidden = form.hidden(),
+        ),
+    )
+}
+
+/// The RP-initiated logout confirmation (OpenID Connect RP-Initiated Logout 1.0 §2): asked
+/// when the request does not prove it comes from the user's own client.
+pub(crate) fn logout(client_id: Option<&str>, user: &str, form: &FormContext<'_>) -> String {
+    let asking = client_id.map_or(String::new(), |c| {
+        format!("<p><code>{}</code> asks to sign you out.</p>", esc(c))
+    });
+    layout(
+        "Sign out",
+        &format!(
+            "<p>Signed in as <strong>{user}</strong>.</p>{asking}\
+             <form method=\"post\" action=\"{base}/logout\">{hidden}\
+             <button type=\"submit\" name=\"decision\" value=\"yes\">Sign out</button>\
+             <button type=\"submit\" name=\"decision\" value=\"no\">Stay signed in</button>\
+             </form>",
+            user = esc(user),
             base = esc(form.base),
             hidden = form.hidden(),
         ),
@@ -143,11 +187,11 @@ pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
 }
 
 /// An HTML response with `csp`. [`security_headers`] adds the rest.
-pub(crate) fn page(status: StatusCode, csp: &'static str, html: String) -> Response {
+pub(crate) fn page(status: StatusCode, csp: &str, html: String) -> Response {
     let mut response = (status, Html(html)).into_response();
-    response
-        .headers_mut()
-        .insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    // Built from constants and serialized URL origins; the strict policy if ever not.
+    let csp = HeaderValue::from_str(csp).unwrap_or(HeaderValue::from_static(CSP));
+    response.headers_mut().insert(CONTENT_SECURITY_POLICY, csp);
     response
 }
 
@@ -186,6 +230,7 @@ mod tests {
         for html in [
             login(evil, &FORM, evil, Some(evil)),
             consent(evil, &scopes, evil, &FORM),
+            logout(Some(evil), evil, &FORM),
         ] {
             assert!(!html.contains("<script>"), "{html}");
             assert!(!html.contains("<b>"), "{html}");
@@ -205,13 +250,34 @@ mod tests {
         assert!(html.contains("action=\"/consent\""));
     }
 
+    #[test]
+    fn redirecting_forms_allow_only_the_client_origin() {
+        let csp = |uri| csp_redirecting_to(Some(uri)).into_owned();
+        let with = |source: &str| format!("{CSP} {source}");
+        assert_eq!(
+            csp("https://rp.example:8443/cb?x=1"),
+            with("https://rp.example:8443")
+        );
+        assert_eq!(csp("https://rp.example/cb"), with("https://rp.example"));
+        assert_eq!(
+            csp("http://127.0.0.1:9000/callback"),
+            with("http://127.0.0.1:9000")
+        );
+        assert_eq!(csp("http://[::1]:9000/callback"), with("http:"));
+        assert_eq!(csp("com.example.app:/oauth"), with("com.example.app:"));
+        assert_eq!(csp("myapp://callback"), with("myapp:"));
+        assert_eq!(csp_redirecting_to(None), CSP);
+        assert_eq!(csp("not a uri"), CSP);
+    }
+
     #[tokio::test]
     async fn headers_are_added_but_not_overridden() {
-        let r = security_headers(page(StatusCode::OK, CONSENT_CSP, String::new())).await;
+        let consent_csp = csp_redirecting_to(Some("https://rp.example/cb"));
+        let r = security_headers(page(StatusCode::OK, &consent_csp, String::new())).await;
         let h = r.headers();
         assert_eq!(h[X_FRAME_OPTIONS], "DENY");
         assert_eq!(h[CACHE_CONTROL], "no-store");
-        assert_eq!(h[CONTENT_SECURITY_POLICY], CONSENT_CSP);
+        assert_eq!(h[CONTENT_SECURITY_POLICY], consent_csp.as_ref());
         assert_eq!(h[X_CONTENT_TYPE_OPTIONS], "nosniff");
         let r = security_headers(StatusCode::NOT_FOUND.into_response()).await;
         assert_eq!(r.headers()[CONTENT_SECURITY_POLICY], CSP);

@@ -42,6 +42,12 @@ fn malformed_config_is_refused_naming_the_field() {
             "allowed_scopes",
         ),
         ("syntax.toml", "[[clients]\n", "line 1"),
+        ("alg.toml", "[keys]\ndefault_alg = \"HS256\"\n", "keys.default_alg"),
+        (
+            "claim.toml",
+            "[[users]]\nusername = \"u\"\npassword = \"p\"\nclaims = { email_verified = \"yes\" }\n",
+            "users[0].claims.email_verified",
+        ),
     ];
     for (name, text, field) in cases {
         let (ok, stderr) = run_with_config(name, text);

@@ -1,0 +1,266 @@
+// openid-client (v6) as a relying party of the Portcullis example provider, in two phases
+// that tests/openid_client_node.rs runs around a signing-key rotation:
+//
+//   node rp.mjs phase1 SETTINGS_JSON   discovery, sign-in (code flow, PKCE, nonce, state),
+//                                      ID token verified against the JWKS, UserInfo
+//   node rp.mjs phase2 SETTINGS_JSON   refresh: a new ID token signed with the new key,
+//                                      UserInfo, RP-initiated logout
+//
+// SETTINGS_JSON: { issuer, client_id, client_secret, redirect_uri, post_logout_redirect_uri,
+// username, password, state_file, jwks_age }. Phase 1 writes what phase 2 needs (refresh
+// token, cookies, the cached JWKS) to state_file. `jwks_age` (phase 2): how many seconds the
+// provider's clock moved since phase 1; the JWKS cached in phase 1 is aged by as much, as it
+// would have been in a relying party that kept running.
+//
+// The browser is plain fetch with a cookie jar and manual redirects, reading the forms of
+// the login, consent and logout pages. Prints one JSON line with what it saw; on any failure
+// prints the error to stderr and exits 1.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as client from 'openid-client';
+
+const [phase, settingsJson] = process.argv.slice(2);
+const settings = JSON.parse(settingsJson);
+
+function check(condition, message) {
+  if (!condition) {
+    throw new Error(`check failed: ${message}`);
+  }
+}
+
+/** A browser: a cookie jar, no automatic redirects. */
+class Browser {
+  constructor(cookies = {}) {
+    this.cookies = { ...cookies };
+  }
+
+  async fetch(url, init = {}) {
+    const cookie = Object.entries(this.cookies)
+      .map(([name, value]) => `${name}=${value}`)
+      .join('; ');
+    const response = await fetch(url, {
+      ...init,
+      redirect: 'manual',
+      headers: { ...init.headers, ...(cookie && { cookie }) },
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';');
+      const at = pair.indexOf('=');
+      const name = pair.slice(0, at).trim();
+      const value = pair.slice(at + 1).trim();
+      if (attributes.some((a) => a.trim().toLowerCase() === 'max-age=0')) {
+        delete this.cookies[name];
+      } else {
+        this.cookies[name] = value;
+      }
+    }
+    return response;
+  }
+
+  /** GETs `url`: the page, or where it redirects. */
+  async get(url) {
+    const response = await this.fetch(url);
+    return page(url, response);
+  }
+
+  /** Submits the page's form with its hidden fields and `fields`. */
+  async submit(form, fields) {
+    const body = new URLSearchParams({ ...form.hidden, ...fields.single });
+    for (const [name, value] of fields.repeated ?? []) {
+      body.append(name, value);
+    }
+    const response = await this.fetch(form.action, { method: 'POST', body });
+    return page(form.action, response);
+  }
+}
+
+function unescape(text) {
+  return text
+    .replaceAll('&quot;', '"')
+    .replaceAll('&#x27;', "'")
+    .replaceAll('&#39;', "'")
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&amp;', '&');
+}
+
+async function page(url, response) {
+  const body = await response.text();
+  const location = response.headers.get('location');
+  const result = {
+    status: response.status,
+    location: location && new URL(location, url),
+    body,
+    form: undefined,
+  };
+  const form = body.match(/<form method="post" action="([^"]*)">/);
+  if (form) {
+    const hidden = {};
+    for (const [, name, value] of body.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) {
+      hidden[name] = unescape(value);
+    }
+    const scopes = [...body.matchAll(/name="scope" value="([^"]*)" checked/g)].map((m) => unescape(m[1]));
+    result.form = { action: new URL(unescape(form[1]), url), hidden, scopes };
+  }
+  return result;
+}
+
+function expectPage(result, action, what) {
+  check(result.status === 200, `${what}: status ${result.status}: ${result.body}`);
+  check(result.form?.action.pathname.endsWith(action), `${what}: expected a form posting to ${action}: ${result.body}`);
+  return result.form;
+}
+
+function expectRedirect(result, what) {
+  check(result.status === 303, `${what}: expected 303, got ${result.status}: ${result.body}`);
+  return result.location;
+}
+
+/** The `kid` and `alg` of a JWS. */
+function header(jws) {
+  return JSON.parse(Buffer.from(jws.split('.')[0], 'base64url').toString());
+}
+
+/** Discovery from the issuer URL, with every JWKS download counted. */
+async function configure(counter) {
+  const countingFetch = (url, options) => {
+    if (new URL(url).pathname.endsWith('/jwks')) {
+      counter.jwks += 1;
+    }
+    return fetch(url, options);
+  };
+  const config = await client.discovery(
+    new URL(settings.issuer),
+    settings.client_id,
+    undefined,
+    client.ClientSecretBasic(settings.client_secret),
+    // A loopback issuer over plain http: allowed for this test only.
+    { execute: [client.allowInsecureRequests], [client.customFetch]: countingFetch },
+  );
+  // Verify ID token signatures against the JWKS (openid-client skips it by default for
+  // tokens from the token endpoint, which TLS already authenticates).
+  client.enableNonRepudiationChecks(config);
+  return config;
+}
+
+async function phase1() {
+  const counter = { jwks: 0 };
+  const config = await configure(counter);
+  const metadata = config.serverMetadata();
+  check(metadata.issuer === settings.issuer, `issuer ${metadata.issuer}`);
+
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const authorizationUrl = client.buildAuthorizationUrl(config, {
+    redirect_uri: settings.redirect_uri,
+    scope: 'openid profile email offline_access',
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+
+  const browser = new Browser();
+  const login = expectPage(await browser.get(authorizationUrl), '/login', 'authorization');
+  const consent = expectPage(
+    await browser.submit(login, { single: { username: settings.username, password: settings.password } }),
+    '/consent',
+    'sign-in',
+  );
+  const approve = consent.scopes.filter((s) => s !== 'profile');
+  const callback = expectRedirect(
+    await browser.submit(consent, {
+      single: { decision: 'approve' },
+      repeated: approve.map((s) => ['scope', s]),
+    }),
+    'consent',
+  );
+  check(callback.href.startsWith(settings.redirect_uri), `callback ${callback}`);
+
+  // Checks state, iss (RFC 9207), the code exchange with PKCE, and the ID token: signature,
+  // iss, aud, exp, iat, nonce.
+  const tokens = await client.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: codeVerifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  const claims = tokens.claims();
+  check(claims.nonce === nonce, 'nonce');
+  check(typeof tokens.refresh_token === 'string', 'a refresh token (offline_access)');
+  const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+
+  writeFileSync(
+    settings.state_file,
+    JSON.stringify({
+      refresh_token: tokens.refresh_token,
+      sub: claims.sub,
+      cookies: browser.cookies,
+      jwks_cache: client.getJwksCache(config),
+    }),
+  );
+  return {
+    sub: claims.sub,
+    kid: header(tokens.id_token).kid,
+    alg: header(tokens.id_token).alg,
+    scope: tokens.scope,
+    granted: approve,
+    userinfo,
+    jwks_downloads: counter.jwks,
+  };
+}
+
+async function phase2() {
+  const saved = JSON.parse(readFileSync(settings.state_file, 'utf8'));
+  const counter = { jwks: 0 };
+  const config = await configure(counter);
+  // The JWKS this relying party cached in phase 1, as old as the provider's clock says.
+  const cache = saved.jwks_cache;
+  check(cache?.uat !== undefined, 'phase 1 cached the JWKS');
+  cache.uat -= settings.jwks_age;
+  client.setJwksCache(config, cache);
+
+  // The refreshed ID token is signed with a key the cache does not know: openid-client
+  // must download the JWKS again to verify it.
+  const tokens = await client.refreshTokenGrant(config, saved.refresh_token);
+  const claims = tokens.claims();
+  check(claims.sub === saved.sub, `same sub: ${claims.sub} vs ${saved.sub}`);
+  check(claims.nonce === undefined, 'no nonce in a refreshed ID token');
+  const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+
+  // RP-initiated logout: the hint names the signed-in user, so no confirmation.
+  const logoutState = client.randomState();
+  const browser = new Browser(saved.cookies);
+  const logoutUrl = client.buildEndSessionUrl(config, {
+    id_token_hint: tokens.id_token,
+    post_logout_redirect_uri: settings.post_logout_redirect_uri,
+    state: logoutState,
+  });
+  const back = expectRedirect(await browser.get(logoutUrl), 'logout');
+  check(back.searchParams.get('state') === logoutState, `logout state: ${back}`);
+  back.search = '';
+  check(back.href === settings.post_logout_redirect_uri, `logout redirect: ${back}`);
+  check(!('session' in browser.cookies), 'the session cookie is cleared');
+
+  return {
+    sub: claims.sub,
+    kid: header(tokens.id_token).kid,
+    alg: header(tokens.id_token).alg,
+    userinfo,
+    jwks_downloads: counter.jwks,
+  };
+}
+
+try {
+  const phases = { phase1, phase2 };
+  check(phase in phases, `unknown phase ${phase}`);
+  const result = await phases[phase]();
+  process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);
+} catch (error) {
+  process.stderr.write(`${phase}: ${error?.stack ?? error}\n`);
+  if (error?.cause !== undefined) {
+    process.stderr.write(`cause: ${JSON.stringify(error.cause)}\n`);
+  }
+  process.exit(1);
+}

@@ -1,0 +1,185 @@
+//! The example provider as an OpenID Provider for a second independent relying party, Node's
+//! `openid-client` (v6, `tests/node/`), with a signing-key rotation between two runs of it:
+//! phase 1 signs in and verifies the ID token against the JWKS; the provider then rotates
+//! its RS256 key and its clock passes `publish_ahead`; phase 2 refreshes, and must accept an
+//! ID token signed with the new key, which it does not have cached.
+//!
+//! Needs `node` (20.19 or later) and `npm ci --prefix tests/node` (`.ci/run` does it): the
+//! test fails, naming the missing piece, without them.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use portcullis::core::{Algorithm, UnixTime};
+use portcullis::ManualClock;
+use portcullis_e2e::provider::{DEMO_USER, DEMO_WEB_CLIENT};
+use portcullis_e2e::{demo_config, http_client, start_with_clock};
+use serde_json::{json, Value};
+
+/// How long a new key is published before it signs. openid-client downloads the JWKS again
+/// for an unknown `kid` once its copy is a minute old (and always after five): this lies in
+/// between, so phase 2 takes the unknown-`kid` path.
+const PUBLISH_AHEAD: u64 = 120;
+
+/// Longest a phase may take (node starts in well under a second).
+const PHASE_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn node_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("node")
+}
+
+/// Runs `rp.mjs` for `phase`; its one line of JSON output.
+async fn run_phase(phase: &str, settings: &Value) -> Value {
+    let dir = node_dir();
+    let child = tokio::process::Command::new("node")
+        .arg(dir.join("rp.mjs"))
+        .arg(phase)
+        .arg(settings.to_string())
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run `node` (install Node.js 20.19 or later): {e}"));
+    let output = tokio::time::timeout(PHASE_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{phase} took longer than {PHASE_TIMEOUT:?}"))
+        .expect("wait for node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{phase} failed ({}):\n{stderr}{stdout}",
+        output.status
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{phase} printed no JSON ({e}):\n{stdout}\n{stderr}"))
+}
+
+/// A file removed when the test ends, however it ends.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The `kid`s the provider publishes now.
+async fn published_kids(jwks_uri: &str) -> Vec<String> {
+    let body = http_client()
+        .get(jwks_uri)
+        .send()
+        .await
+        .expect("GET /jwks")
+        .bytes()
+        .await
+        .expect("read /jwks");
+    let jwks: Value = serde_json::from_slice(&body).expect("a JWK Set");
+    let keys = jwks["keys"].as_array().expect("keys");
+    keys.iter()
+        .map(|k| k["kid"].as_str().expect("a kid").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openid_client_follows_a_key_rotation() {
+    let installed = node_dir().join("node_modules/openid-client/package.json");
+    assert!(
+        installed.exists(),
+        "openid-client is not installed: run `npm ci --prefix tests/node` (.ci/run does)"
+    );
+
+    // The provider's clock starts in the past, so that after moving past publish_ahead it is
+    // about the real time again: openid-client checks `exp` and `iat` against its own clock.
+    let real_now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs();
+    let clock = Arc::new(ManualClock::new(UnixTime::from_secs(
+        real_now - PUBLISH_AHEAD - 60,
+    )));
+    let publish_ahead = PUBLISH_AHEAD.to_string();
+    let config = demo_config(
+        &[
+            ("publish_ahead_seconds", &publish_ahead),
+            ("jwks_max_age_seconds", "60"),
+            ("reload_every_seconds", "10"),
+            ("rotate_every_seconds", "0"),
+        ],
+        "",
+    );
+    assert_eq!(
+        config.key_policy().publish_ahead,
+        Duration::from_secs(PUBLISH_AHEAD)
+    );
+    let server = start_with_clock(config, clock.clone()).await;
+
+    let state_file = TempFile(std::env::temp_dir().join(format!(
+        "portcullis-openid-client-{}-{}.json",
+        std::process::id(),
+        server.local_addr().port()
+    )));
+    let mut settings = json!({
+        "issuer": server.issuer().as_str(),
+        "client_id": DEMO_WEB_CLIENT.id,
+        "client_secret": DEMO_WEB_CLIENT.secret,
+        "redirect_uri": DEMO_WEB_CLIENT.redirect_uri,
+        "post_logout_redirect_uri": DEMO_WEB_CLIENT.post_logout_redirect_uri,
+        "username": DEMO_USER.username,
+        "password": DEMO_USER.password,
+        "state_file": state_file.0,
+        "jwks_age": 0,
+    });
+
+    // Phase 1: discovery, sign-in, tokens, UserInfo.
+    let first = run_phase("phase1", &settings).await;
+    assert_eq!(first["sub"], DEMO_USER.username);
+    assert_eq!(first["alg"], "RS256");
+    assert_eq!(first["jwks_downloads"], 1, "{first}");
+    // The user left `profile` unchecked: UserInfo has the email but not the name.
+    assert_eq!(
+        first["granted"],
+        json!(["email", "offline_access", "openid"])
+    );
+    let userinfo = &first["userinfo"];
+    assert_eq!(userinfo["sub"], DEMO_USER.username);
+    assert_eq!(userinfo["email"], "alice@example.com");
+    assert_eq!(userinfo["email_verified"], true);
+    assert_eq!(userinfo.get("name"), None, "{userinfo}");
+    let old_kid = first["kid"].as_str().expect("a kid").to_owned();
+
+    // The rotation: the new key is published at once and signs after publish_ahead.
+    let jwks_uri = server.url("/jwks");
+    let new_kid = server
+        .provider()
+        .rotate_signing_key(Algorithm::RS256)
+        .await
+        .expect("rotate");
+    assert_ne!(new_kid, old_kid);
+    let kids = published_kids(&jwks_uri).await;
+    assert!(
+        kids.contains(&old_kid) && kids.contains(&new_kid),
+        "{kids:?}"
+    );
+    clock.advance(PUBLISH_AHEAD + 1);
+
+    // Phase 2: refresh (the new key signs; openid-client fetches the JWKS again for it),
+    // UserInfo, logout.
+    settings["jwks_age"] = json!(PUBLISH_AHEAD + 1);
+    let second = run_phase("phase2", &settings).await;
+    assert_eq!(second["kid"], new_kid.as_str(), "{second}");
+    assert_eq!(second["alg"], "RS256");
+    assert_eq!(second["sub"], first["sub"]);
+    assert_eq!(second["jwks_downloads"], 1, "{second}");
+    assert_eq!(second["userinfo"], first["userinfo"]);
+    // The retired key stays published until what it signed has expired.
+    let kids = published_kids(&jwks_uri).await;
+    assert!(
+        kids.contains(&old_kid) && kids.contains(&new_kid),
+        "{kids:?}"
+    );
+}
