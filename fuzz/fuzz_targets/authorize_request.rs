@@ -26,6 +26,8 @@ fn fixture() -> &'static (Client, Issuer) {
             pkce: PkcePolicy::Required,
             expires_at: None,
             oidc: Default::default(),
+            first_party: false,
+            tokens: Default::default(),
         };
         (client, Issuer::parse("https://as.example").unwrap())
     })

@@ -430,6 +430,8 @@ mod tests {
             pkce: PkcePolicy::Required,
             expires_at: None,
             oidc: Default::default(),
+            first_party: false,
+            tokens: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::client_secret::ClientSecretHash;
 use crate::jose::Algorithm;
 use crate::redirect_uri::RedirectUri;
+use crate::resources::TokenFormat;
 use crate::scope::ScopeSet;
 use crate::time::UnixTime;
 
@@ -85,6 +86,9 @@ pub enum ClientError {
     /// `authorization_code` without any redirect URI.
     #[error("client {0}: authorization_code needs at least one redirect URI")]
     NoRedirectUri(String),
+    /// A public client without refresh-token rotation (RFC 9700 §4.14.2).
+    #[error("client {0}: refresh tokens of a public client must rotate")]
+    PublicWithoutRotation(String),
 }
 
 /// A registered client.
@@ -109,6 +113,47 @@ pub struct Client {
     /// OpenID Connect settings.
     #[serde(default)]
     pub oidc: ClientOidc,
+    /// The provider's own application: users are not asked to consent to it (an explicit
+    /// `prompt=consent` still asks).
+    #[serde(default)]
+    pub first_party: bool,
+    /// How this client's tokens are issued.
+    #[serde(default)]
+    pub tokens: ClientTokens,
+}
+
+/// How a client's tokens are issued.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientTokens {
+    /// Access tokens without a `resource` (RFC 8707): opaque, or JWT (RFC 9068) with the
+    /// issuer as audience. A requested resource's own format wins.
+    pub access_token_format: TokenFormat,
+    /// Refresh tokens.
+    pub refresh: RefreshPolicy,
+}
+
+/// A client's refresh-token policy (RFC 6749 §6, RFC 9700 §4.14.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RefreshPolicy {
+    /// Rotate on every use (with reuse detection). Public clients always rotate.
+    pub rotate: bool,
+    /// The longest a token family lives from the first authorization, however often it is
+    /// refreshed; `None`: no bound beyond each token's own lifetime.
+    pub absolute_lifetime_secs: Option<u64>,
+    /// A refresh token unused this long expires; `None`: only its lifetime applies.
+    pub idle_timeout_secs: Option<u64>,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            rotate: true,
+            absolute_lifetime_secs: None,
+            idle_timeout_secs: None,
+        }
+    }
 }
 
 /// How a client's users are identified to it (OpenID Connect Core §8).
@@ -157,6 +202,9 @@ impl Client {
         if self.grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty()
         {
             return Err(ClientError::NoRedirectUri(self.id.clone()));
+        }
+        if public && !self.tokens.refresh.rotate {
+            return Err(ClientError::PublicWithoutRotation(self.id.clone()));
         }
         Ok(())
     }

@@ -229,6 +229,8 @@ mod tests {
             pkce: PkcePolicy::Required,
             expires_at: None,
             oidc: Default::default(),
+            first_party: false,
+            tokens: Default::default(),
         };
         let public = Client {
             id: "p".into(),

@@ -166,6 +166,8 @@ mod tests {
             pkce: PkcePolicy::Required,
             expires_at: None,
             oidc: Default::default(),
+            first_party: false,
+            tokens: Default::default(),
         };
         let q = "response_type=code&client_id=app&scope=read&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
         validate_authorization_request(

@@ -140,6 +140,10 @@ pub struct RefreshTokenRecord {
     /// The OpenID Connect session, for ID tokens on refresh (`nonce` removed).
     #[serde(default)]
     pub oidc: Option<OidcSession>,
+    /// When the family's first refresh token was issued (for an absolute family lifetime);
+    /// `None` means this token is the first.
+    #[serde(default)]
+    pub family_started_at: Option<UnixTime>,
     /// Issue time.
     pub issued_at: UnixTime,
     /// Expiry.

@@ -107,6 +107,7 @@ pub fn mint_refresh_token(
             nonce: None,
             ..o.clone()
         }),
+        family_started_at: None,
         issued_at: now,
         expires_at: now.plus(lifetime),
     };

@@ -57,8 +57,9 @@ impl Provider {
         }
     }
 
-    /// Whether the host must ask `subject` for consent: always with `prompt=consent`;
-    /// otherwise only when no live grant to this client already covers the requested scopes.
+    /// Whether the host must ask `subject` for consent: always with `prompt=consent`; never
+    /// for a first-party client; otherwise only when no live grant to this client already
+    /// covers the requested scopes.
     pub async fn needs_consent(
         &self,
         pending: &PendingAuthorization,
@@ -66,6 +67,13 @@ impl Provider {
     ) -> Result<bool, StoreError> {
         if pending.oidc().is_some_and(|o| o.prompt.consent) {
             return Ok(true);
+        }
+        if self
+            .client(pending.client_id())
+            .await?
+            .is_some_and(|c| c.first_party)
+        {
+            return Ok(false);
         }
         let inner = &self.inner;
         let now = inner.clock.now();

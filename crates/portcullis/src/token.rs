@@ -3,6 +3,7 @@
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use portcullis_core::{
     format_for_audience, merge_extra_claims, mint_access_token, mint_jwt_access_token,
@@ -156,7 +157,7 @@ impl Provider {
         } else {
             None
         };
-        let access = self.access_token(&at_to, now).await?;
+        let access = self.access_token(client, &at_to, now).await?;
         let id_token = match openid {
             Some(session) => Some(
                 self.issue_id_token(
@@ -220,6 +221,33 @@ impl Provider {
         if now >= old.expires_at {
             return Err(invalid_grant("the refresh token has expired").into());
         }
+        let policy = &client.tokens.refresh;
+        let rotate = policy.rotate || client.is_public();
+        // An absolute family lifetime counts from the first refresh token of the family.
+        let family_start = old.family_started_at.unwrap_or(old.issued_at);
+        let family_end = policy
+            .absolute_lifetime_secs
+            .map(|s| family_start.plus(Duration::from_secs(s)));
+        if family_end.is_some_and(|end| now >= end) {
+            return Err(invalid_grant("the refresh token family has reached its lifetime").into());
+        }
+        if let Some(idle) = policy.idle_timeout_secs {
+            // A rotating token was last used when it was issued; a non-rotating one when its
+            // grant was last used.
+            let last_use = if rotate {
+                old.issued_at
+            } else {
+                inner
+                    .stores
+                    .tokens
+                    .find_grant(&inner.issuer, &old.grant_id)
+                    .await?
+                    .map_or(old.issued_at, |g| g.last_used_at)
+            };
+            if now >= last_use.plus(Duration::from_secs(idle)) {
+                return Err(invalid_grant("the refresh token expired unused").into());
+            }
+        }
         let asked = narrowed_scopes(&old, g.scope.as_ref())?;
         let audience = narrow_resources(resources, &old.resources).map_err(invalid_target)?;
         let scopes = scopes_for_audience(&asked, &audience, &inner.policy.resources);
@@ -238,19 +266,23 @@ impl Provider {
             audience: &old.resources,
             oidc: old.oidc.as_ref(),
         };
-        let successor = mint_refresh_token(
+        let mut successor = mint_refresh_token(
             &successor_to,
             &delegation,
             now,
             inner.policy.lifetimes.refresh_token,
             inner.rng.as_ref(),
         )?;
+        successor.record.family_started_at = Some(family_start);
+        if let Some(end) = family_end {
+            successor.record.expires_at = successor.record.expires_at.min(end);
+        }
         let to = TokenSubject {
             scopes: &scopes,
             audience: &audience,
             ..successor_to
         };
-        let access = self.access_token(&to, now).await?;
+        let access = self.access_token(client, &to, now).await?;
         // OpenID Connect Core §12.2: a new ID token with the same sub and original auth_time.
         let id_token = match old.oidc.as_ref().filter(|_| scopes.contains("openid")) {
             Some(session) => Some(
@@ -270,19 +302,24 @@ impl Provider {
             ),
             None => None,
         };
-        match inner
-            .stores
-            .tokens
-            .rotate_refresh_token(&inner.issuer, &hash, &successor.record)
-            .await?
-        {
-            RotateOutcome::Rotated => {}
-            RotateOutcome::AlreadyRotated { family_id } => {
-                return Err(self.refresh_reused(&family_id, now).await)
-            }
-            RotateOutcome::Missing => {
-                return Err(invalid_grant("the refresh token is invalid").into())
-            }
+        let rotated = if rotate { Some(successor) } else { None };
+        match &rotated {
+            // Without rotation the presented token stays valid and no new one is issued.
+            None => {}
+            Some(successor) => match inner
+                .stores
+                .tokens
+                .rotate_refresh_token(&inner.issuer, &hash, &successor.record)
+                .await?
+            {
+                RotateOutcome::Rotated => {}
+                RotateOutcome::AlreadyRotated { family_id } => {
+                    return Err(self.refresh_reused(&family_id, now).await)
+                }
+                RotateOutcome::Missing => {
+                    return Err(invalid_grant("the refresh token is invalid").into())
+                }
+            },
         }
         inner
             .stores
@@ -292,7 +329,7 @@ impl Provider {
         self.touch_grant(&old.grant_id, now).await?;
         let mut response = TokenResponse::bearer(
             &access,
-            Some(&successor),
+            rotated.as_ref(),
             g.scope.as_ref().or(Some(&old.scopes)),
             now,
         );
@@ -337,7 +374,7 @@ impl Provider {
             audience: &audience,
             oidc: None,
         };
-        let access = self.access_token(&to, now).await?;
+        let access = self.access_token(client, &to, now).await?;
         self.inner
             .stores
             .tokens
@@ -346,11 +383,13 @@ impl Provider {
         Ok(TokenResponse::bearer(&access, None, g.scope.as_ref(), now))
     }
 
-    /// Mints an access token: a JWT (RFC 9068) when its audience asks for one, else opaque.
-    /// Scopes with a shorter lifetime than the token expire on their own; a JWT, which cannot
-    /// change, gets the shortest lifetime of its scopes.
+    /// Mints an access token: a JWT (RFC 9068) when its audience — or, without one, the
+    /// client — asks for one, else opaque. Scopes with a shorter lifetime than the token
+    /// expire on their own; a JWT, which cannot change, gets the shortest lifetime of its
+    /// scopes.
     async fn access_token(
         &self,
+        client: &Client,
         to: &TokenSubject<'_>,
         now: UnixTime,
     ) -> Result<MintedToken<AccessTokenRecord>, Failure> {
@@ -368,7 +407,12 @@ impl Provider {
             })
             .filter(|(_, e)| *e < token_exp)
             .collect();
-        match format_for_audience(to.audience, &policy.resources) {
+        let format = if to.audience.is_empty() {
+            client.tokens.access_token_format
+        } else {
+            format_for_audience(to.audience, &policy.resources)
+        };
+        match format {
             TokenFormat::Opaque => {
                 let mut t =
                     mint_access_token(to, now, policy.lifetimes.access_token, inner.rng.as_ref())?;
@@ -387,7 +431,17 @@ impl Provider {
                     .signer(policy.keys.default_alg, now)
                     .await
                     .map_err(IdTokenError::from)?;
-                mint_jwt_access_token(to, now, exp, extra, &key, inner.rng.as_ref())
+                // RFC 9068 §3: without a resource, a default audience: this provider.
+                let default_audience = [inner.issuer.to_string()];
+                let to = TokenSubject {
+                    audience: if to.audience.is_empty() {
+                        &default_audience
+                    } else {
+                        to.audience
+                    },
+                    ..*to
+                };
+                mint_jwt_access_token(&to, now, exp, extra, &key, inner.rng.as_ref())
                     .map_err(|e| Failure::from(IdTokenError::from(KeyError::from(e))))
             }
         }

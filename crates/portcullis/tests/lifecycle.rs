@@ -367,3 +367,111 @@ async fn consent_is_remembered_per_user_and_client() {
         assert!(h.provider.needs_consent(&pending, "bob").await.unwrap());
     }
 }
+
+async fn with_web_client(h: &Harness, edit: impl FnOnce(&mut portcullis::core::Client)) {
+    let mut client = web_client();
+    edit(&mut client);
+    h.provider.register_client(&client).await.unwrap();
+}
+
+#[tokio::test]
+async fn first_party_clients_skip_consent_unless_prompt_consent() {
+    let h = Harness::new().await;
+    with_web_client(&h, |c| c.first_party = true).await;
+    let q = |extra: &str| {
+        format!(
+            "response_type=code&client_id=web&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256{extra}",
+            enc(WEB_REDIRECT),
+            challenge(VERIFIER)
+        )
+    };
+    assert!(!h
+        .provider
+        .needs_consent(&h.pending(&q("")).await, "alice")
+        .await
+        .unwrap());
+    assert!(h
+        .provider
+        .needs_consent(&h.pending(&q("&prompt=consent")).await, "alice")
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn a_confidential_client_may_keep_its_refresh_token_a_public_one_may_not() {
+    let h = Harness::new().await;
+    with_web_client(&h, |c| c.tokens.refresh.rotate = false).await;
+    let t = web_tokens(&h, "alice").await;
+    let rt = s(&t, "refresh_token");
+    for _ in 0..2 {
+        let (status, body) = h.refresh_web(&rt).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            body.get("refresh_token").is_none(),
+            "no new refresh token: {body}"
+        );
+    }
+    let mut native = native_client();
+    native.tokens.refresh.rotate = false;
+    assert!(h.provider.register_client(&native).await.is_err());
+}
+
+#[tokio::test]
+async fn a_refresh_family_has_an_absolute_lifetime_and_an_idle_timeout() {
+    let h = Harness::new().await;
+    with_web_client(&h, |c| {
+        c.tokens.refresh.absolute_lifetime_secs = Some(1000);
+        c.tokens.refresh.idle_timeout_secs = Some(400);
+    })
+    .await;
+    let t = web_tokens(&h, "alice").await;
+    let mut rt = s(&t, "refresh_token");
+    // Used every 300 s, it stays alive until the family is 1000 s old.
+    for _ in 0..3 {
+        h.clock.advance(300);
+        let (status, body) = h.refresh_web(&rt).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        rt = s(&body, "refresh_token");
+    }
+    h.clock.advance(100);
+    let (status, body) = h.refresh_web(&rt).await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+    // Left unused for 400 s, a fresh family's token expires.
+    let t = web_tokens(&h, "alice").await;
+    h.clock.advance(400);
+    let (status, body) = h.refresh_web(&s(&t, "refresh_token")).await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+}
+
+#[tokio::test]
+async fn a_client_may_take_jwt_access_tokens_with_the_issuer_as_audience() {
+    let h = Harness::new().await;
+    with_web_client(&h, |c| {
+        c.tokens.access_token_format = portcullis::core::TokenFormat::Jwt
+    })
+    .await;
+    let t = web_tokens(&h, "alice").await;
+    let at = s(&t, "access_token");
+    let keys = JwkSet::parse(h.provider.jwks().await.body())
+        .unwrap()
+        .verifying_keys();
+    let v = verify_compact(&at, &keys, &Algorithm::ALL).unwrap();
+    assert_eq!(v.header.typ.as_deref(), Some("at+jwt"));
+    let claims: Value = serde_json::from_slice(&v.payload).unwrap();
+    assert_eq!(claims["aud"], json!([ISSUER]));
+    assert_eq!(introspect(&h, &at, WEB).await["active"], true);
+    // Revocable like any other: the record sits under the JWT's hash.
+    assert_eq!(
+        h.post(Endpoint::Revoke, &format!("token={at}"), WEB)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(introspect(&h, &at, WEB).await, json!({"active": false}));
+}

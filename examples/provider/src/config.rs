@@ -591,6 +591,8 @@ impl FileClient {
                 require_auth_time: self.require_auth_time,
                 post_logout_redirect_uris: self.post_logout_redirect_uris,
             },
+            first_party: false,
+            tokens: Default::default(),
         };
         client.validate().map_err(|e| {
             let field = match e {
@@ -598,6 +600,7 @@ impl FileClient {
                 ClientError::PublicWithoutPkce(_) => "pkce",
                 ClientError::DefaultScopesNotAllowed(_) => "default_scopes",
                 ClientError::NoRedirectUri(_) => "redirect_uris",
+                ClientError::PublicWithoutRotation(_) => "refresh",
             };
             invalid(field, e.to_string())
         })?;

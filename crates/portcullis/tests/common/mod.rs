@@ -62,6 +62,8 @@ pub fn web_client() -> Client {
             post_logout_redirect_uris: vec![RedirectUri::parse("https://web.example/bye").unwrap()],
             ..ClientOidc::default()
         },
+        first_party: false,
+        tokens: Default::default(),
     }
 }
 
@@ -108,6 +110,8 @@ pub fn native_client() -> Client {
         pkce: PkcePolicy::Required,
         expires_at: None,
         oidc: Default::default(),
+        first_party: false,
+        tokens: Default::default(),
     }
 }
 
