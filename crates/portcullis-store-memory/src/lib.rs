@@ -37,7 +37,7 @@ struct State {
     grants: HashMap<GrantId, Grant>,
     grants_by_owner: HashMap<(Issuer, String, String), Vec<GrantId>>,
     /// Revoked families (random, issuer-unique ids) and until when to remember them.
-    revoked_families: HashMap<FamilyId, UnixTime>,
+    revoked_families: HashMap<(Issuer, FamilyId), UnixTime>,
     access: HashMap<TokenHash, AccessTokenRecord>,
     refresh: HashMap<TokenHash, RefreshEntry>,
     keys: HashMap<(Issuer, String), KeyRecord>,
@@ -156,9 +156,16 @@ impl State {
     }
 
     /// Whether a token under `grant` and `family` is dead through either.
-    fn revoked_via(&self, grant: Option<&GrantId>, family: Option<&FamilyId>) -> bool {
-        family.is_some_and(|f| self.revoked_families.contains_key(f))
-            || grant.is_some_and(|g| self.grants.get(g).is_none_or(|g| g.revoked))
+    fn revoked_via(
+        &self,
+        issuer: &Issuer,
+        grant: Option<&GrantId>,
+        family: Option<&FamilyId>,
+    ) -> bool {
+        family.is_some_and(|f| {
+            self.revoked_families
+                .contains_key(&(issuer.clone(), f.clone()))
+        }) || grant.is_some_and(|g| self.grants.get(g).is_none_or(|g| g.revoked))
     }
 }
 
@@ -249,6 +256,9 @@ impl TokenStore for MemoryStore {
             grant.subject.clone(),
             grant.client_id.clone(),
         );
+        let mut grant = grant.clone();
+        // A revoked grant stays revoked, whatever a racing `save_grant` carries.
+        grant.revoked |= s.grants.get(&grant.id).is_some_and(|g| g.revoked);
         if s.grants.insert(grant.id.clone(), grant.clone()).is_none() {
             s.grants_by_owner
                 .entry(owner)
@@ -311,12 +321,15 @@ impl TokenStore for MemoryStore {
 
     async fn revoke_family(
         &self,
-        _issuer: &Issuer,
+        issuer: &Issuer,
         family_id: &FamilyId,
         until: UnixTime,
     ) -> StoreResult<()> {
         let mut s = self.lock()?;
-        let entry = s.revoked_families.entry(family_id.clone()).or_insert(until);
+        let entry = s
+            .revoked_families
+            .entry((issuer.clone(), family_id.clone()))
+            .or_insert(until);
         *entry = (*entry).max(until);
         Ok(())
     }
@@ -337,7 +350,7 @@ impl TokenStore for MemoryStore {
         Ok(s.access
             .get(hash)
             .filter(|t| t.issuer == *issuer)
-            .filter(|t| !s.revoked_via(t.grant_id.as_ref(), t.family_id.as_ref()))
+            .filter(|t| !s.revoked_via(issuer, t.grant_id.as_ref(), t.family_id.as_ref()))
             .cloned())
     }
 
@@ -365,7 +378,7 @@ impl TokenStore for MemoryStore {
             .filter(|t| t.record.issuer == *issuer)
             .map(|t| {
                 let r = &t.record;
-                let state = if s.revoked_via(Some(&r.grant_id), Some(&r.family_id)) {
+                let state = if s.revoked_via(issuer, Some(&r.grant_id), Some(&r.family_id)) {
                     RefreshState::Revoked
                 } else if t.rotated {
                     RefreshState::Rotated
@@ -391,7 +404,7 @@ impl TokenStore for MemoryStore {
             ),
             _ => return Ok(RotateOutcome::Missing),
         };
-        if rotated || s.revoked_via(Some(&grant), Some(&family)) {
+        if rotated || s.revoked_via(issuer, Some(&grant), Some(&family)) {
             return Ok(RotateOutcome::AlreadyRotated { family_id: family });
         }
         if let Some(t) = s.refresh.get_mut(old) {

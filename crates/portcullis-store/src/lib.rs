@@ -72,7 +72,7 @@ pub trait ClientStore: Send + Sync + 'static {
     /// Removes a client; `true` if it existed.
     async fn delete_client(&self, issuer: &Issuer, client_id: &str) -> StoreResult<bool>;
 
-    /// Removes clients whose registration expired before `now`; returns how many.
+    /// Removes clients whose registration expired at or before `now`; returns how many.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
@@ -106,7 +106,8 @@ pub trait CodeStore: Send + Sync + 'static {
     /// the store, at most one call ever returns [`ConsumeOutcome::Consumed`]. Later calls
     /// return [`ConsumeOutcome::AlreadyConsumed`] until the code's expiry has passed (the
     /// consumed marker is kept that long), then [`ConsumeOutcome::Missing`]. A code expired
-    /// at `now` is never consumed.
+    /// at `now` is never consumed. Whether the code's grant was revoked is not this call's
+    /// concern: the engine checks the grant after consuming.
     async fn consume_code(
         &self,
         issuer: &Issuer,
@@ -114,7 +115,7 @@ pub trait CodeStore: Send + Sync + 'static {
         now: UnixTime,
     ) -> StoreResult<ConsumeOutcome>;
 
-    /// Removes codes (consumed or not) that expired before `now`; returns how many.
+    /// Removes codes (consumed or not) that expired at or before `now`; returns how many.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
@@ -150,7 +151,8 @@ pub enum RotateOutcome {
 /// lookups below never return a dead token as live.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
-    /// Inserts or replaces a grant.
+    /// Inserts or replaces a grant. A revoked grant stays revoked: saving a copy read
+    /// before the revocation (e.g. to record its last use) never brings it back.
     async fn save_grant(&self, grant: &Grant) -> StoreResult<()>;
 
     /// The grant `id` of `issuer`, revoked or not.
@@ -171,8 +173,8 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Idempotent; `false` if no such grant.
     async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool>;
 
-    /// Revokes a token family: every token in it (including ones inserted after this call)
-    /// stops working. The marker is kept until `until`, after which every token of the family
+    /// Revokes a token family of `issuer` (never another issuer's): every token in it
+    /// (including ones inserted after this call) stops working. The marker is kept until `until`, after which every token of the family
     /// has expired. Idempotent.
     async fn revoke_family(
         &self,
@@ -219,7 +221,7 @@ pub trait TokenStore: Send + Sync + 'static {
         successor: &RefreshTokenRecord,
     ) -> StoreResult<RotateOutcome>;
 
-    /// Removes tokens, grants and revocation markers that expired before `now`; returns how
+    /// Removes tokens, grants and revocation markers that expired at or before `now`; returns how
     /// many records went.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
@@ -244,6 +246,6 @@ pub trait KeyStore: Send + Sync + 'static {
         expires_at: UnixTime,
     ) -> StoreResult<bool>;
 
-    /// Removes keys whose `expires_at` passed before `now`; returns how many.
+    /// Removes keys whose `expires_at` is at or before `now`; returns how many.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }

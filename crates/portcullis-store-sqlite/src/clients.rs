@@ -1,0 +1,76 @@
+//! [`ClientStore`]: one row per (issuer, client_id), the client as JSON.
+
+use async_trait::async_trait;
+use portcullis_core::{Client, Issuer, UnixTime};
+use portcullis_store::{ClientStore, StoreResult};
+use rusqlite::{params, OptionalExtension};
+
+use crate::codec::{db, decode, encode, secs};
+use crate::{purge, SqliteStore};
+
+#[async_trait]
+impl ClientStore for SqliteStore {
+    async fn find_client(
+        &self,
+        issuer: &Issuer,
+        client_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<Client>> {
+        let (issuer, client_id) = (issuer.to_string(), client_id.to_owned());
+        self.run(move |conn| {
+            let json: Option<String> = conn
+                .prepare_cached(
+                    "SELECT record FROM clients WHERE issuer = ?1 AND client_id = ?2 \
+                     AND (expires_at IS NULL OR expires_at > ?3)",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![issuer, client_id, secs(now)], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(db)?;
+            json.as_deref().map(decode).transpose()
+        })
+        .await
+    }
+
+    async fn save_client(&self, issuer: &Issuer, client: &Client) -> StoreResult<()> {
+        let (issuer, id) = (issuer.to_string(), client.id.clone());
+        let (expires_at, json) = (client.expires_at.map(secs), encode(client)?);
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO clients (issuer, client_id, expires_at, record) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (issuer, client_id) \
+                 DO UPDATE SET expires_at = excluded.expires_at, record = excluded.record",
+            )
+            .and_then(|mut s| s.execute(params![issuer, id, expires_at, json]))
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_client(&self, issuer: &Issuer, client_id: &str) -> StoreResult<bool> {
+        let (issuer, client_id) = (issuer.to_string(), client_id.to_owned());
+        self.run(move |conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM clients WHERE issuer = ?1 AND client_id = ?2")
+                .and_then(|mut s| s.execute(params![issuer, client_id]))
+                .map_err(db)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        self.run(move |conn| {
+            purge::expired(
+                conn,
+                "clients",
+                "issuer, client_id",
+                "expires_at",
+                secs(now),
+            )
+        })
+        .await
+    }
+}

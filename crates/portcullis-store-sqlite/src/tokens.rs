@@ -1,0 +1,260 @@
+//! [`TokenStore`]: grants, family revocation markers, access and refresh tokens.
+//!
+//! Revocation composes at read time: a token is dead when its family has a marker or its
+//! grant is revoked or gone, so a token inserted after the revocation is dead on arrival.
+
+use async_trait::async_trait;
+use portcullis_core::{
+    AccessTokenRecord, FamilyId, Grant, GrantId, Issuer, RefreshTokenRecord, TokenHash, UnixTime,
+};
+use portcullis_store::{RefreshState, RotateOutcome, StoreResult, TokenStore};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::codec::{db, decode, encode, key, secs};
+use crate::{grants, purge, SqliteStore};
+
+/// Whether the token row `t` is dead through its family or its grant.
+macro_rules! dead {
+    () => {
+        "(EXISTS (SELECT 1 FROM revoked_families f \
+              WHERE f.issuer = t.issuer AND f.family_id = t.family_id) \
+          OR (t.grant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM grants g \
+              WHERE g.issuer = t.issuer AND g.id = t.grant_id AND g.revoked = 0)))"
+    };
+}
+
+fn insert_refresh(conn: &Connection, r: &RefreshTokenRecord) -> StoreResult<()> {
+    let json = encode(r)?;
+    conn.prepare_cached(
+        "INSERT INTO refresh_tokens (hash, issuer, grant_id, family_id, expires_at, record) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            key(&r.hash),
+            r.issuer.as_str(),
+            r.grant_id.as_str(),
+            r.family_id.as_str(),
+            secs(r.expires_at),
+            json
+        ])
+    })
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The refresh token `hash` of `issuer`, whether it was rotated, and whether it is dead.
+fn refresh_row(
+    conn: &Connection,
+    issuer: &str,
+    hash: &[u8],
+) -> StoreResult<Option<(RefreshTokenRecord, bool, bool)>> {
+    let row: Option<(String, bool, bool)> = conn
+        .prepare_cached(concat!(
+            "SELECT t.record, t.rotated, ",
+            dead!(),
+            " FROM refresh_tokens t WHERE t.hash = ?1 AND t.issuer = ?2"
+        ))
+        .and_then(|mut s| {
+            s.query_row(params![hash, issuer], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+        })
+        .map_err(db)?;
+    row.map(|(json, rotated, dead)| Ok((decode(&json)?, rotated, dead)))
+        .transpose()
+}
+
+/// Rotates inside one IMMEDIATE transaction: it holds the write lock from its first read,
+/// so no other connection or process can rotate, revoke or purge the token in between.
+fn rotate(
+    conn: &mut Connection,
+    issuer: &str,
+    old: &[u8],
+    successor: &RefreshTokenRecord,
+) -> StoreResult<RotateOutcome> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let outcome = match refresh_row(&tx, issuer, old)? {
+        None => RotateOutcome::Missing,
+        Some((record, rotated, dead)) if rotated || dead => RotateOutcome::AlreadyRotated {
+            family_id: record.family_id,
+        },
+        Some(_) => {
+            tx.prepare_cached("UPDATE refresh_tokens SET rotated = 1 WHERE hash = ?1")
+                .and_then(|mut s| s.execute(params![old]))
+                .map_err(db)?;
+            insert_refresh(&tx, successor)?;
+            RotateOutcome::Rotated
+        }
+    };
+    tx.commit().map_err(db)?;
+    Ok(outcome)
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn save_grant(&self, grant: &Grant) -> StoreResult<()> {
+        let grant = grant.clone();
+        self.run(move |conn| grants::save(conn, &grant)).await
+    }
+
+    async fn find_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<Option<Grant>> {
+        let (issuer, id) = (issuer.to_string(), id.to_string());
+        self.run(move |conn| grants::find(conn, &issuer, &id)).await
+    }
+
+    async fn grants_for(
+        &self,
+        issuer: &Issuer,
+        subject: &str,
+        client_id: &str,
+    ) -> StoreResult<Vec<Grant>> {
+        let args = (issuer.to_string(), subject.to_owned(), client_id.to_owned());
+        self.run(move |conn| {
+            let sql = "SELECT record, revoked FROM grants \
+                       WHERE issuer = ?1 AND subject = ?2 AND client_id = ?3";
+            grants::select(conn, sql, params![args.0, args.1, args.2])
+        })
+        .await
+    }
+
+    async fn grants_of_subject(&self, issuer: &Issuer, subject: &str) -> StoreResult<Vec<Grant>> {
+        let (issuer, subject) = (issuer.to_string(), subject.to_owned());
+        self.run(move |conn| {
+            let sql = "SELECT record, revoked FROM grants WHERE issuer = ?1 AND subject = ?2";
+            grants::select(conn, sql, params![issuer, subject])
+        })
+        .await
+    }
+
+    async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool> {
+        let (issuer, id) = (issuer.to_string(), id.to_string());
+        self.run(move |conn| grants::revoke(conn, &issuer, &id))
+            .await
+    }
+
+    async fn revoke_family(
+        &self,
+        issuer: &Issuer,
+        family_id: &FamilyId,
+        until: UnixTime,
+    ) -> StoreResult<()> {
+        let (issuer, family, until) = (issuer.to_string(), family_id.to_string(), secs(until));
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO revoked_families (issuer, family_id, until) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (issuer, family_id) DO UPDATE SET until = MAX(until, excluded.until)",
+            )
+            .and_then(|mut s| s.execute(params![issuer, family, until]))
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
+        let (issuer, hash) = (issuer.to_string(), key(hash));
+        self.run(move |conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM access_tokens WHERE hash = ?1 AND issuer = ?2")
+                .and_then(|mut s| s.execute(params![hash, issuer]))
+                .map_err(db)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn insert_access_token(&self, record: &AccessTokenRecord) -> StoreResult<()> {
+        let row = (
+            key(&record.hash),
+            record.issuer.to_string(),
+            record.grant_id.as_ref().map(GrantId::to_string),
+            record.family_id.as_ref().map(FamilyId::to_string),
+            secs(record.expires_at),
+            encode(record)?,
+        );
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO access_tokens (hash, issuer, grant_id, family_id, expires_at, \
+                 record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| s.execute(params![row.0, row.1, row.2, row.3, row.4, row.5]))
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_access_token(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        let (issuer, hash) = (issuer.to_string(), key(hash));
+        self.run(move |conn| {
+            let json: Option<String> = conn
+                .prepare_cached(concat!(
+                    "SELECT t.record FROM access_tokens t WHERE t.hash = ?1 AND t.issuer = ?2 ",
+                    "AND NOT ",
+                    dead!()
+                ))
+                .and_then(|mut s| s.query_row(params![hash, issuer], |r| r.get(0)).optional())
+                .map_err(db)?;
+            json.as_deref().map(decode).transpose()
+        })
+        .await
+    }
+
+    async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> StoreResult<()> {
+        let record = record.clone();
+        self.run(move |conn| insert_refresh(conn, &record)).await
+    }
+
+    async fn find_refresh_token(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<(RefreshTokenRecord, RefreshState)>> {
+        let (issuer, hash) = (issuer.to_string(), key(hash));
+        self.run(move |conn| {
+            Ok(
+                refresh_row(conn, &issuer, &hash)?.map(|(record, rotated, dead)| {
+                    let state = match (dead, rotated) {
+                        (true, _) => RefreshState::Revoked,
+                        (false, true) => RefreshState::Rotated,
+                        (false, false) => RefreshState::Active,
+                    };
+                    (record, state)
+                }),
+            )
+        })
+        .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        issuer: &Issuer,
+        old: &TokenHash,
+        successor: &RefreshTokenRecord,
+    ) -> StoreResult<RotateOutcome> {
+        let (issuer, old, successor) = (issuer.to_string(), key(old), successor.clone());
+        self.run(move |conn| rotate(conn, &issuer, &old, &successor))
+            .await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        let now = secs(now);
+        self.run(move |conn| {
+            Ok(
+                purge::expired(conn, "access_tokens", "hash", "expires_at", now)?
+                    + purge::expired(conn, "refresh_tokens", "hash", "expires_at", now)?
+                    + purge::expired(conn, "revoked_families", "issuer, family_id", "until", now)?
+                    + purge::expired(conn, "grants", "issuer, id", "expires_at", now)?,
+            )
+        })
+        .await
+    }
+}

@@ -1,0 +1,141 @@
+//! [`TokenStore`]'s grants: what one subject gave one client, the unit a user revokes.
+
+use portcullis_core::Grant;
+use portcullis_store::TokenStore;
+
+use super::{sorted, Must};
+use crate::{Fixtures, Harness};
+
+fn by_id(grants: Vec<Grant>) -> Vec<Grant> {
+    sorted(grants, |g| g.id.clone())
+}
+
+/// `save_grant` then `find_grant` gives back the grant as saved; an unknown id and another
+/// issuer's grant are `None`.
+pub async fn grant_round_trip<S: TokenStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
+    let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(1_000));
+    s.save_grant(&grant).await.must("save_grant");
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(found, Some(grant.clone()), "the grant as saved");
+    let unknown = s.find_grant(&a, &f.grant_id()).await.must("find_grant");
+    assert_eq!(unknown, None, "an unknown grant id");
+    let via_b = s.find_grant(&b, &grant.id).await.must("find_grant");
+    assert_eq!(via_b, None, "issuer B must not see issuer A's grant");
+}
+
+/// `save_grant` on an existing id replaces the grant ("inserts or replaces"), and the
+/// listings hold it once.
+pub async fn grant_save_replaces<S: TokenStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let a = Fixtures::issuer();
+    let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(1_000));
+    s.save_grant(&grant).await.must("save_grant");
+    let mut touched = grant.clone();
+    touched.last_used_at = c.at(500);
+    touched.expires_at = c.at(2_000);
+    touched.scopes = portcullis_core::ScopeSet::parse("openid").expect("scope");
+    s.save_grant(&touched).await.must("save_grant");
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(
+        found,
+        Some(touched.clone()),
+        "the second save replaced the first"
+    );
+    let listed = s
+        .grants_for(&a, "alice", "client-1")
+        .await
+        .must("grants_for");
+    assert_eq!(listed, vec![touched.clone()], "listed once");
+    let of_subject = s
+        .grants_of_subject(&a, "alice")
+        .await
+        .must("grants_of_subject");
+    assert_eq!(of_subject, vec![touched], "listed once");
+}
+
+/// `grants_for` lists exactly the grants of one subject to one client at one issuer, and
+/// `grants_of_subject` those of one subject to any client at one issuer — revoked ones
+/// included, other issuers' never.
+pub async fn grants_are_listed_by_subject_and_client<S: TokenStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
+    let g = |issuer, subject, client| f.grant(issuer, subject, client, c.at(0), c.at(1_000));
+    let mut revoked = g(&a, "alice", "c1");
+    let (alice_c1, alice_c2) = (g(&a, "alice", "c1"), g(&a, "alice", "c2"));
+    let (bob_c1, alice_c1_at_b) = (g(&a, "bob", "c1"), g(&b, "alice", "c1"));
+    for grant in [&alice_c1, &revoked, &alice_c2, &bob_c1, &alice_c1_at_b] {
+        s.save_grant(grant).await.must("save_grant");
+    }
+    assert!(s.revoke_grant(&a, &revoked.id).await.must("revoke_grant"));
+    revoked.revoked = true;
+
+    let listed = s.grants_for(&a, "alice", "c1").await.must("grants_for");
+    let want = by_id(vec![alice_c1.clone(), revoked.clone()]);
+    assert_eq!(
+        by_id(listed),
+        want,
+        "alice's grants to c1 at A, revoked included"
+    );
+    let listed = s
+        .grants_of_subject(&a, "alice")
+        .await
+        .must("grants_of_subject");
+    let want = by_id(vec![alice_c1, revoked, alice_c2]);
+    assert_eq!(by_id(listed), want, "alice's grants at A");
+    let listed = s.grants_for(&b, "alice", "c1").await.must("grants_for");
+    assert_eq!(
+        listed,
+        vec![alice_c1_at_b.clone()],
+        "alice's grants to c1 at B"
+    );
+    let listed = s
+        .grants_of_subject(&b, "alice")
+        .await
+        .must("grants_of_subject");
+    assert_eq!(listed, vec![alice_c1_at_b], "alice's grants at B");
+    let listed = s.grants_for(&a, "bob", "c2").await.must("grants_for");
+    assert_eq!(listed, Vec::new(), "bob gave c2 nothing");
+    let listed = s
+        .grants_of_subject(&a, "carol")
+        .await
+        .must("grants_of_subject");
+    assert_eq!(listed, Vec::new(), "carol gave nothing");
+}
+
+/// `revoke_grant` marks the grant revoked (and only that), is idempotent, is `false` for an
+/// unknown grant, and issuer B cannot revoke issuer A's grant.
+pub async fn revoke_grant_marks_it_revoked<S: TokenStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
+    let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(1_000));
+    let other = f.grant(&a, "alice", "client-2", c.at(0), c.at(1_000));
+    s.save_grant(&grant).await.must("save_grant");
+    s.save_grant(&other).await.must("save_grant");
+
+    assert!(
+        !s.revoke_grant(&b, &grant.id).await.must("revoke_grant"),
+        "via B"
+    );
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(found, Some(grant.clone()), "B's attempt changed nothing");
+
+    assert!(s.revoke_grant(&a, &grant.id).await.must("revoke_grant"));
+    let revoked = Grant {
+        revoked: true,
+        ..grant.clone()
+    };
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(found, Some(revoked.clone()), "revoked, otherwise unchanged");
+    assert!(
+        s.revoke_grant(&a, &grant.id).await.must("revoke_grant"),
+        "idempotent"
+    );
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(found, Some(revoked), "still revoked");
+    let found = s.find_grant(&a, &other.id).await.must("find_grant");
+    assert_eq!(found, Some(other), "another grant untouched");
+    let unknown = s.revoke_grant(&a, &f.grant_id()).await.must("revoke_grant");
+    assert!(!unknown, "an unknown grant");
+}

@@ -1,0 +1,164 @@
+//! [`TokenStore`]'s revocation composes: a token is dead when it, its family (RFC 9700
+//! §4.14.2: a reused refresh token or code revokes its family) or its grant is revoked —
+//! including a token inserted after the revocation.
+
+use portcullis_core::{AccessTokenRecord, FamilyId, Grant, RefreshTokenRecord};
+use portcullis_store::{RefreshState, RotateOutcome, TokenStore};
+
+use super::tokens::{access, refresh_state, saved_grant, stored};
+use super::Must;
+use crate::{Fixtures, Harness};
+
+/// Everything a revocation must kill, checked through `find_*` and `rotate_refresh_token`.
+struct Victims {
+    access: AccessTokenRecord,
+    refresh: RefreshTokenRecord,
+}
+
+impl Victims {
+    async fn insert<S: TokenStore>(
+        h: &Harness<S>,
+        s: &S,
+        grant: &Grant,
+        family: &FamilyId,
+    ) -> Self {
+        let (f, c) = (h.fixtures(), h.clock());
+        let v = Self {
+            access: f.access_token(grant, family, c.at(0), c.at(600)),
+            refresh: f.refresh_token(grant, family, c.at(0), c.at(6_000)),
+        };
+        s.insert_access_token(&v.access)
+            .await
+            .must("insert_access_token");
+        s.insert_refresh_token(&v.refresh)
+            .await
+            .must("insert_refresh_token");
+        v
+    }
+
+    async fn assert_live<S: TokenStore>(&self, s: &S, what: &str) {
+        let a = Fixtures::issuer();
+        assert!(
+            access(s, &a, &self.access).await,
+            "{what}: access token lives"
+        );
+        let state = refresh_state(s, &a, &self.refresh).await;
+        assert_eq!(
+            state,
+            Some(RefreshState::Active),
+            "{what}: refresh token lives"
+        );
+    }
+
+    async fn assert_dead<S: TokenStore>(&self, h: &Harness<S>, s: &S, what: &str) {
+        let a = Fixtures::issuer();
+        assert!(
+            !access(s, &a, &self.access).await,
+            "{what}: access token dead"
+        );
+        let state = refresh_state(s, &a, &self.refresh).await;
+        assert_eq!(
+            state,
+            Some(RefreshState::Revoked),
+            "{what}: refresh token revoked"
+        );
+        let (f, c) = (h.fixtures(), h.clock());
+        let grant = s
+            .find_grant(&a, &self.refresh.grant_id)
+            .await
+            .must("find_grant");
+        let grant = grant.expect("the grant is still stored");
+        let successor = f.refresh_token(&grant, &self.refresh.family_id, c.at(1), c.at(600));
+        let out = s
+            .rotate_refresh_token(&a, &self.refresh.hash, &successor)
+            .await;
+        let want = RotateOutcome::AlreadyRotated {
+            family_id: self.refresh.family_id.clone(),
+        };
+        assert_eq!(
+            out.must("rotate_refresh_token"),
+            want,
+            "{what}: never rotates"
+        );
+        assert!(
+            !stored(s, &successor.hash).await,
+            "{what}: no successor stored"
+        );
+    }
+}
+
+/// `revoke_grant` kills every access and refresh token under the grant at once — including
+/// tokens inserted after the revocation (a racing redemption) — and nothing else: another
+/// grant's tokens and `client_credentials` tokens live on.
+pub async fn revoked_grant_kills_its_tokens<S: TokenStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let a = Fixtures::issuer();
+    let (doomed, spared) = (saved_grant(&h, &s).await, saved_grant(&h, &s).await);
+    let before = Victims::insert(&h, &*s, &doomed, &f.family_id()).await;
+    let bystander = Victims::insert(&h, &*s, &spared, &f.family_id()).await;
+    let service = f.client_access_token(&a, "client-1", c.at(0), c.at(600));
+    s.insert_access_token(&service)
+        .await
+        .must("insert_access_token");
+    before.assert_live(&*s, "before revocation").await;
+
+    assert!(s.revoke_grant(&a, &doomed.id).await.must("revoke_grant"));
+    before.assert_dead(&h, &*s, "revoked grant").await;
+    let after = Victims::insert(&h, &*s, &doomed, &f.family_id()).await;
+    after
+        .assert_dead(&h, &*s, "inserted after the revocation")
+        .await;
+    bystander.assert_live(&*s, "another grant").await;
+    assert!(
+        access(&*s, &a, &service).await,
+        "a client_credentials token lives"
+    );
+}
+
+/// `revoke_family` kills every token of the family — including tokens inserted after it —
+/// and nothing else: the grant stays unrevoked and its other families live on. It is
+/// idempotent: a second call, even with an earlier `until`, keeps the family dead.
+pub async fn revoked_family_kills_its_tokens<S: TokenStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let a = Fixtures::issuer();
+    let grant = saved_grant(&h, &s).await;
+    let (doomed, spared) = (f.family_id(), f.family_id());
+    let before = Victims::insert(&h, &*s, &grant, &doomed).await;
+    let sibling = Victims::insert(&h, &*s, &grant, &spared).await;
+    before.assert_live(&*s, "before revocation").await;
+
+    s.revoke_family(&a, &doomed, c.at(7_000))
+        .await
+        .must("revoke_family");
+    before.assert_dead(&h, &*s, "revoked family").await;
+    let after = Victims::insert(&h, &*s, &grant, &doomed).await;
+    after
+        .assert_dead(&h, &*s, "inserted after the revocation")
+        .await;
+    sibling.assert_live(&*s, "another family").await;
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(found, Some(grant), "the grant is not revoked");
+
+    s.revoke_family(&a, &doomed, c.at(10))
+        .await
+        .must("revoke_family");
+    before
+        .assert_dead(&h, &*s, "after a second revocation")
+        .await;
+}
+
+/// Issuer B revoking a family id never kills issuer A's tokens of that family: the
+/// revocation is scoped by its issuer like every other call.
+pub async fn revoke_family_is_scoped_by_issuer<S: TokenStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let grant = saved_grant(&h, &s).await;
+    let family = f.family_id();
+    let victims = Victims::insert(&h, &*s, &grant, &family).await;
+    let b = Fixtures::other_issuer();
+    s.revoke_family(&b, &family, c.at(7_000))
+        .await
+        .must("revoke_family");
+    victims
+        .assert_live(&*s, "after issuer B revoked the family id")
+        .await;
+}

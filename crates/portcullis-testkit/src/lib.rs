@@ -1,0 +1,113 @@
+//! The conformance kit for Portcullis storage adapters — ours and a host's own.
+//!
+//! The `portcullis_store` traits document a contract (issuer scoping, expiry, revocation
+//! that composes, and atomic `consume_code` / `rotate_refresh_token`); this crate checks it.
+//! A store passes by running one macro in its tests:
+//!
+//! ```ignore
+//! // tests/conformance.rs of a store crate
+//! use std::sync::Arc;
+//! use portcullis_testkit::{conformance_tests, DbName};
+//!
+//! // One `#[test]` per check, named `clients::client_round_trip`, `races::…`, etc.
+//! conformance_tests!(|db: DbName| async move {
+//!     Arc::new(MyStore::connect(&format!("postgres://localhost/{db}")).await.unwrap())
+//! });
+//! ```
+//!
+//! The argument is the store factory: called with a [`DbName`], it returns a new handle on
+//! that database — empty the first time a name is seen, and the *same* database (through a
+//! new connection or pool) every later time, so that races run across handles as they would
+//! across processes. A store that lives in process memory uses [`shared_in_process`]:
+//! `conformance_tests!(shared_in_process(MemoryStore::new))`. The macro can also be limited
+//! to some groups, for a store that implements only some traits:
+//! `conformance_tests!(make; codes, tokens, races)`. Each use defines modules named after
+//! its groups, so use it once per module.
+//!
+//! [`run_conformance`] runs every check in one async call instead (on the caller's runtime,
+//! which should be multi-threaded for the races to mean something); `run_*_checks` run one
+//! trait's checks. The checks themselves are public in [`checks`], one `async fn` each.
+//!
+//! Beside the suite: [`TestClock`] for times, [`SeededRng`] (a deterministic generator, for
+//! tests only) and [`Fixtures`], which builds valid records with random hashes and ids.
+//!
+//! ## Groups and checks
+//! * `clients` ([`ClientStore`]): [`checks::clients`]
+//! * `codes` ([`CodeStore`]): [`checks::codes`]
+//! * `grants`, `tokens` and `revocation` ([`TokenStore`]): [`checks::grants`],
+//!   [`checks::tokens`], [`checks::revocation`]
+//! * `keys` ([`KeyStore`]): [`checks::keys`]
+//! * `races` ([`CodeStore`] and [`TokenStore`]): [`checks::races`]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod checks;
+mod clock;
+mod fixtures;
+mod harness;
+mod macros;
+mod rng;
+
+use portcullis_store::{ClientStore, CodeStore, KeyStore, TokenStore};
+
+pub use clock::TestClock;
+pub use fixtures::Fixtures;
+pub use harness::{shared_in_process, DbName, Harness, StoreFactory};
+pub use rng::SeededRng;
+
+use harness::Runner;
+
+/// Runs every conformance check, one after another, each on a fresh database from
+/// `make_store` (see the crate docs for what it must return). Panics naming the first check
+/// that fails.
+pub async fn run_conformance<S: ClientStore + CodeStore + TokenStore + KeyStore>(
+    make_store: impl StoreFactory<S>,
+) {
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(clients, __run_group, runner);
+    crate::__checks_of!(codes, __run_group, runner);
+    crate::__checks_of!(grants, __run_group, runner);
+    crate::__checks_of!(tokens, __run_group, runner);
+    crate::__checks_of!(revocation, __run_group, runner);
+    crate::__checks_of!(keys, __run_group, runner);
+    crate::__checks_of!(races, __run_group, runner);
+}
+
+/// Runs the [`ClientStore`] checks ([`checks::clients`]).
+pub async fn run_client_checks<S: ClientStore>(make_store: impl StoreFactory<S>) {
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(clients, __run_group, runner);
+}
+
+/// Runs the [`CodeStore`] checks ([`checks::codes`]).
+pub async fn run_code_checks<S: CodeStore>(make_store: impl StoreFactory<S>) {
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(codes, __run_group, runner);
+}
+
+/// Runs the [`TokenStore`] checks ([`checks::grants`], [`checks::tokens`],
+/// [`checks::revocation`]).
+pub async fn run_token_checks<S: TokenStore>(make_store: impl StoreFactory<S>) {
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(grants, __run_group, runner);
+    crate::__checks_of!(tokens, __run_group, runner);
+    crate::__checks_of!(revocation, __run_group, runner);
+}
+
+/// Runs the [`KeyStore`] checks ([`checks::keys`]).
+pub async fn run_key_checks<S: KeyStore>(make_store: impl StoreFactory<S>) {
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(keys, __run_group, runner);
+}
+
+/// Runs the concurrency checks ([`checks::races`]).
+pub async fn run_race_checks<S: CodeStore + TokenStore>(make_store: impl StoreFactory<S>) {
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(races, __run_group, runner);
+}
+
+/// What the macros expand to; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::harness::run_test;
+}

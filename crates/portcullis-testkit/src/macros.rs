@@ -1,0 +1,131 @@
+//! `conformance_tests!` and the one list of checks it shares with `run_conformance`.
+
+/// Expands to one `#[test]` per conformance check, in one module per group (`clients`,
+/// `codes`, `grants`, `tokens`, `revocation`, `keys`, `races`), so that a failure is named
+/// `codes::code_is_consumed_once`.
+///
+/// `conformance_tests!(make_store)` runs every group; `conformance_tests!(make_store; codes,
+/// races)` only those named. `conformance_tests!(make_store; known_failures = [check, …])`
+/// runs every group but expects the named checks to fail (and fails if one passes): a way
+/// to land a store with a documented gap, never to hide one. `make_store` is evaluated once
+/// per test, inside that test's
+/// multi-thread tokio runtime (4 workers); it must be a
+/// `Fn(DbName) -> impl Future<Output = Arc<S>>`, see the crate docs. The modules import the
+/// surrounding module (`use super::*`), so `make_store` may name its items.
+#[macro_export]
+macro_rules! conformance_tests {
+    (@groups $make_store:expr; $known:tt; $($group:ident),+) => {
+        $( $crate::__checks_of!($group, __conformance_mod, $make_store; $known); )+
+    };
+    ($make_store:expr $(,)?) => {
+        $crate::conformance_tests!($make_store; known_failures = []);
+    };
+    ($make_store:expr; known_failures = $known:tt $(,)?) => {
+        $crate::conformance_tests!(
+            @groups $make_store; $known; clients, codes, grants, tokens, revocation, keys, races
+        );
+    };
+    ($make_store:expr; $($group:ident),+ $(,)?) => {
+        $crate::conformance_tests!(@groups $make_store; []; $($group),+);
+    };
+}
+
+/// The checks of each group, handed to the macro `$then` as
+/// `$then!(group; [check, …]; args…)`. The single list both `conformance_tests!` and the
+/// `run_*` functions read.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __checks_of {
+    (clients, $then:ident, $($args:tt)*) => {
+        $crate::$then! {clients; [
+            client_round_trip,
+            client_save_replaces,
+            clients_are_scoped_by_issuer,
+            client_expires_at_its_expiry,
+            client_delete,
+            client_purge_expired,
+        ]; $($args)*}
+    };
+    (codes, $then:ident, $($args:tt)*) => {
+        $crate::$then! {codes; [
+            code_is_consumed_once,
+            unknown_code_is_missing,
+            codes_are_scoped_by_issuer,
+            expired_code_is_never_consumed,
+            code_purge_expired,
+        ]; $($args)*}
+    };
+    (grants, $then:ident, $($args:tt)*) => {
+        $crate::$then! {grants; [
+            grant_round_trip,
+            grant_save_replaces,
+            grants_are_listed_by_subject_and_client,
+            revoke_grant_marks_it_revoked,
+        ]; $($args)*}
+    };
+    (tokens, $then:ident, $($args:tt)*) => {
+        $crate::$then! {tokens; [
+            access_token_round_trip,
+            revoke_access_token_kills_only_that_token,
+            refresh_token_round_trip,
+            rotation_happens_once,
+            token_purge_expired,
+        ]; $($args)*}
+    };
+    (revocation, $then:ident, $($args:tt)*) => {
+        $crate::$then! {revocation; [
+            revoked_grant_kills_its_tokens,
+            revoked_family_kills_its_tokens,
+            revoke_family_is_scoped_by_issuer,
+        ]; $($args)*}
+    };
+    (keys, $then:ident, $($args:tt)*) => {
+        $crate::$then! {keys; [
+            key_round_trip,
+            retire_key_keeps_the_earlier_retirement,
+            key_purge_expired,
+        ]; $($args)*}
+    };
+    (races, $then:ident, $($args:tt)*) => {
+        $crate::$then! {races; [
+            handles_share_one_database,
+            racing_consumers_on_one_handle,
+            racing_consumers_on_separate_handles,
+            racing_rotations_on_one_handle,
+            racing_rotations_on_separate_handles,
+        ]; $($args)*}
+    };
+}
+
+/// One module of tests for a group.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_mod {
+    ($group:ident; [$($check:ident),+ $(,)?]; $make_store:expr; [$($known:ident),*]) => {
+        mod $group {
+            #[allow(unused_imports)]
+            use super::*;
+            const __KNOWN_FAILURES: &[&str] = &[$(stringify!($known)),*];
+            $(
+                #[test]
+                fn $check() {
+                    $crate::__private::run_test(
+                        stringify!($check),
+                        __KNOWN_FAILURES.contains(&stringify!($check)),
+                        || $make_store,
+                        |h| $crate::checks::$group::$check(h),
+                    );
+                }
+            )+
+        }
+    };
+}
+
+/// Runs a group's checks through a `Runner`, inside an async fn.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __run_group {
+    ($group:ident; [$($check:ident),+ $(,)?]; $runner:expr) => {
+        $( $runner.run(stringify!($check), $crate::checks::$group::$check).await; )+
+    };
+}
