@@ -362,16 +362,17 @@ impl Provider {
             None => None,
         };
         let scopes = request.granted_scopes(&approval.granted_scopes);
-        let grant_id = match self
-            .record_consent(request.client_id(), &approval, &scopes, now)
+        let grant = match self
+            .consent_grant(request.client_id(), &approval, &scopes, now)
             .await
         {
-            Ok(id) => id,
+            Ok(g) => g,
             Err(e) => {
                 store_failed(&e);
                 return self.unavailable_redirect(request);
             }
         };
+        let grant_id = grant.id.clone();
         let code_approval = CodeApproval {
             subject: &approval.subject,
             auth_time: approval.auth_time,
@@ -395,21 +396,27 @@ impl Provider {
                 )
             }
         };
-        if let Err(e) = inner.stores.codes.insert_code(&issued.record).await {
+        // The code first, the grant last: if either write fails the client gets no code, and
+        // a code whose grant was never saved cannot be redeemed — no half-written grant.
+        let stored = match inner.stores.codes.insert_code(&issued.record).await {
+            Ok(()) => inner.stores.tokens.save_grant(&grant).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
             store_failed(&e);
             return self.unavailable_redirect(request);
         }
         redirect(&issued.location)
     }
 
-    /// Finds the subject's live grant to the client and adds `scopes` to it, or starts one.
-    async fn record_consent(
+    /// The subject's live grant to the client with `scopes` added, or a new one (not saved).
+    async fn consent_grant(
         &self,
         client_id: &str,
         approval: &Approval,
         scopes: &ScopeSet,
         now: UnixTime,
-    ) -> Result<GrantId, StoreError> {
+    ) -> Result<Grant, StoreError> {
         let inner = &self.inner;
         let tokens = &inner.stores.tokens;
         let existing = tokens
@@ -438,8 +445,7 @@ impl Provider {
                 revoked: false,
             },
         };
-        tokens.save_grant(&grant).await?;
-        Ok(grant.id)
+        Ok(grant)
     }
 
     fn error_redirect(
