@@ -176,6 +176,21 @@ async fn openid_client_follows_a_key_rotation() {
     assert_eq!(second["sub"], first["sub"]);
     assert_eq!(second["jwks_downloads"], 1, "{second}");
     assert_eq!(second["userinfo"], first["userinfo"]);
+    // openid-client introspects and revokes: the refresh token's family dies.
+    assert_eq!(
+        second["introspected"],
+        json!({"active": true, "client_id": "demo-web", "sub": first["sub"]}),
+        "{second}"
+    );
+    assert_eq!(
+        second["after_revocation"],
+        json!({"active": false}),
+        "{second}"
+    );
+    assert_eq!(
+        second["refresh_after_revocation"], "invalid_grant",
+        "{second}"
+    );
     // The retired key stays published until what it signed has expired.
     let kids = published_kids(&jwks_uri).await;
     assert!(

@@ -243,12 +243,26 @@ async function phase2() {
   check(back.href === settings.post_logout_redirect_uri, `logout redirect: ${back}`);
   check(!('session' in browser.cookies), 'the session cookie is cleared');
 
+  // Introspection (RFC 7662) and revocation (RFC 7009) by the relying party itself.
+  const introspected = await client.tokenIntrospection(config, tokens.access_token);
+  await client.tokenRevocation(config, tokens.refresh_token, { token_type_hint: 'refresh_token' });
+  const afterRevocation = await client.tokenIntrospection(config, tokens.access_token);
+  let refreshError;
+  try {
+    await client.refreshTokenGrant(config, tokens.refresh_token);
+  } catch (error) {
+    refreshError = error.error;
+  }
+
   return {
     sub: claims.sub,
     kid: header(tokens.id_token).kid,
     alg: header(tokens.id_token).alg,
     userinfo,
     jwks_downloads: counter.jwks,
+    introspected: { active: introspected.active, client_id: introspected.client_id, sub: introspected.sub },
+    after_revocation: afterRevocation,
+    refresh_after_revocation: refreshError,
   };
 }
 
