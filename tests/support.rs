@@ -13,10 +13,12 @@ use oauth2::{
     AuthType, AuthUrl, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpClientError,
     RedirectUrl, RequestTokenError, TokenUrl,
 };
+use portcullis::core::Issuer;
 use portcullis::{Clock, SystemClock};
 use portcullis_example_provider::{spawn_with, Config, DemoClient, DemoUser, Running, DEMO_TOML};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
+use serde_json::Value;
 use url::Url;
 
 pub use portcullis_example_provider as provider;
@@ -111,6 +113,79 @@ pub fn oauth_error(result: Result<impl std::fmt::Debug, TokenError>) -> BasicErr
         Err(RequestTokenError::ServerResponse(e)) => e.error().clone(),
         other => panic!("expected an OAuth error response, got {other:?}"),
     }
+}
+
+/// The PKCE verifier of RFC 7636 Appendix B, for tests that build requests by hand.
+pub const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+/// The S256 challenge of [`PKCE_VERIFIER`] (RFC 7636 Appendix B).
+pub const PKCE_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// An authorization request of `client` at `issuer`, built by hand: its registered redirect
+/// URI, `scope`, `state`, PKCE S256 with [`PKCE_CHALLENGE`], and a nonce.
+pub fn authorize_url(issuer: &Issuer, client: &DemoClient, scope: &str, state: &str) -> Url {
+    let redirect_uri = client.redirect_uri.expect("a code-flow client");
+    Url::parse_with_params(
+        &issuer.endpoint("/authorize"),
+        [
+            ("response_type", "code"),
+            ("client_id", client.id),
+            ("redirect_uri", redirect_uri),
+            ("scope", scope),
+            ("state", state),
+            ("nonce", "n-0S6_WzA2Mj"),
+            ("code_challenge", PKCE_CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .expect("an authorization URL")
+}
+
+/// POSTs `form` to `url` as `client`: `client_secret_basic`, or `client_id` in the form for
+/// a public client (RFC 6749 §2.3.1). Returns the status and the JSON body (`Null` if the
+/// body is not JSON).
+pub async fn post_form(
+    url: &str,
+    client: &DemoClient,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut form = form.to_vec();
+    let request = http_client().post(url);
+    let request = match client.secret {
+        Some(secret) => request.basic_auth(client.id, Some(secret)),
+        None => {
+            form.push(("client_id", client.id));
+            request
+        }
+    };
+    let response = request.form(&form).send().await.expect("POST");
+    let status = response.status();
+    let body = response.bytes().await.expect("read the body");
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// Exchanges `code` (requested by [`authorize_url`]) at `issuer`'s token endpoint.
+pub async fn exchange_code(
+    issuer: &Issuer,
+    client: &DemoClient,
+    code: &str,
+) -> (StatusCode, Value) {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        (
+            "redirect_uri",
+            client.redirect_uri.expect("a code-flow client"),
+        ),
+        ("code_verifier", PKCE_VERIFIER),
+    ];
+    post_form(&issuer.endpoint("/token"), client, &form).await
+}
+
+/// Refreshes at `issuer`'s token endpoint.
+pub async fn refresh(issuer: &Issuer, client: &DemoClient, token: &str) -> (StatusCode, Value) {
+    let form = [("grant_type", "refresh_token"), ("refresh_token", token)];
+    post_form(&issuer.endpoint("/token"), client, &form).await
 }
 
 /// The value of query parameter `name` in `url`, if present exactly once.
@@ -313,6 +388,11 @@ impl Browser {
 
     /// Answers the consent page; returns where the provider redirected (`303 See Other`).
     pub async fn decide(&self, consent: &Page, decision: Decision<'_>) -> Url {
+        self.answer(consent, decision).await.redirect()
+    }
+
+    /// Answers the consent page; returns the provider's answer, whatever it is.
+    pub async fn answer(&self, consent: &Page, decision: Decision<'_>) -> Page {
         let boxes = consent.scope_boxes();
         let mut fields: Vec<(&str, &str)> = match decision {
             Decision::Approve(scopes) => scopes.iter().map(|s| ("scope", *s)).collect(),
@@ -326,7 +406,7 @@ impl Browser {
         };
         fields.push(("decision", value));
         let response = self.submit(consent, &fields).await;
-        self.page(response).await.redirect()
+        self.page(response).await
     }
 
     /// Answers the logout confirmation page: sign out (`true`) or stay signed in.

@@ -209,6 +209,18 @@ impl Provider {
         &self.inner.policy
     }
 
+    /// Removes every expired record of every store (codes, tokens, grants, revocation
+    /// markers, clients, retired keys); returns how many went. Run it periodically: stores
+    /// other than the memory store do not purge on their own.
+    pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        let stores = &self.inner.stores;
+        let now = self.inner.clock.now();
+        Ok(stores.codes.purge_expired(now).await?
+            + stores.tokens.purge_expired(now).await?
+            + stores.clients.purge_expired(now).await?
+            + stores.keys.purge_expired(now).await?)
+    }
+
     /// The registered client `client_id`, if any (and not expired).
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         let inner = &self.inner;

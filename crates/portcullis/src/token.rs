@@ -302,31 +302,38 @@ impl Provider {
             ),
             None => None,
         };
-        let rotated = if rotate { Some(successor) } else { None };
-        match &rotated {
-            // Without rotation the presented token stays valid and no new one is issued.
-            None => {}
-            Some(successor) => match inner
-                .stores
-                .tokens
-                .rotate_refresh_token(&inner.issuer, &hash, &successor.record)
-                .await?
-            {
-                RotateOutcome::Rotated => {}
-                RotateOutcome::AlreadyRotated { family_id } => {
-                    return Err(self.refresh_reused(&family_id, now).await)
-                }
-                RotateOutcome::Missing => {
-                    return Err(invalid_grant("the refresh token is invalid").into())
-                }
-            },
-        }
+        // Everything else is stored first and the rotation comes last: a failure before it
+        // leaves the presented token usable for a retry, instead of making the retry look
+        // like reuse.
         inner
             .stores
             .tokens
             .insert_access_token(&access.record)
             .await?;
         self.touch_grant(&old.grant_id, now).await?;
+        let rotated = if rotate { Some(successor) } else { None };
+        if let Some(successor) = &rotated {
+            match inner
+                .stores
+                .tokens
+                .rotate_refresh_token(&inner.issuer, &hash, &successor.record)
+                .await?
+            {
+                RotateOutcome::Rotated => {}
+                // The new access token belongs to the family, so it dies with it.
+                RotateOutcome::AlreadyRotated { family_id } => {
+                    return Err(self.refresh_reused(&family_id, now).await)
+                }
+                RotateOutcome::Missing => {
+                    inner
+                        .stores
+                        .tokens
+                        .revoke_access_token(&inner.issuer, &access.record.hash)
+                        .await?;
+                    return Err(invalid_grant("the refresh token is invalid").into());
+                }
+            }
+        }
         let mut response = TokenResponse::bearer(
             &access,
             rotated.as_ref(),

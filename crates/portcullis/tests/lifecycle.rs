@@ -475,3 +475,14 @@ async fn a_client_may_take_jwt_access_tokens_with_the_issuer_as_audience() {
     );
     assert_eq!(introspect(&h, &at, WEB).await, json!({"active": false}));
 }
+
+#[tokio::test]
+async fn purge_removes_what_expired_and_nothing_live() {
+    let h = Harness::new().await;
+    let t = web_tokens(&h, "alice").await;
+    assert_eq!(h.provider.purge_expired().await.unwrap(), 0);
+    // The code (60 s) and the access token (1 h) expire; the refresh token (30 days) lives.
+    h.clock.advance(3600);
+    assert_eq!(h.provider.purge_expired().await.unwrap(), 2);
+    assert_eq!(h.refresh_web(&s(&t, "refresh_token")).await.0, StatusCode::OK);
+}

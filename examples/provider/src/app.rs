@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::middleware::map_response;
@@ -9,8 +10,8 @@ use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
 use portcullis::core::{Client, Issuer, IssuerError, Policy};
+use portcullis::store::StoreError;
 use portcullis::{BuildError, Clock, Provider, RegisterError, Stores, SystemClock};
-use portcullis_store_memory::MemoryStore;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio::net::TcpListener;
@@ -20,7 +21,9 @@ use crate::config::Config;
 use crate::csrf::Csrf;
 use crate::flow::{self, Pages};
 use crate::pages;
+use crate::secrets;
 use crate::session::Sessions;
+use crate::store::chain;
 use crate::users::Users;
 
 /// Why the server could not start.
@@ -54,6 +57,22 @@ pub enum StartError {
     /// The random number generator failed.
     #[error("the random number generator failed")]
     Random,
+    /// The database could not be opened (or migrated).
+    #[error("cannot open the database {}: {}", path.display(), chain(source))]
+    Store {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: StoreError,
+    },
+    /// The secrets file beside the database could not be read or created.
+    #[error("secrets file {}: {reason}", path.display())]
+    Secrets {
+        /// The secrets file.
+        path: PathBuf,
+        /// What is wrong (never a secret's value).
+        reason: String,
+    },
 }
 
 /// Shared state of the pages.
@@ -82,16 +101,26 @@ fn base_path(issuer: &Issuer) -> String {
 /// `/jwks`, discovery), and `POST /login`, `POST /consent` and `POST /logout` (the pages),
 /// all below the issuer's path and all with the security headers.
 pub async fn app(config: Config, issuer: Issuer) -> Result<Router, StartError> {
-    Ok(build(config, issuer, Arc::new(SystemClock)).await?.0)
+    Ok(build(config, issuer, Arc::new(SystemClock), None).await?.0)
 }
 
-/// [`app`] with the provider it serves, reading the time from `clock`.
+/// [`app`] with the provider it serves, reading the time from `clock`, on `stores` if
+/// given (else on the configured store).
 async fn build(
-    config: Config,
+    mut config: Config,
     issuer: Issuer,
     clock: Arc<dyn Clock>,
+    stores: Option<Stores>,
 ) -> Result<(Router, Provider), StartError> {
     let rng = SystemRandom::new();
+    let stores = match stores {
+        Some(s) => s,
+        None => {
+            let opened = config.store.open().await?;
+            keep_secrets(&mut config, &rng)?;
+            opened
+        }
+    };
     let policy = Policy {
         lifetimes: config.lifetimes.clone(),
         keys: config.keys.clone(),
@@ -102,7 +131,7 @@ async fn build(
     let users = Arc::new(users);
     let mut builder = Provider::builder(issuer.clone())
         .policy(policy)
-        .stores(Stores::shared(Arc::new(MemoryStore::new())))
+        .stores(stores)
         .clock(clock.clone())
         .claims(users.clone());
     if let Some(key) = &config.interaction_key {
@@ -159,6 +188,28 @@ async fn build(
         .fallback(not_found)
         .layer(map_response(pages::security_headers));
     Ok((router, provider))
+}
+
+/// Fills in the secrets the configuration leaves out from the secrets file beside a store
+/// that outlives the process (creating it on first start). With the memory store they stay
+/// out: the engine and the pages draw random ones.
+fn keep_secrets(config: &mut Config, rng: &SystemRandom) -> Result<(), StartError> {
+    let Some(path) = config.store.secrets_path() else {
+        return Ok(());
+    };
+    let configured = [
+        &config.interaction_key,
+        &config.subject_salt,
+        &config.session_key,
+    ];
+    if configured.iter().all(|s| s.is_some()) {
+        return Ok(());
+    }
+    let kept = secrets::load_or_create(&path, rng)?;
+    config.interaction_key.get_or_insert(kept.interaction_key);
+    config.subject_salt.get_or_insert(kept.subject_salt);
+    config.session_key.get_or_insert(kept.session_key);
+    Ok(())
 }
 
 async fn not_found() -> axum::response::Response {
@@ -228,14 +279,54 @@ pub async fn spawn_with(
     listener: TcpListener,
     clock: Arc<dyn Clock>,
 ) -> Result<Running, StartError> {
+    start(config, issuer, listener, clock, None).await
+}
+
+/// [`spawn_with`] on `stores` of the caller's own instead of the configured store (e.g. a
+/// store that fails on demand, in tests). No secrets file is kept: secrets the configuration
+/// does not set are random.
+pub async fn spawn_with_stores(
+    config: Config,
+    issuer: Option<Issuer>,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+    stores: Stores,
+) -> Result<Running, StartError> {
+    start(config, issuer, listener, clock, Some(stores)).await
+}
+
+async fn start(
+    config: Config,
+    issuer: Option<Issuer>,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+    stores: Option<Stores>,
+) -> Result<Running, StartError> {
     let addr = listener.local_addr()?;
     let issuer = match issuer {
         Some(i) => i,
         None => Issuer::parse(&format!("http://{addr}"))
             .map_err(|source| StartError::Issuer { addr, source })?,
     };
-    let (router, provider) = build(config, issuer.clone(), clock).await?;
-    let task = tokio::spawn(async move { axum::serve(listener, router).await });
+    let (router, provider) = build(config, issuer.clone(), clock, stores).await?;
+    let purger = provider.clone();
+    let task = tokio::spawn(async move {
+        // Expired codes, tokens and keys are removed every ten minutes (the SQLite store
+        // does not purge on its own).
+        let purge = async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                if let Err(e) = purger.purge_expired().await {
+                    tracing::warn!(error = %e, "purge failed");
+                }
+            }
+        };
+        tokio::select! {
+            served = axum::serve(listener, router) => served,
+            () = purge => Ok(()),
+        }
+    });
     Ok(Running {
         addr,
         issuer,
@@ -680,6 +771,45 @@ mod tests {
             page.body
         );
         assert_eq!(get(&app, AUTHORIZE, "").await.status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn configured_secrets_win_over_the_secrets_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("p.db");
+        let rng = SystemRandom::new();
+        let text = format!(
+            "store = \"sqlite:{}\"\n[secrets]\nsubject_salt = \"{}\"\n",
+            db.display(),
+            "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI"
+        );
+        let mut config = Config::parse(&text).unwrap();
+        keep_secrets(&mut config, &rng).unwrap();
+        let path = config.store.secrets_path().unwrap();
+        let kept = secrets::load_or_create(&path, &rng).unwrap();
+        let secret = |s: &Option<Secret32>| s.as_ref().map(|k| k.0);
+        assert_eq!(secret(&config.subject_salt), Some([2; 32]));
+        assert_ne!(kept.subject_salt.0, [2; 32]);
+        assert_eq!(
+            secret(&config.interaction_key),
+            Some(kept.interaction_key.0)
+        );
+        assert_eq!(secret(&config.session_key), Some(kept.session_key.0));
+
+        // Every secret configured: no file. With memory: no file either, nothing filled in.
+        let other = dir.path().join("q.db");
+        let key = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";
+        let all = format!(
+            "store = \"sqlite:{}\"\n[session]\nkey = \"{key}\"\n\
+             [secrets]\ninteraction_key = \"{key}\"\nsubject_salt = \"{key}\"\n",
+            other.display()
+        );
+        let mut config = Config::parse(&all).unwrap();
+        keep_secrets(&mut config, &rng).unwrap();
+        assert!(!dir.path().join("q.db.secrets").exists());
+        let mut memory = Config::demo();
+        keep_secrets(&mut memory, &rng).unwrap();
+        assert!(memory.interaction_key.is_none() && memory.session_key.is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use crate::app::{spawn, StartError};
 use crate::config::Config;
 use crate::demo::demo_banner;
+use crate::store::StoreSpec;
 
 /// A runnable Portcullis OAuth 2.0 / OpenID Connect provider with HTML login, consent and
 /// logout pages.
@@ -25,6 +26,11 @@ pub struct Args {
     /// user, printed at start].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Where clients, codes, tokens, grants and signing keys are kept: `memory` (nothing
+    /// survives a restart) or `sqlite:PATH` (a database file, created if absent, and its
+    /// secrets in PATH.secrets) [default: the config file's `store`, else memory].
+    #[arg(long, value_name = "memory|sqlite:PATH")]
+    pub store: Option<StoreSpec>,
 }
 
 fn parse_issuer(value: &str) -> Result<Issuer, String> {
@@ -34,13 +40,17 @@ fn parse_issuer(value: &str) -> Result<Issuer, String> {
 /// Loads the configuration, starts the server, prints where it listens (and the demo
 /// credentials without `--config`), and serves until Ctrl-C.
 pub async fn run(args: Args) -> Result<(), StartError> {
-    let (config, demo) = match &args.config {
+    let (mut config, demo) = match &args.config {
         Some(path) => (Config::load(path)?, false),
         None => (Config::demo(), true),
     };
+    if let Some(store) = args.store {
+        config = config.with_store(store);
+    }
+    let store = config.store().to_string();
     let listener = TcpListener::bind(&args.addr).await?;
     let server = spawn(config, args.issuer, listener).await?;
-    tracing::info!(issuer = %server.issuer(), addr = %server.local_addr(), "listening");
+    tracing::info!(issuer = %server.issuer(), addr = %server.local_addr(), store, "listening");
     println!("Portcullis example provider: issuer {}", server.issuer());
     if demo {
         print!("{}", demo_banner(server.issuer()));

@@ -22,6 +22,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::demo::DEMO_TOML;
+use crate::store::StoreSpec;
 use crate::users::User;
 
 /// PBKDF2 iterations used when `pbkdf2_iterations` is not set. Low enough to keep the token
@@ -34,6 +35,7 @@ const DEFAULT_SESSION_SECS: u64 = 8 * 3600;
 /// A loaded configuration, with every secret already hashed.
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub(crate) store: StoreSpec,
     pub(crate) clients: Vec<Client>,
     pub(crate) users: Vec<User>,
     pub(crate) lifetimes: Lifetimes,
@@ -67,6 +69,17 @@ impl Config {
     /// Parses and checks configuration text.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         Self::parse_named(text, "config")
+    }
+
+    /// Where the provider keeps its state (`store`; default: memory).
+    pub fn store(&self) -> &StoreSpec {
+        &self.store
+    }
+
+    /// Runs the provider on `store` instead (what `--store` does).
+    pub fn with_store(mut self, store: StoreSpec) -> Self {
+        self.store = store;
+        self
     }
 
     /// The registered clients.
@@ -181,6 +194,8 @@ impl<'de> Deserialize<'de> for Secret32 {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
+    #[serde(default)]
+    store: StoreSpec,
     #[serde(default = "default_iterations")]
     pbkdf2_iterations: NonZeroU32,
     #[serde(default)]
@@ -282,7 +297,8 @@ impl FileKeys {
     }
 }
 
-/// Provider secrets (`[secrets]`), each random at every start when absent.
+/// Provider secrets (`[secrets]`). When absent: kept in the secrets file beside an SQLite
+/// store, random at every start with the memory store.
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 struct FileSecrets {
@@ -297,7 +313,8 @@ struct FileSecrets {
 struct FileSession {
     /// Seconds a sign-in lasts.
     lifetime: NonZeroU64,
-    /// Fixed key (base64url, 32 bytes); random at each start when absent.
+    /// Fixed key (base64url, 32 bytes). When absent: kept in the secrets file beside an
+    /// SQLite store, random at each start with the memory store.
     key: Option<Secret32>,
 }
 
@@ -514,6 +531,7 @@ impl FileConfig {
         let l = self.lifetimes;
         let d = |n: NonZeroU64| Duration::from_secs(n.get());
         Ok(Config {
+            store: self.store,
             clients,
             users,
             lifetimes: Lifetimes {
@@ -713,6 +731,8 @@ claims = { name = "Bob", email = "bob@example.com" }
         );
         assert_eq!(c.session_lifetime, Duration::from_secs(120));
         assert_eq!(c.session_key.as_ref().map(|k| k.0), Some([0; 32]));
+        let c = Config::parse(&format!("store = \"sqlite:p.db\"\n{GOOD}")).unwrap();
+        assert_eq!(c.store(), &StoreSpec::Sqlite("p.db".into()));
         assert_eq!(c.users[0].claims["email"], "bob@example.com");
         assert!(c.users[0].password.verify("builder"));
         assert!(!format!("{c:?}").contains("builder"));
@@ -721,6 +741,7 @@ claims = { name = "Bob", email = "bob@example.com" }
     #[test]
     fn empty_file_is_valid() {
         let c = Config::parse("").unwrap();
+        assert_eq!(c.store(), &StoreSpec::Memory);
         assert!(c.clients.is_empty());
         assert_eq!(c.pbkdf2_iterations.get(), DEFAULT_PBKDF2_ITERATIONS);
         assert_eq!(c.lifetimes, Lifetimes::default());
@@ -748,6 +769,10 @@ claims = { name = "Bob", email = "bob@example.com" }
 
         let e = err(&GOOD.replace("authorization_code = 30", "authorization_code = 0"));
         assert_eq!(e.field(), "lifetimes.authorization_code");
+
+        let e = err(&format!("store = \"postgres://db\"\n{GOOD}"));
+        assert_eq!(e.field(), "store");
+        assert!(e.message().contains("`memory` or `sqlite:PATH`"), "{e}");
 
         let e = err(&GOOD.replace("key = \"AAAA", "key = \"AA"));
         assert_eq!(e.field(), "session.key");

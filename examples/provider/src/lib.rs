@@ -1,5 +1,5 @@
-//! A runnable Portcullis provider, OAuth 2.0 and OpenID Connect: axum, the in-memory store,
-//! HTML login, consent and logout pages, and the configured users' profile claims.
+//! A runnable Portcullis provider, OAuth 2.0 and OpenID Connect: axum, the memory or SQLite
+//! store, HTML login, consent and logout pages, and the configured users' profile claims.
 //!
 //! The binary (`portcullis-example-provider`) is a thin wrapper over [`run`]. Tests and other
 //! hosts start the same server in-process with [`spawn`] (or [`spawn_with`] and a clock of
@@ -20,6 +20,7 @@
 //!
 //! ```text
 //! cargo run -p portcullis-example-provider -- [--addr HOST:PORT] [--issuer URL] [--config FILE]
+//!     [--store memory|sqlite:PATH]
 //! ```
 //!
 //! `--addr` defaults to `127.0.0.1:8080` and `--issuer` to `http://<bound address>` (plain
@@ -27,6 +28,13 @@
 //! `--config` the demo clients and user of `demo.toml` are loaded and printed. The file format
 //! is shown, key by key, in `demo.toml`; unknown keys are refused and every error names its
 //! field. Logs go to stderr (`RUST_LOG` filters them) and never contain secrets.
+//!
+//! `--store` (or `store` in the file) picks the store: `memory` (the default: nothing set up,
+//! nothing written, nothing survives a restart) or `sqlite:PATH`, which survives restarts:
+//! the database keeps clients, tokens, grants and signing keys, and `PATH.secrets` beside it
+//! (mode 0600, created atomically) the interaction key, the pairwise subject salt and the
+//! session key that the configuration does not set, so that pending sign-ins, pairwise `sub`
+//! values and sessions survive as well.
 //!
 //! Relying parties discover everything from the issuer, at
 //! `<issuer>/.well-known/openid-configuration`. The demo clients may ask for `openid profile
@@ -62,13 +70,16 @@ mod csrf;
 mod demo;
 mod flow;
 mod pages;
+mod secrets;
 mod session;
+mod store;
 mod users;
 
-pub use app::{app, spawn, spawn_with, Running, StartError};
+pub use app::{app, spawn, spawn_with, spawn_with_stores, Running, StartError};
 pub use cli::{run, Args};
 pub use config::{Config, ConfigError, DEFAULT_PBKDF2_ITERATIONS};
 pub use demo::{
     demo_banner, DemoClient, DemoUser, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT, DEMO_TOML,
     DEMO_USER, DEMO_WEB_CLIENT,
 };
+pub use store::{StoreSpec, StoreSpecError};

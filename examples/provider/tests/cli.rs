@@ -95,3 +95,52 @@ fn demo_credentials_are_printed_at_start() {
         assert!(printed.contains(needle), "missing {needle}: {printed}");
     }
 }
+
+#[test]
+fn a_malformed_or_unopenable_store_is_refused() {
+    for (store, message) in [
+        ("postgres://db", "expected `memory` or `sqlite:PATH`"),
+        ("sqlite:", "expected `memory` or `sqlite:PATH`"),
+        (
+            "sqlite:/nonexistent-portcullis-dir/p.db",
+            "cannot open the database /nonexistent-portcullis-dir/p.db",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args(["--addr", "127.0.0.1:0", "--store", store])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{store} should be refused");
+        assert!(stderr.contains(message), "{store}: {stderr}");
+        assert!(!stderr.contains("listening"), "{store}: {stderr}");
+    }
+}
+
+#[test]
+fn the_store_flag_wins_over_the_config_file() {
+    let unopenable = "store = \"sqlite:/nonexistent-portcullis-dir/p.db\"\n";
+    let (ok, stderr) = run_with_config("store.toml", unopenable);
+    assert!(
+        !ok && stderr.contains("cannot open the database"),
+        "{stderr}"
+    );
+
+    let path = temp_file("store-flag.toml", unopenable);
+    let mut child = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0", "--store", "memory", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(first.contains("issuer http://127.0.0.1:"), "{first}");
+}

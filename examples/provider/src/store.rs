@@ -1,0 +1,161 @@
+//! Where the provider keeps its clients, codes, tokens, grants and signing keys: `--store
+//! memory` (the default) or `--store sqlite:PATH`.
+
+use std::fmt;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use portcullis::store::{StoreError, StoreResult};
+use portcullis::Stores;
+use portcullis_store_memory::MemoryStore;
+use portcullis_store_sqlite::SqliteStore;
+use serde::{Deserialize, Deserializer};
+
+use crate::app::StartError;
+use crate::secrets::create_private;
+
+/// Which store the provider runs on: the `--store` flag, or `store` in the configuration
+/// file (the flag wins).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// `memory`: in the process only. Nothing survives a restart; nothing is written to disk.
+    /// For demos and tests.
+    #[default]
+    Memory,
+    /// `sqlite:PATH`: one SQLite database file, created (and migrated) on start, and the
+    /// provider's secrets in `PATH.secrets` beside it. Survives restarts; one node.
+    Sqlite(PathBuf),
+}
+
+/// `--store` is neither `memory` nor `sqlite:PATH`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected `memory` or `sqlite:PATH`")]
+pub struct StoreSpecError;
+
+impl FromStr for StoreSpec {
+    type Err = StoreSpecError;
+
+    fn from_str(value: &str) -> Result<Self, StoreSpecError> {
+        match value.split_once(':') {
+            None if value == "memory" => Ok(Self::Memory),
+            Some(("sqlite", path)) if !path.is_empty() => Ok(Self::Sqlite(PathBuf::from(path))),
+            _ => Err(StoreSpecError),
+        }
+    }
+}
+
+impl fmt::Display for StoreSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StoreSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl StoreSpec {
+    /// Where the provider's secrets are kept for a store that outlives the process:
+    /// `PATH.secrets` beside an SQLite database; `None` for memory.
+    pub fn secrets_path(&self) -> Option<PathBuf> {
+        match self {
+            Self::Memory => None,
+            Self::Sqlite(path) => {
+                let mut name = path.file_name()?.to_owned();
+                name.push(".secrets");
+                Some(path.with_file_name(name))
+            }
+        }
+    }
+
+    /// Opens the store (creating and migrating an SQLite database).
+    pub(crate) async fn open(&self) -> Result<Stores, StartError> {
+        match self {
+            Self::Memory => Ok(Stores::shared(Arc::new(MemoryStore::new()))),
+            Self::Sqlite(path) => {
+                let file = path.clone();
+                let opened = tokio::task::spawn_blocking(move || open_sqlite(&file))
+                    .await
+                    .map_err(|e| StoreError::with_source("the opening task failed", e))
+                    .and_then(|r| r);
+                let store = opened.map_err(|source| StartError::Store {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok(Stores::shared(Arc::new(store)))
+            }
+        }
+    }
+}
+
+/// Opens (creating it if need be) the database at `path`. A new file is created private
+/// (mode 0600) first: it holds the signing keys, and SQLite gives its journal files the
+/// database file's permissions.
+fn open_sqlite(path: &Path) -> StoreResult<SqliteStore> {
+    match create_private(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(StoreError::with_source(
+                "cannot create the database file",
+                e,
+            ))
+        }
+    }
+    SqliteStore::open(path)
+}
+
+/// `error`'s message followed by its sources', for the operator (never for a client).
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_print() {
+        assert_eq!("memory".parse(), Ok(StoreSpec::Memory));
+        let spec: StoreSpec = "sqlite:/var/lib/p.db".parse().unwrap();
+        assert_eq!(spec, StoreSpec::Sqlite("/var/lib/p.db".into()));
+        assert_eq!(spec.to_string(), "sqlite:/var/lib/p.db");
+        assert_eq!(
+            spec.secrets_path(),
+            Some(PathBuf::from("/var/lib/p.db.secrets"))
+        );
+        assert_eq!(StoreSpec::Memory.secrets_path(), None);
+        // A relative path is relative to the working directory; a colon may follow.
+        let spec: StoreSpec = "sqlite:data/a:b.db".parse().unwrap();
+        assert_eq!(
+            spec.secrets_path(),
+            Some(PathBuf::from("data/a:b.db.secrets"))
+        );
+        for bad in [
+            "",
+            "sqlite",
+            "sqlite:",
+            "memory:",
+            "postgres://db",
+            "Memory",
+        ] {
+            assert_eq!(bad.parse::<StoreSpec>(), Err(StoreSpecError), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,640 @@
+//! The example provider over a store that fails on demand.
+//!
+//! A store failure is the server's trouble, not the client's: the endpoints a client calls
+//! answer `503` with the generic `temporarily_unavailable` error (defined for the
+//! authorization endpoint by RFC 6749 §4.1.2.1; the engine answers it at the others too), the
+//! authorization endpoint a `503` page or a `temporarily_unavailable` redirect to the client —
+//! never a 500, never a dropped connection (a panic), and never the failure's own text.
+//!
+//! And a failure half-way leaves nothing half-written. Precisely:
+//! * **Approval:** when any store call of an approval fails, the client gets no code, the
+//!   user's grants ([`Provider::grants`]) are exactly what they were (no new grant, no
+//!   widened scopes), and the consent is not remembered (the next request asks again).
+//! * **Code exchange:** a failure before the code is consumed leaves it redeemable; a
+//!   failure after leaves it spent (the retry is `invalid_grant`, RFC 6749 §4.1.2), and no
+//!   token the failed attempt stored is live once the code comes back.
+//! * **Refresh:** a failure leaves the presented refresh token usable: the retry rotates it.
+//!
+//! [`Provider::grants`]: portcullis::Provider::grants
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use portcullis::core::{
+    AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
+    RefreshTokenRecord, TokenHash, UnixTime,
+};
+use portcullis::store::{
+    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, RotateOutcome, StoreError,
+    StoreResult, TokenStore,
+};
+use portcullis::{Stores, SystemClock};
+use portcullis_e2e::provider::{
+    spawn_with_stores, Config, Running, DEMO_SERVICE_CLIENT, DEMO_USER, DEMO_WEB_CLIENT,
+};
+use portcullis_e2e::{
+    authorize_url, exchange_code, http_client, post_form, query_param, refresh, Browser, Decision,
+    Page,
+};
+use portcullis_store_memory::MemoryStore;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// Every store call, each of which can be made to fail.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    FindClient,
+    SaveClient,
+    DeleteClient,
+    PurgeClients,
+    InsertCode,
+    ConsumeCode,
+    PurgeCodes,
+    SaveGrant,
+    FindGrant,
+    GrantsFor,
+    GrantsOfSubject,
+    RevokeGrant,
+    RevokeFamily,
+    RevokeAccessToken,
+    InsertAccessToken,
+    FindAccessToken,
+    InsertRefreshToken,
+    FindRefreshToken,
+    RotateRefreshToken,
+    PurgeTokens,
+    InsertKey,
+    Keys,
+    RetireKey,
+    PurgeKeys,
+}
+
+/// The failure's message and its source's: neither may reach a client.
+const MESSAGE: &str = "INTERNAL disk /var/lib/portcullis/p.db";
+const SOURCE: &str = "SOURCE-DETAIL input/output error";
+
+/// A token a store call wrote.
+#[derive(Debug, Clone, Copy)]
+enum Stored {
+    Access(TokenHash),
+    Refresh(TokenHash),
+}
+
+/// A [`MemoryStore`] whose calls fail while their [`Op`] is switched on.
+#[derive(Default)]
+struct FailingStore {
+    inner: MemoryStore,
+    failing: AtomicU64,
+    stored: Mutex<Vec<Stored>>,
+}
+
+impl FailingStore {
+    fn fail(&self, ops: &[Op]) {
+        let bits = ops.iter().fold(0, |bits, op| bits | 1 << *op as u32);
+        self.failing.store(bits, Ordering::SeqCst);
+    }
+
+    fn heal(&self) {
+        self.failing.store(0, Ordering::SeqCst);
+    }
+
+    fn check(&self, op: Op) -> StoreResult<()> {
+        if self.failing.load(Ordering::SeqCst) & 1 << op as u32 == 0 {
+            return Ok(());
+        }
+        Err(StoreError::with_source(
+            MESSAGE,
+            std::io::Error::other(SOURCE),
+        ))
+    }
+
+    fn record(&self, token: Stored) {
+        self.stored.lock().unwrap().push(token);
+    }
+
+    /// The tokens written from the `from`th on.
+    fn stored_from(&self, from: usize) -> Vec<Stored> {
+        self.stored.lock().unwrap()[from..].to_vec()
+    }
+
+    fn stored_count(&self) -> usize {
+        self.stored.lock().unwrap().len()
+    }
+
+    /// Those of `tokens` that still work.
+    async fn live(&self, issuer: &Issuer, tokens: &[Stored]) -> Vec<Stored> {
+        let mut live = Vec::new();
+        for token in tokens {
+            let alive = match token {
+                Stored::Access(h) => self
+                    .inner
+                    .find_access_token(issuer, h)
+                    .await
+                    .unwrap()
+                    .is_some(),
+                Stored::Refresh(h) => matches!(
+                    self.inner.find_refresh_token(issuer, h).await.unwrap(),
+                    Some((_, RefreshState::Active))
+                ),
+            };
+            if alive {
+                live.push(*token);
+            }
+        }
+        live
+    }
+}
+
+#[async_trait]
+impl ClientStore for FailingStore {
+    async fn find_client(
+        &self,
+        issuer: &Issuer,
+        client_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<Client>> {
+        self.check(Op::FindClient)?;
+        self.inner.find_client(issuer, client_id, now).await
+    }
+
+    async fn save_client(&self, issuer: &Issuer, client: &Client) -> StoreResult<()> {
+        self.check(Op::SaveClient)?;
+        self.inner.save_client(issuer, client).await
+    }
+
+    async fn delete_client(&self, issuer: &Issuer, client_id: &str) -> StoreResult<bool> {
+        self.check(Op::DeleteClient)?;
+        self.inner.delete_client(issuer, client_id).await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        self.check(Op::PurgeClients)?;
+        ClientStore::purge_expired(&self.inner, now).await
+    }
+}
+
+#[async_trait]
+impl CodeStore for FailingStore {
+    async fn insert_code(&self, record: &CodeRecord) -> StoreResult<()> {
+        self.check(Op::InsertCode)?;
+        self.inner.insert_code(record).await
+    }
+
+    async fn consume_code(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<ConsumeOutcome> {
+        self.check(Op::ConsumeCode)?;
+        self.inner.consume_code(issuer, hash, now).await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        self.check(Op::PurgeCodes)?;
+        CodeStore::purge_expired(&self.inner, now).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for FailingStore {
+    async fn save_grant(&self, grant: &Grant) -> StoreResult<()> {
+        self.check(Op::SaveGrant)?;
+        self.inner.save_grant(grant).await
+    }
+
+    async fn find_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<Option<Grant>> {
+        self.check(Op::FindGrant)?;
+        self.inner.find_grant(issuer, id).await
+    }
+
+    async fn grants_for(
+        &self,
+        issuer: &Issuer,
+        subject: &str,
+        client_id: &str,
+    ) -> StoreResult<Vec<Grant>> {
+        self.check(Op::GrantsFor)?;
+        self.inner.grants_for(issuer, subject, client_id).await
+    }
+
+    async fn grants_of_subject(&self, issuer: &Issuer, subject: &str) -> StoreResult<Vec<Grant>> {
+        self.check(Op::GrantsOfSubject)?;
+        self.inner.grants_of_subject(issuer, subject).await
+    }
+
+    async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool> {
+        self.check(Op::RevokeGrant)?;
+        self.inner.revoke_grant(issuer, id).await
+    }
+
+    async fn revoke_family(
+        &self,
+        issuer: &Issuer,
+        family_id: &FamilyId,
+        until: UnixTime,
+    ) -> StoreResult<()> {
+        self.check(Op::RevokeFamily)?;
+        self.inner.revoke_family(issuer, family_id, until).await
+    }
+
+    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
+        self.check(Op::RevokeAccessToken)?;
+        self.inner.revoke_access_token(issuer, hash).await
+    }
+
+    async fn insert_access_token(&self, record: &AccessTokenRecord) -> StoreResult<()> {
+        self.check(Op::InsertAccessToken)?;
+        self.inner.insert_access_token(record).await?;
+        self.record(Stored::Access(record.hash));
+        Ok(())
+    }
+
+    async fn find_access_token(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        self.check(Op::FindAccessToken)?;
+        self.inner.find_access_token(issuer, hash).await
+    }
+
+    async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> StoreResult<()> {
+        self.check(Op::InsertRefreshToken)?;
+        self.inner.insert_refresh_token(record).await?;
+        self.record(Stored::Refresh(record.hash));
+        Ok(())
+    }
+
+    async fn find_refresh_token(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<(RefreshTokenRecord, RefreshState)>> {
+        self.check(Op::FindRefreshToken)?;
+        self.inner.find_refresh_token(issuer, hash).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        issuer: &Issuer,
+        old: &TokenHash,
+        successor: &RefreshTokenRecord,
+    ) -> StoreResult<RotateOutcome> {
+        self.check(Op::RotateRefreshToken)?;
+        let outcome = self
+            .inner
+            .rotate_refresh_token(issuer, old, successor)
+            .await?;
+        if outcome == RotateOutcome::Rotated {
+            self.record(Stored::Refresh(successor.hash));
+        }
+        Ok(outcome)
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        self.check(Op::PurgeTokens)?;
+        TokenStore::purge_expired(&self.inner, now).await
+    }
+}
+
+#[async_trait]
+impl KeyStore for FailingStore {
+    async fn insert_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        self.check(Op::InsertKey)?;
+        self.inner.insert_key(key).await
+    }
+
+    async fn keys(&self, issuer: &Issuer) -> StoreResult<Vec<KeyRecord>> {
+        self.check(Op::Keys)?;
+        self.inner.keys(issuer).await
+    }
+
+    async fn retire_key(
+        &self,
+        issuer: &Issuer,
+        kid: &str,
+        retires_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool> {
+        self.check(Op::RetireKey)?;
+        self.inner
+            .retire_key(issuer, kid, retires_at, expires_at)
+            .await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        self.check(Op::PurgeKeys)?;
+        KeyStore::purge_expired(&self.inner, now).await
+    }
+}
+
+/// The demo provider on a healthy [`FailingStore`].
+async fn start() -> (Running, Arc<FailingStore>) {
+    let store = Arc::new(FailingStore::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stores = Stores::shared(store.clone());
+    let clock = Arc::new(SystemClock);
+    let server = spawn_with_stores(Config::demo(), None, listener, clock, stores)
+        .await
+        .expect("start the provider");
+    (server, store)
+}
+
+/// The one answer to a store failure at the endpoints a client calls.
+fn assert_unavailable((status, body): (StatusCode, Value), what: &str) {
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{what}: {body}");
+    let generic = json!({
+        "error": "temporarily_unavailable",
+        "error_description": "the server is temporarily unavailable",
+    });
+    // The whole body: nothing of the failure's text.
+    assert_eq!(body, generic, "{what}");
+}
+
+/// A `503` page, saying `marker`, with nothing of the failure's text.
+fn assert_unavailable_page(page: &Page, marker: &str, what: &str) {
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{what}: {}",
+        page.body
+    );
+    assert!(page.body.contains(marker), "{what}: {}", page.body);
+    for internal in [MESSAGE, SOURCE, "store error"] {
+        assert!(!page.body.contains(internal), "{what}: {}", page.body);
+    }
+}
+
+/// A `temporarily_unavailable` redirect to demo-web with its `state` and `iss`, no code.
+fn assert_unavailable_redirect(page: &Page, state: &str, issuer: &Issuer, what: &str) {
+    let to = page.redirect();
+    let callback = DEMO_WEB_CLIENT.redirect_uri.unwrap();
+    assert!(to.as_str().starts_with(callback), "{what}: {to}");
+    let param = |name| query_param(&to, name);
+    assert_eq!(
+        param("error").as_deref(),
+        Some("temporarily_unavailable"),
+        "{what}"
+    );
+    let description = param("error_description");
+    assert_eq!(
+        description.as_deref(),
+        Some("the server is temporarily unavailable"),
+        "{what}"
+    );
+    assert_eq!(param("state").as_deref(), Some(state), "{what}");
+    assert_eq!(param("iss").as_deref(), Some(issuer.as_str()), "{what}");
+    assert_eq!(param("code"), None, "{what}");
+}
+
+/// A code for demo-web, through the browser (consenting to everything asked, if asked).
+async fn code(server: &Running, browser: &Browser, scope: &str) -> String {
+    let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, scope, "st");
+    let redirect = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    query_param(&redirect, "code").expect("a code")
+}
+
+/// Tokens for demo-web, through the browser and the token endpoint.
+async fn web_tokens(server: &Running, browser: &Browser, scope: &str) -> Value {
+    let code = code(server, browser, scope).await;
+    let (status, tokens) = exchange_code(server.issuer(), &DEMO_WEB_CLIENT, &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
+fn text<'a>(tokens: &'a Value, name: &str) -> &'a str {
+    tokens[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {name}: {tokens}"))
+}
+
+async fn userinfo(server: &Running, access_token: &str) -> (StatusCode, Value) {
+    let response = http_client()
+        .get(server.url("/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .expect("GET /userinfo");
+    let status = response.status();
+    let body = response.bytes().await.expect("a body");
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_endpoints_answer_a_store_failure_with_temporarily_unavailable() {
+    let (server, store) = start().await;
+    let issuer = server.issuer();
+
+    // The JWK Set before any key exists: the keys can be neither loaded nor created.
+    store.fail(&[Op::Keys, Op::InsertKey]);
+    let response = http_client().get(server.url("/jwks")).send().await.unwrap();
+    let status = response.status();
+    let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_unavailable((status, body), "jwks");
+    store.heal();
+
+    // Code exchange, before the code is consumed: the code stays good.
+    let browser = Browser::new();
+    let code = code(&server, &browser, "openid offline_access read").await;
+    for op in [Op::FindClient, Op::ConsumeCode] {
+        store.fail(&[op]);
+        let answer = exchange_code(issuer, &DEMO_WEB_CLIENT, &code).await;
+        assert_unavailable(answer, &format!("code exchange, {op:?}"));
+        store.heal();
+    }
+    let (status, web) = exchange_code(issuer, &DEMO_WEB_CLIENT, &code).await;
+    assert_eq!(status, StatusCode::OK, "{web}");
+
+    // Client credentials.
+    let token_url = server.url("/token");
+    let credentials = [("grant_type", "client_credentials")];
+    for op in [Op::FindClient, Op::InsertAccessToken] {
+        store.fail(&[op]);
+        let answer = post_form(&token_url, &DEMO_SERVICE_CLIENT, &credentials).await;
+        assert_unavailable(answer, &format!("client credentials, {op:?}"));
+        store.heal();
+    }
+
+    // Refresh, up to and including the rotation: the token still rotates afterwards.
+    let old = text(&web, "refresh_token");
+    for op in [Op::FindClient, Op::FindRefreshToken, Op::RotateRefreshToken] {
+        store.fail(&[op]);
+        let answer = refresh(issuer, &DEMO_WEB_CLIENT, old).await;
+        assert_unavailable(answer, &format!("refresh, {op:?}"));
+        store.heal();
+    }
+    let (status, rotated) = refresh(issuer, &DEMO_WEB_CLIENT, old).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let access = text(&rotated, "access_token");
+    let refresh_token = text(&rotated, "refresh_token");
+
+    // Introspection and revocation; nothing is revoked by a failed revocation.
+    let introspect_url = server.url("/introspect");
+    let revoke_url = server.url("/revoke");
+    let calls = [
+        (&introspect_url, Op::FindClient, access, "access_token"),
+        (&introspect_url, Op::FindAccessToken, access, "access_token"),
+        (
+            &introspect_url,
+            Op::FindRefreshToken,
+            refresh_token,
+            "refresh_token",
+        ),
+        (&revoke_url, Op::FindClient, access, "access_token"),
+        (&revoke_url, Op::FindAccessToken, access, "access_token"),
+        (&revoke_url, Op::RevokeAccessToken, access, "access_token"),
+        (
+            &revoke_url,
+            Op::FindRefreshToken,
+            refresh_token,
+            "refresh_token",
+        ),
+        (
+            &revoke_url,
+            Op::RevokeFamily,
+            refresh_token,
+            "refresh_token",
+        ),
+    ];
+    for (url, op, token, hint) in calls {
+        store.fail(&[op]);
+        let form = [("token", token), ("token_type_hint", hint)];
+        let answer = post_form(url, &DEMO_WEB_CLIENT, &form).await;
+        assert_unavailable(answer, &format!("{url}, {op:?}, {hint}"));
+        store.heal();
+    }
+    for token in [access, refresh_token] {
+        let (status, body) =
+            post_form(&introspect_url, &DEMO_WEB_CLIENT, &[("token", token)]).await;
+        assert_eq!((status, &body["active"]), (StatusCode::OK, &json!(true)));
+    }
+
+    // UserInfo.
+    for op in [Op::FindAccessToken, Op::FindClient] {
+        store.fail(&[op]);
+        assert_unavailable(
+            userinfo(&server, access).await,
+            &format!("userinfo, {op:?}"),
+        );
+        store.heal();
+    }
+    let (status, claims) = userinfo(&server, access).await;
+    assert_eq!((status, &claims["sub"]), (StatusCode::OK, &json!("alice")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_approval_leaves_no_grant_and_no_code() {
+    let (server, store) = start().await;
+    let (issuer, provider) = (server.issuer(), server.provider());
+    let grants = || async {
+        let grants = provider.grants(DEMO_USER.username).await.unwrap();
+        grants
+            .into_iter()
+            .map(|g| (g.id, g.scopes.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let browser = Browser::new();
+    let url = authorize_url(issuer, &DEMO_WEB_CLIENT, "read", "st");
+
+    // The client cannot be looked up, so no redirect URI can be trusted: a page.
+    store.fail(&[Op::FindClient]);
+    let page = browser.get(&url).await;
+    assert_unavailable_page(&page, "temporarily_unavailable", "authorize");
+    store.heal();
+
+    // After the password, the example asks the engine whether consent is needed.
+    let login = browser.get(&url).await;
+    assert!(login.is_login(), "{}", login.body);
+    store.fail(&[Op::GrantsFor]);
+    let page = browser.log_in(&login, &DEMO_USER).await;
+    assert_unavailable_page(&page, "cannot continue right now", "consent needed?");
+    store.heal();
+
+    // Each store call of the approval failing in turn: nothing granted, nothing remembered.
+    let consent = browser.get(&url).await;
+    assert!(consent.is_consent(), "{}", consent.body);
+    for op in [Op::FindClient, Op::GrantsFor, Op::InsertCode, Op::SaveGrant] {
+        let what = format!("approval, {op:?}");
+        store.fail(&[op]);
+        let page = browser.answer(&consent, Decision::Approve(&["read"])).await;
+        store.heal();
+        match op {
+            Op::FindClient => assert_unavailable_page(&page, "temporarily_unavailable", &what),
+            _ => assert_unavailable_redirect(&page, "st", issuer, &what),
+        }
+        assert_eq!(grants().await, [], "{what}");
+        assert!(browser.get(&url).await.is_consent(), "{what}");
+    }
+    let redirect = browser.decide(&consent, Decision::Approve(&["read"])).await;
+    assert!(query_param(&redirect, "code").is_some(), "{redirect}");
+    let granted = grants().await;
+    assert_eq!(granted.len(), 1);
+    assert_eq!(granted[0].1, "read");
+
+    // Widening that grant fails half-way: it keeps its scopes, and asks again.
+    let wider = authorize_url(issuer, &DEMO_WEB_CLIENT, "read write", "st2");
+    let consent = browser.get(&wider).await;
+    assert!(consent.is_consent(), "{}", consent.body);
+    for op in [Op::InsertCode, Op::SaveGrant] {
+        let what = format!("widening approval, {op:?}");
+        store.fail(&[op]);
+        let page = browser.answer(&consent, Decision::ApproveAll).await;
+        store.heal();
+        assert_unavailable_redirect(&page, "st2", issuer, &what);
+        assert_eq!(grants().await, granted, "{what}");
+        assert!(browser.get(&wider).await.is_consent(), "{what}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_exchange_spends_the_code_and_leaves_no_live_token() {
+    let (server, store) = start().await;
+    let issuer = server.issuer();
+    let browser = Browser::new();
+    // After the code is consumed: storing the tokens, reading and touching the grant.
+    for op in [
+        Op::FindGrant,
+        Op::InsertRefreshToken,
+        Op::InsertAccessToken,
+        Op::SaveGrant,
+    ] {
+        let what = format!("code exchange, {op:?}");
+        let code = code(&server, &browser, "read").await;
+        let before = store.stored_count();
+        store.fail(&[op]);
+        let answer = exchange_code(issuer, &DEMO_WEB_CLIENT, &code).await;
+        store.heal();
+        assert_unavailable(answer, &what);
+        let (status, body) = exchange_code(issuer, &DEMO_WEB_CLIENT, &code).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        assert_eq!(body["error"], "invalid_grant", "{what}");
+        let written = store.stored_from(before);
+        assert_eq!(
+            store.live(issuer, &written).await.len(),
+            0,
+            "{what}: {written:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_that_fails_after_the_rotation_can_be_retried() {
+    let (server, store) = start().await;
+    let issuer = server.issuer();
+    let browser = Browser::new();
+    for op in [Op::InsertAccessToken, Op::FindGrant, Op::SaveGrant] {
+        let what = format!("refresh, {op:?}");
+        let tokens = web_tokens(&server, &browser, "read").await;
+        let token = text(&tokens, "refresh_token");
+        store.fail(&[op]);
+        let answer = refresh(issuer, &DEMO_WEB_CLIENT, token).await;
+        store.heal();
+        assert_unavailable(answer, &what);
+        let (status, body) = refresh(issuer, &DEMO_WEB_CLIENT, token).await;
+        assert_eq!(status, StatusCode::OK, "{what}: {body}");
+    }
+}
