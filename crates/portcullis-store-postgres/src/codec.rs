@@ -1,0 +1,92 @@
+//! Between records and rows: times, hashes, JSONB, and errors that keep their source.
+
+use deadpool_postgres::PoolError;
+use portcullis_core::{TokenHash, UnixTime};
+use portcullis_store::StoreError;
+use serde::de::DeserializeOwned;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Json;
+use tokio_postgres::Row;
+
+/// A time as a BIGINT. Times past `i64::MAX` seconds (only ever "never") saturate, which
+/// keeps every comparison the stores make.
+pub(crate) fn secs(t: UnixTime) -> i64 {
+    i64::try_from(t.secs()).unwrap_or(i64::MAX)
+}
+
+/// A hash as a BYTEA key.
+pub(crate) fn key(hash: &TokenHash) -> &[u8] {
+    hash.as_bytes()
+}
+
+/// A record as the JSONB kept in its row's `record` column (encoded as it is sent).
+pub(crate) fn json<T>(record: &T) -> Json<&T> {
+    Json(record)
+}
+
+/// The record in column `column` of `row`.
+pub(crate) fn decode<T: DeserializeOwned>(row: &Row, column: usize) -> Result<T, StoreError> {
+    row.try_get::<_, Json<T>>(column)
+        .map(|Json(record)| record)
+        .map_err(|e| StoreError::with_source("stored record is corrupt", e))
+}
+
+/// A plain column of `row`.
+pub(crate) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    column: usize,
+) -> Result<T, StoreError> {
+    row.try_get(column)
+        .map_err(|e| StoreError::with_source("stored row has an unexpected type", e))
+}
+
+/// A driver error, classified for the host's logs; the driver error is its source. (A
+/// server error names the constraint or key that failed, never a parameter's value beyond
+/// a hash.)
+pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
+    let message = match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => {
+            "postgres unique constraint violated (duplicate key?)"
+        }
+        Some(c) if c.code().starts_with("23") => "postgres constraint violated",
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            "postgres transaction conflict"
+        }
+        Some(c) if *c == SqlState::UNDEFINED_TABLE => {
+            "postgres table missing (schema not migrated?)"
+        }
+        Some(c) if c.code().starts_with("08") || c.code().starts_with("57") => {
+            "postgres connection lost or server shutting down"
+        }
+        Some(c) if c.code().starts_with("53") => "postgres server out of resources",
+        Some(_) => "postgres query failed",
+        None if e.is_closed() => "postgres connection lost",
+        None => "postgres driver failed",
+    };
+    StoreError::with_source(message, e)
+}
+
+/// A pool failure: no connection could be had in time, or none could be established.
+pub(crate) fn pool_error(e: PoolError) -> StoreError {
+    let message = match &e {
+        PoolError::Timeout(_) => "postgres pool: no connection in time",
+        PoolError::Backend(_) => "postgres connection failed",
+        _ => "postgres pool failed",
+    };
+    StoreError::with_source(message, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_saturate_and_keep_order() {
+        assert_eq!(secs(UnixTime::from_secs(5)), 5);
+        assert_eq!(secs(UnixTime::from_secs(u64::MAX)), i64::MAX);
+        assert!(secs(UnixTime::from_secs(u64::MAX - 1)) >= secs(UnixTime::from_secs(1 << 62)));
+    }
+}

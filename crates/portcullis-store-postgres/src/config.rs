@@ -1,0 +1,166 @@
+//! How a store connects: the server, the schema, the pool.
+
+use std::fmt;
+use std::time::Duration;
+
+use portcullis_store::{StoreError, StoreResult};
+
+/// How [`PostgresStore::connect_with`](crate::PostgresStore::connect_with) connects.
+///
+/// Its `Debug` output names the hosts, port, user, database and schema, never the password.
+#[derive(Clone)]
+pub struct PostgresConfig {
+    pg: tokio_postgres::Config,
+    schema: Option<String>,
+    pub(crate) max_connections: usize,
+    pub(crate) wait_timeout: Duration,
+}
+
+impl PostgresConfig {
+    /// The server and credentials of a driver configuration, with the default options:
+    /// the connection's own `search_path` (usually `public`), at most 16 connections, and
+    /// a 10 s limit on waiting for one.
+    pub fn new(pg: tokio_postgres::Config) -> Self {
+        Self {
+            pg,
+            schema: None,
+            max_connections: 16,
+            wait_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Parses a connection string: a URL (`postgres://user:password@host:port/dbname`,
+    /// `?host=/run/postgresql` for a Unix socket) or the `key=value` form. TLS settings are
+    /// ignored: this store connects without TLS.
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        url.parse()
+            .map(Self::new)
+            .map_err(|e| StoreError::with_source("invalid postgres connection string", e))
+    }
+
+    /// Keeps every table in `schema` (created on connect if need be) by putting it alone on
+    /// each connection's `search_path`: several issuers' deployments, or test runs, can
+    /// share one database. The name is 1 to 63 characters of `[a-z0-9_]`, not starting
+    /// with a digit, and not `pg_…` (reserved by PostgreSQL).
+    pub fn schema(mut self, schema: &str) -> StoreResult<Self> {
+        let valid = (1..=63).contains(&schema.len())
+            && !schema.starts_with(|c: char| c.is_ascii_digit())
+            && !schema.starts_with("pg_")
+            && schema
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
+        if !valid {
+            return Err(StoreError::new(
+                "invalid postgres schema name (want 1-63 of [a-z0-9_], not pg_…)",
+            ));
+        }
+        self.schema = Some(schema.to_owned());
+        Ok(self)
+    }
+
+    /// Sets how many connections the pool keeps at most (default 16, at least 1). Every
+    /// node has its own pool: mind the server's `max_connections`.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Sets how long a call waits for a pooled connection, or for a new one to be
+    /// established, before failing (default 10 s).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// The schema the tables live in, if one was set.
+    pub fn schema_name(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// The driver configuration each pooled connection starts from: the host's, with the
+    /// schema put on the `search_path` at connection start-up (no extra round trip).
+    pub(crate) fn connection(&self) -> tokio_postgres::Config {
+        let mut pg = self.pg.clone();
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(self.wait_timeout);
+        }
+        if let Some(schema) = &self.schema {
+            // The name is plain `[a-z0-9_]`: nothing in it needs quoting or escaping.
+            let options = match pg.get_options() {
+                Some(o) if !o.trim().is_empty() => format!("{o} -c search_path={schema}"),
+                _ => format!("-c search_path={schema}"),
+            };
+            pg.options(options);
+        }
+        pg
+    }
+}
+
+impl fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("hosts", &self.pg.get_hosts())
+            .field("ports", &self.pg.get_ports())
+            .field("user", &self.pg.get_user())
+            .field("dbname", &self.pg.get_dbname())
+            .field("schema", &self.schema)
+            .field("max_connections", &self.max_connections)
+            .field("wait_timeout", &self.wait_timeout)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_password() {
+        let c = PostgresConfig::from_url("postgres://auth:hunter2-secret@db.example:5433/auth")
+            .unwrap()
+            .schema("tenant_1")
+            .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("db.example") && shown.contains("tenant_1"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        let base = || PostgresConfig::from_url("postgres://u@localhost/db").unwrap();
+        for good in ["a", "pc_123_x", "_x", &"a".repeat(63)] {
+            assert!(base().schema(good).is_ok(), "{good}");
+        }
+        let long = "a".repeat(64);
+        for bad in [
+            "",
+            "1a",
+            "A",
+            "a-b",
+            "a;drop",
+            "a b",
+            "pg_catalog",
+            "é",
+            &long,
+        ] {
+            assert!(base().schema(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_schema_goes_on_the_search_path_after_the_hosts_options() {
+        let c = PostgresConfig::from_url("postgres://u@localhost/db?options=-c%20work_mem%3D8MB")
+            .unwrap()
+            .schema("s1")
+            .unwrap();
+        let pg = c.connection();
+        assert_eq!(pg.get_options(), Some("-c work_mem=8MB -c search_path=s1"));
+        assert_eq!(pg.get_connect_timeout(), Some(&Duration::from_secs(10)));
+        let plain = PostgresConfig::from_url("postgres://u@localhost/db").unwrap();
+        assert_eq!(plain.connection().get_options(), None);
+        assert!(PostgresConfig::from_url("postgres://u@localhost:notaport/db").is_err());
+    }
+}

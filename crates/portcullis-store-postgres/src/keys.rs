@@ -1,0 +1,100 @@
+//! [`KeyStore`]: one row per (issuer, kid). The record, private key included, is JSONB; see
+//! the crate docs on protecting it.
+
+use async_trait::async_trait;
+use deadpool_postgres::Transaction;
+use portcullis_core::{Issuer, KeyRecord, UnixTime};
+use portcullis_store::{KeyStore, StoreResult};
+
+use crate::codec::{db, decode, json, secs};
+use crate::{purge, PostgresStore};
+
+#[async_trait]
+impl KeyStore for PostgresStore {
+    /// A `kid` already stored for the issuer is an error (a unique violation): a key is
+    /// never overwritten.
+    async fn insert_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO signing_keys (issuer, kid, expires_at, record) VALUES ($1, $2, $3, $4)",
+            &[
+                &key.issuer.as_str(),
+                &key.kid,
+                &key.expires_at.map(secs),
+                &json(key),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn keys(&self, issuer: &Issuer) -> StoreResult<Vec<KeyRecord>> {
+        let rows = self
+            .query(
+                "SELECT record FROM signing_keys WHERE issuer = $1",
+                &[&issuer.as_str()],
+            )
+            .await?;
+        rows.iter().map(|r| decode(r, 0)).collect()
+    }
+
+    /// Locks the key's row (`SELECT … FOR UPDATE`) in a transaction, so that concurrent
+    /// rotations (from several nodes) each see the other's retirement and the earliest
+    /// one wins (`KeyStore::retire_key`: a key never comes back).
+    async fn retire_key(
+        &self,
+        issuer: &Issuer,
+        kid: &str,
+        retires_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        match retire(&tx, issuer.as_str(), kid, retires_at, expires_at).await {
+            Ok(found) => tx.commit().await.map_err(db).map(|()| found),
+            Err(e) => {
+                // Frees the row lock now; the first error is the one worth reporting.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        purge::expired(self, "signing_keys", "expires_at", secs(now)).await
+    }
+}
+
+/// Retires the key inside `tx`, which holds its row locked until the caller commits;
+/// whether the key exists.
+async fn retire(
+    tx: &Transaction<'_>,
+    issuer: &str,
+    kid: &str,
+    retires_at: UnixTime,
+    expires_at: UnixTime,
+) -> StoreResult<bool> {
+    let select = tx
+        .prepare_cached("SELECT record FROM signing_keys WHERE issuer = $1 AND kid = $2 FOR UPDATE")
+        .await
+        .map_err(db)?;
+    let rows = tx.query(&select, &[&issuer, &kid]).await.map_err(db)?;
+    let Some(row) = rows.first() else {
+        return Ok(false);
+    };
+    let mut key: KeyRecord = decode(row, 0)?;
+    key.retires_at = Some(key.retires_at.map_or(retires_at, |r| r.min(retires_at)));
+    key.expires_at = Some(key.expires_at.map_or(expires_at, |e| e.min(expires_at)));
+    let update = tx
+        .prepare_cached(
+            "UPDATE signing_keys SET expires_at = $3, record = $4 WHERE issuer = $1 AND kid = $2",
+        )
+        .await
+        .map_err(db)?;
+    tx.execute(
+        &update,
+        &[&issuer, &kid, &key.expires_at.map(secs), &json(&key)],
+    )
+    .await
+    .map_err(db)?;
+    Ok(true)
+}

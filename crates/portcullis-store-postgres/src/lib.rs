@@ -1,0 +1,197 @@
+//! The shared store: every Portcullis storage trait on one PostgreSQL database, for many
+//! nodes.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), portcullis_store::StoreError> {
+//! use portcullis_store_postgres::{PostgresConfig, PostgresStore};
+//!
+//! let store = PostgresStore::connect("postgres://auth@db.internal/auth").await?;
+//! // Or with options: its own schema, a bigger pool.
+//! let config = PostgresConfig::from_url("postgres://auth@db.internal/auth")?
+//!     .schema("portcullis")?
+//!     .max_connections(32);
+//! let store = PostgresStore::connect_with(config).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! * **Schema:** numbered migrations are compiled in and applied on connect, in one
+//!   transaction that first takes a transaction-scoped advisory lock
+//!   (`pg_advisory_xact_lock`), recorded in a `schema_version` table: nodes that start
+//!   together apply each migration exactly once. A database written by a newer build is
+//!   refused rather than misread. With [`PostgresConfig::schema`] every table lives in that
+//!   schema (created if need be, and put on each connection's `search_path`).
+//! * **Atomicity** (the `portcullis_store` contract, "at most once, across all processes"):
+//!   `consume_code` is one conditional `UPDATE … AND NOT consumed AND expires_at > $now
+//!   RETURNING record`; `rotate_refresh_token` is one statement whose conditional `UPDATE`
+//!   of the old token feeds the `INSERT` of the successor; `retire_key` locks its row
+//!   (`SELECT … FOR UPDATE`) in a transaction. PostgreSQL's row locks serialise concurrent
+//!   writers to one row, and a waiting `UPDATE` re-checks its condition on the row as the
+//!   winner left it, so exactly one caller wins — on any connection of any node.
+//! * **Revocation** is evaluated when a token is read: a token is dead when its family has
+//!   a marker or its grant is revoked or gone, so a token inserted after a revocation is
+//!   dead on arrival (`TokenStore`'s composition rule). `save_grant` never clears `revoked`.
+//! * **Secrets:** codes and tokens are stored only as their SHA-256 [`TokenHash`] (a BYTEA
+//!   key), client secrets only as their `ClientSecretHash`. The **private keys** of
+//!   [`KeyRecord`]s are stored as they are, inside the row's JSONB: protect the database like
+//!   a key file (access rights, encrypted storage, no plaintext backups). Encrypting them at
+//!   rest is future work. No `Debug` output of this crate shows them or a password.
+//! * **Layout:** the columns a query filters on (issuer, hash, subject, client, grant,
+//!   family, expiry) are indexed; the record itself is JSONB. `purge_expired` deletes in
+//!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many
+//!   row locks for long.
+//! * **Connections:** a `deadpool-postgres` pool of `tokio-postgres` connections without
+//!   TLS: reach the server over loopback, a Unix socket, or a tunnel the host provides.
+//!   Statements are prepared once per connection.
+//! * **Errors:** every failure is a [`StoreError`] whose source is the driver's (or the
+//!   pool's) error; nothing panics and nothing is logged.
+//!
+//! [`TokenHash`]: portcullis_core::TokenHash
+//! [`KeyRecord`]: portcullis_core::KeyRecord
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::panic))]
+
+mod clients;
+mod codec;
+mod codes;
+mod config;
+mod keys;
+mod purge;
+mod schema;
+mod tokens;
+
+use std::fmt;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use portcullis_core::{FamilyId, GrantId, Issuer, TokenHash, UnixTime};
+use portcullis_store::{StoreError, StoreResult};
+use serde::Serialize;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::NoTls;
+
+pub use config::PostgresConfig;
+/// The driver, re-exported so that a [`tokio_postgres::Config`] built by the host matches
+/// [`PostgresConfig::new`].
+pub use tokio_postgres;
+
+use codec::{db, json, key, pool_error, secs};
+
+/// Rows `purge_expired` deletes per statement (each statement its own short transaction).
+pub const PURGE_BATCH: i64 = 500;
+
+/// The indexed columns of a row of a hash-keyed table (codes, access and refresh tokens).
+struct Hashed<'a> {
+    hash: &'a TokenHash,
+    issuer: &'a Issuer,
+    grant_id: Option<&'a GrantId>,
+    family_id: Option<&'a FamilyId>,
+    expires_at: UnixTime,
+}
+
+/// Every storage trait on one PostgreSQL database (or one schema of it). Clones share the
+/// connection pool; stores on many nodes share the database.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    config: PostgresConfig,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/dbname`, or the
+    /// `key=value` form) and migrates it to the current schema, with the defaults of
+    /// [`PostgresConfig`].
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(PostgresConfig::from_url(url)?).await
+    }
+
+    /// Connects as `config` says and migrates the database (or the configured schema) to
+    /// the current schema. Fails if the server cannot be reached or the migration fails.
+    pub async fn connect_with(config: PostgresConfig) -> StoreResult<Self> {
+        let manager = Manager::from_config(
+            config.connection(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.max_connections)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(config.wait_timeout))
+            .create_timeout(Some(config.wait_timeout))
+            .build()
+            .map_err(|e| StoreError::with_source("postgres pool not built", e))?;
+        let store = Self { pool, config };
+        let mut conn = store.conn().await?;
+        schema::migrate(&mut conn, store.config.schema_name()).await?;
+        Ok(store)
+    }
+
+    /// The schema version of the database (see the crate docs on migrations).
+    pub async fn schema_version(&self) -> StoreResult<i64> {
+        let conn = self.conn().await?;
+        schema::version(&conn).await
+    }
+
+    /// The configuration this store was connected with.
+    pub fn config(&self) -> &PostgresConfig {
+        &self.config
+    }
+
+    /// A pooled connection.
+    async fn conn(&self) -> StoreResult<Object> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Runs one prepared statement that returns rows.
+    async fn query(
+        &self,
+        sql: &str,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Vec<tokio_postgres::Row>> {
+        let conn = self.conn().await?;
+        let stmt = conn.prepare_cached(sql).await.map_err(db)?;
+        conn.query(&stmt, args).await.map_err(db)
+    }
+
+    /// Runs one prepared statement; how many rows it changed.
+    async fn execute(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
+        let conn = self.conn().await?;
+        let stmt = conn.prepare_cached(sql).await.map_err(db)?;
+        conn.execute(&stmt, args).await.map_err(db)
+    }
+    /// Inserts a new row into `table`, a hash-keyed table (a constant of this crate). A hash
+    /// already stored is an error (a unique violation): a code or token is never
+    /// overwritten.
+    async fn insert_hashed<T: Serialize + fmt::Debug + Sync>(
+        &self,
+        table: &'static str,
+        row: Hashed<'_>,
+        record: &T,
+    ) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO {table} (hash, issuer, grant_id, family_id, expires_at, record) \
+             VALUES ($1, $2, $3, $4, $5, $6)"
+        );
+        let args: [&(dyn ToSql + Sync); 6] = [
+            &key(row.hash),
+            &row.issuer.as_str(),
+            &row.grant_id.map(GrantId::as_str),
+            &row.family_id.map(FamilyId::as_str),
+            &secs(row.expires_at),
+            &json(record),
+        ];
+        self.execute(&sql, &args).await?;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PostgresStore")
+            .field("config", &self.config)
+            .field("connections", &status.size)
+            .finish()
+    }
+}

@@ -1,0 +1,38 @@
+//! Deleting expired rows in bounded batches.
+
+use portcullis_store::StoreResult;
+
+use crate::codec::db;
+use crate::{PostgresStore, PURGE_BATCH};
+
+/// Deletes the rows of `table` whose `expiry` column is at or before `now` ("expired at
+/// `now`", as every `purge_expired` of the traits says), [`PURGE_BATCH`] rows per
+/// statement, each statement its own transaction, so that no purge holds many row locks for
+/// long; returns how many went. Rows another transaction holds locked (a rotation under
+/// way, another node's purge) are skipped, not waited for: a later purge takes them. Both
+/// names are constants of this crate, never input.
+pub(crate) async fn expired(
+    store: &PostgresStore,
+    table: &'static str,
+    expiry: &'static str,
+    now: i64,
+) -> StoreResult<u64> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE ctid = ANY(ARRAY( \
+             SELECT ctid FROM {table} WHERE {expiry} <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)) \
+         AND {expiry} <= $1"
+    );
+    let conn = store.conn().await?;
+    let stmt = conn.prepare_cached(&sql).await.map_err(db)?;
+    let mut total = 0;
+    loop {
+        let n = conn
+            .execute(&stmt, &[&now, &PURGE_BATCH])
+            .await
+            .map_err(db)?;
+        total += n;
+        if n < PURGE_BATCH.unsigned_abs() {
+            return Ok(total);
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! [`TokenStore`]: grants, family revocation markers, access and refresh tokens.
+//!
+//! Revocation composes at read time: a token is dead when its family has a marker or its
+//! grant is revoked or gone, so a token inserted after the revocation is dead on arrival.
+//! Both lookups are primary-key probes.
+
+use async_trait::async_trait;
+use portcullis_core::{
+    AccessTokenRecord, FamilyId, Grant, GrantId, Issuer, RefreshTokenRecord, TokenHash, UnixTime,
+};
+use portcullis_store::{RefreshState, RotateOutcome, StoreResult, TokenStore};
+use tokio_postgres::Row;
+
+use crate::codec::{decode, get, json, key, secs};
+use crate::{purge, Hashed, PostgresStore};
+
+/// Whether the token row `t` is dead through its family or its grant.
+macro_rules! dead {
+    () => {
+        "(EXISTS (SELECT 1 FROM revoked_families f \
+              WHERE f.issuer = t.issuer AND f.family_id = t.family_id) \
+          OR (t.grant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM grants g \
+              WHERE g.issuer = t.issuer AND g.id = t.grant_id AND NOT g.revoked)))"
+    };
+}
+
+/// Grants as selected by `SELECT record, revoked …`: the `revoked` column is authoritative.
+fn grants(rows: &[Row]) -> StoreResult<Vec<Grant>> {
+    rows.iter()
+        .map(|row| {
+            let mut grant: Grant = decode(row, 0)?;
+            grant.revoked = get(row, 1)?;
+            Ok(grant)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl TokenStore for PostgresStore {
+    /// An upsert that ORs `revoked` with the stored flag: saving a copy read before a
+    /// concurrent `revoke_grant` never brings the grant back (`TokenStore::save_grant`).
+    async fn save_grant(&self, grant: &Grant) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO grants (issuer, id, subject, client_id, expires_at, revoked, record) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (issuer, id) DO UPDATE SET \
+             subject = EXCLUDED.subject, client_id = EXCLUDED.client_id, \
+             expires_at = EXCLUDED.expires_at, revoked = grants.revoked OR EXCLUDED.revoked, \
+             record = CASE WHEN grants.revoked \
+                 THEN jsonb_set(EXCLUDED.record, '{revoked}', 'true') \
+                 ELSE EXCLUDED.record END",
+            &[
+                &grant.issuer.as_str(),
+                &grant.id.as_str(),
+                &grant.subject,
+                &grant.client_id,
+                &secs(grant.expires_at),
+                &grant.revoked,
+                &json(grant),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn find_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<Option<Grant>> {
+        let rows = self
+            .query(
+                "SELECT record, revoked FROM grants WHERE issuer = $1 AND id = $2",
+                &[&issuer.as_str(), &id.as_str()],
+            )
+            .await?;
+        Ok(grants(&rows)?.pop())
+    }
+
+    async fn grants_for(
+        &self,
+        issuer: &Issuer,
+        subject: &str,
+        client_id: &str,
+    ) -> StoreResult<Vec<Grant>> {
+        let rows = self
+            .query(
+                "SELECT record, revoked FROM grants \
+                 WHERE issuer = $1 AND subject = $2 AND client_id = $3",
+                &[&issuer.as_str(), &subject, &client_id],
+            )
+            .await?;
+        grants(&rows)
+    }
+
+    async fn grants_of_subject(&self, issuer: &Issuer, subject: &str) -> StoreResult<Vec<Grant>> {
+        let rows = self
+            .query(
+                "SELECT record, revoked FROM grants WHERE issuer = $1 AND subject = $2",
+                &[&issuer.as_str(), &subject],
+            )
+            .await?;
+        grants(&rows)
+    }
+
+    /// Sets the sticky `revoked` flag; every token under the grant is dead from the
+    /// statement's commit on, because the token lookups check the flag.
+    async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool> {
+        let n = self
+            .execute(
+                "UPDATE grants SET revoked = true, \
+                 record = jsonb_set(record, '{revoked}', 'true') \
+                 WHERE issuer = $1 AND id = $2",
+                &[&issuer.as_str(), &id.as_str()],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Upserts a marker for (issuer, family) kept until the later of the `until`s given.
+    async fn revoke_family(
+        &self,
+        issuer: &Issuer,
+        family_id: &FamilyId,
+        until: UnixTime,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO revoked_families (issuer, family_id, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (issuer, family_id) \
+             DO UPDATE SET until = GREATEST(revoked_families.until, EXCLUDED.until)",
+            &[&issuer.as_str(), &family_id.as_str(), &secs(until)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes the token (RFC 7009 §2.2: the token is invalid at once); `false` when no
+    /// such token of `issuer` is stored, including on a repeated call.
+    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
+        let n = self
+            .execute(
+                "DELETE FROM access_tokens WHERE hash = $1 AND issuer = $2",
+                &[&key(hash), &issuer.as_str()],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn insert_access_token(&self, record: &AccessTokenRecord) -> StoreResult<()> {
+        let row = Hashed {
+            hash: &record.hash,
+            issuer: &record.issuer,
+            grant_id: record.grant_id.as_ref(),
+            family_id: record.family_id.as_ref(),
+            expires_at: record.expires_at,
+        };
+        self.insert_hashed("access_tokens", row, record).await
+    }
+
+    async fn find_access_token(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        let rows = self
+            .query(
+                concat!(
+                    "SELECT t.record FROM access_tokens t WHERE t.hash = $1 AND t.issuer = $2 ",
+                    "AND NOT ",
+                    dead!()
+                ),
+                &[&key(hash), &issuer.as_str()],
+            )
+            .await?;
+        rows.first().map(|r| decode(r, 0)).transpose()
+    }
+
+    async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> StoreResult<()> {
+        let row = Hashed {
+            hash: &record.hash,
+            issuer: &record.issuer,
+            grant_id: Some(&record.grant_id),
+            family_id: Some(&record.family_id),
+            expires_at: record.expires_at,
+        };
+        self.insert_hashed("refresh_tokens", row, record).await
+    }
+
+    async fn find_refresh_token(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<(RefreshTokenRecord, RefreshState)>> {
+        let rows = self
+            .query(
+                concat!(
+                    "SELECT t.record, t.rotated, ",
+                    dead!(),
+                    " FROM refresh_tokens t WHERE t.hash = $1 AND t.issuer = $2"
+                ),
+                &[&key(hash), &issuer.as_str()],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let state = match (get(row, 2)?, get(row, 1)?) {
+            (true, _) => RefreshState::Revoked,
+            (false, true) => RefreshState::Rotated,
+            (false, false) => RefreshState::Active,
+        };
+        Ok(Some((decode(row, 0)?, state)))
+    }
+
+    /// One statement: a conditional `UPDATE` flips the old token's `rotated` flag — only
+    /// if it is unrotated and alive — and feeds the `INSERT` of the successor, so the
+    /// successor is stored exactly when the flip happened, atomically. Racing callers on
+    /// any node queue on the old row's lock and re-check `NOT rotated` on the row as the
+    /// winner left it: at most one rotates (`TokenStore::rotate_refresh_token`'s atomicity
+    /// contract). A caller that flipped nothing only reads the token's family to answer.
+    async fn rotate_refresh_token(
+        &self,
+        issuer: &Issuer,
+        old: &TokenHash,
+        successor: &RefreshTokenRecord,
+    ) -> StoreResult<RotateOutcome> {
+        let rotated = self
+            .execute(
+                concat!(
+                    "WITH old AS (UPDATE refresh_tokens t SET rotated = true ",
+                    "WHERE t.hash = $1 AND t.issuer = $2 AND NOT t.rotated AND NOT ",
+                    dead!(),
+                    " RETURNING t.hash) ",
+                    "INSERT INTO refresh_tokens ",
+                    "(hash, issuer, grant_id, family_id, expires_at, record) ",
+                    "SELECT $3::BYTEA, $4::TEXT, $5::TEXT, $6::TEXT, $7::BIGINT, $8::JSONB ",
+                    "FROM old"
+                ),
+                &[
+                    &key(old),
+                    &issuer.as_str(),
+                    &key(&successor.hash),
+                    &successor.issuer.as_str(),
+                    &successor.grant_id.as_str(),
+                    &successor.family_id.as_str(),
+                    &secs(successor.expires_at),
+                    &json(successor),
+                ],
+            )
+            .await?;
+        if rotated > 0 {
+            return Ok(RotateOutcome::Rotated);
+        }
+        let rows = self
+            .query(
+                "SELECT family_id FROM refresh_tokens WHERE hash = $1 AND issuer = $2",
+                &[&key(old), &issuer.as_str()],
+            )
+            .await?;
+        Ok(match rows.first() {
+            Some(row) => RotateOutcome::AlreadyRotated {
+                family_id: FamilyId::from_stored(get(row, 0)?),
+            },
+            None => RotateOutcome::Missing,
+        })
+    }
+
+    /// Purges tokens, then family markers, then grants, each in batches.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        let now = secs(now);
+        let mut total = 0;
+        for (table, expiry) in [
+            ("access_tokens", "expires_at"),
+            ("refresh_tokens", "expires_at"),
+            ("revoked_families", "until"),
+            ("grants", "expires_at"),
+        ] {
+            total += purge::expired(self, table, expiry, now).await?;
+        }
+        Ok(total)
+    }
+}

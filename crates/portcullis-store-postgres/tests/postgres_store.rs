@@ -1,0 +1,392 @@
+//! What only the PostgreSQL store promises: migrations applied once when nodes start
+//! together, secrets only as hashes, an index behind every lookup, batched purges that
+//! never wait on a locked row, sticky grant revocation, rotation racing revocation, and
+//! errors that keep their source instead of panicking.
+//!
+//! Each test skips without `PORTCULLIS_TEST_POSTGRES` (and fails without it under `CI`).
+
+mod common;
+
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{chain, raw, server_url, Schemas};
+use portcullis_core::{
+    Algorithm, ClientKind, ClientSecretHash, CodeRecord, Grant, TokenHash, UnixTime,
+};
+use portcullis_store::{
+    CodeStore, ConsumeOutcome, KeyStore, RefreshState, RotateOutcome, StoreError, TokenStore,
+};
+use portcullis_store_postgres::{PostgresConfig, PostgresStore, PURGE_BATCH};
+use portcullis_testkit::{Fixtures, TestClock};
+use tokio::sync::Barrier;
+
+/// This test's schemas on the test server, or `None` to skip.
+fn server() -> Option<Arc<Schemas>> {
+    server_url().map(Schemas::new)
+}
+
+fn code_under(f: &Fixtures, c: &TestClock) -> (Grant, CodeRecord) {
+    let grant = f.grant(&Fixtures::issuer(), "alice", "c", c.at(0), c.at(10_000));
+    let code = f.code(&grant, &f.family_id(), c.at(0), c.at(600));
+    (grant, code)
+}
+
+#[track_caller]
+fn assert_sourced(e: &StoreError, what: &str) {
+    assert!(
+        e.source().is_some(),
+        "{what}: the driver error is kept: {e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_connecting_together_migrate_once() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("migrate");
+    schemas.claim(&name).await;
+    let nodes = 8;
+    let start = Arc::new(Barrier::new(nodes));
+    let connects: Vec<_> = (0..nodes)
+        .map(|_| {
+            let (config, start) = (schemas.config(&name), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                PostgresStore::connect_with(config).await
+            })
+        })
+        .collect();
+    for connect in connects {
+        let store = connect.await.expect("connect task");
+        let store = store.unwrap_or_else(|e| panic!("a node failed to start: {}", chain(&e)));
+        assert_eq!(store.schema_version().await.unwrap(), 1);
+    }
+    let again = schemas.open(&name).await;
+    assert_eq!(again.schema_version().await.unwrap(), 1);
+    let applied = raw(schemas.url())
+        .await
+        .query_one(&format!("SELECT COUNT(*) FROM {name}.schema_version"), &[])
+        .await
+        .unwrap();
+    assert_eq!(applied.get::<_, i64>(0), 1, "each migration applied once");
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("newer");
+    drop(schemas.open(&name).await);
+    raw(schemas.url())
+        .await
+        .batch_execute(&format!("INSERT INTO {name}.schema_version VALUES (99)"))
+        .await
+        .unwrap();
+    let e = PostgresStore::connect_with(schemas.config(&name))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("newer"), "{e}");
+}
+
+#[tokio::test]
+async fn secrets_are_stored_only_as_hashes() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("hashes");
+    let s = schemas.open(&name).await;
+    let (f, c) = (Fixtures::new(b"hashes"), TestClock::default());
+    let secret = |n: u8| {
+        format!(
+            "{}{n:02}",
+            "S3cr3t-bearer-value-that-must-not-leak-".repeat(2)
+        )
+    };
+    let (grant, mut code) = code_under(&f, &c);
+    code.hash = TokenHash::of(&secret(1));
+    let mut access = f.access_token(&grant, &f.family_id(), c.at(0), c.at(60));
+    access.hash = TokenHash::of(&secret(2));
+    let mut refresh = f.refresh_token(&grant, &f.family_id(), c.at(0), c.at(60));
+    refresh.hash = TokenHash::of(&secret(3));
+    let successor = f.refresh_token(&grant, &refresh.family_id, c.at(1), c.at(60));
+    let mut client = f.client();
+    client.kind = ClientKind::Confidential {
+        secret: ClientSecretHash::sha256_of_generated(&secret(4)).unwrap(),
+    };
+    s.save_grant(&grant).await.unwrap();
+    s.insert_code(&code).await.unwrap();
+    s.consume_code(&Fixtures::issuer(), &code.hash, c.at(1))
+        .await
+        .unwrap();
+    s.insert_access_token(&access).await.unwrap();
+    s.insert_refresh_token(&refresh).await.unwrap();
+    let rotated = s
+        .rotate_refresh_token(&Fixtures::issuer(), &refresh.hash, &successor)
+        .await;
+    assert_eq!(rotated.unwrap(), RotateOutcome::Rotated);
+    portcullis_store::ClientStore::save_client(&s, &Fixtures::issuer(), &client)
+        .await
+        .unwrap();
+
+    // Every row of every table, as text.
+    let db = raw(schemas.url()).await;
+    let tables = db
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    assert_eq!(tables.len(), 8, "seven tables and schema_version");
+    let mut dump = String::new();
+    for table in tables {
+        let table: String = table.get(0);
+        let sql = format!("SELECT COALESCE(string_agg(t::text, E'\\n'), '') FROM {name}.{table} t");
+        dump.push_str(&db.query_one(&sql, &[]).await.unwrap().get::<_, String>(0));
+    }
+    for n in 1..=4 {
+        assert!(!dump.contains(&secret(n)), "secret {n} in plaintext");
+    }
+    let hex: String = code
+        .hash
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(dump.contains(&hex), "the code is keyed by its hash");
+}
+
+#[tokio::test]
+async fn every_lookup_is_served_by_an_index() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("indexes");
+    drop(schemas.open(&name).await);
+    let db = raw(schemas.url()).await;
+    db.batch_execute(&format!(
+        "SET search_path TO {name}; SET enable_seqscan = off"
+    ))
+    .await
+    .unwrap();
+    let h = "'\\x00'::bytea";
+    let lookups = [
+        "clients WHERE issuer = 'a' AND client_id = 'b'".to_owned(),
+        "clients WHERE expires_at <= 5".to_owned(),
+        format!("codes WHERE hash = {h} AND issuer = 'a'"),
+        "codes WHERE expires_at <= 5".to_owned(),
+        "grants WHERE issuer = 'a' AND id = 'g'".to_owned(),
+        "grants WHERE issuer = 'a' AND subject = 's' AND client_id = 'c'".to_owned(),
+        "grants WHERE issuer = 'a' AND subject = 's'".to_owned(),
+        "grants WHERE expires_at <= 5".to_owned(),
+        "revoked_families WHERE issuer = 'a' AND family_id = 'f'".to_owned(),
+        "revoked_families WHERE until <= 5".to_owned(),
+        format!("access_tokens WHERE hash = {h} AND issuer = 'a'"),
+        "access_tokens WHERE expires_at <= 5".to_owned(),
+        format!("refresh_tokens WHERE hash = {h} AND issuer = 'a'"),
+        "refresh_tokens WHERE expires_at <= 5".to_owned(),
+        "signing_keys WHERE issuer = 'a'".to_owned(),
+        "signing_keys WHERE expires_at <= 5".to_owned(),
+    ];
+    for lookup in lookups {
+        let plan = db
+            .query(&format!("EXPLAIN SELECT ctid FROM {lookup}"), &[])
+            .await
+            .unwrap();
+        let plan: Vec<String> = plan.iter().map(|r| r.get(0)).collect();
+        assert!(
+            !plan.iter().any(|line| line.contains("Seq Scan")),
+            "{lookup}: {plan:#?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_deletes_in_batches_skips_locked_rows_and_counts_every_row() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("purge");
+    let s = schemas.open(&name).await;
+    let rows = 2 * PURGE_BATCH + 7;
+    let db = raw(schemas.url()).await;
+    db.batch_execute(&format!(
+        "INSERT INTO {name}.access_tokens (hash, issuer, expires_at, record) \
+         SELECT sha256(i::text::bytea), 'i', i, '{{}}' FROM generate_series(0, {rows} - 1) i"
+    ))
+    .await
+    .unwrap();
+    // Another transaction holds one expired row (say, a node in the middle of a write).
+    let mut holder = raw(schemas.url()).await;
+    let tx = holder.transaction().await.unwrap();
+    let sql = format!("SELECT 1 FROM {name}.access_tokens WHERE expires_at = 0 FOR UPDATE");
+    assert_eq!(tx.query(&sql, &[]).await.unwrap().len(), 1);
+
+    let now = UnixTime::from_secs(rows.unsigned_abs());
+    let purge = TokenStore::purge_expired(&s, now);
+    let purged = tokio::time::timeout(Duration::from_secs(10), purge)
+        .await
+        .expect("a purge never waits for a locked row")
+        .unwrap();
+    assert_eq!(purged, rows.unsigned_abs() - 1, "all but the locked row");
+    tx.rollback().await.unwrap();
+    assert_eq!(TokenStore::purge_expired(&s, now).await.unwrap(), 1);
+    assert_eq!(TokenStore::purge_expired(&s, now).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_revoked_grant_stays_revoked_in_its_column_and_its_record() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("sticky");
+    let s = schemas.open(&name).await;
+    let (f, c) = (Fixtures::new(b"sticky"), TestClock::default());
+    let a = Fixtures::issuer();
+    let grant = f.grant(&a, "alice", "c", c.at(0), c.at(100));
+    s.save_grant(&grant).await.unwrap();
+    let stale = s.find_grant(&a, &grant.id).await.unwrap().unwrap();
+    assert!(s.revoke_grant(&a, &grant.id).await.unwrap());
+    // A concurrent touch that read the grant before the revocation saves it back.
+    let touched = Grant {
+        last_used_at: c.at(50),
+        ..stale
+    };
+    s.save_grant(&touched).await.unwrap();
+    let found = s.find_grant(&a, &grant.id).await.unwrap().unwrap();
+    assert!(found.revoked, "still revoked");
+    assert_eq!(found.last_used_at, c.at(50), "the rest was saved");
+    let row = raw(schemas.url())
+        .await
+        .query_one(
+            &format!("SELECT revoked, record->>'revoked' FROM {name}.grants"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0), "the column");
+    assert_eq!(row.get::<_, String>(1), "true", "the JSON copy agrees");
+}
+
+/// Rotations on several nodes racing a revocation of their family or grant: at most one
+/// rotates, the rest are told `AlreadyRotated` (never an error), and afterwards the old
+/// token and any successor are dead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotations_racing_a_revocation_leave_nothing_alive() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("rotate_revoke");
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        nodes.push(Arc::new(schemas.open(&name).await));
+    }
+    let (f, c) = (Fixtures::new(b"rotate-revoke"), TestClock::default());
+    let a = Fixtures::issuer();
+    let racers = 16;
+    for round in 0..8 {
+        let grant = f.grant(&a, "alice", "c", c.at(0), c.at(10_000));
+        nodes[0].save_grant(&grant).await.unwrap();
+        let family = f.family_id();
+        let old = f.refresh_token(&grant, &family, c.at(0), c.at(600));
+        nodes[1].insert_refresh_token(&old).await.unwrap();
+        let successors: Vec<_> = (0..racers)
+            .map(|_| f.refresh_token(&grant, &family, c.at(1), c.at(600)))
+            .collect();
+        let start = Arc::new(Barrier::new(racers + 1));
+        let rotations: Vec<_> = successors
+            .iter()
+            .enumerate()
+            .map(|(i, next)| {
+                let (node, start, a, next) = (
+                    nodes[i % nodes.len()].clone(),
+                    start.clone(),
+                    a.clone(),
+                    next.clone(),
+                );
+                tokio::spawn(async move {
+                    start.wait().await;
+                    node.rotate_refresh_token(&a, &old.hash, &next).await
+                })
+            })
+            .collect();
+        let revoker = {
+            let (node, start, a) = (nodes[3].clone(), start.clone(), a.clone());
+            let (grant_id, family, until) = (grant.id.clone(), family.clone(), c.at(600));
+            tokio::spawn(async move {
+                start.wait().await;
+                if round % 2 == 0 {
+                    node.revoke_family(&a, &family, until).await
+                } else {
+                    node.revoke_grant(&a, &grant_id).await.map(|_| ())
+                }
+            })
+        };
+        let mut won = 0;
+        for rotation in rotations {
+            match rotation.await.unwrap().unwrap() {
+                RotateOutcome::Rotated => won += 1,
+                other => assert_eq!(
+                    other,
+                    RotateOutcome::AlreadyRotated {
+                        family_id: family.clone()
+                    },
+                    "round {round}"
+                ),
+            }
+        }
+        revoker.await.unwrap().unwrap();
+        assert!(won <= 1, "round {round}: {won} rotations");
+        for token in std::iter::once(&old).chain(&successors) {
+            let found = nodes[2].find_refresh_token(&a, &token.hash).await.unwrap();
+            if let Some((_, state)) = found {
+                assert_eq!(state, RefreshState::Revoked, "round {round}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn failures_are_store_errors_with_their_source() {
+    let Some(schemas) = server() else { return };
+    let nowhere = PostgresConfig::from_url("postgres://postgres@127.0.0.1:1/postgres")
+        .unwrap()
+        .wait_timeout(Duration::from_secs(2));
+    let e = PostgresStore::connect_with(nowhere).await.unwrap_err();
+    assert_sourced(&e, "no server there");
+
+    let name = schemas.fresh_name("errors");
+    let s = schemas.open(&name).await;
+    let (f, c) = (Fixtures::new(b"errors"), TestClock::default());
+    let (_, code) = code_under(&f, &c);
+    s.insert_code(&code).await.unwrap();
+    let e = s.insert_code(&code).await.unwrap_err();
+    assert!(e.to_string().contains("unique"), "{e}");
+    assert_sourced(&e, "a duplicate code");
+    let key = f.key(&Fixtures::issuer(), Algorithm::ES256, c.at(0));
+    s.insert_key(&key).await.unwrap();
+    let e = s.insert_key(&key).await.unwrap_err();
+    assert_sourced(&e, "a duplicate kid (a key is never overwritten)");
+
+    let db = raw(schemas.url()).await;
+    db.batch_execute(&format!(
+        "UPDATE {name}.codes SET record = '{{\"not\": \"a code\"}}'"
+    ))
+    .await
+    .unwrap();
+    let e = s
+        .consume_code(&Fixtures::issuer(), &code.hash, c.at(1))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("corrupt"), "{e}");
+    assert_sourced(&e, "a corrupt record");
+
+    db.batch_execute(&format!("DROP TABLE {name}.grants CASCADE"))
+        .await
+        .unwrap();
+    let e = s
+        .find_grant(&Fixtures::issuer(), &f.grant_id())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("missing"), "{e}");
+    assert_sourced(&e, "a dropped table");
+    // The corrupt code failed closed: the statement that could not hand it over still
+    // consumed it, so it can never be redeemed.
+    let again = s
+        .consume_code(&Fixtures::issuer(), &code.hash, c.at(2))
+        .await;
+    assert!(
+        matches!(again, Ok(ConsumeOutcome::AlreadyConsumed { .. })),
+        "{again:?}"
+    );
+}
