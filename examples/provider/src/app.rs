@@ -65,6 +65,26 @@ pub enum StartError {
         /// Why.
         source: StoreError,
     },
+    /// The PostgreSQL database could not be reached (or migrated).
+    #[error("cannot open the postgres database {url}: {}", chain(source))]
+    Postgres {
+        /// The connection URL, without its password.
+        url: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// A store shared by several nodes (postgres) needs secrets every node shares, so the
+    /// configuration must set them.
+    #[error(
+        "with --store {store}, the configuration must set `{field}`: every node of the \
+         issuer needs the same value (32 random bytes, base64url without padding)"
+    )]
+    SharedSecretMissing {
+        /// The store, without a password.
+        store: String,
+        /// The missing field, e.g. `[secrets] interaction_key`.
+        field: &'static str,
+    },
     /// The secrets file beside the database could not be read or created.
     #[error("secrets file {}: {reason}", path.display())]
     Secrets {
@@ -116,6 +136,7 @@ async fn build(
     let stores = match stores {
         Some(s) => s,
         None => {
+            require_shared_secrets(&config)?;
             let opened = config.store.open().await?;
             keep_secrets(&mut config, &rng)?;
             opened
@@ -210,6 +231,30 @@ fn keep_secrets(config: &mut Config, rng: &SystemRandom) -> Result<(), StartErro
     config.subject_salt.get_or_insert(kept.subject_salt);
     config.session_key.get_or_insert(kept.session_key);
     Ok(())
+}
+
+/// Refuses a store shared by several nodes (postgres) unless the configuration sets every
+/// secret the nodes must share: drawn at random or kept in a file of one node's own, they
+/// would differ from node to node.
+fn require_shared_secrets(config: &Config) -> Result<(), StartError> {
+    if !config.store.is_shared() {
+        return Ok(());
+    }
+    let secrets = [
+        (
+            "[secrets] interaction_key",
+            config.interaction_key.is_some(),
+        ),
+        ("[secrets] subject_salt", config.subject_salt.is_some()),
+        ("[session] key", config.session_key.is_some()),
+    ];
+    match secrets.into_iter().find(|(_, set)| !set) {
+        Some((field, _)) => Err(StartError::SharedSecretMissing {
+            store: config.store.to_string(),
+            field,
+        }),
+        None => Ok(()),
+    }
 }
 
 async fn not_found() -> axum::response::Response {

@@ -27,9 +27,11 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Where clients, codes, tokens, grants and signing keys are kept: `memory` (nothing
-    /// survives a restart) or `sqlite:PATH` (a database file, created if absent, and its
-    /// secrets in PATH.secrets) [default: the config file's `store`, else memory].
-    #[arg(long, value_name = "memory|sqlite:PATH")]
+    /// survives a restart), `sqlite:PATH` (a database file, created if absent, and its
+    /// secrets in PATH.secrets) or `postgres:URL` (one database shared by several nodes, which
+    /// must share --issuer and set the secrets in --config) [default: the config file's
+    /// `store`, else memory].
+    #[arg(long, value_name = "memory|sqlite:PATH|postgres:URL")]
     pub store: Option<StoreSpec>,
 }
 
@@ -48,6 +50,12 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         config = config.with_store(store);
     }
     let store = config.store().to_string();
+    if config.store().is_shared() && args.issuer.is_none() {
+        tracing::warn!(
+            store,
+            "a shared store without --issuer: every node must be started with the same one"
+        );
+    }
     let listener = TcpListener::bind(&args.addr).await?;
     let server = spawn(config, args.issuer, listener).await?;
     tracing::info!(issuer = %server.issuer(), addr = %server.local_addr(), store, "listening");

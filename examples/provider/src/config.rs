@@ -298,7 +298,7 @@ impl FileKeys {
 }
 
 /// Provider secrets (`[secrets]`). When absent: kept in the secrets file beside an SQLite
-/// store, random at every start with the memory store.
+/// store, random at every start with the memory store; required with a postgres store.
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 struct FileSecrets {
@@ -314,7 +314,7 @@ struct FileSession {
     /// Seconds a sign-in lasts.
     lifetime: NonZeroU64,
     /// Fixed key (base64url, 32 bytes). When absent: kept in the secrets file beside an
-    /// SQLite store, random at each start with the memory store.
+    /// SQLite store, random at each start with the memory store; required with postgres.
     key: Option<Secret32>,
 }
 
@@ -772,7 +772,11 @@ claims = { name = "Bob", email = "bob@example.com" }
 
         let e = err(&format!("store = \"postgres://db\"\n{GOOD}"));
         assert_eq!(e.field(), "store");
-        assert!(e.message().contains("`memory` or `sqlite:PATH`"), "{e}");
+        assert!(
+            e.message()
+                .contains("`memory`, `sqlite:PATH` or `postgres:URL`"),
+            "{e}"
+        );
 
         let e = err(&GOOD.replace("key = \"AAAA", "key = \"AA"));
         assert_eq!(e.field(), "session.key");

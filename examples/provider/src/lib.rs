@@ -20,7 +20,7 @@
 //!
 //! ```text
 //! cargo run -p portcullis-example-provider -- [--addr HOST:PORT] [--issuer URL] [--config FILE]
-//!     [--store memory|sqlite:PATH]
+//!     [--store memory|sqlite:PATH|postgres:URL]
 //! ```
 //!
 //! `--addr` defaults to `127.0.0.1:8080` and `--issuer` to `http://<bound address>` (plain
@@ -34,7 +34,11 @@
 //! the database keeps clients, tokens, grants and signing keys, and `PATH.secrets` beside it
 //! (mode 0600, created atomically) the interaction key, the pairwise subject salt and the
 //! session key that the configuration does not set, so that pending sign-ins, pairwise `sub`
-//! values and sessions survive as well.
+//! values and sessions survive as well. `postgres:URL` (e.g.
+//! `postgres:postgres://user@db:5432/auth`) is for several nodes of one issuer sharing one
+//! PostgreSQL database (migrated on connect): every node must be started with the same
+//! `--issuer` and a configuration setting `[secrets] interaction_key`, `[secrets]
+//! subject_salt` and `[session] key`, which it refuses to start without.
 //!
 //! Relying parties discover everything from the issuer, at
 //! `<issuer>/.well-known/openid-configuration`. The demo clients may ask for `openid profile

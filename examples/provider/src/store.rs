@@ -1,5 +1,5 @@
 //! Where the provider keeps its clients, codes, tokens, grants and signing keys: `--store
-//! memory` (the default) or `--store sqlite:PATH`.
+//! memory` (the default), `--store sqlite:PATH` or `--store postgres:URL`.
 
 use std::fmt;
 use std::io::ErrorKind;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use portcullis::store::{StoreError, StoreResult};
 use portcullis::Stores;
 use portcullis_store_memory::MemoryStore;
+use portcullis_store_postgres::{PostgresConfig, PostgresStore};
 use portcullis_store_sqlite::SqliteStore;
 use serde::{Deserialize, Deserializer};
 
@@ -18,7 +19,7 @@ use crate::secrets::create_private;
 
 /// Which store the provider runs on: the `--store` flag, or `store` in the configuration
 /// file (the flag wins).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub enum StoreSpec {
     /// `memory`: in the process only. Nothing survives a restart; nothing is written to disk.
     /// For demos and tests.
@@ -27,11 +28,16 @@ pub enum StoreSpec {
     /// `sqlite:PATH`: one SQLite database file, created (and migrated) on start, and the
     /// provider's secrets in `PATH.secrets` beside it. Survives restarts; one node.
     Sqlite(PathBuf),
+    /// `postgres:URL`: one PostgreSQL database (`postgres://user:password@host:port/dbname`,
+    /// or the `key=value` form), migrated on connect, shared by every node of one issuer.
+    /// The nodes must share the issuer (`--issuer`) and the secrets, so the configuration
+    /// must set `[secrets] interaction_key`, `[secrets] subject_salt` and `[session] key`.
+    Postgres(String),
 }
 
-/// `--store` is neither `memory` nor `sqlite:PATH`.
+/// `--store` is neither `memory`, `sqlite:PATH` nor `postgres:URL` (with a valid URL).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected `memory` or `sqlite:PATH`")]
+#[error("expected `memory`, `sqlite:PATH` or `postgres:URL`")]
 pub struct StoreSpecError;
 
 impl FromStr for StoreSpec {
@@ -41,6 +47,10 @@ impl FromStr for StoreSpec {
         match value.split_once(':') {
             None if value == "memory" => Ok(Self::Memory),
             Some(("sqlite", path)) if !path.is_empty() => Ok(Self::Sqlite(PathBuf::from(path))),
+            // Checked now, so that a malformed URL is refused before anything starts.
+            Some(("postgres", url)) if !url.is_empty() && PostgresConfig::from_url(url).is_ok() => {
+                Ok(Self::Postgres(url.to_owned()))
+            }
             _ => Err(StoreSpecError),
         }
     }
@@ -51,7 +61,37 @@ impl fmt::Display for StoreSpec {
         match self {
             Self::Memory => f.write_str("memory"),
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::Postgres(url) => write!(f, "postgres:{}", redacted(url)),
         }
+    }
+}
+
+/// Like `Display`: a postgres URL's password is never shown.
+impl fmt::Debug for StoreSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("Memory"),
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Postgres(url) => f.debug_tuple("Postgres").field(&redacted(url)).finish(),
+        }
+    }
+}
+
+/// A connection URL with its password (if any) replaced by `***`; a connection string of
+/// the `key=value` form, which may hold one anywhere, is not shown at all.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.has_host() => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            // `password=` in the query is a password too.
+            if u.query_pairs().any(|(k, _)| k == "password") {
+                u.set_query(Some("password=***"));
+            }
+            u.to_string()
+        }
+        _ => "<connection string>".to_owned(),
     }
 }
 
@@ -65,10 +105,11 @@ impl<'de> Deserialize<'de> for StoreSpec {
 
 impl StoreSpec {
     /// Where the provider's secrets are kept for a store that outlives the process:
-    /// `PATH.secrets` beside an SQLite database; `None` for memory.
+    /// `PATH.secrets` beside an SQLite database; `None` for memory and for postgres (whose
+    /// nodes share the secrets of the configuration file).
     pub fn secrets_path(&self) -> Option<PathBuf> {
         match self {
-            Self::Memory => None,
+            Self::Memory | Self::Postgres(_) => None,
             Self::Sqlite(path) => {
                 let mut name = path.file_name()?.to_owned();
                 name.push(".secrets");
@@ -77,7 +118,14 @@ impl StoreSpec {
         }
     }
 
-    /// Opens the store (creating and migrating an SQLite database).
+    /// Whether several provider processes may share the store, and so must share the
+    /// secrets and the issuer.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// Opens the store (creating and migrating an SQLite database; connecting to and
+    /// migrating a PostgreSQL one).
     pub(crate) async fn open(&self) -> Result<Stores, StartError> {
         match self {
             Self::Memory => Ok(Stores::shared(Arc::new(MemoryStore::new()))),
@@ -91,6 +139,16 @@ impl StoreSpec {
                     path: path.clone(),
                     source,
                 })?;
+                Ok(Stores::shared(Arc::new(store)))
+            }
+            Self::Postgres(url) => {
+                let store =
+                    PostgresStore::connect(url)
+                        .await
+                        .map_err(|source| StartError::Postgres {
+                            url: redacted(url),
+                            source,
+                        })?;
                 Ok(Stores::shared(Arc::new(store)))
             }
         }
@@ -147,12 +205,31 @@ mod tests {
             spec.secrets_path(),
             Some(PathBuf::from("data/a:b.db.secrets"))
         );
+        let url = "postgres://auth:hunter2@db.example:5433/auth";
+        let spec: StoreSpec = format!("postgres:{url}").parse().unwrap();
+        assert_eq!(spec, StoreSpec::Postgres(url.into()));
+        assert!(spec.is_shared() && !StoreSpec::Memory.is_shared());
+        assert_eq!(spec.secrets_path(), None);
+        // The password is never shown.
+        assert_eq!(
+            spec.to_string(),
+            "postgres:postgres://auth:***@db.example:5433/auth"
+        );
+        assert!(!format!("{spec:?}").contains("hunter2"));
+        let spec: StoreSpec = "postgres:host=db password=hunter2".parse().unwrap();
+        assert_eq!(spec.to_string(), "postgres:<connection string>");
+        let spec: StoreSpec = "postgres:postgres://u@db/x?password=hunter2"
+            .parse()
+            .unwrap();
+        assert!(!spec.to_string().contains("hunter2"), "{spec}");
         for bad in [
             "",
             "sqlite",
             "sqlite:",
             "memory:",
+            "postgres:",
             "postgres://db",
+            "postgres:postgres://u@db:notaport/x",
             "Memory",
         ] {
             assert_eq!(bad.parse::<StoreSpec>(), Err(StoreSpecError), "{bad}");

@@ -99,8 +99,18 @@ fn demo_credentials_are_printed_at_start() {
 #[test]
 fn a_malformed_or_unopenable_store_is_refused() {
     for (store, message) in [
-        ("postgres://db", "expected `memory` or `sqlite:PATH`"),
-        ("sqlite:", "expected `memory` or `sqlite:PATH`"),
+        (
+            "postgres://db",
+            "expected `memory`, `sqlite:PATH` or `postgres:URL`",
+        ),
+        (
+            "sqlite:",
+            "expected `memory`, `sqlite:PATH` or `postgres:URL`",
+        ),
+        (
+            "postgres:postgres://u@db:notaport/x",
+            "expected `memory`, `sqlite:PATH` or `postgres:URL`",
+        ),
         (
             "sqlite:/nonexistent-portcullis-dir/p.db",
             "cannot open the database /nonexistent-portcullis-dir/p.db",

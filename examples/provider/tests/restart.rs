@@ -3,130 +3,16 @@
 //! not change, and a sign-in begun before it (sealed ticket, CSRF token) and a signed-in
 //! browser (session cookie) carry on.
 
-use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
-use portcullis::core::Issuer;
-use portcullis_e2e::provider::{DEMO_SERVICE_CLIENT, DEMO_TOML, DEMO_USER, DEMO_WEB_CLIENT};
-use portcullis_e2e::{
-    authorize_url, exchange_code, http_client, post_form, query_param, refresh, Browser, Decision,
+use common::{
+    active, demo_web_tokens, id_token_sub, jwks_kids, provider_args, start, token, userinfo_sub,
 };
+use portcullis_e2e::provider::{DEMO_SERVICE_CLIENT, DEMO_TOML, DEMO_USER, DEMO_WEB_CLIENT};
+use portcullis_e2e::{authorize_url, exchange_code, post_form, query_param, refresh, Browser};
 use reqwest::StatusCode;
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_portcullis-example-provider");
-
-/// How long the binary may take to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The binary, killed (like a crash: no clean shutdown) when dropped.
-struct Process {
-    child: Child,
-    issuer: Issuer,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary with `args` and waits (bounded) for the issuer line it prints once it
-/// listens.
-fn start(args: &[&str]) -> Process {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the binary");
-    let stdout = child.stdout.take().expect("its stdout");
-    let (tx, rx) = mpsc::channel();
-    // Reads every line, so the binary never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some((_, issuer)) = line.split_once("issuer ") {
-                let _ = tx.send(issuer.to_owned());
-            }
-        }
-    });
-    match rx.recv_timeout(START_TIMEOUT) {
-        Ok(issuer) => Process {
-            child,
-            issuer: Issuer::parse(&issuer).expect("the printed issuer"),
-        },
-        Err(_) => {
-            let _ = child.kill();
-            panic!("the binary did not start listening: {:?}", child.wait());
-        }
-    }
-}
-
-fn provider_args<'a>(store: &'a str, config: &'a str, addr: &'a str) -> [&'a str; 6] {
-    ["--store", store, "--config", config, "--addr", addr]
-}
-
-/// The JSON of a `200 OK` answer.
-async fn get_json(request: reqwest::RequestBuilder) -> Value {
-    let response = request.send().await.expect("GET");
-    assert_eq!(response.status(), StatusCode::OK);
-    serde_json::from_slice(&response.bytes().await.expect("a body")).expect("JSON")
-}
-
-async fn jwks_kids(issuer: &Issuer) -> BTreeSet<String> {
-    let jwks = get_json(http_client().get(issuer.endpoint("/jwks"))).await;
-    let kids: BTreeSet<String> = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .map(|k| k["kid"].as_str().expect("a kid").to_owned())
-        .collect();
-    assert!(!kids.is_empty());
-    kids
-}
-
-async fn userinfo_sub(issuer: &Issuer, access_token: &str) -> String {
-    let request = http_client().get(issuer.endpoint("/userinfo"));
-    let info = get_json(request.bearer_auth(access_token)).await;
-    info["sub"].as_str().expect("a sub").to_owned()
-}
-
-/// The `sub` of an ID token (its signature is the relying parties' tests' business).
-fn id_token_sub(tokens: &Value) -> String {
-    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-    let jwt = tokens["id_token"].as_str().expect("an ID token");
-    let payload = jwt.split('.').nth(1).expect("a JWS");
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-    claims["sub"].as_str().expect("a sub").to_owned()
-}
-
-fn token<'a>(tokens: &'a Value, name: &str) -> &'a str {
-    tokens[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {name}: {tokens}"))
-}
-
-/// Whether `token` introspects as active for `client` (RFC 7662 §2.2).
-async fn active(issuer: &Issuer, client_id: &str, token: &str) -> bool {
-    let client = [DEMO_WEB_CLIENT, DEMO_SERVICE_CLIENT]
-        .into_iter()
-        .find(|c| c.id == client_id)
-        .expect("a demo client");
-    let (status, body) = post_form(
-        &issuer.endpoint("/introspect"),
-        &client,
-        &[("token", token)],
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["active"].as_bool().expect("active")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_provider_survives_a_restart() {
@@ -150,18 +36,7 @@ async fn a_sqlite_provider_survives_a_restart() {
 
     // A user signs in and consents; the client redeems the code.
     let browser = Browser::new();
-    let url = authorize_url(
-        &issuer,
-        &DEMO_WEB_CLIENT,
-        "openid offline_access read",
-        "s1",
-    );
-    let redirect = browser
-        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
-        .await;
-    let code = query_param(&redirect, "code").expect("a code");
-    let (status, web) = exchange_code(&issuer, &DEMO_WEB_CLIENT, &code).await;
-    assert_eq!(status, StatusCode::OK, "{web}");
+    let (_, web) = demo_web_tokens(&browser, &issuer, &issuer).await;
     let sub = id_token_sub(&web);
     assert_ne!(sub, DEMO_USER.username, "a pairwise sub");
     assert_eq!(
