@@ -87,6 +87,8 @@ struct FailingStore {
     inner: MemoryStore,
     failing: AtomicU64,
     stored: Mutex<Vec<Stored>>,
+    /// Every call, in order, for counting the store calls of a flow.
+    calls: Mutex<Vec<Op>>,
 }
 
 impl FailingStore {
@@ -100,6 +102,7 @@ impl FailingStore {
     }
 
     fn check(&self, op: Op) -> StoreResult<()> {
+        self.calls.lock().unwrap().push(op);
         if self.failing.load(Ordering::SeqCst) & 1 << op as u32 == 0 {
             return Ok(());
         }
@@ -116,6 +119,18 @@ impl FailingStore {
     /// The tokens written from the `from`th on.
     fn stored_from(&self, from: usize) -> Vec<Stored> {
         self.stored.lock().unwrap()[from..].to_vec()
+    }
+
+    /// The calls made since the `from`th, by name.
+    fn calls_from(&self, from: usize) -> Vec<String> {
+        self.calls.lock().unwrap()[from..]
+            .iter()
+            .map(|op| format!("{op:?}"))
+            .collect()
+    }
+
+    fn call_count(&self) -> usize {
+        self.calls.lock().unwrap().len()
     }
 
     fn stored_count(&self) -> usize {
@@ -637,4 +652,95 @@ async fn a_refresh_that_fails_after_the_rotation_can_be_retried() {
         let (status, body) = refresh(issuer, &DEMO_WEB_CLIENT, token).await;
         assert_eq!(status, StatusCode::OK, "{what}: {body}");
     }
+}
+
+/// The store calls of each flow, recorded in docs/BENCHMARKS.md (each is one SQL statement in
+/// the SQLite and PostgreSQL stores). A change here is a change in round trips per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_calls_per_flow() {
+    let (server, store) = start().await;
+    let issuer = server.issuer();
+    // Warm up: signing keys exist before the first ID token.
+    let _ = http_client()
+        .get(issuer.endpoint("/jwks"))
+        .send()
+        .await
+        .unwrap();
+
+    let before = store.call_count();
+    let url = authorize_url(issuer, &DEMO_WEB_CLIENT, "openid offline_access read", "st");
+    let redirect = Browser::new()
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    let authorize = store.calls_from(before);
+    let code = query_param(&redirect, "code").expect("a code");
+    let before = store.call_count();
+    let (status, tokens) = exchange_code(issuer, &DEMO_WEB_CLIENT, &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let exchange = store.calls_from(before);
+
+    let before = store.call_count();
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let (status, refreshed) = refresh(issuer, &DEMO_WEB_CLIENT, rt).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let refresh_calls = store.calls_from(before);
+
+    let before = store.call_count();
+    let at = refreshed["access_token"].as_str().unwrap();
+    let (status, body) = post_form(
+        &issuer.endpoint("/introspect"),
+        &DEMO_SERVICE_CLIENT,
+        &[("token", at)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["active"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+    let introspect = store.calls_from(before);
+
+    println!("authorize (login + consent): {authorize:?}");
+    println!("code exchange: {exchange:?}");
+    println!("refresh: {refresh_calls:?}");
+    println!("introspection: {introspect:?}");
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        authorize,
+        names(&[
+            "FindClient",
+            "FindClient",
+            "GrantsFor",
+            "FindClient",
+            "GrantsFor",
+            "InsertCode",
+            "SaveGrant"
+        ])
+    );
+    assert_eq!(
+        exchange,
+        names(&[
+            "FindClient",
+            "ConsumeCode",
+            "FindGrant",
+            "InsertRefreshToken",
+            "InsertAccessToken",
+            "FindGrant",
+            "SaveGrant"
+        ])
+    );
+    assert_eq!(
+        refresh_calls,
+        names(&[
+            "FindClient",
+            "FindRefreshToken",
+            "InsertAccessToken",
+            "FindGrant",
+            "SaveGrant",
+            "RotateRefreshToken"
+        ])
+    );
+    assert_eq!(
+        introspect,
+        names(&["FindClient", "FindAccessToken", "FindClient"])
+    );
 }
