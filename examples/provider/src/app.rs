@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::middleware::map_response;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use http::StatusCode;
 use portcullis::core::{Client, Issuer, IssuerError, Policy};
@@ -17,6 +17,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::account;
 use crate::config::Config;
 use crate::csrf::Csrf;
 use crate::flow::{self, Pages};
@@ -198,6 +199,8 @@ async fn build(
         .route("/login", post(flow::login))
         .route("/consent", post(flow::consent))
         .route("/logout", post(flow::logout))
+        .route("/account", get(account::show))
+        .route("/account/revoke", post(account::revoke))
         .with_state(state.clone());
     let routes = portcullis_axum::router(provider.clone(), Pages(state)).merge(pages_routes);
     let routes = if base.is_empty() {

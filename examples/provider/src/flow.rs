@@ -335,15 +335,15 @@ fn expired(what: &str) -> Response {
 }
 
 /// A form that passed the CSRF check, with its ticket and the browser's binding.
-struct CheckedForm {
-    headers: HeaderMap,
+pub(crate) struct CheckedForm {
+    pub(crate) headers: HeaderMap,
     form: Form,
-    ticket: String,
+    pub(crate) ticket: String,
     binding: String,
 }
 
 /// The check every POST starts with: a form with a valid CSRF token for its ticket (403).
-async fn checked_form(state: &AppState, req: Request) -> Result<CheckedForm, Response> {
+pub(crate) async fn checked_form(state: &AppState, req: Request) -> Result<CheckedForm, Response> {
     let (headers, form) = read_form(req).await?;
     let ticket = form.one("ticket")?.unwrap_or_default().to_owned();
     let Some(binding) = state.csrf.check(&headers, &ticket, form.one("csrf")?) else {

@@ -72,6 +72,11 @@ impl FormContext<'_> {
     }
 }
 
+/// A whole page titled `title` around `body` (already escaped).
+pub(crate) fn titled(title: &str, body: &str) -> String {
+    layout(title, body)
+}
+
 fn layout(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\

@@ -1,7 +1,8 @@
 //! `--store postgres:URL`: refused without the secrets every node must share; and two
 //! provider processes on one database (the same issuer and secrets, each on its own port)
 //! act as one provider: a code issued through one is redeemed at the other, a refresh token
-//! rotates once across both, and a grant revoked on one is dead on the other at once.
+//! rotates once across both, and a token family or a whole grant revoked on one is dead on
+//! the other at once.
 //!
 //! The two-node test needs a server: `PORTCULLIS_TEST_POSTGRES=postgres://user@host:port/db`
 //! (it creates a database of its own there, and drops it at the end). Without it the test
@@ -253,8 +254,8 @@ async fn two_nodes_on_one_database_act_as_one_provider() {
     assert_eq!(again["error"], "invalid_grant");
     assert!(!active(&node_b, "demo-web", token(&tokens, "access_token")).await);
 
-    // Another grant (the browser is signed in on node A and its consent remembered),
-    // revoked on node A: dead on node B at once.
+    // Another token family (the browser is signed in on node A and its consent
+    // remembered), revoked on node A (RFC 7009): dead on node B at once.
     let url = authorize_url(
         &node_a,
         &DEMO_WEB_CLIENT,
@@ -279,6 +280,33 @@ async fn two_nodes_on_one_database_act_as_one_provider() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(!active(&node_b, "demo-web", access).await);
     assert!(!active(&node_b, "demo-web", token(&tokens, "refresh_token")).await);
+
+    // The user revokes the application's grant on node A's account page: every token of it
+    // is dead on node B at once.
+    let url = authorize_url(
+        &node_a,
+        &DEMO_WEB_CLIENT,
+        "openid offline_access read",
+        "s3",
+    );
+    let back = browser.get(&url).await.redirect();
+    let code = query_param(&back, "code").expect("a code");
+    let (status, tokens) = exchange_code(&node_b, &DEMO_WEB_CLIENT, &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert!(active(&node_b, "demo-web", token(&tokens, "access_token")).await);
+    let account = browser
+        .get(&url::Url::parse(&node_a.endpoint("/account")).unwrap())
+        .await;
+    assert_eq!(account.status, StatusCode::OK, "{}", account.body);
+    assert!(account.body.contains("demo-web"), "{}", account.body);
+    let revoked = browser.submit(&account, &[]).await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert!(!active(&node_b, "demo-web", token(&tokens, "access_token")).await);
+    let (status, body) = refresh(&node_b, &DEMO_WEB_CLIENT, token(&tokens, "refresh_token")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 
     drop((a, b));
     drop(db);

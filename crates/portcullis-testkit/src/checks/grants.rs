@@ -105,7 +105,8 @@ pub async fn grants_are_listed_by_subject_and_client<S: TokenStore>(h: Harness<S
 }
 
 /// `revoke_grant` marks the grant revoked (and only that), is idempotent, is `false` for an
-/// unknown grant, and issuer B cannot revoke issuer A's grant.
+/// unknown grant, issuer B cannot revoke issuer A's grant, and saving a stale copy never
+/// un-revokes it.
 pub async fn revoke_grant_marks_it_revoked<S: TokenStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
@@ -133,7 +134,19 @@ pub async fn revoke_grant_marks_it_revoked<S: TokenStore>(h: Harness<S>) {
         "idempotent"
     );
     let found = s.find_grant(&a, &grant.id).await.must("find_grant");
-    assert_eq!(found, Some(revoked), "still revoked");
+    assert_eq!(found, Some(revoked.clone()), "still revoked");
+    // A copy read before the revocation, saved afterwards (recording a use), never brings
+    // the grant back (the trait's `save_grant` contract).
+    let stale = Grant {
+        last_used_at: c.at(5),
+        ..grant.clone()
+    };
+    s.save_grant(&stale).await.must("save_grant");
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert!(
+        found.is_some_and(|g| g.revoked),
+        "a stale save un-revoked the grant"
+    );
     let found = s.find_grant(&a, &other.id).await.must("find_grant");
     assert_eq!(found, Some(other), "another grant untouched");
     let unknown = s.revoke_grant(&a, &f.grant_id()).await.must("revoke_grant");
