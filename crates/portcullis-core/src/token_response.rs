@@ -62,9 +62,21 @@ pub fn mint_access_token(
     rng: &dyn SecureRandom,
 ) -> Result<MintedToken<AccessTokenRecord>, RandomError> {
     let secret = SecretToken::generate(rng)?;
-    let record = AccessTokenRecord {
+    let record = access_record(to, &secret, random_id(rng)?, now, now.plus(lifetime));
+    Ok(MintedToken { secret, record })
+}
+
+/// The stored record of an access token (opaque or JWT) for `to`, under `secret`'s hash.
+fn access_record(
+    to: &TokenSubject<'_>,
+    secret: &SecretToken,
+    jti: String,
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> AccessTokenRecord {
+    AccessTokenRecord {
         hash: secret.hash(),
-        jti: random_id(rng)?,
+        jti,
         audience: to.audience.to_vec(),
         issuer: to.issuer.clone(),
         client_id: to.client_id.to_owned(),
@@ -78,9 +90,8 @@ pub fn mint_access_token(
             .map(|o| o.claims.userinfo.clone())
             .unwrap_or_default(),
         issued_at: now,
-        expires_at: now.plus(lifetime),
-    };
-    Ok(MintedToken { secret, record })
+        expires_at,
+    }
 }
 
 /// Mints an opaque refresh token for a delegation, valid from `now` for `lifetime`.
@@ -216,23 +227,6 @@ pub fn mint_jwt_access_token(
     };
     let payload = serde_json::to_vec(&claims).map_err(|_| JoseError::SigningFailed)?;
     let secret = SecretToken::signed(sign_compact(&payload, Some("at+jwt"), key, rng)?);
-    let record = AccessTokenRecord {
-        hash: secret.hash(),
-        jti,
-        audience: to.audience.to_vec(),
-        issuer: to.issuer.clone(),
-        client_id: to.client_id.to_owned(),
-        subject: to.delegation.map(|d| d.subject.to_owned()),
-        scopes: to.scopes.clone(),
-        scope_expiry: Default::default(),
-        grant_id: to.delegation.map(|d| d.grant_id.clone()),
-        family_id: to.delegation.map(|d| d.family_id.clone()),
-        userinfo_claims: to
-            .oidc
-            .map(|o| o.claims.userinfo.clone())
-            .unwrap_or_default(),
-        issued_at: now,
-        expires_at,
-    };
+    let record = access_record(to, &secret, jti, now, expires_at);
     Ok(MintedToken { secret, record })
 }

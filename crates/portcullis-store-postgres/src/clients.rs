@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use portcullis_core::{Client, Issuer, UnixTime};
 use portcullis_store::{ClientStore, StoreResult};
 
-use crate::codec::{decode, json, secs};
+use crate::codec::{decode, json};
 use crate::{purge, PostgresStore};
 
 #[async_trait]
@@ -20,7 +20,7 @@ impl ClientStore for PostgresStore {
             .query(
                 "SELECT record FROM clients WHERE issuer = $1 AND client_id = $2 \
                  AND (expires_at IS NULL OR expires_at > $3)",
-                &[&issuer.as_str(), &client_id, &secs(now)],
+                &[&issuer.as_str(), &client_id, &now.secs_i64()],
             )
             .await?;
         rows.first().map(|r| decode(r, 0)).transpose()
@@ -34,7 +34,7 @@ impl ClientStore for PostgresStore {
             &[
                 &issuer.as_str(),
                 &client.id,
-                &client.expires_at.map(secs),
+                &client.expires_at.map(UnixTime::secs_i64),
                 &json(client),
             ],
         )
@@ -53,6 +53,6 @@ impl ClientStore for PostgresStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        purge::expired(self, "clients", "expires_at", secs(now)).await
+        purge::expired(self, "clients", "expires_at", now.secs_i64()).await
     }
 }

@@ -1,18 +1,12 @@
 //! Between records and rows: times, hashes, JSONB, and errors that keep their source.
 
 use deadpool_postgres::PoolError;
-use portcullis_core::{TokenHash, UnixTime};
+use portcullis_core::TokenHash;
 use portcullis_store::StoreError;
 use serde::de::DeserializeOwned;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
 use tokio_postgres::Row;
-
-/// A time as a BIGINT. Times past `i64::MAX` seconds (only ever "never") saturate, which
-/// keeps every comparison the stores make.
-pub(crate) fn secs(t: UnixTime) -> i64 {
-    i64::try_from(t.secs()).unwrap_or(i64::MAX)
-}
 
 /// A hash as a BYTEA key.
 pub(crate) fn key(hash: &TokenHash) -> &[u8] {
@@ -77,16 +71,4 @@ pub(crate) fn pool_error(e: PoolError) -> StoreError {
         _ => "postgres pool failed",
     };
     StoreError::with_source(message, e)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_saturate_and_keep_order() {
-        assert_eq!(secs(UnixTime::from_secs(5)), 5);
-        assert_eq!(secs(UnixTime::from_secs(u64::MAX)), i64::MAX);
-        assert!(secs(UnixTime::from_secs(u64::MAX - 1)) >= secs(UnixTime::from_secs(1 << 62)));
-    }
 }

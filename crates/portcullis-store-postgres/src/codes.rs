@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use portcullis_core::{CodeRecord, FamilyId, GrantId, Issuer, TokenHash, UnixTime};
 use portcullis_store::{CodeStore, ConsumeOutcome, StoreResult};
 
-use crate::codec::{decode, get, key, secs};
+use crate::codec::{decode, get, key};
 use crate::{purge, Hashed, PostgresStore};
 
 #[async_trait]
@@ -34,7 +34,7 @@ impl CodeStore for PostgresStore {
         now: UnixTime,
     ) -> StoreResult<ConsumeOutcome> {
         let args: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-            [&key(hash), &issuer.as_str(), &secs(now)];
+            [&key(hash), &issuer.as_str(), &now.secs_i64()];
         let won = self
             .query(
                 "UPDATE codes SET consumed = true WHERE hash = $1 AND issuer = $2 \
@@ -62,6 +62,6 @@ impl CodeStore for PostgresStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        purge::expired(self, "codes", "expires_at", secs(now)).await
+        purge::expired(self, "codes", "expires_at", now.secs_i64()).await
     }
 }

@@ -6,7 +6,7 @@ use deadpool_postgres::Transaction;
 use portcullis_core::{Issuer, KeyRecord, UnixTime};
 use portcullis_store::{KeyStore, StoreResult};
 
-use crate::codec::{db, decode, json, secs};
+use crate::codec::{db, decode, json};
 use crate::{purge, PostgresStore};
 
 #[async_trait]
@@ -19,7 +19,7 @@ impl KeyStore for PostgresStore {
             &[
                 &key.issuer.as_str(),
                 &key.kid,
-                &key.expires_at.map(secs),
+                &key.expires_at.map(UnixTime::secs_i64),
                 &json(key),
             ],
         )
@@ -60,7 +60,7 @@ impl KeyStore for PostgresStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        purge::expired(self, "signing_keys", "expires_at", secs(now)).await
+        purge::expired(self, "signing_keys", "expires_at", now.secs_i64()).await
     }
 }
 
@@ -92,7 +92,12 @@ async fn retire(
         .map_err(db)?;
     tx.execute(
         &update,
-        &[&issuer, &kid, &key.expires_at.map(secs), &json(&key)],
+        &[
+            &issuer,
+            &kid,
+            &key.expires_at.map(UnixTime::secs_i64),
+            &json(&key),
+        ],
     )
     .await
     .map_err(db)?;

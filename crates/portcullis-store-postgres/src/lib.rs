@@ -74,7 +74,7 @@ pub use config::PostgresConfig;
 /// [`PostgresConfig::new`].
 pub use tokio_postgres;
 
-use codec::{db, json, key, pool_error, secs};
+use codec::{db, json, key, pool_error};
 
 /// Rows `purge_expired` deletes per statement (each statement its own short transaction).
 pub const PURGE_BATCH: i64 = 500;
@@ -178,7 +178,7 @@ impl PostgresStore {
             &row.issuer.as_str(),
             &row.grant_id.map(GrantId::as_str),
             &row.family_id.map(FamilyId::as_str),
-            &secs(row.expires_at),
+            &row.expires_at.secs_i64(),
             &json(record),
         ];
         self.execute(&sql, &args).await?;

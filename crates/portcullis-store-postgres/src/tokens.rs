@@ -11,7 +11,7 @@ use portcullis_core::{
 use portcullis_store::{RefreshState, RotateOutcome, StoreResult, TokenStore};
 use tokio_postgres::Row;
 
-use crate::codec::{decode, get, json, key, secs};
+use crate::codec::{decode, get, json, key};
 use crate::{purge, Hashed, PostgresStore};
 
 /// Whether the token row `t` is dead through its family or its grant.
@@ -53,7 +53,7 @@ impl TokenStore for PostgresStore {
                 &grant.id.as_str(),
                 &grant.subject,
                 &grant.client_id,
-                &secs(grant.expires_at),
+                &grant.expires_at.secs_i64(),
                 &grant.revoked,
                 &json(grant),
             ],
@@ -123,7 +123,7 @@ impl TokenStore for PostgresStore {
             "INSERT INTO revoked_families (issuer, family_id, until) VALUES ($1, $2, $3) \
              ON CONFLICT (issuer, family_id) \
              DO UPDATE SET until = GREATEST(revoked_families.until, EXCLUDED.until)",
-            &[&issuer.as_str(), &family_id.as_str(), &secs(until)],
+            &[&issuer.as_str(), &family_id.as_str(), &until.secs_i64()],
         )
         .await?;
         Ok(())
@@ -238,7 +238,7 @@ impl TokenStore for PostgresStore {
                     &successor.issuer.as_str(),
                     &successor.grant_id.as_str(),
                     &successor.family_id.as_str(),
-                    &secs(successor.expires_at),
+                    &successor.expires_at.secs_i64(),
                     &json(successor),
                 ],
             )
@@ -262,7 +262,7 @@ impl TokenStore for PostgresStore {
 
     /// Purges tokens, then family markers, then grants, each in batches.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        let now = secs(now);
+        let now = now.secs_i64();
         let mut total = 0;
         for (table, expiry) in [
             ("access_tokens", "expires_at"),

@@ -5,7 +5,7 @@ use portcullis_core::{Client, Issuer, UnixTime};
 use portcullis_store::{ClientStore, StoreResult};
 use rusqlite::{params, OptionalExtension};
 
-use crate::codec::{db, decode, encode, secs};
+use crate::codec::{db, decode, encode};
 use crate::{purge, SqliteStore};
 
 #[async_trait]
@@ -24,7 +24,7 @@ impl ClientStore for SqliteStore {
                      AND (expires_at IS NULL OR expires_at > ?3)",
                 )
                 .and_then(|mut s| {
-                    s.query_row(params![issuer, client_id, secs(now)], |r| r.get(0))
+                    s.query_row(params![issuer, client_id, now.secs_i64()], |r| r.get(0))
                         .optional()
                 })
                 .map_err(db)?;
@@ -35,7 +35,7 @@ impl ClientStore for SqliteStore {
 
     async fn save_client(&self, issuer: &Issuer, client: &Client) -> StoreResult<()> {
         let (issuer, id) = (issuer.to_string(), client.id.clone());
-        let (expires_at, json) = (client.expires_at.map(secs), encode(client)?);
+        let (expires_at, json) = (client.expires_at.map(UnixTime::secs_i64), encode(client)?);
         self.run(move |conn| {
             conn.prepare_cached(
                 "INSERT INTO clients (issuer, client_id, expires_at, record) \
@@ -68,7 +68,7 @@ impl ClientStore for SqliteStore {
                 "clients",
                 "issuer, client_id",
                 "expires_at",
-                secs(now),
+                now.secs_i64(),
             )
         })
         .await

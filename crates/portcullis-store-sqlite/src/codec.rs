@@ -1,15 +1,9 @@
 //! Between records and rows: times, hashes, JSON, and errors that keep their source.
 
-use portcullis_core::{TokenHash, UnixTime};
+use portcullis_core::TokenHash;
 use portcullis_store::StoreError;
 use rusqlite::ErrorCode;
 use serde::{de::DeserializeOwned, Serialize};
-
-/// A time as an SQLite integer. Times past `i64::MAX` seconds (only ever "never") saturate,
-/// which keeps every comparison the stores make.
-pub(crate) fn secs(t: UnixTime) -> i64 {
-    i64::try_from(t.secs()).unwrap_or(i64::MAX)
-}
 
 /// A hash as a BLOB key.
 pub(crate) fn key(hash: &TokenHash) -> Vec<u8> {
@@ -37,16 +31,4 @@ pub(crate) fn db(e: rusqlite::Error) -> StoreError {
         _ => "sqlite query failed",
     };
     StoreError::with_source(message, e)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_saturate_and_keep_order() {
-        assert_eq!(secs(UnixTime::from_secs(5)), 5);
-        assert_eq!(secs(UnixTime::from_secs(u64::MAX)), i64::MAX);
-        assert!(secs(UnixTime::from_secs(u64::MAX - 1)) >= secs(UnixTime::from_secs(1 << 62)));
-    }
 }

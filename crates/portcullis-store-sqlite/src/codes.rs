@@ -5,7 +5,7 @@ use portcullis_core::{CodeRecord, FamilyId, GrantId, Issuer, TokenHash, UnixTime
 use portcullis_store::{CodeStore, ConsumeOutcome, StoreResult};
 use rusqlite::{params, OptionalExtension};
 
-use crate::codec::{db, decode, encode, key, secs};
+use crate::codec::{db, decode, encode, key};
 use crate::{purge, SqliteStore};
 
 #[async_trait]
@@ -16,7 +16,7 @@ impl CodeStore for SqliteStore {
             record.issuer.to_string(),
             record.grant_id.to_string(),
             record.family_id.to_string(),
-            secs(record.expires_at),
+            record.expires_at.secs_i64(),
             encode(record)?,
         );
         self.run(move |conn| {
@@ -41,7 +41,7 @@ impl CodeStore for SqliteStore {
         hash: &TokenHash,
         now: UnixTime,
     ) -> StoreResult<ConsumeOutcome> {
-        let (issuer, hash, now) = (issuer.to_string(), key(hash), secs(now));
+        let (issuer, hash, now) = (issuer.to_string(), key(hash), now.secs_i64());
         self.run(move |conn| {
             let won: Option<String> = conn
                 .prepare_cached(
@@ -78,7 +78,7 @@ impl CodeStore for SqliteStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        self.run(move |conn| purge::expired(conn, "codes", "hash", "expires_at", secs(now)))
+        self.run(move |conn| purge::expired(conn, "codes", "hash", "expires_at", now.secs_i64()))
             .await
     }
 }

@@ -5,7 +5,7 @@ use portcullis_core::Grant;
 use portcullis_store::StoreResult;
 use rusqlite::{params, Connection, Params};
 
-use crate::codec::{db, decode, encode, secs};
+use crate::codec::{db, decode, encode};
 
 /// Inserts or replaces a grant. Revocation is sticky: saving a copy read before a
 /// concurrent `revoke_grant` does not bring the grant back.
@@ -24,7 +24,7 @@ pub(crate) fn save(conn: &Connection, grant: &Grant) -> StoreResult<()> {
             grant.id.as_str(),
             grant.subject,
             grant.client_id,
-            secs(grant.expires_at),
+            grant.expires_at.secs_i64(),
             grant.revoked,
             json
         ])

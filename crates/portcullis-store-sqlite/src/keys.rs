@@ -6,7 +6,7 @@ use portcullis_core::{Issuer, KeyRecord, UnixTime};
 use portcullis_store::{KeyStore, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::codec::{db, decode, encode, secs};
+use crate::codec::{db, decode, encode};
 use crate::{purge, SqliteStore};
 
 /// Retires inside one IMMEDIATE transaction, so that concurrent rotations (from several
@@ -32,7 +32,7 @@ fn retire(
     // A key never comes back: an earlier retirement (or removal from the JWKS) stands.
     key.retires_at = Some(key.retires_at.map_or(retires_at, |r| r.min(retires_at)));
     key.expires_at = Some(key.expires_at.map_or(expires_at, |e| e.min(expires_at)));
-    let (expires, json) = (key.expires_at.map(secs), encode(&key)?);
+    let (expires, json) = (key.expires_at.map(UnixTime::secs_i64), encode(&key)?);
     tx.prepare_cached(
         "UPDATE signing_keys SET expires_at = ?3, record = ?4 WHERE issuer = ?1 AND kid = ?2",
     )
@@ -49,7 +49,7 @@ impl KeyStore for SqliteStore {
         let row = (
             key.issuer.to_string(),
             key.kid.clone(),
-            key.expires_at.map(secs),
+            key.expires_at.map(UnixTime::secs_i64),
             encode(key)?,
         );
         self.run(move |conn| {
@@ -92,7 +92,13 @@ impl KeyStore for SqliteStore {
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         self.run(move |conn| {
-            purge::expired(conn, "signing_keys", "issuer, kid", "expires_at", secs(now))
+            purge::expired(
+                conn,
+                "signing_keys",
+                "issuer, kid",
+                "expires_at",
+                now.secs_i64(),
+            )
         })
         .await
     }

@@ -10,7 +10,7 @@ use portcullis_core::{
 use portcullis_store::{RefreshState, RotateOutcome, StoreResult, TokenStore};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::codec::{db, decode, encode, key, secs};
+use crate::codec::{db, decode, encode, key};
 use crate::{grants, purge, SqliteStore};
 
 /// Whether the token row `t` is dead through its family or its grant.
@@ -35,7 +35,7 @@ fn insert_refresh(conn: &Connection, r: &RefreshTokenRecord) -> StoreResult<()> 
             r.issuer.as_str(),
             r.grant_id.as_str(),
             r.family_id.as_str(),
-            secs(r.expires_at),
+            r.expires_at.secs_i64(),
             json
         ])
     })
@@ -142,7 +142,7 @@ impl TokenStore for SqliteStore {
         family_id: &FamilyId,
         until: UnixTime,
     ) -> StoreResult<()> {
-        let (issuer, family, until) = (issuer.to_string(), family_id.to_string(), secs(until));
+        let (issuer, family, until) = (issuer.to_string(), family_id.to_string(), until.secs_i64());
         self.run(move |conn| {
             conn.prepare_cached(
                 "INSERT INTO revoked_families (issuer, family_id, until) VALUES (?1, ?2, ?3) \
@@ -173,7 +173,7 @@ impl TokenStore for SqliteStore {
             record.issuer.to_string(),
             record.grant_id.as_ref().map(GrantId::to_string),
             record.family_id.as_ref().map(FamilyId::to_string),
-            secs(record.expires_at),
+            record.expires_at.secs_i64(),
             encode(record)?,
         );
         self.run(move |conn| {
@@ -246,7 +246,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        let now = secs(now);
+        let now = now.secs_i64();
         self.run(move |conn| {
             Ok(
                 purge::expired(conn, "access_tokens", "hash", "expires_at", now)?
