@@ -26,8 +26,8 @@ use portcullis::core::{
     RefreshTokenRecord, TokenHash, UnixTime,
 };
 use portcullis::store::{
-    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, RotateOutcome, StoreError,
-    StoreResult, TokenStore,
+    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, RotateOutcome, RotationGrace,
+    StoreError, StoreResult, TokenStore,
 };
 use portcullis::{Stores, SystemClock};
 use portcullis_e2e::provider::{
@@ -63,6 +63,7 @@ enum Op {
     InsertRefreshToken,
     FindRefreshToken,
     RotateRefreshToken,
+    ClaimRotationGrace,
     PurgeTokens,
     InsertKey,
     Keys,
@@ -296,16 +297,27 @@ impl TokenStore for FailingStore {
         issuer: &Issuer,
         old: &TokenHash,
         successor: &RefreshTokenRecord,
+        grace: Option<&RotationGrace>,
     ) -> StoreResult<RotateOutcome> {
         self.check(Op::RotateRefreshToken)?;
         let outcome = self
             .inner
-            .rotate_refresh_token(issuer, old, successor)
+            .rotate_refresh_token(issuer, old, successor, grace)
             .await?;
         if outcome == RotateOutcome::Rotated {
             self.record(Stored::Refresh(successor.hash));
         }
         Ok(outcome)
+    }
+
+    async fn claim_rotation_grace(
+        &self,
+        issuer: &Issuer,
+        old: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<String>> {
+        self.check(Op::ClaimRotationGrace)?;
+        self.inner.claim_rotation_grace(issuer, old, now).await
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {

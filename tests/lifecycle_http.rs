@@ -9,9 +9,16 @@ use oauth2::{
     AccessToken, AuthorizationCode, CsrfToken, IntrospectionUrl, PkceCodeChallenge, RefreshToken,
     Scope, TokenIntrospectionResponse, TokenResponse,
 };
-use portcullis_e2e::provider::{DEMO_SERVICE_CLIENT, DEMO_USER, DEMO_WEB_CLIENT};
+use std::sync::Arc;
+
+use portcullis::core::UnixTime;
+use portcullis::ManualClock;
+use portcullis_e2e::provider::{
+    Config, DEMO_SERVICE_CLIENT, DEMO_TOML, DEMO_USER, DEMO_WEB_CLIENT,
+};
 use portcullis_e2e::{
-    code_client, http_client, oauth_error, query_param, start, token_client, Browser, Decision,
+    code_client, http_client, oauth_error, query_param, start, start_with_clock, token_client,
+    Browser, Decision,
 };
 use url::Url;
 
@@ -153,4 +160,115 @@ async fn introspection_without_client_authentication_is_refused() {
         .starts_with("Basic"));
     let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(body["error"], "invalid_client");
+}
+
+/// The demo provider on a manual clock, with `table` as demo-web's `[clients.refresh]`.
+async fn start_with_web_refresh(
+    table: &str,
+) -> (portcullis_example_provider::Running, Arc<ManualClock>) {
+    let anchor = "post_logout_redirect_uris = [\"http://127.0.0.1:9000/signed-out\"]";
+    let at = DEMO_TOML.find(anchor).expect("demo-web's logout URI");
+    let end = at + DEMO_TOML[at..].find('\n').expect("a line end");
+    let text = format!(
+        "{}\n[clients.refresh]\n{table}{}",
+        &DEMO_TOML[..end],
+        &DEMO_TOML[end..]
+    );
+    let config = Config::parse(&text).expect("the test configuration");
+    let clock = Arc::new(ManualClock::new(UnixTime::from_secs(1_800_000_000)));
+    (start_with_clock(config, clock.clone()).await, clock)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refreshes_within_the_grace_period_get_the_same_pair_over_http() {
+    let (server, clock) = start_with_web_refresh("grace_seconds = 10\ngrace_reuses = 3").await;
+    let web = code_client(&server, &DEMO_WEB_CLIENT, WEB_REDIRECT);
+    let http = http_client();
+    let (_, refresh) = web_tokens(&server).await;
+    // Four racers: one rotates, three are within the count; all get the same pair.
+    let racers = (0..4).map(|_| {
+        let (web, http, refresh) = (web.clone(), http.clone(), refresh.clone());
+        tokio::spawn(async move {
+            let token = web
+                .exchange_refresh_token(&refresh)
+                .request_async(&http)
+                .await
+                .expect("every racer is answered");
+            let next = token.refresh_token().expect("a new refresh token");
+            (token.access_token().secret().clone(), next.secret().clone())
+        })
+    });
+    let mut pairs = Vec::new();
+    for racer in racers {
+        pairs.push(racer.await.unwrap());
+    }
+    assert!(pairs.iter().all(|p| *p == pairs[0]), "{pairs:?}");
+    // A fifth presentation is past the count: reuse, and the family dies.
+    let error = oauth_error(
+        web.exchange_refresh_token(&refresh)
+            .request_async(&http)
+            .await,
+    );
+    assert_eq!(error, oauth2::basic::BasicErrorResponseType::InvalidGrant);
+    let new = RefreshToken::new(pairs[0].1.clone());
+    let error = oauth_error(web.exchange_refresh_token(&new).request_async(&http).await);
+    assert_eq!(error, oauth2::basic::BasicErrorResponseType::InvalidGrant);
+
+    // Past the window, the rotated token is reuse again.
+    let (_, refresh) = web_tokens(&server).await;
+    let token = web
+        .exchange_refresh_token(&refresh)
+        .request_async(&http)
+        .await
+        .expect("a rotation");
+    clock.advance(10);
+    let error = oauth_error(
+        web.exchange_refresh_token(&refresh)
+            .request_async(&http)
+            .await,
+    );
+    assert_eq!(error, oauth2::basic::BasicErrorResponseType::InvalidGrant);
+    let new = token.refresh_token().expect("a new refresh token");
+    let error = oauth_error(web.exchange_refresh_token(new).request_async(&http).await);
+    assert_eq!(error, oauth2::basic::BasicErrorResponseType::InvalidGrant);
+}
+
+#[tokio::test]
+async fn a_kept_refresh_token_lives_within_its_idle_timeout_and_family_lifetime_over_http() {
+    let (server, clock) = start_with_web_refresh(
+        "rotate = false\nabsolute_lifetime_seconds = 1000\nidle_timeout_seconds = 400",
+    )
+    .await;
+    let web = code_client(&server, &DEMO_WEB_CLIENT, WEB_REDIRECT);
+    let http = http_client();
+    let (_, refresh) = web_tokens(&server).await;
+    // Used every 300 s, the same token keeps working until the family is 1000 s old.
+    for _ in 0..3 {
+        clock.advance(300);
+        let token = web
+            .exchange_refresh_token(&refresh)
+            .request_async(&http)
+            .await
+            .expect("a refresh within the idle timeout");
+        assert!(
+            token.refresh_token().is_none(),
+            "the client keeps its token"
+        );
+    }
+    clock.advance(100);
+    let error = oauth_error(
+        web.exchange_refresh_token(&refresh)
+            .request_async(&http)
+            .await,
+    );
+    assert_eq!(error, oauth2::basic::BasicErrorResponseType::InvalidGrant);
+    // Unused for 400 s, a fresh token expires.
+    let (_, refresh) = web_tokens(&server).await;
+    clock.advance(400);
+    let error = oauth_error(
+        web.exchange_refresh_token(&refresh)
+            .request_async(&http)
+            .await,
+    );
+    assert_eq!(error, oauth2::basic::BasicErrorResponseType::InvalidGrant);
 }

@@ -89,6 +89,9 @@ pub enum ClientError {
     /// A public client without refresh-token rotation (RFC 9700 §4.14.2).
     #[error("client {0}: refresh tokens of a public client must rotate")]
     PublicWithoutRotation(String),
+    /// A refresh grace period that is empty, unbounded or without rotation.
+    #[error("client {0}: a refresh grace period needs rotation, 1..=60 seconds and 1..=10 reuses")]
+    InvalidRefreshGrace(String),
 }
 
 /// A registered client.
@@ -144,6 +147,29 @@ pub struct RefreshPolicy {
     pub absolute_lifetime_secs: Option<u64>,
     /// A refresh token unused this long expires; `None`: only its lifetime applies.
     pub idle_timeout_secs: Option<u64>,
+    /// Concurrent refreshes: for a short while after a rotation, presenting the rotated token
+    /// again answers with the same new token pair instead of counting as reuse. `None`: no
+    /// grace, every reuse revokes the family (RFC 9700 §4.14.2).
+    pub grace: Option<RefreshGrace>,
+}
+
+/// A grace period after a refresh-token rotation, for clients whose concurrent requests
+/// race with the same refresh token (e.g. several browser tabs). Every racer within the
+/// period gets the one new token pair; afterwards (or past the count, or once the new
+/// refresh token is used) the old token is reuse again and revokes its family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshGrace {
+    /// How long after the rotation, at most [`RefreshGrace::MAX_WINDOW_SECS`].
+    pub window_secs: u64,
+    /// How many racers may be answered, at most [`RefreshGrace::MAX_REUSES`].
+    pub max_reuses: u32,
+}
+
+impl RefreshGrace {
+    /// The longest grace window: enough for requests already in flight, not for a replay.
+    pub const MAX_WINDOW_SECS: u64 = 60;
+    /// The most racers answered within one window.
+    pub const MAX_REUSES: u32 = 10;
 }
 
 impl Default for RefreshPolicy {
@@ -152,6 +178,7 @@ impl Default for RefreshPolicy {
             rotate: true,
             absolute_lifetime_secs: None,
             idle_timeout_secs: None,
+            grace: None,
         }
     }
 }
@@ -205,6 +232,13 @@ impl Client {
         }
         if public && !self.tokens.refresh.rotate {
             return Err(ClientError::PublicWithoutRotation(self.id.clone()));
+        }
+        if let Some(g) = self.tokens.refresh.grace {
+            let bounded = (1..=RefreshGrace::MAX_WINDOW_SECS).contains(&g.window_secs)
+                && (1..=RefreshGrace::MAX_REUSES).contains(&g.max_reuses);
+            if !bounded || !self.tokens.refresh.rotate {
+                return Err(ClientError::InvalidRefreshGrace(self.id.clone()));
+            }
         }
         Ok(())
     }

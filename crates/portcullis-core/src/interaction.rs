@@ -5,6 +5,7 @@ use std::fmt;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::hkdf::{Salt, HKDF_SHA256};
 use ring::rand::SecureRandom;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,16 @@ impl InteractionKey {
         // AES-256 accepts any 32-byte key, so this cannot fail.
         let unbound = UnboundKey::new(&AES_256_GCM, bytes).expect("32-byte AES-256 key");
         Self(LessSafeKey::new(unbound))
+    }
+
+    /// A key derived from a high-entropy `secret` (such as a 256-bit token) with
+    /// HKDF-SHA256 (RFC 5869) under `salt`, which names its use.
+    pub(crate) fn derive(salt: &[u8], secret: &[u8]) -> Self {
+        let prk = Salt::new(HKDF_SHA256, salt).extract(secret);
+        let okm = prk
+            .expand(&[], &AES_256_GCM)
+            .expect("one AES-256 key is a valid HKDF-SHA256 output length");
+        Self(LessSafeKey::new(UnboundKey::from(okm)))
     }
 
     /// A fresh random key (for a single process).

@@ -23,6 +23,7 @@ mod pkce;
 mod policy;
 mod records;
 mod redirect_uri;
+mod refresh_grace;
 mod resources;
 mod scope;
 mod secret;
@@ -35,7 +36,10 @@ pub use authorize::{
     validate_authorization_request, AuthorizationRequest, AuthorizeRejection, CodeApproval,
     ErrorRedirect, IssuedCode,
 };
-pub use client::{Client, ClientError, ClientKind, ClientOidc, GrantType, PkcePolicy, SubjectType};
+pub use client::{
+    Client, ClientError, ClientKind, ClientOidc, ClientTokens, GrantType, PkcePolicy, RefreshGrace,
+    RefreshPolicy, SubjectType,
+};
 pub use client_auth::{authenticate_client, ClientAuthentication, PresentedCredentials};
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};
 pub use error::{AuthorizeErrorCode, OAuthError, TokenErrorCode};
@@ -58,6 +62,7 @@ pub use pkce::{CodeChallenge, CodeChallengeMethod};
 pub use policy::{KeyPolicy, Lifetimes, Policy};
 pub use records::{AccessTokenRecord, CodeRecord, Grant, RefreshTokenRecord};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
+pub use refresh_grace::{open_grace_answer, seal_grace_answer};
 pub use resources::{
     format_for_audience, narrow_resources, requested_resources, scopes_for_audience, Resource,
     ResourceError, TokenFormat,

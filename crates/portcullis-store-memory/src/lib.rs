@@ -17,8 +17,8 @@ use portcullis_core::{
     RefreshTokenRecord, TokenHash, UnixTime,
 };
 use portcullis_store::{
-    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, RotateOutcome, StoreError,
-    StoreResult, TokenStore,
+    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, RotateOutcome, RotationGrace,
+    StoreError, StoreResult, TokenStore,
 };
 
 /// Inserts between two automatic purges.
@@ -40,6 +40,8 @@ struct State {
     revoked_families: HashMap<(Issuer, FamilyId), UnixTime>,
     access: HashMap<TokenHash, AccessTokenRecord>,
     refresh: HashMap<TokenHash, RefreshEntry>,
+    /// Grace periods of rotated refresh tokens, by the rotated token's hash.
+    graces: HashMap<TokenHash, GraceEntry>,
     keys: HashMap<(Issuer, String), KeyRecord>,
     inserts_since_purge: u64,
     latest_seen: UnixTime,
@@ -55,6 +57,13 @@ struct CodeEntry {
 struct RefreshEntry {
     record: RefreshTokenRecord,
     rotated: bool,
+}
+
+#[derive(Debug)]
+struct GraceEntry {
+    grace: RotationGrace,
+    successor: TokenHash,
+    claims: u32,
 }
 
 impl MemoryStore {
@@ -85,6 +94,7 @@ impl MemoryStore {
             + s.revoked_families.len()
             + s.access.len()
             + s.refresh.len()
+            + s.graces.len()
             + s.keys.len())
     }
 
@@ -137,11 +147,13 @@ impl State {
     fn purge_tokens(&mut self, now: UnixTime) -> u64 {
         let before = self.access.len()
             + self.refresh.len()
+            + self.graces.len()
             + self.grants.len()
             + self.revoked_families.len();
         self.access.retain(|_, t| t.expires_at > now);
         self.refresh.retain(|_, t| t.record.expires_at > now);
         self.revoked_families.retain(|_, until| *until > now);
+        self.graces.retain(|_, g| g.grace.until > now);
         let grants = &mut self.grants;
         grants.retain(|_, g| g.expires_at > now);
         self.grants_by_owner.retain(|_, ids| {
@@ -150,6 +162,7 @@ impl State {
         });
         let after = self.access.len()
             + self.refresh.len()
+            + self.graces.len()
             + self.grants.len()
             + self.revoked_families.len();
         (before - after) as u64
@@ -394,6 +407,7 @@ impl TokenStore for MemoryStore {
         issuer: &Issuer,
         old: &TokenHash,
         successor: &RefreshTokenRecord,
+        grace: Option<&RotationGrace>,
     ) -> StoreResult<RotateOutcome> {
         let mut s = self.lock()?;
         let (family, grant, rotated) = match s.refresh.get(old) {
@@ -417,8 +431,48 @@ impl TokenStore for MemoryStore {
                 rotated: false,
             },
         );
+        if let Some(grace) = grace {
+            let entry = GraceEntry {
+                grace: grace.clone(),
+                successor: successor.hash,
+                claims: 0,
+            };
+            s.graces.insert(*old, entry);
+        }
         s.note_insert(successor.issued_at);
         Ok(RotateOutcome::Rotated)
+    }
+
+    async fn claim_rotation_grace(
+        &self,
+        issuer: &Issuer,
+        old: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<String>> {
+        let mut s = self.lock()?;
+        let successor_current = |s: &State, hash: &TokenHash| {
+            s.refresh.get(hash).is_some_and(|t| {
+                let r = &t.record;
+                r.issuer == *issuer
+                    && !t.rotated
+                    && !s.revoked_via(issuer, Some(&r.grant_id), Some(&r.family_id))
+            })
+        };
+        let open = match s.graces.get(old) {
+            Some(g) => {
+                now < g.grace.until
+                    && g.claims < g.grace.max_claims
+                    && successor_current(&s, &g.successor)
+            }
+            None => false,
+        };
+        if !open {
+            return Ok(None);
+        }
+        Ok(s.graces.get_mut(old).map(|g| {
+            g.claims += 1;
+            g.grace.sealed_answer.clone()
+        }))
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {

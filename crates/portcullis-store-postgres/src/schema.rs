@@ -7,10 +7,13 @@ use crate::codec::{db, get};
 
 /// Every migration in order: (version, SQL). A released migration is never edited; a change
 /// is a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_initial.sql")),
+    (2, include_str!("migrations/0002_refresh_graces.sql")),
+];
 
 /// The schema version this build writes.
-pub(crate) const LATEST: i64 = 1;
+pub(crate) const LATEST: i64 = 2;
 
 /// The first key of the advisory lock migrations take ("PCUS"); the second is a hash of the
 /// schema, so that migrations of different schemas do not wait for one another.

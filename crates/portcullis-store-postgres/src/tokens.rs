@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use portcullis_core::{
     AccessTokenRecord, FamilyId, Grant, GrantId, Issuer, RefreshTokenRecord, TokenHash, UnixTime,
 };
-use portcullis_store::{RefreshState, RotateOutcome, StoreResult, TokenStore};
+use portcullis_store::{RefreshState, RotateOutcome, RotationGrace, StoreResult, TokenStore};
 use tokio_postgres::Row;
 
 use crate::codec::{decode, get, json, key};
@@ -208,28 +208,35 @@ impl TokenStore for PostgresStore {
     }
 
     /// One statement: a conditional `UPDATE` flips the old token's `rotated` flag — only
-    /// if it is unrotated and alive — and feeds the `INSERT` of the successor, so the
-    /// successor is stored exactly when the flip happened, atomically. Racing callers on
-    /// any node queue on the old row's lock and re-check `NOT rotated` on the row as the
-    /// winner left it: at most one rotates (`TokenStore::rotate_refresh_token`'s atomicity
-    /// contract). A caller that flipped nothing only reads the token's family to answer.
+    /// if it is unrotated and alive — and feeds the `INSERT` of the successor (and of the
+    /// grace period, if any), so both are stored exactly when the flip happened, atomically.
+    /// Racing callers on any node queue on the old row's lock and re-check `NOT rotated` on
+    /// the row as the winner left it: at most one rotates (`TokenStore::rotate_refresh_token`'s
+    /// atomicity contract). A caller that flipped nothing only reads the token's family to
+    /// answer.
     async fn rotate_refresh_token(
         &self,
         issuer: &Issuer,
         old: &TokenHash,
         successor: &RefreshTokenRecord,
+        grace: Option<&RotationGrace>,
     ) -> StoreResult<RotateOutcome> {
-        let rotated = self
-            .execute(
+        let rows = self
+            .query(
                 concat!(
                     "WITH old AS (UPDATE refresh_tokens t SET rotated = true ",
                     "WHERE t.hash = $1 AND t.issuer = $2 AND NOT t.rotated AND NOT ",
                     dead!(),
-                    " RETURNING t.hash) ",
-                    "INSERT INTO refresh_tokens ",
+                    " RETURNING t.hash), ",
+                    "successor AS (INSERT INTO refresh_tokens ",
                     "(hash, issuer, grant_id, family_id, expires_at, record) ",
                     "SELECT $3::BYTEA, $4::TEXT, $5::TEXT, $6::TEXT, $7::BIGINT, $8::JSONB ",
-                    "FROM old"
+                    "FROM old RETURNING hash), ",
+                    "grace AS (INSERT INTO refresh_graces ",
+                    "(old_hash, issuer, successor_hash, sealed_answer, until, max_claims) ",
+                    "SELECT $1, $2, hash, $9::TEXT, $10::BIGINT, $11::INTEGER ",
+                    "FROM successor WHERE $9::TEXT IS NOT NULL) ",
+                    "SELECT count(*) FROM successor"
                 ),
                 &[
                     &key(old),
@@ -240,9 +247,16 @@ impl TokenStore for PostgresStore {
                     &successor.family_id.as_str(),
                     &successor.expires_at.secs_i64(),
                     &json(successor),
+                    &grace.map(|g| g.sealed_answer.as_str()),
+                    &grace.map(|g| g.until.secs_i64()),
+                    &grace.map(|g| i32::try_from(g.max_claims).unwrap_or(i32::MAX)),
                 ],
             )
             .await?;
+        let rotated: i64 = match rows.first() {
+            Some(row) => get(row, 0)?,
+            None => 0,
+        };
         if rotated > 0 {
             return Ok(RotateOutcome::Rotated);
         }
@@ -260,6 +274,32 @@ impl TokenStore for PostgresStore {
         })
     }
 
+    /// One statement: the `UPDATE` takes the grace row's lock, so concurrent claims queue
+    /// and each re-checks `claims < max_claims` on the row as the one before left it.
+    async fn claim_rotation_grace(
+        &self,
+        issuer: &Issuer,
+        old: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<String>> {
+        let rows = self
+            .query(
+                concat!(
+                    "UPDATE refresh_graces gr SET claims = gr.claims + 1 ",
+                    "WHERE gr.old_hash = $1 AND gr.issuer = $2 AND gr.until > $3 ",
+                    "AND gr.claims < gr.max_claims ",
+                    "AND EXISTS (SELECT 1 FROM refresh_tokens t ",
+                    "WHERE t.hash = gr.successor_hash AND t.issuer = gr.issuer ",
+                    "AND NOT t.rotated AND NOT ",
+                    dead!(),
+                    ") RETURNING gr.sealed_answer"
+                ),
+                &[&key(old), &issuer.as_str(), &now.secs_i64()],
+            )
+            .await?;
+        rows.first().map(|row| get(row, 0)).transpose()
+    }
+
     /// Purges tokens, then family markers, then grants, each in batches.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         let now = now.secs_i64();
@@ -267,6 +307,7 @@ impl TokenStore for PostgresStore {
         for (table, expiry) in [
             ("access_tokens", "expires_at"),
             ("refresh_tokens", "expires_at"),
+            ("refresh_graces", "until"),
             ("revoked_families", "until"),
             ("grants", "expires_at"),
         ] {

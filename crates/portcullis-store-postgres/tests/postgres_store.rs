@@ -60,16 +60,16 @@ async fn nodes_connecting_together_migrate_once() {
     for connect in connects {
         let store = connect.await.expect("connect task");
         let store = store.unwrap_or_else(|e| panic!("a node failed to start: {}", chain(&e)));
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), 2);
     }
     let again = schemas.open(&name).await;
-    assert_eq!(again.schema_version().await.unwrap(), 1);
+    assert_eq!(again.schema_version().await.unwrap(), 2);
     let applied = raw(schemas.url())
         .await
         .query_one(&format!("SELECT COUNT(*) FROM {name}.schema_version"), &[])
         .await
         .unwrap();
-    assert_eq!(applied.get::<_, i64>(0), 1, "each migration applied once");
+    assert_eq!(applied.get::<_, i64>(0), 2, "each migration applied once");
 }
 
 #[tokio::test]
@@ -119,7 +119,7 @@ async fn secrets_are_stored_only_as_hashes() {
     s.insert_access_token(&access).await.unwrap();
     s.insert_refresh_token(&refresh).await.unwrap();
     let rotated = s
-        .rotate_refresh_token(&Fixtures::issuer(), &refresh.hash, &successor)
+        .rotate_refresh_token(&Fixtures::issuer(), &refresh.hash, &successor, None)
         .await;
     assert_eq!(rotated.unwrap(), RotateOutcome::Rotated);
     portcullis_store::ClientStore::save_client(&s, &Fixtures::issuer(), &client)
@@ -135,7 +135,7 @@ async fn secrets_are_stored_only_as_hashes() {
         )
         .await
         .unwrap();
-    assert_eq!(tables.len(), 8, "seven tables and schema_version");
+    assert_eq!(tables.len(), 9, "eight tables and schema_version");
     let mut dump = String::new();
     for table in tables {
         let table: String = table.get(0);
@@ -181,6 +181,8 @@ async fn every_lookup_is_served_by_an_index() {
         "access_tokens WHERE expires_at <= 5".to_owned(),
         format!("refresh_tokens WHERE hash = {h} AND issuer = 'a'"),
         "refresh_tokens WHERE expires_at <= 5".to_owned(),
+        format!("refresh_graces WHERE old_hash = {h} AND issuer = 'a'"),
+        "refresh_graces WHERE until <= 5".to_owned(),
         "signing_keys WHERE issuer = 'a'".to_owned(),
         "signing_keys WHERE expires_at <= 5".to_owned(),
     ];
@@ -296,7 +298,7 @@ async fn rotations_racing_a_revocation_leave_nothing_alive() {
                 );
                 tokio::spawn(async move {
                     start.wait().await;
-                    node.rotate_refresh_token(&a, &old.hash, &next).await
+                    node.rotate_refresh_token(&a, &old.hash, &next, None).await
                 })
             })
             .collect();

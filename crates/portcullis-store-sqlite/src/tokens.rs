@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use portcullis_core::{
     AccessTokenRecord, FamilyId, Grant, GrantId, Issuer, RefreshTokenRecord, TokenHash, UnixTime,
 };
-use portcullis_store::{RefreshState, RotateOutcome, StoreResult, TokenStore};
+use portcullis_store::{RefreshState, RotateOutcome, RotationGrace, StoreResult, TokenStore};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::codec::{db, decode, encode, key};
@@ -73,6 +73,7 @@ fn rotate(
     issuer: &str,
     old: &[u8],
     successor: &RefreshTokenRecord,
+    grace: Option<&RotationGrace>,
 ) -> StoreResult<RotateOutcome> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -87,11 +88,63 @@ fn rotate(
                 .and_then(|mut s| s.execute(params![old]))
                 .map_err(db)?;
             insert_refresh(&tx, successor)?;
+            if let Some(g) = grace {
+                insert_grace(&tx, issuer, old, &successor.hash, g)?;
+            }
             RotateOutcome::Rotated
         }
     };
     tx.commit().map_err(db)?;
     Ok(outcome)
+}
+
+fn insert_grace(
+    conn: &Connection,
+    issuer: &str,
+    old: &[u8],
+    successor: &TokenHash,
+    g: &RotationGrace,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO refresh_graces \
+         (old_hash, issuer, successor_hash, sealed_answer, until, max_claims) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            old,
+            issuer,
+            key(successor),
+            g.sealed_answer,
+            g.until.secs_i64(),
+            g.max_claims
+        ])
+    })
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Counts one claim in one statement, so concurrent claims never exceed `max_claims`.
+fn claim_grace(
+    conn: &Connection,
+    issuer: &str,
+    old: &[u8],
+    now: i64,
+) -> StoreResult<Option<String>> {
+    conn.prepare_cached(concat!(
+        "UPDATE refresh_graces SET claims = claims + 1 \
+         WHERE old_hash = ?1 AND issuer = ?2 AND until > ?3 AND claims < max_claims \
+         AND EXISTS (SELECT 1 FROM refresh_tokens t \
+             WHERE t.hash = refresh_graces.successor_hash AND t.issuer = refresh_graces.issuer \
+             AND t.rotated = 0 AND NOT ",
+        dead!(),
+        ") RETURNING sealed_answer"
+    ))
+    .and_then(|mut s| {
+        s.query_row(params![old, issuer, now], |r| r.get(0))
+            .optional()
+    })
+    .map_err(db)
 }
 
 #[async_trait]
@@ -239,9 +292,22 @@ impl TokenStore for SqliteStore {
         issuer: &Issuer,
         old: &TokenHash,
         successor: &RefreshTokenRecord,
+        grace: Option<&RotationGrace>,
     ) -> StoreResult<RotateOutcome> {
         let (issuer, old, successor) = (issuer.to_string(), key(old), successor.clone());
-        self.run(move |conn| rotate(conn, &issuer, &old, &successor))
+        let grace = grace.cloned();
+        self.run(move |conn| rotate(conn, &issuer, &old, &successor, grace.as_ref()))
+            .await
+    }
+
+    async fn claim_rotation_grace(
+        &self,
+        issuer: &Issuer,
+        old: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<String>> {
+        let (issuer, old, now) = (issuer.to_string(), key(old), now.secs_i64());
+        self.run(move |conn| claim_grace(conn, &issuer, &old, now))
             .await
     }
 
@@ -251,6 +317,7 @@ impl TokenStore for SqliteStore {
             Ok(
                 purge::expired(conn, "access_tokens", "hash", "expires_at", now)?
                     + purge::expired(conn, "refresh_tokens", "hash", "expires_at", now)?
+                    + purge::expired(conn, "refresh_graces", "old_hash", "until", now)?
                     + purge::expired(conn, "revoked_families", "issuer, family_id", "until", now)?
                     + purge::expired(conn, "grants", "issuer, id", "expires_at", now)?,
             )

@@ -68,7 +68,9 @@ async fn reopening_keeps_every_record_and_every_state() {
             ConsumeOutcome::Consumed(_)
         ));
         s.insert_refresh_token(&old).await.unwrap();
-        s.rotate_refresh_token(&a, &old.hash, &new).await.unwrap();
+        s.rotate_refresh_token(&a, &old.hash, &new, None)
+            .await
+            .unwrap();
         s.insert_key(&key).await.unwrap();
     }
     let s = SqliteStore::open(&db.path).unwrap();
@@ -92,7 +94,7 @@ async fn reopening_keeps_every_record_and_every_state() {
 async fn open_migrates_and_sets_wal() {
     let db = temp_db();
     let s = SqliteStore::open(&db.path).unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 1);
+    assert_eq!(s.schema_version().await.unwrap(), 2);
     let conn = raw(&db.path);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -101,11 +103,11 @@ async fn open_migrates_and_sets_wal() {
     drop(s);
     // Reopening finds the schema in place and applies nothing twice.
     let s = SqliteStore::open(&db.path).unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 1);
+    assert_eq!(s.schema_version().await.unwrap(), 2);
     let applied: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2, "each migration applied once");
 }
 
 #[tokio::test]

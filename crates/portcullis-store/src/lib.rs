@@ -145,6 +145,18 @@ pub enum RotateOutcome {
     Missing,
 }
 
+/// What a rotation keeps for its grace period (see [`TokenStore::claim_rotation_grace`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationGrace {
+    /// The rotation's token response, sealed under a key only a holder of the old refresh
+    /// token can derive (`portcullis_core::seal_grace_answer`).
+    pub sealed_answer: String,
+    /// When the period ends.
+    pub until: UnixTime,
+    /// How many claims it answers.
+    pub max_claims: u32,
+}
+
 /// Access tokens, refresh tokens, and the grants they belong to.
 ///
 /// Revocation composes: a token is dead when it, its family or its grant is revoked. The
@@ -214,12 +226,29 @@ pub trait TokenStore: Send + Sync + 'static {
     /// most one call returns [`RotateOutcome::Rotated`] and stores its successor; every other
     /// call stores nothing and returns [`RotateOutcome::AlreadyRotated`] (or
     /// [`RotateOutcome::Missing`]). A revoked token (or family, or grant) never rotates.
+    ///
+    /// With `grace`, the rotation that succeeds keeps it with `old`, in the same atomic step,
+    /// for [`TokenStore::claim_rotation_grace`].
     async fn rotate_refresh_token(
         &self,
         issuer: &Issuer,
         old: &TokenHash,
         successor: &RefreshTokenRecord,
+        grace: Option<&RotationGrace>,
     ) -> StoreResult<RotateOutcome>;
+
+    /// Counts one claim on the grace period kept by the rotation of `old` and returns its
+    /// sealed answer; `None` when there is none, it is over (`now >= until`), its claims are
+    /// used up, or the successor is no longer current (rotated, revoked, or gone).
+    ///
+    /// **Atomicity:** across all concurrent callers and processes, at most `max_claims`
+    /// calls get the answer.
+    async fn claim_rotation_grace(
+        &self,
+        issuer: &Issuer,
+        old: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<String>>;
 
     /// Removes tokens, grants and revocation markers that expired at or before `now`; returns how
     /// many records went.

@@ -69,6 +69,7 @@ macro_rules! __checks_of {
             revoke_access_token_kills_only_that_token,
             refresh_token_round_trip,
             rotation_happens_once,
+            rotation_grace_is_bounded,
             token_purge_expired,
         ]; $($args)*}
     };
@@ -93,6 +94,8 @@ macro_rules! __checks_of {
             racing_consumers_on_separate_handles,
             racing_rotations_on_one_handle,
             racing_rotations_on_separate_handles,
+            racing_grace_claims_on_one_handle,
+            racing_grace_claims_on_separate_handles,
         ]; $($args)*}
     };
 }

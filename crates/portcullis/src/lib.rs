@@ -28,6 +28,7 @@ mod keygen;
 mod keys;
 mod logout;
 mod provider;
+mod refresh_grace;
 mod responses;
 mod revoke;
 mod token;

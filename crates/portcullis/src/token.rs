@@ -210,7 +210,15 @@ impl Provider {
         };
         match state {
             RefreshState::Active => {}
-            RefreshState::Rotated => return Err(self.refresh_reused(&old.family_id, now).await),
+            RefreshState::Rotated => {
+                return match self
+                    .grace_answer(client, &old, &g.refresh_token, now)
+                    .await?
+                {
+                    Some(answer) => Ok(answer),
+                    None => Err(self.refresh_reused(&old.family_id, now).await),
+                }
+            }
             RefreshState::Revoked => {
                 return Err(invalid_grant("the refresh token was revoked").into())
             }
@@ -312,17 +320,38 @@ impl Provider {
             .await?;
         self.touch_grant(&old.grant_id, now).await?;
         let rotated = if rotate { Some(successor) } else { None };
+        let mut response = TokenResponse::bearer(
+            &access,
+            rotated.as_ref(),
+            g.scope.as_ref().or(Some(&old.scopes)),
+            now,
+        );
+        response.id_token = id_token;
         if let Some(successor) = &rotated {
+            let grace = self.grace_to_keep(client, &g.refresh_token, &response, now)?;
             match inner
                 .stores
                 .tokens
-                .rotate_refresh_token(&inner.issuer, &hash, &successor.record)
+                .rotate_refresh_token(&inner.issuer, &hash, &successor.record, grace.as_ref())
                 .await?
             {
                 RotateOutcome::Rotated => {}
-                // The new access token belongs to the family, so it dies with it.
+                // A racer rotated first. Within its grace period this request gets the
+                // racer's answer, and its own access token, never handed out, is revoked;
+                // otherwise this is reuse, and the new access token dies with the family.
                 RotateOutcome::AlreadyRotated { family_id } => {
-                    return Err(self.refresh_reused(&family_id, now).await)
+                    let Some(answer) = self
+                        .grace_answer(client, &old, &g.refresh_token, now)
+                        .await?
+                    else {
+                        return Err(self.refresh_reused(&family_id, now).await);
+                    };
+                    inner
+                        .stores
+                        .tokens
+                        .revoke_access_token(&inner.issuer, &access.record.hash)
+                        .await?;
+                    return Ok(answer);
                 }
                 RotateOutcome::Missing => {
                     inner
@@ -334,13 +363,6 @@ impl Provider {
                 }
             }
         }
-        let mut response = TokenResponse::bearer(
-            &access,
-            rotated.as_ref(),
-            g.scope.as_ref().or(Some(&old.scopes)),
-            now,
-        );
-        response.id_token = id_token;
         Ok(response)
     }
 

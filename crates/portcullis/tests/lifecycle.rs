@@ -449,6 +449,106 @@ async fn a_refresh_family_has_an_absolute_lifetime_and_an_idle_timeout() {
     );
 }
 
+fn grace(window_secs: u64, max_reuses: u32) -> Option<portcullis::core::RefreshGrace> {
+    Some(portcullis::core::RefreshGrace {
+        window_secs,
+        max_reuses,
+    })
+}
+
+/// Asserts the refresh is refused as `invalid_grant` (400).
+async fn refused(h: &Harness, refresh_token: &str, what: &str) {
+    let (status, body) = h.refresh_web(refresh_token).await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_grant"),
+        "{what}: {body}"
+    );
+}
+
+#[tokio::test]
+async fn a_grace_period_answers_a_rotated_token_again_within_its_window_and_count() {
+    let h = Harness::new().await;
+    with_web_client(&h, |c| c.tokens.refresh.grace = grace(30, 2)).await;
+    let t = web_tokens(&h, "alice").await;
+    let rt = s(&t, "refresh_token");
+    let (status, first) = h.refresh_web(&rt).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    // Two more presentations within the window get the very same pair, its lifetime counted
+    // from now.
+    for elapsed in [10, 20] {
+        h.clock.advance(10);
+        let (status, again) = h.refresh_web(&rt).await;
+        assert_eq!(status, StatusCode::OK, "{again}");
+        for key in ["access_token", "refresh_token", "scope", "token_type"] {
+            assert_eq!(again[key], first[key], "{key}");
+        }
+        let expires_in = first["expires_in"].as_u64().unwrap() - elapsed;
+        assert_eq!(again["expires_in"], expires_in);
+    }
+    // The third is past the count: reuse, and the family dies.
+    refused(&h, &rt, "past the count").await;
+    refused(&h, &s(&first, "refresh_token"), "the family").await;
+    assert_eq!(
+        introspect(&h, &s(&first, "access_token"), WEB).await["active"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn a_grace_period_ends_with_its_window_and_when_the_new_token_is_used() {
+    let h = Harness::new().await;
+    with_web_client(&h, |c| c.tokens.refresh.grace = grace(30, 5)).await;
+    // Past the window: reuse.
+    let rt = s(&web_tokens(&h, "alice").await, "refresh_token");
+    let (_, first) = h.refresh_web(&rt).await;
+    h.clock.advance(30);
+    refused(&h, &rt, "past the window").await;
+    refused(&h, &s(&first, "refresh_token"), "the family").await;
+    // The new token used: the old one is reuse, even within the window.
+    let rt = s(&web_tokens(&h, "alice").await, "refresh_token");
+    let (_, first) = h.refresh_web(&rt).await;
+    let (status, second) = h.refresh_web(&s(&first, "refresh_token")).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    refused(&h, &rt, "after the new token was used").await;
+    refused(&h, &s(&second, "refresh_token"), "the family").await;
+    // Another client presenting it is reuse too.
+    let mut other = web_client();
+    other.id = "other".into();
+    h.provider.register_client(&other).await.unwrap();
+    let rt = s(&web_tokens(&h, "alice").await, "refresh_token");
+    let (_, first) = h.refresh_web(&rt).await;
+    let (status, body, _) = h
+        .token(
+            &format!("grant_type=refresh_token&refresh_token={rt}"),
+            Some(("other", SECRET)),
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_grant"),
+        "{body}"
+    );
+    refused(&h, &s(&first, "refresh_token"), "the family").await;
+}
+
+#[tokio::test]
+async fn a_grace_period_must_be_bounded_and_rotating() {
+    let h = Harness::new().await;
+    for (window, reuses) in [(0, 1), (61, 1), (30, 0), (30, 11)] {
+        let mut client = web_client();
+        client.tokens.refresh.grace = grace(window, reuses);
+        assert!(
+            h.provider.register_client(&client).await.is_err(),
+            "{window} s, {reuses} reuses"
+        );
+    }
+    let mut client = web_client();
+    client.tokens.refresh.grace = grace(30, 2);
+    client.tokens.refresh.rotate = false;
+    assert!(h.provider.register_client(&client).await.is_err());
+}
+
 #[tokio::test]
 async fn a_client_may_take_jwt_access_tokens_with_the_issuer_as_audience() {
     let h = Harness::new().await;

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis::core::{
-    Algorithm, Client, ClientError, ClientKind, ClientOidc, ClientSecretHash, GrantType, KeyPolicy,
-    Lifetimes, PkcePolicy, RedirectUri, ScopeSet, SubjectType,
+    Algorithm, Client, ClientError, ClientKind, ClientOidc, ClientSecretHash, ClientTokens,
+    GrantType, KeyPolicy, Lifetimes, PkcePolicy, RedirectUri, RefreshGrace, RefreshPolicy,
+    ScopeSet, SubjectType,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Deserializer};
@@ -359,6 +360,56 @@ struct FileClient {
     require_auth_time: bool,
     #[serde(default)]
     post_logout_redirect_uris: Vec<RedirectUri>,
+    #[serde(default)]
+    refresh: FileRefresh,
+}
+
+/// A client's `[clients.refresh]` table: its refresh-token policy (RFC 9700 §4.14.2).
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileRefresh {
+    rotate: bool,
+    absolute_lifetime_seconds: Option<u64>,
+    idle_timeout_seconds: Option<u64>,
+    grace_seconds: Option<u64>,
+    grace_reuses: Option<u32>,
+}
+
+impl Default for FileRefresh {
+    fn default() -> Self {
+        let policy = RefreshPolicy::default();
+        Self {
+            rotate: policy.rotate,
+            absolute_lifetime_seconds: policy.absolute_lifetime_secs,
+            idle_timeout_seconds: policy.idle_timeout_secs,
+            grace_seconds: None,
+            grace_reuses: None,
+        }
+    }
+}
+
+impl FileRefresh {
+    fn resolve(self) -> Result<RefreshPolicy, Invalid> {
+        let grace = match (self.grace_seconds, self.grace_reuses) {
+            (None, None) => None,
+            (Some(window_secs), Some(max_reuses)) => Some(RefreshGrace {
+                window_secs,
+                max_reuses,
+            }),
+            _ => {
+                return Err(invalid(
+                    "refresh",
+                    "grace_seconds and grace_reuses go together",
+                ))
+            }
+        };
+        Ok(RefreshPolicy {
+            rotate: self.rotate,
+            absolute_lifetime_secs: self.absolute_lifetime_seconds,
+            idle_timeout_secs: self.idle_timeout_seconds,
+            grace,
+        })
+    }
 }
 
 #[derive(Deserialize, Default, PartialEq, Eq)]
@@ -610,7 +661,10 @@ impl FileClient {
                 post_logout_redirect_uris: self.post_logout_redirect_uris,
             },
             first_party: false,
-            tokens: Default::default(),
+            tokens: ClientTokens {
+                refresh: self.refresh.resolve()?,
+                ..ClientTokens::default()
+            },
         };
         client.validate().map_err(|e| {
             let field = match e {
@@ -618,7 +672,9 @@ impl FileClient {
                 ClientError::PublicWithoutPkce(_) => "pkce",
                 ClientError::DefaultScopesNotAllowed(_) => "default_scopes",
                 ClientError::NoRedirectUri(_) => "redirect_uris",
-                ClientError::PublicWithoutRotation(_) => "refresh",
+                ClientError::PublicWithoutRotation(_) | ClientError::InvalidRefreshGrace(_) => {
+                    "refresh"
+                }
             };
             invalid(field, e.to_string())
         })?;
@@ -809,6 +865,42 @@ claims = { name = "Bob", email = "bob@example.com" }
 
         let e = err(&GOOD.replace("password = \"builder\"", "password_hash = \"md5$x\""));
         assert_eq!(e.field(), "users[0].password_hash");
+    }
+
+    #[test]
+    fn refresh_policies_are_loaded_and_checked() {
+        let web = |table: &str| oidc(&format!("[clients.refresh]\n{table}"), "");
+        let c = Config::parse(&web(
+            "rotate = false\nabsolute_lifetime_seconds = 900\nidle_timeout_seconds = 300",
+        ))
+        .unwrap();
+        let want = RefreshPolicy {
+            rotate: false,
+            absolute_lifetime_secs: Some(900),
+            idle_timeout_secs: Some(300),
+            grace: None,
+        };
+        assert_eq!(c.clients[0].tokens.refresh, want);
+        assert_eq!(c.clients[1].tokens.refresh, RefreshPolicy::default());
+        let c = Config::parse(&web("grace_seconds = 10\ngrace_reuses = 3")).unwrap();
+        let grace = RefreshGrace {
+            window_secs: 10,
+            max_reuses: 3,
+        };
+        assert_eq!(c.clients[0].tokens.refresh.grace, Some(grace));
+        for bad in [
+            "grace_seconds = 10",
+            "grace_seconds = 61\ngrace_reuses = 1",
+            "grace_seconds = 10\ngrace_reuses = 0",
+            "rotate = false\ngrace_seconds = 10\ngrace_reuses = 1",
+        ] {
+            assert_eq!(err(&web(bad)).field(), "clients[0].refresh", "{bad}");
+        }
+        let public_keeps = GOOD.replace(
+            "grant_types = [\"authorization_code\"]",
+            "grant_types = [\"authorization_code\"]\n[clients.refresh]\nrotate = false",
+        );
+        assert_eq!(err(&public_keeps).field(), "clients[1].refresh");
     }
 
     /// `GOOD` with OpenID Connect settings: `web` as a pairwise ES256 client.

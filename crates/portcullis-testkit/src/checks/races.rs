@@ -8,6 +8,7 @@ use portcullis_core::{Issuer, TokenHash};
 use portcullis_store::{CodeStore, ConsumeOutcome, RefreshState, RotateOutcome, TokenStore};
 use tokio::sync::Barrier;
 
+use super::tokens::grace;
 use super::Must;
 use crate::{Fixtures, Harness};
 
@@ -154,7 +155,9 @@ async fn rotate_race<S: TokenStore>(h: &Harness<S>, handles: &[Arc<S>]) {
             let (a, successors) = (a.clone(), successors.clone());
             let hash = old.hash;
             async move {
-                let out = s.rotate_refresh_token(&a, &hash, &successors[i]).await;
+                let out = s
+                    .rotate_refresh_token(&a, &hash, &successors[i], None)
+                    .await;
                 out.must("rotate_refresh_token")
             }
         })
@@ -185,6 +188,57 @@ async fn rotate_race<S: TokenStore>(h: &Harness<S>, handles: &[Arc<S>]) {
             Some(RefreshState::Rotated),
             "round {round}: the old token"
         );
+    }
+}
+
+/// [`RACERS`] tasks claim one grace period of 5 claims through one shared handle: exactly
+/// 5 get its answer.
+pub async fn racing_grace_claims_on_one_handle<S: TokenStore>(h: Harness<S>) {
+    let s = h.open().await;
+    grace_race(&h, &[s]).await;
+}
+
+/// [`RACERS`] tasks claim one grace period of 5 claims through handles of their own:
+/// exactly 5 get its answer.
+pub async fn racing_grace_claims_on_separate_handles<S: TokenStore>(h: Harness<S>) {
+    let handles = h.open_many(RACERS).await;
+    grace_race(&h, &handles).await;
+}
+
+async fn grace_race<S: TokenStore>(h: &Harness<S>, handles: &[Arc<S>]) {
+    const CLAIMS: usize = 5;
+    let (f, c) = (h.fixtures(), h.clock());
+    let a = Fixtures::issuer();
+    let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(10_000));
+    handles[0].save_grant(&grant).await.must("save_grant");
+    for round in 0..ROUNDS {
+        let family = f.family_id();
+        let old = f.refresh_token(&grant, &family, c.at(0), c.at(600));
+        let new = f.refresh_token(&grant, &family, c.at(1), c.at(600));
+        let writer = &handles[round % handles.len()];
+        writer
+            .insert_refresh_token(&old)
+            .await
+            .must("insert_refresh_token");
+        let g = grace("answer", c.at(10), CLAIMS as u32);
+        let out = writer
+            .rotate_refresh_token(&a, &old.hash, &new, Some(&g))
+            .await;
+        assert_eq!(out.must("rotate_refresh_token"), RotateOutcome::Rotated);
+        let claims = race(handles, |s, _| {
+            let (a, hash, now) = (a.clone(), old.hash, c.at(2));
+            async move {
+                let out = s.claim_rotation_grace(&a, &hash, now).await;
+                out.must("claim_rotation_grace")
+            }
+        })
+        .await;
+        let answered = claims.iter().flatten().count();
+        assert_eq!(
+            answered, CLAIMS,
+            "round {round}: exactly {CLAIMS} claims answered"
+        );
+        assert!(claims.iter().flatten().all(|a| a == "answer"));
     }
 }
 

@@ -70,7 +70,7 @@ impl Victims {
         let grant = grant.expect("the grant is still stored");
         let successor = f.refresh_token(&grant, &self.refresh.family_id, c.at(1), c.at(600));
         let out = s
-            .rotate_refresh_token(&a, &self.refresh.hash, &successor)
+            .rotate_refresh_token(&a, &self.refresh.hash, &successor, None)
             .await;
         let want = RotateOutcome::AlreadyRotated {
             family_id: self.refresh.family_id.clone(),

@@ -1,8 +1,8 @@
 //! [`TokenStore`]'s tokens: access tokens, refresh-token rotation (RFC 6749 §6, RFC 9700
 //! §4.14.2), revoking one access token (RFC 7009) and purging.
 
-use portcullis_core::{AccessTokenRecord, Grant, Issuer, RefreshTokenRecord, TokenHash};
-use portcullis_store::{RefreshState, RotateOutcome, TokenStore};
+use portcullis_core::{AccessTokenRecord, Grant, Issuer, RefreshTokenRecord, TokenHash, UnixTime};
+use portcullis_store::{RefreshState, RotateOutcome, RotationGrace, TokenStore};
 
 use super::{purged, Must};
 use crate::{Fixtures, Harness};
@@ -150,7 +150,7 @@ pub async fn rotation_happens_once<S: TokenStore>(h: Harness<S>) {
         .await
         .must("insert_refresh_token");
 
-    let via_b = s.rotate_refresh_token(&b, &r1.hash, &stray).await;
+    let via_b = s.rotate_refresh_token(&b, &r1.hash, &stray, None).await;
     assert_eq!(
         via_b.must("rotate_refresh_token"),
         RotateOutcome::Missing,
@@ -160,7 +160,7 @@ pub async fn rotation_happens_once<S: TokenStore>(h: Harness<S>) {
         refresh_state(&*s, &a, &r1).await,
         Some(RefreshState::Active)
     );
-    let won = s.rotate_refresh_token(&a, &r1.hash, &r2).await;
+    let won = s.rotate_refresh_token(&a, &r1.hash, &r2, None).await;
     assert_eq!(won.must("rotate_refresh_token"), RotateOutcome::Rotated);
     assert_eq!(
         refresh_state(&*s, &a, &r1).await,
@@ -171,7 +171,7 @@ pub async fn rotation_happens_once<S: TokenStore>(h: Harness<S>) {
         Some(RefreshState::Active)
     );
 
-    let reuse = s.rotate_refresh_token(&a, &r1.hash, &loser).await;
+    let reuse = s.rotate_refresh_token(&a, &r1.hash, &loser, None).await;
     let want = RotateOutcome::AlreadyRotated {
         family_id: family.clone(),
     };
@@ -180,7 +180,7 @@ pub async fn rotation_happens_once<S: TokenStore>(h: Harness<S>) {
         !stored(&*s, &loser.hash).await,
         "the loser's successor is not stored"
     );
-    let next = s.rotate_refresh_token(&a, &r2.hash, &r3).await;
+    let next = s.rotate_refresh_token(&a, &r2.hash, &r3, None).await;
     assert_eq!(
         next.must("rotate_refresh_token"),
         RotateOutcome::Rotated,
@@ -191,12 +191,117 @@ pub async fn rotation_happens_once<S: TokenStore>(h: Harness<S>) {
         Some(RefreshState::Active)
     );
 
-    let unknown = s.rotate_refresh_token(&a, &f.token_hash(), &stray).await;
+    let unknown = s
+        .rotate_refresh_token(&a, &f.token_hash(), &stray, None)
+        .await;
     assert_eq!(unknown.must("rotate_refresh_token"), RotateOutcome::Missing);
     assert!(
         !stored(&*s, &stray.hash).await,
         "nothing stored for a missing token"
     );
+}
+
+/// A grace period of `max_claims` claims until `until`, with `answer` as its sealed answer.
+pub(super) fn grace(answer: &str, until: UnixTime, max_claims: u32) -> RotationGrace {
+    RotationGrace {
+        sealed_answer: answer.to_owned(),
+        until,
+        max_claims,
+    }
+}
+
+/// A grace period is kept by the rotation that wins and by no other, and is bounded: each
+/// claim returns its answer until it is over (`now >= until`), its claims are used up, or
+/// the successor is no longer current (rotated in turn, or revoked); never through another
+/// issuer; never for a rotation without one. Purging removes it at `until`.
+pub async fn rotation_grace_is_bounded<S: TokenStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
+    let grant = saved_grant(&h, &s).await;
+    let until = c.at(10);
+    let rotated = |g| rotated_with(&h, &*s, &grant, g);
+    let claim = |issuer: &Issuer, old, secs| claim_at(&*s, issuer.clone(), old, c.at(secs));
+
+    let (old, new) = rotated(Some(grace("answer", until, 2))).await;
+    let loser = f.refresh_token(&grant, &new.family_id, c.at(1), c.at(600));
+    let lost = s
+        .rotate_refresh_token(&a, &old, &loser, Some(&grace("loser", until, 9)))
+        .await;
+    assert!(matches!(
+        lost.must("rotate_refresh_token"),
+        RotateOutcome::AlreadyRotated { .. }
+    ));
+    assert_eq!(claim(&b, old, 1).await, None, "never through issuer B");
+    assert_eq!(claim(&a, f.token_hash(), 1).await, None, "an unknown token");
+    for secs in [1, 2] {
+        let got = claim(&a, old, secs).await;
+        assert_eq!(got.as_deref(), Some("answer"), "the winner's answer");
+    }
+    assert_eq!(claim(&a, old, 3).await, None, "its claims are used up");
+
+    let (old, _) = rotated(Some(grace("answer", until, 5))).await;
+    assert_eq!(claim(&a, old, 10).await, None, "over at `until`");
+    assert_eq!(claim(&a, old, 9).await.as_deref(), Some("answer"));
+
+    let (old, new) = rotated(Some(grace("answer", until, 5))).await;
+    let next = f.refresh_token(&grant, &new.family_id, c.at(2), c.at(600));
+    let out = s.rotate_refresh_token(&a, &new.hash, &next, None).await;
+    assert_eq!(out.must("rotate_refresh_token"), RotateOutcome::Rotated);
+    assert_eq!(claim(&a, old, 3).await, None, "the successor was rotated");
+
+    let (old, new) = rotated(Some(grace("answer", until, 5))).await;
+    s.revoke_family(&a, &new.family_id, c.at(600))
+        .await
+        .must("revoke_family");
+    assert_eq!(claim(&a, old, 3).await, None, "the family was revoked");
+
+    let (old, _) = rotated(None).await;
+    assert_eq!(claim(&a, old, 1).await, None, "a rotation without grace");
+
+    let (old, _) = rotated(Some(grace("answer", until, 5))).await;
+    purged(
+        TokenStore::purge_expired(&*s, c.at(9)).await,
+        0,
+        "nothing expired yet",
+    );
+    purged(
+        TokenStore::purge_expired(&*s, until).await,
+        5,
+        "the five grace periods",
+    );
+    assert_eq!(claim(&a, old, 9).await, None, "purged");
+}
+
+/// Rotates a new token of a new family under `grant` with `g`: the old hash, the successor.
+async fn rotated_with<S: TokenStore>(
+    h: &Harness<S>,
+    s: &S,
+    grant: &Grant,
+    g: Option<RotationGrace>,
+) -> (TokenHash, RefreshTokenRecord) {
+    let (f, c) = (h.fixtures(), h.clock());
+    let family = f.family_id();
+    let old = f.refresh_token(grant, &family, c.at(0), c.at(600));
+    let new = f.refresh_token(grant, &family, c.at(1), c.at(600));
+    s.insert_refresh_token(&old)
+        .await
+        .must("insert_refresh_token");
+    let out = s
+        .rotate_refresh_token(&Fixtures::issuer(), &old.hash, &new, g.as_ref())
+        .await;
+    assert_eq!(out.must("rotate_refresh_token"), RotateOutcome::Rotated);
+    (old.hash, new)
+}
+
+async fn claim_at<S: TokenStore>(
+    s: &S,
+    issuer: Issuer,
+    old: TokenHash,
+    now: UnixTime,
+) -> Option<String> {
+    s.claim_rotation_grace(&issuer, &old, now)
+        .await
+        .must("claim_rotation_grace")
 }
 
 /// `purge_expired` removes exactly the access tokens, refresh tokens (rotated or not),
@@ -221,7 +326,7 @@ pub async fn token_purge_expired<S: TokenStore>(h: Harness<S>) {
     s.insert_refresh_token(&old)
         .await
         .must("insert_refresh_token");
-    let out = s.rotate_refresh_token(&a, &old.hash, &new).await;
+    let out = s.rotate_refresh_token(&a, &old.hash, &new, None).await;
     assert_eq!(out.must("rotate_refresh_token"), RotateOutcome::Rotated);
     s.revoke_family(&a, &f.family_id(), c.at(300))
         .await
