@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod authorize;
+mod bearer;
 mod client;
 mod client_auth;
 mod client_secret;
@@ -36,6 +37,7 @@ pub use authorize::{
     validate_authorization_request, AuthorizationRequest, AuthorizeRejection, CodeApproval,
     ErrorRedirect, IssuedCode,
 };
+pub use bearer::{bearer_credentials, BearerCredentials};
 pub use client::{
     Client, ClientError, ClientKind, ClientOidc, ClientTokens, GrantType, PkcePolicy, RefreshGrace,
     RefreshPolicy, SubjectType,

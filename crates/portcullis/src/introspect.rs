@@ -4,8 +4,9 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
-    sign_compact, AccessTokenRecord, ActiveToken, Client, Introspection, IntrospectionJwtClaims,
-    OAuthError, Params, RefreshTokenRecord, TokenErrorCode, TokenHash, TokenSubject, UnixTime,
+    bearer_credentials, sign_compact, AccessTokenRecord, ActiveToken, BearerCredentials, Client,
+    Introspection, IntrospectionJwtClaims, OAuthError, Params, RefreshTokenRecord, TokenErrorCode,
+    TokenHash, TokenSubject, UnixTime,
 };
 use portcullis_store::RefreshState;
 
@@ -71,33 +72,31 @@ impl Provider {
     }
 
     async fn introspection_caller(&self, req: &Request<Bytes>) -> Result<Caller, Failure> {
-        let bearer = req
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim().to_owned());
-        let Some(bearer) = bearer else {
-            let ClientRequest {
-                client,
-                params,
-                now,
-            } = self.authenticate_client_request(req).await?;
-            return Ok(Caller {
-                id: client.id,
-                params,
-                now,
-            });
-        };
-        let inner = &self.inner;
-        let now = inner.clock.now();
         let unauthorized = || {
             Failure(OAuthError::new(
                 TokenErrorCode::InvalidClient,
                 "the caller is not allowed to introspect",
             ))
         };
+        let credentials = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+        let bearer = match credentials.map(bearer_credentials) {
+            Some(BearerCredentials::Token(t)) => t,
+            Some(BearerCredentials::Malformed) => return Err(unauthorized()),
+            None | Some(BearerCredentials::OtherScheme) => {
+                let ClientRequest {
+                    client,
+                    params,
+                    now,
+                } = self.authenticate_client_request(req).await?;
+                return Ok(Caller {
+                    id: client.id,
+                    params,
+                    now,
+                });
+            }
+        };
+        let inner = &self.inner;
+        let now = inner.clock.now();
         let scope = inner
             .policy
             .introspection_scope
@@ -109,7 +108,7 @@ impl Provider {
         let record = inner
             .stores
             .tokens
-            .find_access_token(&inner.issuer, &TokenHash::of(&bearer))
+            .find_access_token(&inner.issuer, &TokenHash::of(bearer))
             .await?
             .filter(|t| now < t.expires_at && t.scopes.contains(scope))
             .ok_or_else(unauthorized)?;

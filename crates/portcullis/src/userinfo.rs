@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{Method, Request, Response, StatusCode};
-use portcullis_core::{release_claims, Params, TokenHash};
+use portcullis_core::{bearer_credentials, release_claims, BearerCredentials, Params, TokenHash};
 
 use crate::authorize::is_form;
 use crate::provider::Provider;
@@ -144,17 +144,11 @@ fn bearer_token(req: &Request<Bytes>) -> Result<String, Refusal> {
     }
     let from_header = match header {
         None => None,
-        Some(v) => {
-            let v = v.to_str().map_err(|_| Refusal::InvalidToken)?;
-            match v.split_once(' ') {
-                Some((scheme, t))
-                    if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() =>
-                {
-                    Some(t.trim().to_owned())
-                }
-                _ => return Err(Refusal::NoToken),
-            }
-        }
+        Some(v) => match bearer_credentials(v.as_bytes()) {
+            BearerCredentials::Token(t) => Some(t.to_owned()),
+            BearerCredentials::OtherScheme => return Err(Refusal::NoToken),
+            BearerCredentials::Malformed => return Err(Refusal::InvalidToken),
+        },
     };
     let from_body = if *req.method() == Method::POST && is_form(req) {
         let params =
