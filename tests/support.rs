@@ -206,6 +206,8 @@ pub struct Page {
     pub status: StatusCode,
     /// Where a redirect leads.
     pub location: Option<Url>,
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
     /// The HTML.
     pub body: String,
 }
@@ -331,6 +333,7 @@ impl Browser {
             url,
             status,
             location,
+            headers,
             body,
         }
     }
@@ -339,6 +342,12 @@ impl Browser {
     pub async fn get(&self, url: &Url) -> Page {
         let response = self.http.get(url.clone()).send().await.expect("GET");
         self.page(response).await
+    }
+
+    /// POSTs `form` to `url` with this browser's cookies, e.g. a form another site forged.
+    pub async fn post(&self, url: &Url, form: &[(&str, &str)]) -> Page {
+        let response = self.http.post(url.clone()).form(form).send().await;
+        self.page(response.expect("POST")).await
     }
 
     /// Submits the page's form: its hidden fields plus `fields`.

@@ -40,6 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
 use http::StatusCode;
 use portcullis::{
     paths, AuthorizeOutcome, LogoutOutcome, PendingAuthorization, PendingLogout, Provider,
@@ -49,6 +50,11 @@ pub use async_trait::async_trait;
 
 /// Largest request body accepted (a token request is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The error an endpoint that clients call directly answers an oversized body with: an OAuth
+/// JSON error (RFC 6749 §5.2) the client can read, with status 413 (RFC 9110 §15.5.14).
+const TOO_LARGE: &str =
+    r#"{"error":"invalid_request","error_description":"the request body is too large"}"#;
 
 /// What the host does when the authorization endpoint needs the user.
 #[async_trait]
@@ -93,21 +99,24 @@ async fn introspect<I: Interaction>(
     State(shared): State<Arc<Shared<I>>>,
     req: Request,
 ) -> Response {
-    match read_request(req).await {
+    match read_client_request(req, None).await {
         Ok(r) => into_response(shared.provider.introspect(r).await),
         Err(r) => r,
     }
 }
 
 async fn revoke<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
-    match read_request(req).await {
+    match read_client_request(req, None).await {
         Ok(r) => into_response(shared.provider.revoke(r).await),
         Err(r) => r,
     }
 }
 
 async fn userinfo<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
-    match read_request(req).await {
+    // RFC 6750 §3.1: a malformed request to a protected resource names its error in the
+    // challenge too.
+    let challenge = Some(r#"Bearer error="invalid_request""#);
+    match read_client_request(req, challenge).await {
         Ok(r) => into_response(shared.provider.userinfo(r).await),
         Err(r) => r,
     }
@@ -151,7 +160,7 @@ async fn authorize<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Re
 }
 
 async fn token<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
-    match read_request(req).await {
+    match read_client_request(req, None).await {
         Ok(r) => into_response(shared.provider.token(r).await),
         Err(r) => r,
     }
@@ -160,11 +169,39 @@ async fn token<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Reques
 /// Buffers an axum request into the engine's `http::Request<Bytes>`, refusing bodies over
 /// [`MAX_BODY_BYTES`] with 413.
 pub async fn read_request(req: Request) -> Result<http::Request<Bytes>, Response> {
+    buffered(req)
+        .await
+        .ok_or_else(|| (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response())
+}
+
+/// [`read_request`] for the token, introspection, revocation and UserInfo endpoints: an
+/// oversized body is answered with 413 and the OAuth error `invalid_request` in JSON,
+/// uncached (RFC 6749 §5.1, §5.2), with `challenge` as `WWW-Authenticate` if given.
+async fn read_client_request(
+    req: Request,
+    challenge: Option<&'static str>,
+) -> Result<http::Request<Bytes>, Response> {
+    buffered(req).await.ok_or_else(|| {
+        let headers = [
+            (CONTENT_TYPE, "application/json;charset=UTF-8"),
+            (CACHE_CONTROL, "no-store"),
+            (PRAGMA, "no-cache"),
+        ];
+        let mut r = (StatusCode::PAYLOAD_TOO_LARGE, headers, TOO_LARGE).into_response();
+        if let Some(challenge) = challenge {
+            r.headers_mut()
+                .insert(WWW_AUTHENTICATE, http::HeaderValue::from_static(challenge));
+        }
+        r
+    })
+}
+
+/// The request with its body buffered; `None` when the body exceeds [`MAX_BODY_BYTES`] (or
+/// cannot be read).
+async fn buffered(req: Request) -> Option<http::Request<Bytes>> {
     let (parts, body) = req.into_parts();
-    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => Ok(http::Request::from_parts(parts, bytes)),
-        Err(_) => Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response()),
-    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok()?;
+    Some(http::Request::from_parts(parts, bytes))
 }
 
 /// Converts an engine response into an axum response.

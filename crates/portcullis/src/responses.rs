@@ -66,7 +66,7 @@ pub(crate) fn json_error(
     r
 }
 
-/// A `303 See Other` to `location`, uncached since it may carry a code (RFC 9700 §4.11:
+/// A `303 See Other` to `location`, uncached since it may carry a code (RFC 9700 §4.12:
 /// 303 so a POSTed login form is not re-posted to the client).
 pub(crate) fn redirect(location: &str) -> Response<Bytes> {
     match HeaderValue::from_str(location) {
