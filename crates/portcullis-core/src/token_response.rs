@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ring::rand::SecureRandom;
 use serde::Serialize;
 
@@ -12,7 +13,7 @@ use crate::jose::{sign_compact, JoseError, SigningKey};
 use crate::oidc::OidcSession;
 use crate::records::{AccessTokenRecord, RefreshTokenRecord};
 use crate::scope::ScopeSet;
-use crate::secret::{RandomError, SecretToken};
+use crate::secret::{RandomError, SecretToken, TokenHash};
 use crate::time::UnixTime;
 
 /// A freshly minted token: the secret for the client and the record for the store.
@@ -55,6 +56,11 @@ pub struct Delegation<'a> {
 }
 
 /// Mints an opaque access token valid from `now` for `lifetime`.
+///
+/// Its `jti` is the left half of the token's SHA-256, base64url (what `at_hash` is for it,
+/// OpenID Connect Core §3.3.2.11): as unique as the token, telling nothing of it, and it
+/// spares a second draw from `rng`, a system call that would cost as much as the rest of
+/// the mint.
 pub fn mint_access_token(
     to: &TokenSubject<'_>,
     now: UnixTime,
@@ -62,20 +68,22 @@ pub fn mint_access_token(
     rng: &dyn SecureRandom,
 ) -> Result<MintedToken<AccessTokenRecord>, RandomError> {
     let secret = SecretToken::generate(rng)?;
-    let record = access_record(to, &secret, random_id(rng)?, now, now.plus(lifetime));
+    let hash = secret.hash();
+    let jti = URL_SAFE_NO_PAD.encode(&hash.as_bytes()[..16]);
+    let record = access_record(to, hash, jti, now, now.plus(lifetime));
     Ok(MintedToken { secret, record })
 }
 
-/// The stored record of an access token (opaque or JWT) for `to`, under `secret`'s hash.
+/// The stored record of an access token (opaque or JWT) for `to`, under its `hash`.
 fn access_record(
     to: &TokenSubject<'_>,
-    secret: &SecretToken,
+    hash: TokenHash,
     jti: String,
     now: UnixTime,
     expires_at: UnixTime,
 ) -> AccessTokenRecord {
     AccessTokenRecord {
-        hash: secret.hash(),
+        hash,
         jti,
         audience: to.audience.to_vec(),
         issuer: to.issuer.clone(),
@@ -227,6 +235,36 @@ pub fn mint_jwt_access_token(
     };
     let payload = serde_json::to_vec(&claims).map_err(|_| JoseError::SigningFailed)?;
     let secret = SecretToken::signed(sign_compact(&payload, Some("at+jwt"), key, rng)?);
-    let record = access_record(to, &secret, jti, now, expires_at);
+    let record = access_record(to, secret.hash(), jti, now, expires_at);
     Ok(MintedToken { secret, record })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id_token::half_hash;
+    use crate::jose::Algorithm;
+    use ring::rand::SystemRandom;
+
+    #[test]
+    fn an_opaque_token_jti_is_its_at_hash() {
+        let (issuer, scopes) = (
+            Issuer::parse("https://as.example").unwrap(),
+            ScopeSet::parse("read").unwrap(),
+        );
+        let to = TokenSubject {
+            issuer: &issuer,
+            client_id: "c",
+            delegation: None,
+            scopes: &scopes,
+            audience: &[],
+            oidc: None,
+        };
+        let rng = SystemRandom::new();
+        let mint = || mint_access_token(&to, UnixTime::from_secs(0), Duration::ZERO, &rng);
+        let (a, b) = (mint().unwrap(), mint().unwrap());
+        assert_eq!(a.record.jti, half_hash(a.secret.expose(), Algorithm::RS256));
+        assert_eq!(a.record.hash, a.secret.hash());
+        assert_ne!(a.record.jti, b.record.jti);
+    }
 }

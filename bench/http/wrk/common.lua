@@ -1,0 +1,26 @@
+-- Shared by the HTTP benchmark's wrk scripts (bench/http/run): the request comes from the
+-- environment, and done() prints one machine-readable line (latencies in microseconds).
+--   BENCH_METHOD  GET or POST                     BENCH_PATH  the endpoint's path
+--   BENCH_AUTH    the Authorization header value  BENCH_BODY  a form body (POST)
+
+function bench_request()
+   wrk.method = os.getenv("BENCH_METHOD") or "GET"
+   wrk.path = os.getenv("BENCH_PATH") or "/"
+   local auth = os.getenv("BENCH_AUTH")
+   if auth and auth ~= "" then
+      wrk.headers["Authorization"] = auth
+   end
+   local body = os.getenv("BENCH_BODY")
+   if body and body ~= "" then
+      wrk.body = body
+      wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+   end
+end
+
+function done(summary, latency, requests)
+   local e = summary.errors
+   io.write(string.format(
+      "RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d status_errors=%d socket_errors=%d\n",
+      summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+      e.status, e.connect + e.read + e.write + e.timeout))
+end
