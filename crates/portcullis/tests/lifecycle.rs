@@ -130,8 +130,18 @@ async fn a_bearer_token_with_the_introspection_scope_may_introspect() {
         serde_json::from_slice::<Value>(r.body()).unwrap()["active"],
         true
     );
-    let r = h.provider.introspect(ask(s(&plain, "access_token"))).await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // A token without the scope, or a malformed one (not a b64token): 401 invalid_client.
+    let gateway = s(&gateway, "access_token");
+    for bearer in [
+        s(&plain, "access_token"),
+        format!("{gateway} x"),
+        format!("={gateway}"),
+    ] {
+        let r = h.provider.introspect(ask(bearer)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(error_of(&body), "invalid_client");
+    }
 }
 
 #[tokio::test]

@@ -283,20 +283,23 @@ async fn userinfo_errors_follow_rfc6750() {
         headers["www-authenticate"],
         format!("Bearer realm=\"{ISSUER}\"")
     );
-    // A bad token: 401 invalid_token.
-    let bad = Request::get("/userinfo")
-        .header("authorization", "Bearer nope")
-        .body(Bytes::new())
-        .unwrap();
-    let (status, body, headers) = userinfo(&h, bad).await;
-    assert_eq!(
-        (status, error_of(&body)),
-        (StatusCode::UNAUTHORIZED, "invalid_token")
-    );
-    assert!(headers["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .contains("error=\"invalid_token\""));
+    // A bad token, or one that is not a b64token (RFC 6750 §2.1): 401 invalid_token.
+    for credentials in ["Bearer nope", "Bearer a=b", "Bearer a b", "Bearer "] {
+        let bad = Request::get("/userinfo")
+            .header("authorization", credentials)
+            .body(Bytes::new())
+            .unwrap();
+        let (status, body, headers) = userinfo(&h, bad).await;
+        assert_eq!(
+            (status, error_of(&body)),
+            (StatusCode::UNAUTHORIZED, "invalid_token"),
+            "{credentials}"
+        );
+        assert!(headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\""));
+    }
     // Expired: 401 invalid_token.
     h.clock.advance(3600);
     let expired = Request::get("/userinfo")
