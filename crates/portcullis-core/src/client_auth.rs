@@ -3,7 +3,6 @@
 use std::fmt;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
-use percent_encoding::percent_decode;
 
 use crate::client::{Client, ClientKind};
 use crate::error::{OAuthError, TokenErrorCode};
@@ -103,17 +102,13 @@ fn parse_basic(header: &[u8]) -> Result<(String, String), TokenError> {
     let decoded = STANDARD.decode(rest.trim()).map_err(|_| unreadable())?;
     let decoded = String::from_utf8(decoded).map_err(|_| unreadable())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(unreadable)?;
-    let id = form_decode(id).ok_or_else(unreadable)?;
-    let secret = form_decode(secret).ok_or_else(unreadable)?;
+    // RFC 6749 §2.3.1: both are form-encoded before they are joined.
+    let id = crate::params::decode(id.as_bytes()).map_err(|_| unreadable())?;
+    let secret = crate::params::decode(secret.as_bytes()).map_err(|_| unreadable())?;
     if id.is_empty() {
         return Err(unreadable());
     }
     Ok((id, secret))
-}
-
-fn form_decode(s: &str) -> Option<String> {
-    let spaced = s.replace('+', " ");
-    String::from_utf8(percent_decode(spaced.as_bytes()).collect()).ok()
 }
 
 /// Authenticates the client the store returned for `auth.client_id` (RFC 6749 §3.2.1):
@@ -176,6 +171,11 @@ mod tests {
             }
         );
         assert!(extract(Some(&basic("a", "b").replace("Basic", "bAsIc")), "").is_ok());
+        // Malformed percent-encoding is unreadable, not passed through.
+        for (id, secret) in [("a%2", "b"), ("a", "b%zz"), ("a%ff", "b")] {
+            let e = extract(Some(&basic(id, secret)), "").unwrap_err();
+            assert_eq!(e.code, TokenErrorCode::InvalidClient, "{id}:{secret}");
+        }
     }
 
     #[test]

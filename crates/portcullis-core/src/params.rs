@@ -94,8 +94,16 @@ impl Params {
     }
 }
 
-fn decode(raw: &[u8]) -> Result<String, ParamsError> {
+/// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte,
+/// and the result must be UTF-8. Malformed percent-encoding is refused, never passed through.
+pub(crate) fn decode(raw: &[u8]) -> Result<String, ParamsError> {
     check_percent_encoding(raw)?;
+    // Most components (tokens, codes, ids, grant types) have nothing to decode.
+    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        return std::str::from_utf8(raw)
+            .map(str::to_owned)
+            .map_err(|_| ParamsError::NotUtf8);
+    }
     let spaced: Vec<u8> = raw
         .iter()
         .map(|&b| if b == b'+' { b' ' } else { b })
