@@ -971,8 +971,13 @@ async fn rfc9110_oversized_requests() {
             let json: Value = serde_json::from_str(&answer.body).expect("JSON");
             assert_eq!(json["error"], "invalid_request", "{path}");
             let challenge = answer.header("www-authenticate");
-            let expected = (path == "/userinfo").then_some(r#"Bearer error="invalid_request""#);
-            assert_eq!(challenge, expected, "{path}");
+            let expected = (path == "/userinfo").then(|| {
+                format!(
+                    r#"Bearer realm="{}", error="invalid_request""#,
+                    server.issuer()
+                )
+            });
+            assert_eq!(challenge, expected.as_deref(), "{path}");
         }
     }
     for path in [

@@ -40,7 +40,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
 use http::StatusCode;
 use portcullis::{
     paths, AuthorizeOutcome, LogoutOutcome, PendingAuthorization, PendingLogout, Provider,
@@ -50,11 +49,6 @@ pub use async_trait::async_trait;
 
 /// Largest request body accepted (a token request is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// The error an endpoint that clients call directly answers an oversized body with: an OAuth
-/// JSON error (RFC 6749 §5.2) the client can read, with status 413 (RFC 9110 §15.5.14).
-const TOO_LARGE: &str =
-    r#"{"error":"invalid_request","error_description":"the request body is too large"}"#;
 
 /// What the host does when the authorization endpoint needs the user.
 #[async_trait]
@@ -99,24 +93,21 @@ async fn introspect<I: Interaction>(
     State(shared): State<Arc<Shared<I>>>,
     req: Request,
 ) -> Response {
-    match read_client_request(req, None).await {
+    match read_client_request(&shared.provider, paths::INTROSPECT, req).await {
         Ok(r) => into_response(shared.provider.introspect(r).await),
         Err(r) => r,
     }
 }
 
 async fn revoke<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
-    match read_client_request(req, None).await {
+    match read_client_request(&shared.provider, paths::REVOKE, req).await {
         Ok(r) => into_response(shared.provider.revoke(r).await),
         Err(r) => r,
     }
 }
 
 async fn userinfo<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
-    // RFC 6750 §3.1: a malformed request to a protected resource names its error in the
-    // challenge too.
-    let challenge = Some(r#"Bearer error="invalid_request""#);
-    match read_client_request(req, challenge).await {
+    match read_client_request(&shared.provider, paths::USERINFO, req).await {
         Ok(r) => into_response(shared.provider.userinfo(r).await),
         Err(r) => r,
     }
@@ -160,7 +151,7 @@ async fn authorize<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Re
 }
 
 async fn token<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
-    match read_client_request(req, None).await {
+    match read_client_request(&shared.provider, paths::TOKEN, req).await {
         Ok(r) => into_response(shared.provider.token(r).await),
         Err(r) => r,
     }
@@ -174,26 +165,16 @@ pub async fn read_request(req: Request) -> Result<http::Request<Bytes>, Response
         .ok_or_else(|| (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response())
 }
 
-/// [`read_request`] for the token, introspection, revocation and UserInfo endpoints: an
-/// oversized body is answered with 413 and the OAuth error `invalid_request` in JSON,
-/// uncached (RFC 6749 §5.1, §5.2), with `challenge` as `WWW-Authenticate` if given.
+/// [`read_request`] for the endpoints clients call directly: an oversized body gets the
+/// engine's answer for `path` ([`Provider::body_too_large`]).
 async fn read_client_request(
+    provider: &Provider,
+    path: &str,
     req: Request,
-    challenge: Option<&'static str>,
 ) -> Result<http::Request<Bytes>, Response> {
-    buffered(req).await.ok_or_else(|| {
-        let headers = [
-            (CONTENT_TYPE, "application/json;charset=UTF-8"),
-            (CACHE_CONTROL, "no-store"),
-            (PRAGMA, "no-cache"),
-        ];
-        let mut r = (StatusCode::PAYLOAD_TOO_LARGE, headers, TOO_LARGE).into_response();
-        if let Some(challenge) = challenge {
-            r.headers_mut()
-                .insert(WWW_AUTHENTICATE, http::HeaderValue::from_static(challenge));
-        }
-        r
-    })
+    buffered(req)
+        .await
+        .ok_or_else(|| into_response(provider.body_too_large(path)))
 }
 
 /// The request with its body buffered; `None` when the body exceeds [`MAX_BODY_BYTES`] (or

@@ -66,6 +66,28 @@ pub(crate) fn json_error(
     r
 }
 
+impl crate::provider::Provider {
+    /// The answer to a request at `path`, one of the endpoints clients call directly
+    /// ([`paths::TOKEN`](crate::paths::TOKEN), `INTROSPECT`, `REVOKE`, `USERINFO`), whose body
+    /// is larger than the host's adapter accepts: 413 (RFC 9110 §15.5.14) with the OAuth
+    /// error `invalid_request` the client can read (RFC 6749 §5.2), uncached, and at UserInfo
+    /// the Bearer challenge naming it (RFC 6750 §3.1).
+    pub fn body_too_large(&self, path: &str) -> Response<Bytes> {
+        let challenge = (path == crate::paths::USERINFO).then(|| {
+            format!(
+                "Bearer realm=\"{}\", error=\"invalid_request\"",
+                self.inner.issuer
+            )
+        });
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "the request body is too large",
+            challenge.as_deref(),
+        )
+    }
+}
+
 /// A `303 See Other` to `location`, uncached since it may carry a code (RFC 9700 §4.12:
 /// 303 so a POSTed login form is not re-posted to the client).
 pub(crate) fn redirect(location: &str) -> Response<Bytes> {

@@ -8,7 +8,7 @@ use portcullis_core::{Issuer, TokenHash};
 use portcullis_store::{CodeStore, ConsumeOutcome, RefreshState, RotateOutcome, TokenStore};
 use tokio::sync::Barrier;
 
-use super::tokens::grace;
+use super::tokens::{grace, rotated_with, saved_grant};
 use super::Must;
 use crate::{Fixtures, Harness};
 
@@ -207,26 +207,14 @@ pub async fn racing_grace_claims_on_separate_handles<S: TokenStore>(h: Harness<S
 
 async fn grace_race<S: TokenStore>(h: &Harness<S>, handles: &[Arc<S>]) {
     const CLAIMS: usize = 5;
-    let (f, c) = (h.fixtures(), h.clock());
-    let a = Fixtures::issuer();
-    let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(10_000));
-    handles[0].save_grant(&grant).await.must("save_grant");
+    let (a, c) = (Fixtures::issuer(), h.clock());
+    let grant = saved_grant(h, &*handles[0]).await;
     for round in 0..ROUNDS {
-        let family = f.family_id();
-        let old = f.refresh_token(&grant, &family, c.at(0), c.at(600));
-        let new = f.refresh_token(&grant, &family, c.at(1), c.at(600));
         let writer = &handles[round % handles.len()];
-        writer
-            .insert_refresh_token(&old)
-            .await
-            .must("insert_refresh_token");
         let g = grace("answer", c.at(10), CLAIMS as u32);
-        let out = writer
-            .rotate_refresh_token(&a, &old.hash, &new, Some(&g))
-            .await;
-        assert_eq!(out.must("rotate_refresh_token"), RotateOutcome::Rotated);
+        let (old, _) = rotated_with(h, &**writer, &grant, Some(g)).await;
         let claims = race(handles, |s, _| {
-            let (a, hash, now) = (a.clone(), old.hash, c.at(2));
+            let (a, hash, now) = (a.clone(), old, c.at(2));
             async move {
                 let out = s.claim_rotation_grace(&a, &hash, now).await;
                 out.must("claim_rotation_grace")

@@ -273,7 +273,7 @@ pub async fn rotation_grace_is_bounded<S: TokenStore>(h: Harness<S>) {
 }
 
 /// Rotates a new token of a new family under `grant` with `g`: the old hash, the successor.
-async fn rotated_with<S: TokenStore>(
+pub(super) async fn rotated_with<S: TokenStore>(
     h: &Harness<S>,
     s: &S,
     grant: &Grant,
