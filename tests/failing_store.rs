@@ -169,7 +169,7 @@ impl ClientStore for FailingStore {
         issuer: &Issuer,
         client_id: &str,
         now: UnixTime,
-    ) -> StoreResult<Option<Client>> {
+    ) -> StoreResult<Option<Arc<Client>>> {
         self.check(Op::FindClient)?;
         self.inner.find_client(issuer, client_id, now).await
     }

@@ -9,7 +9,7 @@ use portcullis::core::{
 use ring::rand::SecureRandom;
 
 /// The issuer of every benchmark record.
-pub(crate) const ISSUER: &str = "https://auth.example.com";
+pub const ISSUER: &str = "https://auth.example.com";
 
 /// The benchmarks' fixed "now": nothing expires while it is measured.
 pub(crate) const NOW: UnixTime = UnixTime::from_secs(1_800_000_000);

@@ -20,6 +20,16 @@ const CLIENT: &str = "app";
 const REDIRECT: &str = "http://127.0.0.1/cb";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
+/// A provider of [`ISSUER`] with the default policy, on a memory store and a fixed clock.
+pub fn memory_provider() -> Provider {
+    Provider::builder(Issuer::parse(ISSUER).expect("issuer"))
+        .policy(Policy::default())
+        .stores(Stores::shared(Arc::new(MemoryStore::new())))
+        .clock(Arc::new(ManualClock::new(NOW)))
+        .build()
+        .expect("provider")
+}
+
 /// A provider on a memory store and a fixed clock, with one public client using PKCE.
 pub struct CodeFlow {
     rt: Runtime,
@@ -44,12 +54,7 @@ impl CodeFlow {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
-        let provider = Provider::builder(Issuer::parse(ISSUER).expect("issuer"))
-            .policy(Policy::default())
-            .stores(Stores::shared(Arc::new(MemoryStore::new())))
-            .clock(Arc::new(ManualClock::new(NOW)))
-            .build()
-            .expect("provider");
+        let provider = memory_provider();
         let client = Client {
             id: CLIENT.into(),
             kind: ClientKind::Public,

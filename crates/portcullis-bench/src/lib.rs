@@ -15,7 +15,7 @@ mod measure;
 mod scale;
 
 pub use core_ops::{CoreOps, Signer};
-pub use fixtures::{delegated_token, Delegated};
-pub use flow::CodeFlow;
+pub use fixtures::{delegated_token, Delegated, ISSUER};
+pub use flow::{memory_provider, CodeFlow};
 pub use measure::{batch_for, median_ns, paired_median_ns};
 pub use scale::{ScaledStore, StoreKind};

@@ -2,6 +2,7 @@
 //! receive them (RFC 6749 §3.1, §3.2, Appendix B).
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use percent_encoding::percent_decode;
 
@@ -27,9 +28,12 @@ pub enum ParamsError {
 
 /// Decoded request parameters. Parameters sent without a value are treated as omitted
 /// (RFC 6749 §3.1); repeats are remembered, since no parameter may appear twice.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Params {
-    pairs: Vec<(String, String)>,
+    /// Every kept name and value, decoded, back to back (one allocation per request).
+    text: String,
+    /// Each kept parameter's name `text[a..b]` and value `text[b..c]`, in order.
+    pairs: Vec<[usize; 3]>,
     repeated: BTreeSet<String>,
 }
 
@@ -37,45 +41,57 @@ impl Params {
     /// Parses a query string or form body. Invalid UTF-8 and malformed percent-encoding
     /// are refused rather than repaired, so no two parsers can disagree on a value.
     pub fn parse(input: &[u8]) -> Result<Self, ParamsError> {
-        let mut params = Params::default();
+        let mut params = Params {
+            // Decoding never lengthens a component.
+            text: String::with_capacity(input.len()),
+            ..Params::default()
+        };
         for piece in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
             let (name, value) = match piece.iter().position(|&b| b == b'=') {
                 Some(i) => (&piece[..i], &piece[i + 1..]),
                 None => (piece, &b""[..]),
             };
-            let name = decode(name)?;
-            let value = decode(value)?;
-            if value.is_empty() {
+            let start = params.text.len();
+            decode_into(name, &mut params.text)?;
+            let name_end = params.text.len();
+            decode_into(value, &mut params.text)?;
+            let end = params.text.len();
+            if end == name_end {
+                params.text.truncate(start);
                 continue;
             }
             if params.pairs.len() == MAX_PARAMS {
                 return Err(ParamsError::TooMany);
             }
-            if !MULTI_VALUED.contains(&name.as_str())
-                && params.pairs.iter().any(|(n, _)| *n == name)
-            {
-                params.repeated.insert(name.clone());
+            let name = &params.text[start..name_end];
+            if !MULTI_VALUED.contains(&name) && params.names().any(|n| n == name) {
+                params.repeated.insert(name.to_owned());
             }
-            params.pairs.push((name, value));
+            params.pairs.push([start, name_end, end]);
         }
         Ok(params)
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.pairs.iter().map(|[a, b, _]| &self.text[*a..*b])
+    }
+
+    fn values_of<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        self.pairs
+            .iter()
+            .filter(move |[a, b, _]| &self.text[*a..*b] == name)
+            .map(|[_, b, c]| &self.text[*b..*c])
     }
 
     /// The (first) value of `name`. Endpoints refuse repeated parameters before reading
     /// values, through [`Params::is_repeated`] and [`Params::first_repeated`].
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.values_of(name).next()
     }
 
     /// Every value of a multi-valued parameter (`resource`), in order.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
-        self.pairs
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.values_of(name)
     }
 
     /// Whether `name` was sent more than once.
@@ -94,22 +110,41 @@ impl Params {
     }
 }
 
+impl fmt::Debug for Params {
+    /// Names only: values include secrets (`client_secret`, codes, tokens).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Params")
+            .field("names", &self.names().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 /// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte,
 /// and the result must be UTF-8. Malformed percent-encoding is refused, never passed through.
 pub(crate) fn decode(raw: &[u8]) -> Result<String, ParamsError> {
-    check_percent_encoding(raw)?;
+    let mut out = String::with_capacity(raw.len());
+    decode_into(raw, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode`], appending to `out`.
+fn decode_into(raw: &[u8], out: &mut String) -> Result<(), ParamsError> {
+    let percent = raw.contains(&b'%');
     // Most components (tokens, codes, ids, grant types) have nothing to decode.
-    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
-        return std::str::from_utf8(raw)
-            .map(str::to_owned)
-            .map_err(|_| ParamsError::NotUtf8);
+    if !percent && !raw.contains(&b'+') {
+        out.push_str(std::str::from_utf8(raw).map_err(|_| ParamsError::NotUtf8)?);
+        return Ok(());
+    }
+    if percent {
+        check_percent_encoding(raw)?;
     }
     let spaced: Vec<u8> = raw
         .iter()
         .map(|&b| if b == b'+' { b' ' } else { b })
         .collect();
     let bytes: Vec<u8> = percent_decode(&spaced).collect();
-    String::from_utf8(bytes).map_err(|_| ParamsError::NotUtf8)
+    out.push_str(std::str::from_utf8(&bytes).map_err(|_| ParamsError::NotUtf8)?);
+    Ok(())
 }
 
 fn check_percent_encoding(raw: &[u8]) -> Result<(), ParamsError> {
@@ -139,6 +174,14 @@ mod tests {
         let p = Params::parse(b"a=b+c&d=%2F%20x").unwrap();
         assert_eq!(p.get("a"), Some("b c"));
         assert_eq!(p.get("d"), Some("/ x"));
+    }
+
+    #[test]
+    fn debug_names_parameters_but_shows_no_value() {
+        let p = Params::parse(b"client_id=app&client_secret=hunter2").unwrap();
+        let debug = format!("{p:?}");
+        assert!(debug.contains("client_secret"), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
     }
 
     #[test]

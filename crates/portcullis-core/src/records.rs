@@ -107,6 +107,9 @@ impl AccessTokenRecord {
     /// The scopes still valid at `now`: a scope with its own shorter lifetime drops out when
     /// that expires, while the others stay until the token does.
     pub fn scopes_at(&self, now: UnixTime) -> ScopeSet {
+        if self.scope_expiry.is_empty() {
+            return self.scopes.clone();
+        }
         let live = self
             .scopes
             .iter()

@@ -1,9 +1,9 @@
 //! The memory store's contract: the conformance kit, plus what only this store has —
-//! `purge_all`, `len` and the automatic purge that keeps memory bounded.
+//! `purge_all`, `len` and the incremental sweep that keeps memory bounded.
 
-use portcullis_core::AccessTokenRecord;
-use portcullis_store::TokenStore;
-use portcullis_store_memory::{MemoryStore, AUTO_PURGE_EVERY};
+use portcullis_core::{AccessTokenRecord, Algorithm};
+use portcullis_store::{ClientStore, CodeStore, KeyStore, RotationGrace, TokenStore};
+use portcullis_store_memory::{MemoryStore, SWEEP_BATCH, SWEEP_EVERY};
 use portcullis_testkit::{conformance_tests, shared_in_process, Fixtures, TestClock};
 
 conformance_tests!(shared_in_process(MemoryStore::new));
@@ -49,15 +49,99 @@ async fn memory_stays_bounded_without_explicit_purges() {
         Fixtures::new(b"bounded"),
         TestClock::default(),
     );
-    // Each token lives 10 s; time advances 1 s per insert.
-    for i in 0..(4 * AUTO_PURGE_EVERY) {
+    // Each token lives 10 s; time advances 1 s per insert. A sweep step comes every
+    // SWEEP_EVERY inserts and, the map being smaller than a batch, examines all of it.
+    for i in 0..(16 * SWEEP_EVERY as u64) {
         s.insert_access_token(&access(&f, &c, i, i + 10))
             .await
             .unwrap();
+        assert!(s.len().unwrap() <= SWEEP_EVERY + 10, "{}", s.len().unwrap());
     }
-    assert!(
-        s.len().unwrap() <= AUTO_PURGE_EVERY as usize + 10,
-        "{}",
-        s.len().unwrap()
+}
+
+#[tokio::test]
+async fn expired_records_of_every_kind_go_without_an_explicit_purge() {
+    let (s, f, c) = (
+        MemoryStore::new(),
+        Fixtures::new(b"swept"),
+        TestClock::default(),
     );
+    let issuer = Fixtures::issuer();
+    let grant = f.grant(&issuer, "alice", "c", c.at(0), c.at(300));
+    let family = f.family_id();
+    let mut client = f.client();
+    client.expires_at = Some(c.at(300));
+    s.save_client(&issuer, &client).await.unwrap();
+    let mut key = f.key(&issuer, Algorithm::EdDSA, c.at(0));
+    key.expires_at = Some(c.at(300));
+    s.insert_key(&key).await.unwrap();
+    s.save_grant(&grant).await.unwrap();
+    s.insert_code(&f.code(&grant, &family, c.at(0), c.at(60)))
+        .await
+        .unwrap();
+    s.insert_access_token(&f.access_token(&grant, &family, c.at(0), c.at(100)))
+        .await
+        .unwrap();
+    let old = f.refresh_token(&grant, &family, c.at(0), c.at(200));
+    s.insert_refresh_token(&old).await.unwrap();
+    let grace = RotationGrace {
+        sealed_answer: "sealed".into(),
+        until: c.at(20),
+        max_claims: 1,
+    };
+    let successor = f.refresh_token(&grant, &family, c.at(10), c.at(200));
+    s.rotate_refresh_token(&issuer, &old.hash, &successor, Some(&grace))
+        .await
+        .unwrap();
+    s.revoke_family(&issuer, &f.family_id(), c.at(250))
+        .await
+        .unwrap();
+    // Client, key, grant, code, access token, two refresh tokens, grace, revoked family.
+    assert_eq!(s.len().unwrap(), 9);
+    let fresh = 2 * SWEEP_EVERY;
+    for _ in 0..fresh {
+        s.insert_access_token(&access(&f, &c, 1000, 2000))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.len().unwrap(), fresh);
+    assert!(s
+        .grants_for(&issuer, "alice", "c")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn an_insert_sweeps_at_most_a_batch() {
+    let (s, f, c) = (
+        MemoryStore::new(),
+        Fixtures::new(b"batch"),
+        TestClock::default(),
+    );
+    // Many more records than a batch, all alive while inserted: no step removes any.
+    let expired = 8 * SWEEP_BATCH.max(SWEEP_EVERY);
+    let expired = expired - expired % SWEEP_EVERY - 1;
+    for _ in 0..expired {
+        s.insert_access_token(&access(&f, &c, 0, 10)).await.unwrap();
+    }
+    assert_eq!(s.len().unwrap(), expired);
+    let mut before = expired;
+    for _ in 0..3 {
+        // The insert that completes SWEEP_EVERY takes a step: it removes some, at most a batch.
+        s.insert_access_token(&access(&f, &c, 1000, 2000))
+            .await
+            .unwrap();
+        let removed = before + 1 - s.len().unwrap();
+        assert!((1..=SWEEP_BATCH).contains(&removed), "{removed}");
+        // Until the next step, inserts remove nothing.
+        before = s.len().unwrap();
+        for _ in 1..SWEEP_EVERY {
+            s.insert_access_token(&access(&f, &c, 1000, 2000))
+                .await
+                .unwrap();
+        }
+        assert_eq!(s.len().unwrap(), before + SWEEP_EVERY - 1);
+        before = s.len().unwrap();
+    }
 }

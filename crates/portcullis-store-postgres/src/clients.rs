@@ -1,5 +1,7 @@
 //! [`ClientStore`]: one row per (issuer, client_id), the client as JSONB.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use portcullis_core::{Client, Issuer, UnixTime};
 use portcullis_store::{ClientStore, StoreResult};
@@ -15,7 +17,7 @@ impl ClientStore for PostgresStore {
         issuer: &Issuer,
         client_id: &str,
         now: UnixTime,
-    ) -> StoreResult<Option<Client>> {
+    ) -> StoreResult<Option<Arc<Client>>> {
         let rows = self
             .query(
                 "SELECT record FROM clients WHERE issuer = $1 AND client_id = $2 \
@@ -23,7 +25,7 @@ impl ClientStore for PostgresStore {
                 &[&issuer.as_str(), &client_id, &now.secs_i64()],
             )
             .await?;
-        rows.first().map(|r| decode(r, 0)).transpose()
+        rows.first().map(|r| decode(r, 0).map(Arc::new)).transpose()
     }
 
     async fn save_client(&self, issuer: &Issuer, client: &Client) -> StoreResult<()> {

@@ -1,5 +1,7 @@
 //! [`ClientStore`]: one row per (issuer, client_id), the client as JSON.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use portcullis_core::{Client, Issuer, UnixTime};
 use portcullis_store::{ClientStore, StoreResult};
@@ -15,7 +17,7 @@ impl ClientStore for SqliteStore {
         issuer: &Issuer,
         client_id: &str,
         now: UnixTime,
-    ) -> StoreResult<Option<Client>> {
+    ) -> StoreResult<Option<Arc<Client>>> {
         let (issuer, client_id) = (issuer.to_string(), client_id.to_owned());
         self.run(move |conn| {
             let json: Option<String> = conn
@@ -28,7 +30,7 @@ impl ClientStore for SqliteStore {
                         .optional()
                 })
                 .map_err(db)?;
-            json.as_deref().map(decode).transpose()
+            json.as_deref().map(|j| decode(j).map(Arc::new)).transpose()
         })
         .await
     }

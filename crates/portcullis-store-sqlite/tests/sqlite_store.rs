@@ -76,7 +76,7 @@ async fn reopening_keeps_every_record_and_every_state() {
     let s = SqliteStore::open(&db.path).unwrap();
     assert_eq!(
         s.find_client(&a, &client.id, c.at(1)).await.unwrap(),
-        Some(client)
+        Some(std::sync::Arc::new(client))
     );
     assert_eq!(s.find_grant(&a, &grant.id).await.unwrap(), Some(grant));
     assert!(matches!(

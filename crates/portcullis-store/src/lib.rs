@@ -15,6 +15,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use portcullis_core::{
     AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
@@ -58,13 +60,14 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Registered clients, per issuer.
 #[async_trait]
 pub trait ClientStore: Send + Sync + 'static {
-    /// The client `client_id` of `issuer`, unless absent or expired at `now`.
+    /// The client `client_id` of `issuer`, unless absent or expired at `now`. Shared: a
+    /// store that keeps clients in memory hands out its own copy without cloning it.
     async fn find_client(
         &self,
         issuer: &Issuer,
         client_id: &str,
         now: UnixTime,
-    ) -> StoreResult<Option<Client>>;
+    ) -> StoreResult<Option<Arc<Client>>>;
 
     /// Inserts or replaces a client of `issuer`.
     async fn save_client(&self, issuer: &Issuer, client: &Client) -> StoreResult<()>;

@@ -201,7 +201,7 @@ impl Provider {
         };
         let request = match validate_authorization_request(
             &params,
-            client.as_ref(),
+            client.as_deref(),
             &inner.issuer,
             &inner.policy,
         ) {

@@ -2,6 +2,8 @@
 //! revocation): POSTed forms, client authentication (RFC 6749 §2.3, §3.2.1) and JSON errors
 //! (RFC 6749 §5.2).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{Method, Request, Response, StatusCode};
@@ -61,7 +63,7 @@ fn invalid_request(description: &'static str) -> Failure {
 
 /// An authenticated client's request.
 pub(crate) struct ClientRequest {
-    pub(crate) client: Client,
+    pub(crate) client: Arc<Client>,
     pub(crate) params: Params,
     pub(crate) now: UnixTime,
 }
@@ -96,7 +98,7 @@ impl Provider {
             .clients
             .find_client(&inner.issuer, &auth.client_id, now)
             .await?;
-        authenticate_client(&auth, client.as_ref())?;
+        authenticate_client(&auth, client.as_deref())?;
         match client {
             Some(client) => Ok(ClientRequest {
                 client,

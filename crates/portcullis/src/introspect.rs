@@ -1,5 +1,7 @@
 //! The introspection endpoint (RFC 7662), with JWT responses (RFC 9701).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::{Method, Request, Response, StatusCode};
@@ -89,7 +91,7 @@ impl Provider {
                     now,
                 } = self.authenticate_client_request(req).await?;
                 return Ok(Caller {
-                    id: client.id,
+                    id: client.id.clone(),
                     params,
                     now,
                 });
@@ -190,7 +192,7 @@ impl Provider {
         &self,
         client_id: &str,
         now: UnixTime,
-    ) -> Result<Option<Client>, Failure> {
+    ) -> Result<Option<Arc<Client>>, Failure> {
         let inner = &self.inner;
         Ok(inner
             .stores

@@ -222,7 +222,7 @@ impl Provider {
     }
 
     /// The registered client `client_id`, if any (and not expired).
-    pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
         let inner = &self.inner;
         inner
             .stores

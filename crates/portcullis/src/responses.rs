@@ -1,31 +1,46 @@
 //! HTTP responses the endpoints send: JSON with no caching, redirects, error pages.
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, WWW_AUTHENTICATE};
+use http::header::{
+    HeaderName, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, PRAGMA,
+    REFERRER_POLICY, WWW_AUTHENTICATE, X_FRAME_OPTIONS,
+};
 use http::{HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
 /// Headers every response carrying a secret (token responses, redirects with a code) needs
 /// (RFC 6749 §5.1).
-fn no_store(builder: http::response::Builder) -> http::response::Builder {
-    builder
-        .header(CACHE_CONTROL, "no-store")
-        .header(PRAGMA, "no-cache")
-}
+const NO_STORE: [(HeaderName, HeaderValue); 2] = [
+    (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    (PRAGMA, HeaderValue::from_static("no-cache")),
+];
 
-fn finish(builder: http::response::Builder, body: Bytes) -> Response<Bytes> {
-    // Every header value set here is a constant or validated ASCII.
-    builder.body(body).unwrap_or_else(|_| {
-        let mut r = Response::new(Bytes::new());
-        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        r
-    })
+/// Header slots allocated up front: ours and the security headers a host's middleware
+/// commonly adds, so the map is allocated once and never regrown.
+const HEADER_ROOM: usize = 12;
+
+/// A response with `headers` (distinct names) and `body`.
+fn response(
+    status: StatusCode,
+    headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
+    body: Bytes,
+) -> Response<Bytes> {
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    let map = r.headers_mut();
+    map.reserve(HEADER_ROOM);
+    for (name, value) in headers {
+        map.insert(name, value);
+    }
+    r
 }
 
 /// A JSON response that must not be cached.
 pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response<Bytes> {
-    let body = serde_json::to_vec(body).unwrap_or_default();
-    uncached(status, "application/json;charset=UTF-8", Bytes::from(body))
+    // Room for a token response in one allocation; serializing our own types cannot fail.
+    let mut buf = Vec::with_capacity(512);
+    serde_json::to_writer(&mut buf, body).unwrap_or_default();
+    uncached(status, "application/json;charset=UTF-8", Bytes::from(buf))
 }
 
 /// A response of `content_type` that must not be cached.
@@ -34,10 +49,8 @@ pub(crate) fn uncached(
     content_type: &'static str,
     body: Bytes,
 ) -> Response<Bytes> {
-    finish(
-        no_store(Response::builder().status(status)).header(CONTENT_TYPE, content_type),
-        body,
-    )
+    let content_type = (CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response(status, NO_STORE.into_iter().chain([content_type]), body)
 }
 
 #[derive(Serialize)]
@@ -92,10 +105,12 @@ impl crate::provider::Provider {
 /// 303 so a POSTed login form is not re-posted to the client).
 pub(crate) fn redirect(location: &str) -> Response<Bytes> {
     match HeaderValue::from_str(location) {
-        Ok(value) => finish(
-            no_store(Response::builder().status(StatusCode::SEE_OTHER))
-                .header(LOCATION, value)
-                .header("referrer-policy", "no-referrer"),
+        Ok(value) => response(
+            StatusCode::SEE_OTHER,
+            NO_STORE.into_iter().chain([
+                (LOCATION, value),
+                (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+            ]),
             Bytes::new(),
         ),
         // Locations are serialized URLs, always valid header values.
@@ -124,14 +139,19 @@ pub(crate) fn html_page(status: StatusCode, title: &str, body: &str) -> Response
          <body><h1>{title}</h1>{body}</body></html>",
         title = escape_html(title),
     );
-    finish(
-        no_store(Response::builder().status(status))
-            .header(CONTENT_TYPE, "text/html;charset=UTF-8")
-            .header("x-frame-options", "DENY")
-            .header(
-                "content-security-policy",
-                "default-src 'none'; frame-ancestors 'none'",
+    response(
+        status,
+        NO_STORE.into_iter().chain([
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html;charset=UTF-8"),
             ),
+            (X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+            (
+                CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+            ),
+        ]),
         Bytes::from(html),
     )
 }

@@ -1,6 +1,8 @@
 //! [`ClientStore`]: registered clients per issuer (RFC 6749 §2), with optional expiry
 //! (RFC 7591 `client_secret_expires_at`-style registrations).
 
+use std::sync::Arc;
+
 use portcullis_store::ClientStore;
 
 use super::{purged, Must};
@@ -14,7 +16,7 @@ pub async fn client_round_trip<S: ClientStore>(h: Harness<S>) {
     let client = f.client();
     s.save_client(&a, &client).await.must("save_client");
     let found = s.find_client(&a, &client.id, now).await.must("find_client");
-    assert_eq!(found, Some(client), "the client as saved");
+    assert_eq!(found, Some(Arc::new(client)), "the client as saved");
     let unknown = s.find_client(&a, &f.id(), now).await.must("find_client");
     assert_eq!(unknown, None, "an unknown client_id");
 }
@@ -30,7 +32,11 @@ pub async fn client_save_replaces<S: ClientStore>(h: Harness<S>) {
     second.expires_at = Some(h.clock().at(1_000));
     s.save_client(&a, &second).await.must("save_client");
     let found = s.find_client(&a, &first.id, now).await.must("find_client");
-    assert_eq!(found, Some(second), "the second save replaced the first");
+    assert_eq!(
+        found,
+        Some(Arc::new(second)),
+        "the second save replaced the first"
+    );
 }
 
 /// A client of issuer A is invisible to issuer B: B neither finds nor deletes it, and B may
@@ -48,9 +54,13 @@ pub async fn clients_are_scoped_by_issuer<S: ClientStore>(h: Harness<S>) {
     theirs.id = mine.id.clone();
     s.save_client(&b, &theirs).await.must("save_client");
     let found_a = s.find_client(&a, &mine.id, now).await.must("find_client");
-    assert_eq!(found_a, Some(mine), "A's client untouched by B's");
+    assert_eq!(found_a, Some(Arc::new(mine)), "A's client untouched by B's");
     let found_b = s.find_client(&b, &theirs.id, now).await.must("find_client");
-    assert_eq!(found_b, Some(theirs), "B's client under the same id");
+    assert_eq!(
+        found_b,
+        Some(Arc::new(theirs)),
+        "B's client under the same id"
+    );
 }
 
 /// `find_client` hides a client whose registration expired at `now` (`expires_at <= now`)
@@ -64,13 +74,17 @@ pub async fn client_expires_at_its_expiry<S: ClientStore>(h: Harness<S>) {
     s.save_client(&a, &lapsing).await.must("save_client");
     s.save_client(&a, &forever).await.must("save_client");
     let before = s.find_client(&a, &lapsing.id, c.at(99)).await;
-    assert_eq!(before.must("find_client"), Some(lapsing.clone()));
+    assert_eq!(before.must("find_client"), Some(Arc::new(lapsing.clone())));
     for t in [100, 101] {
         let after = s.find_client(&a, &lapsing.id, c.at(t)).await;
         assert_eq!(after.must("find_client"), None, "expired at +{t}s");
     }
     let late = s.find_client(&a, &forever.id, c.at(u32::MAX.into())).await;
-    assert_eq!(late.must("find_client"), Some(forever), "no expiry");
+    assert_eq!(
+        late.must("find_client"),
+        Some(Arc::new(forever)),
+        "no expiry"
+    );
 }
 
 /// `delete_client` removes the client and says whether it existed.
@@ -86,7 +100,7 @@ pub async fn client_delete<S: ClientStore>(h: Harness<S>) {
     let again = s.delete_client(&a, &gone.id).await.must("delete_client");
     assert!(!again, "a second delete finds nothing");
     let other = s.find_client(&a, &kept.id, now).await.must("find_client");
-    assert_eq!(other, Some(kept), "only the named client goes");
+    assert_eq!(other, Some(Arc::new(kept)), "only the named client goes");
 }
 
 /// `purge_expired` removes exactly the clients of every issuer whose registration expired at
@@ -115,7 +129,7 @@ pub async fn client_purge_expired<S: ClientStore>(h: Harness<S>) {
         .find_client(&a, &a200.id, c.at(50))
         .await
         .must("find_client");
-    assert_eq!(found, Some(a200), "+200s client kept");
+    assert_eq!(found, Some(Arc::new(a200)), "+200s client kept");
     let gone = s
         .find_client(&a, &a100.id, c.at(50))
         .await
@@ -129,7 +143,7 @@ pub async fn client_purge_expired<S: ClientStore>(h: Harness<S>) {
         .must("find_client");
     assert_eq!(
         kept,
-        Some(forever),
+        Some(Arc::new(forever)),
         "a client without expiry is never purged"
     );
 }
