@@ -26,7 +26,7 @@ fn stores(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let (mut took, mut done) = (Duration::ZERO, 0u64);
                     while done < iters {
-                        took += store.insert_round();
+                        took += store.insert_round().insert;
                         done += store.fresh_len() as u64;
                     }
                     took.mul_f64(iters as f64 / done as f64)

@@ -18,4 +18,4 @@ pub use core_ops::{CoreOps, Signer};
 pub use fixtures::{delegated_token, Delegated, ISSUER};
 pub use flow::{memory_provider, CodeFlow};
 pub use measure::{batch_for, median_ns, paired_median_ns};
-pub use scale::{ScaledStore, StoreKind};
+pub use scale::{IssueTimes, ScaledStore, StoreKind};
