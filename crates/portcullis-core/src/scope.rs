@@ -235,7 +235,7 @@ mod tests {
             let (sa, sb) = (parse(&a), parse(&b));
             let items = |s: &ScopeSet| s.iter().map(str::to_owned).collect::<Vec<_>>();
             prop_assert_eq!(items(&sa), ma.iter().cloned().collect::<Vec<_>>());
-            prop_assert_eq!(sa == ScopeSet::from_tokens(ma.clone()).unwrap(), true);
+            prop_assert_eq!(&sa, &ScopeSet::from_tokens(ma.clone()).unwrap());
             prop_assert_eq!(sa.is_empty(), ma.is_empty());
             prop_assert_eq!(sa.is_subset(&sb), ma.is_subset(&mb));
             prop_assert_eq!(
