@@ -268,6 +268,21 @@ async fn userinfo(
     )
 }
 
+/// `GET /userinfo` with `token` as its Bearer credentials (RFC 6750 §2.1).
+async fn userinfo_with_bearer(
+    server: &Running,
+    token: &str,
+) -> (StatusCode, Option<String>, Value) {
+    let bearer = format!("Bearer {token}");
+    userinfo(
+        Method::GET,
+        &server.url("/userinfo"),
+        &[(AUTHORIZATION.as_str(), &bearer)],
+        "",
+    )
+    .await
+}
+
 /// RFC 9700 §4.5 (Authorization Code Injection, countermeasure §4.5.3.1 PKCE) and RFC 6819
 /// §5.2.4.4–§5.2.4.5: a stolen code is bound to its client, its redirect URI and its PKCE
 /// challenge, so whoever redeems it otherwise gets `invalid_grant` (400) — and only once: the
@@ -750,13 +765,7 @@ async fn rfc9700_4_3_access_token_in_a_query_string() {
             "{challenge}"
         );
     }
-    let (status, _, claims) = userinfo(
-        Method::GET,
-        &server.url("/userinfo"),
-        &[(AUTHORIZATION.as_str(), &bearer)],
-        "",
-    )
-    .await;
+    let (status, _, claims) = userinfo_with_bearer(&server, &token).await;
     assert_eq!(
         (status, claims["sub"].as_str()),
         (StatusCode::OK, Some("alice"))
@@ -1473,14 +1482,7 @@ async fn rfc9700_4_15_client_impersonating_resource_owner() {
     .await;
     assert_eq!(about["sub"], "alice");
 
-    let bearer = format!("Bearer {client_token}");
-    let (status, _, body) = userinfo(
-        Method::GET,
-        &server.url("/userinfo"),
-        &[(AUTHORIZATION.as_str(), &bearer)],
-        "",
-    )
-    .await;
+    let (status, _, body) = userinfo_with_bearer(&server, client_token).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::FORBIDDEN, Some("insufficient_scope"))

@@ -212,15 +212,6 @@ pub struct Page {
     pub body: String,
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 /// The value of attribute `attr` in the first tag containing `marker`.
 fn attribute(html: &str, marker: &str, attr: &str) -> Option<String> {
     let at = html.find(marker)?;
@@ -230,7 +221,7 @@ fn attribute(html: &str, marker: &str, attr: &str) -> Option<String> {
     let key = format!("{attr}=\"");
     let start = tag.find(&key)? + key.len();
     let len = tag[start..].find('"')?;
-    Some(unescape(&tag[start..start + len]))
+    Some(html_escape::decode_html_entities(&tag[start..start + len]).into_owned())
 }
 
 impl Page {
@@ -251,7 +242,7 @@ impl Page {
             .split("name=\"scope\" value=\"")
             .skip(1)
             .filter_map(|rest| rest.split('"').next())
-            .map(unescape)
+            .map(|v| html_escape::decode_html_entities(v).into_owned())
             .collect()
     }
 

@@ -294,7 +294,7 @@ impl ClientStore for MemoryStore {
         Ok(s.clients
             .get(issuer)
             .and_then(|of_issuer| of_issuer.get(client_id))
-            .filter(|c| c.expires_at.is_none_or(|e| e > now))
+            .filter(|c| !c.expired(now))
             .cloned())
     }
 
@@ -349,7 +349,7 @@ impl CodeStore for MemoryStore {
         let Some(entry) = s.codes.get_mut(hash) else {
             return Ok(ConsumeOutcome::Missing);
         };
-        if entry.record.issuer != *issuer || entry.record.expires_at <= now {
+        if entry.record.issuer != *issuer || entry.expired(now) {
             return Ok(ConsumeOutcome::Missing);
         }
         if entry.consumed {

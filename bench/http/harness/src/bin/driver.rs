@@ -379,21 +379,12 @@ struct Form {
     names: Vec<String>,
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 /// The value of the double-quoted attribute `name` in `tag`.
 fn attribute(tag: &str, name: &str) -> Option<String> {
     let key = format!(" {name}=\"");
     let start = tag.find(&key)? + key.len();
     let len = tag[start..].find('"')?;
-    Some(unescape(&tag[start..start + len]))
+    Some(html_escape::decode_html_entities(&tag[start..start + len]).into_owned())
 }
 
 impl Form {
