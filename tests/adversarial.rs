@@ -121,19 +121,24 @@ async fn redeem(
     post_form(&server.url("/token"), client, &form).await
 }
 
-/// Whether introspection (by the demo service) finds `token` active.
-async fn is_active(server: &Running, token: &str) -> bool {
-    let (status, body) = post_form(
-        &server.url("/introspect"),
-        &DEMO_SERVICE_CLIENT,
-        &[("token", token)],
-    )
-    .await;
+/// Whether `client`'s access `token` (issued without `openid`) is live: by introspection as
+/// `client` itself, since a token without an audience is nobody else's business (RFC 7662
+/// §4). A public client cannot introspect (RFC 7662 §2.1), so for its tokens UserInfo tells:
+/// a live token lacks `openid` (403 `insufficient_scope`), a dead one is 401 `invalid_token`.
+async fn is_active(server: &Running, client: &DemoClient, token: &str) -> bool {
+    if client.secret.is_none() {
+        let (status, _, _) = userinfo_with_bearer(server, token).await;
+        assert!(
+            [StatusCode::FORBIDDEN, StatusCode::UNAUTHORIZED].contains(&status),
+            "{status}"
+        );
+        return status == StatusCode::FORBIDDEN;
+    }
+    let (status, body) = post_form(&server.url("/introspect"), client, &[("token", token)]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["active"].as_bool().expect("active")
 }
 
-/// A string member of a JSON answer.
 fn text<'a>(body: &'a Value, name: &str) -> &'a str {
     body[name]
         .as_str()
@@ -322,10 +327,10 @@ async fn rfc9700_4_5_authorization_code_injection() {
     let (status, tokens) = exchange_code(server.issuer(), &DEMO_WEB_CLIENT, &good).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let access = text(&tokens, "access_token");
-    assert!(is_active(&server, access).await);
+    assert!(is_active(&server, &DEMO_WEB_CLIENT, access).await);
     let replay = exchange_code(server.issuer(), &DEMO_WEB_CLIENT, &good).await;
     assert_error(&replay, StatusCode::BAD_REQUEST, "invalid_grant");
-    assert!(!is_active(&server, access).await);
+    assert!(!is_active(&server, &DEMO_WEB_CLIENT, access).await);
 }
 
 /// RFC 9700 §4.8 (PKCE Downgrade Attack, countermeasures §4.8.2) and §2.1.1: a code issued
@@ -809,7 +814,7 @@ async fn rfc9700_4_14_refresh_token_replay() {
         assert_error(&newer, StatusCode::BAD_REQUEST, "invalid_grant");
         for tokens in [&first, &second] {
             assert!(
-                !is_active(&server, text(tokens, "access_token")).await,
+                !is_active(&server, client, text(tokens, "access_token")).await,
                 "{}",
                 client.id
             );
@@ -1476,7 +1481,7 @@ async fn rfc9700_4_15_client_impersonating_resource_owner() {
     let user_token = openid_access_token(&server).await;
     let (_, about) = post_form(
         &server.url("/introspect"),
-        &DEMO_SERVICE_CLIENT,
+        &DEMO_WEB_CLIENT,
         &[("token", &user_token)],
     )
     .await;
@@ -1627,4 +1632,118 @@ async fn rfc9110_no_request_is_a_server_error() {
             }
         }
     }
+}
+
+/// The outside probe's first finding (issue 13), RFC 8252 §8.6 and RFC 6749 §10.2: after the
+/// user approved the public native client once, a local attacker opening the browser at its
+/// own loopback port with its own PKCE challenge must not get a code silently — the consent
+/// page comes back every time, and `prompt=none` is `consent_required` with no code.
+#[tokio::test]
+async fn rfc8252_8_6_no_silent_issuance_to_native_apps() {
+    let server = start().await;
+    let browser = Browser::new();
+    let native = "http://127.0.0.1:51234/callback";
+    let first = authorize(&server, &good_request(DEMO_NATIVE_CLIENT.id, native));
+    let approved = browser
+        .authorize(&first, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    assert!(query_param(&approved, "code").is_some(), "{approved}");
+
+    let attacker = "http://127.0.0.1:4444/callback";
+    let params = with(
+        &good_request(DEMO_NATIVE_CLIENT.id, attacker),
+        "code_challenge",
+        Some("Attacker0123456789abcdefghijklmnopqrstuvwxy"),
+    );
+    let page = browser.get(&authorize(&server, &params)).await;
+    assert_eq!(page.status, StatusCode::OK, "{:?}", page.location);
+    assert!(page.is_consent(), "{}", page.body);
+    assert!(!page.body.contains("code="), "{}", page.body);
+
+    let silent = with(
+        &with(&params, "scope", Some("openid read")),
+        "prompt",
+        Some("none"),
+    );
+    let page = browser.get(&authorize(&server, &silent)).await;
+    let location = assert_error_redirect(&page, attacker, "consent_required", server.issuer());
+    assert_eq!(query_param(&location, "code"), None);
+}
+
+/// The probe's fifth finding: RFC 8252 §7.3 lets native apps vary a loopback port; a
+/// confidential client's loopback redirect URI matches exactly (RFC 9700 §4.1.3), so
+/// `demo-web` at another port gets an error page, never a redirect.
+#[tokio::test]
+async fn rfc8252_7_3_loopback_port_variation_only_for_native_apps() {
+    let server = start().await;
+    let browser = Browser::new();
+    for port in ["4444", "9001", "80"] {
+        let uri = format!("http://127.0.0.1:{port}/callback");
+        let page = browser
+            .get(&authorize(&server, &good_request(DEMO_WEB_CLIENT.id, &uri)))
+            .await;
+        assert_error_page(&page, "invalid_request");
+    }
+}
+
+/// The probe's sixth finding, RFC 7662 §2.1 and §4: a public client naming only its
+/// `client_id` is refused (401 `invalid_client`, with a challenge, no token data, JSON or
+/// JWT), discovery does not offer `none` there, and another confidential client learns
+/// nothing about a token without an audience.
+#[tokio::test]
+async fn rfc7662_2_1_introspection_needs_an_authorized_caller() {
+    let server = start().await;
+    let browser = Browser::new();
+    let code = code(&server, &browser, &DEMO_WEB_CLIENT).await;
+    let (_, tokens) = exchange_code(server.issuer(), &DEMO_WEB_CLIENT, &code).await;
+    let access = text(&tokens, "access_token");
+    let introspect = server.url("/introspect");
+    for accept in ["application/json", "application/token-introspection+jwt"] {
+        let form = format!("token={access}&client_id={}", DEMO_NATIVE_CLIENT.id);
+        let (status, headers, body) = send(
+            Method::POST,
+            &introspect,
+            &[
+                (CONTENT_TYPE.as_str(), "application/x-www-form-urlencoded"),
+                ("accept", accept),
+            ],
+            form.into_bytes(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(headers.contains_key(WWW_AUTHENTICATE));
+        let body: Value = serde_json::from_str(&body).expect("a JSON error");
+        assert_eq!(body["error"], "invalid_client");
+        assert!(body.get("active").is_none() && body.get("sub").is_none());
+    }
+    let meta = discovery(&server, &[]).await;
+    assert_eq!(
+        meta["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
+    let other = post_form(&introspect, &DEMO_SERVICE_CLIENT, &[("token", access)]).await;
+    assert_eq!(
+        other,
+        (StatusCode::OK, serde_json::json!({"active": false}))
+    );
+    assert!(is_active(&server, &DEMO_WEB_CLIENT, access).await);
+}
+
+/// The probe's tenth finding: a `state` the interaction could not carry is `invalid_request`
+/// at once (a redirect with the error, before any page), not "Request expired" after the
+/// password is typed.
+#[tokio::test]
+async fn oversized_state_is_refused_before_the_login_page() {
+    let server = start().await;
+    let browser = Browser::new();
+    let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
+    let long = "s".repeat(13_000);
+    let params = with(&good_request(DEMO_WEB_CLIENT.id, web), "state", Some(&long));
+    let page = browser.get(&authorize(&server, &params)).await;
+    let location = assert_error_redirect(&page, web, "invalid_request", server.issuer());
+    assert_eq!(
+        query_param(&location, "state").as_deref(),
+        Some(long.as_str())
+    );
+    assert_eq!(query_param(&location, "code"), None);
 }

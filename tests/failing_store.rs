@@ -701,7 +701,7 @@ async fn store_calls_per_flow() {
     let at = refreshed["access_token"].as_str().unwrap();
     let (status, body) = post_form(
         &issuer.endpoint("/introspect"),
-        &DEMO_SERVICE_CLIENT,
+        &DEMO_WEB_CLIENT,
         &[("token", at)],
     )
     .await;

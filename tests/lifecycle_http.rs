@@ -72,11 +72,20 @@ async fn an_independent_client_introspects_and_revokes_over_http() {
     let http = http_client();
     let (access, refresh) = web_tokens(&server).await;
     let web = code_client(&server, &DEMO_WEB_CLIENT, WEB_REDIRECT);
-    // A resource server (the service client) introspects the user's access token.
+    // The token has no audience (no resource indicator): only its own client may learn about
+    // it; another confidential client (the service) hears only `active: false` (RFC 7662 §4).
     let service = token_client(&server, &DEMO_SERVICE_CLIENT)
         .set_introspection_url(IntrospectionUrl::new(server.url("/introspect")).unwrap());
+    let hidden = service
+        .introspect(&access)
+        .request_async(&http)
+        .await
+        .expect("introspection answers");
+    assert!(!hidden.active() && hidden.client_id().is_none() && hidden.sub().is_none());
+    let web_introspects = token_client(&server, &DEMO_WEB_CLIENT)
+        .set_introspection_url(IntrospectionUrl::new(server.url("/introspect")).unwrap());
 
-    let active = service
+    let active = web_introspects
         .introspect(&access)
         .set_token_type_hint("access_token")
         .request_async(&http)
@@ -111,7 +120,7 @@ async fn an_independent_client_introspects_and_revokes_over_http() {
     // Its own client revokes the refresh token: the whole family dies, access token included.
     let (status, _) = revoke(&server, "demo-web", "demo-web-secret", refresh.secret()).await;
     assert_eq!(status, 200);
-    let dead = service
+    let dead = web_introspects
         .introspect(&access)
         .request_async(&http)
         .await

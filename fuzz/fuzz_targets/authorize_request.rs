@@ -27,6 +27,7 @@ fn fixture() -> &'static (Client, Issuer) {
             expires_at: None,
             oidc: Default::default(),
             first_party: false,
+            dangerous_skip_consent_for_unverifiable_redirects: false,
             tokens: Default::default(),
         };
         (client, Issuer::parse("https://as.example").unwrap())

@@ -66,6 +66,7 @@ impl CodeFlow {
             expires_at: None,
             oidc: Default::default(),
             first_party: false,
+            dangerous_skip_consent_for_unverifiable_redirects: false,
             tokens: Default::default(),
         };
         rt.block_on(provider.register_client(&client))

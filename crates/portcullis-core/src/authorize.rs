@@ -74,6 +74,20 @@ pub struct IssuedCode {
     pub location: String,
 }
 
+/// The longest value accepted for each authorization request parameter that travels
+/// through the host's pages in the interaction ticket, in bytes after percent-decoding. A
+/// longer one is `invalid_request` at once (RFC 6749 §4.1.2.1), before the user sees a page;
+/// `claims` has its own bound (8 KiB). A request whose ticket would still exceed
+/// [`crate::MAX_TICKET_LEN`] is refused the same way by the engine.
+pub const AUTHORIZE_PARAMETER_LIMITS: &[(&str, usize)] = &[
+    ("state", 2048),
+    ("nonce", 512),
+    ("login_hint", 512),
+    ("id_token_hint", 4096),
+    ("ui_locales", 256),
+    ("acr_values", 512),
+];
+
 fn page(description: &'static str) -> AuthorizeRejection {
     AuthorizeRejection::ErrorPage(OAuthError::new(
         AuthorizeErrorCode::InvalidRequest,
@@ -141,6 +155,14 @@ pub fn validate_authorization_request(
             AuthorizeErrorCode::InvalidRequest,
             format!("{name} was sent more than once"),
         ));
+    }
+    for (name, limit) in AUTHORIZE_PARAMETER_LIMITS {
+        if params.get(name).is_some_and(|v| v.len() > *limit) {
+            return Err(fail(
+                AuthorizeErrorCode::InvalidRequest,
+                format!("{name} is longer than {limit} bytes"),
+            ));
+        }
     }
     if params.contains("request") {
         return Err(fail(
@@ -431,6 +453,7 @@ mod tests {
             expires_at: None,
             oidc: Default::default(),
             first_party: false,
+            dangerous_skip_consent_for_unverifiable_redirects: false,
             tokens: Default::default(),
         }
     }
@@ -489,6 +512,35 @@ mod tests {
                 }
                 other => panic!("{q}: {other:?}"),
             }
+        }
+    }
+
+    /// Values that could not travel in the ticket are refused before any page.
+    #[test]
+    fn oversized_parameters_are_invalid_request_up_front() {
+        let c = client(&["https://app.example/cb"]);
+        for (name, limit) in AUTHORIZE_PARAMETER_LIMITS {
+            let scope = if *name == "state" {
+                ""
+            } else {
+                "&scope=openid"
+            };
+            let c = Client {
+                allowed_scopes: ScopeSet::parse("read openid").unwrap(),
+                ..c.clone()
+            };
+            let at_limit =
+                good(&format!("{scope}&{name}={}", "a".repeat(*limit))).replace("state=xyz&", "");
+            assert!(validate(&at_limit, &c).is_ok(), "{name} at its limit");
+            let over = good(&format!("{scope}&{name}={}", "a".repeat(limit + 1)))
+                .replace("state=xyz&", "");
+            let (code, url) = redirected(validate(&over, &c));
+            assert_eq!(code, AuthorizeErrorCode::InvalidRequest, "{name}");
+            assert!(query(&url, "code").is_none());
+            assert_eq!(
+                query(&url, "error_description").unwrap(),
+                format!("{name} is longer than {limit} bytes")
+            );
         }
     }
 

@@ -123,6 +123,13 @@ pub struct Client {
     /// How this client's tokens are issued.
     #[serde(default)]
     pub tokens: ClientTokens,
+    /// Lets remembered consent (and [`Client::first_party`]) skip the user even for requests
+    /// to a redirect URI that cannot prove the client's identity (a public client's loopback
+    /// or private-use-scheme URI). Any local app can then obtain codes in the user's name
+    /// without them noticing (RFC 8252 §8.6, RFC 6749 §10.2): only for hosts that verify the
+    /// app some other way.
+    #[serde(default)]
+    pub dangerous_skip_consent_for_unverifiable_redirects: bool,
 }
 
 /// How a client's tokens are issued.
@@ -253,8 +260,135 @@ impl Client {
         self.kind == ClientKind::Public
     }
 
-    /// The registered URI that `requested` matches, if any (RFC 6749 §3.1.2.3).
+    /// The registered URI that `requested` matches, if any (RFC 6749 §3.1.2.3): exactly
+    /// (RFC 9700 §4.1.3), or for a public client (a native app) also a loopback URI on
+    /// another port (RFC 8252 §7.3).
     pub fn find_redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {
-        self.redirect_uris.iter().find(|r| r.matches(requested))
+        let public = self.is_public();
+        self.redirect_uris.iter().find(|r| {
+            if public {
+                r.matches_for_native_app(requested)
+            } else {
+                r.matches(requested)
+            }
+        })
+    }
+
+    /// Whether an authorization request of this client to `redirect_uri` may be approved
+    /// without showing the user anything, given that the user already consented to what it
+    /// asks (`covered`). Never with `prompt=consent`; for a public client whose redirect URI
+    /// cannot prove who receives the code (loopback, private-use scheme), never — neither a
+    /// remembered consent nor first-party status — unless the client opted out with
+    /// [`Client::dangerous_skip_consent_for_unverifiable_redirects`] (RFC 8252 §8.6,
+    /// RFC 6749 §10.2); otherwise for a first-party client, or when `covered`.
+    pub fn may_skip_consent(
+        &self,
+        redirect_uri: &str,
+        prompt_consent: bool,
+        covered: bool,
+    ) -> bool {
+        if prompt_consent {
+            return false;
+        }
+        let identified = !self.is_public()
+            || self
+                .find_redirect_uri(redirect_uri)
+                .is_some_and(RedirectUri::identifies_client);
+        if !identified && !self.dangerous_skip_consent_for_unverifiable_redirects {
+            return false;
+        }
+        self.first_party || covered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client_secret::ClientSecretHash;
+
+    fn client(kind: ClientKind, uris: &[&str]) -> Client {
+        Client {
+            id: "app".into(),
+            kind,
+            redirect_uris: uris
+                .iter()
+                .map(|u| RedirectUri::parse(u).unwrap())
+                .collect(),
+            allowed_scopes: ScopeSet::parse("read").unwrap(),
+            default_scopes: ScopeSet::default(),
+            grant_types: [GrantType::AuthorizationCode].into(),
+            pkce: PkcePolicy::Required,
+            expires_at: None,
+            oidc: ClientOidc::default(),
+            first_party: false,
+            dangerous_skip_consent_for_unverifiable_redirects: false,
+            tokens: ClientTokens::default(),
+        }
+    }
+
+    fn confidential(uris: &[&str]) -> Client {
+        let secret = ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap();
+        client(ClientKind::Confidential { secret }, uris)
+    }
+
+    const LOOPBACK: &str = "http://127.0.0.1/cb";
+    const PRIVATE_USE: &str = "com.example.app:/cb";
+    const HTTPS: &str = "https://app.example/cb";
+
+    /// RFC 9700 §4.1.3: confidential clients match exactly; RFC 8252 §7.3 lets only native
+    /// apps (public clients) vary a loopback port.
+    #[test]
+    fn only_public_clients_vary_the_loopback_port() {
+        let web = confidential(&["http://127.0.0.1:9000/cb"]);
+        assert!(web.find_redirect_uri("http://127.0.0.1:9000/cb").is_some());
+        assert!(web.find_redirect_uri("http://127.0.0.1:4444/cb").is_none());
+        let native = client(ClientKind::Public, &["http://127.0.0.1:9000/cb"]);
+        assert!(native
+            .find_redirect_uri("http://127.0.0.1:4444/cb")
+            .is_some());
+        assert!(native
+            .find_redirect_uri("http://127.0.0.1:4444/other")
+            .is_none());
+    }
+
+    /// RFC 8252 §8.6, RFC 6749 §10.2: no automatic approval when the redirect URI cannot
+    /// prove who gets the code.
+    #[test]
+    fn unverifiable_redirects_always_ask() {
+        for uri in [LOOPBACK, "http://127.0.0.1:5555/cb", PRIVATE_USE] {
+            let mut c = client(ClientKind::Public, &[LOOPBACK, PRIVATE_USE, HTTPS]);
+            assert!(!c.may_skip_consent(uri, false, true), "remembered: {uri}");
+            c.first_party = true;
+            assert!(!c.may_skip_consent(uri, false, true), "first party: {uri}");
+            c.dangerous_skip_consent_for_unverifiable_redirects = true;
+            assert!(c.may_skip_consent(uri, false, false), "opted out: {uri}");
+            assert!(
+                !c.may_skip_consent(uri, true, true),
+                "prompt=consent: {uri}"
+            );
+        }
+        // An unregistered URI never counts as identified.
+        let c = client(ClientKind::Public, &[HTTPS]);
+        assert!(!c.may_skip_consent("https://evil.example/cb", false, true));
+    }
+
+    #[test]
+    fn identified_clients_skip_when_covered_or_first_party() {
+        for c in [
+            client(ClientKind::Public, &[HTTPS]),
+            confidential(&[LOOPBACK]),
+            confidential(&[PRIVATE_USE]),
+        ] {
+            let uri = c.redirect_uris[0].as_str().to_owned();
+            assert!(c.may_skip_consent(&uri, false, true), "{uri}");
+            assert!(!c.may_skip_consent(&uri, false, false), "{uri}");
+            assert!(!c.may_skip_consent(&uri, true, true), "{uri}");
+            let first_party = Client {
+                first_party: true,
+                ..c.clone()
+            };
+            assert!(first_party.may_skip_consent(&uri, false, false), "{uri}");
+            assert!(!first_party.may_skip_consent(&uri, true, false), "{uri}");
+        }
     }
 }

@@ -230,6 +230,7 @@ mod tests {
             expires_at: None,
             oidc: Default::default(),
             first_party: false,
+            dangerous_skip_consent_for_unverifiable_redirects: false,
             tokens: Default::default(),
         };
         let public = Client {

@@ -15,8 +15,22 @@ use crate::issuer::Issuer;
 use crate::secret::RandomError;
 use crate::time::UnixTime;
 
-/// Longest ticket accepted, so decoding an attacker's string costs little.
-const MAX_TICKET_LEN: usize = 16 * 1024;
+/// Longest ticket accepted, so decoding an attacker's string costs little. Sealing refuses
+/// to make a longer one ([`SealError::TooLarge`]), so every ticket handed out opens.
+pub const MAX_TICKET_LEN: usize = 16 * 1024;
+
+/// Why a value could not be sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    /// The random number generator (or the cipher) failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// The ticket would be longer than [`MAX_TICKET_LEN`]: the request carries too much
+    /// (e.g. a long `state` full of characters JSON escapes). Refuse the request up front
+    /// with `invalid_request`, rather than hand out a ticket that will not open.
+    #[error("the request is too large to carry through the interaction")]
+    TooLarge,
+}
 
 /// The AES-256-GCM key that seals interaction tickets. Every provider process sharing
 /// pending authorizations (e.g. behind a load balancer) needs the same key.
@@ -84,7 +98,7 @@ pub fn seal_payload<T: Serialize>(
     issuer: &Issuer,
     key: &InteractionKey,
     rng: &dyn SecureRandom,
-) -> Result<String, RandomError> {
+) -> Result<String, SealError> {
     let sealed = Sealed { value, expires_at };
     let mut buf = serde_json::to_vec(&sealed).map_err(|_| RandomError)?;
     let mut nonce = [0u8; NONCE_LEN];
@@ -98,6 +112,9 @@ pub fn seal_payload<T: Serialize>(
         .map_err(|_| RandomError)?;
     let mut out = nonce.to_vec();
     out.extend_from_slice(&buf);
+    if base64::encoded_len(out.len(), false).is_none_or(|len| len > MAX_TICKET_LEN) {
+        return Err(SealError::TooLarge);
+    }
     Ok(URL_SAFE_NO_PAD.encode(out))
 }
 
@@ -140,7 +157,7 @@ pub fn seal_ticket(
     issuer: &Issuer,
     key: &InteractionKey,
     rng: &dyn SecureRandom,
-) -> Result<String, RandomError> {
+) -> Result<String, SealError> {
     seal_payload(AUTHORIZE, &request.0, expires_at, issuer, key, rng)
 }
 
@@ -178,6 +195,7 @@ mod tests {
             expires_at: None,
             oidc: Default::default(),
             first_party: false,
+            dangerous_skip_consent_for_unverifiable_redirects: false,
             tokens: Default::default(),
         };
         let q = "response_type=code&client_id=app&scope=read&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
@@ -228,6 +246,38 @@ mod tests {
         assert_eq!(
             open_ticket("", &iss, &key, UnixTime::from_secs(1)),
             Err(TicketError)
+        );
+    }
+
+    /// Sealing never hands out a ticket that opening would refuse: the largest sealable
+    /// value opens, one byte more is `TooLarge`.
+    #[test]
+    fn sealing_refuses_what_opening_would_refuse() {
+        let rng = SystemRandom::new();
+        let iss = Issuer::parse("https://a.example").unwrap();
+        let key = InteractionKey::generate(&rng).unwrap();
+        let exp = UnixTime::from_secs(1000);
+        let now = UnixTime::from_secs(1);
+        // The longest string whose sealed form is within the limit.
+        let sealable =
+            |n: &usize| seal_payload("t", &"x".repeat(*n), exp, &iss, &key, &rng).is_ok();
+        let longest = (0..MAX_TICKET_LEN)
+            .collect::<Vec<_>>()
+            .partition_point(sealable)
+            - 1;
+        let fits = "x".repeat(longest);
+        let ticket = seal_payload("t", &fits, exp, &iss, &key, &rng).unwrap();
+        assert!(ticket.len() <= MAX_TICKET_LEN && ticket.len() > MAX_TICKET_LEN - 4);
+        assert_eq!(
+            open_payload::<String>("t", &ticket, &iss, &key, now)
+                .unwrap()
+                .0,
+            fits
+        );
+        let more = format!("{fits}x");
+        assert_eq!(
+            seal_payload("t", &more, exp, &iss, &key, &rng),
+            Err(SealError::TooLarge)
         );
     }
 }

@@ -66,6 +66,41 @@ impl Introspection {
     }
 }
 
+/// Who asks an introspection endpoint (RFC 7662 §2.1: the caller must be authorized).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Introspector<'a> {
+    /// A confidential client that authenticated (a resource server, or the token's client).
+    /// Public clients cannot authenticate and are refused before this point.
+    Client(&'a str),
+    /// The holder of an access token with the policy's introspection scope (a gateway the
+    /// deployment trusts to introspect every token), issued to this client.
+    Designated(&'a str),
+}
+
+impl Introspector<'_> {
+    /// The caller's client id.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Self::Client(id) | Self::Designated(id) => id,
+        }
+    }
+}
+
+/// Whether `caller` may learn about an access token issued to `token_client` for
+/// `audience` (RFC 7662 §4: a token's details are for its client and its resources only).
+/// A token without an audience is shown only to its own client and to a designated
+/// introspector, never to another client.
+pub fn may_introspect_access_token(
+    caller: Introspector<'_>,
+    token_client: &str,
+    audience: &[String],
+) -> bool {
+    let id = caller.client_id();
+    id == token_client
+        || audience.iter().any(|a| a == id)
+        || (audience.is_empty() && matches!(caller, Introspector::Designated(_)))
+}
+
 /// The claims of a JWT introspection response (RFC 9701 §5).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IntrospectionJwtClaims<'a> {
@@ -82,6 +117,26 @@ pub struct IntrospectionJwtClaims<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_tokens_client_its_audience_or_a_designated_caller_may_see_it() {
+        let aud = vec!["https://api.example".to_owned()];
+        let none: Vec<String> = vec![];
+        use Introspector::{Client, Designated};
+        for caller in [Client("web"), Designated("web")] {
+            assert!(may_introspect_access_token(caller, "web", &none));
+            assert!(may_introspect_access_token(caller, "web", &aud));
+        }
+        assert!(!may_introspect_access_token(Client("other"), "web", &none));
+        assert!(may_introspect_access_token(Designated("gw"), "web", &none));
+        assert!(may_introspect_access_token(
+            Client("https://api.example"),
+            "web",
+            &aud
+        ));
+        assert!(!may_introspect_access_token(Client("other"), "web", &aud));
+        assert!(!may_introspect_access_token(Designated("gw"), "web", &aud));
+    }
 
     #[test]
     fn inactive_says_nothing_else() {

@@ -35,7 +35,7 @@ mod token_response;
 
 pub use authorize::{
     validate_authorization_request, AuthorizationRequest, AuthorizeRejection, CodeApproval,
-    ErrorRedirect, IssuedCode,
+    ErrorRedirect, IssuedCode, AUTHORIZE_PARAMETER_LIMITS,
 };
 pub use bearer::{bearer_credentials, BearerCredentials};
 pub use client::{
@@ -48,9 +48,12 @@ pub use error::{AuthorizeErrorCode, OAuthError, TokenErrorCode};
 pub use id_token::{half_hash, is_protocol_claim, merge_extra_claims, IdTokenClaims};
 pub use ids::{random_id, FamilyId, GrantId};
 pub use interaction::{
-    open_payload, open_ticket, seal_payload, seal_ticket, InteractionKey, TicketError,
+    open_payload, open_ticket, seal_payload, seal_ticket, InteractionKey, SealError, TicketError,
+    MAX_TICKET_LEN,
 };
-pub use introspection::{ActiveToken, Introspection, IntrospectionJwtClaims};
+pub use introspection::{
+    may_introspect_access_token, ActiveToken, Introspection, IntrospectionJwtClaims, Introspector,
+};
 pub use issuer::{Issuer, IssuerError};
 pub use jose::{
     sign_compact, verify_compact, Algorithm, JoseError, Jwk, JwkSet, JwsHeader, SigningKey,

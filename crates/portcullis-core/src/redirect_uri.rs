@@ -49,11 +49,18 @@ impl RedirectUri {
         &self.raw
     }
 
-    /// Whether `requested` may be used as this registered URI: an exact, case-sensitive string
-    /// match (RFC 6749 §3.1.2.3, RFC 9700 §4.1.3), except that a loopback IP redirect matches
-    /// with any port (RFC 8252 §7.3). No normalisation is applied to either side.
+    /// Whether `requested` is exactly this registered URI: a case-sensitive string comparison
+    /// without normalisation (RFC 6749 §3.1.2.3, RFC 9700 §4.1.3). Confidential clients get
+    /// only this.
     pub fn matches(&self, requested: &str) -> bool {
-        if self.raw == requested {
+        self.raw == requested
+    }
+
+    /// [`RedirectUri::matches`], except that a loopback IP redirect matches with any port:
+    /// a native app listens on whatever port the OS gives it (RFC 8252 §7.3). Only for native
+    /// apps, which are public clients (RFC 8252 §8.4).
+    pub fn matches_for_native_app(&self, requested: &str) -> bool {
+        if self.matches(requested) {
             return true;
         }
         if !self.loopback {
@@ -63,6 +70,16 @@ impl RedirectUri {
             (Some(reg), Some(req)) => reg.host == req.host && reg.rest == req.rest,
             _ => false,
         }
+    }
+
+    /// Whether a response sent here reaches only the registered client: true for `https`,
+    /// whose host the client proves it owns (TLS, or an OS-verified claimed URL, RFC 8252
+    /// §7.2); false for loopback and private-use URI schemes, which any local app can listen
+    /// on or claim (RFC 8252 §8.6, §8.10).
+    pub fn identifies_client(&self) -> bool {
+        self.raw
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
     }
 }
 
@@ -161,14 +178,15 @@ mod tests {
             "https://client.example/cb/../cb?x=1",
         ] {
             assert!(!r.matches(bad), "{bad}");
+            assert!(!r.matches_for_native_app(bad), "{bad}");
         }
     }
 
     #[test]
     fn loopback_matches_any_port_but_nothing_else() {
         let r = reg("http://127.0.0.1/callback");
-        assert!(r.matches("http://127.0.0.1:51004/callback"));
-        assert!(r.matches("http://127.0.0.1/callback"));
+        assert!(r.matches_for_native_app("http://127.0.0.1:51004/callback"));
+        assert!(r.matches_for_native_app("http://127.0.0.1/callback"));
         for bad in [
             "http://127.0.0.1:51004/callback2",
             "http://127.0.0.1:51004/Callback",
@@ -180,11 +198,35 @@ mod tests {
             "http://localhost:5000/callback",
             "https://127.0.0.1:5000/callback",
         ] {
-            assert!(!r.matches(bad), "{bad}");
+            assert!(!r.matches_for_native_app(bad), "{bad}");
         }
         let v6 = reg("http://[::1]:8000/cb");
-        assert!(v6.matches("http://[::1]:1234/cb"));
-        assert!(!v6.matches("http://127.0.0.1:1234/cb"));
+        assert!(v6.matches_for_native_app("http://[::1]:1234/cb"));
+        assert!(!v6.matches_for_native_app("http://127.0.0.1:1234/cb"));
+    }
+
+    /// RFC 8252 §7.3 is for native apps: everyone else matches exactly (RFC 9700 §4.1.3).
+    #[test]
+    fn only_native_apps_may_vary_the_loopback_port() {
+        let r = reg("http://127.0.0.1:9000/cb");
+        assert!(r.matches("http://127.0.0.1:9000/cb"));
+        assert!(!r.matches("http://127.0.0.1:4444/cb"));
+        assert!(!r.matches("http://127.0.0.1/cb"));
+        assert!(r.matches_for_native_app("http://127.0.0.1:4444/cb"));
+    }
+
+    #[test]
+    fn only_https_identifies_the_client() {
+        assert!(reg("https://client.example/cb").identifies_client());
+        assert!(reg("HTTPS://client.example/cb").identifies_client());
+        for unverifiable in [
+            "http://127.0.0.1/cb",
+            "http://[::1]:8000/cb",
+            "com.example.app:/oauth2redirect",
+            "httpsx:/cb",
+        ] {
+            assert!(!reg(unverifiable).identifies_client(), "{unverifiable}");
+        }
     }
 
     proptest! {
@@ -193,18 +235,19 @@ mod tests {
         fn never_matches_a_different_uri(suffix in "[a-zA-Z0-9%@:/?#&=.]{1,12}") {
             let r = reg("https://client.example/cb");
             let candidate = format!("https://client.example/cb{suffix}");
-            prop_assert!(!r.matches(&candidate));
+            prop_assert!(!r.matches_for_native_app(&candidate));
             let candidate = format!("https://client.example{suffix}/cb");
-            prop_assert!(!r.matches(&candidate));
+            prop_assert!(!r.matches_for_native_app(&candidate));
         }
 
         #[test]
         fn loopback_differs_only_in_port(port in 1u16.., path in "/[a-z]{0,6}") {
             let r = reg("http://127.0.0.1/cb");
             let same = format!("http://127.0.0.1:{port}/cb");
-            prop_assert!(r.matches(&same));
+            prop_assert!(r.matches_for_native_app(&same));
+            prop_assert!(!r.matches(&same));
             let other = format!("http://127.0.0.1:{port}{path}x");
-            prop_assert!(!r.matches(&other));
+            prop_assert!(!r.matches_for_native_app(&other));
         }
     }
 }

@@ -47,7 +47,8 @@ pub fn seal_grace_answer(
         id_token: response.id_token.clone(),
     };
     let key = InteractionKey::derive(SALT, old_refresh_token.as_bytes());
-    seal_payload(PURPOSE, &kept, until, issuer, &key, rng)
+    // A token response is far below the ticket limit: any failure is the generator's.
+    seal_payload(PURPOSE, &kept, until, issuer, &key, rng).map_err(|_| RandomError)
 }
 
 /// Opens an answer sealed by [`seal_grace_answer`] for the same old refresh token, with

@@ -98,6 +98,7 @@ impl Fixtures {
                 post_logout_redirect_uris: vec![uri("https://client.example/bye")],
             },
             first_party: true,
+            dangerous_skip_consent_for_unverifiable_redirects: false,
             tokens: Default::default(),
         };
         // Away from the defaults, so that a round trip shows they were stored.

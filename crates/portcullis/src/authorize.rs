@@ -7,7 +7,7 @@ use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
     open_ticket, seal_ticket, validate_authorization_request, AuthorizationRequest,
     AuthorizeErrorCode, AuthorizeRejection, Client, CodeApproval, Grant, GrantId, OAuthError,
-    OidcRequest, OidcSession, Params, ScopeSet, TicketError, UnixTime,
+    OidcRequest, OidcSession, Params, ScopeSet, SealError, TicketError, UnixTime,
 };
 use portcullis_store::StoreError;
 
@@ -239,7 +239,12 @@ impl Provider {
                 ticket,
                 expires_at,
             }),
-            Err(_) => AuthorizeOutcome::Respond(self.error_redirect(
+            Err(SealError::TooLarge) => AuthorizeOutcome::Respond(self.error_redirect(
+                &request,
+                AuthorizeErrorCode::InvalidRequest,
+                "the authorization request is too large",
+            )),
+            Err(SealError::Random(_)) => AuthorizeOutcome::Respond(self.error_redirect(
                 &request,
                 AuthorizeErrorCode::ServerError,
                 "the server could not continue",

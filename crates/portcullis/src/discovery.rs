@@ -32,8 +32,11 @@ pub mod paths {
     pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
 }
 
-/// How clients authenticate at the token, introspection and revocation endpoints.
+/// How clients authenticate at the token and revocation endpoints (`none`: public clients).
 const CLIENT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+
+/// How callers authenticate at the introspection endpoint: never `none` (RFC 7662 §2.1).
+const INTROSPECTION_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 
 /// The standard claims this provider can release (OpenID Connect Core §5.1).
 pub(crate) const STANDARD_CLAIMS: &[&str] = &[
@@ -108,7 +111,7 @@ impl Provider {
             end_session_endpoint: iss.endpoint(paths::END_SESSION),
             introspection_endpoint: iss.endpoint(paths::INTROSPECT),
             revocation_endpoint: iss.endpoint(paths::REVOKE),
-            introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+            introspection_endpoint_auth_methods_supported: INTROSPECTION_AUTH_METHODS,
             revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
             scopes_supported: &[
                 "openid",

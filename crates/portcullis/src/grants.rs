@@ -57,23 +57,26 @@ impl Provider {
         }
     }
 
-    /// Whether the host must ask `subject` for consent: always with `prompt=consent`; never
-    /// for a first-party client; otherwise only when no live grant to this client already
-    /// covers the requested scopes.
+    /// Whether the host must ask `subject` for consent (show a consent or confirmation
+    /// page; with `prompt=none`, answer `consent_required`): the client's decision
+    /// ([`portcullis_core::Client::may_skip_consent`]) given whether a live grant to this
+    /// client already covers the requested scopes. Always with `prompt=consent`, and always
+    /// for a public client whose redirect URI cannot prove its identity (RFC 8252 §8.6).
     pub async fn needs_consent(
         &self,
         pending: &PendingAuthorization,
         subject: &str,
     ) -> Result<bool, StoreError> {
-        if pending.oidc().is_some_and(|o| o.prompt.consent) {
+        let prompt_consent = pending.oidc().is_some_and(|o| o.prompt.consent);
+        let Some(client) = self.client(pending.client_id()).await? else {
             return Ok(true);
-        }
-        if self
-            .client(pending.client_id())
-            .await?
-            .is_some_and(|c| c.first_party)
-        {
+        };
+        let redirect_uri = pending.redirect_uri();
+        if client.may_skip_consent(redirect_uri, prompt_consent, false) {
             return Ok(false);
+        }
+        if !client.may_skip_consent(redirect_uri, prompt_consent, true) {
+            return Ok(true);
         }
         let inner = &self.inner;
         let now = inner.clock.now();
@@ -84,6 +87,6 @@ impl Provider {
             .await?
             .iter()
             .any(|g| !g.revoked && now < g.expires_at && pending.scopes().is_subset(&g.scopes));
-        Ok(!covered)
+        Ok(!client.may_skip_consent(redirect_uri, prompt_consent, covered))
     }
 }

@@ -6,9 +6,9 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
-    bearer_credentials, sign_compact, AccessTokenRecord, ActiveToken, BearerCredentials, Client,
-    Introspection, IntrospectionJwtClaims, OAuthError, Params, RefreshTokenRecord, TokenErrorCode,
-    TokenHash, TokenSubject, UnixTime,
+    bearer_credentials, may_introspect_access_token, sign_compact, AccessTokenRecord, ActiveToken,
+    BearerCredentials, Client, Introspection, IntrospectionJwtClaims, Introspector, OAuthError,
+    Params, RefreshTokenRecord, TokenErrorCode, TokenHash, TokenSubject, UnixTime,
 };
 use portcullis_store::RefreshState;
 
@@ -25,8 +25,20 @@ const JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";
 /// Who is asking.
 struct Caller {
     id: String,
+    /// Authorized by a bearer token with the policy's introspection scope.
+    designated: bool,
     params: Params,
     now: UnixTime,
+}
+
+impl Caller {
+    fn introspector(&self) -> Introspector<'_> {
+        if self.designated {
+            Introspector::Designated(&self.id)
+        } else {
+            Introspector::Client(&self.id)
+        }
+    }
 }
 
 fn invalid_request(description: &'static str) -> Failure {
@@ -34,9 +46,11 @@ fn invalid_request(description: &'static str) -> Failure {
 }
 
 impl Provider {
-    /// Introspection: the caller authenticates as a client (any method it may use), or with a
-    /// bearer token carrying the policy's `introspection_scope`. Active tokens report their
-    /// RFC 7662 members; anything else is only `{"active": false}`.
+    /// Introspection: the caller authenticates as a confidential client (public clients, which
+    /// cannot authenticate, get 401 `invalid_client`: RFC 7662 §2.1), or with a bearer token
+    /// carrying the policy's `introspection_scope`. Active tokens the caller may see
+    /// ([`portcullis_core::may_introspect_access_token`]) report their RFC 7662 members;
+    /// anything else is only `{"active": false}`.
     pub async fn introspect(&self, req: Request<Bytes>) -> Response<Bytes> {
         match self.introspection(&req).await {
             Ok((caller, result)) => self.introspection_response(&req, &caller, &result).await,
@@ -90,8 +104,13 @@ impl Provider {
                     params,
                     now,
                 } = self.authenticate_client_request(req).await?;
+                // RFC 7662 §2.1: a client id alone authorizes nothing.
+                if client.is_public() {
+                    return Err(unauthorized());
+                }
                 return Ok(Caller {
                     id: client.id.clone(),
+                    designated: false,
                     params,
                     now,
                 });
@@ -118,6 +137,7 @@ impl Provider {
             Params::parse(req.body()).map_err(|_| invalid_request("malformed form body"))?;
         Ok(Caller {
             id: record.client_id,
+            designated: true,
             params,
             now,
         })
@@ -137,9 +157,7 @@ impl Provider {
         else {
             return Ok(None);
         };
-        // RFC 7662 §4: a token for other resources is not the caller's business.
-        let may_see =
-            t.client_id == caller.id || t.audience.is_empty() || t.audience.contains(&caller.id);
+        let may_see = may_introspect_access_token(caller.introspector(), &t.client_id, &t.audience);
         if caller.now >= t.expires_at || !may_see {
             return Ok(Some(Introspection::inactive()));
         }

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use portcullis_core::{open_payload, seal_payload, Client, Params, TicketError};
+use portcullis_core::{open_payload, seal_payload, Client, Params, SealError, TicketError};
 use serde::{Deserialize, Serialize};
 
 use crate::authorize::is_form;
@@ -149,7 +149,8 @@ impl Provider {
             inner.rng.as_ref(),
         ) {
             Ok(ticket) => LogoutOutcome::Pending(PendingLogout { fields, ticket }),
-            Err(_) => refused("the server could not continue"),
+            Err(SealError::TooLarge) => refused("the logout request is too large"),
+            Err(SealError::Random(_)) => refused("the server could not continue"),
         }
     }
 

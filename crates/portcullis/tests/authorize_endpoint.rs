@@ -191,3 +191,50 @@ async fn loopback_redirect_accepts_any_port() {
         .await;
     assert_eq!(status, StatusCode::OK, "{json}");
 }
+
+/// RFC 8252 §7.3 lets native apps vary a loopback port; a confidential client's loopback
+/// URI matches exactly (RFC 9700 §4.1.3): another port is an untrusted redirect, a 400 page.
+#[tokio::test]
+async fn loopback_port_variation_is_for_native_apps_only() {
+    let h = Harness::new().await;
+    let mut web = web_client();
+    web.redirect_uris =
+        vec![portcullis::core::RedirectUri::parse("http://127.0.0.1:9000/cb").unwrap()];
+    h.provider.register_client(&web).await.unwrap();
+    let q = |uri: &str| {
+        format!(
+            "response_type=code&client_id=web&redirect_uri={}&code_challenge={}&code_challenge_method=S256",
+            enc(uri),
+            challenge(VERIFIER)
+        )
+    };
+    h.pending(&q("http://127.0.0.1:9000/cb")).await;
+    let r = h.respond(&q("http://127.0.0.1:4444/cb")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
+    assert!(std::str::from_utf8(r.body())
+        .unwrap()
+        .contains("invalid_request"));
+}
+
+/// What cannot travel through the login pages is refused at once (never "expired" after
+/// the password): a `state` over its limit, and a request whose ticket would be too long
+/// (here a `state` within its limit that JSON escapes to six times its size).
+#[tokio::test]
+async fn oversized_requests_are_refused_before_any_page() {
+    let h = Harness::new().await;
+    for (state, description) in [
+        ("a".repeat(13_000), "state is longer than 2048 bytes"),
+        ("%01".repeat(2048), "the authorization request is too large"),
+    ] {
+        let r = h
+            .respond(&good_query().replace("state=xyz", &format!("state={state}")))
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+        assert_eq!(q["error"], "invalid_request");
+        assert_eq!(q["error_description"], description);
+        assert!(!q.contains_key("code"));
+    }
+}

@@ -50,9 +50,9 @@ async fn introspection_reports_active_tokens_and_nothing_about_others() {
         (json!(T0), json!(T0), json!(T0 + 3600))
     );
     assert!(body["jti"].is_string());
-    // Any other authenticated client may introspect an unrestricted access token (a resource
-    // server); refresh tokens only by their own client.
-    assert_eq!(introspect(&h, &at, SERVICE).await["active"], true);
+    // A token without an audience is its own client's business only (RFC 7662 §4); refresh
+    // tokens too.
+    assert_eq!(introspect(&h, &at, SERVICE).await, json!({"active": false}));
     let rt = s(&t, "refresh_token");
     let refresh = introspect(&h, &format!("{rt}&token_type_hint=refresh_token"), WEB).await;
     assert_eq!(
@@ -98,6 +98,38 @@ async fn introspection_needs_an_authenticated_caller() {
         (status, error_of(&json)),
         (StatusCode::BAD_REQUEST, "invalid_request")
     );
+}
+
+/// RFC 7662 §2.1: a public client's `client_id` authorizes nothing, not even for its own
+/// tokens — 401 `invalid_client` with a challenge, and no token data in the body.
+#[tokio::test]
+async fn public_clients_cannot_introspect() {
+    let h = Harness::new().await;
+    let t = web_tokens(&h, "alice").await;
+    let at = s(&t, "access_token");
+    let (status, json, resp) = h
+        .post(
+            Endpoint::Introspect,
+            &format!("token={at}&client_id=native"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::UNAUTHORIZED, "invalid_client")
+    );
+    assert!(resp.headers().contains_key("www-authenticate"));
+    assert!(
+        json.get("active").is_none() && json.get("sub").is_none(),
+        "{json}"
+    );
+    let meta: Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();
+    let methods = &meta["introspection_endpoint_auth_methods_supported"];
+    assert_eq!(
+        methods,
+        &json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert_eq!(meta["token_endpoint_auth_methods_supported"][2], "none");
 }
 
 #[tokio::test]
@@ -151,7 +183,7 @@ async fn jwt_introspection_responses_are_signed_for_the_caller() {
     let req = Request::post("/introspect")
         .header(
             "authorization",
-            format!("Basic {}", base64_basic("service", SECRET)),
+            format!("Basic {}", base64_basic("web", SECRET)),
         )
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/token-introspection+jwt")
@@ -175,7 +207,7 @@ async fn jwt_introspection_responses_are_signed_for_the_caller() {
     assert_eq!(v.header.typ.as_deref(), Some("token-introspection+jwt"));
     let claims: Value = serde_json::from_slice(&v.payload).unwrap();
     assert_eq!(claims["iss"], ISSUER);
-    assert_eq!(claims["aud"], "service");
+    assert_eq!(claims["aud"], "web");
     assert_eq!(claims["token_introspection"]["active"], true);
     assert_eq!(claims["token_introspection"]["sub"], "alice");
 }
@@ -327,10 +359,16 @@ async fn revoking_one_grant_leaves_the_users_other_grants_working() {
         (StatusCode::BAD_REQUEST, "invalid_grant")
     );
     // Her native app and Bob's web session keep working.
-    assert_eq!(
-        introspect(&h, &s(&native, "access_token"), WEB).await["active"],
-        true
-    );
+    let (status, json, _) = h
+        .token(
+            &format!(
+                "grant_type=refresh_token&client_id=native&refresh_token={}",
+                s(&native, "refresh_token")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
     assert_eq!(
         introspect(&h, &s(&bob, "access_token"), WEB).await["active"],
         true
@@ -405,6 +443,39 @@ async fn first_party_clients_skip_consent_unless_prompt_consent() {
         .needs_consent(&h.pending(&q("&prompt=consent")).await, "alice")
         .await
         .unwrap());
+}
+
+/// RFC 8252 §8.6, RFC 6749 §10.2: a native app's loopback (or private-use) redirect URI
+/// cannot prove which local app gets the code, so neither a remembered consent nor
+/// first-party status approves its requests silently — unless the client opts out.
+#[tokio::test]
+async fn native_apps_at_unverifiable_redirects_always_need_the_user() {
+    let h = Harness::new().await;
+    let q = |port: u16| {
+        format!(
+            "response_type=code&client_id=native&redirect_uri={}&scope=read&code_challenge={}&code_challenge_method=S256",
+            enc(&format!("http://127.0.0.1:{port}/cb")),
+            challenge(VERIFIER)
+        )
+    };
+    let pending = h.pending(&q(5000)).await;
+    h.provider.approve(pending, approval("alice", "read")).await;
+    assert_eq!(h.provider.grants("alice").await.unwrap().len(), 1);
+    for port in [5000, 6666] {
+        let pending = h.pending(&q(port)).await;
+        assert!(h.provider.needs_consent(&pending, "alice").await.unwrap());
+    }
+    let mut client = native_client();
+    client.first_party = true;
+    h.provider.register_client(&client).await.unwrap();
+    let pending = h.pending(&q(6666)).await;
+    assert!(h.provider.needs_consent(&pending, "alice").await.unwrap());
+    client.first_party = false;
+    client.dangerous_skip_consent_for_unverifiable_redirects = true;
+    h.provider.register_client(&client).await.unwrap();
+    let pending = h.pending(&q(6666)).await;
+    assert!(!h.provider.needs_consent(&pending, "alice").await.unwrap());
+    assert!(h.provider.needs_consent(&pending, "bob").await.unwrap());
 }
 
 #[tokio::test]

@@ -362,6 +362,10 @@ struct FileClient {
     post_logout_redirect_uris: Vec<RedirectUri>,
     #[serde(default)]
     refresh: FileRefresh,
+    /// Remembered consent skips the user even at a loopback or private-use redirect URI
+    /// (RFC 8252 §8.6): see `Client::dangerous_skip_consent_for_unverifiable_redirects`.
+    #[serde(default)]
+    dangerous_skip_consent_for_unverifiable_redirects: bool,
 }
 
 /// A client's `[clients.refresh]` table: its refresh-token policy (RFC 9700 §4.14.2).
@@ -661,6 +665,8 @@ impl FileClient {
                 post_logout_redirect_uris: self.post_logout_redirect_uris,
             },
             first_party: false,
+            dangerous_skip_consent_for_unverifiable_redirects: self
+                .dangerous_skip_consent_for_unverifiable_redirects,
             tokens: ClientTokens {
                 refresh: self.refresh.resolve()?,
                 ..ClientTokens::default()

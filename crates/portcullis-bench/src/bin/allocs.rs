@@ -53,6 +53,7 @@ fn main() {
         expires_at: None,
         oidc: Default::default(),
         first_party: false,
+        dangerous_skip_consent_for_unverifiable_redirects: false,
         tokens: Default::default(),
     };
     rt.block_on(provider.register_client(&client))

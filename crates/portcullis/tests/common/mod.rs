@@ -63,6 +63,7 @@ pub fn web_client() -> Client {
             ..ClientOidc::default()
         },
         first_party: false,
+        dangerous_skip_consent_for_unverifiable_redirects: false,
         tokens: Default::default(),
     }
 }
@@ -111,6 +112,7 @@ pub fn native_client() -> Client {
         expires_at: None,
         oidc: Default::default(),
         first_party: false,
+        dangerous_skip_consent_for_unverifiable_redirects: false,
         tokens: Default::default(),
     }
 }
