@@ -490,6 +490,10 @@ mod tests {
     fn valid_request_with_default_scope() {
         let c = client(&["https://app.example/cb"]);
         let req = validate(&good(""), &c).unwrap();
+        assert_eq!(req.client_id(), "app");
+        assert!(validate(&good("&response_mode=query"), &c).is_ok());
+        let (code, _) = redirected(validate(&good("&response_mode=fragment"), &c));
+        assert_eq!(code, AuthorizeErrorCode::InvalidRequest);
         assert_eq!(req.scopes().to_string(), "read");
         assert_eq!(req.redirect_uri(), "https://app.example/cb");
     }
@@ -549,6 +553,17 @@ mod tests {
         let c = client(&["https://app.example/cb"]);
         let q = format!("response_type=code&client_id=app&code_challenge={CHALLENGE}&code_challenge_method=S256");
         assert!(validate(&q, &c).is_ok());
+        // OpenID Connect Core §3.1.2.1: not in an OpenID request.
+        let c = Client {
+            allowed_scopes: ScopeSet::parse("read openid").unwrap(),
+            ..c
+        };
+        match validate(&format!("{q}&scope=openid"), &c) {
+            Err(AuthorizeRejection::ErrorPage(e)) => {
+                assert_eq!(e.code, AuthorizeErrorCode::InvalidRequest)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
