@@ -656,6 +656,65 @@ async fn rfc9700_4_7_csrf() {
     assert!(page.body.contains("demo-web"), "{}", page.body);
 }
 
+/// Interaction tickets are single use (issue 13; RFC 9700 is silent, the rule is ours): a
+/// consent form approved once and then posted again exactly as it was (same ticket, CSRF
+/// token and cookies) gets a 400 `invalid_request` page: no redirect, and no code anywhere
+/// in the answer.
+#[tokio::test]
+async fn replayed_consent_gets_no_code() {
+    let server = start().await;
+    let browser = Browser::new();
+    let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
+    let consent = browser.sign_in(&url, &DEMO_USER).await;
+    let approved = browser.answer(&consent, Decision::ApproveAll).await;
+    assert!(query_param(&approved.redirect(), "code").is_some());
+    for round in 0..3 {
+        let replay = browser.answer(&consent, Decision::ApproveAll).await;
+        assert_already_answered(&replay, &format!("approval replayed, round {round}"));
+    }
+}
+
+/// A denied consent form, posted again as an approval (or a denial), gets the same 400
+/// page: no code, and nothing granted.
+#[tokio::test]
+async fn consent_approved_after_denial_gets_no_code() {
+    let server = start().await;
+    let issuer = server.issuer();
+    let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
+    let browser = Browser::new();
+    let url = authorize_url(issuer, &DEMO_WEB_CLIENT, "read", STATE);
+    let consent = browser.sign_in(&url, &DEMO_USER).await;
+    let denied = browser.answer(&consent, Decision::Deny).await;
+    assert_error_redirect(&denied, web, "access_denied", issuer);
+    for decision in [Decision::ApproveAll, Decision::Deny] {
+        let replay = browser.answer(&consent, decision).await;
+        assert_already_answered(&replay, &format!("{decision:?} after denial"));
+    }
+    let grants = server
+        .provider()
+        .grants(DEMO_USER.username)
+        .await
+        .expect("grants");
+    assert!(grants.is_empty(), "{grants:?}");
+}
+
+/// The answer to a ticket answered before: a 400 `invalid_request` page saying so, without
+/// a redirect and without `code=` in its body or headers.
+#[track_caller]
+fn assert_already_answered(page: &Page, what: &str) {
+    assert_error_page(page, "invalid_request");
+    assert!(
+        page.body.contains("already answered"),
+        "{what}: {}",
+        page.body
+    );
+    assert!(!page.body.contains("code="), "{what}: {}", page.body);
+    for (name, value) in &page.headers {
+        let code = value.as_bytes().windows(5).any(|w| w == b"code=");
+        assert!(!code, "{what}: {name}: {value:?}");
+    }
+}
+
 /// RFC 9700 §4.16 (Clickjacking), RFC 6819 §4.4.1.9 and §5.2.2.6: every page — sign-in,
 /// consent, logout confirmation, account, the engine's error and signed-out pages, the
 /// example's refusals and its 404 — forbids framing with `X-Frame-Options: DENY` and CSP

@@ -9,7 +9,8 @@
 //! And a failure half-way leaves nothing half-written. Precisely:
 //! * **Approval:** when any store call of an approval fails, the client gets no code, the
 //!   user's grants ([`Provider::grants`]) are exactly what they were (no new grant, no
-//!   widened scopes), and the consent is not remembered (the next request asks again).
+//!   widened scopes), and the consent is not remembered (the next request asks again). A
+//!   failure after the ticket was spent leaves it spent: the same form again is refused.
 //! * **Code exchange:** a failure before the code is consumed leaves it redeemable; a
 //!   failure after leaves it spent (the retry is `invalid_grant`, RFC 6749 §4.1.2), and no
 //!   token the failed attempt stored is live once the code comes back.
@@ -26,8 +27,8 @@ use portcullis::core::{
     RefreshTokenRecord, TokenHash, UnixTime,
 };
 use portcullis::store::{
-    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, RotateOutcome, RotationGrace,
-    StoreError, StoreResult, TokenStore,
+    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, ReplayCache, ReplayNamespace,
+    ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult, TokenStore,
 };
 use portcullis::{Stores, SystemClock};
 use portcullis_e2e::provider::{
@@ -69,6 +70,8 @@ enum Op {
     Keys,
     RetireKey,
     PurgeKeys,
+    CheckAndInsert,
+    PurgeReplays,
 }
 
 /// The failure's message and its source's: neither may reach a client.
@@ -357,6 +360,28 @@ impl KeyStore for FailingStore {
     }
 }
 
+#[async_trait]
+impl ReplayCache for FailingStore {
+    async fn check_and_insert(
+        &self,
+        issuer: &Issuer,
+        namespace: ReplayNamespace,
+        id: &TokenHash,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<ReplayOutcome> {
+        self.check(Op::CheckAndInsert)?;
+        self.inner
+            .check_and_insert(issuer, namespace, id, expires_at, now)
+            .await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        self.check(Op::PurgeReplays)?;
+        ReplayCache::purge_expired(&self.inner, now).await
+    }
+}
+
 /// The demo provider on a healthy [`FailingStore`].
 async fn start() -> (Running, Arc<FailingStore>) {
     let store = Arc::new(FailingStore::default());
@@ -414,6 +439,23 @@ fn assert_unavailable_redirect(page: &Page, state: &str, issuer: &Issuer, what: 
     assert_eq!(param("state").as_deref(), Some(state), "{what}");
     assert_eq!(param("iss").as_deref(), Some(issuer.as_str()), "{what}");
     assert_eq!(param("code"), None, "{what}");
+}
+
+/// The consent form answered before is refused: 400, no code.
+async fn assert_spent(browser: &Browser, consent: &Page, what: &str) {
+    let again = browser.answer(consent, Decision::ApproveAll).await;
+    assert_eq!(
+        again.status,
+        StatusCode::BAD_REQUEST,
+        "{what}: {}",
+        again.body
+    );
+    assert!(
+        again.body.contains("already answered"),
+        "{what}: {}",
+        again.body
+    );
+    assert!(!again.body.contains("code="), "{what}: {}", again.body);
 }
 
 /// A code for demo-web, through the browser (consenting to everything asked, if asked).
@@ -582,19 +624,32 @@ async fn a_failed_approval_leaves_no_grant_and_no_code() {
     store.heal();
 
     // Each store call of the approval failing in turn: nothing granted, nothing remembered.
-    let consent = browser.get(&url).await;
+    let mut consent = browser.get(&url).await;
     assert!(consent.is_consent(), "{}", consent.body);
-    for op in [Op::FindClient, Op::GrantsFor, Op::InsertCode, Op::SaveGrant] {
+    let ops = [
+        Op::CheckAndInsert,
+        Op::FindClient,
+        Op::GrantsFor,
+        Op::InsertCode,
+        Op::SaveGrant,
+    ];
+    for op in ops {
         let what = format!("approval, {op:?}");
         store.fail(&[op]);
         let page = browser.answer(&consent, Decision::Approve(&["read"])).await;
         store.heal();
         match op {
-            Op::FindClient => assert_unavailable_page(&page, "temporarily_unavailable", &what),
+            Op::CheckAndInsert | Op::FindClient => {
+                assert_unavailable_page(&page, "temporarily_unavailable", &what)
+            }
             _ => assert_unavailable_redirect(&page, "st", issuer, &what),
         }
         assert_eq!(grants().await, [], "{what}");
-        assert!(browser.get(&url).await.is_consent(), "{what}");
+        if !matches!(op, Op::CheckAndInsert) {
+            assert_spent(&browser, &consent, &what).await;
+        }
+        consent = browser.get(&url).await;
+        assert!(consent.is_consent(), "{what}");
     }
     let redirect = browser.decide(&consent, Decision::Approve(&["read"])).await;
     assert!(query_param(&redirect, "code").is_some(), "{redirect}");
@@ -604,7 +659,7 @@ async fn a_failed_approval_leaves_no_grant_and_no_code() {
 
     // Widening that grant fails half-way: it keeps its scopes, and asks again.
     let wider = authorize_url(issuer, &DEMO_WEB_CLIENT, "read write", "st2");
-    let consent = browser.get(&wider).await;
+    let mut consent = browser.get(&wider).await;
     assert!(consent.is_consent(), "{}", consent.body);
     for op in [Op::InsertCode, Op::SaveGrant] {
         let what = format!("widening approval, {op:?}");
@@ -613,7 +668,9 @@ async fn a_failed_approval_leaves_no_grant_and_no_code() {
         store.heal();
         assert_unavailable_redirect(&page, "st2", issuer, &what);
         assert_eq!(grants().await, granted, "{what}");
-        assert!(browser.get(&wider).await.is_consent(), "{what}");
+        assert_spent(&browser, &consent, &what).await;
+        consent = browser.get(&wider).await;
+        assert!(consent.is_consent(), "{what}");
     }
 }
 
@@ -722,6 +779,7 @@ async fn store_calls_per_flow() {
             "FindClient",
             "FindClient",
             "GrantsFor",
+            "CheckAndInsert",
             "FindClient",
             "GrantsFor",
             "InsertCode",

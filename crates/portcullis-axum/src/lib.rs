@@ -22,7 +22,7 @@
 //!     async fn end_session(&self, pending: PendingLogout, _req: http::request::Parts) -> Response {
 //!         // End the host's session, after a confirmation page if `needs_confirmation()`.
 //!         # let provider: Provider = todo!();
-//!         portcullis_axum::into_response(provider.finish_logout(pending))
+//!         portcullis_axum::into_response(provider.finish_logout(pending).await)
 //!     }
 //! }
 //! # fn f(provider: Provider) {

@@ -1,21 +1,21 @@
 //! The embedded default store: everything in process memory behind one mutex.
 //!
 //! Suited to a single process and to tests; its records vanish with the process. Every
-//! operation takes the lock once, so `consume_code` and `rotate_refresh_token` are atomic
-//! by construction.
+//! operation takes the lock once, so `consume_code`, `rotate_refresh_token` and
+//! `check_and_insert` are atomic by construction.
 //!
 //! # Purging
 //! Expired records are purged whole on demand ([`MemoryStore::purge_all`], or each trait's
 //! `purge_expired`), and automatically by an incremental sweep that bounds the work of
 //! every insert, however many records the store holds. The records that grow with traffic
-//! (codes, grants, access and refresh tokens, rotation graces, revoked families) are kept
-//! in insertion-ordered maps, each with a cursor: every [`SWEEP_EVERY`] inserts, a sweep
-//! step examines the next [`SWEEP_BATCH`] entries of each map (2 per insert and map),
-//! removes the expired ones and comes round to the start at the end. Expiry is judged
-//! against the latest time an insert has carried, never a clock. The interned shapes of
-//! access tokens are swept alike. Clients and signing keys, few, are purged whole once the
-//! steps since their last purge have examined, per map, as many entries as they number (a
-//! pause in proportion to their number).
+//! (codes, grants, access and refresh tokens, rotation graces, revoked families,
+//! replay-cache entries) are kept in insertion-ordered maps, each with a cursor: every
+//! [`SWEEP_EVERY`] inserts, a sweep step examines the next [`SWEEP_BATCH`] entries of each
+//! map (2 per insert and map), removes the expired ones and comes round to the start at the
+//! end. Expiry is judged against the latest time an insert has carried, never a clock. The
+//! interned shapes of access tokens are swept alike. Clients and signing keys, few, are
+//! purged whole once the steps since their last purge have examined, per map, as many
+//! entries as they number (a pause in proportion to their number).
 //!
 //! A round over a map of n entries examines each entry once. It takes n/2 inserts when the
 //! map receives none of them, and up to n when it receives them all (entries appended
@@ -41,8 +41,8 @@ use portcullis_core::{
     RefreshTokenRecord, TokenHash, UnixTime,
 };
 use portcullis_store::{
-    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, RotateOutcome, RotationGrace,
-    StoreError, StoreResult, TokenStore,
+    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, ReplayCache, ReplayNamespace,
+    ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult, TokenStore,
 };
 
 use sweep::{Expires, Swept};
@@ -77,6 +77,8 @@ struct State {
     /// Grace periods of rotated refresh tokens, by the rotated token's hash.
     graces: Swept<TokenHash, GraceEntry>,
     keys: HashMap<(Issuer, String), KeyRecord>,
+    /// Replay-cache entries and until when each is live.
+    replays: Swept<(Issuer, ReplayNamespace, TokenHash), UnixTime>,
     inserts_since_sweep: usize,
     /// Entries examined per map since clients and keys were last purged.
     swept_since_clients_and_keys: usize,
@@ -178,6 +180,7 @@ impl State {
             + self.refresh.len()
             + self.graces.len()
             + self.keys.len()
+            + self.replays.len()
     }
 
     fn clients_len(&self) -> usize {
@@ -206,6 +209,7 @@ impl State {
         self.access_shapes.prune_some(n);
         self.refresh.sweep_expired(n, now);
         self.graces.sweep_expired(n, now);
+        self.replays.sweep_expired(n, now);
         self.swept_since_clients_and_keys += n;
         if self.swept_since_clients_and_keys >= self.clients_len() + self.keys.len() {
             self.swept_since_clients_and_keys = 0;
@@ -219,6 +223,7 @@ impl State {
             + self.codes.purge(now)
             + self.purge_tokens(now)
             + self.purge_keys(now)
+            + self.replays.purge(now)
     }
 
     fn purge_keys(&mut self, now: UnixTime) -> u64 {
@@ -625,6 +630,31 @@ impl KeyStore for MemoryStore {
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         Ok(self.lock()?.purge_keys(now))
+    }
+}
+
+#[async_trait]
+impl ReplayCache for MemoryStore {
+    async fn check_and_insert(
+        &self,
+        issuer: &Issuer,
+        namespace: ReplayNamespace,
+        id: &TokenHash,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<ReplayOutcome> {
+        let mut s = self.lock()?;
+        let key = (issuer.clone(), namespace, *id);
+        if expires_at <= now || s.replays.get(&key).is_some_and(|e| !e.expired(now)) {
+            return Ok(ReplayOutcome::Replayed);
+        }
+        s.replays.insert(key, expires_at);
+        s.note_insert(now);
+        Ok(ReplayOutcome::Fresh)
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        Ok(self.lock()?.replays.purge(now))
     }
 }
 

@@ -2,7 +2,9 @@
 //! `purge_all`, `len` and the incremental sweep that keeps memory bounded.
 
 use portcullis_core::{AccessTokenRecord, Algorithm};
-use portcullis_store::{ClientStore, CodeStore, KeyStore, RotationGrace, TokenStore};
+use portcullis_store::{
+    ClientStore, CodeStore, KeyStore, ReplayCache, ReplayNamespace, RotationGrace, TokenStore,
+};
 use portcullis_store_memory::{MemoryStore, SWEEP_BATCH, SWEEP_EVERY};
 use portcullis_testkit::{conformance_tests, shared_in_process, Fixtures, TestClock};
 
@@ -36,9 +38,19 @@ async fn purge_all_empties_every_aggregate() {
     s.revoke_family(&Fixtures::issuer(), &family, c.at(250))
         .await
         .unwrap();
-    assert_eq!(s.len().unwrap(), 4);
+    let tickets = ReplayNamespace::new("ticket");
+    s.check_and_insert(
+        &Fixtures::issuer(),
+        tickets,
+        &f.token_hash(),
+        c.at(100),
+        c.at(0),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.len().unwrap(), 5);
     assert_eq!(s.purge_all(c.at(99)).unwrap(), 0);
-    assert_eq!(s.purge_all(c.at(300)).unwrap(), 4);
+    assert_eq!(s.purge_all(c.at(300)).unwrap(), 5);
     assert!(s.is_empty().unwrap());
 }
 
@@ -96,8 +108,13 @@ async fn expired_records_of_every_kind_go_without_an_explicit_purge() {
     s.revoke_family(&issuer, &f.family_id(), c.at(250))
         .await
         .unwrap();
-    // Client, key, grant, code, access token, two refresh tokens, grace, revoked family.
-    assert_eq!(s.len().unwrap(), 9);
+    let tickets = ReplayNamespace::new("ticket");
+    s.check_and_insert(&issuer, tickets, &f.token_hash(), c.at(600), c.at(0))
+        .await
+        .unwrap();
+    // Client, key, grant, code, access token, two refresh tokens, grace, revoked family,
+    // replay-cache entry.
+    assert_eq!(s.len().unwrap(), 10);
     let fresh = 2 * SWEEP_EVERY;
     for _ in 0..fresh {
         s.insert_access_token(&access(&f, &c, 1000, 2000))

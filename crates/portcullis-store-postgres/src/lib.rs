@@ -23,7 +23,8 @@
 //! * **Atomicity** (the `portcullis_store` contract, "at most once, across all processes"):
 //!   `consume_code` is one conditional `UPDATE … AND NOT consumed AND expires_at > $now
 //!   RETURNING record`; `rotate_refresh_token` is one statement whose conditional `UPDATE`
-//!   of the old token feeds the `INSERT` of the successor; `retire_key` locks its row
+//!   of the old token feeds the `INSERT` of the successor; `check_and_insert` is one
+//!   `INSERT … ON CONFLICT DO UPDATE … WHERE expired RETURNING`; `retire_key` locks its row
 //!   (`SELECT … FOR UPDATE`) in a transaction. PostgreSQL's row locks serialise concurrent
 //!   writers to one row, and a waiting `UPDATE` re-checks its condition on the row as the
 //!   winner left it, so exactly one caller wins — on any connection of any node.
@@ -57,6 +58,7 @@ mod codes;
 mod config;
 mod keys;
 mod purge;
+mod replay;
 mod schema;
 mod tokens;
 

@@ -16,7 +16,8 @@ use portcullis_core::{
     Algorithm, ClientKind, ClientSecretHash, CodeRecord, Grant, TokenHash, UnixTime,
 };
 use portcullis_store::{
-    CodeStore, ConsumeOutcome, KeyStore, RefreshState, RotateOutcome, StoreError, TokenStore,
+    CodeStore, ConsumeOutcome, KeyStore, RefreshState, ReplayCache, ReplayNamespace, RotateOutcome,
+    StoreError, TokenStore,
 };
 use portcullis_store_postgres::{PostgresConfig, PostgresStore, PURGE_BATCH};
 use portcullis_testkit::{Fixtures, TestClock};
@@ -60,16 +61,16 @@ async fn nodes_connecting_together_migrate_once() {
     for connect in connects {
         let store = connect.await.expect("connect task");
         let store = store.unwrap_or_else(|e| panic!("a node failed to start: {}", chain(&e)));
-        assert_eq!(store.schema_version().await.unwrap(), 2);
+        assert_eq!(store.schema_version().await.unwrap(), 3);
     }
     let again = schemas.open(&name).await;
-    assert_eq!(again.schema_version().await.unwrap(), 2);
+    assert_eq!(again.schema_version().await.unwrap(), 3);
     let applied = raw(schemas.url())
         .await
         .query_one(&format!("SELECT COUNT(*) FROM {name}.schema_version"), &[])
         .await
         .unwrap();
-    assert_eq!(applied.get::<_, i64>(0), 2, "each migration applied once");
+    assert_eq!(applied.get::<_, i64>(0), 3, "each migration applied once");
 }
 
 #[tokio::test]
@@ -125,6 +126,11 @@ async fn secrets_are_stored_only_as_hashes() {
     portcullis_store::ClientStore::save_client(&s, &Fixtures::issuer(), &client)
         .await
         .unwrap();
+    let ticket = TokenHash::of(&secret(5));
+    let tickets = ReplayNamespace::new("ticket");
+    s.check_and_insert(&Fixtures::issuer(), tickets, &ticket, c.at(60), c.at(0))
+        .await
+        .unwrap();
 
     // Every row of every table, as text.
     let db = raw(schemas.url()).await;
@@ -135,14 +141,14 @@ async fn secrets_are_stored_only_as_hashes() {
         )
         .await
         .unwrap();
-    assert_eq!(tables.len(), 9, "eight tables and schema_version");
+    assert_eq!(tables.len(), 10, "nine tables and schema_version");
     let mut dump = String::new();
     for table in tables {
         let table: String = table.get(0);
         let sql = format!("SELECT COALESCE(string_agg(t::text, E'\\n'), '') FROM {name}.{table} t");
         dump.push_str(&db.query_one(&sql, &[]).await.unwrap().get::<_, String>(0));
     }
-    for n in 1..=4 {
+    for n in 1..=5 {
         assert!(!dump.contains(&secret(n)), "secret {n} in plaintext");
     }
     let hex: String = code
@@ -185,6 +191,8 @@ async fn every_lookup_is_served_by_an_index() {
         "refresh_graces WHERE until <= 5".to_owned(),
         "signing_keys WHERE issuer = 'a'".to_owned(),
         "signing_keys WHERE expires_at <= 5".to_owned(),
+        format!("replay_cache WHERE issuer = 'a' AND namespace = 'n' AND id = {h}"),
+        "replay_cache WHERE expires_at <= 5".to_owned(),
     ];
     for lookup in lookups {
         let plan = db

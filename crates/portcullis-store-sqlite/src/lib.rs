@@ -16,8 +16,9 @@
 //!   hold it (WAL needs shared memory).
 //! * **Atomicity** (the `portcullis_store` contract): `consume_code` is one conditional
 //!   `UPDATE … RETURNING`; `rotate_refresh_token` runs in one IMMEDIATE transaction, which
-//!   holds the database's write lock from its first statement. Either succeeds at most once
-//!   per code or token, across connections and processes.
+//!   holds the database's write lock from its first statement; `check_and_insert` is one
+//!   `INSERT … ON CONFLICT DO UPDATE … WHERE expired RETURNING`. Each succeeds at most once
+//!   per code, token or id, across connections and processes.
 //! * **Durability:** `synchronous = FULL`: a consumed code or rotated token stays so across
 //!   a power cut.
 //! * **Secrets:** codes and tokens are stored only as their SHA-256 [`TokenHash`]
@@ -43,6 +44,7 @@ mod grants;
 mod keys;
 mod pool;
 mod purge;
+mod replay;
 mod schema;
 mod tokens;
 

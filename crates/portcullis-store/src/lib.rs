@@ -1,17 +1,19 @@
 //! Storage traits for Portcullis.
 //!
 //! One trait per aggregate: [`ClientStore`], [`CodeStore`], [`TokenStore`] (tokens and the
-//! grants they live under), [`KeyStore`] (signing keys). Each is `Send + Sync + 'static` with `&self` receivers, so one
-//! store value can serve many providers (issuers) and many tasks at once; every record
-//! carries its issuer and every lookup is scoped by it.
+//! grants they live under), [`KeyStore`] (signing keys) and [`ReplayCache`] (ids accepted
+//! once). Each is `Send + Sync + 'static` with `&self` receivers, so one store value can
+//! serve many providers (issuers) and many tasks at once; every record carries its issuer
+//! and every lookup is scoped by it.
 //!
 //! Secrets are never stored: codes and tokens are keyed by [`TokenHash`], client secrets are
 //! kept as [`portcullis_core::ClientSecretHash`].
 //!
-//! Atomicity is part of the contract. [`CodeStore::consume_code`] and
-//! [`TokenStore::rotate_refresh_token`] succeed at most once per code or token, even when
-//! called concurrently — from many tasks, or from many processes sharing one database. They
-//! answer with an outcome rather than leaving a read-then-write to the caller.
+//! Atomicity is part of the contract. [`CodeStore::consume_code`],
+//! [`TokenStore::rotate_refresh_token`] and [`ReplayCache::check_and_insert`] succeed at most
+//! once per code, token or id, even when called concurrently — from many tasks, or from many
+//! processes sharing one database. They answer with an outcome rather than leaving a
+//! read-then-write to the caller.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -279,5 +281,65 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> StoreResult<bool>;
 
     /// Removes keys whose `expires_at` is at or before `now`; returns how many.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// A kind of single-use id in a [`ReplayCache`]: the same id under two namespaces is two
+/// entries. A short, stable name (stored as it is, e.g. `interaction_ticket`); changing it
+/// forgets the entries stored under the old one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplayNamespace(&'static str);
+
+impl ReplayNamespace {
+    /// The namespace `name`.
+    pub const fn new(name: &'static str) -> Self {
+        Self(name)
+    }
+
+    /// Its name.
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// What [`ReplayCache::check_and_insert`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayOutcome {
+    /// First use: the id is now recorded until its expiry, and the caller may accept it.
+    Fresh,
+    /// The id was used before and has not expired (or arrived expired): refuse it.
+    Replayed,
+}
+
+/// Ids that are accepted once until they expire: interaction tickets, and later the `jti`s
+/// of JWT client assertions (RFC 7523 §3), DPoP proofs (RFC 9449 §11.1) and request objects
+/// (RFC 9101).
+///
+/// An id is a SHA-256 hash ([`TokenHash`]) of what is to be accepted once: a secret (a
+/// ticket) is never stored, and an id of any length takes 32 bytes. The caller hashes
+/// whatever makes the id unique (e.g. the client and the `jti`).
+#[async_trait]
+pub trait ReplayCache: Send + Sync + 'static {
+    /// Records `id` under `issuer` and `namespace` until `expires_at`, unless it is already
+    /// recorded and live: [`ReplayOutcome::Fresh`] if this call recorded it, else
+    /// [`ReplayOutcome::Replayed`].
+    ///
+    /// **Atomicity:** for one (issuer, namespace, id), across all concurrent callers on any
+    /// handle and in any process sharing the store, exactly one call returns
+    /// [`ReplayOutcome::Fresh`] until its `expires_at`; every other call returns
+    /// [`ReplayOutcome::Replayed`]. An entry expired at `now` (`expires_at <= now`) counts as
+    /// absent, so the id may be recorded afresh. An id that arrives expired (`expires_at <=
+    /// now`) is never fresh: nothing is recorded and the answer is
+    /// [`ReplayOutcome::Replayed`].
+    async fn check_and_insert(
+        &self,
+        issuer: &Issuer,
+        namespace: ReplayNamespace,
+        id: &TokenHash,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<ReplayOutcome>;
+
+    /// Removes entries that expired at or before `now`; returns how many.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }

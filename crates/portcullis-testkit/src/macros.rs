@@ -1,8 +1,8 @@
 //! `conformance_tests!` and the one list of checks it shares with `run_conformance`.
 
 /// Expands to one `#[test]` per conformance check, in one module per group (`clients`,
-/// `codes`, `grants`, `tokens`, `revocation`, `keys`, `races`), so that a failure is named
-/// `codes::code_is_consumed_once`.
+/// `codes`, `grants`, `tokens`, `revocation`, `keys`, `races`, `replay`), so that a failure
+/// is named `codes::code_is_consumed_once`.
 ///
 /// `conformance_tests!(make_store)` runs every group; `conformance_tests!(make_store; codes,
 /// races)` only those named. `conformance_tests!(make_store; known_failures = [check, …])`
@@ -22,7 +22,8 @@ macro_rules! conformance_tests {
     };
     ($make_store:expr; known_failures = $known:tt $(,)?) => {
         $crate::conformance_tests!(
-            @groups $make_store; $known; clients, codes, grants, tokens, revocation, keys, races
+            @groups $make_store; $known;
+            clients, codes, grants, tokens, revocation, keys, races, replay
         );
     };
     ($make_store:expr; $($group:ident),+ $(,)?) => {
@@ -96,6 +97,17 @@ macro_rules! __checks_of {
             racing_rotations_on_separate_handles,
             racing_grace_claims_on_one_handle,
             racing_grace_claims_on_separate_handles,
+        ]; $($args)*}
+    };
+    (replay, $then:ident, $($args:tt)*) => {
+        $crate::$then! {replay; [
+            an_id_is_fresh_once,
+            namespaces_and_issuers_are_independent,
+            an_expired_entry_is_fresh_again,
+            an_id_expired_on_arrival_is_never_fresh,
+            replay_purge_expired,
+            racing_replay_checks_on_one_handle,
+            racing_replay_checks_on_separate_handles,
         ]; $($args)*}
     };
 }

@@ -29,7 +29,9 @@ pub enum AuthorizeOutcome {
 /// It cannot be built or altered outside this crate. To carry it across the host's pages,
 /// put [`PendingAuthorization::ticket`] in a form and get it back with
 /// [`Provider::resume`]: the ticket is sealed (AES-256-GCM) with the provider's key and
-/// expires after the configured interaction lifetime.
+/// expires after the configured interaction lifetime. It is answered once: the first of
+/// [`Provider::approve`], [`Provider::deny`] and [`Provider::cannot_interact`] spends it, and
+/// any later answer, with a copy resumed from the same ticket, gets an error page.
 #[derive(Debug, Clone)]
 pub struct PendingAuthorization {
     request: Box<AuthorizationRequest>,
@@ -125,7 +127,7 @@ pub enum InteractionRequired {
 /// Why a ticket could not be resumed.
 pub type InteractionError = TicketError;
 
-fn store_failed(err: &StoreError) {
+pub(crate) fn store_failed(err: &StoreError) {
     tracing::error!(error = %err, source = ?std::error::Error::source(err), "store failure");
 }
 
@@ -137,7 +139,7 @@ fn page_error(e: &OAuthError<AuthorizeErrorCode>) -> Response<Bytes> {
     error_page(status, e.code.as_str(), &e.description)
 }
 
-fn unavailable_page() -> Response<Bytes> {
+pub(crate) fn unavailable_page() -> Response<Bytes> {
     page_error(&OAuthError::new(
         AuthorizeErrorCode::TemporarilyUnavailable,
         "the server is temporarily unavailable",
@@ -271,12 +273,15 @@ impl Provider {
 
     /// A `prompt=none` request needs the user: redirects with `login_required`,
     /// `consent_required`, `account_selection_required` or `interaction_required`
-    /// (OpenID Connect Core §3.1.2.6).
-    pub fn cannot_interact(
+    /// (OpenID Connect Core §3.1.2.6). Answers the ticket (see [`PendingAuthorization`]).
+    pub async fn cannot_interact(
         &self,
         pending: PendingAuthorization,
         reason: InteractionRequired,
     ) -> Response<Bytes> {
+        if let Err(refused) = self.answer(&pending, self.inner.clock.now()).await {
+            return refused;
+        }
         let (code, description) = match reason {
             InteractionRequired::Login => {
                 (AuthorizeErrorCode::LoginRequired, "the user must log in")
@@ -297,8 +302,12 @@ impl Provider {
     }
 
     /// The user refused (or the host will not let them proceed): redirects with
-    /// `access_denied` (RFC 6749 §4.1.2.1).
-    pub fn deny(&self, pending: PendingAuthorization) -> Response<Bytes> {
+    /// `access_denied` (RFC 6749 §4.1.2.1). Answers the ticket (see
+    /// [`PendingAuthorization`]).
+    pub async fn deny(&self, pending: PendingAuthorization) -> Response<Bytes> {
+        if let Err(refused) = self.answer(&pending, self.inner.clock.now()).await {
+            return refused;
+        }
         self.error_redirect(
             &pending.request,
             AuthorizeErrorCode::AccessDenied,
@@ -310,7 +319,9 @@ impl Provider {
     /// (RFC 6749 §4.1.2) with `code`, `state` and `iss` (RFC 9207).
     ///
     /// The consent is recorded in the subject's grant to the client; codes and tokens issued
-    /// under it die when the grant is revoked.
+    /// under it die when the grant is revoked. Answers the ticket first (see
+    /// [`PendingAuthorization`]): a failure after that leaves it spent, and the client starts
+    /// again.
     pub async fn approve(
         &self,
         pending: PendingAuthorization,
@@ -319,12 +330,8 @@ impl Provider {
         let inner = &self.inner;
         let request = &pending.request;
         let now = inner.clock.now();
-        if now >= pending.expires_at {
-            return self.error_redirect(
-                request,
-                AuthorizeErrorCode::AccessDenied,
-                "the authorization request expired",
-            );
+        if let Err(refused) = self.answer(&pending, now).await {
+            return refused;
         }
         // The client may have been removed since the request was validated: its redirect URI
         // is then no longer trusted.
@@ -412,6 +419,26 @@ impl Provider {
             return self.unavailable_redirect(request);
         }
         redirect(&issued.location)
+    }
+
+    /// Spends the ticket of `pending` ([`Provider::spend_ticket`]), unless it expired:
+    /// `Err` holds the response when it may not be answered (an `access_denied` redirect
+    /// once expired, else an error page).
+    async fn answer(
+        &self,
+        pending: &PendingAuthorization,
+        now: UnixTime,
+    ) -> Result<(), Response<Bytes>> {
+        if now >= pending.expires_at {
+            return Err(self.error_redirect(
+                &pending.request,
+                AuthorizeErrorCode::AccessDenied,
+                "the authorization request expired",
+            ));
+        }
+        let replayed = "this authorization request was already answered";
+        self.spend_ticket(&pending.ticket, pending.expires_at, now, replayed)
+            .await
     }
 
     /// The subject's live grant to the client with `scopes` added, or a new one (not saved).

@@ -31,6 +31,7 @@ mod provider;
 mod refresh_grace;
 mod responses;
 mod revoke;
+mod tickets;
 mod token;
 mod userinfo;
 

@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use portcullis_core::{open_payload, seal_payload, Client, Params, SealError, TicketError};
+use portcullis_core::{
+    open_payload, seal_payload, Client, Params, SealError, TicketError, UnixTime,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::authorize::is_form;
@@ -23,11 +25,13 @@ pub enum LogoutOutcome {
 }
 
 /// A validated logout request, carried through the host's confirmation page as a sealed
-/// ticket like a pending authorization.
+/// ticket like a pending authorization, and like it answered once: the first
+/// [`Provider::finish_logout`] spends the ticket.
 #[derive(Debug, Clone)]
 pub struct PendingLogout {
     fields: LogoutFields,
     ticket: String,
+    expires_at: UnixTime,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,7 +152,11 @@ impl Provider {
             &inner.interaction_key,
             inner.rng.as_ref(),
         ) {
-            Ok(ticket) => LogoutOutcome::Pending(PendingLogout { fields, ticket }),
+            Ok(ticket) => LogoutOutcome::Pending(PendingLogout {
+                fields,
+                ticket,
+                expires_at,
+            }),
             Err(SealError::TooLarge) => refused("the logout request is too large"),
             Err(SealError::Random(_)) => refused("the server could not continue"),
         }
@@ -157,7 +165,7 @@ impl Provider {
     /// Recovers a pending logout from its ticket.
     pub fn resume_logout(&self, ticket: &str) -> Result<PendingLogout, TicketError> {
         let inner = &self.inner;
-        let (fields, _) = open_payload(
+        let (fields, expires_at) = open_payload(
             PURPOSE,
             ticket,
             &inner.issuer,
@@ -167,12 +175,27 @@ impl Provider {
         Ok(PendingLogout {
             fields,
             ticket: ticket.to_owned(),
+            expires_at,
         })
     }
 
     /// After the host ended its session: redirects to the `post_logout_redirect_uri` with
-    /// `state` (§3), or shows that the user is logged out.
-    pub fn finish_logout(&self, pending: PendingLogout) -> Response<Bytes> {
+    /// `state` (§3), or shows that the user is logged out. Answers the ticket once: a
+    /// replayed (or expired) one gets a 400 `invalid_request` page instead, and a store
+    /// failure a 503 `temporarily_unavailable` page.
+    pub async fn finish_logout(&self, pending: PendingLogout) -> Response<Bytes> {
+        let now = self.inner.clock.now();
+        if now >= pending.expires_at {
+            let description = "the logout request expired";
+            return error_page(StatusCode::BAD_REQUEST, "invalid_request", description);
+        }
+        let replayed = "this logout request was already answered";
+        let spent = self
+            .spend_ticket(&pending.ticket, pending.expires_at, now, replayed)
+            .await;
+        if let Err(refused) = spent {
+            return refused;
+        }
         match &pending.fields.redirect {
             Some(uri) => {
                 let mut url = match url::Url::parse(uri) {

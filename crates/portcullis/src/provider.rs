@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use portcullis_core::{Client, ClientError, InteractionKey, Issuer, Policy, RandomError};
-use portcullis_store::{ClientStore, CodeStore, KeyStore, StoreError, TokenStore};
+use portcullis_store::{ClientStore, CodeStore, KeyStore, ReplayCache, StoreError, TokenStore};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::claims::{NoUserClaims, UserClaims};
@@ -22,19 +22,22 @@ pub struct Stores {
     pub tokens: Arc<dyn TokenStore>,
     /// Signing keys.
     pub keys: Arc<dyn KeyStore>,
+    /// Ids accepted once (interaction tickets).
+    pub replays: Arc<dyn ReplayCache>,
 }
 
 impl Stores {
     /// Uses one value that implements every store trait (e.g. `MemoryStore`).
     pub fn shared<S>(store: Arc<S>) -> Self
     where
-        S: ClientStore + CodeStore + TokenStore + KeyStore,
+        S: ClientStore + CodeStore + TokenStore + KeyStore + ReplayCache,
     {
         Self {
             clients: store.clone(),
             codes: store.clone(),
             tokens: store.clone(),
-            keys: store,
+            keys: store.clone(),
+            replays: store,
         }
     }
 }
@@ -210,15 +213,16 @@ impl Provider {
     }
 
     /// Removes every expired record of every store (codes, tokens, grants, revocation
-    /// markers, clients, retired keys); returns how many went. Run it periodically: stores
-    /// other than the memory store do not purge on their own.
+    /// markers, clients, retired keys, replay-cache entries); returns how many went. Run it
+    /// periodically: stores other than the memory store do not purge on their own.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         let stores = &self.inner.stores;
         let now = self.inner.clock.now();
         Ok(stores.codes.purge_expired(now).await?
             + stores.tokens.purge_expired(now).await?
             + stores.clients.purge_expired(now).await?
-            + stores.keys.purge_expired(now).await?)
+            + stores.keys.purge_expired(now).await?
+            + stores.replays.purge_expired(now).await?)
     }
 
     /// The registered client `client_id`, if any (and not expired).

@@ -146,7 +146,7 @@ async fn approval_redirects_with_code_state_and_iss_and_narrows_scopes() {
 async fn denial_redirects_with_access_denied() {
     let h = Harness::new().await;
     let pending = h.pending(&good_query()).await;
-    let r = h.provider.deny(pending);
+    let r = h.provider.deny(pending).await;
     let loc = location(&r);
     assert_eq!(
         query_param(loc.as_str(), "error").as_deref(),

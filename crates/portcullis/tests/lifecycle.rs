@@ -662,9 +662,10 @@ async fn purge_removes_what_expired_and_nothing_live() {
     let h = Harness::new().await;
     let t = web_tokens(&h, "alice").await;
     assert_eq!(h.provider.purge_expired().await.unwrap(), 0);
-    // The code (60 s) and the access token (1 h) expire; the refresh token (30 days) lives.
+    // The code (60 s), the answered ticket (600 s) and the access token (1 h) expire; the
+    // refresh token (30 days) lives.
     h.clock.advance(3600);
-    assert_eq!(h.provider.purge_expired().await.unwrap(), 2);
+    assert_eq!(h.provider.purge_expired().await.unwrap(), 3);
     assert_eq!(
         h.refresh_web(&s(&t, "refresh_token")).await.0,
         StatusCode::OK

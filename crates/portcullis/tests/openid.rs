@@ -180,7 +180,7 @@ async fn prompt_none_failures_and_request_objects_have_their_codes() {
     ] {
         let pending = h.pending(&openid_query("openid", "&prompt=none")).await;
         assert!(pending.oidc().unwrap().prompt.none);
-        let r = h.provider.cannot_interact(pending, reason);
+        let r = h.provider.cannot_interact(pending, reason).await;
         let loc = location(&r);
         assert_eq!(query_param(loc.as_str(), "error").as_deref(), Some(code));
         assert_eq!(query_param(loc.as_str(), "state").as_deref(), Some("st"));
@@ -462,7 +462,7 @@ async fn logout_with_a_hint_redirects_only_to_registered_uris() {
     assert!(!pending.needs_confirmation());
     assert_eq!(pending.hint_subject(), Some("alice"));
     let resumed = h.provider.resume_logout(pending.ticket()).unwrap();
-    let r = h.provider.finish_logout(resumed);
+    let r = h.provider.finish_logout(resumed).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r).as_str(), "https://web.example/bye?state=bye");
 

@@ -67,7 +67,7 @@ impl Interaction for Pages {
             Some(session) => state.signed_in(pending, &binding.value, session).await,
             None if prompt.none => {
                 let reason = InteractionRequired::Login;
-                return into_response(state.provider.cannot_interact(pending, reason));
+                return into_response(state.provider.cannot_interact(pending, reason).await);
             }
             None => {
                 let hint = pending.oidc().and_then(|o| o.login_hint.as_deref());
@@ -82,7 +82,7 @@ impl Interaction for Pages {
         let state = &self.0;
         let Some(session) = state.sessions.read(&request.headers, state.clock.now()) else {
             // Nobody is signed in here: nothing to end, nothing to ask.
-            return state.signed_out(pending);
+            return state.signed_out(pending).await;
         };
         let hint_is_the_user = match (pending.hint_subject(), pending.client_id()) {
             (Some(hint), Some(client_id)) => {
@@ -96,7 +96,7 @@ impl Interaction for Pages {
                 client_id = pending.client_id(),
                 "signed out by the client"
             );
-            return state.signed_out(pending);
+            return state.signed_out(pending).await;
         }
         let Ok(binding) = state.csrf.binding(&request.headers, &state.rng) else {
             return unavailable();
@@ -207,7 +207,7 @@ impl AppState {
             }
             Ok(true) if prompt_none => {
                 let reason = InteractionRequired::Consent;
-                into_response(self.provider.cannot_interact(pending, reason))
+                into_response(self.provider.cannot_interact(pending, reason).await)
             }
             Ok(true) => self.consent_page(&pending, binding, &session.username),
             Err(e) => {
@@ -242,8 +242,8 @@ impl AppState {
 
     /// Ends the session and lets the engine answer: back to the client's
     /// `post_logout_redirect_uri` with its `state`, or a signed-out page.
-    fn signed_out(&self, pending: PendingLogout) -> Response {
-        let mut response = into_response(self.provider.finish_logout(pending));
+    async fn signed_out(&self, pending: PendingLogout) -> Response {
+        let mut response = into_response(self.provider.finish_logout(pending).await);
         let cookie = self.sessions.clear_cookie();
         response.headers_mut().append(SET_COOKIE, cookie);
         response
@@ -420,7 +420,7 @@ pub(crate) async fn consent(State(state): State<Arc<AppState>>, req: Request) ->
     match form.one("decision") {
         Ok(Some("deny")) => {
             tracing::info!(client_id = pending.client_id(), "authorization denied");
-            into_response(state.provider.deny(pending))
+            into_response(state.provider.deny(pending).await)
         }
         Ok(Some("switch")) => {
             let mut response = state.login_page(StatusCode::OK, &pending, &binding, "", None);
@@ -457,7 +457,7 @@ pub(crate) async fn logout(State(state): State<Arc<AppState>>, req: Request) -> 
                 client_id = pending.client_id(),
                 "signed out after confirmation"
             );
-            state.signed_out(pending)
+            state.signed_out(pending).await
         }
         Ok(Some("no")) => pages::message(
             StatusCode::OK,

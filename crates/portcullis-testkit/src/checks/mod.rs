@@ -5,16 +5,17 @@
 //! `portcullis_store` traits. [`conformance_tests!`](crate::conformance_tests) runs each as
 //! its own test; [`run_conformance`](crate::run_conformance) runs them all in one.
 //!
-//! Every check asserts exact outcomes: the variants of `ConsumeOutcome`, `RotateOutcome` and
-//! `RefreshState`, the records as saved, and the counts `purge_expired` returns. Time is
-//! always an argument (the stores never read a clock), so expiry is checked to the second:
-//! a record whose `expires_at` equals `now` has expired.
+//! Every check asserts exact outcomes: the variants of `ConsumeOutcome`, `RotateOutcome`,
+//! `RefreshState` and `ReplayOutcome`, the records as saved, and the counts `purge_expired`
+//! returns. Time is always an argument (the stores never read a clock), so expiry is checked
+//! to the second: a record whose `expires_at` equals `now` has expired.
 
 pub mod clients;
 pub mod codes;
 pub mod grants;
 pub mod keys;
 pub mod races;
+pub mod replay;
 pub mod revocation;
 pub mod tokens;
 
