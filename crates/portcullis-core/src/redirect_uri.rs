@@ -202,6 +202,14 @@ mod tests {
         assert!(!reg("http://[::1]/cb").matches("http://[::1]:0000080/cb"));
     }
 
+    #[test]
+    fn debug_shows_the_uri_as_registered() {
+        assert_eq!(
+            format!("{:?}", reg("http://127.0.0.1/cb?x=1")),
+            r#"RedirectUri("http://127.0.0.1/cb?x=1")"#
+        );
+    }
+
     proptest! {
         /// A URI that differs from the registered one in any way but a loopback port is refused.
         #[test]
