@@ -658,6 +658,49 @@ mod tests {
         assert!(validate_authorization_request(&params, Some(&c), &issuer(), &policy).is_ok());
     }
 
+    /// Request objects are not supported (OpenID Connect Core §6.1, §6.2): `request` and
+    /// `request_uri` are refused with their own codes rather than ignored; a
+    /// `code_challenge_method` without a `code_challenge` is refused even where PKCE is optional
+    /// (RFC 7636 §4.4.1).
+    #[test]
+    fn request_objects_and_a_lone_challenge_method_are_refused() {
+        let mut c = client(&["https://app.example/cb"]);
+        for (extra, code) in [
+            (
+                "&request=eyJhbGciOiJub25lIn0.e30.",
+                AuthorizeErrorCode::RequestNotSupported,
+            ),
+            (
+                "&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ax",
+                AuthorizeErrorCode::RequestUriNotSupported,
+            ),
+        ] {
+            let (got, url) = redirected(validate(&good(extra), &c));
+            assert_eq!(got, code, "{extra}");
+            assert_eq!(query(&url, "error").as_deref(), Some(code.as_str()));
+            assert_eq!(query(&url, "state").as_deref(), Some("xyz"));
+        }
+        // Sent without a value, they count as omitted (RFC 6749 §3.1).
+        assert!(validate(&good("&request=&request_uri="), &c).is_ok());
+
+        c.kind = ClientKind::Confidential {
+            secret: crate::ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap(),
+        };
+        c.pkce = PkcePolicy::DangerousOptional;
+        assert!(validate("response_type=code&client_id=app", &c).is_ok());
+        let lone = "response_type=code&client_id=app&code_challenge_method=S256";
+        match validate(lone, &c) {
+            Err(AuthorizeRejection::Redirect(e)) => {
+                assert_eq!(e.error.code, AuthorizeErrorCode::InvalidRequest);
+                assert_eq!(
+                    e.error.description,
+                    "code_challenge_method without code_challenge"
+                );
+            }
+            other => panic!("expected a redirect, got {other:?}"),
+        }
+    }
+
     #[test]
     fn issued_code_is_bound_and_redirected_with_state_and_iss() {
         let c = client(&["http://127.0.0.1/cb"]);

@@ -215,6 +215,41 @@ mod tests {
     }
 
     #[test]
+    fn debug_names_the_method_but_never_shows_the_secret() {
+        let secret = "hunter2-very-secret";
+        for (header, body) in [
+            (Some(basic("app", secret)), String::new()),
+            (None, format!("client_id=app&client_secret={secret}")),
+        ] {
+            let auth = extract(header.as_deref(), &body).unwrap();
+            for debug in [format!("{auth:?}"), format!("{:?}", auth.credentials)] {
+                assert!(!debug.contains(secret), "{debug}");
+                assert!(debug.contains("<redacted>"), "{debug}");
+            }
+            assert!(format!("{auth:?}").contains("app"));
+        }
+        assert_eq!(
+            format!(
+                "{:?}",
+                PresentedCredentials::Basic {
+                    secret: secret.into()
+                }
+            ),
+            "client_secret_basic(<redacted>)"
+        );
+        assert_eq!(
+            format!(
+                "{:?}",
+                PresentedCredentials::Post {
+                    secret: secret.into()
+                }
+            ),
+            "client_secret_post(<redacted>)"
+        );
+        assert_eq!(format!("{:?}", PresentedCredentials::None), "none");
+    }
+
+    #[test]
     fn authentication() {
         let secret = "s".repeat(43);
         let confidential = Client {

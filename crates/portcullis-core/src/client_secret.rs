@@ -199,6 +199,20 @@ mod tests {
         assert_eq!(ClientSecretHash::parse(&h.to_string()).unwrap(), h);
     }
 
+    /// Debug names the kind of hash, never its bytes or salt.
+    #[test]
+    fn debug_names_the_kind_but_shows_no_hash() {
+        let secret = "x".repeat(43);
+        let sha = ClientSecretHash::sha256_of_generated(&secret).unwrap();
+        assert_eq!(format!("{sha:?}"), "ClientSecretHash::Sha256(<redacted>)");
+        let iterations = NonZeroU32::new(1000).unwrap();
+        let pbkdf2 = ClientSecretHash::pbkdf2(&secret, iterations, &SystemRandom::new()).unwrap();
+        assert_eq!(
+            format!("{pbkdf2:?}"),
+            "ClientSecretHash::Pbkdf2(<redacted>)"
+        );
+    }
+
     #[test]
     fn bad_text_is_refused() {
         for bad in ["", "md5$x", "sha256$", "pbkdf2-sha256$0$AA$AA", "sha256$!!"] {

@@ -229,6 +229,29 @@ mod tests {
         }
     }
 
+    /// A port has at most five digits: `000080` is not port 80, neither at registration nor
+    /// as the varying port of a loopback redirect.
+    #[test]
+    fn loopback_port_has_at_most_five_digits() {
+        for uri in ["http://127.0.0.1:000080/cb", "http://[::1]:0000080/cb"] {
+            assert_eq!(
+                RedirectUri::parse(uri).unwrap_err(),
+                RedirectUriError::InsecureHttp,
+                "{uri}"
+            );
+        }
+        assert!(!reg("http://127.0.0.1/cb").matches("http://127.0.0.1:000080/cb"));
+        assert!(!reg("http://[::1]/cb").matches("http://[::1]:0000080/cb"));
+    }
+
+    #[test]
+    fn debug_shows_the_uri_as_registered() {
+        assert_eq!(
+            format!("{:?}", reg("http://127.0.0.1/cb?x=1")),
+            r#"RedirectUri("http://127.0.0.1/cb?x=1")"#
+        );
+    }
+
     proptest! {
         /// A URI that differs from the registered one in any way but a loopback port is refused.
         #[test]

@@ -199,6 +199,11 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_the_canonical_scope() {
+        assert_eq!(format!("{:?}", set("b a")), r#"ScopeSet("a b")"#);
+    }
+
+    #[test]
     fn refuses_malformed_tokens() {
         for bad in ["", " a", "a  b", "a\"", "a\\b", "a\tb", "é"] {
             assert_eq!(ScopeSet::parse(bad), Err(ScopeError::Malformed), "{bad:?}");

@@ -221,6 +221,44 @@ fn refuses_none_unknown_crit_and_mismatched_keys() {
     }
 }
 
+/// The documented bound on a compact JWS: 64 KiB.
+const MAX_JWS_LEN: usize = 64 * 1024;
+
+/// A well-signed EdDSA token of exactly `len` bytes, found by growing the payload (and the
+/// `kid`, for the lengths base64url cannot reach with one header).
+fn signed_token_of_len(len: usize, key_for: impl Fn(&str) -> SigningKey) -> (String, SigningKey) {
+    let rng = SystemRandom::new();
+    for kid in ["k", "kk", "kkk"] {
+        let key = key_for(kid);
+        let short = sign_compact(b"", None, &key, &rng).unwrap().len();
+        // Each three payload bytes add four characters.
+        let start = (len.saturating_sub(short) * 3 / 4).saturating_sub(4);
+        for n in start..start + 8 {
+            let token = sign_compact(&vec![b'x'; n], None, &key, &rng).unwrap();
+            if token.len() == len {
+                return (token, key);
+            }
+        }
+    }
+    panic!("no token of {len} bytes");
+}
+
+/// A token at the bound verifies; one byte over it is refused as malformed even though it is
+/// otherwise well-formed and correctly signed.
+#[test]
+fn the_length_bound_is_exact() {
+    let key_for = |kid: &str| SigningKey::ed25519_from_seed(kid, &b(ED_D)).unwrap();
+    let (at, key) = signed_token_of_len(MAX_JWS_LEN, key_for);
+    let keys = [key.verifying_key()];
+    let verified = verify_compact(&at, &keys, &[Algorithm::EdDSA]).unwrap();
+    assert!(verified.payload.len() > 48_000);
+    let (over, key) = signed_token_of_len(MAX_JWS_LEN + 1, key_for);
+    assert_eq!(
+        verify_compact(&over, &[key.verifying_key()], &[Algorithm::EdDSA]),
+        Err(JoseError::Malformed)
+    );
+}
+
 #[test]
 fn jwks_publish_public_members_only_and_round_trip() {
     for alg in Algorithm::ALL {
