@@ -240,8 +240,8 @@ mod tests {
                 "{uri}"
             );
         }
-        assert!(!reg("http://127.0.0.1/cb").matches("http://127.0.0.1:000080/cb"));
-        assert!(!reg("http://[::1]/cb").matches("http://[::1]:0000080/cb"));
+        assert!(!reg("http://127.0.0.1/cb").matches_for_native_app("http://127.0.0.1:000080/cb"));
+        assert!(!reg("http://[::1]/cb").matches_for_native_app("http://[::1]:0000080/cb"));
     }
 
     #[test]
