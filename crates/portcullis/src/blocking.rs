@@ -1,7 +1,7 @@
 //! CPU-heavy work kept off the async workers: a deliberately slow password hash (PBKDF2)
 //! takes milliseconds, RSA key generation much longer, and either one run on a runtime's
-//! worker stalls every request queued behind it there (a flood of wrong secrets slowed
-//! `GET /jwks` twentyfold). The [`BlockingPool`] runs such jobs on tokio's blocking threads,
+//! worker stalls every request queued behind it there (a flood of wrong client secrets slowed
+//! `GET /jwks` a thousandfold: docs/BENCHMARKS.md). The [`BlockingPool`] runs such jobs on tokio's blocking threads,
 //! at most its size at once.
 
 use std::num::NonZeroUsize;
@@ -11,7 +11,7 @@ use portcullis_core::ClientSecretHash;
 use tokio::sync::Semaphore;
 
 /// A bounded pool for CPU-heavy jobs: password and client-secret hashes (PBKDF2), RSA key
-/// generation. At most [`BlockingPool::size`] jobs run at once, each on tokio's blocking
+/// generation. At most its size of jobs run at once, each on tokio's blocking
 /// threads (`spawn_blocking`); later callers wait their turn, first come first served.
 ///
 /// Callers wait rather than being refused: each waiting caller is a request holding a
@@ -28,7 +28,6 @@ use tokio::sync::Semaphore;
 #[derive(Debug, Clone)]
 pub struct BlockingPool {
     permits: Arc<Semaphore>,
-    size: NonZeroUsize,
 }
 
 /// A job on the [`BlockingPool`] did not complete: it panicked, or the runtime is shutting
@@ -42,16 +41,10 @@ impl BlockingPool {
     pub fn new(size: NonZeroUsize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(size.get())),
-            size,
         }
     }
 
-    /// How many jobs may run at once.
-    pub fn size(&self) -> NonZeroUsize {
-        self.size
-    }
-
-    /// Runs `job` on a blocking thread once fewer than [`size`](Self::size) jobs run, and
+    /// Runs `job` on a blocking thread once fewer than the pool's size of jobs run, and
     /// returns its result. Outside a tokio runtime there are no blocking threads to use: the
     /// job then runs on the calling thread.
     pub async fn run<T, F>(&self, job: F) -> Result<T, BlockingError>
