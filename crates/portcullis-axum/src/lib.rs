@@ -29,8 +29,46 @@
 //! let app: axum::Router = portcullis_axum::router(provider, Pages);
 //! # }
 //! ```
+//!
+//! # Server limits
+//!
+//! Serve the router with [`serve`] and [`ServerLimits`] rather than `axum::serve`, which
+//! sets no timeout and no connection limit: a client that opens connections and sends
+//! nothing, or half a request head, or stops reading its responses, keeps them as long as it
+//! likes, and enough of them exhaust the process's file descriptors. [`serve`] closes a
+//! connection at the first of these:
+//!
+//! * its request head (request line and headers) is not complete within
+//!   [`header_read_timeout`](ServerLimits::header_read_timeout) (default 10 s) of its first
+//!   byte, or of the connection's opening for the first request (slowloris);
+//! * its request is not answered within [`request_timeout`](ServerLimits::request_timeout)
+//!   (default 30 s) of a complete head, the body's reading included: it gets `408 Request
+//!   Timeout` and the connection is closed (a body sent slowly, a handler stuck);
+//! * it is idle — no request in progress, no byte of the next one received, its last
+//!   response making no progress — for [`idle_timeout`](ServerLimits::idle_timeout) (default
+//!   60 s): an unused keep-alive connection, or a client that stopped reading;
+//!
+//! and serves at most [`max_connections`](ServerLimits::max_connections) (default 512) at
+//! once: further clients wait, unaccepted, in the listener's backlog until one closes.
+//!
+//! ```no_run
+//! # async fn f(app: axum::Router) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let never = portcullis_axum::serve(listener, app, portcullis_axum::ServerLimits::default()).await;
+//! match never {}
+//! # }
+//! ```
+//!
+//! A host serving the routers with a server of its own must set the same four limits there
+//! (with hyper 1.x directly: `http1::Builder::timer` and `header_read_timeout`, which also
+//! ends idle keep-alive connections, a timeout around each request, and a semaphore around
+//! `accept`; behind a reverse proxy, e.g. nginx's `client_header_timeout`,
+//! `client_body_timeout`, `keepalive_timeout`, `send_timeout` and `limit_conn`). The request
+//! body limit, [`MAX_BODY_BYTES`], is the routers' own and applies under any server.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod serve;
 
 use std::sync::Arc;
 
@@ -46,6 +84,7 @@ use portcullis::{
 };
 
 pub use async_trait::async_trait;
+pub use serve::{serve, ServerLimits};
 
 /// Largest request body accepted (a token request is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

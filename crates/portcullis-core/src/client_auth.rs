@@ -5,6 +5,7 @@ use std::fmt;
 use base64::{engine::general_purpose::STANDARD, Engine};
 
 use crate::client::{Client, ClientKind};
+use crate::client_secret::ClientSecretHash;
 use crate::error::{OAuthError, TokenErrorCode};
 use crate::params::Params;
 
@@ -111,12 +112,33 @@ fn parse_basic(header: &[u8]) -> Result<(String, String), TokenError> {
     Ok((id, secret))
 }
 
+impl ClientAuthentication {
+    /// The stored hash and the presented secret that [`authenticate_client`] needs compared:
+    /// `None` unless `client` is confidential and a secret was presented. The caller compares
+    /// them ([`ClientSecretHash::verify`]), off its async workers when the hash
+    /// [is stretched](ClientSecretHash::is_stretched).
+    pub fn secret_to_check<'a>(
+        &'a self,
+        client: Option<&'a Client>,
+    ) -> Option<(&'a ClientSecretHash, &'a str)> {
+        match (&client?.kind, &self.credentials) {
+            (
+                ClientKind::Confidential { secret: stored },
+                PresentedCredentials::Basic { secret } | PresentedCredentials::Post { secret },
+            ) => Some((stored, secret)),
+            _ => None,
+        }
+    }
+}
+
 /// Authenticates the client the store returned for `auth.client_id` (RFC 6749 §3.2.1):
-/// confidential clients must prove their secret, public clients must not present one.
-/// Every failure is `invalid_client`, without saying which check failed.
+/// confidential clients must prove their secret (`secret_matches`: the comparison of
+/// [`ClientAuthentication::secret_to_check`], `false` when there was none), public clients
+/// must not present one. Every failure is `invalid_client`, without saying which check failed.
 pub fn authenticate_client(
     auth: &ClientAuthentication,
     client: Option<&Client>,
+    secret_matches: bool,
 ) -> Result<(), TokenError> {
     let failed = || invalid_client("client authentication failed");
     let client = client
@@ -124,9 +146,9 @@ pub fn authenticate_client(
         .ok_or_else(failed)?;
     match (&client.kind, &auth.credentials) {
         (
-            ClientKind::Confidential { secret: stored },
-            PresentedCredentials::Basic { secret } | PresentedCredentials::Post { secret },
-        ) if stored.verify(secret) => Ok(()),
+            ClientKind::Confidential { .. },
+            PresentedCredentials::Basic { .. } | PresentedCredentials::Post { .. },
+        ) if secret_matches => Ok(()),
         (ClientKind::Public, PresentedCredentials::None) => Ok(()),
         _ => Err(failed()),
     }
@@ -277,27 +299,24 @@ mod tests {
             client_id: id.into(),
             credentials: c,
         };
-        assert!(authenticate_client(
-            &auth(
-                "c",
-                PresentedCredentials::Post {
-                    secret: secret.clone()
-                }
-            ),
-            Some(&confidential)
-        )
-        .is_ok());
-        assert!(authenticate_client(
-            &auth(
-                "c",
-                PresentedCredentials::Basic {
-                    secret: secret.clone()
-                }
-            ),
-            Some(&confidential)
-        )
-        .is_ok());
-        assert!(authenticate_client(&auth("p", PresentedCredentials::None), Some(&public)).is_ok());
+        // The caller's comparison, done inline here.
+        let check = |a: &ClientAuthentication, c: Option<&Client>| {
+            let matches = a
+                .secret_to_check(c)
+                .is_some_and(|(stored, presented)| stored.verify(presented));
+            authenticate_client(a, c, matches)
+        };
+        for presented in [
+            PresentedCredentials::Post {
+                secret: secret.clone(),
+            },
+            PresentedCredentials::Basic {
+                secret: secret.clone(),
+            },
+        ] {
+            assert!(check(&auth("c", presented), Some(&confidential)).is_ok());
+        }
+        assert!(check(&auth("p", PresentedCredentials::None), Some(&public)).is_ok());
         for (a, c) in [
             (
                 auth(
@@ -317,9 +336,21 @@ mod tests {
             (auth("x", PresentedCredentials::None), Some(&public)),
         ] {
             assert_eq!(
-                authenticate_client(&a, c).unwrap_err().code,
+                check(&a, c).unwrap_err().code,
                 TokenErrorCode::InvalidClient
             );
+            // A match claimed by the caller does not override the other rules.
+            if a.secret_to_check(c).is_none() {
+                assert_eq!(
+                    authenticate_client(&a, c, true).unwrap_err().code,
+                    TokenErrorCode::InvalidClient
+                );
+            }
         }
+        // Only a confidential client's presented secret is compared.
+        let none = auth("c", PresentedCredentials::None);
+        assert!(none.secret_to_check(Some(&confidential)).is_none());
+        let to_public = auth("p", PresentedCredentials::Post { secret: "x".into() });
+        assert!(to_public.secret_to_check(Some(&public)).is_none());
     }
 }

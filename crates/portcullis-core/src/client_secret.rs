@@ -80,6 +80,12 @@ impl ClientSecretHash {
         })
     }
 
+    /// Whether verifying costs a deliberate key stretch (PBKDF2), which a server must not run
+    /// on its async workers; the SHA-256 of a generated secret is cheap.
+    pub fn is_stretched(&self) -> bool {
+        matches!(self, Self::Pbkdf2 { .. })
+    }
+
     /// Whether `presented` is the secret, compared in constant time.
     pub fn verify(&self, presented: &str) -> bool {
         match self {
@@ -181,6 +187,7 @@ mod tests {
         .unwrap();
         assert!(h.verify("hunter2"));
         assert!(!h.verify("hunter3"));
+        assert!(h.is_stretched());
         let again = ClientSecretHash::parse(&h.to_string()).unwrap();
         assert!(again.verify("hunter2"));
         assert!(!format!("{h:?}").contains(&h.to_string()));
@@ -196,6 +203,7 @@ mod tests {
         let h = ClientSecretHash::sha256_of_generated(&secret).unwrap();
         assert!(h.verify(&secret));
         assert!(!h.verify("y"));
+        assert!(!h.is_stretched());
         assert_eq!(ClientSecretHash::parse(&h.to_string()).unwrap(), h);
     }
 

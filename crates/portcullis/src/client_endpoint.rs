@@ -98,7 +98,12 @@ impl Provider {
             .clients
             .find_client(&inner.issuer, &auth.client_id, now)
             .await?;
-        authenticate_client(&auth, client.as_deref())?;
+        // PBKDF2 on the blocking pool, never on this async worker (a SHA-256 at once).
+        let secret_matches = match auth.secret_to_check(client.as_deref()) {
+            Some((stored, presented)) => inner.blocking.verify_secret(stored, presented).await,
+            None => false,
+        };
+        authenticate_client(&auth, client.as_deref(), secret_matches)?;
         match client {
             Some(client) => Ok(ClientRequest {
                 client,

@@ -1,10 +1,15 @@
 //! Generating signing keys: ring for ES256 and EdDSA, the `rsa` crate for RSA (ring cannot
-//! generate RSA keys), both drawing from the provider's injected `SecureRandom`.
+//! generate RSA keys), both drawing from the provider's injected `SecureRandom`, on the
+//! provider's blocking pool.
+
+use std::sync::Arc;
 
 use portcullis_core::{Algorithm, JoseError, SigningKey};
 use ring::rand::SecureRandom;
 use rsa::pkcs8::EncodePrivateKey;
 use rsa::rand_core::{TryCryptoRng, TryRng};
+
+use crate::blocking::BlockingPool;
 
 /// RSA modulus size: 2048 bits (RFC 7518 §3.3 minimum; ring verifies 2048–8192).
 const RSA_BITS: usize = 2048;
@@ -46,8 +51,20 @@ impl TryRng for RingRng<'_> {
 
 impl TryCryptoRng for RingRng<'_> {}
 
+/// A fresh PKCS#8 private key for `alg`, made on `pool`: an RSA key takes long enough to
+/// stall an async worker.
+pub(crate) async fn generate_pkcs8_on(
+    pool: &BlockingPool,
+    alg: Algorithm,
+    rng: Arc<dyn SecureRandom + Send + Sync>,
+) -> Result<Vec<u8>, JoseError> {
+    pool.run(move || generate_pkcs8(alg, rng.as_ref()))
+        .await
+        .map_err(|_| JoseError::SigningFailed)?
+}
+
 /// A fresh PKCS#8 private key for `alg`.
-pub(crate) fn generate_pkcs8(alg: Algorithm, rng: &dyn SecureRandom) -> Result<Vec<u8>, JoseError> {
+fn generate_pkcs8(alg: Algorithm, rng: &dyn SecureRandom) -> Result<Vec<u8>, JoseError> {
     match alg {
         Algorithm::RS256 | Algorithm::PS256 => {
             let key = rsa::PrivateKey::new(&mut RingRng(rng), RSA_BITS)

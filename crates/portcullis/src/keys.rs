@@ -12,7 +12,7 @@ use portcullis_core::{
 use portcullis_store::StoreError;
 use ring::rand::SecureRandom;
 
-use crate::keygen::generate_pkcs8;
+use crate::keygen::generate_pkcs8_on;
 use crate::provider::Provider;
 
 /// Why a signing key could not be had.
@@ -114,7 +114,7 @@ impl Provider {
             None => {
                 // No key yet: the JWKS was never served (it creates a key for every algorithm),
                 // so nobody can have cached one without this key, and it signs at once.
-                let record = self.new_key_record(alg, now, now)?;
+                let record = self.new_key_record(alg, now, now).await?;
                 self.inner.stores.keys.insert_key(&record).await?;
                 tracing::info!(kid = %record.kid, %alg, "created the first signing key");
                 snapshot = self.key_snapshot(now, true).await?;
@@ -157,7 +157,7 @@ impl Provider {
             policy.keys.publish_ahead,
             policy.lifetimes.longest_token(),
         );
-        let record = self.new_key_record(alg, now, plan.activates_at)?;
+        let record = self.new_key_record(alg, now, plan.activates_at).await?;
         inner.stores.keys.insert_key(&record).await?;
         let existing = inner.stores.keys.keys(&inner.issuer).await?;
         for old in existing
@@ -180,14 +180,14 @@ impl Provider {
         Ok(record.kid)
     }
 
-    fn new_key_record(
+    async fn new_key_record(
         &self,
         alg: Algorithm,
         now: UnixTime,
         activates_at: UnixTime,
     ) -> Result<KeyRecord, KeyError> {
         let rng = self.inner.rng.as_ref();
-        let der = generate_pkcs8(alg, rng)?;
+        let der = generate_pkcs8_on(&self.inner.blocking, alg, self.inner.rng.clone()).await?;
         let kid = SigningKey::from_pkcs8("new", alg, &der, rng)?
             .public_jwk()
             .thumbprint()?;

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod authorize;
+mod blocking;
 mod claims;
 mod client_endpoint;
 mod clock;
@@ -39,6 +40,7 @@ pub use authorize::{
     is_form, Approval, AuthorizeOutcome, InteractionError, InteractionRequired,
     PendingAuthorization,
 };
+pub use blocking::{BlockingError, BlockingPool};
 pub use claims::{ClaimsError, NoUserClaims, UserClaims};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::paths;

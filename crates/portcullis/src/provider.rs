@@ -6,6 +6,7 @@ use portcullis_core::{Client, ClientError, InteractionKey, Issuer, Policy, Rando
 use portcullis_store::{ClientStore, CodeStore, KeyStore, ReplayCache, StoreError, TokenStore};
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
 use crate::clock::{Clock, SystemClock};
 use crate::keys::KeyRing;
@@ -74,6 +75,7 @@ pub(crate) struct Inner {
     pub(crate) stores: Stores,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: Arc<dyn SecureRandom + Send + Sync>,
+    pub(crate) blocking: BlockingPool,
     pub(crate) interaction_key: InteractionKey,
     pub(crate) keys: KeyRing,
     pub(crate) claims: Arc<dyn UserClaims>,
@@ -101,6 +103,7 @@ pub struct ProviderBuilder {
     stores: Option<Stores>,
     clock: Arc<dyn Clock>,
     rng: Arc<dyn SecureRandom + Send + Sync>,
+    blocking: BlockingPool,
     interaction_key: Option<[u8; 32]>,
     claims: Arc<dyn UserClaims>,
     subject_salt: Option<[u8; 32]>,
@@ -145,6 +148,15 @@ impl ProviderBuilder {
         self
     }
 
+    /// Sets the pool on which client secrets stored as PBKDF2 hashes are checked and RSA
+    /// signing keys generated, off the async workers (default: [`BlockingPool::default`], as
+    /// many at once as the machine has cores). Give the host's own password checks the same
+    /// pool, so that one bound covers both.
+    pub fn blocking_pool(mut self, pool: BlockingPool) -> Self {
+        self.blocking = pool;
+        self
+    }
+
     /// Sets the key sealing pending authorizations. Every process of one issuer behind a
     /// load balancer needs the same key; by default each provider draws its own.
     pub fn interaction_key(mut self, key: [u8; 32]) -> Self {
@@ -178,6 +190,7 @@ impl ProviderBuilder {
                 stores,
                 clock: self.clock,
                 rng: self.rng,
+                blocking: self.blocking,
                 interaction_key,
                 keys: KeyRing::default(),
                 claims: self.claims,
@@ -196,6 +209,7 @@ impl Provider {
             stores: None,
             clock: Arc::new(SystemClock),
             rng: Arc::new(SystemRandom::new()),
+            blocking: BlockingPool::default(),
             interaction_key: None,
             claims: Arc::new(NoUserClaims),
             subject_salt: None,

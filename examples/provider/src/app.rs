@@ -11,7 +11,7 @@ use axum::Router;
 use http::StatusCode;
 use portcullis::core::{Client, Issuer, IssuerError, Policy};
 use portcullis::store::StoreError;
-use portcullis::{BuildError, Clock, Provider, RegisterError, Stores, SystemClock};
+use portcullis::{BlockingPool, BuildError, Clock, Provider, RegisterError, Stores, SystemClock};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio::net::TcpListener;
@@ -148,14 +148,22 @@ async fn build(
         keys: config.keys.clone(),
         ..Policy::default()
     };
-    let users =
-        Users::new(config.users, config.pbkdf2_iterations, &rng).map_err(|_| StartError::Random)?;
+    // Client secrets, passwords and RSA keys share one bounded pool, off the async workers.
+    let blocking = BlockingPool::default();
+    let users = Users::new(
+        config.users,
+        config.pbkdf2_iterations,
+        &rng,
+        blocking.clone(),
+    )
+    .map_err(|_| StartError::Random)?;
     let users = Arc::new(users);
     let mut builder = Provider::builder(issuer.clone())
         .policy(policy)
         .stores(stores)
         .clock(clock.clone())
-        .claims(users.clone());
+        .claims(users.clone())
+        .blocking_pool(blocking);
     if let Some(key) = &config.interaction_key {
         builder = builder.interaction_key(key.0);
     }
@@ -356,6 +364,7 @@ async fn start(
         None => Issuer::parse(&format!("http://{addr}"))
             .map_err(|source| StartError::Issuer { addr, source })?,
     };
+    let limits = config.server_limits;
     let (router, provider) = build(config, issuer.clone(), clock, stores).await?;
     let purger = provider.clone();
     let task = tokio::spawn(async move {
@@ -371,7 +380,7 @@ async fn start(
             }
         };
         tokio::select! {
-            served = axum::serve(listener, router) => served,
+            never = portcullis_axum::serve(listener, router, limits) => match never {},
             () = purge => Ok(()),
         }
     });

@@ -1,8 +1,11 @@
 //! Command-line flags and the binary's main loop.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use portcullis::core::Issuer;
+use portcullis_axum::ServerLimits;
 use tokio::net::TcpListener;
 
 use crate::app::{spawn, StartError};
@@ -33,6 +36,39 @@ pub struct Args {
     /// `store`, else memory].
     #[arg(long, value_name = "memory|sqlite:PATH|postgres:URL")]
     pub store: Option<StoreSpec>,
+    /// Seconds a client has to send a request's head (request line and headers), from its
+    /// first byte, or from connecting; then the connection is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = ServerLimits::default().header_read_timeout.as_secs(), value_parser = seconds())]
+    pub header_timeout: u64,
+    /// Seconds a request may take from its complete head to its answer, its body's reading
+    /// included; then it is answered 408 and the connection closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = ServerLimits::default().request_timeout.as_secs(), value_parser = seconds())]
+    pub request_timeout: u64,
+    /// Seconds a connection may stay idle (kept alive with no request, or with a client that
+    /// stopped reading its response) before it is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = ServerLimits::default().idle_timeout.as_secs(), value_parser = seconds())]
+    pub idle_timeout: u64,
+    /// Connections served at once; further ones wait, unaccepted, until one closes. Keep it
+    /// below the process's open-file limit (`ulimit -n`).
+    #[arg(long, value_name = "N", default_value_t = ServerLimits::default().max_connections)]
+    pub max_connections: NonZeroUsize,
+}
+
+/// Whole seconds, at least one.
+fn seconds() -> clap::builder::RangedU64ValueParser {
+    clap::value_parser!(u64).range(1..)
+}
+
+impl Args {
+    /// The server's limits, from the flags.
+    pub fn server_limits(&self) -> ServerLimits {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(self.header_timeout),
+            request_timeout: Duration::from_secs(self.request_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 fn parse_issuer(value: &str) -> Result<Issuer, String> {
@@ -46,6 +82,7 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         Some(path) => (Config::load(path)?, false),
         None => (Config::demo(), true),
     };
+    config = config.with_server_limits(args.server_limits());
     if let Some(store) = args.store {
         config = config.with_store(store);
     }

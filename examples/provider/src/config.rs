@@ -18,6 +18,7 @@ use portcullis::core::{
     GrantType, KeyPolicy, Lifetimes, PkcePolicy, RedirectUri, RefreshGrace, RefreshPolicy,
     ScopeSet, SubjectType,
 };
+use portcullis_axum::ServerLimits;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
@@ -46,6 +47,7 @@ pub struct Config {
     pub(crate) interaction_key: Option<Secret32>,
     pub(crate) subject_salt: Option<Secret32>,
     pub(crate) pbkdf2_iterations: NonZeroU32,
+    pub(crate) server_limits: ServerLimits,
 }
 
 impl Config {
@@ -80,6 +82,13 @@ impl Config {
     /// Runs the provider on `store` instead (what `--store` does).
     pub fn with_store(mut self, store: StoreSpec) -> Self {
         self.store = store;
+        self
+    }
+
+    /// Serves within `limits` instead of the defaults (what `--header-timeout`,
+    /// `--request-timeout`, `--idle-timeout` and `--max-connections` do).
+    pub fn with_server_limits(mut self, limits: ServerLimits) -> Self {
+        self.server_limits = limits;
         self
     }
 
@@ -602,6 +611,7 @@ impl FileConfig {
             interaction_key: self.secrets.interaction_key,
             subject_salt: self.secrets.subject_salt,
             pbkdf2_iterations: iterations,
+            server_limits: ServerLimits::default(),
         })
     }
 }

@@ -382,7 +382,7 @@ pub(crate) async fn login(State(state): State<Arc<AppState>>, req: Request) -> R
         (Ok(u), Ok(p)) => (u.unwrap_or_default(), p.unwrap_or_default()),
         _ => return bad_request(),
     };
-    let Some(user) = state.users.authenticate(username, password) else {
+    let Some(user) = state.users.authenticate(username, password).await else {
         tracing::info!(client_id = pending.client_id(), "sign-in failed");
         let error = Some("The username or password is incorrect.");
         return state.login_page(

@@ -20,7 +20,8 @@
 //!
 //! ```text
 //! cargo run -p portcullis-example-provider -- [--addr HOST:PORT] [--issuer URL] [--config FILE]
-//!     [--store memory|sqlite:PATH|postgres:URL]
+//!     [--store memory|sqlite:PATH|postgres:URL] [--header-timeout SECONDS]
+//!     [--request-timeout SECONDS] [--idle-timeout SECONDS] [--max-connections N]
 //! ```
 //!
 //! `--addr` defaults to `127.0.0.1:8080` and `--issuer` to `http://<bound address>` (plain
@@ -62,7 +63,13 @@
 //! * Consent is remembered by the engine: a request within what the user already granted
 //!   goes straight back to the client (`prompt=consent` asks again).
 //! * Passwords and client secrets are kept only as PBKDF2 hashes and compared in constant
-//!   time (RFC 6819 §5.1.4.1.3).
+//!   time (RFC 6819 §5.1.4.1.3), on the engine's bounded blocking pool
+//!   ([`portcullis::BlockingPool`]), so a flood of wrong secrets cannot stall the other
+//!   requests.
+//! * The server (`portcullis_axum::serve`) bounds how long a client may take to send a
+//!   request head (`--header-timeout`), to finish a request (`--request-timeout`) and to
+//!   stay idle (`--idle-timeout`), and how many connections it holds
+//!   (`--max-connections`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -1,11 +1,12 @@
-//! User accounts: passwords kept only as PBKDF2 hashes, checked in constant time; profile
-//! claims handed to the engine through [`UserClaims`].
+//! User accounts: passwords kept only as PBKDF2 hashes, checked in constant time on the
+//! engine's blocking pool (never on an async worker); profile claims handed to the engine
+//! through [`UserClaims`].
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use portcullis::core::{ClientSecretHash, RandomError};
-use portcullis::{async_trait, ClaimsError, UserClaims};
+use portcullis::{async_trait, BlockingPool, ClaimsError, UserClaims};
 use ring::rand::SecureRandom;
 use serde_json::{Map, Value};
 
@@ -37,6 +38,9 @@ pub(crate) struct Users {
     /// Checked when the username is unknown, so that answer takes as long as a wrong
     /// password and does not reveal which usernames exist (RFC 6819 §5.1.4.2.2 spirit).
     decoy: ClientSecretHash,
+    /// Where passwords are checked: the provider's pool, so one bound covers client secrets
+    /// and passwords.
+    blocking: BlockingPool,
 }
 
 impl Users {
@@ -44,12 +48,17 @@ impl Users {
         users: Vec<User>,
         iterations: NonZeroU32,
         rng: &dyn SecureRandom,
+        blocking: BlockingPool,
     ) -> Result<Self, RandomError> {
         let mut seed = [0u8; 16];
         rng.fill(&mut seed).map_err(|_| RandomError)?;
         let decoy = ClientSecretHash::pbkdf2(&format!("{seed:?}"), iterations, rng)?;
         let by_name = users.into_iter().map(|u| (u.username.clone(), u)).collect();
-        Ok(Self { by_name, decoy })
+        Ok(Self {
+            by_name,
+            decoy,
+            blocking,
+        })
     }
 
     /// The user named `username`.
@@ -58,11 +67,15 @@ impl Users {
     }
 
     /// The user, if `password` is theirs.
-    pub(crate) fn authenticate(&self, username: &str, password: &str) -> Option<&User> {
+    pub(crate) async fn authenticate(&self, username: &str, password: &str) -> Option<&User> {
         match self.by_name.get(username) {
-            Some(user) => user.password.verify(password).then_some(user),
+            Some(user) => self
+                .blocking
+                .verify_secret(&user.password, password)
+                .await
+                .then_some(user),
             None => {
-                let _ = self.decoy.verify(password);
+                let _ = self.blocking.verify_secret(&self.decoy, password).await;
                 None
             }
         }
@@ -86,9 +99,14 @@ impl UserClaims for Users {
 mod tests {
     use super::*;
     use ring::rand::SystemRandom;
+    use std::future::{poll_fn, Future};
+    use std::num::NonZeroUsize;
+    use std::pin::{pin, Pin};
+    use std::sync::mpsc;
+    use std::task::Poll;
 
-    /// A directory with one user, bob (password `builder`).
-    fn bob(claims: Map<String, Value>) -> Users {
+    /// A directory with one user, bob (password `builder`), checking passwords on `pool`.
+    fn bob_on(claims: Map<String, Value>, pool: BlockingPool) -> Users {
         let rng = SystemRandom::new();
         let it = NonZeroU32::new(1000).unwrap();
         let user = User {
@@ -96,16 +114,57 @@ mod tests {
             password: ClientSecretHash::pbkdf2("builder", it, &rng).unwrap(),
             claims,
         };
-        Users::new(vec![user], it, &rng).unwrap()
+        Users::new(vec![user], it, &rng, pool).unwrap()
     }
 
-    #[test]
-    fn passwords_are_checked() {
+    fn bob(claims: Map<String, Value>) -> Users {
+        bob_on(claims, BlockingPool::default())
+    }
+
+    #[tokio::test]
+    async fn passwords_are_checked() {
         let users = bob(Map::new());
-        assert!(users.authenticate("bob", "builder").is_some());
-        assert!(users.authenticate("bob", "Builder").is_none());
-        assert!(users.authenticate("eve", "builder").is_none());
+        assert!(users.authenticate("bob", "builder").await.is_some());
+        assert!(users.authenticate("bob", "Builder").await.is_none());
+        assert!(users.authenticate("eve", "builder").await.is_none());
         assert_eq!(users.get("bob").unwrap().display_name(), "bob");
+    }
+
+    /// Polls `fut` once: whether it finished at once.
+    async fn finished_at_once<F: Future>(mut fut: Pin<&mut F>) -> bool {
+        poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_ready())).await
+    }
+
+    #[tokio::test]
+    async fn passwords_are_checked_on_the_blocking_pool() {
+        let pool = BlockingPool::new(NonZeroUsize::MIN);
+        let users = bob_on(Map::new(), pool.clone());
+        // The pool's only place is taken until `release` is dropped.
+        let (release, released) = mpsc::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel();
+        let holder = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.run(move || {
+                    started.send(()).unwrap();
+                    let _ = released.recv();
+                })
+                .await
+            }
+        });
+        running.await.unwrap();
+        // Known and unknown users alike wait for the pool.
+        let mut known = pin!(users.authenticate("bob", "builder"));
+        let mut unknown = pin!(users.authenticate("eve", "builder"));
+        assert!(!finished_at_once(known.as_mut()).await, "PBKDF2 ran inline");
+        assert!(
+            !finished_at_once(unknown.as_mut()).await,
+            "PBKDF2 ran inline"
+        );
+        drop(release);
+        holder.await.unwrap().unwrap();
+        assert!(known.await.is_some());
+        assert!(unknown.await.is_none());
     }
 
     #[tokio::test]

@@ -1,0 +1,245 @@
+//! Serving a router with limits, so that no client can hold the server.
+
+use std::convert::Infallible;
+use std::num::NonZeroUsize;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::response::{IntoResponse, Response};
+use axum::serve::Listener;
+use axum::Router;
+use http::header::{HeaderValue, CONNECTION};
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{watch, Semaphore};
+use tokio::time::{sleep_until, timeout, Instant};
+use tower::ServiceExt;
+
+/// The timeouts and the connection limit of [`serve`]. The defaults suit a server facing
+/// the Internet; every one can be changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// A request head must be complete within this time of its first byte, or of the
+    /// connection's opening (default 10 s).
+    pub header_read_timeout: Duration,
+    /// A request must be answered within this time of its complete head, its body read
+    /// included, or it gets `408 Request Timeout` and the connection is closed (default 30 s).
+    pub request_timeout: Duration,
+    /// A connection with no request in progress and no byte of the next one received for
+    /// this long is closed: an unused keep-alive connection, or a client that stopped
+    /// reading its response (default 60 s).
+    pub idle_timeout: Duration,
+    /// Connections served at once; further ones wait in the listener's backlog until one
+    /// closes (default 512, like nginx's `worker_connections`; keep it well below the
+    /// process's open-file limit, `ulimit -n`, often 1024).
+    pub max_connections: NonZeroUsize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: NonZeroUsize::new(512).unwrap_or(NonZeroUsize::MIN),
+        }
+    }
+}
+
+/// Serves `router` on `listener` over HTTP/1.1 within `limits`: see
+/// [the crate documentation](crate#server-limits). Each request carries the peer's address
+/// as a [`ConnectInfo`] extension (`ConnectInfo<SocketAddr>` for a `TcpListener`). Runs
+/// until dropped.
+pub async fn serve<L>(mut listener: L, router: Router, limits: ServerLimits) -> Infallible
+where
+    L: Listener,
+    L::Addr: Clone + Send + Sync + 'static,
+{
+    let connections = Arc::new(Semaphore::new(limits.max_connections.get()));
+    loop {
+        // Nothing is accepted while the limit is reached: clients wait in the backlog.
+        let permit = connections
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the connection semaphore is never closed");
+        let (io, addr) = listener.accept().await;
+        let router = router.clone();
+        tokio::spawn(async move {
+            serve_connection(io, addr, router, limits).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Where a connection is, for its timeouts.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// Reading a request head since then (the first byte, or the connection's opening).
+    Head(Instant),
+    /// A request is being answered (bounded by the request timeout).
+    Busy,
+    /// Idle since then: the last response was handed over (or last made progress), and no
+    /// byte has come since.
+    Idle(Instant),
+}
+
+impl Phase {
+    fn deadline(self, limits: &ServerLimits) -> Option<Instant> {
+        match self {
+            Self::Head(since) => Some(since + limits.header_read_timeout),
+            Self::Busy => None,
+            Self::Idle(since) => Some(since + limits.idle_timeout),
+        }
+    }
+}
+
+async fn serve_connection<I, A>(io: I, addr: A, router: Router, limits: ServerLimits)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    A: Clone + Send + Sync + 'static,
+{
+    let (phase, mut watched) = watch::channel(Phase::Head(Instant::now()));
+    let phase = Arc::new(phase);
+    let io = TokioIo::new(Watched {
+        io,
+        phase: phase.clone(),
+    });
+    let service = service_fn(move |req: Request<Incoming>| {
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(ConnectInfo(addr.clone()));
+        phase.send_replace(Phase::Busy);
+        let (phase, router) = (phase.clone(), router.clone());
+        async move {
+            let response = match timeout(limits.request_timeout, router.oneshot(req)).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                Err(_) => request_timed_out(),
+            };
+            phase.send_replace(Phase::Idle(Instant::now()));
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let mut builder = http1::Builder::new();
+    // The phases below time the head; hyper's own header timer would also run while idle.
+    builder.header_read_timeout(None);
+    let mut conn = pin!(builder.serve_connection(io, service));
+    let mut alarm = pin!(sleep_until(Instant::now()));
+    loop {
+        let deadline = watched.borrow_and_update().deadline(&limits);
+        if let Some(deadline) = deadline {
+            alarm.as_mut().reset(deadline);
+        }
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            changed = watched.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            () = alarm.as_mut(), if deadline.is_some() => {
+                // Writing a response pushes the idle deadline back without waking this loop.
+                let now = Instant::now();
+                if watched.borrow().deadline(&limits).is_some_and(|d| d <= now) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// `408 Request Timeout`, closing the connection (RFC 9110 §15.5.9).
+fn request_timed_out() -> Response {
+    let mut response = (StatusCode::REQUEST_TIMEOUT, "request timeout").into_response();
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// A connection's I/O, noting the first byte of a request that arrives on an idle
+/// connection, and a response's progress.
+struct Watched<I> {
+    io: I,
+    phase: Arc<watch::Sender<Phase>>,
+}
+
+impl<I> Watched<I> {
+    /// A response is making progress: the connection is idle from now on, not from when
+    /// the response was handed over (no wake-up needed: the deadline only moves later).
+    fn wrote(&self) {
+        self.phase.send_if_modified(|phase| {
+            if let Phase::Idle(since) = phase {
+                *since = Instant::now();
+            }
+            false
+        });
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.phase.send_if_modified(|phase| match phase {
+                Phase::Idle(_) => {
+                    *phase = Phase::Head(Instant::now());
+                    true
+                }
+                _ => false,
+            });
+        }
+        polled
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.wrote();
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.wrote();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
