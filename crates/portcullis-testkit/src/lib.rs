@@ -38,6 +38,7 @@
 //!   [`checks::tokens`], [`checks::revocation`]
 //! * `keys` ([`KeyStore`]): [`checks::keys`]
 //! * `races` ([`CodeStore`] and [`TokenStore`]): [`checks::races`]
+//! * `sessions` ([`SessionStore`]): [`checks::sessions`]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -48,7 +49,7 @@ mod harness;
 mod macros;
 mod rng;
 
-use portcullis_store::{ClientStore, CodeStore, KeyStore, TokenStore};
+use portcullis_store::{ClientStore, CodeStore, KeyStore, SessionStore, TokenStore};
 
 pub use clock::TestClock;
 pub use fixtures::Fixtures;
@@ -60,9 +61,10 @@ use harness::Runner;
 /// Runs every conformance check, one after another, each on a fresh database from
 /// `make_store` (see the crate docs for what it must return). Panics naming the first check
 /// that fails.
-pub async fn run_conformance<S: ClientStore + CodeStore + TokenStore + KeyStore>(
-    make_store: impl StoreFactory<S>,
-) {
+pub async fn run_conformance<S>(make_store: impl StoreFactory<S>)
+where
+    S: ClientStore + CodeStore + TokenStore + KeyStore + SessionStore,
+{
     let runner = Runner::new(make_store);
     crate::__checks_of!(clients, __run_group, runner);
     crate::__checks_of!(codes, __run_group, runner);
@@ -71,6 +73,7 @@ pub async fn run_conformance<S: ClientStore + CodeStore + TokenStore + KeyStore>
     crate::__checks_of!(revocation, __run_group, runner);
     crate::__checks_of!(keys, __run_group, runner);
     crate::__checks_of!(races, __run_group, runner);
+    crate::__checks_of!(sessions, __run_group, runner);
 }
 
 /// Runs the [`ClientStore`] checks ([`checks::clients`]).
@@ -104,6 +107,12 @@ pub async fn run_key_checks<S: KeyStore>(make_store: impl StoreFactory<S>) {
 pub async fn run_race_checks<S: CodeStore + TokenStore>(make_store: impl StoreFactory<S>) {
     let runner = Runner::new(make_store);
     crate::__checks_of!(races, __run_group, runner);
+}
+
+/// Runs the [`SessionStore`] checks ([`checks::sessions`]).
+pub async fn run_session_checks<S: SessionStore>(make_store: impl StoreFactory<S>) {
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(sessions, __run_group, runner);
 }
 
 /// What the macros expand to; not a stable API.

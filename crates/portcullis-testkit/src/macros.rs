@@ -1,7 +1,7 @@
 //! `conformance_tests!` and the one list of checks it shares with `run_conformance`.
 
 /// Expands to one `#[test]` per conformance check, in one module per group (`clients`,
-/// `codes`, `grants`, `tokens`, `revocation`, `keys`, `races`), so that a failure is named
+/// `codes`, `grants`, `tokens`, `revocation`, `keys`, `races`, `sessions`), so that a failure is named
 /// `codes::code_is_consumed_once`.
 ///
 /// `conformance_tests!(make_store)` runs every group; `conformance_tests!(make_store; codes,
@@ -22,7 +22,8 @@ macro_rules! conformance_tests {
     };
     ($make_store:expr; known_failures = $known:tt $(,)?) => {
         $crate::conformance_tests!(
-            @groups $make_store; $known; clients, codes, grants, tokens, revocation, keys, races
+            @groups $make_store; $known;
+            clients, codes, grants, tokens, revocation, keys, races, sessions
         );
     };
     ($make_store:expr; $($group:ident),+ $(,)?) => {
@@ -96,6 +97,17 @@ macro_rules! __checks_of {
             racing_rotations_on_separate_handles,
             racing_grace_claims_on_one_handle,
             racing_grace_claims_on_separate_handles,
+        ]; $($args)*}
+    };
+    (sessions, $then:ident, $($args:tt)*) => {
+        $crate::$then! {sessions; [
+            session_round_trip,
+            session_expires_at_its_expiry,
+            deleted_session_is_never_found,
+            sessions_are_scoped_by_issuer,
+            delete_sessions_of_subject_spares_the_others,
+            racing_deletes_on_separate_handles,
+            session_purge_expired,
         ]; $($args)*}
     };
 }

@@ -16,6 +16,7 @@ pub mod grants;
 pub mod keys;
 pub mod races;
 pub mod revocation;
+pub mod sessions;
 pub mod tokens;
 
 use portcullis_store::{StoreError, StoreResult};
