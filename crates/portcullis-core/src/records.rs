@@ -156,7 +156,7 @@ pub struct RefreshTokenRecord {
 /// A signed-in browser: the server-side half of a session cookie. The cookie holds a random
 /// 256-bit id; the store keeps only its hash, so a copy of the store opens no session
 /// (RFC 6819 §5.1.4.1.3). Deleting the record ends the session, whatever copies of the
-/// cookie exist (RFC 6819 §5.1.4.1.4: server-side revocation).
+/// cookie exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     /// Hash of the session id.

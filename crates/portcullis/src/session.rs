@@ -4,10 +4,10 @@
 //! A session cookie holds a random 256-bit id and nothing else; the [`SessionStore`] keeps
 //! the session under the id's SHA-256 (RFC 6819 §5.1.4.1.3), with its subject, `auth_time`
 //! and expiry. Logging out deletes the record, so every copy of the cookie — one taken
-//! before the logout too — opens nothing afterwards (RFC 6819 §5.1.4.1.4); "sign out
-//! everywhere" deletes every record of the subject. Each sign-in issues a new id and deletes
-//! the one the browser carried, so an id planted before sign-in never becomes a session
-//! (session fixation, RFC 6819 §4.4.1.13 spirit).
+//! before the logout too — opens nothing afterwards (the logout of RP-Initiated Logout 1.0
+//! §2 is real); "sign out everywhere" deletes every record of the subject. Each sign-in
+//! issues a new id and deletes the one the browser carried, so an id planted before sign-in
+//! never becomes a session (session fixation).
 //!
 //! Cookies are `HttpOnly`, `SameSite=Lax`, host-only and for `/`; with an `https` issuer
 //! they are `Secure` and named with the `__Host-` prefix (`__Host-session`, `__Host-csrf`),

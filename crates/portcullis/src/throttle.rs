@@ -249,28 +249,32 @@ impl LoginThrottle {
         self.tables.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Begins a sign-in attempt of `account` from `address`: refused with [`Throttled`] if
-    /// either must wait, else counted as a failure of both until
+    /// Begins a sign-in attempt of `account` from `address` (`None` when the client's
+    /// address is unknown: then only the account is throttled): refused with [`Throttled`]
+    /// if either must wait, else counted as a failure of both until
     /// [`LoginAttempt::succeeded`]. Check the password only after this returns `Ok`.
-    pub fn begin(&self, account: &str, address: IpAddr) -> Result<LoginAttempt, Throttled> {
-        let (account, address) = (account_key(account), address_key(address));
+    pub fn begin(&self, account: &str, address: Option<IpAddr>) -> Result<LoginAttempt, Throttled> {
+        let (account, address) = (account_key(account), address.map(address_key));
         let now = self.clock.now();
         let policy = &self.policy;
         let mut t = self.tables();
         let cutoff = UnixTime::from_secs(now.secs().saturating_sub(policy.forget_after.as_secs()));
         t.accounts.forget(cutoff);
         t.addresses.forget(cutoff);
+        let address_wait = address.map_or(0, |a| t.addresses.wait(&a, &policy.address, now));
         let wait = t
             .accounts
             .wait(&account, &policy.account, now)
-            .max(t.addresses.wait(&address, &policy.address, now));
+            .max(address_wait);
         if wait > 0 {
             return Err(Throttled {
                 retry_after_secs: wait,
             });
         }
         t.accounts.fail(account, now, policy.capacity);
-        t.addresses.fail(address, now, policy.capacity);
+        if let Some(a) = address {
+            t.addresses.fail(a, now, policy.capacity);
+        }
         Ok(LoginAttempt {
             throttle: self.clone(),
             account,
@@ -298,7 +302,7 @@ impl LoginThrottle {
 pub struct LoginAttempt {
     throttle: LoginThrottle,
     account: Key,
-    address: Key,
+    address: Option<Key>,
 }
 
 impl LoginAttempt {
@@ -307,7 +311,9 @@ impl LoginAttempt {
     pub fn succeeded(self) {
         let mut t = self.throttle.tables();
         t.accounts.remove(&self.account);
-        t.addresses.take_back(&self.address);
+        if let Some(a) = &self.address {
+            t.addresses.take_back(a);
+        }
     }
 }
 
@@ -331,13 +337,15 @@ mod tests {
     /// Fails `n` attempts of `account` from `address`, each allowed.
     fn fail(t: &LoginThrottle, account: &str, address: IpAddr, n: u32) {
         for i in 0..n {
-            let attempt = t.begin(account, address);
+            let attempt = t.begin(account, Some(address));
             assert!(attempt.is_ok(), "failure {i} of {account} was refused");
         }
     }
 
     fn retry_after(t: &LoginThrottle, account: &str, address: IpAddr) -> Option<u64> {
-        t.begin(account, address).err().map(|e| e.retry_after_secs)
+        t.begin(account, Some(address))
+            .err()
+            .map(|e| e.retry_after_secs)
     }
 
     #[test]
@@ -364,7 +372,7 @@ mod tests {
         assert_eq!(retry_after(&t, "alice", HOME), Some(2));
         clock.advance(2);
         // The right password now: allowed, and it clears the account.
-        t.begin("alice", HOME).unwrap().succeeded();
+        t.begin("alice", Some(HOME)).unwrap().succeeded();
         fail(&t, "alice", HOME, 5);
         assert_eq!(retry_after(&t, "alice", HOME), Some(1));
     }
@@ -373,11 +381,13 @@ mod tests {
     fn attempts_count_as_failures_from_the_start() {
         let (t, _) = throttle(ThrottlePolicy::default());
         // Five attempts under way at once (their passwords not yet checked): a sixth waits.
-        let pending: Vec<_> = (0..5).map(|_| t.begin("alice", HOME).unwrap()).collect();
-        assert!(t.begin("alice", HOME).is_err());
+        let pending: Vec<_> = (0..5)
+            .map(|_| t.begin("alice", Some(HOME)).unwrap())
+            .collect();
+        assert!(t.begin("alice", Some(HOME)).is_err());
         drop(pending);
         assert!(
-            t.begin("alice", HOME).is_err(),
+            t.begin("alice", Some(HOME)).is_err(),
             "dropped attempts stay failures"
         );
     }
@@ -396,7 +406,7 @@ mod tests {
         );
         clock.advance(1);
         // A success from the address takes back only its own attempt.
-        t.begin("carol", HOME).unwrap().succeeded();
+        t.begin("carol", Some(HOME)).unwrap().succeeded();
         assert_eq!(retry_after(&t, "someone-new", HOME), Some(1));
     }
 
@@ -424,7 +434,7 @@ mod tests {
         assert!(!t.is_empty());
         clock.advance(1);
         // The next attempt forgets them first.
-        t.begin("bob", ip(1)).unwrap().succeeded();
+        t.begin("bob", Some(ip(1))).unwrap().succeeded();
         assert!(t.is_empty(), "{}", t.len());
         fail(&t, "alice", HOME, 5);
     }
@@ -470,6 +480,19 @@ mod tests {
         }
         // 1,000 newer failures later, the target's record was the oldest and went.
         assert_eq!(retry_after(&t, "target", ip(5000)), None);
+    }
+
+    #[test]
+    fn without_an_address_only_the_account_counts() {
+        let (t, _) = throttle(ThrottlePolicy::default());
+        for i in 0..30 {
+            drop(t.begin(&format!("user{i}"), None).unwrap());
+        }
+        assert!(t.begin("someone-new", None).is_ok(), "no address bucket");
+        assert_eq!(t.len(), 31);
+        fail(&t, "alice", HOME, 4);
+        assert!(t.begin("alice", None).is_ok());
+        assert!(t.begin("alice", None).is_err(), "the account still counts");
     }
 
     #[test]
