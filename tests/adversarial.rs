@@ -1750,8 +1750,6 @@ async fn rfc9700_4_7_a_planted_csrf_cookie_does_not_pass() {
     let her_consent = attacker.sign_in(&url, &mallory).await;
     let her_ticket = her_consent.hidden("ticket").expect("a ticket");
     let her_csrf = her_consent.hidden("csrf").expect("a CSRF token");
-    let her_account = attacker.get(&account).await;
-    let her_everywhere = her_account.hidden("csrf").expect("a CSRF token");
     let her_cookies = attacker.cookies(&issuer).expect("cookies");
     let binding = her_cookies
         .split("; ")
@@ -1775,6 +1773,8 @@ async fn rfc9700_4_7_a_planted_csrf_cookie_does_not_pass() {
     let page = victim.post(&consent, &forged).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
     assert_no_code(&page);
+    let her_account = attacker.get(&account).await;
+    let her_everywhere = her_account.hidden("csrf").expect("a CSRF token");
     let everywhere = url_of(&server, "/account/sign-out-everywhere");
     let page = victim
         .post(&everywhere, &[("csrf", her_everywhere.as_str())])
