@@ -6,17 +6,21 @@
 //! `docs/SECURITY.md` maps every section of RFC 9700 to these tests.
 #![forbid(unsafe_code)]
 
-use portcullis::core::Issuer;
+use std::sync::Arc;
+
+use portcullis::core::{Issuer, UnixTime};
+use portcullis::ManualClock;
 use portcullis_e2e::provider::{
-    DemoClient, Running, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT, DEMO_USER, DEMO_WEB_CLIENT,
+    DemoClient, DemoUser, Running, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT, DEMO_USER,
+    DEMO_WEB_CLIENT,
 };
 use portcullis_e2e::{
     authorize_url, demo_config, exchange_code, http_client, post_form, query_param, refresh, start,
-    start_with, Browser, Decision, Page, PKCE_CHALLENGE, PKCE_VERIFIER,
+    start_with, start_with_clock, Browser, Decision, Page, PKCE_CHALLENGE, PKCE_VERIFIER,
 };
 use reqwest::header::{
     HeaderMap, ACCESS_CONTROL_ALLOW_ORIGIN, AUTHORIZATION, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    LOCATION, REFERRER_POLICY, SET_COOKIE, WWW_AUTHENTICATE, X_FRAME_OPTIONS,
+    LOCATION, REFERRER_POLICY, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE, X_FRAME_OPTIONS,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -1626,6 +1630,7 @@ async fn rfc9110_no_request_is_a_server_error() {
         "/logout",
         "/account",
         "/account/revoke",
+        "/account/sign-out-everywhere",
     ];
     let methods = [Method::GET, Method::POST, Method::PUT, Method::OPTIONS];
     let queries = [
@@ -1660,6 +1665,7 @@ async fn rfc9110_no_request_is_a_server_error() {
         None,
         Some("session=YWxpY2U.1.99999999999999999999.AAAA; csrf=x"),
         Some("session=a; session=b; csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        Some("session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
     ];
     let mut n = 0;
     for path in paths {
@@ -1805,4 +1811,276 @@ async fn oversized_state_is_refused_before_the_login_page() {
         Some(long.as_str())
     );
     assert_eq!(query_param(&location, "code"), None);
+}
+
+/// A page that issued nothing: no redirect, and no `code=` anywhere.
+#[track_caller]
+fn assert_no_code(page: &Page) {
+    assert_eq!(page.location, None, "{}", page.body);
+    assert!(!page.body.contains("code="), "{}", page.body);
+}
+
+/// The URL of `path` below the issuer.
+fn url_of(server: &Running, path: &str) -> Url {
+    Url::parse(&server.url(path)).expect("a URL")
+}
+
+/// RP-Initiated Logout 1.0 §2 (the OP logs the End-User out) and RFC 6819 §5.1.4.1.3:
+/// logging out ends the session on the server. A copy of the session cookie taken before
+/// the logout worked until then (`/account` answered, `/authorize` issued a code at once);
+/// after it, `/authorize` shows the login page and issues no code, and `/account` is 401.
+#[tokio::test]
+async fn rp_initiated_logout_2_a_copied_session_cookie_dies_at_logout() {
+    let server = start().await;
+    let issuer = url_of(&server, "/");
+    let (account, end) = (url_of(&server, "/account"), url_of(&server, "/session/end"));
+    let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
+    let browser = Browser::new();
+    let first = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    assert!(query_param(&first, "code").is_some(), "{first}");
+
+    // The thief copies the cookies; with them, the copy is signed in.
+    let copy = Browser::with_cookies(&browser.cookies(&issuer).expect("cookies"), &issuer);
+    assert_eq!(copy.get(&account).await.status, StatusCode::OK);
+    let silent = copy.get(&url).await.redirect();
+    assert!(query_param(&silent, "code").is_some(), "{silent}");
+
+    // The user signs out.
+    let confirmation = browser.get(&end).await;
+    let out = browser.confirm_logout(&confirmation, true).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+
+    let page = copy.get(&url).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.is_login(), "{}", page.body);
+    assert_no_code(&page);
+    let page = copy.get(&account).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
+    assert!(!page.body.contains("demo-web"), "{}", page.body);
+    // The browser that signed out is signed out too.
+    assert!(browser.get(&url).await.is_login());
+}
+
+/// "Sign out everywhere" on the account page ends every session of the user: a second
+/// browser's session dies with the first's. The form needs its session-bound CSRF token:
+/// without it, 403 and nobody is signed out.
+#[tokio::test]
+async fn account_sign_out_everywhere_ends_other_browsers() {
+    let server = start().await;
+    let (account, everywhere) = (
+        url_of(&server, "/account"),
+        url_of(&server, "/account/sign-out-everywhere"),
+    );
+    let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
+    let (laptop, phone) = (Browser::new(), Browser::new());
+    laptop.sign_in(&url, &DEMO_USER).await;
+    phone.sign_in(&url, &DEMO_USER).await;
+
+    let page = laptop.get(&account).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(
+        page.form_action(),
+        Some(everywhere.clone()),
+        "{}",
+        page.body
+    );
+    let csrf = page.hidden("csrf").expect("a CSRF token");
+    for forged in [vec![], vec![("csrf", "AAAA")]] {
+        let refused = laptop.post(&everywhere, &forged).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{forged:?}");
+        assert!(refused.headers.get(SET_COOKIE).is_none());
+    }
+    assert_eq!(phone.get(&account).await.status, StatusCode::OK);
+
+    let done = laptop.post(&everywhere, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    for browser in [&phone, &laptop] {
+        assert_eq!(browser.get(&account).await.status, StatusCode::UNAUTHORIZED);
+        let page = browser.get(&url).await;
+        assert!(page.is_login(), "{}", page.body);
+        assert_no_code(&page);
+    }
+}
+
+/// A second user, for the attacker's own account.
+const MALLORY_TOML: &str = r#"
+[[users]]
+username = "mallory"
+password = "mallory-password"
+"#;
+
+/// RFC 9700 §4.7 (Cross-Site Request Forgery), RFC 6749 §10.12 and RFC 6265 §8.6 (a sibling
+/// domain can plant cookies): the CSRF binding is not plantable. The attacker signs in as
+/// herself, takes her own consent ticket, CSRF token and binding cookie, plants that cookie
+/// in the signed-in victim's browser and makes it post her forms: consent (approve), the
+/// account page's revoke and sign-out-everywhere. Each is 403 and changes nothing: no code,
+/// no grant, still signed in. (The tokens are bound to the session, not to a cookie.)
+#[tokio::test]
+async fn rfc9700_4_7_a_planted_csrf_cookie_does_not_pass() {
+    let server = start_with(demo_config(&[], MALLORY_TOML)).await;
+    let issuer = url_of(&server, "/");
+    let account = url_of(&server, "/account");
+    let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
+    let mallory = demo_user("mallory", "mallory-password");
+    let attacker = Browser::new();
+    let her_consent = attacker.sign_in(&url, &mallory).await;
+    let her_ticket = her_consent.hidden("ticket").expect("a ticket");
+    let her_csrf = her_consent.hidden("csrf").expect("a CSRF token");
+    let her_cookies = attacker.cookies(&issuer).expect("cookies");
+    let binding = her_cookies
+        .split("; ")
+        .find(|c| c.starts_with("csrf="))
+        .expect("her binding cookie");
+
+    let victim = Browser::new();
+    victim.sign_in(&url, &DEMO_USER).await;
+    victim.add_cookie(&format!("{binding}; Path=/"), &issuer);
+    assert!(
+        victim.cookies(&issuer).expect("cookies").contains(binding),
+        "planted"
+    );
+    let consent = url_of(&server, "/consent");
+    let forged = [
+        ("ticket", her_ticket.as_str()),
+        ("csrf", her_csrf.as_str()),
+        ("decision", "approve"),
+        ("scope", "read"),
+    ];
+    let page = victim.post(&consent, &forged).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert_no_code(&page);
+    let her_account = attacker.get(&account).await;
+    let her_everywhere = her_account.hidden("csrf").expect("a CSRF token");
+    let everywhere = url_of(&server, "/account/sign-out-everywhere");
+    let page = victim
+        .post(&everywhere, &[("csrf", her_everywhere.as_str())])
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert!(page.headers.get(SET_COOKIE).is_none());
+
+    let grants = server.provider().grants(DEMO_USER.username).await;
+    assert!(grants.expect("grants").is_empty());
+    let page = victim.get(&account).await;
+    assert_eq!(
+        page.status,
+        StatusCode::OK,
+        "still signed in: {}",
+        page.body
+    );
+}
+
+/// A user of a test configuration.
+fn demo_user(username: &'static str, password: &'static str) -> DemoUser {
+    DemoUser { username, password }
+}
+
+/// Posts the login form of `login` with `username` and `password`.
+async fn try_password(browser: &Browser, login: &Page, username: &str, password: &str) -> Page {
+    let action = login.form_action().expect("a form");
+    let (ticket, csrf) = (login.hidden("ticket"), login.hidden("csrf"));
+    let form = [
+        ("ticket", ticket.expect("a ticket")),
+        ("csrf", csrf.expect("a CSRF token")),
+        ("username", username.to_owned()),
+        ("password", password.to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    browser.post(&action, &form).await
+}
+
+/// The `Retry-After` of a throttled sign-in, which must be `429` with the login page again,
+/// no session and no code.
+#[track_caller]
+fn throttled(page: &Page) -> u64 {
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    assert!(page.is_login(), "{}", page.body);
+    assert!(
+        page.body.contains("Too many failed sign-ins"),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .headers
+        .get(SET_COOKIE)
+        .is_none_or(|c| !c.to_str().is_ok_and(|c| c.starts_with("session="))));
+    assert_no_code(page);
+    let retry = page.headers.get(RETRY_AFTER).expect("Retry-After");
+    retry.to_str().expect("ASCII").parse().expect("seconds")
+}
+
+/// RFC 6819 §5.1.4.2.3 (lock accounts) and §5.1.4.2.4 (tar pit): failed sign-ins are
+/// throttled per account. After five wrong passwords the next attempt — the right password
+/// too, which is not even checked — gets `429` with `Retry-After`; an unknown user gets the
+/// very same answers; once the wait is over (the injected clock moves), the right password
+/// works; each further failure doubles the wait.
+#[tokio::test]
+async fn rfc6819_5_1_4_2_3_failed_sign_ins_are_throttled_per_account() {
+    let clock = Arc::new(ManualClock::new(UnixTime::from_secs(1_750_000_000)));
+    let server = start_with_clock(demo_config(&[], ""), clock.clone()).await;
+    let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
+    let browser = Browser::new();
+    let login = browser.get(&url).await;
+    assert!(login.is_login(), "{}", login.body);
+    let (alice, right) = (DEMO_USER.username, DEMO_USER.password);
+    let mut answers = Vec::new();
+    for user in [alice, "nobody"] {
+        for _ in 0..5 {
+            let page = try_password(&browser, &login, user, "wrong").await;
+            assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
+            assert!(page.body.contains("incorrect"), "{}", page.body);
+        }
+        // The sixth attempt, even with the right password: throttled, and again at once.
+        let page = try_password(&browser, &login, user, right).await;
+        let retry = throttled(&page);
+        assert_eq!(retry, 1, "{user}");
+        let again = try_password(&browser, &login, user, right).await;
+        assert_eq!(throttled(&again), 1, "the right password did not count");
+        answers.push((page.status, retry, page.body.replace(user, "USER")));
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "an unknown user gets the same answer"
+    );
+
+    // After the wait, one wrong password more: the wait doubles.
+    clock.advance(1);
+    let page = try_password(&browser, &login, alice, "wrong").await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
+    assert_eq!(
+        throttled(&try_password(&browser, &login, alice, right).await),
+        2
+    );
+    // After that wait, the right password works.
+    clock.advance(2);
+    let consent = try_password(&browser, &login, alice, right).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    assert!(consent.is_consent(), "{}", consent.body);
+}
+
+/// RFC 6819 §5.1.4.2.3–§5.1.4.2.4, per client address: one address failing with twenty
+/// different usernames (known or not) is throttled for any further username, until its
+/// wait is over.
+#[tokio::test]
+async fn rfc6819_5_1_4_2_3_failed_sign_ins_are_throttled_per_address() {
+    let clock = Arc::new(ManualClock::new(UnixTime::from_secs(1_750_000_000)));
+    let server = start_with_clock(demo_config(&[], ""), clock.clone()).await;
+    let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
+    let browser = Browser::new();
+    let login = browser.get(&url).await;
+    for i in 0..20 {
+        let page = try_password(&browser, &login, &format!("user{i}"), "wrong").await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {i}: {}",
+            page.body
+        );
+    }
+    let page = try_password(&browser, &login, DEMO_USER.username, DEMO_USER.password).await;
+    assert_eq!(throttled(&page), 1);
+    clock.advance(1);
+    let page = try_password(&browser, &login, DEMO_USER.username, DEMO_USER.password).await;
+    assert!(page.is_consent(), "{}", page.body);
 }

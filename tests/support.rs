@@ -16,6 +16,7 @@ use oauth2::{
 use portcullis::core::Issuer;
 use portcullis::{Clock, SystemClock};
 use portcullis_example_provider::{spawn_with, Config, DemoClient, DemoUser, Running, DEMO_TOML};
+use reqwest::cookie::{CookieStore, Jar};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -286,6 +287,7 @@ pub enum Decision<'a> {
 #[derive(Debug)]
 pub struct Browser {
     http: reqwest::Client,
+    jar: Arc<Jar>,
 }
 
 impl Default for Browser {
@@ -297,12 +299,35 @@ impl Default for Browser {
 impl Browser {
     /// A browser with an empty cookie jar.
     pub fn new() -> Self {
+        let jar = Arc::new(Jar::default());
         let http = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
             .redirect(Policy::none())
             .build()
             .expect("build the browser");
-        Self { http }
+        Self { http, jar }
+    }
+
+    /// The `Cookie` header this browser sends to `url` (e.g. to copy its session).
+    pub fn cookies(&self, url: &Url) -> Option<String> {
+        let header = self.jar.cookies(url)?;
+        Some(header.to_str().expect("ASCII cookies").to_owned())
+    }
+
+    /// Stores `set_cookie` (a `Set-Cookie` value) as if `url` had sent it: a cookie copied
+    /// from another browser, or planted by another site.
+    pub fn add_cookie(&self, set_cookie: &str, url: &Url) {
+        self.jar.add_cookie_str(set_cookie, url);
+    }
+
+    /// A new browser holding copies of `cookies` (a `Cookie` header, as
+    /// [`Browser::cookies`] returns it) for `url`.
+    pub fn with_cookies(cookies: &str, url: &Url) -> Self {
+        let browser = Self::new();
+        for pair in cookies.split("; ") {
+            browser.add_cookie(&format!("{pair}; Path=/"), url);
+        }
+        browser
     }
 
     async fn page(&self, response: reqwest::Response) -> Page {

@@ -65,7 +65,7 @@ pub use oidc::{
 pub use params::{Params, ParamsError};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};
 pub use policy::{KeyPolicy, Lifetimes, Policy};
-pub use records::{AccessTokenRecord, CodeRecord, Grant, RefreshTokenRecord};
+pub use records::{AccessTokenRecord, CodeRecord, Grant, RefreshTokenRecord, SessionRecord};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use refresh_grace::{open_grace_answer, seal_grace_answer};
 pub use resources::{

@@ -152,3 +152,23 @@ pub struct RefreshTokenRecord {
     /// Expiry.
     pub expires_at: UnixTime,
 }
+
+/// A signed-in browser: the server-side half of a session cookie. The cookie holds a random
+/// 256-bit id; the store keeps only its hash, so a copy of the store opens no session
+/// (RFC 6819 §5.1.4.1.3). Deleting the record ends the session, whatever copies of the
+/// cookie exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Hash of the session id.
+    pub hash: TokenHash,
+    /// The issuer.
+    pub issuer: Issuer,
+    /// Who signed in.
+    pub subject: String,
+    /// When they authenticated (OpenID Connect Core §2 `auth_time`).
+    pub auth_time: UnixTime,
+    /// When the session began.
+    pub created_at: UnixTime,
+    /// When it ends, whatever happens in between.
+    pub expires_at: UnixTime,
+}

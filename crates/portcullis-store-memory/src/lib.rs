@@ -15,7 +15,8 @@
 //! end. Expiry is judged against the latest time an insert has carried, never a clock. The
 //! interned shapes of access tokens are swept alike. Clients and signing keys, few, are
 //! purged whole once the steps since their last purge have examined, per map, as many
-//! entries as they number (a pause in proportion to their number).
+//! entries as they number (a pause in proportion to their number). Sessions live in a map
+//! and behind a lock of their own, swept alike every [`SWEEP_EVERY`] session inserts.
 //!
 //! A round over a map of n entries examines each entry once. It takes n/2 inserts when the
 //! map receives none of them, and up to n when it receives them all (entries appended
@@ -48,6 +49,7 @@ use portcullis_store::{
 use sweep::{Expires, Swept};
 
 mod access;
+mod sessions;
 mod sweep;
 
 /// Inserts between two sweep steps (see the crate docs).
@@ -60,6 +62,7 @@ pub const SWEEP_BATCH: usize = 128;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    sessions: Mutex<sessions::Sessions>,
 }
 
 #[derive(Debug, Default)]
@@ -154,14 +157,22 @@ impl MemoryStore {
             .map_err(|_| StoreError::new("memory store lock poisoned"))
     }
 
+    fn sessions(&self) -> StoreResult<MutexGuard<'_, sessions::Sessions>> {
+        self.sessions
+            .lock()
+            .map_err(|_| StoreError::new("memory store lock poisoned"))
+    }
+
     /// Purges every aggregate at once; returns how many records went.
     pub fn purge_all(&self, now: UnixTime) -> StoreResult<u64> {
-        Ok(self.lock()?.purge(now))
+        let purged = self.lock()?.purge(now);
+        Ok(purged + self.sessions()?.purge(now))
     }
 
     /// How many records the store holds in all (for tests and metrics).
     pub fn len(&self) -> StoreResult<usize> {
-        Ok(self.lock()?.len())
+        let len = self.lock()?.len();
+        Ok(len + self.sessions()?.len())
     }
 
     /// Whether the store holds no record.

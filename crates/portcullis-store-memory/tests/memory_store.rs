@@ -3,7 +3,8 @@
 
 use portcullis_core::{AccessTokenRecord, Algorithm};
 use portcullis_store::{
-    ClientStore, CodeStore, KeyStore, ReplayCache, ReplayNamespace, RotationGrace, TokenStore,
+    ClientStore, CodeStore, KeyStore, ReplayCache, ReplayNamespace, RotationGrace, SessionStore,
+    TokenStore,
 };
 use portcullis_store_memory::{MemoryStore, SWEEP_BATCH, SWEEP_EVERY};
 use portcullis_testkit::{conformance_tests, shared_in_process, Fixtures, TestClock};
@@ -48,9 +49,12 @@ async fn purge_all_empties_every_aggregate() {
     )
     .await
     .unwrap();
-    assert_eq!(s.len().unwrap(), 5);
+    s.insert_session(&f.session(&Fixtures::issuer(), "alice", c.at(0), c.at(300)))
+        .await
+        .unwrap();
+    assert_eq!(s.len().unwrap(), 6);
     assert_eq!(s.purge_all(c.at(99)).unwrap(), 0);
-    assert_eq!(s.purge_all(c.at(300)).unwrap(), 5);
+    assert_eq!(s.purge_all(c.at(300)).unwrap(), 6);
     assert!(s.is_empty().unwrap());
 }
 
@@ -161,4 +165,29 @@ async fn an_insert_sweeps_at_most_a_batch() {
         assert_eq!(s.len().unwrap(), before + SWEEP_EVERY - 1);
         before = s.len().unwrap();
     }
+}
+
+/// Sessions grow with sign-ins, so they are swept too: with no explicit purge, expired
+/// sessions go and memory stays bounded; a swept session leaves no trace in the index that
+/// "sign out everywhere" uses.
+#[tokio::test]
+async fn expired_sessions_go_without_an_explicit_purge() {
+    let (s, f, c) = (
+        MemoryStore::new(),
+        Fixtures::new(b"sessions"),
+        TestClock::default(),
+    );
+    let issuer = Fixtures::issuer();
+    // Each session lives 10 s; time advances 1 s per sign-in.
+    for i in 0..(16 * SWEEP_EVERY as u64) {
+        let session = f.session(&issuer, &format!("user{i}"), c.at(i), c.at(i + 10));
+        s.insert_session(&session).await.unwrap();
+        assert!(s.len().unwrap() <= SWEEP_EVERY + 10, "{}", s.len().unwrap());
+    }
+    // Every user but the last few was swept: signing one out everywhere finds nothing.
+    let gone = s
+        .delete_sessions_of_subject(&issuer, "user0")
+        .await
+        .unwrap();
+    assert_eq!(gone, 0);
 }

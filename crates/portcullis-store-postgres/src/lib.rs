@@ -36,6 +36,8 @@
 //!   [`KeyRecord`]s are stored as they are, inside the row's JSONB: protect the database like
 //!   a key file (access rights, encrypted storage, no plaintext backups). Encrypting them at
 //!   rest is future work. No `Debug` output of this crate shows them or a password.
+//! * **Sessions** are stored only as the SHA-256 of their id, like tokens; signing a user
+//!   out everywhere is one `DELETE` by (issuer, subject).
 //! * **Layout:** the columns a query filters on (issuer, hash, subject, client, grant,
 //!   family, expiry) are indexed; the record itself is JSONB. `purge_expired` deletes in
 //!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many
@@ -60,6 +62,7 @@ mod keys;
 mod purge;
 mod replay;
 mod schema;
+mod sessions;
 mod tokens;
 
 use std::fmt;

@@ -26,6 +26,8 @@
 //!   [`KeyRecord`]s are stored as they are, inside the row's JSON: protect the file like a
 //!   key file (permissions, encrypted disk). Encrypting them at rest is future work. No
 //!   `Debug` output of this crate shows them.
+//! * **Sessions** are stored only as the SHA-256 of their id, like tokens; signing a user
+//!   out everywhere is one `DELETE` by (issuer, subject).
 //! * **Layout:** the columns a query filters on (issuer, hash, subject, client, grant,
 //!   family, expiry) are indexed; the record itself is JSON. `purge_expired` deletes in
 //!   batches of [`PURGE_BATCH`] rows so that it never holds the write lock for long.
@@ -46,6 +48,7 @@ mod pool;
 mod purge;
 mod replay;
 mod schema;
+mod sessions;
 mod tokens;
 
 use std::fmt;

@@ -13,7 +13,7 @@ use portcullis_core::{
 };
 use portcullis_store::{
     ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, ReplayCache, ReplayNamespace,
-    StoreError, TokenStore,
+    SessionStore, StoreError, TokenStore,
 };
 use portcullis_store_sqlite::{SqliteStore, PURGE_BATCH};
 use portcullis_testkit::{Fixtures, TestClock};
@@ -95,7 +95,7 @@ async fn reopening_keeps_every_record_and_every_state() {
 async fn open_migrates_and_sets_wal() {
     let db = temp_db();
     let s = SqliteStore::open(&db.path).unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 3);
+    assert_eq!(s.schema_version().await.unwrap(), 4);
     let conn = raw(&db.path);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -104,11 +104,11 @@ async fn open_migrates_and_sets_wal() {
     drop(s);
     // Reopening finds the schema in place and applies nothing twice.
     let s = SqliteStore::open(&db.path).unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 3);
+    assert_eq!(s.schema_version().await.unwrap(), 4);
     let applied: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(applied, 3, "each migration applied once");
+    assert_eq!(applied, 4, "each migration applied once");
 }
 
 #[tokio::test]
@@ -152,6 +152,9 @@ async fn secrets_are_stored_only_as_hashes() {
     s.check_and_insert(&Fixtures::issuer(), tickets, &ticket, c.at(60), c.at(0))
         .await
         .unwrap();
+    let mut session = f.session(&Fixtures::issuer(), "alice", c.at(0), c.at(60));
+    session.hash = TokenHash::of(&secret(5));
+    s.insert_session(&session).await.unwrap();
 
     let mut bytes = Vec::new();
     for suffix in ["", "-wal"] {

@@ -1,10 +1,10 @@
 //! Storage traits for Portcullis.
 //!
 //! One trait per aggregate: [`ClientStore`], [`CodeStore`], [`TokenStore`] (tokens and the
-//! grants they live under), [`KeyStore`] (signing keys) and [`ReplayCache`] (ids accepted
-//! once). Each is `Send + Sync + 'static` with `&self` receivers, so one store value can
-//! serve many providers (issuers) and many tasks at once; every record carries its issuer
-//! and every lookup is scoped by it.
+//! grants they live under), [`KeyStore`] (signing keys), [`ReplayCache`] (ids accepted
+//! once) and [`SessionStore`] (signed-in browsers). Each is `Send + Sync + 'static` with
+//! `&self` receivers, so one store value can serve many providers (issuers) and many tasks
+//! at once; every record carries its issuer and every lookup is scoped by it.
 //!
 //! Secrets are never stored: codes and tokens are keyed by [`TokenHash`], client secrets are
 //! kept as [`portcullis_core::ClientSecretHash`].
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use portcullis_core::{
     AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    RefreshTokenRecord, TokenHash, UnixTime,
+    RefreshTokenRecord, SessionRecord, TokenHash, UnixTime,
 };
 
 /// A store failure. The source is kept for the host's logs; the engine never shows it to
@@ -341,5 +341,36 @@ pub trait ReplayCache: Send + Sync + 'static {
     ) -> StoreResult<ReplayOutcome>;
 
     /// Removes entries that expired at or before `now`; returns how many.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// Signed-in browsers (the host's sessions, e.g. `portcullis::SessionManager`'s), per issuer
+/// and keyed by the hash of the session id the cookie carries.
+///
+/// A session ends when its record goes: [`SessionStore::delete_session`] at logout,
+/// [`SessionStore::delete_sessions_of_subject`] to sign a user out everywhere. Every process
+/// sharing the store sees the end at once: a copy of the cookie opens nothing afterwards.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session. A hash already stored is an error: a session is never
+    /// overwritten.
+    async fn insert_session(&self, record: &SessionRecord) -> StoreResult<()>;
+
+    /// The session `hash` of `issuer`: `None` if unknown, for another issuer, deleted, or
+    /// expired at `now` (`expires_at <= now`).
+    async fn find_session(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<SessionRecord>>;
+
+    /// Ends one session of `issuer` (never another issuer's); `true` if it existed.
+    async fn delete_session(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool>;
+
+    /// Ends every session `subject` has at `issuer`, and no one else's; returns how many.
+    async fn delete_sessions_of_subject(&self, issuer: &Issuer, subject: &str) -> StoreResult<u64>;
+
+    /// Removes sessions that expired at or before `now`; returns how many.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }

@@ -8,7 +8,7 @@ use portcullis_core::{
     AccessTokenRecord, Algorithm, ClaimsRequest, Client, ClientKind, ClientOidc, ClientSecretHash,
     CodeChallenge, CodeChallengeMethod, CodeRecord, FamilyId, Grant, GrantId, GrantType, Issuer,
     KeyRecord, OidcSession, PkcePolicy, PrivateKeyDer, RedirectUri, RefreshTokenRecord, ScopeSet,
-    SubjectType, TokenFormat, TokenHash, UnixTime,
+    SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
 };
 
 use crate::rng::SeededRng;
@@ -245,6 +245,25 @@ impl Fixtures {
             activates_at: created_at,
             retires_at: None,
             expires_at: None,
+        }
+    }
+
+    /// A session of `subject` at `issuer` from `created_at` to `expires_at`, authenticated
+    /// 30 s before it began (so a round trip tells the two times apart).
+    pub fn session(
+        &self,
+        issuer: &Issuer,
+        subject: &str,
+        created_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> SessionRecord {
+        SessionRecord {
+            hash: self.token_hash(),
+            issuer: issuer.clone(),
+            subject: subject.into(),
+            auth_time: UnixTime::from_secs(created_at.secs().saturating_sub(30)),
+            created_at,
+            expires_at,
         }
     }
 

@@ -39,6 +39,7 @@
 //! * `keys` ([`KeyStore`]): [`checks::keys`]
 //! * `races` ([`CodeStore`] and [`TokenStore`]): [`checks::races`]
 //! * `replay` ([`ReplayCache`]): [`checks::replay`]
+//! * `sessions` ([`SessionStore`]): [`checks::sessions`]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -49,7 +50,7 @@ mod harness;
 mod macros;
 mod rng;
 
-use portcullis_store::{ClientStore, CodeStore, KeyStore, ReplayCache, TokenStore};
+use portcullis_store::{ClientStore, CodeStore, KeyStore, ReplayCache, SessionStore, TokenStore};
 
 pub use clock::TestClock;
 pub use fixtures::Fixtures;
@@ -63,7 +64,7 @@ use harness::Runner;
 /// that fails.
 pub async fn run_conformance<S>(make_store: impl StoreFactory<S>)
 where
-    S: ClientStore + CodeStore + TokenStore + KeyStore + ReplayCache,
+    S: ClientStore + CodeStore + TokenStore + KeyStore + ReplayCache + SessionStore,
 {
     let runner = Runner::new(make_store);
     crate::__checks_of!(clients, __run_group, runner);
@@ -74,6 +75,7 @@ where
     crate::__checks_of!(keys, __run_group, runner);
     crate::__checks_of!(races, __run_group, runner);
     crate::__checks_of!(replay, __run_group, runner);
+    crate::__checks_of!(sessions, __run_group, runner);
 }
 
 /// Runs the [`ClientStore`] checks ([`checks::clients`]).
@@ -113,6 +115,12 @@ pub async fn run_race_checks<S: CodeStore + TokenStore>(make_store: impl StoreFa
 pub async fn run_replay_checks<S: ReplayCache>(make_store: impl StoreFactory<S>) {
     let runner = Runner::new(make_store);
     crate::__checks_of!(replay, __run_group, runner);
+}
+
+/// Runs the [`SessionStore`] checks ([`checks::sessions`]).
+pub async fn run_session_checks<S: SessionStore>(make_store: impl StoreFactory<S>) {
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(sessions, __run_group, runner);
 }
 
 /// What the macros expand to; not a stable API.

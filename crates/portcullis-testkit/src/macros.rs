@@ -1,8 +1,8 @@
 //! `conformance_tests!` and the one list of checks it shares with `run_conformance`.
 
 /// Expands to one `#[test]` per conformance check, in one module per group (`clients`,
-/// `codes`, `grants`, `tokens`, `revocation`, `keys`, `races`, `replay`), so that a failure
-/// is named `codes::code_is_consumed_once`.
+/// `codes`, `grants`, `tokens`, `revocation`, `keys`, `races`, `replay`, `sessions`), so that
+/// a failure is named `codes::code_is_consumed_once`.
 ///
 /// `conformance_tests!(make_store)` runs every group; `conformance_tests!(make_store; codes,
 /// races)` only those named. `conformance_tests!(make_store; known_failures = [check, …])`
@@ -23,7 +23,7 @@ macro_rules! conformance_tests {
     ($make_store:expr; known_failures = $known:tt $(,)?) => {
         $crate::conformance_tests!(
             @groups $make_store; $known;
-            clients, codes, grants, tokens, revocation, keys, races, replay
+            clients, codes, grants, tokens, revocation, keys, races, replay, sessions
         );
     };
     ($make_store:expr; $($group:ident),+ $(,)?) => {
@@ -108,6 +108,17 @@ macro_rules! __checks_of {
             replay_purge_expired,
             racing_replay_checks_on_one_handle,
             racing_replay_checks_on_separate_handles,
+        ]; $($args)*}
+    };
+    (sessions, $then:ident, $($args:tt)*) => {
+        $crate::$then! {sessions; [
+            session_round_trip,
+            session_expires_at_its_expiry,
+            deleted_session_is_never_found,
+            sessions_are_scoped_by_issuer,
+            delete_sessions_of_subject_spares_the_others,
+            racing_deletes_on_separate_handles,
+            session_purge_expired,
         ]; $($args)*}
     };
 }

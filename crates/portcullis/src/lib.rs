@@ -11,6 +11,11 @@
 //! through its login and consent pages (as an opaque, sealed ticket) and then resolves with
 //! [`Provider::approve`] or [`Provider::deny`].
 //!
+//! For the host's own pages the engine offers what every login page needs, framework-free on
+//! `http` types: [`SessionManager`] (server-side sessions that logout really ends, "sign
+//! out everywhere", and CSRF tokens bound to the session, on any `SessionStore`), and
+//! [`LoginThrottle`] (exponential backoff of failed sign-ins per account and per address).
+//!
 //! Nothing is global: several providers (one per tenant, say) can share one process and one
 //! store, each with its own issuer, clients, policy and keys.
 #![forbid(unsafe_code)]
@@ -21,6 +26,8 @@ mod blocking;
 mod claims;
 mod client_endpoint;
 mod clock;
+mod cookies;
+mod csrf;
 mod discovery;
 mod grants;
 mod id_tokens;
@@ -32,6 +39,8 @@ mod provider;
 mod refresh_grace;
 mod responses;
 mod revoke;
+mod session;
+mod throttle;
 mod tickets;
 mod token;
 mod userinfo;
@@ -48,6 +57,11 @@ pub use grants::GrantSummary;
 pub use keys::KeyError;
 pub use logout::{LogoutOutcome, PendingLogout};
 pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError, Stores};
+pub use session::{
+    LoginBinding, Session, SessionError, SessionManager, SessionManagerBuilder,
+    DEFAULT_SESSION_LIFETIME,
+};
+pub use throttle::{Backoff, LoginAttempt, LoginThrottle, ThrottlePolicy, Throttled};
 
 pub use async_trait::async_trait;
 pub use portcullis_core as core;

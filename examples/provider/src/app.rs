@@ -10,20 +10,21 @@ use axum::routing::{get, post};
 use axum::Router;
 use http::StatusCode;
 use portcullis::core::{Client, Issuer, IssuerError, Policy};
-use portcullis::store::StoreError;
-use portcullis::{BlockingPool, BuildError, Clock, Provider, RegisterError, Stores, SystemClock};
-use ring::hmac;
-use ring::rand::{SecureRandom, SystemRandom};
+use portcullis::store::{SessionStore, StoreError};
+use portcullis::{
+    BlockingPool, BuildError, Clock, LoginThrottle, Provider, RegisterError, SessionManager,
+    Stores, SystemClock, ThrottlePolicy,
+};
+use portcullis_store_memory::MemoryStore;
+use ring::rand::SystemRandom;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::account;
 use crate::config::Config;
-use crate::csrf::Csrf;
 use crate::flow::{self, Pages};
 use crate::pages;
 use crate::secrets;
-use crate::session::Sessions;
 use crate::store::chain;
 use crate::users::Users;
 
@@ -102,10 +103,11 @@ pub(crate) struct AppState {
     /// The registered clients, by id.
     pub(crate) clients: HashMap<String, Client>,
     pub(crate) users: Arc<Users>,
-    pub(crate) sessions: Sessions,
-    pub(crate) csrf: Csrf,
+    /// Server-side sessions, and the CSRF tokens of every form.
+    pub(crate) sessions: SessionManager,
+    /// Failed sign-ins, per account and per client address.
+    pub(crate) throttle: LoginThrottle,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) rng: SystemRandom,
     /// The issuer's path without a trailing `/` (`""` at the root): where routes are mounted.
     pub(crate) base: String,
 }
@@ -121,21 +123,34 @@ fn base_path(issuer: &Issuer) -> String {
 /// endpoints (`portcullis::paths`: `/authorize`, `/token`, `/userinfo`, `/session/end`,
 /// `/jwks`, discovery), and `POST /login`, `POST /consent` and `POST /logout` (the pages),
 /// all below the issuer's path and all with the security headers.
+///
+/// Sign-ins are throttled per client address only when the router is served with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (as [`spawn`] does); otherwise per
+/// account only.
 pub async fn app(config: Config, issuer: Issuer) -> Result<Router, StartError> {
-    Ok(build(config, issuer, Arc::new(SystemClock), None).await?.0)
+    Ok(build(config, issuer, Arc::new(SystemClock), None)
+        .await?
+        .router)
+}
+
+/// What [`build`] makes: the routes, and what the server task keeps purging.
+struct Built {
+    router: Router,
+    provider: Provider,
+    sessions: SessionManager,
 }
 
 /// [`app`] with the provider it serves, reading the time from `clock`, on `stores` if
-/// given (else on the configured store).
+/// given (with sessions in memory), else on the configured store (sessions included).
 async fn build(
     mut config: Config,
     issuer: Issuer,
     clock: Arc<dyn Clock>,
     stores: Option<Stores>,
-) -> Result<(Router, Provider), StartError> {
+) -> Result<Built, StartError> {
     let rng = SystemRandom::new();
-    let stores = match stores {
-        Some(s) => s,
+    let (stores, session_store): (Stores, Arc<dyn SessionStore>) = match stores {
+        Some(s) => (s, Arc::new(MemoryStore::new())),
         None => {
             require_shared_secrets(&config)?;
             let opened = config.store.open().await?;
@@ -182,25 +197,21 @@ async fn build(
             })?;
         clients.insert(client.id.clone(), client);
     }
-    let key = match &config.session_key {
-        Some(k) => k.0,
-        None => {
-            let mut k = [0u8; 32];
-            rng.fill(&mut k).map_err(|_| StartError::Random)?;
-            k
-        }
-    };
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &key);
-    let secure = issuer.as_str().starts_with("https:");
+    let mut sessions = SessionManager::builder(issuer.clone(), session_store)
+        .lifetime(config.session_lifetime)
+        .clock(clock.clone());
+    if let Some(key) = &config.session_key {
+        sessions = sessions.csrf_key(key.0);
+    }
+    let sessions = sessions.build().map_err(|_| StartError::Random)?;
     let base = base_path(&issuer);
     let state = Arc::new(AppState {
         provider: provider.clone(),
         clients,
         users,
-        sessions: Sessions::new(key.clone(), config.session_lifetime, secure),
-        csrf: Csrf::new(key, secure),
+        sessions: sessions.clone(),
+        throttle: LoginThrottle::new(ThrottlePolicy::default(), clock.clone()),
         clock,
-        rng,
         base: base.clone(),
     });
     let pages_routes = Router::new()
@@ -209,6 +220,10 @@ async fn build(
         .route("/logout", post(flow::logout))
         .route("/account", get(account::show))
         .route("/account/revoke", post(account::revoke))
+        .route(
+            "/account/sign-out-everywhere",
+            post(account::sign_out_everywhere),
+        )
         .with_state(state.clone());
     let routes = portcullis_axum::router(provider.clone(), Pages(state)).merge(pages_routes);
     let routes = if base.is_empty() {
@@ -219,7 +234,11 @@ async fn build(
     let router = routes
         .fallback(not_found)
         .layer(map_response(pages::security_headers));
-    Ok((router, provider))
+    Ok(Built {
+        router,
+        provider,
+        sessions,
+    })
 }
 
 /// Fills in the secrets the configuration leaves out from the secrets file beside a store
@@ -365,11 +384,15 @@ async fn start(
             .map_err(|source| StartError::Issuer { addr, source })?,
     };
     let limits = config.server_limits;
-    let (router, provider) = build(config, issuer.clone(), clock, stores).await?;
+    let Built {
+        router,
+        provider,
+        sessions,
+    } = build(config, issuer.clone(), clock, stores).await?;
     let purger = provider.clone();
     let task = tokio::spawn(async move {
-        // Expired codes, tokens and keys are removed every ten minutes (the SQLite store
-        // does not purge on its own).
+        // Expired codes, tokens, keys and sessions are removed every ten minutes (the SQL
+        // stores do not purge on their own).
         let purge = async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
             loop {
@@ -377,8 +400,12 @@ async fn start(
                 if let Err(e) = purger.purge_expired().await {
                     tracing::warn!(error = %e, "purge failed");
                 }
+                if let Err(e) = sessions.purge_expired().await {
+                    tracing::warn!(error = %e, "session purge failed");
+                }
             }
         };
+        // `serve` hands each request its peer address: sign-ins are throttled per address.
         tokio::select! {
             never = portcullis_axum::serve(listener, router, limits) => match never {},
             () = purge => Ok(()),
@@ -401,20 +428,35 @@ mod tests {
         CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE,
         X_FRAME_OPTIONS,
     };
-    use http::{HeaderMap, Request};
+    use http::{HeaderMap, HeaderValue, Request};
+    use portcullis::ManualClock;
     use tower::ServiceExt;
+
+    use crate::flow::{purpose, CONSENT, LOGOUT};
 
     const AUTHORIZE: &str = "/authorize?response_type=code&client_id=demo-web\
         &redirect_uri=http%3A%2F%2F127.0.0.1%3A9000%2Fcallback&scope=read%20email&state=st\
         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
     const KEY: [u8; 32] = [7; 32];
 
-    async fn demo_app() -> Router {
+    async fn demo_built() -> Built {
         let mut config = Config::demo();
         config.session_key = Some(Secret32(KEY));
-        app(config, Issuer::parse("http://127.0.0.1:8080").unwrap())
+        let issuer = Issuer::parse("http://127.0.0.1:8080").unwrap();
+        build(config, issuer, Arc::new(SystemClock), None)
             .await
             .unwrap()
+    }
+
+    async fn demo_app() -> Router {
+        demo_built().await.router
+    }
+
+    /// A request's headers carrying `cookies`.
+    fn with_cookies(cookies: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_str(cookies).unwrap());
+        h
     }
 
     struct Reply {
@@ -565,10 +607,10 @@ mod tests {
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
         assert!(wrong.body.contains("incorrect") && wrong.headers.get(SET_COOKIE).is_none());
 
+        // The login form's token is bound to no session: it does not pass at consent.
         let approve_without_session =
             post(&app, "/consent", &jar, &form(&[("decision", "approve")])).await;
-        assert_eq!(approve_without_session.status, StatusCode::UNAUTHORIZED);
-        assert!(approve_without_session.body.contains("action=\"/login\""));
+        assert_eq!(approve_without_session.status, StatusCode::FORBIDDEN);
 
         let ok = post(
             &app,
@@ -585,6 +627,9 @@ mod tests {
         );
         let session = cookie(&ok, "session");
         let jar = format!("{jar}; {session}");
+        // The consent form's token is bound to the new session.
+        let consent_csrf = hidden(&ok.body, "csrf");
+        assert_ne!(consent_csrf, csrf);
 
         // Signed in: /authorize goes straight to consent.
         let again = get(&app, AUTHORIZE, &jar).await;
@@ -592,13 +637,13 @@ mod tests {
             again.body.contains("action=\"/consent\"") && again.headers.get(SET_COOKIE).is_none()
         );
 
-        let approved = post(
-            &app,
-            "/consent",
-            &jar,
-            &form(&[("decision", "approve"), ("scope", "email")]),
-        )
-        .await;
+        let approve = [
+            ("ticket", ticket.as_str()),
+            ("csrf", consent_csrf.as_str()),
+            ("decision", "approve"),
+            ("scope", "email"),
+        ];
+        let approved = post(&app, "/consent", &jar, &approve).await;
         assert_eq!(approved.status, StatusCode::SEE_OTHER);
         let location = approved.headers[LOCATION].to_str().unwrap();
         assert!(
@@ -610,28 +655,48 @@ mod tests {
 
     #[tokio::test]
     async fn an_invalid_ticket_is_a_bad_request() {
-        let app = demo_app().await;
+        let Built {
+            router: app,
+            sessions,
+            ..
+        } = demo_built().await;
         let page = get(&app, AUTHORIZE, "").await;
         let jar = cookie(&page, "csrf");
-        let binding = jar.trim_start_matches("csrf=");
-        let key = hmac::Key::new(hmac::HMAC_SHA256, &KEY);
-        let csrf = Csrf::new(key, false).token(binding, "forged");
-        for uri in ["/login", "/consent", "/logout"] {
+        let binding = sessions.login_binding(&with_cookies(&jar)).unwrap();
+        let csrf = sessions.login_csrf_token(&binding, "forged");
+        let r = post(&app, "/login", &jar, &answer("forged", &csrf, "yes")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.body.contains("expired"));
+        // Signed in, with tokens valid for the forged ticket.
+        let (ticket, login_csrf) = (hidden(&page.body, "ticket"), hidden(&page.body, "csrf"));
+        let creds = [
+            ("ticket", ticket.as_str()),
+            ("csrf", login_csrf.as_str()),
+            ("username", "alice"),
+            ("password", "wonderland"),
+        ];
+        let signed_in = post(&app, "/login", &jar, &creds).await;
+        let jar = format!("{jar}; {}", cookie(&signed_in, "session"));
+        let session = sessions
+            .current(&with_cookies(&jar))
+            .await
+            .unwrap()
+            .unwrap();
+        for (uri, action) in [("/consent", CONSENT), ("/logout", LOGOUT)] {
+            let csrf = sessions.csrf_token(&session, &purpose(action, "forged"));
             let r = post(&app, uri, &jar, &answer("forged", &csrf, "yes")).await;
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
             assert!(r.body.contains("expired"), "{uri}");
         }
         // A ticket of the other kind does not open either.
-        let (ticket, csrf) = (hidden(&page.body, "ticket"), hidden(&page.body, "csrf"));
+        let csrf = sessions.csrf_token(&session, &purpose(LOGOUT, &ticket));
         let r = post(&app, "/logout", &jar, &answer(&ticket, &csrf, "yes")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
     }
 
-    /// An OpenID Connect client, and the demo key so tests can seal sessions.
+    /// An OpenID Connect client.
     const OIDC_CONFIG: &str = r#"
         pbkdf2_iterations = 1000
-        [session]
-        key = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc"
         [[clients]]
         id = "rp"
         type = "confidential"
@@ -648,33 +713,35 @@ mod tests {
         &redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope=openid&state=st&nonce=n\
         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
 
-    /// A session cookie for alice, signed in `age` seconds ago.
-    fn session_cookie(age: u64) -> String {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, &KEY);
-        let sessions = Sessions::new(key, std::time::Duration::from_secs(3600), false);
-        let now = SystemClock.now().secs();
-        let session = crate::session::Session {
-            username: "alice".into(),
-            auth_time: portcullis::core::UnixTime::from_secs(now - age),
-        };
-        format!("session={}", sessions.seal(&session))
-    }
-
-    async fn oidc_app() -> Router {
+    /// The `rp` client's provider, on a clock the test moves.
+    async fn oidc_app() -> (Router, Arc<ManualClock>) {
         let config = Config::parse(OIDC_CONFIG).unwrap();
-        app(config, Issuer::parse("http://127.0.0.1:8080").unwrap())
-            .await
-            .unwrap()
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let issuer = Issuer::parse("http://127.0.0.1:8080").unwrap();
+        let built = build(config, issuer, clock.clone(), None).await.unwrap();
+        (built.router, clock)
     }
 
-    /// A page's form: its ticket and CSRF token, and the cookies that go with them.
-    fn form_of(page: &Reply, session: &str) -> (String, String, String) {
-        let jar = format!("{}; {session}", cookie(page, "csrf"));
-        (
-            hidden(&page.body, "ticket"),
-            hidden(&page.body, "csrf"),
-            jar,
-        )
+    /// Signs alice in through the login form of an `rp` request: a browser's cookies (its
+    /// pre-login binding and its session).
+    async fn sign_in_alice(app: &Router) -> String {
+        let page = get(app, OIDC_AUTHORIZE, "").await;
+        let jar = cookie(&page, "csrf");
+        let (ticket, csrf) = (hidden(&page.body, "ticket"), hidden(&page.body, "csrf"));
+        let form = [
+            ("ticket", ticket.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", "wonderland"),
+        ];
+        let r = post(app, "/login", &jar, &form).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        format!("{jar}; {}", cookie(&r, "session"))
+    }
+
+    /// A page's form: its ticket and CSRF token.
+    fn form_of(page: &Reply) -> (String, String) {
+        (hidden(&page.body, "ticket"), hidden(&page.body, "csrf"))
     }
 
     fn location(r: &Reply) -> &str {
@@ -684,14 +751,14 @@ mod tests {
 
     #[tokio::test]
     async fn consent_is_remembered_and_can_be_switched_away_from() {
-        let app = oidc_app().await;
-        let alice = session_cookie(5);
+        let (app, _) = oidc_app().await;
+        let alice = sign_in_alice(&app).await;
         let page = get(&app, OIDC_AUTHORIZE, &alice).await;
-        let (ticket, csrf, jar) = form_of(&page, &alice);
+        let (ticket, csrf) = form_of(&page);
         let form = |decision| answer(&ticket, &csrf, decision);
 
         // "Not you?" signs out and shows the sign-in form of the same request.
-        let switched = post(&app, "/consent", &jar, &form("switch")).await;
+        let switched = post(&app, "/consent", &alice, &form("switch")).await;
         assert_eq!(switched.status, StatusCode::OK);
         assert!(
             switched.body.contains("action=\"/login\""),
@@ -700,10 +767,19 @@ mod tests {
         );
         assert_eq!(hidden(&switched.body, "ticket"), ticket);
         assert_eq!(cookie(&switched, "session"), "session=");
-
+        // The session is gone, not only the cookie: a copy of it asks to sign in again.
         let mut approve = form("approve").to_vec();
         approve.push(("scope", "openid"));
-        let approved = post(&app, "/consent", &jar, &approve).await;
+        let stale = post(&app, "/consent", &alice, &approve).await;
+        assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
+        assert!(stale.body.contains("action=\"/login\""), "{}", stale.body);
+
+        let alice = sign_in_alice(&app).await;
+        let page = get(&app, OIDC_AUTHORIZE, &alice).await;
+        let (ticket, csrf) = form_of(&page);
+        let mut approve = answer(&ticket, &csrf, "approve").to_vec();
+        approve.push(("scope", "openid"));
+        let approved = post(&app, "/consent", &alice, &approve).await;
         assert!(location(&approved).contains("code="));
 
         // The same request again goes straight back, even with prompt=none...
@@ -727,8 +803,8 @@ mod tests {
 
     #[tokio::test]
     async fn logout_without_a_hint_asks_first() {
-        let app = oidc_app().await;
-        let alice = session_cookie(5);
+        let (app, _) = oidc_app().await;
+        let alice = sign_in_alice(&app).await;
         let end = "/session/end?client_id=rp&post_logout_redirect_uri=\
             https%3A%2F%2Frp.example%2Fbye&state=s1";
         let back = "https://rp.example/bye?state=s1";
@@ -745,29 +821,40 @@ mod tests {
         let csp = format!("{} https://rp.example", pages::CSP);
         assert_eq!(page.headers[CONTENT_SECURITY_POLICY], csp.as_str());
 
-        let (ticket, csrf, jar) = form_of(&page, &alice);
+        let (ticket, csrf) = form_of(&page);
+        let jar = alice.as_str();
         let form = |csrf, decision| answer(&ticket, csrf, decision);
-        let forged = post(&app, "/logout", &jar, &form("AAAA", "yes")).await;
+        let forged = post(&app, "/logout", jar, &form("AAAA", "yes")).await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN);
-        let other_browser = post(&app, "/logout", &alice, &form(&csrf, "yes")).await;
-        assert_eq!(other_browser.status, StatusCode::FORBIDDEN);
-        let unknown = post(&app, "/logout", &jar, &form(&csrf, "maybe")).await;
+        // Alice's other browser: its own session, for which the token is not.
+        let other_browser = sign_in_alice(&app).await;
+        let other = post(&app, "/logout", &other_browser, &form(&csrf, "yes")).await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN);
+        let unknown = post(&app, "/logout", jar, &form(&csrf, "maybe")).await;
         assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
 
-        let stay = post(&app, "/logout", &jar, &form(&csrf, "no")).await;
+        let stay = post(&app, "/logout", jar, &form(&csrf, "no")).await;
         assert_eq!(stay.status, StatusCode::OK);
         assert!(stay.body.contains("still signed in"), "{}", stay.body);
         assert!(stay.headers.get(SET_COOKIE).is_none());
 
-        let out = post(&app, "/logout", &jar, &form(&csrf, "yes")).await;
+        let out = post(&app, "/logout", jar, &form(&csrf, "yes")).await;
         assert_eq!(location(&out), back);
         assert_eq!(cookie(&out, "session"), "session=");
+        // Signed out: a copy of the cookie finds nobody to ask about.
+        assert_eq!(location(&get(&app, end, jar).await), back);
 
         // Without a post_logout_redirect_uri, the engine's signed-out page.
-        let page = get(&app, "/session/end", &alice).await;
+        let page = get(&app, "/session/end", &other_browser).await;
         assert_eq!(page.headers[CONTENT_SECURITY_POLICY], pages::CSP);
-        let (ticket, csrf, jar) = form_of(&page, &alice);
-        let out = post(&app, "/logout", &jar, &answer(&ticket, &csrf, "yes")).await;
+        let (ticket, csrf) = form_of(&page);
+        let out = post(
+            &app,
+            "/logout",
+            &other_browser,
+            &answer(&ticket, &csrf, "yes"),
+        )
+        .await;
         assert_eq!(out.status, StatusCode::OK);
         assert!(out.body.contains("logged out"), "{}", out.body);
         assert_eq!(cookie(&out, "session"), "session=");
@@ -775,8 +862,8 @@ mod tests {
 
     #[tokio::test]
     async fn openid_prompt_max_age_and_login_hint() {
-        let app = oidc_app().await;
-        let fresh = session_cookie(5);
+        let (app, clock) = oidc_app().await;
+        let alice = sign_in_alice(&app).await;
         let error_of = |r: &Reply| {
             let location = r.headers[LOCATION].to_str().unwrap().to_owned();
             assert!(location.starts_with("https://rp.example/cb?"), "{location}");
@@ -792,22 +879,22 @@ mod tests {
         let r = get(&app, &none, "").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         assert_eq!(error_of(&r).as_deref(), Some("login_required"));
-        let r = get(&app, &none, &fresh).await;
+        let r = get(&app, &none, &alice).await;
         assert_eq!(error_of(&r).as_deref(), Some("consent_required"));
 
         // A session goes to consent, unless prompt=login or it is older than max_age.
-        let consent = get(&app, OIDC_AUTHORIZE, &fresh).await;
+        let consent = get(&app, OIDC_AUTHORIZE, &alice).await;
         assert!(
             consent.body.contains("action=\"/consent\""),
             "{}",
             consent.body
         );
-        let login = get(&app, &format!("{OIDC_AUTHORIZE}&prompt=login"), &fresh).await;
+        let login = get(&app, &format!("{OIDC_AUTHORIZE}&prompt=login"), &alice).await;
         assert!(login.body.contains("action=\"/login\""), "{}", login.body);
-        let old = session_cookie(100);
-        let young_enough = get(&app, &format!("{OIDC_AUTHORIZE}&max_age=1000"), &old).await;
+        clock.advance(100);
+        let young_enough = get(&app, &format!("{OIDC_AUTHORIZE}&max_age=1000"), &alice).await;
         assert!(young_enough.body.contains("action=\"/consent\""));
-        let too_old = get(&app, &format!("{OIDC_AUTHORIZE}&max_age=10"), &old).await;
+        let too_old = get(&app, &format!("{OIDC_AUTHORIZE}&max_age=10"), &alice).await;
         assert!(too_old.body.contains("action=\"/login\""));
 
         let hinted = get(&app, &format!("{OIDC_AUTHORIZE}&login_hint=al%22ice"), "").await;

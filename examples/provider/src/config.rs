@@ -323,8 +323,9 @@ struct FileSecrets {
 struct FileSession {
     /// Seconds a sign-in lasts.
     lifetime: NonZeroU64,
-    /// Fixed key (base64url, 32 bytes). When absent: kept in the secrets file beside an
-    /// SQLite store, random at each start with the memory store; required with postgres.
+    /// Fixed key of the CSRF tokens (base64url, 32 bytes). When absent: kept in the secrets
+    /// file beside an SQLite store, random at each start with the memory store; required
+    /// with postgres.
     key: Option<Secret32>,
 }
 

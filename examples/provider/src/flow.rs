@@ -1,11 +1,21 @@
 //! Login, consent and logout: the host's half of the authorization and end-session
 //! endpoints.
 //!
-//! `GET /authorize` (the engine) → [`Pages::begin`]: the login page, or, when a session cookie
-//! is valid, the consent page (straight back to the client if the engine remembers a consent
-//! that covers the request). `POST /login` checks the password and goes on the same way;
-//! `POST /consent` approves with the checked scopes, denies, or signs out to let another
-//! user sign in. Every POST needs a valid CSRF token (else 403) and a live ticket (else 400).
+//! `GET /authorize` (the engine) → [`Pages::begin`]: the login page, or, when the session
+//! cookie names a live session, the consent page (straight back to the client if the engine
+//! remembers a consent that covers the request). `POST /login` checks the password and goes
+//! on the same way; `POST /consent` approves with the checked scopes, denies, or signs out to
+//! let another user sign in. Every POST needs a valid CSRF token (else 403) and a live ticket
+//! (else 400).
+//!
+//! Sessions are `portcullis::SessionManager`'s: a random id in the cookie, the session in the
+//! store, a new id at every sign-in, and logging out deletes it (a copied cookie opens
+//! nothing afterwards). The forms of a signed-in user (consent, logout confirmation, the
+//! account page's) carry a CSRF token bound to the session; the login form, before any
+//! session, one bound to the browser's pre-login binding cookie (see the engine's `csrf`
+//! module for why that is sound). Sign-ins are throttled per account and per client address
+//! (`portcullis::LoginThrottle`): a throttled attempt gets `429 Too Many Requests` with
+//! `Retry-After`, the same for unknown users, and its password is not even checked.
 //!
 //! OpenID Connect requests are honoured too (Core §3.1.2.1): `prompt=none` never shows a
 //! page, `prompt=login`, `prompt=select_account` and an exceeded `max_age` ask for the
@@ -16,20 +26,22 @@
 //! Logout 1.0 §2). A request whose `id_token_hint` names the signed-in user ends the session
 //! at once; any other one asks first, with a form posted to `POST /logout`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
-use http::header::SET_COOKIE;
-use http::{HeaderMap, StatusCode};
-use portcullis::core::{ScopeSet, UnixTime};
-use portcullis::{Approval, InteractionRequired, PendingAuthorization, PendingLogout};
+use http::header::{RETRY_AFTER, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use portcullis::core::ScopeSet;
+use portcullis::store::StoreError;
+use portcullis::{
+    Approval, InteractionRequired, PendingAuthorization, PendingLogout, Session, Throttled,
+};
 use portcullis_axum::{async_trait, into_response, read_request, Interaction};
 
 use crate::app::AppState;
-use crate::csrf::Binding;
 use crate::pages::{self, FormContext};
-use crate::session::Session;
 use crate::users::User;
 
 /// The example's [`Interaction`]: renders login or consent for a pending authorization, and
@@ -44,86 +56,96 @@ impl Interaction for Pages {
         request: http::request::Parts,
     ) -> Response {
         let state = &self.0;
-        let Ok(binding) = state.csrf.binding(&request.headers, &state.rng) else {
-            return unavailable();
-        };
-        let now = state.clock.now();
         let prompt = pending.oidc().map(|o| o.prompt).unwrap_or_default();
         let hinted = pending.id_token_hint_subject();
-        let session = state
-            .session_for(&request.headers, &pending, now)
+        let session = match state.session_for(&request.headers, &pending).await {
+            Ok(s) => s,
+            Err(e) => return store_failed(&e),
+        };
+        let session = session
             // The user must sign in again, or choose which account to use.
             .filter(|_| !(prompt.login || prompt.select_account))
             // The client expects another user than the one signed in.
             .filter(|s| {
                 hinted.as_deref().is_none_or(|h| {
                     state
-                        .subject_for(pending.client_id(), &s.username)
+                        .subject_for(pending.client_id(), s.subject())
                         .as_deref()
                         == Some(h)
                 })
             });
-        let response = match session {
-            Some(session) => state.signed_in(pending, &binding.value, session).await,
+        match session {
+            Some(session) => state.signed_in(pending, session).await,
             None if prompt.none => {
                 let reason = InteractionRequired::Login;
-                return into_response(state.provider.cannot_interact(pending, reason).await);
+                into_response(state.provider.cannot_interact(pending, reason).await)
             }
             None => {
                 let hint = pending.oidc().and_then(|o| o.login_hint.as_deref());
                 let hint = hint.unwrap_or_default();
-                state.login_page(StatusCode::OK, &pending, &binding.value, hint, None)
+                state.login_page(StatusCode::OK, &pending, &request.headers, hint, None)
             }
-        };
-        state.with_binding(response, &binding)
+        }
     }
 
     async fn end_session(&self, pending: PendingLogout, request: http::request::Parts) -> Response {
         let state = &self.0;
-        let Some(session) = state.sessions.read(&request.headers, state.clock.now()) else {
+        let headers = &request.headers;
+        let session = match state.sessions.current(headers).await {
+            Ok(Some(s)) => s,
             // Nobody is signed in here: nothing to end, nothing to ask.
-            return state.signed_out(pending).await;
+            Ok(None) => return state.signed_out(pending, headers).await,
+            Err(e) => return store_failed(&e),
         };
         let hint_is_the_user = match (pending.hint_subject(), pending.client_id()) {
             (Some(hint), Some(client_id)) => {
-                state.subject_for(client_id, &session.username).as_deref() == Some(hint)
+                state.subject_for(client_id, session.subject()).as_deref() == Some(hint)
             }
             _ => false,
         };
         if !pending.needs_confirmation() && hint_is_the_user {
             tracing::info!(
-                username = session.username,
+                username = session.subject(),
                 client_id = pending.client_id(),
                 "signed out by the client"
             );
-            return state.signed_out(pending).await;
+            return state.signed_out(pending, headers).await;
         }
-        let Ok(binding) = state.csrf.binding(&request.headers, &state.rng) else {
-            return unavailable();
-        };
-        let name = state.display_name(&session.username);
-        let csrf = state.csrf.token(&binding.value, pending.ticket());
+        let name = state.display_name(session.subject());
+        let csrf = state.csrf_token(&session, LOGOUT, pending.ticket());
         let form = state.form(pending.ticket(), &csrf);
         let html = pages::logout(pending.client_id(), name, &form);
         let csp = pages::csp_redirecting_to(pending.redirect_uri());
-        state.with_binding(pages::page(StatusCode::OK, &csp, html), &binding)
+        pages::page(StatusCode::OK, &csp, html)
     }
 }
 
+/// What each signed-in form does, in its CSRF token's purpose (so a token of one form never
+/// passes at another).
+pub(crate) const CONSENT: &str = "consent";
+/// The logout confirmation.
+pub(crate) const LOGOUT: &str = "logout";
+/// The account page's revoke buttons.
+pub(crate) const REVOKE: &str = "revoke";
+/// The account page's "sign out everywhere".
+pub(crate) const SIGN_OUT_EVERYWHERE: &str = "sign-out-everywhere";
+
 impl AppState {
-    /// The request's valid session, of a known user, and recent enough for the request's
+    /// The request's live session, of a known user, and recent enough for the request's
     /// `max_age` (OpenID Connect Core §3.1.2.1).
-    fn session_for(
+    async fn session_for(
         &self,
         headers: &HeaderMap,
         pending: &PendingAuthorization,
-        now: UnixTime,
-    ) -> Option<Session> {
+    ) -> Result<Option<Session>, StoreError> {
         let max_age = pending.oidc().and_then(|o| o.max_age);
-        self.sessions
-            .read(headers, now)
-            .filter(|s| self.users.get(&s.username).is_some())
-            .filter(|s| max_age.is_none_or(|m| s.auth_time.seconds_until(now) <= m))
+        let now = self.clock.now();
+        Ok(self
+            .sessions
+            .current(headers)
+            .await?
+            .filter(|s| self.users.get(s.subject()).is_some())
+            .filter(|s| max_age.is_none_or(|m| s.auth_time().seconds_until(now) <= m)))
     }
 
     /// The `sub` that client `client_id` knows `username` by (OpenID Connect Core §8).
@@ -132,7 +154,12 @@ impl AppState {
         Some(self.provider.subject_for(client, username))
     }
 
-    fn form<'a>(&'a self, ticket: &'a str, csrf: &'a str) -> FormContext<'a> {
+    /// The CSRF token of `session`'s form doing `action` with `ticket`.
+    pub(crate) fn csrf_token(&self, session: &Session, action: &str, ticket: &str) -> String {
+        self.sessions.csrf_token(session, &purpose(action, ticket))
+    }
+
+    pub(crate) fn form<'a>(&'a self, ticket: &'a str, csrf: &'a str) -> FormContext<'a> {
         FormContext {
             base: &self.base,
             ticket,
@@ -140,40 +167,54 @@ impl AppState {
         }
     }
 
-    /// Sets the browser's CSRF binding cookie on `response` if it is new.
-    fn with_binding(&self, mut response: Response, binding: &Binding) -> Response {
-        if let Some(cookie) = self.csrf.set_cookie(binding) {
-            response.headers_mut().append(SET_COOKIE, cookie);
-        }
-        response
-    }
-
+    /// The sign-in form of `pending`, with a CSRF token bound to the browser's pre-login
+    /// binding (set as a cookie if the browser has none yet).
     fn login_page(
         &self,
         status: StatusCode,
         pending: &PendingAuthorization,
-        binding: &str,
+        headers: &HeaderMap,
         username: &str,
         error: Option<&str>,
     ) -> Response {
-        let csrf = self.csrf.token(binding, pending.ticket());
+        let Ok(binding) = self.sessions.login_binding(headers) else {
+            return unavailable();
+        };
+        let csrf = self.sessions.login_csrf_token(&binding, pending.ticket());
         let form = self.form(pending.ticket(), &csrf);
         let html = pages::login(pending.client_id(), &form, username, error);
-        pages::page(status, pages::CSP, html)
+        let mut response = pages::page(status, pages::CSP, html);
+        if let Some(cookie) = binding.set_cookie() {
+            response.headers_mut().append(SET_COOKIE, cookie.clone());
+        }
+        response
     }
 
-    fn consent_page(
+    /// The sign-in form again, `429` with `Retry-After` (RFC 6585 §4): too many failures.
+    fn throttled_page(
         &self,
         pending: &PendingAuthorization,
-        binding: &str,
+        headers: &HeaderMap,
         username: &str,
+        throttled: Throttled,
     ) -> Response {
-        let csrf = self.csrf.token(binding, pending.ticket());
+        let secs = throttled.retry_after_secs;
+        let error = format!("Too many failed sign-ins. Try again in {secs} seconds.");
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        let mut response = self.login_page(status, pending, headers, username, Some(&error));
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+        response
+    }
+
+    fn consent_page(&self, pending: &PendingAuthorization, session: &Session) -> Response {
+        let csrf = self.csrf_token(session, CONSENT, pending.ticket());
         let form = self.form(pending.ticket(), &csrf);
         let html = pages::consent(
             pending.client_id(),
             pending.scopes(),
-            self.display_name(username),
+            self.display_name(session.subject()),
             &form,
         );
         let csp = pages::csp_redirecting_to(Some(pending.redirect_uri()));
@@ -189,31 +230,23 @@ impl AppState {
     /// The next step for a signed-in user: straight back to the client when an earlier
     /// consent covers the request (remembered by the engine), else the consent page, or
     /// `consent_required` when no page may be shown (`prompt=none`).
-    async fn signed_in(
-        &self,
-        pending: PendingAuthorization,
-        binding: &str,
-        session: Session,
-    ) -> Response {
+    async fn signed_in(&self, pending: PendingAuthorization, session: Session) -> Response {
         let prompt_none = pending.oidc().is_some_and(|o| o.prompt.none);
         match self
             .provider
-            .needs_consent(&pending, &session.username)
+            .needs_consent(&pending, session.subject())
             .await
         {
             Ok(false) => {
                 let scopes = pending.scopes().clone();
-                self.approve(pending, session, scopes).await
+                self.approve(pending, &session, scopes).await
             }
             Ok(true) if prompt_none => {
                 let reason = InteractionRequired::Consent;
                 into_response(self.provider.cannot_interact(pending, reason).await)
             }
-            Ok(true) => self.consent_page(&pending, binding, &session.username),
-            Err(e) => {
-                tracing::error!(error = %e, "store failure");
-                unavailable()
-            }
+            Ok(true) => self.consent_page(&pending, &session),
+            Err(e) => store_failed(&e),
         }
     }
 
@@ -221,18 +254,15 @@ impl AppState {
     async fn approve(
         &self,
         pending: PendingAuthorization,
-        session: Session,
+        session: &Session,
         granted_scopes: ScopeSet,
     ) -> Response {
-        let Session {
-            username,
-            auth_time,
-        } = session;
+        let username = session.subject();
         let client_id = pending.client_id();
         tracing::info!(username, client_id, scopes = %granted_scopes, "authorization approved");
         let approval = Approval {
-            subject: username,
-            auth_time,
+            subject: username.to_owned(),
+            auth_time: session.auth_time(),
             granted_scopes,
             acr: None,
             amr: Some(vec!["pwd".into()]),
@@ -240,14 +270,22 @@ impl AppState {
         into_response(self.provider.approve(pending, approval).await)
     }
 
-    /// Ends the session and lets the engine answer: back to the client's
+    /// Ends the request's session and lets the engine answer: back to the client's
     /// `post_logout_redirect_uri` with its `state`, or a signed-out page.
-    async fn signed_out(&self, pending: PendingLogout) -> Response {
+    async fn signed_out(&self, pending: PendingLogout, headers: &HeaderMap) -> Response {
+        let cookie = match self.sessions.sign_out(headers).await {
+            Ok(c) => c,
+            Err(e) => return store_failed(&e),
+        };
         let mut response = into_response(self.provider.finish_logout(pending).await);
-        let cookie = self.sessions.clear_cookie();
         response.headers_mut().append(SET_COOKIE, cookie);
         response
     }
+}
+
+/// The purpose a signed-in form's CSRF token is bound to: its action and its ticket.
+pub(crate) fn purpose(action: &str, ticket: &str) -> String {
+    format!("{action} {ticket}")
 }
 
 /// A urlencoded form body.
@@ -315,7 +353,7 @@ fn forbidden() -> Response {
     )
 }
 
-fn unavailable() -> Response {
+pub(crate) fn unavailable() -> Response {
     pages::message(
         StatusCode::SERVICE_UNAVAILABLE,
         "Unavailable",
@@ -334,72 +372,102 @@ fn expired(what: &str) -> Response {
     )
 }
 
-/// A form that passed the CSRF check, with its ticket and the browser's binding.
+/// A store failure: logged for the operator, `503` for the user.
+pub(crate) fn store_failed(e: &StoreError) -> Response {
+    tracing::error!(error = %e, "store failure");
+    unavailable()
+}
+
+/// A form that passed the CSRF check, with its ticket.
 pub(crate) struct CheckedForm {
     pub(crate) headers: HeaderMap,
     form: Form,
     pub(crate) ticket: String,
-    binding: String,
 }
 
-/// The check every POST starts with: a form with a valid CSRF token for its ticket (403).
-pub(crate) async fn checked_form(state: &AppState, req: Request) -> Result<CheckedForm, Response> {
+/// Reads a form and its `ticket`; `Err` (403) unless `valid` accepts its CSRF token.
+async fn checked(
+    req: Request,
+    valid: impl FnOnce(&HeaderMap, &str, Option<&str>) -> bool,
+) -> Result<CheckedForm, Response> {
     let (headers, form) = read_form(req).await?;
     let ticket = form.one("ticket")?.unwrap_or_default().to_owned();
-    let Some(binding) = state.csrf.check(&headers, &ticket, form.one("csrf")?) else {
+    if !valid(&headers, &ticket, form.one("csrf")?) {
         tracing::warn!("form refused: missing or invalid CSRF token");
         return Err(forbidden());
-    };
-    let binding = binding.to_owned();
+    }
     Ok(CheckedForm {
         headers,
         form,
         ticket,
-        binding,
     })
 }
 
-/// A checked form whose ticket is a live pending authorization (else 400).
-async fn pending_form(
+/// The check every signed-in form starts with: a CSRF token bound to the request's session
+/// and to `action` with the form's ticket (else 403).
+pub(crate) async fn session_form(
     state: &AppState,
     req: Request,
-) -> Result<(CheckedForm, PendingAuthorization), Response> {
-    let checked = checked_form(state, req).await?;
-    let pending = state
-        .provider
-        .resume(&checked.ticket)
-        .map_err(|_| expired("sign-in"))?;
-    Ok((checked, pending))
+    action: &str,
+) -> Result<CheckedForm, Response> {
+    checked(req, |headers, ticket, token| {
+        state
+            .sessions
+            .check_csrf(headers, &purpose(action, ticket), token)
+    })
+    .await
 }
 
-/// `POST /login`: checks the password, then sets the session and shows consent.
+/// The client's address, when the server passes it (`ConnectInfo`).
+fn client_address(req: &Request) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// `POST /login`: checks the password (unless throttled), then begins a new session and
+/// shows consent.
 pub(crate) async fn login(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let (CheckedForm { form, binding, .. }, pending) = match pending_form(&state, req).await {
-        Ok(v) => v,
+    let address = client_address(&req);
+    let valid = |h: &HeaderMap, ticket: &str, token: Option<&str>| {
+        state.sessions.check_login_csrf(h, ticket, token)
+    };
+    let checked = match checked(req, valid).await {
+        Ok(f) => f,
         Err(r) => return r,
     };
+    let Ok(pending) = state.provider.resume(&checked.ticket) else {
+        return expired("sign-in");
+    };
+    let CheckedForm { headers, form, .. } = checked;
     let (username, password) = match (form.one("username"), form.one("password")) {
         (Ok(u), Ok(p)) => (u.unwrap_or_default(), p.unwrap_or_default()),
         _ => return bad_request(),
     };
+    let attempt = match state.throttle.begin(username, address) {
+        Ok(a) => a,
+        Err(throttled) => {
+            tracing::warn!(client_id = pending.client_id(), "sign-in throttled");
+            return state.throttled_page(&pending, &headers, username, throttled);
+        }
+    };
     let Some(user) = state.users.authenticate(username, password).await else {
         tracing::info!(client_id = pending.client_id(), "sign-in failed");
         let error = Some("The username or password is incorrect.");
-        return state.login_page(
-            StatusCode::UNAUTHORIZED,
-            &pending,
-            &binding,
-            username,
-            error,
-        );
+        let status = StatusCode::UNAUTHORIZED;
+        return state.login_page(status, &pending, &headers, username, error);
     };
+    attempt.succeeded();
     tracing::info!(username, client_id = pending.client_id(), "signed in");
-    let session = Session {
-        username: user.username.clone(),
-        auth_time: state.clock.now(),
+    let now = state.clock.now();
+    let (session, cookie) = match state.sessions.sign_in(&headers, &user.username, now).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot begin a session");
+            return unavailable();
+        }
     };
-    let cookie = state.sessions.set_cookie(&session);
-    let mut response = state.signed_in(pending, &binding, session).await;
+    let mut response = state.signed_in(pending, session).await;
     response.headers_mut().append(SET_COOKIE, cookie);
     response
 }
@@ -407,36 +475,45 @@ pub(crate) async fn login(State(state): State<Arc<AppState>>, req: Request) -> R
 /// `POST /consent`: `decision=approve` with the checked `scope` boxes, `decision=deny`, or
 /// `decision=switch` (sign out, and back to the login page of the same request).
 pub(crate) async fn consent(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let (checked, pending) = match pending_form(&state, req).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let CheckedForm {
         headers,
         form,
-        binding,
-        ..
-    } = checked;
+        ticket,
+    } = match session_form(&state, req, CONSENT).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Ok(pending) = state.provider.resume(&ticket) else {
+        return expired("sign-in");
+    };
     match form.one("decision") {
         Ok(Some("deny")) => {
             tracing::info!(client_id = pending.client_id(), "authorization denied");
             into_response(state.provider.deny(pending).await)
         }
         Ok(Some("switch")) => {
-            let mut response = state.login_page(StatusCode::OK, &pending, &binding, "", None);
-            let cookie = state.sessions.clear_cookie();
+            let cookie = match state.sessions.sign_out(&headers).await {
+                Ok(c) => c,
+                Err(e) => return store_failed(&e),
+            };
+            let mut response = state.login_page(StatusCode::OK, &pending, &headers, "", None);
             response.headers_mut().append(SET_COOKIE, cookie);
             response
         }
         Ok(Some("approve")) => {
-            let Some(session) = state.session_for(&headers, &pending, state.clock.now()) else {
-                let error = Some("Your session has ended. Sign in again.");
-                return state.login_page(StatusCode::UNAUTHORIZED, &pending, &binding, "", error);
+            let session = match state.session_for(&headers, &pending).await {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    let error = Some("Your session has ended. Sign in again.");
+                    let status = StatusCode::UNAUTHORIZED;
+                    return state.login_page(status, &pending, &headers, "", error);
+                }
+                Err(e) => return store_failed(&e),
             };
             let Ok(granted_scopes) = ScopeSet::from_tokens(form.all("scope")) else {
                 return bad_request();
             };
-            state.approve(pending, session, granted_scopes).await
+            state.approve(pending, &session, granted_scopes).await
         }
         _ => bad_request(),
     }
@@ -444,7 +521,7 @@ pub(crate) async fn consent(State(state): State<Arc<AppState>>, req: Request) ->
 
 /// `POST /logout`: the answer to the logout confirmation, `decision=yes` or `decision=no`.
 pub(crate) async fn logout(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let checked = match checked_form(&state, req).await {
+    let checked = match session_form(&state, req, LOGOUT).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -457,7 +534,7 @@ pub(crate) async fn logout(State(state): State<Arc<AppState>>, req: Request) -> 
                 client_id = pending.client_id(),
                 "signed out after confirmation"
             );
-            state.signed_out(pending).await
+            state.signed_out(pending, &checked.headers).await
         }
         Ok(Some("no")) => pages::message(
             StatusCode::OK,

@@ -32,10 +32,10 @@
 //!
 //! `--store` (or `store` in the file) picks the store: `memory` (the default: nothing set up,
 //! nothing written, nothing survives a restart) or `sqlite:PATH`, which survives restarts:
-//! the database keeps clients, tokens, grants and signing keys, and `PATH.secrets` beside it
-//! (mode 0600, created atomically) the interaction key, the pairwise subject salt and the
-//! session key that the configuration does not set, so that pending sign-ins, pairwise `sub`
-//! values and sessions survive as well. `postgres:URL` (e.g.
+//! the database keeps clients, tokens, grants, signing keys and sessions, and `PATH.secrets`
+//! beside it (mode 0600, created atomically) the interaction key, the pairwise subject salt
+//! and the CSRF key (`[session] key`) that the configuration does not set, so that pending
+//! sign-ins, pairwise `sub` values and open forms survive as well. `postgres:URL` (e.g.
 //! `postgres:postgres://user@db:5432/auth`) is for several nodes of one issuer sharing one
 //! PostgreSQL database (migrated on connect): every node must be started with the same
 //! `--issuer` and a configuration setting `[secrets] interaction_key`, `[secrets]
@@ -47,11 +47,22 @@
 //! released by scope (OpenID Connect Core §5.4).
 //!
 //! What the example shows, and why:
-//! * The logged-in user lives in an HMAC-SHA256-signed, `HttpOnly`, `SameSite=Lax` cookie
-//!   (`Secure` with an `https` issuer) that expires (RFC 6819 §5.1.4.1, §4.4.1.1).
-//! * Every form carries a CSRF token bound by HMAC to a per-browser cookie and to the
-//!   pending authorization or logout; a POST without it gets 403 (RFC 6749 §10.12,
-//!   RFC 9700 §4.7).
+//! * Sessions are server-side (`portcullis::SessionManager`, in the configured store): the
+//!   `HttpOnly`, `SameSite=Lax` cookie (`__Host-` prefixed and `Secure` with an `https`
+//!   issuer) holds only a random 256-bit id, the store only its hash. Every sign-in issues a
+//!   new id; logging out deletes the session, so a copy of the cookie opens nothing
+//!   afterwards; the account page signs the user out everywhere. Sessions expire
+//!   (`[session] lifetime`).
+//! * Every form of a signed-in user (consent, logout confirmation, the account page's) carries
+//!   a CSRF token bound by HMAC to the session and to the form's action and ticket; the login
+//!   form, before any session, one bound to a pre-login binding cookie and the ticket. A POST
+//!   without a valid token gets 403, and a planted cookie does not help another site
+//!   (RFC 6749 §10.12, RFC 9700 §4.7).
+//! * Failed sign-ins are throttled per account and per client address
+//!   (`portcullis::LoginThrottle`, in this process): after 5 failures of an account (20 of an
+//!   address) the next attempt waits 1 s, doubling with each failure up to 15 min, and is
+//!   answered `429` with `Retry-After` without its password being checked; unknown users get
+//!   the same answers (RFC 6819 §5.1.4.2.3–§5.1.4.2.4).
 //! * Every page forbids framing (`X-Frame-Options`, CSP `frame-ancestors`) against
 //!   clickjacking (RFC 6749 §10.13, RFC 9700 §4.16) and is never cached. Forms may post only
 //!   to this server; a form answered with a redirect to the client (consent, logout) may also
@@ -77,13 +88,10 @@ mod account;
 mod app;
 mod cli;
 mod config;
-mod cookie;
-mod csrf;
 mod demo;
 mod flow;
 mod pages;
 mod secrets;
-mod session;
 mod store;
 mod users;
 

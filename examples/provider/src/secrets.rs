@@ -1,8 +1,8 @@
 //! The provider's secrets for a store that outlives the process (`PATH.secrets` beside an
 //! SQLite database): the key sealing pending sign-ins and sign-outs, the salt of pairwise
-//! subject identifiers (OpenID Connect Core §8.1), and the key of the session and CSRF
-//! cookies. Kept stable, they let a restart keep pending sign-ins, pairwise `sub` values and
-//! signed-in browsers valid.
+//! subject identifiers (OpenID Connect Core §8.1), and the key of the CSRF tokens. Kept
+//! stable, they let a restart keep pending sign-ins, pairwise `sub` values and open forms
+//! valid (the sessions themselves are in the database).
 //!
 //! The file is created once, with fresh random values, readable and writable by its owner
 //! only (mode 0600), and atomically: written and synced under a temporary name, then linked
@@ -48,7 +48,7 @@ impl Secrets {
         format!(
             "# Secrets of the Portcullis example provider, generated for the database beside\n\
              # this file. Keep them private and keep them with the database: without them,\n\
-             # pending sign-ins, pairwise `sub` values and sessions do not survive a restart.\n\
+             # pending sign-ins, pairwise `sub` values and open forms do not survive a restart.\n\
              interaction_key = \"{}\"\n\
              subject_salt = \"{}\"\n\
              session_key = \"{}\"\n",

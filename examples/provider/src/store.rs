@@ -1,4 +1,4 @@
-//! Where the provider keeps its clients, codes, tokens, grants and signing keys: `--store
+//! Where the provider keeps its clients, codes, tokens, grants, signing keys and sessions: `--store
 //! memory` (the default), `--store sqlite:PATH` or `--store postgres:URL`.
 
 use std::fmt;
@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use portcullis::store::{StoreError, StoreResult};
+use portcullis::store::{
+    ClientStore, CodeStore, KeyStore, ReplayCache, SessionStore, StoreError, StoreResult,
+    TokenStore,
+};
 use portcullis::Stores;
 use portcullis_store_memory::MemoryStore;
 use portcullis_store_postgres::{PostgresConfig, PostgresStore};
@@ -125,10 +128,10 @@ impl StoreSpec {
     }
 
     /// Opens the store (creating and migrating an SQLite database; connecting to and
-    /// migrating a PostgreSQL one).
-    pub(crate) async fn open(&self) -> Result<Stores, StartError> {
+    /// migrating a PostgreSQL one): the provider's stores, and the one keeping sessions.
+    pub(crate) async fn open(&self) -> Result<(Stores, Arc<dyn SessionStore>), StartError> {
         match self {
-            Self::Memory => Ok(Stores::shared(Arc::new(MemoryStore::new()))),
+            Self::Memory => Ok(both(Arc::new(MemoryStore::new()))),
             Self::Sqlite(path) => {
                 let file = path.clone();
                 let opened = tokio::task::spawn_blocking(move || open_sqlite(&file))
@@ -139,7 +142,7 @@ impl StoreSpec {
                     path: path.clone(),
                     source,
                 })?;
-                Ok(Stores::shared(Arc::new(store)))
+                Ok(both(Arc::new(store)))
             }
             Self::Postgres(url) => {
                 let store =
@@ -149,10 +152,18 @@ impl StoreSpec {
                             url: redacted(url),
                             source,
                         })?;
-                Ok(Stores::shared(Arc::new(store)))
+                Ok(both(Arc::new(store)))
             }
         }
     }
+}
+
+/// One store as the provider's stores and the session store.
+fn both<S>(store: Arc<S>) -> (Stores, Arc<dyn SessionStore>)
+where
+    S: ClientStore + CodeStore + TokenStore + KeyStore + ReplayCache + SessionStore,
+{
+    (Stores::shared(store.clone()), store)
 }
 
 /// Opens (creating it if need be) the database at `path`. A new file is created private

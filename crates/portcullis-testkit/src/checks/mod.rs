@@ -17,6 +17,7 @@ pub mod keys;
 pub mod races;
 pub mod replay;
 pub mod revocation;
+pub mod sessions;
 pub mod tokens;
 
 use portcullis_store::{StoreError, StoreResult};
