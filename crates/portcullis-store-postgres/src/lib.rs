@@ -39,9 +39,26 @@
 //!   family, expiry) are indexed; the record itself is JSONB. `purge_expired` deletes in
 //!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many
 //!   row locks for long.
-//! * **Connections:** a `deadpool-postgres` pool of `tokio-postgres` connections without
-//!   TLS: reach the server over loopback, a Unix socket, or a tunnel the host provides.
-//!   Statements are prepared once per connection.
+//! * **Connections:** a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
+//!   are prepared once per connection.
+//! * **TLS** (rustls on ring, through `tokio-postgres-rustls`): always verify-full — the
+//!   server's chain must lead to a trusted root and its certificate must name the host
+//!   (RFC 6125; an IP address must be in its subjectAltName). The connection string sets
+//!   it as libpq does, or [`PostgresConfig::tls`] and [`PostgresConfig::root_certificates`]:
+//!
+//!   | connection string | what the store does |
+//!   |---|---|
+//!   | no `sslmode` | plain TCP when every host is loopback (`127.0.0.0/8`, `::1`, `localhost`) or a Unix socket; TLS, verify-full, to any other host |
+//!   | `sslmode=verify-full` or `sslmode=require` | TLS, verify-full, whatever the host (libpq's `require` checks nothing; this store checks everything) |
+//!   | `sslmode=disable` | plain TCP whatever the host: only for a network the host secures itself |
+//!   | `sslmode=prefer`, `allow`, `verify-ca` | refused (the first two may fall back to plain TCP; the last skips the host name) |
+//!   | `sslrootcert=PATH` | trust the CA certificates of this PEM file (read on connect) |
+//!   | `sslrootcert=system`, or none | trust the operating system's roots |
+//!
+//!   `postgres://auth@db.internal/auth?sslmode=verify-full&sslrootcert=/etc/portcullis/db-ca.pem`.
+//!   When TLS is asked for, a server that does not offer it, a chain to another root or a
+//!   certificate for another name fails the connection: there is never a fallback to
+//!   plain TCP. Client certificates (`sslcert`, `sslkey`) are not supported.
 //! * **Errors:** every failure is a [`StoreError`] whose source is the driver's (or the
 //!   pool's) error; nothing panics and nothing is logged.
 //!
@@ -58,6 +75,7 @@ mod config;
 mod keys;
 mod purge;
 mod schema;
+mod tls;
 mod tokens;
 
 use std::fmt;
@@ -70,6 +88,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
 pub use config::PostgresConfig;
+pub use tls::TlsMode;
 /// The driver, re-exported so that a [`tokio_postgres::Config`] built by the host matches
 /// [`PostgresConfig::new`].
 pub use tokio_postgres;
@@ -107,13 +126,14 @@ impl PostgresStore {
     /// Connects as `config` says and migrates the database (or the configured schema) to
     /// the current schema. Fails if the server cannot be reached or the migration fails.
     pub async fn connect_with(config: PostgresConfig) -> StoreResult<Self> {
-        let manager = Manager::from_config(
-            config.connection(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if config.uses_tls() {
+            Manager::from_config(config.connection(), config.tls_connector()?, manager_config)
+        } else {
+            Manager::from_config(config.connection(), NoTls, manager_config)
+        };
         let pool = Pool::builder(manager)
             .max_size(config.max_connections)
             .runtime(Runtime::Tokio1)
