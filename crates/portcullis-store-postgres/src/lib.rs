@@ -32,9 +32,11 @@
 //!   dead on arrival (`TokenStore`'s composition rule). `save_grant` never clears `revoked`.
 //! * **Secrets:** codes and tokens are stored only as their SHA-256 [`TokenHash`] (a BYTEA
 //!   key), client secrets only as their `ClientSecretHash`. The **private keys** of
-//!   [`KeyRecord`]s are stored as they are, inside the row's JSONB: protect the database like
-//!   a key file (access rights, encrypted storage, no plaintext backups). Encrypting them at
-//!   rest is future work. No `Debug` output of this crate shows them or a password.
+//!   [`KeyRecord`]s are kept, inside the row's JSONB, as the engine hands them over: sealed
+//!   (AES-256-GCM) under the host's key-encryption key (`portcullis_core::PrivateKeyEnvelope`;
+//!   the engine refuses to run on this store without one unless told
+//!   `dangerous_plaintext_signing_keys`). `reseal_key` swaps one under the row's lock. No
+//!   `Debug` output of this crate shows them or a password.
 //! * **Layout:** the columns a query filters on (issuer, hash, subject, client, grant,
 //!   family, expiry) are indexed; the record itself is JSONB. `purge_expired` deletes in
 //!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many

@@ -31,6 +31,7 @@ mod provider;
 mod refresh_grace;
 mod responses;
 mod revoke;
+mod signer;
 mod token;
 mod userinfo;
 
@@ -45,6 +46,7 @@ pub use grants::GrantSummary;
 pub use keys::KeyError;
 pub use logout::{LogoutOutcome, PendingLogout};
 pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError, Stores};
+pub use signer::{JwsSigner, RingSigner, SignError};
 
 pub use async_trait::async_trait;
 pub use portcullis_core as core;

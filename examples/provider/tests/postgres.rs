@@ -19,9 +19,18 @@ use portcullis_e2e::{authorize_url, exchange_code, post_form, query_param, refre
 use portcullis_store_postgres::tokio_postgres::{self, NoTls};
 use reqwest::StatusCode;
 
+/// The key-encryption key the nodes share.
+const KEK: &str = "BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ";
+
 /// The demo configuration with the secrets every node shares set.
-fn shared_config(interaction_key: bool, subject_salt: bool, session_key: bool) -> String {
+fn shared_config(
+    interaction_key: bool,
+    subject_salt: bool,
+    session_key: bool,
+    kek: bool,
+) -> String {
     let mut text = DEMO_TOML.to_owned();
+    let kek_lines = format!("key_encryption_key = \"{KEK}\"\nkey_encryption_key_id = \"test-1\"");
     for (set, commented, line) in [
         (
             interaction_key,
@@ -38,6 +47,7 @@ fn shared_config(interaction_key: bool, subject_salt: bool, session_key: bool) -
             "# key = \"<32 random bytes, base64url>\"",
             "key = \"AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM\"",
         ),
+        (kek, "# key_encryption_key = \"...\"", kek_lines.as_str()),
     ] {
         if set {
             let replaced = text.replacen(commented, line, 1);
@@ -57,18 +67,30 @@ fn postgres_without_the_shared_secrets_is_refused() {
     for (name, text, field) in [
         (
             "none",
-            shared_config(false, false, false),
+            shared_config(false, false, false, false),
             "[secrets] interaction_key",
         ),
         (
             "salt",
-            shared_config(true, false, true),
+            shared_config(true, false, true, true),
             "[secrets] subject_salt",
         ),
-        ("session", shared_config(true, true, false), "[session] key"),
+        (
+            "session",
+            shared_config(true, true, false, true),
+            "[session] key",
+        ),
+        (
+            "kek",
+            shared_config(true, true, true, false),
+            "[secrets] key_encryption_key",
+        ),
         (
             "in-file",
-            format!("store = \"{store}\"\n{}", shared_config(true, true, false)),
+            format!(
+                "store = \"{store}\"\n{}",
+                shared_config(true, true, false, true)
+            ),
             "[session] key",
         ),
     ] {
@@ -92,7 +114,7 @@ fn postgres_without_the_shared_secrets_is_refused() {
 
     // With every secret set, it goes on to connect (and fails: nothing listens there).
     let config = dir.path().join("all.toml");
-    std::fs::write(&config, shared_config(true, true, true)).unwrap();
+    std::fs::write(&config, shared_config(true, true, true, true)).unwrap();
     let out = Command::new(BIN)
         .args(["--addr", "127.0.0.1:0", "--store", &store, "--config"])
         .arg(&config)
@@ -192,7 +214,7 @@ async fn two_nodes_on_one_database_act_as_one_provider() {
     let db = TestDatabase::create(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("provider.toml");
-    std::fs::write(&config, shared_config(true, true, true)).unwrap();
+    std::fs::write(&config, shared_config(true, true, true, true)).unwrap();
     let config = config.to_str().unwrap();
     let store = format!("postgres:{}", db.url);
 

@@ -20,7 +20,7 @@ pub const ROUNDS: usize = 4;
 
 /// Runs `race(handle, i)` in [`RACERS`] tasks released together; returns their results in
 /// racer order.
-async fn race<S, T, F, Fut>(handles: &[Arc<S>], race: F) -> Vec<T>
+pub(super) async fn race<S, T, F, Fut>(handles: &[Arc<S>], race: F) -> Vec<T>
 where
     S: Send + Sync + 'static,
     T: Send + 'static,
