@@ -12,11 +12,16 @@ mod common;
 
 use std::process::Command;
 
-use common::{active, demo_web_tokens, start, token, BIN};
+use common::{
+    active, assert_sealed, demo_web_tokens, es256, free_port, id_token_signed_by, jwks_kids,
+    plaintext_es256_key, start, token, BIN,
+};
 use portcullis::core::Issuer;
+use portcullis::store::KeyStore;
 use portcullis_e2e::provider::{DEMO_TOML, DEMO_WEB_CLIENT};
 use portcullis_e2e::{authorize_url, exchange_code, post_form, query_param, refresh, Browser};
 use portcullis_store_postgres::tokio_postgres::{self, NoTls};
+use portcullis_store_postgres::PostgresStore;
 use reqwest::StatusCode;
 
 /// The key-encryption key the nodes share.
@@ -200,10 +205,13 @@ async fn admin(server: &str, sql: &str) {
     let _ = driver.await;
 }
 
-/// A loopback port nothing listens on (for a moment).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// A connection to `url`, for reading rows as they are.
+async fn raw(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    client
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,7 +222,7 @@ async fn two_nodes_on_one_database_act_as_one_provider() {
     let db = TestDatabase::create(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("provider.toml");
-    std::fs::write(&config, shared_config(true, true, true, true)).unwrap();
+    std::fs::write(&config, es256(&shared_config(true, true, true, true))).unwrap();
     let config = config.to_str().unwrap();
     let store = format!("postgres:{}", db.url);
 
@@ -222,6 +230,14 @@ async fn two_nodes_on_one_database_act_as_one_provider() {
     // port. They start at once: both migrate the new database.
     let (port_a, port_b) = (free_port(), free_port());
     let issuer = format!("http://127.0.0.1:{port_a}");
+    // The database already holds a signing key in plaintext, as before keys were sealed.
+    let (legacy, record) = plaintext_es256_key(&Issuer::parse(&issuer).unwrap());
+    PostgresStore::connect(&db.url)
+        .await
+        .unwrap()
+        .insert_key(&record)
+        .await
+        .unwrap();
     let node = |port: u16| {
         let addr = format!("127.0.0.1:{port}");
         start(&[
@@ -239,9 +255,26 @@ async fn two_nodes_on_one_database_act_as_one_provider() {
     // Node B, by its own address (the endpoints' paths are the same).
     let node_b = Issuer::parse(&format!("http://127.0.0.1:{port_b}")).unwrap();
 
-    // A user signs in and consents on node A; the client redeems the code at node B.
+    // A user signs in and consents on node A; the client redeems the code at node B. The
+    // ID token is signed with the key that was in plaintext, and every key in the database
+    // is sealed under the shared key-encryption key now, that one too.
     let browser = Browser::new();
     let (code, tokens) = demo_web_tokens(&browser, &node_a, &node_b).await;
+    assert_eq!(id_token_signed_by(&tokens, &legacy), record.kid);
+    assert!(jwks_kids(&node_b).await.contains(&record.kid));
+    let rows = raw(&db.url)
+        .await
+        .query("SELECT record::text FROM signing_keys", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        4,
+        "a key per algorithm, the one in plaintext included"
+    );
+    for row in &rows {
+        assert_sealed(row.get(0), "test-1", legacy.pkcs8_der());
+    }
     assert!(active(&node_a, "demo-web", token(&tokens, "access_token")).await);
 
     // 32 concurrent refreshes of one refresh token, half on each node: exactly one wins.
