@@ -213,8 +213,8 @@ impl Provider {
     /// Starts a rotation of the `alg` key now: the new key is published at once and signs
     /// after `publish_ahead`; the keys it replaces retire then and leave the JWKS once every
     /// token they signed has expired. Reaches every process sharing the key store within
-    /// `reload_every`. Returns the new key's `kid`.
-    /// [`KeyError::HostSigner`] for an algorithm the host's signer serves.
+    /// `reload_every`. Returns the new key's `kid`; [`KeyError::HostSigner`] for an
+    /// algorithm the host's signer serves.
     pub async fn rotate_signing_key(&self, alg: Algorithm) -> Result<String, KeyError> {
         if self.host_signer(alg).is_some() {
             return Err(KeyError::HostSigner(alg));
