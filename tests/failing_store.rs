@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use portcullis::core::{
     AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    RefreshTokenRecord, TokenHash, UnixTime,
+    PrivateKeyEnvelope, RefreshTokenRecord, TokenHash, UnixTime,
 };
 use portcullis::store::{
     ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, ReplayCache, ReplayNamespace,
@@ -69,6 +69,7 @@ enum Op {
     InsertKey,
     Keys,
     RetireKey,
+    ResealKey,
     PurgeKeys,
     CheckAndInsert,
     PurgeReplays,
@@ -331,6 +332,10 @@ impl TokenStore for FailingStore {
 
 #[async_trait]
 impl KeyStore for FailingStore {
+    fn persists(&self) -> bool {
+        self.inner.persists()
+    }
+
     async fn insert_key(&self, key: &KeyRecord) -> StoreResult<()> {
         self.check(Op::InsertKey)?;
         self.inner.insert_key(key).await
@@ -352,6 +357,17 @@ impl KeyStore for FailingStore {
         self.inner
             .retire_key(issuer, kid, retires_at, expires_at)
             .await
+    }
+
+    async fn reseal_key(
+        &self,
+        issuer: &Issuer,
+        kid: &str,
+        old: &PrivateKeyEnvelope,
+        new: &PrivateKeyEnvelope,
+    ) -> StoreResult<bool> {
+        self.check(Op::ResealKey)?;
+        self.inner.reseal_key(issuer, kid, old, new).await
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {

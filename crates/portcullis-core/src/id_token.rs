@@ -2,11 +2,10 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ring::digest::{digest, SHA256, SHA512};
-use ring::rand::SecureRandom;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::jose::{sign_compact, Algorithm, JoseError, SigningKey};
+use crate::jose::{Algorithm, JoseError, UnsignedJws};
 use crate::time::UnixTime;
 
 /// Whether only the provider sets `name`: a host hook can never add or override it.
@@ -108,10 +107,10 @@ pub fn merge_extra_claims(
 }
 
 impl IdTokenClaims {
-    /// Signs the claims as a JWT (`typ: JWT`).
-    pub fn sign(&self, key: &SigningKey, rng: &dyn SecureRandom) -> Result<String, JoseError> {
+    /// The claims as a JWT (`typ: JWT`) for the key `kid` signing with `alg`, to be signed.
+    pub fn to_jws(&self, alg: Algorithm, kid: &str) -> Result<UnsignedJws, JoseError> {
         let payload = serde_json::to_vec(self).map_err(|_| JoseError::SigningFailed)?;
-        sign_compact(&payload, Some("JWT"), key, rng)
+        UnsignedJws::new(alg, kid, Some("JWT"), &payload)
     }
 }
 

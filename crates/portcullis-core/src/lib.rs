@@ -18,6 +18,7 @@ mod interaction;
 mod introspection;
 mod issuer;
 mod jose;
+mod key_encryption;
 mod oidc;
 mod params;
 mod pkce;
@@ -57,7 +58,11 @@ pub use introspection::{
 pub use issuer::{Issuer, IssuerError};
 pub use jose::{
     sign_compact, verify_compact, Algorithm, JoseError, Jwk, JwkSet, JwsHeader, SigningKey,
-    VerifiedJws, VerifyingKey,
+    UnsignedJws, VerifiedJws, VerifyingKey,
+};
+pub use key_encryption::{
+    EnvelopeState, KeyBinding, KeyEncryptionKey, KeyEncryptionKeys, KeySealError,
+    PrivateKeyEnvelope,
 };
 pub use oidc::{
     pairwise_subject, release_claims, scope_claims, ClaimsRequest, OidcRequest, OidcSession, Prompt,
@@ -82,6 +87,6 @@ pub use token_request::{
     AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, TokenRequest,
 };
 pub use token_response::{
-    mint_access_token, mint_jwt_access_token, mint_refresh_token, Delegation, MintedToken,
-    TokenResponse, TokenSubject,
+    mint_access_token, mint_jwt_access_token, mint_refresh_token, prepare_jwt_access_token,
+    Delegation, MintedToken, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
 };

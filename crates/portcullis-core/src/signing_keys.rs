@@ -10,11 +10,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use base64::{engine::general_purpose::STANDARD, Engine};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::issuer::Issuer;
 use crate::jose::Algorithm;
+use crate::key_encryption::{KeyBinding, PrivateKeyEnvelope};
 use crate::time::UnixTime;
 
 /// A PKCS#8 DER private key. Secret: its `Debug` output is redacted.
@@ -39,22 +39,6 @@ impl fmt::Debug for PrivateKeyDer {
     }
 }
 
-impl Serialize for PrivateKeyDer {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(&self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for PrivateKeyDer {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        STANDARD
-            .decode(s)
-            .map(Self)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
 /// A signing key as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRecord {
@@ -64,8 +48,9 @@ pub struct KeyRecord {
     pub kid: String,
     /// The one algorithm it signs with.
     pub alg: Algorithm,
-    /// The private key.
-    pub private_key: PrivateKeyDer,
+    /// The private key, sealed under a key-encryption key (or, without one, plaintext; see
+    /// [`PrivateKeyEnvelope`]).
+    pub private_key: PrivateKeyEnvelope,
     /// Created and published.
     pub created_at: UnixTime,
     /// From when it signs.
@@ -77,6 +62,32 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// What its private key's seal binds: its issuer, `kid` and algorithm.
+    pub fn binding(&self) -> KeyBinding<'_> {
+        KeyBinding {
+            issuer: &self.issuer,
+            kid: &self.kid,
+            alg: self.alg,
+        }
+    }
+
+    /// Retires it at `retires_at` and unpublishes it at `expires_at`, unless an earlier
+    /// time is already set: a key never comes back (`KeyStore::retire_key`).
+    pub fn retire(&mut self, retires_at: UnixTime, expires_at: UnixTime) {
+        self.retires_at = Some(self.retires_at.map_or(retires_at, |r| r.min(retires_at)));
+        self.expires_at = Some(self.expires_at.map_or(expires_at, |e| e.min(expires_at)));
+    }
+
+    /// Replaces its private key by `new` if it is still `old`; whether it did
+    /// (`KeyStore::reseal_key`, a compare-and-swap).
+    pub fn reseal(&mut self, old: &PrivateKeyEnvelope, new: &PrivateKeyEnvelope) -> bool {
+        let swap = self.private_key == *old;
+        if swap {
+            self.private_key = new.clone();
+        }
+        swap
+    }
+
     /// Whether it signs at `now`.
     pub fn is_active(&self, now: UnixTime) -> bool {
         self.activates_at <= now && self.retires_at.is_none_or(|r| now < r)
@@ -135,7 +146,7 @@ mod tests {
             issuer: Issuer::parse("https://as.example").unwrap(),
             kid: kid.into(),
             alg: Algorithm::ES256,
-            private_key: PrivateKeyDer::new(vec![1, 2, 3]),
+            private_key: PrivateKeyEnvelope::plaintext(&PrivateKeyDer::new(vec![0x30, 2, 3])),
             created_at: UnixTime::from_secs(created),
             activates_at: UnixTime::from_secs(activates),
             retires_at: retires.map(UnixTime::from_secs),
@@ -178,6 +189,6 @@ mod tests {
         assert!(keys[0].is_published(at(179)));
         assert!(!keys[0].is_published(at(180)));
         assert!(active_key(&keys, Algorithm::EdDSA, at(150)).is_none());
-        assert!(!format!("{:?}", keys[0]).contains("[1, 2, 3]"));
+        assert!(!format!("{:?}", keys[0]).contains("[48, 2, 3]"));
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::ids::{random_id, FamilyId, GrantId};
 use crate::issuer::Issuer;
-use crate::jose::{sign_compact, JoseError, SigningKey};
+use crate::jose::{Algorithm, JoseError, SigningKey, UnsignedJws};
 use crate::oidc::OidcSession;
 use crate::records::{AccessTokenRecord, RefreshTokenRecord};
 use crate::scope::ScopeSet;
@@ -205,19 +205,44 @@ struct JwtAccessTokenClaims<'a> {
     extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Mints a JWT access token (RFC 9068): `typ: at+jwt`, signed by `key`, expiring at
-/// `expires_at`. `sub` is the resource owner, or the client itself for client credentials
-/// (§2.2). Its record is stored under the hash of the whole JWT, with its `jti`, so
-/// introspection and revocation work as for opaque tokens. `extra` must hold no protocol
-/// claim (see [`crate::merge_extra_claims`]).
-pub fn mint_jwt_access_token(
+/// A JWT access token (RFC 9068) waiting for its signature; see [`prepare_jwt_access_token`].
+#[derive(Debug)]
+pub struct UnsignedJwtAccessToken {
+    jws: UnsignedJws,
+    record: AccessTokenRecord,
+}
+
+impl UnsignedJwtAccessToken {
+    /// The bytes to sign.
+    pub fn signing_input(&self) -> &[u8] {
+        self.jws.signing_input()
+    }
+
+    /// The token with `signature`, and its record, stored under the hash of the whole JWT.
+    pub fn with_signature(self, signature: &[u8]) -> MintedToken<AccessTokenRecord> {
+        let secret = SecretToken::signed(self.jws.with_signature(signature));
+        let record = AccessTokenRecord {
+            hash: secret.hash(),
+            ..self.record
+        };
+        MintedToken { secret, record }
+    }
+}
+
+/// Prepares a JWT access token (RFC 9068) for the key `kid` signing with `alg`: `typ:
+/// at+jwt`, expiring at `expires_at`. `sub` is the resource owner, or the client itself for
+/// client credentials (§2.2). Its record keeps its `jti`, so introspection and revocation
+/// work as for opaque tokens. `extra` must hold no protocol claim (see
+/// [`crate::merge_extra_claims`]).
+pub fn prepare_jwt_access_token(
     to: &TokenSubject<'_>,
     now: UnixTime,
     expires_at: UnixTime,
     extra: serde_json::Map<String, serde_json::Value>,
-    key: &SigningKey,
+    alg: Algorithm,
+    kid: &str,
     rng: &dyn SecureRandom,
-) -> Result<MintedToken<AccessTokenRecord>, JoseError> {
+) -> Result<UnsignedJwtAccessToken, JoseError> {
     let jti = random_id(rng).map_err(|_| JoseError::SigningFailed)?;
     let claims = JwtAccessTokenClaims {
         iss: to.issuer.as_str(),
@@ -234,16 +259,31 @@ pub fn mint_jwt_access_token(
         extra,
     };
     let payload = serde_json::to_vec(&claims).map_err(|_| JoseError::SigningFailed)?;
-    let secret = SecretToken::signed(sign_compact(&payload, Some("at+jwt"), key, rng)?);
-    let record = access_record(to, secret.hash(), jti, now, expires_at);
-    Ok(MintedToken { secret, record })
+    let jws = UnsignedJws::new(alg, kid, Some("at+jwt"), &payload)?;
+    // The hash is the signed JWT's: set by `with_signature`.
+    let record = access_record(to, TokenHash::from_bytes([0; 32]), jti, now, expires_at);
+    Ok(UnsignedJwtAccessToken { jws, record })
+}
+
+/// Mints a JWT access token signed by `key` in the process (see
+/// [`prepare_jwt_access_token`]).
+pub fn mint_jwt_access_token(
+    to: &TokenSubject<'_>,
+    now: UnixTime,
+    expires_at: UnixTime,
+    extra: serde_json::Map<String, serde_json::Value>,
+    key: &SigningKey,
+    rng: &dyn SecureRandom,
+) -> Result<MintedToken<AccessTokenRecord>, JoseError> {
+    let unsigned = prepare_jwt_access_token(to, now, expires_at, extra, key.alg(), key.kid(), rng)?;
+    let signature = key.sign(unsigned.signing_input(), rng)?;
+    Ok(unsigned.with_signature(&signature))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::id_token::half_hash;
-    use crate::jose::Algorithm;
     use ring::rand::SystemRandom;
 
     #[test]

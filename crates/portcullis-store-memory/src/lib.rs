@@ -39,7 +39,7 @@ use access::{AccessEntry, Shapes};
 use async_trait::async_trait;
 use portcullis_core::{
     AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    RefreshTokenRecord, TokenHash, UnixTime,
+    PrivateKeyEnvelope, RefreshTokenRecord, TokenHash, UnixTime,
 };
 use portcullis_store::{
     ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, ReplayCache, ReplayNamespace,
@@ -605,6 +605,11 @@ impl TokenStore for MemoryStore {
 
 #[async_trait]
 impl KeyStore for MemoryStore {
+    /// Keys live in this process only.
+    fn persists(&self) -> bool {
+        false
+    }
+
     async fn insert_key(&self, key: &KeyRecord) -> StoreResult<()> {
         self.lock()?
             .keys
@@ -631,12 +636,24 @@ impl KeyStore for MemoryStore {
         let mut s = self.lock()?;
         match s.keys.get_mut(&(issuer.clone(), kid.to_owned())) {
             Some(k) => {
-                k.retires_at = Some(k.retires_at.map_or(retires_at, |r| r.min(retires_at)));
-                k.expires_at = Some(k.expires_at.map_or(expires_at, |e| e.min(expires_at)));
+                k.retire(retires_at, expires_at);
                 Ok(true)
             }
             None => Ok(false),
         }
+    }
+
+    async fn reseal_key(
+        &self,
+        issuer: &Issuer,
+        kid: &str,
+        old: &PrivateKeyEnvelope,
+        new: &PrivateKeyEnvelope,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        Ok(s.keys
+            .get_mut(&(issuer.clone(), kid.to_owned()))
+            .is_some_and(|k| k.reseal(old, new)))
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {

@@ -3,39 +3,73 @@
 use std::fmt;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use portcullis_store::{StoreError, StoreResult};
+use tokio_postgres::config::SslMode;
+
+use crate::tls::{self, TlsMode, TrustRoots};
 
 /// How [`PostgresStore::connect_with`](crate::PostgresStore::connect_with) connects.
 ///
-/// Its `Debug` output names the hosts, port, user, database and schema, never the password.
+/// Its `Debug` output names the hosts, port, user, database, schema and TLS settings,
+/// never the password.
 #[derive(Clone)]
 pub struct PostgresConfig {
     pg: tokio_postgres::Config,
     schema: Option<String>,
+    tls: TlsMode,
+    roots: TrustRoots,
     pub(crate) max_connections: usize,
     pub(crate) wait_timeout: Duration,
 }
 
 impl PostgresConfig {
     /// The server and credentials of a driver configuration, with the default options:
-    /// the connection's own `search_path` (usually `public`), at most 16 connections, and
-    /// a 10 s limit on waiting for one.
+    /// the connection's own `search_path` (usually `public`), at most 16 connections, a
+    /// 10 s limit on waiting for one, and TLS as its `ssl_mode` says (`Require`: verified
+    /// fully; `Disable`: never; the default, `Prefer`: [`TlsMode::PlainOnLoopback`]).
     pub fn new(pg: tokio_postgres::Config) -> Self {
         Self {
+            tls: TlsMode::of_driver(&pg),
             pg,
             schema: None,
+            roots: TrustRoots::System,
             max_connections: 16,
             wait_timeout: Duration::from_secs(10),
         }
     }
 
     /// Parses a connection string: a URL (`postgres://user:password@host:port/dbname`,
-    /// `?host=/run/postgresql` for a Unix socket) or the `key=value` form. TLS settings are
-    /// ignored: this store connects without TLS.
+    /// `?host=/run/postgresql` for a Unix socket) or the `key=value` form. Of libpq's TLS
+    /// parameters it reads `sslmode` (`disable`, `require` or `verify-full`, see
+    /// [`TlsMode`]; without it, [`TlsMode::PlainOnLoopback`]) and `sslrootcert` (a PEM file
+    /// of CA certificates, or `system`, the default: the operating system's roots). Nothing
+    /// is read from disk before [`PostgresStore::connect_with`](crate::PostgresStore::connect_with).
     pub fn from_url(url: &str) -> StoreResult<Self> {
-        url.parse()
+        let split = tls::split(url)?;
+        let mut config = split
+            .rest
+            .parse()
             .map(Self::new)
-            .map_err(|e| StoreError::with_source("invalid postgres connection string", e))
+            .map_err(|e| StoreError::with_source("invalid postgres connection string", e))?;
+        config.tls = split.mode.unwrap_or_default();
+        config.roots = split.roots.unwrap_or_default();
+        Ok(config)
+    }
+
+    /// Sets whether connections use TLS (see [`TlsMode`]; the default is the connection
+    /// string's `sslmode`).
+    pub fn tls(mut self, mode: TlsMode) -> Self {
+        self.tls = mode;
+        self
+    }
+
+    /// Trusts the CA certificates of the PEM file at `path` for TLS, instead of the
+    /// operating system's (libpq's `sslrootcert`). The file is read on connect.
+    pub fn root_certificates(mut self, path: impl Into<PathBuf>) -> Self {
+        self.roots = TrustRoots::PemFile(path.into());
+        self
     }
 
     /// Keeps every table in `schema` (created on connect if need be) by putting it alone on
@@ -77,10 +111,26 @@ impl PostgresConfig {
         self.schema.as_deref()
     }
 
-    /// The driver configuration each pooled connection starts from: the host's, with the
-    /// schema put on the `search_path` at connection start-up (no extra round trip).
+    /// Whether connections use TLS (see [`TlsMode`]).
+    pub fn uses_tls(&self) -> bool {
+        self.tls.uses_tls(&self.pg)
+    }
+
+    /// The connector of a TLS connection, trusting the configured roots (read now).
+    pub(crate) fn tls_connector(&self) -> StoreResult<tokio_postgres_rustls::MakeRustlsConnect> {
+        tls::connector(&self.roots)
+    }
+
+    /// The driver configuration each pooled connection starts from: the host's, with TLS
+    /// required or disabled (never the driver's `Prefer`, which may fall back to plain TCP),
+    /// and the schema put on the `search_path` at connection start-up (no extra round trip).
     pub(crate) fn connection(&self) -> tokio_postgres::Config {
         let mut pg = self.pg.clone();
+        pg.ssl_mode(if self.uses_tls() {
+            SslMode::Require
+        } else {
+            SslMode::Disable
+        });
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(self.wait_timeout);
         }
@@ -104,6 +154,8 @@ impl fmt::Debug for PostgresConfig {
             .field("user", &self.pg.get_user())
             .field("dbname", &self.pg.get_dbname())
             .field("schema", &self.schema)
+            .field("tls", &self.tls)
+            .field("roots", &self.roots)
             .field("max_connections", &self.max_connections)
             .field("wait_timeout", &self.wait_timeout)
             .finish()
@@ -126,6 +178,18 @@ mod tests {
             shown.contains("db.example") && shown.contains("tenant_1"),
             "{shown}"
         );
+        assert!(shown.contains("tls: PlainOnLoopback"), "{shown}");
+    }
+
+    #[test]
+    fn a_drivers_ssl_mode_is_kept_and_require_is_verified_fully() {
+        let mode = |conn: &str| PostgresConfig::new(conn.parse().unwrap()).tls;
+        assert_eq!(mode("host=db user=u"), TlsMode::PlainOnLoopback);
+        let mut pg: tokio_postgres::Config = "host=db user=u".parse().unwrap();
+        pg.ssl_mode(SslMode::Require);
+        assert_eq!(PostgresConfig::new(pg.clone()).tls, TlsMode::VerifyFull);
+        pg.ssl_mode(SslMode::Disable);
+        assert_eq!(PostgresConfig::new(pg).tls, TlsMode::Disable);
     }
 
     #[test]
@@ -161,6 +225,10 @@ mod tests {
         assert_eq!(pg.get_connect_timeout(), Some(&Duration::from_secs(10)));
         let plain = PostgresConfig::from_url("postgres://u@localhost/db").unwrap();
         assert_eq!(plain.connection().get_options(), None);
+        // TLS is required or disabled, never the driver's `Prefer` (a fallback to plain).
+        assert_eq!(plain.connection().get_ssl_mode(), SslMode::Disable);
+        let remote = PostgresConfig::from_url("postgres://u@db.example/db").unwrap();
+        assert_eq!(remote.connection().get_ssl_mode(), SslMode::Require);
         assert!(PostgresConfig::from_url("postgres://u@localhost:notaport/db").is_err());
     }
 }

@@ -1,9 +1,9 @@
-//! [`KeyStore`]: one row per (issuer, kid). The record, private key included, is JSONB; see
-//! the crate docs on protecting it.
+//! [`KeyStore`]: one row per (issuer, kid). The record is JSONB; its private key is the
+//! envelope the engine sealed (see the crate docs).
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
-use portcullis_core::{Issuer, KeyRecord, UnixTime};
+use portcullis_core::{Issuer, KeyRecord, PrivateKeyEnvelope, UnixTime};
 use portcullis_store::{KeyStore, StoreResult};
 
 use crate::codec::{db, decode, json};
@@ -47,16 +47,24 @@ impl KeyStore for PostgresStore {
         retires_at: UnixTime,
         expires_at: UnixTime,
     ) -> StoreResult<bool> {
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await.map_err(db)?;
-        match retire(&tx, issuer.as_str(), kid, retires_at, expires_at).await {
-            Ok(found) => tx.commit().await.map_err(db).map(|()| found),
-            Err(e) => {
-                // Frees the row lock now; the first error is the one worth reporting.
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
+        self.modify_key(issuer, kid, |key| {
+            key.retire(retires_at, expires_at);
+            true
+        })
+        .await
+    }
+
+    /// Under the same row lock as `retire_key`: of nodes re-sealing one key at once, the
+    /// first wins and the others find a private key that is no longer `old`.
+    async fn reseal_key(
+        &self,
+        issuer: &Issuer,
+        kid: &str,
+        old: &PrivateKeyEnvelope,
+        new: &PrivateKeyEnvelope,
+    ) -> StoreResult<bool> {
+        self.modify_key(issuer, kid, |key| key.reseal(old, new))
+            .await
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
@@ -64,14 +72,35 @@ impl KeyStore for PostgresStore {
     }
 }
 
-/// Retires the key inside `tx`, which holds its row locked until the caller commits;
-/// whether the key exists.
-async fn retire(
+impl PostgresStore {
+    /// Applies `change` to the key's record in a transaction that holds its row locked;
+    /// whether the key exists and `change` changed it.
+    async fn modify_key(
+        &self,
+        issuer: &Issuer,
+        kid: &str,
+        change: impl FnOnce(&mut KeyRecord) -> bool + Send,
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        match modify(&tx, issuer.as_str(), kid, change).await {
+            Ok(changed) => tx.commit().await.map_err(db).map(|()| changed),
+            Err(e) => {
+                // Frees the row lock now; the first error is the one worth reporting.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Applies `change` to the key inside `tx`, which holds its row locked until the caller
+/// commits; whether the key exists and `change` changed it.
+async fn modify(
     tx: &Transaction<'_>,
     issuer: &str,
     kid: &str,
-    retires_at: UnixTime,
-    expires_at: UnixTime,
+    change: impl FnOnce(&mut KeyRecord) -> bool + Send,
 ) -> StoreResult<bool> {
     let select = tx
         .prepare_cached("SELECT record FROM signing_keys WHERE issuer = $1 AND kid = $2 FOR UPDATE")
@@ -82,8 +111,9 @@ async fn retire(
         return Ok(false);
     };
     let mut key: KeyRecord = decode(row, 0)?;
-    key.retires_at = Some(key.retires_at.map_or(retires_at, |r| r.min(retires_at)));
-    key.expires_at = Some(key.expires_at.map_or(expires_at, |e| e.min(expires_at)));
+    if !change(&mut key) {
+        return Ok(false);
+    }
     let update = tx
         .prepare_cached(
             "UPDATE signing_keys SET expires_at = $3, record = $4 WHERE issuer = $1 AND kid = $2",

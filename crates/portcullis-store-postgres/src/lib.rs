@@ -33,18 +33,37 @@
 //!   dead on arrival (`TokenStore`'s composition rule). `save_grant` never clears `revoked`.
 //! * **Secrets:** codes and tokens are stored only as their SHA-256 [`TokenHash`] (a BYTEA
 //!   key), client secrets only as their `ClientSecretHash`. The **private keys** of
-//!   [`KeyRecord`]s are stored as they are, inside the row's JSONB: protect the database like
-//!   a key file (access rights, encrypted storage, no plaintext backups). Encrypting them at
-//!   rest is future work. No `Debug` output of this crate shows them or a password.
+//!   [`KeyRecord`]s are kept, inside the row's JSONB, as the engine hands them over: sealed
+//!   (AES-256-GCM) under the host's key-encryption key (`portcullis_core::PrivateKeyEnvelope`;
+//!   the engine refuses to run on this store without one unless told
+//!   `dangerous_plaintext_signing_keys`). `reseal_key` swaps one under the row's lock. No
+//!   `Debug` output of this crate shows them or a password.
 //! * **Sessions** are stored only as the SHA-256 of their id, like tokens; signing a user
 //!   out everywhere is one `DELETE` by (issuer, subject).
 //! * **Layout:** the columns a query filters on (issuer, hash, subject, client, grant,
 //!   family, expiry) are indexed; the record itself is JSONB. `purge_expired` deletes in
 //!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many
 //!   row locks for long.
-//! * **Connections:** a `deadpool-postgres` pool of `tokio-postgres` connections without
-//!   TLS: reach the server over loopback, a Unix socket, or a tunnel the host provides.
-//!   Statements are prepared once per connection.
+//! * **Connections:** a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
+//!   are prepared once per connection.
+//! * **TLS** (rustls on ring, through `tokio-postgres-rustls`): always verify-full — the
+//!   server's chain must lead to a trusted root and its certificate must name the host
+//!   (RFC 6125; an IP address must be in its subjectAltName). The connection string sets
+//!   it as libpq does, or [`PostgresConfig::tls`] and [`PostgresConfig::root_certificates`]:
+//!
+//!   | connection string | what the store does |
+//!   |---|---|
+//!   | no `sslmode` | plain TCP when every host is loopback (`127.0.0.0/8`, `::1`, `localhost`) or a Unix socket; TLS, verify-full, to any other host |
+//!   | `sslmode=verify-full` or `sslmode=require` | TLS, verify-full, whatever the host (libpq's `require` checks nothing; this store checks everything) |
+//!   | `sslmode=disable` | plain TCP whatever the host: only for a network the host secures itself |
+//!   | `sslmode=prefer`, `allow`, `verify-ca` | refused (the first two may fall back to plain TCP; the last skips the host name) |
+//!   | `sslrootcert=PATH` | trust the CA certificates of this PEM file (read on connect) |
+//!   | `sslrootcert=system`, or none | trust the operating system's roots |
+//!
+//!   `postgres://auth@db.internal/auth?sslmode=verify-full&sslrootcert=/etc/portcullis/db-ca.pem`.
+//!   When TLS is asked for, a server that does not offer it, a chain to another root or a
+//!   certificate for another name fails the connection: there is never a fallback to
+//!   plain TCP. Client certificates (`sslcert`, `sslkey`) are not supported.
 //! * **Errors:** every failure is a [`StoreError`] whose source is the driver's (or the
 //!   pool's) error; nothing panics and nothing is logged.
 //!
@@ -63,6 +82,7 @@ mod purge;
 mod replay;
 mod schema;
 mod sessions;
+mod tls;
 mod tokens;
 
 use std::fmt;
@@ -75,6 +95,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
 pub use config::PostgresConfig;
+pub use tls::TlsMode;
 /// The driver, re-exported so that a [`tokio_postgres::Config`] built by the host matches
 /// [`PostgresConfig::new`].
 pub use tokio_postgres;
@@ -112,13 +133,14 @@ impl PostgresStore {
     /// Connects as `config` says and migrates the database (or the configured schema) to
     /// the current schema. Fails if the server cannot be reached or the migration fails.
     pub async fn connect_with(config: PostgresConfig) -> StoreResult<Self> {
-        let manager = Manager::from_config(
-            config.connection(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if config.uses_tls() {
+            Manager::from_config(config.connection(), config.tls_connector()?, manager_config)
+        } else {
+            Manager::from_config(config.connection(), NoTls, manager_config)
+        };
         let pool = Pool::builder(manager)
             .max_size(config.max_connections)
             .runtime(Runtime::Tokio1)

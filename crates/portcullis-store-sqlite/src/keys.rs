@@ -1,22 +1,23 @@
-//! [`KeyStore`]: one row per (issuer, kid). The record, private key included, is JSON; see
-//! the crate docs on protecting it.
+//! [`KeyStore`]: one row per (issuer, kid). The record is JSON; its private key is the
+//! envelope the engine sealed (see the crate docs).
 
 use async_trait::async_trait;
-use portcullis_core::{Issuer, KeyRecord, UnixTime};
+use portcullis_core::{Issuer, KeyRecord, PrivateKeyEnvelope, UnixTime};
 use portcullis_store::{KeyStore, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::codec::{db, decode, encode};
 use crate::{purge, SqliteStore};
 
-/// Retires inside one IMMEDIATE transaction, so that concurrent rotations (from several
-/// processes) each see the other's retirement and the earliest one wins.
-fn retire(
+/// Applies `change` to the key's record inside one IMMEDIATE transaction, so that
+/// concurrent writers (from several processes) each see the other's change: of concurrent
+/// retirements the earliest wins, of concurrent re-seals the first. Whether the key exists
+/// and `change` changed it.
+fn modify(
     conn: &mut Connection,
     issuer: &str,
     kid: &str,
-    retires_at: UnixTime,
-    expires_at: UnixTime,
+    change: impl FnOnce(&mut KeyRecord) -> bool,
 ) -> StoreResult<bool> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -29,9 +30,9 @@ fn retire(
         return Ok(false);
     };
     let mut key: KeyRecord = decode(&json)?;
-    // A key never comes back: an earlier retirement (or removal from the JWKS) stands.
-    key.retires_at = Some(key.retires_at.map_or(retires_at, |r| r.min(retires_at)));
-    key.expires_at = Some(key.expires_at.map_or(expires_at, |e| e.min(expires_at)));
+    if !change(&mut key) {
+        return Ok(false);
+    }
     let (expires, json) = (key.expires_at.map(UnixTime::secs_i64), encode(&key)?);
     tx.prepare_cached(
         "UPDATE signing_keys SET expires_at = ?3, record = ?4 WHERE issuer = ?1 AND kid = ?2",
@@ -86,7 +87,25 @@ impl KeyStore for SqliteStore {
         expires_at: UnixTime,
     ) -> StoreResult<bool> {
         let (issuer, kid) = (issuer.to_string(), kid.to_owned());
-        self.run(move |conn| retire(conn, &issuer, &kid, retires_at, expires_at))
+        self.run(move |conn| {
+            modify(conn, &issuer, &kid, |key| {
+                key.retire(retires_at, expires_at);
+                true
+            })
+        })
+        .await
+    }
+
+    async fn reseal_key(
+        &self,
+        issuer: &Issuer,
+        kid: &str,
+        old: &PrivateKeyEnvelope,
+        new: &PrivateKeyEnvelope,
+    ) -> StoreResult<bool> {
+        let (issuer, kid) = (issuer.to_string(), kid.to_owned());
+        let (old, new) = (old.clone(), new.clone());
+        self.run(move |conn| modify(conn, &issuer, &kid, |key| key.reseal(&old, &new)))
             .await
     }
 

@@ -23,8 +23,10 @@
 //!   a power cut.
 //! * **Secrets:** codes and tokens are stored only as their SHA-256 [`TokenHash`]
 //!   (a BLOB key), client secrets only as their `ClientSecretHash`. The **private keys** of
-//!   [`KeyRecord`]s are stored as they are, inside the row's JSON: protect the file like a
-//!   key file (permissions, encrypted disk). Encrypting them at rest is future work. No
+//!   [`KeyRecord`]s are kept, inside the row's JSON, as the engine hands them over: sealed
+//!   (AES-256-GCM) under the host's key-encryption key (`portcullis_core::PrivateKeyEnvelope`;
+//!   the engine refuses to run on this store without one unless told
+//!   `dangerous_plaintext_signing_keys`). `reseal_key` swaps one in a transaction. No
 //!   `Debug` output of this crate shows them.
 //! * **Sessions** are stored only as the SHA-256 of their id, like tokens; signing a user
 //!   out everywhere is one `DELETE` by (issuer, subject).

@@ -1,10 +1,11 @@
 //! Storage traits for Portcullis.
 //!
 //! One trait per aggregate: [`ClientStore`], [`CodeStore`], [`TokenStore`] (tokens and the
-//! grants they live under), [`KeyStore`] (signing keys), [`ReplayCache`] (ids accepted
-//! once) and [`SessionStore`] (signed-in browsers). Each is `Send + Sync + 'static` with
-//! `&self` receivers, so one store value can serve many providers (issuers) and many tasks
-//! at once; every record carries its issuer and every lookup is scoped by it.
+//! grants they live under), [`KeyStore`] (signing keys, their private keys sealed by the
+//! engine), [`ReplayCache`] (ids accepted once) and [`SessionStore`] (signed-in browsers).
+//! Each is `Send + Sync + 'static` with `&self` receivers, so one store value can serve many
+//! providers (issuers) and many tasks at once; every record carries its issuer and every
+//! lookup is scoped by it.
 //!
 //! Secrets are never stored: codes and tokens are keyed by [`TokenHash`], client secrets are
 //! kept as [`portcullis_core::ClientSecretHash`].
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use portcullis_core::{
     AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    RefreshTokenRecord, SessionRecord, TokenHash, UnixTime,
+    PrivateKeyEnvelope, RefreshTokenRecord, SessionRecord, TokenHash, UnixTime,
 };
 
 /// A store failure. The source is kept for the host's logs; the engine never shows it to
@@ -261,11 +262,33 @@ pub trait TokenStore: Send + Sync + 'static {
 }
 
 /// Signing keys, shared by every process of an issuer so that rotation reaches all of them.
-/// Private keys are secrets: an implementation should encrypt them at rest where it can.
+///
+/// The store keeps each key's `private_key` as the opaque bytes it is given: the engine seals
+/// it under the host's key-encryption key before it gets here
+/// ([`portcullis_core::PrivateKeyEnvelope`]), and refuses to run on a store that
+/// [`persists`](KeyStore::persists) without one unless told `dangerous_plaintext_signing_keys`.
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
+    /// Whether keys outlive the process (on disk, in a database): then they must be sealed.
+    /// `true` unless the store keeps them in the process's memory only.
+    fn persists(&self) -> bool {
+        true
+    }
+
     /// Stores a new key. A `kid` is unique per issuer.
     async fn insert_key(&self, key: &KeyRecord) -> StoreResult<()>;
+
+    /// Replaces the private key of `kid` by `new` if it is still `old` (a compare-and-swap:
+    /// of processes re-sealing the same key at once, one wins and the others change
+    /// nothing). Everything else of the record stays. `false` if no such key, or its
+    /// private key is no longer `old`.
+    async fn reseal_key(
+        &self,
+        issuer: &Issuer,
+        kid: &str,
+        old: &PrivateKeyEnvelope,
+        new: &PrivateKeyEnvelope,
+    ) -> StoreResult<bool>;
 
     /// Every key of `issuer` not yet purged, in no particular order.
     async fn keys(&self, issuer: &Issuer) -> StoreResult<Vec<KeyRecord>>;

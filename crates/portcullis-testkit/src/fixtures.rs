@@ -7,8 +7,8 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis_core::{
     AccessTokenRecord, Algorithm, ClaimsRequest, Client, ClientKind, ClientOidc, ClientSecretHash,
     CodeChallenge, CodeChallengeMethod, CodeRecord, FamilyId, Grant, GrantId, GrantType, Issuer,
-    KeyRecord, OidcSession, PkcePolicy, PrivateKeyDer, RedirectUri, RefreshTokenRecord, ScopeSet,
-    SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
+    KeyRecord, OidcSession, PkcePolicy, PrivateKeyEnvelope, RedirectUri, RefreshTokenRecord,
+    ScopeSet, SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
 };
 
 use crate::rng::SeededRng;
@@ -234,13 +234,13 @@ impl Fixtures {
     }
 
     /// A signing key of `issuer` created and active at `created_at`, not retired. Its
-    /// "private key" is random bytes: enough for a store, useless for signing.
+    /// "private key" is [`Fixtures::envelope`]: enough for a store, useless for signing.
     pub fn key(&self, issuer: &Issuer, alg: Algorithm, created_at: UnixTime) -> KeyRecord {
         KeyRecord {
             issuer: issuer.clone(),
             kid: self.id(),
             alg,
-            private_key: PrivateKeyDer::new(self.rng.bytes::<48>().to_vec()),
+            private_key: self.envelope(),
             created_at,
             activates_at: created_at,
             retires_at: None,
@@ -265,6 +265,11 @@ impl Fixtures {
             created_at,
             expires_at,
         }
+    }
+
+    /// A stored private key as a store sees it: 48 random bytes, opaque.
+    pub fn envelope(&self) -> PrivateKeyEnvelope {
+        PrivateKeyEnvelope::from_bytes(self.rng.bytes::<48>().to_vec())
     }
 
     fn oidc_session(&self) -> OidcSession {

@@ -85,6 +85,8 @@ macro_rules! __checks_of {
         $crate::$then! {keys; [
             key_round_trip,
             retire_key_keeps_the_earlier_retirement,
+            reseal_key_swaps_only_the_current_private_key,
+            racing_reseals_on_separate_handles,
             key_purge_expired,
         ]; $($args)*}
     };

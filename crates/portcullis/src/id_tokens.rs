@@ -8,6 +8,7 @@ use portcullis_core::{
 use crate::claims::ClaimsError;
 use crate::keys::KeyError;
 use crate::provider::Provider;
+use crate::signer::sign_jws;
 
 /// Why an ID token could not be issued.
 #[derive(Debug, thiserror::Error)]
@@ -81,8 +82,9 @@ impl Provider {
             c_hash: t.code.map(|c| half_hash(c, alg)),
             extra,
         };
-        Ok(claims
-            .sign(&key, inner.rng.as_ref())
+        let unsigned = claims.to_jws(alg, key.kid()).map_err(KeyError::from)?;
+        Ok(sign_jws(key.as_ref(), unsigned)
+            .await
             .map_err(KeyError::from)?)
     }
 }

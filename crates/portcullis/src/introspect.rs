@@ -6,9 +6,9 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
-    bearer_credentials, may_introspect_access_token, sign_compact, AccessTokenRecord, ActiveToken,
+    bearer_credentials, may_introspect_access_token, AccessTokenRecord, ActiveToken,
     BearerCredentials, Client, Introspection, IntrospectionJwtClaims, Introspector, OAuthError,
-    Params, RefreshTokenRecord, TokenErrorCode, TokenHash, TokenSubject, UnixTime,
+    Params, RefreshTokenRecord, TokenErrorCode, TokenHash, TokenSubject, UnixTime, UnsignedJws,
 };
 use portcullis_store::RefreshState;
 
@@ -18,6 +18,7 @@ use crate::id_tokens::IdTokenError;
 use crate::keys::KeyError;
 use crate::provider::Provider;
 use crate::responses::{json, uncached};
+use crate::signer::sign_jws;
 
 /// RFC 9701 §4: the media type a caller asks for to get a signed response.
 const JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";
@@ -301,12 +302,15 @@ impl Provider {
         };
         let payload = serde_json::to_vec(&claims)
             .map_err(|_| KeyError::Generate(portcullis_core::JoseError::SigningFailed))?;
-        Ok(sign_compact(
-            &payload,
+        let unsigned = UnsignedJws::new(
+            key.alg(),
+            key.kid(),
             Some("token-introspection+jwt"),
-            &key,
-            inner.rng.as_ref(),
+            &payload,
         )
-        .map_err(KeyError::from)?)
+        .map_err(KeyError::from)?;
+        Ok(sign_jws(key.as_ref(), unsigned)
+            .await
+            .map_err(KeyError::from)?)
     }
 }

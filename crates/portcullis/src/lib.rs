@@ -40,6 +40,7 @@ mod refresh_grace;
 mod responses;
 mod revoke;
 mod session;
+mod signer;
 mod throttle;
 mod tickets;
 mod token;
@@ -61,6 +62,7 @@ pub use session::{
     LoginBinding, Session, SessionError, SessionManager, SessionManagerBuilder,
     DEFAULT_SESSION_LIFETIME,
 };
+pub use signer::{JwsSigner, RingSigner, SignError};
 pub use throttle::{Backoff, LoginAttempt, LoginThrottle, ThrottlePolicy, Throttled};
 
 pub use async_trait::async_trait;

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use portcullis_core::{Client, ClientError, InteractionKey, Issuer, Policy, RandomError};
+use portcullis_core::{
+    Algorithm, Client, ClientError, InteractionKey, Issuer, KeyEncryptionKeys, Policy, RandomError,
+};
 use portcullis_store::{ClientStore, CodeStore, KeyStore, ReplayCache, StoreError, TokenStore};
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -10,6 +12,7 @@ use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
 use crate::clock::{Clock, SystemClock};
 use crate::keys::KeyRing;
+use crate::signer::JwsSigner;
 
 /// The stores a provider uses. Several providers may share the same stores: every record
 /// carries its issuer.
@@ -56,6 +59,16 @@ pub enum BuildError {
     /// exceed `jwks_max_age + reload_every`.
     #[error("keys.publish_ahead must exceed keys.jwks_max_age + keys.reload_every")]
     KeyPublishTooShort,
+    /// The key store persists the private signing keys, and no key-encryption key was given
+    /// to seal them (nor `dangerous_plaintext_signing_keys`).
+    #[error(
+        "the key store keeps the private signing keys beyond the process: set a \
+         key-encryption key (ProviderBuilder::key_encryption_keys) to seal them"
+    )]
+    NoKeyEncryptionKey,
+    /// Two signers were given for one algorithm.
+    #[error("two signers for {0}")]
+    DuplicateSigner(Algorithm),
 }
 
 /// Why a client could not be registered.
@@ -80,6 +93,10 @@ pub(crate) struct Inner {
     pub(crate) keys: KeyRing,
     pub(crate) claims: Arc<dyn UserClaims>,
     pub(crate) subject_salt: [u8; 32],
+    /// Seal the private keys in the key store.
+    pub(crate) keks: Option<KeyEncryptionKeys>,
+    /// The host's signers, at most one per algorithm.
+    pub(crate) host_signers: Vec<Arc<dyn JwsSigner>>,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -107,9 +124,39 @@ pub struct ProviderBuilder {
     interaction_key: Option<[u8; 32]>,
     claims: Arc<dyn UserClaims>,
     subject_salt: Option<[u8; 32]>,
+    keks: Option<KeyEncryptionKeys>,
+    dangerous_plaintext_signing_keys: bool,
+    host_signers: Vec<Arc<dyn JwsSigner>>,
 }
 
 impl ProviderBuilder {
+    /// Sets the key-encryption keys that seal the private signing keys in the key store
+    /// (AES-256-GCM; the current one seals, every one opens what it sealed). Required when
+    /// the key store [persists](portcullis_store::KeyStore::persists). Keys stored in
+    /// plaintext, or under a previous KEK, are re-sealed under the current one when loaded.
+    pub fn key_encryption_keys(mut self, keks: KeyEncryptionKeys) -> Self {
+        self.keks = Some(keks);
+        self
+    }
+
+    /// Lets a key store that persists keep the private signing keys in plaintext, without
+    /// a key-encryption key: anyone who reads the store (a backup, a dump) can then sign
+    /// tokens as this issuer. For hosts that protect the store otherwise (an encrypted
+    /// database with its own key management).
+    pub fn dangerous_plaintext_signing_keys(mut self) -> Self {
+        self.dangerous_plaintext_signing_keys = true;
+        self
+    }
+
+    /// Signs everything of `signer`'s algorithm with it (a key in a KMS or an HSM, say) and
+    /// publishes its public key in the JWKS; no key of that algorithm is kept in the key
+    /// store. One signer per algorithm. When the host's signers cover every algorithm, no
+    /// private key ever reaches the key store, and no key-encryption key is needed.
+    pub fn signer(mut self, signer: Arc<dyn JwsSigner>) -> Self {
+        self.host_signers.push(signer);
+        self
+    }
+
     /// Sets where user claims come from (default: none, so only `sub` is released).
     pub fn claims(mut self, claims: Arc<dyn UserClaims>) -> Self {
         self.claims = claims;
@@ -171,6 +218,21 @@ impl ProviderBuilder {
         if keys.publish_ahead <= keys.jwks_max_age + keys.reload_every {
             return Err(BuildError::KeyPublishTooShort);
         }
+        for (i, s) in self.host_signers.iter().enumerate() {
+            if self.host_signers[..i].iter().any(|o| o.alg() == s.alg()) {
+                return Err(BuildError::DuplicateSigner(s.alg()));
+            }
+        }
+        let every_alg_is_the_hosts = Algorithm::ALL
+            .iter()
+            .all(|a| self.host_signers.iter().any(|s| s.alg() == *a));
+        if stores.keys.persists()
+            && self.keks.is_none()
+            && !self.dangerous_plaintext_signing_keys
+            && !every_alg_is_the_hosts
+        {
+            return Err(BuildError::NoKeyEncryptionKey);
+        }
         let interaction_key = match self.interaction_key {
             Some(k) => InteractionKey::from_bytes(&k),
             None => InteractionKey::generate(self.rng.as_ref())?,
@@ -195,6 +257,8 @@ impl ProviderBuilder {
                 keys: KeyRing::default(),
                 claims: self.claims,
                 subject_salt,
+                keks: self.keks,
+                host_signers: self.host_signers,
             }),
         })
     }
@@ -213,6 +277,9 @@ impl Provider {
             interaction_key: None,
             claims: Arc::new(NoUserClaims),
             subject_salt: None,
+            keks: None,
+            dangerous_plaintext_signing_keys: false,
+            host_signers: Vec::new(),
         }
     }
 

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use portcullis_core::{
-    format_for_audience, merge_extra_claims, mint_access_token, mint_jwt_access_token,
-    mint_refresh_token, narrow_resources, negotiate_scopes, requested_resources,
+    format_for_audience, merge_extra_claims, mint_access_token, mint_refresh_token,
+    narrow_resources, negotiate_scopes, prepare_jwt_access_token, requested_resources,
     scopes_for_audience, AccessTokenRecord, AuthorizationCodeGrant, Client, ClientCredentialsGrant,
     CodeRecord, Delegation, FamilyId, GrantId, GrantType, MintedToken, OAuthError, Params,
     RefreshTokenGrant, RefreshTokenRecord, ResourceError, ScopeSet, TokenErrorCode, TokenFormat,
@@ -470,8 +470,22 @@ impl Provider {
                     },
                     ..*to
                 };
-                mint_jwt_access_token(&to, now, exp, extra, &key, inner.rng.as_ref())
-                    .map_err(|e| Failure::from(IdTokenError::from(KeyError::from(e))))
+                let failed = |e: KeyError| Failure::from(IdTokenError::from(e));
+                let unsigned = prepare_jwt_access_token(
+                    &to,
+                    now,
+                    exp,
+                    extra,
+                    key.alg(),
+                    key.kid(),
+                    inner.rng.as_ref(),
+                )
+                .map_err(|e| failed(e.into()))?;
+                let signature = key
+                    .sign(unsigned.signing_input())
+                    .await
+                    .map_err(|e| failed(e.into()))?;
+                Ok(unsigned.with_signature(&signature))
             }
         }
     }

@@ -12,8 +12,8 @@ use http::StatusCode;
 use portcullis::core::{Client, Issuer, IssuerError, Policy};
 use portcullis::store::{SessionStore, StoreError};
 use portcullis::{
-    BlockingPool, BuildError, Clock, LoginThrottle, Provider, RegisterError, SessionManager,
-    Stores, SystemClock, ThrottlePolicy,
+    BlockingPool, BuildError, Clock, KeyError, LoginThrottle, Provider, RegisterError,
+    SessionManager, Stores, SystemClock, ThrottlePolicy,
 };
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::account;
-use crate::config::Config;
+use crate::config::{key_encryption_keys, Config};
 use crate::flow::{self, Pages};
 use crate::pages;
 use crate::secrets;
@@ -87,6 +87,10 @@ pub enum StartError {
         /// The missing field, e.g. `[secrets] interaction_key`.
         field: &'static str,
     },
+    /// The key-encryption keys were refused, or the stored signing keys do not open with
+    /// them (a wrong or missing `[secrets] key_encryption_key`).
+    #[error("signing keys: {0}")]
+    Keys(#[from] KeyError),
     /// The secrets file beside the database could not be read or created.
     #[error("secrets file {}: {reason}", path.display())]
     Secrets {
@@ -185,7 +189,17 @@ async fn build(
     if let Some(salt) = &config.subject_salt {
         builder = builder.subject_salt(salt.0);
     }
+    if let Some(kek) = &config.key_encryption_key {
+        let keks = key_encryption_keys(kek, &config.previous_key_encryption_keys)
+            .map_err(KeyError::from)?;
+        builder = builder.key_encryption_keys(keks);
+    }
+    if config.dangerous_plaintext_signing_keys {
+        builder = builder.dangerous_plaintext_signing_keys();
+    }
     let provider = builder.build()?;
+    // Stored keys that do not open stop the start here; plaintext ones are sealed now.
+    provider.load_signing_keys().await?;
     let mut clients = HashMap::new();
     for client in config.clients {
         provider
@@ -243,20 +257,24 @@ async fn build(
 
 /// Fills in the secrets the configuration leaves out from the secrets file beside a store
 /// that outlives the process (creating it on first start). With the memory store they stay
-/// out: the engine and the pages draw random ones.
+/// out: the engine and the pages draw random ones, and signing keys stay unsealed in memory.
 fn keep_secrets(config: &mut Config, rng: &SystemRandom) -> Result<(), StartError> {
     let Some(path) = config.store.secrets_path() else {
         return Ok(());
     };
     let configured = [
-        &config.interaction_key,
-        &config.subject_salt,
-        &config.session_key,
+        config.interaction_key.is_some(),
+        config.subject_salt.is_some(),
+        config.session_key.is_some(),
+        config.key_encryption_key.is_some() || config.dangerous_plaintext_signing_keys,
     ];
-    if configured.iter().all(|s| s.is_some()) {
+    if configured.iter().all(|set| *set) {
         return Ok(());
     }
     let kept = secrets::load_or_create(&path, rng)?;
+    if !config.dangerous_plaintext_signing_keys && config.key_encryption_key.is_none() {
+        config.key_encryption_key = Some(kept.key_encryption_key());
+    }
     config.interaction_key.get_or_insert(kept.interaction_key);
     config.subject_salt.get_or_insert(kept.subject_salt);
     config.session_key.get_or_insert(kept.session_key);
@@ -277,6 +295,10 @@ fn require_shared_secrets(config: &Config) -> Result<(), StartError> {
         ),
         ("[secrets] subject_salt", config.subject_salt.is_some()),
         ("[session] key", config.session_key.is_some()),
+        (
+            "[secrets] key_encryption_key",
+            config.key_encryption_key.is_some() || config.dangerous_plaintext_signing_keys,
+        ),
     ];
     match secrets.into_iter().find(|(_, set)| !set) {
         Some((field, _)) => Err(StartError::SharedSecretMissing {
@@ -939,13 +961,17 @@ mod tests {
             Some(kept.interaction_key.0)
         );
         assert_eq!(secret(&config.session_key), Some(kept.session_key.0));
+        let kek = config.key_encryption_key.as_ref().unwrap();
+        assert_eq!(kek.id, "secrets-file");
+        assert_eq!(kek.key.0, kept.key_encryption_key().key.0);
 
         // Every secret configured: no file. With memory: no file either, nothing filled in.
         let other = dir.path().join("q.db");
         let key = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";
         let all = format!(
             "store = \"sqlite:{}\"\n[session]\nkey = \"{key}\"\n\
-             [secrets]\ninteraction_key = \"{key}\"\nsubject_salt = \"{key}\"\n",
+             [secrets]\ninteraction_key = \"{key}\"\nsubject_salt = \"{key}\"\n\
+             key_encryption_key = \"{key}\"\nkey_encryption_key_id = \"k1\"\n",
             other.display()
         );
         let mut config = Config::parse(&all).unwrap();

@@ -15,8 +15,8 @@ use std::time::Duration;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis::core::{
     Algorithm, Client, ClientError, ClientKind, ClientOidc, ClientSecretHash, ClientTokens,
-    GrantType, KeyPolicy, Lifetimes, PkcePolicy, RedirectUri, RefreshGrace, RefreshPolicy,
-    ScopeSet, SubjectType,
+    GrantType, KeyEncryptionKey, KeyEncryptionKeys, KeyPolicy, KeySealError, Lifetimes, PkcePolicy,
+    RedirectUri, RefreshGrace, RefreshPolicy, ScopeSet, SubjectType,
 };
 use portcullis_axum::ServerLimits;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -46,6 +46,14 @@ pub struct Config {
     pub(crate) session_key: Option<Secret32>,
     pub(crate) interaction_key: Option<Secret32>,
     pub(crate) subject_salt: Option<Secret32>,
+    /// Seals the private signing keys in the store (`[secrets] key_encryption_key` and
+    /// `key_encryption_key_id`).
+    pub(crate) key_encryption_key: Option<NamedKey>,
+    /// Earlier key-encryption keys, still opening what they sealed.
+    pub(crate) previous_key_encryption_keys: Vec<NamedKey>,
+    /// `[secrets] dangerous_plaintext_signing_keys`: no key-encryption key on a store that
+    /// persists.
+    pub(crate) dangerous_plaintext_signing_keys: bool,
     pub(crate) pbkdf2_iterations: NonZeroU32,
     pub(crate) server_limits: ServerLimits,
 }
@@ -201,6 +209,33 @@ impl<'de> Deserialize<'de> for Secret32 {
     }
 }
 
+/// A key-encryption key and its id (see `portcullis::core::KeyEncryptionKey`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NamedKey {
+    pub(crate) id: String,
+    pub(crate) key: Secret32,
+}
+
+impl NamedKey {
+    /// The engine's key-encryption key.
+    pub(crate) fn kek(&self) -> Result<KeyEncryptionKey, KeySealError> {
+        KeyEncryptionKey::new(self.id.clone(), &self.key.0)
+    }
+}
+
+/// The configured key-encryption keys, current first, for the engine.
+pub(crate) fn key_encryption_keys(
+    current: &NamedKey,
+    previous: &[NamedKey],
+) -> Result<KeyEncryptionKeys, KeySealError> {
+    previous
+        .iter()
+        .try_fold(KeyEncryptionKeys::new(current.kek()?), |keks, p| {
+            keks.with_previous(p.kek()?)
+        })
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -316,6 +351,48 @@ struct FileSecrets {
     interaction_key: Option<Secret32>,
     /// Salts pairwise subject identifiers: must stay the same for them to stay stable.
     subject_salt: Option<Secret32>,
+    /// Seals the private signing keys in the store; with `key_encryption_key_id`.
+    key_encryption_key: Option<Secret32>,
+    /// Names it in every key it seals, so it can be rotated.
+    key_encryption_key_id: Option<String>,
+    /// Earlier key-encryption keys (`{ id, key }`), still opening what they sealed.
+    previous_key_encryption_keys: Vec<NamedKey>,
+    /// Keeps the private signing keys in plaintext on a store that persists.
+    dangerous_plaintext_signing_keys: bool,
+}
+
+impl FileSecrets {
+    /// The current key-encryption key, checked with the previous ones.
+    fn key_encryption_key(&self) -> Result<Option<NamedKey>, Invalid> {
+        let current = match (&self.key_encryption_key, &self.key_encryption_key_id) {
+            (Some(key), Some(id)) => NamedKey {
+                id: id.clone(),
+                key: key.clone(),
+            },
+            (None, None) if self.previous_key_encryption_keys.is_empty() => return Ok(None),
+            (None, None) => {
+                return Err(invalid(
+                    "secrets.key_encryption_key",
+                    "required with previous_key_encryption_keys",
+                ))
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    "secrets.key_encryption_key_id",
+                    "required with key_encryption_key: it names the key in what it seals",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "secrets.key_encryption_key",
+                    "required with key_encryption_key_id",
+                ))
+            }
+        };
+        key_encryption_keys(&current, &self.previous_key_encryption_keys)
+            .map_err(|e| invalid("secrets.key_encryption_key_id", e.to_string()))?;
+        Ok(Some(current))
+    }
 }
 
 #[derive(Deserialize)]
@@ -609,8 +686,11 @@ impl FileConfig {
             keys: self.keys.resolve()?,
             session_lifetime: d(self.session.lifetime),
             session_key: self.session.key,
+            key_encryption_key: self.secrets.key_encryption_key()?,
             interaction_key: self.secrets.interaction_key,
             subject_salt: self.secrets.subject_salt,
+            previous_key_encryption_keys: self.secrets.previous_key_encryption_keys,
+            dangerous_plaintext_signing_keys: self.secrets.dangerous_plaintext_signing_keys,
             pbkdf2_iterations: iterations,
             server_limits: ServerLimits::default(),
         })
@@ -990,6 +1070,59 @@ subject_salt = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI""#;
             }
         );
         assert_eq!(c.key_policy(), &KeyPolicy::default());
+    }
+
+    #[test]
+    fn key_encryption_keys_are_loaded_with_their_ids_and_checked() {
+        let k = |b: &str| match b {
+            "A" => "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE".to_owned(),
+            _ => "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI".to_owned(),
+        };
+        let secrets = format!(
+            "[secrets]\nkey_encryption_key = \"{}\"\nkey_encryption_key_id = \"2025\"\n\
+             previous_key_encryption_keys = [{{ id = \"2024\", key = \"{}\" }}]\n",
+            k("A"),
+            k("B")
+        );
+        let c = Config::parse(&oidc(WEB_OIDC, &secrets)).unwrap();
+        let current = c.key_encryption_key.as_ref().unwrap();
+        assert_eq!(current.id, "2025");
+        let keks = key_encryption_keys(current, &c.previous_key_encryption_keys).unwrap();
+        assert_eq!(keks.current().id(), "2025");
+        assert!(!c.dangerous_plaintext_signing_keys);
+        assert!(!format!("{c:?}").contains(&k("A")), "never shown");
+
+        let dangerous = "[secrets]\ndangerous_plaintext_signing_keys = true\n";
+        let c = Config::parse(&oidc(WEB_OIDC, dangerous)).unwrap();
+        assert!(c.dangerous_plaintext_signing_keys && c.key_encryption_key.is_none());
+
+        let cases = [
+            (
+                format!("[secrets]\nkey_encryption_key = \"{}\"\n", k("A")),
+                "secrets.key_encryption_key_id",
+            ),
+            (
+                "[secrets]\nkey_encryption_key_id = \"x\"\n".to_owned(),
+                "secrets.key_encryption_key",
+            ),
+            (
+                secrets.replace("\"2024\"", "\"2025\""),
+                "secrets.key_encryption_key_id",
+            ),
+            (
+                secrets.replace("id = \"2025\"", "id = \"a b\""),
+                "secrets.key_encryption_key_id",
+            ),
+            (
+                secrets.replace(&k("A"), "AAAA"),
+                "secrets.key_encryption_key",
+            ),
+        ];
+        for (text, field) in cases {
+            let e = Config::parse(&oidc(WEB_OIDC, &text)).unwrap_err();
+            assert_eq!(e.field(), field, "{e}");
+            assert!(!e.to_string().contains(&k("B")), "{e}");
+        }
     }
 
     #[test]

@@ -1,8 +1,14 @@
 //! The provider's secrets for a store that outlives the process (`PATH.secrets` beside an
 //! SQLite database): the key sealing pending sign-ins and sign-outs, the salt of pairwise
-//! subject identifiers (OpenID Connect Core §8.1), and the key of the CSRF tokens. Kept
-//! stable, they let a restart keep pending sign-ins, pairwise `sub` values and open forms
-//! valid (the sessions themselves are in the database).
+//! subject identifiers (OpenID Connect Core §8.1), the key of the CSRF tokens, and the
+//! key-encryption key sealing the private signing keys in the database. Kept stable, they
+//! let a restart keep pending sign-ins, pairwise `sub` values, open forms and signing keys
+//! valid (the sessions themselves are in the database); kept apart from the database, a
+//! copy of the database alone holds no key that signs.
+//!
+//! A file written before the key-encryption key was added to it has none: its
+//! key-encryption key is then derived from its interaction key (HKDF-SHA256), as secret as
+//! a key of its own, and the file is never rewritten.
 //!
 //! The file is created once, with fresh random values, readable and writable by its owner
 //! only (mode 0600), and atomically: written and synced under a temporary name, then linked
@@ -14,11 +20,19 @@ use std::io::{self, ErrorKind, Write};
 use std::path::Path;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use ring::hkdf::{Salt, HKDF_SHA256};
 use ring::rand::SecureRandom;
 use serde::Deserialize;
 
 use crate::app::StartError;
-use crate::config::Secret32;
+use crate::config::{NamedKey, Secret32};
+
+/// The id of the key-encryption key kept in the file.
+const KEK_ID: &str = "secrets-file";
+/// The id of the one derived for a file without one.
+const DERIVED_KEK_ID: &str = "secrets-file-derived";
+/// Names the derivation, so the derived key is of no other use.
+const DERIVED_KEK_SALT: &[u8] = b"portcullis example provider: key-encryption key v1";
 
 /// The secrets a restart must keep.
 #[derive(Debug, Deserialize)]
@@ -27,9 +41,33 @@ pub(crate) struct Secrets {
     pub(crate) interaction_key: Secret32,
     pub(crate) subject_salt: Secret32,
     pub(crate) session_key: Secret32,
+    /// Absent from files written before it was added.
+    #[serde(default)]
+    key_encryption_key: Option<Secret32>,
 }
 
 impl Secrets {
+    /// The key-encryption key: the file's, or one derived from its interaction key.
+    pub(crate) fn key_encryption_key(&self) -> NamedKey {
+        match &self.key_encryption_key {
+            Some(key) => NamedKey {
+                id: KEK_ID.to_owned(),
+                key: key.clone(),
+            },
+            None => {
+                let prk = Salt::new(HKDF_SHA256, DERIVED_KEK_SALT).extract(&self.interaction_key.0);
+                let mut key = [0u8; 32];
+                // One SHA-256-sized output is always a valid HKDF-SHA256 length.
+                let okm = prk.expand(&[], HKDF_SHA256).expect("32-byte HKDF output");
+                okm.fill(&mut key).expect("32-byte HKDF output");
+                NamedKey {
+                    id: DERIVED_KEK_ID.to_owned(),
+                    key: Secret32(key),
+                }
+            }
+        }
+    }
+
     fn generate(rng: &dyn SecureRandom) -> Result<Self, StartError> {
         let draw = || {
             let mut k = [0u8; 32];
@@ -40,22 +78,28 @@ impl Secrets {
             interaction_key: draw()?,
             subject_salt: draw()?,
             session_key: draw()?,
+            key_encryption_key: Some(draw()?),
         })
     }
 
     fn to_toml(&self) -> String {
         let b64 = |s: &Secret32| URL_SAFE_NO_PAD.encode(s.0);
-        format!(
+        let mut text = format!(
             "# Secrets of the Portcullis example provider, generated for the database beside\n\
-             # this file. Keep them private and keep them with the database: without them,\n\
-             # pending sign-ins, pairwise `sub` values and open forms do not survive a restart.\n\
+             # this file. Keep them private and keep them with the database, but not in the\n\
+             # same backup: without them, pending sign-ins, pairwise `sub` values, open forms\n\
+             # and the signing keys (sealed under key_encryption_key) do not survive.\n\
              interaction_key = \"{}\"\n\
              subject_salt = \"{}\"\n\
              session_key = \"{}\"\n",
             b64(&self.interaction_key),
             b64(&self.subject_salt),
             b64(&self.session_key),
-        )
+        );
+        if let Some(kek) = &self.key_encryption_key {
+            text.push_str(&format!("key_encryption_key = \"{}\"\n", b64(kek)));
+        }
+        text
     }
 }
 
@@ -160,6 +204,10 @@ mod tests {
         assert_eq!(first.subject_salt.0, again.subject_salt.0);
         assert_eq!(first.session_key.0, again.session_key.0);
         assert_ne!(first.interaction_key.0, first.subject_salt.0);
+        let kek = first.key_encryption_key();
+        assert_eq!(kek.id, "secrets-file");
+        assert_eq!(kek.key.0, again.key_encryption_key().key.0);
+        assert_ne!(kek.key.0, first.interaction_key.0);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -175,6 +223,28 @@ mod tests {
         // The second creator loses the race and uses the first one's file.
         let err = create_new(&path, b"x", b"other").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_without_a_key_encryption_key_derives_a_stable_one() {
+        let dir = temp_dir("legacy");
+        let path = dir.join("p.db.secrets");
+        let written_before = "interaction_key = \"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\"\n\
+             subject_salt = \"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI\"\n\
+             session_key = \"AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM\"\n";
+        fs::write(&path, written_before).unwrap();
+        let rng = SystemRandom::new();
+        let kek = load_or_create(&path, &rng).unwrap().key_encryption_key();
+        assert_eq!(kek.id, "secrets-file-derived");
+        assert_ne!(kek.key.0, [1; 32]);
+        let again = load_or_create(&path, &rng).unwrap().key_encryption_key();
+        assert_eq!(kek.key.0, again.key.0, "the same at every start");
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            written_before,
+            "not rewritten"
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 

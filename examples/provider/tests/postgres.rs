@@ -12,16 +12,30 @@ mod common;
 
 use std::process::Command;
 
-use common::{active, demo_web_tokens, start, token, BIN};
+use common::{
+    active, assert_sealed, demo_web_tokens, es256, free_port, id_token_signed_by, jwks_kids,
+    plaintext_es256_key, start, token, BIN,
+};
 use portcullis::core::Issuer;
+use portcullis::store::KeyStore;
 use portcullis_e2e::provider::{DEMO_TOML, DEMO_WEB_CLIENT};
 use portcullis_e2e::{authorize_url, exchange_code, post_form, query_param, refresh, Browser};
 use portcullis_store_postgres::tokio_postgres::{self, NoTls};
+use portcullis_store_postgres::PostgresStore;
 use reqwest::StatusCode;
 
+/// The key-encryption key the nodes share.
+const KEK: &str = "BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ";
+
 /// The demo configuration with the secrets every node shares set.
-fn shared_config(interaction_key: bool, subject_salt: bool, session_key: bool) -> String {
+fn shared_config(
+    interaction_key: bool,
+    subject_salt: bool,
+    session_key: bool,
+    kek: bool,
+) -> String {
     let mut text = DEMO_TOML.to_owned();
+    let kek_lines = format!("key_encryption_key = \"{KEK}\"\nkey_encryption_key_id = \"test-1\"");
     for (set, commented, line) in [
         (
             interaction_key,
@@ -38,6 +52,7 @@ fn shared_config(interaction_key: bool, subject_salt: bool, session_key: bool) -
             "# key = \"<32 random bytes, base64url>\"",
             "key = \"AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM\"",
         ),
+        (kek, "# key_encryption_key = \"...\"", kek_lines.as_str()),
     ] {
         if set {
             let replaced = text.replacen(commented, line, 1);
@@ -57,18 +72,30 @@ fn postgres_without_the_shared_secrets_is_refused() {
     for (name, text, field) in [
         (
             "none",
-            shared_config(false, false, false),
+            shared_config(false, false, false, false),
             "[secrets] interaction_key",
         ),
         (
             "salt",
-            shared_config(true, false, true),
+            shared_config(true, false, true, true),
             "[secrets] subject_salt",
         ),
-        ("session", shared_config(true, true, false), "[session] key"),
+        (
+            "session",
+            shared_config(true, true, false, true),
+            "[session] key",
+        ),
+        (
+            "kek",
+            shared_config(true, true, true, false),
+            "[secrets] key_encryption_key",
+        ),
         (
             "in-file",
-            format!("store = \"{store}\"\n{}", shared_config(true, true, false)),
+            format!(
+                "store = \"{store}\"\n{}",
+                shared_config(true, true, false, true)
+            ),
             "[session] key",
         ),
     ] {
@@ -92,7 +119,7 @@ fn postgres_without_the_shared_secrets_is_refused() {
 
     // With every secret set, it goes on to connect (and fails: nothing listens there).
     let config = dir.path().join("all.toml");
-    std::fs::write(&config, shared_config(true, true, true)).unwrap();
+    std::fs::write(&config, shared_config(true, true, true, true)).unwrap();
     let out = Command::new(BIN)
         .args(["--addr", "127.0.0.1:0", "--store", &store, "--config"])
         .arg(&config)
@@ -178,10 +205,13 @@ async fn admin(server: &str, sql: &str) {
     let _ = driver.await;
 }
 
-/// A loopback port nothing listens on (for a moment).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// A connection to `url`, for reading rows as they are.
+async fn raw(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    client
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,7 +222,7 @@ async fn two_nodes_on_one_database_act_as_one_provider() {
     let db = TestDatabase::create(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("provider.toml");
-    std::fs::write(&config, shared_config(true, true, true)).unwrap();
+    std::fs::write(&config, es256(&shared_config(true, true, true, true))).unwrap();
     let config = config.to_str().unwrap();
     let store = format!("postgres:{}", db.url);
 
@@ -200,6 +230,14 @@ async fn two_nodes_on_one_database_act_as_one_provider() {
     // port. They start at once: both migrate the new database.
     let (port_a, port_b) = (free_port(), free_port());
     let issuer = format!("http://127.0.0.1:{port_a}");
+    // The database already holds a signing key in plaintext, as before keys were sealed.
+    let (legacy, record) = plaintext_es256_key(&Issuer::parse(&issuer).unwrap());
+    PostgresStore::connect(&db.url)
+        .await
+        .unwrap()
+        .insert_key(&record)
+        .await
+        .unwrap();
     let node = |port: u16| {
         let addr = format!("127.0.0.1:{port}");
         start(&[
@@ -217,9 +255,26 @@ async fn two_nodes_on_one_database_act_as_one_provider() {
     // Node B, by its own address (the endpoints' paths are the same).
     let node_b = Issuer::parse(&format!("http://127.0.0.1:{port_b}")).unwrap();
 
-    // A user signs in and consents on node A; the client redeems the code at node B.
+    // A user signs in and consents on node A; the client redeems the code at node B. The
+    // ID token is signed with the key that was in plaintext, and every key in the database
+    // is sealed under the shared key-encryption key now, that one too.
     let browser = Browser::new();
     let (code, tokens) = demo_web_tokens(&browser, &node_a, &node_b).await;
+    assert_eq!(id_token_signed_by(&tokens, &legacy), record.kid);
+    assert!(jwks_kids(&node_b).await.contains(&record.kid));
+    let rows = raw(&db.url)
+        .await
+        .query("SELECT record::text FROM signing_keys", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        4,
+        "a key per algorithm, the one in plaintext included"
+    );
+    for row in &rows {
+        assert_sealed(row.get(0), "test-1", legacy.pkcs8_der());
+    }
     assert!(active(&node_a, "demo-web", token(&tokens, "access_token")).await);
 
     // 32 concurrent refreshes of one refresh token, half on each node: exactly one wins.

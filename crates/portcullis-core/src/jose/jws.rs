@@ -35,6 +35,47 @@ pub struct VerifiedJws {
     pub payload: Vec<u8>,
 }
 
+/// A compact JWS waiting for its signature (RFC 7515 §5.1): the header (`alg`, `kid`,
+/// `typ`) and payload are encoded; a signer anywhere — a ring key in the process, a KMS or an
+/// HSM — signs [`UnsignedJws::signing_input`], and [`UnsignedJws::with_signature`] appends
+/// the result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsignedJws(String);
+
+impl UnsignedJws {
+    /// Encodes the header and `payload` for a key `kid` signing with `alg`.
+    pub fn new(
+        alg: Algorithm,
+        kid: &str,
+        typ: Option<&str>,
+        payload: &[u8],
+    ) -> Result<Self, JoseError> {
+        let header = JwsHeader {
+            alg: alg.as_str().to_owned(),
+            kid: Some(kid.to_owned()),
+            typ: typ.map(str::to_owned),
+        };
+        let header = serde_json::to_vec(&header).map_err(|_| JoseError::SigningFailed)?;
+        let mut out = URL_SAFE_NO_PAD.encode(header);
+        out.push('.');
+        out.push_str(&URL_SAFE_NO_PAD.encode(payload));
+        Ok(Self(out))
+    }
+
+    /// The bytes to sign: `base64url(header) '.' base64url(payload)`.
+    pub fn signing_input(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The compact JWS with `signature` (the JWA form of `alg`'s signature, RFC 7518 §3:
+    /// for ES256 the 64-byte `R ‖ S`, not DER).
+    pub fn with_signature(mut self, signature: &[u8]) -> String {
+        self.0.push('.');
+        self.0.push_str(&URL_SAFE_NO_PAD.encode(signature));
+        self.0
+    }
+}
+
 /// Signs `payload` with `key` into a compact JWS whose header is `alg`, `kid` and `typ`.
 pub fn sign_compact(
     payload: &[u8],
@@ -42,19 +83,9 @@ pub fn sign_compact(
     key: &SigningKey,
     rng: &dyn SecureRandom,
 ) -> Result<String, JoseError> {
-    let header = JwsHeader {
-        alg: key.alg().as_str().to_owned(),
-        kid: Some(key.kid().to_owned()),
-        typ: typ.map(str::to_owned),
-    };
-    let header = serde_json::to_vec(&header).map_err(|_| JoseError::SigningFailed)?;
-    let mut out = URL_SAFE_NO_PAD.encode(header);
-    out.push('.');
-    out.push_str(&URL_SAFE_NO_PAD.encode(payload));
-    let sig = key.sign(out.as_bytes(), rng)?;
-    out.push('.');
-    out.push_str(&URL_SAFE_NO_PAD.encode(sig));
-    Ok(out)
+    let unsigned = UnsignedJws::new(key.alg(), key.kid(), typ, payload)?;
+    let sig = key.sign(unsigned.signing_input(), rng)?;
+    Ok(unsigned.with_signature(&sig))
 }
 
 /// Verifies a compact JWS against `keys`, accepting only the algorithms in `allowed`.

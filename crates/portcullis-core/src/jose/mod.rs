@@ -10,5 +10,5 @@ mod signing_key;
 pub use algorithm::Algorithm;
 pub use error::JoseError;
 pub use jwk::{Jwk, JwkSet};
-pub use jws::{sign_compact, verify_compact, JwsHeader, VerifiedJws};
+pub use jws::{sign_compact, verify_compact, JwsHeader, UnsignedJws, VerifiedJws};
 pub use signing_key::{SigningKey, VerifyingKey};

@@ -1,9 +1,12 @@
 //! [`KeyStore`]: signing keys and their rotation records (RFC 7517 key sets; see
 //! `portcullis_core::plan_rotation`).
 
+use std::sync::Arc;
+
 use portcullis_core::{Algorithm, Issuer, KeyRecord, UnixTime};
 use portcullis_store::KeyStore;
 
+use super::races::{race, RACERS, ROUNDS};
 use super::{purged, sorted, Must};
 use crate::{Fixtures, Harness};
 
@@ -104,6 +107,96 @@ pub async fn retire_key_keeps_the_earlier_retirement<S: KeyStore>(h: Harness<S>)
         "A's key through issuer B"
     );
     assert_eq!(find(other.kid.clone()).await, other, "untouched");
+}
+
+/// `reseal_key` replaces a key's private key only while it is still the `old` one given
+/// (compare-and-swap), changing nothing else of the record; a stale `old`, an unknown `kid`
+/// or another issuer's key is `false` and changes nothing; a later retirement keeps the
+/// re-sealed private key.
+pub async fn reseal_key_swaps_only_the_current_private_key<S: KeyStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
+    let key = f.key(&a, Algorithm::ES256, c.at(0));
+    s.insert_key(&key).await.must("insert_key");
+    let (sealed, other) = (f.envelope(), f.envelope());
+    let reseal = |issuer: &Issuer, kid: &str, old, new| {
+        let (s, issuer, kid) = (s.clone(), issuer.clone(), kid.to_owned());
+        async move {
+            s.reseal_key(&issuer, &kid, &old, &new)
+                .await
+                .must("reseal_key")
+        }
+    };
+    let only = |s: &Arc<S>| {
+        let (s, a) = (s.clone(), a.clone());
+        async move { keys_of(&*s, &a).await }
+    };
+    assert!(reseal(&a, &key.kid, key.private_key.clone(), sealed.clone()).await);
+    let resealed = KeyRecord {
+        private_key: sealed.clone(),
+        ..key.clone()
+    };
+    assert_eq!(
+        only(&s).await,
+        vec![resealed.clone()],
+        "only the private key"
+    );
+    assert!(
+        !reseal(&a, &key.kid, key.private_key.clone(), other.clone()).await,
+        "a stale old private key"
+    );
+    assert!(
+        !reseal(&b, &key.kid, sealed.clone(), other.clone()).await,
+        "A's key through issuer B"
+    );
+    assert!(
+        !reseal(&a, &f.id(), sealed.clone(), other).await,
+        "an unknown kid"
+    );
+    assert_eq!(only(&s).await, vec![resealed.clone()], "unchanged");
+    let retired_key = s
+        .retire_key(&a, &key.kid, c.at(10), c.at(20))
+        .await
+        .must("retire_key");
+    assert!(retired_key);
+    assert_eq!(
+        only(&s).await,
+        vec![retired(&resealed, c.at(10), c.at(20))],
+        "retiring keeps the re-sealed private key"
+    );
+}
+
+/// [`RACERS`] tasks with a handle each re-seal one signing key, from the same stored
+/// private key to one of their own (as processes loading it at once do): exactly one
+/// succeeds, and its private key is the one stored.
+pub async fn racing_reseals_on_separate_handles<S: KeyStore>(h: Harness<S>) {
+    let handles = h.open_many(RACERS).await;
+    let (f, c, a) = (h.fixtures(), h.clock(), Fixtures::issuer());
+    for round in 0..ROUNDS {
+        let key = f.key(&a, Algorithm::ES256, c.at(0));
+        handles[round % handles.len()]
+            .insert_key(&key)
+            .await
+            .must("insert_key");
+        let news = Arc::new((0..RACERS).map(|_| f.envelope()).collect::<Vec<_>>());
+        let outcomes = race(&handles, |s, i| {
+            let (a, key, news) = (a.clone(), key.clone(), news.clone());
+            async move {
+                let out = s.reseal_key(&a, &key.kid, &key.private_key, &news[i]).await;
+                out.must("reseal_key")
+            }
+        })
+        .await;
+        let winners: Vec<usize> = (0..RACERS).filter(|&i| outcomes[i]).collect();
+        assert_eq!(winners.len(), 1, "round {round}: exactly one winner");
+        let reader = &handles[(round + 1) % handles.len()];
+        let stored = reader.keys(&a).await.must("keys");
+        let stored = stored.iter().find(|k| k.kid == key.kid).expect("the key");
+        assert_eq!(
+            stored.private_key, news[winners[0]],
+            "round {round}: the winner's private key"
+        );
+    }
 }
 
 /// `purge_expired` removes exactly the keys, of every issuer, whose `expires_at` passed at

@@ -13,8 +13,8 @@ use portcullis::core::{
     RedirectUri, ScopeSet, UnixTime,
 };
 use portcullis::{
-    Approval, AuthorizeOutcome, ClaimsError, ManualClock, PendingAuthorization, Provider, Stores,
-    UserClaims,
+    Approval, AuthorizeOutcome, ClaimsError, ManualClock, PendingAuthorization, Provider,
+    ProviderBuilder, Stores, UserClaims,
 };
 use portcullis_store_memory::MemoryStore;
 use ring::digest::{digest, SHA256};
@@ -137,14 +137,21 @@ impl Harness {
     }
 
     pub async fn on_store(store: Arc<MemoryStore>, issuer: &str, policy: Policy) -> Self {
+        Self::configured(store, issuer, |b| b.policy(policy)).await
+    }
+
+    /// On `store`, with whatever else `configure` sets on the builder.
+    pub async fn configured(
+        store: Arc<MemoryStore>,
+        issuer: &str,
+        configure: impl FnOnce(ProviderBuilder) -> ProviderBuilder,
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(UnixTime::from_secs(T0)));
-        let provider = Provider::builder(Issuer::parse(issuer).unwrap())
-            .policy(policy)
+        let builder = Provider::builder(Issuer::parse(issuer).unwrap())
             .stores(Stores::shared(store.clone()))
             .clock(clock.clone())
-            .claims(Arc::new(Directory))
-            .build()
-            .unwrap();
+            .claims(Arc::new(Directory));
+        let provider = configure(builder).build().unwrap();
         for c in [web_client(), native_client(), service_client()] {
             provider.register_client(&c).await.unwrap();
         }

@@ -8,10 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use portcullis::core::Issuer;
+use portcullis::core::{
+    verify_compact, Algorithm, Issuer, KeyRecord, PrivateKeyDer, PrivateKeyEnvelope, SigningKey,
+    UnixTime,
+};
 use portcullis_e2e::provider::{DEMO_SERVICE_CLIENT, DEMO_WEB_CLIENT};
 use portcullis_e2e::{http_client, post_form};
 use reqwest::StatusCode;
+use ring::rand::SystemRandom;
 use serde_json::Value;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_portcullis-example-provider");
@@ -147,4 +151,72 @@ pub(crate) async fn demo_web_tokens(
     let (status, tokens) = exchange_code(redeemed_at, &DEMO_WEB_CLIENT, &code).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     (code, tokens)
+}
+
+/// A port nothing listens on (for a node whose issuer must be known before it starts).
+pub(crate) fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// `config` with ES256 as the default algorithm and demo-web's ID token algorithm.
+pub(crate) fn es256(config: &str) -> String {
+    let text = config
+        .replacen("default_alg = \"RS256\"", "default_alg = \"ES256\"", 1)
+        .replacen(
+            "id_token_signed_response_alg = \"RS256\"",
+            "id_token_signed_response_alg = \"ES256\"",
+            1,
+        );
+    assert_eq!(text.matches("\"ES256\"").count(), 2, "both are in the file");
+    text
+}
+
+/// An ES256 key of `issuer` as a store written before private keys were sealed kept it:
+/// in plaintext, signing since a minute ago.
+pub(crate) fn plaintext_es256_key(issuer: &Issuer) -> (SigningKey, KeyRecord) {
+    let key = SigningKey::generate("legacy-es256", Algorithm::ES256, &SystemRandom::new()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let record = KeyRecord {
+        issuer: issuer.clone(),
+        kid: key.kid().to_owned(),
+        alg: Algorithm::ES256,
+        private_key: PrivateKeyEnvelope::plaintext(&PrivateKeyDer::new(key.pkcs8_der().to_vec())),
+        created_at: UnixTime::from_secs(now - 60),
+        activates_at: UnixTime::from_secs(now - 60),
+        retires_at: None,
+        expires_at: None,
+    };
+    (key, record)
+}
+
+/// Asserts that a stored key record (its JSON, as the row holds it) keeps its private key
+/// sealed under the key-encryption key `kek_id`, and nothing of `plaintext`.
+pub(crate) fn assert_sealed(row: &str, kek_id: &str, plaintext: &[u8]) {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    let record: Value = serde_json::from_str(row).expect("a JSON record");
+    let stored = STANDARD
+        .decode(record["private_key"].as_str().expect("a private key"))
+        .unwrap();
+    let mut header = b"PSK1".to_vec();
+    header.push(kek_id.len() as u8);
+    header.extend_from_slice(kek_id.as_bytes());
+    assert!(stored.starts_with(&header), "sealed under {kek_id}: {row}");
+    assert!(!row.contains(&STANDARD.encode(plaintext)[..40]), "{row}");
+    assert!(
+        !plaintext
+            .windows(16)
+            .any(|w| stored.windows(16).any(|x| x == w)),
+        "no 16 bytes of the private key in the row"
+    );
+}
+
+/// An ID token verified with `key` alone: its `kid`.
+pub(crate) fn id_token_signed_by(tokens: &Value, key: &SigningKey) -> String {
+    let jwt = tokens["id_token"].as_str().expect("an ID token");
+    let v = verify_compact(jwt, &[key.verifying_key()], &[key.alg()]).expect("signed by the key");
+    v.header.kid.expect("a kid")
 }
