@@ -132,7 +132,7 @@ impl Provider {
             .tokens
             .find_access_token(&inner.issuer, &TokenHash::of(bearer))
             .await?
-            .filter(|t| now < t.expires_at && t.scopes.contains(scope))
+            .filter(|t| now < t.expires_at && t.scopes_at(now).contains(scope))
             .ok_or_else(unauthorized)?;
         let params =
             Params::parse(req.body()).map_err(|_| invalid_request("malformed form body"))?;

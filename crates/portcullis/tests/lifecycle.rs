@@ -136,6 +136,7 @@ async fn public_clients_cannot_introspect() {
 async fn a_bearer_token_with_the_introspection_scope_may_introspect() {
     let h = Harness::with_policy(Policy {
         introspection_scope: Some("introspect".into()),
+        scope_lifetimes: [("introspect".to_owned(), std::time::Duration::from_secs(600))].into(),
         ..Policy::default()
     })
     .await;
@@ -174,6 +175,11 @@ async fn a_bearer_token_with_the_introspection_scope_may_introspect() {
         let body: Value = serde_json::from_slice(r.body()).unwrap();
         assert_eq!(error_of(&body), "invalid_client");
     }
+    // The introspection scope lives 10 minutes: after that the token (alive for an hour) no
+    // longer authorizes introspection.
+    h.clock.advance(600);
+    let r = h.provider.introspect(ask(gateway)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
