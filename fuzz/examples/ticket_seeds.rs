@@ -4,18 +4,17 @@
 //! run), plus altered, expired, mis-addressed ones and the plaintext JSON the key protects.
 //! Run it from `fuzz/` with `cargo run --example ticket_seeds` when a sealed format changes.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis_core::{
     open_payload, open_ticket, seal_grace_answer, seal_payload, seal_ticket,
-    validate_authorization_request, AuthorizationRequest, Client, ClientKind, GrantType,
-    InteractionKey, Issuer, Params, PkcePolicy, Policy, RedirectUri, ScopeSet, TokenResponse,
+    validate_authorization_request, AuthorizationRequest, InteractionKey, Issuer, Params, Policy,
+    TokenResponse,
 };
 use portcullis_fuzz::{
-    fixed_rng, issuer, key, later, GRACE_REFRESH_TOKEN, LOGOUT_PURPOSE, NOW, TICKET_PURPOSE,
+    client, fixed_rng, issuer, key, later, GRACE_REFRESH_TOKEN, LOGOUT_PURPOSE, NOW, TICKET_PURPOSE,
 };
 use serde_json::{json, Value};
 
@@ -39,24 +38,8 @@ fn altered(ticket: &str) -> String {
 }
 
 fn request(query: &str) -> AuthorizationRequest {
-    let client = Client {
-        id: "app".into(),
-        kind: ClientKind::Public,
-        redirect_uris: vec![
-            RedirectUri::parse("https://app.example/cb").unwrap(),
-            RedirectUri::parse("http://127.0.0.1/cb").unwrap(),
-        ],
-        allowed_scopes: ScopeSet::parse("openid profile email read write").unwrap(),
-        default_scopes: ScopeSet::parse("read").unwrap(),
-        grant_types: BTreeSet::from([GrantType::AuthorizationCode]),
-        pkce: PkcePolicy::Required,
-        expires_at: None,
-        oidc: Default::default(),
-        first_party: false,
-        tokens: Default::default(),
-    };
     let params = Params::parse(query.as_bytes()).unwrap();
-    validate_authorization_request(&params, Some(&client), issuer(), &Policy::default()).unwrap()
+    validate_authorization_request(&params, Some(client()), issuer(), &Policy::default()).unwrap()
 }
 
 fn ticket_seeds() -> Vec<String> {

@@ -13,7 +13,11 @@ fn keys() -> &'static Vec<VerifyingKey> {
         let rng = SystemRandom::new();
         [Algorithm::ES256, Algorithm::EdDSA]
             .into_iter()
-            .map(|alg| SigningKey::generate(format!("k-{alg}"), alg, &rng).unwrap().verifying_key())
+            .map(|alg| {
+                SigningKey::generate(format!("k-{alg}"), alg, &rng)
+                    .unwrap()
+                    .verifying_key()
+            })
             .collect()
     })
 }

@@ -4,11 +4,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use portcullis_core::{InteractionKey, Issuer, UnixTime};
+use portcullis_core::{
+    Client, ClientKind, GrantType, InteractionKey, Issuer, PkcePolicy, RedirectUri, ScopeSet,
+    UnixTime,
+};
 use ring::rand::SecureRandom;
+
+pub use portcullis_core::MAX_TICKET_LEN;
 
 /// The provider the tickets belong to.
 pub const ISSUER: &str = "https://as.example";
@@ -23,9 +29,6 @@ pub const TICKET_PURPOSE: &str = "authorize";
 /// The purpose the engine seals pending logouts under.
 pub const LOGOUT_PURPOSE: &str = "logout";
 
-/// The longest ticket the core opens: anything it seals opens again unless it is longer.
-pub const MAX_TICKET_LEN: usize = 16 * 1024;
-
 /// The old refresh token grace answers are sealed for when an input names none.
 pub const GRACE_REFRESH_TOKEN: &str = "rt-old-Wm9vbGFuZGVyLWdyYWNlLXBlcmlvZC1zZWVk";
 
@@ -33,6 +36,29 @@ pub const GRACE_REFRESH_TOKEN: &str = "rt-old-Wm9vbGFuZGVyLWdyYWNlLXBlcmlvZC1zZW
 pub fn issuer() -> &'static Issuer {
     static I: OnceLock<Issuer> = OnceLock::new();
     I.get_or_init(|| Issuer::parse(ISSUER).expect("a valid issuer"))
+}
+
+/// The public client the authorization requests come from: an `https` and a loopback
+/// redirect URI, OpenID and plain scopes.
+pub fn client() -> &'static Client {
+    static C: OnceLock<Client> = OnceLock::new();
+    C.get_or_init(|| Client {
+        id: "app".into(),
+        kind: ClientKind::Public,
+        redirect_uris: vec![
+            RedirectUri::parse("https://app.example/cb").expect("a redirect URI"),
+            RedirectUri::parse("http://127.0.0.1/cb").expect("a redirect URI"),
+        ],
+        allowed_scopes: ScopeSet::parse("openid profile email read write").expect("scopes"),
+        default_scopes: ScopeSet::parse("read").expect("scopes"),
+        grant_types: BTreeSet::from([GrantType::AuthorizationCode]),
+        pkce: PkcePolicy::Required,
+        expires_at: None,
+        oidc: Default::default(),
+        first_party: false,
+        dangerous_skip_consent_for_unverifiable_redirects: false,
+        tokens: Default::default(),
+    })
 }
 
 /// The interaction key (fixed bytes: fuzzing needs no secrecy, only reproducibility).

@@ -94,6 +94,17 @@ pub enum ClientError {
     InvalidRefreshGrace(String),
 }
 
+/// Whether an authorization request needs the user's consent ([`Client::consent_rule`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentRule {
+    /// Show the consent page (with `prompt=none`: `consent_required`).
+    Ask,
+    /// Approve without a page.
+    Skip,
+    /// Approve without a page only if a live grant already covers what is asked.
+    AskUnlessConsented,
+}
+
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Client {
@@ -274,30 +285,26 @@ impl Client {
         })
     }
 
-    /// Whether an authorization request of this client to `redirect_uri` may be approved
-    /// without showing the user anything, given that the user already consented to what it
-    /// asks (`covered`). Never with `prompt=consent`; for a public client whose redirect URI
-    /// cannot prove who receives the code (loopback, private-use scheme), never — neither a
-    /// remembered consent nor first-party status — unless the client opted out with
-    /// [`Client::dangerous_skip_consent_for_unverifiable_redirects`] (RFC 8252 §8.6,
-    /// RFC 6749 §10.2); otherwise for a first-party client, or when `covered`.
-    pub fn may_skip_consent(
-        &self,
-        redirect_uri: &str,
-        prompt_consent: bool,
-        covered: bool,
-    ) -> bool {
-        if prompt_consent {
-            return false;
-        }
+    /// Whether an authorization request of this client to `redirect_uri` must show the user
+    /// a consent (or confirmation) page. Always with `prompt=consent`; for a public client
+    /// whose redirect URI cannot prove who receives the code (loopback, private-use scheme),
+    /// always — neither a remembered consent nor first-party status counts — unless the
+    /// client opted out with [`Client::dangerous_skip_consent_for_unverifiable_redirects`]
+    /// (RFC 8252 §8.6, RFC 6749 §10.2); otherwise never for a first-party client, and for the
+    /// others only when the user has not consented to what is asked.
+    pub fn consent_rule(&self, redirect_uri: &str, prompt_consent: bool) -> ConsentRule {
         let identified = !self.is_public()
             || self
                 .find_redirect_uri(redirect_uri)
                 .is_some_and(RedirectUri::identifies_client);
-        if !identified && !self.dangerous_skip_consent_for_unverifiable_redirects {
-            return false;
+        if prompt_consent || !(identified || self.dangerous_skip_consent_for_unverifiable_redirects)
+        {
+            ConsentRule::Ask
+        } else if self.first_party {
+            ConsentRule::Skip
+        } else {
+            ConsentRule::AskUnlessConsented
         }
-        self.first_party || covered
     }
 }
 
@@ -357,38 +364,58 @@ mod tests {
     fn unverifiable_redirects_always_ask() {
         for uri in [LOOPBACK, "http://127.0.0.1:5555/cb", PRIVATE_USE] {
             let mut c = client(ClientKind::Public, &[LOOPBACK, PRIVATE_USE, HTTPS]);
-            assert!(!c.may_skip_consent(uri, false, true), "remembered: {uri}");
+            assert_eq!(c.consent_rule(uri, false), ConsentRule::Ask, "{uri}");
             c.first_party = true;
-            assert!(!c.may_skip_consent(uri, false, true), "first party: {uri}");
+            assert_eq!(
+                c.consent_rule(uri, false),
+                ConsentRule::Ask,
+                "first party: {uri}"
+            );
             c.dangerous_skip_consent_for_unverifiable_redirects = true;
-            assert!(c.may_skip_consent(uri, false, false), "opted out: {uri}");
-            assert!(
-                !c.may_skip_consent(uri, true, true),
+            assert_eq!(
+                c.consent_rule(uri, false),
+                ConsentRule::Skip,
+                "opted out: {uri}"
+            );
+            assert_eq!(
+                c.consent_rule(uri, true),
+                ConsentRule::Ask,
                 "prompt=consent: {uri}"
             );
         }
         // An unregistered URI never counts as identified.
         let c = client(ClientKind::Public, &[HTTPS]);
-        assert!(!c.may_skip_consent("https://evil.example/cb", false, true));
+        assert_eq!(
+            c.consent_rule("https://evil.example/cb", false),
+            ConsentRule::Ask
+        );
     }
 
     #[test]
-    fn identified_clients_skip_when_covered_or_first_party() {
+    fn identified_clients_skip_when_consented_or_first_party() {
         for c in [
             client(ClientKind::Public, &[HTTPS]),
             confidential(&[LOOPBACK]),
             confidential(&[PRIVATE_USE]),
         ] {
             let uri = c.redirect_uris[0].as_str().to_owned();
-            assert!(c.may_skip_consent(&uri, false, true), "{uri}");
-            assert!(!c.may_skip_consent(&uri, false, false), "{uri}");
-            assert!(!c.may_skip_consent(&uri, true, true), "{uri}");
+            let rule = c.consent_rule(&uri, false);
+            assert_eq!(rule, ConsentRule::AskUnlessConsented, "{uri}");
+            assert_eq!(c.consent_rule(&uri, true), ConsentRule::Ask, "{uri}");
             let first_party = Client {
                 first_party: true,
                 ..c.clone()
             };
-            assert!(first_party.may_skip_consent(&uri, false, false), "{uri}");
-            assert!(!first_party.may_skip_consent(&uri, true, false), "{uri}");
+            assert_eq!(
+                first_party.consent_rule(&uri, false),
+                ConsentRule::Skip,
+                "{uri}"
+            );
+            assert_eq!(
+                first_party.consent_rule(&uri, true),
+                ConsentRule::Ask,
+                "{uri}"
+            );
         }
     }
 }

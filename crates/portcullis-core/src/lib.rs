@@ -40,8 +40,8 @@ pub use authorize::{
 };
 pub use bearer::{bearer_credentials, BearerCredentials};
 pub use client::{
-    Client, ClientError, ClientKind, ClientOidc, ClientTokens, GrantType, PkcePolicy, RefreshGrace,
-    RefreshPolicy, SubjectType,
+    Client, ClientError, ClientKind, ClientOidc, ClientTokens, ConsentRule, GrantType, PkcePolicy,
+    RefreshGrace, RefreshPolicy, SubjectType,
 };
 pub use client_auth::{authenticate_client, ClientAuthentication, PresentedCredentials};
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};

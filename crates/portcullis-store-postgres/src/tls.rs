@@ -335,7 +335,12 @@ mod tests {
     fn modes_that_may_fall_back_or_skip_the_host_name_are_refused() {
         for mode in ["prefer", "allow", "verify-ca", "VERIFY-FULL", ""] {
             let url = format!("postgres://u@db/x?sslmode={mode}");
-            assert!(split(&url).is_err(), "{mode}");
+            let refused = split(&url).err().map(|e| e.to_string());
+            assert_eq!(
+                refused.as_deref(),
+                Some("store error: unsupported sslmode: use disable, require or verify-full"),
+                "{mode}"
+            );
         }
     }
 
@@ -363,8 +368,15 @@ mod tests {
     fn a_root_file_without_a_certificate_is_refused() {
         let path = std::env::temp_dir().join(format!("pc-no-ca-{}.pem", std::process::id()));
         std::fs::write(&path, "not a certificate\n").unwrap();
-        assert!(connector(&TrustRoots::PemFile(path.clone())).is_err());
+        let refused = |roots| connector(&roots).err().map(|e| e.to_string());
+        assert_eq!(
+            refused(TrustRoots::PemFile(path.clone())).as_deref(),
+            Some("store error: no usable CA certificate in sslrootcert")
+        );
         let _ = std::fs::remove_file(&path);
-        assert!(connector(&TrustRoots::PemFile("/nonexistent/ca.pem".into())).is_err());
+        assert_eq!(
+            refused(TrustRoots::PemFile("/nonexistent/ca.pem".into())).as_deref(),
+            Some("store error: cannot read the sslrootcert file")
+        );
     }
 }

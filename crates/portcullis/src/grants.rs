@@ -1,6 +1,6 @@
 //! What a user gave which application: listing grants, revoking one, and remembered consent.
 
-use portcullis_core::{GrantId, ScopeSet, UnixTime};
+use portcullis_core::{ConsentRule, GrantId, ScopeSet, UnixTime};
 use portcullis_store::StoreError;
 
 use crate::authorize::PendingAuthorization;
@@ -58,10 +58,11 @@ impl Provider {
     }
 
     /// Whether the host must ask `subject` for consent (show a consent or confirmation
-    /// page; with `prompt=none`, answer `consent_required`): the client's decision
-    /// ([`portcullis_core::Client::may_skip_consent`]) given whether a live grant to this
-    /// client already covers the requested scopes. Always with `prompt=consent`, and always
-    /// for a public client whose redirect URI cannot prove its identity (RFC 8252 §8.6).
+    /// page; with `prompt=none`, answer `consent_required`): the client's
+    /// [`ConsentRule`](portcullis_core::ConsentRule), and for `AskUnlessConsented` whether a
+    /// live grant to this client already covers the requested scopes. Always with
+    /// `prompt=consent`, and always for a public client whose redirect URI cannot prove its
+    /// identity (RFC 8252 §8.6).
     pub async fn needs_consent(
         &self,
         pending: &PendingAuthorization,
@@ -71,12 +72,10 @@ impl Provider {
         let Some(client) = self.client(pending.client_id()).await? else {
             return Ok(true);
         };
-        let redirect_uri = pending.redirect_uri();
-        if client.may_skip_consent(redirect_uri, prompt_consent, false) {
-            return Ok(false);
-        }
-        if !client.may_skip_consent(redirect_uri, prompt_consent, true) {
-            return Ok(true);
+        match client.consent_rule(pending.redirect_uri(), prompt_consent) {
+            ConsentRule::Ask => return Ok(true),
+            ConsentRule::Skip => return Ok(false),
+            ConsentRule::AskUnlessConsented => {}
         }
         let inner = &self.inner;
         let now = inner.clock.now();
@@ -87,6 +86,6 @@ impl Provider {
             .await?
             .iter()
             .any(|g| !g.revoked && now < g.expires_at && pending.scopes().is_subset(&g.scopes));
-        Ok(!client.may_skip_consent(redirect_uri, prompt_consent, covered))
+        Ok(!covered)
     }
 }

@@ -384,10 +384,14 @@ mod tests {
         let pending: Vec<_> = (0..5)
             .map(|_| t.begin("alice", Some(HOME)).unwrap())
             .collect();
-        assert!(t.begin("alice", Some(HOME)).is_err());
+        let one_second = Some(Throttled {
+            retry_after_secs: 1,
+        });
+        assert_eq!(t.begin("alice", Some(HOME)).err(), one_second);
         drop(pending);
-        assert!(
-            t.begin("alice", Some(HOME)).is_err(),
+        assert_eq!(
+            t.begin("alice", Some(HOME)).err(),
+            one_second,
             "dropped attempts stay failures"
         );
     }
@@ -492,7 +496,13 @@ mod tests {
         assert_eq!(t.len(), 31);
         fail(&t, "alice", HOME, 4);
         assert!(t.begin("alice", None).is_ok());
-        assert!(t.begin("alice", None).is_err(), "the account still counts");
+        assert_eq!(
+            t.begin("alice", None).err(),
+            Some(Throttled {
+                retry_after_secs: 1
+            }),
+            "the account still counts"
+        );
     }
 
     #[test]
