@@ -27,8 +27,9 @@ use portcullis::core::{
     PrivateKeyEnvelope, RefreshTokenRecord, TokenHash, UnixTime,
 };
 use portcullis::store::{
-    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, ReplayCache, ReplayNamespace,
-    ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult, TokenStore,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore, RefreshState,
+    RefreshTokenStore, ReplayCache, ReplayNamespace, ReplayOutcome, RotateOutcome, RotationGrace,
+    StoreError, StoreResult,
 };
 use portcullis::{Stores, SystemClock};
 use portcullis_e2e::provider::{
@@ -58,14 +59,16 @@ enum Op {
     GrantsOfSubject,
     RevokeGrant,
     RevokeFamily,
-    RevokeAccessToken,
+    PurgeGrants,
     InsertAccessToken,
     FindAccessToken,
+    RevokeAccessToken,
+    PurgeAccessTokens,
     InsertRefreshToken,
     FindRefreshToken,
     RotateRefreshToken,
     ClaimRotationGrace,
-    PurgeTokens,
+    PurgeRefreshTokens,
     InsertKey,
     Keys,
     RetireKey,
@@ -218,7 +221,7 @@ impl CodeStore for FailingStore {
 }
 
 #[async_trait]
-impl TokenStore for FailingStore {
+impl GrantStore for FailingStore {
     async fn save_grant(&self, grant: &Grant) -> StoreResult<()> {
         self.check(Op::SaveGrant)?;
         self.inner.save_grant(grant).await
@@ -259,11 +262,14 @@ impl TokenStore for FailingStore {
         self.inner.revoke_family(issuer, family_id, until).await
     }
 
-    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
-        self.check(Op::RevokeAccessToken)?;
-        self.inner.revoke_access_token(issuer, hash).await
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        self.check(Op::PurgeGrants)?;
+        GrantStore::purge_expired(&self.inner, now).await
     }
+}
 
+#[async_trait]
+impl AccessTokenStore for FailingStore {
     async fn insert_access_token(&self, record: &AccessTokenRecord) -> StoreResult<()> {
         self.check(Op::InsertAccessToken)?;
         self.inner.insert_access_token(record).await?;
@@ -280,6 +286,19 @@ impl TokenStore for FailingStore {
         self.inner.find_access_token(issuer, hash).await
     }
 
+    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
+        self.check(Op::RevokeAccessToken)?;
+        self.inner.revoke_access_token(issuer, hash).await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        self.check(Op::PurgeAccessTokens)?;
+        AccessTokenStore::purge_expired(&self.inner, now).await
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for FailingStore {
     async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> StoreResult<()> {
         self.check(Op::InsertRefreshToken)?;
         self.inner.insert_refresh_token(record).await?;
@@ -325,8 +344,8 @@ impl TokenStore for FailingStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        self.check(Op::PurgeTokens)?;
-        TokenStore::purge_expired(&self.inner, now).await
+        self.check(Op::PurgeRefreshTokens)?;
+        RefreshTokenStore::purge_expired(&self.inner, now).await
     }
 }
 

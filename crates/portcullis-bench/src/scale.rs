@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portcullis::core::{mint_access_token, Issuer, TokenHash};
-use portcullis::store::TokenStore;
+use portcullis::store::{AccessTokenStore, GrantStore};
 use portcullis_store_memory::MemoryStore;
 use portcullis_store_sqlite::SqliteStore;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -44,7 +44,7 @@ impl StoreKind {
 pub struct ScaledStore {
     rt: Runtime,
     rng: SystemRandom,
-    tokens: Arc<dyn TokenStore>,
+    tokens: Arc<dyn AccessTokenStore>,
     issuer: Issuer,
     live: Vec<TokenHash>,
     fresh: Vec<Delegated>,
@@ -66,7 +66,7 @@ impl ScaledStore {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
-        let (tokens, hashes, dir): (Arc<dyn TokenStore>, _, _) = match kind {
+        let (tokens, hashes, dir): (Arc<dyn AccessTokenStore>, _, _) = match kind {
             StoreKind::Memory => {
                 let store = Arc::new(MemoryStore::new());
                 let hashes = rt.block_on(async {

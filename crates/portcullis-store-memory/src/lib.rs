@@ -42,8 +42,9 @@ use portcullis_core::{
     PrivateKeyEnvelope, RefreshTokenRecord, TokenHash, UnixTime,
 };
 use portcullis_store::{
-    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, ReplayCache, ReplayNamespace,
-    ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult, TokenStore,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore, RefreshState,
+    RefreshTokenStore, ReplayCache, ReplayNamespace, ReplayOutcome, RotateOutcome, RotationGrace,
+    StoreError, StoreResult,
 };
 
 use sweep::{Expires, Swept};
@@ -232,7 +233,9 @@ impl State {
     fn purge(&mut self, now: UnixTime) -> u64 {
         self.purge_clients(now)
             + self.codes.purge(now)
-            + self.purge_tokens(now)
+            + self.purge_grants(now)
+            + self.purge_access(now)
+            + self.purge_refresh(now)
             + self.purge_keys(now)
             + self.replays.purge(now)
     }
@@ -254,19 +257,24 @@ impl State {
         purged
     }
 
-    fn purge_tokens(&mut self, now: UnixTime) -> u64 {
-        let purged = self.access.purge(now)
-            + self.refresh.purge(now)
-            + self.revoked_families.purge(now)
-            + self.graces.purge(now)
-            + self.grants.purge(now);
-        self.access_shapes.prune();
+    fn purge_grants(&mut self, now: UnixTime) -> u64 {
+        let purged = self.revoked_families.purge(now) + self.grants.purge(now);
         let grants = &self.grants;
         self.grants_by_owner.retain(|_, ids| {
             ids.retain(|id| grants.contains_key(id));
             !ids.is_empty()
         });
         purged
+    }
+
+    fn purge_access(&mut self, now: UnixTime) -> u64 {
+        let purged = self.access.purge(now);
+        self.access_shapes.prune();
+        purged
+    }
+
+    fn purge_refresh(&mut self, now: UnixTime) -> u64 {
+        self.refresh.purge(now) + self.graces.purge(now)
     }
 
     /// Whether a token under `grant` and `family` is dead through either.
@@ -384,7 +392,7 @@ impl CodeStore for MemoryStore {
 }
 
 #[async_trait]
-impl TokenStore for MemoryStore {
+impl GrantStore for MemoryStore {
     async fn save_grant(&self, grant: &Grant) -> StoreResult<()> {
         let mut s = self.lock()?;
         let owner = (
@@ -435,15 +443,6 @@ impl TokenStore for MemoryStore {
             .collect())
     }
 
-    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
-        let mut s = self.lock()?;
-        let found = s.access.get(hash).is_some_and(|t| t.issuer() == issuer);
-        if found {
-            s.access.remove(hash);
-        }
-        Ok(found)
-    }
-
     async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool> {
         let mut s = self.lock()?;
         match s.grants.get_mut(id).filter(|g| g.issuer == *issuer) {
@@ -469,6 +468,13 @@ impl TokenStore for MemoryStore {
         Ok(())
     }
 
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        Ok(self.lock()?.purge_grants(now))
+    }
+}
+
+#[async_trait]
+impl AccessTokenStore for MemoryStore {
     async fn insert_access_token(&self, record: &AccessTokenRecord) -> StoreResult<()> {
         let mut s = self.lock()?;
         let entry = AccessEntry::new(record, &mut s.access_shapes)?;
@@ -490,6 +496,22 @@ impl TokenStore for MemoryStore {
             .filter(|t| !s.revoked_via(issuer, t.grant_id.as_ref(), t.family_id.as_ref())))
     }
 
+    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let found = s.access.get(hash).is_some_and(|t| t.issuer() == issuer);
+        if found {
+            s.access.remove(hash);
+        }
+        Ok(found)
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        Ok(self.lock()?.purge_access(now))
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for MemoryStore {
     async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> StoreResult<()> {
         let mut s = self.lock()?;
         s.refresh.insert(
@@ -599,7 +621,7 @@ impl TokenStore for MemoryStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        Ok(self.lock()?.purge_tokens(now))
+        Ok(self.lock()?.purge_refresh(now))
     }
 }
 

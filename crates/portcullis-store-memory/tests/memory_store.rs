@@ -3,8 +3,8 @@
 
 use portcullis_core::{AccessTokenRecord, Algorithm};
 use portcullis_store::{
-    ClientStore, CodeStore, KeyStore, ReplayCache, ReplayNamespace, RotationGrace, SessionStore,
-    TokenStore,
+    AccessTokenStore, ClientStore, CodeStore, GrantStore, KeyStore, RefreshTokenStore, ReplayCache,
+    ReplayNamespace, RotationGrace, SessionStore,
 };
 use portcullis_store_memory::{MemoryStore, SWEEP_BATCH, SWEEP_EVERY};
 use portcullis_testkit::{conformance_tests, shared_in_process, Fixtures, TestClock};

@@ -30,7 +30,7 @@
 //!   winner left it, so exactly one caller wins — on any connection of any node.
 //! * **Revocation** is evaluated when a token is read: a token is dead when its family has
 //!   a marker or its grant is revoked or gone, so a token inserted after a revocation is
-//!   dead on arrival (`TokenStore`'s composition rule). `save_grant` never clears `revoked`.
+//!   dead on arrival (`GrantStore`'s composition rule). `save_grant` never clears `revoked`.
 //! * **Secrets:** codes and tokens are stored only as their SHA-256 [`TokenHash`] (a BYTEA
 //!   key), client secrets only as their `ClientSecretHash`. The **private keys** of
 //!   [`KeyRecord`]s are kept, inside the row's JSONB, as the engine hands them over: sealed
@@ -77,6 +77,7 @@ mod clients;
 mod codec;
 mod codes;
 mod config;
+mod grants;
 mod keys;
 mod purge;
 mod replay;

@@ -1,4 +1,4 @@
-//! [`TokenStore`]: grants, family revocation markers, access and refresh tokens.
+//! [`AccessTokenStore`] and [`RefreshTokenStore`].
 //!
 //! Revocation composes at read time: a token is dead when its family has a marker or its
 //! grant is revoked or gone, so a token inserted after the revocation is dead on arrival.
@@ -6,10 +6,11 @@
 
 use async_trait::async_trait;
 use portcullis_core::{
-    AccessTokenRecord, FamilyId, Grant, GrantId, Issuer, RefreshTokenRecord, TokenHash, UnixTime,
+    AccessTokenRecord, FamilyId, Issuer, RefreshTokenRecord, TokenHash, UnixTime,
 };
-use portcullis_store::{RefreshState, RotateOutcome, RotationGrace, StoreResult, TokenStore};
-use tokio_postgres::Row;
+use portcullis_store::{
+    AccessTokenStore, RefreshState, RefreshTokenStore, RotateOutcome, RotationGrace, StoreResult,
+};
 
 use crate::codec::{decode, get, json, key};
 use crate::{purge, Hashed, PostgresStore};
@@ -24,123 +25,8 @@ macro_rules! dead {
     };
 }
 
-/// Grants as selected by `SELECT record, revoked …`: the `revoked` column is authoritative.
-fn grants(rows: &[Row]) -> StoreResult<Vec<Grant>> {
-    rows.iter()
-        .map(|row| {
-            let mut grant: Grant = decode(row, 0)?;
-            grant.revoked = get(row, 1)?;
-            Ok(grant)
-        })
-        .collect()
-}
-
 #[async_trait]
-impl TokenStore for PostgresStore {
-    /// An upsert that ORs `revoked` with the stored flag: saving a copy read before a
-    /// concurrent `revoke_grant` never brings the grant back (`TokenStore::save_grant`).
-    async fn save_grant(&self, grant: &Grant) -> StoreResult<()> {
-        self.execute(
-            "INSERT INTO grants (issuer, id, subject, client_id, expires_at, revoked, record) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (issuer, id) DO UPDATE SET \
-             subject = EXCLUDED.subject, client_id = EXCLUDED.client_id, \
-             expires_at = EXCLUDED.expires_at, revoked = grants.revoked OR EXCLUDED.revoked, \
-             record = CASE WHEN grants.revoked \
-                 THEN jsonb_set(EXCLUDED.record, '{revoked}', 'true') \
-                 ELSE EXCLUDED.record END",
-            &[
-                &grant.issuer.as_str(),
-                &grant.id.as_str(),
-                &grant.subject,
-                &grant.client_id,
-                &grant.expires_at.secs_i64(),
-                &grant.revoked,
-                &json(grant),
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn find_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<Option<Grant>> {
-        let rows = self
-            .query(
-                "SELECT record, revoked FROM grants WHERE issuer = $1 AND id = $2",
-                &[&issuer.as_str(), &id.as_str()],
-            )
-            .await?;
-        Ok(grants(&rows)?.pop())
-    }
-
-    async fn grants_for(
-        &self,
-        issuer: &Issuer,
-        subject: &str,
-        client_id: &str,
-    ) -> StoreResult<Vec<Grant>> {
-        let rows = self
-            .query(
-                "SELECT record, revoked FROM grants \
-                 WHERE issuer = $1 AND subject = $2 AND client_id = $3",
-                &[&issuer.as_str(), &subject, &client_id],
-            )
-            .await?;
-        grants(&rows)
-    }
-
-    async fn grants_of_subject(&self, issuer: &Issuer, subject: &str) -> StoreResult<Vec<Grant>> {
-        let rows = self
-            .query(
-                "SELECT record, revoked FROM grants WHERE issuer = $1 AND subject = $2",
-                &[&issuer.as_str(), &subject],
-            )
-            .await?;
-        grants(&rows)
-    }
-
-    /// Sets the sticky `revoked` flag; every token under the grant is dead from the
-    /// statement's commit on, because the token lookups check the flag.
-    async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool> {
-        let n = self
-            .execute(
-                "UPDATE grants SET revoked = true, \
-                 record = jsonb_set(record, '{revoked}', 'true') \
-                 WHERE issuer = $1 AND id = $2",
-                &[&issuer.as_str(), &id.as_str()],
-            )
-            .await?;
-        Ok(n > 0)
-    }
-
-    /// Upserts a marker for (issuer, family) kept until the later of the `until`s given.
-    async fn revoke_family(
-        &self,
-        issuer: &Issuer,
-        family_id: &FamilyId,
-        until: UnixTime,
-    ) -> StoreResult<()> {
-        self.execute(
-            "INSERT INTO revoked_families (issuer, family_id, until) VALUES ($1, $2, $3) \
-             ON CONFLICT (issuer, family_id) \
-             DO UPDATE SET until = GREATEST(revoked_families.until, EXCLUDED.until)",
-            &[&issuer.as_str(), &family_id.as_str(), &until.secs_i64()],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Deletes the token (RFC 7009 §2.2: the token is invalid at once); `false` when no
-    /// such token of `issuer` is stored, including on a repeated call.
-    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
-        let n = self
-            .execute(
-                "DELETE FROM access_tokens WHERE hash = $1 AND issuer = $2",
-                &[&key(hash), &issuer.as_str()],
-            )
-            .await?;
-        Ok(n > 0)
-    }
-
+impl AccessTokenStore for PostgresStore {
     async fn insert_access_token(&self, record: &AccessTokenRecord) -> StoreResult<()> {
         let row = Hashed {
             hash: &record.hash,
@@ -170,6 +56,25 @@ impl TokenStore for PostgresStore {
         rows.first().map(|r| decode(r, 0)).transpose()
     }
 
+    /// Deletes the token (RFC 7009 §2.2: the token is invalid at once); `false` when no
+    /// such token of `issuer` is stored, including on a repeated call.
+    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
+        let n = self
+            .execute(
+                "DELETE FROM access_tokens WHERE hash = $1 AND issuer = $2",
+                &[&key(hash), &issuer.as_str()],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        purge::expired(self, "access_tokens", "expires_at", now.secs_i64()).await
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for PostgresStore {
     async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> StoreResult<()> {
         let row = Hashed {
             hash: &record.hash,
@@ -211,9 +116,9 @@ impl TokenStore for PostgresStore {
     /// if it is unrotated and alive — and feeds the `INSERT` of the successor (and of the
     /// grace period, if any), so both are stored exactly when the flip happened, atomically.
     /// Racing callers on any node queue on the old row's lock and re-check `NOT rotated` on
-    /// the row as the winner left it: at most one rotates (`TokenStore::rotate_refresh_token`'s
-    /// atomicity contract). A caller that flipped nothing only reads the token's family to
-    /// answer.
+    /// the row as the winner left it: at most one rotates
+    /// (`RefreshTokenStore::rotate_refresh_token`'s atomicity contract). A caller that
+    /// flipped nothing only reads the token's family to answer.
     async fn rotate_refresh_token(
         &self,
         issuer: &Issuer,
@@ -300,19 +205,12 @@ impl TokenStore for PostgresStore {
         rows.first().map(|row| get(row, 0)).transpose()
     }
 
-    /// Purges tokens, then family markers, then grants, each in batches.
+    /// Purges refresh tokens, then the grace periods of their rotations, each in batches.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         let now = now.secs_i64();
-        let mut total = 0;
-        for (table, expiry) in [
-            ("access_tokens", "expires_at"),
-            ("refresh_tokens", "expires_at"),
-            ("refresh_graces", "until"),
-            ("revoked_families", "until"),
-            ("grants", "expires_at"),
-        ] {
-            total += purge::expired(self, table, expiry, now).await?;
-        }
-        Ok(total)
+        Ok(
+            purge::expired(self, "refresh_tokens", "expires_at", now).await?
+                + purge::expired(self, "refresh_graces", "until", now).await?,
+        )
     }
 }

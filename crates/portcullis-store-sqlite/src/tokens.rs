@@ -1,17 +1,19 @@
-//! [`TokenStore`]: grants, family revocation markers, access and refresh tokens.
+//! [`AccessTokenStore`] and [`RefreshTokenStore`].
 //!
 //! Revocation composes at read time: a token is dead when its family has a marker or its
 //! grant is revoked or gone, so a token inserted after the revocation is dead on arrival.
 
 use async_trait::async_trait;
 use portcullis_core::{
-    AccessTokenRecord, FamilyId, Grant, GrantId, Issuer, RefreshTokenRecord, TokenHash, UnixTime,
+    AccessTokenRecord, FamilyId, GrantId, Issuer, RefreshTokenRecord, TokenHash, UnixTime,
 };
-use portcullis_store::{RefreshState, RotateOutcome, RotationGrace, StoreResult, TokenStore};
+use portcullis_store::{
+    AccessTokenStore, RefreshState, RefreshTokenStore, RotateOutcome, RotationGrace, StoreResult,
+};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::codec::{db, decode, encode, key};
-use crate::{grants, purge, SqliteStore};
+use crate::{purge, SqliteStore};
 
 /// Whether the token row `t` is dead through its family or its grant.
 macro_rules! dead {
@@ -148,78 +150,7 @@ fn claim_grace(
 }
 
 #[async_trait]
-impl TokenStore for SqliteStore {
-    async fn save_grant(&self, grant: &Grant) -> StoreResult<()> {
-        let grant = grant.clone();
-        self.run(move |conn| grants::save(conn, &grant)).await
-    }
-
-    async fn find_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<Option<Grant>> {
-        let (issuer, id) = (issuer.to_string(), id.to_string());
-        self.run(move |conn| grants::find(conn, &issuer, &id)).await
-    }
-
-    async fn grants_for(
-        &self,
-        issuer: &Issuer,
-        subject: &str,
-        client_id: &str,
-    ) -> StoreResult<Vec<Grant>> {
-        let args = (issuer.to_string(), subject.to_owned(), client_id.to_owned());
-        self.run(move |conn| {
-            let sql = "SELECT record, revoked FROM grants \
-                       WHERE issuer = ?1 AND subject = ?2 AND client_id = ?3";
-            grants::select(conn, sql, params![args.0, args.1, args.2])
-        })
-        .await
-    }
-
-    async fn grants_of_subject(&self, issuer: &Issuer, subject: &str) -> StoreResult<Vec<Grant>> {
-        let (issuer, subject) = (issuer.to_string(), subject.to_owned());
-        self.run(move |conn| {
-            let sql = "SELECT record, revoked FROM grants WHERE issuer = ?1 AND subject = ?2";
-            grants::select(conn, sql, params![issuer, subject])
-        })
-        .await
-    }
-
-    async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool> {
-        let (issuer, id) = (issuer.to_string(), id.to_string());
-        self.run(move |conn| grants::revoke(conn, &issuer, &id))
-            .await
-    }
-
-    async fn revoke_family(
-        &self,
-        issuer: &Issuer,
-        family_id: &FamilyId,
-        until: UnixTime,
-    ) -> StoreResult<()> {
-        let (issuer, family, until) = (issuer.to_string(), family_id.to_string(), until.secs_i64());
-        self.run(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO revoked_families (issuer, family_id, until) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (issuer, family_id) DO UPDATE SET until = MAX(until, excluded.until)",
-            )
-            .and_then(|mut s| s.execute(params![issuer, family, until]))
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
-        let (issuer, hash) = (issuer.to_string(), key(hash));
-        self.run(move |conn| {
-            let n = conn
-                .prepare_cached("DELETE FROM access_tokens WHERE hash = ?1 AND issuer = ?2")
-                .and_then(|mut s| s.execute(params![hash, issuer]))
-                .map_err(db)?;
-            Ok(n > 0)
-        })
-        .await
-    }
-
+impl AccessTokenStore for SqliteStore {
     async fn insert_access_token(&self, record: &AccessTokenRecord) -> StoreResult<()> {
         let row = (
             key(&record.hash),
@@ -261,6 +192,27 @@ impl TokenStore for SqliteStore {
         .await
     }
 
+    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool> {
+        let (issuer, hash) = (issuer.to_string(), key(hash));
+        self.run(move |conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM access_tokens WHERE hash = ?1 AND issuer = ?2")
+                .and_then(|mut s| s.execute(params![hash, issuer]))
+                .map_err(db)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        let now = now.secs_i64();
+        self.run(move |conn| purge::expired(conn, "access_tokens", "hash", "expires_at", now))
+            .await
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for SqliteStore {
     async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> StoreResult<()> {
         let record = record.clone();
         self.run(move |conn| insert_refresh(conn, &record)).await
@@ -315,11 +267,8 @@ impl TokenStore for SqliteStore {
         let now = now.secs_i64();
         self.run(move |conn| {
             Ok(
-                purge::expired(conn, "access_tokens", "hash", "expires_at", now)?
-                    + purge::expired(conn, "refresh_tokens", "hash", "expires_at", now)?
-                    + purge::expired(conn, "refresh_graces", "old_hash", "until", now)?
-                    + purge::expired(conn, "revoked_families", "issuer, family_id", "until", now)?
-                    + purge::expired(conn, "grants", "issuer, id", "expires_at", now)?,
+                purge::expired(conn, "refresh_tokens", "hash", "expires_at", now)?
+                    + purge::expired(conn, "refresh_graces", "old_hash", "until", now)?,
             )
         })
         .await

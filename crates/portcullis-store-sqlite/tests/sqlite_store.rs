@@ -1,6 +1,6 @@
 //! What only the SQLite store promises: persistence across reopening, the schema and WAL
-//! set up on open, secrets only as hashes, sticky grant revocation, batched purges, and
-//! errors that keep their source instead of panicking.
+//! set up on open, secrets only as hashes, batched purges, and errors that keep their
+//! source instead of panicking.
 
 use std::error::Error as _;
 use std::future::Future;
@@ -12,8 +12,8 @@ use portcullis_core::{
     Algorithm, ClientKind, ClientSecretHash, CodeRecord, Grant, TokenHash, UnixTime,
 };
 use portcullis_store::{
-    ClientStore, CodeStore, ConsumeOutcome, KeyStore, RefreshState, ReplayCache, ReplayNamespace,
-    SessionStore, StoreError, TokenStore,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore, RefreshState,
+    RefreshTokenStore, ReplayCache, ReplayNamespace, SessionStore, StoreError,
 };
 use portcullis_store_sqlite::{SqliteStore, PURGE_BATCH};
 use portcullis_testkit::{Fixtures, TestClock};
@@ -177,29 +177,6 @@ async fn secrets_are_stored_only_as_hashes() {
 }
 
 #[tokio::test]
-async fn save_grant_never_brings_back_a_revoked_grant() {
-    let (s, f, c) = (
-        SqliteStore::memory().unwrap(),
-        Fixtures::new(b"sticky"),
-        TestClock::default(),
-    );
-    let a = Fixtures::issuer();
-    let grant = f.grant(&a, "alice", "c", c.at(0), c.at(100));
-    s.save_grant(&grant).await.unwrap();
-    let stale = s.find_grant(&a, &grant.id).await.unwrap().unwrap();
-    assert!(s.revoke_grant(&a, &grant.id).await.unwrap());
-    // A concurrent touch that read the grant before the revocation saves it back.
-    let touched = Grant {
-        last_used_at: c.at(50),
-        ..stale
-    };
-    s.save_grant(&touched).await.unwrap();
-    let found = s.find_grant(&a, &grant.id).await.unwrap().unwrap();
-    assert!(found.revoked, "still revoked");
-    assert_eq!(found.last_used_at, c.at(50), "the rest was saved");
-}
-
-#[tokio::test]
 async fn purge_deletes_in_batches_and_counts_every_row() {
     let db = temp_db();
     let s = SqliteStore::open(&db.path).unwrap();
@@ -216,8 +193,11 @@ async fn purge_deletes_in_batches_and_counts_every_row() {
     }
     tx.commit().unwrap();
     let now = UnixTime::from_secs(rows);
-    assert_eq!(TokenStore::purge_expired(&s, now).await.unwrap(), rows);
-    assert_eq!(TokenStore::purge_expired(&s, now).await.unwrap(), 0);
+    assert_eq!(
+        AccessTokenStore::purge_expired(&s, now).await.unwrap(),
+        rows
+    );
+    assert_eq!(AccessTokenStore::purge_expired(&s, now).await.unwrap(), 0);
 }
 
 #[tokio::test]

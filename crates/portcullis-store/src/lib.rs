@@ -1,8 +1,9 @@
 //! Storage traits for Portcullis.
 //!
-//! One trait per aggregate: [`ClientStore`], [`CodeStore`], [`TokenStore`] (tokens and the
-//! grants they live under), [`KeyStore`] (signing keys, their private keys sealed by the
-//! engine), [`ReplayCache`] (ids accepted once) and [`SessionStore`] (signed-in browsers).
+//! One trait per aggregate: [`ClientStore`], [`CodeStore`], [`GrantStore`] (grants and the
+//! token families under them), [`AccessTokenStore`], [`RefreshTokenStore`], [`KeyStore`]
+//! (signing keys, their private keys sealed by the engine), [`ReplayCache`] (ids accepted
+//! once) and [`SessionStore`] (signed-in browsers).
 //! Each is `Send + Sync + 'static` with `&self` receivers, so one store value can serve many
 //! providers (issuers) and many tasks at once; every record carries its issuer and every
 //! lookup is scoped by it.
@@ -11,8 +12,8 @@
 //! kept as [`portcullis_core::ClientSecretHash`].
 //!
 //! Atomicity is part of the contract. [`CodeStore::consume_code`],
-//! [`TokenStore::rotate_refresh_token`] and [`ReplayCache::check_and_insert`] succeed at most
-//! once per code, token or id, even when called concurrently — from many tasks, or from many
+//! [`RefreshTokenStore::rotate_refresh_token`] and [`ReplayCache::check_and_insert`] succeed
+//! at most once per code, token or id, even when called concurrently — from many tasks, or from many
 //! processes sharing one database. They answer with an outcome rather than leaving a
 //! read-then-write to the caller.
 #![forbid(unsafe_code)]
@@ -59,6 +60,33 @@ impl StoreError {
 
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Every store trait at once: what one value that keeps everything implements (the memory,
+/// SQLite and PostgreSQL stores do), for bounds such as the conformance kit's. Implemented
+/// for every type that implements them all; a host never implements it by hand.
+pub trait FullStore:
+    ClientStore
+    + CodeStore
+    + GrantStore
+    + AccessTokenStore
+    + RefreshTokenStore
+    + KeyStore
+    + ReplayCache
+    + SessionStore
+{
+}
+
+impl<S> FullStore for S where
+    S: ClientStore
+        + CodeStore
+        + GrantStore
+        + AccessTokenStore
+        + RefreshTokenStore
+        + KeyStore
+        + ReplayCache
+        + SessionStore
+{
+}
 
 /// Registered clients, per issuer.
 #[async_trait]
@@ -125,7 +153,7 @@ pub trait CodeStore: Send + Sync + 'static {
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
-/// The state of a refresh token found by [`TokenStore::find_refresh_token`].
+/// The state of a refresh token found by [`RefreshTokenStore::find_refresh_token`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshState {
     /// Current: it may be rotated.
@@ -136,7 +164,7 @@ pub enum RefreshState {
     Revoked,
 }
 
-/// What [`TokenStore::rotate_refresh_token`] found.
+/// What [`RefreshTokenStore::rotate_refresh_token`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
     /// This call rotated the token; the successor is stored.
@@ -151,7 +179,8 @@ pub enum RotateOutcome {
     Missing,
 }
 
-/// What a rotation keeps for its grace period (see [`TokenStore::claim_rotation_grace`]).
+/// What a rotation keeps for its grace period (see
+/// [`RefreshTokenStore::claim_rotation_grace`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotationGrace {
     /// The rotation's token response, sealed under a key only a holder of the old refresh
@@ -163,12 +192,18 @@ pub struct RotationGrace {
     pub max_claims: u32,
 }
 
-/// Access tokens, refresh tokens, and the grants they belong to.
+/// Grants — what one subject gave one client at one issuer — and the token families under
+/// them: the two units of revocation above a single token.
 ///
-/// Revocation composes: a token is dead when it, its family or its grant is revoked. The
-/// lookups below never return a dead token as live.
+/// **Revocation composes** across this trait, [`AccessTokenStore`] and
+/// [`RefreshTokenStore`]: a token is dead when it, its family or its grant is revoked, and
+/// the token lookups never return a dead token as live — including a token inserted after
+/// its grant or family was revoked (a racing redemption). The three traits therefore share
+/// one deployment's state: a revocation made here is seen at once, on every node, by the
+/// token stores it is paired with in the engine's `Stores` (one database, or stores that
+/// consult each other).
 #[async_trait]
-pub trait TokenStore: Send + Sync + 'static {
+pub trait GrantStore: Send + Sync + 'static {
     /// Inserts or replaces a grant. A revoked grant stays revoked: saving a copy read
     /// before the revocation (e.g. to record its last use) never brings it back.
     async fn save_grant(&self, grant: &Grant) -> StoreResult<()>;
@@ -189,11 +224,17 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Revokes a grant: every code, access and refresh token under it stops working at once.
     /// Idempotent; `false` if no such grant.
+    ///
+    /// **Atomicity:** once this call returns, no lookup on any node returns a token of the
+    /// grant as live, and no rotation of one succeeds.
     async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool>;
 
-    /// Revokes a token family of `issuer` (never another issuer's): every token in it
-    /// (including ones inserted after this call) stops working. The marker is kept until `until`, after which every token of the family
-    /// has expired. Idempotent.
+    /// Revokes a token family of `issuer` (never another issuer's): every access and refresh
+    /// token in it (including ones inserted after this call) stops working. The marker is
+    /// kept until `until`, after which every token of the family has expired. Idempotent; a
+    /// later call never shortens the marker.
+    ///
+    /// **Atomicity:** as [`GrantStore::revoke_grant`], for the family's tokens.
     async fn revoke_family(
         &self,
         issuer: &Issuer,
@@ -201,9 +242,17 @@ pub trait TokenStore: Send + Sync + 'static {
         until: UnixTime,
     ) -> StoreResult<()>;
 
-    /// Revokes one access token (RFC 7009). Idempotent; `false` if unknown.
-    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool>;
+    /// Removes grants and family revocation markers that expired at or before `now`;
+    /// returns how many records went.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
 
+/// Access tokens, stored by hash until they expire or are revoked.
+///
+/// A token under a revoked grant or family is dead (see [`GrantStore`]: revocation
+/// composes).
+#[async_trait]
+pub trait AccessTokenStore: Send + Sync + 'static {
     /// Stores a newly issued access token.
     async fn insert_access_token(&self, record: &AccessTokenRecord) -> StoreResult<()>;
 
@@ -215,6 +264,20 @@ pub trait TokenStore: Send + Sync + 'static {
         hash: &TokenHash,
     ) -> StoreResult<Option<AccessTokenRecord>>;
 
+    /// Revokes one access token (RFC 7009). Idempotent; `false` if unknown.
+    async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool>;
+
+    /// Removes access tokens that expired at or before `now`; returns how many.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// Refresh tokens, their rotation (RFC 6749 §6, RFC 9700 §4.14.2) and the grace periods
+/// rotations keep.
+///
+/// A token under a revoked grant or family is [`RefreshState::Revoked`] and never rotates
+/// (see [`GrantStore`]: revocation composes).
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync + 'static {
     /// Stores a newly issued refresh token (the first of a family).
     async fn insert_refresh_token(&self, record: &RefreshTokenRecord) -> StoreResult<()>;
 
@@ -234,7 +297,7 @@ pub trait TokenStore: Send + Sync + 'static {
     /// [`RotateOutcome::Missing`]). A revoked token (or family, or grant) never rotates.
     ///
     /// With `grace`, the rotation that succeeds keeps it with `old`, in the same atomic step,
-    /// for [`TokenStore::claim_rotation_grace`].
+    /// for [`RefreshTokenStore::claim_rotation_grace`].
     async fn rotate_refresh_token(
         &self,
         issuer: &Issuer,
@@ -256,8 +319,8 @@ pub trait TokenStore: Send + Sync + 'static {
         now: UnixTime,
     ) -> StoreResult<Option<String>>;
 
-    /// Removes tokens, grants and revocation markers that expired at or before `now`; returns how
-    /// many records went.
+    /// Removes refresh tokens (rotated or not) and rotation grace periods that expired at or
+    /// before `now`; returns how many records went.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
@@ -334,9 +397,17 @@ pub enum ReplayOutcome {
     Replayed,
 }
 
-/// Ids that are accepted once until they expire: interaction tickets, and later the `jti`s
-/// of JWT client assertions (RFC 7523 §3), DPoP proofs (RFC 9449 §11.1) and request objects
-/// (RFC 9101).
+/// Ids that are accepted once until they expire: the one primitive for every "accept once
+/// until expiry" that is not a stored code or refresh token.
+///
+/// Each kind of id has its own [`ReplayNamespace`], so that one cache serves them all:
+/// * interaction tickets (`interaction_ticket`, today);
+/// * the `jti` of JWT client assertions, kept until the assertion's `exp` (RFC 7523 §3);
+/// * the `jti` of DPoP proofs, kept while the proof's `iat` is acceptable (RFC 9449 §11.1);
+/// * the `jti` of request objects (RFC 9101), when a request object must be used once.
+///
+/// A new such rule is a new namespace and a call to [`ReplayCache::check_and_insert`], never a
+/// new store method: the atomicity below is proven once, by the conformance kit.
 ///
 /// An id is a SHA-256 hash ([`TokenHash`]) of what is to be accepted once: a secret (a
 /// ticket) is never stored, and an id of any length takes 32 bytes. The caller hashes

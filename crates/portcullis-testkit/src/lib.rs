@@ -9,7 +9,7 @@
 //! use std::sync::Arc;
 //! use portcullis_testkit::{conformance_tests, DbName};
 //!
-//! // One `#[test]` per check, named `clients::client_round_trip`, `races::…`, etc.
+//! // One `#[test]` per check, named `clients::client_round_trip`, `codes::…`, etc.
 //! conformance_tests!(|db: DbName| async move {
 //!     Arc::new(MyStore::connect(&format!("postgres://localhost/{db}")).await.unwrap())
 //! });
@@ -21,8 +21,8 @@
 //! across processes. A store that lives in process memory uses [`shared_in_process`]:
 //! `conformance_tests!(shared_in_process(MemoryStore::new))`. The macro can also be limited
 //! to some groups, for a store that implements only some traits:
-//! `conformance_tests!(make; codes, tokens, races)`. Each use defines modules named after
-//! its groups, so use it once per module.
+//! `conformance_tests!(make; codes, grants, refresh_tokens)`. Each use defines modules named
+//! after its groups, so use it once per module.
 //!
 //! [`run_conformance`] runs every check in one async call instead (on the caller's runtime,
 //! which should be multi-threaded for the races to mean something); `run_*_checks` run one
@@ -32,12 +32,15 @@
 //! tests only) and [`Fixtures`], which builds valid records with random hashes and ids.
 //!
 //! ## Groups and checks
+//! Each group checks one trait, its racers included (see [`checks::races`]); the token groups
+//! save grants too, since a token lives only as long as its grant.
 //! * `clients` ([`ClientStore`]): [`checks::clients`]
 //! * `codes` ([`CodeStore`]): [`checks::codes`]
-//! * `grants`, `tokens` and `revocation` ([`TokenStore`]): [`checks::grants`],
-//!   [`checks::tokens`], [`checks::revocation`]
+//! * `grants` ([`GrantStore`]): [`checks::grants`]
+//! * `access_tokens` ([`AccessTokenStore`], with [`GrantStore`]): [`checks::access_tokens`]
+//! * `refresh_tokens` ([`RefreshTokenStore`], with [`GrantStore`]): [`checks::refresh_tokens`]
+//! * `revocation` (the three, together: revocation composes): [`checks::revocation`]
 //! * `keys` ([`KeyStore`]): [`checks::keys`]
-//! * `races` ([`CodeStore`] and [`TokenStore`]): [`checks::races`]
 //! * `replay` ([`ReplayCache`]): [`checks::replay`]
 //! * `sessions` ([`SessionStore`]): [`checks::sessions`]
 #![forbid(unsafe_code)]
@@ -50,7 +53,10 @@ mod harness;
 mod macros;
 mod rng;
 
-use portcullis_store::{ClientStore, CodeStore, KeyStore, ReplayCache, SessionStore, TokenStore};
+use portcullis_store::{
+    AccessTokenStore, ClientStore, CodeStore, FullStore, GrantStore, KeyStore, RefreshTokenStore,
+    ReplayCache, SessionStore,
+};
 
 pub use clock::TestClock;
 pub use fixtures::Fixtures;
@@ -64,16 +70,16 @@ use harness::Runner;
 /// that fails.
 pub async fn run_conformance<S>(make_store: impl StoreFactory<S>)
 where
-    S: ClientStore + CodeStore + TokenStore + KeyStore + ReplayCache + SessionStore,
+    S: FullStore,
 {
     let runner = Runner::new(make_store);
     crate::__checks_of!(clients, __run_group, runner);
     crate::__checks_of!(codes, __run_group, runner);
     crate::__checks_of!(grants, __run_group, runner);
-    crate::__checks_of!(tokens, __run_group, runner);
+    crate::__checks_of!(access_tokens, __run_group, runner);
+    crate::__checks_of!(refresh_tokens, __run_group, runner);
     crate::__checks_of!(revocation, __run_group, runner);
     crate::__checks_of!(keys, __run_group, runner);
-    crate::__checks_of!(races, __run_group, runner);
     crate::__checks_of!(replay, __run_group, runner);
     crate::__checks_of!(sessions, __run_group, runner);
 }
@@ -84,18 +90,43 @@ pub async fn run_client_checks<S: ClientStore>(make_store: impl StoreFactory<S>)
     crate::__checks_of!(clients, __run_group, runner);
 }
 
-/// Runs the [`CodeStore`] checks ([`checks::codes`]).
+/// Runs the [`CodeStore`] checks ([`checks::codes`]), races included.
 pub async fn run_code_checks<S: CodeStore>(make_store: impl StoreFactory<S>) {
     let runner = Runner::new(make_store);
     crate::__checks_of!(codes, __run_group, runner);
 }
 
-/// Runs the [`TokenStore`] checks ([`checks::grants`], [`checks::tokens`],
-/// [`checks::revocation`]).
-pub async fn run_token_checks<S: TokenStore>(make_store: impl StoreFactory<S>) {
+/// Runs the [`GrantStore`] checks ([`checks::grants`]).
+pub async fn run_grant_checks<S: GrantStore>(make_store: impl StoreFactory<S>) {
     let runner = Runner::new(make_store);
     crate::__checks_of!(grants, __run_group, runner);
-    crate::__checks_of!(tokens, __run_group, runner);
+}
+
+/// Runs the [`AccessTokenStore`] checks ([`checks::access_tokens`]).
+pub async fn run_access_token_checks<S>(make_store: impl StoreFactory<S>)
+where
+    S: GrantStore + AccessTokenStore,
+{
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(access_tokens, __run_group, runner);
+}
+
+/// Runs the [`RefreshTokenStore`] checks ([`checks::refresh_tokens`]), races included.
+pub async fn run_refresh_token_checks<S>(make_store: impl StoreFactory<S>)
+where
+    S: GrantStore + RefreshTokenStore,
+{
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(refresh_tokens, __run_group, runner);
+}
+
+/// Runs the checks that revocation composes across the three token traits
+/// ([`checks::revocation`]).
+pub async fn run_revocation_checks<S>(make_store: impl StoreFactory<S>)
+where
+    S: GrantStore + AccessTokenStore + RefreshTokenStore,
+{
+    let runner = Runner::new(make_store);
     crate::__checks_of!(revocation, __run_group, runner);
 }
 
@@ -103,12 +134,6 @@ pub async fn run_token_checks<S: TokenStore>(make_store: impl StoreFactory<S>) {
 pub async fn run_key_checks<S: KeyStore>(make_store: impl StoreFactory<S>) {
     let runner = Runner::new(make_store);
     crate::__checks_of!(keys, __run_group, runner);
-}
-
-/// Runs the concurrency checks ([`checks::races`]).
-pub async fn run_race_checks<S: CodeStore + TokenStore>(make_store: impl StoreFactory<S>) {
-    let runner = Runner::new(make_store);
-    crate::__checks_of!(races, __run_group, runner);
 }
 
 /// Runs the [`ReplayCache`] checks ([`checks::replay`]), races included.

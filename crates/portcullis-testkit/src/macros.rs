@@ -1,11 +1,11 @@
 //! `conformance_tests!` and the one list of checks it shares with `run_conformance`.
 
 /// Expands to one `#[test]` per conformance check, in one module per group (`clients`,
-/// `codes`, `grants`, `tokens`, `revocation`, `keys`, `races`, `replay`, `sessions`), so that
-/// a failure is named `codes::code_is_consumed_once`.
+/// `codes`, `grants`, `access_tokens`, `refresh_tokens`, `revocation`, `keys`, `replay`,
+/// `sessions`), so that a failure is named `codes::code_is_consumed_once`.
 ///
 /// `conformance_tests!(make_store)` runs every group; `conformance_tests!(make_store; codes,
-/// races)` only those named. `conformance_tests!(make_store; known_failures = [check, …])`
+/// replay)` only those named. `conformance_tests!(make_store; known_failures = [check, …])`
 /// runs every group but expects the named checks to fail (and fails if one passes): a way
 /// to land a store with a documented gap, never to hide one. `make_store` is evaluated once
 /// per test, inside that test's
@@ -23,7 +23,8 @@ macro_rules! conformance_tests {
     ($make_store:expr; known_failures = $known:tt $(,)?) => {
         $crate::conformance_tests!(
             @groups $make_store; $known;
-            clients, codes, grants, tokens, revocation, keys, races, replay, sessions
+            clients, codes, grants, access_tokens, refresh_tokens, revocation, keys, replay,
+            sessions
         );
     };
     ($make_store:expr; $($group:ident),+ $(,)?) => {
@@ -54,6 +55,9 @@ macro_rules! __checks_of {
             codes_are_scoped_by_issuer,
             expired_code_is_never_consumed,
             code_purge_expired,
+            handles_share_one_database,
+            racing_consumers_on_one_handle,
+            racing_consumers_on_separate_handles,
         ]; $($args)*}
     };
     (grants, $then:ident, $($args:tt)*) => {
@@ -62,16 +66,27 @@ macro_rules! __checks_of {
             grant_save_replaces,
             grants_are_listed_by_subject_and_client,
             revoke_grant_marks_it_revoked,
+            a_stale_save_keeps_the_revocation_and_saves_the_rest,
+            grant_purge_expired,
         ]; $($args)*}
     };
-    (tokens, $then:ident, $($args:tt)*) => {
-        $crate::$then! {tokens; [
+    (access_tokens, $then:ident, $($args:tt)*) => {
+        $crate::$then! {access_tokens; [
             access_token_round_trip,
             revoke_access_token_kills_only_that_token,
+            access_token_purge_expired,
+        ]; $($args)*}
+    };
+    (refresh_tokens, $then:ident, $($args:tt)*) => {
+        $crate::$then! {refresh_tokens; [
             refresh_token_round_trip,
             rotation_happens_once,
             rotation_grace_is_bounded,
-            token_purge_expired,
+            refresh_token_purge_expired,
+            racing_rotations_on_one_handle,
+            racing_rotations_on_separate_handles,
+            racing_grace_claims_on_one_handle,
+            racing_grace_claims_on_separate_handles,
         ]; $($args)*}
     };
     (revocation, $then:ident, $($args:tt)*) => {
@@ -88,17 +103,6 @@ macro_rules! __checks_of {
             reseal_key_swaps_only_the_current_private_key,
             racing_reseals_on_separate_handles,
             key_purge_expired,
-        ]; $($args)*}
-    };
-    (races, $then:ident, $($args:tt)*) => {
-        $crate::$then! {races; [
-            handles_share_one_database,
-            racing_consumers_on_one_handle,
-            racing_consumers_on_separate_handles,
-            racing_rotations_on_one_handle,
-            racing_rotations_on_separate_handles,
-            racing_grace_claims_on_one_handle,
-            racing_grace_claims_on_separate_handles,
         ]; $($args)*}
     };
     (replay, $then:ident, $($args:tt)*) => {

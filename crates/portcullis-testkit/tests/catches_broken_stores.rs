@@ -11,7 +11,7 @@ use portcullis_core::{CodeRecord, Issuer, TokenHash, UnixTime};
 use portcullis_store::{
     CodeStore, ConsumeOutcome, ReplayCache, ReplayNamespace, ReplayOutcome, StoreResult,
 };
-use portcullis_testkit::checks::{codes, races, replay};
+use portcullis_testkit::checks::{codes, replay};
 use portcullis_testkit::{run_code_checks, run_replay_checks, shared_in_process, Harness};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,13 +194,11 @@ fn replay_cache(bug: ReplayBug) -> impl Fn() -> Replays + Send + Sync + 'static 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_correct_store_passes_every_code_check() {
     run_code_checks(shared_in_process(code_store(Bug::None))).await;
-    let race = races::racing_consumers_on_one_handle;
-    assert!(passes(code_store(Bug::None), "race", race).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_bug_fails_its_check() {
-    let race = races::racing_consumers_on_separate_handles;
+    let race = codes::racing_consumers_on_separate_handles;
     let broken = code_store(Bug::CheckThenAct);
     assert!(!passes(broken, "race", race).await, "check-then-act");
     let scoped = codes::codes_are_scoped_by_issuer;

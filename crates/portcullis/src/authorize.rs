@@ -411,7 +411,7 @@ impl Provider {
         // The code first, the grant last: if either write fails the client gets no code, and
         // a code whose grant was never saved cannot be redeemed — no half-written grant.
         let stored = match inner.stores.codes.insert_code(&issued.record).await {
-            Ok(()) => inner.stores.tokens.save_grant(&grant).await,
+            Ok(()) => inner.stores.grants.save_grant(&grant).await,
             Err(e) => Err(e),
         };
         if let Err(e) = stored {
@@ -450,8 +450,9 @@ impl Provider {
         now: UnixTime,
     ) -> Result<Grant, StoreError> {
         let inner = &self.inner;
-        let tokens = &inner.stores.tokens;
-        let existing = tokens
+        let existing = inner
+            .stores
+            .grants
             .grants_for(&inner.issuer, &approval.subject, client_id)
             .await?
             .into_iter()

@@ -28,7 +28,7 @@ impl Provider {
         let now = inner.clock.now();
         let mut out: Vec<GrantSummary> = inner
             .stores
-            .tokens
+            .grants
             .grants_of_subject(&inner.issuer, subject)
             .await?
             .into_iter()
@@ -50,9 +50,9 @@ impl Provider {
     /// grant is not theirs (or unknown).
     pub async fn revoke_grant(&self, subject: &str, grant: &GrantId) -> Result<bool, StoreError> {
         let inner = &self.inner;
-        let tokens = &inner.stores.tokens;
-        match tokens.find_grant(&inner.issuer, grant).await? {
-            Some(g) if g.subject == subject => tokens.revoke_grant(&inner.issuer, grant).await,
+        let grants = &inner.stores.grants;
+        match grants.find_grant(&inner.issuer, grant).await? {
+            Some(g) if g.subject == subject => grants.revoke_grant(&inner.issuer, grant).await,
             _ => Ok(false),
         }
     }
@@ -81,7 +81,7 @@ impl Provider {
         let now = inner.clock.now();
         let covered = inner
             .stores
-            .tokens
+            .grants
             .grants_for(&inner.issuer, subject, pending.client_id())
             .await?
             .iter()

@@ -129,7 +129,7 @@ impl Provider {
         }
         let record = inner
             .stores
-            .tokens
+            .access_tokens
             .find_access_token(&inner.issuer, &TokenHash::of(bearer))
             .await?
             .filter(|t| now < t.expires_at && t.scopes_at(now).contains(scope))
@@ -152,7 +152,7 @@ impl Provider {
         let inner = &self.inner;
         let Some(t) = inner
             .stores
-            .tokens
+            .access_tokens
             .find_access_token(&inner.issuer, hash)
             .await?
         else {
@@ -189,7 +189,7 @@ impl Provider {
         let inner = &self.inner;
         let Some((t, state)) = inner
             .stores
-            .tokens
+            .refresh_tokens
             .find_refresh_token(&inner.issuer, hash)
             .await?
         else {

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use portcullis_core::{
     Algorithm, Client, ClientError, InteractionKey, Issuer, KeyEncryptionKeys, Policy, RandomError,
 };
-use portcullis_store::{ClientStore, CodeStore, KeyStore, ReplayCache, StoreError, TokenStore};
+use portcullis_store::{
+    AccessTokenStore, ClientStore, CodeStore, GrantStore, KeyStore, RefreshTokenStore, ReplayCache,
+    StoreError,
+};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::blocking::BlockingPool;
@@ -22,8 +25,12 @@ pub struct Stores {
     pub clients: Arc<dyn ClientStore>,
     /// Authorization codes.
     pub codes: Arc<dyn CodeStore>,
-    /// Tokens and grants.
-    pub tokens: Arc<dyn TokenStore>,
+    /// Grants and the token families under them (the units of revocation).
+    pub grants: Arc<dyn GrantStore>,
+    /// Access tokens.
+    pub access_tokens: Arc<dyn AccessTokenStore>,
+    /// Refresh tokens and their rotations.
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     /// Signing keys.
     pub keys: Arc<dyn KeyStore>,
     /// Ids accepted once (interaction tickets).
@@ -34,12 +41,20 @@ impl Stores {
     /// Uses one value that implements every store trait (e.g. `MemoryStore`).
     pub fn shared<S>(store: Arc<S>) -> Self
     where
-        S: ClientStore + CodeStore + TokenStore + KeyStore + ReplayCache,
+        S: ClientStore
+            + CodeStore
+            + GrantStore
+            + AccessTokenStore
+            + RefreshTokenStore
+            + KeyStore
+            + ReplayCache,
     {
         Self {
             clients: store.clone(),
             codes: store.clone(),
-            tokens: store.clone(),
+            grants: store.clone(),
+            access_tokens: store.clone(),
+            refresh_tokens: store.clone(),
             keys: store.clone(),
             replays: store,
         }
@@ -300,7 +315,9 @@ impl Provider {
         let stores = &self.inner.stores;
         let now = self.inner.clock.now();
         Ok(stores.codes.purge_expired(now).await?
-            + stores.tokens.purge_expired(now).await?
+            + stores.access_tokens.purge_expired(now).await?
+            + stores.refresh_tokens.purge_expired(now).await?
+            + stores.grants.purge_expired(now).await?
             + stores.clients.purge_expired(now).await?
             + stores.keys.purge_expired(now).await?
             + stores.replays.purge_expired(now).await?)

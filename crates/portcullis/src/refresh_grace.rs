@@ -56,7 +56,7 @@ impl Provider {
         let inner = &self.inner;
         let sealed = inner
             .stores
-            .tokens
+            .refresh_tokens
             .claim_rotation_grace(&inner.issuer, &old.hash, now)
             .await?;
         let answer = sealed.and_then(|s| open_grace_answer(presented, &s, &inner.issuer, now));

@@ -46,7 +46,7 @@ impl Provider {
             }
         };
         let inner = &self.inner;
-        let tokens = &inner.stores.tokens;
+        let stores = &inner.stores;
         let hash = TokenHash::of(token);
         let not_yours = || {
             fail(
@@ -56,21 +56,33 @@ impl Provider {
         };
         for refresh in [refresh_first, !refresh_first] {
             if refresh {
-                if let Some((t, _)) = tokens.find_refresh_token(&inner.issuer, &hash).await? {
+                if let Some((t, _)) = stores
+                    .refresh_tokens
+                    .find_refresh_token(&inner.issuer, &hash)
+                    .await?
+                {
                     if t.client_id != client.id {
                         return Err(not_yours());
                     }
                     let until = now.plus(inner.policy.lifetimes.longest_token());
-                    tokens
+                    stores
+                        .grants
                         .revoke_family(&inner.issuer, &t.family_id, until)
                         .await?;
                     return Ok(());
                 }
-            } else if let Some(t) = tokens.find_access_token(&inner.issuer, &hash).await? {
+            } else if let Some(t) = stores
+                .access_tokens
+                .find_access_token(&inner.issuer, &hash)
+                .await?
+            {
                 if t.client_id != client.id {
                     return Err(not_yours());
                 }
-                tokens.revoke_access_token(&inner.issuer, &hash).await?;
+                stores
+                    .access_tokens
+                    .revoke_access_token(&inner.issuer, &hash)
+                    .await?;
                 return Ok(());
             }
         }

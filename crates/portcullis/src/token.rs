@@ -109,7 +109,7 @@ impl Provider {
         check_code_binding(&record, client, &g)?;
         let grant_live = inner
             .stores
-            .tokens
+            .grants
             .find_grant(&inner.issuer, &record.grant_id)
             .await?
             .is_some_and(|gr| !gr.revoked);
@@ -177,11 +177,15 @@ impl Provider {
             None => None,
         };
         if let Some(r) = &refresh {
-            inner.stores.tokens.insert_refresh_token(&r.record).await?;
+            inner
+                .stores
+                .refresh_tokens
+                .insert_refresh_token(&r.record)
+                .await?;
         }
         inner
             .stores
-            .tokens
+            .access_tokens
             .insert_access_token(&access.record)
             .await?;
         self.touch_grant(&record.grant_id, now).await?;
@@ -202,7 +206,7 @@ impl Provider {
         let hash = TokenHash::of(&g.refresh_token);
         let Some((old, state)) = inner
             .stores
-            .tokens
+            .refresh_tokens
             .find_refresh_token(&inner.issuer, &hash)
             .await?
         else {
@@ -247,7 +251,7 @@ impl Provider {
             } else {
                 inner
                     .stores
-                    .tokens
+                    .grants
                     .find_grant(&inner.issuer, &old.grant_id)
                     .await?
                     .map_or(old.issued_at, |g| g.last_used_at)
@@ -315,7 +319,7 @@ impl Provider {
         // like reuse.
         inner
             .stores
-            .tokens
+            .access_tokens
             .insert_access_token(&access.record)
             .await?;
         self.touch_grant(&old.grant_id, now).await?;
@@ -331,7 +335,7 @@ impl Provider {
             let grace = self.grace_to_keep(client, &g.refresh_token, &response, now)?;
             match inner
                 .stores
-                .tokens
+                .refresh_tokens
                 .rotate_refresh_token(&inner.issuer, &hash, &successor.record, grace.as_ref())
                 .await?
             {
@@ -348,7 +352,7 @@ impl Provider {
                     };
                     inner
                         .stores
-                        .tokens
+                        .access_tokens
                         .revoke_access_token(&inner.issuer, &access.record.hash)
                         .await?;
                     return Ok(answer);
@@ -356,7 +360,7 @@ impl Provider {
                 RotateOutcome::Missing => {
                     inner
                         .stores
-                        .tokens
+                        .access_tokens
                         .revoke_access_token(&inner.issuer, &access.record.hash)
                         .await?;
                     return Err(invalid_grant("the refresh token is invalid").into());
@@ -406,7 +410,7 @@ impl Provider {
         let access = self.access_token(client, &to, now).await?;
         self.inner
             .stores
-            .tokens
+            .access_tokens
             .insert_access_token(&access.record)
             .await?;
         Ok(TokenResponse::bearer(&access, None, g.scope.as_ref(), now))
@@ -518,7 +522,7 @@ impl Provider {
         let until = now.plus(inner.policy.lifetimes.longest_token());
         inner
             .stores
-            .tokens
+            .grants
             .revoke_family(&inner.issuer, family_id, until)
             .await
     }
@@ -526,13 +530,13 @@ impl Provider {
     /// Records use of a grant and extends its life to cover the tokens just issued.
     async fn touch_grant(&self, id: &GrantId, now: UnixTime) -> Result<(), StoreError> {
         let inner = &self.inner;
-        let tokens = &inner.stores.tokens;
-        if let Some(mut grant) = tokens.find_grant(&inner.issuer, id).await? {
+        let grants = &inner.stores.grants;
+        if let Some(mut grant) = grants.find_grant(&inner.issuer, id).await? {
             grant.last_used_at = now;
             grant.expires_at = grant
                 .expires_at
                 .max(now.plus(inner.policy.lifetimes.longest_token()));
-            tokens.save_grant(&grant).await?;
+            grants.save_grant(&grant).await?;
         }
         Ok(())
     }

@@ -94,7 +94,7 @@ impl Provider {
         };
         let record = inner
             .stores
-            .tokens
+            .access_tokens
             .find_access_token(&inner.issuer, &TokenHash::of(&token))
             .await
             .map_err(store_down)?

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use common::*;
 use http::StatusCode;
 use portcullis::core::{Issuer, TokenHash};
-use portcullis::store::TokenStore;
+use portcullis::store::{AccessTokenStore, GrantStore};
 use portcullis_store_memory::MemoryStore;
 
 #[tokio::test]

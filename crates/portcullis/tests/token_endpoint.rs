@@ -6,7 +6,7 @@ use bytes::Bytes;
 use common::*;
 use http::{Request, StatusCode};
 use portcullis::core::{Issuer, Lifetimes, Policy, TokenHash};
-use portcullis::store::TokenStore;
+use portcullis::store::AccessTokenStore;
 
 #[tokio::test]
 async fn code_exchange_issues_bearer_tokens_without_caching() {

@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use portcullis::store::{
-    ClientStore, CodeStore, KeyStore, ReplayCache, SessionStore, StoreError, StoreResult,
-    TokenStore,
-};
+use portcullis::store::{FullStore, SessionStore, StoreError, StoreResult};
 use portcullis::Stores;
 use portcullis_store_memory::MemoryStore;
 use portcullis_store_postgres::{PostgresConfig, PostgresStore};
@@ -161,7 +158,7 @@ impl StoreSpec {
 /// One store as the provider's stores and the session store.
 fn both<S>(store: Arc<S>) -> (Stores, Arc<dyn SessionStore>)
 where
-    S: ClientStore + CodeStore + TokenStore + KeyStore + ReplayCache + SessionStore,
+    S: FullStore,
 {
     (Stores::shared(store.clone()), store)
 }

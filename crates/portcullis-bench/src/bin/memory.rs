@@ -6,7 +6,7 @@
 use std::alloc::System;
 use std::hint::black_box;
 
-use portcullis::store::TokenStore;
+use portcullis::store::{AccessTokenStore, GrantStore};
 use portcullis_bench::{delegated_token, Delegated};
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;

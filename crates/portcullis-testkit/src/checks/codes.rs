@@ -1,8 +1,11 @@
 //! [`CodeStore`]: authorization codes are single use (RFC 6749 §4.1.2, §10.5) and expire.
 
+use std::sync::Arc;
+
 use portcullis_core::{CodeRecord, Grant};
 use portcullis_store::{CodeStore, ConsumeOutcome};
 
+use super::races::{race, RACERS, ROUNDS};
 use super::{purged, Must};
 use crate::{Fixtures, Harness};
 
@@ -160,4 +163,67 @@ pub async fn code_purge_expired<S: CodeStore>(h: Harness<S>) {
     );
     purged(purge(200).await, 1, "the +200s code");
     purged(purge(1_000_000).await, 0, "none left");
+}
+
+/// Every handle from the factory reaches the same database: a code inserted through one is
+/// consumed through another. (Without this, the separate-handle races would prove nothing.)
+pub async fn handles_share_one_database<S: CodeStore>(h: Harness<S>) {
+    let (one, two) = (h.open().await, h.open().await);
+    let (_, code) = code_at(&h, 0, 60);
+    two.insert_code(&code).await.must("insert_code");
+    let out = one
+        .consume_code(&Fixtures::issuer(), &code.hash, h.clock().at(1))
+        .await
+        .must("consume_code");
+    assert_eq!(
+        out,
+        ConsumeOutcome::Consumed(Box::new(code)),
+        "through another handle"
+    );
+}
+
+/// [`RACERS`] tasks sharing one handle race to consume one code: one `Consumed`, every other
+/// `AlreadyConsumed`.
+pub async fn racing_consumers_on_one_handle<S: CodeStore>(h: Harness<S>) {
+    let handles = vec![h.open().await];
+    consume_race(&h, &handles).await;
+}
+
+/// [`RACERS`] tasks with a handle each race to consume one code: one `Consumed`, every
+/// other `AlreadyConsumed`.
+pub async fn racing_consumers_on_separate_handles<S: CodeStore>(h: Harness<S>) {
+    let handles = h.open_many(RACERS).await;
+    consume_race(&h, &handles).await;
+}
+
+async fn consume_race<S: CodeStore>(h: &Harness<S>, handles: &[Arc<S>]) {
+    let (f, c) = (h.fixtures(), h.clock());
+    let a = Fixtures::issuer();
+    for round in 0..ROUNDS {
+        let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(1_000));
+        let code = f.code(&grant, &f.family_id(), c.at(0), c.at(60));
+        let writer = &handles[round % handles.len()];
+        writer.insert_code(&code).await.must("insert_code");
+        let (hash, now) = (code.hash, c.at(1));
+        let outcomes = race(handles, |s, _| {
+            let a = a.clone();
+            async move { s.consume_code(&a, &hash, now).await.must("consume_code") }
+        })
+        .await;
+        let won = outcomes
+            .iter()
+            .filter(|o| matches!(o, ConsumeOutcome::Consumed(_)))
+            .count();
+        assert_eq!(won, 1, "round {round}: exactly one winner: {outcomes:?}");
+        let reused = ConsumeOutcome::AlreadyConsumed {
+            grant_id: code.grant_id.clone(),
+            family_id: code.family_id.clone(),
+        };
+        for o in &outcomes {
+            match o {
+                ConsumeOutcome::Consumed(r) => assert_eq!(**r, code, "round {round}"),
+                other => assert_eq!(other, &reused, "round {round}: every loser"),
+            }
+        }
+    }
 }

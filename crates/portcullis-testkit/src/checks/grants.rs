@@ -1,9 +1,11 @@
-//! [`TokenStore`]'s grants: what one subject gave one client, the unit a user revokes.
+//! [`GrantStore`]: grants — what one subject gave one client, the unit a user revokes — and
+//! the purge of grants and family revocation markers. (Revocation's effect on tokens is
+//! [`super::revocation`]'s.)
 
 use portcullis_core::Grant;
-use portcullis_store::TokenStore;
+use portcullis_store::GrantStore;
 
-use super::{sorted, Must};
+use super::{purged, sorted, Must};
 use crate::{Fixtures, Harness};
 
 fn by_id(grants: Vec<Grant>) -> Vec<Grant> {
@@ -12,7 +14,7 @@ fn by_id(grants: Vec<Grant>) -> Vec<Grant> {
 
 /// `save_grant` then `find_grant` gives back the grant as saved; an unknown id and another
 /// issuer's grant are `None`.
-pub async fn grant_round_trip<S: TokenStore>(h: Harness<S>) {
+pub async fn grant_round_trip<S: GrantStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
     let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(1_000));
@@ -27,7 +29,7 @@ pub async fn grant_round_trip<S: TokenStore>(h: Harness<S>) {
 
 /// `save_grant` on an existing id replaces the grant ("inserts or replaces"), and the
 /// listings hold it once.
-pub async fn grant_save_replaces<S: TokenStore>(h: Harness<S>) {
+pub async fn grant_save_replaces<S: GrantStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let a = Fixtures::issuer();
     let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(1_000));
@@ -58,7 +60,7 @@ pub async fn grant_save_replaces<S: TokenStore>(h: Harness<S>) {
 /// `grants_for` lists exactly the grants of one subject to one client at one issuer, and
 /// `grants_of_subject` those of one subject to any client at one issuer — revoked ones
 /// included, other issuers' never.
-pub async fn grants_are_listed_by_subject_and_client<S: TokenStore>(h: Harness<S>) {
+pub async fn grants_are_listed_by_subject_and_client<S: GrantStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
     let g = |issuer, subject, client| f.grant(issuer, subject, client, c.at(0), c.at(1_000));
@@ -107,7 +109,7 @@ pub async fn grants_are_listed_by_subject_and_client<S: TokenStore>(h: Harness<S
 /// `revoke_grant` marks the grant revoked (and only that), is idempotent, is `false` for an
 /// unknown grant, issuer B cannot revoke issuer A's grant, and saving a stale copy never
 /// un-revokes it.
-pub async fn revoke_grant_marks_it_revoked<S: TokenStore>(h: Harness<S>) {
+pub async fn revoke_grant_marks_it_revoked<S: GrantStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
     let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(1_000));
@@ -151,4 +153,83 @@ pub async fn revoke_grant_marks_it_revoked<S: TokenStore>(h: Harness<S>) {
     assert_eq!(found, Some(other), "another grant untouched");
     let unknown = s.revoke_grant(&a, &f.grant_id()).await.must("revoke_grant");
     assert!(!unknown, "an unknown grant");
+}
+
+/// A saved grant of alice's at issuer A, living until +10 000 s.
+pub(super) async fn saved_grant<S: GrantStore>(h: &Harness<S>, s: &S) -> Grant {
+    let (f, c) = (h.fixtures(), h.clock());
+    let grant = f.grant(
+        &Fixtures::issuer(),
+        "alice",
+        "client-1",
+        c.at(0),
+        c.at(10_000),
+    );
+    s.save_grant(&grant).await.must("save_grant");
+    grant
+}
+
+/// Saving a copy of a grant read before its revocation (a concurrent touch recording a use)
+/// keeps the grant revoked and saves the rest of the copy (`GrantStore::save_grant`).
+pub async fn a_stale_save_keeps_the_revocation_and_saves_the_rest<S: GrantStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let a = Fixtures::issuer();
+    let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(100));
+    s.save_grant(&grant).await.must("save_grant");
+    let stale = s.find_grant(&a, &grant.id).await.must("find_grant");
+    let stale = stale.expect("the grant as saved");
+    assert!(s.revoke_grant(&a, &grant.id).await.must("revoke_grant"));
+    let touched = Grant {
+        last_used_at: c.at(50),
+        ..stale
+    };
+    s.save_grant(&touched).await.must("save_grant");
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    let want = Grant {
+        revoked: true,
+        ..touched
+    };
+    assert_eq!(found, Some(want), "still revoked, the rest saved");
+}
+
+/// `purge_expired` removes exactly the grants (revoked or not) and family revocation
+/// markers, of every issuer, that expired at `now`, and returns how many went.
+pub async fn grant_purge_expired<S: GrantStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
+    let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(400));
+    let revoked = f.grant(&a, "bob", "client-1", c.at(0), c.at(400));
+    let grant_b = f.grant(&b, "alice", "client-1", c.at(0), c.at(400));
+    for g in [&grant, &revoked, &grant_b] {
+        s.save_grant(g).await.must("save_grant");
+    }
+    assert!(s.revoke_grant(&a, &revoked.id).await.must("revoke_grant"));
+    s.revoke_family(&a, &f.family_id(), c.at(300))
+        .await
+        .must("revoke_family");
+    s.revoke_family(&b, &f.family_id(), c.at(300))
+        .await
+        .must("revoke_family");
+
+    let purge = |secs| GrantStore::purge_expired(&*s, c.at(secs));
+    purged(purge(299).await, 0, "nothing expired yet");
+    purged(purge(300).await, 2, "A's and B's family markers");
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(found, Some(grant.clone()), "the grant lives until +400s");
+    purged(
+        purge(400).await,
+        3,
+        "the grants, revoked or not, of A and B",
+    );
+    for (issuer, id) in [(&a, &grant.id), (&a, &revoked.id), (&b, &grant_b.id)] {
+        let found = s.find_grant(issuer, id).await.must("find_grant");
+        assert_eq!(found, None, "purged");
+    }
+    let listed = s.grants_of_subject(&a, "alice").await;
+    assert_eq!(
+        listed.must("grants_of_subject"),
+        Vec::new(),
+        "no longer listed"
+    );
+    purged(purge(1_000_000).await, 0, "none left");
 }

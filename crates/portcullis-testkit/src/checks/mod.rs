@@ -10,15 +10,16 @@
 //! returns. Time is always an argument (the stores never read a clock), so expiry is checked
 //! to the second: a record whose `expires_at` equals `now` has expired.
 
+pub mod access_tokens;
 pub mod clients;
 pub mod codes;
 pub mod grants;
 pub mod keys;
 pub mod races;
+pub mod refresh_tokens;
 pub mod replay;
 pub mod revocation;
 pub mod sessions;
-pub mod tokens;
 
 use portcullis_store::{StoreError, StoreResult};
 

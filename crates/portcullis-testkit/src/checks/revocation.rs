@@ -1,11 +1,16 @@
-//! [`TokenStore`]'s revocation composes: a token is dead when it, its family (RFC 9700
-//! §4.14.2: a reused refresh token or code revokes its family) or its grant is revoked —
-//! including a token inserted after the revocation.
+//! Revocation composes across [`GrantStore`], [`AccessTokenStore`] and
+//! [`RefreshTokenStore`]: a token is dead when it, its family (RFC 9700 §4.14.2: a reused
+//! refresh token or code revokes its family) or its grant is revoked — including a token
+//! inserted after the revocation.
 
 use portcullis_core::{AccessTokenRecord, FamilyId, Grant, RefreshTokenRecord};
-use portcullis_store::{RefreshState, RotateOutcome, TokenStore};
+use portcullis_store::{
+    AccessTokenStore, GrantStore, RefreshState, RefreshTokenStore, RotateOutcome,
+};
 
-use super::tokens::{access, refresh_state, saved_grant, stored};
+use super::access_tokens::access;
+use super::grants::saved_grant;
+use super::refresh_tokens::{refresh_state, stored};
 use super::Must;
 use crate::{Fixtures, Harness};
 
@@ -16,7 +21,7 @@ struct Victims {
 }
 
 impl Victims {
-    async fn insert<S: TokenStore>(
+    async fn insert<S: GrantStore + AccessTokenStore + RefreshTokenStore>(
         h: &Harness<S>,
         s: &S,
         grant: &Grant,
@@ -36,7 +41,11 @@ impl Victims {
         v
     }
 
-    async fn assert_live<S: TokenStore>(&self, s: &S, what: &str) {
+    async fn assert_live<S: GrantStore + AccessTokenStore + RefreshTokenStore>(
+        &self,
+        s: &S,
+        what: &str,
+    ) {
         let a = Fixtures::issuer();
         assert!(
             access(s, &a, &self.access).await,
@@ -50,7 +59,12 @@ impl Victims {
         );
     }
 
-    async fn assert_dead<S: TokenStore>(&self, h: &Harness<S>, s: &S, what: &str) {
+    async fn assert_dead<S: GrantStore + AccessTokenStore + RefreshTokenStore>(
+        &self,
+        h: &Harness<S>,
+        s: &S,
+        what: &str,
+    ) {
         let a = Fixtures::issuer();
         assert!(
             !access(s, &a, &self.access).await,
@@ -90,7 +104,11 @@ impl Victims {
 /// `revoke_grant` kills every access and refresh token under the grant at once — including
 /// tokens inserted after the revocation (a racing redemption) — and nothing else: another
 /// grant's tokens and `client_credentials` tokens live on.
-pub async fn revoked_grant_kills_its_tokens<S: TokenStore>(h: Harness<S>) {
+pub async fn revoked_grant_kills_its_tokens<
+    S: GrantStore + AccessTokenStore + RefreshTokenStore,
+>(
+    h: Harness<S>,
+) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let a = Fixtures::issuer();
     let (doomed, spared) = (saved_grant(&h, &s).await, saved_grant(&h, &s).await);
@@ -118,7 +136,11 @@ pub async fn revoked_grant_kills_its_tokens<S: TokenStore>(h: Harness<S>) {
 /// `revoke_family` kills every token of the family — including tokens inserted after it —
 /// and nothing else: the grant stays unrevoked and its other families live on. It is
 /// idempotent: a second call, even with an earlier `until`, keeps the family dead.
-pub async fn revoked_family_kills_its_tokens<S: TokenStore>(h: Harness<S>) {
+pub async fn revoked_family_kills_its_tokens<
+    S: GrantStore + AccessTokenStore + RefreshTokenStore,
+>(
+    h: Harness<S>,
+) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let a = Fixtures::issuer();
     let grant = saved_grant(&h, &s).await;
@@ -149,7 +171,11 @@ pub async fn revoked_family_kills_its_tokens<S: TokenStore>(h: Harness<S>) {
 
 /// Issuer B revoking a family id never kills issuer A's tokens of that family: the
 /// revocation is scoped by its issuer like every other call.
-pub async fn revoke_family_is_scoped_by_issuer<S: TokenStore>(h: Harness<S>) {
+pub async fn revoke_family_is_scoped_by_issuer<
+    S: GrantStore + AccessTokenStore + RefreshTokenStore,
+>(
+    h: Harness<S>,
+) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let grant = saved_grant(&h, &s).await;
     let family = f.family_id();

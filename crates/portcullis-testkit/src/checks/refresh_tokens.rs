@@ -1,38 +1,18 @@
-//! [`TokenStore`]'s tokens: access tokens, refresh-token rotation (RFC 6749 §6, RFC 9700
-//! §4.14.2), revoking one access token (RFC 7009) and purging.
+//! [`RefreshTokenStore`]: refresh tokens rotate once (RFC 6749 §6, RFC 9700 §4.14.2), a
+//! rotation's grace period answers a bounded number of claims, and racers on one handle or
+//! many never break either.
 
-use portcullis_core::{AccessTokenRecord, Grant, Issuer, RefreshTokenRecord, TokenHash, UnixTime};
-use portcullis_store::{RefreshState, RotateOutcome, RotationGrace, TokenStore};
+use std::sync::Arc;
 
+use portcullis_core::{Grant, Issuer, RefreshTokenRecord, TokenHash, UnixTime};
+use portcullis_store::{GrantStore, RefreshState, RefreshTokenStore, RotateOutcome, RotationGrace};
+
+use super::grants::saved_grant;
+use super::races::{race, RACERS, ROUNDS};
 use super::{purged, Must};
 use crate::{Fixtures, Harness};
 
-/// A saved grant of alice's at issuer A, living until +10 000 s.
-pub(super) async fn saved_grant<S: TokenStore>(h: &Harness<S>, s: &S) -> Grant {
-    let (f, c) = (h.fixtures(), h.clock());
-    let grant = f.grant(
-        &Fixtures::issuer(),
-        "alice",
-        "client-1",
-        c.at(0),
-        c.at(10_000),
-    );
-    s.save_grant(&grant).await.must("save_grant");
-    grant
-}
-
-pub(super) async fn access<S: TokenStore>(s: &S, i: &Issuer, t: &AccessTokenRecord) -> bool {
-    let found = s
-        .find_access_token(i, &t.hash)
-        .await
-        .must("find_access_token");
-    if let Some(found) = &found {
-        assert_eq!(found, t, "a live access token comes back as inserted");
-    }
-    found.is_some()
-}
-
-pub(super) async fn refresh_state<S: TokenStore>(
+pub(super) async fn refresh_state<S: RefreshTokenStore>(
     s: &S,
     i: &Issuer,
     t: &RefreshTokenRecord,
@@ -47,74 +27,14 @@ pub(super) async fn refresh_state<S: TokenStore>(
     })
 }
 
-pub(super) async fn stored<S: TokenStore>(s: &S, hash: &TokenHash) -> bool {
+pub(super) async fn stored<S: RefreshTokenStore>(s: &S, hash: &TokenHash) -> bool {
     let found = s.find_refresh_token(&Fixtures::issuer(), hash).await;
     found.must("find_refresh_token").is_some()
 }
 
-/// `insert_access_token` then `find_access_token` gives back the token as inserted, for a
-/// user-delegated and a `client_credentials` token; an unknown hash and another issuer's
-/// token are `None`.
-pub async fn access_token_round_trip<S: TokenStore>(h: Harness<S>) {
-    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
-    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
-    let grant = saved_grant(&h, &s).await;
-    let user = f.access_token(&grant, &f.family_id(), c.at(0), c.at(60));
-    let service = f.client_access_token(&a, "client-1", c.at(0), c.at(60));
-    for t in [&user, &service] {
-        s.insert_access_token(t).await.must("insert_access_token");
-        assert!(access(&*s, &a, t).await, "found at A: {t:?}");
-        assert!(!access(&*s, &b, t).await, "issuer B must not see A's token");
-    }
-    let unknown = s.find_access_token(&a, &f.token_hash()).await;
-    assert_eq!(unknown.must("find_access_token"), None, "an unknown hash");
-}
-
-/// `revoke_access_token` kills that token only, says whether it knew it, and issuer B
-/// cannot revoke issuer A's token (RFC 7009 §2.1).
-pub async fn revoke_access_token_kills_only_that_token<S: TokenStore>(h: Harness<S>) {
-    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
-    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
-    let grant = saved_grant(&h, &s).await;
-    let family = f.family_id();
-    let (gone, kept) = (
-        f.access_token(&grant, &family, c.at(0), c.at(60)),
-        f.access_token(&grant, &family, c.at(0), c.at(60)),
-    );
-    s.insert_access_token(&gone)
-        .await
-        .must("insert_access_token");
-    s.insert_access_token(&kept)
-        .await
-        .must("insert_access_token");
-
-    let via_b = s.revoke_access_token(&b, &gone.hash).await;
-    assert!(
-        !via_b.must("revoke_access_token"),
-        "B does not know A's token"
-    );
-    assert!(access(&*s, &a, &gone).await, "B's attempt changed nothing");
-    assert!(s
-        .revoke_access_token(&a, &gone.hash)
-        .await
-        .must("revoke_access_token"));
-    assert!(!access(&*s, &a, &gone).await, "revoked");
-    assert!(
-        access(&*s, &a, &kept).await,
-        "a sibling in the same family lives"
-    );
-    // Idempotent: whatever it answers, the token stays dead.
-    s.revoke_access_token(&a, &gone.hash)
-        .await
-        .must("revoke_access_token");
-    assert!(!access(&*s, &a, &gone).await, "still revoked");
-    let unknown = s.revoke_access_token(&a, &f.token_hash()).await;
-    assert!(!unknown.must("revoke_access_token"), "an unknown token");
-}
-
 /// `insert_refresh_token` then `find_refresh_token` gives back the token as inserted and
 /// `Active`; an unknown hash and another issuer's token are `None`.
-pub async fn refresh_token_round_trip<S: TokenStore>(h: Harness<S>) {
+pub async fn refresh_token_round_trip<S: GrantStore + RefreshTokenStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
     let grant = saved_grant(&h, &s).await;
@@ -139,7 +59,7 @@ pub async fn refresh_token_round_trip<S: TokenStore>(h: Harness<S>) {
 /// successor is stored `Active` and rotates in turn; a second rotation of the old token is
 /// `AlreadyRotated` with its family and stores nothing; an unknown token, or another
 /// issuer's, is `Missing` and stores nothing.
-pub async fn rotation_happens_once<S: TokenStore>(h: Harness<S>) {
+pub async fn rotation_happens_once<S: GrantStore + RefreshTokenStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
     let grant = saved_grant(&h, &s).await;
@@ -214,7 +134,7 @@ pub(super) fn grace(answer: &str, until: UnixTime, max_claims: u32) -> RotationG
 /// claim returns its answer until it is over (`now >= until`), its claims are used up, or
 /// the successor is no longer current (rotated in turn, or revoked); never through another
 /// issuer; never for a rotation without one. Purging removes it at `until`.
-pub async fn rotation_grace_is_bounded<S: TokenStore>(h: Harness<S>) {
+pub async fn rotation_grace_is_bounded<S: GrantStore + RefreshTokenStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
     let grant = saved_grant(&h, &s).await;
@@ -260,12 +180,12 @@ pub async fn rotation_grace_is_bounded<S: TokenStore>(h: Harness<S>) {
 
     let (old, _) = rotated(Some(grace("answer", until, 5))).await;
     purged(
-        TokenStore::purge_expired(&*s, c.at(9)).await,
+        RefreshTokenStore::purge_expired(&*s, c.at(9)).await,
         0,
         "nothing expired yet",
     );
     purged(
-        TokenStore::purge_expired(&*s, until).await,
+        RefreshTokenStore::purge_expired(&*s, until).await,
         5,
         "the five grace periods",
     );
@@ -273,7 +193,7 @@ pub async fn rotation_grace_is_bounded<S: TokenStore>(h: Harness<S>) {
 }
 
 /// Rotates a new token of a new family under `grant` with `g`: the old hash, the successor.
-pub(super) async fn rotated_with<S: TokenStore>(
+pub(super) async fn rotated_with<S: RefreshTokenStore>(
     h: &Harness<S>,
     s: &S,
     grant: &Grant,
@@ -293,7 +213,7 @@ pub(super) async fn rotated_with<S: TokenStore>(
     (old.hash, new)
 }
 
-async fn claim_at<S: TokenStore>(
+async fn claim_at<S: RefreshTokenStore>(
     s: &S,
     issuer: Issuer,
     old: TokenHash,
@@ -304,55 +224,166 @@ async fn claim_at<S: TokenStore>(
         .must("claim_rotation_grace")
 }
 
-/// `purge_expired` removes exactly the access tokens, refresh tokens (rotated or not),
-/// family revocation markers and grants, of every issuer, that expired at `now`, and returns
-/// how many records went.
-pub async fn token_purge_expired<S: TokenStore>(h: Harness<S>) {
+/// `purge_expired` removes exactly the refresh tokens (rotated or not), of every issuer, that
+/// expired at `now`, returns how many went, and leaves the grants they were issued under
+/// alone.
+pub async fn refresh_token_purge_expired<S: GrantStore + RefreshTokenStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
-    let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(400));
-    let grant_b = f.grant(&b, "alice", "client-1", c.at(0), c.at(400));
-    s.save_grant(&grant).await.must("save_grant");
+    let grant = saved_grant(&h, &s).await;
+    let grant_b = f.grant(&b, "alice", "client-1", c.at(0), c.at(10_000));
     s.save_grant(&grant_b).await.must("save_grant");
     let family = f.family_id();
-    let user = f.access_token(&grant, &family, c.at(0), c.at(100));
-    let service = f.client_access_token(&a, "client-1", c.at(0), c.at(100));
-    let service_b = f.client_access_token(&b, "client-1", c.at(0), c.at(100));
-    for t in [&user, &service, &service_b] {
-        s.insert_access_token(t).await.must("insert_access_token");
-    }
     let old = f.refresh_token(&grant, &family, c.at(0), c.at(150));
     let new = f.refresh_token(&grant, &family, c.at(10), c.at(200));
-    s.insert_refresh_token(&old)
-        .await
-        .must("insert_refresh_token");
+    let of_b = f.refresh_token(&grant_b, &f.family_id(), c.at(0), c.at(150));
+    for t in [&old, &of_b] {
+        s.insert_refresh_token(t).await.must("insert_refresh_token");
+    }
     let out = s.rotate_refresh_token(&a, &old.hash, &new, None).await;
     assert_eq!(out.must("rotate_refresh_token"), RotateOutcome::Rotated);
-    s.revoke_family(&a, &f.family_id(), c.at(300))
-        .await
-        .must("revoke_family");
 
-    let purge = |secs| TokenStore::purge_expired(&*s, c.at(secs));
-    purged(purge(99).await, 0, "nothing expired yet");
-    purged(purge(100).await, 3, "the access tokens");
-    for t in [&user, &service] {
-        assert!(!access(&*s, &a, t).await, "purged");
-    }
-    purged(purge(150).await, 1, "the rotated refresh token");
+    let purge = |secs| RefreshTokenStore::purge_expired(&*s, c.at(secs));
+    purged(purge(149).await, 0, "nothing expired yet");
+    purged(purge(150).await, 2, "the rotated token and B's");
     assert_eq!(refresh_state(&*s, &a, &old).await, None, "purged");
+    assert_eq!(refresh_state(&*s, &b, &of_b).await, None, "purged");
     assert_eq!(
         refresh_state(&*s, &a, &new).await,
         Some(RefreshState::Active)
     );
     purged(purge(200).await, 1, "its successor");
-    purged(purge(300).await, 1, "the family marker");
-    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
-    assert_eq!(found, Some(grant.clone()), "the grant lives until +400s");
-    purged(purge(400).await, 2, "A's and B's grants");
-    assert_eq!(
-        s.find_grant(&a, &grant.id).await.must("find_grant"),
-        None,
-        "purged"
-    );
     purged(purge(1_000_000).await, 0, "none left");
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(
+        found,
+        Some(grant),
+        "the grant is not a refresh token's to purge"
+    );
+}
+
+/// [`RACERS`] tasks sharing one handle race to rotate one refresh token, each with its own
+/// successor: one `Rotated` whose successor alone is stored, every other `AlreadyRotated`.
+pub async fn racing_rotations_on_one_handle<S: GrantStore + RefreshTokenStore>(h: Harness<S>) {
+    let handles = vec![h.open().await];
+    rotate_race(&h, &handles).await;
+}
+
+/// [`RACERS`] tasks with a handle each race to rotate one refresh token, each with its own
+/// successor: one `Rotated` whose successor alone is stored, every other `AlreadyRotated`.
+pub async fn racing_rotations_on_separate_handles<S: GrantStore + RefreshTokenStore>(
+    h: Harness<S>,
+) {
+    let handles = h.open_many(RACERS).await;
+    rotate_race(&h, &handles).await;
+}
+
+async fn rotate_race<S: GrantStore + RefreshTokenStore>(h: &Harness<S>, handles: &[Arc<S>]) {
+    let (f, c) = (h.fixtures(), h.clock());
+    let a = Fixtures::issuer();
+    let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(10_000));
+    handles[0].save_grant(&grant).await.must("save_grant");
+    for round in 0..ROUNDS {
+        let family = f.family_id();
+        let old = f.refresh_token(&grant, &family, c.at(0), c.at(600));
+        let successors: Vec<_> = (0..RACERS)
+            .map(|_| f.refresh_token(&grant, &family, c.at(1), c.at(600)))
+            .collect();
+        let writer = &handles[round % handles.len()];
+        writer
+            .insert_refresh_token(&old)
+            .await
+            .must("insert_refresh_token");
+        let successors = Arc::new(successors);
+        let outcomes = race(handles, |s, i| {
+            let (a, successors) = (a.clone(), successors.clone());
+            let hash = old.hash;
+            async move {
+                let out = s
+                    .rotate_refresh_token(&a, &hash, &successors[i], None)
+                    .await;
+                out.must("rotate_refresh_token")
+            }
+        })
+        .await;
+        let winners: Vec<usize> = (0..RACERS)
+            .filter(|&i| outcomes[i] == RotateOutcome::Rotated)
+            .collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: exactly one winner: {outcomes:?}"
+        );
+        let lost = RotateOutcome::AlreadyRotated { family_id: family };
+        for (i, o) in outcomes.iter().enumerate() {
+            if i != winners[0] {
+                assert_eq!(o, &lost, "round {round}: every loser");
+            }
+        }
+        let reader = &handles[(round + 1) % handles.len()];
+        for (i, next) in successors.iter().enumerate() {
+            let state = state_of(&**reader, &a, &next.hash).await;
+            let want = (i == winners[0]).then_some(RefreshState::Active);
+            assert_eq!(state, want, "round {round}: successor of racer {i}");
+        }
+        let state = state_of(&**reader, &a, &old.hash).await;
+        assert_eq!(
+            state,
+            Some(RefreshState::Rotated),
+            "round {round}: the old token"
+        );
+    }
+}
+
+/// [`RACERS`] tasks claim one grace period of 5 claims through one shared handle: exactly
+/// 5 get its answer.
+pub async fn racing_grace_claims_on_one_handle<S: GrantStore + RefreshTokenStore>(h: Harness<S>) {
+    let s = h.open().await;
+    grace_race(&h, &[s]).await;
+}
+
+/// [`RACERS`] tasks claim one grace period of 5 claims through handles of their own:
+/// exactly 5 get its answer.
+pub async fn racing_grace_claims_on_separate_handles<S: GrantStore + RefreshTokenStore>(
+    h: Harness<S>,
+) {
+    let handles = h.open_many(RACERS).await;
+    grace_race(&h, &handles).await;
+}
+
+async fn grace_race<S: GrantStore + RefreshTokenStore>(h: &Harness<S>, handles: &[Arc<S>]) {
+    const CLAIMS: usize = 5;
+    let (a, c) = (Fixtures::issuer(), h.clock());
+    let grant = saved_grant(h, &*handles[0]).await;
+    for round in 0..ROUNDS {
+        let writer = &handles[round % handles.len()];
+        let g = grace("answer", c.at(10), CLAIMS as u32);
+        let (old, _) = rotated_with(h, &**writer, &grant, Some(g)).await;
+        let claims = race(handles, |s, _| {
+            let (a, hash, now) = (a.clone(), old, c.at(2));
+            async move {
+                let out = s.claim_rotation_grace(&a, &hash, now).await;
+                out.must("claim_rotation_grace")
+            }
+        })
+        .await;
+        let answered = claims.iter().flatten().count();
+        assert_eq!(
+            answered, CLAIMS,
+            "round {round}: exactly {CLAIMS} claims answered"
+        );
+        assert!(claims.iter().flatten().all(|a| a == "answer"));
+    }
+}
+
+async fn state_of<S: RefreshTokenStore>(
+    s: &S,
+    a: &Issuer,
+    hash: &TokenHash,
+) -> Option<RefreshState> {
+    let found = s
+        .find_refresh_token(a, hash)
+        .await
+        .must("find_refresh_token");
+    found.map(|(_, state)| state)
 }

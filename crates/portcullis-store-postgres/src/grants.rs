@@ -1,0 +1,126 @@
+//! [`GrantStore`]: grants, whose `revoked` column is sticky and authoritative over the JSON
+//! copy, and family revocation markers.
+
+use async_trait::async_trait;
+use portcullis_core::{FamilyId, Grant, GrantId, Issuer, UnixTime};
+use portcullis_store::{GrantStore, StoreResult};
+use tokio_postgres::Row;
+
+use crate::codec::{decode, get, json};
+use crate::{purge, PostgresStore};
+
+/// Grants as selected by `SELECT record, revoked …`: the `revoked` column is authoritative.
+fn grants(rows: &[Row]) -> StoreResult<Vec<Grant>> {
+    rows.iter()
+        .map(|row| {
+            let mut grant: Grant = decode(row, 0)?;
+            grant.revoked = get(row, 1)?;
+            Ok(grant)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl GrantStore for PostgresStore {
+    /// An upsert that ORs `revoked` with the stored flag: saving a copy read before a
+    /// concurrent `revoke_grant` never brings the grant back (`GrantStore::save_grant`).
+    async fn save_grant(&self, grant: &Grant) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO grants (issuer, id, subject, client_id, expires_at, revoked, record) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (issuer, id) DO UPDATE SET \
+             subject = EXCLUDED.subject, client_id = EXCLUDED.client_id, \
+             expires_at = EXCLUDED.expires_at, revoked = grants.revoked OR EXCLUDED.revoked, \
+             record = CASE WHEN grants.revoked \
+                 THEN jsonb_set(EXCLUDED.record, '{revoked}', 'true') \
+                 ELSE EXCLUDED.record END",
+            &[
+                &grant.issuer.as_str(),
+                &grant.id.as_str(),
+                &grant.subject,
+                &grant.client_id,
+                &grant.expires_at.secs_i64(),
+                &grant.revoked,
+                &json(grant),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn find_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<Option<Grant>> {
+        let rows = self
+            .query(
+                "SELECT record, revoked FROM grants WHERE issuer = $1 AND id = $2",
+                &[&issuer.as_str(), &id.as_str()],
+            )
+            .await?;
+        Ok(grants(&rows)?.pop())
+    }
+
+    async fn grants_for(
+        &self,
+        issuer: &Issuer,
+        subject: &str,
+        client_id: &str,
+    ) -> StoreResult<Vec<Grant>> {
+        let rows = self
+            .query(
+                "SELECT record, revoked FROM grants \
+                 WHERE issuer = $1 AND subject = $2 AND client_id = $3",
+                &[&issuer.as_str(), &subject, &client_id],
+            )
+            .await?;
+        grants(&rows)
+    }
+
+    async fn grants_of_subject(&self, issuer: &Issuer, subject: &str) -> StoreResult<Vec<Grant>> {
+        let rows = self
+            .query(
+                "SELECT record, revoked FROM grants WHERE issuer = $1 AND subject = $2",
+                &[&issuer.as_str(), &subject],
+            )
+            .await?;
+        grants(&rows)
+    }
+
+    /// Sets the sticky `revoked` flag; every token under the grant is dead from the
+    /// statement's commit on, because the token lookups check the flag.
+    async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool> {
+        let n = self
+            .execute(
+                "UPDATE grants SET revoked = true, \
+                 record = jsonb_set(record, '{revoked}', 'true') \
+                 WHERE issuer = $1 AND id = $2",
+                &[&issuer.as_str(), &id.as_str()],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Upserts a marker for (issuer, family) kept until the later of the `until`s given.
+    async fn revoke_family(
+        &self,
+        issuer: &Issuer,
+        family_id: &FamilyId,
+        until: UnixTime,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO revoked_families (issuer, family_id, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (issuer, family_id) \
+             DO UPDATE SET until = GREATEST(revoked_families.until, EXCLUDED.until)",
+            &[&issuer.as_str(), &family_id.as_str(), &until.secs_i64()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Purges family markers, then grants, each in batches (a token under a purged grant is
+    /// dead, like one under a revoked grant).
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        let now = now.secs_i64();
+        Ok(
+            purge::expired(self, "revoked_families", "until", now).await?
+                + purge::expired(self, "grants", "expires_at", now).await?,
+        )
+    }
+}
