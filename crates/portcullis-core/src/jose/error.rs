@@ -3,6 +3,7 @@
 
 /// A JOSE failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum JoseError {
     /// Not a compact JWS: wrong number of parts, bad base64url, bad JSON, or too long.
     #[error("malformed JWS")]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::algorithm::Algorithm;
 use super::error::JoseError;
-use super::signing_key::{PublicMaterial, VerifyingKey};
+use super::verifying_key::{PublicMaterial, VerifyingKey};
 
 /// A public JWK. Private members (`d`, `p`, …) are never read or written: a JWK with them is
 /// parsed as its public part.

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::algorithm::Algorithm;
 use super::error::JoseError;
-use super::signing_key::{SigningKey, VerifyingKey};
+use super::signing_key::SigningKey;
+use super::verifying_key::VerifyingKey;
 
 /// Longest compact JWS accepted: bounds the work an attacker's input can cause.
 const MAX_JWS_LEN: usize = 64 * 1024;

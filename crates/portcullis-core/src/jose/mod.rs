@@ -6,9 +6,11 @@ mod error;
 mod jwk;
 mod jws;
 mod signing_key;
+mod verifying_key;
 
 pub use algorithm::Algorithm;
 pub use error::JoseError;
 pub use jwk::{Jwk, JwkSet};
 pub use jws::{sign_compact, verify_compact, JwsHeader, UnsignedJws, VerifiedJws};
-pub use signing_key::{SigningKey, VerifyingKey};
+pub use signing_key::SigningKey;
+pub use verifying_key::VerifyingKey;

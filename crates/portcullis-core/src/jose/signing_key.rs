@@ -1,17 +1,17 @@
-//! Signing keys (private, never printed) and verifying keys (public).
+//! Signing keys: private, never printed.
 
 use std::fmt;
 
 use ring::rand::SecureRandom;
 use ring::rsa::PublicKeyComponents;
 use ring::signature::{
-    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, UnparsedPublicKey,
-    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING,
+    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
 };
 
 use super::algorithm::Algorithm;
 use super::error::JoseError;
 use super::jwk::Jwk;
+use super::verifying_key::{PublicMaterial, VerifyingKey};
 
 enum KeyPair {
     Rsa(RsaKeyPair),
@@ -174,81 +174,5 @@ impl fmt::Debug for SigningKey {
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .finish_non_exhaustive()
-    }
-}
-
-/// Public key material.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PublicMaterial {
-    /// RSA modulus and exponent, big-endian without leading zeros.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    /// An uncompressed P-256 point: `0x04 ‖ x ‖ y`.
-    P256(Vec<u8>),
-    /// An Ed25519 public key.
-    Ed25519(Vec<u8>),
-}
-
-/// A public key that verifies signatures for one algorithm (or, when the JWK named none,
-/// any algorithm of its type that the caller allows).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifyingKey {
-    pub(crate) kid: Option<String>,
-    pub(crate) alg: Option<Algorithm>,
-    pub(crate) material: PublicMaterial,
-}
-
-impl VerifyingKey {
-    /// The key id, if any.
-    pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
-    }
-
-    /// The algorithm the key is restricted to, if any.
-    pub fn alg(&self) -> Option<Algorithm> {
-        self.alg
-    }
-
-    /// Whether this key's type can verify `alg`, and it is not restricted to another.
-    pub(crate) fn fits(&self, alg: Algorithm) -> bool {
-        let type_fits = matches!(
-            (&self.material, alg),
-            (
-                PublicMaterial::Rsa { .. },
-                Algorithm::RS256 | Algorithm::PS256
-            ) | (PublicMaterial::P256(_), Algorithm::ES256)
-                | (PublicMaterial::Ed25519(_), Algorithm::EdDSA)
-        );
-        type_fits && self.alg.is_none_or(|a| a == alg)
-    }
-
-    /// Verifies `signature` over `message` with `alg`.
-    pub fn verify(&self, alg: Algorithm, message: &[u8], sig: &[u8]) -> Result<(), JoseError> {
-        if !self.fits(alg) {
-            return Err(JoseError::KeyMismatch);
-        }
-        let ok = match (&self.material, alg) {
-            (PublicMaterial::Rsa { n, e }, Algorithm::RS256) => PublicKeyComponents { n, e }
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
-                .is_ok(),
-            (PublicMaterial::Rsa { n, e }, Algorithm::PS256) => PublicKeyComponents { n, e }
-                .verify(&signature::RSA_PSS_2048_8192_SHA256, message, sig)
-                .is_ok(),
-            (PublicMaterial::P256(point), Algorithm::ES256) => {
-                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-                    .verify(message, sig)
-                    .is_ok()
-            }
-            (PublicMaterial::Ed25519(x), Algorithm::EdDSA) => {
-                UnparsedPublicKey::new(&signature::ED25519, x)
-                    .verify(message, sig)
-                    .is_ok()
-            }
-            _ => false,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(JoseError::InvalidSignature)
-        }
     }
 }
