@@ -4,13 +4,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use portcullis_core::{
-    Client, ClientKind, GrantType, InteractionKey, Issuer, PkcePolicy, RedirectUri, ScopeSet,
-    UnixTime,
+    Client, ClientKind, GrantType, InteractionKey, Issuer, RedirectUri, ScopeSet, UnixTime,
 };
 use ring::rand::SecureRandom;
 
@@ -42,22 +40,17 @@ pub fn issuer() -> &'static Issuer {
 /// redirect URI, OpenID and plain scopes.
 pub fn client() -> &'static Client {
     static C: OnceLock<Client> = OnceLock::new();
-    C.get_or_init(|| Client {
-        id: "app".into(),
-        kind: ClientKind::Public,
-        redirect_uris: vec![
-            RedirectUri::parse("https://app.example/cb").expect("a redirect URI"),
-            RedirectUri::parse("http://127.0.0.1/cb").expect("a redirect URI"),
-        ],
-        allowed_scopes: ScopeSet::parse("openid profile email read write").expect("scopes"),
-        default_scopes: ScopeSet::parse("read").expect("scopes"),
-        grant_types: BTreeSet::from([GrantType::AuthorizationCode]),
-        pkce: PkcePolicy::Required,
-        expires_at: None,
-        oidc: Default::default(),
-        first_party: false,
-        dangerous_skip_consent_for_unverifiable_redirects: false,
-        tokens: Default::default(),
+    C.get_or_init(|| {
+        Client::new("app", ClientKind::Public)
+            .with_redirect_uris([
+                RedirectUri::parse("https://app.example/cb").expect("a redirect URI"),
+                RedirectUri::parse("http://127.0.0.1/cb").expect("a redirect URI"),
+            ])
+            .with_allowed_scopes(
+                ScopeSet::parse("openid profile email read write").expect("scopes"),
+            )
+            .with_default_scopes(ScopeSet::parse("read").expect("scopes"))
+            .with_grant_types([GrantType::AuthorizationCode])
     })
 }
 

@@ -1,14 +1,11 @@
 //! The code → token exchange through the public `Provider` API, on the memory store.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
-use portcullis::core::{
-    Client, ClientKind, GrantType, Issuer, PkcePolicy, Policy, RedirectUri, ScopeSet,
-};
+use portcullis::core::{Client, ClientKind, GrantType, Issuer, Policy, RedirectUri, ScopeSet};
 use portcullis::{Approval, AuthorizeOutcome, ManualClock, Provider, Stores};
 use portcullis_store_memory::MemoryStore;
 use ring::digest::{digest, SHA256};
@@ -55,20 +52,11 @@ impl CodeFlow {
             .build()
             .expect("runtime");
         let provider = memory_provider();
-        let client = Client {
-            id: CLIENT.into(),
-            kind: ClientKind::Public,
-            redirect_uris: vec![RedirectUri::parse(REDIRECT).expect("redirect URI")],
-            allowed_scopes: ScopeSet::parse("read write openid profile").expect("scopes"),
-            default_scopes: ScopeSet::parse("read").expect("scopes"),
-            grant_types: BTreeSet::from([GrantType::AuthorizationCode, GrantType::RefreshToken]),
-            pkce: PkcePolicy::Required,
-            expires_at: None,
-            oidc: Default::default(),
-            first_party: false,
-            dangerous_skip_consent_for_unverifiable_redirects: false,
-            tokens: Default::default(),
-        };
+        let client = Client::new(CLIENT, ClientKind::Public)
+            .with_redirect_uris([RedirectUri::parse(REDIRECT).expect("redirect URI")])
+            .with_allowed_scopes(ScopeSet::parse("read write openid profile").expect("scopes"))
+            .with_default_scopes(ScopeSet::parse("read").expect("scopes"))
+            .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken]);
         rt.block_on(provider.register_client(&client))
             .expect("client registered");
         let flow = Self {
@@ -98,13 +86,8 @@ impl CodeFlow {
             let AuthorizeOutcome::Pending(pending) = self.provider.authorize(req).await else {
                 panic!("authorization request refused");
             };
-            let approval = Approval {
-                subject: "alice".into(),
-                auth_time: NOW,
-                granted_scopes: ScopeSet::parse(self.scope).expect("scopes"),
-                acr: None,
-                amr: Some(vec!["pwd".into()]),
-            };
+            let scopes = ScopeSet::parse(self.scope).expect("scopes");
+            let approval = Approval::new("alice", NOW, scopes).with_amr(Some(vec!["pwd".into()]));
             let r = self.provider.approve(pending, approval).await;
             let location = r.headers()[header::LOCATION].to_str().expect("location");
             let (_, query) = location.split_once('?').expect("query");

@@ -73,6 +73,7 @@ pub enum PkcePolicy {
 
 /// Why a client registration is inconsistent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// A public client asked for `client_credentials` (RFC 6749 §4.4).
     #[error("client {0}: public clients cannot use client_credentials")]
@@ -106,7 +107,11 @@ pub enum ConsentRule {
 }
 
 /// A registered client.
+///
+/// Built with [`Client::new`] and the `with_*` methods (its fields stay public to read and
+/// to change): a new field never breaks a host's code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Client {
     /// `client_id` (RFC 6749 §2.2).
     pub id: String,
@@ -232,6 +237,86 @@ pub struct ClientOidc {
 }
 
 impl Client {
+    /// A client `id` of `kind` that may do nothing yet: no redirect URI, no scope, no grant
+    /// type (it fails closed until given them), PKCE required, no expiry, the default
+    /// OpenID Connect and token settings, not first party.
+    pub fn new(id: impl Into<String>, kind: ClientKind) -> Self {
+        Self {
+            id: id.into(),
+            kind,
+            redirect_uris: Vec::new(),
+            allowed_scopes: ScopeSet::default(),
+            default_scopes: ScopeSet::default(),
+            grant_types: BTreeSet::new(),
+            pkce: PkcePolicy::Required,
+            expires_at: None,
+            oidc: ClientOidc::default(),
+            first_party: false,
+            tokens: ClientTokens::default(),
+            dangerous_skip_consent_for_unverifiable_redirects: false,
+        }
+    }
+
+    /// Sets [`Client::redirect_uris`].
+    pub fn with_redirect_uris(mut self, uris: impl IntoIterator<Item = RedirectUri>) -> Self {
+        self.redirect_uris = uris.into_iter().collect();
+        self
+    }
+
+    /// Sets [`Client::allowed_scopes`].
+    pub fn with_allowed_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.allowed_scopes = scopes;
+        self
+    }
+
+    /// Sets [`Client::default_scopes`].
+    pub fn with_default_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.default_scopes = scopes;
+        self
+    }
+
+    /// Sets [`Client::grant_types`].
+    pub fn with_grant_types(mut self, grants: impl IntoIterator<Item = GrantType>) -> Self {
+        self.grant_types = grants.into_iter().collect();
+        self
+    }
+
+    /// Sets [`Client::pkce`].
+    pub fn with_pkce(mut self, pkce: PkcePolicy) -> Self {
+        self.pkce = pkce;
+        self
+    }
+
+    /// Sets [`Client::expires_at`].
+    pub fn with_expires_at(mut self, expires_at: Option<UnixTime>) -> Self {
+        self.expires_at = expires_at;
+        self
+    }
+
+    /// Sets [`Client::oidc`].
+    pub fn with_oidc(mut self, oidc: ClientOidc) -> Self {
+        self.oidc = oidc;
+        self
+    }
+
+    /// Sets [`Client::first_party`].
+    pub fn with_first_party(mut self, first_party: bool) -> Self {
+        self.first_party = first_party;
+        self
+    }
+
+    /// Sets [`Client::tokens`].
+    pub fn with_tokens(mut self, tokens: ClientTokens) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    /// Sets [`Client::dangerous_skip_consent_for_unverifiable_redirects`]: read its warning.
+    pub fn with_dangerous_skip_consent_for_unverifiable_redirects(mut self, skip: bool) -> Self {
+        self.dangerous_skip_consent_for_unverifiable_redirects = skip;
+        self
+    }
+
     /// Checks the registration for contradictions.
     pub fn validate(&self) -> Result<(), ClientError> {
         let public = self.kind == ClientKind::Public;
@@ -336,6 +421,47 @@ mod tests {
     fn confidential(uris: &[&str]) -> Client {
         let secret = ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap();
         client(ClientKind::Confidential { secret }, uris)
+    }
+
+    /// A new client fails closed: it may use no grant type and no redirect URI, requires
+    /// PKCE and is not first party; the `with_*` methods set what they name.
+    #[test]
+    fn a_new_client_may_do_nothing_until_told() {
+        let bare = Client::new("app", ClientKind::Public);
+        for grant in [
+            GrantType::AuthorizationCode,
+            GrantType::ClientCredentials,
+            GrantType::RefreshToken,
+        ] {
+            assert!(!bare.allows_grant(grant), "{grant:?}");
+        }
+        assert_eq!(bare.find_redirect_uri(HTTPS), None);
+        assert!(bare.allowed_scopes.is_empty());
+        assert_eq!(bare.pkce, PkcePolicy::Required);
+        assert!(!bare.first_party && !bare.dangerous_skip_consent_for_unverifiable_redirects);
+        assert_eq!(bare.expires_at, None);
+        assert_eq!(bare.validate(), Ok(()));
+
+        let built = Client::new("app", ClientKind::Public)
+            .with_redirect_uris([RedirectUri::parse(LOOPBACK).unwrap()])
+            .with_allowed_scopes(ScopeSet::parse("read").unwrap())
+            .with_default_scopes(ScopeSet::default())
+            .with_grant_types([GrantType::AuthorizationCode])
+            .with_pkce(PkcePolicy::Required)
+            .with_expires_at(None)
+            .with_oidc(ClientOidc::default())
+            .with_first_party(false)
+            .with_tokens(ClientTokens::default())
+            .with_dangerous_skip_consent_for_unverifiable_redirects(false);
+        assert_eq!(built, client(ClientKind::Public, &[LOOPBACK]));
+        let opted = Client::new("app", ClientKind::Public)
+            .with_first_party(true)
+            .with_expires_at(Some(UnixTime::from_secs(5)))
+            .with_pkce(PkcePolicy::DangerousOptional)
+            .with_dangerous_skip_consent_for_unverifiable_redirects(true);
+        assert!(opted.first_party && opted.dangerous_skip_consent_for_unverifiable_redirects);
+        assert_eq!(opted.expires_at, Some(UnixTime::from_secs(5)));
+        assert_eq!(opted.pkce, PkcePolicy::DangerousOptional);
     }
 
     const LOOPBACK: &str = "http://127.0.0.1/cb";

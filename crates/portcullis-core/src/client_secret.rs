@@ -13,6 +13,7 @@ use crate::secret::{constant_time_eq, RandomError};
 
 /// Why a stored client-secret hash could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientSecretHashError {
     /// The text is not one of the formats [`ClientSecretHash`] writes.
     #[error("unrecognised client secret hash format")]

@@ -5,6 +5,7 @@ use std::fmt;
 
 /// Error codes of the authorization endpoint (RFC 6749 §4.1.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthorizeErrorCode {
     /// Malformed request: a missing, invalid or repeated parameter.
     InvalidRequest,
@@ -60,6 +61,7 @@ impl AuthorizeErrorCode {
 
 /// Error codes of the token endpoint (RFC 6749 §5.2), each with its HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenErrorCode {
     /// Malformed request: a missing, unsupported or repeated parameter, or more than one
     /// client authentication method.

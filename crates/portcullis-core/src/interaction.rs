@@ -21,6 +21,7 @@ pub const MAX_TICKET_LEN: usize = 16 * 1024;
 
 /// Why a value could not be sealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SealError {
     /// The random number generator (or the cipher) failed.
     #[error(transparent)]

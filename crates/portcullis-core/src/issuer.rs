@@ -7,6 +7,7 @@ use url::Url;
 
 /// Why an issuer identifier was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IssuerError {
     /// Not an absolute URL.
     #[error("issuer must be an absolute URL")]

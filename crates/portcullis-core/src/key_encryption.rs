@@ -37,6 +37,7 @@ const MAX_ID_LEN: usize = 64;
 /// Why a private key could not be sealed or opened. Names the signing key's `kid` and the
 /// KEK's id (both public), never key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeySealError {
     /// A KEK id must be 1 to 64 printable ASCII characters without spaces.
     #[error("a key-encryption key id is 1 to 64 printable ASCII characters without spaces")]

@@ -14,6 +14,7 @@ const MULTI_VALUED: &[&str] = &["resource"];
 
 /// Why a parameter string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParamsError {
     /// A `%` not followed by two hex digits.
     #[error("malformed percent-encoding")]

@@ -34,7 +34,11 @@ impl Default for Lifetimes {
 }
 
 /// Protocol policy of one provider.
+///
+/// Built from [`Policy::default`] (safe defaults) by setting its public fields: a new field
+/// never breaks a host's code.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policy {
     /// Lifetimes.
     pub lifetimes: Lifetimes,

@@ -7,6 +7,7 @@ use url::Url;
 
 /// Why a redirect URI cannot be registered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RedirectUriError {
     /// Not an absolute URI (RFC 6749 §3.1.2).
     #[error("redirect URI must be an absolute URI")]

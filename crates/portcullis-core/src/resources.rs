@@ -37,6 +37,7 @@ pub struct Resource {
 
 /// Why the `resource` parameters were refused (`invalid_target`, RFC 8707 §2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResourceError {
     /// Not an absolute URI, or has a fragment.
     #[error("resource must be an absolute URI without a fragment")]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a `scope` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ScopeError {
     /// A scope token with a character outside NQCHAR, or an empty token (RFC 6749 §3.3).
     #[error("malformed scope")]

@@ -13,9 +13,15 @@
 //!
 //! Atomicity is part of the contract. [`CodeStore::consume_code`],
 //! [`RefreshTokenStore::rotate_refresh_token`] and [`ReplayCache::check_and_insert`] succeed
-//! at most once per code, token or id, even when called concurrently — from many tasks, or from many
-//! processes sharing one database. They answer with an outcome rather than leaving a
-//! read-then-write to the caller.
+//! at most once per code, token or id, even when called concurrently — from many tasks, or
+//! from many processes sharing one database. They answer with an outcome rather than
+//! leaving a read-then-write to the caller. The outcome enums ([`ConsumeOutcome`],
+//! [`RotateOutcome`], [`RefreshState`], [`ReplayOutcome`]) are exhaustive on purpose: a
+//! caller handles every outcome, and a new one is a breaking change rather than a case
+//! silently ignored.
+//!
+//! Hosts writing their own store run the conformance kit (`portcullis-testkit`) against
+//! it: one group of checks per trait, racers included.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

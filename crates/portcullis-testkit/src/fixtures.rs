@@ -1,14 +1,14 @@
 //! Valid records with random hashes and ids, for the conformance checks and any store's own
 //! tests.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis_core::{
     AccessTokenRecord, Algorithm, ClaimsRequest, Client, ClientKind, ClientOidc, ClientSecretHash,
     CodeChallenge, CodeChallengeMethod, CodeRecord, FamilyId, Grant, GrantId, GrantType, Issuer,
-    KeyRecord, OidcSession, PkcePolicy, PrivateKeyEnvelope, RedirectUri, RefreshTokenRecord,
-    ScopeSet, SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
+    KeyRecord, OidcSession, PrivateKeyEnvelope, RedirectUri, RefreshTokenRecord, ScopeSet,
+    SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
 };
 
 use crate::rng::SeededRng;
@@ -70,37 +70,30 @@ impl Fixtures {
     pub fn client(&self) -> Client {
         let secret = URL_SAFE_NO_PAD.encode(self.rng.bytes::<32>());
         let uri = |u: &str| RedirectUri::parse(u).expect("fixture redirect URI");
-        let mut client = Client {
-            id: format!("client-{}", self.id()),
-            kind: ClientKind::Confidential {
-                secret: ClientSecretHash::sha256_of_generated(&secret)
-                    .expect("a 43-character secret"),
-            },
-            redirect_uris: vec![
+        let kind = ClientKind::Confidential {
+            secret: ClientSecretHash::sha256_of_generated(&secret).expect("a 43-character secret"),
+        };
+        let mut client = Client::new(format!("client-{}", self.id()), kind)
+            .with_redirect_uris([
                 uri("https://client.example/cb"),
                 uri("http://127.0.0.1/native"),
-            ],
-            allowed_scopes: scopes("openid profile email offline_access"),
-            default_scopes: scopes("openid"),
-            grant_types: BTreeSet::from([
+            ])
+            .with_allowed_scopes(scopes("openid profile email offline_access"))
+            .with_default_scopes(scopes("openid"))
+            .with_grant_types([
                 GrantType::AuthorizationCode,
                 GrantType::ClientCredentials,
                 GrantType::RefreshToken,
-            ]),
-            pkce: PkcePolicy::Required,
-            expires_at: None,
-            oidc: ClientOidc {
+            ])
+            .with_oidc(ClientOidc {
                 id_token_signed_response_alg: Some(Algorithm::ES256),
                 subject_type: SubjectType::Pairwise {
                     sector_identifier: "client.example".into(),
                 },
                 require_auth_time: true,
                 post_logout_redirect_uris: vec![uri("https://client.example/bye")],
-            },
-            first_party: true,
-            dangerous_skip_consent_for_unverifiable_redirects: false,
-            tokens: Default::default(),
-        };
+            })
+            .with_first_party(true);
         // Away from the defaults, so that a round trip shows they were stored.
         client.tokens.access_token_format = TokenFormat::Jwt;
         client.tokens.refresh.absolute_lifetime_secs = Some(30 * 86_400);

@@ -95,7 +95,11 @@ fn unverified_claim(jws: &str, name: &str) -> Option<String> {
 }
 
 /// The host's decision for a pending authorization.
+///
+/// Built with [`Approval::new`] and the `with_*` methods (its fields stay public): a new
+/// field never breaks a host's code.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Approval {
     /// The authenticated user's stable identifier.
     pub subject: String,
@@ -108,6 +112,32 @@ pub struct Approval {
     pub acr: Option<String>,
     /// The authentication methods used (`amr`, RFC 8176), e.g. `["pwd"]`.
     pub amr: Option<Vec<String>>,
+}
+
+impl Approval {
+    /// `subject`, who authenticated at `auth_time`, agreed to `granted_scopes`; no `acr`
+    /// nor `amr`.
+    pub fn new(subject: impl Into<String>, auth_time: UnixTime, granted_scopes: ScopeSet) -> Self {
+        Self {
+            subject: subject.into(),
+            auth_time,
+            granted_scopes,
+            acr: None,
+            amr: None,
+        }
+    }
+
+    /// Sets [`Approval::acr`].
+    pub fn with_acr(mut self, acr: Option<String>) -> Self {
+        self.acr = acr;
+        self
+    }
+
+    /// Sets [`Approval::amr`].
+    pub fn with_amr(mut self, amr: Option<Vec<String>>) -> Self {
+        self.amr = amr;
+        self
+    }
 }
 
 /// Why a `prompt=none` request cannot proceed without the user (OpenID Connect Core
@@ -246,7 +276,8 @@ impl Provider {
                 AuthorizeErrorCode::InvalidRequest,
                 "the authorization request is too large",
             )),
-            Err(SealError::Random(_)) => AuthorizeOutcome::Respond(self.error_redirect(
+            // The generator failed (or a failure added later): the server's fault.
+            Err(_) => AuthorizeOutcome::Respond(self.error_redirect(
                 &request,
                 AuthorizeErrorCode::ServerError,
                 "the server could not continue",

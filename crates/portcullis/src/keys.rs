@@ -5,20 +5,22 @@
 //! algorithm the host's own [`JwsSigner`] serves keeps no key in the store at all.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use portcullis_core::{
     active_key, pending_key, plan_rotation, Algorithm, JoseError, KeyBinding, KeyRecord,
-    KeySealError, PrivateKeyDer, PrivateKeyEnvelope, SigningKey, UnixTime, VerifyingKey,
+    KeySealError, PrivateKeyDer, PrivateKeyEnvelope, SigningKey, UnixTime,
 };
 use portcullis_store::StoreError;
 
+use crate::key_ring::KeySnapshot;
 use crate::keygen::generate_pkcs8_on;
 use crate::provider::Provider;
 use crate::signer::{JwsSigner, RingSigner, SignError};
 
 /// Why a signing key could not be had, or could not sign. Never shows key material.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The key store failed.
     #[error(transparent)]
@@ -38,37 +40,6 @@ pub enum KeyError {
     HostSigner(Algorithm),
 }
 
-/// Keys as last loaded from the store, and the host's signers.
-pub(crate) struct KeySnapshot {
-    loaded_at: UnixTime,
-    records: Vec<KeyRecord>,
-    signers: HashMap<String, Arc<dyn JwsSigner>>,
-    host: Vec<VerifyingKey>,
-}
-
-impl KeySnapshot {
-    /// The public keys in the JWKS at `now`: the host's signers', then the store's.
-    pub(crate) fn published(&self, now: UnixTime) -> Vec<VerifyingKey> {
-        let mut keys: Vec<&KeyRecord> = self
-            .records
-            .iter()
-            .filter(|r| r.is_published(now))
-            .collect();
-        keys.sort_by(|a, b| (b.created_at, &b.kid).cmp(&(a.created_at, &a.kid)));
-        let stored = keys
-            .iter()
-            .filter_map(|r| self.signers.get(&r.kid))
-            .map(|k| k.verifying_key());
-        self.host.iter().cloned().chain(stored).collect()
-    }
-}
-
-/// The cache of one provider's keys.
-#[derive(Default)]
-pub(crate) struct KeyRing {
-    snapshot: RwLock<Option<Arc<KeySnapshot>>>,
-}
-
 impl Provider {
     /// The keys, reloaded from the store when older than `reload_every` (or when `force`).
     pub(crate) async fn key_snapshot(
@@ -77,22 +48,16 @@ impl Provider {
         force: bool,
     ) -> Result<Arc<KeySnapshot>, KeyError> {
         let inner = &self.inner;
-        let fresh = inner
-            .keys
-            .snapshot
-            .read()
-            .ok()
-            .and_then(|s| s.clone())
-            .filter(|s| !force && now < s.loaded_at.plus(inner.policy.keys.reload_every));
+        let fresh = (!force)
+            .then(|| inner.keys.fresh(now, inner.policy.keys.reload_every))
+            .flatten();
         if let Some(s) = fresh {
             return Ok(s);
         }
         let mut records = inner.stores.keys.keys(&inner.issuer).await?;
         self.reseal(&mut records).await?;
         let snapshot = Arc::new(self.load(records, now)?);
-        if let Ok(mut slot) = inner.keys.snapshot.write() {
-            *slot = Some(snapshot.clone());
-        }
+        inner.keys.replace(snapshot.clone());
         Ok(snapshot)
     }
 

@@ -32,6 +32,7 @@ mod discovery;
 mod grants;
 mod id_tokens;
 mod introspect;
+mod key_ring;
 mod keygen;
 mod keys;
 mod logout;
@@ -41,6 +42,7 @@ mod responses;
 mod revoke;
 mod session;
 mod signer;
+mod stores;
 mod throttle;
 mod tickets;
 mod token;
@@ -57,12 +59,13 @@ pub use discovery::paths;
 pub use grants::GrantSummary;
 pub use keys::KeyError;
 pub use logout::{LogoutOutcome, PendingLogout};
-pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError, Stores};
+pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError};
 pub use session::{
     LoginBinding, Session, SessionError, SessionManager, SessionManagerBuilder,
     DEFAULT_SESSION_LIFETIME,
 };
 pub use signer::{JwsSigner, RingSigner, SignError};
+pub use stores::Stores;
 pub use throttle::{Backoff, LoginAttempt, LoginThrottle, ThrottlePolicy, Throttled};
 
 pub use async_trait::async_trait;

@@ -158,7 +158,8 @@ impl Provider {
                 expires_at,
             }),
             Err(SealError::TooLarge) => refused("the logout request is too large"),
-            Err(SealError::Random(_)) => refused("the server could not continue"),
+            // The generator failed (or a failure added later): the server's fault.
+            Err(_) => refused("the server could not continue"),
         }
     }
 

@@ -5,64 +5,19 @@ use std::sync::Arc;
 use portcullis_core::{
     Algorithm, Client, ClientError, InteractionKey, Issuer, KeyEncryptionKeys, Policy, RandomError,
 };
-use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, GrantStore, KeyStore, RefreshTokenStore, ReplayCache,
-    StoreError,
-};
+use portcullis_store::StoreError;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
 use crate::clock::{Clock, SystemClock};
-use crate::keys::KeyRing;
+use crate::key_ring::KeyRing;
 use crate::signer::JwsSigner;
-
-/// The stores a provider uses. Several providers may share the same stores: every record
-/// carries its issuer.
-#[derive(Clone)]
-pub struct Stores {
-    /// Registered clients.
-    pub clients: Arc<dyn ClientStore>,
-    /// Authorization codes.
-    pub codes: Arc<dyn CodeStore>,
-    /// Grants and the token families under them (the units of revocation).
-    pub grants: Arc<dyn GrantStore>,
-    /// Access tokens.
-    pub access_tokens: Arc<dyn AccessTokenStore>,
-    /// Refresh tokens and their rotations.
-    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
-    /// Signing keys.
-    pub keys: Arc<dyn KeyStore>,
-    /// Ids accepted once (interaction tickets).
-    pub replays: Arc<dyn ReplayCache>,
-}
-
-impl Stores {
-    /// Uses one value that implements every store trait (e.g. `MemoryStore`).
-    pub fn shared<S>(store: Arc<S>) -> Self
-    where
-        S: ClientStore
-            + CodeStore
-            + GrantStore
-            + AccessTokenStore
-            + RefreshTokenStore
-            + KeyStore
-            + ReplayCache,
-    {
-        Self {
-            clients: store.clone(),
-            codes: store.clone(),
-            grants: store.clone(),
-            access_tokens: store.clone(),
-            refresh_tokens: store.clone(),
-            keys: store.clone(),
-            replays: store,
-        }
-    }
-}
+use crate::stores::Stores;
 
 /// Why a provider could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// No stores were given.
     #[error("the provider needs stores")]
@@ -88,6 +43,7 @@ pub enum BuildError {
 
 /// Why a client could not be registered.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegisterError {
     /// The registration contradicts itself.
     #[error(transparent)]

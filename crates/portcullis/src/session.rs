@@ -97,6 +97,7 @@ impl fmt::Debug for LoginBinding {
 
 /// Why a session could not begin.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SessionError {
     /// The random number generator failed: no id was drawn.
     #[error(transparent)]

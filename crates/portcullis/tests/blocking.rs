@@ -34,12 +34,10 @@ async fn provider(pool: &BlockingPool) -> Provider {
         .blocking_pool(pool.clone())
         .build()
         .unwrap();
-    let generated = portcullis::core::Client {
-        id: "generated".into(),
-        kind: ClientKind::Confidential {
-            secret: ClientSecretHash::sha256_of_generated(GENERATED).unwrap(),
-        },
-        ..service_client()
+    let mut generated = service_client();
+    generated.id = "generated".into();
+    generated.kind = ClientKind::Confidential {
+        secret: ClientSecretHash::sha256_of_generated(GENERATED).unwrap(),
     };
     for client in [service_client(), generated] {
         provider.register_client(&client).await.unwrap();

@@ -134,12 +134,11 @@ async fn public_clients_cannot_introspect() {
 
 #[tokio::test]
 async fn a_bearer_token_with_the_introspection_scope_may_introspect() {
-    let h = Harness::with_policy(Policy {
-        introspection_scope: Some("introspect".into()),
-        scope_lifetimes: [("introspect".to_owned(), std::time::Duration::from_secs(600))].into(),
-        ..Policy::default()
-    })
-    .await;
+    let mut policy = Policy::default();
+    policy.introspection_scope = Some("introspect".into());
+    policy.scope_lifetimes =
+        [("introspect".to_owned(), std::time::Duration::from_secs(600))].into();
+    let h = Harness::with_policy(policy).await;
     let t = web_tokens(&h, "alice").await;
     let (_, gateway, _) = h
         .token("grant_type=client_credentials&scope=introspect", SERVICE)

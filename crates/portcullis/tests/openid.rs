@@ -137,6 +137,23 @@ async fn the_code_flow_in_openid_mode_returns_a_verifiable_id_token() {
     assert!(tokens.get("refresh_token").is_none(), "{tokens}");
 }
 
+/// The `acr` the host's approval reached is the ID token's (OpenID Connect Core §2); an
+/// approval without one gives none.
+#[tokio::test]
+async fn the_approvals_acr_reaches_the_id_token() {
+    let h = Harness::new().await;
+    let pending = h.pending(&openid_query("openid", "")).await;
+    let approval = approval("alice", "openid").with_acr(Some("urn:example:loa:2".into()));
+    let r = h.provider.approve(pending, approval).await;
+    let code = query_param(location(&r).as_str(), "code").expect("a code");
+    let tokens = h.exchange_web(&code).await;
+    let (_, claims) = verify_id_token(&h.provider, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["acr"], "urn:example:loa:2");
+    let tokens = login(&h, "openid", "").await;
+    let (_, claims) = verify_id_token(&h.provider, tokens["id_token"].as_str().unwrap()).await;
+    assert!(claims.get("acr").is_none(), "{claims}");
+}
+
 #[tokio::test]
 async fn max_age_puts_auth_time_in_and_refuses_stale_logins() {
     let h = Harness::new().await;

@@ -28,15 +28,14 @@ fn policy() -> Policy {
         token_format: format,
         clients: clients.map(|c| c.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>()),
     };
-    Policy {
-        resources: vec![
-            resource(API, "read write", TokenFormat::Jwt, None),
-            resource(REPORTS, "read", TokenFormat::Opaque, None),
-            resource(ADMIN, "write", TokenFormat::Opaque, Some(&["service"])),
-        ],
-        scope_lifetimes: BTreeMap::from([("write".to_owned(), Duration::from_secs(300))]),
-        ..Policy::default()
-    }
+    let mut policy = Policy::default();
+    policy.resources = vec![
+        resource(API, "read write", TokenFormat::Jwt, None),
+        resource(REPORTS, "read", TokenFormat::Opaque, None),
+        resource(ADMIN, "write", TokenFormat::Opaque, Some(&["service"])),
+    ];
+    policy.scope_lifetimes = BTreeMap::from([("write".to_owned(), Duration::from_secs(300))]);
+    policy
 }
 
 async fn harness() -> Harness {

@@ -313,12 +313,10 @@ async fn a_replayed_refresh_token_revokes_the_family() {
 
 #[tokio::test]
 async fn refresh_tokens_are_bound_to_their_client_and_expire() {
-    let policy = Policy {
-        lifetimes: Lifetimes {
-            refresh_token: std::time::Duration::from_secs(100),
-            ..Lifetimes::default()
-        },
-        ..Policy::default()
+    let mut policy = Policy::default();
+    policy.lifetimes = Lifetimes {
+        refresh_token: std::time::Duration::from_secs(100),
+        ..Lifetimes::default()
     };
     let h = Harness::with_policy(policy).await;
     let code = h

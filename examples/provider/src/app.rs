@@ -162,11 +162,9 @@ async fn build(
             opened
         }
     };
-    let policy = Policy {
-        lifetimes: config.lifetimes.clone(),
-        keys: config.keys.clone(),
-        ..Policy::default()
-    };
+    let mut policy = Policy::default();
+    policy.lifetimes = config.lifetimes.clone();
+    policy.keys = config.keys.clone();
     // Client secrets, passwords and RSA keys share one bounded pool, off the async workers.
     let blocking = BlockingPool::default();
     let users = Users::new(

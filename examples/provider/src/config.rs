@@ -740,29 +740,25 @@ impl FileClient {
                 sector_identifier: redirect_host(&self.redirect_uris)?,
             },
         };
-        let client = Client {
-            id: self.id,
-            kind,
-            redirect_uris: self.redirect_uris,
-            allowed_scopes: self.allowed_scopes,
-            default_scopes: self.default_scopes,
-            grant_types: self.grant_types,
-            pkce: self.pkce,
-            expires_at: None,
-            oidc: ClientOidc {
+        let client = Client::new(self.id, kind)
+            .with_redirect_uris(self.redirect_uris)
+            .with_allowed_scopes(self.allowed_scopes)
+            .with_default_scopes(self.default_scopes)
+            .with_grant_types(self.grant_types)
+            .with_pkce(self.pkce)
+            .with_oidc(ClientOidc {
                 id_token_signed_response_alg: self.id_token_signed_response_alg,
                 subject_type,
                 require_auth_time: self.require_auth_time,
                 post_logout_redirect_uris: self.post_logout_redirect_uris,
-            },
-            first_party: false,
-            dangerous_skip_consent_for_unverifiable_redirects: self
-                .dangerous_skip_consent_for_unverifiable_redirects,
-            tokens: ClientTokens {
+            })
+            .with_dangerous_skip_consent_for_unverifiable_redirects(
+                self.dangerous_skip_consent_for_unverifiable_redirects,
+            )
+            .with_tokens(ClientTokens {
                 refresh: self.refresh.resolve()?,
                 ..ClientTokens::default()
-            },
-        };
+            });
         client.validate().map_err(|e| {
             let field = match e {
                 ClientError::PublicClientCredentials(_) => "grant_types",
@@ -772,6 +768,8 @@ impl FileClient {
                 ClientError::PublicWithoutRotation(_) | ClientError::InvalidRefreshGrace(_) => {
                     "refresh"
                 }
+                // A contradiction a later version checks: named by its message alone.
+                _ => "client",
             };
             invalid(field, e.to_string())
         })?;

@@ -260,13 +260,8 @@ impl AppState {
         let username = session.subject();
         let client_id = pending.client_id();
         tracing::info!(username, client_id, scopes = %granted_scopes, "authorization approved");
-        let approval = Approval {
-            subject: username.to_owned(),
-            auth_time: session.auth_time(),
-            granted_scopes,
-            acr: None,
-            amr: Some(vec!["pwd".into()]),
-        };
+        let approval = Approval::new(username, session.auth_time(), granted_scopes)
+            .with_amr(Some(vec!["pwd".into()]));
         into_response(self.provider.approve(pending, approval).await)
     }
 

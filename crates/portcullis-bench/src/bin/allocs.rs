@@ -5,12 +5,11 @@
 //! `cargo run --release -p portcullis-bench --bin allocs`
 
 use std::alloc::System;
-use std::collections::BTreeSet;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
-use portcullis::core::{Client, ClientKind, ClientSecretHash, GrantType, PkcePolicy, ScopeSet};
+use portcullis::core::{Client, ClientKind, ClientSecretHash, GrantType, ScopeSet};
 use portcullis_bench::{memory_provider, ISSUER};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
@@ -40,22 +39,13 @@ fn main() {
         .build()
         .expect("runtime");
     let provider = memory_provider();
-    let client = Client {
-        id: "svc".into(),
-        kind: ClientKind::Confidential {
-            secret: ClientSecretHash::sha256_of_generated(SECRET).expect("secret"),
-        },
-        redirect_uris: vec![],
-        allowed_scopes: ScopeSet::parse("api").expect("scopes"),
-        default_scopes: ScopeSet::parse("api").expect("scopes"),
-        grant_types: BTreeSet::from([GrantType::ClientCredentials]),
-        pkce: PkcePolicy::Required,
-        expires_at: None,
-        oidc: Default::default(),
-        first_party: false,
-        dangerous_skip_consent_for_unverifiable_redirects: false,
-        tokens: Default::default(),
+    let kind = ClientKind::Confidential {
+        secret: ClientSecretHash::sha256_of_generated(SECRET).expect("secret"),
     };
+    let client = Client::new("svc", kind)
+        .with_allowed_scopes(ScopeSet::parse("api").expect("scopes"))
+        .with_default_scopes(ScopeSet::parse("api").expect("scopes"))
+        .with_grant_types([GrantType::ClientCredentials]);
     rt.block_on(provider.register_client(&client))
         .expect("client");
     let cc = || post("/token", "grant_type=client_credentials&scope=api".into());

@@ -1,7 +1,6 @@
 //! A provider on a manual clock and a memory store, with one client of each kind.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::BTreeSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -9,8 +8,8 @@ use base64::{engine::general_purpose::STANDARD, engine::general_purpose::URL_SAF
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use portcullis::core::{
-    Client, ClientKind, ClientOidc, ClientSecretHash, GrantType, Issuer, PkcePolicy, Policy,
-    RedirectUri, ScopeSet, UnixTime,
+    Client, ClientKind, ClientOidc, ClientSecretHash, GrantType, Issuer, Policy, RedirectUri,
+    ScopeSet, UnixTime,
 };
 use portcullis::{
     Approval, AuthorizeOutcome, ClaimsError, ManualClock, PendingAuthorization, Provider,
@@ -42,30 +41,20 @@ fn scopes(s: &str) -> ScopeSet {
 }
 
 pub fn web_client() -> Client {
-    Client {
-        id: "web".into(),
-        kind: ClientKind::Confidential {
-            secret: ClientSecretHash::pbkdf2(
-                SECRET,
-                NonZeroU32::new(1000).unwrap(),
-                &SystemRandom::new(),
-            )
-            .unwrap(),
-        },
-        redirect_uris: vec![RedirectUri::parse(WEB_REDIRECT).unwrap()],
-        allowed_scopes: scopes("read write openid profile email phone offline_access"),
-        default_scopes: scopes("read"),
-        grant_types: BTreeSet::from([GrantType::AuthorizationCode, GrantType::RefreshToken]),
-        pkce: PkcePolicy::Required,
-        expires_at: None,
-        oidc: ClientOidc {
+    let secret =
+        ClientSecretHash::pbkdf2(SECRET, NonZeroU32::new(1000).unwrap(), &SystemRandom::new())
+            .unwrap();
+    Client::new("web", ClientKind::Confidential { secret })
+        .with_redirect_uris([RedirectUri::parse(WEB_REDIRECT).unwrap()])
+        .with_allowed_scopes(scopes(
+            "read write openid profile email phone offline_access",
+        ))
+        .with_default_scopes(scopes("read"))
+        .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
+        .with_oidc(ClientOidc {
             post_logout_redirect_uris: vec![RedirectUri::parse("https://web.example/bye").unwrap()],
             ..ClientOidc::default()
-        },
-        first_party: false,
-        dangerous_skip_consent_for_unverifiable_redirects: false,
-        tokens: Default::default(),
-    }
+        })
 }
 
 /// Claims the host knows about its users.
@@ -101,30 +90,20 @@ impl UserClaims for Directory {
 }
 
 pub fn native_client() -> Client {
-    Client {
-        id: "native".into(),
-        kind: ClientKind::Public,
-        redirect_uris: vec![RedirectUri::parse("http://127.0.0.1/cb").unwrap()],
-        allowed_scopes: scopes("read write"),
-        default_scopes: scopes("read"),
-        grant_types: BTreeSet::from([GrantType::AuthorizationCode, GrantType::RefreshToken]),
-        pkce: PkcePolicy::Required,
-        expires_at: None,
-        oidc: Default::default(),
-        first_party: false,
-        dangerous_skip_consent_for_unverifiable_redirects: false,
-        tokens: Default::default(),
-    }
+    Client::new("native", ClientKind::Public)
+        .with_redirect_uris([RedirectUri::parse("http://127.0.0.1/cb").unwrap()])
+        .with_allowed_scopes(scopes("read write"))
+        .with_default_scopes(scopes("read"))
+        .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
 }
 
 pub fn service_client() -> Client {
-    Client {
-        id: "service".into(),
-        redirect_uris: vec![],
-        allowed_scopes: scopes("read write introspect"),
-        grant_types: BTreeSet::from([GrantType::ClientCredentials]),
-        ..web_client()
-    }
+    let mut service = web_client()
+        .with_redirect_uris([])
+        .with_allowed_scopes(scopes("read write introspect"))
+        .with_grant_types([GrantType::ClientCredentials]);
+    service.id = "service".into();
+    service
 }
 
 impl Harness {
@@ -273,13 +252,8 @@ pub enum Endpoint {
 }
 
 pub fn approval(subject: &str, scope: &str) -> Approval {
-    Approval {
-        subject: subject.into(),
-        auth_time: UnixTime::from_secs(T0),
-        granted_scopes: scopes(scope),
-        acr: None,
-        amr: Some(vec!["pwd".into()]),
-    }
+    Approval::new(subject, UnixTime::from_secs(T0), scopes(scope))
+        .with_amr(Some(vec!["pwd".into()]))
 }
 
 pub fn enc(s: &str) -> String {
