@@ -1,7 +1,8 @@
 //! What only the PostgreSQL store promises: migrations applied once when nodes start
 //! together, secrets only as hashes, an index behind every lookup, batched purges that
-//! never wait on a locked row, sticky grant revocation, rotation racing revocation, and
-//! errors that keep their source instead of panicking.
+//! never wait on a locked row, grant revocation sticky in the JSON copy too, and errors
+//! that keep their source instead of panicking. (Rotations racing a revocation are the
+//! kit's `revocation::rotations_racing_a_revocation_leave_nothing_alive`.)
 //!
 //! Each test skips without `PORTCULLIS_TEST_POSTGRES` (and fails without it under `CI`).
 
@@ -16,8 +17,8 @@ use portcullis_core::{
     Algorithm, ClientKind, ClientSecretHash, CodeRecord, Grant, TokenHash, UnixTime,
 };
 use portcullis_store::{
-    AccessTokenStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore, RefreshState,
-    RefreshTokenStore, ReplayCache, ReplayNamespace, RotateOutcome, StoreError,
+    AccessTokenStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore, RefreshTokenStore,
+    ReplayCache, ReplayNamespace, RotateOutcome, StoreError,
 };
 use portcullis_store_postgres::{PostgresConfig, PostgresStore, PURGE_BATCH};
 use portcullis_testkit::{Fixtures, TestClock};
@@ -272,82 +273,6 @@ async fn a_revoked_grant_stays_revoked_in_its_column_and_its_record() {
         .unwrap();
     assert!(row.get::<_, bool>(0), "the column");
     assert_eq!(row.get::<_, String>(1), "true", "the JSON copy agrees");
-}
-
-/// Rotations on several nodes racing a revocation of their family or grant: at most one
-/// rotates, the rest are told `AlreadyRotated` (never an error), and afterwards the old
-/// token and any successor are dead.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn rotations_racing_a_revocation_leave_nothing_alive() {
-    let Some(schemas) = server() else { return };
-    let name = schemas.fresh_name("rotate_revoke");
-    let mut nodes = Vec::new();
-    for _ in 0..4 {
-        nodes.push(Arc::new(schemas.open(&name).await));
-    }
-    let (f, c) = (Fixtures::new(b"rotate-revoke"), TestClock::default());
-    let a = Fixtures::issuer();
-    let racers = 16;
-    for round in 0..8 {
-        let grant = f.grant(&a, "alice", "c", c.at(0), c.at(10_000));
-        nodes[0].save_grant(&grant).await.unwrap();
-        let family = f.family_id();
-        let old = f.refresh_token(&grant, &family, c.at(0), c.at(600));
-        nodes[1].insert_refresh_token(&old).await.unwrap();
-        let successors: Vec<_> = (0..racers)
-            .map(|_| f.refresh_token(&grant, &family, c.at(1), c.at(600)))
-            .collect();
-        let start = Arc::new(Barrier::new(racers + 1));
-        let rotations: Vec<_> = successors
-            .iter()
-            .enumerate()
-            .map(|(i, next)| {
-                let (node, start, a, next) = (
-                    nodes[i % nodes.len()].clone(),
-                    start.clone(),
-                    a.clone(),
-                    next.clone(),
-                );
-                tokio::spawn(async move {
-                    start.wait().await;
-                    node.rotate_refresh_token(&a, &old.hash, &next, None).await
-                })
-            })
-            .collect();
-        let revoker = {
-            let (node, start, a) = (nodes[3].clone(), start.clone(), a.clone());
-            let (grant_id, family, until) = (grant.id.clone(), family.clone(), c.at(600));
-            tokio::spawn(async move {
-                start.wait().await;
-                if round % 2 == 0 {
-                    node.revoke_family(&a, &family, until).await
-                } else {
-                    node.revoke_grant(&a, &grant_id).await.map(|_| ())
-                }
-            })
-        };
-        let mut won = 0;
-        for rotation in rotations {
-            match rotation.await.unwrap().unwrap() {
-                RotateOutcome::Rotated => won += 1,
-                other => assert_eq!(
-                    other,
-                    RotateOutcome::AlreadyRotated {
-                        family_id: family.clone()
-                    },
-                    "round {round}"
-                ),
-            }
-        }
-        revoker.await.unwrap().unwrap();
-        assert!(won <= 1, "round {round}: {won} rotations");
-        for token in std::iter::once(&old).chain(&successors) {
-            let found = nodes[2].find_refresh_token(&a, &token.hash).await.unwrap();
-            if let Some((_, state)) = found {
-                assert_eq!(state, RefreshState::Revoked, "round {round}");
-            }
-        }
-    }
 }
 
 #[tokio::test]

@@ -94,6 +94,7 @@ macro_rules! __checks_of {
             revoked_grant_kills_its_tokens,
             revoked_family_kills_its_tokens,
             revoke_family_is_scoped_by_issuer,
+            rotations_racing_a_revocation_leave_nothing_alive,
         ]; $($args)*}
     };
     (keys, $then:ident, $($args:tt)*) => {

@@ -3,6 +3,8 @@
 //! refresh token or code revokes its family) or its grant is revoked — including a token
 //! inserted after the revocation.
 
+use std::sync::Arc;
+
 use portcullis_core::{AccessTokenRecord, FamilyId, Grant, RefreshTokenRecord};
 use portcullis_store::{
     AccessTokenStore, GrantStore, RefreshState, RefreshTokenStore, RotateOutcome,
@@ -10,6 +12,7 @@ use portcullis_store::{
 
 use super::access_tokens::access;
 use super::grants::saved_grant;
+use super::races::{race, RACERS, ROUNDS};
 use super::refresh_tokens::{refresh_state, stored};
 use super::Must;
 use crate::{Fixtures, Harness};
@@ -187,4 +190,75 @@ pub async fn revoke_family_is_scoped_by_issuer<
     victims
         .assert_live(&*s, "after issuer B revoked the family id")
         .await;
+}
+
+/// [`RACERS`] tasks with a handle each race: one revokes a refresh token's family (or, every
+/// other round, its grant) while the others rotate the token. At most one rotation wins,
+/// every other is `AlreadyRotated` (never an error), and afterwards the old token and any
+/// successor stored are `Revoked`.
+pub async fn rotations_racing_a_revocation_leave_nothing_alive<S>(h: Harness<S>)
+where
+    S: GrantStore + AccessTokenStore + RefreshTokenStore,
+{
+    let handles = h.open_many(RACERS).await;
+    let (f, c) = (h.fixtures(), h.clock());
+    let a = Fixtures::issuer();
+    for round in 0..ROUNDS {
+        let grant = saved_grant(&h, &*handles[0]).await;
+        let family = f.family_id();
+        let old = f.refresh_token(&grant, &family, c.at(0), c.at(600));
+        let writer = &handles[1];
+        writer
+            .insert_refresh_token(&old)
+            .await
+            .must("insert_refresh_token");
+        let successors: Arc<Vec<_>> = Arc::new(
+            (0..RACERS)
+                .map(|_| f.refresh_token(&grant, &family, c.at(1), c.at(600)))
+                .collect(),
+        );
+        let (by_grant, until) = (round % 2 == 1, c.at(600));
+        let outcomes = race(&handles, |s, i| {
+            let (a, successors) = (a.clone(), successors.clone());
+            let (grant_id, family, old) = (grant.id.clone(), family.clone(), old.hash);
+            async move {
+                if i > 0 {
+                    let out = s.rotate_refresh_token(&a, &old, &successors[i], None).await;
+                    return Some(out.must("rotate_refresh_token"));
+                }
+                if by_grant {
+                    s.revoke_grant(&a, &grant_id).await.must("revoke_grant");
+                } else {
+                    let out = s.revoke_family(&a, &family, until).await;
+                    out.must("revoke_family");
+                }
+                None
+            }
+        })
+        .await;
+        let won = outcomes
+            .iter()
+            .flatten()
+            .filter(|o| **o == RotateOutcome::Rotated)
+            .count();
+        assert!(won <= 1, "round {round}: {won} rotations won: {outcomes:?}");
+        let lost = RotateOutcome::AlreadyRotated {
+            family_id: family.clone(),
+        };
+        for o in outcomes.iter().flatten() {
+            if *o != RotateOutcome::Rotated {
+                assert_eq!(o, &lost, "round {round}: every loser");
+            }
+        }
+        let reader = &*handles[2];
+        for token in std::iter::once(&old).chain(successors.iter()) {
+            if let Some(state) = refresh_state(reader, &a, token).await {
+                assert_eq!(
+                    state,
+                    RefreshState::Revoked,
+                    "round {round}: dead afterwards"
+                );
+            }
+        }
+    }
 }
