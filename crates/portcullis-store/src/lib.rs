@@ -271,6 +271,8 @@ pub trait AccessTokenStore: Send + Sync + 'static {
     ) -> StoreResult<Option<AccessTokenRecord>>;
 
     /// Revokes one access token (RFC 7009). Idempotent; `false` if unknown.
+    ///
+    /// **Atomicity:** once this call returns, no lookup on any node returns the token.
     async fn revoke_access_token(&self, issuer: &Issuer, hash: &TokenHash) -> StoreResult<bool>;
 
     /// Removes access tokens that expired at or before `now`; returns how many.
