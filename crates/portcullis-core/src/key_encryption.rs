@@ -23,7 +23,28 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::issuer::Issuer;
 use crate::jose::Algorithm;
-use crate::signing_keys::PrivateKeyDer;
+
+/// A PKCS#8 DER private key. Secret: its `Debug` output is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKeyDer(Vec<u8>);
+
+impl PrivateKeyDer {
+    /// Wraps DER bytes.
+    pub fn new(der: Vec<u8>) -> Self {
+        Self(der)
+    }
+
+    /// The DER bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PrivateKeyDer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateKeyDer(<redacted>)")
+    }
+}
 
 /// The first bytes of a v1 envelope (a PKCS#8 DER starts with 0x30, never with `P`).
 const MAGIC: &[u8; 4] = b"PSK1";

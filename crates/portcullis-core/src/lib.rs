@@ -61,7 +61,7 @@ pub use jose::{
     UnsignedJws, VerifiedJws, VerifyingKey,
 };
 pub use key_encryption::{
-    EnvelopeState, KeyBinding, KeyEncryptionKey, KeyEncryptionKeys, KeySealError,
+    EnvelopeState, KeyBinding, KeyEncryptionKey, KeyEncryptionKeys, KeySealError, PrivateKeyDer,
     PrivateKeyEnvelope,
 };
 pub use oidc::{
@@ -79,9 +79,7 @@ pub use resources::{
 };
 pub use scope::{negotiate_scopes, ScopeError, ScopeSet};
 pub use secret::{constant_time_eq, RandomError, SecretToken, TokenHash};
-pub use signing_keys::{
-    active_key, pending_key, plan_rotation, KeyRecord, PrivateKeyDer, Rotation,
-};
+pub use signing_keys::{active_key, pending_key, plan_rotation, KeyRecord, Rotation};
 pub use time::UnixTime;
 pub use token_request::{
     AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, TokenRequest,

@@ -7,7 +7,6 @@
 //! know it in time — and retires the current key at that moment, keeping it published
 //! until every token it signed has expired.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,28 +15,6 @@ use crate::issuer::Issuer;
 use crate::jose::Algorithm;
 use crate::key_encryption::{KeyBinding, PrivateKeyEnvelope};
 use crate::time::UnixTime;
-
-/// A PKCS#8 DER private key. Secret: its `Debug` output is redacted.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PrivateKeyDer(Vec<u8>);
-
-impl PrivateKeyDer {
-    /// Wraps DER bytes.
-    pub fn new(der: Vec<u8>) -> Self {
-        Self(der)
-    }
-
-    /// The DER bytes.
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PrivateKeyDer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PrivateKeyDer(<redacted>)")
-    }
-}
 
 /// A signing key as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +111,7 @@ pub fn plan_rotation(now: UnixTime, publish_ahead: Duration, longest_signed: Dur
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key_encryption::PrivateKeyDer;
 
     fn key(
         kid: &str,
