@@ -3,7 +3,8 @@
 //! never wait on a locked row, sticky grant revocation, rotation racing revocation, and
 //! errors that keep their source instead of panicking.
 //!
-//! Each test skips without `PORTCULLIS_TEST_POSTGRES` (and fails without it under `CI`).
+//! Each test is ignored (reported as skipped) without `PORTCULLIS_TEST_POSTGRES`, and fails
+//! without it under `CI` (see `build.rs`).
 
 mod common;
 
@@ -43,6 +44,10 @@ fn assert_sourced(e: &StoreError, what: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn nodes_connecting_together_migrate_once() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("migrate");
@@ -74,6 +79,10 @@ async fn nodes_connecting_together_migrate_once() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn a_newer_schema_is_refused() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("newer");
@@ -90,6 +99,10 @@ async fn a_newer_schema_is_refused() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn secrets_are_stored_only_as_hashes() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("hashes");
@@ -166,6 +179,10 @@ async fn secrets_are_stored_only_as_hashes() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn every_lookup_is_served_by_an_index() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("indexes");
@@ -213,6 +230,10 @@ async fn every_lookup_is_served_by_an_index() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn purge_deletes_in_batches_skips_locked_rows_and_counts_every_row() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("purge");
@@ -244,6 +265,10 @@ async fn purge_deletes_in_batches_skips_locked_rows_and_counts_every_row() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn a_revoked_grant_stays_revoked_in_its_column_and_its_record() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("sticky");
@@ -279,6 +304,10 @@ async fn a_revoked_grant_stays_revoked_in_its_column_and_its_record() {
 /// rotates, the rest are told `AlreadyRotated` (never an error), and afterwards the old
 /// token and any successor are dead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn rotations_racing_a_revocation_leave_nothing_alive() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("rotate_revoke");
@@ -352,6 +381,10 @@ async fn rotations_racing_a_revocation_leave_nothing_alive() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn failures_are_store_errors_with_their_source() {
     let Some(schemas) = server() else { return };
     let nowhere = PostgresConfig::from_url("postgres://postgres@127.0.0.1:1/postgres")
