@@ -22,7 +22,7 @@ pub enum ParamsError {
     /// A name or value is not UTF-8 once decoded.
     #[error("parameters must be UTF-8")]
     NotUtf8,
-    /// More than [`MAX_PARAMS`] parameters.
+    /// More than 64 parameters (`MAX_PARAMS`).
     #[error("too many parameters")]
     TooMany,
 }

@@ -4,7 +4,8 @@
 //! that keep their source instead of panicking. (Rotations racing a revocation are the
 //! kit's `revocation::rotations_racing_a_revocation_leave_nothing_alive`.)
 //!
-//! Each test skips without `PORTCULLIS_TEST_POSTGRES` (and fails without it under `CI`).
+//! Each test is ignored (reported as skipped) without `PORTCULLIS_TEST_POSTGRES`, and fails
+//! without it under `CI` (see `build.rs`).
 
 mod common;
 
@@ -44,6 +45,10 @@ fn assert_sourced(e: &StoreError, what: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn nodes_connecting_together_migrate_once() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("migrate");
@@ -75,6 +80,10 @@ async fn nodes_connecting_together_migrate_once() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn a_newer_schema_is_refused() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("newer");
@@ -91,6 +100,10 @@ async fn a_newer_schema_is_refused() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn secrets_are_stored_only_as_hashes() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("hashes");
@@ -167,6 +180,10 @@ async fn secrets_are_stored_only_as_hashes() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn every_lookup_is_served_by_an_index() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("indexes");
@@ -214,6 +231,10 @@ async fn every_lookup_is_served_by_an_index() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn purge_deletes_in_batches_skips_locked_rows_and_counts_every_row() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("purge");
@@ -248,6 +269,10 @@ async fn purge_deletes_in_batches_skips_locked_rows_and_counts_every_row() {
 /// (`grants::a_stale_save_keeps_the_revocation_and_saves_the_rest`); here, that the JSON copy
 /// of the record says so too, not only the column.
 #[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn a_revoked_grant_stays_revoked_in_its_column_and_its_record() {
     let Some(schemas) = server() else { return };
     let name = schemas.fresh_name("sticky");
@@ -276,6 +301,10 @@ async fn a_revoked_grant_stays_revoked_in_its_column_and_its_record() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn failures_are_store_errors_with_their_source() {
     let Some(schemas) = server() else { return };
     let nowhere = PostgresConfig::from_url("postgres://postgres@127.0.0.1:1/postgres")

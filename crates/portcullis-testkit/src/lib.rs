@@ -4,10 +4,16 @@
 //! that composes, and atomic `consume_code` / `rotate_refresh_token` / `check_and_insert`);
 //! this crate checks it. A store passes by running one macro in its tests:
 //!
-//! ```ignore
+//! ```no_run
 //! // tests/conformance.rs of a store crate
 //! use std::sync::Arc;
 //! use portcullis_testkit::{conformance_tests, DbName};
+//! # struct MyStore;
+//! # impl MyStore {
+//! #     async fn connect(_: &str) -> Result<portcullis_store_memory::MemoryStore, ()> {
+//! #         Ok(portcullis_store_memory::MemoryStore::new())
+//! #     }
+//! # }
 //!
 //! // One `#[test]` per check, named `clients::client_round_trip`, `codes::…`, etc.
 //! conformance_tests!(|db: DbName| async move {
@@ -23,6 +29,9 @@
 //! to some groups, for a store that implements only some traits:
 //! `conformance_tests!(make; codes, grants, refresh_tokens)`. Each use defines modules named
 //! after its groups, so use it once per module.
+//!
+//! A complete example, compiled and run with this crate's doc tests, is in the guide to
+//! writing a store: `docs/ARCHITECTURE.md`.
 //!
 //! [`run_conformance`] runs every check in one async call instead (on the caller's runtime,
 //! which should be multi-threaded for the races to mean something); `run_*_checks` run one
@@ -45,6 +54,11 @@
 //! * `sessions` ([`SessionStore`]): [`checks::sessions`]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+// docs/ARCHITECTURE.md's store guide runs the kit: its example is one of these doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/ARCHITECTURE.md")]
+struct ArchitectureDoctests;
 
 pub mod checks;
 mod clock;

@@ -38,6 +38,17 @@ const CLIENT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_pos
 /// How callers authenticate at the introspection endpoint: never `none` (RFC 7662 §2.1).
 const INTROSPECTION_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 
+/// The scopes every provider lists: OpenID Connect's (Core §3.1.2.1, §5.4, §11), before the
+/// host's own ([`ProviderBuilder::advertise_scopes`](crate::ProviderBuilder::advertise_scopes)).
+const OPENID_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+];
+
 /// The standard claims this provider can release (OpenID Connect Core §5.1).
 pub(crate) const STANDARD_CLAIMS: &[&str] = &[
     "sub",
@@ -74,7 +85,7 @@ struct Metadata<'a> {
     revocation_endpoint: String,
     introspection_endpoint_auth_methods_supported: &'a [&'a str],
     revocation_endpoint_auth_methods_supported: &'a [&'a str],
-    scopes_supported: &'a [&'a str],
+    scopes_supported: Vec<&'a str>,
     response_types_supported: &'a [&'a str],
     response_modes_supported: &'a [&'a str],
     grant_types_supported: &'a [&'a str],
@@ -113,14 +124,16 @@ impl Provider {
             revocation_endpoint: iss.endpoint(paths::REVOKE),
             introspection_endpoint_auth_methods_supported: INTROSPECTION_AUTH_METHODS,
             revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
-            scopes_supported: &[
-                "openid",
-                "profile",
-                "email",
-                "address",
-                "phone",
-                "offline_access",
-            ],
+            scopes_supported: OPENID_SCOPES
+                .iter()
+                .copied()
+                .chain(
+                    inner
+                        .advertised_scopes
+                        .iter()
+                        .filter(|s| !OPENID_SCOPES.contains(s)),
+                )
+                .collect(),
             response_types_supported: &["code"],
             response_modes_supported: &["query"],
             grant_types_supported: &["authorization_code", "refresh_token", "client_credentials"],

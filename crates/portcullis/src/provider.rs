@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use portcullis_core::{
     Algorithm, Client, ClientError, InteractionKey, Issuer, KeyEncryptionKeys, Policy, RandomError,
+    ScopeSet,
 };
 use portcullis_store::StoreError;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -68,6 +69,8 @@ pub(crate) struct Inner {
     pub(crate) keks: Option<KeyEncryptionKeys>,
     /// The host's signers, at most one per algorithm.
     pub(crate) host_signers: Vec<Arc<dyn JwsSigner>>,
+    /// The host's scopes that discovery lists besides OpenID Connect's.
+    pub(crate) advertised_scopes: ScopeSet,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -98,6 +101,7 @@ pub struct ProviderBuilder {
     keks: Option<KeyEncryptionKeys>,
     dangerous_plaintext_signing_keys: bool,
     host_signers: Vec<Arc<dyn JwsSigner>>,
+    advertised_scopes: ScopeSet,
 }
 
 impl ProviderBuilder {
@@ -139,6 +143,16 @@ impl ProviderBuilder {
     /// default each provider draws its own.
     pub fn subject_salt(mut self, salt: [u8; 32]) -> Self {
         self.subject_salt = Some(salt);
+        self
+    }
+
+    /// Lists `scopes` in discovery's `scopes_supported` (RFC 8414 §2, OpenID Connect
+    /// Discovery 1.0 §3) besides the OpenID Connect scopes it always lists (`openid`,
+    /// `profile`, `email`, `address`, `phone`, `offline_access`): the host's own scopes, e.g.
+    /// every scope its clients may ask for. Listing is all it does: what a client may get is
+    /// its `allowed_scopes`.
+    pub fn advertise_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.advertised_scopes = scopes;
         self
     }
 
@@ -230,6 +244,7 @@ impl ProviderBuilder {
                 subject_salt,
                 keks: self.keks,
                 host_signers: self.host_signers,
+                advertised_scopes: self.advertised_scopes,
             }),
         })
     }
@@ -251,6 +266,7 @@ impl Provider {
             keks: None,
             dangerous_plaintext_signing_keys: false,
             host_signers: Vec::new(),
+            advertised_scopes: ScopeSet::new(),
         }
     }
 

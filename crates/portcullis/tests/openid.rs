@@ -3,11 +3,16 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use common::*;
 use http::{Request, StatusCode};
-use portcullis::core::{verify_compact, Algorithm, JwkSet, Policy, SubjectType, UnixTime};
+use portcullis::core::{
+    verify_compact, Algorithm, JwkSet, Policy, ScopeSet, SubjectType, UnixTime,
+};
 use portcullis::{InteractionRequired, LogoutOutcome, Provider};
+use portcullis_store_memory::MemoryStore;
 use serde_json::Value;
 
 const NONCE: &str = "n-0S6_WzA2Mj";
@@ -72,6 +77,32 @@ async fn discovery_is_built_from_the_issuer_only() {
         .as_array()
         .unwrap()
         .contains(&"RS256".into()));
+}
+
+#[tokio::test]
+async fn discovery_lists_the_hosts_scopes_after_openid_connects() {
+    let scopes = |h: &Harness| {
+        let d: Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();
+        d["scopes_supported"].clone()
+    };
+    let oidc = [
+        "openid",
+        "profile",
+        "email",
+        "address",
+        "phone",
+        "offline_access",
+    ];
+    assert_eq!(scopes(&Harness::new().await), serde_json::json!(oidc));
+    // `email` is listed once, where OpenID Connect lists it.
+    let host = ScopeSet::parse("write email read").unwrap();
+    let h = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, |b| {
+        b.advertise_scopes(host)
+    })
+    .await;
+    let mut expected = oidc.to_vec();
+    expected.extend(["read", "write"]);
+    assert_eq!(scopes(&h), serde_json::json!(expected));
 }
 
 #[tokio::test]

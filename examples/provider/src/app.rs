@@ -9,7 +9,7 @@ use axum::middleware::map_response;
 use axum::routing::{get, post};
 use axum::Router;
 use http::StatusCode;
-use portcullis::core::{Client, Issuer, IssuerError, Policy};
+use portcullis::core::{Client, Issuer, IssuerError, Policy, ScopeSet};
 use portcullis::store::{SessionStore, StoreError};
 use portcullis::{
     BlockingPool, BuildError, Clock, KeyError, LoginThrottle, Provider, RegisterError,
@@ -175,7 +175,14 @@ async fn build(
     )
     .map_err(|_| StartError::Random)?;
     let users = Arc::new(users);
+    // Discovery lists every scope a configured client may ask for (`read write` for the
+    // demo clients), besides OpenID Connect's.
+    let scopes = config
+        .clients
+        .iter()
+        .fold(ScopeSet::new(), |all, c| all.union(&c.allowed_scopes));
     let mut builder = Provider::builder(issuer.clone())
+        .advertise_scopes(scopes)
         .policy(policy)
         .stores(stores)
         .clock(clock.clone())
@@ -921,6 +928,27 @@ mod tests {
         assert!(hinted
             .body
             .contains("name=\"username\" value=\"al&quot;ice\""));
+    }
+
+    #[tokio::test]
+    async fn discovery_lists_the_scopes_of_the_configured_clients() {
+        let app = demo_app().await;
+        let r = get(&app, "/.well-known/openid-configuration", "").await;
+        assert_eq!(r.status, StatusCode::OK);
+        let d: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(
+            d["scopes_supported"],
+            serde_json::json!([
+                "openid",
+                "profile",
+                "email",
+                "address",
+                "phone",
+                "offline_access",
+                "read",
+                "write"
+            ])
+        );
     }
 
     #[tokio::test]

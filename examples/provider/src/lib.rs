@@ -84,6 +84,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The README's embedding example is compiled with this crate's doc tests: it needs the
+// engine, the axum adapter and the memory store, which this crate depends on.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 mod account;
 mod app;
 mod cli;

@@ -6,7 +6,7 @@
 //!
 //! The two-node test needs a server: `PORTCULLIS_TEST_POSTGRES=postgres://user@host:port/db`
 //! (it creates a database of its own there, and drops it at the end). Without it the test
-//! is skipped, unless `CI` is set: then it fails.
+//! is ignored (reported as skipped; see `build.rs`), unless `CI` is set: then it fails.
 
 mod common;
 
@@ -215,6 +215,10 @@ async fn raw(url: &str) -> tokio_postgres::Client {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
 async fn two_nodes_on_one_database_act_as_one_provider() {
     let Some(server) = postgres_url() else {
         return;
