@@ -13,7 +13,8 @@ use axum::response::Response;
 use http::header::SET_COOKIE;
 use http::StatusCode;
 use portcullis::core::GrantId;
-use portcullis::{GrantSummary, Session};
+use portcullis::GrantSummary;
+use portcullis_interaction::Session;
 
 use crate::app::AppState;
 use crate::flow::{

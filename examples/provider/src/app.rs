@@ -12,9 +12,9 @@ use http::StatusCode;
 use portcullis::core::{Client, Issuer, IssuerError, Policy};
 use portcullis::store::{SessionStore, StoreError};
 use portcullis::{
-    BlockingPool, BuildError, Clock, KeyError, LoginThrottle, Provider, RegisterError,
-    SessionManager, Stores, SystemClock, ThrottlePolicy,
+    BlockingPool, BuildError, Clock, KeyError, Provider, RegisterError, Stores, SystemClock,
 };
+use portcullis_interaction::{LoginThrottle, SessionManager, ThrottlePolicy};
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
 use tokio::net::TcpListener;

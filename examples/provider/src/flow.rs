@@ -8,13 +8,13 @@
 //! let another user sign in. Every POST needs a valid CSRF token (else 403) and a live ticket
 //! (else 400).
 //!
-//! Sessions are `portcullis::SessionManager`'s: a random id in the cookie, the session in the
+//! Sessions are `portcullis_interaction::SessionManager`'s: a random id in the cookie, the session in the
 //! store, a new id at every sign-in, and logging out deletes it (a copied cookie opens
 //! nothing afterwards). The forms of a signed-in user (consent, logout confirmation, the
 //! account page's) carry a CSRF token bound to the session; the login form, before any
 //! session, one bound to the browser's pre-login binding cookie (see the engine's `csrf`
 //! module for why that is sound). Sign-ins are throttled per account and per client address
-//! (`portcullis::LoginThrottle`): a throttled attempt gets `429 Too Many Requests` with
+//! (`portcullis_interaction::LoginThrottle`): a throttled attempt gets `429 Too Many Requests` with
 //! `Retry-After`, the same for unknown users, and its password is not even checked.
 //!
 //! OpenID Connect requests are honoured too (Core §3.1.2.1): `prompt=none` never shows a
@@ -35,10 +35,9 @@ use http::header::{RETRY_AFTER, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use portcullis::core::ScopeSet;
 use portcullis::store::StoreError;
-use portcullis::{
-    Approval, InteractionRequired, PendingAuthorization, PendingLogout, Session, Throttled,
-};
+use portcullis::{Approval, InteractionRequired, PendingAuthorization, PendingLogout};
 use portcullis_axum::{async_trait, into_response, read_request, Interaction};
+use portcullis_interaction::{Session, Throttled};
 
 use crate::app::AppState;
 use crate::pages::{self, FormContext};

@@ -47,7 +47,7 @@
 //! released by scope (OpenID Connect Core §5.4).
 //!
 //! What the example shows, and why:
-//! * Sessions are server-side (`portcullis::SessionManager`, in the configured store): the
+//! * Sessions are server-side (`portcullis_interaction::SessionManager`, in the configured store): the
 //!   `HttpOnly`, `SameSite=Lax` cookie (`__Host-` prefixed and `Secure` with an `https`
 //!   issuer) holds only a random 256-bit id, the store only its hash. Every sign-in issues a
 //!   new id; logging out deletes the session, so a copy of the cookie opens nothing
@@ -59,7 +59,7 @@
 //!   without a valid token gets 403, and a planted cookie does not help another site
 //!   (RFC 6749 §10.12, RFC 9700 §4.7).
 //! * Failed sign-ins are throttled per account and per client address
-//!   (`portcullis::LoginThrottle`, in this process): after 5 failures of an account (20 of an
+//!   (`portcullis_interaction::LoginThrottle`, in this process): after 5 failures of an account (20 of an
 //!   address) the next attempt waits 1 s, doubling with each failure up to 15 min, and is
 //!   answered `429` with `Retry-After` without its password being checked; unknown users get
 //!   the same answers (RFC 6819 §5.1.4.2.3–§5.1.4.2.4).

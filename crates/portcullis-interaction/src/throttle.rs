@@ -37,10 +37,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use portcullis_core::UnixTime;
+use portcullis::core::UnixTime;
 use ring::digest::{digest, SHA256};
 
-use crate::clock::Clock;
+use portcullis::Clock;
 
 /// When attempts on one key slow down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,7 +320,7 @@ impl LoginAttempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ManualClock;
+    use portcullis::ManualClock;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     const HOME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));

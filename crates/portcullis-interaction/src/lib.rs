@@ -1,0 +1,35 @@
+//! The web half of a Portcullis host's own pages (login, consent, logout confirmation),
+//! framework-free on `http` types like the engine: what every host would otherwise copy.
+//!
+//! * [`SessionManager`]: server-side sessions that logout really ends, "sign out
+//!   everywhere", and CSRF tokens bound to the session (or, before sign-in, to a pre-login
+//!   binding cookie), on any [`SessionStore`](portcullis::store::SessionStore).
+//! * [`LoginThrottle`]: exponential backoff of failed sign-ins per account and per address.
+//! * [`Form`] and [`SessionManager::check_form`]: a form post's fields, read once each, and
+//!   the CSRF check every form starts with.
+//! * [`Pages`]: the login, consent, logout-confirmation and message pages, from templates a
+//!   host may replace (MiniJinja, HTML-escaped by default), with the security headers every
+//!   response needs ([`add_security_headers`]): no framing, no script, no caching.
+//!
+//! The protocol stays in the engine (`portcullis`): this crate only carries the browser's
+//! side of it.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cookies;
+mod csrf;
+mod form;
+mod pages;
+mod session;
+mod throttle;
+
+pub use form::{CheckedForm, Form, FormGuard};
+pub use pages::{
+    add_security_headers, csp_redirecting_to, page, ConsentPage, LoginPage, LogoutPage, PageError,
+    Pages, TemplateError, CSP,
+};
+pub use session::{
+    LoginBinding, Session, SessionError, SessionManager, SessionManagerBuilder,
+    DEFAULT_SESSION_LIFETIME,
+};
+pub use throttle::{Backoff, LoginAttempt, LoginThrottle, ThrottlePolicy, Throttled};
