@@ -32,4 +32,6 @@ pub use session::{
     LoginBinding, Session, SessionError, SessionManager, SessionManagerBuilder,
     DEFAULT_SESSION_LIFETIME,
 };
-pub use throttle::{Backoff, LoginAttempt, LoginThrottle, ThrottlePolicy, Throttled};
+pub use throttle::{
+    Backoff, ClientAddress, LoginAttempt, LoginThrottle, ThrottlePolicy, Throttled,
+};

@@ -96,6 +96,12 @@ impl Default for ThrottlePolicy {
     }
 }
 
+/// The client's address, for [`LoginThrottle::begin`]: an adapter (or the host's glue) puts
+/// it into the request's extensions, so that the host's pages, on `http` types, find it
+/// there. Behind a reverse proxy, the address the host trusts the proxy to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
 /// A sign-in refused for now: the caller must not check its password, and answers e.g.
 /// `429 Too Many Requests` with `Retry-After` (RFC 6585 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -28,6 +28,9 @@
 //! which should be multi-threaded for the races to mean something); `run_*_checks` run one
 //! trait's checks. The checks themselves are public in [`checks`], one `async fn` each.
 //!
+//! With the `browser` feature, [`browser`] plays a host's login, consent and logout pages
+//! over HTTP (cookies kept, redirects not followed), for end-to-end tests.
+//!
 //! Beside the suite: [`TestClock`] for times, [`SeededRng`] (a deterministic generator, for
 //! tests only) and [`Fixtures`], which builds valid records with random hashes and ids.
 //!
@@ -43,6 +46,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod checks;
 mod clock;
 mod fixtures;

@@ -90,7 +90,7 @@ mod cli;
 mod config;
 mod demo;
 mod flow;
-mod pages;
+mod schema;
 mod secrets;
 mod store;
 mod users;
