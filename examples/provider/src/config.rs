@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use portcullis::core::{
     Client, ClientError, ClientKind, ClientOidc, ClientSecretHash, ClientTokens, KeyEncryptionKey,
-    KeyEncryptionKeys, KeyPolicy, KeySealError, Lifetimes, RedirectUri, RefreshGrace,
-    RefreshPolicy, SubjectType,
+    KeyEncryptionKeys, KeyPolicy, KeySealError, Lifetimes, RefreshGrace, RefreshPolicy,
+    SubjectType,
 };
 use portcullis_axum::ServerLimits;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -489,9 +489,15 @@ impl FileClient {
                     sector_identifier: sector,
                 }
             }
-            (FileSubjectType::Pairwise, None) => SubjectType::Pairwise {
-                sector_identifier: redirect_host(&self.redirect_uris)?,
-            },
+            (FileSubjectType::Pairwise, None) => {
+                SubjectType::pairwise_from_redirect_uris(&self.redirect_uris).ok_or_else(|| {
+                    invalid(
+                        "sector_identifier",
+                        "missing: a pairwise client whose redirect URIs do not share one host \
+                         needs one",
+                    )
+                })?
+            }
         };
         let client = Client {
             id: self.id,
@@ -529,24 +535,6 @@ impl FileClient {
             invalid(field, e.to_string())
         })?;
         Ok(client)
-    }
-}
-
-/// The sector of a pairwise client without `sector_identifier`: the one host of its redirect
-/// URIs (OpenID Connect Core §8.1).
-fn redirect_host(uris: &[RedirectUri]) -> Result<String, Invalid> {
-    let hosts: BTreeSet<String> = uris
-        .iter()
-        .filter_map(|u| url::Url::parse(u.as_str()).ok())
-        .filter_map(|u| u.host_str().map(str::to_owned))
-        .collect();
-    let mut hosts = hosts.into_iter();
-    match (hosts.next(), hosts.next()) {
-        (Some(host), None) => Ok(host),
-        _ => Err(invalid(
-            "sector_identifier",
-            "missing: a pairwise client whose redirect URIs do not share one host needs one",
-        )),
     }
 }
 
