@@ -10,12 +10,15 @@
 //! * [`Pages`]: the login, consent, logout-confirmation and message pages, from templates a
 //!   host may replace (MiniJinja, HTML-escaped by default), with the security headers every
 //!   response needs ([`add_security_headers`]): no framing, no script, no caching.
+//! * [`Account`]: the user's account page (their grants, revoking one, signing out
+//!   everywhere).
 //!
 //! The protocol stays in the engine (`portcullis`): this crate only carries the browser's
 //! side of it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod account;
 mod cookies;
 mod csrf;
 mod form;
@@ -23,6 +26,7 @@ mod pages;
 mod session;
 mod throttle;
 
+pub use account::Account;
 pub use form::{CheckedForm, Form, FormGuard};
 pub use pages::{
     add_security_headers, csp_redirecting_to, page, ConsentPage, LoginPage, LogoutPage, PageError,

@@ -30,7 +30,7 @@ pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
 
 /// The built-in templates, by name. `layout.html` wraps every page (its `body` block);
 /// `form_fields.html` holds a form's hidden `ticket` and `csrf` fields.
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("layout.html", include_str!("../templates/layout.html")),
     (
         "form_fields.html",
@@ -40,6 +40,7 @@ const TEMPLATES: [(&str, &str); 6] = [
     ("consent.html", include_str!("../templates/consent.html")),
     ("logout.html", include_str!("../templates/logout.html")),
     ("message.html", include_str!("../templates/message.html")),
+    ("account.html", include_str!("../templates/account.html")),
 ];
 
 /// What the standard scopes let a client do (OpenID Connect Core §5.4, §11).
@@ -236,9 +237,9 @@ impl Pages {
     }
 
     /// Replaces the template `name` (one of the built-in ones: `layout.html`, `login.html`,
-    /// `consent.html`, `logout.html`, `message.html`, `form_fields.html`), or adds a page of
-    /// the host's own (rendered with [`Pages::render`]). Names ending in `.html` are
-    /// HTML-escaped; `{{ value | safe }}` opts out.
+    /// `consent.html`, `logout.html`, `message.html`, `account.html`, `form_fields.html`), or
+    /// adds a page of the host's own (rendered with [`Pages::render`]). Names ending in
+    /// `.html` are HTML-escaped; `{{ value | safe }}` opts out.
     pub fn with_template(
         mut self,
         name: &'static str,

@@ -24,7 +24,6 @@ use ring::rand::SystemRandom;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::account;
 use crate::config::{key_encryption_keys, Config};
 use crate::flow::{self, Pages};
 use crate::secrets;
@@ -237,9 +236,7 @@ async fn build(
     let sessions = sessions.build().map_err(|_| StartError::Random)?;
     let pages = portcullis_interaction::Pages::new(&issuer)
         .describe_scope("read", "read your data")
-        .describe_scope("write", "change your data")
-        .with_template("account.html", account::TEMPLATE)
-        .expect("the account template parses");
+        .describe_scope("write", "change your data");
     let base = pages.base().to_owned();
     let state = Arc::new(AppState {
         provider: provider.clone(),
@@ -254,11 +251,11 @@ async fn build(
         .route("/login", post(page!(flow::login)))
         .route("/consent", post(page!(flow::consent)))
         .route("/logout", post(page!(flow::logout)))
-        .route("/account", get(page!(account::show)))
-        .route("/account/revoke", post(page!(account::revoke)))
+        .route("/account", get(page!(flow::account)))
+        .route("/account/revoke", post(page!(flow::revoke_grant)))
         .route(
             "/account/sign-out-everywhere",
-            post(page!(account::sign_out_everywhere)),
+            post(page!(flow::sign_out_everywhere)),
         )
         .with_state(state.clone());
     let fallback = state.clone();

@@ -37,7 +37,7 @@ use portcullis::store::StoreError;
 use portcullis::{Approval, InteractionRequired, PendingAuthorization, PendingLogout};
 use portcullis_axum::{async_trait, into_response, Interaction};
 use portcullis_interaction::{
-    ClientAddress, ConsentPage, FormGuard, LoginPage, LogoutPage, PageError, Session,
+    Account, ClientAddress, ConsentPage, FormGuard, LoginPage, LogoutPage, PageError, Session,
 };
 
 use crate::app::AppState;
@@ -147,12 +147,17 @@ pub(crate) async fn end_session(
 pub(crate) const CONSENT: &str = "consent";
 /// The logout confirmation.
 pub(crate) const LOGOUT: &str = "logout";
-/// The account page's revoke buttons.
-pub(crate) const REVOKE: &str = "revoke";
-/// The account page's "sign out everywhere".
-pub(crate) const SIGN_OUT_EVERYWHERE: &str = "sign-out-everywhere";
 
 impl AppState {
+    /// The user's account page (`portcullis_interaction::Account`).
+    fn account(&self) -> Account<'_> {
+        Account {
+            provider: &self.provider,
+            sessions: &self.sessions,
+            pages: &self.pages,
+        }
+    }
+
     /// The request's live session, of a known user, and recent enough for the request's
     /// `max_age` (OpenID Connect Core §3.1.2.1).
     async fn session_for(
@@ -273,6 +278,21 @@ impl AppState {
 pub(crate) fn store_failed(state: &AppState, e: &StoreError) -> Page {
     tracing::error!(error = %e, "store failure");
     state.pages.error(PageError::Unavailable)
+}
+
+/// `GET /account`: the signed-in user's grants, and "sign out everywhere".
+pub(crate) async fn account(state: Arc<AppState>, req: Request<Bytes>) -> Page {
+    state.account().show(&req).await
+}
+
+/// `POST /account/revoke`: revokes one of the signed-in user's grants.
+pub(crate) async fn revoke_grant(state: Arc<AppState>, req: Request<Bytes>) -> Page {
+    state.account().revoke(&req).await
+}
+
+/// `POST /account/sign-out-everywhere`: ends every session of the signed-in user.
+pub(crate) async fn sign_out_everywhere(state: Arc<AppState>, req: Request<Bytes>) -> Page {
+    state.account().sign_out_everywhere(&req).await
 }
 
 /// `POST /login`: checks the password (unless throttled), then begins a new session and

@@ -84,7 +84,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod account;
 mod app;
 mod cli;
 mod config;
