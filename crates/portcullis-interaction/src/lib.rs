@@ -4,7 +4,9 @@
 //! * [`SessionManager`]: server-side sessions that logout really ends, "sign out
 //!   everywhere", and CSRF tokens bound to the session (or, before sign-in, to a pre-login
 //!   binding cookie), on any [`SessionStore`](portcullis::store::SessionStore).
-//! * [`LoginThrottle`]: exponential backoff of failed sign-ins per account and per address.
+//! * [`LoginThrottle`]: exponential backoff of failed sign-ins per account and per address;
+//!   [`PasswordCheck`]: passwords checked on the engine's blocking pool, with a decoy for
+//!   unknown users.
 //! * [`Form`] and [`SessionManager::check_form`]: a form post's fields, read once each, and
 //!   the CSRF check every form starts with.
 //! * [`Pages`]: the login, consent, logout-confirmation and message pages, from templates a
@@ -23,6 +25,7 @@ mod cookies;
 mod csrf;
 mod form;
 mod pages;
+mod password;
 mod session;
 mod throttle;
 
@@ -32,6 +35,7 @@ pub use pages::{
     add_security_headers, csp_redirecting_to, page, ConsentPage, LoginPage, LogoutPage, PageError,
     Pages, TemplateError, CSP,
 };
+pub use password::PasswordCheck;
 pub use session::{
     LoginBinding, Session, SessionError, SessionManager, SessionManagerBuilder,
     DEFAULT_SESSION_LIFETIME,

@@ -8,14 +8,11 @@
 //! let another user sign in. Every POST needs a valid CSRF token (else 403) and a live ticket
 //! (else 400).
 //!
-//! Sessions are `portcullis_interaction::SessionManager`'s: a random id in the cookie, the session in the
-//! store, a new id at every sign-in, and logging out deletes it (a copied cookie opens
-//! nothing afterwards). The forms of a signed-in user (consent, logout confirmation, the
-//! account page's) carry a CSRF token bound to the session; the login form, before any
-//! session, one bound to the browser's pre-login binding cookie (see the engine's `csrf`
-//! module for why that is sound). Sign-ins are throttled per account and per client address
-//! (`portcullis_interaction::LoginThrottle`): a throttled attempt gets `429 Too Many Requests` with
-//! `Retry-After`, the same for unknown users, and its password is not even checked.
+//! Sessions, CSRF tokens, throttling, form reading and the pages are the kit's
+//! (`portcullis_interaction`): server-side sessions that logout ends, forms bound to the
+//! session (the login form to a pre-login binding cookie), `429` with `Retry-After` for a
+//! throttled sign-in, whose password is not even checked. The handlers here are on `http`
+//! types; `app` mounts them on axum.
 //!
 //! OpenID Connect requests are honoured too (Core §3.1.2.1): `prompt=none` never shows a
 //! page, `prompt=login`, `prompt=select_account` and an exceeded `max_age` ask for the
