@@ -585,6 +585,10 @@ mod tests {
             r.headers()[CONTENT_SECURITY_POLICY],
             format!("{CSP} https://rp.example").as_str()
         );
+        for (issuer, base) in [("https://as.example", ""), ("https://as.example/", "")] {
+            assert_eq!(Pages::new(&Issuer::parse(issuer).unwrap()).base(), base);
+        }
+        assert_eq!(pages().base(), "/t");
         let described = pages().describe_scope("read", "read your data");
         assert!(body(&described.consent(&consent)).contains("<code>read</code>: read your data"));
     }

@@ -118,7 +118,7 @@ pub(crate) struct AppState {
     pub(crate) pages: portcullis_interaction::Pages,
 }
 
-/// Mounts a page handler of `flow` or `account` (on `http` types) on axum: the body
+/// Mounts a page handler of `flow` (on `http` types) on axum: the body
 /// buffered, the client's address passed on as a [`ClientAddress`].
 macro_rules! page {
     ($handler:path) => {
