@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use portcullis::SessionManager;
+use portcullis_interaction::SessionManager;
 use portcullis_fuzz::issuer;
 use portcullis_store_memory::MemoryStore;
 

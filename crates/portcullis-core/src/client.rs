@@ -222,6 +222,24 @@ pub enum SubjectType {
     },
 }
 
+impl SubjectType {
+    /// The pairwise subject type of a client registered without a sector identifier: its
+    /// sector is the one host of its redirect URIs (OpenID Connect Core §8.1). `None` when
+    /// they name several hosts (or none): such a client needs a sector identifier.
+    pub fn pairwise_from_redirect_uris(uris: &[RedirectUri]) -> Option<Self> {
+        let hosts: BTreeSet<String> = uris
+            .iter()
+            .filter_map(|u| url::Url::parse(u.as_str()).ok())
+            .filter_map(|u| u.host_str().map(str::to_owned))
+            .collect();
+        let mut hosts = hosts.into_iter();
+        match (hosts.next(), hosts.next()) {
+            (Some(sector_identifier), None) => Some(Self::Pairwise { sector_identifier }),
+            _ => None,
+        }
+    }
+}
+
 /// A client's OpenID Connect registration (OpenID Connect Dynamic Client Registration §2).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -396,6 +414,28 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pairwise_sector_is_the_one_host_of_the_redirect_uris() {
+        let uris = |list: &[&str]| -> Vec<RedirectUri> {
+            list.iter()
+                .map(|u| RedirectUri::parse(u).unwrap())
+                .collect()
+        };
+        let pairwise = |host: &str| SubjectType::Pairwise {
+            sector_identifier: host.to_owned(),
+        };
+        let same = uris(&["https://rp.example/a", "https://rp.example:8443/b"]);
+        assert_eq!(
+            SubjectType::pairwise_from_redirect_uris(&same),
+            Some(pairwise("rp.example"))
+        );
+        let two = uris(&["https://a.example/cb", "https://b.example/cb"]);
+        assert_eq!(SubjectType::pairwise_from_redirect_uris(&two), None);
+        assert_eq!(SubjectType::pairwise_from_redirect_uris(&[]), None);
+        let app = uris(&["com.example.app:/cb"]);
+        assert_eq!(SubjectType::pairwise_from_redirect_uris(&app), None);
+    }
     use crate::client_secret::ClientSecretHash;
 
     fn client(kind: ClientKind, uris: &[&str]) -> Client {

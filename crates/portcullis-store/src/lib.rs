@@ -446,7 +446,7 @@ pub trait ReplayCache: Send + Sync + 'static {
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
-/// Signed-in browsers (the host's sessions, e.g. `portcullis::SessionManager`'s), per issuer
+/// Signed-in browsers (the host's sessions, e.g. `portcullis_interaction::SessionManager`'s), per issuer
 /// and keyed by the hash of the session id the cookie carries.
 ///
 /// A session ends when its record goes: [`SessionStore::delete_session`] at logout,

@@ -37,6 +37,9 @@
 //! which should be multi-threaded for the races to mean something); `run_*_checks` run one
 //! trait's checks. The checks themselves are public in [`checks`], one `async fn` each.
 //!
+//! With the `browser` feature, [`browser`] plays a host's login, consent and logout pages
+//! over HTTP (cookies kept, redirects not followed), for end-to-end tests.
+//!
 //! Beside the suite: [`TestClock`] for times, [`SeededRng`] (a deterministic generator, for
 //! tests only) and [`Fixtures`], which builds valid records with random hashes and ids.
 //!
@@ -54,6 +57,9 @@
 //! * `sessions` ([`SessionStore`]): [`checks::sessions`]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+#[cfg(feature = "browser")]
+pub mod browser;
 
 // docs/ARCHITECTURE.md's store guide runs the kit: its example is one of these doc tests.
 #[cfg(doctest)]

@@ -11,10 +11,8 @@
 //! through its login and consent pages (as an opaque, sealed ticket) and then resolves with
 //! [`Provider::approve`] or [`Provider::deny`].
 //!
-//! For the host's own pages the engine offers what every login page needs, framework-free on
-//! `http` types: [`SessionManager`] (server-side sessions that logout really ends, "sign
-//! out everywhere", and CSRF tokens bound to the session, on any `SessionStore`), and
-//! [`LoginThrottle`] (exponential backoff of failed sign-ins per account and per address).
+//! The web half of the host's own pages (sessions, CSRF, cookies, login throttling, forms and
+//! templates) is in `portcullis-interaction`, on the same `http` types.
 //!
 //! Nothing is global: several providers (one per tenant, say) can share one process and one
 //! store, each with its own issuer, clients, policy and keys.
@@ -26,8 +24,6 @@ mod blocking;
 mod claims;
 mod client_endpoint;
 mod clock;
-mod cookies;
-mod csrf;
 mod discovery;
 mod grants;
 mod id_tokens;
@@ -40,10 +36,8 @@ mod provider;
 mod refresh_grace;
 mod responses;
 mod revoke;
-mod session;
 mod signer;
 mod stores;
-mod throttle;
 mod tickets;
 mod token;
 mod userinfo;
@@ -60,13 +54,8 @@ pub use grants::GrantSummary;
 pub use keys::KeyError;
 pub use logout::{LogoutOutcome, PendingLogout};
 pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError};
-pub use session::{
-    LoginBinding, Session, SessionError, SessionManager, SessionManagerBuilder,
-    DEFAULT_SESSION_LIFETIME,
-};
 pub use signer::{JwsSigner, RingSigner, SignError};
 pub use stores::Stores;
-pub use throttle::{Backoff, LoginAttempt, LoginThrottle, ThrottlePolicy, Throttled};
 
 pub use async_trait::async_trait;
 pub use portcullis_core as core;

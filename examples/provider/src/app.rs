@@ -5,25 +5,27 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::map_response;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use http::StatusCode;
 use portcullis::core::{Client, Issuer, IssuerError, Policy, ScopeSet};
 use portcullis::store::{SessionStore, StoreError};
 use portcullis::{
-    BlockingPool, BuildError, Clock, KeyError, LoginThrottle, Provider, RegisterError,
-    SessionManager, Stores, SystemClock, ThrottlePolicy,
+    BlockingPool, BuildError, Clock, KeyError, Provider, RegisterError, Stores, SystemClock,
+};
+use portcullis_axum::{into_response, read_request};
+use portcullis_interaction::{
+    add_security_headers, ClientAddress, LoginThrottle, PageError, SessionManager, ThrottlePolicy,
 };
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::account;
 use crate::config::{key_encryption_keys, Config};
 use crate::flow::{self, Pages};
-use crate::pages;
 use crate::secrets;
 use crate::store::chain;
 use crate::users::Users;
@@ -112,15 +114,29 @@ pub(crate) struct AppState {
     /// Failed sign-ins, per account and per client address.
     pub(crate) throttle: LoginThrottle,
     pub(crate) clock: Arc<dyn Clock>,
-    /// The issuer's path without a trailing `/` (`""` at the root): where routes are mounted.
-    pub(crate) base: String,
+    /// The pages' templates, below the issuer's path.
+    pub(crate) pages: portcullis_interaction::Pages,
 }
 
-/// The issuer's path, where the endpoints live.
-fn base_path(issuer: &Issuer) -> String {
-    url::Url::parse(issuer.as_str())
-        .map(|u| u.path().trim_end_matches('/').to_owned())
-        .unwrap_or_default()
+/// Mounts a page handler of `flow` (on `http` types) on axum: the body
+/// buffered, the client's address passed on as a [`ClientAddress`].
+macro_rules! page {
+    ($handler:path) => {
+        |State(state): State<Arc<AppState>>, req: Request| async move {
+            match read_request(req).await {
+                Ok(req) => into_response($handler(state, with_client_address(req)).await),
+                Err(too_large) => too_large,
+            }
+        }
+    };
+}
+
+/// The request with the peer address `portcullis_axum::serve` found as a [`ClientAddress`].
+fn with_client_address(mut req: http::Request<bytes::Bytes>) -> http::Request<bytes::Bytes> {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        req.extensions_mut().insert(ClientAddress(peer.ip()));
+    }
+    req
 }
 
 /// Builds the provider for `issuer` from `config` and returns its routes: the engine's
@@ -223,7 +239,10 @@ async fn build(
         sessions = sessions.csrf_key(key.0);
     }
     let sessions = sessions.build().map_err(|_| StartError::Random)?;
-    let base = base_path(&issuer);
+    let pages = portcullis_interaction::Pages::new(&issuer)
+        .describe_scope("read", "read your data")
+        .describe_scope("write", "change your data");
+    let base = pages.base().to_owned();
     let state = Arc::new(AppState {
         provider: provider.clone(),
         clients,
@@ -231,19 +250,20 @@ async fn build(
         sessions: sessions.clone(),
         throttle: LoginThrottle::new(ThrottlePolicy::default(), clock.clone()),
         clock,
-        base: base.clone(),
+        pages,
     });
     let pages_routes = Router::new()
-        .route("/login", post(flow::login))
-        .route("/consent", post(flow::consent))
-        .route("/logout", post(flow::logout))
-        .route("/account", get(account::show))
-        .route("/account/revoke", post(account::revoke))
+        .route("/login", post(page!(flow::login)))
+        .route("/consent", post(page!(flow::consent)))
+        .route("/logout", post(page!(flow::logout)))
+        .route("/account", get(page!(flow::account)))
+        .route("/account/revoke", post(page!(flow::revoke_grant)))
         .route(
             "/account/sign-out-everywhere",
-            post(account::sign_out_everywhere),
+            post(page!(flow::sign_out_everywhere)),
         )
         .with_state(state.clone());
+    let fallback = state.clone();
     let routes = portcullis_axum::router(provider.clone(), Pages(state)).merge(pages_routes);
     let routes = if base.is_empty() {
         routes
@@ -251,8 +271,11 @@ async fn build(
         Router::new().nest(&base, routes)
     };
     let router = routes
-        .fallback(not_found)
-        .layer(map_response(pages::security_headers));
+        .fallback(|| async move { into_response(fallback.pages.error(PageError::NotFound)) })
+        .layer(map_response(|mut response: Response| async move {
+            add_security_headers(response.headers_mut());
+            response
+        }));
     Ok(Built {
         router,
         provider,
@@ -312,10 +335,6 @@ fn require_shared_secrets(config: &Config) -> Result<(), StartError> {
         }),
         None => Ok(()),
     }
-}
-
-async fn not_found() -> axum::response::Response {
-    pages::message(StatusCode::NOT_FOUND, "Not found", "There is nothing here.")
 }
 
 /// A server started by [`spawn`]. Dropping it stops the server.
@@ -449,7 +468,7 @@ async fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret32;
+    use crate::schema::Secret32;
     use axum::body::Body;
     use http::header::{
         CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE,
@@ -459,7 +478,9 @@ mod tests {
     use portcullis::ManualClock;
     use tower::ServiceExt;
 
-    use crate::flow::{purpose, CONSENT, LOGOUT};
+    use crate::flow::{CONSENT, LOGOUT};
+    use http::StatusCode;
+    use portcullis_interaction::CSP;
 
     const AUTHORIZE: &str = "/authorize?response_type=code&client_id=demo-web\
         &redirect_uri=http%3A%2F%2F127.0.0.1%3A9000%2Fcallback&scope=read%20email&state=st\
@@ -650,7 +671,7 @@ mod tests {
         assert!(ok.body.contains("value=\"email\" checked"), "{}", ok.body);
         assert_eq!(
             ok.headers[CONTENT_SECURITY_POLICY],
-            format!("{} http://127.0.0.1:9000", pages::CSP)
+            format!("{} http://127.0.0.1:9000", CSP)
         );
         let session = cookie(&ok, "session");
         let jar = format!("{jar}; {session}");
@@ -710,13 +731,13 @@ mod tests {
             .unwrap()
             .unwrap();
         for (uri, action) in [("/consent", CONSENT), ("/logout", LOGOUT)] {
-            let csrf = sessions.csrf_token(&session, &purpose(action, "forged"));
+            let csrf = sessions.form_token(&session, action, "forged");
             let r = post(&app, uri, &jar, &answer("forged", &csrf, "yes")).await;
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
             assert!(r.body.contains("expired"), "{uri}");
         }
         // A ticket of the other kind does not open either.
-        let csrf = sessions.csrf_token(&session, &purpose(LOGOUT, &ticket));
+        let csrf = sessions.form_token(&session, LOGOUT, &ticket);
         let r = post(&app, "/logout", &jar, &answer(&ticket, &csrf, "yes")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
     }
@@ -845,7 +866,7 @@ mod tests {
         assert!(page.body.contains("<code>rp</code> asks to sign you out"));
         assert_page_headers(&page);
         // The form's answer redirects to the client: its origin only is allowed.
-        let csp = format!("{} https://rp.example", pages::CSP);
+        let csp = format!("{} https://rp.example", CSP);
         assert_eq!(page.headers[CONTENT_SECURITY_POLICY], csp.as_str());
 
         let (ticket, csrf) = form_of(&page);
@@ -873,7 +894,7 @@ mod tests {
 
         // Without a post_logout_redirect_uri, the engine's signed-out page.
         let page = get(&app, "/session/end", &other_browser).await;
-        assert_eq!(page.headers[CONTENT_SECURITY_POLICY], pages::CSP);
+        assert_eq!(page.headers[CONTENT_SECURITY_POLICY], CSP);
         let (ticket, csrf) = form_of(&page);
         let out = post(
             &app,
@@ -1006,18 +1027,5 @@ mod tests {
         let mut memory = Config::demo();
         keep_secrets(&mut memory, &rng).unwrap();
         assert!(memory.interaction_key.is_none() && memory.session_key.is_none());
-    }
-
-    #[test]
-    fn base_path_follows_the_issuer() {
-        assert_eq!(base_path(&Issuer::parse("https://as.example").unwrap()), "");
-        assert_eq!(
-            base_path(&Issuer::parse("https://as.example/").unwrap()),
-            ""
-        );
-        assert_eq!(
-            base_path(&Issuer::parse("https://as.example/t/").unwrap()),
-            "/t"
-        );
     }
 }

@@ -1,38 +1,38 @@
 //! The configuration file (TOML): clients (with their OpenID Connect registration), users
 //! (with their profile claims), lifetimes, signing keys, and the session and provider
-//! secrets.
+//! secrets. Its schema is [`crate::schema`]'s; this module resolves it into the engine's
+//! types.
 //!
 //! Secrets and passwords may be written in plain text; they are hashed with PBKDF2 as the
 //! file is loaded and the plain text is dropped. `secret_hash` / `password_hash` take an
 //! already-hashed value instead. See `demo.toml` for a complete file.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::Path;
 use std::time::Duration;
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis::core::{
-    Algorithm, Client, ClientError, ClientKind, ClientOidc, ClientSecretHash, ClientTokens,
-    GrantType, KeyEncryptionKey, KeyEncryptionKeys, KeyPolicy, KeySealError, Lifetimes, PkcePolicy,
-    RedirectUri, RefreshGrace, RefreshPolicy, ScopeSet, SubjectType,
+    Client, ClientError, ClientKind, ClientOidc, ClientSecretHash, ClientTokens, KeyEncryptionKey,
+    KeyEncryptionKeys, KeyPolicy, KeySealError, Lifetimes, RefreshGrace, RefreshPolicy,
+    SubjectType,
 };
 use portcullis_axum::ServerLimits;
 use ring::rand::{SecureRandom, SystemRandom};
-use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::demo::DEMO_TOML;
+use crate::schema::{
+    FileClaim, FileClient, FileClientType, FileConfig, FileKeys, FileRefresh, FileSecrets,
+    FileSubjectType, FileUser, NamedKey, Secret32,
+};
 use crate::store::StoreSpec;
 use crate::users::User;
 
 /// PBKDF2 iterations used when `pbkdf2_iterations` is not set. Low enough to keep the token
 /// endpoint fast in a demo; raise it for real deployments (OWASP suggests 600 000).
 pub const DEFAULT_PBKDF2_ITERATIONS: u32 = 10_000;
-
-/// Default session lifetime: 8 hours.
-const DEFAULT_SESSION_SECS: u64 = 8 * 3600;
 
 /// A loaded configuration, with every secret already hashed.
 #[derive(Debug, Clone)]
@@ -183,40 +183,6 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// 32 secret bytes from the file: the session key, the interaction key, the subject salt.
-#[derive(Clone)]
-pub(crate) struct Secret32(pub(crate) [u8; 32]);
-
-impl fmt::Debug for Secret32 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret32(<redacted>)")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret32 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        URL_SAFE_NO_PAD
-            .decode(text.trim())
-            .ok()
-            .and_then(|v| <[u8; 32]>::try_from(v).ok())
-            .map(Secret32)
-            .ok_or_else(|| {
-                serde::de::Error::custom(
-                    "expected 32 bytes encoded as base64url without padding (43 characters)",
-                )
-            })
-    }
-}
-
-/// A key-encryption key and its id (see `portcullis::core::KeyEncryptionKey`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NamedKey {
-    pub(crate) id: String,
-    pub(crate) key: Secret32,
-}
-
 impl NamedKey {
     /// The engine's key-encryption key.
     pub(crate) fn kek(&self) -> Result<KeyEncryptionKey, KeySealError> {
@@ -234,88 +200,6 @@ pub(crate) fn key_encryption_keys(
         .try_fold(KeyEncryptionKeys::new(current.kek()?), |keks, p| {
             keks.with_previous(p.kek()?)
         })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    #[serde(default)]
-    store: StoreSpec,
-    #[serde(default = "default_iterations")]
-    pbkdf2_iterations: NonZeroU32,
-    #[serde(default)]
-    lifetimes: FileLifetimes,
-    #[serde(default)]
-    session: FileSession,
-    #[serde(default)]
-    keys: FileKeys,
-    #[serde(default)]
-    secrets: FileSecrets,
-    #[serde(default)]
-    clients: Vec<FileClient>,
-    #[serde(default)]
-    users: Vec<FileUser>,
-}
-
-fn default_iterations() -> NonZeroU32 {
-    NonZeroU32::new(DEFAULT_PBKDF2_ITERATIONS).unwrap_or(NonZeroU32::MIN)
-}
-
-fn secs(n: u64) -> NonZeroU64 {
-    NonZeroU64::new(n).unwrap_or(NonZeroU64::MIN)
-}
-
-/// Lifetimes in seconds; every one is optional.
-#[derive(Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct FileLifetimes {
-    authorization_code: NonZeroU64,
-    access_token: NonZeroU64,
-    refresh_token: NonZeroU64,
-    interaction: NonZeroU64,
-    id_token: NonZeroU64,
-}
-
-impl Default for FileLifetimes {
-    fn default() -> Self {
-        let d = Lifetimes::default();
-        Self {
-            authorization_code: secs(d.authorization_code.as_secs()),
-            access_token: secs(d.access_token.as_secs()),
-            refresh_token: secs(d.refresh_token.as_secs()),
-            interaction: secs(d.interaction.as_secs()),
-            id_token: secs(d.id_token.as_secs()),
-        }
-    }
-}
-
-/// Signing keys and their rotation (`[keys]`); every field is optional.
-#[derive(Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct FileKeys {
-    /// The ID token algorithm of clients that do not choose one.
-    default_alg: Algorithm,
-    /// How long a new key is in the JWKS before it signs.
-    publish_ahead_seconds: u64,
-    /// `Cache-Control: max-age` of the JWKS.
-    jwks_max_age_seconds: u64,
-    /// How often the keys are reloaded from the store.
-    reload_every_seconds: u64,
-    /// Rotate each key this often; 0 rotates only on request.
-    rotate_every_seconds: u64,
-}
-
-impl Default for FileKeys {
-    fn default() -> Self {
-        let d = KeyPolicy::default();
-        Self {
-            default_alg: d.default_alg,
-            publish_ahead_seconds: d.publish_ahead.as_secs(),
-            jwks_max_age_seconds: d.jwks_max_age.as_secs(),
-            reload_every_seconds: d.reload_every.as_secs(),
-            rotate_every_seconds: d.rotate_every.map_or(0, |r| r.as_secs()),
-        }
-    }
 }
 
 impl FileKeys {
@@ -340,25 +224,6 @@ impl FileKeys {
             rotate_every: (self.rotate_every_seconds > 0).then(|| d(self.rotate_every_seconds)),
         })
     }
-}
-
-/// Provider secrets (`[secrets]`). When absent: kept in the secrets file beside an SQLite
-/// store, random at every start with the memory store; required with a postgres store.
-#[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct FileSecrets {
-    /// Seals pending authorizations and logouts: the same in every process of one issuer.
-    interaction_key: Option<Secret32>,
-    /// Salts pairwise subject identifiers: must stay the same for them to stay stable.
-    subject_salt: Option<Secret32>,
-    /// Seals the private signing keys in the store; with `key_encryption_key_id`.
-    key_encryption_key: Option<Secret32>,
-    /// Names it in every key it seals, so it can be rotated.
-    key_encryption_key_id: Option<String>,
-    /// Earlier key-encryption keys (`{ id, key }`), still opening what they sealed.
-    previous_key_encryption_keys: Vec<NamedKey>,
-    /// Keeps the private signing keys in plaintext on a store that persists.
-    dangerous_plaintext_signing_keys: bool,
 }
 
 impl FileSecrets {
@@ -395,90 +260,6 @@ impl FileSecrets {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct FileSession {
-    /// Seconds a sign-in lasts.
-    lifetime: NonZeroU64,
-    /// Fixed key of the CSRF tokens (base64url, 32 bytes). When absent: kept in the secrets
-    /// file beside an SQLite store, random at each start with the memory store; required
-    /// with postgres.
-    key: Option<Secret32>,
-}
-
-impl Default for FileSession {
-    fn default() -> Self {
-        Self {
-            lifetime: secs(DEFAULT_SESSION_SECS),
-            key: None,
-        }
-    }
-}
-
-#[derive(Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-enum FileClientType {
-    Confidential,
-    Public,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileClient {
-    id: String,
-    #[serde(rename = "type")]
-    kind: FileClientType,
-    secret: Option<String>,
-    secret_hash: Option<ClientSecretHash>,
-    #[serde(default)]
-    redirect_uris: Vec<RedirectUri>,
-    allowed_scopes: ScopeSet,
-    #[serde(default)]
-    default_scopes: ScopeSet,
-    grant_types: BTreeSet<GrantType>,
-    #[serde(default)]
-    pkce: PkcePolicy,
-    // OpenID Connect registration (OpenID Connect Dynamic Client Registration §2).
-    id_token_signed_response_alg: Option<Algorithm>,
-    #[serde(default)]
-    subject_type: FileSubjectType,
-    sector_identifier: Option<String>,
-    #[serde(default)]
-    require_auth_time: bool,
-    #[serde(default)]
-    post_logout_redirect_uris: Vec<RedirectUri>,
-    #[serde(default)]
-    refresh: FileRefresh,
-    /// Remembered consent skips the user even at a loopback or private-use redirect URI
-    /// (RFC 8252 §8.6): see `Client::dangerous_skip_consent_for_unverifiable_redirects`.
-    #[serde(default)]
-    dangerous_skip_consent_for_unverifiable_redirects: bool,
-}
-
-/// A client's `[clients.refresh]` table: its refresh-token policy (RFC 9700 §4.14.2).
-#[derive(Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct FileRefresh {
-    rotate: bool,
-    absolute_lifetime_seconds: Option<u64>,
-    idle_timeout_seconds: Option<u64>,
-    grace_seconds: Option<u64>,
-    grace_reuses: Option<u32>,
-}
-
-impl Default for FileRefresh {
-    fn default() -> Self {
-        let policy = RefreshPolicy::default();
-        Self {
-            rotate: policy.rotate,
-            absolute_lifetime_seconds: policy.absolute_lifetime_secs,
-            idle_timeout_seconds: policy.idle_timeout_secs,
-            grace_seconds: None,
-            grace_reuses: None,
-        }
-    }
-}
-
 impl FileRefresh {
     fn resolve(self) -> Result<RefreshPolicy, Invalid> {
         let grace = match (self.grace_seconds, self.grace_reuses) {
@@ -501,34 +282,6 @@ impl FileRefresh {
             grace,
         })
     }
-}
-
-#[derive(Deserialize, Default, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-enum FileSubjectType {
-    #[default]
-    Public,
-    Pairwise,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileUser {
-    username: String,
-    password: Option<String>,
-    password_hash: Option<ClientSecretHash>,
-    #[serde(default)]
-    claims: BTreeMap<String, FileClaim>,
-}
-
-/// A claim's value as TOML gives it.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum FileClaim {
-    Text(String),
-    Flag(bool),
-    Number(i64),
-    Table(BTreeMap<String, String>),
 }
 
 /// The members of the `address` claim (OpenID Connect Core §5.1.1).
@@ -736,9 +489,15 @@ impl FileClient {
                     sector_identifier: sector,
                 }
             }
-            (FileSubjectType::Pairwise, None) => SubjectType::Pairwise {
-                sector_identifier: redirect_host(&self.redirect_uris)?,
-            },
+            (FileSubjectType::Pairwise, None) => {
+                SubjectType::pairwise_from_redirect_uris(&self.redirect_uris).ok_or_else(|| {
+                    invalid(
+                        "sector_identifier",
+                        "missing: a pairwise client whose redirect URIs do not share one host \
+                         needs one",
+                    )
+                })?
+            }
         };
         let client = Client::new(self.id, kind)
             .with_redirect_uris(self.redirect_uris)
@@ -777,24 +536,6 @@ impl FileClient {
     }
 }
 
-/// The sector of a pairwise client without `sector_identifier`: the one host of its redirect
-/// URIs (OpenID Connect Core §8.1).
-fn redirect_host(uris: &[RedirectUri]) -> Result<String, Invalid> {
-    let hosts: BTreeSet<String> = uris
-        .iter()
-        .filter_map(|u| url::Url::parse(u.as_str()).ok())
-        .filter_map(|u| u.host_str().map(str::to_owned))
-        .collect();
-    let mut hosts = hosts.into_iter();
-    match (hosts.next(), hosts.next()) {
-        (Some(host), None) => Ok(host),
-        _ => Err(invalid(
-            "sector_identifier",
-            "missing: a pairwise client whose redirect URIs do not share one host needs one",
-        )),
-    }
-}
-
 impl FileUser {
     fn resolve(self, iterations: NonZeroU32, rng: &dyn SecureRandom) -> Result<User, Invalid> {
         if self.username.is_empty() {
@@ -825,6 +566,7 @@ impl FileUser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis::core::Algorithm;
 
     const GOOD: &str = r#"
 pbkdf2_iterations = 1000

@@ -38,6 +38,22 @@ pub struct DemoUser {
     pub password: &'static str,
 }
 
+/// `(username, password)`, as test helpers take credentials (e.g. `portcullis-testkit`'s
+/// browser).
+impl<'a> From<&'a DemoUser> for (&'a str, &'a str) {
+    fn from(user: &'a DemoUser) -> Self {
+        (user.username, user.password)
+    }
+}
+
+/// `(client_id, client_secret, redirect_uri)`, as test helpers take a client (e.g.
+/// `portcullis-testkit`'s browser).
+impl<'a> From<&'a DemoClient> for (&'a str, Option<&'a str>, Option<&'a str>) {
+    fn from(client: &'a DemoClient) -> Self {
+        (client.id, client.secret, client.redirect_uri)
+    }
+}
+
 /// Confidential web application: code flow (PKCE required), refresh tokens, OpenID Connect
 /// with RP-initiated logout.
 pub const DEMO_WEB_CLIENT: DemoClient = DemoClient {

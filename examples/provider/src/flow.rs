@@ -8,14 +8,11 @@
 //! let another user sign in. Every POST needs a valid CSRF token (else 403) and a live ticket
 //! (else 400).
 //!
-//! Sessions are `portcullis::SessionManager`'s: a random id in the cookie, the session in the
-//! store, a new id at every sign-in, and logging out deletes it (a copied cookie opens
-//! nothing afterwards). The forms of a signed-in user (consent, logout confirmation, the
-//! account page's) carry a CSRF token bound to the session; the login form, before any
-//! session, one bound to the browser's pre-login binding cookie (see the engine's `csrf`
-//! module for why that is sound). Sign-ins are throttled per account and per client address
-//! (`portcullis::LoginThrottle`): a throttled attempt gets `429 Too Many Requests` with
-//! `Retry-After`, the same for unknown users, and its password is not even checked.
+//! Sessions, CSRF tokens, throttling, form reading and the pages are the kit's
+//! (`portcullis_interaction`): server-side sessions that logout ends, forms bound to the
+//! session (the login form to a pre-login binding cookie), `429` with `Retry-After` for a
+//! throttled sign-in, whose password is not even checked. The handlers here are on `http`
+//! types; `app` mounts them on axum.
 //!
 //! OpenID Connect requests are honoured too (Core §3.1.2.1): `prompt=none` never shows a
 //! page, `prompt=login`, `prompt=select_account` and an exceeded `max_age` ask for the
@@ -26,23 +23,25 @@
 //! Logout 1.0 §2). A request whose `id_token_hint` names the signed-in user ends the session
 //! at once; any other one asks first, with a form posted to `POST /logout`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
-use http::header::{RETRY_AFTER, SET_COOKIE};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use bytes::Bytes;
+use http::header::SET_COOKIE;
+use http::{HeaderMap, Request, StatusCode};
 use portcullis::core::ScopeSet;
 use portcullis::store::StoreError;
-use portcullis::{
-    Approval, InteractionRequired, PendingAuthorization, PendingLogout, Session, Throttled,
+use portcullis::{Approval, InteractionRequired, PendingAuthorization, PendingLogout};
+use portcullis_axum::{async_trait, into_response, Interaction};
+use portcullis_interaction::{
+    Account, ClientAddress, ConsentPage, FormGuard, LoginPage, LogoutPage, PageError, Session,
 };
-use portcullis_axum::{async_trait, into_response, read_request, Interaction};
 
 use crate::app::AppState;
-use crate::pages::{self, FormContext};
 use crate::users::User;
+
+/// A page: the pages' handlers are framework-free, on `http` types.
+pub(crate) type Page = http::Response<Bytes>;
 
 /// The example's [`Interaction`]: renders login or consent for a pending authorization, and
 /// the confirmation of a logout.
@@ -55,69 +54,89 @@ impl Interaction for Pages {
         pending: PendingAuthorization,
         request: http::request::Parts,
     ) -> Response {
-        let state = &self.0;
-        let prompt = pending.oidc().map(|o| o.prompt).unwrap_or_default();
-        let hinted = pending.id_token_hint_subject();
-        let session = match state.session_for(&request.headers, &pending).await {
-            Ok(s) => s,
-            Err(e) => return store_failed(&e),
-        };
-        let session = session
-            // The user must sign in again, or choose which account to use.
-            .filter(|_| !(prompt.login || prompt.select_account))
-            // The client expects another user than the one signed in.
-            .filter(|s| {
-                hinted.as_deref().is_none_or(|h| {
-                    state
-                        .subject_for(pending.client_id(), s.subject())
-                        .as_deref()
-                        == Some(h)
-                })
-            });
-        match session {
-            Some(session) => state.signed_in(pending, session).await,
-            None if prompt.none => {
-                let reason = InteractionRequired::Login;
-                into_response(state.provider.cannot_interact(pending, reason).await)
-            }
-            None => {
-                let hint = pending.oidc().and_then(|o| o.login_hint.as_deref());
-                let hint = hint.unwrap_or_default();
-                state.login_page(StatusCode::OK, &pending, &request.headers, hint, None)
-            }
-        }
+        into_response(begin(&self.0, pending, &request.headers).await)
     }
 
     async fn end_session(&self, pending: PendingLogout, request: http::request::Parts) -> Response {
-        let state = &self.0;
-        let headers = &request.headers;
-        let session = match state.sessions.current(headers).await {
-            Ok(Some(s)) => s,
-            // Nobody is signed in here: nothing to end, nothing to ask.
-            Ok(None) => return state.signed_out(pending, headers).await,
-            Err(e) => return store_failed(&e),
-        };
-        let hint_is_the_user = match (pending.hint_subject(), pending.client_id()) {
-            (Some(hint), Some(client_id)) => {
-                state.subject_for(client_id, session.subject()).as_deref() == Some(hint)
-            }
-            _ => false,
-        };
-        if !pending.needs_confirmation() && hint_is_the_user {
-            tracing::info!(
-                username = session.subject(),
-                client_id = pending.client_id(),
-                "signed out by the client"
-            );
-            return state.signed_out(pending, headers).await;
-        }
-        let name = state.display_name(session.subject());
-        let csrf = state.csrf_token(&session, LOGOUT, pending.ticket());
-        let form = state.form(pending.ticket(), &csrf);
-        let html = pages::logout(pending.client_id(), name, &form);
-        let csp = pages::csp_redirecting_to(pending.redirect_uri());
-        pages::page(StatusCode::OK, &csp, html)
+        into_response(end_session(&self.0, pending, &request.headers).await)
     }
+}
+
+/// The next step of a pending authorization: the login page, the consent page, or straight
+/// back to the client.
+pub(crate) async fn begin(
+    state: &AppState,
+    pending: PendingAuthorization,
+    headers: &HeaderMap,
+) -> Page {
+    let prompt = pending.oidc().map(|o| o.prompt).unwrap_or_default();
+    let hinted = pending.id_token_hint_subject();
+    let session = match state.session_for(headers, &pending).await {
+        Ok(s) => s,
+        Err(e) => return store_failed(state, &e),
+    };
+    let session = session
+        // The user must sign in again, or choose which account to use.
+        .filter(|_| !(prompt.login || prompt.select_account))
+        // The client expects another user than the one signed in.
+        .filter(|s| {
+            hinted.as_deref().is_none_or(|h| {
+                state
+                    .subject_for(pending.client_id(), s.subject())
+                    .as_deref()
+                    == Some(h)
+            })
+        });
+    match session {
+        Some(session) => state.signed_in(pending, session).await,
+        None if prompt.none => {
+            let reason = InteractionRequired::Login;
+            state.provider.cannot_interact(pending, reason).await
+        }
+        None => {
+            let hint = pending.oidc().and_then(|o| o.login_hint.as_deref());
+            let hint = hint.unwrap_or_default();
+            state.login_page(StatusCode::OK, &pending, headers, hint, None)
+        }
+    }
+}
+
+/// A valid RP-initiated logout: signs out at once, or asks first.
+pub(crate) async fn end_session(
+    state: &AppState,
+    pending: PendingLogout,
+    headers: &HeaderMap,
+) -> Page {
+    let session = match state.sessions.current(headers).await {
+        Ok(Some(s)) => s,
+        // Nobody is signed in here: nothing to end, nothing to ask.
+        Ok(None) => return state.signed_out(pending, headers).await,
+        Err(e) => return store_failed(state, &e),
+    };
+    let hint_is_the_user = match (pending.hint_subject(), pending.client_id()) {
+        (Some(hint), Some(client_id)) => {
+            state.subject_for(client_id, session.subject()).as_deref() == Some(hint)
+        }
+        _ => false,
+    };
+    if !pending.needs_confirmation() && hint_is_the_user {
+        tracing::info!(
+            username = session.subject(),
+            client_id = pending.client_id(),
+            "signed out by the client"
+        );
+        return state.signed_out(pending, headers).await;
+    }
+    let csrf = state
+        .sessions
+        .form_token(&session, LOGOUT, pending.ticket());
+    state.pages.logout(&LogoutPage {
+        client_id: pending.client_id(),
+        user: state.display_name(session.subject()),
+        ticket: pending.ticket(),
+        csrf: &csrf,
+        redirect_uri: pending.redirect_uri(),
+    })
 }
 
 /// What each signed-in form does, in its CSRF token's purpose (so a token of one form never
@@ -125,12 +144,17 @@ impl Interaction for Pages {
 pub(crate) const CONSENT: &str = "consent";
 /// The logout confirmation.
 pub(crate) const LOGOUT: &str = "logout";
-/// The account page's revoke buttons.
-pub(crate) const REVOKE: &str = "revoke";
-/// The account page's "sign out everywhere".
-pub(crate) const SIGN_OUT_EVERYWHERE: &str = "sign-out-everywhere";
 
 impl AppState {
+    /// The user's account page (`portcullis_interaction::Account`).
+    fn account(&self) -> Account<'_> {
+        Account {
+            provider: &self.provider,
+            sessions: &self.sessions,
+            pages: &self.pages,
+        }
+    }
+
     /// The request's live session, of a known user, and recent enough for the request's
     /// `max_age` (OpenID Connect Core §3.1.2.1).
     async fn session_for(
@@ -154,19 +178,6 @@ impl AppState {
         Some(self.provider.subject_for(client, username))
     }
 
-    /// The CSRF token of `session`'s form doing `action` with `ticket`.
-    pub(crate) fn csrf_token(&self, session: &Session, action: &str, ticket: &str) -> String {
-        self.sessions.csrf_token(session, &purpose(action, ticket))
-    }
-
-    pub(crate) fn form<'a>(&'a self, ticket: &'a str, csrf: &'a str) -> FormContext<'a> {
-        FormContext {
-            base: &self.base,
-            ticket,
-            csrf,
-        }
-    }
-
     /// The sign-in form of `pending`, with a CSRF token bound to the browser's pre-login
     /// binding (set as a cookie if the browser has none yet).
     fn login_page(
@@ -176,49 +187,26 @@ impl AppState {
         headers: &HeaderMap,
         username: &str,
         error: Option<&str>,
-    ) -> Response {
-        let Ok(binding) = self.sessions.login_binding(headers) else {
-            return unavailable();
+    ) -> Page {
+        let login = LoginPage {
+            client_id: pending.client_id(),
+            ticket: pending.ticket(),
+            username,
+            error,
         };
-        let csrf = self.sessions.login_csrf_token(&binding, pending.ticket());
-        let form = self.form(pending.ticket(), &csrf);
-        let html = pages::login(pending.client_id(), &form, username, error);
-        let mut response = pages::page(status, pages::CSP, html);
-        if let Some(cookie) = binding.set_cookie() {
-            response.headers_mut().append(SET_COOKIE, cookie.clone());
-        }
-        response
+        self.pages.login(&self.sessions, headers, status, &login)
     }
 
-    /// The sign-in form again, `429` with `Retry-After` (RFC 6585 §4): too many failures.
-    fn throttled_page(
-        &self,
-        pending: &PendingAuthorization,
-        headers: &HeaderMap,
-        username: &str,
-        throttled: Throttled,
-    ) -> Response {
-        let secs = throttled.retry_after_secs;
-        let error = format!("Too many failed sign-ins. Try again in {secs} seconds.");
-        let status = StatusCode::TOO_MANY_REQUESTS;
-        let mut response = self.login_page(status, pending, headers, username, Some(&error));
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(secs));
-        response
-    }
-
-    fn consent_page(&self, pending: &PendingAuthorization, session: &Session) -> Response {
-        let csrf = self.csrf_token(session, CONSENT, pending.ticket());
-        let form = self.form(pending.ticket(), &csrf);
-        let html = pages::consent(
-            pending.client_id(),
-            pending.scopes(),
-            self.display_name(session.subject()),
-            &form,
-        );
-        let csp = pages::csp_redirecting_to(Some(pending.redirect_uri()));
-        pages::page(StatusCode::OK, &csp, html)
+    fn consent_page(&self, pending: &PendingAuthorization, session: &Session) -> Page {
+        let csrf = self.sessions.form_token(session, CONSENT, pending.ticket());
+        self.pages.consent(&ConsentPage {
+            client_id: pending.client_id(),
+            user: self.display_name(session.subject()),
+            scopes: pending.scopes(),
+            ticket: pending.ticket(),
+            csrf: &csrf,
+            redirect_uri: pending.redirect_uri(),
+        })
     }
 
     fn display_name<'a>(&'a self, username: &'a str) -> &'a str {
@@ -230,7 +218,7 @@ impl AppState {
     /// The next step for a signed-in user: straight back to the client when an earlier
     /// consent covers the request (remembered by the engine), else the consent page, or
     /// `consent_required` when no page may be shown (`prompt=none`).
-    async fn signed_in(&self, pending: PendingAuthorization, session: Session) -> Response {
+    async fn signed_in(&self, pending: PendingAuthorization, session: Session) -> Page {
         let prompt_none = pending.oidc().is_some_and(|o| o.prompt.none);
         match self
             .provider
@@ -243,10 +231,10 @@ impl AppState {
             }
             Ok(true) if prompt_none => {
                 let reason = InteractionRequired::Consent;
-                into_response(self.provider.cannot_interact(pending, reason).await)
+                self.provider.cannot_interact(pending, reason).await
             }
             Ok(true) => self.consent_page(&pending, &session),
-            Err(e) => store_failed(&e),
+            Err(e) => store_failed(self, &e),
         }
     }
 
@@ -256,210 +244,93 @@ impl AppState {
         pending: PendingAuthorization,
         session: &Session,
         granted_scopes: ScopeSet,
-    ) -> Response {
+    ) -> Page {
         let username = session.subject();
         let client_id = pending.client_id();
         tracing::info!(username, client_id, scopes = %granted_scopes, "authorization approved");
         let approval = Approval::new(username, session.auth_time(), granted_scopes)
             .with_amr(Some(vec!["pwd".into()]));
-        into_response(self.provider.approve(pending, approval).await)
+        self.provider.approve(pending, approval).await
     }
 
     /// Ends the request's session and lets the engine answer: back to the client's
     /// `post_logout_redirect_uri` with its `state`, or a signed-out page.
-    async fn signed_out(&self, pending: PendingLogout, headers: &HeaderMap) -> Response {
+    async fn signed_out(&self, pending: PendingLogout, headers: &HeaderMap) -> Page {
         let cookie = match self.sessions.sign_out(headers).await {
             Ok(c) => c,
-            Err(e) => return store_failed(&e),
+            Err(e) => return store_failed(self, &e),
         };
-        let mut response = into_response(self.provider.finish_logout(pending).await);
+        let mut response = self.provider.finish_logout(pending).await;
         response.headers_mut().append(SET_COOKIE, cookie);
         response
     }
 }
 
-/// The purpose a signed-in form's CSRF token is bound to: its action and its ticket.
-pub(crate) fn purpose(action: &str, ticket: &str) -> String {
-    format!("{action} {ticket}")
-}
-
-/// A urlencoded form body.
-struct Form(Vec<(String, String)>);
-
-/// A field that must be single was repeated.
-struct Repeated;
-
-impl From<Repeated> for Response {
-    fn from(_: Repeated) -> Self {
-        bad_request()
-    }
-}
-
-impl Form {
-    /// The value of a field sent at most once; `Err` when repeated.
-    fn one<'a>(&'a self, name: &str) -> Result<Option<&'a str>, Repeated> {
-        let mut values = self
-            .0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str());
-        match (values.next(), values.next()) {
-            (v, None) => Ok(v),
-            _ => Err(Repeated),
-        }
-    }
-
-    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Buffers (at most `portcullis_axum::MAX_BODY_BYTES`) and parses a form POST.
-async fn read_form(req: Request) -> Result<(HeaderMap, Form), Response> {
-    let req = read_request(req).await?;
-    if !portcullis::is_form(&req) {
-        return Err(pages::message(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Bad request",
-            "Forms must be sent as application/x-www-form-urlencoded.",
-        ));
-    }
-    let (parts, body) = req.into_parts();
-    let fields = url::form_urlencoded::parse(&body).into_owned().collect();
-    Ok((parts.headers, Form(fields)))
-}
-
-fn bad_request() -> Response {
-    pages::message(
-        StatusCode::BAD_REQUEST,
-        "Bad request",
-        "The form is malformed.",
-    )
-}
-
-fn forbidden() -> Response {
-    pages::message(
-        StatusCode::FORBIDDEN,
-        "Forbidden",
-        "The form could not be verified. Go back to the application and start again.",
-    )
-}
-
-pub(crate) fn unavailable() -> Response {
-    pages::message(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Unavailable",
-        "The server cannot continue right now.",
-    )
-}
-
-fn expired(what: &str) -> Response {
-    pages::message(
-        StatusCode::BAD_REQUEST,
-        "Request expired",
-        &format!(
-            "This {what} request is invalid or has expired. Go back to the application and \
-             start again."
-        ),
-    )
-}
-
 /// A store failure: logged for the operator, `503` for the user.
-pub(crate) fn store_failed(e: &StoreError) -> Response {
+pub(crate) fn store_failed(state: &AppState, e: &StoreError) -> Page {
     tracing::error!(error = %e, "store failure");
-    unavailable()
+    state.pages.error(PageError::Unavailable)
 }
 
-/// A form that passed the CSRF check, with its ticket.
-pub(crate) struct CheckedForm {
-    pub(crate) headers: HeaderMap,
-    form: Form,
-    pub(crate) ticket: String,
+/// `GET /account`: the signed-in user's grants, and "sign out everywhere".
+pub(crate) async fn account(state: Arc<AppState>, req: Request<Bytes>) -> Page {
+    state.account().show(&req).await
 }
 
-/// Reads a form and its `ticket`; `Err` (403) unless `valid` accepts its CSRF token.
-async fn checked(
-    req: Request,
-    valid: impl FnOnce(&HeaderMap, &str, Option<&str>) -> bool,
-) -> Result<CheckedForm, Response> {
-    let (headers, form) = read_form(req).await?;
-    let ticket = form.one("ticket")?.unwrap_or_default().to_owned();
-    if !valid(&headers, &ticket, form.one("csrf")?) {
-        tracing::warn!("form refused: missing or invalid CSRF token");
-        return Err(forbidden());
-    }
-    Ok(CheckedForm {
-        headers,
-        form,
-        ticket,
-    })
+/// `POST /account/revoke`: revokes one of the signed-in user's grants.
+pub(crate) async fn revoke_grant(state: Arc<AppState>, req: Request<Bytes>) -> Page {
+    state.account().revoke(&req).await
 }
 
-/// The check every signed-in form starts with: a CSRF token bound to the request's session
-/// and to `action` with the form's ticket (else 403).
-pub(crate) async fn session_form(
-    state: &AppState,
-    req: Request,
-    action: &str,
-) -> Result<CheckedForm, Response> {
-    checked(req, |headers, ticket, token| {
-        state
-            .sessions
-            .check_csrf(headers, &purpose(action, ticket), token)
-    })
-    .await
-}
-
-/// The client's address, when the server passes it (`ConnectInfo`).
-fn client_address(req: &Request) -> Option<std::net::IpAddr> {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+/// `POST /account/sign-out-everywhere`: ends every session of the signed-in user.
+pub(crate) async fn sign_out_everywhere(state: Arc<AppState>, req: Request<Bytes>) -> Page {
+    state.account().sign_out_everywhere(&req).await
 }
 
 /// `POST /login`: checks the password (unless throttled), then begins a new session and
 /// shows consent.
-pub(crate) async fn login(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let address = client_address(&req);
-    let valid = |h: &HeaderMap, ticket: &str, token: Option<&str>| {
-        state.sessions.check_login_csrf(h, ticket, token)
-    };
-    let checked = match checked(req, valid).await {
+pub(crate) async fn login(state: Arc<AppState>, req: Request<Bytes>) -> Page {
+    let checked = match state.sessions.check_form(&req, FormGuard::Login) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return state.pages.error(e),
     };
     let Ok(pending) = state.provider.resume(&checked.ticket) else {
-        return expired("sign-in");
+        return state.pages.error(PageError::Expired("sign-in"));
     };
-    let CheckedForm { headers, form, .. } = checked;
+    let (headers, form) = (req.headers(), checked.form);
     let (username, password) = match (form.one("username"), form.one("password")) {
         (Ok(u), Ok(p)) => (u.unwrap_or_default(), p.unwrap_or_default()),
-        _ => return bad_request(),
+        _ => return state.pages.error(PageError::BadForm),
     };
+    let address = req.extensions().get::<ClientAddress>().map(|a| a.0);
     let attempt = match state.throttle.begin(username, address) {
         Ok(a) => a,
         Err(throttled) => {
             tracing::warn!(client_id = pending.client_id(), "sign-in throttled");
-            return state.throttled_page(&pending, &headers, username, throttled);
+            let login = LoginPage {
+                client_id: pending.client_id(),
+                ticket: pending.ticket(),
+                username,
+                error: None,
+            };
+            let pages = &state.pages;
+            return pages.throttled_login(&state.sessions, headers, &login, throttled);
         }
     };
     let Some(user) = state.users.authenticate(username, password).await else {
         tracing::info!(client_id = pending.client_id(), "sign-in failed");
         let error = Some("The username or password is incorrect.");
         let status = StatusCode::UNAUTHORIZED;
-        return state.login_page(status, &pending, &headers, username, error);
+        return state.login_page(status, &pending, headers, username, error);
     };
     attempt.succeeded();
     tracing::info!(username, client_id = pending.client_id(), "signed in");
     let now = state.clock.now();
-    let (session, cookie) = match state.sessions.sign_in(&headers, &user.username, now).await {
+    let (session, cookie) = match state.sessions.sign_in(headers, &user.username, now).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot begin a session");
-            return unavailable();
+            return state.pages.error(PageError::Unavailable);
         }
     };
     let mut response = state.signed_in(pending, session).await;
@@ -469,73 +340,70 @@ pub(crate) async fn login(State(state): State<Arc<AppState>>, req: Request) -> R
 
 /// `POST /consent`: `decision=approve` with the checked `scope` boxes, `decision=deny`, or
 /// `decision=switch` (sign out, and back to the login page of the same request).
-pub(crate) async fn consent(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let CheckedForm {
-        headers,
-        form,
-        ticket,
-    } = match session_form(&state, req, CONSENT).await {
-        Ok(f) => f,
-        Err(r) => return r,
+pub(crate) async fn consent(state: Arc<AppState>, req: Request<Bytes>) -> Page {
+    let (form, ticket) = match state.sessions.check_form(&req, FormGuard::Session(CONSENT)) {
+        Ok(f) => (f.form, f.ticket),
+        Err(e) => return state.pages.error(e),
     };
     let Ok(pending) = state.provider.resume(&ticket) else {
-        return expired("sign-in");
+        return state.pages.error(PageError::Expired("sign-in"));
     };
+    let headers = req.headers();
     match form.one("decision") {
         Ok(Some("deny")) => {
             tracing::info!(client_id = pending.client_id(), "authorization denied");
-            into_response(state.provider.deny(pending).await)
+            state.provider.deny(pending).await
         }
         Ok(Some("switch")) => {
-            let cookie = match state.sessions.sign_out(&headers).await {
+            let cookie = match state.sessions.sign_out(headers).await {
                 Ok(c) => c,
-                Err(e) => return store_failed(&e),
+                Err(e) => return store_failed(&state, &e),
             };
-            let mut response = state.login_page(StatusCode::OK, &pending, &headers, "", None);
+            let mut response = state.login_page(StatusCode::OK, &pending, headers, "", None);
             response.headers_mut().append(SET_COOKIE, cookie);
             response
         }
         Ok(Some("approve")) => {
-            let session = match state.session_for(&headers, &pending).await {
+            let session = match state.session_for(headers, &pending).await {
                 Ok(Some(s)) => s,
                 Ok(None) => {
                     let error = Some("Your session has ended. Sign in again.");
                     let status = StatusCode::UNAUTHORIZED;
-                    return state.login_page(status, &pending, &headers, "", error);
+                    return state.login_page(status, &pending, headers, "", error);
                 }
-                Err(e) => return store_failed(&e),
+                Err(e) => return store_failed(&state, &e),
             };
             let Ok(granted_scopes) = ScopeSet::from_tokens(form.all("scope")) else {
-                return bad_request();
+                return state.pages.error(PageError::BadForm);
             };
             state.approve(pending, &session, granted_scopes).await
         }
-        _ => bad_request(),
+        _ => state.pages.error(PageError::BadForm),
     }
 }
 
 /// `POST /logout`: the answer to the logout confirmation, `decision=yes` or `decision=no`.
-pub(crate) async fn logout(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    let checked = match session_form(&state, req, LOGOUT).await {
-        Ok(v) => v,
-        Err(r) => return r,
+pub(crate) async fn logout(state: Arc<AppState>, req: Request<Bytes>) -> Page {
+    let (form, ticket) = match state.sessions.check_form(&req, FormGuard::Session(LOGOUT)) {
+        Ok(f) => (f.form, f.ticket),
+        Err(e) => return state.pages.error(e),
     };
-    let Ok(pending) = state.provider.resume_logout(&checked.ticket) else {
-        return expired("sign-out");
+    let Ok(pending) = state.provider.resume_logout(&ticket) else {
+        return state.pages.error(PageError::Expired("sign-out"));
     };
-    match checked.form.one("decision") {
+    match form.one("decision") {
         Ok(Some("yes")) => {
             tracing::info!(
                 client_id = pending.client_id(),
                 "signed out after confirmation"
             );
-            state.signed_out(pending, &checked.headers).await
+            state.signed_out(pending, req.headers()).await
         }
-        Ok(Some("no")) => pages::message(
+        Ok(Some("no")) => state.pages.message(
             StatusCode::OK,
             "Still signed in",
             "You are still signed in. You can close this page.",
         ),
-        _ => bad_request(),
+        _ => state.pages.error(PageError::BadForm),
     }
 }

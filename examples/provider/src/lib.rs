@@ -47,26 +47,12 @@
 //! released by scope (OpenID Connect Core §5.4).
 //!
 //! What the example shows, and why:
-//! * Sessions are server-side (`portcullis::SessionManager`, in the configured store): the
-//!   `HttpOnly`, `SameSite=Lax` cookie (`__Host-` prefixed and `Secure` with an `https`
-//!   issuer) holds only a random 256-bit id, the store only its hash. Every sign-in issues a
-//!   new id; logging out deletes the session, so a copy of the cookie opens nothing
-//!   afterwards; the account page signs the user out everywhere. Sessions expire
-//!   (`[session] lifetime`).
-//! * Every form of a signed-in user (consent, logout confirmation, the account page's) carries
-//!   a CSRF token bound by HMAC to the session and to the form's action and ticket; the login
-//!   form, before any session, one bound to a pre-login binding cookie and the ticket. A POST
-//!   without a valid token gets 403, and a planted cookie does not help another site
-//!   (RFC 6749 §10.12, RFC 9700 §4.7).
-//! * Failed sign-ins are throttled per account and per client address
-//!   (`portcullis::LoginThrottle`, in this process): after 5 failures of an account (20 of an
-//!   address) the next attempt waits 1 s, doubling with each failure up to 15 min, and is
-//!   answered `429` with `Retry-After` without its password being checked; unknown users get
-//!   the same answers (RFC 6819 §5.1.4.2.3–§5.1.4.2.4).
-//! * Every page forbids framing (`X-Frame-Options`, CSP `frame-ancestors`) against
-//!   clickjacking (RFC 6749 §10.13, RFC 9700 §4.16) and is never cached. Forms may post only
-//!   to this server; a form answered with a redirect to the client (consent, logout) may also
-//!   go to that client's origin, and no other (CSP `form-action`).
+//! * The pages' web half is `portcullis_interaction`'s (its docs say what each part
+//!   guarantees, and why): server-side sessions in the configured store that logout ends
+//!   (`[session] lifetime`), CSRF tokens bound to the session on every form (403 without),
+//!   sign-ins throttled per account and per address (429 with `Retry-After`), pages that
+//!   cannot be framed or cached, forms that may post only here (or, answered by a redirect,
+//!   to the client's origin).
 //! * A client's logout request signs the user out at once only when its `id_token_hint`
 //!   names the signed-in user; otherwise the user is asked (RP-Initiated Logout 1.0 §2), so
 //!   another site cannot sign them out. An `id_token_hint` at the authorization endpoint
@@ -90,13 +76,12 @@
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
-mod account;
 mod app;
 mod cli;
 mod config;
 mod demo;
 mod flow;
-mod pages;
+mod schema;
 mod secrets;
 mod store;
 mod users;

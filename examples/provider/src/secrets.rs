@@ -25,7 +25,7 @@ use ring::rand::SecureRandom;
 use serde::Deserialize;
 
 use crate::app::StartError;
-use crate::config::{NamedKey, Secret32};
+use crate::schema::{NamedKey, Secret32};
 
 /// The id of the key-encryption key kept in the file.
 const KEK_ID: &str = "secrets-file";

@@ -1,12 +1,13 @@
-//! User accounts: passwords kept only as PBKDF2 hashes, checked in constant time on the
-//! engine's blocking pool (never on an async worker); profile claims handed to the engine
-//! through [`UserClaims`].
+//! User accounts: passwords kept only as PBKDF2 hashes, checked by the kit's
+//! [`PasswordCheck`] (constant time, on the engine's blocking pool, a decoy for unknown
+//! users); profile claims handed to the engine through [`UserClaims`].
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use portcullis::core::{ClientSecretHash, RandomError};
 use portcullis::{async_trait, BlockingPool, ClaimsError, UserClaims};
+use portcullis_interaction::PasswordCheck;
 use ring::rand::SecureRandom;
 use serde_json::{Map, Value};
 
@@ -35,12 +36,8 @@ impl User {
 /// The user directory.
 pub(crate) struct Users {
     by_name: HashMap<String, User>,
-    /// Checked when the username is unknown, so that answer takes as long as a wrong
-    /// password and does not reveal which usernames exist (RFC 6819 §5.1.4.2.2 spirit).
-    decoy: ClientSecretHash,
-    /// Where passwords are checked: the provider's pool, so one bound covers client secrets
-    /// and passwords.
-    blocking: BlockingPool,
+    /// On the provider's pool, so one bound covers client secrets and passwords.
+    passwords: PasswordCheck,
 }
 
 impl Users {
@@ -50,15 +47,9 @@ impl Users {
         rng: &dyn SecureRandom,
         blocking: BlockingPool,
     ) -> Result<Self, RandomError> {
-        let mut seed = [0u8; 16];
-        rng.fill(&mut seed).map_err(|_| RandomError)?;
-        let decoy = ClientSecretHash::pbkdf2(&format!("{seed:?}"), iterations, rng)?;
+        let passwords = PasswordCheck::new(iterations, rng, blocking)?;
         let by_name = users.into_iter().map(|u| (u.username.clone(), u)).collect();
-        Ok(Self {
-            by_name,
-            decoy,
-            blocking,
-        })
+        Ok(Self { by_name, passwords })
     }
 
     /// The user named `username`.
@@ -68,17 +59,9 @@ impl Users {
 
     /// The user, if `password` is theirs.
     pub(crate) async fn authenticate(&self, username: &str, password: &str) -> Option<&User> {
-        match self.by_name.get(username) {
-            Some(user) => self
-                .blocking
-                .verify_secret(&user.password, password)
-                .await
-                .then_some(user),
-            None => {
-                let _ = self.blocking.verify_secret(&self.decoy, password).await;
-                None
-            }
-        }
+        let user = self.by_name.get(username);
+        let hash = user.map(|u| &u.password);
+        self.passwords.verify(hash, password).await.then_some(user?)
     }
 }
 

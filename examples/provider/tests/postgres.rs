@@ -18,10 +18,12 @@ use common::{
 };
 use portcullis::core::Issuer;
 use portcullis::store::KeyStore;
-use portcullis_e2e::provider::{DEMO_TOML, DEMO_WEB_CLIENT};
-use portcullis_e2e::{authorize_url, exchange_code, post_form, query_param, refresh, Browser};
+use portcullis_example_provider::{DEMO_TOML, DEMO_WEB_CLIENT};
 use portcullis_store_postgres::tokio_postgres::{self, NoTls};
 use portcullis_store_postgres::PostgresStore;
+use portcullis_testkit::browser::{
+    authorize_url, exchange_code, post_form, query_param, refresh, Browser,
+};
 use reqwest::StatusCode;
 
 /// The key-encryption key the nodes share.

@@ -10,8 +10,10 @@ use std::path::Path;
 use common::{
     active, demo_web_tokens, id_token_sub, jwks_kids, provider_args, start, token, userinfo_sub,
 };
-use portcullis_e2e::provider::{DEMO_SERVICE_CLIENT, DEMO_TOML, DEMO_USER, DEMO_WEB_CLIENT};
-use portcullis_e2e::{authorize_url, exchange_code, post_form, query_param, refresh, Browser};
+use portcullis_example_provider::{DEMO_SERVICE_CLIENT, DEMO_TOML, DEMO_USER, DEMO_WEB_CLIENT};
+use portcullis_testkit::browser::{
+    authorize_url, exchange_code, post_form, query_param, refresh, Browser,
+};
 use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,9 +13,9 @@ use common::{
 };
 use portcullis::core::Issuer;
 use portcullis::store::KeyStore;
-use portcullis_e2e::provider::DEMO_TOML;
-use portcullis_e2e::Browser;
+use portcullis_example_provider::DEMO_TOML;
 use portcullis_store_sqlite::SqliteStore;
+use portcullis_testkit::browser::Browser;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keeps_signing_keys_sealed_and_seals_a_plaintext_one() {

@@ -12,8 +12,8 @@ use portcullis::core::{
     verify_compact, Algorithm, Issuer, KeyRecord, PrivateKeyDer, PrivateKeyEnvelope, SigningKey,
     UnixTime,
 };
-use portcullis_e2e::provider::{DEMO_SERVICE_CLIENT, DEMO_WEB_CLIENT};
-use portcullis_e2e::{http_client, post_form};
+use portcullis_example_provider::{DEMO_SERVICE_CLIENT, DEMO_WEB_CLIENT};
+use portcullis_testkit::browser::{http_client, post_form};
 use reqwest::StatusCode;
 use ring::rand::SystemRandom;
 use serde_json::Value;
@@ -132,12 +132,12 @@ pub(crate) async fn active(issuer: &Issuer, client_id: &str, token: &str) -> boo
 /// read`, state `s1`), approves everything and redeems the code at `redeemed_at`; returns the
 /// code and the token response.
 pub(crate) async fn demo_web_tokens(
-    browser: &portcullis_e2e::Browser,
+    browser: &portcullis_testkit::browser::Browser,
     signed_in_at: &Issuer,
     redeemed_at: &Issuer,
 ) -> (String, Value) {
-    use portcullis_e2e::provider::DEMO_USER;
-    use portcullis_e2e::{authorize_url, exchange_code, query_param, Decision};
+    use portcullis_example_provider::DEMO_USER;
+    use portcullis_testkit::browser::{authorize_url, exchange_code, query_param, Decision};
     let url = authorize_url(
         signed_in_at,
         &DEMO_WEB_CLIENT,

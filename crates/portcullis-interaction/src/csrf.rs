@@ -15,7 +15,7 @@
 //!   session that sign-in creates, under a label the login tokens never carry.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use portcullis_core::TokenHash;
+use portcullis::core::TokenHash;
 use ring::hmac;
 
 const SESSION_LABEL: &[u8] = b"portcullis csrf session v1\0";

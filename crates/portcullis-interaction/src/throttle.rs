@@ -37,10 +37,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use portcullis_core::UnixTime;
+use portcullis::core::UnixTime;
 use ring::digest::{digest, SHA256};
 
-use crate::clock::Clock;
+use portcullis::Clock;
 
 /// When attempts on one key slow down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,12 @@ impl Default for ThrottlePolicy {
         }
     }
 }
+
+/// The client's address, for [`LoginThrottle::begin`]: an adapter (or the host's glue) puts
+/// it into the request's extensions, so that the host's pages, on `http` types, find it
+/// there. Behind a reverse proxy, the address the host trusts the proxy to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
 
 /// A sign-in refused for now: the caller must not check its password, and answers e.g.
 /// `429 Too Many Requests` with `Retry-After` (RFC 6585 §4).
@@ -320,7 +326,7 @@ impl LoginAttempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ManualClock;
+    use portcullis::ManualClock;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     const HOME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));

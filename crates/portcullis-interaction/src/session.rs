@@ -19,7 +19,8 @@
 //! ```no_run
 //! # async fn f(store: std::sync::Arc<portcullis_store_memory::MemoryStore>,
 //! #     headers: http::HeaderMap) -> Result<(), Box<dyn std::error::Error>> {
-//! use portcullis::{core::Issuer, SessionManager};
+//! use portcullis::core::Issuer;
+//! use portcullis_interaction::SessionManager;
 //!
 //! let sessions = SessionManager::builder(Issuer::parse("https://auth.example")?, store)
 //!     .csrf_key([7; 32]) // shared by every node of the issuer
@@ -38,14 +39,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
-use portcullis_core::{Issuer, RandomError, SecretToken, SessionRecord, TokenHash, UnixTime};
-use portcullis_store::{SessionStore, StoreError};
+use portcullis::core::{Issuer, RandomError, SecretToken, SessionRecord, TokenHash, UnixTime};
+use portcullis::store::{SessionStore, StoreError};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::clock::{Clock, SystemClock};
 use crate::cookies;
 use crate::csrf::{self, is_random_value};
+use portcullis::{Clock, SystemClock};
 
 /// Default session lifetime: 8 hours.
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
@@ -357,8 +358,8 @@ impl SessionManager {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ManualClock;
     use http::header::COOKIE;
+    use portcullis::ManualClock;
     use portcullis_store_memory::MemoryStore;
 
     struct Fixture {

@@ -1,0 +1,705 @@
+//! The host's HTML pages (login, consent, logout confirmation, messages), rendered from
+//! templates (MiniJinja, HTML-escaped by default), and the security headers every response
+//! needs.
+//!
+//! Every page forbids framing (RFC 6749 §10.13, RFC 9700 §4.16), runs no script, loads
+//! nothing and is never cached. A host restyles the pages by replacing the templates
+//! ([`Pages::with_template`]) and adds its own pages on the same layout.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+use bytes::Bytes;
+use http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, RETRY_AFTER, SET_COOKIE,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use minijinja::value::{Serde, Value};
+use minijinja::{AutoEscape, Environment};
+use portcullis::core::{Issuer, ScopeSet};
+use serde::Serialize;
+
+use crate::session::SessionManager;
+use crate::throttle::Throttled;
+
+/// CSP of pages whose forms post back to this server.
+pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+    frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The built-in templates, by name. `layout.html` wraps every page (its `body` block);
+/// `form_fields.html` holds a form's hidden `ticket` and `csrf` fields.
+const TEMPLATES: [(&str, &str); 7] = [
+    ("layout.html", include_str!("../templates/layout.html")),
+    (
+        "form_fields.html",
+        include_str!("../templates/form_fields.html"),
+    ),
+    ("login.html", include_str!("../templates/login.html")),
+    ("consent.html", include_str!("../templates/consent.html")),
+    ("logout.html", include_str!("../templates/logout.html")),
+    ("message.html", include_str!("../templates/message.html")),
+    ("account.html", include_str!("../templates/account.html")),
+];
+
+/// What the standard scopes let a client do (OpenID Connect Core §5.4, §11).
+const STANDARD_SCOPES: [(&str, &str); 6] = [
+    ("openid", "confirm who you are"),
+    ("profile", "see your name and profile"),
+    ("email", "see your email address"),
+    ("address", "see your postal address"),
+    ("phone", "see your phone number"),
+    ("offline_access", "keep access while you are away"),
+];
+
+/// A template was refused (its syntax), or could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("template {name}: {message}")]
+pub struct TemplateError {
+    name: String,
+    message: String,
+}
+
+impl TemplateError {
+    fn new(name: &str, e: &minijinja::Error) -> Self {
+        Self {
+            name: name.to_owned(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A page that answers a request the host's pages cannot go on with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PageError {
+    /// `400`: a form field is repeated, or a value is malformed.
+    #[error("the form is malformed")]
+    BadForm,
+    /// `415`: the body is not `application/x-www-form-urlencoded`.
+    #[error("the body is not a form")]
+    NotAForm,
+    /// `403`: the form's CSRF token is missing or invalid (RFC 6749 §10.12).
+    #[error("the form's CSRF token is missing or invalid")]
+    Forbidden,
+    /// `400`: the form's ticket (of the named kind of request, e.g. `sign-in`) is invalid or
+    /// has expired.
+    #[error("the {0} request is invalid or has expired")]
+    Expired(&'static str),
+    /// `404`.
+    #[error("nothing here")]
+    NotFound,
+    /// `503`: a store (or the random number generator) failed; the cause is the caller's to
+    /// log.
+    #[error("unavailable")]
+    Unavailable,
+}
+
+impl PageError {
+    /// The status, the title and the text of the page.
+    fn page(self) -> (StatusCode, &'static str, Cow<'static, str>) {
+        match self {
+            Self::BadForm => (
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "The form is malformed.".into(),
+            ),
+            Self::NotAForm => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Bad request",
+                "Forms must be sent as application/x-www-form-urlencoded.".into(),
+            ),
+            Self::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "The form could not be verified. Go back to the application and start again."
+                    .into(),
+            ),
+            Self::Expired(what) => (
+                StatusCode::BAD_REQUEST,
+                "Request expired",
+                format!(
+                    "This {what} request is invalid or has expired. Go back to the \
+                     application and start again."
+                )
+                .into(),
+            ),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing here.".into(),
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                "The server cannot continue right now.".into(),
+            ),
+        }
+    }
+}
+
+/// The sign-in form of a pending authorization.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginPage<'a> {
+    /// The client the user signs in to.
+    pub client_id: &'a str,
+    /// The pending authorization's ticket.
+    pub ticket: &'a str,
+    /// The username filled in (a `login_hint`, or what the user typed).
+    pub username: &'a str,
+    /// What went wrong with the last attempt.
+    pub error: Option<&'a str>,
+}
+
+/// The consent form of a pending authorization: every requested scope as a pre-checked box
+/// the user may uncheck.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentPage<'a> {
+    /// The client asking.
+    pub client_id: &'a str,
+    /// The signed-in user's name, as greeted.
+    pub user: &'a str,
+    /// The requested scopes.
+    pub scopes: &'a ScopeSet,
+    /// The pending authorization's ticket.
+    pub ticket: &'a str,
+    /// The form's CSRF token ([`SessionManager::form_token`]).
+    pub csrf: &'a str,
+    /// Where the answer redirects (the client's origin is allowed as a form target).
+    pub redirect_uri: &'a str,
+}
+
+/// The RP-initiated logout confirmation (OpenID Connect RP-Initiated Logout 1.0 §2): asked
+/// when the request does not prove it comes from the user's own client.
+#[derive(Debug, Clone, Copy)]
+pub struct LogoutPage<'a> {
+    /// The client asking, if known.
+    pub client_id: Option<&'a str>,
+    /// The signed-in user's name, as greeted.
+    pub user: &'a str,
+    /// The pending logout's ticket.
+    pub ticket: &'a str,
+    /// The form's CSRF token ([`SessionManager::form_token`]).
+    pub csrf: &'a str,
+    /// Where the answer redirects, if anywhere.
+    pub redirect_uri: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ScopeRow<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+}
+
+/// The host's pages of one issuer: templates, the issuer's path (prefixed to every form
+/// action) and the descriptions of scopes shown at consent.
+pub struct Pages {
+    env: Environment<'static>,
+    base: String,
+    scopes: HashMap<String, String>,
+}
+
+impl fmt::Debug for Pages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pages")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pages {
+    /// The built-in pages for `issuer`, whose path prefixes the form actions.
+    pub fn new(issuer: &Issuer) -> Self {
+        let mut env = Environment::new();
+        // HTML escaping for `.html` templates (MiniJinja's default), by the same rules as the
+        // engine's pages: `& < > " '` (quoted attributes and text are safe with these).
+        env.set_formatter(|out, state, value| {
+            if *state.auto_escape() != AutoEscape::Html || value.is_safe() || value.is_none() {
+                return minijinja::escape_formatter(out, state, value);
+            }
+            let text = value.to_string();
+            let escaped = html_escape::encode_quoted_attribute(&text);
+            out.write_str(&escaped).map_err(minijinja::Error::from)
+        });
+        for (name, source) in TEMPLATES {
+            // Fixed and covered by tests: they always parse.
+            env.add_template(name, source)
+                .expect("the built-in templates parse");
+        }
+        let base = url::Url::parse(issuer.as_str())
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        let scopes = STANDARD_SCOPES
+            .iter()
+            .map(|(s, d)| ((*s).to_owned(), (*d).to_owned()))
+            .collect();
+        Self { env, base, scopes }
+    }
+
+    /// Replaces the template `name` (one of the built-in ones: `layout.html`, `login.html`,
+    /// `consent.html`, `logout.html`, `message.html`, `account.html`, `form_fields.html`), or
+    /// adds a page of the host's own (rendered with [`Pages::render`]). Names ending in
+    /// `.html` are HTML-escaped; `{{ value | safe }}` opts out.
+    pub fn with_template(
+        mut self,
+        name: &'static str,
+        source: impl Into<String>,
+    ) -> Result<Self, TemplateError> {
+        self.env
+            .add_template_owned(name, source.into())
+            .map_err(|e| TemplateError::new(name, &e))?;
+        Ok(self)
+    }
+
+    /// Describes `scope` on the consent page ("`scope`: `description`"). The standard
+    /// OpenID Connect scopes are described already.
+    pub fn describe_scope(mut self, scope: &str, description: &str) -> Self {
+        self.scopes.insert(scope.to_owned(), description.to_owned());
+        self
+    }
+
+    /// The issuer's path without a trailing `/` (`""` at the root): where the pages' routes
+    /// are mounted.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Renders `template` titled `title` with `context` (its fields, besides `title` and
+    /// `base`), as a page with `csp` and `status`. A template that fails to render is
+    /// logged, and answered with [`PageError::Unavailable`].
+    pub fn render(
+        &self,
+        status: StatusCode,
+        csp: &str,
+        template: &str,
+        title: &str,
+        context: impl Serialize,
+    ) -> Response<Bytes> {
+        match self.render_html(template, title, context) {
+            Ok(html) => page(status, csp, html),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot render a page");
+                page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    CSP,
+                    "The server cannot continue right now.".to_owned(),
+                )
+            }
+        }
+    }
+
+    fn render_html(
+        &self,
+        name: &str,
+        title: &str,
+        context: impl Serialize,
+    ) -> Result<String, TemplateError> {
+        let template = self
+            .env
+            .get_template(name)
+            .map_err(|e| TemplateError::new(name, &e))?;
+        let context = minijinja::context! {
+            title => title,
+            base => &self.base,
+            ..Value::from(Serde(context))
+        };
+        template
+            .render(context)
+            .map_err(|e| TemplateError::new(name, &e))
+    }
+
+    /// A page with a message and no form.
+    pub fn message(&self, status: StatusCode, title: &str, text: &str) -> Response<Bytes> {
+        #[derive(Serialize)]
+        struct Message<'a> {
+            text: &'a str,
+        }
+        self.render(status, CSP, "message.html", title, Message { text })
+    }
+
+    /// The page of `error`.
+    pub fn error(&self, error: PageError) -> Response<Bytes> {
+        let (status, title, text) = error.page();
+        self.message(status, title, &text)
+    }
+
+    /// The sign-in form, `status` (`200`, or `401` after a wrong password), with a CSRF
+    /// token bound to the browser's pre-login binding: the binding cookie is set too when
+    /// the browser has none yet.
+    pub fn login(
+        &self,
+        sessions: &SessionManager,
+        headers: &HeaderMap,
+        status: StatusCode,
+        login: &LoginPage<'_>,
+    ) -> Response<Bytes> {
+        #[derive(Serialize)]
+        struct Login<'a> {
+            client_id: &'a str,
+            ticket: &'a str,
+            csrf: &'a str,
+            username: &'a str,
+            error: Option<&'a str>,
+        }
+        let Ok(binding) = sessions.login_binding(headers) else {
+            return self.error(PageError::Unavailable);
+        };
+        let csrf = sessions.login_csrf_token(&binding, login.ticket);
+        let context = Login {
+            client_id: login.client_id,
+            ticket: login.ticket,
+            csrf: &csrf,
+            username: login.username,
+            error: login.error,
+        };
+        let mut response = self.render(status, CSP, "login.html", "Sign in", context);
+        if let Some(cookie) = binding.set_cookie() {
+            response.headers_mut().append(SET_COOKIE, cookie.clone());
+        }
+        response
+    }
+
+    /// The sign-in form again, `429 Too Many Requests` with `Retry-After` (RFC 6585 §4):
+    /// too many failed sign-ins.
+    pub fn throttled_login(
+        &self,
+        sessions: &SessionManager,
+        headers: &HeaderMap,
+        login: &LoginPage<'_>,
+        throttled: Throttled,
+    ) -> Response<Bytes> {
+        let secs = throttled.retry_after_secs;
+        let error = format!("Too many failed sign-ins. Try again in {secs} seconds.");
+        let login = LoginPage {
+            error: Some(&error),
+            ..*login
+        };
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        let mut response = self.login(sessions, headers, status, &login);
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+        response
+    }
+
+    /// The consent form.
+    pub fn consent(&self, consent: &ConsentPage<'_>) -> Response<Bytes> {
+        #[derive(Serialize)]
+        struct Consent<'a> {
+            client_id: &'a str,
+            user: &'a str,
+            scopes: Vec<ScopeRow<'a>>,
+            ticket: &'a str,
+            csrf: &'a str,
+        }
+        let scopes = consent
+            .scopes
+            .iter()
+            .map(|name| ScopeRow {
+                name,
+                description: self.scopes.get(name).map(String::as_str),
+            })
+            .collect();
+        let context = Consent {
+            client_id: consent.client_id,
+            user: consent.user,
+            scopes,
+            ticket: consent.ticket,
+            csrf: consent.csrf,
+        };
+        let csp = csp_redirecting_to(Some(consent.redirect_uri));
+        self.render(
+            StatusCode::OK,
+            &csp,
+            "consent.html",
+            "Authorize access",
+            context,
+        )
+    }
+
+    /// The logout confirmation.
+    pub fn logout(&self, logout: &LogoutPage<'_>) -> Response<Bytes> {
+        #[derive(Serialize)]
+        struct Logout<'a> {
+            client_id: Option<&'a str>,
+            user: &'a str,
+            ticket: &'a str,
+            csrf: &'a str,
+        }
+        let context = Logout {
+            client_id: logout.client_id,
+            user: logout.user,
+            ticket: logout.ticket,
+            csrf: logout.csrf,
+        };
+        let csp = csp_redirecting_to(logout.redirect_uri);
+        self.render(StatusCode::OK, &csp, "logout.html", "Sign out", context)
+    }
+}
+
+/// CSP of a page whose form is answered with a redirect to `redirect_uri` (the consent and
+/// logout confirmation pages): browsers apply `form-action` to the redirects that follow a
+/// submission too, so the client's origin is allowed besides this server (CSP 3 §6.4.1),
+/// and nothing else.
+pub fn csp_redirecting_to(redirect_uri: Option<&str>) -> Cow<'static, str> {
+    match redirect_uri.and_then(csp_source) {
+        Some(source) => Cow::Owned(format!("{CSP} {source}")),
+        None => Cow::Borrowed(CSP),
+    }
+}
+
+/// A CSP source expression matching `uri`'s origin: `scheme://host:port`, or only
+/// `scheme:` where CSP has no host syntax (a native app's private-use scheme, an IPv6
+/// literal).
+fn csp_source(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    Some(match url.host() {
+        Some(url::Host::Domain(_) | url::Host::Ipv4(_)) if url.origin().is_tuple() => {
+            url.origin().ascii_serialization()
+        }
+        _ => format!("{}:", url.scheme()),
+    })
+}
+
+/// An HTML response with `csp` and the other security headers ([`add_security_headers`]).
+pub fn page(status: StatusCode, csp: &str, html: String) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(html));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // Built from constants and serialized URL origins; the strict policy if ever not.
+    let csp = HeaderValue::from_str(csp).unwrap_or(HeaderValue::from_static(CSP));
+    headers.insert(CONTENT_SECURITY_POLICY, csp);
+    add_security_headers(headers);
+    response
+}
+
+/// Adds the security headers a response lacks, whoever produced it (the engine's own pages
+/// keep their CSP, and its JSON keeps `Cache-Control: no-store`): no framing, the strict
+/// [`CSP`], no caching, no sniffing, no referrer. A host runs it on every response.
+pub fn add_security_headers(headers: &mut HeaderMap) {
+    for (name, value) in [
+        (X_FRAME_OPTIONS, "DENY"),
+        (CONTENT_SECURITY_POLICY, CSP),
+        (CACHE_CONTROL, "no-store"),
+        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (REFERRER_POLICY, "no-referrer"),
+    ] {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn pages() -> Pages {
+        Pages::new(&Issuer::parse("https://as.example/t/").unwrap())
+    }
+
+    fn sessions() -> SessionManager {
+        let issuer = Issuer::parse("https://as.example/t").unwrap();
+        let store = Arc::new(portcullis_store_memory::MemoryStore::new());
+        SessionManager::builder(issuer, store).build().unwrap()
+    }
+
+    fn body(r: &Response<Bytes>) -> String {
+        String::from_utf8(r.body().to_vec()).unwrap()
+    }
+
+    const EVIL: &str = "<script>alert(1)</script>\"'&";
+
+    #[test]
+    fn dynamic_values_are_escaped() {
+        let p = pages();
+        let scopes = ScopeSet::parse("read <b>").unwrap();
+        let ticket = "t\"><script>";
+        let login = LoginPage {
+            client_id: EVIL,
+            ticket,
+            username: EVIL,
+            error: Some(EVIL),
+        };
+        let consent = ConsentPage {
+            client_id: EVIL,
+            user: EVIL,
+            scopes: &scopes,
+            ticket,
+            csrf: "c",
+            redirect_uri: "https://rp.example/cb",
+        };
+        let logout = LogoutPage {
+            client_id: Some(EVIL),
+            user: EVIL,
+            ticket,
+            csrf: "c",
+            redirect_uri: None,
+        };
+        for r in [
+            p.login(&sessions(), &HeaderMap::new(), StatusCode::OK, &login),
+            p.consent(&consent),
+            p.logout(&logout),
+            p.message(StatusCode::OK, EVIL, EVIL),
+        ] {
+            let html = body(&r);
+            assert!(!html.contains("<script>"), "{html}");
+            assert!(!html.contains("<b>"), "{html}");
+            assert!(html.contains("&lt;script&gt;"), "{html}");
+            assert!(html.contains("&quot;&#x27;&amp;"), "{html}");
+            if !html.contains("<h1>&lt;script") {
+                assert!(
+                    html.contains("value=\"t&quot;&gt;&lt;script&gt;\""),
+                    "{html}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn forms_post_below_the_issuer_path_with_their_ticket_and_token() {
+        let p = pages();
+        let scopes = ScopeSet::parse("read email").unwrap();
+        let consent = ConsentPage {
+            client_id: "web",
+            user: "Al",
+            scopes: &scopes,
+            ticket: "tk",
+            csrf: "cs",
+            redirect_uri: "https://rp.example/cb",
+        };
+        let r = p.consent(&consent);
+        let html = body(&r);
+        assert!(html.contains("action=\"/t/consent\""), "{html}");
+        assert!(html.contains("name=\"ticket\" value=\"tk\""), "{html}");
+        assert!(html.contains("name=\"csrf\" value=\"cs\""), "{html}");
+        assert!(html.contains("name=\"scope\" value=\"email\" checked"));
+        assert!(html.contains("<code>email</code>: see your email address"));
+        assert!(html.contains("name=\"scope\" value=\"read\" checked> <code>read</code></"));
+        assert_eq!(
+            r.headers()[CONTENT_SECURITY_POLICY],
+            format!("{CSP} https://rp.example").as_str()
+        );
+        for (issuer, base) in [("https://as.example", ""), ("https://as.example/", "")] {
+            assert_eq!(Pages::new(&Issuer::parse(issuer).unwrap()).base(), base);
+        }
+        assert_eq!(pages().base(), "/t");
+        let described = pages().describe_scope("read", "read your data");
+        assert!(body(&described.consent(&consent)).contains("<code>read</code>: read your data"));
+    }
+
+    #[test]
+    fn the_login_page_sets_the_binding_once_and_a_throttled_one_says_when() {
+        let (p, sessions) = (pages(), sessions());
+        let login = LoginPage {
+            client_id: "web",
+            ticket: "tk",
+            username: "al",
+            error: None,
+        };
+        let r = p.login(&sessions, &HeaderMap::new(), StatusCode::OK, &login);
+        let set = r.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+        assert!(set.starts_with("__Host-csrf="), "{set}");
+        let mut again = HeaderMap::new();
+        let pair = set.split(';').next().unwrap();
+        again.insert(http::header::COOKIE, HeaderValue::from_str(pair).unwrap());
+        let throttled = Throttled {
+            retry_after_secs: 7,
+        };
+        let r = p.throttled_login(&sessions, &again, &login, throttled);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[RETRY_AFTER], "7");
+        assert!(r.headers().get(SET_COOKIE).is_none());
+        assert!(body(&r).contains("Try again in 7 seconds."));
+    }
+
+    #[test]
+    fn errors_have_their_status() {
+        let p = pages();
+        for (e, status) in [
+            (PageError::BadForm, 400),
+            (PageError::NotAForm, 415),
+            (PageError::Forbidden, 403),
+            (PageError::Expired("sign-in"), 400),
+            (PageError::NotFound, 404),
+            (PageError::Unavailable, 503),
+        ] {
+            assert_eq!(p.error(e).status(), status, "{e:?}");
+        }
+        assert!(body(&p.error(PageError::Expired("sign-out"))).contains("This sign-out request"));
+    }
+
+    #[test]
+    fn host_templates_share_the_layout_and_are_checked() {
+        let p = pages()
+            .with_template(
+                "hello.html",
+                "{% extends \"layout.html\" %}{% block body %}{{ who }}{% endblock %}",
+            )
+            .unwrap();
+        #[derive(Serialize)]
+        struct Hello<'a> {
+            who: &'a str,
+        }
+        let r = p.render(
+            StatusCode::OK,
+            CSP,
+            "hello.html",
+            "Hi",
+            Hello { who: "<b>" },
+        );
+        let html = body(&r);
+        assert!(
+            html.contains("<h1>Hi</h1>") && html.contains("&lt;b&gt;"),
+            "{html}"
+        );
+        let broken = pages().with_template("x.html", "{% if %}").unwrap_err();
+        assert!(
+            broken.to_string().starts_with("template x.html"),
+            "{broken}"
+        );
+        let r = p.render(StatusCode::OK, CSP, "missing.html", "Hi", ());
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn redirecting_forms_allow_only_the_client_origin() {
+        let csp = |uri| csp_redirecting_to(Some(uri)).into_owned();
+        let with = |source: &str| format!("{CSP} {source}");
+        assert_eq!(
+            csp("https://rp.example:8443/cb?x=1"),
+            with("https://rp.example:8443")
+        );
+        assert_eq!(csp("https://rp.example/cb"), with("https://rp.example"));
+        assert_eq!(
+            csp("http://127.0.0.1:9000/callback"),
+            with("http://127.0.0.1:9000")
+        );
+        assert_eq!(csp("http://[::1]:9000/callback"), with("http:"));
+        assert_eq!(csp("com.example.app:/oauth"), with("com.example.app:"));
+        assert_eq!(csp("myapp://callback"), with("myapp:"));
+        assert_eq!(csp_redirecting_to(None), CSP);
+        assert_eq!(csp("not a uri"), CSP);
+    }
+
+    #[test]
+    fn headers_are_added_but_not_overridden() {
+        let consent_csp = csp_redirecting_to(Some("https://rp.example/cb"));
+        let r = page(StatusCode::OK, &consent_csp, String::new());
+        let h = r.headers();
+        assert_eq!(h[X_FRAME_OPTIONS], "DENY");
+        assert_eq!(h[CACHE_CONTROL], "no-store");
+        assert_eq!(h[CONTENT_SECURITY_POLICY], consent_csp.as_ref());
+        assert_eq!(h[X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[REFERRER_POLICY], "no-referrer");
+        let mut h = HeaderMap::new();
+        add_security_headers(&mut h);
+        assert_eq!(h[CONTENT_SECURITY_POLICY], CSP);
+        assert!(CSP.contains("frame-ancestors 'none'"));
+    }
+}

@@ -1,0 +1,267 @@
+//! The configuration file's schema (TOML, through serde): what may be written, with its
+//! defaults. [`crate::config`] resolves it into the engine's types, checking what serde
+//! cannot. Unknown keys are refused everywhere.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::num::{NonZeroU32, NonZeroU64};
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use portcullis::core::{
+    Algorithm, ClientSecretHash, GrantType, KeyPolicy, Lifetimes, PkcePolicy, RedirectUri,
+    RefreshPolicy, ScopeSet,
+};
+use serde::{Deserialize, Deserializer};
+
+use crate::config::DEFAULT_PBKDF2_ITERATIONS;
+use crate::store::StoreSpec;
+
+/// Default session lifetime: 8 hours.
+const DEFAULT_SESSION_SECS: u64 = 8 * 3600;
+
+/// 32 secret bytes from the file: the session key, the interaction key, the subject salt.
+#[derive(Clone)]
+pub(crate) struct Secret32(pub(crate) [u8; 32]);
+
+impl fmt::Debug for Secret32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret32(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret32 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .ok()
+            .and_then(|v| <[u8; 32]>::try_from(v).ok())
+            .map(Secret32)
+            .ok_or_else(|| {
+                serde::de::Error::custom(
+                    "expected 32 bytes encoded as base64url without padding (43 characters)",
+                )
+            })
+    }
+}
+
+/// A key-encryption key and its id (see `portcullis::core::KeyEncryptionKey`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NamedKey {
+    pub(crate) id: String,
+    pub(crate) key: Secret32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    #[serde(default)]
+    pub(crate) store: StoreSpec,
+    #[serde(default = "default_iterations")]
+    pub(crate) pbkdf2_iterations: NonZeroU32,
+    #[serde(default)]
+    pub(crate) lifetimes: FileLifetimes,
+    #[serde(default)]
+    pub(crate) session: FileSession,
+    #[serde(default)]
+    pub(crate) keys: FileKeys,
+    #[serde(default)]
+    pub(crate) secrets: FileSecrets,
+    #[serde(default)]
+    pub(crate) clients: Vec<FileClient>,
+    #[serde(default)]
+    pub(crate) users: Vec<FileUser>,
+}
+
+pub(crate) fn default_iterations() -> NonZeroU32 {
+    NonZeroU32::new(DEFAULT_PBKDF2_ITERATIONS).unwrap_or(NonZeroU32::MIN)
+}
+
+pub(crate) fn secs(n: u64) -> NonZeroU64 {
+    NonZeroU64::new(n).unwrap_or(NonZeroU64::MIN)
+}
+
+/// Lifetimes in seconds; every one is optional.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FileLifetimes {
+    pub(crate) authorization_code: NonZeroU64,
+    pub(crate) access_token: NonZeroU64,
+    pub(crate) refresh_token: NonZeroU64,
+    pub(crate) interaction: NonZeroU64,
+    pub(crate) id_token: NonZeroU64,
+}
+
+impl Default for FileLifetimes {
+    fn default() -> Self {
+        let d = Lifetimes::default();
+        Self {
+            authorization_code: secs(d.authorization_code.as_secs()),
+            access_token: secs(d.access_token.as_secs()),
+            refresh_token: secs(d.refresh_token.as_secs()),
+            interaction: secs(d.interaction.as_secs()),
+            id_token: secs(d.id_token.as_secs()),
+        }
+    }
+}
+
+/// Signing keys and their rotation (`[keys]`); every field is optional.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FileKeys {
+    /// The ID token algorithm of clients that do not choose one.
+    pub(crate) default_alg: Algorithm,
+    /// How long a new key is in the JWKS before it signs.
+    pub(crate) publish_ahead_seconds: u64,
+    /// `Cache-Control: max-age` of the JWKS.
+    pub(crate) jwks_max_age_seconds: u64,
+    /// How often the keys are reloaded from the store.
+    pub(crate) reload_every_seconds: u64,
+    /// Rotate each key this often; 0 rotates only on request.
+    pub(crate) rotate_every_seconds: u64,
+}
+
+impl Default for FileKeys {
+    fn default() -> Self {
+        let d = KeyPolicy::default();
+        Self {
+            default_alg: d.default_alg,
+            publish_ahead_seconds: d.publish_ahead.as_secs(),
+            jwks_max_age_seconds: d.jwks_max_age.as_secs(),
+            reload_every_seconds: d.reload_every.as_secs(),
+            rotate_every_seconds: d.rotate_every.map_or(0, |r| r.as_secs()),
+        }
+    }
+}
+
+/// Provider secrets (`[secrets]`). When absent: kept in the secrets file beside an SQLite
+/// store, random at every start with the memory store; required with a postgres store.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FileSecrets {
+    /// Seals pending authorizations and logouts: the same in every process of one issuer.
+    pub(crate) interaction_key: Option<Secret32>,
+    /// Salts pairwise subject identifiers: must stay the same for them to stay stable.
+    pub(crate) subject_salt: Option<Secret32>,
+    /// Seals the private signing keys in the store; with `key_encryption_key_id`.
+    pub(crate) key_encryption_key: Option<Secret32>,
+    /// Names it in every key it seals, so it can be rotated.
+    pub(crate) key_encryption_key_id: Option<String>,
+    /// Earlier key-encryption keys (`{ id, key }`), still opening what they sealed.
+    pub(crate) previous_key_encryption_keys: Vec<NamedKey>,
+    /// Keeps the private signing keys in plaintext on a store that persists.
+    pub(crate) dangerous_plaintext_signing_keys: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FileSession {
+    /// Seconds a sign-in lasts.
+    pub(crate) lifetime: NonZeroU64,
+    /// Fixed key of the CSRF tokens (base64url, 32 bytes). When absent: kept in the secrets
+    /// file beside an SQLite store, random at each start with the memory store; required
+    /// with postgres.
+    pub(crate) key: Option<Secret32>,
+}
+
+impl Default for FileSession {
+    fn default() -> Self {
+        Self {
+            lifetime: secs(DEFAULT_SESSION_SECS),
+            key: None,
+        }
+    }
+}
+
+#[derive(Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FileClientType {
+    Confidential,
+    Public,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileClient {
+    pub(crate) id: String,
+    #[serde(rename = "type")]
+    pub(crate) kind: FileClientType,
+    pub(crate) secret: Option<String>,
+    pub(crate) secret_hash: Option<ClientSecretHash>,
+    #[serde(default)]
+    pub(crate) redirect_uris: Vec<RedirectUri>,
+    pub(crate) allowed_scopes: ScopeSet,
+    #[serde(default)]
+    pub(crate) default_scopes: ScopeSet,
+    pub(crate) grant_types: BTreeSet<GrantType>,
+    #[serde(default)]
+    pub(crate) pkce: PkcePolicy,
+    // OpenID Connect registration (OpenID Connect Dynamic Client Registration §2).
+    pub(crate) id_token_signed_response_alg: Option<Algorithm>,
+    #[serde(default)]
+    pub(crate) subject_type: FileSubjectType,
+    pub(crate) sector_identifier: Option<String>,
+    #[serde(default)]
+    pub(crate) require_auth_time: bool,
+    #[serde(default)]
+    pub(crate) post_logout_redirect_uris: Vec<RedirectUri>,
+    #[serde(default)]
+    pub(crate) refresh: FileRefresh,
+    /// Remembered consent skips the user even at a loopback or private-use redirect URI
+    /// (RFC 8252 §8.6): see `Client::dangerous_skip_consent_for_unverifiable_redirects`.
+    #[serde(default)]
+    pub(crate) dangerous_skip_consent_for_unverifiable_redirects: bool,
+}
+
+/// A client's `[clients.refresh]` table: its refresh-token policy (RFC 9700 §4.14.2).
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FileRefresh {
+    pub(crate) rotate: bool,
+    pub(crate) absolute_lifetime_seconds: Option<u64>,
+    pub(crate) idle_timeout_seconds: Option<u64>,
+    pub(crate) grace_seconds: Option<u64>,
+    pub(crate) grace_reuses: Option<u32>,
+}
+
+impl Default for FileRefresh {
+    fn default() -> Self {
+        let policy = RefreshPolicy::default();
+        Self {
+            rotate: policy.rotate,
+            absolute_lifetime_seconds: policy.absolute_lifetime_secs,
+            idle_timeout_seconds: policy.idle_timeout_secs,
+            grace_seconds: None,
+            grace_reuses: None,
+        }
+    }
+}
+
+#[derive(Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FileSubjectType {
+    #[default]
+    Public,
+    Pairwise,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileUser {
+    pub(crate) username: String,
+    pub(crate) password: Option<String>,
+    pub(crate) password_hash: Option<ClientSecretHash>,
+    #[serde(default)]
+    pub(crate) claims: BTreeMap<String, FileClaim>,
+}
+
+/// A claim's value as TOML gives it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum FileClaim {
+    Text(String),
+    Flag(bool),
+    Number(i64),
+    Table(BTreeMap<String, String>),
+}
