@@ -35,6 +35,7 @@ mod introspect;
 mod keygen;
 mod keys;
 mod logout;
+mod mount;
 mod provider;
 mod refresh_grace;
 mod responses;
@@ -57,6 +58,7 @@ pub use discovery::paths;
 pub use grants::GrantSummary;
 pub use keys::KeyError;
 pub use logout::{LogoutOutcome, PendingLogout};
+pub use mount::{IssuerMount, MountError};
 pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError, Stores};
 pub use session::{
     LoginBinding, Session, SessionError, SessionManager, SessionManagerBuilder,

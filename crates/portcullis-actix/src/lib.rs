@@ -1,0 +1,301 @@
+//! actix-web adapter for Portcullis: translation only.
+//!
+//! [`router`] mounts the provider's endpoints at the paths of [`portcullis::paths`], with
+//! the behaviour of `portcullis-axum`'s router: every method reaches the engine at the
+//! endpoints that decide their methods themselves (authorization, token, introspection,
+//! revocation, UserInfo, logout); the JWKS and the metadata answer `GET` and `HEAD`, and
+//! `405 Method Not Allowed` with `Allow: GET,HEAD` otherwise; request bodies over
+//! [`MAX_BODY_BYTES`] get `413`. When the authorization endpoint needs the user, it calls the
+//! host's [`Interaction`] with the [`PendingAuthorization`]; the host renders its login and
+//! consent pages, carries [`PendingAuthorization::ticket`] through its forms, and finishes
+//! with [`Provider::resume`] then [`Provider::approve`] or [`Provider::deny`], whose
+//! responses [`into_response`] converts. Logout goes the same way with [`PendingLogout`].
+//!
+//! ```no_run
+//! # use bytes::Bytes;
+//! # use portcullis::{PendingAuthorization, PendingLogout, Provider};
+//! struct Pages {
+//!     provider: Provider,
+//! }
+//!
+//! #[portcullis::async_trait]
+//! impl portcullis_actix::Interaction for Pages {
+//!     async fn begin(&self, pending: PendingAuthorization, _req: http::request::Parts)
+//!         -> http::Response<Bytes> {
+//!         let page = format!("<form method=post action=/login>\
+//!             <input type=hidden name=ticket value=\"{}\">…</form>", pending.ticket());
+//!         http::Response::new(Bytes::from(page))
+//!     }
+//!     async fn end_session(&self, pending: PendingLogout, _req: http::request::Parts)
+//!         -> http::Response<Bytes> {
+//!         // End the host's session, after a confirmation page if `needs_confirmation()`.
+//!         self.provider.finish_logout(pending).await
+//!     }
+//! }
+//!
+//! # async fn f(provider: Provider) -> std::io::Result<()> {
+//! let app = portcullis_actix::router(provider.clone(), Pages { provider });
+//! actix_web::HttpServer::new(move || actix_web::App::new().service(app.clone()))
+//!     .bind("127.0.0.1:8080")?
+//!     .run()
+//!     .await
+//! # }
+//! ```
+//!
+//! [`multi_issuer_router`] serves several issuers (one [`Provider`] each, over one store if
+//! the host likes) by their paths.
+//!
+//! actix-web speaks `http` 0.2; the engine, `http` 1. The adapter copies each request's
+//! method, target, version and headers across, and each response's status and headers back.
+//! The request head handed to the engine and to the [`Interaction`] carries the peer's
+//! address as a [`std::net::SocketAddr`] extension.
+//!
+//! # Server limits
+//!
+//! The router's own limit is the request body's, [`MAX_BODY_BYTES`], under any server. The
+//! connection limits are the server's: with `actix_web::HttpServer`, set
+//! `client_request_timeout` (the request head's deadline), `keep_alive` (idle connections),
+//! `client_disconnect_timeout` and `max_connections` (per worker), and bound each request's
+//! time behind it (e.g. a reverse proxy's `client_body_timeout` and `send_timeout`), as
+//! `portcullis-axum`'s documentation describes.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod convert;
+mod interaction;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use actix_web::dev::{AppService, HttpServiceFactory};
+use actix_web::http::header::{HeaderValue as ActixHeaderValue, ALLOW};
+use actix_web::{web, HttpRequest, HttpResponse, Resource};
+use bytes::Bytes;
+use portcullis::{paths, AuthorizeOutcome, IssuerMount, LogoutOutcome, MountError, Provider};
+#[cfg(doc)]
+use portcullis::{PendingAuthorization, PendingLogout};
+
+pub use convert::into_response;
+pub use interaction::Interaction;
+
+/// Largest request body accepted (a token request is a few hundred bytes); the same as
+/// `portcullis-axum`'s.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// One issuer's provider and the host's pages for it.
+struct Shared {
+    provider: Provider,
+    interaction: Box<dyn Interaction>,
+}
+
+/// One issuer's endpoints below `prefix` (empty for the root).
+#[derive(Clone)]
+struct Mounted {
+    prefix: String,
+    /// RFC 8414 §3's metadata path, for an issuer with a path.
+    oauth_metadata: Option<String>,
+    shared: Arc<Shared>,
+}
+
+/// The endpoints of one or several issuers, as an actix-web service: register it with
+/// `App::service` (a clone in each worker's `App`), or inside a `web::scope`.
+#[derive(Clone)]
+pub struct Router {
+    issuers: Vec<Mounted>,
+}
+
+fn shared<I: Interaction>(provider: Provider, interaction: I) -> Arc<Shared> {
+    Arc::new(Shared {
+        provider,
+        interaction: Box::new(interaction),
+    })
+}
+
+/// A router with every endpoint at its path below the issuer ([`portcullis::paths`]).
+/// Register it at the root for an issuer without a path, or inside a `web::scope` at the
+/// issuer's path.
+pub fn router<I: Interaction>(provider: Provider, interaction: I) -> Router {
+    Router {
+        issuers: vec![Mounted {
+            prefix: String::new(),
+            oauth_metadata: None,
+            shared: shared(provider, interaction),
+        }],
+    }
+}
+
+/// A router serving several issuers by the paths of their identifiers
+/// (`https://auth.example/tenant-a` below `/tenant-a`), each with its own provider and
+/// pages. Each issuer's endpoints and its OpenID Provider metadata
+/// (`/tenant-a/.well-known/openid-configuration`, OpenID Connect Discovery 1.0 §4) lie below
+/// its path, and its authorization server metadata also at
+/// `/.well-known/oauth-authorization-server/tenant-a` (RFC 8414 §3): where its discovery
+/// document says they are. Fails for an issuer without a path, or whose path overlaps
+/// another's ([`MountError`]).
+pub fn multi_issuer_router<I: Interaction>(
+    issuers: impl IntoIterator<Item = (Provider, I)>,
+) -> Result<Router, MountError> {
+    let issuers: Vec<(Provider, I)> = issuers.into_iter().collect();
+    let mounts = IssuerMount::all(issuers.iter().map(|(p, _)| p.issuer()))?;
+    let issuers = mounts
+        .into_iter()
+        .zip(issuers)
+        .map(|(mount, (provider, interaction))| Mounted {
+            prefix: mount.prefix().to_owned(),
+            oauth_metadata: Some(mount.oauth_authorization_server()),
+            shared: shared(provider, interaction),
+        })
+        .collect();
+    Ok(Router { issuers })
+}
+
+impl HttpServiceFactory for Router {
+    fn register(self, config: &mut AppService) {
+        for issuer in self.issuers {
+            for resource in issuer.resources() {
+                resource.register(config);
+            }
+        }
+    }
+}
+
+/// The endpoints whose engine method decides the methods it accepts.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Authorize,
+    EndSession,
+    Token,
+    Introspect,
+    Revoke,
+    UserInfo,
+}
+
+impl Endpoint {
+    const ALL: [Self; 6] = [
+        Self::Authorize,
+        Self::EndSession,
+        Self::Token,
+        Self::Introspect,
+        Self::Revoke,
+        Self::UserInfo,
+    ];
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Authorize => paths::AUTHORIZE,
+            Self::EndSession => paths::END_SESSION,
+            Self::Token => paths::TOKEN,
+            Self::Introspect => paths::INTROSPECT,
+            Self::Revoke => paths::REVOKE,
+            Self::UserInfo => paths::USERINFO,
+        }
+    }
+}
+
+impl Mounted {
+    fn resources(&self) -> Vec<Resource> {
+        let mut resources: Vec<Resource> = Endpoint::ALL
+            .into_iter()
+            .map(|endpoint| {
+                let shared = self.shared.clone();
+                web::resource(self.path(endpoint.path())).to(
+                    move |req: HttpRequest, body: web::Payload| {
+                        call(shared.clone(), endpoint, req, body)
+                    },
+                )
+            })
+            .collect();
+        let shared = self.shared.clone();
+        resources.push(get_only(self.path(paths::JWKS), move || {
+            let shared = shared.clone();
+            async move { shared.provider.jwks().await }
+        }));
+        let mut metadata = vec![
+            self.path(paths::OPENID_CONFIGURATION),
+            self.path(paths::OAUTH_AUTHORIZATION_SERVER),
+        ];
+        metadata.extend(self.oauth_metadata.clone());
+        for path in metadata {
+            let shared = self.shared.clone();
+            resources.push(get_only(path, move || {
+                std::future::ready(shared.provider.discovery())
+            }));
+        }
+        resources
+    }
+
+    fn path(&self, path: &str) -> String {
+        format!("{}{path}", self.prefix)
+    }
+}
+
+/// A resource answering `GET` and `HEAD` with `answer`, and any other method with `405
+/// Method Not Allowed` and `Allow: GET,HEAD` (RFC 9110 §15.5.6), as axum's `get` does.
+fn get_only<F, Fut>(path: String, answer: F) -> Resource
+where
+    F: Fn() -> Fut + Clone + 'static,
+    Fut: Future<Output = http::Response<Bytes>> + 'static,
+{
+    let handler = move || {
+        let answer = answer.clone();
+        async move { into_response(answer().await) }
+    };
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(web::to(|| async {
+            HttpResponse::MethodNotAllowed()
+                .insert_header((ALLOW, ActixHeaderValue::from_static("GET,HEAD")))
+                .finish()
+        }))
+}
+
+async fn call(
+    shared: Arc<Shared>,
+    endpoint: Endpoint,
+    req: HttpRequest,
+    body: web::Payload,
+) -> HttpResponse {
+    let Some(head) = convert::request_head(&req) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    let Some(body) = read_body(&head, body).await else {
+        return match endpoint {
+            // The host's pages (and browsers) get plain text.
+            Endpoint::Authorize | Endpoint::EndSession => HttpResponse::PayloadTooLarge()
+                .content_type("text/plain; charset=utf-8")
+                .body("request body too large"),
+            // Clients get an OAuth error they can read.
+            _ => into_response(shared.provider.body_too_large(endpoint.path())),
+        };
+    };
+    let engine_req = http::Request::from_parts(head.clone(), body);
+    let provider = &shared.provider;
+    into_response(match endpoint {
+        Endpoint::Authorize => match provider.authorize(engine_req).await {
+            AuthorizeOutcome::Respond(r) => r,
+            AuthorizeOutcome::Pending(p) => shared.interaction.begin(p, head).await,
+        },
+        Endpoint::EndSession => match provider.end_session(engine_req).await {
+            LogoutOutcome::Respond(r) => r,
+            LogoutOutcome::Pending(p) => shared.interaction.end_session(p, head).await,
+        },
+        Endpoint::Token => provider.token(engine_req).await,
+        Endpoint::Introspect => provider.introspect(engine_req).await,
+        Endpoint::Revoke => provider.revoke(engine_req).await,
+        Endpoint::UserInfo => provider.userinfo(engine_req).await,
+    })
+}
+
+/// The request body, buffered; `None` when it exceeds [`MAX_BODY_BYTES`] (announced or
+/// sent) or cannot be read.
+async fn read_body(head: &http::request::Parts, body: web::Payload) -> Option<Bytes> {
+    let announced = head
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return None;
+    }
+    body.to_bytes_limited(MAX_BODY_BYTES).await.ok()?.ok()
+}
