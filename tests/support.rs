@@ -1,6 +1,6 @@
 //! Shared helpers for the end-to-end tests: start the example provider in-process on
 //! loopback, configure `oauth2` clients for it, and play the browser through its login,
-//! consent and logout pages.
+//! consent and logout pages; and serve providers with either adapter ([`served`]).
 //!
 //! Everything here panics on unexpected answers: these are test helpers.
 #![forbid(unsafe_code)]
@@ -23,6 +23,8 @@ use serde_json::Value;
 use url::Url;
 
 pub use portcullis_example_provider as provider;
+
+pub mod served;
 
 /// The demo configuration (`demo.toml`) with some of its `key = value` lines given other
 /// values (the first line of each key; `value` is TOML), and `extra` appended (more
