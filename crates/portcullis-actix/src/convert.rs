@@ -57,3 +57,54 @@ pub fn into_response(r: http::Response<Bytes>) -> HttpResponse {
     }
     response.map_into_boxed_body()
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn the_request_head_is_copied_whole() {
+        let peer: std::net::SocketAddr = "192.0.2.7:4567".parse().unwrap();
+        let req = TestRequest::with_uri("/authorize?a=1&b=%20")
+            .method(actix_web::http::Method::from_bytes(b"PROPFIND").unwrap())
+            .version(ActixVersion::HTTP_10)
+            .append_header(("cookie", "a=1"))
+            .append_header(("cookie", "b=2"))
+            .append_header(("x-odd", &b"caf\xc3\xa9"[..]))
+            .peer_addr(peer)
+            .to_http_request();
+        let head = request_head(&req).unwrap();
+        assert_eq!(head.method.as_str(), "PROPFIND");
+        assert_eq!(head.uri, "/authorize?a=1&b=%20");
+        assert_eq!(head.version, Version::HTTP_10);
+        let cookies: Vec<_> = head.headers.get_all("cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(head.headers["x-odd"].as_bytes(), b"caf\xc3\xa9");
+        assert_eq!(head.extensions.get::<std::net::SocketAddr>(), Some(&peer));
+    }
+
+    #[test]
+    fn the_response_is_copied_whole() {
+        let engine = http::Response::builder()
+            .status(http::StatusCode::SEE_OTHER)
+            .header("set-cookie", "a=1")
+            .header("set-cookie", "b=2")
+            .header("location", "https://rp.example/cb?code=x")
+            .body(Bytes::from_static(b"body"))
+            .unwrap();
+        let response = into_response(engine);
+        assert_eq!(response.status(), ActixStatus::SEE_OTHER);
+        let cookies: Vec<_> = response.headers().get_all("set-cookie").collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(
+            response.headers().get("location").unwrap(),
+            "https://rp.example/cb?code=x"
+        );
+        let body = actix_web::rt::System::new()
+            .block_on(actix_web::body::to_bytes(response.into_body()))
+            .unwrap();
+        assert_eq!(body, Bytes::from_static(b"body"));
+    }
+}
