@@ -205,6 +205,9 @@ async fn other_paths_are_404() {
             "/TOKEN",
             "/jwks/x",
             "/.well-known/",
+            "/t%6Fken",
+            "//token",
+            "/jwks%2F",
         ] {
             let answer = send(Method::GET, &server.url(path), &[], Vec::new()).await;
             assert_eq!(answer.status, StatusCode::NOT_FOUND, "{adapter:?} {path}");
@@ -466,5 +469,39 @@ async fn the_code_flow_through_the_adapter() {
                 .is_some_and(|l| l.starts_with(portcullis_e2e::served::WEB_LOGOUT_REDIRECT)),
             "{adapter:?}"
         );
+    }
+}
+
+/// A router nested at its issuer's path (axum's `nest`, actix's `web::scope`) serves its
+/// endpoints there, where its discovery document says they are.
+#[tokio::test]
+async fn a_router_nested_at_the_issuers_path() {
+    for adapter in Adapter::ALL {
+        let port = Port::bind();
+        let store = Arc::new(MemoryStore::new());
+        let provider = test_provider(store.clone(), port.issuer("/tenant")).await;
+        let pages = TestPages::new(&provider, store);
+        let server = Served::start(adapter, port, Mount::Nested(provider.clone(), pages)).await;
+        let url = server.url("/tenant/.well-known/openid-configuration");
+        let metadata = send(Method::GET, &url, &[], Vec::new()).await;
+        assert_eq!(metadata.status, StatusCode::OK, "{adapter:?}");
+        let metadata = metadata.json();
+        assert_eq!(
+            metadata["issuer"],
+            provider.issuer().as_str(),
+            "{adapter:?}"
+        );
+        let jwks = metadata["jwks_uri"].as_str().expect("jwks_uri");
+        assert_eq!(jwks, server.url("/tenant/jwks"), "{adapter:?}");
+        let answer = send(Method::GET, jwks, &[], Vec::new()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{adapter:?}");
+        let token = metadata["token_endpoint"].as_str().expect("token_endpoint");
+        let expected = engine(&provider, "GET", paths::TOKEN, false).await;
+        let answer = send(Method::GET, token, &[], Vec::new()).await;
+        assert_eq!(answer.status, expected.status(), "{adapter:?}");
+        for path in ["/jwks", "/token", "/tenant/t%6Fken", "/tenantx/jwks"] {
+            let answer = send(Method::GET, &server.url(path), &[], Vec::new()).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{adapter:?} {path}");
+        }
     }
 }

@@ -78,8 +78,17 @@ impl Port {
 pub enum Mount<P> {
     /// `router(provider, pages)` at the root.
     One(Provider, P),
+    /// `router(provider, pages)` nested at the issuer's path (`axum::Router::nest`, actix's
+    /// `web::scope`).
+    Nested(Provider, P),
     /// `multi_issuer_router(issuers)`.
     Several(Vec<(Provider, P)>),
+}
+
+/// The path of `provider`'s issuer (`/tenant`).
+fn issuer_path(provider: &Provider) -> String {
+    let mount = portcullis::IssuerMount::of(provider.issuer()).expect("an issuer with a path");
+    mount.prefix().to_owned()
 }
 
 /// A running server; stops when dropped.
@@ -126,6 +135,10 @@ fn serve_axum<P: Interaction>(
 ) -> tokio::task::JoinHandle<()> {
     let router = match mount {
         Mount::One(provider, pages) => portcullis_axum::router(provider, ForAxum(pages)),
+        Mount::Nested(provider, pages) => axum::Router::new().nest(
+            &issuer_path(&provider),
+            portcullis_axum::router(provider, ForAxum(pages)),
+        ),
         Mount::Several(issuers) => portcullis_axum::multi_issuer_router(
             issuers.into_iter().map(|(p, pages)| (p, ForAxum(pages))),
         )
@@ -146,22 +159,34 @@ fn serve_actix<P: Interaction>(
     listener: TcpListener,
     mount: Mount<P>,
 ) -> actix_web::dev::ServerHandle {
-    let router = match mount {
-        Mount::One(provider, pages) => portcullis_actix::router(provider, pages),
-        Mount::Several(issuers) => {
-            portcullis_actix::multi_issuer_router(issuers).expect("issuers that can share a router")
-        }
+    let (scope, router) = match mount {
+        Mount::One(provider, pages) => (String::new(), portcullis_actix::router(provider, pages)),
+        Mount::Nested(provider, pages) => (
+            issuer_path(&provider),
+            portcullis_actix::router(provider, pages),
+        ),
+        Mount::Several(issuers) => (
+            String::new(),
+            portcullis_actix::multi_issuer_router(issuers)
+                .expect("issuers that can share a router"),
+        ),
     };
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server =
-                actix_web::HttpServer::new(move || actix_web::App::new().service(router.clone()))
-                    .workers(1)
-                    .disable_signals()
-                    .listen(listener)
-                    .expect("serve the listener")
-                    .run();
+            let server = actix_web::HttpServer::new(move || {
+                let app = actix_web::App::new();
+                if scope.is_empty() {
+                    app.service(router.clone())
+                } else {
+                    app.service(actix_web::web::scope(&scope).service(router.clone()))
+                }
+            })
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .expect("serve the listener")
+            .run();
             handle_tx
                 .send(server.handle())
                 .expect("hand the server over");

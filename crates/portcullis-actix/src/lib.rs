@@ -69,7 +69,7 @@ use std::sync::Arc;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::header::{HeaderValue as ActixHeaderValue, ALLOW};
-use actix_web::{web, HttpRequest, HttpResponse, Resource};
+use actix_web::{guard, web, HttpRequest, HttpResponse, Resource};
 use bytes::Bytes;
 use portcullis::{paths, AuthorizeOutcome, IssuerMount, LogoutOutcome, MountError, Provider};
 #[cfg(doc)]
@@ -198,7 +198,7 @@ impl Mounted {
             .into_iter()
             .map(|endpoint| {
                 let shared = self.shared.clone();
-                web::resource(self.path(endpoint.path())).to(
+                resource(self.path(endpoint.path())).to(
                     move |req: HttpRequest, body: web::Payload| {
                         call(shared.clone(), endpoint, req, body)
                     },
@@ -229,6 +229,15 @@ impl Mounted {
     }
 }
 
+/// A resource at `path`, spelled exactly so: actix's router also matches paths that only
+/// decode to it (`/t%6Fken`), axum's does not, and neither does this adapter's.
+fn resource(path: String) -> Resource {
+    let literal = path.clone();
+    web::resource(path).guard(guard::fn_guard(move |ctx| {
+        ctx.head().uri.path().ends_with(&literal)
+    }))
+}
+
 /// A resource answering `GET` and `HEAD` with `answer`, and any other method with `405
 /// Method Not Allowed` and `Allow: GET,HEAD` (RFC 9110 §15.5.6), as axum's `get` does.
 fn get_only<F, Fut>(path: String, answer: F) -> Resource
@@ -240,7 +249,7 @@ where
         let answer = answer.clone();
         async move { into_response(answer().await) }
     };
-    web::resource(path)
+    resource(path)
         .route(web::get().to(handler.clone()))
         .route(web::head().to(handler))
         .default_service(web::to(|| async {
