@@ -505,3 +505,46 @@ async fn a_router_nested_at_the_issuers_path() {
         }
     }
 }
+
+/// A request whose body does not come in time gets `408 Request Timeout` and its connection
+/// is closed: axum's from `serve`, actix's from the router (actix-web's server times only
+/// the head). On the wall clock: actix runs its own runtime, out of reach of tokio's paused
+/// clock; the timeout is short and the wait for it bounded.
+#[tokio::test]
+async fn a_body_that_does_not_come_gets_408() {
+    for adapter in Adapter::ALL {
+        let port = Port::bind();
+        let store = Arc::new(MemoryStore::new());
+        let provider = test_provider(store.clone(), port.issuer("")).await;
+        let pages = TestPages::new(&provider, store);
+        let timeout = std::time::Duration::from_millis(300);
+        let server = Served::start_timed(adapter, port, Mount::One(provider, pages), timeout).await;
+        let url = Url::parse(&server.url("/")).expect("a URL");
+        let addr = format!(
+            "{}:{}",
+            url.host_str().expect("host"),
+            url.port().expect("port")
+        );
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let started = std::time::Instant::now();
+        // Three bytes of a ten-byte body, then nothing.
+        stream
+            .write_all(b"POST /token HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nabc")
+            .await
+            .expect("write");
+        let mut all = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            stream.read_to_end(&mut all),
+        )
+        .await;
+        assert!(read.is_ok(), "{adapter:?}: the connection was kept");
+        assert!(started.elapsed() >= timeout, "{adapter:?}: closed early");
+        let text = String::from_utf8_lossy(&all);
+        assert!(text.starts_with("HTTP/1.1 408"), "{adapter:?}: {text}");
+        assert!(
+            text.to_ascii_lowercase().contains("connection: close"),
+            "{adapter:?}: {text}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, SET_COOKIE};
@@ -105,10 +106,22 @@ enum Stop {
 impl Served {
     /// Serves `mount` on `port` with `adapter`. Call it inside a tokio runtime.
     pub async fn start<P: Interaction>(adapter: Adapter, port: Port, mount: Mount<P>) -> Self {
+        let timeout = ServerLimits::default().request_timeout;
+        Self::start_timed(adapter, port, mount, timeout).await
+    }
+
+    /// [`Served::start`], answering `408` to a request not answered within `request_timeout`
+    /// of its head.
+    pub async fn start_timed<P: Interaction>(
+        adapter: Adapter,
+        port: Port,
+        mount: Mount<P>,
+        request_timeout: Duration,
+    ) -> Self {
         let Port { listener, addr } = port;
         let stop = match adapter {
-            Adapter::Axum => Stop::Axum(serve_axum(listener, mount)),
-            Adapter::Actix => Stop::Actix(serve_actix(listener, mount)),
+            Adapter::Axum => Stop::Axum(serve_axum(listener, mount, request_timeout)),
+            Adapter::Actix => Stop::Actix(serve_actix(listener, mount, request_timeout)),
         };
         Self { addr, stop }
     }
@@ -132,6 +145,7 @@ impl Drop for Served {
 fn serve_axum<P: Interaction>(
     listener: TcpListener,
     mount: Mount<P>,
+    request_timeout: Duration,
 ) -> tokio::task::JoinHandle<()> {
     let router = match mount {
         Mount::One(provider, pages) => portcullis_axum::router(provider, ForAxum(pages)),
@@ -149,7 +163,11 @@ fn serve_axum<P: Interaction>(
         .expect("a non-blocking listener");
     let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
     tokio::spawn(async move {
-        let never = portcullis_axum::serve(listener, router, ServerLimits::default()).await;
+        let limits = ServerLimits {
+            request_timeout,
+            ..ServerLimits::default()
+        };
+        let never = portcullis_axum::serve(listener, router, limits).await;
         match never {}
     })
 }
@@ -158,6 +176,7 @@ fn serve_axum<P: Interaction>(
 fn serve_actix<P: Interaction>(
     listener: TcpListener,
     mount: Mount<P>,
+    request_timeout: Duration,
 ) -> actix_web::dev::ServerHandle {
     let (scope, router) = match mount {
         Mount::One(provider, pages) => (String::new(), portcullis_actix::router(provider, pages)),
@@ -171,6 +190,7 @@ fn serve_actix<P: Interaction>(
                 .expect("issuers that can share a router"),
         ),
     };
+    let router = router.request_timeout(request_timeout);
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {

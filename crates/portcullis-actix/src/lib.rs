@@ -52,12 +52,14 @@
 //!
 //! # Server limits
 //!
-//! The router's own limit is the request body's, [`MAX_BODY_BYTES`], under any server. The
-//! connection limits are the server's: with `actix_web::HttpServer`, set
-//! `client_request_timeout` (the request head's deadline), `keep_alive` (idle connections),
-//! `client_disconnect_timeout` and `max_connections` (per worker), and bound each request's
-//! time behind it (e.g. a reverse proxy's `client_body_timeout` and `send_timeout`), as
-//! `portcullis-axum`'s documentation describes.
+//! The router's own limits hold under any server: request bodies over [`MAX_BODY_BYTES`]
+//! get `413`, and a request not answered within its
+//! [`request_timeout`](Router::request_timeout) (default 30 s) of its complete head — a body
+//! sent slowly, a host page stuck — gets `408 Request Timeout` and its connection is closed.
+//! The connection limits are the server's: with `actix_web::HttpServer`, set
+//! `client_request_timeout` (a request head's deadline, as `portcullis-axum`'s
+//! `header_read_timeout`), `keep_alive` (idle keep-alive connections, its `idle_timeout`) and
+//! `max_connections` (per worker: divide the process's limit by `workers`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -66,6 +68,7 @@ mod interaction;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::header::{HeaderValue as ActixHeaderValue, ALLOW};
@@ -102,6 +105,23 @@ struct Mounted {
 #[derive(Clone)]
 pub struct Router {
     issuers: Vec<Mounted>,
+    request_timeout: Duration,
+}
+
+/// How long a request may take from its complete head to its answer by default: 30 s, as
+/// `portcullis-axum`'s `ServerLimits::request_timeout`.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Router {
+    /// Each request must be answered within `timeout` of its complete head, its body's
+    /// reading and the host's pages included, or it gets `408 Request Timeout` (RFC 9110
+    /// §15.5.9) and its connection is closed (default [`DEFAULT_REQUEST_TIMEOUT`]).
+    /// actix-web's server times a request's head (`client_request_timeout`) and idle
+    /// connections (`keep_alive`), but not a body sent slowly.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
 }
 
 fn shared<I: Interaction>(provider: Provider, interaction: I) -> Arc<Shared> {
@@ -116,6 +136,7 @@ fn shared<I: Interaction>(provider: Provider, interaction: I) -> Arc<Shared> {
 /// issuer's path.
 pub fn router<I: Interaction>(provider: Provider, interaction: I) -> Router {
     Router {
+        request_timeout: DEFAULT_REQUEST_TIMEOUT,
         issuers: vec![Mounted {
             prefix: String::new(),
             oauth_metadata: None,
@@ -146,13 +167,16 @@ pub fn multi_issuer_router<I: Interaction>(
             shared: shared(provider, interaction),
         })
         .collect();
-    Ok(Router { issuers })
+    Ok(Router {
+        issuers,
+        request_timeout: DEFAULT_REQUEST_TIMEOUT,
+    })
 }
 
 impl HttpServiceFactory for Router {
     fn register(self, config: &mut AppService) {
         for issuer in self.issuers {
-            for resource in issuer.resources() {
+            for resource in issuer.resources(self.request_timeout) {
                 resource.register(config);
             }
         }
@@ -193,14 +217,14 @@ impl Endpoint {
 }
 
 impl Mounted {
-    fn resources(&self) -> Vec<Resource> {
+    fn resources(&self, request_timeout: Duration) -> Vec<Resource> {
         let mut resources: Vec<Resource> = Endpoint::ALL
             .into_iter()
             .map(|endpoint| {
                 let shared = self.shared.clone();
                 resource(self.path(endpoint.path())).to(
                     move |req: HttpRequest, body: web::Payload| {
-                        call(shared.clone(), endpoint, req, body)
+                        within(request_timeout, call(shared.clone(), endpoint, req, body))
                     },
                 )
             })
@@ -257,6 +281,18 @@ where
                 .insert_header((ALLOW, ActixHeaderValue::from_static("GET,HEAD")))
                 .finish()
         }))
+}
+
+/// `answer`, or `408 Request Timeout` closing the connection if it takes longer than
+/// `timeout` (the same answer as `portcullis-axum`'s `serve`).
+async fn within(timeout: Duration, answer: impl Future<Output = HttpResponse>) -> HttpResponse {
+    match actix_web::rt::time::timeout(timeout, answer).await {
+        Ok(response) => response,
+        Err(_) => HttpResponse::RequestTimeout()
+            .force_close()
+            .content_type("text/plain; charset=utf-8")
+            .body("request timeout"),
+    }
 }
 
 async fn call(
