@@ -301,19 +301,18 @@ async fn call(
     req: HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
-    let Some(head) = convert::request_head(&req) else {
-        return HttpResponse::BadRequest().finish();
+    let engine_req = match buffered(&req, body).await {
+        Ok(r) => r,
+        // Clients get an OAuth error they can read.
+        Err(Unreadable::TooLarge)
+            if !matches!(endpoint, Endpoint::Authorize | Endpoint::EndSession) =>
+        {
+            return into_response(shared.provider.body_too_large(endpoint.path()))
+        }
+        Err(e) => return e.response(),
     };
-    let Some(body) = read_body(&head, body).await else {
-        return match endpoint {
-            // The host's pages (and browsers) get plain text.
-            Endpoint::Authorize | Endpoint::EndSession => HttpResponse::PayloadTooLarge()
-                .content_type("text/plain; charset=utf-8")
-                .body("request body too large"),
-            // Clients get an OAuth error they can read.
-            _ => into_response(shared.provider.body_too_large(endpoint.path())),
-        };
-    };
+    // The engine takes the request; the host's pages get its head.
+    let (head, body) = engine_req.into_parts();
     let engine_req = http::Request::from_parts(head.clone(), body);
     let provider = &shared.provider;
     into_response(match endpoint {
@@ -332,6 +331,44 @@ async fn call(
     })
 }
 
+/// Buffers an actix-web request into the engine's `http::Request<Bytes>` (for the host's own
+/// routes, e.g. its login form's POST), refusing bodies over [`MAX_BODY_BYTES`] with `413`
+/// (as `portcullis-axum`'s `read_request`).
+pub async fn read_request(
+    req: &HttpRequest,
+    body: web::Payload,
+) -> Result<http::Request<Bytes>, HttpResponse> {
+    buffered(req, body).await.map_err(Unreadable::response)
+}
+
+/// Why a request was not buffered.
+enum Unreadable {
+    /// Its head has what `http` 1 refuses (actix accepted it).
+    Head,
+    /// Its body exceeds [`MAX_BODY_BYTES`], announced or sent, or could not be read.
+    TooLarge,
+}
+
+impl Unreadable {
+    fn response(self) -> HttpResponse {
+        match self {
+            Self::Head => HttpResponse::BadRequest().finish(),
+            Self::TooLarge => HttpResponse::PayloadTooLarge()
+                .content_type("text/plain; charset=utf-8")
+                .body("request body too large"),
+        }
+    }
+}
+
+async fn buffered(
+    req: &HttpRequest,
+    body: web::Payload,
+) -> Result<http::Request<Bytes>, Unreadable> {
+    let head = convert::request_head(req).ok_or(Unreadable::Head)?;
+    let body = read_body(&head, body).await.ok_or(Unreadable::TooLarge)?;
+    Ok(http::Request::from_parts(head, body))
+}
+
 /// The request body, buffered; `None` when it exceeds [`MAX_BODY_BYTES`] (announced or
 /// sent) or cannot be read.
 async fn read_body(head: &http::request::Parts, body: web::Payload) -> Option<Bytes> {
@@ -343,4 +380,55 @@ async fn read_body(head: &http::request::Parts, body: web::Payload) -> Option<By
         return None;
     }
     body.to_bytes_limited(MAX_BODY_BYTES).await.ok()?.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::{call_service, init_service, read_body, TestRequest};
+    use actix_web::{http::StatusCode, App};
+
+    use super::*;
+
+    /// A host route (a login form's POST, say) reads its request with [`read_request`]: the
+    /// same translation and body limit as the router's.
+    #[test]
+    fn host_routes_read_requests_within_the_limit() {
+        actix_web::rt::System::new().block_on(async {
+            let app = init_service(App::new().route(
+                "/login",
+                web::post().to(|req: HttpRequest, body: web::Payload| async move {
+                    match read_request(&req, body).await {
+                        Ok(r) => HttpResponse::Ok().body(format!(
+                            "{} {} {}",
+                            r.method(),
+                            r.uri(),
+                            r.body().len()
+                        )),
+                        Err(refused) => refused,
+                    }
+                }),
+            ))
+            .await;
+            for (size, status, answer) in [
+                (
+                    MAX_BODY_BYTES,
+                    StatusCode::OK,
+                    format!("POST /login?x=1 {MAX_BODY_BYTES}"),
+                ),
+                (
+                    MAX_BODY_BYTES + 1,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body too large".to_owned(),
+                ),
+            ] {
+                let req = TestRequest::post()
+                    .uri("/login?x=1")
+                    .set_payload(vec![b'a'; size])
+                    .to_request();
+                let response = call_service(&app, req).await;
+                assert_eq!(response.status(), status);
+                assert_eq!(read_body(response).await, answer.as_bytes());
+            }
+        });
+    }
 }
