@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests: start the example provider in-process on
 //! loopback, configure `oauth2` clients for it, and play the browser through its login,
-//! consent and logout pages (the browser is `portcullis_testkit::browser`'s).
+//! consent and logout pages (the browser is `portcullis_testkit::browser`'s); and serve
+//! providers with either adapter ([`served`]).
 //!
 //! Everything here panics on unexpected answers: these are test helpers.
 #![forbid(unsafe_code)]
@@ -22,6 +23,8 @@ pub use portcullis_testkit::browser::{
     authorize_url, exchange_code, http_client, post_form, query_param, refresh, Browser, Decision,
     Page, PKCE_CHALLENGE, PKCE_VERIFIER,
 };
+
+pub mod served;
 
 /// The demo configuration (`demo.toml`) with some of its `key = value` lines given other
 /// values (the first line of each key; `value` is TOML), and `extra` appended (more

@@ -80,7 +80,8 @@ use axum::Router;
 use bytes::Bytes;
 use http::StatusCode;
 use portcullis::{
-    paths, AuthorizeOutcome, LogoutOutcome, PendingAuthorization, PendingLogout, Provider,
+    paths, AuthorizeOutcome, IssuerMount, LogoutOutcome, MountError, PendingAuthorization,
+    PendingLogout, Provider,
 };
 
 pub use async_trait::async_trait;
@@ -126,6 +127,40 @@ pub fn router<I: Interaction>(provider: Provider, interaction: I) -> Router {
         .route(paths::OPENID_CONFIGURATION, get(discovery::<I>))
         .route(paths::OAUTH_AUTHORIZATION_SERVER, get(discovery::<I>))
         .with_state(shared)
+}
+
+/// A router serving several issuers by the paths of their identifiers
+/// (`https://auth.example/tenant-a` below `/tenant-a`), each with its own provider and
+/// pages, e.g. one per tenant over one shared store. Each issuer's endpoints and its OpenID
+/// Provider metadata (`/tenant-a/.well-known/openid-configuration`, OpenID Connect
+/// Discovery 1.0 §4) lie below its path, and its authorization server metadata also at
+/// `/.well-known/oauth-authorization-server/tenant-a` (RFC 8414 §3): where its discovery
+/// document says they are. Fails for an issuer without a path, or whose path overlaps
+/// another's ([`MountError`]).
+///
+/// ```no_run
+/// # fn f(a: portcullis::Provider, b: portcullis::Provider,
+/// #     pages_a: impl portcullis_axum::Interaction + Clone) -> Result<(), portcullis::MountError> {
+/// // a's issuer is https://auth.example/tenant-a, b's https://auth.example/tenant-b.
+/// let app = portcullis_axum::multi_issuer_router([(a, pages_a.clone()), (b, pages_a)])?;
+/// # Ok(()) }
+/// ```
+pub fn multi_issuer_router<I: Interaction>(
+    issuers: impl IntoIterator<Item = (Provider, I)>,
+) -> Result<Router, MountError> {
+    let issuers: Vec<(Provider, I)> = issuers.into_iter().collect();
+    let mounts = IssuerMount::all(issuers.iter().map(|(p, _)| p.issuer()))?;
+    let mut app = Router::new();
+    for (mount, (provider, interaction)) in mounts.into_iter().zip(issuers) {
+        let metadata = provider.clone();
+        app = app
+            .nest(mount.prefix(), router(provider, interaction))
+            .route(
+                &mount.oauth_authorization_server(),
+                get(move || std::future::ready(into_response(metadata.discovery()))),
+            );
+    }
+    Ok(app)
 }
 
 async fn introspect<I: Interaction>(

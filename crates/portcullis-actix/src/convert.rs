@@ -1,0 +1,110 @@
+//! Between actix-web's `http` 0.2 types and the engine's `http` 1 types: a copy of the
+//! method, target, version, headers and status, nothing interpreted.
+
+use actix_web::http::header::{HeaderName as ActixName, HeaderValue as ActixValue};
+use actix_web::http::{StatusCode as ActixStatus, Version as ActixVersion};
+use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, Uri, Version};
+
+/// The request's head in `http` 1 types, with the peer's address as a
+/// [`std::net::SocketAddr`] extension; `None` if actix accepted what `http` 1 refuses.
+pub(crate) fn request_head(req: &HttpRequest) -> Option<http::request::Parts> {
+    let mut builder = http::Request::builder()
+        .method(Method::from_bytes(req.method().as_str().as_bytes()).ok()?)
+        .uri(Uri::try_from(req.uri().to_string()).ok()?)
+        .version(version(req.version()));
+    let headers = builder.headers_mut()?;
+    for (name, value) in req.headers() {
+        headers.append(
+            HeaderName::from_bytes(name.as_str().as_bytes()).ok()?,
+            HeaderValue::from_bytes(value.as_bytes()).ok()?,
+        );
+    }
+    let (mut head, ()) = builder.body(()).ok()?.into_parts();
+    if let Some(peer) = req.peer_addr() {
+        head.extensions.insert(peer);
+    }
+    Some(head)
+}
+
+fn version(v: ActixVersion) -> Version {
+    match v {
+        ActixVersion::HTTP_09 => Version::HTTP_09,
+        ActixVersion::HTTP_10 => Version::HTTP_10,
+        ActixVersion::HTTP_2 => Version::HTTP_2,
+        ActixVersion::HTTP_3 => Version::HTTP_3,
+        _ => Version::HTTP_11,
+    }
+}
+
+/// Converts an engine response (or a host page) into an actix-web response.
+pub fn into_response(r: http::Response<Bytes>) -> HttpResponse {
+    let (head, body) = r.into_parts();
+    let status =
+        ActixStatus::from_u16(head.status.as_u16()).unwrap_or(ActixStatus::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::with_body(status, body);
+    let headers = response.headers_mut();
+    for (name, value) in &head.headers {
+        // Every `http` 1 header is a valid `http` 0.2 one: nothing is skipped.
+        if let (Ok(name), Ok(value)) = (
+            ActixName::from_bytes(name.as_str().as_bytes()),
+            ActixValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    response.map_into_boxed_body()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn the_request_head_is_copied_whole() {
+        let peer: std::net::SocketAddr = "192.0.2.7:4567".parse().unwrap();
+        let req = TestRequest::with_uri("/authorize?a=1&b=%20")
+            .method(actix_web::http::Method::from_bytes(b"PROPFIND").unwrap())
+            .version(ActixVersion::HTTP_10)
+            .append_header(("cookie", "a=1"))
+            .append_header(("cookie", "b=2"))
+            .append_header(("x-odd", &b"caf\xc3\xa9"[..]))
+            .peer_addr(peer)
+            .to_http_request();
+        let head = request_head(&req).unwrap();
+        assert_eq!(head.method.as_str(), "PROPFIND");
+        assert_eq!(head.uri, "/authorize?a=1&b=%20");
+        assert_eq!(head.version, Version::HTTP_10);
+        let cookies: Vec<_> = head.headers.get_all("cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(head.headers["x-odd"].as_bytes(), b"caf\xc3\xa9");
+        assert_eq!(head.extensions.get::<std::net::SocketAddr>(), Some(&peer));
+    }
+
+    #[test]
+    fn the_response_is_copied_whole() {
+        let engine = http::Response::builder()
+            .status(http::StatusCode::SEE_OTHER)
+            .header("set-cookie", "a=1")
+            .header("set-cookie", "b=2")
+            .header("location", "https://rp.example/cb?code=x")
+            .body(Bytes::from_static(b"body"))
+            .unwrap();
+        let response = into_response(engine);
+        assert_eq!(response.status(), ActixStatus::SEE_OTHER);
+        let cookies: Vec<_> = response.headers().get_all("set-cookie").collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(
+            response.headers().get("location").unwrap(),
+            "https://rp.example/cb?code=x"
+        );
+        let body = actix_web::rt::System::new()
+            .block_on(actix_web::body::to_bytes(response.into_body()))
+            .unwrap();
+        assert_eq!(body, Bytes::from_static(b"body"));
+    }
+}
