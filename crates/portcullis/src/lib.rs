@@ -9,7 +9,11 @@
 //! authorization endpoint answers with an [`AuthorizeOutcome`]: either a response to send
 //! (an error page or an error redirect), or a [`PendingAuthorization`] that the host carries
 //! through its login and consent pages (as an opaque, sealed ticket) and then resolves with
-//! [`Provider::approve`] or [`Provider::deny`].
+//! [`Provider::approve`] or [`Provider::deny`]. What to show is the engine's decision:
+//! [`PendingAuthorization::next_step`] takes the host's [`SessionFacts`] and answers with a
+//! [`NextStep`] (approve at once, the login page with its [`LoginPrompt`], the consent page,
+//! or a `prompt=none` refusal), so the host implements no OpenID Connect rule itself. Adapters
+//! hand the request to the host's [`Interaction`].
 //!
 //! For the host's own pages the engine offers what every login page needs, framework-free on
 //! `http` types: [`SessionManager`] (server-side sessions that logout really ends, "sign
@@ -31,9 +35,11 @@ mod csrf;
 mod discovery;
 mod grants;
 mod id_tokens;
+mod interaction;
 mod introspect;
 mod keygen;
 mod keys;
+mod login;
 mod logout;
 mod provider;
 mod refresh_grace;
@@ -55,7 +61,9 @@ pub use claims::{ClaimsError, NoUserClaims, UserClaims};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::paths;
 pub use grants::GrantSummary;
+pub use interaction::Interaction;
 pub use keys::KeyError;
+pub use login::{NextStep, SessionFacts};
 pub use logout::{LogoutOutcome, PendingLogout};
 pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError, Stores};
 pub use session::{
@@ -67,4 +75,5 @@ pub use throttle::{Backoff, LoginAttempt, LoginThrottle, ThrottlePolicy, Throttl
 
 pub use async_trait::async_trait;
 pub use portcullis_core as core;
+pub use portcullis_core::{LoginPrompt, LoginReason};
 pub use portcullis_store as store;

@@ -17,10 +17,12 @@
 //! (`portcullis::LoginThrottle`): a throttled attempt gets `429 Too Many Requests` with
 //! `Retry-After`, the same for unknown users, and its password is not even checked.
 //!
-//! OpenID Connect requests are honoured too (Core §3.1.2.1): `prompt=none` never shows a
-//! page, `prompt=login`, `prompt=select_account` and an exceeded `max_age` ask for the
-//! password again, an `id_token_hint` naming another user does not count the session, and
-//! `login_hint` fills in the username. `ui_locales` is ignored: the pages are in English.
+//! What to show is the engine's decision ([`PendingAuthorization::next_step`], OpenID Connect
+//! Core §3.1.2.1): `prompt=none` never shows a page, `prompt=login`, `prompt=select_account`,
+//! an exceeded `max_age` and an `id_token_hint` naming another user ask for the password
+//! again, and remembered consent goes straight back. The pages only fill in `login_hint` as
+//! the username; `ui_locales` is ignored (the pages are in English), and a request whose
+//! essential `acr` a password cannot reach is denied.
 //!
 //! `/session/end` (the engine) → [`Pages::end_session`]: RP-initiated logout (RP-Initiated
 //! Logout 1.0 §2). A request whose `id_token_hint` names the signed-in user ends the session
@@ -31,12 +33,14 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
+use bytes::Bytes;
 use http::header::{RETRY_AFTER, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use portcullis::core::ScopeSet;
 use portcullis::store::StoreError;
 use portcullis::{
-    Approval, InteractionRequired, PendingAuthorization, PendingLogout, Session, Throttled,
+    Approval, LoginReason, NextStep, PendingAuthorization, PendingLogout, Session, SessionFacts,
+    Throttled,
 };
 use portcullis_axum::{async_trait, into_response, read_request, Interaction};
 
@@ -44,8 +48,8 @@ use crate::app::AppState;
 use crate::pages::{self, FormContext};
 use crate::users::User;
 
-/// The example's [`Interaction`]: renders login or consent for a pending authorization, and
-/// the confirmation of a logout.
+/// The example's [`Interaction`]: renders login or consent for a pending authorization, as
+/// the engine decides ([`PendingAuthorization::next_step`]), and the confirmation of a logout.
 pub(crate) struct Pages(pub(crate) Arc<AppState>);
 
 #[async_trait]
@@ -54,41 +58,52 @@ impl Interaction for Pages {
         &self,
         pending: PendingAuthorization,
         request: http::request::Parts,
-    ) -> Response {
+    ) -> http::Response<Bytes> {
         let state = &self.0;
-        let prompt = pending.oidc().map(|o| o.prompt).unwrap_or_default();
-        let hinted = pending.id_token_hint_subject();
-        let session = match state.session_for(&request.headers, &pending).await {
-            Ok(s) => s,
-            Err(e) => return store_failed(&e),
+        let response = match state.session_for(&request.headers).await {
+            Ok(session) => {
+                let user = session.as_ref().map(facts);
+                let step = pending.next_step(&state.provider, user.as_ref()).await;
+                state.take(step, pending, session, &request.headers).await
+            }
+            Err(e) => store_failed(&e),
         };
-        let session = session
-            // The user must sign in again, or choose which account to use.
-            .filter(|_| !(prompt.login || prompt.select_account))
-            // The client expects another user than the one signed in.
-            .filter(|s| {
-                hinted.as_deref().is_none_or(|h| {
-                    state
-                        .subject_for(pending.client_id(), s.subject())
-                        .as_deref()
-                        == Some(h)
-                })
-            });
-        match session {
-            Some(session) => state.signed_in(pending, session).await,
-            None if prompt.none => {
-                let reason = InteractionRequired::Login;
-                into_response(state.provider.cannot_interact(pending, reason).await)
-            }
-            None => {
-                let hint = pending.oidc().and_then(|o| o.login_hint.as_deref());
-                let hint = hint.unwrap_or_default();
-                state.login_page(StatusCode::OK, &pending, &request.headers, hint, None)
-            }
-        }
+        to_engine(response).await
     }
 
-    async fn end_session(&self, pending: PendingLogout, request: http::request::Parts) -> Response {
+    async fn end_session(
+        &self,
+        pending: PendingLogout,
+        request: http::request::Parts,
+    ) -> http::Response<Bytes> {
+        to_engine(self.logout_page(pending, request).await).await
+    }
+}
+
+/// What the engine knows of a session: its user, signed in with a password.
+fn facts(session: &Session) -> SessionFacts {
+    SessionFacts::new(session.subject(), session.auth_time()).with_amr(vec!["pwd".into()])
+}
+
+/// The example's pages are axum responses; the engine's [`Interaction`] answers with
+/// `http::Response<Bytes>` (buffered here: the pages are small, and already in memory).
+async fn to_engine(response: Response) -> http::Response<Bytes> {
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => http::Response::from_parts(parts, bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot buffer a page");
+            let mut r = http::Response::new(Bytes::new());
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+    }
+}
+
+impl Pages {
+    /// RP-initiated logout: at once when the `id_token_hint` names the signed-in user, else
+    /// after a confirmation.
+    async fn logout_page(&self, pending: PendingLogout, request: http::request::Parts) -> Response {
         let state = &self.0;
         let headers = &request.headers;
         let session = match state.sessions.current(headers).await {
@@ -131,21 +146,13 @@ pub(crate) const REVOKE: &str = "revoke";
 pub(crate) const SIGN_OUT_EVERYWHERE: &str = "sign-out-everywhere";
 
 impl AppState {
-    /// The request's live session, of a known user, and recent enough for the request's
-    /// `max_age` (OpenID Connect Core §3.1.2.1).
-    async fn session_for(
-        &self,
-        headers: &HeaderMap,
-        pending: &PendingAuthorization,
-    ) -> Result<Option<Session>, StoreError> {
-        let max_age = pending.oidc().and_then(|o| o.max_age);
-        let now = self.clock.now();
+    /// The request's live session, of a known user.
+    async fn session_for(&self, headers: &HeaderMap) -> Result<Option<Session>, StoreError> {
         Ok(self
             .sessions
             .current(headers)
             .await?
-            .filter(|s| self.users.get(s.subject()).is_some())
-            .filter(|s| max_age.is_none_or(|m| s.auth_time().seconds_until(now) <= m)))
+            .filter(|s| self.users.get(s.subject()).is_some()))
     }
 
     /// The `sub` that client `client_id` knows `username` by (OpenID Connect Core §8).
@@ -227,46 +234,46 @@ impl AppState {
             .map_or(username, User::display_name)
     }
 
-    /// The next step for a signed-in user: straight back to the client when an earlier
-    /// consent covers the request (remembered by the engine), else the consent page, or
-    /// `consent_required` when no page may be shown (`prompt=none`).
-    async fn signed_in(&self, pending: PendingAuthorization, session: Session) -> Response {
-        let prompt_none = pending.oidc().is_some_and(|o| o.prompt.none);
-        match self
-            .provider
-            .needs_consent(&pending, session.subject())
-            .await
-        {
-            Ok(false) => {
-                let scopes = pending.scopes().clone();
-                self.approve(pending, &session, scopes).await
-            }
-            Ok(true) if prompt_none => {
-                let reason = InteractionRequired::Consent;
+    /// Takes the engine's next `step` for `pending` ([`PendingAuthorization::next_step`]):
+    /// back to the client (approved, or refused under `prompt=none`), the login page (with the
+    /// request's `login_hint`), or the consent page of `session`. The example reaches no
+    /// authentication context class: a request whose essential `acr` its password cannot
+    /// reach is denied (a failed authentication, OpenID Connect Core §5.5.1.1).
+    async fn take(
+        &self,
+        step: Result<NextStep, StoreError>,
+        pending: PendingAuthorization,
+        session: Option<Session>,
+        headers: &HeaderMap,
+    ) -> Response {
+        let step = match step {
+            Ok(step) => step,
+            Err(e) => return store_failed(&e),
+        };
+        match (step, session) {
+            (NextStep::Approve(approval), _) => self.approve(pending, approval).await,
+            (NextStep::Consent, Some(session)) => self.consent_page(&pending, &session),
+            (NextStep::Refuse(reason), _) => {
                 into_response(self.provider.cannot_interact(pending, reason).await)
             }
-            Ok(true) => self.consent_page(&pending, &session),
-            Err(e) => store_failed(&e),
+            (NextStep::Login(prompt), Some(_)) if prompt.reason == LoginReason::Acr => {
+                tracing::info!(client_id = pending.client_id(), "essential acr not reached");
+                into_response(self.provider.deny(pending).await)
+            }
+            (NextStep::Login(prompt), _) => {
+                let hint = prompt.login_hint.as_deref().unwrap_or_default();
+                self.login_page(StatusCode::OK, &pending, headers, hint, None)
+            }
+            // The engine asks consent only of a signed-in user.
+            (NextStep::Consent, None) => unavailable(),
         }
     }
 
-    /// Approves `pending` for the session's user with `granted_scopes`.
-    async fn approve(
-        &self,
-        pending: PendingAuthorization,
-        session: &Session,
-        granted_scopes: ScopeSet,
-    ) -> Response {
-        let username = session.subject();
-        let client_id = pending.client_id();
-        tracing::info!(username, client_id, scopes = %granted_scopes, "authorization approved");
-        let approval = Approval {
-            subject: username.to_owned(),
-            auth_time: session.auth_time(),
-            granted_scopes,
-            acr: None,
-            amr: Some(vec!["pwd".into()]),
-        };
+    /// Approves `pending` as the engine decided or with the scopes the user checked.
+    async fn approve(&self, pending: PendingAuthorization, approval: Approval) -> Response {
+        let (username, client_id) = (&approval.subject, pending.client_id());
+        let scopes = &approval.granted_scopes;
+        tracing::info!(username, client_id, %scopes, "authorization approved");
         into_response(self.provider.approve(pending, approval).await)
     }
 
@@ -467,7 +474,9 @@ pub(crate) async fn login(State(state): State<Arc<AppState>>, req: Request) -> R
             return unavailable();
         }
     };
-    let mut response = state.signed_in(pending, session).await;
+    let user = facts(&session);
+    let step = pending.next_step_after_login(&state.provider, &user).await;
+    let mut response = state.take(step, pending, Some(session), &headers).await;
     response.headers_mut().append(SET_COOKIE, cookie);
     response
 }
@@ -501,19 +510,34 @@ pub(crate) async fn consent(State(state): State<Arc<AppState>>, req: Request) ->
             response
         }
         Ok(Some("approve")) => {
-            let session = match state.session_for(&headers, &pending).await {
-                Ok(Some(s)) => s,
-                Ok(None) => {
-                    let error = Some("Your session has ended. Sign in again.");
-                    let status = StatusCode::UNAUTHORIZED;
-                    return state.login_page(status, &pending, &headers, "", error);
-                }
+            let ended = |pending: &PendingAuthorization| {
+                let error = Some("Your session has ended. Sign in again.");
+                let status = StatusCode::UNAUTHORIZED;
+                state.login_page(status, pending, &headers, "", error)
+            };
+            let session = match state.session_for(&headers).await {
+                Ok(Some(s)) => facts(&s),
+                Ok(None) => return ended(&pending),
                 Err(e) => return store_failed(&e),
             };
+            // The session must still satisfy the request (its max_age, say).
+            match pending
+                .next_step_after_login(&state.provider, &session)
+                .await
+            {
+                Ok(NextStep::Approve(_) | NextStep::Consent) => {}
+                Ok(NextStep::Login(_)) => return ended(&pending),
+                Ok(NextStep::Refuse(reason)) => {
+                    return into_response(state.provider.cannot_interact(pending, reason).await)
+                }
+                Err(e) => return store_failed(&e),
+            }
             let Ok(granted_scopes) = ScopeSet::from_tokens(form.all("scope")) else {
                 return bad_request();
             };
-            state.approve(pending, &session, granted_scopes).await
+            state
+                .approve(pending, session.approval(granted_scopes))
+                .await
         }
         _ => bad_request(),
     }
