@@ -224,7 +224,24 @@ mod tests {
                 ..Prompt::default()
             }
         );
-        assert!(Prompt::parse("none login").is_err());
+        let only = |edit: fn(&mut Prompt)| {
+            let mut p = Prompt::default();
+            edit(&mut p);
+            p
+        };
+        assert_eq!(Prompt::parse("none"), Ok(only(|p| p.none = true)));
+        assert_eq!(
+            Prompt::parse("select_account"),
+            Ok(only(|p| p.select_account = true))
+        );
+        for alone in [
+            "none login",
+            "none consent",
+            "none select_account",
+            "login none",
+        ] {
+            assert!(Prompt::parse(alone).is_err(), "{alone}");
+        }
         assert!(Prompt::parse("create").is_err());
         assert!(Prompt::parse("").is_err());
     }
@@ -238,6 +255,15 @@ mod tests {
         for bad in ["[]", "{", r#"{"userinfo":[]}"#, r#"{"userinfo":{"a":1}}"#] {
             assert!(ClaimsRequest::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn claims_requests_are_at_most_8_kib() {
+        let of_len = |n: usize| format!(r#"{{"userinfo":{{"{}":null}}}}"#, "a".repeat(n - 22));
+        assert_eq!(of_len(MAX_CLAIMS_LEN).len(), MAX_CLAIMS_LEN);
+        assert_eq!(MAX_CLAIMS_LEN, 8192);
+        assert!(ClaimsRequest::parse(&of_len(MAX_CLAIMS_LEN)).is_ok());
+        assert!(ClaimsRequest::parse(&of_len(MAX_CLAIMS_LEN + 1)).is_err());
     }
 
     #[test]
@@ -373,6 +399,19 @@ mod release_tests {
         );
         let keys: Vec<&str> = released.keys().map(String::as_str).collect();
         assert_eq!(keys, vec!["email", "nickname"]);
+    }
+
+    #[test]
+    fn each_standard_scope_releases_its_claims() {
+        assert_eq!(scope_claims("profile").len(), 14);
+        assert!(scope_claims("profile").contains(&"preferred_username"));
+        assert_eq!(scope_claims("email"), ["email", "email_verified"]);
+        assert_eq!(scope_claims("address"), ["address"]);
+        assert_eq!(
+            scope_claims("phone"),
+            ["phone_number", "phone_number_verified"]
+        );
+        assert!(scope_claims("openid").is_empty());
     }
 
     #[test]
