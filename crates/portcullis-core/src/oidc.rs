@@ -72,26 +72,27 @@ pub struct AcrClaim {
 impl AcrClaim {
     /// Reads the `acr` member's object: `essential` a boolean, `value` a string, `values` an
     /// array of strings (§5.5.1). `None` when it names no value.
-    fn parse(member: &Map<String, Value>) -> Result<Option<Self>, ()> {
+    fn parse(member: &Map<String, Value>) -> Result<Option<Self>, &'static str> {
+        const BAD: &str = "claims has an invalid acr request";
         let essential = match member.get("essential") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(()),
+            Some(_) => return Err(BAD),
         };
         let mut values = Vec::new();
         match member.get("value") {
             None | Some(Value::Null) => {}
             Some(Value::String(v)) => values.push(v.clone()),
-            Some(_) => return Err(()),
+            Some(_) => return Err(BAD),
         }
         match member.get("values") {
             None | Some(Value::Null) => {}
             Some(Value::Array(list)) => {
                 for v in list {
-                    values.push(v.as_str().ok_or(())?.to_owned());
+                    values.push(v.as_str().ok_or(BAD)?.to_owned());
                 }
             }
-            Some(_) => return Err(()),
+            Some(_) => return Err(BAD),
         }
         Ok((!values.is_empty()).then_some(Self { essential, values }))
     }
@@ -120,7 +121,7 @@ impl ClaimsRequest {
             }
         };
         let id_token_acr = match value.get("id_token").and_then(|m| m.get("acr")) {
-            Some(Value::Object(acr)) => AcrClaim::parse(acr).map_err(|()| BAD)?,
+            Some(Value::Object(acr)) => AcrClaim::parse(acr)?,
             _ => None,
         };
         Ok(Self {
@@ -299,7 +300,7 @@ mod tests {
             r#"{"id_token":{"acr":{"values":"urn:a"}}}"#,
             r#"{"id_token":{"acr":{"values":["urn:a",2]}}}"#,
         ] {
-            assert!(acr(bad).is_err(), "{bad}");
+            assert_eq!(acr(bad), Err("claims has an invalid acr request"), "{bad}");
         }
     }
 

@@ -310,6 +310,20 @@ async fn an_essential_acr_must_be_reached_by_the_session_and_the_approval() {
         );
         assert_eq!(query_param(back.as_str(), "code"), None);
     }
+    // A malformed acr request: invalid_request, redirected (§5.5.1).
+    let bad = r#"{"id_token":{"acr":{"essential":true,"values":"urn:loa:2"}}}"#;
+    let r = h
+        .respond(&query("openid", &format!("&claims={}", enc(bad))))
+        .await;
+    let back = location(&r);
+    assert_eq!(
+        query_param(back.as_str(), "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(
+        query_param(back.as_str(), "error_description").as_deref(),
+        Some("claims has an invalid acr request")
+    );
     // acr_values alone are preferences: no acr still approves.
     let voluntary = query("openid", "&acr_values=urn%3Aloa%3A2");
     assert!(matches!(

@@ -256,7 +256,7 @@ impl AppState {
             (NextStep::Refuse(reason), _) => {
                 into_response(self.provider.cannot_interact(pending, reason).await)
             }
-            (NextStep::Login(prompt), Some(_)) if prompt.reason == LoginReason::Acr => {
+            (NextStep::Login(prompt), _) if prompt.reason == LoginReason::Acr => {
                 tracing::info!(client_id = pending.client_id(), "essential acr not reached");
                 into_response(self.provider.deny(pending).await)
             }
