@@ -2,9 +2,8 @@
 //! suite loops over [`Adapter::ALL`] (or reads [`Adapter::from_env`]) and starts its
 //! providers with [`Served::start`].
 //!
-//! The host's pages are written once, against `portcullis_actix::Interaction` (the shape of
-//! the engine's coming `portcullis::Interaction`: `http` types in and out); [`ForAxum`]
-//! hands them to the axum adapter until both adapters share the engine's trait.
+//! The host's pages are written once, against the engine's `portcullis::Interaction` (`http`
+//! types in and out), which both adapters take.
 
 use std::net::{SocketAddr, TcpListener};
 use std::num::NonZeroU32;
@@ -23,7 +22,7 @@ use portcullis_interaction::SessionManager;
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
 
-pub use portcullis_actix::Interaction;
+pub use portcullis::Interaction;
 
 /// The web framework a provider is served with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,15 +147,15 @@ fn serve_axum<P: Interaction>(
     request_timeout: Duration,
 ) -> tokio::task::JoinHandle<()> {
     let router = match mount {
-        Mount::One(provider, pages) => portcullis_axum::router(provider, ForAxum(pages)),
+        Mount::One(provider, pages) => portcullis_axum::router(provider, pages),
         Mount::Nested(provider, pages) => axum::Router::new().nest(
             &issuer_path(&provider),
-            portcullis_axum::router(provider, ForAxum(pages)),
+            portcullis_axum::router(provider, pages),
         ),
-        Mount::Several(issuers) => portcullis_axum::multi_issuer_router(
-            issuers.into_iter().map(|(p, pages)| (p, ForAxum(pages))),
-        )
-        .expect("issuers that can share a router"),
+        Mount::Several(issuers) => {
+            portcullis_axum::multi_issuer_router(issuers.into_iter().map(|(p, pages)| (p, pages)))
+                .expect("issuers that can share a router")
+        }
     };
     listener
         .set_nonblocking(true)
@@ -214,28 +213,6 @@ fn serve_actix<P: Interaction>(
         });
     });
     handle_rx.recv().expect("the actix server started")
-}
-
-/// Host pages written against the engine-shaped [`Interaction`], for the axum adapter.
-pub struct ForAxum<P>(pub P);
-
-#[portcullis::async_trait]
-impl<P: Interaction> portcullis_axum::Interaction for ForAxum<P> {
-    async fn begin(
-        &self,
-        pending: PendingAuthorization,
-        request: http::request::Parts,
-    ) -> axum::response::Response {
-        portcullis_axum::into_response(self.0.begin(pending, request).await)
-    }
-
-    async fn end_session(
-        &self,
-        pending: PendingLogout,
-        request: http::request::Parts,
-    ) -> axum::response::Response {
-        portcullis_axum::into_response(self.0.end_session(pending, request).await)
-    }
 }
 
 /// The confidential client every [`test_provider`] registers.

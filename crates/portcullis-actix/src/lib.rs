@@ -64,7 +64,6 @@
 #![warn(missing_docs)]
 
 mod convert;
-mod interaction;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -79,7 +78,7 @@ use portcullis::{paths, AuthorizeOutcome, IssuerMount, LogoutOutcome, MountError
 use portcullis::{PendingAuthorization, PendingLogout};
 
 pub use convert::into_response;
-pub use interaction::Interaction;
+pub use portcullis::Interaction;
 
 /// Largest request body accepted (a token request is a few hundred bytes); the same as
 /// `portcullis-axum`'s.

@@ -1,32 +1,64 @@
 //! axum adapter for Portcullis: translation only.
 //!
 //! [`router`] mounts the provider's endpoints at the paths of [`portcullis::paths`]. When
-//! the authorization endpoint needs the user, it calls the host's [`Interaction`] with the
-//! [`PendingAuthorization`]; the host renders its login and consent pages, carries
-//! [`PendingAuthorization::ticket`] through its forms, and finishes with [`Provider::resume`]
-//! then [`Provider::approve`] or [`Provider::deny`], whose responses [`into_response`]
-//! converts. Logout goes the same way with [`PendingLogout`].
+//! the authorization endpoint needs the user, it calls the host's [`Interaction`] (the
+//! engine's trait, on `http` types, which every adapter shares) with the
+//! [`PendingAuthorization`](portcullis::PendingAuthorization); the host asks
+//! [`next_step`](portcullis::PendingAuthorization::next_step) what to show, renders its login
+//! and consent pages, carries the [`ticket`](portcullis::PendingAuthorization::ticket) through its
+//! forms, and finishes with [`Provider::resume`] then [`Provider::approve`] or
+//! [`Provider::deny`]; [`into_response`] converts the engine's responses for its own axum
+//! handlers. Logout goes the same way with [`PendingLogout`](portcullis::PendingLogout).
 //!
 //! ```no_run
-//! # use portcullis::{PendingAuthorization, PendingLogout, Provider};
-//! # use axum::response::{Html, IntoResponse, Response};
-//! struct Pages;
+//! # use bytes::Bytes;
+//! # use portcullis::{NextStep, PendingAuthorization, PendingLogout, Provider, SessionFacts};
+//! struct Pages {
+//!     provider: Provider,
+//! }
+//!
+//! impl Pages {
+//!     /// The host's signed-in user, from its session cookie.
+//!     fn session(&self, _req: &http::request::Parts) -> Option<SessionFacts> {
+//!         None
+//!     }
+//!
+//!     fn page(html: String) -> http::Response<Bytes> {
+//!         http::Response::new(Bytes::from(html))
+//!     }
+//! }
 //!
 //! #[portcullis_axum::async_trait]
 //! impl portcullis_axum::Interaction for Pages {
-//!     async fn begin(&self, pending: PendingAuthorization, _req: http::request::Parts) -> Response {
-//!         Html(format!("<form method=post action=/login>\
-//!             <input type=hidden name=ticket value=\"{}\">…</form>", pending.ticket()))
-//!             .into_response()
+//!     async fn begin(
+//!         &self,
+//!         pending: PendingAuthorization,
+//!         req: http::request::Parts,
+//!     ) -> http::Response<Bytes> {
+//!         let session = self.session(&req);
+//!         let Ok(step) = pending.next_step(&self.provider, session.as_ref()).await else {
+//!             return http::Response::builder().status(503).body(Bytes::new()).unwrap();
+//!         };
+//!         let form = |action| format!("<form method=post action={action}>\
+//!             <input type=hidden name=ticket value=\"{}\">…</form>", pending.ticket());
+//!         match step {
+//!             NextStep::Approve(approval) => self.provider.approve(pending, approval).await,
+//!             NextStep::Login(_prompt) => Self::page(form("/login")),
+//!             NextStep::Consent => Self::page(form("/consent")),
+//!             NextStep::Refuse(reason) => self.provider.cannot_interact(pending, reason).await,
+//!         }
 //!     }
-//!     async fn end_session(&self, pending: PendingLogout, _req: http::request::Parts) -> Response {
+//!     async fn end_session(
+//!         &self,
+//!         pending: PendingLogout,
+//!         _req: http::request::Parts,
+//!     ) -> http::Response<Bytes> {
 //!         // End the host's session, after a confirmation page if `needs_confirmation()`.
-//!         # let provider: Provider = todo!();
-//!         portcullis_axum::into_response(provider.finish_logout(pending).await)
+//!         self.provider.finish_logout(pending).await
 //!     }
 //! }
 //! # fn f(provider: Provider) {
-//! let app: axum::Router = portcullis_axum::router(provider, Pages);
+//! let app: axum::Router = portcullis_axum::router(provider.clone(), Pages { provider });
 //! # }
 //! ```
 //!
@@ -79,30 +111,14 @@ use axum::routing::{any, get};
 use axum::Router;
 use bytes::Bytes;
 use http::StatusCode;
-use portcullis::{
-    paths, AuthorizeOutcome, IssuerMount, LogoutOutcome, MountError, PendingAuthorization,
-    PendingLogout, Provider,
-};
+use portcullis::{paths, AuthorizeOutcome, IssuerMount, LogoutOutcome, MountError, Provider};
 
 pub use async_trait::async_trait;
+pub use portcullis::Interaction;
 pub use serve::{serve, ServerLimits};
 
 /// Largest request body accepted (a token request is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// What the host does when the authorization endpoint needs the user.
-#[async_trait]
-pub trait Interaction: Send + Sync + 'static {
-    /// Starts the host's login and consent for `pending`. `request` is the authorization
-    /// request's head, for the host's cookies and headers.
-    async fn begin(&self, pending: PendingAuthorization, request: http::request::Parts)
-        -> Response;
-
-    /// Handles a valid RP-initiated logout: ends the host's session for the user (asking
-    /// first when [`PendingLogout::needs_confirmation`]) and answers with
-    /// [`Provider::finish_logout`].
-    async fn end_session(&self, pending: PendingLogout, request: http::request::Parts) -> Response;
-}
 
 struct Shared<I> {
     provider: Provider,
@@ -199,7 +215,7 @@ async fn end_session<I: Interaction>(
     let engine_req = http::Request::from_parts(parts.clone(), body);
     match shared.provider.end_session(engine_req).await {
         LogoutOutcome::Respond(r) => into_response(r),
-        LogoutOutcome::Pending(p) => shared.interaction.end_session(p, parts).await,
+        LogoutOutcome::Pending(p) => into_response(shared.interaction.end_session(p, parts).await),
     }
 }
 
@@ -220,7 +236,7 @@ async fn authorize<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Re
     let engine_req = http::Request::from_parts(parts.clone(), body);
     match shared.provider.authorize(engine_req).await {
         AuthorizeOutcome::Respond(r) => into_response(r),
-        AuthorizeOutcome::Pending(p) => shared.interaction.begin(p, parts).await,
+        AuthorizeOutcome::Pending(p) => into_response(shared.interaction.begin(p, parts).await),
     }
 }
 

@@ -19,6 +19,7 @@ mod introspection;
 mod issuer;
 mod jose;
 mod key_encryption;
+mod login_decision;
 mod oidc;
 mod params;
 mod pkce;
@@ -64,8 +65,13 @@ pub use key_encryption::{
     EnvelopeState, KeyBinding, KeyEncryptionKey, KeyEncryptionKeys, KeySealError, PrivateKeyDer,
     PrivateKeyEnvelope,
 };
+pub use login_decision::{
+    decide_login, oidc_session, ApprovedAuthentication, InteractionRequired, LoginDecision,
+    LoginPrompt, LoginReason, SignedIn,
+};
 pub use oidc::{
-    pairwise_subject, release_claims, scope_claims, ClaimsRequest, OidcRequest, OidcSession, Prompt,
+    pairwise_subject, release_claims, scope_claims, AcrClaim, ClaimsRequest, OidcRequest,
+    OidcSession, Prompt,
 };
 pub use params::{Params, ParamsError};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};

@@ -42,8 +42,9 @@ impl Prompt {
     }
 }
 
-/// The `claims` request parameter (§5.5): which individual claims to return where. Only the
-/// names are used; `essential` and `value(s)` are advisory and may be ignored (§5.5.1).
+/// The `claims` request parameter (§5.5): which individual claims to return where. The
+/// names are used, and the ID token's `acr` member in full (§5.5.1.1); the other members'
+/// `essential` and `value(s)` are advisory and ignored (§5.5.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimsRequest {
     /// Claims asked for in the UserInfo response.
@@ -52,6 +53,49 @@ pub struct ClaimsRequest {
     /// Claims asked for in the ID token.
     #[serde(default)]
     pub id_token: Vec<String>,
+    /// The ID token's `acr` member, when it names values (§5.5.1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_acr: Option<AcrClaim>,
+}
+
+/// The authentication context classes a `claims` request asks for in the ID token's `acr`
+/// (OpenID Connect Core §5.5.1.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcrClaim {
+    /// Whether one of `values` is required: an authentication that reaches none of them is a
+    /// failed one. Otherwise they are preferences, like `acr_values`.
+    pub essential: bool,
+    /// The acceptable `acr` values (`value` or `values`), in the client's order.
+    pub values: Vec<String>,
+}
+
+impl AcrClaim {
+    /// Reads the `acr` member's object: `essential` a boolean, `value` a string, `values` an
+    /// array of strings (§5.5.1). `None` when it names no value.
+    fn parse(member: &Map<String, Value>) -> Result<Option<Self>, &'static str> {
+        const BAD: &str = "claims has an invalid acr request";
+        let essential = match member.get("essential") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(BAD),
+        };
+        let mut values = Vec::new();
+        match member.get("value") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(v)) => values.push(v.clone()),
+            Some(_) => return Err(BAD),
+        }
+        match member.get("values") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(list)) => {
+                for v in list {
+                    values.push(v.as_str().ok_or(BAD)?.to_owned());
+                }
+            }
+            Some(_) => return Err(BAD),
+        }
+        Ok((!values.is_empty()).then_some(Self { essential, values }))
+    }
 }
 
 impl ClaimsRequest {
@@ -76,9 +120,14 @@ impl ClaimsRequest {
                 Some(_) => Err(BAD),
             }
         };
+        let id_token_acr = match value.get("id_token").and_then(|m| m.get("acr")) {
+            Some(Value::Object(acr)) => AcrClaim::parse(acr)?,
+            _ => None,
+        };
         Ok(Self {
             userinfo: names("userinfo")?,
             id_token: names("id_token")?,
+            id_token_acr,
         })
     }
 }
@@ -176,7 +225,24 @@ mod tests {
                 ..Prompt::default()
             }
         );
-        assert!(Prompt::parse("none login").is_err());
+        let only = |edit: fn(&mut Prompt)| {
+            let mut p = Prompt::default();
+            edit(&mut p);
+            p
+        };
+        assert_eq!(Prompt::parse("none"), Ok(only(|p| p.none = true)));
+        assert_eq!(
+            Prompt::parse("select_account"),
+            Ok(only(|p| p.select_account = true))
+        );
+        for alone in [
+            "none login",
+            "none consent",
+            "none select_account",
+            "login none",
+        ] {
+            assert!(Prompt::parse(alone).is_err(), "{alone}");
+        }
         assert!(Prompt::parse("create").is_err());
         assert!(Prompt::parse("").is_err());
     }
@@ -186,8 +252,55 @@ mod tests {
         let c = ClaimsRequest::parse(r#"{"userinfo":{"email":{"essential":true},"nickname":null},"id_token":{"auth_time":{"essential":true}}}"#).unwrap();
         assert_eq!(c.userinfo, vec!["email".to_owned(), "nickname".to_owned()]);
         assert_eq!(c.id_token, vec!["auth_time".to_owned()]);
+        assert_eq!(c.id_token_acr, None);
         for bad in ["[]", "{", r#"{"userinfo":[]}"#, r#"{"userinfo":{"a":1}}"#] {
             assert!(ClaimsRequest::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn claims_requests_are_at_most_8_kib() {
+        let of_len = |n: usize| format!(r#"{{"userinfo":{{"{}":null}}}}"#, "a".repeat(n - 22));
+        assert_eq!(of_len(MAX_CLAIMS_LEN).len(), MAX_CLAIMS_LEN);
+        assert_eq!(MAX_CLAIMS_LEN, 8192);
+        assert!(ClaimsRequest::parse(&of_len(MAX_CLAIMS_LEN)).is_ok());
+        assert!(ClaimsRequest::parse(&of_len(MAX_CLAIMS_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn the_id_tokens_acr_member_is_read_in_full() {
+        let acr = |json: &str| ClaimsRequest::parse(json).map(|c| c.id_token_acr);
+        let claim = |essential, values: &[&str]| AcrClaim {
+            essential,
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+        };
+        assert_eq!(
+            acr(r#"{"id_token":{"acr":{"essential":true,"values":["urn:a","urn:b"]}}}"#),
+            Ok(Some(claim(true, &["urn:a", "urn:b"])))
+        );
+        assert_eq!(
+            acr(r#"{"id_token":{"acr":{"value":"urn:a","essential":null}}}"#),
+            Ok(Some(claim(false, &["urn:a"])))
+        );
+        assert_eq!(
+            acr(r#"{"id_token":{"acr":{"essential":false,"value":"urn:a","values":["urn:b"]}}}"#),
+            Ok(Some(claim(false, &["urn:a", "urn:b"])))
+        );
+        // No value named: nothing to satisfy. The UserInfo member is not the ID token's.
+        for none in [
+            r#"{"id_token":{"acr":{"essential":true}}}"#,
+            r#"{"id_token":{"acr":null}}"#,
+            r#"{"userinfo":{"acr":{"essential":true,"values":["urn:a"]}}}"#,
+        ] {
+            assert_eq!(acr(none), Ok(None), "{none}");
+        }
+        for bad in [
+            r#"{"id_token":{"acr":{"essential":"yes","value":"urn:a"}}}"#,
+            r#"{"id_token":{"acr":{"value":1}}}"#,
+            r#"{"id_token":{"acr":{"values":"urn:a"}}}"#,
+            r#"{"id_token":{"acr":{"values":["urn:a",2]}}}"#,
+        ] {
+            assert_eq!(acr(bad), Err("claims has an invalid acr request"), "{bad}");
         }
     }
 
@@ -287,6 +400,19 @@ mod release_tests {
         );
         let keys: Vec<&str> = released.keys().map(String::as_str).collect();
         assert_eq!(keys, vec!["email", "nickname"]);
+    }
+
+    #[test]
+    fn each_standard_scope_releases_its_claims() {
+        assert_eq!(scope_claims("profile").len(), 14);
+        assert!(scope_claims("profile").contains(&"preferred_username"));
+        assert_eq!(scope_claims("email"), ["email", "email_verified"]);
+        assert_eq!(scope_claims("address"), ["address"]);
+        assert_eq!(
+            scope_claims("phone"),
+            ["phone_number", "phone_number_verified"]
+        );
+        assert!(scope_claims("openid").is_empty());
     }
 
     #[test]

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis_core::{
-    AccessTokenRecord, Algorithm, ClaimsRequest, Client, ClientKind, ClientOidc, ClientSecretHash,
-    CodeChallenge, CodeChallengeMethod, CodeRecord, FamilyId, Grant, GrantId, GrantType, Issuer,
-    KeyRecord, OidcSession, PrivateKeyEnvelope, RedirectUri, RefreshTokenRecord, ScopeSet,
-    SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
+    AccessTokenRecord, AcrClaim, Algorithm, ClaimsRequest, Client, ClientKind, ClientOidc,
+    ClientSecretHash, CodeChallenge, CodeChallengeMethod, CodeRecord, FamilyId, Grant, GrantId,
+    GrantType, Issuer, KeyRecord, OidcSession, PrivateKeyEnvelope, RedirectUri, RefreshTokenRecord,
+    ScopeSet, SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
 };
 
 use crate::rng::SeededRng;
@@ -274,6 +274,10 @@ impl Fixtures {
             claims: ClaimsRequest {
                 userinfo: vec!["email".into()],
                 id_token: vec!["name".into()],
+                id_token_acr: Some(AcrClaim {
+                    essential: true,
+                    values: vec!["urn:example:loa:2".into()],
+                }),
             },
         }
     }

@@ -4,10 +4,12 @@
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Method, Request, Response, StatusCode};
+pub use portcullis_core::InteractionRequired;
 use portcullis_core::{
-    open_ticket, seal_ticket, validate_authorization_request, AuthorizationRequest,
-    AuthorizeErrorCode, AuthorizeRejection, Client, CodeApproval, Grant, GrantId, OAuthError,
-    OidcRequest, OidcSession, Params, ScopeSet, SealError, TicketError, UnixTime,
+    open_ticket, seal_ticket, validate_authorization_request, ApprovedAuthentication,
+    AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client, CodeApproval, Grant,
+    GrantId, OAuthError, OidcRequest, OidcSession, Params, ScopeSet, SealError, TicketError,
+    UnixTime,
 };
 use portcullis_store::StoreError;
 
@@ -138,20 +140,6 @@ impl Approval {
         self.amr = amr;
         self
     }
-}
-
-/// Why a `prompt=none` request cannot proceed without the user (OpenID Connect Core
-/// §3.1.2.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InteractionRequired {
-    /// The user is not logged in.
-    Login,
-    /// The user has not consented.
-    Consent,
-    /// The user must choose among accounts.
-    AccountSelection,
-    /// Some other interaction is needed.
-    Other,
 }
 
 /// Why a ticket could not be resumed.
@@ -313,22 +301,7 @@ impl Provider {
         if let Err(refused) = self.answer(&pending, self.inner.clock.now()).await {
             return refused;
         }
-        let (code, description) = match reason {
-            InteractionRequired::Login => {
-                (AuthorizeErrorCode::LoginRequired, "the user must log in")
-            }
-            InteractionRequired::Consent => {
-                (AuthorizeErrorCode::ConsentRequired, "the user must consent")
-            }
-            InteractionRequired::AccountSelection => (
-                AuthorizeErrorCode::AccountSelectionRequired,
-                "the user must select an account",
-            ),
-            InteractionRequired::Other => (
-                AuthorizeErrorCode::InteractionRequired,
-                "user interaction is required",
-            ),
-        };
+        let (code, description) = reason.error();
         self.error_redirect(&pending.request, code, description)
     }
 
@@ -545,7 +518,7 @@ pub fn is_form<B>(req: &Request<B>) -> bool {
 }
 
 /// The OpenID Connect session of an approved request, after checking that the host's
-/// authentication satisfies `max_age` and `prompt=login` (OpenID Connect Core §3.1.2.1).
+/// authentication satisfies the request (`portcullis_core::oidc_session`).
 fn oidc_session(
     request: &OidcRequest,
     client: &Client,
@@ -553,19 +526,16 @@ fn oidc_session(
     requested_at: UnixTime,
     now: UnixTime,
 ) -> Result<OidcSession, &'static str> {
-    if let Some(max_age) = request.max_age {
-        if now.secs() > approval.auth_time.secs().saturating_add(max_age) {
-            return Err("the authentication is older than max_age");
-        }
-    }
-    if request.prompt.login && approval.auth_time < requested_at {
-        return Err("prompt=login requires a fresh authentication");
-    }
-    Ok(OidcSession {
-        nonce: request.nonce.clone(),
-        acr: approval.acr.clone(),
-        amr: approval.amr.clone(),
-        auth_time_required: request.max_age.is_some() || client.oidc.require_auth_time,
-        claims: request.claims.clone(),
-    })
+    let auth = ApprovedAuthentication {
+        auth_time: approval.auth_time,
+        acr: approval.acr.as_deref(),
+        amr: approval.amr.as_deref(),
+    };
+    portcullis_core::oidc_session(
+        request,
+        client.oidc.require_auth_time,
+        &auth,
+        requested_at,
+        now,
+    )
 }

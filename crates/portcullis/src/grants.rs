@@ -1,6 +1,6 @@
 //! What a user gave which application: listing grants, revoking one, and remembered consent.
 
-use portcullis_core::{ConsentRule, GrantId, ScopeSet, UnixTime};
+use portcullis_core::{Client, ConsentRule, GrantId, ScopeSet, UnixTime};
 use portcullis_store::StoreError;
 
 use crate::authorize::PendingAuthorization;
@@ -68,8 +68,21 @@ impl Provider {
         pending: &PendingAuthorization,
         subject: &str,
     ) -> Result<bool, StoreError> {
+        let client = self.client(pending.client_id()).await?;
+        self.needs_consent_of(client.as_deref(), pending, subject)
+            .await
+    }
+
+    /// [`Provider::needs_consent`] with the client already loaded (`None`: it is gone, so
+    /// ask).
+    pub(crate) async fn needs_consent_of(
+        &self,
+        client: Option<&Client>,
+        pending: &PendingAuthorization,
+        subject: &str,
+    ) -> Result<bool, StoreError> {
         let prompt_consent = pending.oidc().is_some_and(|o| o.prompt.consent);
-        let Some(client) = self.client(pending.client_id()).await? else {
+        let Some(client) = client else {
             return Ok(true);
         };
         match client.consent_rule(pending.redirect_uri(), prompt_consent) {

@@ -9,7 +9,11 @@
 //! authorization endpoint answers with an [`AuthorizeOutcome`]: either a response to send
 //! (an error page or an error redirect), or a [`PendingAuthorization`] that the host carries
 //! through its login and consent pages (as an opaque, sealed ticket) and then resolves with
-//! [`Provider::approve`] or [`Provider::deny`].
+//! [`Provider::approve`] or [`Provider::deny`]. What to show is the engine's decision:
+//! [`PendingAuthorization::next_step`] takes the host's [`SessionFacts`] and answers with a
+//! [`NextStep`] (approve at once, the login page with its [`LoginPrompt`], the consent page,
+//! or a `prompt=none` refusal), so the host implements no OpenID Connect rule itself. Adapters
+//! hand the request to the host's [`Interaction`].
 //!
 //! The web half of the host's own pages (sessions, CSRF, cookies, login throttling, forms and
 //! templates) is in `portcullis-interaction`, on the same `http` types.
@@ -27,10 +31,12 @@ mod clock;
 mod discovery;
 mod grants;
 mod id_tokens;
+mod interaction;
 mod introspect;
 mod key_ring;
 mod keygen;
 mod keys;
+mod login;
 mod logout;
 mod mount;
 mod provider;
@@ -52,7 +58,9 @@ pub use claims::{ClaimsError, NoUserClaims, UserClaims};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::paths;
 pub use grants::GrantSummary;
+pub use interaction::Interaction;
 pub use keys::KeyError;
+pub use login::{NextStep, SessionFacts};
 pub use logout::{LogoutOutcome, PendingLogout};
 pub use mount::{IssuerMount, MountError};
 pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError};
@@ -61,4 +69,5 @@ pub use stores::Stores;
 
 pub use async_trait::async_trait;
 pub use portcullis_core as core;
+pub use portcullis_core::{LoginPrompt, LoginReason};
 pub use portcullis_store as store;

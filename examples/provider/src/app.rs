@@ -951,6 +951,60 @@ mod tests {
             .contains("name=\"username\" value=\"al&quot;ice\""));
     }
 
+    /// The engine's decision at the example's forms: a password reaches no essential `acr`
+    /// (denied after the sign-in, OpenID Connect Core §5.5.1.1), the sign-in that
+    /// `prompt=login` asks for is enough, and a consent answered after `max_age` has passed
+    /// asks to sign in again.
+    #[tokio::test]
+    async fn the_engines_login_decision_at_the_forms() {
+        let (app, clock) = oidc_app().await;
+        let claims = r#"{"id_token":{"acr":{"essential":true,"values":["urn:loa:2"]}}}"#;
+        let acr = format!(
+            "{OIDC_AUTHORIZE}&claims={}",
+            url::form_urlencoded::byte_serialize(claims.as_bytes()).collect::<String>()
+        );
+        let page = get(&app, &acr, "").await;
+        let jar = cookie(&page, "csrf");
+        let (ticket, csrf) = form_of(&page);
+        let form = [
+            ("ticket", ticket.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", "wonderland"),
+        ];
+        let denied = post(&app, "/login", &jar, &form).await;
+        assert!(
+            location(&denied).starts_with("https://rp.example/cb?error=access_denied"),
+            "{}",
+            location(&denied)
+        );
+
+        // prompt=login: the password asked on the request counts (no second login page).
+        let alice = sign_in_alice(&app).await;
+        let page = get(&app, &format!("{OIDC_AUTHORIZE}&prompt=login"), &alice).await;
+        let (ticket, csrf) = form_of(&page);
+        let form = [
+            ("ticket", ticket.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", "wonderland"),
+        ];
+        let again = post(&app, "/login", &alice, &form).await;
+        assert!(again.body.contains("action=\"/consent\""), "{}", again.body);
+        // A new session (a new id at every sign-in).
+        let binding = alice.split("; ").next().unwrap();
+        let alice = format!("{binding}; {}", cookie(&again, "session"));
+
+        let page = get(&app, &format!("{OIDC_AUTHORIZE}&max_age=60"), &alice).await;
+        let (ticket, csrf) = form_of(&page);
+        let mut approve = answer(&ticket, &csrf, "approve").to_vec();
+        approve.push(("scope", "openid"));
+        clock.advance(61);
+        let late = post(&app, "/consent", &alice, &approve).await;
+        assert_eq!(late.status, StatusCode::UNAUTHORIZED);
+        assert!(late.body.contains("action=\"/login\""), "{}", late.body);
+    }
+
     #[tokio::test]
     async fn discovery_lists_the_scopes_of_the_configured_clients() {
         let app = demo_app().await;

@@ -14,10 +14,12 @@
 //! throttled sign-in, whose password is not even checked. The handlers here are on `http`
 //! types; `app` mounts them on axum.
 //!
-//! OpenID Connect requests are honoured too (Core §3.1.2.1): `prompt=none` never shows a
-//! page, `prompt=login`, `prompt=select_account` and an exceeded `max_age` ask for the
-//! password again, an `id_token_hint` naming another user does not count the session, and
-//! `login_hint` fills in the username. `ui_locales` is ignored: the pages are in English.
+//! What to show is the engine's decision ([`PendingAuthorization::next_step`], OpenID Connect
+//! Core §3.1.2.1): `prompt=none` never shows a page, `prompt=login`, `prompt=select_account`,
+//! an exceeded `max_age` and an `id_token_hint` naming another user ask for the password
+//! again, and remembered consent goes straight back. The pages only fill in `login_hint` as
+//! the username; `ui_locales` is ignored (the pages are in English), and a request whose
+//! essential `acr` a password cannot reach is denied.
 //!
 //! `/session/end` (the engine) → [`Pages::end_session`]: RP-initiated logout (RP-Initiated
 //! Logout 1.0 §2). A request whose `id_token_hint` names the signed-in user ends the session
@@ -25,14 +27,15 @@
 
 use std::sync::Arc;
 
-use axum::response::Response;
 use bytes::Bytes;
 use http::header::SET_COOKIE;
 use http::{HeaderMap, Request, StatusCode};
 use portcullis::core::ScopeSet;
 use portcullis::store::StoreError;
-use portcullis::{Approval, InteractionRequired, PendingAuthorization, PendingLogout};
-use portcullis_axum::{async_trait, into_response, Interaction};
+use portcullis::{
+    async_trait, Approval, Interaction, LoginReason, NextStep, PendingAuthorization, PendingLogout,
+    SessionFacts,
+};
 use portcullis_interaction::{
     Account, ClientAddress, ConsentPage, FormGuard, LoginPage, LogoutPage, PageError, Session,
 };
@@ -49,56 +52,36 @@ pub(crate) struct Pages(pub(crate) Arc<AppState>);
 
 #[async_trait]
 impl Interaction for Pages {
-    async fn begin(
-        &self,
-        pending: PendingAuthorization,
-        request: http::request::Parts,
-    ) -> Response {
-        into_response(begin(&self.0, pending, &request.headers).await)
+    async fn begin(&self, pending: PendingAuthorization, request: http::request::Parts) -> Page {
+        begin(&self.0, pending, &request.headers).await
     }
 
-    async fn end_session(&self, pending: PendingLogout, request: http::request::Parts) -> Response {
-        into_response(end_session(&self.0, pending, &request.headers).await)
+    async fn end_session(&self, pending: PendingLogout, request: http::request::Parts) -> Page {
+        end_session(&self.0, pending, &request.headers).await
     }
 }
 
-/// The next step of a pending authorization: the login page, the consent page, or straight
-/// back to the client.
+/// The next step of a pending authorization, as the engine decides
+/// ([`PendingAuthorization::next_step`]): the login page, the consent page, or straight back
+/// to the client.
 pub(crate) async fn begin(
     state: &AppState,
     pending: PendingAuthorization,
     headers: &HeaderMap,
 ) -> Page {
-    let prompt = pending.oidc().map(|o| o.prompt).unwrap_or_default();
-    let hinted = pending.id_token_hint_subject();
-    let session = match state.session_for(headers, &pending).await {
-        Ok(s) => s,
-        Err(e) => return store_failed(state, &e),
-    };
-    let session = session
-        // The user must sign in again, or choose which account to use.
-        .filter(|_| !(prompt.login || prompt.select_account))
-        // The client expects another user than the one signed in.
-        .filter(|s| {
-            hinted.as_deref().is_none_or(|h| {
-                state
-                    .subject_for(pending.client_id(), s.subject())
-                    .as_deref()
-                    == Some(h)
-            })
-        });
-    match session {
-        Some(session) => state.signed_in(pending, session).await,
-        None if prompt.none => {
-            let reason = InteractionRequired::Login;
-            state.provider.cannot_interact(pending, reason).await
+    match state.session_for(headers).await {
+        Ok(session) => {
+            let user = session.as_ref().map(facts);
+            let step = pending.next_step(&state.provider, user.as_ref()).await;
+            state.take(step, pending, session, headers).await
         }
-        None => {
-            let hint = pending.oidc().and_then(|o| o.login_hint.as_deref());
-            let hint = hint.unwrap_or_default();
-            state.login_page(StatusCode::OK, &pending, headers, hint, None)
-        }
+        Err(e) => store_failed(state, &e),
     }
+}
+
+/// What the engine knows of a session: its user, signed in with a password.
+fn facts(session: &Session) -> SessionFacts {
+    SessionFacts::new(session.subject(), session.auth_time()).with_amr(vec!["pwd".into()])
 }
 
 /// A valid RP-initiated logout: signs out at once, or asks first.
@@ -155,21 +138,13 @@ impl AppState {
         }
     }
 
-    /// The request's live session, of a known user, and recent enough for the request's
-    /// `max_age` (OpenID Connect Core §3.1.2.1).
-    async fn session_for(
-        &self,
-        headers: &HeaderMap,
-        pending: &PendingAuthorization,
-    ) -> Result<Option<Session>, StoreError> {
-        let max_age = pending.oidc().and_then(|o| o.max_age);
-        let now = self.clock.now();
+    /// The request's live session, of a known user.
+    async fn session_for(&self, headers: &HeaderMap) -> Result<Option<Session>, StoreError> {
         Ok(self
             .sessions
             .current(headers)
             .await?
-            .filter(|s| self.users.get(s.subject()).is_some())
-            .filter(|s| max_age.is_none_or(|m| s.auth_time().seconds_until(now) <= m)))
+            .filter(|s| self.users.get(s.subject()).is_some()))
     }
 
     /// The `sub` that client `client_id` knows `username` by (OpenID Connect Core §8).
@@ -215,41 +190,44 @@ impl AppState {
             .map_or(username, User::display_name)
     }
 
-    /// The next step for a signed-in user: straight back to the client when an earlier
-    /// consent covers the request (remembered by the engine), else the consent page, or
-    /// `consent_required` when no page may be shown (`prompt=none`).
-    async fn signed_in(&self, pending: PendingAuthorization, session: Session) -> Page {
-        let prompt_none = pending.oidc().is_some_and(|o| o.prompt.none);
-        match self
-            .provider
-            .needs_consent(&pending, session.subject())
-            .await
-        {
-            Ok(false) => {
-                let scopes = pending.scopes().clone();
-                self.approve(pending, &session, scopes).await
+    /// Takes the engine's next `step` for `pending` ([`PendingAuthorization::next_step`]):
+    /// back to the client (approved, or refused under `prompt=none`), the login page (with the
+    /// request's `login_hint`), or the consent page of `session`. The example reaches no
+    /// authentication context class: a request whose essential `acr` its password cannot
+    /// reach is denied (a failed authentication, OpenID Connect Core §5.5.1.1).
+    async fn take(
+        &self,
+        step: Result<NextStep, StoreError>,
+        pending: PendingAuthorization,
+        session: Option<Session>,
+        headers: &HeaderMap,
+    ) -> Page {
+        let step = match step {
+            Ok(step) => step,
+            Err(e) => return store_failed(self, &e),
+        };
+        match (step, session) {
+            (NextStep::Approve(approval), _) => self.approve(pending, approval).await,
+            (NextStep::Consent, Some(session)) => self.consent_page(&pending, &session),
+            (NextStep::Refuse(reason), _) => self.provider.cannot_interact(pending, reason).await,
+            (NextStep::Login(prompt), _) if prompt.reason == LoginReason::Acr => {
+                tracing::info!(client_id = pending.client_id(), "essential acr not reached");
+                self.provider.deny(pending).await
             }
-            Ok(true) if prompt_none => {
-                let reason = InteractionRequired::Consent;
-                self.provider.cannot_interact(pending, reason).await
+            (NextStep::Login(prompt), _) => {
+                let hint = prompt.login_hint.as_deref().unwrap_or_default();
+                self.login_page(StatusCode::OK, &pending, headers, hint, None)
             }
-            Ok(true) => self.consent_page(&pending, &session),
-            Err(e) => store_failed(self, &e),
+            // The engine asks consent only of a signed-in user.
+            (NextStep::Consent, None) => self.pages.error(PageError::Unavailable),
         }
     }
 
-    /// Approves `pending` for the session's user with `granted_scopes`.
-    async fn approve(
-        &self,
-        pending: PendingAuthorization,
-        session: &Session,
-        granted_scopes: ScopeSet,
-    ) -> Page {
-        let username = session.subject();
-        let client_id = pending.client_id();
-        tracing::info!(username, client_id, scopes = %granted_scopes, "authorization approved");
-        let approval = Approval::new(username, session.auth_time(), granted_scopes)
-            .with_amr(Some(vec!["pwd".into()]));
+    /// Approves `pending` as the engine decided or with the scopes the user checked.
+    async fn approve(&self, pending: PendingAuthorization, approval: Approval) -> Page {
+        let (username, client_id) = (&approval.subject, pending.client_id());
+        let scopes = &approval.granted_scopes;
+        tracing::info!(username, client_id, %scopes, "authorization approved");
         self.provider.approve(pending, approval).await
     }
 
@@ -333,7 +311,9 @@ pub(crate) async fn login(state: Arc<AppState>, req: Request<Bytes>) -> Page {
             return state.pages.error(PageError::Unavailable);
         }
     };
-    let mut response = state.signed_in(pending, session).await;
+    let user = facts(&session);
+    let step = pending.next_step_after_login(&state.provider, &user).await;
+    let mut response = state.take(step, pending, Some(session), headers).await;
     response.headers_mut().append(SET_COOKIE, cookie);
     response
 }
@@ -364,19 +344,34 @@ pub(crate) async fn consent(state: Arc<AppState>, req: Request<Bytes>) -> Page {
             response
         }
         Ok(Some("approve")) => {
-            let session = match state.session_for(headers, &pending).await {
-                Ok(Some(s)) => s,
-                Ok(None) => {
-                    let error = Some("Your session has ended. Sign in again.");
-                    let status = StatusCode::UNAUTHORIZED;
-                    return state.login_page(status, &pending, headers, "", error);
-                }
+            let ended = |pending: &PendingAuthorization| {
+                let error = Some("Your session has ended. Sign in again.");
+                let status = StatusCode::UNAUTHORIZED;
+                state.login_page(status, pending, headers, "", error)
+            };
+            let session = match state.session_for(headers).await {
+                Ok(Some(s)) => facts(&s),
+                Ok(None) => return ended(&pending),
                 Err(e) => return store_failed(&state, &e),
             };
+            // The session must still satisfy the request (its max_age, say).
+            match pending
+                .next_step_after_login(&state.provider, &session)
+                .await
+            {
+                Ok(NextStep::Approve(_) | NextStep::Consent) => {}
+                Ok(NextStep::Login(_)) => return ended(&pending),
+                Ok(NextStep::Refuse(reason)) => {
+                    return state.provider.cannot_interact(pending, reason).await
+                }
+                Err(e) => return store_failed(&state, &e),
+            }
             let Ok(granted_scopes) = ScopeSet::from_tokens(form.all("scope")) else {
                 return state.pages.error(PageError::BadForm);
             };
-            state.approve(pending, &session, granted_scopes).await
+            state
+                .approve(pending, session.approval(granted_scopes))
+                .await
         }
         _ => state.pages.error(PageError::BadForm),
     }
