@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use portcullis_interaction::SessionManager;
 use portcullis_fuzz::issuer;
+use portcullis_interaction::SessionManager;
 use portcullis_store_memory::MemoryStore;
 
 fn sessions() -> &'static SessionManager {

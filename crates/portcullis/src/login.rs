@@ -106,6 +106,28 @@ impl PendingAuthorization {
         self.decide(provider, Some(session), true).await
     }
 
+    /// The next step when the user answers this request's consent page with `session`, with
+    /// no store call: [`NextStep::Consent`] while the session still satisfies the request
+    /// (its `max_age`, an essential `acr`; OpenID Connect Core §3.1.2.1, §5.5.1.1), else the
+    /// login step or, under `prompt=none`, the refusal. The `id_token_hint`'s user and
+    /// remembered consent were settled when the page was shown, to this same session (its
+    /// form's CSRF token is bound to it).
+    pub fn next_step_at_consent(&self, provider: &Provider, session: &SessionFacts) -> NextStep {
+        let signed_in = SignedIn {
+            auth_time: session.auth_time,
+            acr: session.acr.as_deref(),
+            authenticated_for_request: true,
+            is_hinted_user: true,
+            needs_consent: true,
+        };
+        let now = provider.inner.clock.now();
+        match decide_login(self.oidc(), Some(&signed_in), now) {
+            LoginDecision::Login(prompt) => NextStep::Login(prompt),
+            LoginDecision::Refuse(reason) => NextStep::Refuse(reason),
+            LoginDecision::Consent | LoginDecision::Approve => NextStep::Consent,
+        }
+    }
+
     async fn decide(
         &self,
         provider: &Provider,

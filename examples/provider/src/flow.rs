@@ -355,16 +355,12 @@ pub(crate) async fn consent(state: Arc<AppState>, req: Request<Bytes>) -> Page {
                 Err(e) => return store_failed(&state, &e),
             };
             // The session must still satisfy the request (its max_age, say).
-            match pending
-                .next_step_after_login(&state.provider, &session)
-                .await
-            {
-                Ok(NextStep::Approve(_) | NextStep::Consent) => {}
-                Ok(NextStep::Login(_)) => return ended(&pending),
-                Ok(NextStep::Refuse(reason)) => {
+            match pending.next_step_at_consent(&state.provider, &session) {
+                NextStep::Approve(_) | NextStep::Consent => {}
+                NextStep::Login(_) => return ended(&pending),
+                NextStep::Refuse(reason) => {
                     return state.provider.cannot_interact(pending, reason).await
                 }
-                Err(e) => return store_failed(&state, &e),
             }
             let Ok(granted_scopes) = ScopeSet::from_tokens(form.all("scope")) else {
                 return state.pages.error(PageError::BadForm);
