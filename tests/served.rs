@@ -153,8 +153,7 @@ fn serve_axum<P: Interaction>(
             portcullis_axum::router(provider, pages),
         ),
         Mount::Several(issuers) => {
-            portcullis_axum::multi_issuer_router(issuers.into_iter().map(|(p, pages)| (p, pages)))
-                .expect("issuers that can share a router")
+            portcullis_axum::multi_issuer_router(issuers).expect("issuers that can share a router")
         }
     };
     listener
