@@ -32,8 +32,7 @@ mod scope;
 mod secret;
 mod signing_keys;
 mod time;
-mod token_request;
-mod token_response;
+mod token;
 
 pub use authorize::{
     validate_authorization_request, AuthorizationRequest, AuthorizeRejection, CodeApproval,
@@ -87,10 +86,8 @@ pub use scope::{negotiate_scopes, ScopeError, ScopeSet};
 pub use secret::{constant_time_eq, RandomError, SecretToken, TokenHash};
 pub use signing_keys::{active_key, pending_key, plan_rotation, KeyRecord, Rotation};
 pub use time::UnixTime;
-pub use token_request::{
-    AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, TokenRequest,
-};
-pub use token_response::{
+pub use token::{
     mint_access_token, mint_jwt_access_token, mint_refresh_token, prepare_jwt_access_token,
-    Delegation, MintedToken, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
+    AuthorizationCodeGrant, ClientCredentialsGrant, Delegation, MintedToken, RefreshTokenGrant,
+    TokenRequest, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
 };

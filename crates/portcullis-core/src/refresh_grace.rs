@@ -14,7 +14,7 @@ use crate::interaction::{open_payload, seal_payload, InteractionKey};
 use crate::issuer::Issuer;
 use crate::secret::RandomError;
 use crate::time::UnixTime;
-use crate::token_response::TokenResponse;
+use crate::token::TokenResponse;
 
 /// Names the key derivation, so the key is of no other use.
 const SALT: &[u8] = b"portcullis refresh-token grace v1";
