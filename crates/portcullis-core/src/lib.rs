@@ -87,7 +87,9 @@ pub use secret::{constant_time_eq, RandomError, SecretToken, TokenHash};
 pub use signing_keys::{active_key, pending_key, plan_rotation, KeyRecord, Rotation};
 pub use time::UnixTime;
 pub use token::{
+    check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
     mint_access_token, mint_jwt_access_token, mint_refresh_token, prepare_jwt_access_token,
-    AuthorizationCodeGrant, ClientCredentialsGrant, Delegation, MintedToken, RefreshTokenGrant,
-    TokenRequest, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
+    AuthorizationCodeGrant, ClientCredentialsGrant, CodeExchange, Delegation, MintedToken,
+    RefreshCheck, RefreshDecision, RefreshTokenGrant, TokenRequest, TokenResponse, TokenSubject,
+    UnsignedJwtAccessToken,
 };

@@ -3,15 +3,14 @@
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use portcullis_core::{
+    check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
     format_for_audience, merge_extra_claims, mint_access_token, mint_refresh_token,
-    narrow_resources, negotiate_scopes, prepare_jwt_access_token, requested_resources,
-    scopes_for_audience, AccessTokenRecord, AuthorizationCodeGrant, Client, ClientCredentialsGrant,
-    CodeRecord, Delegation, FamilyId, GrantId, GrantType, MintedToken, OAuthError, Params,
-    RefreshTokenGrant, RefreshTokenRecord, ResourceError, ScopeSet, TokenErrorCode, TokenFormat,
-    TokenHash, TokenRequest, TokenResponse, TokenSubject, UnixTime,
+    prepare_jwt_access_token, requested_resources, AccessTokenRecord, AuthorizationCodeGrant,
+    Client, ClientCredentialsGrant, FamilyId, GrantId, MintedToken, OAuthError, Params,
+    RefreshTokenGrant, ResourceError, TokenErrorCode, TokenFormat, TokenHash, TokenRequest,
+    TokenResponse, TokenSubject, UnixTime,
 };
 use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
 
@@ -57,16 +56,7 @@ impl Provider {
         now: UnixTime,
     ) -> Result<TokenResponse, Failure> {
         let request = TokenRequest::parse(params)?;
-        let grant_type = request.grant_type();
-        if !client.allows_grant(grant_type)
-            || (grant_type == GrantType::ClientCredentials && client.is_public())
-        {
-            return Err(OAuthError::new(
-                TokenErrorCode::UnauthorizedClient,
-                "the client may not use this grant type",
-            )
-            .into());
-        }
+        request.check_client(client)?;
         let resources = requested_resources(params, &self.inner.policy.resources, &client.id)
             .map_err(invalid_target)?;
         match request {
@@ -80,7 +70,8 @@ impl Provider {
         }
     }
 
-    /// RFC 6749 §4.1.3, RFC 7636 §4.6.
+    /// RFC 6749 §4.1.3, RFC 7636 §4.6: the core decides
+    /// (`portcullis_core::check_code_binding`, `decide_code_exchange`).
     async fn exchange_code(
         &self,
         client: &Client,
@@ -106,49 +97,23 @@ impl Provider {
                 return Err(invalid_grant("the authorization code is invalid or expired").into())
             }
         };
-        check_code_binding(&record, client, &g)?;
-        let grant_live = inner
+        check_code_binding(&record, client, &g, now)?;
+        let grant = inner
             .stores
             .grants
             .find_grant(&inner.issuer, &record.grant_id)
-            .await?
-            .is_some_and(|gr| !gr.revoked);
-        if !grant_live {
-            return Err(invalid_grant("the grant was revoked").into());
-        }
-        let delegation = Delegation {
-            subject: &record.subject,
-            auth_time: record.auth_time,
-            grant_id: &record.grant_id,
-            family_id: &record.family_id,
-        };
-        // RFC 8707 §2.2: the access token may be for some of the granted resources; the
-        // refresh token keeps them all.
-        let audience = narrow_resources(resources, &record.resources).map_err(invalid_target)?;
-        let at_scopes = scopes_for_audience(&record.scopes, &audience, &inner.policy.resources);
-        let to = TokenSubject {
-            issuer: &inner.issuer,
-            client_id: &client.id,
-            delegation: Some(delegation),
-            scopes: &record.scopes,
-            audience: &record.resources,
-            oidc: record.oidc.as_ref(),
-        };
-        let at_to = TokenSubject {
-            scopes: &at_scopes,
-            audience: &audience,
-            ..to
-        };
-        // OpenID Connect Core §11: in OpenID mode a refresh token needs `offline_access`.
-        let openid = record
-            .oidc
-            .as_ref()
-            .filter(|_| record.scopes.contains("openid"));
-        let refresh = if client.allows_grant(GrantType::RefreshToken)
-            && (openid.is_none() || record.scopes.contains("offline_access"))
-        {
+            .await?;
+        let exchange = decide_code_exchange(
+            &record,
+            client,
+            grant.as_ref(),
+            resources,
+            &inner.policy.resources,
+        )?;
+        let delegation = exchange.delegation();
+        let refresh = if exchange.refresh_token {
             Some(mint_refresh_token(
-                &to,
+                &exchange.refresh_subject(&inner.issuer),
                 &delegation,
                 now,
                 inner.policy.lifetimes.refresh_token,
@@ -157,8 +122,10 @@ impl Provider {
         } else {
             None
         };
-        let access = self.access_token(client, &at_to, now).await?;
-        let id_token = match openid {
+        let access = self
+            .access_token(client, &exchange.access_subject(&inner.issuer), now)
+            .await?;
+        let id_token = match exchange.id_token {
             Some(session) => Some(
                 self.issue_id_token(
                     &IdTokenFor {
@@ -194,7 +161,8 @@ impl Provider {
         Ok(response)
     }
 
-    /// RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2).
+    /// RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2): the core decides
+    /// an active token's refresh (`portcullis_core::check_refresh_token`, `RefreshCheck`).
     async fn refresh(
         &self,
         client: &Client,
@@ -227,83 +195,40 @@ impl Provider {
                 return Err(invalid_grant("the refresh token was revoked").into())
             }
         }
-        if old.client_id != client.id {
-            return Err(invalid_grant("the refresh token was issued to another client").into());
-        }
-        if now >= old.expires_at {
-            return Err(invalid_grant("the refresh token has expired").into());
-        }
-        let policy = &client.tokens.refresh;
-        let rotate = policy.rotate || client.is_public();
-        // An absolute family lifetime counts from the first refresh token of the family.
-        let family_start = old.family_started_at.unwrap_or(old.issued_at);
-        let family_end = policy
-            .absolute_lifetime_secs
-            .map(|s| family_start.plus(Duration::from_secs(s)));
-        if family_end.is_some_and(|end| now >= end) {
-            return Err(invalid_grant("the refresh token family has reached its lifetime").into());
-        }
-        if let Some(idle) = policy.idle_timeout_secs {
-            // A rotating token was last used when it was issued; a non-rotating one when its
-            // grant was last used.
-            let last_use = if rotate {
-                old.issued_at
-            } else {
-                inner
-                    .stores
-                    .grants
-                    .find_grant(&inner.issuer, &old.grant_id)
-                    .await?
-                    .map_or(old.issued_at, |g| g.last_used_at)
-            };
-            if now >= last_use.plus(Duration::from_secs(idle)) {
-                return Err(invalid_grant("the refresh token expired unused").into());
-            }
-        }
-        let asked = narrowed_scopes(&old, g.scope.as_ref())?;
-        let audience = narrow_resources(resources, &old.resources).map_err(invalid_target)?;
-        let scopes = scopes_for_audience(&asked, &audience, &inner.policy.resources);
-        let delegation = Delegation {
-            subject: &old.subject,
-            auth_time: old.auth_time,
-            grant_id: &old.grant_id,
-            family_id: &old.family_id,
+        let check = check_refresh_token(&old, client, now)?;
+        let grant_last_used_at = if check.needs_grant_last_use() {
+            inner
+                .stores
+                .grants
+                .find_grant(&inner.issuer, &old.grant_id)
+                .await?
+                .map(|g| g.last_used_at)
+        } else {
+            None
         };
-        // RFC 6749 §6: the new refresh token keeps the scope of the old one.
-        let successor_to = TokenSubject {
-            issuer: &inner.issuer,
-            client_id: &client.id,
-            delegation: Some(delegation),
-            scopes: &old.scopes,
-            audience: &old.resources,
-            oidc: old.oidc.as_ref(),
-        };
-        let mut successor = mint_refresh_token(
-            &successor_to,
-            &delegation,
+        let decision = check.decide(
+            grant_last_used_at,
+            g.scope.as_ref(),
+            resources,
+            &inner.policy.resources,
+        )?;
+        let successor = decision.mint_successor(
+            &inner.issuer,
             now,
             inner.policy.lifetimes.refresh_token,
             inner.rng.as_ref(),
         )?;
-        successor.record.family_started_at = Some(family_start);
-        if let Some(end) = family_end {
-            successor.record.expires_at = successor.record.expires_at.min(end);
-        }
-        let to = TokenSubject {
-            scopes: &scopes,
-            audience: &audience,
-            ..successor_to
-        };
-        let access = self.access_token(client, &to, now).await?;
-        // OpenID Connect Core §12.2: a new ID token with the same sub and original auth_time.
-        let id_token = match old.oidc.as_ref().filter(|_| scopes.contains("openid")) {
+        let access = self
+            .access_token(client, &decision.access_subject(&inner.issuer), now)
+            .await?;
+        let id_token = match decision.id_token {
             Some(session) => Some(
                 self.issue_id_token(
                     &IdTokenFor {
                         client,
                         subject: &old.subject,
                         auth_time: old.auth_time,
-                        scopes: &scopes,
+                        scopes: &decision.access_scopes,
                         session,
                         access_token: access.secret.expose(),
                         code: None,
@@ -323,11 +248,15 @@ impl Provider {
             .insert_access_token(&access.record)
             .await?;
         self.touch_grant(&old.grant_id, now).await?;
-        let rotated = if rotate { Some(successor) } else { None };
+        let rotated = if decision.rotate {
+            Some(successor)
+        } else {
+            None
+        };
         let mut response = TokenResponse::bearer(
             &access,
             rotated.as_ref(),
-            g.scope.as_ref().or(Some(&old.scopes)),
+            Some(decision.response_scope),
             now,
         );
         response.id_token = id_token;
@@ -379,7 +308,8 @@ impl Provider {
         }
     }
 
-    /// RFC 6749 §4.4: confidential clients only, no refresh token (§4.4.3).
+    /// RFC 6749 §4.4: the core decides the scopes (`portcullis_core::decide_client_credentials`);
+    /// no refresh token (§4.4.3).
     async fn client_credentials(
         &self,
         client: &Client,
@@ -387,18 +317,8 @@ impl Provider {
         audience: Vec<String>,
         now: UnixTime,
     ) -> Result<TokenResponse, Failure> {
-        let scopes = negotiate_scopes(
-            g.scope.as_ref(),
-            &client.allowed_scopes,
-            &client.default_scopes,
-        )
-        .map_err(|_| {
-            OAuthError::new(
-                TokenErrorCode::InvalidScope,
-                "scope not allowed for this client",
-            )
-        })?;
-        let scopes = scopes_for_audience(&scopes, &audience, &self.inner.policy.resources);
+        let scopes =
+            decide_client_credentials(client, &g, &audience, &self.inner.policy.resources)?;
         let to = TokenSubject {
             issuer: &self.inner.issuer,
             client_id: &client.id,
@@ -539,54 +459,5 @@ impl Provider {
             grants.save_grant(&grant).await?;
         }
         Ok(())
-    }
-}
-
-/// The code must go back to the client, redirect URI and PKCE verifier it was issued for
-/// (RFC 6749 §4.1.3, RFC 7636 §4.6). Without a challenge, a verifier is refused too, so
-/// PKCE cannot be downgraded (RFC 9700 §2.1.1).
-fn check_code_binding(
-    record: &CodeRecord,
-    client: &Client,
-    g: &AuthorizationCodeGrant,
-) -> Result<(), TokenError> {
-    if record.client_id != client.id {
-        return Err(invalid_grant("the code was issued to another client"));
-    }
-    let redirect_ok = match (&record.redirect_uri, &g.redirect_uri) {
-        (Some(bound), Some(sent)) => bound == sent,
-        (Some(_), None) => false,
-        (None, Some(sent)) => client.find_redirect_uri(sent).is_some(),
-        (None, None) => true,
-    };
-    if !redirect_ok {
-        return Err(invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
-    }
-    match (&record.code_challenge, &g.code_verifier) {
-        (Some(challenge), Some(verifier)) if challenge.verify(verifier) => Ok(()),
-        (Some(_), _) => Err(invalid_grant(
-            "code_verifier does not match the code challenge",
-        )),
-        (None, Some(_)) => Err(invalid_grant(
-            "code_verifier sent but no code challenge was",
-        )),
-        (None, None) => Ok(()),
-    }
-}
-
-/// A refresh may narrow the scope but never widen it (RFC 6749 §6).
-fn narrowed_scopes(
-    old: &RefreshTokenRecord,
-    requested: Option<&ScopeSet>,
-) -> Result<ScopeSet, TokenError> {
-    match requested {
-        None => Ok(old.scopes.clone()),
-        Some(r) if r.is_subset(&old.scopes) => Ok(r.clone()),
-        Some(_) => Err(OAuthError::new(
-            TokenErrorCode::InvalidScope,
-            "the requested scope exceeds the original grant",
-        )),
     }
 }

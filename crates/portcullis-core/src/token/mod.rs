@@ -5,9 +5,18 @@
 //! (store reads and writes, signing) and answers with their refusals as they are. A new grant
 //! type is a new module here, a variant of [`TokenRequest`] and an arm in the engine's match.
 
+mod client_credentials;
+mod code_exchange;
+mod openid;
+mod refresh;
 mod request;
 mod response;
+#[cfg(test)]
+mod test_support;
 
+pub use client_credentials::decide_client_credentials;
+pub use code_exchange::{check_code_binding, decide_code_exchange, CodeExchange};
+pub use refresh::{check_refresh_token, RefreshCheck, RefreshDecision};
 pub use request::{
     AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, TokenRequest,
 };
@@ -15,3 +24,17 @@ pub use response::{
     mint_access_token, mint_jwt_access_token, mint_refresh_token, prepare_jwt_access_token,
     Delegation, MintedToken, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
 };
+
+use crate::error::{OAuthError, TokenErrorCode};
+use crate::resources::ResourceError;
+
+type TokenError = OAuthError<TokenErrorCode>;
+
+fn invalid_grant(description: &'static str) -> TokenError {
+    OAuthError::new(TokenErrorCode::InvalidGrant, description)
+}
+
+/// `invalid_target` (RFC 8707 §2) with the resource error's text.
+fn invalid_target(e: ResourceError) -> TokenError {
+    OAuthError::new(TokenErrorCode::InvalidTarget, e.to_string())
+}

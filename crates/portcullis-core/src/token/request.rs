@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::client::GrantType;
+use super::client_credentials;
+use crate::client::{Client, GrantType};
 use crate::error::{OAuthError, TokenErrorCode};
 use crate::params::Params;
 use crate::scope::ScopeSet;
@@ -96,6 +97,24 @@ impl TokenRequest {
             Self::ClientCredentials(_) => GrantType::ClientCredentials,
         }
     }
+
+    /// Whether `client` may use this grant: registered for it, and confidential for client
+    /// credentials (RFC 6749 §4.4); else `unauthorized_client` (§5.2).
+    pub fn check_client(&self, client: &Client) -> Result<(), TokenError> {
+        let allowed = client.allows_grant(self.grant_type())
+            && match self {
+                Self::ClientCredentials(_) => client_credentials::client_may_use(client),
+                Self::AuthorizationCode(_) | Self::RefreshToken(_) => true,
+            };
+        if allowed {
+            Ok(())
+        } else {
+            Err(OAuthError::new(
+                TokenErrorCode::UnauthorizedClient,
+                "the client may not use this grant type",
+            ))
+        }
+    }
 }
 
 fn missing(name: &str) -> TokenError {
@@ -185,5 +204,26 @@ mod tests {
             parse("grant_type=refresh_token&refresh_token=sekrit").unwrap()
         );
         assert!(!dbg.contains("sekrit"));
+    }
+
+    #[test]
+    fn a_client_uses_its_registered_grants_and_client_credentials_if_confidential() {
+        use crate::client::ClientKind;
+        use crate::token::test_support::confidential_client;
+        let refused = Err(OAuthError::new(
+            TokenErrorCode::UnauthorizedClient,
+            "the client may not use this grant type",
+        ));
+        let code = parse("grant_type=authorization_code&code=c").unwrap();
+        let cc = parse("grant_type=client_credentials").unwrap();
+        let client = confidential_client();
+        assert_eq!(code.check_client(&client), Ok(()));
+        assert_eq!(cc.check_client(&client), refused);
+        let service = client.with_grant_types([GrantType::ClientCredentials]);
+        assert_eq!(cc.check_client(&service), Ok(()));
+        assert_eq!(code.check_client(&service), refused);
+        let public =
+            Client::new("app", ClientKind::Public).with_grant_types([GrantType::ClientCredentials]);
+        assert_eq!(cc.check_client(&public), refused);
     }
 }
