@@ -1,9 +1,49 @@
 //! Token introspection responses (RFC 7662 §2.2) and their JWT form (RFC 9701).
 
+use std::fmt;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::error::{OAuthError, TokenErrorCode};
+use crate::params::Params;
+use crate::revocation::{token_param, token_type_hint, TokenKind};
 use crate::time::UnixTime;
+
+/// An introspection request (RFC 7662 §2.1), once the caller is authorized.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IntrospectionRequest {
+    /// The token to describe.
+    pub token: String,
+    /// `token_type_hint`; an unknown hint is ignored (RFC 7662 §2.1: the server may extend
+    /// its search to other types).
+    pub hint: Option<TokenKind>,
+}
+
+impl IntrospectionRequest {
+    /// Reads `token` and `token_type_hint`: `invalid_request` for a repeated parameter or a
+    /// missing token.
+    pub fn parse(params: &Params) -> Result<Self, OAuthError<TokenErrorCode>> {
+        Ok(Self {
+            token: token_param(params)?.to_owned(),
+            hint: token_type_hint(params),
+        })
+    }
+
+    /// The order to look the token up in ([`TokenKind::lookup_order`]).
+    pub fn lookup_order(&self) -> [TokenKind; 2] {
+        TokenKind::lookup_order(self.hint)
+    }
+}
+
+impl fmt::Debug for IntrospectionRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionRequest")
+            .field("token", &"<redacted>")
+            .field("hint", &self.hint)
+            .finish()
+    }
+}
 
 /// What an introspection response says about an active token (RFC 7662 §2.2).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -101,6 +141,13 @@ pub fn may_introspect_access_token(
         || (audience.is_empty() && matches!(caller, Introspector::Designated(_)))
 }
 
+/// Whether `caller` may learn about a refresh token issued to `token_client`: only that
+/// client, designated introspector or not (RFC 7662 §4: a refresh token is its client's own
+/// business).
+pub fn may_introspect_refresh_token(caller: Introspector<'_>, token_client: &str) -> bool {
+    caller.client_id() == token_client
+}
+
 /// The claims of a JWT introspection response (RFC 9701 §5).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IntrospectionJwtClaims<'a> {
@@ -117,6 +164,54 @@ pub struct IntrospectionJwtClaims<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_its_client_may_introspect_a_refresh_token() {
+        assert!(may_introspect_refresh_token(Introspector::Client("c"), "c"));
+        assert!(may_introspect_refresh_token(
+            Introspector::Designated("c"),
+            "c"
+        ));
+        assert!(!may_introspect_refresh_token(
+            Introspector::Client("rs"),
+            "c"
+        ));
+        assert!(!may_introspect_refresh_token(
+            Introspector::Designated("gw"),
+            "c"
+        ));
+    }
+
+    #[test]
+    fn an_introspection_request_needs_one_token_and_ignores_unknown_hints() {
+        let parse =
+            |body: &str| IntrospectionRequest::parse(&Params::parse(body.as_bytes()).unwrap());
+        let refusal = |body: &str| {
+            let e = parse(body).unwrap_err();
+            (e.code, e.description.into_owned())
+        };
+        let invalid = |d: &str| (TokenErrorCode::InvalidRequest, d.to_owned());
+        assert_eq!(refusal(""), invalid("token is missing"));
+        assert_eq!(
+            refusal("token=a&token_type_hint=x&token_type_hint=y"),
+            invalid("a parameter was sent more than once")
+        );
+        let order = |body: &str| parse(body).unwrap().lookup_order();
+        use TokenKind::{Access, Refresh};
+        assert_eq!(order("token=a"), [Access, Refresh]);
+        assert_eq!(order("token=a&token_type_hint=id_token"), [Access, Refresh]);
+        assert_eq!(
+            order("token=a&token_type_hint=access_token"),
+            [Access, Refresh]
+        );
+        assert_eq!(
+            order("token=a&token_type_hint=refresh_token"),
+            [Refresh, Access]
+        );
+        let r = parse("token=sekrit").unwrap();
+        assert_eq!((r.token.as_str(), r.hint), ("sekrit", None));
+        assert!(!format!("{r:?}").contains("sekrit"));
+    }
 
     #[test]
     fn only_the_tokens_client_its_audience_or_a_designated_caller_may_see_it() {

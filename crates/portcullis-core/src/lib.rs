@@ -11,6 +11,7 @@ mod bearer;
 mod client;
 mod client_auth;
 mod client_secret;
+mod consent;
 mod error;
 mod id_token;
 mod ids;
@@ -28,6 +29,7 @@ mod records;
 mod redirect_uri;
 mod refresh_grace;
 mod resources;
+mod revocation;
 mod scope;
 mod secret;
 mod signing_keys;
@@ -45,6 +47,7 @@ pub use client::{
 };
 pub use client_auth::{authenticate_client, ClientAuthentication, PresentedCredentials};
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};
+pub use consent::{consent_remembered, grant_at_consent, Consent};
 pub use error::{AuthorizeErrorCode, OAuthError, TokenErrorCode};
 pub use id_token::{half_hash, is_protocol_claim, merge_extra_claims, IdTokenClaims};
 pub use ids::{random_id, FamilyId, GrantId};
@@ -53,7 +56,8 @@ pub use interaction::{
     MAX_TICKET_LEN,
 };
 pub use introspection::{
-    may_introspect_access_token, ActiveToken, Introspection, IntrospectionJwtClaims, Introspector,
+    may_introspect_access_token, may_introspect_refresh_token, ActiveToken, Introspection,
+    IntrospectionJwtClaims, IntrospectionRequest, Introspector,
 };
 pub use issuer::{Issuer, IssuerError};
 pub use jose::{
@@ -82,6 +86,7 @@ pub use resources::{
     format_for_audience, narrow_resources, requested_resources, scopes_for_audience, Resource,
     ResourceError, TokenFormat,
 };
+pub use revocation::{RevocationRequest, TokenKind};
 pub use scope::{negotiate_scopes, ScopeError, ScopeSet};
 pub use secret::{constant_time_eq, RandomError, SecretToken, TokenHash};
 pub use signing_keys::{active_key, pending_key, plan_rotation, KeyRecord, Rotation};

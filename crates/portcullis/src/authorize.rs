@@ -6,10 +6,10 @@ use http::header::CONTENT_TYPE;
 use http::{Method, Request, Response, StatusCode};
 pub use portcullis_core::InteractionRequired;
 use portcullis_core::{
-    open_ticket, seal_ticket, validate_authorization_request, ApprovedAuthentication,
-    AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client, CodeApproval, Grant,
-    GrantId, OAuthError, OidcRequest, OidcSession, Params, ScopeSet, SealError, TicketError,
-    UnixTime,
+    grant_at_consent, open_ticket, seal_ticket, validate_authorization_request,
+    ApprovedAuthentication, AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client,
+    CodeApproval, Consent, Grant, OAuthError, OidcRequest, OidcSession, Params, ScopeSet,
+    SealError, TicketError, UnixTime,
 };
 use portcullis_store::StoreError;
 
@@ -454,35 +454,20 @@ impl Provider {
         now: UnixTime,
     ) -> Result<Grant, StoreError> {
         let inner = &self.inner;
-        let existing = inner
+        let grants = inner
             .stores
             .grants
             .grants_for(&inner.issuer, &approval.subject, client_id)
-            .await?
-            .into_iter()
-            .find(|g| !g.revoked && g.expires_at > now);
-        let expires_at = now.plus(inner.policy.lifetimes.longest_token());
-        let grant = match existing {
-            Some(mut g) => {
-                g.scopes = g.scopes.union(scopes);
-                g.last_used_at = now;
-                g.expires_at = g.expires_at.max(expires_at);
-                g
-            }
-            None => Grant {
-                id: GrantId::generate(inner.rng.as_ref())
-                    .map_err(|e| StoreError::with_source("random id", e))?,
-                issuer: inner.issuer.clone(),
-                subject: approval.subject.clone(),
-                client_id: client_id.to_owned(),
-                scopes: scopes.clone(),
-                created_at: now,
-                last_used_at: now,
-                expires_at,
-                revoked: false,
-            },
+            .await?;
+        let consent = Consent {
+            issuer: &inner.issuer,
+            subject: &approval.subject,
+            client_id,
+            scopes,
         };
-        Ok(grant)
+        let lifetime = inner.policy.lifetimes.longest_token();
+        grant_at_consent(grants, &consent, now, lifetime, inner.rng.as_ref())
+            .map_err(|e| StoreError::with_source("random id", e))
     }
 
     fn error_redirect(

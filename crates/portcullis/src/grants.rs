@@ -1,6 +1,6 @@
 //! What a user gave which application: listing grants, revoking one, and remembered consent.
 
-use portcullis_core::{Client, ConsentRule, GrantId, ScopeSet, UnixTime};
+use portcullis_core::{consent_remembered, Client, ConsentRule, GrantId, ScopeSet, UnixTime};
 use portcullis_store::StoreError;
 
 use crate::authorize::PendingAuthorization;
@@ -32,7 +32,7 @@ impl Provider {
             .grants_of_subject(&inner.issuer, subject)
             .await?
             .into_iter()
-            .filter(|g| !g.revoked && now < g.expires_at)
+            .filter(|g| g.is_live(now))
             .map(|g| GrantSummary {
                 id: g.id,
                 client_id: g.client_id,
@@ -92,13 +92,11 @@ impl Provider {
         }
         let inner = &self.inner;
         let now = inner.clock.now();
-        let covered = inner
+        let grants = inner
             .stores
             .grants
             .grants_for(&inner.issuer, subject, pending.client_id())
-            .await?
-            .iter()
-            .any(|g| !g.revoked && now < g.expires_at && pending.scopes().is_subset(&g.scopes));
-        Ok(!covered)
+            .await?;
+        Ok(!consent_remembered(&grants, pending.scopes(), now))
     }
 }

@@ -6,9 +6,10 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
-    bearer_credentials, may_introspect_access_token, AccessTokenRecord, ActiveToken,
-    BearerCredentials, Client, Introspection, IntrospectionJwtClaims, Introspector, OAuthError,
-    Params, RefreshTokenRecord, TokenErrorCode, TokenHash, TokenSubject, UnixTime, UnsignedJws,
+    bearer_credentials, may_introspect_access_token, may_introspect_refresh_token,
+    AccessTokenRecord, ActiveToken, BearerCredentials, Client, Introspection,
+    IntrospectionJwtClaims, IntrospectionRequest, Introspector, OAuthError, Params,
+    RefreshTokenRecord, TokenErrorCode, TokenHash, TokenKind, TokenSubject, UnixTime, UnsignedJws,
 };
 use portcullis_store::RefreshState;
 
@@ -64,21 +65,13 @@ impl Provider {
         req: &Request<Bytes>,
     ) -> Result<(String, Introspection), Failure> {
         let caller = self.introspection_caller(req).await?;
-        if caller.params.first_repeated().is_some() {
-            return Err(invalid_request("a parameter was sent more than once"));
-        }
-        let token = caller
-            .params
-            .get("token")
-            .ok_or_else(|| invalid_request("token is missing"))?;
-        let hash = TokenHash::of(token);
-        let refresh_first = caller.params.get("token_type_hint") == Some("refresh_token");
+        let request = IntrospectionRequest::parse(&caller.params)?;
+        let hash = TokenHash::of(&request.token);
         let mut result = Introspection::inactive();
-        for look_for_refresh in [refresh_first, !refresh_first] {
-            let found = if look_for_refresh {
-                self.introspect_refresh(&hash, &caller).await?
-            } else {
-                self.introspect_access(&hash, &caller).await?
+        for kind in request.lookup_order() {
+            let found = match kind {
+                TokenKind::Refresh => self.introspect_refresh(&hash, &caller).await?,
+                TokenKind::Access => self.introspect_access(&hash, &caller).await?,
             };
             if let Some(r) = found {
                 result = r;
@@ -195,8 +188,8 @@ impl Provider {
         else {
             return Ok(None);
         };
-        // Refresh tokens are the client's own business.
-        if state != RefreshState::Active || caller.now >= t.expires_at || t.client_id != caller.id {
+        let may_see = may_introspect_refresh_token(caller.introspector(), &t.client_id);
+        if state != RefreshState::Active || caller.now >= t.expires_at || !may_see {
             return Ok(Some(Introspection::inactive()));
         }
         let Some(client) = self.token_client(&t.client_id, caller.now).await? else {

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use portcullis_core::{OAuthError, TokenErrorCode, TokenHash};
+use portcullis_core::{RevocationRequest, TokenHash, TokenKind};
 
 use crate::client_endpoint::{ClientRequest, Failure};
 use crate::provider::Provider;
@@ -25,65 +25,41 @@ impl Provider {
             params,
             now,
         } = self.authenticate_client_request(req).await?;
-        let fail = |code, description| Failure(OAuthError::new(code, description));
-        if params.first_repeated().is_some() {
-            return Err(fail(
-                TokenErrorCode::InvalidRequest,
-                "a parameter was sent more than once",
-            ));
-        }
-        let token = params
-            .get("token")
-            .ok_or_else(|| fail(TokenErrorCode::InvalidRequest, "token is missing"))?;
-        let refresh_first = match params.get("token_type_hint") {
-            None | Some("access_token") => false,
-            Some("refresh_token") => true,
-            Some(_) => {
-                return Err(fail(
-                    TokenErrorCode::UnsupportedTokenType,
-                    "only access and refresh tokens can be revoked",
-                ))
-            }
-        };
+        let request = RevocationRequest::parse(&params)?;
         let inner = &self.inner;
         let stores = &inner.stores;
-        let hash = TokenHash::of(token);
-        let not_yours = || {
-            fail(
-                TokenErrorCode::UnauthorizedClient,
-                "the token was not issued to this client",
-            )
-        };
-        for refresh in [refresh_first, !refresh_first] {
-            if refresh {
-                if let Some((t, _)) = stores
-                    .refresh_tokens
-                    .find_refresh_token(&inner.issuer, &hash)
-                    .await?
-                {
-                    if t.client_id != client.id {
-                        return Err(not_yours());
+        let hash = TokenHash::of(&request.token);
+        for kind in request.lookup_order() {
+            match kind {
+                TokenKind::Refresh => {
+                    if let Some((t, _)) = stores
+                        .refresh_tokens
+                        .find_refresh_token(&inner.issuer, &hash)
+                        .await?
+                    {
+                        request.check_owner(&t.client_id, &client.id)?;
+                        let until = now.plus(inner.policy.lifetimes.longest_token());
+                        stores
+                            .grants
+                            .revoke_family(&inner.issuer, &t.family_id, until)
+                            .await?;
+                        return Ok(());
                     }
-                    let until = now.plus(inner.policy.lifetimes.longest_token());
-                    stores
-                        .grants
-                        .revoke_family(&inner.issuer, &t.family_id, until)
-                        .await?;
-                    return Ok(());
                 }
-            } else if let Some(t) = stores
-                .access_tokens
-                .find_access_token(&inner.issuer, &hash)
-                .await?
-            {
-                if t.client_id != client.id {
-                    return Err(not_yours());
+                TokenKind::Access => {
+                    if let Some(t) = stores
+                        .access_tokens
+                        .find_access_token(&inner.issuer, &hash)
+                        .await?
+                    {
+                        request.check_owner(&t.client_id, &client.id)?;
+                        stores
+                            .access_tokens
+                            .revoke_access_token(&inner.issuer, &hash)
+                            .await?;
+                        return Ok(());
+                    }
                 }
-                stores
-                    .access_tokens
-                    .revoke_access_token(&inner.issuer, &hash)
-                    .await?;
-                return Ok(());
             }
         }
         Ok(())

@@ -452,10 +452,7 @@ impl Provider {
         let inner = &self.inner;
         let grants = &inner.stores.grants;
         if let Some(mut grant) = grants.find_grant(&inner.issuer, id).await? {
-            grant.last_used_at = now;
-            grant.expires_at = grant
-                .expires_at
-                .max(now.plus(inner.policy.lifetimes.longest_token()));
+            grant.record_use(now, inner.policy.lifetimes.longest_token());
             grants.save_grant(&grant).await?;
         }
         Ok(())
