@@ -210,7 +210,12 @@ mod tests {
         );
         let r = parse("token=sekrit").unwrap();
         assert_eq!((r.token.as_str(), r.hint), ("sekrit", None));
-        assert!(!format!("{r:?}").contains("sekrit"));
+        let dbg = format!("{r:?}");
+        assert!(!dbg.contains("sekrit"));
+        assert!(
+            dbg.contains("IntrospectionRequest") && dbg.contains("<redacted>"),
+            "{dbg}"
+        );
     }
 
     #[test]

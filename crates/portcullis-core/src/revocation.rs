@@ -163,7 +163,12 @@ mod tests {
         let r = parse("token=sekrit&token_type_hint=refresh_token").unwrap();
         assert_eq!(r.token, "sekrit");
         assert_eq!(r.hint, Some(Refresh));
-        assert!(!format!("{r:?}").contains("sekrit"));
+        let dbg = format!("{r:?}");
+        assert!(!dbg.contains("sekrit"));
+        assert!(
+            dbg.contains("RevocationRequest") && dbg.contains("<redacted>"),
+            "{dbg}"
+        );
     }
 
     #[test]

@@ -449,6 +449,11 @@ mod tests {
         let issuer = issuer();
         let access = all.access_subject(&issuer);
         assert_eq!(access.scopes, &token.scopes);
+        let narrowed = decision.access_subject(&issuer);
+        assert_eq!(
+            (narrowed.scopes, narrowed.audience),
+            (&ScopeSet::new(), &[OTHER_API.to_owned()][..])
+        );
         let successor = decision.successor_subject(&issuer);
         assert_eq!(
             (successor.scopes, successor.audience),

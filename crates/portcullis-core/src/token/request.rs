@@ -201,9 +201,22 @@ mod tests {
         );
         let dbg = format!(
             "{:?}",
-            parse("grant_type=refresh_token&refresh_token=sekrit").unwrap()
+            parse("grant_type=refresh_token&refresh_token=sekrit&scope=read").unwrap()
         );
         assert!(!dbg.contains("sekrit"));
+        assert!(
+            dbg.contains("RefreshTokenGrant") && dbg.contains("read"),
+            "{dbg}"
+        );
+        let dbg = format!(
+            "{:?}",
+            parse("grant_type=authorization_code&code=sekrit&code_verifier=sekrit&redirect_uri=https%3A%2F%2Fapp.example%2Fcb").unwrap()
+        );
+        assert!(!dbg.contains("sekrit"));
+        assert!(
+            dbg.contains("https://app.example/cb") && dbg.contains("<redacted>"),
+            "{dbg}"
+        );
     }
 
     #[test]
