@@ -46,7 +46,7 @@ pub use client::{
 };
 pub use client_auth::{authenticate_client, ClientAuthentication, PresentedCredentials};
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};
-pub use error::{AuthorizeErrorCode, OAuthError, TokenErrorCode};
+pub use error::{AuthorizeErrorCode, BearerErrorCode, OAuthError, TokenErrorCode};
 pub use id_token::{half_hash, is_protocol_claim, merge_extra_claims, IdTokenClaims};
 pub use ids::{random_id, FamilyId, GrantId};
 pub use interaction::{

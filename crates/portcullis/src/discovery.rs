@@ -3,10 +3,12 @@
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{Response, StatusCode};
-use portcullis_core::{Algorithm, JwkSet};
+use http::Response;
+use portcullis_core::{Algorithm, JwkSet, TokenErrorCode};
 use serde::Serialize;
 
+use crate::endpoint_error::EndpointError;
+use crate::keys::KeyError;
 use crate::provider::Provider;
 use crate::responses::json_error;
 
@@ -165,26 +167,12 @@ impl Provider {
         // a relying party that cached this JWKS must know the key of any client's algorithm.
         for alg in Algorithm::ALL {
             if let Err(e) = self.signer(alg, now).await {
-                tracing::error!(error = %e, "cannot load signing keys");
-                return json_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "the server is temporarily unavailable",
-                    None,
-                );
+                return keys_unavailable(e);
             }
         }
         let snapshot = match self.key_snapshot(now, false).await {
             Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot load signing keys");
-                return json_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "the server is temporarily unavailable",
-                    None,
-                );
-            }
+            Err(e) => return keys_unavailable(e),
         };
         let set = JwkSet {
             keys: snapshot.published(now).iter().map(|k| k.to_jwk()).collect(),
@@ -194,6 +182,11 @@ impl Provider {
             inner.policy.keys.jwks_max_age.as_secs(),
         )
     }
+}
+
+/// `temporarily_unavailable` (503) in the JSON of RFC 6749 §5.2: the keys could not be had.
+fn keys_unavailable(e: KeyError) -> Response<Bytes> {
+    json_error(&EndpointError::<TokenErrorCode>::from(e).into_oauth(), None)
 }
 
 fn cacheable(body: Vec<u8>, max_age: u64) -> Response<Bytes> {

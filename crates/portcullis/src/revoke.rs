@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use portcullis_core::{OAuthError, TokenErrorCode, TokenHash};
 
-use crate::client_endpoint::{ClientRequest, Failure};
+use crate::client_endpoint::{ClientRequest, TokenEndpointError};
 use crate::provider::Provider;
 use crate::responses::json;
 
@@ -19,13 +19,13 @@ impl Provider {
         }
     }
 
-    async fn revocation(&self, req: &Request<Bytes>) -> Result<(), Failure> {
+    async fn revocation(&self, req: &Request<Bytes>) -> Result<(), TokenEndpointError> {
         let ClientRequest {
             client,
             params,
             now,
         } = self.authenticate_client_request(req).await?;
-        let fail = |code, description| Failure(OAuthError::new(code, description));
+        let fail = |code, description| TokenEndpointError::from(OAuthError::new(code, description));
         if params.first_repeated().is_some() {
             return Err(fail(
                 TokenErrorCode::InvalidRequest,
