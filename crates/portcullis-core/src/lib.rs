@@ -28,9 +28,11 @@ mod records;
 mod redirect_uri;
 mod refresh_grace;
 mod resources;
+mod response_type;
 mod scope;
 mod secret;
 mod signing_keys;
+mod standard_claims;
 mod time;
 mod token_request;
 mod token_response;
@@ -44,7 +46,9 @@ pub use client::{
     Client, ClientError, ClientKind, ClientOidc, ClientTokens, ConsentRule, GrantType, PkcePolicy,
     RefreshGrace, RefreshPolicy, SubjectType,
 };
-pub use client_auth::{authenticate_client, ClientAuthentication, PresentedCredentials};
+pub use client_auth::{
+    authenticate_client, ClientAuthMethod, ClientAuthentication, PresentedCredentials,
+};
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};
 pub use error::{AuthorizeErrorCode, BearerErrorCode, OAuthError, TokenErrorCode};
 pub use id_token::{half_hash, is_protocol_claim, merge_extra_claims, IdTokenClaims};
@@ -70,8 +74,7 @@ pub use login_decision::{
     LoginPrompt, LoginReason, SignedIn,
 };
 pub use oidc::{
-    pairwise_subject, release_claims, scope_claims, AcrClaim, ClaimsRequest, OidcRequest,
-    OidcSession, Prompt,
+    pairwise_subject, release_claims, AcrClaim, ClaimsRequest, OidcRequest, OidcSession, Prompt,
 };
 pub use params::{Params, ParamsError};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};
@@ -83,9 +86,13 @@ pub use resources::{
     format_for_audience, narrow_resources, requested_resources, scopes_for_audience, Resource,
     ResourceError, TokenFormat,
 };
+pub use response_type::{ResponseMode, ResponseType};
 pub use scope::{negotiate_scopes, ScopeError, ScopeSet};
 pub use secret::{constant_time_eq, RandomError, SecretToken, TokenHash};
 pub use signing_keys::{active_key, pending_key, plan_rotation, KeyRecord, Rotation};
+pub use standard_claims::{
+    scope_claims, standard_claim, ClaimType, StandardClaim, STANDARD_CLAIMS,
+};
 pub use time::UnixTime;
 pub use token_request::{
     AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, TokenRequest,

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::jose::Algorithm;
+use crate::pkce::CodeChallengeMethod;
 use crate::resources::Resource;
 
 /// How long each artefact lives.
@@ -56,6 +57,14 @@ pub struct Policy {
     /// A scope that lets a bearer token's holder call the introspection endpoint (e.g. an API
     /// gateway), besides authenticated clients (RFC 7662 §2.1). `None`: clients only.
     pub introspection_scope: Option<String>,
+}
+
+impl Policy {
+    /// Whether a code challenge may use `method`: `S256` always, `plain` only with
+    /// [`Policy::dangerous_allow_plain_pkce`] (RFC 9700 §2.1.1).
+    pub fn allows_challenge_method(&self, method: CodeChallengeMethod) -> bool {
+        method == CodeChallengeMethod::S256 || self.dangerous_allow_plain_pkce
+    }
 }
 
 /// Signing algorithms and the key rotation schedule.
