@@ -195,6 +195,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn token_errors_have_the_status_of_rfc_6749() {
+        use TokenErrorCode::*;
+        let cases = [
+            (InvalidRequest, "invalid_request", 400),
+            (InvalidClient, "invalid_client", 401),
+            (InvalidGrant, "invalid_grant", 400),
+            (UnauthorizedClient, "unauthorized_client", 400),
+            (UnsupportedGrantType, "unsupported_grant_type", 400),
+            (InvalidScope, "invalid_scope", 400),
+            (TemporarilyUnavailable, "temporarily_unavailable", 503),
+            (UnsupportedTokenType, "unsupported_token_type", 400),
+            (InvalidTarget, "invalid_target", 400),
+        ];
+        for (code, wire, status) in cases {
+            assert_eq!((code.as_str(), code.status()), (wire, status));
+        }
+    }
+
+    #[test]
+    fn an_error_displays_its_code_and_description() {
+        let token = OAuthError::new(TokenErrorCode::InvalidGrant, "expired");
+        assert_eq!(token.to_string(), "invalid_grant: expired");
+        let authorize = OAuthError::new(AuthorizeErrorCode::AccessDenied, "no");
+        assert_eq!(authorize.to_string(), "access_denied: no");
+        let bearer = OAuthError::new(BearerErrorCode::InsufficientScope, "needs openid");
+        assert_eq!(bearer.to_string(), "insufficient_scope: needs openid");
+    }
+
+    #[test]
     fn bearer_errors_have_the_status_of_rfc_6750() {
         let cases = [
             (BearerErrorCode::InvalidRequest, "invalid_request", 400),

@@ -106,3 +106,25 @@ impl Lifetimes {
             .max(self.id_token)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_token_lifetime_is_the_longest_of_all() {
+        let mut lifetimes = Lifetimes::default();
+        let longest = |l: &Lifetimes| l.longest_token().as_secs();
+        lifetimes.refresh_token = Duration::from_secs(1);
+        lifetimes.access_token = Duration::from_secs(2);
+        lifetimes.authorization_code = Duration::from_secs(3);
+        lifetimes.id_token = Duration::from_secs(4);
+        assert_eq!(longest(&lifetimes), 4);
+        lifetimes.authorization_code = Duration::from_secs(5);
+        assert_eq!(longest(&lifetimes), 5);
+        lifetimes.access_token = Duration::from_secs(6);
+        assert_eq!(longest(&lifetimes), 6);
+        lifetimes.refresh_token = Duration::from_secs(7);
+        assert_eq!(longest(&lifetimes), 7);
+    }
+}
