@@ -17,6 +17,7 @@ use crate::pkce::{CodeChallenge, CodeChallengeMethod};
 use crate::policy::Policy;
 use crate::records::CodeRecord;
 use crate::resources::requested_resources;
+use crate::response_type::{ResponseMode, ResponseType};
 use crate::scope::{negotiate_scopes, ScopeError, ScopeSet};
 use crate::secret::{RandomError, SecretToken};
 use crate::time::UnixTime;
@@ -176,21 +177,24 @@ pub fn validate_authorization_request(
             "request_uri is not supported".into(),
         ));
     }
-    if params.get("response_mode").is_some_and(|m| m != "query") {
+    if params
+        .get("response_mode")
+        .is_some_and(|m| ResponseMode::parse(m).is_none())
+    {
         return Err(fail(
             AuthorizeErrorCode::InvalidRequest,
             "only response_mode=query is supported".into(),
         ));
     }
-    match params.get("response_type") {
+    match params.get("response_type").map(ResponseType::parse) {
         None => {
             return Err(fail(
                 AuthorizeErrorCode::InvalidRequest,
                 "response_type is missing".into(),
             ))
         }
-        Some("code") => {}
-        Some(_) => {
+        Some(Some(ResponseType::Code)) => {}
+        Some(None) => {
             return Err(fail(
                 AuthorizeErrorCode::UnsupportedResponseType,
                 "only response_type=code is supported".into(),
@@ -283,7 +287,7 @@ fn pkce_challenge(
     };
     let method = CodeChallengeMethod::parse(params.get("code_challenge_method"))
         .ok_or("code_challenge_method is not supported")?;
-    if method == CodeChallengeMethod::Plain && !policy.dangerous_allow_plain_pkce {
+    if !policy.allows_challenge_method(method) {
         return Err("code_challenge_method must be S256");
     }
     CodeChallenge::new(method, value)

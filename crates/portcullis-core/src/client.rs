@@ -38,6 +38,13 @@ pub enum GrantType {
 }
 
 impl GrantType {
+    /// Every grant type this server supports, in the order discovery lists them.
+    pub const ALL: [Self; 3] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::ClientCredentials,
+    ];
+
     /// Parses a `grant_type` value; `None` for a type this server does not support.
     pub fn parse(value: &str) -> Option<Self> {
         match value {
@@ -223,6 +230,9 @@ pub enum SubjectType {
 }
 
 impl SubjectType {
+    /// The `subject_type` values (OpenID Connect Core §8), as registered and advertised.
+    pub const NAMES: [&'static str; 2] = ["public", "pairwise"];
+
     /// The pairwise subject type of a client registered without a sector identifier: its
     /// sector is the one host of its redirect URIs (OpenID Connect Core §8.1). `None` when
     /// they name several hosts (or none): such a client needs a sector identifier.
@@ -414,6 +424,23 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_grant_type_and_subject_type_has_one_name() {
+        for g in GrantType::ALL {
+            assert_eq!(GrantType::parse(g.as_str()), Some(g));
+        }
+        let names: BTreeSet<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+        assert_eq!(names.len(), 3);
+        let tag = |t: SubjectType| serde_json::to_value(t).unwrap()["type"].clone();
+        let pairwise = SubjectType::Pairwise {
+            sector_identifier: "a.example".into(),
+        };
+        assert_eq!(
+            [tag(SubjectType::Public), tag(pairwise)],
+            SubjectType::NAMES.map(serde_json::Value::from)
+        );
+    }
 
     #[test]
     fn a_pairwise_sector_is_the_one_host_of_the_redirect_uris() {

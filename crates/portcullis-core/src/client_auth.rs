@@ -28,6 +28,44 @@ pub enum PresentedCredentials {
     None,
 }
 
+/// The client authentication methods this server supports (RFC 6749 §2.3.1; names of
+/// OAuth 2.0 Dynamic Client Registration §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// `client_secret_basic`: HTTP Basic.
+    ClientSecretBasic,
+    /// `client_secret_post`: `client_secret` in the body.
+    ClientSecretPost,
+    /// `none`: a public client, which only names itself.
+    None,
+}
+
+impl ClientAuthMethod {
+    /// Every method, in the order discovery lists them.
+    pub const ALL: [Self; 3] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None];
+
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+}
+
+impl PresentedCredentials {
+    /// The method these credentials were presented with.
+    pub fn method(&self) -> ClientAuthMethod {
+        match self {
+            Self::Basic { .. } => ClientAuthMethod::ClientSecretBasic,
+            Self::Post { .. } => ClientAuthMethod::ClientSecretPost,
+            Self::None => ClientAuthMethod::None,
+        }
+    }
+}
+
 /// Who the request says it comes from, and how it proves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientAuthentication {
@@ -157,11 +195,10 @@ pub fn authenticate_client(
 impl fmt::Debug for PresentedCredentials {
     /// Names the method only: the secret never reaches a log.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Basic { .. } => "client_secret_basic(<redacted>)",
-            Self::Post { .. } => "client_secret_post(<redacted>)",
-            Self::None => "none",
-        })
+        match self.method() {
+            ClientAuthMethod::None => f.write_str("none"),
+            method => write!(f, "{}(<redacted>)", method.as_str()),
+        }
     }
 }
 

@@ -111,6 +111,44 @@ impl TokenErrorCode {
     }
 }
 
+/// Error codes of a resource protected by bearer tokens (RFC 6750 §3.1), such as UserInfo
+/// (OpenID Connect Core §5.3.3), each with its HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BearerErrorCode {
+    /// Malformed request: a missing or repeated parameter, more than one way of sending the
+    /// token (HTTP 400).
+    InvalidRequest,
+    /// The token is expired, revoked, malformed or invalid (HTTP 401).
+    InvalidToken,
+    /// The token lacks a scope the request needs (HTTP 403).
+    InsufficientScope,
+    /// The server failed; retry later (HTTP 503, RFC 6749 §4.1.2.1's code reused).
+    TemporarilyUnavailable,
+}
+
+impl BearerErrorCode {
+    /// The `error` value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// The HTTP status (RFC 6750 §3.1).
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidRequest => 400,
+            Self::InvalidToken => 401,
+            Self::InsufficientScope => 403,
+            Self::TemporarilyUnavailable => 503,
+        }
+    }
+}
+
 /// An OAuth error: a code plus a human-readable description that never carries secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError<C> {
@@ -142,5 +180,67 @@ impl fmt::Display for OAuthError<AuthorizeErrorCode> {
     }
 }
 
+impl fmt::Display for OAuthError<BearerErrorCode> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
 impl std::error::Error for OAuthError<TokenErrorCode> {}
 impl std::error::Error for OAuthError<AuthorizeErrorCode> {}
+impl std::error::Error for OAuthError<BearerErrorCode> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_errors_have_the_status_of_rfc_6749() {
+        use TokenErrorCode::*;
+        let cases = [
+            (InvalidRequest, "invalid_request", 400),
+            (InvalidClient, "invalid_client", 401),
+            (InvalidGrant, "invalid_grant", 400),
+            (UnauthorizedClient, "unauthorized_client", 400),
+            (UnsupportedGrantType, "unsupported_grant_type", 400),
+            (InvalidScope, "invalid_scope", 400),
+            (TemporarilyUnavailable, "temporarily_unavailable", 503),
+            (UnsupportedTokenType, "unsupported_token_type", 400),
+            (InvalidTarget, "invalid_target", 400),
+        ];
+        for (code, wire, status) in cases {
+            assert_eq!((code.as_str(), code.status()), (wire, status));
+        }
+    }
+
+    #[test]
+    fn an_error_displays_its_code_and_description() {
+        let token = OAuthError::new(TokenErrorCode::InvalidGrant, "expired");
+        assert_eq!(token.to_string(), "invalid_grant: expired");
+        let authorize = OAuthError::new(AuthorizeErrorCode::AccessDenied, "no");
+        assert_eq!(authorize.to_string(), "access_denied: no");
+        let bearer = OAuthError::new(BearerErrorCode::InsufficientScope, "needs openid");
+        assert_eq!(bearer.to_string(), "insufficient_scope: needs openid");
+    }
+
+    #[test]
+    fn bearer_errors_have_the_status_of_rfc_6750() {
+        let cases = [
+            (BearerErrorCode::InvalidRequest, "invalid_request", 400),
+            (BearerErrorCode::InvalidToken, "invalid_token", 401),
+            (
+                BearerErrorCode::InsufficientScope,
+                "insufficient_scope",
+                403,
+            ),
+            (
+                BearerErrorCode::TemporarilyUnavailable,
+                "temporarily_unavailable",
+                503,
+            ),
+        ];
+        for (code, wire, status) in cases {
+            assert_eq!((code.as_str(), code.status()), (wire, status));
+        }
+    }
+}

@@ -29,10 +29,12 @@ mod records;
 mod redirect_uri;
 mod refresh_grace;
 mod resources;
+mod response_type;
 mod revocation;
 mod scope;
 mod secret;
 mod signing_keys;
+mod standard_claims;
 mod time;
 mod token;
 
@@ -45,10 +47,12 @@ pub use client::{
     Client, ClientError, ClientKind, ClientOidc, ClientTokens, ConsentRule, GrantType, PkcePolicy,
     RefreshGrace, RefreshPolicy, SubjectType,
 };
-pub use client_auth::{authenticate_client, ClientAuthentication, PresentedCredentials};
+pub use client_auth::{
+    authenticate_client, ClientAuthMethod, ClientAuthentication, PresentedCredentials,
+};
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};
 pub use consent::{consent_remembered, grant_at_consent, Consent};
-pub use error::{AuthorizeErrorCode, OAuthError, TokenErrorCode};
+pub use error::{AuthorizeErrorCode, BearerErrorCode, OAuthError, TokenErrorCode};
 pub use id_token::{half_hash, is_protocol_claim, merge_extra_claims, IdTokenClaims};
 pub use ids::{random_id, FamilyId, GrantId};
 pub use interaction::{
@@ -73,8 +77,7 @@ pub use login_decision::{
     LoginPrompt, LoginReason, SignedIn,
 };
 pub use oidc::{
-    pairwise_subject, release_claims, scope_claims, AcrClaim, ClaimsRequest, OidcRequest,
-    OidcSession, Prompt,
+    pairwise_subject, release_claims, AcrClaim, ClaimsRequest, OidcRequest, OidcSession, Prompt,
 };
 pub use params::{Params, ParamsError};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};
@@ -86,10 +89,14 @@ pub use resources::{
     format_for_audience, narrow_resources, requested_resources, scopes_for_audience, Resource,
     ResourceError, TokenFormat,
 };
+pub use response_type::{ResponseMode, ResponseType};
 pub use revocation::{RevocationRequest, TokenKind};
 pub use scope::{negotiate_scopes, ScopeError, ScopeSet};
 pub use secret::{constant_time_eq, RandomError, SecretToken, TokenHash};
 pub use signing_keys::{active_key, pending_key, plan_rotation, KeyRecord, Rotation};
+pub use standard_claims::{
+    scope_claims, standard_claim, ClaimType, StandardClaim, STANDARD_CLAIMS,
+};
 pub use time::UnixTime;
 pub use token::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::params::Params;
+use crate::standard_claims::scope_claims;
 
 /// Longest `claims` parameter accepted.
 const MAX_CLAIMS_LEN: usize = 8 * 1024;
@@ -23,6 +24,9 @@ pub struct Prompt {
 }
 
 impl Prompt {
+    /// The `prompt` values, as advertised.
+    pub const VALUES: [&'static str; 4] = ["none", "login", "consent", "select_account"];
+
     /// Parses `prompt`: space-delimited known values; `none` stands alone.
     pub fn parse(value: &str) -> Result<Self, &'static str> {
         let mut p = Prompt::default();
@@ -216,6 +220,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_advertised_prompt_value_parses_alone() {
+        for v in Prompt::VALUES {
+            let p = Prompt::parse(v).unwrap();
+            let set = [p.none, p.login, p.consent, p.select_account];
+            assert_eq!(set.iter().filter(|b| **b).count(), 1, "{v}");
+        }
+    }
+
+    #[test]
     fn prompt_rules() {
         assert_eq!(
             Prompt::parse("login consent").unwrap(),
@@ -317,32 +330,6 @@ mod tests {
     }
 }
 
-/// The claims each standard scope releases (OpenID Connect Core §5.4).
-pub fn scope_claims(scope: &str) -> &'static [&'static str] {
-    match scope {
-        "profile" => &[
-            "name",
-            "family_name",
-            "given_name",
-            "middle_name",
-            "nickname",
-            "preferred_username",
-            "profile",
-            "picture",
-            "website",
-            "gender",
-            "birthdate",
-            "zoneinfo",
-            "locale",
-            "updated_at",
-        ],
-        "email" => &["email", "email_verified"],
-        "address" => &["address"],
-        "phone" => &["phone_number", "phone_number_verified"],
-        _ => &[],
-    }
-}
-
 /// The user claims a response may carry: those the granted `scopes` release (§5.4) and
 /// those asked for by name (§5.5), taken from everything the host knows (`all`). `sub` is
 /// never taken from the host.
@@ -353,11 +340,7 @@ pub fn release_claims(
 ) -> Map<String, Value> {
     let mut out = Map::new();
     let mut names: Vec<&str> = by_name.iter().map(String::as_str).collect();
-    names.extend(
-        scopes
-            .iter()
-            .flat_map(|s| scope_claims(s).iter().map(|c| -> &str { c })),
-    );
+    names.extend(scopes.iter().flat_map(scope_claims).map(|c| -> &str { c }));
     for name in names {
         if crate::id_token::is_protocol_claim(name) {
             continue;

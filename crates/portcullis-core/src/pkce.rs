@@ -17,6 +17,17 @@ pub enum CodeChallengeMethod {
 }
 
 impl CodeChallengeMethod {
+    /// Both methods, the preferred first.
+    pub const ALL: [Self; 2] = [Self::S256, Self::Plain];
+
+    /// The `code_challenge_method` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::S256 => "S256",
+            Self::Plain => "plain",
+        }
+    }
+
     /// Parses `code_challenge_method`; absent means `plain` (RFC 7636 §4.3).
     pub fn parse(value: Option<&str>) -> Option<Self> {
         match value {
@@ -107,6 +118,23 @@ mod tests {
         assert!(CodeChallenge::new(CodeChallengeMethod::Plain, &"a".repeat(129)).is_none());
         assert!(CodeChallenge::new(CodeChallengeMethod::S256, "short").is_none());
         assert!(CodeChallenge::new(CodeChallengeMethod::Plain, &"a+".repeat(30)).is_none());
+    }
+
+    #[test]
+    fn methods_parse_from_their_names() {
+        for m in CodeChallengeMethod::ALL {
+            assert_eq!(CodeChallengeMethod::parse(Some(m.as_str())), Some(m));
+        }
+    }
+
+    #[test]
+    fn plain_only_when_the_policy_allows_it() {
+        let mut policy = crate::Policy::default();
+        assert!(policy.allows_challenge_method(CodeChallengeMethod::S256));
+        assert!(!policy.allows_challenge_method(CodeChallengeMethod::Plain));
+        policy.dangerous_allow_plain_pkce = true;
+        assert!(policy.allows_challenge_method(CodeChallengeMethod::S256));
+        assert!(policy.allows_challenge_method(CodeChallengeMethod::Plain));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::jose::Algorithm;
+use crate::pkce::CodeChallengeMethod;
 use crate::resources::Resource;
 
 /// How long each artefact lives.
@@ -58,6 +59,14 @@ pub struct Policy {
     pub introspection_scope: Option<String>,
 }
 
+impl Policy {
+    /// Whether a code challenge may use `method`: `S256` always, `plain` only with
+    /// [`Policy::dangerous_allow_plain_pkce`] (RFC 9700 §2.1.1).
+    pub fn allows_challenge_method(&self, method: CodeChallengeMethod) -> bool {
+        method == CodeChallengeMethod::S256 || self.dangerous_allow_plain_pkce
+    }
+}
+
 /// Signing algorithms and the key rotation schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPolicy {
@@ -95,5 +104,27 @@ impl Lifetimes {
             .max(self.refresh_token)
             .max(self.authorization_code)
             .max(self.id_token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_token_lifetime_is_the_longest_of_all() {
+        let mut lifetimes = Lifetimes::default();
+        let longest = |l: &Lifetimes| l.longest_token().as_secs();
+        lifetimes.refresh_token = Duration::from_secs(1);
+        lifetimes.access_token = Duration::from_secs(2);
+        lifetimes.authorization_code = Duration::from_secs(3);
+        lifetimes.id_token = Duration::from_secs(4);
+        assert_eq!(longest(&lifetimes), 4);
+        lifetimes.authorization_code = Duration::from_secs(5);
+        assert_eq!(longest(&lifetimes), 5);
+        lifetimes.access_token = Duration::from_secs(6);
+        assert_eq!(longest(&lifetimes), 6);
+        lifetimes.refresh_token = Duration::from_secs(7);
+        assert_eq!(longest(&lifetimes), 7);
     }
 }

@@ -1,6 +1,8 @@
 //! The authorization endpoint (RFC 6749 §3.1, §4.1.1–§4.1.2) and the hand-off to the host
 //! for login and consent.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Method, Request, Response, StatusCode};
@@ -13,6 +15,7 @@ use portcullis_core::{
 };
 use portcullis_store::StoreError;
 
+use crate::endpoint_error::EndpointError;
 use crate::provider::Provider;
 use crate::responses::{error_page, redirect};
 
@@ -145,22 +148,10 @@ impl Approval {
 /// Why a ticket could not be resumed.
 pub type InteractionError = TicketError;
 
-pub(crate) fn store_failed(err: &StoreError) {
-    tracing::error!(error = %err, source = ?std::error::Error::source(err), "store failure");
-}
-
-fn page_error(e: &OAuthError<AuthorizeErrorCode>) -> Response<Bytes> {
-    let status = match e.code {
-        AuthorizeErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    error_page(status, e.code.as_str(), &e.description)
-}
-
-pub(crate) fn unavailable_page() -> Response<Bytes> {
-    page_error(&OAuthError::new(
-        AuthorizeErrorCode::TemporarilyUnavailable,
-        "the server is temporarily unavailable",
+fn invalid_request(description: impl Into<Cow<'static, str>>) -> Response<Bytes> {
+    error_page(OAuthError::new(
+        AuthorizeErrorCode::InvalidRequest,
+        description,
     ))
 }
 
@@ -171,18 +162,13 @@ impl Provider {
             Method::GET => req.uri().query().unwrap_or("").as_bytes(),
             Method::POST if is_form(&req) => req.body(),
             Method::POST => {
-                return AuthorizeOutcome::Respond(error_page(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
+                return AuthorizeOutcome::Respond(invalid_request(
                     "the body must be application/x-www-form-urlencoded",
                 ))
             }
             _ => {
-                let mut r = error_page(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "invalid_request",
-                    "use GET or POST",
-                );
+                let mut r = invalid_request("use GET or POST");
+                *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
                 r.headers_mut().insert(
                     http::header::ALLOW,
                     http::HeaderValue::from_static("GET, POST"),
@@ -192,13 +178,7 @@ impl Provider {
         };
         let params = match Params::parse(raw) {
             Ok(p) => p,
-            Err(e) => {
-                return AuthorizeOutcome::Respond(error_page(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    &e.to_string(),
-                ))
-            }
+            Err(e) => return AuthorizeOutcome::Respond(invalid_request(e.to_string())),
         };
         let inner = &self.inner;
         let now = inner.clock.now();
@@ -211,10 +191,7 @@ impl Provider {
                     .await
                 {
                     Ok(c) => c,
-                    Err(e) => {
-                        store_failed(&e);
-                        return AuthorizeOutcome::Respond(unavailable_page());
-                    }
+                    Err(e) => return AuthorizeOutcome::Respond(error_page(e)),
                 }
             }
             _ => None,
@@ -227,7 +204,7 @@ impl Provider {
         ) {
             Ok(r) => r,
             Err(AuthorizeRejection::ErrorPage(e)) => {
-                return AuthorizeOutcome::Respond(page_error(&e))
+                return AuthorizeOutcome::Respond(error_page(e))
             }
             Err(AuthorizeRejection::Redirect(r)) => {
                 return AuthorizeOutcome::Respond(redirect(&r.location))
@@ -298,8 +275,8 @@ impl Provider {
         pending: PendingAuthorization,
         reason: InteractionRequired,
     ) -> Response<Bytes> {
-        if let Err(refused) = self.answer(&pending, self.inner.clock.now()).await {
-            return refused;
+        if let Err(response) = self.answer(&pending, self.inner.clock.now()).await {
+            return response;
         }
         let (code, description) = reason.error();
         self.error_redirect(&pending.request, code, description)
@@ -309,8 +286,8 @@ impl Provider {
     /// `access_denied` (RFC 6749 §4.1.2.1). Answers the ticket (see
     /// [`PendingAuthorization`]).
     pub async fn deny(&self, pending: PendingAuthorization) -> Response<Bytes> {
-        if let Err(refused) = self.answer(&pending, self.inner.clock.now()).await {
-            return refused;
+        if let Err(response) = self.answer(&pending, self.inner.clock.now()).await {
+            return response;
         }
         self.error_redirect(
             &pending.request,
@@ -334,8 +311,8 @@ impl Provider {
         let inner = &self.inner;
         let request = &pending.request;
         let now = inner.clock.now();
-        if let Err(refused) = self.answer(&pending, now).await {
-            return refused;
+        if let Err(response) = self.answer(&pending, now).await {
+            return response;
         }
         // The client may have been removed since the request was validated: its redirect URI
         // is then no longer trusted.
@@ -346,13 +323,8 @@ impl Provider {
             .await
         {
             Ok(Some(c)) if c.find_redirect_uri(request.redirect_uri()).is_some() => c,
-            Ok(_) => {
-                return error_page(StatusCode::BAD_REQUEST, "invalid_request", "unknown client")
-            }
-            Err(e) => {
-                store_failed(&e);
-                return unavailable_page();
-            }
+            Ok(_) => return invalid_request("unknown client"),
+            Err(e) => return error_page(e),
         };
         let requested_at = pending
             .expires_at
@@ -383,10 +355,7 @@ impl Provider {
             .await
         {
             Ok(g) => g,
-            Err(e) => {
-                store_failed(&e);
-                return self.unavailable_redirect(request);
-            }
+            Err(e) => return self.redirect_error(request, e.into()),
         };
         let grant_id = grant.id.clone();
         let code_approval = CodeApproval {
@@ -419,8 +388,7 @@ impl Provider {
             Err(e) => Err(e),
         };
         if let Err(e) = stored {
-            store_failed(&e);
-            return self.unavailable_redirect(request);
+            return self.redirect_error(request, e.into());
         }
         redirect(&issued.location)
     }
@@ -476,16 +444,18 @@ impl Provider {
         code: AuthorizeErrorCode,
         description: &'static str,
     ) -> Response<Bytes> {
-        let r = request.error_redirect(OAuthError::new(code, description), &self.inner.issuer);
-        redirect(&r.location)
+        self.redirect_error(request, OAuthError::new(code, description).into())
     }
 
-    fn unavailable_redirect(&self, request: &AuthorizationRequest) -> Response<Bytes> {
-        self.error_redirect(
-            request,
-            AuthorizeErrorCode::TemporarilyUnavailable,
-            "the server is temporarily unavailable",
-        )
+    /// Redirects `error` to the client (RFC 6749 §4.1.2.1): a fault of the server as
+    /// `temporarily_unavailable`.
+    fn redirect_error(
+        &self,
+        request: &AuthorizationRequest,
+        error: EndpointError<AuthorizeErrorCode>,
+    ) -> Response<Bytes> {
+        let r = request.error_redirect(error.into_oauth(), &self.inner.issuer);
+        redirect(&r.location)
     }
 }
 

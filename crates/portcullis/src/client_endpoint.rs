@@ -8,57 +8,20 @@ use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
-    authenticate_client, Client, ClientAuthentication, OAuthError, Params, RandomError,
-    TokenErrorCode, UnixTime,
+    authenticate_client, Client, ClientAuthentication, OAuthError, Params, TokenErrorCode, UnixTime,
 };
-use portcullis_store::StoreError;
 
 use crate::authorize::is_form;
-use crate::id_tokens::IdTokenError;
+use crate::endpoint_error::EndpointError;
 use crate::provider::Provider;
 use crate::responses::json_error;
 
-type TokenError = OAuthError<TokenErrorCode>;
+/// Why a request to the token, introspection or revocation endpoint failed: an error of
+/// RFC 6749 §5.2.
+pub(crate) type TokenEndpointError = EndpointError<TokenErrorCode>;
 
-/// A failed request, answered as an OAuth JSON error.
-pub(crate) struct Failure(pub(crate) TokenError);
-
-impl From<TokenError> for Failure {
-    fn from(error: TokenError) -> Self {
-        Self(error)
-    }
-}
-
-fn unavailable() -> Failure {
-    Failure(OAuthError::new(
-        TokenErrorCode::TemporarilyUnavailable,
-        "the server is temporarily unavailable",
-    ))
-}
-
-impl From<StoreError> for Failure {
-    fn from(err: StoreError) -> Self {
-        tracing::error!(error = %err, source = ?std::error::Error::source(&err), "store failure");
-        unavailable()
-    }
-}
-
-impl From<IdTokenError> for Failure {
-    fn from(err: IdTokenError) -> Self {
-        tracing::error!(error = %err, source = ?std::error::Error::source(&err), "cannot sign");
-        unavailable()
-    }
-}
-
-impl From<RandomError> for Failure {
-    fn from(_: RandomError) -> Self {
-        tracing::error!("random number generator failure");
-        unavailable()
-    }
-}
-
-fn invalid_request(description: &'static str) -> Failure {
-    Failure(OAuthError::new(TokenErrorCode::InvalidRequest, description))
+fn invalid_request(description: &'static str) -> TokenEndpointError {
+    OAuthError::new(TokenErrorCode::InvalidRequest, description).into()
 }
 
 /// An authenticated client's request.
@@ -74,7 +37,7 @@ impl Provider {
     pub(crate) async fn authenticate_client_request(
         &self,
         req: &Request<Bytes>,
-    ) -> Result<ClientRequest, Failure> {
+    ) -> Result<ClientRequest, TokenEndpointError> {
         if *req.method() != Method::POST {
             return Err(invalid_request("this endpoint accepts POST only"));
         }
@@ -110,10 +73,11 @@ impl Provider {
                 params,
                 now,
             }),
-            None => Err(Failure(OAuthError::new(
+            None => Err(OAuthError::new(
                 TokenErrorCode::InvalidClient,
                 "client authentication failed",
-            ))),
+            )
+            .into()),
         }
     }
 
@@ -121,21 +85,15 @@ impl Provider {
     /// and `405` + `Allow` for a method other than POST.
     pub(crate) fn client_error_response(
         &self,
-        failure: Failure,
+        error: TokenEndpointError,
         req: &Request<Bytes>,
     ) -> Response<Bytes> {
-        let error = failure.0;
-        let status = StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let error = error.into_oauth();
         // RFC 6749 §5.2: a 401 after HTTP Basic names that scheme; RFC 7235 §3.1 wants a
         // challenge on every 401, and Basic is what a client should use here.
-        let challenge = (status == StatusCode::UNAUTHORIZED)
+        let challenge = (error.code == TokenErrorCode::InvalidClient)
             .then(|| format!("Basic realm=\"{}\"", self.inner.issuer));
-        let mut r = json_error(
-            status,
-            error.code.as_str(),
-            &error.description,
-            challenge.as_deref(),
-        );
+        let mut r = json_error(&error, challenge.as_deref());
         if *req.method() != Method::POST {
             *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
             r.headers_mut()

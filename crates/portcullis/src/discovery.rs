@@ -3,10 +3,15 @@
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{Response, StatusCode};
-use portcullis_core::{Algorithm, JwkSet};
+use http::Response;
+use portcullis_core::{
+    Algorithm, ClientAuthMethod, CodeChallengeMethod, GrantType, JwkSet, Prompt, ResponseMode,
+    ResponseType, SubjectType, TokenErrorCode, STANDARD_CLAIMS,
+};
 use serde::Serialize;
 
+use crate::endpoint_error::EndpointError;
+use crate::keys::KeyError;
 use crate::provider::Provider;
 use crate::responses::json_error;
 
@@ -32,12 +37,6 @@ pub mod paths {
     pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
 }
 
-/// How clients authenticate at the token and revocation endpoints (`none`: public clients).
-const CLIENT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
-
-/// How callers authenticate at the introspection endpoint: never `none` (RFC 7662 §2.1).
-const INTROSPECTION_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
-
 /// The scopes every provider lists: OpenID Connect's (Core §3.1.2.1, §5.4, §11), before the
 /// host's own ([`ProviderBuilder::advertise_scopes`](crate::ProviderBuilder::advertise_scopes)).
 const OPENID_SCOPES: &[&str] = &[
@@ -49,29 +48,10 @@ const OPENID_SCOPES: &[&str] = &[
     "offline_access",
 ];
 
-/// The standard claims this provider can release (OpenID Connect Core §5.1).
-pub(crate) const STANDARD_CLAIMS: &[&str] = &[
-    "sub",
-    "name",
-    "given_name",
-    "family_name",
-    "middle_name",
-    "nickname",
-    "preferred_username",
-    "profile",
-    "picture",
-    "website",
-    "email",
-    "email_verified",
-    "gender",
-    "birthdate",
-    "zoneinfo",
-    "locale",
-    "phone_number",
-    "phone_number_verified",
-    "address",
-    "updated_at",
-];
+/// The wire names of `values`.
+fn names<T: Copy>(values: &[T], name: fn(T) -> &'static str) -> Vec<&'static str> {
+    values.iter().map(|v| name(*v)).collect()
+}
 
 #[derive(Serialize)]
 struct Metadata<'a> {
@@ -83,24 +63,24 @@ struct Metadata<'a> {
     end_session_endpoint: String,
     introspection_endpoint: String,
     revocation_endpoint: String,
-    introspection_endpoint_auth_methods_supported: &'a [&'a str],
-    revocation_endpoint_auth_methods_supported: &'a [&'a str],
+    introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     scopes_supported: Vec<&'a str>,
-    response_types_supported: &'a [&'a str],
-    response_modes_supported: &'a [&'a str],
-    grant_types_supported: &'a [&'a str],
-    subject_types_supported: &'a [&'a str],
+    response_types_supported: Vec<&'static str>,
+    response_modes_supported: Vec<&'static str>,
+    grant_types_supported: Vec<&'static str>,
+    subject_types_supported: &'static [&'static str],
     id_token_signing_alg_values_supported: Vec<&'static str>,
-    token_endpoint_auth_methods_supported: &'a [&'a str],
+    token_endpoint_auth_methods_supported: Vec<&'static str>,
     code_challenge_methods_supported: Vec<&'static str>,
-    claims_supported: &'a [&'a str],
-    claim_types_supported: &'a [&'a str],
+    claims_supported: Vec<&'static str>,
+    claim_types_supported: &'static [&'static str],
     claims_parameter_supported: bool,
     request_parameter_supported: bool,
     request_uri_parameter_supported: bool,
     require_request_uri_registration: bool,
     authorization_response_iss_parameter_supported: bool,
-    prompt_values_supported: &'a [&'a str],
+    prompt_values_supported: &'static [&'static str],
 }
 
 impl Provider {
@@ -109,10 +89,17 @@ impl Provider {
     pub fn discovery(&self) -> Response<Bytes> {
         let inner = &self.inner;
         let iss = &inner.issuer;
-        let mut pkce = vec!["S256"];
-        if inner.policy.dangerous_allow_plain_pkce {
-            pkce.push("plain");
-        }
+        let client_auth_methods = names(&ClientAuthMethod::ALL, ClientAuthMethod::as_str);
+        // RFC 7662 §2.1: a caller of the introspection endpoint authenticates.
+        let introspection_auth_methods = ClientAuthMethod::ALL
+            .into_iter()
+            .filter(|m| *m != ClientAuthMethod::None)
+            .map(ClientAuthMethod::as_str)
+            .collect();
+        let pkce: Vec<_> = CodeChallengeMethod::ALL
+            .into_iter()
+            .filter(|m| inner.policy.allows_challenge_method(*m))
+            .collect();
         let metadata = Metadata {
             issuer: iss.as_str(),
             authorization_endpoint: iss.endpoint(paths::AUTHORIZE),
@@ -122,8 +109,8 @@ impl Provider {
             end_session_endpoint: iss.endpoint(paths::END_SESSION),
             introspection_endpoint: iss.endpoint(paths::INTROSPECT),
             revocation_endpoint: iss.endpoint(paths::REVOKE),
-            introspection_endpoint_auth_methods_supported: INTROSPECTION_AUTH_METHODS,
-            revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+            introspection_endpoint_auth_methods_supported: introspection_auth_methods,
+            revocation_endpoint_auth_methods_supported: client_auth_methods.clone(),
             scopes_supported: OPENID_SCOPES
                 .iter()
                 .copied()
@@ -134,24 +121,21 @@ impl Provider {
                         .filter(|s| !OPENID_SCOPES.contains(s)),
                 )
                 .collect(),
-            response_types_supported: &["code"],
-            response_modes_supported: &["query"],
-            grant_types_supported: &["authorization_code", "refresh_token", "client_credentials"],
-            subject_types_supported: &["public", "pairwise"],
-            id_token_signing_alg_values_supported: Algorithm::ALL
-                .iter()
-                .map(|a| a.as_str())
-                .collect(),
-            token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
-            code_challenge_methods_supported: pkce,
-            claims_supported: STANDARD_CLAIMS,
+            response_types_supported: names(&ResponseType::ALL, ResponseType::as_str),
+            response_modes_supported: names(&ResponseMode::ALL, ResponseMode::as_str),
+            grant_types_supported: names(&GrantType::ALL, GrantType::as_str),
+            subject_types_supported: &SubjectType::NAMES,
+            id_token_signing_alg_values_supported: names(&Algorithm::ALL, Algorithm::as_str),
+            token_endpoint_auth_methods_supported: client_auth_methods,
+            code_challenge_methods_supported: names(&pkce, CodeChallengeMethod::as_str),
+            claims_supported: STANDARD_CLAIMS.iter().map(|c| c.name).collect(),
             claim_types_supported: &["normal"],
             claims_parameter_supported: true,
             request_parameter_supported: false,
             request_uri_parameter_supported: false,
             require_request_uri_registration: false,
             authorization_response_iss_parameter_supported: true,
-            prompt_values_supported: &["none", "login", "consent", "select_account"],
+            prompt_values_supported: &Prompt::VALUES,
         };
         cacheable(serde_json::to_vec(&metadata).unwrap_or_default(), 300)
     }
@@ -165,26 +149,12 @@ impl Provider {
         // a relying party that cached this JWKS must know the key of any client's algorithm.
         for alg in Algorithm::ALL {
             if let Err(e) = self.signer(alg, now).await {
-                tracing::error!(error = %e, "cannot load signing keys");
-                return json_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "the server is temporarily unavailable",
-                    None,
-                );
+                return keys_unavailable(e);
             }
         }
         let snapshot = match self.key_snapshot(now, false).await {
             Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot load signing keys");
-                return json_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "the server is temporarily unavailable",
-                    None,
-                );
-            }
+            Err(e) => return keys_unavailable(e),
         };
         let set = JwkSet {
             keys: snapshot.published(now).iter().map(|k| k.to_jwk()).collect(),
@@ -194,6 +164,11 @@ impl Provider {
             inner.policy.keys.jwks_max_age.as_secs(),
         )
     }
+}
+
+/// `temporarily_unavailable` (503) in the JSON of RFC 6749 §5.2: the keys could not be had.
+fn keys_unavailable(e: KeyError) -> Response<Bytes> {
+    json_error(&EndpointError::<TokenErrorCode>::from(e).into_oauth(), None)
 }
 
 fn cacheable(body: Vec<u8>, max_age: u64) -> Response<Bytes> {

@@ -5,19 +5,10 @@ use portcullis_core::{
     Client, IdTokenClaims, OidcSession, ScopeSet, SubjectType, UnixTime,
 };
 
-use crate::claims::ClaimsError;
+use crate::endpoint_error::Fault;
 use crate::keys::KeyError;
 use crate::provider::Provider;
 use crate::signer::sign_jws;
-
-/// Why an ID token could not be issued.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum IdTokenError {
-    #[error(transparent)]
-    Keys(#[from] KeyError),
-    #[error(transparent)]
-    Claims(#[from] ClaimsError),
-}
 
 /// What an ID token is about.
 pub(crate) struct IdTokenFor<'a> {
@@ -41,12 +32,13 @@ impl Provider {
         }
     }
 
-    /// Signs an ID token with the client's algorithm (or the provider's default).
+    /// Signs an ID token with the client's algorithm (or the provider's default). Fails only
+    /// by the server's fault (the keys or the host's claims).
     pub(crate) async fn issue_id_token(
         &self,
         t: &IdTokenFor<'_>,
         now: UnixTime,
-    ) -> Result<String, IdTokenError> {
+    ) -> Result<String, Fault> {
         let inner = &self.inner;
         let alg = t
             .client

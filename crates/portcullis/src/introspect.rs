@@ -14,8 +14,7 @@ use portcullis_core::{
 use portcullis_store::RefreshState;
 
 use crate::authorize::is_form;
-use crate::client_endpoint::{ClientRequest, Failure};
-use crate::id_tokens::IdTokenError;
+use crate::client_endpoint::{ClientRequest, TokenEndpointError};
 use crate::keys::KeyError;
 use crate::provider::Provider;
 use crate::responses::{json, uncached};
@@ -43,8 +42,8 @@ impl Caller {
     }
 }
 
-fn invalid_request(description: &'static str) -> Failure {
-    Failure(OAuthError::new(TokenErrorCode::InvalidRequest, description))
+fn invalid_request(description: &'static str) -> TokenEndpointError {
+    OAuthError::new(TokenErrorCode::InvalidRequest, description).into()
 }
 
 impl Provider {
@@ -63,7 +62,7 @@ impl Provider {
     async fn introspection(
         &self,
         req: &Request<Bytes>,
-    ) -> Result<(String, Introspection), Failure> {
+    ) -> Result<(String, Introspection), TokenEndpointError> {
         let caller = self.introspection_caller(req).await?;
         let request = IntrospectionRequest::parse(&caller.params)?;
         let hash = TokenHash::of(&request.token);
@@ -81,9 +80,12 @@ impl Provider {
         Ok((caller.id, result))
     }
 
-    async fn introspection_caller(&self, req: &Request<Bytes>) -> Result<Caller, Failure> {
+    async fn introspection_caller(
+        &self,
+        req: &Request<Bytes>,
+    ) -> Result<Caller, TokenEndpointError> {
         let unauthorized = || {
-            Failure(OAuthError::new(
+            TokenEndpointError::from(OAuthError::new(
                 TokenErrorCode::InvalidClient,
                 "the caller is not allowed to introspect",
             ))
@@ -141,7 +143,7 @@ impl Provider {
         &self,
         hash: &TokenHash,
         caller: &Caller,
-    ) -> Result<Option<Introspection>, Failure> {
+    ) -> Result<Option<Introspection>, TokenEndpointError> {
         let inner = &self.inner;
         let Some(t) = inner
             .stores
@@ -178,7 +180,7 @@ impl Provider {
         &self,
         hash: &TokenHash,
         caller: &Caller,
-    ) -> Result<Option<Introspection>, Failure> {
+    ) -> Result<Option<Introspection>, TokenEndpointError> {
         let inner = &self.inner;
         let Some((t, state)) = inner
             .stores
@@ -204,7 +206,7 @@ impl Provider {
         &self,
         client_id: &str,
         now: UnixTime,
-    ) -> Result<Option<Arc<Client>>, Failure> {
+    ) -> Result<Option<Arc<Client>>, TokenEndpointError> {
         let inner = &self.inner;
         Ok(inner
             .stores
@@ -275,7 +277,7 @@ impl Provider {
         }
         match self.introspection_jwt(caller, result).await {
             Ok(jwt) => uncached(StatusCode::OK, JWT_MEDIA_TYPE, Bytes::from(jwt)),
-            Err(e) => self.client_error_response(Failure::from(e), req),
+            Err(e) => self.client_error_response(e.into(), req),
         }
     }
 
@@ -283,7 +285,7 @@ impl Provider {
         &self,
         caller: &str,
         result: &Introspection,
-    ) -> Result<String, IdTokenError> {
+    ) -> Result<String, KeyError> {
         let inner = &self.inner;
         let now = inner.clock.now();
         let key = self.signer(inner.policy.keys.default_alg, now).await?;
@@ -302,8 +304,8 @@ impl Provider {
             &payload,
         )
         .map_err(KeyError::from)?;
-        Ok(sign_jws(key.as_ref(), unsigned)
+        sign_jws(key.as_ref(), unsigned)
             .await
-            .map_err(KeyError::from)?)
+            .map_err(KeyError::from)
     }
 }

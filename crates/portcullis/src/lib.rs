@@ -29,6 +29,7 @@ mod claims;
 mod client_endpoint;
 mod clock;
 mod discovery;
+mod endpoint_error;
 mod grants;
 mod id_tokens;
 mod interaction;

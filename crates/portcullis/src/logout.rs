@@ -3,11 +3,13 @@
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
-    open_payload, seal_payload, Client, Params, SealError, TicketError, UnixTime,
+    open_payload, seal_payload, AuthorizeErrorCode, Client, OAuthError, Params, SealError,
+    TicketError, UnixTime,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::authorize::is_form;
+use crate::endpoint_error::EndpointError;
 use crate::provider::Provider;
 use crate::responses::{error_page, escape_html, html_page, redirect};
 
@@ -70,28 +72,33 @@ impl PendingLogout {
     }
 }
 
-fn refused(description: &'static str) -> LogoutOutcome {
-    LogoutOutcome::Respond(error_page(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        description,
-    ))
+type LogoutError = EndpointError<AuthorizeErrorCode>;
+
+/// A refused logout request: the end-session endpoint answers with the authorization
+/// endpoint's codes, on an error page (never a redirect to an unverified URI).
+fn invalid_request(description: &'static str) -> LogoutError {
+    OAuthError::new(AuthorizeErrorCode::InvalidRequest, description).into()
 }
 
 impl Provider {
     /// The end-session endpoint: GET or POST with `id_token_hint`, `client_id`,
     /// `post_logout_redirect_uri` (only a URI registered for that client) and `state`.
     pub async fn end_session(&self, req: Request<Bytes>) -> LogoutOutcome {
+        match self.logout_request(&req).await {
+            Ok(pending) => LogoutOutcome::Pending(pending),
+            Err(e) => LogoutOutcome::Respond(error_page(e)),
+        }
+    }
+
+    async fn logout_request(&self, req: &Request<Bytes>) -> Result<PendingLogout, LogoutError> {
         let raw: &[u8] = match *req.method() {
             Method::GET => req.uri().query().unwrap_or("").as_bytes(),
-            Method::POST if is_form(&req) => req.body(),
-            _ => return refused("use GET, or POST with a form body"),
+            Method::POST if is_form(req) => req.body(),
+            _ => return Err(invalid_request("use GET, or POST with a form body")),
         };
-        let Ok(params) = Params::parse(raw) else {
-            return refused("malformed parameters");
-        };
+        let params = Params::parse(raw).map_err(|_| invalid_request("malformed parameters"))?;
         if params.first_repeated().is_some() {
-            return refused("a parameter was sent more than once");
+            return Err(invalid_request("a parameter was sent more than once"));
         }
         let inner = &self.inner;
         let now = inner.clock.now();
@@ -99,42 +106,39 @@ impl Provider {
             None => None,
             Some(h) => match self.verified_id_token_hint(h, now).await {
                 Some(claims) => Some(claims),
-                None => return refused("id_token_hint is not a valid ID token of this provider"),
+                None => {
+                    return Err(invalid_request(
+                        "id_token_hint is not a valid ID token of this provider",
+                    ))
+                }
             },
         };
         let client_id = match (params.get("client_id"), &hint) {
             (Some(c), Some(h)) if c != h.aud => {
-                return refused("client_id does not match id_token_hint")
+                return Err(invalid_request("client_id does not match id_token_hint"))
             }
             (Some(c), _) => Some(c.to_owned()),
             (None, Some(h)) => Some(h.aud.clone()),
             (None, None) => None,
         };
         let client = match &client_id {
-            Some(id) => match inner
-                .stores
-                .clients
-                .find_client(&inner.issuer, id, now)
-                .await
-            {
-                Ok(Some(c)) => Some(c),
-                Ok(None) => return refused("unknown client"),
-                Err(e) => {
-                    tracing::error!(error = %e, "store failure");
-                    return LogoutOutcome::Respond(error_page(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "temporarily_unavailable",
-                        "the server is temporarily unavailable",
-                    ));
-                }
-            },
+            Some(id) => Some(
+                inner
+                    .stores
+                    .clients
+                    .find_client(&inner.issuer, id, now)
+                    .await?
+                    .ok_or_else(|| invalid_request("unknown client"))?,
+            ),
             None => None,
         };
         let redirect = match (params.get("post_logout_redirect_uri"), &client) {
             (None, _) => None,
             (Some(uri), Some(c)) if is_post_logout_uri(c, uri) => Some(uri.to_owned()),
             (Some(_), _) => {
-                return refused("post_logout_redirect_uri is not registered for the client")
+                return Err(invalid_request(
+                    "post_logout_redirect_uri is not registered for the client",
+                ))
             }
         };
         let fields = LogoutFields {
@@ -152,14 +156,15 @@ impl Provider {
             &inner.interaction_key,
             inner.rng.as_ref(),
         ) {
-            Ok(ticket) => LogoutOutcome::Pending(PendingLogout {
+            Ok(ticket) => Ok(PendingLogout {
                 fields,
                 ticket,
                 expires_at,
             }),
-            Err(SealError::TooLarge) => refused("the logout request is too large"),
-            // The generator failed (or a failure added later): the server's fault.
-            Err(_) => refused("the server could not continue"),
+            Err(SealError::TooLarge) => Err(invalid_request("the logout request is too large")),
+            // The generator failed (or a failure added later): the server's fault, answered
+            // as it always was.
+            Err(_) => Err(invalid_request("the server could not continue")),
         }
     }
 
@@ -187,27 +192,20 @@ impl Provider {
     pub async fn finish_logout(&self, pending: PendingLogout) -> Response<Bytes> {
         let now = self.inner.clock.now();
         if now >= pending.expires_at {
-            let description = "the logout request expired";
-            return error_page(StatusCode::BAD_REQUEST, "invalid_request", description);
+            return error_page(invalid_request("the logout request expired"));
         }
         let replayed = "this logout request was already answered";
         let spent = self
             .spend_ticket(&pending.ticket, pending.expires_at, now, replayed)
             .await;
-        if let Err(refused) = spent {
-            return refused;
+        if let Err(page) = spent {
+            return page;
         }
         match &pending.fields.redirect {
             Some(uri) => {
                 let mut url = match url::Url::parse(uri) {
                     Ok(u) => u,
-                    Err(_) => {
-                        return error_page(
-                            StatusCode::BAD_REQUEST,
-                            "invalid_request",
-                            "invalid redirect",
-                        )
-                    }
+                    Err(_) => return error_page(invalid_request("invalid redirect")),
                 };
                 if let Some(state) = &pending.fields.state {
                     url.query_pairs_mut().append_pair("state", state);

@@ -8,7 +8,7 @@ use portcullis_core::{
 };
 use portcullis_store::RotationGrace;
 
-use crate::client_endpoint::Failure;
+use crate::client_endpoint::TokenEndpointError;
 use crate::provider::Provider;
 
 impl Provider {
@@ -20,7 +20,7 @@ impl Provider {
         presented: &str,
         answer: &TokenResponse,
         now: UnixTime,
-    ) -> Result<Option<RotationGrace>, Failure> {
+    ) -> Result<Option<RotationGrace>, TokenEndpointError> {
         let Some(grace) = client.tokens.refresh.grace else {
             return Ok(None);
         };
@@ -49,7 +49,7 @@ impl Provider {
         old: &RefreshTokenRecord,
         presented: &str,
         now: UnixTime,
-    ) -> Result<Option<TokenResponse>, Failure> {
+    ) -> Result<Option<TokenResponse>, TokenEndpointError> {
         if client.tokens.refresh.grace.is_none() || old.client_id != client.id {
             return Ok(None);
         }

@@ -6,7 +6,10 @@ use http::header::{
     REFERRER_POLICY, WWW_AUTHENTICATE, X_FRAME_OPTIONS,
 };
 use http::{HeaderValue, Response, StatusCode};
+use portcullis_core::{AuthorizeErrorCode, BearerErrorCode, Issuer, OAuthError};
 use serde::Serialize;
+
+use crate::endpoint_error::{EndpointError, ErrorCode};
 
 /// Headers every response carrying a secret (token responses, redirects with a code) needs
 /// (RFC 6749 §5.1).
@@ -59,24 +62,40 @@ struct ErrorBody<'a> {
     error_description: &'a str,
 }
 
-/// An OAuth JSON error (RFC 6749 §5.2), with `WWW-Authenticate` when the status is 401.
-pub(crate) fn json_error(
-    status: StatusCode,
-    error: &str,
-    description: &str,
+/// An OAuth JSON error (RFC 6749 §5.2) with its code's status, uncached, with
+/// `WWW-Authenticate` when a challenge is given.
+pub(crate) fn json_error<C: ErrorCode>(
+    error: &OAuthError<C>,
     www_authenticate: Option<&str>,
 ) -> Response<Bytes> {
     let mut r = json(
-        status,
+        error.code.http_status(),
         &ErrorBody {
-            error,
-            error_description: description,
+            error: error.code.wire(),
+            error_description: &error.description,
         },
     );
     if let Some(value) = www_authenticate.and_then(|v| HeaderValue::from_str(v).ok()) {
         r.headers_mut().insert(WWW_AUTHENTICATE, value);
     }
     r
+}
+
+/// A `Bearer` challenge (RFC 6750 §3): the realm (the issuer), the error code if any, and
+/// the scope a token would need.
+pub(crate) fn bearer_challenge(
+    realm: &Issuer,
+    code: Option<BearerErrorCode>,
+    scope: Option<&str>,
+) -> String {
+    let mut challenge = format!("Bearer realm=\"{realm}\"");
+    if let Some(code) = code {
+        challenge.push_str(&format!(", error=\"{}\"", code.as_str()));
+    }
+    if let Some(scope) = scope {
+        challenge.push_str(&format!(", scope=\"{scope}\""));
+    }
+    challenge
 }
 
 impl crate::provider::Provider {
@@ -86,18 +105,15 @@ impl crate::provider::Provider {
     /// error `invalid_request` the client can read (RFC 6749 §5.2), uncached, and at UserInfo
     /// the Bearer challenge naming it (RFC 6750 §3.1).
     pub fn body_too_large(&self, path: &str) -> Response<Bytes> {
-        let challenge = (path == crate::paths::USERINFO).then(|| {
-            format!(
-                "Bearer realm=\"{}\", error=\"invalid_request\"",
-                self.inner.issuer
-            )
-        });
-        json_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
-            "the request body is too large",
+        let code = BearerErrorCode::InvalidRequest;
+        let challenge = (path == crate::paths::USERINFO)
+            .then(|| bearer_challenge(&self.inner.issuer, Some(code), None));
+        let mut r = json_error(
+            &OAuthError::new(code, "the request body is too large"),
             challenge.as_deref(),
-        )
+        );
+        *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        r
     }
 }
 
@@ -114,22 +130,23 @@ pub(crate) fn redirect(location: &str) -> Response<Bytes> {
             Bytes::new(),
         ),
         // Locations are serialized URLs, always valid header values.
-        Err(_) => error_page(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
+        Err(_) => error_page(OAuthError::new(
+            AuthorizeErrorCode::InvalidRequest,
             "invalid redirect",
-        ),
+        )),
     }
 }
 
-/// An HTML error page for errors that must not be redirected (RFC 6749 §4.1.2.1).
-pub(crate) fn error_page(status: StatusCode, error: &str, description: &str) -> Response<Bytes> {
+/// An HTML error page for errors that must not be redirected (RFC 6749 §4.1.2.1), at the
+/// authorization and end-session endpoints: 400, or 503 for a server fault.
+pub(crate) fn error_page(error: impl Into<EndpointError<AuthorizeErrorCode>>) -> Response<Bytes> {
+    let error = error.into().into_oauth();
     let body = format!(
         "<p><code>{}</code></p><p>{}</p>",
-        escape_html(error),
-        escape_html(description)
+        escape_html(error.code.as_str()),
+        escape_html(&error.description)
     );
-    html_page(status, "Authorization error", &body)
+    html_page(error.code.http_status(), "Authorization error", &body)
 }
 
 /// A minimal HTML page that cannot be framed or cached. `body` must already be escaped.

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use portcullis_core::{RevocationRequest, TokenHash, TokenKind};
 
-use crate::client_endpoint::{ClientRequest, Failure};
+use crate::client_endpoint::{ClientRequest, TokenEndpointError};
 use crate::provider::Provider;
 use crate::responses::json;
 
@@ -19,7 +19,7 @@ impl Provider {
         }
     }
 
-    async fn revocation(&self, req: &Request<Bytes>) -> Result<(), Failure> {
+    async fn revocation(&self, req: &Request<Bytes>) -> Result<(), TokenEndpointError> {
         let ClientRequest {
             client,
             params,

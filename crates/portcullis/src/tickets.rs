@@ -9,11 +9,10 @@
 //! pending request has exactly one accepted spelling, hence one hash.
 
 use bytes::Bytes;
-use http::{Response, StatusCode};
-use portcullis_core::{TokenHash, UnixTime};
+use http::Response;
+use portcullis_core::{AuthorizeErrorCode, OAuthError, TokenHash, UnixTime};
 use portcullis_store::{ReplayNamespace, ReplayOutcome};
 
-use crate::authorize::{store_failed, unavailable_page};
 use crate::provider::Provider;
 use crate::responses::error_page;
 
@@ -46,15 +45,11 @@ impl Provider {
             .await;
         match outcome {
             Ok(ReplayOutcome::Fresh) => Ok(()),
-            Ok(ReplayOutcome::Replayed) => Err(error_page(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
+            Ok(ReplayOutcome::Replayed) => Err(error_page(OAuthError::new(
+                AuthorizeErrorCode::InvalidRequest,
                 replayed,
-            )),
-            Err(e) => {
-                store_failed(&e);
-                Err(unavailable_page())
-            }
+            ))),
+            Err(e) => Err(error_page(e)),
         }
     }
 }

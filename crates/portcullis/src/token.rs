@@ -14,8 +14,8 @@ use portcullis_core::{
 };
 use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
 
-use crate::client_endpoint::{ClientRequest, Failure};
-use crate::id_tokens::{IdTokenError, IdTokenFor};
+use crate::client_endpoint::{ClientRequest, TokenEndpointError};
+use crate::id_tokens::IdTokenFor;
 use crate::keys::KeyError;
 use crate::provider::Provider;
 use crate::responses::json;
@@ -40,7 +40,10 @@ impl Provider {
         }
     }
 
-    async fn token_response(&self, req: &Request<Bytes>) -> Result<TokenResponse, Failure> {
+    async fn token_response(
+        &self,
+        req: &Request<Bytes>,
+    ) -> Result<TokenResponse, TokenEndpointError> {
         let ClientRequest {
             client,
             params,
@@ -54,7 +57,7 @@ impl Provider {
         client: &Client,
         params: &Params,
         now: UnixTime,
-    ) -> Result<TokenResponse, Failure> {
+    ) -> Result<TokenResponse, TokenEndpointError> {
         let request = TokenRequest::parse(params)?;
         request.check_client(client)?;
         let resources = requested_resources(params, &self.inner.policy.resources, &client.id)
@@ -78,7 +81,7 @@ impl Provider {
         g: AuthorizationCodeGrant,
         resources: Vec<String>,
         now: UnixTime,
-    ) -> Result<TokenResponse, Failure> {
+    ) -> Result<TokenResponse, TokenEndpointError> {
         let inner = &self.inner;
         let record = match inner
             .stores
@@ -169,7 +172,7 @@ impl Provider {
         g: RefreshTokenGrant,
         resources: Vec<String>,
         now: UnixTime,
-    ) -> Result<TokenResponse, Failure> {
+    ) -> Result<TokenResponse, TokenEndpointError> {
         let inner = &self.inner;
         let hash = TokenHash::of(&g.refresh_token);
         let Some((old, state)) = inner
@@ -300,7 +303,7 @@ impl Provider {
     }
 
     /// A rotated refresh token came back: someone holds a copy. Revoke the whole family.
-    async fn refresh_reused(&self, family_id: &FamilyId, now: UnixTime) -> Failure {
+    async fn refresh_reused(&self, family_id: &FamilyId, now: UnixTime) -> TokenEndpointError {
         tracing::warn!("refresh token reused; revoking its family");
         match self.revoke_family(family_id, now).await {
             Ok(()) => invalid_grant("the refresh token was already used").into(),
@@ -316,7 +319,7 @@ impl Provider {
         g: ClientCredentialsGrant,
         audience: Vec<String>,
         now: UnixTime,
-    ) -> Result<TokenResponse, Failure> {
+    ) -> Result<TokenResponse, TokenEndpointError> {
         let scopes =
             decide_client_credentials(client, &g, &audience, &self.inner.policy.resources)?;
         let to = TokenSubject {
@@ -345,7 +348,7 @@ impl Provider {
         client: &Client,
         to: &TokenSubject<'_>,
         now: UnixTime,
-    ) -> Result<MintedToken<AccessTokenRecord>, Failure> {
+    ) -> Result<MintedToken<AccessTokenRecord>, TokenEndpointError> {
         let inner = &self.inner;
         let policy = &inner.policy;
         let token_exp = now.plus(policy.lifetimes.access_token);
@@ -380,10 +383,7 @@ impl Provider {
                 let extra = self
                     .access_token_claims_for(to.delegation.map(|d| d.subject), to)
                     .await?;
-                let key = self
-                    .signer(policy.keys.default_alg, now)
-                    .await
-                    .map_err(IdTokenError::from)?;
+                let key = self.signer(policy.keys.default_alg, now).await?;
                 // RFC 9068 §3: without a resource, a default audience: this provider.
                 let default_audience = [inner.issuer.to_string()];
                 let to = TokenSubject {
@@ -394,7 +394,6 @@ impl Provider {
                     },
                     ..*to
                 };
-                let failed = |e: KeyError| Failure::from(IdTokenError::from(e));
                 let unsigned = prepare_jwt_access_token(
                     &to,
                     now,
@@ -404,11 +403,11 @@ impl Provider {
                     key.kid(),
                     inner.rng.as_ref(),
                 )
-                .map_err(|e| failed(e.into()))?;
+                .map_err(KeyError::from)?;
                 let signature = key
                     .sign(unsigned.signing_input())
                     .await
-                    .map_err(|e| failed(e.into()))?;
+                    .map_err(KeyError::from)?;
                 Ok(unsigned.with_signature(&signature))
             }
         }
@@ -419,13 +418,12 @@ impl Provider {
         &self,
         subject: Option<&str>,
         to: &TokenSubject<'_>,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+    ) -> Result<serde_json::Map<String, serde_json::Value>, TokenEndpointError> {
         let hook = self
             .inner
             .claims
             .access_token_claims(subject, to.client_id, to.audience, to.scopes)
-            .await
-            .map_err(IdTokenError::from)?;
+            .await?;
         let mut extra = serde_json::Map::new();
         let dropped = merge_extra_claims(&mut extra, hook);
         if !dropped.is_empty() {

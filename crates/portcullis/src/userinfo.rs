@@ -3,74 +3,77 @@
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{Method, Request, Response, StatusCode};
-use portcullis_core::{bearer_credentials, release_claims, BearerCredentials, Params, TokenHash};
+use portcullis_core::{
+    bearer_credentials, release_claims, BearerCredentials, BearerErrorCode, OAuthError, Params,
+    TokenHash,
+};
 
 use crate::authorize::is_form;
+use crate::endpoint_error::EndpointError;
 use crate::provider::Provider;
-use crate::responses::{json, json_error};
+use crate::responses::{bearer_challenge, json, json_error};
 
-/// A UserInfo failure, answered per RFC 6750 §3.
-enum Refusal {
-    /// 400 `invalid_request`.
-    BadRequest(&'static str),
-    /// 401 without an error code: no token was sent (RFC 6750 §3.1).
-    NoToken,
-    /// 401 `invalid_token`.
-    InvalidToken,
-    /// 403 `insufficient_scope`: the token lacks `openid`.
-    InsufficientScope,
-    /// 503: the store failed.
-    Unavailable,
+type BearerError = OAuthError<BearerErrorCode>;
+
+fn invalid_request(description: &'static str) -> BearerError {
+    OAuthError::new(BearerErrorCode::InvalidRequest, description)
 }
+
+fn invalid_token() -> BearerError {
+    OAuthError::new(
+        BearerErrorCode::InvalidToken,
+        "the access token is invalid or expired",
+    )
+}
+
+/// The scope UserInfo needs (OpenID Connect Core §5.3.1).
+const USERINFO_SCOPE: &str = "openid";
 
 impl Provider {
     /// UserInfo: GET or POST, the access token in the `Authorization: Bearer` header or a
     /// form body's `access_token` (RFC 6750 §2.1, §2.2; never the query string). Returns the
     /// claims the token's scopes and `claims` request allow, with the client's `sub`.
     pub async fn userinfo(&self, req: Request<Bytes>) -> Response<Bytes> {
-        match self.userinfo_claims(&req).await {
+        let token = match bearer_token(&req) {
+            Ok(Some(token)) => token,
+            // RFC 6750 §3.1: a request without any token gets a challenge with no error.
+            Ok(None) => {
+                let no_token = OAuthError::new(BearerErrorCode::InvalidToken, "no access token");
+                return self.bearer_error_response(&no_token, false, &req);
+            }
+            Err(e) => return self.bearer_error_response(&e, true, &req),
+        };
+        match self.userinfo_claims(&token).await {
             Ok(claims) => json(StatusCode::OK, &claims),
-            Err(refusal) => self.refuse(refusal, &req),
+            Err(e) => self.bearer_error_response(&e.into_oauth(), true, &req),
         }
     }
 
-    fn refuse(&self, refusal: Refusal, req: &Request<Bytes>) -> Response<Bytes> {
-        let realm = format!("Bearer realm=\"{}\"", self.inner.issuer);
-        let (status, error, description, challenge) = match refusal {
-            Refusal::BadRequest(d) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                d,
-                Some(format!("{realm}, error=\"invalid_request\"")),
-            ),
-            Refusal::NoToken => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "no access token",
-                Some(realm),
-            ),
-            Refusal::InvalidToken => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the access token is invalid or expired",
-                Some(format!("{realm}, error=\"invalid_token\"")),
-            ),
-            Refusal::InsufficientScope => (
-                StatusCode::FORBIDDEN,
-                "insufficient_scope",
-                "the access token does not carry the openid scope",
-                Some(format!(
-                    "{realm}, error=\"insufficient_scope\", scope=\"openid\""
-                )),
-            ),
-            Refusal::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the server is temporarily unavailable",
+    /// The JSON error with its status (RFC 6750 §3.1) and, but for a server fault, a
+    /// `Bearer` challenge: naming the error when the request sent a token (`with_code`),
+    /// and the scope needed after `insufficient_scope`. `405` + `Allow` for a method other
+    /// than GET or POST.
+    fn bearer_error_response(
+        &self,
+        error: &BearerError,
+        with_code: bool,
+        req: &Request<Bytes>,
+    ) -> Response<Bytes> {
+        let code = error.code;
+        let challenge = match code {
+            BearerErrorCode::TemporarilyUnavailable => None,
+            BearerErrorCode::InsufficientScope => Some(bearer_challenge(
+                &self.inner.issuer,
+                Some(code),
+                Some(USERINFO_SCOPE),
+            )),
+            _ => Some(bearer_challenge(
+                &self.inner.issuer,
+                with_code.then_some(code),
                 None,
-            ),
+            )),
         };
-        let mut r = json_error(status, error, description, challenge.as_deref());
+        let mut r = json_error(error, challenge.as_deref());
         if !matches!(*req.method(), Method::GET | Method::POST) {
             *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
             r.headers_mut().insert(
@@ -83,39 +86,35 @@ impl Provider {
 
     async fn userinfo_claims(
         &self,
-        req: &Request<Bytes>,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, Refusal> {
-        let token = bearer_token(req)?;
+        token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, EndpointError<BearerErrorCode>> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        let store_down = |e: portcullis_store::StoreError| {
-            tracing::error!(error = %e, "store failure");
-            Refusal::Unavailable
-        };
         let record = inner
             .stores
             .access_tokens
-            .find_access_token(&inner.issuer, &TokenHash::of(&token))
-            .await
-            .map_err(store_down)?
+            .find_access_token(&inner.issuer, &TokenHash::of(token))
+            .await?
             .filter(|r| now < r.expires_at)
-            .ok_or(Refusal::InvalidToken)?;
+            .ok_or_else(invalid_token)?;
         let scopes = record.scopes_at(now);
         let subject = match &record.subject {
-            Some(s) if scopes.contains("openid") => s,
-            _ => return Err(Refusal::InsufficientScope),
+            Some(s) if scopes.contains(USERINFO_SCOPE) => s,
+            _ => {
+                return Err(OAuthError::new(
+                    BearerErrorCode::InsufficientScope,
+                    "the access token does not carry the openid scope",
+                )
+                .into())
+            }
         };
         let client = inner
             .stores
             .clients
             .find_client(&inner.issuer, &record.client_id, now)
-            .await
-            .map_err(store_down)?
-            .ok_or(Refusal::InvalidToken)?;
-        let all = inner.claims.claims(subject).await.map_err(|e| {
-            tracing::error!(error = %e, "claims source failure");
-            Refusal::Unavailable
-        })?;
+            .await?
+            .ok_or_else(invalid_token)?;
+        let all = inner.claims.claims(subject).await?;
         let mut claims = release_claims(&all, &scopes, &record.userinfo_claims);
         claims.insert("sub".into(), self.subject_for(&client, subject).into());
         Ok(claims)
@@ -123,46 +122,46 @@ impl Provider {
 }
 
 /// The one access token of the request (RFC 6750 §2): header or form body, not both, never
-/// the query.
-fn bearer_token(req: &Request<Bytes>) -> Result<String, Refusal> {
+/// the query; `None` when the request sends none.
+fn bearer_token(req: &Request<Bytes>) -> Result<Option<String>, BearerError> {
     if !matches!(*req.method(), Method::GET | Method::POST) {
-        return Err(Refusal::BadRequest("use GET or POST"));
+        return Err(invalid_request("use GET or POST"));
     }
     if req
         .uri()
         .query()
         .is_some_and(|q| Params::parse(q.as_bytes()).map_or(true, |p| p.contains("access_token")))
     {
-        return Err(Refusal::BadRequest(
+        return Err(invalid_request(
             "access tokens are not accepted in the query string",
         ));
     }
     let mut headers = req.headers().get_all(AUTHORIZATION).iter();
     let header = headers.next();
     if headers.next().is_some() {
-        return Err(Refusal::BadRequest("more than one Authorization header"));
+        return Err(invalid_request("more than one Authorization header"));
     }
     let from_header = match header {
         None => None,
         Some(v) => match bearer_credentials(v.as_bytes()) {
             BearerCredentials::Token(t) => Some(t.to_owned()),
-            BearerCredentials::OtherScheme => return Err(Refusal::NoToken),
-            BearerCredentials::Malformed => return Err(Refusal::InvalidToken),
+            BearerCredentials::OtherScheme => return Ok(None),
+            BearerCredentials::Malformed => return Err(invalid_token()),
         },
     };
     let from_body = if *req.method() == Method::POST && is_form(req) {
         let params =
-            Params::parse(req.body()).map_err(|_| Refusal::BadRequest("malformed form body"))?;
+            Params::parse(req.body()).map_err(|_| invalid_request("malformed form body"))?;
         if params.is_repeated("access_token") {
-            return Err(Refusal::BadRequest("access_token was sent more than once"));
+            return Err(invalid_request("access_token was sent more than once"));
         }
         params.get("access_token").map(str::to_owned)
     } else {
         None
     };
     match (from_header, from_body) {
-        (Some(_), Some(_)) => Err(Refusal::BadRequest("more than one access token")),
-        (Some(t), None) | (None, Some(t)) => Ok(t),
-        (None, None) => Err(Refusal::NoToken),
+        (Some(_), Some(_)) => Err(invalid_request("more than one access token")),
+        (Some(t), None) | (None, Some(t)) => Ok(Some(t)),
+        (None, None) => Ok(None),
     }
 }

@@ -80,6 +80,73 @@ async fn discovery_is_built_from_the_issuer_only() {
 }
 
 #[tokio::test]
+async fn discovery_lists_what_the_core_supports_in_a_stable_order() {
+    let h = Harness::with_policy(Policy::default()).await;
+    let d: Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();
+    let secret_methods = ["client_secret_basic", "client_secret_post"];
+    for (field, expected) in [
+        ("response_modes_supported", &["query"][..]),
+        (
+            "grant_types_supported",
+            &["authorization_code", "refresh_token", "client_credentials"],
+        ),
+        ("subject_types_supported", &["public", "pairwise"]),
+        (
+            "token_endpoint_auth_methods_supported",
+            &["client_secret_basic", "client_secret_post", "none"],
+        ),
+        (
+            "revocation_endpoint_auth_methods_supported",
+            &["client_secret_basic", "client_secret_post", "none"],
+        ),
+        (
+            "introspection_endpoint_auth_methods_supported",
+            &secret_methods,
+        ),
+        (
+            "prompt_values_supported",
+            &["none", "login", "consent", "select_account"],
+        ),
+        ("claim_types_supported", &["normal"]),
+        (
+            "claims_supported",
+            &[
+                "sub",
+                "name",
+                "given_name",
+                "family_name",
+                "middle_name",
+                "nickname",
+                "preferred_username",
+                "profile",
+                "picture",
+                "website",
+                "email",
+                "email_verified",
+                "gender",
+                "birthdate",
+                "zoneinfo",
+                "locale",
+                "phone_number",
+                "phone_number_verified",
+                "address",
+                "updated_at",
+            ],
+        ),
+    ] {
+        assert_eq!(d[field], serde_json::json!(expected), "{field}");
+    }
+    let mut plain = Policy::default();
+    plain.dangerous_allow_plain_pkce = true;
+    let h = Harness::with_policy(plain).await;
+    let d: Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();
+    assert_eq!(
+        d["code_challenge_methods_supported"],
+        serde_json::json!(["S256", "plain"])
+    );
+}
+
+#[tokio::test]
 async fn discovery_lists_the_hosts_scopes_after_openid_connects() {
     let scopes = |h: &Harness| {
         let d: Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();

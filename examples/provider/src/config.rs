@@ -14,9 +14,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use portcullis::core::{
-    Client, ClientError, ClientKind, ClientOidc, ClientSecretHash, ClientTokens, KeyEncryptionKey,
-    KeyEncryptionKeys, KeyPolicy, KeySealError, Lifetimes, RefreshGrace, RefreshPolicy,
-    SubjectType,
+    standard_claim, ClaimType, Client, ClientError, ClientKind, ClientOidc, ClientSecretHash,
+    ClientTokens, KeyEncryptionKey, KeyEncryptionKeys, KeyPolicy, KeySealError, Lifetimes,
+    RefreshGrace, RefreshPolicy, SubjectType,
 };
 use portcullis_axum::ServerLimits;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -307,13 +307,11 @@ enum ClaimKind {
 
 impl ClaimKind {
     fn of(name: &str) -> Self {
-        match name {
-            "email_verified" | "phone_number_verified" => Self::Flag,
-            "updated_at" => Self::Timestamp,
-            "address" => Self::Address,
-            "name" | "given_name" | "family_name" | "middle_name" | "nickname"
-            | "preferred_username" | "profile" | "picture" | "website" | "email" | "gender"
-            | "birthdate" | "zoneinfo" | "locale" | "phone_number" => Self::Text,
+        match standard_claim(name).map(|c| c.claim_type) {
+            Some(ClaimType::String) => Self::Text,
+            Some(ClaimType::Boolean) => Self::Flag,
+            Some(ClaimType::Timestamp) => Self::Timestamp,
+            Some(ClaimType::Address) => Self::Address,
             _ => Self::Any,
         }
     }
