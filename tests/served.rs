@@ -1,6 +1,5 @@
 //! Providers served on loopback by either adapter, so that one test runs against each: a
-//! suite loops over [`Adapter::ALL`] (or reads [`Adapter::from_env`]) and starts its
-//! providers with [`Served::start`].
+//! suite loops over [`Adapter::ALL`] and starts its providers with [`Served::start`].
 //!
 //! The host's pages are written once, against the engine's `portcullis::Interaction` (`http`
 //! types in and out), which both adapters take.
@@ -22,31 +21,8 @@ use portcullis_interaction::SessionManager;
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
 
+pub use crate::Adapter;
 pub use portcullis::Interaction;
-
-/// The web framework a provider is served with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Adapter {
-    /// `portcullis-axum`, on its `serve` with [`ServerLimits`].
-    Axum,
-    /// `portcullis-actix`, on `actix_web::HttpServer`.
-    Actix,
-}
-
-impl Adapter {
-    /// Every adapter, for a test that runs against each in turn.
-    pub const ALL: [Self; 2] = [Self::Axum, Self::Actix];
-
-    /// The adapter named by `PORTCULLIS_E2E_ADAPTER` (`axum` or `actix`; axum when unset),
-    /// for a suite run once per adapter by its caller. Panics on another value.
-    pub fn from_env() -> Self {
-        match std::env::var("PORTCULLIS_E2E_ADAPTER").as_deref() {
-            Err(_) | Ok("axum") => Self::Axum,
-            Ok("actix") => Self::Actix,
-            Ok(other) => panic!("PORTCULLIS_E2E_ADAPTER={other}: expected axum or actix"),
-        }
-    }
-}
 
 /// A loopback port, bound before the providers are built: their issuers name it.
 #[derive(Debug)]
