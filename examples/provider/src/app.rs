@@ -31,7 +31,6 @@ use portcullis_interaction::{
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{key_encryption_keys, Config};
@@ -317,53 +316,42 @@ impl Site {
             }))
     }
 
-    /// Serves the site with actix-web within `limits`, on a thread of its own (actix runs
-    /// its own runtime): the server's handle, and its end.
-    async fn serve_actix(
+    /// Serves the site with actix-web within `limits`, on a runtime of its own (actix's),
+    /// until the returned future is dropped.
+    fn serve_actix(
         self,
         listener: std::net::TcpListener,
         limits: ServerLimits,
-    ) -> std::io::Result<(ServerHandle, oneshot::Receiver<std::io::Result<()>>)> {
+    ) -> std::io::Result<impl Future<Output = std::io::Result<()>> + Send> {
         // actix limits connections per worker.
         let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         let timeout = limits.request_timeout;
-        let provider = self.state.provider.clone();
-        let engine = portcullis_actix::router(provider, Pages(self.state.clone()));
-        let (engine, host) = (
-            engine.request_timeout(timeout),
-            portcullis_actix::host_routes(self.routes.clone()).request_timeout(timeout),
-        );
-        let (started, handle) = oneshot::channel();
-        let (ended, end) = oneshot::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    let (site, scope) = (self.clone(), web::scope(&self.base));
-                    App::new()
-                        .service(scope.service(engine.clone()).service(host.clone()))
-                        .default_service(web::to(move || {
-                            std::future::ready(portcullis_actix::into_response(site.not_found()))
-                        }))
-                        .wrap(from_fn(security_headers))
-                })
-                .workers(workers)
-                .max_connections((limits.max_connections.get() / workers).max(1))
-                .client_request_timeout(limits.header_read_timeout)
-                .keep_alive(limits.idle_timeout)
-                .disable_signals()
-                .listen(listener)
-                .map(HttpServer::run);
-                match server {
-                    Ok(server) => {
-                        let _ = started.send(Ok(server.handle()));
-                        let _ = ended.send(server.await);
-                    }
-                    Err(e) => drop(started.send(Err(e))),
-                }
-            })
-        });
-        let handle = handle.await.map_err(std::io::Error::other)??;
-        Ok((handle, end))
+        let engine =
+            portcullis_actix::router(self.state.provider.clone(), Pages(self.state.clone()))
+                .request_timeout(timeout);
+        let host = portcullis_actix::host_routes(self.routes.clone()).request_timeout(timeout);
+        let server = HttpServer::new(move || {
+            let (site, scope) = (self.clone(), web::scope(&self.base));
+            App::new()
+                .service(scope.service(engine.clone()).service(host.clone()))
+                .default_service(web::to(move || {
+                    std::future::ready(portcullis_actix::into_response(site.not_found()))
+                }))
+                .wrap(from_fn(security_headers))
+        })
+        .workers(workers)
+        .max_connections((limits.max_connections.get() / workers).max(1))
+        .client_request_timeout(limits.header_read_timeout)
+        .keep_alive(limits.idle_timeout)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        let stop = StopOnDrop(server.handle());
+        let served = tokio::task::spawn_blocking(|| actix_web::rt::System::new().block_on(server));
+        Ok(async move {
+            let _stop = stop;
+            served.await.map_err(std::io::Error::other)?
+        })
     }
 }
 
@@ -377,7 +365,7 @@ async fn security_headers(
     Ok(response)
 }
 
-/// Stops an actix-web server when dropped, with the task that serves it.
+/// Stops an actix-web server when dropped.
 struct StopOnDrop(ServerHandle);
 
 impl Drop for StopOnDrop {
@@ -572,14 +560,7 @@ async fn start(
         Adapter::Axum => {
             Box::pin(async move { match portcullis_axum::serve(listener, router, limits).await {} })
         }
-        Adapter::Actix => {
-            let (handle, end) = site.serve_actix(listener.into_std()?, limits).await?;
-            let stop = StopOnDrop(handle);
-            Box::pin(async move {
-                let _stop = stop;
-                end.await.map_err(std::io::Error::other)?
-            })
-        }
+        Adapter::Actix => Box::pin(site.serve_actix(listener.into_std()?, limits)?),
     };
     let purger = provider.clone();
     let task = tokio::spawn(async move {
