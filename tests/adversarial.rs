@@ -2064,8 +2064,18 @@ async fn rfc6819_5_1_4_2_3_failed_sign_ins_are_throttled_per_account() {
 /// wait is over.
 #[tokio::test]
 async fn rfc6819_5_1_4_2_3_failed_sign_ins_are_throttled_per_address() {
+    throttled_per_address(Adapter::Axum).await;
+}
+
+/// The same on actix-web: its peer address reaches the pages as the client's address.
+#[tokio::test]
+async fn rfc6819_5_1_4_2_3_failed_sign_ins_are_throttled_per_address_on_actix() {
+    throttled_per_address(Adapter::Actix).await;
+}
+
+async fn throttled_per_address(adapter: Adapter) {
     let clock = Arc::new(ManualClock::new(UnixTime::from_secs(1_750_000_000)));
-    let server = start_with_clock(Adapter::Axum, demo_config(&[], ""), clock.clone()).await;
+    let server = start_with_clock(adapter, demo_config(&[], ""), clock.clone()).await;
     let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
     let browser = Browser::new();
     let login = browser.get(&url).await;
