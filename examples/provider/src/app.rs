@@ -480,7 +480,7 @@ impl Drop for Running {
 pub enum Adapter {
     /// `portcullis-axum`, on its `serve` (as the binary is).
     Axum,
-    /// `portcullis-actix`, on actix-web's `HttpServer`, on a thread of its own.
+    /// `portcullis-actix`, on actix-web's `HttpServer` (and actix's own runtime).
     Actix,
 }
 
