@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use portcullis::{paths, Provider};
+use portcullis::{paths, HostRoutes, Provider};
 use portcullis_e2e::served::{
     test_provider, Adapter, Mount, Port, Served, TestPages, ECHO_HEADER, PEER_HEADER,
     SIGN_IN_HEADER, WEB_CLIENT, WEB_REDIRECT, WEB_SECRET,
@@ -546,5 +546,46 @@ async fn a_body_that_does_not_come_gets_408() {
             text.to_ascii_lowercase().contains("connection: close"),
             "{adapter:?}: {text}"
         );
+    }
+}
+
+/// The host's own routes (the engine's `HostRoutes`) are mounted alike: each request reaches
+/// its method's handler translated whole (the peer's address included), another method gets
+/// `405` with `Allow`, a body over the limit `413`.
+#[tokio::test]
+async fn host_routes_are_mounted_alike() {
+    let routes = HostRoutes::new().route(http::Method::POST, "/login", |req| async move {
+        let req: http::Request<Bytes> = req;
+        let peer = req.extensions().get::<std::net::SocketAddr>().is_some();
+        let (method, uri, len) = (req.method(), req.uri(), req.body().len());
+        http::Response::new(Bytes::from(format!("{method} {uri} {len} peer={peer}")))
+    });
+    for adapter in Adapter::ALL {
+        let port = Port::bind();
+        let store = Arc::new(MemoryStore::new());
+        let provider = test_provider(store.clone(), port.issuer("")).await;
+        let pages = TestPages::new(&provider, store);
+        let mount = Mount::One(provider, pages);
+        let server = Served::start_with_routes(adapter, port, mount, routes.clone()).await;
+        let ok = send(
+            Method::POST,
+            &server.url("/login?x=1"),
+            &[],
+            b"a=1".to_vec(),
+        )
+        .await;
+        assert_eq!(ok.status, StatusCode::OK, "{adapter:?}");
+        assert_eq!(ok.body, "POST /login?x=1 3 peer=true", "{adapter:?}");
+        let other = send(Method::GET, &server.url("/login"), &[], Vec::new()).await;
+        assert_eq!(
+            (other.status, other.header("allow")),
+            (StatusCode::METHOD_NOT_ALLOWED, Some("POST")),
+            "{adapter:?}"
+        );
+        let (status, text) = raw_post(&server, "/login", &vec![b'a'; LIMIT + 1], false).await;
+        assert_eq!(status, 413, "{adapter:?}: {text}");
+        // The engine's endpoints are still there.
+        let jwks = send(Method::GET, &server.url(paths::JWKS), &[], Vec::new()).await;
+        assert_eq!(jwks.status, StatusCode::OK, "{adapter:?}");
     }
 }

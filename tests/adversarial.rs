@@ -16,7 +16,7 @@ use portcullis_e2e::provider::{
 };
 use portcullis_e2e::{
     authorize_url, demo_config, exchange_code, http_client, post_form, query_param, refresh, start,
-    start_with, start_with_clock, Browser, Decision, Page, PKCE_CHALLENGE, PKCE_VERIFIER,
+    start_with, start_with_clock, Adapter, Browser, Decision, Page, PKCE_CHALLENGE, PKCE_VERIFIER,
 };
 use reqwest::header::{
     HeaderMap, ACCESS_CONTROL_ALLOW_ORIGIN, AUTHORIZATION, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
@@ -298,7 +298,7 @@ async fn userinfo_with_bearer(
 /// failed try spends it. A code redeemed twice revokes what it issued (RFC 6749 §4.1.2).
 #[tokio::test]
 async fn rfc9700_4_5_authorization_code_injection() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
     // The same loopback URI on another port: registered for the client (RFC 8252 §7.3), but
@@ -345,7 +345,7 @@ async fn rfc9700_4_5_authorization_code_injection() {
 /// `authorize::tests::pkce_policy`.)
 #[tokio::test]
 async fn rfc9700_4_8_pkce_downgrade() {
-    let server = start_with(demo_config(&[], LEGACY_TOML)).await;
+    let server = start_with(Adapter::Axum, demo_config(&[], LEGACY_TOML)).await;
     let issuer = server.issuer();
     let browser = Browser::new();
 
@@ -402,7 +402,7 @@ async fn rfc9700_4_8_pkce_downgrade() {
 /// exactly once and equal to the issuer, which the metadata announces.
 #[tokio::test]
 async fn rfc9700_4_4_mix_up() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let issuer = server.issuer();
     let metadata = discovery(&server, &[]).await;
     assert_eq!(metadata["issuer"], issuer.as_str());
@@ -454,7 +454,7 @@ async fn rfc9700_4_4_mix_up() {
 /// never a redirect.
 #[tokio::test]
 async fn rfc9700_4_1_exact_redirect_uri_matching() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
     let near_misses = [
@@ -498,7 +498,7 @@ async fn rfc9700_4_1_exact_redirect_uri_matching() {
 /// 1.0 §3).
 #[tokio::test]
 async fn rfc9700_4_11_open_redirection() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     let evil = "https://evil.example/cb";
     let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
@@ -566,7 +566,7 @@ async fn rfc9700_4_11_open_redirection() {
 /// no code, nothing signed out or revoked.
 #[tokio::test]
 async fn rfc9700_4_7_csrf() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
     let victim = Browser::new();
     let login = victim.get(&url).await;
@@ -666,7 +666,7 @@ async fn rfc9700_4_7_csrf() {
 /// in the answer.
 #[tokio::test]
 async fn replayed_consent_gets_no_code() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
     let consent = browser.sign_in(&url, &DEMO_USER).await;
@@ -682,7 +682,7 @@ async fn replayed_consent_gets_no_code() {
 /// page: no code, and nothing granted.
 #[tokio::test]
 async fn consent_approved_after_denial_gets_no_code() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let issuer = server.issuer();
     let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
     let browser = Browser::new();
@@ -725,7 +725,7 @@ fn assert_already_answered(page: &Page, what: &str) {
 /// `frame-ancestors 'none'`.
 #[tokio::test]
 async fn rfc9700_4_16_clickjacking() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
     let account = Url::parse(&server.url("/account")).expect("a URL");
@@ -769,7 +769,7 @@ async fn rfc9700_4_16_clickjacking() {
 /// and they and the redirect carrying the code send `Referrer-Policy: no-referrer`.
 #[tokio::test]
 async fn rfc9700_4_2_referrer_leakage() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
     let evil = good_request("no-such-client", "https://evil.example/cb");
@@ -806,7 +806,7 @@ async fn rfc9700_4_2_referrer_leakage() {
 /// be in the request URI): without others the client is not authenticated (401).
 #[tokio::test]
 async fn rfc9700_4_3_access_token_in_a_query_string() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let token = openid_access_token(&server).await;
     let in_query = format!("{}?access_token={token}", server.url("/userinfo"));
     let bearer = format!("Bearer {token}");
@@ -857,7 +857,7 @@ async fn rfc9700_4_3_access_token_in_a_query_string() {
 /// refresh token and every access token — for a public and for a confidential client.
 #[tokio::test]
 async fn rfc9700_4_14_refresh_token_replay() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let issuer = server.issuer();
     let browser = Browser::new();
     for client in [&DEMO_NATIVE_CLIENT, &DEMO_WEB_CLIENT] {
@@ -892,7 +892,7 @@ async fn rfc9700_4_14_refresh_token_replay() {
 /// authentication spends nothing: the code still works for its own client.
 #[tokio::test]
 async fn rfc9700_2_5_client_impersonation() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     let code = code(&server, &browser, &DEMO_WEB_CLIENT).await;
     let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
@@ -970,7 +970,7 @@ async fn send_form(url: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
 /// an unknown client get the very same 401, header for header and byte for byte.
 #[tokio::test]
 async fn rfc6819_4_3_5_client_secret_guessing() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let right = DEMO_SERVICE_CLIENT.secret.expect("a secret");
     let long = "s".repeat(4096);
     let same_length = "x".repeat(right.len());
@@ -1034,7 +1034,7 @@ async fn rfc6819_4_3_5_client_secret_guessing() {
 /// answer.
 #[tokio::test]
 async fn rfc9110_oversized_requests() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let huge = "a".repeat(MIB);
     let body = format!("code={huge}");
     let form = "Content-Type: application/x-www-form-urlencoded\r\n";
@@ -1175,7 +1175,7 @@ async fn raw(
 /// redirect, since nothing of the request can be trusted.
 #[tokio::test]
 async fn rfc6749_appendix_b_malformed_encoding() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
     let good = url::form_urlencoded::Serializer::new(String::new())
@@ -1246,7 +1246,7 @@ async fn rfc6749_appendix_b_malformed_encoding() {
 /// repeated `state`. (`resource` may repeat: RFC 8707 §2.)
 #[tokio::test]
 async fn rfc6749_3_1_repeated_parameters() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let issuer = server.issuer();
     let browser = Browser::new();
     let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
@@ -1372,7 +1372,7 @@ async fn rfc6749_3_1_repeated_parameters() {
 /// no token.
 #[tokio::test]
 async fn rfc9700_2_1_2_implicit_grant() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let issuer = server.issuer();
     let browser = Browser::new();
     let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
@@ -1432,7 +1432,7 @@ async fn rfc9700_2_1_2_implicit_grant() {
 /// re-posts the user's credentials to the client.
 #[tokio::test]
 async fn rfc9700_4_12_303_after_post() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let issuer = server.issuer();
     let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
     let url = authorize_url(issuer, &DEMO_WEB_CLIENT, "read", STATE);
@@ -1486,7 +1486,7 @@ async fn rfc9700_4_12_303_after_post() {
 /// the configured issuer.
 #[tokio::test]
 async fn rfc9700_4_13_forwarded_headers() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let forged = [
         ("host", "evil.example"),
         ("x-forwarded-host", "evil.example"),
@@ -1519,7 +1519,7 @@ async fn rfc9700_4_13_forwarded_headers() {
 /// it (`insufficient_scope`, 403).
 #[tokio::test]
 async fn rfc9700_4_15_client_impersonating_resource_owner() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let (status, tokens) = post_form(
         &server.url("/token"),
         &DEMO_SERVICE_CLIENT,
@@ -1565,7 +1565,7 @@ async fn rfc9700_4_15_client_impersonating_resource_owner() {
 /// metadata does not offer it.
 #[tokio::test]
 async fn rfc9700_2_4_password_grant() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let answer = post_form(
         &server.url("/token"),
         &DEMO_WEB_CLIENT,
@@ -1589,7 +1589,7 @@ async fn rfc9700_2_4_password_grant() {
 /// a preflight gets `Access-Control-Allow-Origin`.
 #[tokio::test]
 async fn rfc9700_2_6_metadata_and_no_cors_at_the_authorization_endpoint() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let url = server.url("/.well-known/oauth-authorization-server");
     let (status, _, body) = get(&url, &[]).await;
     assert_eq!(status, StatusCode::OK);
@@ -1615,7 +1615,7 @@ async fn rfc9700_2_6_metadata_and_no_cors_at_the_authorization_endpoint() {
 /// never a 5xx: a panic would drop the connection, an unhandled error would be a 500.
 #[tokio::test]
 async fn rfc9110_no_request_is_a_server_error() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let paths = [
         "/authorize",
         "/token",
@@ -1705,7 +1705,7 @@ async fn rfc9110_no_request_is_a_server_error() {
 /// page comes back every time, and `prompt=none` is `consent_required` with no code.
 #[tokio::test]
 async fn rfc8252_8_6_no_silent_issuance_to_native_apps() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     let native = "http://127.0.0.1:51234/callback";
     let first = authorize(&server, &good_request(DEMO_NATIVE_CLIENT.id, native));
@@ -1740,7 +1740,7 @@ async fn rfc8252_8_6_no_silent_issuance_to_native_apps() {
 /// `demo-web` at another port gets an error page, never a redirect.
 #[tokio::test]
 async fn rfc8252_7_3_loopback_port_variation_only_for_native_apps() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     for port in ["4444", "9001", "80"] {
         let uri = format!("http://127.0.0.1:{port}/callback");
@@ -1757,7 +1757,7 @@ async fn rfc8252_7_3_loopback_port_variation_only_for_native_apps() {
 /// nothing about a token without an audience.
 #[tokio::test]
 async fn rfc7662_2_1_introspection_needs_an_authorized_caller() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     let code = code(&server, &browser, &DEMO_WEB_CLIENT).await;
     let (_, tokens) = exchange_code(server.issuer(), &DEMO_WEB_CLIENT, &code).await;
@@ -1799,7 +1799,7 @@ async fn rfc7662_2_1_introspection_needs_an_authorized_caller() {
 /// password is typed.
 #[tokio::test]
 async fn oversized_state_is_refused_before_the_login_page() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let browser = Browser::new();
     let web = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
     let long = "s".repeat(13_000);
@@ -1831,7 +1831,7 @@ fn url_of(server: &Running, path: &str) -> Url {
 /// after it, `/authorize` shows the login page and issues no code, and `/account` is 401.
 #[tokio::test]
 async fn rp_initiated_logout_2_a_copied_session_cookie_dies_at_logout() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let issuer = url_of(&server, "/");
     let (account, end) = (url_of(&server, "/account"), url_of(&server, "/session/end"));
     let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
@@ -1868,7 +1868,7 @@ async fn rp_initiated_logout_2_a_copied_session_cookie_dies_at_logout() {
 /// without it, 403 and nobody is signed out.
 #[tokio::test]
 async fn account_sign_out_everywhere_ends_other_browsers() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let (account, everywhere) = (
         url_of(&server, "/account"),
         url_of(&server, "/account/sign-out-everywhere"),
@@ -1919,7 +1919,7 @@ password = "mallory-password"
 /// no grant, still signed in. (The tokens are bound to the session, not to a cookie.)
 #[tokio::test]
 async fn rfc9700_4_7_a_planted_csrf_cookie_does_not_pass() {
-    let server = start_with(demo_config(&[], MALLORY_TOML)).await;
+    let server = start_with(Adapter::Axum, demo_config(&[], MALLORY_TOML)).await;
     let issuer = url_of(&server, "/");
     let account = url_of(&server, "/account");
     let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
@@ -2018,7 +2018,7 @@ fn throttled(page: &Page) -> u64 {
 #[tokio::test]
 async fn rfc6819_5_1_4_2_3_failed_sign_ins_are_throttled_per_account() {
     let clock = Arc::new(ManualClock::new(UnixTime::from_secs(1_750_000_000)));
-    let server = start_with_clock(demo_config(&[], ""), clock.clone()).await;
+    let server = start_with_clock(Adapter::Axum, demo_config(&[], ""), clock.clone()).await;
     let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
     let browser = Browser::new();
     let login = browser.get(&url).await;
@@ -2064,8 +2064,18 @@ async fn rfc6819_5_1_4_2_3_failed_sign_ins_are_throttled_per_account() {
 /// wait is over.
 #[tokio::test]
 async fn rfc6819_5_1_4_2_3_failed_sign_ins_are_throttled_per_address() {
+    throttled_per_address(Adapter::Axum).await;
+}
+
+/// The same on actix-web: its peer address reaches the pages as the client's address.
+#[tokio::test]
+async fn rfc6819_5_1_4_2_3_failed_sign_ins_are_throttled_per_address_on_actix() {
+    throttled_per_address(Adapter::Actix).await;
+}
+
+async fn throttled_per_address(adapter: Adapter) {
     let clock = Arc::new(ManualClock::new(UnixTime::from_secs(1_750_000_000)));
-    let server = start_with_clock(demo_config(&[], ""), clock.clone()).await;
+    let server = start_with_clock(adapter, demo_config(&[], ""), clock.clone()).await;
     let url = authorize_url(server.issuer(), &DEMO_WEB_CLIENT, "read", STATE);
     let browser = Browser::new();
     let login = browser.get(&url).await;

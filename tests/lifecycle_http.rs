@@ -18,7 +18,7 @@ use portcullis_e2e::provider::{
 };
 use portcullis_e2e::{
     code_client, http_client, oauth_error, query_param, start, start_with_clock, token_client,
-    Browser, Decision,
+    Adapter, Browser, Decision,
 };
 use url::Url;
 
@@ -68,7 +68,7 @@ async fn revoke(
 
 #[tokio::test]
 async fn an_independent_client_introspects_and_revokes_over_http() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let http = http_client();
     let (access, refresh) = web_tokens(&server).await;
     let web = code_client(&server, &DEMO_WEB_CLIENT, WEB_REDIRECT);
@@ -155,7 +155,7 @@ async fn an_independent_client_introspects_and_revokes_over_http() {
 
 #[tokio::test]
 async fn introspection_without_client_authentication_is_refused() {
-    let server = start().await;
+    let server = start(Adapter::Axum).await;
     let response = http_client()
         .post(server.url("/introspect"))
         .form(&[("token", "anything")])
@@ -185,7 +185,10 @@ async fn start_with_web_refresh(
     );
     let config = Config::parse(&text).expect("the test configuration");
     let clock = Arc::new(ManualClock::new(UnixTime::from_secs(1_800_000_000)));
-    (start_with_clock(config, clock.clone()).await, clock)
+    (
+        start_with_clock(Adapter::Axum, config, clock.clone()).await,
+        clock,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

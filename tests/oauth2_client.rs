@@ -1,5 +1,6 @@
 //! The example provider driven by an independent client library (`oauth2` 5) and a
-//! cookie-keeping HTTP client playing the browser.
+//! cookie-keeping HTTP client playing the browser; every test runs against the provider on
+//! each adapter (`axum::…`, `actix::…`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -13,8 +14,8 @@ use portcullis_e2e::provider::{
     DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT, DEMO_USER, DEMO_WEB_CLIENT,
 };
 use portcullis_e2e::{
-    code_client, http_client, oauth_error, query_param, start, token_client, Browser, CodeClient,
-    Decision,
+    code_client, http_client, oauth_error, query_param, start, token_client, Adapter, Browser,
+    CodeClient, Decision,
 };
 use url::Url;
 
@@ -60,9 +61,8 @@ fn code_from(redirect: &Url, expected_prefix: &str, state: &CsrfToken, issuer: &
     query_param(redirect, "code").expect("a code")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn code_flow_with_pkce_refresh_rotation_and_reuse_detection() {
-    let server = start().await;
+async fn code_flow_with_pkce_refresh_rotation_and_reuse_detection(adapter: Adapter) {
+    let server = start(adapter).await;
     let http = http_client();
     let client = code_client(&server, &DEMO_WEB_CLIENT, WEB_REDIRECT);
     let browser = Browser::new();
@@ -138,9 +138,8 @@ async fn code_flow_with_pkce_refresh_rotation_and_reuse_detection() {
     assert!(browser.get(&url).await.is_consent());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_credentials_for_the_service_client() {
-    let server = start().await;
+async fn client_credentials_for_the_service_client(adapter: Adapter) {
+    let server = start(adapter).await;
     let http = http_client();
     let client = token_client(&server, &DEMO_SERVICE_CLIENT);
 
@@ -195,9 +194,8 @@ async fn client_credentials_for_the_service_client() {
     assert_eq!(oauth_error(web), BasicErrorResponseType::UnauthorizedClient);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn public_native_client_with_a_loopback_redirect_on_any_port() {
-    let server = start().await;
+async fn public_native_client_with_a_loopback_redirect_on_any_port(adapter: Adapter) {
+    let server = start(adapter).await;
     let http = http_client();
     // Registered as http://127.0.0.1/callback: any port matches (RFC 8252 §7.3).
     let redirect_uri = "http://127.0.0.1:43123/callback";
@@ -243,9 +241,8 @@ async fn public_native_client_with_a_loopback_redirect_on_any_port() {
     assert!(!page.is_login() && !page.is_consent());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn denial_redirects_with_access_denied() {
-    let server = start().await;
+async fn denial_redirects_with_access_denied(adapter: Adapter) {
+    let server = start(adapter).await;
     let client = code_client(&server, &DEMO_WEB_CLIENT, WEB_REDIRECT);
     let browser = Browser::new();
 
@@ -267,9 +264,8 @@ async fn denial_redirects_with_access_denied() {
     assert_eq!(query_param(&redirect, "code"), None);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_verifier_and_reused_code_are_invalid_grant() {
-    let server = start().await;
+async fn wrong_verifier_and_reused_code_are_invalid_grant(adapter: Adapter) {
+    let server = start(adapter).await;
     let http = http_client();
     let client = code_client(&server, &DEMO_WEB_CLIENT, WEB_REDIRECT);
     let browser = Browser::new();
@@ -342,3 +338,11 @@ async fn wrong_verifier_and_reused_code_are_invalid_grant() {
         .await;
     assert_eq!(oauth_error(stolen), BasicErrorResponseType::InvalidGrant);
 }
+
+portcullis_e2e::on_each_adapter!(
+    code_flow_with_pkce_refresh_rotation_and_reuse_detection,
+    client_credentials_for_the_service_client,
+    public_native_client_with_a_loopback_redirect_on_any_port,
+    denial_redirects_with_access_denied,
+    wrong_verifier_and_reused_code_are_invalid_grant,
+);

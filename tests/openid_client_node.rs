@@ -2,7 +2,8 @@
 //! `openid-client` (v6, `tests/node/`), with a signing-key rotation between two runs of it:
 //! phase 1 signs in and verifies the ID token against the JWKS; the provider then rotates
 //! its RS256 key and its clock passes `publish_ahead`; phase 2 refreshes, and must accept an
-//! ID token signed with the new key, which it does not have cached.
+//! ID token signed with the new key, which it does not have cached. It runs against the
+//! provider on each adapter (`axum::…`, `actix::…`).
 //!
 //! Needs `node` (20.19 or later) and `npm ci --prefix tests/node` (`.ci/run` does it): the
 //! test fails, naming the missing piece, without them.
@@ -15,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use portcullis::core::{Algorithm, UnixTime};
 use portcullis::ManualClock;
 use portcullis_e2e::provider::{DEMO_USER, DEMO_WEB_CLIENT};
-use portcullis_e2e::{demo_config, http_client, start_with_clock};
+use portcullis_e2e::{demo_config, http_client, start_with_clock, Adapter};
 use serde_json::{json, Value};
 
 /// How long a new key is published before it signs. openid-client downloads the JWKS again
@@ -85,8 +86,7 @@ async fn published_kids(jwks_uri: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openid_client_follows_a_key_rotation() {
+async fn openid_client_follows_a_key_rotation(adapter: Adapter) {
     let installed = node_dir().join("node_modules/openid-client/package.json");
     assert!(
         installed.exists(),
@@ -116,7 +116,7 @@ async fn openid_client_follows_a_key_rotation() {
         config.key_policy().publish_ahead,
         Duration::from_secs(PUBLISH_AHEAD)
     );
-    let server = start_with_clock(config, clock.clone()).await;
+    let server = start_with_clock(adapter, config, clock.clone()).await;
 
     let state_file = TempFile(std::env::temp_dir().join(format!(
         "portcullis-openid-client-{}-{}.json",
@@ -198,3 +198,5 @@ async fn openid_client_follows_a_key_rotation() {
         "{kids:?}"
     );
 }
+
+portcullis_e2e::on_each_adapter!(openid_client_follows_a_key_rotation,);

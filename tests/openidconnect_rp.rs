@@ -1,7 +1,8 @@
 //! The example provider as an OpenID Provider for an independent relying party, the
 //! `openidconnect` crate: discovery from the issuer URL alone, the code flow with PKCE and a
 //! nonce, ID tokens verified by the crate against the provider's JWKS with every signing
-//! algorithm, UserInfo, refresh, and RP-initiated logout.
+//! algorithm, UserInfo, refresh, and RP-initiated logout; every test runs against the
+//! provider on each adapter (`axum::…`, `actix::…`).
 
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJwsSigningAlgorithm, CoreTokenResponse,
@@ -16,7 +17,9 @@ use openidconnect::{
     UserInfoError,
 };
 use portcullis_e2e::provider::{DemoUser, Running, DEMO_USER, DEMO_WEB_CLIENT};
-use portcullis_e2e::{demo_config, http_client, query_param, start_with, Browser, Decision, Page};
+use portcullis_e2e::{
+    demo_config, http_client, query_param, start_with, Adapter, Browser, Decision, Page,
+};
 use reqwest::StatusCode;
 use url::Url;
 
@@ -61,9 +64,9 @@ const BOB: DemoUser = DemoUser {
 /// Starts the provider with [`more`] and `default_alg` as the default ID token algorithm,
 /// so that its key is in the JWKS from the first request (see
 /// `a_client_algorithm_other_than_the_default_is_published_before_use`).
-async fn start(default_alg: &str) -> Running {
+async fn start(adapter: Adapter, default_alg: &str) -> Running {
     let alg = format!("\"{default_alg}\"");
-    start_with(demo_config(&[("default_alg", &alg)], &more())).await
+    start_with(adapter, demo_config(&[("default_alg", &alg)], &more())).await
 }
 
 /// A relying party's registration, as the test knows it.
@@ -271,8 +274,8 @@ async fn userinfo(
 
 /// The journey of one relying party: sign in, UserInfo with the claims of the approved
 /// scopes only, refresh for a new ID token about the same user.
-async fn journey(rp: &Rp, approve: &[&str]) -> SignedIn {
-    let server = start(rp.alg_name).await;
+async fn journey(adapter: Adapter, rp: &Rp, approve: &[&str]) -> SignedIn {
+    let server = start(adapter, rp.alg_name).await;
     let browser = Browser::new();
     let signed_in = sign_in(&server, &browser, &DEMO_USER, rp, &REQUESTED, approve).await;
     let SignedIn { client, token, .. } = &signed_in;
@@ -323,32 +326,28 @@ async fn journey(rp: &Rp, approve: &[&str]) -> SignedIn {
     signed_in
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rs256_confidential_client() {
+async fn rs256_confidential_client(adapter: Adapter) {
     let approve = ["openid", "email", "offline_access"];
-    let signed_in = journey(&RS256, &approve).await;
+    let signed_in = journey(adapter, &RS256, &approve).await;
     // A public subject: the username.
     assert_eq!(signed_in.sub.as_str(), DEMO_USER.username);
     assert_eq!(signed_in.auth_time, None, "not required, not asked for");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ps256_confidential_client() {
+async fn ps256_confidential_client(adapter: Adapter) {
     let approve = ["openid", "profile", "address", "offline_access"];
-    journey(&PS256, &approve).await;
+    journey(adapter, &PS256, &approve).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn es256_public_client_requiring_auth_time() {
+async fn es256_public_client_requiring_auth_time(adapter: Adapter) {
     let approve: Vec<&str> = ["openid"].into_iter().chain(REQUESTED).collect();
-    let signed_in = journey(&ES256, &approve).await;
+    let signed_in = journey(adapter, &ES256, &approve).await;
     assert!(signed_in.auth_time.is_some(), "require_auth_time");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eddsa_pairwise_client() {
+async fn eddsa_pairwise_client(adapter: Adapter) {
     let approve = ["openid", "phone", "offline_access"];
-    let signed_in = journey(&EDDSA, &approve).await;
+    let signed_in = journey(adapter, &EDDSA, &approve).await;
     // A pairwise subject (OpenID Connect Core §8.1): not the username, and not what a public
     // client sees.
     assert_ne!(signed_in.sub.as_str(), DEMO_USER.username);
@@ -360,16 +359,14 @@ async fn eddsa_pairwise_client() {
 /// must be published before it first signs. Today the engine creates keys lazily: RS256 and
 /// the default algorithm on the first JWKS request, any other algorithm on its first ID
 /// token, which that key signs at once; the relying party then finds no matching key.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_algorithm_other_than_the_default_is_published_before_use() {
-    let server = start("RS256").await;
+async fn a_client_algorithm_other_than_the_default_is_published_before_use(adapter: Adapter) {
+    let server = start(adapter, "RS256").await;
     let browser = Browser::new();
     sign_in(&server, &browser, &DEMO_USER, &ES256, &[], &["openid"]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_relying_party_refuses_a_wrong_nonce_and_foreign_algorithms() {
-    let server = start(EDDSA.alg_name).await;
+async fn the_relying_party_refuses_a_wrong_nonce_and_foreign_algorithms(adapter: Adapter) {
+    let server = start(adapter, EDDSA.alg_name).await;
     let browser = Browser::new();
     let signed_in = sign_in(&server, &browser, &DEMO_USER, &EDDSA, &[], &["openid"]).await;
     let SignedIn {
@@ -395,9 +392,8 @@ async fn the_relying_party_refuses_a_wrong_nonce_and_foreign_algorithms() {
     assert!(signed_in.token.refresh_token().is_none());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn userinfo_and_prompt_none_errors() {
-    let server = start("RS256").await;
+async fn userinfo_and_prompt_none_errors(adapter: Adapter) {
+    let server = start(adapter, "RS256").await;
     let metadata = discover(&server).await;
     let client = client_for(&metadata, &RS256);
     let browser = Browser::new();
@@ -480,9 +476,8 @@ fn logout_url(
         .http_get_url()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rp_initiated_logout() {
-    let server = start("RS256").await;
+async fn rp_initiated_logout(adapter: Adapter) {
+    let server = start(adapter, "RS256").await;
     let metadata = discover(&server).await;
     let browser = Browser::new();
     let back = DEMO_WEB_CLIENT
@@ -537,9 +532,8 @@ fn assert_error_page(page: &Page, code: &str) {
     assert_eq!(page.location, None);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_id_token_hint_for_another_user_needs_a_new_sign_in() {
-    let server = start("RS256").await;
+async fn an_id_token_hint_for_another_user_needs_a_new_sign_in(adapter: Adapter) {
+    let server = start(adapter, "RS256").await;
     let client = client_for(&discover(&server).await, &RS256);
     let alice_browser = Browser::new();
     let alice = sign_in(
@@ -570,3 +564,15 @@ async fn an_id_token_hint_for_another_user_needs_a_new_sign_in() {
     let redirect = alice_browser.get(&hinted("&prompt=none")).await.redirect();
     assert!(query_param(&redirect, "code").is_some(), "{redirect}");
 }
+
+portcullis_e2e::on_each_adapter!(
+    rs256_confidential_client,
+    ps256_confidential_client,
+    es256_public_client_requiring_auth_time,
+    eddsa_pairwise_client,
+    a_client_algorithm_other_than_the_default_is_published_before_use,
+    the_relying_party_refuses_a_wrong_nonce_and_foreign_algorithms,
+    userinfo_and_prompt_none_errors,
+    rp_initiated_logout,
+    an_id_token_hint_for_another_user_needs_a_new_sign_in,
+);

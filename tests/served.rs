@@ -1,6 +1,5 @@
 //! Providers served on loopback by either adapter, so that one test runs against each: a
-//! suite loops over [`Adapter::ALL`] (or reads [`Adapter::from_env`]) and starts its
-//! providers with [`Served::start`].
+//! suite loops over [`Adapter::ALL`] and starts its providers with [`Served::start`].
 //!
 //! The host's pages are written once, against the engine's `portcullis::Interaction` (`http`
 //! types in and out), which both adapters take.
@@ -16,37 +15,14 @@ use portcullis::core::{
     Client, ClientKind, ClientOidc, ClientSecretHash, GrantType, Issuer, PkcePolicy, RedirectUri,
     ScopeSet,
 };
-use portcullis::{Approval, PendingAuthorization, PendingLogout, Provider, Stores};
+use portcullis::{Approval, HostRoutes, PendingAuthorization, PendingLogout, Provider, Stores};
 use portcullis_axum::ServerLimits;
 use portcullis_interaction::SessionManager;
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
 
+pub use crate::Adapter;
 pub use portcullis::Interaction;
-
-/// The web framework a provider is served with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Adapter {
-    /// `portcullis-axum`, on its `serve` with [`ServerLimits`].
-    Axum,
-    /// `portcullis-actix`, on `actix_web::HttpServer`.
-    Actix,
-}
-
-impl Adapter {
-    /// Every adapter, for a test that runs against each in turn.
-    pub const ALL: [Self; 2] = [Self::Axum, Self::Actix];
-
-    /// The adapter named by `PORTCULLIS_E2E_ADAPTER` (`axum` or `actix`; axum when unset),
-    /// for a suite run once per adapter by its caller. Panics on another value.
-    pub fn from_env() -> Self {
-        match std::env::var("PORTCULLIS_E2E_ADAPTER").as_deref() {
-            Err(_) | Ok("axum") => Self::Axum,
-            Ok("actix") => Self::Actix,
-            Ok(other) => panic!("PORTCULLIS_E2E_ADAPTER={other}: expected axum or actix"),
-        }
-    }
-}
 
 /// A loopback port, bound before the providers are built: their issuers name it.
 #[derive(Debug)]
@@ -117,10 +93,31 @@ impl Served {
         mount: Mount<P>,
         request_timeout: Duration,
     ) -> Self {
+        Self::serve(adapter, port, mount, HostRoutes::new(), request_timeout)
+    }
+
+    /// [`Served::start`] with the host's own `routes` too, at the root (`host_routes`).
+    pub async fn start_with_routes<P: Interaction>(
+        adapter: Adapter,
+        port: Port,
+        mount: Mount<P>,
+        routes: HostRoutes,
+    ) -> Self {
+        let timeout = ServerLimits::default().request_timeout;
+        Self::serve(adapter, port, mount, routes, timeout)
+    }
+
+    fn serve<P: Interaction>(
+        adapter: Adapter,
+        port: Port,
+        mount: Mount<P>,
+        routes: HostRoutes,
+        timeout: Duration,
+    ) -> Self {
         let Port { listener, addr } = port;
         let stop = match adapter {
-            Adapter::Axum => Stop::Axum(serve_axum(listener, mount, request_timeout)),
-            Adapter::Actix => Stop::Actix(serve_actix(listener, mount, request_timeout)),
+            Adapter::Axum => Stop::Axum(serve_axum(listener, mount, routes, timeout)),
+            Adapter::Actix => Stop::Actix(serve_actix(listener, mount, routes, timeout)),
         };
         Self { addr, stop }
     }
@@ -144,6 +141,7 @@ impl Drop for Served {
 fn serve_axum<P: Interaction>(
     listener: TcpListener,
     mount: Mount<P>,
+    routes: HostRoutes,
     request_timeout: Duration,
 ) -> tokio::task::JoinHandle<()> {
     let router = match mount {
@@ -156,6 +154,7 @@ fn serve_axum<P: Interaction>(
             portcullis_axum::multi_issuer_router(issuers).expect("issuers that can share a router")
         }
     };
+    let router = router.merge(portcullis_axum::host_routes(routes));
     listener
         .set_nonblocking(true)
         .expect("a non-blocking listener");
@@ -174,6 +173,7 @@ fn serve_axum<P: Interaction>(
 fn serve_actix<P: Interaction>(
     listener: TcpListener,
     mount: Mount<P>,
+    routes: HostRoutes,
     request_timeout: Duration,
 ) -> actix_web::dev::ServerHandle {
     let (scope, router) = match mount {
@@ -189,11 +189,12 @@ fn serve_actix<P: Interaction>(
         ),
     };
     let router = router.request_timeout(request_timeout);
+    let host = portcullis_actix::host_routes(routes).request_timeout(request_timeout);
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let server = actix_web::HttpServer::new(move || {
-                let app = actix_web::App::new();
+                let app = actix_web::App::new().service(host.clone());
                 if scope.is_empty() {
                     app.service(router.clone())
                 } else {

@@ -1,7 +1,8 @@
 //! Shared helpers for the end-to-end tests: start the example provider in-process on
 //! loopback, configure `oauth2` clients for it, and play the browser through its login,
-//! consent and logout pages (the browser is `portcullis_testkit::browser`'s); and serve
-//! providers with either adapter ([`served`]).
+//! consent and logout pages (the browser is `portcullis_testkit::browser`'s), on either
+//! adapter ([`on_each_adapter`] runs a test against each); and serve providers of the
+//! tests' own with either adapter ([`served`]).
 //!
 //! Everything here panics on unexpected answers: these are test helpers.
 #![forbid(unsafe_code)]
@@ -15,9 +16,11 @@ use oauth2::{
     RedirectUrl, RequestTokenError, TokenUrl,
 };
 use portcullis::{Clock, SystemClock};
-use portcullis_example_provider::{spawn_with, Config, DemoClient, Running, DEMO_TOML};
+use portcullis_example_provider::{spawn_on, Config, DemoClient, Running, DEMO_TOML};
 
 pub use portcullis_example_provider as provider;
+/// The web framework a provider is served with.
+pub use portcullis_example_provider::Adapter;
 /// The browser and the helpers every host's tests share, from the test kit.
 pub use portcullis_testkit::browser::{
     authorize_url, exchange_code, http_client, post_form, query_param, refresh, Browser, Decision,
@@ -54,26 +57,47 @@ pub type TokenClient =
 /// What a failed `oauth2` token request returns.
 pub type TokenError = BasicRequestTokenError<HttpClientError<reqwest::Error>>;
 
-/// Starts the example provider with the demo configuration on `127.0.0.1:0`. It stops when
-/// the returned value is dropped.
-pub async fn start() -> Running {
-    start_with(Config::demo()).await
+/// Starts the example provider on `adapter` with the demo configuration on `127.0.0.1:0`.
+/// It stops when the returned value is dropped.
+pub async fn start(adapter: Adapter) -> Running {
+    start_with(adapter, Config::demo()).await
 }
 
-/// Starts the example provider with `config` on `127.0.0.1:0`.
-pub async fn start_with(config: Config) -> Running {
-    start_with_clock(config, Arc::new(SystemClock)).await
+/// Starts the example provider on `adapter` with `config` on `127.0.0.1:0`.
+pub async fn start_with(adapter: Adapter, config: Config) -> Running {
+    start_with_clock(adapter, config, Arc::new(SystemClock)).await
 }
 
-/// Starts the example provider with `config` on `127.0.0.1:0`, reading the time from
-/// `clock` (e.g. a `ManualClock` the test moves).
-pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Running {
+/// Starts the example provider on `adapter` with `config` on `127.0.0.1:0`, reading the
+/// time from `clock` (e.g. a `ManualClock` the test moves).
+pub async fn start_with_clock(adapter: Adapter, config: Config, clock: Arc<dyn Clock>) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
-    spawn_with(config, None, listener, clock)
+    spawn_on(adapter, config, None, listener, clock)
         .await
         .expect("start the provider")
+}
+
+/// Runs each named test (an `async fn(Adapter)` of the calling file) against the example
+/// provider on each adapter, from the same code: `name` becomes the tests `axum::name` and
+/// `actix::name`.
+#[macro_export]
+macro_rules! on_each_adapter {
+    ($($test:ident),+ $(,)?) => {
+        $crate::on_each_adapter!(@ axum Axum $($test),+);
+        $crate::on_each_adapter!(@ actix Actix $($test),+);
+    };
+    (@ $module:ident $adapter:ident $($test:ident),+) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::Adapter::$adapter).await
+                }
+            )+
+        }
+    };
 }
 
 fn token_client_of(server: &Running, demo: &DemoClient) -> TokenClient {

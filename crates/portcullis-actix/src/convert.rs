@@ -1,7 +1,9 @@
 //! Between actix-web's `http` 0.2 types and the engine's `http` 1 types: a copy of the
 //! method, target, version, headers and status, nothing interpreted.
 
-use actix_web::http::header::{HeaderName as ActixName, HeaderValue as ActixValue};
+use actix_web::http::header::{
+    HeaderMap as ActixHeaderMap, HeaderName as ActixName, HeaderValue as ActixValue,
+};
 use actix_web::http::{StatusCode as ActixStatus, Version as ActixVersion};
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
@@ -11,18 +13,12 @@ use http::{Method, Uri, Version};
 /// The request's head in `http` 1 types, with the peer's address as a
 /// [`std::net::SocketAddr`] extension; `None` if actix accepted what `http` 1 refuses.
 pub(crate) fn request_head(req: &HttpRequest) -> Option<http::request::Parts> {
-    let mut builder = http::Request::builder()
+    let builder = http::Request::builder()
         .method(Method::from_bytes(req.method().as_str().as_bytes()).ok()?)
         .uri(Uri::try_from(req.uri().to_string()).ok()?)
         .version(version(req.version()));
-    let headers = builder.headers_mut()?;
-    for (name, value) in req.headers() {
-        headers.append(
-            HeaderName::from_bytes(name.as_str().as_bytes()).ok()?,
-            HeaderValue::from_bytes(value.as_bytes()).ok()?,
-        );
-    }
     let (mut head, ()) = builder.body(()).ok()?.into_parts();
+    head.headers = from_actix(req.headers())?;
     if let Some(peer) = req.peer_addr() {
         head.extensions.insert(peer);
     }
@@ -45,17 +41,43 @@ pub fn into_response(r: http::Response<Bytes>) -> HttpResponse {
     let status =
         ActixStatus::from_u16(head.status.as_u16()).unwrap_or(ActixStatus::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::with_body(status, body);
-    let headers = response.headers_mut();
-    for (name, value) in &head.headers {
+    append_to_actix(&head.headers, response.headers_mut());
+    response.map_into_boxed_body()
+}
+
+/// `headers` in `http` 1 types; `None` if one is not valid there (the two crates accept the
+/// same names and values).
+fn from_actix(headers: &ActixHeaderMap) -> Option<http::HeaderMap> {
+    let mut converted = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        converted.append(
+            HeaderName::from_bytes(name.as_str().as_bytes()).ok()?,
+            HeaderValue::from_bytes(value.as_bytes()).ok()?,
+        );
+    }
+    Some(converted)
+}
+
+fn append_to_actix(from: &http::HeaderMap, to: &mut ActixHeaderMap) {
+    for (name, value) in from {
         // Every `http` 1 header is a valid `http` 0.2 one: nothing is skipped.
         if let (Ok(name), Ok(value)) = (
             ActixName::from_bytes(name.as_str().as_bytes()),
             ActixValue::from_bytes(value.as_bytes()),
         ) {
-            headers.append(name, value);
+            to.append(name, value);
         }
     }
-    response.map_into_boxed_body()
+}
+
+/// Applies `edit` to an actix-web response's headers as `http` 1 headers, e.g. in a
+/// middleware adding a host's security headers to every response.
+pub fn edit_headers(headers: &mut ActixHeaderMap, edit: impl FnOnce(&mut http::HeaderMap)) {
+    if let Some(mut edited) = from_actix(headers) {
+        edit(&mut edited);
+        headers.clear();
+        append_to_actix(&edited, headers);
+    }
 }
 
 #[cfg(test)]
@@ -83,6 +105,24 @@ mod tests {
         assert_eq!(cookies, ["a=1", "b=2"]);
         assert_eq!(head.headers["x-odd"].as_bytes(), b"caf\xc3\xa9");
         assert_eq!(head.extensions.get::<std::net::SocketAddr>(), Some(&peer));
+    }
+
+    #[test]
+    fn headers_are_edited_as_http_headers() {
+        let mut response = HttpResponse::Ok()
+            .append_header(("set-cookie", "a=1"))
+            .append_header(("set-cookie", "b=2"))
+            .append_header(("x-frame-options", "SAMEORIGIN"))
+            .finish();
+        edit_headers(response.headers_mut(), |h| {
+            h.remove("x-frame-options");
+            h.insert("cache-control", HeaderValue::from_static("no-store"));
+        });
+        let headers = response.headers();
+        let cookies: Vec<_> = headers.get_all("set-cookie").collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert!(headers.get("x-frame-options").is_none());
+        assert_eq!(headers.get("cache-control").unwrap(), "no-store");
     }
 
     #[test]

@@ -42,6 +42,11 @@
 //! # }
 //! ```
 //!
+//! [`host_routes`] mounts the host's own routes written on `http` types (the engine's
+//! [`HostRoutes`], e.g. its forms' targets), [`read_request`] reads a request for a handler
+//! of its own, and [`edit_headers`] lets a middleware edit a response's headers as `http`
+//! ones.
+//!
 //! [`multi_issuer_router`] serves several issuers (one [`Provider`] each, over one store if
 //! the host likes) by their paths.
 //!
@@ -73,11 +78,13 @@ use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::header::{HeaderValue as ActixHeaderValue, ALLOW};
 use actix_web::{guard, web, HttpRequest, HttpResponse, Resource};
 use bytes::Bytes;
-use portcullis::{paths, AuthorizeOutcome, IssuerMount, LogoutOutcome, MountError, Provider};
+use portcullis::{
+    paths, AuthorizeOutcome, HostRoutes, IssuerMount, LogoutOutcome, MountError, Provider,
+};
 #[cfg(doc)]
 use portcullis::{PendingAuthorization, PendingLogout};
 
-pub use convert::into_response;
+pub use convert::{edit_headers, into_response};
 pub use portcullis::Interaction;
 
 /// Largest request body accepted (a token request is a few hundred bytes); the same as
@@ -328,6 +335,51 @@ async fn call(
         Endpoint::Revoke => provider.revoke(engine_req).await,
         Endpoint::UserInfo => provider.userinfo(engine_req).await,
     })
+}
+
+/// The host's own routes ([`HostRoutes`]) as an actix-web service: register it beside the
+/// [`Router`] (in the same `web::scope` for an issuer with a path). Each request is read as
+/// by [`read_request`] and answered within the [`request_timeout`](HostRouter::request_timeout).
+pub fn host_routes(routes: HostRoutes) -> HostRouter {
+    HostRouter {
+        routes: Arc::new(routes),
+        request_timeout: DEFAULT_REQUEST_TIMEOUT,
+    }
+}
+
+/// What [`host_routes`] makes.
+#[derive(Clone, Debug)]
+pub struct HostRouter {
+    routes: Arc<HostRoutes>,
+    request_timeout: Duration,
+}
+
+impl HostRouter {
+    /// As [`Router::request_timeout`].
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+}
+
+impl HttpServiceFactory for HostRouter {
+    fn register(self, config: &mut AppService) {
+        for path in self.routes.paths() {
+            let (routes, at) = (self.routes.clone(), path.to_owned());
+            let timeout = self.request_timeout;
+            resource(path.to_owned())
+                .to(move |req: HttpRequest, body: web::Payload| {
+                    let (routes, at) = (routes.clone(), at.clone());
+                    within(timeout, async move {
+                        match read_request(&req, body).await {
+                            Ok(req) => into_response(routes.answer(&at, req).await),
+                            Err(refused) => refused,
+                        }
+                    })
+                })
+                .register(config);
+        }
+    }
 }
 
 /// Buffers an actix-web request into the engine's `http::Request<Bytes>` (for the host's own

@@ -8,7 +8,9 @@
 //! and consent pages, carries the [`ticket`](portcullis::PendingAuthorization::ticket) through its
 //! forms, and finishes with [`Provider::resume`] then [`Provider::approve`] or
 //! [`Provider::deny`]; [`into_response`] converts the engine's responses for its own axum
-//! handlers. Logout goes the same way with [`PendingLogout`](portcullis::PendingLogout).
+//! handlers, and [`host_routes`] mounts its routes written on `http` types (the engine's
+//! [`HostRoutes`], which every adapter mounts alike). Logout goes the same way with
+//! [`PendingLogout`](portcullis::PendingLogout).
 //!
 //! ```no_run
 //! # use bytes::Bytes;
@@ -102,16 +104,19 @@
 
 mod serve;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use bytes::Bytes;
 use http::StatusCode;
-use portcullis::{paths, AuthorizeOutcome, IssuerMount, LogoutOutcome, MountError, Provider};
+use portcullis::{
+    paths, AuthorizeOutcome, HostRoutes, IssuerMount, LogoutOutcome, MountError, Provider,
+};
 
 pub use async_trait::async_trait;
 pub use portcullis::Interaction;
@@ -247,8 +252,29 @@ async fn token<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Reques
     }
 }
 
+/// The host's own routes ([`HostRoutes`]: its forms' targets, its account pages) as a
+/// router to merge with [`router`]'s: each request read by [`read_request`].
+pub fn host_routes(routes: HostRoutes) -> Router {
+    let routes = Arc::new(routes);
+    let paths: Vec<String> = routes.paths().map(str::to_owned).collect();
+    paths.into_iter().fold(Router::new(), |app, path| {
+        let (routes, at) = (routes.clone(), path.clone());
+        app.route(
+            &path,
+            any(move |req: Request| async move {
+                match read_request(req).await {
+                    Ok(req) => into_response(routes.answer(&at, req).await),
+                    Err(too_large) => too_large,
+                }
+            }),
+        )
+    })
+}
+
 /// Buffers an axum request into the engine's `http::Request<Bytes>`, refusing bodies over
-/// [`MAX_BODY_BYTES`] with 413.
+/// [`MAX_BODY_BYTES`] with 413. The peer's address that [`serve`] hands each request
+/// (`ConnectInfo<SocketAddr>`) is also a plain [`SocketAddr`] extension, as
+/// `portcullis-actix` gives it.
 pub async fn read_request(req: Request) -> Result<http::Request<Bytes>, Response> {
     buffered(req)
         .await
@@ -270,7 +296,10 @@ async fn read_client_request(
 /// The request with its body buffered; `None` when the body exceeds [`MAX_BODY_BYTES`] (or
 /// cannot be read).
 async fn buffered(req: Request) -> Option<http::Request<Bytes>> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() {
+        parts.extensions.insert(peer);
+    }
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok()?;
     Some(http::Request::from_parts(parts, bytes))
 }

@@ -63,5 +63,6 @@ pub use session::{
     DEFAULT_SESSION_LIFETIME,
 };
 pub use throttle::{
-    Backoff, ClientAddress, LoginAttempt, LoginThrottle, ThrottlePolicy, Throttled,
+    with_client_address, Backoff, ClientAddress, LoginAttempt, LoginThrottle, ThrottlePolicy,
+    Throttled,
 };

@@ -102,6 +102,16 @@ impl Default for ThrottlePolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
 
+/// `req` with the address of its peer (the [`std::net::SocketAddr`] extension every adapter
+/// puts in a request) as its [`ClientAddress`]: for a host its clients reach directly.
+/// Behind a reverse proxy, insert the address the proxy reports instead.
+pub fn with_client_address<B>(mut req: http::Request<B>) -> http::Request<B> {
+    if let Some(peer) = req.extensions().get::<std::net::SocketAddr>().copied() {
+        req.extensions_mut().insert(ClientAddress(peer.ip()));
+    }
+    req
+}
+
 /// A sign-in refused for now: the caller must not check its password, and answers e.g.
 /// `429 Too Many Requests` with `Retry-After` (RFC 6585 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -352,6 +362,17 @@ mod tests {
         t.begin(account, Some(address))
             .err()
             .map(|e| e.retry_after_secs)
+    }
+
+    #[test]
+    fn the_peer_address_becomes_the_client_address() {
+        let peer: std::net::SocketAddr = "192.0.2.1:4567".parse().unwrap();
+        let mut req = http::Request::new(());
+        req.extensions_mut().insert(peer);
+        let req = with_client_address(req);
+        assert_eq!(req.extensions().get(), Some(&ClientAddress(HOME)));
+        let without = with_client_address(http::Request::new(()));
+        assert_eq!(without.extensions().get::<ClientAddress>(), None);
     }
 
     #[test]

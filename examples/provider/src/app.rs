@@ -1,23 +1,32 @@
 //! Wiring: the provider, its clients, the pages and the server.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpServer};
 use axum::middleware::map_response;
 use axum::response::Response;
-use axum::routing::{get, post};
 use axum::Router;
+use bytes::Bytes;
+use http::Method;
 use portcullis::core::{Client, Issuer, IssuerError, Policy, ScopeSet};
 use portcullis::store::{SessionStore, StoreError};
 use portcullis::{
-    BlockingPool, BuildError, Clock, KeyError, Provider, RegisterError, Stores, SystemClock,
+    BlockingPool, BuildError, Clock, HostRoutes, KeyError, Provider, RegisterError, Stores,
+    SystemClock,
 };
-use portcullis_axum::{into_response, read_request};
+use portcullis_axum::{into_response, ServerLimits};
 use portcullis_interaction::{
-    add_security_headers, ClientAddress, LoginThrottle, PageError, SessionManager, ThrottlePolicy,
+    add_security_headers, with_client_address, LoginThrottle, PageError, SessionManager,
+    ThrottlePolicy,
 };
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
@@ -25,7 +34,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{key_encryption_keys, Config};
-use crate::flow::{self, Pages};
+use crate::flow::{self, Page, Pages};
 use crate::secrets;
 use crate::store::chain;
 use crate::users::Users;
@@ -118,25 +127,32 @@ pub(crate) struct AppState {
     pub(crate) pages: portcullis_interaction::Pages,
 }
 
-/// Mounts a page handler of `flow` (on `http` types) on axum: the body
-/// buffered, the client's address passed on as a [`ClientAddress`].
-macro_rules! page {
-    ($handler:path) => {
-        |State(state): State<Arc<AppState>>, req: Request| async move {
-            match read_request(req).await {
-                Ok(req) => into_response($handler(state, with_client_address(req)).await),
-                Err(too_large) => too_large,
-            }
-        }
-    };
-}
-
-/// The request with the peer address `portcullis_axum::serve` found as a [`ClientAddress`].
-fn with_client_address(mut req: http::Request<bytes::Bytes>) -> http::Request<bytes::Bytes> {
-    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
-        req.extensions_mut().insert(ClientAddress(peer.ip()));
+/// The pages' own routes (`flow`'s handlers, on `http` types), for either adapter: each
+/// request with its peer's address as its
+/// [`ClientAddress`](portcullis_interaction::ClientAddress).
+fn host_routes(state: &Arc<AppState>) -> HostRoutes {
+    fn page<F: Future<Output = Page> + Send + 'static>(
+        state: &Arc<AppState>,
+        handler: fn(Arc<AppState>, http::Request<Bytes>) -> F,
+    ) -> impl Fn(http::Request<Bytes>) -> F + Send + Sync + 'static {
+        let state = state.clone();
+        move |req| handler(state.clone(), with_client_address(req))
     }
-    req
+    HostRoutes::new()
+        .route(Method::POST, "/login", page(state, flow::login))
+        .route(Method::POST, "/consent", page(state, flow::consent))
+        .route(Method::POST, "/logout", page(state, flow::logout))
+        .route(Method::GET, "/account", page(state, flow::account))
+        .route(
+            Method::POST,
+            "/account/revoke",
+            page(state, flow::revoke_grant),
+        )
+        .route(
+            Method::POST,
+            "/account/sign-out-everywhere",
+            page(state, flow::sign_out_everywhere),
+        )
 }
 
 /// Builds the provider for `issuer` from `config` and returns its routes: the engine's
@@ -153,9 +169,11 @@ pub async fn app(config: Config, issuer: Issuer) -> Result<Router, StartError> {
         .router)
 }
 
-/// What [`build`] makes: the routes, and what the server task keeps purging.
+/// What [`build`] makes: the routes on axum, the site for actix, and what the server task
+/// keeps purging.
 struct Built {
     router: Router,
+    site: Site,
     provider: Provider,
     sessions: SessionManager,
 }
@@ -252,35 +270,109 @@ async fn build(
         clock,
         pages,
     });
-    let pages_routes = Router::new()
-        .route("/login", post(page!(flow::login)))
-        .route("/consent", post(page!(flow::consent)))
-        .route("/logout", post(page!(flow::logout)))
-        .route("/account", get(page!(flow::account)))
-        .route("/account/revoke", post(page!(flow::revoke_grant)))
-        .route(
-            "/account/sign-out-everywhere",
-            post(page!(flow::sign_out_everywhere)),
-        )
-        .with_state(state.clone());
-    let fallback = state.clone();
-    let routes = portcullis_axum::router(provider.clone(), Pages(state)).merge(pages_routes);
-    let routes = if base.is_empty() {
-        routes
-    } else {
-        Router::new().nest(&base, routes)
+    let site = Site {
+        routes: host_routes(&state),
+        state,
+        base,
     };
-    let router = routes
-        .fallback(|| async move { into_response(fallback.pages.error(PageError::NotFound)) })
-        .layer(map_response(|mut response: Response| async move {
-            add_security_headers(response.headers_mut());
-            response
-        }));
     Ok(Built {
-        router,
+        router: site.axum(),
+        site,
         provider,
         sessions,
     })
+}
+
+/// What either adapter serves: the engine's endpoints with the example's pages and the
+/// pages' own routes, below the issuer's path (`base`), every answer with the security
+/// headers, and an HTML `404` page for any other path.
+#[derive(Clone)]
+struct Site {
+    state: Arc<AppState>,
+    routes: HostRoutes,
+    base: String,
+}
+
+impl Site {
+    fn not_found(&self) -> Page {
+        self.state.pages.error(PageError::NotFound)
+    }
+
+    fn axum(&self) -> Router {
+        let engine =
+            portcullis_axum::router(self.state.provider.clone(), Pages(self.state.clone()));
+        let routes = engine.merge(portcullis_axum::host_routes(self.routes.clone()));
+        let routes = if self.base.is_empty() {
+            routes
+        } else {
+            Router::new().nest(&self.base, routes)
+        };
+        let site = self.clone();
+        routes
+            .fallback(|| async move { into_response(site.not_found()) })
+            .layer(map_response(|mut response: Response| async move {
+                add_security_headers(response.headers_mut());
+                response
+            }))
+    }
+
+    /// Serves the site with actix-web within `limits`, on a runtime of its own (actix's),
+    /// until the returned future is dropped.
+    fn serve_actix(
+        self,
+        listener: std::net::TcpListener,
+        limits: ServerLimits,
+    ) -> std::io::Result<impl Future<Output = std::io::Result<()>> + Send> {
+        // actix limits connections per worker.
+        let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let timeout = limits.request_timeout;
+        let engine =
+            portcullis_actix::router(self.state.provider.clone(), Pages(self.state.clone()))
+                .request_timeout(timeout);
+        let host = portcullis_actix::host_routes(self.routes.clone()).request_timeout(timeout);
+        let server = HttpServer::new(move || {
+            let (site, scope) = (self.clone(), web::scope(&self.base));
+            App::new()
+                .service(scope.service(engine.clone()).service(host.clone()))
+                .default_service(web::to(move || {
+                    std::future::ready(portcullis_actix::into_response(site.not_found()))
+                }))
+                .wrap(from_fn(security_headers))
+        })
+        .workers(workers)
+        .max_connections((limits.max_connections.get() / workers).max(1))
+        .client_request_timeout(limits.header_read_timeout)
+        .keep_alive(limits.idle_timeout)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        let stop = StopOnDrop(server.handle());
+        let served = tokio::task::spawn_blocking(|| actix_web::rt::System::new().block_on(server));
+        Ok(async move {
+            let _stop = stop;
+            served.await.map_err(std::io::Error::other)?
+        })
+    }
+}
+
+/// [`add_security_headers`] on every actix-web answer, as `map_response` on axum's.
+async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut response = next.call(req).await?;
+    portcullis_actix::edit_headers(response.headers_mut(), add_security_headers);
+    Ok(response)
+}
+
+/// Stops an actix-web server when dropped.
+struct StopOnDrop(ServerHandle);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        // The command is sent at once; its completion is not awaited.
+        drop(self.0.stop(false));
+    }
 }
 
 /// Fills in the secrets the configuration leaves out from the secrets file beside a store
@@ -382,6 +474,21 @@ impl Drop for Running {
     }
 }
 
+/// The web framework a server is started on: the same provider, pages, limits, headers and
+/// purging on either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    /// `portcullis-axum`, on its `serve` (as the binary is).
+    Axum,
+    /// `portcullis-actix`, on actix-web's `HttpServer` (and actix's own runtime).
+    Actix,
+}
+
+impl Adapter {
+    /// Every adapter, e.g. for a test run against each.
+    pub const ALL: [Self; 2] = [Self::Axum, Self::Actix];
+}
+
 /// Starts serving on `listener` in a background task. The issuer defaults to
 /// `http://<bound address>` (accepted for loopback addresses only).
 pub async fn spawn(
@@ -400,7 +507,18 @@ pub async fn spawn_with(
     listener: TcpListener,
     clock: Arc<dyn Clock>,
 ) -> Result<Running, StartError> {
-    start(config, issuer, listener, clock, None).await
+    spawn_on(Adapter::Axum, config, issuer, listener, clock).await
+}
+
+/// [`spawn_with`] on `adapter`.
+pub async fn spawn_on(
+    adapter: Adapter,
+    config: Config,
+    issuer: Option<Issuer>,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+) -> Result<Running, StartError> {
+    start(adapter, config, issuer, listener, clock, None).await
 }
 
 /// [`spawn_with`] on `stores` of the caller's own instead of the configured store (e.g. a
@@ -413,10 +531,11 @@ pub async fn spawn_with_stores(
     clock: Arc<dyn Clock>,
     stores: Stores,
 ) -> Result<Running, StartError> {
-    start(config, issuer, listener, clock, Some(stores)).await
+    start(Adapter::Axum, config, issuer, listener, clock, Some(stores)).await
 }
 
 async fn start(
+    adapter: Adapter,
     config: Config,
     issuer: Option<Issuer>,
     listener: TcpListener,
@@ -432,9 +551,17 @@ async fn start(
     let limits = config.server_limits;
     let Built {
         router,
+        site,
         provider,
         sessions,
     } = build(config, issuer.clone(), clock, stores).await?;
+    // Each hands each request its peer's address: sign-ins are throttled per address.
+    let served: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match adapter {
+        Adapter::Axum => {
+            Box::pin(async move { match portcullis_axum::serve(listener, router, limits).await {} })
+        }
+        Adapter::Actix => Box::pin(site.serve_actix(listener.into_std()?, limits)?),
+    };
     let purger = provider.clone();
     let task = tokio::spawn(async move {
         // Expired codes, tokens, keys and sessions are removed every ten minutes (the SQL
@@ -451,9 +578,8 @@ async fn start(
                 }
             }
         };
-        // `serve` hands each request its peer address: sign-ins are throttled per address.
         tokio::select! {
-            never = portcullis_axum::serve(listener, router, limits) => match never {},
+            served = served => served,
             () = purge => Ok(()),
         }
     });
@@ -1038,6 +1164,67 @@ mod tests {
             page.body
         );
         assert_eq!(get(&app, AUTHORIZE, "").await.status, StatusCode::NOT_FOUND);
+    }
+
+    /// Either adapter serves the same site below the issuer's path: the engine's endpoints,
+    /// the pages' routes (with their `405`s), the HTML `404` page, the security headers.
+    #[tokio::test]
+    async fn both_adapters_serve_the_same_site() {
+        let mut answers = Vec::new();
+        for adapter in Adapter::ALL {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let root = format!("http://{}", listener.local_addr().unwrap());
+            let issuer = Issuer::parse(&format!("{root}/tenant")).unwrap();
+            let clock = Arc::new(SystemClock);
+            let server = spawn_on(adapter, Config::demo(), Some(issuer), listener, clock)
+                .await
+                .unwrap();
+            let client = reqwest::Client::new();
+            let mut seen = Vec::new();
+            for (method, path) in [
+                ("GET", format!("/tenant{AUTHORIZE}")),
+                ("GET", AUTHORIZE.to_owned()),
+                ("GET", "/tenant/login".to_owned()),
+                ("HEAD", "/tenant/account".to_owned()),
+                ("POST", "/tenant/consent".to_owned()),
+                ("GET", "/tenant/jwks".to_owned()),
+                ("DELETE", "/tenant/jwks".to_owned()),
+            ] {
+                let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+                let r = client.request(method.clone(), format!("{root}{path}"));
+                let r = r.send().await.unwrap();
+                assert_eq!(r.headers()[X_FRAME_OPTIONS], "DENY", "{adapter:?} {path}");
+                let header = |name| {
+                    r.headers()
+                        .get(name)
+                        .map(|v| v.to_str().unwrap().to_owned())
+                };
+                let (allow, csp) = (header("allow"), header("content-security-policy"));
+                let status = r.status().as_u16();
+                let body = r.text().await.unwrap();
+                let page = body.contains("action=\"/tenant/login\"");
+                seen.push((method, path, status, allow, csp, page, body.is_empty()));
+            }
+            assert_eq!(server.url("/jwks"), format!("{root}/tenant/jwks"));
+            answers.push(seen);
+        }
+        let statuses: Vec<_> = answers[0]
+            .iter()
+            .map(|a| (a.2, a.3.as_deref(), a.5))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                (200, None, true),
+                (404, None, false),
+                (405, Some("POST"), false),
+                (401, None, false),
+                (415, None, false),
+                (200, None, false),
+                (405, Some("GET,HEAD"), false),
+            ]
+        );
+        assert_eq!(answers[0], answers[1]);
     }
 
     #[test]

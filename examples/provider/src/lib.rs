@@ -3,8 +3,9 @@
 //!
 //! The binary (`portcullis-example-provider`) is a thin wrapper over [`run`]. Tests and other
 //! hosts start the same server in-process with [`spawn`] (or [`spawn_with`] and a clock of
-//! their own, then reach the provider with [`Running::provider`], e.g. to rotate keys), or
-//! mount [`app`] themselves.
+//! their own, then reach the provider with [`Running::provider`], e.g. to rotate keys; or
+//! [`spawn_on`] actix-web, the same site on the other [`Adapter`]), or mount [`app`]
+//! themselves.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), portcullis_example_provider::StartError> {
@@ -86,7 +87,7 @@ mod secrets;
 mod store;
 mod users;
 
-pub use app::{app, spawn, spawn_with, spawn_with_stores, Running, StartError};
+pub use app::{app, spawn, spawn_on, spawn_with, spawn_with_stores, Adapter, Running, StartError};
 pub use cli::{run, Args};
 pub use config::{Config, ConfigError, DEFAULT_PBKDF2_ITERATIONS};
 pub use demo::{
