@@ -42,7 +42,7 @@ pub use authorize::{
 pub use bearer::{bearer_credentials, BearerCredentials};
 pub use client::{
     Client, ClientError, ClientKind, ClientOidc, ClientTokens, ConsentRule, GrantType, PkcePolicy,
-    RefreshGrace, RefreshPolicy, SubjectType,
+    RefreshGrace, RefreshPolicy, SectorError, SubjectType,
 };
 pub use client_auth::{authenticate_client, ClientAuthentication, PresentedCredentials};
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};
