@@ -229,9 +229,40 @@ pub enum SubjectType {
     },
 }
 
+/// Why a pairwise client's sector cannot be known (OpenID Connect Core §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SectorError {
+    /// The sector identifier is not a host name.
+    #[error("the sector identifier must be a host name")]
+    NotAHost,
+    /// No sector identifier, and the redirect URIs do not share one host.
+    #[error(
+        "missing: a pairwise client whose redirect URIs do not share one host needs a sector \
+         identifier"
+    )]
+    Missing,
+}
+
 impl SubjectType {
     /// The `subject_type` values (OpenID Connect Core §8), as registered and advertised.
     pub const NAMES: [&'static str; 2] = ["public", "pairwise"];
+
+    /// The pairwise subject type of a client registered with `sector_identifier` (a host
+    /// name), or without one: then its sector is the one host of its `redirect_uris`
+    /// ([`SubjectType::pairwise_from_redirect_uris`]).
+    pub fn pairwise(
+        sector_identifier: Option<String>,
+        redirect_uris: &[RedirectUri],
+    ) -> Result<Self, SectorError> {
+        match sector_identifier {
+            Some(sector) if url::Host::parse(&sector).is_ok() => Ok(Self::Pairwise {
+                sector_identifier: sector,
+            }),
+            Some(_) => Err(SectorError::NotAHost),
+            None => Self::pairwise_from_redirect_uris(redirect_uris).ok_or(SectorError::Missing),
+        }
+    }
 
     /// The pairwise subject type of a client registered without a sector identifier: its
     /// sector is the one host of its redirect URIs (OpenID Connect Core §8.1). `None` when
@@ -462,6 +493,16 @@ mod tests {
         assert_eq!(SubjectType::pairwise_from_redirect_uris(&[]), None);
         let app = uris(&["com.example.app:/cb"]);
         assert_eq!(SubjectType::pairwise_from_redirect_uris(&app), None);
+
+        // With a sector identifier, it wins; it must be a host name.
+        let sector = |s: &str| SubjectType::pairwise(Some(s.into()), &two);
+        assert_eq!(sector("sector.example"), Ok(pairwise("sector.example")));
+        assert_eq!(sector("a b"), Err(SectorError::NotAHost));
+        assert_eq!(
+            SubjectType::pairwise(None, &same),
+            Ok(pairwise("rp.example"))
+        );
+        assert_eq!(SubjectType::pairwise(None, &two), Err(SectorError::Missing));
     }
     use crate::client_secret::ClientSecretHash;
 

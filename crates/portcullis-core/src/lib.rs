@@ -45,7 +45,7 @@ pub use authorize::{
 pub use bearer::{bearer_credentials, BearerCredentials};
 pub use client::{
     Client, ClientError, ClientKind, ClientOidc, ClientTokens, ConsentRule, GrantType, PkcePolicy,
-    RefreshGrace, RefreshPolicy, SubjectType,
+    RefreshGrace, RefreshPolicy, SectorError, SubjectType,
 };
 pub use client_auth::{
     authenticate_client, ClientAuthMethod, ClientAuthentication, PresentedCredentials,

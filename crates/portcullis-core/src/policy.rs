@@ -96,6 +96,15 @@ impl Default for KeyPolicy {
     }
 }
 
+impl KeyPolicy {
+    /// Whether a new key is published long enough before it signs: longer than
+    /// `jwks_max_age` plus `reload_every`, so that every cache and every process knows it
+    /// first (a token signed by a key its verifier cannot find fails).
+    pub fn publishes_ahead_of_caches(&self) -> bool {
+        self.publish_ahead > self.jwks_max_age.saturating_add(self.reload_every)
+    }
+}
+
 impl Lifetimes {
     /// The longest any token this policy issues can live: how long a revocation marker must
     /// be remembered to outlive every token it covers.
@@ -126,5 +135,17 @@ mod tests {
         assert_eq!(longest(&lifetimes), 6);
         lifetimes.refresh_token = Duration::from_secs(7);
         assert_eq!(longest(&lifetimes), 7);
+    }
+
+    #[test]
+    fn a_key_is_published_longer_than_caches_and_reloads_keep_it() {
+        let mut keys = KeyPolicy::default();
+        assert!(keys.publishes_ahead_of_caches());
+        keys.publish_ahead = keys.jwks_max_age + keys.reload_every;
+        assert!(!keys.publishes_ahead_of_caches(), "equal is too short");
+        keys.publish_ahead += Duration::from_secs(1);
+        assert!(keys.publishes_ahead_of_caches());
+        keys.jwks_max_age = Duration::MAX;
+        assert!(!keys.publishes_ahead_of_caches(), "no overflow");
     }
 }

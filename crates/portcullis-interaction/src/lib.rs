@@ -14,6 +14,14 @@
 //!   response needs ([`add_security_headers`]): no framing, no script, no caching.
 //! * [`Account`]: the user's account page (their grants, revoking one, signing out
 //!   everywhere).
+//! * [`LoginFlow`]: all of the above put together for users who sign in with a password
+//!   (the host's [`UserDirectory`]): the engine's `Interaction` and the handlers of the
+//!   login, consent and logout forms, each taking the engine's next step.
+//! * [`purge_periodically`]: the expired records of the provider and the sessions removed
+//!   on a timer.
+//! * [`HostSecrets`]: the secrets the provider and the pages must keep stable and share
+//!   between nodes, checked complete for a shared store, or kept in a private secrets file
+//!   beside a single node's database.
 //!
 //! What a host gets, and why:
 //! * Sessions are server-side ([`SessionManager`], in the host's store): the
@@ -45,19 +53,25 @@
 mod account;
 mod cookies;
 mod csrf;
+mod flow;
 mod form;
 mod pages;
 mod password;
+mod purge;
+mod secrets;
 mod session;
 mod throttle;
 
 pub use account::Account;
+pub use flow::{LoginFlow, UserDirectory};
 pub use form::{CheckedForm, Form, FormGuard};
 pub use pages::{
     add_security_headers, csp_redirecting_to, page, ConsentPage, LoginPage, LogoutPage, PageError,
     Pages, TemplateError, CSP,
 };
 pub use password::PasswordCheck;
+pub use purge::purge_periodically;
+pub use secrets::{HostSecrets, NamedKey, Secret32, SecretsFileError, SharedSecret};
 pub use session::{
     LoginBinding, Session, SessionError, SessionManager, SessionManagerBuilder,
     DEFAULT_SESSION_LIFETIME,

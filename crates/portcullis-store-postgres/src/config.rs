@@ -146,6 +146,24 @@ impl PostgresConfig {
     }
 }
 
+/// A connection string fit for a log or an error message: a URL with its password (in its
+/// user part or as a `password` query parameter) replaced by `***`; a connection string of
+/// the `key=value` form, which may hold one anywhere, is not shown at all.
+pub fn redact_connection_string(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.has_host() => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            if u.query_pairs().any(|(k, _)| k == "password") {
+                u.set_query(Some("password=***"));
+            }
+            u.to_string()
+        }
+        _ => "<connection string>".to_owned(),
+    }
+}
+
 impl fmt::Debug for PostgresConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresConfig")
@@ -179,6 +197,21 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("tls: PlainOnLoopback"), "{shown}");
+    }
+
+    #[test]
+    fn redacted_connection_strings_never_show_a_password() {
+        let url = "postgres://auth:hunter2@db.example:5433/auth";
+        assert_eq!(
+            redact_connection_string(url),
+            "postgres://auth:***@db.example:5433/auth"
+        );
+        let query = redact_connection_string("postgres://u@db/x?password=hunter2");
+        assert!(!query.contains("hunter2"), "{query}");
+        let plain = "postgres://u@db/x";
+        assert_eq!(redact_connection_string(plain), plain);
+        let key_value = redact_connection_string("host=db password=hunter2");
+        assert_eq!(key_value, "<connection string>");
     }
 
     #[test]

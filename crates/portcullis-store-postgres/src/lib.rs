@@ -95,7 +95,7 @@ use serde::Serialize;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
-pub use config::PostgresConfig;
+pub use config::{redact_connection_string, PostgresConfig};
 pub use tls::TlsMode;
 /// The driver, re-exported so that a [`tokio_postgres::Config`] built by the host matches
 /// [`PostgresConfig::new`].

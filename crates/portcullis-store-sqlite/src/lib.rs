@@ -27,7 +27,8 @@
 //!   (AES-256-GCM) under the host's key-encryption key (`portcullis_core::PrivateKeyEnvelope`;
 //!   the engine refuses to run on this store without one unless told
 //!   `dangerous_plaintext_signing_keys`). `reseal_key` swaps one in a transaction. No
-//!   `Debug` output of this crate shows them.
+//!   `Debug` output of this crate shows them. A new database file is created readable and
+//!   writable by its owner only (mode 0600), and its journal files inherit that.
 //! * **Sessions** are stored only as the SHA-256 of their id, like tokens; signing a user
 //!   out everywhere is one `DELETE` by (issuer, subject).
 //! * **Layout:** the columns a query filters on (issuer, hash, subject, client, grant,

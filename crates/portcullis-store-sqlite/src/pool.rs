@@ -127,6 +127,8 @@ impl Pool {
 /// on commit (a consumed code stays consumed across a power cut), and a busy timeout so
 /// that writers queue instead of failing.
 pub(crate) fn open_file(path: &std::path::Path, busy_timeout: Duration) -> StoreResult<Connection> {
+    create_private(path)
+        .map_err(|e| StoreError::with_source("cannot create the database file", e))?;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -141,6 +143,23 @@ pub(crate) fn open_file(path: &std::path::Path, busy_timeout: Duration) -> Store
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(db)?;
     Ok(conn)
+}
+
+/// Creates the database file, readable and writable by its owner only (mode 0600), unless
+/// it exists: it holds the (sealed) signing keys and the tokens' hashes, and SQLite gives
+/// its journal files the database file's permissions.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// A private in-memory database.

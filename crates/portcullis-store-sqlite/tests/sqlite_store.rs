@@ -96,6 +96,12 @@ async fn open_migrates_and_sets_wal() {
     let db = temp_db();
     let s = SqliteStore::open(&db.path).unwrap();
     assert_eq!(s.schema_version().await.unwrap(), 4);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&db.path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "a new database file is private");
+    }
     let conn = raw(&db.path);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))

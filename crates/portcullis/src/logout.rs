@@ -6,6 +6,7 @@ use portcullis_core::{
     open_payload, seal_payload, AuthorizeErrorCode, Client, OAuthError, Params, SealError,
     TicketError, UnixTime,
 };
+use portcullis_store::StoreError;
 use serde::{Deserialize, Serialize};
 
 use crate::authorize::is_form;
@@ -69,6 +70,22 @@ impl PendingLogout {
     /// The sealed ticket to carry through a confirmation form.
     pub fn ticket(&self) -> &str {
         &self.ticket
+    }
+
+    /// Whether the session of `subject` (the host's local subject) may end without asking:
+    /// only when the verified `id_token_hint` names that very user, as its client knows them
+    /// ([`Provider::subject_for`]). Any other request may come from another site, so the
+    /// user confirms first (§2).
+    pub async fn ends_without_asking(
+        &self,
+        provider: &Provider,
+        subject: &str,
+    ) -> Result<bool, StoreError> {
+        let (Some(hint), Some(client_id)) = (self.hint_subject(), self.client_id()) else {
+            return Ok(false);
+        };
+        let client = provider.client(client_id).await?;
+        Ok(client.is_some_and(|c| provider.subject_for(&c, subject) == hint))
     }
 }
 

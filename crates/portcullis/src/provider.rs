@@ -199,8 +199,7 @@ impl ProviderBuilder {
     /// Builds the provider.
     pub fn build(self) -> Result<Provider, BuildError> {
         let stores = self.stores.ok_or(BuildError::NoStores)?;
-        let keys = &self.policy.keys;
-        if keys.publish_ahead <= keys.jwks_max_age + keys.reload_every {
+        if !self.policy.keys.publishes_ahead_of_caches() {
             return Err(BuildError::KeyPublishTooShort);
         }
         for (i, s) in self.host_signers.iter().enumerate() {

@@ -487,6 +487,18 @@ async fn pairwise_clients_see_a_sector_specific_subject() {
         .body(Bytes::new())
         .unwrap();
     assert_eq!(userinfo(&h, req).await.1["sub"], sub);
+    // A logout hinting the pairwise `sub` names alice.
+    let hint = tokens["id_token"].as_str().unwrap();
+    let end = Request::get(format!("/session/end?id_token_hint={hint}"))
+        .body(Bytes::new())
+        .unwrap();
+    let LogoutOutcome::Pending(pending) = h.provider.end_session(end).await else {
+        panic!("the hint is valid")
+    };
+    assert!(pending
+        .ends_without_asking(&h.provider, "alice")
+        .await
+        .unwrap());
 }
 
 #[tokio::test]
@@ -576,6 +588,15 @@ async fn logout_with_a_hint_redirects_only_to_registered_uris() {
     };
     assert!(!pending.needs_confirmation());
     assert_eq!(pending.hint_subject(), Some("alice"));
+    // Only the hint's own user is signed out without being asked.
+    assert!(pending
+        .ends_without_asking(&h.provider, "alice")
+        .await
+        .unwrap());
+    assert!(!pending
+        .ends_without_asking(&h.provider, "bob")
+        .await
+        .unwrap());
     let resumed = h.provider.resume_logout(pending.ticket()).unwrap();
     let r = h.provider.finish_logout(resumed).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -603,7 +624,10 @@ async fn logout_with_a_hint_redirects_only_to_registered_uris() {
     }
     // Without a hint the user must confirm.
     match h.provider.end_session(end("client_id=web".into())).await {
-        LogoutOutcome::Pending(p) => assert!(p.needs_confirmation()),
+        LogoutOutcome::Pending(p) => {
+            assert!(p.needs_confirmation());
+            assert!(!p.ends_without_asking(&h.provider, "alice").await.unwrap());
+        }
         LogoutOutcome::Respond(r) => panic!("{r:?}"),
     }
 }

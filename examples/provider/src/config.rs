@@ -15,17 +15,17 @@ use std::time::Duration;
 
 use portcullis::core::{
     standard_claim, ClaimType, Client, ClientError, ClientKind, ClientOidc, ClientSecretHash,
-    ClientTokens, KeyEncryptionKey, KeyEncryptionKeys, KeyPolicy, KeySealError, Lifetimes,
-    RefreshGrace, RefreshPolicy, SubjectType,
+    ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy, SubjectType,
 };
 use portcullis_axum::ServerLimits;
+use portcullis_interaction::{HostSecrets, NamedKey, Secret32};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Map, Value};
 
 use crate::demo::DEMO_TOML;
 use crate::schema::{
     FileClaim, FileClient, FileClientType, FileConfig, FileKeys, FileRefresh, FileSecrets,
-    FileSubjectType, FileUser, NamedKey, Secret32,
+    FileSubjectType, FileUser,
 };
 use crate::store::StoreSpec;
 use crate::users::User;
@@ -43,17 +43,8 @@ pub struct Config {
     pub(crate) lifetimes: Lifetimes,
     pub(crate) keys: KeyPolicy,
     pub(crate) session_lifetime: Duration,
-    pub(crate) session_key: Option<Secret32>,
-    pub(crate) interaction_key: Option<Secret32>,
-    pub(crate) subject_salt: Option<Secret32>,
-    /// Seals the private signing keys in the store (`[secrets] key_encryption_key` and
-    /// `key_encryption_key_id`).
-    pub(crate) key_encryption_key: Option<NamedKey>,
-    /// Earlier key-encryption keys, still opening what they sealed.
-    pub(crate) previous_key_encryption_keys: Vec<NamedKey>,
-    /// `[secrets] dangerous_plaintext_signing_keys`: no key-encryption key on a store that
-    /// persists.
-    pub(crate) dangerous_plaintext_signing_keys: bool,
+    /// `[secrets]` and `[session] key`.
+    pub(crate) secrets: HostSecrets,
     pub(crate) pbkdf2_iterations: NonZeroU32,
     pub(crate) server_limits: ServerLimits,
 }
@@ -183,58 +174,33 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-impl NamedKey {
-    /// The engine's key-encryption key.
-    pub(crate) fn kek(&self) -> Result<KeyEncryptionKey, KeySealError> {
-        KeyEncryptionKey::new(self.id.clone(), &self.key.0)
-    }
-}
-
-/// The configured key-encryption keys, current first, for the engine.
-pub(crate) fn key_encryption_keys(
-    current: &NamedKey,
-    previous: &[NamedKey],
-) -> Result<KeyEncryptionKeys, KeySealError> {
-    previous
-        .iter()
-        .try_fold(KeyEncryptionKeys::new(current.kek()?), |keks, p| {
-            keks.with_previous(p.kek()?)
-        })
-}
-
 impl FileKeys {
     fn resolve(self) -> Result<KeyPolicy, Invalid> {
-        // A key must be in every cached JWKS, and known to every process, before it signs.
-        let caches = self
-            .jwks_max_age_seconds
-            .saturating_add(self.reload_every_seconds);
-        if self.publish_ahead_seconds <= caches {
+        let d = Duration::from_secs;
+        let policy = KeyPolicy {
+            default_alg: self.default_alg,
+            publish_ahead: d(self.publish_ahead_seconds),
+            jwks_max_age: d(self.jwks_max_age_seconds),
+            reload_every: d(self.reload_every_seconds),
+            rotate_every: (self.rotate_every_seconds > 0).then(|| d(self.rotate_every_seconds)),
+        };
+        if !policy.publishes_ahead_of_caches() {
             return Err(invalid(
                 "keys.publish_ahead_seconds",
                 "must be longer than jwks_max_age_seconds + reload_every_seconds, so every \
                  cache knows a new key before it signs",
             ));
         }
-        let d = Duration::from_secs;
-        Ok(KeyPolicy {
-            default_alg: self.default_alg,
-            publish_ahead: d(self.publish_ahead_seconds),
-            jwks_max_age: d(self.jwks_max_age_seconds),
-            reload_every: d(self.reload_every_seconds),
-            rotate_every: (self.rotate_every_seconds > 0).then(|| d(self.rotate_every_seconds)),
-        })
+        Ok(policy)
     }
 }
 
 impl FileSecrets {
-    /// The current key-encryption key, checked with the previous ones.
-    fn key_encryption_key(&self) -> Result<Option<NamedKey>, Invalid> {
-        let current = match (&self.key_encryption_key, &self.key_encryption_key_id) {
-            (Some(key), Some(id)) => NamedKey {
-                id: id.clone(),
-                key: key.clone(),
-            },
-            (None, None) if self.previous_key_encryption_keys.is_empty() => return Ok(None),
+    /// The secrets, with `[session] key`; the key-encryption keys checked.
+    fn resolve(self, csrf_key: Option<Secret32>) -> Result<HostSecrets, Invalid> {
+        let current = match (self.key_encryption_key, self.key_encryption_key_id) {
+            (Some(key), Some(id)) => Some(NamedKey { id, key }),
+            (None, None) if self.previous_key_encryption_keys.is_empty() => None,
             (None, None) => {
                 return Err(invalid(
                     "secrets.key_encryption_key",
@@ -254,9 +220,17 @@ impl FileSecrets {
                 ))
             }
         };
-        key_encryption_keys(&current, &self.previous_key_encryption_keys)
+        let mut secrets = HostSecrets::default();
+        secrets.interaction_key = self.interaction_key;
+        secrets.subject_salt = self.subject_salt;
+        secrets.csrf_key = csrf_key;
+        secrets.key_encryption_key = current;
+        secrets.previous_key_encryption_keys = self.previous_key_encryption_keys;
+        secrets.dangerous_plaintext_signing_keys = self.dangerous_plaintext_signing_keys;
+        secrets
+            .key_encryption_keys()
             .map_err(|e| invalid("secrets.key_encryption_key_id", e.to_string()))?;
-        Ok(Some(current))
+        Ok(secrets)
     }
 }
 
@@ -436,12 +410,7 @@ impl FileConfig {
             },
             keys: self.keys.resolve()?,
             session_lifetime: d(self.session.lifetime),
-            session_key: self.session.key,
-            key_encryption_key: self.secrets.key_encryption_key()?,
-            interaction_key: self.secrets.interaction_key,
-            subject_salt: self.secrets.subject_salt,
-            previous_key_encryption_keys: self.secrets.previous_key_encryption_keys,
-            dangerous_plaintext_signing_keys: self.secrets.dangerous_plaintext_signing_keys,
+            secrets: self.secrets.resolve(self.session.key)?,
             pbkdf2_iterations: iterations,
             server_limits: ServerLimits::default(),
         })
@@ -479,22 +448,9 @@ impl FileClient {
                     "only a client with subject_type = \"pairwise\" has a sector identifier",
                 ))
             }
-            (FileSubjectType::Pairwise, Some(sector)) => {
-                if url::Host::parse(&sector).is_err() {
-                    return Err(invalid("sector_identifier", "must be a host name"));
-                }
-                SubjectType::Pairwise {
-                    sector_identifier: sector,
-                }
-            }
-            (FileSubjectType::Pairwise, None) => {
-                SubjectType::pairwise_from_redirect_uris(&self.redirect_uris).ok_or_else(|| {
-                    invalid(
-                        "sector_identifier",
-                        "missing: a pairwise client whose redirect URIs do not share one host \
-                         needs one",
-                    )
-                })?
+            (FileSubjectType::Pairwise, sector) => {
+                SubjectType::pairwise(sector, &self.redirect_uris)
+                    .map_err(|e| invalid("sector_identifier", e.to_string()))?
             }
         };
         let client = Client::new(self.id, kind)
@@ -621,7 +577,7 @@ claims = { name = "Bob", email = "bob@example.com" }
             Lifetimes::default().refresh_token
         );
         assert_eq!(c.session_lifetime, Duration::from_secs(120));
-        assert_eq!(c.session_key.as_ref().map(|k| k.0), Some([0; 32]));
+        assert_eq!(c.secrets.csrf_key, Some(Secret32([0; 32])));
         let c = Config::parse(&format!("store = \"sqlite:p.db\"\n{GOOD}")).unwrap();
         assert_eq!(c.store(), &StoreSpec::Sqlite("p.db".into()));
         assert_eq!(c.users[0].claims["email"], "bob@example.com");
@@ -792,8 +748,8 @@ subject_salt = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI""#;
         assert_eq!(keys.jwks_max_age, Duration::from_secs(60));
         assert_eq!(keys.reload_every, Duration::from_secs(10));
         assert_eq!(keys.rotate_every, None);
-        assert_eq!(c.interaction_key.as_ref().map(|k| k.0), Some([1; 32]));
-        assert_eq!(c.subject_salt.as_ref().map(|k| k.0), Some([2; 32]));
+        assert_eq!(c.secrets.interaction_key, Some(Secret32([1; 32])));
+        assert_eq!(c.secrets.subject_salt, Some(Secret32([2; 32])));
 
         let explicit = WEB_OIDC.replace(
             "require_auth_time",
@@ -823,16 +779,15 @@ subject_salt = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI""#;
             k("B")
         );
         let c = Config::parse(&oidc(WEB_OIDC, &secrets)).unwrap();
-        let current = c.key_encryption_key.as_ref().unwrap();
-        assert_eq!(current.id, "2025");
-        let keks = key_encryption_keys(current, &c.previous_key_encryption_keys).unwrap();
+        let keks = c.secrets.key_encryption_keys().unwrap().unwrap();
         assert_eq!(keks.current().id(), "2025");
-        assert!(!c.dangerous_plaintext_signing_keys);
+        assert!(!c.secrets.dangerous_plaintext_signing_keys);
         assert!(!format!("{c:?}").contains(&k("A")), "never shown");
 
         let dangerous = "[secrets]\ndangerous_plaintext_signing_keys = true\n";
         let c = Config::parse(&oidc(WEB_OIDC, dangerous)).unwrap();
-        assert!(c.dangerous_plaintext_signing_keys && c.key_encryption_key.is_none());
+        let plain = &c.secrets;
+        assert!(plain.dangerous_plaintext_signing_keys && plain.key_encryption_key.is_none());
 
         let cases = [
             (

@@ -83,7 +83,6 @@ mod config;
 mod demo;
 mod flow;
 mod schema;
-mod secrets;
 mod store;
 mod users;
 

@@ -3,55 +3,20 @@
 //! cannot. Unknown keys are refused everywhere.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis::core::{
     Algorithm, ClientSecretHash, GrantType, KeyPolicy, Lifetimes, PkcePolicy, RedirectUri,
     RefreshPolicy, ScopeSet,
 };
-use serde::{Deserialize, Deserializer};
+use portcullis_interaction::{NamedKey, Secret32};
+use serde::Deserialize;
 
 use crate::config::DEFAULT_PBKDF2_ITERATIONS;
 use crate::store::StoreSpec;
 
 /// Default session lifetime: 8 hours.
 const DEFAULT_SESSION_SECS: u64 = 8 * 3600;
-
-/// 32 secret bytes from the file: the session key, the interaction key, the subject salt.
-#[derive(Clone)]
-pub(crate) struct Secret32(pub(crate) [u8; 32]);
-
-impl fmt::Debug for Secret32 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret32(<redacted>)")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret32 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        URL_SAFE_NO_PAD
-            .decode(text.trim())
-            .ok()
-            .and_then(|v| <[u8; 32]>::try_from(v).ok())
-            .map(Secret32)
-            .ok_or_else(|| {
-                serde::de::Error::custom(
-                    "expected 32 bytes encoded as base64url without padding (43 characters)",
-                )
-            })
-    }
-}
-
-/// A key-encryption key and its id (see `portcullis::core::KeyEncryptionKey`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NamedKey {
-    pub(crate) id: String,
-    pub(crate) key: Secret32,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

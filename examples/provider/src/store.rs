@@ -2,20 +2,18 @@
 //! memory` (the default), `--store sqlite:PATH` or `--store postgres:URL`.
 
 use std::fmt;
-use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use portcullis::store::{FullStore, SessionStore, StoreError, StoreResult};
+use portcullis::store::{FullStore, SessionStore, StoreError};
 use portcullis::Stores;
 use portcullis_store_memory::MemoryStore;
-use portcullis_store_postgres::{PostgresConfig, PostgresStore};
+use portcullis_store_postgres::{redact_connection_string, PostgresConfig, PostgresStore};
 use portcullis_store_sqlite::SqliteStore;
 use serde::{Deserialize, Deserializer};
 
 use crate::app::StartError;
-use crate::secrets::create_private;
 
 /// Which store the provider runs on: the `--store` flag, or `store` in the configuration
 /// file (the flag wins).
@@ -61,7 +59,7 @@ impl fmt::Display for StoreSpec {
         match self {
             Self::Memory => f.write_str("memory"),
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-            Self::Postgres(url) => write!(f, "postgres:{}", redacted(url)),
+            Self::Postgres(url) => write!(f, "postgres:{}", redact_connection_string(url)),
         }
     }
 }
@@ -72,26 +70,11 @@ impl fmt::Debug for StoreSpec {
         match self {
             Self::Memory => f.write_str("Memory"),
             Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
-            Self::Postgres(url) => f.debug_tuple("Postgres").field(&redacted(url)).finish(),
+            Self::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&redact_connection_string(url))
+                .finish(),
         }
-    }
-}
-
-/// A connection URL with its password (if any) replaced by `***`; a connection string of
-/// the `key=value` form, which may hold one anywhere, is not shown at all.
-fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.has_host() => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            // `password=` in the query is a password too.
-            if u.query_pairs().any(|(k, _)| k == "password") {
-                u.set_query(Some("password=***"));
-            }
-            u.to_string()
-        }
-        _ => "<connection string>".to_owned(),
     }
 }
 
@@ -131,7 +114,7 @@ impl StoreSpec {
             Self::Memory => Ok(both(Arc::new(MemoryStore::new()))),
             Self::Sqlite(path) => {
                 let file = path.clone();
-                let opened = tokio::task::spawn_blocking(move || open_sqlite(&file))
+                let opened = tokio::task::spawn_blocking(move || SqliteStore::open(&file))
                     .await
                     .map_err(|e| StoreError::with_source("the opening task failed", e))
                     .and_then(|r| r);
@@ -146,7 +129,7 @@ impl StoreSpec {
                     PostgresStore::connect(url)
                         .await
                         .map_err(|source| StartError::Postgres {
-                            url: redacted(url),
+                            url: redact_connection_string(url),
                             source,
                         })?;
                 Ok(both(Arc::new(store)))
@@ -161,23 +144,6 @@ where
     S: FullStore,
 {
     (Stores::shared(store.clone()), store)
-}
-
-/// Opens (creating it if need be) the database at `path`. A new file is created private
-/// (mode 0600) first: it holds the signing keys, and SQLite gives its journal files the
-/// database file's permissions.
-fn open_sqlite(path: &Path) -> StoreResult<SqliteStore> {
-    match create_private(path) {
-        Ok(_) => {}
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-        Err(e) => {
-            return Err(StoreError::with_source(
-                "cannot create the database file",
-                e,
-            ))
-        }
-    }
-    SqliteStore::open(path)
 }
 
 /// `error`'s message followed by its sources', for the operator (never for a client).

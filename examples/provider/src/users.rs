@@ -1,13 +1,15 @@
 //! User accounts: passwords kept only as PBKDF2 hashes, checked by the kit's
 //! [`PasswordCheck`] (constant time, on the engine's blocking pool, a decoy for unknown
-//! users); profile claims handed to the engine through [`UserClaims`].
+//! users); the directory of the kit's login pages ([`UserDirectory`]); profile claims
+//! handed to the engine ([`UserClaims`]).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use portcullis::core::{ClientSecretHash, RandomError};
+use portcullis::store::StoreError;
 use portcullis::{async_trait, BlockingPool, ClaimsError, UserClaims};
-use portcullis_interaction::PasswordCheck;
+use portcullis_interaction::{PasswordCheck, UserDirectory};
 use ring::rand::SecureRandom;
 use serde_json::{Map, Value};
 
@@ -21,16 +23,6 @@ pub(crate) struct User {
     /// Profile claims under their OpenID Connect names (`name`, `email`, `address`, …),
     /// already checked against their types.
     pub(crate) claims: Map<String, Value>,
-}
-
-impl User {
-    /// The name to greet the user with.
-    pub(crate) fn display_name(&self) -> &str {
-        self.claims
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or(&self.username)
-    }
 }
 
 /// The user directory.
@@ -51,17 +43,30 @@ impl Users {
         let by_name = users.into_iter().map(|u| (u.username.clone(), u)).collect();
         Ok(Self { by_name, passwords })
     }
+}
 
-    /// The user named `username`.
-    pub(crate) fn get(&self, username: &str) -> Option<&User> {
-        self.by_name.get(username)
+/// The username is the subject; the greeting is the `name` claim, else the username.
+#[async_trait]
+impl UserDirectory for Users {
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let hash = self.by_name.get(username).map(|u| &u.password);
+        let valid = self.passwords.verify(hash, password).await;
+        Ok(valid.then(|| username.to_owned()))
     }
 
-    /// The user, if `password` is theirs.
-    pub(crate) async fn authenticate(&self, username: &str, password: &str) -> Option<&User> {
-        let user = self.by_name.get(username);
-        let hash = user.map(|u| &u.password);
-        self.passwords.verify(hash, password).await.then_some(user?)
+    async fn display_name(&self, subject: &str) -> Result<Option<String>, StoreError> {
+        let user = self.by_name.get(subject);
+        let name = user.map(|u| {
+            u.claims
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or(subject)
+        });
+        Ok(name.map(str::to_owned))
     }
 }
 
@@ -71,10 +76,8 @@ impl Users {
 impl UserClaims for Users {
     async fn claims(&self, subject: &str) -> Result<Map<String, Value>, ClaimsError> {
         // A user removed from the configuration has no claims left; `sub` is the engine's.
-        Ok(self
-            .get(subject)
-            .map(|u| u.claims.clone())
-            .unwrap_or_default())
+        let user = self.by_name.get(subject);
+        Ok(user.map(|u| u.claims.clone()).unwrap_or_default())
     }
 }
 
@@ -107,10 +110,12 @@ mod tests {
     #[tokio::test]
     async fn passwords_are_checked() {
         let users = bob(Map::new());
-        assert!(users.authenticate("bob", "builder").await.is_some());
-        assert!(users.authenticate("bob", "Builder").await.is_none());
-        assert!(users.authenticate("eve", "builder").await.is_none());
-        assert_eq!(users.get("bob").unwrap().display_name(), "bob");
+        let bob = Some("bob".to_owned());
+        assert_eq!(users.authenticate("bob", "builder").await.unwrap(), bob);
+        assert_eq!(users.authenticate("bob", "Builder").await.unwrap(), None);
+        assert_eq!(users.authenticate("eve", "builder").await.unwrap(), None);
+        assert_eq!(users.display_name("bob").await.unwrap(), bob);
+        assert_eq!(users.display_name("eve").await.unwrap(), None);
     }
 
     /// Polls `fut` once: whether it finished at once.
@@ -146,8 +151,8 @@ mod tests {
         );
         drop(release);
         holder.await.unwrap().unwrap();
-        assert!(known.await.is_some());
-        assert!(unknown.await.is_none());
+        assert!(known.await.unwrap().is_some());
+        assert!(unknown.await.unwrap().is_none());
     }
 
     #[tokio::test]
@@ -155,7 +160,8 @@ mod tests {
         let claims: Map<String, Value> =
             serde_json::from_str(r#"{"name":"Bob","email_verified":true}"#).unwrap();
         let users = bob(claims.clone());
-        assert_eq!(users.get("bob").unwrap().display_name(), "Bob");
+        let bob = users.display_name("bob").await.unwrap();
+        assert_eq!(bob.as_deref(), Some("Bob"));
         assert_eq!(users.claims("bob").await.unwrap(), claims);
         assert!(users.claims("eve").await.unwrap().is_empty());
     }

@@ -1,0 +1,463 @@
+//! Login, consent and logout for users who sign in with a password: the host's
+//! [`Interaction`] and the handlers of the forms it shows, on `http` types.
+//!
+//! `GET /authorize` (the engine) → [`Interaction::begin`]: the engine decides what to show
+//! ([`PendingAuthorization::next_step`], OpenID Connect Core §3.1.2.1): the login page (the
+//! username filled in from `login_hint`), the consent page of a live session, straight back
+//! to the client (remembered consent), or the refusal of `prompt=none`. A password reaches
+//! no authentication context class: a request whose essential `acr` it cannot reach is
+//! denied (a failed authentication, §5.5.1.1). `ui_locales` is ignored.
+//!
+//! `POST /login` ([`LoginFlow::login`]) checks the password — unless the sign-in is
+//! throttled (`429` with `Retry-After`, the password unchecked) — begins a new session and
+//! goes on the same way. `POST /consent` ([`LoginFlow::consent`]) approves with the checked
+//! scopes while the session still satisfies the request, denies, or signs out to let
+//! another user sign in. Every POST needs a valid CSRF token (else `403`) and a live ticket
+//! (else `400`).
+//!
+//! `/session/end` (the engine) → [`Interaction::end_session`]: RP-initiated logout
+//! (RP-Initiated Logout 1.0 §2). A request whose `id_token_hint` names the signed-in user
+//! ends the session at once ([`PendingLogout::ends_without_asking`]); any other one asks
+//! first, with a form posted to `POST /logout` ([`LoginFlow::logout`]).
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::SET_COOKIE;
+use http::request::Parts;
+use http::{HeaderMap, Request, Response, StatusCode};
+use portcullis::core::ScopeSet;
+use portcullis::store::StoreError;
+use portcullis::{
+    async_trait, Approval, Interaction, LoginReason, NextStep, PendingAuthorization, PendingLogout,
+    Provider, SessionFacts,
+};
+
+use crate::account::Account;
+use crate::form::FormGuard;
+use crate::pages::{ConsentPage, LoginPage, LogoutPage, PageError, Pages};
+use crate::session::{Session, SessionManager};
+use crate::throttle::{ClientAddress, LoginThrottle};
+
+/// The host's users, as the login pages need them.
+#[async_trait]
+pub trait UserDirectory: Send + Sync + 'static {
+    /// The subject of the user who signs in as `username` with `password`; `None` when the
+    /// password is not theirs or there is no such user. Check it with
+    /// [`PasswordCheck`](crate::PasswordCheck): in constant time, off the async workers, and
+    /// as slowly for an unknown user (RFC 6819 §5.1.4.2.2).
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// The name to greet user `subject` with; `None` when there is no such user (any more):
+    /// a session of theirs then counts as none.
+    async fn display_name(&self, subject: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// The CSRF purpose of the consent form (a token of one form never passes at another).
+const CONSENT: &str = "consent";
+/// The CSRF purpose of the logout confirmation.
+const LOGOUT: &str = "logout";
+
+/// The login, consent and logout pages of one issuer (see the module documentation). Cheap
+/// to clone (shared state).
+#[derive(Clone)]
+pub struct LoginFlow {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    provider: Provider,
+    sessions: SessionManager,
+    throttle: LoginThrottle,
+    pages: Pages,
+    users: Arc<dyn UserDirectory>,
+}
+
+impl fmt::Debug for LoginFlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginFlow")
+            .field("issuer", self.inner.provider.issuer())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the engine knows of a session: its user, signed in with a password (RFC 8176 `pwd`).
+fn facts(session: &Session) -> SessionFacts {
+    SessionFacts::new(session.subject(), session.auth_time()).with_amr(vec!["pwd".into()])
+}
+
+impl LoginFlow {
+    /// The pages of `provider`'s pending requests: sessions from `sessions`, sign-ins
+    /// throttled by `throttle`, rendered by `pages`, users from `users`.
+    pub fn new(
+        provider: Provider,
+        sessions: SessionManager,
+        throttle: LoginThrottle,
+        pages: Pages,
+        users: Arc<dyn UserDirectory>,
+    ) -> Self {
+        let inner = Inner {
+            provider,
+            sessions,
+            throttle,
+            pages,
+            users,
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The provider whose requests the pages answer.
+    pub fn provider(&self) -> &Provider {
+        &self.inner.provider
+    }
+
+    /// The sessions.
+    pub fn sessions(&self) -> &SessionManager {
+        &self.inner.sessions
+    }
+
+    /// The templates, e.g. for a page of the host's own.
+    pub fn pages(&self) -> &Pages {
+        &self.inner.pages
+    }
+
+    /// The signed-in user's account page.
+    pub fn account(&self) -> Account<'_> {
+        Account {
+            provider: &self.inner.provider,
+            sessions: &self.inner.sessions,
+            pages: &self.inner.pages,
+        }
+    }
+
+    /// `POST /login`: checks the password (unless throttled), then begins a new session and
+    /// takes the engine's next step.
+    pub async fn login(&self, req: &Request<Bytes>) -> Response<Bytes> {
+        let Inner {
+            provider,
+            sessions,
+            pages,
+            ..
+        } = &*self.inner;
+        let checked = match sessions.check_form(req, FormGuard::Login) {
+            Ok(f) => f,
+            Err(e) => return pages.error(e),
+        };
+        let Ok(pending) = provider.resume(&checked.ticket) else {
+            return pages.error(PageError::Expired("sign-in"));
+        };
+        let (headers, form) = (req.headers(), checked.form);
+        let (username, password) = match (form.one("username"), form.one("password")) {
+            (Ok(u), Ok(p)) => (u.unwrap_or_default(), p.unwrap_or_default()),
+            _ => return pages.error(PageError::BadForm),
+        };
+        let address = req.extensions().get::<ClientAddress>().map(|a| a.0);
+        let client_id = pending.client_id();
+        let attempt = match self.inner.throttle.begin(username, address) {
+            Ok(a) => a,
+            Err(throttled) => {
+                tracing::warn!(client_id, "sign-in throttled");
+                let login = LoginPage {
+                    client_id,
+                    ticket: pending.ticket(),
+                    username,
+                    error: None,
+                };
+                return pages.throttled_login(sessions, headers, &login, throttled);
+            }
+        };
+        let subject = match self.inner.users.authenticate(username, password).await {
+            Ok(Some(subject)) => subject,
+            Ok(None) => {
+                tracing::info!(client_id, "sign-in failed");
+                let error = Some("The username or password is incorrect.");
+                let status = StatusCode::UNAUTHORIZED;
+                return self.login_page(status, &pending, headers, username, error);
+            }
+            Err(e) => return self.store_failed(&e),
+        };
+        attempt.succeeded();
+        tracing::info!(username, client_id, "signed in");
+        let (session, cookie) = match sessions.sign_in(headers, &subject, sessions.now()).await {
+            Ok(s) => s,
+            Err(e) => return self.store_failed(&e),
+        };
+        let step = pending
+            .next_step_after_login(provider, &facts(&session))
+            .await;
+        let mut response = self.take(step, pending, Some(session), headers).await;
+        response.headers_mut().append(SET_COOKIE, cookie);
+        response
+    }
+
+    /// `POST /consent`: `decision=approve` with the checked `scope` boxes, `decision=deny`,
+    /// or `decision=switch` (sign out, and back to the login page of the same request).
+    pub async fn consent(&self, req: &Request<Bytes>) -> Response<Bytes> {
+        let Inner {
+            provider,
+            sessions,
+            pages,
+            ..
+        } = &*self.inner;
+        let (form, ticket) = match sessions.check_form(req, FormGuard::Session(CONSENT)) {
+            Ok(f) => (f.form, f.ticket),
+            Err(e) => return pages.error(e),
+        };
+        let Ok(pending) = provider.resume(&ticket) else {
+            return pages.error(PageError::Expired("sign-in"));
+        };
+        let headers = req.headers();
+        match form.one("decision") {
+            Ok(Some("deny")) => {
+                tracing::info!(client_id = pending.client_id(), "authorization denied");
+                provider.deny(pending).await
+            }
+            Ok(Some("switch")) => {
+                let cookie = match sessions.sign_out(headers).await {
+                    Ok(c) => c,
+                    Err(e) => return self.store_failed(&e),
+                };
+                let mut response = self.login_page(StatusCode::OK, &pending, headers, "", None);
+                response.headers_mut().append(SET_COOKIE, cookie);
+                response
+            }
+            Ok(Some("approve")) => {
+                let ended = |pending: &PendingAuthorization| {
+                    let error = Some("Your session has ended. Sign in again.");
+                    let status = StatusCode::UNAUTHORIZED;
+                    self.login_page(status, pending, headers, "", error)
+                };
+                let session = match self.session_for(headers).await {
+                    Ok(Some(s)) => facts(&s),
+                    Ok(None) => return ended(&pending),
+                    Err(e) => return self.store_failed(&e),
+                };
+                // The session must still satisfy the request (its max_age, say).
+                match pending.next_step_at_consent(provider, &session) {
+                    NextStep::Approve(_) | NextStep::Consent => {}
+                    NextStep::Login(_) => return ended(&pending),
+                    NextStep::Refuse(reason) => {
+                        return provider.cannot_interact(pending, reason).await
+                    }
+                }
+                let Ok(granted_scopes) = ScopeSet::from_tokens(form.all("scope")) else {
+                    return pages.error(PageError::BadForm);
+                };
+                self.approve(pending, session.approval(granted_scopes))
+                    .await
+            }
+            _ => pages.error(PageError::BadForm),
+        }
+    }
+
+    /// `POST /logout`: the answer to the logout confirmation, `decision=yes` or
+    /// `decision=no`.
+    pub async fn logout(&self, req: &Request<Bytes>) -> Response<Bytes> {
+        let Inner {
+            provider,
+            sessions,
+            pages,
+            ..
+        } = &*self.inner;
+        let (form, ticket) = match sessions.check_form(req, FormGuard::Session(LOGOUT)) {
+            Ok(f) => (f.form, f.ticket),
+            Err(e) => return pages.error(e),
+        };
+        let Ok(pending) = provider.resume_logout(&ticket) else {
+            return pages.error(PageError::Expired("sign-out"));
+        };
+        match form.one("decision") {
+            Ok(Some("yes")) => {
+                let client_id = pending.client_id();
+                tracing::info!(client_id, "signed out after confirmation");
+                self.signed_out(pending, req.headers()).await
+            }
+            Ok(Some("no")) => pages.message(
+                StatusCode::OK,
+                "Still signed in",
+                "You are still signed in. You can close this page.",
+            ),
+            _ => pages.error(PageError::BadForm),
+        }
+    }
+
+    /// The request's live session, of a user the directory still knows.
+    async fn session_for(&self, headers: &HeaderMap) -> Result<Option<Session>, StoreError> {
+        let Some(session) = self.inner.sessions.current(headers).await? else {
+            return Ok(None);
+        };
+        let known = self.inner.users.display_name(session.subject()).await?;
+        Ok(known.map(|_| session))
+    }
+
+    /// The name to greet `subject` with (the subject itself for an unknown user).
+    async fn greeting(&self, subject: &str) -> Result<String, StoreError> {
+        let name = self.inner.users.display_name(subject).await?;
+        Ok(name.unwrap_or_else(|| subject.to_owned()))
+    }
+
+    /// The sign-in form of `pending`, with a CSRF token bound to the browser's pre-login
+    /// binding (set as a cookie if the browser has none yet).
+    fn login_page(
+        &self,
+        status: StatusCode,
+        pending: &PendingAuthorization,
+        headers: &HeaderMap,
+        username: &str,
+        error: Option<&str>,
+    ) -> Response<Bytes> {
+        let login = LoginPage {
+            client_id: pending.client_id(),
+            ticket: pending.ticket(),
+            username,
+            error,
+        };
+        let Inner {
+            sessions, pages, ..
+        } = &*self.inner;
+        pages.login(sessions, headers, status, &login)
+    }
+
+    async fn consent_page(
+        &self,
+        pending: &PendingAuthorization,
+        session: &Session,
+    ) -> Response<Bytes> {
+        let user = match self.greeting(session.subject()).await {
+            Ok(u) => u,
+            Err(e) => return self.store_failed(&e),
+        };
+        let csrf = self
+            .inner
+            .sessions
+            .form_token(session, CONSENT, pending.ticket());
+        self.inner.pages.consent(&ConsentPage {
+            client_id: pending.client_id(),
+            user: &user,
+            scopes: pending.scopes(),
+            ticket: pending.ticket(),
+            csrf: &csrf,
+            redirect_uri: pending.redirect_uri(),
+        })
+    }
+
+    /// Takes the engine's next `step` for `pending`: back to the client (approved, or
+    /// refused under `prompt=none`), the login page (with the request's `login_hint`), or
+    /// the consent page of `session`; denied when an essential `acr` is asked for.
+    async fn take(
+        &self,
+        step: Result<NextStep, StoreError>,
+        pending: PendingAuthorization,
+        session: Option<Session>,
+        headers: &HeaderMap,
+    ) -> Response<Bytes> {
+        let provider = &self.inner.provider;
+        let step = match step {
+            Ok(step) => step,
+            Err(e) => return self.store_failed(&e),
+        };
+        match (step, session) {
+            (NextStep::Approve(approval), _) => self.approve(pending, approval).await,
+            (NextStep::Consent, Some(session)) => self.consent_page(&pending, &session).await,
+            (NextStep::Refuse(reason), _) => provider.cannot_interact(pending, reason).await,
+            (NextStep::Login(prompt), _) if prompt.reason == LoginReason::Acr => {
+                tracing::info!(client_id = pending.client_id(), "essential acr not reached");
+                provider.deny(pending).await
+            }
+            (NextStep::Login(prompt), _) => {
+                let hint = prompt.login_hint.as_deref().unwrap_or_default();
+                self.login_page(StatusCode::OK, &pending, headers, hint, None)
+            }
+            // The engine asks consent only of a signed-in user.
+            (NextStep::Consent, None) => self.inner.pages.error(PageError::Unavailable),
+        }
+    }
+
+    /// Approves `pending` as the engine decided or with the scopes the user checked.
+    async fn approve(&self, pending: PendingAuthorization, approval: Approval) -> Response<Bytes> {
+        let (username, client_id) = (&approval.subject, pending.client_id());
+        let scopes = &approval.granted_scopes;
+        tracing::info!(username, client_id, %scopes, "authorization approved");
+        self.inner.provider.approve(pending, approval).await
+    }
+
+    /// Ends the request's session and lets the engine answer: back to the client's
+    /// `post_logout_redirect_uri` with its `state`, or a signed-out page.
+    async fn signed_out(&self, pending: PendingLogout, headers: &HeaderMap) -> Response<Bytes> {
+        let cookie = match self.inner.sessions.sign_out(headers).await {
+            Ok(c) => c,
+            Err(e) => return self.store_failed(&e),
+        };
+        let mut response = self.inner.provider.finish_logout(pending).await;
+        response.headers_mut().append(SET_COOKIE, cookie);
+        response
+    }
+
+    /// A store failure: logged for the operator, `503` for the user.
+    fn store_failed(&self, e: &dyn std::error::Error) -> Response<Bytes> {
+        tracing::error!(error = %e, "store failure");
+        self.inner.pages.error(PageError::Unavailable)
+    }
+}
+
+#[async_trait]
+impl Interaction for LoginFlow {
+    /// The engine's next step for the request's session, of a known user.
+    async fn begin(&self, pending: PendingAuthorization, request: Parts) -> Response<Bytes> {
+        let headers = &request.headers;
+        match self.session_for(headers).await {
+            Ok(session) => {
+                let user = session.as_ref().map(facts);
+                let step = pending.next_step(&self.inner.provider, user.as_ref()).await;
+                self.take(step, pending, session, headers).await
+            }
+            Err(e) => self.store_failed(&e),
+        }
+    }
+
+    /// Signs out at once when the hint names the signed-in user, else asks first; with
+    /// nobody signed in, nothing to end and nothing to ask.
+    async fn end_session(&self, pending: PendingLogout, request: Parts) -> Response<Bytes> {
+        let headers = &request.headers;
+        let session = match self.inner.sessions.current(headers).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return self.signed_out(pending, headers).await,
+            Err(e) => return self.store_failed(&e),
+        };
+        let subject = session.subject();
+        match pending
+            .ends_without_asking(&self.inner.provider, subject)
+            .await
+        {
+            Ok(true) => {
+                let client_id = pending.client_id();
+                tracing::info!(username = subject, client_id, "signed out by the client");
+                return self.signed_out(pending, headers).await;
+            }
+            Ok(false) => {}
+            Err(e) => return self.store_failed(&e),
+        }
+        let user = match self.greeting(subject).await {
+            Ok(u) => u,
+            Err(e) => return self.store_failed(&e),
+        };
+        let csrf = self
+            .inner
+            .sessions
+            .form_token(&session, LOGOUT, pending.ticket());
+        self.inner.pages.logout(&LogoutPage {
+            client_id: pending.client_id(),
+            user: &user,
+            ticket: pending.ticket(),
+            csrf: &csrf,
+            redirect_uri: pending.redirect_uri(),
+        })
+    }
+}

@@ -1,0 +1,545 @@
+//! The login flow through its forms, as a browser drives it: the engine's endpoints and the
+//! kit's handlers behind one dispatcher, cookies carried by hand.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use portcullis::core::{
+    Client, ClientKind, ClientSecretHash, GrantType, Issuer, RedirectUri, ScopeSet, UnixTime,
+};
+use portcullis::store::StoreError;
+use portcullis::{
+    async_trait, AuthorizeOutcome, Interaction, LogoutOutcome, ManualClock, Provider, Stores,
+};
+use portcullis_interaction::{
+    add_security_headers, LoginFlow, LoginThrottle, Pages, SessionManager, ThrottlePolicy,
+    UserDirectory, CSP,
+};
+use portcullis_store_memory::MemoryStore;
+use ring::rand::SystemRandom;
+
+const ISSUER: &str = "http://127.0.0.1:8080";
+const PKCE: &str =
+    "code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+/// A plain OAuth request of `web`.
+fn authorize() -> String {
+    format!(
+        "/authorize?response_type=code&client_id=web\
+         &redirect_uri=http%3A%2F%2F127.0.0.1%3A9000%2Fcallback&scope=read%20email&state=st&{PKCE}"
+    )
+}
+/// An OpenID Connect request of `rp`.
+fn oidc_authorize() -> String {
+    format!(
+        "/authorize?response_type=code&client_id=rp\
+         &redirect_uri=https%3A%2F%2Frp.example%2Fcb&scope=openid&state=st&nonce=n&{PKCE}"
+    )
+}
+
+/// One user, alice (password `wonderland`), greeted as Alice.
+struct Alice;
+
+#[async_trait]
+impl UserDirectory for Alice {
+    async fn authenticate(&self, user: &str, password: &str) -> Result<Option<String>, StoreError> {
+        Ok((user == "alice" && password == "wonderland").then(|| user.to_owned()))
+    }
+
+    async fn display_name(&self, subject: &str) -> Result<Option<String>, StoreError> {
+        Ok((subject == "alice").then(|| "Alice".to_owned()))
+    }
+}
+
+struct Host {
+    flow: LoginFlow,
+    sessions: SessionManager,
+    clock: Arc<ManualClock>,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+fn client(id: &str, redirect: &str, scopes: &str) -> Client {
+    let rng = SystemRandom::new();
+    let secret = ClientSecretHash::pbkdf2("secret", NonZeroU32::new(1000).unwrap(), &rng).unwrap();
+    let mut client = Client::new(id, ClientKind::Confidential { secret })
+        .with_redirect_uris(vec![RedirectUri::parse(redirect).unwrap()])
+        .with_allowed_scopes(ScopeSet::parse(scopes).unwrap())
+        .with_grant_types([GrantType::AuthorizationCode]);
+    client.oidc.post_logout_redirect_uris =
+        vec![RedirectUri::parse("https://rp.example/bye").unwrap()];
+    client
+}
+
+impl Host {
+    async fn new() -> Self {
+        let issuer = Issuer::parse(ISSUER).unwrap();
+        let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(ManualClock::new(UnixTime::from_secs(1_700_000_000)));
+        let provider = Provider::builder(issuer.clone())
+            .stores(Stores::shared(store.clone()))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let web = client("web", "http://127.0.0.1:9000/callback", "read write email");
+        let rp = client("rp", "https://rp.example/cb", "openid profile");
+        for c in [web, rp] {
+            provider.register_client(&c).await.unwrap();
+        }
+        let sessions = SessionManager::builder(issuer.clone(), store)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let throttle = LoginThrottle::new(ThrottlePolicy::default(), clock.clone());
+        let pages = Pages::new(&issuer);
+        let flow = LoginFlow::new(provider, sessions.clone(), throttle, pages, Arc::new(Alice));
+        Self {
+            flow,
+            sessions,
+            clock,
+        }
+    }
+
+    /// What a host's router does: the engine's endpoints, then the kit's pages.
+    async fn send(&self, req: Request<Bytes>) -> Reply {
+        let provider = self.flow.provider();
+        let (parts, body) = req.into_parts();
+        let engine_req = Request::from_parts(parts.clone(), body);
+        let mut response: Response<Bytes> = match parts.uri.path() {
+            "/authorize" => match provider.authorize(engine_req).await {
+                AuthorizeOutcome::Respond(r) => r,
+                AuthorizeOutcome::Pending(p) => self.flow.begin(p, parts).await,
+            },
+            "/session/end" => match provider.end_session(engine_req).await {
+                LogoutOutcome::Respond(r) => r,
+                LogoutOutcome::Pending(p) => self.flow.end_session(p, parts).await,
+            },
+            "/login" => self.flow.login(&engine_req).await,
+            "/consent" => self.flow.consent(&engine_req).await,
+            "/logout" => self.flow.logout(&engine_req).await,
+            other => panic!("no route {other}"),
+        };
+        add_security_headers(response.headers_mut());
+        let (parts, body) = response.into_parts();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8(body.to_vec()).unwrap(),
+        }
+    }
+
+    async fn get(&self, uri: &str, cookie: &str) -> Reply {
+        let req = Request::get(uri).header(COOKIE, cookie);
+        self.send(req.body(Bytes::new()).unwrap()).await
+    }
+
+    async fn post(&self, uri: &str, cookie: &str, form: &[(&str, &str)]) -> Reply {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let req = Request::post(uri)
+            .header(COOKIE, cookie)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.send(req.body(Bytes::from(body)).unwrap()).await
+    }
+
+    /// Signs alice in through the login form of an `rp` request: a browser's cookies (its
+    /// pre-login binding and its session).
+    async fn sign_in_alice(&self) -> String {
+        let page = self.get(&oidc_authorize(), "").await;
+        let jar = cookie(&page, "csrf");
+        let (ticket, csrf) = form_of(&page);
+        let r = self
+            .post("/login", &jar, &credentials(&ticket, &csrf))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        format!("{jar}; {}", cookie(&r, "session"))
+    }
+}
+
+/// A request's headers carrying `cookies`.
+fn with_cookies(cookies: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(COOKIE, HeaderValue::from_str(cookies).unwrap());
+    h
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let start = format!("name=\"{name}\" value=\"");
+    let rest = &html[html.find(&start).unwrap() + start.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// A page's form: its ticket and CSRF token.
+fn form_of(page: &Reply) -> (String, String) {
+    (hidden(&page.body, "ticket"), hidden(&page.body, "csrf"))
+}
+
+/// A form answering `decision` for `ticket`.
+fn answer<'a>(ticket: &'a str, csrf: &'a str, decision: &'a str) -> [(&'a str, &'a str); 3] {
+    [("ticket", ticket), ("csrf", csrf), ("decision", decision)]
+}
+
+/// The login form of `ticket`, filled in with alice's credentials.
+fn credentials<'a>(ticket: &'a str, csrf: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("ticket", ticket),
+        ("csrf", csrf),
+        ("username", "alice"),
+        ("password", "wonderland"),
+    ]
+}
+
+/// `name=value` of the `Set-Cookie` for `name`.
+fn cookie(r: &Reply, name: &str) -> String {
+    let prefix = format!("{name}=");
+    r.headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with(&prefix))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .unwrap()
+}
+
+fn location(r: &Reply) -> &str {
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    r.headers[LOCATION].to_str().unwrap()
+}
+
+#[tokio::test]
+async fn posts_need_a_valid_csrf_token() {
+    let host = Host::new().await;
+    let page = host.get(&authorize(), "").await;
+    let (ticket, csrf) = form_of(&page);
+    let jar = cookie(&page, "csrf");
+    let creds = [("username", "alice"), ("password", "wonderland")];
+    let with = |token: &'static str| [("ticket", ticket.as_str()), ("csrf", token)];
+    for (uri, cookie, form) in [
+        ("/login", jar.as_str(), vec![("ticket", ticket.as_str())]),
+        ("/login", jar.as_str(), with("AAAA").to_vec()),
+        (
+            "/login",
+            "",
+            vec![("ticket", ticket.as_str()), ("csrf", &csrf)],
+        ),
+        (
+            "/consent",
+            jar.as_str(),
+            vec![("ticket", ticket.as_str()), ("decision", "deny")],
+        ),
+    ] {
+        let form: Vec<_> = form.into_iter().chain(creds).collect();
+        let r = host.post(uri, cookie, &form).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri} {form:?}");
+    }
+    // A token minted for another ticket does not carry over.
+    let other = host.get(&authorize(), &jar).await;
+    let other_csrf = hidden(&other.body, "csrf");
+    let form = [
+        ("ticket", ticket.as_str()),
+        ("csrf", &other_csrf),
+        creds[0],
+        creds[1],
+    ];
+    let r = host.post("/login", &jar, &form).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn login_then_consent() {
+    let host = Host::new().await;
+    let page = host.get(&authorize(), "").await;
+    let (ticket, csrf) = form_of(&page);
+    let jar = cookie(&page, "csrf");
+    let base = [("ticket", ticket.as_str()), ("csrf", csrf.as_str())];
+    let form = |extra: &[(&'static str, &'static str)]| [&base[..], extra].concat();
+
+    let wrong = form(&[("username", "alice"), ("password", "x")]);
+    let wrong = host.post("/login", &jar, &wrong).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("incorrect") && wrong.headers.get(SET_COOKIE).is_none());
+
+    // The login form's token is bound to no session: it does not pass at consent.
+    let approve = form(&[("decision", "approve")]);
+    let approve_without_session = host.post("/consent", &jar, &approve).await;
+    assert_eq!(approve_without_session.status, StatusCode::FORBIDDEN);
+
+    let ok = host
+        .post("/login", &jar, &credentials(&ticket, &csrf))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert!(ok.body.contains("value=\"email\" checked"), "{}", ok.body);
+    assert!(ok.body.contains("Alice"), "greeted by name: {}", ok.body);
+    assert_eq!(
+        ok.headers[CONTENT_SECURITY_POLICY],
+        format!("{CSP} http://127.0.0.1:9000")
+    );
+    let jar = format!("{jar}; {}", cookie(&ok, "session"));
+    // The consent form's token is bound to the new session.
+    let consent_csrf = hidden(&ok.body, "csrf");
+    assert_ne!(consent_csrf, csrf);
+
+    // Signed in: /authorize goes straight to consent.
+    let again = host.get(&authorize(), &jar).await;
+    assert!(again.body.contains("action=\"/consent\"") && again.headers.get(SET_COOKIE).is_none());
+
+    let approve = [
+        ("ticket", ticket.as_str()),
+        ("csrf", consent_csrf.as_str()),
+        ("decision", "approve"),
+        ("scope", "email"),
+    ];
+    let approved = host.post("/consent", &jar, &approve).await;
+    let location = location(&approved);
+    assert!(
+        location.starts_with("http://127.0.0.1:9000/callback?code="),
+        "{location}"
+    );
+    assert!(location.contains("state=st"), "{location}");
+}
+
+#[tokio::test]
+async fn an_invalid_ticket_is_a_bad_request() {
+    let host = Host::new().await;
+    let sessions = &host.sessions;
+    let page = host.get(&authorize(), "").await;
+    let jar = cookie(&page, "csrf");
+    let binding = sessions.login_binding(&with_cookies(&jar)).unwrap();
+    let csrf = sessions.login_csrf_token(&binding, "forged");
+    let r = host
+        .post("/login", &jar, &answer("forged", &csrf, "yes"))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("expired"));
+    // Signed in, with tokens valid for the forged ticket.
+    let (ticket, login_csrf) = form_of(&page);
+    let signed_in = host
+        .post("/login", &jar, &credentials(&ticket, &login_csrf))
+        .await;
+    let jar = format!("{jar}; {}", cookie(&signed_in, "session"));
+    let session = sessions
+        .current(&with_cookies(&jar))
+        .await
+        .unwrap()
+        .unwrap();
+    for (uri, action) in [("/consent", "consent"), ("/logout", "logout")] {
+        let csrf = sessions.form_token(&session, action, "forged");
+        let r = host.post(uri, &jar, &answer("forged", &csrf, "yes")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(r.body.contains("expired"), "{uri}");
+    }
+    // A ticket of the other kind does not open either.
+    let csrf = sessions.form_token(&session, "logout", &ticket);
+    let r = host
+        .post("/logout", &jar, &answer(&ticket, &csrf, "yes"))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn consent_is_remembered_and_can_be_switched_away_from() {
+    let host = Host::new().await;
+    let alice = host.sign_in_alice().await;
+    let page = host.get(&oidc_authorize(), &alice).await;
+    let (ticket, csrf) = form_of(&page);
+    let form = |decision| answer(&ticket, &csrf, decision);
+
+    // "Not you?" signs out and shows the sign-in form of the same request.
+    let switched = host.post("/consent", &alice, &form("switch")).await;
+    assert_eq!(switched.status, StatusCode::OK);
+    assert!(
+        switched.body.contains("action=\"/login\""),
+        "{}",
+        switched.body
+    );
+    assert_eq!(hidden(&switched.body, "ticket"), ticket);
+    assert_eq!(cookie(&switched, "session"), "session=");
+    // The session is gone, not only the cookie: a copy of it asks to sign in again.
+    let mut approve = form("approve").to_vec();
+    approve.push(("scope", "openid"));
+    let stale = host.post("/consent", &alice, &approve).await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
+    assert!(stale.body.contains("action=\"/login\""), "{}", stale.body);
+
+    let alice = host.sign_in_alice().await;
+    let page = host.get(&oidc_authorize(), &alice).await;
+    let (ticket, csrf) = form_of(&page);
+    let mut approve = answer(&ticket, &csrf, "approve").to_vec();
+    approve.push(("scope", "openid"));
+    let approved = host.post("/consent", &alice, &approve).await;
+    assert!(location(&approved).contains("code="));
+
+    // The same request again goes straight back, even with prompt=none...
+    for uri in [
+        oidc_authorize(),
+        format!("{}&prompt=none", oidc_authorize()),
+    ] {
+        let again = host.get(&uri, &alice).await;
+        let location = location(&again);
+        assert!(location.starts_with("https://rp.example/cb?code="), "{uri}");
+    }
+    // ...unless it asks for more, or for consent again (OpenID Connect Core §3.1.2.1).
+    let more = oidc_authorize().replace("scope=openid", "scope=openid%20profile");
+    for uri in [more, format!("{}&prompt=consent", oidc_authorize())] {
+        let page = host.get(&uri, &alice).await;
+        assert!(page.body.contains("action=\"/consent\""), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn logout_without_a_hint_asks_first() {
+    let host = Host::new().await;
+    let alice = host.sign_in_alice().await;
+    let end = "/session/end?client_id=rp&post_logout_redirect_uri=\
+        https%3A%2F%2Frp.example%2Fbye&state=s1";
+    let back = "https://rp.example/bye?state=s1";
+
+    // Nobody is signed in: nothing to ask, back to the client.
+    assert_eq!(location(&host.get(end, "").await), back);
+
+    let page = host.get(end, &alice).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("action=\"/logout\""), "{}", page.body);
+    assert!(page.body.contains("<code>rp</code> asks to sign you out"));
+    assert!(
+        page.body.contains("Alice"),
+        "greeted by name: {}",
+        page.body
+    );
+    // The form's answer redirects to the client: its origin only is allowed.
+    let csp = format!("{CSP} https://rp.example");
+    assert_eq!(page.headers[CONTENT_SECURITY_POLICY], csp.as_str());
+
+    let (ticket, csrf) = form_of(&page);
+    let jar = alice.as_str();
+    let form = |csrf, decision| answer(&ticket, csrf, decision);
+    let forged = host.post("/logout", jar, &form("AAAA", "yes")).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // Alice's other browser: its own session, for which the token is not.
+    let other_browser = host.sign_in_alice().await;
+    let other = host
+        .post("/logout", &other_browser, &form(&csrf, "yes"))
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let unknown = host.post("/logout", jar, &form(&csrf, "maybe")).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+
+    let stay = host.post("/logout", jar, &form(&csrf, "no")).await;
+    assert_eq!(stay.status, StatusCode::OK);
+    assert!(stay.body.contains("still signed in"), "{}", stay.body);
+    assert!(stay.headers.get(SET_COOKIE).is_none());
+
+    let out = host.post("/logout", jar, &form(&csrf, "yes")).await;
+    assert_eq!(location(&out), back);
+    assert_eq!(cookie(&out, "session"), "session=");
+    // Signed out: a copy of the cookie finds nobody to ask about.
+    assert_eq!(location(&host.get(end, jar).await), back);
+
+    // Without a post_logout_redirect_uri, the engine's signed-out page.
+    let page = host.get("/session/end", &other_browser).await;
+    assert_eq!(page.headers[CONTENT_SECURITY_POLICY], CSP);
+    let (ticket, csrf) = form_of(&page);
+    let out = host
+        .post("/logout", &other_browser, &answer(&ticket, &csrf, "yes"))
+        .await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert!(out.body.contains("logged out"), "{}", out.body);
+    assert_eq!(cookie(&out, "session"), "session=");
+}
+
+#[tokio::test]
+async fn openid_prompt_max_age_and_login_hint() {
+    let host = Host::new().await;
+    let alice = host.sign_in_alice().await;
+    let error_of = |r: &Reply| {
+        let location = r.headers[LOCATION].to_str().unwrap().to_owned();
+        assert!(location.starts_with("https://rp.example/cb?"), "{location}");
+        url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "error")
+            .map(|(_, v)| v.into_owned())
+    };
+    let oidc = oidc_authorize();
+
+    // prompt=none never shows a page (OpenID Connect Core §3.1.2.1).
+    let none = format!("{oidc}&prompt=none");
+    let r = host.get(&none, "").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(error_of(&r).as_deref(), Some("login_required"));
+    let r = host.get(&none, &alice).await;
+    assert_eq!(error_of(&r).as_deref(), Some("consent_required"));
+
+    // A session goes to consent, unless prompt=login or it is older than max_age.
+    let consent = host.get(&oidc, &alice).await;
+    assert!(
+        consent.body.contains("action=\"/consent\""),
+        "{}",
+        consent.body
+    );
+    let login = host.get(&format!("{oidc}&prompt=login"), &alice).await;
+    assert!(login.body.contains("action=\"/login\""), "{}", login.body);
+    host.clock.advance(100);
+    let young_enough = host.get(&format!("{oidc}&max_age=1000"), &alice).await;
+    assert!(young_enough.body.contains("action=\"/consent\""));
+    let too_old = host.get(&format!("{oidc}&max_age=10"), &alice).await;
+    assert!(too_old.body.contains("action=\"/login\""));
+
+    let hinted = host.get(&format!("{oidc}&login_hint=al%22ice"), "").await;
+    assert!(hinted
+        .body
+        .contains("name=\"username\" value=\"al&quot;ice\""));
+}
+
+/// The engine's decision at the forms: a password reaches no essential `acr` (denied after
+/// the sign-in, OpenID Connect Core §5.5.1.1), the sign-in that `prompt=login` asks for is
+/// enough, and a consent answered after `max_age` has passed asks to sign in again.
+#[tokio::test]
+async fn the_engines_login_decision_at_the_forms() {
+    let host = Host::new().await;
+    let oidc = oidc_authorize();
+    let claims = r#"{"id_token":{"acr":{"essential":true,"values":["urn:loa:2"]}}}"#;
+    let acr = format!(
+        "{oidc}&claims={}",
+        url::form_urlencoded::byte_serialize(claims.as_bytes()).collect::<String>()
+    );
+    let page = host.get(&acr, "").await;
+    let jar = cookie(&page, "csrf");
+    let (ticket, csrf) = form_of(&page);
+    let denied = host
+        .post("/login", &jar, &credentials(&ticket, &csrf))
+        .await;
+    let location = location(&denied);
+    assert!(
+        location.starts_with("https://rp.example/cb?error=access_denied"),
+        "{location}"
+    );
+
+    // prompt=login: the password asked on the request counts (no second login page).
+    let alice = host.sign_in_alice().await;
+    let page = host.get(&format!("{oidc}&prompt=login"), &alice).await;
+    let (ticket, csrf) = form_of(&page);
+    let again = host
+        .post("/login", &alice, &credentials(&ticket, &csrf))
+        .await;
+    assert!(again.body.contains("action=\"/consent\""), "{}", again.body);
+    // A new session (a new id at every sign-in).
+    let binding = alice.split("; ").next().unwrap();
+    let alice = format!("{binding}; {}", cookie(&again, "session"));
+
+    let page = host.get(&format!("{oidc}&max_age=60"), &alice).await;
+    let (ticket, csrf) = form_of(&page);
+    let mut approve = answer(&ticket, &csrf, "approve").to_vec();
+    approve.push(("scope", "openid"));
+    host.clock.advance(61);
+    let late = host.post("/consent", &alice, &approve).await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED);
+    assert!(late.body.contains("action=\"/login\""), "{}", late.body);
+}
