@@ -28,7 +28,8 @@
 //!     }
 //!     async fn end_session(&self, pending: PendingLogout, _req: http::request::Parts)
 //!         -> http::Response<Bytes> {
-//!         // End the host's session, after a confirmation page if `needs_confirmation()`.
+//!         // End the host's session, after a confirmation page unless
+//!         // `pending.ends_without_asking(&self.provider, local_subject)`.
 //!         self.provider.finish_logout(pending).await
 //!     }
 //! }

@@ -17,6 +17,8 @@ pub async fn purge_periodically(
     every: Duration,
 ) -> Infallible {
     let mut ticks = tokio::time::interval(every);
+    // A slow purge delays the next one rather than bunching them up.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         if let Err(e) = provider.purge_expired().await {

@@ -38,7 +38,7 @@ const DERIVED_KEK_SALT: &[u8] = b"portcullis example provider: key-encryption ke
 
 /// 32 secret bytes: a key or a salt. Never shown (`Debug` prints `<redacted>`); read as
 /// base64url without padding (43 characters).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Secret32(pub [u8; 32]);
 
 impl fmt::Debug for Secret32 {
@@ -78,7 +78,7 @@ impl Secret32 {
 
 /// A key-encryption key and the id that names it in what it seals
 /// ([`KeyEncryptionKey`]).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedKey {
     /// The key's id.
@@ -360,6 +360,10 @@ fn create_new(path: &Path, contents: &[u8], suffix: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bytes(secret: &Option<Secret32>) -> Option<[u8; 32]> {
+        secret.as_ref().map(|s| s.0)
+    }
     use ring::rand::SystemRandom;
 
     fn temp_dir(name: &str) -> PathBuf {
@@ -377,14 +381,14 @@ mod tests {
         let rng = SystemRandom::new();
         let first = load_or_create(&path, &rng).unwrap();
         let again = load_or_create(&path, &rng).unwrap();
-        assert_eq!(first.interaction_key, again.interaction_key);
-        assert_eq!(first.subject_salt, again.subject_salt);
-        assert_eq!(first.session_key, again.session_key);
-        assert_ne!(first.interaction_key, first.subject_salt);
+        assert_eq!(first.interaction_key.0, again.interaction_key.0);
+        assert_eq!(first.subject_salt.0, again.subject_salt.0);
+        assert_eq!(first.session_key.0, again.session_key.0);
+        assert_ne!(first.interaction_key.0, first.subject_salt.0);
         let kek = first.key_encryption_key();
         assert_eq!(kek.id, "secrets-file");
-        assert_eq!(kek.key, again.key_encryption_key().key);
-        assert_ne!(kek.key, first.interaction_key);
+        assert_eq!(kek.key.0, again.key_encryption_key().key.0);
+        assert_ne!(kek.key.0, first.interaction_key.0);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -416,7 +420,7 @@ mod tests {
         assert_eq!(kek.id, "secrets-file-derived");
         assert_ne!(kek.key.0, [1; 32]);
         let again = load_or_create(&path, &rng).unwrap().key_encryption_key();
-        assert_eq!(kek.key, again.key, "the same at every start");
+        assert_eq!(kek.key.0, again.key.0, "the same at every start");
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             written_before,
@@ -461,10 +465,13 @@ mod tests {
         secrets.fill_from_file(&path, &rng).unwrap();
         assert_eq!(secrets.missing(), None);
         let kept = load_or_create(&path, &rng).unwrap();
-        assert_eq!(secrets.subject_salt, Some(Secret32([2; 32])));
+        assert_eq!(bytes(&secrets.subject_salt), Some([2; 32]));
         assert_ne!(kept.subject_salt.0, [2; 32]);
-        assert_eq!(secrets.interaction_key, Some(kept.interaction_key));
-        assert_eq!(secrets.csrf_key, Some(kept.session_key));
+        assert_eq!(
+            bytes(&secrets.interaction_key),
+            Some(kept.interaction_key.0)
+        );
+        assert_eq!(bytes(&secrets.csrf_key), Some(kept.session_key.0));
         let kek = secrets.key_encryption_key.clone().unwrap();
         assert_eq!(kek.id, "secrets-file");
         let keks = secrets.key_encryption_keys().unwrap().unwrap();

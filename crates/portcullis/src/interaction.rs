@@ -19,7 +19,7 @@ pub trait Interaction: Send + Sync + 'static {
     async fn begin(&self, pending: PendingAuthorization, request: Parts) -> Response<Bytes>;
 
     /// Handles a valid RP-initiated logout: ends the host's session for the user (asking
-    /// first when [`PendingLogout::needs_confirmation`]) and answers with
+    /// first unless [`PendingLogout::ends_without_asking`]) and answers with
     /// [`Provider::finish_logout`](crate::Provider::finish_logout).
     async fn end_session(&self, pending: PendingLogout, request: Parts) -> Response<Bytes>;
 }

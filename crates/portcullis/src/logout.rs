@@ -22,7 +22,7 @@ pub enum LogoutOutcome {
     /// Send this response: the request was refused (an error page, never a redirect).
     Respond(Response<Bytes>),
     /// A valid logout request. The host ends its session for the user — after asking the
-    /// user to confirm when [`PendingLogout::needs_confirmation`] — then calls
+    /// user to confirm unless [`PendingLogout::ends_without_asking`] — then calls
     /// [`Provider::finish_logout`].
     Pending(PendingLogout),
 }
@@ -46,12 +46,6 @@ struct LogoutFields {
 }
 
 impl PendingLogout {
-    /// Without a valid `id_token_hint` the request may come from anyone: the user must
-    /// confirm before the session ends (§2).
-    pub fn needs_confirmation(&self) -> bool {
-        self.fields.hint_subject.is_none()
-    }
-
     /// The client that asked, if known.
     pub fn client_id(&self) -> Option<&str> {
         self.fields.client_id.as_deref()
