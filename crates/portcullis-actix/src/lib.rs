@@ -62,14 +62,14 @@
 //! get `413`, and a request not answered within its
 //! [`request_timeout`](Router::request_timeout) (default 30 s) of its complete head — a body
 //! sent slowly, a host page stuck — gets `408 Request Timeout` and its connection is closed.
-//! The connection limits are the server's: with `actix_web::HttpServer`, set
-//! `client_request_timeout` (a request head's deadline, as `portcullis-axum`'s
-//! `header_read_timeout`), `keep_alive` (idle keep-alive connections, its `idle_timeout`) and
-//! `max_connections` (per worker: divide the process's limit by `workers`).
+//! The connection limits are the server's: [`serve`] runs an `actix_web::HttpServer` within
+//! the engine's [`ServerLimits`] (a request head's deadline, idle keep-alive connections,
+//! the connection limit shared among the workers), as `portcullis_axum::serve` does on axum.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod convert;
+mod limits;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -86,7 +86,9 @@ use portcullis::{
 use portcullis::{PendingAuthorization, PendingLogout};
 
 pub use convert::{edit_headers, into_response};
+pub use limits::serve;
 pub use portcullis::Interaction;
+pub use portcullis::ServerLimits;
 
 /// Largest request body accepted (a token request is a few hundred bytes); the same as
 /// `portcullis-axum`'s.
@@ -116,7 +118,7 @@ pub struct Router {
 }
 
 /// How long a request may take from its complete head to its answer by default: 30 s, as
-/// `portcullis-axum`'s `ServerLimits::request_timeout`.
+/// [`ServerLimits::request_timeout`]'s default.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Router {

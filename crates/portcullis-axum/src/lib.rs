@@ -121,7 +121,8 @@ use portcullis::{
 
 pub use async_trait::async_trait;
 pub use portcullis::Interaction;
-pub use serve::{serve, ServerLimits};
+pub use portcullis::ServerLimits;
+pub use serve::serve;
 
 /// Largest request body accepted (a token request is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

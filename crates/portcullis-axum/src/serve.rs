@@ -1,11 +1,9 @@
 //! Serving a router with limits, so that no client can hold the server.
 
 use std::convert::Infallible;
-use std::num::NonZeroUsize;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -18,41 +16,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use portcullis::ServerLimits;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::{sleep_until, timeout, Instant};
 use tower::ServiceExt;
-
-/// The timeouts and the connection limit of [`serve`]. The defaults suit a server facing
-/// the Internet; every one can be changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerLimits {
-    /// A request head must be complete within this time of its first byte, or of the
-    /// connection's opening (default 10 s).
-    pub header_read_timeout: Duration,
-    /// A request must be answered within this time of its complete head, its body read
-    /// included, or it gets `408 Request Timeout` and the connection is closed (default 30 s).
-    pub request_timeout: Duration,
-    /// A connection with no request in progress and no byte of the next one received for
-    /// this long is closed: an unused keep-alive connection, or a client that stopped
-    /// reading its response (default 60 s).
-    pub idle_timeout: Duration,
-    /// Connections served at once; further ones wait in the listener's backlog until one
-    /// closes (default 512, like nginx's `worker_connections`; keep it well below the
-    /// process's open-file limit, `ulimit -n`, often 1024).
-    pub max_connections: NonZeroUsize,
-}
-
-impl Default for ServerLimits {
-    fn default() -> Self {
-        Self {
-            header_read_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(60),
-            max_connections: NonZeroUsize::new(512).unwrap_or(NonZeroUsize::MIN),
-        }
-    }
-}
 
 /// Serves `router` on `listener` over HTTP/1.1 within `limits`: see
 /// [the crate documentation](crate#server-limits). Each request carries the peer's address

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 ///
 /// Callers wait rather than being refused: each waiting caller is a request holding a
 /// connection, which the server's connection limit and request timeout already bound (see
-/// `portcullis-axum`'s `ServerLimits`), and a caller that gives up (its request timed out,
+/// [`ServerLimits`](crate::ServerLimits)), and a caller that gives up (its request timed out,
 /// its client left) leaves the queue without running its job. A job that has started runs to
 /// its end and keeps its place until then, even when its caller has gone, so the bound holds.
 ///

@@ -45,6 +45,7 @@ mod provider;
 mod refresh_grace;
 mod responses;
 mod revoke;
+mod server_limits;
 mod signer;
 mod stores;
 mod tickets;
@@ -67,6 +68,7 @@ pub use login::{NextStep, SessionFacts};
 pub use logout::{LogoutOutcome, PendingLogout};
 pub use mount::{IssuerMount, MountError};
 pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError};
+pub use server_limits::ServerLimits;
 pub use signer::{JwsSigner, RingSigner, SignError};
 pub use stores::Stores;
 

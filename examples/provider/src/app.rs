@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use std::time::Duration;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use axum::middleware::map_response;
 use axum::response::Response;
 use axum::Router;
@@ -20,10 +19,10 @@ use http::Method;
 use portcullis::core::{Issuer, IssuerError, Policy, ScopeSet};
 use portcullis::store::{SessionStore, StoreError};
 use portcullis::{
-    BlockingPool, BuildError, Clock, HostRoutes, KeyError, Provider, RegisterError, Stores,
-    SystemClock,
+    BlockingPool, BuildError, Clock, HostRoutes, KeyError, Provider, RegisterError, ServerLimits,
+    Stores, SystemClock,
 };
-use portcullis_axum::{into_response, ServerLimits};
+use portcullis_axum::into_response;
 use portcullis_interaction::{
     add_security_headers, purge_periodically, with_client_address, LoginFlow, LoginThrottle,
     PageError, SecretsFileError, SessionManager, SharedSecret, ThrottlePolicy,
@@ -280,13 +279,11 @@ impl Site {
         listener: std::net::TcpListener,
         limits: ServerLimits,
     ) -> std::io::Result<impl Future<Output = std::io::Result<()>> + Send> {
-        // actix limits connections per worker.
-        let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         let timeout = limits.request_timeout;
         let engine = portcullis_actix::router(self.flow.provider().clone(), self.flow.clone())
             .request_timeout(timeout);
         let host = portcullis_actix::host_routes(self.routes.clone()).request_timeout(timeout);
-        let server = HttpServer::new(move || {
+        let app = move || {
             let (site, scope) = (self.clone(), web::scope(&self.base));
             App::new()
                 .service(scope.service(engine.clone()).service(host.clone()))
@@ -294,14 +291,8 @@ impl Site {
                     std::future::ready(portcullis_actix::into_response(site.not_found()))
                 }))
                 .wrap(from_fn(security_headers))
-        })
-        .workers(workers)
-        .max_connections((limits.max_connections.get() / workers).max(1))
-        .client_request_timeout(limits.header_read_timeout)
-        .keep_alive(limits.idle_timeout)
-        .disable_signals()
-        .listen(listener)?
-        .run();
+        };
+        let server = portcullis_actix::serve(app, listener, &limits)?;
         let stop = StopOnDrop(server.handle());
         let served = tokio::task::spawn_blocking(|| actix_web::rt::System::new().block_on(server));
         Ok(async move {

@@ -17,7 +17,7 @@ use portcullis::core::{
     standard_claim, ClaimType, Client, ClientError, ClientKind, ClientOidc, ClientSecretHash,
     ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy, SubjectType,
 };
-use portcullis_axum::ServerLimits;
+use portcullis::ServerLimits;
 use portcullis_interaction::{HostSecrets, NamedKey, Secret32};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Map, Value};
