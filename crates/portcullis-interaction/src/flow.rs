@@ -21,24 +21,25 @@
 //! first, with a form posted to `POST /logout` ([`LoginFlow::logout`]).
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::SET_COOKIE;
 use http::request::Parts;
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
 use portcullis::core::ScopeSet;
 use portcullis::store::StoreError;
 use portcullis::{
-    async_trait, Approval, Interaction, LoginReason, NextStep, PendingAuthorization, PendingLogout,
-    Provider, SessionFacts,
+    async_trait, Approval, HostRoutes, Interaction, LoginReason, NextStep, PendingAuthorization,
+    PendingLogout, Provider, SessionFacts,
 };
 
 use crate::account::Account;
 use crate::form::FormGuard;
 use crate::pages::{ConsentPage, LoginPage, LogoutPage, PageError, Pages};
 use crate::session::{Session, SessionManager};
-use crate::throttle::{ClientAddress, LoginThrottle};
+use crate::throttle::{with_client_address, ClientAddress, LoginThrottle};
 
 /// The host's users, as the login pages need them.
 #[async_trait]
@@ -135,6 +136,55 @@ impl LoginFlow {
             sessions: &self.inner.sessions,
             pages: &self.inner.pages,
         }
+    }
+
+    /// The pages' own routes, for either adapter's `host_routes`: `POST /login`,
+    /// `POST /consent`, `POST /logout`, `GET /account`, `POST /account/revoke` and
+    /// `POST /account/sign-out-everywhere` (the templates' form actions, below the issuer's
+    /// path), each request with its peer's address as its [`ClientAddress`]
+    /// ([`with_client_address`]), so that sign-ins are throttled per address too.
+    pub fn host_routes(&self) -> HostRoutes {
+        fn page<H, Fut>(flow: &LoginFlow, handler: H) -> impl Fn(Request<Bytes>) -> Fut
+        where
+            H: Fn(LoginFlow, Request<Bytes>) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = Response<Bytes>> + Send + 'static,
+        {
+            let flow = flow.clone();
+            move |req| handler(flow.clone(), with_client_address(req))
+        }
+        HostRoutes::new()
+            .route(
+                Method::POST,
+                "/login",
+                page(self, |f, r| async move { f.login(&r).await }),
+            )
+            .route(
+                Method::POST,
+                "/consent",
+                page(self, |f, r| async move { f.consent(&r).await }),
+            )
+            .route(
+                Method::POST,
+                "/logout",
+                page(self, |f, r| async move { f.logout(&r).await }),
+            )
+            .route(
+                Method::GET,
+                "/account",
+                page(self, |f, r| async move { f.account().show(&r).await }),
+            )
+            .route(
+                Method::POST,
+                "/account/revoke",
+                page(self, |f, r| async move { f.account().revoke(&r).await }),
+            )
+            .route(
+                Method::POST,
+                "/account/sign-out-everywhere",
+                page(self, |f, r| async move {
+                    f.account().sign_out_everywhere(&r).await
+                }),
+            )
     }
 
     /// `POST /login`: checks the password (unless throttled), then begins a new session and

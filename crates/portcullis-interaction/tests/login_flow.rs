@@ -1,18 +1,22 @@
 //! The login flow through its forms, as a browser drives it: the engine's endpoints and the
 //! kit's handlers behind one dispatcher, cookies carried by hand.
 
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use http::header::{
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE,
+};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use portcullis::core::{
     Client, ClientKind, ClientSecretHash, GrantType, Issuer, RedirectUri, ScopeSet, UnixTime,
 };
 use portcullis::store::StoreError;
 use portcullis::{
-    async_trait, AuthorizeOutcome, Interaction, LogoutOutcome, ManualClock, Provider, Stores,
+    async_trait, AuthorizeOutcome, HostRoutes, Interaction, LogoutOutcome, ManualClock, Provider,
+    Stores,
 };
 use portcullis_interaction::{
     add_security_headers, LoginFlow, LoginThrottle, Pages, SessionManager, ThrottlePolicy,
@@ -55,6 +59,8 @@ impl UserDirectory for Alice {
 
 struct Host {
     flow: LoginFlow,
+    /// The kit's own routes (`/login`, `/consent`, `/logout`, `/account…`).
+    routes: HostRoutes,
     sessions: SessionManager,
     clock: Arc<ManualClock>,
 }
@@ -100,13 +106,14 @@ impl Host {
         let pages = Pages::new(&issuer);
         let flow = LoginFlow::new(provider, sessions.clone(), throttle, pages, Arc::new(Alice));
         Self {
+            routes: flow.host_routes(),
             flow,
             sessions,
             clock,
         }
     }
 
-    /// What a host's router does: the engine's endpoints, then the kit's pages.
+    /// What a host's router does: the engine's endpoints, then the kit's routes.
     async fn send(&self, req: Request<Bytes>) -> Reply {
         let provider = self.flow.provider();
         let (parts, body) = req.into_parts();
@@ -120,9 +127,9 @@ impl Host {
                 LogoutOutcome::Respond(r) => r,
                 LogoutOutcome::Pending(p) => self.flow.end_session(p, parts).await,
             },
-            "/login" => self.flow.login(&engine_req).await,
-            "/consent" => self.flow.consent(&engine_req).await,
-            "/logout" => self.flow.logout(&engine_req).await,
+            path if self.routes.paths().any(|p| p == path) => {
+                self.routes.answer(path, engine_req).await
+            }
             other => panic!("no route {other}"),
         };
         add_security_headers(response.headers_mut());
@@ -140,12 +147,26 @@ impl Host {
     }
 
     async fn post(&self, uri: &str, cookie: &str, form: &[(&str, &str)]) -> Reply {
+        self.post_from(None, uri, cookie, form).await
+    }
+
+    /// [`Host::post`] from `peer`, as an adapter hands its peer's address on.
+    async fn post_from(
+        &self,
+        peer: Option<SocketAddr>,
+        uri: &str,
+        cookie: &str,
+        form: &[(&str, &str)],
+    ) -> Reply {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        let req = Request::post(uri)
+        let mut req = Request::post(uri)
             .header(COOKIE, cookie)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(peer) = peer {
+            req = req.extension(peer);
+        }
         self.send(req.body(Bytes::from(body)).unwrap()).await
     }
 
@@ -542,4 +563,38 @@ async fn the_engines_login_decision_at_the_forms() {
     let late = host.post("/consent", &alice, &approve).await;
     assert_eq!(late.status, StatusCode::UNAUTHORIZED);
     assert!(late.body.contains("action=\"/login\""), "{}", late.body);
+}
+
+/// The kit's routes hand the throttle each request's peer address: once an address has
+/// used up its free failures (20) over many accounts, its next sign-in is refused unchecked
+/// (`429`), even with the right password; another address still signs in.
+#[tokio::test]
+async fn the_routes_throttle_sign_ins_per_peer_address() {
+    let host = Host::new().await;
+    let attacker: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+    let elsewhere: SocketAddr = "198.51.100.7:5000".parse().unwrap();
+    let sign_in = |peer, username: String, password| {
+        let host = &host;
+        async move {
+            let page = host.get(&authorize(), "").await;
+            let (ticket, csrf) = form_of(&page);
+            let jar = cookie(&page, "csrf");
+            let form = [
+                ("ticket", ticket.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", username.as_str()),
+                ("password", password),
+            ];
+            host.post_from(Some(peer), "/login", &jar, &form).await
+        }
+    };
+    for i in 0..20 {
+        let r = sign_in(attacker, format!("user{i}"), "guess").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let r = sign_in(attacker, "alice".into(), "wonderland").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.headers.contains_key(RETRY_AFTER));
+    let r = sign_in(elsewhere, "alice".into(), "wonderland").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }

@@ -15,7 +15,6 @@ use axum::middleware::map_response;
 use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
-use http::Method;
 use portcullis::core::{Issuer, IssuerError, Policy, ScopeSet};
 use portcullis::store::{SessionStore, StoreError};
 use portcullis::{
@@ -24,8 +23,8 @@ use portcullis::{
 };
 use portcullis_axum::into_response;
 use portcullis_interaction::{
-    add_security_headers, purge_periodically, with_client_address, LoginFlow, LoginThrottle,
-    PageError, SecretsFileError, SessionManager, SharedSecret, ThrottlePolicy,
+    add_security_headers, purge_periodically, LoginFlow, LoginThrottle, PageError,
+    SecretsFileError, SessionManager, SharedSecret, ThrottlePolicy,
 };
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
@@ -33,7 +32,6 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::flow::{self, Page};
 use crate::store::chain;
 use crate::users::Users;
 
@@ -103,34 +101,6 @@ pub enum StartError {
     /// The secrets file beside the database could not be read or created.
     #[error(transparent)]
     Secrets(#[from] SecretsFileError),
-}
-
-/// The pages' own routes (`flow`'s handlers, on `http` types), for either adapter: each
-/// request with its peer's address as its
-/// [`ClientAddress`](portcullis_interaction::ClientAddress).
-fn host_routes(flow: &LoginFlow) -> HostRoutes {
-    fn page<F: Future<Output = Page> + Send + 'static>(
-        flow: &LoginFlow,
-        handler: fn(LoginFlow, http::Request<Bytes>) -> F,
-    ) -> impl Fn(http::Request<Bytes>) -> F + Send + Sync + 'static {
-        let flow = flow.clone();
-        move |req| handler(flow.clone(), with_client_address(req))
-    }
-    HostRoutes::new()
-        .route(Method::POST, "/login", page(flow, flow::login))
-        .route(Method::POST, "/consent", page(flow, flow::consent))
-        .route(Method::POST, "/logout", page(flow, flow::logout))
-        .route(Method::GET, "/account", page(flow, flow::account))
-        .route(
-            Method::POST,
-            "/account/revoke",
-            page(flow, flow::revoke_grant),
-        )
-        .route(
-            Method::POST,
-            "/account/sign-out-everywhere",
-            page(flow, flow::sign_out_everywhere),
-        )
 }
 
 /// Builds the provider for `issuer` from `config` and returns its routes: the engine's
@@ -228,7 +198,7 @@ async fn build(
     let throttle = LoginThrottle::new(ThrottlePolicy::default(), clock);
     let flow = LoginFlow::new(provider.clone(), sessions.clone(), throttle, pages, users);
     let site = Site {
-        routes: host_routes(&flow),
+        routes: flow.host_routes(),
         flow,
         base,
     };
@@ -251,7 +221,7 @@ struct Site {
 }
 
 impl Site {
-    fn not_found(&self) -> Page {
+    fn not_found(&self) -> http::Response<Bytes> {
         self.flow.pages().error(PageError::NotFound)
     }
 

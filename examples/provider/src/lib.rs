@@ -81,7 +81,6 @@ mod app;
 mod cli;
 mod config;
 mod demo;
-mod flow;
 mod schema;
 mod store;
 mod users;
