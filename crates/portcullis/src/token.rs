@@ -215,7 +215,7 @@ impl Provider {
             resources,
             &inner.policy.resources,
         )?;
-        let successor = decision.mint_successor(
+        let rotated = decision.mint_successor(
             &inner.issuer,
             now,
             inner.policy.lifetimes.refresh_token,
@@ -251,11 +251,6 @@ impl Provider {
             .insert_access_token(&access.record)
             .await?;
         self.touch_grant(&old.grant_id, now).await?;
-        let rotated = if decision.rotate {
-            Some(successor)
-        } else {
-            None
-        };
         let mut response = TokenResponse::bearer(
             &access,
             rotated.as_ref(),

@@ -195,15 +195,19 @@ impl<'a> RefreshDecision<'a> {
         }
     }
 
-    /// Mints the successor refresh token at `now` for `lifetime`, in the same family: it
-    /// remembers when the family started and expires by the family's end at the latest.
+    /// Mints the successor refresh token at `now` for `lifetime`, in the same family, when
+    /// the token rotates ([`RefreshDecision::rotate`]; else `None`): it remembers when the
+    /// family started and expires by the family's end at the latest.
     pub fn mint_successor(
         &self,
         issuer: &Issuer,
         now: UnixTime,
         lifetime: Duration,
         rng: &dyn SecureRandom,
-    ) -> Result<MintedToken<RefreshTokenRecord>, RandomError> {
+    ) -> Result<Option<MintedToken<RefreshTokenRecord>>, RandomError> {
+        if !self.rotate {
+            return Ok(None);
+        }
         let mut successor = mint_refresh_token(
             &self.successor_subject(issuer),
             &self.delegation(),
@@ -215,7 +219,7 @@ impl<'a> RefreshDecision<'a> {
         if let Some(end) = self.family_ends_at {
             successor.record.expires_at = successor.record.expires_at.min(end);
         }
-        Ok(successor)
+        Ok(Some(successor))
     }
 }
 
@@ -506,6 +510,7 @@ mod tests {
             decision
                 .mint_successor(&issuer, at(1_010), Duration::from_secs(lifetime), &rng)
                 .unwrap()
+                .unwrap()
                 .record
         };
         let short = mint(30);
@@ -522,8 +527,18 @@ mod tests {
         let record = unbounded
             .mint_successor(&issuer, at(1_010), Duration::from_secs(3_600), &rng)
             .unwrap()
+            .unwrap()
             .record;
         assert_eq!(record.expires_at, at(4_610));
         assert_eq!(record.family_started_at, Some(at(1_000)));
+        // A token that does not rotate has no successor.
+        let kept = with_policy(confidential_client(), policy(false, None, None));
+        let kept = check_refresh_token(&token, &kept, at(1_010))
+            .unwrap()
+            .decide(None, None, vec![], &[])
+            .unwrap();
+        assert!(!kept.rotate);
+        let none = kept.mint_successor(&issuer, at(1_010), Duration::from_secs(3_600), &rng);
+        assert!(none.unwrap().is_none());
     }
 }
