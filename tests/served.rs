@@ -242,14 +242,14 @@ pub async fn test_provider(store: Arc<MemoryStore>, issuer: Issuer) -> Provider 
         .expect("a provider");
     let client = Client::new(
         WEB_CLIENT,
-        ClientKind::Confidential {
-            secret: ClientSecretHash::pbkdf2(
+        ClientKind::confidential(
+            ClientSecretHash::pbkdf2(
                 WEB_SECRET,
                 NonZeroU32::new(1000).expect("non-zero"),
                 &SystemRandom::new(),
             )
             .expect("a secret hash"),
-        },
+        ),
     )
     .with_redirect_uris([RedirectUri::parse(WEB_REDIRECT).expect("a redirect URI")])
     .with_allowed_scopes(ScopeSet::parse("openid profile read offline_access").expect("scopes"))

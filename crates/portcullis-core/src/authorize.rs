@@ -640,9 +640,9 @@ mod tests {
             redirected(validate(no_pkce, &c)).0,
             AuthorizeErrorCode::InvalidRequest
         );
-        c.kind = ClientKind::Confidential {
-            secret: crate::ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap(),
-        };
+        c.kind = ClientKind::confidential(
+            crate::ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap(),
+        );
         assert_eq!(
             redirected(validate(no_pkce, &c)).0,
             AuthorizeErrorCode::InvalidRequest
@@ -687,9 +687,9 @@ mod tests {
         // Sent without a value, they count as omitted (RFC 6749 §3.1).
         assert!(validate(&good("&request=&request_uri="), &c).is_ok());
 
-        c.kind = ClientKind::Confidential {
-            secret: crate::ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap(),
-        };
+        c.kind = ClientKind::confidential(
+            crate::ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap(),
+        );
         c.pkce = PkcePolicy::DangerousOptional;
         assert!(validate("response_type=code&client_id=app", &c).is_ok());
         let lone = "response_type=code&client_id=app&code_challenge_method=S256";

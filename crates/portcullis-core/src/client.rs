@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::client_secret::ClientSecretHash;
+use crate::client_secret_rotation::PreviousSecret;
 use crate::jose::Algorithm;
 use crate::redirect_uri::RedirectUri;
 use crate::resources::TokenFormat;
@@ -19,10 +20,29 @@ pub enum ClientKind {
     Confidential {
         /// The stored hash of the client secret.
         secret: ClientSecretHash,
+        /// The secret the last rotation replaced, still accepted until its deadline
+        /// ([`ClientKind::rotate_secret`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_secret: Option<PreviousSecret>,
+        /// `client_secret_expires_at` (RFC 7591 §3.2.1): from then on `secret` is refused;
+        /// `None` (the wire's `0`): never.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret_expires_at: Option<UnixTime>,
     },
     /// Cannot keep a secret (native and browser apps): identifies itself with `client_id`
     /// only, and must use PKCE (RFC 9700 §2.1.1).
     Public,
+}
+
+impl ClientKind {
+    /// A confidential client with one secret, `secret`, that never expires.
+    pub fn confidential(secret: ClientSecretHash) -> Self {
+        Self::Confidential {
+            secret,
+            previous_secret: None,
+            secret_expires_at: None,
+        }
+    }
 }
 
 /// The grant types a client may use (RFC 6749 §4, §6).
@@ -528,7 +548,7 @@ mod tests {
 
     fn confidential(uris: &[&str]) -> Client {
         let secret = ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap();
-        client(ClientKind::Confidential { secret }, uris)
+        client(ClientKind::confidential(secret), uris)
     }
 
     /// A new client fails closed: it may use no grant type and no redirect URI, requires

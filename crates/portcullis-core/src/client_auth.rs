@@ -5,9 +5,10 @@ use std::fmt;
 use base64::{engine::general_purpose::STANDARD, Engine};
 
 use crate::client::{Client, ClientKind};
-use crate::client_secret::ClientSecretHash;
+use crate::client_secret_rotation::SecretCheck;
 use crate::error::{OAuthError, TokenErrorCode};
 use crate::params::Params;
+use crate::time::UnixTime;
 
 type TokenError = OAuthError<TokenErrorCode>;
 
@@ -151,32 +152,37 @@ fn parse_basic(header: &[u8]) -> Result<(String, String), TokenError> {
 }
 
 impl ClientAuthentication {
-    /// The stored hash and the presented secret that [`authenticate_client`] needs compared:
-    /// `None` unless `client` is confidential and a secret was presented. The caller compares
-    /// them ([`ClientSecretHash::verify`]), off its async workers when the hash
-    /// [is stretched](ClientSecretHash::is_stretched).
+    /// What [`authenticate_client`] needs compared at `now`: the presented secret against
+    /// the client's secrets accepted then (the current one unless expired, the previous one
+    /// within its rollover: [`ClientKind::secrets_accepted_at`]). `None` unless `client` is
+    /// confidential, a secret was presented and one is accepted. The caller compares them
+    /// ([`SecretCheck::verify`]), off its async workers when the check
+    /// [is stretched](SecretCheck::is_stretched).
     pub fn secret_to_check<'a>(
         &'a self,
         client: Option<&'a Client>,
-    ) -> Option<(&'a ClientSecretHash, &'a str)> {
+        now: UnixTime,
+    ) -> Option<SecretCheck<'a>> {
         match (&client?.kind, &self.credentials) {
             (
-                ClientKind::Confidential { secret: stored },
+                kind @ ClientKind::Confidential { .. },
                 PresentedCredentials::Basic { secret } | PresentedCredentials::Post { secret },
-            ) => Some((stored, secret)),
+            ) => SecretCheck::new(secret, kind, now),
             _ => None,
         }
     }
 }
 
-/// Authenticates the client the store returned for `auth.client_id` (RFC 6749 §3.2.1):
-/// confidential clients must prove their secret (`secret_matches`: the comparison of
-/// [`ClientAuthentication::secret_to_check`], `false` when there was none), public clients
-/// must not present one. Every failure is `invalid_client`, without saying which check failed.
+/// Authenticates the client the store returned for `auth.client_id` at `now` (RFC 6749
+/// §3.2.1): confidential clients must prove a secret accepted at `now` (`secret_matches`:
+/// the comparison of [`ClientAuthentication::secret_to_check`], `false` when there was none;
+/// an expired secret is refused, RFC 7591 §3.2.1), public clients must not present one. Every
+/// failure is `invalid_client`, without saying which check failed.
 pub fn authenticate_client(
     auth: &ClientAuthentication,
     client: Option<&Client>,
     secret_matches: bool,
+    now: UnixTime,
 ) -> Result<(), TokenError> {
     let failed = || invalid_client("client authentication failed");
     let client = client
@@ -184,9 +190,9 @@ pub fn authenticate_client(
         .ok_or_else(failed)?;
     match (&client.kind, &auth.credentials) {
         (
-            ClientKind::Confidential { .. },
+            kind @ ClientKind::Confidential { .. },
             PresentedCredentials::Basic { .. } | PresentedCredentials::Post { .. },
-        ) if secret_matches => Ok(()),
+        ) if secret_matches && kind.secrets_accepted_at(now) != (None, None) => Ok(()),
         (ClientKind::Public, PresentedCredentials::None) => Ok(()),
         _ => Err(failed()),
     }
@@ -313,9 +319,7 @@ mod tests {
         let secret = "s".repeat(43);
         let confidential = Client {
             id: "c".into(),
-            kind: ClientKind::Confidential {
-                secret: ClientSecretHash::sha256_of_generated(&secret).unwrap(),
-            },
+            kind: ClientKind::confidential(ClientSecretHash::sha256_of_generated(&secret).unwrap()),
             redirect_uris: vec![],
             allowed_scopes: ScopeSet::new(),
             default_scopes: ScopeSet::new(),
@@ -338,10 +342,8 @@ mod tests {
         };
         // The caller's comparison, done inline here.
         let check = |a: &ClientAuthentication, c: Option<&Client>| {
-            let matches = a
-                .secret_to_check(c)
-                .is_some_and(|(stored, presented)| stored.verify(presented));
-            authenticate_client(a, c, matches)
+            let matches = a.secret_to_check(c, NOW).is_some_and(|c| c.verify());
+            authenticate_client(a, c, matches, NOW)
         };
         for presented in [
             PresentedCredentials::Post {
@@ -377,17 +379,73 @@ mod tests {
                 TokenErrorCode::InvalidClient
             );
             // A match claimed by the caller does not override the other rules.
-            if a.secret_to_check(c).is_none() {
+            if a.secret_to_check(c, NOW).is_none() {
                 assert_eq!(
-                    authenticate_client(&a, c, true).unwrap_err().code,
+                    authenticate_client(&a, c, true, NOW).unwrap_err().code,
                     TokenErrorCode::InvalidClient
                 );
             }
         }
         // Only a confidential client's presented secret is compared.
         let none = auth("c", PresentedCredentials::None);
-        assert!(none.secret_to_check(Some(&confidential)).is_none());
+        assert!(none.secret_to_check(Some(&confidential), NOW).is_none());
         let to_public = auth("p", PresentedCredentials::Post { secret: "x".into() });
-        assert!(to_public.secret_to_check(Some(&public)).is_none());
+        assert!(to_public.secret_to_check(Some(&public), NOW).is_none());
+    }
+
+    const NOW: UnixTime = UnixTime::from_secs(1_000);
+
+    /// RFC 7591 §3.2.1 and a rotation's rollover: the current secret until it expires, the
+    /// previous one until its deadline, each presented by Basic or by the form; afterwards
+    /// `invalid_client`, even when the caller claims a match.
+    #[test]
+    fn rotated_and_expiring_secrets() {
+        let (old, new) = ("o".repeat(43), "n".repeat(43));
+        let hash = |s: &str| ClientSecretHash::sha256_of_generated(s).unwrap();
+        let mut client = Client::new("c", ClientKind::confidential(hash(&old)));
+        let rollover = std::time::Duration::from_secs(50);
+        let expiry = Some(NOW.plus(rollover * 4));
+        client
+            .kind
+            .rotate_secret(hash(&new), rollover, expiry, NOW)
+            .unwrap();
+        let outcome = |secret: &str, at: u64| {
+            let at = NOW.plus(std::time::Duration::from_secs(at));
+            let mut codes = vec![];
+            for credentials in [
+                PresentedCredentials::Basic {
+                    secret: secret.into(),
+                },
+                PresentedCredentials::Post {
+                    secret: secret.into(),
+                },
+            ] {
+                let a = ClientAuthentication {
+                    client_id: "c".into(),
+                    credentials,
+                };
+                let check = a.secret_to_check(Some(&client), at);
+                let matches = check.as_ref().is_some_and(SecretCheck::verify);
+                let result = authenticate_client(&a, Some(&client), matches, at);
+                codes.push(result.map_err(|e| e.code));
+                // Once nothing is accepted, nothing is compared and no claim passes.
+                if check.is_none() {
+                    let claimed = authenticate_client(&a, Some(&client), true, at);
+                    assert_eq!(claimed.unwrap_err().code, TokenErrorCode::InvalidClient);
+                }
+            }
+            assert_eq!(codes[0], codes[1], "{secret} at +{at:?}");
+            codes[0]
+        };
+        let refused = Err(TokenErrorCode::InvalidClient);
+        for at in [0, 49] {
+            assert_eq!(outcome(&old, at), Ok(()), "old at +{at}s");
+            assert_eq!(outcome(&new, at), Ok(()), "new at +{at}s");
+        }
+        assert_eq!(outcome(&old, 50), refused, "old after the rollover");
+        assert_eq!(outcome(&new, 50), Ok(()));
+        assert_eq!(outcome(&new, 199), Ok(()));
+        assert_eq!(outcome(&new, 200), refused, "new at its expiry");
+        assert_eq!(outcome("wrong", 0), refused);
     }
 }

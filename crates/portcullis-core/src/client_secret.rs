@@ -9,7 +9,7 @@ use ring::pbkdf2;
 use ring::rand::SecureRandom;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::secret::{constant_time_eq, RandomError};
+use crate::secret::{constant_time_eq, RandomError, SecretToken};
 
 /// Why a stored client-secret hash could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +56,14 @@ impl ClientSecretHash {
         let mut out = [0u8; 32];
         out.copy_from_slice(digest(&SHA256, secret.as_bytes()).as_ref());
         Ok(Self::Sha256(out))
+    }
+
+    /// A new client secret of 256 random bits from `rng` (to hand to the client once), and
+    /// the hash to store: the SHA-256 of [`ClientSecretHash::sha256_of_generated`].
+    pub fn generate(rng: &dyn SecureRandom) -> Result<(SecretToken, Self), RandomError> {
+        let secret = SecretToken::generate(rng)?;
+        let hash = Self::Sha256(*secret.hash().as_bytes());
+        Ok((secret, hash))
     }
 
     /// Hashes any secret with PBKDF2-HMAC-SHA256 and a fresh 128-bit salt.
@@ -192,6 +200,19 @@ mod tests {
         let again = ClientSecretHash::parse(&h.to_string()).unwrap();
         assert!(again.verify("hunter2"));
         assert!(!format!("{h:?}").contains(&h.to_string()));
+    }
+
+    #[test]
+    fn a_generated_secret_has_256_bits_and_its_sha256_hash() {
+        let (secret, hash) = ClientSecretHash::generate(&SystemRandom::new()).unwrap();
+        assert_eq!(secret.expose().len(), 43);
+        assert_eq!(
+            ClientSecretHash::sha256_of_generated(secret.expose()),
+            Ok(hash.clone())
+        );
+        assert!(hash.verify(secret.expose()) && !hash.is_stretched());
+        let (other, _) = ClientSecretHash::generate(&SystemRandom::new()).unwrap();
+        assert_ne!(secret.expose(), other.expose());
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod bearer;
 mod client;
 mod client_auth;
 mod client_secret;
+mod client_secret_rotation;
 mod consent;
 mod error;
 mod id_token;
@@ -51,6 +52,9 @@ pub use client_auth::{
     authenticate_client, ClientAuthMethod, ClientAuthentication, PresentedCredentials,
 };
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};
+pub use client_secret_rotation::{
+    PreviousSecret, SecretCheck, SecretRotationError, MAX_SECRET_ROLLOVER,
+};
 pub use consent::{consent_remembered, grant_at_consent, Consent};
 pub use error::{AuthorizeErrorCode, BearerErrorCode, OAuthError, TokenErrorCode};
 pub use id_token::{half_hash, is_protocol_claim, merge_extra_claims, IdTokenClaims};

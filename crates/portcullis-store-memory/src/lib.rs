@@ -343,6 +343,39 @@ impl ClientStore for MemoryStore {
         Ok(deleted)
     }
 
+    async fn list_clients(&self, issuer: &Issuer, now: UnixTime) -> StoreResult<Vec<Arc<Client>>> {
+        let s = self.lock()?;
+        let mut clients: Vec<Arc<Client>> = s
+            .clients
+            .get(issuer)
+            .into_iter()
+            .flat_map(HashMap::values)
+            .filter(|c| !c.expired(now))
+            .cloned()
+            .collect();
+        clients.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(clients)
+    }
+
+    /// Compares and swaps under the store's one lock.
+    async fn replace_client(
+        &self,
+        issuer: &Issuer,
+        current: Option<&Client>,
+        replacement: &Client,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let stored = s.clients.get(issuer).and_then(|of| of.get(&replacement.id));
+        if stored.map(|c| &**c) != current {
+            return Ok(false);
+        }
+        s.clients
+            .entry(issuer.clone())
+            .or_default()
+            .insert(replacement.id.clone(), Arc::new(replacement.clone()));
+        Ok(true)
+    }
+
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         Ok(self.lock()?.purge_clients(now))
     }

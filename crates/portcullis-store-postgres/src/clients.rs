@@ -5,8 +5,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use portcullis_core::{Client, Issuer, UnixTime};
 use portcullis_store::{ClientStore, StoreResult};
+use tokio_postgres::types::ToSql;
 
-use crate::codec::{decode, json};
+use crate::codec::{db, decode, json};
 use crate::{purge, PostgresStore};
 
 #[async_trait]
@@ -52,6 +53,68 @@ impl ClientStore for PostgresStore {
             )
             .await?;
         Ok(n > 0)
+    }
+
+    async fn list_clients(&self, issuer: &Issuer, now: UnixTime) -> StoreResult<Vec<Arc<Client>>> {
+        let rows = self
+            .query(
+                "SELECT record FROM clients WHERE issuer = $1 \
+                 AND (expires_at IS NULL OR expires_at > $2) ORDER BY client_id",
+                &[&issuer.as_str(), &now.secs_i64()],
+            )
+            .await?;
+        rows.iter().map(|r| decode(r, 0).map(Arc::new)).collect()
+    }
+
+    /// Without `current`, one `INSERT … ON CONFLICT DO NOTHING`; with it, the row locked
+    /// (`SELECT … FOR UPDATE`) in a transaction, compared, then updated: concurrent swaps
+    /// (from several nodes) queue on the row lock, and each sees the previous one's result.
+    async fn replace_client(
+        &self,
+        issuer: &Issuer,
+        current: Option<&Client>,
+        replacement: &Client,
+    ) -> StoreResult<bool> {
+        let expires_at = replacement.expires_at.map(UnixTime::secs_i64);
+        let row: [&(dyn ToSql + Sync); 4] = [
+            &issuer.as_str(),
+            &replacement.id,
+            &expires_at,
+            &json(replacement),
+        ];
+        let Some(current) = current else {
+            let inserted = self
+                .execute(
+                    "INSERT INTO clients (issuer, client_id, expires_at, record) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (issuer, client_id) DO NOTHING",
+                    &row,
+                )
+                .await?;
+            return Ok(inserted == 1);
+        };
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        let rows = tx
+            .query(
+                "SELECT record FROM clients WHERE issuer = $1 AND client_id = $2 FOR UPDATE",
+                &row[..2],
+            )
+            .await
+            .map_err(db)?;
+        let stored: Option<Client> = rows.first().map(|r| decode(r, 0)).transpose()?;
+        if stored.as_ref() != Some(current) {
+            // Frees the row lock now, not when the connection is next used.
+            tx.rollback().await.map_err(db)?;
+            return Ok(false);
+        }
+        tx.execute(
+            "UPDATE clients SET expires_at = $3, record = $4 WHERE issuer = $1 AND client_id = $2",
+            &row,
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {

@@ -123,9 +123,8 @@ async fn secrets_are_stored_only_as_hashes() {
     refresh.hash = TokenHash::of(&secret(3));
     let successor = f.refresh_token(&grant, &refresh.family_id, c.at(1), c.at(60));
     let mut client = f.client();
-    client.kind = ClientKind::Confidential {
-        secret: ClientSecretHash::sha256_of_generated(&secret(4)).unwrap(),
-    };
+    client.kind =
+        ClientKind::confidential(ClientSecretHash::sha256_of_generated(&secret(4)).unwrap());
     s.save_grant(&grant).await.unwrap();
     s.insert_code(&code).await.unwrap();
     s.consume_code(&Fixtures::issuer(), &code.hash, c.at(1))

@@ -145,9 +145,8 @@ async fn secrets_are_stored_only_as_hashes() {
     let mut refresh = f.refresh_token(&grant, &f.family_id(), c.at(0), c.at(60));
     refresh.hash = TokenHash::of(&secret(3));
     let mut client = f.client();
-    client.kind = ClientKind::Confidential {
-        secret: ClientSecretHash::sha256_of_generated(&secret(4)).unwrap(),
-    };
+    client.kind =
+        ClientKind::confidential(ClientSecretHash::sha256_of_generated(&secret(4)).unwrap());
     s.save_grant(&grant).await.unwrap();
     s.insert_code(&code).await.unwrap();
     s.insert_access_token(&access).await.unwrap();

@@ -112,6 +112,22 @@ pub trait ClientStore: Send + Sync + 'static {
     /// Removes a client; `true` if it existed.
     async fn delete_client(&self, issuer: &Issuer, client_id: &str) -> StoreResult<bool>;
 
+    /// Every client of `issuer` not expired at `now`, ordered by `client_id`.
+    async fn list_clients(&self, issuer: &Issuer, now: UnixTime) -> StoreResult<Vec<Arc<Client>>>;
+
+    /// Stores `replacement` (a client of `issuer`) only if the client stored under its
+    /// `client_id` is still `current` (`None`: no client under that id, expired or not);
+    /// `true` if it did. A compare-and-swap, which a client-secret rotation relies on:
+    ///
+    /// **Atomicity:** of concurrent calls with the same `current`, across all processes
+    /// sharing the store, at most one returns `true`; the others store nothing.
+    async fn replace_client(
+        &self,
+        issuer: &Issuer,
+        current: Option<&Client>,
+        replacement: &Client,
+    ) -> StoreResult<bool>;
+
     /// Removes clients whose registration expired at or before `now`; returns how many.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }

@@ -70,9 +70,9 @@ impl Fixtures {
     pub fn client(&self) -> Client {
         let secret = URL_SAFE_NO_PAD.encode(self.rng.bytes::<32>());
         let uri = |u: &str| RedirectUri::parse(u).expect("fixture redirect URI");
-        let kind = ClientKind::Confidential {
-            secret: ClientSecretHash::sha256_of_generated(&secret).expect("a 43-character secret"),
-        };
+        let kind = ClientKind::confidential(
+            ClientSecretHash::sha256_of_generated(&secret).expect("a 43-character secret"),
+        );
         let mut client = Client::new(format!("client-{}", self.id()), kind)
             .with_redirect_uris([
                 uri("https://client.example/cb"),

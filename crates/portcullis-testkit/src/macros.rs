@@ -46,6 +46,9 @@ macro_rules! __checks_of {
             client_expires_at_its_expiry,
             client_delete,
             client_purge_expired,
+            clients_are_listed_by_issuer,
+            replace_client_compares_and_swaps,
+            racing_client_replacements_on_separate_handles,
         ]; $($args)*}
     };
     (codes, $then:ident, $($args:tt)*) => {

@@ -61,12 +61,19 @@ impl Provider {
             .clients
             .find_client(&inner.issuer, &auth.client_id, now)
             .await?;
-        // PBKDF2 on the blocking pool, never on this async worker (a SHA-256 at once).
-        let secret_matches = match auth.secret_to_check(client.as_deref()) {
-            Some((stored, presented)) => inner.blocking.verify_secret(stored, presented).await,
+        // PBKDF2 on the blocking pool, never on this async worker (a SHA-256 at once). During
+        // a rollover both secrets are compared, in one job: a rotation's new secret is a
+        // SHA-256 one, so at most one of them is stretched.
+        let secret_matches = match auth.secret_to_check(client.as_deref(), now) {
+            Some(check) if check.is_stretched() => {
+                let check = check.into_owned();
+                let verified = inner.blocking.run(move || check.verify()).await;
+                verified.unwrap_or(false)
+            }
+            Some(check) => check.verify(),
             None => false,
         };
-        authenticate_client(&auth, client.as_deref(), secret_matches)?;
+        authenticate_client(&auth, client.as_deref(), secret_matches, now)?;
         match client {
             Some(client) => Ok(ClientRequest {
                 client,

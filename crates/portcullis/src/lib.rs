@@ -26,6 +26,7 @@
 mod authorize;
 mod blocking;
 mod claims;
+mod client_admin;
 mod client_endpoint;
 mod clock;
 mod discovery;
@@ -58,6 +59,7 @@ pub use authorize::{
 };
 pub use blocking::{BlockingError, BlockingPool};
 pub use claims::{ClaimsError, NoUserClaims, UserClaims};
+pub use client_admin::{RotateSecretError, RotatedSecret};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::paths;
 pub use grants::GrantSummary;

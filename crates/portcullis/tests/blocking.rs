@@ -36,9 +36,8 @@ async fn provider(pool: &BlockingPool) -> Provider {
         .unwrap();
     let mut generated = service_client();
     generated.id = "generated".into();
-    generated.kind = ClientKind::Confidential {
-        secret: ClientSecretHash::sha256_of_generated(GENERATED).unwrap(),
-    };
+    generated.kind =
+        ClientKind::confidential(ClientSecretHash::sha256_of_generated(GENERATED).unwrap());
     for client in [service_client(), generated] {
         provider.register_client(&client).await.unwrap();
     }

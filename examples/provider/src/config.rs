@@ -423,15 +423,13 @@ impl FileClient {
             return Err(invalid("id", "must not be empty"));
         }
         let kind = match self.kind {
-            FileClientType::Confidential => ClientKind::Confidential {
-                secret: hash_one(
-                    self.secret,
-                    self.secret_hash,
-                    ["secret", "secret_hash"],
-                    iterations,
-                    rng,
-                )?,
-            },
+            FileClientType::Confidential => ClientKind::confidential(hash_one(
+                self.secret,
+                self.secret_hash,
+                ["secret", "secret_hash"],
+                iterations,
+                rng,
+            )?),
             FileClientType::Public if self.secret.is_some() => {
                 return Err(invalid("secret", "a public client has no secret"))
             }
@@ -563,7 +561,7 @@ claims = { name = "Bob", email = "bob@example.com" }
     fn good_file_is_loaded_and_secrets_hashed() {
         let c = Config::parse(GOOD).unwrap();
         assert_eq!(c.clients.len(), 2);
-        let ClientKind::Confidential { secret } = &c.clients[0].kind else {
+        let ClientKind::Confidential { secret, .. } = &c.clients[0].kind else {
             panic!("web is confidential")
         };
         assert!(secret.verify("s3cret"));

@@ -39,9 +39,8 @@ fn main() {
         .build()
         .expect("runtime");
     let provider = memory_provider();
-    let kind = ClientKind::Confidential {
-        secret: ClientSecretHash::sha256_of_generated(SECRET).expect("secret"),
-    };
+    let kind =
+        ClientKind::confidential(ClientSecretHash::sha256_of_generated(SECRET).expect("secret"));
     let client = Client::new("svc", kind)
         .with_allowed_scopes(ScopeSet::parse("api").expect("scopes"))
         .with_default_scopes(ScopeSet::parse("api").expect("scopes"))

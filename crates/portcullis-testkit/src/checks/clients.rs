@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use portcullis_core::{Client, Issuer, ScopeSet};
 use portcullis_store::ClientStore;
 
+use super::races::{race, RACERS, ROUNDS};
 use super::{purged, Must};
 use crate::{Fixtures, Harness};
 
@@ -146,4 +148,139 @@ pub async fn client_purge_expired<S: ClientStore>(h: Harness<S>) {
         Some(Arc::new(forever)),
         "a client without expiry is never purged"
     );
+}
+
+/// `list_clients` gives every client of one issuer, ordered by `client_id`, without those
+/// expired at `now`, and none of another issuer's.
+pub async fn clients_are_listed_by_issuer<S: ClientStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
+    let none = s.list_clients(&a, c.at(0)).await.must("list_clients");
+    assert_eq!(none, Vec::<Arc<Client>>::new(), "no client yet");
+    let (first, second) = (f.client(), f.client());
+    let mut lapsing = f.client();
+    lapsing.expires_at = Some(c.at(100));
+    let mut theirs = f.client();
+    theirs.id = first.id.clone();
+    for (issuer, client) in [(&a, &second), (&a, &lapsing), (&a, &first), (&b, &theirs)] {
+        s.save_client(issuer, client).await.must("save_client");
+    }
+    let listed = |issuer: Issuer, secs: u64| {
+        let s = s.clone();
+        async move {
+            let all = s
+                .list_clients(&issuer, c.at(secs))
+                .await
+                .must("list_clients");
+            all.iter().map(|c| (**c).clone()).collect::<Vec<_>>()
+        }
+    };
+    let mut of_a = vec![first.clone(), second.clone(), lapsing.clone()];
+    of_a.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(listed(a.clone(), 99).await, of_a, "A's clients, ordered");
+    of_a.retain(|x| x.id != lapsing.id);
+    assert_eq!(listed(a, 100).await, of_a, "without the expired one");
+    assert_eq!(listed(b, 100).await, vec![theirs], "only B's under B");
+}
+
+/// `replace_client` stores the replacement only over the client it expects: over the one
+/// stored (then the next swap must expect the replacement), or with `None` only where no
+/// client has that id; never across issuers.
+pub async fn replace_client_compares_and_swaps<S: ClientStore>(h: Harness<S>) {
+    let (s, f, now) = (h.open().await, h.fixtures(), h.clock().now());
+    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
+    let original = f.client();
+    let swap = |current: Option<Client>, replacement: Client, issuer: Issuer| {
+        let s = s.clone();
+        async move {
+            let out = s
+                .replace_client(&issuer, current.as_ref(), &replacement)
+                .await;
+            out.must("replace_client")
+        }
+    };
+    let found = |issuer: Issuer, id: String| {
+        let s = s.clone();
+        async move {
+            let client = s.find_client(&issuer, &id, now).await.must("find_client");
+            client.map(|c| (*c).clone())
+        }
+    };
+    assert!(swap(None, original.clone(), a.clone()).await, "inserted");
+    assert!(
+        !swap(None, original.clone(), a.clone()).await,
+        "already there"
+    );
+    let mut changed = original.clone();
+    changed.first_party = !changed.first_party;
+    let mut stale = original.clone();
+    stale.redirect_uris.clear();
+    assert!(
+        !swap(Some(stale), changed.clone(), a.clone()).await,
+        "stale"
+    );
+    let id = original.id.clone();
+    assert_eq!(found(a.clone(), id.clone()).await, Some(original.clone()));
+    assert!(!swap(Some(original.clone()), changed.clone(), b.clone()).await);
+    assert_eq!(found(b.clone(), id.clone()).await, None, "nothing in B");
+    assert!(swap(Some(original.clone()), changed.clone(), a.clone()).await);
+    assert_eq!(found(a.clone(), id.clone()).await, Some(changed.clone()));
+    assert!(
+        !swap(Some(original), changed.clone(), a.clone()).await,
+        "once"
+    );
+    assert!(swap(None, changed.clone(), b.clone()).await, "B's own");
+    // An expired client still counts as stored.
+    let mut lapsed = f.client();
+    lapsed.expires_at = Some(h.clock().at(0));
+    s.save_client(&a, &lapsed).await.must("save_client");
+    assert!(
+        !swap(None, lapsed.clone(), a.clone()).await,
+        "an expired one"
+    );
+    let mut renewed = lapsed.clone();
+    renewed.expires_at = None;
+    assert!(swap(Some(lapsed), renewed.clone(), a.clone()).await);
+    assert_eq!(found(a, renewed.id.clone()).await, Some(renewed));
+}
+
+/// Racers each swapping the same stored client for their own replacement, from separate
+/// handles: exactly one wins, and its replacement is what is stored.
+pub async fn racing_client_replacements_on_separate_handles<S: ClientStore>(h: Harness<S>) {
+    let handles = h.open_many(RACERS).await;
+    let (f, now, a) = (h.fixtures(), h.clock().now(), Fixtures::issuer());
+    for round in 0..ROUNDS {
+        let original = f.client();
+        let first = &handles[round % handles.len()];
+        first.save_client(&a, &original).await.must("save_client");
+        let replacements: Arc<Vec<Client>> = Arc::new(
+            (0..RACERS)
+                .map(|i| {
+                    let mut c = original.clone();
+                    c.default_scopes = ScopeSet::parse(&format!("racer{i}")).expect("a scope");
+                    c.allowed_scopes = c.default_scopes.clone();
+                    c
+                })
+                .collect(),
+        );
+        let outcomes = race(&handles, |s, i| {
+            let (a, original, replacements) = (a.clone(), original.clone(), replacements.clone());
+            async move {
+                let out = s
+                    .replace_client(&a, Some(&original), &replacements[i])
+                    .await;
+                out.must("replace_client")
+            }
+        })
+        .await;
+        let winners: Vec<usize> = (0..RACERS).filter(|&i| outcomes[i]).collect();
+        assert_eq!(winners.len(), 1, "round {round}: exactly one winner");
+        let reader = &handles[(round + 1) % handles.len()];
+        let stored = reader.find_client(&a, &original.id, now).await;
+        assert_eq!(
+            stored.must("find_client").as_deref(),
+            Some(&replacements[winners[0]]),
+            "round {round}: the winner's client"
+        );
+    }
 }

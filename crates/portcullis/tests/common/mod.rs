@@ -44,7 +44,7 @@ pub fn web_client() -> Client {
     let secret =
         ClientSecretHash::pbkdf2(SECRET, NonZeroU32::new(1000).unwrap(), &SystemRandom::new())
             .unwrap();
-    Client::new("web", ClientKind::Confidential { secret })
+    Client::new("web", ClientKind::confidential(secret))
         .with_redirect_uris([RedirectUri::parse(WEB_REDIRECT).unwrap()])
         .with_allowed_scopes(scopes(
             "read write openid profile email phone offline_access",

@@ -1,0 +1,129 @@
+//! The host's administration of its clients: add one with a generated secret, list them,
+//! rotate a secret (RFC 7591 §3.2.1's `client_secret_expires_at` included), remove one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_core::{
+    Client, ClientKind, ClientSecretHash, RandomError, SecretRotationError, SecretToken, UnixTime,
+};
+use portcullis_store::StoreError;
+
+use crate::provider::{Provider, RegisterError};
+
+/// What [`Provider::rotate_client_secret`] gives the host: the new secret, to hand to the
+/// client once (only its hash is stored; its `Debug` shows nothing), and how long the replaced
+/// one still works.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RotatedSecret {
+    /// The new secret.
+    pub secret: SecretToken,
+    /// Until when (exclusive) the replaced secret is still accepted; `None`: not at all.
+    pub previous_valid_until: Option<UnixTime>,
+    /// When the new secret expires; `None`: never.
+    pub expires_at: Option<UnixTime>,
+}
+
+/// Why a client's secret was not rotated.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotateSecretError {
+    /// No client of this issuer has that id (or its registration expired).
+    #[error("no such client")]
+    UnknownClient,
+    /// The client has no secret, or the rollover or expiry is out of bounds.
+    #[error(transparent)]
+    Invalid(#[from] SecretRotationError),
+    /// The client changed (another rotation, an update) between reading and storing it:
+    /// nothing was stored, and the secret it has is the other writer's. Rotate again if
+    /// still needed.
+    #[error("the client changed during the rotation; nothing was stored")]
+    Conflict,
+    /// The random number generator failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Provider {
+    /// A new client secret (256 bits from the provider's random source), to hand to the
+    /// client once, and the hash to register it under ([`portcullis_core::ClientKind::confidential`]).
+    pub fn generate_client_secret(&self) -> Result<(SecretToken, ClientSecretHash), RandomError> {
+        ClientSecretHash::generate(&*self.inner.rng)
+    }
+
+    /// Registers a new client of this issuer, after checking it is consistent: `false`, and
+    /// nothing stored, if a client (even an expired one not yet purged) has its id. Unlike
+    /// [`Provider::register_client`], never replaces one.
+    pub async fn add_client(&self, client: &Client) -> Result<bool, RegisterError> {
+        client.validate()?;
+        let inner = &self.inner;
+        let clients = &inner.stores.clients;
+        Ok(clients.replace_client(&inner.issuer, None, client).await?)
+    }
+
+    /// Every client of this issuer whose registration has not expired, by `client_id`.
+    pub async fn list_clients(&self) -> Result<Vec<Arc<Client>>, StoreError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        inner.stores.clients.list_clients(&inner.issuer, now).await
+    }
+
+    /// Gives the confidential client `client_id` a new generated secret, expiring at
+    /// `expires_at` (`None`: never), and keeps its current one valid for `rollover` (at most
+    /// [`portcullis_core::MAX_SECRET_ROLLOVER`]; zero: refused at once; a secret an earlier
+    /// rotation kept is dropped): [`portcullis_core::ClientKind::rotate_secret`].
+    ///
+    /// A compare-and-swap on the stored client: of rotations racing on one client (from any
+    /// process sharing the store) one stores its secret and the others fail with
+    /// [`RotateSecretError::Conflict`], so every secret returned is one the store accepts.
+    pub async fn rotate_client_secret(
+        &self,
+        client_id: &str,
+        rollover: Duration,
+        expires_at: Option<UnixTime>,
+    ) -> Result<RotatedSecret, RotateSecretError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let clients = &inner.stores.clients;
+        let current = clients.find_client(&inner.issuer, client_id, now).await?;
+        let current = current.ok_or(RotateSecretError::UnknownClient)?;
+        let (secret, hash) = self.generate_client_secret()?;
+        let mut rotated = Client::clone(&current);
+        rotated
+            .kind
+            .rotate_secret(hash, rollover, expires_at, now)?;
+        let previous_valid_until = match &rotated.kind {
+            ClientKind::Confidential {
+                previous_secret, ..
+            } => previous_secret.as_ref().map(|p| p.valid_until),
+            _ => None,
+        };
+        if !clients
+            .replace_client(&inner.issuer, Some(&current), &rotated)
+            .await?
+        {
+            return Err(RotateSecretError::Conflict);
+        }
+        Ok(RotatedSecret {
+            secret,
+            previous_valid_until,
+            expires_at,
+        })
+    }
+
+    /// Removes the client `client_id` of this issuer; `true` if it existed. It can no longer
+    /// authenticate, so its codes and refresh tokens can no longer be redeemed; its grants
+    /// are not revoked (yet), and its access tokens live until they expire.
+    pub async fn remove_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let inner = &self.inner;
+        inner
+            .stores
+            .clients
+            .delete_client(&inner.issuer, client_id)
+            .await
+    }
+}
