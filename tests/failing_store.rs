@@ -49,6 +49,8 @@ enum Op {
     FindClient,
     SaveClient,
     DeleteClient,
+    ListClients,
+    ReplaceClient,
     PurgeClients,
     InsertCode,
     ConsumeCode,
@@ -189,6 +191,23 @@ impl ClientStore for FailingStore {
     async fn delete_client(&self, issuer: &Issuer, client_id: &str) -> StoreResult<bool> {
         self.check(Op::DeleteClient)?;
         self.inner.delete_client(issuer, client_id).await
+    }
+
+    async fn list_clients(&self, issuer: &Issuer, now: UnixTime) -> StoreResult<Vec<Arc<Client>>> {
+        self.check(Op::ListClients)?;
+        self.inner.list_clients(issuer, now).await
+    }
+
+    async fn replace_client(
+        &self,
+        issuer: &Issuer,
+        current: Option<&Client>,
+        replacement: &Client,
+    ) -> StoreResult<bool> {
+        self.check(Op::ReplaceClient)?;
+        self.inner
+            .replace_client(issuer, current, replacement)
+            .await
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {

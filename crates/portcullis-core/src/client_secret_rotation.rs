@@ -78,6 +78,17 @@ impl ClientKind {
         Ok(())
     }
 
+    /// When the current secret expires (`client_secret_expires_at`, RFC 7591 §3.2.1):
+    /// `None` for never, and for a client without a secret.
+    pub fn secret_expires_at(&self) -> Option<UnixTime> {
+        match self {
+            Self::Confidential {
+                secret_expires_at, ..
+            } => *secret_expires_at,
+            _ => None,
+        }
+    }
+
     /// The stored secrets accepted at `now` (RFC 6749 §2.3.1): the current one unless it
     /// expired (RFC 7591 §3.2.1), and the previous one within its rollover. Empty for a
     /// public client.
@@ -228,6 +239,9 @@ mod tests {
         assert_eq!(accepted(&c, 30), (Some(sha("c")), None));
         assert_eq!(accepted(&c, 999), (Some(sha("c")), None));
         assert_eq!(accepted(&c, 1_000), (None, None), "expired");
+        assert_eq!(c.secret_expires_at(), Some(NOW.plus(secs(1_000))));
+        assert_eq!(b.secret_expires_at(), None);
+        assert_eq!(ClientKind::Public.secret_expires_at(), None);
         // At most two: a second rotation drops the first one's rollover.
         let d = rotated(&b, "d", 60, None);
         assert_eq!(accepted(&d, 0), (Some(sha("d")), Some(sha("b"))));

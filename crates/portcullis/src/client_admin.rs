@@ -49,20 +49,30 @@ pub enum RotateSecretError {
 }
 
 impl Provider {
-    /// A new client secret (256 bits from the provider's random source), to hand to the
-    /// client once, and the hash to register it under ([`portcullis_core::ClientKind::confidential`]).
-    pub fn generate_client_secret(&self) -> Result<(SecretToken, ClientSecretHash), RandomError> {
-        ClientSecretHash::generate(&*self.inner.rng)
-    }
-
-    /// Registers a new client of this issuer, after checking it is consistent: `false`, and
-    /// nothing stored, if a client (even an expired one not yet purged) has its id. Unlike
-    /// [`Provider::register_client`], never replaces one.
-    pub async fn add_client(&self, client: &Client) -> Result<bool, RegisterError> {
+    /// Registers a new client of this issuer, after checking it is consistent; refused with
+    /// [`RegisterError::Exists`], nothing stored, if a client (even an expired one not yet
+    /// purged) has its id. Unlike [`Provider::register_client`], never replaces one.
+    pub async fn add_client(&self, client: &Client) -> Result<(), RegisterError> {
         client.validate()?;
         let inner = &self.inner;
         let clients = &inner.stores.clients;
-        Ok(clients.replace_client(&inner.issuer, None, client).await?)
+        match clients.replace_client(&inner.issuer, None, client).await? {
+            true => Ok(()),
+            false => Err(RegisterError::Exists),
+        }
+    }
+
+    /// [`Provider::add_client`] as a confidential client whose secret is generated here: 256
+    /// bits from the provider's random source, returned once, stored only as its SHA-256
+    /// hash. Whatever `client.kind` was, it becomes [`ClientKind::confidential`].
+    pub async fn add_client_with_secret(
+        &self,
+        mut client: Client,
+    ) -> Result<SecretToken, RegisterError> {
+        let (secret, hash) = ClientSecretHash::generate(&*self.inner.rng)?;
+        client.kind = ClientKind::confidential(hash);
+        self.add_client(&client).await?;
+        Ok(secret)
     }
 
     /// Every client of this issuer whose registration has not expired, by `client_id`.
@@ -91,7 +101,7 @@ impl Provider {
         let clients = &inner.stores.clients;
         let current = clients.find_client(&inner.issuer, client_id, now).await?;
         let current = current.ok_or(RotateSecretError::UnknownClient)?;
-        let (secret, hash) = self.generate_client_secret()?;
+        let (secret, hash) = ClientSecretHash::generate(&*self.inner.rng)?;
         let mut rotated = Client::clone(&current);
         rotated
             .kind

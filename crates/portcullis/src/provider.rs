@@ -52,6 +52,12 @@ pub enum RegisterError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A client has this `client_id` already ([`Provider::add_client`]).
+    #[error("a client with this client_id exists")]
+    Exists,
+    /// The random number generator failed while generating a secret.
+    #[error(transparent)]
+    Random(#[from] RandomError),
 }
 
 pub(crate) struct Inner {

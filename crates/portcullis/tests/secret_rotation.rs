@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use common::*;
 use http::StatusCode;
-use portcullis::core::{Client, ClientKind, Issuer, Policy, UnixTime, MAX_SECRET_ROLLOVER};
+use portcullis::core::{Client, GrantType, Issuer, Policy, UnixTime, MAX_SECRET_ROLLOVER};
 use portcullis::store::{ClientStore, StoreResult};
-use portcullis::{ManualClock, RotateSecretError, Stores};
+use portcullis::{ManualClock, RegisterError, RotateSecretError, Stores};
 use portcullis_store_memory::MemoryStore;
 use tokio::sync::Barrier;
 
@@ -241,21 +241,30 @@ async fn clients_are_added_listed_and_removed_per_issuer() {
         ids(a.provider.list_clients().await.unwrap()),
         ["native", "service", "web"]
     );
-    let (secret, hash) = a.provider.generate_client_secret().unwrap();
-    let mut extra = service_client();
+    let mut extra = native_client().with_grant_types([GrantType::ClientCredentials]);
     extra.id = "extra".into();
-    extra.kind = ClientKind::confidential(hash);
-    assert!(a.provider.add_client(&extra).await.unwrap());
-    assert!(
-        !a.provider.add_client(&service_client()).await.unwrap(),
-        "taken"
-    );
-    let mut invalid = native_client();
+    let secret = a
+        .provider
+        .add_client_with_secret(extra.clone())
+        .await
+        .unwrap();
+    assert_eq!(secret.expose().len(), 43);
+    let again = a.provider.add_client_with_secret(extra).await;
+    assert!(matches!(again, Err(RegisterError::Exists)), "{again:?}");
+    let taken = a.provider.add_client(&service_client()).await;
+    assert!(matches!(taken, Err(RegisterError::Exists)), "{taken:?}");
+    // A public client with client_credentials contradicts itself.
+    let mut invalid = native_client().with_grant_types([GrantType::ClientCredentials]);
     invalid.id = "invalid".into();
-    invalid
-        .grant_types
-        .insert(portcullis::core::GrantType::ClientCredentials);
-    assert!(a.provider.add_client(&invalid).await.is_err());
+    let refused = a.provider.add_client(&invalid).await;
+    assert!(
+        matches!(refused, Err(RegisterError::Invalid(_))),
+        "{refused:?}"
+    );
+    let mut public = native_client();
+    public.id = "public".into();
+    a.provider.add_client(&public).await.unwrap();
+    assert!(a.provider.remove_client("public").await.unwrap());
     let listed = ids(a.provider.list_clients().await.unwrap());
     assert_eq!(listed, ["extra", "native", "service", "web"]);
     assert_eq!(

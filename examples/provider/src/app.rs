@@ -101,6 +101,9 @@ pub enum StartError {
     /// The secrets file beside the database could not be read or created.
     #[error(transparent)]
     Secrets(#[from] SecretsFileError),
+    /// A `clients` subcommand was refused.
+    #[error("clients: {0}")]
+    Clients(String),
 }
 
 /// Builds the provider for `issuer` from `config` and returns its routes: the engine's
@@ -119,16 +122,16 @@ pub async fn app(config: Config, issuer: Issuer) -> Result<Router, StartError> {
 
 /// What [`build`] makes: the routes on axum, the site for actix, and what the server task
 /// keeps purging.
-struct Built {
+pub(crate) struct Built {
     router: Router,
     site: Site,
-    provider: Provider,
+    pub(crate) provider: Provider,
     sessions: SessionManager,
 }
 
 /// [`app`] with the provider it serves, reading the time from `clock`, on `stores` if
 /// given (with sessions in memory), else on the configured store (sessions included).
-async fn build(
+pub(crate) async fn build(
     mut config: Config,
     issuer: Issuer,
     clock: Arc<dyn Clock>,

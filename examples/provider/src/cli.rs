@@ -9,6 +9,7 @@ use portcullis_axum::ServerLimits;
 use tokio::net::TcpListener;
 
 use crate::app::{spawn, StartError};
+use crate::clients::{run_clients, ClientsCommand};
 use crate::config::Config;
 use crate::demo::demo_banner;
 use crate::store::StoreSpec;
@@ -52,6 +53,17 @@ pub struct Args {
     /// below the process's open-file limit (`ulimit -n`).
     #[arg(long, value_name = "N", default_value_t = ServerLimits::default().max_connections)]
     pub max_connections: NonZeroUsize,
+    /// Without a subcommand: serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Adds, lists, re-keys or removes the clients the store keeps.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
 }
 
 /// Whole seconds, at least one.
@@ -85,6 +97,13 @@ pub async fn run(args: Args) -> Result<(), StartError> {
     config = config.with_server_limits(args.server_limits());
     if let Some(store) = args.store {
         config = config.with_store(store);
+    }
+    if let Some(Command::Clients(command)) = args.command {
+        let addr = format!("http://{}", args.addr);
+        let issuer = args.issuer.map_or_else(|| parse_issuer(&addr), Ok);
+        let issuer = issuer.map_err(StartError::Clients)?;
+        print!("{}", run_clients(config, issuer, command).await?);
+        return Ok(());
     }
     let store = config.store().to_string();
     if config.store().is_shared() && args.issuer.is_none() {

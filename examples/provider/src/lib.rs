@@ -79,6 +79,7 @@ struct ReadmeDoctests;
 
 mod app;
 mod cli;
+mod clients;
 mod config;
 mod demo;
 mod schema;
@@ -86,7 +87,8 @@ mod store;
 mod users;
 
 pub use app::{app, spawn, spawn_on, spawn_with, spawn_with_stores, Adapter, Running, StartError};
-pub use cli::{run, Args};
+pub use cli::{run, Args, Command};
+pub use clients::{run_clients, ClientsCommand};
 pub use config::{Config, ConfigError, DEFAULT_PBKDF2_ITERATIONS};
 pub use demo::{
     demo_banner, DemoClient, DemoUser, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT, DEMO_TOML,
