@@ -174,6 +174,7 @@ async fn build(
         .stores(stores)
         .clock(clock.clone())
         .claims(users.clone())
+        .registration(config.registration.clone())
         .blocking_pool(blocking);
     let builder = config.secrets.configure_provider(builder);
     let provider = builder.map_err(KeyError::from)?.build()?;
