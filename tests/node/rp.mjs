@@ -147,12 +147,13 @@ async function configure(counter) {
   return config;
 }
 
-/** The error code of a refresh with `refreshToken`, which must be refused. */
+/** The error code of a refresh with `refreshToken`, which must be refused (or, for a 401
+ * with a challenge, which openid-client does not read the body of, the status). */
 async function refusedRefresh(config, refreshToken) {
   try {
     await client.refreshTokenGrant(config, refreshToken);
   } catch (error) {
-    return error.error;
+    return error.error ?? error.status;
   }
   throw new Error('check failed: the refresh was not refused');
 }
