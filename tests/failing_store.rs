@@ -60,6 +60,7 @@ enum Op {
     GrantsFor,
     GrantsOfSubject,
     RevokeGrant,
+    RevokeGrantsOfClient,
     RevokeFamily,
     PurgeGrants,
     InsertAccessToken,
@@ -269,6 +270,11 @@ impl GrantStore for FailingStore {
     async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool> {
         self.check(Op::RevokeGrant)?;
         self.inner.revoke_grant(issuer, id).await
+    }
+
+    async fn revoke_grants_of_client(&self, issuer: &Issuer, client_id: &str) -> StoreResult<u64> {
+        self.check(Op::RevokeGrantsOfClient)?;
+        self.inner.revoke_grants_of_client(issuer, client_id).await
     }
 
     async fn revoke_family(

@@ -199,4 +199,56 @@ async fn openid_client_follows_a_key_rotation(adapter: Adapter) {
     );
 }
 
-portcullis_e2e::on_each_adapter!(openid_client_follows_a_key_rotation,);
+/// The initial access token the registration test's provider requires (RFC 7591 §3).
+const INITIAL_ACCESS_TOKEN: &str = "openid-client-initial-access-token-0123456789";
+
+/// openid-client registers a client (RFC 7591) with an initial access token, signs in with
+/// it, reads and deletes its registration (RFC 7592), after which its refresh token is
+/// refused.
+async fn openid_client_registers_and_uses_a_client(adapter: Adapter) {
+    let installed = node_dir().join("node_modules/openid-client/package.json");
+    assert!(
+        installed.exists(),
+        "openid-client is not installed: run `npm ci --prefix tests/node`"
+    );
+    let registration = format!(
+        "[registration]\nscopes = \"openid profile email offline_access\"\n\
+         initial_access_token = \"{INITIAL_ACCESS_TOKEN}\""
+    );
+    let real_now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs();
+    let clock = Arc::new(ManualClock::new(UnixTime::from_secs(real_now)));
+    let server = start_with_clock(adapter, demo_config(&[], &registration), clock).await;
+    let settings = json!({
+        "issuer": server.issuer().as_str(),
+        "redirect_uri": "https://rp.example/cb",
+        "username": DEMO_USER.username,
+        "password": DEMO_USER.password,
+        "initial_access_token": INITIAL_ACCESS_TOKEN,
+    });
+    let out = run_phase("register", &settings).await;
+    let client_id = out["client_id"].as_str().expect("a client_id");
+    assert_eq!(out["client_name"], "openid-client", "{out}");
+    assert_eq!(out["sub"], DEMO_USER.username, "{out}");
+    assert_eq!(
+        out["read"],
+        json!({"status": 200, "client_id": client_id, "client_name": "openid-client"}),
+        "{out}"
+    );
+    assert_eq!(out["deleted"], 204, "{out}");
+    // 401 (invalid_client): the client is gone.
+    assert_eq!(out["refresh_after_delete"], 401, "{out}");
+    assert!(server
+        .provider()
+        .client(client_id)
+        .await
+        .expect("store")
+        .is_none());
+}
+
+portcullis_e2e::on_each_adapter!(
+    openid_client_follows_a_key_rotation,
+    openid_client_registers_and_uses_a_client,
+);

@@ -5,6 +5,10 @@
 //                                      ID token verified against the JWKS, UserInfo
 //   node rp.mjs phase2 SETTINGS_JSON   refresh: a new ID token signed with the new key,
 //                                      UserInfo, RP-initiated logout
+//   node rp.mjs register SETTINGS_JSON dynamic registration (RFC 7591) with an initial
+//                                      access token, sign-in with the registered client,
+//                                      its registration read and deleted (RFC 7592), then
+//                                      its refresh token refused
 //
 // SETTINGS_JSON: { issuer, client_id, client_secret, redirect_uri, post_logout_redirect_uri,
 // username, password, state_file, jwks_age }. Phase 1 writes what phase 2 needs (refresh
@@ -143,12 +147,19 @@ async function configure(counter) {
   return config;
 }
 
-async function phase1() {
-  const counter = { jwks: 0 };
-  const config = await configure(counter);
-  const metadata = config.serverMetadata();
-  check(metadata.issuer === settings.issuer, `issuer ${metadata.issuer}`);
+/** The error code of a refresh with `refreshToken`, which must be refused (or, for a 401
+ * with a challenge, which openid-client does not read the body of, the status). */
+async function refusedRefresh(config, refreshToken) {
+  try {
+    await client.refreshTokenGrant(config, refreshToken);
+  } catch (error) {
+    return error.error ?? error.status;
+  }
+  throw new Error('check failed: the refresh was not refused');
+}
 
+/** Signs in with `config`'s client: code flow, PKCE, state, nonce, ID token checked. */
+async function signIn(config) {
   const codeVerifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -189,6 +200,15 @@ async function phase1() {
   const claims = tokens.claims();
   check(claims.nonce === nonce, 'nonce');
   check(typeof tokens.refresh_token === 'string', 'a refresh token (offline_access)');
+  return { tokens, claims, browser, approve };
+}
+
+async function phase1() {
+  const counter = { jwks: 0 };
+  const config = await configure(counter);
+  const metadata = config.serverMetadata();
+  check(metadata.issuer === settings.issuer, `issuer ${metadata.issuer}`);
+  const { tokens, claims, browser, approve } = await signIn(config);
   const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
 
   writeFileSync(
@@ -247,12 +267,7 @@ async function phase2() {
   const introspected = await client.tokenIntrospection(config, tokens.access_token);
   await client.tokenRevocation(config, tokens.refresh_token, { token_type_hint: 'refresh_token' });
   const afterRevocation = await client.tokenIntrospection(config, tokens.access_token);
-  let refreshError;
-  try {
-    await client.refreshTokenGrant(config, tokens.refresh_token);
-  } catch (error) {
-    refreshError = error.error;
-  }
+  const refreshError = await refusedRefresh(config, tokens.refresh_token);
 
   return {
     sub: claims.sub,
@@ -266,8 +281,44 @@ async function phase2() {
   };
 }
 
+/** RFC 7591 registration through openid-client, then RFC 7592 management by hand. */
+async function register() {
+  const config = await client.dynamicClientRegistration(
+    new URL(settings.issuer),
+    {
+      redirect_uris: [settings.redirect_uri],
+      client_name: 'openid-client',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_post',
+      scope: 'openid profile email offline_access',
+    },
+    undefined,
+    { execute: [client.allowInsecureRequests], initialAccessToken: settings.initial_access_token },
+  );
+  const registered = config.clientMetadata();
+  check(typeof registered.client_secret === 'string', 'a client secret');
+  const { tokens, claims } = await signIn(config);
+
+  const management = {
+    headers: { authorization: `Bearer ${registered.registration_access_token}` },
+  };
+  const read = await fetch(registered.registration_client_uri, management);
+  const readBody = await read.json();
+  const deleted = await fetch(registered.registration_client_uri, { ...management, method: 'DELETE' });
+  const refreshError = await refusedRefresh(config, tokens.refresh_token);
+  return {
+    client_id: registered.client_id,
+    client_name: registered.client_name,
+    sub: claims.sub,
+    read: { status: read.status, client_id: readBody.client_id, client_name: readBody.client_name },
+    deleted: deleted.status,
+    refresh_after_delete: refreshError,
+  };
+}
+
 try {
-  const phases = { phase1, phase2 };
+  const phases = { phase1, phase2, register };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);

@@ -201,16 +201,18 @@ enum Endpoint {
     Introspect,
     Revoke,
     UserInfo,
+    Registration,
 }
 
 impl Endpoint {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::Authorize,
         Self::EndSession,
         Self::Token,
         Self::Introspect,
         Self::Revoke,
         Self::UserInfo,
+        Self::Registration,
     ];
 
     fn path(self) -> &'static str {
@@ -221,6 +223,7 @@ impl Endpoint {
             Self::Introspect => paths::INTROSPECT,
             Self::Revoke => paths::REVOKE,
             Self::UserInfo => paths::USERINFO,
+            Self::Registration => paths::REGISTER,
         }
     }
 }
@@ -337,6 +340,7 @@ async fn call(
         Endpoint::Introspect => provider.introspect(engine_req).await,
         Endpoint::Revoke => provider.revoke(engine_req).await,
         Endpoint::UserInfo => provider.userinfo(engine_req).await,
+        Endpoint::Registration => provider.registration(engine_req).await,
     })
 }
 

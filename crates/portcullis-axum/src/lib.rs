@@ -145,6 +145,7 @@ pub fn router<I: Interaction>(provider: Provider, interaction: I) -> Router {
         .route(paths::INTROSPECT, any(introspect::<I>))
         .route(paths::REVOKE, any(revoke::<I>))
         .route(paths::USERINFO, any(userinfo::<I>))
+        .route(paths::REGISTER, any(registration::<I>))
         .route(paths::END_SESSION, any(end_session::<I>))
         .route(paths::JWKS, get(jwks::<I>))
         .route(paths::OPENID_CONFIGURATION, get(discovery::<I>))
@@ -206,6 +207,16 @@ async fn revoke<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Reque
 async fn userinfo<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
     match read_client_request(&shared.provider, paths::USERINFO, req).await {
         Ok(r) => into_response(shared.provider.userinfo(r).await),
+        Err(r) => r,
+    }
+}
+
+async fn registration<I: Interaction>(
+    State(shared): State<Arc<Shared<I>>>,
+    req: Request,
+) -> Response {
+    match read_client_request(&shared.provider, paths::REGISTER, req).await {
+        Ok(r) => into_response(shared.provider.registration(r).await),
         Err(r) => r,
     }
 }

@@ -458,6 +458,7 @@ mod tests {
             oidc: Default::default(),
             first_party: false,
             dangerous_skip_consent_for_unverifiable_redirects: false,
+            registration: None,
             tokens: Default::default(),
         }
     }

@@ -8,6 +8,7 @@ use crate::client_secret::ClientSecretHash;
 use crate::client_secret_rotation::PreviousSecret;
 use crate::jose::Algorithm;
 use crate::redirect_uri::RedirectUri;
+use crate::registration::ClientRegistration;
 use crate::resources::TokenFormat;
 use crate::scope::ScopeSet;
 use crate::time::UnixTime;
@@ -173,6 +174,10 @@ pub struct Client {
     /// app some other way.
     #[serde(default)]
     pub dangerous_skip_consent_for_unverifiable_redirects: bool,
+    /// What a dynamically registered client registered (RFC 7591, RFC 7592); `None` for a
+    /// client the host registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<Box<ClientRegistration>>,
 }
 
 /// How a client's tokens are issued.
@@ -333,6 +338,7 @@ impl Client {
             first_party: false,
             tokens: ClientTokens::default(),
             dangerous_skip_consent_for_unverifiable_redirects: false,
+            registration: None,
         }
     }
 
@@ -543,6 +549,7 @@ mod tests {
             first_party: false,
             dangerous_skip_consent_for_unverifiable_redirects: false,
             tokens: ClientTokens::default(),
+            registration: None,
         }
     }
 

@@ -29,6 +29,7 @@ mod policy;
 mod records;
 mod redirect_uri;
 mod refresh_grace;
+mod registration;
 mod resources;
 mod response_type;
 mod revocation;
@@ -89,6 +90,11 @@ pub use policy::{KeyPolicy, Lifetimes, Policy};
 pub use records::{AccessTokenRecord, CodeRecord, Grant, RefreshTokenRecord, SessionRecord};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use refresh_grace::{open_grace_answer, seal_grace_answer};
+pub use registration::{
+    client_kind, limits as registration_limits, needs_secret, ApplicationType, ClientMetadata,
+    ClientRegistration, RegistrationError, RegistrationErrorCode, RegistrationRequest,
+    RegistrationRules,
+};
 pub use resources::{
     format_for_audience, narrow_resources, requested_resources, scopes_for_audience, Resource,
     ResourceError, TokenFormat,

@@ -487,6 +487,19 @@ impl GrantStore for MemoryStore {
         }
     }
 
+    async fn revoke_grants_of_client(&self, issuer: &Issuer, client_id: &str) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let mut revoked = 0;
+        s.grants.retain(|_, g| {
+            if g.issuer == *issuer && g.client_id == client_id && !g.revoked {
+                g.revoked = true;
+                revoked += 1;
+            }
+            true
+        });
+        Ok(revoked)
+    }
+
     async fn revoke_family(
         &self,
         issuer: &Issuer,

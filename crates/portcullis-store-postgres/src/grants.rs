@@ -97,6 +97,16 @@ impl GrantStore for PostgresStore {
         Ok(n > 0)
     }
 
+    /// A scan of the issuer's grants: deleting a client is rare.
+    async fn revoke_grants_of_client(&self, issuer: &Issuer, client_id: &str) -> StoreResult<u64> {
+        self.execute(
+            "UPDATE grants SET revoked = true, record = jsonb_set(record, '{revoked}', 'true') \
+             WHERE issuer = $1 AND client_id = $2 AND NOT revoked",
+            &[&issuer.as_str(), &client_id],
+        )
+        .await
+    }
+
     /// Upserts a marker for (issuer, family) kept until the later of the `until`s given.
     async fn revoke_family(
         &self,

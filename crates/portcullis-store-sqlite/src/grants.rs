@@ -108,6 +108,22 @@ impl GrantStore for SqliteStore {
         self.run(move |conn| revoke(conn, &issuer, &id)).await
     }
 
+    /// A scan of the issuer's grants: deleting a client is rare.
+    async fn revoke_grants_of_client(&self, issuer: &Issuer, client_id: &str) -> StoreResult<u64> {
+        let (issuer, client_id) = (issuer.to_string(), client_id.to_owned());
+        self.run(move |conn| {
+            let n = conn
+                .prepare_cached(
+                    "UPDATE grants SET revoked = 1 \
+                     WHERE issuer = ?1 AND client_id = ?2 AND revoked = 0",
+                )
+                .and_then(|mut s| s.execute(params![issuer, client_id]))
+                .map_err(db)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn revoke_family(
         &self,
         issuer: &Issuer,

@@ -251,6 +251,15 @@ pub trait GrantStore: Send + Sync + 'static {
     /// grant as live, and no rotation of one succeeds.
     async fn revoke_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<bool>;
 
+    /// Revokes every grant `client_id` holds at `issuer` (never another issuer's), as
+    /// [`GrantStore::revoke_grant`] does each: when a client is deleted (RFC 7592 §2.3),
+    /// every code, access and refresh token issued to it under a grant stops working.
+    /// Returns how many grants this call revoked. (Its `client_credentials` tokens have no
+    /// grant: they die with the client record, which every token lookup needs.)
+    ///
+    /// **Atomicity:** as [`GrantStore::revoke_grant`], for each of the grants.
+    async fn revoke_grants_of_client(&self, issuer: &Issuer, client_id: &str) -> StoreResult<u64>;
+
     /// Revokes a token family of `issuer` (never another issuer's): every access and refresh
     /// token in it (including ones inserted after this call) stops working. The marker is
     /// kept until `until`, after which every token of the family has expired. Idempotent; a

@@ -95,6 +95,7 @@ macro_rules! __checks_of {
     (revocation, $then:ident, $($args:tt)*) => {
         $crate::$then! {revocation; [
             revoked_grant_kills_its_tokens,
+            revoking_a_clients_grants_kills_its_tokens,
             revoked_family_kills_its_tokens,
             revoke_family_is_scoped_by_issuer,
             rotations_racing_a_revocation_leave_nothing_alive,

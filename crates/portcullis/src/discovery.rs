@@ -27,6 +27,8 @@ pub mod paths {
     pub const INTROSPECT: &str = "/introspect";
     /// Token revocation (RFC 7009 §2).
     pub const REVOKE: &str = "/revoke";
+    /// Client registration and management (RFC 7591 §3, RFC 7592 §2).
+    pub const REGISTER: &str = "/register";
     /// UserInfo (OpenID Connect Core §5.3).
     pub const USERINFO: &str = "/userinfo";
     /// RP-Initiated Logout (OpenID Connect RP-Initiated Logout 1.0 §2).
@@ -63,6 +65,8 @@ struct Metadata<'a> {
     end_session_endpoint: String,
     introspection_endpoint: String,
     revocation_endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration_endpoint: Option<String>,
     introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     scopes_supported: Vec<&'a str>,
@@ -109,6 +113,10 @@ impl Provider {
             end_session_endpoint: iss.endpoint(paths::END_SESSION),
             introspection_endpoint: iss.endpoint(paths::INTROSPECT),
             revocation_endpoint: iss.endpoint(paths::REVOKE),
+            registration_endpoint: inner
+                .registration
+                .is_enabled()
+                .then(|| iss.endpoint(paths::REGISTER)),
             introspection_endpoint_auth_methods_supported: introspection_auth_methods,
             revocation_endpoint_auth_methods_supported: client_auth_methods.clone(),
             scopes_supported: OPENID_SCOPES

@@ -13,6 +13,7 @@ use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
 use crate::clock::{Clock, SystemClock};
 use crate::key_ring::KeyRing;
+use crate::registration::RegistrationPolicy;
 use crate::signer::JwsSigner;
 use crate::stores::Stores;
 
@@ -77,6 +78,8 @@ pub(crate) struct Inner {
     pub(crate) host_signers: Vec<Arc<dyn JwsSigner>>,
     /// The host's scopes that discovery lists besides OpenID Connect's.
     pub(crate) advertised_scopes: ScopeSet,
+    /// Who may register clients (RFC 7591).
+    pub(crate) registration: RegistrationPolicy,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -108,6 +111,7 @@ pub struct ProviderBuilder {
     dangerous_plaintext_signing_keys: bool,
     host_signers: Vec<Arc<dyn JwsSigner>>,
     advertised_scopes: ScopeSet,
+    registration: RegistrationPolicy,
 }
 
 impl ProviderBuilder {
@@ -159,6 +163,13 @@ impl ProviderBuilder {
     /// its `allowed_scopes`.
     pub fn advertise_scopes(mut self, scopes: ScopeSet) -> Self {
         self.advertised_scopes = scopes;
+        self
+    }
+
+    /// Lets clients register themselves (RFC 7591) and manage their registration (RFC 7592)
+    /// as `policy` says (default: closed).
+    pub fn registration(mut self, policy: RegistrationPolicy) -> Self {
+        self.registration = policy;
         self
     }
 
@@ -250,6 +261,7 @@ impl ProviderBuilder {
                 keks: self.keks,
                 host_signers: self.host_signers,
                 advertised_scopes: self.advertised_scopes,
+                registration: self.registration,
             }),
         })
     }
@@ -272,6 +284,7 @@ impl Provider {
             dangerous_plaintext_signing_keys: false,
             host_signers: Vec::new(),
             advertised_scopes: ScopeSet::new(),
+            registration: RegistrationPolicy::closed(),
         }
     }
 

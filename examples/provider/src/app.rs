@@ -177,6 +177,7 @@ pub(crate) async fn build(
         .stores(stores)
         .clock(clock.clone())
         .claims(users.clone())
+        .registration(config.registration.clone())
         .blocking_pool(blocking);
     let builder = config.secrets.configure_provider(builder);
     let provider = builder.map_err(KeyError::from)?.build()?;

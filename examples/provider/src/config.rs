@@ -17,7 +17,7 @@ use portcullis::core::{
     standard_claim, ClaimType, Client, ClientError, ClientKind, ClientOidc, ClientSecretHash,
     ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy, SubjectType,
 };
-use portcullis::ServerLimits;
+use portcullis::{RegistrationPolicy, ServerLimits};
 use portcullis_interaction::{HostSecrets, NamedKey, Secret32};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Map, Value};
@@ -47,6 +47,8 @@ pub struct Config {
     pub(crate) secrets: HostSecrets,
     pub(crate) pbkdf2_iterations: NonZeroU32,
     pub(crate) server_limits: ServerLimits,
+    /// `[registration]`: who may register clients (closed without it).
+    pub(crate) registration: RegistrationPolicy,
 }
 
 impl Config {
@@ -395,6 +397,17 @@ impl FileConfig {
             users.push(user);
         }
 
+        let registration = match self.registration {
+            None => RegistrationPolicy::closed(),
+            Some(r) => match r.initial_access_token {
+                Some(t) if t.len() < 32 => Err(invalid(
+                    "registration.initial_access_token",
+                    "at least 32 characters",
+                ))?,
+                Some(t) => RegistrationPolicy::initial_access_tokens(r.scopes, [t]),
+                None => RegistrationPolicy::open(r.scopes),
+            },
+        };
         let l = self.lifetimes;
         let d = |n: NonZeroU64| Duration::from_secs(n.get());
         Ok(Config {
@@ -413,6 +426,7 @@ impl FileConfig {
             secrets: self.secrets.resolve(self.session.key)?,
             pbkdf2_iterations: iterations,
             server_limits: ServerLimits::default(),
+            registration,
         })
     }
 }
@@ -581,6 +595,22 @@ claims = { name = "Bob", email = "bob@example.com" }
         assert_eq!(c.users[0].claims["email"], "bob@example.com");
         assert!(c.users[0].password.verify("builder"));
         assert!(!format!("{c:?}").contains("builder"));
+    }
+
+    /// `[registration]`: off without it, open without a token, a short token refused.
+    #[test]
+    fn registration_is_configured() {
+        assert!(!Config::parse("").unwrap().registration.is_enabled());
+        let open = Config::parse("[registration]\nscopes = \"openid read\"").unwrap();
+        assert!(open.registration.is_enabled());
+        let token = format!(
+            "[registration]\nscopes = \"read\"\ninitial_access_token = \"{}\"",
+            "t".repeat(32)
+        );
+        let with_token = Config::parse(&token).unwrap();
+        assert!(!format!("{with_token:?}").contains(&"t".repeat(32)));
+        let short = err("[registration]\nscopes = \"read\"\ninitial_access_token = \"short\"");
+        assert_eq!(short.field, "registration.initial_access_token");
     }
 
     #[test]

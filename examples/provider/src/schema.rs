@@ -37,6 +37,18 @@ pub(crate) struct FileConfig {
     pub(crate) clients: Vec<FileClient>,
     #[serde(default)]
     pub(crate) users: Vec<FileUser>,
+    pub(crate) registration: Option<FileRegistration>,
+}
+
+/// Dynamic client registration (`[registration]`, RFC 7591 and RFC 7592): off without it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileRegistration {
+    /// The scopes a registered client may ask for.
+    pub(crate) scopes: ScopeSet,
+    /// The Bearer token a caller must present to register (at least 32 characters);
+    /// without it, anyone may register.
+    pub(crate) initial_access_token: Option<String>,
 }
 
 pub(crate) fn default_iterations() -> NonZeroU32 {

@@ -136,6 +136,64 @@ pub async fn revoked_grant_kills_its_tokens<
     );
 }
 
+/// `revoke_grants_of_client` (a deleted client, RFC 7592 §2.3) revokes every grant of that
+/// client at that issuer — every subject's, every token under them dead at once, as
+/// `revoke_grant` — and nothing else: another client's grants and the same client id's
+/// grants at another issuer live on; it counts what it revoked, and a second call revokes
+/// nothing more.
+pub async fn revoking_a_clients_grants_kills_its_tokens<
+    S: GrantStore + AccessTokenStore + RefreshTokenStore,
+>(
+    h: Harness<S>,
+) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
+    let alice = saved_grant(&h, &s).await;
+    let bob = f.grant(&a, "bob", "client-1", c.at(0), c.at(10_000));
+    let other_client = f.grant(&a, "alice", "client-2", c.at(0), c.at(10_000));
+    let at_b = f.grant(&b, "alice", "client-1", c.at(0), c.at(10_000));
+    for g in [&bob, &other_client, &at_b] {
+        s.save_grant(g).await.must("save_grant");
+    }
+    let mut already = f.grant(&a, "carol", "client-1", c.at(0), c.at(10_000));
+    s.save_grant(&already).await.must("save_grant");
+    assert!(s.revoke_grant(&a, &already.id).await.must("revoke_grant"));
+    already.revoked = true;
+    let victims = [
+        Victims::insert(&h, &*s, &alice, &f.family_id()).await,
+        Victims::insert(&h, &*s, &bob, &f.family_id()).await,
+    ];
+    let bystander = Victims::insert(&h, &*s, &other_client, &f.family_id()).await;
+
+    let n = s.revoke_grants_of_client(&a, "client-1").await;
+    assert_eq!(
+        n.must("revoke_grants_of_client"),
+        2,
+        "alice's and bob's grants"
+    );
+    for (v, who) in victims.iter().zip(["alice", "bob"]) {
+        v.assert_dead(&h, &*s, &format!("{who}'s grant of the deleted client"))
+            .await;
+    }
+    bystander.assert_live(&*s, "another client's grant").await;
+    let kept = s.find_grant(&b, &at_b.id).await.must("find_grant");
+    assert_eq!(
+        kept,
+        Some(at_b),
+        "issuer B's grant of the same client id lives"
+    );
+    let kept = s.find_grant(&a, &other_client.id).await.must("find_grant");
+    assert_eq!(kept, Some(other_client), "another client's grant lives");
+    let again = s.revoke_grants_of_client(&a, "client-1").await;
+    assert_eq!(
+        again.must("revoke_grants_of_client"),
+        0,
+        "nothing left to revoke"
+    );
+    let found = s.find_grant(&a, &already.id).await.must("find_grant");
+    assert_eq!(found, Some(already), "a revoked grant stays revoked");
+}
+
 /// `revoke_family` kills every token of the family — including tokens inserted after it —
 /// and nothing else: the grant stays unrevoked and its other families live on. It is
 /// idempotent: a second call, even with an earlier `until`, keeps the family dead.

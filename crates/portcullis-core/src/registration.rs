@@ -1,0 +1,970 @@
+//! Dynamic client registration (RFC 7591, OpenID Connect Dynamic Client Registration 1.0):
+//! the JSON body read within limits, the client metadata validated, and a [`Client`] built
+//! from it.
+//!
+//! Limits against registration spam (each refusal is `invalid_client_metadata` or
+//! `invalid_redirect_uri`, see [`limits`]): a body of at most 32 KiB, nested at most 6
+//! deep, at most 20 redirect (and post-logout redirect) URIs, each URI at most 2,000
+//! bytes, every other string at most 1,000 bytes, at most 10 contacts and 10 keys. How often one caller may
+//! register is the host's to limit (a rate limit in front of the endpoint, or its
+//! registration hook).
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Client, ClientKind, ClientOidc, GrantType, SubjectType};
+use crate::client_auth::ClientAuthMethod;
+use crate::client_secret::ClientSecretHash;
+use crate::error::OAuthError;
+use crate::jose::{Algorithm, JwkSet};
+use crate::redirect_uri::RedirectUri;
+use crate::response_type::ResponseType;
+use crate::scope::ScopeSet;
+use crate::secret::TokenHash;
+use crate::time::UnixTime;
+
+/// The limits on what one registration may carry (see the module's documentation).
+pub mod limits {
+    /// The largest registration (or update) body read, in bytes.
+    pub const MAX_BODY_BYTES: usize = 32 * 1024;
+    /// The deepest nesting of JSON arrays and objects in a body (a `jwks` needs 4).
+    pub const MAX_DEPTH: usize = 6;
+    /// The most `redirect_uris`, and the most `post_logout_redirect_uris`.
+    pub const MAX_URIS: usize = 20;
+    /// The longest URI, in bytes.
+    pub const MAX_URI_LEN: usize = 2000;
+    /// The longest other string (`client_name`, a contact, `software_id`, `scope`…), in bytes.
+    pub const MAX_TEXT_LEN: usize = 1000;
+    /// The most `contacts`.
+    pub const MAX_CONTACTS: usize = 10;
+    /// The most keys in an inline `jwks`.
+    pub const MAX_JWKS_KEYS: usize = 10;
+}
+
+use limits::*;
+
+/// Error codes of the registration endpoint (RFC 7591 §3.2.2); every one is HTTP 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistrationErrorCode {
+    /// A redirect URI is missing or not allowed.
+    InvalidRedirectUri,
+    /// A metadata field is invalid, or the body is not client metadata.
+    InvalidClientMetadata,
+    /// The software statement is invalid (or cannot be verified).
+    InvalidSoftwareStatement,
+    /// The software statement is not approved.
+    UnapprovedSoftwareStatement,
+    /// The request itself is malformed (not `application/json`): RFC 6749 §5.2's code.
+    InvalidRequest,
+}
+
+impl RegistrationErrorCode {
+    /// The `error` value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement => "invalid_software_statement",
+            Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
+            Self::InvalidRequest => "invalid_request",
+        }
+    }
+
+    /// The HTTP status: 400 (RFC 7591 §3.2.2).
+    pub fn status(self) -> u16 {
+        400
+    }
+}
+
+/// A refusal of a registration.
+pub type RegistrationError = OAuthError<RegistrationErrorCode>;
+
+fn metadata_error(description: impl Into<Cow<'static, str>>) -> RegistrationError {
+    OAuthError::new(RegistrationErrorCode::InvalidClientMetadata, description)
+}
+
+fn redirect_error(description: impl Into<Cow<'static, str>>) -> RegistrationError {
+    OAuthError::new(RegistrationErrorCode::InvalidRedirectUri, description)
+}
+
+/// `application_type` (OpenID Connect Dynamic Client Registration 1.0 §2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationType {
+    /// A web application: `https` redirect URIs only (the default).
+    #[default]
+    Web,
+    /// A native application: loopback `http`, private-use scheme or `https` redirect URIs
+    /// (RFC 8252 §7).
+    Native,
+}
+
+/// What a registration allows: the host's side of the validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegistrationRules {
+    /// The scopes a registered client may get; a client registering without `scope` gets
+    /// them all, one asking for another is refused (RFC 7591 §2).
+    pub scopes: ScopeSet,
+}
+
+impl RegistrationRules {
+    /// Rules letting clients register for `scopes`.
+    pub fn new(scopes: ScopeSet) -> Self {
+        Self { scopes }
+    }
+}
+
+/// Validated client metadata (RFC 7591 §2, OpenID Connect Dynamic Client Registration 1.0
+/// §2), as registered and as echoed back (RFC 7591 §3.2.1). Members this server does not
+/// know are ignored (RFC 7591 §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClientMetadata {
+    /// `redirect_uris`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<RedirectUri>,
+    /// `token_endpoint_auth_method` (default `client_secret_basic`, RFC 7591 §2).
+    #[serde(with = "auth_method")]
+    pub token_endpoint_auth_method: ClientAuthMethod,
+    /// `grant_types`.
+    pub grant_types: BTreeSet<GrantType>,
+    /// `response_types`: `["code"]` with `authorization_code`, else empty.
+    pub response_types: Vec<String>,
+    /// `application_type`.
+    pub application_type: ApplicationType,
+    /// `scope`: what the client may ask for.
+    pub scope: ScopeSet,
+    /// `client_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// `client_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    /// `logo_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// `tos_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    /// `policy_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    /// `contacts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    /// `jwks`: the client's keys by value (never with `jwks_uri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<JwkSet>,
+    /// `jwks_uri`: the client's keys by reference (`https`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// `software_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    /// `software_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+    /// `subject_type`: `public` or `pairwise` (OpenID Connect Core §8).
+    pub subject_type: String,
+    /// `id_token_signed_response_alg`; the provider's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<Algorithm>,
+    /// `post_logout_redirect_uris` (RP-Initiated Logout 1.0 §3.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// `require_auth_time`.
+    #[serde(default)]
+    pub require_auth_time: bool,
+}
+
+/// `token_endpoint_auth_method` by its wire name.
+mod auth_method {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::client_auth::ClientAuthMethod;
+
+    pub(super) fn serialize<S: Serializer>(m: &ClientAuthMethod, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(m.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<ClientAuthMethod, D::Error> {
+        let name = String::deserialize(d)?;
+        super::auth_method_named(&name)
+            .ok_or_else(|| serde::de::Error::custom("unknown token_endpoint_auth_method"))
+    }
+}
+
+/// The supported method called `name`.
+fn auth_method_named(name: &str) -> Option<ClientAuthMethod> {
+    ClientAuthMethod::ALL
+        .into_iter()
+        .find(|m| m.as_str() == name)
+}
+
+/// The [`ClientKind`] of a client registered with `method`: the one place metadata becomes
+/// a kind. `secret` is the hash of the secret issued to it, for the methods that need one
+/// ([`needs_secret`]).
+pub fn client_kind(
+    method: ClientAuthMethod,
+    secret: Option<ClientSecretHash>,
+) -> Option<ClientKind> {
+    match (method, secret) {
+        (ClientAuthMethod::None, _) => Some(ClientKind::Public),
+        (
+            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost,
+            Some(secret),
+        ) => Some(ClientKind::Confidential { secret }),
+        _ => None,
+    }
+}
+
+/// Whether a client registered with `method` is issued a `client_secret`.
+pub fn needs_secret(method: ClientAuthMethod) -> bool {
+    method != ClientAuthMethod::None
+}
+
+/// The body as the client sent it: every member optional, unknown ones ignored.
+#[derive(Deserialize)]
+struct Wire {
+    redirect_uris: Option<Vec<String>>,
+    token_endpoint_auth_method: Option<String>,
+    grant_types: Option<Vec<String>>,
+    response_types: Option<Vec<String>>,
+    application_type: Option<String>,
+    scope: Option<String>,
+    client_name: Option<String>,
+    client_uri: Option<String>,
+    logo_uri: Option<String>,
+    tos_uri: Option<String>,
+    policy_uri: Option<String>,
+    contacts: Option<Vec<String>>,
+    jwks: Option<serde_json::Value>,
+    jwks_uri: Option<String>,
+    software_id: Option<String>,
+    software_version: Option<String>,
+    software_statement: Option<serde_json::Value>,
+    subject_type: Option<String>,
+    sector_identifier_uri: Option<serde_json::Value>,
+    id_token_signed_response_alg: Option<String>,
+    post_logout_redirect_uris: Option<Vec<String>>,
+    require_auth_time: Option<bool>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// A registration or update request's body, read (RFC 7591 §3.1, RFC 7592 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegistrationRequest {
+    /// The validated metadata.
+    pub metadata: ClientMetadata,
+    /// `client_id`, which an update must carry (RFC 7592 §2.2).
+    pub client_id: Option<String>,
+    /// `client_secret`, which an update may carry to be compared (RFC 7592 §2.2).
+    pub client_secret: Option<String>,
+}
+
+impl RegistrationRequest {
+    /// Reads a JSON body: at most [`MAX_BODY_BYTES`], nested at most [`MAX_DEPTH`] deep
+    /// (checked before parsing), an object of client metadata validated against `rules`
+    /// ([`ClientMetadata::check`]). A `software_statement` is refused
+    /// (`invalid_software_statement`): this server verifies none, and never trusts one it
+    /// has not verified (RFC 7591 §2.3).
+    pub fn parse(body: &[u8], rules: &RegistrationRules) -> Result<Self, RegistrationError> {
+        if body.len() > MAX_BODY_BYTES {
+            return Err(metadata_error("the registration body is too large"));
+        }
+        if !depth_within(body, MAX_DEPTH) {
+            return Err(metadata_error("the registration body is nested too deeply"));
+        }
+        let wire: Wire = serde_json::from_slice(body)
+            .map_err(|_| metadata_error("the body is not a JSON object of client metadata"))?;
+        if wire.software_statement.is_some() {
+            return Err(OAuthError::new(
+                RegistrationErrorCode::InvalidSoftwareStatement,
+                "software statements are not accepted",
+            ));
+        }
+        if wire.sector_identifier_uri.is_some() {
+            return Err(metadata_error("sector_identifier_uri is not supported"));
+        }
+        let client_id = wire.client_id.clone();
+        let client_secret = wire.client_secret.clone();
+        let metadata = ClientMetadata::from_wire(wire, rules)?;
+        metadata.check(rules)?;
+        Ok(Self {
+            metadata,
+            client_id,
+            client_secret,
+        })
+    }
+}
+
+/// Whether JSON arrays and objects in `body` nest at most `max` deep (strings skipped).
+fn depth_within(body: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
+/// A string of at most [`MAX_TEXT_LEN`] bytes.
+fn text(name: &str, value: Option<String>) -> Result<Option<String>, RegistrationError> {
+    match value {
+        Some(v) if v.len() > MAX_TEXT_LEN => Err(metadata_error(format!("{name} is too long"))),
+        v => Ok(v),
+    }
+}
+
+/// An `https` URL of at most [`MAX_URI_LEN`] bytes, without a fragment.
+fn https_url(name: &str, value: Option<String>) -> Result<Option<String>, RegistrationError> {
+    let Some(v) = value else { return Ok(None) };
+    let ok = v.len() <= MAX_URI_LEN
+        && !v.contains('#')
+        && url::Url::parse(&v).is_ok_and(|u| u.scheme() == "https" && u.host().is_some());
+    if ok {
+        Ok(Some(v))
+    } else {
+        Err(metadata_error(format!("{name} must be an https URL")))
+    }
+}
+
+/// Schemes a redirect must never use: they run code or read local data in the browser.
+const FORBIDDEN_SCHEMES: &[&str] = &[
+    "javascript",
+    "data",
+    "file",
+    "vbscript",
+    "blob",
+    "about",
+    "filesystem",
+    "view-source",
+    "ws",
+    "wss",
+    "ftp",
+    "mailto",
+];
+
+/// A redirect URI an `application_type` client may register: absolute, no fragment (RFC
+/// 6749 §3.1.2), no [`FORBIDDEN_SCHEMES`]; `https` for a web client (OpenID Connect Dynamic
+/// Client Registration 1.0 §2); for a native one also loopback `http` (RFC 8252 §7.3) or a
+/// private-use scheme in reverse domain name form (RFC 8252 §7.1).
+fn redirect_uri(raw: &str, app: ApplicationType) -> Result<RedirectUri, RegistrationError> {
+    if raw.len() > MAX_URI_LEN {
+        return Err(redirect_error("a redirect URI is too long"));
+    }
+    let uri = RedirectUri::parse(raw).map_err(|e| redirect_error(e.to_string()))?;
+    let scheme = raw
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if FORBIDDEN_SCHEMES.contains(&scheme.as_str()) {
+        return Err(redirect_error("a redirect URI has a forbidden scheme"));
+    }
+    let https = scheme == "https";
+    let allowed = match app {
+        ApplicationType::Web => https,
+        ApplicationType::Native => https || scheme == "http" || scheme.contains('.'),
+    };
+    if !allowed {
+        return Err(redirect_error(match app {
+            ApplicationType::Web => "a web client's redirect URIs must be https",
+            ApplicationType::Native => {
+                "a native client's redirect URIs must be https, loopback http or a \
+                 reverse-domain private-use scheme"
+            }
+        }));
+    }
+    if https && !uri.identifies_client() {
+        return Err(redirect_error(
+            "an https redirect URI needs a host: https://",
+        ));
+    }
+    Ok(uri)
+}
+
+fn redirect_uris(
+    name: &str,
+    raw: Option<Vec<String>>,
+    app: ApplicationType,
+) -> Result<Vec<RedirectUri>, RegistrationError> {
+    let raw = raw.unwrap_or_default();
+    if raw.len() > MAX_URIS {
+        return Err(redirect_error(format!("too many {name}")));
+    }
+    raw.iter().map(|u| redirect_uri(u, app)).collect()
+}
+
+impl ClientMetadata {
+    fn from_wire(w: Wire, rules: &RegistrationRules) -> Result<Self, RegistrationError> {
+        let application_type = match w.application_type.as_deref() {
+            None | Some("web") => ApplicationType::Web,
+            Some("native") => ApplicationType::Native,
+            Some(_) => return Err(metadata_error("application_type must be web or native")),
+        };
+        let token_endpoint_auth_method = match w.token_endpoint_auth_method.as_deref() {
+            None => ClientAuthMethod::ClientSecretBasic,
+            Some(name) => auth_method_named(name)
+                .ok_or_else(|| metadata_error("token_endpoint_auth_method is not supported"))?,
+        };
+        let grant_types = match w.grant_types {
+            None => BTreeSet::from([GrantType::AuthorizationCode]),
+            Some(names) => names
+                .iter()
+                .map(|n| GrantType::parse(n))
+                .collect::<Option<_>>()
+                .ok_or_else(|| metadata_error("a grant type is not supported"))?,
+        };
+        let response_types = match w.response_types {
+            None if grant_types.contains(&GrantType::AuthorizationCode) => {
+                vec![ResponseType::Code.as_str().to_owned()]
+            }
+            None => Vec::new(),
+            Some(names) => {
+                if names.iter().any(|n| ResponseType::parse(n).is_none()) {
+                    return Err(metadata_error("a response type is not supported"));
+                }
+                let mut names = names;
+                names.dedup();
+                names
+            }
+        };
+        let scope = match text("scope", w.scope)? {
+            None => rules.scopes.clone(),
+            Some(s) => ScopeSet::parse(&s).map_err(|_| metadata_error("scope is malformed"))?,
+        };
+        let contacts = w.contacts.unwrap_or_default();
+        if contacts.len() > MAX_CONTACTS {
+            return Err(metadata_error("too many contacts"));
+        }
+        let contacts = contacts
+            .into_iter()
+            .map(|c| text("contacts", Some(c)).map(Option::unwrap_or_default))
+            .collect::<Result<_, _>>()?;
+        let jwks = match w.jwks {
+            None => None,
+            Some(value) => {
+                let bytes = serde_json::to_vec(&value).unwrap_or_default();
+                let set =
+                    JwkSet::parse(&bytes).map_err(|_| metadata_error("jwks is not a JWK Set"))?;
+                if set.keys.len() > MAX_JWKS_KEYS {
+                    return Err(metadata_error("jwks has too many keys"));
+                }
+                Some(set)
+            }
+        };
+        let subject_type = match w.subject_type {
+            None => SubjectType::NAMES[0].to_owned(),
+            Some(t) if SubjectType::NAMES.contains(&t.as_str()) => t,
+            Some(_) => return Err(metadata_error("subject_type must be public or pairwise")),
+        };
+        let id_token_signed_response_alg =
+            match w.id_token_signed_response_alg {
+                None => None,
+                Some(alg) => Some(Algorithm::parse(&alg).ok_or_else(|| {
+                    metadata_error("id_token_signed_response_alg is not supported")
+                })?),
+            };
+        Ok(Self {
+            redirect_uris: redirect_uris("redirect_uris", w.redirect_uris, application_type)?,
+            token_endpoint_auth_method,
+            grant_types,
+            response_types,
+            application_type,
+            scope,
+            client_name: text("client_name", w.client_name)?,
+            client_uri: https_url("client_uri", w.client_uri)?,
+            logo_uri: https_url("logo_uri", w.logo_uri)?,
+            tos_uri: https_url("tos_uri", w.tos_uri)?,
+            policy_uri: https_url("policy_uri", w.policy_uri)?,
+            contacts,
+            jwks,
+            jwks_uri: https_url("jwks_uri", w.jwks_uri)?,
+            software_id: text("software_id", w.software_id)?,
+            software_version: text("software_version", w.software_version)?,
+            subject_type,
+            id_token_signed_response_alg,
+            post_logout_redirect_uris: redirect_uris(
+                "post_logout_redirect_uris",
+                w.post_logout_redirect_uris,
+                application_type,
+            )?,
+            require_auth_time: w.require_auth_time.unwrap_or(false),
+        })
+    }
+
+    /// Checks the metadata for contradictions and against `rules` (again after a host's
+    /// hook edited it): grant and response types consistent (RFC 7591 §2.1), redirect URIs
+    /// for the authorization code, no `client_credentials` for a public client (RFC 6749
+    /// §4.4), `jwks` xor `jwks_uri` (RFC 7591 §2), the scope within the rules', a pairwise
+    /// sector known (OpenID Connect Core §8.1).
+    pub fn check(&self, rules: &RegistrationRules) -> Result<(), RegistrationError> {
+        let code = self.grant_types.contains(&GrantType::AuthorizationCode);
+        let code_response = self.response_types.iter().any(|t| t == "code");
+        if code != code_response {
+            return Err(metadata_error(
+                "grant_types authorization_code and response_types code go together",
+            ));
+        }
+        if code && self.redirect_uris.is_empty() {
+            return Err(redirect_error("authorization_code needs redirect_uris"));
+        }
+        if self.token_endpoint_auth_method == ClientAuthMethod::None
+            && self.grant_types.contains(&GrantType::ClientCredentials)
+        {
+            return Err(metadata_error(
+                "a public client cannot use client_credentials",
+            ));
+        }
+        if self.jwks.is_some() && self.jwks_uri.is_some() {
+            return Err(metadata_error("jwks and jwks_uri are mutually exclusive"));
+        }
+        if let Some(scope) = self.scope.first_missing_from(&rules.scopes) {
+            return Err(metadata_error(format!("scope {scope} is not allowed")));
+        }
+        self.subject_type()?;
+        Ok(())
+    }
+
+    fn subject_type(&self) -> Result<SubjectType, RegistrationError> {
+        if self.subject_type == SubjectType::NAMES[0] {
+            return Ok(SubjectType::Public);
+        }
+        SubjectType::pairwise(None, &self.redirect_uris)
+            .map_err(|_| metadata_error("a pairwise client's redirect URIs must share one host"))
+    }
+
+    /// The client `id` of `kind` these metadata register, with `registration` kept beside
+    /// it. The metadata must have passed [`ClientMetadata::check`].
+    pub fn to_client(
+        &self,
+        id: String,
+        kind: ClientKind,
+        registration: ClientRegistration,
+    ) -> Result<Client, RegistrationError> {
+        let oidc = ClientOidc {
+            id_token_signed_response_alg: self.id_token_signed_response_alg,
+            subject_type: self.subject_type()?,
+            require_auth_time: self.require_auth_time,
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+        };
+        let mut client = Client::new(id, kind)
+            .with_redirect_uris(self.redirect_uris.iter().cloned())
+            .with_allowed_scopes(self.scope.clone())
+            .with_grant_types(self.grant_types.iter().copied())
+            .with_oidc(oidc);
+        client.registration = Some(Box::new(registration));
+        client
+            .validate()
+            .map_err(|e| metadata_error(e.to_string()))?;
+        Ok(client)
+    }
+}
+
+/// What a dynamically registered client keeps beside its [`Client`] record: its metadata
+/// as registered and the hash of its registration access token (RFC 7592 §1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClientRegistration {
+    /// The metadata, as registered or last updated.
+    pub metadata: ClientMetadata,
+    /// SHA-256 of the registration access token (a 256-bit secret).
+    pub access_token: TokenHash,
+    /// `client_id_issued_at`.
+    pub issued_at: UnixTime,
+}
+
+impl ClientRegistration {
+    /// The registration of `metadata` at `issued_at`, managed with the token hashed to
+    /// `access_token`.
+    pub fn new(metadata: ClientMetadata, access_token: TokenHash, issued_at: UnixTime) -> Self {
+        Self {
+            metadata,
+            access_token,
+            issued_at,
+        }
+    }
+
+    /// Whether `presented` is the registration access token, compared in constant time.
+    pub fn accepts(&self, presented: &str) -> bool {
+        crate::secret::constant_time_eq(
+            TokenHash::of(presented).as_bytes(),
+            self.access_token.as_bytes(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use RegistrationErrorCode::*;
+
+    fn rules() -> RegistrationRules {
+        RegistrationRules::new(ScopeSet::parse("openid profile read").unwrap())
+    }
+
+    fn parse(body: serde_json::Value) -> Result<RegistrationRequest, RegistrationError> {
+        RegistrationRequest::parse(&serde_json::to_vec(&body).unwrap(), &rules())
+    }
+
+    fn code_of(body: serde_json::Value) -> RegistrationErrorCode {
+        parse(body).expect_err("refused").code
+    }
+
+    const WEB: &str = "https://rp.example/cb";
+
+    #[test]
+    fn codes_are_rfc_7591s_and_all_400() {
+        for (code, wire) in [
+            (InvalidRedirectUri, "invalid_redirect_uri"),
+            (InvalidClientMetadata, "invalid_client_metadata"),
+            (InvalidSoftwareStatement, "invalid_software_statement"),
+            (UnapprovedSoftwareStatement, "unapproved_software_statement"),
+            (InvalidRequest, "invalid_request"),
+        ] {
+            assert_eq!((code.as_str(), code.status()), (wire, 400));
+        }
+    }
+
+    /// RFC 7591 §2: the defaults, and unknown members ignored.
+    #[test]
+    fn a_minimal_registration_gets_the_defaults() {
+        let r = parse(json!({"redirect_uris": [WEB], "unknown": {"x": 1}, "client_name#ja": "x"}))
+            .unwrap();
+        let m = &r.metadata;
+        assert_eq!(
+            m.token_endpoint_auth_method,
+            ClientAuthMethod::ClientSecretBasic
+        );
+        assert_eq!(
+            m.grant_types,
+            BTreeSet::from([GrantType::AuthorizationCode])
+        );
+        assert_eq!(m.response_types, ["code"]);
+        assert_eq!(m.application_type, ApplicationType::Web);
+        assert_eq!(m.scope, rules().scopes);
+        assert_eq!(m.subject_type, "public");
+        assert!(!m.require_auth_time);
+        assert_eq!((r.client_id, r.client_secret), (None, None));
+        // Round trip through the stored form.
+        let stored: ClientMetadata =
+            serde_json::from_value(serde_json::to_value(m).unwrap()).unwrap();
+        assert_eq!(&stored, m);
+    }
+
+    #[test]
+    fn everything_registrable_is_kept() {
+        let r = parse(json!({
+            "redirect_uris": ["com.example.app:/cb", "http://127.0.0.1/cb", WEB],
+            "application_type": "native",
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "scope": "openid read",
+            "client_name": "App", "client_uri": "https://rp.example",
+            "logo_uri": "https://rp.example/l.png", "tos_uri": "https://rp.example/tos",
+            "policy_uri": "https://rp.example/p", "contacts": ["a@rp.example"],
+            "jwks_uri": "https://rp.example/jwks", "software_id": "id", "software_version": "1",
+            "subject_type": "public", "id_token_signed_response_alg": "ES256",
+            "post_logout_redirect_uris": ["https://rp.example/bye"], "require_auth_time": true,
+            "client_id": "c1", "client_secret": "s"
+        }))
+        .unwrap();
+        let m = r.metadata;
+        assert_eq!(m.redirect_uris.len(), 3);
+        assert_eq!(m.token_endpoint_auth_method, ClientAuthMethod::None);
+        assert_eq!(m.scope.as_str(), "openid read");
+        assert_eq!(m.client_name.as_deref(), Some("App"));
+        assert_eq!(m.contacts, ["a@rp.example"]);
+        assert_eq!(m.jwks_uri.as_deref(), Some("https://rp.example/jwks"));
+        assert_eq!(
+            (m.software_id.as_deref(), m.software_version.as_deref()),
+            (Some("id"), Some("1"))
+        );
+        assert_eq!(m.id_token_signed_response_alg, Some(Algorithm::ES256));
+        assert_eq!(m.post_logout_redirect_uris.len(), 1);
+        assert!(m.require_auth_time);
+        assert_eq!(
+            (r.client_id.as_deref(), r.client_secret.as_deref()),
+            (Some("c1"), Some("s"))
+        );
+        assert_eq!(
+            (m.client_uri, m.logo_uri, m.tos_uri, m.policy_uri),
+            (
+                Some("https://rp.example".into()),
+                Some("https://rp.example/l.png".into()),
+                Some("https://rp.example/tos".into()),
+                Some("https://rp.example/p".into())
+            )
+        );
+    }
+
+    #[test]
+    fn redirect_uris_follow_the_application_type() {
+        for (uri, app) in [
+            ("http://127.0.0.1:8080/cb", "web"),
+            ("com.example.app:/cb", "web"),
+            ("http://localhost/cb", "native"),
+            ("http://rp.example/cb", "native"),
+            ("myapp:/cb", "native"),
+            ("https://rp.example/cb#frag", "web"),
+            ("/relative", "web"),
+            ("javascript:alert(1)", "native"),
+            ("data:text/html,x", "native"),
+            ("file:///etc/passwd", "native"),
+            ("JavaScript:alert(1)", "native"),
+            ("https:/no-host", "web"),
+        ] {
+            let body = json!({"redirect_uris": [uri], "application_type": app});
+            assert_eq!(code_of(body), InvalidRedirectUri, "{uri} {app}");
+        }
+        for (uri, app) in [
+            (WEB, "web"),
+            (WEB, "native"),
+            ("http://127.0.0.1:8080/cb", "native"),
+            ("http://[::1]/cb", "native"),
+            ("com.example.app:/cb", "native"),
+        ] {
+            let body = json!({"redirect_uris": [uri], "application_type": app});
+            assert!(parse(body).is_ok(), "{uri} {app}");
+        }
+        let long = format!("https://rp.example/{}", "a".repeat(limits::MAX_URI_LEN));
+        assert_eq!(
+            code_of(json!({"redirect_uris": [long]})),
+            InvalidRedirectUri
+        );
+        let many: Vec<String> = (0..=limits::MAX_URIS)
+            .map(|i| format!("{WEB}{i}"))
+            .collect();
+        assert_eq!(code_of(json!({"redirect_uris": many})), InvalidRedirectUri);
+        let enough: Vec<String> = (0..limits::MAX_URIS).map(|i| format!("{WEB}{i}")).collect();
+        assert!(parse(json!({"redirect_uris": enough})).is_ok());
+        let logout =
+            json!({"redirect_uris": [WEB], "post_logout_redirect_uris": ["http://rp.example/"]});
+        assert_eq!(code_of(logout), InvalidRedirectUri);
+        // The code flow needs a redirect URI.
+        assert_eq!(code_of(json!({})), InvalidRedirectUri);
+        assert_eq!(code_of(json!({"redirect_uris": []})), InvalidRedirectUri);
+    }
+
+    /// RFC 7591 §2.1: grant and response types go together.
+    #[test]
+    fn grant_and_response_types_must_agree() {
+        let service = json!({"grant_types": ["client_credentials"]});
+        let m = parse(service).unwrap().metadata;
+        assert!(m.response_types.is_empty());
+        assert!(m.redirect_uris.is_empty());
+        for body in [
+            json!({"grant_types": ["client_credentials"], "response_types": ["code"]}),
+            json!({"redirect_uris": [WEB], "response_types": []}),
+            json!({"redirect_uris": [WEB], "grant_types": ["implicit"]}),
+            json!({"redirect_uris": [WEB], "response_types": ["token"]}),
+            json!({"redirect_uris": [WEB], "response_types": ["code id_token"]}),
+            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),
+        ] {
+            assert_eq!(code_of(body.clone()), InvalidClientMetadata, "{body}");
+        }
+        let twice = json!({"redirect_uris": [WEB], "response_types": ["code", "code"]});
+        assert_eq!(parse(twice).unwrap().metadata.response_types, ["code"]);
+    }
+
+    #[test]
+    fn only_supported_methods_algorithms_and_scopes() {
+        for method in [
+            "private_key_jwt",
+            "client_secret_jwt",
+            "tls_client_auth",
+            "self_signed_tls_client_auth",
+            "other",
+        ] {
+            let body = json!({"redirect_uris": [WEB], "token_endpoint_auth_method": method});
+            assert_eq!(code_of(body), InvalidClientMetadata, "{method}");
+        }
+        for (member, value) in [
+            ("id_token_signed_response_alg", json!("none")),
+            ("id_token_signed_response_alg", json!("HS256")),
+            ("scope", json!("openid admin")),
+            ("scope", json!("bad\"scope")),
+            ("application_type", json!("desktop")),
+            ("subject_type", json!("secret")),
+            ("client_uri", json!("http://rp.example")),
+            ("logo_uri", json!("javascript:x")),
+            ("tos_uri", json!("https://rp.example/#x")),
+            ("policy_uri", json!("nope")),
+            ("jwks_uri", json!("http://rp.example/jwks")),
+            ("jwks", json!({"nokeys": []})),
+            ("jwks", json!("string")),
+            ("client_name", json!(5)),
+            ("redirect_uris", json!("https://rp.example/cb")),
+            ("require_auth_time", json!("yes")),
+            ("sector_identifier_uri", json!("https://rp.example/s.json")),
+            ("client_name", json!("n".repeat(limits::MAX_TEXT_LEN + 1))),
+            ("contacts", json!(vec!["a"; limits::MAX_CONTACTS + 1])),
+            ("contacts", json!(["c".repeat(limits::MAX_TEXT_LEN + 1)])),
+            ("software_id", json!("s".repeat(limits::MAX_TEXT_LEN + 1))),
+            (
+                "software_version",
+                json!("v".repeat(limits::MAX_TEXT_LEN + 1)),
+            ),
+        ] {
+            let mut body = json!({"redirect_uris": [WEB]});
+            body[member] = value.clone();
+            assert_eq!(code_of(body), InvalidClientMetadata, "{member}: {value}");
+        }
+        let ok = json!({"redirect_uris": [WEB], "client_name": "n".repeat(limits::MAX_TEXT_LEN),
+            "contacts": vec!["a"; limits::MAX_CONTACTS]});
+        assert!(parse(ok).is_ok());
+    }
+
+    fn jwk() -> serde_json::Value {
+        json!({"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+               "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"})
+    }
+
+    #[test]
+    fn jwks_xor_jwks_uri_and_bounded() {
+        let inline = json!({"redirect_uris": [WEB], "jwks": {"keys": [jwk()]}});
+        assert_eq!(parse(inline).unwrap().metadata.jwks.unwrap().keys.len(), 1);
+        let both = json!({"redirect_uris": [WEB], "jwks": {"keys": [jwk()]},
+            "jwks_uri": "https://rp.example/jwks"});
+        assert_eq!(code_of(both), InvalidClientMetadata);
+        let keys = vec![jwk(); limits::MAX_JWKS_KEYS + 1];
+        assert_eq!(
+            code_of(json!({"redirect_uris": [WEB], "jwks": {"keys": keys}})),
+            InvalidClientMetadata
+        );
+        let keys = vec![jwk(); limits::MAX_JWKS_KEYS];
+        assert!(parse(json!({"redirect_uris": [WEB], "jwks": {"keys": keys}})).is_ok());
+    }
+
+    /// RFC 7591 §2.3: an unverified statement is never trusted.
+    #[test]
+    fn software_statements_are_refused() {
+        let body = json!({"redirect_uris": [WEB], "software_statement": "eyJ.e30.x"});
+        assert_eq!(code_of(body), InvalidSoftwareStatement);
+    }
+
+    #[test]
+    fn pairwise_needs_one_host() {
+        let two =
+            json!({"redirect_uris": [WEB, "https://other.example/cb"], "subject_type": "pairwise"});
+        assert_eq!(code_of(two), InvalidClientMetadata);
+    }
+
+    #[test]
+    fn the_body_is_bounded_before_it_is_parsed() {
+        let rules = rules();
+        let big = vec![b' '; limits::MAX_BODY_BYTES + 1];
+        let e = RegistrationRequest::parse(&big, &rules).unwrap_err();
+        assert_eq!(e.code, InvalidClientMetadata);
+        assert!(e.description.contains("too large"));
+        let mut fits = br#"{"redirect_uris":["https://rp.example/cb"]}"#.to_vec();
+        fits.resize(limits::MAX_BODY_BYTES, b' ');
+        assert!(RegistrationRequest::parse(&fits, &rules).is_ok());
+
+        let deep = |n: usize| {
+            format!(
+                r#"{{"redirect_uris":["{WEB}"],"x":{}1{}}}"#,
+                "[".repeat(n - 1),
+                "]".repeat(n - 1)
+            )
+        };
+        let e =
+            RegistrationRequest::parse(deep(limits::MAX_DEPTH + 1).as_bytes(), &rules).unwrap_err();
+        assert!(e.description.contains("nested"), "{e:?}");
+        assert!(RegistrationRequest::parse(deep(limits::MAX_DEPTH).as_bytes(), &rules).is_ok());
+        // Brackets inside strings, escaped quotes included, do not count.
+        let quoted = format!(
+            r#"{{"redirect_uris":["{WEB}"],"x":"\"{}"}}"#,
+            "[".repeat(50)
+        );
+        assert!(RegistrationRequest::parse(quoted.as_bytes(), &rules).is_ok());
+        let escaped = format!(
+            r#"{{"redirect_uris":["{WEB}"],"x":"\\","y":{}1{}}}"#,
+            "[".repeat(6),
+            "]".repeat(6)
+        );
+        assert!(RegistrationRequest::parse(escaped.as_bytes(), &rules).is_err());
+        for junk in [&b"[]"[..], b"", b"null", b"{", b"\xff"] {
+            let e = RegistrationRequest::parse(junk, &rules).unwrap_err();
+            assert_eq!(e.code, InvalidClientMetadata);
+        }
+    }
+
+    #[test]
+    fn metadata_become_a_client() {
+        let m = parse(
+            json!({"redirect_uris": [WEB], "scope": "openid", "subject_type": "pairwise",
+            "require_auth_time": true, "id_token_signed_response_alg": "EdDSA"}),
+        )
+        .unwrap()
+        .metadata;
+        let hash = ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap();
+        let kind = client_kind(m.token_endpoint_auth_method, Some(hash.clone())).unwrap();
+        assert_eq!(kind, ClientKind::Confidential { secret: hash });
+        let reg = ClientRegistration::new(m.clone(), TokenHash::of("t"), UnixTime::from_secs(7));
+        let c = m.to_client("c1".into(), kind, reg.clone()).unwrap();
+        assert_eq!(c.id, "c1");
+        assert_eq!(c.redirect_uris, m.redirect_uris);
+        assert_eq!(c.allowed_scopes.as_str(), "openid");
+        assert!(c.default_scopes.is_empty());
+        assert_eq!(c.grant_types, m.grant_types);
+        assert!(c.oidc.require_auth_time);
+        assert_eq!(c.oidc.id_token_signed_response_alg, Some(Algorithm::EdDSA));
+        assert_eq!(
+            c.oidc.subject_type,
+            SubjectType::Pairwise {
+                sector_identifier: "rp.example".into()
+            }
+        );
+        assert_eq!(c.registration.as_deref(), Some(&reg));
+        assert!(reg.accepts("t") && !reg.accepts("u"));
+
+        assert_eq!(
+            client_kind(ClientAuthMethod::None, None),
+            Some(ClientKind::Public)
+        );
+        assert_eq!(client_kind(ClientAuthMethod::ClientSecretPost, None), None);
+        assert!(needs_secret(ClientAuthMethod::ClientSecretPost));
+        assert!(needs_secret(ClientAuthMethod::ClientSecretBasic));
+        assert!(!needs_secret(ClientAuthMethod::None));
+
+        // A client the core refuses is invalid metadata, e.g. a public client's refresh.
+        let public = parse(json!({"grant_types": ["client_credentials"]}))
+            .unwrap()
+            .metadata;
+        let err = public
+            .to_client("c2".into(), ClientKind::Public, reg)
+            .unwrap_err();
+        assert_eq!(err.code, InvalidClientMetadata);
+    }
+}
