@@ -219,7 +219,7 @@ pub fn client_kind(
         (
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost,
             Some(secret),
-        ) => Some(ClientKind::Confidential { secret }),
+        ) => Some(ClientKind::confidential(secret)),
         _ => None,
     }
 }
@@ -930,7 +930,7 @@ mod tests {
         .metadata;
         let hash = ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap();
         let kind = client_kind(m.token_endpoint_auth_method, Some(hash.clone())).unwrap();
-        assert_eq!(kind, ClientKind::Confidential { secret: hash });
+        assert_eq!(kind, ClientKind::confidential(hash));
         let reg = ClientRegistration::new(m.clone(), TokenHash::of("t"), UnixTime::from_secs(7));
         let c = m.to_client("c1".into(), kind, reg.clone()).unwrap();
         assert_eq!(c.id, "c1");

@@ -493,26 +493,6 @@ impl Provider {
         *r.status_mut() = StatusCode::NO_CONTENT;
         Ok(r)
     }
-
-    /// Deletes the client `client_id` of this issuer, revoking first every grant it holds,
-    /// so that every code, access and refresh token issued to it under a grant dies with it
-    /// ([`GrantStore::revoke_grants_of_client`](portcullis_store::GrantStore::revoke_grants_of_client));
-    /// its `client_credentials` tokens die with the record (no token of an unknown client is
-    /// active). Self-contained (JWT) access tokens stay valid until they expire, as after any
-    /// revocation. `false` if there was no such client.
-    pub async fn remove_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let inner = &self.inner;
-        inner
-            .stores
-            .grants
-            .revoke_grants_of_client(&inner.issuer, client_id)
-            .await?;
-        inner
-            .stores
-            .clients
-            .delete_client(&inner.issuer, client_id)
-            .await
-    }
 }
 
 /// The Bearer token of the one `Authorization` header (RFC 6750 §2.1), `None` without one;
