@@ -271,6 +271,7 @@ mod tests {
             rotate(&ClientKind::Public, secs(0), None),
             Err(SecretRotationError::NotConfidential)
         );
+        assert_eq!(MAX_SECRET_ROLLOVER, secs(2_592_000), "30 days");
         let too_long = MAX_SECRET_ROLLOVER + secs(1);
         assert_eq!(
             rotate(&a, too_long, None),
