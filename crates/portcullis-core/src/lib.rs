@@ -10,6 +10,7 @@ mod authorize;
 mod bearer;
 mod client;
 mod client_auth;
+mod client_certificate;
 mod client_secret;
 mod consent;
 mod error;
@@ -49,6 +50,10 @@ pub use client::{
 };
 pub use client_auth::{
     authenticate_client, ClientAuthMethod, ClientAuthentication, PresentedCredentials,
+};
+pub use client_certificate::{
+    authenticate_client_certificate, certificate_key_registered, CertificateChain,
+    CertificateSubject, ClientCertificate, ClientCertificateAuth,
 };
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};
 pub use consent::{consent_remembered, grant_at_consent, Consent};
