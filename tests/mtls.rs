@@ -171,6 +171,15 @@ async fn token(
     )
 }
 
+/// A refused request: the case, `client_id`, the certificate, more form fields, Basic.
+type Refusal<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a Identity>,
+    &'a [(&'a str, &'a str)],
+    Option<(&'a str, &'a str)>,
+);
+
 fn cc(id: &str) -> Vec<(&'static str, String)> {
     vec![
         ("grant_type", "client_credentials".into()),
@@ -226,13 +235,7 @@ async fn mtls_clients_authenticate_with_their_own_certificates(adapter: Adapter)
     }
 
     let secret = [("client_secret", "anything")];
-    let refusals: [(
-        &str,
-        &str,
-        Option<&Identity>,
-        &[(&str, &str)],
-        Option<(&str, &str)>,
-    ); 8] = [
+    let refusals: [Refusal; 8] = [
         ("wrong subject", "pki", Some(&wrong_subject), &[], None),
         ("wrong DN", "dn", Some(&pki_cert), &[], None),
         (
