@@ -9,9 +9,11 @@ use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Uri, Version};
+use portcullis::ClientCertificate;
 
 /// The request's head in `http` 1 types, with the peer's address as a
-/// [`std::net::SocketAddr`] extension; `None` if actix accepted what `http` 1 refuses.
+/// [`std::net::SocketAddr`] extension and the client's certificate as a
+/// [`ClientCertificate`] one (over TLS); `None` if actix accepted what `http` 1 refuses.
 pub(crate) fn request_head(req: &HttpRequest) -> Option<http::request::Parts> {
     let builder = http::Request::builder()
         .method(Method::from_bytes(req.method().as_str().as_bytes()).ok()?)
@@ -21,6 +23,10 @@ pub(crate) fn request_head(req: &HttpRequest) -> Option<http::request::Parts> {
     head.headers = from_actix(req.headers())?;
     if let Some(peer) = req.peer_addr() {
         head.extensions.insert(peer);
+    }
+    // From the TLS layer (`serve_tls`), never from a header.
+    if let Some(certificate) = req.conn_data::<ClientCertificate>() {
+        head.extensions.insert(certificate.clone());
     }
     Some(head)
 }

@@ -65,11 +65,17 @@
 //! The connection limits are the server's: [`serve`] runs an `actix_web::HttpServer` within
 //! the engine's [`ServerLimits`] (a request head's deadline, idle keep-alive connections,
 //! the connection limit shared among the workers), as `portcullis_axum::serve` does on axum.
+//! With the feature `tls`, `serve_tls` does so over TLS (rustls on ring, from a
+//! `portcullis::tls::ServerTls`) and hands each request the certificate its client presented
+//! as a [`portcullis::ClientCertificate`] extension: mutual-TLS client authentication
+//! (RFC 8705 §2).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod convert;
 mod limits;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -89,6 +95,8 @@ pub use convert::{edit_headers, into_response};
 pub use limits::serve;
 pub use portcullis::Interaction;
 pub use portcullis::ServerLimits;
+#[cfg(feature = "tls")]
+pub use tls::serve_tls;
 
 /// Largest request body accepted (a token request is a few hundred bytes); the same as
 /// `portcullis-axum`'s.

@@ -100,10 +100,19 @@
 //! `accept`; behind a reverse proxy, e.g. nginx's `client_header_timeout`,
 //! `client_body_timeout`, `keepalive_timeout`, `send_timeout` and `limit_conn`). The request
 //! body limit, [`MAX_BODY_BYTES`], is the routers' own and applies under any server.
+//!
+//! # TLS and client certificates
+//!
+//! With the feature `tls`, `serve_tls` serves within the same limits over TLS (rustls on
+//! ring, from a `portcullis::tls::ServerTls`), and hands each request the certificate its
+//! client presented as a [`portcullis::ClientCertificate`] extension: mutual-TLS client
+//! authentication (RFC 8705 §2).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod serve;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -123,6 +132,8 @@ pub use async_trait::async_trait;
 pub use portcullis::Interaction;
 pub use portcullis::ServerLimits;
 pub use serve::serve;
+#[cfg(feature = "tls")]
+pub use tls::serve_tls;
 
 /// Largest request body accepted (a token request is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use portcullis::ServerLimits;
+use portcullis::{ClientCertificate, ServerLimits};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::{sleep_until, timeout, Instant};
@@ -42,7 +42,7 @@ where
         let (io, addr) = listener.accept().await;
         let router = router.clone();
         tokio::spawn(async move {
-            serve_connection(io, addr, router, limits).await;
+            serve_connection(io, addr, None, router, limits).await;
             drop(permit);
         });
     }
@@ -70,8 +70,15 @@ impl Phase {
     }
 }
 
-async fn serve_connection<I, A>(io: I, addr: A, router: Router, limits: ServerLimits)
-where
+/// Serves one connection: each request gets the peer's address and, over TLS, the client's
+/// certificate as extensions.
+pub(crate) async fn serve_connection<I, A>(
+    io: I,
+    addr: A,
+    certificate: Option<ClientCertificate>,
+    router: Router,
+    limits: ServerLimits,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     A: Clone + Send + Sync + 'static,
 {
@@ -84,6 +91,9 @@ where
     let service = service_fn(move |req: Request<Incoming>| {
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(ConnectInfo(addr.clone()));
+        if let Some(certificate) = &certificate {
+            req.extensions_mut().insert(certificate.clone());
+        }
         phase.send_replace(Phase::Busy);
         let (phase, router) = (phase.clone(), router.clone());
         async move {

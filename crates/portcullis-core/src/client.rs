@@ -4,9 +4,10 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::client_certificate::CertificateSubject;
 use crate::client_secret::ClientSecretHash;
 use crate::client_secret_rotation::PreviousSecret;
-use crate::jose::Algorithm;
+use crate::jose::{Algorithm, JwkSet};
 use crate::redirect_uri::RedirectUri;
 use crate::registration::ClientRegistration;
 use crate::resources::TokenFormat;
@@ -33,6 +34,18 @@ pub enum ClientKind {
     /// Cannot keep a secret (native and browser apps): identifies itself with `client_id`
     /// only, and must use PKCE (RFC 9700 §2.1.1).
     Public,
+    /// `tls_client_auth` (RFC 8705 §2.1): authenticates with a certificate that chains to
+    /// the host's client CA and carries `subject`.
+    TlsClientAuth {
+        /// The registered subject DN or SAN.
+        subject: CertificateSubject,
+    },
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2): authenticates with a certificate
+    /// (self-signed, say) whose public key is one of `keys`.
+    SelfSignedTlsClientAuth {
+        /// The registered public keys (`jwks`).
+        keys: JwkSet,
+    },
 }
 
 impl ClientKind {
@@ -121,6 +134,12 @@ pub enum ClientError {
     /// A refresh grace period that is empty, unbounded or without rotation.
     #[error("client {0}: a refresh grace period needs rotation, 1..=60 seconds and 1..=10 reuses")]
     InvalidRefreshGrace(String),
+    /// A `tls_client_auth_subject_dn` that is not an RFC 4514 string (RFC 8705 §2.1.2).
+    #[error("client {0}: the certificate subject DN is not an RFC 4514 string")]
+    InvalidSubjectDn(String),
+    /// A `self_signed_tls_client_auth` client without a usable public key (RFC 8705 §2.2).
+    #[error("client {0}: no usable public key for self-signed certificates")]
+    NoCertificateKeys(String),
 }
 
 /// Whether an authorization request needs the user's consent ([`Client::consent_rule`]).
@@ -428,7 +447,7 @@ impl Client {
                 return Err(ClientError::InvalidRefreshGrace(self.id.clone()));
             }
         }
-        Ok(())
+        crate::client_certificate::check_registration(self)
     }
 
     /// Whether the client may use `grant`.

@@ -40,11 +40,21 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
     /// `none`: a public client, which only names itself.
     None,
+    /// `tls_client_auth`: a certificate of the host's client CA (RFC 8705 §2.1).
+    TlsClientAuth,
+    /// `self_signed_tls_client_auth`: a certificate with a registered key (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
 }
 
 impl ClientAuthMethod {
     /// Every method, in the order discovery lists them.
-    pub const ALL: [Self; 3] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None];
+    pub const ALL: [Self; 5] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::None,
+        Self::TlsClientAuth,
+        Self::SelfSignedTlsClientAuth,
+    ];
 
     /// The method's name.
     pub fn as_str(self) -> &'static str {
@@ -52,6 +62,8 @@ impl ClientAuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 }

@@ -10,6 +10,7 @@ mod authorize;
 mod bearer;
 mod client;
 mod client_auth;
+mod client_certificate;
 mod client_secret;
 mod client_secret_rotation;
 mod consent;
@@ -51,6 +52,10 @@ pub use client::{
 };
 pub use client_auth::{
     authenticate_client, ClientAuthMethod, ClientAuthentication, PresentedCredentials,
+};
+pub use client_certificate::{
+    authenticate_client_certificate, certificate_key_registered, CertificateChain,
+    CertificateSubject, ClientCertificate, ClientCertificateAuth,
 };
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};
 pub use client_secret_rotation::{

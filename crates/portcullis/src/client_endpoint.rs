@@ -7,9 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{Method, Request, Response, StatusCode};
-use portcullis_core::{
-    authenticate_client, Client, ClientAuthentication, OAuthError, Params, TokenErrorCode, UnixTime,
-};
+use portcullis_core::{Client, ClientAuthentication, OAuthError, Params, TokenErrorCode, UnixTime};
 
 use crate::authorize::is_form;
 use crate::endpoint_error::EndpointError;
@@ -33,7 +31,8 @@ pub(crate) struct ClientRequest {
 
 impl Provider {
     /// Reads a POSTed form and authenticates the client that sent it: `client_secret_basic`,
-    /// `client_secret_post` or `none` (public clients), one method only.
+    /// `client_secret_post`, `none` (public clients) or mutual TLS (RFC 8705 §2), one
+    /// method only: the client's own.
     pub(crate) async fn authenticate_client_request(
         &self,
         req: &Request<Bytes>,
@@ -73,7 +72,7 @@ impl Provider {
             Some(check) => check.verify(),
             None => false,
         };
-        authenticate_client(&auth, client.as_deref(), secret_matches, now)?;
+        self.authenticate(&auth, client.as_deref(), secret_matches, now, req)?;
         match client {
             Some(client) => Ok(ClientRequest {
                 client,

@@ -93,10 +93,16 @@ impl Provider {
     pub fn discovery(&self) -> Response<Bytes> {
         let inner = &self.inner;
         let iss = &inner.issuer;
-        let client_auth_methods = names(&ClientAuthMethod::ALL, ClientAuthMethod::as_str);
-        // RFC 7662 §2.1: a caller of the introspection endpoint authenticates.
-        let introspection_auth_methods = ClientAuthMethod::ALL
+        // Mutual TLS only as far as the TLS layer supports it (RFC 8705 §2).
+        let offered: Vec<_> = ClientAuthMethod::ALL
             .into_iter()
+            .filter(|m| inner.client_certificates.offers(*m))
+            .collect();
+        let client_auth_methods = names(&offered, ClientAuthMethod::as_str);
+        // RFC 7662 §2.1: a caller of the introspection endpoint authenticates.
+        let introspection_auth_methods = offered
+            .iter()
+            .copied()
             .filter(|m| *m != ClientAuthMethod::None)
             .map(ClientAuthMethod::as_str)
             .collect();

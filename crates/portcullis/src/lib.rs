@@ -27,6 +27,7 @@ mod authorize;
 mod blocking;
 mod claims;
 mod client_admin;
+mod client_certificate;
 mod client_endpoint;
 mod clock;
 mod discovery;
@@ -51,6 +52,8 @@ mod server_limits;
 mod signer;
 mod stores;
 mod tickets;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod token;
 mod userinfo;
 
@@ -78,5 +81,7 @@ pub use stores::Stores;
 
 pub use async_trait::async_trait;
 pub use portcullis_core as core;
-pub use portcullis_core::{LoginPrompt, LoginReason};
+pub use portcullis_core::{
+    CertificateChain, ClientCertificate, ClientCertificateAuth, LoginPrompt, LoginReason,
+};
 pub use portcullis_store as store;

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use portcullis_core::{
-    Algorithm, Client, ClientError, InteractionKey, Issuer, KeyEncryptionKeys, Policy, RandomError,
-    ScopeSet,
+    Algorithm, Client, ClientCertificateAuth, ClientError, InteractionKey, Issuer,
+    KeyEncryptionKeys, Policy, RandomError, ScopeSet,
 };
 use portcullis_store::StoreError;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -80,6 +80,8 @@ pub(crate) struct Inner {
     pub(crate) advertised_scopes: ScopeSet,
     /// Who may register clients (RFC 7591).
     pub(crate) registration: RegistrationPolicy,
+    /// The mutual-TLS client authentication methods offered (RFC 8705 §2).
+    pub(crate) client_certificates: ClientCertificateAuth,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -112,9 +114,20 @@ pub struct ProviderBuilder {
     host_signers: Vec<Arc<dyn JwsSigner>>,
     advertised_scopes: ScopeSet,
     registration: RegistrationPolicy,
+    client_certificates: ClientCertificateAuth,
 }
 
 impl ProviderBuilder {
+    /// Offers mutual-TLS client authentication (RFC 8705 §2) as far as the TLS layer in
+    /// front of the provider supports it (with the `tls` feature, `ServerTls` says): the
+    /// adapters then hand each request the client's certificate as a
+    /// [`ClientCertificate`](portcullis_core::ClientCertificate) extension. Default:
+    /// [`ClientCertificateAuth::Disabled`], neither method listed nor accepted.
+    pub fn client_certificate_auth(mut self, offered: ClientCertificateAuth) -> Self {
+        self.client_certificates = offered;
+        self
+    }
+
     /// Sets the key-encryption keys that seal the private signing keys in the key store
     /// (AES-256-GCM; the current one seals, every one opens what it sealed). Required when
     /// the key store [persists](portcullis_store::KeyStore::persists). Keys stored in
@@ -262,6 +275,7 @@ impl ProviderBuilder {
                 host_signers: self.host_signers,
                 advertised_scopes: self.advertised_scopes,
                 registration: self.registration,
+                client_certificates: self.client_certificates,
             }),
         })
     }
@@ -285,6 +299,7 @@ impl Provider {
             host_signers: Vec::new(),
             advertised_scopes: ScopeSet::new(),
             registration: RegistrationPolicy::closed(),
+            client_certificates: ClientCertificateAuth::Disabled,
         }
     }
 

@@ -17,9 +17,10 @@ use axum::Router;
 use bytes::Bytes;
 use portcullis::core::{Issuer, IssuerError, Policy, ScopeSet};
 use portcullis::store::{SessionStore, StoreError};
+use portcullis::tls::{ServerTls, TlsError};
 use portcullis::{
-    BlockingPool, BuildError, Clock, HostRoutes, KeyError, Provider, RegisterError, ServerLimits,
-    Stores, SystemClock,
+    BlockingPool, BuildError, ClientCertificateAuth, Clock, HostRoutes, KeyError, Provider,
+    RegisterError, ServerLimits, Stores, SystemClock,
 };
 use portcullis_axum::into_response;
 use portcullis_interaction::{
@@ -104,6 +105,9 @@ pub enum StartError {
     /// A `clients` subcommand was refused.
     #[error("clients: {0}")]
     Clients(String),
+    /// The TLS certificate, key or client CA was refused.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// Builds the provider for `issuer` from `config` and returns its routes: the engine's
@@ -178,7 +182,11 @@ pub(crate) async fn build(
         .clock(clock.clone())
         .claims(users.clone())
         .registration(config.registration.clone())
-        .blocking_pool(blocking);
+        .blocking_pool(blocking)
+        .client_certificate_auth(config.tls.as_ref().map_or_else(
+            ClientCertificateAuth::default,
+            ServerTls::client_certificate_auth,
+        ));
     let builder = config.secrets.configure_provider(builder);
     let provider = builder.map_err(KeyError::from)?.build()?;
     // Stored keys that do not open stop the start here; plaintext ones are sealed now.
@@ -252,6 +260,7 @@ impl Site {
         self,
         listener: std::net::TcpListener,
         limits: ServerLimits,
+        tls: Option<ServerTls>,
     ) -> std::io::Result<impl Future<Output = std::io::Result<()>> + Send> {
         let timeout = limits.request_timeout;
         let engine = portcullis_actix::router(self.flow.provider().clone(), self.flow.clone())
@@ -266,7 +275,10 @@ impl Site {
                 }))
                 .wrap(from_fn(security_headers))
         };
-        let server = portcullis_actix::serve(app, listener, &limits)?;
+        let server = match tls {
+            Some(tls) => portcullis_actix::serve_tls(app, listener, &limits, tls)?,
+            None => portcullis_actix::serve(app, listener, &limits)?,
+        };
         let stop = StopOnDrop(server.handle());
         let served = tokio::task::spawn_blocking(|| actix_web::rt::System::new().block_on(server));
         Ok(async move {
@@ -293,6 +305,15 @@ impl Drop for StopOnDrop {
     fn drop(&mut self) {
         // The command is sent at once; its completion is not awaited.
         drop(self.0.stop(false));
+    }
+}
+
+/// `https` when the configuration serves TLS, else `http`.
+fn scheme(config: &Config) -> &'static str {
+    if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     }
 }
 
@@ -378,7 +399,8 @@ impl Adapter {
 }
 
 /// Starts serving on `listener` in a background task. The issuer defaults to
-/// `http://<bound address>` (accepted for loopback addresses only).
+/// `http://<bound address>` (`https` with [`Config::with_tls`]; accepted for loopback
+/// addresses only).
 pub async fn spawn(
     config: Config,
     issuer: Option<Issuer>,
@@ -433,10 +455,10 @@ async fn start(
     let addr = listener.local_addr()?;
     let issuer = match issuer {
         Some(i) => i,
-        None => Issuer::parse(&format!("http://{addr}"))
+        None => Issuer::parse(&format!("{}://{addr}", scheme(&config)))
             .map_err(|source| StartError::Issuer { addr, source })?,
     };
-    let limits = config.server_limits;
+    let (limits, tls) = (config.server_limits, config.tls.clone());
     let Built {
         router,
         site,
@@ -444,11 +466,14 @@ async fn start(
         sessions,
     } = build(config, issuer.clone(), clock, stores).await?;
     // Each hands each request its peer's address: sign-ins are throttled per address.
-    let served: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match adapter {
-        Adapter::Axum => {
+    let served: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match (adapter, tls) {
+        (Adapter::Axum, None) => {
             Box::pin(async move { match portcullis_axum::serve(listener, router, limits).await {} })
         }
-        Adapter::Actix => Box::pin(site.serve_actix(listener.into_std()?, limits)?),
+        (Adapter::Axum, Some(tls)) => Box::pin(async move {
+            match portcullis_axum::serve_tls(listener, router, limits, tls).await {}
+        }),
+        (Adapter::Actix, tls) => Box::pin(site.serve_actix(listener.into_std()?, limits, tls)?),
     };
     // Expired codes, tokens, keys and sessions are removed every ten minutes (the SQL
     // stores do not purge on their own).

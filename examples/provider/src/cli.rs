@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use portcullis::core::Issuer;
+use portcullis::tls::ServerTls;
 use portcullis_axum::ServerLimits;
 use tokio::net::TcpListener;
 
@@ -53,6 +54,16 @@ pub struct Args {
     /// below the process's open-file limit (`ulimit -n`).
     #[arg(long, value_name = "N", default_value_t = ServerLimits::default().max_connections)]
     pub max_connections: NonZeroUsize,
+    /// PEM certificate chain to serve HTTPS with (the issuer is then https://ADDR).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM certificates of the CA whose client certificates authenticate `tls_client_auth`
+    /// clients (RFC 8705 §2.1); any client certificate serves `self_signed_tls_client_auth`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
     /// Without a subcommand: serve.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -95,6 +106,11 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         None => (Config::demo(), true),
     };
     config = config.with_server_limits(args.server_limits());
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let ca = args.client_ca.as_ref().map(std::fs::read).transpose()?;
+        let (cert, key) = (std::fs::read(cert)?, std::fs::read(key)?);
+        config = config.with_tls(ServerTls::from_pem(&cert, &key, ca.as_deref())?);
+    }
     if let Some(store) = args.store {
         config = config.with_store(store);
     }

@@ -17,6 +17,7 @@ use portcullis::core::{
     standard_claim, ClaimType, Client, ClientError, ClientKind, ClientOidc, ClientSecretHash,
     ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy, SubjectType,
 };
+use portcullis::tls::ServerTls;
 use portcullis::{RegistrationPolicy, ServerLimits};
 use portcullis_interaction::{HostSecrets, NamedKey, Secret32};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -49,6 +50,8 @@ pub struct Config {
     pub(crate) server_limits: ServerLimits,
     /// `[registration]`: who may register clients (closed without it).
     pub(crate) registration: RegistrationPolicy,
+    /// HTTPS, with client certificates for mutual-TLS clients (`--tls-cert`).
+    pub(crate) tls: Option<ServerTls>,
 }
 
 impl Config {
@@ -90,6 +93,13 @@ impl Config {
     /// `--request-timeout`, `--idle-timeout` and `--max-connections` do).
     pub fn with_server_limits(mut self, limits: ServerLimits) -> Self {
         self.server_limits = limits;
+        self
+    }
+
+    /// Serves HTTPS with `tls` (what `--tls-cert`, `--tls-key` and `--client-ca` do), and
+    /// offers the mutual-TLS client authentication it supports.
+    pub fn with_tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -427,6 +437,7 @@ impl FileConfig {
             pbkdf2_iterations: iterations,
             server_limits: ServerLimits::default(),
             registration,
+            tls: None,
         })
     }
 }
@@ -451,6 +462,15 @@ impl FileClient {
                 return Err(invalid("secret_hash", "a public client has no secret"))
             }
             FileClientType::Public => ClientKind::Public,
+            _ if self.secret.is_some() || self.secret_hash.is_some() => {
+                return Err(invalid("secret", "a mutual-TLS client has no secret"))
+            }
+            FileClientType::TlsClientAuth => ClientKind::TlsClientAuth {
+                subject: self.subject.ok_or_else(|| invalid("subject", "missing"))?,
+            },
+            FileClientType::SelfSignedTlsClientAuth => ClientKind::SelfSignedTlsClientAuth {
+                keys: self.jwks.ok_or_else(|| invalid("jwks", "missing"))?,
+            },
         };
         let subject_type = match (self.subject_type, self.sector_identifier) {
             (FileSubjectType::Public, None) => SubjectType::Public,

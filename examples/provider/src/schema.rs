@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::num::{NonZeroU32, NonZeroU64};
 
 use portcullis::core::{
-    Algorithm, ClientSecretHash, GrantType, KeyPolicy, Lifetimes, PkcePolicy, RedirectUri,
-    RefreshPolicy, ScopeSet,
+    Algorithm, CertificateSubject, ClientSecretHash, GrantType, JwkSet, KeyPolicy, Lifetimes,
+    PkcePolicy, RedirectUri, RefreshPolicy, ScopeSet,
 };
 use portcullis_interaction::{NamedKey, Secret32};
 use serde::Deserialize;
@@ -156,6 +156,10 @@ impl Default for FileSession {
 pub(crate) enum FileClientType {
     Confidential,
     Public,
+    /// Mutual TLS with a certificate of the client CA (RFC 8705 §2.1): needs `subject`.
+    TlsClientAuth,
+    /// Mutual TLS with a certificate of a registered key (RFC 8705 §2.2): needs `jwks`.
+    SelfSignedTlsClientAuth,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +170,9 @@ pub(crate) struct FileClient {
     pub(crate) kind: FileClientType,
     pub(crate) secret: Option<String>,
     pub(crate) secret_hash: Option<ClientSecretHash>,
+    /// E.g. `{ tls_client_auth_san_dns = "client.example" }` (RFC 8705 §2.1.2).
+    pub(crate) subject: Option<CertificateSubject>,
+    pub(crate) jwks: Option<JwkSet>,
     #[serde(default)]
     pub(crate) redirect_uris: Vec<RedirectUri>,
     pub(crate) allowed_scopes: ScopeSet,

@@ -13,4 +13,5 @@ pub use error::JoseError;
 pub use jwk::{Jwk, JwkSet};
 pub use jws::{sign_compact, verify_compact, JwsHeader, UnsignedJws, VerifiedJws};
 pub use signing_key::SigningKey;
+pub(crate) use verifying_key::PublicMaterial;
 pub use verifying_key::VerifyingKey;

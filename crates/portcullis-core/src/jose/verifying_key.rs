@@ -18,6 +18,17 @@ pub(crate) enum PublicMaterial {
     Ed25519(Vec<u8>),
 }
 
+impl PublicMaterial {
+    /// An RSA key from its big-endian components, leading zeros removed.
+    pub(crate) fn rsa(n: &[u8], e: &[u8]) -> Self {
+        let strip = |v: &[u8]| v[v.iter().take_while(|&&b| b == 0).count()..].to_vec();
+        Self::Rsa {
+            n: strip(n),
+            e: strip(e),
+        }
+    }
+}
+
 /// A public key that verifies signatures for one algorithm (or, when the JWK named none,
 /// any algorithm of its type that the caller allows).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,224 @@
+//! Mutual-TLS client authentication (RFC 8705 §2) at the token, introspection and revocation
+//! endpoints, with the certificate an adapter would put on the request.
+
+mod common;
+
+use std::sync::Arc;
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use bytes::Bytes;
+use common::{error_of, Endpoint, Harness, SECRET};
+use http::{Method, Request, StatusCode};
+use portcullis::core::{
+    Algorithm, CertificateSubject, Client, ClientKind, GrantType, JwkSet, ScopeSet, SigningKey,
+};
+use portcullis::{CertificateChain, ClientCertificate, ClientCertificateAuth};
+use portcullis_store_memory::MemoryStore;
+use rcgen::{CertificateParams, KeyPair, SanType};
+
+struct Setup {
+    h: Harness,
+    /// A certificate with the SAN `pki.example`, for the self-signed client's key.
+    cert: Vec<u8>,
+    /// A certificate of another key.
+    other: Vec<u8>,
+}
+
+fn certificate(key: &KeyPair) -> Vec<u8> {
+    let mut params = CertificateParams::default();
+    params.subject_alt_names = vec![SanType::DnsName("pki.example".try_into().unwrap())];
+    params.self_signed(key).unwrap().der().to_vec()
+}
+
+fn client(id: &str, kind: ClientKind) -> Client {
+    Client::new(id, kind)
+        .with_grant_types([GrantType::ClientCredentials])
+        .with_allowed_scopes(ScopeSet::parse("read").unwrap())
+}
+
+async fn setup(offered: ClientCertificateAuth) -> Setup {
+    let key = KeyPair::generate().unwrap();
+    let rng = ring::rand::SystemRandom::new();
+    let jwk = SigningKey::from_pkcs8("k", Algorithm::ES256, &key.serialize_der(), &rng)
+        .unwrap()
+        .public_jwk();
+    let store = Arc::new(MemoryStore::new());
+    let h = Harness::configured(store, common::ISSUER, |b| {
+        b.client_certificate_auth(offered)
+    })
+    .await;
+    let pki = CertificateSubject::SanDns("pki.example".into());
+    let keys = JwkSet { keys: vec![jwk] };
+    for c in [
+        client("pki", ClientKind::TlsClientAuth { subject: pki }),
+        client("self", ClientKind::SelfSignedTlsClientAuth { keys }),
+    ] {
+        h.provider.register_client(&c).await.unwrap();
+    }
+    let other = certificate(&KeyPair::generate().unwrap());
+    Setup {
+        h,
+        cert: certificate(&key),
+        other,
+    }
+}
+
+async fn post(
+    h: &Harness,
+    endpoint: Endpoint,
+    body: &str,
+    basic: Option<&str>,
+    cert: Option<ClientCertificate>,
+) -> (StatusCode, serde_json::Value, http::HeaderMap) {
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(id) = basic {
+        let credentials = STANDARD.encode(format!("{id}:{SECRET}"));
+        req = req.header("authorization", format!("Basic {credentials}"));
+    }
+    let mut req = req.body(Bytes::from(body.to_owned())).unwrap();
+    if let Some(cert) = cert {
+        req.extensions_mut().insert(cert);
+    }
+    let resp = match endpoint {
+        Endpoint::Token => h.provider.token(req).await,
+        Endpoint::Introspect => h.provider.introspect(req).await,
+        Endpoint::Revoke => h.provider.revoke(req).await,
+    };
+    let json = serde_json::from_slice(resp.body()).unwrap_or_default();
+    (resp.status(), json, resp.headers().clone())
+}
+
+const CC: &str = "grant_type=client_credentials";
+
+fn refused((status, json, headers): (StatusCode, serde_json::Value, http::HeaderMap), case: &str) {
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}: {json}");
+    assert_eq!(error_of(&json), "invalid_client", "{case}");
+    let challenge = headers["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("Basic "), "{case}: {challenge}");
+}
+
+#[tokio::test]
+async fn each_client_authenticates_with_its_own_kind_of_certificate_only() {
+    let s = setup(ClientCertificateAuth::SelfSignedAndClientCa).await;
+    let ca = |der: &[u8]| Some(ClientCertificate::new(der, CertificateChain::ClientCa));
+    let unverified = |der: &[u8]| Some(ClientCertificate::new(der, CertificateChain::Unverified));
+    let h = &s.h;
+    let token = |id: &str, cert| {
+        let body = format!("{CC}&client_id={id}");
+        async move { post(h, Endpoint::Token, &body, None, cert).await }
+    };
+
+    let (status, json, _) = token("pki", ca(&s.cert)).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let access_token = json["access_token"].as_str().unwrap().to_owned();
+    let (status, json, _) = token("self", unverified(&s.cert)).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    // A registered key counts however its certificate was verified.
+    let (status, json, _) = token("self", ca(&s.cert)).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+
+    refused(
+        token("pki", unverified(&s.cert)).await,
+        "self-signed for PKI",
+    );
+    refused(token("pki", None).await, "PKI without a certificate");
+    refused(
+        token("self", None).await,
+        "self-signed without a certificate",
+    );
+    refused(
+        token("self", unverified(&s.other)).await,
+        "unregistered key",
+    );
+    refused(
+        token("self", ca(&s.other)).await,
+        "CA-issued, unregistered key",
+    );
+    refused(token("pki", ca(b"not a certificate")).await, "garbage");
+    // A secret instead: never a fallback.
+    for (body, basic) in [
+        (format!("{CC}&client_id=pki&client_secret={SECRET}"), None),
+        (CC.to_owned(), Some("pki")),
+        (CC.to_owned(), Some("self")),
+    ] {
+        let r = post(&s.h, Endpoint::Token, &body, basic, ca(&s.cert)).await;
+        refused(r, &body);
+    }
+
+    // Introspection and revocation authenticate alike.
+    let body = format!("token={access_token}&client_id=pki");
+    let (status, json, _) = post(&s.h, Endpoint::Introspect, &body, None, ca(&s.cert)).await;
+    assert_eq!((status, &json["active"]), (StatusCode::OK, &true.into()));
+    refused(
+        post(&s.h, Endpoint::Introspect, &body, None, unverified(&s.cert)).await,
+        "introspection",
+    );
+    refused(
+        post(&s.h, Endpoint::Revoke, &body, None, None).await,
+        "revocation",
+    );
+    let (status, _, _) = post(&s.h, Endpoint::Revoke, &body, None, ca(&s.cert)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A secret client's certificate is ignored.
+    let (status, json, _) = post(&s.h, Endpoint::Token, CC, Some("service"), ca(&s.cert)).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+}
+
+#[tokio::test]
+async fn methods_the_tls_layer_does_not_support_are_neither_listed_nor_accepted() {
+    let ca = |der: &[u8]| Some(ClientCertificate::new(der, CertificateChain::ClientCa));
+    let all = [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+        "tls_client_auth",
+        "self_signed_tls_client_auth",
+    ];
+    for (offered, listed, pki_ok, self_ok) in [
+        (ClientCertificateAuth::Disabled, &all[..3], false, false),
+        (
+            ClientCertificateAuth::SelfSigned,
+            &["client_secret_basic", "client_secret_post", "none", all[4]][..],
+            false,
+            true,
+        ),
+        (
+            ClientCertificateAuth::SelfSignedAndClientCa,
+            &all[..],
+            true,
+            true,
+        ),
+    ] {
+        let s = setup(offered).await;
+        let d: serde_json::Value = serde_json::from_slice(s.h.provider.discovery().body()).unwrap();
+        assert_eq!(
+            d["token_endpoint_auth_methods_supported"],
+            serde_json::json!(listed)
+        );
+        assert_eq!(
+            d["revocation_endpoint_auth_methods_supported"],
+            serde_json::json!(listed)
+        );
+        let authenticated: Vec<_> = listed.iter().filter(|m| **m != "none").collect();
+        assert_eq!(
+            d["introspection_endpoint_auth_methods_supported"],
+            serde_json::json!(authenticated)
+        );
+        assert!(d
+            .get("tls_client_certificate_bound_access_tokens")
+            .is_none());
+        for (id, ok) in [("pki", pki_ok), ("self", self_ok)] {
+            let body = format!("{CC}&client_id={id}");
+            let r = post(&s.h, Endpoint::Token, &body, None, ca(&s.cert)).await;
+            if ok {
+                assert_eq!(r.0, StatusCode::OK, "{offered:?} {id}");
+            } else {
+                refused(r, &format!("{offered:?} {id}"));
+            }
+        }
+    }
+}
