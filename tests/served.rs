@@ -243,6 +243,7 @@ pub async fn test_provider(store: Arc<MemoryStore>, issuer: Issuer) -> Provider 
     let client = Client::new(
         WEB_CLIENT,
         ClientKind::Confidential {
+            method: None,
             secret: ClientSecretHash::pbkdf2(
                 WEB_SECRET,
                 NonZeroU32::new(1000).expect("non-zero"),

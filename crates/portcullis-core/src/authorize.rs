@@ -641,6 +641,7 @@ mod tests {
             AuthorizeErrorCode::InvalidRequest
         );
         c.kind = ClientKind::Confidential {
+            method: None,
             secret: crate::ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap(),
         };
         assert_eq!(
@@ -688,6 +689,7 @@ mod tests {
         assert!(validate(&good("&request=&request_uri="), &c).is_ok());
 
         c.kind = ClientKind::Confidential {
+            method: None,
             secret: crate::ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap(),
         };
         c.pkce = PkcePolicy::DangerousOptional;

@@ -74,10 +74,16 @@ struct Reply {
 fn client(id: &str, redirect: &str, scopes: &str) -> Client {
     let rng = SystemRandom::new();
     let secret = ClientSecretHash::pbkdf2("secret", NonZeroU32::new(1000).unwrap(), &rng).unwrap();
-    let mut client = Client::new(id, ClientKind::Confidential { secret })
-        .with_redirect_uris(vec![RedirectUri::parse(redirect).unwrap()])
-        .with_allowed_scopes(ScopeSet::parse(scopes).unwrap())
-        .with_grant_types([GrantType::AuthorizationCode]);
+    let mut client = Client::new(
+        id,
+        ClientKind::Confidential {
+            secret,
+            method: None,
+        },
+    )
+    .with_redirect_uris(vec![RedirectUri::parse(redirect).unwrap()])
+    .with_allowed_scopes(ScopeSet::parse(scopes).unwrap())
+    .with_grant_types([GrantType::AuthorizationCode]);
     client.oidc.post_logout_redirect_uris =
         vec![RedirectUri::parse("https://rp.example/bye").unwrap()];
     client

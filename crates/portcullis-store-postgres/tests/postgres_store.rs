@@ -124,6 +124,7 @@ async fn secrets_are_stored_only_as_hashes() {
     let successor = f.refresh_token(&grant, &refresh.family_id, c.at(1), c.at(60));
     let mut client = f.client();
     client.kind = ClientKind::Confidential {
+        method: None,
         secret: ClientSecretHash::sha256_of_generated(&secret(4)).unwrap(),
     };
     s.save_grant(&grant).await.unwrap();

@@ -146,6 +146,7 @@ async fn secrets_are_stored_only_as_hashes() {
     refresh.hash = TokenHash::of(&secret(3));
     let mut client = f.client();
     client.kind = ClientKind::Confidential {
+        method: None,
         secret: ClientSecretHash::sha256_of_generated(&secret(4)).unwrap(),
     };
     s.save_grant(&grant).await.unwrap();

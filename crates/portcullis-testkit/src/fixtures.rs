@@ -71,6 +71,7 @@ impl Fixtures {
         let secret = URL_SAFE_NO_PAD.encode(self.rng.bytes::<32>());
         let uri = |u: &str| RedirectUri::parse(u).expect("fixture redirect URI");
         let kind = ClientKind::Confidential {
+            method: None,
             secret: ClientSecretHash::sha256_of_generated(&secret).expect("a 43-character secret"),
         };
         let mut client = Client::new(format!("client-{}", self.id()), kind)

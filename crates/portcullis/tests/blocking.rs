@@ -37,6 +37,7 @@ async fn provider(pool: &BlockingPool) -> Provider {
     let mut generated = service_client();
     generated.id = "generated".into();
     generated.kind = ClientKind::Confidential {
+        method: None,
         secret: ClientSecretHash::sha256_of_generated(GENERATED).unwrap(),
     };
     for client in [service_client(), generated] {

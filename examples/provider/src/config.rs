@@ -424,6 +424,7 @@ impl FileClient {
         }
         let kind = match self.kind {
             FileClientType::Confidential => ClientKind::Confidential {
+                method: None,
                 secret: hash_one(
                     self.secret,
                     self.secret_hash,
@@ -563,7 +564,7 @@ claims = { name = "Bob", email = "bob@example.com" }
     fn good_file_is_loaded_and_secrets_hashed() {
         let c = Config::parse(GOOD).unwrap();
         assert_eq!(c.clients.len(), 2);
-        let ClientKind::Confidential { secret } = &c.clients[0].kind else {
+        let ClientKind::Confidential { secret, .. } = &c.clients[0].kind else {
             panic!("web is confidential")
         };
         assert!(secret.verify("s3cret"));

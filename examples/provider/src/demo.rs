@@ -157,7 +157,7 @@ mod tests {
         for demo in [DEMO_WEB_CLIENT, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT] {
             let c = config.clients().iter().find(|c| c.id == demo.id).unwrap();
             match (&c.kind, demo.secret) {
-                (ClientKind::Confidential { secret }, Some(s)) => assert!(secret.verify(s)),
+                (ClientKind::Confidential { secret, .. }, Some(s)) => assert!(secret.verify(s)),
                 (ClientKind::Public, None) => {}
                 _ => panic!("{} kind", demo.id),
             }

@@ -40,6 +40,7 @@ fn main() {
         .expect("runtime");
     let provider = memory_provider();
     let kind = ClientKind::Confidential {
+        method: None,
         secret: ClientSecretHash::sha256_of_generated(SECRET).expect("secret"),
     };
     let client = Client::new("svc", kind)

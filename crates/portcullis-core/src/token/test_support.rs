@@ -42,9 +42,15 @@ pub(crate) fn registry() -> Vec<Resource> {
 /// A confidential client `c` with `REDIRECT`, the code and refresh grants, rotating.
 pub(crate) fn confidential_client() -> Client {
     let secret = ClientSecretHash::Sha256([7; 32]);
-    Client::new("c", ClientKind::Confidential { secret })
-        .with_redirect_uris([RedirectUri::parse(REDIRECT).unwrap()])
-        .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
+    Client::new(
+        "c",
+        ClientKind::Confidential {
+            secret,
+            method: None,
+        },
+    )
+    .with_redirect_uris([RedirectUri::parse(REDIRECT).unwrap()])
+    .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
 }
 
 pub(crate) fn session() -> OidcSession {

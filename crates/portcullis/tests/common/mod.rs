@@ -44,17 +44,23 @@ pub fn web_client() -> Client {
     let secret =
         ClientSecretHash::pbkdf2(SECRET, NonZeroU32::new(1000).unwrap(), &SystemRandom::new())
             .unwrap();
-    Client::new("web", ClientKind::Confidential { secret })
-        .with_redirect_uris([RedirectUri::parse(WEB_REDIRECT).unwrap()])
-        .with_allowed_scopes(scopes(
-            "read write openid profile email phone offline_access",
-        ))
-        .with_default_scopes(scopes("read"))
-        .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
-        .with_oidc(ClientOidc {
-            post_logout_redirect_uris: vec![RedirectUri::parse("https://web.example/bye").unwrap()],
-            ..ClientOidc::default()
-        })
+    Client::new(
+        "web",
+        ClientKind::Confidential {
+            secret,
+            method: None,
+        },
+    )
+    .with_redirect_uris([RedirectUri::parse(WEB_REDIRECT).unwrap()])
+    .with_allowed_scopes(scopes(
+        "read write openid profile email phone offline_access",
+    ))
+    .with_default_scopes(scopes("read"))
+    .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
+    .with_oidc(ClientOidc {
+        post_logout_redirect_uris: vec![RedirectUri::parse("https://web.example/bye").unwrap()],
+        ..ClientOidc::default()
+    })
 }
 
 /// Claims the host knows about its users.
