@@ -33,10 +33,13 @@ pub(crate) struct ClientRequest {
 
 impl Provider {
     /// Reads a POSTed form and authenticates the client that sent it: `client_secret_basic`,
-    /// `client_secret_post` or `none` (public clients), one method only.
+    /// `client_secret_post`, `client_secret_jwt`, `private_key_jwt` or `none` (public
+    /// clients), one method only, the one the client is registered for. `path` is the
+    /// endpoint's, an audience a client assertion may name (RFC 7523 §3).
     pub(crate) async fn authenticate_client_request(
         &self,
         req: &Request<Bytes>,
+        path: &str,
     ) -> Result<ClientRequest, TokenEndpointError> {
         if *req.method() != Method::POST {
             return Err(invalid_request("this endpoint accepts POST only"));
@@ -62,11 +65,17 @@ impl Provider {
             .find_client(&inner.issuer, &auth.client_id, now)
             .await?;
         // PBKDF2 on the blocking pool, never on this async worker (a SHA-256 at once).
-        let secret_matches = match auth.secret_to_check(client.as_deref()) {
-            Some((stored, presented)) => inner.blocking.verify_secret(stored, presented).await,
-            None => false,
+        let proven = if let Some((stored, presented)) = auth.secret_to_check(client.as_deref()) {
+            inner.blocking.verify_secret(stored, presented).await
+        } else if let (Some(assertion), Some(c)) = (
+            auth.assertion_to_check(client.as_deref()),
+            client.as_deref(),
+        ) {
+            self.check_client_assertion(c, assertion, path, now).await?
+        } else {
+            false
         };
-        authenticate_client(&auth, client.as_deref(), secret_matches)?;
+        authenticate_client(&auth, client.as_deref(), proven)?;
         match client {
             Some(client) => Ok(ClientRequest {
                 client,

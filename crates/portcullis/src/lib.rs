@@ -26,7 +26,9 @@
 mod authorize;
 mod blocking;
 mod claims;
+mod client_assertions;
 mod client_endpoint;
+mod client_keys;
 mod clock;
 mod discovery;
 mod endpoint_error;
@@ -58,6 +60,9 @@ pub use authorize::{
 };
 pub use blocking::{BlockingError, BlockingPool};
 pub use claims::{ClaimsError, NoUserClaims, UserClaims};
+pub use client_keys::{
+    FetchError, Fetcher, FETCH_TIMEOUT, JWKS_MAX_AGE, MAX_JWKS_BYTES, REFETCH_INTERVAL,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::paths;
 pub use grants::GrantSummary;

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use portcullis_core::{
-    Algorithm, Client, ClientError, InteractionKey, Issuer, KeyEncryptionKeys, Policy, RandomError,
-    ScopeSet,
+    Algorithm, Client, ClientError, ClientKeys, ClientKind, ClientSecretSealError, InteractionKey,
+    Issuer, JwtClientSecret, KeyEncryptionKeys, Policy, RandomError, ScopeSet, SealedClientSecret,
 };
 use portcullis_store::StoreError;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
+use crate::client_keys::{ClientKeyCache, Fetcher};
 use crate::clock::{Clock, SystemClock};
 use crate::key_ring::KeyRing;
 use crate::signer::JwsSigner;
@@ -52,6 +53,14 @@ pub enum RegisterError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A `private_key_jwt` client with a `jwks_uri`, and no fetcher to fetch it
+    /// ([`ProviderBuilder::fetcher`]).
+    #[error("client {0}: a jwks_uri needs a fetcher (ProviderBuilder::fetcher)")]
+    NoFetcher(String),
+    /// A `client_secret_jwt` client whose sealed secret does not open here (no
+    /// key-encryption key, or sealed for another client or issuer).
+    #[error("client {0}: {1}")]
+    Secret(String, ClientSecretSealError),
 }
 
 pub(crate) struct Inner {
@@ -71,6 +80,10 @@ pub(crate) struct Inner {
     pub(crate) host_signers: Vec<Arc<dyn JwsSigner>>,
     /// The host's scopes that discovery lists besides OpenID Connect's.
     pub(crate) advertised_scopes: ScopeSet,
+    /// Fetches `private_key_jwt` clients' `jwks_uri`s.
+    pub(crate) fetcher: Option<Arc<dyn Fetcher>>,
+    /// `private_key_jwt` clients' parsed keys.
+    pub(crate) client_keys: ClientKeyCache,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -102,9 +115,18 @@ pub struct ProviderBuilder {
     dangerous_plaintext_signing_keys: bool,
     host_signers: Vec<Arc<dyn JwsSigner>>,
     advertised_scopes: ScopeSet,
+    fetcher: Option<Arc<dyn Fetcher>>,
 }
 
 impl ProviderBuilder {
+    /// Sets how `private_key_jwt` clients' `jwks_uri`s are fetched (the `http-fetcher`
+    /// feature's `ReqwestFetcher`, or the host's own). Without one, clients with a
+    /// `jwks_uri` cannot be registered; clients with inline `jwks` need none.
+    pub fn fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
     /// Sets the key-encryption keys that seal the private signing keys in the key store
     /// (AES-256-GCM; the current one seals, every one opens what it sealed). Required when
     /// the key store [persists](portcullis_store::KeyStore::persists). Keys stored in
@@ -244,6 +266,8 @@ impl ProviderBuilder {
                 keks: self.keks,
                 host_signers: self.host_signers,
                 advertised_scopes: self.advertised_scopes,
+                fetcher: self.fetcher,
+                client_keys: ClientKeyCache::default(),
             }),
         })
     }
@@ -266,6 +290,7 @@ impl Provider {
             dangerous_plaintext_signing_keys: false,
             host_signers: Vec::new(),
             advertised_scopes: ScopeSet::new(),
+            fetcher: None,
         }
     }
 
@@ -304,9 +329,38 @@ impl Provider {
             .await
     }
 
-    /// Registers (or replaces) a client of this issuer, after checking it is consistent.
+    /// Seals a `client_secret_jwt` secret for `client_id` under the current key-encryption
+    /// key ([`ClientKind::SecretJwt`]); fails without a key-encryption key.
+    pub fn seal_client_secret(
+        &self,
+        client_id: &str,
+        secret: &JwtClientSecret,
+    ) -> Result<SealedClientSecret, ClientSecretSealError> {
+        let inner = &self.inner;
+        let keks = inner.keks.as_ref().ok_or(ClientSecretSealError::NoKek)?;
+        SealedClientSecret::seal(secret, &inner.issuer, client_id, keks, inner.rng.as_ref())
+    }
+
+    /// Registers (or replaces) a client of this issuer, after checking it is consistent and
+    /// that this provider can authenticate it: a `jwks_uri` needs a
+    /// [fetcher](ProviderBuilder::fetcher), a `client_secret_jwt` secret must open under
+    /// this provider's key-encryption keys.
     pub async fn register_client(&self, client: &Client) -> Result<(), RegisterError> {
         client.validate()?;
+        let inner = &self.inner;
+        match &client.kind {
+            ClientKind::PrivateKeyJwt {
+                keys: ClientKeys::JwksUri(_),
+            } if inner.fetcher.is_none() => {
+                return Err(RegisterError::NoFetcher(client.id.clone()));
+            }
+            ClientKind::SecretJwt { secret } => {
+                secret
+                    .open(&inner.issuer, &client.id, inner.keks.as_ref())
+                    .map_err(|e| RegisterError::Secret(client.id.clone(), e))?;
+            }
+            _ => {}
+        }
         self.inner
             .stores
             .clients
