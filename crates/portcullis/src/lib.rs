@@ -34,6 +34,8 @@ mod discovery;
 mod endpoint_error;
 mod grants;
 mod host_routes;
+#[cfg(feature = "http-fetcher")]
+mod http_fetcher;
 mod id_tokens;
 mod interaction;
 mod introspect;
@@ -67,6 +69,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::paths;
 pub use grants::GrantSummary;
 pub use host_routes::HostRoutes;
+#[cfg(feature = "http-fetcher")]
+pub use http_fetcher::ReqwestFetcher;
 pub use interaction::Interaction;
 pub use keys::KeyError;
 pub use login::{NextStep, SessionFacts};
