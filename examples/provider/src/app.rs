@@ -18,8 +18,8 @@ use bytes::Bytes;
 use portcullis::core::{Issuer, IssuerError, Policy, ScopeSet};
 use portcullis::store::{SessionStore, StoreError};
 use portcullis::{
-    BlockingPool, BuildError, Clock, HostRoutes, KeyError, Provider, RegisterError, ServerLimits,
-    Stores, SystemClock,
+    BlockingPool, BuildError, Clock, HostRoutes, KeyError, Provider, RegisterError, ReqwestFetcher,
+    ServerLimits, Stores, SystemClock,
 };
 use portcullis_axum::into_response;
 use portcullis_interaction::{
@@ -66,6 +66,9 @@ pub enum StartError {
     /// The random number generator failed.
     #[error("the random number generator failed")]
     Random,
+    /// The HTTP client for clients' `jwks_uri`s could not be built.
+    #[error("cannot build the HTTP client for jwks_uri")]
+    Fetcher,
     /// The database could not be opened (or migrated).
     #[error("cannot open the database {}: {}", path.display(), chain(source))]
     Store {
@@ -174,7 +177,10 @@ async fn build(
         .stores(stores)
         .clock(clock.clone())
         .claims(users.clone())
-        .blocking_pool(blocking);
+        .blocking_pool(blocking)
+        .fetcher(Arc::new(
+            ReqwestFetcher::new().map_err(|_| StartError::Fetcher)?,
+        ));
     let builder = config.secrets.configure_provider(builder);
     let provider = builder.map_err(KeyError::from)?.build()?;
     // Stored keys that do not open stop the start here; plaintext ones are sealed now.

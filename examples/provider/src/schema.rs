@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::num::{NonZeroU32, NonZeroU64};
 
 use portcullis::core::{
-    Algorithm, ClientSecretHash, GrantType, KeyPolicy, Lifetimes, PkcePolicy, RedirectUri,
+    Algorithm, ClientSecretHash, GrantType, JwkSet, KeyPolicy, Lifetimes, PkcePolicy, RedirectUri,
     RefreshPolicy, ScopeSet,
 };
 use portcullis_interaction::{NamedKey, Secret32};
@@ -154,6 +154,11 @@ pub(crate) struct FileClient {
     pub(crate) kind: FileClientType,
     pub(crate) secret: Option<String>,
     pub(crate) secret_hash: Option<ClientSecretHash>,
+    /// `client_secret_basic`, `client_secret_post` or `private_key_jwt` (with `jwks` or
+    /// `jwks_uri`); by default a confidential client may use either secret method.
+    pub(crate) token_endpoint_auth_method: Option<String>,
+    pub(crate) jwks: Option<JwkSet>,
+    pub(crate) jwks_uri: Option<String>,
     #[serde(default)]
     pub(crate) redirect_uris: Vec<RedirectUri>,
     pub(crate) allowed_scopes: ScopeSet,
