@@ -5,6 +5,10 @@
 //                                      ID token verified against the JWKS, UserInfo
 //   node rp.mjs phase2 SETTINGS_JSON   refresh: a new ID token signed with the new key,
 //                                      UserInfo, RP-initiated logout
+//   node rp.mjs jwt_auth SETTINGS_JSON  client_credentials, introspection and revocation
+//                                      authenticated by PrivateKeyJwt (settings.pkcs8: an
+//                                      ES256 key, base64 PKCS#8, and settings.kid) or
+//                                      ClientSecretJwt (settings.client_secret)
 //
 // SETTINGS_JSON: { issuer, client_id, client_secret, redirect_uri, post_logout_redirect_uri,
 // username, password, state_file, jwks_age }. Phase 1 writes what phase 2 needs (refresh
@@ -266,8 +270,45 @@ async function phase2() {
   };
 }
 
+/**
+ * JWT client authentication (RFC 7523): openid-client makes every assertion (a fresh `jti`
+ * each time). `settings.pkcs8` selects PrivateKeyJwt, else ClientSecretJwt with
+ * `settings.client_secret`.
+ */
+async function jwtAuth() {
+  let auth;
+  if (settings.pkcs8) {
+    const key = await crypto.subtle.importKey(
+      'pkcs8',
+      Buffer.from(settings.pkcs8, 'base64'),
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      false,
+      ['sign'],
+    );
+    auth = client.PrivateKeyJwt({ key, kid: settings.kid });
+  } else {
+    auth = client.ClientSecretJwt(settings.client_secret);
+  }
+  const config = await client.discovery(
+    new URL(settings.issuer),
+    settings.client_id,
+    undefined,
+    auth,
+    { execute: [client.allowInsecureRequests] },
+  );
+  const tokens = await client.clientCredentialsGrant(config, { scope: 'read' });
+  const introspected = await client.tokenIntrospection(config, tokens.access_token);
+  await client.tokenRevocation(config, tokens.access_token);
+  const after = await client.tokenIntrospection(config, tokens.access_token);
+  return {
+    token_type: tokens.token_type,
+    introspected: { active: introspected.active, client_id: introspected.client_id },
+    after_revocation: { active: after.active },
+  };
+}
+
 try {
-  const phases = { phase1, phase2 };
+  const phases = { phase1, phase2, jwt_auth: jwtAuth };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);
