@@ -13,10 +13,13 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use portcullis::core::{Algorithm, UnixTime};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use portcullis::core::{Algorithm, ClientKind, JwtClientSecret, SigningKey, UnixTime};
 use portcullis::ManualClock;
-use portcullis_e2e::provider::{DEMO_USER, DEMO_WEB_CLIENT};
-use portcullis_e2e::{demo_config, http_client, start_with_clock, Adapter};
+use portcullis_e2e::provider::{Config, DEMO_TOML, DEMO_USER, DEMO_WEB_CLIENT};
+use portcullis_e2e::{demo_config, http_client, start_with, start_with_clock, Adapter};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 
 /// How long a new key is published before it signs. openid-client downloads the JWKS again
@@ -248,7 +251,84 @@ async fn openid_client_registers_and_uses_a_client(adapter: Adapter) {
         .is_none());
 }
 
+/// openid-client's `PrivateKeyJwt` (ES256, a client declared in the configuration file with
+/// inline `jwks`) and `ClientSecretJwt` (HS256, a client registered through the provider with
+/// its secret sealed under the configured key-encryption key) obtain a token with
+/// client_credentials, introspect it and revoke it: every request authenticated by a fresh
+/// assertion (RFC 7523).
+async fn openid_client_authenticates_with_jwt_assertions(adapter: Adapter) {
+    let rng = SystemRandom::new();
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("an ES256 key");
+    let jwk = SigningKey::from_pkcs8("rp-1", Algorithm::ES256, pkcs8.as_ref(), &rng)
+        .expect("the key")
+        .public_jwk();
+    let client = |id: &str, auth: &str| {
+        format!(
+            "[[clients]]\nid = \"{id}\"\ntype = \"confidential\"\nallowed_scopes = \"read\"\n\
+             grant_types = [\"client_credentials\"]\n{auth}\n"
+        )
+    };
+    let jwks = format!(
+        "token_endpoint_auth_method = \"private_key_jwt\"\n\
+         jwks = {{ keys = [{{ kty = \"EC\", crv = \"P-256\", kid = \"rp-1\", x = \"{}\", y = \"{}\" }}] }}",
+        jwk.x.as_deref().expect("x"),
+        jwk.y.as_deref().expect("y"),
+    );
+    let kek = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE";
+    let text = DEMO_TOML.replacen(
+        "[secrets]",
+        &format!("[secrets]\nkey_encryption_key = \"{kek}\"\nkey_encryption_key_id = \"e2e\""),
+        1,
+    );
+    let config =
+        Config::parse(&format!("{text}\n{}", client("rp-key", &jwks))).expect("the configuration");
+    let server = start_with(adapter, config).await;
+    let provider = server.provider();
+    let secret = JwtClientSecret::generate(&rng).expect("a secret");
+    let mut sj = provider
+        .client("demo-service")
+        .await
+        .expect("store")
+        .expect("demo-service")
+        .as_ref()
+        .clone();
+    sj.id = "rp-secret".into();
+    sj.kind = ClientKind::SecretJwt {
+        secret: provider
+            .seal_client_secret("rp-secret", &secret)
+            .expect("sealed"),
+    };
+    provider.register_client(&sj).await.expect("registered");
+
+    for settings in [
+        json!({
+            "issuer": server.issuer().as_str(),
+            "client_id": "rp-key",
+            "pkcs8": STANDARD.encode(pkcs8.as_ref()),
+            "kid": "rp-1",
+        }),
+        json!({
+            "issuer": server.issuer().as_str(),
+            "client_id": "rp-secret",
+            "client_secret": secret.expose(),
+        }),
+    ] {
+        let out = run_phase("jwt_auth", &settings).await;
+        let id = &settings["client_id"];
+        // openid-client lowercases it.
+        assert_eq!(out["token_type"], "bearer", "{out}");
+        assert_eq!(
+            out["introspected"],
+            json!({"active": true, "client_id": id}),
+            "{out}"
+        );
+        assert_eq!(out["after_revocation"], json!({"active": false}), "{out}");
+    }
+}
+
 portcullis_e2e::on_each_adapter!(
     openid_client_follows_a_key_rotation,
     openid_client_registers_and_uses_a_client,
+    openid_client_authenticates_with_jwt_assertions,
 );

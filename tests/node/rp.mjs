@@ -9,6 +9,10 @@
 //                                      access token, sign-in with the registered client,
 //                                      its registration read and deleted (RFC 7592), then
 //                                      its refresh token refused
+//   node rp.mjs jwt_auth SETTINGS_JSON  client_credentials, introspection and revocation
+//                                      authenticated by PrivateKeyJwt (settings.pkcs8: an
+//                                      ES256 key, base64 PKCS#8, and settings.kid) or
+//                                      ClientSecretJwt (settings.client_secret)
 //
 // SETTINGS_JSON: { issuer, client_id, client_secret, redirect_uri, post_logout_redirect_uri,
 // username, password, state_file, jwks_age }. Phase 1 writes what phase 2 needs (refresh
@@ -317,8 +321,45 @@ async function register() {
   };
 }
 
+/**
+ * JWT client authentication (RFC 7523): openid-client makes every assertion (a fresh `jti`
+ * each time). `settings.pkcs8` selects PrivateKeyJwt, else ClientSecretJwt with
+ * `settings.client_secret`.
+ */
+async function jwtAuth() {
+  let auth;
+  if (settings.pkcs8) {
+    const key = await crypto.subtle.importKey(
+      'pkcs8',
+      Buffer.from(settings.pkcs8, 'base64'),
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      false,
+      ['sign'],
+    );
+    auth = client.PrivateKeyJwt({ key, kid: settings.kid });
+  } else {
+    auth = client.ClientSecretJwt(settings.client_secret);
+  }
+  const config = await client.discovery(
+    new URL(settings.issuer),
+    settings.client_id,
+    undefined,
+    auth,
+    { execute: [client.allowInsecureRequests] },
+  );
+  const tokens = await client.clientCredentialsGrant(config, { scope: 'read' });
+  const introspected = await client.tokenIntrospection(config, tokens.access_token);
+  await client.tokenRevocation(config, tokens.access_token);
+  const after = await client.tokenIntrospection(config, tokens.access_token);
+  return {
+    token_type: tokens.token_type,
+    introspected: { active: introspected.active, client_id: introspected.client_id },
+    after_revocation: { active: after.active },
+  };
+}
+
 try {
-  const phases = { phase1, phase2, register };
+  const phases = { phase1, phase2, register, jwt_auth: jwtAuth };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::client_auth::ClientAuthMethod;
 use crate::client_certificate::CertificateSubject;
 use crate::client_secret::ClientSecretHash;
 use crate::client_secret_rotation::PreviousSecret;
@@ -12,9 +13,11 @@ use crate::redirect_uri::RedirectUri;
 use crate::registration::ClientRegistration;
 use crate::resources::TokenFormat;
 use crate::scope::ScopeSet;
+use crate::sealed_secret::SealedClientSecret;
 use crate::time::UnixTime;
 
-/// Client types (RFC 6749 §2.1).
+/// Client types (RFC 6749 §2.1), one per authentication method, each with the material
+/// that method checks (so a client's method and its credentials cannot disagree).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum ClientKind {
@@ -30,6 +33,9 @@ pub enum ClientKind {
         /// `None` (the wire's `0`): never.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         secret_expires_at: Option<UnixTime>,
+        /// The one secret method it may use (`token_endpoint_auth_method`); `None`: either.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        method: Option<SecretMethod>,
     },
     /// Cannot keep a secret (native and browser apps): identifies itself with `client_id`
     /// only, and must use PKCE (RFC 9700 §2.1.1).
@@ -46,15 +52,92 @@ pub enum ClientKind {
         /// The registered public keys (`jwks`).
         keys: JwkSet,
     },
+    /// `client_secret_jwt` (OpenID Connect Core §9): a JWT MACed with a shared secret, which
+    /// the server keeps sealed under the host's key-encryption key.
+    SecretJwt {
+        /// The sealed secret.
+        secret: SealedClientSecret,
+    },
+    /// `private_key_jwt` (OpenID Connect Core §9, RFC 7523 §2.2): a JWT signed with one of
+    /// the client's private keys.
+    PrivateKeyJwt {
+        /// The client's public keys.
+        keys: ClientKeys,
+    },
+}
+
+/// The secret method a [`ClientKind::Confidential`] client is held to (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretMethod {
+    /// `client_secret_basic`.
+    Basic,
+    /// `client_secret_post`.
+    Post,
+}
+
+/// Where a `private_key_jwt` client's public keys are (OAuth 2.0 Dynamic Client
+/// Registration §2: `jwks` or `jwks_uri`, never both).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKeys {
+    /// `jwks`: the keys themselves.
+    Jwks(JwkSet),
+    /// `jwks_uri`: an https URL (or loopback http) the engine fetches them from.
+    JwksUri(String),
+}
+
+impl ClientKeys {
+    /// Whether `uri` may be a `jwks_uri`: https, or http to a loopback address (for tests
+    /// and local development), without credentials or fragment.
+    pub fn is_acceptable_uri(uri: &str) -> bool {
+        let Ok(url) = url::Url::parse(uri) else {
+            return false;
+        };
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        };
+        let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+        scheme_ok
+            && url.host().is_some()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.fragment().is_none()
+    }
 }
 
 impl ClientKind {
+    /// Whether a client of this kind may authenticate with `method` (its registered
+    /// `token_endpoint_auth_method`, OAuth 2.0 Dynamic Client Registration §2): only its own.
+    pub fn allows_method(&self, method: ClientAuthMethod) -> bool {
+        match (self, method) {
+            (Self::Confidential { method: m, .. }, ClientAuthMethod::ClientSecretBasic) => {
+                m.is_none_or(|m| m == SecretMethod::Basic)
+            }
+            (Self::Confidential { method: m, .. }, ClientAuthMethod::ClientSecretPost) => {
+                m.is_none_or(|m| m == SecretMethod::Post)
+            }
+            (Self::Public, ClientAuthMethod::None)
+            | (Self::SecretJwt { .. }, ClientAuthMethod::ClientSecretJwt)
+            | (Self::PrivateKeyJwt { .. }, ClientAuthMethod::PrivateKeyJwt) => true,
+            (Self::TlsClientAuth { .. }, ClientAuthMethod::TlsClientAuth)
+            | (Self::SelfSignedTlsClientAuth { .. }, ClientAuthMethod::SelfSignedTlsClientAuth) => {
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// A confidential client with one secret, `secret`, that never expires.
     pub fn confidential(secret: ClientSecretHash) -> Self {
         Self::Confidential {
             secret,
             previous_secret: None,
             secret_expires_at: None,
+            method: None,
         }
     }
 }
@@ -140,6 +223,12 @@ pub enum ClientError {
     /// A `self_signed_tls_client_auth` client without a usable public key (RFC 8705 §2.2).
     #[error("client {0}: no usable public key for self-signed certificates")]
     NoCertificateKeys(String),
+    /// A `jwks_uri` that is neither https nor loopback http.
+    #[error("client {0}: jwks_uri must be an https URL (or http on a loopback address)")]
+    InvalidJwksUri(String),
+    /// Inline `jwks` without a single key usable for signatures.
+    #[error("client {0}: jwks has no usable signature key")]
+    NoUsableKey(String),
 }
 
 /// Whether an authorization request needs the user's consent ([`Client::consent_rule`]).
@@ -440,6 +529,19 @@ impl Client {
         if public && !self.tokens.refresh.rotate {
             return Err(ClientError::PublicWithoutRotation(self.id.clone()));
         }
+        match &self.kind {
+            ClientKind::PrivateKeyJwt {
+                keys: ClientKeys::JwksUri(uri),
+            } if !ClientKeys::is_acceptable_uri(uri) => {
+                return Err(ClientError::InvalidJwksUri(self.id.clone()));
+            }
+            ClientKind::PrivateKeyJwt {
+                keys: ClientKeys::Jwks(set),
+            } if set.verifying_keys().is_empty() => {
+                return Err(ClientError::NoUsableKey(self.id.clone()));
+            }
+            _ => {}
+        }
         if let Some(g) = self.tokens.refresh.grace {
             let bounded = (1..=RefreshGrace::MAX_WINDOW_SECS).contains(&g.window_secs)
                 && (1..=RefreshGrace::MAX_REUSES).contains(&g.max_reuses);
@@ -697,5 +799,79 @@ mod tests {
                 "{uri}"
             );
         }
+    }
+
+    #[test]
+    fn jwt_clients_need_usable_keys_at_an_acceptable_uri() {
+        let with = |keys: ClientKeys| Client::new("k", ClientKind::PrivateKeyJwt { keys });
+        for (uri, ok) in [
+            ("https://rp.example/jwks", true),
+            ("http://127.0.0.1:9/jwks", true),
+            ("http://[::1]/jwks", true),
+            ("http://localhost/jwks", true),
+            ("http://rp.example/jwks", false),
+            ("http://127.0.0.1.rp.example/jwks", false),
+            ("https://u:p@rp.example/jwks", false),
+            ("https://u@rp.example/jwks", false),
+            ("https://rp.example/jwks#k", false),
+            ("ftp://rp.example/jwks", false),
+            ("file:///etc/jwks", false),
+            ("not a url", false),
+        ] {
+            assert_eq!(ClientKeys::is_acceptable_uri(uri), ok, "{uri}");
+            let result = with(ClientKeys::JwksUri(uri.into())).validate();
+            if ok {
+                assert_eq!(result, Ok(()), "{uri}");
+            } else {
+                assert_eq!(
+                    result,
+                    Err(ClientError::InvalidJwksUri("k".into())),
+                    "{uri}"
+                );
+            }
+        }
+        assert_eq!(
+            with(ClientKeys::Jwks(JwkSet::default())).validate(),
+            Err(ClientError::NoUsableKey("k".into()))
+        );
+        let key =
+            crate::SigningKey::generate("a", Algorithm::ES256, &ring::rand::SystemRandom::new())
+                .unwrap();
+        let set = JwkSet {
+            keys: vec![key.public_jwk()],
+        };
+        assert_eq!(with(ClientKeys::Jwks(set)).validate(), Ok(()));
+        // A JWT client is confidential: it may use client_credentials.
+        assert!(!with(ClientKeys::JwksUri("https://rp.example/j".into())).is_public());
+    }
+
+    /// Clients stored before `method` existed still read, as either-secret-method clients.
+    #[test]
+    fn kinds_are_stored_with_their_method() {
+        let stored = r#"{"type":"confidential","secret":"sha256$AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"}"#;
+        let kind: ClientKind = serde_json::from_str(stored).unwrap();
+        assert!(matches!(
+            kind,
+            ClientKind::Confidential { method: None, .. }
+        ));
+        assert_eq!(serde_json::to_string(&kind).unwrap(), stored);
+        let basic = ClientKind::Confidential {
+            secret: ClientSecretHash::Sha256([1; 32]),
+            method: Some(SecretMethod::Basic),
+            previous_secret: None,
+            secret_expires_at: None,
+        };
+        let json = serde_json::to_value(&basic).unwrap();
+        assert_eq!(json["method"], "basic");
+        assert_eq!(serde_json::from_value::<ClientKind>(json).unwrap(), basic);
+        let uri = ClientKind::PrivateKeyJwt {
+            keys: ClientKeys::JwksUri("https://rp.example/j".into()),
+        };
+        let json = serde_json::to_value(&uri).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "private_key_jwt", "keys": {"jwks_uri": "https://rp.example/j"}})
+        );
+        assert_eq!(serde_json::from_value::<ClientKind>(json).unwrap(), uri);
     }
 }

@@ -1,10 +1,12 @@
-//! Client authentication at the token endpoint (RFC 6749 §2.3).
+//! Client authentication at the token endpoint (RFC 6749 §2.3): the credentials a request
+//! presents, and the decision, which holds every client to its own method.
 
 use std::fmt;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 
 use crate::client::{Client, ClientKind};
+use crate::client_assertion::ClientAssertion;
 use crate::client_secret_rotation::SecretCheck;
 use crate::error::{OAuthError, TokenErrorCode};
 use crate::params::Params;
@@ -27,6 +29,8 @@ pub enum PresentedCredentials {
     },
     /// `none`: a public client names itself with `client_id` only.
     None,
+    /// `private_key_jwt` or `client_secret_jwt`: a JWT assertion (RFC 7523 §2.2).
+    Assertion(ClientAssertion),
 }
 
 /// The client authentication methods this server supports (RFC 6749 §2.3.1; names of
@@ -44,16 +48,22 @@ pub enum ClientAuthMethod {
     TlsClientAuth,
     /// `self_signed_tls_client_auth`: a certificate with a registered key (RFC 8705 §2.2).
     SelfSignedTlsClientAuth,
+    /// `private_key_jwt`: a JWT signed with the client's private key (OpenID Connect Core §9).
+    PrivateKeyJwt,
+    /// `client_secret_jwt`: a JWT MACed with the client's secret (OpenID Connect Core §9).
+    ClientSecretJwt,
 }
 
 impl ClientAuthMethod {
     /// Every method, in the order discovery lists them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::ClientSecretBasic,
         Self::ClientSecretPost,
-        Self::None,
+        Self::ClientSecretJwt,
+        Self::PrivateKeyJwt,
         Self::TlsClientAuth,
         Self::SelfSignedTlsClientAuth,
+        Self::None,
     ];
 
     /// The method's name.
@@ -64,6 +74,8 @@ impl ClientAuthMethod {
             Self::None => "none",
             Self::TlsClientAuth => "tls_client_auth",
             Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::ClientSecretJwt => "client_secret_jwt",
         }
     }
 }
@@ -75,6 +87,7 @@ impl PresentedCredentials {
             Self::Basic { .. } => ClientAuthMethod::ClientSecretBasic,
             Self::Post { .. } => ClientAuthMethod::ClientSecretPost,
             Self::None => ClientAuthMethod::None,
+            Self::Assertion(a) => a.method(),
         }
     }
 }
@@ -99,7 +112,8 @@ fn invalid_request(description: &'static str) -> TokenError {
 impl ClientAuthentication {
     /// Reads the client's credentials from the `Authorization` header (if any) and the form.
     /// More than one method is `invalid_request` (RFC 6749 §2.3); no identification at all,
-    /// or an unreadable `Authorization` header, is `invalid_client`.
+    /// or an unreadable `Authorization` header, is `invalid_client`. A client assertion
+    /// (RFC 7523 §2.2) names its client in `sub`: a `client_id` beside it must be the same.
     pub fn extract(authorization: Option<&[u8]>, params: &Params) -> Result<Self, TokenError> {
         if params.is_repeated("client_id") || params.is_repeated("client_secret") {
             return Err(invalid_request(
@@ -108,6 +122,23 @@ impl ClientAuthentication {
         }
         let body_id = params.get("client_id");
         let body_secret = params.get("client_secret");
+        if ClientAssertion::is_present(params) {
+            if authorization.is_some() || body_secret.is_some() {
+                return Err(invalid_request(
+                    "more than one client authentication method",
+                ));
+            }
+            let assertion = ClientAssertion::extract(params)?;
+            if body_id.is_some_and(|b| b != assertion.client_id()) {
+                return Err(invalid_request(
+                    "client_id does not match the client assertion",
+                ));
+            }
+            return Ok(Self {
+                client_id: assertion.client_id().to_owned(),
+                credentials: PresentedCredentials::Assertion(assertion),
+            });
+        }
         if let Some(header) = authorization {
             let (id, secret) = parse_basic(header)?;
             if body_secret.is_some() {
@@ -185,27 +216,51 @@ impl ClientAuthentication {
     }
 }
 
-/// Authenticates the client the store returned for `auth.client_id` at `now` (RFC 6749
-/// §3.2.1): confidential clients must prove a secret accepted at `now` (`secret_matches`:
-/// the comparison of [`ClientAuthentication::secret_to_check`], `false` when there was none;
-/// an expired secret is refused, RFC 7591 §3.2.1), public clients must not present one. Every
-/// failure is `invalid_client`, without saying which check failed.
+impl ClientAuthentication {
+    /// The assertion [`authenticate_client`] needs verified: `None` unless one was presented
+    /// with the method `client` is registered for. The caller verifies its signature
+    /// ([`ClientAssertion::verify_signature`] or [`ClientAssertion::verify_mac`]), applies
+    /// the claim rules and spends its `jti`.
+    pub fn assertion_to_check<'a>(
+        &'a self,
+        client: Option<&Client>,
+    ) -> Option<&'a ClientAssertion> {
+        match &self.credentials {
+            PresentedCredentials::Assertion(a) if client?.kind.allows_method(a.method()) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// Authenticates the client the store returned for `auth.client_id` (RFC 6749 §3.2.1): each
+/// client only with its own method ([`ClientKind::allows_method`]: a `private_key_jwt`
+/// client never with a secret, a secret client never with an assertion); a secret or an
+/// assertion must have been proven (`proven`: the caller's check of
+/// [`ClientAuthentication::secret_to_check`] or [`ClientAuthentication::assertion_to_check`],
+/// `false` when there was none; a secret past `client_secret_expires_at` or its
+/// rollover is refused at `now`, RFC 7591 §3.2.1); public clients present nothing. Every failure is
+/// `invalid_client`, without saying which check failed.
 pub fn authenticate_client(
     auth: &ClientAuthentication,
     client: Option<&Client>,
-    secret_matches: bool,
+    proven: bool,
     now: UnixTime,
 ) -> Result<(), TokenError> {
     let failed = || invalid_client("client authentication failed");
     let client = client
         .filter(|c| c.id == auth.client_id)
         .ok_or_else(failed)?;
-    match (&client.kind, &auth.credentials) {
-        (
-            kind @ ClientKind::Confidential { .. },
-            PresentedCredentials::Basic { .. } | PresentedCredentials::Post { .. },
-        ) if secret_matches && kind.secrets_accepted_at(now) != (None, None) => Ok(()),
-        (ClientKind::Public, PresentedCredentials::None) => Ok(()),
+    if !client.kind.allows_method(auth.credentials.method()) {
+        return Err(failed());
+    }
+    match auth.credentials {
+        PresentedCredentials::None => Ok(()),
+        PresentedCredentials::Basic { .. } | PresentedCredentials::Post { .. }
+            if proven && client.kind.secrets_accepted_at(now) != (None, None) =>
+        {
+            Ok(())
+        }
+        PresentedCredentials::Assertion(_) if proven => Ok(()),
         _ => Err(failed()),
     }
 }
@@ -460,5 +515,178 @@ mod tests {
         assert_eq!(outcome(&new, 199), Ok(()));
         assert_eq!(outcome(&new, 200), refused, "new at its expiry");
         assert_eq!(outcome("wrong", 0), refused);
+    }
+
+    fn kinds() -> Vec<(ClientKind, &'static [ClientAuthMethod])> {
+        use crate::{ClientKeys, JwkSet, SecretMethod};
+        let secret = ClientSecretHash::Sha256([1; 32]);
+        let sealed: crate::SealedClientSecret = serde_json::from_str("\"UENTMQ==\"").unwrap();
+        vec![
+            (
+                ClientKind::Confidential {
+                    secret: secret.clone(),
+                    method: None,
+                    previous_secret: None,
+                    secret_expires_at: None,
+                },
+                &[
+                    ClientAuthMethod::ClientSecretBasic,
+                    ClientAuthMethod::ClientSecretPost,
+                ],
+            ),
+            (
+                ClientKind::Confidential {
+                    secret: secret.clone(),
+                    method: Some(SecretMethod::Basic),
+                    previous_secret: None,
+                    secret_expires_at: None,
+                },
+                &[ClientAuthMethod::ClientSecretBasic],
+            ),
+            (
+                ClientKind::Confidential {
+                    secret,
+                    method: Some(SecretMethod::Post),
+                    previous_secret: None,
+                    secret_expires_at: None,
+                },
+                &[ClientAuthMethod::ClientSecretPost],
+            ),
+            (ClientKind::Public, &[ClientAuthMethod::None]),
+            (
+                ClientKind::SecretJwt { secret: sealed },
+                &[ClientAuthMethod::ClientSecretJwt],
+            ),
+            (
+                ClientKind::PrivateKeyJwt {
+                    keys: ClientKeys::Jwks(JwkSet::default()),
+                },
+                &[ClientAuthMethod::PrivateKeyJwt],
+            ),
+        ]
+    }
+
+    fn assertion(alg: &str) -> PresentedCredentials {
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let token = format!(
+            "{}.{}.c2ln",
+            b64(&format!(r#"{{"alg":"{alg}"}}"#)),
+            b64(r#"{"iss":"c","sub":"c"}"#)
+        );
+        let body = format!(
+            "client_assertion_type={}&client_assertion={token}",
+            crate::JWT_BEARER_ASSERTION_TYPE.replace(':', "%3A")
+        );
+        extract(None, &body).unwrap().credentials
+    }
+
+    /// Point 4 of issue 15: a client authenticates with its own method only, whatever else
+    /// it presents, even when the caller claims the proof held.
+    #[test]
+    fn each_client_kind_allows_only_its_own_method() {
+        let presented = [
+            PresentedCredentials::Basic { secret: "s".into() },
+            PresentedCredentials::Post { secret: "s".into() },
+            PresentedCredentials::None,
+            assertion("ES256"),
+            assertion("HS256"),
+        ];
+        for (kind, allowed) in kinds() {
+            for method in ClientAuthMethod::ALL {
+                assert_eq!(
+                    kind.allows_method(method),
+                    allowed.contains(&method),
+                    "{kind:?} {method:?}"
+                );
+            }
+            let client = Client::new("c", kind.clone());
+            for credentials in presented.clone() {
+                let method = credentials.method();
+                let auth = ClientAuthentication {
+                    client_id: "c".into(),
+                    credentials,
+                };
+                let ok = allowed.contains(&method);
+                for proven in [true, false] {
+                    let result = authenticate_client(&auth, Some(&client), proven, NOW);
+                    let expect_ok = ok && (proven || method == ClientAuthMethod::None);
+                    match result {
+                        Ok(()) => assert!(expect_ok, "{kind:?} {method:?} {proven}"),
+                        Err(e) => {
+                            assert!(!expect_ok, "{kind:?} {method:?} {proven}");
+                            assert_eq!(e.code, TokenErrorCode::InvalidClient);
+                            assert_eq!(e.code.status(), 401);
+                        }
+                    }
+                }
+                assert_eq!(
+                    auth.assertion_to_check(Some(&client)).is_some(),
+                    ok && matches!(auth.credentials, PresentedCredentials::Assertion(_)),
+                    "{kind:?} {method:?}"
+                );
+                assert!(auth.assertion_to_check(None).is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn an_assertion_is_one_method_among_others() {
+        let ty = crate::JWT_BEARER_ASSERTION_TYPE.replace(':', "%3A");
+        let PresentedCredentials::Assertion(a) = assertion("ES256") else {
+            panic!("an assertion")
+        };
+        let body = format!(
+            "client_assertion_type={ty}&client_assertion={}",
+            a_token(&a)
+        );
+        let code = |h: Option<&str>, b: &str| extract(h, b).unwrap_err();
+        let e = code(Some(&basic("c", "s")), &body);
+        assert_eq!(
+            format!("{:?}: {}", e.code, e.description),
+            "InvalidRequest: more than one client authentication method"
+        );
+        let e = code(None, &format!("{body}&client_secret=s"));
+        assert_eq!(e.code, TokenErrorCode::InvalidRequest);
+        let e = code(None, &format!("{body}&client_id=other"));
+        assert_eq!(
+            format!("{:?}: {}", e.code, e.description),
+            "InvalidRequest: client_id does not match the client assertion"
+        );
+        let same = extract(None, &format!("{body}&client_id=c")).unwrap();
+        assert_eq!(same.client_id, "c");
+        assert_eq!(same.credentials.method(), ClientAuthMethod::PrivateKeyJwt);
+        assert_eq!(
+            format!("{:?}", same.credentials),
+            "private_key_jwt(<redacted>)"
+        );
+        // A bare type without an assertion is not silently ignored.
+        let e = code(None, &format!("client_id=c&client_assertion_type={ty}"));
+        assert_eq!(e.code, TokenErrorCode::InvalidRequest);
+    }
+
+    fn a_token(a: &ClientAssertion) -> String {
+        let debug = format!("{a:?}");
+        assert!(!debug.contains('.'), "{debug}");
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!(
+            "{}.{}.c2ln",
+            b64(r#"{"alg":"ES256"}"#),
+            b64(r#"{"iss":"c","sub":"c"}"#)
+        )
+    }
+
+    #[test]
+    fn method_names() {
+        let names: Vec<_> = ClientAuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "client_secret_basic",
+                "client_secret_post",
+                "client_secret_jwt",
+                "private_key_jwt",
+                "none"
+            ]
+        );
     }
 }

@@ -223,6 +223,7 @@ mod tests {
                     valid_until: NOW.plus(secs(60)),
                 }),
                 secret_expires_at: None,
+                method: None,
             }
         );
         assert_eq!(accepted(&b, 59), (Some(sha("b")), Some(sha("a"))));
@@ -253,6 +254,7 @@ mod tests {
             secret: sha("a"),
             previous_secret: None,
             secret_expires_at: Some(NOW),
+            method: None,
         };
         assert_eq!(accepted(&kind, 0), (None, None));
         kind.rotate_secret(sha("b"), secs(60), None, NOW).unwrap();

@@ -46,12 +46,105 @@ impl fmt::Debug for PrivateKeyDer {
     }
 }
 
-/// The first bytes of a v1 envelope (a PKCS#8 DER starts with 0x30, never with `P`).
-const MAGIC: &[u8; 4] = b"PSK1";
+/// A sealed envelope's format: `magic ‖ len(kek id) ‖ kek id ‖ nonce (12) ‖ AES-256-GCM
+/// ciphertext ‖ tag (16)`, whose associated data is `label`, the header and the parts it is
+/// bound to, each length-prefixed.
+pub(crate) struct EnvelopeFormat {
+    magic: &'static [u8; 4],
+    label: &'static [u8],
+}
+
+/// Signing keys (a PKCS#8 DER starts with 0x30, never with `P`).
+const SIGNING_KEY: EnvelopeFormat = EnvelopeFormat {
+    magic: b"PSK1",
+    label: b"portcullis signing key v1",
+};
+
+/// Why an envelope did not open under the KEK its header names.
+pub(crate) enum OpenFailure<'a> {
+    /// No KEK has that id.
+    UnknownKek(&'a str),
+    /// That KEK does not open it (another key, or altered or moved).
+    WrongKekOrAltered(&'a str),
+}
+
+impl EnvelopeFormat {
+    pub(crate) const fn new(magic: &'static [u8; 4], label: &'static [u8]) -> Self {
+        Self { magic, label }
+    }
+
+    fn aad(&self, header: &[u8], bound: &[&[u8]]) -> Vec<u8> {
+        let mut aad = self.label.to_vec();
+        for part in std::iter::once(header).chain(bound.iter().copied()) {
+            aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            aad.extend_from_slice(part);
+        }
+        aad
+    }
+
+    /// Seals `plaintext`, bound to `bound`, under the current KEK of `keks`.
+    pub(crate) fn seal(
+        &self,
+        plaintext: &[u8],
+        bound: &[&[u8]],
+        keks: &KeyEncryptionKeys,
+        rng: &dyn SecureRandom,
+    ) -> Result<Vec<u8>, KeySealError> {
+        let kek = keks.current();
+        let mut out = self.magic.to_vec();
+        out.push(kek.id.len() as u8);
+        out.extend_from_slice(kek.id.as_bytes());
+        let aad = self.aad(&out, bound);
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill(&mut nonce).map_err(|_| KeySealError::Random)?;
+        let mut sealed = plaintext.to_vec();
+        kek.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut sealed,
+            )
+            .map_err(|_| KeySealError::Random)?;
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// The KEK id of a sealed envelope and the header's length; `None` if `bytes` is not one.
+    pub(crate) fn header<'b>(&self, bytes: &'b [u8]) -> Option<(&'b str, usize)> {
+        let rest = bytes.strip_prefix(self.magic)?;
+        let (&len, rest) = rest.split_first()?;
+        let id = rest.get(..usize::from(len)).filter(|id| valid_id(id))?;
+        let id = std::str::from_utf8(id).ok()?;
+        Some((id, self.magic.len() + 1 + id.len()))
+    }
+
+    /// Opens a sealed envelope (its `header` is `Some`) bound to `bound`.
+    pub(crate) fn open<'b>(
+        &self,
+        bytes: &'b [u8],
+        (kek_id, header_len): (&'b str, usize),
+        bound: &[&[u8]],
+        keks: &KeyEncryptionKeys,
+    ) -> Result<Vec<u8>, OpenFailure<'b>> {
+        let kek = keks.find(kek_id).ok_or(OpenFailure::UnknownKek(kek_id))?;
+        let wrong = || OpenFailure::WrongKekOrAltered(kek_id);
+        let (header, rest) = bytes.split_at(header_len);
+        if rest.len() < NONCE_LEN {
+            return Err(wrong());
+        }
+        let (nonce, sealed) = rest.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| wrong())?;
+        let mut buf = sealed.to_vec();
+        let plain = kek
+            .key
+            .open_in_place(nonce, Aad::from(self.aad(header, bound)), &mut buf)
+            .map_err(|_| wrong())?;
+        Ok(plain.to_vec())
+    }
+}
 /// The first byte of a DER SEQUENCE: a legacy, unsealed PKCS#8 key.
 const DER_SEQUENCE: u8 = 0x30;
-/// Names the associated data, so it means nothing elsewhere.
-const AAD_LABEL: &[u8] = b"portcullis signing key v1";
 /// Longest KEK id.
 const MAX_ID_LEN: usize = 64;
 
@@ -196,18 +289,12 @@ pub struct KeyBinding<'a> {
 }
 
 impl KeyBinding<'_> {
-    fn aad(&self, header: &[u8]) -> Vec<u8> {
-        let mut aad = AAD_LABEL.to_vec();
-        for part in [
-            header,
+    fn parts(&self) -> [&[u8]; 3] {
+        [
             self.issuer.as_str().as_bytes(),
             self.kid.as_bytes(),
             self.alg.as_str().as_bytes(),
-        ] {
-            aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
-            aad.extend_from_slice(part);
-        }
-        aad
+        ]
     }
 }
 
@@ -229,8 +316,8 @@ pub enum EnvelopeState<'a> {
 /// A private key as stored: sealed (v1), or a legacy plaintext PKCS#8 DER. Opaque to the
 /// store, which keeps its bytes. Serialized as standard base64 (as the plaintext key was
 /// before sealing, so old records still read). Its `Debug` output is redacted.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PrivateKeyEnvelope(Vec<u8>);
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateKeyEnvelope(#[serde(with = "standard_base64")] Vec<u8>);
 
 impl PrivateKeyEnvelope {
     /// Seals `der` for the key `binding` names under the current KEK of `keks`.
@@ -240,24 +327,9 @@ impl PrivateKeyEnvelope {
         keks: &KeyEncryptionKeys,
         rng: &dyn SecureRandom,
     ) -> Result<Self, KeySealError> {
-        let kek = keks.current();
-        let mut out = MAGIC.to_vec();
-        out.push(kek.id.len() as u8);
-        out.extend_from_slice(kek.id.as_bytes());
-        let aad = binding.aad(&out);
-        let mut nonce = [0u8; NONCE_LEN];
-        rng.fill(&mut nonce).map_err(|_| KeySealError::Random)?;
-        let mut sealed = der.expose().to_vec();
-        kek.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad),
-                &mut sealed,
-            )
-            .map_err(|_| KeySealError::Random)?;
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        Ok(Self(out))
+        SIGNING_KEY
+            .seal(der.expose(), &binding.parts(), keks, rng)
+            .map(Self)
     }
 
     /// `der` as it is, unsealed: only where nothing is at rest (a memory store), or where
@@ -287,11 +359,7 @@ impl PrivateKeyEnvelope {
 
     /// The KEK id and the length of the header, of a v1 envelope.
     fn header(&self) -> Option<(&str, usize)> {
-        let rest = self.0.strip_prefix(MAGIC)?;
-        let (&len, rest) = rest.split_first()?;
-        let id = rest.get(..usize::from(len)).filter(|id| valid_id(id))?;
-        let id = std::str::from_utf8(id).ok()?;
-        Some((id, MAGIC.len() + 1 + id.len()))
+        SIGNING_KEY.header(&self.0)
     }
 
     /// The private key of the stored key `binding` names: opened with the KEK it names, or
@@ -309,26 +377,19 @@ impl PrivateKeyEnvelope {
             };
         };
         let keks = keks.ok_or_else(|| KeySealError::NoKek { kid: kid() })?;
-        let kek = keks.find(kek_id).ok_or_else(|| KeySealError::UnknownKek {
-            kid: kid(),
-            kek_id: kek_id.to_owned(),
-        })?;
-        let wrong = || KeySealError::WrongKekOrAltered {
-            kid: kid(),
-            kek_id: kek_id.to_owned(),
-        };
-        let (header, rest) = self.0.split_at(header_len);
-        if rest.len() < NONCE_LEN {
-            return Err(wrong());
-        }
-        let (nonce, sealed) = rest.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| wrong())?;
-        let mut buf = sealed.to_vec();
-        let der = kek
-            .key
-            .open_in_place(nonce, Aad::from(binding.aad(header)), &mut buf)
-            .map_err(|_| wrong())?;
-        Ok(PrivateKeyDer::new(der.to_vec()))
+        SIGNING_KEY
+            .open(&self.0, (kek_id, header_len), &binding.parts(), keks)
+            .map(PrivateKeyDer::new)
+            .map_err(|failure| match failure {
+                OpenFailure::UnknownKek(kek_id) => KeySealError::UnknownKek {
+                    kid: kid(),
+                    kek_id: kek_id.to_owned(),
+                },
+                OpenFailure::WrongKekOrAltered(kek_id) => KeySealError::WrongKekOrAltered {
+                    kid: kid(),
+                    kek_id: kek_id.to_owned(),
+                },
+            })
     }
 
     /// Whether a provider with `keks` should seal it again: it is plaintext, or sealed under
@@ -352,19 +413,17 @@ impl fmt::Debug for PrivateKeyEnvelope {
     }
 }
 
-impl Serialize for PrivateKeyEnvelope {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(&self.0))
-    }
-}
+/// Sealed bytes as standard base64 in serialized records (`#[serde(with = ...)]`).
+pub(crate) mod standard_base64 {
+    use super::*;
 
-impl<'de> Deserialize<'de> for PrivateKeyEnvelope {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        STANDARD
-            .decode(s)
-            .map(Self)
-            .map_err(serde::de::Error::custom)
+        STANDARD.decode(s).map_err(serde::de::Error::custom)
     }
 }
 

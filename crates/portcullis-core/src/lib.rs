@@ -9,6 +9,7 @@
 mod authorize;
 mod bearer;
 mod client;
+mod client_assertion;
 mod client_auth;
 mod client_certificate;
 mod client_secret;
@@ -35,6 +36,7 @@ mod resources;
 mod response_type;
 mod revocation;
 mod scope;
+mod sealed_secret;
 mod secret;
 mod signing_keys;
 mod standard_claims;
@@ -47,8 +49,12 @@ pub use authorize::{
 };
 pub use bearer::{bearer_credentials, BearerCredentials};
 pub use client::{
-    Client, ClientError, ClientKind, ClientOidc, ClientTokens, ConsentRule, GrantType, PkcePolicy,
-    RefreshGrace, RefreshPolicy, SectorError, SubjectType,
+    Client, ClientError, ClientKeys, ClientKind, ClientOidc, ClientTokens, ConsentRule, GrantType,
+    PkcePolicy, RefreshGrace, RefreshPolicy, SecretMethod, SectorError, SubjectType,
+};
+pub use client_assertion::{
+    AcceptedAssertion, ClientAssertion, ClientAssertionPolicy, VerifiedAssertion,
+    JWT_BEARER_ASSERTION_TYPE, MAX_CLOCK_SKEW,
 };
 pub use client_auth::{
     authenticate_client, ClientAuthMethod, ClientAuthentication, PresentedCredentials,
@@ -75,8 +81,8 @@ pub use introspection::{
 };
 pub use issuer::{Issuer, IssuerError};
 pub use jose::{
-    sign_compact, verify_compact, Algorithm, JoseError, Jwk, JwkSet, JwsHeader, SigningKey,
-    UnsignedJws, VerifiedJws, VerifyingKey,
+    sign_compact, verify_compact, verify_compact_hmac, Algorithm, JoseError, Jwk, JwkSet,
+    JwsHeader, MacAlgorithm, SigningKey, UnsignedJws, VerifiedJws, VerifyingKey,
 };
 pub use key_encryption::{
     EnvelopeState, KeyBinding, KeyEncryptionKey, KeyEncryptionKeys, KeySealError, PrivateKeyDer,
@@ -107,6 +113,9 @@ pub use resources::{
 pub use response_type::{ResponseMode, ResponseType};
 pub use revocation::{RevocationRequest, TokenKind};
 pub use scope::{negotiate_scopes, ScopeError, ScopeSet};
+pub use sealed_secret::{
+    ClientSecretSealError, JwtClientSecret, SealedClientSecret, MIN_JWT_SECRET_BYTES,
+};
 pub use secret::{constant_time_eq, RandomError, SecretToken, TokenHash};
 pub use signing_keys::{active_key, pending_key, plan_rotation, KeyRecord, Rotation};
 pub use standard_claims::{

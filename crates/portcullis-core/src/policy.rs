@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::client_assertion::ClientAssertionPolicy;
 use crate::jose::Algorithm;
 use crate::pkce::CodeChallengeMethod;
 use crate::resources::Resource;
@@ -57,6 +58,8 @@ pub struct Policy {
     /// A scope that lets a bearer token's holder call the introspection endpoint (e.g. an API
     /// gateway), besides authenticated clients (RFC 7662 §2.1). `None`: clients only.
     pub introspection_scope: Option<String>,
+    /// The rules of JWT client authentication (`private_key_jwt`, `client_secret_jwt`).
+    pub client_assertions: ClientAssertionPolicy,
 }
 
 impl Policy {

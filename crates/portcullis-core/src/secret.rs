@@ -67,6 +67,19 @@ impl TokenHash {
         Self(out)
     }
 
+    /// The hash of an id made of several parts (e.g. a client and its assertion's `jti`),
+    /// each length-prefixed so that no two lists of parts share a hash.
+    pub fn of_parts(parts: &[&[u8]]) -> Self {
+        let mut ctx = ring::digest::Context::new(&SHA256);
+        for part in parts {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part);
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        Self(out)
+    }
+
     /// Rebuilds a hash read back from a store.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)

@@ -31,11 +31,13 @@ pub(crate) struct ClientRequest {
 
 impl Provider {
     /// Reads a POSTed form and authenticates the client that sent it: `client_secret_basic`,
-    /// `client_secret_post`, `none` (public clients) or mutual TLS (RFC 8705 §2), one
-    /// method only: the client's own.
+    /// `client_secret_post`, `client_secret_jwt`, `private_key_jwt`, `none` (public clients)
+    /// or mutual TLS (RFC 8705 §2), one method only, the one the client is registered for.
+    /// `path` is the endpoint's, an audience a client assertion may name (RFC 7523 §3).
     pub(crate) async fn authenticate_client_request(
         &self,
         req: &Request<Bytes>,
+        path: &str,
     ) -> Result<ClientRequest, TokenEndpointError> {
         if *req.method() != Method::POST {
             return Err(invalid_request("this endpoint accepts POST only"));
@@ -63,16 +65,23 @@ impl Provider {
         // PBKDF2 on the blocking pool, never on this async worker (a SHA-256 at once). During
         // a rollover both secrets are compared, in one job: a rotation's new secret is a
         // SHA-256 one, so at most one of them is stretched.
-        let secret_matches = match auth.secret_to_check(client.as_deref(), now) {
-            Some(check) if check.is_stretched() => {
+        let proven = if let Some(check) = auth.secret_to_check(client.as_deref(), now) {
+            if check.is_stretched() {
                 let check = check.into_owned();
                 let verified = inner.blocking.run(move || check.verify()).await;
                 verified.unwrap_or(false)
+            } else {
+                check.verify()
             }
-            Some(check) => check.verify(),
-            None => false,
+        } else if let (Some(assertion), Some(c)) = (
+            auth.assertion_to_check(client.as_deref()),
+            client.as_deref(),
+        ) {
+            self.check_client_assertion(c, assertion, path, now).await?
+        } else {
+            false
         };
-        self.authenticate(&auth, client.as_deref(), secret_matches, now, req)?;
+        self.authenticate(&auth, client.as_deref(), proven, now, req)?;
         match client {
             Some(client) => Ok(ClientRequest {
                 client,

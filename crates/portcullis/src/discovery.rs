@@ -69,6 +69,12 @@ struct Metadata<'a> {
     registration_endpoint: Option<String>,
     introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    revocation_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     scopes_supported: Vec<&'a str>,
     response_types_supported: Vec<&'static str>,
     response_modes_supported: Vec<&'static str>,
@@ -93,19 +99,15 @@ impl Provider {
     pub fn discovery(&self) -> Response<Bytes> {
         let inner = &self.inner;
         let iss = &inner.issuer;
-        // Mutual TLS only as far as the TLS layer supports it (RFC 8705 §2).
-        let offered: Vec<_> = ClientAuthMethod::ALL
-            .into_iter()
-            .filter(|m| inner.client_certificates.offers(*m))
-            .collect();
-        let client_auth_methods = names(&offered, ClientAuthMethod::as_str);
+        let enabled = self.enabled_client_auth_methods();
+        let client_auth_methods = names(&enabled, ClientAuthMethod::as_str);
         // RFC 7662 §2.1: a caller of the introspection endpoint authenticates.
-        let introspection_auth_methods = offered
+        let introspection_auth_methods = enabled
             .iter()
-            .copied()
-            .filter(|m| *m != ClientAuthMethod::None)
-            .map(ClientAuthMethod::as_str)
+            .filter(|m| **m != ClientAuthMethod::None)
+            .map(|m| m.as_str())
             .collect();
+        let assertion_algs = self.client_assertion_algs(&enabled);
         let pkce: Vec<_> = CodeChallengeMethod::ALL
             .into_iter()
             .filter(|m| inner.policy.allows_challenge_method(*m))
@@ -125,6 +127,9 @@ impl Provider {
                 .then(|| iss.endpoint(paths::REGISTER)),
             introspection_endpoint_auth_methods_supported: introspection_auth_methods,
             revocation_endpoint_auth_methods_supported: client_auth_methods.clone(),
+            token_endpoint_auth_signing_alg_values_supported: assertion_algs.clone(),
+            introspection_endpoint_auth_signing_alg_values_supported: assertion_algs.clone(),
+            revocation_endpoint_auth_signing_alg_values_supported: assertion_algs,
             scopes_supported: OPENID_SCOPES
                 .iter()
                 .copied()
@@ -152,6 +157,37 @@ impl Provider {
             prompt_values_supported: &Prompt::VALUES,
         };
         cacheable(serde_json::to_vec(&metadata).unwrap_or_default(), 300)
+    }
+
+    /// The client authentication methods that work here: `client_secret_jwt` only with a
+    /// key-encryption key (its secrets are sealed) and JWT methods only with an algorithm.
+    fn enabled_client_auth_methods(&self) -> Vec<ClientAuthMethod> {
+        let policy = &self.inner.policy.client_assertions;
+        ClientAuthMethod::ALL
+            .into_iter()
+            .filter(|m| match m {
+                ClientAuthMethod::ClientSecretJwt => {
+                    self.inner.keks.is_some() && !policy.client_secret_jwt_algs.is_empty()
+                }
+                ClientAuthMethod::PrivateKeyJwt => !policy.private_key_jwt_algs.is_empty(),
+                // Mutual TLS only as far as the TLS layer supports it (RFC 8705 §2).
+                m => self.inner.client_certificates.offers(*m),
+            })
+            .collect()
+    }
+
+    /// `*_endpoint_auth_signing_alg_values_supported`: the algorithms of the enabled JWT
+    /// methods (RFC 8414 §2).
+    fn client_assertion_algs(&self, enabled: &[ClientAuthMethod]) -> Vec<&'static str> {
+        let policy = &self.inner.policy.client_assertions;
+        let mut algs = Vec::new();
+        if enabled.contains(&ClientAuthMethod::PrivateKeyJwt) {
+            algs.extend(policy.private_key_jwt_algs.iter().map(|a| a.as_str()));
+        }
+        if enabled.contains(&ClientAuthMethod::ClientSecretJwt) {
+            algs.extend(policy.client_secret_jwt_algs.iter().map(|a| a.as_str()));
+        }
+        algs
     }
 
     /// The JWK Set: every published public key (RFC 7517 §5), cached for less than a key's

@@ -4,7 +4,8 @@
 
 use http::StatusCode;
 use portcullis_core::{
-    AuthorizeErrorCode, BearerErrorCode, OAuthError, RandomError, TokenErrorCode,
+    AuthorizeErrorCode, BearerErrorCode, ClientSecretSealError, OAuthError, RandomError,
+    TokenErrorCode,
 };
 use portcullis_store::StoreError;
 
@@ -110,6 +111,8 @@ pub(crate) enum Fault {
     Claims(ClaimsError),
     /// The random number generator failed.
     Random,
+    /// A `client_secret_jwt` client's sealed secret did not open.
+    ClientSecret(ClientSecretSealError),
 }
 
 impl Fault {
@@ -121,6 +124,7 @@ impl Fault {
             Self::Key(e) => ("signing key failure", e),
             Self::Claims(e) => ("claims source failure", e),
             Self::Random => ("random number generator failure", &RandomError),
+            Self::ClientSecret(e) => ("client secret failure", e),
         };
         tracing::error!(error = %error, source = ?error.source(), "{what}");
     }
@@ -148,6 +152,7 @@ faults! {
     KeyError: e => Fault::Key(e),
     ClaimsError: e => Fault::Claims(e),
     RandomError: _ => Fault::Random,
+    ClientSecretSealError: e => Fault::ClientSecret(e),
 }
 
 impl<C> From<Fault> for EndpointError<C> {

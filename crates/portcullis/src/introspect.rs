@@ -99,7 +99,9 @@ impl Provider {
                     client,
                     params,
                     now,
-                } = self.authenticate_client_request(req).await?;
+                } = self
+                    .authenticate_client_request(req, crate::paths::INTROSPECT)
+                    .await?;
                 // RFC 7662 §2.1: a client id alone authorizes nothing.
                 if client.is_public() {
                     return Err(unauthorized());

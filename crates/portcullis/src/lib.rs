@@ -27,13 +27,17 @@ mod authorize;
 mod blocking;
 mod claims;
 mod client_admin;
+mod client_assertions;
 mod client_certificate;
 mod client_endpoint;
+mod client_keys;
 mod clock;
 mod discovery;
 mod endpoint_error;
 mod grants;
 mod host_routes;
+#[cfg(feature = "http-fetcher")]
+mod http_fetcher;
 mod id_tokens;
 mod interaction;
 mod introspect;
@@ -64,10 +68,15 @@ pub use authorize::{
 pub use blocking::{BlockingError, BlockingPool};
 pub use claims::{ClaimsError, NoUserClaims, UserClaims};
 pub use client_admin::{RotateSecretError, RotatedSecret};
+pub use client_keys::{
+    FetchError, Fetcher, FETCH_TIMEOUT, JWKS_MAX_AGE, MAX_JWKS_BYTES, REFETCH_INTERVAL,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::paths;
 pub use grants::GrantSummary;
 pub use host_routes::HostRoutes;
+#[cfg(feature = "http-fetcher")]
+pub use http_fetcher::ReqwestFetcher;
 pub use interaction::Interaction;
 pub use keys::KeyError;
 pub use login::{NextStep, SessionFacts};

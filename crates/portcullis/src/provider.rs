@@ -3,14 +3,16 @@
 use std::sync::Arc;
 
 use portcullis_core::{
-    Algorithm, Client, ClientCertificateAuth, ClientError, InteractionKey, Issuer,
-    KeyEncryptionKeys, Policy, RandomError, ScopeSet,
+    Algorithm, Client, ClientCertificateAuth, ClientError, ClientKeys, ClientKind,
+    ClientSecretSealError, InteractionKey, Issuer, JwtClientSecret, KeyEncryptionKeys, Policy,
+    RandomError, ScopeSet, SealedClientSecret,
 };
 use portcullis_store::StoreError;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
+use crate::client_keys::{ClientKeyCache, Fetcher};
 use crate::clock::{Clock, SystemClock};
 use crate::key_ring::KeyRing;
 use crate::registration::RegistrationPolicy;
@@ -59,6 +61,14 @@ pub enum RegisterError {
     /// The random number generator failed while generating a secret.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// A `private_key_jwt` client with a `jwks_uri`, and no fetcher to fetch it
+    /// ([`ProviderBuilder::fetcher`]).
+    #[error("client {0}: a jwks_uri needs a fetcher (ProviderBuilder::fetcher)")]
+    NoFetcher(String),
+    /// A `client_secret_jwt` client whose sealed secret does not open here (no
+    /// key-encryption key, or sealed for another client or issuer).
+    #[error("client {0}: {1}")]
+    Secret(String, ClientSecretSealError),
 }
 
 pub(crate) struct Inner {
@@ -82,6 +92,10 @@ pub(crate) struct Inner {
     pub(crate) registration: RegistrationPolicy,
     /// The mutual-TLS client authentication methods offered (RFC 8705 §2).
     pub(crate) client_certificates: ClientCertificateAuth,
+    /// Fetches `private_key_jwt` clients' `jwks_uri`s.
+    pub(crate) fetcher: Option<Arc<dyn Fetcher>>,
+    /// `private_key_jwt` clients' parsed keys.
+    pub(crate) client_keys: ClientKeyCache,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -115,6 +129,7 @@ pub struct ProviderBuilder {
     advertised_scopes: ScopeSet,
     registration: RegistrationPolicy,
     client_certificates: ClientCertificateAuth,
+    fetcher: Option<Arc<dyn Fetcher>>,
 }
 
 impl ProviderBuilder {
@@ -125,6 +140,14 @@ impl ProviderBuilder {
     /// [`ClientCertificateAuth::Disabled`], neither method listed nor accepted.
     pub fn client_certificate_auth(mut self, offered: ClientCertificateAuth) -> Self {
         self.client_certificates = offered;
+        self
+    }
+
+    /// Sets how `private_key_jwt` clients' `jwks_uri`s are fetched (the `http-fetcher`
+    /// feature's `ReqwestFetcher`, or the host's own). Without one, clients with a
+    /// `jwks_uri` cannot be registered; clients with inline `jwks` need none.
+    pub fn fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
+        self.fetcher = Some(fetcher);
         self
     }
 
@@ -276,6 +299,8 @@ impl ProviderBuilder {
                 advertised_scopes: self.advertised_scopes,
                 registration: self.registration,
                 client_certificates: self.client_certificates,
+                fetcher: self.fetcher,
+                client_keys: ClientKeyCache::default(),
             }),
         })
     }
@@ -300,6 +325,7 @@ impl Provider {
             advertised_scopes: ScopeSet::new(),
             registration: RegistrationPolicy::closed(),
             client_certificates: ClientCertificateAuth::Disabled,
+            fetcher: None,
         }
     }
 
@@ -338,9 +364,38 @@ impl Provider {
             .await
     }
 
-    /// Registers (or replaces) a client of this issuer, after checking it is consistent.
+    /// Seals a `client_secret_jwt` secret for `client_id` under the current key-encryption
+    /// key ([`ClientKind::SecretJwt`]); fails without a key-encryption key.
+    pub fn seal_client_secret(
+        &self,
+        client_id: &str,
+        secret: &JwtClientSecret,
+    ) -> Result<SealedClientSecret, ClientSecretSealError> {
+        let inner = &self.inner;
+        let keks = inner.keks.as_ref().ok_or(ClientSecretSealError::NoKek)?;
+        SealedClientSecret::seal(secret, &inner.issuer, client_id, keks, inner.rng.as_ref())
+    }
+
+    /// Registers (or replaces) a client of this issuer, after checking it is consistent and
+    /// that this provider can authenticate it: a `jwks_uri` needs a
+    /// [fetcher](ProviderBuilder::fetcher), a `client_secret_jwt` secret must open under
+    /// this provider's key-encryption keys.
     pub async fn register_client(&self, client: &Client) -> Result<(), RegisterError> {
         client.validate()?;
+        let inner = &self.inner;
+        match &client.kind {
+            ClientKind::PrivateKeyJwt {
+                keys: ClientKeys::JwksUri(_),
+            } if inner.fetcher.is_none() => {
+                return Err(RegisterError::NoFetcher(client.id.clone()));
+            }
+            ClientKind::SecretJwt { secret } => {
+                secret
+                    .open(&inner.issuer, &client.id, inner.keks.as_ref())
+                    .map_err(|e| RegisterError::Secret(client.id.clone(), e))?;
+            }
+            _ => {}
+        }
         self.inner
             .stores
             .clients

@@ -24,7 +24,9 @@ impl Provider {
             client,
             params,
             now,
-        } = self.authenticate_client_request(req).await?;
+        } = self
+            .authenticate_client_request(req, crate::paths::REVOKE)
+            .await?;
         let request = RevocationRequest::parse(&params)?;
         let inner = &self.inner;
         let stores = &inner.stores;

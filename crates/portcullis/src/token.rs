@@ -48,7 +48,9 @@ impl Provider {
             client,
             params,
             now,
-        } = self.authenticate_client_request(req).await?;
+        } = self
+            .authenticate_client_request(req, crate::paths::TOKEN)
+            .await?;
         self.grant(&client, &params, now).await
     }
 

@@ -127,9 +127,13 @@ async fn public_clients_cannot_introspect() {
     let methods = &meta["introspection_endpoint_auth_methods_supported"];
     assert_eq!(
         methods,
-        &json!(["client_secret_basic", "client_secret_post"])
+        &json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
-    assert_eq!(meta["token_endpoint_auth_methods_supported"][2], "none");
+    assert_eq!(meta["token_endpoint_auth_methods_supported"][3], "none");
 }
 
 #[tokio::test]

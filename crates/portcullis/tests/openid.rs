@@ -83,7 +83,12 @@ async fn discovery_is_built_from_the_issuer_only() {
 async fn discovery_lists_what_the_core_supports_in_a_stable_order() {
     let h = Harness::with_policy(Policy::default()).await;
     let d: Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();
-    let secret_methods = ["client_secret_basic", "client_secret_post"];
+    // No key-encryption key here: no client_secret_jwt.
+    let secret_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ];
     for (field, expected) in [
         ("response_modes_supported", &["query"][..]),
         (
@@ -93,11 +98,21 @@ async fn discovery_lists_what_the_core_supports_in_a_stable_order() {
         ("subject_types_supported", &["public", "pairwise"]),
         (
             "token_endpoint_auth_methods_supported",
-            &["client_secret_basic", "client_secret_post", "none"],
+            &[
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none",
+            ],
         ),
         (
             "revocation_endpoint_auth_methods_supported",
-            &["client_secret_basic", "client_secret_post", "none"],
+            &[
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none",
+            ],
         ),
         (
             "introspection_endpoint_auth_methods_supported",

@@ -20,7 +20,7 @@ use portcullis::store::{SessionStore, StoreError};
 use portcullis::tls::{ServerTls, TlsError};
 use portcullis::{
     BlockingPool, BuildError, ClientCertificateAuth, Clock, HostRoutes, KeyError, Provider,
-    RegisterError, ServerLimits, Stores, SystemClock,
+    RegisterError, ReqwestFetcher, ServerLimits, Stores, SystemClock,
 };
 use portcullis_axum::into_response;
 use portcullis_interaction::{
@@ -67,6 +67,9 @@ pub enum StartError {
     /// The random number generator failed.
     #[error("the random number generator failed")]
     Random,
+    /// The HTTP client for clients' `jwks_uri`s could not be built.
+    #[error("cannot build the HTTP client for jwks_uri")]
+    Fetcher,
     /// The database could not be opened (or migrated).
     #[error("cannot open the database {}: {}", path.display(), chain(source))]
     Store {
@@ -186,6 +189,9 @@ pub(crate) async fn build(
         .client_certificate_auth(config.tls.as_ref().map_or_else(
             ClientCertificateAuth::default,
             ServerTls::client_certificate_auth,
+        ))
+        .fetcher(Arc::new(
+            ReqwestFetcher::new().map_err(|_| StartError::Fetcher)?,
         ));
     let builder = config.secrets.configure_provider(builder);
     let provider = builder.map_err(KeyError::from)?.build()?;

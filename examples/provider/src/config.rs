@@ -14,8 +14,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use portcullis::core::{
-    standard_claim, ClaimType, Client, ClientError, ClientKind, ClientOidc, ClientSecretHash,
-    ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy, SubjectType,
+    standard_claim, ClaimType, Client, ClientError, ClientKeys, ClientKind, ClientOidc,
+    ClientSecretHash, ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy,
+    SecretMethod, SubjectType,
 };
 use portcullis::tls::ServerTls;
 use portcullis::{RegistrationPolicy, ServerLimits};
@@ -443,18 +444,56 @@ impl FileConfig {
 }
 
 impl FileClient {
-    fn resolve(self, iterations: NonZeroU32, rng: &dyn SecureRandom) -> Result<Client, Invalid> {
+    fn resolve(
+        mut self,
+        iterations: NonZeroU32,
+        rng: &dyn SecureRandom,
+    ) -> Result<Client, Invalid> {
         if self.id.is_empty() {
             return Err(invalid("id", "must not be empty"));
         }
+        let keys = match (self.jwks.take(), self.jwks_uri.take()) {
+            (Some(set), None) => Some(ClientKeys::Jwks(set)),
+            (None, Some(uri)) => Some(ClientKeys::JwksUri(uri)),
+            (None, None) => None,
+            (Some(_), Some(_)) => return Err(invalid("jwks_uri", "give jwks or jwks_uri")),
+        };
+        let method = match self.token_endpoint_auth_method.as_deref() {
+            None => None,
+            Some("client_secret_basic") => Some(SecretMethod::Basic),
+            Some("client_secret_post") => Some(SecretMethod::Post),
+            Some("private_key_jwt") => {
+                let keys = keys.ok_or_else(|| invalid("jwks", "private_key_jwt needs keys"))?;
+                let has_secret = self.secret.is_some() || self.secret_hash.is_some();
+                if has_secret || self.kind != FileClientType::Confidential {
+                    return Err(invalid("secret", "a private_key_jwt client has no secret"));
+                }
+                return self.build(ClientKind::PrivateKeyJwt { keys });
+            }
+            Some(_) => return Err(invalid("token_endpoint_auth_method", "unsupported")),
+        };
+        let self_signed = self.kind == FileClientType::SelfSignedTlsClientAuth;
+        if (keys.is_some() && !self_signed)
+            || (method.is_some() && self.kind == FileClientType::Public)
+        {
+            return Err(invalid(
+                "token_endpoint_auth_method",
+                "does not fit the keys or type",
+            ));
+        }
         let kind = match self.kind {
-            FileClientType::Confidential => ClientKind::confidential(hash_one(
-                self.secret,
-                self.secret_hash,
-                ["secret", "secret_hash"],
-                iterations,
-                rng,
-            )?),
+            FileClientType::Confidential => ClientKind::Confidential {
+                method,
+                previous_secret: None,
+                secret_expires_at: None,
+                secret: hash_one(
+                    self.secret.take(),
+                    self.secret_hash.take(),
+                    ["secret", "secret_hash"],
+                    iterations,
+                    rng,
+                )?,
+            },
             FileClientType::Public if self.secret.is_some() => {
                 return Err(invalid("secret", "a public client has no secret"))
             }
@@ -466,12 +505,22 @@ impl FileClient {
                 return Err(invalid("secret", "a mutual-TLS client has no secret"))
             }
             FileClientType::TlsClientAuth => ClientKind::TlsClientAuth {
-                subject: self.subject.ok_or_else(|| invalid("subject", "missing"))?,
+                subject: self
+                    .subject
+                    .take()
+                    .ok_or_else(|| invalid("subject", "missing"))?,
             },
             FileClientType::SelfSignedTlsClientAuth => ClientKind::SelfSignedTlsClientAuth {
-                keys: self.jwks.ok_or_else(|| invalid("jwks", "missing"))?,
+                keys: match keys {
+                    Some(ClientKeys::Jwks(set)) => set,
+                    _ => return Err(invalid("jwks", "missing")),
+                },
             },
         };
+        self.build(kind)
+    }
+
+    fn build(self, kind: ClientKind) -> Result<Client, Invalid> {
         let subject_type = match (self.subject_type, self.sector_identifier) {
             (FileSubjectType::Public, None) => SubjectType::Public,
             (FileSubjectType::Public, Some(_)) => {
@@ -1015,5 +1064,63 @@ subject_salt = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI""#;
     fn syntax_errors_have_a_position() {
         let e = err("[lifetimes\n");
         assert!(e.to_string().starts_with("config, line 1"), "{e}");
+    }
+
+    /// `token_endpoint_auth_method`: a secret method held to one, or private_key_jwt with
+    /// `jwks` or `jwks_uri` and no secret.
+    #[test]
+    fn clients_declare_their_authentication_method() {
+        let client = |extra: &str| {
+            format!(
+                "[[clients]]\nid = \"svc\"\ntype = \"confidential\"\nallowed_scopes = \"read\"\n\
+                 grant_types = [\"client_credentials\"]\n{extra}\n"
+            )
+        };
+        let jwks = r#"jwks = { keys = [{ kty = "OKP", crv = "Ed25519", x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] }"#;
+        let c = Config::parse(&client(&format!(
+            "token_endpoint_auth_method = \"private_key_jwt\"\n{jwks}"
+        )))
+        .unwrap();
+        assert!(matches!(
+            &c.clients[0].kind,
+            ClientKind::PrivateKeyJwt { keys: ClientKeys::Jwks(set) } if set.keys.len() == 1
+        ));
+        let c = Config::parse(&client(
+            "token_endpoint_auth_method = \"private_key_jwt\"\njwks_uri = \"https://rp.example/jwks\"",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.clients[0].kind,
+            ClientKind::PrivateKeyJwt {
+                keys: ClientKeys::JwksUri("https://rp.example/jwks".into())
+            }
+        );
+        let c = Config::parse(&client(
+            "secret = \"s\"\ntoken_endpoint_auth_method = \"client_secret_post\"",
+        ))
+        .unwrap();
+        assert!(matches!(
+            c.clients[0].kind,
+            ClientKind::Confidential {
+                method: Some(SecretMethod::Post),
+                ..
+            }
+        ));
+        for (extra, field) in [
+            ("token_endpoint_auth_method = \"private_key_jwt\"", "jwks"),
+            (
+                &format!("secret = \"s\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\n{jwks}"),
+                "secret",
+            ),
+            (&format!("secret = \"s\"\n{jwks}"), "token_endpoint_auth_method"),
+            ("secret = \"s\"\ntoken_endpoint_auth_method = \"tls_client_auth\"", "token_endpoint_auth_method"),
+            (
+                "token_endpoint_auth_method = \"private_key_jwt\"\njwks_uri = \"http://rp.example/j\"",
+                "client",
+            ),
+        ] {
+            let e = err(&client(extra)).to_string();
+            assert!(e.contains(&format!("clients[0].{field}")), "{extra}: {e}");
+        }
     }
 }

@@ -172,7 +172,11 @@ pub(crate) struct FileClient {
     pub(crate) secret_hash: Option<ClientSecretHash>,
     /// E.g. `{ tls_client_auth_san_dns = "client.example" }` (RFC 8705 §2.1.2).
     pub(crate) subject: Option<CertificateSubject>,
+    /// `client_secret_basic`, `client_secret_post` or `private_key_jwt` (with `jwks` or
+    /// `jwks_uri`); by default a confidential client may use either secret method.
+    pub(crate) token_endpoint_auth_method: Option<String>,
     pub(crate) jwks: Option<JwkSet>,
+    pub(crate) jwks_uri: Option<String>,
     #[serde(default)]
     pub(crate) redirect_uris: Vec<RedirectUri>,
     pub(crate) allowed_scopes: ScopeSet,

@@ -57,3 +57,57 @@ impl fmt::Display for Algorithm {
         f.write_str(self.as_str())
     }
 }
+
+/// The HMAC algorithms of JWS (RFC 7518 §3.2), for MACs keyed with a shared secret (e.g.
+/// `client_secret_jwt`, OpenID Connect Core §9). Kept apart from [`Algorithm`], so that no
+/// public key is ever used as an HMAC secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum MacAlgorithm {
+    /// HMAC with SHA-256.
+    HS256,
+    /// HMAC with SHA-384.
+    HS384,
+    /// HMAC with SHA-512.
+    HS512,
+}
+
+impl MacAlgorithm {
+    /// Every HMAC algorithm.
+    pub const ALL: [MacAlgorithm; 3] = [Self::HS256, Self::HS384, Self::HS512];
+
+    /// The `alg` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::HS384 => "HS384",
+            Self::HS512 => "HS512",
+        }
+    }
+
+    /// Parses an `alg` value; `None` for anything but the three HMAC algorithms.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == value)
+    }
+
+    /// ring's HMAC algorithm.
+    pub(crate) fn ring_algorithm(self) -> ring::hmac::Algorithm {
+        match self {
+            Self::HS256 => ring::hmac::HMAC_SHA256,
+            Self::HS384 => ring::hmac::HMAC_SHA384,
+            Self::HS512 => ring::hmac::HMAC_SHA512,
+        }
+    }
+
+    /// A MAC of `message` under `secret`: what a client signing with this algorithm sends
+    /// (for tests and clients of this crate).
+    pub fn sign(self, secret: &[u8], message: &[u8]) -> Vec<u8> {
+        let key = ring::hmac::Key::new(self.ring_algorithm(), secret);
+        ring::hmac::sign(&key, message).as_ref().to_vec()
+    }
+}
+
+impl fmt::Display for MacAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -4,7 +4,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ring::rand::SecureRandom;
 use serde::{Deserialize, Serialize};
 
-use super::algorithm::Algorithm;
+use super::algorithm::{Algorithm, MacAlgorithm};
 use super::error::JoseError;
 use super::signing_key::SigningKey;
 use super::verifying_key::VerifyingKey;
@@ -100,42 +100,83 @@ pub fn verify_compact(
     keys: &[VerifyingKey],
     allowed: &[Algorithm],
 ) -> Result<VerifiedJws, JoseError> {
-    if token.len() > MAX_JWS_LEN {
-        return Err(JoseError::Malformed);
-    }
-    let mut parts = token.split('.');
-    let (Some(h64), Some(p64), Some(s64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(JoseError::Malformed);
-    };
-    let header_bytes = URL_SAFE_NO_PAD
-        .decode(h64)
-        .map_err(|_| JoseError::Malformed)?;
-    let raw: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&header_bytes).map_err(|_| JoseError::Malformed)?;
-    if raw.contains_key("crit") {
-        return Err(JoseError::UnsupportedCritical);
-    }
-    let header: JwsHeader =
-        serde_json::from_value(serde_json::Value::Object(raw)).map_err(|_| JoseError::Malformed)?;
-    let alg = Algorithm::parse(&header.alg)
+    let parts = Compact::split(token)?;
+    let alg = Algorithm::parse(&parts.header.alg)
         .filter(|a| allowed.contains(a))
         .ok_or(JoseError::AlgorithmNotAllowed)?;
-    let key = select_key(keys, header.kid.as_deref(), alg)?;
-    let payload = URL_SAFE_NO_PAD
-        .decode(p64)
-        .map_err(|_| JoseError::Malformed)?;
-    let sig = URL_SAFE_NO_PAD
-        .decode(s64)
-        .map_err(|_| JoseError::Malformed)?;
-    let signing_input_len = h64.len() + 1 + p64.len();
-    key.verify(alg, &token.as_bytes()[..signing_input_len], &sig)?;
+    let key = select_key(keys, parts.header.kid.as_deref(), alg)?;
+    let (payload, sig) = parts.decode_payload_and_signature()?;
+    key.verify(alg, parts.signing_input, &sig)?;
     Ok(VerifiedJws {
-        header,
+        header: parts.header,
         alg,
         payload,
     })
+}
+
+/// Verifies a compact JWS MACed with `secret` (RFC 7518 §3.2), accepting only the HMAC
+/// algorithms in `allowed`: an asymmetric `alg` (or `none`) is refused before the secret is
+/// used. The comparison is ring's, in constant time. Returns the payload and the algorithm.
+pub fn verify_compact_hmac(
+    token: &str,
+    secret: &[u8],
+    allowed: &[MacAlgorithm],
+) -> Result<(Vec<u8>, MacAlgorithm), JoseError> {
+    let parts = Compact::split(token)?;
+    let alg = MacAlgorithm::parse(&parts.header.alg)
+        .filter(|a| allowed.contains(a))
+        .ok_or(JoseError::AlgorithmNotAllowed)?;
+    let (payload, sig) = parts.decode_payload_and_signature()?;
+    let key = ring::hmac::Key::new(alg.ring_algorithm(), secret);
+    ring::hmac::verify(&key, parts.signing_input, &sig).map_err(|_| JoseError::InvalidSignature)?;
+    Ok((payload, alg))
+}
+
+/// A compact JWS split into its parts, its protected header read (RFC 7515 §7.1).
+struct Compact<'a> {
+    header: JwsHeader,
+    signing_input: &'a [u8],
+    payload: &'a str,
+    signature: &'a str,
+}
+
+impl<'a> Compact<'a> {
+    fn split(token: &'a str) -> Result<Self, JoseError> {
+        if token.len() > MAX_JWS_LEN {
+            return Err(JoseError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(h64), Some(p64), Some(s64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JoseError::Malformed);
+        };
+        let header_bytes = URL_SAFE_NO_PAD
+            .decode(h64)
+            .map_err(|_| JoseError::Malformed)?;
+        let raw: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&header_bytes).map_err(|_| JoseError::Malformed)?;
+        if raw.contains_key("crit") {
+            return Err(JoseError::UnsupportedCritical);
+        }
+        let header: JwsHeader = serde_json::from_value(serde_json::Value::Object(raw))
+            .map_err(|_| JoseError::Malformed)?;
+        Ok(Self {
+            header,
+            signing_input: &token.as_bytes()[..h64.len() + 1 + p64.len()],
+            payload: p64,
+            signature: s64,
+        })
+    }
+
+    fn decode_payload_and_signature(&self) -> Result<(Vec<u8>, Vec<u8>), JoseError> {
+        let decode = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|_| JoseError::Malformed)
+        };
+        Ok((decode(self.payload)?, decode(self.signature)?))
+    }
 }
 
 fn select_key<'k>(

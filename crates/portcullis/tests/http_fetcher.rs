@@ -1,0 +1,87 @@
+//! The default fetcher (feature `http-fetcher`) against a loopback server: it returns a
+//! document, refuses one larger than asked, follows no redirect, refuses plain http off
+//! loopback, and gives up on a server that never answers.
+#![cfg(feature = "http-fetcher")]
+
+use std::time::Duration;
+
+use portcullis::{FetchError, Fetcher, ReqwestFetcher, FETCH_TIMEOUT};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Serves `response` (status line, headers and body) to every connection; never answers
+/// when it is `None`.
+async fn serve(response: Option<String>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let response = response.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                match response {
+                    Some(r) => {
+                        let _ = socket.write_all(r.as_bytes()).await;
+                    }
+                    None => tokio::time::sleep(FETCH_TIMEOUT * 2).await,
+                }
+            });
+        }
+    });
+    format!("http://{addr}/jwks")
+}
+
+fn ok(body: &str) -> Option<String> {
+    Some(format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ))
+}
+
+#[tokio::test]
+async fn fetches_within_bounds_and_nothing_else() {
+    let f = ReqwestFetcher::new().unwrap();
+    let url = serve(ok(r#"{"keys":[]}"#)).await;
+    assert_eq!(f.fetch(&url, 1024).await.unwrap(), br#"{"keys":[]}"#);
+    // Larger than asked (declared length).
+    assert!(matches!(
+        f.fetch(&url, 5).await,
+        Err(FetchError::TooLarge(5))
+    ));
+    // Larger than asked, without a declared length.
+    let chunked = serve(Some(format!(
+        "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{}",
+        "x".repeat(10_000)
+    )))
+    .await;
+    assert!(matches!(
+        f.fetch(&chunked, 100).await,
+        Err(FetchError::TooLarge(100))
+    ));
+    // A redirect is not followed.
+    let redirect = serve(Some(format!(
+        "HTTP/1.1 302 Found\r\nlocation: {url}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    )))
+    .await;
+    assert!(matches!(
+        f.fetch(&redirect, 1024).await,
+        Err(FetchError::Failed(_))
+    ));
+    // Plain http off loopback is refused before any connection.
+    assert!(matches!(
+        f.fetch("http://rp.example/jwks", 1024).await,
+        Err(FetchError::RefusedUrl)
+    ));
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    let f = ReqwestFetcher::with_timeout(Duration::from_millis(200)).unwrap();
+    let url = serve(None).await;
+    assert!(matches!(
+        f.fetch(&url, 1024).await,
+        Err(FetchError::Timeout)
+    ));
+}
