@@ -1784,7 +1784,11 @@ async fn rfc7662_2_1_introspection_needs_an_authorized_caller() {
     let meta = discovery(&server, &[]).await;
     assert_eq!(
         meta["introspection_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
     let other = post_form(&introspect, &DEMO_SERVICE_CLIENT, &[("token", access)]).await;
     assert_eq!(

@@ -140,6 +140,17 @@ impl ClientKind {
             method: None,
         }
     }
+
+    /// A confidential client with one secret, `secret`, that never expires, held to the
+    /// secret method `method` (its `token_endpoint_auth_method`).
+    pub fn confidential_with(secret: ClientSecretHash, method: SecretMethod) -> Self {
+        Self::Confidential {
+            secret,
+            previous_secret: None,
+            secret_expires_at: None,
+            method: Some(method),
+        }
+    }
 }
 
 /// The grant types a client may use (RFC 6749 §4, §6).

@@ -685,6 +685,8 @@ mod tests {
                 "client_secret_post",
                 "client_secret_jwt",
                 "private_key_jwt",
+                "tls_client_auth",
+                "self_signed_tls_client_auth",
                 "none"
             ]
         );

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{Client, ClientKind, ClientOidc, GrantType, SubjectType};
+use crate::client::{Client, ClientKind, ClientOidc, GrantType, SecretMethod, SubjectType};
 use crate::client_auth::ClientAuthMethod;
 use crate::client_secret::ClientSecretHash;
 use crate::error::OAuthError;
@@ -200,11 +200,17 @@ mod auth_method {
     }
 }
 
-/// The supported method called `name`.
+/// The methods a client may register with: those [`client_kind`] maps (the JWT and
+/// mutual-TLS methods are for clients the host registers, so far).
+const REGISTRABLE_METHODS: [ClientAuthMethod; 3] = [
+    ClientAuthMethod::ClientSecretBasic,
+    ClientAuthMethod::ClientSecretPost,
+    ClientAuthMethod::None,
+];
+
+/// The registrable method called `name`.
 fn auth_method_named(name: &str) -> Option<ClientAuthMethod> {
-    ClientAuthMethod::ALL
-        .into_iter()
-        .find(|m| m.as_str() == name)
+    REGISTRABLE_METHODS.into_iter().find(|m| m.as_str() == name)
 }
 
 /// The [`ClientKind`] of a client registered with `method`: the one place metadata becomes
@@ -216,10 +222,13 @@ pub fn client_kind(
 ) -> Option<ClientKind> {
     match (method, secret) {
         (ClientAuthMethod::None, _) => Some(ClientKind::Public),
-        (
-            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost,
-            Some(secret),
-        ) => Some(ClientKind::confidential(secret)),
+        // Held to the one secret method it registered (RFC 7591 §2).
+        (ClientAuthMethod::ClientSecretBasic, Some(secret)) => {
+            Some(ClientKind::confidential_with(secret, SecretMethod::Basic))
+        }
+        (ClientAuthMethod::ClientSecretPost, Some(secret)) => {
+            Some(ClientKind::confidential_with(secret, SecretMethod::Post))
+        }
         _ => None,
     }
 }
@@ -930,7 +939,10 @@ mod tests {
         .metadata;
         let hash = ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap();
         let kind = client_kind(m.token_endpoint_auth_method, Some(hash.clone())).unwrap();
-        assert_eq!(kind, ClientKind::confidential(hash));
+        assert_eq!(
+            kind,
+            ClientKind::confidential_with(hash, SecretMethod::Basic)
+        );
         let reg = ClientRegistration::new(m.clone(), TokenHash::of("t"), UnixTime::from_secs(7));
         let c = m.to_client("c1".into(), kind, reg.clone()).unwrap();
         assert_eq!(c.id, "c1");
