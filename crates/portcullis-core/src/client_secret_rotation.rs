@@ -333,4 +333,15 @@ mod tests {
         assert_eq!(check(&kind, &b, 0), Some((false, false)));
         assert_eq!(check(&kind, &"c".repeat(43), 5), None, "expired");
     }
+
+    /// A check names what it compares (the hashes' kinds) but never the presented secret.
+    #[test]
+    fn debug_shows_no_secret() {
+        let presented = "p".repeat(43);
+        let kind = ClientKind::confidential(sha(&presented));
+        let check = SecretCheck::new(&presented, &kind, NOW).unwrap();
+        let debug = format!("{check:?}");
+        assert!(debug.starts_with("SecretCheck { current: Some("), "{debug}");
+        assert!(!debug.contains(&presented), "{debug}");
+    }
 }
