@@ -12,6 +12,7 @@ mod client;
 mod client_assertion;
 mod client_auth;
 mod client_certificate;
+mod client_id_metadata;
 mod client_secret;
 mod client_secret_rotation;
 mod consent;
@@ -28,6 +29,7 @@ mod oidc;
 mod params;
 mod pkce;
 mod policy;
+mod public_address;
 mod records;
 mod redirect_uri;
 mod refresh_grace;
@@ -62,6 +64,10 @@ pub use client_auth::{
 pub use client_certificate::{
     authenticate_client_certificate, certificate_key_registered, CertificateChain,
     CertificateSubject, ClientCertificate, ClientCertificateAuth,
+};
+pub use client_id_metadata::{
+    cache_control_max_age, client_from_metadata_document, document_max_age, is_client_id_url,
+    DEFAULT_DOCUMENT_AGE, MAX_DOCUMENT_AGE, MAX_DOCUMENT_BYTES, MIN_DOCUMENT_AGE,
 };
 pub use client_secret::{ClientSecretHash, ClientSecretHashError};
 pub use client_secret_rotation::{
@@ -98,6 +104,7 @@ pub use oidc::{
 pub use params::{Params, ParamsError};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};
 pub use policy::{KeyPolicy, Lifetimes, Policy};
+pub use public_address::is_public_address;
 pub use records::{AccessTokenRecord, CodeRecord, Grant, RefreshTokenRecord, SessionRecord};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use refresh_grace::{open_grace_answer, seal_grace_answer};

@@ -82,7 +82,7 @@ impl RegistrationErrorCode {
 /// A refusal of a registration.
 pub type RegistrationError = OAuthError<RegistrationErrorCode>;
 
-fn metadata_error(description: impl Into<Cow<'static, str>>) -> RegistrationError {
+pub(crate) fn metadata_error(description: impl Into<Cow<'static, str>>) -> RegistrationError {
     OAuthError::new(RegistrationErrorCode::InvalidClientMetadata, description)
 }
 
@@ -579,18 +579,29 @@ impl ClientMetadata {
         kind: ClientKind,
         registration: ClientRegistration,
     ) -> Result<Client, RegistrationError> {
+        let mut client = self.client_of_kind(id, kind)?;
+        client.registration = Some(Box::new(registration));
+        Ok(client)
+    }
+
+    /// The client `id` of `kind` these (checked) metadata describe, validated; shared with
+    /// client ID metadata documents, which have no registration to keep.
+    pub(crate) fn client_of_kind(
+        &self,
+        id: String,
+        kind: ClientKind,
+    ) -> Result<Client, RegistrationError> {
         let oidc = ClientOidc {
             id_token_signed_response_alg: self.id_token_signed_response_alg,
             subject_type: self.subject_type()?,
             require_auth_time: self.require_auth_time,
             post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
         };
-        let mut client = Client::new(id, kind)
+        let client = Client::new(id, kind)
             .with_redirect_uris(self.redirect_uris.iter().cloned())
             .with_allowed_scopes(self.scope.clone())
             .with_grant_types(self.grant_types.iter().copied())
             .with_oidc(oidc);
-        client.registration = Some(Box::new(registration));
         client
             .validate()
             .map_err(|e| metadata_error(e.to_string()))?;

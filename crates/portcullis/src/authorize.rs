@@ -183,17 +183,10 @@ impl Provider {
         let inner = &self.inner;
         let now = inner.clock.now();
         let client = match params.get("client_id") {
-            Some(id) if !params.is_repeated("client_id") => {
-                match inner
-                    .stores
-                    .clients
-                    .find_client(&inner.issuer, id, now)
-                    .await
-                {
-                    Ok(c) => c,
-                    Err(e) => return AuthorizeOutcome::Respond(error_page(e)),
-                }
-            }
+            Some(id) if !params.is_repeated("client_id") => match self.find_client(id, now).await {
+                Ok(c) => c,
+                Err(e) => return AuthorizeOutcome::Respond(error_page(e)),
+            },
             _ => None,
         };
         let request = match validate_authorization_request(
@@ -316,12 +309,7 @@ impl Provider {
         }
         // The client may have been removed since the request was validated: its redirect URI
         // is then no longer trusted.
-        let client = match inner
-            .stores
-            .clients
-            .find_client(&inner.issuer, request.client_id(), now)
-            .await
-        {
+        let client = match self.find_client(request.client_id(), now).await {
             Ok(Some(c)) if c.find_redirect_uri(request.redirect_uri()).is_some() => c,
             Ok(_) => return invalid_request("unknown client"),
             Err(e) => return error_page(e),

@@ -57,11 +57,7 @@ impl Provider {
         let auth = ClientAuthentication::extract(authorization, &params)?;
         let inner = &self.inner;
         let now = inner.clock.now();
-        let client = inner
-            .stores
-            .clients
-            .find_client(&inner.issuer, &auth.client_id, now)
-            .await?;
+        let client = self.find_client(&auth.client_id, now).await?;
         // PBKDF2 on the blocking pool, never on this async worker (a SHA-256 at once). During
         // a rollover both secrets are compared, in one job: a rotation's new secret is a
         // SHA-256 one, so at most one of them is stretched.

@@ -38,6 +38,10 @@ pub enum FetchError {
     /// The answer was larger than allowed.
     #[error("the document is larger than {0} bytes")]
     TooLarge(usize),
+    /// The host resolves to no public address (loopback, private, link-local…): refused
+    /// against server-side request forgery.
+    #[error("refused address")]
+    RefusedAddress,
     /// The fetch took longer than allowed.
     #[error("the fetch timed out")]
     Timeout,
@@ -56,6 +60,40 @@ pub trait Fetcher: Send + Sync + 'static {
     /// GETs `url` (https, or http on a loopback address), following no redirect, and returns
     /// its body: at most `max_bytes`, else [`FetchError::TooLarge`].
     async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError>;
+
+    /// As [`fetch`](Fetcher::fetch), with how long the document may be cached (from its
+    /// `Cache-Control`, see [`Fetched::max_age`]). By default: no caching information.
+    async fn fetch_document(&self, url: &str, max_bytes: usize) -> Result<Fetched, FetchError> {
+        Ok(Fetched::new(self.fetch(url, max_bytes).await?))
+    }
+}
+
+/// A fetched document and what its answer said about caching it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fetched {
+    /// The body.
+    pub body: Vec<u8>,
+    /// Its freshness lifetime (RFC 9111 §5.2.2: `max-age`, zero for `no-store` or
+    /// `no-cache`; see `portcullis_core::cache_control_max_age`); `None` when the answer
+    /// said nothing.
+    pub max_age: Option<Duration>,
+}
+
+impl Fetched {
+    /// `body`, without caching information.
+    pub fn new(body: Vec<u8>) -> Self {
+        Self {
+            body,
+            max_age: None,
+        }
+    }
+
+    /// The same, fresh for `max_age`.
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
 }
 
 /// One client's parsed keys.

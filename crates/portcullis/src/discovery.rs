@@ -91,6 +91,9 @@ struct Metadata<'a> {
     require_request_uri_registration: bool,
     authorization_response_iss_parameter_supported: bool,
     prompt_values_supported: &'static [&'static str],
+    /// draft-ietf-oauth-client-id-metadata-document, "Authorization Server Metadata".
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    client_id_metadata_document_supported: bool,
 }
 
 impl Provider {
@@ -155,6 +158,7 @@ impl Provider {
             require_request_uri_registration: false,
             authorization_response_iss_parameter_supported: true,
             prompt_values_supported: &Prompt::VALUES,
+            client_id_metadata_document_supported: inner.client_documents.is_enabled(),
         };
         cacheable(serde_json::to_vec(&metadata).unwrap_or_default(), 300)
     }

@@ -1,18 +1,32 @@
 //! The default [`Fetcher`] (feature `http-fetcher`): reqwest over rustls with ring, no
-//! redirects, no proxy, bounded in time and size.
+//! redirects, no proxy, bounded in time and size, public addresses only.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use portcullis_core::ClientKeys;
+use portcullis_core::{cache_control_max_age, is_public_address, ClientKeys};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::client_keys::{FetchError, Fetcher, FETCH_TIMEOUT};
+use crate::client_keys::{FetchError, Fetched, Fetcher, FETCH_TIMEOUT};
 
 /// Fetches with reqwest (rustls on ring, the system's root certificates): https, or http to
 /// a loopback address; redirects are not followed (a redirect is an error), proxies from the
 /// environment are ignored, the whole fetch is bounded by [`FETCH_TIMEOUT`], and the body is
 /// read only up to the size asked for.
+///
+/// Against server-side request forgery, it connects to public addresses only
+/// ([`is_public_address`]): a URL whose host is a loopback, private, link-local… address is
+/// refused ([`FetchError::RefusedAddress`]), and a host name resolves to its public
+/// addresses only (none: refused), checked when connecting, so that a name that resolves
+/// to an internal address later (DNS rebinding) gains nothing.
+/// [`dangerous_allow_private_addresses`](Self::dangerous_allow_private_addresses) lifts
+/// this, for development and tests.
 #[derive(Debug, Clone)]
 pub struct ReqwestFetcher {
     client: reqwest::Client,
+    allow_private: bool,
 }
 
 impl ReqwestFetcher {
@@ -23,32 +37,103 @@ impl ReqwestFetcher {
 
     /// A fetcher whose fetches take at most `timeout` (the engine never waits longer than
     /// [`FETCH_TIMEOUT`] whatever this is).
-    pub fn with_timeout(timeout: std::time::Duration) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
+    pub fn with_timeout(timeout: Duration) -> Result<Self, FetchError> {
+        Self::build(timeout, false)
+    }
+
+    /// A fetcher that also connects to loopback, private and link-local addresses: a
+    /// client's `jwks_uri` or metadata document URL can then reach this server's own
+    /// network. For development and tests on loopback only.
+    pub fn dangerous_allow_private_addresses(timeout: Duration) -> Result<Self, FetchError> {
+        Self::build(timeout, true)
+    }
+
+    fn build(timeout: Duration, allow_private: bool) -> Result<Self, FetchError> {
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .timeout(timeout)
-            .connect_timeout(timeout)
+            .connect_timeout(timeout);
+        if !allow_private {
+            builder = builder.dns_resolver(Arc::new(PublicOnly));
+        }
+        let client = builder
             .build()
             .map_err(|e| FetchError::Failed(Box::new(e)))?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            allow_private,
+        })
+    }
+
+    /// Whether `url` names an address literally that is not public.
+    fn names_private_address(url: &str) -> bool {
+        let host = url::Url::parse(url).ok().and_then(|u| match u.host()? {
+            url::Host::Ipv4(a) => Some(IpAddr::V4(a)),
+            url::Host::Ipv6(a) => Some(IpAddr::V6(a)),
+            url::Host::Domain(_) => None,
+        });
+        host.is_some_and(|a| !is_public_address(a))
+    }
+}
+
+/// Resolves with the system's resolver, keeping public addresses only.
+struct PublicOnly;
+
+/// A host name resolved to no public address.
+#[derive(Debug, thiserror::Error)]
+#[error("the host has no public address")]
+struct NoPublicAddress;
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = found.filter(|a| is_public_address(a.ip())).collect();
+            if public.is_empty() {
+                return Err(NoPublicAddress.into());
+            }
+            let addrs: Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The [`FetchError`] of a reqwest error.
+fn fetch_error(e: reqwest::Error) -> FetchError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        // Possibly wrapped in an io::Error, whose `source` skips what it wraps.
+        let wrapped = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.is::<NoPublicAddress>());
+        if s.is::<NoPublicAddress>() || wrapped {
+            return FetchError::RefusedAddress;
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        FetchError::Timeout
+    } else {
+        FetchError::Failed(Box::new(e))
     }
 }
 
 #[async_trait]
 impl Fetcher for ReqwestFetcher {
     async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+        Ok(self.fetch_document(url, max_bytes).await?.body)
+    }
+
+    async fn fetch_document(&self, url: &str, max_bytes: usize) -> Result<Fetched, FetchError> {
         if !ClientKeys::is_acceptable_uri(url) {
             return Err(FetchError::RefusedUrl);
         }
-        let failed = |e: reqwest::Error| {
-            if e.is_timeout() {
-                FetchError::Timeout
-            } else {
-                FetchError::Failed(Box::new(e))
-            }
-        };
-        let mut response = self.client.get(url).send().await.map_err(failed)?;
+        if !self.allow_private && Self::names_private_address(url) {
+            return Err(FetchError::RefusedAddress);
+        }
+        let mut response = self.client.get(url).send().await.map_err(fetch_error)?;
         if response.status() != reqwest::StatusCode::OK {
             return Err(FetchError::Failed(
                 format!("status {}", response.status()).into(),
@@ -61,13 +146,24 @@ impl Fetcher for ReqwestFetcher {
         {
             return Err(too_large);
         }
+        let max_age = response
+            .headers()
+            .get_all(reqwest::header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(cache_control_max_age)
+            .min();
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+        while let Some(chunk) = response.chunk().await.map_err(fetch_error)? {
             if body.len() + chunk.len() > max_bytes {
                 return Err(too_large);
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        let fetched = Fetched::new(body);
+        Ok(match max_age {
+            Some(age) => fetched.with_max_age(age),
+            None => fetched,
+        })
     }
 }

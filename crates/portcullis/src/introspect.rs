@@ -209,12 +209,7 @@ impl Provider {
         client_id: &str,
         now: UnixTime,
     ) -> Result<Option<Arc<Client>>, TokenEndpointError> {
-        let inner = &self.inner;
-        Ok(inner
-            .stores
-            .clients
-            .find_client(&inner.issuer, client_id, now)
-            .await?)
+        Ok(self.find_client(client_id, now).await?)
     }
 
     fn describe_access(

@@ -29,6 +29,7 @@ mod claims;
 mod client_admin;
 mod client_assertions;
 mod client_certificate;
+mod client_documents;
 mod client_endpoint;
 mod client_keys;
 mod clock;
@@ -68,8 +69,9 @@ pub use authorize::{
 pub use blocking::{BlockingError, BlockingPool};
 pub use claims::{ClaimsError, NoUserClaims, UserClaims};
 pub use client_admin::{RotateSecretError, RotatedSecret};
+pub use client_documents::{ClientIdMetadataDocuments, DOCUMENT_RETRY_AFTER};
 pub use client_keys::{
-    FetchError, Fetcher, FETCH_TIMEOUT, JWKS_MAX_AGE, MAX_JWKS_BYTES, REFETCH_INTERVAL,
+    FetchError, Fetched, Fetcher, FETCH_TIMEOUT, JWKS_MAX_AGE, MAX_JWKS_BYTES, REFETCH_INTERVAL,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::paths;

@@ -134,10 +134,7 @@ impl Provider {
         };
         let client = match &client_id {
             Some(id) => Some(
-                inner
-                    .stores
-                    .clients
-                    .find_client(&inner.issuer, id, now)
+                self.find_client(id, now)
                     .await?
                     .ok_or_else(|| invalid_request("unknown client"))?,
             ),

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use portcullis_core::{
     Algorithm, Client, ClientCertificateAuth, ClientError, ClientKeys, ClientKind,
     ClientSecretSealError, InteractionKey, Issuer, JwtClientSecret, KeyEncryptionKeys, Policy,
-    RandomError, ScopeSet, SealedClientSecret,
+    RandomError, ScopeSet, SealedClientSecret, UnixTime,
 };
 use portcullis_store::StoreError;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
+use crate::client_documents::{ClientIdMetadataDocuments, DocumentCache};
 use crate::client_keys::{ClientKeyCache, Fetcher};
 use crate::clock::{Clock, SystemClock};
 use crate::key_ring::KeyRing;
@@ -43,6 +44,13 @@ pub enum BuildError {
     /// Two signers were given for one algorithm.
     #[error("two signers for {0}")]
     DuplicateSigner(Algorithm),
+    /// Client ID metadata documents are enabled without a fetcher to fetch them
+    /// ([`ProviderBuilder::fetcher`]).
+    #[error("client ID metadata documents need a fetcher (ProviderBuilder::fetcher)")]
+    ClientDocumentsWithoutFetcher,
+    /// A client ID metadata document prefix is not an `https` URL ending in `/`.
+    #[error("client ID metadata document prefix {0:?} is not an https URL ending in /")]
+    ClientDocumentPrefix(String),
 }
 
 /// Why a client could not be registered.
@@ -96,6 +104,10 @@ pub(crate) struct Inner {
     pub(crate) fetcher: Option<Arc<dyn Fetcher>>,
     /// `private_key_jwt` clients' parsed keys.
     pub(crate) client_keys: ClientKeyCache,
+    /// Which clients may identify themselves by a client ID metadata document.
+    pub(crate) client_documents: ClientIdMetadataDocuments,
+    /// The clients fetched documents describe.
+    pub(crate) document_cache: DocumentCache,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -130,9 +142,20 @@ pub struct ProviderBuilder {
     registration: RegistrationPolicy,
     client_certificates: ClientCertificateAuth,
     fetcher: Option<Arc<dyn Fetcher>>,
+    client_documents: ClientIdMetadataDocuments,
 }
 
 impl ProviderBuilder {
+    /// Lets clients identify themselves by a client ID metadata document
+    /// (draft-ietf-oauth-client-id-metadata-document) as `policy` says: a `client_id` that
+    /// is an `https` URL names the client its document describes (see
+    /// [`ClientIdMetadataDocuments`]). Default: disabled. Needs a
+    /// [fetcher](ProviderBuilder::fetcher).
+    pub fn client_id_metadata_documents(mut self, policy: ClientIdMetadataDocuments) -> Self {
+        self.client_documents = policy;
+        self
+    }
+
     /// Offers mutual-TLS client authentication (RFC 8705 §2) as far as the TLS layer in
     /// front of the provider supports it (with the `tls` feature, `ServerTls` says): the
     /// adapters then hand each request the client's certificate as a
@@ -270,6 +293,12 @@ impl ProviderBuilder {
         {
             return Err(BuildError::NoKeyEncryptionKey);
         }
+        if self.client_documents.is_enabled() && self.fetcher.is_none() {
+            return Err(BuildError::ClientDocumentsWithoutFetcher);
+        }
+        if let Some(p) = self.client_documents.invalid_prefix() {
+            return Err(BuildError::ClientDocumentPrefix(p.to_owned()));
+        }
         let interaction_key = match self.interaction_key {
             Some(k) => InteractionKey::from_bytes(&k),
             None => InteractionKey::generate(self.rng.as_ref())?,
@@ -301,6 +330,8 @@ impl ProviderBuilder {
                 client_certificates: self.client_certificates,
                 fetcher: self.fetcher,
                 client_keys: ClientKeyCache::default(),
+                client_documents: self.client_documents,
+                document_cache: DocumentCache::default(),
             }),
         })
     }
@@ -326,6 +357,7 @@ impl Provider {
             registration: RegistrationPolicy::closed(),
             client_certificates: ClientCertificateAuth::Disabled,
             fetcher: None,
+            client_documents: ClientIdMetadataDocuments::disabled(),
         }
     }
 
@@ -354,14 +386,30 @@ impl Provider {
             + stores.replays.purge_expired(now).await?)
     }
 
-    /// The registered client `client_id`, if any (and not expired).
+    /// The client `client_id`, if any: registered (and not expired), or described by its
+    /// client ID metadata document when [enabled](ProviderBuilder::client_id_metadata_documents).
     pub async fn client(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+        self.find_client(client_id, self.inner.clock.now()).await
+    }
+
+    /// The client `client_id` at `now`: the registered one, else the one its client ID
+    /// metadata document describes (when the policy allows fetching it). Every endpoint
+    /// looks clients up here.
+    pub(crate) async fn find_client(
+        &self,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<Arc<Client>>, StoreError> {
         let inner = &self.inner;
-        inner
+        let stored = inner
             .stores
             .clients
-            .find_client(&inner.issuer, client_id, inner.clock.now())
-            .await
+            .find_client(&inner.issuer, client_id, now)
+            .await?;
+        match stored {
+            Some(c) => Ok(Some(c)),
+            None => Ok(self.document_client(client_id, now).await),
+        }
     }
 
     /// Seals a `client_secret_jwt` secret for `client_id` under the current key-encryption

@@ -108,10 +108,8 @@ impl Provider {
                 .into())
             }
         };
-        let client = inner
-            .stores
-            .clients
-            .find_client(&inner.issuer, &record.client_id, now)
+        let client = self
+            .find_client(&record.client_id, now)
             .await?
             .ok_or_else(invalid_token)?;
         let all = inner.claims.claims(subject).await?;
