@@ -271,6 +271,7 @@ mod tests {
             let e = client_from_metadata_document(ID, junk, &rules()).unwrap_err();
             assert_eq!(e.code, RegistrationErrorCode::InvalidClientMetadata);
         }
+        assert_eq!(MAX_DOCUMENT_BYTES, 5120);
         let mut body = serde_json::to_vec(&document()).unwrap();
         body.resize(MAX_DOCUMENT_BYTES, b' ');
         assert!(client_from_metadata_document(ID, &body, &rules()).is_ok());

@@ -185,6 +185,7 @@ pub(crate) async fn build(
         .clock(clock.clone())
         .claims(users.clone())
         .registration(config.registration.clone())
+        .client_id_metadata_documents(config.client_documents.clone())
         .blocking_pool(blocking)
         .client_certificate_auth(config.tls.as_ref().map_or_else(
             ClientCertificateAuth::default,

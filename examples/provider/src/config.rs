@@ -19,7 +19,7 @@ use portcullis::core::{
     SecretMethod, SubjectType,
 };
 use portcullis::tls::ServerTls;
-use portcullis::{RegistrationPolicy, ServerLimits};
+use portcullis::{ClientIdMetadataDocuments, RegistrationPolicy, ServerLimits};
 use portcullis_interaction::{HostSecrets, NamedKey, Secret32};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Map, Value};
@@ -51,6 +51,8 @@ pub struct Config {
     pub(crate) server_limits: ServerLimits,
     /// `[registration]`: who may register clients (closed without it).
     pub(crate) registration: RegistrationPolicy,
+    /// `[client_id_metadata_documents]`: clients known by a URL (off without it).
+    pub(crate) client_documents: ClientIdMetadataDocuments,
     /// HTTPS, with client certificates for mutual-TLS clients (`--tls-cert`).
     pub(crate) tls: Option<ServerTls>,
 }
@@ -419,6 +421,10 @@ impl FileConfig {
                 None => RegistrationPolicy::open(r.scopes),
             },
         };
+        let client_documents = match self.client_id_metadata_documents {
+            None => ClientIdMetadataDocuments::disabled(),
+            Some(d) => ClientIdMetadataDocuments::enabled(d.scopes).only_under(d.only_under),
+        };
         let l = self.lifetimes;
         let d = |n: NonZeroU64| Duration::from_secs(n.get());
         Ok(Config {
@@ -438,6 +444,7 @@ impl FileConfig {
             pbkdf2_iterations: iterations,
             server_limits: ServerLimits::default(),
             registration,
+            client_documents,
             tls: None,
         })
     }
@@ -680,6 +687,17 @@ claims = { name = "Bob", email = "bob@example.com" }
         assert!(!format!("{with_token:?}").contains(&"t".repeat(32)));
         let short = err("[registration]\nscopes = \"read\"\ninitial_access_token = \"short\"");
         assert_eq!(short.field, "registration.initial_access_token");
+    }
+
+    /// `[client_id_metadata_documents]`: off without it.
+    #[test]
+    fn client_id_metadata_documents_are_configured() {
+        assert!(!Config::parse("").unwrap().client_documents.is_enabled());
+        let on = Config::parse(
+            "[client_id_metadata_documents]\nscopes = \"openid\"\nonly_under = [\"https://apps.example/\"]",
+        )
+        .unwrap();
+        assert!(on.client_documents.is_enabled());
     }
 
     #[test]

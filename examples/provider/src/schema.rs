@@ -38,6 +38,19 @@ pub(crate) struct FileConfig {
     #[serde(default)]
     pub(crate) users: Vec<FileUser>,
     pub(crate) registration: Option<FileRegistration>,
+    pub(crate) client_id_metadata_documents: Option<FileClientDocuments>,
+}
+
+/// Clients known by a client ID metadata document (`[client_id_metadata_documents]`,
+/// draft-ietf-oauth-client-id-metadata-document): off without it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileClientDocuments {
+    /// The scopes such a client may ask for.
+    pub(crate) scopes: ScopeSet,
+    /// Only client_id URLs under these `https://…/` prefixes (any, when empty).
+    #[serde(default)]
+    pub(crate) only_under: Vec<String>,
 }
 
 /// Dynamic client registration (`[registration]`, RFC 7591 and RFC 7592): off without it.
