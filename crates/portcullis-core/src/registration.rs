@@ -1259,6 +1259,18 @@ mod tests {
         );
     }
 
+    /// URIs of exactly the longest length pass (cargo-mutants pinned the bounds).
+    #[test]
+    fn uris_of_the_longest_length_pass() {
+        let longest =
+            |prefix: &str| format!("{prefix}{}", "a".repeat(limits::MAX_URI_LEN - prefix.len()));
+        let redirect = longest("https://rp.example/");
+        assert!(parse(json!({"redirect_uris": [redirect]})).is_ok());
+        let jwks_uri = longest("https://rp.example/");
+        let body = service("private_key_jwt", json!({ "jwks_uri": jwks_uri }));
+        assert!(parse_with(&all_methods(), body).is_ok());
+    }
+
     /// A client registers public keys only, each one this server can verify with.
     #[test]
     fn jwks_holds_usable_public_keys_only() {

@@ -10,6 +10,7 @@ mod common;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use common::client_key::ClientKey;
 use common::{enc, error_of, Harness, ISSUER, T0};
 use http::{Method, Request, StatusCode};
 use jsonwebtoken::{encode, Algorithm as JwtAlg, EncodingKey, Header};
@@ -24,48 +25,18 @@ use portcullis::{
 use portcullis_store_memory::MemoryStore;
 use rcgen::{CertificateParams, KeyPair, SanType};
 use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 
 const JWKS_URI: &str = "https://rp.example/jwks.json";
 const CC: &str = "grant_type=client_credentials";
 
-/// An ES256 key pair: jsonwebtoken signs with the private half, the client registers the JWK.
-struct ClientKey {
-    kid: String,
-    der: Vec<u8>,
-    jwk: Value,
+/// The client's keys as registered, and an assertion of `client_id` signed with `key`.
+fn jwks(key: &ClientKey) -> Value {
+    json!({ "keys": [key.jwk] })
 }
 
-impl ClientKey {
-    fn new(kid: &str) -> Self {
-        let rng = SystemRandom::new();
-        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let der = doc.as_ref().to_vec();
-        let jwk = SigningKey::from_pkcs8(kid, Algorithm::ES256, &der, &rng)
-            .unwrap()
-            .public_jwk();
-        Self {
-            kid: kid.into(),
-            der,
-            jwk: serde_json::to_value(jwk).unwrap(),
-        }
-    }
-
-    fn jwks(&self) -> Value {
-        json!({ "keys": [self.jwk] })
-    }
-
-    fn sign(&self, client_id: &str, jti: &str) -> String {
-        let mut header = Header::new(JwtAlg::ES256);
-        header.kid = Some(self.kid.clone());
-        encode(
-            &header,
-            &claims(client_id, jti),
-            &EncodingKey::from_ec_der(&self.der),
-        )
-        .unwrap()
-    }
+fn signed(key: &ClientKey, client_id: &str, jti: &str) -> String {
+    key.sign(&claims(client_id, jti))
 }
 
 fn claims(client_id: &str, jti: &str) -> Value {
@@ -206,13 +177,13 @@ fn id_of(json: &Value) -> String {
 async fn private_key_jwt_with_inline_jwks_then_new_keys_on_update() {
     let h = provider(Config::default()).await;
     let key = ClientKey::new("k1");
-    let json = registered(&h, "private_key_jwt", json!({"jwks": key.jwks()})).await;
+    let json = registered(&h, "private_key_jwt", json!({"jwks": jwks(&key)})).await;
     let id = id_of(&json);
     assert_eq!(json["token_endpoint_auth_method"], "private_key_jwt");
-    assert_eq!(json["jwks"], key.jwks());
+    assert_eq!(json["jwks"], jwks(&key));
     assert!(json.get("client_secret").is_none(), "{json}");
     assert!(json.get("client_secret_expires_at").is_none(), "{json}");
-    issued(&h, &key.sign(&id, "a1")).await;
+    issued(&h, &signed(&key, &id, "a1")).await;
     let stored = h.provider.client(&id).await.unwrap().unwrap();
     assert!(matches!(
         &stored.kind,
@@ -223,22 +194,22 @@ async fn private_key_jwt_with_inline_jwks_then_new_keys_on_update() {
     let token = json["registration_access_token"].as_str().unwrap();
     let query = format!("?client_id={id}");
     let (status, read) = call(&h, Method::GET, &query, Some(token), None).await;
-    assert_eq!((status, &read["jwks"]), (StatusCode::OK, &key.jwks()));
+    assert_eq!((status, &read["jwks"]), (StatusCode::OK, &jwks(&key)));
     let new_key = ClientKey::new("k2");
     let update = json!({"client_id": id, "grant_types": ["client_credentials"],
         "scope": "read", "token_endpoint_auth_method": "private_key_jwt",
-        "jwks": new_key.jwks()});
+        "jwks": jwks(&new_key)});
     let (status, updated) = call(&h, Method::PUT, &query, Some(token), Some(&update)).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
-    assert_eq!(updated["jwks"], new_key.jwks());
-    refused_assertion(&h, &key.sign(&id, "a2")).await;
-    issued(&h, &new_key.sign(&id, "a3")).await;
+    assert_eq!(updated["jwks"], jwks(&new_key));
+    refused_assertion(&h, &signed(&key, &id, "a2")).await;
+    issued(&h, &signed(&new_key, &id, "a3")).await;
 }
 
 #[tokio::test]
 async fn private_key_jwt_with_a_jwks_uri() {
     let key = ClientKey::new("k1");
-    let fetcher = Arc::new(TestFetcher(key.jwks()));
+    let fetcher = Arc::new(TestFetcher(jwks(&key)));
     let h = provider(Config {
         fetcher: Some(fetcher),
         ..Config::default()
@@ -248,8 +219,8 @@ async fn private_key_jwt_with_a_jwks_uri() {
     assert_eq!(json["jwks_uri"], JWKS_URI);
     assert!(json.get("jwks").is_none(), "{json}");
     let id = id_of(&json);
-    issued(&h, &key.sign(&id, "a1")).await;
-    refused_assertion(&h, &ClientKey::new("k1").sign(&id, "a2")).await;
+    issued(&h, &signed(&key, &id, "a1")).await;
+    refused_assertion(&h, &signed(&ClientKey::new("k1"), &id, "a2")).await;
 
     // Without a fetcher, a jwks_uri cannot be registered.
     let plain = provider(Config::default()).await;
@@ -330,13 +301,13 @@ async fn the_registered_signing_alg_is_enforced() {
     })
     .await;
     let key = ClientKey::new("k1");
-    let extra = json!({"jwks": key.jwks(), "token_endpoint_auth_signing_alg": "EdDSA"});
+    let extra = json!({"jwks": jwks(&key), "token_endpoint_auth_signing_alg": "EdDSA"});
     let json = registered(&h, "private_key_jwt", extra).await;
     assert_eq!(json["token_endpoint_auth_signing_alg"], "EdDSA");
-    refused_assertion(&h, &key.sign(&id_of(&json), "a1")).await;
-    let extra = json!({"jwks": key.jwks(), "token_endpoint_auth_signing_alg": "ES256"});
+    refused_assertion(&h, &signed(&key, &id_of(&json), "a1")).await;
+    let extra = json!({"jwks": jwks(&key), "token_endpoint_auth_signing_alg": "ES256"});
     let id = id_of(&registered(&h, "private_key_jwt", extra).await);
-    issued(&h, &key.sign(&id, "a2")).await;
+    issued(&h, &signed(&key, &id, "a2")).await;
 
     let extra = json!({"token_endpoint_auth_signing_alg": "HS384"});
     let json = registered(&h, "client_secret_jwt", extra).await;
@@ -433,12 +404,12 @@ async fn every_refusal_is_invalid_client_metadata() {
     })
     .await;
     let key = ClientKey::new("k1");
-    let mut private = key.jwk.clone();
+    let mut private = serde_json::to_value(&key.jwk).unwrap();
     private["d"] = json!("AAAA");
     for (method, extra, description) in [
         (
             "private_key_jwt",
-            json!({"jwks": key.jwks(), "jwks_uri": JWKS_URI}),
+            json!({"jwks": jwks(&key), "jwks_uri": JWKS_URI}),
             "jwks and jwks_uri are mutually exclusive",
         ),
         (
@@ -474,7 +445,7 @@ async fn every_refusal_is_invalid_client_metadata() {
         ),
         (
             "private_key_jwt",
-            json!({"jwks": key.jwks(), "token_endpoint_auth_signing_alg": "HS256"}),
+            json!({"jwks": jwks(&key), "token_endpoint_auth_signing_alg": "HS256"}),
             "token_endpoint_auth_signing_alg is not allowed for token_endpoint_auth_method",
         ),
         (
@@ -484,7 +455,7 @@ async fn every_refusal_is_invalid_client_metadata() {
         ),
         (
             "private_key_jwt",
-            json!({"jwks": key.jwks(), "token_endpoint_auth_signing_alg": "none"}),
+            json!({"jwks": jwks(&key), "token_endpoint_auth_signing_alg": "none"}),
             "token_endpoint_auth_signing_alg is not supported",
         ),
         (
