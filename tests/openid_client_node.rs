@@ -327,8 +327,47 @@ async fn openid_client_authenticates_with_jwt_assertions(adapter: Adapter) {
     }
 }
 
+/// openid-client registers a `private_key_jwt` client with its own `jwks` and ES256 as its
+/// `token_endpoint_auth_signing_alg` (RFC 7591, OpenID Connect Dynamic Client Registration
+/// 1.0 §2), then obtains a client_credentials token with `PrivateKeyJwt` (RFC 7523).
+async fn openid_client_registers_a_key_client(adapter: Adapter) {
+    let installed = node_dir().join("node_modules/openid-client/package.json");
+    assert!(
+        installed.exists(),
+        "openid-client is not installed: run `npm ci --prefix tests/node`"
+    );
+    let registration = format!(
+        "[registration]\nscopes = \"read\"\ninitial_access_token = \"{INITIAL_ACCESS_TOKEN}\""
+    );
+    let server = start_with(adapter, demo_config(&[], &registration)).await;
+    let settings = json!({
+        "issuer": server.issuer().as_str(),
+        "initial_access_token": INITIAL_ACCESS_TOKEN,
+    });
+    let out = run_phase("register_key", &settings).await;
+    assert_eq!(
+        out["token_endpoint_auth_method"], "private_key_jwt",
+        "{out}"
+    );
+    // openid-client lowercases it.
+    assert_eq!(out["token_type"], "bearer", "{out}");
+    let client_id = out["client_id"].as_str().expect("a client_id");
+    let client = server
+        .provider()
+        .client(client_id)
+        .await
+        .expect("store")
+        .expect("the registered client");
+    assert!(
+        matches!(client.kind, ClientKind::PrivateKeyJwt { .. }),
+        "{:?}",
+        client.kind
+    );
+}
+
 portcullis_e2e::on_each_adapter!(
     openid_client_follows_a_key_rotation,
     openid_client_registers_and_uses_a_client,
     openid_client_authenticates_with_jwt_assertions,
+    openid_client_registers_a_key_client,
 );

@@ -13,6 +13,9 @@
 //                                      authenticated by PrivateKeyJwt (settings.pkcs8: an
 //                                      ES256 key, base64 PKCS#8, and settings.kid) or
 //                                      ClientSecretJwt (settings.client_secret)
+//   node rp.mjs register_key SETTINGS_JSON  dynamic registration of a private_key_jwt
+//                                      client with its own (generated) jwks, then a
+//                                      client_credentials token with PrivateKeyJwt
 //
 // SETTINGS_JSON: { issuer, client_id, client_secret, redirect_uri, post_logout_redirect_uri,
 // username, password, state_file, jwks_age }. Phase 1 writes what phase 2 needs (refresh
@@ -358,8 +361,43 @@ async function jwtAuth() {
   };
 }
 
+/**
+ * RFC 7591 with a key: openid-client registers a private_key_jwt client whose jwks is the
+ * public half of a key made here, then authenticates with PrivateKeyJwt.
+ */
+async function registerKey() {
+  const kid = 'rp-dyn-1';
+  const { privateKey, publicKey } = await crypto.subtle.generateKey(
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['sign', 'verify'],
+  );
+  const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', publicKey);
+  const config = await client.dynamicClientRegistration(
+    new URL(settings.issuer),
+    {
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'ES256',
+      jwks: { keys: [{ kty, crv, x, y, kid, use: 'sig', alg: 'ES256' }] },
+      scope: 'read',
+    },
+    client.PrivateKeyJwt({ key: privateKey, kid }),
+    { execute: [client.allowInsecureRequests], initialAccessToken: settings.initial_access_token },
+  );
+  const registered = config.clientMetadata();
+  check(registered.client_secret === undefined, 'no client secret');
+  const tokens = await client.clientCredentialsGrant(config, { scope: 'read' });
+  check(typeof tokens.access_token === 'string', 'an access token');
+  return {
+    client_id: registered.client_id,
+    token_endpoint_auth_method: registered.token_endpoint_auth_method,
+    token_type: tokens.token_type,
+  };
+}
+
 try {
-  const phases = { phase1, phase2, register, jwt_auth: jwtAuth };
+  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);

@@ -4,7 +4,10 @@
 // the same scopes, opaque access tokens, ES256 ID tokens, PKCE S256 required, refresh tokens
 // rotated on every use, the same lifetimes, and the endpoints at the same paths.
 //
-// Usage: node server.mjs --port PORT [--issuer URL]   (loopback only; serves until killed)
+// Usage: node server.mjs --port PORT [--issuer URL] [--jwt-client-id ID --jwt-client-jwks FILE]
+// (loopback only; serves until killed). With --jwt-client-*, a second client, as in the
+// benchmark's private_key_jwt case: client credentials only, authenticated with ES256 client
+// assertions verified with the public keys in FILE (a JWK Set).
 //
 // Sign-in: the benchmark signs the user in once (bench-driver prime). This server has no
 // login page: GET /interaction/:uid signs in the configured user and grants the requested
@@ -13,6 +16,7 @@
 // (oidc-provider's default loadExistingGrant) and go straight back to the client, as the
 // example provider's remembered consent does.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import Provider from 'oidc-provider';
@@ -23,6 +27,8 @@ const { values: args } = parseArgs({
   options: {
     port: { type: 'string', default: '18081' },
     issuer: { type: 'string' },
+    'jwt-client-id': { type: 'string' },
+    'jwt-client-jwks': { type: 'string' },
   },
 });
 const port = Number(args.port);
@@ -38,6 +44,19 @@ const CLIENT = {
   token_endpoint_auth_method: 'client_secret_basic',
   id_token_signed_response_alg: 'ES256',
   scope: 'openid profile offline_access api',
+};
+// The private_key_jwt case's client, as bench/http/run appends it to portcullis.toml.
+const JWT_CLIENT = args['jwt-client-id'] && {
+  client_id: args['jwt-client-id'],
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'private_key_jwt',
+  token_endpoint_auth_signing_alg: 'ES256',
+  // The provider signs with ES256 only (below); the default, RS256, would refuse the client.
+  id_token_signed_response_alg: 'ES256',
+  jwks: JSON.parse(readFileSync(args['jwt-client-jwks'], 'utf8')),
+  scope: 'api',
 };
 const USER = {
   sub: 'alice',
@@ -59,7 +78,7 @@ const signingKey = {
 
 const provider = new Provider(issuer, {
   adapter: MapAdapter,
-  clients: [CLIENT],
+  clients: JWT_CLIENT ? [CLIENT, JWT_CLIENT] : [CLIENT],
   jwks: { keys: [signingKey] },
   scopes: ['openid', 'profile', 'offline_access', 'api'],
   claims: {

@@ -30,6 +30,13 @@ fn core(c: &mut Criterion) {
         g.finish();
     }
 
+    let mut g = c.benchmark_group("client_assertion/ES256");
+    g.bench_function("ours", |b| b.iter(|| black_box(ops.verify_assertion())));
+    g.bench_function("ring", |b| {
+        b.iter(|| black_box(ops.ring_verify_assertion()))
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("pkce_s256");
     g.bench_function("ours", |b| b.iter(|| black_box(ops.pkce_verify())));
     g.bench_function("ring", |b| b.iter(|| black_box(ops.ring_pkce())));

@@ -2,9 +2,10 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis::core::{
-    mint_access_token, mint_jwt_access_token, negotiate_scopes, verify_compact, AccessTokenRecord,
-    Algorithm, CodeChallenge, CodeChallengeMethod, MintedToken, ScopeSet, SigningKey, VerifiedJws,
-    VerifyingKey,
+    mint_access_token, mint_jwt_access_token, negotiate_scopes, sign_compact, verify_compact,
+    AcceptedAssertion, AccessTokenRecord, Algorithm, ClientAssertion, ClientAssertionPolicy,
+    CodeChallenge, CodeChallengeMethod, MintedToken, Params, ScopeSet, SigningKey, VerifiedJws,
+    VerifyingKey, JWT_BEARER_ASSERTION_TYPE,
 };
 use ring::digest::{digest, Digest, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -19,6 +20,10 @@ use crate::fixtures::{Delegated, LIFETIME, NOW};
 
 /// The JWT access-token algorithms benchmarked.
 const JWT_ALGORITHMS: [Algorithm; 3] = [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256];
+
+/// The client and token endpoint of the client-assertion benchmark.
+const ASSERTION_CLIENT: &str = "bench-jwt";
+const TOKEN_ENDPOINT: &str = "https://as.example/token";
 
 /// A PKCE verifier (RFC 7636 Appendix B).
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -160,6 +165,47 @@ pub struct CoreOps {
     requested: &'static str,
     allowed: ScopeSet,
     default_scopes: ScopeSet,
+    assertion: Assertion,
+}
+
+/// A `private_key_jwt` client-credentials form (RFC 7523 §2.2) with its ES256 assertion,
+/// the client's key, and the assertion's signing input and signature as ring takes them.
+struct Assertion {
+    form: Vec<u8>,
+    keys: Vec<VerifyingKey>,
+    policy: ClientAssertionPolicy,
+    public: Vec<u8>,
+    signing_input: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl Assertion {
+    fn new(rng: &SystemRandom) -> Self {
+        let key = SigningKey::generate("client", Algorithm::ES256, rng).expect("P-256 key");
+        let claims = serde_json::json!({
+            "iss": ASSERTION_CLIENT, "sub": ASSERTION_CLIENT, "aud": TOKEN_ENDPOINT,
+            "iat": NOW.secs(), "exp": NOW.secs() + 60, "jti": "3JgB1wq2hN0kTq7X5m9Yc",
+        });
+        let jwt = sign_compact(claims.to_string().as_bytes(), Some("JWT"), &key, rng)
+            .expect("assertion signed");
+        let dot = jwt.rfind('.').expect("compact JWS");
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("scope", "api")
+            .append_pair("client_assertion_type", JWT_BEARER_ASSERTION_TYPE)
+            .append_pair("client_assertion", &jwt)
+            .finish();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, key.pkcs8_der(), rng)
+            .expect("P-256 key");
+        Self {
+            form: form.into_bytes(),
+            keys: vec![key.verifying_key()],
+            policy: ClientAssertionPolicy::default(),
+            public: pair.public_key().as_ref().to_vec(),
+            signing_input: jwt.as_bytes()[..dot].to_vec(),
+            signature: b64(&jwt[dot + 1..]),
+        }
+    }
 }
 
 impl Default for CoreOps {
@@ -186,6 +232,7 @@ impl CoreOps {
             allowed: ScopeSet::parse("openid profile email phone address offline_access read")
                 .expect("scopes"),
             default_scopes: ScopeSet::parse("openid").expect("scopes"),
+            assertion: Assertion::new(&rng),
             signers,
             who,
             rng,
@@ -255,6 +302,28 @@ impl CoreOps {
             .verify(&RSA_PKCS1_2048_8192_SHA256, message, sig)
             .is_ok(),
         }
+    }
+
+    /// Ours: a `private_key_jwt` client assertion (RFC 7523 §2.2, §3) as the token endpoint
+    /// takes it: the form parsed, the assertion read, its ES256 signature verified with the
+    /// client's key, its claims judged.
+    pub fn verify_assertion(&self) -> AcceptedAssertion {
+        let a = &self.assertion;
+        let params = Params::parse(&a.form).expect("form");
+        let assertion = ClientAssertion::extract(&params).expect("assertion");
+        assertion
+            .verify_signature(&a.keys, &[Algorithm::ES256])
+            .expect("verifies")
+            .decide(ASSERTION_CLIENT, &[TOKEN_ENDPOINT], &a.policy, NOW)
+            .expect("accepted")
+    }
+
+    /// ring alone: verifying the assertion's ES256 signature over its signing input.
+    pub fn ring_verify_assertion(&self) -> bool {
+        let a = &self.assertion;
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &a.public)
+            .verify(&a.signing_input, &a.signature)
+            .is_ok()
     }
 
     /// Ours: checking an S256 PKCE verifier against the code's challenge (RFC 7636 §4.6).

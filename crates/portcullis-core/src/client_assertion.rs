@@ -20,12 +20,14 @@ use std::time::Duration;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde::Deserialize;
 
+use crate::client::Client;
 use crate::client_auth::ClientAuthMethod;
 use crate::error::{OAuthError, TokenErrorCode};
 use crate::jose::{
     verify_compact, verify_compact_hmac, Algorithm, JoseError, MacAlgorithm, VerifyingKey,
 };
 use crate::params::Params;
+use crate::registration::AssertionAlgorithm;
 use crate::secret::TokenHash;
 use crate::time::UnixTime;
 
@@ -66,6 +68,39 @@ impl Default for ClientAssertionPolicy {
             client_secret_jwt_algs: MacAlgorithm::ALL.to_vec(),
         }
     }
+}
+
+impl ClientAssertionPolicy {
+    /// The algorithms `client`'s `private_key_jwt` assertions may be signed with: this
+    /// policy's, narrowed to the `token_endpoint_auth_signing_alg` it registered, if any
+    /// (OpenID Connect Dynamic Client Registration 1.0 §2: others MUST be rejected).
+    pub fn private_key_jwt_algs_for(&self, client: &Client) -> Vec<Algorithm> {
+        let registered = registered_alg(client);
+        self.private_key_jwt_algs
+            .iter()
+            .copied()
+            .filter(|a| registered.is_none_or(|r| r == AssertionAlgorithm::Signature(*a)))
+            .collect()
+    }
+
+    /// The algorithms `client`'s `client_secret_jwt` assertions may be MACed with: this
+    /// policy's, narrowed to the `token_endpoint_auth_signing_alg` it registered, if any.
+    pub fn client_secret_jwt_algs_for(&self, client: &Client) -> Vec<MacAlgorithm> {
+        let registered = registered_alg(client);
+        self.client_secret_jwt_algs
+            .iter()
+            .copied()
+            .filter(|a| registered.is_none_or(|r| r == AssertionAlgorithm::Mac(*a)))
+            .collect()
+    }
+}
+
+/// The `token_endpoint_auth_signing_alg` a dynamically registered client registered.
+fn registered_alg(client: &Client) -> Option<AssertionAlgorithm> {
+    client
+        .registration
+        .as_ref()
+        .and_then(|r| r.metadata.token_endpoint_auth_signing_alg)
 }
 
 /// The claims read from an assertion (RFC 7523 §3).
@@ -636,5 +671,57 @@ mod tests {
         assert_eq!(p.clock_skew, Duration::from_secs(10));
         assert_eq!(p.private_key_jwt_algs, Algorithm::ALL);
         assert_eq!(p.client_secret_jwt_algs, MacAlgorithm::ALL);
+    }
+
+    /// OpenID Connect Dynamic Client Registration 1.0 §2: a registered
+    /// `token_endpoint_auth_signing_alg` is the only one accepted; without one, the policy's.
+    #[test]
+    fn a_registered_signing_alg_narrows_the_policy() {
+        use crate::client::{Client, ClientKind};
+        use crate::registration::{ClientMetadata, ClientRegistration};
+        let policy = ClientAssertionPolicy {
+            private_key_jwt_algs: vec![Algorithm::ES256, Algorithm::RS256],
+            client_secret_jwt_algs: vec![MacAlgorithm::HS256, MacAlgorithm::HS384],
+            ..ClientAssertionPolicy::default()
+        };
+        let registered = |alg: Option<&str>| {
+            let mut c = Client::new("app", ClientKind::Public);
+            let mut metadata = json!({"token_endpoint_auth_method": "none",
+                "grant_types": [], "response_types": [], "application_type": "web",
+                "scope": "", "subject_type": "public"});
+            if let Some(alg) = alg {
+                metadata["token_endpoint_auth_signing_alg"] = json!(alg);
+            }
+            let metadata: ClientMetadata = serde_json::from_value(metadata).unwrap();
+            c.registration = Some(Box::new(ClientRegistration::new(
+                metadata,
+                TokenHash::of("t"),
+                UnixTime::from_secs(1),
+            )));
+            c
+        };
+        let host = Client::new("app", ClientKind::Public);
+        for client in [&host, &registered(None)] {
+            assert_eq!(
+                policy.private_key_jwt_algs_for(client),
+                policy.private_key_jwt_algs
+            );
+            assert_eq!(
+                policy.client_secret_jwt_algs_for(client),
+                policy.client_secret_jwt_algs
+            );
+        }
+        let es = registered(Some("ES256"));
+        assert_eq!(policy.private_key_jwt_algs_for(&es), [Algorithm::ES256]);
+        assert!(policy.client_secret_jwt_algs_for(&es).is_empty());
+        let hs = registered(Some("HS384"));
+        assert_eq!(
+            policy.client_secret_jwt_algs_for(&hs),
+            [MacAlgorithm::HS384]
+        );
+        assert!(policy.private_key_jwt_algs_for(&hs).is_empty());
+        // One the policy no longer allows: none.
+        let ps = registered(Some("PS256"));
+        assert!(policy.private_key_jwt_algs_for(&ps).is_empty());
     }
 }

@@ -109,9 +109,9 @@ pub use records::{AccessTokenRecord, CodeRecord, Grant, RefreshTokenRecord, Sess
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use refresh_grace::{open_grace_answer, seal_grace_answer};
 pub use registration::{
-    client_kind, limits as registration_limits, needs_secret, ApplicationType, ClientMetadata,
-    ClientRegistration, RegistrationError, RegistrationErrorCode, RegistrationRequest,
-    RegistrationRules,
+    client_kind, limits as registration_limits, needs_secret, ApplicationType, AssertionAlgorithm,
+    ClientMetadata, ClientRegistration, KeptSecret, RegistrationError, RegistrationErrorCode,
+    RegistrationRequest, RegistrationRules,
 };
 pub use resources::{
     format_for_audience, narrow_resources, requested_resources, scopes_for_audience, Resource,

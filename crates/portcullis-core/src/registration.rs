@@ -14,14 +14,18 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{Client, ClientKind, ClientOidc, GrantType, SecretMethod, SubjectType};
+use crate::client::{
+    Client, ClientKeys, ClientKind, ClientOidc, GrantType, SecretMethod, SubjectType,
+};
 use crate::client_auth::ClientAuthMethod;
+use crate::client_certificate::CertificateSubject;
 use crate::client_secret::ClientSecretHash;
 use crate::error::OAuthError;
-use crate::jose::{Algorithm, JwkSet};
+use crate::jose::{Algorithm, Jwk, JwkSet, MacAlgorithm};
 use crate::redirect_uri::RedirectUri;
 use crate::response_type::ResponseType;
 use crate::scope::ScopeSet;
+use crate::sealed_secret::SealedClientSecret;
 use crate::secret::TokenHash;
 use crate::time::UnixTime;
 
@@ -109,12 +113,44 @@ pub struct RegistrationRules {
     /// The scopes a registered client may get; a client registering without `scope` gets
     /// them all, one asking for another is refused (RFC 7591 §2).
     pub scopes: ScopeSet,
+    /// The `token_endpoint_auth_method`s a client may register: those the provider
+    /// advertises (RFC 8414 §2), so that discovery and registration agree.
+    pub auth_methods: Vec<ClientAuthMethod>,
+    /// The `token_endpoint_auth_signing_alg`s of `private_key_jwt`.
+    pub private_key_jwt_algs: Vec<Algorithm>,
+    /// The `token_endpoint_auth_signing_alg`s of `client_secret_jwt`.
+    pub client_secret_jwt_algs: Vec<MacAlgorithm>,
+    /// Whether a `private_key_jwt` client may register a `jwks_uri` (the provider can
+    /// fetch it).
+    pub jwks_uri: bool,
 }
 
 impl RegistrationRules {
-    /// Rules letting clients register for `scopes`.
+    /// Rules letting clients register for `scopes` with a secret method
+    /// (`client_secret_basic`, `client_secret_post`) or none.
     pub fn new(scopes: ScopeSet) -> Self {
-        Self { scopes }
+        Self {
+            scopes,
+            auth_methods: SECRET_METHODS.to_vec(),
+            ..Self::default()
+        }
+    }
+
+    /// These rules letting clients register with `methods`, signing (or MACing) JWT
+    /// assertions with `private_key_jwt_algs` (or `client_secret_jwt_algs`), and a
+    /// `jwks_uri` if `jwks_uri`.
+    pub fn with_auth_methods(
+        mut self,
+        methods: Vec<ClientAuthMethod>,
+        private_key_jwt_algs: Vec<Algorithm>,
+        client_secret_jwt_algs: Vec<MacAlgorithm>,
+        jwks_uri: bool,
+    ) -> Self {
+        self.auth_methods = methods;
+        self.private_key_jwt_algs = private_key_jwt_algs;
+        self.client_secret_jwt_algs = client_secret_jwt_algs;
+        self.jwks_uri = jwks_uri;
+        self
     }
 }
 
@@ -156,12 +192,31 @@ pub struct ClientMetadata {
     /// `contacts`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contacts: Vec<String>,
-    /// `jwks`: the client's keys by value (never with `jwks_uri`).
+    /// `jwks`: the client's public keys by value (never with `jwks_uri`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<JwkSet>,
-    /// `jwks_uri`: the client's keys by reference (`https`).
+    /// `jwks_uri`: the client's keys by reference (`https`, or loopback `http`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// `token_endpoint_auth_signing_alg` (OpenID Connect Dynamic Client Registration 1.0
+    /// §2): the one algorithm of the client's JWT assertions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<AssertionAlgorithm>,
+    /// `tls_client_auth_subject_dn` (RFC 8705 §2.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `tls_client_auth_san_dns` (RFC 8705 §2.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// `tls_client_auth_san_uri` (RFC 8705 §2.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// `tls_client_auth_san_ip` (RFC 8705 §2.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// `tls_client_auth_san_email` (RFC 8705 §2.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_email: Option<String>,
     /// `software_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_id: Option<String>,
@@ -200,17 +255,49 @@ mod auth_method {
     }
 }
 
-/// The methods a client may register with: those [`client_kind`] maps (the JWT and
-/// mutual-TLS methods are for clients the host registers, so far).
-const REGISTRABLE_METHODS: [ClientAuthMethod; 3] = [
+/// The methods [`client_kind`] maps: those whose only credential is a hashed secret, or none.
+const SECRET_METHODS: [ClientAuthMethod; 3] = [
     ClientAuthMethod::ClientSecretBasic,
     ClientAuthMethod::ClientSecretPost,
     ClientAuthMethod::None,
 ];
 
-/// The registrable method called `name`.
+/// The method called `name`.
 fn auth_method_named(name: &str) -> Option<ClientAuthMethod> {
-    REGISTRABLE_METHODS.into_iter().find(|m| m.as_str() == name)
+    ClientAuthMethod::ALL
+        .into_iter()
+        .find(|m| m.as_str() == name)
+}
+
+/// A `token_endpoint_auth_signing_alg`: a signature algorithm (`private_key_jwt`) or an
+/// HMAC one (`client_secret_jwt`), by its JWS name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AssertionAlgorithm {
+    /// An asymmetric signature algorithm.
+    Signature(Algorithm),
+    /// An HMAC algorithm.
+    Mac(MacAlgorithm),
+}
+
+impl AssertionAlgorithm {
+    /// Parses a JWS `alg` this server verifies assertions with; `None` otherwise (`none`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Algorithm::parse(name)
+            .map(Self::Signature)
+            .or_else(|| MacAlgorithm::parse(name).map(Self::Mac))
+    }
+}
+
+/// The secret the server issued a registered client, as it keeps it: hashed for the secret
+/// methods, sealed under the key-encryption key for `client_secret_jwt` (which needs it in
+/// the clear to check MACs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeptSecret {
+    /// `client_secret_basic`, `client_secret_post`.
+    Hashed(ClientSecretHash),
+    /// `client_secret_jwt`.
+    Sealed(SealedClientSecret),
 }
 
 /// The [`ClientKind`] of a client registered with `method`: the one place metadata becomes
@@ -233,9 +320,15 @@ pub fn client_kind(
     }
 }
 
-/// Whether a client registered with `method` is issued a `client_secret`.
+/// Whether a client registered with `method` is issued a `client_secret`: the secret
+/// methods and `client_secret_jwt` (RFC 7591 §3.2.1).
 pub fn needs_secret(method: ClientAuthMethod) -> bool {
-    method != ClientAuthMethod::None
+    matches!(
+        method,
+        ClientAuthMethod::ClientSecretBasic
+            | ClientAuthMethod::ClientSecretPost
+            | ClientAuthMethod::ClientSecretJwt
+    )
 }
 
 /// The body as the client sent it: every member optional, unknown ones ignored.
@@ -255,6 +348,12 @@ struct Wire {
     contacts: Option<Vec<String>>,
     jwks: Option<serde_json::Value>,
     jwks_uri: Option<String>,
+    token_endpoint_auth_signing_alg: Option<String>,
+    tls_client_auth_subject_dn: Option<String>,
+    tls_client_auth_san_dns: Option<String>,
+    tls_client_auth_san_uri: Option<String>,
+    tls_client_auth_san_ip: Option<String>,
+    tls_client_auth_san_email: Option<String>,
     software_id: Option<String>,
     software_version: Option<String>,
     software_statement: Option<serde_json::Value>,
@@ -342,6 +441,44 @@ fn depth_within(body: &[u8], max: usize) -> bool {
         }
     }
     true
+}
+
+/// How a `tls_client_auth_*` value becomes a [`CertificateSubject`]; `None` if it cannot.
+type SubjectOf = fn(&str) -> Option<CertificateSubject>;
+
+/// Private members of a JWK (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2).
+const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// An inline `jwks` (RFC 7591 §2): a JWK Set of at most [`MAX_JWKS_KEYS`] keys, each a
+/// public key this server can verify signatures with. A key with private members is
+/// refused, not stripped: the client has leaked it.
+fn public_jwks(value: serde_json::Value) -> Result<JwkSet, RegistrationError> {
+    let keys = match value {
+        serde_json::Value::Object(mut set) => set.remove("keys"),
+        _ => None,
+    };
+    let Some(serde_json::Value::Array(keys)) = keys else {
+        return Err(metadata_error("jwks is not a JWK Set"));
+    };
+    if keys.len() > MAX_JWKS_KEYS {
+        return Err(metadata_error("jwks has too many keys"));
+    }
+    let keys = keys
+        .into_iter()
+        .map(|key| {
+            let private = key
+                .as_object()
+                .is_some_and(|k| PRIVATE_JWK_MEMBERS.iter().any(|m| k.contains_key(*m)));
+            if private {
+                return Err(metadata_error("jwks must hold public keys only"));
+            }
+            serde_json::from_value::<Jwk>(key)
+                .ok()
+                .filter(|jwk| jwk.to_verifying_key().is_ok())
+                .ok_or_else(|| metadata_error("a jwks key is not a usable public key"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(JwkSet { keys })
 }
 
 /// A string of at most [`MAX_TEXT_LEN`] bytes.
@@ -478,17 +615,20 @@ impl ClientMetadata {
             .into_iter()
             .map(|c| text("contacts", Some(c)).map(Option::unwrap_or_default))
             .collect::<Result<_, _>>()?;
-        let jwks = match w.jwks {
-            None => None,
-            Some(value) => {
-                let bytes = serde_json::to_vec(&value).unwrap_or_default();
-                let set =
-                    JwkSet::parse(&bytes).map_err(|_| metadata_error("jwks is not a JWK Set"))?;
-                if set.keys.len() > MAX_JWKS_KEYS {
-                    return Err(metadata_error("jwks has too many keys"));
-                }
-                Some(set)
+        let jwks = w.jwks.map(public_jwks).transpose()?;
+        let jwks_uri = match w.jwks_uri {
+            Some(uri) if uri.len() > MAX_URI_LEN || !ClientKeys::is_acceptable_uri(&uri) => {
+                return Err(metadata_error(
+                    "jwks_uri must be an https URL (or http on a loopback address)",
+                ))
             }
+            uri => uri,
+        };
+        let token_endpoint_auth_signing_alg = match w.token_endpoint_auth_signing_alg {
+            None => None,
+            Some(alg) => Some(AssertionAlgorithm::parse(&alg).ok_or_else(|| {
+                metadata_error("token_endpoint_auth_signing_alg is not supported")
+            })?),
         };
         let subject_type = match w.subject_type {
             None => SubjectType::NAMES[0].to_owned(),
@@ -516,7 +656,19 @@ impl ClientMetadata {
             policy_uri: https_url("policy_uri", w.policy_uri)?,
             contacts,
             jwks,
-            jwks_uri: https_url("jwks_uri", w.jwks_uri)?,
+            jwks_uri,
+            token_endpoint_auth_signing_alg,
+            tls_client_auth_subject_dn: text(
+                "tls_client_auth_subject_dn",
+                w.tls_client_auth_subject_dn,
+            )?,
+            tls_client_auth_san_dns: text("tls_client_auth_san_dns", w.tls_client_auth_san_dns)?,
+            tls_client_auth_san_uri: text("tls_client_auth_san_uri", w.tls_client_auth_san_uri)?,
+            tls_client_auth_san_ip: text("tls_client_auth_san_ip", w.tls_client_auth_san_ip)?,
+            tls_client_auth_san_email: text(
+                "tls_client_auth_san_email",
+                w.tls_client_auth_san_email,
+            )?,
             software_id: text("software_id", w.software_id)?,
             software_version: text("software_version", w.software_version)?,
             subject_type,
@@ -534,7 +686,8 @@ impl ClientMetadata {
     /// hook edited it): grant and response types consistent (RFC 7591 §2.1), redirect URIs
     /// for the authorization code, no `client_credentials` for a public client (RFC 6749
     /// §4.4), `jwks` xor `jwks_uri` (RFC 7591 §2), the scope within the rules', a pairwise
-    /// sector known (OpenID Connect Core §8.1).
+    /// sector known (OpenID Connect Core §8.1), and the authentication method one the rules
+    /// allow, with what it needs ([`ClientMetadata::check_auth_method`]).
     pub fn check(&self, rules: &RegistrationRules) -> Result<(), RegistrationError> {
         let code = self.grant_types.contains(&GrantType::AuthorizationCode);
         let code_response = self.response_types.iter().any(|t| t == "code");
@@ -560,7 +713,139 @@ impl ClientMetadata {
             return Err(metadata_error(format!("scope {scope} is not allowed")));
         }
         self.subject_type()?;
-        Ok(())
+        self.check_auth_method(rules)
+    }
+
+    /// The `token_endpoint_auth_method` is one of the rules' (what discovery advertises),
+    /// with its material: `private_key_jwt` exactly one of `jwks` and `jwks_uri` (RFC 7591
+    /// §2; `jwks_uri` only if the rules allow it), `self_signed_tls_client_auth` a `jwks`
+    /// (RFC 8705 §2.2; no `jwks_uri`, which this server does not fetch for it),
+    /// `tls_client_auth` exactly one subject member and every other method none (RFC 8705
+    /// §2.1.2); a `token_endpoint_auth_signing_alg` only for a JWT method, and one of its
+    /// algorithms in the rules (OpenID Connect Dynamic Client Registration 1.0 §2).
+    pub fn check_auth_method(&self, rules: &RegistrationRules) -> Result<(), RegistrationError> {
+        use ClientAuthMethod::{ClientSecretJwt, PrivateKeyJwt, SelfSignedTlsClientAuth};
+        let method = self.token_endpoint_auth_method;
+        if !rules.auth_methods.contains(&method) {
+            return Err(metadata_error(
+                "token_endpoint_auth_method is not supported",
+            ));
+        }
+        let by_key = matches!(method, PrivateKeyJwt | SelfSignedTlsClientAuth);
+        if by_key && self.jwks.is_some() == self.jwks_uri.is_some() {
+            return Err(metadata_error(format!(
+                "{} needs exactly one of jwks and jwks_uri",
+                method.as_str()
+            )));
+        }
+        if self.jwks_uri.is_some() && method == SelfSignedTlsClientAuth {
+            return Err(metadata_error(
+                "self_signed_tls_client_auth needs jwks: jwks_uri is not supported for it",
+            ));
+        }
+        if self.jwks_uri.is_some() && method == PrivateKeyJwt && !rules.jwks_uri {
+            return Err(metadata_error("jwks_uri is not supported: register jwks"));
+        }
+        let subjects = self.subject_members().count();
+        match (method == ClientAuthMethod::TlsClientAuth, subjects) {
+            (true, 1) | (false, 0) => {}
+            (true, _) => {
+                return Err(metadata_error(
+                    "tls_client_auth needs exactly one tls_client_auth_* subject member",
+                ))
+            }
+            (false, _) => {
+                return Err(metadata_error(
+                    "tls_client_auth_* members are for tls_client_auth only",
+                ))
+            }
+        }
+        self.certificate_subject()?;
+        match (method, self.token_endpoint_auth_signing_alg) {
+            (_, None) => Ok(()),
+            (PrivateKeyJwt, Some(AssertionAlgorithm::Signature(alg)))
+                if rules.private_key_jwt_algs.contains(&alg) =>
+            {
+                Ok(())
+            }
+            (ClientSecretJwt, Some(AssertionAlgorithm::Mac(alg)))
+                if rules.client_secret_jwt_algs.contains(&alg) =>
+            {
+                Ok(())
+            }
+            _ => Err(metadata_error(
+                "token_endpoint_auth_signing_alg is not allowed for token_endpoint_auth_method",
+            )),
+        }
+    }
+
+    /// The `tls_client_auth_*` members present: each value with how it becomes a subject.
+    fn subject_members(&self) -> impl Iterator<Item = (&str, SubjectOf)> {
+        let members: [(&Option<String>, SubjectOf); 5] = [
+            (&self.tls_client_auth_subject_dn, |v| {
+                Some(CertificateSubject::SubjectDn(v.to_owned()))
+            }),
+            (&self.tls_client_auth_san_dns, |v| {
+                Some(CertificateSubject::SanDns(v.to_owned()))
+            }),
+            (&self.tls_client_auth_san_uri, |v| {
+                Some(CertificateSubject::SanUri(v.to_owned()))
+            }),
+            (&self.tls_client_auth_san_ip, |v| {
+                v.parse().ok().map(CertificateSubject::SanIp)
+            }),
+            (&self.tls_client_auth_san_email, |v| {
+                Some(CertificateSubject::SanEmail(v.to_owned()))
+            }),
+        ];
+        members
+            .into_iter()
+            .filter_map(|(value, of)| value.as_deref().map(|v| (v, of)))
+    }
+
+    /// The subject a `tls_client_auth` client registered (RFC 8705 §2.1.2), if any: the
+    /// first subject member's; an empty value, or a `tls_client_auth_san_ip` that is no IP
+    /// address, is invalid.
+    fn certificate_subject(&self) -> Result<Option<CertificateSubject>, RegistrationError> {
+        let Some((value, of)) = self.subject_members().next() else {
+            return Ok(None);
+        };
+        Some(value)
+            .filter(|v| !v.is_empty())
+            .and_then(of)
+            .map(Some)
+            .ok_or_else(|| metadata_error("a tls_client_auth_* member is invalid"))
+    }
+
+    /// The [`ClientKind`] of a client registered with these (checked) metadata: its keys,
+    /// its certificate subject, or `secret`, the one the server issued it if its method
+    /// needs one ([`needs_secret`]). `None` when that secret is missing or of another form.
+    pub fn client_kind(&self, secret: Option<KeptSecret>) -> Option<ClientKind> {
+        let method = self.token_endpoint_auth_method;
+        match (method, secret) {
+            (ClientAuthMethod::ClientSecretJwt, Some(KeptSecret::Sealed(secret))) => {
+                Some(ClientKind::SecretJwt { secret })
+            }
+            (ClientAuthMethod::PrivateKeyJwt, _) => {
+                let keys = match (&self.jwks, &self.jwks_uri) {
+                    (Some(set), _) => ClientKeys::Jwks(set.clone()),
+                    (None, Some(uri)) => ClientKeys::JwksUri(uri.clone()),
+                    (None, None) => return None,
+                };
+                Some(ClientKind::PrivateKeyJwt { keys })
+            }
+            (ClientAuthMethod::SelfSignedTlsClientAuth, _) => self
+                .jwks
+                .clone()
+                .map(|keys| ClientKind::SelfSignedTlsClientAuth { keys }),
+            (ClientAuthMethod::TlsClientAuth, _) => self
+                .certificate_subject()
+                .ok()
+                .flatten()
+                .map(|subject| ClientKind::TlsClientAuth { subject }),
+            (_, Some(KeptSecret::Hashed(hash))) => client_kind(method, Some(hash)),
+            _ => client_kind(method, None),
+        }
     }
 
     fn subject_type(&self) -> Result<SubjectType, RegistrationError> {
@@ -884,6 +1169,391 @@ mod tests {
         );
         let keys = vec![jwk(); limits::MAX_JWKS_KEYS];
         assert!(parse(json!({"redirect_uris": [WEB], "jwks": {"keys": keys}})).is_ok());
+    }
+
+    /// Rules allowing every method, all algorithms and `jwks_uri`.
+    fn all_methods() -> RegistrationRules {
+        rules().with_auth_methods(
+            ClientAuthMethod::ALL.to_vec(),
+            Algorithm::ALL.to_vec(),
+            MacAlgorithm::ALL.to_vec(),
+            true,
+        )
+    }
+
+    fn parse_with(
+        rules: &RegistrationRules,
+        body: serde_json::Value,
+    ) -> Result<RegistrationRequest, RegistrationError> {
+        RegistrationRequest::parse(&serde_json::to_vec(&body).unwrap(), rules)
+    }
+
+    /// A `client_credentials` body of `method` with `extra` members.
+    fn service(method: &str, extra: serde_json::Value) -> serde_json::Value {
+        let mut body = json!({"grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": method});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    }
+
+    fn refused_with(rules: &RegistrationRules, body: serde_json::Value) -> String {
+        let e = parse_with(rules, body.clone()).expect_err(&body.to_string());
+        assert_eq!(e.code, InvalidClientMetadata, "{body}");
+        e.description.into_owned()
+    }
+
+    /// RFC 7591 §2: `private_key_jwt` and `self_signed_tls_client_auth` need exactly one of
+    /// `jwks` and `jwks_uri`; RFC 8705 §2.2: the self-signed one only `jwks` here.
+    #[test]
+    fn key_methods_need_exactly_one_key_source() {
+        let rules = all_methods();
+        let jwks = json!({"keys": [jwk()]});
+        let uri = "https://rp.example/jwks";
+        let loopback = "http://127.0.0.1:9000/jwks";
+        for method in ["private_key_jwt", "self_signed_tls_client_auth"] {
+            let d = refused_with(&rules, service(method, json!({})));
+            assert_eq!(
+                d,
+                format!("{method} needs exactly one of jwks and jwks_uri")
+            );
+            let both = service(method, json!({"jwks": jwks, "jwks_uri": uri}));
+            assert_eq!(
+                refused_with(&rules, both),
+                "jwks and jwks_uri are mutually exclusive"
+            );
+            let m = parse_with(&rules, service(method, json!({"jwks": jwks})))
+                .unwrap()
+                .metadata;
+            assert_eq!(m.jwks.as_ref().unwrap().keys.len(), 1);
+        }
+        let m = parse_with(
+            &rules,
+            service("private_key_jwt", json!({"jwks_uri": loopback})),
+        )
+        .unwrap()
+        .metadata;
+        assert_eq!(m.jwks_uri.as_deref(), Some(loopback));
+        assert!(parse_with(&rules, service("private_key_jwt", json!({"jwks_uri": uri}))).is_ok());
+        let d = refused_with(
+            &rules,
+            service("self_signed_tls_client_auth", json!({"jwks_uri": uri})),
+        );
+        assert!(d.contains("needs jwks"), "{d}");
+        // Without a fetcher, no jwks_uri.
+        let no_fetch = rules.clone().with_auth_methods(
+            ClientAuthMethod::ALL.to_vec(),
+            Algorithm::ALL.to_vec(),
+            Vec::new(),
+            false,
+        );
+        let d = refused_with(
+            &no_fetch,
+            service("private_key_jwt", json!({"jwks_uri": uri})),
+        );
+        assert_eq!(d, "jwks_uri is not supported: register jwks");
+        assert!(parse_with(&no_fetch, service("private_key_jwt", json!({"jwks": jwks}))).is_ok());
+        for bad in [
+            "http://rp.example/jwks",
+            "https://u:p@rp.example/jwks",
+            "https://rp.example/jwks#f",
+            "ftp://rp.example/jwks",
+        ] {
+            let d = refused_with(&rules, service("private_key_jwt", json!({"jwks_uri": bad})));
+            assert!(d.starts_with("jwks_uri must be"), "{bad}: {d}");
+        }
+        let long = format!("https://rp.example/{}", "a".repeat(limits::MAX_URI_LEN));
+        refused_with(
+            &rules,
+            service("private_key_jwt", json!({"jwks_uri": long})),
+        );
+    }
+
+    /// URIs of exactly the longest length pass (cargo-mutants pinned the bounds).
+    #[test]
+    fn uris_of_the_longest_length_pass() {
+        let longest =
+            |prefix: &str| format!("{prefix}{}", "a".repeat(limits::MAX_URI_LEN - prefix.len()));
+        let redirect = longest("https://rp.example/");
+        assert!(parse(json!({"redirect_uris": [redirect]})).is_ok());
+        let jwks_uri = longest("https://rp.example/");
+        let body = service("private_key_jwt", json!({ "jwks_uri": jwks_uri }));
+        assert!(parse_with(&all_methods(), body).is_ok());
+    }
+
+    /// A client registers public keys only, each one this server can verify with.
+    #[test]
+    fn jwks_holds_usable_public_keys_only() {
+        let rules = all_methods();
+        for member in PRIVATE_JWK_MEMBERS {
+            let mut key = jwk();
+            key[member] = json!("AAAA");
+            let body = service("private_key_jwt", json!({"jwks": {"keys": [key]}}));
+            assert_eq!(
+                refused_with(&rules, body),
+                "jwks must hold public keys only",
+                "{member}"
+            );
+        }
+        for key in [
+            json!({"kty": "oct", "kid": "s"}),
+            json!({"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}),
+            json!({"crv": "P-256"}),
+            json!("key"),
+        ] {
+            let body = service("private_key_jwt", json!({"jwks": {"keys": [jwk(), key]}}));
+            assert_eq!(
+                refused_with(&rules, body),
+                "a jwks key is not a usable public key"
+            );
+        }
+        for set in [json!({"keys": "x"}), json!({"keys": {}}), json!([jwk()])] {
+            let body = service("private_key_jwt", json!({ "jwks": set }));
+            assert_eq!(refused_with(&rules, body), "jwks is not a JWK Set");
+        }
+    }
+
+    /// RFC 8705 §2.1.2: exactly one subject member, for `tls_client_auth` only.
+    #[test]
+    fn tls_client_auth_needs_exactly_one_subject() {
+        let rules = all_methods();
+        let members = [
+            ("tls_client_auth_subject_dn", "CN=app,O=Example"),
+            ("tls_client_auth_san_dns", "app.example"),
+            ("tls_client_auth_san_uri", "https://app.example"),
+            ("tls_client_auth_san_ip", "192.0.2.1"),
+            ("tls_client_auth_san_email", "app@example.com"),
+        ];
+        for (member, value) in members {
+            let body = service("tls_client_auth", json!({ member: value }));
+            let m = parse_with(&rules, body).unwrap().metadata;
+            let subject = m.certificate_subject().unwrap().unwrap();
+            assert_eq!(subject.metadata_name(), member);
+            assert_eq!(
+                m.client_kind(None),
+                Some(ClientKind::TlsClientAuth { subject })
+            );
+            let body = service("client_secret_basic", json!({ member: value }));
+            assert_eq!(
+                refused_with(&rules, body),
+                "tls_client_auth_* members are for tls_client_auth only"
+            );
+        }
+        let none = service("tls_client_auth", json!({}));
+        let two = service(
+            "tls_client_auth",
+            json!({"tls_client_auth_san_dns": "a.example", "tls_client_auth_san_ip": "::1"}),
+        );
+        for body in [none, two] {
+            assert_eq!(
+                refused_with(&rules, body),
+                "tls_client_auth needs exactly one tls_client_auth_* subject member"
+            );
+        }
+        for (member, value) in [
+            ("tls_client_auth_san_ip", "not-an-ip"),
+            ("tls_client_auth_san_dns", ""),
+        ] {
+            let body = service("tls_client_auth", json!({ member: value }));
+            assert_eq!(
+                refused_with(&rules, body),
+                "a tls_client_auth_* member is invalid"
+            );
+        }
+        let long = "d".repeat(limits::MAX_TEXT_LEN + 1);
+        refused_with(
+            &rules,
+            service("tls_client_auth", json!({"tls_client_auth_san_dns": long})),
+        );
+    }
+
+    /// OpenID Connect Dynamic Client Registration 1.0 §2: the signing algorithm belongs to
+    /// a JWT method and must be one of its algorithms here.
+    #[test]
+    fn the_signing_alg_fits_the_method() {
+        let rules = all_methods().with_auth_methods(
+            ClientAuthMethod::ALL.to_vec(),
+            vec![Algorithm::ES256],
+            vec![MacAlgorithm::HS256],
+            true,
+        );
+        let jwks = json!({"keys": [jwk()]});
+        let alg = |method: &str, alg: &str| {
+            let mut extra = json!({ "token_endpoint_auth_signing_alg": alg });
+            if method == "private_key_jwt" {
+                extra["jwks"] = jwks.clone();
+            }
+            service(method, extra)
+        };
+        let m = parse_with(&rules, alg("private_key_jwt", "ES256"))
+            .unwrap()
+            .metadata;
+        assert_eq!(
+            m.token_endpoint_auth_signing_alg,
+            Some(AssertionAlgorithm::Signature(Algorithm::ES256))
+        );
+        let m = parse_with(&rules, alg("client_secret_jwt", "HS256"))
+            .unwrap()
+            .metadata;
+        assert_eq!(
+            m.token_endpoint_auth_signing_alg,
+            Some(AssertionAlgorithm::Mac(MacAlgorithm::HS256))
+        );
+        for (method, name) in [
+            ("private_key_jwt", "RS256"),
+            ("private_key_jwt", "HS256"),
+            ("client_secret_jwt", "HS512"),
+            ("client_secret_jwt", "ES256"),
+            ("client_secret_basic", "HS256"),
+            ("client_secret_post", "ES256"),
+        ] {
+            assert_eq!(
+                refused_with(&rules, alg(method, name)),
+                "token_endpoint_auth_signing_alg is not allowed for token_endpoint_auth_method",
+                "{method} {name}"
+            );
+        }
+        for name in ["none", "HS1", "es256"] {
+            assert_eq!(
+                refused_with(&rules, alg("private_key_jwt", name)),
+                "token_endpoint_auth_signing_alg is not supported"
+            );
+        }
+        // Stored and read back as its name.
+        let stored = serde_json::to_value(&m).unwrap();
+        assert_eq!(stored["token_endpoint_auth_signing_alg"], "HS256");
+        assert_eq!(serde_json::from_value::<ClientMetadata>(stored).unwrap(), m);
+    }
+
+    /// Only the methods the rules (discovery) list may be registered.
+    #[test]
+    fn only_enabled_methods() {
+        let jwks = json!({"keys": [jwk()]});
+        let bodies = [
+            service("client_secret_jwt", json!({})),
+            service("private_key_jwt", json!({"jwks": jwks})),
+            service("self_signed_tls_client_auth", json!({"jwks": jwks})),
+            service(
+                "tls_client_auth",
+                json!({"tls_client_auth_san_dns": "a.example"}),
+            ),
+            service("client_secret_post", json!({})),
+        ];
+        for body in &bodies {
+            assert!(parse_with(&all_methods(), body.clone()).is_ok(), "{body}");
+        }
+        let basic_only = rules().with_auth_methods(
+            vec![ClientAuthMethod::ClientSecretBasic],
+            Algorithm::ALL.to_vec(),
+            MacAlgorithm::ALL.to_vec(),
+            true,
+        );
+        for body in bodies {
+            assert_eq!(
+                refused_with(&basic_only, body),
+                "token_endpoint_auth_method is not supported"
+            );
+        }
+        assert_eq!(
+            refused_with(&all_methods(), service("other", json!({}))),
+            "token_endpoint_auth_method is not supported"
+        );
+    }
+
+    /// Each method's metadata become its kind, with the secret in the form it needs.
+    #[test]
+    fn every_method_becomes_its_kind() {
+        let rules = all_methods();
+        let set: JwkSet = serde_json::from_value(json!({"keys": [jwk()]})).unwrap();
+        let metadata = |body| parse_with(&rules, body).unwrap().metadata;
+        let hash = ClientSecretHash::sha256_of_generated(&"s".repeat(43)).unwrap();
+        let sealed: SealedClientSecret = serde_json::from_value(json!("AAAA")).unwrap();
+        let (hashed, kept_sealed) = (
+            KeptSecret::Hashed(hash.clone()),
+            KeptSecret::Sealed(sealed.clone()),
+        );
+
+        let pk = metadata(service("private_key_jwt", json!({"jwks": set})));
+        let keys = ClientKeys::Jwks(set.clone());
+        assert_eq!(
+            pk.client_kind(None),
+            Some(ClientKind::PrivateKeyJwt { keys })
+        );
+        let uri = metadata(service(
+            "private_key_jwt",
+            json!({"jwks_uri": "https://rp.example/j"}),
+        ));
+        let keys = ClientKeys::JwksUri("https://rp.example/j".into());
+        assert_eq!(
+            uri.client_kind(None),
+            Some(ClientKind::PrivateKeyJwt { keys })
+        );
+        let selfs = metadata(service("self_signed_tls_client_auth", json!({"jwks": set})));
+        assert_eq!(
+            selfs.client_kind(None),
+            Some(ClientKind::SelfSignedTlsClientAuth { keys: set.clone() })
+        );
+        let sj = metadata(service("client_secret_jwt", json!({})));
+        assert_eq!(
+            sj.client_kind(Some(kept_sealed.clone())),
+            Some(ClientKind::SecretJwt { secret: sealed })
+        );
+        assert_eq!(sj.client_kind(Some(hashed.clone())), None);
+        assert_eq!(sj.client_kind(None), None);
+        let post = metadata(service("client_secret_post", json!({})));
+        assert_eq!(
+            post.client_kind(Some(hashed)),
+            Some(ClientKind::confidential_with(hash, SecretMethod::Post))
+        );
+        assert_eq!(post.client_kind(Some(kept_sealed)), None);
+        assert_eq!(post.client_kind(None), None);
+        // Metadata a hook broke after the check become no kind.
+        let mut broken = pk.clone();
+        broken.jwks = None;
+        assert_eq!(broken.client_kind(None), None);
+        let mut broken = selfs;
+        broken.jwks = None;
+        assert_eq!(broken.client_kind(None), None);
+        let mut tls = metadata(service(
+            "tls_client_auth",
+            json!({"tls_client_auth_san_ip": "::1"}),
+        ));
+        tls.tls_client_auth_san_ip = Some("x".into());
+        assert_eq!(tls.client_kind(None), None);
+        tls.tls_client_auth_san_ip = None;
+        assert_eq!(tls.client_kind(None), None);
+
+        assert!(needs_secret(ClientAuthMethod::ClientSecretJwt));
+        for m in [
+            ClientAuthMethod::PrivateKeyJwt,
+            ClientAuthMethod::TlsClientAuth,
+            ClientAuthMethod::SelfSignedTlsClientAuth,
+        ] {
+            assert!(!needs_secret(m), "{m:?}");
+        }
+        // A registration's client of each kind is valid.
+        let reg = ClientRegistration::new(pk.clone(), TokenHash::of("t"), UnixTime::from_secs(1));
+        let kind = pk.client_kind(None).unwrap();
+        assert!(pk.to_client("c".into(), kind, reg).is_ok());
+    }
+
+    /// The new members are optional in the stored form: records from before them still load.
+    #[test]
+    fn stored_metadata_without_the_new_members_load() {
+        let m = parse(json!({"redirect_uris": [WEB]})).unwrap().metadata;
+        let stored = serde_json::to_value(&m).unwrap();
+        for member in [
+            "token_endpoint_auth_signing_alg",
+            "tls_client_auth_subject_dn",
+            "tls_client_auth_san_dns",
+            "tls_client_auth_san_uri",
+            "tls_client_auth_san_ip",
+            "tls_client_auth_san_email",
+        ] {
+            assert!(stored.get(member).is_none(), "{member}");
+        }
+        assert_eq!(serde_json::from_value::<ClientMetadata>(stored).unwrap(), m);
     }
 
     /// RFC 7591 §2.3: an unverified statement is never trusted.

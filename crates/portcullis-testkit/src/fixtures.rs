@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis_core::{
-    AccessTokenRecord, AcrClaim, Algorithm, ClaimsRequest, Client, ClientKind, ClientOidc,
-    ClientSecretHash, CodeChallenge, CodeChallengeMethod, CodeRecord, FamilyId, Grant, GrantId,
-    GrantType, Issuer, KeyRecord, OidcSession, PrivateKeyEnvelope, RedirectUri, RefreshTokenRecord,
+    AccessTokenRecord, AcrClaim, Algorithm, ClaimsRequest, Client, ClientAuthMethod, ClientKind,
+    ClientOidc, ClientRegistration, ClientSecretHash, CodeChallenge, CodeChallengeMethod,
+    CodeRecord, FamilyId, Grant, GrantId, GrantType, Issuer, KeyRecord, MacAlgorithm, OidcSession,
+    PrivateKeyEnvelope, RedirectUri, RefreshTokenRecord, RegistrationRequest, RegistrationRules,
     ScopeSet, SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
 };
 
@@ -99,6 +100,29 @@ impl Fixtures {
         client.tokens.refresh.absolute_lifetime_secs = Some(30 * 86_400);
         client.tokens.refresh.idle_timeout_secs = Some(86_400);
         client
+    }
+
+    /// A dynamically registered client (RFC 7591) with a random id, of the metadata `body`
+    /// (JSON; every authentication method allowed, scope `read`), kept with its registration;
+    /// its kind needs no secret (a key, JWT or mutual-TLS method, or `none`).
+    pub fn registered_client(&self, body: &[u8]) -> Client {
+        let rules = RegistrationRules::new(scopes("read")).with_auth_methods(
+            ClientAuthMethod::ALL.to_vec(),
+            Algorithm::ALL.to_vec(),
+            MacAlgorithm::ALL.to_vec(),
+            true,
+        );
+        let metadata = RegistrationRequest::parse(body, &rules)
+            .expect("fixture metadata")
+            .metadata;
+        let kind = metadata
+            .client_kind(None)
+            .expect("a method without a secret");
+        let token = TokenHash::of(&self.id());
+        let registration = ClientRegistration::new(metadata.clone(), token, UnixTime::from_secs(1));
+        metadata
+            .to_client(format!("client-{}", self.id()), kind, registration)
+            .expect("fixture client")
     }
 
     /// A live grant of `subject` to `client_id` at `issuer`, from `created_at` to `expires_at`.

@@ -41,6 +41,7 @@ macro_rules! __checks_of {
     (clients, $then:ident, $($args:tt)*) => {
         $crate::$then! {clients; [
             client_round_trip,
+            registered_client_round_trip,
             client_save_replaces,
             clients_are_scoped_by_issuer,
             client_expires_at_its_expiry,

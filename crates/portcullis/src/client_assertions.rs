@@ -31,6 +31,7 @@ impl Provider {
         let policy = &inner.policy.client_assertions;
         let accepted = match &client.kind {
             ClientKind::PrivateKeyJwt { keys } => {
+                let algs = policy.private_key_jwt_algs_for(client);
                 let mut unknown_kid = false;
                 loop {
                     let Some(keys) = self
@@ -39,7 +40,7 @@ impl Provider {
                     else {
                         return Ok(false);
                     };
-                    match assertion.verify_signature(&keys, &policy.private_key_jwt_algs) {
+                    match assertion.verify_signature(&keys, &algs) {
                         Ok(verified) => break self.decide(client, verified, path, now)?,
                         Err(JoseError::NoMatchingKey) if !unknown_kid => unknown_kid = true,
                         Err(_) => return Ok(false),
@@ -50,9 +51,8 @@ impl Provider {
                 let secret = secret
                     .open(&inner.issuer, &client.id, inner.keks.as_ref())
                     .map_err(Fault::from)?;
-                match assertion
-                    .verify_mac(secret.expose().as_bytes(), &policy.client_secret_jwt_algs)
-                {
+                let algs = policy.client_secret_jwt_algs_for(client);
+                match assertion.verify_mac(secret.expose().as_bytes(), &algs) {
                     Ok(verified) => self.decide(client, verified, path, now)?,
                     Err(_) => return Ok(false),
                 }

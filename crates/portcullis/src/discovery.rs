@@ -165,7 +165,7 @@ impl Provider {
 
     /// The client authentication methods that work here: `client_secret_jwt` only with a
     /// key-encryption key (its secrets are sealed) and JWT methods only with an algorithm.
-    fn enabled_client_auth_methods(&self) -> Vec<ClientAuthMethod> {
+    pub(crate) fn enabled_client_auth_methods(&self) -> Vec<ClientAuthMethod> {
         let policy = &self.inner.policy.client_assertions;
         ClientAuthMethod::ALL
             .into_iter()

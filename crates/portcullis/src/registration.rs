@@ -3,6 +3,14 @@
 //! and `DELETE` at the `registration_client_uri` (`…/register?client_id=ID`) read, replace
 //! and delete, with the registration access token as a Bearer token (RFC 6750 §2.1).
 //!
+//! A client may register with every `token_endpoint_auth_method` discovery advertises (the
+//! rules are filled from the same source): the secret methods and `none`, `private_key_jwt`
+//! (inline `jwks`, or a `jwks_uri` when the host injected a fetcher), `client_secret_jwt`
+//! (with a key-encryption key: the generated secret is shown once and kept sealed) and, as
+//! far as the TLS layer offers them, `tls_client_auth` and `self_signed_tls_client_auth`
+//! (RFC 8705 §2). A registered `token_endpoint_auth_signing_alg` is the only algorithm its
+//! assertions may use (OpenID Connect Dynamic Client Registration 1.0 §2).
+//!
 //! Off unless the host sets a [`RegistrationPolicy`]. What one registration may carry is
 //! bounded (`portcullis_core::registration_limits`); how often a caller may register is the
 //! host's to limit (a rate limit in front of the endpoint, or its [`RegistrationHook`]).
@@ -13,10 +21,11 @@ use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
-    bearer_credentials, client_kind, constant_time_eq, needs_secret, random_id, BearerCredentials,
-    BearerErrorCode, Client, ClientKind, ClientMetadata, ClientRegistration, ClientSecretHash,
-    OAuthError, Params, RandomError, RegistrationError, RegistrationErrorCode, RegistrationRequest,
-    RegistrationRules, ScopeSet, SecretToken, TokenHash, UnixTime,
+    bearer_credentials, constant_time_eq, needs_secret, random_id, BearerCredentials,
+    BearerErrorCode, Client, ClientAuthMethod, ClientKind, ClientMetadata, ClientRegistration,
+    ClientSecretHash, JwtClientSecret, KeptSecret, OAuthError, Params, RandomError,
+    RegistrationError, RegistrationErrorCode, RegistrationRequest, RegistrationRules, ScopeSet,
+    SecretToken, TokenHash, UnixTime,
 };
 use portcullis_store::StoreError;
 use serde::Serialize;
@@ -165,6 +174,12 @@ impl From<RegistrationError> for Failure {
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         Self::Fault(e.into())
+    }
+}
+
+impl From<Fault> for Failure {
+    fn from(f: Fault) -> Self {
+        Self::Fault(f)
     }
 }
 
@@ -319,36 +334,65 @@ impl Provider {
                 "the body must be application/json",
             ));
         }
-        let mut request = RegistrationRequest::parse(req.body(), &policy.rules)?;
+        let rules = self.registration_rules();
+        let mut request = RegistrationRequest::parse(req.body(), &rules)?;
         if let Some(hook) = &policy.hook {
             hook.review(req, client_id, &mut request.metadata).await?;
-            request.metadata.check(&policy.rules)?;
+            request.metadata.check(&rules)?;
         }
         Ok(request)
     }
 
+    /// The policy's rules with the client authentication methods and algorithms discovery
+    /// advertises (the same source: the two cannot disagree), and `jwks_uri` only with a
+    /// fetcher.
+    fn registration_rules(&self) -> RegistrationRules {
+        let inner = &self.inner;
+        let assertions = &inner.policy.client_assertions;
+        inner.registration.rules.clone().with_auth_methods(
+            self.enabled_client_auth_methods(),
+            assertions.private_key_jwt_algs.clone(),
+            assertions.client_secret_jwt_algs.clone(),
+            inner.fetcher.is_some(),
+        )
+    }
+
     /// The client `id` registered with `metadata` at `issued_at`: if its method needs a
-    /// secret, the `kept` one or a new one; a new registration access token.
+    /// secret, the `kept` one (if of the method's form) or a new one, hashed or, for
+    /// `client_secret_jwt`, sealed under the key-encryption key; a new registration access
+    /// token.
     fn issue(
         &self,
         id: String,
         metadata: ClientMetadata,
-        kept: Option<ClientSecretHash>,
+        kept: Option<KeptSecret>,
         issued_at: UnixTime,
     ) -> Result<(Client, Issued), Failure> {
         let rng = self.inner.rng.as_ref();
         let method = metadata.token_endpoint_auth_method;
-        let (secret, hash) = match kept {
+        let sealed = method == ClientAuthMethod::ClientSecretJwt;
+        let kept = kept.filter(|k| matches!(k, KeptSecret::Sealed(_)) == sealed);
+        let (secret, kept) = match kept {
             _ if !needs_secret(method) => (None, None),
-            Some(hash) => (None, Some(hash)),
+            Some(kept) => (None, Some(kept)),
             None => {
                 let secret = SecretToken::generate(rng)?;
-                // A generated secret has 256 bits: never too short for SHA-256.
-                let hash = ClientSecretHash::sha256_of_generated(secret.expose()).ok();
-                (Some(secret), hash)
+                let kept = if sealed {
+                    // 256 bits: never too short; sealing fails only without a KEK (then the
+                    // rules refused the method) or randomness.
+                    let clear = JwtClientSecret::new(secret.expose()).map_err(Fault::from)?;
+                    let sealed = self.seal_client_secret(&id, &clear).map_err(Fault::from)?;
+                    Some(KeptSecret::Sealed(sealed))
+                } else {
+                    // A generated secret has 256 bits: never too short for SHA-256.
+                    ClientSecretHash::sha256_of_generated(secret.expose())
+                        .ok()
+                        .map(KeptSecret::Hashed)
+                };
+                (Some(secret), kept)
             }
         };
-        let kind = client_kind(method, hash).ok_or_else(|| {
+        let kind = metadata.client_kind(kept).ok_or_else(|| {
             invalid(
                 RegistrationErrorCode::InvalidClientMetadata,
                 "token_endpoint_auth_method is not supported",
@@ -377,7 +421,10 @@ impl Provider {
         let Some(registration) = client.registration.as_deref() else {
             return self.registration_failure(Failure::Unauthorized { token_sent: true });
         };
-        let confidential = matches!(client.kind, ClientKind::Confidential { .. });
+        let confidential = matches!(
+            client.kind,
+            ClientKind::Confidential { .. } | ClientKind::SecretJwt { .. }
+        );
         let body = Registered {
             client_id: &client.id,
             client_secret: issued
@@ -451,11 +498,12 @@ impl Provider {
             ));
         }
         let current = match &old.kind {
-            ClientKind::Confidential { secret, .. } => Some(secret),
+            ClientKind::Confidential { secret, .. } => Some(KeptSecret::Hashed(secret.clone())),
+            ClientKind::SecretJwt { secret } => Some(KeptSecret::Sealed(secret.clone())),
             _ => None,
         };
         if let Some(presented) = &request.client_secret {
-            if !current.is_some_and(|s| s.verify(presented)) {
+            if !self.is_current_secret(client_id, current.as_ref(), presented)? {
                 return Err(invalid(
                     RegistrationErrorCode::InvalidClientMetadata,
                     "client_secret is not the client's current secret",
@@ -466,9 +514,7 @@ impl Provider {
             .registration
             .as_ref()
             .map_or(inner.clock.now(), |r| r.issued_at);
-        let kept = current
-            .filter(|_| !inner.registration.rotate_secret_on_update)
-            .cloned();
+        let kept = current.filter(|_| !inner.registration.rotate_secret_on_update);
         let (mut client, issued) =
             self.issue(client_id.to_owned(), request.metadata, kept, issued_at)?;
         client.tokens = old.tokens.clone();
@@ -479,6 +525,27 @@ impl Provider {
             .save_client(&inner.issuer, &client)
             .await?;
         Ok(self.registered(StatusCode::OK, &client, Some(&issued)))
+    }
+
+    /// Whether `presented` is the `current` secret of `client_id` (constant time): its hash,
+    /// or the sealed secret opened.
+    fn is_current_secret(
+        &self,
+        client_id: &str,
+        current: Option<&KeptSecret>,
+        presented: &str,
+    ) -> Result<bool, Failure> {
+        let inner = &self.inner;
+        Ok(match current {
+            Some(KeptSecret::Hashed(hash)) => hash.verify(presented),
+            Some(KeptSecret::Sealed(sealed)) => {
+                let secret = sealed
+                    .open(&inner.issuer, client_id, inner.keks.as_ref())
+                    .map_err(Fault::from)?;
+                constant_time_eq(secret.expose().as_bytes(), presented.as_bytes())
+            }
+            None => false,
+        })
     }
 
     /// RFC 7592 §2.3: the client deleted with its grants and tokens; 204.

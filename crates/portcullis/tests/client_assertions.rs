@@ -8,50 +8,21 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use common::client_key::ClientKey;
 use common::{enc, error_of, Endpoint, Harness, ISSUER, T0};
 use http::StatusCode;
 use jsonwebtoken::{encode, Algorithm as JwtAlg, EncodingKey, Header};
 use portcullis::core::{
     Algorithm, Client, ClientError, ClientKeys, ClientKind, ClientSecretSealError, GrantType,
-    JwkSet, JwtClientSecret, KeyEncryptionKey, KeyEncryptionKeys, ScopeSet, SigningKey,
+    JwkSet, JwtClientSecret, KeyEncryptionKey, KeyEncryptionKeys, ScopeSet,
     JWT_BEARER_ASSERTION_TYPE,
 };
 use portcullis::{FetchError, Fetcher, Provider, RegisterError, MAX_JWKS_BYTES};
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 
 const JWKS_URI: &str = "https://rp.example/jwks.json";
-
-/// An ES256 key pair: jsonwebtoken signs with the private half, the provider gets the JWK.
-struct ClientKey {
-    kid: String,
-    der: Vec<u8>,
-    jwk: portcullis::core::Jwk,
-}
-
-impl ClientKey {
-    fn new(kid: &str) -> Self {
-        let rng = SystemRandom::new();
-        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let der = doc.as_ref().to_vec();
-        let jwk = SigningKey::from_pkcs8(kid, Algorithm::ES256, &der, &rng)
-            .unwrap()
-            .public_jwk();
-        Self {
-            kid: kid.into(),
-            der,
-            jwk,
-        }
-    }
-
-    fn sign(&self, claims: &Value) -> String {
-        let mut header = Header::new(JwtAlg::ES256);
-        header.kid = Some(self.kid.clone());
-        encode(&header, claims, &EncodingKey::from_ec_der(&self.der)).unwrap()
-    }
-}
 
 fn claims(client_id: &str, aud: &str, jti: &str) -> Value {
     json!({

@@ -109,6 +109,16 @@ fn core() {
         );
     }
     pair(
+        "private_key_jwt assertion, ES256: form, read, verify, claims (ring: verify)",
+        Some(1.3),
+        || {
+            black_box(ops.verify_assertion());
+        },
+        || {
+            black_box(ops.ring_verify_assertion());
+        },
+    );
+    pair(
         "PKCE S256 verify (ring: SHA-256 + base64url)",
         None,
         || {

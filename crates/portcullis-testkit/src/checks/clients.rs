@@ -23,6 +23,38 @@ pub async fn client_round_trip<S: ClientStore>(h: Harness<S>) {
     assert_eq!(unknown, None, "an unknown client_id");
 }
 
+/// A dynamically registered client comes back with its registration intact: metadata of
+/// the key and mutual-TLS methods (`jwks`, `jwks_uri`, `token_endpoint_auth_signing_alg`,
+/// a `tls_client_auth_*` subject; RFC 7591 §2, RFC 8705 §2.1.2) as well as its kind.
+pub async fn registered_client_round_trip<S: ClientStore>(h: Harness<S>) {
+    let (s, f, now) = (h.open().await, h.fixtures(), h.clock().now());
+    let a = Fixtures::issuer();
+    let bodies: [&[u8]; 3] = [
+        br#"{"grant_types":["client_credentials"],"scope":"read",
+            "token_endpoint_auth_method":"private_key_jwt",
+            "token_endpoint_auth_signing_alg":"ES256",
+            "jwks":{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+                "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}}"#,
+        br#"{"grant_types":["client_credentials"],"scope":"read",
+            "token_endpoint_auth_method":"private_key_jwt",
+            "jwks_uri":"https://client.example/jwks"}"#,
+        br#"{"grant_types":["client_credentials"],"scope":"read",
+            "token_endpoint_auth_method":"tls_client_auth",
+            "tls_client_auth_san_ip":"192.0.2.7"}"#,
+    ];
+    for body in bodies {
+        let client = f.registered_client(body);
+        s.save_client(&a, &client).await.must("save_client");
+        let found = s.find_client(&a, &client.id, now).await.must("find_client");
+        assert_eq!(
+            found,
+            Some(Arc::new(client)),
+            "the registered client as saved"
+        );
+    }
+}
+
 /// `save_client` on an existing `client_id` replaces the client ("inserts or replaces").
 pub async fn client_save_replaces<S: ClientStore>(h: Harness<S>) {
     let (s, f, now) = (h.open().await, h.fixtures(), h.clock().now());

@@ -1,6 +1,8 @@
 //! A provider on a manual clock and a memory store, with one client of each kind.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod client_key;
+
 use std::num::NonZeroU32;
 use std::sync::Arc;
 

@@ -13,6 +13,8 @@
 //!   remembered consent → a redirect carrying a code → `POST /token` → tokens with an ID
 //!   token. A fixed number of tasks loop for a fixed time (and at most a fixed count), and
 //!   it prints one `RESULT` line in the format of the wrk scripts' `done()`.
+//! * `keygen` and `assertions` make the `private_key_jwt` case's client key and its pools of
+//!   single-use client assertions (see `assertions.rs`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -29,6 +31,8 @@ use reqwest::redirect::Policy;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use url::Url;
+
+mod assertions;
 
 /// The PKCE pair of RFC 7636 Appendix B: the server hashes the verifier on every exchange
 /// whatever its value, so one fixed pair costs it as much as fresh ones.
@@ -69,6 +73,10 @@ enum Command {
     Prime(PrimeArgs),
     /// Completed logins per second, with the session cookie `prime` wrote.
     Login(LoginArgs),
+    /// Makes the `private_key_jwt` client's key pair.
+    Keygen(assertions::KeygenArgs),
+    /// Signs a pool of single-use client assertions, one a line.
+    Assertions(assertions::AssertionArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -643,6 +651,8 @@ async fn main() -> std::process::ExitCode {
     let result = match Args::parse().command {
         Command::Prime(args) => prime(args).await,
         Command::Login(args) => login(args).await,
+        Command::Keygen(args) => assertions::keygen(args),
+        Command::Assertions(args) => assertions::assertions(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
