@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::client::{Client, ClientKind};
+use crate::client::Client;
 use crate::client_auth::ClientAuthMethod;
 use crate::registration::{
     limits::MAX_URI_LEN, metadata_error, RegistrationError, RegistrationRequest, RegistrationRules,
@@ -52,8 +52,9 @@ pub fn is_client_id_url(client_id: &str) -> bool {
 /// - its `client_id` equals `client_id` (simple string comparison, RFC 3986 §6.2.1);
 /// - no `client_secret` nor `client_secret_expires_at`, and a `token_endpoint_auth_method`
 ///   based on no shared secret: nothing can be shared with a client known by a URL. This
-///   server accepts `none` (public clients; the `client_secret_basic` that RFC 7591 §2
-///   implies when the member is absent is refused).
+///   server accepts `none` (public clients) and `private_key_jwt` (RFC 7523, keys by
+///   `jwks` or `jwks_uri`), as far as `rules` allow them; the `client_secret_basic` that
+///   RFC 7591 §2 implies when the member is absent is refused.
 ///
 /// Every refusal is `invalid_client_metadata` (or `invalid_redirect_uri`), for the log:
 /// the client is then unknown.
@@ -88,13 +89,15 @@ pub fn client_from_metadata_document(
     }
     let metadata = request.metadata;
     let kind = match metadata.token_endpoint_auth_method {
-        ClientAuthMethod::None => ClientKind::Public,
-        _ => {
-            return Err(metadata_error(
-                "a client metadata document's token_endpoint_auth_method must be none",
-            ))
-        }
+        ClientAuthMethod::None | ClientAuthMethod::PrivateKeyJwt => metadata.client_kind(None),
+        _ => None,
     };
+    let kind = kind.ok_or_else(|| {
+        metadata_error(
+            "a client metadata document's token_endpoint_auth_method must be none or \
+             private_key_jwt",
+        )
+    })?;
     metadata.client_of_kind(client_id.to_owned(), kind)
 }
 
@@ -129,6 +132,8 @@ pub fn cache_control_max_age(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::{ClientKeys, ClientKind};
+    use crate::jose::Algorithm;
     use crate::registration::RegistrationErrorCode;
     use crate::scope::ScopeSet;
     use serde_json::json;
@@ -209,6 +214,35 @@ mod tests {
     }
 
     #[test]
+    fn a_document_describes_a_private_key_jwt_client_if_the_rules_allow() {
+        let mut d = document();
+        d["token_endpoint_auth_method"] = json!("private_key_jwt");
+        d["jwks_uri"] = json!("https://app.example/jwks.json");
+        let body = serde_json::to_vec(&d).unwrap();
+        // RegistrationRules::new offers the secret methods and none only.
+        let e = client_from_metadata_document(ID, &body, &rules()).unwrap_err();
+        assert_eq!(e.code, RegistrationErrorCode::InvalidClientMetadata);
+        let keys = rules().with_auth_methods(
+            vec![ClientAuthMethod::None, ClientAuthMethod::PrivateKeyJwt],
+            vec![Algorithm::ES256],
+            Vec::new(),
+            true,
+        );
+        let c = client_from_metadata_document(ID, &body, &keys).unwrap();
+        assert_eq!(
+            c.kind,
+            ClientKind::PrivateKeyJwt {
+                keys: ClientKeys::JwksUri("https://app.example/jwks.json".into())
+            }
+        );
+        // Keys it must have.
+        d.as_object_mut().unwrap().remove("jwks_uri");
+        let body = serde_json::to_vec(&d).unwrap();
+        let e = client_from_metadata_document(ID, &body, &keys).unwrap_err();
+        assert_eq!(e.code, RegistrationErrorCode::InvalidClientMetadata);
+    }
+
+    #[test]
     fn the_document_must_name_its_own_url() {
         for other in [
             json!("https://app.example/oauth/other.json"),
@@ -242,14 +276,17 @@ mod tests {
         for method in ["client_secret_basic", "client_secret_post"] {
             let mut d = document();
             d["token_endpoint_auth_method"] = json!(method);
-            assert!(refusal(d).contains("must be none"), "{method}");
+            assert!(
+                refusal(d).contains("must be none or private_key_jwt"),
+                "{method}"
+            );
         }
         // Absent, RFC 7591 §2's default client_secret_basic.
         let mut d = document();
         d.as_object_mut()
             .unwrap()
             .remove("token_endpoint_auth_method");
-        assert!(refusal(d).contains("must be none"));
+        assert!(refusal(d).contains("must be none or private_key_jwt"));
         for method in ["client_secret_jwt", "tls_client_auth"] {
             let mut d = document();
             d["token_endpoint_auth_method"] = json!(method);

@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use portcullis_core::{
-    client_from_metadata_document, document_max_age, is_client_id_url, Client, RegistrationRules,
-    ScopeSet, UnixTime, MAX_DOCUMENT_BYTES,
+    client_from_metadata_document, document_max_age, is_client_id_url, Client, ClientAuthMethod,
+    RegistrationRules, ScopeSet, UnixTime, MAX_DOCUMENT_BYTES,
 };
 
 use crate::client_keys::{FetchError, FETCH_TIMEOUT};
@@ -167,7 +167,7 @@ impl Provider {
         now: UnixTime,
     ) -> Option<Arc<Client>> {
         let inner = &self.inner;
-        let rules = inner.client_documents.rules_for(client_id)?;
+        let rules = self.document_rules(inner.client_documents.rules_for(client_id)?);
         let cache = &inner.document_cache;
         if let Some(c) = cache.fresh(client_id, now) {
             return c.client;
@@ -182,7 +182,7 @@ impl Provider {
         if let Some(c) = cache.fresh(client_id, now) {
             return c.client;
         }
-        let cached = match self.fetch_client_document(client_id, rules).await {
+        let cached = match self.fetch_client_document(client_id, &rules).await {
             Ok((client, max_age)) => Cached {
                 client: Some(Arc::new(client)),
                 until: now.plus(max_age),
@@ -197,6 +197,25 @@ impl Provider {
         };
         cache.put(client_id, cached.clone());
         cached.client
+    }
+
+    /// `rules` with the methods a document may name that discovery advertises (`none`,
+    /// `private_key_jwt`) and its algorithms: the same source as registration's.
+    fn document_rules(&self, rules: &RegistrationRules) -> RegistrationRules {
+        let methods = self
+            .enabled_client_auth_methods()
+            .into_iter()
+            .filter(|m| matches!(m, ClientAuthMethod::None | ClientAuthMethod::PrivateKeyJwt))
+            .collect();
+        let algs = self
+            .inner
+            .policy
+            .client_assertions
+            .private_key_jwt_algs
+            .clone();
+        rules
+            .clone()
+            .with_auth_methods(methods, algs, Vec::new(), true)
     }
 
     async fn fetch_client_document(

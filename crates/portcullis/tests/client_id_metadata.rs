@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::client_key::ClientKey;
 use common::{
     approval, challenge, enc, error_of, location, query_param, Harness, ISSUER, VERIFIER,
 };
 use http::StatusCode;
-use portcullis::core::{Issuer, ScopeSet};
+use portcullis::core::{Issuer, ScopeSet, JWT_BEARER_ASSERTION_TYPE};
 use portcullis::{
     BuildError, ClientIdMetadataDocuments, FetchError, Fetched, Fetcher, Provider, Stores,
     DOCUMENT_RETRY_AFTER,
@@ -163,6 +164,51 @@ async fn a_client_known_by_its_document_runs_the_code_flow() {
     let client = h.provider.client(ID).await.unwrap().unwrap();
     assert_eq!(client.id, ID);
     // One fetch served the whole flow.
+    assert_eq!(fetcher.count(), 1);
+}
+
+/// A `private_key_jwt` client (the draft's other method) authenticates with an assertion
+/// signed by a key of its document's `jwks`.
+#[tokio::test]
+async fn a_private_key_jwt_client_known_by_its_document() {
+    let (h, fetcher) = harness(enabled()).await;
+    let id = "https://app.example/service.json";
+    let key = ClientKey::new("k1");
+    let doc = json!({
+        "client_id": id,
+        "token_endpoint_auth_method": "private_key_jwt",
+        "grant_types": ["client_credentials"],
+        "scope": "read",
+        "jwks": {"keys": [key.jwk]},
+    });
+    fetcher.serve_json(id, &doc, None);
+    let assertion = |jti: &str| {
+        key.sign(&json!({
+            "iss": id, "sub": id, "aud": ISSUER, "jti": jti,
+            "iat": common::T0, "exp": common::T0 + 60,
+        }))
+    };
+    let body = |a: String| {
+        format!(
+            "grant_type=client_credentials&scope=read&client_assertion_type={}&client_assertion={a}",
+            enc(JWT_BEARER_ASSERTION_TYPE)
+        )
+    };
+    let (status, json, _) = h.token(&body(assertion("1")), None).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert!(json["access_token"].is_string());
+    // Signed by another key: invalid_client.
+    let other = ClientKey::new("k1").sign(&json!({
+        "iss": id, "sub": id, "aud": ISSUER, "jti": "2",
+        "iat": common::T0, "exp": common::T0 + 60,
+    }));
+    let (status, json, _) = h.token(&body(other), None).await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::UNAUTHORIZED, "invalid_client")
+    );
+    // Without an assertion, as a public client: invalid_client.
+    refused_at_token(&h, id).await;
     assert_eq!(fetcher.count(), 1);
 }
 
