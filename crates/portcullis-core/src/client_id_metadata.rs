@@ -5,10 +5,12 @@
 //! describes a client (validated like a registration, RFC 7591 §2), and how long it is
 //! trusted. The engine fetches.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::client::Client;
+use crate::client::{Client, GrantType};
 use crate::client_auth::ClientAuthMethod;
+use crate::public_address::is_public_address;
 use crate::registration::{
     limits::MAX_URI_LEN, metadata_error, RegistrationError, RegistrationRequest, RegistrationRules,
 };
@@ -30,7 +32,10 @@ pub const DEFAULT_DOCUMENT_AGE: Duration = Duration::from_secs(600);
 /// Beyond the draft, the URL must be in its canonical form (as the WHATWG URL parser
 /// serializes it: a lowercase host, no default port, dot segments resolved — which is how
 /// they are refused here): the string compared with the document's `client_id` is then
-/// the one fetched. At most 2,000 bytes, as a registered URI.
+/// the one fetched. At most 2,000 bytes, as a registered URI. Also refused, so that a
+/// path cannot leave a prefix the host allows on a server that decodes or normalises it:
+/// encoded `/`, `\` and `.` (`%2F`, `%5C`, `%2E`) and `;` in the path; and a host that is
+/// an IP address other than a public one ([`is_public_address`]).
 pub fn is_client_id_url(client_id: &str) -> bool {
     if client_id.len() > MAX_URI_LEN {
         return false;
@@ -38,9 +43,18 @@ pub fn is_client_id_url(client_id: &str) -> bool {
     let Ok(url) = url::Url::parse(client_id) else {
         return false;
     };
+    let path = url.path().to_ascii_lowercase();
+    let hidden_segments = ["%2f", "%5c", "%2e", ";"].iter().any(|s| path.contains(s));
+    let private_host = match url.host() {
+        Some(url::Host::Ipv4(a)) => !is_public_address(IpAddr::V4(a)),
+        Some(url::Host::Ipv6(a)) => !is_public_address(IpAddr::V6(a)),
+        _ => false,
+    };
     url.scheme() == "https"
         && url.as_str() == client_id
         && url.path() != "/"
+        && !hidden_segments
+        && !private_host
         && url.fragment().is_none()
         && url.username().is_empty()
         && url.password().is_none()
@@ -50,6 +64,8 @@ pub fn is_client_id_url(client_id: &str) -> bool {
 /// §4, "Client Metadata"): at most [`MAX_DOCUMENT_BYTES`], client metadata validated
 /// against `rules` exactly as a registration is ([`RegistrationRequest::parse`]), and:
 /// - its `client_id` equals `client_id` (simple string comparison, RFC 3986 §6.2.1);
+/// - no `client_credentials` grant: a client anyone can describe gets tokens only for a
+///   user who consented, never on its own behalf (RFC 6749 §4.4);
 /// - no `client_secret` nor `client_secret_expires_at`, and a `token_endpoint_auth_method`
 ///   based on no shared secret: nothing can be shared with a client known by a URL. This
 ///   server accepts `none` (public clients) and `private_key_jwt` (RFC 7523, keys by
@@ -88,6 +104,11 @@ pub fn client_from_metadata_document(
         ));
     }
     let metadata = request.metadata;
+    if metadata.grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(metadata_error(
+            "a client metadata document cannot ask for client_credentials",
+        ));
+    }
     let kind = match metadata.token_endpoint_auth_method {
         ClientAuthMethod::None | ClientAuthMethod::PrivateKeyJwt => metadata.client_kind(None),
         _ => None,
@@ -200,6 +221,53 @@ mod tests {
         let longest = format!("https://app.example/{}", "a".repeat(MAX_URI_LEN - 20));
         assert_eq!(longest.len(), MAX_URI_LEN);
         assert!(is_client_id_url(&longest));
+    }
+
+    #[test]
+    fn no_path_hidden_behind_encodings_and_no_internal_address() {
+        for bad in [
+            "https://app.example/apps/..%2F..%2Fuploads/evil.json",
+            "https://app.example/apps/..%2f..%2fuploads/evil.json",
+            "https://app.example/apps/%2E%2E/evil.json",
+            "https://app.example/apps/..%5Cevil.json",
+            "https://app.example/apps/..;/evil.json",
+            "https://127.0.0.1/c",
+            "https://10.0.0.5/c",
+            "https://169.254.169.254/latest",
+            "https://[::1]/c",
+            "https://[fd00:ec2::254]/c",
+        ] {
+            assert!(!is_client_id_url(bad), "{bad}");
+        }
+        for ok in [
+            "https://93.184.215.14/c",
+            "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/c",
+        ] {
+            assert!(is_client_id_url(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn no_client_credentials() {
+        let mut d = document();
+        d["grant_types"] = json!(["authorization_code", "client_credentials"]);
+        assert!(refusal(d).contains("client_credentials"));
+        let mut d = document();
+        d["token_endpoint_auth_method"] = json!("private_key_jwt");
+        d["jwks_uri"] = json!("https://app.example/jwks.json");
+        d["grant_types"] = json!(["client_credentials"]);
+        d["redirect_uris"] = json!([]);
+        d["response_types"] = json!([]);
+        let keys = rules().with_auth_methods(
+            vec![ClientAuthMethod::None, ClientAuthMethod::PrivateKeyJwt],
+            vec![Algorithm::ES256],
+            Vec::new(),
+            true,
+        );
+        let body = serde_json::to_vec(&d).unwrap();
+        let e = client_from_metadata_document(ID, &body, &keys).unwrap_err();
+        assert_eq!(e.code, RegistrationErrorCode::InvalidClientMetadata);
+        assert!(e.description.contains("client_credentials"), "{e:?}");
     }
 
     #[test]

@@ -199,6 +199,13 @@ impl Provider {
             Err(AuthorizeRejection::ErrorPage(e)) => {
                 return AuthorizeOutcome::Respond(error_page(e))
             }
+            Err(AuthorizeRejection::Redirect(r))
+                if client
+                    .as_ref()
+                    .is_some_and(|c| self.is_document_client(&c.id)) =>
+            {
+                return AuthorizeOutcome::Respond(error_page(r.error))
+            }
             Err(AuthorizeRejection::Redirect(r)) => {
                 return AuthorizeOutcome::Respond(redirect(&r.location))
             }
@@ -209,7 +216,7 @@ impl Provider {
                 .await
                 .is_none_or(|h| h.aud != request.client_id())
             {
-                return AuthorizeOutcome::Respond(self.error_redirect(
+                return AuthorizeOutcome::Respond(self.error_before_interaction(
                     &request,
                     AuthorizeErrorCode::InvalidRequest,
                     "id_token_hint is not a valid ID token for this client",
@@ -229,13 +236,13 @@ impl Provider {
                 ticket,
                 expires_at,
             }),
-            Err(SealError::TooLarge) => AuthorizeOutcome::Respond(self.error_redirect(
+            Err(SealError::TooLarge) => AuthorizeOutcome::Respond(self.error_before_interaction(
                 &request,
                 AuthorizeErrorCode::InvalidRequest,
                 "the authorization request is too large",
             )),
             // The generator failed (or a failure added later): the server's fault.
-            Err(_) => AuthorizeOutcome::Respond(self.error_redirect(
+            Err(_) => AuthorizeOutcome::Respond(self.error_before_interaction(
                 &request,
                 AuthorizeErrorCode::ServerError,
                 "the server could not continue",
@@ -272,7 +279,7 @@ impl Provider {
             return response;
         }
         let (code, description) = reason.error();
-        self.error_redirect(&pending.request, code, description)
+        self.error_before_interaction(&pending.request, code, description)
     }
 
     /// The user refused (or the host will not let them proceed): redirects with
@@ -424,6 +431,21 @@ impl Provider {
         let lifetime = inner.policy.lifetimes.longest_token();
         grant_at_consent(grants, &consent, now, lifetime, inner.rng.as_ref())
             .map_err(|e| StoreError::with_source("random id", e))
+    }
+
+    /// An error before the user has seen the client: redirected, unless the client is known
+    /// only by its metadata document, whose redirect URIs nobody vouched for — then a page
+    /// (RFC 9700 §4.11.2: redirect automatically only to trusted URIs).
+    fn error_before_interaction(
+        &self,
+        request: &AuthorizationRequest,
+        code: AuthorizeErrorCode,
+        description: &'static str,
+    ) -> Response<Bytes> {
+        if self.is_document_client(request.client_id()) {
+            return error_page(OAuthError::new(code, description));
+        }
+        self.error_redirect(request, code, description)
     }
 
     fn error_redirect(

@@ -22,6 +22,7 @@ use portcullis_core::{
     client_from_metadata_document, document_max_age, is_client_id_url, Client, ClientAuthMethod,
     RegistrationRules, ScopeSet, UnixTime, MAX_DOCUMENT_BYTES,
 };
+use tokio::sync::Semaphore;
 
 use crate::client_keys::{FetchError, FETCH_TIMEOUT};
 use crate::provider::Provider;
@@ -30,6 +31,9 @@ use crate::provider::Provider;
 pub const DOCUMENT_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Most documents cached (the cache starts over beyond it).
 const MAX_CACHED_DOCUMENTS: usize = 10_000;
+/// Most documents fetched at once, whatever the URLs: requests naming many URLs cannot tie
+/// up more of the fetcher (and of the threads resolving host names) than this.
+pub const MAX_CONCURRENT_FETCHES: usize = 16;
 
 /// Whether, and for which URLs, clients may identify themselves by a client ID metadata
 /// document. Off by default; enabling it needs a [fetcher](crate::ProviderBuilder::fetcher)
@@ -102,17 +106,33 @@ struct Cached {
     until: UnixTime,
 }
 
-/// Clients by document URL, and the fetches in flight.
-#[derive(Default)]
+/// Clients by document URL, the fetches in flight, and the bound on how many run at once.
 pub(crate) struct DocumentCache {
     entries: Mutex<HashMap<String, Cached>>,
     in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    fetches: Arc<Semaphore>,
+}
+
+impl Default for DocumentCache {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+            in_flight: Mutex::default(),
+            fetches: Arc::new(Semaphore::new(MAX_CONCURRENT_FETCHES)),
+        }
+    }
 }
 
 impl DocumentCache {
     fn fresh(&self, url: &str, now: UnixTime) -> Option<Cached> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.get(url).filter(|c| now < c.until).cloned()
+    }
+
+    /// Whether `url` named a client through its document (fresh or not).
+    fn holds_client(&self, url: &str) -> bool {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(url).is_some_and(|c| c.client.is_some())
     }
 
     fn put(&self, url: &str, cached: Cached) {
@@ -128,24 +148,13 @@ impl DocumentCache {
         let mut gates = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         gates.entry(url.to_owned()).or_default().clone()
     }
-}
 
-/// A turn at fetching one URL: forgets the URL's lock when over, even when the lookup is
-/// dropped halfway (the client went away), so that the locks in memory are the fetches in
-/// flight.
-struct Turn<'a> {
-    cache: &'a DocumentCache,
-    url: &'a str,
-}
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        let mut gates = self
-            .cache
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        gates.remove(self.url);
+    /// Forgets `url`'s lock if it is still `gate` (a later lookup may have made another).
+    fn release(&self, url: &str, gate: &Arc<tokio::sync::Mutex<()>>) {
+        let mut gates = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if gates.get(url).is_some_and(|g| Arc::ptr_eq(g, gate)) {
+            gates.remove(url);
+        }
     }
 }
 
@@ -161,6 +170,11 @@ enum DocumentError {
 impl Provider {
     /// The client a client ID metadata document at `client_id` describes, when the policy
     /// lets it be fetched; from the cache when it can.
+    ///
+    /// The fetch runs in a task of its own that caches its outcome, so a lookup dropped
+    /// halfway (the client went away) still counts against the URL's cache lifetime. At most
+    /// [`MAX_CONCURRENT_FETCHES`] fetches run at once: beyond them a lookup finds no client
+    /// and caches nothing.
     pub(crate) async fn document_client(
         &self,
         client_id: &str,
@@ -168,35 +182,59 @@ impl Provider {
     ) -> Option<Arc<Client>> {
         let inner = &self.inner;
         let rules = self.document_rules(inner.client_documents.rules_for(client_id)?);
-        let cache = &inner.document_cache;
-        if let Some(c) = cache.fresh(client_id, now) {
+        if let Some(c) = inner.document_cache.fresh(client_id, now) {
             return c.client;
         }
-        let gate = cache.gate(client_id);
-        let _locked = gate.lock().await;
-        let _turn = Turn {
-            cache,
-            url: client_id,
+        let Ok(permit) = inner.document_cache.fetches.clone().try_acquire_owned() else {
+            tracing::warn!(%client_id, "client ID metadata document not fetched: too many fetches");
+            return None;
         };
-        // Another lookup may have fetched it meanwhile.
-        if let Some(c) = cache.fresh(client_id, now) {
-            return c.client;
-        }
-        let cached = match self.fetch_client_document(client_id, &rules).await {
+        let (provider, url) = (self.clone(), client_id.to_owned());
+        let lookup = tokio::spawn(async move {
+            let _permit = permit;
+            let cache = &provider.inner.document_cache;
+            let gate = cache.gate(&url);
+            let locked = gate.lock().await;
+            // Another lookup may have fetched it meanwhile.
+            let cached = match cache.fresh(&url, now) {
+                Some(c) => c,
+                None => {
+                    let cached = provider.fetch_and_judge(&url, &rules, now).await;
+                    cache.put(&url, cached.clone());
+                    cached
+                }
+            };
+            drop(locked);
+            cache.release(&url, &gate);
+            cached.client
+        });
+        lookup.await.ok().flatten()
+    }
+
+    /// Whether `client_id` is a client known by its metadata document: its redirect URIs
+    /// are the document's, vouched for by nobody, so errors before the user has seen the
+    /// client are shown, not redirected (RFC 9700 §4.11.2).
+    pub(crate) fn is_document_client(&self, client_id: &str) -> bool {
+        self.inner.client_documents.is_enabled()
+            && self.inner.document_cache.holds_client(client_id)
+    }
+
+    /// The client `url`'s document describes, cached until when; a failure logged and
+    /// remembered for [`DOCUMENT_RETRY_AFTER`].
+    async fn fetch_and_judge(&self, url: &str, rules: &RegistrationRules, now: UnixTime) -> Cached {
+        match self.fetch_client_document(url, rules).await {
             Ok((client, max_age)) => Cached {
                 client: Some(Arc::new(client)),
                 until: now.plus(max_age),
             },
             Err(e) => {
-                tracing::warn!(%client_id, error = %e, "client ID metadata document refused");
+                tracing::warn!(client_id = %url, error = %e, "client ID metadata document refused");
                 Cached {
                     client: None,
                     until: now.plus(DOCUMENT_RETRY_AFTER),
                 }
             }
-        };
-        cache.put(client_id, cached.clone());
-        cached.client
+        }
     }
 
     /// `rules` with the methods a document may name that discovery advertises (`none`,

@@ -1,13 +1,14 @@
 //! The default [`Fetcher`] (feature `http-fetcher`): reqwest over rustls with ring, no
 //! redirects, no proxy, bounded in time and size, public addresses only.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use portcullis_core::{cache_control_max_age, is_public_address, ClientKeys};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use tokio::sync::Semaphore;
 
 use crate::client_keys::{FetchError, Fetched, Fetcher, FETCH_TIMEOUT};
 
@@ -49,15 +50,16 @@ impl ReqwestFetcher {
     }
 
     fn build(timeout: Duration, allow_private: bool) -> Result<Self, FetchError> {
-        let mut builder = reqwest::Client::builder()
+        let resolver = BoundedResolver {
+            public_only: !allow_private,
+            lookups: Arc::new(Semaphore::new(MAX_CONCURRENT_LOOKUPS)),
+        };
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .timeout(timeout)
-            .connect_timeout(timeout);
-        if !allow_private {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
-        }
-        let client = builder
+            .connect_timeout(timeout)
+            .dns_resolver(Arc::new(resolver))
             .build()
             .map_err(|e| FetchError::Failed(Box::new(e)))?;
         Ok(Self {
@@ -77,23 +79,49 @@ impl ReqwestFetcher {
     }
 }
 
-/// Resolves with the system's resolver, keeping public addresses only.
-struct PublicOnly;
+/// Most host names being resolved at once. The system's resolver blocks a thread per
+/// lookup and outlives a fetch that timed out; the bound keeps names that resolve slowly
+/// (an attacker's name server) from taking the runtime's blocking threads, which the stores
+/// and password hashing share.
+const MAX_CONCURRENT_LOOKUPS: usize = 8;
+
+/// Resolves with the system's resolver, at most [`MAX_CONCURRENT_LOOKUPS`] names at once
+/// (beyond: refused), keeping public addresses only unless told otherwise.
+struct BoundedResolver {
+    public_only: bool,
+    lookups: Arc<Semaphore>,
+}
 
 /// A host name resolved to no public address.
 #[derive(Debug, thiserror::Error)]
 #[error("the host has no public address")]
 struct NoPublicAddress;
 
-impl Resolve for PublicOnly {
+/// Too many host names were being resolved.
+#[derive(Debug, thiserror::Error)]
+#[error("too many host names are being resolved")]
+struct TooManyLookups;
+
+impl Resolve for BoundedResolver {
     fn resolve(&self, name: Name) -> Resolving {
+        let (public_only, lookups) = (self.public_only, self.lookups.clone());
         Box::pin(async move {
-            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
-            let public: Vec<SocketAddr> = found.filter(|a| is_public_address(a.ip())).collect();
-            if public.is_empty() {
+            let permit = lookups.try_acquire_owned().map_err(|_| TooManyLookups)?;
+            let host = name.as_str().to_owned();
+            // The permit is held until the lookup returns, however long after the fetch.
+            let found = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                (host.as_str(), 0).to_socket_addrs()
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            let kept: Vec<SocketAddr> = found
+                .filter(|a| !public_only || is_public_address(a.ip()))
+                .collect();
+            if kept.is_empty() {
                 return Err(NoPublicAddress.into());
             }
-            let addrs: Addrs = Box::new(public.into_iter());
+            let addrs: Addrs = Box::new(kept.into_iter());
             Ok(addrs)
         })
     }

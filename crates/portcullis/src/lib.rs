@@ -69,7 +69,9 @@ pub use authorize::{
 pub use blocking::{BlockingError, BlockingPool};
 pub use claims::{ClaimsError, NoUserClaims, UserClaims};
 pub use client_admin::{RotateSecretError, RotatedSecret};
-pub use client_documents::{ClientIdMetadataDocuments, DOCUMENT_RETRY_AFTER};
+pub use client_documents::{
+    ClientIdMetadataDocuments, DOCUMENT_RETRY_AFTER, MAX_CONCURRENT_FETCHES,
+};
 pub use client_keys::{
     FetchError, Fetched, Fetcher, FETCH_TIMEOUT, JWKS_MAX_AGE, MAX_JWKS_BYTES, REFETCH_INTERVAL,
 };

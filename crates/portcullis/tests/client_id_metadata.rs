@@ -17,10 +17,10 @@ use common::{
     approval, challenge, enc, error_of, location, query_param, Harness, ISSUER, VERIFIER,
 };
 use http::StatusCode;
-use portcullis::core::{Issuer, ScopeSet, JWT_BEARER_ASSERTION_TYPE};
+use portcullis::core::{InteractionRequired, Issuer, ScopeSet, JWT_BEARER_ASSERTION_TYPE};
 use portcullis::{
     BuildError, ClientIdMetadataDocuments, FetchError, Fetched, Fetcher, Provider, Stores,
-    DOCUMENT_RETRY_AFTER,
+    DOCUMENT_RETRY_AFTER, MAX_CONCURRENT_FETCHES,
 };
 use portcullis_store_memory::MemoryStore;
 use serde_json::{json, Value};
@@ -176,32 +176,33 @@ async fn a_private_key_jwt_client_known_by_its_document() {
     let key = ClientKey::new("k1");
     let doc = json!({
         "client_id": id,
+        "redirect_uris": [REDIRECT],
         "token_endpoint_auth_method": "private_key_jwt",
-        "grant_types": ["client_credentials"],
-        "scope": "read",
+        "grant_types": ["authorization_code"],
         "jwks": {"keys": [key.jwk]},
     });
     fetcher.serve_json(id, &doc, None);
-    let assertion = |jti: &str| {
-        key.sign(&json!({
+    let pending = h.pending(&authorize_query(id)).await;
+    let r = h
+        .provider
+        .approve(pending, approval("alice", "openid"))
+        .await;
+    let code = query_param(location(&r).as_str(), "code").unwrap();
+    let claims = |jti: &str| {
+        json!({
             "iss": id, "sub": id, "aud": ISSUER, "jti": jti,
             "iat": common::T0, "exp": common::T0 + 60,
-        }))
+        })
     };
     let body = |a: String| {
         format!(
-            "grant_type=client_credentials&scope=read&client_assertion_type={}&client_assertion={a}",
+            "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}&client_assertion_type={}&client_assertion={a}",
+            enc(REDIRECT),
             enc(JWT_BEARER_ASSERTION_TYPE)
         )
     };
-    let (status, json, _) = h.token(&body(assertion("1")), None).await;
-    assert_eq!(status, StatusCode::OK, "{json}");
-    assert!(json["access_token"].is_string());
     // Signed by another key: invalid_client.
-    let other = ClientKey::new("k1").sign(&json!({
-        "iss": id, "sub": id, "aud": ISSUER, "jti": "2",
-        "iat": common::T0, "exp": common::T0 + 60,
-    }));
+    let other = ClientKey::new("k1").sign(&claims("2"));
     let (status, json, _) = h.token(&body(other), None).await;
     assert_eq!(
         (status, error_of(&json)),
@@ -209,7 +210,176 @@ async fn a_private_key_jwt_client_known_by_its_document() {
     );
     // Without an assertion, as a public client: invalid_client.
     refused_at_token(&h, id).await;
+    let (status, json, _) = h.token(&body(key.sign(&claims("1"))), None).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert!(json["access_token"].is_string());
     assert_eq!(fetcher.count(), 1);
+}
+
+/// A client anyone can describe gets no tokens of its own: `client_credentials` in a
+/// document makes it no client.
+#[tokio::test]
+async fn a_document_asking_for_client_credentials_is_refused() {
+    let (h, fetcher) = harness(enabled()).await;
+    let id = "https://app.example/machine.json";
+    let key = ClientKey::new("k1");
+    let doc = json!({
+        "client_id": id,
+        "token_endpoint_auth_method": "private_key_jwt",
+        "grant_types": ["client_credentials"],
+        "scope": "read",
+        "jwks": {"keys": [key.jwk]},
+    });
+    fetcher.serve_json(id, &doc, None);
+    let assertion = key.sign(&json!({
+        "iss": id, "sub": id, "aud": ISSUER, "jti": "1",
+        "iat": common::T0, "exp": common::T0 + 60,
+    }));
+    let body = format!(
+        "grant_type=client_credentials&scope=read&client_assertion_type={}&client_assertion={assertion}",
+        enc(JWT_BEARER_ASSERTION_TYPE)
+    );
+    let (status, json, _) = h.token(&body, None).await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::UNAUTHORIZED, "invalid_client"),
+        "{json}"
+    );
+    assert_eq!(fetcher.count(), 1);
+}
+
+/// RFC 9700 §4.11.2: the document's redirect URIs are vouched for by nobody, so errors
+/// before the user has seen the client are pages, never redirects (else any site could
+/// make this server redirect anywhere); a registered client's are redirected.
+#[tokio::test]
+async fn errors_before_the_user_saw_a_document_client_are_not_redirected() {
+    let (h, fetcher) = harness(enabled()).await;
+    let evil = "https://evil.example/client.json";
+    let phish = "https://evil.example/phish";
+    let mut doc = document(evil);
+    doc["redirect_uris"] = json!([phish]);
+    fetcher.serve_json(evil, &doc, None);
+    let query = format!(
+        "response_type=code&client_id={}&redirect_uri={}&scope=nope&state=st&code_challenge={}&code_challenge_method=S256",
+        enc(evil),
+        enc(phish),
+        challenge(VERIFIER)
+    );
+    let r = h.respond(&query).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
+    assert!(String::from_utf8_lossy(r.body()).contains("invalid_scope"));
+    // prompt=none that needs the user: a page too.
+    fetcher.serve_json(ID, &document(ID), None);
+    let pending = h.pending(&authorize_query(ID)).await;
+    let r = h
+        .provider
+        .cannot_interact(pending, InteractionRequired::Login)
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
+    assert!(String::from_utf8_lossy(r.body()).contains("login_required"));
+    // The user saw the client and said no: back to the client.
+    let pending = h.pending(&authorize_query(ID)).await;
+    let r = h.provider.deny(pending).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // A registered client's errors are redirected.
+    let r = h
+        .respond(&format!(
+            "response_type=code&client_id=web&redirect_uri={}&scope=nope&state=st&code_challenge={}&code_challenge_method=S256",
+            enc(common::WEB_REDIRECT),
+            challenge(VERIFIER)
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+/// Serves any URL's document once let through, counting the fetches that started.
+struct GatedFetcher {
+    open: tokio::sync::Semaphore,
+    started: AtomicUsize,
+}
+
+impl GatedFetcher {
+    fn new() -> Self {
+        Self {
+            open: tokio::sync::Semaphore::new(0),
+            started: AtomicUsize::new(0),
+        }
+    }
+
+    async fn until_started(&self, n: usize) {
+        while self.started.load(Ordering::SeqCst) < n {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+#[portcullis::async_trait]
+impl Fetcher for GatedFetcher {
+    async fn fetch(&self, _url: &str, _max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+        unreachable!("documents are fetched with fetch_document")
+    }
+
+    async fn fetch_document(&self, url: &str, _max_bytes: usize) -> Result<Fetched, FetchError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        let _open = self.open.acquire().await;
+        Ok(Fetched::new(serde_json::to_vec(&document(url)).unwrap()))
+    }
+}
+
+async fn gated_harness() -> (Harness, Arc<GatedFetcher>) {
+    let fetcher = Arc::new(GatedFetcher::new());
+    let f = fetcher.clone();
+    let h = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, |b| {
+        b.fetcher(f).client_id_metadata_documents(enabled())
+    })
+    .await;
+    (h, fetcher)
+}
+
+/// A lookup the client abandons still caches what its fetch finds: dropping requests does
+/// not make the server fetch a URL more than once per cache lifetime.
+#[tokio::test]
+async fn an_abandoned_lookup_still_counts() {
+    let (h, fetcher) = gated_harness().await;
+    tokio::select! {
+        biased;
+        _ = h.provider.client(ID) => panic!("the fetch is held"),
+        () = fetcher.until_started(1) => {}
+    }
+    fetcher.open.add_permits(100);
+    for _ in 0..3 {
+        assert_eq!(h.provider.client(ID).await.unwrap().unwrap().id, ID);
+    }
+    assert_eq!(fetcher.started.load(Ordering::SeqCst), 1);
+}
+
+/// At most MAX_CONCURRENT_FETCHES documents are fetched at once: beyond them a lookup
+/// finds no client, at once, and caches nothing.
+#[tokio::test]
+async fn fetches_at_once_are_bounded() {
+    let (h, fetcher) = gated_harness().await;
+    let url = |i: usize| format!("https://app.example/{i}.json");
+    let held: Vec<_> = (0..MAX_CONCURRENT_FETCHES)
+        .map(|i| {
+            let (provider, url) = (h.provider.clone(), url(i));
+            tokio::spawn(async move { provider.client(&url).await })
+        })
+        .collect();
+    fetcher.until_started(MAX_CONCURRENT_FETCHES).await;
+    let beyond = url(MAX_CONCURRENT_FETCHES);
+    assert!(h.provider.client(&beyond).await.unwrap().is_none());
+    assert_eq!(
+        fetcher.started.load(Ordering::SeqCst),
+        MAX_CONCURRENT_FETCHES
+    );
+    fetcher.open.add_permits(100);
+    for lookup in held {
+        assert!(lookup.await.unwrap().unwrap().is_some());
+    }
+    // Nothing was cached for it: now that fetches are free, it is fetched.
+    assert!(h.provider.client(&beyond).await.unwrap().is_some());
 }
 
 #[tokio::test]
