@@ -137,14 +137,16 @@ impl DpopError {
     }
 }
 
+/// What a JOSE failure means once the proof's `alg` passed the allow-list: an algorithm
+/// refused now is the `jwk`'s own.
 impl From<JoseError> for DpopError {
     fn from(e: JoseError) -> Self {
         match e {
             JoseError::InvalidSignature => Self::InvalidSignature,
-            JoseError::AlgorithmNotAllowed => Self::AlgorithmNotAllowed,
-            JoseError::KeyMismatch | JoseError::InvalidKey(_) | JoseError::NoMatchingKey => {
-                Self::InvalidKey
-            }
+            JoseError::AlgorithmNotAllowed
+            | JoseError::KeyMismatch
+            | JoseError::InvalidKey(_)
+            | JoseError::NoMatchingKey => Self::InvalidKey,
             _ => Self::Malformed,
         }
     }

@@ -11,52 +11,20 @@ use portcullis_core::{
 use ring::rand::SystemRandom;
 use serde_json::{json, Value};
 
+mod support;
+
 const NOW: u64 = 1_800_000_000;
 const URI: &str = "https://as.example/token";
 const TOKEN: &str = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
-
-// RFC 7515 A.2's RSA key.
-const A2_N: &str = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
-const A2_D: &str = "Eq5xpGnNCivDflJsRQBXHx1hdR1k6Ulwe2JZD50LpXyWPEAeP88vLNO97IjlA7_GQ5sLKMgvfTeXZx9SE-7YwVol2NXOoAJe46sui395IW_GO-pWJ1O0BkTGoVEn2bKVRUCgu-GjBVaYLU6f3l9kJfFNS3E0QbVdxzubSu3Mkqzjkn439X0M_V51gfpRLI9JYanrC4D4qAdGcopV_0ZHHzQlBjudU2QvXt4ehNYTCBr6XCLQUShb1juUO1ZdiYoFaFQT5Tw8bGUl_x_jTj3ccPDVZFD9pIuhLhBOneufuBiB4cS98l2SR_RQyGWSeWjnczT0QU91p1DhOVRuOopznQ";
-const A2_P: &str = "4BzEEOtIpmVdVEZNCqS7baC4crd0pqnRH_5IB3jw3bcxGn6QLvnEtfdUdiYrqBdss1l58BQ3KhooKeQTa9AB0Hw_Py5PJdTJNPY8cQn7ouZ2KKDcmnPGBY5t7yLc1QlQ5xHdwW1VhvKn-nXqhJTBgIPgtldC-KDV5z-y2XDwGUc";
-const A2_Q: &str = "uQPEfgmVtjL0Uyyx88GZFF1fOunH3-7cepKmtH4pxhtCoHqpWmT8YAmZxaewHgHAjLYsp1ZSe7zFYHj7C6ul7TjeLQeZD_YwD66t62wDmpe_HlB-TnBA-njbglfIsRLtXlnDzQkv5dTltRJ11BKBBypeeF6689rjcJIDEz9RWdc";
-const A2_DP: &str = "BwKfV3Akq5_MFZDFZCnW-wzl-CCo83WoZvnLQwCTeDv8uzluRSnm71I3QCLdhrqE2e9YkxvuxdBfpT_PI7Yz-FOKnu1R6HsJeDCjn12Sk3vmAktV2zb34MCdy7cpdTh_YVr7tss2u6vneTwrA86rZtu5Mbr1C1XsmvkxHQAdYo0";
-const A2_DQ: &str = "h_96-mK1R_7glhsum81dZxjTnYynPbZpHziZjeeHcXYsXaaMwkOlODsWa7I9xXDoRwbKgB719rrmI2oKr6N3Do9U0ajaHF-NKJnwgjMd2w9cjz3_-kyNlxAr2v4IKhGNpmM5iIgOS1VZnOZ68m6_pbLBSp3nssTdlqvd0tIiTHU";
-const A2_QI: &str = "IYd7DHOhrWvxkwPQsRM2tOgrjbcrfvtQJipd-DlcxyVuuM9sQLdgjVk2oy26F0EmpScGLq2MowX7fhd_QJQ3ydy5cY7YIBi87w93IKLEdfnbJtoOPLUW0ITrJReOgo1cq9SbsxYawBgfp_gh6A5603k2-ZQwVK0JKSHuLFkuQ3U";
 
 fn b(s: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(s).unwrap()
 }
 
 fn key(alg: Algorithm) -> SigningKey {
-    let rng = SystemRandom::new();
     match alg {
-        Algorithm::RS256 | Algorithm::PS256 => {
-            let (n, e, d, p, q, dp, dq, qi) = (
-                b(A2_N),
-                b("AQAB"),
-                b(A2_D),
-                b(A2_P),
-                b(A2_Q),
-                b(A2_DP),
-                b(A2_DQ),
-                b(A2_QI),
-            );
-            let c = ring::rsa::KeyPairComponents {
-                public_key: ring::rsa::PublicKeyComponents {
-                    n: &n[..],
-                    e: &e[..],
-                },
-                d: &d[..],
-                p: &p[..],
-                q: &q[..],
-                dP: &dp[..],
-                dQ: &dq[..],
-                qInv: &qi[..],
-            };
-            SigningKey::rsa_from_components("k", alg, &c).unwrap()
-        }
-        _ => SigningKey::generate("k", alg, &rng).unwrap(),
+        Algorithm::RS256 | Algorithm::PS256 => support::rfc7515_a2_key("k", alg),
+        _ => SigningKey::generate("k", alg, &SystemRandom::new()).unwrap(),
     }
 }
 
@@ -132,6 +100,9 @@ fn accepts_every_algorithm_and_returns_the_key_thumbprint() {
         let verified = verify(&proof).unwrap_or_else(|e| panic!("{alg}: {e}"));
         assert_eq!(verified.jkt, key.public_jwk().thumbprint().unwrap());
         assert_eq!(verified.jti, "e1j3V_bKic8-LAEB");
+        if key.public_jwk().kty == "RSA" {
+            assert_eq!(key.public_jwk().n.as_deref(), Some(support::A2_N));
+        }
         assert_eq!(verified.replay_until, UnixTime::from_secs(NOW + 60));
     }
 }
@@ -212,8 +183,12 @@ fn the_jwk_must_be_a_public_key_fitting_alg() {
     let unusable = proof_with(|h| h["jwk"] = json!({"kty": "EC", "crv": "P-384"}), |_| {});
     assert_invalid(verify(&unusable), DpopError::InvalidKey);
     // The jwk's own alg must be the proof's.
-    let other_alg = proof_with(|h| h["jwk"]["alg"] = json!("PS256"), |_| {});
-    assert_invalid(verify(&other_alg), DpopError::InvalidKey);
+    for alg in ["PS256", "HS256", "none"] {
+        let other_alg = proof_with(|h| h["jwk"]["alg"] = json!(alg), |_| {});
+        assert_invalid(verify(&other_alg), DpopError::InvalidKey);
+    }
+    let encryption = proof_with(|h| h["jwk"]["use"] = json!("enc"), |_| {});
+    assert_invalid(verify(&encryption), DpopError::InvalidKey);
 
     // Any kid in the header names the jwk itself.
     let with_kid = proof_with(|h| h["kid"] = json!("another"), |_| {});
