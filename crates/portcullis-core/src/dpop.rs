@@ -195,11 +195,7 @@ impl DpopProof {
             return Err(DpopError::TooLong);
         }
         let header = read_header(proof)?;
-        if !header
-            .typ
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case(DPOP_PROOF_TYPE))
-        {
+        if !header.typ.as_deref().is_some_and(is_dpop_type) {
             return Err(DpopError::WrongType);
         }
         let alg = header
@@ -261,6 +257,17 @@ impl DpopProof {
             replay_until,
         })
     }
+}
+
+/// Whether `typ` is `dpop+jwt`: media types compare case-insensitively, and an omitted
+/// `application/` prefix counts as present (RFC 7515 §4.1.9).
+fn is_dpop_type(typ: &str) -> bool {
+    let prefix = "application/";
+    let subtype = match typ.get(..prefix.len()) {
+        Some(p) if p.eq_ignore_ascii_case(prefix) => &typ[prefix.len()..],
+        _ => typ,
+    };
+    subtype.eq_ignore_ascii_case(DPOP_PROOF_TYPE)
 }
 
 /// The protected header of a compact JWS with three parts (§4.3 item 2).

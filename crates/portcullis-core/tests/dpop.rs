@@ -130,8 +130,15 @@ fn typ_must_be_dpop_jwt() {
     let typ = |t: Value| proof_with(|h| h["typ"] = t, |_| {});
     assert_invalid(verify(&typ(json!("JWT"))), DpopError::WrongType);
     assert_invalid(verify(&typ(json!(null))), DpopError::WrongType);
-    // Media types compare case-insensitively (RFC 7515 §4.1.9).
-    assert!(verify(&typ(json!("DPoP+JWT"))).is_ok());
+    assert_invalid(verify(&typ(json!("dpop"))), DpopError::WrongType);
+    assert_invalid(verify(&typ(json!("text/dpop+jwt"))), DpopError::WrongType);
+    assert_invalid(verify(&typ(json!("application/jwt"))), DpopError::WrongType);
+    assert_invalid(verify(&typ(json!("application/"))), DpopError::WrongType);
+    assert_invalid(verify(&typ(json!("é"))), DpopError::WrongType);
+    // Media types compare case-insensitively, "application/" may be omitted (RFC 7515 §4.1.9).
+    for same in ["DPoP+JWT", "application/dpop+jwt", "Application/DPOP+jwt"] {
+        assert!(verify(&typ(json!(same))).is_ok(), "{same}");
+    }
 }
 
 #[test]
