@@ -134,6 +134,14 @@ fn typ_must_be_dpop_jwt() {
     assert_invalid(verify(&typ(json!("text/dpop+jwt"))), DpopError::WrongType);
     assert_invalid(verify(&typ(json!("application/jwt"))), DpopError::WrongType);
     assert_invalid(verify(&typ(json!("application/"))), DpopError::WrongType);
+    assert_invalid(
+        verify(&typ(json!("applications/dpop+jwt"))),
+        DpopError::WrongType,
+    );
+    assert_invalid(
+        verify(&typ(json!("example/foo/dpop+jwt"))),
+        DpopError::WrongType,
+    );
     assert_invalid(verify(&typ(json!("é"))), DpopError::WrongType);
     // Media types compare case-insensitively, "application/" may be omitted (RFC 7515 §4.1.9).
     for same in ["DPoP+JWT", "application/dpop+jwt", "Application/DPOP+jwt"] {
