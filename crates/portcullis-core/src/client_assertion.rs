@@ -41,7 +41,7 @@ pub const JWT_BEARER_ASSERTION_TYPE: &str =
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// Longest `jti` accepted.
-const MAX_JTI_LEN: usize = 256;
+pub(crate) const MAX_JTI_LEN: usize = 256;
 
 /// The rules JWT client assertions are held to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +141,9 @@ impl Audience {
 
 /// A `NumericDate` (RFC 7519 §2): seconds, possibly fractional; negative or non-finite
 /// values are refused.
-fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<UnixTime>, D::Error> {
+pub(crate) fn numeric_date<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<UnixTime>, D::Error> {
     let n = serde_json::Number::deserialize(d)?;
     let secs = match (n.as_u64(), n.as_f64()) {
         (Some(s), _) => s,

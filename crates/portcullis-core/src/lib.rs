@@ -16,6 +16,7 @@ mod client_id_metadata;
 mod client_secret;
 mod client_secret_rotation;
 mod consent;
+mod dpop;
 mod error;
 mod id_token;
 mod ids;
@@ -74,6 +75,10 @@ pub use client_secret_rotation::{
     PreviousSecret, SecretCheck, SecretRotationError, MAX_SECRET_ROLLOVER,
 };
 pub use consent::{consent_remembered, grant_at_consent, Consent};
+pub use dpop::{
+    DpopError, DpopPolicy, DpopProof, DpopRequest, VerifiedDpopProof, DPOP_PROOF_TYPE,
+    MAX_DPOP_PROOF_LEN,
+};
 pub use error::{AuthorizeErrorCode, BearerErrorCode, OAuthError, TokenErrorCode};
 pub use id_token::{half_hash, is_protocol_claim, merge_extra_claims, IdTokenClaims};
 pub use ids::{random_id, FamilyId, GrantId};

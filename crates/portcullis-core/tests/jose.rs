@@ -7,19 +7,15 @@ use portcullis_core::{
 };
 use proptest::prelude::*;
 use ring::rand::SystemRandom;
+use support::A2_N;
+
+mod support;
 
 fn b(s: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(s).unwrap()
 }
 
 const RFC7515_PAYLOAD: &str = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
-const A2_N: &str = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
-const A2_D: &str = "Eq5xpGnNCivDflJsRQBXHx1hdR1k6Ulwe2JZD50LpXyWPEAeP88vLNO97IjlA7_GQ5sLKMgvfTeXZx9SE-7YwVol2NXOoAJe46sui395IW_GO-pWJ1O0BkTGoVEn2bKVRUCgu-GjBVaYLU6f3l9kJfFNS3E0QbVdxzubSu3Mkqzjkn439X0M_V51gfpRLI9JYanrC4D4qAdGcopV_0ZHHzQlBjudU2QvXt4ehNYTCBr6XCLQUShb1juUO1ZdiYoFaFQT5Tw8bGUl_x_jTj3ccPDVZFD9pIuhLhBOneufuBiB4cS98l2SR_RQyGWSeWjnczT0QU91p1DhOVRuOopznQ";
-const A2_P: &str = "4BzEEOtIpmVdVEZNCqS7baC4crd0pqnRH_5IB3jw3bcxGn6QLvnEtfdUdiYrqBdss1l58BQ3KhooKeQTa9AB0Hw_Py5PJdTJNPY8cQn7ouZ2KKDcmnPGBY5t7yLc1QlQ5xHdwW1VhvKn-nXqhJTBgIPgtldC-KDV5z-y2XDwGUc";
-const A2_Q: &str = "uQPEfgmVtjL0Uyyx88GZFF1fOunH3-7cepKmtH4pxhtCoHqpWmT8YAmZxaewHgHAjLYsp1ZSe7zFYHj7C6ul7TjeLQeZD_YwD66t62wDmpe_HlB-TnBA-njbglfIsRLtXlnDzQkv5dTltRJ11BKBBypeeF6689rjcJIDEz9RWdc";
-const A2_DP: &str = "BwKfV3Akq5_MFZDFZCnW-wzl-CCo83WoZvnLQwCTeDv8uzluRSnm71I3QCLdhrqE2e9YkxvuxdBfpT_PI7Yz-FOKnu1R6HsJeDCjn12Sk3vmAktV2zb34MCdy7cpdTh_YVr7tss2u6vneTwrA86rZtu5Mbr1C1XsmvkxHQAdYo0";
-const A2_DQ: &str = "h_96-mK1R_7glhsum81dZxjTnYynPbZpHziZjeeHcXYsXaaMwkOlODsWa7I9xXDoRwbKgB719rrmI2oKr6N3Do9U0ajaHF-NKJnwgjMd2w9cjz3_-kyNlxAr2v4IKhGNpmM5iIgOS1VZnOZ68m6_pbLBSp3nssTdlqvd0tIiTHU";
-const A2_QI: &str = "IYd7DHOhrWvxkwPQsRM2tOgrjbcrfvtQJipd-DlcxyVuuM9sQLdgjVk2oy26F0EmpScGLq2MowX7fhd_QJQ3ydy5cY7YIBi87w93IKLEdfnbJtoOPLUW0ITrJReOgo1cq9SbsxYawBgfp_gh6A5603k2-ZQwVK0JKSHuLFkuQ3U";
 const A2_SIG: &str = "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
 const A3_X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
 const A3_Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
@@ -34,29 +30,7 @@ fn rsa_jwk() -> Jwk {
 }
 
 fn rfc7515_a2_key() -> SigningKey {
-    let (n, e, d, p, q, dp, dq, qi) = (
-        b(A2_N),
-        b("AQAB"),
-        b(A2_D),
-        b(A2_P),
-        b(A2_Q),
-        b(A2_DP),
-        b(A2_DQ),
-        b(A2_QI),
-    );
-    let components = ring::rsa::KeyPairComponents {
-        public_key: ring::rsa::PublicKeyComponents {
-            n: &n[..],
-            e: &e[..],
-        },
-        d: &d[..],
-        p: &p[..],
-        q: &q[..],
-        dP: &dp[..],
-        dQ: &dq[..],
-        qInv: &qi[..],
-    };
-    SigningKey::rsa_from_components("rfc", Algorithm::RS256, &components).unwrap()
+    support::rfc7515_a2_key("rfc", Algorithm::RS256)
 }
 
 #[test]
@@ -125,31 +99,7 @@ fn rfc7638_thumbprint() {
 
 fn generated(alg: Algorithm) -> SigningKey {
     match alg {
-        Algorithm::RS256 | Algorithm::PS256 => {
-            let (n, e, d, p, q, dp, dq, qi) = (
-                b(A2_N),
-                b("AQAB"),
-                b(A2_D),
-                b(A2_P),
-                b(A2_Q),
-                b(A2_DP),
-                b(A2_DQ),
-                b(A2_QI),
-            );
-            let c = ring::rsa::KeyPairComponents {
-                public_key: ring::rsa::PublicKeyComponents {
-                    n: &n[..],
-                    e: &e[..],
-                },
-                d: &d[..],
-                p: &p[..],
-                q: &q[..],
-                dP: &dp[..],
-                dQ: &dq[..],
-                qInv: &qi[..],
-            };
-            SigningKey::rsa_from_components(format!("k-{alg}"), alg, &c).unwrap()
-        }
+        Algorithm::RS256 | Algorithm::PS256 => support::rfc7515_a2_key(&format!("k-{alg}"), alg),
         _ => SigningKey::generate(format!("k-{alg}"), alg, &SystemRandom::new()).unwrap(),
     }
 }
