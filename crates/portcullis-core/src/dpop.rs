@@ -15,7 +15,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::client_assertion::{numeric_date, MAX_CLOCK_SKEW, MAX_JTI_LEN};
-use crate::jose::{verify_compact, Algorithm, JoseError, Jwk};
+use crate::jose::{verify_compact, Algorithm, JoseError, Jwk, PRIVATE_JWK_MEMBERS};
 use crate::secret::constant_time_eq;
 use crate::time::UnixTime;
 
@@ -24,10 +24,6 @@ pub const MAX_DPOP_PROOF_LEN: usize = 8 * 1024;
 
 /// The `typ` of a DPoP proof (RFC 9449 §4.2).
 pub const DPOP_PROOF_TYPE: &str = "dpop+jwt";
-
-/// JWK members that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1;
-/// RFC 8037 §2): a proof's `jwk` with any of them is refused (RFC 9449 §4.3 item 7).
-const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// The rules DPoP proofs are held to.
 #[derive(Debug, Clone, PartialEq, Eq)]

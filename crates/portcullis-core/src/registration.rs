@@ -21,7 +21,7 @@ use crate::client_auth::ClientAuthMethod;
 use crate::client_certificate::CertificateSubject;
 use crate::client_secret::ClientSecretHash;
 use crate::error::OAuthError;
-use crate::jose::{Algorithm, Jwk, JwkSet, MacAlgorithm};
+use crate::jose::{Algorithm, Jwk, JwkSet, MacAlgorithm, PRIVATE_JWK_MEMBERS};
 use crate::redirect_uri::RedirectUri;
 use crate::response_type::ResponseType;
 use crate::scope::ScopeSet;
@@ -445,9 +445,6 @@ fn depth_within(body: &[u8], max: usize) -> bool {
 
 /// How a `tls_client_auth_*` value becomes a [`CertificateSubject`]; `None` if it cannot.
 type SubjectOf = fn(&str) -> Option<CertificateSubject>;
-
-/// Private members of a JWK (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2).
-const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// An inline `jwks` (RFC 7591 §2): a JWK Set of at most [`MAX_JWKS_KEYS`] keys, each a
 /// public key this server can verify signatures with. A key with private members is

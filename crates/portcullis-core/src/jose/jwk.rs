@@ -8,6 +8,11 @@ use super::algorithm::Algorithm;
 use super::error::JoseError;
 use super::verifying_key::{PublicMaterial, VerifyingKey};
 
+/// JWK members that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1;
+/// RFC 8037 §2): a JWK that must be a public key (a registered `jwks`, a DPoP proof's
+/// `jwk`, RFC 9449 §4.3 item 7) is refused with any of them, not stripped.
+pub(crate) const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
 /// A public JWK. Private members (`d`, `p`, …) are never read or written: a JWK with them is
 /// parsed as its public part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ mod verifying_key;
 
 pub use algorithm::{Algorithm, MacAlgorithm};
 pub use error::JoseError;
+pub(crate) use jwk::PRIVATE_JWK_MEMBERS;
 pub use jwk::{Jwk, JwkSet};
 pub use jws::{
     sign_compact, verify_compact, verify_compact_hmac, JwsHeader, UnsignedJws, VerifiedJws,
