@@ -18,16 +18,7 @@ local prefix = os.getenv("BENCH_BODY")
    .. "&client_assertion="
 
 function init(args)
-   local threads = tonumber(os.getenv("BENCH_THREADS"))
-   local i = 0
-   for line in io.lines(os.getenv("BENCH_ASSERTION_FILE")) do
-      if line ~= "" then
-         if i % threads == id then
-            pool[#pool + 1] = line
-         end
-         i = i + 1
-      end
-   end
+   pool = thread_lines(os.getenv("BENCH_ASSERTION_FILE"), id)
 end
 
 function request()

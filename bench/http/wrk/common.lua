@@ -17,6 +17,22 @@ function bench_request()
    end
 end
 
+-- This thread's share of the non-empty lines of the file `path`: every `threads`-th line
+-- from the `id`-th (0-based), so the threads never send the same line.
+function thread_lines(path, id)
+   local threads = tonumber(os.getenv("BENCH_THREADS"))
+   local mine, i = {}, 0
+   for line in io.lines(path) do
+      if line ~= "" then
+         if i % threads == id then
+            mine[#mine + 1] = line
+         end
+         i = i + 1
+      end
+   end
+   return mine
+end
+
 function done(summary, latency, requests)
    local e = summary.errors
    io.write(string.format(

@@ -19,17 +19,8 @@ local queue, first, last = {}, 1, 0
 local spent = nil
 
 function init(args)
-   local threads = tonumber(os.getenv("BENCH_THREADS"))
-   local i = 0
-   for line in io.lines(os.getenv("BENCH_REFRESH_FILE")) do
-      if line ~= "" then
-         if i % threads == id then
-            last = last + 1
-            queue[last] = line
-         end
-         i = i + 1
-      end
-   end
+   queue = thread_lines(os.getenv("BENCH_REFRESH_FILE"), id)
+   last = #queue
 end
 
 function request()

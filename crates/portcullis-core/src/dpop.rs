@@ -15,7 +15,9 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::client_assertion::{numeric_date, MAX_CLOCK_SKEW, MAX_JTI_LEN};
-use crate::jose::{verify_compact, Algorithm, JoseError, Jwk, PRIVATE_JWK_MEMBERS};
+use crate::jose::{
+    unverified_header, verify_compact, Algorithm, JoseError, Jwk, PRIVATE_JWK_MEMBERS,
+};
 use crate::secret::constant_time_eq;
 use crate::time::UnixTime;
 
@@ -268,16 +270,8 @@ fn is_dpop_type(typ: &str) -> bool {
 
 /// The protected header of a compact JWS with three parts (§4.3 item 2).
 fn read_header(proof: &str) -> Result<Header, DpopError> {
-    let mut parts = proof.split('.');
-    let (Some(h64), Some(_), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(DpopError::Malformed);
-    };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(h64)
-        .map_err(|_| DpopError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| DpopError::Malformed)
+    let raw = unverified_header(proof).map_err(|_| DpopError::Malformed)?;
+    serde_json::from_value(serde_json::Value::Object(raw)).map_err(|_| DpopError::Malformed)
 }
 
 /// An absolute URI without query and fragment, normalised for comparison (§4.3 item 9):

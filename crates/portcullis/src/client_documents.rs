@@ -129,12 +129,6 @@ impl DocumentCache {
         entries.get(url).filter(|c| now < c.until).cloned()
     }
 
-    /// Whether `url` named a client through its document (fresh or not).
-    fn holds_client(&self, url: &str) -> bool {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.get(url).is_some_and(|c| c.client.is_some())
-    }
-
     fn put(&self, url: &str, cached: Cached) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_CACHED_DOCUMENTS && !entries.contains_key(url) {
@@ -211,12 +205,14 @@ impl Provider {
         lookup.await.ok().flatten()
     }
 
-    /// Whether `client_id` is a client known by its metadata document: its redirect URIs
-    /// are the document's, vouched for by nobody, so errors before the user has seen the
-    /// client are shown, not redirected (RFC 9700 §4.11.2).
+    /// Whether `client_id` may be a client known by its metadata document: documents are
+    /// on and it is a client identifier URL. Such a client's redirect URIs are vouched for
+    /// by nobody, so errors before the user has seen it are shown, not redirected (RFC 9700
+    /// §4.11.2). Decided from the id alone, never from the cache (which a flood of URLs can
+    /// empty): a registered client whose id is such a URL is treated alike while documents
+    /// are on — pages instead of redirects, the safe side.
     pub(crate) fn is_document_client(&self, client_id: &str) -> bool {
-        self.inner.client_documents.is_enabled()
-            && self.inner.document_cache.holds_client(client_id)
+        self.inner.client_documents.is_enabled() && is_client_id_url(client_id)
     }
 
     /// The client `url`'s document describes, cached until when; a failure logged and

@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use common::registration_call as call;
 use common::*;
 use http::{Method, Request, Response, StatusCode};
 use portcullis::core::{
@@ -32,31 +33,6 @@ async fn with(policy: RegistrationPolicy) -> Harness {
 
 async fn open() -> Harness {
     with(RegistrationPolicy::open(scopes())).await
-}
-
-/// A request to the registration endpoint.
-async fn call(
-    h: &Harness,
-    method: Method,
-    query: &str,
-    bearer: Option<&str>,
-    body: Option<&Value>,
-) -> (StatusCode, Value, Response<Bytes>) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(format!("/register{query}"));
-    if let Some(t) = bearer {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let body = body.map_or(Bytes::new(), |b| {
-        Bytes::from(serde_json::to_vec(b).unwrap())
-    });
-    let resp = h.provider.registration(req.body(body).unwrap()).await;
-    let json = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
-    (resp.status(), json, resp)
 }
 
 async fn register(h: &Harness, body: Value) -> (StatusCode, Value, Response<Bytes>) {

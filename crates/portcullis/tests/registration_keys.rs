@@ -100,17 +100,8 @@ async fn call(
     bearer: Option<&str>,
     body: Option<&Value>,
 ) -> (StatusCode, Value) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(format!("/register{query}"))
-        .header("content-type", "application/json");
-    if let Some(t) = bearer {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let body = body.map_or(Bytes::new(), |b| Bytes::from(b.to_string()));
-    let resp = h.provider.registration(req.body(body).unwrap()).await;
-    let json = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
-    (resp.status(), json)
+    let (status, json, _) = common::registration_call(h, method, query, bearer, body).await;
+    (status, json)
 }
 
 /// Registers a `client_credentials` client of `method` with the `extra` members.

@@ -142,20 +142,8 @@ struct Compact<'a> {
 
 impl<'a> Compact<'a> {
     fn split(token: &'a str) -> Result<Self, JoseError> {
-        if token.len() > MAX_JWS_LEN {
-            return Err(JoseError::Malformed);
-        }
-        let mut parts = token.split('.');
-        let (Some(h64), Some(p64), Some(s64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(JoseError::Malformed);
-        };
-        let header_bytes = URL_SAFE_NO_PAD
-            .decode(h64)
-            .map_err(|_| JoseError::Malformed)?;
-        let raw: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&header_bytes).map_err(|_| JoseError::Malformed)?;
+        let [h64, p64, s64] = parts(token)?;
+        let raw = decode_header(h64)?;
         if raw.contains_key("crit") {
             return Err(JoseError::UnsupportedCritical);
         }
@@ -177,6 +165,37 @@ impl<'a> Compact<'a> {
         };
         Ok((decode(self.payload)?, decode(self.signature)?))
     }
+}
+
+/// The three base64url parts of a compact JWS of at most [`MAX_JWS_LEN`] bytes (RFC 7515
+/// §7.1).
+fn parts(token: &str) -> Result<[&str; 3], JoseError> {
+    if token.len() > MAX_JWS_LEN {
+        return Err(JoseError::Malformed);
+    }
+    let mut parts = token.split('.');
+    let (Some(h64), Some(p64), Some(s64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JoseError::Malformed);
+    };
+    Ok([h64, p64, s64])
+}
+
+/// A protected header, decoded to a JSON object.
+fn decode_header(h64: &str) -> Result<serde_json::Map<String, serde_json::Value>, JoseError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(h64)
+        .map_err(|_| JoseError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed)
+}
+
+/// The protected header of a compact JWS, read before it is verified: for what must be
+/// decided before a key is chosen (a DPoP proof's `typ`, `alg` and `jwk`, RFC 9449 §4.3).
+pub(crate) fn unverified_header(
+    token: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, JoseError> {
+    decode_header(parts(token)?[0])
 }
 
 fn select_key<'k>(

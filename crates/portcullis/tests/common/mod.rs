@@ -277,3 +277,28 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
 pub fn error_of(json: &serde_json::Value) -> &str {
     json["error"].as_str().unwrap_or("<none>")
 }
+
+/// A request to the registration endpoint.
+pub async fn registration_call(
+    h: &Harness,
+    method: Method,
+    query: &str,
+    bearer: Option<&str>,
+    body: Option<&Value>,
+) -> (StatusCode, Value, Response<Bytes>) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("/register{query}"));
+    if let Some(t) = bearer {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let body = body.map_or(Bytes::new(), |b| {
+        Bytes::from(serde_json::to_vec(b).unwrap())
+    });
+    let resp = h.provider.registration(req.body(body).unwrap()).await;
+    let json = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+    (resp.status(), json, resp)
+}
