@@ -1,7 +1,7 @@
 //! DPoP proofs (RFC 9449 §4.3): `DpopProof::verify` on a request and proof from the input.
 //!
-//! Lines: the method, the URI, the access token and the required nonce (empty: none), then the
-//! proof. A proof starting with `{` is taken as claims and signed with a fixed Ed25519 key
+//! Lines: the method, the URI, the access token and whether the server's nonce is required
+//! (empty: not), then the proof. A proof starting with `{` is taken as claims and signed with a fixed Ed25519 key
 //! under a valid header, so mutations reach the claim rules; anything else is checked as is.
 #![no_main]
 
@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use libfuzzer_sys::fuzz_target;
 use portcullis_core::{
-    DpopPolicy, DpopProof, DpopRequest, SigningKey, UnixTime, MAX_DPOP_PROOF_LEN,
+    DpopNonces, DpopPolicy, DpopProof, DpopRequest, SigningKey, UnixTime, MAX_DPOP_PROOF_LEN,
 };
 use ring::rand::SystemRandom;
 
@@ -26,6 +26,12 @@ fn signer() -> &'static (SigningKey, String) {
         let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
         (key, header)
     })
+}
+
+/// The server's nonces, under a fixed key.
+fn nonces() -> &'static DpopNonces {
+    static N: OnceLock<DpopNonces> = OnceLock::new();
+    N.get_or_init(|| DpopNonces::new(&[9; 32], std::time::Duration::from_secs(300)))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -46,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
         method,
         uri,
         access_token: Some(token).filter(|t| !t.is_empty()),
-        nonce: Some(nonce).filter(|n| !n.is_empty()),
+        nonce: (!nonce.is_empty()).then(nonces),
     };
     let signed;
     let proof = if proof.starts_with('{') {

@@ -90,6 +90,7 @@ impl Delegated {
             scopes: &self.scopes,
             audience: &[],
             oidc: Some(&self.oidc),
+            confirmation: None,
         }
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct RequestFields {
     code_challenge: Option<CodeChallenge>,
     oidc: Option<OidcRequest>,
     resources: Vec<String>,
+    #[serde(default)]
+    dpop_jkt: Option<String>,
 }
 
 /// Why an authorization request was refused, and how the user agent must be told.
@@ -242,6 +244,12 @@ pub fn validate_authorization_request(
         }
     };
 
+    let dpop_jkt = match params.get("dpop_jkt").map(dpop_jkt).transpose() {
+        Ok(j) => j,
+        Err(description) => {
+            return Err(fail(AuthorizeErrorCode::InvalidRequest, description.into()))
+        }
+    };
     let resources = match requested_resources(params, &policy.resources, &client.id) {
         Ok(r) => r,
         Err(e) => return Err(fail(AuthorizeErrorCode::InvalidTarget, e.to_string())),
@@ -266,7 +274,22 @@ pub fn validate_authorization_request(
         code_challenge,
         oidc,
         resources,
+        dpop_jkt,
     }))
+}
+
+/// `dpop_jkt` (RFC 9449 §10): the SHA-256 JWK thumbprint the code is to be bound to, 43
+/// base64url characters (RFC 7638 §3).
+fn dpop_jkt(value: &str) -> Result<String, &'static str> {
+    let well_formed = value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if well_formed {
+        Ok(value.to_owned())
+    } else {
+        Err("dpop_jkt is malformed")
+    }
 }
 
 /// RFC 7636 §4.4.1: a missing challenge where one is required, or an unsupported
@@ -397,6 +420,7 @@ impl AuthorizationRequest {
             grant_id: approval.grant_id.clone(),
             family_id,
             oidc: approval.oidc.clone(),
+            dpop_jkt: self.0.dpop_jkt.clone(),
             issued_at: now,
             expires_at: now.plus(lifetime),
         };

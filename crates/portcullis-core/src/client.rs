@@ -308,6 +308,16 @@ pub struct ClientTokens {
     pub access_token_format: TokenFormat,
     /// Refresh tokens.
     pub refresh: RefreshPolicy,
+    /// Every token request must carry a DPoP proof, and access tokens are DPoP-bound
+    /// (RFC 9449 §5.2, metadata `dpop_bound_access_tokens`).
+    pub dpop_bound_access_tokens: bool,
+    /// Access tokens are bound to the TLS client certificate, and every token request must
+    /// come over mutual TLS (RFC 8705 §3.4, metadata
+    /// `tls_client_certificate_bound_access_tokens`).
+    pub tls_client_certificate_bound_access_tokens: bool,
+    /// This client's DPoP proofs must carry a server nonce (RFC 9449 §8), whatever
+    /// `DpopPolicy::require_nonce` says.
+    pub require_dpop_nonce: bool,
 }
 
 /// A client's refresh-token policy (RFC 6749 §6, RFC 9700 §4.14.2).

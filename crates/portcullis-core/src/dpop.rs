@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ring::digest::{digest, SHA256};
+use ring::hmac;
 use serde::Deserialize;
 use url::Url;
 
@@ -40,6 +41,12 @@ pub struct DpopPolicy {
     /// How far ahead of now `iat` may be (default 10 s; at most [`MAX_CLOCK_SKEW`], larger
     /// values count as that).
     pub max_skew: Duration,
+    /// Every proof must carry a server nonce (§8, §9; default off: a client may still be
+    /// held to one on its own).
+    pub require_nonce: bool,
+    /// How long a nonce is handed out before the next replaces it; each is accepted for
+    /// twice this long (default 5 minutes).
+    pub nonce_period: Duration,
 }
 
 impl Default for DpopPolicy {
@@ -48,12 +55,14 @@ impl Default for DpopPolicy {
             algorithms: Algorithm::ALL.to_vec(),
             max_age: Duration::from_secs(60),
             max_skew: Duration::from_secs(10),
+            require_nonce: false,
+            nonce_period: Duration::from_secs(300),
         }
     }
 }
 
 /// The request a proof is checked against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct DpopRequest<'a> {
     /// The HTTP method, as sent (`POST`).
     pub method: &'a str,
@@ -61,8 +70,8 @@ pub struct DpopRequest<'a> {
     pub uri: &'a str,
     /// The access token presented with the proof, if any (at a protected resource).
     pub access_token: Option<&'a str>,
-    /// The nonce the server requires in the proof, if any (§8, §9).
-    pub nonce: Option<&'a str>,
+    /// The server's nonces, when the proof must carry one (§8, §9).
+    pub nonce: Option<&'a DpopNonces>,
 }
 
 /// A proof that passed every check: its `jti` must still be spent once.
@@ -244,8 +253,8 @@ impl DpopProof {
                 return Err(DpopError::AccessTokenHash);
             }
         }
-        if let Some(nonce) = request.nonce {
-            if claims.nonce.as_deref() != Some(nonce) {
+        if let Some(nonces) = request.nonce {
+            if !claims.nonce.is_some_and(|n| nonces.accepts(&n, now)) {
                 return Err(DpopError::UseNonce);
             }
         }
@@ -254,6 +263,59 @@ impl DpopProof {
             jti,
             replay_until,
         })
+    }
+}
+
+/// The server's DPoP nonces (RFC 9449 §8, §9), stateless and rotating: a nonce names a
+/// period of [`DpopPolicy::nonce_period`] and carries an HMAC-SHA256 tag of it under the
+/// provider's nonce key, so every node holding the key accepts it without a store. The
+/// current period's nonce and the previous one's are accepted: a nonce handed out just
+/// before a rotation still works for one period.
+pub struct DpopNonces {
+    key: hmac::Key,
+    period_secs: u64,
+}
+
+/// Bytes of the tag a nonce carries (128 bits).
+const NONCE_TAG_LEN: usize = 16;
+
+impl DpopNonces {
+    /// Nonces under `key` (256 random bits, the same on every node), each handed out for
+    /// `period` (at least one second).
+    pub fn new(key: &[u8; 32], period: Duration) -> Self {
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+            period_secs: period.as_secs().max(1),
+        }
+    }
+
+    /// The nonce to hand out at `now` (the `DPoP-Nonce` header).
+    pub fn current(&self, now: UnixTime) -> String {
+        self.nonce_of(now.secs() / self.period_secs)
+    }
+
+    /// Whether `nonce` is the current period's or the previous one's.
+    pub fn accepts(&self, nonce: &str, now: UnixTime) -> bool {
+        let period = now.secs() / self.period_secs;
+        [Some(period), period.checked_sub(1)]
+            .into_iter()
+            .flatten()
+            .any(|p| constant_time_eq(self.nonce_of(p).as_bytes(), nonce.as_bytes()))
+    }
+
+    fn nonce_of(&self, period: u64) -> String {
+        let tag = hmac::sign(&self.key, &period.to_be_bytes());
+        let mut raw = period.to_be_bytes().to_vec();
+        raw.extend_from_slice(&tag.as_ref()[..NONCE_TAG_LEN]);
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+}
+
+impl std::fmt::Debug for DpopNonces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopNonces")
+            .field("period_secs", &self.period_secs)
+            .finish_non_exhaustive()
     }
 }
 

@@ -82,6 +82,10 @@ pub enum TokenErrorCode {
     UnsupportedTokenType,
     /// The requested resource is unknown or not allowed (RFC 8707 §2).
     InvalidTarget,
+    /// The DPoP proof is missing where one is required, malformed or invalid (RFC 9449 §5).
+    InvalidDpopProof,
+    /// The DPoP proof must carry the nonce of the `DPoP-Nonce` header (RFC 9449 §8).
+    UseDpopNonce,
 }
 
 impl TokenErrorCode {
@@ -97,6 +101,8 @@ impl TokenErrorCode {
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -125,6 +131,11 @@ pub enum BearerErrorCode {
     InsufficientScope,
     /// The server failed; retry later (HTTP 503, RFC 6749 §4.1.2.1's code reused).
     TemporarilyUnavailable,
+    /// The DPoP proof is missing, malformed or invalid (HTTP 401, RFC 9449 §7.1).
+    InvalidDpopProof,
+    /// The DPoP proof must carry the nonce of the `DPoP-Nonce` header (HTTP 401,
+    /// RFC 9449 §9).
+    UseDpopNonce,
 }
 
 impl BearerErrorCode {
@@ -135,14 +146,16 @@ impl BearerErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
-    /// The HTTP status (RFC 6750 §3.1).
+    /// The HTTP status (RFC 6750 §3.1, RFC 9449 §7.1, §9).
     pub fn status(self) -> u16 {
         match self {
             Self::InvalidRequest => 400,
-            Self::InvalidToken => 401,
+            Self::InvalidToken | Self::InvalidDpopProof | Self::UseDpopNonce => 401,
             Self::InsufficientScope => 403,
             Self::TemporarilyUnavailable => 503,
         }
@@ -207,6 +220,8 @@ mod tests {
             (TemporarilyUnavailable, "temporarily_unavailable", 503),
             (UnsupportedTokenType, "unsupported_token_type", 400),
             (InvalidTarget, "invalid_target", 400),
+            (InvalidDpopProof, "invalid_dpop_proof", 400),
+            (UseDpopNonce, "use_dpop_nonce", 400),
         ];
         for (code, wire, status) in cases {
             assert_eq!((code.as_str(), code.status()), (wire, status));
@@ -238,6 +253,8 @@ mod tests {
                 "temporarily_unavailable",
                 503,
             ),
+            (BearerErrorCode::InvalidDpopProof, "invalid_dpop_proof", 401),
+            (BearerErrorCode::UseDpopNonce, "use_dpop_nonce", 401),
         ];
         for (code, wire, status) in cases {
             assert_eq!((code.as_str(), code.status()), (wire, status));

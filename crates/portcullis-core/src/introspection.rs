@@ -9,6 +9,7 @@ use crate::error::{OAuthError, TokenErrorCode};
 use crate::params::Params;
 use crate::revocation::{token_param, token_type_hint, TokenKind};
 use crate::time::UnixTime;
+use crate::token_binding::Confirmation;
 
 /// An introspection request (RFC 7662 §2.1), once the caller is authorized.
 #[derive(Clone, PartialEq, Eq)]
@@ -55,9 +56,13 @@ pub struct ActiveToken {
     /// The resource owner, as that client knows them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
-    /// `Bearer` for access tokens; absent for refresh tokens.
+    /// `DPoP` for DPoP-bound access tokens (RFC 9449 §6.2), `Bearer` for other access
+    /// tokens; absent for refresh tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
+    /// What the token is bound to (RFC 9449 §6.2, RFC 8705 §3.2); absent for a bearer token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
     /// Expiry.
     pub exp: UnixTime,
     /// Issue time.
@@ -253,6 +258,7 @@ mod tests {
             client_id: "c".into(),
             sub: Some("alice".into()),
             token_type: Some("Bearer"),
+            cnf: None,
             exp: UnixTime::from_secs(20),
             iat: UnixTime::from_secs(10),
             nbf: UnixTime::from_secs(10),

@@ -45,6 +45,7 @@ mod signing_keys;
 mod standard_claims;
 mod time;
 mod token;
+mod token_binding;
 
 pub use authorize::{
     validate_authorization_request, AuthorizationRequest, AuthorizeRejection, CodeApproval,
@@ -76,7 +77,7 @@ pub use client_secret_rotation::{
 };
 pub use consent::{consent_remembered, grant_at_consent, Consent};
 pub use dpop::{
-    DpopError, DpopPolicy, DpopProof, DpopRequest, VerifiedDpopProof, DPOP_PROOF_TYPE,
+    DpopError, DpopNonces, DpopPolicy, DpopProof, DpopRequest, VerifiedDpopProof, DPOP_PROOF_TYPE,
     MAX_DPOP_PROOF_LEN,
 };
 pub use error::{AuthorizeErrorCode, BearerErrorCode, OAuthError, TokenErrorCode};
@@ -140,4 +141,8 @@ pub use token::{
     AuthorizationCodeGrant, ClientCredentialsGrant, CodeExchange, Delegation, MintedToken,
     RefreshCheck, RefreshDecision, RefreshTokenGrant, TokenRequest, TokenResponse, TokenSubject,
     UnsignedJwtAccessToken,
+};
+pub use token_binding::{
+    certificate_thumbprint, decide_token_binding, token_type, Confirmation, HolderProof,
+    TokenBinding,
 };

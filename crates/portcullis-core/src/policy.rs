@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::client_assertion::ClientAssertionPolicy;
+use crate::dpop::DpopPolicy;
 use crate::jose::Algorithm;
 use crate::pkce::CodeChallengeMethod;
 use crate::resources::Resource;
@@ -60,6 +61,8 @@ pub struct Policy {
     pub introspection_scope: Option<String>,
     /// The rules of JWT client authentication (`private_key_jwt`, `client_secret_jwt`).
     pub client_assertions: ClientAssertionPolicy,
+    /// The rules of DPoP proofs (RFC 9449).
+    pub dpop: DpopPolicy,
 }
 
 impl Policy {

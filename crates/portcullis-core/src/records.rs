@@ -9,6 +9,7 @@ use crate::pkce::CodeChallenge;
 use crate::scope::ScopeSet;
 use crate::secret::TokenHash;
 use crate::time::UnixTime;
+use crate::token_binding::Confirmation;
 
 /// An issued authorization code (RFC 6749 §4.1.2), bound to everything the token request
 /// must repeat or prove.
@@ -40,6 +41,10 @@ pub struct CodeRecord {
     /// The OpenID Connect session, in OpenID mode.
     #[serde(default)]
     pub oidc: Option<OidcSession>,
+    /// The DPoP key the code is bound to ahead (`dpop_jkt`, RFC 9449 §10): the token
+    /// request must prove it.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
     /// Issue time.
     pub issued_at: UnixTime,
     /// Expiry.
@@ -97,6 +102,10 @@ pub struct AccessTokenRecord {
     /// Claims asked for at UserInfo with the `claims` parameter (OpenID Connect Core §5.5).
     #[serde(default)]
     pub userinfo_claims: Vec<String>,
+    /// The key or certificate its holder must prove (`cnf`, RFC 9449 §6, RFC 8705 §3);
+    /// `None` for a bearer token.
+    #[serde(default)]
+    pub confirmation: Option<Confirmation>,
     /// Issue time.
     pub issued_at: UnixTime,
     /// Expiry.
@@ -147,6 +156,10 @@ pub struct RefreshTokenRecord {
     /// `None` means this token is the first.
     #[serde(default)]
     pub family_started_at: Option<UnixTime>,
+    /// The key or certificate a public client must prove to redeem it (RFC 9449 §5,
+    /// RFC 8705 §4); `None` when unbound.
+    #[serde(default)]
+    pub confirmation: Option<Confirmation>,
     /// Issue time.
     pub issued_at: UnixTime,
     /// Expiry.

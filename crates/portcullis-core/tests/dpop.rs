@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis_core::{
-    Algorithm, DpopError, DpopPolicy, DpopProof, DpopRequest, MacAlgorithm, SigningKey, UnixTime,
-    VerifiedDpopProof, MAX_DPOP_PROOF_LEN,
+    Algorithm, DpopError, DpopNonces, DpopPolicy, DpopProof, DpopRequest, MacAlgorithm, SigningKey,
+    UnixTime, VerifiedDpopProof, MAX_DPOP_PROOF_LEN,
 };
 use ring::rand::SystemRandom;
 use serde_json::{json, Value};
@@ -414,14 +414,23 @@ fn ath_must_hash_a_presented_access_token() {
 
 #[test]
 fn a_required_nonce_must_be_the_servers() {
+    let period = Duration::from_secs(300);
+    let nonces = DpopNonces::new(&[7; 32], period);
     let with_nonce = DpopRequest {
-        nonce: Some("eyJ7S_zG.eyJH0-Z.HX4w-7v"),
+        nonce: Some(&nonces),
         ..request()
     };
-    let proof = claims_with(|c| c["nonce"] = json!("eyJ7S_zG.eyJH0-Z.HX4w-7v"));
+    let now = UnixTime::from_secs(NOW);
+    let current = nonces.current(now);
+    let proof = claims_with(|c| c["nonce"] = json!(current));
     assert!(verify_for(&proof, &with_nonce).is_ok());
     assert!(verify(&proof).is_ok());
-    for bad in [json!(null), json!("eyJ7S_zG.eyJH0-Z.HX4w-7w"), json!("")] {
+    let other_key = DpopNonces::new(&[8; 32], period).current(now);
+    let mut tampered = current.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for bad in [json!(null), json!(other_key), json!(tampered), json!("")] {
         let got = verify_for(&claims_with(|c| c["nonce"] = bad), &with_nonce);
         assert_eq!(got, Err(DpopError::UseNonce));
         assert_eq!(DpopError::UseNonce.error_code(), "use_dpop_nonce");
@@ -429,6 +438,32 @@ fn a_required_nonce_must_be_the_servers() {
     // Any other fault is reported first: use_dpop_nonce only asks for a new nonce.
     let stale = claims_with(|c| c["iat"] = json!(NOW - 600));
     assert_invalid(verify_for(&stale, &with_nonce), DpopError::IssuedAt);
+}
+
+#[test]
+fn a_nonce_lives_its_period_and_the_next_then_rotates() {
+    let period = Duration::from_secs(300);
+    let nonces = DpopNonces::new(&[7; 32], period);
+    let start = UnixTime::from_secs(NOW - NOW % 300);
+    let nonce = nonces.current(start);
+    assert_eq!(nonces.current(start.plus(Duration::from_secs(299))), nonce);
+    let next = nonces.current(start.plus(period));
+    assert_ne!(next, nonce, "a new period hands out a new nonce");
+    assert!(nonces.accepts(&nonce, start));
+    assert!(nonces.accepts(&nonce, start.plus(Duration::from_secs(599))));
+    assert!(!nonces.accepts(&nonce, start.plus(Duration::from_secs(600))));
+    assert!(
+        !nonces.accepts(&next, start),
+        "a nonce of the future is refused"
+    );
+    assert!(nonces.accepts(
+        &nonces.current(UnixTime::from_secs(0)),
+        UnixTime::from_secs(1)
+    ));
+    assert!(
+        !format!("{nonces:?}").contains("7, 7"),
+        "the key never shows"
+    );
 }
 
 #[test]

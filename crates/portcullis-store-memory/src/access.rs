@@ -13,7 +13,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use portcullis_core::{
-    AccessTokenRecord, FamilyId, GrantId, Issuer, ScopeSet, TokenHash, UnixTime,
+    AccessTokenRecord, Confirmation, FamilyId, GrantId, Issuer, ScopeSet, TokenHash, UnixTime,
 };
 use portcullis_store::{StoreError, StoreResult};
 
@@ -105,11 +105,17 @@ pub(crate) struct AccessEntry {
     /// Where the `jti`, the subject and the grant id end in `ids`.
     ends: [u32; 3],
     present: u8,
-    /// Boxed: 8 bytes in the usual entry, which has none, against 24 for the map itself.
-    #[allow(clippy::box_collection)]
-    scope_expiry: Option<Box<BTreeMap<String, UnixTime>>>,
+    /// What few tokens have, boxed: 8 bytes in the usual entry, which has none of it.
+    rare: Option<Box<Rare>>,
     issued_at: UnixTime,
     expires_at: UnixTime,
+}
+
+/// The parts of a record most tokens lack.
+#[derive(Debug)]
+struct Rare {
+    scope_expiry: BTreeMap<String, UnixTime>,
+    confirmation: Option<Confirmation>,
 }
 
 impl Expires for AccessEntry {
@@ -146,7 +152,12 @@ impl AccessEntry {
             ids: ids.into_boxed_str(),
             ends,
             present,
-            scope_expiry: (!r.scope_expiry.is_empty()).then(|| Box::new(r.scope_expiry.clone())),
+            rare: (!r.scope_expiry.is_empty() || r.confirmation.is_some()).then(|| {
+                Box::new(Rare {
+                    scope_expiry: r.scope_expiry.clone(),
+                    confirmation: r.confirmation.clone(),
+                })
+            }),
             issued_at: r.issued_at,
             expires_at: r.expires_at,
         })
@@ -173,12 +184,17 @@ impl AccessEntry {
             client_id: shape.client_id.to_string(),
             subject: self.part(SUBJECT, jti, subject),
             scopes: shape.scopes.clone(),
-            scope_expiry: self.scope_expiry.as_deref().cloned().unwrap_or_default(),
+            scope_expiry: self
+                .rare
+                .as_ref()
+                .map(|r| r.scope_expiry.clone())
+                .unwrap_or_default(),
             grant_id: self.part(GRANT, subject, grant).map(GrantId::from_stored),
             family_id: self
                 .part(FAMILY, grant, self.ids.len())
                 .map(FamilyId::from_stored),
             userinfo_claims: shape.userinfo_claims.to_vec(),
+            confirmation: self.rare.as_ref().and_then(|r| r.confirmation.clone()),
             issued_at: self.issued_at,
             expires_at: self.expires_at,
         }

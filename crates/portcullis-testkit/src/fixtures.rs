@@ -7,9 +7,9 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis_core::{
     AccessTokenRecord, AcrClaim, Algorithm, ClaimsRequest, Client, ClientAuthMethod, ClientKind,
     ClientOidc, ClientRegistration, ClientSecretHash, CodeChallenge, CodeChallengeMethod,
-    CodeRecord, FamilyId, Grant, GrantId, GrantType, Issuer, KeyRecord, MacAlgorithm, OidcSession,
-    PrivateKeyEnvelope, RedirectUri, RefreshTokenRecord, RegistrationRequest, RegistrationRules,
-    ScopeSet, SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
+    CodeRecord, Confirmation, FamilyId, Grant, GrantId, GrantType, Issuer, KeyRecord, MacAlgorithm,
+    OidcSession, PrivateKeyEnvelope, RedirectUri, RefreshTokenRecord, RegistrationRequest,
+    RegistrationRules, ScopeSet, SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
 };
 
 use crate::rng::SeededRng;
@@ -148,7 +148,7 @@ impl Fixtures {
     }
 
     /// An authorization code under `grant`, starting `family`, with PKCE, a redirect URI,
-    /// resources and an OpenID Connect session.
+    /// resources, an OpenID Connect session and a DPoP key bound ahead.
     pub fn code(
         &self,
         grant: &Grant,
@@ -173,12 +173,27 @@ impl Fixtures {
             grant_id: grant.id.clone(),
             family_id: family.clone(),
             oidc: Some(self.oidc_session()),
+            dpop_jkt: Some(self.thumbprint()),
             issued_at,
             expires_at,
         }
     }
 
-    /// A user-delegated access token under `grant` and `family`.
+    /// A random SHA-256 thumbprint, base64url (a DPoP key's or a certificate's).
+    fn thumbprint(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.rng.bytes::<32>())
+    }
+
+    /// A confirmation naming a DPoP key and, with `certificate`, a TLS certificate.
+    fn confirmation(&self, certificate: bool) -> Confirmation {
+        Confirmation {
+            jkt: Some(self.thumbprint()),
+            x5t_s256: certificate.then(|| self.thumbprint()),
+        }
+    }
+
+    /// A user-delegated access token under `grant` and `family`, bound to a DPoP key and a
+    /// certificate.
     pub fn access_token(
         &self,
         grant: &Grant,
@@ -193,6 +208,7 @@ impl Fixtures {
             family_id: Some(family.clone()),
             userinfo_claims: vec!["email".into()],
             scope_expiry: BTreeMap::from([("profile".into(), issued_at)]),
+            confirmation: Some(self.confirmation(true)),
             ..self.client_access_token(&grant.issuer, &grant.client_id, issued_at, expires_at)
         }
     }
@@ -217,12 +233,13 @@ impl Fixtures {
             grant_id: None,
             family_id: None,
             userinfo_claims: Vec::new(),
+            confirmation: None,
             issued_at,
             expires_at,
         }
     }
 
-    /// A refresh token under `grant` and `family`.
+    /// A refresh token under `grant` and `family`, bound to a DPoP key.
     pub fn refresh_token(
         &self,
         grant: &Grant,
@@ -245,6 +262,7 @@ impl Fixtures {
                 ..self.oidc_session()
             }),
             family_started_at: Some(grant.created_at),
+            confirmation: Some(self.confirmation(false)),
             issued_at,
             expires_at,
         }

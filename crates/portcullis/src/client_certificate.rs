@@ -40,3 +40,11 @@ impl Provider {
         }
     }
 }
+
+/// The SHA-256 thumbprint of the request's TLS client certificate, if it sent one: what a
+/// certificate-bound token is bound to (RFC 8705 §3.1).
+pub(crate) fn certificate_thumbprint(req: &Request<Bytes>) -> Option<String> {
+    req.extensions()
+        .get::<ClientCertificate>()
+        .map(|c| portcullis_core::certificate_thumbprint(c.der()))
+}

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
-    bearer_credentials, may_introspect_access_token, may_introspect_refresh_token,
+    bearer_credentials, may_introspect_access_token, may_introspect_refresh_token, token_type,
     AccessTokenRecord, ActiveToken, BearerCredentials, Client, Introspection,
     IntrospectionJwtClaims, IntrospectionRequest, Introspector, OAuthError, Params,
     RefreshTokenRecord, TokenErrorCode, TokenHash, TokenKind, TokenSubject, UnixTime, UnsignedJws,
@@ -170,6 +170,7 @@ impl Provider {
             scopes: &scopes,
             audience: &t.audience,
             oidc: None,
+            confirmation: t.confirmation.as_ref(),
         };
         let mut active = self.describe_access(&t, &client, caller.now);
         active.extra = self
@@ -222,7 +223,8 @@ impl Provider {
             scope: t.scopes_at(now).to_string(),
             client_id: t.client_id.clone(),
             sub: t.subject.as_deref().map(|s| self.subject_for(client, s)),
-            token_type: Some("Bearer"),
+            token_type: Some(token_type(t.confirmation.as_ref())),
+            cnf: t.confirmation.clone(),
             exp: t.expires_at,
             iat: t.issued_at,
             nbf: t.issued_at,
@@ -239,6 +241,7 @@ impl Provider {
             client_id: t.client_id.clone(),
             sub: Some(self.subject_for(client, &t.subject)),
             token_type: None,
+            cnf: t.confirmation.clone(),
             exp: t.expires_at,
             iat: t.issued_at,
             nbf: t.issued_at,

@@ -34,6 +34,7 @@ mod client_endpoint;
 mod client_keys;
 mod clock;
 mod discovery;
+mod dpop;
 mod endpoint_error;
 mod grants;
 mod host_routes;

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use portcullis_core::{
     Algorithm, Client, ClientCertificateAuth, ClientError, ClientKeys, ClientKind,
-    ClientSecretSealError, InteractionKey, Issuer, JwtClientSecret, KeyEncryptionKeys, Policy,
-    RandomError, ScopeSet, SealedClientSecret, UnixTime,
+    ClientSecretSealError, DpopNonces, InteractionKey, Issuer, JwtClientSecret, KeyEncryptionKeys,
+    Policy, RandomError, ScopeSet, SealedClientSecret, UnixTime,
 };
 use portcullis_store::StoreError;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -108,6 +108,8 @@ pub(crate) struct Inner {
     pub(crate) client_documents: ClientIdMetadataDocuments,
     /// The clients fetched documents describe.
     pub(crate) document_cache: DocumentCache,
+    /// The server's DPoP nonces (RFC 9449 §8, §9).
+    pub(crate) dpop_nonces: DpopNonces,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -133,6 +135,7 @@ pub struct ProviderBuilder {
     rng: Arc<dyn SecureRandom + Send + Sync>,
     blocking: BlockingPool,
     interaction_key: Option<[u8; 32]>,
+    dpop_nonce_key: Option<[u8; 32]>,
     claims: Arc<dyn UserClaims>,
     subject_salt: Option<[u8; 32]>,
     keks: Option<KeyEncryptionKeys>,
@@ -272,6 +275,14 @@ impl ProviderBuilder {
         self
     }
 
+    /// Sets the key of the server's DPoP nonces (RFC 9449 §8, §9). Every process of one
+    /// issuer behind a load balancer needs the same key, or a nonce one hands out fails at
+    /// the others; by default each provider draws its own.
+    pub fn dpop_nonce_key(mut self, key: [u8; 32]) -> Self {
+        self.dpop_nonce_key = Some(key);
+        self
+    }
+
     /// Builds the provider.
     pub fn build(self) -> Result<Provider, BuildError> {
         let stores = self.stores.ok_or(BuildError::NoStores)?;
@@ -303,14 +314,9 @@ impl ProviderBuilder {
             Some(k) => InteractionKey::from_bytes(&k),
             None => InteractionKey::generate(self.rng.as_ref())?,
         };
-        let subject_salt = match self.subject_salt {
-            Some(s) => s,
-            None => {
-                let mut s = [0u8; 32];
-                self.rng.fill(&mut s).map_err(|_| RandomError)?;
-                s
-            }
-        };
+        let dpop_nonce_key = given_or_drawn(self.dpop_nonce_key, self.rng.as_ref())?;
+        let dpop_nonces = DpopNonces::new(&dpop_nonce_key, self.policy.dpop.nonce_period);
+        let subject_salt = given_or_drawn(self.subject_salt, self.rng.as_ref())?;
         Ok(Provider {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
@@ -332,8 +338,24 @@ impl ProviderBuilder {
                 client_keys: ClientKeyCache::default(),
                 client_documents: self.client_documents,
                 document_cache: DocumentCache::default(),
+                dpop_nonces,
             }),
         })
+    }
+}
+
+/// The host's 256-bit secret, or a random one for this process only.
+fn given_or_drawn(
+    given: Option<[u8; 32]>,
+    rng: &dyn SecureRandom,
+) -> Result<[u8; 32], RandomError> {
+    match given {
+        Some(k) => Ok(k),
+        None => {
+            let mut k = [0u8; 32];
+            rng.fill(&mut k).map_err(|_| RandomError)?;
+            Ok(k)
+        }
     }
 }
 
@@ -348,6 +370,7 @@ impl Provider {
             rng: Arc::new(SystemRandom::new()),
             blocking: BlockingPool::default(),
             interaction_key: None,
+            dpop_nonce_key: None,
             claims: Arc::new(NoUserClaims),
             subject_salt: None,
             keks: None,

@@ -6,15 +6,17 @@ use std::collections::BTreeMap;
 
 use portcullis_core::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
-    format_for_audience, merge_extra_claims, mint_access_token, mint_refresh_token,
-    prepare_jwt_access_token, requested_resources, AccessTokenRecord, AuthorizationCodeGrant,
-    Client, ClientCredentialsGrant, FamilyId, GrantId, MintedToken, OAuthError, Params,
-    RefreshTokenGrant, ResourceError, TokenErrorCode, TokenFormat, TokenHash, TokenRequest,
-    TokenResponse, TokenSubject, UnixTime,
+    decide_token_binding, format_for_audience, merge_extra_claims, mint_access_token,
+    mint_refresh_token, prepare_jwt_access_token, requested_resources, AccessTokenRecord,
+    AuthorizationCodeGrant, Client, ClientCredentialsGrant, Confirmation, FamilyId, GrantId,
+    HolderProof, MintedToken, OAuthError, Params, RefreshTokenGrant, ResourceError, TokenErrorCode,
+    TokenFormat, TokenHash, TokenRequest, TokenResponse, TokenSubject, UnixTime,
 };
 use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
 
+use crate::client_certificate::certificate_thumbprint;
 use crate::client_endpoint::{ClientRequest, TokenEndpointError};
+use crate::dpop::DpopCheck;
 use crate::id_tokens::IdTokenFor;
 use crate::keys::KeyError;
 use crate::provider::Provider;
@@ -32,12 +34,14 @@ fn invalid_grant(description: &'static str) -> TokenError {
 
 impl Provider {
     /// The token endpoint. Every response carries `Cache-Control: no-store` and
-    /// `Pragma: no-cache` (RFC 6749 §5.1, §5.2).
+    /// `Pragma: no-cache` (RFC 6749 §5.1, §5.2), and, when the request sent a DPoP proof, a
+    /// fresh `DPoP-Nonce` (RFC 9449 §8).
     pub async fn token(&self, req: Request<Bytes>) -> Response<Bytes> {
-        match self.token_response(&req).await {
+        let response = match self.token_response(&req).await {
             Ok(body) => json(StatusCode::OK, &body),
             Err(failure) => self.client_error_response(failure, &req),
-        }
+        };
+        self.with_dpop_nonce(&req, response)
     }
 
     async fn token_response(
@@ -51,13 +55,30 @@ impl Provider {
         } = self
             .authenticate_client_request(req, crate::paths::TOKEN)
             .await?;
-        self.grant(&client, &params, now).await
+        let proof = self
+            .dpop_proof(
+                req,
+                &DpopCheck {
+                    path: crate::paths::TOKEN,
+                    access_token: None,
+                    client_requires_nonce: client.tokens.require_dpop_nonce,
+                    now,
+                },
+            )
+            .await?;
+        let certificate = certificate_thumbprint(req);
+        let presented = HolderProof {
+            dpop_jkt: proof.as_ref().map(|p| p.jkt.as_str()),
+            certificate_thumbprint: certificate.as_deref(),
+        };
+        self.grant(&client, &params, &presented, now).await
     }
 
     async fn grant(
         &self,
         client: &Client,
         params: &Params,
+        presented: &HolderProof<'_>,
         now: UnixTime,
     ) -> Result<TokenResponse, TokenEndpointError> {
         let request = TokenRequest::parse(params)?;
@@ -66,22 +87,28 @@ impl Provider {
             .map_err(invalid_target)?;
         match request {
             TokenRequest::AuthorizationCode(g) => {
-                self.exchange_code(client, g, resources, now).await
+                self.exchange_code(client, g, resources, presented, now)
+                    .await
             }
-            TokenRequest::RefreshToken(g) => self.refresh(client, g, resources, now).await,
+            TokenRequest::RefreshToken(g) => {
+                self.refresh(client, g, resources, presented, now).await
+            }
             TokenRequest::ClientCredentials(g) => {
-                self.client_credentials(client, g, resources, now).await
+                self.client_credentials(client, g, resources, presented, now)
+                    .await
             }
         }
     }
 
-    /// RFC 6749 §4.1.3, RFC 7636 §4.6: the core decides
-    /// (`portcullis_core::check_code_binding`, `decide_code_exchange`).
+    /// RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 9449 §10: the core decides
+    /// (`portcullis_core::check_code_binding`, `decide_token_binding`,
+    /// `decide_code_exchange`).
     async fn exchange_code(
         &self,
         client: &Client,
         g: AuthorizationCodeGrant,
         resources: Vec<String>,
+        presented: &HolderProof<'_>,
         now: UnixTime,
     ) -> Result<TokenResponse, TokenEndpointError> {
         let inner = &self.inner;
@@ -103,6 +130,11 @@ impl Provider {
             }
         };
         check_code_binding(&record, client, &g, now)?;
+        let bound_ahead = record.dpop_jkt.as_ref().map(|jkt| Confirmation {
+            jkt: Some(jkt.clone()),
+            x5t_s256: None,
+        });
+        let binding = decide_token_binding(client, presented, bound_ahead.as_ref())?;
         let grant = inner
             .stores
             .grants
@@ -117,19 +149,23 @@ impl Provider {
         )?;
         let delegation = exchange.delegation();
         let refresh = if exchange.refresh_token {
-            Some(mint_refresh_token(
+            let mut r = mint_refresh_token(
                 &exchange.refresh_subject(&inner.issuer),
                 &delegation,
                 now,
                 inner.policy.lifetimes.refresh_token,
                 inner.rng.as_ref(),
-            )?)
+            )?;
+            r.record.confirmation = binding.refresh.as_cnf().cloned();
+            Some(r)
         } else {
             None
         };
-        let access = self
-            .access_token(client, &exchange.access_subject(&inner.issuer), now)
-            .await?;
+        let to = TokenSubject {
+            confirmation: binding.access.as_cnf(),
+            ..exchange.access_subject(&inner.issuer)
+        };
+        let access = self.access_token(client, &to, now).await?;
         let id_token = match exchange.id_token {
             Some(session) => Some(
                 self.issue_id_token(
@@ -161,18 +197,21 @@ impl Provider {
             .insert_access_token(&access.record)
             .await?;
         self.touch_grant(&record.grant_id, now).await?;
-        let mut response = TokenResponse::bearer(&access, refresh.as_ref(), None, now);
+        let mut response = TokenResponse::new(&access, refresh.as_ref(), None, now);
         response.id_token = id_token;
         Ok(response)
     }
 
     /// RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2): the core decides
-    /// an active token's refresh (`portcullis_core::check_refresh_token`, `RefreshCheck`).
+    /// an active token's refresh (`portcullis_core::check_refresh_token`, `RefreshCheck`). A
+    /// bound token needs its key or certificate first, even for a racer's grace answer
+    /// (RFC 9449 §5, RFC 8705 §4: `decide_token_binding`).
     async fn refresh(
         &self,
         client: &Client,
         g: RefreshTokenGrant,
         resources: Vec<String>,
+        presented: &HolderProof<'_>,
         now: UnixTime,
     ) -> Result<TokenResponse, TokenEndpointError> {
         let inner = &self.inner;
@@ -185,6 +224,7 @@ impl Provider {
         else {
             return Err(invalid_grant("the refresh token is invalid").into());
         };
+        let binding = decide_token_binding(client, presented, old.confirmation.as_ref())?;
         match state {
             RefreshState::Active => {}
             RefreshState::Rotated => {
@@ -217,15 +257,20 @@ impl Provider {
             resources,
             &inner.policy.resources,
         )?;
-        let rotated = decision.mint_successor(
+        let mut rotated = decision.mint_successor(
             &inner.issuer,
             now,
             inner.policy.lifetimes.refresh_token,
             inner.rng.as_ref(),
         )?;
-        let access = self
-            .access_token(client, &decision.access_subject(&inner.issuer), now)
-            .await?;
+        if let Some(successor) = &mut rotated {
+            successor.record.confirmation = binding.refresh.as_cnf().cloned();
+        }
+        let to = TokenSubject {
+            confirmation: binding.access.as_cnf(),
+            ..decision.access_subject(&inner.issuer)
+        };
+        let access = self.access_token(client, &to, now).await?;
         let id_token = match decision.id_token {
             Some(session) => Some(
                 self.issue_id_token(
@@ -253,7 +298,7 @@ impl Provider {
             .insert_access_token(&access.record)
             .await?;
         self.touch_grant(&old.grant_id, now).await?;
-        let mut response = TokenResponse::bearer(
+        let mut response = TokenResponse::new(
             &access,
             rotated.as_ref(),
             Some(decision.response_scope),
@@ -308,17 +353,19 @@ impl Provider {
         }
     }
 
-    /// RFC 6749 §4.4: the core decides the scopes (`portcullis_core::decide_client_credentials`);
-    /// no refresh token (§4.4.3).
+    /// RFC 6749 §4.4: the core decides the scopes (`portcullis_core::decide_client_credentials`)
+    /// and the binding (`decide_token_binding`); no refresh token (§4.4.3).
     async fn client_credentials(
         &self,
         client: &Client,
         g: ClientCredentialsGrant,
         audience: Vec<String>,
+        presented: &HolderProof<'_>,
         now: UnixTime,
     ) -> Result<TokenResponse, TokenEndpointError> {
         let scopes =
             decide_client_credentials(client, &g, &audience, &self.inner.policy.resources)?;
+        let binding = decide_token_binding(client, presented, None)?;
         let to = TokenSubject {
             issuer: &self.inner.issuer,
             client_id: &client.id,
@@ -326,6 +373,7 @@ impl Provider {
             scopes: &scopes,
             audience: &audience,
             oidc: None,
+            confirmation: binding.access.as_cnf(),
         };
         let access = self.access_token(client, &to, now).await?;
         self.inner
@@ -333,7 +381,7 @@ impl Provider {
             .access_tokens
             .insert_access_token(&access.record)
             .await?;
-        Ok(TokenResponse::bearer(&access, None, g.scope.as_ref(), now))
+        Ok(TokenResponse::new(&access, None, g.scope.as_ref(), now))
     }
 
     /// Mints an access token: a JWT (RFC 9068) when its audience — or, without one, the

@@ -96,6 +96,7 @@ impl<'a> CodeExchange<'a> {
             scopes: &code.scopes,
             audience: &code.resources,
             oidc: code.oidc.as_ref(),
+            confirmation: None,
         }
     }
 

@@ -12,7 +12,7 @@ mod refresh;
 mod request;
 mod response;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use client_credentials::decide_client_credentials;
 pub use code_exchange::{check_code_binding, decide_code_exchange, CodeExchange};

@@ -182,6 +182,7 @@ impl<'a> RefreshDecision<'a> {
             scopes: &token.scopes,
             audience: &token.resources,
             oidc: token.oidc.as_ref(),
+            confirmation: None,
         }
     }
 

@@ -15,6 +15,7 @@ use crate::records::{AccessTokenRecord, RefreshTokenRecord};
 use crate::scope::ScopeSet;
 use crate::secret::{RandomError, SecretToken, TokenHash};
 use crate::time::UnixTime;
+use crate::token_binding::{token_type, Confirmation};
 
 /// A freshly minted token: the secret for the client and the record for the store.
 #[derive(Debug)]
@@ -40,6 +41,9 @@ pub struct TokenSubject<'a> {
     pub audience: &'a [String],
     /// The OpenID Connect session of a delegation in OpenID mode.
     pub oidc: Option<&'a OidcSession>,
+    /// What the access token is bound to (`cnf`, RFC 9449 §6, RFC 8705 §3); `None` for a
+    /// bearer token.
+    pub confirmation: Option<&'a Confirmation>,
 }
 
 /// The user side of a delegated token.
@@ -97,6 +101,7 @@ fn access_record(
             .oidc
             .map(|o| o.claims.userinfo.clone())
             .unwrap_or_default(),
+        confirmation: to.confirmation.cloned(),
         issued_at: now,
         expires_at,
     }
@@ -127,6 +132,7 @@ pub fn mint_refresh_token(
             ..o.clone()
         }),
         family_started_at: None,
+        confirmation: None,
         issued_at: now,
         expires_at: now.plus(lifetime),
     };
@@ -138,7 +144,7 @@ pub fn mint_refresh_token(
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
-    /// Always `Bearer` (RFC 6750).
+    /// `DPoP` for a DPoP-bound access token (RFC 9449 §5), else `Bearer` (RFC 6750).
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
@@ -154,9 +160,10 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
-    /// A Bearer response for `access`, with `refresh` if issued. `scope` is included when
-    /// `granted` differs from `requested` (or nothing was requested).
-    pub fn bearer(
+    /// The response for `access`, with `refresh` if issued: of `token_type` `DPoP` when the
+    /// access token is DPoP-bound, else `Bearer`. `scope` is included when `granted` differs
+    /// from `requested` (or nothing was requested).
+    pub fn new(
         access: &MintedToken<AccessTokenRecord>,
         refresh: Option<&MintedToken<RefreshTokenRecord>>,
         requested: Option<&ScopeSet>,
@@ -165,7 +172,7 @@ impl TokenResponse {
         let granted = &access.record.scopes;
         Self {
             access_token: access.secret.expose().to_owned(),
-            token_type: "Bearer",
+            token_type: token_type(access.record.confirmation.as_ref()),
             expires_in: now.seconds_until(access.record.expires_at),
             refresh_token: refresh.map(|r| r.secret.expose().to_owned()),
             scope: (requested != Some(granted)).then(|| granted.to_string()),
@@ -201,6 +208,8 @@ struct JwtAccessTokenClaims<'a> {
     acr: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     amr: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a Confirmation>,
     #[serde(flatten)]
     extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -256,6 +265,7 @@ pub fn prepare_jwt_access_token(
         auth_time: to.delegation.map(|d| d.auth_time),
         acr: to.oidc.and_then(|o| o.acr.as_deref()),
         amr: to.oidc.and_then(|o| o.amr.as_deref()),
+        cnf: to.confirmation,
         extra,
     };
     let payload = serde_json::to_vec(&claims).map_err(|_| JoseError::SigningFailed)?;
@@ -299,6 +309,7 @@ mod tests {
             scopes: &scopes,
             audience: &[],
             oidc: None,
+            confirmation: None,
         };
         let rng = SystemRandom::new();
         let mint = || mint_access_token(&to, UnixTime::from_secs(0), Duration::ZERO, &rng);

@@ -72,6 +72,7 @@ pub(crate) fn code_record() -> CodeRecord {
         grant_id: GrantId::from_stored("g".into()),
         family_id: FamilyId::from_stored("f".into()),
         oidc: None,
+        dpop_jkt: None,
         issued_at: now(),
         expires_at: UnixTime::from_secs(1_060),
     }
@@ -105,6 +106,7 @@ pub(crate) fn refresh_record() -> RefreshTokenRecord {
         family_id: FamilyId::from_stored("f".into()),
         oidc: None,
         family_started_at: None,
+        confirmation: None,
         issued_at: UnixTime::from_secs(500),
         expires_at: UnixTime::from_secs(5_000),
     }
