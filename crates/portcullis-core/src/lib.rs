@@ -51,7 +51,10 @@ pub use authorize::{
     validate_authorization_request, AuthorizationRequest, AuthorizeRejection, CodeApproval,
     ErrorRedirect, IssuedCode, AUTHORIZE_PARAMETER_LIMITS,
 };
-pub use bearer::{bearer_credentials, BearerCredentials};
+pub use bearer::{
+    access_token_credentials, bearer_credentials, AccessTokenCredentials, BearerCredentials,
+    TokenScheme,
+};
 pub use client::{
     Client, ClientError, ClientKeys, ClientKind, ClientOidc, ClientTokens, ConsentRule, GrantType,
     PkcePolicy, RefreshGrace, RefreshPolicy, SecretMethod, SectorError, SubjectType,

@@ -6,7 +6,7 @@ use http::header::{
     REFERRER_POLICY, WWW_AUTHENTICATE, X_FRAME_OPTIONS,
 };
 use http::{HeaderValue, Response, StatusCode};
-use portcullis_core::{AuthorizeErrorCode, BearerErrorCode, Issuer, OAuthError};
+use portcullis_core::{Algorithm, AuthorizeErrorCode, BearerErrorCode, Issuer, OAuthError};
 use serde::Serialize;
 
 use crate::endpoint_error::{EndpointError, ErrorCode};
@@ -88,7 +88,31 @@ pub(crate) fn bearer_challenge(
     code: Option<BearerErrorCode>,
     scope: Option<&str>,
 ) -> String {
-    let mut challenge = format!("Bearer realm=\"{realm}\"");
+    challenge("Bearer", realm, code, scope)
+}
+
+/// A `DPoP` challenge (RFC 9449 §7.1): as a `Bearer` one, and the algorithms a proof may
+/// use (`algs`).
+pub(crate) fn dpop_challenge(
+    realm: &Issuer,
+    code: Option<BearerErrorCode>,
+    scope: Option<&str>,
+    algs: &[Algorithm],
+) -> String {
+    let mut challenge = challenge("DPoP", realm, code, scope);
+    let names: Vec<&str> = algs.iter().map(|a| a.as_str()).collect();
+    challenge.push_str(&format!(", algs=\"{}\"", names.join(" ")));
+    challenge
+}
+
+/// A challenge of `scheme` with the auth-params of RFC 6750 §3.
+fn challenge(
+    scheme: &str,
+    realm: &Issuer,
+    code: Option<BearerErrorCode>,
+    scope: Option<&str>,
+) -> String {
+    let mut challenge = format!("{scheme} realm=\"{realm}\"");
     if let Some(code) = code {
         challenge.push_str(&format!(", error=\"{}\"", code.as_str()));
     }
