@@ -1,14 +1,20 @@
-//! Mutual-TLS client authentication (RFC 8705 §2) over real TLS, on both adapters: the
-//! example provider serving HTTPS with a client CA, and `reqwest` (rustls) clients
-//! presenting certificates made with `rcgen`. Every refusal is `invalid_client`, 401, with
-//! a challenge.
+//! Mutual-TLS client authentication (RFC 8705 §2) and certificate-bound access tokens (§3)
+//! over real TLS, on both adapters: the example provider serving HTTPS with a client CA, and
+//! `reqwest` (rustls) clients presenting certificates made with `rcgen`. Every refusal of
+//! client authentication is `invalid_client`, 401, with a challenge.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use portcullis::core::{Algorithm, SigningKey};
+use base64::Engine;
+use portcullis::core::{
+    Algorithm, Client, ClientKind, ClientSecretHash, GrantType, RedirectUri, ScopeSet, SigningKey,
+};
 use portcullis::tls::ServerTls;
-use portcullis::SystemClock;
-use portcullis_e2e::{demo_config, on_each_adapter, Adapter};
+use portcullis::{Approval, AuthorizeOutcome, Clock, SystemClock};
+use portcullis_e2e::{
+    demo_config, on_each_adapter, query_param, Adapter, PKCE_CHALLENGE, PKCE_VERIFIER,
+};
 use portcullis_example_provider::{spawn_on, Running};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -146,14 +152,25 @@ fn client(pki: &Pki, identity: Option<&Identity>) -> reqwest::Client {
     builder.build().unwrap()
 }
 
-/// `client_credentials` for `client_id`, with `extra` form fields and HTTP Basic if given.
+/// A token request with `form`, and HTTP Basic if given.
 async fn token(
     server: &Running,
     client: &reqwest::Client,
     form: &[(&str, &str)],
     basic: Option<(&str, &str)>,
 ) -> (StatusCode, Value, Option<String>) {
-    let mut req = client.post(server.url("/token")).form(form);
+    token_at(server, "/token", client, form, basic).await
+}
+
+/// A POST of `form` to `path` (token, introspection), with HTTP Basic if given.
+async fn token_at(
+    server: &Running,
+    path: &str,
+    client: &reqwest::Client,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut req = client.post(server.url(path)).form(form);
     if let Some((id, secret)) = basic {
         req = req.basic_auth(id, Some(secret));
     }
@@ -277,4 +294,165 @@ async fn mtls_clients_authenticate_with_their_own_certificates(adapter: Adapter)
     assert_eq!(status, StatusCode::OK, "{json}");
 }
 
-on_each_adapter!(mtls_clients_authenticate_with_their_own_certificates);
+/// A confidential client (a secret) whose access tokens are bound to its TLS certificate,
+/// registered on the running provider.
+const BOUND: &str = "bound";
+const BOUND_SECRET: &str = "bound-secret";
+const BOUND_REDIRECT: &str = "https://bound.example/cb";
+
+fn bound_client() -> Client {
+    let secret = ClientSecretHash::pbkdf2(
+        BOUND_SECRET,
+        NonZeroU32::new(1000).unwrap(),
+        &ring::rand::SystemRandom::new(),
+    )
+    .unwrap();
+    let mut client = Client::new(BOUND, ClientKind::confidential(secret))
+        .with_redirect_uris([RedirectUri::parse(BOUND_REDIRECT).unwrap()])
+        .with_allowed_scopes(ScopeSet::parse("openid read").unwrap())
+        .with_grant_types([GrantType::AuthorizationCode]);
+    client.tokens.tls_client_certificate_bound_access_tokens = true;
+    client
+}
+
+/// A code for `bound`'s `openid` sign-in of alice, from the provider in-process: what is
+/// tested is the TLS binding at the token endpoint and UserInfo, not the login pages.
+async fn bound_code(server: &Running) -> String {
+    let query = format!(
+        "response_type=code&client_id={BOUND}&redirect_uri={BOUND_REDIRECT}&scope=openid\
+         &state=s&code_challenge={PKCE_CHALLENGE}&code_challenge_method=S256"
+    );
+    let req = http::Request::get(format!("/authorize?{query}"))
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let AuthorizeOutcome::Pending(pending) = server.provider().authorize(req).await else {
+        panic!("a pending authorization");
+    };
+    let approval = Approval::new(
+        "alice",
+        SystemClock.now(),
+        ScopeSet::parse("openid").unwrap(),
+    );
+    let r = server.provider().approve(pending, approval).await;
+    let location = r.headers()["location"].to_str().unwrap();
+    query_param(&url::Url::parse(location).unwrap(), "code").expect("a code")
+}
+
+/// `GET /userinfo` with `token` as a Bearer token, over `client`'s connection: the status and
+/// the challenge.
+async fn userinfo(
+    server: &Running,
+    client: &reqwest::Client,
+    token: &str,
+) -> (StatusCode, Value, Option<String>) {
+    let resp = client
+        .get(server.url("/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the TLS request");
+    let status = resp.status();
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = resp.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or_default(),
+        challenge,
+    )
+}
+
+/// RFC 8705 §3: a client registered for certificate-bound tokens gets a token whose `cnf`
+/// names its certificate's thumbprint (`x5t#S256`, shown by introspection); UserInfo answers
+/// it over a connection with that certificate only, else 401 `invalid_token` with a Bearer
+/// challenge. Without a certificate the token endpoint refuses to issue (§3).
+async fn certificate_bound_tokens_work_with_their_certificate_only(adapter: Adapter) {
+    let pki = pki();
+    let server = serve(adapter, &pki, &KeyPair::generate().unwrap()).await;
+    server
+        .provider()
+        .register_client(&bound_client())
+        .await
+        .unwrap();
+    let identity = |cn: &str| {
+        let key = KeyPair::generate().unwrap();
+        Identity {
+            cert: pki
+                .client_ca
+                .issue(client_params(cn, "bound.example"), &key),
+            key,
+        }
+    };
+    let (own, other) = (identity("bound"), identity("other"));
+    let with_own = client(&pki, Some(&own));
+    let exchange = |code: String| {
+        [
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("redirect_uri", BOUND_REDIRECT.to_owned()),
+            ("code_verifier", PKCE_VERIFIER.to_owned()),
+        ]
+    };
+    let basic = Some((BOUND, BOUND_SECRET));
+
+    let form = exchange(bound_code(&server).await);
+    let form: Vec<_> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, json, _) = token(&server, &client(&pki, None), &form, basic).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "no certificate: {json}"
+    );
+
+    let form = exchange(bound_code(&server).await);
+    let form: Vec<_> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, json, _) = token(&server, &with_own, &form, basic).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["token_type"], "Bearer");
+    let access_token = json["access_token"].as_str().unwrap();
+
+    let form = [("token", access_token)];
+    let (status, introspection, _) =
+        token_at(&server, "/introspect", &with_own, &form, basic).await;
+    assert_eq!(status, StatusCode::OK, "{introspection}");
+    assert_eq!(introspection["active"], true, "{introspection}");
+    let own_der = der_of(&own.cert);
+    assert_eq!(
+        introspection["cnf"]["x5t#S256"],
+        portcullis::core::certificate_thumbprint(&own_der),
+        "{introspection}"
+    );
+
+    let (status, json, _) = userinfo(&server, &with_own, access_token).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["sub"], "alice");
+    for (case, presented) in [("another certificate", Some(&other)), ("none", None)] {
+        let (status, json, challenge) =
+            userinfo(&server, &client(&pki, presented), access_token).await;
+        assert_eq!(
+            (status, json["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_token")),
+            "{case}: {json}"
+        );
+        let challenge = challenge.unwrap_or_default();
+        assert!(
+            challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_token\""),
+            "{case}: {challenge}"
+        );
+    }
+}
+
+/// The DER of the first certificate of `pem`.
+fn der_of(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
+}
+
+on_each_adapter!(
+    mtls_clients_authenticate_with_their_own_certificates,
+    certificate_bound_tokens_work_with_their_certificate_only
+);
