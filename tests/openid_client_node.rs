@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use portcullis::core::{Algorithm, ClientKind, JwtClientSecret, SigningKey, UnixTime};
 use portcullis::ManualClock;
-use portcullis_e2e::provider::{Config, DEMO_TOML, DEMO_USER, DEMO_WEB_CLIENT};
+use portcullis_e2e::provider::{
+    Config, Running, DEMO_SERVICE_CLIENT, DEMO_TOML, DEMO_USER, DEMO_WEB_CLIENT,
+};
 use portcullis_e2e::{demo_config, http_client, start_with, start_with_clock, Adapter};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
@@ -365,9 +367,96 @@ async fn openid_client_registers_a_key_client(adapter: Adapter) {
     );
 }
 
+/// Re-registers the demo clients `ids` so that every DPoP proof they send must carry the
+/// provider's nonce (RFC 9449 §8, §9).
+async fn require_dpop_nonces(server: &Running, ids: &[&str]) {
+    let provider = server.provider();
+    for id in ids {
+        let mut client = provider
+            .client(id)
+            .await
+            .expect("store")
+            .expect("a demo client")
+            .as_ref()
+            .clone();
+        client.tokens.require_dpop_nonce = true;
+        provider.register_client(&client).await.expect("registered");
+    }
+}
+
+/// openid-client's DPoP (RFC 9449) with one key: client_credentials, the code flow, refresh
+/// and UserInfo all DPoP-bound (`token_type` DPoP, introspection's `cnf.jkt` the key's
+/// thumbprint), the access token refused as a Bearer token (§7.2). Run twice: without
+/// nonces, then with the clients requiring them, where openid-client is challenged with
+/// `use_dpop_nonce` at the token endpoint (400) and at UserInfo (401) and retries with the
+/// `DPoP-Nonce` it was handed (§8, §9).
+async fn openid_client_binds_its_tokens_with_dpop(adapter: Adapter) {
+    let installed = node_dir().join("node_modules/openid-client/package.json");
+    assert!(
+        installed.exists(),
+        "openid-client is not installed: run `npm ci --prefix tests/node`"
+    );
+    let server = start_with(adapter, demo_config(&[], "")).await;
+    let settings = json!({
+        "issuer": server.issuer().as_str(),
+        "client_id": DEMO_WEB_CLIENT.id,
+        "client_secret": DEMO_WEB_CLIENT.secret,
+        "redirect_uri": DEMO_WEB_CLIENT.redirect_uri,
+        "service_id": DEMO_SERVICE_CLIENT.id,
+        "service_secret": DEMO_SERVICE_CLIENT.secret,
+        "username": DEMO_USER.username,
+        "password": DEMO_USER.password,
+    });
+    let ok = |method: &str, path: &str| format!("{method} {path} 200");
+    let challenged =
+        |method: &str, path: &str, status: u16| format!("{method} {path} {status} use_dpop_nonce");
+    let (token, userinfo) = ("/token", "/userinfo");
+    let without_nonces = [
+        ok("POST", token),
+        ok("POST", token),
+        ok("POST", token),
+        ok("GET", userinfo),
+    ];
+    let with_nonces = [
+        challenged("POST", token, 400),
+        ok("POST", token),
+        challenged("POST", token, 400),
+        ok("POST", token),
+        ok("POST", token),
+        challenged("GET", userinfo, 401),
+        ok("GET", userinfo),
+    ];
+    for (nonces, expected) in [(false, &without_nonces[..]), (true, &with_nonces[..])] {
+        if nonces {
+            require_dpop_nonces(&server, &[DEMO_WEB_CLIENT.id, DEMO_SERVICE_CLIENT.id]).await;
+        }
+        let out = run_phase("dpop", &settings).await;
+        // openid-client lowercases it.
+        assert_eq!(out["token_types"], json!(["dpop", "dpop", "dpop"]), "{out}");
+        assert_eq!(out["sub"], DEMO_USER.username, "{out}");
+        assert_eq!(
+            out["introspected"],
+            json!({"active": true, "token_type": "DPoP", "cnf": {"jkt": out["jkt"]}}),
+            "{out}"
+        );
+        assert_eq!(out["bearer"]["status"], 401, "{out}");
+        let challenge = out["bearer"]["challenge"].as_str().unwrap_or_default();
+        assert!(
+            challenge.starts_with("DPoP ") && challenge.contains("error=\"invalid_token\""),
+            "{out}"
+        );
+        assert_eq!(
+            out["dpop_requests"],
+            json!(expected),
+            "nonces {nonces}: {out}"
+        );
+    }
+}
+
 portcullis_e2e::on_each_adapter!(
     openid_client_follows_a_key_rotation,
     openid_client_registers_and_uses_a_client,
     openid_client_authenticates_with_jwt_assertions,
     openid_client_registers_a_key_client,
+    openid_client_binds_its_tokens_with_dpop,
 );

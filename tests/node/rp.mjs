@@ -16,6 +16,9 @@
 //   node rp.mjs register_key SETTINGS_JSON  dynamic registration of a private_key_jwt
 //                                      client with its own (generated) jwks, then a
 //                                      client_credentials token with PrivateKeyJwt
+//   node rp.mjs dpop SETTINGS_JSON     DPoP (RFC 9449): client_credentials (settings.service_id,
+//                                      service_secret), sign-in, refresh and UserInfo with
+//                                      one DPoP key, each request to the provider logged
 //
 // SETTINGS_JSON: { issuer, client_id, client_secret, redirect_uri, post_logout_redirect_uri,
 // username, password, state_file, jwks_age }. Phase 1 writes what phase 2 needs (refresh
@@ -132,19 +135,29 @@ function header(jws) {
   return JSON.parse(Buffer.from(jws.split('.')[0], 'base64url').toString());
 }
 
-/** Discovery from the issuer URL, with every JWKS download counted. */
-async function configure(counter) {
-  const countingFetch = (url, options) => {
-    if (new URL(url).pathname.endsWith('/jwks')) {
+/** Discovery from the issuer URL, with every JWKS download counted, and every request that
+ * carries a DPoP proof logged in `counter.dpop` (if given) as `METHOD /path STATUS [error]`,
+ * the error from the JSON body or the `WWW-Authenticate` challenge. */
+async function configure(counter, clientId = settings.client_id, secret = settings.client_secret) {
+  const countingFetch = async (url, options) => {
+    const path = new URL(url).pathname;
+    if (path.endsWith('/jwks')) {
       counter.jwks += 1;
     }
-    return fetch(url, options);
+    const response = await fetch(url, options);
+    if (counter.dpop && new Headers(options.headers).has('dpop')) {
+      const body = await response.clone().json().catch(() => ({}));
+      const challenge = response.headers.get('www-authenticate')?.match(/error="([^"]*)"/)?.[1];
+      const error = body.error ?? challenge;
+      counter.dpop.push(`${options.method} ${path} ${response.status}${error ? ` ${error}` : ''}`);
+    }
+    return response;
   };
   const config = await client.discovery(
     new URL(settings.issuer),
-    settings.client_id,
+    clientId,
     undefined,
-    client.ClientSecretBasic(settings.client_secret),
+    client.ClientSecretBasic(secret),
     // A loopback issuer over plain http: allowed for this test only.
     { execute: [client.allowInsecureRequests], [client.customFetch]: countingFetch },
   );
@@ -165,8 +178,9 @@ async function refusedRefresh(config, refreshToken) {
   throw new Error('check failed: the refresh was not refused');
 }
 
-/** Signs in with `config`'s client: code flow, PKCE, state, nonce, ID token checked. */
-async function signIn(config) {
+/** Signs in with `config`'s client: code flow, PKCE, state, nonce, ID token checked; the
+ * code exchanged with `options` (a DPoP handle). */
+async function signIn(config, options = undefined) {
   const codeVerifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -198,12 +212,18 @@ async function signIn(config) {
 
   // Checks state, iss (RFC 9207), the code exchange with PKCE, and the ID token: signature,
   // iss, aud, exp, iat, nonce.
-  const tokens = await client.authorizationCodeGrant(config, callback, {
-    pkceCodeVerifier: codeVerifier,
-    expectedState: state,
-    expectedNonce: nonce,
-    idTokenExpected: true,
-  });
+  const tokens = await client.authorizationCodeGrant(
+    config,
+    callback,
+    {
+      pkceCodeVerifier: codeVerifier,
+      expectedState: state,
+      expectedNonce: nonce,
+      idTokenExpected: true,
+    },
+    undefined,
+    options,
+  );
   const claims = tokens.claims();
   check(claims.nonce === nonce, 'nonce');
   check(typeof tokens.refresh_token === 'string', 'a refresh token (offline_access)');
@@ -396,8 +416,49 @@ async function registerKey() {
   };
 }
 
+/**
+ * DPoP (RFC 9449): one key pair binds every access token — client_credentials, the code
+ * flow, a refresh — and proves possession at UserInfo. openid-client keeps the provider's
+ * nonces per handle and retries once on `use_dpop_nonce`; UserInfo gets a handle of its own
+ * (same key, no nonce yet), so a provider requiring nonces challenges it there too. The
+ * access token sent as a Bearer token is refused.
+ */
+async function dpop() {
+  const counter = { jwks: 0, dpop: [] };
+  const keyPair = await client.randomDPoPKeyPair('ES256');
+
+  const service = await configure(counter, settings.service_id, settings.service_secret);
+  const serviceTokens = await client.clientCredentialsGrant(
+    service,
+    { scope: 'read' },
+    { DPoP: client.getDPoPHandle(service, keyPair) },
+  );
+
+  const config = await configure(counter);
+  const DPoP = client.getDPoPHandle(config, keyPair);
+  const jkt = await DPoP.calculateThumbprint();
+  const { tokens, claims } = await signIn(config, { DPoP });
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP });
+  const userinfo = await client.fetchUserInfo(config, refreshed.access_token, claims.sub, {
+    DPoP: client.getDPoPHandle(config, keyPair),
+  });
+  const introspected = await client.tokenIntrospection(config, refreshed.access_token);
+
+  const asBearer = await fetch(config.serverMetadata().userinfo_endpoint, {
+    headers: { authorization: `Bearer ${refreshed.access_token}` },
+  });
+  return {
+    token_types: [serviceTokens.token_type, tokens.token_type, refreshed.token_type],
+    jkt,
+    introspected: { active: introspected.active, token_type: introspected.token_type, cnf: introspected.cnf },
+    sub: userinfo.sub,
+    bearer: { status: asBearer.status, challenge: asBearer.headers.get('www-authenticate') },
+    dpop_requests: counter.dpop,
+  };
+}
+
 try {
-  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey };
+  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, dpop };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);
