@@ -174,6 +174,11 @@ async fn token_at(
     if let Some((id, secret)) = basic {
         req = req.basic_auth(id, Some(secret));
     }
+    answer(req).await
+}
+
+/// Sends `req`: the status, the JSON body and the `WWW-Authenticate` challenge.
+async fn answer(req: reqwest::RequestBuilder) -> (StatusCode, Value, Option<String>) {
     let resp = req.send().await.expect("the TLS request");
     let status = resp.status();
     let challenge = resp
@@ -338,30 +343,13 @@ async fn bound_code(server: &Running) -> String {
     query_param(&url::Url::parse(location).unwrap(), "code").expect("a code")
 }
 
-/// `GET /userinfo` with `token` as a Bearer token, over `client`'s connection: the status and
-/// the challenge.
+/// `GET /userinfo` with `token` as a Bearer token, over `client`'s connection.
 async fn userinfo(
     server: &Running,
     client: &reqwest::Client,
     token: &str,
 ) -> (StatusCode, Value, Option<String>) {
-    let resp = client
-        .get(server.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("the TLS request");
-    let status = resp.status();
-    let challenge = resp
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body = resp.bytes().await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&body).unwrap_or_default(),
-        challenge,
-    )
+    answer(client.get(server.url("/userinfo")).bearer_auth(token)).await
 }
 
 /// RFC 8705 §3: a client registered for certificate-bound tokens gets a token whose `cnf`

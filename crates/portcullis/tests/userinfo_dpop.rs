@@ -163,7 +163,12 @@ async fn userinfo_bearer(h: &Harness, token: &str, proof: Option<&str>) -> Answe
 
 /// The web client's code exchange for `openid`, with a DPoP proof and a certificate if given.
 async fn exchange(h: &Harness, dpop: Option<&str>, cert: Option<&[u8]>) -> Answer {
-    let code = h.code_for("web", WEB_REDIRECT, "openid", "alice").await;
+    exchange_for(h, "openid", dpop, cert).await
+}
+
+/// [`exchange`] for `scope`.
+async fn exchange_for(h: &Harness, scope: &str, dpop: Option<&str>, cert: Option<&[u8]>) -> Answer {
+    let code = h.code_for("web", WEB_REDIRECT, scope, "alice").await;
     let body = format!(
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
         enc(WEB_REDIRECT)
@@ -401,21 +406,9 @@ async fn challenges_name_both_schemes_without_a_token_and_the_bindings_otherwise
     );
     // A DPoP-bound token without openid: 403 insufficient_scope, challenged with DPoP.
     let key = ClientKey::new("k");
-    let code = h.code_for("web", WEB_REDIRECT, "read", "alice").await;
-    let body = format!(
-        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
-        enc(WEB_REDIRECT)
-    );
-    let basic = STANDARD.encode(format!("web:{SECRET}"));
-    let req = Request::post("/token")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("authorization", format!("Basic {basic}"))
-        .header("dpop", proof(&h, &key, &Claims::token_endpoint()))
-        .body(Bytes::from(body))
-        .unwrap();
-    let r = h.provider.token(req).await;
-    let json: Value = serde_json::from_slice(r.body()).unwrap();
-    let token = json["access_token"].as_str().unwrap();
+    let p = proof(&h, &key, &Claims::token_endpoint());
+    let a = exchange_for(&h, "read", Some(&p), None).await;
+    let token = a.json["access_token"].as_str().unwrap();
     let a = userinfo_dpop(&h, token, &proof(&h, &key, &Claims::userinfo(token))).await;
     assert_eq!(
         (a.status, error_of(&a.json)),
