@@ -368,6 +368,23 @@ async fn the_dpop_scheme_needs_a_proof_and_a_bound_token() {
             .await
             .assert_dpop_refusal("invalid_token", malformed);
     }
+    // Two tokens (the DPoP scheme is for the header only, RFC 9449 §7.1): 400, DPoP challenge.
+    let req = Request::post("/userinfo")
+        .header("authorization", &credentials)
+        .header("dpop", proof(&h, &key, &Claims::userinfo(&token)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Bytes::from(format!("access_token={token}")))
+        .unwrap();
+    let r = h.provider.userinfo(req).await;
+    let json: Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(
+        (r.status(), error_of(&json)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        format!("DPoP realm=\"{ISSUER}\", error=\"invalid_request\", {ALGS}")
+    );
     let unknown = "unknown-token";
     userinfo_dpop(&h, unknown, &proof(&h, &key, &Claims::userinfo(unknown)))
         .await
