@@ -421,8 +421,17 @@ async fn challenges_name_both_schemes_without_a_token_and_the_bindings_otherwise
         (a.status, a.challenges().len()),
         (StatusCode::UNAUTHORIZED, 2)
     );
-    // A DPoP-bound token without openid: 403 insufficient_scope, challenged with DPoP.
+    // A token in a body that is not a form is no token (RFC 6750 §2.2).
     let key = ClientKey::new("k");
+    let token = dpop_token(&h, &key).await;
+    let json_body = Request::post("/userinfo")
+        .header("content-type", "application/json")
+        .body(Bytes::from(format!("access_token={token}")))
+        .unwrap();
+    let r = h.provider.userinfo(json_body).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers().get_all("www-authenticate").iter().count(), 2);
+    // A DPoP-bound token without openid: 403 insufficient_scope, challenged with DPoP.
     let p = proof(&h, &key, &Claims::token_endpoint());
     let a = exchange_for(&h, "read", Some(&p), None).await;
     let token = a.json["access_token"].as_str().unwrap();
