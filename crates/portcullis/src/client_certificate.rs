@@ -40,8 +40,8 @@ impl Provider {
         }
     }
 
-    /// Whether client certificates reach the provider (RFC 8705): what certificate-bound
-    /// tokens and the `mtls_endpoint_aliases` need.
+    /// Whether client certificates reach the provider: what certificate-bound tokens need
+    /// (RFC 8705 §3).
     pub(crate) fn offers_mutual_tls(&self) -> bool {
         self.inner.client_certificates != ClientCertificateAuth::Disabled
     }
