@@ -55,6 +55,8 @@ pub struct Config {
     pub(crate) client_documents: ClientIdMetadataDocuments,
     /// HTTPS, with client certificates for mutual-TLS clients (`--tls-cert`).
     pub(crate) tls: Option<ServerTls>,
+    /// `[dpop] require_nonce`.
+    pub(crate) dpop_require_nonce: bool,
 }
 
 impl Config {
@@ -242,6 +244,7 @@ impl FileSecrets {
         secrets.key_encryption_key = current;
         secrets.previous_key_encryption_keys = self.previous_key_encryption_keys;
         secrets.dangerous_plaintext_signing_keys = self.dangerous_plaintext_signing_keys;
+        secrets.dpop_nonce_key = self.dpop_nonce_key;
         secrets
             .key_encryption_keys()
             .map_err(|e| invalid("secrets.key_encryption_key_id", e.to_string()))?;
@@ -446,6 +449,7 @@ impl FileConfig {
             registration,
             client_documents,
             tls: None,
+            dpop_require_nonce: self.dpop.require_nonce,
         })
     }
 }
@@ -558,6 +562,10 @@ impl FileClient {
             )
             .with_tokens(ClientTokens {
                 refresh: self.refresh.resolve()?,
+                dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+                tls_client_certificate_bound_access_tokens: self
+                    .tls_client_certificate_bound_access_tokens,
+                require_dpop_nonce: self.require_dpop_nonce,
                 ..ClientTokens::default()
             });
         client.validate().map_err(|e| {
@@ -698,6 +706,29 @@ claims = { name = "Bob", email = "bob@example.com" }
         )
         .unwrap();
         assert!(on.client_documents.is_enabled());
+    }
+
+    /// Token binding per client (RFC 9449 §5.2, §8; RFC 8705 §3.4), `[dpop] require_nonce`
+    /// and `[secrets] dpop_nonce_key`: off, and unset, by default.
+    #[test]
+    fn dpop_and_certificate_binding_are_configured() {
+        let c = Config::parse(GOOD).unwrap();
+        assert_eq!(c.clients[0].tokens, ClientTokens::default());
+        assert!(!c.dpop_require_nonce && c.secrets.dpop_nonce_key.is_none());
+        let bound = GOOD.replace(
+            "id = \"cli\"",
+            "id = \"cli\"\ndpop_bound_access_tokens = true\nrequire_dpop_nonce = true\n\
+             tls_client_certificate_bound_access_tokens = true",
+        );
+        let key = "[secrets]\ndpop_nonce_key = \"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\"";
+        let c = Config::parse(&format!("{bound}\n[dpop]\nrequire_nonce = true\n{key}")).unwrap();
+        let tokens = &c.clients[1].tokens;
+        assert!(tokens.dpop_bound_access_tokens && tokens.require_dpop_nonce);
+        assert!(tokens.tls_client_certificate_bound_access_tokens);
+        assert!(c.dpop_require_nonce);
+        assert_eq!(c.secrets.dpop_nonce_key.map(|k| k.0), Some([1; 32]));
+        let e = err(&format!("{GOOD}\n[dpop]\nrequire_nonce = \"yes\""));
+        assert_eq!(e.field(), "dpop.require_nonce");
     }
 
     #[test]
