@@ -2,7 +2,7 @@
 //! defaults. [`crate::config`] resolves it into the engine's types, checking what serde
 //! cannot. Unknown keys are refused everywhere.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::num::{NonZeroU32, NonZeroU64};
 
 use portcullis::core::{
@@ -271,16 +271,7 @@ pub(crate) struct FileUser {
     pub(crate) username: String,
     pub(crate) password: Option<String>,
     pub(crate) password_hash: Option<ClientSecretHash>,
+    /// Checked against the claims' types as the file is loaded.
     #[serde(default)]
-    pub(crate) claims: BTreeMap<String, FileClaim>,
-}
-
-/// A claim's value as TOML gives it.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(crate) enum FileClaim {
-    Text(String),
-    Flag(bool),
-    Number(i64),
-    Table(BTreeMap<String, String>),
+    pub(crate) claims: serde_json::Map<String, serde_json::Value>,
 }
