@@ -352,12 +352,9 @@ async fn pre_generated_proofs_are_refused() {
     let holder = Holder::new();
     let now = h.clock.now().secs();
     let at = |iat: u64| holder.proof_with(&h, |_, c| c["iat"] = json!(iat));
-    cc(&h, &at(now - 61))
-        .await
-        .refused("invalid_dpop_proof", "too old");
-    cc(&h, &at(now + 11))
-        .await
-        .refused("invalid_dpop_proof", "ahead");
+    for (iat, case) in [(now - 61, "too old"), (now + 11, "ahead")] {
+        cc(&h, &at(iat)).await.refused("invalid_dpop_proof", case);
+    }
     // The bounds themselves are accepted (and spent: the replay cache keeps the jti past
     // the last second it would be accepted).
     cc(&h, &at(now - 60)).await.ok();
@@ -608,8 +605,16 @@ fn native_exchange(code: &str) -> String {
     )
 }
 
-fn proofs(proof: &str) -> [&str; 1] {
-    [proof]
+/// A request without client authentication (a public client's), with a fresh proof of
+/// `holder`'s key if any.
+async fn unauthenticated(h: &Harness, body: &str, holder: Option<&Holder>) -> Reply {
+    let proof = holder.map(|k| k.proof(h));
+    let proofs: Vec<&str> = proof.iter().map(String::as_str).collect();
+    let with = With {
+        proofs: &proofs,
+        ..With::default()
+    };
+    token(h, body, with).await
 }
 
 #[tokio::test]
@@ -618,28 +623,18 @@ async fn a_code_bound_with_dpop_jkt_needs_that_key() {
     let holder = Holder::new();
     let bind = format!("&dpop_jkt={}", holder.jkt());
 
+    let other = Holder::new();
+    for (case, key, error) in [
+        ("no proof", None, "invalid_dpop_proof"),
+        ("another key", Some(&other), "invalid_grant"),
+    ] {
+        let code = native_code(&h, &bind).await;
+        unauthenticated(&h, &native_exchange(&code), key)
+            .await
+            .refused(error, case);
+    }
     let code = native_code(&h, &bind).await;
-    token(&h, &native_exchange(&code), With::default())
-        .await
-        .refused("invalid_dpop_proof", "no proof");
-
-    let code = native_code(&h, &bind).await;
-    let other = Holder::new().proof(&h);
-    let with = With {
-        proofs: &proofs(&other),
-        ..With::default()
-    };
-    token(&h, &native_exchange(&code), with)
-        .await
-        .refused("invalid_grant", "another key");
-
-    let code = native_code(&h, &bind).await;
-    let proof = holder.proof(&h);
-    let with = With {
-        proofs: &proofs(&proof),
-        ..With::default()
-    };
-    let r = token(&h, &native_exchange(&code), with).await;
+    let r = unauthenticated(&h, &native_exchange(&code), Some(&holder)).await;
     assert_eq!(r.ok()["token_type"], "DPoP");
     let record = h
         .store
@@ -685,75 +680,26 @@ fn native_refresh(refresh_token: &str) -> String {
 #[tokio::test]
 async fn a_public_clients_refresh_token_is_bound_to_its_key() {
     let h = Harness::new().await;
-    let holder = Holder::new();
+    let (holder, other) = (Holder::new(), Holder::new());
     let code = native_code(&h, "").await;
-    let proof = holder.proof(&h);
-    let r = token(
-        &h,
-        &native_exchange(&code),
-        With {
-            proofs: &proofs(&proof),
-            ..With::default()
-        },
-    )
-    .await;
+    let r = unauthenticated(&h, &native_exchange(&code), Some(&holder)).await;
     assert_eq!(r.ok()["token_type"], "DPoP");
-    let rt = r.token("refresh_token");
-    assert_eq!(
-        stored_refresh(&h, &rt).await.0,
-        json!({"jkt": holder.jkt()})
-    );
-
-    let other = Holder::new().proof(&h);
-    token(
-        &h,
-        &native_refresh(&rt),
-        With {
-            proofs: &proofs(&other),
-            ..With::default()
-        },
-    )
-    .await
-    .refused("invalid_grant", "another key");
-    token(&h, &native_refresh(&rt), With::default())
-        .await
-        .refused("invalid_dpop_proof", "no proof");
-    // Neither attempt counted as reuse: the token is still active.
-    assert_eq!(stored_refresh(&h, &rt).await.1, RefreshState::Active);
-
-    let proof = holder.proof(&h);
-    let r = token(
-        &h,
-        &native_refresh(&rt),
-        With {
-            proofs: &proofs(&proof),
-            ..With::default()
-        },
-    )
-    .await;
-    assert_eq!(r.ok()["token_type"], "DPoP");
-    let successor = r.token("refresh_token");
-    assert_eq!(
-        stored_refresh(&h, &successor).await.0,
-        json!({"jkt": holder.jkt()})
-    );
-    let other = Holder::new().proof(&h);
-    token(
-        &h,
-        &native_refresh(&successor),
-        With {
-            proofs: &proofs(&other),
-            ..With::default()
-        },
-    )
-    .await
-    .refused("invalid_grant", "successor, another key");
-    let proof = holder.proof(&h);
-    let with = With {
-        proofs: &proofs(&proof),
-        ..With::default()
-    };
-    token(&h, &native_refresh(&successor), with).await.ok();
+    let bound = json!({"jkt": holder.jkt()});
+    let mut rt = r.token("refresh_token");
+    for round in ["first", "successor"] {
+        assert_eq!(stored_refresh(&h, &rt).await.0, bound, "{round}");
+        unauthenticated(&h, &native_refresh(&rt), Some(&other))
+            .await
+            .refused("invalid_grant", &format!("{round}: another key"));
+        unauthenticated(&h, &native_refresh(&rt), None)
+            .await
+            .refused("invalid_dpop_proof", &format!("{round}: no proof"));
+        // Neither attempt counted as reuse: the token is still active.
+        assert_eq!(stored_refresh(&h, &rt).await.1, RefreshState::Active);
+        let r = unauthenticated(&h, &native_refresh(&rt), Some(&holder)).await;
+        assert_eq!(r.ok()["token_type"], "DPoP");
+        rt = r.token("refresh_token");
+    }
 }
 
 #[tokio::test]
@@ -771,7 +717,7 @@ async fn a_confidential_clients_refresh_token_is_not_bound() {
         &h,
         &body,
         With {
-            proofs: &proofs(&proof),
+            proofs: &[&proof],
             ..basic(web)
         },
     )
@@ -814,16 +760,7 @@ async fn dpop_bound_tokens_are_revocable() {
 
     // A public client's bound refresh token.
     let code = native_code(&h, "").await;
-    let proof = holder.proof(&h);
-    let r = token(
-        &h,
-        &native_exchange(&code),
-        With {
-            proofs: &proofs(&proof),
-            ..With::default()
-        },
-    )
-    .await;
+    let r = unauthenticated(&h, &native_exchange(&code), Some(&holder)).await;
     let rt = r.token("refresh_token");
     let r = post(
         &h,
@@ -834,17 +771,9 @@ async fn dpop_bound_tokens_are_revocable() {
     .await;
     r.ok();
     assert_eq!(stored_refresh(&h, &rt).await.1, RefreshState::Revoked);
-    let proof = holder.proof(&h);
-    token(
-        &h,
-        &native_refresh(&rt),
-        With {
-            proofs: &proofs(&proof),
-            ..With::default()
-        },
-    )
-    .await
-    .refused("invalid_grant", "revoked");
+    unauthenticated(&h, &native_refresh(&rt), Some(&holder))
+        .await
+        .refused("invalid_grant", "revoked");
 }
 
 // ---------------------------------------------------------------------------------------
