@@ -13,8 +13,8 @@ use bytes::Bytes;
 use common::*;
 use http::{HeaderMap, Method, Request, StatusCode};
 use portcullis::core::{
-    Algorithm, Client, ClientKind, GrantType, Issuer, MacAlgorithm, Policy, RedirectUri, ScopeSet,
-    SigningKey, TokenFormat, TokenHash,
+    Algorithm, Client, ClientKind, GrantType, Issuer, MacAlgorithm, Policy, RedirectUri,
+    RefreshGrace, ScopeSet, SigningKey, TokenFormat, TokenHash,
 };
 use portcullis::store::{AccessTokenStore, RefreshState, RefreshTokenStore};
 use portcullis::{CertificateChain, ClientCertificate, Clock};
@@ -700,6 +700,37 @@ async fn a_public_clients_refresh_token_is_bound_to_its_key() {
         assert_eq!(r.ok()["token_type"], "DPoP");
         rt = r.token("refresh_token");
     }
+}
+
+/// A racer presenting a rotated token within its grace period gets the one new pair only
+/// with the key the token is bound to; another key or none is refused without counting as
+/// reuse.
+#[tokio::test]
+async fn a_racers_grace_answer_needs_the_key_too() {
+    let h = Harness::new().await;
+    register(&h, native_client(), "native", |c| {
+        c.tokens.refresh.grace = Some(RefreshGrace {
+            window_secs: 30,
+            max_reuses: 2,
+        });
+    })
+    .await;
+    let (holder, other) = (Holder::new(), Holder::new());
+    let code = native_code(&h, "").await;
+    let r = unauthenticated(&h, &native_exchange(&code), Some(&holder)).await;
+    let rt = r.token("refresh_token");
+    let first = unauthenticated(&h, &native_refresh(&rt), Some(&holder)).await;
+    let successor = first.token("refresh_token");
+    unauthenticated(&h, &native_refresh(&rt), Some(&other))
+        .await
+        .refused("invalid_grant", "racer with another key");
+    unauthenticated(&h, &native_refresh(&rt), None)
+        .await
+        .refused("invalid_dpop_proof", "racer without a proof");
+    let racer = unauthenticated(&h, &native_refresh(&rt), Some(&holder)).await;
+    assert_eq!(racer.token("refresh_token"), successor);
+    assert_eq!(racer.ok()["token_type"], "DPoP");
+    assert_eq!(stored_refresh(&h, &successor).await.1, RefreshState::Active);
 }
 
 #[tokio::test]
