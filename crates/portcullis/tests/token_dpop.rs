@@ -208,10 +208,29 @@ async fn register(h: &Harness, base: Client, id: &str, edit: impl FnOnce(&mut Cl
     h.provider.register_client(&client).await.unwrap();
 }
 
+/// A harness with a copy of the service client as `id`, edited.
+async fn with_service(id: &str, edit: impl FnOnce(&mut Client)) -> Harness {
+    let h = Harness::new().await;
+    register(&h, service_client(), id, edit).await;
+    h
+}
+
 fn issuer() -> Issuer {
     Issuer::parse(ISSUER).unwrap()
 }
 
+/// The stored access token's confirmation, as JSON.
+async fn stored_access_cnf(h: &Harness, access_token: &str) -> Value {
+    let record = h
+        .store
+        .find_access_token(&issuer(), &TokenHash::of(access_token))
+        .await
+        .unwrap()
+        .expect("a stored access token");
+    serde_json::to_value(record.confirmation).unwrap()
+}
+
+/// The stored refresh token's confirmation, as JSON, and its state.
 async fn stored_refresh(h: &Harness, refresh_token: &str) -> (Value, RefreshState) {
     let (record, state) = h
         .store
@@ -249,8 +268,7 @@ async fn a_proof_binds_the_access_token_and_introspection_reports_cnf() {
 
 #[tokio::test]
 async fn a_jwt_access_token_carries_cnf_jkt() {
-    let h = Harness::new().await;
-    register(&h, service_client(), "jwt-service", |c| {
+    let h = with_service("jwt-service", |c| {
         c.tokens.access_token_format = TokenFormat::Jwt;
     })
     .await;
@@ -303,8 +321,7 @@ async fn responses_to_dpop_requests_carry_a_nonce_and_are_not_cached() {
 
 #[tokio::test]
 async fn a_dpop_bound_client_must_send_a_proof() {
-    let h = Harness::new().await;
-    register(&h, service_client(), "bound", |c| {
+    let h = with_service("bound", |c| {
         c.tokens.dpop_bound_access_tokens = true;
     })
     .await;
@@ -335,14 +352,12 @@ async fn a_replayed_proof_is_refused() {
     let h = Harness::new().await;
     let proof = Holder::new().proof(&h);
     cc(&h, &proof).await.ok();
-    cc(&h, &proof)
-        .await
-        .refused("invalid_dpop_proof", "replayed");
-    // Still refused at the last second the proof is young enough to be accepted otherwise.
-    h.clock.advance(60);
-    cc(&h, &proof)
-        .await
-        .refused("invalid_dpop_proof", "replayed later");
+    // Refused at once, and still at the last second the proof is young enough to be
+    // accepted otherwise.
+    for (wait, case) in [(0, "replayed"), (60, "replayed a minute later")] {
+        h.clock.advance(wait);
+        cc(&h, &proof).await.refused("invalid_dpop_proof", case);
+    }
 }
 
 #[tokio::test]
@@ -502,12 +517,18 @@ async fn cc_with_nonce(h: &Harness, holder: &Holder, who: (&str, &str), nonce: &
     .await
 }
 
-#[tokio::test]
-async fn a_required_nonce_is_handed_out_then_accepted() {
+/// A provider requiring nonces, a key, and the nonce the service client was handed.
+async fn nonce_required() -> (Harness, Holder, String) {
     let h = Harness::with_policy(nonce_policy()).await;
     let holder = Holder::new();
+    let nonce = nonce_from(&h, &holder, ("service", SECRET)).await;
+    (h, holder, nonce)
+}
+
+#[tokio::test]
+async fn a_required_nonce_is_handed_out_then_accepted() {
+    let (h, holder, nonce) = nonce_required().await;
     let who = ("service", SECRET);
-    let nonce = nonce_from(&h, &holder, who).await;
     let r = cc_with_nonce(&h, &holder, who, &nonce).await;
     assert_eq!(r.ok()["token_type"], "DPoP");
     assert_eq!(r.nonce(), nonce, "the same period, the same nonce");
@@ -542,10 +563,8 @@ async fn a_nonce_of_another_key_is_refused() {
 
 #[tokio::test]
 async fn a_nonce_lives_two_periods() {
-    let h = Harness::with_policy(nonce_policy()).await;
-    let holder = Holder::new();
+    let (h, holder, nonce) = nonce_required().await;
     let who = ("service", SECRET);
-    let nonce = nonce_from(&h, &holder, who).await;
     // The default period is 5 minutes: one period later the nonce still works (and a new
     // one is handed out), two periods later it does not.
     h.clock.advance(300);
@@ -561,8 +580,7 @@ async fn a_nonce_lives_two_periods() {
 
 #[tokio::test]
 async fn a_client_may_be_held_to_nonces_alone() {
-    let h = Harness::new().await;
-    register(&h, service_client(), "strict", |c| {
+    let h = with_service("strict", |c| {
         c.tokens.require_dpop_nonce = true;
     })
     .await;
@@ -636,13 +654,8 @@ async fn a_code_bound_with_dpop_jkt_needs_that_key() {
     let code = native_code(&h, &bind).await;
     let r = unauthenticated(&h, &native_exchange(&code), Some(&holder)).await;
     assert_eq!(r.ok()["token_type"], "DPoP");
-    let record = h
-        .store
-        .find_access_token(&issuer(), &TokenHash::of(&r.token("access_token")))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(record.confirmation.unwrap().jkt, Some(holder.jkt()));
+    let cnf = stored_access_cnf(&h, &r.token("access_token")).await;
+    assert_eq!(cnf, json!({"jkt": holder.jkt()}));
 }
 
 #[tokio::test]
@@ -913,11 +926,6 @@ async fn a_public_clients_refresh_token_is_bound_to_its_certificate() {
     let r = token(&h, &refresh, with(&cert)).await;
     let successor = r.token("refresh_token");
     assert_eq!(stored_refresh(&h, &successor).await.0, bound);
-    let record = h
-        .store
-        .find_access_token(&issuer(), &TokenHash::of(&r.token("access_token")))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(serde_json::to_value(record.confirmation).unwrap(), bound);
+    let cnf = stored_access_cnf(&h, &r.token("access_token")).await;
+    assert_eq!(cnf, bound);
 }
