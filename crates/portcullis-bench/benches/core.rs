@@ -37,6 +37,15 @@ fn core(c: &mut Criterion) {
     });
     g.finish();
 
+    for proof in ops.proofs() {
+        let mut g = c.benchmark_group(format!("dpop_proof/{}", proof.alg()));
+        g.bench_function("ours", |b| b.iter(|| black_box(ops.verify_proof(proof))));
+        g.bench_function("ring", |b| {
+            b.iter(|| black_box(ops.ring_verify_proof(proof)))
+        });
+        g.finish();
+    }
+
     let mut g = c.benchmark_group("pkce_s256");
     g.bench_function("ours", |b| b.iter(|| black_box(ops.pkce_verify())));
     g.bench_function("ring", |b| b.iter(|| black_box(ops.ring_pkce())));

@@ -4,8 +4,8 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis::core::{
     mint_access_token, mint_jwt_access_token, negotiate_scopes, sign_compact, verify_compact,
     AcceptedAssertion, AccessTokenRecord, Algorithm, ClientAssertion, ClientAssertionPolicy,
-    CodeChallenge, CodeChallengeMethod, MintedToken, Params, ScopeSet, SigningKey, VerifiedJws,
-    VerifyingKey, JWT_BEARER_ASSERTION_TYPE,
+    CodeChallenge, CodeChallengeMethod, DpopPolicy, DpopProof, DpopRequest, MintedToken, Params,
+    ScopeSet, SigningKey, VerifiedDpopProof, VerifiedJws, VerifyingKey, JWT_BEARER_ASSERTION_TYPE,
 };
 use ring::digest::{digest, Digest, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -166,6 +166,65 @@ pub struct CoreOps {
     allowed: ScopeSet,
     default_scopes: ScopeSet,
     assertion: Assertion,
+    proofs: Vec<Proof>,
+}
+
+/// The DPoP proof algorithms benchmarked.
+const DPOP_ALGORITHMS: [Algorithm; 2] = [Algorithm::ES256, Algorithm::EdDSA];
+
+/// A DPoP proof (RFC 9449 §4.2) for a token request, and its signing input, signature and
+/// public key as ring takes them.
+pub struct Proof {
+    alg: Algorithm,
+    jwt: String,
+    policy: DpopPolicy,
+    public: Vec<u8>,
+    signing_input_len: usize,
+    signature: Vec<u8>,
+}
+
+impl Proof {
+    fn new(alg: Algorithm, rng: &SystemRandom) -> Self {
+        let key = SigningKey::generate("dpop", alg, rng).expect("key");
+        let header =
+            serde_json::json!({"typ": "dpop+jwt", "alg": alg.as_str(), "jwk": key.public_jwk()});
+        let claims = serde_json::json!({
+            "jti": "e1j3V_bKic8-LAEB", "htm": "POST", "htu": TOKEN_ENDPOINT, "iat": NOW.secs(),
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = key.sign(input.as_bytes(), rng).expect("signed");
+        let public = match alg {
+            Algorithm::ES256 => {
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, key.pkcs8_der(), rng)
+                    .expect("P-256 key")
+                    .public_key()
+                    .as_ref()
+                    .to_vec()
+            }
+            _ => Ed25519KeyPair::from_pkcs8_maybe_unchecked(key.pkcs8_der())
+                .expect("Ed25519 key")
+                .public_key()
+                .as_ref()
+                .to_vec(),
+        };
+        Self {
+            alg,
+            jwt: format!("{input}.{}", URL_SAFE_NO_PAD.encode(&signature)),
+            policy: DpopPolicy::default(),
+            public,
+            signing_input_len: input.len(),
+            signature,
+        }
+    }
+
+    /// The algorithm.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
 }
 
 /// A `private_key_jwt` client-credentials form (RFC 7523 §2.2) with its ES256 assertion,
@@ -233,6 +292,10 @@ impl CoreOps {
                 .expect("scopes"),
             default_scopes: ScopeSet::parse("openid").expect("scopes"),
             assertion: Assertion::new(&rng),
+            proofs: DPOP_ALGORITHMS
+                .iter()
+                .map(|&alg| Proof::new(alg, &rng))
+                .collect(),
             signers,
             who,
             rng,
@@ -323,6 +386,37 @@ impl CoreOps {
         let a = &self.assertion;
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &a.public)
             .verify(&a.signing_input, &a.signature)
+            .is_ok()
+    }
+
+    /// The DPoP proofs' fixtures, one per benchmarked algorithm.
+    pub fn proofs(&self) -> &[Proof] {
+        &self.proofs
+    }
+
+    /// Ours: a DPoP proof checked for a token request (RFC 9449 §4.3): header read, `jwk`
+    /// parsed, signature verified, thumbprint taken, claims judged.
+    pub fn verify_proof(&self, proof: &Proof) -> VerifiedDpopProof {
+        let request = DpopRequest {
+            method: "POST",
+            uri: TOKEN_ENDPOINT,
+            access_token: None,
+            nonce: None,
+        };
+        DpopProof::verify(&proof.jwt, &request, &proof.policy, NOW).expect("valid proof")
+    }
+
+    /// ring alone: verifying the proof's signature over its signing input with its key.
+    pub fn ring_verify_proof(&self, proof: &Proof) -> bool {
+        let alg: &dyn ring::signature::VerificationAlgorithm = match proof.alg {
+            Algorithm::ES256 => &ECDSA_P256_SHA256_FIXED,
+            _ => &ED25519,
+        };
+        UnparsedPublicKey::new(alg, &proof.public)
+            .verify(
+                &proof.jwt.as_bytes()[..proof.signing_input_len],
+                &proof.signature,
+            )
             .is_ok()
     }
 

@@ -769,4 +769,48 @@ mod tests {
         assert_eq!(issued.record.expires_at, UnixTime::from_secs(160));
         assert_eq!(issued.record.subject, "alice");
     }
+    /// RFC 9449 §10: a well-formed `dpop_jkt` (43 base64url characters, RFC 7638 §3) is
+    /// recorded on the code; anything else is `invalid_request`, redirected.
+    #[test]
+    fn dpop_jkt_is_recorded_on_the_code_when_well_formed() {
+        let c = client(&["https://app.example/cb"]);
+        let issue = |req: AuthorizationRequest| {
+            let rng = ring::rand::SystemRandom::new();
+            let approval = CodeApproval {
+                subject: "alice",
+                auth_time: UnixTime::from_secs(90),
+                scopes: req.scopes(),
+                grant_id: &GrantId::generate(&rng).unwrap(),
+                oidc: None,
+            };
+            let at = UnixTime::from_secs(100);
+            let issued = req.issue_code(&approval, &issuer(), at, Duration::from_secs(60), &rng);
+            issued.unwrap().record.dpop_jkt
+        };
+        let jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        assert_eq!(jkt.len(), 43);
+        let with = |v: &str| validate(&good(&format!("&dpop_jkt={v}")), &c);
+        assert_eq!(issue(with(jkt).unwrap()).as_deref(), Some(jkt));
+        let underscore = jkt.replace('-', "_");
+        assert_eq!(
+            issue(with(&underscore).unwrap()).as_deref(),
+            Some(&*underscore)
+        );
+        assert_eq!(issue(validate(&good(""), &c).unwrap()), None);
+        for bad in [
+            &jkt[..42],
+            &format!("{jkt}A"),
+            &jkt.replace('-', "%2B"),
+            &jkt.replace('-', "%2F"),
+            &jkt.replace('-', "."),
+            &format!("{}%3D", &jkt[..42]),
+        ] {
+            let (code, url) = redirected(with(bad));
+            assert_eq!(code, AuthorizeErrorCode::InvalidRequest, "{bad}");
+            assert_eq!(
+                query(&url, "error_description").as_deref(),
+                Some("dpop_jkt is malformed")
+            );
+        }
+    }
 }

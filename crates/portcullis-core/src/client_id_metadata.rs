@@ -281,6 +281,24 @@ mod tests {
         assert!(c.registration.is_none());
     }
 
+    /// RFC 9449 §5.2, RFC 8705 §3.4: a document binds its client's tokens like a
+    /// registration, certificate binding only where client certificates arrive.
+    #[test]
+    fn a_document_binds_its_clients_tokens() {
+        let mut doc = document();
+        doc["dpop_bound_access_tokens"] = json!(true);
+        let body = serde_json::to_vec(&doc).unwrap();
+        let c = client_from_metadata_document(ID, &body, &rules()).unwrap();
+        assert!(c.tokens.dpop_bound_access_tokens);
+        assert!(!c.tokens.tls_client_certificate_bound_access_tokens);
+        doc["tls_client_certificate_bound_access_tokens"] = json!(true);
+        assert!(refusal(doc.clone()).contains("mutual TLS"));
+        let body = serde_json::to_vec(&doc).unwrap();
+        let mtls = rules().with_mutual_tls(true);
+        let c = client_from_metadata_document(ID, &body, &mtls).unwrap();
+        assert!(c.tokens.tls_client_certificate_bound_access_tokens);
+    }
+
     #[test]
     fn a_document_describes_a_private_key_jwt_client_if_the_rules_allow() {
         let mut d = document();

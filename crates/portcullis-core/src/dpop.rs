@@ -82,8 +82,9 @@ pub struct VerifiedDpopProof {
     pub jkt: String,
     /// The proof's `jti`, to spend once in the replay cache (§11.1).
     pub jti: String,
-    /// Until when the `jti` must stay spent: `iat` + [`DpopPolicy::max_age`], after which the
-    /// proof is refused as too old anyway.
+    /// Until when the `jti` must stay spent: the first second the proof is refused as too old,
+    /// `iat` + [`DpopPolicy::max_age`] + 1 s (a replay cache entry is gone at its
+    /// `expires_at`, and a proof exactly `max_age` old is still accepted).
     pub replay_until: UnixTime,
 }
 
@@ -242,8 +243,8 @@ impl DpopProof {
         }
         let iat = claims.iat.ok_or(DpopError::IssuedAt)?;
         let latest = now.plus(policy.max_skew.min(MAX_CLOCK_SKEW));
-        let replay_until = iat.plus(policy.max_age);
-        if iat > latest || replay_until < now {
+        let too_old = iat.plus(policy.max_age.saturating_add(Duration::from_secs(1)));
+        if iat > latest || too_old <= now {
             return Err(DpopError::IssuedAt);
         }
         if let Some(token) = request.access_token {
@@ -261,7 +262,7 @@ impl DpopProof {
         Ok(VerifiedDpopProof {
             jkt,
             jti,
-            replay_until,
+            replay_until: too_old,
         })
     }
 }

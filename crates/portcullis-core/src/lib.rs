@@ -135,7 +135,8 @@ pub use sealed_secret::{
 pub use secret::{constant_time_eq, RandomError, SecretToken, TokenHash};
 pub use signing_keys::{active_key, pending_key, plan_rotation, KeyRecord, Rotation};
 pub use standard_claims::{
-    scope_claims, standard_claim, ClaimType, StandardClaim, STANDARD_CLAIMS,
+    check_claim_value, scope_claims, standard_claim, ClaimType, StandardClaim, ADDRESS_MEMBERS,
+    STANDARD_CLAIMS,
 };
 pub use time::UnixTime;
 pub use token::{

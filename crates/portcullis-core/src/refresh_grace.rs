@@ -27,6 +27,10 @@ struct KeptAnswer {
     refresh_token: Option<String>,
     scope: Option<String>,
     id_token: Option<String>,
+    /// The access token is DPoP-bound: `token_type` `DPoP` (RFC 9449 §5). Absent from
+    /// answers sealed before DPoP, all of them `Bearer`.
+    #[serde(default)]
+    dpop: bool,
 }
 
 /// Seals `response`, issued at `now` for the refresh token `old_refresh_token`, until the
@@ -45,6 +49,7 @@ pub fn seal_grace_answer(
         refresh_token: response.refresh_token.clone(),
         scope: response.scope.clone(),
         id_token: response.id_token.clone(),
+        dpop: response.token_type == "DPoP",
     };
     let key = InteractionKey::derive(SALT, old_refresh_token.as_bytes());
     // A token response is far below the ticket limit: any failure is the generator's.
@@ -63,7 +68,7 @@ pub fn open_grace_answer(
     let (kept, _): (KeptAnswer, _) = open_payload(PURPOSE, sealed, issuer, &key, now).ok()?;
     Some(TokenResponse {
         access_token: kept.access_token,
-        token_type: "Bearer",
+        token_type: if kept.dpop { "DPoP" } else { "Bearer" },
         expires_in: now.seconds_until(kept.access_expires_at),
         refresh_token: kept.refresh_token,
         scope: kept.scope,
@@ -115,6 +120,7 @@ mod tests {
         assert_eq!(opened.scope.as_deref(), Some("openid"));
         assert_eq!(opened.id_token.as_deref(), Some("idt"));
         assert_eq!(opened.expires_in, 296, "counted from the racer's time");
+        assert_eq!(opened.token_type, "Bearer");
         assert!(open_grace_answer("rt2", &sealed, &iss, t0).is_none());
         assert!(open_grace_answer("rt1", &sealed, &issuer("https://other.example"), t0).is_none());
         assert!(open_grace_answer("rt1", &sealed, &iss, t0.plus(secs(10))).is_none());
@@ -122,5 +128,19 @@ mod tests {
         altered[20] ^= 1;
         let altered = String::from_utf8(altered).unwrap();
         assert!(open_grace_answer("rt1", &altered, &iss, t0).is_none());
+    }
+    /// RFC 9449 §5: a racer's answer for a DPoP-bound pair is of type `DPoP` too.
+    #[test]
+    fn keeps_the_token_type() {
+        let iss = issuer("https://as.example");
+        let t0 = UnixTime::from_secs(1000);
+        let dpop = TokenResponse {
+            token_type: "DPoP",
+            ..response()
+        };
+        let rng = SystemRandom::new();
+        let sealed = seal_grace_answer("rt1", &dpop, t0, t0.plus(secs(10)), &iss, &rng).unwrap();
+        let opened = open_grace_answer("rt1", &sealed, &iss, t0).unwrap();
+        assert_eq!(opened.token_type, "DPoP");
     }
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{
-    Client, ClientKeys, ClientKind, ClientOidc, GrantType, SecretMethod, SubjectType,
+    Client, ClientKeys, ClientKind, ClientOidc, ClientTokens, GrantType, SecretMethod, SubjectType,
 };
 use crate::client_auth::ClientAuthMethod;
 use crate::client_certificate::CertificateSubject;
@@ -123,6 +123,9 @@ pub struct RegistrationRules {
     /// Whether a `private_key_jwt` client may register a `jwks_uri` (the provider can
     /// fetch it).
     pub jwks_uri: bool,
+    /// Whether client certificates reach the provider, so a client may register
+    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4).
+    pub mutual_tls: bool,
 }
 
 impl RegistrationRules {
@@ -150,6 +153,12 @@ impl RegistrationRules {
         self.private_key_jwt_algs = private_key_jwt_algs;
         self.client_secret_jwt_algs = client_secret_jwt_algs;
         self.jwks_uri = jwks_uri;
+        self
+    }
+
+    /// These rules with [`RegistrationRules::mutual_tls`] set.
+    pub fn with_mutual_tls(mut self, mutual_tls: bool) -> Self {
+        self.mutual_tls = mutual_tls;
         self
     }
 }
@@ -234,6 +243,13 @@ pub struct ClientMetadata {
     /// `require_auth_time`.
     #[serde(default)]
     pub require_auth_time: bool,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): every token request carries a DPoP proof.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4): access tokens are
+    /// bound to the client's TLS certificate.
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 /// `token_endpoint_auth_method` by its wire name.
@@ -362,6 +378,8 @@ struct Wire {
     id_token_signed_response_alg: Option<String>,
     post_logout_redirect_uris: Option<Vec<String>>,
     require_auth_time: Option<bool>,
+    dpop_bound_access_tokens: Option<bool>,
+    tls_client_certificate_bound_access_tokens: Option<bool>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
@@ -676,6 +694,10 @@ impl ClientMetadata {
                 application_type,
             )?,
             require_auth_time: w.require_auth_time.unwrap_or(false),
+            dpop_bound_access_tokens: w.dpop_bound_access_tokens.unwrap_or(false),
+            tls_client_certificate_bound_access_tokens: w
+                .tls_client_certificate_bound_access_tokens
+                .unwrap_or(false),
         })
     }
 
@@ -683,8 +705,9 @@ impl ClientMetadata {
     /// hook edited it): grant and response types consistent (RFC 7591 §2.1), redirect URIs
     /// for the authorization code, no `client_credentials` for a public client (RFC 6749
     /// §4.4), `jwks` xor `jwks_uri` (RFC 7591 §2), the scope within the rules', a pairwise
-    /// sector known (OpenID Connect Core §8.1), and the authentication method one the rules
-    /// allow, with what it needs ([`ClientMetadata::check_auth_method`]).
+    /// sector known (OpenID Connect Core §8.1), certificate-bound tokens only where client
+    /// certificates reach the provider (RFC 8705 §3.4), and the authentication method one the
+    /// rules allow, with what it needs ([`ClientMetadata::check_auth_method`]).
     pub fn check(&self, rules: &RegistrationRules) -> Result<(), RegistrationError> {
         let code = self.grant_types.contains(&GrantType::AuthorizationCode);
         let code_response = self.response_types.iter().any(|t| t == "code");
@@ -710,6 +733,11 @@ impl ClientMetadata {
             return Err(metadata_error(format!("scope {scope} is not allowed")));
         }
         self.subject_type()?;
+        if self.tls_client_certificate_bound_access_tokens && !rules.mutual_tls {
+            return Err(metadata_error(
+                "tls_client_certificate_bound_access_tokens needs mutual TLS, which is not offered",
+            ));
+        }
         self.check_auth_method(rules)
     }
 
@@ -883,7 +911,13 @@ impl ClientMetadata {
             .with_redirect_uris(self.redirect_uris.iter().cloned())
             .with_allowed_scopes(self.scope.clone())
             .with_grant_types(self.grant_types.iter().copied())
-            .with_oidc(oidc);
+            .with_oidc(oidc)
+            .with_tokens(ClientTokens {
+                dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+                tls_client_certificate_bound_access_tokens: self
+                    .tls_client_certificate_bound_access_tokens,
+                ..ClientTokens::default()
+            });
         client
             .validate()
             .map_err(|e| metadata_error(e.to_string()))?;
@@ -1128,6 +1162,8 @@ mod tests {
             ("client_name", json!(5)),
             ("redirect_uris", json!("https://rp.example/cb")),
             ("require_auth_time", json!("yes")),
+            ("dpop_bound_access_tokens", json!("yes")),
+            ("tls_client_certificate_bound_access_tokens", json!(1)),
             ("sector_identifier_uri", json!("https://rp.example/s.json")),
             ("client_name", json!("n".repeat(limits::MAX_TEXT_LEN + 1))),
             ("contacts", json!(vec!["a"; limits::MAX_CONTACTS + 1])),
@@ -1550,6 +1586,16 @@ mod tests {
         ] {
             assert!(stored.get(member).is_none(), "{member}");
         }
+        let mut stored = stored;
+        for member in [
+            "dpop_bound_access_tokens",
+            "tls_client_certificate_bound_access_tokens",
+        ] {
+            assert_eq!(
+                stored.as_object_mut().unwrap().remove(member),
+                Some(json!(false))
+            );
+        }
         assert_eq!(serde_json::from_value::<ClientMetadata>(stored).unwrap(), m);
     }
 
@@ -1605,6 +1651,29 @@ mod tests {
             let e = RegistrationRequest::parse(junk, &rules).unwrap_err();
             assert_eq!(e.code, InvalidClientMetadata);
         }
+    }
+
+    /// RFC 9449 §5.2, RFC 8705 §3.4: the binding flags default to false, become the
+    /// client's token flags, and certificate binding needs client certificates to arrive.
+    #[test]
+    fn token_binding_metadata_become_the_clients_flags() {
+        let bound = json!({"redirect_uris": [WEB], "dpop_bound_access_tokens": true,
+            "tls_client_certificate_bound_access_tokens": true});
+        let e = parse(bound.clone()).unwrap_err();
+        assert_eq!((e.code, e.code.status()), (InvalidClientMetadata, 400));
+        let mtls = rules().with_mutual_tls(true);
+        let body = serde_json::to_vec(&bound).unwrap();
+        let m = RegistrationRequest::parse(&body, &mtls).unwrap().metadata;
+        let c = m.client_of_kind("c1".into(), ClientKind::Public).unwrap();
+        assert!(c.tokens.dpop_bound_access_tokens);
+        assert!(c.tokens.tls_client_certificate_bound_access_tokens);
+        assert!(!c.tokens.require_dpop_nonce);
+        let wire = serde_json::to_value(&m).unwrap();
+        assert_eq!(wire["dpop_bound_access_tokens"], true);
+        assert_eq!(wire["tls_client_certificate_bound_access_tokens"], true);
+        let m = parse(json!({"redirect_uris": [WEB]})).unwrap().metadata;
+        let c = m.client_of_kind("c1".into(), ClientKind::Public).unwrap();
+        assert_eq!(c.tokens, ClientTokens::default());
     }
 
     #[test]

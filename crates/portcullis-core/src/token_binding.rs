@@ -162,6 +162,29 @@ mod tests {
     }
 
     #[test]
+    fn only_a_confirmation_binding_something_is_a_cnf() {
+        let empty = Confirmation::default();
+        assert!(empty.is_empty());
+        assert_eq!(empty.as_cnf(), None);
+        let jkt = Confirmation {
+            jkt: Some("jkt-1".into()),
+            x5t_s256: None,
+        };
+        let x5t = Confirmation {
+            jkt: None,
+            x5t_s256: Some("x5t-1".into()),
+        };
+        let both = Confirmation {
+            x5t_s256: x5t.x5t_s256.clone(),
+            ..jkt.clone()
+        };
+        for c in [jkt, x5t, both] {
+            assert!(!c.is_empty(), "{c:?}");
+            assert_eq!(c.as_cnf(), Some(&c));
+        }
+    }
+
+    #[test]
     fn a_proof_binds_the_access_token_and_a_public_clients_refresh_token() {
         let b = decide_token_binding(&public(), &KEY, None).unwrap();
         assert_eq!(b.access.jkt.as_deref(), Some("jkt-1"));

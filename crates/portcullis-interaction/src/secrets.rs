@@ -1,7 +1,8 @@
 //! The secrets a provider and its pages must keep stable across restarts, and share between
 //! the nodes of one issuer: the interaction key (sealing pending sign-ins and sign-outs),
 //! the salt of pairwise subject identifiers (OpenID Connect Core §8.1), the CSRF key of the
-//! forms, and the key-encryption keys sealing the private signing keys in the store.
+//! forms, the key-encryption keys sealing the private signing keys in the store, and the key
+//! of the server's DPoP nonces (RFC 9449 §8), derived from the interaction key unless set.
 //! [`HostSecrets`] holds those a host configured; drawn at random instead, they would
 //! differ from node to node and from one start to the next.
 //!
@@ -35,6 +36,8 @@ const KEK_ID: &str = "secrets-file";
 const DERIVED_KEK_ID: &str = "secrets-file-derived";
 /// Names the derivation, so the derived key is of no other use (fixed: files depend on it).
 const DERIVED_KEK_SALT: &[u8] = b"portcullis example provider: key-encryption key v1";
+/// Names the derivation of the DPoP nonce key from the interaction key.
+const DERIVED_DPOP_NONCE_KEY_SALT: &[u8] = b"portcullis: DPoP nonce key v1";
 
 /// 32 secret bytes: a key or a salt. Never shown (`Debug` prints `<redacted>`); read as
 /// base64url without padding (43 characters).
@@ -126,6 +129,9 @@ pub struct HostSecrets {
     /// Keeps the private signing keys in plaintext on a store that persists
     /// (`ProviderBuilder::dangerous_plaintext_signing_keys`): no key-encryption key needed.
     pub dangerous_plaintext_signing_keys: bool,
+    /// Keys the server's DPoP nonces (`ProviderBuilder::dpop_nonce_key`). When not set,
+    /// derived from the interaction key (HKDF-SHA256): every node sharing that one shares it.
+    pub dpop_nonce_key: Option<Secret32>,
 }
 
 impl HostSecrets {
@@ -193,7 +199,16 @@ impl HostSecrets {
         if self.dangerous_plaintext_signing_keys {
             builder = builder.dangerous_plaintext_signing_keys();
         }
+        if let Some(key) = self.dpop_nonce_key() {
+            builder = builder.dpop_nonce_key(key.0);
+        }
         Ok(builder)
+    }
+
+    /// The DPoP nonce key: the one set, or the interaction key's derived one.
+    fn dpop_nonce_key(&self) -> Option<Secret32> {
+        let derived = |key| derive(key, DERIVED_DPOP_NONCE_KEY_SALT);
+        (self.dpop_nonce_key.clone()).or_else(|| self.interaction_key.as_ref().map(derived))
     }
 
     /// `builder` with the CSRF key, if set.
@@ -242,17 +257,10 @@ impl Kept {
                 id: KEK_ID.to_owned(),
                 key: key.clone(),
             },
-            None => {
-                let prk = Salt::new(HKDF_SHA256, DERIVED_KEK_SALT).extract(&self.interaction_key.0);
-                let mut key = [0u8; 32];
-                // One SHA-256-sized output is always a valid HKDF-SHA256 length.
-                let okm = prk.expand(&[], HKDF_SHA256).expect("32-byte HKDF output");
-                okm.fill(&mut key).expect("32-byte HKDF output");
-                NamedKey {
-                    id: DERIVED_KEK_ID.to_owned(),
-                    key: Secret32(key),
-                }
-            }
+            None => NamedKey {
+                id: DERIVED_KEK_ID.to_owned(),
+                key: derive(&self.interaction_key, DERIVED_KEK_SALT),
+            },
         }
     }
 
@@ -283,6 +291,16 @@ impl Kept {
         }
         text
     }
+}
+
+/// A key of its own for the use `salt` names, derived from `key` (HKDF-SHA256).
+fn derive(key: &Secret32, salt: &[u8]) -> Secret32 {
+    let prk = Salt::new(HKDF_SHA256, salt).extract(&key.0);
+    let mut derived = [0u8; 32];
+    // One SHA-256-sized output is always a valid HKDF-SHA256 length.
+    let okm = prk.expand(&[], HKDF_SHA256).expect("32-byte HKDF output");
+    okm.fill(&mut derived).expect("32-byte HKDF output");
+    Secret32(derived)
 }
 
 /// Reads the secrets file at `path`, or creates it with fresh secrets.
@@ -427,6 +445,23 @@ mod tests {
             "not rewritten"
         );
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Every node sharing the interaction key shares the DPoP nonce key derived from it,
+    /// a key of its own; one set wins.
+    #[test]
+    fn the_dpop_nonce_key_is_set_or_derived_from_the_interaction_key() {
+        let mut secrets = HostSecrets::default();
+        assert!(secrets.dpop_nonce_key().is_none());
+        secrets.interaction_key = Some(Secret32([1; 32]));
+        let derived = secrets.dpop_nonce_key().unwrap().0;
+        assert_eq!(derived, secrets.clone().dpop_nonce_key().unwrap().0);
+        assert_ne!(derived, [1; 32]);
+        assert_ne!(derived, derive(&Secret32([1; 32]), DERIVED_KEK_SALT).0);
+        secrets.interaction_key = Some(Secret32([2; 32]));
+        assert_ne!(secrets.dpop_nonce_key().unwrap().0, derived);
+        secrets.dpop_nonce_key = Some(Secret32([3; 32]));
+        assert_eq!(secrets.dpop_nonce_key().unwrap().0, [3; 32]);
     }
 
     #[test]

@@ -185,7 +185,7 @@ impl Fixtures {
     }
 
     /// A confirmation naming a DPoP key and, with `certificate`, a TLS certificate.
-    fn confirmation(&self, certificate: bool) -> Confirmation {
+    pub fn confirmation(&self, certificate: bool) -> Confirmation {
         Confirmation {
             jkt: Some(self.thumbprint()),
             x5t_s256: certificate.then(|| self.thumbprint()),

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::Request;
 use portcullis_core::{
     authenticate_client, authenticate_client_certificate, Client, ClientAuthentication,
-    ClientCertificate, ClientKind, OAuthError, TokenErrorCode, UnixTime,
+    ClientCertificate, ClientCertificateAuth, ClientKind, OAuthError, TokenErrorCode, UnixTime,
 };
 
 use crate::provider::Provider;
@@ -38,6 +38,12 @@ impl Provider {
             ),
             _ => authenticate_client(auth, client, secret_matches, now),
         }
+    }
+
+    /// Whether client certificates reach the provider: what certificate-bound tokens need
+    /// (RFC 8705 §3).
+    pub(crate) fn offers_mutual_tls(&self) -> bool {
+        self.inner.client_certificates != ClientCertificateAuth::Disabled
     }
 }
 

@@ -250,6 +250,7 @@ impl Provider {
         rules
             .clone()
             .with_auth_methods(methods, algs, Vec::new(), true)
+            .with_mutual_tls(self.offers_mutual_tls())
     }
 
     async fn fetch_client_document(

@@ -5,8 +5,8 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::Response;
 use portcullis_core::{
-    Algorithm, ClientAuthMethod, CodeChallengeMethod, GrantType, JwkSet, Prompt, ResponseMode,
-    ResponseType, SubjectType, TokenErrorCode, STANDARD_CLAIMS,
+    Algorithm, ClientAuthMethod, CodeChallengeMethod, GrantType, Issuer, JwkSet, Prompt,
+    ResponseMode, ResponseType, SubjectType, TokenErrorCode, STANDARD_CLAIMS,
 };
 use serde::Serialize;
 
@@ -59,14 +59,13 @@ fn names<T: Copy>(values: &[T], name: fn(T) -> &'static str) -> Vec<&'static str
 struct Metadata<'a> {
     issuer: &'a str,
     authorization_endpoint: String,
-    token_endpoint: String,
     jwks_uri: String,
-    userinfo_endpoint: String,
     end_session_endpoint: String,
-    introspection_endpoint: String,
-    revocation_endpoint: String,
+    #[serde(flatten)]
+    endpoints: AliasedEndpoints,
+    /// RFC 8705 §5: the same endpoints on the host that asks for client certificates.
     #[serde(skip_serializing_if = "Option::is_none")]
-    registration_endpoint: Option<String>,
+    mtls_endpoint_aliases: Option<AliasedEndpoints>,
     introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -94,6 +93,36 @@ struct Metadata<'a> {
     /// draft-ietf-oauth-client-id-metadata-document, "Authorization Server Metadata".
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     client_id_metadata_document_supported: bool,
+    /// RFC 9449 §5.1.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dpop_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 8705 §3.3: client certificates reach the provider, so it binds tokens to them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_client_certificate_bound_access_tokens: bool,
+}
+
+/// The endpoints a client calls with its credentials: those RFC 8705 §5 aliases.
+#[derive(Serialize)]
+struct AliasedEndpoints {
+    token_endpoint: String,
+    userinfo_endpoint: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration_endpoint: Option<String>,
+}
+
+impl AliasedEndpoints {
+    /// The endpoints below `base`; registration's only if `registration` is open.
+    fn below(base: &Issuer, registration: bool) -> Self {
+        Self {
+            token_endpoint: base.endpoint(paths::TOKEN),
+            userinfo_endpoint: base.endpoint(paths::USERINFO),
+            introspection_endpoint: base.endpoint(paths::INTROSPECT),
+            revocation_endpoint: base.endpoint(paths::REVOKE),
+            registration_endpoint: registration.then(|| base.endpoint(paths::REGISTER)),
+        }
+    }
 }
 
 impl Provider {
@@ -102,6 +131,7 @@ impl Provider {
     pub fn discovery(&self) -> Response<Bytes> {
         let inner = &self.inner;
         let iss = &inner.issuer;
+        let registration = inner.registration.is_enabled();
         let enabled = self.enabled_client_auth_methods();
         let client_auth_methods = names(&enabled, ClientAuthMethod::as_str);
         // RFC 7662 §2.1: a caller of the introspection endpoint authenticates.
@@ -118,16 +148,13 @@ impl Provider {
         let metadata = Metadata {
             issuer: iss.as_str(),
             authorization_endpoint: iss.endpoint(paths::AUTHORIZE),
-            token_endpoint: iss.endpoint(paths::TOKEN),
             jwks_uri: iss.endpoint(paths::JWKS),
-            userinfo_endpoint: iss.endpoint(paths::USERINFO),
             end_session_endpoint: iss.endpoint(paths::END_SESSION),
-            introspection_endpoint: iss.endpoint(paths::INTROSPECT),
-            revocation_endpoint: iss.endpoint(paths::REVOKE),
-            registration_endpoint: inner
-                .registration
-                .is_enabled()
-                .then(|| iss.endpoint(paths::REGISTER)),
+            endpoints: AliasedEndpoints::below(iss, registration),
+            mtls_endpoint_aliases: inner
+                .mtls_aliases
+                .as_ref()
+                .map(|base| AliasedEndpoints::below(base, registration)),
             introspection_endpoint_auth_methods_supported: introspection_auth_methods,
             revocation_endpoint_auth_methods_supported: client_auth_methods.clone(),
             token_endpoint_auth_signing_alg_values_supported: assertion_algs.clone(),
@@ -159,6 +186,11 @@ impl Provider {
             authorization_response_iss_parameter_supported: true,
             prompt_values_supported: &Prompt::VALUES,
             client_id_metadata_document_supported: inner.client_documents.is_enabled(),
+            dpop_signing_alg_values_supported: names(
+                &inner.policy.dpop.algorithms,
+                Algorithm::as_str,
+            ),
+            tls_client_certificate_bound_access_tokens: self.offers_mutual_tls(),
         };
         cacheable(serde_json::to_vec(&metadata).unwrap_or_default(), 300)
     }

@@ -3,12 +3,14 @@
 //! cache, and server nonces handed out in the `DPoP-Nonce` header (§8, §9).
 
 use bytes::Bytes;
+use http::header::HOST;
 use http::{HeaderName, HeaderValue, Request, Response};
 use portcullis_core::{
-    BearerErrorCode, DpopError, DpopProof, DpopRequest, OAuthError, TokenErrorCode, TokenHash,
-    UnixTime, VerifiedDpopProof,
+    BearerErrorCode, DpopError, DpopProof, DpopRequest, Issuer, OAuthError, TokenErrorCode,
+    TokenHash, UnixTime, VerifiedDpopProof,
 };
 use portcullis_store::{ReplayNamespace, ReplayOutcome};
+use url::Url;
 
 use crate::endpoint_error::EndpointError;
 use crate::provider::Provider;
@@ -86,7 +88,7 @@ impl Provider {
             .map_err(|_| invalid("the DPoP header is not a JWT"))?;
         let inner = &self.inner;
         let policy = &inner.policy.dpop;
-        let uri = inner.issuer.endpoint(check.path);
+        let uri = self.endpoint_reached(req, check.path);
         let request = DpopRequest {
             method: req.method().as_str(),
             uri: &uri,
@@ -113,6 +115,16 @@ impl Provider {
         }
     }
 
+    /// The URL of the endpoint at `path` as `req` reached it (RFC 9449 §4.3 item 9): below
+    /// the [mTLS alias](crate::ProviderBuilder::mtls_endpoint_aliases) when the request's
+    /// authority (HTTP/2) or `Host` is the alias's host and port, else below the issuer.
+    fn endpoint_reached(&self, req: &Request<Bytes>, path: &str) -> String {
+        match &self.inner.mtls_aliases {
+            Some(alias) if sent_to(req, alias) => alias.endpoint(path),
+            _ => self.inner.issuer.endpoint(path),
+        }
+    }
+
     /// Adds the current server nonce to the response of a request that sent a DPoP proof
     /// (RFC 9449 §8.2: a server may hand out a fresh nonce on any response), so a client
     /// always holds one it can use.
@@ -129,4 +141,19 @@ impl Provider {
         }
         response
     }
+}
+
+/// Whether `req` was sent to `base`'s host and port, as its authority (HTTP/2, absolute
+/// form) or its `Host` header names them.
+fn sent_to(req: &Request<Bytes>, base: &Issuer) -> bool {
+    let authority = match req.uri().authority() {
+        Some(a) => Some(a.as_str()),
+        None => req.headers().get(HOST).and_then(|h| h.to_str().ok()),
+    };
+    let (Ok(base), Some(authority)) = (Url::parse(base.as_str()), authority) else {
+        return false;
+    };
+    Url::parse(&format!("{}://{authority}", base.scheme())).is_ok_and(|sent| {
+        sent.host() == base.host() && sent.port_or_known_default() == base.port_or_known_default()
+    })
 }

@@ -51,6 +51,10 @@ pub enum BuildError {
     /// A client ID metadata document prefix is not an `https` URL ending in `/`.
     #[error("client ID metadata document prefix {0:?} is not an https URL ending in /")]
     ClientDocumentPrefix(String),
+    /// `mtls_endpoint_aliases` are set while no client certificates reach the provider
+    /// ([`ProviderBuilder::client_certificate_auth`]).
+    #[error("mtls_endpoint_aliases need client certificates (client_certificate_auth)")]
+    MtlsAliasesWithoutClientCertificates,
 }
 
 /// Why a client could not be registered.
@@ -110,6 +114,8 @@ pub(crate) struct Inner {
     pub(crate) document_cache: DocumentCache,
     /// The server's DPoP nonces (RFC 9449 §8, §9).
     pub(crate) dpop_nonces: DpopNonces,
+    /// The base URL of the host name that asks for client certificates (RFC 8705 §5).
+    pub(crate) mtls_aliases: Option<Issuer>,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -146,6 +152,7 @@ pub struct ProviderBuilder {
     client_certificates: ClientCertificateAuth,
     fetcher: Option<Arc<dyn Fetcher>>,
     client_documents: ClientIdMetadataDocuments,
+    mtls_aliases: Option<Issuer>,
 }
 
 impl ProviderBuilder {
@@ -166,6 +173,17 @@ impl ProviderBuilder {
     /// [`ClientCertificateAuth::Disabled`], neither method listed nor accepted.
     pub fn client_certificate_auth(mut self, offered: ClientCertificateAuth) -> Self {
         self.client_certificates = offered;
+        self
+    }
+
+    /// Publishes `mtls_endpoint_aliases` (RFC 8705 §5): `base` (an `https` URL like an
+    /// issuer's) names a host on which the TLS layer asks for client certificates and which
+    /// serves the same routes, so that clients using certificates call the token,
+    /// introspection, revocation, UserInfo and registration endpoints there while other
+    /// clients see no certificate request. A DPoP proof sent to that host names its URLs
+    /// (RFC 9449 §4.3). Needs [client certificates](ProviderBuilder::client_certificate_auth).
+    pub fn mtls_endpoint_aliases(mut self, base: Issuer) -> Self {
+        self.mtls_aliases = Some(base);
         self
     }
 
@@ -310,6 +328,11 @@ impl ProviderBuilder {
         if let Some(p) = self.client_documents.invalid_prefix() {
             return Err(BuildError::ClientDocumentPrefix(p.to_owned()));
         }
+        if self.mtls_aliases.is_some()
+            && self.client_certificates == ClientCertificateAuth::Disabled
+        {
+            return Err(BuildError::MtlsAliasesWithoutClientCertificates);
+        }
         let interaction_key = match self.interaction_key {
             Some(k) => InteractionKey::from_bytes(&k),
             None => InteractionKey::generate(self.rng.as_ref())?,
@@ -339,6 +362,7 @@ impl ProviderBuilder {
                 client_documents: self.client_documents,
                 document_cache: DocumentCache::default(),
                 dpop_nonces,
+                mtls_aliases: self.mtls_aliases,
             }),
         })
     }
@@ -381,6 +405,7 @@ impl Provider {
             client_certificates: ClientCertificateAuth::Disabled,
             fetcher: None,
             client_documents: ClientIdMetadataDocuments::disabled(),
+            mtls_aliases: None,
         }
     }
 

@@ -23,7 +23,7 @@ use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
     bearer_credentials, constant_time_eq, needs_secret, random_id, BearerCredentials,
     BearerErrorCode, Client, ClientAuthMethod, ClientKind, ClientMetadata, ClientRegistration,
-    ClientSecretHash, JwtClientSecret, KeptSecret, OAuthError, Params, RandomError,
+    ClientSecretHash, ClientTokens, JwtClientSecret, KeptSecret, OAuthError, Params, RandomError,
     RegistrationError, RegistrationErrorCode, RegistrationRequest, RegistrationRules, ScopeSet,
     SecretToken, TokenHash, UnixTime,
 };
@@ -344,17 +344,22 @@ impl Provider {
     }
 
     /// The policy's rules with the client authentication methods and algorithms discovery
-    /// advertises (the same source: the two cannot disagree), and `jwks_uri` only with a
-    /// fetcher.
+    /// advertises (the same source: the two cannot disagree), `jwks_uri` only with a
+    /// fetcher, and certificate-bound tokens only with mutual TLS.
     fn registration_rules(&self) -> RegistrationRules {
         let inner = &self.inner;
         let assertions = &inner.policy.client_assertions;
-        inner.registration.rules.clone().with_auth_methods(
-            self.enabled_client_auth_methods(),
-            assertions.private_key_jwt_algs.clone(),
-            assertions.client_secret_jwt_algs.clone(),
-            inner.fetcher.is_some(),
-        )
+        inner
+            .registration
+            .rules
+            .clone()
+            .with_auth_methods(
+                self.enabled_client_auth_methods(),
+                assertions.private_key_jwt_algs.clone(),
+                assertions.client_secret_jwt_algs.clone(),
+                inner.fetcher.is_some(),
+            )
+            .with_mutual_tls(self.offers_mutual_tls())
     }
 
     /// The client `id` registered with `metadata` at `issued_at`: if its method needs a
@@ -517,7 +522,14 @@ impl Provider {
         let kept = current.filter(|_| !inner.registration.rotate_secret_on_update);
         let (mut client, issued) =
             self.issue(client_id.to_owned(), request.metadata, kept, issued_at)?;
-        client.tokens = old.tokens.clone();
+        // The host's token settings stay; the registrable binding flags are the update's.
+        client.tokens = ClientTokens {
+            dpop_bound_access_tokens: client.tokens.dpop_bound_access_tokens,
+            tls_client_certificate_bound_access_tokens: client
+                .tokens
+                .tls_client_certificate_bound_access_tokens,
+            ..old.tokens.clone()
+        };
         client.expires_at = old.expires_at;
         inner
             .stores

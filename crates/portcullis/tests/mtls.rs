@@ -1,20 +1,28 @@
 //! Mutual-TLS client authentication (RFC 8705 §2) at the token, introspection and revocation
-//! endpoints, with the certificate an adapter would put on the request.
+//! endpoints, with the certificate an adapter would put on the request; what discovery says of
+//! it (§3.3) and the endpoint aliases of §5.
 
 mod common;
 
 use std::sync::Arc;
 
-use base64::{engine::general_purpose::STANDARD, Engine};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
 use bytes::Bytes;
 use common::{error_of, Endpoint, Harness, SECRET};
 use http::{Method, Request, StatusCode};
 use portcullis::core::{
-    Algorithm, CertificateSubject, Client, ClientKind, GrantType, JwkSet, ScopeSet, SigningKey,
+    Algorithm, CertificateSubject, Client, ClientKind, GrantType, Issuer, JwkSet, ScopeSet,
+    SigningKey,
 };
-use portcullis::{CertificateChain, ClientCertificate, ClientCertificateAuth};
+use portcullis::{
+    BuildError, CertificateChain, ClientCertificate, ClientCertificateAuth, Provider,
+    RegistrationPolicy, Stores,
+};
 use portcullis_store_memory::MemoryStore;
 use rcgen::{CertificateParams, KeyPair, SanType};
+use ring::rand::SystemRandom;
+use serde_json::json;
 
 struct Setup {
     h: Harness,
@@ -212,9 +220,16 @@ async fn methods_the_tls_layer_does_not_support_are_neither_listed_nor_accepted(
             d["introspection_endpoint_auth_methods_supported"],
             serde_json::json!(authenticated)
         );
-        assert!(d
-            .get("tls_client_certificate_bound_access_tokens")
-            .is_none());
+        // RFC 8705 §3.3: certificates can bind tokens wherever they arrive.
+        assert_eq!(
+            d.get("tls_client_certificate_bound_access_tokens")
+                .is_some(),
+            offered != ClientCertificateAuth::Disabled,
+            "{offered:?}"
+        );
+        if offered != ClientCertificateAuth::Disabled {
+            assert_eq!(d["tls_client_certificate_bound_access_tokens"], true);
+        }
         for (id, ok) in [("pki", pki_ok), ("self", self_ok)] {
             let body = format!("{CC}&client_id={id}");
             let r = post(&s.h, Endpoint::Token, &body, None, ca(&s.cert)).await;
@@ -223,6 +238,113 @@ async fn methods_the_tls_layer_does_not_support_are_neither_listed_nor_accepted(
             } else {
                 refused(r, &format!("{offered:?} {id}"));
             }
+        }
+    }
+}
+
+const ALIAS: &str = "https://mtls.as.example";
+
+/// A DPoP proof (RFC 9449 §4.2) by `key` for `POST htu` at the harness's clock.
+fn dpop_proof(key: &SigningKey, htu: &str, jti: &str) -> String {
+    let part = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v).unwrap());
+    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk()});
+    let claims = json!({"jti": jti, "htm": "POST", "htu": htu, "iat": common::T0});
+    let input = format!("{}.{}", part(header), part(claims));
+    let sig = key.sign(input.as_bytes(), &SystemRandom::new()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// RFC 8705 §5: the aliases of the token, UserInfo, introspection, revocation (and open
+/// registration) endpoints on the host that asks for client certificates, only with client
+/// certificates offered.
+#[tokio::test]
+async fn mtls_endpoint_aliases_are_published_as_configured() {
+    let alias = || Issuer::parse(ALIAS).unwrap();
+    let refused = Provider::builder(Issuer::parse(common::ISSUER).unwrap())
+        .stores(Stores::shared(Arc::new(MemoryStore::new())))
+        .mtls_endpoint_aliases(alias())
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        refused,
+        BuildError::MtlsAliasesWithoutClientCertificates
+    ));
+    for registration in [false, true] {
+        let h = Harness::configured(Arc::new(MemoryStore::new()), common::ISSUER, |b| {
+            let b = b
+                .client_certificate_auth(ClientCertificateAuth::SelfSigned)
+                .mtls_endpoint_aliases(alias());
+            if registration {
+                b.registration(RegistrationPolicy::open(ScopeSet::parse("read").unwrap()))
+            } else {
+                b
+            }
+        })
+        .await;
+        let d: serde_json::Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();
+        let mut aliases = json!({
+            "token_endpoint": "https://mtls.as.example/token",
+            "userinfo_endpoint": "https://mtls.as.example/userinfo",
+            "introspection_endpoint": "https://mtls.as.example/introspect",
+            "revocation_endpoint": "https://mtls.as.example/revoke",
+        });
+        if registration {
+            aliases["registration_endpoint"] = json!("https://mtls.as.example/register");
+        }
+        assert_eq!(d["mtls_endpoint_aliases"], aliases, "{registration}");
+        assert_eq!(d["token_endpoint"], "https://as.example/token");
+    }
+}
+
+/// RFC 9449 §4.3 item 9: a proof names the URL the request was sent to: the alias's on the
+/// alias host (by `Host`, or the authority of an absolute or HTTP/2 URI), the issuer's on
+/// the issuer's host.
+#[tokio::test]
+async fn a_dpop_proof_names_the_alias_url_on_the_alias_host() {
+    let h = Harness::configured(Arc::new(MemoryStore::new()), common::ISSUER, |b| {
+        b.client_certificate_auth(ClientCertificateAuth::SelfSigned)
+            .mtls_endpoint_aliases(Issuer::parse(ALIAS).unwrap())
+    })
+    .await;
+    let key = SigningKey::generate("k", Algorithm::ES256, &SystemRandom::new()).unwrap();
+    let on_alias = "https://mtls.as.example/token";
+    let on_issuer = "https://as.example/token";
+    for (i, (uri, host, htu, accepted)) in [
+        ("/token", Some("mtls.as.example"), on_alias, true),
+        ("/token", Some("MTLS.as.example:443"), on_alias, true),
+        (on_alias, None, on_alias, true),
+        ("/token", Some("as.example"), on_issuer, true),
+        ("/token", None, on_issuer, true),
+        ("/token", Some("as.example"), on_alias, false),
+        ("/token", Some("mtls.as.example:8443"), on_alias, false),
+        ("/token", Some("mtls.as.example"), on_issuer, false),
+        (on_alias, None, on_issuer, false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let credentials = STANDARD.encode(format!("service:{SECRET}"));
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", format!("Basic {credentials}"))
+            .header("dpop", dpop_proof(&key, htu, &format!("jti-{i}")));
+        if let Some(host) = host {
+            req = req.header("host", host);
+        }
+        let resp = h
+            .provider
+            .token(req.body(Bytes::from_static(CC.as_bytes())).unwrap())
+            .await;
+        let json: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        let case = format!("{uri} {host:?} {htu}: {json}");
+        if accepted {
+            assert_eq!(resp.status(), StatusCode::OK, "{case}");
+            assert_eq!(json["token_type"], "DPoP", "{case}");
+        } else {
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{case}");
+            assert_eq!(error_of(&json), "invalid_dpop_proof", "{case}");
         }
     }
 }

@@ -151,13 +151,28 @@ async fn discovery_lists_what_the_core_supports_in_a_stable_order() {
     ] {
         assert_eq!(d[field], serde_json::json!(expected), "{field}");
     }
+    // RFC 9449 §5.1: the DPoP algorithms of the policy; RFC 8705 §3.3, §5: no client
+    // certificates here, so no certificate binding nor aliases.
+    assert_eq!(
+        d["dpop_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"])
+    );
+    assert!(d
+        .get("tls_client_certificate_bound_access_tokens")
+        .is_none());
+    assert!(d.get("mtls_endpoint_aliases").is_none());
     let mut plain = Policy::default();
     plain.dangerous_allow_plain_pkce = true;
+    plain.dpop.algorithms = vec![Algorithm::EdDSA];
     let h = Harness::with_policy(plain).await;
     let d: Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();
     assert_eq!(
         d["code_challenge_methods_supported"],
         serde_json::json!(["S256", "plain"])
+    );
+    assert_eq!(
+        d["dpop_signing_alg_values_supported"],
+        serde_json::json!(["EdDSA"])
     );
 }
 

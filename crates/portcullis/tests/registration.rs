@@ -10,9 +10,10 @@ use common::registration_call as call;
 use common::*;
 use http::{Method, Request, Response, StatusCode};
 use portcullis::core::{
-    ClientMetadata, OAuthError, RegistrationError, RegistrationErrorCode, ScopeSet, TokenHash,
+    Client, ClientCertificateAuth, ClientMetadata, OAuthError, RegistrationError,
+    RegistrationErrorCode, ScopeSet, TokenFormat, TokenHash,
 };
-use portcullis::store::{AccessTokenStore, GrantStore};
+use portcullis::store::{AccessTokenStore, ClientStore, GrantStore};
 use portcullis::{RegistrationHook, RegistrationPolicy};
 use portcullis_store_memory::MemoryStore;
 use serde_json::{json, Value};
@@ -463,4 +464,56 @@ async fn public_clients_and_secret_rotation() {
         .token("grant_type=client_credentials", Some((id, &first)))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the old secret is dead");
+}
+
+/// RFC 9449 §5.2, RFC 8705 §3.4: `dpop_bound_access_tokens` and
+/// `tls_client_certificate_bound_access_tokens` are registered, echoed, read and updated as
+/// the client's token flags; certificate binding only where client certificates arrive.
+#[tokio::test]
+async fn token_binding_metadata() {
+    let bound = json!({"redirect_uris": [RP], "dpop_bound_access_tokens": true,
+                       "tls_client_certificate_bound_access_tokens": true});
+    let answer = register(&open().await, bound.clone()).await;
+    assert_eq!(refusal(&answer), (400, "invalid_client_metadata".into()));
+
+    let h = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, |b| {
+        b.registration(RegistrationPolicy::open(scopes()))
+            .client_certificate_auth(ClientCertificateAuth::SelfSigned)
+    })
+    .await;
+    let (status, reg, _) = register(&h, bound).await;
+    assert_eq!(status, StatusCode::CREATED, "{reg}");
+    assert_eq!(reg["dpop_bound_access_tokens"], true);
+    assert_eq!(reg["tls_client_certificate_bound_access_tokens"], true);
+    let id = reg["client_id"].as_str().unwrap().to_owned();
+    let tokens = |c: &Client| {
+        (
+            c.tokens.dpop_bound_access_tokens,
+            c.tokens.tls_client_certificate_bound_access_tokens,
+        )
+    };
+    let stored = h.provider.client(&id).await.unwrap().unwrap();
+    assert_eq!(tokens(&stored), (true, true));
+
+    // The host's own token settings survive an update; the flags are the update's.
+    let mut edited = (*stored).clone();
+    edited.tokens.access_token_format = TokenFormat::Jwt;
+    h.store
+        .save_client(h.provider.issuer(), &edited)
+        .await
+        .unwrap();
+    let query = format!("?client_id={id}");
+    let token = reg["registration_access_token"].as_str().unwrap();
+    let (status, read, _) = call(&h, Method::GET, &query, Some(token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["dpop_bound_access_tokens"], true);
+    let update = json!({"client_id": id, "redirect_uris": [RP],
+                        "tls_client_certificate_bound_access_tokens": true});
+    let (status, updated, _) = call(&h, Method::PUT, &query, Some(token), Some(&update)).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["dpop_bound_access_tokens"], false);
+    assert_eq!(updated["tls_client_certificate_bound_access_tokens"], true);
+    let stored = h.provider.client(&id).await.unwrap().unwrap();
+    assert_eq!(tokens(&stored), (false, true));
+    assert_eq!(stored.tokens.access_token_format, TokenFormat::Jwt);
 }

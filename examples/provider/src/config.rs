@@ -14,20 +14,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use portcullis::core::{
-    standard_claim, ClaimType, Client, ClientError, ClientKeys, ClientKind, ClientOidc,
-    ClientSecretHash, ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy,
-    SecretMethod, SubjectType,
+    check_claim_value, Client, ClientError, ClientKeys, ClientKind, ClientOidc, ClientSecretHash,
+    ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy, SecretMethod, SubjectType,
 };
 use portcullis::tls::ServerTls;
 use portcullis::{ClientIdMetadataDocuments, RegistrationPolicy, ServerLimits};
 use portcullis_interaction::{HostSecrets, NamedKey, Secret32};
 use ring::rand::{SecureRandom, SystemRandom};
-use serde_json::{Map, Value};
 
 use crate::demo::DEMO_TOML;
 use crate::schema::{
-    FileClaim, FileClient, FileClientType, FileConfig, FileKeys, FileRefresh, FileSecrets,
-    FileSubjectType, FileUser,
+    FileClient, FileClientType, FileConfig, FileKeys, FileRefresh, FileSecrets, FileSubjectType,
+    FileUser,
 };
 use crate::store::StoreSpec;
 use crate::users::User;
@@ -55,6 +53,8 @@ pub struct Config {
     pub(crate) client_documents: ClientIdMetadataDocuments,
     /// HTTPS, with client certificates for mutual-TLS clients (`--tls-cert`).
     pub(crate) tls: Option<ServerTls>,
+    /// `[dpop] require_nonce`.
+    pub(crate) dpop_require_nonce: bool,
 }
 
 impl Config {
@@ -242,6 +242,7 @@ impl FileSecrets {
         secrets.key_encryption_key = current;
         secrets.previous_key_encryption_keys = self.previous_key_encryption_keys;
         secrets.dangerous_plaintext_signing_keys = self.dangerous_plaintext_signing_keys;
+        secrets.dpop_nonce_key = self.dpop_nonce_key;
         secrets
             .key_encryption_keys()
             .map_err(|e| invalid("secrets.key_encryption_key_id", e.to_string()))?;
@@ -270,79 +271,6 @@ impl FileRefresh {
             idle_timeout_secs: self.idle_timeout_seconds,
             grace,
         })
-    }
-}
-
-/// The members of the `address` claim (OpenID Connect Core §5.1.1).
-const ADDRESS_MEMBERS: &[&str] = &[
-    "formatted",
-    "street_address",
-    "locality",
-    "region",
-    "postal_code",
-    "country",
-];
-
-/// What a claim's value must be (OpenID Connect Core §5.1).
-#[derive(Clone, Copy)]
-enum ClaimKind {
-    Text,
-    Flag,
-    Timestamp,
-    Address,
-    /// A claim outside §5.1.
-    Any,
-}
-
-impl ClaimKind {
-    fn of(name: &str) -> Self {
-        match standard_claim(name).map(|c| c.claim_type) {
-            Some(ClaimType::String) => Self::Text,
-            Some(ClaimType::Boolean) => Self::Flag,
-            Some(ClaimType::Timestamp) => Self::Timestamp,
-            Some(ClaimType::Address) => Self::Address,
-            _ => Self::Any,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Self::Text => "a string",
-            Self::Flag => "a boolean",
-            Self::Timestamp => "a number (seconds since 1970)",
-            Self::Address => "a table of strings",
-            Self::Any => "a string, a boolean or a number",
-        }
-    }
-}
-
-impl FileClaim {
-    /// Checks the value's type against the claim's definition and converts it to JSON.
-    fn resolve(self, name: &str) -> Result<Value, String> {
-        if name == "sub" {
-            return Err("`sub` is the username and cannot be set".into());
-        }
-        let kind = ClaimKind::of(name);
-        match (self, kind) {
-            (Self::Text(t), ClaimKind::Text | ClaimKind::Any) => Ok(t.into()),
-            (Self::Flag(b), ClaimKind::Flag | ClaimKind::Any) => Ok(b.into()),
-            (Self::Number(n), ClaimKind::Timestamp | ClaimKind::Any) => Ok(n.into()),
-            (Self::Table(members), ClaimKind::Address) => {
-                if let Some(other) = members
-                    .keys()
-                    .find(|k| !ADDRESS_MEMBERS.contains(&k.as_str()))
-                {
-                    return Err(format!(
-                        "`{other}` is not an address member (one of {})",
-                        ADDRESS_MEMBERS.join(", ")
-                    ));
-                }
-                Ok(Value::Object(
-                    members.into_iter().map(|(k, v)| (k, v.into())).collect(),
-                ))
-            }
-            _ => Err(format!("must be {}", kind.describe())),
-        }
     }
 }
 
@@ -446,6 +374,7 @@ impl FileConfig {
             registration,
             client_documents,
             tls: None,
+            dpop_require_nonce: self.dpop.require_nonce,
         })
     }
 }
@@ -558,6 +487,10 @@ impl FileClient {
             )
             .with_tokens(ClientTokens {
                 refresh: self.refresh.resolve()?,
+                dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+                tls_client_certificate_bound_access_tokens: self
+                    .tls_client_certificate_bound_access_tokens,
+                require_dpop_nonce: self.require_dpop_nonce,
                 ..ClientTokens::default()
             });
         client.validate().map_err(|e| {
@@ -590,17 +523,13 @@ impl FileUser {
             iterations,
             rng,
         )?;
-        let mut claims = Map::new();
-        for (name, value) in self.claims {
-            let value = value
-                .resolve(&name)
-                .map_err(|message| (format!("claims.{name}"), message))?;
-            claims.insert(name, value);
+        for (name, value) in &self.claims {
+            check_claim_value(name, value).map_err(|m| (format!("claims.{name}"), m))?;
         }
         Ok(User {
             username: self.username,
             password,
-            claims,
+            claims: self.claims,
         })
     }
 }
@@ -698,6 +627,29 @@ claims = { name = "Bob", email = "bob@example.com" }
         )
         .unwrap();
         assert!(on.client_documents.is_enabled());
+    }
+
+    /// Token binding per client (RFC 9449 §5.2, §8; RFC 8705 §3.4), `[dpop] require_nonce`
+    /// and `[secrets] dpop_nonce_key`: off, and unset, by default.
+    #[test]
+    fn dpop_and_certificate_binding_are_configured() {
+        let c = Config::parse(GOOD).unwrap();
+        assert_eq!(c.clients[0].tokens, ClientTokens::default());
+        assert!(!c.dpop_require_nonce && c.secrets.dpop_nonce_key.is_none());
+        let bound = GOOD.replace(
+            "id = \"cli\"",
+            "id = \"cli\"\ndpop_bound_access_tokens = true\nrequire_dpop_nonce = true\n\
+             tls_client_certificate_bound_access_tokens = true",
+        );
+        let key = "[secrets]\ndpop_nonce_key = \"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\"";
+        let c = Config::parse(&format!("{bound}\n[dpop]\nrequire_nonce = true\n{key}")).unwrap();
+        let tokens = &c.clients[1].tokens;
+        assert!(tokens.dpop_bound_access_tokens && tokens.require_dpop_nonce);
+        assert!(tokens.tls_client_certificate_bound_access_tokens);
+        assert!(c.dpop_require_nonce);
+        assert_eq!(c.secrets.dpop_nonce_key.map(|k| k.0), Some([1; 32]));
+        let e = err(&format!("{GOOD}\n[dpop]\nrequire_nonce = \"yes\""));
+        assert_eq!(e.field(), "dpop.require_nonce");
     }
 
     #[test]
@@ -953,7 +905,10 @@ subject_salt = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI""#;
             "favourite": 7,
             "address": { "locality": "Oxford", "country": "GB" },
         });
-        assert_eq!(Value::Object(c.users[0].claims.clone()), expected);
+        assert_eq!(
+            serde_json::Value::Object(c.users[0].claims.clone()),
+            expected
+        );
     }
 
     #[test]
@@ -1053,7 +1008,7 @@ subject_salt = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI""#;
             (
                 "address = \"Oxford\"",
                 "address",
-                "must be a table of strings",
+                "must be an object of strings",
             ),
             (
                 "address = { town = \"Oxford\" }",

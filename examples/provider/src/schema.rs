@@ -2,7 +2,7 @@
 //! defaults. [`crate::config`] resolves it into the engine's types, checking what serde
 //! cannot. Unknown keys are refused everywhere.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::num::{NonZeroU32, NonZeroU64};
 
 use portcullis::core::{
@@ -39,6 +39,15 @@ pub(crate) struct FileConfig {
     pub(crate) users: Vec<FileUser>,
     pub(crate) registration: Option<FileRegistration>,
     pub(crate) client_id_metadata_documents: Option<FileClientDocuments>,
+    #[serde(default)]
+    pub(crate) dpop: FileDpop,
+}
+
+/// DPoP (`[dpop]`, RFC 9449): every proof must carry a server nonce if `require_nonce`.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FileDpop {
+    pub(crate) require_nonce: bool,
 }
 
 /// Clients known by a client ID metadata document (`[client_id_metadata_documents]`,
@@ -142,6 +151,8 @@ pub(crate) struct FileSecrets {
     pub(crate) previous_key_encryption_keys: Vec<NamedKey>,
     /// Keeps the private signing keys in plaintext on a store that persists.
     pub(crate) dangerous_plaintext_signing_keys: bool,
+    /// Keys the DPoP nonces; derived from `interaction_key` when absent.
+    pub(crate) dpop_nonce_key: Option<Secret32>,
 }
 
 #[derive(Deserialize)]
@@ -213,6 +224,13 @@ pub(crate) struct FileClient {
     /// (RFC 8252 §8.6): see `Client::dangerous_skip_consent_for_unverifiable_redirects`.
     #[serde(default)]
     pub(crate) dangerous_skip_consent_for_unverifiable_redirects: bool,
+    /// Token binding (`ClientTokens`): RFC 9449 §5.2, RFC 8705 §3.4, RFC 9449 §8.
+    #[serde(default)]
+    pub(crate) dpop_bound_access_tokens: bool,
+    #[serde(default)]
+    pub(crate) tls_client_certificate_bound_access_tokens: bool,
+    #[serde(default)]
+    pub(crate) require_dpop_nonce: bool,
 }
 
 /// A client's `[clients.refresh]` table: its refresh-token policy (RFC 9700 §4.14.2).
@@ -253,16 +271,7 @@ pub(crate) struct FileUser {
     pub(crate) username: String,
     pub(crate) password: Option<String>,
     pub(crate) password_hash: Option<ClientSecretHash>,
+    /// Checked against the claims' types as the file is loaded.
     #[serde(default)]
-    pub(crate) claims: BTreeMap<String, FileClaim>,
-}
-
-/// A claim's value as TOML gives it.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(crate) enum FileClaim {
-    Text(String),
-    Flag(bool),
-    Number(i64),
-    Table(BTreeMap<String, String>),
+    pub(crate) claims: serde_json::Map<String, serde_json::Value>,
 }

@@ -118,6 +118,21 @@ fn core() {
             black_box(ops.ring_verify_assertion());
         },
     );
+    for p in ops.proofs() {
+        pair(
+            &format!(
+                "DPoP proof, {}: header, jwk, verify, thumbprint, claims (ring: verify)",
+                p.alg()
+            ),
+            Some(1.3),
+            || {
+                black_box(ops.verify_proof(p));
+            },
+            || {
+                black_box(ops.ring_verify_proof(p));
+            },
+        );
+    }
     pair(
         "PKCE S256 verify (ring: SHA-256 + base64url)",
         None,

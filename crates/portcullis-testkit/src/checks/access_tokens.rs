@@ -1,7 +1,7 @@
 //! [`AccessTokenStore`]: access tokens are found by hash while live, never through another
 //! issuer, revoked one by one (RFC 7009) and purged when expired.
 
-use portcullis_core::{AccessTokenRecord, Issuer};
+use portcullis_core::{AccessTokenRecord, Confirmation, Issuer};
 use portcullis_store::{AccessTokenStore, GrantStore};
 
 use super::grants::saved_grant;
@@ -19,16 +19,25 @@ pub(super) async fn access<S: AccessTokenStore>(s: &S, i: &Issuer, t: &AccessTok
     found.is_some()
 }
 
-/// `insert_access_token` then `find_access_token` gives back the token as inserted, for a
-/// user-delegated and a `client_credentials` token; an unknown hash and another issuer's
-/// token are `None`.
+/// `insert_access_token` then `find_access_token` gives back the token as inserted, every
+/// field intact, for a user-delegated token (bound to a DPoP key and a certificate), a
+/// `client_credentials` token and one bound to a certificate only (RFC 8705 §3.1); an
+/// unknown hash and another issuer's token are `None`.
 pub async fn access_token_round_trip<S: GrantStore + AccessTokenStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
     let grant = saved_grant(&h, &s).await;
     let user = f.access_token(&grant, &f.family_id(), c.at(0), c.at(60));
     let service = f.client_access_token(&a, "client-1", c.at(0), c.at(60));
-    for t in [&user, &service] {
+    let certificate_bound = AccessTokenRecord {
+        confirmation: Some(Confirmation {
+            jkt: None,
+            ..f.confirmation(true)
+        }),
+        ..f.client_access_token(&a, "client-1", c.at(0), c.at(60))
+    };
+    assert!(user.confirmation.as_ref().is_some_and(|c| c.jkt.is_some()));
+    for t in [&user, &service, &certificate_bound] {
         s.insert_access_token(t).await.must("insert_access_token");
         assert!(access(&*s, &a, t).await, "found at A: {t:?}");
         assert!(!access(&*s, &b, t).await, "issuer B must not see A's token");

@@ -33,12 +33,13 @@ fn already_consumed(code: &CodeRecord) -> ConsumeOutcome {
 }
 
 /// The first `consume_code` returns `Consumed` with the record as inserted, every field
-/// intact; every later call returns `AlreadyConsumed` with the code's grant and family until
+/// intact (the DPoP key bound ahead too, RFC 9449 §10); every later call returns `AlreadyConsumed` with the code's grant and family until
 /// the code expires, then `Missing` (the atomicity contract of `CodeStore::consume_code`).
 pub async fn code_is_consumed_once<S: CodeStore>(h: Harness<S>) {
     let (s, c) = (h.open().await, h.clock());
     let (_, code) = code_at(&h, 0, 60);
     let a = Fixtures::issuer();
+    assert!(code.dpop_jkt.is_some());
     s.insert_code(&code).await.must("insert_code");
     let first = s.consume_code(&a, &code.hash, c.at(1)).await;
     assert_eq!(

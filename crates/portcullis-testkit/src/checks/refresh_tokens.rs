@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use portcullis_core::{Grant, Issuer, RefreshTokenRecord, TokenHash, UnixTime};
+use portcullis_core::{Confirmation, Grant, Issuer, RefreshTokenRecord, TokenHash, UnixTime};
 use portcullis_store::{GrantStore, RefreshState, RefreshTokenStore, RotateOutcome, RotationGrace};
 
 use super::grants::saved_grant;
@@ -32,25 +32,41 @@ pub(super) async fn stored<S: RefreshTokenStore>(s: &S, hash: &TokenHash) -> boo
     found.must("find_refresh_token").is_some()
 }
 
-/// `insert_refresh_token` then `find_refresh_token` gives back the token as inserted and
-/// `Active`; an unknown hash and another issuer's token are `None`.
+/// `insert_refresh_token` then `find_refresh_token` gives back the token as inserted, every
+/// field intact, and `Active` — bound to a DPoP key (RFC 9449 §5), to a certificate
+/// (RFC 8705 §4) or unbound; an unknown hash and another issuer's token are `None`.
 pub async fn refresh_token_round_trip<S: GrantStore + RefreshTokenStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
     let grant = saved_grant(&h, &s).await;
-    let token = f.refresh_token(&grant, &f.family_id(), c.at(0), c.at(600));
-    s.insert_refresh_token(&token)
-        .await
-        .must("insert_refresh_token");
-    assert_eq!(
-        refresh_state(&*s, &a, &token).await,
-        Some(RefreshState::Active)
-    );
-    assert_eq!(
-        refresh_state(&*s, &b, &token).await,
-        None,
-        "not through issuer B"
-    );
+    let token = || f.refresh_token(&grant, &f.family_id(), c.at(0), c.at(600));
+    let dpop_bound = token();
+    assert!(dpop_bound.confirmation.is_some());
+    let certificate_bound = RefreshTokenRecord {
+        confirmation: Some(Confirmation {
+            jkt: None,
+            ..f.confirmation(true)
+        }),
+        ..token()
+    };
+    let unbound = RefreshTokenRecord {
+        confirmation: None,
+        ..token()
+    };
+    for token in [&dpop_bound, &certificate_bound, &unbound] {
+        s.insert_refresh_token(token)
+            .await
+            .must("insert_refresh_token");
+        assert_eq!(
+            refresh_state(&*s, &a, token).await,
+            Some(RefreshState::Active)
+        );
+        assert_eq!(
+            refresh_state(&*s, &b, token).await,
+            None,
+            "not through issuer B"
+        );
+    }
     let unknown = s.find_refresh_token(&a, &f.token_hash()).await;
     assert_eq!(unknown.must("find_refresh_token"), None, "an unknown hash");
 }
