@@ -244,9 +244,11 @@ async fn mtls_clients_authenticate_with_their_own_certificates(adapter: Adapter)
     for m in ["tls_client_auth", "self_signed_tls_client_auth"] {
         assert!(methods.as_array().unwrap().contains(&m.into()), "{methods}");
     }
-    assert!(discovery
-        .get("tls_client_certificate_bound_access_tokens")
-        .is_none());
+    // RFC 8705 §3.3: a provider asking for client certificates binds tokens to them.
+    assert_eq!(
+        discovery["tls_client_certificate_bound_access_tokens"],
+        true
+    );
 
     for (id, identity) in [("pki", &pki_cert), ("dn", &dn_cert), ("self", &own)] {
         let form = cc(id);

@@ -386,27 +386,30 @@ async fn require_dpop_nonces(server: &Running, ids: &[&str]) {
 
 /// openid-client's DPoP (RFC 9449) with one key: client_credentials, the code flow, refresh
 /// and UserInfo all DPoP-bound (`token_type` DPoP, introspection's `cnf.jkt` the key's
-/// thumbprint), the access token refused as a Bearer token (§7.2). Run twice: without
-/// nonces, then with the clients requiring them, where openid-client is challenged with
-/// `use_dpop_nonce` at the token endpoint (400) and at UserInfo (401) and retries with the
-/// `DPoP-Nonce` it was handed (§8, §9).
+/// thumbprint), the access token refused as a Bearer token (§7.2). Run without nonces, then
+/// with the clients requiring them, then on a provider whose policy requires them (`[dpop]
+/// require_nonce`): openid-client is challenged with `use_dpop_nonce` at the token endpoint
+/// (400) and at UserInfo (401) and retries with the `DPoP-Nonce` it was handed (§8, §9).
 async fn openid_client_binds_its_tokens_with_dpop(adapter: Adapter) {
     let installed = node_dir().join("node_modules/openid-client/package.json");
     assert!(
         installed.exists(),
         "openid-client is not installed: run `npm ci --prefix tests/node`"
     );
-    let server = start_with(adapter, demo_config(&[], "")).await;
-    let settings = json!({
-        "issuer": server.issuer().as_str(),
-        "client_id": DEMO_WEB_CLIENT.id,
-        "client_secret": DEMO_WEB_CLIENT.secret,
-        "redirect_uri": DEMO_WEB_CLIENT.redirect_uri,
-        "service_id": DEMO_SERVICE_CLIENT.id,
-        "service_secret": DEMO_SERVICE_CLIENT.secret,
-        "username": DEMO_USER.username,
-        "password": DEMO_USER.password,
-    });
+    let plain = start_with(adapter, demo_config(&[], "")).await;
+    let by_policy = start_with(adapter, demo_config(&[], "[dpop]\nrequire_nonce = true")).await;
+    let settings = |server: &Running| {
+        json!({
+            "issuer": server.issuer().as_str(),
+            "client_id": DEMO_WEB_CLIENT.id,
+            "client_secret": DEMO_WEB_CLIENT.secret,
+            "redirect_uri": DEMO_WEB_CLIENT.redirect_uri,
+            "service_id": DEMO_SERVICE_CLIENT.id,
+            "service_secret": DEMO_SERVICE_CLIENT.secret,
+            "username": DEMO_USER.username,
+            "password": DEMO_USER.password,
+        })
+    };
     let ok = |method: &str, path: &str| format!("{method} {path} 200");
     let challenged =
         |method: &str, path: &str, status: u16| format!("{method} {path} {status} use_dpop_nonce");
@@ -426,11 +429,20 @@ async fn openid_client_binds_its_tokens_with_dpop(adapter: Adapter) {
         challenged("GET", userinfo, 401),
         ok("GET", userinfo),
     ];
-    for (nonces, expected) in [(false, &without_nonces[..]), (true, &with_nonces[..])] {
-        if nonces {
-            require_dpop_nonces(&server, &[DEMO_WEB_CLIENT.id, DEMO_SERVICE_CLIENT.id]).await;
+    let runs = [
+        ("no nonces", &plain, &without_nonces[..]),
+        ("nonces required by the clients", &plain, &with_nonces[..]),
+        (
+            "nonces required by the policy",
+            &by_policy,
+            &with_nonces[..],
+        ),
+    ];
+    for (case, server, expected) in runs {
+        if case == "nonces required by the clients" {
+            require_dpop_nonces(server, &[DEMO_WEB_CLIENT.id, DEMO_SERVICE_CLIENT.id]).await;
         }
-        let out = run_phase("dpop", &settings).await;
+        let out = run_phase("dpop", &settings(server)).await;
         // openid-client lowercases it.
         assert_eq!(out["token_types"], json!(["dpop", "dpop", "dpop"]), "{out}");
         assert_eq!(out["sub"], DEMO_USER.username, "{out}");
@@ -445,11 +457,7 @@ async fn openid_client_binds_its_tokens_with_dpop(adapter: Adapter) {
             challenge.starts_with("DPoP ") && challenge.contains("error=\"invalid_token\""),
             "{out}"
         );
-        assert_eq!(
-            out["dpop_requests"],
-            json!(expected),
-            "nonces {nonces}: {out}"
-        );
+        assert_eq!(out["dpop_requests"], json!(expected), "{case}: {out}");
     }
 }
 
