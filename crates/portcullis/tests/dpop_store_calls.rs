@@ -55,10 +55,8 @@ async fn counted() -> (Harness, Arc<CountingReplays>) {
         inner: store.clone(),
         calls: AtomicUsize::new(0),
     });
-    let stores = Stores {
-        replays: replays.clone(),
-        ..Stores::shared(store.clone())
-    };
+    let mut stores = Stores::shared(store.clone());
+    stores.replays = replays.clone();
     let h = Harness::configured(store, ISSUER, |b| b.stores(stores)).await;
     (h, replays)
 }
