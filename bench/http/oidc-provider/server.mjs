@@ -2,7 +2,8 @@
 // example provider is by bench/http/portcullis.toml: the same confidential client (id,
 // secret, client_secret_basic, redirect URI, grant types), the same user and profile claims,
 // the same scopes, opaque access tokens, ES256 ID tokens, PKCE S256 required, refresh tokens
-// rotated on every use, the same lifetimes, and the endpoints at the same paths.
+// rotated on every use, the same lifetimes, the endpoints at the same paths, and DPoP
+// accepted at the token endpoint without server nonces.
 //
 // Usage: node server.mjs --port PORT [--issuer URL] [--jwt-client-id ID --jwt-client-jwks FILE]
 // (loopback only; serves until killed). With --jwt-client-*, a second client, as in the
@@ -98,6 +99,12 @@ const provider = new Provider(issuer, {
     },
     revocation: { enabled: true },
     devInteractions: { enabled: false },
+    // DPoP (RFC 9449), for the benchmark's dpop case: a proof binds the client-credentials
+    // token to its key, each proof's jti spent once in the adapter's ReplayDetection
+    // (allowReplay: false, the default). No nonceSecret, so no server nonces are handed out
+    // or required (requireNonce's default answers false); Portcullis requires none either
+    // (DpopPolicy's default), though it sends a DPoP-Nonce header on each response.
+    dPoP: { enabled: true },
   },
   pkce: { required: () => true },
   // Rotate every refresh token on use, as Portcullis does by default (RFC 9700 §4.14.2).

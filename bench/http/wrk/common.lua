@@ -17,6 +17,30 @@ function bench_request()
    end
 end
 
+-- Numbers the threads 0, 1, … : each thread's script sees its number as `id` (wrk's setup).
+function number_threads()
+   local next_id = 0
+   function setup(thread)
+      thread:set("id", next_id)
+      next_id = next_id + 1
+   end
+end
+
+-- A function handing out this thread's share of the single-use lines of the file `path`
+-- (thread_lines), each once. When they ran out it hands out the last again: the server
+-- refuses the replay (an error in the count) rather than the load stopping.
+function single_use(path, id)
+   local pool, used, spent = thread_lines(path, id), 0, ""
+   return function()
+      if used < #pool then
+         used = used + 1
+         spent = pool[used]
+         pool[used] = nil
+      end
+      return spent
+   end
+end
+
 -- This thread's share of the non-empty lines of the file `path`: every `threads`-th line
 -- from the `id`-th (0-based), so the threads never send the same line.
 function thread_lines(path, id)

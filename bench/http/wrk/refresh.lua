@@ -9,11 +9,7 @@ bench_request()
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 
-local next_id = 0
-function setup(thread)
-   thread:set("id", next_id)
-   next_id = next_id + 1
-end
+number_threads()
 
 local queue, first, last = {}, 1, 0
 local spent = nil

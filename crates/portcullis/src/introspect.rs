@@ -7,13 +7,14 @@ use http::header::{ACCEPT, AUTHORIZATION};
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::{
     bearer_credentials, may_introspect_access_token, may_introspect_refresh_token, token_type,
-    AccessTokenRecord, ActiveToken, BearerCredentials, Client, Introspection,
+    AccessTokenRecord, ActiveToken, BearerCredentials, Client, HolderProof, Introspection,
     IntrospectionJwtClaims, IntrospectionRequest, Introspector, OAuthError, Params,
     RefreshTokenRecord, TokenErrorCode, TokenHash, TokenKind, TokenSubject, UnixTime, UnsignedJws,
 };
 use portcullis_store::RefreshState;
 
 use crate::authorize::is_form;
+use crate::client_certificate::certificate_thumbprint;
 use crate::client_endpoint::{ClientRequest, TokenEndpointError};
 use crate::keys::KeyError;
 use crate::provider::Provider;
@@ -124,12 +125,25 @@ impl Provider {
         if *req.method() != Method::POST || !is_form(req) {
             return Err(invalid_request("POST a form body"));
         }
+        // A sender-constrained token is no bearer token (RFC 9449 §7.2, RFC 8705 §3): a
+        // DPoP-bound one never authorizes here, a certificate-bound one only over a
+        // connection with its certificate.
+        let certificate = certificate_thumbprint(req);
+        let presented = HolderProof {
+            dpop_jkt: None,
+            certificate_thumbprint: certificate.as_deref(),
+        };
         let record = inner
             .stores
             .access_tokens
             .find_access_token(&inner.issuer, &TokenHash::of(bearer))
             .await?
             .filter(|t| now < t.expires_at && t.scopes_at(now).contains(scope))
+            .filter(|t| {
+                t.confirmation
+                    .as_ref()
+                    .is_none_or(|c| c.is_proven_by(&presented))
+            })
             .ok_or_else(unauthorized)?;
         let params =
             Params::parse(req.body()).map_err(|_| invalid_request("malformed form body"))?;

@@ -266,6 +266,74 @@ async fn a_proof_binds_the_access_token_and_introspection_reports_cnf() {
     assert!(body.get("cnf").is_none(), "{body}");
 }
 
+/// A designated introspector's token (`Policy::introspection_scope`) that is bound to a key
+/// or a certificate is no bearer token (RFC 9449 §7.2, RFC 8705 §3): 401 `invalid_client`
+/// as a `Bearer` credential, unless a certificate-bound one comes with its certificate.
+#[tokio::test]
+async fn a_bound_token_authorizes_introspection_only_with_its_certificate() {
+    let mut policy = Policy::default();
+    policy.introspection_scope = Some("introspect".into());
+    let h = Harness::with_policy(policy).await;
+    let cert = certificate();
+    register(&h, service_client(), "gateway", |c| {
+        c.tokens.tls_client_certificate_bound_access_tokens = true;
+    })
+    .await;
+    let ask = |bearer: &str, cert: Option<&[u8]>| {
+        let mut req = Request::post("/introspect")
+            .header("authorization", format!("Bearer {bearer}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Bytes::from(format!("token={bearer}")))
+            .unwrap();
+        if let Some(der) = cert {
+            req.extensions_mut()
+                .insert(ClientCertificate::new(der, CertificateChain::ClientCa));
+        }
+        h.provider.introspect(req)
+    };
+    let scope = format!("{CC}&scope=introspect");
+    let holder = Holder::new();
+    let dpop_bound = token(
+        &h,
+        &scope,
+        With {
+            proofs: &[&holder.proof(&h)],
+            ..basic(SERVICE)
+        },
+    )
+    .await
+    .token("access_token");
+    let cert_bound = token(
+        &h,
+        &scope,
+        With {
+            cert: Some(&cert),
+            ..basic(Some(("gateway", SECRET)))
+        },
+    )
+    .await
+    .token("access_token");
+    let other = certificate();
+    for (case, bearer, cert) in [
+        ("DPoP-bound", &dpop_bound, None),
+        ("certificate-bound, no certificate", &cert_bound, None),
+        (
+            "certificate-bound, another certificate",
+            &cert_bound,
+            Some(&other[..]),
+        ),
+    ] {
+        let r = ask(bearer, cert).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{case}");
+        let body: Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(error_of(&body), "invalid_client", "{case}");
+    }
+    let r = ask(&cert_bound, Some(&cert)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(body["active"], true);
+}
+
 #[tokio::test]
 async fn a_jwt_access_token_carries_cnf_jkt() {
     let h = with_service("jwt-service", |c| {

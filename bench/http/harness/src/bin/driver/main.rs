@@ -15,6 +15,8 @@
 //!   it prints one `RESULT` line in the format of the wrk scripts' `done()`.
 //! * `keygen` and `assertions` make the `private_key_jwt` case's client key and its pools of
 //!   single-use client assertions (see `assertions.rs`).
+//! * `proofs` signs the `dpop` case's pools of single-use DPoP proofs with a key `keygen`
+//!   made (see `proofs.rs`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -33,6 +35,7 @@ use serde_json::Value;
 use url::Url;
 
 mod assertions;
+mod proofs;
 
 /// The PKCE pair of RFC 7636 Appendix B: the server hashes the verifier on every exchange
 /// whatever its value, so one fixed pair costs it as much as fresh ones.
@@ -73,10 +76,12 @@ enum Command {
     Prime(PrimeArgs),
     /// Completed logins per second, with the session cookie `prime` wrote.
     Login(LoginArgs),
-    /// Makes the `private_key_jwt` client's key pair.
+    /// Makes a P-256 key pair: the `private_key_jwt` client's, or the `dpop` case's.
     Keygen(assertions::KeygenArgs),
     /// Signs a pool of single-use client assertions, one a line.
     Assertions(assertions::AssertionArgs),
+    /// Signs a pool of single-use DPoP proofs, one a line.
+    Proofs(proofs::ProofArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -653,6 +658,7 @@ async fn main() -> std::process::ExitCode {
         Command::Login(args) => login(args).await,
         Command::Keygen(args) => assertions::keygen(args),
         Command::Assertions(args) => assertions::assertions(args),
+        Command::Proofs(args) => proofs::proofs(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
