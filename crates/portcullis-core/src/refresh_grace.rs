@@ -129,6 +129,7 @@ mod tests {
         let altered = String::from_utf8(altered).unwrap();
         assert!(open_grace_answer("rt1", &altered, &iss, t0).is_none());
     }
+
     /// RFC 9449 §5: a racer's answer for a DPoP-bound pair is of type `DPoP` too.
     #[test]
     fn keeps_the_token_type() {

@@ -208,7 +208,9 @@ impl HostSecrets {
     /// The DPoP nonce key: the one set, or the interaction key's derived one.
     fn dpop_nonce_key(&self) -> Option<Secret32> {
         let derived = |key| derive(key, DERIVED_DPOP_NONCE_KEY_SALT);
-        (self.dpop_nonce_key.clone()).or_else(|| self.interaction_key.as_ref().map(derived))
+        self.dpop_nonce_key
+            .clone()
+            .or_else(|| self.interaction_key.as_ref().map(derived))
     }
 
     /// `builder` with the CSRF key, if set.

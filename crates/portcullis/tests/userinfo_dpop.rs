@@ -92,6 +92,14 @@ struct Answer {
 }
 
 impl Answer {
+    fn of(r: http::Response<Bytes>) -> Self {
+        Self {
+            status: r.status(),
+            json: serde_json::from_slice(r.body()).unwrap_or(Value::Null),
+            headers: r.headers().clone(),
+        }
+    }
+
     /// The `WWW-Authenticate` challenges.
     fn challenges(&self) -> Vec<&str> {
         self.headers
@@ -103,9 +111,14 @@ impl Answer {
 
     /// Asserts a 401 with `code` and one `DPoP` challenge naming it with the algorithms.
     fn assert_dpop_refusal(&self, code: &str, case: &str) {
+        self.assert_dpop_challenge(StatusCode::UNAUTHORIZED, code, case);
+    }
+
+    /// Asserts `status` with `code` and one `DPoP` challenge naming it with the algorithms.
+    fn assert_dpop_challenge(&self, status: StatusCode, code: &str, case: &str) {
         assert_eq!(
             (self.status, error_of(&self.json)),
-            (StatusCode::UNAUTHORIZED, code),
+            (status, code),
             "{case}: {}",
             self.json
         );
@@ -141,12 +154,7 @@ async fn userinfo_as(
         req.extensions_mut()
             .insert(ClientCertificate::new(der, CertificateChain::Unverified));
     }
-    let r = h.provider.userinfo(req).await;
-    Answer {
-        status: r.status(),
-        json: serde_json::from_slice(r.body()).unwrap_or(Value::Null),
-        headers: r.headers().clone(),
-    }
+    Answer::of(h.provider.userinfo(req).await)
 }
 
 /// `GET /userinfo` with `DPoP <token>` and `proof`.
@@ -243,16 +251,7 @@ async fn rfc9449_11_4_a_bound_token_exported_as_a_bearer_token_is_refused() {
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Bytes::from(format!("access_token={token}")))
         .unwrap();
-    let r = h.provider.userinfo(req).await;
-    let json: Value = serde_json::from_slice(r.body()).unwrap();
-    assert_eq!(
-        (r.status(), error_of(&json)),
-        (StatusCode::UNAUTHORIZED, "invalid_token")
-    );
-    assert_eq!(
-        r.headers()["www-authenticate"],
-        format!("DPoP realm=\"{ISSUER}\", error=\"invalid_token\", {ALGS}")
-    );
+    Answer::of(h.provider.userinfo(req).await).assert_dpop_refusal("invalid_token", "form body");
 }
 
 /// RFC 9449 §7.1, §11.4: a proof by another key than the token's does not prove possession.
@@ -374,15 +373,10 @@ async fn the_dpop_scheme_needs_a_proof_and_a_bound_token() {
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Bytes::from(format!("access_token={token}")))
         .unwrap();
-    let r = h.provider.userinfo(req).await;
-    let json: Value = serde_json::from_slice(r.body()).unwrap();
-    assert_eq!(
-        (r.status(), error_of(&json)),
-        (StatusCode::BAD_REQUEST, "invalid_request")
-    );
-    assert_eq!(
-        r.headers()["www-authenticate"],
-        format!("DPoP realm=\"{ISSUER}\", error=\"invalid_request\", {ALGS}")
+    Answer::of(h.provider.userinfo(req).await).assert_dpop_challenge(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "two tokens",
     );
     let unknown = "unknown-token";
     userinfo_dpop(&h, unknown, &proof(&h, &key, &Claims::userinfo(unknown)))
