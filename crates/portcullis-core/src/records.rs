@@ -112,6 +112,17 @@ pub struct AccessTokenRecord {
     pub expires_at: UnixTime,
 }
 
+impl CodeRecord {
+    /// What redeeming the code must prove (RFC 9449 §10): the DPoP key of `dpop_jkt`, if the
+    /// authorization request bound it ahead.
+    pub fn confirmation(&self) -> Option<Confirmation> {
+        self.dpop_jkt.as_ref().map(|jkt| Confirmation {
+            jkt: Some(jkt.clone()),
+            x5t_s256: None,
+        })
+    }
+}
+
 impl AccessTokenRecord {
     /// The scopes still valid at `now`: a scope with its own shorter lifetime drops out when
     /// that expires, while the others stay until the token does.

@@ -267,6 +267,24 @@ mod tests {
         assert!(decide_token_binding(&public(), &KEY, Some(&Confirmation::default())).is_ok());
     }
 
+    /// RFC 9449 §10: a code's `dpop_jkt` is what its redemption must prove.
+    #[test]
+    fn a_codes_dpop_jkt_binds_its_redemption() {
+        let mut record = crate::token::test_support::code_record();
+        assert_eq!(record.confirmation(), None);
+        record.dpop_jkt = Some("jkt-1".into());
+        let bound = record.confirmation();
+        assert!(decide_token_binding(&public(), &KEY, bound.as_ref()).is_ok());
+        let other = HolderProof {
+            dpop_jkt: Some("jkt-2"),
+            certificate_thumbprint: None,
+        };
+        assert_eq!(
+            code(decide_token_binding(&public(), &other, bound.as_ref())),
+            TokenErrorCode::InvalidGrant
+        );
+    }
+
     #[test]
     fn confirmation_serialises_as_cnf() {
         let c = Confirmation {

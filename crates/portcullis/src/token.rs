@@ -8,9 +8,9 @@ use portcullis_core::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
     decide_token_binding, format_for_audience, merge_extra_claims, mint_access_token,
     mint_refresh_token, prepare_jwt_access_token, requested_resources, AccessTokenRecord,
-    AuthorizationCodeGrant, Client, ClientCredentialsGrant, Confirmation, FamilyId, GrantId,
-    HolderProof, MintedToken, OAuthError, Params, RefreshTokenGrant, ResourceError, TokenErrorCode,
-    TokenFormat, TokenHash, TokenRequest, TokenResponse, TokenSubject, UnixTime,
+    AuthorizationCodeGrant, Client, ClientCredentialsGrant, FamilyId, GrantId, HolderProof,
+    MintedToken, OAuthError, Params, RefreshTokenGrant, ResourceError, TokenErrorCode, TokenFormat,
+    TokenHash, TokenRequest, TokenResponse, TokenSubject, UnixTime,
 };
 use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
 
@@ -130,11 +130,7 @@ impl Provider {
             }
         };
         check_code_binding(&record, client, &g, now)?;
-        let bound_ahead = record.dpop_jkt.as_ref().map(|jkt| Confirmation {
-            jkt: Some(jkt.clone()),
-            x5t_s256: None,
-        });
-        let binding = decide_token_binding(client, presented, bound_ahead.as_ref())?;
+        let binding = decide_token_binding(client, presented, record.confirmation().as_ref())?;
         let grant = inner
             .stores
             .grants
