@@ -3,7 +3,8 @@
 //! One trait per aggregate: [`ClientStore`], [`CodeStore`], [`GrantStore`] (grants and the
 //! token families under them), [`AccessTokenStore`], [`RefreshTokenStore`], [`KeyStore`]
 //! (signing keys, their private keys sealed by the engine), [`ReplayCache`] (ids accepted
-//! once) and [`SessionStore`] (signed-in browsers).
+//! once) and [`SessionStore`] (signed-in browsers). Beside them, the [`Clock`] the engine and
+//! the resource server read the time from.
 //! Each is `Send + Sync + 'static` with `&self` receivers, so one store value can serve many
 //! providers (issuers) and many tasks at once; every record carries its issuer and every
 //! lookup is scoped by it.
@@ -25,6 +26,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod clock;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -32,6 +35,8 @@ use portcullis_core::{
     AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
     PrivateKeyEnvelope, RefreshTokenRecord, SessionRecord, TokenHash, UnixTime,
 };
+
+pub use clock::{Clock, ManualClock, SystemClock};
 
 /// A store failure. The source is kept for the host's logs; the engine never shows it to
 /// a client.

@@ -32,7 +32,6 @@ mod client_certificate;
 mod client_documents;
 mod client_endpoint;
 mod client_keys;
-mod clock;
 mod discovery;
 mod dpop;
 mod endpoint_error;
@@ -76,7 +75,6 @@ pub use client_documents::{
 pub use client_keys::{
     FetchError, Fetched, Fetcher, FETCH_TIMEOUT, JWKS_MAX_AGE, MAX_JWKS_BYTES, REFETCH_INTERVAL,
 };
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::paths;
 pub use grants::GrantSummary;
 pub use host_routes::HostRoutes;
@@ -87,6 +85,7 @@ pub use keys::KeyError;
 pub use login::{NextStep, SessionFacts};
 pub use logout::{LogoutOutcome, PendingLogout};
 pub use mount::{IssuerMount, MountError};
+pub use portcullis_store::{Clock, ManualClock, SystemClock};
 pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError};
 pub use registration::{RegistrationHook, RegistrationPolicy};
 pub use server_limits::ServerLimits;

@@ -14,11 +14,11 @@ use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
 use crate::client_documents::{ClientIdMetadataDocuments, DocumentCache};
 use crate::client_keys::{ClientKeyCache, Fetcher};
-use crate::clock::{Clock, SystemClock};
 use crate::key_ring::KeyRing;
 use crate::registration::RegistrationPolicy;
 use crate::signer::JwsSigner;
 use crate::stores::Stores;
+use portcullis_store::{Clock, SystemClock};
 
 /// Why a provider could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! Where the engine reads the time: injected, so tests control it.
+//! Where the engine and the resource server read the time: injected, so tests control it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,0 +1,115 @@
+//! What a valid access token says: the claims of a JWT access token (RFC 9068 §2.2) or the
+//! members of an active introspection response (RFC 7662 §2.2), which share their names.
+
+use portcullis_core::{Confirmation, ScopeSet, UnixTime};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+/// A validated access token's claims.
+///
+/// Read from JSON by their registered names (RFC 7519 §4.1, RFC 9068 §2.2, RFC 7662 §2.2,
+/// RFC 7800 §3.1); `aud` may be one string or an array (RFC 7519 §4.1.3). A token without
+/// `iss` or `exp` is not accepted: an API cannot tell whose it is or how long it lives.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TokenClaims {
+    /// `iss`: the authorization server that issued it.
+    #[serde(rename = "iss")]
+    pub issuer: String,
+    /// `sub`: the resource owner, or the client for a client-credentials token.
+    #[serde(rename = "sub", default)]
+    pub subject: Option<String>,
+    /// `client_id`: the client the token was issued to.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// `aud`: the resources the token is meant for.
+    #[serde(rename = "aud", default, deserialize_with = "one_or_many")]
+    pub audience: Vec<String>,
+    /// `scope`: what the token allows.
+    #[serde(default)]
+    pub scope: ScopeSet,
+    /// `exp`: when it expires.
+    #[serde(rename = "exp")]
+    pub expires_at: UnixTime,
+    /// `iat`: when it was issued.
+    #[serde(rename = "iat", default)]
+    pub issued_at: Option<UnixTime>,
+    /// `nbf`: not before.
+    #[serde(rename = "nbf", default)]
+    pub not_before: Option<UnixTime>,
+    /// `auth_time`: when the user last authenticated (RFC 9068 §2.2.1, RFC 9470 §6.1).
+    #[serde(default)]
+    pub auth_time: Option<UnixTime>,
+    /// `acr`: the authentication context class of that authentication (RFC 9470 §6.1).
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// `cnf`: the key or certificate the token's holder must prove (RFC 7800 §3.1,
+    /// RFC 9449 §6, RFC 8705 §3). `None` (or empty) for a bearer token.
+    #[serde(rename = "cnf", default)]
+    pub confirmation: Option<Confirmation>,
+    /// `jti`: the token's identifier.
+    #[serde(rename = "jti", default)]
+    pub token_id: Option<String>,
+    /// Every other claim or member, as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `aud` as one string or an array of strings (RFC 7519 §4.1.3).
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(json: Value) -> Result<TokenClaims, serde_json::Error> {
+        serde_json::from_value(json)
+    }
+
+    #[test]
+    fn reads_the_registered_claims_and_keeps_the_others() {
+        let c = claims(serde_json::json!({
+            "iss": "https://as.example", "sub": "alice", "client_id": "app",
+            "aud": "https://api.example", "scope": "write read", "exp": 2000, "iat": 1000,
+            "nbf": 1000, "auth_time": 900, "acr": "mfa", "jti": "t1",
+            "cnf": {"jkt": "abc"}, "tenant": "t-7"
+        }))
+        .unwrap();
+        assert_eq!(c.issuer, "https://as.example");
+        assert_eq!(c.subject.as_deref(), Some("alice"));
+        assert_eq!(c.client_id.as_deref(), Some("app"));
+        assert_eq!(c.audience, ["https://api.example"]);
+        assert!(c.scope.contains("read") && c.scope.contains("write"));
+        assert_eq!(c.expires_at, UnixTime::from_secs(2000));
+        assert_eq!(c.issued_at, Some(UnixTime::from_secs(1000)));
+        assert_eq!(c.not_before, Some(UnixTime::from_secs(1000)));
+        assert_eq!(c.auth_time, Some(UnixTime::from_secs(900)));
+        assert_eq!(c.acr.as_deref(), Some("mfa"));
+        assert_eq!(c.token_id.as_deref(), Some("t1"));
+        assert_eq!(c.confirmation.unwrap().jkt.as_deref(), Some("abc"));
+        assert_eq!(c.extra.get("tenant"), Some(&Value::from("t-7")));
+        assert!(!c.extra.contains_key("iss"));
+    }
+
+    #[test]
+    fn audience_may_be_an_array() {
+        let c = claims(serde_json::json!({"iss": "i", "exp": 1, "aud": ["a", "b"]})).unwrap();
+        assert_eq!(c.audience, ["a", "b"]);
+    }
+
+    #[test]
+    fn issuer_and_expiry_are_required() {
+        assert!(claims(serde_json::json!({"exp": 1})).is_err());
+        assert!(claims(serde_json::json!({"iss": "i"})).is_err());
+    }
+}
