@@ -13,11 +13,15 @@
 
 mod claims;
 mod http_client;
+mod jwt;
+pub mod keys;
 mod token_error;
 mod validator;
 
 pub use claims::TokenClaims;
 pub use http_client::HttpClient;
+pub use jwt::{JwtValidator, DEFAULT_ALGORITHMS, DEFAULT_CLOCK_SKEW, MAX_JWT_BYTES};
+pub use keys::IssuerKeys;
 pub use portcullis_store::{Clock, ManualClock, SystemClock};
 pub use token_error::{TokenError, UpstreamError};
 pub use validator::TokenValidator;
