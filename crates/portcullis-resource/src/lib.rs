@@ -15,6 +15,8 @@ mod claims;
 mod http_client;
 mod jwt;
 pub mod keys;
+#[cfg(feature = "reqwest")]
+mod reqwest_client;
 mod token_error;
 mod validator;
 
@@ -23,5 +25,7 @@ pub use http_client::HttpClient;
 pub use jwt::{JwtValidator, DEFAULT_ALGORITHMS, DEFAULT_CLOCK_SKEW, MAX_JWT_BYTES};
 pub use keys::IssuerKeys;
 pub use portcullis_store::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "reqwest")]
+pub use reqwest_client::{ReqwestClient, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT};
 pub use token_error::{TokenError, UpstreamError};
 pub use validator::TokenValidator;
