@@ -37,6 +37,8 @@ struct Canned {
     documents: Mutex<HashMap<String, (Value, Option<&'static str>)>>,
     requests: AtomicUsize,
     down: AtomicBool,
+    /// Answers wait while the test holds it.
+    held: tokio::sync::Mutex<()>,
 }
 
 impl Canned {
@@ -58,6 +60,7 @@ impl HttpClient for Canned {
         self.requests.fetch_add(1, Ordering::SeqCst);
         // Lets concurrent validations run into the fetch in progress.
         tokio::task::yield_now().await;
+        drop(self.held.lock().await);
         if self.down.load(Ordering::SeqCst) {
             return Err(UpstreamError::new("connection refused"));
         }
@@ -657,6 +660,33 @@ async fn concurrent_misses_share_one_fetch() {
         }
     }
     assert_eq!(fake.http.requests(), 2, "one discovery, one JWKS");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn stale_keys_serve_while_they_are_fetched_again() {
+    let fake = Fake::new();
+    let v = Arc::new(fake.validator());
+    let token = fake.token(|c| c["exp"] = (T0 + 1000).into());
+    v.validate(&token, NOW).await.unwrap();
+    let stale = NOW.plus(Duration::from_secs(300));
+    let held = fake.http.held.lock().await;
+    let fetching = tokio::spawn({
+        let (v, token) = (v.clone(), token.clone());
+        async move { v.validate(&token, stale).await }
+    });
+    while fake.http.requests() < 3 {
+        tokio::task::yield_now().await;
+    }
+    // The fetch hangs; another request does not wait for it (a bound, not a sleep: the
+    // validation returns at once, or never).
+    tokio::time::timeout(Duration::from_secs(10), v.validate(&token, stale))
+        .await
+        .expect("stale keys serve at once")
+        .unwrap();
+    assert!(!fetching.is_finished());
+    drop(held);
+    fetching.await.unwrap().unwrap();
+    assert_eq!(fake.http.requests(), 3);
 }
 
 #[tokio::test]
