@@ -3,34 +3,15 @@
 //! server that never answers.
 #![cfg(feature = "reqwest")]
 
+#[path = "../../portcullis/tests/common/loopback.rs"]
+mod loopback;
+
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
+use loopback::serve;
 use portcullis_resource::{HttpClient, ReqwestClient};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
-/// Serves `response` (status line, headers and body) to every connection; never answers
-/// when it is `None`.
-async fn serve(response: Option<String>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let response = response.clone();
-            tokio::spawn(async move {
-                let _ = socket.read(&mut [0u8; 4096]).await;
-                match response {
-                    Some(r) => drop(socket.write_all(r.as_bytes()).await),
-                    None => tokio::time::sleep(Duration::from_secs(10)).await,
-                }
-            });
-        }
-    });
-    format!("http://{addr}/jwks")
-}
 
 fn get(url: &str) -> Request<Bytes> {
     Request::get(url).body(Bytes::new()).unwrap()
