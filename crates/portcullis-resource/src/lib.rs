@@ -13,6 +13,7 @@
 
 mod claims;
 mod http_client;
+mod jws_type;
 mod jwt;
 pub mod keys;
 #[cfg(feature = "reqwest")]
@@ -22,6 +23,7 @@ mod validator;
 
 pub use claims::TokenClaims;
 pub use http_client::HttpClient;
+pub use jws_type::is_jws_type;
 pub use jwt::{JwtValidator, DEFAULT_ALGORITHMS, DEFAULT_CLOCK_SKEW, MAX_JWT_BYTES};
 pub use keys::IssuerKeys;
 pub use portcullis_store::{Clock, ManualClock, SystemClock};
