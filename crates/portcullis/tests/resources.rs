@@ -12,6 +12,7 @@ use http::StatusCode;
 use portcullis::core::{
     verify_compact, Algorithm, JwkSet, Policy, Resource, ScopeSet, TokenFormat,
 };
+use portcullis::{Approval, Clock};
 use portcullis_store_memory::MemoryStore;
 use serde_json::{json, Value};
 
@@ -256,4 +257,157 @@ async fn client_credentials_for_a_resource_and_admin_only_for_its_clients() {
         (json!("service"), json!("service"))
     );
     assert!(claims.get("auth_time").is_none());
+}
+
+// Power that fades (issue 17, point 7): `payment` lives 5 minutes from the user's login,
+// `read` as long as the grant; no refresh brings `payment` back, a new login does.
+
+const PAYMENTS: &str = "https://payments.example/";
+const SHOP: Option<(&str, &str)> = Some(("shop", SECRET));
+
+/// A provider with the `shop` client, allowed `payment read`, and the payments API, which
+/// takes JWT access tokens.
+async fn shop() -> Harness {
+    let mut policy = Policy::default();
+    policy.resources = vec![Resource {
+        uri: PAYMENTS.into(),
+        scopes: ScopeSet::parse("payment read").unwrap(),
+        token_format: TokenFormat::Jwt,
+        clients: None,
+    }];
+    policy.scope_lifetimes = BTreeMap::from([("payment".to_owned(), Duration::from_secs(300))]);
+    let h = Harness::on_store(Arc::new(MemoryStore::new()), ISSUER, policy).await;
+    let mut shop = web_client().with_allowed_scopes(ScopeSet::parse("payment read").unwrap());
+    shop.id = "shop".into();
+    h.provider.register_client(&shop).await.unwrap();
+    h
+}
+
+/// Alice signs in now and consents to `payment read` for the shop, for the resources `uris`;
+/// the tokens the shop gets for them.
+async fn shop_login(h: &Harness, uris: &[&str]) -> Value {
+    let q = format!(
+        "response_type=code&client_id=shop&redirect_uri={}&scope=payment+read&state=st&code_challenge={}&code_challenge_method=S256{}",
+        enc(WEB_REDIRECT),
+        challenge(VERIFIER),
+        resource_params(uris)
+    );
+    let pending = h.pending(&q).await;
+    let signed_in = Approval::new("alice", h.clock.now(), pending.scopes().clone());
+    let r = h.provider.approve(pending, signed_in).await;
+    let code = query_param(location(&r).as_str(), "code").unwrap();
+    let body = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}{}",
+        enc(WEB_REDIRECT),
+        resource_params(uris)
+    );
+    let (status, tokens, _) = h.token(&body, SHOP).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
+/// Refreshes the shop's `tokens` with `extra` parameters; the new tokens, the refresh token
+/// carried over when it did not rotate.
+async fn shop_refresh(h: &Harness, tokens: &Value, extra: &str) -> Value {
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={}{extra}",
+        tokens["refresh_token"].as_str().unwrap()
+    );
+    let (status, mut refreshed, _) = h.token(&body, SHOP).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    if refreshed.get("refresh_token").is_none() {
+        refreshed["refresh_token"] = tokens["refresh_token"].clone();
+    }
+    refreshed
+}
+
+/// Whether the shop's access token is active, and its scope, as introspection sees it.
+async fn shop_introspect(h: &Harness, tokens: &Value) -> (Value, Value) {
+    let at = tokens["access_token"].as_str().unwrap();
+    let (_, body, _) = h
+        .post(Endpoint::Introspect, &format!("token={at}"), SHOP)
+        .await;
+    (body["active"].clone(), body["scope"].clone())
+}
+
+#[tokio::test]
+async fn a_faded_scope_stays_faded_across_refreshes_until_a_new_login() {
+    let h = shop().await;
+    let first = shop_login(&h, &[]).await;
+    assert_eq!(first["scope"], "payment read");
+    assert_eq!(
+        shop_introspect(&h, &first).await,
+        (json!(true), json!("payment read"))
+    );
+    // Six minutes after the login `payment` has faded: a refresh does not bring it back,
+    // even asked for by name; `read` keeps being issued, and the token response says what
+    // the token carries (RFC 6749 §5.1).
+    h.clock.advance(360);
+    let mut tokens = first.clone();
+    for extra in ["", "&scope=payment+read", "", ""] {
+        tokens = shop_refresh(&h, &tokens, extra).await;
+        assert_eq!(tokens["scope"], "read", "{extra}");
+        assert_eq!(tokens["expires_in"], 3600);
+        assert_eq!(
+            shop_introspect(&h, &tokens).await,
+            (json!(true), json!("read"))
+        );
+        h.clock.advance(1200);
+    }
+    // A new login restores it, in a family of its own: the old one stays faded.
+    let again = shop_login(&h, &[]).await;
+    assert_eq!(again["scope"], "payment read");
+    assert_eq!(
+        shop_introspect(&h, &again).await,
+        (json!(true), json!("payment read"))
+    );
+    let refreshed = shop_refresh(&h, &again, "").await;
+    assert_eq!(
+        shop_introspect(&h, &refreshed).await,
+        (json!(true), json!("payment read"))
+    );
+    let old_family = shop_refresh(&h, &tokens, "").await;
+    assert_eq!(old_family["scope"], "read");
+}
+
+#[tokio::test]
+async fn a_jwt_access_token_lives_no_longer_than_its_scopes_counted_from_the_login() {
+    let h = shop().await;
+    let tokens = shop_login(&h, &[PAYMENTS]).await;
+    let jwt = |t: &Value| t["access_token"].as_str().unwrap().to_owned();
+    let (_, claims) = jwt_claims(&h, &jwt(&tokens)).await;
+    assert_eq!(
+        (&claims["scope"], &claims["auth_time"], &claims["exp"]),
+        (&json!("payment read"), &json!(T0), &json!(T0 + 300))
+    );
+    // Four minutes in, a refresh gets `payment` for what is left of its five minutes.
+    h.clock.advance(240);
+    let tokens = shop_refresh(&h, &tokens, "").await;
+    let (_, claims) = jwt_claims(&h, &jwt(&tokens)).await;
+    assert_eq!(
+        (&claims["scope"], &claims["auth_time"], &claims["exp"]),
+        (&json!("payment read"), &json!(T0), &json!(T0 + 300))
+    );
+    assert_eq!(tokens["expires_in"], 60);
+    // Past them, a JWT without `payment`, for the token's whole hour (RFC 9068 §2.2.1:
+    // `auth_time` still the login's, for a resource server's step-up check, RFC 9470).
+    h.clock.advance(120);
+    let tokens = shop_refresh(&h, &tokens, "").await;
+    assert_eq!(
+        (&tokens["scope"], &tokens["expires_in"]),
+        (&json!("read"), &json!(3600))
+    );
+    let (_, claims) = jwt_claims(&h, &jwt(&tokens)).await;
+    assert_eq!(
+        (&claims["scope"], &claims["auth_time"], &claims["exp"]),
+        (&json!("read"), &json!(T0), &json!(T0 + 360 + 3600))
+    );
+    let (_, intro, _) = h
+        .post(
+            Endpoint::Introspect,
+            &format!("token={}", jwt(&tokens)),
+            SHOP,
+        )
+        .await;
+    assert_eq!(intro["scope"], "read");
 }
