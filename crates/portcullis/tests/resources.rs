@@ -49,9 +49,10 @@ fn resource_params(uris: &[&str]) -> String {
         .collect()
 }
 
-async fn code_with_resources(h: &Harness, scope: &str, uris: &[&str]) -> String {
+/// Alice, signing in now, lets `client_id` have `scope` for the resources `uris`; the code.
+async fn code_with_resources(h: &Harness, client_id: &str, scope: &str, uris: &[&str]) -> String {
     let q = format!(
-        "response_type=code&client_id=web&redirect_uri={}&scope={}&state=st&code_challenge={}&code_challenge_method=S256{}",
+        "response_type=code&client_id={client_id}&redirect_uri={}&scope={}&state=st&code_challenge={}&code_challenge_method=S256{}",
         enc(WEB_REDIRECT),
         enc(scope),
         challenge(VERIFIER),
@@ -59,17 +60,24 @@ async fn code_with_resources(h: &Harness, scope: &str, uris: &[&str]) -> String 
     );
     let pending = h.pending(&q).await;
     assert_eq!(pending.scopes().to_string(), scope);
-    let r = h.provider.approve(pending, approval("alice", scope)).await;
+    let signed_in = Approval::new("alice", h.clock.now(), pending.scopes().clone());
+    let r = h.provider.approve(pending, signed_in).await;
     query_param(location(&r).as_str(), "code").unwrap()
 }
 
-async fn exchange(h: &Harness, code: &str, uris: &[&str]) -> (StatusCode, Value) {
+/// `client` redeems `code` for the resources `uris`.
+async fn exchange(
+    h: &Harness,
+    client: Option<(&str, &str)>,
+    code: &str,
+    uris: &[&str],
+) -> (StatusCode, Value) {
     let body = format!(
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}{}",
         enc(WEB_REDIRECT),
         resource_params(uris)
     );
-    let (s, j, _) = h.token(&body, WEB).await;
+    let (s, j, _) = h.token(&body, client).await;
     (s, j)
 }
 
@@ -121,9 +129,9 @@ async fn unknown_or_disallowed_resources_are_invalid_target() {
 #[tokio::test]
 async fn a_resource_gets_an_audience_restricted_jwt_access_token() {
     let h = harness().await;
-    let code = code_with_resources(&h, "read write", &[API, REPORTS]).await;
+    let code = code_with_resources(&h, "web", "read write", &[API, REPORTS]).await;
     // Ask for the API only: a JWT for it, carrying only the scopes it understands.
-    let (status, tokens) = exchange(&h, &code, &[API]).await;
+    let (status, tokens) = exchange(&h, WEB, &code, &[API]).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let at = tokens["access_token"].as_str().unwrap();
     let (typ, claims) = jwt_claims(&h, at).await;
@@ -176,7 +184,8 @@ async fn a_resource_gets_an_audience_restricted_jwt_access_token() {
     );
     let (status, body) = exchange(
         &h,
-        &code_with_resources(&h, "read", &[REPORTS]).await,
+        WEB,
+        &code_with_resources(&h, "web", "read", &[REPORTS]).await,
         &[API],
     )
     .await;
@@ -189,8 +198,8 @@ async fn a_resource_gets_an_audience_restricted_jwt_access_token() {
 #[tokio::test]
 async fn other_resources_cannot_introspect_a_token_for_someone_else() {
     let h = harness().await;
-    let code = code_with_resources(&h, "read", &[REPORTS]).await;
-    let (_, tokens) = exchange(&h, &code, &[]).await;
+    let code = code_with_resources(&h, "web", "read", &[REPORTS]).await;
+    let (_, tokens) = exchange(&h, WEB, &code, &[]).await;
     let at = tokens["access_token"].as_str().unwrap();
     // The service client is not in the audience (nor the token's client).
     let (_, body, _) = h
@@ -283,25 +292,11 @@ async fn shop() -> Harness {
     h
 }
 
-/// Alice signs in now and consents to `payment read` for the shop, for the resources `uris`;
-/// the tokens the shop gets for them.
+/// Alice signs in now and lets the shop have `payment read` for the resources `uris`; the
+/// shop's tokens.
 async fn shop_login(h: &Harness, uris: &[&str]) -> Value {
-    let q = format!(
-        "response_type=code&client_id=shop&redirect_uri={}&scope=payment+read&state=st&code_challenge={}&code_challenge_method=S256{}",
-        enc(WEB_REDIRECT),
-        challenge(VERIFIER),
-        resource_params(uris)
-    );
-    let pending = h.pending(&q).await;
-    let signed_in = Approval::new("alice", h.clock.now(), pending.scopes().clone());
-    let r = h.provider.approve(pending, signed_in).await;
-    let code = query_param(location(&r).as_str(), "code").unwrap();
-    let body = format!(
-        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}{}",
-        enc(WEB_REDIRECT),
-        resource_params(uris)
-    );
-    let (status, tokens, _) = h.token(&body, SHOP).await;
+    let code = code_with_resources(h, "shop", "payment read", uris).await;
+    let (status, tokens) = exchange(h, SHOP, &code, uris).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     tokens
 }
