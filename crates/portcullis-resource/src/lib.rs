@@ -20,9 +20,13 @@
 #![warn(missing_docs)]
 
 mod authenticated;
+#[cfg(feature = "axum")]
+mod axum_extractors;
 mod challenge;
 mod claims;
 mod http_client;
+#[cfg(feature = "tower")]
+mod layer;
 mod metadata;
 mod presented_token;
 mod rejection;
@@ -32,9 +36,13 @@ mod token_error;
 mod validator;
 
 pub use authenticated::Authenticated;
+#[cfg(feature = "axum")]
+pub use axum_extractors::{RequireScope, RequiredScope};
 
 pub use claims::TokenClaims;
 pub use http_client::HttpClient;
+#[cfg(feature = "tower")]
+pub use layer::{ResourceServerLayer, ResourceServerService};
 pub use metadata::{ProtectedResourceMetadata, WELL_KNOWN_PATH};
 pub use portcullis_core::TokenScheme;
 pub use portcullis_store::{Clock, ManualClock, SystemClock};

@@ -6,71 +6,22 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use common::*;
 use http::{Request, StatusCode};
 use portcullis_core::{
-    certificate_thumbprint, Algorithm, CertificateChain, ClientCertificate, DpopNonces, DpopPolicy,
-    Issuer, SigningKey, TokenHash, TokenScheme, UnixTime,
+    certificate_thumbprint, CertificateChain, ClientCertificate, DpopNonces, DpopPolicy, Issuer,
+    TokenHash, TokenScheme, UnixTime,
 };
 use portcullis_resource::Clock;
 use portcullis_store::{ReplayCache, ReplayNamespace, ReplayOutcome, StoreError, StoreResult};
-use ring::digest::{digest, SHA256};
-use ring::rand::SystemRandom;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const RM: &str = "resource_metadata=\"https://api.example/.well-known/oauth-protected-resource\"";
 const ALGS: &str = "algs=\"RS256 PS256 ES256 EdDSA\"";
-
-/// A client's DPoP key (RFC 9449 §4.2).
-struct Holder {
-    key: SigningKey,
-}
-
-fn fresh_jti() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("jti-{}", NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-impl Holder {
-    fn new() -> Self {
-        let key = SigningKey::generate("dpop", Algorithm::ES256, &SystemRandom::new()).unwrap();
-        Self { key }
-    }
-
-    fn jkt(&self) -> String {
-        self.key.public_jwk().thumbprint().unwrap()
-    }
-
-    /// A proof for `GET https://api.example/items` with `token` now, edited by `edit`.
-    fn proof_with(&self, now: UnixTime, token: &str, edit: impl FnOnce(&mut Value)) -> String {
-        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.key.public_jwk()});
-        let mut claims = json!({
-            "jti": fresh_jti(),
-            "htm": "GET",
-            "htu": "https://api.example/items",
-            "iat": now.secs(),
-            "ath": URL_SAFE_NO_PAD.encode(digest(&SHA256, token.as_bytes())),
-        });
-        edit(&mut claims);
-        let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
-        let input = format!("{}.{}", b64(&header), b64(&claims));
-        let sig = self
-            .key
-            .sign(input.as_bytes(), &SystemRandom::new())
-            .unwrap();
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
-    }
-
-    fn proof(&self, now: UnixTime, token: &str) -> String {
-        self.proof_with(now, token, |_| {})
-    }
-}
 
 /// `GET /items` with the `DPoP` scheme, `token` and `proof`.
 fn dpop_request(token: &str, proof: &str) -> Request<()> {

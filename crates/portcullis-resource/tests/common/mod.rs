@@ -3,20 +3,23 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
-use portcullis_core::{Issuer, TokenHash, UnixTime};
+use portcullis_core::{Algorithm, Issuer, SigningKey, TokenHash, UnixTime};
 use portcullis_resource::{
     Authenticated, ManualClock, Rejection, ResourceServer, ResourceServerBuilder, TokenClaims,
     TokenError, TokenValidator, UpstreamError,
 };
 use portcullis_store::{ReplayCache, ReplayNamespace, ReplayOutcome, StoreResult};
 use portcullis_store_memory::MemoryStore;
+use ring::digest::{digest, SHA256};
+use ring::rand::SystemRandom;
 use serde_json::{json, Value};
 
 pub const RESOURCE: &str = "https://api.example";
@@ -208,4 +211,49 @@ pub fn assert_refusal(
     assert_eq!(error_code(response).as_deref(), error);
     assert_eq!(challenges(response), expected);
     assert_eq!(response.headers()["cache-control"], "no-store");
+}
+
+/// A client's DPoP key (RFC 9449 §4.2).
+pub struct Holder {
+    key: SigningKey,
+}
+
+pub fn fresh_jti() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("jti-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+impl Holder {
+    pub fn new() -> Self {
+        let key = SigningKey::generate("dpop", Algorithm::ES256, &SystemRandom::new()).unwrap();
+        Self { key }
+    }
+
+    pub fn jkt(&self) -> String {
+        self.key.public_jwk().thumbprint().unwrap()
+    }
+
+    /// A proof for `GET https://api.example/items` with `token` now, edited by `edit`.
+    pub fn proof_with(&self, now: UnixTime, token: &str, edit: impl FnOnce(&mut Value)) -> String {
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.key.public_jwk()});
+        let mut claims = json!({
+            "jti": fresh_jti(),
+            "htm": "GET",
+            "htu": "https://api.example/items",
+            "iat": now.secs(),
+            "ath": URL_SAFE_NO_PAD.encode(digest(&SHA256, token.as_bytes())),
+        });
+        edit(&mut claims);
+        let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+        let input = format!("{}.{}", b64(&header), b64(&claims));
+        let sig = self
+            .key
+            .sign(input.as_bytes(), &SystemRandom::new())
+            .unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+
+    pub fn proof(&self, now: UnixTime, token: &str) -> String {
+        self.proof_with(now, token, |_| {})
+    }
 }
