@@ -34,15 +34,12 @@
 //! }
 //! ```
 
-use std::marker::PhantomData;
-use std::ops::Deref;
-
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 
-use crate::{Authenticated, Forbidden, Rejection, Unauthenticated};
+use crate::{Authenticated, Forbidden, Rejection, RequireScope, RequiredScope, Unauthenticated};
 
 /// Without the layer no request is authenticated: a server fault, not the client's.
 const NO_LAYER: (StatusCode, &str) = (
@@ -64,36 +61,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     }
 }
 
-/// A scope a route requires, named by a type: `struct Payments; impl RequiredScope for
-/// Payments { const SCOPE: &'static str = "payments"; }`.
-pub trait RequiredScope: Send + Sync + 'static {
-    /// The scopes, space-separated.
-    const SCOPE: &'static str;
-}
-
-/// An authenticated request whose token carries `T`'s scope; 403 `insufficient_scope`
-/// otherwise (RFC 6750 §3.1). Dereferences to the [`Authenticated`] request.
-#[derive(Debug, Clone)]
-pub struct RequireScope<T> {
-    authenticated: Authenticated,
-    scope: PhantomData<T>,
-}
-
-impl<T> RequireScope<T> {
-    /// The authenticated request.
-    pub fn into_inner(self) -> Authenticated {
-        self.authenticated
-    }
-}
-
-impl<T> Deref for RequireScope<T> {
-    type Target = Authenticated;
-
-    fn deref(&self) -> &Authenticated {
-        &self.authenticated
-    }
-}
-
 impl<S: Send + Sync, T: RequiredScope> FromRequestParts<S> for RequireScope<T> {
     type Rejection = Response;
 
@@ -101,13 +68,7 @@ impl<S: Send + Sync, T: RequiredScope> FromRequestParts<S> for RequireScope<T> {
         let authenticated = Authenticated::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        authenticated
-            .require_scope(T::SCOPE)
-            .map_err(IntoResponse::into_response)?;
-        Ok(Self {
-            authenticated,
-            scope: PhantomData,
-        })
+        RequireScope::check(authenticated).map_err(IntoResponse::into_response)
     }
 }
 

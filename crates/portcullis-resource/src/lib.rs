@@ -19,6 +19,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "actix")]
+mod actix_extractors;
 mod authenticated;
 #[cfg(feature = "axum")]
 mod axum_extractors;
@@ -30,15 +32,16 @@ mod layer;
 mod metadata;
 mod presented_token;
 mod rejection;
+#[cfg(any(feature = "axum", feature = "actix"))]
+mod required_scope;
 mod resource_server;
 mod sender_constraint;
 mod token_error;
 mod validator;
 
+#[cfg(feature = "actix")]
+pub use actix_extractors::protected_resource_metadata;
 pub use authenticated::Authenticated;
-#[cfg(feature = "axum")]
-pub use axum_extractors::{RequireScope, RequiredScope};
-
 pub use claims::TokenClaims;
 pub use http_client::HttpClient;
 #[cfg(feature = "tower")]
@@ -47,6 +50,8 @@ pub use metadata::{ProtectedResourceMetadata, WELL_KNOWN_PATH};
 pub use portcullis_core::TokenScheme;
 pub use portcullis_store::{Clock, ManualClock, SystemClock};
 pub use rejection::{Forbidden, Rejection, Unauthenticated};
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub use required_scope::{RequireScope, RequiredScope};
 pub use resource_server::{ResourceServer, ResourceServerBuilder, ResourceServerError};
 pub use token_error::{TokenError, UpstreamError};
 pub use validator::TokenValidator;

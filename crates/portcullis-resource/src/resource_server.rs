@@ -95,6 +95,16 @@ impl ResourceServer {
         &self.inner.metadata_location.url
     }
 
+    /// The paths the metadata document is served at (RFC 9728 §3.1): the well-known path
+    /// followed by the resource's path, and the bare well-known path when it differs.
+    pub fn metadata_paths(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .metadata_location
+            .paths
+            .iter()
+            .map(String::as_str)
+    }
+
     /// Whether `path` is where the metadata document is served (RFC 9728 §3.1: the
     /// well-known path followed by the resource's path; also the bare well-known path).
     pub fn is_metadata_path(&self, path: &str) -> bool {
