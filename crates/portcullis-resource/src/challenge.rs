@@ -32,8 +32,8 @@ pub(crate) struct ChallengeParams<'a> {
 }
 
 impl ChallengeContext {
-    /// The schemes to challenge with: `scheme` if given and accepted, else every accepted one
-    /// (RFC 9449 §7.1 shows both when a request names neither).
+    /// The schemes whose challenge carries the error: `scheme` if given and accepted, else
+    /// every accepted one (RFC 9449 §7.2: the scheme of the attempt when it is unambiguous).
     pub(crate) fn schemes(&self, scheme: Option<TokenScheme>) -> Vec<TokenScheme> {
         let accepted = |s: &TokenScheme| match s {
             TokenScheme::Bearer => self.bearer,

@@ -103,10 +103,11 @@ impl Unauthenticated {
         }
     }
 
-    /// The response: the status, a challenge per scheme (the scheme the token came with or
-    /// is bound to; every accepted one when none is known), `DPoP-Nonce` when the server has
-    /// nonces and a `DPoP` challenge is given, `Cache-Control: no-store`, and a JSON body
-    /// with the error (none when no token was sent).
+    /// The response: the status, a challenge per accepted scheme (RFC 9110 §11.6.1), the
+    /// error in the challenge of the scheme the token came with or is bound to, or in every
+    /// one when that is ambiguous (RFC 9449 §7.2); `DPoP-Nonce` when the server has nonces
+    /// (RFC 9449 §9); `Cache-Control: no-store`; and a JSON body with the error (none when
+    /// no token was sent).
     pub fn to_response(&self) -> Response<Bytes> {
         let (acr_values, max_age) = match &self.reason {
             Reason::InsufficientUserAuthentication {
@@ -122,18 +123,25 @@ impl Unauthenticated {
             max_age,
             ..Default::default()
         };
-        let schemes = self.context.schemes(self.scheme);
+        let erring = self.context.schemes(self.scheme);
+        let accepted = self.context.schemes(None);
+        let bare = ChallengeParams::default();
         let mut response = error_response(self.status(), self.error_code(), self.description());
         let headers = response.headers_mut();
-        for scheme in &schemes {
+        for scheme in &accepted {
+            let params = if erring.contains(scheme) {
+                &params
+            } else {
+                &bare
+            };
             append(
                 headers,
                 WWW_AUTHENTICATE,
-                &self.context.render(*scheme, &params),
+                &self.context.render(*scheme, params),
             );
         }
         if let Some(nonce) = self.dpop_nonce.as_deref() {
-            if schemes.contains(&TokenScheme::Dpop) {
+            if accepted.contains(&TokenScheme::Dpop) {
                 append(headers, DPOP_NONCE, nonce);
             }
         }

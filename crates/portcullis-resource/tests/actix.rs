@@ -56,11 +56,16 @@ async fn the_extractor_authenticates_from_the_app_data() {
         .get_all("www-authenticate")
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
+    // RFC 9449 §7.2, Figure 18: the error in the Bearer challenge, DPoP offered too.
     assert_eq!(
         challenges,
-        [format!(
-            "Bearer error=\"invalid_token\", error_description=\"the token is not valid\", {RM}"
-        )]
+        [
+            format!(
+                "Bearer error=\"invalid_token\", error_description=\"the token is not valid\", \
+                 {RM}"
+            ),
+            format!("DPoP algs=\"RS256 PS256 ES256 EdDSA\", {RM}"),
+        ]
     );
     let body: Value = serde_json::from_slice(&to_bytes(r.into_body()).await.unwrap()).unwrap();
     assert_eq!(body["error"], "invalid_token");

@@ -186,11 +186,14 @@ async fn a_step_up_route_answers_insufficient_user_authentication() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         challenge(&r),
-        [format!(
-            "Bearer error=\"insufficient_user_authentication\", error_description=\"a stronger \
-             or more recent authentication is required\", acr_values=\"mfa\", max_age=\"300\", \
-             {RM}"
-        )]
+        [
+            format!(
+                "Bearer error=\"insufficient_user_authentication\", error_description=\"a \
+                 stronger or more recent authentication is required\", acr_values=\"mfa\", \
+                 max_age=\"300\", {RM}"
+            ),
+            format!("DPoP algs=\"RS256 PS256 ES256 EdDSA\", {RM}"),
+        ]
     );
     let r = call(&app, req("POST", "/transfer", Some("payer"))).await;
     assert_eq!(r.status(), StatusCode::OK);

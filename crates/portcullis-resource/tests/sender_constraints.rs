@@ -48,6 +48,12 @@ fn dpop_challenge(error: &str, description: &str) -> String {
     format!("DPoP error=\"{error}\", error_description=\"{description}\", {ALGS}, {RM}")
 }
 
+/// The challenges of a server accepting both schemes when the error is the DPoP scheme's
+/// (RFC 9449 §7.2, Figure 18): a bare `Bearer` one, then the `DPoP` one with the error.
+fn both(error: &str, description: &str) -> [String; 2] {
+    [format!("Bearer {RM}"), dpop_challenge(error, description)]
+}
+
 #[tokio::test]
 async fn a_dpop_bound_token_with_its_proof_is_accepted_and_the_jti_spent_once() {
     let holder = Holder::new();
@@ -81,10 +87,7 @@ async fn a_replayed_proof_is_refused() {
         &r,
         StatusCode::UNAUTHORIZED,
         Some("invalid_dpop_proof"),
-        &[&dpop_challenge(
-            "invalid_dpop_proof",
-            "the DPoP proof was used before",
-        )],
+        &both("invalid_dpop_proof", "the DPoP proof was used before"),
     );
     assert_eq!(h.replays.calls(), 2, "one replay-cache call per request");
 }
@@ -150,7 +153,7 @@ async fn a_proof_for_another_request_or_token_is_invalid_dpop_proof() {
             &r,
             StatusCode::UNAUTHORIZED,
             Some("invalid_dpop_proof"),
-            &[&dpop_challenge("invalid_dpop_proof", description)],
+            &both("invalid_dpop_proof", description),
         );
     }
     assert_eq!(h.replays.calls(), 0);
@@ -176,10 +179,10 @@ async fn the_scheme_must_match_the_binding() {
         &r,
         StatusCode::UNAUTHORIZED,
         Some("invalid_token"),
-        &[&dpop_challenge(
+        &both(
             "invalid_token",
             "the access token is DPoP-bound: present it with the DPoP scheme and a proof",
-        )],
+        ),
     );
     let r = h
         .refused(dpop_request("plain", &holder.proof(now, "plain")))
@@ -188,10 +191,10 @@ async fn the_scheme_must_match_the_binding() {
         &r,
         StatusCode::UNAUTHORIZED,
         Some("invalid_token"),
-        &[&dpop_challenge(
+        &both(
             "invalid_token",
             "the access token is not DPoP-bound: present it with the Bearer scheme",
-        )],
+        ),
     );
     let thief = Holder::new();
     let r = h
@@ -201,10 +204,10 @@ async fn the_scheme_must_match_the_binding() {
         &r,
         StatusCode::UNAUTHORIZED,
         Some("invalid_token"),
-        &[&dpop_challenge(
+        &both(
             "invalid_token",
             "the DPoP proof's key is not the one the access token is bound to",
-        )],
+        ),
     );
     assert_eq!(h.replays.calls(), 0);
     let a = h
@@ -226,6 +229,28 @@ async fn challenges_name_the_schemes_accepted() {
         StatusCode::UNAUTHORIZED,
         None,
         &[&format!("Bearer {RM}"), &format!("DPoP {ALGS}, {RM}")],
+    );
+
+    // RFC 9449 §7.2, Figure 19: an ambiguous attempt has the error in both challenges.
+    let r = h
+        .refused(get(
+            "/items",
+            &[
+                ("authorization", "Bearer plain"),
+                ("authorization", "DPoP plain"),
+            ],
+        ))
+        .await;
+    let error = "error=\"invalid_request\", \
+                 error_description=\"more than one Authorization header\"";
+    assert_refusal(
+        &r,
+        StatusCode::BAD_REQUEST,
+        Some("invalid_request"),
+        &[
+            format!("Bearer {error}, {RM}"),
+            format!("DPoP {error}, {ALGS}, {RM}"),
+        ],
     );
 
     let bearer_only = Harness::new(Tokens::default().valid("plain", claims("read")));
@@ -288,10 +313,10 @@ async fn the_server_nonce_is_required_when_configured() {
         &r,
         StatusCode::UNAUTHORIZED,
         Some("use_dpop_nonce"),
-        &[&dpop_challenge(
+        &both(
             "use_dpop_nonce",
             "the DPoP proof must carry the server's nonce",
-        )],
+        ),
     );
     let nonce = r.headers()["dpop-nonce"].to_str().unwrap().to_owned();
     let wrong = holder.proof_with(now, "bound", |c| c["nonce"] = json!("not-the-nonce"));

@@ -201,14 +201,15 @@ pub fn error_code(response: &Response<Bytes>) -> Option<String> {
 }
 
 /// Asserts `response`'s status, `error` and exact challenges, and that it is not cached.
-pub fn assert_refusal(
+pub fn assert_refusal<S: AsRef<str>>(
     response: &Response<Bytes>,
     status: StatusCode,
     error: Option<&str>,
-    expected: &[&str],
+    expected: &[S],
 ) {
     assert_eq!(response.status(), status);
     assert_eq!(error_code(response).as_deref(), error);
+    let expected: Vec<&str> = expected.iter().map(AsRef::as_ref).collect();
     assert_eq!(challenges(response), expected);
     assert_eq!(response.headers()["cache-control"], "no-store");
 }
