@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderMap;
 use portcullis_core::{TokenScheme, UnixTime};
 
 use crate::challenge::ChallengeContext;
@@ -17,6 +18,7 @@ pub struct Authenticated {
     claims: TokenClaims,
     scheme: TokenScheme,
     at: UnixTime,
+    response_headers: HeaderMap,
     context: Arc<ChallengeContext>,
 }
 
@@ -25,12 +27,14 @@ impl Authenticated {
         claims: TokenClaims,
         scheme: TokenScheme,
         at: UnixTime,
+        response_headers: HeaderMap,
         context: Arc<ChallengeContext>,
     ) -> Self {
         Self {
             claims,
             scheme,
             at,
+            response_headers,
             context,
         }
     }
@@ -53,6 +57,14 @@ impl Authenticated {
     /// When the request was authenticated (the clock's time).
     pub fn authenticated_at(&self) -> UnixTime {
         self.at
+    }
+
+    /// Headers the response to this request should carry (the tower layer adds them, unless
+    /// the service set them): a fresh `DPoP-Nonce` after a DPoP proof when the server has
+    /// nonces (RFC 9449 §9), `Cache-Control: private` for a token from the query string
+    /// (RFC 6750 §2.3).
+    pub fn response_headers(&self) -> &HeaderMap {
+        &self.response_headers
     }
 
     /// Requires every scope of `scopes` (space-separated): [`Forbidden`] (403

@@ -1,8 +1,8 @@
 //! A tower [`Layer`] protecting every request of the services it wraps: it answers the RFC
 //! 9728 metadata document, authenticates each other request (the token from the
 //! `Authorization` header, or the query when [allowed]), puts the [`Authenticated`] request
-//! in the request's extensions, applies the route's guards, and answers refusals with their
-//! challenges.
+//! in the request's extensions, applies the route's guards, answers refusals with their
+//! challenges, and adds [`Authenticated::response_headers`] to the service's response.
 //!
 //! A form-body token (RFC 6750 §2.2) needs the body, which a layer does not read: call
 //! [`ResourceServer::authenticate`] with it instead.
@@ -147,8 +147,15 @@ where
             if let Err(rejection) = guard.check(&authenticated) {
                 return Ok(rejection.to_response().map(ResBody::from));
             }
+            let response_headers = authenticated.response_headers().clone();
             parts.extensions.insert(authenticated);
-            inner.call(Request::from_parts(parts, body)).await
+            let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            for (name, value) in &response_headers {
+                if !response.headers().contains_key(name) {
+                    response.headers_mut().insert(name, value.clone());
+                }
+            }
+            Ok(response)
         })
     }
 }

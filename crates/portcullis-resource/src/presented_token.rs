@@ -40,6 +40,8 @@ impl TokenLocations {
 pub(crate) struct PresentedToken {
     pub(crate) scheme: TokenScheme,
     pub(crate) token: String,
+    /// Whether it came from the query string (RFC 6750 §2.3).
+    pub(crate) from_query: bool,
 }
 
 /// Why no token could be read: `invalid_request` (RFC 6750 §3.1), challenged with the
@@ -68,6 +70,7 @@ pub(crate) fn presented_token(
         Some(AccessTokenCredentials::Token(scheme, token)) => Some(PresentedToken {
             scheme,
             token: token.to_owned(),
+            from_query: false,
         }),
         Some(AccessTokenCredentials::Malformed(scheme)) => {
             return Err(malformed("malformed Authorization header", scheme))
@@ -76,13 +79,13 @@ pub(crate) fn presented_token(
     let scheme = from_header.as_ref().map(|p| p.scheme);
     let from_body = match form_body {
         Some(body) if locations.form_body && is_form(parts) => {
-            parameter(body).map_err(|d| malformed(d, scheme))?
+            parameter(body, false).map_err(|d| malformed(d, scheme))?
         }
         _ => None,
     };
     let from_query = match parts.uri.query() {
         Some(query) if locations.query => {
-            parameter(query.as_bytes()).map_err(|d| malformed(d, scheme))?
+            parameter(query.as_bytes(), true).map_err(|d| malformed(d, scheme))?
         }
         _ => None,
     };
@@ -117,7 +120,7 @@ fn is_form(parts: &Parts) -> bool {
 }
 
 /// The `access_token` parameter of a form body or query string, sent at most once.
-fn parameter(encoded: &[u8]) -> Result<Option<PresentedToken>, &'static str> {
+fn parameter(encoded: &[u8], from_query: bool) -> Result<Option<PresentedToken>, &'static str> {
     let params = Params::parse(encoded).map_err(|_| "malformed form body or query string")?;
     if params.is_repeated(ACCESS_TOKEN) {
         return Err("access_token was sent more than once");
@@ -125,5 +128,6 @@ fn parameter(encoded: &[u8]) -> Result<Option<PresentedToken>, &'static str> {
     Ok(params.get(ACCESS_TOKEN).map(|token| PresentedToken {
         scheme: TokenScheme::Bearer,
         token: token.to_owned(),
+        from_query,
     }))
 }

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use http::header::CACHE_CONTROL;
 use http::request::Parts;
+use http::{HeaderMap, HeaderValue};
 use portcullis_core::{DpopNonces, DpopPolicy, Issuer, TokenScheme};
 use portcullis_store::{Clock, ReplayCache, SystemClock};
 use url::Url;
@@ -12,7 +14,7 @@ use crate::authenticated::Authenticated;
 use crate::challenge::ChallengeContext;
 use crate::metadata::{MetadataLocation, ProtectedResourceMetadata};
 use crate::presented_token::{presented_token, TokenLocations};
-use crate::rejection::{Reason, Rejection, Unauthenticated};
+use crate::rejection::{Reason, Rejection, Unauthenticated, DPOP_NONCE};
 use crate::sender_constraint::{check_binding, ConstraintError, DpopSettings};
 use crate::{TokenError, TokenValidator};
 
@@ -125,6 +127,9 @@ impl ResourceServer {
     /// 4. its binding proven: a DPoP-bound token with the `DPoP` scheme and its key, a
     ///    certificate-bound one over TLS with its certificate (RFC 8705 §3);
     /// 5. the proof's `jti` spent once (one replay-cache call, RFC 9449 §11.1).
+    ///
+    /// The [`Authenticated`] request names the headers its response should carry
+    /// ([`Authenticated::response_headers`]).
     pub async fn authenticate(
         &self,
         parts: &Parts,
@@ -181,25 +186,36 @@ impl ResourceServer {
                 Err(ConstraintError::Unavailable(e)) => return Err(Rejection::Unavailable(e)),
             }
         }
+        let mut response_headers = HeaderMap::new();
+        if let Some(nonce) = proof.and_then(|_| self.current_dpop_nonce()) {
+            if let Ok(value) = HeaderValue::from_str(&nonce) {
+                response_headers.insert(DPOP_NONCE, value);
+            }
+        }
+        if presented.from_query {
+            response_headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+        }
         Ok(Authenticated::new(
             claims,
             scheme,
             now,
+            response_headers,
             inner.challenges.clone(),
         ))
+    }
+
+    /// The DPoP nonce to hand out now, when the server has nonces (RFC 9449 §9).
+    fn current_dpop_nonce(&self) -> Option<String> {
+        let inner = &self.inner;
+        let nonces = inner.dpop.as_ref()?.nonces.as_ref()?;
+        Some(nonces.current(inner.clock.now()))
     }
 
     /// A refusal challenged with `scheme` (every accepted one when `None`), handing out the
     /// current DPoP nonce when the server has nonces.
     fn unauthenticated(&self, reason: Reason, scheme: Option<TokenScheme>) -> Rejection {
-        let inner = &self.inner;
-        let nonce = inner
-            .dpop
-            .as_ref()
-            .and_then(|d| d.nonces.as_ref())
-            .map(|n| n.current(inner.clock.now()));
-        Unauthenticated::new(reason, scheme, inner.challenges.clone())
-            .with_dpop_nonce(nonce)
+        Unauthenticated::new(reason, scheme, self.inner.challenges.clone())
+            .with_dpop_nonce(self.current_dpop_nonce())
             .into()
     }
 }

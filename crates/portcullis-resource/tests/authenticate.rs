@@ -197,8 +197,15 @@ async fn a_query_token_is_a_dangerous_opt_in() {
     let h = Harness::with(tokens(), |b, _| b.dangerous_allow_query_token());
     let a = h
         .authenticate(get("/items?x=1&access_token=good", &[]))
-        .await;
-    assert!(a.is_ok());
+        .await
+        .unwrap();
+    // RFC 6750 §2.3: a success for a query token is `Cache-Control: private`.
+    assert_eq!(a.response_headers()["cache-control"], "private");
+    let a = h
+        .authenticate(get("/items", &[("authorization", "Bearer good")]))
+        .await
+        .unwrap();
+    assert!(a.response_headers().is_empty());
     assert_eq!(
         h.server.metadata().bearer_methods_supported,
         ["header", "query"]

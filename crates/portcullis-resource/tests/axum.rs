@@ -222,3 +222,21 @@ async fn nested_layers_authenticate_once() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(h.replays.calls(), 1);
 }
+
+/// The layer adds the authenticated request's response headers: `Cache-Control: private`
+/// after a query token (RFC 6750 §2.3).
+#[tokio::test]
+async fn the_layer_adds_the_response_headers() {
+    let h = Harness::with(Tokens::default().valid("reader", claims("read")), |b, _| {
+        b.dangerous_allow_query_token()
+    });
+    let app = Router::new()
+        .route("/me", get_route(whoami))
+        .layer(h.server.layer());
+    let r = call(&app, req("GET", "/me?access_token=reader", None)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "private");
+    let r = call(&app, req("GET", "/me", Some("reader"))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(!r.headers().contains_key("cache-control"));
+}

@@ -323,7 +323,9 @@ async fn the_server_nonce_is_required_when_configured() {
     let r = h.refused(dpop_request("bound", &wrong)).await;
     assert_eq!(error_code(&r).as_deref(), Some("use_dpop_nonce"));
     let proof = holder.proof_with(now, "bound", |c| c["nonce"] = json!(nonce));
-    assert!(h.authenticate(dpop_request("bound", &proof)).await.is_ok());
+    let a = h.authenticate(dpop_request("bound", &proof)).await.unwrap();
+    // §9: the response hands out the current nonce.
+    assert_eq!(a.response_headers()["dpop-nonce"], nonce.as_str());
     assert_eq!(h.replays.calls(), 1);
 }
 
