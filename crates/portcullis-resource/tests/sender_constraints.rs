@@ -166,49 +166,36 @@ async fn the_scheme_must_match_the_binding() {
     let holder = Holder::new();
     let h = dpop_harness(&holder);
     let now = h.clock.now();
-    let r = h
-        .refused(get(
-            "/items",
-            &[
-                ("authorization", "Bearer bound"),
-                ("dpop", &holder.proof(now, "bound")),
-            ],
-        ))
-        .await;
-    assert_refusal(
-        &r,
-        StatusCode::UNAUTHORIZED,
-        Some("invalid_token"),
-        &both(
-            "invalid_token",
+    let thief = Holder::new();
+    let cases = [
+        (
+            get(
+                "/items",
+                &[
+                    ("authorization", "Bearer bound"),
+                    ("dpop", &holder.proof(now, "bound")),
+                ],
+            ),
             "the access token is DPoP-bound: present it with the DPoP scheme and a proof",
         ),
-    );
-    let r = h
-        .refused(dpop_request("plain", &holder.proof(now, "plain")))
-        .await;
-    assert_refusal(
-        &r,
-        StatusCode::UNAUTHORIZED,
-        Some("invalid_token"),
-        &both(
-            "invalid_token",
+        (
+            dpop_request("plain", &holder.proof(now, "plain")),
             "the access token is not DPoP-bound: present it with the Bearer scheme",
         ),
-    );
-    let thief = Holder::new();
-    let r = h
-        .refused(dpop_request("bound", &thief.proof(now, "bound")))
-        .await;
-    assert_refusal(
-        &r,
-        StatusCode::UNAUTHORIZED,
-        Some("invalid_token"),
-        &both(
-            "invalid_token",
+        (
+            dpop_request("bound", &thief.proof(now, "bound")),
             "the DPoP proof's key is not the one the access token is bound to",
         ),
-    );
+    ];
+    for (req, description) in cases {
+        let r = h.refused(req).await;
+        assert_refusal(
+            &r,
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            &both("invalid_token", description),
+        );
+    }
     assert_eq!(h.replays.calls(), 0);
     let a = h
         .authenticate(get("/items", &[("authorization", "Bearer plain")]))
