@@ -61,6 +61,9 @@ pub enum ResourceServerError {
     /// Neither the `Bearer` nor the `DPoP` scheme is accepted.
     #[error("a resource server must accept the Bearer or the DPoP scheme")]
     NoScheme,
+    /// DPoP nonces were given, but the `DPoP` scheme is not accepted.
+    #[error("DPoP nonces need the DPoP scheme")]
+    NoncesWithoutDpop,
 }
 
 impl ResourceServer {
@@ -77,6 +80,7 @@ impl ResourceServer {
             realm: None,
             bearer: true,
             dpop: None,
+            dpop_nonces: None,
             locations: TokenLocations::default(),
             metadata: ProtectedResourceMetadata::default(),
         }
@@ -230,6 +234,7 @@ pub struct ResourceServerBuilder {
     realm: Option<String>,
     bearer: bool,
     dpop: Option<DpopSettings>,
+    dpop_nonces: Option<DpopNonces>,
     locations: TokenLocations,
     metadata: ProtectedResourceMetadata,
 }
@@ -247,8 +252,10 @@ impl ResourceServerBuilder {
         self
     }
 
-    /// Accepts the `DPoP` scheme (RFC 9449 §7): proofs held to `policy` (algorithms, age,
-    /// skew), each `jti` spent once in `replays` (shared by every instance of the API).
+    /// Accepts the `DPoP` scheme (RFC 9449 §7): proofs held to `policy`'s algorithms, age
+    /// and skew, each `jti` spent once in `replays` (shared by every instance of the API).
+    /// `policy`'s nonce settings are the authorization server's: here a nonce is required
+    /// exactly when [`ResourceServerBuilder::dpop_nonces`] is given.
     pub fn dpop(mut self, policy: DpopPolicy, replays: Arc<dyn ReplayCache>) -> Self {
         self.dpop = Some(DpopSettings {
             policy,
@@ -259,11 +266,10 @@ impl ResourceServerBuilder {
     }
 
     /// Requires every DPoP proof to carry a nonce of `nonces` (RFC 9449 §9), handed out in
-    /// the `DPoP-Nonce` header of refusals. Only with [`ResourceServerBuilder::dpop`].
+    /// the `DPoP-Nonce` header of refusals and of responses to DPoP requests. Needs
+    /// [`ResourceServerBuilder::dpop`].
     pub fn dpop_nonces(mut self, nonces: DpopNonces) -> Self {
-        if let Some(dpop) = &mut self.dpop {
-            dpop.nonces = Some(nonces);
-        }
+        self.dpop_nonces = Some(nonces);
         self
     }
 
@@ -338,11 +344,17 @@ impl ResourceServerBuilder {
             Issuer::parse(&self.resource).map_err(|_| ResourceServerError::InvalidResource)?;
         let url =
             Url::parse(resource.as_str()).map_err(|_| ResourceServerError::InvalidResource)?;
-        if !self.bearer && self.dpop.is_none() {
+        let mut dpop = self.dpop;
+        if !self.bearer && dpop.is_none() {
             return Err(ResourceServerError::NoScheme);
         }
+        if let Some(nonces) = self.dpop_nonces {
+            dpop.as_mut()
+                .ok_or(ResourceServerError::NoncesWithoutDpop)?
+                .nonces = Some(nonces);
+        }
         let metadata_location = MetadataLocation::of(&url);
-        let dpop_algorithms = self.dpop.as_ref().map(|d| d.policy.algorithms.clone());
+        let dpop_algorithms = dpop.as_ref().map(|d| d.policy.algorithms.clone());
         let mut metadata = self.metadata;
         metadata.resource = resource.as_str().to_owned();
         metadata.bearer_methods_supported = self
@@ -370,7 +382,7 @@ impl ResourceServerBuilder {
                 validator: self.validator,
                 clock: self.clock,
                 locations: self.locations,
-                dpop: self.dpop,
+                dpop,
                 challenges: Arc::new(challenges),
                 metadata,
                 metadata_location,

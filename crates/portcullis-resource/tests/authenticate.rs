@@ -392,4 +392,12 @@ fn the_builder_refuses_what_cannot_work() {
             .unwrap_err(),
         ResourceServerError::NoScheme
     );
+    let nonces = portcullis_core::DpopNonces::new(&[1; 32], Duration::from_secs(60));
+    assert_eq!(
+        ResourceServer::builder(RESOURCE, Arc::new(tokens()))
+            .dpop_nonces(nonces)
+            .build()
+            .unwrap_err(),
+        ResourceServerError::NoncesWithoutDpop
+    );
 }
