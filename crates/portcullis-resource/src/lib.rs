@@ -12,12 +12,18 @@
 #![warn(missing_docs)]
 
 mod claims;
+mod client_credentials;
 mod http_client;
+mod introspection;
+mod introspection_response;
 mod token_error;
 mod validator;
+mod verdict_cache;
 
 pub use claims::TokenClaims;
+pub use client_credentials::ClientCredentials;
 pub use http_client::HttpClient;
+pub use introspection::{IntrospectionConfig, IntrospectionValidator, JwtResponses};
 pub use portcullis_store::{Clock, ManualClock, SystemClock};
 pub use token_error::{TokenError, UpstreamError};
 pub use validator::TokenValidator;
