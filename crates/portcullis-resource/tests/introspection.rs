@@ -680,3 +680,136 @@ async fn answers_are_held_to_rfc_7662() {
         assert_unavailable(canned(status, body).validate("t", now).await, context);
     }
 }
+
+/// A JWT introspection response signed by `key`, answering every request.
+struct SignedAnswer(String);
+
+#[async_trait::async_trait]
+impl HttpClient for SignedAnswer {
+    async fn send(&self, _: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+        Ok(Response::builder()
+            .header("content-type", "application/token-introspection+jwt")
+            .body(Bytes::from(self.0.clone()))
+            .unwrap())
+    }
+}
+
+#[tokio::test]
+async fn jwt_responses_are_held_to_rfc_9701() {
+    let key = SigningKey::generate("as-1", Algorithm::EdDSA, &SystemRandom::new()).unwrap();
+    let now = UnixTime::from_secs(T0);
+    let answer = |typ: &str, claims: &Value| {
+        let jwt = portcullis::core::sign_compact(
+            claims.to_string().as_bytes(),
+            Some(typ),
+            &key,
+            &SystemRandom::new(),
+        )
+        .unwrap();
+        let mut c = config(API, basic(API_SECRET));
+        c.jwt_responses = Some(JwtResponses::new(vec![key.verifying_key()]));
+        IntrospectionValidator::new(c, Arc::new(SignedAnswer(jwt)))
+    };
+    let good = || {
+        json!({
+            "iss": ISSUER, "aud": API, "iat": T0,
+            "token_introspection": {"active": true, "exp": T0 + 100, "aud": API, "sub": "alice"},
+        })
+    };
+    // typ with or without `application/`, any case (RFC 7515 §4.1.9); aud one of several.
+    for typ in [
+        "token-introspection+jwt",
+        "Application/Token-Introspection+JWT",
+    ] {
+        let claims = answer(typ, &good()).validate("t", now).await.unwrap();
+        assert_eq!(claims.subject.as_deref(), Some("alice"));
+    }
+    let mut several = good();
+    several["aud"] = json!(["other", API]);
+    answer("token-introspection+jwt", &several)
+        .validate("t", now)
+        .await
+        .unwrap();
+    // Within the skew and the maximum age.
+    for iat in [T0 + 10, T0 - 60] {
+        let mut c = good();
+        c["iat"] = json!(iat);
+        answer("token-introspection+jwt", &c)
+            .validate("t", now)
+            .await
+            .unwrap();
+    }
+    let mut inactive = good();
+    inactive["token_introspection"] = json!({"active": false});
+    assert_invalid(
+        answer("token-introspection+jwt", &inactive)
+            .validate("t", now)
+            .await,
+        NOT_ACTIVE,
+    );
+    let wrong = |member: &str, value: Value| {
+        let mut c = good();
+        c[member] = value;
+        c
+    };
+    let without = |member: &str| {
+        let mut c = good();
+        c.as_object_mut().unwrap().remove(member);
+        c
+    };
+    let refused = [
+        (
+            "JWT",
+            good(),
+            "the JWT introspection response has the wrong typ",
+        ),
+        (
+            "at+jwt",
+            good(),
+            "the JWT introspection response has the wrong typ",
+        ),
+        (
+            "token-introspection+jwt",
+            wrong("iss", json!("https://other.example")),
+            "the JWT introspection response is from another issuer",
+        ),
+        (
+            "token-introspection+jwt",
+            wrong("aud", json!("web")),
+            "the JWT introspection response is for another client",
+        ),
+        (
+            "token-introspection+jwt",
+            wrong("iat", json!(T0 + 11)),
+            "the JWT introspection response is not fresh",
+        ),
+        (
+            "token-introspection+jwt",
+            wrong("iat", json!(T0 - 61)),
+            "the JWT introspection response is not fresh",
+        ),
+        (
+            "token-introspection+jwt",
+            without("iat"),
+            "the JWT introspection response's claims are malformed",
+        ),
+        (
+            "token-introspection+jwt",
+            without("aud"),
+            "the JWT introspection response's claims are malformed",
+        ),
+        (
+            "token-introspection+jwt",
+            without("token_introspection"),
+            "the JWT introspection response's claims are malformed",
+        ),
+        (
+            "token-introspection+jwt",
+            wrong("token_introspection", json!("active")),
+            "the JWT introspection response's claims are malformed",
+        ),
+    ];
+    for (typ, claims, context) in refused {
+        assert_unavailable(answer(typ, &claims).validate("t", now).await, context);
+    }
+}
