@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Request, StatusCode, Uri};
-use portcullis_core::{Algorithm, Issuer, TokenHash, UnixTime, VerifyingKey};
+use portcullis_core::{Algorithm, Issuer, TokenHash, UnixTime};
 use ring::rand::SystemRandom;
 use url::form_urlencoded::Serializer;
 
@@ -18,7 +18,8 @@ use crate::introspection_response::{
 };
 use crate::verdict_cache::{Verdict, VerdictCache};
 use crate::{
-    ClientCredentials, HttpClient, TokenClaims, TokenError, TokenValidator, UpstreamError,
+    ClientCredentials, HttpClient, IssuerKeys, TokenClaims, TokenError, TokenValidator,
+    UpstreamError, DEFAULT_ALGORITHMS,
 };
 
 /// How to reach and trust an authorization server's introspection endpoint.
@@ -84,8 +85,10 @@ impl IntrospectionConfig {
 
 /// Asks for JWT introspection responses (RFC 9701 §4: `Accept:
 /// application/token-introspection+jwt`) and accepts only those: `typ`
-/// `token-introspection+jwt`, signed by one of `keys`, `iss` the issuer, `aud` this
-/// resource server's client id, `iat` at most [`max_age`](Self::max_age) old.
+/// `token-introspection+jwt`, signed by one of the issuer's [`keys`](Self::keys) (fetched
+/// and cached as [`IssuerKeys`] does), `iss` that issuer, `aud` this resource server's
+/// client id, `iat` at most [`max_age`](Self::max_age) old and not ahead of this server's
+/// clock by more than [`DEFAULT_CLOCK_SKEW`](crate::DEFAULT_CLOCK_SKEW).
 ///
 /// Off by default: not every authorization server supports it (its metadata lists
 /// `introspection_signing_alg_values_supported`, RFC 9701 §7), and over TLS to the
@@ -95,9 +98,10 @@ impl IntrospectionConfig {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct JwtResponses {
-    /// The authorization server's signing keys (its JWKS, RFC 7517 §5).
-    pub keys: Vec<VerifyingKey>,
-    /// The algorithms it may sign with (default all of [`Algorithm::ALL`]; never `none`).
+    /// The authorization server's signing keys, shared with the [`JwtValidator`](crate::JwtValidator)
+    /// of the same issuer if there is one.
+    pub keys: Arc<IssuerKeys>,
+    /// The algorithms it may sign with (default [`DEFAULT_ALGORITHMS`]; never `none`).
     pub algorithms: Vec<Algorithm>,
     /// How old a response's `iat` may be (default 60 s).
     pub max_age: Duration,
@@ -105,10 +109,10 @@ pub struct JwtResponses {
 
 impl JwtResponses {
     /// JWT responses verified with `keys`, with the defaults above.
-    pub fn new(keys: Vec<VerifyingKey>) -> Self {
+    pub fn new(keys: Arc<IssuerKeys>) -> Self {
         Self {
             keys,
-            algorithms: Algorithm::ALL.to_vec(),
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
             max_age: Duration::from_secs(60),
         }
     }
@@ -195,17 +199,15 @@ impl IntrospectionValidator {
         let body = response.body();
         let answer = match &c.jwt_responses {
             None => read_json(body)?,
-            Some(jwt) => read_jwt(
-                body,
-                &JwtRules {
+            Some(jwt) => {
+                let rules = JwtRules {
                     keys: &jwt.keys,
                     algorithms: &jwt.algorithms,
-                    issuer: c.issuer.as_str(),
                     client_id: c.credentials.client_id(),
                     max_age: jwt.max_age,
-                },
-                now,
-            )?,
+                };
+                read_jwt(body, &rules, now).await?
+            }
         };
         let rules = TokenRules {
             issuer: c.issuer.as_str(),

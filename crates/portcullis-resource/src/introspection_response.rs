@@ -3,19 +3,15 @@
 
 use std::time::Duration;
 
-use portcullis_core::{verify_compact, Algorithm, UnixTime, VerifyingKey};
+use portcullis_core::{Algorithm, UnixTime};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::verdict_cache::Verdict;
-use crate::{TokenClaims, UpstreamError};
+use crate::{IssuerKeys, TokenClaims, TokenError, UpstreamError, DEFAULT_CLOCK_SKEW};
 
 /// The media type of a JWT introspection response (RFC 9701 §4, §5).
 pub(crate) const JWT_RESPONSE_TYPE: &str = "application/token-introspection+jwt";
-
-/// How far ahead of this server's clock an authorization server's clock may run: `nbf`
-/// of a token, `iat` of a signed response.
-pub(crate) const CLOCK_SKEW: Duration = Duration::from_secs(10);
 
 /// The introspection response object, `active` and the token's members.
 pub(crate) type Response = Map<String, Value>;
@@ -32,12 +28,10 @@ pub(crate) fn read_json(body: &[u8]) -> Result<Response, UpstreamError> {
 
 /// What a JWT introspection response must be for this resource server (RFC 9701 §5, §8.2).
 pub(crate) struct JwtRules<'a> {
-    /// The authorization server's signing keys.
-    pub(crate) keys: &'a [VerifyingKey],
+    /// The authorization server's signing keys; its issuer is the response's `iss`.
+    pub(crate) keys: &'a IssuerKeys,
     /// The algorithms it may sign with.
     pub(crate) algorithms: &'a [Algorithm],
-    /// Its issuer: `iss`.
-    pub(crate) issuer: &'a str,
     /// This resource server's client id: `aud`.
     pub(crate) client_id: &'a str,
     /// How old `iat` may be.
@@ -46,9 +40,11 @@ pub(crate) struct JwtRules<'a> {
 
 /// Reads a JWT introspection response (RFC 9701 §5): a JWS of type
 /// `token-introspection+jwt` signed by one of the authorization server's keys, from its
-/// issuer, for this client, issued within `max_age` (and not in the future beyond the
-/// clock skew); the response is its `token_introspection` claim.
-pub(crate) fn read_jwt(
+/// issuer, for this client, issued within `max_age` (and not in the future beyond
+/// [`DEFAULT_CLOCK_SKEW`]); the response is its `token_introspection` claim. A signature
+/// that does not verify is the authorization server's fault (or an attacker's on the way),
+/// never a verdict on the token.
+pub(crate) async fn read_jwt(
     body: &[u8],
     rules: &JwtRules<'_>,
     now: UnixTime,
@@ -63,8 +59,16 @@ pub(crate) fn read_jwt(
     }
     let text = std::str::from_utf8(body)
         .map_err(|_| malformed("the JWT introspection response is not text"))?;
-    let jws = verify_compact(text.trim(), rules.keys, rules.algorithms)
-        .map_err(|e| malformed("the JWT introspection response did not verify").with_source(e))?;
+    let jws = rules
+        .keys
+        .verify(text.trim(), rules.algorithms, now)
+        .await
+        .map_err(|e| match e {
+            TokenError::Unavailable(e) => e,
+            refused => {
+                malformed("the JWT introspection response did not verify").with_source(refused)
+            }
+        })?;
     if !jws.header.typ.as_deref().is_some_and(is_response_type) {
         return Err(malformed(
             "the JWT introspection response has the wrong typ",
@@ -73,7 +77,7 @@ pub(crate) fn read_jwt(
     let claims: Claims = serde_json::from_slice(&jws.payload).map_err(|e| {
         malformed("the JWT introspection response's claims are malformed").with_source(e)
     })?;
-    if claims.iss != rules.issuer {
+    if claims.iss != rules.keys.issuer().as_str() {
         return Err(malformed(
             "the JWT introspection response is from another issuer",
         ));
@@ -83,7 +87,7 @@ pub(crate) fn read_jwt(
             "the JWT introspection response is for another client",
         ));
     }
-    if claims.iat > now.plus(CLOCK_SKEW) || claims.iat.plus(rules.max_age) < now {
+    if claims.iat > now.plus(DEFAULT_CLOCK_SKEW) || claims.iat.plus(rules.max_age) < now {
         return Err(malformed("the JWT introspection response is not fresh"));
     }
     Ok(claims.token_introspection)
@@ -148,7 +152,10 @@ pub(crate) fn judge(
     if claims.expires_at <= now {
         return Ok(Err("the token has expired"));
     }
-    if claims.not_before.is_some_and(|t| t > now.plus(CLOCK_SKEW)) {
+    if claims
+        .not_before
+        .is_some_and(|t| t > now.plus(DEFAULT_CLOCK_SKEW))
+    {
         return Ok(Err("the token is not valid yet"));
     }
     Ok(Ok(claims))

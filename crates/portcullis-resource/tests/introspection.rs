@@ -17,8 +17,8 @@ use portcullis::core::{
 };
 use portcullis::{Clock, ManualClock, Provider, Stores};
 use portcullis_resource::{
-    ClientCredentials, HttpClient, IntrospectionConfig, IntrospectionValidator, JwtResponses,
-    TokenError, TokenValidator, UpstreamError,
+    ClientCredentials, HttpClient, IntrospectionConfig, IntrospectionValidator, IssuerKeys,
+    JwtResponses, TokenError, TokenValidator, UpstreamError,
 };
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
@@ -120,9 +120,10 @@ impl AuthServer {
         assert_eq!(r.status(), StatusCode::OK);
     }
 
-    async fn keys(&self) -> JwtResponses {
-        let jwks = JwkSet::parse(self.provider.jwks().await.body()).unwrap();
-        JwtResponses::new(jwks.verifying_keys())
+    /// JWT responses verified with the keys found through the provider's metadata.
+    fn jwt_responses(http: &Arc<ToEngine>) -> JwtResponses {
+        let issuer = Issuer::parse(ISSUER).unwrap();
+        JwtResponses::new(Arc::new(IssuerKeys::discover(issuer, http.clone())))
     }
 }
 
@@ -141,8 +142,8 @@ fn app_request(body: String) -> Request<Bytes> {
         .unwrap()
 }
 
-/// The provider's introspection endpoint as an `HttpClient`: counts the calls, can be
-/// taken down, and can alter what it answers.
+/// The provider as an `HttpClient`: its metadata and keys for GETs, its introspection
+/// endpoint for POSTs, which it counts and whose answers it can alter; it can be taken down.
 struct ToEngine {
     provider: Provider,
     calls: AtomicUsize,
@@ -174,9 +175,17 @@ impl ToEngine {
 #[async_trait::async_trait]
 impl HttpClient for ToEngine {
     async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        if request.method() == http::Method::POST {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+        }
         if self.down.load(Ordering::SeqCst) {
             return Err(UpstreamError::new("connection refused"));
+        }
+        if request.method() == http::Method::GET {
+            return Ok(match request.uri().path() {
+                "/.well-known/oauth-authorization-server" => self.provider.discovery(),
+                _ => self.provider.jwks().await,
+            });
         }
         let (parts, body) = request.into_parts();
         *self.last_request.lock().unwrap() = Some(Request::from_parts(parts.clone(), body.clone()));
@@ -470,7 +479,7 @@ async fn jwt_responses_are_verified() {
     let e = AuthServer::new().await;
     let http = ToEngine::new(&e);
     let mut c = config(API, basic(API_SECRET));
-    c.jwt_responses = Some(e.keys().await);
+    c.jwt_responses = Some(AuthServer::jwt_responses(&http));
     let v = validator(&http, c);
     let token = e.token(API).await;
     let claims = v.validate(&token, e.now()).await.unwrap();
@@ -506,7 +515,7 @@ async fn a_tampered_jwt_response_is_refused() {
     let e = AuthServer::new().await;
     let http = ToEngine::altering(&e, tampered);
     let mut c = config(API, basic(API_SECRET));
-    c.jwt_responses = Some(e.keys().await);
+    c.jwt_responses = Some(AuthServer::jwt_responses(&http));
     let v = validator(&http, c);
     let token = e.token(API).await;
     assert_unavailable(
@@ -518,19 +527,20 @@ async fn a_tampered_jwt_response_is_refused() {
 #[tokio::test]
 async fn a_jwt_response_from_another_key_or_too_old_or_unsigned_is_refused() {
     let e = AuthServer::new().await;
+    let http = ToEngine::new(&e);
     let token = e.token(API).await;
     let other = SigningKey::generate("as-key", Algorithm::ES256, &SystemRandom::new()).unwrap();
     let mut c = config(API, basic(API_SECRET));
-    c.jwt_responses = Some(JwtResponses::new(vec![other.verifying_key()]));
-    let v = validator(&ToEngine::new(&e), c);
+    c.jwt_responses = Some(static_keys(&other));
+    let v = validator(&http, c);
     assert_unavailable(
         v.validate(&token, e.now()).await,
         "the JWT introspection response did not verify",
     );
     // This server's clock 61 s ahead of the provider's: the response's iat is too old.
     let mut c = config(API, basic(API_SECRET));
-    c.jwt_responses = Some(e.keys().await);
-    let v = validator(&ToEngine::new(&e), c);
+    c.jwt_responses = Some(AuthServer::jwt_responses(&http));
+    let v = validator(&http, c);
     assert_unavailable(
         v.validate(&token, e.now().plus(Duration::from_secs(61)))
             .await,
@@ -539,8 +549,8 @@ async fn a_jwt_response_from_another_key_or_too_old_or_unsigned_is_refused() {
     // JSON where a JWT was asked for (an authorization server without RFC 9701): no
     // fallback.
     let mut c = config(API, basic(API_SECRET));
-    c.jwt_responses = Some(e.keys().await);
-    let v = IntrospectionValidator::new(c, Arc::new(JsonOnly(ToEngine::new(&e))));
+    c.jwt_responses = Some(AuthServer::jwt_responses(&http));
+    let v = IntrospectionValidator::new(c, Arc::new(JsonOnly(http)));
     assert_unavailable(
         v.validate(&token, e.now()).await,
         "the JWT introspection response did not verify",
@@ -602,7 +612,7 @@ async fn answers_are_held_to_rfc_7662() {
             "the token has expired",
         ),
         (
-            r#"{"active":true,"exp":1700000100,"nbf":1700000011,"aud":"https://api.example/"}"#,
+            r#"{"active":true,"exp":1700000100,"nbf":1700000061,"aud":"https://api.example/"}"#,
             "the token is not valid yet",
         ),
         (
@@ -619,7 +629,7 @@ async fn answers_are_held_to_rfc_7662() {
     // A missing iss is the configured issuer; aud may be one of several; nbf within skew.
     let claims = canned(
         StatusCode::OK,
-        r#"{"active":true,"exp":1700000100,"nbf":1700000010,"aud":["x","https://api.example/"],"sub":"alice"}"#,
+        r#"{"active":true,"exp":1700000100,"nbf":1700000060,"aud":["x","https://api.example/"],"sub":"alice"}"#,
     )
     .validate("t", now)
     .await
@@ -681,7 +691,27 @@ async fn answers_are_held_to_rfc_7662() {
     }
 }
 
-/// A JWT introspection response signed by `key`, answering every request.
+/// One JWK Set at any URL.
+struct StaticJwks(String);
+
+#[async_trait::async_trait]
+impl HttpClient for StaticJwks {
+    async fn send(&self, _: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+        Ok(Response::new(Bytes::from(self.0.clone())))
+    }
+}
+
+/// JWT responses verified with `key`'s public half, served at the issuer's `jwks_uri`.
+fn static_keys(key: &SigningKey) -> JwtResponses {
+    let jwks = json!({ "keys": [key.public_jwk()] }).to_string();
+    JwtResponses::new(Arc::new(IssuerKeys::from_jwks_uri(
+        Issuer::parse(ISSUER).unwrap(),
+        "https://as.example/jwks",
+        Arc::new(StaticJwks(jwks)),
+    )))
+}
+
+/// A JWT introspection response, answering every request.
 struct SignedAnswer(String);
 
 #[async_trait::async_trait]
@@ -707,7 +737,7 @@ async fn jwt_responses_are_held_to_rfc_9701() {
         )
         .unwrap();
         let mut c = config(API, basic(API_SECRET));
-        c.jwt_responses = Some(JwtResponses::new(vec![key.verifying_key()]));
+        c.jwt_responses = Some(static_keys(&key));
         IntrospectionValidator::new(c, Arc::new(SignedAnswer(jwt)))
     };
     let good = || {
@@ -731,7 +761,7 @@ async fn jwt_responses_are_held_to_rfc_9701() {
         .await
         .unwrap();
     // Within the skew and the maximum age.
-    for iat in [T0 + 10, T0 - 60] {
+    for iat in [T0 + 60, T0 - 60] {
         let mut c = good();
         c["iat"] = json!(iat);
         answer("token-introspection+jwt", &c)
@@ -780,7 +810,7 @@ async fn jwt_responses_are_held_to_rfc_9701() {
         ),
         (
             "token-introspection+jwt",
-            wrong("iat", json!(T0 + 11)),
+            wrong("iat", json!(T0 + 61)),
             "the JWT introspection response is not fresh",
         ),
         (
