@@ -33,7 +33,8 @@ use crate::{
 pub struct IntrospectionConfig {
     /// The authorization server's issuer. An active token's `iss`, when the response
     /// carries one, must be it; when it does not, it is assumed. It is also the `aud` of
-    /// `private_key_jwt` assertions (RFC 7523 §3) and the `iss` of JWT responses.
+    /// `private_key_jwt` assertions (RFC 7523 §3). (A JWT response's `iss` must be the
+    /// issuer of its [`JwtResponses::keys`]: the same one.)
     pub issuer: Issuer,
     /// The introspection endpoint (RFC 7662 §2; the authorization server's metadata names
     /// it `introspection_endpoint`, RFC 8414 §2).
@@ -183,18 +184,16 @@ impl IntrospectionValidator {
         let c = &self.config;
         let request = self.request(token, now)?;
         let response = self.http.send(request).await?;
-        match response.status() {
-            StatusCode::OK => {}
+        let context = match response.status() {
+            StatusCode::OK => None,
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                return Err(UpstreamError::new(
-                    "the authorization server refused this resource server's credentials",
-                ))
+                Some("the authorization server refused this resource server's credentials")
             }
-            _ => {
-                return Err(UpstreamError::new(
-                    "the introspection endpoint answered with an error status",
-                ))
-            }
+            _ => Some("the introspection endpoint answered with an error status"),
+        };
+        if let Some(context) = context {
+            let status = format!("status {}", response.status());
+            return Err(UpstreamError::new(context).with_source(status));
         }
         let body = response.body();
         let answer = match &c.jwt_responses {
