@@ -26,9 +26,14 @@ mod authenticated;
 mod axum_extractors;
 mod challenge;
 mod claims;
+mod client_credentials;
 mod http_client;
 #[cfg(feature = "tower")]
 mod layer;
+mod introspection;
+mod introspection_response;
+mod jwt;
+pub mod keys;
 mod metadata;
 mod presented_token;
 mod rejection;
@@ -38,12 +43,17 @@ mod resource_server;
 mod sender_constraint;
 mod token_error;
 mod validator;
+mod verdict_cache;
 
 #[cfg(feature = "actix")]
 pub use actix_extractors::protected_resource_metadata;
 pub use authenticated::Authenticated;
 pub use claims::TokenClaims;
+pub use client_credentials::ClientCredentials;
 pub use http_client::HttpClient;
+pub use introspection::{IntrospectionConfig, IntrospectionValidator, JwtResponses};
+pub use jwt::{JwtValidator, DEFAULT_ALGORITHMS, DEFAULT_CLOCK_SKEW, MAX_JWT_BYTES};
+pub use keys::IssuerKeys;
 #[cfg(feature = "tower")]
 pub use layer::{ResourceServerLayer, ResourceServerService};
 pub use metadata::{ProtectedResourceMetadata, WELL_KNOWN_PATH};
