@@ -143,6 +143,23 @@ async fn a_proof_for_another_request_or_token_is_invalid_dpop_proof() {
             "more than one DPoP header",
         ),
         (
+            // htu is the configured resource's origin, never the request's Host.
+            get(
+                "/items",
+                &[
+                    ("host", "evil.example"),
+                    ("authorization", "DPoP bound"),
+                    (
+                        "dpop",
+                        &holder.proof_with(now, "bound", |c| {
+                            c["htu"] = json!("https://evil.example/items")
+                        }),
+                    ),
+                ],
+            ),
+            "the DPoP proof's htu does not match the request",
+        ),
+        (
             dpop_request("bound", "not.a.jwt"),
             "the DPoP proof is not a well-formed JWT",
         ),
