@@ -164,15 +164,10 @@ async fn a_proof_for_another_request_or_token_is_invalid_dpop_proof() {
             "the DPoP proof is not a well-formed JWT",
         ),
     ];
-    for (req, description) in cases {
-        let r = h.refused(req).await;
-        assert_refusal(
-            &r,
-            StatusCode::UNAUTHORIZED,
-            Some("invalid_dpop_proof"),
-            &both("invalid_dpop_proof", description),
-        );
-    }
+    h.assert_each_refused(cases, StatusCode::UNAUTHORIZED, "invalid_dpop_proof", |d| {
+        both("invalid_dpop_proof", d).to_vec()
+    })
+    .await;
     assert_eq!(h.replays.calls(), 0);
 }
 
@@ -204,15 +199,10 @@ async fn the_scheme_must_match_the_binding() {
             "the DPoP proof's key is not the one the access token is bound to",
         ),
     ];
-    for (req, description) in cases {
-        let r = h.refused(req).await;
-        assert_refusal(
-            &r,
-            StatusCode::UNAUTHORIZED,
-            Some("invalid_token"),
-            &both("invalid_token", description),
-        );
-    }
+    h.assert_each_refused(cases, StatusCode::UNAUTHORIZED, "invalid_token", |d| {
+        both("invalid_token", d).to_vec()
+    })
+    .await;
     assert_eq!(h.replays.calls(), 0);
     let a = h
         .authenticate(get("/items", &[("authorization", "Bearer plain")]))
