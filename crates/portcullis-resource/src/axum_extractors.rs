@@ -1,38 +1,5 @@
 //! axum integration: [`Authenticated`] and [`RequireScope`] as extractors, behind the
 //! [`ResourceServerLayer`](crate::ResourceServerLayer), and the refusals as responses.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use axum::routing::{get, post};
-//! use axum::Router;
-//! use portcullis_resource::{
-//!     Authenticated, RequireScope, RequiredScope, ResourceServer, TokenValidator,
-//! };
-//!
-//! struct Payments;
-//! impl RequiredScope for Payments {
-//!     const SCOPE: &'static str = "payments";
-//! }
-//!
-//! async fn me(auth: Authenticated) -> String {
-//!     auth.claims().subject.clone().unwrap_or_default()
-//! }
-//!
-//! async fn pay(auth: RequireScope<Payments>) -> &'static str {
-//!     "paid"
-//! }
-//!
-//! fn app(validator: Arc<dyn TokenValidator>) -> Router {
-//!     let server = ResourceServer::builder("https://api.example", validator)
-//!         .build()
-//!         .expect("an https resource identifier");
-//!     Router::new()
-//!         .route("/me", get(me))
-//!         .route("/pay", post(pay))
-//!         .route("/refund", post(me).route_layer(server.layer().require_scope("payments")))
-//!         .layer(server.layer())
-//! }
-//! ```
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
@@ -47,6 +14,40 @@ const NO_LAYER: (StatusCode, &str) = (
     "the route is not behind the resource server's layer",
 );
 
+/// The request the layer authenticated, for handlers:
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::routing::{get, post};
+/// use axum::Router;
+/// use portcullis_resource::{
+///     Authenticated, RequireScope, RequiredScope, ResourceServer, TokenValidator,
+/// };
+///
+/// struct Payments;
+/// impl RequiredScope for Payments {
+///     const SCOPE: &'static str = "payments";
+/// }
+///
+/// async fn me(auth: Authenticated) -> String {
+///     auth.claims().subject.clone().unwrap_or_default()
+/// }
+///
+/// async fn pay(auth: RequireScope<Payments>) -> &'static str {
+///     "paid"
+/// }
+///
+/// fn app(validator: Arc<dyn TokenValidator>) -> Router {
+///     let server = ResourceServer::builder("https://api.example", validator)
+///         .build()
+///         .expect("an https resource identifier");
+///     Router::new()
+///         .route("/me", get(me))
+///         .route("/pay", post(pay))
+///         .route("/refund", post(me).route_layer(server.layer().require_scope("payments")))
+///         .layer(server.layer())
+/// }
+/// ```
 impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     type Rejection = (StatusCode, &'static str);
 

@@ -5,7 +5,9 @@
 //! challenges, and adds [`Authenticated::response_headers`] to the service's response.
 //!
 //! A form-body token (RFC 6750 §2.2) needs the body, which a layer does not read: call
-//! [`ResourceServer::authenticate`] with it instead.
+//! [`ResourceServer::authenticate`] with it instead. For browser clients, put the CORS layer
+//! outside this one (preflight requests carry no token), and have it expose
+//! `WWW-Authenticate` and `DPoP-Nonce` (RFC 9449 §7.1).
 //!
 //! [allowed]: crate::ResourceServerBuilder::dangerous_allow_query_token
 

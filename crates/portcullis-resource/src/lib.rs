@@ -14,6 +14,10 @@
 //! ([`Forbidden`], 403) are distinct types. It also publishes the resource's RFC 9728
 //! metadata ([`ProtectedResourceMetadata`]).
 //!
+//! Features: `tower` (a `Layer` authenticating every request and serving the metadata),
+//! `axum` (extractors: the authenticated request, a route's required scope) and `actix`
+//! (the same for actix-web).
+//!
 //! This crate never depends on the engine (`portcullis`): an API needs no authorization
 //! server inside it.
 #![forbid(unsafe_code)]

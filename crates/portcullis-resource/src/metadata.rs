@@ -35,10 +35,10 @@ pub struct ProtectedResourceMetadata {
     /// `resource_documentation`: a page for developers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_documentation: Option<String>,
-    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4 via RFC 9728 §2).
+    /// `tls_client_certificate_bound_access_tokens`: certificate-bound tokens (RFC 8705 §3).
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
-    /// `dpop_signing_alg_values_supported`: the DPoP proof algorithms (RFC 9449 §5.1).
+    /// `dpop_signing_alg_values_supported`: the DPoP proof algorithms (RFC 9449 §7.1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dpop_signing_alg_values_supported: Vec<String>,
     /// `dpop_bound_access_tokens_required`: only DPoP-bound tokens are accepted.

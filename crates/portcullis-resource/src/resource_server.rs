@@ -6,7 +6,7 @@ use std::sync::Arc;
 use http::header::CACHE_CONTROL;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
-use portcullis_core::{DpopNonces, DpopPolicy, Issuer, TokenScheme};
+use portcullis_core::{DpopNonces, DpopPolicy, Issuer, TokenScheme, UnixTime, VerifiedDpopProof};
 use portcullis_store::{Clock, ReplayCache, SystemClock};
 use url::Url;
 
@@ -149,24 +149,7 @@ impl ResourceServer {
         let scheme = presented.scheme;
         let token = presented.token.as_str();
         let now = inner.clock.now();
-        let proof = match (scheme, &inner.dpop) {
-            (TokenScheme::Dpop, Some(dpop)) => {
-                let htu = format!("{}{}", inner.origin, parts.uri.path());
-                let proof = dpop
-                    .verify(parts, &htu, token, now)
-                    .map_err(|r| refuse(r, Some(scheme)))?;
-                Some(proof)
-            }
-            (TokenScheme::Dpop, None) => {
-                let reason = Reason::InvalidToken("this resource does not accept the DPoP scheme");
-                return Err(refuse(reason, None));
-            }
-            (TokenScheme::Bearer, _) if !inner.challenges.bearer => {
-                let reason = Reason::InvalidToken("this resource accepts only DPoP-bound tokens");
-                return Err(refuse(reason, None));
-            }
-            (TokenScheme::Bearer, _) => None,
-        };
+        let proof = self.scheme_proof(parts, scheme, token, now)?;
         let claims = match inner.validator.validate(token, now).await {
             Ok(claims) => claims,
             Err(TokenError::Invalid(description)) => {
@@ -190,15 +173,7 @@ impl ResourceServer {
                 Err(ConstraintError::Unavailable(e)) => return Err(Rejection::Unavailable(e)),
             }
         }
-        let mut response_headers = HeaderMap::new();
-        if let Some(nonce) = proof.and_then(|_| self.current_dpop_nonce()) {
-            if let Ok(value) = HeaderValue::from_str(&nonce) {
-                response_headers.insert(DPOP_NONCE, value);
-            }
-        }
-        if presented.from_query {
-            response_headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
-        }
+        let response_headers = self.response_headers(proof.is_some(), presented.from_query);
         Ok(Authenticated::new(
             claims,
             scheme,
@@ -206,6 +181,49 @@ impl ResourceServer {
             response_headers,
             inner.challenges.clone(),
         ))
+    }
+
+    /// The scheme checked against the configuration, and with `DPoP` the request's proof for
+    /// `token` (its `jti` not spent yet).
+    fn scheme_proof(
+        &self,
+        parts: &Parts,
+        scheme: TokenScheme,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<Option<VerifiedDpopProof>, Rejection> {
+        let inner = &self.inner;
+        match (scheme, &inner.dpop) {
+            (TokenScheme::Dpop, Some(dpop)) => {
+                let htu = format!("{}{}", inner.origin, parts.uri.path());
+                dpop.verify(parts, &htu, token, now)
+                    .map(Some)
+                    .map_err(|r| self.unauthenticated(r, Some(scheme)))
+            }
+            (TokenScheme::Dpop, None) => Err(self.unauthenticated(
+                Reason::InvalidToken("this resource does not accept the DPoP scheme"),
+                None,
+            )),
+            (TokenScheme::Bearer, _) if !inner.challenges.bearer => Err(self.unauthenticated(
+                Reason::InvalidToken("this resource accepts only DPoP-bound tokens"),
+                None,
+            )),
+            (TokenScheme::Bearer, _) => Ok(None),
+        }
+    }
+
+    /// The headers of the response to an authenticated request: a fresh `DPoP-Nonce` after
+    /// a proof (RFC 9449 §9), `Cache-Control: private` after a query token (RFC 6750 §2.3).
+    fn response_headers(&self, with_proof: bool, from_query: bool) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let nonce = with_proof.then(|| self.current_dpop_nonce()).flatten();
+        if let Some(value) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+            headers.insert(DPOP_NONCE, value);
+        }
+        if from_query {
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+        }
+        headers
     }
 
     /// The DPoP nonce to hand out now, when the server has nonces (RFC 9449 §9).

@@ -134,15 +134,10 @@ async fn malformed_or_repeated_credentials_are_invalid_request() {
             "malformed form body or query string",
         ),
     ];
-    for (req, description) in cases {
-        let r = h.refused(req).await;
-        assert_refusal(
-            &r,
-            StatusCode::BAD_REQUEST,
-            Some("invalid_request"),
-            &[&invalid(description)],
-        );
-    }
+    h.assert_each_refused(cases, StatusCode::BAD_REQUEST, "invalid_request", |d| {
+        vec![invalid(d)]
+    })
+    .await;
 }
 
 /// RFC 6750 §2.2: a form body's token only when allowed, never with GET, not besides a header.

@@ -143,19 +143,31 @@ async fn a_proof_for_another_request_or_token_is_invalid_dpop_proof() {
             "more than one DPoP header",
         ),
         (
+            // htu is the configured resource's origin, never the request's Host.
+            get(
+                "/items",
+                &[
+                    ("host", "evil.example"),
+                    ("authorization", "DPoP bound"),
+                    (
+                        "dpop",
+                        &holder.proof_with(now, "bound", |c| {
+                            c["htu"] = json!("https://evil.example/items")
+                        }),
+                    ),
+                ],
+            ),
+            "the DPoP proof's htu does not match the request",
+        ),
+        (
             dpop_request("bound", "not.a.jwt"),
             "the DPoP proof is not a well-formed JWT",
         ),
     ];
-    for (req, description) in cases {
-        let r = h.refused(req).await;
-        assert_refusal(
-            &r,
-            StatusCode::UNAUTHORIZED,
-            Some("invalid_dpop_proof"),
-            &both("invalid_dpop_proof", description),
-        );
-    }
+    h.assert_each_refused(cases, StatusCode::UNAUTHORIZED, "invalid_dpop_proof", |d| {
+        both("invalid_dpop_proof", d).to_vec()
+    })
+    .await;
     assert_eq!(h.replays.calls(), 0);
 }
 
@@ -187,15 +199,10 @@ async fn the_scheme_must_match_the_binding() {
             "the DPoP proof's key is not the one the access token is bound to",
         ),
     ];
-    for (req, description) in cases {
-        let r = h.refused(req).await;
-        assert_refusal(
-            &r,
-            StatusCode::UNAUTHORIZED,
-            Some("invalid_token"),
-            &both("invalid_token", description),
-        );
-    }
+    h.assert_each_refused(cases, StatusCode::UNAUTHORIZED, "invalid_token", |d| {
+        both("invalid_token", d).to_vec()
+    })
+    .await;
     assert_eq!(h.replays.calls(), 0);
     let a = h
         .authenticate(get("/items", &[("authorization", "Bearer plain")]))

@@ -162,6 +162,21 @@ impl Harness {
             }
         }
     }
+
+    /// Asserts that each request of `cases` is refused with `status`, `error` and the
+    /// challenges `expected` gives for the case's description.
+    pub async fn assert_each_refused<C: AsRef<str>>(
+        &self,
+        cases: impl IntoIterator<Item = (Request<()>, &str)>,
+        status: StatusCode,
+        error: &str,
+        expected: impl Fn(&str) -> Vec<C>,
+    ) {
+        for (req, description) in cases {
+            let r = self.refused(req).await;
+            assert_refusal(&r, status, Some(error), &expected(description));
+        }
+    }
 }
 
 /// `GET https://api.example{path}` with `headers`.
