@@ -32,17 +32,19 @@ mod challenge;
 mod claims;
 mod client_credentials;
 mod http_client;
-#[cfg(feature = "tower")]
-mod layer;
 mod introspection;
 mod introspection_response;
 mod jwt;
 pub mod keys;
+#[cfg(feature = "tower")]
+mod layer;
 mod metadata;
 mod presented_token;
 mod rejection;
 #[cfg(any(feature = "axum", feature = "actix"))]
 mod required_scope;
+#[cfg(feature = "reqwest")]
+mod reqwest_client;
 mod resource_server;
 mod sender_constraint;
 mod token_error;
@@ -66,6 +68,8 @@ pub use portcullis_store::{Clock, ManualClock, SystemClock};
 pub use rejection::{Forbidden, Rejection, Unauthenticated};
 #[cfg(any(feature = "axum", feature = "actix"))]
 pub use required_scope::{RequireScope, RequiredScope};
+#[cfg(feature = "reqwest")]
+pub use reqwest_client::{ReqwestClient, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT};
 pub use resource_server::{ResourceServer, ResourceServerBuilder, ResourceServerError};
 pub use token_error::{TokenError, UpstreamError};
 pub use validator::TokenValidator;
