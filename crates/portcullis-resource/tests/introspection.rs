@@ -542,22 +542,22 @@ impl HttpClient for JsonOnly {
 }
 
 /// Answers every request with one canned response.
-struct Canned(StatusCode, &'static str);
+struct Canned(StatusCode, Bytes);
 
 #[async_trait::async_trait]
 impl HttpClient for Canned {
     async fn send(&self, _: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
         Ok(Response::builder()
             .status(self.0)
-            .body(Bytes::from_static(self.1.as_bytes()))
+            .body(self.1.clone())
             .unwrap())
     }
 }
 
-fn canned(status: StatusCode, body: &'static str) -> IntrospectionValidator {
+fn canned(status: StatusCode, body: &str) -> IntrospectionValidator {
     let mut c = config(API, basic(API_SECRET));
     c.require_audience = true;
-    IntrospectionValidator::new(c, Arc::new(Canned(status, body)))
+    IntrospectionValidator::new(c, Arc::new(Canned(status, Bytes::from(body.to_owned()))))
 }
 
 #[tokio::test]
@@ -592,6 +592,18 @@ async fn answers_are_held_to_rfc_7662() {
             r#"{"active":false,"exp":1700000100,"aud":"https://api.example/"}"#,
             NOT_ACTIVE,
         ),
+        (
+            r#"{"active":true,"exp":1700000100,"aud":"https://api.example/","token_type":"refresh_token"}"#,
+            "the token is not an access token",
+        ),
+        (
+            r#"{"active":true,"exp":1700000100,"aud":"https://api.example/","token_type":"N_A"}"#,
+            "the token is not an access token",
+        ),
+        (
+            r#"{"active":true,"exp":1700000100,"aud":"https://api.example/","token_type":null}"#,
+            "the token is not an access token",
+        ),
     ];
     for (body, description) in refused {
         assert_invalid(
@@ -611,6 +623,16 @@ async fn answers_are_held_to_rfc_7662() {
         (claims.issuer.as_str(), claims.subject.as_deref()),
         (ISSUER, Some("alice"))
     );
+    // token_type, when given, is Bearer or DPoP in any case (RFC 6749 §7.1, RFC 9449 §6.2).
+    for token_type in ["Bearer", "bearer", "DPoP", "dpop"] {
+        let body = format!(
+            r#"{{"active":true,"exp":1700000100,"aud":"https://api.example/","token_type":"{token_type}"}}"#
+        );
+        canned(StatusCode::OK, &body)
+            .validate("t", now)
+            .await
+            .unwrap();
+    }
     let broken = [
         (
             StatusCode::OK,
