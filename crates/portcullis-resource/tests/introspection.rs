@@ -15,10 +15,10 @@ use portcullis::core::{
     Algorithm, Client, ClientKeys, ClientKind, ClientSecretHash, GrantType, Issuer, JwkSet, Policy,
     Resource, ScopeSet, SigningKey, TokenFormat, UnixTime,
 };
-use portcullis::{Clock, ManualClock, Provider, Stores};
+use portcullis::{ManualClock, Provider, Stores};
 use portcullis_resource::{
-    ClientCredentials, HttpClient, IntrospectionConfig, IntrospectionValidator, IssuerKeys,
-    JwtResponses, TokenClaims, TokenError, TokenValidator, UpstreamError,
+    ClientCredentials, Clock, HttpClient, IntrospectionConfig, IntrospectionValidator, IssuerKeys,
+    JwtResponses, ResourceServer, TokenClaims, TokenError, TokenValidator, UpstreamError,
 };
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
@@ -837,4 +837,53 @@ async fn jwt_responses_are_held_to_rfc_9701() {
     for (typ, claims, context) in refused {
         assert_unavailable(answer(typ, &claims).validate("t", now).await, context);
     }
+}
+
+/// The guard over introspection: an opaque token is accepted, refused with a `Bearer`
+/// `invalid_token` challenge (RFC 6750 §3.1) once revoked and the cache bound has passed,
+/// and an unreachable authorization server is a 503 without a challenge.
+#[tokio::test]
+async fn a_resource_server_over_introspection_answers_401_once_revoked_and_503_when_down() {
+    let r = rig(|_, _| {}).await;
+    let clock: Arc<dyn Clock> = r.e.clock.clone();
+    let server = ResourceServer::builder(API, Arc::new(r.v))
+        .clock(clock)
+        .build()
+        .unwrap();
+    let token = r.e.token(API).await;
+    let bearer = |token: &str| {
+        let request = Request::get("https://api.example/items")
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap();
+        request.into_parts().0
+    };
+    let authenticated = server.authenticate(&bearer(&token), None).await.unwrap();
+    assert_eq!(authenticated.claims().audience, [API]);
+    r.e.revoke(&token).await;
+    r.e.clock.advance(60);
+    let refused = server
+        .authenticate(&bearer(&token), None)
+        .await
+        .unwrap_err();
+    let response = refused.to_response();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("Bearer ")
+            && challenge.contains(r#"error="invalid_token""#)
+            && challenge.contains(NOT_ACTIVE),
+        "{challenge}"
+    );
+    let other = r.e.token(API).await;
+    r.http.down.store(true, Ordering::SeqCst);
+    let unavailable = server
+        .authenticate(&bearer(&other), None)
+        .await
+        .unwrap_err();
+    let response = unavailable.to_response();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().get("www-authenticate").is_none());
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
 }
