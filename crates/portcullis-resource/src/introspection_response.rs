@@ -26,7 +26,7 @@ pub(crate) fn read_json(body: &[u8]) -> Result<Response, UpstreamError> {
         .map_err(|e| malformed("the introspection response is not a JSON object").with_source(e))
 }
 
-/// What a JWT introspection response must be for this resource server (RFC 9701 §5, §8.2).
+/// What a JWT introspection response must be for this resource server (RFC 9701 §5).
 pub(crate) struct JwtRules<'a> {
     /// The authorization server's signing keys; its issuer is the response's `iss`.
     pub(crate) keys: &'a IssuerKeys,
@@ -112,8 +112,8 @@ pub(crate) struct TokenRules<'a> {
 }
 
 /// The verdict a response gives on its token at `now` (RFC 7662 §2.2): `active: false`, a
-/// token of another issuer or for another resource, one without `exp`, expired or not yet
-/// valid are refused; an answer without a boolean `active`, or whose members are malformed,
+/// token of another issuer or for another resource, one without `exp`, one whose
+/// `token_type` is neither `Bearer` nor `DPoP`, expired or not yet valid are refused; an answer without a boolean `active`, or whose members are malformed,
 /// is the authorization server's fault, not a verdict.
 pub(crate) fn judge(
     mut response: Response,
@@ -138,6 +138,16 @@ pub(crate) fn judge(
     }
     if !response.contains_key("exp") {
         return Ok(Err("the token has no expiry"));
+    }
+    // RFC 7662 §2.2: `token_type` is an access token type (RFC 6749 §7.1); a refresh token,
+    // or anything but the Bearer and DPoP tokens an API is presented, is not accepted.
+    if let Some(token_type) = response.get("token_type") {
+        let access = token_type
+            .as_str()
+            .is_some_and(|t| ["Bearer", "DPoP"].iter().any(|a| t.eq_ignore_ascii_case(a)));
+        if !access {
+            return Ok(Err("the token is not an access token"));
+        }
     }
     let claims: TokenClaims = serde_json::from_value(Value::Object(response)).map_err(|e| {
         malformed("the introspection response's members are malformed").with_source(e)

@@ -15,10 +15,10 @@ use portcullis::core::{
     Algorithm, Client, ClientKeys, ClientKind, ClientSecretHash, GrantType, Issuer, JwkSet, Policy,
     Resource, ScopeSet, SigningKey, TokenFormat, UnixTime,
 };
-use portcullis::{Clock, ManualClock, Provider, Stores};
+use portcullis::{ManualClock, Provider, Stores};
 use portcullis_resource::{
-    ClientCredentials, HttpClient, IntrospectionConfig, IntrospectionValidator, IssuerKeys,
-    JwtResponses, TokenError, TokenValidator, UpstreamError,
+    ClientCredentials, Clock, HttpClient, IntrospectionConfig, IntrospectionValidator, IssuerKeys,
+    JwtResponses, ResourceServer, TokenClaims, TokenError, TokenValidator, UpstreamError,
 };
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
@@ -213,8 +213,41 @@ fn config(resource: &str, credentials: ClientCredentials) -> IntrospectionConfig
     )
 }
 
-fn validator(http: &Arc<ToEngine>, config: IntrospectionConfig) -> IntrospectionValidator {
-    IntrospectionValidator::new(config, http.clone())
+/// The provider, the `HttpClient` to it, and a validator for `API` with its secret, as
+/// `configure` adjusts it.
+struct Rig {
+    e: AuthServer,
+    http: Arc<ToEngine>,
+    v: IntrospectionValidator,
+}
+
+async fn rig(configure: impl FnOnce(&mut IntrospectionConfig, &Arc<ToEngine>)) -> Rig {
+    let e = AuthServer::new().await;
+    let http = ToEngine::new(&e);
+    let mut c = config(API, basic(API_SECRET));
+    configure(&mut c, &http);
+    let v = IntrospectionValidator::new(c, http.clone());
+    Rig { e, http, v }
+}
+
+impl Rig {
+    async fn validate(&self, token: &str) -> Result<TokenClaims, TokenError> {
+        self.v.validate(token, self.e.now()).await
+    }
+
+    /// Validates `token` now and `held - 1` s later with one request between them (the same
+    /// answer twice), then returns the answer `held` s after the first, which took one more.
+    async fn answer_after(&self, token: &str, held: u64) -> Result<TokenClaims, TokenError> {
+        let calls = self.http.calls();
+        let first = format!("{:?}", self.validate(token).await);
+        self.e.clock.advance(held - 1);
+        assert_eq!(format!("{:?}", self.validate(token).await), first);
+        assert_eq!(self.http.calls(), calls + 1);
+        self.e.clock.advance(1);
+        let after = self.validate(token).await;
+        assert_eq!(self.http.calls(), calls + 2);
+        after
+    }
 }
 
 #[track_caller]
@@ -235,9 +268,7 @@ fn assert_unavailable(result: Result<impl std::fmt::Debug, TokenError>, context:
 
 #[tokio::test]
 async fn a_valid_opaque_token_is_introspected_once_then_served_from_the_cache() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
-    let v = validator(&http, config(API, basic(API_SECRET)));
+    let Rig { e, http, v } = rig(|_, _| {}).await;
     let token = e.token(API).await;
     let claims = v.validate(&token, e.now()).await.unwrap();
     assert_eq!(claims.issuer, ISSUER);
@@ -275,105 +306,64 @@ async fn a_valid_opaque_token_is_introspected_once_then_served_from_the_cache() 
 
 #[tokio::test]
 async fn a_revoked_token_is_accepted_until_the_cache_bound_then_refused() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
-    let v = validator(&http, config(API, basic(API_SECRET)));
-    let token = e.token(API).await;
-    v.validate(&token, e.now()).await.unwrap();
-    e.revoke(&token).await;
+    let r = rig(|_, _| {}).await;
+    let token = r.e.token(API).await;
+    r.validate(&token).await.unwrap();
+    r.e.revoke(&token).await;
     // The revocation delay: 60 s by default.
-    e.clock.advance(59);
-    v.validate(&token, e.now()).await.unwrap();
-    assert_eq!(http.calls(), 1);
-    e.clock.advance(1);
-    assert_invalid(v.validate(&token, e.now()).await, NOT_ACTIVE);
-    assert_eq!(http.calls(), 2);
+    r.e.clock.advance(59);
+    r.validate(&token).await.unwrap();
+    assert_eq!(r.http.calls(), 1);
+    r.e.clock.advance(1);
+    assert_invalid(r.validate(&token).await, NOT_ACTIVE);
+    assert_eq!(r.http.calls(), 2);
 }
 
 #[tokio::test]
 async fn the_cache_bound_is_configurable() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
-    let mut c = config(API, basic(API_SECRET));
-    c.cache_max_age = Duration::from_secs(10);
-    let v = validator(&http, c);
-    let token = e.token(API).await;
-    v.validate(&token, e.now()).await.unwrap();
-    e.clock.advance(9);
-    v.validate(&token, e.now()).await.unwrap();
-    assert_eq!(http.calls(), 1);
-    e.clock.advance(1);
-    v.validate(&token, e.now()).await.unwrap();
-    assert_eq!(http.calls(), 2);
+    let r = rig(|c, _| c.cache_max_age = Duration::from_secs(10)).await;
+    let token = r.e.token(API).await;
+    r.answer_after(&token, 10).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_cached_token_is_never_served_past_its_exp() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
-    let mut c = config(API, basic(API_SECRET));
-    c.cache_max_age = Duration::from_secs(7200);
-    let v = validator(&http, c);
-    let token = e.token(API).await;
-    e.clock.advance(3599 - 30);
-    v.validate(&token, e.now()).await.unwrap();
-    e.clock.advance(30);
-    v.validate(&token, e.now()).await.unwrap();
-    assert_eq!(http.calls(), 1);
-    // At exp (T0 + 3600) the entry is gone and the provider says inactive.
-    e.clock.advance(1);
-    assert_invalid(v.validate(&token, e.now()).await, NOT_ACTIVE);
-    assert_eq!(http.calls(), 2);
+    let r = rig(|c, _| c.cache_max_age = Duration::from_secs(7200)).await;
+    let token = r.e.token(API).await;
+    r.e.clock.advance(3600 - 31);
+    // Cached until exp (T0 + 3600), when the provider says inactive.
+    assert_invalid(r.answer_after(&token, 31).await, NOT_ACTIVE);
 }
 
 #[tokio::test]
 async fn refusals_are_cached_briefly() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
-    let v = validator(&http, config(API, basic(API_SECRET)));
-    assert_invalid(v.validate("nope", e.now()).await, NOT_ACTIVE);
-    e.clock.advance(4);
-    assert_invalid(v.validate("nope", e.now()).await, NOT_ACTIVE);
-    assert_eq!(http.calls(), 1);
-    e.clock.advance(1);
-    assert_invalid(v.validate("nope", e.now()).await, NOT_ACTIVE);
-    assert_eq!(http.calls(), 2);
+    let r = rig(|_, _| {}).await;
+    assert_invalid(r.answer_after("nope", 5).await, NOT_ACTIVE);
 }
 
 #[tokio::test]
 async fn an_expired_token_is_refused() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
-    let v = validator(&http, config(API, basic(API_SECRET)));
-    let token = e.token(API).await;
-    e.clock.advance(3600);
-    assert_invalid(v.validate(&token, e.now()).await, NOT_ACTIVE);
+    let r = rig(|_, _| {}).await;
+    let token = r.e.token(API).await;
+    r.e.clock.advance(3600);
+    assert_invalid(r.validate(&token).await, NOT_ACTIVE);
 }
 
 #[tokio::test]
 async fn a_token_for_another_resource_is_refused() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
     // The API introspects a token the provider issued for it, but is configured as another
     // resource: the audience does not name it.
-    let v = validator(
-        &http,
-        config("https://elsewhere.example/", basic(API_SECRET)),
-    );
-    let token = e.token(API).await;
+    let r = rig(|c, _| c.resource = "https://elsewhere.example/".into()).await;
+    let token = r.e.token(API).await;
     assert_invalid(
-        v.validate(&token, e.now()).await,
+        r.validate(&token).await,
         "the token is not for this resource",
     );
 }
 
 #[tokio::test]
 async fn the_cache_is_bounded_and_drops_the_soonest_to_expire_first() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
-    let mut c = config(API, basic(API_SECRET));
-    c.cache_capacity = 2;
-    let v = validator(&http, c);
+    let Rig { e, http, v } = rig(|c, _| c.cache_capacity = 2).await;
     let [a, b, c] = [e.token(API).await, e.token(API).await, e.token(API).await];
     for t in [&a, &b, &c] {
         v.validate(t, e.now()).await.unwrap();
@@ -390,40 +380,30 @@ async fn the_cache_is_bounded_and_drops_the_soonest_to_expire_first() {
 
 #[tokio::test]
 async fn a_flood_of_unknown_tokens_does_not_push_out_a_valid_one() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
-    let mut c = config(API, basic(API_SECRET));
-    c.cache_capacity = 2;
-    let v = validator(&http, c);
-    let token = e.token(API).await;
-    v.validate(&token, e.now()).await.unwrap();
+    let r = rig(|c, _| c.cache_capacity = 2).await;
+    let token = r.e.token(API).await;
+    r.validate(&token).await.unwrap();
     for i in 0..50 {
-        let junk = format!("junk-{i}");
-        assert_invalid(v.validate(&junk, e.now()).await, NOT_ACTIVE);
+        assert_invalid(r.validate(&format!("junk-{i}")).await, NOT_ACTIVE);
     }
-    assert_eq!(http.calls(), 51);
-    v.validate(&token, e.now()).await.unwrap();
-    assert_eq!(http.calls(), 51);
+    assert_eq!(r.http.calls(), 51);
+    r.validate(&token).await.unwrap();
+    assert_eq!(r.http.calls(), 51);
     // The last junk token is still cached; the earlier ones were displaced.
-    assert_invalid(v.validate("junk-49", e.now()).await, NOT_ACTIVE);
-    assert_invalid(v.validate("junk-0", e.now()).await, NOT_ACTIVE);
-    assert_eq!(http.calls(), 52);
+    assert_invalid(r.validate("junk-49").await, NOT_ACTIVE);
+    assert_invalid(r.validate("junk-0").await, NOT_ACTIVE);
+    assert_eq!(r.http.calls(), 52);
 }
 
 #[tokio::test]
 async fn private_key_jwt_with_a_fresh_assertion_per_request() {
     let e = AuthServer::new().await;
     let http = ToEngine::new(&e);
-    let v = validator(
-        &http,
-        config(
-            PK_API,
-            ClientCredentials::PrivateKeyJwt {
-                client_id: PK_API.into(),
-                key: e.api_key.clone(),
-            },
-        ),
-    );
+    let credentials = ClientCredentials::PrivateKeyJwt {
+        client_id: PK_API.into(),
+        key: e.api_key.clone(),
+    };
+    let v = IntrospectionValidator::new(config(PK_API, credentials), http.clone());
     // Two requests in the same second: the engine spends each assertion's jti once, so
     // the second passes only with a fresh one.
     for _ in 0..2 {
@@ -447,14 +427,12 @@ async fn private_key_jwt_with_a_fresh_assertion_per_request() {
 
 #[tokio::test]
 async fn wrong_credentials_make_the_validator_unavailable_and_are_not_cached() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
-    let v = validator(&http, config(API, basic("wrong")));
-    let token = e.token(API).await;
-    assert_unavailable(v.validate(&token, e.now()).await, REFUSED_CREDENTIALS);
-    assert_unavailable(v.validate(&token, e.now()).await, REFUSED_CREDENTIALS);
-    assert_eq!(http.calls(), 2);
-    let debug = format!("{v:?}");
+    let r = rig(|c, _| c.credentials = basic("wrong")).await;
+    let token = r.e.token(API).await;
+    assert_unavailable(r.validate(&token).await, REFUSED_CREDENTIALS);
+    assert_unavailable(r.validate(&token).await, REFUSED_CREDENTIALS);
+    assert_eq!(r.http.calls(), 2);
+    let debug = format!("{:?}", r.v);
     assert!(
         debug.contains("client_secret_basic") && !debug.contains("wrong"),
         "{debug}"
@@ -463,24 +441,19 @@ async fn wrong_credentials_make_the_validator_unavailable_and_are_not_cached() {
 
 #[tokio::test]
 async fn an_unreachable_authorization_server_is_unavailable_and_not_cached() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
-    let v = validator(&http, config(API, basic(API_SECRET)));
-    let token = e.token(API).await;
-    http.down.store(true, Ordering::SeqCst);
-    assert_unavailable(v.validate(&token, e.now()).await, "connection refused");
-    http.down.store(false, Ordering::SeqCst);
-    v.validate(&token, e.now()).await.unwrap();
-    assert_eq!(http.calls(), 2);
+    let r = rig(|_, _| {}).await;
+    let token = r.e.token(API).await;
+    r.http.down.store(true, Ordering::SeqCst);
+    assert_unavailable(r.validate(&token).await, "connection refused");
+    r.http.down.store(false, Ordering::SeqCst);
+    r.validate(&token).await.unwrap();
+    assert_eq!(r.http.calls(), 2);
 }
 
 #[tokio::test]
 async fn jwt_responses_are_verified() {
-    let e = AuthServer::new().await;
-    let http = ToEngine::new(&e);
-    let mut c = config(API, basic(API_SECRET));
-    c.jwt_responses = Some(AuthServer::jwt_responses(&http));
-    let v = validator(&http, c);
+    let Rig { e, http, v } =
+        rig(|c, http| c.jwt_responses = Some(AuthServer::jwt_responses(http))).await;
     let token = e.token(API).await;
     let claims = v.validate(&token, e.now()).await.unwrap();
     assert_eq!(
@@ -516,7 +489,7 @@ async fn a_tampered_jwt_response_is_refused() {
     let http = ToEngine::altering(&e, tampered);
     let mut c = config(API, basic(API_SECRET));
     c.jwt_responses = Some(AuthServer::jwt_responses(&http));
-    let v = validator(&http, c);
+    let v = IntrospectionValidator::new(c, http);
     let token = e.token(API).await;
     assert_unavailable(
         v.validate(&token, e.now()).await,
@@ -532,7 +505,7 @@ async fn a_jwt_response_from_another_key_or_too_old_or_unsigned_is_refused() {
     let other = SigningKey::generate("as-key", Algorithm::ES256, &SystemRandom::new()).unwrap();
     let mut c = config(API, basic(API_SECRET));
     c.jwt_responses = Some(static_keys(&other));
-    let v = validator(&http, c);
+    let v = IntrospectionValidator::new(c, http.clone());
     assert_unavailable(
         v.validate(&token, e.now()).await,
         "the JWT introspection response did not verify",
@@ -540,7 +513,7 @@ async fn a_jwt_response_from_another_key_or_too_old_or_unsigned_is_refused() {
     // This server's clock 61 s ahead of the provider's: the response's iat is too old.
     let mut c = config(API, basic(API_SECRET));
     c.jwt_responses = Some(AuthServer::jwt_responses(&http));
-    let v = validator(&http, c);
+    let v = IntrospectionValidator::new(c, http.clone());
     assert_unavailable(
         v.validate(&token, e.now().plus(Duration::from_secs(61)))
             .await,
@@ -569,22 +542,22 @@ impl HttpClient for JsonOnly {
 }
 
 /// Answers every request with one canned response.
-struct Canned(StatusCode, &'static str);
+struct Canned(StatusCode, Bytes);
 
 #[async_trait::async_trait]
 impl HttpClient for Canned {
     async fn send(&self, _: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
         Ok(Response::builder()
             .status(self.0)
-            .body(Bytes::from_static(self.1.as_bytes()))
+            .body(self.1.clone())
             .unwrap())
     }
 }
 
-fn canned(status: StatusCode, body: &'static str) -> IntrospectionValidator {
+fn canned(status: StatusCode, body: &str) -> IntrospectionValidator {
     let mut c = config(API, basic(API_SECRET));
     c.require_audience = true;
-    IntrospectionValidator::new(c, Arc::new(Canned(status, body)))
+    IntrospectionValidator::new(c, Arc::new(Canned(status, Bytes::from(body.to_owned()))))
 }
 
 #[tokio::test]
@@ -619,6 +592,18 @@ async fn answers_are_held_to_rfc_7662() {
             r#"{"active":false,"exp":1700000100,"aud":"https://api.example/"}"#,
             NOT_ACTIVE,
         ),
+        (
+            r#"{"active":true,"exp":1700000100,"aud":"https://api.example/","token_type":"refresh_token"}"#,
+            "the token is not an access token",
+        ),
+        (
+            r#"{"active":true,"exp":1700000100,"aud":"https://api.example/","token_type":"N_A"}"#,
+            "the token is not an access token",
+        ),
+        (
+            r#"{"active":true,"exp":1700000100,"aud":"https://api.example/","token_type":null}"#,
+            "the token is not an access token",
+        ),
     ];
     for (body, description) in refused {
         assert_invalid(
@@ -638,6 +623,16 @@ async fn answers_are_held_to_rfc_7662() {
         (claims.issuer.as_str(), claims.subject.as_deref()),
         (ISSUER, Some("alice"))
     );
+    // token_type, when given, is Bearer or DPoP in any case (RFC 6749 §7.1, RFC 9449 §6.2).
+    for token_type in ["Bearer", "bearer", "DPoP", "dpop"] {
+        let body = format!(
+            r#"{{"active":true,"exp":1700000100,"aud":"https://api.example/","token_type":"{token_type}"}}"#
+        );
+        canned(StatusCode::OK, &body)
+            .validate("t", now)
+            .await
+            .unwrap();
+    }
     let broken = [
         (
             StatusCode::OK,
@@ -842,4 +837,53 @@ async fn jwt_responses_are_held_to_rfc_9701() {
     for (typ, claims, context) in refused {
         assert_unavailable(answer(typ, &claims).validate("t", now).await, context);
     }
+}
+
+/// The guard over introspection: an opaque token is accepted, refused with a `Bearer`
+/// `invalid_token` challenge (RFC 6750 §3.1) once revoked and the cache bound has passed,
+/// and an unreachable authorization server is a 503 without a challenge.
+#[tokio::test]
+async fn a_resource_server_over_introspection_answers_401_once_revoked_and_503_when_down() {
+    let r = rig(|_, _| {}).await;
+    let clock: Arc<dyn Clock> = r.e.clock.clone();
+    let server = ResourceServer::builder(API, Arc::new(r.v))
+        .clock(clock)
+        .build()
+        .unwrap();
+    let token = r.e.token(API).await;
+    let bearer = |token: &str| {
+        let request = Request::get("https://api.example/items")
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap();
+        request.into_parts().0
+    };
+    let authenticated = server.authenticate(&bearer(&token), None).await.unwrap();
+    assert_eq!(authenticated.claims().audience, [API]);
+    r.e.revoke(&token).await;
+    r.e.clock.advance(60);
+    let refused = server
+        .authenticate(&bearer(&token), None)
+        .await
+        .unwrap_err();
+    let response = refused.to_response();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("Bearer ")
+            && challenge.contains(r#"error="invalid_token""#)
+            && challenge.contains(NOT_ACTIVE),
+        "{challenge}"
+    );
+    let other = r.e.token(API).await;
+    r.http.down.store(true, Ordering::SeqCst);
+    let unavailable = server
+        .authenticate(&bearer(&other), None)
+        .await
+        .unwrap_err();
+    let response = unavailable.to_response();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().get("www-authenticate").is_none());
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
 }
