@@ -39,6 +39,18 @@ pub const DEFAULT_ALGORITHMS: [Algorithm; 4] = [
 ///
 /// Every refusal is [`TokenError::Invalid`] with fixed text, which never repeats the token;
 /// keys that cannot be had are [`TokenError::Unavailable`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use portcullis_core::Issuer;
+/// use portcullis_resource::{HttpClient, IssuerKeys, JwtValidator};
+///
+/// fn validator(http: Arc<dyn HttpClient>) -> JwtValidator {
+///     let issuer = Issuer::parse("https://as.example").expect("an issuer");
+///     let keys = Arc::new(IssuerKeys::discover(issuer, http));
+///     JwtValidator::new(keys, "https://api.example/")
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct JwtValidator {
     keys: Arc<IssuerKeys>,

@@ -7,7 +7,8 @@
 //! key the cached set lacks (the server rotated its keys) makes the set be fetched again —
 //! but the authorization server is asked at most once per [`REFETCH_INTERVAL`], whatever
 //! the reason, so that tokens with made-up `kid`s cannot turn into a flood of fetches.
-//! Concurrent validations that need a fetch wait for one fetch and share its result.
+//! Concurrent validations that need a fetch wait for one fetch and share its result —
+//! except those that hold stale keys, which use them meanwhile.
 //!
 //! **Failures.** An unreachable or misbehaving authorization server with no keys cached yet
 //! is [`TokenError::Unavailable`] (a `503`, not a verdict on the token). With keys cached,
@@ -154,24 +155,37 @@ impl IssuerKeys {
         }
     }
 
-    /// The issuer's keys at `now`: the cached ones while fresh, else fetched (or, when the
-    /// fetch fails or was just made, the stale ones).
+    /// The issuer's keys at `now`: the cached ones while fresh, else fetched. Stale keys are
+    /// returned when the fetch fails or was just made, and while another validation fetches.
     pub async fn keys(&self, now: UnixTime) -> Result<Arc<[VerifyingKey]>, TokenError> {
-        {
+        let stale = {
             let state = self.state();
-            if let Some(keys) = &state.keys {
-                if now < state.fresh_until {
-                    return Ok(keys.clone());
-                }
+            match &state.keys {
+                Some(keys) if now < state.fresh_until => return Ok(keys.clone()),
+                keys => keys.clone(),
             }
-        }
-        self.refetch(now).await
+        };
+        let fetching = match (stale, self.fetching.try_lock()) {
+            (_, Ok(fetching)) => fetching,
+            (Some(stale), Err(_)) => return Ok(stale),
+            (None, Err(_)) => self.fetching.lock().await,
+        };
+        self.fetch_unless_recent(now, fetching).await
     }
 
-    /// Fetches the keys unless the authorization server was asked less than
-    /// [`REFETCH_INTERVAL`] ago; returns the keys then cached.
+    /// Fetches the keys again (waiting for a fetch under way) unless the authorization
+    /// server was asked less than [`REFETCH_INTERVAL`] ago; returns the keys then cached.
     async fn refetch(&self, now: UnixTime) -> Result<Arc<[VerifyingKey]>, TokenError> {
-        let _fetching = self.fetching.lock().await;
+        let fetching = self.fetching.lock().await;
+        self.fetch_unless_recent(now, fetching).await
+    }
+
+    /// [`refetch`](Self::refetch), the fetch lock held.
+    async fn fetch_unless_recent(
+        &self,
+        now: UnixTime,
+        _fetching: tokio::sync::MutexGuard<'_, ()>,
+    ) -> Result<Arc<[VerifyingKey]>, TokenError> {
         let recently = {
             let state = self.state();
             state

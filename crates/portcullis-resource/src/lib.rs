@@ -39,6 +39,8 @@ mod presented_token;
 mod rejection;
 #[cfg(any(feature = "axum", feature = "actix"))]
 mod required_scope;
+#[cfg(feature = "reqwest")]
+mod reqwest_client;
 mod resource_server;
 mod sender_constraint;
 mod token_error;
@@ -62,6 +64,8 @@ pub use portcullis_store::{Clock, ManualClock, SystemClock};
 pub use rejection::{Forbidden, Rejection, Unauthenticated};
 #[cfg(any(feature = "axum", feature = "actix"))]
 pub use required_scope::{RequireScope, RequiredScope};
+#[cfg(feature = "reqwest")]
+pub use reqwest_client::{ReqwestClient, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT};
 pub use resource_server::{ResourceServer, ResourceServerBuilder, ResourceServerError};
 pub use token_error::{TokenError, UpstreamError};
 pub use validator::TokenValidator;

@@ -6,33 +6,11 @@
 
 use std::time::Duration;
 
-use portcullis::{FetchError, Fetcher, ReqwestFetcher, FETCH_TIMEOUT};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+#[path = "common/loopback.rs"]
+mod loopback;
 
-/// Serves `response` (status line, headers and body) to every connection; never answers
-/// when it is `None`.
-async fn serve(response: Option<String>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let response = response.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                match response {
-                    Some(r) => {
-                        let _ = socket.write_all(r.as_bytes()).await;
-                    }
-                    None => tokio::time::sleep(FETCH_TIMEOUT * 2).await,
-                }
-            });
-        }
-    });
-    format!("http://{addr}/jwks")
-}
+use loopback::serve;
+use portcullis::{FetchError, Fetcher, ReqwestFetcher, FETCH_TIMEOUT};
 
 fn ok(body: &str) -> Option<String> {
     Some(format!(
