@@ -26,16 +26,24 @@ function number_threads()
    end
 end
 
--- A function handing out this thread's share of the single-use lines of the file `path`
--- (thread_lines), each once. When they ran out it hands out the last again: the server
--- refuses the replay (an error in the count) rather than the load stopping.
-function single_use(path, id)
-   local pool, used, spent = thread_lines(path, id), 0, ""
+-- A function handing out requests made from this thread's share of the single-use lines of
+-- the file `path` (thread_lines), each once. Each line is made into a whole request by
+-- `format` (which returns wrk.format(…)) here, in init, so that a request costs wrk a table
+-- read rather than building it anew: the load generator shares the machine's cores with the
+-- server under test, and what it spends per request is taken from the server. When they
+-- ran out it hands out the last again: the server refuses the replay (an error in the
+-- count) rather than the load stopping.
+function single_use_requests(path, id, format)
+   local lines = thread_lines(path, id)
+   for i = 1, #lines do
+      lines[i] = format(lines[i])
+   end
+   local used, spent = 0, ""
    return function()
-      if used < #pool then
+      if used < #lines then
          used = used + 1
-         spent = pool[used]
-         pool[used] = nil
+         spent = lines[used]
+         lines[used] = nil
       end
       return spent
    end

@@ -141,10 +141,10 @@ pub use standard_claims::{
 pub use time::UnixTime;
 pub use token::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
-    mint_access_token, mint_jwt_access_token, mint_refresh_token, prepare_jwt_access_token,
-    AuthorizationCodeGrant, ClientCredentialsGrant, CodeExchange, Delegation, MintedToken,
-    RefreshCheck, RefreshDecision, RefreshTokenGrant, TokenRequest, TokenResponse, TokenSubject,
-    UnsignedJwtAccessToken,
+    live_scopes, mint_access_token, mint_jwt_access_token, mint_refresh_token,
+    prepare_jwt_access_token, AuthorizationCodeGrant, ClientCredentialsGrant, CodeExchange,
+    Delegation, LiveScopes, MintedToken, RefreshCheck, RefreshDecision, RefreshTokenGrant,
+    TokenRequest, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
 };
 pub use token_binding::{
     certificate_thumbprint, decide_token_binding, token_type, Confirmation, HolderProof,

@@ -52,9 +52,13 @@ pub struct Policy {
     pub keys: KeyPolicy,
     /// The protected resources tokens may be issued for (RFC 8707).
     pub resources: Vec<Resource>,
-    /// Scopes that live shorter than the token carrying them (e.g. a powerful `admin` for
-    /// 5 minutes in an hour-long token). An opaque token reports only the scopes still valid;
-    /// a JWT access token gets the shortest lifetime of its scopes.
+    /// Scopes that live shorter than the grant (e.g. a powerful `payment` for 5 minutes
+    /// while `read` lasts): power that fades with the age of the user's authentication. Each
+    /// lifetime counts from the grant's `auth_time` — from issuance for a token without a
+    /// user (client credentials) — so no refresh revives a faded scope; a new login does
+    /// (see [`crate::live_scopes`]). An access token leaves out the scopes already faded; an
+    /// opaque one reports only the scopes still valid; a JWT access token gets the shortest
+    /// remaining lifetime of its scopes.
     pub scope_lifetimes: BTreeMap<String, Duration>,
     /// A scope that lets a bearer token's holder call the introspection endpoint (e.g. an API
     /// gateway), besides authenticated clients (RFC 7662 §2.1). `None`: clients only.

@@ -92,7 +92,8 @@ pub struct AccessTokenRecord {
     pub subject: Option<String>,
     /// Scopes.
     pub scopes: ScopeSet,
-    /// When scopes that live shorter than the token expire (see `Policy::scope_lifetimes`).
+    /// When scopes that live shorter than the token expire (see `Policy::scope_lifetimes`,
+    /// [`crate::live_scopes`]).
     #[serde(default)]
     pub scope_expiry: std::collections::BTreeMap<String, UnixTime>,
     /// The grant, for user-delegated tokens.

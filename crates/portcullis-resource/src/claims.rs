@@ -55,7 +55,7 @@ pub struct TokenClaims {
 }
 
 /// `aud` as one string or an array of strings (RFC 7519 §4.1.3).
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(crate) fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany {

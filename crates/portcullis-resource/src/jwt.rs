@@ -6,7 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use portcullis_core::{Algorithm, UnixTime};
 
-use crate::{is_jws_type, IssuerKeys, TokenClaims, TokenError, TokenValidator};
+use crate::jws_type::is_jws_type;
+use crate::{IssuerKeys, TokenClaims, TokenError, TokenValidator};
 
 /// Longest token read: longer ones are refused before any parsing. Access tokens are
 /// carried in an HTTP header, which servers commonly bound to 8 KiB.
@@ -125,7 +126,7 @@ impl TokenValidator for JwtValidator {
             return Err(TokenError::Invalid("the token is too long"));
         }
         let verified = self.keys.verify(token, &self.algorithms, now).await?;
-        if !is_jws_type(verified.header.typ.as_deref(), "at+jwt") {
+        if !is_jws_type(verified.header.typ.as_deref(), "application/at+jwt") {
             return Err(TokenError::Invalid("the token is not a JWT access token"));
         }
         self.check_claims(&verified.payload, now)

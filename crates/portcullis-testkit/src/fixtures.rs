@@ -148,7 +148,8 @@ impl Fixtures {
     }
 
     /// An authorization code under `grant`, starting `family`, with PKCE, a redirect URI,
-    /// resources, an OpenID Connect session and a DPoP key bound ahead.
+    /// resources, an OpenID Connect session and a DPoP key bound ahead; its user
+    /// authenticated 20 s before it was issued (so a round trip tells the two times apart).
     pub fn code(
         &self,
         grant: &Grant,
@@ -169,7 +170,7 @@ impl Fixtures {
             scopes: grant.scopes.clone(),
             resources: vec!["https://api.example/".into()],
             subject: grant.subject.clone(),
-            auth_time: issued_at,
+            auth_time: UnixTime::from_secs(issued_at.secs().saturating_sub(20)),
             grant_id: grant.id.clone(),
             family_id: family.clone(),
             oidc: Some(self.oidc_session()),
@@ -239,7 +240,9 @@ impl Fixtures {
         }
     }
 
-    /// A refresh token under `grant` and `family`, bound to a DPoP key.
+    /// A refresh token under `grant` and `family`, bound to a DPoP key; its user
+    /// authenticated 45 s before the grant was given (so a round trip tells `auth_time`,
+    /// which scope lifetimes count from, apart from the other times).
     pub fn refresh_token(
         &self,
         grant: &Grant,
@@ -254,7 +257,7 @@ impl Fixtures {
             subject: grant.subject.clone(),
             scopes: grant.scopes.clone(),
             resources: vec!["https://api.example/".into()],
-            auth_time: grant.created_at,
+            auth_time: UnixTime::from_secs(grant.created_at.secs().saturating_sub(45)),
             grant_id: grant.id.clone(),
             family_id: family.clone(),
             oidc: Some(OidcSession {

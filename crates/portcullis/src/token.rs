@@ -2,11 +2,9 @@
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use std::collections::BTreeMap;
-
 use portcullis_core::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
-    decide_token_binding, format_for_audience, merge_extra_claims, mint_access_token,
+    decide_token_binding, format_for_audience, live_scopes, merge_extra_claims, mint_access_token,
     mint_refresh_token, prepare_jwt_access_token, requested_resources, AccessTokenRecord,
     AuthorizationCodeGrant, Client, ClientCredentialsGrant, FamilyId, GrantId, HolderProof,
     MintedToken, OAuthError, Params, RefreshTokenGrant, ResourceError, TokenErrorCode, TokenFormat,
@@ -381,9 +379,10 @@ impl Provider {
     }
 
     /// Mints an access token: a JWT (RFC 9068) when its audience — or, without one, the
-    /// client — asks for one, else opaque. Scopes with a shorter lifetime than the token
-    /// expire on their own; a JWT, which cannot change, gets the shortest lifetime of its
-    /// scopes.
+    /// client — asks for one, else opaque. It carries only the scopes still alive, each
+    /// scope's lifetime counted from the user's authentication (the core decides:
+    /// `portcullis_core::live_scopes`); those fading before the token expire on their own,
+    /// and a JWT, which cannot change, gets the shortest remaining lifetime of its scopes.
     async fn access_token(
         &self,
         client: &Client,
@@ -393,17 +392,17 @@ impl Provider {
         let inner = &self.inner;
         let policy = &inner.policy;
         let token_exp = now.plus(policy.lifetimes.access_token);
-        let scope_expiry: BTreeMap<String, UnixTime> = to
-            .scopes
-            .iter()
-            .filter_map(|s| {
-                policy
-                    .scope_lifetimes
-                    .get(s)
-                    .map(|d| (s.to_owned(), now.plus(*d)))
-            })
-            .filter(|(_, e)| *e < token_exp)
-            .collect();
+        let live = live_scopes(
+            to.scopes,
+            to.delegation.map(|d| d.auth_time),
+            &policy.scope_lifetimes,
+            now,
+            token_exp,
+        );
+        let to = &TokenSubject {
+            scopes: &live.scopes,
+            ..*to
+        };
         let format = if to.audience.is_empty() {
             client.tokens.access_token_format
         } else {
@@ -413,14 +412,11 @@ impl Provider {
             TokenFormat::Opaque => {
                 let mut t =
                     mint_access_token(to, now, policy.lifetimes.access_token, inner.rng.as_ref())?;
-                t.record.scope_expiry = scope_expiry;
+                t.record.scope_expiry = live.expiry;
                 Ok(t)
             }
             TokenFormat::Jwt => {
-                let exp = scope_expiry
-                    .values()
-                    .copied()
-                    .fold(token_exp, UnixTime::min);
+                let exp = live.jwt_expiry(token_exp);
                 let extra = self
                     .access_token_claims_for(to.delegation.map(|d| d.subject), to)
                     .await?;

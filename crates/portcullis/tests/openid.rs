@@ -415,6 +415,41 @@ async fn userinfo_releases_what_the_scopes_and_claims_request_allow() {
     assert_eq!(userinfo(&h, post).await.0, StatusCode::OK);
 }
 
+/// Issue 17, point 7: a scope's lifetime counts from the login, so a refresh after `email`
+/// faded issues an access token without it, which UserInfo answers without the email.
+#[tokio::test]
+async fn a_scope_faded_before_a_refresh_releases_nothing_at_userinfo() {
+    let mut policy = Policy::default();
+    policy.scope_lifetimes = [("email".to_owned(), std::time::Duration::from_secs(300))].into();
+    let h = Harness::with_policy(policy).await;
+    let tokens = login(&h, "openid email offline_access", "").await;
+    let get = |t: &Value| {
+        Request::get("/userinfo")
+            .header(
+                "authorization",
+                format!("Bearer {}", t["access_token"].as_str().unwrap()),
+            )
+            .body(Bytes::new())
+            .unwrap()
+    };
+    let (status, body, _) = userinfo(&h, get(&tokens)).await;
+    assert_eq!(
+        (status, &body["email"]),
+        (StatusCode::OK, &serde_json::json!("alice@example.com"))
+    );
+    h.clock.advance(360);
+    let (status, refreshed) = h
+        .refresh_web(tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert_eq!(refreshed["scope"], "offline_access openid");
+    let (status, body, _) = userinfo(&h, get(&refreshed)).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, serde_json::json!({"sub": "alice"}))
+    );
+}
+
 #[tokio::test]
 async fn userinfo_errors_follow_rfc6750() {
     let h = Harness::new().await;

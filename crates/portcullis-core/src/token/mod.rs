@@ -11,6 +11,7 @@ mod openid;
 mod refresh;
 mod request;
 mod response;
+mod scope_lifetimes;
 #[cfg(test)]
 pub(crate) mod test_support;
 
@@ -24,6 +25,7 @@ pub use response::{
     mint_access_token, mint_jwt_access_token, mint_refresh_token, prepare_jwt_access_token,
     Delegation, MintedToken, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
 };
+pub use scope_lifetimes::{live_scopes, LiveScopes};
 
 use crate::error::{OAuthError, TokenErrorCode};
 use crate::resources::ResourceError;
