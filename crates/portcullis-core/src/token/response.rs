@@ -323,6 +323,65 @@ mod tests {
         assert_ne!(a.record.jti, b.record.jti);
     }
 
+    /// A JWT access token's record sits under the whole JWT's hash, what a resource server
+    /// presents; a refresh token's OpenID session drops the nonce (OpenID Connect Core
+    /// §12.2); a token response's `Debug` shows no token.
+    #[test]
+    fn records_sit_under_what_is_presented_and_responses_hide_their_tokens() {
+        let (issuer, scopes) = (
+            Issuer::parse("https://as.example").unwrap(),
+            ScopeSet::parse("read").unwrap(),
+        );
+        let (grant, family) = (
+            GrantId::from_stored("g".into()),
+            FamilyId::from_stored("f".into()),
+        );
+        let delegation = Delegation {
+            subject: "alice",
+            auth_time: UnixTime::from_secs(900),
+            grant_id: &grant,
+            family_id: &family,
+        };
+        let oidc = OidcSession {
+            nonce: Some("n".into()),
+            ..crate::token::test_support::session()
+        };
+        let to = TokenSubject {
+            issuer: &issuer,
+            client_id: "c",
+            delegation: Some(delegation),
+            scopes: &scopes,
+            audience: &[],
+            oidc: Some(&oidc),
+            confirmation: None,
+        };
+        let (rng, now) = (SystemRandom::new(), UnixTime::from_secs(1_000));
+        let jwt = prepare_jwt_access_token(
+            &to,
+            now,
+            now,
+            Default::default(),
+            Algorithm::ES256,
+            "k",
+            &rng,
+        )
+        .unwrap()
+        .with_signature(b"signature");
+        assert_eq!(jwt.record.hash, jwt.secret.hash());
+        let refresh = mint_refresh_token(&to, &delegation, now, Duration::ZERO, &rng).unwrap();
+        assert_eq!(
+            refresh.record.oidc.as_ref().map(|o| o.nonce.as_deref()),
+            Some(None)
+        );
+        let opaque = mint_access_token(&to, now, Duration::ZERO, &rng).unwrap();
+        let response = TokenResponse::new(&opaque, Some(&refresh), None, now);
+        let debug = format!("{response:?}");
+        assert!(debug.starts_with("TokenResponse"), "{debug}");
+        for secret in [opaque.secret.expose(), refresh.secret.expose()] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
     /// A delegated token's record keeps its login's `auth_time`, `acr` and `amr`, opaque or
     /// JWT, and the JWT carries the same (RFC 9068 §2.2.1, RFC 9470 §6); a client's own token
     /// has none of them.
