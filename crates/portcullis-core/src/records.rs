@@ -213,18 +213,31 @@ pub struct SessionRecord {
 mod tests {
     use super::*;
 
-    /// An access-token record stored before it kept its login (no `auth_time`, `acr` or
-    /// `amr`) still reads, with none; one that has them comes back with them.
+    /// A scope with its own lifetime drops out when that ends, the others stay
+    /// (`Policy::scope_lifetimes`).
     #[test]
-    fn access_token_records_read_with_or_without_their_login() {
-        let record = AccessTokenRecord {
+    fn a_scope_with_its_own_lifetime_drops_out_at_its_end() {
+        let fading = AccessTokenRecord {
+            scope_expiry: [("pay".to_owned(), UnixTime::from_secs(1_500))].into(),
+            ..record()
+        };
+        let at = |secs| fading.scopes_at(UnixTime::from_secs(secs)).to_string();
+        assert_eq!(at(1_499), "pay read");
+        assert_eq!(at(1_500), "read");
+        let plain = record();
+        assert_eq!(plain.scopes_at(UnixTime::from_secs(1_999)), plain.scopes);
+    }
+
+    /// A user's token for `pay read`, issued at 1,000 for a login at 900.
+    fn record() -> AccessTokenRecord {
+        AccessTokenRecord {
             hash: TokenHash::of("t"),
             jti: "j".into(),
             audience: vec![],
             issuer: Issuer::parse("https://as.example").unwrap(),
             client_id: "c".into(),
             subject: Some("alice".into()),
-            scopes: ScopeSet::parse("read").unwrap(),
+            scopes: ScopeSet::parse("pay read").unwrap(),
             scope_expiry: Default::default(),
             grant_id: None,
             family_id: None,
@@ -235,7 +248,14 @@ mod tests {
             amr: Some(vec!["pwd".into()]),
             issued_at: UnixTime::from_secs(1_000),
             expires_at: UnixTime::from_secs(2_000),
-        };
+        }
+    }
+
+    /// An access-token record stored before it kept its login (no `auth_time`, `acr` or
+    /// `amr`) still reads, with none; one that has them comes back with them.
+    #[test]
+    fn access_token_records_read_with_or_without_their_login() {
+        let record = record();
         let mut json = serde_json::to_value(&record).unwrap();
         let back: AccessTokenRecord = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, record);
