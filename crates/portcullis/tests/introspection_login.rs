@@ -4,9 +4,8 @@
 
 mod common;
 
-use bytes::Bytes;
 use common::*;
-use http::{Request, StatusCode};
+use http::StatusCode;
 use portcullis::core::{verify_compact, Algorithm, JwkSet, TokenFormat};
 use serde_json::{json, Value};
 
@@ -31,17 +30,11 @@ async fn alice_tokens(h: &Harness) -> Value {
     h.exchange_web(&code).await
 }
 
-async fn introspect(h: &Harness, token: &str, who: Option<(&str, &str)>) -> Value {
-    let (status, body, _) = h
-        .post(Endpoint::Introspect, &format!("token={token}"), who)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+/// Introspects `token` as `who`; it must be active.
+async fn active(h: &Harness, token: &str, who: Option<(&str, &str)>) -> Value {
+    let body = introspect(h, token, who).await;
     assert_eq!(body["active"], true, "{body}");
     body
-}
-
-fn s(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap().to_owned()
 }
 
 /// The members of a response that tell of the login.
@@ -57,19 +50,19 @@ fn alices_login() -> [Value; 3] {
 async fn a_users_token_tells_of_the_login_and_a_refresh_keeps_it() {
     let h = Harness::new().await;
     let t = alice_tokens(&h).await;
-    let first = introspect(&h, &s(&t, "access_token"), WEB).await;
+    let first = active(&h, &s(&t, "access_token"), WEB).await;
     assert_eq!(login(&first), alices_login(), "{first}");
     assert_eq!(first["iat"], T0 + 100);
     // The refresh token is of the same login.
     let rt = s(&t, "refresh_token");
-    let refresh = introspect(&h, &format!("{rt}&token_type_hint=refresh_token"), WEB).await;
+    let refresh = active(&h, &format!("{rt}&token_type_hint=refresh_token"), WEB).await;
     assert_eq!(login(&refresh), alices_login(), "{refresh}");
     // A refresh issues a new token of the same login: its authentication does not change
     // (RFC 9470 §6.1).
     h.clock.advance(600);
     let (status, refreshed) = h.refresh_web(&rt).await;
     assert_eq!(status, StatusCode::OK, "{refreshed}");
-    let second = introspect(&h, &s(&refreshed, "access_token"), WEB).await;
+    let second = active(&h, &s(&refreshed, "access_token"), WEB).await;
     assert_eq!(login(&second), alices_login(), "{second}");
     assert_eq!(second["iat"], T0 + 700);
 }
@@ -79,7 +72,7 @@ async fn a_login_without_acr_gives_none_and_a_clients_own_token_no_login() {
     let h = Harness::new().await;
     let code = h.code_for("web", WEB_REDIRECT, "read", "alice").await;
     let t = h.exchange_web(&code).await;
-    let plain = introspect(&h, &s(&t, "access_token"), WEB).await;
+    let plain = active(&h, &s(&t, "access_token"), WEB).await;
     // Outside OpenID mode the login's time is kept, its acr and amr are not.
     assert_eq!(login(&plain), [json!(T0), Value::Null, Value::Null]);
     let service = Some(("service", SECRET));
@@ -87,7 +80,7 @@ async fn a_login_without_acr_gives_none_and_a_clients_own_token_no_login() {
         .token("grant_type=client_credentials&scope=read", service)
         .await;
     assert_eq!(status, StatusCode::OK, "{cc}");
-    let body = introspect(&h, &s(&cc, "access_token"), service).await;
+    let body = active(&h, &s(&cc, "access_token"), service).await;
     assert_eq!(
         login(&body),
         [Value::Null, Value::Null, Value::Null],
@@ -99,13 +92,10 @@ async fn a_login_without_acr_gives_none_and_a_clients_own_token_no_login() {
 async fn the_jwt_introspection_response_carries_the_login() {
     let h = Harness::new().await;
     let t = alice_tokens(&h).await;
-    let req = Request::post("/introspect")
-        .header("authorization", format!("Basic {}", basic("web", SECRET)))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/token-introspection+jwt")
-        .body(Bytes::from(format!("token={}", s(&t, "access_token"))))
-        .unwrap();
-    let r = h.provider.introspect(req).await;
+    let r = h
+        .provider
+        .introspect(jwt_introspection(&s(&t, "access_token")))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let claims = verified(&h, std::str::from_utf8(r.body()).unwrap()).await;
     assert_eq!(
@@ -124,7 +114,7 @@ async fn a_jwt_access_token_and_its_introspection_agree_on_the_login() {
     let at = s(&alice_tokens(&h).await, "access_token");
     let claims = verified(&h, &at).await;
     assert_eq!(login(&claims), alices_login(), "{claims}");
-    assert_eq!(login(&introspect(&h, &at, WEB).await), alices_login());
+    assert_eq!(login(&active(&h, &at, WEB).await), alices_login());
 }
 
 /// The payload of `jwt`, verified against the provider's keys.
@@ -134,9 +124,4 @@ async fn verified(h: &Harness, jwt: &str) -> Value {
         .verifying_keys();
     let v = verify_compact(jwt, &keys, &Algorithm::ALL).unwrap();
     serde_json::from_slice(&v.payload).unwrap()
-}
-
-fn basic(id: &str, secret: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
 }

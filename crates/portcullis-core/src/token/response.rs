@@ -300,21 +300,68 @@ mod tests {
     use crate::id_token::half_hash;
     use ring::rand::SystemRandom;
 
+    /// What the tests' token subjects borrow: client `c`'s scope `read`, and the grant and
+    /// family of alice, who signed in at 900.
+    struct Parts {
+        issuer: Issuer,
+        scopes: ScopeSet,
+        grant: GrantId,
+        family: FamilyId,
+    }
+
+    impl Parts {
+        fn new() -> Self {
+            Self {
+                issuer: Issuer::parse("https://as.example").unwrap(),
+                scopes: ScopeSet::parse("read").unwrap(),
+                grant: GrantId::from_stored("g".into()),
+                family: FamilyId::from_stored("f".into()),
+            }
+        }
+
+        /// The client's own token.
+        fn client(&self) -> TokenSubject<'_> {
+            TokenSubject {
+                issuer: &self.issuer,
+                client_id: "c",
+                delegation: None,
+                scopes: &self.scopes,
+                audience: &[],
+                oidc: None,
+                confirmation: None,
+            }
+        }
+
+        fn alice(&self) -> Delegation<'_> {
+            Delegation {
+                subject: "alice",
+                auth_time: UnixTime::from_secs(900),
+                grant_id: &self.grant,
+                family_id: &self.family,
+            }
+        }
+
+        /// Alice's token, in OpenID mode with `oidc`.
+        fn user<'a>(&'a self, oidc: &'a OidcSession) -> TokenSubject<'a> {
+            TokenSubject {
+                delegation: Some(self.alice()),
+                oidc: Some(oidc),
+                ..self.client()
+            }
+        }
+    }
+
+    /// A JWT access token for `to`, issued at 1,000, expiring at 2,000, unsigned.
+    fn jwt(to: &TokenSubject<'_>, rng: &dyn SecureRandom) -> UnsignedJwtAccessToken {
+        let (now, exp) = (UnixTime::from_secs(1_000), UnixTime::from_secs(2_000));
+        prepare_jwt_access_token(to, now, exp, Default::default(), Algorithm::ES256, "k", rng)
+            .unwrap()
+    }
+
     #[test]
     fn an_opaque_token_jti_is_its_at_hash() {
-        let (issuer, scopes) = (
-            Issuer::parse("https://as.example").unwrap(),
-            ScopeSet::parse("read").unwrap(),
-        );
-        let to = TokenSubject {
-            issuer: &issuer,
-            client_id: "c",
-            delegation: None,
-            scopes: &scopes,
-            audience: &[],
-            oidc: None,
-            confirmation: None,
-        };
+        let parts = Parts::new();
+        let to = parts.client();
         let rng = SystemRandom::new();
         let mint = || mint_access_token(&to, UnixTime::from_secs(0), Duration::ZERO, &rng);
         let (a, b) = (mint().unwrap(), mint().unwrap());
@@ -328,47 +375,16 @@ mod tests {
     /// §12.2); a token response's `Debug` shows no token.
     #[test]
     fn records_sit_under_what_is_presented_and_responses_hide_their_tokens() {
-        let (issuer, scopes) = (
-            Issuer::parse("https://as.example").unwrap(),
-            ScopeSet::parse("read").unwrap(),
-        );
-        let (grant, family) = (
-            GrantId::from_stored("g".into()),
-            FamilyId::from_stored("f".into()),
-        );
-        let delegation = Delegation {
-            subject: "alice",
-            auth_time: UnixTime::from_secs(900),
-            grant_id: &grant,
-            family_id: &family,
-        };
+        let parts = Parts::new();
         let oidc = OidcSession {
             nonce: Some("n".into()),
             ..crate::token::test_support::session()
         };
-        let to = TokenSubject {
-            issuer: &issuer,
-            client_id: "c",
-            delegation: Some(delegation),
-            scopes: &scopes,
-            audience: &[],
-            oidc: Some(&oidc),
-            confirmation: None,
-        };
+        let to = parts.user(&oidc);
         let (rng, now) = (SystemRandom::new(), UnixTime::from_secs(1_000));
-        let jwt = prepare_jwt_access_token(
-            &to,
-            now,
-            now,
-            Default::default(),
-            Algorithm::ES256,
-            "k",
-            &rng,
-        )
-        .unwrap()
-        .with_signature(b"signature");
-        assert_eq!(jwt.record.hash, jwt.secret.hash());
-        let refresh = mint_refresh_token(&to, &delegation, now, Duration::ZERO, &rng).unwrap();
+        let signed = jwt(&to, &rng).with_signature(b"signature");
+        assert_eq!(signed.record.hash, signed.secret.hash());
+        let refresh = mint_refresh_token(&to, &parts.alice(), now, Duration::ZERO, &rng).unwrap();
         assert_eq!(
             refresh.record.oidc.as_ref().map(|o| o.nonce.as_deref()),
             Some(None)
@@ -387,51 +403,16 @@ mod tests {
     /// has none of them.
     #[test]
     fn the_record_and_the_jwt_tell_of_the_same_login() {
-        let (issuer, scopes) = (
-            Issuer::parse("https://as.example").unwrap(),
-            ScopeSet::parse("read").unwrap(),
-        );
-        let (grant, family) = (
-            GrantId::from_stored("g".into()),
-            FamilyId::from_stored("f".into()),
-        );
+        let parts = Parts::new();
         let oidc = OidcSession {
             acr: Some("urn:example:loa:2".into()),
             amr: Some(vec!["pwd".into(), "otp".into()]),
             ..crate::token::test_support::session()
         };
-        let client = TokenSubject {
-            issuer: &issuer,
-            client_id: "c",
-            delegation: None,
-            scopes: &scopes,
-            audience: &[],
-            oidc: None,
-            confirmation: None,
-        };
-        let user = TokenSubject {
-            delegation: Some(Delegation {
-                subject: "alice",
-                auth_time: UnixTime::from_secs(900),
-                grant_id: &grant,
-                family_id: &family,
-            }),
-            oidc: Some(&oidc),
-            ..client
-        };
-        let rng = SystemRandom::new();
-        let (now, exp) = (UnixTime::from_secs(1_000), UnixTime::from_secs(2_000));
-        let jwt = |to: &TokenSubject<'_>| {
-            let t = prepare_jwt_access_token(
-                to,
-                now,
-                exp,
-                Default::default(),
-                Algorithm::ES256,
-                "k",
-                &rng,
-            )
-            .unwrap();
+        let (client, user) = (parts.client(), parts.user(&oidc));
+        let (rng, now) = (SystemRandom::new(), UnixTime::from_secs(1_000));
+        let with_claims = |to: &TokenSubject<'_>| {
+            let t = jwt(to, &rng);
             let payload = t.signing_input().split(|b| *b == b'.').nth(1).unwrap();
             let claims: serde_json::Value =
                 serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
@@ -445,7 +426,7 @@ mod tests {
         );
         let opaque = mint_access_token(&user, now, Duration::ZERO, &rng).unwrap();
         assert_eq!(login(&opaque.record), alice);
-        let (record, claims) = jwt(&user);
+        let (record, claims) = with_claims(&user);
         assert_eq!(login(&record), alice);
         assert_eq!(
             (&claims["auth_time"], &claims["acr"], &claims["amr"]),
@@ -458,7 +439,7 @@ mod tests {
         let none = (None, None, None);
         let service = mint_access_token(&client, now, Duration::ZERO, &rng).unwrap();
         assert_eq!(login(&service.record), none);
-        let (record, claims) = jwt(&client);
+        let (record, claims) = with_claims(&client);
         assert_eq!(login(&record), none);
         for claim in ["auth_time", "acr", "amr"] {
             assert!(claims.get(claim).is_none(), "{claim}: {claims}");
