@@ -81,11 +81,9 @@ async fn a_login_without_acr_gives_none_and_a_clients_own_token_no_login() {
         .await;
     assert_eq!(status, StatusCode::OK, "{cc}");
     let body = active(&h, &s(&cc, "access_token"), service).await;
-    assert_eq!(
-        login(&body),
-        [Value::Null, Value::Null, Value::Null],
-        "{body}"
-    );
+    for member in ["auth_time", "acr", "amr"] {
+        assert!(body.get(member).is_none(), "{member}: {body}");
+    }
 }
 
 #[tokio::test]
