@@ -99,7 +99,13 @@ impl Upstream {
         };
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
-        for name in [AUTHORIZATION, PROXY_AUTHORIZATION, DPOP, HOST, CONTENT_LENGTH] {
+        for name in [
+            AUTHORIZATION,
+            PROXY_AUTHORIZATION,
+            DPOP,
+            HOST,
+            CONTENT_LENGTH,
+        ] {
             headers.remove(name);
         }
         let bearer = HeaderValue::try_from(format!("Bearer {internal}"))

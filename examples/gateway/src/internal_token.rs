@@ -207,14 +207,25 @@ mod tests {
     fn copies_who_and_what_and_lives_briefly() {
         let t = tokens(10);
         let now = UnixTime::from_secs(1000);
-        let jwt = t.for_token("opaque", &claims(5000, "read write"), now).unwrap();
+        let jwt = t
+            .for_token("opaque", &claims(5000, "read write"), now)
+            .unwrap();
         let p = payload(&t, &jwt);
         assert_eq!(p["iss"], "https://gw.example");
         assert_eq!(p["aud"], "https://api.internal");
-        assert_eq!((p["sub"].as_str(), p["client_id"].as_str()), (Some("alice"), Some("app")));
+        assert_eq!(
+            (p["sub"].as_str(), p["client_id"].as_str()),
+            (Some("alice"), Some("app"))
+        );
         assert_eq!(p["scope"], "read write");
-        assert_eq!((p["auth_time"].as_u64(), p["acr"].as_str()), (Some(900), Some("mfa")));
-        assert_eq!((p["iat"].as_u64(), p["exp"].as_u64()), (Some(1000), Some(1060)));
+        assert_eq!(
+            (p["auth_time"].as_u64(), p["acr"].as_str()),
+            (Some(900), Some("mfa"))
+        );
+        assert_eq!(
+            (p["iat"].as_u64(), p["exp"].as_u64()),
+            (Some(1000), Some(1060))
+        );
         assert!(p["jti"].as_str().is_some_and(|j| j.len() >= 32));
         // The binding was enforced at the edge: the upstream cannot check it.
         assert!(p.get("cnf").is_none());
@@ -227,10 +238,16 @@ mod tests {
     fn reused_for_half_its_life_and_while_the_claims_hold() {
         let t = tokens(10);
         let c = claims(5000, "read write");
-        let first = t.for_token("opaque", &c, UnixTime::from_secs(1000)).unwrap();
-        let again = t.for_token("opaque", &c, UnixTime::from_secs(1029)).unwrap();
+        let first = t
+            .for_token("opaque", &c, UnixTime::from_secs(1000))
+            .unwrap();
+        let again = t
+            .for_token("opaque", &c, UnixTime::from_secs(1029))
+            .unwrap();
         assert_eq!(first, again);
-        let later = t.for_token("opaque", &c, UnixTime::from_secs(1030)).unwrap();
+        let later = t
+            .for_token("opaque", &c, UnixTime::from_secs(1030))
+            .unwrap();
         assert_ne!(first, later);
         // A scope faded: a new token with the narrower scope.
         let faded = t
@@ -254,7 +271,12 @@ mod tests {
         // "a" (the soonest to stop being reused) went: a new token for it.
         let b = t.for_token("b", &c, UnixTime::from_secs(1003)).unwrap();
         assert_eq!(t.for_token("b", &c, UnixTime::from_secs(1004)).unwrap(), b);
-        assert_eq!(tokens(0).for_token("a", &c, UnixTime::from_secs(1)).map(|_| ()), Ok(()));
+        assert_eq!(
+            tokens(0)
+                .for_token("a", &c, UnixTime::from_secs(1))
+                .map(|_| ()),
+            Ok(())
+        );
         assert_eq!(tokens(0).len(), 0);
     }
 }

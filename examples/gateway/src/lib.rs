@@ -264,13 +264,15 @@ async fn forward(
     let Some(token) = presented_token(request.headers()) else {
         return (StatusCode::BAD_REQUEST, "no access token").into_response();
     };
-    let internal =
-        gateway
-            .tokens
-            .for_token(token, auth.claims(), auth.authenticated_at());
+    let internal = gateway
+        .tokens
+        .for_token(token, auth.claims(), auth.authenticated_at());
     let Ok(internal) = internal else {
         tracing::error!("could not sign an internal token");
-        return (StatusCode::SERVICE_UNAVAILABLE, "could not sign an internal token")
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "could not sign an internal token",
+        )
             .into_response();
     };
     match gateway.upstream.forward(request, &internal).await {
