@@ -388,47 +388,40 @@ async fn a_dpop_bound_token_needs_its_proof_at_the_gateway() {
     let token = rig
         .token("dpop-service", "dpop-service-secret", Some(&holder))
         .await;
-    // Without its proof, under either scheme: 401 with a DPoP challenge.
-    for authorization in [format!("DPoP {token}"), format!("Bearer {token}")] {
+    // Without its proof: 401 with a DPoP challenge (RFC 9449 §7.1) — no proof at all under
+    // the DPoP scheme, and a bound token presented as a bearer token.
+    let cases = [
+        (format!("DPoP {token}"), "invalid_dpop_proof"),
+        (format!("Bearer {token}"), "invalid_token"),
+    ];
+    for (authorization, code) in cases {
         let refused = rig
             .get("/items", &[("authorization", &authorization)])
             .await;
-        assert_eq!(
-            refused.status(),
-            StatusCode::UNAUTHORIZED,
-            "{authorization:.5}"
-        );
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{code}");
         let challenge = challenges(&refused);
         assert!(challenge.contains("DPoP "), "{challenge}");
-        assert!(challenge.contains("error=\"invalid"), "{challenge}");
+        assert!(
+            challenge.contains(&format!("error=\"{code}\"")),
+            "{challenge}"
+        );
     }
     // With a proof for the gateway's URL: forwarded, and the proof is not.
     let url = format!("{}/items", rig.gateway_url);
     let proof = holder.proof(rig.now(), "GET", &url, Some(&token));
-    let response = rig
-        .get(
-            "/items",
-            &[
-                ("authorization", &format!("DPoP {token}")),
-                ("dpop", &proof),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
+    let dpop = format!("DPoP {token}");
+    let with_proof = [("authorization", dpop.as_str()), ("dpop", proof.as_str())];
+    assert_eq!(
+        rig.get("/items", &with_proof).await.status(),
+        StatusCode::OK
+    );
     let seen = rig.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     assert!(seen[0].get("dpop").is_none());
     // The same proof again is a replay.
-    let replay = rig
-        .get(
-            "/items",
-            &[
-                ("authorization", &format!("DPoP {token}")),
-                ("dpop", &proof),
-            ],
-        )
-        .await;
+    let replay = rig.get("/items", &with_proof).await;
     assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenges(&replay).contains("error=\"invalid_dpop_proof\""));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,8 +85,7 @@ async fn main() {
     config.introspection.cache_max_age = Duration::from_secs(600);
     let key = SigningKey::generate("gw", Algorithm::ES256, &SystemRandom::new()).expect("key");
     let http = Arc::new(ReqwestClient::new().expect("client"));
-    let gateway =
-        Gateway::new(config, key, http.clone(), Arc::new(SystemClock)).expect("gateway");
+    let gateway = Gateway::new(config, key, http.clone(), Arc::new(SystemClock)).expect("gateway");
     let jwks_uri = format!("{gw_url}{}", gateway.jwks_path());
     let _gateway = spawn(&gateway, gw_listener).expect("spawn");
 
@@ -158,7 +157,10 @@ async fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("requests per case: {requests} (sequential, one connection each)");
     println!("case                     p50 ms   p90 ms   p99 ms");
-    for (name, s) in [("API alone (JWT)", &direct), ("gateway + API (opaque)", &through)] {
+    for (name, s) in [
+        ("API alone (JWT)", &direct),
+        ("gateway + API (opaque)", &through),
+    ] {
         println!(
             "{name:<24} {:>7.3}  {:>7.3}  {:>7.3}",
             ms(pct(s, 0.5)),
