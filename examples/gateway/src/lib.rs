@@ -23,7 +23,14 @@
 //! headers and the hop-by-hop headers are not forwarded; method, path, query, the other
 //! headers and the body (at most [`max_body_bytes`](GatewayConfig::max_body_bytes), else
 //! 413) are; the upstream's answer comes back as it is, streamed — its 403
-//! `insufficient_scope` included. An unreachable upstream is a 502, a slow one a 504.
+//! `insufficient_scope` and RFC 9470 step-up challenges included (unchanged: their
+//! `resource_metadata` names the upstream's document). An unreachable upstream is a 502, a
+//! slow one a 504.
+//!
+//! The binary signs with a key generated at start (its `kid` from the start time): after a
+//! restart the upstream's `IssuerKeys` meets an unknown `kid` and fetches the JWK Set again
+//! (at most once a minute). [`Gateway::new`] takes any [`SigningKey`] for a key that
+//! outlives the process.
 //!
 //! **Why an internal token, not the RFC 9701 introspection JWT.** The signed introspection
 //! response is made for the gateway (its `aud` is the gateway's client id, its `typ`
