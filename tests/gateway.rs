@@ -28,6 +28,8 @@ const T0: u64 = 1_700_000_000;
 const GATEWAY_SECRET: &str = "gateway-secret";
 /// The gateway's revocation delay in this test.
 const CACHE_MAX_AGE: u64 = 30;
+/// How long the gateway waits for the API; `/slow` takes longer.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The provider, the gateway in front of the API, what the API saw, and the clock.
 struct Rig {
@@ -113,6 +115,7 @@ dpop_bound_access_tokens = true
         );
         config.introspection.cache_max_age = Duration::from_secs(CACHE_MAX_AGE);
         config.max_body_bytes = 1024;
+        config.upstream_timeout = UPSTREAM_TIMEOUT;
         let key = SigningKey::generate("gw-1", Algorithm::ES256, &SystemRandom::new()).unwrap();
         let http = Arc::new(ReqwestClient::new().unwrap());
         let gateway = Gateway::new(config, key, http.clone(), clock.clone()).unwrap();
@@ -135,6 +138,7 @@ dpop_bound_access_tokens = true
                 "/items",
                 get(move |a, h| items(a, h, s1.clone())).post(|body: String| async move { body }),
             )
+            .route("/slow", get(|| tokio::time::sleep(UPSTREAM_TIMEOUT * 3)))
             .route(
                 "/admin",
                 post(move |a, h| items(a, h, s2.clone()))
@@ -433,6 +437,16 @@ async fn an_unreachable_api_is_a_bad_gateway() {
         .await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(!response.text().await.unwrap().contains(&token));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_api_is_a_gateway_timeout() {
+    let rig = Rig::start(true).await;
+    let token = rig.token("demo-service", "demo-service-secret", None).await;
+    let response = rig
+        .get("/slow", &[("authorization", &format!("Bearer {token}"))])
+        .await;
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
 }
 
 /// A DPoP key holder (RFC 9449 §4).
