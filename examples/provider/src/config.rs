@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use portcullis::core::{
     check_claim_value, Client, ClientError, ClientKeys, ClientKind, ClientOidc, ClientSecretHash,
-    ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy, SecretMethod, SubjectType,
+    ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy, Resource, SecretMethod,
+    SubjectType,
 };
 use portcullis::tls::ServerTls;
 use portcullis::{ClientIdMetadataDocuments, RegistrationPolicy, ServerLimits};
@@ -55,6 +56,8 @@ pub struct Config {
     pub(crate) tls: Option<ServerTls>,
     /// `[dpop] require_nonce`.
     pub(crate) dpop_require_nonce: bool,
+    /// `[[resources]]`: the protected resources (RFC 8707).
+    pub(crate) resources: Vec<Resource>,
 }
 
 impl Config {
@@ -375,6 +378,7 @@ impl FileConfig {
             client_documents,
             tls: None,
             dpop_require_nonce: self.dpop.require_nonce,
+            resources: self.resources,
         })
     }
 }

@@ -7,7 +7,7 @@ use std::num::{NonZeroU32, NonZeroU64};
 
 use portcullis::core::{
     Algorithm, CertificateSubject, ClientSecretHash, GrantType, JwkSet, KeyPolicy, Lifetimes,
-    PkcePolicy, RedirectUri, RefreshPolicy, ScopeSet,
+    PkcePolicy, RedirectUri, RefreshPolicy, Resource, ScopeSet,
 };
 use portcullis_interaction::{NamedKey, Secret32};
 use serde::Deserialize;
@@ -41,6 +41,10 @@ pub(crate) struct FileConfig {
     pub(crate) client_id_metadata_documents: Option<FileClientDocuments>,
     #[serde(default)]
     pub(crate) dpop: FileDpop,
+    /// `[[resources]]`: the APIs tokens may be issued for (RFC 8707), each with its token
+    /// format (opaque by default, or `jwt`).
+    #[serde(default)]
+    pub(crate) resources: Vec<Resource>,
 }
 
 /// DPoP (`[dpop]`, RFC 9449): every proof must carry a server nonce if `require_nonce`.
