@@ -7,7 +7,7 @@
 //! file is loaded and the plain text is dropped. `secret_hash` / `password_hash` take an
 //! already-hashed value instead. See `demo.toml` for a complete file.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::Path;
@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use portcullis::core::{
     check_claim_value, Client, ClientError, ClientKeys, ClientKind, ClientOidc, ClientSecretHash,
-    ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy, SecretMethod, SubjectType,
+    ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy, Resource, SecretMethod,
+    SubjectType,
 };
 use portcullis::tls::ServerTls;
 use portcullis::{ClientIdMetadataDocuments, RegistrationPolicy, ServerLimits};
@@ -24,8 +25,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::demo::DEMO_TOML;
 use crate::schema::{
-    FileClient, FileClientType, FileConfig, FileKeys, FileRefresh, FileSecrets, FileSubjectType,
-    FileUser,
+    FileClient, FileClientType, FileConfig, FileKeys, FileRefresh, FileResource, FileSecrets,
+    FileSubjectType, FileUser,
 };
 use crate::store::StoreSpec;
 use crate::users::User;
@@ -55,6 +56,10 @@ pub struct Config {
     pub(crate) tls: Option<ServerTls>,
     /// `[dpop] require_nonce`.
     pub(crate) dpop_require_nonce: bool,
+    /// `[[resources]]`: the protected resources tokens may be issued for (RFC 8707).
+    pub(crate) resources: Vec<Resource>,
+    /// `[scope_lifetimes]`: scopes that fade with the age of the login.
+    pub(crate) scope_lifetimes: BTreeMap<String, Duration>,
 }
 
 impl Config {
@@ -353,6 +358,12 @@ impl FileConfig {
             None => ClientIdMetadataDocuments::disabled(),
             Some(d) => ClientIdMetadataDocuments::enabled(d.scopes).only_under(d.only_under),
         };
+        let resources = self
+            .resources
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| r.resolve().map_err(within(format!("resources[{i}]"))))
+            .collect::<Result<_, _>>()?;
         let l = self.lifetimes;
         let d = |n: NonZeroU64| Duration::from_secs(n.get());
         Ok(Config {
@@ -375,6 +386,27 @@ impl FileConfig {
             client_documents,
             tls: None,
             dpop_require_nonce: self.dpop.require_nonce,
+            resources,
+            scope_lifetimes: self
+                .scope_lifetimes
+                .into_iter()
+                .map(|(scope, secs)| (scope, d(secs)))
+                .collect(),
+        })
+    }
+}
+
+impl FileResource {
+    fn resolve(self) -> Result<Resource, Invalid> {
+        let absolute = url::Url::parse(&self.uri).is_ok_and(|u| u.fragment().is_none());
+        if !absolute || self.uri.contains('#') {
+            return Err(invalid("uri", "must be an absolute URI without a fragment"));
+        }
+        Ok(Resource {
+            uri: self.uri,
+            scopes: self.scopes,
+            token_format: self.token_format,
+            clients: self.clients,
         })
     }
 }
@@ -491,6 +523,7 @@ impl FileClient {
                 tls_client_certificate_bound_access_tokens: self
                     .tls_client_certificate_bound_access_tokens,
                 require_dpop_nonce: self.require_dpop_nonce,
+                access_token_format: self.access_token_format,
                 ..ClientTokens::default()
             });
         client.validate().map_err(|e| {
