@@ -117,7 +117,10 @@ pub fn app(settings: Settings) -> Result<Router, StartError> {
         .require_authentication(settings.payment_acr_values, settings.payment_max_age);
     Ok(Router::new()
         .route("/whoami", get(whoami))
-        .route("/notes", get(notes).route_layer(server.layer().require_scope("read")))
+        .route(
+            "/notes",
+            get(notes).route_layer(server.layer().require_scope("read")),
+        )
         .route(
             "/payments",
             post(pay)
