@@ -570,7 +570,7 @@ impl FileUser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis::core::Algorithm;
+    use portcullis::core::{Algorithm, TokenFormat};
 
     const GOOD: &str = r#"
 pbkdf2_iterations = 1000
@@ -683,6 +683,36 @@ claims = { name = "Bob", email = "bob@example.com" }
         assert_eq!(c.secrets.dpop_nonce_key.map(|k| k.0), Some([1; 32]));
         let e = err(&format!("{GOOD}\n[dpop]\nrequire_nonce = \"yes\""));
         assert_eq!(e.field(), "dpop.require_nonce");
+    }
+
+    #[test]
+    fn resources_scope_lifetimes_and_token_formats_are_configured() {
+        let c = Config::parse(GOOD).unwrap();
+        assert!(c.resources.is_empty() && c.scope_lifetimes.is_empty());
+        let jwt = GOOD.replace(
+            "id = \"cli\"",
+            "id = \"cli\"\naccess_token_format = \"jwt\"",
+        );
+        let extra = "[scope_lifetimes]\npayment = 300\n\n[[resources]]\n\
+                     uri = \"https://api.example\"\nscopes = \"read payment\"\n\
+                     token_format = \"jwt\"\nclients = [\"web\"]";
+        let c = Config::parse(&format!("{jwt}\n{extra}")).unwrap();
+        assert_eq!(c.clients[0].tokens.access_token_format, TokenFormat::Opaque);
+        assert_eq!(c.clients[1].tokens.access_token_format, TokenFormat::Jwt);
+        assert_eq!(c.scope_lifetimes["payment"], Duration::from_secs(300));
+        let r = &c.resources[0];
+        assert_eq!(r.uri, "https://api.example");
+        assert_eq!(r.scopes.to_string(), "payment read");
+        assert_eq!(r.token_format, TokenFormat::Jwt);
+        assert_eq!(r.clients, Some(BTreeSet::from(["web".to_owned()])));
+        for uri in ["api.example", "https://api.example/#top"] {
+            let e = err(&format!(
+                "{GOOD}\n[[resources]]\nuri = \"{uri}\"\nscopes = \"read\""
+            ));
+            assert_eq!(e.field(), "resources[0].uri", "{uri}");
+        }
+        let e = err(&format!("{GOOD}\n[scope_lifetimes]\npayment = 0"));
+        assert_eq!(e.field(), "scope_lifetimes.payment");
     }
 
     #[test]
