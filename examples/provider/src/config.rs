@@ -524,7 +524,6 @@ impl FileClient {
                     .tls_client_certificate_bound_access_tokens,
                 require_dpop_nonce: self.require_dpop_nonce,
                 access_token_format: self.access_token_format,
-                ..ClientTokens::default()
             });
         client.validate().map_err(|e| {
             let field = match e {
