@@ -41,6 +41,8 @@ const DPOP_CALLER: (&str, &str) = ("dpop-caller", "dpop-caller-secret");
 const PAYMENT_SECS: u64 = 300;
 /// How long the opaque API caches an active token's introspection answer.
 const CACHE_SECS: u64 = 30;
+/// The authentication context class the acr API's payments need.
+const MFA: &str = "urn:example:mfa";
 const FORBIDDEN_DESCRIPTION: &str = "the access token does not carry the scope this request needs";
 const STEP_UP_DESCRIPTION: &str = "a stronger or more recent authentication is required";
 
@@ -50,7 +52,9 @@ struct Rig {
     provider: Running,
     jwt_api: String,
     opaque_api: String,
-    _apis: [api::Running; 2],
+    /// A JWT API whose payments also need the `acr` [`MFA`].
+    acr_api: String,
+    _apis: [api::Running; 3],
 }
 
 impl Rig {
@@ -59,6 +63,8 @@ impl Rig {
         let (jwt_listener, opaque_listener) = (bind().await.unwrap(), bind().await.unwrap());
         let jwt_api = format!("http://{}", jwt_listener.local_addr().unwrap());
         let opaque_api = format!("http://{}", opaque_listener.local_addr().unwrap());
+        let acr_listener = bind().await.unwrap();
+        let acr_api = format!("http://{}", acr_listener.local_addr().unwrap());
         let extra = format!(
             r#"
 [scope_lifetimes]
@@ -69,6 +75,11 @@ scopes = "read"
 
 [[resources]]
 uri = "{jwt_api}"
+scopes = "read payment"
+token_format = "jwt"
+
+[[resources]]
+uri = "{acr_api}"
 scopes = "read payment"
 token_format = "jwt"
 
@@ -89,6 +100,7 @@ type = "confidential"
 secret = "{}"
 allowed_scopes = "read payment"
 grant_types = ["client_credentials"]
+access_token_format = "jwt"
 
 [[clients]]
 id = "{}"
@@ -118,12 +130,16 @@ dpop_bound_access_tokens = true
             cache_max_age: Duration::from_secs(CACHE_SECS),
         };
         let opaque = api::spawn(introspecting, opaque_listener).await.unwrap();
+        let mut with_acr = settings(&acr_api);
+        with_acr.payment_acr_values = vec![MFA.into()];
+        let acr = api::spawn(with_acr, acr_listener).await.unwrap();
         Self {
             clock,
             provider,
             jwt_api,
             opaque_api,
-            _apis: [jwt, opaque],
+            acr_api,
+            _apis: [jwt, opaque, acr],
         }
     }
 
@@ -133,12 +149,26 @@ dpop_bound_access_tokens = true
 
     /// A client-credentials access token of `client` for `resource` (RFC 8707 §2).
     async fn service_token(&self, client: (&str, &str), scope: &str, resource: &str) -> String {
-        let token = BasicClient::new(ClientId::new(client.0.into()))
+        self.service_token_for(client, scope, Some(resource)).await
+    }
+
+    /// A client-credentials access token of `client`, for `resource` if given.
+    async fn service_token_for(
+        &self,
+        client: (&str, &str),
+        scope: &str,
+        resource: Option<&str>,
+    ) -> String {
+        let client = BasicClient::new(ClientId::new(client.0.into()))
             .set_client_secret(ClientSecret::new(client.1.into()))
-            .set_token_uri(TokenUrl::new(self.provider.url("/token")).unwrap())
+            .set_token_uri(TokenUrl::new(self.provider.url("/token")).unwrap());
+        let mut request = client
             .exchange_client_credentials()
-            .add_scope(Scope::new(scope.into()))
-            .add_extra_param("resource", resource)
+            .add_scope(Scope::new(scope.into()));
+        if let Some(resource) = resource {
+            request = request.add_extra_param("resource", resource);
+        }
+        let token = request
             .request_async(&http_client())
             .await
             .expect("client credentials");
@@ -205,6 +235,27 @@ fn metadata_url(api: &str) -> String {
     format!("{api}/.well-known/oauth-protected-resource")
 }
 
+/// A 401 `invalid_token` of a bearer token: the error in the Bearer challenge, the DPoP
+/// scheme offered beside it (RFC 6750 §3.1, RFC 9449 §7.2).
+fn assert_invalid_token(answer: &Answer, api: &str, description: &str) {
+    let metadata = metadata_url(api);
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.error(), Some("invalid_token"));
+    assert_eq!(
+        answer.challenges,
+        [
+            format!(
+                "Bearer error=\"invalid_token\", error_description=\"{description}\", \
+                 resource_metadata=\"{metadata}\""
+            ),
+            format!(
+                "DPoP algs=\"{}\", resource_metadata=\"{metadata}\"",
+                dpop_algs()
+            ),
+        ]
+    );
+}
+
 /// `DPoP algs="…"` of the APIs (every algorithm the default policy allows).
 fn dpop_algs() -> String {
     let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
@@ -241,11 +292,14 @@ async fn a_jwt_access_token_is_accepted_and_the_wrong_scope_is_forbidden() {
         )]
     );
 
-    // A token for the other API is not for this one (RFC 9068 §4: `aud`).
+    // A JWT access token without `resource` is for the issuer (`aud`), not for this API
+    // (RFC 9068 §4); the other API's opaque token is no JWT at all.
+    let elsewhere = rig.service_token_for(CALLER, "read", None).await;
+    let refused = call(Method::GET, &format!("{api}/notes"), bearer(&elsewhere)).await;
+    assert_invalid_token(&refused, api, "the token is not meant for this resource");
     let elsewhere = rig.service_token(CALLER, "read", &rig.opaque_api).await;
     let refused = call(Method::GET, &format!("{api}/notes"), bearer(&elsewhere)).await;
-    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(refused.error(), Some("invalid_token"));
+    assert_invalid_token(&refused, api, "the token is malformed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,16 +316,7 @@ async fn an_expired_jwt_access_token_is_refused() {
     // The demo's access tokens live an hour; the API tolerates a minute of skew.
     rig.clock.advance(3600 + 61);
     let expired = call(Method::GET, &url, bearer(&token)).await;
-    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(expired.error(), Some("invalid_token"));
-    assert_eq!(
-        expired.challenges[0],
-        format!(
-            "Bearer error=\"invalid_token\", error_description=\"the token has expired\", \
-             resource_metadata=\"{}\"",
-            metadata_url(api)
-        )
-    );
+    assert_invalid_token(&expired, api, "the token has expired");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,16 +345,7 @@ async fn an_opaque_token_is_introspected_and_refused_once_revoked_past_the_cache
     // ... and refused once it has passed.
     rig.clock.advance(2);
     let refused = call(Method::GET, &url, bearer(&token)).await;
-    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(refused.error(), Some("invalid_token"));
-    assert_eq!(
-        refused.challenges[0],
-        format!(
-            "Bearer error=\"invalid_token\", error_description=\"the token is not active\", \
-             resource_metadata=\"{}\"",
-            metadata_url(api)
-        )
-    );
+    assert_invalid_token(&refused, api, "the token is not active");
 }
 
 /// A client's DPoP key and its proofs (RFC 9449 §4.2).
@@ -633,4 +669,54 @@ async fn an_mcp_style_client_discovers_registers_authorizes_and_calls_the_api() 
     let me = call(Method::GET, &format!("{api}/whoami"), bearer(access)).await;
     assert_eq!(me.body["aud"], json!([api]));
     assert_eq!(me.body["client_id"], client_id);
+}
+
+/// An `acr`-based step-up (RFC 9470 §3): the API names the class it needs in `acr_values`.
+/// The example provider signs users in with a password, which reaches no authentication
+/// context class: a login asked for with `acr_values` (voluntary, OpenID Connect Core
+/// §3.1.2.1) carries no `acr`, so the API keeps refusing — the walk ends in a 200 only with
+/// a host whose login can reach the class.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acr_step_up_names_the_class_the_example_provider_cannot_reach() {
+    let rig = Rig::start().await;
+    let api = &rig.acr_api;
+    let payments = format!("{api}/payments");
+    let client = code_client(&rig.provider, &DEMO_WEB_CLIENT, WEB_REDIRECT);
+    let browser = Browser::new();
+    let challenge = format!(
+        "Bearer error=\"insufficient_user_authentication\", error_description=\
+         \"{STEP_UP_DESCRIPTION}\", acr_values=\"{MFA}\", max_age=\"{PAYMENT_SECS}\", \
+         resource_metadata=\"{}\"",
+        metadata_url(api)
+    );
+    for acr_values in [None, Some(MFA)] {
+        let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(["openid", "read", "payment"].map(|s| Scope::new(s.into())))
+            .add_extra_param("resource", api)
+            .set_pkce_challenge(pkce);
+        if let Some(acr) = acr_values {
+            request = request.add_extra_param("acr_values", acr);
+        }
+        let (url, state) = request.url();
+        let redirect = browser
+            .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+            .await;
+        let token = client
+            .exchange_code(code_from(&redirect, &state))
+            .set_pkce_verifier(verifier)
+            .request_async(&http_client())
+            .await
+            .expect("the code is exchanged");
+        let refused = call(
+            Method::POST,
+            &payments,
+            bearer(token.access_token().secret()),
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(refused.error(), Some("insufficient_user_authentication"));
+        assert_eq!(refused.challenges[0], challenge);
+    }
 }
