@@ -112,21 +112,16 @@ pub enum StartError {
 /// The API's routes, each behind the resource server's layer.
 pub fn app(settings: Settings) -> Result<Router, StartError> {
     let server = resource_server(&settings)?;
+    // The layer checks the login before the scope (RFC 9470 §3).
     let payments = server
         .layer()
-        .require_authentication(settings.payment_acr_values, settings.payment_max_age);
+        .require_authentication(settings.payment_acr_values, settings.payment_max_age)
+        .require_scope("payment");
+    let notes = server.layer().require_scope("read");
     Ok(Router::new()
         .route("/whoami", get(whoami))
-        .route(
-            "/notes",
-            get(notes).route_layer(server.layer().require_scope("read")),
-        )
-        .route(
-            "/payments",
-            post(pay)
-                .route_layer(server.layer().require_scope("payment"))
-                .route_layer(payments),
-        )
+        .route("/notes", get(list_notes).route_layer(notes))
+        .route("/payments", post(pay).route_layer(payments))
         .layer(server.layer()))
 }
 
@@ -181,7 +176,7 @@ async fn whoami(auth: Authenticated) -> Json<Value> {
     Json(body)
 }
 
-async fn notes(auth: Authenticated) -> Json<Value> {
+async fn list_notes(auth: Authenticated) -> Json<Value> {
     let owner = auth.claims().subject.clone().unwrap_or_default();
     Json(json!({ "owner": owner, "notes": ["Buy milk", "Feed the cat"] }))
 }
