@@ -10,17 +10,17 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use oauth2::basic::BasicClient;
+use oauth2::basic::{BasicClient, BasicTokenResponse};
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
-    RedirectUrl, Scope, TokenResponse, TokenUrl,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
 };
 use portcullis::core::{Algorithm, Issuer, SigningKey, UnixTime};
 use portcullis::{Clock, ManualClock};
 use portcullis_e2e::provider::{Running, DEMO_USER, DEMO_WEB_CLIENT};
 use portcullis_e2e::{
     code_client, demo_config, http_client, query_param, start_with_clock, Adapter, Browser,
-    Decision,
+    CodeClient, Decision,
 };
 use portcullis_example_resource_api as api;
 use reqwest::{Method, StatusCode};
@@ -147,6 +147,16 @@ dpop_bound_access_tokens = true
         self.provider.issuer()
     }
 
+    /// A `read` token of the service for `api`, and `GET /notes` of `api`, which accepts it.
+    async fn accepted_read_token(&self, api: &str) -> (String, String) {
+        let token = self.service_token(CALLER, "read", api).await;
+        let url = format!("{api}/notes");
+        let notes = call(Method::GET, &url, bearer(&token)).await;
+        assert_eq!(notes.status, StatusCode::OK, "{notes:?}");
+        assert_eq!(notes.body["notes"][0], "Buy milk");
+        (token, url)
+    }
+
     /// A client-credentials access token of `client` for `resource` (RFC 8707 §2).
     async fn service_token(&self, client: (&str, &str), scope: &str, resource: &str) -> String {
         self.service_token_for(client, scope, Some(resource)).await
@@ -266,12 +276,8 @@ fn dpop_algs() -> String {
 async fn a_jwt_access_token_is_accepted_and_the_wrong_scope_is_forbidden() {
     let rig = Rig::start().await;
     let api = &rig.jwt_api;
-    let token = rig.service_token(CALLER, "read", api).await;
+    let (token, _) = rig.accepted_read_token(api).await;
     assert_eq!(token.matches('.').count(), 2, "a JWT access token");
-
-    let notes = call(Method::GET, &format!("{api}/notes"), bearer(&token)).await;
-    assert_eq!(notes.status, StatusCode::OK, "{notes:?}");
-    assert_eq!(notes.body["notes"][0], "Buy milk");
     let me = call(Method::GET, &format!("{api}/whoami"), bearer(&token)).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["aud"], json!([api]));
@@ -294,24 +300,22 @@ async fn a_jwt_access_token_is_accepted_and_the_wrong_scope_is_forbidden() {
 
     // A JWT access token without `resource` is for the issuer (`aud`), not for this API
     // (RFC 9068 §4); the other API's opaque token is no JWT at all.
-    let elsewhere = rig.service_token_for(CALLER, "read", None).await;
-    let refused = call(Method::GET, &format!("{api}/notes"), bearer(&elsewhere)).await;
-    assert_invalid_token(&refused, api, "the token is not meant for this resource");
-    let elsewhere = rig.service_token(CALLER, "read", &rig.opaque_api).await;
-    let refused = call(Method::GET, &format!("{api}/notes"), bearer(&elsewhere)).await;
-    assert_invalid_token(&refused, api, "the token is malformed");
+    let for_the_issuer = rig.service_token_for(CALLER, "read", None).await;
+    let for_the_other = rig.service_token(CALLER, "read", &rig.opaque_api).await;
+    for (token, description) in [
+        (for_the_issuer, "the token is not meant for this resource"),
+        (for_the_other, "the token is malformed"),
+    ] {
+        let refused = call(Method::GET, &format!("{api}/notes"), bearer(&token)).await;
+        assert_invalid_token(&refused, api, description);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_jwt_access_token_is_refused() {
     let rig = Rig::start().await;
     let api = &rig.jwt_api;
-    let token = rig.service_token(CALLER, "read", api).await;
-    let url = format!("{api}/notes");
-    assert_eq!(
-        call(Method::GET, &url, bearer(&token)).await.status,
-        StatusCode::OK
-    );
+    let (token, url) = rig.accepted_read_token(api).await;
 
     // The demo's access tokens live an hour; the API tolerates a minute of skew.
     rig.clock.advance(3600 + 61);
@@ -323,11 +327,8 @@ async fn an_expired_jwt_access_token_is_refused() {
 async fn an_opaque_token_is_introspected_and_refused_once_revoked_past_the_cache_bound() {
     let rig = Rig::start().await;
     let api = &rig.opaque_api;
-    let token = rig.service_token(CALLER, "read", api).await;
+    let (token, url) = rig.accepted_read_token(api).await;
     assert_eq!(token.matches('.').count(), 0, "an opaque access token");
-    let url = format!("{api}/notes");
-    let ok = call(Method::GET, &url, bearer(&token)).await;
-    assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
 
     // Revoked at the provider (RFC 7009)...
     let revoked = http_client()
@@ -435,6 +436,42 @@ async fn a_dpop_bound_token_without_its_proof_is_refused_with_the_dpop_challenge
     );
 }
 
+/// An authorization request of `client` for `scopes` at `api` (RFC 8707 `resource`), with
+/// PKCE S256 and the `extra` parameters.
+fn authorization(
+    client: &CodeClient,
+    api: &str,
+    scopes: &[&str],
+    extra: &[(&str, String)],
+) -> (Url, CsrfToken, PkceCodeVerifier) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(scopes.iter().map(|s| Scope::new((*s).into())))
+        .add_extra_param("resource", api)
+        .set_pkce_challenge(challenge);
+    for (name, value) in extra {
+        request = request.add_extra_param(*name, value.clone());
+    }
+    let (url, state) = request.url();
+    (url, state, verifier)
+}
+
+/// The code of `redirect` (`state` checked) exchanged with `verifier`.
+async fn redeem(
+    client: &CodeClient,
+    redirect: &Url,
+    state: &CsrfToken,
+    verifier: PkceCodeVerifier,
+) -> BasicTokenResponse {
+    client
+        .exchange_code(code_from(redirect, state))
+        .set_pkce_verifier(verifier)
+        .request_async(&http_client())
+        .await
+        .expect("the code is exchanged")
+}
+
 /// The code from a successful redirect, `state` checked.
 fn code_from(redirect: &Url, state: &CsrfToken) -> AuthorizationCode {
     assert_eq!(query_param(redirect, "error"), None, "{redirect}");
@@ -457,31 +494,12 @@ async fn a_faded_payment_scope_comes_back_with_a_fresh_login() {
     let http = http_client();
     let client = code_client(&rig.provider, &DEMO_WEB_CLIENT, WEB_REDIRECT);
     let browser = Browser::new();
-    let authorize = |max_age: Option<u64>| {
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request = client
-            .authorize_url(CsrfToken::new_random)
-            .add_scopes(
-                ["openid", "offline_access", "read", "payment"].map(|s| Scope::new(s.into())),
-            )
-            .add_extra_param("resource", api)
-            .set_pkce_challenge(challenge);
-        if let Some(max_age) = max_age {
-            request = request.add_extra_param("max_age", max_age.to_string());
-        }
-        let (url, state) = request.url();
-        (url, state, verifier)
-    };
+    let scopes = ["openid", "offline_access", "read", "payment"];
 
-    let (url, state, verifier) = authorize(None);
+    let (url, state, verifier) = authorization(&client, api, &scopes, &[]);
     let consent = browser.sign_in(&url, &DEMO_USER).await;
     let redirect = browser.decide(&consent, Decision::ApproveAll).await;
-    let token = client
-        .exchange_code(code_from(&redirect, &state))
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .expect("the code is exchanged");
+    let token = redeem(&client, &redirect, &state, verifier).await;
     let access = token.access_token().secret();
     assert_eq!(
         call(Method::POST, &payments, bearer(access)).await.status,
@@ -533,7 +551,8 @@ async fn a_faded_payment_scope_comes_back_with_a_fresh_login() {
 
     // The client asks for a login no older than the challenge's max_age: the signed-in
     // browser gets the login form again (OpenID Connect Core §3.1.2.1).
-    let (url, state, verifier) = authorize(Some(PAYMENT_SECS));
+    let max_age = [("max_age", PAYMENT_SECS.to_string())];
+    let (url, state, verifier) = authorization(&client, api, &scopes, &max_age);
     let login = browser.get(&url).await;
     assert!(login.is_login(), "{}", login.body);
     let after_login = browser.log_in(&login, &DEMO_USER).await;
@@ -542,12 +561,7 @@ async fn a_faded_payment_scope_comes_back_with_a_fresh_login() {
     } else {
         browser.decide(&after_login, Decision::ApproveAll).await
     };
-    let token = client
-        .exchange_code(code_from(&redirect, &state))
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .expect("the code is exchanged");
+    let token = redeem(&client, &redirect, &state, verifier).await;
     let paid = call(
         Method::POST,
         &payments,
@@ -690,25 +704,16 @@ async fn an_acr_step_up_names_the_class_the_example_provider_cannot_reach() {
         metadata_url(api)
     );
     for acr_values in [None, Some(MFA)] {
-        let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request = client
-            .authorize_url(CsrfToken::new_random)
-            .add_scopes(["openid", "read", "payment"].map(|s| Scope::new(s.into())))
-            .add_extra_param("resource", api)
-            .set_pkce_challenge(pkce);
-        if let Some(acr) = acr_values {
-            request = request.add_extra_param("acr_values", acr);
-        }
-        let (url, state) = request.url();
+        let extra: Vec<(&str, String)> = acr_values
+            .map(|a| ("acr_values", a.into()))
+            .into_iter()
+            .collect();
+        let (url, state, verifier) =
+            authorization(&client, api, &["openid", "read", "payment"], &extra);
         let redirect = browser
             .authorize(&url, &DEMO_USER, Decision::ApproveAll)
             .await;
-        let token = client
-            .exchange_code(code_from(&redirect, &state))
-            .set_pkce_verifier(verifier)
-            .request_async(&http_client())
-            .await
-            .expect("the code is exchanged");
+        let token = redeem(&client, &redirect, &state, verifier).await;
         let refused = call(
             Method::POST,
             &payments,
