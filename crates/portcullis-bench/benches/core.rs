@@ -28,6 +28,15 @@ fn core(c: &mut Criterion) {
         g.bench_function("ours", |b| b.iter(|| black_box(ops.verify_jwt(signer))));
         g.bench_function("ring", |b| b.iter(|| black_box(ops.ring_verify(signer))));
         g.finish();
+
+        let mut g = c.benchmark_group(format!("resource_jwt/{alg}"));
+        g.bench_function("ours", |b| {
+            b.iter(|| black_box(ops.validate_access_token(signer)))
+        });
+        g.bench_function("ring", |b| {
+            b.iter(|| black_box(ops.ring_verify_access_token(signer)))
+        });
+        g.finish();
     }
 
     let mut g = c.benchmark_group("client_assertion/ES256");

@@ -5,8 +5,10 @@ use portcullis::core::{
     mint_access_token, mint_jwt_access_token, negotiate_scopes, sign_compact, verify_compact,
     AcceptedAssertion, AccessTokenRecord, Algorithm, ClientAssertion, ClientAssertionPolicy,
     CodeChallenge, CodeChallengeMethod, DpopPolicy, DpopProof, DpopRequest, MintedToken, Params,
-    ScopeSet, SigningKey, VerifiedDpopProof, VerifiedJws, VerifyingKey, JWT_BEARER_ASSERTION_TYPE,
+    ScopeSet, SigningKey, TokenSubject, VerifiedDpopProof, VerifiedJws, VerifyingKey,
+    JWT_BEARER_ASSERTION_TYPE,
 };
+use portcullis_resource::TokenClaims;
 use ring::digest::{digest, Digest, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::rsa::{KeyPairComponents, PublicKeyComponents};
@@ -16,7 +18,8 @@ use ring::signature::{
     RSA_PKCS1_SHA256,
 };
 
-use crate::fixtures::{Delegated, LIFETIME, NOW};
+use crate::fixtures::{Delegated, ISSUER, LIFETIME, NOW};
+use crate::resource::ResourceServer;
 
 /// The JWT access-token algorithms benchmarked.
 const JWT_ALGORITHMS: [Algorithm; 3] = [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256];
@@ -57,9 +60,34 @@ pub struct Signer {
     ring: RingKey,
     /// The public key as ring takes it: the P-256 point, the Ed25519 key, or the RSA modulus.
     public: Vec<u8>,
-    jwt: String,
+    /// A JWT access token as the core mints it without a resource (no `aud`).
+    jwt: Compact,
+    /// The same for the issuer as its audience, as the engine mints it without a resource
+    /// (RFC 9068 §3): what a resource server validates.
+    access_token: Compact,
+}
+
+/// A compact JWS, its signing input and signature as ring takes them.
+struct Compact {
+    jws: String,
     signing_input_len: usize,
     signature: Vec<u8>,
+}
+
+impl Compact {
+    fn new(jws: String) -> Self {
+        let signing_input_len = jws.rfind('.').expect("compact JWS");
+        let signature = b64(&jws[signing_input_len + 1..]);
+        Self {
+            jws,
+            signing_input_len,
+            signature,
+        }
+    }
+
+    fn signing_input(&self) -> &[u8] {
+        &self.jws.as_bytes()[..self.signing_input_len]
+    }
 }
 
 impl Signer {
@@ -110,9 +138,19 @@ impl Signer {
             }
             Algorithm::PS256 => unreachable!("PS256 is not benchmarked"),
         };
-        let jwt = mint_jwt(who, &key, rng).secret.expose().to_owned();
-        let signing_input_len = jwt.rfind('.').expect("compact JWS");
-        let signature = b64(&jwt[signing_input_len + 1..]);
+        let jwt = Compact::new(
+            mint_jwt(&who.subject(), &key, rng)
+                .secret
+                .expose()
+                .to_owned(),
+        );
+        let audience = [ISSUER.to_owned()];
+        let for_issuer = TokenSubject {
+            audience: &audience,
+            ..who.subject()
+        };
+        let access_token =
+            Compact::new(mint_jwt(&for_issuer, &key, rng).secret.expose().to_owned());
         let public = match &ring {
             RingKey::Ecdsa(pair) => pair.public_key().as_ref().to_vec(),
             RingKey::Ed25519(pair) => pair.public_key().as_ref().to_vec(),
@@ -125,8 +163,7 @@ impl Signer {
             key,
             ring,
             jwt,
-            signing_input_len,
-            signature,
+            access_token,
         }
     }
 
@@ -134,26 +171,35 @@ impl Signer {
     pub fn alg(&self) -> Algorithm {
         self.alg
     }
-
-    fn signing_input(&self) -> &[u8] {
-        &self.jwt.as_bytes()[..self.signing_input_len]
-    }
 }
 
 fn mint_jwt(
-    who: &Delegated,
+    to: &TokenSubject<'_>,
     key: &SigningKey,
     rng: &SystemRandom,
 ) -> MintedToken<AccessTokenRecord> {
-    mint_jwt_access_token(
-        &who.subject(),
-        NOW,
-        NOW.plus(LIFETIME),
-        Default::default(),
-        key,
-        rng,
-    )
-    .expect("JWT minted")
+    mint_jwt_access_token(to, NOW, NOW.plus(LIFETIME), Default::default(), key, rng)
+        .expect("JWT minted")
+}
+
+/// ring verifying `jws`'s signature with `signer`'s key.
+fn ring_verify(signer: &Signer, jws: &Compact) -> bool {
+    let (message, sig) = (jws.signing_input(), &jws.signature[..]);
+    let public = &signer.public[..];
+    match &signer.ring {
+        RingKey::Ecdsa(_) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public)
+            .verify(message, sig)
+            .is_ok(),
+        RingKey::Ed25519(_) => UnparsedPublicKey::new(&ED25519, public)
+            .verify(message, sig)
+            .is_ok(),
+        RingKey::Rsa(_) => PublicKeyComponents {
+            n: public,
+            e: &[1u8, 0, 1][..],
+        }
+        .verify(&RSA_PKCS1_2048_8192_SHA256, message, sig)
+        .is_ok(),
+    }
 }
 
 /// Every core operation benchmarked, with its inputs prepared once.
@@ -167,6 +213,7 @@ pub struct CoreOps {
     default_scopes: ScopeSet,
     assertion: Assertion,
     proofs: Vec<Proof>,
+    resource: ResourceServer,
 }
 
 /// The DPoP proof algorithms benchmarked.
@@ -279,7 +326,7 @@ impl CoreOps {
     pub fn new() -> Self {
         let rng = SystemRandom::new();
         let who = Delegated::user(42, &rng);
-        let signers = JWT_ALGORITHMS
+        let signers: Vec<Signer> = JWT_ALGORITHMS
             .iter()
             .map(|&alg| Signer::new(alg, &who, &rng))
             .collect();
@@ -296,6 +343,13 @@ impl CoreOps {
                 .iter()
                 .map(|&alg| Proof::new(alg, &rng))
                 .collect(),
+            resource: ResourceServer::new(
+                ISSUER,
+                signers
+                    .iter()
+                    .map(|s: &Signer| s.key.public_jwk())
+                    .collect(),
+            ),
             signers,
             who,
             rng,
@@ -321,13 +375,13 @@ impl CoreOps {
 
     /// Ours: a JWT access token (RFC 9068) and its record (`mint_jwt_access_token`).
     pub fn mint_jwt(&self, signer: &Signer) -> MintedToken<AccessTokenRecord> {
-        mint_jwt(&self.who, &signer.key, &self.rng)
+        mint_jwt(&self.who.subject(), &signer.key, &self.rng)
     }
 
     /// ring alone: the signature over a signing input as long as ours, same key and
     /// algorithm. Returns the signature's length.
     pub fn ring_sign(&self, signer: &Signer) -> usize {
-        let message = signer.signing_input();
+        let message = signer.jwt.signing_input();
         match &signer.ring {
             RingKey::Ecdsa(pair) => pair.sign(&self.rng, message).expect("sign").as_ref().len(),
             RingKey::Ed25519(pair) => pair.sign(message).as_ref().len(),
@@ -344,27 +398,26 @@ impl CoreOps {
     /// Ours: verifying the JWT access token (`verify_compact`: parse, header checks, key
     /// selection, signature).
     pub fn verify_jwt(&self, signer: &Signer) -> VerifiedJws {
-        verify_compact(&signer.jwt, &signer.verifying, &[signer.alg]).expect("verifies")
+        verify_compact(&signer.jwt.jws, &signer.verifying, &[signer.alg]).expect("verifies")
+    }
+
+    /// Ours, at a resource server: the signer's JWT access token validated by
+    /// `portcullis-resource`'s `JwtValidator` (RFC 9068 §4: size, header, allow-listed `alg`,
+    /// key by `kid` from the cached JWK Set, signature, `typ`, claims read, `iss`, `aud`,
+    /// `exp`/`nbf`/`iat`).
+    pub fn validate_access_token(&self, signer: &Signer) -> TokenClaims {
+        self.resource.validate(&signer.access_token.jws, NOW)
     }
 
     /// ring alone: verifying the same signature over the same input with the same key.
     pub fn ring_verify(&self, signer: &Signer) -> bool {
-        let (message, sig) = (signer.signing_input(), &signer.signature[..]);
-        let public = &signer.public[..];
-        match &signer.ring {
-            RingKey::Ecdsa(_) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public)
-                .verify(message, sig)
-                .is_ok(),
-            RingKey::Ed25519(_) => UnparsedPublicKey::new(&ED25519, public)
-                .verify(message, sig)
-                .is_ok(),
-            RingKey::Rsa(_) => PublicKeyComponents {
-                n: public,
-                e: &[1u8, 0, 1][..],
-            }
-            .verify(&RSA_PKCS1_2048_8192_SHA256, message, sig)
-            .is_ok(),
-        }
+        ring_verify(signer, &signer.jwt)
+    }
+
+    /// ring alone: verifying the resource server's access token's signature, as
+    /// [`ring_verify`](Self::ring_verify).
+    pub fn ring_verify_access_token(&self, signer: &Signer) -> bool {
+        ring_verify(signer, &signer.access_token)
     }
 
     /// Ours: a `private_key_jwt` client assertion (RFC 7523 §2.2, §3) as the token endpoint

@@ -26,6 +26,7 @@ pub struct Delegated {
     issuer: Issuer,
     client_id: String,
     subject: String,
+    auth_time: UnixTime,
     scopes: ScopeSet,
     grant_id: GrantId,
     family_id: FamilyId,
@@ -34,7 +35,8 @@ pub struct Delegated {
 
 impl Delegated {
     /// User `n`: a UUID-shaped subject (36 characters), one of 16 clients, scopes
-    /// `openid profile email`, a fresh grant and token family, `amr: ["pwd"]`.
+    /// `openid profile email`, a fresh grant and token family, `amr: ["pwd"]`, signed in
+    /// within the last hour (logins differ: `auth_time` is per token, not per shape).
     pub fn user(n: u64, rng: &dyn SecureRandom) -> Self {
         Self {
             issuer: Issuer::parse(ISSUER).expect("valid issuer"),
@@ -47,6 +49,7 @@ impl Delegated {
                 (n / 7) % 0x1000,
                 n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16
             ),
+            auth_time: UnixTime::from_secs(NOW.secs() - n % 3600),
             scopes: ScopeSet::parse("openid profile email").expect("valid scopes"),
             grant_id: GrantId::generate(rng).expect("rng"),
             family_id: FamilyId::generate(rng).expect("rng"),
@@ -83,7 +86,7 @@ impl Delegated {
             client_id: &self.client_id,
             delegation: Some(Delegation {
                 subject: &self.subject,
-                auth_time: NOW,
+                auth_time: self.auth_time,
                 grant_id: &self.grant_id,
                 family_id: &self.family_id,
             }),

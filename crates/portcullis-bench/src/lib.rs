@@ -12,6 +12,7 @@ mod core_ops;
 mod fixtures;
 mod flow;
 mod measure;
+mod resource;
 mod scale;
 
 pub use core_ops::{CoreOps, Signer};

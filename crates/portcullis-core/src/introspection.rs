@@ -77,6 +77,17 @@ pub struct ActiveToken {
     /// Token identifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// When the user authenticated for the token (RFC 9470 §6.2); absent for a client's own
+    /// token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<UnixTime>,
+    /// The authentication context class that authentication satisfied (RFC 9470 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// Its authentication methods (RFC 8176): an extension member (RFC 7662 §2.2), as a JWT
+    /// access token carries them (RFC 9068 §2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
     /// Host claims; never protocol claims.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -265,13 +276,32 @@ mod tests {
             aud: vec![],
             iss: "https://as".into(),
             jti: Some("j".into()),
+            auth_time: None,
+            acr: None,
+            amr: None,
             extra: Map::new(),
         };
-        let v = serde_json::to_value(Introspection::active(t)).unwrap();
+        let v = serde_json::to_value(Introspection::active(t.clone())).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"active": true, "scope": "read", "client_id": "c", "sub": "alice",
                 "token_type": "Bearer", "exp": 20, "iat": 10, "nbf": 10, "iss": "https://as", "jti": "j"})
+        );
+        // RFC 9470 §6.2: the user's authentication, when the token has one.
+        let t = ActiveToken {
+            auth_time: Some(UnixTime::from_secs(5)),
+            acr: Some("urn:example:loa:2".into()),
+            amr: Some(vec!["pwd".into()]),
+            ..t
+        };
+        let v = serde_json::to_value(Introspection::active(t)).unwrap();
+        assert_eq!(
+            (&v["auth_time"], &v["acr"], &v["amr"]),
+            (
+                &serde_json::json!(5),
+                &serde_json::json!("urn:example:loa:2"),
+                &serde_json::json!(["pwd"])
+            )
         );
     }
 }

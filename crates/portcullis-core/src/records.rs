@@ -107,6 +107,17 @@ pub struct AccessTokenRecord {
     /// `None` for a bearer token.
     #[serde(default)]
     pub confirmation: Option<Confirmation>,
+    /// When the resource owner authenticated (`auth_time`, RFC 9068 §2.2.1, RFC 9470 §6):
+    /// the login's, kept across refreshes; `None` for `client_credentials`.
+    #[serde(default)]
+    pub auth_time: Option<UnixTime>,
+    /// The authentication context class that login reached (`acr`), as the host reported
+    /// it in OpenID mode.
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// The authentication methods of that login (`amr`, RFC 8176), likewise.
+    #[serde(default)]
+    pub amr: Option<Vec<String>>,
     /// Issue time.
     pub issued_at: UnixTime,
     /// Expiry.
@@ -196,4 +207,68 @@ pub struct SessionRecord {
     pub created_at: UnixTime,
     /// When it ends, whatever happens in between.
     pub expires_at: UnixTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scope with its own lifetime drops out when that ends, the others stay
+    /// (`Policy::scope_lifetimes`).
+    #[test]
+    fn a_scope_with_its_own_lifetime_drops_out_at_its_end() {
+        let fading = AccessTokenRecord {
+            scope_expiry: [("pay".to_owned(), UnixTime::from_secs(1_500))].into(),
+            ..record()
+        };
+        let at = |secs| fading.scopes_at(UnixTime::from_secs(secs)).to_string();
+        assert_eq!(at(1_499), "pay read");
+        assert_eq!(at(1_500), "read");
+        let plain = record();
+        assert_eq!(plain.scopes_at(UnixTime::from_secs(1_999)), plain.scopes);
+    }
+
+    /// A user's token for `pay read`, issued at 1,000 for a login at 900.
+    fn record() -> AccessTokenRecord {
+        AccessTokenRecord {
+            hash: TokenHash::of("t"),
+            jti: "j".into(),
+            audience: vec![],
+            issuer: Issuer::parse("https://as.example").unwrap(),
+            client_id: "c".into(),
+            subject: Some("alice".into()),
+            scopes: ScopeSet::parse("pay read").unwrap(),
+            scope_expiry: Default::default(),
+            grant_id: None,
+            family_id: None,
+            userinfo_claims: vec![],
+            confirmation: None,
+            auth_time: Some(UnixTime::from_secs(900)),
+            acr: Some("urn:example:loa:2".into()),
+            amr: Some(vec!["pwd".into()]),
+            issued_at: UnixTime::from_secs(1_000),
+            expires_at: UnixTime::from_secs(2_000),
+        }
+    }
+
+    /// An access-token record stored before it kept its login (no `auth_time`, `acr` or
+    /// `amr`) still reads, with none; one that has them comes back with them.
+    #[test]
+    fn access_token_records_read_with_or_without_their_login() {
+        let record = record();
+        let mut json = serde_json::to_value(&record).unwrap();
+        let back: AccessTokenRecord = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, record);
+        for member in ["auth_time", "acr", "amr"] {
+            json.as_object_mut().unwrap().remove(member).unwrap();
+        }
+        let before: AccessTokenRecord = serde_json::from_value(json).unwrap();
+        let none = AccessTokenRecord {
+            auth_time: None,
+            acr: None,
+            amr: None,
+            ..record
+        };
+        assert_eq!(before, none);
+    }
 }

@@ -131,6 +131,26 @@ impl JwtResponses {
 ///
 /// Verdicts are cached per token, keyed by its SHA-256 ([`TokenHash`], never the token
 /// itself), on the `now` the caller passes: see [`IntrospectionConfig`] for the bounds.
+///
+/// ```
+/// use std::sync::Arc;
+/// use portcullis_core::Issuer;
+/// use portcullis_resource::{
+///     ClientCredentials, HttpClient, IntrospectionConfig, IntrospectionValidator,
+/// };
+///
+/// fn validator(http: Arc<dyn HttpClient>, secret: String) -> IntrospectionValidator {
+///     let issuer = Issuer::parse("https://as.example").expect("an issuer");
+///     let endpoint = "https://as.example/introspect".parse().expect("a URL");
+///     let api = "https://api.example/";
+///     let credentials = ClientCredentials::SecretBasic {
+///         client_id: api.into(),
+///         secret,
+///     };
+///     let config = IntrospectionConfig::new(issuer, endpoint, api, credentials);
+///     IntrospectionValidator::new(config, http)
+/// }
+/// ```
 pub struct IntrospectionValidator {
     config: IntrospectionConfig,
     http: Arc<dyn HttpClient>,

@@ -7,6 +7,7 @@ use portcullis_core::{Algorithm, UnixTime};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::jws_type::is_jws_type;
 use crate::verdict_cache::Verdict;
 use crate::{IssuerKeys, TokenClaims, TokenError, UpstreamError, DEFAULT_CLOCK_SKEW};
 
@@ -69,7 +70,7 @@ pub(crate) async fn read_jwt(
                 malformed("the JWT introspection response did not verify").with_source(refused)
             }
         })?;
-    if !jws.header.typ.as_deref().is_some_and(is_response_type) {
+    if !is_jws_type(jws.header.typ.as_deref(), JWT_RESPONSE_TYPE) {
         return Err(malformed(
             "the JWT introspection response has the wrong typ",
         ));
@@ -91,13 +92,6 @@ pub(crate) async fn read_jwt(
         return Err(malformed("the JWT introspection response is not fresh"));
     }
     Ok(claims.token_introspection)
-}
-
-/// `typ` names the JWT response type, with or without `application/` and in any case
-/// (RFC 7515 §4.1.9).
-fn is_response_type(typ: &str) -> bool {
-    let subtype = &JWT_RESPONSE_TYPE["application/".len()..];
-    typ.eq_ignore_ascii_case(JWT_RESPONSE_TYPE) || typ.eq_ignore_ascii_case(subtype)
 }
 
 /// What a resource requires of an active token's members.

@@ -133,7 +133,9 @@ impl IssuerKeys {
     /// The key is chosen as `portcullis_core::verify_compact` does: by the header's `kid`;
     /// without a `kid`, the one key that fits the algorithm (none or several: refused).
     /// When no cached key matches, the keys are fetched again (at most once per
-    /// [`REFETCH_INTERVAL`]) and the token verified once more.
+    /// [`REFETCH_INTERVAL`]) and the token verified once more. When no keys can be had, a
+    /// token whose header is refused anyway (malformed, `alg` not allowed, `crit`) is
+    /// [`TokenError::Invalid`], any other [`TokenError::Unavailable`].
     ///
     /// What the token says (its `typ`, its claims) is the caller's to check.
     pub async fn verify(
@@ -142,7 +144,14 @@ impl IssuerKeys {
         allowed: &[Algorithm],
         now: UnixTime,
     ) -> Result<VerifiedJws, TokenError> {
-        let keys = self.keys(now).await?;
+        let keys = match self.keys(now).await {
+            Ok(keys) => keys,
+            // Without keys, what is no acceptable JWS is still refused as such (a `401`).
+            Err(unavailable) => match verify_compact(token, &[], allowed) {
+                Err(JoseError::NoMatchingKey) | Ok(_) => return Err(unavailable),
+                Err(e) => return Err(invalid(e)),
+            },
+        };
         match verify_compact(token, &keys, allowed) {
             Err(JoseError::NoMatchingKey) => {
                 let again = self.refetch(now).await?;

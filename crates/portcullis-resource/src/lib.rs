@@ -34,6 +34,7 @@ mod client_credentials;
 mod http_client;
 mod introspection;
 mod introspection_response;
+mod jws_type;
 mod jwt;
 pub mod keys;
 #[cfg(feature = "tower")]

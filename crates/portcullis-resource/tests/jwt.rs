@@ -700,6 +700,18 @@ async fn an_unreachable_server_is_unavailable_until_keys_are_cached_then_stale_k
     fake.http.down.store(true, Ordering::SeqCst);
     unavailable(v.validate(&token, NOW).await);
     assert_eq!(fake.http.requests(), 1);
+    // What is no acceptable JWS needs no keys to be refused.
+    let none = format!(
+        "{}.{}.",
+        b64(&header("none", None, "at+jwt")),
+        b64(&claims())
+    );
+    for (garbage, why) in [
+        ("not a token", "the token is malformed"),
+        (none.as_str(), "the token's algorithm is not accepted"),
+    ] {
+        assert_eq!(invalid(v.validate(garbage, NOW).await), why);
+    }
     // Asked again only a minute later, however many tokens come.
     unavailable(v.validate(&token, at(59)).await);
     assert_eq!(fake.http.requests(), 1);

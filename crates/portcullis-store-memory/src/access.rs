@@ -1,11 +1,13 @@
 //! Access-token records as the memory store keeps them: compact, because there are many.
 //!
-//! What many tokens share (issuer, client, scopes, audience, UserInfo claims: the token's
-//! "shape") is interned once behind an `Arc`; the per-token strings (`jti`, subject, grant
-//! and family ids) are packed into one allocation. An entry is 64 bytes plus that string;
-//! the map adds its key, the key's hash and a slot in its index table: at 10^6 live tokens
-//! about 310 bytes per token in all, against 1.1 KB when whole `AccessTokenRecord`s were
-//! kept. Records are rebuilt on read.
+//! What many tokens share (issuer, client, scopes, audience, UserInfo claims, and the
+//! login's `acr` and `amr`, which take few values: the token's "shape") is interned once
+//! behind an `Arc`; the per-token strings (`jti`, subject, grant and family ids) are packed
+//! into one allocation, and the login's `auth_time`, which differs per user, sits in the
+//! entry. An entry is 64 bytes plus that string; the map adds its key, the key's hash and a
+//! slot in its index table: at 10^6 live tokens about 310 bytes per token in all, against
+//! 1.1 KB when whole `AccessTokenRecord`s were kept (`portcullis-bench`'s `memory`). Records
+//! are rebuilt on read.
 
 use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
@@ -27,6 +29,8 @@ struct Shape {
     scopes: ScopeSet,
     audience: Box<[String]>,
     userinfo_claims: Box<[String]>,
+    acr: Option<Box<str>>,
+    amr: Option<Box<[String]>>,
 }
 
 impl Shape {
@@ -37,6 +41,8 @@ impl Shape {
             scopes: r.scopes.clone(),
             audience: r.audience.as_slice().into(),
             userinfo_claims: r.userinfo_claims.as_slice().into(),
+            acr: r.acr.as_deref().map(Into::into),
+            amr: r.amr.as_deref().map(Into::into),
         }
     }
 
@@ -46,6 +52,8 @@ impl Shape {
             && self.scopes == r.scopes
             && *self.audience == *r.audience
             && *self.userinfo_claims == *r.userinfo_claims
+            && self.acr.as_deref() == r.acr.as_deref()
+            && self.amr.as_deref() == r.amr.as_deref()
     }
 }
 
@@ -64,6 +72,8 @@ impl Shapes {
             &r.scopes,
             &r.audience,
             &r.userinfo_claims,
+            &r.acr,
+            &r.amr,
         ));
         let same = self.by_hash.get_or_insert_with(key, Vec::new);
         if let Some(shape) = same.iter().find(|s| s.matches(r)) {
@@ -91,10 +101,11 @@ fn forget_unused(same: &mut Vec<Arc<Shape>>) -> bool {
     same.is_empty()
 }
 
-/// Presence bits of the optional ids.
+/// Presence bits of the optional ids and of `auth_time`.
 const SUBJECT: u8 = 1;
 const GRANT: u8 = 2;
 const FAMILY: u8 = 4;
+const AUTH_TIME: u8 = 8;
 
 /// One stored access token (its hash is the map's key).
 #[derive(Debug)]
@@ -102,11 +113,14 @@ pub(crate) struct AccessEntry {
     shape: Arc<Shape>,
     /// `jti`, then the subject, grant id and family id that are present, back to back.
     ids: Box<str>,
-    /// Where the `jti`, the subject and the grant id end in `ids`.
-    ends: [u32; 3],
+    /// Where the `jti`, the subject and the grant id end in `ids` (ids are short: an OpenID
+    /// subject is at most 255 characters, OpenID Connect Core §2).
+    ends: [u16; 3],
     present: u8,
     /// What few tokens have, boxed: 8 bytes in the usual entry, which has none of it.
     rare: Option<Box<Rare>>,
+    /// The login's, when `present` says so (an `Option` would take 16 bytes).
+    auth_time: UnixTime,
     issued_at: UnixTime,
     expires_at: UnixTime,
 }
@@ -136,17 +150,22 @@ impl AccessEntry {
                 + grant.map_or(0, str::len)
                 + family.map_or(0, str::len),
         );
-        let mut ends = [0u32; 3];
+        let mut ends = [0u16; 3];
         for (end, part) in ends.iter_mut().zip([Some(r.jti.as_str()), subject, grant]) {
             ids.push_str(part.unwrap_or_default());
-            *end = u32::try_from(ids.len())
+            *end = u16::try_from(ids.len())
                 .map_err(|_| StoreError::new("access token record too large"))?;
         }
         ids.push_str(family.unwrap_or_default());
-        let present = [(subject, SUBJECT), (grant, GRANT), (family, FAMILY)]
-            .iter()
-            .filter(|(part, _)| part.is_some())
-            .fold(0, |bits, (_, bit)| bits | bit);
+        let present = [
+            (subject.is_some(), SUBJECT),
+            (grant.is_some(), GRANT),
+            (family.is_some(), FAMILY),
+            (r.auth_time.is_some(), AUTH_TIME),
+        ]
+        .iter()
+        .filter(|(is, _)| *is)
+        .fold(0, |bits, (_, bit)| bits | bit);
         Ok(Self {
             shape: shapes.intern(r),
             ids: ids.into_boxed_str(),
@@ -158,6 +177,7 @@ impl AccessEntry {
                     confirmation: r.confirmation.clone(),
                 })
             }),
+            auth_time: r.auth_time.unwrap_or(r.issued_at),
             issued_at: r.issued_at,
             expires_at: r.expires_at,
         })
@@ -195,6 +215,9 @@ impl AccessEntry {
                 .map(FamilyId::from_stored),
             userinfo_claims: shape.userinfo_claims.to_vec(),
             confirmation: self.rare.as_ref().and_then(|r| r.confirmation.clone()),
+            auth_time: (self.present & AUTH_TIME != 0).then_some(self.auth_time),
+            acr: shape.acr.as_deref().map(str::to_owned),
+            amr: shape.amr.as_deref().map(<[String]>::to_vec),
             issued_at: self.issued_at,
             expires_at: self.expires_at,
         }
@@ -219,10 +242,45 @@ mod tests {
             assert_eq!(entry.record(r.hash), *r);
         }
         let a = AccessEntry::new(&delegated, &mut shapes).unwrap();
-        let b = AccessEntry::new(&delegated, &mut shapes).unwrap();
+        // Another login of the same user (another time, same acr and amr) shares the shape;
+        // a stepped-up one (another acr) does not.
+        let later = AccessTokenRecord {
+            auth_time: Some(c.at(50)),
+            ..delegated.clone()
+        };
+        let stepped_up = AccessTokenRecord {
+            acr: Some("urn:example:loa:3".into()),
+            amr: Some(vec!["hwk".into()]),
+            ..later.clone()
+        };
+        let b = AccessEntry::new(&later, &mut shapes).unwrap();
+        let up = AccessEntry::new(&stepped_up, &mut shapes).unwrap();
         assert!(Arc::ptr_eq(&a.shape, &b.shape));
-        drop((a, b));
+        assert!(!Arc::ptr_eq(&a.shape, &up.shape));
+        assert_eq!(b.record(later.hash), later);
+        assert_eq!(up.record(stepped_up.hash), stepped_up);
+        drop((a, b, up));
         shapes.prune();
         assert!(shapes.by_hash.is_empty());
+    }
+
+    /// The figure of the module doc: 64 bytes an entry, `auth_time` included.
+    #[test]
+    fn an_entry_is_64_bytes() {
+        assert_eq!(std::mem::size_of::<AccessEntry>(), 64);
+    }
+
+    /// Ids too long for the packed offsets are refused, not truncated.
+    #[test]
+    fn a_record_with_ids_too_long_is_refused() {
+        let (f, c) = (Fixtures::new(b"access entry"), TestClock::default());
+        let issuer = Fixtures::issuer();
+        let grant = f.grant(&issuer, "alice", "c", c.at(0), c.at(300));
+        let huge = AccessTokenRecord {
+            subject: Some("a".repeat(usize::from(u16::MAX))),
+            ..f.access_token(&grant, &f.family_id(), c.at(0), c.at(100))
+        };
+        let refused = AccessEntry::new(&huge, &mut Shapes::default()).unwrap_err();
+        assert!(refused.to_string().contains("too large"), "{refused}");
     }
 }

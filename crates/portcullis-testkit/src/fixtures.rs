@@ -194,7 +194,9 @@ impl Fixtures {
     }
 
     /// A user-delegated access token under `grant` and `family`, bound to a DPoP key and a
-    /// certificate.
+    /// certificate; its user authenticated 45 s before the grant was given, reaching
+    /// `urn:example:loa:2` with a password and a one-time code (a round trip tells
+    /// `auth_time` apart from the other times).
     pub fn access_token(
         &self,
         grant: &Grant,
@@ -210,11 +212,17 @@ impl Fixtures {
             userinfo_claims: vec!["email".into()],
             scope_expiry: BTreeMap::from([("profile".into(), issued_at)]),
             confirmation: Some(self.confirmation(true)),
+            auth_time: Some(UnixTime::from_secs(
+                grant.created_at.secs().saturating_sub(45),
+            )),
+            acr: Some("urn:example:loa:2".into()),
+            amr: Some(vec!["pwd".into(), "otp".into()]),
             ..self.client_access_token(&grant.issuer, &grant.client_id, issued_at, expires_at)
         }
     }
 
-    /// A `client_credentials` access token (RFC 6749 §4.4): no subject, grant or family.
+    /// A `client_credentials` access token (RFC 6749 §4.4): no subject, grant, family or
+    /// login.
     pub fn client_access_token(
         &self,
         issuer: &Issuer,
@@ -235,6 +243,9 @@ impl Fixtures {
             family_id: None,
             userinfo_claims: Vec::new(),
             confirmation: None,
+            auth_time: None,
+            acr: None,
+            amr: None,
             issued_at,
             expires_at,
         }

@@ -51,7 +51,8 @@ impl Provider {
     /// Introspection: the caller authenticates as a confidential client (public clients, which
     /// cannot authenticate, get 401 `invalid_client`: RFC 7662 §2.1), or with a bearer token
     /// carrying the policy's `introspection_scope`. Active tokens the caller may see
-    /// ([`portcullis_core::may_introspect_access_token`]) report their RFC 7662 members;
+    /// ([`portcullis_core::may_introspect_access_token`]) report their RFC 7662 members, and
+    /// a user's token its login's `auth_time` and `acr` (RFC 9470 §6.2) and `amr`;
     /// anything else is only `{"active": false}`.
     pub async fn introspect(&self, req: Request<Bytes>) -> Response<Bytes> {
         match self.introspection(&req).await {
@@ -245,6 +246,9 @@ impl Provider {
             aud: t.audience.clone(),
             iss: self.inner.issuer.to_string(),
             jti: Some(t.jti.clone()),
+            auth_time: t.auth_time,
+            acr: t.acr.clone(),
+            amr: t.amr.clone(),
             extra: serde_json::Map::new(),
         }
     }
@@ -262,6 +266,9 @@ impl Provider {
             aud: Vec::new(),
             iss: self.inner.issuer.to_string(),
             jti: None,
+            auth_time: Some(t.auth_time),
+            acr: t.oidc.as_ref().and_then(|o| o.acr.clone()),
+            amr: t.oidc.as_ref().and_then(|o| o.amr.clone()),
             extra: serde_json::Map::new(),
         }
     }

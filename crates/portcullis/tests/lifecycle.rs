@@ -16,19 +16,6 @@ async fn web_tokens(h: &Harness, subject: &str) -> Value {
     h.exchange_web(&code).await
 }
 
-async fn introspect(h: &Harness, token: &str, who: Option<(&str, &str)>) -> Value {
-    let (status, body, resp) = h
-        .post(Endpoint::Introspect, &format!("token={token}"), who)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(resp.headers()["cache-control"], "no-store");
-    body
-}
-
-fn s(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn introspection_reports_active_tokens_and_nothing_about_others() {
     let h = Harness::new().await;
@@ -189,16 +176,10 @@ async fn a_bearer_token_with_the_introspection_scope_may_introspect() {
 async fn jwt_introspection_responses_are_signed_for_the_caller() {
     let h = Harness::new().await;
     let t = web_tokens(&h, "alice").await;
-    let req = Request::post("/introspect")
-        .header(
-            "authorization",
-            format!("Basic {}", base64_basic("web", SECRET)),
-        )
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/token-introspection+jwt")
-        .body(Bytes::from(format!("token={}", s(&t, "access_token"))))
-        .unwrap();
-    let r = h.provider.introspect(req).await;
+    let r = h
+        .provider
+        .introspect(jwt_introspection(&s(&t, "access_token")))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         r.headers()["content-type"],
@@ -219,11 +200,6 @@ async fn jwt_introspection_responses_are_signed_for_the_caller() {
     assert_eq!(claims["aud"], "web");
     assert_eq!(claims["token_introspection"]["active"], true);
     assert_eq!(claims["token_introspection"]["sub"], "alice");
-}
-
-fn base64_basic(id: &str, secret: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use portcullis::core::Algorithm;
 use portcullis_bench::{
     batch_for, median_ns, paired_median_ns, CodeFlow, CoreOps, ScaledStore, StoreKind,
 };
@@ -105,6 +106,21 @@ fn core() {
             },
             || {
                 black_box(ops.ring_verify(s));
+            },
+        );
+    }
+    for s in ops.signers() {
+        pair(
+            &format!(
+                "JWT access token at a resource server, {}: RFC 9068 validation, keys cached (ring: verify)",
+                s.alg()
+            ),
+            (s.alg() == Algorithm::ES256).then_some(1.2),
+            || {
+                black_box(ops.validate_access_token(s));
+            },
+            || {
+                black_box(ops.ring_verify_access_token(s));
             },
         );
     }

@@ -102,6 +102,9 @@ fn access_record(
             .map(|o| o.claims.userinfo.clone())
             .unwrap_or_default(),
         confirmation: to.confirmation.cloned(),
+        auth_time: to.delegation.map(|d| d.auth_time),
+        acr: to.oidc.and_then(|o| o.acr.clone()),
+        amr: to.oidc.and_then(|o| o.amr.clone()),
         issued_at: now,
         expires_at,
     }
@@ -253,6 +256,8 @@ pub fn prepare_jwt_access_token(
     rng: &dyn SecureRandom,
 ) -> Result<UnsignedJwtAccessToken, JoseError> {
     let jti = random_id(rng).map_err(|_| JoseError::SigningFailed)?;
+    // The hash is the signed JWT's: set by `with_signature`.
+    let record = access_record(to, TokenHash::from_bytes([0; 32]), jti, now, expires_at);
     let claims = JwtAccessTokenClaims {
         iss: to.issuer.as_str(),
         exp: expires_at,
@@ -260,18 +265,17 @@ pub fn prepare_jwt_access_token(
         sub: to.delegation.map_or(to.client_id, |d| d.subject),
         client_id: to.client_id,
         iat: now,
-        jti: &jti,
+        jti: &record.jti,
         scope: to.scopes.to_string(),
-        auth_time: to.delegation.map(|d| d.auth_time),
-        acr: to.oidc.and_then(|o| o.acr.as_deref()),
-        amr: to.oidc.and_then(|o| o.amr.as_deref()),
+        // The record's, so introspection tells of the same login (RFC 9470 §6).
+        auth_time: record.auth_time,
+        acr: record.acr.as_deref(),
+        amr: record.amr.as_deref(),
         cnf: to.confirmation,
         extra,
     };
     let payload = serde_json::to_vec(&claims).map_err(|_| JoseError::SigningFailed)?;
     let jws = UnsignedJws::new(alg, kid, Some("at+jwt"), &payload)?;
-    // The hash is the signed JWT's: set by `with_signature`.
-    let record = access_record(to, TokenHash::from_bytes([0; 32]), jti, now, expires_at);
     Ok(UnsignedJwtAccessToken { jws, record })
 }
 
@@ -296,26 +300,149 @@ mod tests {
     use crate::id_token::half_hash;
     use ring::rand::SystemRandom;
 
+    /// What the tests' token subjects borrow: client `c`'s scope `read`, and the grant and
+    /// family of alice, who signed in at 900.
+    struct Parts {
+        issuer: Issuer,
+        scopes: ScopeSet,
+        grant: GrantId,
+        family: FamilyId,
+    }
+
+    impl Parts {
+        fn new() -> Self {
+            Self {
+                issuer: Issuer::parse("https://as.example").unwrap(),
+                scopes: ScopeSet::parse("read").unwrap(),
+                grant: GrantId::from_stored("g".into()),
+                family: FamilyId::from_stored("f".into()),
+            }
+        }
+
+        /// The client's own token.
+        fn client(&self) -> TokenSubject<'_> {
+            TokenSubject {
+                issuer: &self.issuer,
+                client_id: "c",
+                delegation: None,
+                scopes: &self.scopes,
+                audience: &[],
+                oidc: None,
+                confirmation: None,
+            }
+        }
+
+        fn alice(&self) -> Delegation<'_> {
+            Delegation {
+                subject: "alice",
+                auth_time: UnixTime::from_secs(900),
+                grant_id: &self.grant,
+                family_id: &self.family,
+            }
+        }
+
+        /// Alice's token, in OpenID mode with `oidc`.
+        fn user<'a>(&'a self, oidc: &'a OidcSession) -> TokenSubject<'a> {
+            TokenSubject {
+                delegation: Some(self.alice()),
+                oidc: Some(oidc),
+                ..self.client()
+            }
+        }
+    }
+
+    /// A JWT access token for `to`, issued at 1,000, expiring at 2,000, unsigned.
+    fn jwt(to: &TokenSubject<'_>, rng: &dyn SecureRandom) -> UnsignedJwtAccessToken {
+        let (now, exp) = (UnixTime::from_secs(1_000), UnixTime::from_secs(2_000));
+        prepare_jwt_access_token(to, now, exp, Default::default(), Algorithm::ES256, "k", rng)
+            .unwrap()
+    }
+
     #[test]
     fn an_opaque_token_jti_is_its_at_hash() {
-        let (issuer, scopes) = (
-            Issuer::parse("https://as.example").unwrap(),
-            ScopeSet::parse("read").unwrap(),
-        );
-        let to = TokenSubject {
-            issuer: &issuer,
-            client_id: "c",
-            delegation: None,
-            scopes: &scopes,
-            audience: &[],
-            oidc: None,
-            confirmation: None,
-        };
+        let parts = Parts::new();
+        let to = parts.client();
         let rng = SystemRandom::new();
         let mint = || mint_access_token(&to, UnixTime::from_secs(0), Duration::ZERO, &rng);
         let (a, b) = (mint().unwrap(), mint().unwrap());
         assert_eq!(a.record.jti, half_hash(a.secret.expose(), Algorithm::RS256));
         assert_eq!(a.record.hash, a.secret.hash());
         assert_ne!(a.record.jti, b.record.jti);
+    }
+
+    /// A JWT access token's record sits under the whole JWT's hash, what a resource server
+    /// presents; a refresh token's OpenID session drops the nonce (OpenID Connect Core
+    /// §12.2); a token response's `Debug` shows no token.
+    #[test]
+    fn records_sit_under_what_is_presented_and_responses_hide_their_tokens() {
+        let parts = Parts::new();
+        let oidc = OidcSession {
+            nonce: Some("n".into()),
+            ..crate::token::test_support::session()
+        };
+        let to = parts.user(&oidc);
+        let (rng, now) = (SystemRandom::new(), UnixTime::from_secs(1_000));
+        let signed = jwt(&to, &rng).with_signature(b"signature");
+        assert_eq!(signed.record.hash, signed.secret.hash());
+        let refresh = mint_refresh_token(&to, &parts.alice(), now, Duration::ZERO, &rng).unwrap();
+        assert_eq!(
+            refresh.record.oidc.as_ref().map(|o| o.nonce.as_deref()),
+            Some(None)
+        );
+        let opaque = mint_access_token(&to, now, Duration::ZERO, &rng).unwrap();
+        let response = TokenResponse::new(&opaque, Some(&refresh), None, now);
+        let debug = format!("{response:?}");
+        assert!(debug.starts_with("TokenResponse"), "{debug}");
+        for secret in [opaque.secret.expose(), refresh.secret.expose()] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
+    /// A delegated token's record keeps its login's `auth_time`, `acr` and `amr`, opaque or
+    /// JWT, and the JWT carries the same (RFC 9068 §2.2.1, RFC 9470 §6); a client's own token
+    /// has none of them.
+    #[test]
+    fn the_record_and_the_jwt_tell_of_the_same_login() {
+        let parts = Parts::new();
+        let oidc = OidcSession {
+            acr: Some("urn:example:loa:2".into()),
+            amr: Some(vec!["pwd".into(), "otp".into()]),
+            ..crate::token::test_support::session()
+        };
+        let (client, user) = (parts.client(), parts.user(&oidc));
+        let (rng, now) = (SystemRandom::new(), UnixTime::from_secs(1_000));
+        let with_claims = |to: &TokenSubject<'_>| {
+            let t = jwt(to, &rng);
+            let payload = t.signing_input().split(|b| *b == b'.').nth(1).unwrap();
+            let claims: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+            (t.record, claims)
+        };
+        let login = |r: &AccessTokenRecord| (r.auth_time, r.acr.clone(), r.amr.clone());
+        let alice = (
+            Some(UnixTime::from_secs(900)),
+            Some("urn:example:loa:2".to_owned()),
+            Some(vec!["pwd".to_owned(), "otp".to_owned()]),
+        );
+        let opaque = mint_access_token(&user, now, Duration::ZERO, &rng).unwrap();
+        assert_eq!(login(&opaque.record), alice);
+        let (record, claims) = with_claims(&user);
+        assert_eq!(login(&record), alice);
+        assert_eq!(
+            (&claims["auth_time"], &claims["acr"], &claims["amr"]),
+            (
+                &serde_json::json!(900),
+                &serde_json::json!("urn:example:loa:2"),
+                &serde_json::json!(["pwd", "otp"])
+            )
+        );
+        let none = (None, None, None);
+        let service = mint_access_token(&client, now, Duration::ZERO, &rng).unwrap();
+        assert_eq!(login(&service.record), none);
+        let (record, claims) = with_claims(&client);
+        assert_eq!(login(&record), none);
+        for claim in ["auth_time", "acr", "amr"] {
+            assert!(claims.get(claim).is_none(), "{claim}: {claims}");
+        }
     }
 }

@@ -20,14 +20,21 @@ pub(super) async fn access<S: AccessTokenStore>(s: &S, i: &Issuer, t: &AccessTok
 }
 
 /// `insert_access_token` then `find_access_token` gives back the token as inserted, every
-/// field intact, for a user-delegated token (bound to a DPoP key and a certificate), a
-/// `client_credentials` token and one bound to a certificate only (RFC 8705 §3.1); an
-/// unknown hash and another issuer's token are `None`.
+/// field intact, for a user-delegated token (bound to a DPoP key and a certificate, with its
+/// login's `auth_time`, `acr` and `amr`: RFC 9470 §6), one of a later, stronger login under
+/// the same grant, a `client_credentials` token (no login) and one bound to a certificate
+/// only (RFC 8705 §3.1); an unknown hash and another issuer's token are `None`.
 pub async fn access_token_round_trip<S: GrantStore + AccessTokenStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
     let grant = saved_grant(&h, &s).await;
     let user = f.access_token(&grant, &f.family_id(), c.at(0), c.at(60));
+    let stepped_up = AccessTokenRecord {
+        auth_time: Some(c.at(5)),
+        acr: Some("urn:example:loa:3".into()),
+        amr: Some(vec!["hwk".into()]),
+        ..f.access_token(&grant, &f.family_id(), c.at(10), c.at(70))
+    };
     let service = f.client_access_token(&a, "client-1", c.at(0), c.at(60));
     let certificate_bound = AccessTokenRecord {
         confirmation: Some(Confirmation {
@@ -37,7 +44,9 @@ pub async fn access_token_round_trip<S: GrantStore + AccessTokenStore>(h: Harnes
         ..f.client_access_token(&a, "client-1", c.at(0), c.at(60))
     };
     assert!(user.confirmation.as_ref().is_some_and(|c| c.jkt.is_some()));
-    for t in [&user, &service, &certificate_bound] {
+    assert!(user.auth_time.is_some() && user.acr.is_some() && user.amr.is_some());
+    assert_ne!(user.auth_time, stepped_up.auth_time);
+    for t in [&user, &stepped_up, &service, &certificate_bound] {
         s.insert_access_token(t).await.must("insert_access_token");
         assert!(access(&*s, &a, t).await, "found at A: {t:?}");
         assert!(!access(&*s, &b, t).await, "issuer B must not see A's token");

@@ -278,6 +278,35 @@ pub fn error_of(json: &serde_json::Value) -> &str {
     json["error"].as_str().unwrap_or("<none>")
 }
 
+/// The string member `key` of `v`.
+pub fn s(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap().to_owned()
+}
+
+/// Introspects `token` (with any further form parameters) as `who`: 200, `no-store`; the
+/// response's JSON (RFC 7662 §2.2).
+pub async fn introspect(h: &Harness, token: &str, who: Option<(&str, &str)>) -> Value {
+    let (status, body, resp) = h
+        .post(Endpoint::Introspect, &format!("token={token}"), who)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    body
+}
+
+/// The web client's introspection of `token`, asking for a JWT response (RFC 9701 §4).
+pub fn jwt_introspection(token: &str) -> Request<Bytes> {
+    Request::post("/introspect")
+        .header(
+            "authorization",
+            format!("Basic {}", STANDARD.encode(format!("web:{SECRET}"))),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/token-introspection+jwt")
+        .body(Bytes::from(format!("token={token}")))
+        .unwrap()
+}
+
 /// A request to the registration endpoint.
 pub async fn registration_call(
     h: &Harness,
