@@ -457,6 +457,19 @@ fn authorization(
     (url, state, verifier)
 }
 
+/// Opens `url`, which must show the login form (a signed-in user too, when the request asks
+/// for a fresher login), signs in, and approves unless the consent is remembered: where the
+/// provider redirected.
+async fn log_in_and_approve(browser: &Browser, url: &Url) -> Url {
+    let login = browser.get(url).await;
+    assert!(login.is_login(), "{}", login.body);
+    let after_login = browser.log_in(&login, &DEMO_USER).await;
+    if after_login.status == StatusCode::SEE_OTHER {
+        return after_login.redirect();
+    }
+    browser.decide(&after_login, Decision::ApproveAll).await
+}
+
 /// The code of `redirect` (`state` checked) exchanged with `verifier`.
 async fn redeem(
     client: &CodeClient,
@@ -486,10 +499,17 @@ fn code_from(redirect: &Url, state: &CsrfToken) -> AuthorizationCode {
 /// after the login; once its lifetime has passed, refreshes keep `read` working, but the API
 /// asks for a fresh login (RFC 9470 §3: `insufficient_user_authentication`, `max_age`); the
 /// client asks for one (`max_age`), the user signs in again, and the payment goes through.
+/// With JWT access tokens, and with opaque ones whose introspection tells of the login
+/// (`auth_time`, RFC 9470 §6.2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_faded_payment_scope_comes_back_with_a_fresh_login() {
     let rig = Rig::start().await;
-    let api = &rig.jwt_api;
+    for api in [&rig.jwt_api, &rig.opaque_api] {
+        faded_payment_walk(&rig, api).await;
+    }
+}
+
+async fn faded_payment_walk(rig: &Rig, api: &str) {
     let (notes, payments) = (format!("{api}/notes"), format!("{api}/payments"));
     let http = http_client();
     let client = code_client(&rig.provider, &DEMO_WEB_CLIENT, WEB_REDIRECT);
@@ -497,8 +517,7 @@ async fn a_faded_payment_scope_comes_back_with_a_fresh_login() {
     let scopes = ["openid", "offline_access", "read", "payment"];
 
     let (url, state, verifier) = authorization(&client, api, &scopes, &[]);
-    let consent = browser.sign_in(&url, &DEMO_USER).await;
-    let redirect = browser.decide(&consent, Decision::ApproveAll).await;
+    let redirect = log_in_and_approve(&browser, &url).await;
     let token = redeem(&client, &redirect, &state, verifier).await;
     let access = token.access_token().secret();
     assert_eq!(
@@ -553,14 +572,7 @@ async fn a_faded_payment_scope_comes_back_with_a_fresh_login() {
     // browser gets the login form again (OpenID Connect Core §3.1.2.1).
     let max_age = [("max_age", PAYMENT_SECS.to_string())];
     let (url, state, verifier) = authorization(&client, api, &scopes, &max_age);
-    let login = browser.get(&url).await;
-    assert!(login.is_login(), "{}", login.body);
-    let after_login = browser.log_in(&login, &DEMO_USER).await;
-    let redirect = if after_login.status == StatusCode::SEE_OTHER {
-        after_login.redirect()
-    } else {
-        browser.decide(&after_login, Decision::ApproveAll).await
-    };
+    let redirect = log_in_and_approve(&browser, &url).await;
     let token = redeem(&client, &redirect, &state, verifier).await;
     let paid = call(
         Method::POST,
