@@ -34,13 +34,16 @@ struct RouteGuard {
 }
 
 impl RouteGuard {
+    /// The login first, then the scope: a scope that faded with the age of the login (an
+    /// authorization server's scope lifetimes) comes back with a new login, which the 401
+    /// asks for (RFC 9470 §3); a 403 would leave the client nothing to do.
     fn check(&self, authenticated: &Authenticated) -> Result<(), Rejection> {
-        if let Some(scope) = &self.scope {
-            authenticated.require_scope(scope)?;
-        }
         if !self.acr_values.is_empty() || self.max_age.is_some() {
             let acr_values: Vec<&str> = self.acr_values.iter().map(String::as_str).collect();
             authenticated.require_authentication(&acr_values, self.max_age)?;
+        }
+        if let Some(scope) = &self.scope {
+            authenticated.require_scope(scope)?;
         }
         Ok(())
     }
@@ -78,7 +81,8 @@ impl ResourceServerLayer {
 
     /// Also requires a login of one of `acr_values` (any when empty) no older than `max_age`:
     /// 401 `insufficient_user_authentication` otherwise
-    /// ([`Authenticated::require_authentication`], RFC 9470 §3).
+    /// ([`Authenticated::require_authentication`], RFC 9470 §3). Checked before the scope, so
+    /// a scope that faded with the login's age is answered with the step-up that restores it.
     pub fn require_authentication<I, S>(mut self, acr_values: I, max_age: Option<Duration>) -> Self
     where
         I: IntoIterator<Item = S>,

@@ -52,6 +52,7 @@ fn app(h: &Harness) -> Router {
             post(whoami).route_layer(
                 server
                     .layer()
+                    .require_scope("payments")
                     .require_authentication(["mfa"], Some(Duration::from_secs(300))),
             ),
         )
@@ -177,7 +178,8 @@ async fn route_guards_answer_403_insufficient_scope() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-/// RFC 9470 §3: a route needing a stronger login answers `insufficient_user_authentication`.
+/// RFC 9470 §3: a route needing a stronger login answers `insufficient_user_authentication`,
+/// before its scope is checked (`reader` lacks `payments` too: the login comes first).
 #[tokio::test]
 async fn a_step_up_route_answers_insufficient_user_authentication() {
     let h = harness();

@@ -164,6 +164,7 @@ pub(crate) async fn build(
     policy.keys = config.keys.clone();
     policy.dpop.require_nonce = config.dpop_require_nonce;
     policy.resources = config.resources.clone();
+    policy.scope_lifetimes = config.scope_lifetimes.clone();
     // Client secrets, passwords and RSA keys share one bounded pool, off the async workers.
     let blocking = BlockingPool::default();
     let users = Users::new(

@@ -7,7 +7,7 @@
 //! file is loaded and the plain text is dropped. `secret_hash` / `password_hash` take an
 //! already-hashed value instead. See `demo.toml` for a complete file.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::Path;
@@ -25,8 +25,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::demo::DEMO_TOML;
 use crate::schema::{
-    FileClient, FileClientType, FileConfig, FileKeys, FileRefresh, FileSecrets, FileSubjectType,
-    FileUser,
+    FileClient, FileClientType, FileConfig, FileKeys, FileRefresh, FileResource, FileSecrets,
+    FileSubjectType, FileUser,
 };
 use crate::store::StoreSpec;
 use crate::users::User;
@@ -56,8 +56,10 @@ pub struct Config {
     pub(crate) tls: Option<ServerTls>,
     /// `[dpop] require_nonce`.
     pub(crate) dpop_require_nonce: bool,
-    /// `[[resources]]`: the protected resources (RFC 8707).
+    /// `[[resources]]`: the protected resources tokens may be issued for (RFC 8707).
     pub(crate) resources: Vec<Resource>,
+    /// `[scope_lifetimes]`: scopes that fade with the age of the login.
+    pub(crate) scope_lifetimes: BTreeMap<String, Duration>,
 }
 
 impl Config {
@@ -356,6 +358,12 @@ impl FileConfig {
             None => ClientIdMetadataDocuments::disabled(),
             Some(d) => ClientIdMetadataDocuments::enabled(d.scopes).only_under(d.only_under),
         };
+        let resources = self
+            .resources
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| r.resolve().map_err(within(format!("resources[{i}]"))))
+            .collect::<Result<_, _>>()?;
         let l = self.lifetimes;
         let d = |n: NonZeroU64| Duration::from_secs(n.get());
         Ok(Config {
@@ -378,7 +386,27 @@ impl FileConfig {
             client_documents,
             tls: None,
             dpop_require_nonce: self.dpop.require_nonce,
-            resources: self.resources,
+            resources,
+            scope_lifetimes: self
+                .scope_lifetimes
+                .into_iter()
+                .map(|(scope, secs)| (scope, d(secs)))
+                .collect(),
+        })
+    }
+}
+
+impl FileResource {
+    fn resolve(self) -> Result<Resource, Invalid> {
+        let absolute = url::Url::parse(&self.uri).is_ok_and(|u| u.fragment().is_none());
+        if !absolute || self.uri.contains('#') {
+            return Err(invalid("uri", "must be an absolute URI without a fragment"));
+        }
+        Ok(Resource {
+            uri: self.uri,
+            scopes: self.scopes,
+            token_format: self.token_format,
+            clients: self.clients,
         })
     }
 }
@@ -495,7 +523,7 @@ impl FileClient {
                 tls_client_certificate_bound_access_tokens: self
                     .tls_client_certificate_bound_access_tokens,
                 require_dpop_nonce: self.require_dpop_nonce,
-                ..ClientTokens::default()
+                access_token_format: self.access_token_format,
             });
         client.validate().map_err(|e| {
             let field = match e {
@@ -541,7 +569,7 @@ impl FileUser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis::core::Algorithm;
+    use portcullis::core::{Algorithm, TokenFormat};
 
     const GOOD: &str = r#"
 pbkdf2_iterations = 1000
@@ -654,6 +682,36 @@ claims = { name = "Bob", email = "bob@example.com" }
         assert_eq!(c.secrets.dpop_nonce_key.map(|k| k.0), Some([1; 32]));
         let e = err(&format!("{GOOD}\n[dpop]\nrequire_nonce = \"yes\""));
         assert_eq!(e.field(), "dpop.require_nonce");
+    }
+
+    #[test]
+    fn resources_scope_lifetimes_and_token_formats_are_configured() {
+        let c = Config::parse(GOOD).unwrap();
+        assert!(c.resources.is_empty() && c.scope_lifetimes.is_empty());
+        let jwt = GOOD.replace(
+            "id = \"cli\"",
+            "id = \"cli\"\naccess_token_format = \"jwt\"",
+        );
+        let extra = "[scope_lifetimes]\npayment = 300\n\n[[resources]]\n\
+                     uri = \"https://api.example\"\nscopes = \"read payment\"\n\
+                     token_format = \"jwt\"\nclients = [\"web\"]";
+        let c = Config::parse(&format!("{jwt}\n{extra}")).unwrap();
+        assert_eq!(c.clients[0].tokens.access_token_format, TokenFormat::Opaque);
+        assert_eq!(c.clients[1].tokens.access_token_format, TokenFormat::Jwt);
+        assert_eq!(c.scope_lifetimes["payment"], Duration::from_secs(300));
+        let r = &c.resources[0];
+        assert_eq!(r.uri, "https://api.example");
+        assert_eq!(r.scopes.to_string(), "payment read");
+        assert_eq!(r.token_format, TokenFormat::Jwt);
+        assert_eq!(r.clients, Some(BTreeSet::from(["web".to_owned()])));
+        for uri in ["api.example", "https://api.example/#top"] {
+            let e = err(&format!(
+                "{GOOD}\n[[resources]]\nuri = \"{uri}\"\nscopes = \"read\""
+            ));
+            assert_eq!(e.field(), "resources[0].uri", "{uri}");
+        }
+        let e = err(&format!("{GOOD}\n[scope_lifetimes]\npayment = 0"));
+        assert_eq!(e.field(), "scope_lifetimes.payment");
     }
 
     #[test]

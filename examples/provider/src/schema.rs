@@ -2,12 +2,12 @@
 //! defaults. [`crate::config`] resolves it into the engine's types, checking what serde
 //! cannot. Unknown keys are refused everywhere.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::num::{NonZeroU32, NonZeroU64};
 
 use portcullis::core::{
     Algorithm, CertificateSubject, ClientSecretHash, GrantType, JwkSet, KeyPolicy, Lifetimes,
-    PkcePolicy, RedirectUri, RefreshPolicy, Resource, ScopeSet,
+    PkcePolicy, RedirectUri, RefreshPolicy, ScopeSet, TokenFormat,
 };
 use portcullis_interaction::{NamedKey, Secret32};
 use serde::Deserialize;
@@ -41,10 +41,27 @@ pub(crate) struct FileConfig {
     pub(crate) client_id_metadata_documents: Option<FileClientDocuments>,
     #[serde(default)]
     pub(crate) dpop: FileDpop,
-    /// `[[resources]]`: the APIs tokens may be issued for (RFC 8707), each with its token
-    /// format (opaque by default, or `jwt`).
     #[serde(default)]
-    pub(crate) resources: Vec<Resource>,
+    pub(crate) resources: Vec<FileResource>,
+    /// Seconds each listed scope lives, counted from the user's login (`Policy::scope_lifetimes`).
+    #[serde(default)]
+    pub(crate) scope_lifetimes: BTreeMap<String, NonZeroU64>,
+}
+
+/// A protected resource (`[[resources]]`, RFC 8707): a token asked for it with `resource`
+/// carries it as `aud`, only its scopes, in its format.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileResource {
+    /// Its identifier: an absolute URI without fragment.
+    pub(crate) uri: String,
+    /// The scopes that mean something to it.
+    pub(crate) scopes: ScopeSet,
+    /// `opaque` (the default) or `jwt` (RFC 9068).
+    #[serde(default)]
+    pub(crate) token_format: TokenFormat,
+    /// The clients that may ask for it; every client when absent.
+    pub(crate) clients: Option<BTreeSet<String>>,
 }
 
 /// DPoP (`[dpop]`, RFC 9449): every proof must carry a server nonce if `require_nonce`.
@@ -235,6 +252,9 @@ pub(crate) struct FileClient {
     pub(crate) tls_client_certificate_bound_access_tokens: bool,
     #[serde(default)]
     pub(crate) require_dpop_nonce: bool,
+    /// Access tokens without a `resource`: `opaque` (the default) or `jwt` (RFC 9068).
+    #[serde(default)]
+    pub(crate) access_token_format: TokenFormat,
 }
 
 /// A client's `[clients.refresh]` table: its refresh-token policy (RFC 9700 §4.14.2).
