@@ -1,7 +1,8 @@
 //! actix-web integration: [`Authenticated`] and [`RequireScope`] as extractors, refusals as
 //! error responses, and the RFC 9728 document as a handler. The [`ResourceServer`] is the
 //! app's data (`App::new().app_data(server.clone())`); a request is authenticated once
-//! however many extractors ask (its DPoP proof is spent once).
+//! however many extractors ask (its DPoP proof is spent once) — once per server: an
+//! authentication by another `ResourceServer` (another scope's app data) is not reused.
 //!
 //! actix-web speaks `http` 0.2: the request's head is copied into `http` 1 types (method,
 //! target, headers, and the `ClientCertificate` the TLS layer put on the connection), and a
@@ -39,13 +40,13 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            if let Some(done) = req.extensions().get::<Authenticated>() {
-                return Ok(done.clone());
-            }
             let server = req
                 .app_data::<ResourceServer>()
                 .cloned()
                 .ok_or_else(|| server_fault("no ResourceServer in the app data"))?;
+            if let Some(done) = server.own_authentication(req.extensions().get()) {
+                return Ok(done.clone());
+            }
             let parts = request_head(&req).ok_or_else(|| server_fault("unreadable request"))?;
             let authenticated = server.authenticate(&parts, None).await?;
             req.extensions_mut().insert(authenticated.clone());

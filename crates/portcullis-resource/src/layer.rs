@@ -53,8 +53,10 @@ impl RouteGuard {
 /// routes it wraps.
 ///
 /// Layers nest: an inner layer (e.g. axum's `route_layer` for one route's scope) reuses the
-/// [`Authenticated`] request an outer one put in the extensions, so a request is
-/// authenticated, and its DPoP proof spent, once.
+/// [`Authenticated`] request an outer layer of the same [`ResourceServer`] (or a clone) put
+/// in the extensions, so a request is authenticated, and its DPoP proof spent, once. An
+/// inner layer of another server authenticates the request again with its own rules
+/// (audience, `require_dpop`...) and replaces the extension.
 #[derive(Debug, Clone)]
 pub struct ResourceServerLayer {
     server: ResourceServer,
@@ -143,7 +145,8 @@ where
             {
                 return Ok(server.metadata().to_response().map(ResBody::from));
             }
-            let authenticated = match parts.extensions.get::<Authenticated>() {
+            let outer = server.own_authentication(parts.extensions.get::<Authenticated>());
+            let authenticated = match outer {
                 Some(outer) => outer.clone(),
                 None => match server.authenticate(&parts, None).await {
                     Ok(a) => a,

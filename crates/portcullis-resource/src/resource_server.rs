@@ -117,6 +117,16 @@ impl ResourceServer {
         self.inner.metadata_location.serves(path)
     }
 
+    /// The request's [`Authenticated`] extension when this server (or a clone of it) made
+    /// it: one made by another server (an outer layer for another audience, without
+    /// `require_dpop`...) proves nothing here.
+    pub(crate) fn own_authentication<'a>(
+        &self,
+        extension: Option<&'a Authenticated>,
+    ) -> Option<&'a Authenticated> {
+        extension.filter(|a| a.made_with(&self.inner.challenges))
+    }
+
     /// Authenticates a request from its `parts` (and its body when the caller read it, for
     /// a form-body token when [allowed](ResourceServerBuilder::allow_form_body_token)):
     /// 1. exactly one access token: the `Authorization` header (`Bearer` or `DPoP`), or

@@ -118,3 +118,22 @@ async fn the_metadata_handler_serves_the_document() {
     let doc: Value = serde_json::from_slice(&to_bytes(r.into_body()).await.unwrap()).unwrap();
     assert_eq!(doc["resource"], RESOURCE);
 }
+
+/// An authentication by another ResourceServer (e.g. an outer scope's) is not reused: the
+/// app data's server, which requires DPoP, refuses the bearer token the other one accepted.
+#[tokio::test]
+async fn another_servers_authentication_is_not_reused() {
+    let public = Harness::new(Tokens::default().valid("reader", claims("read")));
+    let admin = Harness::with(Tokens::default().valid("reader", claims("read")), |b, r| {
+        b.dpop(DpopPolicy::default(), r).require_dpop()
+    });
+    let req = request(&public, &[("authorization", "Bearer reader")]);
+    let outer = Authenticated::extract(&req).await.unwrap();
+    let req = request(&admin, &[("authorization", "Bearer reader")]);
+    actix_web::HttpMessage::extensions_mut(&req).insert(outer);
+    let e = Authenticated::extract(&req).await.unwrap_err();
+    let r = e.error_response();
+    assert_eq!(r.status().as_u16(), 401);
+    let body: Value = serde_json::from_slice(&to_bytes(r.into_body()).await.unwrap()).unwrap();
+    assert_eq!(body["error"], "invalid_token");
+}

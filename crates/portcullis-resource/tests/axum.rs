@@ -242,3 +242,27 @@ async fn the_layer_adds_the_response_headers() {
     assert_eq!(r.status(), StatusCode::OK);
     assert!(!r.headers().contains_key("cache-control"));
 }
+
+/// An inner layer of another resource server does not reuse the outer one's authentication:
+/// an admin API requiring DPoP, nested in a public one accepting bearer tokens, refuses a
+/// bearer token the outer layer accepted.
+#[tokio::test]
+async fn an_inner_layer_of_another_server_authenticates_again() {
+    let public = Harness::new(Tokens::default().valid("reader", claims("read")));
+    let admin = Harness::with(Tokens::default().valid("reader", claims("read")), |b, r| {
+        b.dpop(DpopPolicy::default(), r).require_dpop()
+    });
+    let app = Router::new()
+        .route("/me", get_route(whoami))
+        .route(
+            "/admin",
+            get_route(whoami).route_layer(admin.server.layer()),
+        )
+        .layer(public.server.layer());
+    let r = call(&app, req("GET", "/me", Some("reader"))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = call(&app, req("GET", "/admin", Some("reader"))).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = serde_json::from_str(&text(r).await).unwrap();
+    assert_eq!(body["error"], "invalid_token");
+}
