@@ -13,8 +13,9 @@
 //! **Failures.** An unreachable or misbehaving authorization server with no keys cached yet
 //! is [`TokenError::Unavailable`] (a `503`, not a verdict on the token). With keys cached,
 //! they stay in use after they went stale, until a fetch succeeds (stale-if-error, as
-//! RFC 5861 §4 describes it): an outage of the authorization server does not take the API
-//! down.
+//! RFC 5861 §4 describes it) — for at most [`MAX_STALE`] after their freshness ended, then
+//! [`TokenError::Unavailable`] again: an outage of the authorization server does not take
+//! the API down, but a key it withdrew meanwhile is not trusted forever.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,6 +37,10 @@ pub const MIN_KEYS_MAX_AGE: Duration = Duration::from_secs(60);
 pub const MAX_KEYS_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// How long fetched keys are fresh when their answer has no `Cache-Control: max-age`.
 pub const DEFAULT_KEYS_MAX_AGE: Duration = Duration::from_secs(300);
+/// Longest time keys stay in use after their freshness ended, while they cannot be fetched
+/// again (stale-if-error, RFC 5861 §4): beyond it, validations are
+/// [`TokenError::Unavailable`] until a fetch succeeds.
+pub const MAX_STALE: Duration = Duration::from_secs(24 * 3600);
 /// Shortest time between two fetches from the authorization server.
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Largest metadata document or JWK Set read.
@@ -61,6 +66,14 @@ struct State {
     last_attempt: Option<UnixTime>,
     /// The `jwks_uri` of the metadata, once read (forgotten when fetching from it fails).
     jwks_uri: Option<String>,
+}
+
+impl State {
+    /// The cached keys, while fresh or stale for at most [`MAX_STALE`].
+    fn usable(&self, now: UnixTime) -> Option<Arc<[VerifyingKey]>> {
+        let usable = now < self.fresh_until.plus(MAX_STALE);
+        self.keys.clone().filter(|_| usable)
+    }
 }
 
 /// An issuer's signing keys, cached: see the [module documentation](self) for when they are
@@ -165,13 +178,14 @@ impl IssuerKeys {
     }
 
     /// The issuer's keys at `now`: the cached ones while fresh, else fetched. Stale keys are
-    /// returned when the fetch fails or was just made, and while another validation fetches.
+    /// returned when the fetch fails or was just made, and while another validation fetches
+    /// — for at most [`MAX_STALE`].
     pub async fn keys(&self, now: UnixTime) -> Result<Arc<[VerifyingKey]>, TokenError> {
         let stale = {
             let state = self.state();
             match &state.keys {
                 Some(keys) if now < state.fresh_until => return Ok(keys.clone()),
-                keys => keys.clone(),
+                _ => state.usable(now),
             }
         };
         let fetching = match (stale, self.fetching.try_lock()) {
@@ -213,12 +227,12 @@ impl IssuerKeys {
                     state.keys = Some(keys.into());
                     state.fresh_until = now.plus(max_age);
                 }
-                Err(e) if state.keys.is_none() => return Err(e.into()),
-                // Stale-if-error: the cached keys stay in use.
+                Err(e) if state.usable(now).is_none() => return Err(e.into()),
+                // Stale-if-error: the cached keys stay in use, for at most MAX_STALE.
                 Err(_) => {}
             }
         }
-        self.state().keys.clone().ok_or_else(|| {
+        self.state().usable(now).ok_or_else(|| {
             UpstreamError::new("the authorization server's keys are unavailable").into()
         })
     }

@@ -18,7 +18,7 @@ use portcullis::core::{
     Algorithm, Issuer, JwkSet, MacAlgorithm, Policy, Resource, ScopeSet, SigningKey, TokenFormat,
     UnixTime,
 };
-use portcullis_resource::keys::REFETCH_INTERVAL;
+use portcullis_resource::keys::{MAX_STALE, REFETCH_INTERVAL};
 use portcullis_resource::{
     HttpClient, IssuerKeys, JwtValidator, TokenError, TokenValidator, UpstreamError,
 };
@@ -747,4 +747,28 @@ async fn a_broken_jwks_answer_is_unavailable() {
         }
         unavailable(fake.validator().validate(&fake.token(|_| {}), NOW).await);
     }
+}
+
+/// Stale-if-error is bounded: keys stale for more than MAX_STALE (the server down all along)
+/// no longer verify; the validation is unavailable (503) until a fetch succeeds.
+#[tokio::test]
+async fn stale_keys_serve_for_at_most_max_stale() {
+    let fake = Fake::new();
+    let keys = IssuerKeys::from_jwks_uri(issuer(AS), JWKS, fake.http.clone());
+    let v = JwtValidator::new(Arc::new(keys), API);
+    let token = fake.token(|c| c["exp"] = (T0 + 10 * 86_400).into());
+    v.validate(&token, NOW).await.unwrap();
+    fake.http.down.store(true, Ordering::SeqCst);
+    // Fresh for max-age=300, then stale for MAX_STALE.
+    let end = NOW.plus(Duration::from_secs(300)).plus(MAX_STALE);
+    v.validate(&token, UnixTime::from_secs(end.secs() - 1))
+        .await
+        .unwrap();
+    unavailable(v.validate(&token, end).await);
+    // Within the refetch interval too: no stale keys to fall back on.
+    unavailable(v.validate(&token, end.plus(Duration::from_secs(1))).await);
+    fake.http.down.store(false, Ordering::SeqCst);
+    v.validate(&token, end.plus(REFETCH_INTERVAL))
+        .await
+        .unwrap();
 }
