@@ -135,7 +135,8 @@ impl ResourceServer {
     ///    without an error code;
     /// 2. the scheme accepted, and with `DPoP` one valid proof for this request and token
     ///    (RFC 9449 §4.3, §7.1: `htm`, `htu` the resource's origin and the request's path,
-    ///    `ath`, the server's nonce when configured);
+    ///    `ath`, the server's nonce when configured); a request path with dot segments
+    ///    (`.`, `..`, raw or `%2e`) is `invalid_request` (400) with `DPoP`;
     /// 3. the token valid for the [`TokenValidator`] (`invalid_token`; 503 when it cannot
     ///    tell);
     /// 4. its binding proven: a DPoP-bound token with the `DPoP` scheme and its key, a
@@ -204,6 +205,11 @@ impl ResourceServer {
     ) -> Result<Option<VerifiedDpopProof>, Rejection> {
         let inner = &self.inner;
         match (scheme, &inner.dpop) {
+            (TokenScheme::Dpop, Some(_)) if has_dot_segment(parts.uri.path()) => Err(self
+                .unauthenticated(
+                    Reason::InvalidRequest("the request path has dot segments"),
+                    Some(scheme),
+                )),
             (TokenScheme::Dpop, Some(dpop)) => {
                 let htu = format!("{}{}", inner.origin, parts.uri.path());
                 dpop.verify(parts, &htu, token, now)
@@ -250,6 +256,17 @@ impl ResourceServer {
             .with_dpop_nonce(self.current_dpop_nonce())
             .into()
     }
+}
+
+/// Whether `path` has a `.` or `..` segment, raw or percent-encoded (`%2e`, any case). A
+/// proof's `htu` is compared after removing dot segments (RFC 3986 §5.2.4), so a proof for
+/// `/b` would verify at `/a/../b` — a path a router may serve as another resource; RFC 9449
+/// §4.3 item 9 compares the request's URI, so such a DPoP request is refused.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    })
 }
 
 /// Configures a [`ResourceServer`]. By default: the `Bearer` scheme only, the token only in

@@ -399,3 +399,44 @@ async fn a_certificate_bound_token_needs_its_certificate() {
         );
     }
 }
+
+/// RFC 9449 §4.3 item 9, RFC 3986 §5.2.4: the proof's `htu` is compared with dot segments
+/// removed, so a DPoP request whose path has dot segments (raw or percent-encoded, in any
+/// case) is refused as `invalid_request` (400): a proof for `/b` must not pass at `/a/../b`,
+/// which a router may treat as another path.
+#[tokio::test]
+async fn a_dpop_request_with_dot_segments_is_invalid_request() {
+    let holder = Holder::new();
+    let h = dpop_harness(&holder);
+    let now = h.clock.now();
+    let cases = [
+        ("/a/../b", "/b"),
+        ("/a/%2e%2E/b", "/b"),
+        ("/a/./b", "/a/b"),
+        ("/a/%2E/b", "/a/b"),
+        ("/a/b/..", "/a"),
+    ]
+    .map(|(path, htu)| {
+        let proof = holder.proof_with(now, "bound", |c| {
+            c["htu"] = json!(format!("https://api.example{htu}"))
+        });
+        (
+            get(path, &[("authorization", "DPoP bound"), ("dpop", &proof)]),
+            "the request path has dot segments",
+        )
+    });
+    h.assert_each_refused(cases, StatusCode::BAD_REQUEST, "invalid_request", |d| {
+        both("invalid_request", d).to_vec()
+    })
+    .await;
+    assert_eq!(h.replays.calls(), 0);
+    // Dots inside a segment are no dot segments.
+    let proof = holder.proof_with(now, "bound", |c| {
+        c["htu"] = json!("https://api.example/a/..b/.c")
+    });
+    let request = get(
+        "/a/..b/.c",
+        &[("authorization", "DPoP bound"), ("dpop", &proof)],
+    );
+    h.authenticate(request).await.unwrap();
+}
