@@ -19,7 +19,7 @@ use crate::introspection_response::{
 use crate::verdict_cache::{Verdict, VerdictCache};
 use crate::{
     ClientCredentials, HttpClient, IssuerKeys, TokenClaims, TokenError, TokenValidator,
-    UpstreamError, DEFAULT_ALGORITHMS,
+    UpstreamError, DEFAULT_ALGORITHMS, MAX_JWT_BYTES,
 };
 
 /// How to reach and trust an authorization server's introspection endpoint.
@@ -123,6 +123,8 @@ impl JwtResponses {
 /// authorization server's endpoint, authenticated with this resource server's
 /// [`ClientCredentials`], and reads the answer.
 ///
+/// A token longer than [`MAX_JWT_BYTES`] is [`TokenError::Invalid`] without a request (no
+/// access token needs more; a client cannot make the authorization server read megabytes).
 /// `active: false`, a token of another issuer, for another resource, without `exp` or
 /// expired are [`TokenError::Invalid`]; a failed request, an error status, an answer that
 /// is not a valid introspection response, and a `401`/`403` (this resource server's own
@@ -240,6 +242,9 @@ impl IntrospectionValidator {
 #[async_trait]
 impl TokenValidator for IntrospectionValidator {
     async fn validate(&self, token: &str, now: UnixTime) -> Result<TokenClaims, TokenError> {
+        if token.len() > MAX_JWT_BYTES {
+            return Err(TokenError::Invalid("the token is too long"));
+        }
         let key = TokenHash::of(token);
         if let Some(verdict) = self.cache().get(&key, now) {
             return verdict.clone().map_err(TokenError::Invalid);

@@ -9,8 +9,9 @@ use portcullis_core::{Algorithm, UnixTime};
 use crate::jws_type::is_jws_type;
 use crate::{IssuerKeys, TokenClaims, TokenError, TokenValidator};
 
-/// Longest token read: longer ones are refused before any parsing. Access tokens are
-/// carried in an HTTP header, which servers commonly bound to 8 KiB.
+/// Longest token read, JWT or opaque (introspected): longer ones are refused before any
+/// parsing or request. Access tokens are carried in an HTTP header, which servers commonly
+/// bound to 8 KiB.
 pub const MAX_JWT_BYTES: usize = 8 * 1024;
 /// The clock skew tolerated on `exp`, `nbf` and `iat` unless configured.
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);

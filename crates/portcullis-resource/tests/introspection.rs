@@ -887,3 +887,16 @@ async fn a_resource_server_over_introspection_answers_401_once_revoked_and_503_w
     let body: Value = serde_json::from_slice(response.body()).unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");
 }
+
+/// A token longer than MAX_JWT_BYTES is refused without asking the authorization server.
+#[tokio::test]
+async fn an_overlong_token_is_refused_without_a_request() {
+    let r = rig(|_, _| {}).await;
+    let long = "a".repeat(portcullis_resource::MAX_JWT_BYTES + 1);
+    assert_invalid(r.validate(&long).await, "the token is too long");
+    assert_eq!(r.http.calls(), 0);
+    // At the bound, the authorization server is asked.
+    let at_bound = "a".repeat(portcullis_resource::MAX_JWT_BYTES);
+    assert_invalid(r.validate(&at_bound).await, NOT_ACTIVE);
+    assert_eq!(r.http.calls(), 1);
+}
