@@ -6,7 +6,11 @@
 //! above by [`MAX_KEYS_MAX_AGE`], [`DEFAULT_KEYS_MAX_AGE`] without one. A token signed by a
 //! key the cached set lacks (the server rotated its keys) makes the set be fetched again —
 //! but the authorization server is asked at most once per [`REFETCH_INTERVAL`], whatever
-//! the reason, so that tokens with made-up `kid`s cannot turn into a flood of fetches.
+//! the reason, so that tokens with made-up `kid`s cannot turn into a flood of fetches. A
+//! token whose key is unknown while a fetch is held back is [`TokenError::Unavailable`]
+//! (a `503`: the keys are being refreshed), not `invalid_token`: right after a rotation, a
+//! client must not throw away a valid token; once keys fetched at the token's time lack its
+//! key, it is `invalid_token`.
 //! Concurrent validations that need a fetch wait for one fetch and share its result —
 //! except those that hold stale keys, which use them meanwhile.
 //!
@@ -62,6 +66,8 @@ struct State {
     keys: Option<Arc<[VerifyingKey]>>,
     /// Until when they are fresh.
     fresh_until: UnixTime,
+    /// When they were fetched.
+    fetched_at: Option<UnixTime>,
     /// When the authorization server was last asked, whether it answered or not.
     last_attempt: Option<UnixTime>,
     /// The `jwks_uri` of the metadata, once read (forgotten when fetching from it fails).
@@ -146,7 +152,9 @@ impl IssuerKeys {
     /// The key is chosen as `portcullis_core::verify_compact` does: by the header's `kid`;
     /// without a `kid`, the one key that fits the algorithm (none or several: refused).
     /// When no cached key matches, the keys are fetched again (at most once per
-    /// [`REFETCH_INTERVAL`]) and the token verified once more. When no keys can be had, a
+    /// [`REFETCH_INTERVAL`]) and the token verified once more; when they cannot be fetched
+    /// again yet (held back, or failing) and were not fetched at `now`, the token is
+    /// [`TokenError::Unavailable`] (its key may be a new one). When no keys can be had, a
     /// token whose header is refused anyway (malformed, `alg` not allowed, `crit`) is
     /// [`TokenError::Invalid`], any other [`TokenError::Unavailable`].
     ///
@@ -169,7 +177,13 @@ impl IssuerKeys {
             Err(JoseError::NoMatchingKey) => {
                 let again = self.refetch(now).await?;
                 if Arc::ptr_eq(&again, &keys) {
-                    return Err(invalid(JoseError::NoMatchingKey));
+                    if self.state().fetched_at == Some(now) {
+                        return Err(invalid(JoseError::NoMatchingKey));
+                    }
+                    return Err(UpstreamError::new(
+                        "the token's signing key is unknown; the keys are being refreshed",
+                    )
+                    .into());
                 }
                 verify_compact(token, &again, allowed).map_err(invalid)
             }
@@ -226,6 +240,7 @@ impl IssuerKeys {
                         .clamp(MIN_KEYS_MAX_AGE, MAX_KEYS_MAX_AGE);
                     state.keys = Some(keys.into());
                     state.fresh_until = now.plus(max_age);
+                    state.fetched_at = Some(now);
                 }
                 Err(e) if state.usable(now).is_none() => return Err(e.into()),
                 // Stale-if-error: the cached keys stay in use, for at most MAX_STALE.
