@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Request, StatusCode, Uri};
-use portcullis_core::{Algorithm, Issuer, TokenHash, UnixTime};
+use portcullis_core::{Algorithm, ClientKeys, Issuer, TokenHash, UnixTime};
 use ring::rand::SystemRandom;
 use url::form_urlencoded::Serializer;
 
@@ -37,7 +37,10 @@ pub struct IntrospectionConfig {
     /// issuer of its [`JwtResponses::keys`]: the same one.)
     pub issuer: Issuer,
     /// The introspection endpoint (RFC 7662 §2; the authorization server's metadata names
-    /// it `introspection_endpoint`, RFC 8414 §2).
+    /// it `introspection_endpoint`, RFC 8414 §2): `https` (`http` only to a loopback host),
+    /// without credentials or fragment — otherwise no request is made (the token and this
+    /// server's credentials would travel in clear) and every validation is
+    /// [`TokenError::Unavailable`].
     pub endpoint: Uri,
     /// This resource's identifier (RFC 8707 §2, RFC 9728 §2): an active token whose
     /// response carries `aud` must name it.
@@ -204,6 +207,9 @@ impl IntrospectionValidator {
     /// Asks the authorization server about `token`.
     async fn introspect(&self, token: &str, now: UnixTime) -> Result<Verdict, UpstreamError> {
         let c = &self.config;
+        if !ClientKeys::is_acceptable_uri(&c.endpoint.to_string()) {
+            return Err(UpstreamError::new("the introspection endpoint is refused"));
+        }
         let request = self.request(token, now)?;
         let response = self.http.send(request).await?;
         let context = match response.status() {

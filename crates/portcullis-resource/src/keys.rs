@@ -122,7 +122,9 @@ impl IssuerKeys {
         Self::new(issuer, Source::Metadata(urls), http)
     }
 
-    /// The keys of `issuer` at `jwks_uri`, without discovery.
+    /// The keys of `issuer` at `jwks_uri`, without discovery. Like a discovered one, it
+    /// must be `https` (`http` only to a loopback host), without credentials or fragment:
+    /// otherwise no fetch is made and every verification is [`TokenError::Unavailable`].
     pub fn from_jwks_uri(
         issuer: Issuer,
         jwks_uri: impl Into<String>,
@@ -259,7 +261,8 @@ impl IssuerKeys {
     /// Fetches the JWK Set (after the metadata, when its `jwks_uri` is not known yet).
     async fn fetch(&self) -> Result<(Vec<VerifyingKey>, Option<Duration>), UpstreamError> {
         let jwks_uri = match &self.source {
-            Source::JwksUri(uri) => uri.clone(),
+            Source::JwksUri(uri) if ClientKeys::is_acceptable_uri(uri) => uri.clone(),
+            Source::JwksUri(_) => return Err(UpstreamError::new("the jwks_uri is refused")),
             Source::Metadata(urls) => {
                 let known = self.state().jwks_uri.clone();
                 match known {

@@ -900,3 +900,15 @@ async fn an_overlong_token_is_refused_without_a_request() {
     assert_invalid(r.validate(&at_bound).await, NOT_ACTIVE);
     assert_eq!(r.http.calls(), 1);
 }
+
+/// The introspection endpoint must be https (http only to a loopback host): the token is
+/// never sent in clear, and validations are unavailable (503).
+#[tokio::test]
+async fn an_endpoint_without_https_is_never_asked() {
+    let r = rig(|c, _| c.endpoint = Uri::from_static("http://as.example/introspect")).await;
+    assert_unavailable(
+        r.validate("anything").await,
+        "the introspection endpoint is refused",
+    );
+    assert_eq!(r.http.calls(), 0);
+}

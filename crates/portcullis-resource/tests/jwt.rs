@@ -770,3 +770,20 @@ async fn stale_keys_serve_for_at_most_max_stale() {
         .await
         .unwrap();
 }
+
+/// A configured jwks_uri must be https (http only to a loopback host): another is never
+/// fetched, and validations are unavailable (503).
+#[tokio::test]
+async fn a_jwks_uri_without_https_is_never_fetched() {
+    let fake = Fake::new();
+    for uri in ["http://as.example/keys", "https://user:pw@as.example/keys"] {
+        let keys = IssuerKeys::from_jwks_uri(issuer(AS), uri, fake.http.clone());
+        let v = JwtValidator::new(Arc::new(keys), API);
+        unavailable(v.validate(&fake.token(|_| {}), NOW).await);
+    }
+    assert_eq!(fake.http.requests(), 0);
+    let keys = IssuerKeys::from_jwks_uri(issuer(AS), "http://127.0.0.1/keys", fake.http.clone());
+    let v = JwtValidator::new(Arc::new(keys), API);
+    unavailable(v.validate(&fake.token(|_| {}), NOW).await);
+    assert_eq!(fake.http.requests(), 1, "loopback http is fetched");
+}
