@@ -4,6 +4,9 @@
 //! however many extractors ask (its DPoP proof is spent once) — once per server: an
 //! authentication by another `ResourceServer` (another scope's app data) is not reused.
 //!
+//! Unlike the tower layer, the extractors do not add [`Authenticated::response_headers`]
+//! to the response (an extractor has no hold on it): the handler copies them.
+//!
 //! actix-web speaks `http` 0.2: the request's head is copied into `http` 1 types (method,
 //! target, headers, and the `ClientCertificate` the TLS layer put on the connection), and a
 //! response back.

@@ -67,7 +67,7 @@ impl Authenticated {
     }
 
     /// Headers the response to this request should carry (the tower layer adds them, unless
-    /// the service set them): a fresh `DPoP-Nonce` after a DPoP proof when the server has
+    /// the service set them; with the actix-web extractors, the handler copies them): a fresh `DPoP-Nonce` after a DPoP proof when the server has
     /// nonces (RFC 9449 §9), `Cache-Control: private` for a token from the query string
     /// (RFC 6750 §2.3).
     pub fn response_headers(&self) -> &HeaderMap {

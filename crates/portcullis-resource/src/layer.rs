@@ -9,6 +9,10 @@
 //! outside this one (preflight requests carry no token), and have it expose
 //! `WWW-Authenticate` and `DPoP-Nonce` (RFC 9449 §7.1).
 //!
+//! The layer must see the path the client used: a DPoP proof's `htu` (RFC 9449 §4.3) and
+//! the metadata paths (RFC 9728 §3.1) are matched against the request's path, so put it
+//! outside an axum `Router::nest` (or any layer) that strips a path prefix.
+//!
 //! [allowed]: crate::ResourceServerBuilder::dangerous_allow_query_token
 
 use std::future::Future;

@@ -18,6 +18,14 @@
 //! `axum` (extractors: the authenticated request, a route's required scope) and `actix`
 //! (the same for actix-web).
 //!
+//! **Where the layer goes.** A DPoP proof's `htu` and the metadata document's paths are
+//! matched against the request's path as the layer sees it: put the layer outside any
+//! axum `Router::nest` (or other middleware) that strips a path prefix, or an inner layer
+//! sees `/items` where the client signed `/api/items`. **actix-web** extractors do not add
+//! [`Authenticated::response_headers`] (a fresh `DPoP-Nonce`, RFC 9449 §9;
+//! `Cache-Control: private` after a query token, RFC 6750 §2.3) to the response: the
+//! handler copies them itself.
+//!
 //! This crate never depends on the engine (`portcullis`): an API needs no authorization
 //! server inside it.
 #![forbid(unsafe_code)]
