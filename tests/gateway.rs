@@ -479,3 +479,54 @@ impl Holder {
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 }
+
+/// The status line of a raw HTTP/1.1 request for `target` (reqwest would normalise it).
+async fn raw_status(addr: &str, method: &str, target: &str, extra: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request =
+        format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\n{extra}connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_segments_and_other_target_forms_are_refused() {
+    let rig = Rig::start(true).await;
+    let token = rig.token("demo-service", "demo-service-secret", None).await;
+    let auth = format!("authorization: Bearer {token}\r\n");
+    let addr = rig.gateway_url.trim_start_matches("http://");
+    for (method, target) in [
+        ("POST", "/../admin"),
+        ("POST", "/items/../admin"),
+        ("POST", "/%2e%2e/admin"),
+        ("POST", "/%2E%2e/admin"),
+        ("POST", "/items/..%2Fadmin"),
+        ("GET", "/./items"),
+        ("OPTIONS", "*"),
+        ("CONNECT", "api.internal:443"),
+    ] {
+        assert_eq!(
+            raw_status(addr, method, target, &auth).await,
+            "HTTP/1.1 400 Bad Request",
+            "{method} {target}"
+        );
+    }
+    // Refused before authentication, too.
+    assert_eq!(
+        raw_status(addr, "GET", "/../admin", "").await,
+        "HTTP/1.1 400 Bad Request"
+    );
+    assert!(
+        rig.seen.lock().unwrap().is_empty(),
+        "nothing reached the API"
+    );
+    // An ordinary target still goes through.
+    assert_eq!(
+        raw_status(addr, "GET", "/items", &auth).await,
+        "HTTP/1.1 200 OK"
+    );
+}

@@ -22,6 +22,28 @@ const DPOP: HeaderName = HeaderName::from_static("dpop");
 /// obsolete `Keep-Alive` and `Proxy-Connection` too).
 const HOP_BY_HOP: [&str; 2] = ["keep-alive", "proxy-connection"];
 
+/// Whether a request target may be forwarded: origin-form only (RFC 9112 §3.2.1), or
+/// absolute-form, which a server must accept (RFC 9112 §3.2.2; only its path and query are
+/// forwarded) — not `OPTIONS *` (asterisk-form) nor `CONNECT host:port` (authority-form) —
+/// and no `.` or `..` segment, raw or percent-encoded in any case, nor one hidden behind an
+/// encoded slash or a backslash: a hop that removes dot segments (RFC 3986 §5.2.4) would
+/// otherwise take `/../admin` out of the upstream's path prefix.
+pub(crate) fn is_forwardable_target(uri: &Uri) -> bool {
+    let path = uri.path();
+    if !path.starts_with('/') {
+        return false;
+    }
+    let path = path
+        .to_ascii_lowercase()
+        .replace("%2e", ".")
+        .replace("%2f", "/")
+        .replace("%5c", "/")
+        .replace('\\', "/");
+    !path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+}
+
 /// Why a request was not forwarded, or its answer not had.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ForwardError {
@@ -196,6 +218,38 @@ mod tests {
         let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
         left.sort_unstable();
         assert_eq!(left, ["accept", "x-end"]);
+    }
+
+    #[test]
+    fn only_origin_form_targets_without_dot_segments_are_forwarded() {
+        let ok = |target: &str| is_forwardable_target(&target.parse().unwrap());
+        for good in [
+            "/",
+            "/items?page=2",
+            "/a.b/..c/.well-known/x",
+            "/a/...",
+            "http://gw/items",
+        ] {
+            assert!(ok(good), "{good}");
+        }
+        for bad in [
+            "*",
+            "gw:443",
+            "/../admin",
+            "/items/..",
+            "/a/./b",
+            "/%2e%2e/admin",
+            "/%2E%2e/admin",
+            "/.%2E/admin",
+            "/%2e/admin",
+            "/..%2fadmin",
+            "/..%2Fadmin",
+            "/..%5cadmin",
+            "/..\\admin",
+            "http://gw/../admin",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -243,6 +243,7 @@ impl Gateway {
             .route(&self.jwks_path, get(jwks))
             .with_state(self.state.clone())
             .fallback_service(protected)
+            .layer(axum::middleware::from_fn(refuse_unsafe_targets))
     }
 }
 
@@ -258,6 +259,20 @@ async fn jwks(State(gateway): State<Arc<Inner>>) -> Response {
         )
             .into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// Refuses with 400, before authentication, a request target the gateway would not forward
+/// faithfully: not origin-form, or with dot segments (see `forward::is_forwardable_target`).
+async fn refuse_unsafe_targets(request: Request, next: axum::middleware::Next) -> Response {
+    if forward::is_forwardable_target(request.uri()) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            "the request target is not forwarded",
+        )
+            .into_response()
     }
 }
 
