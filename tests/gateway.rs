@@ -224,6 +224,15 @@ async fn an_opaque_token_reaches_the_api_as_an_internal_jwt() {
                 ("authorization", &bearer),
                 ("connection", "x-hop"),
                 ("x-hop", "1"),
+                ("forwarded", "for=10.0.0.1;proto=https"),
+                ("x-forwarded-for", "10.0.0.1"),
+                ("x-forwarded-host", "admin.internal"),
+                ("x-forwarded-proto", "https"),
+                ("x-real-ip", "10.0.0.1"),
+                ("x-ssl-client-cert", "forged"),
+                ("x-client-cert", "forged"),
+                ("x-forwarded-client-cert", "forged"),
+                ("ssl-client-cert", "forged"),
             ],
         )
         .await;
@@ -247,6 +256,30 @@ async fn an_opaque_token_reaches_the_api_as_an_internal_jwt() {
         );
     }
     assert!(headers.get("x-hop").is_none() && headers.get("connection").is_none());
+    // The client's forwarding and certificate headers stay out (RFC 7239 §8); the gateway
+    // names the peer it saw.
+    for forged in [
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "x-real-ip",
+        "x-ssl-client-cert",
+        "x-client-cert",
+        "x-forwarded-client-cert",
+        "ssl-client-cert",
+    ] {
+        assert!(headers.get(forged).is_none(), "{forged} reached the API");
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("forwarded")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(forwarded.len(), 1);
+    assert!(
+        forwarded[0].starts_with("for=\"127.0.0.1:") && forwarded[0].ends_with("\";proto=http"),
+        "{forwarded:?}"
+    );
     let internal = headers["authorization"].to_str().unwrap();
     let internal = internal.strip_prefix("Bearer ").unwrap();
     let payload = jwt_payload(internal);

@@ -1,12 +1,14 @@
 //! Forwarding an authenticated request to the upstream API, and its answer back: the
 //! client's credentials and the hop-by-hop headers stay at the gateway (RFC 9110 §7.6.1).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use bytes::Bytes;
 use http::header::{
-    HeaderName, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, HOST, PROXY_AUTHENTICATE,
+    HeaderName, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, FORWARDED, HOST, PROXY_AUTHENTICATE,
     PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
 use http::uri::PathAndQuery;
@@ -18,6 +20,21 @@ use hyper_util::rt::TokioExecutor;
 
 /// The client's proof of possession (RFC 9449 §4.1): meant for the gateway only.
 const DPOP: HeaderName = HeaderName::from_static("dpop");
+/// Headers a client could forge to pass for another peer, scheme or host, or for a TLS
+/// client certificate: upstreams commonly trust them from their proxy (RFC 7239 §8), so
+/// the client's never pass; the gateway sets its own `Forwarded` (RFC 7239 §4).
+const FORGEABLE: [&str; 10] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "x-ssl-client-cert",
+    "x-client-cert",
+    "x-forwarded-client-cert",
+    "ssl-client-cert",
+    "client-cert",
+];
 /// Hop-by-hop headers besides those the `Connection` header names (RFC 9110 §7.6.1; the
 /// obsolete `Keep-Alive` and `Proxy-Connection` too).
 const HOP_BY_HOP: [&str; 2] = ["keep-alive", "proxy-connection"];
@@ -121,6 +138,12 @@ impl Upstream {
         };
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
+        for name in FORGEABLE {
+            headers.remove(name);
+        }
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            headers.insert(FORWARDED, forwarded_for(*peer));
+        }
         for name in [
             AUTHORIZATION,
             PROXY_AUTHORIZATION,
@@ -160,6 +183,13 @@ impl Upstream {
         );
         Uri::from_parts(parts).map_err(|_| ForwardError::Unreachable)
     }
+}
+
+/// The gateway's `Forwarded` header for a client at `peer` (RFC 7239 §4, §6: an address
+/// with a port is a quoted string, an IPv6 one in brackets).
+fn forwarded_for(peer: SocketAddr) -> HeaderValue {
+    HeaderValue::try_from(format!("for=\"{peer}\";proto=http"))
+        .unwrap_or_else(|_| HeaderValue::from_static("for=unknown;proto=http"))
 }
 
 fn sensitive(mut value: HeaderValue) -> HeaderValue {
@@ -250,6 +280,16 @@ mod tests {
         ] {
             assert!(!ok(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_forwarded_header_quotes_the_peer() {
+        let at = |peer: &str| forwarded_for(peer.parse().unwrap());
+        assert_eq!(at("192.0.2.1:4711"), "for=\"192.0.2.1:4711\";proto=http");
+        assert_eq!(
+            at("[2001:db8::1]:80"),
+            "for=\"[2001:db8::1]:80\";proto=http"
+        );
     }
 
     #[test]

@@ -20,9 +20,12 @@
 //! [`jwks_path`](GatewayConfig::jwks_path); the upstream validates internal tokens with
 //! portcullis-resource's `JwtValidator` over `IssuerKeys::from_jwks_uri`, as it would any
 //! JWT access token. The client's `Authorization`, `DPoP` and `Proxy-Authorization`
-//! headers and the hop-by-hop headers are not forwarded; method, path, query, the other
-//! headers and the body (at most [`max_body_bytes`](GatewayConfig::max_body_bytes), else
-//! 413) are; the upstream's answer comes back as it is, streamed — its 403
+//! headers, the hop-by-hop headers, and the headers an upstream may trust from its proxy
+//! (`Forwarded`, `X-Forwarded-For`/`-Host`/`-Proto`, `X-Real-IP`, and the client
+//! certificate headers; RFC 7239 §8) are not forwarded — the gateway sets its own
+//! `Forwarded: for="<peer>";proto=http` when served by [`spawn`] (RFC 7239 §4); method,
+//! path, query, the other headers and the body (at most
+//! [`max_body_bytes`](GatewayConfig::max_body_bytes), else 413) are; the upstream's answer comes back as it is, streamed — its 403
 //! `insufficient_scope` and RFC 9470 step-up challenges included (unchanged: their
 //! `resource_metadata` names the upstream's document). An unreachable upstream is a 502, a
 //! slow one a 504.
@@ -344,7 +347,8 @@ pub fn spawn(gateway: &Gateway, listener: TcpListener) -> std::io::Result<Runnin
     let addr = listener.local_addr()?;
     let router = gateway.router();
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
             tracing::error!(error = %e, "the gateway stopped");
         }
     });
