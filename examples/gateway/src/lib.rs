@@ -97,7 +97,9 @@ pub struct GatewayConfig {
     pub resource: String,
     /// How external tokens are introspected: the authorization server, its endpoint, the
     /// gateway's credentials, and the verdict cache (its `cache_max_age` is the revocation
-    /// delay).
+    /// delay). [`require_audience`](IntrospectionConfig::require_audience) is on: the gateway
+    /// mints an internal token only from one audience-restricted to it (RFC 8707 §2,
+    /// RFC 9068 §4), never from a token with no `aud` that some other resource might take too.
     pub introspection: IntrospectionConfig,
     /// The upstream API's base URL (`http://host:port`, optionally with a path prefix).
     pub upstream: Uri,
@@ -133,12 +135,13 @@ impl GatewayConfig {
         upstream_resource: impl Into<String>,
     ) -> Self {
         let resource = resource.into();
-        let introspection = IntrospectionConfig::new(
+        let mut introspection = IntrospectionConfig::new(
             authorization_server,
             introspection_endpoint,
             resource.clone(),
             credentials,
         );
+        introspection.require_audience = true;
         Self {
             internal_issuer: resource.clone(),
             resource,
@@ -385,4 +388,25 @@ pub enum StartError {
     /// The HTTP client for introspection could not be built.
     #[error("the HTTP client could not be built")]
     Http,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_without_audience_are_refused_at_the_edge() {
+        let config = GatewayConfig::new(
+            "https://gw.example",
+            Issuer::parse("https://as.example").unwrap(),
+            "https://as.example/introspect".parse().unwrap(),
+            ClientCredentials::SecretBasic {
+                client_id: "https://gw.example".into(),
+                secret: "s".into(),
+            },
+            "http://api:8080".parse().unwrap(),
+            "https://api.internal",
+        );
+        assert!(config.introspection.require_audience);
+    }
 }
