@@ -69,7 +69,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use portcullis_core::{DpopPolicy, Issuer, SigningKey};
 use portcullis_resource::{
@@ -83,7 +83,7 @@ use tokio::task::JoinHandle;
 pub use file_config::{FileConfig, FileConfigError};
 
 use crate::forward::Upstream;
-use crate::internal_token::InternalTokens;
+use crate::internal_token::{InternalTokens, MintError};
 
 /// How long clients and upstreams may cache the gateway's JWK Set.
 const JWKS_MAX_AGE: &str = "max-age=300";
@@ -183,6 +183,8 @@ pub struct Gateway {
 struct Inner {
     upstream: Upstream,
     tokens: InternalTokens,
+    /// The gateway's RFC 9728 metadata URL, for the challenges it writes itself.
+    metadata_url: String,
 }
 
 impl Gateway {
@@ -209,6 +211,7 @@ impl Gateway {
             builder = builder.dpop(DpopPolicy::default(), Arc::new(MemoryStore::new()));
         }
         let server = builder.build()?;
+        let metadata_url = server.metadata_url().to_owned();
         let tokens = InternalTokens::new(
             config.internal_issuer,
             config.upstream_resource,
@@ -223,7 +226,11 @@ impl Gateway {
         );
         Ok(Self {
             server,
-            state: Arc::new(Inner { upstream, tokens }),
+            state: Arc::new(Inner {
+                upstream,
+                tokens,
+                metadata_url,
+            }),
             jwks_path: config.jwks_path,
         })
     }
@@ -295,13 +302,17 @@ async fn forward(
     let internal = gateway
         .tokens
         .for_token(token, auth.claims(), auth.authenticated_at());
-    let Ok(internal) = internal else {
-        tracing::error!("could not sign an internal token");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "could not sign an internal token",
-        )
-            .into_response();
+    let internal = match internal {
+        Ok(internal) => internal,
+        Err(MintError::NoSubject) => return no_subject(request.headers(), &gateway.metadata_url),
+        Err(MintError::Signing(_)) => {
+            tracing::error!("could not sign an internal token");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not sign an internal token",
+            )
+                .into_response();
+        }
     };
     match gateway.upstream.forward(request, &internal).await {
         Ok(response) => response,
@@ -310,6 +321,26 @@ async fn forward(
             e.to_response()
         }
     }
+}
+
+/// The answer to an active token that names neither subject nor client: 401
+/// `invalid_token` in the scheme it came with (RFC 6750 §3.1, RFC 9449 §7.1), not a 503 —
+/// the token will never do here (RFC 9068 §2.2 requires `sub`), retrying would not help.
+fn no_subject(headers: &HeaderMap, metadata_url: &str) -> Response {
+    let scheme = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("dpop"))
+        .map_or("Bearer", |_| "DPoP");
+    let challenge = format!(
+        "{scheme} error=\"invalid_token\", error_description=\"the token names no subject\", resource_metadata=\"{metadata_url}\""
+    );
+    let mut response = StatusCode::UNAUTHORIZED.into_response();
+    if let Ok(value) = HeaderValue::try_from(challenge) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    response
 }
 
 /// The token of the `Authorization` header (`Bearer` or `DPoP` scheme, RFC 6750 §2.1,
@@ -408,5 +439,24 @@ mod tests {
             "https://api.internal",
         );
         assert!(config.introspection.require_audience);
+    }
+
+    #[test]
+    fn a_token_naming_no_subject_is_an_invalid_token_in_its_scheme() {
+        let meta = "https://gw.example/.well-known/oauth-protected-resource";
+        for (authorization, scheme) in [("Bearer t", "Bearer"), ("DPoP t", "DPoP")] {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_static(authorization));
+            let response = no_subject(&headers, meta);
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            let challenge = response.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+            assert_eq!(
+                challenge,
+                format!(
+                    "{scheme} error=\"invalid_token\", error_description=\"the token names no \
+                     subject\", resource_metadata=\"{meta}\""
+                )
+            );
+        }
     }
 }
