@@ -415,6 +415,12 @@ async fn the_gateway_challenges_and_the_api_judges_scope() {
         "{challenge}"
     );
     assert!(challenge.contains("scope=\"admin\""), "{challenge}");
+    // Its resource_metadata is the gateway's, the resource the client calls.
+    assert!(
+        challenge.contains(&format!("resource_metadata=\"{metadata}\""))
+            && !challenge.contains(&rig.api_url),
+        "{challenge}"
+    );
     assert!(rig.seen.lock().unwrap().is_empty());
 }
 

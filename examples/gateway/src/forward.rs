@@ -9,7 +9,7 @@ use axum::extract::ConnectInfo;
 use bytes::Bytes;
 use http::header::{
     HeaderName, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, FORWARDED, HOST, PROXY_AUTHENTICATE,
-    PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+    PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, WWW_AUTHENTICATE,
 };
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
@@ -192,6 +192,42 @@ fn forwarded_for(peer: SocketAddr) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("for=unknown;proto=http"))
 }
 
+/// Points the upstream's challenges at the gateway: each `resource_metadata` parameter of
+/// a `WWW-Authenticate` header (RFC 9728 §5.1) becomes `metadata_url`, the document of
+/// the resource the client actually calls — the upstream's names a resource the client
+/// cannot reach, and its 403 `insufficient_scope` or step-up challenge (RFC 6750 §3.1,
+/// RFC 9470 §3) should send the client back to the gateway's authorization servers.
+pub(crate) fn rewrite_resource_metadata(headers: &mut HeaderMap, metadata_url: &str) {
+    const PARAM: &str = "resource_metadata=\"";
+    let rewritten: Vec<HeaderValue> = headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .map(|value| {
+            let Ok(text) = value.to_str() else {
+                return value.clone();
+            };
+            let mut out = String::with_capacity(text.len());
+            let mut rest = text;
+            while let Some(at) = rest.find(PARAM) {
+                let (before, after) = rest.split_at(at + PARAM.len());
+                let Some(end) = after.find('"') else { break };
+                out.push_str(before);
+                out.push_str(metadata_url);
+                rest = &after[end..];
+            }
+            out.push_str(rest);
+            HeaderValue::try_from(out).unwrap_or_else(|_| value.clone())
+        })
+        .collect();
+    if rewritten.is_empty() {
+        return;
+    }
+    headers.remove(WWW_AUTHENTICATE);
+    for value in rewritten {
+        headers.append(WWW_AUTHENTICATE, value);
+    }
+}
+
 fn sensitive(mut value: HeaderValue) -> HeaderValue {
     value.set_sensitive(true);
     value
@@ -289,6 +325,34 @@ mod tests {
         assert_eq!(
             at("[2001:db8::1]:80"),
             "for=\"[2001:db8::1]:80\";proto=http"
+        );
+    }
+
+    #[test]
+    fn challenges_name_the_gateways_metadata() {
+        let mut h = HeaderMap::new();
+        h.append(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                r#"Bearer error="insufficient_scope", scope="admin", resource_metadata="http://api/.well-known/oauth-protected-resource""#,
+            ),
+        );
+        h.append(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"DPoP algs="ES256", resource_metadata="http://api/m""#),
+        );
+        rewrite_resource_metadata(&mut h, "https://gw/m");
+        let all: Vec<&str> = h
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            all,
+            [
+                r#"Bearer error="insufficient_scope", scope="admin", resource_metadata="https://gw/m""#,
+                r#"DPoP algs="ES256", resource_metadata="https://gw/m""#,
+            ]
         );
     }
 

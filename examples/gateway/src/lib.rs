@@ -25,10 +25,17 @@
 //! certificate headers; RFC 7239 §8) are not forwarded — the gateway sets its own
 //! `Forwarded: for="<peer>";proto=http` when served by [`spawn`] (RFC 7239 §4); method,
 //! path, query, the other headers and the body (at most
-//! [`max_body_bytes`](GatewayConfig::max_body_bytes), else 413) are; the upstream's answer comes back as it is, streamed — its 403
-//! `insufficient_scope` and RFC 9470 step-up challenges included (unchanged: their
-//! `resource_metadata` names the upstream's document). An unreachable upstream is a 502, a
-//! slow one a 504.
+//! [`max_body_bytes`](GatewayConfig::max_body_bytes), else 413) are. The upstream's answer
+//! comes back as it is, streamed — its 403 `insufficient_scope` and RFC 9470 step-up
+//! challenges included, their `resource_metadata` (RFC 9728 §5.1) rewritten to the
+//! gateway's own document, the resource the client calls. An unreachable upstream is a
+//! 502, a slow one a 504.
+//!
+//! **Replicas.** Each gateway process keeps its own DPoP replay store (RFC 9449 §11.1): a
+//! proof seen by one replica is unknown to the others, so behind a load balancer a captured
+//! proof could be replayed once per replica within its acceptance window. In production,
+//! share one replay cache across replicas (a `ReplayCache` in a shared store) and build the
+//! gateway's resource server with it.
 //!
 //! The binary signs with a key generated at start (its `kid` from the start time): after a
 //! restart the upstream's `IssuerKeys` meets an unknown `kid` and fetches the JWK Set again
@@ -315,7 +322,10 @@ async fn forward(
         }
     };
     match gateway.upstream.forward(request, &internal).await {
-        Ok(response) => response,
+        Ok(mut response) => {
+            forward::rewrite_resource_metadata(response.headers_mut(), &gateway.metadata_url);
+            response
+        }
         Err(e) => {
             tracing::warn!(error = %e, "forwarding failed");
             e.to_response()
