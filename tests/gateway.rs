@@ -224,6 +224,15 @@ async fn an_opaque_token_reaches_the_api_as_an_internal_jwt() {
                 ("authorization", &bearer),
                 ("connection", "x-hop"),
                 ("x-hop", "1"),
+                ("forwarded", "for=10.0.0.1;proto=https"),
+                ("x-forwarded-for", "10.0.0.1"),
+                ("x-forwarded-host", "admin.internal"),
+                ("x-forwarded-proto", "https"),
+                ("x-real-ip", "10.0.0.1"),
+                ("x-ssl-client-cert", "forged"),
+                ("x-client-cert", "forged"),
+                ("x-forwarded-client-cert", "forged"),
+                ("ssl-client-cert", "forged"),
             ],
         )
         .await;
@@ -247,6 +256,30 @@ async fn an_opaque_token_reaches_the_api_as_an_internal_jwt() {
         );
     }
     assert!(headers.get("x-hop").is_none() && headers.get("connection").is_none());
+    // The client's forwarding and certificate headers stay out (RFC 7239 §8); the gateway
+    // names the peer it saw.
+    for forged in [
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "x-real-ip",
+        "x-ssl-client-cert",
+        "x-client-cert",
+        "x-forwarded-client-cert",
+        "ssl-client-cert",
+    ] {
+        assert!(headers.get(forged).is_none(), "{forged} reached the API");
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("forwarded")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(forwarded.len(), 1);
+    assert!(
+        forwarded[0].starts_with("for=\"127.0.0.1:") && forwarded[0].ends_with("\";proto=http"),
+        "{forwarded:?}"
+    );
     let internal = headers["authorization"].to_str().unwrap();
     let internal = internal.strip_prefix("Bearer ").unwrap();
     let payload = jwt_payload(internal);
@@ -382,6 +415,12 @@ async fn the_gateway_challenges_and_the_api_judges_scope() {
         "{challenge}"
     );
     assert!(challenge.contains("scope=\"admin\""), "{challenge}");
+    // Its resource_metadata is the gateway's, the resource the client calls.
+    assert!(
+        challenge.contains(&format!("resource_metadata=\"{metadata}\""))
+            && !challenge.contains(&rig.api_url),
+        "{challenge}"
+    );
     assert!(rig.seen.lock().unwrap().is_empty());
 }
 
@@ -478,4 +517,55 @@ impl Holder {
             .unwrap();
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
+}
+
+/// The status line of a raw HTTP/1.1 request for `target` (reqwest would normalise it).
+async fn raw_status(addr: &str, method: &str, target: &str, extra: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request =
+        format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\n{extra}connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_segments_and_other_target_forms_are_refused() {
+    let rig = Rig::start(true).await;
+    let token = rig.token("demo-service", "demo-service-secret", None).await;
+    let auth = format!("authorization: Bearer {token}\r\n");
+    let addr = rig.gateway_url.trim_start_matches("http://");
+    for (method, target) in [
+        ("POST", "/../admin"),
+        ("POST", "/items/../admin"),
+        ("POST", "/%2e%2e/admin"),
+        ("POST", "/%2E%2e/admin"),
+        ("POST", "/items/..%2Fadmin"),
+        ("GET", "/./items"),
+        ("OPTIONS", "*"),
+        ("CONNECT", "api.internal:443"),
+    ] {
+        assert_eq!(
+            raw_status(addr, method, target, &auth).await,
+            "HTTP/1.1 400 Bad Request",
+            "{method} {target}"
+        );
+    }
+    // Refused before authentication, too.
+    assert_eq!(
+        raw_status(addr, "GET", "/../admin", "").await,
+        "HTTP/1.1 400 Bad Request"
+    );
+    assert!(
+        rig.seen.lock().unwrap().is_empty(),
+        "nothing reached the API"
+    );
+    // An ordinary target still goes through.
+    assert_eq!(
+        raw_status(addr, "GET", "/items", &auth).await,
+        "HTTP/1.1 200 OK"
+    );
 }

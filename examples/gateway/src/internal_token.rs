@@ -36,6 +36,18 @@ struct InternalClaims<'a> {
     acr: Option<&'a str>,
 }
 
+/// Why no internal token was minted.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub(crate) enum MintError {
+    /// The introspected token names neither a subject nor a client: RFC 9068 §2.2 requires
+    /// `sub`, and the gateway will not invent one.
+    #[error("the token names no subject")]
+    NoSubject,
+    /// The internal token could not be signed.
+    #[error("could not sign an internal token")]
+    Signing(#[from] JoseError),
+}
+
 /// One cached internal token: the claims it was minted from (a token whose introspected
 /// claims changed — a scope faded — gets a new one) and until when it is handed out.
 struct Minted {
@@ -95,7 +107,7 @@ impl InternalTokens {
         token: &str,
         claims: &TokenClaims,
         now: UnixTime,
-    ) -> Result<Arc<str>, JoseError> {
+    ) -> Result<Arc<str>, MintError> {
         let key = TokenHash::of(token);
         if let Some(m) = self.cache().get(&key) {
             if now < m.reuse_until && m.from == *claims {
@@ -104,7 +116,7 @@ impl InternalTokens {
         }
         let (jwt, exp) = self.mint(claims, now)?;
         let jwt: Arc<str> = jwt.into();
-        let reuse_until = UnixTime::from_secs(now.secs() + (exp.secs() - now.secs()) / 2);
+        let reuse_until = UnixTime::from_secs(now.secs() + now.seconds_until(exp) / 2);
         if self.capacity > 0 && now < reuse_until {
             let mut cache = self.cache();
             if cache.len() >= self.capacity && !cache.contains_key(&key) {
@@ -124,12 +136,16 @@ impl InternalTokens {
     }
 
     /// A fresh internal token for `claims` and its `exp`.
-    fn mint(&self, claims: &TokenClaims, now: UnixTime) -> Result<(String, UnixTime), JoseError> {
+    fn mint(&self, claims: &TokenClaims, now: UnixTime) -> Result<(String, UnixTime), MintError> {
         let jti = SecretToken::generate(&self.rng).map_err(|_| JoseError::SigningFailed)?;
         let exp = claims.expires_at.min(now.plus(self.lifetime));
         let client_id = claims.client_id.as_deref();
         // RFC 9068 §2.2: `sub` is required; a token without a user is its client's.
-        let sub = claims.subject.as_deref().or(client_id).unwrap_or_default();
+        let sub = claims
+            .subject
+            .as_deref()
+            .or(client_id)
+            .ok_or(MintError::NoSubject)?;
         let payload = InternalClaims {
             iss: &self.issuer,
             sub,
@@ -257,6 +273,25 @@ mod tests {
         // Another external token, another internal one.
         let other = t.for_token("other", &c, UnixTime::from_secs(1031)).unwrap();
         assert_ne!(other, faded);
+    }
+
+    #[test]
+    fn no_subject_no_token_and_a_past_exp_is_not_reused() {
+        let t = tokens(10);
+        let mut c = claims(5000, "read");
+        c.subject = None;
+        let jwt = t.for_token("app", &c, UnixTime::from_secs(1000)).unwrap();
+        assert_eq!(payload(&t, &jwt)["sub"], "app");
+        c.client_id = None;
+        assert_eq!(
+            t.for_token("nobody", &c, UnixTime::from_secs(1000)),
+            Err(MintError::NoSubject)
+        );
+        // An exp already past (the clocks disagree): minted, never cached, no underflow.
+        let late = claims(990, "read");
+        t.for_token("late", &late, UnixTime::from_secs(1000))
+            .unwrap();
+        assert_eq!(t.len(), 1);
     }
 
     #[test]

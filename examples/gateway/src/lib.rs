@@ -20,12 +20,22 @@
 //! [`jwks_path`](GatewayConfig::jwks_path); the upstream validates internal tokens with
 //! portcullis-resource's `JwtValidator` over `IssuerKeys::from_jwks_uri`, as it would any
 //! JWT access token. The client's `Authorization`, `DPoP` and `Proxy-Authorization`
-//! headers and the hop-by-hop headers are not forwarded; method, path, query, the other
-//! headers and the body (at most [`max_body_bytes`](GatewayConfig::max_body_bytes), else
-//! 413) are; the upstream's answer comes back as it is, streamed — its 403
-//! `insufficient_scope` and RFC 9470 step-up challenges included (unchanged: their
-//! `resource_metadata` names the upstream's document). An unreachable upstream is a 502, a
-//! slow one a 504.
+//! headers, the hop-by-hop headers, and the headers an upstream may trust from its proxy
+//! (`Forwarded`, `X-Forwarded-For`/`-Host`/`-Proto`, `X-Real-IP`, and the client
+//! certificate headers; RFC 7239 §8) are not forwarded — the gateway sets its own
+//! `Forwarded: for="<peer>";proto=http` when served by [`spawn`] (RFC 7239 §4); method,
+//! path, query, the other headers and the body (at most
+//! [`max_body_bytes`](GatewayConfig::max_body_bytes), else 413) are. The upstream's answer
+//! comes back as it is, streamed — its 403 `insufficient_scope` and RFC 9470 step-up
+//! challenges included, their `resource_metadata` (RFC 9728 §5.1) rewritten to the
+//! gateway's own document, the resource the client calls. An unreachable upstream is a
+//! 502, a slow one a 504.
+//!
+//! **Replicas.** Each gateway process keeps its own DPoP replay store (RFC 9449 §11.1): a
+//! proof seen by one replica is unknown to the others, so behind a load balancer a captured
+//! proof could be replayed once per replica within its acceptance window. In production,
+//! share one replay cache across replicas (a `ReplayCache` in a shared store) and build the
+//! gateway's resource server with it.
 //!
 //! The binary signs with a key generated at start (its `kid` from the start time): after a
 //! restart the upstream's `IssuerKeys` meets an unknown `kid` and fetches the JWK Set again
@@ -66,7 +76,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use portcullis_core::{DpopPolicy, Issuer, SigningKey};
 use portcullis_resource::{
@@ -80,7 +90,7 @@ use tokio::task::JoinHandle;
 pub use file_config::{FileConfig, FileConfigError};
 
 use crate::forward::Upstream;
-use crate::internal_token::InternalTokens;
+use crate::internal_token::{InternalTokens, MintError};
 
 /// How long clients and upstreams may cache the gateway's JWK Set.
 const JWKS_MAX_AGE: &str = "max-age=300";
@@ -94,7 +104,9 @@ pub struct GatewayConfig {
     pub resource: String,
     /// How external tokens are introspected: the authorization server, its endpoint, the
     /// gateway's credentials, and the verdict cache (its `cache_max_age` is the revocation
-    /// delay).
+    /// delay). [`require_audience`](IntrospectionConfig::require_audience) is on: the gateway
+    /// mints an internal token only from one audience-restricted to it (RFC 8707 §2,
+    /// RFC 9068 §4), never from a token with no `aud` that some other resource might take too.
     pub introspection: IntrospectionConfig,
     /// The upstream API's base URL (`http://host:port`, optionally with a path prefix).
     pub upstream: Uri,
@@ -130,12 +142,13 @@ impl GatewayConfig {
         upstream_resource: impl Into<String>,
     ) -> Self {
         let resource = resource.into();
-        let introspection = IntrospectionConfig::new(
+        let mut introspection = IntrospectionConfig::new(
             authorization_server,
             introspection_endpoint,
             resource.clone(),
             credentials,
         );
+        introspection.require_audience = true;
         Self {
             internal_issuer: resource.clone(),
             resource,
@@ -177,6 +190,8 @@ pub struct Gateway {
 struct Inner {
     upstream: Upstream,
     tokens: InternalTokens,
+    /// The gateway's RFC 9728 metadata URL, for the challenges it writes itself.
+    metadata_url: String,
 }
 
 impl Gateway {
@@ -203,6 +218,7 @@ impl Gateway {
             builder = builder.dpop(DpopPolicy::default(), Arc::new(MemoryStore::new()));
         }
         let server = builder.build()?;
+        let metadata_url = server.metadata_url().to_owned();
         let tokens = InternalTokens::new(
             config.internal_issuer,
             config.upstream_resource,
@@ -217,7 +233,11 @@ impl Gateway {
         );
         Ok(Self {
             server,
-            state: Arc::new(Inner { upstream, tokens }),
+            state: Arc::new(Inner {
+                upstream,
+                tokens,
+                metadata_url,
+            }),
             jwks_path: config.jwks_path,
         })
     }
@@ -243,6 +263,7 @@ impl Gateway {
             .route(&self.jwks_path, get(jwks))
             .with_state(self.state.clone())
             .fallback_service(protected)
+            .layer(axum::middleware::from_fn(refuse_unsafe_targets))
     }
 }
 
@@ -261,6 +282,20 @@ async fn jwks(State(gateway): State<Arc<Inner>>) -> Response {
     }
 }
 
+/// Refuses with 400, before authentication, a request target the gateway would not forward
+/// faithfully: not origin-form, or with dot segments (see `forward::is_forwardable_target`).
+async fn refuse_unsafe_targets(request: Request, next: axum::middleware::Next) -> Response {
+    if forward::is_forwardable_target(request.uri()) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            "the request target is not forwarded",
+        )
+            .into_response()
+    }
+}
+
 /// Forwards an authenticated request with its internal token.
 async fn forward(
     State(gateway): State<Arc<Inner>>,
@@ -274,21 +309,48 @@ async fn forward(
     let internal = gateway
         .tokens
         .for_token(token, auth.claims(), auth.authenticated_at());
-    let Ok(internal) = internal else {
-        tracing::error!("could not sign an internal token");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "could not sign an internal token",
-        )
-            .into_response();
+    let internal = match internal {
+        Ok(internal) => internal,
+        Err(MintError::NoSubject) => return no_subject(request.headers(), &gateway.metadata_url),
+        Err(MintError::Signing(_)) => {
+            tracing::error!("could not sign an internal token");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not sign an internal token",
+            )
+                .into_response();
+        }
     };
     match gateway.upstream.forward(request, &internal).await {
-        Ok(response) => response,
+        Ok(mut response) => {
+            forward::rewrite_resource_metadata(response.headers_mut(), &gateway.metadata_url);
+            response
+        }
         Err(e) => {
             tracing::warn!(error = %e, "forwarding failed");
             e.to_response()
         }
     }
+}
+
+/// The answer to an active token that names neither subject nor client: 401
+/// `invalid_token` in the scheme it came with (RFC 6750 §3.1, RFC 9449 §7.1), not a 503 —
+/// the token will never do here (RFC 9068 §2.2 requires `sub`), retrying would not help.
+fn no_subject(headers: &HeaderMap, metadata_url: &str) -> Response {
+    let scheme = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("dpop"))
+        .map_or("Bearer", |_| "DPoP");
+    let challenge = format!(
+        "{scheme} error=\"invalid_token\", error_description=\"the token names no subject\", resource_metadata=\"{metadata_url}\""
+    );
+    let mut response = StatusCode::UNAUTHORIZED.into_response();
+    if let Ok(value) = HeaderValue::try_from(challenge) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    response
 }
 
 /// The token of the `Authorization` header (`Bearer` or `DPoP` scheme, RFC 6750 §2.1,
@@ -329,7 +391,8 @@ pub fn spawn(gateway: &Gateway, listener: TcpListener) -> std::io::Result<Runnin
     let addr = listener.local_addr()?;
     let router = gateway.router();
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
             tracing::error!(error = %e, "the gateway stopped");
         }
     });
@@ -366,4 +429,44 @@ pub enum StartError {
     /// The HTTP client for introspection could not be built.
     #[error("the HTTP client could not be built")]
     Http,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_without_audience_are_refused_at_the_edge() {
+        let config = GatewayConfig::new(
+            "https://gw.example",
+            Issuer::parse("https://as.example").unwrap(),
+            "https://as.example/introspect".parse().unwrap(),
+            ClientCredentials::SecretBasic {
+                client_id: "https://gw.example".into(),
+                secret: "s".into(),
+            },
+            "http://api:8080".parse().unwrap(),
+            "https://api.internal",
+        );
+        assert!(config.introspection.require_audience);
+    }
+
+    #[test]
+    fn a_token_naming_no_subject_is_an_invalid_token_in_its_scheme() {
+        let meta = "https://gw.example/.well-known/oauth-protected-resource";
+        for (authorization, scheme) in [("Bearer t", "Bearer"), ("DPoP t", "DPoP")] {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_static(authorization));
+            let response = no_subject(&headers, meta);
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            let challenge = response.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+            assert_eq!(
+                challenge,
+                format!(
+                    "{scheme} error=\"invalid_token\", error_description=\"the token names no \
+                     subject\", resource_metadata=\"{meta}\""
+                )
+            );
+        }
+    }
 }
