@@ -11,14 +11,13 @@
 //! unavailable).
 #![no_main]
 
-use std::future::Future;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use libfuzzer_sys::fuzz_target;
 use portcullis_core::{sign_compact, Issuer, SigningKey, UnixTime};
+use portcullis_fuzz::ready;
 use portcullis_resource::{
     ClientCredentials, HttpClient, IntrospectionConfig, IntrospectionValidator, IssuerKeys,
     JwtResponses, TokenError, TokenValidator, UpstreamError,
@@ -56,16 +55,6 @@ struct Answer(Bytes);
 impl HttpClient for Answer {
     async fn send(&self, _: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
         Ok(Response::new(self.0.clone()))
-    }
-}
-
-/// Runs an in-process future, which never waits.
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("an in-process answer is ready at once"),
     }
 }
 

@@ -6,16 +6,14 @@
 //! `!`, a header line then claims, both signed by `k1`, so that they reach the header rules.
 #![no_main]
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Waker};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use bytes::Bytes;
 use http::{Request, Response};
 use libfuzzer_sys::fuzz_target;
 use portcullis_core::{Issuer, JwkSet, SigningKey, UnixTime};
+use portcullis_fuzz::ready;
 use portcullis_resource::{
     HttpClient, IssuerKeys, JwtValidator, TokenValidator, UpstreamError, DEFAULT_CLOCK_SKEW,
     MAX_JWT_BYTES,
@@ -56,18 +54,6 @@ fn validator() -> &'static JwtValidator {
     })
 }
 
-/// Runs `future`, which never waits: the HTTP client answers at once, nothing else holds
-/// the key cache's lock.
-fn run<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
 fn sign(header: &str, claims: &str) -> String {
     let input = format!(
         "{}.{}",
@@ -93,7 +79,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         text
     };
-    if let Ok(claims) = run(validator().validate(token, NOW)) {
+    if let Ok(claims) = ready(validator().validate(token, NOW)) {
         assert!(token.len() <= MAX_JWT_BYTES);
         assert_eq!(claims.issuer, ISSUER);
         assert!(claims.audience.iter().any(|a| a == API));

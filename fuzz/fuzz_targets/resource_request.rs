@@ -9,15 +9,13 @@
 //! scheme or as a parameter; every refusal is a 400 or a 401 with a challenge.
 #![no_main]
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Waker};
 
 use http::header::WWW_AUTHENTICATE;
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use portcullis_core::{Confirmation, DpopPolicy, TokenScheme, UnixTime};
+use portcullis_fuzz::ready;
 use portcullis_resource::{
     ManualClock, Rejection, ResourceServer, TokenClaims, TokenError, TokenValidator,
 };
@@ -66,18 +64,6 @@ fn server() -> &'static ResourceServer {
     })
 }
 
-/// Runs `future`, which never waits (the validator and the memory replay cache answer at
-/// once).
-fn run<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
 /// The request the input describes, if it is one `http` can hold.
 fn request(data: &[u8]) -> Option<(http::request::Parts, Vec<u8>)> {
     let text = String::from_utf8_lossy(data);
@@ -102,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((parts, body)) = request(data) else {
         return;
     };
-    match run(server().authenticate(&parts, Some(&body))) {
+    match ready(server().authenticate(&parts, Some(&body))) {
         Ok(authenticated) => {
             assert_eq!(
                 authenticated.claims().confirmation,

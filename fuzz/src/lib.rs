@@ -1,10 +1,13 @@
 //! What the ticket targets share with their seed generator (`examples/ticket_seeds.rs`): a
 //! fixed interaction key, issuer and clock, so a seed sealed once stays a valid ticket and a
-//! mutated one reaches decryption and decoding.
+//! mutated one reaches decryption and decoding. And [`ready`], for the resource-server
+//! targets' in-process futures.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use std::future::Future;
 use std::sync::OnceLock;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use portcullis_core::{
@@ -70,4 +73,15 @@ pub fn later() -> UnixTime {
 #[allow(deprecated)]
 pub fn fixed_rng(b: u8) -> impl SecureRandom {
     ring::test::rand::FixedByteRandom { byte: b }
+}
+
+/// The output of an in-process future, which never waits (an HTTP client answering at once,
+/// a memory store, an uncontended lock).
+pub fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("an in-process future is ready at once"),
+    }
 }

@@ -42,6 +42,7 @@ impl Authenticated {
     /// Whether `challenges` is the challenge context of the server that authenticated this
     /// request: each built [`crate::ResourceServer`] has its own (shared by its clones), so
     /// a nested layer or extractor reuses only its own server's authentication.
+    #[cfg(any(feature = "tower", feature = "actix"))]
     pub(crate) fn made_with(&self, challenges: &Arc<ChallengeContext>) -> bool {
         Arc::ptr_eq(&self.context, challenges)
     }

@@ -120,6 +120,7 @@ impl ResourceServer {
     /// The request's [`Authenticated`] extension when this server (or a clone of it) made
     /// it: one made by another server (an outer layer for another audience, without
     /// `require_dpop`...) proves nothing here.
+    #[cfg(any(feature = "tower", feature = "actix"))]
     pub(crate) fn own_authentication<'a>(
         &self,
         extension: Option<&'a Authenticated>,
