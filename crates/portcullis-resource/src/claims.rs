@@ -43,8 +43,10 @@ pub struct TokenClaims {
     #[serde(default)]
     pub acr: Option<String>,
     /// `cnf`: the key or certificate the token's holder must prove (RFC 7800 §3.1,
-    /// RFC 9449 §6, RFC 8705 §3). `None` (or empty) for a bearer token.
-    #[serde(rename = "cnf", default)]
+    /// RFC 9449 §6, RFC 8705 §3). `None` (or empty) for a bearer token. A `cnf` naming
+    /// another confirmation method (`jwk`, `kid`, `jku`…) is refused when read (RFC 7800
+    /// §3): its holder could not be held to it here, and it must not pass as a bearer token.
+    #[serde(rename = "cnf", default, deserialize_with = "supported_confirmation")]
     pub confirmation: Option<Confirmation>,
     /// `jti`: the token's identifier.
     #[serde(rename = "jti", default)]
@@ -52,6 +54,31 @@ pub struct TokenClaims {
     /// Every other claim or member, as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// The confirmation members a resource server can check: `jkt` (RFC 9449 §6.1) and
+/// `x5t#S256` (RFC 8705 §3.1).
+const SUPPORTED_CONFIRMATION: [&str; 2] = ["jkt", "x5t#S256"];
+
+/// Whether a `cnf` claim (RFC 7800 §3.1) names only confirmation methods this crate checks.
+pub(crate) fn is_supported_confirmation(cnf: &Value) -> bool {
+    cnf.as_object().is_some_and(|m| {
+        m.keys()
+            .all(|k| SUPPORTED_CONFIRMATION.contains(&k.as_str()))
+    })
+}
+
+/// `cnf`, refused when it names a confirmation method this crate cannot check.
+fn supported_confirmation<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Confirmation>, D::Error> {
+    let cnf = Value::deserialize(d)?;
+    if !is_supported_confirmation(&cnf) {
+        return Err(serde::de::Error::custom(
+            "cnf names a confirmation method this resource cannot check",
+        ));
+    }
+    serde_json::from_value(cnf).map_err(serde::de::Error::custom)
 }
 
 /// `aud` as one string or an array of strings (RFC 7519 §4.1.3).
@@ -105,6 +132,26 @@ mod tests {
     fn audience_may_be_an_array() {
         let c = claims(serde_json::json!({"iss": "i", "exp": 1, "aud": ["a", "b"]})).unwrap();
         assert_eq!(c.audience, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_confirmation_method_that_cannot_be_checked_is_refused() {
+        let with = |cnf: Value| claims(serde_json::json!({"iss": "i", "exp": 1, "cnf": cnf}));
+        let both = with(serde_json::json!({"jkt": "a", "x5t#S256": "b"})).unwrap();
+        let cnf = both.confirmation.unwrap();
+        assert_eq!(
+            (cnf.jkt.as_deref(), cnf.x5t_s256.as_deref()),
+            (Some("a"), Some("b"))
+        );
+        // RFC 7800 §3.2–3.5: a key, an encrypted key, a key id, a key set URL.
+        for other in ["jwk", "jwe", "kid", "jku"] {
+            assert!(with(serde_json::json!({ other: "x" })).is_err(), "{other}");
+            assert!(
+                with(serde_json::json!({"jkt": "a", other: "x"})).is_err(),
+                "{other}"
+            );
+        }
+        assert!(with(serde_json::json!("jkt")).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use portcullis_core::{Algorithm, UnixTime};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::claims::is_supported_confirmation;
 use crate::jws_type::is_jws_type;
 use crate::verdict_cache::Verdict;
 use crate::{IssuerKeys, TokenClaims, TokenError, UpstreamError, DEFAULT_CLOCK_SKEW};
@@ -142,6 +143,15 @@ pub(crate) fn judge(
         if !access {
             return Ok(Err("the token is not an access token"));
         }
+    }
+    // RFC 7800 §3: a token bound by a method this resource cannot check is no bearer token.
+    if response
+        .get("cnf")
+        .is_some_and(|c| !is_supported_confirmation(c))
+    {
+        return Ok(Err(
+            "the token is bound by a method this resource cannot check",
+        ));
     }
     let claims: TokenClaims = serde_json::from_value(Value::Object(response)).map_err(|e| {
         malformed("the introspection response's members are malformed").with_source(e)

@@ -604,6 +604,11 @@ async fn answers_are_held_to_rfc_7662() {
             r#"{"active":true,"exp":1700000100,"aud":"https://api.example/","token_type":null}"#,
             "the token is not an access token",
         ),
+        // RFC 7800 §3.2: bound to a key by value, which this resource cannot check.
+        (
+            r#"{"active":true,"exp":1700000100,"aud":"https://api.example/","cnf":{"jwk":{"kty":"OKP"}}}"#,
+            "the token is bound by a method this resource cannot check",
+        ),
     ];
     for (body, description) in refused {
         assert_invalid(

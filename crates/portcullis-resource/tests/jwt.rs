@@ -416,6 +416,11 @@ async fn a_valid_hand_made_token_passes_and_every_refusal_says_why() {
             "the token's claims are malformed",
         ),
         (
+            "bound by a key by value (RFC 7800 §3.2), which the resource cannot check",
+            fake.token(|c| c["cnf"] = serde_json::json!({"jwk": {"kty": "OKP"}})),
+            "the token's claims are malformed",
+        ),
+        (
             "exp a string",
             fake.token(|c| c["exp"] = "tomorrow".into()),
             "the token's claims are malformed",
