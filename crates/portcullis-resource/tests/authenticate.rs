@@ -159,12 +159,19 @@ async fn a_form_body_token_is_opt_in() {
     let h = Harness::with(tokens(), |b, _| b.allow_form_body_token());
     let a = h.authenticate_form(post(), body).await.unwrap();
     assert_eq!(a.scheme(), TokenScheme::Bearer);
-    assert!(h
-        .authenticate_form(request("GET", "/items", &form), body)
-        .await
-        .is_err());
+    // RFC 6750 §2.2: only a form-encoded body of a request with a body method carries one;
+    // otherwise the request carries no token: a challenge without an error code.
+    let get = request("GET", "/items", &form);
     let other_type = request("POST", "/items", &[("content-type", "application/json")]);
-    assert!(h.authenticate_form(other_type, body).await.is_err());
+    for no_token in [get, other_type] {
+        let refused = h.authenticate_form(no_token, body).await.unwrap_err();
+        assert_refusal(
+            &refused.to_response(),
+            StatusCode::UNAUTHORIZED,
+            None,
+            &[&format!("Bearer {RM}")],
+        );
+    }
     let both = request(
         "POST",
         "/items",

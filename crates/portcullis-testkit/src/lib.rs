@@ -68,6 +68,7 @@ struct ArchitectureDoctests;
 
 pub mod checks;
 mod clock;
+mod counting_replays;
 mod fixtures;
 mod harness;
 mod macros;
@@ -79,6 +80,7 @@ use portcullis_store::{
 };
 
 pub use clock::TestClock;
+pub use counting_replays::CountingReplayCache;
 pub use fixtures::Fixtures;
 pub use harness::{shared_in_process, DbName, Harness, StoreFactory};
 pub use rng::SeededRng;

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -14,47 +13,15 @@ use common::client_key::ClientKey;
 use common::{error_of, Harness, ISSUER, SECRET, T0};
 use http::{Method, Request, StatusCode};
 use jsonwebtoken::{encode, jwk::Jwk, Algorithm, EncodingKey, Header};
-use portcullis::core::{Issuer, TokenHash, UnixTime};
-use portcullis::store::{ReplayCache, ReplayNamespace, ReplayOutcome, StoreResult};
 use portcullis::Stores;
 use portcullis_store_memory::MemoryStore;
+use portcullis_testkit::CountingReplayCache;
 use serde_json::{json, Value};
 
-/// The memory store's replay cache, counting its calls.
-struct CountingReplays {
-    inner: Arc<MemoryStore>,
-    calls: AtomicUsize,
-}
-
-#[portcullis::async_trait]
-impl ReplayCache for CountingReplays {
-    async fn check_and_insert(
-        &self,
-        issuer: &Issuer,
-        namespace: ReplayNamespace,
-        id: &TokenHash,
-        expires_at: UnixTime,
-        now: UnixTime,
-    ) -> StoreResult<ReplayOutcome> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner
-            .check_and_insert(issuer, namespace, id, expires_at, now)
-            .await
-    }
-
-    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.purge_expired(now).await
-    }
-}
-
 /// A provider whose replay cache counts its calls.
-async fn counted() -> (Harness, Arc<CountingReplays>) {
+async fn counted() -> (Harness, Arc<CountingReplayCache>) {
     let store = Arc::new(MemoryStore::new());
-    let replays = Arc::new(CountingReplays {
-        inner: store.clone(),
-        calls: AtomicUsize::new(0),
-    });
+    let replays = Arc::new(CountingReplayCache::new(store.clone()));
     let mut stores = Stores::shared(store.clone());
     stores.replays = replays.clone();
     let h = Harness::configured(store, ISSUER, |b| b.stores(stores)).await;
@@ -103,13 +70,13 @@ async fn a_dpop_token_request_makes_one_replay_cache_call() {
     let (status, body) = client_credentials(&h, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(replays.calls.load(Ordering::SeqCst), 0, "without a proof");
+    assert_eq!(replays.calls(), 0, "without a proof");
 
     for (n, jti) in ["first-jti", "second-jti"].into_iter().enumerate() {
         let (status, body) = client_credentials(&h, Some(&proof(&key, jti))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["token_type"], "DPoP");
-        assert_eq!(replays.calls.load(Ordering::SeqCst), n + 1, "proof {jti}");
+        assert_eq!(replays.calls(), n + 1, "proof {jti}");
     }
 }
 
@@ -125,5 +92,5 @@ async fn a_replayed_proof_is_refused_after_one_replay_cache_call() {
         (status, error_of(&body)),
         (StatusCode::BAD_REQUEST, "invalid_dpop_proof")
     );
-    assert_eq!(replays.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(replays.calls(), 2);
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -11,13 +11,13 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
-use portcullis_core::{Algorithm, Issuer, SigningKey, TokenHash, UnixTime};
+use portcullis_core::{Algorithm, SigningKey, UnixTime};
 use portcullis_resource::{
     Authenticated, ManualClock, Rejection, ResourceServer, ResourceServerBuilder, TokenClaims,
     TokenError, TokenValidator, UpstreamError,
 };
-use portcullis_store::{ReplayCache, ReplayNamespace, ReplayOutcome, StoreResult};
 use portcullis_store_memory::MemoryStore;
+use portcullis_testkit::CountingReplayCache;
 use ring::digest::{digest, SHA256};
 use ring::rand::SystemRandom;
 use serde_json::{json, Value};
@@ -75,44 +75,10 @@ pub fn claims(scope: &str) -> TokenClaims {
     claims_with(scope, |_| {})
 }
 
-/// A replay cache over the memory store that counts its calls.
-#[derive(Default)]
-pub struct CountingReplays {
-    store: MemoryStore,
-    pub calls: AtomicUsize,
-}
-
-impl CountingReplays {
-    pub fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl ReplayCache for CountingReplays {
-    async fn check_and_insert(
-        &self,
-        issuer: &Issuer,
-        namespace: ReplayNamespace,
-        id: &TokenHash,
-        expires_at: UnixTime,
-        now: UnixTime,
-    ) -> StoreResult<ReplayOutcome> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.store
-            .check_and_insert(issuer, namespace, id, expires_at, now)
-            .await
-    }
-
-    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
-        self.store.purge_expired(now).await
-    }
-}
-
 /// A resource server at [`RESOURCE`] over `tokens`, at [`NOW`] on a manual clock.
 pub struct Harness {
     pub clock: Arc<ManualClock>,
-    pub replays: Arc<CountingReplays>,
+    pub replays: Arc<CountingReplayCache>,
     pub server: ResourceServer,
 }
 
@@ -124,10 +90,10 @@ impl Harness {
     /// As [`Harness::new`], the builder edited by `configure` (given the replay cache).
     pub fn with(
         tokens: Tokens,
-        configure: impl FnOnce(ResourceServerBuilder, Arc<CountingReplays>) -> ResourceServerBuilder,
+        configure: impl FnOnce(ResourceServerBuilder, Arc<CountingReplayCache>) -> ResourceServerBuilder,
     ) -> Self {
         let clock = Arc::new(ManualClock::new(UnixTime::from_secs(NOW)));
-        let replays = Arc::new(CountingReplays::default());
+        let replays = Arc::new(CountingReplayCache::new(Arc::new(MemoryStore::new())));
         let builder = ResourceServer::builder(RESOURCE, Arc::new(tokens)).clock(clock.clone());
         let server = configure(builder, replays.clone()).build().unwrap();
         Self {
