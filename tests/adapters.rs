@@ -76,6 +76,7 @@ async fn engine(
     let req = req.body(Bytes::new()).expect("a request");
     match target.split('?').next().expect("a path") {
         paths::TOKEN => provider.token(req).await,
+        paths::PAR => provider.pushed_authorization_request(req).await,
         paths::INTROSPECT => provider.introspect(req).await,
         paths::REVOKE => provider.revoke(req).await,
         paths::USERINFO => provider.userinfo(req).await,
@@ -146,6 +147,8 @@ async fn other_endpoints_pass_every_method_to_the_engine() {
     let cases = [
         ("GET", paths::TOKEN),
         ("PUT", paths::TOKEN),
+        ("GET", paths::PAR),
+        ("POST", paths::PAR),
         ("GET", paths::INTROSPECT),
         ("GET", paths::REVOKE),
         ("PUT", paths::USERINFO),
@@ -273,6 +276,7 @@ async fn bodies_over_the_limit_get_413() {
         for chunked in [false, true] {
             for path in [
                 paths::TOKEN,
+                paths::PAR,
                 paths::INTROSPECT,
                 paths::REVOKE,
                 paths::USERINFO,

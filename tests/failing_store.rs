@@ -24,12 +24,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use portcullis::core::{
     AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    PrivateKeyEnvelope, RefreshTokenRecord, TokenHash, UnixTime,
+    PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, TokenHash, UnixTime,
 };
 use portcullis::store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore, RefreshState,
-    RefreshTokenStore, ReplayCache, ReplayNamespace, ReplayOutcome, RotateOutcome, RotationGrace,
-    StoreError, StoreResult,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore,
+    PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
+    ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult,
 };
 use portcullis::{Stores, SystemClock};
 use portcullis_e2e::provider::{
@@ -439,6 +439,27 @@ impl ReplayCache for FailingStore {
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         self.check(Op::PurgeReplays)?;
         ReplayCache::purge_expired(&self.inner, now).await
+    }
+}
+
+/// Pushed requests are not among the failures played here: passed through.
+#[async_trait]
+impl PushedRequestStore for FailingStore {
+    async fn insert_pushed_request(&self, record: &PushedRequestRecord) -> StoreResult<()> {
+        self.inner.insert_pushed_request(record).await
+    }
+
+    async fn consume_pushed_request(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<PushedRequestRecord>> {
+        self.inner.consume_pushed_request(issuer, hash, now).await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        PushedRequestStore::purge_expired(&self.inner, now).await
     }
 }
 

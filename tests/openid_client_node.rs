@@ -461,10 +461,52 @@ async fn openid_client_binds_its_tokens_with_dpop(adapter: Adapter) {
     }
 }
 
+/// openid-client pushes its authorization requests (RFC 9126, `buildAuthorizationUrlWithPAR`)
+/// to a provider that requires them (`[pushed_authorization_requests] required`): discovery
+/// names the endpoint and the requirement, a request through the browser alone is refused
+/// with `invalid_request` (redirected, the redirect URI being registered), and pushed ones
+/// sign in — without DPoP, and with DPoP, whose proof at the PAR endpoint binds the code and
+/// so the tokens to the key (RFC 9449 §10.1).
+async fn openid_client_pushes_its_authorization_requests(adapter: Adapter) {
+    let installed = node_dir().join("node_modules/openid-client/package.json");
+    assert!(
+        installed.exists(),
+        "openid-client is not installed: run `npm ci --prefix tests/node`"
+    );
+    let config = demo_config(&[], "[pushed_authorization_requests]\nrequired = true");
+    let server = start_with(adapter, config).await;
+    let settings = json!({
+        "issuer": server.issuer().as_str(),
+        "client_id": DEMO_WEB_CLIENT.id,
+        "client_secret": DEMO_WEB_CLIENT.secret,
+        "redirect_uri": DEMO_WEB_CLIENT.redirect_uri,
+        "username": DEMO_USER.username,
+        "password": DEMO_USER.password,
+    });
+    let out = run_phase("par", &settings).await;
+    assert_eq!(out["endpoint"], server.url("/par"), "{out}");
+    assert_eq!(out["required"], true, "{out}");
+    assert_eq!(
+        out["refused"],
+        json!({"error": "invalid_request", "state": "front"}),
+        "{out}"
+    );
+    // openid-client lowercases them.
+    assert_eq!(out["token_types"], json!(["bearer", "dpop"]), "{out}");
+    assert_eq!(out["sub"], DEMO_USER.username, "{out}");
+    assert_eq!(out["cnf"], json!({"jkt": out["jkt"]}), "{out}");
+    assert_eq!(
+        out["dpop_requests"],
+        json!(["POST /par 201", "POST /token 200"]),
+        "{out}"
+    );
+}
+
 portcullis_e2e::on_each_adapter!(
     openid_client_follows_a_key_rotation,
     openid_client_registers_and_uses_a_client,
     openid_client_authenticates_with_jwt_assertions,
     openid_client_registers_a_key_client,
     openid_client_binds_its_tokens_with_dpop,
+    openid_client_pushes_its_authorization_requests,
 );

@@ -19,6 +19,10 @@
 //   node rp.mjs dpop SETTINGS_JSON     DPoP (RFC 9449): client_credentials (settings.service_id,
 //                                      service_secret), sign-in, refresh and UserInfo with
 //                                      one DPoP key, each request to the provider logged
+//   node rp.mjs par SETTINGS_JSON      pushed authorization requests (RFC 9126), required by
+//                                      the provider: the front channel refused, then sign-in
+//                                      through buildAuthorizationUrlWithPAR, without and with
+//                                      DPoP (the code bound at the PAR endpoint, RFC 9449 §10.1)
 //
 // SETTINGS_JSON: { issuer, client_id, client_secret, redirect_uri, post_logout_redirect_uri,
 // username, password, state_file, jwks_age }. Phase 1 writes what phase 2 needs (refresh
@@ -179,19 +183,23 @@ async function refusedRefresh(config, refreshToken) {
 }
 
 /** Signs in with `config`'s client: code flow, PKCE, state, nonce, ID token checked; the
- * code exchanged with `options` (a DPoP handle). */
-async function signIn(config, options = undefined) {
+ * code exchanged with `options` (a DPoP handle). With `pushed`, the request is pushed first
+ * (RFC 9126), with the same `options`. */
+async function signIn(config, options = undefined, pushed = false) {
   const codeVerifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
-  const authorizationUrl = client.buildAuthorizationUrl(config, {
+  const parameters = {
     redirect_uri: settings.redirect_uri,
     scope: 'openid profile email offline_access',
     code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
     code_challenge_method: 'S256',
     state,
     nonce,
-  });
+  };
+  const authorizationUrl = pushed
+    ? await client.buildAuthorizationUrlWithPAR(config, parameters, options)
+    : client.buildAuthorizationUrl(config, parameters);
 
   const browser = new Browser();
   const login = expectPage(await browser.get(authorizationUrl), '/login', 'authorization');
@@ -457,8 +465,44 @@ async function dpop() {
   };
 }
 
+/**
+ * Pushed authorization requests (RFC 9126) on a provider that requires them: a request sent
+ * through the browser is refused (redirected with `invalid_request`); one pushed with
+ * buildAuthorizationUrlWithPAR signs in, without DPoP (a Bearer token) and with DPoP, whose
+ * proof at the PAR endpoint binds the code (RFC 9449 §10.1).
+ */
+async function par() {
+  const counter = { jwks: 0, dpop: [] };
+  const config = await configure(counter);
+  const metadata = config.serverMetadata();
+  const front = client.buildAuthorizationUrl(config, {
+    redirect_uri: settings.redirect_uri,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+    state: 'front',
+  });
+  const refused = expectRedirect(await new Browser().get(front), 'front channel');
+
+  const plain = await signIn(config, undefined, true);
+  const keyPair = await client.randomDPoPKeyPair('ES256');
+  const DPoP = client.getDPoPHandle(config, keyPair);
+  const bound = await signIn(config, { DPoP }, true);
+  const introspected = await client.tokenIntrospection(config, bound.tokens.access_token);
+  return {
+    endpoint: metadata.pushed_authorization_request_endpoint,
+    required: metadata.require_pushed_authorization_requests,
+    refused: { error: refused.searchParams.get('error'), state: refused.searchParams.get('state') },
+    token_types: [plain.tokens.token_type, bound.tokens.token_type],
+    sub: bound.claims.sub,
+    jkt: await DPoP.calculateThumbprint(),
+    cnf: introspected.cnf,
+    dpop_requests: counter.dpop,
+  };
+}
+
 try {
-  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, dpop };
+  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, dpop, par };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);

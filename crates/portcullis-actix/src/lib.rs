@@ -206,6 +206,7 @@ enum Endpoint {
     Authorize,
     EndSession,
     Token,
+    PushedAuthorizationRequest,
     Introspect,
     Revoke,
     UserInfo,
@@ -213,10 +214,11 @@ enum Endpoint {
 }
 
 impl Endpoint {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::Authorize,
         Self::EndSession,
         Self::Token,
+        Self::PushedAuthorizationRequest,
         Self::Introspect,
         Self::Revoke,
         Self::UserInfo,
@@ -228,6 +230,7 @@ impl Endpoint {
             Self::Authorize => paths::AUTHORIZE,
             Self::EndSession => paths::END_SESSION,
             Self::Token => paths::TOKEN,
+            Self::PushedAuthorizationRequest => paths::PAR,
             Self::Introspect => paths::INTROSPECT,
             Self::Revoke => paths::REVOKE,
             Self::UserInfo => paths::USERINFO,
@@ -345,6 +348,9 @@ async fn call(
             LogoutOutcome::Pending(p) => shared.interaction.end_session(p, head).await,
         },
         Endpoint::Token => provider.token(engine_req).await,
+        Endpoint::PushedAuthorizationRequest => {
+            provider.pushed_authorization_request(engine_req).await
+        }
         Endpoint::Introspect => provider.introspect(engine_req).await,
         Endpoint::Revoke => provider.revoke(engine_req).await,
         Endpoint::UserInfo => provider.userinfo(engine_req).await,

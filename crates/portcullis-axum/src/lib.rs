@@ -153,6 +153,7 @@ pub fn router<I: Interaction>(provider: Provider, interaction: I) -> Router {
     Router::new()
         .route(paths::AUTHORIZE, any(authorize::<I>))
         .route(paths::TOKEN, any(token::<I>))
+        .route(paths::PAR, any(pushed_authorization_request::<I>))
         .route(paths::INTROSPECT, any(introspect::<I>))
         .route(paths::REVOKE, any(revoke::<I>))
         .route(paths::USERINFO, any(userinfo::<I>))
@@ -272,6 +273,16 @@ async fn authorize<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Re
 async fn token<I: Interaction>(State(shared): State<Arc<Shared<I>>>, req: Request) -> Response {
     match read_client_request(&shared.provider, paths::TOKEN, req).await {
         Ok(r) => into_response(shared.provider.token(r).await),
+        Err(r) => r,
+    }
+}
+
+async fn pushed_authorization_request<I: Interaction>(
+    State(shared): State<Arc<Shared<I>>>,
+    req: Request,
+) -> Response {
+    match read_client_request(&shared.provider, paths::PAR, req).await {
+        Ok(r) => into_response(shared.provider.pushed_authorization_request(r).await),
         Err(r) => r,
     }
 }

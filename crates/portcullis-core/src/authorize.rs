@@ -110,6 +110,27 @@ pub fn validate_authorization_request(
     issuer: &Issuer,
     policy: &Policy,
 ) -> Result<AuthorizationRequest, AuthorizeRejection> {
+    validate_request(params, client, issuer, policy, Channel::Front)
+}
+
+/// How the parameters of an authorization request arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Channel {
+    /// Through the browser, to the authorization endpoint.
+    Front,
+    /// Pushed by the authenticated client (RFC 9126): at the PAR endpoint, or found by
+    /// `request_uri` at the authorization endpoint.
+    Pushed,
+}
+
+/// [`validate_authorization_request`] for parameters that arrived through `channel`.
+pub(crate) fn validate_request(
+    params: &Params,
+    client: Option<&Client>,
+    issuer: &Issuer,
+    policy: &Policy,
+    channel: Channel,
+) -> Result<AuthorizationRequest, AuthorizeRejection> {
     if params.is_repeated("client_id") {
         return Err(page("client_id was sent more than once"));
     }
@@ -153,6 +174,15 @@ pub fn validate_authorization_request(
         ))
     };
 
+    // RFC 9126 §5, §6: where pushing is required, a request that was not pushed is refused.
+    let push_required = policy.pushed_authorization_requests.required
+        || client.requests.require_pushed_authorization_requests;
+    if push_required && channel == Channel::Front {
+        return Err(fail(
+            AuthorizeErrorCode::InvalidRequest,
+            "this authorization request must be pushed first (RFC 9126)".into(),
+        ));
+    }
     if let Some(name) = params.first_repeated() {
         return Err(fail(
             AuthorizeErrorCode::InvalidRequest,
@@ -379,6 +409,11 @@ impl AuthorizationRequest {
         self.0.oidc.as_ref()
     }
 
+    /// The DPoP key the code is to be bound to (`dpop_jkt`, RFC 9449 §10).
+    pub(crate) fn dpop_jkt(&self) -> Option<&str> {
+        self.0.dpop_jkt.as_deref()
+    }
+
     /// The scopes granted when the user consented to `consented`: the intersection, so the
     /// host can narrow but never widen the request.
     pub fn granted_scopes(&self, consented: &ScopeSet) -> ScopeSet {
@@ -484,6 +519,7 @@ mod tests {
             dangerous_skip_consent_for_unverifiable_redirects: false,
             registration: None,
             tokens: Default::default(),
+            requests: Default::default(),
         }
     }
 

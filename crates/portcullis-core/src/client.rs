@@ -286,6 +286,9 @@ pub struct Client {
     /// How this client's tokens are issued.
     #[serde(default)]
     pub tokens: ClientTokens,
+    /// How this client's authorization requests must arrive.
+    #[serde(default)]
+    pub requests: ClientRequests,
     /// Lets remembered consent (and [`Client::first_party`]) skip the user even for requests
     /// to a redirect URI that cannot prove the client's identity (a public client's loopback
     /// or private-use-scheme URI). Any local app can then obtain codes in the user's name
@@ -297,6 +300,15 @@ pub struct Client {
     /// client the host registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<Box<ClientRegistration>>,
+}
+
+/// How a client's authorization requests must arrive.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientRequests {
+    /// Every authorization request must be pushed first (RFC 9126 §6, metadata
+    /// `require_pushed_authorization_requests`), whatever the provider's policy says.
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// How a client's tokens are issued.
@@ -466,6 +478,7 @@ impl Client {
             oidc: ClientOidc::default(),
             first_party: false,
             tokens: ClientTokens::default(),
+            requests: ClientRequests::default(),
             dangerous_skip_consent_for_unverifiable_redirects: false,
             registration: None,
         }
@@ -522,6 +535,12 @@ impl Client {
     /// Sets [`Client::tokens`].
     pub fn with_tokens(mut self, tokens: ClientTokens) -> Self {
         self.tokens = tokens;
+        self
+    }
+
+    /// Sets [`Client::requests`].
+    pub fn with_requests(mut self, requests: ClientRequests) -> Self {
+        self.requests = requests;
         self
     }
 
@@ -691,6 +710,7 @@ mod tests {
             first_party: false,
             dangerous_skip_consent_for_unverifiable_redirects: false,
             tokens: ClientTokens::default(),
+            requests: ClientRequests::default(),
             registration: None,
         }
     }

@@ -398,6 +398,7 @@ mod tests {
             dangerous_skip_consent_for_unverifiable_redirects: false,
             registration: None,
             tokens: Default::default(),
+            requests: Default::default(),
         };
         let public = Client {
             id: "p".into(),

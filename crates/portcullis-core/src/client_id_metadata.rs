@@ -291,6 +291,14 @@ mod tests {
         let c = client_from_metadata_document(ID, &body, &rules()).unwrap();
         assert!(c.tokens.dpop_bound_access_tokens);
         assert!(!c.tokens.tls_client_certificate_bound_access_tokens);
+        assert!(!c.requests.require_pushed_authorization_requests);
+        doc["require_pushed_authorization_requests"] = json!(true);
+        let body = serde_json::to_vec(&doc).unwrap();
+        let c = client_from_metadata_document(ID, &body, &rules()).unwrap();
+        assert!(
+            c.requests.require_pushed_authorization_requests,
+            "RFC 9126 §6"
+        );
         doc["tls_client_certificate_bound_access_tokens"] = json!(true);
         assert!(refusal(doc.clone()).contains("mutual TLS"));
         let body = serde_json::to_vec(&doc).unwrap();

@@ -35,6 +35,9 @@ pub enum AuthorizeErrorCode {
     RequestUriNotSupported,
     /// A `resource` is unknown, malformed or not allowed (RFC 8707 §2).
     InvalidTarget,
+    /// The `request_uri` names no live pushed request of this client: unknown, expired,
+    /// already used or another client's (RFC 9101 §6.2, RFC 9126 §4).
+    InvalidRequestUri,
 }
 
 impl AuthorizeErrorCode {
@@ -55,6 +58,7 @@ impl AuthorizeErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidRequestUri => "invalid_request_uri",
         }
     }
 }

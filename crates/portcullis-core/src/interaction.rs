@@ -199,6 +199,7 @@ mod tests {
             dangerous_skip_consent_for_unverifiable_redirects: false,
             registration: None,
             tokens: Default::default(),
+            requests: Default::default(),
         };
         let q = "response_type=code&client_id=app&scope=read&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
         validate_authorization_request(

@@ -31,6 +31,7 @@ mod params;
 mod pkce;
 mod policy;
 mod public_address;
+mod pushed_request;
 mod records;
 mod redirect_uri;
 mod refresh_grace;
@@ -56,8 +57,9 @@ pub use bearer::{
     TokenScheme,
 };
 pub use client::{
-    Client, ClientError, ClientKeys, ClientKind, ClientOidc, ClientTokens, ConsentRule, GrantType,
-    PkcePolicy, RefreshGrace, RefreshPolicy, SecretMethod, SectorError, SubjectType,
+    Client, ClientError, ClientKeys, ClientKind, ClientOidc, ClientRequests, ClientTokens,
+    ConsentRule, GrantType, PkcePolicy, RefreshGrace, RefreshPolicy, SecretMethod, SectorError,
+    SubjectType,
 };
 pub use client_assertion::{
     AcceptedAssertion, ClientAssertion, ClientAssertionPolicy, VerifiedAssertion,
@@ -114,6 +116,12 @@ pub use params::{Params, ParamsError};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};
 pub use policy::{KeyPolicy, Lifetimes, Policy};
 pub use public_address::is_public_address;
+pub use pushed_request::{
+    names_pushed_request, push_authorization_request, pushed_request_hash, resolve_pushed_request,
+    validate_pushed_authorization_request, PushContext, PushRejection, PushedParams, PushedRequest,
+    PushedRequestPolicy, PushedRequestRecord, MAX_PUSHED_REQUEST_LIFETIME,
+    PUSHED_REQUEST_URI_PREFIX,
+};
 pub use records::{AccessTokenRecord, CodeRecord, Grant, RefreshTokenRecord, SessionRecord};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use refresh_grace::{open_grace_answer, seal_grace_answer};

@@ -109,6 +109,13 @@ impl Params {
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
+
+    /// Every parameter as (name, value), in the order sent.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs
+            .iter()
+            .map(|[a, b, c]| (&self.text[*a..*b], &self.text[*b..*c]))
+    }
 }
 
 impl fmt::Debug for Params {

@@ -7,6 +7,7 @@ use crate::client_assertion::ClientAssertionPolicy;
 use crate::dpop::DpopPolicy;
 use crate::jose::Algorithm;
 use crate::pkce::CodeChallengeMethod;
+use crate::pushed_request::PushedRequestPolicy;
 use crate::resources::Resource;
 
 /// How long each artefact lives.
@@ -67,6 +68,9 @@ pub struct Policy {
     pub client_assertions: ClientAssertionPolicy,
     /// The rules of DPoP proofs (RFC 9449).
     pub dpop: DpopPolicy,
+    /// Pushed authorization requests (RFC 9126): whether every request must be pushed,
+    /// and how long a pushed one lives.
+    pub pushed_authorization_requests: PushedRequestPolicy,
 }
 
 impl Policy {

@@ -15,7 +15,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{
-    Client, ClientKeys, ClientKind, ClientOidc, ClientTokens, GrantType, SecretMethod, SubjectType,
+    Client, ClientKeys, ClientKind, ClientOidc, ClientRequests, ClientTokens, GrantType,
+    SecretMethod, SubjectType,
 };
 use crate::client_auth::ClientAuthMethod;
 use crate::client_certificate::CertificateSubject;
@@ -250,6 +251,10 @@ pub struct ClientMetadata {
     /// bound to the client's TLS certificate.
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
+    /// `require_pushed_authorization_requests` (RFC 9126 §6): every authorization request
+    /// must be pushed first.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// `token_endpoint_auth_method` by its wire name.
@@ -380,6 +385,7 @@ struct Wire {
     require_auth_time: Option<bool>,
     dpop_bound_access_tokens: Option<bool>,
     tls_client_certificate_bound_access_tokens: Option<bool>,
+    require_pushed_authorization_requests: Option<bool>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
@@ -698,6 +704,9 @@ impl ClientMetadata {
             tls_client_certificate_bound_access_tokens: w
                 .tls_client_certificate_bound_access_tokens
                 .unwrap_or(false),
+            require_pushed_authorization_requests: w
+                .require_pushed_authorization_requests
+                .unwrap_or(false),
         })
     }
 
@@ -917,6 +926,9 @@ impl ClientMetadata {
                 tls_client_certificate_bound_access_tokens: self
                     .tls_client_certificate_bound_access_tokens,
                 ..ClientTokens::default()
+            })
+            .with_requests(ClientRequests {
+                require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             });
         client
             .validate()
@@ -1164,6 +1176,7 @@ mod tests {
             ("require_auth_time", json!("yes")),
             ("dpop_bound_access_tokens", json!("yes")),
             ("tls_client_certificate_bound_access_tokens", json!(1)),
+            ("require_pushed_authorization_requests", json!("yes")),
             ("sector_identifier_uri", json!("https://rp.example/s.json")),
             ("client_name", json!("n".repeat(limits::MAX_TEXT_LEN + 1))),
             ("contacts", json!(vec!["a"; limits::MAX_CONTACTS + 1])),
@@ -1590,6 +1603,7 @@ mod tests {
         for member in [
             "dpop_bound_access_tokens",
             "tls_client_certificate_bound_access_tokens",
+            "require_pushed_authorization_requests",
         ] {
             assert_eq!(
                 stored.as_object_mut().unwrap().remove(member),
@@ -1674,6 +1688,23 @@ mod tests {
         let m = parse(json!({"redirect_uris": [WEB]})).unwrap().metadata;
         let c = m.client_of_kind("c1".into(), ClientKind::Public).unwrap();
         assert_eq!(c.tokens, ClientTokens::default());
+    }
+
+    /// RFC 9126 §6: `require_pushed_authorization_requests` defaults to false, becomes the
+    /// client's request flag and is echoed.
+    #[test]
+    fn pushed_request_requirement_becomes_the_clients_flag() {
+        let m = parse(json!({"redirect_uris": [WEB],
+            "require_pushed_authorization_requests": true}))
+        .unwrap()
+        .metadata;
+        let c = m.client_of_kind("c1".into(), ClientKind::Public).unwrap();
+        assert!(c.requests.require_pushed_authorization_requests);
+        let wire = serde_json::to_value(&m).unwrap();
+        assert_eq!(wire["require_pushed_authorization_requests"], true);
+        let m = parse(json!({"redirect_uris": [WEB]})).unwrap().metadata;
+        let c = m.client_of_kind("c1".into(), ClientKind::Public).unwrap();
+        assert_eq!(c.requests, ClientRequests::default());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! `purge_expired`), and automatically by an incremental sweep that bounds the work of
 //! every insert, however many records the store holds. The records that grow with traffic
 //! (codes, grants, access and refresh tokens, rotation graces, revoked families,
-//! replay-cache entries) are kept in insertion-ordered maps, each with a cursor: every
+//! replay-cache entries, pushed authorization requests) are kept in insertion-ordered maps, each with a cursor: every
 //! [`SWEEP_EVERY`] inserts, a sweep step examines the next [`SWEEP_BATCH`] entries of each
 //! map (2 per insert and map), removes the expired ones and comes round to the start at the
 //! end. Expiry is judged against the latest time an insert has carried, never a clock. The
@@ -39,12 +39,12 @@ use access::{AccessEntry, Shapes};
 use async_trait::async_trait;
 use portcullis_core::{
     AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    PrivateKeyEnvelope, RefreshTokenRecord, TokenHash, UnixTime,
+    PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, TokenHash, UnixTime,
 };
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore, RefreshState,
-    RefreshTokenStore, ReplayCache, ReplayNamespace, ReplayOutcome, RotateOutcome, RotationGrace,
-    StoreError, StoreResult,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore,
+    PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
+    ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult,
 };
 
 use sweep::{Expires, Swept};
@@ -83,6 +83,8 @@ struct State {
     keys: HashMap<(Issuer, String), KeyRecord>,
     /// Replay-cache entries and until when each is live.
     replays: Swept<(Issuer, ReplayNamespace, TokenHash), UnixTime>,
+    /// Pushed authorization requests not yet taken.
+    pushed: Swept<TokenHash, PushedRequestRecord>,
     inserts_since_sweep: usize,
     /// Entries examined per map since clients and keys were last purged.
     swept_since_clients_and_keys: usize,
@@ -111,6 +113,12 @@ struct GraceEntry {
 impl Expires for CodeEntry {
     fn expired(&self, now: UnixTime) -> bool {
         self.record.expires_at <= now
+    }
+}
+
+impl Expires for PushedRequestRecord {
+    fn expired(&self, now: UnixTime) -> bool {
+        self.expires_at <= now
     }
 }
 
@@ -193,6 +201,7 @@ impl State {
             + self.graces.len()
             + self.keys.len()
             + self.replays.len()
+            + self.pushed.len()
     }
 
     fn clients_len(&self) -> usize {
@@ -222,6 +231,7 @@ impl State {
         self.refresh.sweep_expired(n, now);
         self.graces.sweep_expired(n, now);
         self.replays.sweep_expired(n, now);
+        self.pushed.sweep_expired(n, now);
         self.swept_since_clients_and_keys += n;
         if self.swept_since_clients_and_keys >= self.clients_len() + self.keys.len() {
             self.swept_since_clients_and_keys = 0;
@@ -238,6 +248,7 @@ impl State {
             + self.purge_refresh(now)
             + self.purge_keys(now)
             + self.replays.purge(now)
+            + self.pushed.purge(now)
     }
 
     fn purge_keys(&mut self, now: UnixTime) -> u64 {
@@ -421,6 +432,35 @@ impl CodeStore for MemoryStore {
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         Ok(self.lock()?.codes.purge(now))
+    }
+}
+
+/// Taking a pushed request removes it, under the store's one lock.
+#[async_trait]
+impl PushedRequestStore for MemoryStore {
+    async fn insert_pushed_request(&self, record: &PushedRequestRecord) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        s.pushed.insert(record.hash, record.clone());
+        s.note_insert(record.issued_at);
+        Ok(())
+    }
+
+    async fn consume_pushed_request(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<PushedRequestRecord>> {
+        let mut s = self.lock()?;
+        let live = s
+            .pushed
+            .get(hash)
+            .is_some_and(|r| r.issuer == *issuer && !r.expired(now));
+        Ok(if live { s.pushed.remove(hash) } else { None })
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        Ok(self.lock()?.pushed.purge(now))
     }
 }
 

@@ -3,7 +3,8 @@
 //! One trait per aggregate: [`ClientStore`], [`CodeStore`], [`GrantStore`] (grants and the
 //! token families under them), [`AccessTokenStore`], [`RefreshTokenStore`], [`KeyStore`]
 //! (signing keys, their private keys sealed by the engine), [`ReplayCache`] (ids accepted
-//! once) and [`SessionStore`] (signed-in browsers). Beside them, the [`Clock`] the engine and
+//! once), [`SessionStore`] (signed-in browsers) and [`PushedRequestStore`] (pushed
+//! authorization requests). Beside them, the [`Clock`] the engine and
 //! the resource server read the time from.
 //! Each is `Send + Sync + 'static` with `&self` receivers, so one store value can serve many
 //! providers (issuers) and many tasks at once; every record carries its issuer and every
@@ -33,7 +34,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use portcullis_core::{
     AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    PrivateKeyEnvelope, RefreshTokenRecord, SessionRecord, TokenHash, UnixTime,
+    PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, SessionRecord, TokenHash,
+    UnixTime,
 };
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -84,6 +86,7 @@ pub trait FullStore:
     + KeyStore
     + ReplayCache
     + SessionStore
+    + PushedRequestStore
 {
 }
 
@@ -96,6 +99,7 @@ impl<S> FullStore for S where
         + KeyStore
         + ReplayCache
         + SessionStore
+        + PushedRequestStore
 {
 }
 
@@ -405,6 +409,30 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> StoreResult<bool>;
 
     /// Removes keys whose `expires_at` is at or before `now`; returns how many.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// Pushed authorization requests (RFC 9126), keyed by the hash of their `request_uri`,
+/// each used at most once before it expires.
+#[async_trait]
+pub trait PushedRequestStore: Send + Sync + 'static {
+    /// Stores a newly pushed request.
+    async fn insert_pushed_request(&self, record: &PushedRequestRecord) -> StoreResult<()>;
+
+    /// Atomically takes the pushed request `hash` of `issuer` and returns it, unless it is
+    /// unknown, another issuer's, taken before, or expired at `now` (`expires_at <= now`).
+    ///
+    /// **Atomicity:** for one request, across all concurrent callers and all processes
+    /// sharing the store, at most one call ever returns it.
+    async fn consume_pushed_request(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<PushedRequestRecord>>;
+
+    /// Removes pushed requests (taken or not) that expired at or before `now`; returns how
+    /// many.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
 

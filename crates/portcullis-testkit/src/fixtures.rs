@@ -8,8 +8,9 @@ use portcullis_core::{
     AccessTokenRecord, AcrClaim, Algorithm, ClaimsRequest, Client, ClientAuthMethod, ClientKind,
     ClientOidc, ClientRegistration, ClientSecretHash, CodeChallenge, CodeChallengeMethod,
     CodeRecord, Confirmation, FamilyId, Grant, GrantId, GrantType, Issuer, KeyRecord, MacAlgorithm,
-    OidcSession, PrivateKeyEnvelope, RedirectUri, RefreshTokenRecord, RegistrationRequest,
-    RegistrationRules, ScopeSet, SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
+    OidcSession, PrivateKeyEnvelope, PushedRequestRecord, RedirectUri, RefreshTokenRecord,
+    RegistrationRequest, RegistrationRules, ScopeSet, SessionRecord, SubjectType, TokenFormat,
+    TokenHash, UnixTime,
 };
 
 use crate::rng::SeededRng;
@@ -312,6 +313,31 @@ impl Fixtures {
             subject: subject.into(),
             auth_time: UnixTime::from_secs(created_at.secs().saturating_sub(30)),
             created_at,
+            expires_at,
+        }
+    }
+
+    /// A request `client_id` pushed to `issuer` at `issued_at`, live until `expires_at`, with
+    /// every field set (a DPoP binding and a few parameters).
+    pub fn pushed_request(
+        &self,
+        issuer: &Issuer,
+        client_id: &str,
+        issued_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> PushedRequestRecord {
+        PushedRequestRecord {
+            hash: self.token_hash(),
+            issuer: issuer.clone(),
+            client_id: client_id.into(),
+            params: vec![
+                ("client_id".into(), client_id.into()),
+                ("response_type".into(), "code".into()),
+                ("state".into(), self.id()),
+                ("scope".into(), "openid read".into()),
+            ],
+            dpop_jkt: Some(URL_SAFE_NO_PAD.encode(self.rng.bytes::<32>())),
+            issued_at,
             expires_at,
         }
     }

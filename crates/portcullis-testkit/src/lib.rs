@@ -55,6 +55,7 @@
 //! * `keys` ([`KeyStore`]): [`checks::keys`]
 //! * `replay` ([`ReplayCache`]): [`checks::replay`]
 //! * `sessions` ([`SessionStore`]): [`checks::sessions`]
+//! * `pushed_requests` ([`PushedRequestStore`]): [`checks::pushed_requests`]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -75,8 +76,8 @@ mod macros;
 mod rng;
 
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, FullStore, GrantStore, KeyStore, RefreshTokenStore,
-    ReplayCache, SessionStore,
+    AccessTokenStore, ClientStore, CodeStore, FullStore, GrantStore, KeyStore, PushedRequestStore,
+    RefreshTokenStore, ReplayCache, SessionStore,
 };
 
 pub use clock::TestClock;
@@ -104,6 +105,7 @@ where
     crate::__checks_of!(keys, __run_group, runner);
     crate::__checks_of!(replay, __run_group, runner);
     crate::__checks_of!(sessions, __run_group, runner);
+    crate::__checks_of!(pushed_requests, __run_group, runner);
 }
 
 /// Runs the [`ClientStore`] checks ([`checks::clients`]).
@@ -168,6 +170,12 @@ pub async fn run_replay_checks<S: ReplayCache>(make_store: impl StoreFactory<S>)
 pub async fn run_session_checks<S: SessionStore>(make_store: impl StoreFactory<S>) {
     let runner = Runner::new(make_store);
     crate::__checks_of!(sessions, __run_group, runner);
+}
+
+/// Runs the [`PushedRequestStore`] checks ([`checks::pushed_requests`]), races included.
+pub async fn run_pushed_request_checks<S: PushedRequestStore>(make_store: impl StoreFactory<S>) {
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(pushed_requests, __run_group, runner);
 }
 
 /// What the macros expand to; not a stable API.

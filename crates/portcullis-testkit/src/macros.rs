@@ -2,7 +2,7 @@
 
 /// Expands to one `#[test]` per conformance check, in one module per group (`clients`,
 /// `codes`, `grants`, `access_tokens`, `refresh_tokens`, `revocation`, `keys`, `replay`,
-/// `sessions`), so that a failure is named `codes::code_is_consumed_once`.
+/// `sessions`, `pushed_requests`), so that a failure is named `codes::code_is_consumed_once`.
 ///
 /// `conformance_tests!(make_store)` runs every group; `conformance_tests!(make_store; codes,
 /// replay)` only those named. `conformance_tests!(make_store; known_failures = [check, …])`
@@ -24,7 +24,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(
             @groups $make_store; $known;
             clients, codes, grants, access_tokens, refresh_tokens, revocation, keys, replay,
-            sessions
+            sessions, pushed_requests
         );
     };
     ($make_store:expr; $($group:ident),+ $(,)?) => {
@@ -131,6 +131,16 @@ macro_rules! __checks_of {
             delete_sessions_of_subject_spares_the_others,
             racing_deletes_on_separate_handles,
             session_purge_expired,
+        ]; $($args)*}
+    };
+    (pushed_requests, $then:ident, $($args:tt)*) => {
+        $crate::$then! {pushed_requests; [
+            pushed_request_is_taken_once,
+            expired_pushed_request_is_never_taken,
+            pushed_requests_are_scoped_by_issuer,
+            pushed_request_purge_expired,
+            racing_takers_on_one_handle,
+            racing_takers_on_separate_handles,
         ]; $($args)*}
     };
 }

@@ -8,10 +8,11 @@ use http::header::CONTENT_TYPE;
 use http::{Method, Request, Response, StatusCode};
 pub use portcullis_core::InteractionRequired;
 use portcullis_core::{
-    grant_at_consent, open_ticket, seal_ticket, validate_authorization_request,
-    ApprovedAuthentication, AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client,
-    CodeApproval, Consent, Grant, OAuthError, OidcRequest, OidcSession, Params, ScopeSet,
-    SealError, TicketError, UnixTime,
+    grant_at_consent, names_pushed_request, open_ticket, seal_ticket,
+    validate_authorization_request, validate_pushed_authorization_request, ApprovedAuthentication,
+    AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client, CodeApproval, Consent,
+    Grant, OAuthError, OidcRequest, OidcSession, Params, ScopeSet, SealError, TicketError,
+    UnixTime,
 };
 use portcullis_store::StoreError;
 
@@ -182,6 +183,16 @@ impl Provider {
         };
         let inner = &self.inner;
         let now = inner.clock.now();
+        // RFC 9126 §4: a pushed request's parameters replace the front channel's.
+        let pushed = if names_pushed_request(&params) {
+            match self.take_pushed_request(&params, now).await {
+                Ok(p) => Some(p),
+                Err(e) => return AuthorizeOutcome::Respond(error_page(e)),
+            }
+        } else {
+            None
+        };
+        let params = pushed.as_ref().map_or(&params, |p| p.params());
         let client = match params.get("client_id") {
             Some(id) if !params.is_repeated("client_id") => match self.find_client(id, now).await {
                 Ok(c) => c,
@@ -189,12 +200,21 @@ impl Provider {
             },
             _ => None,
         };
-        let request = match validate_authorization_request(
-            &params,
-            client.as_deref(),
-            &inner.issuer,
-            &inner.policy,
-        ) {
+        let validated = match &pushed {
+            Some(p) => validate_pushed_authorization_request(
+                p,
+                client.as_deref(),
+                &inner.issuer,
+                &inner.policy,
+            ),
+            None => validate_authorization_request(
+                params,
+                client.as_deref(),
+                &inner.issuer,
+                &inner.policy,
+            ),
+        };
+        let request = match validated {
             Ok(r) => r,
             Err(AuthorizeRejection::ErrorPage(e)) => {
                 return AuthorizeOutcome::Respond(error_page(e))

@@ -21,6 +21,8 @@ pub mod paths {
     pub const AUTHORIZE: &str = "/authorize";
     /// Token endpoint (RFC 6749 §3.2).
     pub const TOKEN: &str = "/token";
+    /// Pushed authorization request endpoint (RFC 9126 §2).
+    pub const PAR: &str = "/par";
     /// JWK Set (RFC 7517 §5).
     pub const JWKS: &str = "/jwks";
     /// Token introspection (RFC 7662 §2).
@@ -99,12 +101,16 @@ struct Metadata<'a> {
     /// RFC 8705 §3.3: client certificates reach the provider, so it binds tokens to them.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 9126 §5.
+    require_pushed_authorization_requests: bool,
 }
 
 /// The endpoints a client calls with its credentials: those RFC 8705 §5 aliases.
 #[derive(Serialize)]
 struct AliasedEndpoints {
     token_endpoint: String,
+    /// RFC 9126 §5.
+    pushed_authorization_request_endpoint: String,
     userinfo_endpoint: String,
     introspection_endpoint: String,
     revocation_endpoint: String,
@@ -117,6 +123,7 @@ impl AliasedEndpoints {
     fn below(base: &Issuer, registration: bool) -> Self {
         Self {
             token_endpoint: base.endpoint(paths::TOKEN),
+            pushed_authorization_request_endpoint: base.endpoint(paths::PAR),
             userinfo_endpoint: base.endpoint(paths::USERINFO),
             introspection_endpoint: base.endpoint(paths::INTROSPECT),
             revocation_endpoint: base.endpoint(paths::REVOKE),
@@ -191,6 +198,10 @@ impl Provider {
                 Algorithm::as_str,
             ),
             tls_client_certificate_bound_access_tokens: self.offers_mutual_tls(),
+            require_pushed_authorization_requests: inner
+                .policy
+                .pushed_authorization_requests
+                .required,
         };
         cacheable(serde_json::to_vec(&metadata).unwrap_or_default(), 300)
     }

@@ -49,6 +49,7 @@ mod login;
 mod logout;
 mod mount;
 mod provider;
+mod pushed_requests;
 mod refresh_grace;
 mod registration;
 mod responses;

@@ -55,6 +55,10 @@ pub enum BuildError {
     /// ([`ProviderBuilder::client_certificate_auth`]).
     #[error("mtls_endpoint_aliases need client certificates (client_certificate_auth)")]
     MtlsAliasesWithoutClientCertificates,
+    /// The lifetime of pushed authorization requests is zero or longer than
+    /// [`portcullis_core::MAX_PUSHED_REQUEST_LIFETIME`] (RFC 9126 §2.2: short-lived).
+    #[error("pushed_authorization_requests.lifetime must be between 1 and 600 seconds")]
+    PushedRequestLifetime,
 }
 
 /// Why a client could not be registered.
@@ -307,6 +311,13 @@ impl ProviderBuilder {
         if !self.policy.keys.publishes_ahead_of_caches() {
             return Err(BuildError::KeyPublishTooShort);
         }
+        if !self
+            .policy
+            .pushed_authorization_requests
+            .lifetime_is_valid()
+        {
+            return Err(BuildError::PushedRequestLifetime);
+        }
         for (i, s) in self.host_signers.iter().enumerate() {
             if self.host_signers[..i].iter().any(|o| o.alg() == s.alg()) {
                 return Err(BuildError::DuplicateSigner(s.alg()));
@@ -420,7 +431,8 @@ impl Provider {
     }
 
     /// Removes every expired record of every store (codes, tokens, grants, revocation
-    /// markers, clients, retired keys, replay-cache entries); returns how many went. Run it
+    /// markers, clients, retired keys, replay-cache entries, pushed requests); returns how
+    /// many went. Run it
     /// periodically: stores other than the memory store do not purge on their own.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         let stores = &self.inner.stores;
@@ -431,7 +443,8 @@ impl Provider {
             + stores.grants.purge_expired(now).await?
             + stores.clients.purge_expired(now).await?
             + stores.keys.purge_expired(now).await?
-            + stores.replays.purge_expired(now).await?)
+            + stores.replays.purge_expired(now).await?
+            + stores.pushed_requests.purge_expired(now).await?)
     }
 
     /// The client `client_id`, if any: registered (and not expired), or described by its

@@ -124,7 +124,7 @@ fn challenge(
 
 impl crate::provider::Provider {
     /// The answer to a request at `path`, one of the endpoints clients call directly
-    /// ([`paths::TOKEN`](crate::paths::TOKEN), `INTROSPECT`, `REVOKE`, `USERINFO`, `REGISTER`), whose body
+    /// ([`paths::TOKEN`](crate::paths::TOKEN), `PAR`, `INTROSPECT`, `REVOKE`, `USERINFO`, `REGISTER`), whose body
     /// is larger than the host's adapter accepts: 413 (RFC 9110 §15.5.14) with the OAuth
     /// error `invalid_request` the client can read (RFC 6749 §5.2), uncached, and at UserInfo
     /// the Bearer challenge naming it (RFC 6750 §3.1).

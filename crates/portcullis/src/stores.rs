@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, GrantStore, KeyStore, RefreshTokenStore, ReplayCache,
+    AccessTokenStore, ClientStore, CodeStore, GrantStore, KeyStore, PushedRequestStore,
+    RefreshTokenStore, ReplayCache,
 };
 
 /// The stores a provider uses, one per aggregate. Several providers may share the same
@@ -32,6 +33,8 @@ pub struct Stores {
     /// Ids accepted once until they expire (interaction tickets; later JWT assertions, DPoP
     /// proofs and request objects, each under its own namespace).
     pub replays: Arc<dyn ReplayCache>,
+    /// Pushed authorization requests (RFC 9126).
+    pub pushed_requests: Arc<dyn PushedRequestStore>,
 }
 
 impl Stores {
@@ -44,7 +47,8 @@ impl Stores {
             + AccessTokenStore
             + RefreshTokenStore
             + KeyStore
-            + ReplayCache,
+            + ReplayCache
+            + PushedRequestStore,
     {
         Self {
             clients: store.clone(),
@@ -53,7 +57,8 @@ impl Stores {
             access_tokens: store.clone(),
             refresh_tokens: store.clone(),
             keys: store.clone(),
-            replays: store,
+            replays: store.clone(),
+            pushed_requests: store,
         }
     }
 
@@ -96,6 +101,12 @@ impl Stores {
     /// Replaces [`Stores::replays`].
     pub fn with_replays(mut self, replays: Arc<dyn ReplayCache>) -> Self {
         self.replays = replays;
+        self
+    }
+
+    /// Replaces [`Stores::pushed_requests`].
+    pub fn with_pushed_requests(mut self, pushed: Arc<dyn PushedRequestStore>) -> Self {
+        self.pushed_requests = pushed;
         self
     }
 }

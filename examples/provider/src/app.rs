@@ -163,6 +163,7 @@ pub(crate) async fn build(
     policy.lifetimes = config.lifetimes.clone();
     policy.keys = config.keys.clone();
     policy.dpop.require_nonce = config.dpop_require_nonce;
+    policy.pushed_authorization_requests = config.pushed_requests.clone();
     policy.resources = config.resources.clone();
     policy.scope_lifetimes = config.scope_lifetimes.clone();
     // Client secrets, passwords and RSA keys share one bounded pool, off the async workers.

@@ -14,9 +14,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use portcullis::core::{
-    check_claim_value, Client, ClientError, ClientKeys, ClientKind, ClientOidc, ClientSecretHash,
-    ClientTokens, KeyPolicy, Lifetimes, RefreshGrace, RefreshPolicy, Resource, SecretMethod,
-    SubjectType,
+    check_claim_value, Client, ClientError, ClientKeys, ClientKind, ClientOidc, ClientRequests,
+    ClientSecretHash, ClientTokens, KeyPolicy, Lifetimes, PushedRequestPolicy, RefreshGrace,
+    RefreshPolicy, Resource, SecretMethod, SubjectType, MAX_PUSHED_REQUEST_LIFETIME,
 };
 use portcullis::tls::ServerTls;
 use portcullis::{ClientIdMetadataDocuments, RegistrationPolicy, ServerLimits};
@@ -25,8 +25,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::demo::DEMO_TOML;
 use crate::schema::{
-    FileClient, FileClientType, FileConfig, FileKeys, FileRefresh, FileResource, FileSecrets,
-    FileSubjectType, FileUser,
+    FileClient, FileClientType, FileConfig, FileKeys, FilePushedRequests, FileRefresh,
+    FileResource, FileSecrets, FileSubjectType, FileUser,
 };
 use crate::store::StoreSpec;
 use crate::users::User;
@@ -56,6 +56,8 @@ pub struct Config {
     pub(crate) tls: Option<ServerTls>,
     /// `[dpop] require_nonce`.
     pub(crate) dpop_require_nonce: bool,
+    /// `[pushed_authorization_requests]` (RFC 9126).
+    pub(crate) pushed_requests: PushedRequestPolicy,
     /// `[[resources]]`: the protected resources tokens may be issued for (RFC 8707).
     pub(crate) resources: Vec<Resource>,
     /// `[scope_lifetimes]`: scopes that fade with the age of the login.
@@ -386,6 +388,10 @@ impl FileConfig {
             client_documents,
             tls: None,
             dpop_require_nonce: self.dpop.require_nonce,
+            pushed_requests: self
+                .pushed_authorization_requests
+                .resolve()
+                .map_err(within("pushed_authorization_requests".into()))?,
             resources,
             scope_lifetimes: self
                 .scope_lifetimes
@@ -393,6 +399,20 @@ impl FileConfig {
                 .map(|(scope, secs)| (scope, d(secs)))
                 .collect(),
         })
+    }
+}
+
+impl FilePushedRequests {
+    fn resolve(self) -> Result<PushedRequestPolicy, Invalid> {
+        let policy = PushedRequestPolicy {
+            required: self.required,
+            lifetime: Duration::from_secs(self.lifetime.get()),
+        };
+        if !policy.lifetime_is_valid() {
+            let max = MAX_PUSHED_REQUEST_LIFETIME.as_secs();
+            return Err(invalid("lifetime", format!("at most {max} seconds")));
+        }
+        Ok(policy)
     }
 }
 
@@ -524,6 +544,9 @@ impl FileClient {
                     .tls_client_certificate_bound_access_tokens,
                 require_dpop_nonce: self.require_dpop_nonce,
                 access_token_format: self.access_token_format,
+            })
+            .with_requests(ClientRequests {
+                require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             });
         client.validate().map_err(|e| {
             let field = match e {
@@ -682,6 +705,28 @@ claims = { name = "Bob", email = "bob@example.com" }
         assert_eq!(c.secrets.dpop_nonce_key.map(|k| k.0), Some([1; 32]));
         let e = err(&format!("{GOOD}\n[dpop]\nrequire_nonce = \"yes\""));
         assert_eq!(e.field(), "dpop.require_nonce");
+    }
+
+    /// `[pushed_authorization_requests]` and the per-client requirement (RFC 9126 §5, §6):
+    /// off and 60 s by default; a lifetime over 600 s is refused.
+    #[test]
+    fn pushed_authorization_requests_are_configured() {
+        let c = Config::parse(GOOD).unwrap();
+        assert_eq!(c.pushed_requests, PushedRequestPolicy::default());
+        assert_eq!(c.clients[0].requests, ClientRequests::default());
+        let strict = GOOD.replace(
+            "id = \"cli\"",
+            "id = \"cli\"\nrequire_pushed_authorization_requests = true",
+        );
+        let on = "[pushed_authorization_requests]\nrequired = true\nlifetime = 600";
+        let c = Config::parse(&format!("{strict}\n{on}")).unwrap();
+        assert!(c.pushed_requests.required);
+        assert_eq!(c.pushed_requests.lifetime, Duration::from_secs(600));
+        assert!(c.clients[1].requests.require_pushed_authorization_requests);
+        let e = err(&format!(
+            "{GOOD}\n[pushed_authorization_requests]\nlifetime = 601"
+        ));
+        assert_eq!(e.field(), "pushed_authorization_requests.lifetime");
     }
 
     #[test]

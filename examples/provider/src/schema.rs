@@ -7,7 +7,7 @@ use std::num::{NonZeroU32, NonZeroU64};
 
 use portcullis::core::{
     Algorithm, CertificateSubject, ClientSecretHash, GrantType, JwkSet, KeyPolicy, Lifetimes,
-    PkcePolicy, RedirectUri, RefreshPolicy, ScopeSet, TokenFormat,
+    PkcePolicy, PushedRequestPolicy, RedirectUri, RefreshPolicy, ScopeSet, TokenFormat,
 };
 use portcullis_interaction::{NamedKey, Secret32};
 use serde::Deserialize;
@@ -42,6 +42,8 @@ pub(crate) struct FileConfig {
     #[serde(default)]
     pub(crate) dpop: FileDpop,
     #[serde(default)]
+    pub(crate) pushed_authorization_requests: FilePushedRequests,
+    #[serde(default)]
     pub(crate) resources: Vec<FileResource>,
     /// Seconds each listed scope lives, counted from the user's login (`Policy::scope_lifetimes`).
     #[serde(default)]
@@ -69,6 +71,26 @@ pub(crate) struct FileResource {
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct FileDpop {
     pub(crate) require_nonce: bool,
+}
+
+/// Pushed authorization requests (`[pushed_authorization_requests]`, RFC 9126): whether every
+/// authorization request must be pushed, and how long a pushed one lives (seconds, at most
+/// 600).
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FilePushedRequests {
+    pub(crate) required: bool,
+    pub(crate) lifetime: NonZeroU64,
+}
+
+impl Default for FilePushedRequests {
+    fn default() -> Self {
+        let policy = PushedRequestPolicy::default();
+        Self {
+            required: policy.required,
+            lifetime: secs(policy.lifetime.as_secs()),
+        }
+    }
 }
 
 /// Clients known by a client ID metadata document (`[client_id_metadata_documents]`,
@@ -252,6 +274,9 @@ pub(crate) struct FileClient {
     pub(crate) tls_client_certificate_bound_access_tokens: bool,
     #[serde(default)]
     pub(crate) require_dpop_nonce: bool,
+    /// Every authorization request must be pushed first (RFC 9126 §6).
+    #[serde(default)]
+    pub(crate) require_pushed_authorization_requests: bool,
     /// Access tokens without a `resource`: `opaque` (the default) or `jwt` (RFC 9068).
     #[serde(default)]
     pub(crate) access_token_format: TokenFormat,

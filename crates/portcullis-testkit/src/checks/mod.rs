@@ -15,6 +15,7 @@ pub mod clients;
 pub mod codes;
 pub mod grants;
 pub mod keys;
+pub mod pushed_requests;
 pub mod races;
 pub mod refresh_tokens;
 pub mod replay;

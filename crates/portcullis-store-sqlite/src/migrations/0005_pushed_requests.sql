@@ -1,0 +1,9 @@
+-- Pushed authorization requests (RFC 9126): keyed by the SHA-256 of the request_uri's random
+-- part (never the reference itself); a row goes when it is taken, so it is used once.
+CREATE TABLE pushed_requests (
+    hash       BLOB NOT NULL PRIMARY KEY CHECK (length(hash) = 32),
+    issuer     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    record     TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX pushed_requests_expiry ON pushed_requests (expires_at);
