@@ -138,7 +138,12 @@ async fn approve(h: &Harness, query: &str, scope: &str) -> url::Url {
 #[tokio::test]
 async fn a_pushed_request_runs_the_code_flow() {
     let h = Harness::new().await;
-    let reply = par(&h, &web_request("&scope=write"), web()).await;
+    let reply = par(
+        &h,
+        &web_request("").replace("scope=read", "scope=write"),
+        web(),
+    )
+    .await;
     let uri = reply.created();
     assert_eq!(reply.json["expires_in"], 60);
     assert_eq!(uri.len(), PREFIX.len() + 43, "256 random bits");
@@ -272,7 +277,10 @@ async fn every_authorization_error_is_answered_at_push_time() {
     let h = Harness::new().await;
     let bad = StatusCode::BAD_REQUEST;
     for (body, code) in [
-        (web_request("&scope=admin"), "invalid_scope"),
+        (
+            web_request("").replace("scope=read", "scope=admin"),
+            "invalid_scope",
+        ),
         (
             web_request("").replace("response_type=code", "response_type=token"),
             "unsupported_response_type",
