@@ -284,6 +284,7 @@ async fn mtls_endpoint_aliases_are_published_as_configured() {
         let d: serde_json::Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();
         let mut aliases = json!({
             "token_endpoint": "https://mtls.as.example/token",
+            "pushed_authorization_request_endpoint": "https://mtls.as.example/par",
             "userinfo_endpoint": "https://mtls.as.example/userinfo",
             "introspection_endpoint": "https://mtls.as.example/introspect",
             "revocation_endpoint": "https://mtls.as.example/revoke",
