@@ -12,8 +12,9 @@ use portcullis_core::{
     Algorithm, ClientKind, ClientSecretHash, CodeRecord, Grant, TokenHash, UnixTime,
 };
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore, RefreshState,
-    RefreshTokenStore, ReplayCache, ReplayNamespace, SessionStore, StoreError,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore,
+    PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
+    SessionStore, StoreError,
 };
 use portcullis_store_sqlite::{SqliteStore, PURGE_BATCH};
 use portcullis_testkit::{Fixtures, TestClock};
@@ -95,7 +96,7 @@ async fn reopening_keeps_every_record_and_every_state() {
 async fn open_migrates_and_sets_wal() {
     let db = temp_db();
     let s = SqliteStore::open(&db.path).unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 4);
+    assert_eq!(s.schema_version().await.unwrap(), 5);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -110,11 +111,11 @@ async fn open_migrates_and_sets_wal() {
     drop(s);
     // Reopening finds the schema in place and applies nothing twice.
     let s = SqliteStore::open(&db.path).unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 4);
+    assert_eq!(s.schema_version().await.unwrap(), 5);
     let applied: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(applied, 4, "each migration applied once");
+    assert_eq!(applied, 5, "each migration applied once");
 }
 
 #[tokio::test]
@@ -160,6 +161,9 @@ async fn secrets_are_stored_only_as_hashes() {
     let mut session = f.session(&Fixtures::issuer(), "alice", c.at(0), c.at(60));
     session.hash = TokenHash::of(&secret(5));
     s.insert_session(&session).await.unwrap();
+    let mut pushed = f.pushed_request(&Fixtures::issuer(), "alice-app", c.at(0), c.at(60));
+    pushed.hash = TokenHash::of(&secret(6));
+    s.insert_pushed_request(&pushed).await.unwrap();
 
     let mut bytes = Vec::new();
     for suffix in ["", "-wal"] {
@@ -168,7 +172,7 @@ async fn secrets_are_stored_only_as_hashes() {
         bytes.extend(std::fs::read(PathBuf::from(p)).unwrap_or_default());
     }
     let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
-    for n in 1..=5 {
+    for n in 1..=6 {
         assert!(!contains(secret(n).as_bytes()), "secret {n} in plaintext");
     }
     assert!(
