@@ -168,6 +168,10 @@ pub fn push_authorization_request(
         (pushed, proof) => pushed.or(proof).map(str::to_owned),
     };
     stored.retain(|(name, _)| name != "dpop_jkt");
+    if authorization_params(&stored, dpop_jkt.as_deref()).is_err() {
+        // The proof's binding would be one parameter too many (`Params`' limit).
+        return Err(invalid("too many parameters"));
+    }
     let secret = SecretToken::generate(rng).map_err(PushRejection::Random)?;
     let lifetime = policy.pushed_authorization_requests.lifetime;
     Ok(PushedRequest {
@@ -275,13 +279,21 @@ pub fn resolve_pushed_request(
             "request_uri was pushed by another client",
         ));
     }
-    let mut pairs = record.params.clone();
-    if let Some(jkt) = &record.dpop_jkt {
-        pairs.push(("dpop_jkt".to_owned(), jkt.clone()));
-    }
-    Params::parse(encoded(&pairs).as_bytes())
+    authorization_params(&record.params, record.dpop_jkt.as_deref())
         .map(PushedParams)
         .map_err(|_| invalid_request_uri("the pushed request is corrupt"))
+}
+
+/// The authorization request's parameters: the pushed ones and the code's DPoP binding.
+fn authorization_params(
+    pushed: &[(String, String)],
+    dpop_jkt: Option<&str>,
+) -> Result<Params, crate::params::ParamsError> {
+    let mut pairs = pushed.to_vec();
+    if let Some(jkt) = dpop_jkt {
+        pairs.push(("dpop_jkt".to_owned(), jkt.to_owned()));
+    }
+    Params::parse(encoded(&pairs).as_bytes())
 }
 
 #[cfg(test)]
@@ -368,7 +380,10 @@ mod tests {
                 .count(),
             1
         );
-        assert!(!format!("{a:?}").contains(random), "the reference stays out of Debug");
+        assert!(
+            !format!("{a:?}").contains(random),
+            "the reference stays out of Debug"
+        );
     }
 
     #[test]
@@ -423,6 +438,21 @@ mod tests {
         assert_eq!(
             refused(push(&good("&request_uri=x"))).1,
             "request_uri may not be pushed (RFC 9126 §2.1)"
+        );
+    }
+
+    /// A request at the parameter limit has no room for a proof's binding: refused when
+    /// pushed, never a reference that cannot be resolved.
+    #[test]
+    fn a_binding_that_would_overflow_the_parameters_is_refused_when_pushed() {
+        let base = good("");
+        let room = 64 - Params::parse(base.as_bytes()).unwrap().pairs().count() - 1;
+        let full: String = (0..room).map(|i| format!("&x{i}=1")).collect();
+        let q = format!("{base}{full}");
+        assert!(push_with(&q, None, &Policy::default()).is_ok());
+        assert_eq!(
+            refused(push_with(&q, Some(JKT), &Policy::default())).1,
+            "too many parameters"
         );
     }
 
