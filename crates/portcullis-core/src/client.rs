@@ -11,6 +11,7 @@ use crate::client_secret_rotation::PreviousSecret;
 use crate::jose::{Algorithm, JwkSet};
 use crate::redirect_uri::RedirectUri;
 use crate::registration::ClientRegistration;
+use crate::request_object::ClientRequestObjects;
 use crate::resources::TokenFormat;
 use crate::scope::ScopeSet;
 use crate::sealed_secret::SealedClientSecret;
@@ -293,6 +294,9 @@ pub struct Client {
     /// app some other way.
     #[serde(default)]
     pub dangerous_skip_consent_for_unverifiable_redirects: bool,
+    /// Request objects (RFC 9101): whether they are required, and how signed.
+    #[serde(default)]
+    pub request_objects: ClientRequestObjects,
     /// What a dynamically registered client registered (RFC 7591, RFC 7592); `None` for a
     /// client the host registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -467,6 +471,7 @@ impl Client {
             first_party: false,
             tokens: ClientTokens::default(),
             dangerous_skip_consent_for_unverifiable_redirects: false,
+            request_objects: ClientRequestObjects::default(),
             registration: None,
         }
     }
@@ -528,6 +533,12 @@ impl Client {
     /// Sets [`Client::dangerous_skip_consent_for_unverifiable_redirects`]: read its warning.
     pub fn with_dangerous_skip_consent_for_unverifiable_redirects(mut self, skip: bool) -> Self {
         self.dangerous_skip_consent_for_unverifiable_redirects = skip;
+        self
+    }
+
+    /// Sets [`Client::request_objects`].
+    pub fn with_request_objects(mut self, request_objects: ClientRequestObjects) -> Self {
+        self.request_objects = request_objects;
         self
     }
 
@@ -691,6 +702,7 @@ mod tests {
             first_party: false,
             dangerous_skip_consent_for_unverifiable_redirects: false,
             tokens: ClientTokens::default(),
+            request_objects: Default::default(),
             registration: None,
         }
     }

@@ -35,6 +35,9 @@ pub enum AuthorizeErrorCode {
     RequestUriNotSupported,
     /// A `resource` is unknown, malformed or not allowed (RFC 8707 §2).
     InvalidTarget,
+    /// The request object is invalid: its signature, a claim, or a parameter (RFC 9101
+    /// §6.1).
+    InvalidRequestObject,
 }
 
 impl AuthorizeErrorCode {
@@ -55,6 +58,7 @@ impl AuthorizeErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidRequestObject => "invalid_request_object",
         }
     }
 }

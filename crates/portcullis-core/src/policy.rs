@@ -7,6 +7,7 @@ use crate::client_assertion::ClientAssertionPolicy;
 use crate::dpop::DpopPolicy;
 use crate::jose::Algorithm;
 use crate::pkce::CodeChallengeMethod;
+use crate::request_object::RequestObjectPolicy;
 use crate::resources::Resource;
 
 /// How long each artefact lives.
@@ -67,6 +68,8 @@ pub struct Policy {
     pub client_assertions: ClientAssertionPolicy,
     /// The rules of DPoP proofs (RFC 9449).
     pub dpop: DpopPolicy,
+    /// The rules of request objects (RFC 9101).
+    pub request_objects: RequestObjectPolicy,
 }
 
 impl Policy {

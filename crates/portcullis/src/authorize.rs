@@ -189,12 +189,12 @@ impl Provider {
             },
             _ => None,
         };
-        let request = match validate_authorization_request(
-            &params,
-            client.as_deref(),
-            &inner.issuer,
-            &inner.policy,
-        ) {
+        let resolved = self
+            .resolve_request_object(&params, client.as_deref(), now)
+            .await;
+        let request = match resolved.and_then(|params| {
+            validate_authorization_request(&params, client.as_deref(), &inner.issuer, &inner.policy)
+        }) {
             Ok(r) => r,
             Err(AuthorizeRejection::ErrorPage(e)) => {
                 return AuthorizeOutcome::Respond(error_page(e))

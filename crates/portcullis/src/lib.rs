@@ -51,6 +51,7 @@ mod mount;
 mod provider;
 mod refresh_grace;
 mod registration;
+mod request_objects;
 mod responses;
 mod revoke;
 mod server_limits;
