@@ -16,6 +16,10 @@
 //   node rp.mjs register_key SETTINGS_JSON  dynamic registration of a private_key_jwt
 //                                      client with its own (generated) jwks, then a
 //                                      client_credentials token with PrivateKeyJwt
+//   node rp.mjs jar SETTINGS_JSON      JAR (RFC 9101): a client requiring signed request
+//                                      objects signs in with buildAuthorizationUrlWithJAR
+//                                      (ES256: settings.pkcs8, settings.kid) and PrivateKeyJwt;
+//                                      its plain authorization request is refused
 //   node rp.mjs dpop SETTINGS_JSON     DPoP (RFC 9449): client_credentials (settings.service_id,
 //                                      service_secret), sign-in, refresh and UserInfo with
 //                                      one DPoP key, each request to the provider logged
@@ -179,19 +183,23 @@ async function refusedRefresh(config, refreshToken) {
 }
 
 /** Signs in with `config`'s client: code flow, PKCE, state, nonce, ID token checked; the
- * code exchanged with `options` (a DPoP handle). */
-async function signIn(config, options = undefined) {
+ * code exchanged with `options` (a DPoP handle); the request signed with `jarKey` (a
+ * request object, RFC 9101) if given. */
+async function signIn(config, options = undefined, jarKey = undefined) {
   const codeVerifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
-  const authorizationUrl = client.buildAuthorizationUrl(config, {
+  const parameters = {
     redirect_uri: settings.redirect_uri,
     scope: 'openid profile email offline_access',
     code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
     code_challenge_method: 'S256',
     state,
     nonce,
-  });
+  };
+  const authorizationUrl = jarKey
+    ? await client.buildAuthorizationUrlWithJAR(config, parameters, jarKey)
+    : client.buildAuthorizationUrl(config, parameters);
 
   const browser = new Browser();
   const login = expectPage(await browser.get(authorizationUrl), '/login', 'authorization');
@@ -417,6 +425,49 @@ async function registerKey() {
 }
 
 /**
+ * JAR (RFC 9101): the client must send signed request objects (`require_signed_request_object`).
+ * A plain authorization request is redirected back with `invalid_request`; one made by
+ * buildAuthorizationUrlWithJAR (only `client_id` and `request` in the URL) signs in, and the
+ * code is exchanged with PrivateKeyJwt.
+ */
+async function jar() {
+  const key = await crypto.subtle.importKey(
+    'pkcs8',
+    Buffer.from(settings.pkcs8, 'base64'),
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['sign'],
+  );
+  const config = await client.discovery(
+    new URL(settings.issuer),
+    settings.client_id,
+    undefined,
+    client.PrivateKeyJwt({ key, kid: settings.kid }),
+    { execute: [client.allowInsecureRequests] },
+  );
+  const metadata = config.serverMetadata();
+  const plainUrl = client.buildAuthorizationUrl(config, {
+    redirect_uri: settings.redirect_uri,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+    state: 'plain',
+  });
+  const refused = expectRedirect(await new Browser().get(plainUrl), 'a plain request');
+  const { tokens, claims } = await signIn(config, undefined, { key, kid: settings.kid });
+  return {
+    request_parameter_supported: metadata.request_parameter_supported,
+    plain: {
+      error: refused.searchParams.get('error'),
+      error_description: refused.searchParams.get('error_description'),
+      state: refused.searchParams.get('state'),
+    },
+    sub: claims.sub,
+    token_type: tokens.token_type,
+  };
+}
+
+/**
  * DPoP (RFC 9449): one key pair binds every access token — client_credentials, the code
  * flow, a refresh — and proves possession at UserInfo. openid-client keeps the provider's
  * nonces per handle and retries once on `use_dpop_nonce`; UserInfo gets a handle of its own
@@ -458,7 +509,7 @@ async function dpop() {
 }
 
 try {
-  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, dpop };
+  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, jar, dpop };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);

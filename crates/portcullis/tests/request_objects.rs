@@ -199,6 +199,15 @@ fn query(client_id: &str, request: &str) -> String {
     format!("client_id={client_id}&request={request}")
 }
 
+/// A plain authorization request (no request object) of `client_id`.
+fn plain(client_id: &str) -> String {
+    format!(
+        "response_type=code&client_id={client_id}&redirect_uri={}&scope=openid&state=st&code_challenge={}&code_challenge_method=S256",
+        enc(REDIRECT),
+        challenge(VERIFIER)
+    )
+}
+
 #[track_caller]
 fn assert_page(r: &Response<Bytes>, code: &str, description: &str) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -451,13 +460,8 @@ async fn a_request_object_is_used_once() {
 #[tokio::test]
 async fn required_signed_objects() {
     let s = setup().await;
-    let plain = format!(
-        "response_type=code&client_id=strict&redirect_uri={}&scope=openid&state=st&code_challenge={}&code_challenge_method=S256",
-        enc(REDIRECT),
-        challenge(VERIFIER)
-    );
     assert_redirect(
-        &s.h.respond(&plain).await,
+        &s.h.respond(&plain("strict")).await,
         "invalid_request",
         "this client must send a signed request object",
     );
@@ -470,9 +474,8 @@ async fn required_signed_objects() {
     let mut policy = Policy::default();
     policy.request_objects.require_signed = true;
     let s = setup_with(policy).await;
-    let plain = plain.replace("client_id=strict", "client_id=jar");
     assert_redirect(
-        &s.h.respond(&plain).await,
+        &s.h.respond(&plain("jar")).await,
         "invalid_request",
         "this client must send a signed request object",
     );
@@ -544,13 +547,8 @@ async fn registration_accepts_and_echoes_the_request_object_metadata() {
     assert_eq!(json["require_signed_request_object"], true);
     assert_eq!(json["request_object_signing_alg"], "ES256");
     let id = json["client_id"].as_str().unwrap().to_owned();
-    let plain = format!(
-        "response_type=code&client_id={id}&redirect_uri={}&scope=openid&state=st&code_challenge={}&code_challenge_method=S256",
-        enc(REDIRECT),
-        challenge(VERIFIER)
-    );
     assert_redirect(
-        &h.respond(&plain).await,
+        &h.respond(&plain(&id)).await,
         "invalid_request",
         "this client must send a signed request object",
     );
