@@ -352,6 +352,17 @@ async function register() {
   };
 }
 
+/** The client's ES256 signing key: `settings.pkcs8`, base64 PKCS#8. */
+function es256Key() {
+  return crypto.subtle.importKey(
+    'pkcs8',
+    Buffer.from(settings.pkcs8, 'base64'),
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['sign'],
+  );
+}
+
 /**
  * JWT client authentication (RFC 7523): openid-client makes every assertion (a fresh `jti`
  * each time). `settings.pkcs8` selects PrivateKeyJwt, else ClientSecretJwt with
@@ -360,14 +371,7 @@ async function register() {
 async function jwtAuth() {
   let auth;
   if (settings.pkcs8) {
-    const key = await crypto.subtle.importKey(
-      'pkcs8',
-      Buffer.from(settings.pkcs8, 'base64'),
-      { name: 'ECDSA', namedCurve: 'P-256' },
-      false,
-      ['sign'],
-    );
-    auth = client.PrivateKeyJwt({ key, kid: settings.kid });
+    auth = client.PrivateKeyJwt({ key: await es256Key(), kid: settings.kid });
   } else {
     auth = client.ClientSecretJwt(settings.client_secret);
   }
@@ -431,13 +435,7 @@ async function registerKey() {
  * code is exchanged with PrivateKeyJwt.
  */
 async function jar() {
-  const key = await crypto.subtle.importKey(
-    'pkcs8',
-    Buffer.from(settings.pkcs8, 'base64'),
-    { name: 'ECDSA', namedCurve: 'P-256' },
-    false,
-    ['sign'],
-  );
+  const key = await es256Key();
   const config = await client.discovery(
     new URL(settings.issuer),
     settings.client_id,
