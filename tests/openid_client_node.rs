@@ -329,6 +329,68 @@ async fn openid_client_authenticates_with_jwt_assertions(adapter: Adapter) {
     }
 }
 
+/// JWT-Secured Authorization Requests (RFC 9101): a client of the configuration file with
+/// inline `jwks` and `require_signed_request_object` signs in through openid-client's
+/// `buildAuthorizationUrlWithJAR` (an ES256 request object) and exchanges the code with
+/// `PrivateKeyJwt`; its plain authorization request is redirected with `invalid_request`.
+async fn openid_client_signs_in_with_a_request_object(adapter: Adapter) {
+    let installed = node_dir().join("node_modules/openid-client/package.json");
+    assert!(
+        installed.exists(),
+        "openid-client is not installed: run `npm ci --prefix tests/node`"
+    );
+    let rng = SystemRandom::new();
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("an ES256 key");
+    let jwk = SigningKey::from_pkcs8("rp-jar-1", Algorithm::ES256, pkcs8.as_ref(), &rng)
+        .expect("the key")
+        .public_jwk();
+    let redirect_uri = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
+    let jar_client = format!(
+        "[[clients]]\nid = \"rp-jar\"\ntype = \"confidential\"\n\
+         redirect_uris = [\"{}\"]\n\
+         allowed_scopes = \"openid profile email offline_access\"\n\
+         grant_types = [\"authorization_code\", \"refresh_token\"]\n\
+         require_signed_request_object = true\n\
+         token_endpoint_auth_method = \"private_key_jwt\"\n\
+         jwks = {{ keys = [{{ kty = \"EC\", crv = \"P-256\", kid = \"rp-jar-1\", x = \"{}\", y = \"{}\" }}] }}\n",
+        redirect_uri,
+        jwk.x.as_deref().expect("x"),
+        jwk.y.as_deref().expect("y"),
+    );
+    let config = Config::parse(&format!(
+        "{DEMO_TOML}
+{jar_client}"
+    ))
+    .expect("the configuration");
+    let server = start_with(adapter, config).await;
+    let out = run_phase(
+        "jar",
+        &json!({
+            "issuer": server.issuer().as_str(),
+            "client_id": "rp-jar",
+            "pkcs8": STANDARD.encode(pkcs8.as_ref()),
+            "kid": "rp-jar-1",
+            "redirect_uri": redirect_uri,
+            "username": DEMO_USER.username,
+            "password": DEMO_USER.password,
+        }),
+    )
+    .await;
+    assert_eq!(out["request_parameter_supported"], true, "{out}");
+    assert_eq!(
+        out["plain"],
+        json!({
+            "error": "invalid_request",
+            "error_description": "this client must send a signed request object",
+            "state": "plain",
+        }),
+        "{out}"
+    );
+    assert_eq!(out["sub"], DEMO_USER.username, "{out}");
+    assert_eq!(out["token_type"], "bearer", "{out}");
+}
+
 /// openid-client registers a `private_key_jwt` client with its own `jwks` and ES256 as its
 /// `token_endpoint_auth_signing_alg` (RFC 7591, OpenID Connect Dynamic Client Registration
 /// 1.0 §2), then obtains a client_credentials token with `PrivateKeyJwt` (RFC 7523).
@@ -507,6 +569,7 @@ portcullis_e2e::on_each_adapter!(
     openid_client_registers_and_uses_a_client,
     openid_client_authenticates_with_jwt_assertions,
     openid_client_registers_a_key_client,
+    openid_client_signs_in_with_a_request_object,
     openid_client_binds_its_tokens_with_dpop,
     openid_client_pushes_its_authorization_requests,
 );

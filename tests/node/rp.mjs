@@ -16,6 +16,10 @@
 //   node rp.mjs register_key SETTINGS_JSON  dynamic registration of a private_key_jwt
 //                                      client with its own (generated) jwks, then a
 //                                      client_credentials token with PrivateKeyJwt
+//   node rp.mjs jar SETTINGS_JSON      JAR (RFC 9101): a client requiring signed request
+//                                      objects signs in with buildAuthorizationUrlWithJAR
+//                                      (ES256: settings.pkcs8, settings.kid) and PrivateKeyJwt;
+//                                      its plain authorization request is refused
 //   node rp.mjs dpop SETTINGS_JSON     DPoP (RFC 9449): client_credentials (settings.service_id,
 //                                      service_secret), sign-in, refresh and UserInfo with
 //                                      one DPoP key, each request to the provider logged
@@ -184,8 +188,9 @@ async function refusedRefresh(config, refreshToken) {
 
 /** Signs in with `config`'s client: code flow, PKCE, state, nonce, ID token checked; the
  * code exchanged with `options` (a DPoP handle). With `pushed`, the request is pushed first
- * (RFC 9126), with the same `options`. */
-async function signIn(config, options = undefined, pushed = false) {
+ * (RFC 9126), with the same `options`; else it is signed with `jarKey` (a request object,
+ * RFC 9101) if given. */
+async function signIn(config, options = undefined, pushed = false, jarKey = undefined) {
   const codeVerifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -199,6 +204,8 @@ async function signIn(config, options = undefined, pushed = false) {
   };
   const authorizationUrl = pushed
     ? await client.buildAuthorizationUrlWithPAR(config, parameters, options)
+    : jarKey
+    ? await client.buildAuthorizationUrlWithJAR(config, parameters, jarKey)
     : client.buildAuthorizationUrl(config, parameters);
 
   const browser = new Browser();
@@ -352,6 +359,17 @@ async function register() {
   };
 }
 
+/** The client's ES256 signing key: `settings.pkcs8`, base64 PKCS#8. */
+function es256Key() {
+  return crypto.subtle.importKey(
+    'pkcs8',
+    Buffer.from(settings.pkcs8, 'base64'),
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['sign'],
+  );
+}
+
 /**
  * JWT client authentication (RFC 7523): openid-client makes every assertion (a fresh `jti`
  * each time). `settings.pkcs8` selects PrivateKeyJwt, else ClientSecretJwt with
@@ -360,14 +378,7 @@ async function register() {
 async function jwtAuth() {
   let auth;
   if (settings.pkcs8) {
-    const key = await crypto.subtle.importKey(
-      'pkcs8',
-      Buffer.from(settings.pkcs8, 'base64'),
-      { name: 'ECDSA', namedCurve: 'P-256' },
-      false,
-      ['sign'],
-    );
-    auth = client.PrivateKeyJwt({ key, kid: settings.kid });
+    auth = client.PrivateKeyJwt({ key: await es256Key(), kid: settings.kid });
   } else {
     auth = client.ClientSecretJwt(settings.client_secret);
   }
@@ -420,6 +431,43 @@ async function registerKey() {
   return {
     client_id: registered.client_id,
     token_endpoint_auth_method: registered.token_endpoint_auth_method,
+    token_type: tokens.token_type,
+  };
+}
+
+/**
+ * JAR (RFC 9101): the client must send signed request objects (`require_signed_request_object`).
+ * A plain authorization request is redirected back with `invalid_request`; one made by
+ * buildAuthorizationUrlWithJAR (only `client_id` and `request` in the URL) signs in, and the
+ * code is exchanged with PrivateKeyJwt.
+ */
+async function jar() {
+  const key = await es256Key();
+  const config = await client.discovery(
+    new URL(settings.issuer),
+    settings.client_id,
+    undefined,
+    client.PrivateKeyJwt({ key, kid: settings.kid }),
+    { execute: [client.allowInsecureRequests] },
+  );
+  const metadata = config.serverMetadata();
+  const plainUrl = client.buildAuthorizationUrl(config, {
+    redirect_uri: settings.redirect_uri,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+    state: 'plain',
+  });
+  const refused = expectRedirect(await new Browser().get(plainUrl), 'a plain request');
+  const { tokens, claims } = await signIn(config, undefined, false, { key, kid: settings.kid });
+  return {
+    request_parameter_supported: metadata.request_parameter_supported,
+    plain: {
+      error: refused.searchParams.get('error'),
+      error_description: refused.searchParams.get('error_description'),
+      state: refused.searchParams.get('state'),
+    },
+    sub: claims.sub,
     token_type: tokens.token_type,
   };
 }
@@ -502,7 +550,7 @@ async function par() {
 }
 
 try {
-  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, dpop, par };
+  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, jar, dpop, par };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);

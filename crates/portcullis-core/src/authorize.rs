@@ -131,40 +131,10 @@ pub(crate) fn validate_request(
     policy: &Policy,
     channel: Channel,
 ) -> Result<AuthorizationRequest, AuthorizeRejection> {
-    if params.is_repeated("client_id") {
-        return Err(page("client_id was sent more than once"));
-    }
-    let Some(client_id) = params.get("client_id") else {
-        return Err(page("client_id is missing"));
-    };
-    let client = match client {
-        Some(c) if c.id == client_id => c,
-        _ => return Err(page("unknown client")),
-    };
-    if params.is_repeated("redirect_uri") {
-        return Err(page("redirect_uri was sent more than once"));
-    }
-    // OpenID Connect Core §3.1.2.1: redirect_uri is required in OpenID requests.
-    let openid = params
-        .get("scope")
-        .is_some_and(|s| s.split(' ').any(|t| t == "openid"));
-    let (redirect_uri, redirect_uri_sent) = match params.get("redirect_uri") {
-        Some(requested) => match client.find_redirect_uri(requested) {
-            Some(_) => (requested.to_owned(), true),
-            None => return Err(page("redirect_uri is not registered for this client")),
-        },
-        // RFC 6749 §3.1.2.3: may be omitted only when exactly one URI is registered.
-        None => match client.redirect_uris.as_slice() {
-            [only] if !openid => (only.as_str().to_owned(), false),
-            _ => return Err(page("redirect_uri is required")),
-        },
-    };
+    let (client, redirect_uri, redirect_uri_sent) = trusted_redirect_uri(params, client)?;
 
-    // From here on the redirect URI is trusted. `state` is echoed even on errors, but a
-    // repeated `state` is itself the error and is not echoed.
-    let state = (!params.is_repeated("state"))
-        .then(|| params.get("state").map(str::to_owned))
-        .flatten();
+    // From here on the redirect URI is trusted.
+    let state = echoed_state(params);
     let fail = |code: AuthorizeErrorCode, description: String| {
         AuthorizeRejection::Redirect(error_redirect(
             &redirect_uri,
@@ -306,6 +276,69 @@ pub(crate) fn validate_request(
         resources,
         dpop_jkt,
     }))
+}
+
+/// The client and redirect URI of a request, once both are trusted (RFC 6749 §4.1.2.1):
+/// until then every error is a page. Also says whether `redirect_uri` was sent.
+fn trusted_redirect_uri<'c>(
+    params: &Params,
+    client: Option<&'c Client>,
+) -> Result<(&'c Client, String, bool), AuthorizeRejection> {
+    if params.is_repeated("client_id") {
+        return Err(page("client_id was sent more than once"));
+    }
+    let Some(client_id) = params.get("client_id") else {
+        return Err(page("client_id is missing"));
+    };
+    let client = match client {
+        Some(c) if c.id == client_id => c,
+        _ => return Err(page("unknown client")),
+    };
+    if params.is_repeated("redirect_uri") {
+        return Err(page("redirect_uri was sent more than once"));
+    }
+    // OpenID Connect Core §3.1.2.1: redirect_uri is required in OpenID requests.
+    let openid = params
+        .get("scope")
+        .is_some_and(|s| s.split(' ').any(|t| t == "openid"));
+    match params.get("redirect_uri") {
+        Some(requested) => match client.find_redirect_uri(requested) {
+            Some(_) => Ok((client, requested.to_owned(), true)),
+            None => Err(page("redirect_uri is not registered for this client")),
+        },
+        // RFC 6749 §3.1.2.3: may be omitted only when exactly one URI is registered.
+        None => match client.redirect_uris.as_slice() {
+            [only] if !openid => Ok((client, only.as_str().to_owned(), false)),
+            _ => Err(page("redirect_uri is required")),
+        },
+    }
+}
+
+/// `state`, echoed even on errors; a repeated `state` is itself the error and is not echoed.
+fn echoed_state(params: &Params) -> Option<String> {
+    (!params.is_repeated("state"))
+        .then(|| params.get("state").map(str::to_owned))
+        .flatten()
+}
+
+/// Refuses the authorization request `params` of `client` with `error`: redirected when its
+/// client and redirect URI are trusted, else on an error page. For errors found outside
+/// [`validate_authorization_request`], e.g. in a verified request object (RFC 9101 §6.1).
+pub fn reject_authorization_request(
+    params: &Params,
+    client: Option<&Client>,
+    issuer: &Issuer,
+    error: AuthError,
+) -> AuthorizeRejection {
+    match trusted_redirect_uri(params, client) {
+        Ok((_, redirect_uri, _)) => AuthorizeRejection::Redirect(error_redirect(
+            &redirect_uri,
+            error,
+            echoed_state(params).as_deref(),
+            issuer,
+        )),
+        Err(_) => AuthorizeRejection::ErrorPage(error),
+    }
 }
 
 /// `dpop_jkt` (RFC 9449 §10): the SHA-256 JWK thumbprint the code is to be bound to, 43
@@ -517,6 +550,7 @@ mod tests {
             oidc: Default::default(),
             first_party: false,
             dangerous_skip_consent_for_unverifiable_redirects: false,
+            request_objects: Default::default(),
             registration: None,
             tokens: Default::default(),
             requests: Default::default(),

@@ -11,6 +11,7 @@ use crate::client_secret_rotation::PreviousSecret;
 use crate::jose::{Algorithm, JwkSet};
 use crate::redirect_uri::RedirectUri;
 use crate::registration::ClientRegistration;
+use crate::request_object::ClientRequestObjects;
 use crate::resources::TokenFormat;
 use crate::scope::ScopeSet;
 use crate::sealed_secret::SealedClientSecret;
@@ -296,6 +297,9 @@ pub struct Client {
     /// app some other way.
     #[serde(default)]
     pub dangerous_skip_consent_for_unverifiable_redirects: bool,
+    /// Request objects (RFC 9101): whether they are required, and how signed.
+    #[serde(default)]
+    pub request_objects: ClientRequestObjects,
     /// What a dynamically registered client registered (RFC 7591, RFC 7592); `None` for a
     /// client the host registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -480,6 +484,7 @@ impl Client {
             tokens: ClientTokens::default(),
             requests: ClientRequests::default(),
             dangerous_skip_consent_for_unverifiable_redirects: false,
+            request_objects: ClientRequestObjects::default(),
             registration: None,
         }
     }
@@ -547,6 +552,12 @@ impl Client {
     /// Sets [`Client::dangerous_skip_consent_for_unverifiable_redirects`]: read its warning.
     pub fn with_dangerous_skip_consent_for_unverifiable_redirects(mut self, skip: bool) -> Self {
         self.dangerous_skip_consent_for_unverifiable_redirects = skip;
+        self
+    }
+
+    /// Sets [`Client::request_objects`].
+    pub fn with_request_objects(mut self, request_objects: ClientRequestObjects) -> Self {
+        self.request_objects = request_objects;
         self
     }
 
@@ -711,6 +722,7 @@ mod tests {
             dangerous_skip_consent_for_unverifiable_redirects: false,
             tokens: ClientTokens::default(),
             requests: ClientRequests::default(),
+            request_objects: Default::default(),
             registration: None,
         }
     }

@@ -307,6 +307,26 @@ mod tests {
         assert!(c.tokens.tls_client_certificate_bound_access_tokens);
     }
 
+    /// RFC 9101 §10.5, OpenID Connect Dynamic Client Registration §2: a document may
+    /// require signed request objects and name their algorithm, like a registration.
+    #[test]
+    fn a_document_may_require_signed_request_objects() {
+        let c =
+            client_from_metadata_document(ID, &serde_json::to_vec(&document()).unwrap(), &rules())
+                .unwrap();
+        assert_eq!(c.request_objects, Default::default());
+        let mut doc = document();
+        doc["require_signed_request_object"] = json!(true);
+        doc["request_object_signing_alg"] = json!("PS256");
+        let body = serde_json::to_vec(&doc).unwrap();
+        let c = client_from_metadata_document(ID, &body, &rules()).unwrap();
+        assert!(c.request_objects.require_signed);
+        assert_eq!(c.request_objects.signing_alg, Some(Algorithm::PS256));
+        assert!(!c.request_objects.dangerous_allow_unsigned);
+        doc["request_object_signing_alg"] = json!("none");
+        assert!(refusal(doc).contains("request_object_signing_alg is not supported"));
+    }
+
     #[test]
     fn a_document_describes_a_private_key_jwt_client_if_the_rules_allow() {
         let mut d = document();

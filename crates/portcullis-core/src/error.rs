@@ -38,6 +38,9 @@ pub enum AuthorizeErrorCode {
     /// The `request_uri` names no live pushed request of this client: unknown, expired,
     /// already used or another client's (RFC 9101 §6.2, RFC 9126 §4).
     InvalidRequestUri,
+    /// The request object is invalid: its signature, a claim, or a parameter (RFC 9101
+    /// §6.1).
+    InvalidRequestObject,
 }
 
 impl AuthorizeErrorCode {
@@ -59,6 +62,7 @@ impl AuthorizeErrorCode {
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidTarget => "invalid_target",
             Self::InvalidRequestUri => "invalid_request_uri",
+            Self::InvalidRequestObject => "invalid_request_object",
         }
     }
 }

@@ -197,6 +197,7 @@ mod tests {
             oidc: Default::default(),
             first_party: false,
             dangerous_skip_consent_for_unverifiable_redirects: false,
+            request_objects: Default::default(),
             registration: None,
             tokens: Default::default(),
             requests: Default::default(),

@@ -36,6 +36,7 @@ mod records;
 mod redirect_uri;
 mod refresh_grace;
 mod registration;
+mod request_object;
 mod resources;
 mod response_type;
 mod revocation;
@@ -49,8 +50,8 @@ mod token;
 mod token_binding;
 
 pub use authorize::{
-    validate_authorization_request, AuthorizationRequest, AuthorizeRejection, CodeApproval,
-    ErrorRedirect, IssuedCode, AUTHORIZE_PARAMETER_LIMITS,
+    reject_authorization_request, validate_authorization_request, AuthorizationRequest,
+    AuthorizeRejection, CodeApproval, ErrorRedirect, IssuedCode, AUTHORIZE_PARAMETER_LIMITS,
 };
 pub use bearer::{
     access_token_credentials, bearer_credentials, AccessTokenCredentials, BearerCredentials,
@@ -129,6 +130,11 @@ pub use registration::{
     client_kind, limits as registration_limits, needs_secret, ApplicationType, AssertionAlgorithm,
     ClientMetadata, ClientRegistration, KeptSecret, RegistrationError, RegistrationErrorCode,
     RegistrationRequest, RegistrationRules,
+};
+pub use request_object::{
+    is_unsigned_request_object, request_object_refusal, unsigned_request_object,
+    verify_request_object, AcceptedRequestObject, ClientRequestObjects, RequestObjectPolicy,
+    VerifiedRequestObject,
 };
 pub use resources::{
     format_for_audience, narrow_resources, requested_resources, scopes_for_audience, Resource,

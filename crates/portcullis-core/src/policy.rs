@@ -8,6 +8,7 @@ use crate::dpop::DpopPolicy;
 use crate::jose::Algorithm;
 use crate::pkce::CodeChallengeMethod;
 use crate::pushed_request::PushedRequestPolicy;
+use crate::request_object::RequestObjectPolicy;
 use crate::resources::Resource;
 
 /// How long each artefact lives.
@@ -71,6 +72,8 @@ pub struct Policy {
     /// Pushed authorization requests (RFC 9126): whether every request must be pushed,
     /// and how long a pushed one lives.
     pub pushed_authorization_requests: PushedRequestPolicy,
+    /// The rules of request objects (RFC 9101).
+    pub request_objects: RequestObjectPolicy,
 }
 
 impl Policy {

@@ -24,6 +24,7 @@ use crate::client_secret::ClientSecretHash;
 use crate::error::OAuthError;
 use crate::jose::{Algorithm, Jwk, JwkSet, MacAlgorithm, PRIVATE_JWK_MEMBERS};
 use crate::redirect_uri::RedirectUri;
+use crate::request_object::ClientRequestObjects;
 use crate::response_type::ResponseType;
 use crate::scope::ScopeSet;
 use crate::sealed_secret::SealedClientSecret;
@@ -255,6 +256,14 @@ pub struct ClientMetadata {
     /// must be pushed first.
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// `require_signed_request_object` (RFC 9101 §10.5): every authorization request comes
+    /// as a signed request object.
+    #[serde(default)]
+    pub require_signed_request_object: bool,
+    /// `request_object_signing_alg` (OpenID Connect Dynamic Client Registration 1.0 §2):
+    /// the one algorithm of the client's request objects (never `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<Algorithm>,
 }
 
 /// `token_endpoint_auth_method` by its wire name.
@@ -386,6 +395,8 @@ struct Wire {
     dpop_bound_access_tokens: Option<bool>,
     tls_client_certificate_bound_access_tokens: Option<bool>,
     require_pushed_authorization_requests: Option<bool>,
+    require_signed_request_object: Option<bool>,
+    request_object_signing_alg: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
@@ -663,6 +674,13 @@ impl ClientMetadata {
                     metadata_error("id_token_signed_response_alg is not supported")
                 })?),
             };
+        let request_object_signing_alg = match w.request_object_signing_alg {
+            None => None,
+            Some(alg) => Some(
+                Algorithm::parse(&alg)
+                    .ok_or_else(|| metadata_error("request_object_signing_alg is not supported"))?,
+            ),
+        };
         Ok(Self {
             redirect_uris: redirect_uris("redirect_uris", w.redirect_uris, application_type)?,
             token_endpoint_auth_method,
@@ -707,6 +725,8 @@ impl ClientMetadata {
             require_pushed_authorization_requests: w
                 .require_pushed_authorization_requests
                 .unwrap_or(false),
+            require_signed_request_object: w.require_signed_request_object.unwrap_or(false),
+            request_object_signing_alg,
         })
     }
 
@@ -929,6 +949,11 @@ impl ClientMetadata {
             })
             .with_requests(ClientRequests {
                 require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            })
+            .with_request_objects(ClientRequestObjects {
+                require_signed: self.require_signed_request_object,
+                signing_alg: self.request_object_signing_alg,
+                ..ClientRequestObjects::default()
             });
         client
             .validate()

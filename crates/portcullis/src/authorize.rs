@@ -200,6 +200,7 @@ impl Provider {
             },
             _ => None,
         };
+        // A pushed request resolved its request object when it was pushed (RFC 9126 §3).
         let validated = match &pushed {
             Some(p) => validate_pushed_authorization_request(
                 p,
@@ -207,12 +208,17 @@ impl Provider {
                 &inner.issuer,
                 &inner.policy,
             ),
-            None => validate_authorization_request(
-                params,
-                client.as_deref(),
-                &inner.issuer,
-                &inner.policy,
-            ),
+            None => self
+                .resolve_request_object(params, client.as_deref(), now)
+                .await
+                .and_then(|params| {
+                    validate_authorization_request(
+                        &params,
+                        client.as_deref(),
+                        &inner.issuer,
+                        &inner.policy,
+                    )
+                }),
         };
         let request = match validated {
             Ok(r) => r,

@@ -4,8 +4,8 @@
 //! the replay cache until the assertion's `exp`.
 
 use portcullis_core::{
-    AcceptedAssertion, Client, ClientAssertion, ClientKind, JoseError, OAuthError, TokenErrorCode,
-    UnixTime, VerifiedAssertion,
+    AcceptedAssertion, Client, ClientAssertion, ClientKind, OAuthError, TokenErrorCode, UnixTime,
+    VerifiedAssertion,
 };
 use portcullis_store::{ReplayNamespace, ReplayOutcome};
 
@@ -32,19 +32,14 @@ impl Provider {
         let accepted = match &client.kind {
             ClientKind::PrivateKeyJwt { keys } => {
                 let algs = policy.private_key_jwt_algs_for(client);
-                let mut unknown_kid = false;
-                loop {
-                    let Some(keys) = self
-                        .client_verifying_keys(client, keys, now, unknown_kid)
-                        .await
-                    else {
-                        return Ok(false);
-                    };
-                    match assertion.verify_signature(&keys, &algs) {
-                        Ok(verified) => break self.decide(client, verified, path, now)?,
-                        Err(JoseError::NoMatchingKey) if !unknown_kid => unknown_kid = true,
-                        Err(_) => return Ok(false),
-                    }
+                let verified = self
+                    .verify_with_client_keys(client, keys, now, |k| {
+                        assertion.verify_signature(k, &algs)
+                    })
+                    .await;
+                match verified {
+                    Ok(verified) => self.decide(client, verified, path, now)?,
+                    Err(_) => return Ok(false),
                 }
             }
             ClientKind::SecretJwt { secret } => {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use portcullis_core::{Client, ClientKeys, JwkSet, UnixTime, VerifyingKey};
+use portcullis_core::{Client, ClientKeys, JoseError, JwkSet, UnixTime, VerifyingKey};
 
 use crate::provider::Provider;
 
@@ -180,6 +180,30 @@ impl Provider {
             fetched_at: now,
         };
         Some(cache.put(&client.id, entry))
+    }
+
+    /// Runs `verify` (a JWS check) with `client`'s keys (`source`), and once more with
+    /// fresh ones when it names a `kid` they lack ([`JoseError::NoMatchingKey`]).
+    pub(crate) async fn verify_with_client_keys<T>(
+        &self,
+        client: &Client,
+        source: &ClientKeys,
+        now: UnixTime,
+        verify: impl Fn(&[VerifyingKey]) -> Result<T, JoseError>,
+    ) -> Result<T, JoseError> {
+        let mut unknown_kid = false;
+        loop {
+            let Some(keys) = self
+                .client_verifying_keys(client, source, now, unknown_kid)
+                .await
+            else {
+                return Err(JoseError::NoMatchingKey);
+            };
+            match verify(&keys) {
+                Err(JoseError::NoMatchingKey) if !unknown_kid => unknown_kid = true,
+                outcome => return outcome,
+            }
+        }
     }
 
     async fn fetch_jwks(&self, uri: &str) -> Result<JwkSet, FetchError> {

@@ -88,6 +88,10 @@ struct Metadata<'a> {
     claim_types_supported: &'static [&'static str],
     claims_parameter_supported: bool,
     request_parameter_supported: bool,
+    /// RFC 9101 §10.1 (OpenID Connect Discovery 1.0 §3).
+    request_object_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 9101 §10.5: every client must send signed request objects.
+    require_signed_request_object: bool,
     request_uri_parameter_supported: bool,
     require_request_uri_registration: bool,
     authorization_response_iss_parameter_supported: bool,
@@ -187,7 +191,12 @@ impl Provider {
             claims_supported: STANDARD_CLAIMS.iter().map(|c| c.name).collect(),
             claim_types_supported: &["normal"],
             claims_parameter_supported: true,
-            request_parameter_supported: false,
+            request_parameter_supported: true,
+            request_object_signing_alg_values_supported: names(
+                &inner.policy.request_objects.algs,
+                Algorithm::as_str,
+            ),
+            require_signed_request_object: inner.policy.request_objects.require_signed,
             request_uri_parameter_supported: false,
             require_request_uri_registration: false,
             authorization_response_iss_parameter_supported: true,

@@ -52,6 +52,7 @@ mod provider;
 mod pushed_requests;
 mod refresh_grace;
 mod registration;
+mod request_objects;
 mod responses;
 mod revoke;
 mod server_limits;

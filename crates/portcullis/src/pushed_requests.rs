@@ -6,7 +6,8 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use portcullis_core::{
     push_authorization_request, pushed_request_hash, resolve_pushed_request, AuthorizeErrorCode,
-    OAuthError, Params, PushContext, PushRejection, PushedParams, TokenErrorCode, UnixTime,
+    AuthorizeRejection, OAuthError, Params, PushContext, PushRejection, PushedParams,
+    TokenErrorCode, UnixTime,
 };
 use serde::Serialize;
 
@@ -60,7 +61,28 @@ impl Provider {
         } = self
             .authenticate_client_request(req, crate::paths::PAR)
             .await?;
-        let params = refuse_request_object(params)?;
+        // RFC 9126 §3: a request object is verified at push time; only its parameters count.
+        if params.contains("request") && params.get("client_id").is_none() {
+            return Err(PushError::Request(
+                OAuthError::new(
+                    AuthorizeErrorCode::InvalidRequest,
+                    "client_id is required with a request object (RFC 9101 §5)",
+                )
+                .into(),
+            ));
+        }
+        let params = self
+            .resolve_request_object(&params, Some(&client), now)
+            .await
+            .map_err(|rejection| {
+                PushError::Request(
+                    match rejection {
+                        AuthorizeRejection::ErrorPage(e) => e,
+                        AuthorizeRejection::Redirect(r) => r.error,
+                    }
+                    .into(),
+                )
+            })?;
         let proof = self
             .dpop_proof::<TokenErrorCode>(
                 req,
@@ -138,20 +160,4 @@ fn body_of((request_uri, expires_in): &(String, u64)) -> Pushed<'_> {
         request_uri,
         expires_in: *expires_in,
     }
-}
-
-/// Request objects (`request`, RFC 9101) are not supported at the PAR endpoint either:
-/// `request_not_supported`. The one place a request object will be resolved into its
-/// parameters.
-fn refuse_request_object(params: Params) -> Result<Params, PushError> {
-    if params.contains("request") {
-        return Err(PushError::Request(
-            OAuthError::new(
-                AuthorizeErrorCode::RequestNotSupported,
-                "request objects are not supported",
-            )
-            .into(),
-        ));
-    }
-    Ok(params)
 }

@@ -332,7 +332,6 @@ async fn prompt_none_failures_and_request_objects_have_their_codes() {
         assert_eq!(query_param(loc.as_str(), "iss").as_deref(), Some(ISSUER));
     }
     for (extra, code) in [
-        ("&request=eyJ", "request_not_supported"),
         ("&request_uri=urn%3Ax", "request_uri_not_supported"),
         ("&prompt=none+login", "invalid_request"),
         ("&max_age=soon", "invalid_request"),
@@ -347,6 +346,10 @@ async fn prompt_none_failures_and_request_objects_have_their_codes() {
             "{extra}"
         );
     }
+    // A request object that does not verify cannot name where to redirect (RFC 9101 §6.1).
+    let r = h.respond(&openid_query("openid", "&request=eyJ")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(r.body()).contains("invalid_request_object"));
     // OpenID requests must name their redirect_uri (§3.1.2.1).
     let q = openid_query("openid", "").replace(&format!("redirect_uri={}&", enc(WEB_REDIRECT)), "");
     assert_eq!(h.respond(&q).await.status(), StatusCode::BAD_REQUEST);

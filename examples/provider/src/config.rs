@@ -14,9 +14,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use portcullis::core::{
-    check_claim_value, Client, ClientError, ClientKeys, ClientKind, ClientOidc, ClientRequests,
-    ClientSecretHash, ClientTokens, KeyPolicy, Lifetimes, PushedRequestPolicy, RefreshGrace,
-    RefreshPolicy, Resource, SecretMethod, SubjectType, MAX_PUSHED_REQUEST_LIFETIME,
+    check_claim_value, Client, ClientError, ClientKeys, ClientKind, ClientOidc,
+    ClientRequestObjects, ClientRequests, ClientSecretHash, ClientTokens, KeyPolicy, Lifetimes,
+    PushedRequestPolicy, RefreshGrace, RefreshPolicy, Resource, SecretMethod, SubjectType,
+    MAX_PUSHED_REQUEST_LIFETIME,
 };
 use portcullis::tls::ServerTls;
 use portcullis::{ClientIdMetadataDocuments, RegistrationPolicy, ServerLimits};
@@ -547,6 +548,10 @@ impl FileClient {
             })
             .with_requests(ClientRequests {
                 require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            })
+            .with_request_objects(ClientRequestObjects {
+                require_signed: self.require_signed_request_object,
+                ..ClientRequestObjects::default()
             });
         client.validate().map_err(|e| {
             let field = match e {
@@ -700,6 +705,16 @@ claims = { name = "Bob", email = "bob@example.com" }
         let c = Config::parse(&format!("{bound}\n[dpop]\nrequire_nonce = true\n{key}")).unwrap();
         let tokens = &c.clients[1].tokens;
         assert!(tokens.dpop_bound_access_tokens && tokens.require_dpop_nonce);
+        assert!(!c.clients[1].request_objects.require_signed);
+        let jar = GOOD.replace(
+            "id = \"cli\"",
+            "id = \"cli\"\nrequire_signed_request_object = true",
+        );
+        assert!(
+            Config::parse(&jar).unwrap().clients[1]
+                .request_objects
+                .require_signed
+        );
         assert!(tokens.tls_client_certificate_bound_access_tokens);
         assert!(c.dpop_require_nonce);
         assert_eq!(c.secrets.dpop_nonce_key.map(|k| k.0), Some([1; 32]));

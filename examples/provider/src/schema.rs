@@ -280,6 +280,9 @@ pub(crate) struct FileClient {
     /// Access tokens without a `resource`: `opaque` (the default) or `jwt` (RFC 9068).
     #[serde(default)]
     pub(crate) access_token_format: TokenFormat,
+    /// Every authorization request comes as a signed request object (RFC 9101 §10.5).
+    #[serde(default)]
+    pub(crate) require_signed_request_object: bool,
 }
 
 /// A client's `[clients.refresh]` table: its refresh-token policy (RFC 9700 §4.14.2).
