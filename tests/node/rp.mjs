@@ -123,7 +123,7 @@ async function page(url, response) {
 }
 
 function expectPage(result, action, what) {
-  check(result.status === 200, `${what}: status ${result.status}: ${result.body}`);
+  check(result.status === 200, `${what}: status ${result.status} ${result.location ?? ""}: ${result.body}`);
   check(result.form?.action.pathname.endsWith(action), `${what}: expected a form posting to ${action}: ${result.body}`);
   return result.form;
 }
@@ -197,6 +197,10 @@ async function signIn(config, options = undefined, extra = {}) {
     nonce,
     ...extra,
   });
+  // useJwtResponseMode always asks for `jwt`: another mode is set over it.
+  if (extra.response_mode) {
+    authorizationUrl.searchParams.set('response_mode', extra.response_mode);
+  }
 
   const browser = new Browser();
   const login = expectPage(await browser.get(authorizationUrl), '/login', 'authorization');
