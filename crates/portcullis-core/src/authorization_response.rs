@@ -142,6 +142,21 @@ mod tests {
         )
     }
 
+    /// The engine posts a form to `redirect_uri` with `params`: both as built.
+    #[test]
+    fn the_form_post_reads_the_redirect_uri_and_parameters() {
+        let r = response(ResponseTransport::FormPost, None);
+        assert_eq!(r.redirect_uri(), "https://app.example/cb?x=1");
+        assert_eq!(
+            r.params(),
+            [
+                ("code", "c 1".to_owned()),
+                ("state", "s&t".to_owned()),
+                ("iss", "https://as.example".to_owned())
+            ]
+        );
+    }
+
     #[test]
     fn query_keeps_the_redirect_uris_own_query() {
         let r = response(ResponseTransport::Query, None);

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use common::*;
 use http::{Method, Response, StatusCode};
-use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
+use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm as Jwa, DecodingKey, Validation};
 use portcullis::core::{Algorithm, Client};
 use serde_json::{json, Value};
 
@@ -83,7 +83,9 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
 
 /// The claims of a response JWT, verified with `jsonwebtoken` against the provider's JWKS:
 /// signature, `iss`, `aud` (the client) and `exp` (10 minutes from now, JARM §2.1).
-async fn verified(h: &Harness, jwt: &str, client: &str, alg: jsonwebtoken::Algorithm) -> Value {
+async fn verified(h: &Harness, params: &BTreeMap<String, String>, client: &str, alg: Jwa) -> Value {
+    assert_eq!(params.keys().collect::<Vec<_>>(), ["response"]);
+    let jwt = &params["response"];
     let header = decode_header(jwt).unwrap();
     assert_eq!(header.alg, alg);
     let jwks: JwkSet = serde_json::from_slice(h.provider.jwks().await.body()).unwrap();
@@ -124,14 +126,7 @@ async fn each_mode_delivers_codes_and_errors_its_way() {
         let (how, params) = received(&r);
         assert_eq!(how, arrives, "{mode}");
         let params = if jwt {
-            assert_eq!(params.keys().collect::<Vec<_>>(), ["response"], "{mode}");
-            let claims = verified(
-                &h,
-                &params["response"],
-                "native",
-                jsonwebtoken::Algorithm::RS256,
-            )
-            .await;
+            let claims = verified(&h, &params, "native", Jwa::RS256).await;
             assert_eq!(claims.as_object().unwrap().len(), 5, "{claims}");
             let s = |k: &str| claims[k].as_str().unwrap().to_owned();
             BTreeMap::from([
@@ -161,13 +156,7 @@ async fn each_mode_delivers_codes_and_errors_its_way() {
         let (how, params) = received(&r);
         assert_eq!(how, arrives, "{mode}");
         let (error, state) = if jwt {
-            let claims = verified(
-                &h,
-                &params["response"],
-                "native",
-                jsonwebtoken::Algorithm::RS256,
-            )
-            .await;
+            let claims = verified(&h, &params, "native", Jwa::RS256).await;
             assert_eq!(claims["iss"], ISSUER);
             assert!(claims["error_description"].is_string());
             (s(&claims, "error"), s(&claims, "state"))
@@ -192,13 +181,7 @@ async fn errors_follow_the_requested_mode_and_unsupported_modes_the_default() {
         .await;
     let (how, params) = received(&r);
     assert_eq!(how, Arrived::Fragment);
-    let claims = verified(
-        &h,
-        &params["response"],
-        "native",
-        jsonwebtoken::Algorithm::RS256,
-    )
-    .await;
+    let claims = verified(&h, &params, "native", Jwa::RS256).await;
     assert_eq!(claims["error"], "invalid_scope");
     assert_eq!(claims["state"], STATE);
 
@@ -271,13 +254,7 @@ async fn a_client_with_a_signing_algorithm_gets_jwts_by_default() {
     let r = h.provider.approve(pending, approval("alice", "read")).await;
     let (how, params) = received(&r);
     assert_eq!(how, Arrived::Query);
-    let claims = verified(
-        &h,
-        &params["response"],
-        "jarm",
-        jsonwebtoken::Algorithm::ES256,
-    )
-    .await;
+    let claims = verified(&h, &params, "jarm", Jwa::ES256).await;
     assert_eq!(claims["state"], STATE);
     assert!(claims["code"].is_string());
 
@@ -286,13 +263,7 @@ async fn a_client_with_a_signing_algorithm_gets_jwts_by_default() {
         .await;
     let (how, params) = received(&r);
     assert_eq!(how, Arrived::Query);
-    let claims = verified(
-        &h,
-        &params["response"],
-        "jarm",
-        jsonwebtoken::Algorithm::ES256,
-    )
-    .await;
+    let claims = verified(&h, &params, "jarm", Jwa::ES256).await;
     assert_eq!(claims["error"], "invalid_request");
 
     let r = h
