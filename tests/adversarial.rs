@@ -1402,9 +1402,9 @@ async fn rfc9700_2_1_2_implicit_grant() {
             "unsupported_response_type",
         ),
         ("response_type", "none", "unsupported_response_type"),
-        ("response_mode", "fragment", "invalid_request"),
-        ("response_mode", "form_post", "invalid_request"),
         ("response_mode", "web_message", "invalid_request"),
+        ("response_mode", "query.JWT", "invalid_request"),
+        ("response_mode", "form_post.jwt.jwt", "invalid_request"),
     ];
     for (name, value, error) in cases {
         let page = browser
@@ -1422,7 +1422,15 @@ async fn rfc9700_2_1_2_implicit_grant() {
     );
     assert_eq!(
         metadata["response_modes_supported"],
-        serde_json::json!(["query"])
+        serde_json::json!([
+            "query",
+            "fragment",
+            "form_post",
+            "jwt",
+            "query.jwt",
+            "fragment.jwt",
+            "form_post.jwt"
+        ])
     );
 }
 

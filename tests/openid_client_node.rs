@@ -564,7 +564,46 @@ async fn openid_client_pushes_its_authorization_requests(adapter: Adapter) {
     );
 }
 
+/// openid-client receives a form post (OAuth 2.0 Form Post Response Mode: the provider's
+/// page, its form submitted as the browser would) and JARM responses (`useJwtResponseMode`:
+/// `response_mode=jwt`, and `form_post.jwt`), verifies the signed ones against the JWKS and
+/// signs in with the code inside.
+async fn openid_client_receives_form_post_and_jarm_responses(adapter: Adapter) {
+    let installed = node_dir().join("node_modules/openid-client/package.json");
+    assert!(
+        installed.exists(),
+        "openid-client is not installed: run `npm ci --prefix tests/node`"
+    );
+    let real_now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs();
+    let clock = Arc::new(ManualClock::new(UnixTime::from_secs(real_now)));
+    let server = start_with_clock(adapter, demo_config(&[], ""), clock).await;
+    let settings = json!({
+        "issuer": server.issuer().as_str(),
+        "client_id": DEMO_WEB_CLIENT.id,
+        "client_secret": DEMO_WEB_CLIENT.secret,
+        "redirect_uri": DEMO_WEB_CLIENT.redirect_uri,
+        "username": DEMO_USER.username,
+        "password": DEMO_USER.password,
+    });
+    let out = run_phase("modes", &settings).await;
+    let plain = json!(["code", "iss", "state"]);
+    let signed = json!(["response"]);
+    for (mode, received) in [
+        ("form_post", &plain),
+        ("jwt", &signed),
+        ("form_post.jwt", &signed),
+    ] {
+        let run = &out["runs"][mode];
+        assert_eq!(run["sub"], DEMO_USER.username, "{mode}: {out}");
+        assert_eq!(&run["received"], received, "{mode}: {out}");
+    }
+}
+
 portcullis_e2e::on_each_adapter!(
+    openid_client_receives_form_post_and_jarm_responses,
     openid_client_follows_a_key_rotation,
     openid_client_registers_and_uses_a_client,
     openid_client_authenticates_with_jwt_assertions,

@@ -27,6 +27,9 @@
 //                                      the provider: the front channel refused, then sign-in
 //                                      through buildAuthorizationUrlWithPAR, without and with
 //                                      DPoP (the code bound at the PAR endpoint, RFC 9449 §10.1)
+//   node rp.mjs modes SETTINGS_JSON    sign-ins with response_mode form_post, with JARM
+//                                      (useJwtResponseMode: jwt) and with form_post.jwt,
+//                                      each callback as openid-client receives it
 //
 // SETTINGS_JSON: { issuer, client_id, client_secret, redirect_uri, post_logout_redirect_uri,
 // username, password, state_file, jwks_age }. Phase 1 writes what phase 2 needs (refresh
@@ -128,7 +131,7 @@ async function page(url, response) {
 }
 
 function expectPage(result, action, what) {
-  check(result.status === 200, `${what}: status ${result.status}: ${result.body}`);
+  check(result.status === 200, `${what}: status ${result.status} ${result.location ?? ""}: ${result.body}`);
   check(result.form?.action.pathname.endsWith(action), `${what}: expected a form posting to ${action}: ${result.body}`);
   return result.form;
 }
@@ -189,8 +192,9 @@ async function refusedRefresh(config, refreshToken) {
 /** Signs in with `config`'s client: code flow, PKCE, state, nonce, ID token checked; the
  * code exchanged with `options` (a DPoP handle). With `pushed`, the request is pushed first
  * (RFC 9126), with the same `options`; else it is signed with `jarKey` (a request object,
- * RFC 9101) if given. */
-async function signIn(config, options = undefined, pushed = false, jarKey = undefined) {
+ * RFC 9101) if given. `extra`: more authorization parameters; with a `form_post` response
+ * mode the callback is the POST the provider's page would send. */
+async function signIn(config, options = undefined, pushed = false, jarKey = undefined, extra = {}) {
   const codeVerifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -201,12 +205,17 @@ async function signIn(config, options = undefined, pushed = false, jarKey = unde
     code_challenge_method: 'S256',
     state,
     nonce,
+    ...extra,
   };
   const authorizationUrl = pushed
     ? await client.buildAuthorizationUrlWithPAR(config, parameters, options)
     : jarKey
     ? await client.buildAuthorizationUrlWithJAR(config, parameters, jarKey)
     : client.buildAuthorizationUrl(config, parameters);
+  // useJwtResponseMode always asks for `jwt`: another mode is set over it.
+  if (extra.response_mode) {
+    authorizationUrl.searchParams.set('response_mode', extra.response_mode);
+  }
 
   const browser = new Browser();
   const login = expectPage(await browser.get(authorizationUrl), '/login', 'authorization');
@@ -216,14 +225,26 @@ async function signIn(config, options = undefined, pushed = false, jarKey = unde
     'sign-in',
   );
   const approve = consent.scopes.filter((s) => s !== 'profile');
-  const callback = expectRedirect(
-    await browser.submit(consent, {
-      single: { decision: 'approve' },
-      repeated: approve.map((s) => ['scope', s]),
-    }),
-    'consent',
-  );
-  check(callback.href.startsWith(settings.redirect_uri), `callback ${callback}`);
+  const answer = await browser.submit(consent, {
+    single: { decision: 'approve' },
+    repeated: approve.map((s) => ['scope', s]),
+  });
+  let callback;
+  let received;
+  if (extra.response_mode?.startsWith('form_post')) {
+    const form = expectPage(answer, new URL(settings.redirect_uri).pathname, 'consent (form post)');
+    check(form.action.href === settings.redirect_uri, `form action ${form.action}`);
+    callback = new Request(form.action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form.hidden),
+    });
+    received = Object.keys(form.hidden).sort();
+  } else {
+    callback = expectRedirect(answer, 'consent');
+    check(callback.href.startsWith(settings.redirect_uri), `callback ${callback}`);
+    received = [...callback.searchParams.keys()].sort();
+  }
 
   // Checks state, iss (RFC 9207), the code exchange with PKCE, and the ID token: signature,
   // iss, aud, exp, iat, nonce.
@@ -242,7 +263,7 @@ async function signIn(config, options = undefined, pushed = false, jarKey = unde
   const claims = tokens.claims();
   check(claims.nonce === nonce, 'nonce');
   check(typeof tokens.refresh_token === 'string', 'a refresh token (offline_access)');
-  return { tokens, claims, browser, approve };
+  return { tokens, claims, browser, approve, received };
 }
 
 async function phase1() {
@@ -549,8 +570,29 @@ async function par() {
   };
 }
 
+/**
+ * Response modes: a form post (OAuth 2.0 Form Post Response Mode) and signed responses
+ * (JARM) that openid-client verifies (signature against the JWKS, iss, aud, exp) before it
+ * reads the code, state and iss inside. Each run: which parameters reached the callback, and
+ * the signed-in subject.
+ */
+async function modes() {
+  const runs = {};
+  for (const mode of ['form_post', 'jwt', 'form_post.jwt']) {
+    const config = await configure({ jwks: 0 });
+    if (mode.endsWith('jwt')) {
+      client.useJwtResponseMode(config);
+    }
+    // useJwtResponseMode asks for `jwt`; a form post of a JWT is asked for by name.
+    const extra = mode === 'jwt' ? {} : { response_mode: mode };
+    const { claims, received } = await signIn(config, undefined, false, undefined, extra);
+    runs[mode] = { sub: claims.sub, received };
+  }
+  return { runs };
+}
+
 try {
-  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, jar, dpop, par };
+  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, jar, dpop, par, modes };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);

@@ -3,10 +3,7 @@
 
 use std::time::Duration;
 
-use ring::rand::SecureRandom;
-use serde::{Deserialize, Serialize};
-use url::Url;
-
+use crate::authorization_response::AuthorizationResponse;
 use crate::client::{Client, GrantType, PkcePolicy};
 use crate::error::{AuthorizeErrorCode, OAuthError};
 use crate::ids::{FamilyId, GrantId};
@@ -17,10 +14,12 @@ use crate::pkce::{CodeChallenge, CodeChallengeMethod};
 use crate::policy::Policy;
 use crate::records::CodeRecord;
 use crate::resources::requested_resources;
-use crate::response_type::{ResponseMode, ResponseType};
+use crate::response_type::{ResponseDelivery, ResponseMode, ResponseType};
 use crate::scope::{negotiate_scopes, ScopeError, ScopeSet};
 use crate::secret::{RandomError, SecretToken};
 use crate::time::UnixTime;
+use ring::rand::SecureRandom;
+use serde::{Deserialize, Serialize};
 
 type AuthError = OAuthError<AuthorizeErrorCode>;
 
@@ -44,6 +43,8 @@ pub(crate) struct RequestFields {
     resources: Vec<String>,
     #[serde(default)]
     dpop_jkt: Option<String>,
+    #[serde(default)]
+    delivery: ResponseDelivery,
 }
 
 /// Why an authorization request was refused, and how the user agent must be told.
@@ -61,20 +62,19 @@ pub enum AuthorizeRejection {
 pub struct ErrorRedirect {
     /// The error.
     pub error: AuthError,
-    /// The `Location` to redirect to: the redirect URI with `error`, `error_description`,
-    /// `state` and `iss`.
-    pub location: String,
+    /// The response to deliver: `error`, `error_description`, `state` and `iss`.
+    pub response: AuthorizationResponse,
 }
 
 /// A code issued on approval.
 #[derive(Debug)]
 pub struct IssuedCode {
-    /// The code itself (sent only in `location`).
+    /// The code itself (sent only in `response`).
     pub code: SecretToken,
     /// What to store.
     pub record: CodeRecord,
-    /// The `Location` to redirect to: the redirect URI with `code`, `state` and `iss`.
-    pub location: String,
+    /// The response to deliver: `code`, `state` and `iss`.
+    pub response: AuthorizationResponse,
 }
 
 /// The longest value accepted for each authorization request parameter that travels
@@ -103,7 +103,8 @@ fn page(description: &'static str) -> AuthorizeRejection {
 /// `client` is what the store holds for the request's `client_id` (the caller looks it up
 /// with [`Params::get`]). The client and redirect URI are checked first: until both are
 /// trusted every error is an [`AuthorizeRejection::ErrorPage`]; after that errors are
-/// redirected.
+/// redirected, in the requested `response_mode` once it is known to be supported and in the
+/// client's default mode before ([`ResponseDelivery::default_for`]).
 pub fn validate_authorization_request(
     params: &Params,
     client: Option<&Client>,
@@ -135,9 +136,14 @@ pub(crate) fn validate_request(
 
     // From here on the redirect URI is trusted.
     let state = echoed_state(params);
-    let fail = |code: AuthorizeErrorCode, description: String| {
+    let mut delivery = ResponseDelivery::default_for(client);
+    let fail_in = |delivery: ResponseDelivery, code: AuthorizeErrorCode, description: String| {
         AuthorizeRejection::Redirect(error_redirect(
-            &redirect_uri,
+            Target {
+                client_id: &client.id,
+                redirect_uri: &redirect_uri,
+                delivery,
+            },
             OAuthError::new(code, description),
             state.as_deref(),
             issuer,
@@ -148,17 +154,34 @@ pub(crate) fn validate_request(
     let push_required = policy.pushed_authorization_requests.required
         || client.requests.require_pushed_authorization_requests;
     if push_required && channel == Channel::Front {
-        return Err(fail(
+        return Err(fail_in(
+            delivery,
             AuthorizeErrorCode::InvalidRequest,
             "this authorization request must be pushed first (RFC 9126)".into(),
         ));
     }
     if let Some(name) = params.first_repeated() {
-        return Err(fail(
+        return Err(fail_in(
+            delivery,
             AuthorizeErrorCode::InvalidRequest,
             format!("{name} was sent more than once"),
         ));
     }
+    // An unsupported mode is refused in the default one (JARM §2.3, Multiple Response Type
+    // Encoding Practices §2.1); every later error travels in the requested one.
+    if let Some(mode) = params.get("response_mode") {
+        match ResponseMode::parse(mode) {
+            Some(mode) => delivery = ResponseDelivery::for_request(mode, client),
+            None => {
+                return Err(fail_in(
+                    delivery,
+                    AuthorizeErrorCode::InvalidRequest,
+                    "response_mode is not supported".into(),
+                ))
+            }
+        }
+    }
+    let fail = |code: AuthorizeErrorCode, description: String| fail_in(delivery, code, description);
     for (name, limit) in AUTHORIZE_PARAMETER_LIMITS {
         if params.get(name).is_some_and(|v| v.len() > *limit) {
             return Err(fail(
@@ -177,15 +200,6 @@ pub(crate) fn validate_request(
         return Err(fail(
             AuthorizeErrorCode::RequestUriNotSupported,
             "request_uri is not supported".into(),
-        ));
-    }
-    if params
-        .get("response_mode")
-        .is_some_and(|m| ResponseMode::parse(m).is_none())
-    {
-        return Err(fail(
-            AuthorizeErrorCode::InvalidRequest,
-            "only response_mode=query is supported".into(),
         ));
     }
     match params.get("response_type").map(ResponseType::parse) {
@@ -275,6 +289,7 @@ pub(crate) fn validate_request(
         oidc,
         resources,
         dpop_jkt,
+        delivery,
     }))
 }
 
@@ -331,8 +346,19 @@ pub fn reject_authorization_request(
     error: AuthError,
 ) -> AuthorizeRejection {
     match trusted_redirect_uri(params, client) {
-        Ok((_, redirect_uri, _)) => AuthorizeRejection::Redirect(error_redirect(
-            &redirect_uri,
+        Ok((client, redirect_uri, _)) => AuthorizeRejection::Redirect(error_redirect(
+            Target {
+                client_id: &client.id,
+                redirect_uri: &redirect_uri,
+                // In the requested mode when it is supported, else the client's default.
+                delivery: params
+                    .get("response_mode")
+                    .and_then(ResponseMode::parse)
+                    .map_or_else(
+                        || ResponseDelivery::default_for(client),
+                        |mode| ResponseDelivery::for_request(mode, client),
+                    ),
+            },
             error,
             echoed_state(params).as_deref(),
             issuer,
@@ -381,39 +407,30 @@ fn pkce_challenge(
         .ok_or("code_challenge is malformed")
 }
 
-/// Appends `params` to the query of `redirect_uri`, keeping its own query (RFC 6749 §3.1.2).
-fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
-    match Url::parse(redirect_uri) {
-        Ok(mut url) => {
-            {
-                let mut q = url.query_pairs_mut();
-                for (k, v) in params {
-                    q.append_pair(k, v);
-                }
-            }
-            url.into()
-        }
-        // Unreachable for a registered URI, which was parsed at registration.
-        Err(_) => redirect_uri.to_owned(),
-    }
+/// Where a response goes and how.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    client_id: &'a str,
+    redirect_uri: &'a str,
+    delivery: ResponseDelivery,
 }
 
 fn error_redirect(
-    redirect_uri: &str,
+    to: Target<'_>,
     error: AuthError,
     state: Option<&str>,
     issuer: &Issuer,
 ) -> ErrorRedirect {
     let mut params = vec![
-        ("error", error.code.as_str()),
-        ("error_description", error.description.as_ref()),
+        ("error", error.code.as_str().to_owned()),
+        ("error_description", error.description.to_string()),
     ];
     if let Some(s) = state {
-        params.push(("state", s));
+        params.push(("state", s.to_owned()));
     }
-    params.push(("iss", issuer.as_str()));
-    let location = redirect_with(redirect_uri, &params);
-    ErrorRedirect { error, location }
+    params.push(("iss", issuer.as_str().to_owned()));
+    let response = AuthorizationResponse::new(to.client_id, to.redirect_uri, to.delivery, params);
+    ErrorRedirect { error, response }
 }
 
 impl AuthorizationRequest {
@@ -456,7 +473,21 @@ impl AuthorizationRequest {
     /// An error redirect for this request (`access_denied` when the user or host refuses,
     /// `temporarily_unavailable` when the store fails).
     pub fn error_redirect(&self, error: AuthError, issuer: &Issuer) -> ErrorRedirect {
-        error_redirect(&self.0.redirect_uri, error, self.0.state.as_deref(), issuer)
+        error_redirect(self.target(), error, self.0.state.as_deref(), issuer)
+    }
+
+    /// How the response will be delivered (the request's `response_mode`, or the client's
+    /// default).
+    pub fn delivery(&self) -> ResponseDelivery {
+        self.0.delivery
+    }
+
+    fn target(&self) -> Target<'_> {
+        Target {
+            client_id: &self.0.client_id,
+            redirect_uri: &self.0.redirect_uri,
+            delivery: self.0.delivery,
+        }
     }
 
     /// Issues the authorization code for an approved request (RFC 6749 §4.1.2): 256 random
@@ -492,16 +523,18 @@ impl AuthorizationRequest {
             issued_at: now,
             expires_at: now.plus(lifetime),
         };
-        let mut params = vec![("code", code.expose())];
+        let mut params = vec![("code", code.expose().to_owned())];
         if let Some(s) = &self.0.state {
-            params.push(("state", s));
+            params.push(("state", s.clone()));
         }
-        params.push(("iss", issuer.as_str()));
-        let location = redirect_with(&self.0.redirect_uri, &params);
+        params.push(("iss", issuer.as_str().to_owned()));
+        let to = self.target();
+        let response =
+            AuthorizationResponse::new(to.client_id, to.redirect_uri, to.delivery, params);
         Ok(IssuedCode {
             code,
             record,
-            location,
+            response,
         })
     }
 }
@@ -525,8 +558,10 @@ pub struct CodeApproval<'a> {
 mod tests {
     use super::*;
     use crate::client::ClientKind;
+    use crate::jose::Algorithm;
     use crate::redirect_uri::RedirectUri;
     use std::collections::BTreeSet;
+    use url::Url;
 
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
@@ -572,9 +607,10 @@ mod tests {
         r: Result<AuthorizationRequest, AuthorizeRejection>,
     ) -> (AuthorizeErrorCode, Url) {
         match r {
-            Err(AuthorizeRejection::Redirect(e)) => {
-                (e.error.code, Url::parse(&e.location).unwrap())
-            }
+            Err(AuthorizeRejection::Redirect(e)) => (
+                e.error.code,
+                Url::parse(&e.response.plain_location().unwrap()).unwrap(),
+            ),
             other => panic!("expected a redirect, got {other:?}"),
         }
     }
@@ -591,7 +627,7 @@ mod tests {
         let req = validate(&good(""), &c).unwrap();
         assert_eq!(req.client_id(), "app");
         assert!(validate(&good("&response_mode=query"), &c).is_ok());
-        let (code, _) = redirected(validate(&good("&response_mode=fragment"), &c));
+        let (code, _) = redirected(validate(&good("&response_mode=web_message"), &c));
         assert_eq!(code, AuthorizeErrorCode::InvalidRequest);
         assert_eq!(req.scopes().to_string(), "read");
         assert_eq!(req.redirect_uri(), "https://app.example/cb");
@@ -826,8 +862,9 @@ mod tests {
                 &rng,
             )
             .unwrap();
-        let url = Url::parse(&issued.location).unwrap();
-        assert!(issued.location.starts_with("http://127.0.0.1:4567/cb?"));
+        let location = issued.response.plain_location().unwrap();
+        let url = Url::parse(&location).unwrap();
+        assert!(location.starts_with("http://127.0.0.1:4567/cb?"));
         assert_eq!(query(&url, "code").as_deref(), Some(issued.code.expose()));
         assert_eq!(query(&url, "state").as_deref(), Some("s1"));
         assert_eq!(query(&url, "iss").as_deref(), Some("https://as.example"));
@@ -882,5 +919,82 @@ mod tests {
                 Some("dpop_jkt is malformed")
             );
         }
+    }
+
+    fn delivery_of(r: &Result<AuthorizationRequest, AuthorizeRejection>) -> ResponseDelivery {
+        match r {
+            Ok(req) => req.delivery(),
+            Err(AuthorizeRejection::Redirect(e)) => e.response.delivery(),
+            Err(other) => panic!("expected a redirect, got {other:?}"),
+        }
+    }
+
+    /// An unsupported or repeated `response_mode` is `invalid_request` in the client's
+    /// default mode; once the mode is known, errors and the code travel in it.
+    #[test]
+    fn response_mode_decides_how_responses_and_later_errors_travel() {
+        use crate::response_type::ResponseTransport;
+        let mut c = client(&["https://app.example/cb"]);
+        let plain = ResponseDelivery::default();
+        for extra in [
+            "&response_mode=web_message",
+            "&response_mode=query.JWT",
+            "&response_mode=query&response_mode=query",
+        ] {
+            let r = validate(&good(extra), &c);
+            assert_eq!(delivery_of(&r), plain, "{extra}");
+            let (code, url) = redirected(r);
+            assert_eq!(code, AuthorizeErrorCode::InvalidRequest, "{extra}");
+            assert_eq!(query(&url, "state").as_deref(), Some("xyz"));
+            assert_eq!(query(&url, "iss").as_deref(), Some("https://as.example"));
+        }
+        let fragment = validate(&good("&response_mode=fragment&scope=admin"), &c);
+        assert_eq!(
+            delivery_of(&fragment),
+            ResponseDelivery {
+                transport: ResponseTransport::Fragment,
+                jwt_alg: None
+            }
+        );
+        match fragment {
+            Err(AuthorizeRejection::Redirect(e)) => {
+                assert_eq!(e.error.code, AuthorizeErrorCode::InvalidScope);
+                let location = e.response.plain_location().unwrap();
+                assert!(location.starts_with("https://app.example/cb#error=invalid_scope&"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let ok = validate(&good("&response_mode=form_post.jwt"), &c);
+        assert_eq!(
+            delivery_of(&ok),
+            ResponseDelivery {
+                transport: ResponseTransport::FormPost,
+                jwt_alg: Some(Algorithm::RS256)
+            }
+        );
+        // JARM §3: the client's registered algorithm signs, and makes `jwt` its default,
+        // also for an unsupported mode's error.
+        c.oidc.authorization_signed_response_alg = Some(Algorithm::EdDSA);
+        let jarm = ResponseDelivery {
+            transport: ResponseTransport::Query,
+            jwt_alg: Some(Algorithm::EdDSA),
+        };
+        assert_eq!(delivery_of(&validate(&good(""), &c)), jarm);
+        let refused = validate(&good("&response_mode=web_message"), &c);
+        assert_eq!(delivery_of(&refused), jarm);
+        match refused {
+            Err(AuthorizeRejection::Redirect(e)) => {
+                assert_eq!(e.response.param("error"), Some("invalid_request"));
+                assert_eq!(
+                    e.response.param("error_description"),
+                    Some("response_mode is not supported")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            delivery_of(&validate(&good("&response_mode=query"), &c)),
+            plain
+        );
     }
 }

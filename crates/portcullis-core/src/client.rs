@@ -463,6 +463,9 @@ pub struct ClientOidc {
     pub require_auth_time: bool,
     /// `post_logout_redirect_uris` (RP-Initiated Logout 1.0 §3.1).
     pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// `authorization_signed_response_alg` (JARM §3): when set, authorization responses are
+    /// signed JWTs by default, with this algorithm.
+    pub authorization_signed_response_alg: Option<Algorithm>,
 }
 
 impl Client {

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod authorization_response;
 mod authorize;
 mod bearer;
 mod client;
@@ -49,6 +50,7 @@ mod time;
 mod token;
 mod token_binding;
 
+pub use authorization_response::AuthorizationResponse;
 pub use authorize::{
     reject_authorization_request, validate_authorization_request, AuthorizationRequest,
     AuthorizeRejection, CodeApproval, ErrorRedirect, IssuedCode, AUTHORIZE_PARAMETER_LIMITS,
@@ -140,7 +142,9 @@ pub use resources::{
     format_for_audience, narrow_resources, requested_resources, scopes_for_audience, Resource,
     ResourceError, TokenFormat,
 };
-pub use response_type::{ResponseMode, ResponseType};
+pub use response_type::{
+    ResponseDelivery, ResponseMode, ResponseTransport, ResponseType, DEFAULT_JARM_ALG,
+};
 pub use revocation::{RevocationRequest, TokenKind};
 pub use scope::{negotiate_scopes, ScopeError, ScopeSet};
 pub use sealed_secret::{

@@ -24,6 +24,8 @@ pub struct Lifetimes {
     pub interaction: Duration,
     /// ID tokens (OpenID Connect Core §2).
     pub id_token: Duration,
+    /// Signed authorization responses (JARM §2.1: short, 10 minutes recommended).
+    pub authorization_response: Duration,
 }
 
 impl Default for Lifetimes {
@@ -34,6 +36,7 @@ impl Default for Lifetimes {
             refresh_token: Duration::from_secs(30 * 24 * 3600),
             interaction: Duration::from_secs(600),
             id_token: Duration::from_secs(3600),
+            authorization_response: Duration::from_secs(600),
         }
     }
 }

@@ -239,6 +239,10 @@ pub struct ClientMetadata {
     /// `id_token_signed_response_alg`; the provider's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<Algorithm>,
+    /// `authorization_signed_response_alg` (JARM §3): authorization responses are signed
+    /// JWTs by default, with this algorithm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_signed_response_alg: Option<Algorithm>,
     /// `post_logout_redirect_uris` (RP-Initiated Logout 1.0 §3.1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<RedirectUri>,
@@ -390,6 +394,9 @@ struct Wire {
     subject_type: Option<String>,
     sector_identifier_uri: Option<serde_json::Value>,
     id_token_signed_response_alg: Option<String>,
+    authorization_signed_response_alg: Option<String>,
+    authorization_encrypted_response_alg: Option<serde_json::Value>,
+    authorization_encrypted_response_enc: Option<serde_json::Value>,
     post_logout_redirect_uris: Option<Vec<String>>,
     require_auth_time: Option<bool>,
     dpop_bound_access_tokens: Option<bool>,
@@ -681,6 +688,20 @@ impl ClientMetadata {
                     .ok_or_else(|| metadata_error("request_object_signing_alg is not supported"))?,
             ),
         };
+        // JARM §3: this provider signs responses and encrypts none.
+        if w.authorization_encrypted_response_alg.is_some()
+            || w.authorization_encrypted_response_enc.is_some()
+        {
+            return Err(metadata_error(
+                "encrypted authorization responses are not supported",
+            ));
+        }
+        let authorization_signed_response_alg = match w.authorization_signed_response_alg {
+            None => None,
+            Some(alg) => Some(Algorithm::parse(&alg).ok_or_else(|| {
+                metadata_error("authorization_signed_response_alg is not supported")
+            })?),
+        };
         Ok(Self {
             redirect_uris: redirect_uris("redirect_uris", w.redirect_uris, application_type)?,
             token_endpoint_auth_method,
@@ -712,6 +733,7 @@ impl ClientMetadata {
             software_version: text("software_version", w.software_version)?,
             subject_type,
             id_token_signed_response_alg,
+            authorization_signed_response_alg,
             post_logout_redirect_uris: redirect_uris(
                 "post_logout_redirect_uris",
                 w.post_logout_redirect_uris,
@@ -935,6 +957,7 @@ impl ClientMetadata {
             subject_type: self.subject_type()?,
             require_auth_time: self.require_auth_time,
             post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            authorization_signed_response_alg: self.authorization_signed_response_alg,
         };
         let client = Client::new(id, kind)
             .with_redirect_uris(self.redirect_uris.iter().cloned())
@@ -1052,6 +1075,28 @@ mod tests {
         let stored: ClientMetadata =
             serde_json::from_value(serde_json::to_value(m).unwrap()).unwrap();
         assert_eq!(&stored, m);
+    }
+
+    /// JARM §3: `authorization_signed_response_alg` is kept, echoed and carried to the
+    /// client.
+    #[test]
+    fn the_authorization_response_algorithm_is_kept() {
+        let m =
+            parse(json!({"redirect_uris": [WEB], "authorization_signed_response_alg": "PS256"}))
+                .unwrap()
+                .metadata;
+        assert_eq!(m.authorization_signed_response_alg, Some(Algorithm::PS256));
+        let echoed = serde_json::to_value(&m).unwrap();
+        assert_eq!(echoed["authorization_signed_response_alg"], "PS256");
+        let client = m.client_of_kind("c".into(), ClientKind::Public).unwrap();
+        assert_eq!(
+            client.oidc.authorization_signed_response_alg,
+            Some(Algorithm::PS256)
+        );
+        let plain = parse(json!({"redirect_uris": [WEB]})).unwrap().metadata;
+        assert_eq!(plain.authorization_signed_response_alg, None);
+        let echoed = serde_json::to_value(&plain).unwrap();
+        assert!(echoed.get("authorization_signed_response_alg").is_none());
     }
 
     #[test]
@@ -1185,6 +1230,14 @@ mod tests {
         for (member, value) in [
             ("id_token_signed_response_alg", json!("none")),
             ("id_token_signed_response_alg", json!("HS256")),
+            ("authorization_signed_response_alg", json!("none")),
+            ("authorization_signed_response_alg", json!("HS256")),
+            ("authorization_signed_response_alg", json!(256)),
+            (
+                "authorization_encrypted_response_alg",
+                json!("RSA-OAEP-256"),
+            ),
+            ("authorization_encrypted_response_enc", json!("A128GCM")),
             ("scope", json!("openid admin")),
             ("scope", json!("bad\"scope")),
             ("application_type", json!("desktop")),

@@ -94,6 +94,7 @@ impl Fixtures {
                 },
                 require_auth_time: true,
                 post_logout_redirect_uris: vec![uri("https://client.example/bye")],
+                authorization_signed_response_alg: None,
             })
             .with_first_party(true);
         // Away from the defaults, so that a round trip shows they were stored.

@@ -18,12 +18,13 @@ use portcullis_store::StoreError;
 
 use crate::endpoint_error::EndpointError;
 use crate::provider::Provider;
-use crate::responses::{error_page, redirect};
+use crate::responses::error_page;
 
 /// What the authorization endpoint decided.
 #[derive(Debug)]
 pub enum AuthorizeOutcome {
-    /// Send this response as it is: an error page or an error redirect.
+    /// Send this response as it is: an error page, or an error response to the client in
+    /// its response mode (a `303`, or a form post page).
     Respond(Response<Bytes>),
     /// The request is valid: the host must authenticate the user, ask for consent, and then
     /// call [`Provider::approve`] or [`Provider::deny`].
@@ -233,7 +234,7 @@ impl Provider {
                 return AuthorizeOutcome::Respond(error_page(r.error))
             }
             Err(AuthorizeRejection::Redirect(r)) => {
-                return AuthorizeOutcome::Respond(redirect(&r.location))
+                return AuthorizeOutcome::Respond(self.deliver(r.response).await)
             }
         };
         if let Some(hint) = request.oidc().and_then(|o| o.id_token_hint.as_deref()) {
@@ -242,11 +243,14 @@ impl Provider {
                 .await
                 .is_none_or(|h| h.aud != request.client_id())
             {
-                return AuthorizeOutcome::Respond(self.error_before_interaction(
-                    &request,
-                    AuthorizeErrorCode::InvalidRequest,
-                    "id_token_hint is not a valid ID token for this client",
-                ));
+                return AuthorizeOutcome::Respond(
+                    self.error_before_interaction(
+                        &request,
+                        AuthorizeErrorCode::InvalidRequest,
+                        "id_token_hint is not a valid ID token for this client",
+                    )
+                    .await,
+                );
             }
         }
         let expires_at = now.plus(inner.policy.lifetimes.interaction);
@@ -262,17 +266,23 @@ impl Provider {
                 ticket,
                 expires_at,
             }),
-            Err(SealError::TooLarge) => AuthorizeOutcome::Respond(self.error_before_interaction(
-                &request,
-                AuthorizeErrorCode::InvalidRequest,
-                "the authorization request is too large",
-            )),
+            Err(SealError::TooLarge) => AuthorizeOutcome::Respond(
+                self.error_before_interaction(
+                    &request,
+                    AuthorizeErrorCode::InvalidRequest,
+                    "the authorization request is too large",
+                )
+                .await,
+            ),
             // The generator failed (or a failure added later): the server's fault.
-            Err(_) => AuthorizeOutcome::Respond(self.error_before_interaction(
-                &request,
-                AuthorizeErrorCode::ServerError,
-                "the server could not continue",
-            )),
+            Err(_) => AuthorizeOutcome::Respond(
+                self.error_before_interaction(
+                    &request,
+                    AuthorizeErrorCode::ServerError,
+                    "the server could not continue",
+                )
+                .await,
+            ),
         }
     }
 
@@ -306,6 +316,7 @@ impl Provider {
         }
         let (code, description) = reason.error();
         self.error_before_interaction(&pending.request, code, description)
+            .await
     }
 
     /// The user refused (or the host will not let them proceed): redirects with
@@ -320,10 +331,13 @@ impl Provider {
             AuthorizeErrorCode::AccessDenied,
             "the resource owner denied the request",
         )
+        .await
     }
 
-    /// The user authenticated and consented: issues the code and redirects to the client
-    /// (RFC 6749 §4.1.2) with `code`, `state` and `iss` (RFC 9207).
+    /// The user authenticated and consented: issues the code and sends it to the client
+    /// (RFC 6749 §4.1.2) with `state` and `iss` (RFC 9207), in the request's response mode: a
+    /// `303` to the redirect URI (query or fragment), or a form post page; signed first for
+    /// JARM.
     ///
     /// The consent is recorded in the subject's grant to the client; codes and tokens issued
     /// under it die when the grant is revoked. Answers the ticket first (see
@@ -361,11 +375,9 @@ impl Provider {
             ) {
                 Ok(session) => Some(session),
                 Err(description) => {
-                    return self.error_redirect(
-                        request,
-                        AuthorizeErrorCode::LoginRequired,
-                        description,
-                    )
+                    return self
+                        .error_redirect(request, AuthorizeErrorCode::LoginRequired, description)
+                        .await
                 }
             },
             None => None,
@@ -376,7 +388,7 @@ impl Provider {
             .await
         {
             Ok(g) => g,
-            Err(e) => return self.redirect_error(request, e.into()),
+            Err(e) => return self.redirect_error(request, e.into()).await,
         };
         let grant_id = grant.id.clone();
         let code_approval = CodeApproval {
@@ -395,11 +407,13 @@ impl Provider {
         ) {
             Ok(i) => i,
             Err(_) => {
-                return self.error_redirect(
-                    request,
-                    AuthorizeErrorCode::ServerError,
-                    "the server could not continue",
-                )
+                return self
+                    .error_redirect(
+                        request,
+                        AuthorizeErrorCode::ServerError,
+                        "the server could not continue",
+                    )
+                    .await
             }
         };
         // The code first, the grant last: if either write fails the client gets no code, and
@@ -409,9 +423,9 @@ impl Provider {
             Err(e) => Err(e),
         };
         if let Err(e) = stored {
-            return self.redirect_error(request, e.into());
+            return self.redirect_error(request, e.into()).await;
         }
-        redirect(&issued.location)
+        self.deliver(issued.response).await
     }
 
     /// Spends the ticket of `pending` ([`Provider::spend_ticket`]), unless it expired:
@@ -423,11 +437,13 @@ impl Provider {
         now: UnixTime,
     ) -> Result<(), Response<Bytes>> {
         if now >= pending.expires_at {
-            return Err(self.error_redirect(
-                &pending.request,
-                AuthorizeErrorCode::AccessDenied,
-                "the authorization request expired",
-            ));
+            return Err(self
+                .error_redirect(
+                    &pending.request,
+                    AuthorizeErrorCode::AccessDenied,
+                    "the authorization request expired",
+                )
+                .await);
         }
         let replayed = "this authorization request was already answered";
         self.spend_ticket(&pending.ticket, pending.expires_at, now, replayed)
@@ -462,7 +478,7 @@ impl Provider {
     /// An error before the user has seen the client: redirected, unless the client is known
     /// only by its metadata document, whose redirect URIs nobody vouched for — then a page
     /// (RFC 9700 §4.11.2: redirect automatically only to trusted URIs).
-    fn error_before_interaction(
+    async fn error_before_interaction(
         &self,
         request: &AuthorizationRequest,
         code: AuthorizeErrorCode,
@@ -471,27 +487,28 @@ impl Provider {
         if self.is_document_client(request.client_id()) {
             return error_page(OAuthError::new(code, description));
         }
-        self.error_redirect(request, code, description)
+        self.error_redirect(request, code, description).await
     }
 
-    fn error_redirect(
+    async fn error_redirect(
         &self,
         request: &AuthorizationRequest,
         code: AuthorizeErrorCode,
         description: &'static str,
     ) -> Response<Bytes> {
         self.redirect_error(request, OAuthError::new(code, description).into())
+            .await
     }
 
     /// Redirects `error` to the client (RFC 6749 §4.1.2.1): a fault of the server as
     /// `temporarily_unavailable`.
-    fn redirect_error(
+    async fn redirect_error(
         &self,
         request: &AuthorizationRequest,
         error: EndpointError<AuthorizeErrorCode>,
     ) -> Response<Bytes> {
         let r = request.error_redirect(error.into_oauth(), &self.inner.issuer);
-        redirect(&r.location)
+        self.deliver(r.response).await
     }
 }
 

@@ -79,6 +79,8 @@ struct Metadata<'a> {
     scopes_supported: Vec<&'a str>,
     response_types_supported: Vec<&'static str>,
     response_modes_supported: Vec<&'static str>,
+    /// JARM §4: the algorithms authorization responses are signed with.
+    authorization_signing_alg_values_supported: Vec<&'static str>,
     grant_types_supported: Vec<&'static str>,
     subject_types_supported: &'static [&'static str],
     id_token_signing_alg_values_supported: Vec<&'static str>,
@@ -183,6 +185,7 @@ impl Provider {
                 .collect(),
             response_types_supported: names(&ResponseType::ALL, ResponseType::as_str),
             response_modes_supported: names(&ResponseMode::ALL, ResponseMode::as_str),
+            authorization_signing_alg_values_supported: names(&Algorithm::ALL, Algorithm::as_str),
             grant_types_supported: names(&GrantType::ALL, GrantType::as_str),
             subject_types_supported: &SubjectType::NAMES,
             id_token_signing_alg_values_supported: names(&Algorithm::ALL, Algorithm::as_str),

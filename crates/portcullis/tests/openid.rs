@@ -90,7 +90,22 @@ async fn discovery_lists_what_the_core_supports_in_a_stable_order() {
         "private_key_jwt",
     ];
     for (field, expected) in [
-        ("response_modes_supported", &["query"][..]),
+        (
+            "response_modes_supported",
+            &[
+                "query",
+                "fragment",
+                "form_post",
+                "jwt",
+                "query.jwt",
+                "fragment.jwt",
+                "form_post.jwt",
+            ][..],
+        ),
+        (
+            "authorization_signing_alg_values_supported",
+            &["RS256", "PS256", "ES256", "EdDSA"],
+        ),
         (
             "grant_types_supported",
             &["authorization_code", "refresh_token", "client_credentials"],
@@ -336,7 +351,7 @@ async fn prompt_none_failures_and_request_objects_have_their_codes() {
         ("&prompt=none+login", "invalid_request"),
         ("&max_age=soon", "invalid_request"),
         ("&claims=%7B", "invalid_request"),
-        ("&response_mode=fragment", "invalid_request"),
+        ("&response_mode=web_message", "invalid_request"),
         ("&id_token_hint=not.a.jwt", "invalid_request"),
     ] {
         let r = h.respond(&openid_query("openid", extra)).await;

@@ -379,6 +379,7 @@ impl FileConfig {
                 refresh_token: d(l.refresh_token),
                 interaction: d(l.interaction),
                 id_token: d(l.id_token),
+                ..Lifetimes::default()
             },
             keys: self.keys.resolve()?,
             session_lifetime: d(self.session.lifetime),
@@ -534,6 +535,7 @@ impl FileClient {
                 subject_type,
                 require_auth_time: self.require_auth_time,
                 post_logout_redirect_uris: self.post_logout_redirect_uris,
+                authorization_signed_response_alg: self.authorization_signed_response_alg,
             })
             .with_dangerous_skip_consent_for_unverifiable_redirects(
                 self.dangerous_skip_consent_for_unverifiable_redirects,

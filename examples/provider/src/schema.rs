@@ -254,6 +254,8 @@ pub(crate) struct FileClient {
     pub(crate) pkce: PkcePolicy,
     // OpenID Connect registration (OpenID Connect Dynamic Client Registration §2).
     pub(crate) id_token_signed_response_alg: Option<Algorithm>,
+    /// JARM §3: authorization responses signed by default, with this algorithm.
+    pub(crate) authorization_signed_response_alg: Option<Algorithm>,
     #[serde(default)]
     pub(crate) subject_type: FileSubjectType,
     pub(crate) sector_identifier: Option<String>,
