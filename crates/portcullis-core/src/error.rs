@@ -35,6 +35,8 @@ pub enum AuthorizeErrorCode {
     RequestUriNotSupported,
     /// A `resource` is unknown, malformed or not allowed (RFC 8707 §2).
     InvalidTarget,
+    /// `authorization_details` is malformed or asks for what may not be had (RFC 9396 §5).
+    InvalidAuthorizationDetails,
 }
 
 impl AuthorizeErrorCode {
@@ -55,6 +57,7 @@ impl AuthorizeErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidAuthorizationDetails => "invalid_authorization_details",
         }
     }
 }
@@ -86,6 +89,8 @@ pub enum TokenErrorCode {
     InvalidDpopProof,
     /// The DPoP proof must carry the nonce of the `DPoP-Nonce` header (RFC 9449 §8).
     UseDpopNonce,
+    /// `authorization_details` is malformed or exceeds what was granted (RFC 9396 §5, §6).
+    InvalidAuthorizationDetails,
 }
 
 impl TokenErrorCode {
@@ -103,6 +108,7 @@ impl TokenErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
+            Self::InvalidAuthorizationDetails => "invalid_authorization_details",
         }
     }
 
@@ -222,6 +228,11 @@ mod tests {
             (InvalidTarget, "invalid_target", 400),
             (InvalidDpopProof, "invalid_dpop_proof", 400),
             (UseDpopNonce, "use_dpop_nonce", 400),
+            (
+                InvalidAuthorizationDetails,
+                "invalid_authorization_details",
+                400,
+            ),
         ];
         for (code, wire, status) in cases {
             assert_eq!((code.as_str(), code.status()), (wire, status));

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod authorization_details;
 mod authorize;
 mod bearer;
 mod client;
@@ -47,6 +48,10 @@ mod time;
 mod token;
 mod token_binding;
 
+pub use authorization_details::{
+    AuthorizationDetail, AuthorizationDetailsError, AuthorizationDetailsType,
+    AuthorizationDetailsTypes, MAX_AUTHORIZATION_DETAILS, MAX_AUTHORIZATION_DETAILS_LEN,
+};
 pub use authorize::{
     validate_authorization_request, AuthorizationRequest, AuthorizeRejection, CodeApproval,
     ErrorRedirect, IssuedCode, AUTHORIZE_PARAMETER_LIMITS,

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::authorization_details::AuthorizationDetailsTypes;
 use crate::client_assertion::ClientAssertionPolicy;
 use crate::dpop::DpopPolicy;
 use crate::jose::Algorithm;
@@ -67,6 +68,9 @@ pub struct Policy {
     pub client_assertions: ClientAssertionPolicy,
     /// The rules of DPoP proofs (RFC 9449).
     pub dpop: DpopPolicy,
+    /// The authorization details types accepted, with their validators (RFC 9396 §2);
+    /// none by default.
+    pub authorization_details: AuthorizationDetailsTypes,
 }
 
 impl Policy {

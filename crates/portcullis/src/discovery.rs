@@ -99,6 +99,9 @@ struct Metadata<'a> {
     /// RFC 8705 §3.3: client certificates reach the provider, so it binds tokens to them.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 9396 §10: the registered types; absent when none is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authorization_details_types_supported: Vec<&'a str>,
 }
 
 /// The endpoints a client calls with its credentials: those RFC 8705 §5 aliases.
@@ -191,6 +194,11 @@ impl Provider {
                 Algorithm::as_str,
             ),
             tls_client_certificate_bound_access_tokens: self.offers_mutual_tls(),
+            authorization_details_types_supported: inner
+                .policy
+                .authorization_details
+                .names()
+                .collect(),
         };
         cacheable(serde_json::to_vec(&metadata).unwrap_or_default(), 300)
     }
