@@ -165,6 +165,7 @@ pub(crate) async fn build(
     policy.dpop.require_nonce = config.dpop_require_nonce;
     policy.resources = config.resources.clone();
     policy.scope_lifetimes = config.scope_lifetimes.clone();
+    policy.authorization_details = crate::payment::registry(&config.authorization_details_types);
     // Client secrets, passwords and RSA keys share one bounded pool, off the async workers.
     let blocking = BlockingPool::default();
     let users = Users::new(

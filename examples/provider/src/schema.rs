@@ -46,6 +46,9 @@ pub(crate) struct FileConfig {
     /// Seconds each listed scope lives, counted from the user's login (`Policy::scope_lifetimes`).
     #[serde(default)]
     pub(crate) scope_lifetimes: BTreeMap<String, NonZeroU64>,
+    /// The authorization details types accepted (RFC 9396): `payment_initiation`.
+    #[serde(default)]
+    pub(crate) authorization_details_types: BTreeSet<String>,
 }
 
 /// A protected resource (`[[resources]]`, RFC 8707): a token asked for it with `resource`
@@ -255,6 +258,8 @@ pub(crate) struct FileClient {
     /// Access tokens without a `resource`: `opaque` (the default) or `jwt` (RFC 9068).
     #[serde(default)]
     pub(crate) access_token_format: TokenFormat,
+    /// The authorization details types it may ask for (RFC 9396 §10); all when absent.
+    pub(crate) authorization_details_types: Option<BTreeSet<String>>,
 }
 
 /// A client's `[clients.refresh]` table: its refresh-token policy (RFC 9700 §4.14.2).
