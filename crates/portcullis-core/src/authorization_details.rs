@@ -448,6 +448,11 @@ mod tests {
 
     #[test]
     fn the_bounds_hold_at_their_limits() {
+        // The documented bounds (like `claims`: 8 KiB).
+        assert_eq!(
+            (MAX_AUTHORIZATION_DETAILS_LEN, MAX_AUTHORIZATION_DETAILS),
+            (8192, 16)
+        );
         let one = r#"{"type":"account_information"}"#;
         let list = |n: usize| format!("[{}]", vec![one; n].join(","));
         assert_eq!(

@@ -66,6 +66,7 @@ pub mod browser;
 #[doc = include_str!("../../../docs/ARCHITECTURE.md")]
 struct ArchitectureDoctests;
 
+mod authorization_details;
 pub mod checks;
 mod clock;
 mod counting_replays;
@@ -79,6 +80,7 @@ use portcullis_store::{
     ReplayCache, SessionStore,
 };
 
+pub use authorization_details::{sample_authorization_details_types, AcceptAll, SamplePayment};
 pub use clock::TestClock;
 pub use counting_replays::CountingReplayCache;
 pub use fixtures::Fixtures;

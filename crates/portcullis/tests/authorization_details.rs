@@ -10,56 +10,19 @@ use std::sync::Arc;
 use common::*;
 use http::{Method, StatusCode};
 use portcullis::core::{
-    verify_compact, Algorithm, AuthorizationDetail, AuthorizationDetailsType,
-    AuthorizationDetailsTypes, JwkSet, Policy, TokenFormat,
+    verify_compact, Algorithm, AuthorizationDetail, JwkSet, Policy, TokenFormat,
 };
 use portcullis::{Approval, Clock, RegistrationPolicy};
 use portcullis_store_memory::MemoryStore;
+use portcullis_testkit::sample_authorization_details_types;
 use serde_json::{json, Value};
 
 const WEB: Option<(&str, &str)> = Some(("web", SECRET));
 const SERVICE: Option<(&str, &str)> = Some(("service", SECRET));
 
-/// `payment_initiation`: a `creditorName` is required; a granted payment covers one to the
-/// same creditor for at most its amount.
-struct Payment;
-
-fn amount(d: &AuthorizationDetail) -> Option<f64> {
-    d.get("instructedAmount")?
-        .get("amount")?
-        .as_str()?
-        .parse()
-        .ok()
-}
-
-impl AuthorizationDetailsType for Payment {
-    fn validate(&self, d: &AuthorizationDetail) -> Result<(), String> {
-        match d.get("creditorName") {
-            Some(Value::String(_)) => Ok(()),
-            _ => Err("creditorName is required".into()),
-        }
-    }
-
-    fn covers(&self, granted: &AuthorizationDetail, requested: &AuthorizationDetail) -> bool {
-        granted.get("creditorName") == requested.get("creditorName")
-            && amount(requested) <= amount(granted)
-    }
-}
-
-/// `account_information`: anything well-shaped; covered only by an equal element.
-struct Accounts;
-
-impl AuthorizationDetailsType for Accounts {
-    fn validate(&self, _: &AuthorizationDetail) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 fn policy() -> Policy {
     let mut policy = Policy::default();
-    policy.authorization_details = AuthorizationDetailsTypes::default()
-        .with("payment_initiation", Payment)
-        .with("account_information", Accounts);
+    policy.authorization_details = sample_authorization_details_types();
     policy
 }
 
