@@ -1,6 +1,6 @@
-//! `authorization_details` (RFC 9396 §2): parsed and validated against a registry of two
-//! types — `payment_initiation`, whose validator reads nested members and whose subset rule
-//! compares amounts, and `account_information`, accepting any well-shaped element — first
+//! `authorization_details` (RFC 9396 §2): parsed and validated against the testkit's two
+//! sample types — `payment_initiation`, whose validator reads nested members and whose subset
+//! rule compares amounts, and `account_information`, accepting any well-shaped element — first
 //! for any client, then for a client limited to `account_information`. What is accepted is
 //! within the bounds, of registered types, round-trips through its stored form, and narrows
 //! and approves to itself.
@@ -10,52 +10,15 @@ use std::collections::BTreeSet;
 
 use libfuzzer_sys::fuzz_target;
 use portcullis_core::{
-    AuthorizationDetail, AuthorizationDetailsType, AuthorizationDetailsTypes,
-    MAX_AUTHORIZATION_DETAILS, MAX_AUTHORIZATION_DETAILS_LEN,
+    AuthorizationDetail, MAX_AUTHORIZATION_DETAILS, MAX_AUTHORIZATION_DETAILS_LEN,
 };
-
-struct Payment;
-
-fn amount(d: &AuthorizationDetail) -> Option<f64> {
-    d.get("instructedAmount")?
-        .get("amount")?
-        .as_str()?
-        .parse()
-        .ok()
-}
-
-impl AuthorizationDetailsType for Payment {
-    fn validate(&self, d: &AuthorizationDetail) -> Result<(), String> {
-        if !d.get("creditorName").is_some_and(|n| n.is_string()) {
-            return Err("creditorName is required".into());
-        }
-        match amount(d) {
-            Some(a) if a > 0.0 => Ok(()),
-            _ => Err(format!("bad amount in {:?}", d.get("instructedAmount"))),
-        }
-    }
-
-    fn covers(&self, granted: &AuthorizationDetail, requested: &AuthorizationDetail) -> bool {
-        granted.get("creditorName") == requested.get("creditorName")
-            && amount(requested) <= amount(granted)
-    }
-}
-
-struct Any;
-
-impl AuthorizationDetailsType for Any {
-    fn validate(&self, _: &AuthorizationDetail) -> Result<(), String> {
-        Ok(())
-    }
-}
+use portcullis_testkit::sample_authorization_details_types;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let types = AuthorizationDetailsTypes::default()
-        .with("payment_initiation", Payment)
-        .with("account_information", Any);
+    let types = sample_authorization_details_types();
     let accounts = BTreeSet::from(["account_information".to_owned()]);
     for client_types in [None, Some(&accounts)] {
         let Ok(details) = types.parse(text, client_types) else {
