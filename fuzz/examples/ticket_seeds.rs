@@ -130,6 +130,7 @@ fn grace_seeds() -> Vec<String> {
         refresh_token: Some("rt-new-3AElJ9ib7XWTX1f8wybbPc0ZuQYDbcQ8cYHCiUTqOUs".into()),
         scope: Some("openid profile".into()),
         id_token: Some("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln".into()),
+        authorization_details: Vec::new(),
     };
     let bare = TokenResponse {
         access_token: "at".into(),
@@ -138,6 +139,7 @@ fn grace_seeds() -> Vec<String> {
         refresh_token: None,
         scope: None,
         id_token: None,
+        authorization_details: Vec::new(),
     };
     let until = NOW.plus(Duration::from_secs(10));
     let seal = |token: &str, r: &TokenResponse, until, b| {

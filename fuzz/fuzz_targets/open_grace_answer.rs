@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
         refresh_token: lines.next(),
         scope: lines.next(),
         id_token: lines.next(),
+        authorization_details: Vec::new(),
     };
     let until = NOW.plus(Duration::from_secs(60));
     let sealed = seal_grace_answer(token, &response, NOW, until, issuer(), &fixed_rng(1)).unwrap();

@@ -94,6 +94,7 @@ impl Delegated {
             audience: &[],
             oidc: Some(&self.oidc),
             confirmation: None,
+            authorization_details: &[],
         }
     }
 }

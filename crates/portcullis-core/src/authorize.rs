@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::authorization_details::AuthorizationDetail;
 use crate::authorization_response::AuthorizationResponse;
 use crate::client::{Client, GrantType, PkcePolicy};
 use crate::error::{AuthorizeErrorCode, OAuthError};
@@ -45,6 +46,7 @@ pub(crate) struct RequestFields {
     dpop_jkt: Option<String>,
     #[serde(default)]
     delivery: ResponseDelivery,
+    authorization_details: Vec<AuthorizationDetail>,
 }
 
 /// Why an authorization request was refused, and how the user agent must be told.
@@ -268,6 +270,20 @@ pub(crate) fn validate_request(
         Ok(r) => r,
         Err(e) => return Err(fail(AuthorizeErrorCode::InvalidTarget, e.to_string())),
     };
+    // RFC 9396 §5: refused as `invalid_authorization_details`, redirected.
+    let authorization_details = match params.get("authorization_details").map(|json| {
+        let types = client.tokens.authorization_details_types.as_ref();
+        policy.authorization_details.parse(json, types)
+    }) {
+        None => Vec::new(),
+        Some(Ok(details)) => details,
+        Some(Err(e)) => {
+            return Err(fail(
+                AuthorizeErrorCode::InvalidAuthorizationDetails,
+                e.to_string(),
+            ))
+        }
+    };
     let oidc = if scopes.contains("openid") {
         match OidcRequest::parse(params) {
             Ok(o) => Some(o),
@@ -290,6 +306,7 @@ pub(crate) fn validate_request(
         resources,
         dpop_jkt,
         delivery,
+        authorization_details,
     }))
 }
 
@@ -464,6 +481,12 @@ impl AuthorizationRequest {
         self.0.dpop_jkt.as_deref()
     }
 
+    /// The authorization details asked for (RFC 9396 §2), validated, to show on the consent
+    /// page; empty when none.
+    pub fn authorization_details(&self) -> &[AuthorizationDetail] {
+        &self.0.authorization_details
+    }
+
     /// The scopes granted when the user consented to `consented`: the intersection, so the
     /// host can narrow but never widen the request.
     pub fn granted_scopes(&self, consented: &ScopeSet) -> ScopeSet {
@@ -520,6 +543,7 @@ impl AuthorizationRequest {
             family_id,
             oidc: approval.oidc.clone(),
             dpop_jkt: self.0.dpop_jkt.clone(),
+            authorization_details: approval.authorization_details.to_vec(),
             issued_at: now,
             expires_at: now.plus(lifetime),
         };
@@ -552,6 +576,9 @@ pub struct CodeApproval<'a> {
     pub grant_id: &'a GrantId,
     /// The OpenID Connect session, in OpenID mode.
     pub oidc: Option<OidcSession>,
+    /// The authorization details approved (RFC 9396): some of those asked for, see
+    /// [`crate::AuthorizationDetailsTypes::approved`].
+    pub authorization_details: &'a [AuthorizationDetail],
 }
 
 #[cfg(test)]
@@ -852,6 +879,7 @@ mod tests {
             scopes: &granted,
             grant_id: &grant_id,
             oidc: None,
+            authorization_details: &[],
         };
         let issued = req
             .issue_code(
@@ -889,6 +917,7 @@ mod tests {
                 scopes: req.scopes(),
                 grant_id: &GrantId::generate(&rng).unwrap(),
                 oidc: None,
+                authorization_details: &[],
             };
             let at = UnixTime::from_secs(100);
             let issued = req.issue_code(&approval, &issuer(), at, Duration::from_secs(60), &rng);
@@ -996,5 +1025,91 @@ mod tests {
             delivery_of(&validate(&good("&response_mode=query"), &c)),
             plain
         );
+    }
+
+    /// RFC 9396 §5: `authorization_details` of a registered type is kept for the consent page
+    /// and, approved, on the code; anything else is `invalid_authorization_details`,
+    /// redirected with `state` and `iss` once the redirect URI is trusted.
+    #[test]
+    fn authorization_details_are_validated_and_carried_to_the_code() {
+        struct Any;
+        impl crate::AuthorizationDetailsType for Any {
+            fn validate(&self, d: &AuthorizationDetail) -> Result<(), String> {
+                match d.get("refuse") {
+                    Some(_) => Err("refused by the host".into()),
+                    None => Ok(()),
+                }
+            }
+        }
+        let policy = Policy {
+            authorization_details: crate::AuthorizationDetailsTypes::default()
+                .with("account_information", Any)
+                .with("payment_initiation", Any),
+            ..Policy::default()
+        };
+        let mut c = client(&["https://app.example/cb"]);
+        let run = |details: &str, c: &Client| {
+            let q = good(&format!(
+                "&authorization_details={}",
+                url::form_urlencoded::byte_serialize(details.as_bytes()).collect::<String>()
+            ));
+            let params = Params::parse(q.as_bytes()).unwrap();
+            validate_authorization_request(&params, Some(c), &issuer(), &policy)
+        };
+        let asked = r#"[{"type":"account_information","actions":["read"]}]"#;
+        let req = run(asked, &c).unwrap();
+        let expected: Vec<AuthorizationDetail> = serde_json::from_str(asked).unwrap();
+        assert_eq!(req.authorization_details(), expected);
+        assert!(validate(&good(""), &c)
+            .unwrap()
+            .authorization_details()
+            .is_empty());
+        let rng = ring::rand::SystemRandom::new();
+        let approval = CodeApproval {
+            subject: "alice",
+            auth_time: UnixTime::from_secs(90),
+            scopes: req.scopes(),
+            grant_id: &GrantId::generate(&rng).unwrap(),
+            oidc: None,
+            authorization_details: req.authorization_details(),
+        };
+        let at = UnixTime::from_secs(100);
+        let issued = req.issue_code(&approval, &issuer(), at, Duration::from_secs(60), &rng);
+        assert_eq!(issued.unwrap().record.authorization_details, expected);
+
+        c.tokens.authorization_details_types = Some(["payment_initiation".to_owned()].into());
+        for (details, description) in [
+            (
+                asked,
+                "authorization_details has a type this client may not use",
+            ),
+            (
+                r#"[{"type":"other"}]"#,
+                "authorization_details has an unknown type",
+            ),
+            ("{}", "authorization_details must be a JSON array"),
+            (
+                r#"[{"type":"payment_initiation","refuse":1}]"#,
+                "authorization_details refused: refused by the host",
+            ),
+        ] {
+            let (code, url) = redirected(run(details, &c));
+            assert_eq!(
+                code,
+                AuthorizeErrorCode::InvalidAuthorizationDetails,
+                "{details}"
+            );
+            assert_eq!(
+                query(&url, "error").as_deref(),
+                Some("invalid_authorization_details")
+            );
+            assert_eq!(
+                query(&url, "error_description").as_deref(),
+                Some(description)
+            );
+            assert_eq!(query(&url, "state").as_deref(), Some("xyz"));
+            assert_eq!(query(&url, "iss").as_deref(), Some("https://as.example"));
+        }
+        assert!(run(r#"[{"type":"payment_initiation"}]"#, &c).is_ok());
     }
 }

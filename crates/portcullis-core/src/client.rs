@@ -334,6 +334,10 @@ pub struct ClientTokens {
     /// This client's DPoP proofs must carry a server nonce (RFC 9449 §8), whatever
     /// `DpopPolicy::require_nonce` says.
     pub require_dpop_nonce: bool,
+    /// The authorization details types this client may ask for (RFC 9396 §10, metadata
+    /// `authorization_details_types`); `None`: every type the provider registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details_types: Option<BTreeSet<String>>,
 }
 
 /// A client's refresh-token policy (RFC 6749 §6, RFC 9700 §4.14.2).

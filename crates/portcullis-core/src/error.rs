@@ -41,6 +41,8 @@ pub enum AuthorizeErrorCode {
     /// The request object is invalid: its signature, a claim, or a parameter (RFC 9101
     /// §6.1).
     InvalidRequestObject,
+    /// `authorization_details` is malformed or asks for what may not be had (RFC 9396 §5).
+    InvalidAuthorizationDetails,
 }
 
 impl AuthorizeErrorCode {
@@ -63,6 +65,7 @@ impl AuthorizeErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::InvalidRequestUri => "invalid_request_uri",
             Self::InvalidRequestObject => "invalid_request_object",
+            Self::InvalidAuthorizationDetails => "invalid_authorization_details",
         }
     }
 }
@@ -94,6 +97,8 @@ pub enum TokenErrorCode {
     InvalidDpopProof,
     /// The DPoP proof must carry the nonce of the `DPoP-Nonce` header (RFC 9449 §8).
     UseDpopNonce,
+    /// `authorization_details` is malformed or exceeds what was granted (RFC 9396 §5, §6).
+    InvalidAuthorizationDetails,
 }
 
 impl TokenErrorCode {
@@ -111,6 +116,7 @@ impl TokenErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
+            Self::InvalidAuthorizationDetails => "invalid_authorization_details",
         }
     }
 
@@ -230,6 +236,11 @@ mod tests {
             (InvalidTarget, "invalid_target", 400),
             (InvalidDpopProof, "invalid_dpop_proof", 400),
             (UseDpopNonce, "use_dpop_nonce", 400),
+            (
+                InvalidAuthorizationDetails,
+                "invalid_authorization_details",
+                400,
+            ),
         ];
         for (code, wire, status) in cases {
             assert_eq!((code.as_str(), code.status()), (wire, status));

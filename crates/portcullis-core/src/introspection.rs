@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::authorization_details::AuthorizationDetail;
 use crate::error::{OAuthError, TokenErrorCode};
 use crate::params::Params;
 use crate::revocation::{token_param, token_type_hint, TokenKind};
@@ -88,6 +89,9 @@ pub struct ActiveToken {
     /// access token carries them (RFC 9068 §2.2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,
+    /// The token's authorization details (RFC 9396 §9.2); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<AuthorizationDetail>,
     /// Host claims; never protocol claims.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -279,6 +283,7 @@ mod tests {
             auth_time: None,
             acr: None,
             amr: None,
+            authorization_details: vec![],
             extra: Map::new(),
         };
         let v = serde_json::to_value(Introspection::active(t.clone())).unwrap();
@@ -292,6 +297,10 @@ mod tests {
             auth_time: Some(UnixTime::from_secs(5)),
             acr: Some("urn:example:loa:2".into()),
             amr: Some(vec!["pwd".into()]),
+            authorization_details: vec![AuthorizationDetail::from_json(
+                serde_json::json!({"type": "account_information", "actions": ["read"]}),
+            )
+            .unwrap()],
             ..t
         };
         let v = serde_json::to_value(Introspection::active(t)).unwrap();
@@ -302,6 +311,11 @@ mod tests {
                 &serde_json::json!("urn:example:loa:2"),
                 &serde_json::json!(["pwd"])
             )
+        );
+        // RFC 9396 §9.2.
+        assert_eq!(
+            v["authorization_details"],
+            serde_json::json!([{"type": "account_information", "actions": ["read"]}])
         );
     }
 }

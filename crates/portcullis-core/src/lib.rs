@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod authorization_details;
 mod authorization_response;
 mod authorize;
 mod bearer;
@@ -50,6 +51,10 @@ mod time;
 mod token;
 mod token_binding;
 
+pub use authorization_details::{
+    AuthorizationDetail, AuthorizationDetailsError, AuthorizationDetailsType,
+    AuthorizationDetailsTypes, MAX_AUTHORIZATION_DETAILS, MAX_AUTHORIZATION_DETAILS_LEN,
+};
 pub use authorization_response::AuthorizationResponse;
 pub use authorize::{
     reject_authorization_request, validate_authorization_request, AuthorizationRequest,

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::authorization_details::AuthorizationDetailsTypes;
 use crate::client_assertion::ClientAssertionPolicy;
 use crate::dpop::DpopPolicy;
 use crate::jose::Algorithm;
@@ -77,6 +78,9 @@ pub struct Policy {
     pub pushed_authorization_requests: PushedRequestPolicy,
     /// The rules of request objects (RFC 9101).
     pub request_objects: RequestObjectPolicy,
+    /// The authorization details types accepted, with their validators (RFC 9396 §2);
+    /// none by default.
+    pub authorization_details: AuthorizationDetailsTypes,
 }
 
 impl Policy {

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::authorization_details::AuthorizationDetail;
 use crate::ids::{FamilyId, GrantId};
 use crate::issuer::Issuer;
 use crate::oidc::OidcSession;
@@ -45,6 +46,9 @@ pub struct CodeRecord {
     /// request must prove it.
     #[serde(default)]
     pub dpop_jkt: Option<String>,
+    /// The authorization details approved (RFC 9396).
+    #[serde(default)]
+    pub authorization_details: Vec<AuthorizationDetail>,
     /// Issue time.
     pub issued_at: UnixTime,
     /// Expiry.
@@ -118,6 +122,9 @@ pub struct AccessTokenRecord {
     /// The authentication methods of that login (`amr`, RFC 8176), likewise.
     #[serde(default)]
     pub amr: Option<Vec<String>>,
+    /// The authorization details it carries (RFC 9396 §9).
+    #[serde(default)]
+    pub authorization_details: Vec<AuthorizationDetail>,
     /// Issue time.
     pub issued_at: UnixTime,
     /// Expiry.
@@ -183,6 +190,10 @@ pub struct RefreshTokenRecord {
     /// RFC 8705 §4); `None` when unbound.
     #[serde(default)]
     pub confirmation: Option<Confirmation>,
+    /// The authorization details of the grant; a refresh may narrow but never widen them
+    /// (RFC 9396 §6.2).
+    #[serde(default)]
+    pub authorization_details: Vec<AuthorizationDetail>,
     /// Issue time.
     pub issued_at: UnixTime,
     /// Expiry.
@@ -246,6 +257,7 @@ mod tests {
             auth_time: Some(UnixTime::from_secs(900)),
             acr: Some("urn:example:loa:2".into()),
             amr: Some(vec!["pwd".into()]),
+            authorization_details: vec![],
             issued_at: UnixTime::from_secs(1_000),
             expires_at: UnixTime::from_secs(2_000),
         }

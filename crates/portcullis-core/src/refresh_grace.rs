@@ -10,6 +10,7 @@ use std::time::Duration;
 use ring::rand::SecureRandom;
 use serde::{Deserialize, Serialize};
 
+use crate::authorization_details::AuthorizationDetail;
 use crate::interaction::{open_payload, seal_payload, InteractionKey};
 use crate::issuer::Issuer;
 use crate::secret::RandomError;
@@ -31,6 +32,9 @@ struct KeptAnswer {
     /// answers sealed before DPoP, all of them `Bearer`.
     #[serde(default)]
     dpop: bool,
+    /// The access token's authorization details (RFC 9396 §7).
+    #[serde(default)]
+    authorization_details: Vec<AuthorizationDetail>,
 }
 
 /// Seals `response`, issued at `now` for the refresh token `old_refresh_token`, until the
@@ -50,6 +54,7 @@ pub fn seal_grace_answer(
         scope: response.scope.clone(),
         id_token: response.id_token.clone(),
         dpop: response.token_type == "DPoP",
+        authorization_details: response.authorization_details.clone(),
     };
     let key = InteractionKey::derive(SALT, old_refresh_token.as_bytes());
     // A token response is far below the ticket limit: any failure is the generator's.
@@ -73,6 +78,7 @@ pub fn open_grace_answer(
         refresh_token: kept.refresh_token,
         scope: kept.scope,
         id_token: kept.id_token,
+        authorization_details: kept.authorization_details,
     })
 }
 
@@ -94,6 +100,10 @@ mod tests {
             refresh_token: Some("rt2".into()),
             scope: Some("openid".into()),
             id_token: Some("idt".into()),
+            authorization_details: vec![AuthorizationDetail::from_json(
+                serde_json::json!({"type": "payment_initiation", "creditorName": "Merchant A"}),
+            )
+            .unwrap()],
         }
     }
 
@@ -121,6 +131,11 @@ mod tests {
         assert_eq!(opened.id_token.as_deref(), Some("idt"));
         assert_eq!(opened.expires_in, 296, "counted from the racer's time");
         assert_eq!(opened.token_type, "Bearer");
+        assert_eq!(
+            opened.authorization_details,
+            response().authorization_details,
+            "RFC 9396 §7"
+        );
         assert!(open_grace_answer("rt2", &sealed, &iss, t0).is_none());
         assert!(open_grace_answer("rt1", &sealed, &issuer("https://other.example"), t0).is_none());
         assert!(open_grace_answer("rt1", &sealed, &iss, t0.plus(secs(10))).is_none());

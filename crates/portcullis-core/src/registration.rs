@@ -128,6 +128,9 @@ pub struct RegistrationRules {
     /// Whether client certificates reach the provider, so a client may register
     /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4).
     pub mutual_tls: bool,
+    /// The authorization details types a client may register (RFC 9396 §10): those the
+    /// provider accepts.
+    pub authorization_details_types: BTreeSet<String>,
 }
 
 impl RegistrationRules {
@@ -161,6 +164,15 @@ impl RegistrationRules {
     /// These rules with [`RegistrationRules::mutual_tls`] set.
     pub fn with_mutual_tls(mut self, mutual_tls: bool) -> Self {
         self.mutual_tls = mutual_tls;
+        self
+    }
+
+    /// These rules with [`RegistrationRules::authorization_details_types`] set.
+    pub fn with_authorization_details_types<'a>(
+        mut self,
+        types: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        self.authorization_details_types = types.into_iter().map(str::to_owned).collect();
         self
     }
 }
@@ -268,6 +280,10 @@ pub struct ClientMetadata {
     /// the one algorithm of the client's request objects (never `none`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_object_signing_alg: Option<Algorithm>,
+    /// `authorization_details_types` (RFC 9396 §10): the only types the client may ask
+    /// for; every type the provider accepts when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details_types: Option<BTreeSet<String>>,
 }
 
 /// `token_endpoint_auth_method` by its wire name.
@@ -404,6 +420,7 @@ struct Wire {
     require_pushed_authorization_requests: Option<bool>,
     require_signed_request_object: Option<bool>,
     request_object_signing_alg: Option<String>,
+    authorization_details_types: Option<Vec<String>>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
@@ -749,6 +766,9 @@ impl ClientMetadata {
                 .unwrap_or(false),
             require_signed_request_object: w.require_signed_request_object.unwrap_or(false),
             request_object_signing_alg,
+            authorization_details_types: w
+                .authorization_details_types
+                .map(|types| types.into_iter().collect()),
         })
     }
 
@@ -788,6 +808,16 @@ impl ClientMetadata {
             return Err(metadata_error(
                 "tls_client_certificate_bound_access_tokens needs mutual TLS, which is not offered",
             ));
+        }
+        if let Some(t) = self
+            .authorization_details_types
+            .iter()
+            .flatten()
+            .find(|t| !rules.authorization_details_types.contains(*t))
+        {
+            return Err(metadata_error(format!(
+                "authorization_details_types: {t} is not supported"
+            )));
         }
         self.check_auth_method(rules)
     }
@@ -968,6 +998,7 @@ impl ClientMetadata {
                 dpop_bound_access_tokens: self.dpop_bound_access_tokens,
                 tls_client_certificate_bound_access_tokens: self
                     .tls_client_certificate_bound_access_tokens,
+                authorization_details_types: self.authorization_details_types.clone(),
                 ..ClientTokens::default()
             })
             .with_requests(ClientRequests {

@@ -392,6 +392,7 @@ impl LoginFlow {
             client_id: pending.client_id(),
             user: &user,
             scopes: pending.scopes(),
+            authorization_details: pending.authorization_details(),
             ticket: pending.ticket(),
             csrf: &csrf,
             redirect_uri: pending.redirect_uri(),

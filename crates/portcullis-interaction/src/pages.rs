@@ -18,7 +18,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use minijinja::value::{Serde, Value};
 use minijinja::{AutoEscape, Environment};
-use portcullis::core::{Issuer, ScopeSet};
+use portcullis::core::{AuthorizationDetail, Issuer, ScopeSet};
 use serde::Serialize;
 
 use crate::session::SessionManager;
@@ -161,6 +161,9 @@ pub struct ConsentPage<'a> {
     pub user: &'a str,
     /// The requested scopes.
     pub scopes: &'a ScopeSet,
+    /// The requested authorization details (RFC 9396), each listed with its type and its
+    /// JSON; approving approves them all.
+    pub authorization_details: &'a [AuthorizationDetail],
     /// The pending authorization's ticket.
     pub ticket: &'a str,
     /// The form's CSRF token ([`SessionManager::form_token`]).
@@ -389,8 +392,14 @@ impl Pages {
             client_id: &'a str,
             user: &'a str,
             scopes: Vec<ScopeRow<'a>>,
+            details: Vec<DetailRow<'a>>,
             ticket: &'a str,
             csrf: &'a str,
+        }
+        #[derive(Serialize)]
+        struct DetailRow<'a> {
+            r#type: &'a str,
+            json: String,
         }
         let scopes = consent
             .scopes
@@ -400,10 +409,19 @@ impl Pages {
                 description: self.scopes.get(name).map(String::as_str),
             })
             .collect();
+        let details = consent
+            .authorization_details
+            .iter()
+            .map(|d| DetailRow {
+                r#type: d.detail_type(),
+                json: serde_json::to_string_pretty(d.as_json()).unwrap_or_default(),
+            })
+            .collect();
         let context = Consent {
             client_id: consent.client_id,
             user: consent.user,
             scopes,
+            details,
             ticket: consent.ticket,
             csrf: consent.csrf,
         };
@@ -530,6 +548,10 @@ mod tests {
             client_id: EVIL,
             user: EVIL,
             scopes: &scopes,
+            authorization_details: &[serde_json::from_value(
+                serde_json::json!({"type": EVIL, EVIL: EVIL}),
+            )
+            .unwrap()],
             ticket,
             csrf: "c",
             redirect_uri: "https://rp.example/cb",
@@ -569,6 +591,7 @@ mod tests {
             client_id: "web",
             user: "Al",
             scopes: &scopes,
+            authorization_details: &[],
             ticket: "tk",
             csrf: "cs",
             redirect_uri: "https://rp.example/cb",
@@ -581,6 +604,21 @@ mod tests {
         assert!(html.contains("name=\"scope\" value=\"email\" checked"));
         assert!(html.contains("<code>email</code>: see your email address"));
         assert!(html.contains("name=\"scope\" value=\"read\" checked> <code>read</code></"));
+        assert!(!html.contains("<pre>"), "no details, no list: {html}");
+        let details = [
+            serde_json::from_value(serde_json::json!({"type": "payment_initiation",
+            "instructedAmount": {"currency": "EUR", "amount": "12.00"}}))
+            .unwrap(),
+        ];
+        let html = body(&p.consent(&ConsentPage {
+            authorization_details: &details,
+            ..consent
+        }));
+        assert!(html.contains("<code>payment_initiation</code>"), "{html}");
+        assert!(
+            html.contains("&quot;amount&quot;: &quot;12.00&quot;"),
+            "{html}"
+        );
         assert_eq!(
             r.headers()[CONTENT_SECURITY_POLICY],
             format!("{CSP} https://rp.example").as_str()

@@ -1,7 +1,8 @@
 //! Access-token records as the memory store keeps them: compact, because there are many.
 //!
-//! What many tokens share (issuer, client, scopes, audience, UserInfo claims, and the
-//! login's `acr` and `amr`, which take few values: the token's "shape") is interned once
+//! What many tokens share (issuer, client, scopes, audience, UserInfo claims, the login's
+//! `acr` and `amr`, which take few values, and the authorization details of RFC 9396, which
+//! the tokens of one grant share: the token's "shape") is interned once
 //! behind an `Arc`; the per-token strings (`jti`, subject, grant and family ids) are packed
 //! into one allocation, and the login's `auth_time`, which differs per user, sits in the
 //! entry. An entry is 64 bytes plus that string; the map adds its key, the key's hash and a
@@ -15,7 +16,8 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use portcullis_core::{
-    AccessTokenRecord, Confirmation, FamilyId, GrantId, Issuer, ScopeSet, TokenHash, UnixTime,
+    AccessTokenRecord, AuthorizationDetail, Confirmation, FamilyId, GrantId, Issuer, ScopeSet,
+    TokenHash, UnixTime,
 };
 use portcullis_store::{StoreError, StoreResult};
 
@@ -31,6 +33,7 @@ struct Shape {
     userinfo_claims: Box<[String]>,
     acr: Option<Box<str>>,
     amr: Option<Box<[String]>>,
+    authorization_details: Box<[AuthorizationDetail]>,
 }
 
 impl Shape {
@@ -43,6 +46,7 @@ impl Shape {
             userinfo_claims: r.userinfo_claims.as_slice().into(),
             acr: r.acr.as_deref().map(Into::into),
             amr: r.amr.as_deref().map(Into::into),
+            authorization_details: r.authorization_details.as_slice().into(),
         }
     }
 
@@ -54,6 +58,7 @@ impl Shape {
             && *self.userinfo_claims == *r.userinfo_claims
             && self.acr.as_deref() == r.acr.as_deref()
             && self.amr.as_deref() == r.amr.as_deref()
+            && *self.authorization_details == *r.authorization_details
     }
 }
 
@@ -74,6 +79,8 @@ impl Shapes {
             &r.userinfo_claims,
             &r.acr,
             &r.amr,
+            // The details' count only: `matches` compares them whole.
+            r.authorization_details.len(),
         ));
         let same = self.by_hash.get_or_insert_with(key, Vec::new);
         if let Some(shape) = same.iter().find(|s| s.matches(r)) {
@@ -218,6 +225,7 @@ impl AccessEntry {
             auth_time: (self.present & AUTH_TIME != 0).then_some(self.auth_time),
             acr: shape.acr.as_deref().map(str::to_owned),
             amr: shape.amr.as_deref().map(<[String]>::to_vec),
+            authorization_details: shape.authorization_details.to_vec(),
             issued_at: self.issued_at,
             expires_at: self.expires_at,
         }

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis_core::{
-    AccessTokenRecord, AcrClaim, Algorithm, ClaimsRequest, Client, ClientAuthMethod, ClientKind,
-    ClientOidc, ClientRegistration, ClientSecretHash, CodeChallenge, CodeChallengeMethod,
-    CodeRecord, Confirmation, FamilyId, Grant, GrantId, GrantType, Issuer, KeyRecord, MacAlgorithm,
-    OidcSession, PrivateKeyEnvelope, PushedRequestRecord, RedirectUri, RefreshTokenRecord,
-    RegistrationRequest, RegistrationRules, ScopeSet, SessionRecord, SubjectType, TokenFormat,
-    TokenHash, UnixTime,
+    AccessTokenRecord, AcrClaim, Algorithm, AuthorizationDetail, ClaimsRequest, Client,
+    ClientAuthMethod, ClientKind, ClientOidc, ClientRegistration, ClientSecretHash, CodeChallenge,
+    CodeChallengeMethod, CodeRecord, Confirmation, FamilyId, Grant, GrantId, GrantType, Issuer,
+    KeyRecord, MacAlgorithm, OidcSession, PrivateKeyEnvelope, PushedRequestRecord, RedirectUri,
+    RefreshTokenRecord, RegistrationRequest, RegistrationRules, ScopeSet, SessionRecord,
+    SubjectType, TokenFormat, TokenHash, UnixTime,
 };
 
 use crate::rng::SeededRng;
@@ -177,9 +177,38 @@ impl Fixtures {
             family_id: family.clone(),
             oidc: Some(self.oidc_session()),
             dpop_jkt: Some(self.thumbprint()),
+            authorization_details: self.authorization_details(),
             issued_at,
             expires_at,
         }
+    }
+
+    /// Authorization details (RFC 9396 §2): a payment with a nested amount and an account
+    /// read, with members of every JSON kind, the second's amount drawn at random (so a
+    /// round trip tells records apart).
+    pub fn authorization_details(&self) -> Vec<AuthorizationDetail> {
+        let cents = u64::from(u16::from_le_bytes(self.rng.bytes::<2>()));
+        [
+            serde_json::json!({
+                "type": "payment_initiation",
+                "actions": ["initiate", "status"],
+                "locations": ["https://bank.example/payments"],
+                "instructedAmount": {"currency": "EUR", "amount": format!("{}.{:02}", cents / 100, cents % 100)},
+                "creditorName": "Merchant A",
+                "recurring": false,
+                "fee": null,
+            }),
+            serde_json::json!({
+                "type": "account_information",
+                "identifier": "acc-42",
+                "privileges": ["read"],
+                "datatypes": ["balances"],
+                "limit": 1.5,
+            }),
+        ]
+        .into_iter()
+        .map(|v| AuthorizationDetail::from_json(v).expect("well-shaped"))
+        .collect()
     }
 
     /// A random SHA-256 thumbprint, base64url (a DPoP key's or a certificate's).
@@ -219,6 +248,7 @@ impl Fixtures {
             )),
             acr: Some("urn:example:loa:2".into()),
             amr: Some(vec!["pwd".into(), "otp".into()]),
+            authorization_details: self.authorization_details(),
             ..self.client_access_token(&grant.issuer, &grant.client_id, issued_at, expires_at)
         }
     }
@@ -248,6 +278,7 @@ impl Fixtures {
             auth_time: None,
             acr: None,
             amr: None,
+            authorization_details: Vec::new(),
             issued_at,
             expires_at,
         }
@@ -279,6 +310,7 @@ impl Fixtures {
             }),
             family_started_at: Some(grant.created_at),
             confirmation: Some(self.confirmation(false)),
+            authorization_details: self.authorization_details(),
             issued_at,
             expires_at,
         }

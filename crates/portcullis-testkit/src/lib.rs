@@ -67,6 +67,7 @@ pub mod browser;
 #[doc = include_str!("../../../docs/ARCHITECTURE.md")]
 struct ArchitectureDoctests;
 
+mod authorization_details;
 pub mod checks;
 mod clock;
 mod counting_replays;
@@ -80,6 +81,7 @@ use portcullis_store::{
     RefreshTokenStore, ReplayCache, SessionStore,
 };
 
+pub use authorization_details::{sample_authorization_details_types, AcceptAll, SamplePayment};
 pub use clock::TestClock;
 pub use counting_replays::CountingReplayCache;
 pub use fixtures::Fixtures;

@@ -10,9 +10,9 @@ pub use portcullis_core::InteractionRequired;
 use portcullis_core::{
     grant_at_consent, names_pushed_request, open_ticket, seal_ticket,
     validate_authorization_request, validate_pushed_authorization_request, ApprovedAuthentication,
-    AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client, CodeApproval, Consent,
-    Grant, OAuthError, OidcRequest, OidcSession, Params, ScopeSet, SealError, TicketError,
-    UnixTime,
+    AuthorizationDetail, AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client,
+    CodeApproval, Consent, Grant, OAuthError, OidcRequest, OidcSession, Params, ScopeSet,
+    SealError, TicketError, UnixTime,
 };
 use portcullis_store::StoreError;
 
@@ -73,6 +73,12 @@ impl PendingAuthorization {
         self.request.resources()
     }
 
+    /// The authorization details asked for (RFC 9396 §2), each of a registered type its
+    /// validator accepted, to show on the consent page; empty when none.
+    pub fn authorization_details(&self) -> &[AuthorizationDetail] {
+        self.request.authorization_details()
+    }
+
     /// When the ticket stops being accepted.
     pub fn expires_at(&self) -> UnixTime {
         self.expires_at
@@ -119,6 +125,10 @@ pub struct Approval {
     pub acr: Option<String>,
     /// The authentication methods used (`amr`, RFC 8176), e.g. `["pwd"]`.
     pub amr: Option<Vec<String>>,
+    /// The authorization details the user agreed to (RFC 9396); `None`: all those asked
+    /// for. Only elements a requested one covers are kept (see
+    /// `portcullis_core::AuthorizationDetailsTypes::approved`): never more than asked.
+    pub authorization_details: Option<Vec<AuthorizationDetail>>,
 }
 
 impl Approval {
@@ -131,6 +141,7 @@ impl Approval {
             granted_scopes,
             acr: None,
             amr: None,
+            authorization_details: None,
         }
     }
 
@@ -143,6 +154,12 @@ impl Approval {
     /// Sets [`Approval::amr`].
     pub fn with_amr(mut self, amr: Option<Vec<String>>) -> Self {
         self.amr = amr;
+        self
+    }
+
+    /// Sets [`Approval::authorization_details`].
+    pub fn with_authorization_details(mut self, details: Vec<AuthorizationDetail>) -> Self {
+        self.authorization_details = Some(details);
         self
     }
 }
@@ -391,12 +408,17 @@ impl Provider {
             Err(e) => return self.redirect_error(request, e.into()).await,
         };
         let grant_id = grant.id.clone();
+        let details = inner.policy.authorization_details.approved(
+            request.authorization_details(),
+            approval.authorization_details.as_deref(),
+        );
         let code_approval = CodeApproval {
             subject: &approval.subject,
             auth_time: approval.auth_time,
             scopes: &scopes,
             grant_id: &grant_id,
             oidc,
+            authorization_details: &details,
         };
         let issued = match request.issue_code(
             &code_approval,

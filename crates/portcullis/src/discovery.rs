@@ -109,6 +109,9 @@ struct Metadata<'a> {
     tls_client_certificate_bound_access_tokens: bool,
     /// RFC 9126 §5.
     require_pushed_authorization_requests: bool,
+    /// RFC 9396 §10: the registered types; absent when none is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authorization_details_types_supported: Vec<&'a str>,
 }
 
 /// The endpoints a client calls with its credentials: those RFC 8705 §5 aliases.
@@ -214,6 +217,11 @@ impl Provider {
                 .policy
                 .pushed_authorization_requests
                 .required,
+            authorization_details_types_supported: inner
+                .policy
+                .authorization_details
+                .names()
+                .collect(),
         };
         cacheable(serde_json::to_vec(&metadata).unwrap_or_default(), 300)
     }

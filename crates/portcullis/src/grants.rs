@@ -61,7 +61,8 @@ impl Provider {
     /// page; with `prompt=none`, answer `consent_required`): the client's
     /// [`ConsentRule`](portcullis_core::ConsentRule), and for `AskUnlessConsented` whether a
     /// live grant to this client already covers the requested scopes. Always with
-    /// `prompt=consent`, and always for a public client whose redirect URI cannot prove its
+    /// `prompt=consent`, always when the request carries authorization details (RFC 9396:
+    /// each is a transaction of its own, e.g. a payment), and always for a public client whose redirect URI cannot prove its
     /// identity (RFC 8252 §8.6).
     pub async fn needs_consent(
         &self,
@@ -89,6 +90,9 @@ impl Provider {
             ConsentRule::Ask => return Ok(true),
             ConsentRule::Skip => return Ok(false),
             ConsentRule::AskUnlessConsented => {}
+        }
+        if !pending.authorization_details().is_empty() {
+            return Ok(true);
         }
         let inner = &self.inner;
         let now = inner.clock.now();

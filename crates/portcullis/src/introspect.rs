@@ -186,6 +186,7 @@ impl Provider {
             audience: &t.audience,
             oidc: None,
             confirmation: t.confirmation.as_ref(),
+            authorization_details: &t.authorization_details,
         };
         let mut active = self.describe_access(&t, &client, caller.now);
         active.extra = self
@@ -249,6 +250,7 @@ impl Provider {
             auth_time: t.auth_time,
             acr: t.acr.clone(),
             amr: t.amr.clone(),
+            authorization_details: t.authorization_details.clone(),
             extra: serde_json::Map::new(),
         }
     }
@@ -269,6 +271,7 @@ impl Provider {
             auth_time: Some(t.auth_time),
             acr: t.oidc.as_ref().and_then(|o| o.acr.clone()),
             amr: t.oidc.as_ref().and_then(|o| o.amr.clone()),
+            authorization_details: t.authorization_details.clone(),
             extra: serde_json::Map::new(),
         }
     }

@@ -60,6 +60,7 @@ impl SessionFacts {
             granted_scopes,
             acr: self.acr.clone(),
             amr: self.amr.clone(),
+            authorization_details: None,
         }
     }
 }

@@ -360,6 +360,7 @@ impl Provider {
                 inner.fetcher.is_some(),
             )
             .with_mutual_tls(self.offers_mutual_tls())
+            .with_authorization_details_types(inner.policy.authorization_details.names())
     }
 
     /// The client `id` registered with `metadata` at `issued_at`: if its method needs a
@@ -528,6 +529,7 @@ impl Provider {
             tls_client_certificate_bound_access_tokens: client
                 .tokens
                 .tls_client_certificate_bound_access_tokens,
+            authorization_details_types: client.tokens.authorization_details_types.clone(),
             ..old.tokens.clone()
         };
         client.expires_at = old.expires_at;

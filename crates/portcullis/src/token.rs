@@ -6,9 +6,9 @@ use portcullis_core::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
     decide_token_binding, format_for_audience, live_scopes, merge_extra_claims, mint_access_token,
     mint_refresh_token, prepare_jwt_access_token, requested_resources, AccessTokenRecord,
-    AuthorizationCodeGrant, Client, ClientCredentialsGrant, FamilyId, GrantId, HolderProof,
-    MintedToken, OAuthError, Params, RefreshTokenGrant, ResourceError, TokenErrorCode, TokenFormat,
-    TokenHash, TokenRequest, TokenResponse, TokenSubject, UnixTime,
+    AuthorizationCodeGrant, AuthorizationDetail, Client, ClientCredentialsGrant, FamilyId, GrantId,
+    HolderProof, MintedToken, OAuthError, Params, Policy, RefreshTokenGrant, ResourceError,
+    TokenErrorCode, TokenFormat, TokenHash, TokenRequest, TokenResponse, TokenSubject, UnixTime,
 };
 use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
 
@@ -28,6 +28,32 @@ fn invalid_target(e: ResourceError) -> TokenError {
 
 fn invalid_grant(description: &'static str) -> TokenError {
     OAuthError::new(TokenErrorCode::InvalidGrant, description)
+}
+
+/// The token request's `authorization_details` (RFC 9396 §6), parsed and validated as at
+/// the authorization endpoint: `invalid_authorization_details` otherwise (§5).
+fn requested_authorization_details(
+    policy: &Policy,
+    client: &Client,
+    params: &Params,
+) -> Result<Option<Vec<AuthorizationDetail>>, TokenError> {
+    let types = client.tokens.authorization_details_types.as_ref();
+    params
+        .get("authorization_details")
+        .map(|json| policy.authorization_details.parse(json, types))
+        .transpose()
+        .map_err(TokenError::from)
+}
+
+/// The access token's authorization details: those `requested`, each covered by one of
+/// `granted` (RFC 9396 §6.1, §6.2), else `invalid_authorization_details`; all of `granted`
+/// when none were.
+fn narrowed_details(
+    policy: &Policy,
+    requested: Option<Vec<AuthorizationDetail>>,
+    granted: &[AuthorizationDetail],
+) -> Result<Vec<AuthorizationDetail>, TokenError> {
+    Ok(policy.authorization_details.narrow(requested, granted)?)
 }
 
 impl Provider {
@@ -83,16 +109,19 @@ impl Provider {
         request.check_client(client)?;
         let resources = requested_resources(params, &self.inner.policy.resources, &client.id)
             .map_err(invalid_target)?;
+        let details = requested_authorization_details(&self.inner.policy, client, params)?;
         match request {
             TokenRequest::AuthorizationCode(g) => {
-                self.exchange_code(client, g, resources, presented, now)
+                self.exchange_code(client, g, resources, details, presented, now)
                     .await
             }
             TokenRequest::RefreshToken(g) => {
-                self.refresh(client, g, resources, presented, now).await
+                self.refresh(client, g, resources, details, presented, now)
+                    .await
             }
             TokenRequest::ClientCredentials(g) => {
-                self.client_credentials(client, g, resources, presented, now)
+                let details = details.unwrap_or_default();
+                self.client_credentials(client, g, resources, &details, presented, now)
                     .await
             }
         }
@@ -106,6 +135,7 @@ impl Provider {
         client: &Client,
         g: AuthorizationCodeGrant,
         resources: Vec<String>,
+        details: Option<Vec<AuthorizationDetail>>,
         presented: &HolderProof<'_>,
         now: UnixTime,
     ) -> Result<TokenResponse, TokenEndpointError> {
@@ -141,6 +171,7 @@ impl Provider {
             resources,
             &inner.policy.resources,
         )?;
+        let details = narrowed_details(&inner.policy, details, &record.authorization_details)?;
         let delegation = exchange.delegation();
         let refresh = if exchange.refresh_token {
             let mut r = mint_refresh_token(
@@ -157,6 +188,7 @@ impl Provider {
         };
         let to = TokenSubject {
             confirmation: binding.access.as_cnf(),
+            authorization_details: &details,
             ..exchange.access_subject(&inner.issuer)
         };
         let access = self.access_token(client, &to, now).await?;
@@ -205,6 +237,7 @@ impl Provider {
         client: &Client,
         g: RefreshTokenGrant,
         resources: Vec<String>,
+        details: Option<Vec<AuthorizationDetail>>,
         presented: &HolderProof<'_>,
         now: UnixTime,
     ) -> Result<TokenResponse, TokenEndpointError> {
@@ -251,6 +284,7 @@ impl Provider {
             resources,
             &inner.policy.resources,
         )?;
+        let details = narrowed_details(&inner.policy, details, &old.authorization_details)?;
         let mut rotated = decision.mint_successor(
             &inner.issuer,
             now,
@@ -262,6 +296,7 @@ impl Provider {
         }
         let to = TokenSubject {
             confirmation: binding.access.as_cnf(),
+            authorization_details: &details,
             ..decision.access_subject(&inner.issuer)
         };
         let access = self.access_token(client, &to, now).await?;
@@ -354,6 +389,7 @@ impl Provider {
         client: &Client,
         g: ClientCredentialsGrant,
         audience: Vec<String>,
+        details: &[AuthorizationDetail],
         presented: &HolderProof<'_>,
         now: UnixTime,
     ) -> Result<TokenResponse, TokenEndpointError> {
@@ -368,6 +404,7 @@ impl Provider {
             audience: &audience,
             oidc: None,
             confirmation: binding.access.as_cnf(),
+            authorization_details: details,
         };
         let access = self.access_token(client, &to, now).await?;
         self.inner

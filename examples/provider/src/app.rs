@@ -166,6 +166,7 @@ pub(crate) async fn build(
     policy.pushed_authorization_requests = config.pushed_requests.clone();
     policy.resources = config.resources.clone();
     policy.scope_lifetimes = config.scope_lifetimes.clone();
+    policy.authorization_details = crate::payment::registry(&config.authorization_details_types);
     // Client secrets, passwords and RSA keys share one bounded pool, off the async workers.
     let blocking = BlockingPool::default();
     let users = Users::new(

@@ -63,6 +63,8 @@ pub struct Config {
     pub(crate) resources: Vec<Resource>,
     /// `[scope_lifetimes]`: scopes that fade with the age of the login.
     pub(crate) scope_lifetimes: BTreeMap<String, Duration>,
+    /// `authorization_details_types`: the sample types accepted (RFC 9396).
+    pub(crate) authorization_details_types: BTreeSet<String>,
 }
 
 impl Config {
@@ -367,6 +369,22 @@ impl FileConfig {
             .enumerate()
             .map(|(i, r)| r.resolve().map_err(within(format!("resources[{i}]"))))
             .collect::<Result<_, _>>()?;
+        let known = |t: &String| crate::payment::KNOWN_TYPES.contains(&t.as_str());
+        if let Some(t) = self.authorization_details_types.iter().find(|t| !known(t)) {
+            return Err(invalid(
+                "authorization_details_types",
+                format!("unknown type {t}: this example knows payment_initiation"),
+            ));
+        }
+        if let Some(i) = clients.iter().position(|c| {
+            let mut types = c.tokens.authorization_details_types.iter().flatten();
+            types.any(|t| !self.authorization_details_types.contains(t))
+        }) {
+            return Err(invalid(
+                &format!("clients[{i}].authorization_details_types"),
+                "a type not in the top-level authorization_details_types",
+            ));
+        }
         let l = self.lifetimes;
         let d = |n: NonZeroU64| Duration::from_secs(n.get());
         Ok(Config {
@@ -400,6 +418,7 @@ impl FileConfig {
                 .into_iter()
                 .map(|(scope, secs)| (scope, d(secs)))
                 .collect(),
+            authorization_details_types: self.authorization_details_types,
         })
     }
 }
@@ -547,6 +566,7 @@ impl FileClient {
                     .tls_client_certificate_bound_access_tokens,
                 require_dpop_nonce: self.require_dpop_nonce,
                 access_token_format: self.access_token_format,
+                authorization_details_types: self.authorization_details_types,
             })
             .with_requests(ClientRequests {
                 require_pushed_authorization_requests: self.require_pushed_authorization_requests,
@@ -744,6 +764,32 @@ claims = { name = "Bob", email = "bob@example.com" }
             "{GOOD}\n[pushed_authorization_requests]\nlifetime = 601"
         ));
         assert_eq!(e.field(), "pushed_authorization_requests.lifetime");
+    }
+
+    /// RFC 9396: the sample types by name, and a client limited to some of them.
+    #[test]
+    fn authorization_details_types_are_configured() {
+        let c = Config::parse(GOOD).unwrap();
+        assert!(c.authorization_details_types.is_empty());
+        assert_eq!(c.clients[1].tokens.authorization_details_types, None);
+        let limited = GOOD.replace(
+            "id = \"cli\"",
+            "id = \"cli\"\nauthorization_details_types = [\"payment_initiation\"]",
+        );
+        let top = "authorization_details_types = [\"payment_initiation\"]\n";
+        let c = Config::parse(&format!("{top}{limited}")).unwrap();
+        assert_eq!(
+            c.authorization_details_types,
+            BTreeSet::from(["payment_initiation".to_owned()])
+        );
+        assert_eq!(
+            c.clients[1].tokens.authorization_details_types,
+            Some(BTreeSet::from(["payment_initiation".to_owned()]))
+        );
+        let e = err(&format!("authorization_details_types = [\"x\"]\n{GOOD}"));
+        assert_eq!(e.field(), "authorization_details_types");
+        let e = err(&limited);
+        assert_eq!(e.field(), "clients[1].authorization_details_types");
     }
 
     #[test]

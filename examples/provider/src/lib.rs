@@ -82,6 +82,7 @@ mod cli;
 mod clients;
 mod config;
 mod demo;
+mod payment;
 mod schema;
 mod store;
 mod users;

@@ -48,6 +48,9 @@ pub(crate) struct FileConfig {
     /// Seconds each listed scope lives, counted from the user's login (`Policy::scope_lifetimes`).
     #[serde(default)]
     pub(crate) scope_lifetimes: BTreeMap<String, NonZeroU64>,
+    /// The authorization details types accepted (RFC 9396): `payment_initiation`.
+    #[serde(default)]
+    pub(crate) authorization_details_types: BTreeSet<String>,
 }
 
 /// A protected resource (`[[resources]]`, RFC 8707): a token asked for it with `resource`
@@ -285,6 +288,8 @@ pub(crate) struct FileClient {
     /// Every authorization request comes as a signed request object (RFC 9101 §10.5).
     #[serde(default)]
     pub(crate) require_signed_request_object: bool,
+    /// The authorization details types it may ask for (RFC 9396 §10); all when absent.
+    pub(crate) authorization_details_types: Option<BTreeSet<String>>,
 }
 
 /// A client's `[clients.refresh]` table: its refresh-token policy (RFC 9700 §4.14.2).

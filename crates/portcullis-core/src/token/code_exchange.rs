@@ -97,6 +97,7 @@ impl<'a> CodeExchange<'a> {
             audience: &code.resources,
             oidc: code.oidc.as_ref(),
             confirmation: None,
+            authorization_details: &code.authorization_details,
         }
     }
 

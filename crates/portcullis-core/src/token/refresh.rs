@@ -183,6 +183,7 @@ impl<'a> RefreshDecision<'a> {
             audience: &token.resources,
             oidc: token.oidc.as_ref(),
             confirmation: None,
+            authorization_details: &token.authorization_details,
         }
     }
 

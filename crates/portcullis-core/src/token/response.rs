@@ -7,6 +7,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ring::rand::SecureRandom;
 use serde::Serialize;
 
+use crate::authorization_details::AuthorizationDetail;
 use crate::ids::{random_id, FamilyId, GrantId};
 use crate::issuer::Issuer;
 use crate::jose::{Algorithm, JoseError, SigningKey, UnsignedJws};
@@ -44,6 +45,8 @@ pub struct TokenSubject<'a> {
     /// What the access token is bound to (`cnf`, RFC 9449 §6, RFC 8705 §3); `None` for a
     /// bearer token.
     pub confirmation: Option<&'a Confirmation>,
+    /// The authorization details (RFC 9396); empty when none.
+    pub authorization_details: &'a [AuthorizationDetail],
 }
 
 /// The user side of a delegated token.
@@ -105,6 +108,7 @@ fn access_record(
         auth_time: to.delegation.map(|d| d.auth_time),
         acr: to.oidc.and_then(|o| o.acr.clone()),
         amr: to.oidc.and_then(|o| o.amr.clone()),
+        authorization_details: to.authorization_details.to_vec(),
         issued_at: now,
         expires_at,
     }
@@ -136,6 +140,7 @@ pub fn mint_refresh_token(
         }),
         family_started_at: None,
         confirmation: None,
+        authorization_details: to.authorization_details.to_vec(),
         issued_at: now,
         expires_at: now.plus(lifetime),
     };
@@ -160,6 +165,9 @@ pub struct TokenResponse {
     /// The ID token, in OpenID mode (OpenID Connect Core §3.1.3.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// The authorization details of the access token (RFC 9396 §7), when it has some.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<AuthorizationDetail>,
 }
 
 impl TokenResponse {
@@ -180,6 +188,7 @@ impl TokenResponse {
             refresh_token: refresh.map(|r| r.secret.expose().to_owned()),
             scope: (requested != Some(granted)).then(|| granted.to_string()),
             id_token: None,
+            authorization_details: access.record.authorization_details.clone(),
         }
     }
 }
@@ -213,6 +222,9 @@ struct JwtAccessTokenClaims<'a> {
     amr: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<&'a Confirmation>,
+    /// RFC 9396 §9.1.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    authorization_details: &'a [AuthorizationDetail],
     #[serde(flatten)]
     extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -272,6 +284,7 @@ pub fn prepare_jwt_access_token(
         acr: record.acr.as_deref(),
         amr: record.amr.as_deref(),
         cnf: to.confirmation,
+        authorization_details: to.authorization_details,
         extra,
     };
     let payload = serde_json::to_vec(&claims).map_err(|_| JoseError::SigningFailed)?;
@@ -329,6 +342,7 @@ mod tests {
                 audience: &[],
                 oidc: None,
                 confirmation: None,
+                authorization_details: &[],
             }
         }
 

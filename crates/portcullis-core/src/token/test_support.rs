@@ -73,6 +73,7 @@ pub(crate) fn code_record() -> CodeRecord {
         family_id: FamilyId::from_stored("f".into()),
         oidc: None,
         dpop_jkt: None,
+        authorization_details: vec![],
         issued_at: now(),
         expires_at: UnixTime::from_secs(1_060),
     }
@@ -107,6 +108,7 @@ pub(crate) fn refresh_record() -> RefreshTokenRecord {
         oidc: None,
         family_started_at: None,
         confirmation: None,
+        authorization_details: vec![],
         issued_at: UnixTime::from_secs(500),
         expires_at: UnixTime::from_secs(5_000),
     }
