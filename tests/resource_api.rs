@@ -20,7 +20,7 @@ use portcullis::{Clock, ManualClock};
 use portcullis_e2e::provider::{Running, DEMO_USER, DEMO_WEB_CLIENT};
 use portcullis_e2e::{
     code_client, demo_config, http_client, query_param, start_with_clock, Adapter, Browser,
-    CodeClient, Decision,
+    CodeClient, Decision, Page,
 };
 use portcullis_example_resource_api as api;
 use reqwest::{Method, StatusCode};
@@ -485,6 +485,22 @@ async fn redeem(
         .expect("the code is exchanged")
 }
 
+/// The tokens of a sign-in answered straight back to the client (its consent remembered).
+async fn redeem_signed_in(
+    client: &CodeClient,
+    signed_in: &Page,
+    state: &CsrfToken,
+    verifier: PkceCodeVerifier,
+) -> BasicTokenResponse {
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    redeem(client, &signed_in.redirect(), state, verifier).await
+}
+
 /// The code from a successful redirect, `state` checked.
 fn code_from(redirect: &Url, state: &CsrfToken) -> AuthorizationCode {
     assert_eq!(query_param(redirect, "error"), None, "{redirect}");
@@ -776,14 +792,7 @@ async fn an_acr_step_up_is_answered_by_a_login_with_a_one_time_code() {
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert!(refused.is_login(), "{}", refused.body);
     let signed_in = browser.log_in_with_code(&refused, &DEMO_USER, &code).await;
-    // The consent to read and payment is remembered: straight back to the client.
-    assert_eq!(
-        signed_in.status,
-        StatusCode::SEE_OTHER,
-        "{}",
-        signed_in.body
-    );
-    let token = redeem(&client, &signed_in.redirect(), &state, verifier).await;
+    let token = redeem_signed_in(&client, &signed_in, &state, verifier).await;
     let access = bearer(token.access_token().secret());
     let me = call(Method::GET, &whoami, access).await;
     assert_eq!(me.body["acr"], MFA, "{me:?}");
@@ -817,13 +826,7 @@ async fn an_acr_step_up_is_answered_by_a_login_with_a_one_time_code() {
     assert!(login.is_login(), "{}", login.body);
     let code = totp(DEMO_TOTP_KEY, rig.clock.now());
     let signed_in = browser.log_in_with_code(&login, &DEMO_USER, &code).await;
-    assert_eq!(
-        signed_in.status,
-        StatusCode::SEE_OTHER,
-        "{}",
-        signed_in.body
-    );
-    let token = redeem(&client, &signed_in.redirect(), &state, verifier).await;
+    let token = redeem_signed_in(&client, &signed_in, &state, verifier).await;
     let paid = pay(token).await;
     assert_eq!(paid.status, StatusCode::OK, "{paid:?}");
 }
