@@ -20,7 +20,7 @@ use portcullis::{Clock, ManualClock};
 use portcullis_e2e::provider::{Running, DEMO_USER, DEMO_WEB_CLIENT};
 use portcullis_e2e::{
     code_client, demo_config, http_client, query_param, start_with_clock, Adapter, Browser,
-    CodeClient, Decision,
+    CodeClient, Decision, Page,
 };
 use portcullis_example_resource_api as api;
 use reqwest::{Method, StatusCode};
@@ -42,7 +42,7 @@ const PAYMENT_SECS: u64 = 300;
 /// How long the opaque API caches an active token's introspection answer.
 const CACHE_SECS: u64 = 30;
 /// The authentication context class the acr API's payments need.
-const MFA: &str = "urn:example:mfa";
+const MFA: &str = portcullis_interaction::MFA_ACR;
 const FORBIDDEN_DESCRIPTION: &str = "the access token does not carry the scope this request needs";
 const STEP_UP_DESCRIPTION: &str = "a stronger or more recent authentication is required";
 
@@ -485,6 +485,22 @@ async fn redeem(
         .expect("the code is exchanged")
 }
 
+/// The tokens of a sign-in answered straight back to the client (its consent remembered).
+async fn redeem_signed_in(
+    client: &CodeClient,
+    signed_in: &Page,
+    state: &CsrfToken,
+    verifier: PkceCodeVerifier,
+) -> BasicTokenResponse {
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    redeem(client, &signed_in.redirect(), state, verifier).await
+}
+
 /// The code from a successful redirect, `state` checked.
 fn code_from(redirect: &Url, state: &CsrfToken) -> AuthorizationCode {
     assert_eq!(query_param(redirect, "error"), None, "{redirect}");
@@ -697,43 +713,120 @@ async fn an_mcp_style_client_discovers_registers_authorizes_and_calls_the_api() 
     assert_eq!(me.body["client_id"], client_id);
 }
 
-/// An `acr`-based step-up (RFC 9470 §3): the API names the class it needs in `acr_values`.
-/// The example provider signs users in with a password, which reaches no authentication
-/// context class: a login asked for with `acr_values` (voluntary, OpenID Connect Core
-/// §3.1.2.1) carries no `acr`, so the API keeps refusing — the walk ends in a 200 only with
-/// a host whose login can reach the class.
+/// The demo user's TOTP key: `DEMO_USER_TOTP_SECRET` ("JBSWY3DPEHPK3PXP" twice) decoded
+/// here by hand, so the test shares nothing with the provider's TOTP code.
+const DEMO_TOTP_KEY: &[u8] = b"Hello!\xde\xad\xbe\xefHello!\xde\xad\xbe\xef";
+
+/// The code of `key` at `now` (RFC 6238 §4: 30-second steps, HMAC-SHA-1, RFC 4226 §5.3's
+/// dynamic truncation to 6 digits), with the RustCrypto `hmac` and `sha1` crates.
+fn totp(key: &[u8], now: UnixTime) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key).unwrap();
+    mac.update(&(now.secs() / 30).to_be_bytes());
+    let mac = mac.finalize().into_bytes();
+    let offset = usize::from(mac[19] & 0xf);
+    let word = u32::from_be_bytes(mac[offset..offset + 4].try_into().unwrap()) & 0x7fff_ffff;
+    format!("{:06}", word % 1_000_000)
+}
+
+/// Point 6's step-up (RFC 9470): an `acr` step-up answered by a login with a second factor,
+/// then a `max_age` one, in plain OAuth (no OpenID Connect: the access token carries the
+/// login's `acr` anyway, RFC 9470 §6.1). The API's payments need [`MFA`]: a password-only
+/// token gets 401 `insufficient_user_authentication` naming it in `acr_values` (§3); the
+/// client asks for it (`acr_values`, §4), the signed-in browser gets the login form again,
+/// where a code is required; a wrong one, and then a replayed one, fail; the right one gives
+/// a token the API accepts. Once that login is older than the API's `max_age`, the client
+/// asks with `max_age` and a new login passes again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_acr_step_up_names_the_class_the_example_provider_cannot_reach() {
+async fn an_acr_step_up_is_answered_by_a_login_with_a_one_time_code() {
     let rig = Rig::start().await;
     let api = &rig.acr_api;
-    let payments = format!("{api}/payments");
+    let (payments, whoami) = (format!("{api}/payments"), format!("{api}/whoami"));
     let client = code_client(&rig.provider, &DEMO_WEB_CLIENT, WEB_REDIRECT);
     let browser = Browser::new();
+    let scopes = ["read", "payment"];
+    let pay = |token: BasicTokenResponse| {
+        let payments = payments.clone();
+        async move {
+            let access = bearer(token.access_token().secret());
+            call(Method::POST, &payments, access).await
+        }
+    };
     let challenge = format!(
         "Bearer error=\"insufficient_user_authentication\", error_description=\
          \"{STEP_UP_DESCRIPTION}\", acr_values=\"{MFA}\", max_age=\"{PAYMENT_SECS}\", \
          resource_metadata=\"{}\"",
         metadata_url(api)
     );
-    for acr_values in [None, Some(MFA)] {
-        let extra: Vec<(&str, String)> = acr_values
-            .map(|a| ("acr_values", a.into()))
-            .into_iter()
-            .collect();
-        let (url, state, verifier) =
-            authorization(&client, api, &["openid", "read", "payment"], &extra);
-        let redirect = browser
-            .authorize(&url, &DEMO_USER, Decision::ApproveAll)
-            .await;
-        let token = redeem(&client, &redirect, &state, verifier).await;
-        let refused = call(
-            Method::POST,
-            &payments,
-            bearer(token.access_token().secret()),
-        )
-        .await;
-        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let assert_step_up = |refused: &Answer| {
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{refused:?}");
         assert_eq!(refused.error(), Some("insufficient_user_authentication"));
         assert_eq!(refused.challenges[0], challenge);
-    }
+    };
+
+    // A password alone: the token has no acr, and the API wants more.
+    let (url, state, verifier) = authorization(&client, api, &scopes, &[]);
+    let redirect = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    let token = redeem(&client, &redirect, &state, verifier).await;
+    let me = call(Method::GET, &whoami, bearer(token.access_token().secret())).await;
+    assert_eq!(me.body["acr"], Value::Null, "{me:?}");
+    assert_step_up(&pay(token).await);
+
+    // The client asks for the class: the signed-in browser must log in again, with a code.
+    let mfa = [("acr_values", MFA.to_owned())];
+    let (url, state, verifier) = authorization(&client, api, &scopes, &mfa);
+    let login = browser.get(&url).await;
+    assert!(login.is_login(), "{}", login.body);
+    assert!(login.body.contains("name=\"otp\""), "{}", login.body);
+    let without_code = browser.log_in(&login, &DEMO_USER).await;
+    assert_eq!(without_code.status, StatusCode::UNAUTHORIZED);
+    assert!(without_code.is_login(), "{}", without_code.body);
+    let now = rig.clock.now();
+    let code = totp(DEMO_TOTP_KEY, now);
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let refused = browser
+        .log_in_with_code(&without_code, &DEMO_USER, &wrong)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.is_login(), "{}", refused.body);
+    let signed_in = browser.log_in_with_code(&refused, &DEMO_USER, &code).await;
+    let token = redeem_signed_in(&client, &signed_in, &state, verifier).await;
+    let access = bearer(token.access_token().secret());
+    let me = call(Method::GET, &whoami, access).await;
+    assert_eq!(me.body["acr"], MFA, "{me:?}");
+    let paid = pay(token).await;
+    assert_eq!(paid.status, StatusCode::OK, "{paid:?}");
+    assert_eq!(paid.body["paid_by"], DEMO_USER.username);
+
+    // The same code again, in another browser, within its step: refused (RFC 6238 §5.2).
+    let other = Browser::new();
+    let (url, _, _) = authorization(&client, api, &scopes, &mfa);
+    let login = other.get(&url).await;
+    let replayed = other.log_in_with_code(&login, &DEMO_USER, &code).await;
+    assert_eq!(replayed.status, StatusCode::UNAUTHORIZED);
+    assert!(replayed.is_login(), "{}", replayed.body);
+
+    // Past the API's max_age the login is too old; the client asks for a fresh one with
+    // max_age (RFC 9470 §4), which the signed-in session cannot satisfy: a new login.
+    rig.clock.advance(PAYMENT_SECS + 1);
+    let (url, state, verifier) = authorization(&client, api, &scopes, &mfa);
+    let redirect = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    let token = redeem(&client, &redirect, &state, verifier).await;
+    assert_step_up(&pay(token).await);
+    let fresh = [
+        ("acr_values", MFA.to_owned()),
+        ("max_age", PAYMENT_SECS.to_string()),
+    ];
+    let (url, state, verifier) = authorization(&client, api, &scopes, &fresh);
+    let login = browser.get(&url).await;
+    assert!(login.is_login(), "{}", login.body);
+    let code = totp(DEMO_TOTP_KEY, rig.clock.now());
+    let signed_in = browser.log_in_with_code(&login, &DEMO_USER, &code).await;
+    let token = redeem_signed_in(&client, &signed_in, &state, verifier).await;
+    let paid = pay(token).await;
+    assert_eq!(paid.status, StatusCode::OK, "{paid:?}");
 }

@@ -87,6 +87,8 @@ impl Delegated {
             delegation: Some(Delegation {
                 subject: &self.subject,
                 auth_time: self.auth_time,
+                acr: self.oidc.acr.as_deref(),
+                amr: self.oidc.amr.as_deref(),
                 grant_id: &self.grant_id,
                 family_id: &self.family_id,
             }),

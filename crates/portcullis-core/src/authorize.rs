@@ -1,6 +1,7 @@
 //! The authorization endpoint (RFC 6749 §4.1.1–§4.1.2): request validation, the code
 //! issued on approval, and error redirects.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::authorization_details::AuthorizationDetail;
@@ -9,7 +10,7 @@ use crate::client::{Client, GrantType, PkcePolicy};
 use crate::error::{AuthorizeErrorCode, OAuthError};
 use crate::ids::{FamilyId, GrantId};
 use crate::issuer::Issuer;
-use crate::oidc::{OidcRequest, OidcSession};
+use crate::oidc::{LoginRequest, OidcRequest, OidcSession};
 use crate::params::Params;
 use crate::pkce::{CodeChallenge, CodeChallengeMethod};
 use crate::policy::Policy;
@@ -41,6 +42,10 @@ pub(crate) struct RequestFields {
     state: Option<String>,
     code_challenge: Option<CodeChallenge>,
     oidc: Option<OidcRequest>,
+    /// `max_age` and `acr_values` of a plain OAuth request (RFC 9470 §4); in OpenID mode
+    /// they are in `oidc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    login: Option<LoginRequest>,
     resources: Vec<String>,
     #[serde(default)]
     dpop_jkt: Option<String>,
@@ -294,6 +299,14 @@ pub(crate) fn validate_request(
     } else {
         None
     };
+    // RFC 9470 §4: a plain OAuth request may ask for a login as OpenID Connect defines it.
+    let login = match oidc.is_none().then(|| LoginRequest::parse(params)) {
+        Some(Ok(l)) => (!l.is_empty()).then_some(l),
+        Some(Err(description)) => {
+            return Err(fail(AuthorizeErrorCode::InvalidRequest, description.into()))
+        }
+        None => None,
+    };
 
     Ok(AuthorizationRequest(RequestFields {
         client_id: client.id.clone(),
@@ -303,6 +316,7 @@ pub(crate) fn validate_request(
         state,
         code_challenge,
         oidc,
+        login,
         resources,
         dpop_jkt,
         delivery,
@@ -487,6 +501,34 @@ impl AuthorizationRequest {
         &self.0.authorization_details
     }
 
+    /// The login the request asks for: its OpenID Connect parameters in OpenID mode, else
+    /// the `max_age` and `acr_values` of a plain OAuth request (RFC 9470 §4) as OpenID
+    /// Connect parameters with nothing else; `None` when a plain request asks for neither.
+    pub fn login_request(&self) -> Option<Cow<'_, OidcRequest>> {
+        match (&self.0.oidc, &self.0.login) {
+            (Some(o), _) => Some(Cow::Borrowed(o)),
+            (None, Some(l)) => Some(Cow::Owned(l.into())),
+            (None, None) => None,
+        }
+    }
+
+    /// `max_age`, in either mode: the user's authentication must be at most this old.
+    pub fn max_age(&self) -> Option<u64> {
+        match (&self.0.oidc, &self.0.login) {
+            (Some(o), _) => o.max_age,
+            (None, l) => l.as_ref().and_then(|l| l.max_age),
+        }
+    }
+
+    /// `acr_values`, in either mode, in the client's order.
+    pub fn acr_values(&self) -> &[String] {
+        match (&self.0.oidc, &self.0.login) {
+            (Some(o), _) => &o.acr_values,
+            (None, Some(l)) => &l.acr_values,
+            (None, None) => &[],
+        }
+    }
+
     /// The scopes granted when the user consented to `consented`: the intersection, so the
     /// host can narrow but never widen the request.
     pub fn granted_scopes(&self, consented: &ScopeSet) -> ScopeSet {
@@ -539,6 +581,8 @@ impl AuthorizationRequest {
             resources: self.0.resources.clone(),
             subject: approval.subject.to_owned(),
             auth_time: approval.auth_time,
+            acr: approval.acr.map(str::to_owned),
+            amr: approval.amr.map(<[String]>::to_vec),
             grant_id: approval.grant_id.clone(),
             family_id,
             oidc: approval.oidc.clone(),
@@ -570,6 +614,10 @@ pub struct CodeApproval<'a> {
     pub subject: &'a str,
     /// When the subject authenticated.
     pub auth_time: UnixTime,
+    /// The authentication context class reached (`acr`), in either mode.
+    pub acr: Option<&'a str>,
+    /// The authentication methods used (`amr`, RFC 8176), in either mode.
+    pub amr: Option<&'a [String]>,
     /// Granted scopes ([`AuthorizationRequest::granted_scopes`]).
     pub scopes: &'a ScopeSet,
     /// The grant the code belongs to.
@@ -873,9 +921,12 @@ mod tests {
         assert_eq!(granted.to_string(), "write");
         let rng = ring::rand::SystemRandom::new();
         let grant_id = GrantId::generate(&rng).unwrap();
+        let amr = vec!["pwd".to_owned(), "otp".to_owned()];
         let approval = CodeApproval {
             subject: "alice",
             auth_time: UnixTime::from_secs(90),
+            acr: Some("urn:example:mfa"),
+            amr: Some(&amr),
             scopes: &granted,
             grant_id: &grant_id,
             oidc: None,
@@ -903,6 +954,58 @@ mod tests {
         );
         assert_eq!(issued.record.expires_at, UnixTime::from_secs(160));
         assert_eq!(issued.record.subject, "alice");
+        // The login's acr and amr, without OpenID Connect too (RFC 9470 §6).
+        assert_eq!(issued.record.acr.as_deref(), Some("urn:example:mfa"));
+        assert_eq!(issued.record.amr, Some(amr));
+        assert_eq!(issued.record.oidc, None);
+    }
+
+    /// RFC 9470 §4: a plain OAuth request may send `max_age` and `acr_values` as OpenID
+    /// Connect defines them; they are read, shown and checked as in OpenID mode, and a
+    /// malformed `max_age` is `invalid_request`, redirected.
+    #[test]
+    fn a_plain_request_may_ask_for_a_login() {
+        let c = client(&["https://app.example/cb"]);
+        let req = validate(&good("&max_age=0&acr_values=urn%3Aa+urn%3Ab"), &c).unwrap();
+        assert_eq!(req.oidc(), None);
+        assert_eq!(req.max_age(), Some(0));
+        assert_eq!(req.acr_values(), ["urn:a", "urn:b"]);
+        let login = req.login_request().unwrap();
+        assert_eq!(
+            (login.max_age, &login.acr_values[..]),
+            (Some(0), req.acr_values())
+        );
+        assert_eq!(login.prompt, Default::default());
+        let only_acr = validate(&good("&acr_values=urn%3Aa"), &c).unwrap();
+        assert_eq!(
+            (only_acr.max_age(), only_acr.acr_values()),
+            (None, &["urn:a".to_owned()][..])
+        );
+        assert!(only_acr.login_request().is_some());
+        let nothing = validate(&good(""), &c).unwrap();
+        assert_eq!((nothing.max_age(), nothing.acr_values()), (None, &[][..]));
+        assert_eq!(nothing.login_request(), None);
+        for bad in ["-1", "1.5", "x", "18446744073709551616"] {
+            let (code, url) = redirected(validate(&good(&format!("&max_age={bad}")), &c));
+            assert_eq!(code, AuthorizeErrorCode::InvalidRequest, "{bad}");
+            assert_eq!(
+                query(&url, "error_description").as_deref(),
+                Some("max_age must be a non-negative integer")
+            );
+        }
+        // In OpenID mode they are the OpenID Connect parameters.
+        let c = Client {
+            allowed_scopes: ScopeSet::parse("read openid").unwrap(),
+            ..c
+        };
+        let req = validate(&good("&scope=openid&max_age=5&acr_values=urn%3Ac"), &c).unwrap();
+        let oidc = req.oidc().unwrap();
+        assert_eq!(
+            (oidc.max_age, &oidc.acr_values[..]),
+            (Some(5), req.acr_values())
+        );
+        assert_eq!(req.max_age(), Some(5));
+        assert!(matches!(req.login_request(), Some(Cow::Borrowed(o)) if o == oidc));
     }
     /// RFC 9449 §10: a well-formed `dpop_jkt` (43 base64url characters, RFC 7638 §3) is
     /// recorded on the code; anything else is `invalid_request`, redirected.
@@ -914,6 +1017,8 @@ mod tests {
             let approval = CodeApproval {
                 subject: "alice",
                 auth_time: UnixTime::from_secs(90),
+                acr: None,
+                amr: None,
                 scopes: req.scopes(),
                 grant_id: &GrantId::generate(&rng).unwrap(),
                 oidc: None,

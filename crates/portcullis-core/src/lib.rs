@@ -118,7 +118,8 @@ pub use login_decision::{
     LoginPrompt, LoginReason, SignedIn,
 };
 pub use oidc::{
-    pairwise_subject, release_claims, AcrClaim, ClaimsRequest, OidcRequest, OidcSession, Prompt,
+    pairwise_subject, release_claims, AcrClaim, ClaimsRequest, LoginRequest, OidcRequest,
+    OidcSession, Prompt,
 };
 pub use params::{Params, ParamsError};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};

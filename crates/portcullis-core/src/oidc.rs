@@ -136,6 +136,54 @@ impl ClaimsRequest {
     }
 }
 
+/// The login a request asks for with `max_age` and `acr_values` (OpenID Connect Core
+/// §3.1.2.1), which RFC 9470 §4 lets a plain OAuth request send too, e.g. to answer a
+/// resource server's step-up challenge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// `max_age` in seconds: the authentication must be at most this old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u64>,
+    /// `acr_values` asked for, in the client's order (voluntary: OpenID Connect Core §5.5.1.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acr_values: Vec<String>,
+}
+
+impl LoginRequest {
+    /// Reads `max_age` (a non-negative integer) and `acr_values` (space-delimited).
+    pub fn parse(params: &Params) -> Result<Self, &'static str> {
+        let max_age = match params.get("max_age") {
+            None => None,
+            Some(v) => Some(
+                v.parse::<u64>()
+                    .map_err(|_| "max_age must be a non-negative integer")?,
+            ),
+        };
+        Ok(Self {
+            max_age,
+            acr_values: space_delimited(params, "acr_values"),
+        })
+    }
+
+    /// Whether it asks for nothing.
+    pub fn is_empty(&self) -> bool {
+        self.max_age.is_none() && self.acr_values.is_empty()
+    }
+}
+
+/// The values of a space-delimited parameter, empty ones skipped.
+fn space_delimited(params: &Params, name: &str) -> Vec<String> {
+    params
+        .get(name)
+        .map(|v| {
+            v.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The OpenID Connect parameters of a request in OpenID mode (`scope` includes `openid`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OidcRequest {
@@ -160,24 +208,10 @@ pub struct OidcRequest {
 impl OidcRequest {
     /// Reads the OpenID Connect parameters of a request.
     pub fn parse(params: &Params) -> Result<Self, &'static str> {
-        let list = |name: &str| -> Vec<String> {
-            params
-                .get(name)
-                .map(|v| {
-                    v.split(' ')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let max_age = match params.get("max_age") {
-            None => None,
-            Some(v) => Some(
-                v.parse::<u64>()
-                    .map_err(|_| "max_age must be a non-negative integer")?,
-            ),
-        };
+        let LoginRequest {
+            max_age,
+            acr_values,
+        } = LoginRequest::parse(params)?;
         Ok(Self {
             nonce: params.get("nonce").map(str::to_owned),
             prompt: params
@@ -188,14 +222,26 @@ impl OidcRequest {
             max_age,
             id_token_hint: params.get("id_token_hint").map(str::to_owned),
             login_hint: params.get("login_hint").map(str::to_owned),
-            ui_locales: list("ui_locales"),
-            acr_values: list("acr_values"),
+            ui_locales: space_delimited(params, "ui_locales"),
+            acr_values,
             claims: params
                 .get("claims")
                 .map(ClaimsRequest::parse)
                 .transpose()?
                 .unwrap_or_default(),
         })
+    }
+}
+
+impl From<&LoginRequest> for OidcRequest {
+    /// The parameters of a plain OAuth request that asks for a login with `max_age` or
+    /// `acr_values` (RFC 9470 §4), for the login decision and its check at approval.
+    fn from(login: &LoginRequest) -> Self {
+        Self {
+            max_age: login.max_age,
+            acr_values: login.acr_values.clone(),
+            ..Self::default()
+        }
     }
 }
 

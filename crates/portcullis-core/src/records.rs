@@ -35,6 +35,13 @@ pub struct CodeRecord {
     pub subject: String,
     /// When the resource owner authenticated.
     pub auth_time: UnixTime,
+    /// The authentication context class that login reached (`acr`), as the host reported
+    /// it, in either mode: the access tokens carry it (RFC 9068 §2.2.1, RFC 9470 §6).
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// The authentication methods of that login (`amr`, RFC 8176), likewise.
+    #[serde(default)]
+    pub amr: Option<Vec<String>>,
     /// The grant it belongs to.
     pub grant_id: GrantId,
     /// The token family its redemption starts.
@@ -116,7 +123,7 @@ pub struct AccessTokenRecord {
     #[serde(default)]
     pub auth_time: Option<UnixTime>,
     /// The authentication context class that login reached (`acr`), as the host reported
-    /// it in OpenID mode.
+    /// it.
     #[serde(default)]
     pub acr: Option<String>,
     /// The authentication methods of that login (`amr`, RFC 8176), likewise.
@@ -175,6 +182,13 @@ pub struct RefreshTokenRecord {
     pub resources: Vec<String>,
     /// When the resource owner authenticated.
     pub auth_time: UnixTime,
+    /// The `acr` of that login, kept for the access tokens of every refresh (a record
+    /// stored before it kept it has it only in `oidc`).
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// The `amr` of that login (RFC 8176), likewise.
+    #[serde(default)]
+    pub amr: Option<Vec<String>>,
     /// The grant.
     pub grant_id: GrantId,
     /// The token family.
@@ -214,6 +228,12 @@ pub struct SessionRecord {
     pub subject: String,
     /// When they authenticated (OpenID Connect Core §2 `auth_time`).
     pub auth_time: UnixTime,
+    /// The authentication context class that sign-in reached (`acr`), if the host tracks it.
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// The authentication methods of that sign-in (`amr`, RFC 8176), if the host tracks them.
+    #[serde(default)]
+    pub amr: Option<Vec<String>>,
     /// When the session began.
     pub created_at: UnixTime,
     /// When it ends, whatever happens in between.

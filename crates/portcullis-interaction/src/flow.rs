@@ -9,8 +9,14 @@
 //! denied (a failed authentication, §5.5.1.1). `ui_locales` is ignored.
 //!
 //! `POST /login` ([`LoginFlow::login`]) checks the password — unless the sign-in is
-//! throttled (`429` with `Retry-After`, the password unchecked) — begins a new session and
-//! goes on the same way. `POST /consent` ([`LoginFlow::consent`]) approves with the checked
+//! throttled (`429` with `Retry-After`, the password unchecked) — and the one-time code of
+//! the `otp` field, then begins a new session and goes on the same way. A user who enrolled
+//! a second factor ([`UserDirectory::totp_secret`]) may give a code; they must when the
+//! request asks for [`MFA_ACR`] in `acr_values` (OpenID Connect Core §3.1.2.1, RFC 9470 §4),
+//! and the login page then asks for it. A right code ([`TotpCheck`]) makes the sign-in reach
+//! [`MFA_ACR`] with `amr` `["pwd", "otp"]` (RFC 8176); a password alone reaches no `acr`,
+//! `amr` `["pwd"]`. A wrong code, or a missing one where required, is a failed sign-in
+//! (throttled like a wrong password). The session remembers what the sign-in reached. `POST /consent` ([`LoginFlow::consent`]) approves with the checked
 //! scopes while the session still satisfies the request, denies, or signs out to let
 //! another user sign in. Every POST needs a valid CSRF token (else `403`) and a live ticket
 //! (else `400`).
@@ -40,6 +46,7 @@ use crate::form::FormGuard;
 use crate::pages::{ConsentPage, LoginPage, LogoutPage, PageError, Pages};
 use crate::session::{Session, SessionManager};
 use crate::throttle::{with_client_address, ClientAddress, LoginThrottle};
+use crate::totp::{TotpCheck, TotpSecret, MFA_ACR, MFA_AMR};
 
 /// The host's users, as the login pages need them.
 #[async_trait]
@@ -57,6 +64,13 @@ pub trait UserDirectory: Send + Sync + 'static {
     /// The name to greet user `subject` with; `None` when there is no such user (any more):
     /// a session of theirs then counts as none.
     async fn display_name(&self, subject: &str) -> Result<Option<String>, StoreError>;
+
+    /// The TOTP secret of user `subject` (RFC 6238), if they enrolled a second factor: a
+    /// sign-in with a code from it reaches [`MFA_ACR`]. None by default.
+    async fn totp_secret(&self, subject: &str) -> Result<Option<TotpSecret>, StoreError> {
+        let _ = subject;
+        Ok(None)
+    }
 }
 
 /// The CSRF purpose of the consent form (a token of one form never passes at another).
@@ -69,6 +83,8 @@ const LOGOUT: &str = "logout";
 #[derive(Clone)]
 pub struct LoginFlow {
     inner: Arc<Inner>,
+    /// Checks the codes of enrolled users; without it they cannot sign in.
+    totp: Option<TotpCheck>,
 }
 
 struct Inner {
@@ -87,9 +103,19 @@ impl fmt::Debug for LoginFlow {
     }
 }
 
-/// What the engine knows of a session: its user, signed in with a password (RFC 8176 `pwd`).
+/// What the engine knows of a session: its user, and how they signed in (a session that
+/// recorded nothing, a password: RFC 8176 `pwd`).
 fn facts(session: &Session) -> SessionFacts {
-    SessionFacts::new(session.subject(), session.auth_time()).with_amr(vec!["pwd".into()])
+    let facts = SessionFacts::new(session.subject(), session.auth_time());
+    let facts = match session.acr() {
+        Some(acr) => facts.with_acr(acr),
+        None => facts,
+    };
+    facts.with_amr(
+        session
+            .amr()
+            .map_or_else(|| vec!["pwd".into()], <[String]>::to_vec),
+    )
 }
 
 impl LoginFlow {
@@ -111,7 +137,16 @@ impl LoginFlow {
         };
         Self {
             inner: Arc::new(inner),
+            totp: None,
         }
+    }
+
+    /// With the second factor: users who enrolled ([`UserDirectory::totp_secret`]) sign in
+    /// with a code checked by `totp`. Without it they cannot sign in at all.
+    #[must_use]
+    pub fn with_totp(mut self, totp: TotpCheck) -> Self {
+        self.totp = Some(totp);
+        self
     }
 
     /// The provider whose requests the pages answer.
@@ -204,10 +239,11 @@ impl LoginFlow {
             return pages.error(PageError::Expired("sign-in"));
         };
         let (headers, form) = (req.headers(), checked.form);
-        let (username, password) = match (form.one("username"), form.one("password")) {
-            (Ok(u), Ok(p)) => (u.unwrap_or_default(), p.unwrap_or_default()),
-            _ => return pages.error(PageError::BadForm),
-        };
+        let (username, password, otp) =
+            match (form.one("username"), form.one("password"), form.one("otp")) {
+                (Ok(u), Ok(p), Ok(o)) => (u.unwrap_or_default(), p.unwrap_or_default(), o),
+                _ => return pages.error(PageError::BadForm),
+            };
         let address = req.extensions().get::<ClientAddress>().map(|a| a.0);
         let client_id = pending.client_id();
         let attempt = match self.inner.throttle.begin(username, address) {
@@ -219,6 +255,7 @@ impl LoginFlow {
                     ticket: pending.ticket(),
                     username,
                     error: None,
+                    ask_code: asks_for_mfa(&pending),
                 };
                 return pages.throttled_login(sessions, headers, &login, throttled);
             }
@@ -233,9 +270,33 @@ impl LoginFlow {
             }
             Err(e) => return self.store_failed(&e),
         };
+        let second = self.second_factor(&subject, otp, asks_for_mfa(&pending));
+        let mfa = match second.await {
+            Ok(SecondFactor::None) => false,
+            Ok(SecondFactor::Passed) => true,
+            Ok(SecondFactor::Failed(error)) => {
+                tracing::info!(client_id, "second factor failed");
+                let login = LoginPage {
+                    client_id,
+                    ticket: pending.ticket(),
+                    username,
+                    error: Some(error),
+                    ask_code: true,
+                };
+                let status = StatusCode::UNAUTHORIZED;
+                return pages.login(sessions, headers, status, &login);
+            }
+            Err(e) => return self.store_failed(&e),
+        };
         attempt.succeeded();
         tracing::info!(username, client_id, "signed in");
-        let (session, cookie) = match sessions.sign_in(headers, &subject, sessions.now()).await {
+        let (acr, amr) = match mfa {
+            true => (Some(MFA_ACR), &MFA_AMR[..]),
+            false => (None, &MFA_AMR[..1]),
+        };
+        let now = sessions.now();
+        let signed_in = sessions.sign_in_with(headers, &subject, now, acr, Some(amr));
+        let (session, cookie) = match signed_in.await {
             Ok(s) => s,
             Err(e) => return self.store_failed(&e),
         };
@@ -347,6 +408,41 @@ impl LoginFlow {
         Ok(known.map(|_| session))
     }
 
+    /// The second factor of `subject`, who gave their password, with the form's `otp`:
+    /// required when the request asks for it (`required`), checked whenever given.
+    async fn second_factor(
+        &self,
+        subject: &str,
+        otp: Option<&str>,
+        required: bool,
+    ) -> Result<SecondFactor, StoreError> {
+        let code = otp.unwrap_or_default();
+        if code.is_empty() && !required {
+            return Ok(SecondFactor::None);
+        }
+        let Some(secret) = self.inner.users.totp_secret(subject).await? else {
+            // A user without a second factor signs in with what they have: acr_values are
+            // voluntary (OpenID Connect Core §5.5.1.1), the token tells what was reached.
+            return Ok(SecondFactor::None);
+        };
+        if code.is_empty() {
+            return Ok(SecondFactor::Failed(
+                "Enter the code from your authenticator app.",
+            ));
+        }
+        let Some(totp) = &self.totp else {
+            tracing::error!("a user enrolled a second factor, but no TotpCheck is configured");
+            return Ok(SecondFactor::Failed(
+                "One-time codes cannot be checked here.",
+            ));
+        };
+        let now = self.inner.sessions.now();
+        Ok(match totp.verify(subject, &secret, code, now).await? {
+            true => SecondFactor::Passed,
+            false => SecondFactor::Failed("The code is incorrect or was already used."),
+        })
+    }
+
     /// The name to greet `subject` with (the subject itself for an unknown user).
     async fn greeting(&self, subject: &str) -> Result<String, StoreError> {
         let name = self.inner.users.display_name(subject).await?;
@@ -368,6 +464,7 @@ impl LoginFlow {
             ticket: pending.ticket(),
             username,
             error,
+            ask_code: asks_for_mfa(pending),
         };
         let Inner {
             sessions, pages, ..
@@ -401,7 +498,8 @@ impl LoginFlow {
 
     /// Takes the engine's next `step` for `pending`: back to the client (approved, or
     /// refused under `prompt=none`), the login page (with the request's `login_hint`), or
-    /// the consent page of `session`; denied when an essential `acr` is asked for.
+    /// the consent page of `session`; denied when an essential `acr` is asked for; the login
+    /// page again for an enrolled user short of the [`MFA_ACR`] asked for.
     async fn take(
         &self,
         step: Result<NextStep, StoreError>,
@@ -414,6 +512,11 @@ impl LoginFlow {
             Ok(step) => step,
             Err(e) => return self.store_failed(&e),
         };
+        match self.short_of_mfa(&pending, &step, session.as_ref()).await {
+            Ok(false) => {}
+            Ok(true) => return self.login_page(StatusCode::OK, &pending, headers, "", None),
+            Err(e) => return self.store_failed(&e),
+        }
         match (step, session) {
             (NextStep::Approve(approval), _) => self.approve(pending, approval).await,
             (NextStep::Consent, Some(session)) => self.consent_page(&pending, &session).await,
@@ -429,6 +532,28 @@ impl LoginFlow {
             // The engine asks consent only of a signed-in user.
             (NextStep::Consent, None) => self.inner.pages.error(PageError::Unavailable),
         }
+    }
+
+    /// Whether `step` would approve, or ask the consent of, an enrolled user whose session
+    /// did not reach the [`MFA_ACR`] the request asks for: they sign in again, with a code.
+    async fn short_of_mfa(
+        &self,
+        pending: &PendingAuthorization,
+        step: &NextStep,
+        session: Option<&Session>,
+    ) -> Result<bool, StoreError> {
+        if !asks_for_mfa(pending) {
+            return Ok(false);
+        }
+        let (subject, acr) = match (step, session) {
+            (NextStep::Approve(a), _) => (a.subject.as_str(), a.acr.as_deref()),
+            (NextStep::Consent, Some(s)) => (s.subject(), s.acr()),
+            _ => return Ok(false),
+        };
+        if acr == Some(MFA_ACR) {
+            return Ok(false);
+        }
+        Ok(self.inner.users.totp_secret(subject).await?.is_some())
     }
 
     /// Approves `pending` as the engine decided or with the scopes the user checked.
@@ -456,6 +581,22 @@ impl LoginFlow {
         tracing::error!(error = %e, "store failure");
         self.inner.pages.error(PageError::Unavailable)
     }
+}
+
+/// How a sign-in's second factor went.
+enum SecondFactor {
+    /// None was given, nor needed.
+    None,
+    /// The code was right, and new.
+    Passed,
+    /// It was missing or wrong: the sign-in failed, with this message.
+    Failed(&'static str),
+}
+
+/// Whether the request asks for a sign-in with a one-time code ([`MFA_ACR`] in
+/// `acr_values`).
+fn asks_for_mfa(pending: &PendingAuthorization) -> bool {
+    pending.acr_values().iter().any(|v| v == MFA_ACR)
 }
 
 #[async_trait]

@@ -14,9 +14,12 @@
 //!   response needs ([`add_security_headers`]): no framing, no script, no caching.
 //! * [`Account`]: the user's account page (their grants, revoking one, signing out
 //!   everywhere).
+//! * [`TotpCheck`]: a second factor, one-time codes (RFC 6238) checked in constant time,
+//!   each accepted once per user and step; a sign-in with one reaches [`MFA_ACR`].
 //! * [`LoginFlow`]: all of the above put together for users who sign in with a password
-//!   (the host's [`UserDirectory`]): the engine's `Interaction` and the handlers of the
-//!   login, consent and logout forms, each taking the engine's next step.
+//!   and, if they enrolled, a one-time code (the host's [`UserDirectory`]): the engine's
+//!   `Interaction` and the handlers of the login, consent and logout forms, each taking
+//!   the engine's next step.
 //! * [`purge_periodically`]: the expired records of the provider and the sessions removed
 //!   on a timer.
 //! * [`HostSecrets`]: the secrets the provider and the pages must keep stable and share
@@ -61,6 +64,7 @@ mod purge;
 mod secrets;
 mod session;
 mod throttle;
+mod totp;
 
 pub use account::Account;
 pub use flow::{LoginFlow, UserDirectory};
@@ -80,3 +84,4 @@ pub use throttle::{
     with_client_address, Backoff, ClientAddress, LoginAttempt, LoginThrottle, ThrottlePolicy,
     Throttled,
 };
+pub use totp::{TotpCheck, TotpSecret, TotpSecretError, MFA_ACR, MFA_AMR};

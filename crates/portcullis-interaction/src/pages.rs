@@ -149,6 +149,10 @@ pub struct LoginPage<'a> {
     pub username: &'a str,
     /// What went wrong with the last attempt.
     pub error: Option<&'a str>,
+    /// Whether the one-time code is asked for (the request asks for
+    /// [`MFA_ACR`](crate::MFA_ACR), or an enrolled user must give it); else the field is
+    /// optional.
+    pub ask_code: bool,
 }
 
 /// The consent form of a pending authorization: every requested scope as a pre-checked box
@@ -343,6 +347,7 @@ impl Pages {
             csrf: &'a str,
             username: &'a str,
             error: Option<&'a str>,
+            ask_code: bool,
         }
         let Ok(binding) = sessions.login_binding(headers) else {
             return self.error(PageError::Unavailable);
@@ -354,6 +359,7 @@ impl Pages {
             csrf: &csrf,
             username: login.username,
             error: login.error,
+            ask_code: login.ask_code,
         };
         let mut response = self.render(status, CSP, "login.html", "Sign in", context);
         if let Some(cookie) = binding.set_cookie() {
@@ -543,6 +549,7 @@ mod tests {
             ticket,
             username: EVIL,
             error: Some(EVIL),
+            ask_code: true,
         };
         let consent = ConsentPage {
             client_id: EVIL,
@@ -639,6 +646,7 @@ mod tests {
             ticket: "tk",
             username: "al",
             error: None,
+            ask_code: false,
         };
         let r = p.login(&sessions, &HeaderMap::new(), StatusCode::OK, &login);
         let set = r.headers()[SET_COOKIE].to_str().unwrap().to_owned();

@@ -68,6 +68,17 @@ impl Session {
         self.record.auth_time
     }
 
+    /// The authentication context class the sign-in reached (`acr`), if recorded
+    /// ([`SessionManager::sign_in_with`]).
+    pub fn acr(&self) -> Option<&str> {
+        self.record.acr.as_deref()
+    }
+
+    /// The authentication methods of the sign-in (`amr`, RFC 8176), if recorded.
+    pub fn amr(&self) -> Option<&[String]> {
+        self.record.amr.as_deref()
+    }
+
     /// When the session ends at the latest.
     pub fn expires_at(&self) -> UnixTime {
         self.record.expires_at
@@ -249,6 +260,21 @@ impl SessionManager {
         subject: &str,
         auth_time: UnixTime,
     ) -> Result<(Session, HeaderValue), SessionError> {
+        self.sign_in_with(headers, subject, auth_time, None, None)
+            .await
+    }
+
+    /// [`SessionManager::sign_in`], recording how the user authenticated: the `acr` reached
+    /// and the `amr` used (RFC 8176), which the session then reports ([`Session::acr`],
+    /// [`Session::amr`]).
+    pub async fn sign_in_with(
+        &self,
+        headers: &HeaderMap,
+        subject: &str,
+        auth_time: UnixTime,
+        acr: Option<&str>,
+        amr: Option<&[&str]>,
+    ) -> Result<(Session, HeaderValue), SessionError> {
         let inner = &self.inner;
         if let Some(old) = self.presented(headers) {
             inner.store.delete_session(&inner.issuer, &old).await?;
@@ -260,6 +286,8 @@ impl SessionManager {
             issuer: inner.issuer.clone(),
             subject: subject.to_owned(),
             auth_time,
+            acr: acr.map(str::to_owned),
+            amr: amr.map(|m| m.iter().map(|&s| s.to_owned()).collect()),
             created_at: now,
             expires_at: now.plus(inner.lifetime),
         };

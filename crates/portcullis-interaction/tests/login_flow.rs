@@ -15,12 +15,12 @@ use portcullis::core::{
 };
 use portcullis::store::StoreError;
 use portcullis::{
-    async_trait, AuthorizeOutcome, HostRoutes, Interaction, LogoutOutcome, ManualClock, Provider,
-    Stores,
+    async_trait, AuthorizeOutcome, Clock, HostRoutes, Interaction, LogoutOutcome, ManualClock,
+    Provider, Stores,
 };
 use portcullis_interaction::{
     add_security_headers, LoginFlow, LoginThrottle, Pages, SessionManager, ThrottlePolicy,
-    UserDirectory, CSP,
+    TotpCheck, TotpSecret, UserDirectory, CSP, MFA_ACR,
 };
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
@@ -55,6 +55,24 @@ impl UserDirectory for Alice {
     async fn display_name(&self, subject: &str) -> Result<Option<String>, StoreError> {
         Ok((subject == "alice").then(|| "Alice".to_owned()))
     }
+
+    /// Alice enrolled a second factor: RFC 6238 Appendix B's SHA-1 key.
+    async fn totp_secret(&self, subject: &str) -> Result<Option<TotpSecret>, StoreError> {
+        Ok((subject == "alice").then(|| TotpSecret::from_bytes(TOTP_KEY)))
+    }
+}
+
+/// Alice's TOTP key.
+const TOTP_KEY: &[u8] = b"12345678901234567890";
+
+/// Alice's code at `now` (RFC 6238 §4, RFC 4226 §5.3), computed here with ring.
+fn totp(now: UnixTime) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, TOTP_KEY);
+    let mac = ring::hmac::sign(&key, &(now.secs() / 30).to_be_bytes());
+    let mac = mac.as_ref();
+    let offset = usize::from(mac[19] & 0xf);
+    let word = u32::from_be_bytes(mac[offset..offset + 4].try_into().unwrap()) & 0x7fff_ffff;
+    format!("{:06}", word % 1_000_000)
 }
 
 struct Host {
@@ -98,13 +116,15 @@ impl Host {
         for c in [web, rp] {
             provider.register_client(&c).await.unwrap();
         }
+        let totp = TotpCheck::new(store.clone(), issuer.clone());
         let sessions = SessionManager::builder(issuer.clone(), store)
             .clock(clock.clone())
             .build()
             .unwrap();
         let throttle = LoginThrottle::new(ThrottlePolicy::default(), clock.clone());
         let pages = Pages::new(&issuer);
-        let flow = LoginFlow::new(provider, sessions.clone(), throttle, pages, Arc::new(Alice));
+        let flow = LoginFlow::new(provider, sessions.clone(), throttle, pages, Arc::new(Alice))
+            .with_totp(totp);
         Self {
             routes: flow.host_routes(),
             flow,
@@ -517,6 +537,104 @@ async fn openid_prompt_max_age_and_login_hint() {
     assert!(hinted
         .body
         .contains("name=\"username\" value=\"al&quot;ice\""));
+}
+
+/// The second factor: a request asking for [`MFA_ACR`] (RFC 9470 §4) shows the code field as
+/// required; an enrolled user's password alone, a wrong code, or the right code once more
+/// fail (`401`, the login page again); the right code signs in, and the session has reached
+/// the class: a later request asking for it goes on without a login, while a password-only
+/// session must log in again. Without the request asking, the code is optional.
+#[tokio::test]
+async fn a_one_time_code_when_the_request_asks_for_it() {
+    let host = Host::new().await;
+    let mfa = format!("{}&acr_values={MFA_ACR}", authorize());
+    let page = host.get(&mfa, "").await;
+    assert!(page.body.contains("name=\"otp\""), "{}", page.body);
+    assert!(
+        page.body.contains("one-time-code\" required"),
+        "{}",
+        page.body
+    );
+    let (ticket, csrf) = form_of(&page);
+    let jar = cookie(&page, "csrf");
+    let with_code = |code: &str| {
+        let mut form = credentials(&ticket, &csrf).to_vec();
+        form.push(("otp", code));
+        form.into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let post = |form: Vec<(String, String)>| {
+        let (host, jar) = (&host, &jar);
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (&**k, &**v)).collect();
+            host.post("/login", jar, &form).await
+        }
+    };
+    let now = host.clock.now();
+    let code = totp(now);
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    for (form, message) in [
+        (with_code(""), "Enter the code"),
+        (with_code(&wrong), "The code is incorrect"),
+    ] {
+        let r = post(form).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+        assert!(r.body.contains(message), "{}", r.body);
+        assert!(r
+            .headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("session")));
+    }
+    let ok = post(with_code(&code)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert!(ok.body.contains("action=\"/consent\""), "{}", ok.body);
+    let strong = format!("{jar}; {}", cookie(&ok, "session"));
+    let replayed = post(with_code(&code)).await;
+    assert_eq!(
+        replayed.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        replayed.body
+    );
+
+    // The session reached the class: no new login for it.
+    let again = host.get(&mfa, &strong).await;
+    assert!(again.body.contains("action=\"/consent\""), "{}", again.body);
+    // A password-only session does not: the login page again, the code required.
+    let weak = host.sign_in_alice().await;
+    let stepped_up = host.get(&mfa, &weak).await;
+    assert!(
+        stepped_up.body.contains("action=\"/login\""),
+        "{}",
+        stepped_up.body
+    );
+    let plain = host.get(&authorize(), &weak).await;
+    assert!(plain.body.contains("action=\"/consent\""), "{}", plain.body);
+
+    // Without the request asking, the field is optional, and a code given is checked.
+    let page = host.get(&authorize(), "").await;
+    assert!(
+        !page.body.contains("one-time-code\" required"),
+        "{}",
+        page.body
+    );
+    let (ticket, csrf) = form_of(&page);
+    let jar = cookie(&page, "csrf");
+    let mut form = credentials(&ticket, &csrf).to_vec();
+    form.push(("otp", &wrong));
+    let r = host.post("/login", &jar, &form).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    host.clock.advance(30);
+    let next = totp(host.clock.now());
+    let mut form = credentials(&ticket, &csrf).to_vec();
+    form.push(("otp", &next));
+    let r = host.post("/login", &jar, &form).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let strong = format!("{jar}; {}", cookie(&r, "session"));
+    let again = host.get(&mfa, &strong).await;
+    assert!(again.body.contains("action=\"/consent\""), "{}", again.body);
 }
 
 /// The engine's decision at the forms: a password reaches no essential `acr` (denied after

@@ -92,6 +92,19 @@ impl Authenticated {
         ))
     }
 
+    /// The refusal of a token that is valid but will not do for this request after all
+    /// (say, a gateway that needs a subject the token does not name): 401 `invalid_token`
+    /// with `description` (fixed text, never the token) in the challenge of the token's
+    /// scheme, beside the others the server accepts, as every refusal of this server is
+    /// rendered (RFC 6750 §3.1, RFC 9449 §7.1 with `algs`, RFC 9728 §5.1).
+    pub fn invalid_token(&self, description: &'static str) -> Unauthenticated {
+        Unauthenticated::new(
+            Reason::InvalidToken(description),
+            Some(self.scheme),
+            self.context.clone(),
+        )
+    }
+
     /// Requires a login of one of `acr_values` (any when empty) no older than `max_age`
     /// (RFC 9470 §3, from the token's `acr` and `auth_time`, RFC 9470 §6.1): a token without
     /// `acr` when values are required, or without `auth_time` when an age is, does not meet

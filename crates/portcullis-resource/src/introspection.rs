@@ -1,6 +1,7 @@
 //! Opaque access tokens, validated by asking the authorization server (RFC 7662), with JWT
 //! responses (RFC 9701) as an option, and a bounded cache of its answers.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -136,6 +137,9 @@ impl JwtResponses {
 ///
 /// Verdicts are cached per token, keyed by its SHA-256 ([`TokenHash`], never the token
 /// itself), on the `now` the caller passes: see [`IntrospectionConfig`] for the bounds.
+/// Concurrent validations of one token not in the cache make one request: the first asks,
+/// the others wait for its cached answer (as [`IssuerKeys`] shares one key fetch); after a
+/// failed request, which is not cached, the next waiter asks in turn.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -160,6 +164,8 @@ pub struct IntrospectionValidator {
     config: IntrospectionConfig,
     http: Arc<dyn HttpClient>,
     cache: Mutex<VerdictCache>,
+    /// One lock per token being introspected, so that concurrent misses make one request.
+    in_flight: Mutex<HashMap<TokenHash, Arc<tokio::sync::Mutex<()>>>>,
     rng: SystemRandom,
 }
 
@@ -168,6 +174,7 @@ impl IntrospectionValidator {
     pub fn new(config: IntrospectionConfig, http: Arc<dyn HttpClient>) -> Self {
         Self {
             cache: Mutex::new(VerdictCache::new(config.cache_capacity)),
+            in_flight: Mutex::new(HashMap::new()),
             config,
             http,
             rng: SystemRandom::new(),
@@ -176,6 +183,44 @@ impl IntrospectionValidator {
 
     fn cache(&self) -> std::sync::MutexGuard<'_, VerdictCache> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn in_flight(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<TokenHash, Arc<tokio::sync::Mutex<()>>>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The lock of the token hashed `key`, shared by every validation of it in flight.
+    fn gate(&self, key: TokenHash) -> Gate<'_> {
+        let lock = self.in_flight().entry(key).or_default().clone();
+        Gate {
+            owner: self,
+            key,
+            lock,
+        }
+    }
+
+    /// The cached verdict on the token hashed `key`, or a fresh one, cached.
+    async fn verdict(
+        &self,
+        token: &str,
+        key: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Verdict, UpstreamError> {
+        if let Some(verdict) = self.cache().get(key, now) {
+            return Ok(verdict.clone());
+        }
+        let verdict = self.introspect(token, now).await?;
+        let c = &self.config;
+        let until = match &verdict {
+            Ok(claims) => claims.expires_at.min(now.plus(c.cache_max_age)),
+            Err(_) => now.plus(c.negative_cache_age),
+        };
+        self.cache().insert(*key, verdict.clone(), until, now);
+        Ok(verdict)
     }
 
     /// The introspection request for `token` (RFC 7662 §2.1), authenticated.
@@ -255,14 +300,31 @@ impl TokenValidator for IntrospectionValidator {
         if let Some(verdict) = self.cache().get(&key, now) {
             return verdict.clone().map_err(TokenError::Invalid);
         }
-        let verdict = self.introspect(token, now).await?;
-        let c = &self.config;
-        let until = match &verdict {
-            Ok(claims) => claims.expires_at.min(now.plus(c.cache_max_age)),
-            Err(_) => now.plus(c.negative_cache_age),
-        };
-        self.cache().insert(key, verdict.clone(), until, now);
-        verdict.map_err(TokenError::Invalid)
+        // A miss: one validation of the token at a time asks; the others find its answer.
+        let gate = self.gate(key);
+        let held = gate.lock.lock().await;
+        let verdict = self.verdict(token, &key, now).await;
+        drop(held);
+        drop(gate);
+        verdict?.map_err(TokenError::Invalid)
+    }
+}
+
+/// A validation's share of a token's lock: dropped (answered, or cancelled), it takes the
+/// lock out of the map when no other validation holds or awaits it (every share is made
+/// under the map's lock).
+struct Gate<'a> {
+    owner: &'a IntrospectionValidator,
+    key: TokenHash,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for Gate<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.owner.in_flight();
+        if Arc::strong_count(&self.lock) == 2 {
+            in_flight.remove(&self.key);
+        }
     }
 }
 

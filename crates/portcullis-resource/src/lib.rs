@@ -14,6 +14,10 @@
 //! ([`Forbidden`], 403) are distinct types. It also publishes the resource's RFC 9728
 //! metadata ([`ProtectedResourceMetadata`]).
 //!
+//! A gateway in front of an API (validating tokens at the edge, forwarding inside) applies
+//! the edge rules of the [`gateway`] module: which request targets it forwards, which
+//! headers never pass, and whose metadata the upstream's challenges name.
+//!
 //! Features: `tower` (a `Layer` authenticating every request and serving the metadata),
 //! `axum` (extractors: the authenticated request, a route's required scope) and `actix`
 //! (the same for actix-web).
@@ -39,6 +43,7 @@ mod axum_extractors;
 mod challenge;
 mod claims;
 mod client_credentials;
+pub mod gateway;
 mod http_client;
 mod introspection;
 mod introspection_response;

@@ -304,6 +304,64 @@ async fn a_valid_opaque_token_is_introspected_once_then_served_from_the_cache() 
     assert!(request.headers()["authorization"].is_sensitive());
 }
 
+/// An `HttpClient` whose introspection answers wait until released: requests made in the
+/// meantime are all in flight at once.
+struct Held {
+    inner: Arc<ToEngine>,
+    release: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for Held {
+    async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+        let answer = self.inner.send(request).await;
+        let _ = self.release.acquire().await;
+        answer
+    }
+}
+
+/// Concurrent validations of one token the cache does not have make one introspection
+/// request; the others are answered from it. Another token makes its own.
+#[tokio::test]
+async fn concurrent_misses_of_one_token_make_one_request() {
+    let e = AuthServer::new().await;
+    let counted = ToEngine::new(&e);
+    let held = Arc::new(Held {
+        inner: counted.clone(),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let v = Arc::new(IntrospectionValidator::new(
+        config(API, basic(API_SECRET)),
+        held.clone(),
+    ));
+    let (token, other) = (e.token(API).await, e.token(API).await);
+    let now = e.now();
+    let tasks: Vec<_> = [&token, &token, &token, &token, &other]
+        .into_iter()
+        .map(|t| {
+            let (v, t) = (v.clone(), t.clone());
+            tokio::spawn(async move { v.validate(&t, now).await })
+        })
+        .collect();
+    // Let every task start and reach its request, or wait for the one in flight.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        counted.calls(),
+        2,
+        "one request per token while they are held"
+    );
+    held.release.add_permits(10);
+    for task in tasks {
+        let claims = task.await.unwrap().unwrap();
+        assert_eq!(claims.audience, [API]);
+    }
+    assert_eq!(counted.calls(), 2);
+    assert_eq!(v.validate(&token, now).await.unwrap().audience, [API]);
+    assert_eq!(counted.calls(), 2);
+}
+
 #[tokio::test]
 async fn a_revoked_token_is_accepted_until_the_cache_bound_then_refused() {
     let r = rig(|_, _| {}).await;

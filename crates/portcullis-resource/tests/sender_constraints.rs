@@ -209,6 +209,22 @@ async fn the_scheme_must_match_the_binding() {
         .await
         .unwrap();
     assert_eq!(a.scheme(), TokenScheme::Bearer);
+    // A valid token refused afterwards (a gateway's rule, say) is challenged like any
+    // refusal: the error in its scheme, every accepted scheme offered, `algs` included.
+    let refused = a.invalid_token("the token names no subject");
+    assert_eq!(refused.error_code(), Some("invalid_token"));
+    assert_refusal(
+        &refused.to_response(),
+        StatusCode::UNAUTHORIZED,
+        Some("invalid_token"),
+        &[
+            format!(
+                "Bearer error=\"invalid_token\", error_description=\"the token names no \
+                 subject\", {RM}"
+            ),
+            format!("DPoP {ALGS}, {RM}"),
+        ],
+    );
 }
 
 /// RFC 9449 §7.1: with both schemes accepted, a request without a token gets both

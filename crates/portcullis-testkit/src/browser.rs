@@ -320,6 +320,24 @@ impl Browser {
         self.page(response).await
     }
 
+    /// Submits the login form with a one-time code (`otp`) besides the password, and returns
+    /// the next page.
+    pub async fn log_in_with_code<'a>(
+        &self,
+        login: &Page,
+        user: impl Into<Credentials<'a>>,
+        code: &str,
+    ) -> Page {
+        let (username, password) = user.into();
+        let fields = [
+            ("username", username),
+            ("password", password),
+            ("otp", code),
+        ];
+        let response = self.submit(login, &fields).await;
+        self.page(response).await
+    }
+
     /// Opens `authorize_url` and signs in as `user`: returns the consent page.
     pub async fn sign_in<'a>(&self, authorize_url: &Url, user: impl Into<Credentials<'a>>) -> Page {
         let login = self.get(authorize_url).await;

@@ -173,6 +173,8 @@ impl Fixtures {
             resources: vec!["https://api.example/".into()],
             subject: grant.subject.clone(),
             auth_time: UnixTime::from_secs(issued_at.secs().saturating_sub(20)),
+            acr: Some("urn:example:loa:2".into()),
+            amr: Some(vec!["pwd".into(), "otp".into()]),
             grant_id: grant.id.clone(),
             family_id: family.clone(),
             oidc: Some(self.oidc_session()),
@@ -302,6 +304,8 @@ impl Fixtures {
             scopes: grant.scopes.clone(),
             resources: vec!["https://api.example/".into()],
             auth_time: UnixTime::from_secs(grant.created_at.secs().saturating_sub(45)),
+            acr: Some("urn:example:loa:2".into()),
+            amr: Some(vec!["pwd".into(), "otp".into()]),
             grant_id: grant.id.clone(),
             family_id: family.clone(),
             oidc: Some(OidcSession {
@@ -345,6 +349,8 @@ impl Fixtures {
             issuer: issuer.clone(),
             subject: subject.into(),
             auth_time: UnixTime::from_secs(created_at.secs().saturating_sub(30)),
+            acr: Some("urn:example:loa:2".into()),
+            amr: Some(vec!["pwd".into(), "otp".into()]),
             created_at,
             expires_at,
         }

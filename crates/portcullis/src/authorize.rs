@@ -91,6 +91,26 @@ impl PendingAuthorization {
         self.request.oidc()
     }
 
+    /// The login the request asks for, in either mode (RFC 9470 §4), for the login decision.
+    pub(crate) fn login_request(&self) -> Option<Cow<'_, OidcRequest>> {
+        self.request.login_request()
+    }
+
+    /// `max_age` in seconds, in either mode (a plain OAuth request may send it: RFC 9470
+    /// §4): the user must have authenticated at most this long ago, else
+    /// [`Provider::approve`] answers `login_required`.
+    pub fn max_age(&self) -> Option<u64> {
+        self.request.max_age()
+    }
+
+    /// `acr_values`, in either mode (RFC 9470 §4), in the client's order: the authentication
+    /// context classes the client would like the login to reach, e.g. to answer a resource
+    /// server's step-up challenge. Voluntary (OpenID Connect Core §5.5.1.1): the host tries,
+    /// and reports what it reached in [`Approval::acr`].
+    pub fn acr_values(&self) -> &[String] {
+        self.request.acr_values()
+    }
+
     /// The `sub` of the verified `id_token_hint`, as the client saw it: compare it with
     /// [`Provider::subject_for`] of the logged-in user.
     pub fn id_token_hint_subject(&self) -> Option<String> {
@@ -382,9 +402,11 @@ impl Provider {
             .expires_at
             .secs()
             .saturating_sub(inner.policy.lifetimes.interaction.as_secs());
-        let oidc = match request.oidc() {
+        // The login asked for is checked in either mode (RFC 9470 §4); only OpenID mode keeps
+        // a session for ID tokens.
+        let session = match request.login_request() {
             Some(o) => match oidc_session(
-                o,
+                &o,
                 &client,
                 &approval,
                 UnixTime::from_secs(requested_at),
@@ -399,6 +421,7 @@ impl Provider {
             },
             None => None,
         };
+        let oidc = session.filter(|_| request.oidc().is_some());
         let scopes = request.granted_scopes(&approval.granted_scopes);
         let grant = match self
             .consent_grant(request.client_id(), &approval, &scopes, now)
@@ -415,6 +438,8 @@ impl Provider {
         let code_approval = CodeApproval {
             subject: &approval.subject,
             auth_time: approval.auth_time,
+            acr: approval.acr.as_deref(),
+            amr: approval.amr.as_deref(),
             scopes: &scopes,
             grant_id: &grant_id,
             oidc,

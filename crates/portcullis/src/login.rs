@@ -122,7 +122,7 @@ impl PendingAuthorization {
             needs_consent: true,
         };
         let now = provider.inner.clock.now();
-        match decide_login(self.oidc(), Some(&signed_in), now) {
+        match decide_login(self.login_request().as_deref(), Some(&signed_in), now) {
             LoginDecision::Login(prompt) => NextStep::Login(prompt),
             LoginDecision::Refuse(reason) => NextStep::Refuse(reason),
             LoginDecision::Consent | LoginDecision::Approve => NextStep::Consent,
@@ -151,16 +151,18 @@ impl PendingAuthorization {
             None => None,
         };
         let now = provider.inner.clock.now();
-        Ok(match decide_login(self.oidc(), signed_in.as_ref(), now) {
-            // The core approves only a signed-in user; were it not so, fail closed.
-            LoginDecision::Approve => session
-                .map_or(NextStep::Refuse(InteractionRequired::Login), |s| {
-                    NextStep::Approve(s.approval(self.scopes().clone()))
-                }),
-            LoginDecision::Login(prompt) => NextStep::Login(prompt),
-            LoginDecision::Consent => NextStep::Consent,
-            LoginDecision::Refuse(reason) => NextStep::Refuse(reason),
-        })
+        Ok(
+            match decide_login(self.login_request().as_deref(), signed_in.as_ref(), now) {
+                // The core approves only a signed-in user; were it not so, fail closed.
+                LoginDecision::Approve => session
+                    .map_or(NextStep::Refuse(InteractionRequired::Login), |s| {
+                        NextStep::Approve(s.approval(self.scopes().clone()))
+                    }),
+                LoginDecision::Login(prompt) => NextStep::Login(prompt),
+                LoginDecision::Consent => NextStep::Consent,
+                LoginDecision::Refuse(reason) => NextStep::Refuse(reason),
+            },
+        )
     }
 
     /// Whether `session`'s user is the one the `id_token_hint` names, as the client knows

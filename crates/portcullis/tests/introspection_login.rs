@@ -73,8 +73,7 @@ async fn a_login_without_acr_gives_none_and_a_clients_own_token_no_login() {
     let code = h.code_for("web", WEB_REDIRECT, "read", "alice").await;
     let t = h.exchange_web(&code).await;
     let plain = active(&h, &s(&t, "access_token"), WEB).await;
-    // Outside OpenID mode the login's time is kept, its acr and amr are not.
-    assert_eq!(login(&plain), [json!(T0), Value::Null, Value::Null]);
+    assert_eq!(login(&plain), [json!(T0), Value::Null, json!(["pwd"])]);
     let service = Some(("service", SECRET));
     let (status, cc, _) = h
         .token("grant_type=client_credentials&scope=read", service)
@@ -84,6 +83,42 @@ async fn a_login_without_acr_gives_none_and_a_clients_own_token_no_login() {
     for member in ["auth_time", "acr", "amr"] {
         assert!(body.get(member).is_none(), "{member}: {body}");
     }
+}
+
+/// Without OpenID Connect too (RFC 9470 §6: a step-up works with plain OAuth clients): a
+/// plain request asking for a class with `acr_values` (§4) shows it to the host, and the
+/// tokens, opaque or JWT, refreshed or not, tell of the login that reached it.
+#[tokio::test]
+async fn a_plain_oauth_login_is_told_of_too() {
+    let h = Harness::new().await;
+    let mut client = web_client();
+    client.tokens.access_token_format = TokenFormat::Jwt;
+    h.provider.register_client(&client).await.unwrap();
+    let scope = "offline_access read";
+    let query = format!(
+        "response_type=code&client_id=web&redirect_uri={}&scope={}&state=st&acr_values={}&code_challenge={}&code_challenge_method=S256",
+        enc(WEB_REDIRECT),
+        enc(scope),
+        enc(&format!("{ACR} urn:example:loa:3")),
+        challenge(VERIFIER)
+    );
+    h.clock.advance(100);
+    let pending = h.pending(&query).await;
+    assert_eq!(pending.oidc(), None);
+    assert_eq!(pending.acr_values(), [ACR, "urn:example:loa:3"]);
+    assert_eq!(pending.max_age(), None);
+    let approval = approval("alice", scope).with_acr(Some(ACR.into()));
+    let r = h.provider.approve(pending, approval).await;
+    let code = query_param(location(&r).as_str(), "code").expect("a code");
+    let t = h.exchange_web(&code).await;
+    assert!(t.get("id_token").is_none(), "{t}");
+    let at = s(&t, "access_token");
+    assert_eq!(login(&verified(&h, &at).await), alices_login());
+    assert_eq!(login(&active(&h, &at, WEB).await), alices_login());
+    let (status, refreshed) = h.refresh_web(&s(&t, "refresh_token")).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let at = s(&refreshed, "access_token");
+    assert_eq!(login(&verified(&h, &at).await), alices_login());
 }
 
 #[tokio::test]

@@ -205,6 +205,42 @@ async fn max_age_asks_an_old_session_to_sign_in_again() {
     );
 }
 
+/// RFC 9470 §4: a plain OAuth request's `max_age` is honoured as in OpenID mode: an old
+/// session signs in again, and an approval of a login older than it is `login_required`.
+#[tokio::test]
+async fn max_age_of_a_plain_request_asks_for_a_fresh_login() {
+    let h = Harness::new().await;
+    let alice = session("alice");
+    consent(&h, h.pending(&query("read", "")).await).await;
+    h.clock.advance(100);
+    let young = query("read", "&max_age=100");
+    assert!(matches!(
+        step(&h, &young, Some(&alice)).await,
+        NextStep::Approve(_)
+    ));
+    let old = query("read", "&max_age=99");
+    let pending = h.pending(&old).await;
+    assert_eq!((pending.oidc(), pending.max_age()), (None, Some(99)));
+    let found = step(&h, &old, Some(&alice)).await;
+    assert_eq!(login_reason(&found), LoginReason::MaxAge);
+    let r = h
+        .provider
+        .approve(pending, alice.approval(scopes_of("read")))
+        .await;
+    let redirect = location(&r);
+    assert_eq!(
+        query_param(redirect.as_str(), "error").as_deref(),
+        Some("login_required")
+    );
+    let pending = h.pending(&old).await;
+    let fresh = SessionFacts::new("alice", h.clock.now());
+    let r = h
+        .provider
+        .approve(pending, fresh.approval(scopes_of("read")))
+        .await;
+    assert!(query_param(location(&r).as_str(), "code").is_some());
+}
+
 #[tokio::test]
 async fn the_id_token_hint_must_name_the_signed_in_user() {
     let h = Harness::new().await;

@@ -1,5 +1,6 @@
 //! Forwarding an authenticated request to the upstream API, and its answer back: the
-//! client's credentials and the hop-by-hop headers stay at the gateway (RFC 9110 §7.6.1).
+//! client's credentials, the hop-by-hop headers and those it could forge for the upstream
+//! stay at the gateway (`portcullis_resource::gateway`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -7,59 +8,14 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
-use http::header::{
-    HeaderName, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, FORWARDED, HOST, PROXY_AUTHENTICATE,
-    PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, WWW_AUTHENTICATE,
-};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, FORWARDED, HOST};
 use http::uri::PathAndQuery;
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-
-/// The client's proof of possession (RFC 9449 §4.1): meant for the gateway only.
-const DPOP: HeaderName = HeaderName::from_static("dpop");
-/// Headers a client could forge to pass for another peer, scheme or host, or for a TLS
-/// client certificate: upstreams commonly trust them from their proxy (RFC 7239 §8), so
-/// the client's never pass; the gateway sets its own `Forwarded` (RFC 7239 §4).
-const FORGEABLE: [&str; 10] = [
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-real-ip",
-    "x-ssl-client-cert",
-    "x-client-cert",
-    "x-forwarded-client-cert",
-    "ssl-client-cert",
-    "client-cert",
-];
-/// Hop-by-hop headers besides those the `Connection` header names (RFC 9110 §7.6.1; the
-/// obsolete `Keep-Alive` and `Proxy-Connection` too).
-const HOP_BY_HOP: [&str; 2] = ["keep-alive", "proxy-connection"];
-
-/// Whether a request target may be forwarded: origin-form only (RFC 9112 §3.2.1), or
-/// absolute-form, which a server must accept (RFC 9112 §3.2.2; only its path and query are
-/// forwarded) — not `OPTIONS *` (asterisk-form) nor `CONNECT host:port` (authority-form) —
-/// and no `.` or `..` segment, raw or percent-encoded in any case, nor one hidden behind an
-/// encoded slash or a backslash: a hop that removes dot segments (RFC 3986 §5.2.4) would
-/// otherwise take `/../admin` out of the upstream's path prefix.
-pub(crate) fn is_forwardable_target(uri: &Uri) -> bool {
-    let path = uri.path();
-    if !path.starts_with('/') {
-        return false;
-    }
-    let path = path
-        .to_ascii_lowercase()
-        .replace("%2e", ".")
-        .replace("%2f", "/")
-        .replace("%5c", "/")
-        .replace('\\', "/");
-    !path
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
-}
+use portcullis_resource::gateway::{forwarded_for, strip_hop_by_hop, strip_request_headers};
 
 /// Why a request was not forwarded, or its answer not had.
 #[derive(Debug, thiserror::Error)]
@@ -137,20 +93,11 @@ impl Upstream {
             Err(_) => return Err(ForwardError::BadBody),
         };
         let mut headers = parts.headers;
-        strip_hop_by_hop(&mut headers);
-        for name in FORGEABLE {
-            headers.remove(name);
-        }
+        strip_request_headers(&mut headers);
         if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            headers.insert(FORWARDED, forwarded_for(*peer));
+            headers.insert(FORWARDED, forwarded_for(*peer, "http"));
         }
-        for name in [
-            AUTHORIZATION,
-            PROXY_AUTHORIZATION,
-            DPOP,
-            HOST,
-            CONTENT_LENGTH,
-        ] {
+        for name in [HOST, CONTENT_LENGTH] {
             headers.remove(name);
         }
         let bearer = HeaderValue::try_from(format!("Bearer {internal}"))
@@ -185,176 +132,14 @@ impl Upstream {
     }
 }
 
-/// The gateway's `Forwarded` header for a client at `peer` (RFC 7239 §4, §6: an address
-/// with a port is a quoted string, an IPv6 one in brackets).
-fn forwarded_for(peer: SocketAddr) -> HeaderValue {
-    HeaderValue::try_from(format!("for=\"{peer}\";proto=http"))
-        .unwrap_or_else(|_| HeaderValue::from_static("for=unknown;proto=http"))
-}
-
-/// Points the upstream's challenges at the gateway: each `resource_metadata` parameter of
-/// a `WWW-Authenticate` header (RFC 9728 §5.1) becomes `metadata_url`, the document of
-/// the resource the client actually calls — the upstream's names a resource the client
-/// cannot reach, and its 403 `insufficient_scope` or step-up challenge (RFC 6750 §3.1,
-/// RFC 9470 §3) should send the client back to the gateway's authorization servers.
-pub(crate) fn rewrite_resource_metadata(headers: &mut HeaderMap, metadata_url: &str) {
-    const PARAM: &str = "resource_metadata=\"";
-    let rewritten: Vec<HeaderValue> = headers
-        .get_all(WWW_AUTHENTICATE)
-        .iter()
-        .map(|value| {
-            let Ok(text) = value.to_str() else {
-                return value.clone();
-            };
-            let mut out = String::with_capacity(text.len());
-            let mut rest = text;
-            while let Some(at) = rest.find(PARAM) {
-                let (before, after) = rest.split_at(at + PARAM.len());
-                let Some(end) = after.find('"') else { break };
-                out.push_str(before);
-                out.push_str(metadata_url);
-                rest = &after[end..];
-            }
-            out.push_str(rest);
-            HeaderValue::try_from(out).unwrap_or_else(|_| value.clone())
-        })
-        .collect();
-    if rewritten.is_empty() {
-        return;
-    }
-    headers.remove(WWW_AUTHENTICATE);
-    for value in rewritten {
-        headers.append(WWW_AUTHENTICATE, value);
-    }
-}
-
 fn sensitive(mut value: HeaderValue) -> HeaderValue {
     value.set_sensitive(true);
     value
 }
 
-/// Removes the hop-by-hop headers (RFC 9110 §7.6.1): those the `Connection` header names,
-/// and the standard ones.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in [
-        CONNECTION,
-        PROXY_AUTHENTICATE,
-        TE,
-        TRAILER,
-        TRANSFER_ENCODING,
-        UPGRADE,
-    ] {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hop_by_hop_headers_go_and_the_others_stay() {
-        let mut h = HeaderMap::new();
-        for (name, value) in [
-            ("connection", "keep-alive, x-hop"),
-            ("x-hop", "1"),
-            ("keep-alive", "timeout=5"),
-            ("te", "trailers"),
-            ("transfer-encoding", "chunked"),
-            ("upgrade", "websocket"),
-            ("x-end", "2"),
-            ("accept", "application/json"),
-        ] {
-            h.append(name, HeaderValue::from_static(value));
-        }
-        strip_hop_by_hop(&mut h);
-        let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
-        left.sort_unstable();
-        assert_eq!(left, ["accept", "x-end"]);
-    }
-
-    #[test]
-    fn only_origin_form_targets_without_dot_segments_are_forwarded() {
-        let ok = |target: &str| is_forwardable_target(&target.parse().unwrap());
-        for good in [
-            "/",
-            "/items?page=2",
-            "/a.b/..c/.well-known/x",
-            "/a/...",
-            "http://gw/items",
-        ] {
-            assert!(ok(good), "{good}");
-        }
-        for bad in [
-            "*",
-            "gw:443",
-            "/../admin",
-            "/items/..",
-            "/a/./b",
-            "/%2e%2e/admin",
-            "/%2E%2e/admin",
-            "/.%2E/admin",
-            "/%2e/admin",
-            "/..%2fadmin",
-            "/..%2Fadmin",
-            "/..%5cadmin",
-            "/..\\admin",
-            "http://gw/../admin",
-        ] {
-            assert!(!ok(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_forwarded_header_quotes_the_peer() {
-        let at = |peer: &str| forwarded_for(peer.parse().unwrap());
-        assert_eq!(at("192.0.2.1:4711"), "for=\"192.0.2.1:4711\";proto=http");
-        assert_eq!(
-            at("[2001:db8::1]:80"),
-            "for=\"[2001:db8::1]:80\";proto=http"
-        );
-    }
-
-    #[test]
-    fn challenges_name_the_gateways_metadata() {
-        let mut h = HeaderMap::new();
-        h.append(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static(
-                r#"Bearer error="insufficient_scope", scope="admin", resource_metadata="http://api/.well-known/oauth-protected-resource""#,
-            ),
-        );
-        h.append(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static(r#"DPoP algs="ES256", resource_metadata="http://api/m""#),
-        );
-        rewrite_resource_metadata(&mut h, "https://gw/m");
-        let all: Vec<&str> = h
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .map(|v| v.to_str().unwrap())
-            .collect();
-        assert_eq!(
-            all,
-            [
-                r#"Bearer error="insufficient_scope", scope="admin", resource_metadata="https://gw/m""#,
-                r#"DPoP algs="ES256", resource_metadata="https://gw/m""#,
-            ]
-        );
-    }
 
     #[test]
     fn paths_go_under_the_upstream_prefix() {

@@ -76,11 +76,11 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use portcullis_core::{DpopPolicy, Issuer, SigningKey};
 use portcullis_resource::{
-    Authenticated, ClientCredentials, Clock, HttpClient, IntrospectionConfig,
+    gateway, Authenticated, ClientCredentials, Clock, HttpClient, IntrospectionConfig,
     IntrospectionValidator, ResourceServer, ResourceServerError, SystemClock,
 };
 use portcullis_store_memory::MemoryStore;
@@ -190,7 +190,7 @@ pub struct Gateway {
 struct Inner {
     upstream: Upstream,
     tokens: InternalTokens,
-    /// The gateway's RFC 9728 metadata URL, for the challenges it writes itself.
+    /// The gateway's RFC 9728 metadata URL, which the upstream's challenges are made to name.
     metadata_url: String,
 }
 
@@ -283,9 +283,9 @@ async fn jwks(State(gateway): State<Arc<Inner>>) -> Response {
 }
 
 /// Refuses with 400, before authentication, a request target the gateway would not forward
-/// faithfully: not origin-form, or with dot segments (see `forward::is_forwardable_target`).
+/// faithfully: not origin-form, or with dot segments (`gateway::is_forwardable_target`).
 async fn refuse_unsafe_targets(request: Request, next: axum::middleware::Next) -> Response {
-    if forward::is_forwardable_target(request.uri()) {
+    if gateway::is_forwardable_target(request.uri()) {
         next.run(request).await
     } else {
         (
@@ -311,7 +311,12 @@ async fn forward(
         .for_token(token, auth.claims(), auth.authenticated_at());
     let internal = match internal {
         Ok(internal) => internal,
-        Err(MintError::NoSubject) => return no_subject(request.headers(), &gateway.metadata_url),
+        // RFC 9068 §2.2 requires `sub`: the token will never do here, retrying would not help.
+        Err(MintError::NoSubject) => {
+            return auth
+                .invalid_token("the token names no subject")
+                .into_response()
+        }
         Err(MintError::Signing(_)) => {
             tracing::error!("could not sign an internal token");
             return (
@@ -323,7 +328,7 @@ async fn forward(
     };
     match gateway.upstream.forward(request, &internal).await {
         Ok(mut response) => {
-            forward::rewrite_resource_metadata(response.headers_mut(), &gateway.metadata_url);
+            gateway::rewrite_resource_metadata(response.headers_mut(), &gateway.metadata_url);
             response
         }
         Err(e) => {
@@ -331,26 +336,6 @@ async fn forward(
             e.to_response()
         }
     }
-}
-
-/// The answer to an active token that names neither subject nor client: 401
-/// `invalid_token` in the scheme it came with (RFC 6750 §3.1, RFC 9449 §7.1), not a 503 —
-/// the token will never do here (RFC 9068 §2.2 requires `sub`), retrying would not help.
-fn no_subject(headers: &HeaderMap, metadata_url: &str) -> Response {
-    let scheme = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("dpop"))
-        .map_or("Bearer", |_| "DPoP");
-    let challenge = format!(
-        "{scheme} error=\"invalid_token\", error_description=\"the token names no subject\", resource_metadata=\"{metadata_url}\""
-    );
-    let mut response = StatusCode::UNAUTHORIZED.into_response();
-    if let Ok(value) = HeaderValue::try_from(challenge) {
-        response.headers_mut().insert(WWW_AUTHENTICATE, value);
-    }
-    response
 }
 
 /// The token of the `Authorization` header (`Bearer` or `DPoP` scheme, RFC 6750 §2.1,
@@ -449,24 +434,5 @@ mod tests {
             "https://api.internal",
         );
         assert!(config.introspection.require_audience);
-    }
-
-    #[test]
-    fn a_token_naming_no_subject_is_an_invalid_token_in_its_scheme() {
-        let meta = "https://gw.example/.well-known/oauth-protected-resource";
-        for (authorization, scheme) in [("Bearer t", "Bearer"), ("DPoP t", "DPoP")] {
-            let mut headers = HeaderMap::new();
-            headers.insert(AUTHORIZATION, HeaderValue::from_static(authorization));
-            let response = no_subject(&headers, meta);
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-            let challenge = response.headers()[WWW_AUTHENTICATE].to_str().unwrap();
-            assert_eq!(
-                challenge,
-                format!(
-                    "{scheme} error=\"invalid_token\", error_description=\"the token names no \
-                     subject\", resource_metadata=\"{meta}\""
-                )
-            );
-        }
     }
 }

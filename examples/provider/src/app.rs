@@ -25,7 +25,7 @@ use portcullis::{
 use portcullis_axum::into_response;
 use portcullis_interaction::{
     add_security_headers, purge_periodically, LoginFlow, LoginThrottle, PageError,
-    SecretsFileError, SessionManager, SharedSecret, ThrottlePolicy,
+    SecretsFileError, SessionManager, SharedSecret, ThrottlePolicy, TotpCheck,
 };
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
@@ -183,6 +183,8 @@ pub(crate) async fn build(
         .clients
         .iter()
         .fold(ScopeSet::new(), |all, c| all.union(&c.allowed_scopes));
+    // One-time codes are spent in the provider's replay cache, shared by every node.
+    let replays = stores.replays.clone();
     let builder = Provider::builder(issuer.clone())
         .advertise_scopes(scopes)
         .policy(policy)
@@ -220,7 +222,8 @@ pub(crate) async fn build(
         .describe_scope("write", "change your data");
     let base = pages.base().to_owned();
     let throttle = LoginThrottle::new(ThrottlePolicy::default(), clock);
-    let flow = LoginFlow::new(provider.clone(), sessions.clone(), throttle, pages, users);
+    let flow = LoginFlow::new(provider.clone(), sessions.clone(), throttle, pages, users)
+        .with_totp(TotpCheck::new(replays, issuer.clone()));
     let site = Site {
         routes: flow.host_routes(),
         flow,

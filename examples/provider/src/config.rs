@@ -21,7 +21,7 @@ use portcullis::core::{
 };
 use portcullis::tls::ServerTls;
 use portcullis::{ClientIdMetadataDocuments, RegistrationPolicy, ServerLimits};
-use portcullis_interaction::{HostSecrets, NamedKey, Secret32};
+use portcullis_interaction::{HostSecrets, NamedKey, Secret32, TotpSecret};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::demo::DEMO_TOML;
@@ -608,9 +608,14 @@ impl FileUser {
         for (name, value) in &self.claims {
             check_claim_value(name, value).map_err(|m| (format!("claims.{name}"), m))?;
         }
+        let totp = self.totp_secret.as_deref().map(TotpSecret::from_base32);
+        let totp = totp
+            .transpose()
+            .map_err(|e| invalid("totp_secret", e.to_string()))?;
         Ok(User {
             username: self.username,
             password,
+            totp,
             claims: self.claims,
         })
     }
@@ -893,6 +898,21 @@ claims = { name = "Bob", email = "bob@example.com" }
 
         let e = err(&GOOD.replace("password = \"builder\"", "password_hash = \"md5$x\""));
         assert_eq!(e.field(), "users[0].password_hash");
+
+        // A TOTP secret is base32 of at least 16 bytes.
+        let with_totp = |secret: &str| {
+            GOOD.replace(
+                "password = \"builder\"",
+                &format!("password = \"builder\"\ntotp_secret = \"{secret}\""),
+            )
+        };
+        let c = Config::parse(&with_totp("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")).unwrap();
+        assert!(c.users[0].totp.is_some());
+        assert!(Config::parse(GOOD).unwrap().users[0].totp.is_none());
+        for bad in ["JBSWY3DPEHPK3PXP", "not base32!"] {
+            let e = err(&with_totp(bad));
+            assert_eq!(e.field(), "users[0].totp_secret", "{bad}");
+        }
     }
 
     #[test]

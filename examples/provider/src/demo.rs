@@ -92,6 +92,10 @@ pub const DEMO_USER: DemoUser = DemoUser {
     password: "wonderland",
 };
 
+/// The demo user's second factor: the TOTP secret (base32, RFC 6238) of an authenticator
+/// app. A sign-in with its code reaches `urn:portcullis:acr:mfa`.
+pub const DEMO_USER_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
 /// The text printed at start without a config file: where relying parties discover the
 /// provider, the demo credentials, and a request to try (the PKCE pair is the example of
 /// RFC 7636 Appendix B).
@@ -120,8 +124,8 @@ pub fn demo_banner(issuer: &Issuer) -> String {
     }
     let _ = writeln!(
         out,
-        "  user          {} / password {}",
-        DEMO_USER.username, DEMO_USER.password
+        "  user          {} / password {} / TOTP secret {}",
+        DEMO_USER.username, DEMO_USER.password, DEMO_USER_TOTP_SECRET
     );
     let _ = writeln!(
         out,
@@ -175,6 +179,7 @@ mod tests {
         let alice = &config.users[0];
         assert_eq!(alice.username, DEMO_USER.username);
         assert!(alice.password.verify(DEMO_USER.password));
+        assert!(alice.totp.is_some());
     }
 
     #[test]
@@ -192,6 +197,7 @@ mod tests {
             "http://127.0.0.1:8080/.well-known/openid-configuration",
             "alice",
             "wonderland",
+            DEMO_USER_TOTP_SECRET,
             "http://127.0.0.1:8080/authorize?",
         ] {
             assert!(banner.contains(needle), "{needle}");

@@ -93,6 +93,6 @@ pub use clients::{run_clients, ClientsCommand};
 pub use config::{Config, ConfigError, DEFAULT_PBKDF2_ITERATIONS};
 pub use demo::{
     demo_banner, DemoClient, DemoUser, DEMO_NATIVE_CLIENT, DEMO_SERVICE_CLIENT, DEMO_TOML,
-    DEMO_USER, DEMO_WEB_CLIENT,
+    DEMO_USER, DEMO_USER_TOTP_SECRET, DEMO_WEB_CLIENT,
 };
 pub use store::{StoreSpec, StoreSpecError};

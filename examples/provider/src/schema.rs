@@ -330,6 +330,8 @@ pub(crate) struct FileUser {
     pub(crate) username: String,
     pub(crate) password: Option<String>,
     pub(crate) password_hash: Option<ClientSecretHash>,
+    /// The TOTP secret in base32 (RFC 6238, RFC 4648 §6), as authenticator apps take it.
+    pub(crate) totp_secret: Option<String>,
     /// Checked against the claims' types as the file is loaded.
     #[serde(default)]
     pub(crate) claims: serde_json::Map<String, serde_json::Value>,

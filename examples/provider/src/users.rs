@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 use portcullis::core::{ClientSecretHash, RandomError};
 use portcullis::store::StoreError;
 use portcullis::{async_trait, BlockingPool, ClaimsError, UserClaims};
-use portcullis_interaction::{PasswordCheck, UserDirectory};
+use portcullis_interaction::{PasswordCheck, TotpSecret, UserDirectory};
 use ring::rand::SecureRandom;
 use serde_json::{Map, Value};
 
@@ -20,6 +20,8 @@ pub(crate) struct User {
     pub(crate) username: String,
     /// The password's PBKDF2 hash.
     pub(crate) password: ClientSecretHash,
+    /// The second factor, if enrolled: a sign-in with a code from it reaches `MFA_ACR`.
+    pub(crate) totp: Option<TotpSecret>,
     /// Profile claims under their OpenID Connect names (`name`, `email`, `address`, …),
     /// already checked against their types.
     pub(crate) claims: Map<String, Value>,
@@ -68,6 +70,10 @@ impl UserDirectory for Users {
         });
         Ok(name.map(str::to_owned))
     }
+
+    async fn totp_secret(&self, subject: &str) -> Result<Option<TotpSecret>, StoreError> {
+        Ok(self.by_name.get(subject).and_then(|u| u.totp.clone()))
+    }
 }
 
 /// The engine asks for a user's claims by subject, the username here, and releases only
@@ -98,6 +104,7 @@ mod tests {
         let user = User {
             username: "bob".into(),
             password: ClientSecretHash::pbkdf2("builder", it, &rng).unwrap(),
+            totp: None,
             claims,
         };
         Users::new(vec![user], it, &rng, pool).unwrap()

@@ -81,6 +81,8 @@ impl<'a> CodeExchange<'a> {
         Delegation {
             subject: &code.subject,
             auth_time: code.auth_time,
+            acr: code.acr.as_deref(),
+            amr: code.amr.as_deref(),
             grant_id: &code.grant_id,
             family_id: &code.family_id,
         }

@@ -166,6 +166,9 @@ impl<'a> RefreshDecision<'a> {
         Delegation {
             subject: &token.subject,
             auth_time: token.auth_time,
+            // A token stored before it kept its login's acr and amr has them only in oidc.
+            acr: (token.acr.as_deref()).or(token.oidc.as_ref().and_then(|o| o.acr.as_deref())),
+            amr: (token.amr.as_deref()).or(token.oidc.as_ref().and_then(|o| o.amr.as_deref())),
             grant_id: &token.grant_id,
             family_id: &token.family_id,
         }
@@ -476,6 +479,41 @@ mod tests {
                 token.auth_time
             )
         );
+    }
+
+    /// The access tokens of a refresh carry the login's `acr` and `amr` (RFC 9470 §6), with
+    /// or without OpenID Connect; a token stored before it kept them has them in `oidc`.
+    #[test]
+    fn a_refresh_keeps_the_login_acr_and_amr() {
+        let client = confidential_client();
+        let login = |token: &RefreshTokenRecord| {
+            let decision = check_refresh_token(token, &client, now())
+                .unwrap()
+                .decide(None, None, vec![], &[])
+                .unwrap();
+            let d = decision.delegation();
+            (d.acr.map(str::to_owned), d.amr.map(<[String]>::to_vec))
+        };
+        let mfa = (
+            Some("urn:example:mfa".to_owned()),
+            Some(vec!["pwd".to_owned(), "otp".to_owned()]),
+        );
+        let plain = RefreshTokenRecord {
+            acr: mfa.0.clone(),
+            amr: mfa.1.clone(),
+            ..refresh_record()
+        };
+        assert_eq!(login(&plain), mfa);
+        let stored_before = RefreshTokenRecord {
+            oidc: Some(OidcSession {
+                acr: mfa.0.clone(),
+                amr: mfa.1.clone(),
+                ..session()
+            }),
+            ..refresh_record()
+        };
+        assert_eq!(login(&stored_before), mfa);
+        assert_eq!(login(&refresh_record()), (None, None));
     }
 
     #[test]

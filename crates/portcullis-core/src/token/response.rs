@@ -56,6 +56,10 @@ pub struct Delegation<'a> {
     pub subject: &'a str,
     /// When they authenticated.
     pub auth_time: UnixTime,
+    /// The authentication context class that login reached (`acr`), in either mode.
+    pub acr: Option<&'a str>,
+    /// The authentication methods of that login (`amr`, RFC 8176), in either mode.
+    pub amr: Option<&'a [String]>,
     /// Their grant to the client.
     pub grant_id: &'a GrantId,
     /// The token family.
@@ -106,8 +110,8 @@ fn access_record(
             .unwrap_or_default(),
         confirmation: to.confirmation.cloned(),
         auth_time: to.delegation.map(|d| d.auth_time),
-        acr: to.oidc.and_then(|o| o.acr.clone()),
-        amr: to.oidc.and_then(|o| o.amr.clone()),
+        acr: to.delegation.and_then(|d| d.acr.map(str::to_owned)),
+        amr: to.delegation.and_then(|d| d.amr.map(<[String]>::to_vec)),
         authorization_details: to.authorization_details.to_vec(),
         issued_at: now,
         expires_at,
@@ -131,6 +135,8 @@ pub fn mint_refresh_token(
         scopes: to.scopes.clone(),
         resources: to.audience.to_vec(),
         auth_time: delegation.auth_time,
+        acr: delegation.acr.map(str::to_owned),
+        amr: delegation.amr.map(<[String]>::to_vec),
         grant_id: delegation.grant_id.clone(),
         family_id: delegation.family_id.clone(),
         // The nonce belongs to the first ID token only (OpenID Connect Core §12.2).
@@ -320,6 +326,7 @@ mod tests {
         scopes: ScopeSet,
         grant: GrantId,
         family: FamilyId,
+        amr: Vec<String>,
     }
 
     impl Parts {
@@ -329,6 +336,7 @@ mod tests {
                 scopes: ScopeSet::parse("read").unwrap(),
                 grant: GrantId::from_stored("g".into()),
                 family: FamilyId::from_stored("f".into()),
+                amr: vec!["pwd".into(), "otp".into()],
             }
         }
 
@@ -350,6 +358,8 @@ mod tests {
             Delegation {
                 subject: "alice",
                 auth_time: UnixTime::from_secs(900),
+                acr: Some("urn:example:loa:2"),
+                amr: Some(&self.amr),
                 grant_id: &self.grant,
                 family_id: &self.family,
             }
@@ -413,17 +423,17 @@ mod tests {
     }
 
     /// A delegated token's record keeps its login's `auth_time`, `acr` and `amr`, opaque or
-    /// JWT, and the JWT carries the same (RFC 9068 §2.2.1, RFC 9470 §6); a client's own token
-    /// has none of them.
+    /// JWT, and the JWT carries the same (RFC 9068 §2.2.1, RFC 9470 §6), with or without
+    /// OpenID Connect; so does its refresh token, for the next ones; a client's own token has
+    /// none of them.
     #[test]
     fn the_record_and_the_jwt_tell_of_the_same_login() {
         let parts = Parts::new();
-        let oidc = OidcSession {
-            acr: Some("urn:example:loa:2".into()),
-            amr: Some(vec!["pwd".into(), "otp".into()]),
-            ..crate::token::test_support::session()
+        let client = parts.client();
+        let user = TokenSubject {
+            delegation: Some(parts.alice()),
+            ..parts.client()
         };
-        let (client, user) = (parts.client(), parts.user(&oidc));
         let (rng, now) = (SystemRandom::new(), UnixTime::from_secs(1_000));
         let with_claims = |to: &TokenSubject<'_>| {
             let t = jwt(to, &rng);
@@ -440,6 +450,9 @@ mod tests {
         );
         let opaque = mint_access_token(&user, now, Duration::ZERO, &rng).unwrap();
         assert_eq!(login(&opaque.record), alice);
+        let refresh = mint_refresh_token(&user, &parts.alice(), now, Duration::ZERO, &rng);
+        let refresh = refresh.unwrap().record;
+        assert_eq!((Some(refresh.auth_time), refresh.acr, refresh.amr), alice);
         let (record, claims) = with_claims(&user);
         assert_eq!(login(&record), alice);
         assert_eq!(
