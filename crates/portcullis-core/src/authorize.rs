@@ -304,13 +304,13 @@ fn pkce_challenge(
             return Err("code_challenge_method without code_challenge");
         }
         return match (client.is_public(), client.pkce) {
-            (false, PkcePolicy::DangerousOptional) => Ok(None),
+            (false, PkcePolicy::DangerousOptional) if !client.profile.is_fapi2() => Ok(None),
             _ => Err("code_challenge is required (PKCE, S256)"),
         };
     };
     let method = CodeChallengeMethod::parse(params.get("code_challenge_method"))
         .ok_or("code_challenge_method is not supported")?;
-    if !policy.allows_challenge_method(method) {
+    if !policy.allows_challenge_method(method) || !client.profile.allows_challenge_method(method) {
         return Err("code_challenge_method must be S256");
     }
     CodeChallenge::new(method, value)
@@ -483,6 +483,7 @@ mod tests {
             first_party: false,
             dangerous_skip_consent_for_unverifiable_redirects: false,
             registration: None,
+            profile: Default::default(),
             tokens: Default::default(),
         }
     }

@@ -14,6 +14,7 @@ use crate::registration::ClientRegistration;
 use crate::resources::TokenFormat;
 use crate::scope::ScopeSet;
 use crate::sealed_secret::SealedClientSecret;
+use crate::security_profile::{Fapi2Violation, SecurityProfile};
 use crate::time::UnixTime;
 
 /// Client types (RFC 6749 §2.1), one per authentication method, each with the material
@@ -240,6 +241,9 @@ pub enum ClientError {
     /// Inline `jwks` without a single key usable for signatures.
     #[error("client {0}: jwks has no usable signature key")]
     NoUsableKey(String),
+    /// A client held to a [`SecurityProfile`] it does not meet.
+    #[error("client {0}: {1}")]
+    Profile(String, Fapi2Violation),
 }
 
 /// Whether an authorization request needs the user's consent ([`Client::consent_rule`]).
@@ -297,6 +301,10 @@ pub struct Client {
     /// client the host registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<Box<ClientRegistration>>,
+    /// The security profile this client is held to ([`Client::with_profile`]); a
+    /// provider-wide [`crate::Policy::profile`] raises it.
+    #[serde(default)]
+    pub profile: SecurityProfile,
 }
 
 /// How a client's tokens are issued.
@@ -324,7 +332,8 @@ pub struct ClientTokens {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RefreshPolicy {
-    /// Rotate on every use (with reuse detection). Public clients always rotate.
+    /// Rotate on every use (with reuse detection). Public clients always rotate; FAPI 2.0
+    /// clients do not, by default (FAPI 2.0 §5.3.2.1: only in extraordinary circumstances).
     pub rotate: bool,
     /// The longest a token family lives from the first authorization, however often it is
     /// refreshed; `None`: no bound beyond each token's own lifetime.
@@ -468,7 +477,19 @@ impl Client {
             tokens: ClientTokens::default(),
             dangerous_skip_consent_for_unverifiable_redirects: false,
             registration: None,
+            profile: SecurityProfile::Standard,
         }
+    }
+
+    /// Holds this client to `profile`, with that profile's defaults: for
+    /// [`SecurityProfile::Fapi2`], refresh tokens that do not rotate (FAPI 2.0 §5.3.2.1; a
+    /// host may turn rotation back on for extraordinary circumstances).
+    pub fn with_profile(mut self, profile: SecurityProfile) -> Self {
+        self.profile = profile;
+        if profile.is_fapi2() {
+            self.tokens.refresh.rotate = false;
+        }
+        self
     }
 
     /// Sets [`Client::redirect_uris`].
@@ -570,6 +591,9 @@ impl Client {
                 return Err(ClientError::InvalidRefreshGrace(self.id.clone()));
             }
         }
+        self.profile
+            .check(self)
+            .map_err(|v| ClientError::Profile(self.id.clone(), v))?;
         crate::client_certificate::check_registration(self)
     }
 
@@ -692,6 +716,7 @@ mod tests {
             dangerous_skip_consent_for_unverifiable_redirects: false,
             tokens: ClientTokens::default(),
             registration: None,
+            profile: SecurityProfile::Standard,
         }
     }
 

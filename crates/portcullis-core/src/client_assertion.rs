@@ -281,6 +281,11 @@ pub struct AcceptedAssertion {
 }
 
 impl VerifiedAssertion<'_> {
+    /// Whether `aud` is exactly `issuer`, as a string: all FAPI 2.0 §5.3.2.1 accepts.
+    pub fn audience_is_exactly(&self, issuer: &str) -> bool {
+        matches!(&self.0.claims.aud, Audience::One(a) if a == issuer)
+    }
+
     /// Applies RFC 7523 §3's rules for `client_id` at an endpoint whose accepted audiences
     /// are `audiences` (the issuer and the endpoint's URL): `iss` = `sub` = `client_id`;
     /// `aud` (a string or an array) names one of them; `exp` present, after `now` and at

@@ -397,6 +397,7 @@ mod tests {
             first_party: false,
             dangerous_skip_consent_for_unverifiable_redirects: false,
             registration: None,
+            profile: Default::default(),
             tokens: Default::default(),
         };
         let public = Client {

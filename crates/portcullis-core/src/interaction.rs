@@ -198,6 +198,7 @@ mod tests {
             first_party: false,
             dangerous_skip_consent_for_unverifiable_redirects: false,
             registration: None,
+            profile: Default::default(),
             tokens: Default::default(),
         };
         let q = "response_type=code&client_id=app&scope=read&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
