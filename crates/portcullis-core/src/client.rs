@@ -554,6 +554,9 @@ impl Client {
 
     /// Checks the registration for contradictions.
     pub fn validate(&self) -> Result<(), ClientError> {
+        self.profile
+            .check(self)
+            .map_err(|v| ClientError::Profile(self.id.clone(), v))?;
         let public = self.kind == ClientKind::Public;
         if public && self.grant_types.contains(&GrantType::ClientCredentials) {
             return Err(ClientError::PublicClientCredentials(self.id.clone()));
@@ -591,9 +594,6 @@ impl Client {
                 return Err(ClientError::InvalidRefreshGrace(self.id.clone()));
             }
         }
-        self.profile
-            .check(self)
-            .map_err(|v| ClientError::Profile(self.id.clone(), v))?;
         crate::client_certificate::check_registration(self)
     }
 

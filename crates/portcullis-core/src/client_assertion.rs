@@ -73,13 +73,15 @@ impl Default for ClientAssertionPolicy {
 impl ClientAssertionPolicy {
     /// The algorithms `client`'s `private_key_jwt` assertions may be signed with: this
     /// policy's, narrowed to the `token_endpoint_auth_signing_alg` it registered, if any
-    /// (OpenID Connect Dynamic Client Registration 1.0 §2: others MUST be rejected).
+    /// (OpenID Connect Dynamic Client Registration 1.0 §2: others MUST be rejected), and to
+    /// what its security profile allows (FAPI 2.0 §5.4.1).
     pub fn private_key_jwt_algs_for(&self, client: &Client) -> Vec<Algorithm> {
         let registered = registered_alg(client);
         self.private_key_jwt_algs
             .iter()
             .copied()
             .filter(|a| registered.is_none_or(|r| r == AssertionAlgorithm::Signature(*a)))
+            .filter(|a| client.profile.allows_algorithm(*a))
             .collect()
     }
 
