@@ -7,7 +7,7 @@ use std::num::{NonZeroU32, NonZeroU64};
 
 use portcullis::core::{
     Algorithm, CertificateSubject, ClientSecretHash, GrantType, JwkSet, KeyPolicy, Lifetimes,
-    PkcePolicy, RedirectUri, RefreshPolicy, ScopeSet, TokenFormat,
+    PkcePolicy, RedirectUri, RefreshPolicy, ScopeSet, SecurityProfile, TokenFormat,
 };
 use portcullis_interaction::{NamedKey, Secret32};
 use serde::Deserialize;
@@ -46,6 +46,9 @@ pub(crate) struct FileConfig {
     /// Seconds each listed scope lives, counted from the user's login (`Policy::scope_lifetimes`).
     #[serde(default)]
     pub(crate) scope_lifetimes: BTreeMap<String, NonZeroU64>,
+    /// The security profile every client is held to: `"fapi2"` for `Policy::fapi2()`.
+    #[serde(default)]
+    pub(crate) profile: SecurityProfile,
 }
 
 /// A protected resource (`[[resources]]`, RFC 8707): a token asked for it with `resource`
@@ -255,6 +258,9 @@ pub(crate) struct FileClient {
     /// Access tokens without a `resource`: `opaque` (the default) or `jwt` (RFC 9068).
     #[serde(default)]
     pub(crate) access_token_format: TokenFormat,
+    /// `"fapi2"`: the FAPI 2.0 preset (`Client::with_profile`; no refresh rotation).
+    #[serde(default)]
+    pub(crate) profile: SecurityProfile,
 }
 
 /// A client's `[clients.refresh]` table: its refresh-token policy (RFC 9700 §4.14.2).
