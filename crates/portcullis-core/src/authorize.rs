@@ -686,6 +686,11 @@ mod tests {
             ..Policy::default()
         };
         assert!(validate_authorization_request(&params, Some(&c), &issuer(), &policy).is_ok());
+        // FAPI 2.0 §5.3.2.2: neither plain nor optional PKCE for a FAPI client.
+        c.profile = crate::SecurityProfile::Fapi2;
+        assert!(validate_authorization_request(&params, Some(&c), &issuer(), &policy).is_err());
+        assert!(validate(no_pkce, &c).is_err());
+        assert!(validate(&good(""), &c).is_ok());
     }
 
     /// Request objects are not supported (OpenID Connect Core §6.1, §6.2): `request` and

@@ -409,6 +409,32 @@ mod tests {
         )
     }
 
+    /// FAPI 2.0 §5.3.2.1: only the issuer, as a string; and FAPI algorithms only.
+    #[test]
+    fn fapi2_audience_is_exactly_the_issuer_and_algorithms_are_narrowed() {
+        let key = es256();
+        for (aud, exact) in [
+            (json!(ISSUER), true),
+            (json!([ISSUER]), false),
+            (json!(TOKEN_URL), false),
+            (json!("https://as.example/"), false),
+            (Value::Null, false),
+        ] {
+            let token = signed(&key, &with("aud", aud.clone()));
+            let assertion = ClientAssertion::extract(&form(&token)).unwrap();
+            let verified = assertion
+                .verify_signature(&[key.verifying_key()], &Algorithm::ALL)
+                .unwrap();
+            assert_eq!(verified.audience_is_exactly(ISSUER), exact, "{aud}");
+        }
+        let fapi =
+            Client::new("k", crate::ClientKind::Public).with_profile(crate::SecurityProfile::Fapi2);
+        assert_eq!(
+            ClientAssertionPolicy::default().private_key_jwt_algs_for(&fapi),
+            crate::FAPI2_ALGORITHMS
+        );
+    }
+
     fn refused(claims: &Value, description: &str) {
         let e = decide_claims(claims).unwrap_err();
         assert_eq!(e.code, TokenErrorCode::InvalidClient, "{claims}");

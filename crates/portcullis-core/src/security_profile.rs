@@ -191,6 +191,124 @@ mod tests {
         assert_eq!(STANDARD.signing_alg(Some(ps), rs), ps);
     }
 
+    fn fapi_client() -> Client {
+        let key =
+            crate::SigningKey::generate("k", Algorithm::ES256, &ring::rand::SystemRandom::new())
+                .unwrap();
+        let keys = crate::ClientKeys::Jwks(crate::JwkSet {
+            keys: vec![key.public_jwk()],
+        });
+        Client::new("f", ClientKind::PrivateKeyJwt { keys }).with_profile(FAPI)
+    }
+
+    /// FAPI 2.0 §5.3.2.1: sender-constrained access tokens only.
+    #[test]
+    fn fapi2_tokens_are_sender_constrained() {
+        use crate::{decide_token_binding, HolderProof, TokenErrorCode};
+        let fapi = fapi_client();
+        let none = HolderProof::default();
+        let e = decide_token_binding(&fapi, &none, None).unwrap_err();
+        assert_eq!(e.code, TokenErrorCode::InvalidRequest);
+        let standard = Client {
+            profile: STANDARD,
+            ..fapi.clone()
+        };
+        assert!(decide_token_binding(&standard, &none, None)
+            .unwrap()
+            .access
+            .is_empty());
+        let cert = HolderProof {
+            certificate_thumbprint: Some("x5t"),
+            ..HolderProof::default()
+        };
+        let bound = decide_token_binding(&fapi, &cert, None).unwrap().access;
+        assert_eq!((bound.x5t_s256.as_deref(), bound.jkt), (Some("x5t"), None));
+        assert!(decide_token_binding(&standard, &cert, None)
+            .unwrap()
+            .access
+            .is_empty());
+        let both = HolderProof {
+            dpop_jkt: Some("jkt"),
+            certificate_thumbprint: Some("x5t"),
+        };
+        let bound = decide_token_binding(&fapi, &both, None).unwrap().access;
+        assert_eq!((bound.jkt.as_deref(), bound.x5t_s256), (Some("jkt"), None));
+        let dpop = HolderProof {
+            dpop_jkt: Some("jkt"),
+            certificate_thumbprint: None,
+        };
+        assert_eq!(
+            decide_token_binding(&fapi, &dpop, None)
+                .unwrap()
+                .access
+                .jkt
+                .as_deref(),
+            Some("jkt")
+        );
+    }
+
+    /// The preset turns rotation off; `check` names what a client breaks, first of all.
+    #[test]
+    fn fapi2_clients_are_checked() {
+        use crate::client::ClientError;
+        let fapi = fapi_client();
+        assert!(!fapi.tokens.refresh.rotate);
+        assert!(
+            Client::new("s", ClientKind::Public)
+                .with_profile(STANDARD)
+                .tokens
+                .refresh
+                .rotate
+        );
+        assert_eq!(fapi.validate(), Ok(()));
+        let public = Client::new("p", ClientKind::Public).with_profile(FAPI);
+        assert_eq!(
+            public.validate(),
+            Err(ClientError::Profile("p".into(), Fapi2Violation::AuthMethod))
+        );
+        let mut optional = fapi.clone();
+        optional.pkce = PkcePolicy::DangerousOptional;
+        assert_eq!(FAPI.check(&optional), Err(Fapi2Violation::OptionalPkce));
+        assert_eq!(STANDARD.check(&optional), Ok(()));
+        let mut rs = fapi.clone();
+        rs.oidc.id_token_signed_response_alg = Some(Algorithm::RS256);
+        assert_eq!(FAPI.check(&rs), Err(Fapi2Violation::SigningAlgorithm));
+        rs.oidc.id_token_signed_response_alg = Some(Algorithm::PS256);
+        assert_eq!(FAPI.check(&rs), Ok(()));
+        for kind in [
+            ClientKind::TlsClientAuth {
+                subject: crate::CertificateSubject::SanDns("c.example".into()),
+            },
+            ClientKind::SelfSignedTlsClientAuth {
+                keys: crate::JwkSet::default(),
+            },
+        ] {
+            assert!(FAPI.allows_client_kind(&kind));
+        }
+        let secret = crate::ClientSecretHash::Sha256([1; 32]);
+        assert!(!FAPI.allows_client_kind(&ClientKind::confidential(secret.clone())));
+        assert!(STANDARD.allows_client_kind(&ClientKind::confidential(secret)));
+    }
+
+    /// `Policy::fapi2()` and `plain` PKCE under it.
+    #[test]
+    fn the_fapi2_policy() {
+        let mut p = crate::Policy::fapi2();
+        assert_eq!(p.profile, FAPI);
+        assert_eq!(p.keys.default_alg, Algorithm::ES256);
+        assert_eq!(p.lifetimes.authorization_code, FAPI2_MAX_CODE_LIFETIME);
+        assert_eq!(p.client_assertions.private_key_jwt_algs, FAPI2_ALGORITHMS);
+        assert!(p.client_assertions.client_secret_jwt_algs.is_empty());
+        assert_eq!(p.dpop.algorithms, FAPI2_ALGORITHMS);
+        assert!(p.allows_challenge_method(CodeChallengeMethod::S256));
+        p.dangerous_allow_plain_pkce = true;
+        assert!(!p.allows_challenge_method(CodeChallengeMethod::Plain));
+        p.profile = STANDARD;
+        assert!(p.allows_challenge_method(CodeChallengeMethod::Plain));
+        p.dangerous_allow_plain_pkce = false;
+        assert!(!p.allows_challenge_method(CodeChallengeMethod::Plain));
+    }
+
     #[test]
     fn fapi2_codes_live_at_most_a_minute() {
         let long = Duration::from_secs(600);
