@@ -106,18 +106,6 @@ struct Extra<'a> {
     cert: Option<&'a [u8]>,
 }
 
-/// POSTs `form`, with `client_id`'s assertion by `key` for `aud`, to the token endpoint.
-async fn token_as(
-    h: &Harness,
-    key: &Key,
-    client_id: &str,
-    aud: Value,
-    form: &str,
-    extra: Extra<'_>,
-) -> (StatusCode, Value) {
-    post_as(h, Endpoint::Token, key, client_id, aud, form, extra).await
-}
-
 /// POSTs `form`, with `client_id`'s assertion by `key` for `aud`, to `endpoint`.
 async fn post_as(
     h: &Harness,
@@ -145,13 +133,30 @@ async fn post_as(
         let cert = ClientCertificate::new(der, CertificateChain::ClientCa);
         req.extensions_mut().insert(cert);
     }
-    let resp = match endpoint {
-        Endpoint::Token => h.provider.token(req).await,
-        Endpoint::Introspect => h.provider.introspect(req).await,
-        Endpoint::Revoke => h.provider.revoke(req).await,
-    };
+    let resp = h.send(endpoint, req).await;
     let json = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
     (resp.status(), json)
+}
+
+/// `client_id` (asserting with `key`, `aud` the issuer) exchanges `code`.
+async fn exchange(
+    h: &Harness,
+    key: &Key,
+    client_id: &str,
+    code: &str,
+    extra: Extra<'_>,
+) -> (StatusCode, Value) {
+    let form = code_form(code);
+    post_as(
+        h,
+        Endpoint::Token,
+        key,
+        client_id,
+        json!(ISSUER),
+        &form,
+        extra,
+    )
+    .await
 }
 
 fn code_form(code: &str) -> String {
@@ -159,16 +164,6 @@ fn code_form(code: &str) -> String {
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
         enc(FAPI_REDIRECT)
     )
-}
-
-fn certificate() -> Vec<u8> {
-    let key = rcgen::KeyPair::generate().unwrap();
-    rcgen::CertificateParams::new(vec!["client.example".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap()
-        .der()
-        .to_vec()
 }
 
 /// A harness (standard policy: `policy`) with the FAPI client `fapi` and an ordinary
@@ -413,15 +408,7 @@ async fn fapi2_access_tokens_are_sender_constrained() {
     let key = Key::new(Algorithm::ES256);
     let h = mixed(Policy::default(), &key).await;
     let code = h.code_for("fapi", FAPI_REDIRECT, "read", "alice").await;
-    let (status, json) = token_as(
-        &h,
-        &key,
-        "fapi",
-        json!(ISSUER),
-        &code_form(&code),
-        Extra::default(),
-    )
-    .await;
+    let (status, json) = exchange(&h, &key, "fapi", &code, Extra::default()).await;
     assert_eq!(
         (status, error_of(&json)),
         (StatusCode::BAD_REQUEST, "invalid_request")
@@ -432,7 +419,7 @@ async fn fapi2_access_tokens_are_sender_constrained() {
         dpop: Some(key.dpop(&h)),
         ..Extra::default()
     };
-    let (status, json) = token_as(&h, &key, "fapi", json!(ISSUER), &code_form(&code), dpop).await;
+    let (status, json) = exchange(&h, &key, "fapi", &code, dpop).await;
     assert_eq!(status, StatusCode::OK, "{json}");
     assert_eq!(json["token_type"], "DPoP");
 
@@ -442,7 +429,7 @@ async fn fapi2_access_tokens_are_sender_constrained() {
         cert: Some(&cert),
         ..Extra::default()
     };
-    let (status, json) = token_as(&h, &key, "fapi", json!(ISSUER), &code_form(&code), mtls).await;
+    let (status, json) = exchange(&h, &key, "fapi", &code, mtls).await;
     assert_eq!(status, StatusCode::OK, "{json}");
     let token = format!("token={}", json["access_token"].as_str().unwrap());
     let none = Extra::default();
@@ -463,15 +450,7 @@ async fn fapi2_access_tokens_are_sender_constrained() {
     );
 
     let code = h.code_for("plain", FAPI_REDIRECT, "read", "alice").await;
-    let (status, json) = token_as(
-        &h,
-        &key,
-        "plain",
-        json!(ISSUER),
-        &code_form(&code),
-        Extra::default(),
-    )
-    .await;
+    let (status, json) = exchange(&h, &key, "plain", &code, Extra::default()).await;
     assert_eq!(status, StatusCode::OK, "{json}");
     assert_eq!(json["token_type"], "Bearer");
 }
@@ -489,16 +468,32 @@ async fn fapi2_client_assertions_name_the_issuer_as_a_string() {
     };
     for aud in [json!(TOKEN_URL), json!([ISSUER])] {
         let code = h.code_for("fapi", FAPI_REDIRECT, "read", "alice").await;
-        let (status, json) =
-            token_as(&h, &key, "fapi", aud.clone(), &code_form(&code), proof()).await;
+        let (status, json) = post_as(
+            &h,
+            Endpoint::Token,
+            &key,
+            "fapi",
+            aud.clone(),
+            &code_form(&code),
+            proof(),
+        )
+        .await;
         assert_eq!(
             (status, error_of(&json)),
             (StatusCode::UNAUTHORIZED, "invalid_client"),
             "{aud}"
         );
         let code = h.code_for("plain", FAPI_REDIRECT, "read", "alice").await;
-        let (status, json) =
-            token_as(&h, &key, "plain", aud.clone(), &code_form(&code), proof()).await;
+        let (status, json) = post_as(
+            &h,
+            Endpoint::Token,
+            &key,
+            "plain",
+            aud.clone(),
+            &code_form(&code),
+            proof(),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{aud}: {json}");
     }
 }
@@ -536,7 +531,7 @@ async fn fapi2_signs_and_verifies_ps256_es256_eddsa_only() {
             dpop: Some(key.dpop(&h)),
             ..Extra::default()
         };
-        let (status, json) = token_as(&h, &key, id, json!(ISSUER), &code_form(&code), extra).await;
+        let (status, json) = exchange(&h, &key, id, &code, extra).await;
         assert_eq!(status, StatusCode::OK, "{json}");
         let id_token = json["id_token"].as_str().unwrap();
         let header = id_token.split('.').next().unwrap();
@@ -561,21 +556,12 @@ async fn fapi2_codes_live_at_most_60_seconds() {
         dpop: Some(key.dpop(&h)),
         ..Extra::default()
     };
-    let (status, json) =
-        token_as(&h, &key, "fapi", json!(ISSUER), &code_form(&fapi), proof()).await;
+    let (status, json) = exchange(&h, &key, "fapi", &fapi, proof()).await;
     assert_eq!(
         (status, error_of(&json)),
         (StatusCode::BAD_REQUEST, "invalid_grant")
     );
-    let (status, json) = token_as(
-        &h,
-        &key,
-        "plain",
-        json!(ISSUER),
-        &code_form(&plain),
-        proof(),
-    )
-    .await;
+    let (status, json) = exchange(&h, &key, "plain", &plain, proof()).await;
     assert_eq!(status, StatusCode::OK, "{json}");
 }
 
@@ -592,8 +578,7 @@ async fn fapi2_codes_are_single_use() {
             dpop: Some(key.dpop(&h)),
             ..Extra::default()
         };
-        let (status, json) =
-            token_as(&h, &key, "fapi", json!(ISSUER), &code_form(&code), extra).await;
+        let (status, json) = exchange(&h, &key, "fapi", &code, extra).await;
         statuses.push((status, error_of(&json).to_owned()));
     }
     assert_eq!(statuses[0].0, StatusCode::OK);
@@ -616,16 +601,18 @@ async fn fapi2_refresh_tokens_do_not_rotate() {
             dpop: Some(key.dpop(&h)),
             ..Extra::default()
         };
-        let (_, first) = token_as(&h, &key, id, json!(ISSUER), &code_form(&code), dpop()).await;
+        let (_, first) = exchange(&h, &key, id, &code, dpop()).await;
         let refresh = first["refresh_token"].as_str().unwrap().to_owned();
         let form = format!("grant_type=refresh_token&refresh_token={refresh}");
-        let (status, second) = token_as(&h, &key, id, json!(ISSUER), &form, dpop()).await;
+        let (status, second) =
+            post_as(&h, Endpoint::Token, &key, id, json!(ISSUER), &form, dpop()).await;
         assert_eq!(status, StatusCode::OK, "{id}: {second}");
         let rotated = second["refresh_token"]
             .as_str()
             .is_some_and(|r| r != refresh);
         assert_eq!(rotated, rotates, "{id}: {second}");
-        let (status, _) = token_as(&h, &key, id, json!(ISSUER), &form, dpop()).await;
+        let (status, _) =
+            post_as(&h, Endpoint::Token, &key, id, json!(ISSUER), &form, dpop()).await;
         assert_eq!(status == StatusCode::OK, !rotates, "{id}: reuse");
     }
     let public = native_client().with_tokens(portcullis::core::ClientTokens {
@@ -732,7 +719,16 @@ async fn fapi2_refuses_the_password_grant() {
     let key = Key::new(Algorithm::ES256);
     let h = mixed(Policy::default(), &key).await;
     let form = "grant_type=password&username=alice&password=pw";
-    let (status, json) = token_as(&h, &key, "fapi", json!(ISSUER), form, Extra::default()).await;
+    let (status, json) = post_as(
+        &h,
+        Endpoint::Token,
+        &key,
+        "fapi",
+        json!(ISSUER),
+        form,
+        Extra::default(),
+    )
+    .await;
     assert_eq!(
         (status, error_of(&json)),
         (StatusCode::BAD_REQUEST, "unsupported_grant_type")
