@@ -424,13 +424,13 @@ fn pkce_challenge(
             return Err("code_challenge_method without code_challenge");
         }
         return match (client.is_public(), client.pkce) {
-            (false, PkcePolicy::DangerousOptional) => Ok(None),
+            (false, PkcePolicy::DangerousOptional) if !client.profile.is_fapi2() => Ok(None),
             _ => Err("code_challenge is required (PKCE, S256)"),
         };
     };
     let method = CodeChallengeMethod::parse(params.get("code_challenge_method"))
         .ok_or("code_challenge_method is not supported")?;
-    if !policy.allows_challenge_method(method) {
+    if !policy.allows_challenge_method(method) || !client.profile.allows_challenge_method(method) {
         return Err("code_challenge_method must be S256");
     }
     CodeChallenge::new(method, value)
@@ -662,6 +662,7 @@ mod tests {
             dangerous_skip_consent_for_unverifiable_redirects: false,
             request_objects: Default::default(),
             registration: None,
+            profile: Default::default(),
             tokens: Default::default(),
             requests: Default::default(),
         }
@@ -866,6 +867,11 @@ mod tests {
             ..Policy::default()
         };
         assert!(validate_authorization_request(&params, Some(&c), &issuer(), &policy).is_ok());
+        // FAPI 2.0 §5.3.2.2: neither plain nor optional PKCE for a FAPI client.
+        c.profile = crate::SecurityProfile::Fapi2;
+        assert!(validate_authorization_request(&params, Some(&c), &issuer(), &policy).is_err());
+        assert!(validate(no_pkce, &c).is_err());
+        assert!(validate(&good(""), &c).is_ok());
     }
 
     /// Request objects are not supported (OpenID Connect Core §6.1, §6.2): `request` and

@@ -15,6 +15,7 @@ use crate::request_object::ClientRequestObjects;
 use crate::resources::TokenFormat;
 use crate::scope::ScopeSet;
 use crate::sealed_secret::SealedClientSecret;
+use crate::security_profile::{Fapi2Violation, SecurityProfile};
 use crate::time::UnixTime;
 
 /// Client types (RFC 6749 §2.1), one per authentication method, each with the material
@@ -241,6 +242,9 @@ pub enum ClientError {
     /// Inline `jwks` without a single key usable for signatures.
     #[error("client {0}: jwks has no usable signature key")]
     NoUsableKey(String),
+    /// A client held to a [`SecurityProfile`] it does not meet.
+    #[error("client {0}: {1}")]
+    Profile(String, Fapi2Violation),
 }
 
 /// Whether an authorization request needs the user's consent ([`Client::consent_rule`]).
@@ -304,6 +308,10 @@ pub struct Client {
     /// client the host registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<Box<ClientRegistration>>,
+    /// The security profile this client is held to ([`Client::with_profile`]); a
+    /// provider-wide [`crate::Policy::profile`] raises it.
+    #[serde(default)]
+    pub profile: SecurityProfile,
 }
 
 /// How a client's authorization requests must arrive.
@@ -344,7 +352,8 @@ pub struct ClientTokens {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RefreshPolicy {
-    /// Rotate on every use (with reuse detection). Public clients always rotate.
+    /// Rotate on every use (with reuse detection). Public clients always rotate; FAPI 2.0
+    /// clients do not, by default (FAPI 2.0 §5.3.2.1: only in extraordinary circumstances).
     pub rotate: bool,
     /// The longest a token family lives from the first authorization, however often it is
     /// refreshed; `None`: no bound beyond each token's own lifetime.
@@ -493,7 +502,19 @@ impl Client {
             dangerous_skip_consent_for_unverifiable_redirects: false,
             request_objects: ClientRequestObjects::default(),
             registration: None,
+            profile: SecurityProfile::Standard,
         }
+    }
+
+    /// Holds this client to `profile`, with that profile's defaults: for
+    /// [`SecurityProfile::Fapi2`], refresh tokens that do not rotate (FAPI 2.0 §5.3.2.1; a
+    /// host may turn rotation back on for extraordinary circumstances).
+    pub fn with_profile(mut self, profile: SecurityProfile) -> Self {
+        self.profile = profile;
+        if profile.is_fapi2() {
+            self.tokens.refresh.rotate = false;
+        }
+        self
     }
 
     /// Sets [`Client::redirect_uris`].
@@ -570,6 +591,9 @@ impl Client {
 
     /// Checks the registration for contradictions.
     pub fn validate(&self) -> Result<(), ClientError> {
+        self.profile
+            .check(self)
+            .map_err(|v| ClientError::Profile(self.id.clone(), v))?;
         let public = self.kind == ClientKind::Public;
         if public && self.grant_types.contains(&GrantType::ClientCredentials) {
             return Err(ClientError::PublicClientCredentials(self.id.clone()));
@@ -731,6 +755,7 @@ mod tests {
             requests: ClientRequests::default(),
             request_objects: Default::default(),
             registration: None,
+            profile: SecurityProfile::Standard,
         }
     }
 

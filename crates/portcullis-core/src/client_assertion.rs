@@ -73,13 +73,15 @@ impl Default for ClientAssertionPolicy {
 impl ClientAssertionPolicy {
     /// The algorithms `client`'s `private_key_jwt` assertions may be signed with: this
     /// policy's, narrowed to the `token_endpoint_auth_signing_alg` it registered, if any
-    /// (OpenID Connect Dynamic Client Registration 1.0 §2: others MUST be rejected).
+    /// (OpenID Connect Dynamic Client Registration 1.0 §2: others MUST be rejected), and to
+    /// what its security profile allows (FAPI 2.0 §5.4.1).
     pub fn private_key_jwt_algs_for(&self, client: &Client) -> Vec<Algorithm> {
         let registered = registered_alg(client);
         self.private_key_jwt_algs
             .iter()
             .copied()
             .filter(|a| registered.is_none_or(|r| r == AssertionAlgorithm::Signature(*a)))
+            .filter(|a| client.profile.allows_algorithm(*a))
             .collect()
     }
 
@@ -281,6 +283,11 @@ pub struct AcceptedAssertion {
 }
 
 impl VerifiedAssertion<'_> {
+    /// Whether `aud` is exactly `issuer`, as a string: all FAPI 2.0 §5.3.2.1 accepts.
+    pub fn audience_is_exactly(&self, issuer: &str) -> bool {
+        matches!(&self.0.claims.aud, Audience::One(a) if a == issuer)
+    }
+
     /// Applies RFC 7523 §3's rules for `client_id` at an endpoint whose accepted audiences
     /// are `audiences` (the issuer and the endpoint's URL): `iss` = `sub` = `client_id`;
     /// `aud` (a string or an array) names one of them; `exp` present, after `now` and at
@@ -400,6 +407,32 @@ mod tests {
             &ClientAssertionPolicy::default(),
             UnixTime::from_secs(NOW),
         )
+    }
+
+    /// FAPI 2.0 §5.3.2.1: only the issuer, as a string; and FAPI algorithms only.
+    #[test]
+    fn fapi2_audience_is_exactly_the_issuer_and_algorithms_are_narrowed() {
+        let key = es256();
+        for (aud, exact) in [
+            (json!(ISSUER), true),
+            (json!([ISSUER]), false),
+            (json!(TOKEN_URL), false),
+            (json!("https://as.example/"), false),
+            (Value::Null, false),
+        ] {
+            let token = signed(&key, &with("aud", aud.clone()));
+            let assertion = ClientAssertion::extract(&form(&token)).unwrap();
+            let verified = assertion
+                .verify_signature(&[key.verifying_key()], &Algorithm::ALL)
+                .unwrap();
+            assert_eq!(verified.audience_is_exactly(ISSUER), exact, "{aud}");
+        }
+        let fapi =
+            Client::new("k", crate::ClientKind::Public).with_profile(crate::SecurityProfile::Fapi2);
+        assert_eq!(
+            ClientAssertionPolicy::default().private_key_jwt_algs_for(&fapi),
+            crate::FAPI2_ALGORITHMS
+        );
     }
 
     fn refused(claims: &Value, description: &str) {

@@ -199,6 +199,7 @@ mod tests {
             dangerous_skip_consent_for_unverifiable_redirects: false,
             request_objects: Default::default(),
             registration: None,
+            profile: Default::default(),
             tokens: Default::default(),
             requests: Default::default(),
         };

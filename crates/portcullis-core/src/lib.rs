@@ -45,6 +45,7 @@ mod revocation;
 mod scope;
 mod sealed_secret;
 mod secret;
+mod security_profile;
 mod signing_keys;
 mod standard_claims;
 mod time;
@@ -157,6 +158,9 @@ pub use sealed_secret::{
     ClientSecretSealError, JwtClientSecret, SealedClientSecret, MIN_JWT_SECRET_BYTES,
 };
 pub use secret::{constant_time_eq, RandomError, SecretToken, TokenHash};
+pub use security_profile::{
+    Fapi2Violation, SecurityProfile, FAPI2_ALGORITHMS, FAPI2_MAX_CODE_LIFETIME,
+};
 pub use signing_keys::{active_key, pending_key, plan_rotation, KeyRecord, Rotation};
 pub use standard_claims::{
     check_claim_value, scope_claims, standard_claim, ClaimType, StandardClaim, ADDRESS_MEMBERS,

@@ -11,6 +11,7 @@ use crate::pkce::CodeChallengeMethod;
 use crate::pushed_request::PushedRequestPolicy;
 use crate::request_object::RequestObjectPolicy;
 use crate::resources::Resource;
+use crate::security_profile::{SecurityProfile, FAPI2_ALGORITHMS};
 
 /// How long each artefact lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,13 +82,35 @@ pub struct Policy {
     /// The authorization details types accepted, with their validators (RFC 9396 §2);
     /// none by default.
     pub authorization_details: AuthorizationDetailsTypes,
+    /// The security profile every client is held to at least: a client's own
+    /// [`crate::Client::profile`] may be stricter, never weaker.
+    pub profile: SecurityProfile,
 }
 
 impl Policy {
     /// Whether a code challenge may use `method`: `S256` always, `plain` only with
-    /// [`Policy::dangerous_allow_plain_pkce`] (RFC 9700 §2.1.1).
+    /// [`Policy::dangerous_allow_plain_pkce`] (RFC 9700 §2.1.1) and never under FAPI 2.0.
     pub fn allows_challenge_method(&self, method: CodeChallengeMethod) -> bool {
-        method == CodeChallengeMethod::S256 || self.dangerous_allow_plain_pkce
+        method == CodeChallengeMethod::S256
+            || (self.dangerous_allow_plain_pkce && self.profile.allows_challenge_method(method))
+    }
+
+    /// The FAPI 2.0 Security Profile for every client: [`Policy::profile`] set, ID tokens,
+    /// JWT access tokens and introspection responses signed with ES256, and client
+    /// assertions and DPoP proofs held to PS256, ES256 and EdDSA (FAPI 2.0 §5.4.1);
+    /// authorization codes live at most 60 s (§5.3.2.1). Everything else default.
+    pub fn fapi2() -> Self {
+        let mut policy = Self {
+            profile: SecurityProfile::Fapi2,
+            ..Self::default()
+        };
+        policy.keys.default_alg = Algorithm::ES256;
+        policy.lifetimes.authorization_code =
+            SecurityProfile::Fapi2.code_lifetime(policy.lifetimes.authorization_code);
+        policy.client_assertions.private_key_jwt_algs = FAPI2_ALGORITHMS.to_vec();
+        policy.client_assertions.client_secret_jwt_algs = Vec::new();
+        policy.dpop.algorithms = FAPI2_ALGORITHMS.to_vec();
+        policy
     }
 }
 

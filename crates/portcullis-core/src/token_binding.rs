@@ -98,13 +98,24 @@ pub fn token_type(confirmation: Option<&Confirmation>) -> &'static str {
 ///   refresh token (§5, RFC 8705 §4) — must be redeemed with the same key and certificate:
 ///   without a proof `invalid_dpop_proof`, with another key or certificate `invalid_grant`.
 ///
+/// * a FAPI 2.0 client gets sender-constrained access tokens only (FAPI 2.0 §5.3.2.1): a
+///   request with neither a DPoP proof nor a client certificate is `invalid_request`.
+///
 /// With a proof the access token is bound to its key; with a certificate, to the
-/// certificate when the client asked for certificate-bound tokens.
+/// certificate when the client asked for certificate-bound tokens, or is a FAPI 2.0 client
+/// that sent no proof.
 pub fn decide_token_binding(
     client: &Client,
     presented: &HolderProof<'_>,
     bound_ahead: Option<&Confirmation>,
 ) -> Result<TokenBinding, TokenError> {
+    let fapi2 = client.profile.is_fapi2();
+    if fapi2 && presented.dpop_jkt.is_none() && presented.certificate_thumbprint.is_none() {
+        return Err(OAuthError::new(
+            TokenErrorCode::InvalidRequest,
+            "FAPI 2.0: access tokens are sender-constrained: send a DPoP proof or use mutual TLS",
+        ));
+    }
     let wants = &client.tokens;
     let dpop_needed =
         wants.dpop_bound_access_tokens || bound_ahead.is_some_and(|b| b.jkt.is_some());
@@ -114,9 +125,9 @@ pub fn decide_token_binding(
             "a DPoP proof is required",
         ));
     }
-    let certificate = presented
-        .certificate_thumbprint
-        .filter(|_| wants.tls_client_certificate_bound_access_tokens);
+    let certificate = presented.certificate_thumbprint.filter(|_| {
+        wants.tls_client_certificate_bound_access_tokens || (fapi2 && presented.dpop_jkt.is_none())
+    });
     if wants.tls_client_certificate_bound_access_tokens && certificate.is_none() {
         return Err(OAuthError::new(
             TokenErrorCode::InvalidRequest,

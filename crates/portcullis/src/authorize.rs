@@ -449,7 +449,9 @@ impl Provider {
             &code_approval,
             &inner.issuer,
             now,
-            inner.policy.lifetimes.authorization_code,
+            client
+                .profile
+                .code_lifetime(inner.policy.lifetimes.authorization_code),
             inner.rng.as_ref(),
         ) {
             Ok(i) => i,

@@ -83,6 +83,14 @@ impl Provider {
         now: UnixTime,
     ) -> Result<AcceptedAssertion, TokenEndpointError> {
         let issuer = &self.inner.issuer;
+        // FAPI 2.0 §5.3.2.1: only the issuer identifier, as a string.
+        if client.profile.is_fapi2() && !verified.audience_is_exactly(issuer.as_str()) {
+            return Err(OAuthError::new(
+                TokenErrorCode::InvalidClient,
+                "FAPI 2.0: the client assertion's aud must be the issuer identifier, as a string",
+            )
+            .into());
+        }
         let endpoint = issuer.endpoint(path);
         Ok(verified.decide(
             &client.id,

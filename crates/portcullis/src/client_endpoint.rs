@@ -78,6 +78,18 @@ impl Provider {
             false
         };
         self.authenticate(&auth, client.as_deref(), proven, now, req)?;
+        if client
+            .as_deref()
+            .is_some_and(|c| !c.profile.allows_client_kind(&c.kind))
+        {
+            // FAPI 2.0 §5.3.2.1: a client held to it authenticates with private_key_jwt or
+            // mutual TLS only (one registered otherwise before the profile applied).
+            return Err(OAuthError::new(
+                TokenErrorCode::InvalidClient,
+                "FAPI 2.0 clients authenticate with private_key_jwt or mutual TLS",
+            )
+            .into());
+        }
         match client {
             Some(client) => Ok(ClientRequest {
                 client,

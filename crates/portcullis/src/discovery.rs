@@ -191,7 +191,11 @@ impl Provider {
             authorization_signing_alg_values_supported: names(&Algorithm::ALL, Algorithm::as_str),
             grant_types_supported: names(&GrantType::ALL, GrantType::as_str),
             subject_types_supported: &SubjectType::NAMES,
-            id_token_signing_alg_values_supported: names(&Algorithm::ALL, Algorithm::as_str),
+            id_token_signing_alg_values_supported: Algorithm::ALL
+                .into_iter()
+                .filter(|a| inner.policy.profile.allows_algorithm(*a))
+                .map(Algorithm::as_str)
+                .collect(),
             token_endpoint_auth_methods_supported: client_auth_methods,
             code_challenge_methods_supported: names(&pkce, CodeChallengeMethod::as_str),
             claims_supported: STANDARD_CLAIMS.iter().map(|c| c.name).collect(),
@@ -230,8 +234,10 @@ impl Provider {
     /// key-encryption key (its secrets are sealed) and JWT methods only with an algorithm.
     pub(crate) fn enabled_client_auth_methods(&self) -> Vec<ClientAuthMethod> {
         let policy = &self.inner.policy.client_assertions;
+        let profile = self.inner.policy.profile;
         ClientAuthMethod::ALL
             .into_iter()
+            .filter(|m| profile.allows_auth_method(*m))
             .filter(|m| match m {
                 ClientAuthMethod::ClientSecretJwt => {
                     self.inner.keks.is_some() && !policy.client_secret_jwt_algs.is_empty()

@@ -40,11 +40,10 @@ impl Provider {
         now: UnixTime,
     ) -> Result<String, Fault> {
         let inner = &self.inner;
-        let alg = t
-            .client
-            .oidc
-            .id_token_signed_response_alg
-            .unwrap_or(inner.policy.keys.default_alg);
+        let alg = t.client.profile.signing_alg(
+            t.client.oidc.id_token_signed_response_alg,
+            inner.policy.keys.default_alg,
+        );
         let key = self.signer(alg, now).await?;
         let mut extra = serde_json::Map::new();
         if !t.session.claims.id_token.is_empty() {

@@ -467,10 +467,22 @@ impl Provider {
             .clients
             .find_client(&inner.issuer, client_id, now)
             .await?;
-        match stored {
-            Some(c) => Ok(Some(c)),
-            None => Ok(self.document_client(client_id, now).await),
+        let found = match stored {
+            Some(c) => Some(c),
+            None => self.document_client(client_id, now).await,
+        };
+        Ok(found.map(|c| self.raised_to_profile(c)))
+    }
+
+    /// `client` held to at least the policy's profile (FAPI 2.0 for every client, say).
+    fn raised_to_profile(&self, client: Arc<Client>) -> Arc<Client> {
+        let floor = self.inner.policy.profile;
+        if client.profile >= floor {
+            return client;
         }
+        let mut raised = Client::clone(&client);
+        raised.profile = floor;
+        Arc::new(raised)
     }
 
     /// Seals a `client_secret_jwt` secret for `client_id` under the current key-encryption
@@ -490,7 +502,9 @@ impl Provider {
     /// [fetcher](ProviderBuilder::fetcher), a `client_secret_jwt` secret must open under
     /// this provider's key-encryption keys.
     pub async fn register_client(&self, client: &Client) -> Result<(), RegisterError> {
-        client.validate()?;
+        let mut raised = client.clone();
+        raised.profile = client.profile.max(self.inner.policy.profile);
+        raised.validate()?;
         let inner = &self.inner;
         match &client.kind {
             ClientKind::PrivateKeyJwt {

@@ -407,7 +407,17 @@ impl Provider {
         let access_token = SecretToken::generate(rng)?;
         let registration =
             ClientRegistration::new(metadata.clone(), access_token.hash(), issued_at);
-        let client = metadata.to_client(id, kind, registration)?;
+        let client = metadata
+            .to_client(id, kind, registration)?
+            .with_profile(self.inner.policy.profile);
+        // The provider's profile (FAPI 2.0 §5.3.2.1, §5.4.1) may refuse what the metadata
+        // alone allowed.
+        client.validate().map_err(|e| {
+            Failure::Invalid(OAuthError::new(
+                RegistrationErrorCode::InvalidClientMetadata,
+                e.to_string(),
+            ))
+        })?;
         Ok((
             client,
             Issued {

@@ -457,7 +457,8 @@ impl Provider {
                 let extra = self
                     .access_token_claims_for(to.delegation.map(|d| d.subject), to)
                     .await?;
-                let key = self.signer(policy.keys.default_alg, now).await?;
+                let alg = client.profile.signing_alg(None, policy.keys.default_alg);
+                let key = self.signer(alg, now).await?;
                 // RFC 9068 §3: without a resource, a default audience: this provider.
                 let default_audience = [inner.issuer.to_string()];
                 let to = TokenSubject {

@@ -153,11 +153,7 @@ async fn post(h: &Harness, endpoint: Endpoint, body: &str, with: With<'_>) -> Re
         let cert = ClientCertificate::new(der, CertificateChain::ClientCa);
         req.extensions_mut().insert(cert);
     }
-    let resp = match endpoint {
-        Endpoint::Token => h.provider.token(req).await,
-        Endpoint::Introspect => h.provider.introspect(req).await,
-        Endpoint::Revoke => h.provider.revoke(req).await,
-    };
+    let resp = h.send(endpoint, req).await;
     Reply {
         status: resp.status(),
         json: serde_json::from_slice(resp.body()).unwrap_or(Value::Null),
@@ -891,16 +887,6 @@ async fn dpop_bound_tokens_are_revocable() {
 // ---------------------------------------------------------------------------------------
 // Certificate-bound tokens (RFC 8705 §3, §4)
 // ---------------------------------------------------------------------------------------
-
-fn certificate() -> Vec<u8> {
-    let key = rcgen::KeyPair::generate().unwrap();
-    rcgen::CertificateParams::new(vec!["client.example".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap()
-        .der()
-        .to_vec()
-}
 
 /// `x5t#S256` computed here: base64url(SHA-256(DER)).
 fn x5t(der: &[u8]) -> String {

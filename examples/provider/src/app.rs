@@ -15,7 +15,7 @@ use axum::middleware::map_response;
 use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
-use portcullis::core::{Issuer, IssuerError, Policy, ScopeSet};
+use portcullis::core::{Issuer, IssuerError, KeyPolicy, Policy, ScopeSet, SecurityProfile};
 use portcullis::store::{SessionStore, StoreError};
 use portcullis::tls::{ServerTls, TlsError};
 use portcullis::{
@@ -159,9 +159,15 @@ pub(crate) async fn build(
             opened
         }
     };
-    let mut policy = Policy::default();
+    let mut policy = match config.profile {
+        SecurityProfile::Fapi2 => Policy::fapi2(),
+        _ => Policy::default(),
+    };
     policy.lifetimes = config.lifetimes.clone();
-    policy.keys = config.keys.clone();
+    policy.keys = KeyPolicy {
+        default_alg: policy.profile.signing_alg(None, config.keys.default_alg),
+        ..config.keys.clone()
+    };
     policy.dpop.require_nonce = config.dpop_require_nonce;
     policy.pushed_authorization_requests = config.pushed_requests.clone();
     policy.resources = config.resources.clone();

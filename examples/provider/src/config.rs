@@ -16,8 +16,8 @@ use std::time::Duration;
 use portcullis::core::{
     check_claim_value, Client, ClientError, ClientKeys, ClientKind, ClientOidc,
     ClientRequestObjects, ClientRequests, ClientSecretHash, ClientTokens, KeyPolicy, Lifetimes,
-    PushedRequestPolicy, RefreshGrace, RefreshPolicy, Resource, SecretMethod, SubjectType,
-    MAX_PUSHED_REQUEST_LIFETIME,
+    PushedRequestPolicy, RefreshGrace, RefreshPolicy, Resource, SecretMethod, SecurityProfile,
+    SubjectType, MAX_PUSHED_REQUEST_LIFETIME,
 };
 use portcullis::tls::ServerTls;
 use portcullis::{ClientIdMetadataDocuments, RegistrationPolicy, ServerLimits};
@@ -65,6 +65,8 @@ pub struct Config {
     pub(crate) scope_lifetimes: BTreeMap<String, Duration>,
     /// `authorization_details_types`: the sample types accepted (RFC 9396).
     pub(crate) authorization_details_types: BTreeSet<String>,
+    /// `profile`: the security profile every client is held to.
+    pub(crate) profile: SecurityProfile,
 }
 
 impl Config {
@@ -323,7 +325,8 @@ impl FileConfig {
 
         let mut clients = Vec::with_capacity(self.clients.len());
         let mut ids = BTreeSet::new();
-        for (i, c) in self.clients.into_iter().enumerate() {
+        for (i, mut c) in self.clients.into_iter().enumerate() {
+            c.profile = c.profile.max(self.profile);
             let client = c
                 .resolve(iterations, &rng)
                 .map_err(within(format!("clients[{i}]")))?;
@@ -419,6 +422,7 @@ impl FileConfig {
                 .map(|(scope, secs)| (scope, d(secs)))
                 .collect(),
             authorization_details_types: self.authorization_details_types,
+            profile: self.profile,
         })
     }
 }
@@ -574,7 +578,8 @@ impl FileClient {
             .with_request_objects(ClientRequestObjects {
                 require_signed: self.require_signed_request_object,
                 ..ClientRequestObjects::default()
-            });
+            })
+            .with_profile(self.profile);
         client.validate().map_err(|e| {
             let field = match e {
                 ClientError::PublicClientCredentials(_) => "grant_types",
@@ -1227,6 +1232,29 @@ subject_salt = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI""#;
     fn syntax_errors_have_a_position() {
         let e = err("[lifetimes\n");
         assert!(e.to_string().starts_with("config, line 1"), "{e}");
+    }
+
+    /// `profile = "fapi2"`, per client or for every client: the FAPI 2.0 preset, which a
+    /// secret client cannot meet.
+    #[test]
+    fn clients_may_be_held_to_fapi2() {
+        let fapi = "[[clients]]\nid = \"bank\"\ntype = \"confidential\"\n\
+             token_endpoint_auth_method = \"private_key_jwt\"\n\
+             jwks = { keys = [{ kty = \"OKP\", crv = \"Ed25519\", x = \"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\" }] }\n\
+             redirect_uris = [\"https://bank.example/cb\"]\nallowed_scopes = \"read\"\n\
+             grant_types = [\"authorization_code\", \"refresh_token\"]\nprofile = \"fapi2\"\n";
+        let c = Config::parse(&format!("{GOOD}\n{fapi}")).unwrap();
+        let bank = &c.clients[2];
+        assert_eq!(bank.profile, SecurityProfile::Fapi2);
+        assert!(!bank.tokens.refresh.rotate);
+        assert_eq!(c.clients[0].profile, SecurityProfile::Standard);
+        assert_eq!(c.profile, SecurityProfile::Standard);
+        // Provider-wide, the secret client `web` of GOOD is refused.
+        let e = err(&format!("profile = \"fapi2\"\n{GOOD}"));
+        assert_eq!(e.field(), "clients[0].client", "{e}");
+        let c = Config::parse(&format!("profile = \"fapi2\"\n{fapi}")).unwrap();
+        assert_eq!(c.profile, SecurityProfile::Fapi2);
+        assert_eq!(c.clients[0].profile, SecurityProfile::Fapi2);
     }
 
     /// `token_endpoint_auth_method`: a secret method held to one, or private_key_jwt with

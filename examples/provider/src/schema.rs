@@ -7,7 +7,8 @@ use std::num::{NonZeroU32, NonZeroU64};
 
 use portcullis::core::{
     Algorithm, CertificateSubject, ClientSecretHash, GrantType, JwkSet, KeyPolicy, Lifetimes,
-    PkcePolicy, PushedRequestPolicy, RedirectUri, RefreshPolicy, ScopeSet, TokenFormat,
+    PkcePolicy, PushedRequestPolicy, RedirectUri, RefreshPolicy, ScopeSet, SecurityProfile,
+    TokenFormat,
 };
 use portcullis_interaction::{NamedKey, Secret32};
 use serde::Deserialize;
@@ -51,6 +52,9 @@ pub(crate) struct FileConfig {
     /// The authorization details types accepted (RFC 9396): `payment_initiation`.
     #[serde(default)]
     pub(crate) authorization_details_types: BTreeSet<String>,
+    /// The security profile every client is held to: `"fapi2"` for `Policy::fapi2()`.
+    #[serde(default)]
+    pub(crate) profile: SecurityProfile,
 }
 
 /// A protected resource (`[[resources]]`, RFC 8707): a token asked for it with `resource`
@@ -290,6 +294,9 @@ pub(crate) struct FileClient {
     pub(crate) require_signed_request_object: bool,
     /// The authorization details types it may ask for (RFC 9396 §10); all when absent.
     pub(crate) authorization_details_types: Option<BTreeSet<String>>,
+    /// `"fapi2"`: the FAPI 2.0 preset (`Client::with_profile`; no refresh rotation).
+    #[serde(default)]
+    pub(crate) profile: SecurityProfile,
 }
 
 /// A client's `[clients.refresh]` table: its refresh-token policy (RFC 9700 §4.14.2).

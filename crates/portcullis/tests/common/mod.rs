@@ -205,13 +205,18 @@ impl Harness {
             );
         }
         let req = req.body(Bytes::from(body.to_owned())).unwrap();
-        let resp = match endpoint {
+        let resp = self.send(endpoint, req).await;
+        let json = serde_json::from_slice(resp.body()).unwrap_or(serde_json::Value::Null);
+        (resp.status(), json, resp)
+    }
+
+    /// Sends `req` to `endpoint`.
+    pub async fn send(&self, endpoint: Endpoint, req: Request<Bytes>) -> Response<Bytes> {
+        match endpoint {
             Endpoint::Token => self.provider.token(req).await,
             Endpoint::Introspect => self.provider.introspect(req).await,
             Endpoint::Revoke => self.provider.revoke(req).await,
-        };
-        let json = serde_json::from_slice(resp.body()).unwrap_or(serde_json::Value::Null);
-        (resp.status(), json, resp)
+        }
     }
 
     pub async fn token(
@@ -256,6 +261,17 @@ pub enum Endpoint {
 pub fn approval(subject: &str, scope: &str) -> Approval {
     Approval::new(subject, UnixTime::from_secs(T0), scopes(scope))
         .with_amr(Some(vec!["pwd".into()]))
+}
+
+/// A fresh self-signed client certificate (DER) for `client.example`.
+pub fn certificate() -> Vec<u8> {
+    let key = rcgen::KeyPair::generate().unwrap();
+    rcgen::CertificateParams::new(vec!["client.example".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap()
+        .der()
+        .to_vec()
 }
 
 pub fn enc(s: &str) -> String {
