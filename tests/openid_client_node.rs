@@ -339,37 +339,16 @@ async fn openid_client_signs_in_with_a_request_object(adapter: Adapter) {
         installed.exists(),
         "openid-client is not installed: run `npm ci --prefix tests/node`"
     );
-    let rng = SystemRandom::new();
-    let pkcs8 =
-        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("an ES256 key");
-    let jwk = SigningKey::from_pkcs8("rp-jar-1", Algorithm::ES256, pkcs8.as_ref(), &rng)
-        .expect("the key")
-        .public_jwk();
     let redirect_uri = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
-    let jar_client = format!(
-        "[[clients]]\nid = \"rp-jar\"\ntype = \"confidential\"\n\
-         redirect_uris = [\"{}\"]\n\
-         allowed_scopes = \"openid profile email offline_access\"\n\
-         grant_types = [\"authorization_code\", \"refresh_token\"]\n\
-         require_signed_request_object = true\n\
-         token_endpoint_auth_method = \"private_key_jwt\"\n\
-         jwks = {{ keys = [{{ kty = \"EC\", crv = \"P-256\", kid = \"rp-jar-1\", x = \"{}\", y = \"{}\" }}] }}\n",
-        redirect_uri,
-        jwk.x.as_deref().expect("x"),
-        jwk.y.as_deref().expect("y"),
-    );
-    let config = Config::parse(&format!(
-        "{DEMO_TOML}
-{jar_client}"
-    ))
-    .expect("the configuration");
+    let (table, pkcs8) = key_client("rp-jar", "rp-jar-1", "");
+    let config = Config::parse(&format!("{DEMO_TOML}\n{table}")).expect("the configuration");
     let server = start_with(adapter, config).await;
     let out = run_phase(
         "jar",
         &json!({
             "issuer": server.issuer().as_str(),
             "client_id": "rp-jar",
-            "pkcs8": STANDARD.encode(pkcs8.as_ref()),
+            "pkcs8": STANDARD.encode(&pkcs8),
             "kid": "rp-jar-1",
             "redirect_uri": redirect_uri,
             "username": DEMO_USER.username,
@@ -389,6 +368,85 @@ async fn openid_client_signs_in_with_a_request_object(adapter: Adapter) {
     );
     assert_eq!(out["sub"], DEMO_USER.username, "{out}");
     assert_eq!(out["token_type"], "bearer", "{out}");
+}
+
+/// The example's TOML table of a code-flow client `id` that authenticates with
+/// `private_key_jwt` by a fresh ES256 key `kid` and must send signed request objects, with
+/// `extra` lines; and the key's PKCS#8 document.
+fn key_client(id: &str, kid: &str, extra: &str) -> (String, Vec<u8>) {
+    let rng = SystemRandom::new();
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("an ES256 key");
+    let jwk = SigningKey::from_pkcs8(kid, Algorithm::ES256, pkcs8.as_ref(), &rng)
+        .expect("the key")
+        .public_jwk();
+    let table = format!(
+        "[[clients]]\nid = \"{id}\"\ntype = \"confidential\"\n\
+         redirect_uris = [\"{}\"]\n\
+         allowed_scopes = \"openid profile email offline_access\"\n\
+         grant_types = [\"authorization_code\", \"refresh_token\"]\n\
+         require_signed_request_object = true\n\
+         token_endpoint_auth_method = \"private_key_jwt\"\n{extra}\
+         jwks = {{ keys = [{{ kty = \"EC\", crv = \"P-256\", kid = \"{kid}\", x = \"{}\", y = \"{}\" }}] }}\n",
+        DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI"),
+        jwk.x.as_deref().expect("x"),
+        jwk.y.as_deref().expect("y"),
+    );
+    (table, pkcs8.as_ref().to_vec())
+}
+
+/// openid-client against a client held to FAPI 2.0 (`profile = "fapi2"`, signed request
+/// objects required, `private_key_jwt`): the front channel alone is refused
+/// (`invalid_request`, FAPI 2.0 §5.3.2.2), a push that is not a signed request object is
+/// refused at the PAR endpoint (`invalid_request`, 400, RFC 9101 §10.5), and a request
+/// object (`buildAuthorizationUrlWithJAR`) pushed (`buildAuthorizationUrlWithPAR`) with a
+/// DPoP proof signs in with a DPoP-bound token (§5.3.2.1: sender-constrained).
+async fn openid_client_signs_in_as_a_fapi2_client(adapter: Adapter) {
+    let installed = node_dir().join("node_modules/openid-client/package.json");
+    assert!(
+        installed.exists(),
+        "openid-client is not installed: run `npm ci --prefix tests/node`"
+    );
+    let redirect_uri = DEMO_WEB_CLIENT.redirect_uri.expect("a redirect URI");
+    let (table, pkcs8) = key_client("rp-fapi", "rp-fapi-1", "profile = \"fapi2\"\n");
+    let config = Config::parse(&format!("{DEMO_TOML}\n{table}")).expect("the configuration");
+    let server = start_with(adapter, config).await;
+    let out = run_phase(
+        "fapi",
+        &json!({
+            "issuer": server.issuer().as_str(),
+            "client_id": "rp-fapi",
+            "pkcs8": STANDARD.encode(&pkcs8),
+            "kid": "rp-fapi-1",
+            "redirect_uri": redirect_uri,
+            "username": DEMO_USER.username,
+            "password": DEMO_USER.password,
+        }),
+    )
+    .await;
+    assert_eq!(
+        out["front"],
+        json!({
+            "error": "invalid_request",
+            // The request object rule is checked first (the engine's `fapi2.rs` tests show
+            // "must be pushed first" for a FAPI client without it).
+            "error_description": "this client must send a signed request object",
+            "state": "front",
+        }),
+        "{out}"
+    );
+    assert_eq!(
+        out["plain_push"],
+        json!({
+            "error": "invalid_request",
+            "error_description": "this client must send a signed request object",
+            "status": 400,
+        }),
+        "{out}"
+    );
+    assert_eq!(out["sub"], DEMO_USER.username, "{out}");
+    // openid-client lowercases it.
+    assert_eq!(out["token_type"], "dpop", "{out}");
 }
 
 /// openid-client registers a `private_key_jwt` client with its own `jwks` and ES256 as its
@@ -611,4 +669,5 @@ portcullis_e2e::on_each_adapter!(
     openid_client_signs_in_with_a_request_object,
     openid_client_binds_its_tokens_with_dpop,
     openid_client_pushes_its_authorization_requests,
+    openid_client_signs_in_as_a_fapi2_client,
 );

@@ -207,11 +207,13 @@ async function signIn(config, options = undefined, pushed = false, jarKey = unde
     nonce,
     ...extra,
   };
-  const authorizationUrl = pushed
-    ? await client.buildAuthorizationUrlWithPAR(config, parameters, options)
-    : jarKey
+  // Signed (JAR) and pushed (PAR): the request object is what is pushed (RFC 9126 §3).
+  const signed = jarKey
     ? await client.buildAuthorizationUrlWithJAR(config, parameters, jarKey)
-    : client.buildAuthorizationUrl(config, parameters);
+    : undefined;
+  const authorizationUrl = pushed
+    ? await client.buildAuthorizationUrlWithPAR(config, signed?.searchParams ?? parameters, options)
+    : signed ?? client.buildAuthorizationUrl(config, parameters);
   // useJwtResponseMode always asks for `jwt`: another mode is set over it.
   if (extra.response_mode) {
     authorizationUrl.searchParams.set('response_mode', extra.response_mode);
@@ -456,6 +458,17 @@ async function registerKey() {
   };
 }
 
+/** Discovery for `settings.client_id`, authenticating with `private_key_jwt` by `key`. */
+function keyConfig(key) {
+  return client.discovery(
+    new URL(settings.issuer),
+    settings.client_id,
+    undefined,
+    client.PrivateKeyJwt({ key, kid: settings.kid }),
+    { execute: [client.allowInsecureRequests] },
+  );
+}
+
 /**
  * JAR (RFC 9101): the client must send signed request objects (`require_signed_request_object`).
  * A plain authorization request is redirected back with `invalid_request`; one made by
@@ -464,13 +477,7 @@ async function registerKey() {
  */
 async function jar() {
   const key = await es256Key();
-  const config = await client.discovery(
-    new URL(settings.issuer),
-    settings.client_id,
-    undefined,
-    client.PrivateKeyJwt({ key, kid: settings.kid }),
-    { execute: [client.allowInsecureRequests] },
-  );
+  const config = await keyConfig(key);
   const metadata = config.serverMetadata();
   const plainUrl = client.buildAuthorizationUrl(config, {
     redirect_uri: settings.redirect_uri,
@@ -571,6 +578,45 @@ async function par() {
 }
 
 /**
+ * FAPI 2.0 (a client held to the profile, `profile = "fapi2"`, that also requires signed
+ * request objects): its request through the browser alone is refused, a pushed request that
+ * is not a signed request object is refused, and one signed (JAR), pushed (PAR) with a DPoP
+ * proof signs in with a DPoP-bound token, the client authenticating by `private_key_jwt`.
+ */
+async function fapi() {
+  const key = await es256Key();
+  const config = await keyConfig(key);
+  const parameters = {
+    redirect_uri: settings.redirect_uri,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+    state: 'front',
+  };
+  const front = client.buildAuthorizationUrl(config, parameters);
+  const refused = expectRedirect(await new Browser().get(front), 'front channel');
+  let plainPush;
+  try {
+    await client.buildAuthorizationUrlWithPAR(config, parameters);
+    plainPush = 'accepted';
+  } catch (error) {
+    plainPush = { error: error.error, error_description: error.error_description, status: error.status };
+  }
+  const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+  const { tokens, claims } = await signIn(config, { DPoP }, true, { key, kid: settings.kid });
+  return {
+    front: {
+      error: refused.searchParams.get('error'),
+      error_description: refused.searchParams.get('error_description'),
+      state: refused.searchParams.get('state'),
+    },
+    plain_push: plainPush,
+    sub: claims.sub,
+    token_type: tokens.token_type,
+  };
+}
+
+/**
  * Response modes: a form post (OAuth 2.0 Form Post Response Mode) and signed responses
  * (JARM) that openid-client verifies (signature against the JWKS, iss, aud, exp) before it
  * reads the code, state and iss inside. Each run: which parameters reached the callback, and
@@ -592,7 +638,7 @@ async function modes() {
 }
 
 try {
-  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, jar, dpop, par, modes };
+  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, jar, dpop, par, modes, fapi };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);

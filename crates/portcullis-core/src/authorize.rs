@@ -158,8 +158,11 @@ pub(crate) fn validate_request(
     };
 
     // RFC 9126 §5, §6: where pushing is required, a request that was not pushed is refused.
+    // FAPI 2.0 §5.3.2.2: its clients push every request.
     let push_required = policy.pushed_authorization_requests.required
-        || client.requests.require_pushed_authorization_requests;
+        || client.requests.require_pushed_authorization_requests
+        || client.profile.is_fapi2()
+        || policy.profile.is_fapi2();
     if push_required && channel == Channel::Front {
         return Err(fail_in(
             delivery,
@@ -867,11 +870,17 @@ mod tests {
             ..Policy::default()
         };
         assert!(validate_authorization_request(&params, Some(&c), &issuer(), &policy).is_ok());
-        // FAPI 2.0 §5.3.2.2: neither plain nor optional PKCE for a FAPI client.
+        // FAPI 2.0 §5.3.2.2: neither plain nor optional PKCE for a FAPI client (whose
+        // requests are pushed).
         c.profile = crate::SecurityProfile::Fapi2;
-        assert!(validate_authorization_request(&params, Some(&c), &issuer(), &policy).is_err());
-        assert!(validate(no_pkce, &c).is_err());
-        assert!(validate(&good(""), &c).is_ok());
+        let pushed = |params: &Params, policy: &Policy| {
+            validate_request(params, Some(&c), &issuer(), policy, Channel::Pushed)
+        };
+        assert!(pushed(&params, &policy).is_err());
+        let no_pkce = Params::parse(no_pkce.as_bytes()).unwrap();
+        assert!(pushed(&no_pkce, &Policy::default()).is_err());
+        let good = Params::parse(good("").as_bytes()).unwrap();
+        assert!(pushed(&good, &Policy::default()).is_ok());
     }
 
     /// Request objects are not supported (OpenID Connect Core §6.1, §6.2): `request` and
@@ -1179,6 +1188,8 @@ mod tests {
         let approval = CodeApproval {
             subject: "alice",
             auth_time: UnixTime::from_secs(90),
+            acr: None,
+            amr: None,
             scopes: req.scopes(),
             grant_id: &GrantId::generate(&rng).unwrap(),
             oidc: None,

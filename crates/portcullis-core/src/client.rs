@@ -508,11 +508,13 @@ impl Client {
 
     /// Holds this client to `profile`, with that profile's defaults: for
     /// [`SecurityProfile::Fapi2`], refresh tokens that do not rotate (FAPI 2.0 §5.3.2.1; a
-    /// host may turn rotation back on for extraordinary circumstances).
+    /// host may turn rotation back on for extraordinary circumstances) and pushed
+    /// authorization requests required (§5.3.2.2).
     pub fn with_profile(mut self, profile: SecurityProfile) -> Self {
         self.profile = profile;
         if profile.is_fapi2() {
             self.tokens.refresh.rotate = false;
+            self.requests.require_pushed_authorization_requests = true;
         }
         self
     }

@@ -110,6 +110,8 @@ impl Policy {
         policy.client_assertions.private_key_jwt_algs = FAPI2_ALGORITHMS.to_vec();
         policy.client_assertions.client_secret_jwt_algs = Vec::new();
         policy.dpop.algorithms = FAPI2_ALGORITHMS.to_vec();
+        policy.pushed_authorization_requests.required = true;
+        policy.request_objects.algs = FAPI2_ALGORITHMS.to_vec();
         policy
     }
 }

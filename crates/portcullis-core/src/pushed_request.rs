@@ -150,6 +150,11 @@ pub fn push_authorization_request(
     if params.contains("request_uri") {
         return Err(invalid("request_uri may not be pushed (RFC 9126 §2.1)"));
     }
+    // FAPI 2.0 §5.3.2.2: its clients' pushed requests name their redirect URI (a request
+    // object's parameters are what is pushed: the engine resolves it first).
+    if client.profile.is_fapi2() && !params.contains("redirect_uri") {
+        return Err(invalid("redirect_uri is required (FAPI 2.0)"));
+    }
     let mut stored: Vec<(String, String)> = params
         .pairs()
         .filter(|(name, _)| !CLIENT_AUTHENTICATION.contains(name) && *name != "client_id")
@@ -578,7 +583,7 @@ mod tests {
         ) {
             Err(AuthorizeRejection::Redirect(r)) => {
                 assert_eq!(r.error.code, AuthorizeErrorCode::InvalidRequest);
-                assert!(r.location.contains("state=xyz"));
+                assert!(r.response.plain_location().unwrap().contains("state=xyz"));
                 r.error.description
             }
             other => panic!("{other:?}"),

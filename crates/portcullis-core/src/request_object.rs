@@ -75,6 +75,7 @@ impl RequestObjectPolicy {
             .iter()
             .copied()
             .filter(|a| registered.is_none_or(|r| r == *a))
+            .filter(|a| client.profile.allows_algorithm(*a))
             .collect()
     }
 }
@@ -696,6 +697,17 @@ mod tests {
 
     fn client(settings: ClientRequestObjects) -> Client {
         Client::new("app", ClientKind::Public).with_request_objects(settings)
+    }
+
+    /// FAPI 2.0 §5.4.1: a FAPI client's request objects verify with PS256, ES256 or EdDSA
+    /// only; another client keeps the policy's list.
+    #[test]
+    fn a_fapi2_client_never_verifies_rs256() {
+        let policy = RequestObjectPolicy::default();
+        let plain = client(ClientRequestObjects::default());
+        assert!(policy.algs_for(&plain).contains(&Algorithm::RS256));
+        let fapi = plain.with_profile(crate::SecurityProfile::Fapi2);
+        assert_eq!(policy.algs_for(&fapi), crate::FAPI2_ALGORITHMS);
     }
 
     #[test]

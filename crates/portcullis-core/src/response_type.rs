@@ -145,10 +145,11 @@ impl ResponseDelivery {
     /// The delivery of a request that asked for `mode`; a JWT is signed with the client's
     /// `authorization_signed_response_alg`, or [`DEFAULT_JARM_ALG`].
     pub fn for_request(mode: ResponseMode, client: &Client) -> Self {
-        let alg = client
-            .oidc
-            .authorization_signed_response_alg
-            .unwrap_or(DEFAULT_JARM_ALG);
+        // A profile's client (FAPI 2.0: PS256, ES256 or EdDSA) never gets RS256.
+        let alg = client.profile.signing_alg(
+            client.oidc.authorization_signed_response_alg,
+            DEFAULT_JARM_ALG,
+        );
         Self {
             transport: mode.transport(),
             jwt_alg: mode.is_jwt().then_some(alg),
@@ -193,6 +194,16 @@ mod tests {
             assert_eq!(mode.transport(), transport, "{mode:?}");
             assert_eq!(mode.is_jwt(), jwt, "{mode:?}");
         }
+    }
+
+    /// FAPI 2.0 §5.4.1: a FAPI client's JARM responses are never signed with the RS256
+    /// default.
+    #[test]
+    fn a_fapi2_client_never_gets_rs256_responses() {
+        let client = Client::new("app", crate::client::ClientKind::Public)
+            .with_profile(crate::SecurityProfile::Fapi2);
+        let alg = ResponseDelivery::for_request(ResponseMode::Jwt, &client).jwt_alg;
+        assert_eq!(alg, Some(Algorithm::ES256));
     }
 
     /// JARM §3: a client that registered `authorization_signed_response_alg` gets JWTs by

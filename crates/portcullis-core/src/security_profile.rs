@@ -126,10 +126,16 @@ impl SecurityProfile {
             .registration
             .as_ref()
             .and_then(|r| r.metadata.token_endpoint_auth_signing_alg);
-        let algs_ok = client
-            .oidc
-            .id_token_signed_response_alg
-            .is_none_or(|a| self.allows_algorithm(a))
+        let registered = [
+            client.oidc.id_token_signed_response_alg,
+            client.oidc.authorization_signed_response_alg,
+            client.request_objects.signing_alg,
+        ];
+        let algs_ok = registered
+            .into_iter()
+            .flatten()
+            .all(|a| self.allows_algorithm(a))
+            && !client.request_objects.dangerous_allow_unsigned
             && assertion_alg.is_none_or(|a| match a {
                 AssertionAlgorithm::Signature(a) => self.allows_algorithm(a),
                 AssertionAlgorithm::Mac(_) => false,

@@ -188,7 +188,11 @@ impl Provider {
                 .collect(),
             response_types_supported: names(&ResponseType::ALL, ResponseType::as_str),
             response_modes_supported: names(&ResponseMode::ALL, ResponseMode::as_str),
-            authorization_signing_alg_values_supported: names(&Algorithm::ALL, Algorithm::as_str),
+            authorization_signing_alg_values_supported: Algorithm::ALL
+                .into_iter()
+                .filter(|a| inner.policy.profile.allows_algorithm(*a))
+                .map(Algorithm::as_str)
+                .collect(),
             grant_types_supported: names(&GrantType::ALL, GrantType::as_str),
             subject_types_supported: &SubjectType::NAMES,
             id_token_signing_alg_values_supported: Algorithm::ALL

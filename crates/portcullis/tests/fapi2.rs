@@ -166,6 +166,47 @@ fn code_form(code: &str) -> String {
     )
 }
 
+/// `client_id` (asserting with `key`) pushes the authorization request `form` (RFC 9126).
+async fn push(h: &Harness, key: &Key, client_id: &str, form: &str) -> (StatusCode, Value) {
+    let aud = json!(ISSUER);
+    // The assertion names the client; the form need not.
+    let form = form.replace(&format!("client_id={client_id}&"), "");
+    let form = form.as_str();
+    post_as(
+        h,
+        Endpoint::Par,
+        key,
+        client_id,
+        aud,
+        form,
+        Extra::default(),
+    )
+    .await
+}
+
+/// The authorization endpoint's query for `client_id`'s request `form`, pushed first
+/// (FAPI 2.0 §5.3.2.2).
+async fn pushed(h: &Harness, key: &Key, client_id: &str, form: &str) -> String {
+    let (status, json) = push(h, key, client_id, form).await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    let request_uri = json["request_uri"].as_str().unwrap();
+    format!("client_id={client_id}&request_uri={}", enc(request_uri))
+}
+
+/// A code for `client_id` (asserting with `key`), its request pushed, approved for `scope`.
+async fn code_of(h: &Harness, key: &Key, client_id: &str, scope: &str) -> String {
+    let form = format!(
+        "response_type=code&redirect_uri={}&scope={}&state=st&code_challenge={}&code_challenge_method=S256",
+        enc(FAPI_REDIRECT),
+        enc(scope),
+        challenge(VERIFIER)
+    );
+    let pending = h.pending(&pushed(h, key, client_id, &form).await).await;
+    let r = h.provider.approve(pending, approval("alice", scope)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    query_param(location(&r).as_str(), "code").expect("code in redirect")
+}
+
 /// A harness (standard policy: `policy`) with the FAPI client `fapi` and an ordinary
 /// `private_key_jwt` client `plain`, both keyed by `key`.
 async fn mixed(policy: Policy, key: &Key) -> Harness {
@@ -323,6 +364,15 @@ async fn fapi2_discovery_advertises_what_fapi2_clients_can_use() {
         json!(fapi_algs)
     );
     assert_eq!(meta["dpop_signing_alg_values_supported"], json!(fapi_algs));
+    assert_eq!(
+        meta["request_object_signing_alg_values_supported"],
+        json!(fapi_algs)
+    );
+    assert_eq!(
+        meta["authorization_signing_alg_values_supported"],
+        json!(fapi_algs)
+    );
+    assert_eq!(meta["require_pushed_authorization_requests"], true);
     assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(meta["response_types_supported"], json!(["code"]));
     assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
@@ -373,22 +423,27 @@ async fn fapi2_requires_pkce_with_s256() {
     };
     let plain =
         "&code_challenge=abcdefghijabcdefghijabcdefghijabcdefghij123&code_challenge_method=plain";
-    let r = h.respond(&ask("fapi", plain)).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let to = location(&r);
+    // A FAPI client's requests are pushed: refused there, as JSON (RFC 9126 §2.3).
+    let (status, json) = push(&h, &key, "fapi", &ask("fapi", plain)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["error"], "invalid_request");
     assert_eq!(
-        query_param(to.as_str(), "error").as_deref(),
-        Some("invalid_request")
+        json["error_description"],
+        "code_challenge_method must be S256"
     );
     assert!(matches!(
         h.authorize(&ask("plain", plain)).await,
         AuthorizeOutcome::Pending(_)
     ));
-    for id in ["fapi", "plain"] {
-        let r = h.respond(&ask(id, "")).await;
-        let error = query_param(location(&r).as_str(), "error");
-        assert_eq!(error.as_deref(), Some("invalid_request"), "{id}");
-    }
+    let (status, json) = push(&h, &key, "fapi", &ask("fapi", "")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        json["error_description"],
+        "code_challenge is required (PKCE, S256)"
+    );
+    let r = h.respond(&ask("plain", "")).await;
+    let error = query_param(location(&r).as_str(), "error");
+    assert_eq!(error.as_deref(), Some("invalid_request"));
     let optional = fapi_client("o", &key).with_pkce(PkcePolicy::DangerousOptional);
     assert_eq!(
         optional.validate(),
@@ -407,14 +462,14 @@ async fn fapi2_requires_pkce_with_s256() {
 async fn fapi2_access_tokens_are_sender_constrained() {
     let key = Key::new(Algorithm::ES256);
     let h = mixed(Policy::default(), &key).await;
-    let code = h.code_for("fapi", FAPI_REDIRECT, "read", "alice").await;
+    let code = code_of(&h, &key, "fapi", "read").await;
     let (status, json) = exchange(&h, &key, "fapi", &code, Extra::default()).await;
     assert_eq!(
         (status, error_of(&json)),
         (StatusCode::BAD_REQUEST, "invalid_request")
     );
 
-    let code = h.code_for("fapi", FAPI_REDIRECT, "read", "alice").await;
+    let code = code_of(&h, &key, "fapi", "read").await;
     let dpop = Extra {
         dpop: Some(key.dpop(&h)),
         ..Extra::default()
@@ -424,7 +479,7 @@ async fn fapi2_access_tokens_are_sender_constrained() {
     assert_eq!(json["token_type"], "DPoP");
 
     let cert = certificate();
-    let code = h.code_for("fapi", FAPI_REDIRECT, "read", "alice").await;
+    let code = code_of(&h, &key, "fapi", "read").await;
     let mtls = Extra {
         cert: Some(&cert),
         ..Extra::default()
@@ -449,7 +504,7 @@ async fn fapi2_access_tokens_are_sender_constrained() {
         "{introspected}"
     );
 
-    let code = h.code_for("plain", FAPI_REDIRECT, "read", "alice").await;
+    let code = code_of(&h, &key, "plain", "read").await;
     let (status, json) = exchange(&h, &key, "plain", &code, Extra::default()).await;
     assert_eq!(status, StatusCode::OK, "{json}");
     assert_eq!(json["token_type"], "Bearer");
@@ -467,7 +522,7 @@ async fn fapi2_client_assertions_name_the_issuer_as_a_string() {
         ..Extra::default()
     };
     for aud in [json!(TOKEN_URL), json!([ISSUER])] {
-        let code = h.code_for("fapi", FAPI_REDIRECT, "read", "alice").await;
+        let code = code_of(&h, &key, "fapi", "read").await;
         let (status, json) = post_as(
             &h,
             Endpoint::Token,
@@ -483,7 +538,7 @@ async fn fapi2_client_assertions_name_the_issuer_as_a_string() {
             (StatusCode::UNAUTHORIZED, "invalid_client"),
             "{aud}"
         );
-        let code = h.code_for("plain", FAPI_REDIRECT, "read", "alice").await;
+        let code = code_of(&h, &key, "plain", "read").await;
         let (status, json) = post_as(
             &h,
             Endpoint::Token,
@@ -526,7 +581,7 @@ async fn fapi2_signs_and_verifies_ps256_es256_eddsa_only() {
 
     let h = mixed(Policy::default(), &key).await;
     for (id, alg) in [("fapi", "ES256"), ("plain", "RS256")] {
-        let code = h.code_for(id, FAPI_REDIRECT, "openid read", "alice").await;
+        let code = code_of(&h, &key, id, "openid read").await;
         let extra = Extra {
             dpop: Some(key.dpop(&h)),
             ..Extra::default()
@@ -549,8 +604,8 @@ async fn fapi2_codes_live_at_most_60_seconds() {
     let mut policy = Policy::default();
     policy.lifetimes.authorization_code = Duration::from_secs(600);
     let h = mixed(policy, &key).await;
-    let fapi = h.code_for("fapi", FAPI_REDIRECT, "read", "alice").await;
-    let plain = h.code_for("plain", FAPI_REDIRECT, "read", "alice").await;
+    let fapi = code_of(&h, &key, "fapi", "read").await;
+    let plain = code_of(&h, &key, "plain", "read").await;
     h.clock.advance(61);
     let proof = || Extra {
         dpop: Some(key.dpop(&h)),
@@ -571,7 +626,7 @@ async fn fapi2_codes_live_at_most_60_seconds() {
 async fn fapi2_codes_are_single_use() {
     let key = Key::new(Algorithm::ES256);
     let h = mixed(Policy::default(), &key).await;
-    let code = h.code_for("fapi", FAPI_REDIRECT, "read", "alice").await;
+    let code = code_of(&h, &key, "fapi", "read").await;
     let mut statuses = Vec::new();
     for _ in 0..2 {
         let extra = Extra {
@@ -596,7 +651,7 @@ async fn fapi2_refresh_tokens_do_not_rotate() {
     let key = Key::new(Algorithm::ES256);
     let h = mixed(Policy::default(), &key).await;
     for (id, rotates) in [("fapi", false), ("plain", true)] {
-        let code = h.code_for(id, FAPI_REDIRECT, "read", "alice").await;
+        let code = code_of(&h, &key, id, "read").await;
         let dpop = || Extra {
             dpop: Some(key.dpop(&h)),
             ..Extra::default()
@@ -639,7 +694,7 @@ async fn fapi2_authorization_responses_are_303_with_iss_code_only() {
         enc(FAPI_REDIRECT),
         challenge(VERIFIER)
     );
-    let pending = h.pending(&q).await;
+    let pending = h.pending(&pushed(&h, &key, "fapi", &q).await).await;
     let r = h.provider.approve(pending, approval("alice", "read")).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
@@ -647,7 +702,13 @@ async fn fapi2_authorization_responses_are_303_with_iss_code_only() {
         Some(ISSUER)
     );
     let token = q.replace("response_type=code", "response_type=token");
-    let r = h.respond(&token).await;
+    let (status, json) = push(&h, &key, "fapi", &token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["error"], "unsupported_response_type");
+    // Errors redirected from the front channel are 303 with `iss` too.
+    let r = h
+        .respond(&token.replace("client_id=fapi", "client_id=plain"))
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = location(&r);
     assert_eq!(
@@ -680,7 +741,12 @@ async fn fapi2_redirect_uris_are_https_or_loopback() {
         enc("https://evil.example/cb"),
         challenge(VERIFIER)
     );
-    let r = h.respond(&q).await;
+    let (status, json) = push(&h, &key, "fapi", &q).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["error"], "invalid_request");
+    let r = h
+        .respond(&q.replace("client_id=fapi", "client_id=plain"))
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.headers().get("location").is_none());
 }
@@ -707,9 +773,54 @@ async fn fapi2_accepts_long_state_and_nonce() {
         challenge(VERIFIER)
     );
     assert!(matches!(
-        h.authorize(&q).await,
+        h.authorize(&pushed(&h, &key, "fapi", &q).await).await,
         AuthorizeOutcome::Pending(_)
     ));
+}
+
+/// §5.3.2.2 (2, 3): a FAPI client's authorization requests are pushed (RFC 9126), with their
+/// `redirect_uri`; through the browser alone they are refused, while an ordinary client on
+/// the same provider is unaffected. Under `Policy::fapi2()` discovery says so.
+#[tokio::test]
+async fn fapi2_requires_pushed_authorization_requests() {
+    let key = Key::new(Algorithm::ES256);
+    let h = mixed(Policy::default(), &key).await;
+    let form = format!(
+        "response_type=code&redirect_uri={}&scope=read&state=st&code_challenge={}&code_challenge_method=S256",
+        enc(FAPI_REDIRECT),
+        challenge(VERIFIER)
+    );
+    let front = |id: &str| format!("client_id={id}&{form}");
+    let r = h.respond(&front("fapi")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = location(&r);
+    assert_eq!(
+        query_param(to.as_str(), "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(
+        query_param(to.as_str(), "error_description").as_deref(),
+        Some("this authorization request must be pushed first (RFC 9126)")
+    );
+    assert!(matches!(
+        h.authorize(&front("plain")).await,
+        AuthorizeOutcome::Pending(_)
+    ));
+    let without = form.replace(&format!("redirect_uri={}&", enc(FAPI_REDIRECT)), "");
+    let (status, json) = push(&h, &key, "fapi", &without).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["error"], "invalid_request");
+    assert_eq!(
+        json["error_description"],
+        "redirect_uri is required (FAPI 2.0)"
+    );
+    let (status, json) = push(&h, &key, "fapi", &form).await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    assert!(json["expires_in"].as_u64().unwrap() <= 600);
+
+    let strict = fapi_provider(Arc::new(MemoryStore::new()), &key).await;
+    let meta: Value = serde_json::from_slice(strict.provider.discovery().body()).unwrap();
+    assert_eq!(meta["require_pushed_authorization_requests"], true);
 }
 
 /// §5.3.2.1 (2): the resource owner password credentials grant is refused

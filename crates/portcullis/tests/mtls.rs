@@ -90,11 +90,7 @@ async fn post(
     if let Some(cert) = cert {
         req.extensions_mut().insert(cert);
     }
-    let resp = match endpoint {
-        Endpoint::Token => h.provider.token(req).await,
-        Endpoint::Introspect => h.provider.introspect(req).await,
-        Endpoint::Revoke => h.provider.revoke(req).await,
-    };
+    let resp = h.send(endpoint, req).await;
     let json = serde_json::from_slice(resp.body()).unwrap_or_default();
     (resp.status(), json, resp.headers().clone())
 }

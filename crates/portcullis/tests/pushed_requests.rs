@@ -295,8 +295,9 @@ async fn every_authorization_error_is_answered_at_push_time() {
             "invalid_request",
         ),
         (
-            web_request("&request=eyJhbGciOiJub25lIn0.e30."),
-            "request_not_supported",
+            // An unsigned request object (RFC 9101 §6.1), verified at push time (RFC 9126 §3).
+            web_request("&client_id=web&request=eyJhbGciOiJub25lIn0.e30."),
+            "invalid_request_object",
         ),
         (web_request("&client_id=native"), "invalid_request"),
         (web_request("&dpop_jkt=short"), "invalid_request"),

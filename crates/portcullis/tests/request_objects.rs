@@ -580,6 +580,7 @@ async fn push(s: &Setup, client: &str, form: &str, jti: &str) -> (StatusCode, Va
     let assertion = s.keys.es.sign(&json!({
         "iss": client, "sub": client, "aud": ISSUER, "jti": jti, "iat": T0, "exp": T0 + 60,
     }));
+    let form = form.replace(&format!("client_id={client}&"), "");
     let body = format!(
         "client_id={client}&client_assertion_type={}&client_assertion={assertion}&{form}",
         enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")

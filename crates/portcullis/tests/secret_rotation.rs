@@ -22,6 +22,7 @@ async fn outcome(h: &Harness, endpoint: Endpoint, secret: &str) -> (StatusCode, 
     let body = match endpoint {
         Endpoint::Token => CREDENTIALS,
         Endpoint::Introspect | Endpoint::Revoke => "token=unknown-token",
+        Endpoint::Par => unreachable!("no authorization request here"),
     };
     let (status, json, resp) = h.post(endpoint, body, Some(("service", secret))).await;
     if status == StatusCode::UNAUTHORIZED {

@@ -216,6 +216,7 @@ impl Harness {
             Endpoint::Token => self.provider.token(req).await,
             Endpoint::Introspect => self.provider.introspect(req).await,
             Endpoint::Revoke => self.provider.revoke(req).await,
+            Endpoint::Par => self.provider.pushed_authorization_request(req).await,
         }
     }
 
@@ -256,6 +257,7 @@ pub enum Endpoint {
     Token,
     Introspect,
     Revoke,
+    Par,
 }
 
 pub fn approval(subject: &str, scope: &str) -> Approval {
