@@ -155,7 +155,10 @@ pub fn unsigned_request_object(
     client: &Client,
     policy: &RequestObjectPolicy,
 ) -> Result<VerifiedRequestObject, AuthError> {
-    if !client.request_objects.dangerous_allow_unsigned || policy.requires_signed(client) {
+    if !client.request_objects.dangerous_allow_unsigned
+        || policy.requires_signed(client)
+        || client.profile.is_fapi2()
+    {
         return Err(invalid_object("unsigned request objects are not accepted"));
     }
     let mut parts = token.split('.');

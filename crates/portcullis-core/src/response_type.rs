@@ -136,23 +136,20 @@ impl ResponseDelivery {
     /// `authorization_signed_response_alg` (JARM §3), else plain query parameters
     /// (Multiple Response Type Encoding Practices §5, the default of `code`).
     pub fn default_for(client: &Client) -> Self {
-        Self {
-            transport: ResponseTransport::Query,
-            jwt_alg: client.oidc.authorization_signed_response_alg,
-        }
+        Self::for_request(ResponseMode::Query, client)
     }
 
     /// The delivery of a request that asked for `mode`; a JWT is signed with the client's
-    /// `authorization_signed_response_alg`, or [`DEFAULT_JARM_ALG`].
+    /// `authorization_signed_response_alg`, or [`DEFAULT_JARM_ALG`]. A client that registered
+    /// the algorithm gets every response signed, whatever mode it asks for (JARM §3: "the
+    /// response will be signed"): a request cannot strip the signature.
     pub fn for_request(mode: ResponseMode, client: &Client) -> Self {
+        let registered = client.oidc.authorization_signed_response_alg;
         // A profile's client (FAPI 2.0: PS256, ES256 or EdDSA) never gets RS256.
-        let alg = client.profile.signing_alg(
-            client.oidc.authorization_signed_response_alg,
-            DEFAULT_JARM_ALG,
-        );
+        let alg = client.profile.signing_alg(registered, DEFAULT_JARM_ALG);
         Self {
             transport: mode.transport(),
-            jwt_alg: mode.is_jwt().then_some(alg),
+            jwt_alg: (mode.is_jwt() || registered.is_some()).then_some(alg),
         }
     }
 }
@@ -234,11 +231,12 @@ mod tests {
             ResponseDelivery::for_request(ResponseMode::Jwt, &client).jwt_alg,
             Some(Algorithm::ES256)
         );
+        // Asking for a plain mode does not strip the signature (JARM §3).
         assert_eq!(
             ResponseDelivery::for_request(ResponseMode::Fragment, &client),
             ResponseDelivery {
                 transport: ResponseTransport::Fragment,
-                jwt_alg: None
+                jwt_alg: Some(Algorithm::ES256)
             }
         );
     }

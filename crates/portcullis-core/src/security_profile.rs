@@ -93,7 +93,9 @@ impl SecurityProfile {
     /// The algorithm that signs for a client of this profile: the one it `registered`, else
     /// the provider's `default` if this profile allows it, else ES256.
     pub fn signing_alg(self, registered: Option<Algorithm>, default: Algorithm) -> Algorithm {
-        match registered {
+        // A client raised to the profile after it registered another algorithm still gets
+        // one the profile allows.
+        match registered.filter(|a| self.allows_algorithm(*a)) {
             Some(alg) => alg,
             None if self.allows_algorithm(default) => default,
             None => Algorithm::ES256,
@@ -195,6 +197,8 @@ mod tests {
             Algorithm::EdDSA
         );
         assert_eq!(STANDARD.signing_alg(Some(ps), rs), ps);
+        assert_eq!(FAPI.signing_alg(Some(rs), ps), ps);
+        assert_eq!(STANDARD.signing_alg(Some(rs), ps), rs);
     }
 
     fn fapi_client() -> Client {

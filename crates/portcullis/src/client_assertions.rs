@@ -92,9 +92,14 @@ impl Provider {
             .into());
         }
         let endpoint = issuer.endpoint(path);
+        // RFC 9126 §2: at the PAR endpoint the token endpoint's URL is an audience too.
+        let token_endpoint =
+            (path == crate::paths::PAR).then(|| issuer.endpoint(crate::paths::TOKEN));
+        let mut audiences = vec![issuer.as_str(), endpoint.as_str()];
+        audiences.extend(token_endpoint.as_deref());
         Ok(verified.decide(
             &client.id,
-            &[issuer.as_str(), &endpoint],
+            &audiences,
             &self.inner.policy.client_assertions,
             now,
         )?)

@@ -221,10 +221,12 @@ impl Provider {
                 Algorithm::as_str,
             ),
             tls_client_certificate_bound_access_tokens: self.offers_mutual_tls(),
+            // FAPI 2.0 requires pushing of every client whatever the PAR policy says.
             require_pushed_authorization_requests: inner
                 .policy
                 .pushed_authorization_requests
-                .required,
+                .required
+                || inner.policy.profile.is_fapi2(),
             authorization_details_types_supported: inner
                 .policy
                 .authorization_details

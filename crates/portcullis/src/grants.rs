@@ -86,13 +86,15 @@ impl Provider {
         let Some(client) = client else {
             return Ok(true);
         };
+        // Authorization details are a transaction of their own (e.g. a payment): the user
+        // sees them, even for a first-party client.
+        if !pending.authorization_details().is_empty() {
+            return Ok(true);
+        }
         match client.consent_rule(pending.redirect_uri(), prompt_consent) {
             ConsentRule::Ask => return Ok(true),
             ConsentRule::Skip => return Ok(false),
             ConsentRule::AskUnlessConsented => {}
-        }
-        if !pending.authorization_details().is_empty() {
-            return Ok(true);
         }
         let inner = &self.inner;
         let now = inner.clock.now();

@@ -61,6 +61,19 @@ impl Provider {
         } = self
             .authenticate_client_request(req, crate::paths::PAR)
             .await?;
+        // The proof first: a client retrying with a server nonce (RFC 9449 §8) sends the same
+        // request object again, whose `jti` must not be spent by the refused attempt.
+        let proof = self
+            .dpop_proof::<TokenErrorCode>(
+                req,
+                &DpopCheck {
+                    path: crate::paths::PAR,
+                    access_token: None,
+                    client_requires_nonce: client.tokens.require_dpop_nonce,
+                    now,
+                },
+            )
+            .await?;
         // RFC 9126 §3: a request object is verified at push time; only its parameters count.
         if params.contains("request") && params.get("client_id").is_none() {
             return Err(PushError::Request(
@@ -83,17 +96,6 @@ impl Provider {
                     .into(),
                 )
             })?;
-        let proof = self
-            .dpop_proof::<TokenErrorCode>(
-                req,
-                &DpopCheck {
-                    path: crate::paths::PAR,
-                    access_token: None,
-                    client_requires_nonce: client.tokens.require_dpop_nonce,
-                    now,
-                },
-            )
-            .await?;
         let inner = &self.inner;
         let context = PushContext {
             client: &client,

@@ -246,6 +246,25 @@ async fn approved_details_reach_the_tokens_and_narrow_at_the_code_exchange() {
     );
 }
 
+/// A first-party client skips consent, except for authorization details: each is a
+/// transaction the user must see (RFC 9396 §12).
+#[tokio::test]
+async fn details_ask_the_user_even_for_a_first_party_client() {
+    let h = harness().await;
+    let mut first = web_client();
+    first.id = "first".into();
+    first.first_party = true;
+    h.provider.register_client(&first).await.unwrap();
+    let plain = h
+        .pending(
+            &query("first", &json!([accounts()])).replace("&authorization_details=", "&ignored="),
+        )
+        .await;
+    assert!(!h.provider.needs_consent(&plain, "alice").await.unwrap());
+    let pending = h.pending(&query("first", &json!([accounts()]))).await;
+    assert!(h.provider.needs_consent(&pending, "alice").await.unwrap());
+}
+
 /// The host may approve a subset (a lower amount); what it approves beyond the request is
 /// dropped.
 #[tokio::test]

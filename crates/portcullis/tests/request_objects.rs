@@ -577,6 +577,18 @@ async fn registration_accepts_and_echoes_the_request_object_metadata() {
 /// `client`'s push to the PAR endpoint of `form`, authenticated by a `private_key_jwt`
 /// assertion signed with the ES256 key: the status and the JSON body.
 async fn push(s: &Setup, client: &str, form: &str, jti: &str) -> (StatusCode, Value) {
+    let (status, body, _) = push_with(s, client, form, jti, None).await;
+    (status, body)
+}
+
+/// [`push`] with a `DPoP` header; also the response's headers.
+async fn push_with(
+    s: &Setup,
+    client: &str,
+    form: &str,
+    jti: &str,
+    dpop: Option<String>,
+) -> (StatusCode, Value, http::HeaderMap) {
     let assertion = s.keys.es.sign(&json!({
         "iss": client, "sub": client, "aud": ISSUER, "jti": jti, "iat": T0, "exp": T0 + 60,
     }));
@@ -585,17 +597,55 @@ async fn push(s: &Setup, client: &str, form: &str, jti: &str) -> (StatusCode, Va
         "client_id={client}&client_assertion_type={}&client_assertion={assertion}&{form}",
         enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
     );
-    let req = http::Request::builder()
+    let mut req = http::Request::builder()
         .method(Method::POST)
         .uri("/par")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Bytes::from(body))
-        .unwrap();
-    let r = s.h.provider.pushed_authorization_request(req).await;
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(proof) = dpop {
+        req = req.header("dpop", proof);
+    }
+    let r =
+        s.h.provider
+            .pushed_authorization_request(req.body(Bytes::from(body)).unwrap())
+            .await;
     (
         r.status(),
         serde_json::from_slice(r.body()).unwrap_or_default(),
+        r.headers().clone(),
     )
+}
+
+/// A DPoP proof (RFC 9449 §4.2) of `key` for `POST /par`, with the server's `nonce` if any.
+fn par_proof(key: &SigningKey, jti: &str, nonce: Option<&str>) -> String {
+    let part = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk()});
+    let mut claims = json!({"jti": jti, "htm": "POST", "htu": format!("{ISSUER}/par"), "iat": T0});
+    if let Some(n) = nonce {
+        claims["nonce"] = json!(n);
+    }
+    let input = format!("{}.{}", part(&header), part(&claims));
+    let signature = key.sign(input.as_bytes(), &SystemRandom::new()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// RFC 9449 §8 with RFC 9126 §3: a push refused for a missing DPoP nonce does not spend its
+/// request object, so the retry with the nonce and the same object succeeds.
+#[tokio::test]
+async fn a_nonce_retry_at_the_par_endpoint_keeps_its_request_object() {
+    let mut policy = Policy::default();
+    policy.dpop.require_nonce = true;
+    let s = setup_with(policy).await;
+    let key = SigningKey::generate("dpop", Algorithm::ES256, &SystemRandom::new()).unwrap();
+    let token = s.keys.sign(JwtAlg::ES256, &object("jar", "retried"));
+    let form = format!("request={token}");
+    let first = Some(par_proof(&key, "p1", None));
+    let (status, body, headers) = push_with(&s, "jar", &form, "n1", first).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "use_dpop_nonce");
+    let nonce = headers["dpop-nonce"].to_str().unwrap().to_owned();
+    let retry = Some(par_proof(&key, "p2", Some(&nonce)));
+    let (status, body, _) = push_with(&s, "jar", &form, "n2", retry).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
 /// RFC 9126 §3: a request object may be pushed; it is verified at push time (errors as

@@ -241,7 +241,7 @@ async fn the_form_post_page_is_strict() {
 
 /// JARM §3: a client with `authorization_signed_response_alg` gets signed responses by
 /// default, with that algorithm (ES256 here), for codes and for errors; asking for a plain
-/// mode still gets one.
+/// mode changes how it travels, not that it is signed.
 #[tokio::test]
 async fn a_client_with_a_signing_algorithm_gets_jwts_by_default() {
     let h = Harness::new().await;
@@ -271,7 +271,9 @@ async fn a_client_with_a_signing_algorithm_gets_jwts_by_default() {
         .await;
     let (how, params) = received(&r);
     assert_eq!(how, Arrived::Fragment);
-    assert_eq!(params["error"], "invalid_scope");
+    // A plain mode does not strip the signature (JARM §3).
+    let claims = verified(&h, &params, "jarm", Jwa::ES256).await;
+    assert_eq!(claims["error"], "invalid_scope");
 }
 
 /// Dynamic registration (RFC 7591, JARM §3): `authorization_signed_response_alg` is accepted
