@@ -13,7 +13,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{chain, raw, server_url, Schemas};
+use common::{chain, raw, server_url, Schemas, LATEST_SCHEMA};
 use portcullis_core::{
     Algorithm, ClientKind, ClientSecretHash, CodeRecord, Grant, TokenHash, UnixTime,
 };
@@ -67,10 +67,10 @@ async fn nodes_connecting_together_migrate_once() {
     for connect in connects {
         let store = connect.await.expect("connect task");
         let store = store.unwrap_or_else(|e| panic!("a node failed to start: {}", chain(&e)));
-        assert_eq!(store.schema_version().await.unwrap(), 5);
+        assert_eq!(store.schema_version().await.unwrap(), LATEST_SCHEMA);
     }
     let again = schemas.open(&name).await;
-    assert_eq!(again.schema_version().await.unwrap(), 5);
+    assert_eq!(again.schema_version().await.unwrap(), LATEST_SCHEMA);
     let applied = raw(schemas.url())
         .await
         .query_one(&format!("SELECT COUNT(*) FROM {name}.schema_version"), &[])

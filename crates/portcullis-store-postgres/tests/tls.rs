@@ -13,7 +13,7 @@ use std::io::Write as _;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use common::{chain, raw, server_url, Schemas};
+use common::{chain, raw, server_url, Schemas, LATEST_SCHEMA};
 use portcullis_store::StoreResult;
 use portcullis_store_postgres::{PostgresConfig, PostgresStore, TlsMode};
 
@@ -112,7 +112,7 @@ async fn verify_full_with_the_servers_ca_connects_over_tls() {
     let store = connect(&schemas, config, "tls_url")
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), LATEST_SCHEMA);
     assert_eq!(server_sees_tls(&schemas, &name).await, Some(true));
 
     // The same with the explicit configuration instead of the URL's parameters.
@@ -127,7 +127,7 @@ async fn verify_full_with_the_servers_ca_connects_over_tls() {
     let store = connect(&schemas, config, "tls_api")
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), LATEST_SCHEMA);
     assert_eq!(server_sees_tls(&schemas, &name).await, Some(true));
 }
 
@@ -145,7 +145,7 @@ async fn without_sslmode_a_loopback_server_is_reached_in_plain_tcp() {
     let config = PostgresConfig::from_url(&url).unwrap();
     assert!(!config.uses_tls());
     let store = connect(&schemas, config, "tls_plain").await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), LATEST_SCHEMA);
     assert_eq!(server_sees_tls(&schemas, &name).await, Some(false));
 }
 
@@ -201,7 +201,7 @@ async fn a_certificate_for_another_host_name_is_refused() {
     let store = connect(&schemas, config, "tls_name_ok")
         .await
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), LATEST_SCHEMA);
 }
 
 /// A server that answers PostgreSQL's TLS request with "no" (`N`), then reads what comes
