@@ -45,9 +45,23 @@ fn fresh_jti() -> String {
 /// A key that signs JWTs (client assertions, DPoP proofs) with its own algorithm.
 struct Key(SigningKey);
 
+/// A 2048-bit RSA key for tests (ring cannot generate RSA keys).
+const RSA_PEM: &str = include_str!("../../portcullis-core/testdata/rsa-2048-test-only.pem");
+
 impl Key {
     fn new(alg: Algorithm) -> Self {
-        Self(SigningKey::generate("k", alg, &SystemRandom::new()).unwrap())
+        let rng = SystemRandom::new();
+        if matches!(alg, Algorithm::RS256 | Algorithm::PS256) {
+            let body: String = RSA_PEM
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap();
+            return Self(SigningKey::from_pkcs8("k", alg, &der, &rng).unwrap());
+        }
+        Self(SigningKey::generate("k", alg, &rng).unwrap())
     }
 
     fn jwt(&self, header: &Value, claims: &Value) -> String {
@@ -875,13 +889,13 @@ async fn fapi2_dpop_proofs_are_ps256_es256_eddsa_only() {
         "invalid_dpop_proof",
         "the DPoP proof's algorithm is not allowed",
     );
-    let refusal = |(status, json): &(StatusCode, Value)| {
+    fn refusal((status, json): &(StatusCode, Value)) -> (StatusCode, &str, &str) {
         (
             *status,
             error_of(json),
             json["error_description"].as_str().unwrap_or_default(),
         )
-    };
+    }
 
     let code = code_of(&h, &key, "fapi", "read").await;
     let refused = exchange(&h, &key, "fapi", &code, with(rs256.dpop(&h))).await;
