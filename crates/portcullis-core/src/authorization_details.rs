@@ -698,7 +698,7 @@ mod tests {
         let machine = detail(json!({"type": "machine"}));
         let accounts = detail(json!({"type": "account_information"}));
         assert_eq!(t.check_without_user(&[]), Ok(()));
-        assert_eq!(t.check_without_user(&[machine.clone()]), Ok(()));
+        assert_eq!(t.check_without_user(std::slice::from_ref(&machine)), Ok(()));
         for needs_user in [
             vec![accounts.clone()],
             vec![machine.clone(), accounts],
