@@ -10,6 +10,11 @@
 //! `type` and that type's [`AuthorizationDetailsType::covers`] says so; by default only an
 //! equal element covers (every member the same), so nothing a validator has not reasoned
 //! about can be widened.
+//!
+//! **Without a user.** A type is granted only with a user's approval unless the host
+//! registers it for grants without one ([`AuthorizationDetailsTypes::with_grant_without_user`]):
+//! RFC 9396 §6.3 lets `client_credentials` carry details, but a type meant for the user's
+//! consent (a payment from their account, say) must not be granted by a client on its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -103,20 +108,54 @@ pub trait AuthorizationDetailsType: Send + Sync {
     }
 }
 
+/// One registered type: its validator, and whether it may be granted without a user.
+#[derive(Clone)]
+struct Registered {
+    rules: Arc<dyn AuthorizationDetailsType>,
+    without_user: bool,
+}
+
 /// The authorization details types a provider accepts, each with its validator
 /// (RFC 9396 §2; advertised as `authorization_details_types_supported`, §10). Empty by
 /// default: every `authorization_details` is then refused.
 #[derive(Clone, Default)]
-pub struct AuthorizationDetailsTypes(BTreeMap<String, Arc<dyn AuthorizationDetailsType>>);
+pub struct AuthorizationDetailsTypes(BTreeMap<String, Registered>);
 
 impl AuthorizationDetailsTypes {
-    /// Registers `name` with its validator (replacing an earlier one of that name).
+    /// Registers `name` with its validator (replacing an earlier one of that name), granted
+    /// only with a user's approval: a `client_credentials` request carrying it is refused.
     pub fn with(
-        mut self,
+        self,
         name: impl Into<String>,
         rules: impl AuthorizationDetailsType + 'static,
     ) -> Self {
-        self.0.insert(name.into(), Arc::new(rules));
+        self.register(name.into(), Arc::new(rules), false)
+    }
+
+    /// Registers `name` with its validator (replacing an earlier one of that name), also
+    /// granted without a user: a confidential client may ask for it with
+    /// `client_credentials` (RFC 9396 §6.3).
+    pub fn with_grant_without_user(
+        self,
+        name: impl Into<String>,
+        rules: impl AuthorizationDetailsType + 'static,
+    ) -> Self {
+        self.register(name.into(), Arc::new(rules), true)
+    }
+
+    fn register(
+        mut self,
+        name: String,
+        rules: Arc<dyn AuthorizationDetailsType>,
+        without_user: bool,
+    ) -> Self {
+        self.0.insert(
+            name,
+            Registered {
+                rules,
+                without_user,
+            },
+        );
         self
     }
 
@@ -168,26 +207,47 @@ impl AuthorizationDetailsTypes {
         client_types: Option<&BTreeSet<String>>,
     ) -> Result<(), AuthorizationDetailsError> {
         let name = detail.detail_type();
-        let Some(rules) = self.0.get(name) else {
+        let Some(registered) = self.0.get(name) else {
             return Err(AuthorizationDetailsError::UnknownType);
         };
         if client_types.is_some_and(|allowed| !allowed.contains(name)) {
             return Err(AuthorizationDetailsError::TypeNotAllowed);
         }
-        rules
+        registered
+            .rules
             .validate(detail)
             .map_err(|reason| AuthorizationDetailsError::Refused(sanitized(&reason)))
     }
 
     /// Whether one of `granted` covers `requested` (see the module's subset rule).
     fn covered(&self, requested: &AuthorizationDetail, granted: &[AuthorizationDetail]) -> bool {
-        let Some(rules) = self.0.get(requested.detail_type()) else {
+        let Some(registered) = self.0.get(requested.detail_type()) else {
             return false;
         };
         granted
             .iter()
             .filter(|g| g.detail_type() == requested.detail_type())
-            .any(|g| rules.covers(g, requested))
+            .any(|g| registered.rules.covers(g, requested))
+    }
+
+    /// Checks that every one of `details` (parsed by [`AuthorizationDetailsTypes::parse`]) is
+    /// of a type registered for grants without a user
+    /// ([`AuthorizationDetailsTypes::with_grant_without_user`]), as a grant that no user
+    /// approves needs (`client_credentials`, RFC 9396 §6.3); else `NeedsUser`.
+    pub fn check_without_user(
+        &self,
+        details: &[AuthorizationDetail],
+    ) -> Result<(), AuthorizationDetailsError> {
+        let allowed = |d: &AuthorizationDetail| {
+            self.0
+                .get(d.detail_type())
+                .is_some_and(|registered| registered.without_user)
+        };
+        if details.iter().all(allowed) {
+            Ok(())
+        } else {
+            Err(AuthorizationDetailsError::NeedsUser)
+        }
     }
 
     /// The details a token request gets (RFC 9396 §6.1, §6.2): all of `granted` when it
@@ -232,15 +292,13 @@ impl fmt::Debug for AuthorizationDetailsTypes {
     }
 }
 
-/// Equal when the same names map to the same validators.
+/// Equal when the same names map to the same validators, granted with the same rule.
 impl PartialEq for AuthorizationDetailsTypes {
     fn eq(&self, other: &Self) -> bool {
         self.0.len() == other.0.len()
-            && self
-                .0
-                .iter()
-                .zip(&other.0)
-                .all(|((a, ra), (b, rb))| a == b && Arc::ptr_eq(ra, rb))
+            && self.0.iter().zip(&other.0).all(|((a, ra), (b, rb))| {
+                a == b && Arc::ptr_eq(&ra.rules, &rb.rules) && ra.without_user == rb.without_user
+            })
     }
 }
 
@@ -259,6 +317,9 @@ pub enum AuthorizationDetailsError {
     Refused(String),
     /// A token request asked for details that were not granted (RFC 9396 §6).
     NotGranted,
+    /// A grant without a user (`client_credentials`) asked for a type registered only for
+    /// grants a user approves.
+    NeedsUser,
 }
 
 fn malformed(description: &'static str) -> AuthorizationDetailsError {
@@ -275,6 +336,9 @@ impl fmt::Display for AuthorizationDetailsError {
             }
             Self::Refused(reason) => write!(f, "authorization_details refused: {reason}"),
             Self::NotGranted => f.write_str("authorization_details exceed what was granted"),
+            Self::NeedsUser => {
+                f.write_str("authorization_details has a type that needs a user's approval")
+            }
         }
     }
 }
@@ -548,6 +612,10 @@ mod tests {
                 AuthorizationDetailsError::Refused("why".into()),
                 "authorization_details refused: why",
             ),
+            (
+                AuthorizationDetailsError::NeedsUser,
+                "authorization_details has a type that needs a user's approval",
+            ),
             (malformed("m"), "m"),
         ] {
             assert_eq!(e.to_string(), text);
@@ -623,11 +691,67 @@ mod tests {
         assert_eq!(t.approved(&asked, Some(&[])), vec![]);
     }
 
+    /// RFC 9396 §6.3 as an opt-in: only types registered for grants without a user pass.
+    #[test]
+    fn grants_without_a_user_take_only_types_registered_for_them() {
+        let t = types().with_grant_without_user("machine", Any);
+        let machine = detail(json!({"type": "machine"}));
+        let accounts = detail(json!({"type": "account_information"}));
+        assert_eq!(t.check_without_user(&[]), Ok(()));
+        assert_eq!(t.check_without_user(std::slice::from_ref(&machine)), Ok(()));
+        for needs_user in [
+            vec![accounts.clone()],
+            vec![machine.clone(), accounts],
+            vec![detail(payment("1.00")), machine.clone()],
+            vec![detail(json!({"type": "unregistered"}))],
+        ] {
+            assert_eq!(
+                t.check_without_user(&needs_user),
+                Err(AuthorizationDetailsError::NeedsUser),
+                "{needs_user:?}"
+            );
+        }
+        // Registered again with `with`, it needs a user again.
+        let t = t.with("machine", Any);
+        assert_eq!(
+            t.check_without_user(&[machine]),
+            Err(AuthorizationDetailsError::NeedsUser)
+        );
+        // Either way it parses, is covered and listed like any other type.
+        let both = types().with_grant_without_user("machine", Any);
+        assert!(both.parse(r#"[{"type":"machine"}]"#, None).is_ok());
+        assert_eq!(
+            both.names().collect::<Vec<_>>(),
+            ["account_information", "machine", "payment_initiation"]
+        );
+    }
+
     #[test]
     fn registries_compare_by_names_and_validators() {
         let a = types();
         assert_eq!(a, a.clone());
         assert_ne!(a, types(), "other validators");
+        let user = AuthorizationDetailsTypes::default().with("t", Any);
+        let machine = AuthorizationDetailsTypes::default().with_grant_without_user("t", Any);
+        let rules = user.0["t"].rules.clone();
+        let same_rules = |without_user| {
+            let mut t = AuthorizationDetailsTypes::default();
+            t.0.insert(
+                "t".into(),
+                Registered {
+                    rules: rules.clone(),
+                    without_user,
+                },
+            );
+            t
+        };
+        assert_eq!(user, same_rules(false));
+        assert_ne!(
+            user,
+            same_rules(true),
+            "another rule for grants without a user"
+        );
+        assert!(machine.0["t"].without_user && !user.0["t"].without_user);
         assert_ne!(a, AuthorizationDetailsTypes::default());
         assert_eq!(
             format!("{a:?}"),

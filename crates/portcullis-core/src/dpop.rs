@@ -20,6 +20,7 @@ use crate::jose::{
     unverified_header, verify_compact, Algorithm, JoseError, Jwk, PRIVATE_JWK_MEMBERS,
 };
 use crate::secret::constant_time_eq;
+use crate::security_profile::SecurityProfile;
 use crate::time::UnixTime;
 
 /// Longest proof accepted, checked before anything is parsed.
@@ -58,6 +59,16 @@ impl Default for DpopPolicy {
             require_nonce: false,
             nonce_period: Duration::from_secs(300),
         }
+    }
+}
+
+impl DpopPolicy {
+    /// This policy for a client of `profile`: its algorithms narrowed to those the profile
+    /// allows (FAPI 2.0 §5.4.1: PS256, ES256, EdDSA), the rest unchanged.
+    pub fn for_profile(&self, profile: SecurityProfile) -> Self {
+        let mut policy = self.clone();
+        policy.algorithms.retain(|a| profile.allows_algorithm(*a));
+        policy
     }
 }
 

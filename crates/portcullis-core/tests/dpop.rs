@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis_core::{
-    Algorithm, DpopError, DpopNonces, DpopPolicy, DpopProof, DpopRequest, MacAlgorithm, SigningKey,
-    UnixTime, VerifiedDpopProof, MAX_DPOP_PROOF_LEN,
+    Algorithm, DpopError, DpopNonces, DpopPolicy, DpopProof, DpopRequest, MacAlgorithm,
+    SecurityProfile, SigningKey, UnixTime, VerifiedDpopProof, FAPI2_ALGORITHMS, MAX_DPOP_PROOF_LEN,
 };
 use ring::rand::SystemRandom;
 use serde_json::{json, Value};
@@ -177,6 +177,40 @@ fn none_hmac_and_unlisted_algorithms_are_refused() {
     let proof = sign(&key, &header(&key), &claims());
     let got = DpopProof::verify(&proof, &request(), &policy, UnixTime::from_secs(NOW));
     assert_invalid(got, DpopError::AlgorithmNotAllowed);
+}
+
+/// FAPI 2.0 §5.4.1: a FAPI client's proofs are held to PS256, ES256 and EdDSA whatever the
+/// provider allows; a standard client's to the provider's list, unchanged.
+#[test]
+fn a_fapi2_client_is_held_to_the_fapi2_algorithms() {
+    let mut provider = DpopPolicy::default();
+    provider.max_age = Duration::from_secs(7);
+    provider.require_nonce = true;
+    let fapi = provider.for_profile(SecurityProfile::Fapi2);
+    let mut expected = provider.clone();
+    expected.algorithms = FAPI2_ALGORITHMS.to_vec();
+    assert_eq!(fapi, expected, "only the algorithms narrow");
+    assert_eq!(provider.for_profile(SecurityProfile::Standard), provider);
+    let verify_with = |policy: &DpopPolicy, alg| {
+        let key = key(alg);
+        let proof = sign(&key, &header(&key), &claims());
+        DpopProof::verify(&proof, &request(), policy, UnixTime::from_secs(NOW))
+    };
+    assert_invalid(
+        verify_with(&fapi, Algorithm::RS256),
+        DpopError::AlgorithmNotAllowed,
+    );
+    assert!(verify_with(&provider, Algorithm::RS256).is_ok());
+    for alg in FAPI2_ALGORITHMS {
+        assert!(verify_with(&fapi, alg).is_ok(), "{alg}");
+    }
+    // Never wider than the provider's: a FAPI client of an EdDSA-only provider gets EdDSA.
+    let mut eddsa = DpopPolicy::default();
+    eddsa.algorithms = vec![Algorithm::RS256, Algorithm::EdDSA];
+    assert_eq!(
+        eddsa.for_profile(SecurityProfile::Fapi2).algorithms,
+        [Algorithm::EdDSA]
+    );
 }
 
 #[test]

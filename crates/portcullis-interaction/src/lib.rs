@@ -11,7 +11,10 @@
 //!   the CSRF check every form starts with.
 //! * [`Pages`]: the login, consent, logout-confirmation and message pages, from templates a
 //!   host may replace (MiniJinja, HTML-escaped by default), with the security headers every
-//!   response needs ([`add_security_headers`]): no framing, no script, no caching.
+//!   response needs ([`add_security_headers`]): no framing, no script, no caching. The
+//!   consent page shows authorization details with their hidden characters (bidirectional
+//!   overrides, zero-width and other format characters) escaped
+//!   ([`reveal_hidden_characters`]).
 //! * [`Account`]: the user's account page (their grants, revoking one, signing out
 //!   everywhere).
 //! * [`TotpCheck`]: a second factor, one-time codes (RFC 6238) checked in constant time,
@@ -58,6 +61,7 @@ mod cookies;
 mod csrf;
 mod flow;
 mod form;
+mod hidden_characters;
 mod pages;
 mod password;
 mod purge;
@@ -69,6 +73,7 @@ mod totp;
 pub use account::Account;
 pub use flow::{LoginFlow, UserDirectory};
 pub use form::{CheckedForm, Form, FormGuard};
+pub use hidden_characters::reveal_hidden_characters;
 pub use pages::{
     add_security_headers, csp_redirecting_to, page, ConsentPage, LoginPage, LogoutPage, PageError,
     Pages, TemplateError, CSP,

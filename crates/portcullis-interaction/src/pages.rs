@@ -21,6 +21,7 @@ use minijinja::{AutoEscape, Environment};
 use portcullis::core::{AuthorizationDetail, Issuer, ScopeSet};
 use serde::Serialize;
 
+use crate::hidden_characters::reveal_hidden_characters;
 use crate::session::SessionManager;
 use crate::throttle::Throttled;
 
@@ -166,7 +167,8 @@ pub struct ConsentPage<'a> {
     /// The requested scopes.
     pub scopes: &'a ScopeSet,
     /// The requested authorization details (RFC 9396), each listed with its type and its
-    /// JSON; approving approves them all.
+    /// JSON, hidden characters escaped ([`reveal_hidden_characters`]); approving approves
+    /// them all.
     pub authorization_details: &'a [AuthorizationDetail],
     /// The pending authorization's ticket.
     pub ticket: &'a str,
@@ -404,7 +406,7 @@ impl Pages {
         }
         #[derive(Serialize)]
         struct DetailRow<'a> {
-            r#type: &'a str,
+            r#type: Cow<'a, str>,
             json: String,
         }
         let scopes = consent
@@ -419,8 +421,11 @@ impl Pages {
             .authorization_details
             .iter()
             .map(|d| DetailRow {
-                r#type: d.detail_type(),
-                json: serde_json::to_string_pretty(d.as_json()).unwrap_or_default(),
+                r#type: reveal_hidden_characters(d.detail_type()),
+                json: reveal_hidden_characters(
+                    &serde_json::to_string_pretty(d.as_json()).unwrap_or_default(),
+                )
+                .into_owned(),
             })
             .collect();
         let context = Consent {
@@ -636,6 +641,36 @@ mod tests {
         assert_eq!(pages().base(), "/t");
         let described = pages().describe_scope("read", "read your data");
         assert!(body(&described.consent(&consent)).contains("<code>read</code>: read your data"));
+    }
+
+    /// A payee's name with a bidirectional override or a zero-width space is shown with
+    /// those characters escaped, never raw.
+    #[test]
+    fn the_consent_page_shows_hidden_characters_of_details_escaped() {
+        let scopes = ScopeSet::parse("read").unwrap();
+        let details = [serde_json::from_value(serde_json::json!({
+            "type": "payment_initiation",
+            "creditorName": "Merchant A\u{202e}gnikaB\u{202c}\u{200b}",
+            "note\u{2066}": "x"
+        }))
+        .unwrap()];
+        let html = body(&pages().consent(&ConsentPage {
+            client_id: "web",
+            user: "Al",
+            scopes: &scopes,
+            authorization_details: &details,
+            ticket: "tk",
+            csrf: "cs",
+            redirect_uri: "https://rp.example/cb",
+        }));
+        assert!(
+            html.contains(r"Merchant A\u{202e}gnikaB\u{202c}\u{200b}&quot;"),
+            "{html}"
+        );
+        assert!(html.contains(r"&quot;note\u{2066}&quot;"), "{html}");
+        for hidden in ['\u{202e}', '\u{202c}', '\u{200b}', '\u{2066}'] {
+            assert!(!html.contains(hidden), "U+{:04X}", u32::from(hidden));
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::header::HOST;
 use http::{HeaderName, HeaderValue, Request, Response};
 use portcullis_core::{
-    BearerErrorCode, DpopError, DpopProof, DpopRequest, Issuer, OAuthError, TokenErrorCode,
+    BearerErrorCode, Client, DpopError, DpopProof, DpopRequest, Issuer, OAuthError, TokenErrorCode,
     TokenHash, UnixTime, VerifiedDpopProof,
 };
 use portcullis_store::{ReplayNamespace, ReplayOutcome};
@@ -61,15 +61,18 @@ pub(crate) struct DpopCheck<'a> {
     pub(crate) path: &'a str,
     /// The access token sent with the proof (a protected resource), whose hash `ath` must be.
     pub(crate) access_token: Option<&'a str>,
-    /// Whether the proof must carry a server nonce, besides the policy's rule.
-    pub(crate) client_requires_nonce: bool,
+    /// The client whose proof it is: its profile narrows the policy's algorithms (FAPI 2.0
+    /// §5.4.1), and it may require a server nonce besides the policy's rule.
+    pub(crate) client: &'a Client,
     /// The time of the request.
     pub(crate) now: UnixTime,
 }
 
 impl Provider {
-    /// The request's DPoP proof, checked (RFC 9449 §4.3): none without a `DPoP` header;
-    /// `invalid_dpop_proof` for more than one header, an invalid proof or a replayed one;
+    /// The request's DPoP proof, checked (RFC 9449 §4.3) by the policy's rules held to the
+    /// client's profile ([`portcullis_core::DpopPolicy::for_profile`]): none without a `DPoP`
+    /// header; `invalid_dpop_proof` for more than one header, an invalid proof (an algorithm
+    /// the policy or the client's profile does not allow, say) or a replayed one;
     /// `use_dpop_nonce` when a nonce is required and the proof lacks the current one.
     pub(crate) async fn dpop_proof<C: DpopErrorCode>(
         &self,
@@ -87,16 +90,16 @@ impl Provider {
             .to_str()
             .map_err(|_| invalid("the DPoP header is not a JWT"))?;
         let inner = &self.inner;
-        let policy = &inner.policy.dpop;
+        let policy = inner.policy.dpop.for_profile(check.client.profile);
         let uri = self.endpoint_reached(req, check.path);
         let request = DpopRequest {
             method: req.method().as_str(),
             uri: &uri,
             access_token: check.access_token,
-            nonce: (policy.require_nonce || check.client_requires_nonce)
+            nonce: (policy.require_nonce || check.client.tokens.require_dpop_nonce)
                 .then_some(&inner.dpop_nonces),
         };
-        let verified = DpopProof::verify(proof, &request, policy, check.now).map_err(refused)?;
+        let verified = DpopProof::verify(proof, &request, &policy, check.now).map_err(refused)?;
         let id = TokenHash::of_parts(&[verified.jkt.as_bytes(), verified.jti.as_bytes()]);
         match inner
             .stores

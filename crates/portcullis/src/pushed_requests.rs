@@ -69,7 +69,7 @@ impl Provider {
                 &DpopCheck {
                     path: crate::paths::PAR,
                     access_token: None,
-                    client_requires_nonce: client.tokens.require_dpop_nonce,
+                    client: &client,
                     now,
                 },
             )

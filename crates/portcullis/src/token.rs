@@ -85,7 +85,7 @@ impl Provider {
                 &DpopCheck {
                     path: crate::paths::TOKEN,
                     access_token: None,
-                    client_requires_nonce: client.tokens.require_dpop_nonce,
+                    client: &client,
                     now,
                 },
             )
@@ -121,6 +121,12 @@ impl Provider {
             }
             TokenRequest::ClientCredentials(g) => {
                 let details = details.unwrap_or_default();
+                // RFC 9396 §6.3, as the host registered each type: no user approves these.
+                self.inner
+                    .policy
+                    .authorization_details
+                    .check_without_user(&details)
+                    .map_err(TokenError::from)?;
                 self.client_credentials(client, g, resources, &details, presented, now)
                     .await
             }

@@ -206,7 +206,7 @@ impl Provider {
                 let check = DpopCheck {
                     path: crate::paths::USERINFO,
                     access_token: Some(&presented.token),
-                    client_requires_nonce: client.tokens.require_dpop_nonce,
+                    client,
                     now,
                 };
                 let proof = self.dpop_proof(req, &check).await?;

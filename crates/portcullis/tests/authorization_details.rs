@@ -1,7 +1,7 @@
 //! Rich authorization requests (RFC 9396): `authorization_details` at the authorization
 //! endpoint (§5), on the consent page, in the code, the tokens (§7, §9.1, §9.2), narrowed at
-//! the token endpoint (§6) and asked for with client credentials; discovery and registration
-//! (§10).
+//! the token endpoint (§6) and asked for with client credentials, of the types registered for
+//! grants without a user (§6.3); discovery and registration (§10).
 
 mod common;
 
@@ -14,20 +14,25 @@ use portcullis::core::{
 };
 use portcullis::{Approval, Clock, RegistrationPolicy};
 use portcullis_store_memory::MemoryStore;
-use portcullis_testkit::sample_authorization_details_types;
+use portcullis_testkit::{sample_authorization_details_types, AcceptAll};
 use serde_json::{json, Value};
 
 const WEB: Option<(&str, &str)> = Some(("web", SECRET));
 const SERVICE: Option<(&str, &str)> = Some(("service", SECRET));
 
+/// A type granted without a user too (RFC 9396 §6.3): a service's own report export.
+const REPORTS: &str = "report_export";
+
 fn policy() -> Policy {
     let mut policy = Policy::default();
-    policy.authorization_details = sample_authorization_details_types();
+    policy.authorization_details =
+        sample_authorization_details_types().with_grant_without_user(REPORTS, AcceptAll);
     policy
 }
 
-/// The harness with both types registered, the web client issuing JWT access tokens, and a
-/// `payments` client (the web client's twin) limited to `payment_initiation`.
+/// The harness with the sample types registered and [`REPORTS`], the web client issuing JWT
+/// access tokens, a `payments` client (the web client's twin) limited to
+/// `payment_initiation`, and the service limited to `account_information` and [`REPORTS`].
 async fn harness() -> Harness {
     let h = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, |b| {
         b.policy(policy())
@@ -42,7 +47,8 @@ async fn harness() -> Harness {
     payments.tokens.authorization_details_types = Some(["payment_initiation".to_owned()].into());
     h.provider.register_client(&payments).await.unwrap();
     let mut service = service_client();
-    service.tokens.authorization_details_types = Some(["account_information".to_owned()].into());
+    service.tokens.authorization_details_types =
+        Some(["account_information".to_owned(), REPORTS.to_owned()].into());
     h.provider.register_client(&service).await.unwrap();
     h
 }
@@ -338,11 +344,12 @@ async fn a_refresh_narrows_but_never_widens() {
 }
 
 /// §6.3: with client credentials, the details asked for are validated as at the
-/// authorization endpoint and carried by the token.
+/// authorization endpoint and carried by the token — only of types the host registered for
+/// grants without a user; any other is `invalid_authorization_details` (400).
 #[tokio::test]
 async fn client_credentials_carry_validated_details() {
     let h = harness().await;
-    let details = json!([accounts()]);
+    let details = json!([{"type": REPORTS, "actions": ["export"]}]);
     let (status, body, _) = h
         .token(
             &format!(
@@ -362,7 +369,10 @@ async fn client_credentials_carry_validated_details() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("authorization_details").is_none());
+    let needs_user = "authorization_details has a type that needs a user's approval";
     for (bad, description) in [
+        (json!([accounts()]), needs_user),
+        (json!([{"type": REPORTS}, accounts()]), needs_user),
         (
             json!([payment("1.00")]),
             "authorization_details has a type this client may not use",
@@ -382,9 +392,15 @@ async fn client_credentials_carry_validated_details() {
         assert_eq!((status, error_of(&body)), REFUSED, "{bad}");
         assert_eq!(body["error_description"], description);
     }
+    // A type that needs a user is still granted through the user's consent.
+    let code = code(&h, "web", &json!([accounts()]), None).await;
+    let (status, body) = exchange(&h, "web", &code, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["authorization_details"], json!([accounts()]));
 }
 
-/// §10: discovery lists the registered types (and nothing without them); registration
+/// §10: discovery lists the registered types, whether or not they need a user (and nothing
+/// without them); registration
 /// accepts and echoes `authorization_details_types` of registered types only.
 #[tokio::test]
 async fn discovery_and_registration_name_the_registered_types() {
@@ -392,7 +408,7 @@ async fn discovery_and_registration_name_the_registered_types() {
     let d: Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();
     assert_eq!(
         d["authorization_details_types_supported"],
-        json!(["account_information", "payment_initiation"])
+        json!(["account_information", "payment_initiation", REPORTS])
     );
     let plain: Value =
         serde_json::from_slice(Harness::new().await.provider.discovery().body()).unwrap();

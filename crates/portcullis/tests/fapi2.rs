@@ -31,6 +31,7 @@ use serde_json::{json, Value};
 const FAPI: SecurityProfile = SecurityProfile::Fapi2;
 const FAPI_REDIRECT: &str = "https://fapi.example/cb";
 const TOKEN_URL: &str = "https://as.example/token";
+const PAR_URL: &str = "https://as.example/par";
 
 fn scopes(s: &str) -> ScopeSet {
     ScopeSet::parse(s).unwrap()
@@ -44,9 +45,23 @@ fn fresh_jti() -> String {
 /// A key that signs JWTs (client assertions, DPoP proofs) with its own algorithm.
 struct Key(SigningKey);
 
+/// A 2048-bit RSA key for tests (ring cannot generate RSA keys).
+const RSA_PEM: &str = include_str!("../../portcullis-core/testdata/rsa-2048-test-only.pem");
+
 impl Key {
     fn new(alg: Algorithm) -> Self {
-        Self(SigningKey::generate("k", alg, &SystemRandom::new()).unwrap())
+        let rng = SystemRandom::new();
+        if matches!(alg, Algorithm::RS256 | Algorithm::PS256) {
+            let body: String = RSA_PEM
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap();
+            return Self(SigningKey::from_pkcs8("k", alg, &der, &rng).unwrap());
+        }
+        Self(SigningKey::generate("k", alg, &rng).unwrap())
     }
 
     fn jwt(&self, header: &Value, claims: &Value) -> String {
@@ -70,8 +85,13 @@ impl Key {
 
     /// A DPoP proof for `POST /token` now (RFC 9449 §4.2).
     fn dpop(&self, h: &Harness) -> String {
+        self.dpop_for(h, TOKEN_URL)
+    }
+
+    /// A DPoP proof for `POST` to `htu` now (RFC 9449 §4.2).
+    fn dpop_for(&self, h: &Harness, htu: &str) -> String {
         let header = json!({"typ": "dpop+jwt", "alg": self.alg(), "jwk": self.0.public_jwk()});
-        let claims = json!({"jti": fresh_jti(), "htm": "POST", "htu": TOKEN_URL,
+        let claims = json!({"jti": fresh_jti(), "htm": "POST", "htu": htu,
             "iat": h.clock.now().secs()});
         self.jwt(&header, &claims)
     }
@@ -844,4 +864,65 @@ async fn fapi2_refuses_the_password_grant() {
         (status, error_of(&json)),
         (StatusCode::BAD_REQUEST, "unsupported_grant_type")
     );
+}
+
+/// §5.4.1 for DPoP proofs: on a provider whose DPoP algorithms include RS256, a FAPI
+/// client's RS256 proof is `invalid_dpop_proof` (400) at the token and PAR endpoints
+/// (`DpopPolicy::for_profile`), and its ES256 proof accepted; an ordinary client's RS256
+/// proof is accepted.
+#[tokio::test]
+async fn fapi2_dpop_proofs_are_ps256_es256_eddsa_only() {
+    let key = Key::new(Algorithm::ES256);
+    let h = mixed(Policy::default(), &key).await;
+    let meta: Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();
+    assert!(meta["dpop_signing_alg_values_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("RS256")));
+    let (rs256, es256) = (Key::new(Algorithm::RS256), Key::new(Algorithm::ES256));
+    let with = |proof: String| Extra {
+        dpop: Some(proof),
+        ..Extra::default()
+    };
+    let not_allowed = (
+        StatusCode::BAD_REQUEST,
+        "invalid_dpop_proof",
+        "the DPoP proof's algorithm is not allowed",
+    );
+    fn refusal((status, json): &(StatusCode, Value)) -> (StatusCode, &str, &str) {
+        (
+            *status,
+            error_of(json),
+            json["error_description"].as_str().unwrap_or_default(),
+        )
+    }
+
+    let code = code_of(&h, &key, "fapi", "read").await;
+    let refused = exchange(&h, &key, "fapi", &code, with(rs256.dpop(&h))).await;
+    assert_eq!(refusal(&refused), not_allowed);
+    // Refused before the code was spent.
+    let (status, json) = exchange(&h, &key, "fapi", &code, with(es256.dpop(&h))).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["token_type"], "DPoP");
+
+    let code = code_of(&h, &key, "plain", "read").await;
+    let (status, json) = exchange(&h, &key, "plain", &code, with(rs256.dpop(&h))).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["token_type"], "DPoP");
+
+    let form = format!(
+        "response_type=code&redirect_uri={}&scope=read&state=st&code_challenge={}&code_challenge_method=S256",
+        enc(FAPI_REDIRECT),
+        challenge(VERIFIER)
+    );
+    let (h, key, form) = (&h, &key, form.as_str());
+    let par = move |id: &'static str, proof: &Key| {
+        let extra = with(proof.dpop_for(h, PAR_URL));
+        post_as(h, Endpoint::Par, key, id, json!(ISSUER), form, extra)
+    };
+    assert_eq!(refusal(&par("fapi", &rs256).await), not_allowed);
+    for (id, proof) in [("fapi", &es256), ("plain", &rs256)] {
+        let (status, json) = par(id, proof).await;
+        assert_eq!(status, StatusCode::CREATED, "{id}: {json}");
+    }
 }
