@@ -797,6 +797,15 @@ impl ClientMetadata {
                 "a public client cannot use client_credentials",
             ));
         }
+        // Token exchange and JWT bearer assertions act for users without their consent at
+        // this server: only for clients the host registers itself.
+        if self.grant_types.contains(&GrantType::TokenExchange)
+            || self.grant_types.contains(&GrantType::JwtBearer)
+        {
+            return Err(metadata_error(
+                "token exchange and JWT bearer grants are for clients the host registers",
+            ));
+        }
         if self.jwks.is_some() && self.jwks_uri.is_some() {
             return Err(metadata_error("jwks and jwks_uri are mutually exclusive"));
         }
