@@ -122,7 +122,7 @@ struct Claims {
 }
 
 /// `aud`: one string or an array of them (RFC 7519 §4.1.3).
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum Audience {
     #[default]

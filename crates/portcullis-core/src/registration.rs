@@ -1255,6 +1255,24 @@ mod tests {
         assert_eq!(parse(twice).unwrap().metadata.response_types, ["code"]);
     }
 
+    /// Token exchange and JWT bearer grants act for users without asking them here: never
+    /// for a client that registers itself.
+    #[test]
+    fn token_exchange_and_jwt_bearer_are_not_for_registered_clients() {
+        for grant in [
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        ] {
+            let body = json!({"grant_types": ["client_credentials", grant]});
+            let e = parse(body).unwrap_err();
+            assert_eq!(e.code, InvalidClientMetadata, "{grant}");
+            assert_eq!(
+                e.description,
+                "token exchange and JWT bearer grants are for clients the host registers"
+            );
+        }
+    }
+
     #[test]
     fn only_supported_methods_algorithms_and_scopes() {
         for method in [

@@ -174,10 +174,7 @@ pub(crate) mod tests {
         };
         let ok = |extra| verify(&sign(&key, &claims(extra)), &issuers);
         assert_eq!(ok(json!({})), Ok(UnixTime::from_secs(NOW + 60)));
-        assert_eq!(
-            ok(json!({ "nbf": NOW + 10, "iat": NOW + 10 })).is_ok(),
-            true
-        );
+        assert!(ok(json!({ "nbf": NOW + 10, "iat": NOW + 10 })).is_ok());
         assert_eq!(
             ok(json!({ "nbf": NOW + 11 })),
             Err("the JWT is not valid yet")
@@ -187,7 +184,7 @@ pub(crate) mod tests {
             Err("the JWT is not valid yet")
         );
         assert_eq!(ok(json!({ "exp": NOW })), Err("the JWT has expired"));
-        assert_eq!(ok(json!({ "exp": NOW + 1 })).is_ok(), true);
+        assert!(ok(json!({ "exp": NOW + 1 })).is_ok());
         let no_exp = json!({ "iss": PARTNER, "sub": "u" });
         assert_eq!(
             verify(&sign(&key, &no_exp), &issuers),

@@ -9,8 +9,8 @@ use portcullis_core::{
     decide_token_binding, decide_token_exchange, exchange_audience, format_for_audience,
     verify_compact, AccessTokenRecord, Algorithm, AuthorizationDetail, Client, Delegation,
     ExchangeMode, ExchangeParty, ExchangeRole, HolderProof, OAuthError, PartySubject, ScopeSet,
-    TokenErrorCode, TokenExchangeGrant, TokenFormat, TokenHash, TokenResponse, TokenSubject,
-    TokenType, UnixTime,
+    TokenErrorCode, TokenExchangeGrant, TokenHash, TokenResponse, TokenSubject, TokenType,
+    UnixTime,
 };
 
 use crate::claims::ClaimsError;
