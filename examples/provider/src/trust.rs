@@ -92,3 +92,45 @@ impl TokenExchangeHook for ActorDecides {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const PARTNER: &str = "[[trusted_issuers]]\nissuer = \"https://idp.partner.example\"\n\
+        jwks = { keys = [{ kty = \"EC\", crv = \"P-256\", kid = \"p1\", \
+        x = \"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\", \
+        y = \"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\" }] }\n\
+        subjects = { \"partner-alice\" = \"alice\" }\njwt_bearer = true\n";
+
+    #[tokio::test]
+    async fn trusted_issuers_and_token_exchange_are_off_unless_configured() {
+        let off = Config::parse("").unwrap();
+        assert!(off.trust.issuers.is_empty() && !off.trust.token_exchange);
+        let on = Config::parse(&format!("{PARTNER}\n[token_exchange]\nenabled = true\n")).unwrap();
+        assert!(on.trust.token_exchange);
+        let mut policy = Policy::default();
+        on.trust.configure(&mut policy);
+        assert_eq!(policy.jwt_bearer.issuers.len(), 1);
+        assert!(
+            policy.token_exchange.issuers.is_empty(),
+            "not trusted for it"
+        );
+        let mapped = |sub| {
+            on.trust
+                .local_subject("https://idp.partner.example", sub, "c")
+        };
+        assert_eq!(
+            mapped("partner-alice").await.unwrap().as_deref(),
+            Some("alice")
+        );
+        assert_eq!(mapped("mallory").await.unwrap(), None);
+        let other = on
+            .trust
+            .local_subject("https://other.example", "partner-alice", "c");
+        assert_eq!(other.await.unwrap(), None);
+        let e = Config::parse("[token_exchange]\nenabled = \"yes\"\n").unwrap_err();
+        assert_eq!(e.field(), "token_exchange.enabled");
+    }
+}
