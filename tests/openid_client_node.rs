@@ -660,7 +660,50 @@ async fn openid_client_receives_form_post_and_jarm_responses(adapter: Adapter) {
     }
 }
 
+/// Token exchange (RFC 8693) by an independent client: openid-client's `genericGrantRequest`
+/// exchanges a client's own token for a narrower one and, naming itself as the actor, for a
+/// delegated one (`act`); a wider scope is refused with `invalid_scope`. The example enables
+/// the grant in its configuration (`[token_exchange]`) for one client.
+async fn openid_client_exchanges_tokens(adapter: Adapter) {
+    let installed = node_dir().join("node_modules/openid-client/package.json");
+    assert!(
+        installed.exists(),
+        "openid-client is not installed: run `npm ci --prefix tests/node`"
+    );
+    let extra = "[token_exchange]\nenabled = true\n\n[[clients]]\nid = \"exchanger\"\n\
+                 type = \"confidential\"\nsecret = \"exchanger-secret\"\n\
+                 allowed_scopes = \"read write\"\ngrant_types = [\"client_credentials\", \
+                 \"urn:ietf:params:oauth:grant-type:token-exchange\"]\n";
+    let config = Config::parse(&format!("{DEMO_TOML}\n{extra}")).expect("the configuration");
+    let server = start_with(adapter, config).await;
+    let settings = json!({
+        "issuer": server.issuer().as_str(),
+        "client_id": "exchanger",
+        "client_secret": "exchanger-secret",
+    });
+    let out = run_phase("token_exchange", &settings).await;
+    assert_eq!(out["advertised"], true, "{out}");
+    assert_eq!(
+        out["narrower"],
+        json!({
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            // openid-client lowercases it.
+            "token_type": "bearer",
+            "refresh_token": null,
+            "scope": "read",
+        }),
+        "{out}"
+    );
+    assert_eq!(out["act"], json!({ "sub": "exchanger" }), "{out}");
+    assert_eq!(
+        out["refused"],
+        json!({ "error": "invalid_scope", "status": 400 }),
+        "{out}"
+    );
+}
+
 portcullis_e2e::on_each_adapter!(
+    openid_client_exchanges_tokens,
     openid_client_receives_form_post_and_jarm_responses,
     openid_client_follows_a_key_rotation,
     openid_client_registers_and_uses_a_client,

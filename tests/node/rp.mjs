@@ -424,6 +424,50 @@ async function jwtAuth() {
 }
 
 /**
+ * Token exchange (RFC 8693) through openid-client's `genericGrantRequest`: the client's own
+ * client_credentials token exchanged for a narrower one (impersonation), then with itself as
+ * the actor (delegation, `act` seen at introspection), then for a scope it never had.
+ */
+async function tokenExchange() {
+  const config = await client.discovery(
+    new URL(settings.issuer),
+    settings.client_id,
+    settings.client_secret,
+    undefined,
+    { execute: [client.allowInsecureRequests] },
+  );
+  const grant = 'urn:ietf:params:oauth:grant-type:token-exchange';
+  const accessToken = 'urn:ietf:params:oauth:token-type:access_token';
+  const own = await client.clientCredentialsGrant(config, { scope: 'read write' });
+  const subject = { subject_token: own.access_token, subject_token_type: accessToken };
+  const narrower = await client.genericGrantRequest(config, grant, { ...subject, scope: 'read' });
+  const narrowerSeen = await client.tokenIntrospection(config, narrower.access_token);
+  const delegated = await client.genericGrantRequest(config, grant, {
+    ...subject,
+    actor_token: own.access_token,
+    actor_token_type: accessToken,
+  });
+  const delegatedSeen = await client.tokenIntrospection(config, delegated.access_token);
+  let refused;
+  try {
+    await client.genericGrantRequest(config, grant, { ...subject, scope: 'admin' });
+  } catch (error) {
+    refused = { error: error.error, status: error.status };
+  }
+  return {
+    advertised: config.serverMetadata().grant_types_supported.includes(grant),
+    narrower: {
+      issued_token_type: narrower.issued_token_type,
+      token_type: narrower.token_type,
+      refresh_token: narrower.refresh_token ?? null,
+      scope: narrowerSeen.scope,
+    },
+    act: delegatedSeen.act,
+    refused,
+  };
+}
+
+/**
  * RFC 7591 with a key: openid-client registers a private_key_jwt client whose jwks is the
  * public half of a key made here, then authenticates with PrivateKeyJwt.
  */
@@ -638,7 +682,7 @@ async function modes() {
 }
 
 try {
-  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, register_key: registerKey, jar, dpop, par, modes, fapi };
+  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, token_exchange: tokenExchange, register_key: registerKey, jar, dpop, par, modes, fapi };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);

@@ -165,14 +165,22 @@ pub enum GrantType {
     ClientCredentials,
     /// `refresh_token` (RFC 6749 §6).
     RefreshToken,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
+    JwtBearer,
 }
 
 impl GrantType {
     /// Every grant type this server supports, in the order discovery lists them.
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 5] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
+        Self::TokenExchange,
+        Self::JwtBearer,
     ];
 
     /// Parses a `grant_type` value; `None` for a type this server does not support.
@@ -181,6 +189,8 @@ impl GrantType {
             "authorization_code" => Some(Self::AuthorizationCode),
             "client_credentials" => Some(Self::ClientCredentials),
             "refresh_token" => Some(Self::RefreshToken),
+            "urn:ietf:params:oauth:grant-type:token-exchange" => Some(Self::TokenExchange),
+            "urn:ietf:params:oauth:grant-type:jwt-bearer" => Some(Self::JwtBearer),
             _ => None,
         }
     }
@@ -191,6 +201,8 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::ClientCredentials => "client_credentials",
             Self::RefreshToken => "refresh_token",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+            Self::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
         }
     }
 }
@@ -693,7 +705,10 @@ mod tests {
             assert_eq!(GrantType::parse(g.as_str()), Some(g));
         }
         let names: BTreeSet<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
-        assert_eq!(names.len(), 3);
+        assert_eq!(names.len(), GrantType::ALL.len());
+        for g in GrantType::ALL {
+            assert_eq!(serde_json::to_value(g).unwrap(), g.as_str());
+        }
         let tag = |t: SubjectType| serde_json::to_value(t).unwrap()["type"].clone();
         let pairwise = SubjectType::Pairwise {
             sector_identifier: "a.example".into(),

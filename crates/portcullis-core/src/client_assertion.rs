@@ -122,9 +122,9 @@ struct Claims {
 }
 
 /// `aud`: one string or an array of them (RFC 7519 §4.1.3).
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
-enum Audience {
+pub(crate) enum Audience {
     #[default]
     Missing,
     One(String),
@@ -132,7 +132,7 @@ enum Audience {
 }
 
 impl Audience {
-    fn contains_any(&self, accepted: &[&str]) -> bool {
+    pub(crate) fn contains_any(&self, accepted: &[&str]) -> bool {
         match self {
             Self::Missing => false,
             Self::One(a) => accepted.contains(&a.as_str()),

@@ -29,6 +29,7 @@ pub fn is_protocol_claim(name: &str) -> bool {
             | "s_hash"
             | "sid"
             | "cnf"
+            | "act"
             | "authorization_details"
             | "client_id"
             | "scope"

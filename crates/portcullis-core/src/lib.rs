@@ -51,6 +51,7 @@ mod standard_claims;
 mod time;
 mod token;
 mod token_binding;
+mod trusted_jwt;
 
 pub use authorization_details::{
     AuthorizationDetail, AuthorizationDetailsError, AuthorizationDetailsType,
@@ -174,7 +175,14 @@ pub use token::{
     Delegation, LiveScopes, MintedToken, RefreshCheck, RefreshDecision, RefreshTokenGrant,
     TokenRequest, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
 };
+pub use token::{
+    check_grant_assertion, decide_jwt_bearer_scopes, decide_token_exchange, exchange_audience,
+    AcceptedGrantAssertion, ExchangeDecision, ExchangeMode, ExchangeParty, ExchangeRole,
+    JwtBearerGrant, JwtBearerPolicy, PartySubject, TokenExchangeGrant, TokenExchangePolicy,
+    TokenType,
+};
 pub use token_binding::{
     certificate_thumbprint, decide_token_binding, token_type, Confirmation, HolderProof,
     TokenBinding,
 };
+pub use trusted_jwt::TrustedIssuer;

@@ -9,8 +9,9 @@ use percent_encoding::percent_decode;
 /// Most parameters one request may carry; real requests have around ten.
 const MAX_PARAMS: usize = 64;
 
-/// Parameters that may appear more than once: `resource` (RFC 8707 §2).
-const MULTI_VALUED: &[&str] = &["resource"];
+/// Parameters that may appear more than once: `resource` (RFC 8707 §2) and `audience`
+/// (RFC 8693 §2.1).
+const MULTI_VALUED: &[&str] = &["resource", "audience"];
 
 /// Why a parameter string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,6 +12,7 @@ use crate::pushed_request::PushedRequestPolicy;
 use crate::request_object::RequestObjectPolicy;
 use crate::resources::Resource;
 use crate::security_profile::{SecurityProfile, FAPI2_ALGORITHMS};
+use crate::token::{JwtBearerPolicy, TokenExchangePolicy};
 
 /// How long each artefact lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +86,11 @@ pub struct Policy {
     /// The security profile every client is held to at least: a client's own
     /// [`crate::Client::profile`] may be stricter, never weaker.
     pub profile: SecurityProfile,
+    /// The issuers whose JWTs token exchange accepts as subject or actor tokens (RFC 8693).
+    pub token_exchange: TokenExchangePolicy,
+    /// The issuers whose assertions the JWT bearer grant accepts, and its time rules
+    /// (RFC 7523 §2.1, §3).
+    pub jwt_bearer: JwtBearerPolicy,
 }
 
 impl Policy {

@@ -132,6 +132,10 @@ pub struct AccessTokenRecord {
     /// The authorization details it carries (RFC 9396 §9).
     #[serde(default)]
     pub authorization_details: Vec<AuthorizationDetail>,
+    /// Who acts for the subject (`act`, RFC 8693 §4.1), for a token issued by token
+    /// exchange with delegation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
     /// Issue time.
     pub issued_at: UnixTime,
     /// Expiry.
@@ -278,6 +282,7 @@ mod tests {
             acr: Some("urn:example:loa:2".into()),
             amr: Some(vec!["pwd".into()]),
             authorization_details: vec![],
+            act: None,
             issued_at: UnixTime::from_secs(1_000),
             expires_at: UnixTime::from_secs(2_000),
         }

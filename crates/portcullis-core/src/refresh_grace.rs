@@ -79,6 +79,7 @@ pub fn open_grace_answer(
         scope: kept.scope,
         id_token: kept.id_token,
         authorization_details: kept.authorization_details,
+        issued_token_type: None,
     })
 }
 
@@ -104,6 +105,7 @@ mod tests {
                 serde_json::json!({"type": "payment_initiation", "creditorName": "Merchant A"}),
             )
             .unwrap()],
+            issued_token_type: None,
         }
     }
 

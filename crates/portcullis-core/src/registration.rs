@@ -797,6 +797,15 @@ impl ClientMetadata {
                 "a public client cannot use client_credentials",
             ));
         }
+        // Token exchange and JWT bearer assertions act for users without their consent at
+        // this server: only for clients the host registers itself.
+        if self.grant_types.contains(&GrantType::TokenExchange)
+            || self.grant_types.contains(&GrantType::JwtBearer)
+        {
+            return Err(metadata_error(
+                "token exchange and JWT bearer grants are for clients the host registers",
+            ));
+        }
         if self.jwks.is_some() && self.jwks_uri.is_some() {
             return Err(metadata_error("jwks and jwks_uri are mutually exclusive"));
         }
@@ -1244,6 +1253,24 @@ mod tests {
         }
         let twice = json!({"redirect_uris": [WEB], "response_types": ["code", "code"]});
         assert_eq!(parse(twice).unwrap().metadata.response_types, ["code"]);
+    }
+
+    /// Token exchange and JWT bearer grants act for users without asking them here: never
+    /// for a client that registers itself.
+    #[test]
+    fn token_exchange_and_jwt_bearer_are_not_for_registered_clients() {
+        for grant in [
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        ] {
+            let body = json!({"grant_types": ["client_credentials", grant]});
+            let e = parse(body).unwrap_err();
+            assert_eq!(e.code, InvalidClientMetadata, "{grant}");
+            assert_eq!(
+                e.description,
+                "token exchange and JWT bearer grants are for clients the host registers"
+            );
+        }
     }
 
     #[test]

@@ -137,6 +137,7 @@ pub(crate) struct AccessEntry {
 struct Rare {
     scope_expiry: BTreeMap<String, UnixTime>,
     confirmation: Option<Confirmation>,
+    act: Option<serde_json::Value>,
 }
 
 impl Expires for AccessEntry {
@@ -178,12 +179,15 @@ impl AccessEntry {
             ids: ids.into_boxed_str(),
             ends,
             present,
-            rare: (!r.scope_expiry.is_empty() || r.confirmation.is_some()).then(|| {
-                Box::new(Rare {
-                    scope_expiry: r.scope_expiry.clone(),
-                    confirmation: r.confirmation.clone(),
-                })
-            }),
+            rare: (!r.scope_expiry.is_empty() || r.confirmation.is_some() || r.act.is_some()).then(
+                || {
+                    Box::new(Rare {
+                        scope_expiry: r.scope_expiry.clone(),
+                        confirmation: r.confirmation.clone(),
+                        act: r.act.clone(),
+                    })
+                },
+            ),
             auth_time: r.auth_time.unwrap_or(r.issued_at),
             issued_at: r.issued_at,
             expires_at: r.expires_at,
@@ -226,6 +230,7 @@ impl AccessEntry {
             acr: shape.acr.as_deref().map(str::to_owned),
             amr: shape.amr.as_deref().map(<[String]>::to_vec),
             authorization_details: shape.authorization_details.to_vec(),
+            act: self.rare.as_ref().and_then(|r| r.act.clone()),
             issued_at: self.issued_at,
             expires_at: self.expires_at,
         }

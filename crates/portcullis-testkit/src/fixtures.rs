@@ -251,6 +251,8 @@ impl Fixtures {
             acr: Some("urn:example:loa:2".into()),
             amr: Some(vec!["pwd".into(), "otp".into()]),
             authorization_details: self.authorization_details(),
+            // Delegated by token exchange (RFC 8693 §4.1): a nested chain of actors.
+            act: Some(serde_json::json!({ "sub": "agent", "act": { "sub": "gateway" } })),
             ..self.client_access_token(&grant.issuer, &grant.client_id, issued_at, expires_at)
         }
     }
@@ -281,6 +283,7 @@ impl Fixtures {
             acr: None,
             amr: None,
             authorization_details: Vec::new(),
+            act: None,
             issued_at,
             expires_at,
         }

@@ -193,7 +193,11 @@ impl Provider {
                 .filter(|a| inner.policy.profile.allows_algorithm(*a))
                 .map(Algorithm::as_str)
                 .collect(),
-            grant_types_supported: names(&GrantType::ALL, GrantType::as_str),
+            grant_types_supported: GrantType::ALL
+                .into_iter()
+                .filter(|g| self.offers_grant(*g))
+                .map(GrantType::as_str)
+                .collect(),
             subject_types_supported: &SubjectType::NAMES,
             id_token_signing_alg_values_supported: Algorithm::ALL
                 .into_iter()

@@ -192,6 +192,10 @@ impl Provider {
         active.extra = self
             .access_token_claims_for(t.subject.as_deref(), &to)
             .await?;
+        // RFC 8693 §4.1: who acts for the subject, as the token says.
+        if let Some(act) = &t.act {
+            active.extra.insert("act".into(), act.clone());
+        }
         Ok(Some(Introspection::active(active)))
     }
 

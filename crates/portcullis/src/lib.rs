@@ -43,6 +43,7 @@ mod http_fetcher;
 mod id_tokens;
 mod interaction;
 mod introspect;
+mod jwt_bearer;
 mod key_ring;
 mod keygen;
 mod keys;
@@ -63,6 +64,7 @@ mod tickets;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod token;
+mod token_exchange;
 mod userinfo;
 
 pub use authorize::{
@@ -84,6 +86,7 @@ pub use host_routes::HostRoutes;
 #[cfg(feature = "http-fetcher")]
 pub use http_fetcher::ReqwestFetcher;
 pub use interaction::Interaction;
+pub use jwt_bearer::SubjectMapper;
 pub use keys::KeyError;
 pub use login::{NextStep, SessionFacts};
 pub use logout::{LogoutOutcome, PendingLogout};
@@ -94,6 +97,7 @@ pub use registration::{RegistrationHook, RegistrationPolicy};
 pub use server_limits::ServerLimits;
 pub use signer::{JwsSigner, RingSigner, SignError};
 pub use stores::Stores;
+pub use token_exchange::{ExchangeFacts, TokenExchangeHook};
 
 pub use async_trait::async_trait;
 pub use portcullis_core as core;

@@ -14,10 +14,12 @@ use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
 use crate::client_documents::{ClientIdMetadataDocuments, DocumentCache};
 use crate::client_keys::{ClientKeyCache, Fetcher};
+use crate::jwt_bearer::SubjectMapper;
 use crate::key_ring::KeyRing;
 use crate::registration::RegistrationPolicy;
 use crate::signer::JwsSigner;
 use crate::stores::Stores;
+use crate::token_exchange::TokenExchangeHook;
 use portcullis_store::{Clock, SystemClock};
 
 /// Why a provider could not be built.
@@ -120,6 +122,10 @@ pub(crate) struct Inner {
     pub(crate) dpop_nonces: DpopNonces,
     /// The base URL of the host name that asks for client certificates (RFC 8705 §5).
     pub(crate) mtls_aliases: Option<Issuer>,
+    /// The host's token exchange policy (RFC 8693); `None`: the grant is off.
+    pub(crate) token_exchange: Option<Arc<dyn TokenExchangeHook>>,
+    /// Maps trusted issuers' subjects to local ones (JWT bearer grant, token exchange).
+    pub(crate) subject_mapper: Option<Arc<dyn SubjectMapper>>,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -157,9 +163,30 @@ pub struct ProviderBuilder {
     fetcher: Option<Arc<dyn Fetcher>>,
     client_documents: ClientIdMetadataDocuments,
     mtls_aliases: Option<Issuer>,
+    token_exchange: Option<Arc<dyn TokenExchangeHook>>,
+    subject_mapper: Option<Arc<dyn SubjectMapper>>,
 }
 
 impl ProviderBuilder {
+    /// Enables token exchange (RFC 8693) for the clients registered for it, with `hook`
+    /// deciding each exchange (impersonation, delegation, or refusal). Subject tokens are
+    /// this provider's access and ID tokens, and JWTs of the issuers in
+    /// [`Policy::token_exchange`](portcullis_core::Policy::token_exchange), whose subjects
+    /// the [subject mapper](ProviderBuilder::subject_mapper) maps. Default: off.
+    pub fn token_exchange(mut self, hook: Arc<dyn TokenExchangeHook>) -> Self {
+        self.token_exchange = Some(hook);
+        self
+    }
+
+    /// Sets how the subjects of trusted issuers' JWTs map to local subjects. With issuers
+    /// in [`Policy::jwt_bearer`](portcullis_core::Policy::jwt_bearer), it enables the JWT
+    /// bearer grant (RFC 7523 §2.1) for the clients registered for it. Default: none (no
+    /// foreign subject is known).
+    pub fn subject_mapper(mut self, mapper: Arc<dyn SubjectMapper>) -> Self {
+        self.subject_mapper = Some(mapper);
+        self
+    }
+
     /// Lets clients identify themselves by a client ID metadata document
     /// (draft-ietf-oauth-client-id-metadata-document) as `policy` says: a `client_id` that
     /// is an `https` URL names the client its document describes (see
@@ -374,6 +401,8 @@ impl ProviderBuilder {
                 document_cache: DocumentCache::default(),
                 dpop_nonces,
                 mtls_aliases: self.mtls_aliases,
+                token_exchange: self.token_exchange,
+                subject_mapper: self.subject_mapper,
             }),
         })
     }
@@ -417,6 +446,8 @@ impl Provider {
             fetcher: None,
             client_documents: ClientIdMetadataDocuments::disabled(),
             mtls_aliases: None,
+            token_exchange: None,
+            subject_mapper: None,
         }
     }
 

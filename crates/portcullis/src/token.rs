@@ -7,8 +7,9 @@ use portcullis_core::{
     decide_token_binding, format_for_audience, live_scopes, merge_extra_claims, mint_access_token,
     mint_refresh_token, prepare_jwt_access_token, requested_resources, AccessTokenRecord,
     AuthorizationCodeGrant, AuthorizationDetail, Client, ClientCredentialsGrant, FamilyId, GrantId,
-    HolderProof, MintedToken, OAuthError, Params, Policy, RefreshTokenGrant, ResourceError,
-    TokenErrorCode, TokenFormat, TokenHash, TokenRequest, TokenResponse, TokenSubject, UnixTime,
+    GrantType, HolderProof, MintedToken, OAuthError, Params, Policy, RefreshTokenGrant,
+    ResourceError, TokenErrorCode, TokenFormat, TokenHash, TokenRequest, TokenResponse,
+    TokenSubject, UnixTime,
 };
 use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
 
@@ -28,6 +29,15 @@ fn invalid_target(e: ResourceError) -> TokenError {
 
 fn invalid_grant(description: &'static str) -> TokenError {
     OAuthError::new(TokenErrorCode::InvalidGrant, description)
+}
+
+/// What a token exchange adds to an access token.
+#[derive(Default)]
+pub(crate) struct Exchanged<'a> {
+    /// Its `act` claim (RFC 8693 §4.1).
+    pub(crate) act: Option<&'a serde_json::Value>,
+    /// The latest it may expire: that of the tokens exchanged.
+    pub(crate) not_after: Option<UnixTime>,
 }
 
 /// The token request's `authorization_details` (RFC 9396 §6), parsed and validated as at
@@ -106,6 +116,13 @@ impl Provider {
         now: UnixTime,
     ) -> Result<TokenResponse, TokenEndpointError> {
         let request = TokenRequest::parse(params)?;
+        if !self.offers_grant(request.grant_type()) {
+            return Err(OAuthError::new(
+                TokenErrorCode::UnsupportedGrantType,
+                "grant_type is not supported",
+            )
+            .into());
+        }
         request.check_client(client)?;
         let resources = requested_resources(params, &self.inner.policy.resources, &client.id)
             .map_err(invalid_target)?;
@@ -130,6 +147,32 @@ impl Provider {
                 self.client_credentials(client, g, resources, &details, presented, now)
                     .await
             }
+            TokenRequest::TokenExchange(g) => {
+                self.token_exchange(client, g, resources, details, presented, now)
+                    .await
+            }
+            TokenRequest::JwtBearer(g) => {
+                if details.is_some() {
+                    return Err(OAuthError::new(
+                        TokenErrorCode::InvalidRequest,
+                        "authorization_details is not supported with this grant",
+                    )
+                    .into());
+                }
+                self.jwt_bearer(client, g, resources, presented, now).await
+            }
+        }
+    }
+
+    /// Whether this provider offers `grant` (discovery lists exactly these): token exchange
+    /// and the JWT bearer grant only when the host enabled them.
+    pub(crate) fn offers_grant(&self, grant: GrantType) -> bool {
+        match grant {
+            GrantType::TokenExchange => self.inner.token_exchange.is_some(),
+            GrantType::JwtBearer => self.offers_jwt_bearer(),
+            GrantType::AuthorizationCode
+            | GrantType::RefreshToken
+            | GrantType::ClientCredentials => true,
         }
     }
 
@@ -426,15 +469,31 @@ impl Provider {
     /// scope's lifetime counted from the user's authentication (the core decides:
     /// `portcullis_core::live_scopes`); those fading before the token expire on their own,
     /// and a JWT, which cannot change, gets the shortest remaining lifetime of its scopes.
-    async fn access_token(
+    pub(crate) async fn access_token(
         &self,
         client: &Client,
         to: &TokenSubject<'_>,
         now: UnixTime,
     ) -> Result<MintedToken<AccessTokenRecord>, TokenEndpointError> {
+        self.access_token_with(client, to, &Exchanged::default(), now)
+            .await
+    }
+
+    /// [`Provider::access_token`] for a token exchange: with its `act` claim, expiring no
+    /// later than `not_after` (RFC 8693 §4.1, §2.2.1).
+    pub(crate) async fn access_token_with(
+        &self,
+        client: &Client,
+        to: &TokenSubject<'_>,
+        exchanged: &Exchanged<'_>,
+        now: UnixTime,
+    ) -> Result<MintedToken<AccessTokenRecord>, TokenEndpointError> {
         let inner = &self.inner;
         let policy = &inner.policy;
-        let token_exp = now.plus(policy.lifetimes.access_token);
+        let mut token_exp = now.plus(policy.lifetimes.access_token);
+        if let Some(limit) = exchanged.not_after {
+            token_exp = token_exp.min(limit);
+        }
         let live = live_scopes(
             to.scopes,
             to.delegation.map(|d| d.auth_time),
@@ -456,13 +515,18 @@ impl Provider {
                 let mut t =
                     mint_access_token(to, now, policy.lifetimes.access_token, inner.rng.as_ref())?;
                 t.record.scope_expiry = live.expiry;
+                t.record.expires_at = token_exp;
+                t.record.act = exchanged.act.cloned();
                 Ok(t)
             }
             TokenFormat::Jwt => {
                 let exp = live.jwt_expiry(token_exp);
-                let extra = self
+                let mut extra = self
                     .access_token_claims_for(to.delegation.map(|d| d.subject), to)
                     .await?;
+                if let Some(act) = exchanged.act {
+                    extra.insert("act".into(), act.clone());
+                }
                 let alg = client.profile.signing_alg(None, policy.keys.default_alg);
                 let key = self.signer(alg, now).await?;
                 // RFC 9068 §3: without a resource, a default audience: this provider.
@@ -489,7 +553,9 @@ impl Provider {
                     .sign(unsigned.signing_input())
                     .await
                     .map_err(KeyError::from)?;
-                Ok(unsigned.with_signature(&signature))
+                let mut t = unsigned.with_signature(&signature);
+                t.record.act = exchanged.act.cloned();
+                Ok(t)
             }
         }
     }

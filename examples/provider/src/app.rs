@@ -173,6 +173,7 @@ pub(crate) async fn build(
     policy.resources = config.resources.clone();
     policy.scope_lifetimes = config.scope_lifetimes.clone();
     policy.authorization_details = crate::payment::registry(&config.authorization_details_types);
+    config.trust.configure(&mut policy);
     // Client secrets, passwords and RSA keys share one bounded pool, off the async workers.
     let blocking = BlockingPool::default();
     let users = Users::new(
@@ -207,6 +208,12 @@ pub(crate) async fn build(
         .fetcher(Arc::new(
             ReqwestFetcher::new().map_err(|_| StartError::Fetcher)?,
         ));
+    let builder = builder.subject_mapper(Arc::new(config.trust.clone()));
+    let builder = if config.trust.token_exchange {
+        builder.token_exchange(Arc::new(crate::trust::ActorDecides))
+    } else {
+        builder
+    };
     let builder = config.secrets.configure_provider(builder);
     let provider = builder.map_err(KeyError::from)?.build()?;
     // Stored keys that do not open stop the start here; plaintext ones are sealed now.

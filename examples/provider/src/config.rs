@@ -67,6 +67,8 @@ pub struct Config {
     pub(crate) authorization_details_types: BTreeSet<String>,
     /// `profile`: the security profile every client is held to.
     pub(crate) profile: SecurityProfile,
+    /// `[[trusted_issuers]]` and `[token_exchange]`.
+    pub(crate) trust: crate::trust::Trust,
 }
 
 impl Config {
@@ -423,6 +425,10 @@ impl FileConfig {
                 .collect(),
             authorization_details_types: self.authorization_details_types,
             profile: self.profile,
+            trust: crate::trust::Trust {
+                issuers: self.trusted_issuers,
+                token_exchange: self.token_exchange.enabled,
+            },
         })
     }
 }

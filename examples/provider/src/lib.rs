@@ -85,6 +85,7 @@ mod demo;
 mod payment;
 mod schema;
 mod store;
+mod trust;
 mod users;
 
 pub use app::{app, spawn, spawn_on, spawn_with, spawn_with_stores, Adapter, Running, StartError};

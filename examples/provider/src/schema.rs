@@ -55,6 +55,12 @@ pub(crate) struct FileConfig {
     /// The security profile every client is held to: `"fapi2"` for `Policy::fapi2()`.
     #[serde(default)]
     pub(crate) profile: SecurityProfile,
+    /// Issuers whose JWTs are trusted (JWT bearer grant, token exchange).
+    #[serde(default)]
+    pub(crate) trusted_issuers: Vec<crate::trust::FileTrustedIssuer>,
+    /// Token exchange (RFC 8693): off by default.
+    #[serde(default)]
+    pub(crate) token_exchange: crate::trust::FileTokenExchange,
 }
 
 /// A protected resource (`[[resources]]`, RFC 8707): a token asked for it with `resource`

@@ -7,6 +7,7 @@
 
 mod client_credentials;
 mod code_exchange;
+mod jwt_bearer;
 mod openid;
 mod refresh;
 mod request;
@@ -14,9 +15,14 @@ mod response;
 mod scope_lifetimes;
 #[cfg(test)]
 pub(crate) mod test_support;
+mod token_exchange;
 
 pub use client_credentials::decide_client_credentials;
 pub use code_exchange::{check_code_binding, decide_code_exchange, CodeExchange};
+pub use jwt_bearer::{
+    check_grant_assertion, decide_jwt_bearer_scopes, AcceptedGrantAssertion, JwtBearerGrant,
+    JwtBearerPolicy,
+};
 pub use refresh::{check_refresh_token, RefreshCheck, RefreshDecision};
 pub use request::{
     AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, TokenRequest,
@@ -26,6 +32,10 @@ pub use response::{
     Delegation, MintedToken, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
 };
 pub use scope_lifetimes::{live_scopes, LiveScopes};
+pub use token_exchange::{
+    decide_token_exchange, exchange_audience, ExchangeDecision, ExchangeMode, ExchangeParty,
+    ExchangeRole, PartySubject, TokenExchangeGrant, TokenExchangePolicy, TokenType,
+};
 
 use crate::error::{OAuthError, TokenErrorCode};
 use crate::resources::ResourceError;

@@ -1,8 +1,10 @@
-//! Token request parsing (RFC 6749 §4.1.3, §4.4.2, §6).
+//! Token request parsing (RFC 6749 §4.1.3, §4.4.2, §6; RFC 8693 §2.1; RFC 7523 §2.1).
 
 use std::fmt;
 
 use super::client_credentials;
+use super::jwt_bearer::JwtBearerGrant;
+use super::token_exchange::TokenExchangeGrant;
 use crate::client::{Client, GrantType};
 use crate::error::{OAuthError, TokenErrorCode};
 use crate::params::Params;
@@ -46,6 +48,10 @@ pub enum TokenRequest {
     RefreshToken(RefreshTokenGrant),
     /// Client credentials.
     ClientCredentials(ClientCredentialsGrant),
+    /// Token exchange (RFC 8693).
+    TokenExchange(TokenExchangeGrant),
+    /// A JWT assertion as the grant (RFC 7523 §2.1).
+    JwtBearer(JwtBearerGrant),
 }
 
 impl TokenRequest {
@@ -86,6 +92,16 @@ impl TokenRequest {
             GrantType::ClientCredentials => Self::ClientCredentials(ClientCredentialsGrant {
                 scope: scope(params)?,
             }),
+            GrantType::TokenExchange => {
+                Self::TokenExchange(TokenExchangeGrant::parse(params, scope(params)?)?)
+            }
+            GrantType::JwtBearer => Self::JwtBearer(JwtBearerGrant {
+                assertion: params
+                    .get("assertion")
+                    .ok_or_else(|| missing("assertion"))?
+                    .to_owned(),
+                scope: scope(params)?,
+            }),
         })
     }
 
@@ -95,6 +111,8 @@ impl TokenRequest {
             Self::AuthorizationCode(_) => GrantType::AuthorizationCode,
             Self::RefreshToken(_) => GrantType::RefreshToken,
             Self::ClientCredentials(_) => GrantType::ClientCredentials,
+            Self::TokenExchange(_) => GrantType::TokenExchange,
+            Self::JwtBearer(_) => GrantType::JwtBearer,
         }
     }
 
@@ -104,7 +122,10 @@ impl TokenRequest {
         let allowed = client.allows_grant(self.grant_type())
             && match self {
                 Self::ClientCredentials(_) => client_credentials::client_may_use(client),
-                Self::AuthorizationCode(_) | Self::RefreshToken(_) => true,
+                Self::AuthorizationCode(_)
+                | Self::RefreshToken(_)
+                | Self::TokenExchange(_)
+                | Self::JwtBearer(_) => true,
             };
         if allowed {
             Ok(())

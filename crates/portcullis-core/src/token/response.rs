@@ -113,6 +113,7 @@ fn access_record(
         acr: to.delegation.and_then(|d| d.acr.map(str::to_owned)),
         amr: to.delegation.and_then(|d| d.amr.map(<[String]>::to_vec)),
         authorization_details: to.authorization_details.to_vec(),
+        act: None,
         issued_at: now,
         expires_at,
     }
@@ -174,6 +175,9 @@ pub struct TokenResponse {
     /// The authorization details of the access token (RFC 9396 §7), when it has some.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub authorization_details: Vec<AuthorizationDetail>,
+    /// The type of the token issued by a token exchange (RFC 8693 §2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 impl TokenResponse {
@@ -195,6 +199,7 @@ impl TokenResponse {
             scope: (requested != Some(granted)).then(|| granted.to_string()),
             id_token: None,
             authorization_details: access.record.authorization_details.clone(),
+            issued_token_type: None,
         }
     }
 }
