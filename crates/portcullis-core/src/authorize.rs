@@ -1235,4 +1235,27 @@ mod tests {
         }
         assert!(run(r#"[{"type":"payment_initiation"}]"#, &c).is_ok());
     }
+
+    /// FAPI 2.0 §5.3.2.2: under a FAPI 2.0 policy every client's requests are pushed, a
+    /// standard client's too; the same request pushed is accepted.
+    #[test]
+    fn a_fapi2_policy_refuses_requests_that_were_not_pushed() {
+        let c = client(&["https://app.example/cb"]);
+        let params = Params::parse(good("").as_bytes()).unwrap();
+        let policy = Policy {
+            profile: crate::SecurityProfile::Fapi2,
+            ..Policy::default()
+        };
+        match validate_authorization_request(&params, Some(&c), &issuer(), &policy) {
+            Err(AuthorizeRejection::Redirect(e)) => {
+                assert_eq!(e.error.code, AuthorizeErrorCode::InvalidRequest);
+                assert_eq!(
+                    e.error.description,
+                    "this authorization request must be pushed first (RFC 9126)"
+                );
+            }
+            other => panic!("expected a redirect, got {other:?}"),
+        }
+        assert!(validate_request(&params, Some(&c), &issuer(), &policy, Channel::Pushed).is_ok());
+    }
 }
