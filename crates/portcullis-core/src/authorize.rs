@@ -1246,16 +1246,17 @@ mod tests {
             profile: crate::SecurityProfile::Fapi2,
             ..Policy::default()
         };
-        match validate_authorization_request(&params, Some(&c), &issuer(), &policy) {
-            Err(AuthorizeRejection::Redirect(e)) => {
-                assert_eq!(e.error.code, AuthorizeErrorCode::InvalidRequest);
-                assert_eq!(
-                    e.error.description,
-                    "this authorization request must be pushed first (RFC 9126)"
-                );
-            }
-            other => panic!("expected a redirect, got {other:?}"),
-        }
+        let (code, url) = redirected(validate_authorization_request(
+            &params,
+            Some(&c),
+            &issuer(),
+            &policy,
+        ));
+        assert_eq!(code, AuthorizeErrorCode::InvalidRequest);
+        assert_eq!(
+            query(&url, "error_description").as_deref(),
+            Some("this authorization request must be pushed first (RFC 9126)")
+        );
         assert!(validate_request(&params, Some(&c), &issuer(), &policy, Channel::Pushed).is_ok());
     }
 }
