@@ -1235,4 +1235,28 @@ mod tests {
         }
         assert!(run(r#"[{"type":"payment_initiation"}]"#, &c).is_ok());
     }
+
+    /// FAPI 2.0 §5.3.2.2: under a FAPI 2.0 policy every client's requests are pushed, a
+    /// standard client's too; the same request pushed is accepted.
+    #[test]
+    fn a_fapi2_policy_refuses_requests_that_were_not_pushed() {
+        let c = client(&["https://app.example/cb"]);
+        let params = Params::parse(good("").as_bytes()).unwrap();
+        let policy = Policy {
+            profile: crate::SecurityProfile::Fapi2,
+            ..Policy::default()
+        };
+        let (code, url) = redirected(validate_authorization_request(
+            &params,
+            Some(&c),
+            &issuer(),
+            &policy,
+        ));
+        assert_eq!(code, AuthorizeErrorCode::InvalidRequest);
+        assert_eq!(
+            query(&url, "error_description").as_deref(),
+            Some("this authorization request must be pushed first (RFC 9126)")
+        );
+        assert!(validate_request(&params, Some(&c), &issuer(), &policy, Channel::Pushed).is_ok());
+    }
 }

@@ -605,4 +605,31 @@ mod tests {
             Err(AuthorizeRejection::ErrorPage(_))
         ));
     }
+
+    /// FAPI 2.0 §5.3.2.2: a FAPI 2.0 client's pushed request names its redirect URI; a
+    /// standard client with one registered URI may leave it out.
+    #[test]
+    fn a_fapi2_client_must_push_its_redirect_uri() {
+        let without = good("").replace("&redirect_uri=https%3A%2F%2Fapp.example%2Fcb", "");
+        assert!(push(&without).is_ok());
+        let mut c = client();
+        c.profile = crate::SecurityProfile::Fapi2;
+        let push_fapi = |q: &str| {
+            let context = PushContext {
+                client: &c,
+                dpop_proof_jkt: None,
+                now: UnixTime::from_secs(1000),
+            };
+            let rng = ring::rand::SystemRandom::new();
+            push_authorization_request(&params(q), &context, &issuer(), &Policy::default(), &rng)
+        };
+        assert_eq!(
+            refused(push_fapi(&without)),
+            (
+                AuthorizeErrorCode::InvalidRequest,
+                "redirect_uri is required (FAPI 2.0)".to_owned()
+            )
+        );
+        assert!(push_fapi(&good("")).is_ok());
+    }
 }

@@ -1893,4 +1893,34 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code, InvalidClientMetadata);
     }
+
+    /// RFC 9396 §10: `authorization_details_types` names only types the provider accepts,
+    /// and becomes the client's list.
+    #[test]
+    fn authorization_details_types_are_the_providers_and_become_the_clients() {
+        let body = json!({"redirect_uris": [WEB],
+            "authorization_details_types": ["payment_initiation"]});
+        let e = parse(body.clone()).unwrap_err();
+        assert_eq!((e.code, e.code.status()), (InvalidClientMetadata, 400));
+        assert_eq!(
+            e.description,
+            "authorization_details_types: payment_initiation is not supported"
+        );
+        let rules = rules().with_authorization_details_types(["payment_initiation", "other"]);
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let m = RegistrationRequest::parse(&bytes, &rules).unwrap().metadata;
+        let c = m.client_of_kind("c1".into(), ClientKind::Public).unwrap();
+        assert_eq!(
+            c.tokens.authorization_details_types,
+            Some(BTreeSet::from(["payment_initiation".to_owned()]))
+        );
+        let unknown = json!({"redirect_uris": [WEB], "authorization_details_types": ["x"]});
+        let bytes = serde_json::to_vec(&unknown).unwrap();
+        let e = RegistrationRequest::parse(&bytes, &rules).unwrap_err();
+        assert_eq!(e.code, InvalidClientMetadata);
+        assert_eq!(
+            e.description,
+            "authorization_details_types: x is not supported"
+        );
+    }
 }

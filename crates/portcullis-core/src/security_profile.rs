@@ -331,4 +331,58 @@ mod tests {
             FAPI2_MAX_CODE_LIFETIME
         );
     }
+
+    /// FAPI 2.0 §5.4.1: every algorithm a FAPI client registered is checked — JARM
+    /// responses, request objects (never unsigned) and client assertions (never HMAC).
+    #[test]
+    fn fapi2_checks_every_registered_algorithm() {
+        use crate::jose::MacAlgorithm;
+        use crate::registration::{ClientMetadata, ClientRegistration};
+        let fapi = fapi_client();
+        let refused = Err(Fapi2Violation::SigningAlgorithm);
+        let mut jarm = fapi.clone();
+        jarm.oidc.authorization_signed_response_alg = Some(Algorithm::RS256);
+        assert_eq!(FAPI.check(&jarm), refused);
+        jarm.oidc.authorization_signed_response_alg = Some(Algorithm::ES256);
+        assert_eq!(FAPI.check(&jarm), Ok(()));
+        let mut objects = fapi.clone();
+        objects.request_objects.signing_alg = Some(Algorithm::RS256);
+        assert_eq!(FAPI.check(&objects), refused);
+        objects.request_objects.signing_alg = Some(Algorithm::EdDSA);
+        assert_eq!(FAPI.check(&objects), Ok(()));
+        objects.request_objects.dangerous_allow_unsigned = true;
+        assert_eq!(FAPI.check(&objects), refused);
+        assert_eq!(STANDARD.check(&objects), Ok(()));
+        let registered = |alg: &str| {
+            let metadata: ClientMetadata = serde_json::from_value(serde_json::json!({
+                "token_endpoint_auth_method": "private_key_jwt",
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+                "application_type": "web",
+                "scope": "openid",
+                "subject_type": "public",
+                "token_endpoint_auth_signing_alg": alg,
+            }))
+            .unwrap();
+            let mut c = fapi.clone();
+            c.registration = Some(Box::new(ClientRegistration::new(
+                metadata,
+                crate::secret::TokenHash::of("rat"),
+                crate::time::UnixTime::from_secs(0),
+            )));
+            c
+        };
+        let hs = registered("HS256");
+        assert_eq!(
+            hs.registration
+                .as_ref()
+                .unwrap()
+                .metadata
+                .token_endpoint_auth_signing_alg,
+            Some(AssertionAlgorithm::Mac(MacAlgorithm::HS256))
+        );
+        assert_eq!(FAPI.check(&hs), refused);
+        assert_eq!(FAPI.check(&registered("RS256")), refused);
+        assert_eq!(FAPI.check(&registered("PS256")), Ok(()));
+    }
 }
