@@ -207,6 +207,11 @@ pub(crate) async fn build(
         .fetcher(Arc::new(
             ReqwestFetcher::new().map_err(|_| StartError::Fetcher)?,
         ));
+    let builder = if config.fetch_request_uris {
+        builder.fetch_request_uris_on_clients_behalf()
+    } else {
+        builder
+    };
     let builder = config.secrets.configure_provider(builder);
     let provider = builder.map_err(KeyError::from)?.build()?;
     // Stored keys that do not open stop the start here; plaintext ones are sealed now.
