@@ -854,9 +854,9 @@ async fn unregistered_or_unfetchable_request_uris_are_refused() {
         "invalid_request_uri",
         unfetchable,
     );
-    let object = s.keys.sign(JwtAlg::ES256, &object("jar", "big"));
-    let padding = " ".repeat(portcullis::MAX_REQUEST_OBJECT_BYTES + 1 - object.len());
-    s.server.serve(LARGE_URI, format!("{object}{padding}"));
+    let big = s.keys.sign(JwtAlg::ES256, &object("jar", "big"));
+    let padding = " ".repeat(portcullis::MAX_REQUEST_OBJECT_BYTES + 1 - big.len());
+    s.server.serve(LARGE_URI, format!("{big}{padding}"));
     assert_page(
         &s.h.respond(&by_reference("jar", LARGE_URI)).await,
         "invalid_request_uri",
@@ -954,10 +954,11 @@ async fn fetching_request_uris_is_opt_in_and_advertised() {
     assert_eq!(meta["require_request_uri_registration"], false);
     // Off: a request_uri is not supported (the key server would panic on any other URL).
     let r = off.h.respond(&by_reference("jar", REQUEST_URI)).await;
-    assert_page(
-        &r,
-        "request_uri_not_supported",
-        "request_uri is not supported",
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let loc = location(&r);
+    assert_eq!(
+        query_param(loc.as_str(), "error").as_deref(),
+        Some("request_uri_not_supported")
     );
     let built = portcullis::Provider::builder(portcullis::core::Issuer::parse(ISSUER).unwrap())
         .stores(portcullis::Stores::shared(Arc::new(MemoryStore::new())))
@@ -1001,7 +1002,8 @@ async fn a_request_object_is_never_a_client_assertion() {
     let s = setup().await;
     let confusable = with(object("jar", "x1"), "sub", json!("jar"));
     let token = s.keys.sign(JwtAlg::PS256, &confusable);
-    let (status, body) = push_asserted(&s, "jar", &token, &plain("jar")).await;
+    let form = plain("jar").replace("client_id=jar&", "");
+    let (status, body) = push_asserted(&s, "jar", &token, &form).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], "invalid_client");
     assert_eq!(
