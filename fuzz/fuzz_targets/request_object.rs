@@ -68,6 +68,9 @@ fuzz_target!(|data: &[u8]| {
     .flatten()
     {
         let converted = verified.params("app");
+        if let Err(e) = verified.check_type(client()) {
+            assert_eq!(e.code.as_str(), "invalid_request_object");
+        }
         match verified.decide("app", ISSUER, &policy, NOW) {
             Ok(accepted) => {
                 assert!(accepted.expires_at > NOW);

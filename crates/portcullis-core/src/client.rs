@@ -251,6 +251,9 @@ pub enum ClientError {
     /// A `jwks_uri` that is neither https nor loopback http.
     #[error("client {0}: jwks_uri must be an https URL (or http on a loopback address)")]
     InvalidJwksUri(String),
+    /// A request object's `request_uris` entry that is neither https nor loopback http.
+    #[error("client {0}: request_uris must be https URLs (or http on a loopback address)")]
+    InvalidRequestUri(String),
     /// Inline `jwks` without a single key usable for signatures.
     #[error("client {0}: jwks has no usable signature key")]
     NoUsableKey(String),
@@ -638,6 +641,14 @@ impl Client {
             }
             _ => {}
         }
+        if !self
+            .request_objects
+            .request_uris
+            .iter()
+            .all(|u| ClientKeys::is_acceptable_uri(u))
+        {
+            return Err(ClientError::InvalidRequestUri(self.id.clone()));
+        }
         if let Some(g) = self.tokens.refresh.grace {
             let bounded = (1..=RefreshGrace::MAX_WINDOW_SECS).contains(&g.window_secs)
                 && (1..=RefreshGrace::MAX_REUSES).contains(&g.max_reuses);
@@ -935,6 +946,20 @@ mod tests {
         assert_eq!(
             with(ClientKeys::Jwks(JwkSet::default())).validate(),
             Err(ClientError::NoUsableKey("k".into()))
+        );
+        // request_uris follow the same rule (the fetcher then refuses private addresses).
+        let fetched = |uris: &[&str]| {
+            Client::new("k", ClientKind::Public)
+                .with_request_objects(crate::ClientRequestObjects {
+                    request_uris: uris.iter().map(|u| u.to_string()).collect(),
+                    ..Default::default()
+                })
+                .validate()
+        };
+        assert_eq!(fetched(&["https://rp.example/r", "http://[::1]/r"]), Ok(()));
+        assert_eq!(
+            fetched(&["https://rp.example/r", "http://rp.example/r"]),
+            Err(ClientError::InvalidRequestUri("k".into()))
         );
         let key =
             crate::SigningKey::generate("a", Algorithm::ES256, &ring::rand::SystemRandom::new())

@@ -28,6 +28,7 @@ use crate::jose::{
 };
 use crate::params::Params;
 use crate::registration::AssertionAlgorithm;
+use crate::request_object::is_request_object_type;
 use crate::secret::TokenHash;
 use crate::time::UnixTime;
 
@@ -180,7 +181,8 @@ impl ClientAssertion {
 
     /// Reads `client_assertion_type` and `client_assertion` (RFC 7521 §4.2): each exactly
     /// once (`invalid_request` otherwise), the type the JWT bearer one and the assertion a
-    /// JWT naming its client in `sub` (`invalid_client` otherwise). The method is
+    /// JWT naming its client in `sub`, not typed as a request object
+    /// (`oauth-authz-req+jwt`, RFC 9101 §10.8) (`invalid_client` otherwise). The method is
     /// `client_secret_jwt` for an HMAC `alg`, `private_key_jwt` for any other.
     pub fn extract(params: &Params) -> Result<Self, TokenError> {
         if params.is_repeated("client_assertion") || params.is_repeated("client_assertion_type") {
@@ -207,9 +209,15 @@ impl ClientAssertion {
         #[derive(Deserialize)]
         struct Header {
             alg: String,
+            typ: Option<String>,
         }
         let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| unreadable());
         let header: Header = serde_json::from_slice(&decode(header)?).map_err(|_| unreadable())?;
+        // RFC 9101 §10.8: a request object (which a client signs with the same key, `iss`
+        // the client and `aud` the issuer) is never a client assertion.
+        if header.typ.as_deref().is_some_and(is_request_object_type) {
+            return Err(invalid_client("a request object is not a client assertion"));
+        }
         let claims: Claims = serde_json::from_slice(&decode(payload)?).map_err(|_| unreadable())?;
         let client_id = claims
             .sub
@@ -758,5 +766,46 @@ mod tests {
         // One the policy no longer allows: none.
         let ps = registered(Some("PS256"));
         assert!(policy.private_key_jwt_algs_for(&ps).is_empty());
+    }
+
+    /// RFC 9101 §10.8: a JWT typed as a request object is refused before any key is
+    /// looked up, signed or MACed; other types (none, `JWT`, RFC 7523bis's
+    /// `client-authentication+jwt`) are read.
+    #[test]
+    fn a_request_object_is_not_an_assertion() {
+        let refused = "a request object is not a client assertion";
+        for typ in [
+            "oauth-authz-req+jwt",
+            "application/oauth-authz-req+jwt",
+            "OAUTH-AUTHZ-REQ+JWT",
+        ] {
+            let token = sign_compact(
+                claims().to_string().as_bytes(),
+                Some(typ),
+                &es256(),
+                &SystemRandom::new(),
+            )
+            .unwrap();
+            let e = ClientAssertion::extract(&form(&token)).unwrap_err();
+            assert_eq!(e.code, TokenErrorCode::InvalidClient, "{typ}");
+            assert_eq!(e.description, refused);
+            let header = URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": typ}).to_string());
+            let maced = format!(
+                "{header}.{}.c2ln",
+                URL_SAFE_NO_PAD.encode(claims().to_string())
+            );
+            let e = ClientAssertion::extract(&form(&maced)).unwrap_err();
+            assert_eq!(e.description, refused);
+        }
+        for typ in [None, Some("JWT"), Some("client-authentication+jwt")] {
+            let token = sign_compact(
+                claims().to_string().as_bytes(),
+                typ,
+                &es256(),
+                &SystemRandom::new(),
+            )
+            .unwrap();
+            assert!(ClientAssertion::extract(&form(&token)).is_ok(), "{typ:?}");
+        }
     }
 }

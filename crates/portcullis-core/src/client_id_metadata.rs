@@ -308,7 +308,8 @@ mod tests {
     }
 
     /// RFC 9101 §10.5, OpenID Connect Dynamic Client Registration §2: a document may
-    /// require signed request objects and name their algorithm, like a registration.
+    /// require signed request objects, name their algorithm and register `request_uris`,
+    /// like a registration; a keyless client requiring signed objects could never sign one.
     #[test]
     fn a_document_may_require_signed_request_objects() {
         let c =
@@ -317,12 +318,27 @@ mod tests {
         assert_eq!(c.request_objects, Default::default());
         let mut doc = document();
         doc["require_signed_request_object"] = json!(true);
+        assert!(refusal(doc.clone()).contains("require_signed_request_object needs"));
+        doc["token_endpoint_auth_method"] = json!("private_key_jwt");
+        doc["jwks_uri"] = json!("https://app.example/jwks.json");
         doc["request_object_signing_alg"] = json!("PS256");
+        doc["request_uris"] = json!(["https://app.example/r/1"]);
+        let keys = rules().with_auth_methods(
+            vec![ClientAuthMethod::None, ClientAuthMethod::PrivateKeyJwt],
+            vec![Algorithm::PS256],
+            Vec::new(),
+            true,
+        );
         let body = serde_json::to_vec(&doc).unwrap();
-        let c = client_from_metadata_document(ID, &body, &rules()).unwrap();
+        let c = client_from_metadata_document(ID, &body, &keys).unwrap();
         assert!(c.request_objects.require_signed);
         assert_eq!(c.request_objects.signing_alg, Some(Algorithm::PS256));
+        assert_eq!(c.request_objects.request_uris, ["https://app.example/r/1"]);
         assert!(!c.request_objects.dangerous_allow_unsigned);
+        doc["request_uris"] = json!(["http://app.example/r/1"]);
+        let body = serde_json::to_vec(&doc).unwrap();
+        let e = client_from_metadata_document(ID, &body, &keys).unwrap_err();
+        assert_eq!(e.description, "request_uris must be an https URL");
         doc["request_object_signing_alg"] = json!("none");
         assert!(refusal(doc).contains("request_object_signing_alg is not supported"));
     }

@@ -331,15 +331,9 @@ impl std::fmt::Debug for DpopNonces {
     }
 }
 
-/// Whether `typ` is `dpop+jwt`: media types compare case-insensitively, and an omitted
-/// `application/` prefix counts as present (RFC 7515 §4.1.9).
+/// Whether `typ` is `dpop+jwt` (RFC 7515 §4.1.9's comparison).
 fn is_dpop_type(typ: &str) -> bool {
-    let prefix = "application/";
-    let subtype = match typ.get(..prefix.len()) {
-        Some(p) if p.eq_ignore_ascii_case(prefix) => &typ[prefix.len()..],
-        _ => typ,
-    };
-    subtype.eq_ignore_ascii_case(DPOP_PROOF_TYPE)
+    crate::jose::is_media_type(typ, DPOP_PROOF_TYPE)
 }
 
 /// The protected header of a compact JWS with three parts (§4.3 item 2).

@@ -142,9 +142,9 @@ pub use registration::{
     RegistrationRequest, RegistrationRules,
 };
 pub use request_object::{
-    is_unsigned_request_object, request_object_refusal, unsigned_request_object,
-    verify_request_object, AcceptedRequestObject, ClientRequestObjects, RequestObjectPolicy,
-    VerifiedRequestObject,
+    is_request_object_type, is_unsigned_request_object, request_object_refusal,
+    unsigned_request_object, verify_request_object, AcceptedRequestObject, ClientRequestObjects,
+    RequestObjectPolicy, VerifiedRequestObject, REQUEST_OBJECT_TYPE,
 };
 pub use resources::{
     format_for_audience, narrow_resources, requested_resources, scopes_for_audience, Resource,

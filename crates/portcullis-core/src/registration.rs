@@ -47,6 +47,8 @@ pub mod limits {
     pub const MAX_CONTACTS: usize = 10;
     /// The most keys in an inline `jwks`.
     pub const MAX_JWKS_KEYS: usize = 10;
+    /// The most `request_uris`.
+    pub const MAX_REQUEST_URIS: usize = 10;
 }
 
 use limits::*;
@@ -280,6 +282,11 @@ pub struct ClientMetadata {
     /// the one algorithm of the client's request objects (never `none`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_object_signing_alg: Option<Algorithm>,
+    /// `request_uris` (OpenID Connect Dynamic Client Registration 1.0 §2): `https` URLs
+    /// (no fragment) of request objects the provider may fetch (RFC 9101 §5.2), matched
+    /// exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_uris: Vec<String>,
     /// `authorization_details_types` (RFC 9396 §10): the only types the client may ask
     /// for; every type the provider accepts when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -420,6 +427,7 @@ struct Wire {
     require_pushed_authorization_requests: Option<bool>,
     require_signed_request_object: Option<bool>,
     request_object_signing_alg: Option<String>,
+    request_uris: Option<Vec<String>>,
     authorization_details_types: Option<Vec<String>>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -705,6 +713,14 @@ impl ClientMetadata {
                     .ok_or_else(|| metadata_error("request_object_signing_alg is not supported"))?,
             ),
         };
+        let request_uris = w.request_uris.unwrap_or_default();
+        if request_uris.len() > MAX_REQUEST_URIS {
+            return Err(metadata_error("too many request_uris"));
+        }
+        let request_uris = request_uris
+            .into_iter()
+            .map(|u| https_url("request_uris", Some(u)).map(Option::unwrap_or_default))
+            .collect::<Result<_, _>>()?;
         // JARM §3: this provider signs responses and encrypts none.
         if w.authorization_encrypted_response_alg.is_some()
             || w.authorization_encrypted_response_enc.is_some()
@@ -766,6 +782,7 @@ impl ClientMetadata {
                 .unwrap_or(false),
             require_signed_request_object: w.require_signed_request_object.unwrap_or(false),
             request_object_signing_alg,
+            request_uris,
             authorization_details_types: w
                 .authorization_details_types
                 .map(|types| types.into_iter().collect()),
@@ -816,6 +833,18 @@ impl ClientMetadata {
         if self.tls_client_certificate_bound_access_tokens && !rules.mutual_tls {
             return Err(metadata_error(
                 "tls_client_certificate_bound_access_tokens needs mutual TLS, which is not offered",
+            ));
+        }
+        // RFC 9101 §10.5: signed request objects verify with the client's keys only.
+        if self.require_signed_request_object
+            && !matches!(
+                self.token_endpoint_auth_method,
+                ClientAuthMethod::PrivateKeyJwt | ClientAuthMethod::SelfSignedTlsClientAuth
+            )
+        {
+            return Err(metadata_error(
+                "require_signed_request_object needs the client's keys (jwks or jwks_uri, \
+                 with private_key_jwt or self_signed_tls_client_auth)",
             ));
         }
         if let Some(t) = self
@@ -1016,6 +1045,7 @@ impl ClientMetadata {
             .with_request_objects(ClientRequestObjects {
                 require_signed: self.require_signed_request_object,
                 signing_alg: self.request_object_signing_alg,
+                request_uris: self.request_uris.clone(),
                 ..ClientRequestObjects::default()
             });
         client
@@ -1922,5 +1952,80 @@ mod tests {
             e.description,
             "authorization_details_types: x is not supported"
         );
+    }
+
+    /// RFC 9101 §10.5: a client that requires signed request objects needs keys to sign
+    /// them with (a keyless one could never authorize); `request_uris` are `https` URLs,
+    /// bounded in number and length, kept for the client.
+    #[test]
+    fn request_object_metadata_is_consistent_and_bounded() {
+        let rules = all_methods();
+        let jwks = json!({"keys": [jwk()]});
+        let signed = |method: &str, extra: serde_json::Value| {
+            let mut body = json!({"redirect_uris": [WEB], "token_endpoint_auth_method": method,
+                "require_signed_request_object": true});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            body
+        };
+        let needs = "require_signed_request_object needs the client's keys (jwks or jwks_uri, \
+                     with private_key_jwt or self_signed_tls_client_auth)";
+        for method in ["none", "client_secret_basic", "client_secret_post"] {
+            assert_eq!(refused_with(&rules, signed(method, json!({}))), needs);
+        }
+        // Keys registered beside a secret method are not the client's signing keys.
+        assert_eq!(
+            refused_with(&rules, signed("client_secret_basic", json!({"jwks": jwks}))),
+            needs
+        );
+        for method in ["private_key_jwt", "self_signed_tls_client_auth"] {
+            let m = parse_with(&rules, signed(method, json!({"jwks": jwks})))
+                .unwrap()
+                .metadata;
+            assert!(m.require_signed_request_object, "{method}");
+        }
+        let uris = |list: serde_json::Value| json!({"redirect_uris": [WEB], "request_uris": list});
+        let longest = format!(
+            "https://rp.example/{}",
+            "a".repeat(limits::MAX_URI_LEN - "https://rp.example/".len())
+        );
+        let many: Vec<String> = (0..limits::MAX_REQUEST_URIS)
+            .map(|i| format!("https://rp.example/r/{i}"))
+            .collect();
+        let m = parse(uris(json!(many))).unwrap().metadata;
+        assert_eq!(m.request_uris, many);
+        let registration =
+            ClientRegistration::new(m.clone(), TokenHash::of("t"), UnixTime::from_secs(0));
+        let client = m.to_client("c".into(), ClientKind::Public, registration);
+        assert_eq!(client.unwrap().request_objects.request_uris, many);
+        assert!(parse(uris(json!([longest]))).is_ok());
+        let mut too_many = many;
+        too_many.push("https://rp.example/r/x".into());
+        assert_eq!(
+            refused_with(&rules, uris(json!(too_many))),
+            "too many request_uris"
+        );
+        for bad in [
+            "http://rp.example/r",
+            "https://rp.example/r#frag",
+            "urn:ietf:params:oauth:request_uri:x",
+            "https://",
+        ] {
+            assert_eq!(
+                refused_with(&rules, uris(json!([bad]))),
+                "request_uris must be an https URL",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            refused_with(&rules, uris(json!([format!("{longest}a")]))),
+            "request_uris must be an https URL"
+        );
+        assert!(parse(json!({"redirect_uris": [WEB]}))
+            .unwrap()
+            .metadata
+            .request_uris
+            .is_empty());
     }
 }

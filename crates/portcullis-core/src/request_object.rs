@@ -13,6 +13,17 @@
 //! Message Signing §5.3.1 asks for 60 minutes; `nbf` and `iat` at most
 //! [`RequestObjectPolicy::clock_skew`] ahead; `jti` required (replay, §10.8). Every failure
 //! is `invalid_request_object` (§6.1).
+//!
+//! Explicit typing (RFC 9101 §10.8, RFC 8725 §3.11): a request object and a
+//! `private_key_jwt` client assertion are both JWTs the client signs, with `iss` the client
+//! and `aud` the issuer; `typ` tells them apart. [`VerifiedRequestObject::check_type`]
+//! accepts `oauth-authz-req+jwt` (§4), and, for clients written before RFC 9101 (OpenID
+//! Connect Core §6.1 request objects), no `typ` or the generic `JWT` (RFC 7519 §5.1) —
+//! §4 only RECOMMENDS the explicit type, and §10.8 notes that requiring it breaks existing
+//! deployments; any other type (a DPoP proof, an access token, a client assertion typed
+//! `client-authentication+jwt`) is refused. [`ClientRequestObjects::require_explicit_type`]
+//! accepts the explicit type only. The client assertion side refuses
+//! `oauth-authz-req+jwt` (`client_assertion.rs`).
 
 use std::time::Duration;
 
@@ -23,12 +34,23 @@ use serde_json::{Map, Value};
 use crate::client::Client;
 use crate::client_assertion::{numeric_date, MAX_CLOCK_SKEW, MAX_JTI_LEN};
 use crate::error::{AuthorizeErrorCode, OAuthError};
-use crate::jose::{unverified_header, verify_compact, Algorithm, JoseError, VerifyingKey};
+use crate::jose::{
+    is_media_type, unverified_header, verify_compact, Algorithm, JoseError, VerifyingKey,
+};
 use crate::params::Params;
 use crate::secret::TokenHash;
 use crate::time::UnixTime;
 
 type AuthError = OAuthError<AuthorizeErrorCode>;
+
+/// The media type of a request object (RFC 9101 §4, §10.8), the `typ` of its header.
+pub const REQUEST_OBJECT_TYPE: &str = "oauth-authz-req+jwt";
+
+/// Whether a JWS `typ` names a request object ([`REQUEST_OBJECT_TYPE`], compared as RFC
+/// 7515 §4.1.9 says).
+pub fn is_request_object_type(typ: &str) -> bool {
+    is_media_type(typ, REQUEST_OBJECT_TYPE)
+}
 
 /// The rules request objects are held to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +116,25 @@ pub struct ClientRequestObjects {
     /// (RFC 9101 §10.2): anyone can make one in the client's name. Never with
     /// [`ClientRequestObjects::require_signed`].
     pub dangerous_allow_unsigned: bool,
+    /// Accept request objects typed `oauth-authz-req+jwt` only (RFC 9101 §4, §10.8), not
+    /// untyped or `JWT` ones: no JWT of another kind this client signs can then pass for
+    /// one of its request objects. Off by default: RFC 9101 only RECOMMENDS the type, and
+    /// neither FAPI 2.0 Security Profile §5.3 nor FAPI 2.0 Message Signing §5.3.1 requires
+    /// it, so a conformant FAPI 2.0 client may leave it out.
+    pub require_explicit_type: bool,
+    /// `request_uris` (OpenID Connect Dynamic Client Registration 1.0 §2): the `https`
+    /// URLs of request objects the provider may fetch for this client (RFC 9101 §5.2, §6.2),
+    /// when the host lets it fetch them. A `request_uri` must be one of them exactly
+    /// (RFC 9101 §10.4.1; discovery's `require_request_uri_registration`).
+    pub request_uris: Vec<String>,
+}
+
+impl ClientRequestObjects {
+    /// Whether `uri` is one of [`ClientRequestObjects::request_uris`], exactly (no
+    /// normalization: a registered URL is the only one fetched).
+    pub fn registers_request_uri(&self, uri: &str) -> bool {
+        self.request_uris.iter().any(|r| r == uri)
+    }
 }
 
 fn invalid_object(description: &'static str) -> AuthError {
@@ -105,6 +146,8 @@ fn invalid_object(description: &'static str) -> AuthError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedRequestObject {
     claims: Map<String, Value>,
+    /// The header's `typ`, if any.
+    typ: Option<String>,
 }
 
 /// A request object that passed every rule.
@@ -128,7 +171,8 @@ pub fn verify_request_object(
     allowed: &[Algorithm],
 ) -> Result<VerifiedRequestObject, JoseError> {
     let verified = verify_compact(token, keys, allowed)?;
-    VerifiedRequestObject::from_payload(&verified.payload).map_err(|_| JoseError::Malformed)
+    VerifiedRequestObject::from_payload(&verified.payload, verified.header.typ)
+        .map_err(|_| JoseError::Malformed)
 }
 
 /// The `invalid_request_object` error of a request object that did not verify.
@@ -145,6 +189,14 @@ pub fn request_object_refusal(error: &JoseError) -> AuthError {
 /// accepted only through [`unsigned_request_object`].
 pub fn is_unsigned_request_object(token: &str) -> bool {
     unverified_header(token).is_ok_and(|h| h.get("alg").and_then(Value::as_str) == Some("none"))
+}
+
+/// The `typ` of an unsigned object's header: a string, else `Some("")` (no type a request
+/// object may have).
+fn unsigned_type(token: &str) -> Option<String> {
+    let header = unverified_header(token).ok()?;
+    let typ = header.get("typ")?;
+    Some(typ.as_str().unwrap_or_default().to_owned())
 }
 
 /// Reads an unsigned request object (`alg: none`, an empty signature) of a client that
@@ -173,7 +225,7 @@ pub fn unsigned_request_object(
     let payload = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| invalid_object("the request object is malformed"))?;
-    VerifiedRequestObject::from_payload(&payload)
+    VerifiedRequestObject::from_payload(&payload, unsigned_type(token))
 }
 
 /// JWT claims of the object that are not authorization request parameters.
@@ -194,11 +246,30 @@ struct TimeClaims {
 }
 
 impl VerifiedRequestObject {
-    /// The claims of a payload that is a JSON object.
-    fn from_payload(payload: &[u8]) -> Result<Self, AuthError> {
+    /// The claims of a payload that is a JSON object, under a header typed `typ`.
+    fn from_payload(payload: &[u8], typ: Option<String>) -> Result<Self, AuthError> {
         serde_json::from_slice(payload)
-            .map(|claims| Self { claims })
+            .map(|claims| Self { claims, typ })
             .map_err(|_| invalid_object("the request object is not a JSON object"))
+    }
+
+    /// Checks the header's `typ` for `client` (see the module): `oauth-authz-req+jwt`;
+    /// or, unless the client [requires it](ClientRequestObjects::require_explicit_type),
+    /// none or `JWT`. Another type is another kind of JWT (RFC 9101 §10.8).
+    pub fn check_type(&self, client: &Client) -> Result<(), AuthError> {
+        let explicit_only = client.request_objects.require_explicit_type;
+        let accepted = match self.typ.as_deref() {
+            Some(t) if is_request_object_type(t) => true,
+            None => !explicit_only,
+            Some(t) => !explicit_only && is_media_type(t, "JWT"),
+        };
+        if accepted {
+            Ok(())
+        } else {
+            Err(invalid_object(
+                "the request object's typ must be oauth-authz-req+jwt",
+            ))
+        }
     }
 
     /// The object's authorization parameters (RFC 9101 §6.3), the outer `client_id` added
@@ -818,5 +889,93 @@ mod tests {
         assert_eq!(d.max_lifetime, Duration::from_secs(3600));
         assert_eq!(d.clock_skew, Duration::from_secs(10));
         assert!(!d.require_signed);
+    }
+
+    /// RFC 9101 §4, §10.8: the explicit type always, none or `JWT` unless the client
+    /// requires the explicit type, never another type.
+    #[test]
+    fn the_type_tells_request_objects_apart() {
+        let k = key(Algorithm::ES256);
+        let typed = |typ: Option<&str>| {
+            let token = sign_compact(
+                claims().to_string().as_bytes(),
+                typ,
+                &k,
+                &SystemRandom::new(),
+            )
+            .unwrap();
+            verify_request_object(&token, &[k.verifying_key()], &Algorithm::ALL).unwrap()
+        };
+        let plain = client(ClientRequestObjects::default());
+        let strict = client(ClientRequestObjects {
+            require_explicit_type: true,
+            ..ClientRequestObjects::default()
+        });
+        let refused = "the request object's typ must be oauth-authz-req+jwt";
+        for typ in [
+            "oauth-authz-req+jwt",
+            "application/oauth-authz-req+jwt",
+            "OAuth-Authz-Req+JWT",
+        ] {
+            assert!(typed(Some(typ)).check_type(&plain).is_ok(), "{typ}");
+            assert!(typed(Some(typ)).check_type(&strict).is_ok(), "{typ}");
+        }
+        for typ in [None, Some("JWT"), Some("jwt"), Some("application/jwt")] {
+            assert!(typed(typ).check_type(&plain).is_ok(), "{typ:?}");
+            let e = typed(typ).check_type(&strict).unwrap_err();
+            assert_eq!(e.code, AuthorizeErrorCode::InvalidRequestObject);
+            assert_eq!(e.description, refused);
+        }
+        for typ in [
+            "client-authentication+jwt",
+            "dpop+jwt",
+            "at+jwt",
+            "oauth-authz-req+jwtx",
+            "",
+        ] {
+            for c in [&plain, &strict] {
+                let e = typed(Some(typ)).check_type(c).unwrap_err();
+                assert_eq!(e.code, AuthorizeErrorCode::InvalidRequestObject, "{typ}");
+                assert_eq!(e.description, refused);
+            }
+        }
+        assert!(is_request_object_type("Application/OAUTH-AUTHZ-REQ+JWT"));
+        assert!(!is_request_object_type("x/oauth-authz-req+jwt"));
+        // An unsigned object's type counts too; a type that is not a string is none.
+        let opted_in = client(ClientRequestObjects {
+            dangerous_allow_unsigned: true,
+            ..ClientRequestObjects::default()
+        });
+        let policy = RequestObjectPolicy::default();
+        let body = URL_SAFE_NO_PAD.encode(claims().to_string());
+        for (header, ok) in [
+            (r#"{"alg":"none"}"#, true),
+            (r#"{"alg":"none","typ":"oauth-authz-req+jwt"}"#, true),
+            (r#"{"alg":"none","typ":"dpop+jwt"}"#, false),
+            (r#"{"alg":"none","typ":5}"#, false),
+        ] {
+            let token = format!("{}.{body}.", URL_SAFE_NO_PAD.encode(header));
+            let object = unsigned_request_object(&token, &opted_in, &policy).unwrap();
+            assert_eq!(object.check_type(&opted_in).is_ok(), ok, "{header}");
+        }
+    }
+
+    #[test]
+    fn request_uris_match_exactly() {
+        let settings = ClientRequestObjects {
+            request_uris: vec!["https://app.example/r/1".into()],
+            ..ClientRequestObjects::default()
+        };
+        assert!(settings.registers_request_uri("https://app.example/r/1"));
+        for other in [
+            "https://app.example/r/1/",
+            "https://APP.example/r/1",
+            "https://app.example/r/12",
+            "https://app.example/r",
+            "",
+        ] {
+            assert!(!settings.registers_request_uri(other), "{other}");
+        }
+        assert!(!ClientRequestObjects::default().registers_request_uri(""));
     }
 }

@@ -50,7 +50,8 @@ pub enum FetchError {
     Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Fetches documents the server needs from elsewhere (a client's `jwks_uri`): the engine
+/// Fetches documents the server needs from elsewhere (a client's `jwks_uri`, its client ID
+/// metadata document, a request object at a `request_uri`): the engine
 /// never does network I/O of its own. The host injects one with
 /// [`ProviderBuilder::fetcher`](crate::ProviderBuilder::fetcher) (e.g. the `http-fetcher`
 /// feature's `ReqwestFetcher`). The engine bounds each call by [`FETCH_TIMEOUT`] and checks
@@ -207,16 +208,28 @@ impl Provider {
     }
 
     async fn fetch_jwks(&self, uri: &str) -> Result<JwkSet, FetchError> {
+        let body = self.fetch_bounded(uri, MAX_JWKS_BYTES).await?;
+        JwkSet::parse(&body).map_err(|e| FetchError::Failed(Box::new(e)))
+    }
+
+    /// The document at `uri` (https, or http on loopback) through the host's fetcher: at
+    /// most `max_bytes`, within [`FETCH_TIMEOUT`] (both checked here whatever the fetcher
+    /// does). Without a fetcher: [`FetchError::RefusedUrl`].
+    pub(crate) async fn fetch_bounded(
+        &self,
+        uri: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, FetchError> {
         if !ClientKeys::is_acceptable_uri(uri) {
             return Err(FetchError::RefusedUrl);
         }
         let fetcher = self.inner.fetcher.as_ref().ok_or(FetchError::RefusedUrl)?;
-        let body = tokio::time::timeout(FETCH_TIMEOUT, fetcher.fetch(uri, MAX_JWKS_BYTES))
+        let body = tokio::time::timeout(FETCH_TIMEOUT, fetcher.fetch(uri, max_bytes))
             .await
             .map_err(|_| FetchError::Timeout)??;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err(FetchError::TooLarge(MAX_JWKS_BYTES));
+        if body.len() > max_bytes {
+            return Err(FetchError::TooLarge(max_bytes));
         }
-        JwkSet::parse(&body).map_err(|e| FetchError::Failed(Box::new(e)))
+        Ok(body)
     }
 }

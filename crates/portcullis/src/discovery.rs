@@ -215,8 +215,10 @@ impl Provider {
                 Algorithm::as_str,
             ),
             require_signed_request_object: inner.policy.request_objects.require_signed,
-            request_uri_parameter_supported: false,
-            require_request_uri_registration: false,
+            // RFC 9101 §5.2 (OpenID Connect Discovery 1.0 §3): fetched only when the host
+            // enabled it, and only registered request_uris.
+            request_uri_parameter_supported: inner.fetch_request_uris,
+            require_request_uri_registration: inner.fetch_request_uris,
             authorization_response_iss_parameter_supported: true,
             prompt_values_supported: &Prompt::VALUES,
             client_id_metadata_document_supported: inner.client_documents.is_enabled(),

@@ -94,6 +94,7 @@ pub use mount::{IssuerMount, MountError};
 pub use portcullis_store::{Clock, ManualClock, SystemClock};
 pub use provider::{BuildError, Provider, ProviderBuilder, RegisterError};
 pub use registration::{RegistrationHook, RegistrationPolicy};
+pub use request_objects::MAX_REQUEST_OBJECT_BYTES;
 pub use server_limits::ServerLimits;
 pub use signer::{JwsSigner, RingSigner, SignError};
 pub use stores::Stores;

@@ -61,6 +61,10 @@ pub enum BuildError {
     /// [`portcullis_core::MAX_PUSHED_REQUEST_LIFETIME`] (RFC 9126 §2.2: short-lived).
     #[error("pushed_authorization_requests.lifetime must be between 1 and 600 seconds")]
     PushedRequestLifetime,
+    /// Request objects by `request_uri` are to be fetched without a fetcher to fetch them
+    /// ([`ProviderBuilder::fetcher`]).
+    #[error("fetching request_uris on clients' behalf needs a fetcher (ProviderBuilder::fetcher)")]
+    RequestUrisWithoutFetcher,
 }
 
 /// Why a client could not be registered.
@@ -112,6 +116,8 @@ pub(crate) struct Inner {
     pub(crate) client_certificates: ClientCertificateAuth,
     /// Fetches `private_key_jwt` clients' `jwks_uri`s.
     pub(crate) fetcher: Option<Arc<dyn Fetcher>>,
+    /// Fetch request objects at clients' registered `request_uris` (RFC 9101 §5.2).
+    pub(crate) fetch_request_uris: bool,
     /// `private_key_jwt` clients' parsed keys.
     pub(crate) client_keys: ClientKeyCache,
     /// Which clients may identify themselves by a client ID metadata document.
@@ -161,6 +167,7 @@ pub struct ProviderBuilder {
     registration: RegistrationPolicy,
     client_certificates: ClientCertificateAuth,
     fetcher: Option<Arc<dyn Fetcher>>,
+    fetch_request_uris: bool,
     client_documents: ClientIdMetadataDocuments,
     mtls_aliases: Option<Issuer>,
     token_exchange: Option<Arc<dyn TokenExchangeHook>>,
@@ -223,6 +230,21 @@ impl ProviderBuilder {
     /// `jwks_uri` cannot be registered; clients with inline `jwks` need none.
     pub fn fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
         self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// Lets clients send request objects by reference (RFC 9101 §5.2): an authorization
+    /// request's `request_uri` (other than a pushed request's `urn:`) is then a URL this
+    /// server GETs on the client's behalf, through the [fetcher](ProviderBuilder::fetcher)
+    /// (required; the build fails without one), and verifies as a `request` (§6.2). Only a
+    /// URL the client registered in its `request_uris` is fetched, exactly as registered
+    /// (§10.4.1), at most 64 KiB within the fetcher's timeout; the default fetcher refuses
+    /// private, loopback and link-local addresses, so a client cannot make this server
+    /// call its own network. Discovery then says `request_uri_parameter_supported` and
+    /// `require_request_uri_registration`. Default: off (`request_uri_not_supported`);
+    /// pushed requests (RFC 9126) need none of this.
+    pub fn fetch_request_uris_on_clients_behalf(mut self) -> Self {
+        self.fetch_request_uris = true;
         self
     }
 
@@ -363,6 +385,9 @@ impl ProviderBuilder {
         if self.client_documents.is_enabled() && self.fetcher.is_none() {
             return Err(BuildError::ClientDocumentsWithoutFetcher);
         }
+        if self.fetch_request_uris && self.fetcher.is_none() {
+            return Err(BuildError::RequestUrisWithoutFetcher);
+        }
         if let Some(p) = self.client_documents.invalid_prefix() {
             return Err(BuildError::ClientDocumentPrefix(p.to_owned()));
         }
@@ -396,6 +421,7 @@ impl ProviderBuilder {
                 registration: self.registration,
                 client_certificates: self.client_certificates,
                 fetcher: self.fetcher,
+                fetch_request_uris: self.fetch_request_uris,
                 client_keys: ClientKeyCache::default(),
                 client_documents: self.client_documents,
                 document_cache: DocumentCache::default(),
@@ -444,6 +470,7 @@ impl Provider {
             registration: RegistrationPolicy::closed(),
             client_certificates: ClientCertificateAuth::Disabled,
             fetcher: None,
+            fetch_request_uris: false,
             client_documents: ClientIdMetadataDocuments::disabled(),
             mtls_aliases: None,
             token_exchange: None,

@@ -74,6 +74,16 @@ impl Provider {
                 },
             )
             .await?;
+        // RFC 9126 §2.1: no request_uri in a push (and so nothing fetched for one).
+        if params.contains("request_uri") {
+            return Err(PushError::Request(
+                OAuthError::new(
+                    AuthorizeErrorCode::InvalidRequest,
+                    "request_uri may not be pushed (RFC 9126 §2.1)",
+                )
+                .into(),
+            ));
+        }
         // RFC 9126 §3: a request object is verified at push time; only its parameters count.
         if params.contains("request") && params.get("client_id").is_none() {
             return Err(PushError::Request(

@@ -2,8 +2,19 @@
 //! verified with the client's registered keys before the request is validated, its `jti`
 //! spent once in the replay cache until its `exp`.
 //!
-//! `request_uri` by reference to a remote object (§5.2) is not fetched: it stays
-//! `request_uri_not_supported` (the core's validation), and discovery says so.
+//! `request_uri` by reference to a remote object (§5.2) is fetched only when the host
+//! enabled it ([`ProviderBuilder::fetch_request_uris_on_clients_behalf`]), and only a URL
+//! the client registered in its `request_uris`, exactly (§10.4.1; discovery's
+//! `require_request_uri_registration`): through the host's [`Fetcher`], which refuses
+//! private addresses (server-side request forgery), within [`FETCH_TIMEOUT`] and
+//! [`MAX_REQUEST_OBJECT_BYTES`]; the object is then verified as a `request` is (§6.2).
+//! Otherwise a `request_uri` stays `request_uri_not_supported` (the core's validation).
+//! A pushed request's `urn:ietf:params:oauth:request_uri:` reference is the PAR
+//! endpoint's (`pushed_requests.rs`), and never fetched.
+//!
+//! [`ProviderBuilder::fetch_request_uris_on_clients_behalf`]: crate::ProviderBuilder::fetch_request_uris_on_clients_behalf
+//! [`Fetcher`]: crate::Fetcher
+//! [`FETCH_TIMEOUT`]: crate::FETCH_TIMEOUT
 
 use portcullis_core::{
     is_unsigned_request_object, reject_authorization_request, request_object_refusal,
@@ -20,20 +31,25 @@ type AuthError = OAuthError<AuthorizeErrorCode>;
 /// The namespace of spent request-object `jti`s (per client: the id hashes both).
 const SPENT_REQUEST_OBJECTS: ReplayNamespace = ReplayNamespace::new("request_object");
 
+/// Longest request object fetched from a `request_uri` (a compact JWS is at most as long).
+pub const MAX_REQUEST_OBJECT_BYTES: usize = 64 * 1024;
+
 fn page(code: AuthorizeErrorCode, description: &'static str) -> AuthorizeRejection {
     AuthorizeRejection::ErrorPage(OAuthError::new(code, description))
 }
 
 impl Provider {
     /// The parameters that count for the authorization request `params` of `client` (the
-    /// one its outer `client_id` names): with a `request`, the request object's only
-    /// (RFC 9101 §6.3) once it verified and passed the claim rules; without one, `params`
-    /// themselves — unless the client requires signed request objects (§10.5:
-    /// `invalid_request`). A request by `request_uri` is left to whoever resolves it (the
-    /// pushed authorization request endpoint checks its own pushes here).
+    /// one its outer `client_id` names): with a `request` — or a `request_uri` to fetch,
+    /// when enabled — the request object's only (RFC 9101 §6.3) once it verified and passed
+    /// the claim rules; without one, `params` themselves — unless the client requires
+    /// signed request objects (§10.5: `invalid_request`). A pushed request's `request_uri`
+    /// is left to the PAR code, which resolves its own pushes here.
     ///
-    /// Refusals are `invalid_request_object` (§6.1): on an error page while the object is
-    /// unverified — its `redirect_uri` is not trusted yet — and redirected after.
+    /// Refusals are `invalid_request_object` (§6.1) — `invalid_request_uri` for a
+    /// `request_uri` that is not registered or could not be fetched — on an error page
+    /// while the object is unverified (its `redirect_uri` is not trusted yet), and
+    /// redirected after.
     pub(crate) async fn resolve_request_object(
         &self,
         params: &Params,
@@ -41,7 +57,8 @@ impl Provider {
         now: UnixTime,
     ) -> Result<Params, AuthorizeRejection> {
         let issuer = &self.inner.issuer;
-        let Some(token) = params.get("request") else {
+        let by_reference = self.inner.fetch_request_uris && params.contains("request_uri");
+        if !params.contains("request") && !by_reference {
             let policy = &self.inner.policy.request_objects;
             let required = client.is_some_and(|c| policy.requires_signed(c));
             if required && !params.contains("request_uri") {
@@ -52,12 +69,12 @@ impl Provider {
                 return Err(reject_authorization_request(params, client, issuer, error));
             }
             return Ok(params.clone());
-        };
+        }
         let invalid = AuthorizeErrorCode::InvalidRequest;
         if params.is_repeated("request") {
             return Err(page(invalid, "request was sent more than once"));
         }
-        if params.contains("request_uri") {
+        if params.contains("request") && params.contains("request_uri") {
             return Err(page(
                 invalid,
                 "request and request_uri may not both be sent",
@@ -65,6 +82,17 @@ impl Provider {
         }
         let Some(client) = client.filter(|c| params.get("client_id") == Some(c.id.as_str())) else {
             return Err(page(invalid, "unknown client"));
+        };
+        let fetched;
+        let token = match params.get("request") {
+            Some(token) => token,
+            None => {
+                fetched = self
+                    .fetch_request_object(params, client)
+                    .await
+                    .map_err(AuthorizeRejection::ErrorPage)?;
+                fetched.as_str()
+            }
         };
         let verified = self
             .verify_request_object(token, client, now)
@@ -117,7 +145,9 @@ impl Provider {
     ) -> Result<VerifiedRequestObject, AuthError> {
         let policy = &self.inner.policy.request_objects;
         if is_unsigned_request_object(token) {
-            return unsigned_request_object(token, client, policy);
+            let object = unsigned_request_object(token, client, policy)?;
+            object.check_type(client)?;
+            return Ok(object);
         }
         let algs = policy.algs_for(client);
         let verified = match &client.kind {
@@ -137,6 +167,48 @@ impl Provider {
                 ))
             }
         };
-        verified.map_err(|e| request_object_refusal(&e))
+        let object = verified.map_err(|e| request_object_refusal(&e))?;
+        object.check_type(client)?;
+        Ok(object)
+    }
+
+    /// The request object at `params`' `request_uri` for `client` (RFC 9101 §5.2, §6.2):
+    /// one of its registered `request_uris`, exactly; fetched through the host's fetcher
+    /// (public addresses only), at most [`MAX_REQUEST_OBJECT_BYTES`] within the fetch
+    /// timeout. Not registered, or not fetched: `invalid_request_uri`.
+    async fn fetch_request_object(
+        &self,
+        params: &Params,
+        client: &Client,
+    ) -> Result<String, AuthError> {
+        let invalid_uri =
+            |description| OAuthError::new(AuthorizeErrorCode::InvalidRequestUri, description);
+        let uri = match params.get("request_uri") {
+            Some(uri) if !params.is_repeated("request_uri") => uri,
+            _ => {
+                return Err(OAuthError::new(
+                    AuthorizeErrorCode::InvalidRequest,
+                    "request_uri was sent more than once",
+                ))
+            }
+        };
+        if !client.request_objects.registers_request_uri(uri) {
+            return Err(invalid_uri("request_uri is not registered for this client"));
+        }
+        let body = self
+            .fetch_bounded(uri, MAX_REQUEST_OBJECT_BYTES)
+            .await
+            .map_err(|e| {
+                tracing::warn!(client_id = %client.id, error = %e, "request_uri fetch failed");
+                invalid_uri("the request_uri could not be fetched")
+            })?;
+        String::from_utf8(body)
+            .map(|text| text.trim().to_owned())
+            .map_err(|_| {
+                OAuthError::new(
+                    AuthorizeErrorCode::InvalidRequestObject,
+                    "the request object is not text",
+                )
+            })
     }
 }

@@ -685,3 +685,428 @@ async fn a_request_object_may_be_pushed() {
         "this client must send a signed request object"
     );
 }
+
+const REQUEST_URI: &str = "https://jar.example/requests/1";
+const UNSERVED_URI: &str = "https://jar.example/requests/gone";
+const LARGE_URI: &str = "https://jar.example/requests/large";
+
+/// Serves request objects by URL, whatever size it is asked for (the engine must bound it
+/// itself), and counts the fetches.
+#[derive(Default)]
+struct ObjectServer {
+    objects: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
+    fetches: AtomicUsize,
+    max_bytes: AtomicUsize,
+}
+
+impl ObjectServer {
+    fn serve(&self, url: &str, body: impl Into<Vec<u8>>) {
+        self.objects
+            .lock()
+            .unwrap()
+            .insert(url.to_owned(), body.into());
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+#[portcullis::async_trait]
+impl Fetcher for ObjectServer {
+    async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        self.max_bytes.store(max_bytes, Ordering::SeqCst);
+        let body = self.objects.lock().unwrap().get(url).cloned();
+        body.ok_or_else(|| FetchError::Failed("status 404".into()))
+    }
+}
+
+struct Remote {
+    h: Harness,
+    keys: Keys,
+    server: Arc<ObjectServer>,
+}
+
+/// A provider that fetches `request_uri`s: `jar` (inline keys) registered
+/// [`REQUEST_URI`], [`UNSERVED_URI`] and [`LARGE_URI`]; `mtls` registered none.
+async fn remote() -> Remote {
+    let keys = Keys::new();
+    let server = Arc::new(ObjectServer::default());
+    let fetcher = server.clone();
+    let h = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, |b| {
+        b.fetcher(fetcher).fetch_request_uris_on_clients_behalf()
+    })
+    .await;
+    let jar = jar_client(
+        "jar",
+        ClientKind::PrivateKeyJwt {
+            keys: ClientKeys::Jwks(keys.set()),
+        },
+    )
+    .with_request_objects(ClientRequestObjects {
+        request_uris: vec![REQUEST_URI.into(), UNSERVED_URI.into(), LARGE_URI.into()],
+        ..ClientRequestObjects::default()
+    });
+    let mtls = jar_client(
+        "mtls",
+        ClientKind::SelfSignedTlsClientAuth { keys: keys.set() },
+    );
+    for c in [jar, mtls] {
+        h.provider.register_client(&c).await.unwrap();
+    }
+    Remote { h, keys, server }
+}
+
+fn by_reference(client_id: &str, uri: &str) -> String {
+    format!("client_id={client_id}&request_uri={}", enc(uri))
+}
+
+/// RFC 9101 §5.2, §6.2: a registered `request_uri` is fetched (once, bounded to 64 KiB)
+/// and its object verified as a `request`; only its parameters count (§6.3), and the code
+/// is issued to its redirect URI.
+#[tokio::test]
+async fn a_registered_request_uri_is_fetched_and_its_object_counts() {
+    let s = remote().await;
+    s.server.serve(
+        REQUEST_URI,
+        s.keys.sign(JwtAlg::PS256, &object("jar", "r1")),
+    );
+    let q = format!(
+        "{}&scope=write&state=outer&response_type=code&redirect_uri={}",
+        by_reference("jar", REQUEST_URI),
+        enc("https://evil.example/cb")
+    );
+    let pending = s.h.pending(&q).await;
+    assert_eq!(s.server.fetches(), 1);
+    assert_eq!(
+        s.server.max_bytes.load(Ordering::SeqCst),
+        portcullis::MAX_REQUEST_OBJECT_BYTES
+    );
+    assert_eq!(portcullis::MAX_REQUEST_OBJECT_BYTES, 64 * 1024);
+    assert_eq!(pending.scopes().to_string(), "openid read");
+    assert_eq!(pending.redirect_uri(), REDIRECT);
+    let r =
+        s.h.provider
+            .approve(pending, approval("alice", "openid read"))
+            .await;
+    let loc = location(&r);
+    assert!(loc.as_str().starts_with(REDIRECT), "{loc}");
+    assert_eq!(query_param(loc.as_str(), "state").as_deref(), Some("st"));
+    assert!(query_param(loc.as_str(), "code").is_some());
+    // The object's jti is spent as a request's is: the same object again is refused.
+    assert_redirect(
+        &s.h.respond(&by_reference("jar", REQUEST_URI)).await,
+        "invalid_request_object",
+        "the request object was used before",
+    );
+    // Trailing whitespace around the object is fine.
+    let token = s.keys.sign(JwtAlg::ES256, &object("jar", "r2"));
+    s.server.serve(REQUEST_URI, format!("{token}\r\n"));
+    assert_eq!(
+        s.h.pending(&by_reference("jar", REQUEST_URI))
+            .await
+            .client_id(),
+        "jar"
+    );
+}
+
+/// RFC 9101 §10.4.1: only a `request_uri` the client registered is fetched; one that is
+/// not, or cannot be fetched (missing, too large), is `invalid_request_uri` on an error
+/// page; a bad object is `invalid_request_object`, as by value.
+#[tokio::test]
+async fn unregistered_or_unfetchable_request_uris_are_refused() {
+    let s = remote().await;
+    let not_registered = "request_uri is not registered for this client";
+    for (client, uri) in [
+        ("jar", "https://jar.example/requests/2"),
+        ("jar", "https://jar.example/requests/1/"),
+        ("jar", "https://JAR.example/requests/1"),
+        ("mtls", REQUEST_URI),
+        ("jar", "http://127.0.0.1/requests/1"),
+    ] {
+        assert_page(
+            &s.h.respond(&by_reference(client, uri)).await,
+            "invalid_request_uri",
+            not_registered,
+        );
+    }
+    assert_page(
+        &s.h.respond(&by_reference("nobody", REQUEST_URI)).await,
+        "invalid_request",
+        "unknown client",
+    );
+    assert_page(
+        &s.h.respond(&format!(
+            "{}&request_uri={}",
+            by_reference("jar", REQUEST_URI),
+            enc(REQUEST_URI)
+        ))
+        .await,
+        "invalid_request",
+        "request_uri was sent more than once",
+    );
+    assert_eq!(s.server.fetches(), 0, "nothing unregistered is fetched");
+
+    let unfetchable = "the request_uri could not be fetched";
+    assert_page(
+        &s.h.respond(&by_reference("jar", UNSERVED_URI)).await,
+        "invalid_request_uri",
+        unfetchable,
+    );
+    let big = s.keys.sign(JwtAlg::ES256, &object("jar", "big"));
+    let padding = " ".repeat(portcullis::MAX_REQUEST_OBJECT_BYTES + 1 - big.len());
+    s.server.serve(LARGE_URI, format!("{big}{padding}"));
+    assert_page(
+        &s.h.respond(&by_reference("jar", LARGE_URI)).await,
+        "invalid_request_uri",
+        unfetchable,
+    );
+    assert_eq!(s.server.fetches(), 2);
+
+    s.server.serve(REQUEST_URI, "not.a.jws");
+    assert_page(
+        &s.h.respond(&by_reference("jar", REQUEST_URI)).await,
+        "invalid_request_object",
+        "the request object's signature did not verify",
+    );
+    s.server.serve(REQUEST_URI, vec![0xff, 0xfe]);
+    assert_page(
+        &s.h.respond(&by_reference("jar", REQUEST_URI)).await,
+        "invalid_request_object",
+        "the request object is not text",
+    );
+    // Verified, then judged: its claims' refusals go to its redirect URI.
+    let expired = with(object("jar", "old"), "exp", json!(T0));
+    s.server
+        .serve(REQUEST_URI, s.keys.sign(JwtAlg::ES256, &expired));
+    assert_redirect(
+        &s.h.respond(&by_reference("jar", REQUEST_URI)).await,
+        "invalid_request_object",
+        "the request object has expired",
+    );
+    // request and request_uri together are still refused, before any fetch.
+    let fetches = s.server.fetches();
+    let token = s.keys.sign(JwtAlg::ES256, &object("jar", "both"));
+    assert_page(
+        &s.h.respond(&format!(
+            "{}&request={token}",
+            by_reference("jar", REQUEST_URI)
+        ))
+        .await,
+        "invalid_request",
+        "request and request_uri may not both be sent",
+    );
+    assert_eq!(s.server.fetches(), fetches);
+}
+
+/// RFC 9126 §2.1: `request_uri` is never pushed (so never fetched for a push), while a
+/// pushed request's own reference keeps working with fetching enabled.
+#[tokio::test]
+async fn the_par_endpoint_never_fetches() {
+    let r = remote().await;
+    r.server.serve(
+        REQUEST_URI,
+        r.keys.sign(JwtAlg::ES256, &object("jar", "p1")),
+    );
+    let s = Setup {
+        h: r.h,
+        keys: r.keys,
+        server: Arc::new(KeyServer {
+            body: Vec::new(),
+            fetches: AtomicUsize::new(0),
+        }),
+    };
+    let (status, body) = push(
+        &s,
+        "jar",
+        &format!("request_uri={}", enc(REQUEST_URI)),
+        "a1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(
+        body["error_description"],
+        "request_uri may not be pushed (RFC 9126 §2.1)"
+    );
+    assert_eq!(r.server.fetches(), 0);
+    let token = s.keys.sign(JwtAlg::ES256, &object("jar", "p2"));
+    let (status, body) = push(&s, "jar", &format!("request={token}"), "a2").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let urn = body["request_uri"].as_str().unwrap();
+    let pending = s.h.pending(&by_reference("jar", urn)).await;
+    assert_eq!(pending.scopes().to_string(), "openid read");
+    assert_eq!(r.server.fetches(), 0);
+}
+
+/// Off by default; on, it needs a fetcher, and discovery says so (OpenID Connect
+/// Discovery 1.0 §3).
+#[tokio::test]
+async fn fetching_request_uris_is_opt_in_and_advertised() {
+    let s = remote().await;
+    let meta: Value = serde_json::from_slice(s.h.provider.discovery().body()).unwrap();
+    assert_eq!(meta["request_uri_parameter_supported"], true);
+    assert_eq!(meta["require_request_uri_registration"], true);
+    let off = setup().await;
+    let meta: Value = serde_json::from_slice(off.h.provider.discovery().body()).unwrap();
+    assert_eq!(meta["request_uri_parameter_supported"], false);
+    assert_eq!(meta["require_request_uri_registration"], false);
+    // Off: a request_uri is not supported (the key server would panic on any other URL).
+    let r = off.h.respond(&by_reference("jar", REQUEST_URI)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let loc = location(&r);
+    assert_eq!(
+        query_param(loc.as_str(), "error").as_deref(),
+        Some("request_uri_not_supported")
+    );
+    let built = portcullis::Provider::builder(portcullis::core::Issuer::parse(ISSUER).unwrap())
+        .stores(portcullis::Stores::shared(Arc::new(MemoryStore::new())))
+        .fetch_request_uris_on_clients_behalf()
+        .build();
+    assert!(matches!(
+        built,
+        Err(portcullis::BuildError::RequestUrisWithoutFetcher)
+    ));
+}
+
+/// `client`'s push of `form` authenticated by `assertion`: the status and JSON body.
+async fn push_asserted(
+    s: &Setup,
+    client: &str,
+    assertion: &str,
+    form: &str,
+) -> (StatusCode, Value) {
+    let body = format!(
+        "client_id={client}&client_assertion_type={}&client_assertion={assertion}&{form}",
+        enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    );
+    let req = http::Request::builder()
+        .method(Method::POST)
+        .uri("/par")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Bytes::from(body))
+        .unwrap();
+    let r = s.h.provider.pushed_authorization_request(req).await;
+    (
+        r.status(),
+        serde_json::from_slice(r.body()).unwrap_or_default(),
+    )
+}
+
+/// RFC 9101 §10.8: a request object whose claims would pass for a `private_key_jwt`
+/// assertion (`iss` = `sub` = the client, `aud` the issuer) is refused as one by its
+/// `typ`; it still works as the request object it is.
+#[tokio::test]
+async fn a_request_object_is_never_a_client_assertion() {
+    let s = setup().await;
+    let confusable = with(object("jar", "x1"), "sub", json!("jar"));
+    let token = s.keys.sign(JwtAlg::PS256, &confusable);
+    let form = plain("jar").replace("client_id=jar&", "");
+    let (status, body) = push_asserted(&s, "jar", &token, &form).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(
+        body["error_description"],
+        "a request object is not a client assertion"
+    );
+    assert_eq!(s.h.pending(&query("jar", &token)).await.client_id(), "jar");
+}
+
+/// RFC 9101 §4, §10.8: a JWT of another type is not a request object; a client that
+/// requires the explicit type sends `oauth-authz-req+jwt` only, so even its untyped or
+/// `JWT` client assertions cannot pass for request objects.
+#[tokio::test]
+async fn a_client_assertion_is_never_a_request_object() {
+    let s = setup().await;
+    let typed = jar_client(
+        "typed",
+        ClientKind::PrivateKeyJwt {
+            keys: ClientKeys::Jwks(s.keys.set()),
+        },
+    )
+    .with_request_objects(ClientRequestObjects {
+        require_explicit_type: true,
+        ..ClientRequestObjects::default()
+    });
+    s.h.provider.register_client(&typed).await.unwrap();
+    let typ = "the request object's typ must be oauth-authz-req+jwt";
+    // An assertion typed as one (RFC 7523bis), carrying an authorization request besides.
+    let assertion = |client: &str, jti: &str| with(object(client, jti), "sub", json!(client));
+    let mut header = Header::new(JwtAlg::EdDSA);
+    header.kid = Some("ed".into());
+    header.typ = Some("client-authentication+jwt".into());
+    let key = EncodingKey::from_ed_der(&s.keys.ed_der);
+    let typed_assertion = encode(&header, &assertion("jar", "c1"), &key).unwrap();
+    assert_page(
+        &s.h.respond(&query("jar", &typed_assertion)).await,
+        "invalid_request_object",
+        typ,
+    );
+    // Untyped and `JWT` objects pass for older clients, not for the strict one.
+    for (i, header_typ) in [None, Some("JWT")].into_iter().enumerate() {
+        header.typ = header_typ.map(str::to_owned);
+        let jar = encode(&header, &object("jar", &format!("o{i}")), &key).unwrap();
+        assert_eq!(s.h.pending(&query("jar", &jar)).await.client_id(), "jar");
+        let strict = encode(&header, &assertion("typed", &format!("o{i}")), &key).unwrap();
+        assert_page(
+            &s.h.respond(&query("typed", &strict)).await,
+            "invalid_request_object",
+            typ,
+        );
+    }
+    let explicit = s.keys.sign(JwtAlg::EdDSA, &object("typed", "e1"));
+    assert_eq!(
+        s.h.pending(&query("typed", &explicit)).await.client_id(),
+        "typed"
+    );
+}
+
+/// RFC 9101 §10.5: `require_signed_request_object` needs keys to sign with; `request_uris`
+/// are registered, echoed and fetched from when the host enabled it.
+#[tokio::test]
+async fn registration_checks_signed_objects_and_request_uris() {
+    let keys = Keys::new();
+    let server = Arc::new(ObjectServer::default());
+    let fetcher = server.clone();
+    let h = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, |b| {
+        b.registration(RegistrationPolicy::open(ScopeSet::parse("openid").unwrap()))
+            .fetcher(fetcher)
+            .fetch_request_uris_on_clients_behalf()
+    })
+    .await;
+    let keyless = json!({
+        "redirect_uris": [REDIRECT], "scope": "openid", "require_signed_request_object": true,
+    });
+    let (status, json, _) = registration_call(&h, Method::POST, "", None, Some(&keyless)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    assert_eq!(json["error"], "invalid_client_metadata");
+    assert_eq!(
+        json["error_description"],
+        "require_signed_request_object needs the client's keys (jwks or jwks_uri, with \
+         private_key_jwt or self_signed_tls_client_auth)"
+    );
+    let body = json!({
+        "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": keys.set(), "scope": "openid", "require_signed_request_object": true,
+        "request_uris": [REQUEST_URI],
+    });
+    let (status, json, _) = registration_call(&h, Method::POST, "", None, Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    assert_eq!(json["request_uris"], json!([REQUEST_URI]));
+    let id = json["client_id"].as_str().unwrap().to_owned();
+    let openid = with(object(&id, "r1"), "scope", json!("openid"));
+    server.serve(REQUEST_URI, keys.sign(JwtAlg::ES256, &openid));
+    assert_eq!(
+        h.pending(&by_reference(&id, REQUEST_URI)).await.client_id(),
+        id
+    );
+    let http = with(body, "request_uris", json!(["http://jar.example/r"]));
+    let (status, json, _) = registration_call(&h, Method::POST, "", None, Some(&http)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    assert_eq!(json["error"], "invalid_client_metadata");
+    assert_eq!(
+        json["error_description"],
+        "request_uris must be an https URL"
+    );
+}

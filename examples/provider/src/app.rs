@@ -214,6 +214,11 @@ pub(crate) async fn build(
     } else {
         builder
     };
+    let builder = if config.fetch_request_uris {
+        builder.fetch_request_uris_on_clients_behalf()
+    } else {
+        builder
+    };
     let builder = config.secrets.configure_provider(builder);
     let provider = builder.map_err(KeyError::from)?.build()?;
     // Stored keys that do not open stop the start here; plaintext ones are sealed now.

@@ -69,6 +69,8 @@ pub struct Config {
     pub(crate) profile: SecurityProfile,
     /// `[[trusted_issuers]]` and `[token_exchange]`.
     pub(crate) trust: crate::trust::Trust,
+    /// `fetch_request_uris_on_clients_behalf` (RFC 9101 §5.2): off by default.
+    pub(crate) fetch_request_uris: bool,
 }
 
 impl Config {
@@ -429,6 +431,7 @@ impl FileConfig {
                 issuers: self.trusted_issuers,
                 token_exchange: self.token_exchange.enabled,
             },
+            fetch_request_uris: self.fetch_request_uris_on_clients_behalf,
         })
     }
 }
@@ -583,6 +586,7 @@ impl FileClient {
             })
             .with_request_objects(ClientRequestObjects {
                 require_signed: self.require_signed_request_object,
+                request_uris: self.request_uris,
                 ..ClientRequestObjects::default()
             })
             .with_profile(self.profile);
@@ -595,6 +599,7 @@ impl FileClient {
                 ClientError::PublicWithoutRotation(_) | ClientError::InvalidRefreshGrace(_) => {
                     "refresh"
                 }
+                ClientError::InvalidRequestUri(_) => "request_uris",
                 // A contradiction a later version checks: named by its message alone.
                 _ => "client",
             };
@@ -758,6 +763,27 @@ claims = { name = "Bob", email = "bob@example.com" }
         assert_eq!(c.secrets.dpop_nonce_key.map(|k| k.0), Some([1; 32]));
         let e = err(&format!("{GOOD}\n[dpop]\nrequire_nonce = \"yes\""));
         assert_eq!(e.field(), "dpop.require_nonce");
+    }
+
+    /// `fetch_request_uris_on_clients_behalf` (RFC 9101 §5.2): off by default; a client's
+    /// `request_uris` are https (or loopback http) URLs.
+    #[test]
+    fn request_uris_are_fetched_only_when_configured() {
+        assert!(!Config::parse(GOOD).unwrap().fetch_request_uris);
+        let on = format!("fetch_request_uris_on_clients_behalf = true\n{GOOD}");
+        assert!(Config::parse(&on).unwrap().fetch_request_uris);
+        let uris = GOOD.replace(
+            "id = \"cli\"",
+            "id = \"cli\"\nrequest_uris = [\"https://cli.example/r/1\"]",
+        );
+        assert_eq!(
+            Config::parse(&uris).unwrap().clients[1]
+                .request_objects
+                .request_uris,
+            ["https://cli.example/r/1"]
+        );
+        let http = uris.replace("https://cli.example", "http://cli.example");
+        assert_eq!(err(&http).field(), "clients[1].request_uris");
     }
 
     /// `[pushed_authorization_requests]` and the per-client requirement (RFC 9126 §5, §6):

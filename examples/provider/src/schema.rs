@@ -61,6 +61,9 @@ pub(crate) struct FileConfig {
     /// Token exchange (RFC 8693): off by default.
     #[serde(default)]
     pub(crate) token_exchange: crate::trust::FileTokenExchange,
+    /// Fetch request objects at clients' registered `request_uris` (RFC 9101 §5.2; off).
+    #[serde(default)]
+    pub(crate) fetch_request_uris_on_clients_behalf: bool,
 }
 
 /// A protected resource (`[[resources]]`, RFC 8707): a token asked for it with `resource`
@@ -298,6 +301,10 @@ pub(crate) struct FileClient {
     /// Every authorization request comes as a signed request object (RFC 9101 §10.5).
     #[serde(default)]
     pub(crate) require_signed_request_object: bool,
+    /// The `https` URLs of its request objects the provider may fetch (RFC 9101 §5.2),
+    /// when `fetch_request_uris_on_clients_behalf` is on.
+    #[serde(default)]
+    pub(crate) request_uris: Vec<String>,
     /// The authorization details types it may ask for (RFC 9396 §10); all when absent.
     pub(crate) authorization_details_types: Option<BTreeSet<String>>,
     /// `"fapi2"`: the FAPI 2.0 preset (`Client::with_profile`; no refresh rotation).

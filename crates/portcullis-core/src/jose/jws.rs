@@ -190,6 +190,18 @@ fn decode_header(h64: &str) -> Result<serde_json::Map<String, serde_json::Value>
     serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed)
 }
 
+/// Whether a JWS's `typ` is the media type `expected` (given without `application/`):
+/// media types compare case-insensitively, and an omitted `application/` prefix counts as
+/// present (RFC 7515 §4.1.9).
+pub(crate) fn is_media_type(typ: &str, expected: &str) -> bool {
+    let prefix = "application/";
+    let subtype = match typ.get(..prefix.len()) {
+        Some(p) if p.eq_ignore_ascii_case(prefix) => &typ[prefix.len()..],
+        _ => typ,
+    };
+    subtype.eq_ignore_ascii_case(expected)
+}
+
 /// The protected header of a compact JWS, read before it is verified: for what must be
 /// decided before a key is chosen (a DPoP proof's `typ`, `alg` and `jwk`, RFC 9449 §4.3).
 pub(crate) fn unverified_header(

@@ -12,7 +12,7 @@ pub use algorithm::{Algorithm, MacAlgorithm};
 pub use error::JoseError;
 pub(crate) use jwk::PRIVATE_JWK_MEMBERS;
 pub use jwk::{Jwk, JwkSet};
-pub(crate) use jws::unverified_header;
+pub(crate) use jws::{is_media_type, unverified_header};
 pub use jws::{
     sign_compact, verify_compact, verify_compact_hmac, JwsHeader, UnsignedJws, VerifiedJws,
 };
