@@ -10,6 +10,7 @@ use portcullis_core::{
 use portcullis_store::StoreError;
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::backchannel::BackchannelLogout;
 use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
 use crate::client_documents::{ClientIdMetadataDocuments, DocumentCache};
@@ -120,6 +121,8 @@ pub(crate) struct Inner {
     pub(crate) dpop_nonces: DpopNonces,
     /// The base URL of the host name that asks for client certificates (RFC 8705 §5).
     pub(crate) mtls_aliases: Option<Issuer>,
+    /// Delivers logout tokens (Back-Channel Logout 1.0).
+    pub(crate) backchannel_logout: Option<BackchannelLogout>,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -157,9 +160,19 @@ pub struct ProviderBuilder {
     fetcher: Option<Arc<dyn Fetcher>>,
     client_documents: ClientIdMetadataDocuments,
     mtls_aliases: Option<Issuer>,
+    backchannel_logout: Option<BackchannelLogout>,
 }
 
 impl ProviderBuilder {
+    /// Delivers logout tokens to the clients that registered a `backchannel_logout_uri`
+    /// (OpenID Connect Back-Channel Logout 1.0) as `delivery` says; discovery then
+    /// advertises `backchannel_logout_supported`. Default: none delivered, and clients
+    /// cannot register a `backchannel_logout_uri`.
+    pub fn backchannel_logout(mut self, delivery: BackchannelLogout) -> Self {
+        self.backchannel_logout = Some(delivery);
+        self
+    }
+
     /// Lets clients identify themselves by a client ID metadata document
     /// (draft-ietf-oauth-client-id-metadata-document) as `policy` says: a `client_id` that
     /// is an `https` URL names the client its document describes (see
@@ -374,6 +387,7 @@ impl ProviderBuilder {
                 document_cache: DocumentCache::default(),
                 dpop_nonces,
                 mtls_aliases: self.mtls_aliases,
+                backchannel_logout: self.backchannel_logout,
             }),
         })
     }
@@ -417,6 +431,7 @@ impl Provider {
             fetcher: None,
             client_documents: ClientIdMetadataDocuments::disabled(),
             mtls_aliases: None,
+            backchannel_logout: None,
         }
     }
 
