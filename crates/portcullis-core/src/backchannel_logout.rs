@@ -381,14 +381,21 @@ mod tests {
     #[test]
     fn retries_follow_the_status() {
         let b = Duration::from_secs(1);
-        use AttemptResult::*;
-        use DeliveryStep::*;
+        use AttemptResult::{Status, Unanswered};
+        use DeliveryStep::{Delivered, GaveUp, RetryAfter};
         assert_eq!(next_step(Status(200), 1, 3, b), Delivered);
         assert_eq!(next_step(Status(204), 3, 3, b), Delivered);
         for refused in [201, 301, 302, 400, 401, 404, 499] {
-            assert_eq!(next_step(Status(refused), 1, 3, b), Refused, "{refused}");
+            assert_eq!(
+                next_step(Status(refused), 1, 3, b),
+                DeliveryStep::Refused,
+                "{refused}"
+            );
         }
-        assert_eq!(next_step(Refused, 1, 3, b), DeliveryStep::Refused);
+        assert_eq!(
+            next_step(AttemptResult::Refused, 1, 3, b),
+            DeliveryStep::Refused
+        );
         assert_eq!(next_step(Status(500), 1, 3, b), RetryAfter(b));
         assert_eq!(next_step(Status(599), 2, 3, b), RetryAfter(2 * b));
         assert_eq!(next_step(Unanswered, 3, 3, b), RetryAfter(4 * b));

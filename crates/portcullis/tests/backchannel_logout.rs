@@ -81,7 +81,7 @@ impl LogoutSender for Capture {
             .get_mut(uri)
             .and_then(VecDeque::pop_front);
         let answer = next.unwrap_or(Ok(200)).map_err(|e| e());
-        if answer == Ok(200) {
+        if matches!(answer, Ok(200)) {
             if let Some(tx) = &*self.delivered.lock().unwrap() {
                 tx.send(received).unwrap();
             }
