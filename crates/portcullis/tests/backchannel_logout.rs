@@ -35,10 +35,13 @@ struct Received {
     token: String,
 }
 
+/// What a receiver answers to one attempt: a status, or an error of the sender.
+type Answer = Result<u16, fn() -> FetchError>;
+
 /// A sender that records every attempt and answers each URI from a script (then `200`).
 #[derive(Default)]
 struct Capture {
-    script: Mutex<HashMap<String, VecDeque<Result<u16, fn() -> FetchError>>>>,
+    script: Mutex<HashMap<String, VecDeque<Answer>>>,
     attempts: Mutex<Vec<Received>>,
     delivered: Mutex<Option<mpsc::UnboundedSender<Received>>>,
 }
@@ -53,7 +56,7 @@ impl Capture {
         (Arc::new(capture), rx)
     }
 
-    fn answer(&self, uri: &str, answers: Vec<Result<u16, fn() -> FetchError>>) {
+    fn answer(&self, uri: &str, answers: Vec<Answer>) {
         self.script
             .lock()
             .unwrap()
