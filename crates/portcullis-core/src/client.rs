@@ -254,6 +254,10 @@ pub enum ClientError {
     /// A request object's `request_uris` entry that is neither https nor loopback http.
     #[error("client {0}: request_uris must be https URLs (or http on a loopback address)")]
     InvalidRequestUri(String),
+    /// A `backchannel_logout_uri` that is neither https nor loopback http, or has a fragment
+    /// (Back-Channel Logout 1.0 §2.2).
+    #[error("client {0}: backchannel_logout_uri must be an https URL (or http on a loopback address) without fragment")]
+    InvalidBackchannelLogoutUri(String),
     /// Inline `jwks` without a single key usable for signatures.
     #[error("client {0}: jwks has no usable signature key")]
     NoUsableKey(String),
@@ -494,6 +498,12 @@ pub struct ClientOidc {
     /// `authorization_signed_response_alg` (JARM §3): when set, authorization responses are
     /// signed JWTs by default, with this algorithm.
     pub authorization_signed_response_alg: Option<Algorithm>,
+    /// `backchannel_logout_uri` (Back-Channel Logout 1.0 §2.2): where logout tokens are
+    /// POSTed; `https`, or `http` on a loopback address, without fragment.
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required` (§2.2): every logout token names the session
+    /// (`sid`).
+    pub backchannel_logout_session_required: bool,
 }
 
 impl Client {
@@ -648,6 +658,11 @@ impl Client {
             .all(|u| ClientKeys::is_acceptable_uri(u))
         {
             return Err(ClientError::InvalidRequestUri(self.id.clone()));
+        }
+        if let Some(uri) = &self.oidc.backchannel_logout_uri {
+            if !crate::backchannel_logout::is_backchannel_logout_uri(uri) {
+                return Err(ClientError::InvalidBackchannelLogoutUri(self.id.clone()));
+            }
         }
         if let Some(g) = self.tokens.refresh.grace {
             let bounded = (1..=RefreshGrace::MAX_WINDOW_SECS).contains(&g.window_secs)

@@ -74,6 +74,7 @@ pub fn grant_at_consent(
             last_used_at: now,
             expires_at: now.plus(lifetime),
             revoked: false,
+            sessions: Vec::new(),
         }),
     }
 }
@@ -106,6 +107,7 @@ mod tests {
             last_used_at: at(20),
             expires_at: at(expires_at),
             revoked: false,
+            sessions: Vec::new(),
         }
     }
 
@@ -173,6 +175,7 @@ mod tests {
                 last_used_at: at(50),
                 expires_at: at(1_050),
                 revoked: false,
+                sessions: Vec::new(),
             }
         );
         let other = grant_at_consent(vec![], &consent, at(50), lifetime, &rng).unwrap();

@@ -75,6 +75,9 @@ pub struct IdTokenClaims {
     /// Code hash (§3.3.2.11).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub c_hash: Option<String>,
+    /// The session's id at this client (Back-Channel Logout 1.0 §2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     /// User claims and host claims, never protocol claims.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -155,6 +158,7 @@ mod tests {
             azp: None,
             at_hash: None,
             c_hash: None,
+            sid: None,
             extra,
         };
         let json = serde_json::to_value(&claims).unwrap();

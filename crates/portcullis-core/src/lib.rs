@@ -9,6 +9,7 @@
 mod authorization_details;
 mod authorization_response;
 mod authorize;
+mod backchannel_logout;
 mod bearer;
 mod client;
 mod client_assertion;
@@ -61,6 +62,12 @@ pub use authorization_response::AuthorizationResponse;
 pub use authorize::{
     reject_authorization_request, validate_authorization_request, AuthorizationRequest,
     AuthorizeRejection, CodeApproval, ErrorRedirect, IssuedCode, AUTHORIZE_PARAMETER_LIMITS,
+};
+pub use backchannel_logout::{
+    is_backchannel_logout_uri, is_registrable_backchannel_logout_uri, logout_notice, next_step,
+    session_sid, AttemptResult, DeliveryStep, LoggedOut, LogoutNotice, LogoutTokenClaims,
+    BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_LIFETIME, LOGOUT_TOKEN_TYPE, MAX_GRANT_SESSIONS,
+    MAX_LOGOUT_BACKOFF, MAX_LOGOUT_RETRIES,
 };
 pub use bearer::{
     access_token_credentials, bearer_credentials, AccessTokenCredentials, BearerCredentials,

@@ -250,6 +250,7 @@ pub fn oidc_session(
             || client_requires_auth_time
             || request.claims.id_token.iter().any(|c| c == "auth_time"),
         claims: request.claims.clone(),
+        sid: None,
     })
 }
 

@@ -259,6 +259,10 @@ pub struct OidcSession {
     pub auth_time_required: bool,
     /// The `claims` request.
     pub claims: ClaimsRequest,
+    /// The session's id as the client knows it (`sid`, Back-Channel Logout 1.0 §2.1), when
+    /// the host named its session ([`crate::session_sid`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 #[cfg(test)]

@@ -83,6 +83,11 @@ pub struct Grant {
     pub expires_at: UnixTime,
     /// Revoked: every token under it is dead.
     pub revoked: bool,
+    /// The sessions its codes were issued in, as `sid`s at this client, most recent last,
+    /// at most [`crate::MAX_GRANT_SESSIONS`]: whom back-channel logout tells when a session
+    /// ends (Back-Channel Logout 1.0 §2.7).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<String>,
 }
 
 /// An issued access token.

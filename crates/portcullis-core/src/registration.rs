@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backchannel_logout::is_registrable_backchannel_logout_uri;
 use crate::client::{
     Client, ClientKeys, ClientKind, ClientOidc, ClientRequests, ClientTokens, GrantType,
     SecretMethod, SubjectType,
@@ -133,6 +134,9 @@ pub struct RegistrationRules {
     /// The authorization details types a client may register (RFC 9396 §10): those the
     /// provider accepts.
     pub authorization_details_types: BTreeSet<String>,
+    /// Whether logout tokens are delivered, so a client may register a
+    /// `backchannel_logout_uri` (Back-Channel Logout 1.0 §2.2).
+    pub backchannel_logout: bool,
 }
 
 impl RegistrationRules {
@@ -166,6 +170,12 @@ impl RegistrationRules {
     /// These rules with [`RegistrationRules::mutual_tls`] set.
     pub fn with_mutual_tls(mut self, mutual_tls: bool) -> Self {
         self.mutual_tls = mutual_tls;
+        self
+    }
+
+    /// These rules with [`RegistrationRules::backchannel_logout`] set.
+    pub fn with_backchannel_logout(mut self, backchannel_logout: bool) -> Self {
+        self.backchannel_logout = backchannel_logout;
         self
     }
 
@@ -291,6 +301,12 @@ pub struct ClientMetadata {
     /// for; every type the provider accepts when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_details_types: Option<BTreeSet<String>>,
+    /// `backchannel_logout_uri` (Back-Channel Logout 1.0 §2.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required` (Back-Channel Logout 1.0 §2.2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel_logout_session_required: bool,
 }
 
 /// `token_endpoint_auth_method` by its wire name.
@@ -429,6 +445,8 @@ struct Wire {
     request_object_signing_alg: Option<String>,
     request_uris: Option<Vec<String>>,
     authorization_details_types: Option<Vec<String>>,
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: Option<bool>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
@@ -729,6 +747,18 @@ impl ClientMetadata {
                 "encrypted authorization responses are not supported",
             ));
         }
+        let native = application_type == ApplicationType::Native;
+        let backchannel_logout_uri = match w.backchannel_logout_uri {
+            Some(uri)
+                if uri.len() > MAX_URI_LEN
+                    || !is_registrable_backchannel_logout_uri(&uri, native) =>
+            {
+                return Err(metadata_error(
+                    "backchannel_logout_uri must be an https URL without fragment",
+                ))
+            }
+            uri => uri,
+        };
         let authorization_signed_response_alg = match w.authorization_signed_response_alg {
             None => None,
             Some(alg) => Some(Algorithm::parse(&alg).ok_or_else(|| {
@@ -786,6 +816,10 @@ impl ClientMetadata {
             authorization_details_types: w
                 .authorization_details_types
                 .map(|types| types.into_iter().collect()),
+            backchannel_logout_uri,
+            backchannel_logout_session_required: w
+                .backchannel_logout_session_required
+                .unwrap_or(false),
         })
     }
 
@@ -856,6 +890,9 @@ impl ClientMetadata {
             return Err(metadata_error(format!(
                 "authorization_details_types: {t} is not supported"
             )));
+        }
+        if self.backchannel_logout_uri.is_some() && !rules.backchannel_logout {
+            return Err(metadata_error("back-channel logout is not supported"));
         }
         self.check_auth_method(rules)
     }
@@ -1026,6 +1063,8 @@ impl ClientMetadata {
             require_auth_time: self.require_auth_time,
             post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
             authorization_signed_response_alg: self.authorization_signed_response_alg,
+            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
         };
         let client = Client::new(id, kind)
             .with_redirect_uris(self.redirect_uris.iter().cloned())

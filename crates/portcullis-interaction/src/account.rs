@@ -2,7 +2,9 @@
 //! (`Provider::grants`, `Provider::revoke_grant`), and signing out everywhere
 //! ([`SessionManager::sign_out_everywhere`]). Revoking stops every token of that application
 //! at once; the user's other applications keep working. Signing out everywhere ends every
-//! session of the user, in every browser; the applications keep their access.
+//! session of the user, in every browser; the applications keep their access. Either way,
+//! applications that registered a `backchannel_logout_uri` are told (Back-Channel Logout
+//! 1.0): the revoked one, or every one the user signed in to.
 //!
 //! Every form carries a CSRF token bound to the session, to its action and to its grant.
 
@@ -140,6 +142,9 @@ impl Account<'_> {
         match self.sessions.sign_out_everywhere(session.subject()).await {
             Ok(n) => {
                 tracing::info!(sessions = n, "signed out everywhere");
+                // The applications' sessions end too (Back-Channel Logout 1.0), told
+                // without waiting for them.
+                let _running = self.provider.every_session_ended(session.subject());
                 let mut response = self.pages.message(
                     StatusCode::OK,
                     "Signed out everywhere",

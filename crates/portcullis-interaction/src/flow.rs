@@ -111,11 +111,13 @@ fn facts(session: &Session) -> SessionFacts {
         Some(acr) => facts.with_acr(acr),
         None => facts,
     };
-    facts.with_amr(
-        session
-            .amr()
-            .map_or_else(|| vec!["pwd".into()], <[String]>::to_vec),
-    )
+    facts
+        .with_amr(
+            session
+                .amr()
+                .map_or_else(|| vec!["pwd".into()], <[String]>::to_vec),
+        )
+        .with_session(session.public_id())
 }
 
 impl LoginFlow {
@@ -565,8 +567,14 @@ impl LoginFlow {
     }
 
     /// Ends the request's session and lets the engine answer: back to the client's
-    /// `post_logout_redirect_uri` with its `state`, or a signed-out page.
+    /// `post_logout_redirect_uri` with its `state`, or a signed-out page; the session's
+    /// clients are told by back-channel logout.
     async fn signed_out(&self, pending: PendingLogout, headers: &HeaderMap) -> Response<Bytes> {
+        let pending = match self.inner.sessions.current(headers).await {
+            Ok(Some(s)) => pending.ending_session(s.subject(), s.public_id()),
+            Ok(None) => pending,
+            Err(e) => return self.store_failed(&e),
+        };
         let cookie = match self.inner.sessions.sign_out(headers).await {
             Ok(c) => c,
             Err(e) => return self.store_failed(&e),

@@ -83,6 +83,15 @@ impl Session {
     pub fn expires_at(&self) -> UnixTime {
         self.record.expires_at
     }
+
+    /// The session's id for the engine (`Approval::with_session`,
+    /// `PendingLogout::ending_session`, `Provider::session_ended`): stable while it lasts,
+    /// not a secret, and no way back to the cookie (a hash of the stored hash).
+    pub fn public_id(&self) -> String {
+        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+        let id = TokenHash::of_parts(&[b"public session id", self.record.hash.as_bytes()]);
+        URL_SAFE_NO_PAD.encode(id.as_bytes())
+    }
 }
 
 /// A browser's pre-login binding (see [`SessionManager::login_binding`]).

@@ -95,6 +95,8 @@ impl Fixtures {
                 require_auth_time: true,
                 post_logout_redirect_uris: vec![uri("https://client.example/bye")],
                 authorization_signed_response_alg: None,
+                backchannel_logout_uri: Some("https://client.example/backchannel".into()),
+                backchannel_logout_session_required: true,
             })
             .with_first_party(true);
         // Away from the defaults, so that a round trip shows they were stored.
@@ -146,6 +148,7 @@ impl Fixtures {
             last_used_at: created_at,
             expires_at,
             revoked: false,
+            sessions: vec![self.id()],
         }
     }
 
@@ -403,6 +406,7 @@ impl Fixtures {
                     values: vec!["urn:example:loa:2".into()],
                 }),
             },
+            sid: Some(self.id()),
         }
     }
 }

@@ -149,6 +149,10 @@ pub struct Approval {
     /// for. Only elements a requested one covers are kept (see
     /// `portcullis_core::AuthorizationDetailsTypes::approved`): never more than asked.
     pub authorization_details: Option<Vec<AuthorizationDetail>>,
+    /// The host's id of the user's session (not a secret; stable while it lasts), if it
+    /// names one: ID tokens then carry its `sid` at the client, and back-channel logout
+    /// tells the client when it ends ([`Provider::session_ended`]).
+    pub session: Option<String>,
 }
 
 impl Approval {
@@ -162,7 +166,14 @@ impl Approval {
             acr: None,
             amr: None,
             authorization_details: None,
+            session: None,
         }
+    }
+
+    /// Sets [`Approval::session`].
+    pub fn with_session(mut self, session: impl Into<String>) -> Self {
+        self.session = Some(session.into());
+        self
     }
 
     /// Sets [`Approval::acr`].
@@ -421,15 +432,29 @@ impl Provider {
             },
             None => None,
         };
-        let oidc = session.filter(|_| request.oidc().is_some());
+        // Back-Channel Logout 1.0 §2.1: the session's `sid` at this client, in its ID tokens
+        // and remembered by the grant, for the logout tokens of the session's end.
+        let sid = approval
+            .session
+            .as_deref()
+            .map(|s| self.sid_for(s, request.client_id()));
+        let oidc = session
+            .filter(|_| request.oidc().is_some())
+            .map(|o| OidcSession {
+                sid: sid.clone(),
+                ..o
+            });
         let scopes = request.granted_scopes(&approval.granted_scopes);
-        let grant = match self
+        let mut grant = match self
             .consent_grant(request.client_id(), &approval, &scopes, now)
             .await
         {
             Ok(g) => g,
             Err(e) => return self.redirect_error(request, e.into()).await,
         };
+        if let (Some(sid), Some(_)) = (&sid, &oidc) {
+            grant.record_session(sid);
+        }
         let grant_id = grant.id.clone();
         let details = inner.policy.authorization_details.approved(
             request.authorization_details(),

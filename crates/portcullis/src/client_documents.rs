@@ -251,6 +251,7 @@ impl Provider {
             .clone()
             .with_auth_methods(methods, algs, Vec::new(), true)
             .with_mutual_tls(self.offers_mutual_tls())
+            .with_backchannel_logout(self.backchannel_logout_supported())
             .with_authorization_details_types(self.inner.policy.authorization_details.names())
     }
 

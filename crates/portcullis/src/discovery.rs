@@ -63,6 +63,10 @@ struct Metadata<'a> {
     authorization_endpoint: String,
     jwks_uri: String,
     end_session_endpoint: String,
+    /// Back-Channel Logout 1.0 §2.1: logout tokens are delivered, with `sid` (and ID
+    /// tokens carry it) — only when the host configured a sender.
+    backchannel_logout_supported: bool,
+    backchannel_logout_session_supported: bool,
     #[serde(flatten)]
     endpoints: AliasedEndpoints,
     /// RFC 8705 §5: the same endpoints on the host that asks for client certificates.
@@ -166,6 +170,8 @@ impl Provider {
             authorization_endpoint: iss.endpoint(paths::AUTHORIZE),
             jwks_uri: iss.endpoint(paths::JWKS),
             end_session_endpoint: iss.endpoint(paths::END_SESSION),
+            backchannel_logout_supported: self.backchannel_logout_supported(),
+            backchannel_logout_session_supported: self.backchannel_logout_supported(),
             endpoints: AliasedEndpoints::below(iss, registration),
             mtls_endpoint_aliases: inner
                 .mtls_aliases

@@ -118,7 +118,7 @@ pub(crate) enum Fault {
 impl Fault {
     /// Logs the fault with its source for the operator. The errors carry no secret: stores
     /// and key errors never show tokens or key material.
-    fn report(&self) {
+    pub(crate) fn report(&self) {
         let (what, error): (&str, &dyn std::error::Error) = match self {
             Self::Store(e) => ("store failure", e),
             Self::Key(e) => ("signing key failure", e),

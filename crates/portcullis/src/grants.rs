@@ -4,6 +4,7 @@ use portcullis_core::{consent_remembered, Client, ConsentRule, GrantId, ScopeSet
 use portcullis_store::StoreError;
 
 use crate::authorize::PendingAuthorization;
+use crate::backchannel::LogoutEvent;
 use crate::provider::Provider;
 
 /// One application's access, as the host shows it to the user.
@@ -47,14 +48,21 @@ impl Provider {
 
     /// Revokes one of `subject`'s grants: every code, access and refresh token under it stops
     /// working at once; their grants to other applications are untouched. `false` if the
-    /// grant is not theirs (or unknown).
+    /// grant is not theirs (or unknown). The application, if it registered a
+    /// `backchannel_logout_uri`, gets a logout token for the user (Back-Channel Logout 1.0),
+    /// sent without waiting for it.
     pub async fn revoke_grant(&self, subject: &str, grant: &GrantId) -> Result<bool, StoreError> {
         let inner = &self.inner;
         let grants = &inner.stores.grants;
-        match grants.find_grant(&inner.issuer, grant).await? {
-            Some(g) if g.subject == subject => grants.revoke_grant(&inner.issuer, grant).await,
-            _ => Ok(false),
+        let found = match grants.find_grant(&inner.issuer, grant).await? {
+            Some(g) if g.subject == subject => g,
+            _ => return Ok(false),
+        };
+        let revoked = grants.revoke_grant(&inner.issuer, grant).await?;
+        if revoked {
+            let _running = self.spawn_logout(LogoutEvent::GrantRevoked(found));
         }
+        Ok(revoked)
     }
 
     /// Whether the host must ask `subject` for consent (show a consent or confirmation

@@ -195,3 +195,34 @@ impl Fetcher for ReqwestFetcher {
         })
     }
 }
+
+/// Logout tokens (Back-Channel Logout 1.0 §2.5) go out under the rules of the fetches:
+/// https (or http on loopback), public addresses only unless
+/// [`dangerous_allow_private_addresses`](ReqwestFetcher::dangerous_allow_private_addresses),
+/// no redirect followed (a `3xx` is the answer, and is not retried), bounded in time.
+#[async_trait]
+impl crate::backchannel::LogoutSender for ReqwestFetcher {
+    async fn send_logout_token(&self, uri: &str, logout_token: &str) -> Result<u16, FetchError> {
+        if !ClientKeys::is_acceptable_uri(uri) {
+            return Err(FetchError::RefusedUrl);
+        }
+        if !self.allow_private && Self::names_private_address(uri) {
+            return Err(FetchError::RefusedAddress);
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("logout_token", logout_token)
+            .finish();
+        let response = self
+            .client
+            .post(uri)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(fetch_error)?;
+        Ok(response.status().as_u16())
+    }
+}

@@ -32,6 +32,15 @@ impl Provider {
         }
     }
 
+    /// The algorithm of `client`'s ID tokens (and logout tokens): its registered one, or
+    /// the provider's default, as its profile allows.
+    pub(crate) fn id_token_alg(&self, client: &Client) -> Algorithm {
+        client.profile.signing_alg(
+            client.oidc.id_token_signed_response_alg,
+            self.inner.policy.keys.default_alg,
+        )
+    }
+
     /// Signs an ID token with the client's algorithm (or the provider's default). Fails only
     /// by the server's fault (the keys or the host's claims).
     pub(crate) async fn issue_id_token(
@@ -40,10 +49,7 @@ impl Provider {
         now: UnixTime,
     ) -> Result<String, Fault> {
         let inner = &self.inner;
-        let alg = t.client.profile.signing_alg(
-            t.client.oidc.id_token_signed_response_alg,
-            inner.policy.keys.default_alg,
-        );
+        let alg = self.id_token_alg(t.client);
         let key = self.signer(alg, now).await?;
         let mut extra = serde_json::Map::new();
         if !t.session.claims.id_token.is_empty() {
@@ -71,6 +77,7 @@ impl Provider {
             azp: Some(t.client.id.clone()),
             at_hash: Some(half_hash(t.access_token, alg)),
             c_hash: t.code.map(|c| half_hash(c, alg)),
+            sid: t.session.sid.clone(),
             extra,
         };
         let unsigned = claims.to_jws(alg, key.kid()).map_err(KeyError::from)?;

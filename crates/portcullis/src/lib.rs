@@ -25,6 +25,7 @@
 
 mod authorization_response;
 mod authorize;
+mod backchannel;
 mod blocking;
 mod claims;
 mod client_admin;
@@ -71,6 +72,7 @@ pub use authorize::{
     is_form, Approval, AuthorizeOutcome, InteractionError, InteractionRequired,
     PendingAuthorization,
 };
+pub use backchannel::{BackchannelLogout, DeliveryReport, LogoutDeliveries, LogoutSender};
 pub use blocking::{BlockingError, BlockingPool};
 pub use claims::{ClaimsError, NoUserClaims, UserClaims};
 pub use client_admin::{RotateSecretError, RotatedSecret};

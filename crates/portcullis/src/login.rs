@@ -24,6 +24,8 @@ pub struct SessionFacts {
     pub acr: Option<String>,
     /// The authentication methods used (`amr`, RFC 8176), e.g. `["pwd"]`.
     pub amr: Option<Vec<String>>,
+    /// The host's id of the session (see [`Approval::session`]), if it names one.
+    pub session: Option<String>,
 }
 
 impl SessionFacts {
@@ -34,7 +36,15 @@ impl SessionFacts {
             auth_time,
             acr: None,
             amr: None,
+            session: None,
         }
+    }
+
+    /// With the host's id of the session (see [`Approval::session`]).
+    #[must_use]
+    pub fn with_session(mut self, session: impl Into<String>) -> Self {
+        self.session = Some(session.into());
+        self
     }
 
     /// With the authentication context class reached.
@@ -61,6 +71,7 @@ impl SessionFacts {
             acr: self.acr.clone(),
             amr: self.amr.clone(),
             authorization_details: None,
+            session: self.session.clone(),
         }
     }
 }

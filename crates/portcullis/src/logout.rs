@@ -35,6 +35,8 @@ pub struct PendingLogout {
     fields: LogoutFields,
     ticket: String,
     expires_at: UnixTime,
+    /// The host's session this logout ends: its user (local subject) and its id.
+    ended_session: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +66,21 @@ impl PendingLogout {
     /// The sealed ticket to carry through a confirmation form.
     pub fn ticket(&self) -> &str {
         &self.ticket
+    }
+
+    /// Names the host's session this logout ends: `subject` (the local subject) and
+    /// `session`, the host's id of it as given to
+    /// [`Approval::with_session`](crate::Approval::with_session). [`Provider::finish_logout`]
+    /// then tells each client of that session by back-channel logout (Back-Channel Logout
+    /// 1.0 §2.7), without waiting for them.
+    #[must_use]
+    pub fn ending_session(
+        mut self,
+        subject: impl Into<String>,
+        session: impl Into<String>,
+    ) -> Self {
+        self.ended_session = Some((subject.into(), session.into()));
+        self
     }
 
     /// Whether the session of `subject` (the host's local subject) may end without asking:
@@ -168,6 +185,7 @@ impl Provider {
                 fields,
                 ticket,
                 expires_at,
+                ended_session: None,
             }),
             Err(SealError::TooLarge) => Err(invalid_request("the logout request is too large")),
             // The generator failed (or a failure added later): the server's fault, answered
@@ -190,10 +208,12 @@ impl Provider {
             fields,
             ticket: ticket.to_owned(),
             expires_at,
+            ended_session: None,
         })
     }
 
-    /// After the host ended its session: redirects to the `post_logout_redirect_uri` with
+    /// After the host ended its session (named with [`PendingLogout::ending_session`], whose
+    /// clients are then told by back-channel logout): redirects to the `post_logout_redirect_uri` with
     /// `state` (§3), or shows that the user is logged out. Answers the ticket once: a
     /// replayed (or expired) one gets a 400 `invalid_request` page instead, and a store
     /// failure a 503 `temporarily_unavailable` page.
@@ -208,6 +228,10 @@ impl Provider {
             .await;
         if let Err(page) = spent {
             return page;
+        }
+        if let Some((subject, session)) = &pending.ended_session {
+            // Runs on its own: the user's answer never waits for a client.
+            let _running = self.session_ended(subject, session);
         }
         match &pending.fields.redirect {
             Some(uri) => {

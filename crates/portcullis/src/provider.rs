@@ -10,6 +10,7 @@ use portcullis_core::{
 use portcullis_store::StoreError;
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::backchannel::BackchannelLogout;
 use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
 use crate::client_documents::{ClientIdMetadataDocuments, DocumentCache};
@@ -132,6 +133,8 @@ pub(crate) struct Inner {
     pub(crate) token_exchange: Option<Arc<dyn TokenExchangeHook>>,
     /// Maps trusted issuers' subjects to local ones (JWT bearer grant, token exchange).
     pub(crate) subject_mapper: Option<Arc<dyn SubjectMapper>>,
+    /// Delivers logout tokens (Back-Channel Logout 1.0).
+    pub(crate) backchannel_logout: Option<BackchannelLogout>,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -172,9 +175,19 @@ pub struct ProviderBuilder {
     mtls_aliases: Option<Issuer>,
     token_exchange: Option<Arc<dyn TokenExchangeHook>>,
     subject_mapper: Option<Arc<dyn SubjectMapper>>,
+    backchannel_logout: Option<BackchannelLogout>,
 }
 
 impl ProviderBuilder {
+    /// Delivers logout tokens to the clients that registered a `backchannel_logout_uri`
+    /// (OpenID Connect Back-Channel Logout 1.0) as `delivery` says; discovery then
+    /// advertises `backchannel_logout_supported`. Default: none delivered, and clients
+    /// cannot register a `backchannel_logout_uri`.
+    pub fn backchannel_logout(mut self, delivery: BackchannelLogout) -> Self {
+        self.backchannel_logout = Some(delivery);
+        self
+    }
+
     /// Enables token exchange (RFC 8693) for the clients registered for it, with `hook`
     /// deciding each exchange (impersonation, delegation, or refusal). Subject tokens are
     /// this provider's access and ID tokens, and JWTs of the issuers in
@@ -429,6 +442,7 @@ impl ProviderBuilder {
                 mtls_aliases: self.mtls_aliases,
                 token_exchange: self.token_exchange,
                 subject_mapper: self.subject_mapper,
+                backchannel_logout: self.backchannel_logout,
             }),
         })
     }
@@ -475,6 +489,7 @@ impl Provider {
             mtls_aliases: None,
             token_exchange: None,
             subject_mapper: None,
+            backchannel_logout: None,
         }
     }
 

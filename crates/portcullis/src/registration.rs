@@ -360,6 +360,7 @@ impl Provider {
                 inner.fetcher.is_some(),
             )
             .with_mutual_tls(self.offers_mutual_tls())
+            .with_backchannel_logout(self.backchannel_logout_supported())
             .with_authorization_details_types(inner.policy.authorization_details.names())
     }
 

@@ -19,8 +19,8 @@ use portcullis::core::{Issuer, IssuerError, KeyPolicy, Policy, ScopeSet, Securit
 use portcullis::store::{SessionStore, StoreError};
 use portcullis::tls::{ServerTls, TlsError};
 use portcullis::{
-    BlockingPool, BuildError, ClientCertificateAuth, Clock, HostRoutes, KeyError, Provider,
-    RegisterError, ReqwestFetcher, ServerLimits, Stores, SystemClock,
+    BackchannelLogout, BlockingPool, BuildError, ClientCertificateAuth, Clock, HostRoutes,
+    KeyError, Provider, RegisterError, ReqwestFetcher, ServerLimits, Stores, SystemClock,
 };
 use portcullis_axum::into_response;
 use portcullis_interaction::{
@@ -192,6 +192,7 @@ pub(crate) async fn build(
         .fold(ScopeSet::new(), |all, c| all.union(&c.allowed_scopes));
     // One-time codes are spent in the provider's replay cache, shared by every node.
     let replays = stores.replays.clone();
+    let fetcher = Arc::new(ReqwestFetcher::new().map_err(|_| StartError::Fetcher)?);
     let builder = Provider::builder(issuer.clone())
         .advertise_scopes(scopes)
         .policy(policy)
@@ -205,9 +206,9 @@ pub(crate) async fn build(
             ClientCertificateAuth::default,
             ServerTls::client_certificate_auth,
         ))
-        .fetcher(Arc::new(
-            ReqwestFetcher::new().map_err(|_| StartError::Fetcher)?,
-        ));
+        .fetcher(fetcher.clone())
+        // Logout tokens go out under the fetcher's rules (public https addresses only).
+        .backchannel_logout(BackchannelLogout::new(fetcher));
     let builder = builder.subject_mapper(Arc::new(config.trust.clone()));
     let builder = if config.trust.token_exchange {
         builder.token_exchange(Arc::new(crate::trust::ActorDecides))

@@ -568,6 +568,8 @@ impl FileClient {
                 require_auth_time: self.require_auth_time,
                 post_logout_redirect_uris: self.post_logout_redirect_uris,
                 authorization_signed_response_alg: self.authorization_signed_response_alg,
+                backchannel_logout_uri: self.backchannel_logout_uri,
+                backchannel_logout_session_required: self.backchannel_logout_session_required,
             })
             .with_dangerous_skip_consent_for_unverifiable_redirects(
                 self.dangerous_skip_consent_for_unverifiable_redirects,

@@ -279,6 +279,11 @@ pub(crate) struct FileClient {
     pub(crate) require_auth_time: bool,
     #[serde(default)]
     pub(crate) post_logout_redirect_uris: Vec<RedirectUri>,
+    /// Where logout tokens go (Back-Channel Logout 1.0 §2.2).
+    #[serde(default)]
+    pub(crate) backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    pub(crate) backchannel_logout_session_required: bool,
     #[serde(default)]
     pub(crate) refresh: FileRefresh,
     /// Remembered consent skips the user even at a loopback or private-use redirect URI

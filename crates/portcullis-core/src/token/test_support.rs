@@ -54,6 +54,7 @@ pub(crate) fn session() -> OidcSession {
         amr: None,
         auth_time_required: false,
         claims: Default::default(),
+        sid: None,
     }
 }
 
@@ -92,6 +93,7 @@ pub(crate) fn grant() -> Grant {
         last_used_at: now(),
         expires_at: UnixTime::from_secs(100_000),
         revoked: false,
+        sessions: Vec::new(),
     }
 }
 
