@@ -13,6 +13,7 @@ use crate::redirect_uri::RedirectUri;
 use crate::registration::ClientRegistration;
 use crate::request_object::ClientRequestObjects;
 use crate::resources::TokenFormat;
+use crate::response_type::ResponseType;
 use crate::scope::ScopeSet;
 use crate::sealed_secret::SealedClientSecret;
 use crate::security_profile::{Fapi2Violation, SecurityProfile};
@@ -165,14 +166,18 @@ pub enum GrantType {
     ClientCredentials,
     /// `refresh_token` (RFC 6749 §6).
     RefreshToken,
+    /// `password` (RFC 6749 §4.3): the client collects the user's password. Only with
+    /// [`crate::Policy::dangerous_allow_password_grant`] (RFC 9700 §2.4: must not be used).
+    Password,
 }
 
 impl GrantType {
     /// Every grant type this server supports, in the order discovery lists them.
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 4] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
+        Self::Password,
     ];
 
     /// Parses a `grant_type` value; `None` for a type this server does not support.
@@ -181,6 +186,7 @@ impl GrantType {
             "authorization_code" => Some(Self::AuthorizationCode),
             "client_credentials" => Some(Self::ClientCredentials),
             "refresh_token" => Some(Self::RefreshToken),
+            "password" => Some(Self::Password),
             _ => None,
         }
     }
@@ -191,6 +197,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::ClientCredentials => "client_credentials",
             Self::RefreshToken => "refresh_token",
+            Self::Password => "password",
         }
     }
 }
@@ -321,6 +328,11 @@ pub struct ClientRequests {
     /// Every authorization request must be pushed first (RFC 9126 §6, metadata
     /// `require_pushed_authorization_requests`), whatever the provider's policy says.
     pub require_pushed_authorization_requests: bool,
+    /// The response types beyond `code` this client registered (metadata `response_types`):
+    /// the implicit and hybrid ones, honoured only under
+    /// [`crate::Policy::dangerous_allow_implicit`] (RFC 9700 §2.1.2). `code` comes with the
+    /// `authorization_code` grant.
+    pub response_types: BTreeSet<ResponseType>,
 }
 
 /// How a client's tokens are issued.
@@ -693,7 +705,7 @@ mod tests {
             assert_eq!(GrantType::parse(g.as_str()), Some(g));
         }
         let names: BTreeSet<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
-        assert_eq!(names.len(), 3);
+        assert_eq!(names.len(), GrantType::ALL.len());
         let tag = |t: SubjectType| serde_json::to_value(t).unwrap()["type"].clone();
         let pairwise = SubjectType::Pairwise {
             sector_identifier: "a.example".into(),

@@ -22,7 +22,7 @@ use portcullis::core::{AuthorizationDetail, Issuer, ScopeSet};
 use serde::Serialize;
 
 use crate::session::SessionManager;
-use crate::throttle::Throttled;
+use portcullis::throttle::Throttled;
 
 /// CSP of pages whose forms post back to this server.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \

@@ -15,9 +15,11 @@ use crate::claims::{NoUserClaims, UserClaims};
 use crate::client_documents::{ClientIdMetadataDocuments, DocumentCache};
 use crate::client_keys::{ClientKeyCache, Fetcher};
 use crate::key_ring::KeyRing;
+use crate::password_grant::{PasswordAuthenticator, PasswordGrantSetup};
 use crate::registration::RegistrationPolicy;
 use crate::signer::JwsSigner;
 use crate::stores::Stores;
+use crate::throttle::LoginThrottle;
 use portcullis_store::{Clock, SystemClock};
 
 /// Why a provider could not be built.
@@ -120,6 +122,8 @@ pub(crate) struct Inner {
     pub(crate) dpop_nonces: DpopNonces,
     /// The base URL of the host name that asks for client certificates (RFC 8705 §5).
     pub(crate) mtls_aliases: Option<Issuer>,
+    /// The password grant's authenticator and throttle (RFC 6749 §4.3).
+    pub(crate) password_grant: Option<PasswordGrantSetup>,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -157,6 +161,7 @@ pub struct ProviderBuilder {
     fetcher: Option<Arc<dyn Fetcher>>,
     client_documents: ClientIdMetadataDocuments,
     mtls_aliases: Option<Issuer>,
+    password_grant: Option<PasswordGrantSetup>,
 }
 
 impl ProviderBuilder {
@@ -290,6 +295,23 @@ impl ProviderBuilder {
         self
     }
 
+    /// Lets the password grant (RFC 6749 §4.3) check users' credentials with
+    /// `authenticator`, each attempt throttled by `throttle` (give it the login form's, so
+    /// that guesses count across both). The grant still needs
+    /// `Policy::dangerous_allow_password_grant` and clients registered for it; read that
+    /// field's warning (RFC 9700 §2.4).
+    pub fn password_authenticator(
+        mut self,
+        authenticator: Arc<dyn PasswordAuthenticator>,
+        throttle: LoginThrottle,
+    ) -> Self {
+        self.password_grant = Some(PasswordGrantSetup {
+            authenticator,
+            throttle,
+        });
+        self
+    }
+
     /// Sets the key sealing pending authorizations. Every process of one issuer behind a
     /// load balancer needs the same key; by default each provider draws its own.
     pub fn interaction_key(mut self, key: [u8; 32]) -> Self {
@@ -374,6 +396,7 @@ impl ProviderBuilder {
                 document_cache: DocumentCache::default(),
                 dpop_nonces,
                 mtls_aliases: self.mtls_aliases,
+                password_grant: self.password_grant,
             }),
         })
     }
@@ -417,6 +440,7 @@ impl Provider {
             fetcher: None,
             client_documents: ClientIdMetadataDocuments::disabled(),
             mtls_aliases: None,
+            password_grant: None,
         }
     }
 

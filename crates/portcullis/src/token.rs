@@ -19,8 +19,20 @@ use crate::id_tokens::IdTokenFor;
 use crate::keys::KeyError;
 use crate::provider::Provider;
 use crate::responses::json;
+use crate::throttle::ClientAddress;
 
 type TokenError = OAuthError<TokenErrorCode>;
+
+/// The client's address, for throttling: the [`ClientAddress`] the host put in the request,
+/// else the peer's (the [`std::net::SocketAddr`] every adapter puts there).
+fn client_address(req: &Request<Bytes>) -> Option<std::net::IpAddr> {
+    let extensions = req.extensions();
+    extensions.get::<ClientAddress>().map(|a| a.0).or_else(|| {
+        extensions
+            .get::<std::net::SocketAddr>()
+            .map(std::net::SocketAddr::ip)
+    })
+}
 
 fn invalid_target(e: ResourceError) -> TokenError {
     OAuthError::new(TokenErrorCode::InvalidTarget, e.to_string())
@@ -95,17 +107,18 @@ impl Provider {
             dpop_jkt: proof.as_ref().map(|p| p.jkt.as_str()),
             certificate_thumbprint: certificate.as_deref(),
         };
-        self.grant(&client, &params, &presented, now).await
+        self.grant(req, &client, &params, &presented, now).await
     }
 
     async fn grant(
         &self,
+        req: &Request<Bytes>,
         client: &Client,
         params: &Params,
         presented: &HolderProof<'_>,
         now: UnixTime,
     ) -> Result<TokenResponse, TokenEndpointError> {
-        let request = TokenRequest::parse(params)?;
+        let request = TokenRequest::parse_enabled(params, &self.inner.policy)?;
         request.check_client(client)?;
         let resources = requested_resources(params, &self.inner.policy.resources, &client.id)
             .map_err(invalid_target)?;
@@ -122,6 +135,11 @@ impl Provider {
             TokenRequest::ClientCredentials(g) => {
                 let details = details.unwrap_or_default();
                 self.client_credentials(client, g, resources, &details, presented, now)
+                    .await
+            }
+            TokenRequest::Password(g) => {
+                let address = client_address(req);
+                self.password(client, g, resources, presented, address, now)
                     .await
             }
         }
@@ -201,7 +219,7 @@ impl Provider {
                         auth_time: record.auth_time,
                         scopes: &record.scopes,
                         session,
-                        access_token: access.secret.expose(),
+                        access_token: Some(access.secret.expose()),
                         code: Some(&g.code),
                     },
                     now,
@@ -309,7 +327,7 @@ impl Provider {
                         auth_time: old.auth_time,
                         scopes: &decision.access_scopes,
                         session,
-                        access_token: access.secret.expose(),
+                        access_token: Some(access.secret.expose()),
                         code: None,
                     },
                     now,
@@ -420,7 +438,7 @@ impl Provider {
     /// scope's lifetime counted from the user's authentication (the core decides:
     /// `portcullis_core::live_scopes`); those fading before the token expire on their own,
     /// and a JWT, which cannot change, gets the shortest remaining lifetime of its scopes.
-    async fn access_token(
+    pub(crate) async fn access_token(
         &self,
         client: &Client,
         to: &TokenSubject<'_>,

@@ -67,6 +67,9 @@ pub struct Config {
     pub(crate) authorization_details_types: BTreeSet<String>,
     /// `profile`: the security profile every client is held to.
     pub(crate) profile: SecurityProfile,
+    /// `dangerous_allow_implicit` and `dangerous_allow_password_grant`.
+    pub(crate) dangerous_allow_implicit: bool,
+    pub(crate) dangerous_allow_password_grant: bool,
 }
 
 impl Config {
@@ -423,6 +426,8 @@ impl FileConfig {
                 .collect(),
             authorization_details_types: self.authorization_details_types,
             profile: self.profile,
+            dangerous_allow_implicit: self.dangerous_allow_implicit,
+            dangerous_allow_password_grant: self.dangerous_allow_password_grant,
         })
     }
 }
@@ -574,6 +579,7 @@ impl FileClient {
             })
             .with_requests(ClientRequests {
                 require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+                response_types: self.response_types,
             })
             .with_request_objects(ClientRequestObjects {
                 require_signed: self.require_signed_request_object,

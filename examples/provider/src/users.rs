@@ -8,7 +8,9 @@ use std::num::NonZeroU32;
 
 use portcullis::core::{ClientSecretHash, RandomError};
 use portcullis::store::StoreError;
-use portcullis::{async_trait, BlockingPool, ClaimsError, UserClaims};
+use portcullis::{
+    async_trait, BlockingPool, ClaimsError, PasswordAuthenticator, PasswordLogin, UserClaims,
+};
 use portcullis_interaction::{PasswordCheck, TotpSecret, UserDirectory};
 use ring::rand::SecureRandom;
 use serde_json::{Map, Value};
@@ -73,6 +75,16 @@ impl UserDirectory for Users {
 
     async fn totp_secret(&self, subject: &str) -> Result<Option<TotpSecret>, StoreError> {
         Ok(self.by_name.get(subject).and_then(|u| u.totp.clone()))
+    }
+}
+
+/// The password grant's check (RFC 6749 §4.3), on the engine's blocking pool: the same
+/// hashes and decoy as the login form; the username is the subject.
+impl PasswordAuthenticator for Users {
+    fn authenticate(&self, username: &str, password: &str) -> Option<PasswordLogin> {
+        let hash = self.by_name.get(username).map(|u| &u.password);
+        let valid = self.passwords.verify_blocking(hash, password);
+        valid.then(|| PasswordLogin::new(username))
     }
 }
 

@@ -8,6 +8,7 @@
 mod client_credentials;
 mod code_exchange;
 mod openid;
+mod password;
 mod refresh;
 mod request;
 mod response;
@@ -17,9 +18,10 @@ pub(crate) mod test_support;
 
 pub use client_credentials::decide_client_credentials;
 pub use code_exchange::{check_code_binding, decide_code_exchange, CodeExchange};
+pub use password::{decide_password_grant, PasswordDecision};
 pub use refresh::{check_refresh_token, RefreshCheck, RefreshDecision};
 pub use request::{
-    AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, TokenRequest,
+    AuthorizationCodeGrant, ClientCredentialsGrant, PasswordGrant, RefreshTokenGrant, TokenRequest,
 };
 pub use response::{
     mint_access_token, mint_jwt_access_token, mint_refresh_token, prepare_jwt_access_token,
