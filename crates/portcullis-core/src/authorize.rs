@@ -341,7 +341,9 @@ pub(crate) fn validate_request(
     if let Err(description) = front_channel_tokens_allowed(response_type, oidc.as_ref()) {
         return Err(fail(AuthorizeErrorCode::InvalidRequest, description.into()));
     }
-    if response_type.has_access_token() && !front_channel_binding_possible(client, &dpop_jkt) {
+    if response_type.has_access_token()
+        && !front_channel_binding_possible(client, dpop_jkt.as_deref())
+    {
         return Err(fail(
             AuthorizeErrorCode::InvalidRequest,
             "this client's access tokens are sender-constrained: they cannot come from the \
@@ -421,7 +423,7 @@ fn front_channel_tokens_allowed(
 /// must be: a bearer token when the client does not require binding, a DPoP-bound one when
 /// the request named the key (`dpop_jkt`, RFC 9449 §10); never certificate-bound (RFC 8705
 /// §3: the browser presents no client certificate).
-fn front_channel_binding_possible(client: &Client, dpop_jkt: &Option<String>) -> bool {
+fn front_channel_binding_possible(client: &Client, dpop_jkt: Option<&str>) -> bool {
     let tokens = &client.tokens;
     !tokens.tls_client_certificate_bound_access_tokens
         && (!tokens.dpop_bound_access_tokens || dpop_jkt.is_some())

@@ -109,7 +109,7 @@ async fn the_right_password_gets_tokens() {
     assert_eq!(json["token_type"], "Bearer");
     assert!(json.get("scope").is_none(), "the scope asked: {json}");
     assert!(json.get("id_token").is_none());
-    let active = introspect(&x.h, &s(&json, "access_token"), Some(("web", SECRET))).await;
+    let active = introspect(&x.h, &s(&json, "access_token"), Some(("pw", SECRET))).await;
     assert_eq!(active["active"], true);
     assert_eq!(active["sub"], "alice");
     assert_eq!(active["client_id"], "pw");
@@ -131,7 +131,7 @@ async fn the_right_password_gets_tokens() {
         json.get("refresh_token").is_none(),
         "no refresh grant: {json}"
     );
-    let scope = introspect(&x.h, &s(&json, "access_token"), Some(("web", SECRET))).await;
+    let scope = introspect(&x.h, &s(&json, "access_token"), Some(("pw-once", SECRET))).await;
     assert_eq!(scope["scope"], "read", "the client's default");
 
     let threads = x.users.threads.lock().unwrap();
@@ -265,7 +265,7 @@ async fn the_oauth2_crates_exchange_password() {
         .await
         .unwrap();
     assert!(token.refresh_token().is_some());
-    let active = introspect(&x.h, token.access_token().secret(), Some(("web", SECRET))).await;
+    let active = introspect(&x.h, token.access_token().secret(), Some(("pw", SECRET))).await;
     assert_eq!(active["scope"], "write");
     let wrong = client
         .exchange_password(
