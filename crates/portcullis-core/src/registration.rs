@@ -815,9 +815,6 @@ impl ClientMetadata {
         if !rules.password_grant && self.grant_types.contains(&GrantType::Password) {
             return Err(metadata_error("a grant type is not supported"));
         }
-        if !self.response_types.is_empty() && self.redirect_uris.is_empty() {
-            return Err(redirect_error("response_types need redirect_uris"));
-        }
         if code != code_response {
             return Err(metadata_error(
                 "grant_types authorization_code and response_types code go together",
@@ -825,6 +822,9 @@ impl ClientMetadata {
         }
         if code && self.redirect_uris.is_empty() {
             return Err(redirect_error("authorization_code needs redirect_uris"));
+        }
+        if !self.response_types.is_empty() && self.redirect_uris.is_empty() {
+            return Err(redirect_error("response_types need redirect_uris"));
         }
         if self.token_endpoint_auth_method == ClientAuthMethod::None
             && self.grant_types.contains(&GrantType::ClientCredentials)

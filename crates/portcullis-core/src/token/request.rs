@@ -332,7 +332,7 @@ mod tests {
             (g.username.as_str(), g.password.as_str()),
             ("alice", "s3cret")
         );
-        assert_eq!(g.scope.unwrap().to_string(), "read");
+        assert_eq!(g.scope.as_ref().unwrap().to_string(), "read");
         assert!(!format!("{g:?}").contains("s3cret"));
         assert_eq!(
             parse_under("grant_type=password&password=p", true)
