@@ -156,7 +156,7 @@ async fn wrong_credentials_are_invalid_grant_without_saying_which() {
         (StatusCode::BAD_REQUEST, "invalid_scope")
     );
     let (status, json, _) =
-        s.h.token("grant_type=password&username=alice", Some(("pw", SECRET)))
+        x.h.token("grant_type=password&username=alice", Some(("pw", SECRET)))
             .await;
     assert_eq!(
         (status, error_of(&json)),
