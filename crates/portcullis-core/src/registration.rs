@@ -1305,23 +1305,19 @@ mod tests {
         }
         let e = legacy(password.clone(), true, false).unwrap_err();
         assert_eq!(e.code, InvalidClientMetadata);
+        let registered_types = |r: RegistrationRequest| {
+            let client = r.metadata.client_of_kind("c".into(), ClientKind::Public);
+            client.unwrap().requests.response_types
+        };
         let r = legacy(hybrid, true, false).unwrap();
-        let client = r
-            .metadata
-            .client_of_kind("c".into(), ClientKind::Public)
-            .unwrap();
         assert_eq!(
-            client.requests.response_types,
+            registered_types(r),
             BTreeSet::from([ResponseType::CodeIdToken])
         );
         let r = legacy(implicit, true, false).unwrap();
         assert!(r.metadata.grant_types.is_empty());
-        let client = r
-            .metadata
-            .client_of_kind("c".into(), ClientKind::Public)
-            .unwrap();
         assert_eq!(
-            client.requests.response_types,
+            registered_types(r),
             BTreeSet::from([ResponseType::IdTokenToken])
         );
         let r = legacy(password, false, true).unwrap();
