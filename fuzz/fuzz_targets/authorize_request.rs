@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
         let standard = Policy::default();
         let mut implicit = Policy::default();
         implicit.dangerous_allow_implicit = true;
-        for (c, policy) in [(client(), &standard), (&jarm, &standard), (&legacy, &implicit)] {
+        for (c, policy) in [
+            (client(), &standard),
+            (&jarm, &standard),
+            (&legacy, &implicit),
+        ] {
             let decided = validate_authorization_request(&params, Some(c), issuer(), policy);
             if let Ok(request) = &decided {
                 if request.response_type().carries_tokens() {
