@@ -130,10 +130,32 @@ mod tests {
     async fn passwords_are_checked() {
         let users = bob(Map::new());
         let bob = Some("bob".to_owned());
-        assert_eq!(users.authenticate("bob", "builder").await.unwrap(), bob);
-        assert_eq!(users.authenticate("bob", "Builder").await.unwrap(), None);
-        assert_eq!(users.authenticate("eve", "builder").await.unwrap(), None);
+        assert_eq!(
+            UserDirectory::authenticate(&users, "bob", "builder")
+                .await
+                .unwrap(),
+            bob
+        );
+        assert_eq!(
+            UserDirectory::authenticate(&users, "bob", "Builder")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            UserDirectory::authenticate(&users, "eve", "builder")
+                .await
+                .unwrap(),
+            None
+        );
         assert_eq!(users.display_name("bob").await.unwrap(), bob);
+        // The password grant's check: the same hashes.
+        let grant = |name: &str, password: &str| {
+            PasswordAuthenticator::authenticate(&users, name, password).map(|l| l.subject)
+        };
+        assert_eq!(grant("bob", "builder"), bob);
+        assert_eq!(grant("bob", "Builder"), None);
+        assert_eq!(grant("eve", "builder"), None);
         assert_eq!(users.display_name("eve").await.unwrap(), None);
     }
 
@@ -161,8 +183,8 @@ mod tests {
         });
         running.await.unwrap();
         // Known and unknown users alike wait for the pool.
-        let mut known = pin!(users.authenticate("bob", "builder"));
-        let mut unknown = pin!(users.authenticate("eve", "builder"));
+        let mut known = pin!(UserDirectory::authenticate(&users, "bob", "builder"));
+        let mut unknown = pin!(UserDirectory::authenticate(&users, "eve", "builder"));
         assert!(!finished_at_once(known.as_mut()).await, "PBKDF2 ran inline");
         assert!(
             !finished_at_once(unknown.as_mut()).await,
