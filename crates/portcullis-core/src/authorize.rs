@@ -20,6 +20,7 @@ use crate::response_type::{ResponseDelivery, ResponseMode, ResponseType};
 use crate::scope::{negotiate_scopes, ScopeError, ScopeSet};
 use crate::secret::{RandomError, SecretToken};
 use crate::time::UnixTime;
+use crate::token_binding::Confirmation;
 use ring::rand::SecureRandom;
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +53,9 @@ pub(crate) struct RequestFields {
     #[serde(default)]
     delivery: ResponseDelivery,
     authorization_details: Vec<AuthorizationDetail>,
+    /// `code` unless an implicit or hybrid type was enabled ([`response_type_allowed`]).
+    #[serde(default)]
+    response_type: ResponseType,
 }
 
 /// Why an authorization request was refused, and how the user agent must be told.
@@ -143,7 +147,14 @@ pub(crate) fn validate_request(
 
     // From here on the redirect URI is trusted.
     let state = echoed_state(params);
-    let mut delivery = ResponseDelivery::default_for(client);
+    // An enabled implicit or hybrid type travels in the fragment by default, errors too
+    // (OpenID Connect Core §3.2.2.5); any other is refused as before, in the query.
+    let response_type = params
+        .get("response_type")
+        .and_then(ResponseType::parse)
+        .filter(|t| response_type_allowed(*t, client, policy).is_ok())
+        .unwrap_or_default();
+    let mut delivery = ResponseDelivery::default_for_type(response_type, client);
     let fail_in = |delivery: ResponseDelivery, code: AuthorizeErrorCode, description: String| {
         AuthorizeRejection::Redirect(error_redirect(
             Target {
@@ -181,7 +192,18 @@ pub(crate) fn validate_request(
     // Encoding Practices §2.1); every later error travels in the requested one.
     if let Some(mode) = params.get("response_mode") {
         match ResponseMode::parse(mode) {
-            Some(mode) => delivery = ResponseDelivery::for_request(mode, client),
+            Some(mode) if mode.allowed_for(response_type) => {
+                delivery = ResponseDelivery::for_response(mode, response_type, client)
+            }
+            Some(_) => {
+                return Err(fail_in(
+                    delivery,
+                    AuthorizeErrorCode::InvalidRequest,
+                    "tokens never travel in the query: use fragment or form_post \
+                     (OAuth 2.0 Multiple Response Type Encoding Practices §2.1)"
+                        .into(),
+                ))
+            }
             None => {
                 return Err(fail_in(
                     delivery,
@@ -212,22 +234,31 @@ pub(crate) fn validate_request(
             "request_uri is not supported".into(),
         ));
     }
-    match params.get("response_type").map(ResponseType::parse) {
+    match params
+        .get("response_type")
+        .map(|v| ResponseType::parse(v).map(|t| response_type_allowed(t, client, policy)))
+    {
         None => {
             return Err(fail(
                 AuthorizeErrorCode::InvalidRequest,
                 "response_type is missing".into(),
             ))
         }
-        Some(Some(ResponseType::Code)) => {}
-        Some(None) => {
+        Some(Some(Ok(()))) => {}
+        Some(Some(Err(AuthorizeErrorCode::UnauthorizedClient))) => {
+            return Err(fail(
+                AuthorizeErrorCode::UnauthorizedClient,
+                "the client did not register this response_type".into(),
+            ))
+        }
+        Some(_) => {
             return Err(fail(
                 AuthorizeErrorCode::UnsupportedResponseType,
                 "only response_type=code is supported".into(),
             ))
         }
     }
-    if !client.allows_grant(GrantType::AuthorizationCode) {
+    if response_type.has_code() && !client.allows_grant(GrantType::AuthorizationCode) {
         return Err(fail(
             AuthorizeErrorCode::UnauthorizedClient,
             "client may not use the authorization code grant".into(),
@@ -261,7 +292,12 @@ pub(crate) fn validate_request(
             ))
         }
     };
-    let code_challenge = match pkce_challenge(params, client, policy) {
+    // PKCE protects a code (RFC 7636): a response without one has nothing to bind.
+    let challenge = match response_type.has_code() {
+        true => pkce_challenge(params, client, policy),
+        false => Ok(None),
+    };
+    let code_challenge = match challenge {
         Ok(c) => c,
         Err(description) => {
             return Err(fail(AuthorizeErrorCode::InvalidRequest, description.into()))
@@ -302,6 +338,19 @@ pub(crate) fn validate_request(
     } else {
         None
     };
+    if let Err(description) = front_channel_tokens_allowed(response_type, oidc.as_ref()) {
+        return Err(fail(AuthorizeErrorCode::InvalidRequest, description.into()));
+    }
+    if response_type.has_access_token()
+        && !front_channel_binding_possible(client, dpop_jkt.as_deref())
+    {
+        return Err(fail(
+            AuthorizeErrorCode::InvalidRequest,
+            "this client's access tokens are sender-constrained: they cannot come from the \
+             authorization endpoint without dpop_jkt"
+                .into(),
+        ));
+    }
     // RFC 9470 §4: a plain OAuth request may ask for a login as OpenID Connect defines it.
     let login = match oidc.is_none().then(|| LoginRequest::parse(params)) {
         Some(Ok(l)) => (!l.is_empty()).then_some(l),
@@ -324,7 +373,60 @@ pub(crate) fn validate_request(
         dpop_jkt,
         delivery,
         authorization_details,
+        response_type,
     }))
+}
+
+/// Whether `client` may use `response_type`: `code` always (its grant is checked next);
+/// an implicit or hybrid type only under [`Policy::allows_implicit`] (else
+/// `unsupported_response_type`, exactly as a type this server does not know) and when the
+/// client registered it and is not held to FAPI 2.0 (else `unauthorized_client`, RFC 6749
+/// §4.1.2.1).
+pub(crate) fn response_type_allowed(
+    response_type: ResponseType,
+    client: &Client,
+    policy: &Policy,
+) -> Result<(), AuthorizeErrorCode> {
+    if response_type == ResponseType::Code {
+        Ok(())
+    } else if !policy.allows_implicit() {
+        Err(AuthorizeErrorCode::UnsupportedResponseType)
+    } else if client.profile.is_fapi2() || !client.requests.response_types.contains(&response_type)
+    {
+        Err(AuthorizeErrorCode::UnauthorizedClient)
+    } else {
+        Ok(())
+    }
+}
+
+/// An ID token from the authorization endpoint needs OpenID mode and a `nonce` to bind it
+/// to the client's session (OpenID Connect Core §3.2.2.1, §3.3.2.11): else
+/// `invalid_request`.
+fn front_channel_tokens_allowed(
+    response_type: ResponseType,
+    oidc: Option<&OidcRequest>,
+) -> Result<(), &'static str> {
+    if !response_type.has_id_token() {
+        return Ok(());
+    }
+    match oidc {
+        None => Err("response_type id_token needs scope openid"),
+        Some(o) if o.nonce.is_none() => Err(
+            "nonce is required when an ID token comes from the authorization endpoint \
+             (OpenID Connect Core §3.2.2.1)",
+        ),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Whether an access token from the authorization endpoint can be what the client's tokens
+/// must be: a bearer token when the client does not require binding, a DPoP-bound one when
+/// the request named the key (`dpop_jkt`, RFC 9449 §10); never certificate-bound (RFC 8705
+/// §3: the browser presents no client certificate).
+fn front_channel_binding_possible(client: &Client, dpop_jkt: Option<&str>) -> bool {
+    let tokens = &client.tokens;
+    !tokens.tls_client_certificate_bound_access_tokens
+        && (!tokens.dpop_bound_access_tokens || dpop_jkt.is_some())
 }
 
 /// The client and redirect URI of a request, once both are trusted (RFC 6749 §4.1.2.1):
@@ -594,19 +696,108 @@ impl AuthorizationRequest {
             issued_at: now,
             expires_at: now.plus(lifetime),
         };
-        let mut params = vec![("code", code.expose().to_owned())];
-        if let Some(s) = &self.0.state {
-            params.push(("state", s.clone()));
-        }
-        params.push(("iss", issuer.as_str().to_owned()));
-        let to = self.target();
-        let response =
-            AuthorizationResponse::new(to.client_id, to.redirect_uri, to.delivery, params);
+        let response = self.success_response(vec![("code", code.expose().to_owned())], issuer);
         Ok(IssuedCode {
             code,
             record,
             response,
         })
+    }
+}
+
+impl AuthorizationRequest {
+    /// What an access token from the authorization endpoint is bound to: the key named by
+    /// `dpop_jkt` (RFC 9449 §10 binds a code to it; the token is bound the same way, so its
+    /// holder must prove the key), else nothing — a bearer token, since the browser cannot
+    /// prove a key nor a client certificate.
+    pub fn front_channel_confirmation(&self) -> Option<Confirmation> {
+        self.0.dpop_jkt.as_ref().map(|jkt| Confirmation {
+            jkt: Some(jkt.clone()),
+            x5t_s256: None,
+        })
+    }
+
+    /// The response type: `code`, or an implicit or hybrid one the policy and the client
+    /// allowed.
+    pub fn response_type(&self) -> ResponseType {
+        self.0.response_type
+    }
+
+    /// The response of an implicit or hybrid flow (OpenID Connect Core §3.2.2.5,
+    /// §3.3.2.5; RFC 6749 §4.2.2): `code` when the type has one, the access token with
+    /// `token_type`, `expires_in` and `scope`, the ID token, then `state` and `iss`. `scope`
+    /// is sent only when it differs from the request's (§4.2.2). Never a refresh token
+    /// (§4.2.2: "MUST NOT issue a refresh token").
+    pub fn tokens_response(
+        &self,
+        code: Option<&str>,
+        tokens: &FrontChannelTokens<'_>,
+        issuer: &Issuer,
+    ) -> AuthorizationResponse {
+        let mut params = Vec::new();
+        if let Some(c) = code {
+            params.push(("code", c.to_owned()));
+        }
+        if let Some(t) = &tokens.access_token {
+            params.push(("access_token", t.token.to_owned()));
+            params.push(("token_type", t.token_type.to_owned()));
+            params.push(("expires_in", t.expires_in.to_string()));
+            if t.scope != &self.0.scopes {
+                params.push(("scope", t.scope.to_string()));
+            }
+        }
+        if let Some(id_token) = tokens.id_token {
+            params.push(("id_token", id_token.to_owned()));
+        }
+        self.success_response(params, issuer)
+    }
+
+    /// `params`, then `state` and `iss` (RFC 9207), to the redirect URI in the request's
+    /// mode.
+    fn success_response(
+        &self,
+        mut params: Vec<(&'static str, String)>,
+        issuer: &Issuer,
+    ) -> AuthorizationResponse {
+        if let Some(s) = &self.0.state {
+            params.push(("state", s.clone()));
+        }
+        params.push(("iss", issuer.as_str().to_owned()));
+        let to = self.target();
+        AuthorizationResponse::new(to.client_id, to.redirect_uri, to.delivery, params)
+    }
+}
+
+/// The tokens an implicit or hybrid flow returns from the authorization endpoint.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrontChannelTokens<'a> {
+    /// The access token, for a type with `token`.
+    pub access_token: Option<FrontChannelAccessToken<'a>>,
+    /// The signed ID token, for a type with `id_token`.
+    pub id_token: Option<&'a str>,
+}
+
+/// An access token returned from the authorization endpoint (RFC 6749 §4.2.2).
+#[derive(Clone, Copy)]
+pub struct FrontChannelAccessToken<'a> {
+    /// The token.
+    pub token: &'a str,
+    /// `Bearer`, or `DPoP` when bound by `dpop_jkt`.
+    pub token_type: &'a str,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// Its scopes.
+    pub scope: &'a ScopeSet,
+}
+
+impl std::fmt::Debug for FrontChannelAccessToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontChannelAccessToken")
+            .field("token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
     }
 }
 
@@ -638,6 +829,7 @@ mod tests {
     use crate::client::ClientKind;
     use crate::jose::Algorithm;
     use crate::redirect_uri::RedirectUri;
+    use crate::response_type::ResponseTransport;
     use std::collections::BTreeSet;
     use url::Url;
 
@@ -1258,5 +1450,327 @@ mod tests {
             Some("this authorization request must be pushed first (RFC 9126)")
         );
         assert!(validate_request(&params, Some(&c), &issuer(), &policy, Channel::Pushed).is_ok());
+    }
+
+    fn implicit_policy() -> Policy {
+        Policy {
+            dangerous_allow_implicit: true,
+            ..Policy::default()
+        }
+    }
+
+    /// A client registered for every implicit and hybrid type.
+    fn legacy_client() -> Client {
+        let mut c = client(&["https://app.example/cb"]);
+        c.allowed_scopes = ScopeSet::parse("openid read write").unwrap();
+        c.requests.response_types = ResponseType::ALL.into_iter().skip(1).collect();
+        c
+    }
+
+    fn legacy_query(response_type: &str, extra: &str) -> String {
+        format!(
+            "response_type={}&client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&state=xyz&scope=openid+read&nonce=n1&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
+            response_type.replace(' ', "+")
+        )
+    }
+
+    fn validate_under(
+        query: &str,
+        c: &Client,
+        policy: &Policy,
+    ) -> Result<AuthorizationRequest, AuthorizeRejection> {
+        let params = Params::parse(query.as_bytes()).unwrap();
+        validate_authorization_request(&params, Some(c), &issuer(), policy)
+    }
+
+    /// The error code and the transport of a redirected refusal.
+    fn refusal(
+        r: Result<AuthorizationRequest, AuthorizeRejection>,
+    ) -> (AuthorizeErrorCode, ResponseTransport, String) {
+        match r {
+            Err(AuthorizeRejection::Redirect(e)) => (
+                e.error.code,
+                e.response.delivery().transport,
+                e.error.description.to_string(),
+            ),
+            other => panic!("expected a redirect, got {other:?}"),
+        }
+    }
+
+    /// Off by policy, every implicit and hybrid type is refused exactly as before
+    /// (`unsupported_response_type` in the query); on, only for a client that registered
+    /// it (`unauthorized_client`), never for a FAPI 2.0 client or policy.
+    #[test]
+    fn implicit_types_need_the_policy_and_the_client() {
+        let legacy = legacy_client();
+        for t in ResponseType::ALL.into_iter().skip(1) {
+            let q = legacy_query(t.as_str(), "");
+            let (code, transport, description) =
+                refusal(validate_under(&q, &legacy, &Policy::default()));
+            assert_eq!(code, AuthorizeErrorCode::UnsupportedResponseType, "{t:?}");
+            assert_eq!(transport, ResponseTransport::Query);
+            assert_eq!(description, "only response_type=code is supported");
+            let (code, transport, _) = refusal(validate_under(
+                &q,
+                &client(&["https://app.example/cb"]),
+                &implicit_policy(),
+            ));
+            assert_eq!(
+                code,
+                AuthorizeErrorCode::UnauthorizedClient,
+                "{t:?}: not registered"
+            );
+            assert_eq!(transport, ResponseTransport::Query);
+            let req = validate_under(&q, &legacy, &implicit_policy()).unwrap();
+            assert_eq!(req.response_type(), t);
+            assert_eq!(req.delivery().transport, ResponseTransport::Fragment);
+        }
+        let mut only_hybrid = legacy_client();
+        only_hybrid.requests.response_types = [ResponseType::CodeIdToken].into();
+        let q = legacy_query("id_token", "");
+        let (code, transport, _) = refusal(validate_under(&q, &only_hybrid, &implicit_policy()));
+        assert_eq!(code, AuthorizeErrorCode::UnauthorizedClient);
+        assert_eq!(transport, ResponseTransport::Query);
+        assert!(validate_under(
+            &legacy_query("id_token code", ""),
+            &only_hybrid,
+            &implicit_policy()
+        )
+        .is_ok());
+        // FAPI 2.0 (§5.3.2.2): code only, even pushed.
+        let mut fapi_policy = Policy::fapi2();
+        fapi_policy.dangerous_allow_implicit = true;
+        let params = Params::parse(q.as_bytes()).unwrap();
+        let pushed = |c: &Client, p: &Policy| {
+            refusal(validate_request(
+                &params,
+                Some(c),
+                &issuer(),
+                p,
+                Channel::Pushed,
+            ))
+            .0
+        };
+        assert_eq!(
+            pushed(&legacy, &fapi_policy),
+            AuthorizeErrorCode::UnsupportedResponseType
+        );
+        let fapi_client = legacy_client().with_profile(crate::SecurityProfile::Fapi2);
+        assert_eq!(
+            pushed(&fapi_client, &implicit_policy()),
+            AuthorizeErrorCode::UnauthorizedClient
+        );
+        assert!(validate_request(
+            &params,
+            Some(&legacy),
+            &issuer(),
+            &implicit_policy(),
+            Channel::Pushed
+        )
+        .is_ok());
+    }
+
+    /// Tokens never travel in a query, signed or not (Multiple Response Type Encoding
+    /// Practices §2.1, JARM §2.3.1): `invalid_request`, in the fragment. `form_post` and
+    /// `jwt` (then `fragment.jwt`) are fine.
+    #[test]
+    fn tokens_never_travel_in_the_query() {
+        let legacy = legacy_client();
+        let p = implicit_policy();
+        for (t, mode) in [
+            ("token", "query"),
+            ("code id_token", "query.jwt"),
+            ("id_token", "query"),
+        ] {
+            let q = legacy_query(t, &format!("&response_mode={mode}"));
+            let (code, transport, _) = refusal(validate_under(&q, &legacy, &p));
+            assert_eq!(
+                (code, transport),
+                (
+                    AuthorizeErrorCode::InvalidRequest,
+                    ResponseTransport::Fragment
+                ),
+                "{t} {mode}"
+            );
+        }
+        let form = validate_under(
+            &legacy_query("token", "&response_mode=form_post"),
+            &legacy,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(form.delivery().transport, ResponseTransport::FormPost);
+        let jwt = validate_under(
+            &legacy_query("code token", "&response_mode=jwt"),
+            &legacy,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(
+            jwt.delivery(),
+            ResponseDelivery {
+                transport: ResponseTransport::Fragment,
+                jwt_alg: Some(Algorithm::RS256)
+            }
+        );
+        // `code` keeps its query.
+        let code =
+            validate_under(&legacy_query("code", "&response_mode=query"), &legacy, &p).unwrap();
+        assert_eq!(code.delivery().transport, ResponseTransport::Query);
+    }
+
+    /// OpenID Connect Core §3.2.2.1, §3.3.2.11: an ID token from the authorization endpoint
+    /// needs OpenID mode and a nonce; an access token alone needs neither.
+    #[test]
+    fn an_id_token_needs_openid_and_a_nonce() {
+        let legacy = legacy_client();
+        let p = implicit_policy();
+        for t in [
+            "id_token",
+            "id_token token",
+            "code id_token",
+            "code id_token token",
+        ] {
+            let q = legacy_query(t, "").replace("&nonce=n1", "");
+            let (code, transport, description) = refusal(validate_under(&q, &legacy, &p));
+            assert_eq!(
+                (code, transport),
+                (
+                    AuthorizeErrorCode::InvalidRequest,
+                    ResponseTransport::Fragment
+                ),
+                "{t}"
+            );
+            assert!(
+                description.starts_with("nonce is required"),
+                "{description}"
+            );
+            let q = legacy_query(t, "").replace("scope=openid+read", "scope=read");
+            let (code, _, description) = refusal(validate_under(&q, &legacy, &p));
+            assert_eq!(code, AuthorizeErrorCode::InvalidRequest, "{t}");
+            assert_eq!(description, "response_type id_token needs scope openid");
+        }
+        for t in ["token", "code token"] {
+            let q = legacy_query(t, "")
+                .replace("&nonce=n1", "")
+                .replace("scope=openid+read", "scope=read");
+            assert!(validate_under(&q, &legacy, &p).is_ok(), "{t}");
+        }
+    }
+
+    /// PKCE binds a code: a type without one needs no challenge, a hybrid type does; the
+    /// `authorization_code` grant is checked only for a type with a code.
+    #[test]
+    fn pkce_and_the_code_grant_only_with_a_code() {
+        let mut legacy = legacy_client();
+        let p = implicit_policy();
+        let bare = |t: &str| {
+            legacy_query(t, "").replace(
+                &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+                "",
+            )
+        };
+        assert!(validate_under(&bare("id_token token"), &legacy, &p).is_ok());
+        let (code, _, _) = refusal(validate_under(&bare("code id_token"), &legacy, &p));
+        assert_eq!(code, AuthorizeErrorCode::InvalidRequest);
+        legacy.grant_types.clear();
+        assert!(validate_under(&legacy_query("token", ""), &legacy, &p).is_ok());
+        let (code, _, _) = refusal(validate_under(&legacy_query("code token", ""), &legacy, &p));
+        assert_eq!(code, AuthorizeErrorCode::UnauthorizedClient);
+    }
+
+    /// A client whose access tokens must be sender-constrained gets none from the
+    /// authorization endpoint, unless `dpop_jkt` names the DPoP key (then bound to it); a
+    /// certificate-bound client never. An ID token alone is fine.
+    #[test]
+    fn bound_clients_get_front_channel_tokens_only_bound() {
+        let p = implicit_policy();
+        let jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+        let mut dpop = legacy_client();
+        dpop.tokens.dpop_bound_access_tokens = true;
+        let (code, _, _) = refusal(validate_under(&legacy_query("token", ""), &dpop, &p));
+        assert_eq!(code, AuthorizeErrorCode::InvalidRequest);
+        let bound = validate_under(
+            &legacy_query("token", &format!("&dpop_jkt={jkt}")),
+            &dpop,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(
+            bound.front_channel_confirmation().unwrap().jkt.as_deref(),
+            Some(jkt)
+        );
+        assert!(validate_under(&legacy_query("id_token", ""), &dpop, &p).is_ok());
+        let mut mtls = legacy_client();
+        mtls.tokens.tls_client_certificate_bound_access_tokens = true;
+        let (code, _, _) = refusal(validate_under(
+            &legacy_query("code token", &format!("&dpop_jkt={jkt}")),
+            &mtls,
+            &p,
+        ));
+        assert_eq!(code, AuthorizeErrorCode::InvalidRequest);
+        assert!(validate_under(&legacy_query("code id_token", ""), &mtls, &p).is_ok());
+        let plain = validate_under(&legacy_query("token", ""), &legacy_client(), &p).unwrap();
+        assert_eq!(plain.front_channel_confirmation(), None);
+    }
+
+    /// RFC 6749 §4.2.2, OpenID Connect Core §3.3.2.5: the parts in order, `scope` only when
+    /// it differs from the request's, then `state` and `iss`; never a refresh token.
+    #[test]
+    fn the_tokens_response_lists_its_parts() {
+        let req = validate_under(
+            &legacy_query("code id_token token", ""),
+            &legacy_client(),
+            &implicit_policy(),
+        )
+        .unwrap();
+        let asked = ScopeSet::parse("openid read").unwrap();
+        let narrower = ScopeSet::parse("openid").unwrap();
+        let names = |scope: &ScopeSet| {
+            let access = FrontChannelAccessToken {
+                token: "at",
+                token_type: "Bearer",
+                expires_in: 60,
+                scope,
+            };
+            let tokens = FrontChannelTokens {
+                access_token: Some(access),
+                id_token: Some("a.b.c"),
+            };
+            let r = req.tokens_response(Some("c1"), &tokens, &issuer());
+            assert_eq!(r.delivery().transport, ResponseTransport::Fragment);
+            assert!(
+                format!("{tokens:?}").contains("<redacted>")
+                    && !format!("{tokens:?}").contains("\"at\"")
+            );
+            r.params().to_vec()
+        };
+        let params = names(&asked);
+        let keys: Vec<&str> = params.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            keys,
+            [
+                "code",
+                "access_token",
+                "token_type",
+                "expires_in",
+                "id_token",
+                "state",
+                "iss"
+            ]
+        );
+        assert_eq!(params[3].1, "60");
+        let params = names(&narrower);
+        assert!(params.contains(&("scope", "openid".to_owned())));
+        let only_id = req.tokens_response(
+            None,
+            &FrontChannelTokens {
+                access_token: None,
+                id_token: Some("x"),
+            },
+            &issuer(),
+        );
+        let keys: Vec<&str> = only_id.params().iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["id_token", "state", "iss"]);
     }
 }

@@ -13,6 +13,7 @@ use crate::redirect_uri::RedirectUri;
 use crate::registration::ClientRegistration;
 use crate::request_object::ClientRequestObjects;
 use crate::resources::TokenFormat;
+use crate::response_type::ResponseType;
 use crate::scope::ScopeSet;
 use crate::sealed_secret::SealedClientSecret;
 use crate::security_profile::{Fapi2Violation, SecurityProfile};
@@ -171,16 +172,20 @@ pub enum GrantType {
     /// `urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1).
     #[serde(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
     JwtBearer,
+    /// `password` (RFC 6749 §4.3): the client collects the user's password. Only with
+    /// [`crate::Policy::dangerous_allow_password_grant`] (RFC 9700 §2.4: must not be used).
+    Password,
 }
 
 impl GrantType {
     /// Every grant type this server supports, in the order discovery lists them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
         Self::TokenExchange,
         Self::JwtBearer,
+        Self::Password,
     ];
 
     /// Parses a `grant_type` value; `None` for a type this server does not support.
@@ -191,6 +196,7 @@ impl GrantType {
             "refresh_token" => Some(Self::RefreshToken),
             "urn:ietf:params:oauth:grant-type:token-exchange" => Some(Self::TokenExchange),
             "urn:ietf:params:oauth:grant-type:jwt-bearer" => Some(Self::JwtBearer),
+            "password" => Some(Self::Password),
             _ => None,
         }
     }
@@ -203,6 +209,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
             Self::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            Self::Password => "password",
         }
     }
 }
@@ -340,6 +347,11 @@ pub struct ClientRequests {
     /// Every authorization request must be pushed first (RFC 9126 §6, metadata
     /// `require_pushed_authorization_requests`), whatever the provider's policy says.
     pub require_pushed_authorization_requests: bool,
+    /// The response types beyond `code` this client registered (metadata `response_types`):
+    /// the implicit and hybrid ones, honoured only under
+    /// [`crate::Policy::dangerous_allow_implicit`] (RFC 9700 §2.1.2). `code` comes with the
+    /// `authorization_code` grant.
+    pub response_types: BTreeSet<ResponseType>,
 }
 
 /// How a client's tokens are issued.

@@ -61,7 +61,8 @@ pub use authorization_details::{
 pub use authorization_response::AuthorizationResponse;
 pub use authorize::{
     reject_authorization_request, validate_authorization_request, AuthorizationRequest,
-    AuthorizeRejection, CodeApproval, ErrorRedirect, IssuedCode, AUTHORIZE_PARAMETER_LIMITS,
+    AuthorizeRejection, CodeApproval, ErrorRedirect, FrontChannelAccessToken, FrontChannelTokens,
+    IssuedCode, AUTHORIZE_PARAMETER_LIMITS,
 };
 pub use backchannel_logout::{
     is_backchannel_logout_uri, is_registrable_backchannel_logout_uri, logout_notice, next_step,
@@ -177,10 +178,11 @@ pub use standard_claims::{
 pub use time::UnixTime;
 pub use token::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
-    live_scopes, mint_access_token, mint_jwt_access_token, mint_refresh_token,
-    prepare_jwt_access_token, AuthorizationCodeGrant, ClientCredentialsGrant, CodeExchange,
-    Delegation, LiveScopes, MintedToken, RefreshCheck, RefreshDecision, RefreshTokenGrant,
-    TokenRequest, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
+    decide_password_grant, live_scopes, mint_access_token, mint_jwt_access_token,
+    mint_refresh_token, prepare_jwt_access_token, AuthorizationCodeGrant, ClientCredentialsGrant,
+    CodeExchange, Delegation, LiveScopes, MintedToken, PasswordDecision, PasswordGrant,
+    RefreshCheck, RefreshDecision, RefreshTokenGrant, TokenRequest, TokenResponse, TokenSubject,
+    UnsignedJwtAccessToken,
 };
 pub use token::{
     check_grant_assertion, decide_jwt_bearer_scopes, decide_token_exchange, exchange_audience,

@@ -56,6 +56,17 @@ pub struct Policy {
     /// Accept `code_challenge_method=plain` (RFC 7636 §4.2). Off by default: `plain` protects
     /// nothing once the authorization request leaks (RFC 9700 §2.1.1).
     pub dangerous_allow_plain_pkce: bool,
+    /// Accept the implicit and hybrid response types (`token`, `id_token`, `code id_token`,
+    /// …; OpenID Connect Core §3.2, §3.3) for clients that registered them: tokens then
+    /// travel through the browser, where they leak (history, referrers, injected scripts)
+    /// and can be replayed or injected (RFC 9700 §2.1.2: should not be used). Off by
+    /// default; never under FAPI 2.0.
+    pub dangerous_allow_implicit: bool,
+    /// Accept the resource owner password credentials grant (RFC 6749 §4.3) for clients
+    /// registered for it: the client sees the user's password, and no second factor,
+    /// consent page or phishing-resistant login can take part (RFC 9700 §2.4: must not be
+    /// used). Off by default; never under FAPI 2.0.
+    pub dangerous_allow_password_grant: bool,
     /// Signing keys and their rotation.
     pub keys: KeyPolicy,
     /// The protected resources tokens may be issued for (RFC 8707).
@@ -99,6 +110,18 @@ impl Policy {
     pub fn allows_challenge_method(&self, method: CodeChallengeMethod) -> bool {
         method == CodeChallengeMethod::S256
             || (self.dangerous_allow_plain_pkce && self.profile.allows_challenge_method(method))
+    }
+
+    /// Whether the implicit and hybrid response types may be used at all:
+    /// [`Policy::dangerous_allow_implicit`], never under FAPI 2.0 (§5.3.2.2: `code` only).
+    pub fn allows_implicit(&self) -> bool {
+        self.dangerous_allow_implicit && !self.profile.is_fapi2()
+    }
+
+    /// Whether the password grant may be used at all:
+    /// [`Policy::dangerous_allow_password_grant`], never under FAPI 2.0.
+    pub fn allows_password_grant(&self) -> bool {
+        self.dangerous_allow_password_grant && !self.profile.is_fapi2()
     }
 
     /// The FAPI 2.0 Security Profile for every client: [`Policy::profile`] set, ID tokens,

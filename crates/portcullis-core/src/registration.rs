@@ -137,6 +137,12 @@ pub struct RegistrationRules {
     /// Whether logout tokens are delivered, so a client may register a
     /// `backchannel_logout_uri` (Back-Channel Logout 1.0 §2.2).
     pub backchannel_logout: bool,
+    /// Whether a client may register the implicit and hybrid `response_types`
+    /// ([`crate::Policy::allows_implicit`]).
+    pub implicit: bool,
+    /// Whether a client may register the `password` grant type
+    /// ([`crate::Policy::allows_password_grant`]).
+    pub password_grant: bool,
 }
 
 impl RegistrationRules {
@@ -176,6 +182,14 @@ impl RegistrationRules {
     /// These rules with [`RegistrationRules::backchannel_logout`] set.
     pub fn with_backchannel_logout(mut self, backchannel_logout: bool) -> Self {
         self.backchannel_logout = backchannel_logout;
+        self
+    }
+
+    /// These rules with [`RegistrationRules::implicit`] and
+    /// [`RegistrationRules::password_grant`] set.
+    pub fn with_legacy_flows(mut self, implicit: bool, password_grant: bool) -> Self {
+        self.implicit = implicit;
+        self.password_grant = password_grant;
         self
     }
 
@@ -665,8 +679,10 @@ impl ClientMetadata {
         };
         let grant_types = match w.grant_types {
             None => BTreeSet::from([GrantType::AuthorizationCode]),
+            // `implicit` names no token request (RFC 7591 §2.1): the response types say it.
             Some(names) => names
                 .iter()
+                .filter(|n| !(rules.implicit && *n == "implicit"))
                 .map(|n| GrantType::parse(n))
                 .collect::<Option<_>>()
                 .ok_or_else(|| metadata_error("a grant type is not supported"))?,
@@ -823,6 +839,13 @@ impl ClientMetadata {
         })
     }
 
+    /// The registered `response_types`, each already known to parse.
+    fn parsed_response_types(&self) -> impl Iterator<Item = ResponseType> + '_ {
+        self.response_types
+            .iter()
+            .filter_map(|t| ResponseType::parse(t))
+    }
+
     /// Checks the metadata for contradictions and against `rules` (again after a host's
     /// hook edited it): grant and response types consistent (RFC 7591 §2.1), redirect URIs
     /// for the authorization code, no `client_credentials` for a public client (RFC 6749
@@ -832,7 +855,17 @@ impl ClientMetadata {
     /// rules allow, with what it needs ([`ClientMetadata::check_auth_method`]).
     pub fn check(&self, rules: &RegistrationRules) -> Result<(), RegistrationError> {
         let code = self.grant_types.contains(&GrantType::AuthorizationCode);
-        let code_response = self.response_types.iter().any(|t| t == "code");
+        let code_response = self.parsed_response_types().any(ResponseType::has_code);
+        if !rules.implicit
+            && self
+                .parsed_response_types()
+                .any(|t| t != ResponseType::Code)
+        {
+            return Err(metadata_error("a response type is not supported"));
+        }
+        if !rules.password_grant && self.grant_types.contains(&GrantType::Password) {
+            return Err(metadata_error("a grant type is not supported"));
+        }
         if code != code_response {
             return Err(metadata_error(
                 "grant_types authorization_code and response_types code go together",
@@ -840,6 +873,9 @@ impl ClientMetadata {
         }
         if code && self.redirect_uris.is_empty() {
             return Err(redirect_error("authorization_code needs redirect_uris"));
+        }
+        if !self.response_types.is_empty() && self.redirect_uris.is_empty() {
+            return Err(redirect_error("response_types need redirect_uris"));
         }
         if self.token_endpoint_auth_method == ClientAuthMethod::None
             && self.grant_types.contains(&GrantType::ClientCredentials)
@@ -1080,6 +1116,10 @@ impl ClientMetadata {
             })
             .with_requests(ClientRequests {
                 require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+                response_types: self
+                    .parsed_response_types()
+                    .filter(|t| *t != ResponseType::Code)
+                    .collect(),
             })
             .with_request_objects(ClientRequestObjects {
                 require_signed: self.require_signed_request_object,
@@ -1340,6 +1380,49 @@ mod tests {
                 "token exchange and JWT bearer grants are for clients the host registers"
             );
         }
+    }
+
+    /// The implicit and hybrid response types and the password grant register only when
+    /// the rules (the provider's policy) allow them; the client then carries them.
+    #[test]
+    fn legacy_flows_register_only_when_allowed() {
+        let legacy = |body: serde_json::Value, implicit, password| {
+            let rules = rules().with_legacy_flows(implicit, password);
+            RegistrationRequest::parse(&serde_json::to_vec(&body).unwrap(), &rules)
+        };
+        let hybrid = json!({"redirect_uris": [WEB], "response_types": ["code", "id_token code"]});
+        let implicit = json!({"redirect_uris": [WEB], "grant_types": ["implicit"],
+            "response_types": ["id_token token"]});
+        let password = json!({"grant_types": ["password", "refresh_token"],
+            "token_endpoint_auth_method": "client_secret_basic"});
+        for body in [&hybrid, &implicit] {
+            let e = legacy(body.clone(), false, true).unwrap_err();
+            assert_eq!(e.code, InvalidClientMetadata, "{body}");
+        }
+        let e = legacy(password.clone(), true, false).unwrap_err();
+        assert_eq!(e.code, InvalidClientMetadata);
+        let registered_types = |r: RegistrationRequest| {
+            let client = r.metadata.client_of_kind("c".into(), ClientKind::Public);
+            client.unwrap().requests.response_types
+        };
+        let r = legacy(hybrid, true, false).unwrap();
+        assert_eq!(
+            registered_types(r),
+            BTreeSet::from([ResponseType::CodeIdToken])
+        );
+        let r = legacy(implicit, true, false).unwrap();
+        assert!(r.metadata.grant_types.is_empty());
+        assert_eq!(
+            registered_types(r),
+            BTreeSet::from([ResponseType::IdTokenToken])
+        );
+        let r = legacy(password, false, true).unwrap();
+        assert!(r.metadata.grant_types.contains(&GrantType::Password));
+        let no_uri = json!({"grant_types": [], "response_types": ["token"]});
+        assert_eq!(
+            legacy(no_uri, true, false).unwrap_err().code,
+            InvalidRedirectUri
+        );
     }
 
     #[test]

@@ -6,28 +6,125 @@ use serde::{Deserialize, Serialize};
 use crate::client::Client;
 use crate::jose::Algorithm;
 
-/// The `response_type` values this server supports: the authorization code flow only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `response_type` values this server knows: `code` (RFC 6749 §4.1.1), and, only with
+/// [`crate::Policy::dangerous_allow_implicit`] and for clients that registered them, the
+/// implicit (`token`, RFC 6749 §4.2.1; `id_token`, `id_token token`, OpenID Connect Core
+/// §3.2.2.1) and hybrid (`code id_token`, `code token`, `code id_token token`, §3.3.2.1)
+/// ones, which return tokens from the authorization endpoint (RFC 9700 §2.1.2).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[non_exhaustive]
 pub enum ResponseType {
     /// `code` (RFC 6749 §4.1.1).
+    #[default]
+    #[serde(rename = "code")]
     Code,
+    /// `token`: an access token in the fragment (RFC 6749 §4.2.1).
+    #[serde(rename = "token")]
+    Token,
+    /// `id_token`: an ID token only (OpenID Connect Core §3.2.2.1).
+    #[serde(rename = "id_token")]
+    IdToken,
+    /// `id_token token` (OpenID Connect Core §3.2.2.1).
+    #[serde(rename = "id_token token")]
+    IdTokenToken,
+    /// `code id_token` (OpenID Connect Core §3.3.2.1).
+    #[serde(rename = "code id_token")]
+    CodeIdToken,
+    /// `code token` (OpenID Connect Core §3.3.2.1).
+    #[serde(rename = "code token")]
+    CodeToken,
+    /// `code id_token token` (OpenID Connect Core §3.3.2.1).
+    #[serde(rename = "code id_token token")]
+    CodeIdTokenToken,
 }
 
 impl ResponseType {
-    /// Every supported value.
-    pub const ALL: [Self; 1] = [Self::Code];
+    /// Every known value.
+    pub const ALL: [Self; 7] = [
+        Self::Code,
+        Self::Token,
+        Self::IdToken,
+        Self::IdTokenToken,
+        Self::CodeIdToken,
+        Self::CodeToken,
+        Self::CodeIdTokenToken,
+    ];
 
-    /// The wire value.
+    /// The wire value, its words in the order OpenID Connect Core §3 writes them.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Code => "code",
+            Self::Token => "token",
+            Self::IdToken => "id_token",
+            Self::IdTokenToken => "id_token token",
+            Self::CodeIdToken => "code id_token",
+            Self::CodeToken => "code token",
+            Self::CodeIdTokenToken => "code id_token token",
         }
     }
 
-    /// Parses a `response_type`; `None` for one this server does not support.
+    /// Parses a `response_type`: words separated by single spaces, in any order (RFC 6749
+    /// §3.1.1), each of `code`, `token`, `id_token` at most once; `None` for anything else.
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == value)
+        let (mut code, mut token, mut id_token) = (false, false, false);
+        for word in value.split(' ') {
+            let seen = match word {
+                "code" => &mut code,
+                "token" => &mut token,
+                "id_token" => &mut id_token,
+                _ => return None,
+            };
+            if *seen {
+                return None;
+            }
+            *seen = true;
+        }
+        Self::ALL.into_iter().find(|t| {
+            (t.has_code(), t.has_access_token(), t.has_id_token()) == (code, token, id_token)
+        })
+    }
+
+    /// Whether an authorization code comes back.
+    pub fn has_code(self) -> bool {
+        matches!(
+            self,
+            Self::Code | Self::CodeIdToken | Self::CodeToken | Self::CodeIdTokenToken
+        )
+    }
+
+    /// Whether an access token comes back from the authorization endpoint.
+    pub fn has_access_token(self) -> bool {
+        matches!(
+            self,
+            Self::Token | Self::IdTokenToken | Self::CodeToken | Self::CodeIdTokenToken
+        )
+    }
+
+    /// Whether an ID token comes back from the authorization endpoint.
+    pub fn has_id_token(self) -> bool {
+        matches!(
+            self,
+            Self::IdToken | Self::IdTokenToken | Self::CodeIdToken | Self::CodeIdTokenToken
+        )
+    }
+
+    /// Whether the response carries a token, which must never travel in a query (OAuth 2.0
+    /// Multiple Response Type Encoding Practices §2.1, OpenID Connect Core §3.2.2.5).
+    pub fn carries_tokens(self) -> bool {
+        self.has_access_token() || self.has_id_token()
+    }
+
+    /// The default response mode: `query` for `code`, `fragment` for every type carrying
+    /// a token (Multiple Response Type Encoding Practices §5; OpenID Connect Core §3.2.2.5,
+    /// §3.3.2.5).
+    pub fn default_mode(self) -> ResponseMode {
+        if self.carries_tokens() {
+            ResponseMode::Fragment
+        } else {
+            ResponseMode::Query
+        }
     }
 }
 
@@ -87,11 +184,26 @@ impl ResponseMode {
 
     /// How a response in this mode travels for `response_type=code`.
     pub fn transport(self) -> ResponseTransport {
+        self.transport_for(ResponseType::Code)
+    }
+
+    /// How a response of `response_type` in this mode travels: `jwt` is `query.jwt` for
+    /// `code` and `fragment.jwt` for the types carrying tokens (JARM §2.3.4).
+    pub fn transport_for(self, response_type: ResponseType) -> ResponseTransport {
         match self {
+            Self::Jwt if response_type.carries_tokens() => ResponseTransport::Fragment,
             Self::Query | Self::Jwt | Self::QueryJwt => ResponseTransport::Query,
             Self::Fragment | Self::FragmentJwt => ResponseTransport::Fragment,
             Self::FormPost | Self::FormPostJwt => ResponseTransport::FormPost,
         }
+    }
+
+    /// Whether a response of `response_type` may travel in this mode: never a token in a
+    /// query (Multiple Response Type Encoding Practices §2.1, OpenID Connect Core §3.2.2.5),
+    /// nor in an unencrypted `query.jwt` (JARM §2.3.1).
+    pub fn allowed_for(self, response_type: ResponseType) -> bool {
+        !(response_type.carries_tokens()
+            && self.transport_for(response_type) == ResponseTransport::Query)
     }
 
     /// Whether the response is a signed JWT (JARM §2).
@@ -144,11 +256,22 @@ impl ResponseDelivery {
     /// the algorithm gets every response signed, whatever mode it asks for (JARM §3: "the
     /// response will be signed"): a request cannot strip the signature.
     pub fn for_request(mode: ResponseMode, client: &Client) -> Self {
+        Self::for_response(mode, ResponseType::Code, client)
+    }
+
+    /// The client's default for `response_type` ([`ResponseType::default_mode`]), signed as
+    /// [`ResponseDelivery::for_request`] says.
+    pub fn default_for_type(response_type: ResponseType, client: &Client) -> Self {
+        Self::for_response(response_type.default_mode(), response_type, client)
+    }
+
+    /// [`ResponseDelivery::for_request`] for a response of `response_type`.
+    pub fn for_response(mode: ResponseMode, response_type: ResponseType, client: &Client) -> Self {
         let registered = client.oidc.authorization_signed_response_alg;
         // A profile's client (FAPI 2.0: PS256, ES256 or EdDSA) never gets RS256.
         let alg = client.profile.signing_alg(registered, DEFAULT_JARM_ALG);
         Self {
-            transport: mode.transport(),
+            transport: mode.transport_for(response_type),
             jwt_alg: (mode.is_jwt() || registered.is_some()).then_some(alg),
         }
     }
@@ -159,9 +282,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_code_and_its_modes() {
-        assert_eq!(ResponseType::parse("code"), Some(ResponseType::Code));
-        for other in ["token", "id_token", "code id_token", "Code", ""] {
+    fn response_types_in_any_order_and_the_modes() {
+        for t in ResponseType::ALL {
+            assert_eq!(ResponseType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(
+            ResponseType::parse("token id_token code"),
+            Some(ResponseType::CodeIdTokenToken)
+        );
+        assert_eq!(
+            ResponseType::parse("id_token code"),
+            Some(ResponseType::CodeIdToken)
+        );
+        assert_eq!(
+            ResponseType::parse("token code"),
+            Some(ResponseType::CodeToken)
+        );
+        assert_eq!(
+            ResponseType::parse("token id_token"),
+            Some(ResponseType::IdTokenToken)
+        );
+        for other in [
+            "Code",
+            "",
+            " ",
+            "code ",
+            " code",
+            "code  token",
+            "code code",
+            "token token",
+            "none",
+            "code none",
+            "id_token id_token",
+            "code\ttoken",
+            "code+token",
+        ] {
             assert_eq!(ResponseType::parse(other), None, "{other}");
         }
         for mode in ResponseMode::ALL {
@@ -170,6 +325,87 @@ mod tests {
         for other in ["web_message", "Query", "query.JWT", "jwt.query", ""] {
             assert_eq!(ResponseMode::parse(other), None, "{other}");
         }
+    }
+
+    /// What each type returns, and where by default.
+    #[test]
+    fn each_type_says_what_it_returns() {
+        use ResponseType as R;
+        let expected = [
+            (R::Code, true, false, false),
+            (R::Token, false, true, false),
+            (R::IdToken, false, false, true),
+            (R::IdTokenToken, false, true, true),
+            (R::CodeIdToken, true, false, true),
+            (R::CodeToken, true, true, false),
+            (R::CodeIdTokenToken, true, true, true),
+        ];
+        for (t, code, token, id_token) in expected {
+            assert_eq!(
+                (t.has_code(), t.has_access_token(), t.has_id_token()),
+                (code, token, id_token),
+                "{t:?}"
+            );
+            assert_eq!(t.carries_tokens(), token || id_token, "{t:?}");
+            let default = if t == R::Code {
+                ResponseMode::Query
+            } else {
+                ResponseMode::Fragment
+            };
+            assert_eq!(t.default_mode(), default, "{t:?}");
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                serde_json::Value::String(t.as_str().into())
+            );
+        }
+        assert_eq!(R::default(), R::Code);
+    }
+
+    /// JARM §2.3.4: `jwt` is `fragment.jwt` for types carrying tokens; a token never
+    /// travels in a query, signed or not (Multiple Response Type Encoding Practices §2.1,
+    /// JARM §2.3.1).
+    #[test]
+    fn tokens_never_travel_in_a_query() {
+        use ResponseMode as M;
+        use ResponseTransport as T;
+        for t in ResponseType::ALL {
+            for mode in M::ALL {
+                let query = mode.transport_for(t) == T::Query;
+                assert_eq!(
+                    mode.allowed_for(t),
+                    !(query && t.carries_tokens()),
+                    "{t:?} {mode:?}"
+                );
+            }
+            let jwt = if t == ResponseType::Code {
+                T::Query
+            } else {
+                T::Fragment
+            };
+            assert_eq!(M::Jwt.transport_for(t), jwt, "{t:?}");
+            assert_eq!(M::QueryJwt.transport_for(t), T::Query);
+            assert_eq!(M::FormPostJwt.transport_for(t), T::FormPost);
+        }
+        assert!(M::Query.allowed_for(ResponseType::Code));
+        assert!(!M::Query.allowed_for(ResponseType::IdToken));
+        assert!(!M::QueryJwt.allowed_for(ResponseType::CodeToken));
+        assert!(M::FormPost.allowed_for(ResponseType::Token));
+        assert!(M::Jwt.allowed_for(ResponseType::Token));
+        let client = Client::new("app", crate::client::ClientKind::Public);
+        assert_eq!(
+            ResponseDelivery::default_for_type(ResponseType::IdToken, &client),
+            ResponseDelivery {
+                transport: T::Fragment,
+                jwt_alg: None
+            }
+        );
+        assert_eq!(
+            ResponseDelivery::for_response(M::Jwt, ResponseType::Token, &client),
+            ResponseDelivery {
+                transport: T::Fragment,
+                jwt_alg: Some(Algorithm::RS256)
+            }
+        );
     }
 
     /// JARM §2.3: `jwt` is `query.jwt` for `code`; each `.jwt` mode travels like its plain

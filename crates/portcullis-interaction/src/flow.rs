@@ -45,8 +45,8 @@ use crate::account::Account;
 use crate::form::FormGuard;
 use crate::pages::{ConsentPage, LoginPage, LogoutPage, PageError, Pages};
 use crate::session::{Session, SessionManager};
-use crate::throttle::{with_client_address, ClientAddress, LoginThrottle};
 use crate::totp::{TotpCheck, TotpSecret, MFA_ACR, MFA_AMR};
+use portcullis::throttle::{with_client_address, ClientAddress, LoginThrottle};
 
 /// The host's users, as the login pages need them.
 #[async_trait]

@@ -67,7 +67,6 @@ mod password;
 mod purge;
 mod secrets;
 mod session;
-mod throttle;
 mod totp;
 
 pub use account::Account;
@@ -79,14 +78,14 @@ pub use pages::{
     Pages, TemplateError, CSP,
 };
 pub use password::PasswordCheck;
+pub use portcullis::throttle::{
+    with_client_address, Backoff, ClientAddress, LoginAttempt, LoginThrottle, ThrottlePolicy,
+    Throttled,
+};
 pub use purge::purge_periodically;
 pub use secrets::{HostSecrets, NamedKey, Secret32, SecretsFileError, SharedSecret};
 pub use session::{
     LoginBinding, Session, SessionError, SessionManager, SessionManagerBuilder,
     DEFAULT_SESSION_LIFETIME,
-};
-pub use throttle::{
-    with_client_address, Backoff, ClientAddress, LoginAttempt, LoginThrottle, ThrottlePolicy,
-    Throttled,
 };
 pub use totp::{TotpCheck, TotpSecret, TotpSecretError, MFA_ACR, MFA_AMR};

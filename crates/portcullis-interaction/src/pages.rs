@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::hidden_characters::reveal_hidden_characters;
 use crate::session::SessionManager;
-use crate::throttle::Throttled;
+use portcullis::throttle::Throttled;
 
 /// CSP of pages whose forms post back to this server.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \

@@ -53,6 +53,20 @@ impl PasswordCheck {
     }
 }
 
+impl PasswordCheck {
+    /// [`PasswordCheck::verify`] on the calling thread, for a caller already off the async
+    /// workers (the engine runs a `PasswordAuthenticator` on its blocking pool).
+    pub fn verify_blocking(&self, hash: Option<&ClientSecretHash>, password: &str) -> bool {
+        match hash {
+            Some(hash) => hash.verify(password),
+            None => {
+                let _ = self.decoy.verify(password);
+                false
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +81,9 @@ mod tests {
         assert!(check.verify(Some(&hash), "builder").await);
         assert!(!check.verify(Some(&hash), "Builder").await);
         assert!(!check.verify(None, "builder").await);
+        assert!(check.verify_blocking(Some(&hash), "builder"));
+        assert!(!check.verify_blocking(Some(&hash), "Builder"));
+        assert!(!check.verify_blocking(None, "builder"));
         assert_eq!(format!("{check:?}"), "PasswordCheck { .. }");
     }
 }

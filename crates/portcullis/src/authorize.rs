@@ -11,8 +11,8 @@ use portcullis_core::{
     grant_at_consent, names_pushed_request, open_ticket, seal_ticket,
     validate_authorization_request, validate_pushed_authorization_request, ApprovedAuthentication,
     AuthorizationDetail, AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client,
-    CodeApproval, Consent, Grant, OAuthError, OidcRequest, OidcSession, Params, ScopeSet,
-    SealError, TicketError, UnixTime,
+    CodeApproval, Consent, Grant, OAuthError, OidcRequest, OidcSession, Params, ResponseType,
+    ScopeSet, SealError, TicketError, UnixTime,
 };
 use portcullis_store::StoreError;
 
@@ -470,6 +470,11 @@ impl Provider {
             oidc,
             authorization_details: &details,
         };
+        if request.response_type() != ResponseType::Code {
+            return self
+                .approve_front_channel(request, &client, &code_approval, &grant, now)
+                .await;
+        }
         let issued = match request.issue_code(
             &code_approval,
             &inner.issuer,

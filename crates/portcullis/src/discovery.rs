@@ -146,6 +146,33 @@ impl AliasedEndpoints {
 }
 
 impl Provider {
+    /// `code`, and the implicit and hybrid types only under `Policy::allows_implicit`.
+    fn response_types_supported(&self) -> Vec<&'static str> {
+        let implicit = self.inner.policy.allows_implicit();
+        ResponseType::ALL
+            .into_iter()
+            .filter(|t| implicit || *t == ResponseType::Code)
+            .map(ResponseType::as_str)
+            .collect()
+    }
+
+    /// Every grant type this provider offers ([`Provider::offers_grant`]), and `implicit`
+    /// (RFC 8414 §2) with the implicit response types.
+    fn grant_types_supported(&self) -> Vec<&'static str> {
+        let inner = &self.inner;
+        let mut names: Vec<&'static str> = GrantType::ALL
+            .into_iter()
+            .filter(|g| self.offers_grant(*g))
+            .map(GrantType::as_str)
+            .collect();
+        if inner.policy.allows_implicit() {
+            names.push("implicit");
+        }
+        names
+    }
+}
+
+impl Provider {
     /// `/.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`:
     /// exactly what this provider supports, at URLs built from the issuer.
     pub fn discovery(&self) -> Response<Bytes> {
@@ -192,18 +219,14 @@ impl Provider {
                         .filter(|s| !OPENID_SCOPES.contains(s)),
                 )
                 .collect(),
-            response_types_supported: names(&ResponseType::ALL, ResponseType::as_str),
+            response_types_supported: self.response_types_supported(),
             response_modes_supported: names(&ResponseMode::ALL, ResponseMode::as_str),
             authorization_signing_alg_values_supported: Algorithm::ALL
                 .into_iter()
                 .filter(|a| inner.policy.profile.allows_algorithm(*a))
                 .map(Algorithm::as_str)
                 .collect(),
-            grant_types_supported: GrantType::ALL
-                .into_iter()
-                .filter(|g| self.offers_grant(*g))
-                .map(GrantType::as_str)
-                .collect(),
+            grant_types_supported: self.grant_types_supported(),
             subject_types_supported: &SubjectType::NAMES,
             id_token_signing_alg_values_supported: Algorithm::ALL
                 .into_iter()

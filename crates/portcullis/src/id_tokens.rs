@@ -17,7 +17,9 @@ pub(crate) struct IdTokenFor<'a> {
     pub(crate) auth_time: UnixTime,
     pub(crate) scopes: &'a ScopeSet,
     pub(crate) session: &'a OidcSession,
-    pub(crate) access_token: &'a str,
+    /// The access token issued with it, for `at_hash`.
+    pub(crate) access_token: Option<&'a str>,
+    /// The code issued with it, for `c_hash`.
     pub(crate) code: Option<&'a str>,
 }
 
@@ -75,7 +77,7 @@ impl Provider {
             acr: t.session.acr.clone(),
             amr: t.session.amr.clone(),
             azp: Some(t.client.id.clone()),
-            at_hash: Some(half_hash(t.access_token, alg)),
+            at_hash: t.access_token.map(|a| half_hash(a, alg)),
             c_hash: t.code.map(|c| half_hash(c, alg)),
             sid: t.session.sid.clone(),
             extra,

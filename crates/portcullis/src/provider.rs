@@ -17,10 +17,12 @@ use crate::client_documents::{ClientIdMetadataDocuments, DocumentCache};
 use crate::client_keys::{ClientKeyCache, Fetcher};
 use crate::jwt_bearer::SubjectMapper;
 use crate::key_ring::KeyRing;
+use crate::password_grant::{PasswordAuthenticator, PasswordGrantSetup};
 use crate::registration::RegistrationPolicy;
 use crate::signer::JwsSigner;
 use crate::stores::Stores;
 use crate::token_exchange::TokenExchangeHook;
+use crate::throttle::LoginThrottle;
 use portcullis_store::{Clock, SystemClock};
 
 /// Why a provider could not be built.
@@ -135,6 +137,8 @@ pub(crate) struct Inner {
     pub(crate) subject_mapper: Option<Arc<dyn SubjectMapper>>,
     /// Delivers logout tokens (Back-Channel Logout 1.0).
     pub(crate) backchannel_logout: Option<BackchannelLogout>,
+    /// The password grant's authenticator and throttle (RFC 6749 §4.3).
+    pub(crate) password_grant: Option<PasswordGrantSetup>,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -176,6 +180,7 @@ pub struct ProviderBuilder {
     token_exchange: Option<Arc<dyn TokenExchangeHook>>,
     subject_mapper: Option<Arc<dyn SubjectMapper>>,
     backchannel_logout: Option<BackchannelLogout>,
+    password_grant: Option<PasswordGrantSetup>,
 }
 
 impl ProviderBuilder {
@@ -352,6 +357,23 @@ impl ProviderBuilder {
         self
     }
 
+    /// Lets the password grant (RFC 6749 §4.3) check users' credentials with
+    /// `authenticator`, each attempt throttled by `throttle` (give it the login form's, so
+    /// that guesses count across both). The grant still needs
+    /// `Policy::dangerous_allow_password_grant` and clients registered for it; read that
+    /// field's warning (RFC 9700 §2.4).
+    pub fn password_authenticator(
+        mut self,
+        authenticator: Arc<dyn PasswordAuthenticator>,
+        throttle: LoginThrottle,
+    ) -> Self {
+        self.password_grant = Some(PasswordGrantSetup {
+            authenticator,
+            throttle,
+        });
+        self
+    }
+
     /// Sets the key sealing pending authorizations. Every process of one issuer behind a
     /// load balancer needs the same key; by default each provider draws its own.
     pub fn interaction_key(mut self, key: [u8; 32]) -> Self {
@@ -443,6 +465,7 @@ impl ProviderBuilder {
                 token_exchange: self.token_exchange,
                 subject_mapper: self.subject_mapper,
                 backchannel_logout: self.backchannel_logout,
+                password_grant: self.password_grant,
             }),
         })
     }
@@ -490,6 +513,7 @@ impl Provider {
             token_exchange: None,
             subject_mapper: None,
             backchannel_logout: None,
+            password_grant: None,
         }
     }
 

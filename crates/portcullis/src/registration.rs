@@ -362,6 +362,10 @@ impl Provider {
             .with_mutual_tls(self.offers_mutual_tls())
             .with_backchannel_logout(self.backchannel_logout_supported())
             .with_authorization_details_types(inner.policy.authorization_details.names())
+            .with_legacy_flows(
+                inner.policy.allows_implicit(),
+                inner.policy.allows_password_grant() && inner.password_grant.is_some(),
+            )
     }
 
     /// The client `id` registered with `metadata` at `issued_at`: if its method needs a

@@ -20,11 +20,35 @@ use crate::id_tokens::IdTokenFor;
 use crate::keys::KeyError;
 use crate::provider::Provider;
 use crate::responses::json;
+use crate::throttle::ClientAddress;
 
 type TokenError = OAuthError<TokenErrorCode>;
 
+/// The client's address, for throttling: the [`ClientAddress`] the host put in the request,
+/// else the peer's (the [`std::net::SocketAddr`] every adapter puts there).
+fn client_address(req: &Request<Bytes>) -> Option<std::net::IpAddr> {
+    let extensions = req.extensions();
+    extensions.get::<ClientAddress>().map(|a| a.0).or_else(|| {
+        extensions
+            .get::<std::net::SocketAddr>()
+            .map(std::net::SocketAddr::ip)
+    })
+}
+
 fn invalid_target(e: ResourceError) -> TokenError {
     OAuthError::new(TokenErrorCode::InvalidTarget, e.to_string())
+}
+
+/// `invalid_request` when a grant that takes no `authorization_details` was sent some.
+fn refuse_details(details: Option<&[AuthorizationDetail]>) -> Result<(), TokenEndpointError> {
+    match details {
+        Some(_) => Err(OAuthError::new(
+            TokenErrorCode::InvalidRequest,
+            "authorization_details is not supported with this grant",
+        )
+        .into()),
+        None => Ok(()),
+    }
 }
 
 fn invalid_grant(description: &'static str) -> TokenError {
@@ -105,17 +129,18 @@ impl Provider {
             dpop_jkt: proof.as_ref().map(|p| p.jkt.as_str()),
             certificate_thumbprint: certificate.as_deref(),
         };
-        self.grant(&client, &params, &presented, now).await
+        self.grant(req, &client, &params, &presented, now).await
     }
 
     async fn grant(
         &self,
+        req: &Request<Bytes>,
         client: &Client,
         params: &Params,
         presented: &HolderProof<'_>,
         now: UnixTime,
     ) -> Result<TokenResponse, TokenEndpointError> {
-        let request = TokenRequest::parse(params)?;
+        let request = TokenRequest::parse_enabled(params, &self.inner.policy)?;
         if !self.offers_grant(request.grant_type()) {
             return Err(OAuthError::new(
                 TokenErrorCode::UnsupportedGrantType,
@@ -152,24 +177,28 @@ impl Provider {
                     .await
             }
             TokenRequest::JwtBearer(g) => {
-                if details.is_some() {
-                    return Err(OAuthError::new(
-                        TokenErrorCode::InvalidRequest,
-                        "authorization_details is not supported with this grant",
-                    )
-                    .into());
-                }
+                refuse_details(details.as_deref())?;
                 self.jwt_bearer(client, g, resources, presented, now).await
+            }
+            TokenRequest::Password(g) => {
+                refuse_details(details.as_deref())?;
+                let address = client_address(req);
+                self.password(client, g, resources, presented, address, now)
+                    .await
             }
         }
     }
 
     /// Whether this provider offers `grant` (discovery lists exactly these): token exchange
-    /// and the JWT bearer grant only when the host enabled them.
+    /// and the JWT bearer grant only when the host enabled them, the password grant
+    /// only under its `dangerous_` policy with an authenticator.
     pub(crate) fn offers_grant(&self, grant: GrantType) -> bool {
         match grant {
             GrantType::TokenExchange => self.inner.token_exchange.is_some(),
             GrantType::JwtBearer => self.offers_jwt_bearer(),
+            GrantType::Password => {
+                self.inner.policy.allows_password_grant() && self.inner.password_grant.is_some()
+            }
             GrantType::AuthorizationCode
             | GrantType::RefreshToken
             | GrantType::ClientCredentials => true,
@@ -250,7 +279,7 @@ impl Provider {
                         auth_time: record.auth_time,
                         scopes: &record.scopes,
                         session,
-                        access_token: access.secret.expose(),
+                        access_token: Some(access.secret.expose()),
                         code: Some(&g.code),
                     },
                     now,
@@ -358,7 +387,7 @@ impl Provider {
                         auth_time: old.auth_time,
                         scopes: &decision.access_scopes,
                         session,
-                        access_token: access.secret.expose(),
+                        access_token: Some(access.secret.expose()),
                         code: None,
                     },
                     now,

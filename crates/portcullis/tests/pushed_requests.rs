@@ -259,6 +259,7 @@ async fn pushing_may_be_required_globally_and_per_client() {
     h.pending(&direct).await;
     let strict = web_client().with_requests(ClientRequests {
         require_pushed_authorization_requests: true,
+        ..ClientRequests::default()
     });
     h.provider.register_client(&strict).await.unwrap();
     let r = h.respond(&direct).await;

@@ -174,6 +174,8 @@ pub(crate) async fn build(
     policy.scope_lifetimes = config.scope_lifetimes.clone();
     policy.authorization_details = crate::payment::registry(&config.authorization_details_types);
     config.trust.configure(&mut policy);
+    policy.dangerous_allow_implicit = config.dangerous_allow_implicit;
+    policy.dangerous_allow_password_grant = config.dangerous_allow_password_grant;
     // Client secrets, passwords and RSA keys share one bounded pool, off the async workers.
     let blocking = BlockingPool::default();
     let users = Users::new(
@@ -220,6 +222,12 @@ pub(crate) async fn build(
     } else {
         builder
     };
+    // The password grant checks `[[users]]`, throttled with the login form's throttle.
+    let throttle = LoginThrottle::new(ThrottlePolicy::default(), clock.clone());
+    let builder = match config.dangerous_allow_password_grant {
+        true => builder.password_authenticator(users.clone(), throttle.clone()),
+        false => builder,
+    };
     let builder = config.secrets.configure_provider(builder);
     let provider = builder.map_err(KeyError::from)?.build()?;
     // Stored keys that do not open stop the start here; plaintext ones are sealed now.
@@ -240,7 +248,6 @@ pub(crate) async fn build(
         .describe_scope("read", "read your data")
         .describe_scope("write", "change your data");
     let base = pages.base().to_owned();
-    let throttle = LoginThrottle::new(ThrottlePolicy::default(), clock);
     let flow = LoginFlow::new(provider.clone(), sessions.clone(), throttle, pages, users)
         .with_totp(TotpCheck::new(replays, issuer.clone()));
     let site = Site {

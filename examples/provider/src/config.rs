@@ -71,6 +71,9 @@ pub struct Config {
     pub(crate) trust: crate::trust::Trust,
     /// `fetch_request_uris_on_clients_behalf` (RFC 9101 §5.2): off by default.
     pub(crate) fetch_request_uris: bool,
+    /// `dangerous_allow_implicit` and `dangerous_allow_password_grant`.
+    pub(crate) dangerous_allow_implicit: bool,
+    pub(crate) dangerous_allow_password_grant: bool,
 }
 
 impl Config {
@@ -432,6 +435,8 @@ impl FileConfig {
                 token_exchange: self.token_exchange.enabled,
             },
             fetch_request_uris: self.fetch_request_uris_on_clients_behalf,
+            dangerous_allow_implicit: self.dangerous_allow_implicit,
+            dangerous_allow_password_grant: self.dangerous_allow_password_grant,
         })
     }
 }
@@ -585,6 +590,7 @@ impl FileClient {
             })
             .with_requests(ClientRequests {
                 require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+                response_types: self.response_types,
             })
             .with_request_objects(ClientRequestObjects {
                 require_signed: self.require_signed_request_object,

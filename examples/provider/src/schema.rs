@@ -7,8 +7,8 @@ use std::num::{NonZeroU32, NonZeroU64};
 
 use portcullis::core::{
     Algorithm, CertificateSubject, ClientSecretHash, GrantType, JwkSet, KeyPolicy, Lifetimes,
-    PkcePolicy, PushedRequestPolicy, RedirectUri, RefreshPolicy, ScopeSet, SecurityProfile,
-    TokenFormat,
+    PkcePolicy, PushedRequestPolicy, RedirectUri, RefreshPolicy, ResponseType, ScopeSet,
+    SecurityProfile, TokenFormat,
 };
 use portcullis_interaction::{NamedKey, Secret32};
 use serde::Deserialize;
@@ -64,6 +64,14 @@ pub(crate) struct FileConfig {
     /// Fetch request objects at clients' registered `request_uris` (RFC 9101 §5.2; off).
     #[serde(default)]
     pub(crate) fetch_request_uris_on_clients_behalf: bool,
+    /// The implicit and hybrid response types for clients that list them in
+    /// `response_types` (`Policy::dangerous_allow_implicit`, RFC 9700 §2.1.2).
+    #[serde(default)]
+    pub(crate) dangerous_allow_implicit: bool,
+    /// The password grant for clients that list `password` in `grant_types`, checked
+    /// against `[[users]]` (`Policy::dangerous_allow_password_grant`, RFC 9700 §2.4).
+    #[serde(default)]
+    pub(crate) dangerous_allow_password_grant: bool,
 }
 
 /// A protected resource (`[[resources]]`, RFC 8707): a token asked for it with `resource`
@@ -300,6 +308,10 @@ pub(crate) struct FileClient {
     /// Every authorization request must be pushed first (RFC 9126 §6).
     #[serde(default)]
     pub(crate) require_pushed_authorization_requests: bool,
+    /// The implicit and hybrid response types it may use (`"code id_token"`, …), honoured
+    /// only with `dangerous_allow_implicit`.
+    #[serde(default)]
+    pub(crate) response_types: BTreeSet<ResponseType>,
     /// Access tokens without a `resource`: `opaque` (the default) or `jwt` (RFC 9068).
     #[serde(default)]
     pub(crate) access_token_format: TokenFormat,

@@ -8,7 +8,9 @@ use std::num::NonZeroU32;
 
 use portcullis::core::{ClientSecretHash, RandomError};
 use portcullis::store::StoreError;
-use portcullis::{async_trait, BlockingPool, ClaimsError, UserClaims};
+use portcullis::{
+    async_trait, BlockingPool, ClaimsError, PasswordAuthenticator, PasswordLogin, UserClaims,
+};
 use portcullis_interaction::{PasswordCheck, TotpSecret, UserDirectory};
 use ring::rand::SecureRandom;
 use serde_json::{Map, Value};
@@ -76,6 +78,16 @@ impl UserDirectory for Users {
     }
 }
 
+/// The password grant's check (RFC 6749 §4.3), on the engine's blocking pool: the same
+/// hashes and decoy as the login form; the username is the subject.
+impl PasswordAuthenticator for Users {
+    fn authenticate(&self, username: &str, password: &str) -> Option<PasswordLogin> {
+        let hash = self.by_name.get(username).map(|u| &u.password);
+        let valid = self.passwords.verify_blocking(hash, password);
+        valid.then(|| PasswordLogin::new(username))
+    }
+}
+
 /// The engine asks for a user's claims by subject, the username here, and releases only
 /// those the grant's scopes and `claims` request allow (OpenID Connect Core §5.4, §5.5).
 #[async_trait]
@@ -118,10 +130,32 @@ mod tests {
     async fn passwords_are_checked() {
         let users = bob(Map::new());
         let bob = Some("bob".to_owned());
-        assert_eq!(users.authenticate("bob", "builder").await.unwrap(), bob);
-        assert_eq!(users.authenticate("bob", "Builder").await.unwrap(), None);
-        assert_eq!(users.authenticate("eve", "builder").await.unwrap(), None);
+        assert_eq!(
+            UserDirectory::authenticate(&users, "bob", "builder")
+                .await
+                .unwrap(),
+            bob
+        );
+        assert_eq!(
+            UserDirectory::authenticate(&users, "bob", "Builder")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            UserDirectory::authenticate(&users, "eve", "builder")
+                .await
+                .unwrap(),
+            None
+        );
         assert_eq!(users.display_name("bob").await.unwrap(), bob);
+        // The password grant's check: the same hashes.
+        let grant = |name: &str, password: &str| {
+            PasswordAuthenticator::authenticate(&users, name, password).map(|l| l.subject)
+        };
+        assert_eq!(grant("bob", "builder"), bob);
+        assert_eq!(grant("bob", "Builder"), None);
+        assert_eq!(grant("eve", "builder"), None);
         assert_eq!(users.display_name("eve").await.unwrap(), None);
     }
 
@@ -149,8 +183,8 @@ mod tests {
         });
         running.await.unwrap();
         // Known and unknown users alike wait for the pool.
-        let mut known = pin!(users.authenticate("bob", "builder"));
-        let mut unknown = pin!(users.authenticate("eve", "builder"));
+        let mut known = pin!(UserDirectory::authenticate(&users, "bob", "builder"));
+        let mut unknown = pin!(UserDirectory::authenticate(&users, "eve", "builder"));
         assert!(!finished_at_once(known.as_mut()).await, "PBKDF2 ran inline");
         assert!(
             !finished_at_once(unknown.as_mut()).await,

@@ -23,18 +23,22 @@ pub fn decide_client_credentials(
     audience: &[String],
     registry: &[Resource],
 ) -> Result<ScopeSet, TokenError> {
-    let scopes = negotiate_scopes(
-        request.scope.as_ref(),
-        &client.allowed_scopes,
-        &client.default_scopes,
-    )
-    .map_err(|_| {
+    let scopes = client_scopes(client, request.scope.as_ref())?;
+    Ok(scopes_for_audience(&scopes, audience, registry))
+}
+
+/// The scopes `asked` (or the client's default), all allowed for the client, else
+/// `invalid_scope` (RFC 6749 §3.3, §5.2).
+pub(super) fn client_scopes(
+    client: &Client,
+    asked: Option<&ScopeSet>,
+) -> Result<ScopeSet, TokenError> {
+    negotiate_scopes(asked, &client.allowed_scopes, &client.default_scopes).map_err(|_| {
         OAuthError::new(
             TokenErrorCode::InvalidScope,
             "scope not allowed for this client",
         )
-    })?;
-    Ok(scopes_for_audience(&scopes, audience, registry))
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod client_credentials;
 mod code_exchange;
 mod jwt_bearer;
 mod openid;
+mod password;
 mod refresh;
 mod request;
 mod response;
@@ -23,9 +24,10 @@ pub use jwt_bearer::{
     check_grant_assertion, decide_jwt_bearer_scopes, AcceptedGrantAssertion, JwtBearerGrant,
     JwtBearerPolicy,
 };
+pub use password::{decide_password_grant, PasswordDecision};
 pub use refresh::{check_refresh_token, RefreshCheck, RefreshDecision};
 pub use request::{
-    AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, TokenRequest,
+    AuthorizationCodeGrant, ClientCredentialsGrant, PasswordGrant, RefreshTokenGrant, TokenRequest,
 };
 pub use response::{
     mint_access_token, mint_jwt_access_token, mint_refresh_token, prepare_jwt_access_token,

@@ -8,6 +8,7 @@ use super::token_exchange::TokenExchangeGrant;
 use crate::client::{Client, GrantType};
 use crate::error::{OAuthError, TokenErrorCode};
 use crate::params::Params;
+use crate::policy::Policy;
 use crate::scope::ScopeSet;
 
 type TokenError = OAuthError<TokenErrorCode>;
@@ -39,6 +40,17 @@ pub struct ClientCredentialsGrant {
     pub scope: Option<ScopeSet>,
 }
 
+/// `grant_type=password` (RFC 6749 §4.3.2). Its `Debug` never shows the password.
+#[derive(Clone)]
+pub struct PasswordGrant {
+    /// The resource owner's username, as sent.
+    pub username: String,
+    /// The resource owner's password.
+    pub password: String,
+    /// The scope asked for.
+    pub scope: Option<ScopeSet>,
+}
+
 /// A parsed token request.
 #[derive(Debug, Clone)]
 pub enum TokenRequest {
@@ -52,6 +64,8 @@ pub enum TokenRequest {
     TokenExchange(TokenExchangeGrant),
     /// A JWT assertion as the grant (RFC 7523 §2.1).
     JwtBearer(JwtBearerGrant),
+    /// Resource owner password credentials.
+    Password(PasswordGrant),
 }
 
 impl TokenRequest {
@@ -67,12 +81,7 @@ impl TokenRequest {
         let grant_type = params
             .get("grant_type")
             .ok_or_else(|| missing("grant_type"))?;
-        let grant = GrantType::parse(grant_type).ok_or_else(|| {
-            OAuthError::new(
-                TokenErrorCode::UnsupportedGrantType,
-                "grant_type is not supported",
-            )
-        })?;
+        let grant = GrantType::parse(grant_type).ok_or_else(unsupported_grant_type)?;
         Ok(match grant {
             GrantType::AuthorizationCode => Self::AuthorizationCode(AuthorizationCodeGrant {
                 code: params
@@ -102,7 +111,31 @@ impl TokenRequest {
                     .to_owned(),
                 scope: scope(params)?,
             }),
+            GrantType::Password => Self::Password(PasswordGrant {
+                username: params
+                    .get("username")
+                    .ok_or_else(|| missing("username"))?
+                    .to_owned(),
+                password: params
+                    .get("password")
+                    .ok_or_else(|| missing("password"))?
+                    .to_owned(),
+                scope: scope(params)?,
+            }),
         })
+    }
+
+    /// [`TokenRequest::parse`] under `policy`: a grant type the policy leaves off (the
+    /// password grant without [`Policy::dangerous_allow_password_grant`]) is
+    /// `unsupported_grant_type` (RFC 6749 §5.2), exactly as one this server does not know.
+    pub fn parse_enabled(params: &Params, policy: &Policy) -> Result<Self, TokenError> {
+        let disabled = params.get("grant_type").and_then(GrantType::parse)
+            == Some(GrantType::Password)
+            && !policy.allows_password_grant();
+        if disabled && !params.is_repeated("grant_type") {
+            return Err(unsupported_grant_type());
+        }
+        Self::parse(params)
     }
 
     /// The grant type.
@@ -113,6 +146,7 @@ impl TokenRequest {
             Self::ClientCredentials(_) => GrantType::ClientCredentials,
             Self::TokenExchange(_) => GrantType::TokenExchange,
             Self::JwtBearer(_) => GrantType::JwtBearer,
+            Self::Password(_) => GrantType::Password,
         }
     }
 
@@ -125,7 +159,8 @@ impl TokenRequest {
                 Self::AuthorizationCode(_)
                 | Self::RefreshToken(_)
                 | Self::TokenExchange(_)
-                | Self::JwtBearer(_) => true,
+                | Self::JwtBearer(_)
+                | Self::Password(_) => true,
             };
         if allowed {
             Ok(())
@@ -136,6 +171,13 @@ impl TokenRequest {
             ))
         }
     }
+}
+
+fn unsupported_grant_type() -> TokenError {
+    OAuthError::new(
+        TokenErrorCode::UnsupportedGrantType,
+        "grant_type is not supported",
+    )
 }
 
 fn missing(name: &str) -> TokenError {
@@ -163,6 +205,16 @@ impl fmt::Debug for AuthorizationCodeGrant {
     }
 }
 
+impl fmt::Debug for PasswordGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordGrant")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
 impl fmt::Debug for RefreshTokenGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RefreshTokenGrant")
@@ -184,8 +236,13 @@ mod tests {
     fn error_codes() {
         let code = |b: &str| parse(b).unwrap_err().code;
         assert_eq!(code(""), TokenErrorCode::InvalidRequest);
+        assert_eq!(code("grant_type=password"), TokenErrorCode::InvalidRequest);
         assert_eq!(
-            code("grant_type=password"),
+            code("grant_type=password&username=u"),
+            TokenErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            code("grant_type=implicit"),
             TokenErrorCode::UnsupportedGrantType
         );
         assert_eq!(
@@ -259,5 +316,57 @@ mod tests {
         let public =
             Client::new("app", ClientKind::Public).with_grant_types([GrantType::ClientCredentials]);
         assert_eq!(cc.check_client(&public), refused);
+    }
+
+    /// RFC 6749 §5.2: off by policy, the password grant is unknown (`unsupported_grant_type`),
+    /// whatever else the request says; on, it needs `username` and `password`.
+    #[test]
+    fn the_password_grant_only_when_the_policy_allows() {
+        let parse_under = |body: &str, on: bool| {
+            let policy = Policy {
+                dangerous_allow_password_grant: on,
+                ..Policy::default()
+            };
+            TokenRequest::parse_enabled(&Params::parse(body.as_bytes()).unwrap(), &policy)
+        };
+        let body = "grant_type=password&username=alice&password=s3cret&scope=read";
+        for off in [body, "grant_type=password"] {
+            let e = parse_under(off, false).unwrap_err();
+            assert_eq!(e.code, TokenErrorCode::UnsupportedGrantType, "{off}");
+        }
+        let fapi = Policy {
+            dangerous_allow_password_grant: true,
+            ..Policy::fapi2()
+        };
+        let e = TokenRequest::parse_enabled(&Params::parse(body.as_bytes()).unwrap(), &fapi);
+        assert_eq!(e.unwrap_err().code, TokenErrorCode::UnsupportedGrantType);
+        // A repeated grant_type is invalid_request either way.
+        let twice = "grant_type=password&grant_type=password";
+        assert_eq!(
+            parse_under(twice, false).unwrap_err().code,
+            TokenErrorCode::InvalidRequest
+        );
+        let g = match parse_under(body, true).unwrap() {
+            TokenRequest::Password(g) => g,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            (g.username.as_str(), g.password.as_str()),
+            ("alice", "s3cret")
+        );
+        assert_eq!(g.scope.as_ref().unwrap().to_string(), "read");
+        assert!(!format!("{g:?}").contains("s3cret"));
+        assert_eq!(
+            parse_under("grant_type=password&password=p", true)
+                .unwrap_err()
+                .code,
+            TokenErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            parse_under("grant_type=client_credentials", false)
+                .unwrap()
+                .grant_type(),
+            GrantType::ClientCredentials
+        );
     }
 }

@@ -26,6 +26,10 @@
 //! account's last failure — from addresses that are themselves throttled — and wins only
 //! [`Backoff::free_failures`] guesses before the account locks again.
 //!
+//! The login form (portcullis-interaction) and the password grant (RFC 6749 §4.3, which
+//! RFC 6749 §10.7 asks to guard against brute force) share these rules; a host that offers
+//! both gives them the same [`LoginThrottle`], so that guesses count across both.
+//!
 //! # Scope
 //! Counts live in this process's memory: each node behind a load balancer throttles on its
 //! own (n nodes allow up to n times the attempts) and a restart forgets them. The address is
@@ -37,10 +41,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use portcullis::core::UnixTime;
+use portcullis_core::UnixTime;
 use ring::digest::{digest, SHA256};
 
-use portcullis::Clock;
+use portcullis_store::Clock;
 
 /// When attempts on one key slow down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,7 +340,7 @@ impl LoginAttempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis::ManualClock;
+    use crate::ManualClock;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     const HOME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
