@@ -165,14 +165,18 @@ pub enum GrantType {
     ClientCredentials,
     /// `refresh_token` (RFC 6749 §6).
     RefreshToken,
+    /// `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4): never by default.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 impl GrantType {
     /// Every grant type this server supports, in the order discovery lists them.
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 4] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
+        Self::DeviceCode,
     ];
 
     /// Parses a `grant_type` value; `None` for a type this server does not support.
@@ -181,6 +185,7 @@ impl GrantType {
             "authorization_code" => Some(Self::AuthorizationCode),
             "client_credentials" => Some(Self::ClientCredentials),
             "refresh_token" => Some(Self::RefreshToken),
+            crate::device_authorization::DEVICE_CODE_GRANT_TYPE => Some(Self::DeviceCode),
             _ => None,
         }
     }
@@ -191,6 +196,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::ClientCredentials => "client_credentials",
             Self::RefreshToken => "refresh_token",
+            Self::DeviceCode => crate::device_authorization::DEVICE_CODE_GRANT_TYPE,
         }
     }
 }

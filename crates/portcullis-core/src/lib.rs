@@ -18,6 +18,7 @@ mod client_id_metadata;
 mod client_secret;
 mod client_secret_rotation;
 mod consent;
+mod device_authorization;
 mod dpop;
 mod error;
 mod id_token;
@@ -90,6 +91,12 @@ pub use client_secret_rotation::{
     PreviousSecret, SecretCheck, SecretRotationError, MAX_SECRET_ROLLOVER,
 };
 pub use consent::{consent_remembered, grant_at_consent, Consent};
+pub use device_authorization::{
+    decide_device_poll, normalize_user_code, user_code_hash, DeviceAuthorizationPolicy,
+    DeviceAuthorizationRecord, DeviceAuthorizationRequest, DeviceAuthorizationResponse,
+    DevicePoll, DeviceStatus, IssuedDeviceAuthorization, DEVICE_CODE_GRANT_TYPE, SLOW_DOWN_STEP,
+    USER_CODE_ALPHABET, USER_CODE_LEN,
+};
 pub use dpop::{
     DpopError, DpopNonces, DpopPolicy, DpopProof, DpopRequest, VerifiedDpopProof, DPOP_PROOF_TYPE,
     MAX_DPOP_PROOF_LEN,
@@ -171,7 +178,7 @@ pub use token::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
     live_scopes, mint_access_token, mint_jwt_access_token, mint_refresh_token,
     prepare_jwt_access_token, AuthorizationCodeGrant, ClientCredentialsGrant, CodeExchange,
-    Delegation, LiveScopes, MintedToken, RefreshCheck, RefreshDecision, RefreshTokenGrant,
+    Delegation, DeviceCodeGrant, LiveScopes, MintedToken, RefreshCheck, RefreshDecision, RefreshTokenGrant,
     TokenRequest, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
 };
 pub use token_binding::{

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::authorization_details::AuthorizationDetailsTypes;
 use crate::client_assertion::ClientAssertionPolicy;
+use crate::device_authorization::DeviceAuthorizationPolicy;
 use crate::dpop::DpopPolicy;
 use crate::jose::Algorithm;
 use crate::pkce::CodeChallengeMethod;
@@ -85,6 +86,8 @@ pub struct Policy {
     /// The security profile every client is held to at least: a client's own
     /// [`crate::Client::profile`] may be stricter, never weaker.
     pub profile: SecurityProfile,
+    /// The device authorization grant (RFC 8628): off until a verification page is named.
+    pub device_authorization: DeviceAuthorizationPolicy,
 }
 
 impl Policy {

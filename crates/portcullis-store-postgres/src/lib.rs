@@ -80,6 +80,7 @@ mod config;
 mod grants;
 mod keys;
 mod purge;
+mod device_authorizations;
 mod pushed_requests;
 mod replay;
 mod schema;

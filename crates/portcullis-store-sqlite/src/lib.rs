@@ -49,6 +49,7 @@ mod grants;
 mod keys;
 mod pool;
 mod purge;
+mod device_authorizations;
 mod pushed_requests;
 mod replay;
 mod schema;

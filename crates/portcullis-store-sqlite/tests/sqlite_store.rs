@@ -96,7 +96,7 @@ async fn reopening_keeps_every_record_and_every_state() {
 async fn open_migrates_and_sets_wal() {
     let db = temp_db();
     let s = SqliteStore::open(&db.path).unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 5);
+    assert_eq!(s.schema_version().await.unwrap(), 6);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

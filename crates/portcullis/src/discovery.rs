@@ -23,6 +23,8 @@ pub mod paths {
     pub const TOKEN: &str = "/token";
     /// Pushed authorization request endpoint (RFC 9126 §2).
     pub const PAR: &str = "/par";
+    /// Device authorization endpoint (RFC 8628 §3.1).
+    pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
     /// JWK Set (RFC 7517 §5).
     pub const JWKS: &str = "/jwks";
     /// Token introspection (RFC 7662 §2).
@@ -125,11 +127,15 @@ struct AliasedEndpoints {
     revocation_endpoint: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     registration_endpoint: Option<String>,
+    /// RFC 8628 §4: only when the device grant is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_authorization_endpoint: Option<String>,
 }
 
 impl AliasedEndpoints {
-    /// The endpoints below `base`; registration's only if `registration` is open.
-    fn below(base: &Issuer, registration: bool) -> Self {
+    /// The endpoints below `base`; registration's only if `registration` is open, device
+    /// authorization's only if `device` is on.
+    fn below(base: &Issuer, registration: bool, device: bool) -> Self {
         Self {
             token_endpoint: base.endpoint(paths::TOKEN),
             pushed_authorization_request_endpoint: base.endpoint(paths::PAR),
@@ -137,6 +143,8 @@ impl AliasedEndpoints {
             introspection_endpoint: base.endpoint(paths::INTROSPECT),
             revocation_endpoint: base.endpoint(paths::REVOKE),
             registration_endpoint: registration.then(|| base.endpoint(paths::REGISTER)),
+            device_authorization_endpoint: device
+                .then(|| base.endpoint(paths::DEVICE_AUTHORIZATION)),
         }
     }
 }
@@ -148,6 +156,7 @@ impl Provider {
         let inner = &self.inner;
         let iss = &inner.issuer;
         let registration = inner.registration.is_enabled();
+        let device = inner.policy.device_authorization.is_enabled();
         let enabled = self.enabled_client_auth_methods();
         let client_auth_methods = names(&enabled, ClientAuthMethod::as_str);
         // RFC 7662 §2.1: a caller of the introspection endpoint authenticates.
@@ -166,11 +175,11 @@ impl Provider {
             authorization_endpoint: iss.endpoint(paths::AUTHORIZE),
             jwks_uri: iss.endpoint(paths::JWKS),
             end_session_endpoint: iss.endpoint(paths::END_SESSION),
-            endpoints: AliasedEndpoints::below(iss, registration),
+            endpoints: AliasedEndpoints::below(iss, registration, device),
             mtls_endpoint_aliases: inner
                 .mtls_aliases
                 .as_ref()
-                .map(|base| AliasedEndpoints::below(base, registration)),
+                .map(|base| AliasedEndpoints::below(base, registration, device)),
             introspection_endpoint_auth_methods_supported: introspection_auth_methods,
             revocation_endpoint_auth_methods_supported: client_auth_methods.clone(),
             token_endpoint_auth_signing_alg_values_supported: assertion_algs.clone(),
@@ -193,7 +202,11 @@ impl Provider {
                 .filter(|a| inner.policy.profile.allows_algorithm(*a))
                 .map(Algorithm::as_str)
                 .collect(),
-            grant_types_supported: names(&GrantType::ALL, GrantType::as_str),
+            grant_types_supported: GrantType::ALL
+                .into_iter()
+                .filter(|g| *g != GrantType::DeviceCode || device)
+                .map(GrantType::as_str)
+                .collect(),
             subject_types_supported: &SubjectType::NAMES,
             id_token_signing_alg_values_supported: Algorithm::ALL
                 .into_iter()

@@ -33,6 +33,7 @@ mod client_certificate;
 mod client_documents;
 mod client_endpoint;
 mod client_keys;
+mod device_authorization;
 mod discovery;
 mod dpop;
 mod endpoint_error;
@@ -78,6 +79,7 @@ pub use client_documents::{
 pub use client_keys::{
     FetchError, Fetched, Fetcher, FETCH_TIMEOUT, JWKS_MAX_AGE, MAX_JWKS_BYTES, REFETCH_INTERVAL,
 };
+pub use device_authorization::PendingDeviceAuthorization;
 pub use discovery::paths;
 pub use grants::GrantSummary;
 pub use host_routes::HostRoutes;

@@ -431,7 +431,8 @@ impl Provider {
     }
 
     /// Removes every expired record of every store (codes, tokens, grants, revocation
-    /// markers, clients, retired keys, replay-cache entries, pushed requests); returns how
+    /// markers, clients, retired keys, replay-cache entries, pushed requests, device
+    /// authorizations); returns how
     /// many went. Run it
     /// periodically: stores other than the memory store do not purge on their own.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
@@ -444,7 +445,8 @@ impl Provider {
             + stores.clients.purge_expired(now).await?
             + stores.keys.purge_expired(now).await?
             + stores.replays.purge_expired(now).await?
-            + stores.pushed_requests.purge_expired(now).await?)
+            + stores.pushed_requests.purge_expired(now).await?
+            + stores.device_authorizations.purge_expired(now).await?)
     }
 
     /// The client `client_id`, if any: registered (and not expired), or described by its

@@ -6,7 +6,8 @@ use portcullis_core::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
     decide_token_binding, format_for_audience, live_scopes, merge_extra_claims, mint_access_token,
     mint_refresh_token, prepare_jwt_access_token, requested_resources, AccessTokenRecord,
-    AuthorizationCodeGrant, AuthorizationDetail, Client, ClientCredentialsGrant, FamilyId, GrantId,
+    AuthorizationCodeGrant, AuthorizationDetail, Client, ClientCredentialsGrant, CodeRecord,
+    FamilyId, GrantId,
     HolderProof, MintedToken, OAuthError, Params, Policy, RefreshTokenGrant, ResourceError,
     TokenErrorCode, TokenFormat, TokenHash, TokenRequest, TokenResponse, TokenSubject, UnixTime,
 };
@@ -26,7 +27,7 @@ fn invalid_target(e: ResourceError) -> TokenError {
     OAuthError::new(TokenErrorCode::InvalidTarget, e.to_string())
 }
 
-fn invalid_grant(description: &'static str) -> TokenError {
+pub(crate) fn invalid_grant(description: &'static str) -> TokenError {
     OAuthError::new(TokenErrorCode::InvalidGrant, description)
 }
 
@@ -124,6 +125,10 @@ impl Provider {
                 self.client_credentials(client, g, resources, &details, presented, now)
                     .await
             }
+            TokenRequest::DeviceCode(g) => {
+                self.device_code(client, g, resources, details, presented, now)
+                    .await
+            }
         }
     }
 
@@ -158,6 +163,25 @@ impl Provider {
             }
         };
         check_code_binding(&record, client, &g, now)?;
+        self.redeem_code(client, &record, Some(&g.code), resources, details, presented, now)
+            .await
+    }
+
+    /// Issues the tokens of a consumed and bound code, or of an approved device
+    /// authorization (`code`: `None`, no `c_hash`): the core decides the binding
+    /// (`decide_token_binding`) and the tokens (`decide_code_exchange`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn redeem_code(
+        &self,
+        client: &Client,
+        record: &CodeRecord,
+        code: Option<&str>,
+        resources: Vec<String>,
+        details: Option<Vec<AuthorizationDetail>>,
+        presented: &HolderProof<'_>,
+        now: UnixTime,
+    ) -> Result<TokenResponse, TokenEndpointError> {
+        let inner = &self.inner;
         let binding = decide_token_binding(client, presented, record.confirmation().as_ref())?;
         let grant = inner
             .stores
@@ -165,7 +189,7 @@ impl Provider {
             .find_grant(&inner.issuer, &record.grant_id)
             .await?;
         let exchange = decide_code_exchange(
-            &record,
+            record,
             client,
             grant.as_ref(),
             resources,
@@ -202,7 +226,7 @@ impl Provider {
                         scopes: &record.scopes,
                         session,
                         access_token: access.secret.expose(),
-                        code: Some(&g.code),
+                        code,
                     },
                     now,
                 )

@@ -19,7 +19,8 @@ pub use client_credentials::decide_client_credentials;
 pub use code_exchange::{check_code_binding, decide_code_exchange, CodeExchange};
 pub use refresh::{check_refresh_token, RefreshCheck, RefreshDecision};
 pub use request::{
-    AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant, TokenRequest,
+    AuthorizationCodeGrant, ClientCredentialsGrant, DeviceCodeGrant, RefreshTokenGrant,
+    TokenRequest,
 };
 pub use response::{
     mint_access_token, mint_jwt_access_token, mint_refresh_token, prepare_jwt_access_token,

@@ -37,6 +37,13 @@ pub struct ClientCredentialsGrant {
     pub scope: Option<ScopeSet>,
 }
 
+/// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
+#[derive(Clone)]
+pub struct DeviceCodeGrant {
+    /// The device code.
+    pub device_code: String,
+}
+
 /// A parsed token request.
 #[derive(Debug, Clone)]
 pub enum TokenRequest {
@@ -46,6 +53,8 @@ pub enum TokenRequest {
     RefreshToken(RefreshTokenGrant),
     /// Client credentials.
     ClientCredentials(ClientCredentialsGrant),
+    /// Poll for a device authorization (RFC 8628 §3.4).
+    DeviceCode(DeviceCodeGrant),
 }
 
 impl TokenRequest {
@@ -86,6 +95,12 @@ impl TokenRequest {
             GrantType::ClientCredentials => Self::ClientCredentials(ClientCredentialsGrant {
                 scope: scope(params)?,
             }),
+            GrantType::DeviceCode => Self::DeviceCode(DeviceCodeGrant {
+                device_code: params
+                    .get("device_code")
+                    .ok_or_else(|| missing("device_code"))?
+                    .to_owned(),
+            }),
         })
     }
 
@@ -95,6 +110,7 @@ impl TokenRequest {
             Self::AuthorizationCode(_) => GrantType::AuthorizationCode,
             Self::RefreshToken(_) => GrantType::RefreshToken,
             Self::ClientCredentials(_) => GrantType::ClientCredentials,
+            Self::DeviceCode(_) => GrantType::DeviceCode,
         }
     }
 
@@ -104,7 +120,7 @@ impl TokenRequest {
         let allowed = client.allows_grant(self.grant_type())
             && match self {
                 Self::ClientCredentials(_) => client_credentials::client_may_use(client),
-                Self::AuthorizationCode(_) | Self::RefreshToken(_) => true,
+                Self::AuthorizationCode(_) | Self::RefreshToken(_) | Self::DeviceCode(_) => true,
             };
         if allowed {
             Ok(())
@@ -138,6 +154,14 @@ impl fmt::Debug for AuthorizationCodeGrant {
                 "code_verifier",
                 &self.code_verifier.as_ref().map(|_| "<redacted>"),
             )
+            .finish()
+    }
+}
+
+impl fmt::Debug for DeviceCodeGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceCodeGrant")
+            .field("device_code", &"<redacted>")
             .finish()
     }
 }
@@ -199,6 +223,13 @@ mod tests {
             parse("grant_type=client_credentials").unwrap().grant_type(),
             GrantType::ClientCredentials
         );
+        let device = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code";
+        assert_eq!(
+            parse(device).unwrap_err().description,
+            "device_code is missing"
+        );
+        let dbg = format!("{:?}", parse(&format!("{device}&device_code=sekrit")).unwrap());
+        assert!(dbg.contains("DeviceCodeGrant") && !dbg.contains("sekrit"), "{dbg}");
         let dbg = format!(
             "{:?}",
             parse("grant_type=refresh_token&refresh_token=sekrit&scope=read").unwrap()
