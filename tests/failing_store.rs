@@ -23,8 +23,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use portcullis::core::{
-    AccessTokenRecord, Client, CodeRecord, DeviceAuthorizationRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, TokenHash, UnixTime,
+    AccessTokenRecord, Client, CodeRecord, DeviceAuthorizationRecord, FamilyId, Grant, GrantId,
+    Issuer, KeyRecord, PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, TokenHash,
+    UnixTime,
 };
 use portcullis::store::{
     AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore, GrantStore,
@@ -502,7 +503,9 @@ impl DeviceAuthorizationStore for FailingStore {
         hash: &TokenHash,
         now: UnixTime,
     ) -> StoreResult<Option<DeviceAuthorizationRecord>> {
-        self.inner.poll_device_authorization(issuer, hash, now).await
+        self.inner
+            .poll_device_authorization(issuer, hash, now)
+            .await
     }
 
     async fn take_device_authorization(
@@ -511,7 +514,9 @@ impl DeviceAuthorizationStore for FailingStore {
         hash: &TokenHash,
         now: UnixTime,
     ) -> StoreResult<Option<DeviceAuthorizationRecord>> {
-        self.inner.take_device_authorization(issuer, hash, now).await
+        self.inner
+            .take_device_authorization(issuer, hash, now)
+            .await
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {

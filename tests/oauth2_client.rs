@@ -374,19 +374,27 @@ async fn device_flow_polled_by_oauth2(adapter: Adapter) {
         .expect("verification_uri_complete")
         .secret()
         .clone();
-    assert!(complete.starts_with(&server.url("/device?user_code=")), "{complete}");
+    assert!(
+        complete.starts_with(&server.url("/device?user_code=")),
+        "{complete}"
+    );
 
     let polls = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let poller = {
-        let (tv, http, clock, polls, details) =
-            (tv.clone(), http.clone(), clock.clone(), polls.clone(), details.clone());
+        let (tv, http, clock, polls, details) = (
+            tv.clone(),
+            http.clone(),
+            clock.clone(),
+            polls.clone(),
+            details.clone(),
+        );
         tokio::spawn(async move {
             tv.exchange_device_access_token(&details)
                 .request_async(
                     &http,
                     |interval| {
                         polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        clock.advance(interval);
+                        clock.advance(interval.as_secs());
                         tokio::time::sleep(Duration::from_millis(20))
                     },
                     None,
@@ -403,7 +411,10 @@ async fn device_flow_polled_by_oauth2(adapter: Adapter) {
     assert!(login.is_login(), "{}", login.body);
     let consent = browser.log_in(&login, &DEMO_USER).await;
     assert!(consent.is_consent(), "{}", consent.body);
-    assert!(consent.body.contains("tv"), "the consent names the device's client");
+    assert!(
+        consent.body.contains("tv"),
+        "the consent names the device's client"
+    );
     assert_eq!(consent.scope_boxes(), ["read"]);
     let done = browser.answer(&consent, Decision::ApproveAll).await;
     assert_eq!(done.status, reqwest::StatusCode::OK, "{}", done.body);
@@ -414,7 +425,10 @@ async fn device_flow_polled_by_oauth2(adapter: Adapter) {
         .unwrap()
         .expect("the device gets its tokens");
     assert_eq!(*token.token_type(), BasicTokenType::Bearer);
-    assert!(polls.load(std::sync::atomic::Ordering::Relaxed) >= 1, "it polled first");
+    assert!(
+        polls.load(std::sync::atomic::Ordering::Relaxed) >= 1,
+        "it polled first"
+    );
     // The device code is spent.
     let again = tv
         .exchange_device_access_token(&details)

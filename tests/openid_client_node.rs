@@ -642,7 +642,11 @@ async fn openid_client_runs_the_device_grant(adapter: Adapter) {
         "password": DEMO_USER.password,
     });
     let out = run_phase("device", &settings).await;
-    assert_eq!(out["endpoint"], server.url("/device_authorization"), "{out}");
+    assert_eq!(
+        out["endpoint"],
+        server.url("/device_authorization"),
+        "{out}"
+    );
     assert_eq!(out["grant_listed"], true, "{out}");
     assert_eq!(out["interval"], 5, "{out}");
     assert_eq!(out["scope"], "read", "{out}");

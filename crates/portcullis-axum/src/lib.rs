@@ -154,10 +154,7 @@ pub fn router<I: Interaction>(provider: Provider, interaction: I) -> Router {
         .route(paths::AUTHORIZE, any(authorize::<I>))
         .route(paths::TOKEN, any(token::<I>))
         .route(paths::PAR, any(pushed_authorization_request::<I>))
-        .route(
-            paths::DEVICE_AUTHORIZATION,
-            any(device_authorization::<I>),
-        )
+        .route(paths::DEVICE_AUTHORIZATION, any(device_authorization::<I>))
         .route(paths::INTROSPECT, any(introspect::<I>))
         .route(paths::REVOKE, any(revoke::<I>))
         .route(paths::USERINFO, any(userinfo::<I>))

@@ -699,7 +699,11 @@ mod tests {
             assert_eq!(GrantType::parse(g.as_str()), Some(g));
         }
         let names: BTreeSet<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
-        assert_eq!(names.len(), 3);
+        assert_eq!(names.len(), GrantType::ALL.len());
+        // A stored client names each grant type as the wire does.
+        for g in GrantType::ALL {
+            assert_eq!(serde_json::to_value(g).unwrap(), g.as_str());
+        }
         let tag = |t: SubjectType| serde_json::to_value(t).unwrap()["type"].clone();
         let pairwise = SubjectType::Pairwise {
             sector_identifier: "a.example".into(),

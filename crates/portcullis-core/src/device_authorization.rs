@@ -354,10 +354,8 @@ pub fn normalize_user_code(typed: &str) -> Option<String> {
         .filter(|c| !matches!(c, '-' | ' ' | '\t'))
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    let valid = code.len() == USER_CODE_LEN
-        && code
-            .bytes()
-            .all(|b| USER_CODE_ALPHABET.contains(&b));
+    let valid =
+        code.len() == USER_CODE_LEN && code.bytes().all(|b| USER_CODE_ALPHABET.contains(&b));
     valid.then_some(code)
 }
 
@@ -463,9 +461,13 @@ mod tests {
 
     #[test]
     fn the_request_needs_the_grant_and_allowed_scopes() {
-        let v = |body: &str, c: &Client| DeviceAuthorizationRequest::validate(&params(body), c, vec![]);
+        let v =
+            |body: &str, c: &Client| DeviceAuthorizationRequest::validate(&params(body), c, vec![]);
         assert_eq!(v("", &device()).unwrap().scopes, set("read"));
-        assert_eq!(v("scope=openid+read", &device()).unwrap().scopes, set("openid read"));
+        assert_eq!(
+            v("scope=openid+read", &device()).unwrap().scopes,
+            set("openid read")
+        );
         assert_eq!(
             refusal(v("scope=write", &device())),
             (
@@ -544,17 +546,30 @@ mod tests {
 
     #[test]
     fn typed_user_codes_are_normalised() {
-        assert_eq!(normalize_user_code("BCDF-GHJK").as_deref(), Some("BCDFGHJK"));
-        assert_eq!(normalize_user_code(" bcdf ghjk ").as_deref(), Some("BCDFGHJK"));
-        assert_eq!(normalize_user_code("bc-df-gh-jk").as_deref(), Some("BCDFGHJK"));
-        for bad in ["BCDF-GHJ", "BCDF-GHJKL", "BCDF-GHJA", "BCDF_GHJK", "", "ВCDF-GHJK"] {
+        assert_eq!(
+            normalize_user_code("BCDF-GHJK").as_deref(),
+            Some("BCDFGHJK")
+        );
+        assert_eq!(
+            normalize_user_code(" bcdf ghjk ").as_deref(),
+            Some("BCDFGHJK")
+        );
+        assert_eq!(
+            normalize_user_code("bc-df-gh-jk").as_deref(),
+            Some("BCDFGHJK")
+        );
+        for bad in [
+            "BCDF-GHJ",
+            "BCDF-GHJKL",
+            "BCDF-GHJA",
+            "BCDF_GHJK",
+            "",
+            "ВCDF-GHJK",
+        ] {
             assert_eq!(normalize_user_code(bad), None, "{bad}");
         }
         assert_eq!(normalize_user_code(&"-".repeat(65)), None);
-        assert_eq!(
-            user_code_hash("bcdf-ghjk"),
-            Some(TokenHash::of("BCDFGHJK"))
-        );
+        assert_eq!(user_code_hash("bcdf-ghjk"), Some(TokenHash::of("BCDFGHJK")));
     }
 
     #[test]
@@ -562,12 +577,18 @@ mod tests {
         let client = device();
         let record = issued(1_000).record;
         let at = UnixTime::from_secs;
-        let poll = |r: &DeviceAuthorizationRecord, now| refusal(decide_device_poll(Some(r), &client, at(now)));
+        let poll = |r: &DeviceAuthorizationRecord, now| {
+            refusal(decide_device_poll(Some(r), &client, at(now)))
+        };
         assert_eq!(
             refusal(decide_device_poll(None, &client, at(1_000))),
-            (TokenErrorCode::InvalidGrant, "the device code is invalid".into())
+            (
+                TokenErrorCode::InvalidGrant,
+                "the device code is invalid".into()
+            )
         );
-        let other = Client::new("other", ClientKind::Public).with_grant_types([GrantType::DeviceCode]);
+        let other =
+            Client::new("other", ClientKind::Public).with_grant_types([GrantType::DeviceCode]);
         assert_eq!(
             refusal(decide_device_poll(Some(&record), &other, at(1_000))).0,
             TokenErrorCode::InvalidGrant
@@ -586,7 +607,10 @@ mod tests {
         assert_eq!(slowed.polled(at(1_014)).interval, 10);
         assert_eq!(
             poll(&slowed, 1_600),
-            (TokenErrorCode::ExpiredToken, "the device code expired".into())
+            (
+                TokenErrorCode::ExpiredToken,
+                "the device code expired".into()
+            )
         );
         let denied = DeviceAuthorizationRecord {
             status: DeviceStatus::Denied,
@@ -611,7 +635,10 @@ mod tests {
             (&code.hash, &code.client_id, code.expires_at),
             (&record.hash, &record.client_id, record.expires_at)
         );
-        assert_eq!((code.subject.as_str(), &code.grant_id), ("alice", &grant_id));
+        assert_eq!(
+            (code.subject.as_str(), &code.grant_id),
+            ("alice", &grant_id)
+        );
         let approved = DeviceAuthorizationRecord {
             status: DeviceStatus::Approved(Box::new(code)),
             ..slowed

@@ -93,8 +93,8 @@ pub use client_secret_rotation::{
 pub use consent::{consent_remembered, grant_at_consent, Consent};
 pub use device_authorization::{
     decide_device_poll, normalize_user_code, user_code_hash, DeviceAuthorizationPolicy,
-    DeviceAuthorizationRecord, DeviceAuthorizationRequest, DeviceAuthorizationResponse,
-    DevicePoll, DeviceStatus, IssuedDeviceAuthorization, DEVICE_CODE_GRANT_TYPE, SLOW_DOWN_STEP,
+    DeviceAuthorizationRecord, DeviceAuthorizationRequest, DeviceAuthorizationResponse, DevicePoll,
+    DeviceStatus, IssuedDeviceAuthorization, DEVICE_CODE_GRANT_TYPE, SLOW_DOWN_STEP,
     USER_CODE_ALPHABET, USER_CODE_LEN,
 };
 pub use dpop::{
@@ -178,8 +178,8 @@ pub use token::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
     live_scopes, mint_access_token, mint_jwt_access_token, mint_refresh_token,
     prepare_jwt_access_token, AuthorizationCodeGrant, ClientCredentialsGrant, CodeExchange,
-    Delegation, DeviceCodeGrant, LiveScopes, MintedToken, RefreshCheck, RefreshDecision, RefreshTokenGrant,
-    TokenRequest, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
+    Delegation, DeviceCodeGrant, LiveScopes, MintedToken, RefreshCheck, RefreshDecision,
+    RefreshTokenGrant, TokenRequest, TokenResponse, TokenSubject, UnsignedJwtAccessToken,
 };
 pub use token_binding::{
     certificate_thumbprint, decide_token_binding, token_type, Confirmation, HolderProof,

@@ -70,8 +70,8 @@ pub use account::Account;
 pub use flow::{LoginFlow, UserDirectory};
 pub use form::{CheckedForm, Form, FormGuard};
 pub use pages::{
-    add_security_headers, csp_redirecting_to, page, ConsentPage, DevicePage, LoginPage, LogoutPage, PageError,
-    Pages, TemplateError, CSP,
+    add_security_headers, csp_redirecting_to, page, ConsentPage, DevicePage, LoginPage, LogoutPage,
+    PageError, Pages, TemplateError, CSP,
 };
 pub use password::PasswordCheck;
 pub use purge::purge_periodically;

@@ -38,13 +38,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use access::{AccessEntry, Shapes};
 use async_trait::async_trait;
 use portcullis_core::{
-    AccessTokenRecord, Client, CodeRecord, DeviceAuthorizationRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, TokenHash, UnixTime,
+    AccessTokenRecord, Client, CodeRecord, DeviceAuthorizationRecord, FamilyId, Grant, GrantId,
+    Issuer, KeyRecord, PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, TokenHash,
+    UnixTime,
 };
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore,
-    GrantStore, KeyStore,
-    PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore, GrantStore,
+    KeyStore, PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
     ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult,
 };
 
@@ -287,9 +287,7 @@ impl State {
         user_code_hash: &TokenHash,
     ) -> Option<&mut DeviceAuthorizationRecord> {
         let hash = self.device_user_codes.get(user_code_hash)?;
-        self.devices
-            .get_mut(hash)
-            .filter(|d| d.issuer == *issuer)
+        self.devices.get_mut(hash).filter(|d| d.issuer == *issuer)
     }
 
     fn purge_keys(&mut self, now: UnixTime) -> u64 {

@@ -166,7 +166,9 @@ impl DeviceAuthorizationStore for PostgresStore {
                 (None, None)
             }
         });
-        let taken = self.modify_device("hash", key(hash), issuer, change).await?;
+        let taken = self
+            .modify_device("hash", key(hash), issuer, change)
+            .await?;
         Ok(taken.flatten())
     }
 

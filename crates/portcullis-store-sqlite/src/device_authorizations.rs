@@ -100,8 +100,7 @@ impl DeviceAuthorizationStore for SqliteStore {
                 .map_err(db)
             })
             .await?;
-        let record: Option<DeviceAuthorizationRecord> =
-            json.as_deref().map(decode).transpose()?;
+        let record: Option<DeviceAuthorizationRecord> = json.as_deref().map(decode).transpose()?;
         Ok(record.filter(|d| d.awaits_user(now)))
     }
 

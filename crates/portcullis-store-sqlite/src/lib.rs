@@ -45,11 +45,11 @@
 mod clients;
 mod codec;
 mod codes;
+mod device_authorizations;
 mod grants;
 mod keys;
 mod pool;
 mod purge;
-mod device_authorizations;
 mod pushed_requests;
 mod replay;
 mod schema;

@@ -33,9 +33,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use portcullis_core::{
-    AccessTokenRecord, Client, CodeRecord, DeviceAuthorizationRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, SessionRecord, TokenHash,
-    UnixTime,
+    AccessTokenRecord, Client, CodeRecord, DeviceAuthorizationRecord, FamilyId, Grant, GrantId,
+    Issuer, KeyRecord, PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, SessionRecord,
+    TokenHash, UnixTime,
 };
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -8,10 +8,9 @@ use portcullis_core::{
     AccessTokenRecord, AcrClaim, Algorithm, AuthorizationDetail, ClaimsRequest, Client,
     ClientAuthMethod, ClientKind, ClientOidc, ClientRegistration, ClientSecretHash, CodeChallenge,
     CodeChallengeMethod, CodeRecord, Confirmation, DeviceAuthorizationRecord, DeviceStatus,
-    FamilyId, Grant, GrantId, GrantType, Issuer,
-    KeyRecord, MacAlgorithm, OidcSession, PrivateKeyEnvelope, PushedRequestRecord, RedirectUri,
-    RefreshTokenRecord, RegistrationRequest, RegistrationRules, ScopeSet, SessionRecord,
-    SubjectType, TokenFormat, TokenHash, UnixTime,
+    FamilyId, Grant, GrantId, GrantType, Issuer, KeyRecord, MacAlgorithm, OidcSession,
+    PrivateKeyEnvelope, PushedRequestRecord, RedirectUri, RefreshTokenRecord, RegistrationRequest,
+    RegistrationRules, ScopeSet, SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
 };
 
 use crate::rng::SeededRng;
@@ -421,7 +420,12 @@ impl Fixtures {
             redirect_uri: None,
             code_challenge: None,
             dpop_jkt: None,
-            ..self.code(&grant, &self.family_id(), device.issued_at, device.expires_at)
+            ..self.code(
+                &grant,
+                &self.family_id(),
+                device.issued_at,
+                device.expires_at,
+            )
         }
     }
 

@@ -78,8 +78,8 @@ mod macros;
 mod rng;
 
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, DeviceAuthorizationStore, FullStore, GrantStore, KeyStore, PushedRequestStore,
-    RefreshTokenStore, ReplayCache, SessionStore,
+    AccessTokenStore, ClientStore, CodeStore, DeviceAuthorizationStore, FullStore, GrantStore,
+    KeyStore, PushedRequestStore, RefreshTokenStore, ReplayCache, SessionStore,
 };
 
 pub use authorization_details::{sample_authorization_details_types, AcceptAll, SamplePayment};

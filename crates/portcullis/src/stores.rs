@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use portcullis_store::{
     AccessTokenStore, ClientStore, CodeStore, DeviceAuthorizationStore, GrantStore, KeyStore,
-    PushedRequestStore,
-    RefreshTokenStore, ReplayCache,
+    PushedRequestStore, RefreshTokenStore, ReplayCache,
 };
 
 /// The stores a provider uses, one per aggregate. Several providers may share the same

@@ -7,9 +7,9 @@ use portcullis_core::{
     decide_token_binding, format_for_audience, live_scopes, merge_extra_claims, mint_access_token,
     mint_refresh_token, prepare_jwt_access_token, requested_resources, AccessTokenRecord,
     AuthorizationCodeGrant, AuthorizationDetail, Client, ClientCredentialsGrant, CodeRecord,
-    FamilyId, GrantId,
-    HolderProof, MintedToken, OAuthError, Params, Policy, RefreshTokenGrant, ResourceError,
-    TokenErrorCode, TokenFormat, TokenHash, TokenRequest, TokenResponse, TokenSubject, UnixTime,
+    FamilyId, GrantId, HolderProof, MintedToken, OAuthError, Params, Policy, RefreshTokenGrant,
+    ResourceError, TokenErrorCode, TokenFormat, TokenHash, TokenRequest, TokenResponse,
+    TokenSubject, UnixTime,
 };
 use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
 
@@ -163,8 +163,16 @@ impl Provider {
             }
         };
         check_code_binding(&record, client, &g, now)?;
-        self.redeem_code(client, &record, Some(&g.code), resources, details, presented, now)
-            .await
+        self.redeem_code(
+            client,
+            &record,
+            Some(&g.code),
+            resources,
+            details,
+            presented,
+            now,
+        )
+        .await
     }
 
     /// Issues the tokens of a consumed and bound code, or of an approved device

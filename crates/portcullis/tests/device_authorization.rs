@@ -5,14 +5,11 @@
 
 mod common;
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use common::*;
 use http::{Method, Request, StatusCode};
 use portcullis::core::{
-    Client, ClientKind, DeviceAuthorizationPolicy, GrantType, Policy, ScopeSet,
-    USER_CODE_ALPHABET,
+    Client, ClientKind, DeviceAuthorizationPolicy, GrantType, Policy, ScopeSet, USER_CODE_ALPHABET,
 };
 use serde_json::Value;
 
@@ -90,11 +87,15 @@ async fn poll(h: &Harness, device_code: &str) -> (StatusCode, Value) {
 
 #[track_caller]
 fn refused((status, json): (StatusCode, Value), code: &str) {
-    assert_eq!((status, error_of(&json)), (StatusCode::BAD_REQUEST, code), "{json}");
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, code),
+        "{json}"
+    );
 }
 
 fn later(h: &Harness, secs: u64) {
-    h.clock.advance(Duration::from_secs(secs));
+    h.clock.advance(secs);
 }
 
 #[tokio::test]
@@ -172,16 +173,25 @@ async fn every_polling_answer() {
     let (status, json) = poll(&h, &device_code).await;
     assert_eq!(status, StatusCode::OK, "{json}");
     assert_eq!(json["token_type"], "Bearer");
-    assert_eq!(json["scope"], "read", "the user's consent within the request");
+    assert_eq!(
+        json["scope"], "read",
+        "the user's consent within the request"
+    );
     assert!(json.get("refresh_token").is_some());
     // The consent is alice's grant to the TV, as after a code flow.
     let grants = h.provider.grants("alice").await.unwrap();
     assert_eq!(grants.len(), 1);
-    assert_eq!((grants[0].client_id.as_str(), &grants[0].scopes), ("tv", &scopes("read")));
+    assert_eq!(
+        (grants[0].client_id.as_str(), &grants[0].scopes),
+        ("tv", &scopes("read"))
+    );
     // The refresh token works like any other.
     let (status, refreshed, _) = h
         .token(
-            &format!("grant_type=refresh_token&client_id=tv&refresh_token={}", s(&json, "refresh_token")),
+            &format!(
+                "grant_type=refresh_token&client_id=tv&refresh_token={}",
+                s(&json, "refresh_token")
+            ),
             None,
         )
         .await;
@@ -200,7 +210,11 @@ async fn denied_and_expired() {
         .await
         .unwrap()
         .unwrap();
-    assert!(h.provider.deny_device_authorization(&pending).await.unwrap());
+    assert!(h
+        .provider
+        .deny_device_authorization(&pending)
+        .await
+        .unwrap());
     refused(poll(&h, &denied).await, "access_denied");
     let (expiring, user_code) = codes(&h, "read").await;
     later(&h, 600);
@@ -338,7 +352,13 @@ async fn off_by_default_and_discovery_says_so() {
 async fn malformed_user_codes_find_nothing() {
     let h = harness().await;
     let (_, user_code) = codes(&h, "read").await;
-    for typed in ["", "BCDF", "AAAA-AAAA", &format!("{user_code}X"), "ВCDF-GHJK"] {
+    for typed in [
+        "",
+        "BCDF",
+        "AAAA-AAAA",
+        &format!("{user_code}X"),
+        "ВCDF-GHJK",
+    ] {
         assert!(
             h.provider
                 .find_device_authorization(typed)

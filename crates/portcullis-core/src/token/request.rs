@@ -228,8 +228,14 @@ mod tests {
             parse(device).unwrap_err().description,
             "device_code is missing"
         );
-        let dbg = format!("{:?}", parse(&format!("{device}&device_code=sekrit")).unwrap());
-        assert!(dbg.contains("DeviceCodeGrant") && !dbg.contains("sekrit"), "{dbg}");
+        let dbg = format!(
+            "{:?}",
+            parse(&format!("{device}&device_code=sekrit")).unwrap()
+        );
+        assert!(
+            dbg.contains("DeviceCodeGrant") && !dbg.contains("sekrit"),
+            "{dbg}"
+        );
         let dbg = format!(
             "{:?}",
             parse("grant_type=refresh_token&refresh_token=sekrit&scope=read").unwrap()

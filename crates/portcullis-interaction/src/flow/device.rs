@@ -124,7 +124,8 @@ impl LoginFlow {
                 let secs = throttled.retry_after_secs;
                 let error = format!("Too many failed sign-ins. Try again in {secs} seconds.");
                 let status = StatusCode::TOO_MANY_REQUESTS;
-                let mut r = self.device_login_page(status, &pending, headers, username, Some(&error));
+                let mut r =
+                    self.device_login_page(status, &pending, headers, username, Some(&error));
                 r.headers_mut()
                     .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
                 return r;
@@ -149,7 +150,11 @@ impl LoginFlow {
             Err(e) => return self.store_failed(&e),
         };
         attempt.succeeded();
-        tracing::info!(username, client_id = pending.client_id(), "signed in for a device");
+        tracing::info!(
+            username,
+            client_id = pending.client_id(),
+            "signed in for a device"
+        );
         let (acr, amr) = match mfa {
             true => (Some(MFA_ACR), &MFA_AMR[..]),
             false => (None, &MFA_AMR[..1]),

@@ -55,7 +55,11 @@ pub async fn device_authorization_round_trip<S: DeviceAuthorizationStore>(h: Har
     let d = f.device_authorization(&a, "tv", c.at(0), c.at(600));
     insert(&*s, &d).await;
     assert_eq!(find(&*s, &d, c.at(1)).await, Some(d.clone()), "as inserted");
-    assert_eq!(find(&*s, &d, c.at(599)).await, Some(d.clone()), "before expiry");
+    assert_eq!(
+        find(&*s, &d, c.at(599)).await,
+        Some(d.clone()),
+        "before expiry"
+    );
     assert_eq!(find(&*s, &d, c.at(600)).await, None, "at its expiry");
     let unknown = s
         .find_device_authorization_by_user_code(&a, &f.token_hash(), c.at(1))
@@ -64,13 +68,19 @@ pub async fn device_authorization_round_trip<S: DeviceAuthorizationStore>(h: Har
     let via_b = s
         .find_device_authorization_by_user_code(&b, &d.user_code_hash, c.at(1))
         .await;
-    assert_eq!(via_b.must("find_device_authorization_by_user_code"), None, "B's");
+    assert_eq!(
+        via_b.must("find_device_authorization_by_user_code"),
+        None,
+        "B's"
+    );
     let same_user_code = DeviceAuthorizationRecord {
         hash: f.token_hash(),
         ..d.clone()
     };
     assert!(
-        s.insert_device_authorization(&same_user_code).await.is_err(),
+        s.insert_device_authorization(&same_user_code)
+            .await
+            .is_err(),
         "a user code is unique"
     );
     let same_device_code = DeviceAuthorizationRecord {
@@ -95,18 +105,34 @@ pub async fn device_authorization_is_answered_once<S: DeviceAuthorizationStore>(
     let approval = f.device_approval(&d, "alice");
     insert(&*s, &d).await;
     let user_code = &d.user_code_hash;
-    let via_b = s.answer_device_authorization(&b, user_code, None, c.at(1)).await;
-    assert!(!via_b.must("answer_device_authorization"), "through another issuer");
+    let via_b = s
+        .answer_device_authorization(&b, user_code, None, c.at(1))
+        .await;
+    assert!(
+        !via_b.must("answer_device_authorization"),
+        "through another issuer"
+    );
     let first = s
         .answer_device_authorization(&a, user_code, Some(&approval), c.at(1))
         .await;
-    assert!(first.must("answer_device_authorization"), "the first answer");
-    let denial = s.answer_device_authorization(&a, user_code, None, c.at(2)).await;
-    assert!(!denial.must("answer_device_authorization"), "a second answer");
+    assert!(
+        first.must("answer_device_authorization"),
+        "the first answer"
+    );
+    let denial = s
+        .answer_device_authorization(&a, user_code, None, c.at(2))
+        .await;
+    assert!(
+        !denial.must("answer_device_authorization"),
+        "a second answer"
+    );
     let again = s
         .answer_device_authorization(&a, user_code, Some(&approval), c.at(2))
         .await;
-    assert!(!again.must("answer_device_authorization"), "a second approval");
+    assert!(
+        !again.must("answer_device_authorization"),
+        "a second approval"
+    );
     assert_eq!(find(&*s, &d, c.at(2)).await, None, "answered");
     let polled = poll(&*s, &d, c.at(3)).await.expect("still there");
     assert_eq!(polled.status, DeviceStatus::Approved(Box::new(approval)));
@@ -116,7 +142,10 @@ pub async fn device_authorization_is_answered_once<S: DeviceAuthorizationStore>(
     let expired = s
         .answer_device_authorization(&a, &user_code, None, c.at(600))
         .await;
-    assert!(!expired.must("answer_device_authorization"), "at its expiry");
+    assert!(
+        !expired.must("answer_device_authorization"),
+        "at its expiry"
+    );
     let denied = s
         .answer_device_authorization(&a, &user_code, None, c.at(599))
         .await;
@@ -136,16 +165,26 @@ pub async fn device_polls_are_recorded<S: DeviceAuthorizationStore>(h: Harness<S
     insert(&*s, &d).await;
     assert_eq!(poll(&*s, &d, c.at(10)).await, Some(d.clone()), "first poll");
     let first = d.polled(c.at(10));
-    assert_eq!(poll(&*s, &d, c.at(12)).await, Some(first.clone()), "too soon");
+    assert_eq!(
+        poll(&*s, &d, c.at(12)).await,
+        Some(first.clone()),
+        "too soon"
+    );
     let second = first.polled(c.at(12));
     assert_eq!(second.interval, 10, "slowed down");
     assert_eq!(poll(&*s, &d, c.at(30)).await, Some(second.clone()));
     let third = second.polled(c.at(30));
-    assert_eq!(poll(&*s, &d, c.at(600)).await, Some(third.clone()), "expired");
+    assert_eq!(
+        poll(&*s, &d, c.at(600)).await,
+        Some(third.clone()),
+        "expired"
+    );
     assert_eq!(poll(&*s, &d, c.at(601)).await, Some(third), "unchanged");
     let via_b = s.poll_device_authorization(&b, &d.hash, c.at(31)).await;
     assert_eq!(via_b.must("poll_device_authorization"), None, "B's");
-    let unknown = s.poll_device_authorization(&a, &f.token_hash(), c.at(31)).await;
+    let unknown = s
+        .poll_device_authorization(&a, &f.token_hash(), c.at(31))
+        .await;
     assert_eq!(unknown.must("poll_device_authorization"), None, "unknown");
 }
 
@@ -210,18 +249,14 @@ pub async fn racing_device_takers_on_one_handle<S: DeviceAuthorizationStore>(h: 
 
 /// [`RACERS`] tasks with a handle each poll and take one approved authorization at once:
 /// exactly one takes it (the device code is redeemed once, RFC 8628 §3.5).
-pub async fn racing_device_takers_on_separate_handles<S: DeviceAuthorizationStore>(
-    h: Harness<S>,
-) {
+pub async fn racing_device_takers_on_separate_handles<S: DeviceAuthorizationStore>(h: Harness<S>) {
     let handles = h.open_many(RACERS).await;
     take_race(&h, &handles).await;
 }
 
 /// [`RACERS`] tasks with a handle each poll one pending authorization at once: each sees
 /// the poll before it, so exactly one sees it never polled.
-pub async fn racing_device_polls_on_separate_handles<S: DeviceAuthorizationStore>(
-    h: Harness<S>,
-) {
+pub async fn racing_device_polls_on_separate_handles<S: DeviceAuthorizationStore>(h: Harness<S>) {
     let handles = h.open_many(RACERS).await;
     let (f, c) = (h.fixtures(), h.clock());
     let a = Fixtures::issuer();
@@ -239,7 +274,10 @@ pub async fn racing_device_polls_on_separate_handles<S: DeviceAuthorizationStore
             }
         })
         .await;
-        let first = outcomes.iter().filter(|r| r.last_polled_at.is_none()).count();
+        let first = outcomes
+            .iter()
+            .filter(|r| r.last_polled_at.is_none())
+            .count();
         assert_eq!(first, 1, "round {round}: exactly one first poll");
         let slowed = outcomes.iter().map(|r| r.interval).max();
         assert_eq!(
