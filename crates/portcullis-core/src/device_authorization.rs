@@ -159,7 +159,7 @@ impl DeviceAuthorizationRecord {
         rng: &dyn SecureRandom,
     ) -> Result<CodeRecord, RandomError> {
         Ok(CodeRecord {
-            hash: self.hash.clone(),
+            hash: self.hash,
             issuer: self.issuer.clone(),
             client_id: self.client_id.clone(),
             redirect_uri: None,
