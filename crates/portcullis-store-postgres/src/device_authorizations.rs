@@ -11,7 +11,7 @@ use crate::{purge, PostgresStore};
 
 /// What a change does to the row it read.
 enum Write {
-    Update(DeviceAuthorizationRecord),
+    Update(Box<DeviceAuthorizationRecord>),
     Delete,
 }
 
@@ -131,7 +131,7 @@ impl DeviceAuthorizationStore for PostgresStore {
     ) -> StoreResult<bool> {
         let approval = approval.cloned();
         let change: Change<bool> = Box::new(move |d| match d.answered(approval.as_ref(), now) {
-            Some(answered) => (Some(Write::Update(answered)), true),
+            Some(answered) => (Some(Write::Update(Box::new(answered))), true),
             None => (None, false),
         });
         let answered = self
@@ -147,7 +147,7 @@ impl DeviceAuthorizationStore for PostgresStore {
         now: UnixTime,
     ) -> StoreResult<Option<DeviceAuthorizationRecord>> {
         let change: Change<DeviceAuthorizationRecord> = Box::new(move |d| {
-            let write = (now < d.expires_at).then(|| Write::Update(d.polled(now)));
+            let write = (now < d.expires_at).then(|| Write::Update(Box::new(d.polled(now))));
             (write, d)
         });
         self.modify_device("hash", key(hash), issuer, change).await

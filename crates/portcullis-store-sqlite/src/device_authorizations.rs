@@ -11,7 +11,7 @@ use crate::{purge, SqliteStore};
 
 /// What a change does to the row it read.
 enum Write {
-    Update(DeviceAuthorizationRecord),
+    Update(Box<DeviceAuthorizationRecord>),
     Delete,
 }
 
@@ -115,7 +115,7 @@ impl DeviceAuthorizationStore for SqliteStore {
         self.run(move |conn| {
             modify(conn, "user_code_hash", &hash, &issuer, |d| {
                 match d.answered(approval.as_ref(), now) {
-                    Some(answered) => (Some(Write::Update(answered)), true),
+                    Some(answered) => (Some(Write::Update(Box::new(answered))), true),
                     None => (None, false),
                 }
             })
@@ -133,7 +133,7 @@ impl DeviceAuthorizationStore for SqliteStore {
         let (issuer, hash) = (issuer.to_string(), key(hash));
         self.run(move |conn| {
             modify(conn, "hash", &hash, &issuer, |d| {
-                let write = (now < d.expires_at).then(|| Write::Update(d.polled(now)));
+                let write = (now < d.expires_at).then(|| Write::Update(Box::new(d.polled(now))));
                 (write, d)
             })
         })
