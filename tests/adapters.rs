@@ -77,6 +77,7 @@ async fn engine(
     match target.split('?').next().expect("a path") {
         paths::TOKEN => provider.token(req).await,
         paths::PAR => provider.pushed_authorization_request(req).await,
+        paths::DEVICE_AUTHORIZATION => provider.device_authorization(req).await,
         paths::INTROSPECT => provider.introspect(req).await,
         paths::REVOKE => provider.revoke(req).await,
         paths::USERINFO => provider.userinfo(req).await,
@@ -149,6 +150,8 @@ async fn other_endpoints_pass_every_method_to_the_engine() {
         ("PUT", paths::TOKEN),
         ("GET", paths::PAR),
         ("POST", paths::PAR),
+        ("GET", paths::DEVICE_AUTHORIZATION),
+        ("POST", paths::DEVICE_AUTHORIZATION),
         ("GET", paths::INTROSPECT),
         ("GET", paths::REVOKE),
         ("PUT", paths::USERINFO),
@@ -277,6 +280,7 @@ async fn bodies_over_the_limit_get_413() {
             for path in [
                 paths::TOKEN,
                 paths::PAR,
+                paths::DEVICE_AUTHORIZATION,
                 paths::INTROSPECT,
                 paths::REVOKE,
                 paths::USERINFO,

@@ -23,12 +23,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use portcullis::core::{
-    AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, TokenHash, UnixTime,
+    AccessTokenRecord, Client, CodeRecord, DeviceAuthorizationRecord, FamilyId, Grant, GrantId,
+    Issuer, KeyRecord, PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, TokenHash,
+    UnixTime,
 };
 use portcullis::store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore,
-    PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore, GrantStore,
+    KeyStore, PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
     ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult,
 };
 use portcullis::{Stores, SystemClock};
@@ -460,6 +461,66 @@ impl PushedRequestStore for FailingStore {
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         PushedRequestStore::purge_expired(&self.inner, now).await
+    }
+}
+
+/// Device authorizations are not among the failures played here: passed through.
+#[async_trait]
+impl DeviceAuthorizationStore for FailingStore {
+    async fn insert_device_authorization(
+        &self,
+        record: &DeviceAuthorizationRecord,
+    ) -> StoreResult<()> {
+        self.inner.insert_device_authorization(record).await
+    }
+
+    async fn find_device_authorization_by_user_code(
+        &self,
+        issuer: &Issuer,
+        user_code_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorizationRecord>> {
+        self.inner
+            .find_device_authorization_by_user_code(issuer, user_code_hash, now)
+            .await
+    }
+
+    async fn answer_device_authorization(
+        &self,
+        issuer: &Issuer,
+        user_code_hash: &TokenHash,
+        approval: Option<&CodeRecord>,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        self.inner
+            .answer_device_authorization(issuer, user_code_hash, approval, now)
+            .await
+    }
+
+    async fn poll_device_authorization(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorizationRecord>> {
+        self.inner
+            .poll_device_authorization(issuer, hash, now)
+            .await
+    }
+
+    async fn take_device_authorization(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorizationRecord>> {
+        self.inner
+            .take_device_authorization(issuer, hash, now)
+            .await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        DeviceAuthorizationStore::purge_expired(&self.inner, now).await
     }
 }
 

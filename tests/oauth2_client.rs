@@ -339,7 +339,110 @@ async fn wrong_verifier_and_reused_code_are_invalid_grant(adapter: Adapter) {
     assert_eq!(oauth_error(stolen), BasicErrorResponseType::InvalidGrant);
 }
 
+/// A TV on the device grant (RFC 8628): `oauth2`'s own device authorization request and its
+/// own polling, whose sleep moves the provider's clock by the interval it asked for (no real
+/// waiting, no `slow_down`), while the user enters the code, signs in and consents in the
+/// browser; then the device code is spent.
+async fn device_flow_polled_by_oauth2(adapter: Adapter) {
+    use oauth2::{DeviceAuthorizationUrl, StandardDeviceAuthorizationResponse};
+    use portcullis::core::UnixTime;
+    use portcullis::ManualClock;
+    use std::sync::Arc;
+
+    let extra = "[device_authorization]\nenabled = true\n\n[[clients]]\nid = \"tv\"\n\
+                 type = \"public\"\nallowed_scopes = \"read\"\ndefault_scopes = \"read\"\n\
+                 grant_types = [\"urn:ietf:params:oauth:grant-type:device_code\"]\n";
+    let clock = Arc::new(ManualClock::new(UnixTime::from_secs(1_750_000_000)));
+    let config = portcullis_e2e::demo_config(&[], extra);
+    let server = portcullis_e2e::start_with_clock(adapter, config, clock.clone()).await;
+    let http = http_client();
+    let tv = oauth2::basic::BasicClient::new(oauth2::ClientId::new("tv".into()))
+        .set_auth_type(oauth2::AuthType::RequestBody)
+        .set_token_uri(oauth2::TokenUrl::new(server.url("/token")).unwrap())
+        .set_device_authorization_url(
+            DeviceAuthorizationUrl::new(server.url("/device_authorization")).unwrap(),
+        );
+    let details: StandardDeviceAuthorizationResponse = tv
+        .exchange_device_code()
+        .add_scope(Scope::new("read".into()))
+        .request_async(&http)
+        .await
+        .expect("the device authorization request");
+    assert_eq!(details.interval(), Duration::from_secs(5));
+    let complete = details
+        .verification_uri_complete()
+        .expect("verification_uri_complete")
+        .secret()
+        .clone();
+    assert!(
+        complete.starts_with(&server.url("/device?user_code=")),
+        "{complete}"
+    );
+
+    let polls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let poller = {
+        let (tv, http, clock, polls, details) = (
+            tv.clone(),
+            http.clone(),
+            clock.clone(),
+            polls.clone(),
+            details.clone(),
+        );
+        tokio::spawn(async move {
+            tv.exchange_device_access_token(&details)
+                .request_async(
+                    &http,
+                    |interval| {
+                        polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        clock.advance(interval.as_secs());
+                        tokio::time::sleep(Duration::from_millis(20))
+                    },
+                    None,
+                )
+                .await
+        })
+    };
+
+    let browser = Browser::new();
+    let entry = browser.get(&Url::parse(&complete).unwrap()).await;
+    assert_eq!(entry.status, reqwest::StatusCode::OK, "{}", entry.body);
+    let code = details.user_code().secret().to_lowercase();
+    let login = browser.enter_device_code(&entry, &code).await;
+    assert!(login.is_login(), "{}", login.body);
+    let consent = browser.log_in(&login, &DEMO_USER).await;
+    assert!(consent.is_consent(), "{}", consent.body);
+    assert!(
+        consent.body.contains("tv"),
+        "the consent names the device's client"
+    );
+    assert_eq!(consent.scope_boxes(), ["read"]);
+    let done = browser.answer(&consent, Decision::ApproveAll).await;
+    assert_eq!(done.status, reqwest::StatusCode::OK, "{}", done.body);
+
+    let token = tokio::time::timeout(Duration::from_secs(30), poller)
+        .await
+        .expect("the device gets its tokens in time")
+        .unwrap()
+        .expect("the device gets its tokens");
+    assert_eq!(*token.token_type(), BasicTokenType::Bearer);
+    assert!(
+        polls.load(std::sync::atomic::Ordering::Relaxed) >= 1,
+        "it polled first"
+    );
+    // The device code is spent.
+    let again = tv
+        .exchange_device_access_token(&details)
+        .request_async(&http, |_| async {}, None)
+        .await;
+    assert!(
+        matches!(&again, Err(oauth2::RequestTokenError::ServerResponse(e))
+            if e.error().as_ref() == "invalid_grant"),
+        "{again:?}"
+    );
+}
+
 portcullis_e2e::on_each_adapter!(
+    device_flow_polled_by_oauth2,
     code_flow_with_pkce_refresh_rotation_and_reuse_detection,
     client_credentials_for_the_service_client,
     public_native_client_with_a_loopback_redirect_on_any_port,

@@ -622,6 +622,37 @@ async fn openid_client_pushes_its_authorization_requests(adapter: Adapter) {
     );
 }
 
+/// openid-client's device authorization grant (RFC 8628): `initiateDeviceAuthorization` at
+/// the endpoint discovery names, the user's code entered, sign-in and consent in the
+/// browser, then `pollDeviceAuthorizationGrant` gets the tokens.
+async fn openid_client_runs_the_device_grant(adapter: Adapter) {
+    let installed = node_dir().join("node_modules/openid-client/package.json");
+    assert!(
+        installed.exists(),
+        "openid-client is not installed: run `npm ci --prefix tests/node`"
+    );
+    let extra = "[device_authorization]\nenabled = true\n\n[[clients]]\nid = \"tv\"\n\
+                 type = \"public\"\nallowed_scopes = \"read\"\ndefault_scopes = \"read\"\n\
+                 grant_types = [\"urn:ietf:params:oauth:grant-type:device_code\"]\n";
+    let server = start_with(adapter, demo_config(&[], extra)).await;
+    let settings = json!({
+        "issuer": server.issuer().as_str(),
+        "client_id": "tv",
+        "username": DEMO_USER.username,
+        "password": DEMO_USER.password,
+    });
+    let out = run_phase("device", &settings).await;
+    assert_eq!(
+        out["endpoint"],
+        server.url("/device_authorization"),
+        "{out}"
+    );
+    assert_eq!(out["grant_listed"], true, "{out}");
+    assert_eq!(out["interval"], 5, "{out}");
+    assert_eq!(out["scope"], "read", "{out}");
+    assert_eq!(out["token_type"], "bearer", "{out}");
+}
+
 /// openid-client receives a form post (OAuth 2.0 Form Post Response Mode: the provider's
 /// page, its form submitted as the browser would) and JARM responses (`useJwtResponseMode`:
 /// `response_mode=jwt`, and `form_post.jwt`), verifies the signed ones against the JWKS and
@@ -713,4 +744,5 @@ portcullis_e2e::on_each_adapter!(
     openid_client_binds_its_tokens_with_dpop,
     openid_client_pushes_its_authorization_requests,
     openid_client_signs_in_as_a_fapi2_client,
+    openid_client_runs_the_device_grant,
 );

@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, SET_COOKIE};
 use portcullis::core::{
-    Client, ClientKind, ClientOidc, ClientSecretHash, GrantType, Issuer, PkcePolicy, RedirectUri,
-    ScopeSet,
+    Client, ClientKind, ClientOidc, ClientSecretHash, GrantType, Issuer, PkcePolicy, Policy,
+    RedirectUri, ScopeSet,
 };
 use portcullis::{Approval, HostRoutes, PendingAuthorization, PendingLogout, Provider, Stores};
 use portcullis_axum::ServerLimits;
@@ -235,7 +235,11 @@ pub const PEER_HEADER: &str = "x-test-peer";
 /// secret at every issuer) and the interaction key `[7; 32]` (the same at every issuer too:
 /// what keeps issuers apart must be the issuer, not a key).
 pub async fn test_provider(store: Arc<MemoryStore>, issuer: Issuer) -> Provider {
+    // The device grant on (RFC 8628), so that its endpoint answers through the adapters.
+    let mut policy = Policy::default();
+    policy.device_authorization.verification_uri = Some(issuer.endpoint("/device"));
     let provider = Provider::builder(issuer)
+        .policy(policy)
         .stores(Stores::shared(store))
         .interaction_key([7; 32])
         .build()

@@ -27,6 +27,10 @@
 //                                      the provider: the front channel refused, then sign-in
 //                                      through buildAuthorizationUrlWithPAR, without and with
 //                                      DPoP (the code bound at the PAR endpoint, RFC 9449 §10.1)
+//   node rp.mjs device SETTINGS_JSON   the device grant (RFC 8628) of a public client
+//                                      (settings.client_id): initiateDeviceAuthorization,
+//                                      the user's code entered, sign-in and consent in the
+//                                      browser, then pollDeviceAuthorizationGrant
 //   node rp.mjs modes SETTINGS_JSON    sign-ins with response_mode form_post, with JARM
 //                                      (useJwtResponseMode: jwt) and with form_post.jwt,
 //                                      each callback as openid-client receives it
@@ -681,8 +685,48 @@ async function modes() {
   return { runs };
 }
 
+/**
+ * The device authorization grant (RFC 8628) of a public client: openid-client asks for the
+ * codes, the browser enters the user code at verification_uri_complete, signs in and
+ * consents, then openid-client polls for the tokens. What discovery said, and the tokens.
+ */
+async function device() {
+  const config = await client.discovery(
+    new URL(settings.issuer),
+    settings.client_id,
+    undefined,
+    client.None(),
+    { execute: [client.allowInsecureRequests] },
+  );
+  const metadata = config.serverMetadata();
+  const started = await client.initiateDeviceAuthorization(config, { scope: 'read' });
+  check(/^[B-DF-HJ-NP-TV-XZ]{4}-[B-DF-HJ-NP-TV-XZ]{4}$/.test(started.user_code), `user code ${started.user_code}`);
+  const browser = new Browser();
+  const entry = expectPage(await browser.get(started.verification_uri_complete), '/device', 'code entry');
+  const userCode = new URL(started.verification_uri_complete).searchParams.get('user_code');
+  const login = expectPage(await browser.submit(entry, { single: { user_code: userCode } }), '/device/login', 'device sign-in');
+  const consent = expectPage(
+    await browser.submit(login, { single: { username: settings.username, password: settings.password } }),
+    '/device/consent',
+    'device consent',
+  );
+  const done = await browser.submit(consent, {
+    single: { decision: 'approve' },
+    repeated: consent.scopes.map((s) => ['scope', s]),
+  });
+  check(done.status === 200, `device consent answered ${done.status}: ${done.body}`);
+  const tokens = await client.pollDeviceAuthorizationGrant(config, started);
+  return {
+    endpoint: metadata.device_authorization_endpoint,
+    grant_listed: metadata.grant_types_supported.includes('urn:ietf:params:oauth:grant-type:device_code'),
+    interval: started.interval,
+    scope: tokens.scope,
+    token_type: tokens.token_type,
+  };
+}
+
 try {
-  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, token_exchange: tokenExchange, register_key: registerKey, jar, dpop, par, modes, fapi };
+  const phases = { phase1, phase2, register, jwt_auth: jwtAuth, token_exchange: tokenExchange, register_key: registerKey, jar, dpop, par, modes, fapi, device };
   check(phase in phases, `unknown phase ${phase}`);
   const result = await phases[phase]();
   process.stdout.write(`${JSON.stringify({ phase, ...result })}\n`);

@@ -207,6 +207,7 @@ enum Endpoint {
     EndSession,
     Token,
     PushedAuthorizationRequest,
+    DeviceAuthorization,
     Introspect,
     Revoke,
     UserInfo,
@@ -214,11 +215,12 @@ enum Endpoint {
 }
 
 impl Endpoint {
-    const ALL: [Self; 8] = [
+    const ALL: [Self; 9] = [
         Self::Authorize,
         Self::EndSession,
         Self::Token,
         Self::PushedAuthorizationRequest,
+        Self::DeviceAuthorization,
         Self::Introspect,
         Self::Revoke,
         Self::UserInfo,
@@ -231,6 +233,7 @@ impl Endpoint {
             Self::EndSession => paths::END_SESSION,
             Self::Token => paths::TOKEN,
             Self::PushedAuthorizationRequest => paths::PAR,
+            Self::DeviceAuthorization => paths::DEVICE_AUTHORIZATION,
             Self::Introspect => paths::INTROSPECT,
             Self::Revoke => paths::REVOKE,
             Self::UserInfo => paths::USERINFO,
@@ -351,6 +354,7 @@ async fn call(
         Endpoint::PushedAuthorizationRequest => {
             provider.pushed_authorization_request(engine_req).await
         }
+        Endpoint::DeviceAuthorization => provider.device_authorization(engine_req).await,
         Endpoint::Introspect => provider.introspect(engine_req).await,
         Endpoint::Revoke => provider.revoke(engine_req).await,
         Endpoint::UserInfo => provider.userinfo(engine_req).await,

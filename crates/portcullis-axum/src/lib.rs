@@ -154,6 +154,7 @@ pub fn router<I: Interaction>(provider: Provider, interaction: I) -> Router {
         .route(paths::AUTHORIZE, any(authorize::<I>))
         .route(paths::TOKEN, any(token::<I>))
         .route(paths::PAR, any(pushed_authorization_request::<I>))
+        .route(paths::DEVICE_AUTHORIZATION, any(device_authorization::<I>))
         .route(paths::INTROSPECT, any(introspect::<I>))
         .route(paths::REVOKE, any(revoke::<I>))
         .route(paths::USERINFO, any(userinfo::<I>))
@@ -283,6 +284,16 @@ async fn pushed_authorization_request<I: Interaction>(
 ) -> Response {
     match read_client_request(&shared.provider, paths::PAR, req).await {
         Ok(r) => into_response(shared.provider.pushed_authorization_request(r).await),
+        Err(r) => r,
+    }
+}
+
+async fn device_authorization<I: Interaction>(
+    State(shared): State<Arc<Shared<I>>>,
+    req: Request,
+) -> Response {
+    match read_client_request(&shared.provider, paths::DEVICE_AUTHORIZATION, req).await {
+        Ok(r) => into_response(shared.provider.device_authorization(r).await),
         Err(r) => r,
     }
 }

@@ -175,17 +175,21 @@ pub enum GrantType {
     /// `password` (RFC 6749 §4.3): the client collects the user's password. Only with
     /// [`crate::Policy::dangerous_allow_password_grant`] (RFC 9700 §2.4: must not be used).
     Password,
+    /// `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4): never by default.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 impl GrantType {
     /// Every grant type this server supports, in the order discovery lists them.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
         Self::TokenExchange,
         Self::JwtBearer,
         Self::Password,
+        Self::DeviceCode,
     ];
 
     /// Parses a `grant_type` value; `None` for a type this server does not support.
@@ -197,6 +201,7 @@ impl GrantType {
             "urn:ietf:params:oauth:grant-type:token-exchange" => Some(Self::TokenExchange),
             "urn:ietf:params:oauth:grant-type:jwt-bearer" => Some(Self::JwtBearer),
             "password" => Some(Self::Password),
+            crate::device_authorization::DEVICE_CODE_GRANT_TYPE => Some(Self::DeviceCode),
             _ => None,
         }
     }
@@ -210,6 +215,7 @@ impl GrantType {
             Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
             Self::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
             Self::Password => "password",
+            Self::DeviceCode => crate::device_authorization::DEVICE_CODE_GRANT_TYPE,
         }
     }
 }
@@ -744,6 +750,7 @@ mod tests {
         }
         let names: BTreeSet<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
         assert_eq!(names.len(), GrantType::ALL.len());
+        // A stored client names each grant type as the wire does.
         for g in GrantType::ALL {
             assert_eq!(serde_json::to_value(g).unwrap(), g.as_str());
         }

@@ -99,6 +99,14 @@ pub enum TokenErrorCode {
     UseDpopNonce,
     /// `authorization_details` is malformed or exceeds what was granted (RFC 9396 §5, §6).
     InvalidAuthorizationDetails,
+    /// The user has not yet answered the device authorization (RFC 8628 §3.5).
+    AuthorizationPending,
+    /// The device polls too often: wait 5 seconds longer from now on (RFC 8628 §3.5).
+    SlowDown,
+    /// The user denied the device authorization (RFC 8628 §3.5).
+    AccessDenied,
+    /// The device code expired (RFC 8628 §3.5).
+    ExpiredToken,
 }
 
 impl TokenErrorCode {
@@ -117,6 +125,10 @@ impl TokenErrorCode {
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
             Self::InvalidAuthorizationDetails => "invalid_authorization_details",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::AccessDenied => "access_denied",
+            Self::ExpiredToken => "expired_token",
         }
     }
 

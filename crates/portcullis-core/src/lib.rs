@@ -19,6 +19,7 @@ mod client_id_metadata;
 mod client_secret;
 mod client_secret_rotation;
 mod consent;
+mod device_authorization;
 mod dpop;
 mod error;
 mod id_token;
@@ -99,6 +100,12 @@ pub use client_secret_rotation::{
     PreviousSecret, SecretCheck, SecretRotationError, MAX_SECRET_ROLLOVER,
 };
 pub use consent::{consent_remembered, grant_at_consent, Consent};
+pub use device_authorization::{
+    decide_device_poll, normalize_user_code, user_code_hash, DeviceAuthorizationPolicy,
+    DeviceAuthorizationRecord, DeviceAuthorizationRequest, DeviceAuthorizationResponse, DevicePoll,
+    DeviceStatus, IssuedDeviceAuthorization, DEVICE_CODE_GRANT_TYPE, SLOW_DOWN_STEP,
+    USER_CODE_ALPHABET, USER_CODE_LEN,
+};
 pub use dpop::{
     DpopError, DpopNonces, DpopPolicy, DpopProof, DpopRequest, VerifiedDpopProof, DPOP_PROOF_TYPE,
     MAX_DPOP_PROOF_LEN,
@@ -180,9 +187,9 @@ pub use token::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
     decide_password_grant, live_scopes, mint_access_token, mint_jwt_access_token,
     mint_refresh_token, prepare_jwt_access_token, AuthorizationCodeGrant, ClientCredentialsGrant,
-    CodeExchange, Delegation, LiveScopes, MintedToken, PasswordDecision, PasswordGrant,
-    RefreshCheck, RefreshDecision, RefreshTokenGrant, TokenRequest, TokenResponse, TokenSubject,
-    UnsignedJwtAccessToken,
+    CodeExchange, Delegation, DeviceCodeGrant, LiveScopes, MintedToken, PasswordDecision,
+    PasswordGrant, RefreshCheck, RefreshDecision, RefreshTokenGrant, TokenRequest, TokenResponse,
+    TokenSubject, UnsignedJwtAccessToken,
 };
 pub use token::{
     check_grant_assertion, decide_jwt_bearer_scopes, decide_token_exchange, exchange_audience,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::authorization_details::AuthorizationDetailsTypes;
 use crate::client_assertion::ClientAssertionPolicy;
+use crate::device_authorization::DeviceAuthorizationPolicy;
 use crate::dpop::DpopPolicy;
 use crate::jose::Algorithm;
 use crate::pkce::CodeChallengeMethod;
@@ -102,6 +103,8 @@ pub struct Policy {
     /// The issuers whose assertions the JWT bearer grant accepts, and its time rules
     /// (RFC 7523 §2.1, §3).
     pub jwt_bearer: JwtBearerPolicy,
+    /// The device authorization grant (RFC 8628): off until a verification page is named.
+    pub device_authorization: DeviceAuthorizationPolicy,
 }
 
 impl Policy {

@@ -41,6 +41,8 @@ use portcullis::{
     PendingLogout, Provider, SessionFacts,
 };
 
+mod device;
+
 use crate::account::Account;
 use crate::form::FormGuard;
 use crate::pages::{ConsentPage, LoginPage, LogoutPage, PageError, Pages};
@@ -176,7 +178,9 @@ impl LoginFlow {
     }
 
     /// The pages' own routes, for either adapter's `host_routes`: `POST /login`,
-    /// `POST /consent`, `POST /logout`, `GET /account`, `POST /account/revoke` and
+    /// `POST /consent`, `POST /logout`, the device verification pages (`GET /device`, `POST
+    /// /device`, `POST /device/login`, `POST /device/consent`: the `verification_uri` is
+    /// the issuer's URL with `/device`), `GET /account`, `POST /account/revoke` and
     /// `POST /account/sign-out-everywhere` (the templates' form actions, below the issuer's
     /// path), each request with its peer's address as its [`ClientAddress`]
     /// ([`with_client_address`]), so that sign-ins are throttled per address too.
@@ -204,6 +208,26 @@ impl LoginFlow {
                 Method::POST,
                 "/logout",
                 page(self, |f, r| async move { f.logout(&r).await }),
+            )
+            .route(
+                Method::GET,
+                "/device",
+                page(self, |f, r| async move { f.device(&r).await }),
+            )
+            .route(
+                Method::POST,
+                "/device",
+                page(self, |f, r| async move { f.device_code(&r).await }),
+            )
+            .route(
+                Method::POST,
+                "/device/login",
+                page(self, |f, r| async move { f.device_login(&r).await }),
+            )
+            .route(
+                Method::POST,
+                "/device/consent",
+                page(self, |f, r| async move { f.device_consent(&r).await }),
             )
             .route(
                 Method::GET,

@@ -74,8 +74,8 @@ pub use flow::{LoginFlow, UserDirectory};
 pub use form::{CheckedForm, Form, FormGuard};
 pub use hidden_characters::reveal_hidden_characters;
 pub use pages::{
-    add_security_headers, csp_redirecting_to, page, ConsentPage, LoginPage, LogoutPage, PageError,
-    Pages, TemplateError, CSP,
+    add_security_headers, csp_redirecting_to, page, ConsentPage, DevicePage, LoginPage, LogoutPage,
+    PageError, Pages, TemplateError, CSP,
 };
 pub use password::PasswordCheck;
 pub use portcullis::throttle::{

@@ -31,7 +31,7 @@ pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
 
 /// The built-in templates, by name. `layout.html` wraps every page (its `body` block);
 /// `form_fields.html` holds a form's hidden `ticket` and `csrf` fields.
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 8] = [
     ("layout.html", include_str!("../templates/layout.html")),
     (
         "form_fields.html",
@@ -42,6 +42,7 @@ const TEMPLATES: [(&str, &str); 7] = [
     ("logout.html", include_str!("../templates/logout.html")),
     ("message.html", include_str!("../templates/message.html")),
     ("account.html", include_str!("../templates/account.html")),
+    ("device.html", include_str!("../templates/device.html")),
 ];
 
 /// What the standard scopes let a client do (OpenID Connect Core §5.4, §11).
@@ -178,6 +179,17 @@ pub struct ConsentPage<'a> {
     pub redirect_uri: &'a str,
 }
 
+/// The device verification form (RFC 8628 §3.3).
+#[derive(Debug, Clone, Copy)]
+pub struct DevicePage<'a> {
+    /// The form's fixed ticket (what its CSRF token is bound to).
+    pub ticket: &'a str,
+    /// The code filled in (from `verification_uri_complete`, or what the user typed).
+    pub user_code: &'a str,
+    /// What went wrong with the last attempt.
+    pub error: Option<&'a str>,
+}
+
 /// The RP-initiated logout confirmation (OpenID Connect RP-Initiated Logout 1.0 §2): asked
 /// when the request does not prove it comes from the user's own client.
 #[derive(Debug, Clone, Copy)]
@@ -246,7 +258,8 @@ impl Pages {
     }
 
     /// Replaces the template `name` (one of the built-in ones: `layout.html`, `login.html`,
-    /// `consent.html`, `logout.html`, `message.html`, `account.html`, `form_fields.html`), or
+    /// `consent.html`, `logout.html`, `message.html`, `account.html`, `device.html`,
+    /// `form_fields.html`), or
     /// adds a page of the host's own (rendered with [`Pages::render`]). Names ending in
     /// `.html` are HTML-escaped; `{{ value | safe }}` opts out.
     pub fn with_template(
@@ -342,8 +355,21 @@ impl Pages {
         status: StatusCode,
         login: &LoginPage<'_>,
     ) -> Response<Bytes> {
+        self.login_at("/login", sessions, headers, status, login)
+    }
+
+    /// [`Pages::login`] posting to `action` (below [`Pages::base`]).
+    pub(crate) fn login_at(
+        &self,
+        action: &str,
+        sessions: &SessionManager,
+        headers: &HeaderMap,
+        status: StatusCode,
+        login: &LoginPage<'_>,
+    ) -> Response<Bytes> {
         #[derive(Serialize)]
         struct Login<'a> {
+            action: &'a str,
             client_id: &'a str,
             ticket: &'a str,
             csrf: &'a str,
@@ -356,6 +382,7 @@ impl Pages {
         };
         let csrf = sessions.login_csrf_token(&binding, login.ticket);
         let context = Login {
+            action,
             client_id: login.client_id,
             ticket: login.ticket,
             csrf: &csrf,
@@ -395,8 +422,20 @@ impl Pages {
 
     /// The consent form.
     pub fn consent(&self, consent: &ConsentPage<'_>) -> Response<Bytes> {
+        let csp = csp_redirecting_to(Some(consent.redirect_uri));
+        self.consent_at("/consent", &csp, consent)
+    }
+
+    /// [`Pages::consent`] posting to `action` (below [`Pages::base`]), with `csp`.
+    pub(crate) fn consent_at(
+        &self,
+        action: &str,
+        csp: &str,
+        consent: &ConsentPage<'_>,
+    ) -> Response<Bytes> {
         #[derive(Serialize)]
         struct Consent<'a> {
+            action: &'a str,
             client_id: &'a str,
             user: &'a str,
             scopes: Vec<ScopeRow<'a>>,
@@ -429,6 +468,7 @@ impl Pages {
             })
             .collect();
         let context = Consent {
+            action,
             client_id: consent.client_id,
             user: consent.user,
             scopes,
@@ -436,14 +476,47 @@ impl Pages {
             ticket: consent.ticket,
             csrf: consent.csrf,
         };
-        let csp = csp_redirecting_to(Some(consent.redirect_uri));
         self.render(
             StatusCode::OK,
-            &csp,
+            csp,
             "consent.html",
             "Authorize access",
             context,
         )
+    }
+
+    /// The device verification page (RFC 8628 §3.3): the form where the user enters the
+    /// code their device shows (`user_code` filled in from `verification_uri_complete`),
+    /// with a CSRF token bound to the browser's pre-login binding and `ticket`.
+    pub fn device(
+        &self,
+        sessions: &SessionManager,
+        headers: &HeaderMap,
+        status: StatusCode,
+        device: &DevicePage<'_>,
+    ) -> Response<Bytes> {
+        #[derive(Serialize)]
+        struct Device<'a> {
+            ticket: &'a str,
+            csrf: &'a str,
+            user_code: &'a str,
+            error: Option<&'a str>,
+        }
+        let Ok(binding) = sessions.login_binding(headers) else {
+            return self.error(PageError::Unavailable);
+        };
+        let csrf = sessions.login_csrf_token(&binding, device.ticket);
+        let context = Device {
+            ticket: device.ticket,
+            csrf: &csrf,
+            user_code: device.user_code,
+            error: device.error,
+        };
+        let mut response = self.render(status, CSP, "device.html", "Connect a device", context);
+        if let Some(cookie) = binding.set_cookie() {
+            response.headers_mut().append(SET_COOKIE, cookie.clone());
+        }
+        response
     }
 
     /// The logout confirmation.

@@ -378,6 +378,12 @@ impl SessionManager {
         })
     }
 
+    /// The browser's pre-login binding as its cookie carries it, if it does: a key to
+    /// throttle one browser by.
+    pub(crate) fn binding_value(&self, headers: &HeaderMap) -> Option<String> {
+        cookies::read(headers, &self.inner.binding_cookie).filter(|v| is_random_value(v))
+    }
+
     /// The CSRF token of the login form of `ticket` in the browser bound by `binding`.
     pub fn login_csrf_token(&self, binding: &LoginBinding, ticket: &str) -> String {
         csrf::login_token(&self.inner.key, &binding.value, ticket)

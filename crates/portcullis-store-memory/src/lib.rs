@@ -9,7 +9,7 @@
 //! `purge_expired`), and automatically by an incremental sweep that bounds the work of
 //! every insert, however many records the store holds. The records that grow with traffic
 //! (codes, grants, access and refresh tokens, rotation graces, revoked families,
-//! replay-cache entries, pushed authorization requests) are kept in insertion-ordered maps, each with a cursor: every
+//! replay-cache entries, pushed authorization requests, device authorizations) are kept in insertion-ordered maps, each with a cursor: every
 //! [`SWEEP_EVERY`] inserts, a sweep step examines the next [`SWEEP_BATCH`] entries of each
 //! map (2 per insert and map), removes the expired ones and comes round to the start at the
 //! end. Expiry is judged against the latest time an insert has carried, never a clock. The
@@ -38,12 +38,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use access::{AccessEntry, Shapes};
 use async_trait::async_trait;
 use portcullis_core::{
-    AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, TokenHash, UnixTime,
+    AccessTokenRecord, Client, CodeRecord, DeviceAuthorizationRecord, FamilyId, Grant, GrantId,
+    Issuer, KeyRecord, PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, TokenHash,
+    UnixTime,
 };
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore,
-    PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore, GrantStore,
+    KeyStore, PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
     ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult,
 };
 
@@ -85,6 +86,10 @@ struct State {
     replays: Swept<(Issuer, ReplayNamespace, TokenHash), UnixTime>,
     /// Pushed authorization requests not yet taken.
     pushed: Swept<TokenHash, PushedRequestRecord>,
+    /// Device authorizations not yet taken, by device code hash.
+    devices: Swept<TokenHash, DeviceAuthorizationRecord>,
+    /// The device code hash of each user code hash in `devices`.
+    device_user_codes: HashMap<TokenHash, TokenHash>,
     inserts_since_sweep: usize,
     /// Entries examined per map since clients and keys were last purged.
     swept_since_clients_and_keys: usize,
@@ -117,6 +122,12 @@ impl Expires for CodeEntry {
 }
 
 impl Expires for PushedRequestRecord {
+    fn expired(&self, now: UnixTime) -> bool {
+        self.expires_at <= now
+    }
+}
+
+impl Expires for DeviceAuthorizationRecord {
     fn expired(&self, now: UnixTime) -> bool {
         self.expires_at <= now
     }
@@ -202,6 +213,7 @@ impl State {
             + self.keys.len()
             + self.replays.len()
             + self.pushed.len()
+            + self.devices.len()
     }
 
     fn clients_len(&self) -> usize {
@@ -232,6 +244,14 @@ impl State {
         self.graces.sweep_expired(n, now);
         self.replays.sweep_expired(n, now);
         self.pushed.sweep_expired(n, now);
+        let user_codes = &mut self.device_user_codes;
+        self.devices.sweep(
+            n,
+            |d| d.expired(now),
+            |_, d| {
+                user_codes.remove(&d.user_code_hash);
+            },
+        );
         self.swept_since_clients_and_keys += n;
         if self.swept_since_clients_and_keys >= self.clients_len() + self.keys.len() {
             self.swept_since_clients_and_keys = 0;
@@ -249,6 +269,25 @@ impl State {
             + self.purge_keys(now)
             + self.replays.purge(now)
             + self.pushed.purge(now)
+            + self.purge_devices(now)
+    }
+
+    fn purge_devices(&mut self, now: UnixTime) -> u64 {
+        let purged = self.devices.purge(now);
+        let devices = &self.devices;
+        self.device_user_codes
+            .retain(|_, device| devices.contains_key(device));
+        purged
+    }
+
+    /// The device authorization of `issuer` with the user code `user_code_hash`.
+    fn device_by_user_code(
+        &mut self,
+        issuer: &Issuer,
+        user_code_hash: &TokenHash,
+    ) -> Option<&mut DeviceAuthorizationRecord> {
+        let hash = self.device_user_codes.get(user_code_hash)?;
+        self.devices.get_mut(hash).filter(|d| d.issuer == *issuer)
     }
 
     fn purge_keys(&mut self, now: UnixTime) -> u64 {
@@ -461,6 +500,99 @@ impl PushedRequestStore for MemoryStore {
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         Ok(self.lock()?.pushed.purge(now))
+    }
+}
+
+/// Every step under the store's one lock; taking an authorization removes it.
+#[async_trait]
+impl DeviceAuthorizationStore for MemoryStore {
+    async fn insert_device_authorization(
+        &self,
+        record: &DeviceAuthorizationRecord,
+    ) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.devices.contains_key(&record.hash)
+            || s.device_user_codes.contains_key(&record.user_code_hash)
+        {
+            return Err(StoreError::new("device authorization already stored"));
+        }
+        s.devices.insert(record.hash, record.clone());
+        s.device_user_codes
+            .insert(record.user_code_hash, record.hash);
+        s.note_insert(record.issued_at);
+        Ok(())
+    }
+
+    async fn find_device_authorization_by_user_code(
+        &self,
+        issuer: &Issuer,
+        user_code_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorizationRecord>> {
+        let mut s = self.lock()?;
+        Ok(s.device_by_user_code(issuer, user_code_hash)
+            .filter(|d| d.awaits_user(now))
+            .cloned())
+    }
+
+    async fn answer_device_authorization(
+        &self,
+        issuer: &Issuer,
+        user_code_hash: &TokenHash,
+        approval: Option<&CodeRecord>,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let Some(d) = s.device_by_user_code(issuer, user_code_hash) else {
+            return Ok(false);
+        };
+        let Some(answered) = d.answered(approval, now) else {
+            return Ok(false);
+        };
+        *d = answered;
+        Ok(true)
+    }
+
+    async fn poll_device_authorization(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorizationRecord>> {
+        let mut s = self.lock()?;
+        let Some(d) = s.devices.get_mut(hash).filter(|d| d.issuer == *issuer) else {
+            return Ok(None);
+        };
+        let before = d.clone();
+        if !d.expired(now) {
+            *d = before.polled(now);
+        }
+        Ok(Some(before))
+    }
+
+    async fn take_device_authorization(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorizationRecord>> {
+        let mut s = self.lock()?;
+        let approved = s
+            .devices
+            .get(hash)
+            .is_some_and(|d| d.issuer == *issuer && d.may_be_taken(now));
+        if !approved {
+            return Ok(None);
+        }
+        let taken = s.devices.remove(hash);
+        if let Some(d) = &taken {
+            s.device_user_codes.remove(&d.user_code_hash);
+        }
+        Ok(taken)
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        Ok(self.lock()?.purge_devices(now))
     }
 }
 

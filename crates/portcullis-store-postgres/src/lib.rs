@@ -77,6 +77,7 @@ mod clients;
 mod codec;
 mod codes;
 mod config;
+mod device_authorizations;
 mod grants;
 mod keys;
 mod purge;

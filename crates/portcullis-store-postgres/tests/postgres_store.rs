@@ -76,7 +76,11 @@ async fn nodes_connecting_together_migrate_once() {
         .query_one(&format!("SELECT COUNT(*) FROM {name}.schema_version"), &[])
         .await
         .unwrap();
-    assert_eq!(applied.get::<_, i64>(0), 5, "each migration applied once");
+    assert_eq!(
+        applied.get::<_, i64>(0),
+        LATEST_SCHEMA,
+        "each migration applied once"
+    );
 }
 
 #[tokio::test]
@@ -154,6 +158,12 @@ async fn secrets_are_stored_only_as_hashes() {
     portcullis_store::PushedRequestStore::insert_pushed_request(&s, &pushed)
         .await
         .unwrap();
+    let mut device = f.device_authorization(&Fixtures::issuer(), "tv", c.at(0), c.at(60));
+    device.hash = TokenHash::of(&secret(7));
+    device.user_code_hash = TokenHash::of(&secret(8));
+    portcullis_store::DeviceAuthorizationStore::insert_device_authorization(&s, &device)
+        .await
+        .unwrap();
 
     // Every row of every table, as text.
     let db = raw(schemas.url()).await;
@@ -164,14 +174,14 @@ async fn secrets_are_stored_only_as_hashes() {
         )
         .await
         .unwrap();
-    assert_eq!(tables.len(), 12, "eleven tables and schema_version");
+    assert_eq!(tables.len(), 13, "twelve tables and schema_version");
     let mut dump = String::new();
     for table in tables {
         let table: String = table.get(0);
         let sql = format!("SELECT COALESCE(string_agg(t::text, E'\\n'), '') FROM {name}.{table} t");
         dump.push_str(&db.query_one(&sql, &[]).await.unwrap().get::<_, String>(0));
     }
-    for n in 1..=6 {
+    for n in 1..=8 {
         assert!(!dump.contains(&secret(n)), "secret {n} in plaintext");
     }
     let hex: String = code
@@ -220,6 +230,9 @@ async fn every_lookup_is_served_by_an_index() {
         "signing_keys WHERE expires_at <= 5".to_owned(),
         format!("replay_cache WHERE issuer = 'a' AND namespace = 'n' AND id = {h}"),
         "replay_cache WHERE expires_at <= 5".to_owned(),
+        format!("device_authorizations WHERE hash = {h} AND issuer = 'a'"),
+        format!("device_authorizations WHERE user_code_hash = {h} AND issuer = 'a'"),
+        "device_authorizations WHERE expires_at <= 5".to_owned(),
     ];
     for lookup in lookups {
         let plan = db

@@ -45,6 +45,7 @@
 mod clients;
 mod codec;
 mod codes;
+mod device_authorizations;
 mod grants;
 mod keys;
 mod pool;

@@ -13,10 +13,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_replay_cache.sql")),
     (4, include_str!("migrations/0004_sessions.sql")),
     (5, include_str!("migrations/0005_pushed_requests.sql")),
+    (6, include_str!("migrations/0006_device_authorizations.sql")),
 ];
 
 /// The schema version this build writes.
-pub(crate) const LATEST: i64 = 5;
+pub(crate) const LATEST: i64 = 6;
 
 /// Brings the database up to [`LATEST`] in one IMMEDIATE transaction, so that processes
 /// opening it at once apply each migration exactly once. Refuses a database written by a

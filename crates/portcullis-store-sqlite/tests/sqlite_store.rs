@@ -12,8 +12,8 @@ use portcullis_core::{
     Algorithm, ClientKind, ClientSecretHash, CodeRecord, Grant, TokenHash, UnixTime,
 };
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, GrantStore, KeyStore,
-    PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore, GrantStore,
+    KeyStore, PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
     SessionStore, StoreError,
 };
 use portcullis_store_sqlite::{SqliteStore, PURGE_BATCH};
@@ -96,7 +96,7 @@ async fn reopening_keeps_every_record_and_every_state() {
 async fn open_migrates_and_sets_wal() {
     let db = temp_db();
     let s = SqliteStore::open(&db.path).unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 5);
+    assert_eq!(s.schema_version().await.unwrap(), 6);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -111,11 +111,11 @@ async fn open_migrates_and_sets_wal() {
     drop(s);
     // Reopening finds the schema in place and applies nothing twice.
     let s = SqliteStore::open(&db.path).unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 5);
+    assert_eq!(s.schema_version().await.unwrap(), 6);
     let applied: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(applied, 5, "each migration applied once");
+    assert_eq!(applied, 6, "each migration applied once");
 }
 
 #[tokio::test]
@@ -164,6 +164,10 @@ async fn secrets_are_stored_only_as_hashes() {
     let mut pushed = f.pushed_request(&Fixtures::issuer(), "alice-app", c.at(0), c.at(60));
     pushed.hash = TokenHash::of(&secret(6));
     s.insert_pushed_request(&pushed).await.unwrap();
+    let mut device = f.device_authorization(&Fixtures::issuer(), "tv", c.at(0), c.at(60));
+    device.hash = TokenHash::of(&secret(7));
+    device.user_code_hash = TokenHash::of(&secret(8));
+    s.insert_device_authorization(&device).await.unwrap();
 
     let mut bytes = Vec::new();
     for suffix in ["", "-wal"] {
@@ -172,7 +176,7 @@ async fn secrets_are_stored_only_as_hashes() {
         bytes.extend(std::fs::read(PathBuf::from(p)).unwrap_or_default());
     }
     let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
-    for n in 1..=6 {
+    for n in 1..=8 {
         assert!(!contains(secret(n).as_bytes()), "secret {n} in plaintext");
     }
     assert!(

@@ -3,8 +3,8 @@
 //! One trait per aggregate: [`ClientStore`], [`CodeStore`], [`GrantStore`] (grants and the
 //! token families under them), [`AccessTokenStore`], [`RefreshTokenStore`], [`KeyStore`]
 //! (signing keys, their private keys sealed by the engine), [`ReplayCache`] (ids accepted
-//! once), [`SessionStore`] (signed-in browsers) and [`PushedRequestStore`] (pushed
-//! authorization requests). Beside them, the [`Clock`] the engine and
+//! once), [`SessionStore`] (signed-in browsers), [`PushedRequestStore`] (pushed
+//! authorization requests) and [`DeviceAuthorizationStore`] (RFC 8628). Beside them, the [`Clock`] the engine and
 //! the resource server read the time from.
 //! Each is `Send + Sync + 'static` with `&self` receivers, so one store value can serve many
 //! providers (issuers) and many tasks at once; every record carries its issuer and every
@@ -33,9 +33,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use portcullis_core::{
-    AccessTokenRecord, Client, CodeRecord, FamilyId, Grant, GrantId, Issuer, KeyRecord,
-    PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, SessionRecord, TokenHash,
-    UnixTime,
+    AccessTokenRecord, Client, CodeRecord, DeviceAuthorizationRecord, FamilyId, Grant, GrantId,
+    Issuer, KeyRecord, PrivateKeyEnvelope, PushedRequestRecord, RefreshTokenRecord, SessionRecord,
+    TokenHash, UnixTime,
 };
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -87,6 +87,7 @@ pub trait FullStore:
     + ReplayCache
     + SessionStore
     + PushedRequestStore
+    + DeviceAuthorizationStore
 {
 }
 
@@ -100,6 +101,7 @@ impl<S> FullStore for S where
         + ReplayCache
         + SessionStore
         + PushedRequestStore
+        + DeviceAuthorizationStore
 {
 }
 
@@ -433,6 +435,68 @@ pub trait PushedRequestStore: Send + Sync + 'static {
 
     /// Removes pushed requests (taken or not) that expired at or before `now`; returns how
     /// many.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// Device authorizations (RFC 8628), keyed by the hash of their device code and found by
+/// the hash of their user code; both codes are unique. Each goes pending → approved or
+/// denied once, and an approved one is taken once.
+#[async_trait]
+pub trait DeviceAuthorizationStore: Send + Sync + 'static {
+    /// Stores a new device authorization. A device code or user code hash already stored (for
+    /// any issuer) is an error.
+    async fn insert_device_authorization(
+        &self,
+        record: &DeviceAuthorizationRecord,
+    ) -> StoreResult<()>;
+
+    /// The device authorization of `issuer` whose user code hashes to `user_code_hash`, if it
+    /// still awaits the user at `now` (pending, `expires_at > now`): what the verification
+    /// page shows.
+    async fn find_device_authorization_by_user_code(
+        &self,
+        issuer: &Issuer,
+        user_code_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorizationRecord>>;
+
+    /// Records the user's answer for the authorization `user_code_hash` of `issuer`:
+    /// `approval` (the code record its device code redeems) or, with `None`, a denial —
+    /// only if it still awaits the user at `now`. `true` if this call answered it.
+    ///
+    /// **Atomicity:** of concurrent answers, at most one returns `true`.
+    async fn answer_device_authorization(
+        &self,
+        issuer: &Issuer,
+        user_code_hash: &TokenHash,
+        approval: Option<&CodeRecord>,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+
+    /// A poll of the device code `hash` of `issuer` at `now`: returns the record as it was
+    /// before this poll (expired ones too, until purged; `None` if unknown or taken) and,
+    /// unless expired, stores [`DeviceAuthorizationRecord::polled`] in the same atomic step,
+    /// so that concurrent polls each see the one before.
+    async fn poll_device_authorization(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorizationRecord>>;
+
+    /// Atomically takes the approved device authorization `hash` of `issuer` (unexpired at
+    /// `now`) and returns it; it is then gone.
+    ///
+    /// **Atomicity:** for one device code, across all concurrent callers and all processes
+    /// sharing the store, at most one call ever returns it.
+    async fn take_device_authorization(
+        &self,
+        issuer: &Issuer,
+        hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorizationRecord>>;
+
+    /// Removes device authorizations that expired at or before `now`; returns how many.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
 

@@ -312,6 +312,13 @@ impl Browser {
             .expect("POST")
     }
 
+    /// Submits the device verification form (RFC 8628 §3.3) with `user_code` and returns the
+    /// next page.
+    pub async fn enter_device_code(&self, entry: &Page, user_code: &str) -> Page {
+        let response = self.submit(entry, &[("user_code", user_code)]).await;
+        self.page(response).await
+    }
+
     /// Submits the login form and returns the next page.
     pub async fn log_in<'a>(&self, login: &Page, user: impl Into<Credentials<'a>>) -> Page {
         let (username, password) = user.into();

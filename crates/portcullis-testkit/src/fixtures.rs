@@ -7,10 +7,10 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use portcullis_core::{
     AccessTokenRecord, AcrClaim, Algorithm, AuthorizationDetail, ClaimsRequest, Client,
     ClientAuthMethod, ClientKind, ClientOidc, ClientRegistration, ClientSecretHash, CodeChallenge,
-    CodeChallengeMethod, CodeRecord, Confirmation, FamilyId, Grant, GrantId, GrantType, Issuer,
-    KeyRecord, MacAlgorithm, OidcSession, PrivateKeyEnvelope, PushedRequestRecord, RedirectUri,
-    RefreshTokenRecord, RegistrationRequest, RegistrationRules, ScopeSet, SessionRecord,
-    SubjectType, TokenFormat, TokenHash, UnixTime,
+    CodeChallengeMethod, CodeRecord, Confirmation, DeviceAuthorizationRecord, DeviceStatus,
+    FamilyId, Grant, GrantId, GrantType, Issuer, KeyRecord, MacAlgorithm, OidcSession,
+    PrivateKeyEnvelope, PushedRequestRecord, RedirectUri, RefreshTokenRecord, RegistrationRequest,
+    RegistrationRules, ScopeSet, SessionRecord, SubjectType, TokenFormat, TokenHash, UnixTime,
 };
 
 use crate::rng::SeededRng;
@@ -384,6 +384,54 @@ impl Fixtures {
             dpop_jkt: Some(URL_SAFE_NO_PAD.encode(self.rng.bytes::<32>())),
             issued_at,
             expires_at,
+        }
+    }
+
+    /// A device authorization of `client_id` at `issuer`, issued at `issued_at`, live until
+    /// `expires_at`, pending and never polled, with every other field set.
+    pub fn device_authorization(
+        &self,
+        issuer: &Issuer,
+        client_id: &str,
+        issued_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> DeviceAuthorizationRecord {
+        DeviceAuthorizationRecord {
+            hash: self.token_hash(),
+            user_code_hash: self.token_hash(),
+            issuer: issuer.clone(),
+            client_id: client_id.into(),
+            scopes: ScopeSet::parse("openid read").expect("valid scopes"),
+            resources: vec!["https://api.example/".into()],
+            interval: 5,
+            last_polled_at: None,
+            status: DeviceStatus::Pending,
+            issued_at,
+            expires_at,
+        }
+    }
+
+    /// What approving `device` stores: a code record under its device code's hash, of a
+    /// grant of `subject`, every field set.
+    pub fn device_approval(&self, device: &DeviceAuthorizationRecord, subject: &str) -> CodeRecord {
+        let grant = self.grant(
+            &device.issuer,
+            subject,
+            &device.client_id,
+            device.issued_at,
+            device.expires_at,
+        );
+        CodeRecord {
+            hash: device.hash,
+            redirect_uri: None,
+            code_challenge: None,
+            dpop_jkt: None,
+            ..self.code(
+                &grant,
+                &self.family_id(),
+                device.issued_at,
+                device.expires_at,
+            )
         }
     }
 

@@ -56,6 +56,7 @@
 //! * `replay` ([`ReplayCache`]): [`checks::replay`]
 //! * `sessions` ([`SessionStore`]): [`checks::sessions`]
 //! * `pushed_requests` ([`PushedRequestStore`]): [`checks::pushed_requests`]
+//! * `device_authorizations` ([`DeviceAuthorizationStore`]): [`checks::device_authorizations`]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -77,8 +78,8 @@ mod macros;
 mod rng;
 
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, FullStore, GrantStore, KeyStore, PushedRequestStore,
-    RefreshTokenStore, ReplayCache, SessionStore,
+    AccessTokenStore, ClientStore, CodeStore, DeviceAuthorizationStore, FullStore, GrantStore,
+    KeyStore, PushedRequestStore, RefreshTokenStore, ReplayCache, SessionStore,
 };
 
 pub use authorization_details::{sample_authorization_details_types, AcceptAll, SamplePayment};
@@ -108,6 +109,7 @@ where
     crate::__checks_of!(replay, __run_group, runner);
     crate::__checks_of!(sessions, __run_group, runner);
     crate::__checks_of!(pushed_requests, __run_group, runner);
+    crate::__checks_of!(device_authorizations, __run_group, runner);
 }
 
 /// Runs the [`ClientStore`] checks ([`checks::clients`]).
@@ -178,6 +180,15 @@ pub async fn run_session_checks<S: SessionStore>(make_store: impl StoreFactory<S
 pub async fn run_pushed_request_checks<S: PushedRequestStore>(make_store: impl StoreFactory<S>) {
     let runner = Runner::new(make_store);
     crate::__checks_of!(pushed_requests, __run_group, runner);
+}
+
+/// Runs the [`DeviceAuthorizationStore`] checks ([`checks::device_authorizations`]), races
+/// included.
+pub async fn run_device_authorization_checks<S: DeviceAuthorizationStore>(
+    make_store: impl StoreFactory<S>,
+) {
+    let runner = Runner::new(make_store);
+    crate::__checks_of!(device_authorizations, __run_group, runner);
 }
 
 /// What the macros expand to; not a stable API.

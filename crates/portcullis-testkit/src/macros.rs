@@ -2,7 +2,7 @@
 
 /// Expands to one `#[test]` per conformance check, in one module per group (`clients`,
 /// `codes`, `grants`, `access_tokens`, `refresh_tokens`, `revocation`, `keys`, `replay`,
-/// `sessions`, `pushed_requests`), so that a failure is named `codes::code_is_consumed_once`.
+/// `sessions`, `pushed_requests`, `device_authorizations`), so that a failure is named `codes::code_is_consumed_once`.
 ///
 /// `conformance_tests!(make_store)` runs every group; `conformance_tests!(make_store; codes,
 /// replay)` only those named. `conformance_tests!(make_store; known_failures = [check, …])`
@@ -24,7 +24,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(
             @groups $make_store; $known;
             clients, codes, grants, access_tokens, refresh_tokens, revocation, keys, replay,
-            sessions, pushed_requests
+            sessions, pushed_requests, device_authorizations
         );
     };
     ($make_store:expr; $($group:ident),+ $(,)?) => {
@@ -141,6 +141,18 @@ macro_rules! __checks_of {
             pushed_request_purge_expired,
             racing_takers_on_one_handle,
             racing_takers_on_separate_handles,
+        ]; $($args)*}
+    };
+    (device_authorizations, $then:ident, $($args:tt)*) => {
+        $crate::$then! {device_authorizations; [
+            device_authorization_round_trip,
+            device_authorization_is_answered_once,
+            device_polls_are_recorded,
+            approved_device_authorization_is_taken_once,
+            device_authorization_purge_expired,
+            racing_device_takers_on_one_handle,
+            racing_device_takers_on_separate_handles,
+            racing_device_polls_on_separate_handles,
         ]; $($args)*}
     };
 }

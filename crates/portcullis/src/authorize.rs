@@ -530,7 +530,7 @@ impl Provider {
     }
 
     /// The subject's live grant to the client with `scopes` added, or a new one (not saved).
-    async fn consent_grant(
+    pub(crate) async fn consent_grant(
         &self,
         client_id: &str,
         approval: &Approval,

@@ -23,6 +23,8 @@ pub mod paths {
     pub const TOKEN: &str = "/token";
     /// Pushed authorization request endpoint (RFC 9126 §2).
     pub const PAR: &str = "/par";
+    /// Device authorization endpoint (RFC 8628 §3.1).
+    pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
     /// JWK Set (RFC 7517 §5).
     pub const JWKS: &str = "/jwks";
     /// Token introspection (RFC 7662 §2).
@@ -129,11 +131,15 @@ struct AliasedEndpoints {
     revocation_endpoint: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     registration_endpoint: Option<String>,
+    /// RFC 8628 §4: only when the device grant is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_authorization_endpoint: Option<String>,
 }
 
 impl AliasedEndpoints {
-    /// The endpoints below `base`; registration's only if `registration` is open.
-    fn below(base: &Issuer, registration: bool) -> Self {
+    /// The endpoints below `base`; registration's only if `registration` is open, device
+    /// authorization's only if `device` is on.
+    fn below(base: &Issuer, registration: bool, device: bool) -> Self {
         Self {
             token_endpoint: base.endpoint(paths::TOKEN),
             pushed_authorization_request_endpoint: base.endpoint(paths::PAR),
@@ -141,6 +147,8 @@ impl AliasedEndpoints {
             introspection_endpoint: base.endpoint(paths::INTROSPECT),
             revocation_endpoint: base.endpoint(paths::REVOKE),
             registration_endpoint: registration.then(|| base.endpoint(paths::REGISTER)),
+            device_authorization_endpoint: device
+                .then(|| base.endpoint(paths::DEVICE_AUTHORIZATION)),
         }
     }
 }
@@ -179,6 +187,7 @@ impl Provider {
         let inner = &self.inner;
         let iss = &inner.issuer;
         let registration = inner.registration.is_enabled();
+        let device = inner.policy.device_authorization.is_enabled();
         let enabled = self.enabled_client_auth_methods();
         let client_auth_methods = names(&enabled, ClientAuthMethod::as_str);
         // RFC 7662 §2.1: a caller of the introspection endpoint authenticates.
@@ -199,11 +208,11 @@ impl Provider {
             end_session_endpoint: iss.endpoint(paths::END_SESSION),
             backchannel_logout_supported: self.backchannel_logout_supported(),
             backchannel_logout_session_supported: self.backchannel_logout_supported(),
-            endpoints: AliasedEndpoints::below(iss, registration),
+            endpoints: AliasedEndpoints::below(iss, registration, device),
             mtls_endpoint_aliases: inner
                 .mtls_aliases
                 .as_ref()
-                .map(|base| AliasedEndpoints::below(base, registration)),
+                .map(|base| AliasedEndpoints::below(base, registration, device)),
             introspection_endpoint_auth_methods_supported: introspection_auth_methods,
             revocation_endpoint_auth_methods_supported: client_auth_methods.clone(),
             token_endpoint_auth_signing_alg_values_supported: assertion_algs.clone(),

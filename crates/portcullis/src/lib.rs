@@ -34,6 +34,7 @@ mod client_certificate;
 mod client_documents;
 mod client_endpoint;
 mod client_keys;
+mod device_authorization;
 mod discovery;
 mod dpop;
 mod endpoint_error;
@@ -85,6 +86,7 @@ pub use client_documents::{
 pub use client_keys::{
     FetchError, Fetched, Fetcher, FETCH_TIMEOUT, JWKS_MAX_AGE, MAX_JWKS_BYTES, REFETCH_INTERVAL,
 };
+pub use device_authorization::PendingDeviceAuthorization;
 pub use discovery::paths;
 pub use grants::GrantSummary;
 pub use host_routes::HostRoutes;

@@ -21,8 +21,8 @@ use crate::password_grant::{PasswordAuthenticator, PasswordGrantSetup};
 use crate::registration::RegistrationPolicy;
 use crate::signer::JwsSigner;
 use crate::stores::Stores;
-use crate::token_exchange::TokenExchangeHook;
 use crate::throttle::LoginThrottle;
+use crate::token_exchange::TokenExchangeHook;
 use portcullis_store::{Clock, SystemClock};
 
 /// Why a provider could not be built.
@@ -528,7 +528,8 @@ impl Provider {
     }
 
     /// Removes every expired record of every store (codes, tokens, grants, revocation
-    /// markers, clients, retired keys, replay-cache entries, pushed requests); returns how
+    /// markers, clients, retired keys, replay-cache entries, pushed requests, device
+    /// authorizations); returns how
     /// many went. Run it
     /// periodically: stores other than the memory store do not purge on their own.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
@@ -541,7 +542,8 @@ impl Provider {
             + stores.clients.purge_expired(now).await?
             + stores.keys.purge_expired(now).await?
             + stores.replays.purge_expired(now).await?
-            + stores.pushed_requests.purge_expired(now).await?)
+            + stores.pushed_requests.purge_expired(now).await?
+            + stores.device_authorizations.purge_expired(now).await?)
     }
 
     /// The client `client_id`, if any: registered (and not expired), or described by its

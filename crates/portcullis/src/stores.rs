@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, GrantStore, KeyStore, PushedRequestStore,
-    RefreshTokenStore, ReplayCache,
+    AccessTokenStore, ClientStore, CodeStore, DeviceAuthorizationStore, GrantStore, KeyStore,
+    PushedRequestStore, RefreshTokenStore, ReplayCache,
 };
 
 /// The stores a provider uses, one per aggregate. Several providers may share the same
@@ -35,6 +35,8 @@ pub struct Stores {
     pub replays: Arc<dyn ReplayCache>,
     /// Pushed authorization requests (RFC 9126).
     pub pushed_requests: Arc<dyn PushedRequestStore>,
+    /// Device authorizations (RFC 8628).
+    pub device_authorizations: Arc<dyn DeviceAuthorizationStore>,
 }
 
 impl Stores {
@@ -48,7 +50,8 @@ impl Stores {
             + RefreshTokenStore
             + KeyStore
             + ReplayCache
-            + PushedRequestStore,
+            + PushedRequestStore
+            + DeviceAuthorizationStore,
     {
         Self {
             clients: store.clone(),
@@ -58,7 +61,8 @@ impl Stores {
             refresh_tokens: store.clone(),
             keys: store.clone(),
             replays: store.clone(),
-            pushed_requests: store,
+            pushed_requests: store.clone(),
+            device_authorizations: store,
         }
     }
 
@@ -101,6 +105,15 @@ impl Stores {
     /// Replaces [`Stores::replays`].
     pub fn with_replays(mut self, replays: Arc<dyn ReplayCache>) -> Self {
         self.replays = replays;
+        self
+    }
+
+    /// Replaces [`Stores::device_authorizations`].
+    pub fn with_device_authorizations(
+        mut self,
+        devices: Arc<dyn DeviceAuthorizationStore>,
+    ) -> Self {
+        self.device_authorizations = devices;
         self
     }
 

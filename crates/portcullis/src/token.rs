@@ -6,10 +6,10 @@ use portcullis_core::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
     decide_token_binding, format_for_audience, live_scopes, merge_extra_claims, mint_access_token,
     mint_refresh_token, prepare_jwt_access_token, requested_resources, AccessTokenRecord,
-    AuthorizationCodeGrant, AuthorizationDetail, Client, ClientCredentialsGrant, FamilyId, GrantId,
-    GrantType, HolderProof, MintedToken, OAuthError, Params, Policy, RefreshTokenGrant,
-    ResourceError, TokenErrorCode, TokenFormat, TokenHash, TokenRequest, TokenResponse,
-    TokenSubject, UnixTime,
+    AuthorizationCodeGrant, AuthorizationDetail, Client, ClientCredentialsGrant, CodeRecord,
+    FamilyId, GrantId, GrantType, HolderProof, MintedToken, OAuthError, Params, Policy,
+    RefreshTokenGrant, ResourceError, TokenErrorCode, TokenFormat, TokenHash, TokenRequest,
+    TokenResponse, TokenSubject, UnixTime,
 };
 use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
 
@@ -51,7 +51,7 @@ fn refuse_details(details: Option<&[AuthorizationDetail]>) -> Result<(), TokenEn
     }
 }
 
-fn invalid_grant(description: &'static str) -> TokenError {
+pub(crate) fn invalid_grant(description: &'static str) -> TokenError {
     OAuthError::new(TokenErrorCode::InvalidGrant, description)
 }
 
@@ -186,12 +186,17 @@ impl Provider {
                 self.password(client, g, resources, presented, address, now)
                     .await
             }
+            TokenRequest::DeviceCode(g) => {
+                self.device_code(client, g, resources, details, presented, now)
+                    .await
+            }
         }
     }
 
     /// Whether this provider offers `grant` (discovery lists exactly these): token exchange
     /// and the JWT bearer grant only when the host enabled them, the password grant
-    /// only under its `dangerous_` policy with an authenticator.
+    /// only under its `dangerous_` policy with an authenticator, the device grant only
+    /// with a verification page.
     pub(crate) fn offers_grant(&self, grant: GrantType) -> bool {
         match grant {
             GrantType::TokenExchange => self.inner.token_exchange.is_some(),
@@ -199,6 +204,7 @@ impl Provider {
             GrantType::Password => {
                 self.inner.policy.allows_password_grant() && self.inner.password_grant.is_some()
             }
+            GrantType::DeviceCode => self.inner.policy.device_authorization.is_enabled(),
             GrantType::AuthorizationCode
             | GrantType::RefreshToken
             | GrantType::ClientCredentials => true,
@@ -236,6 +242,33 @@ impl Provider {
             }
         };
         check_code_binding(&record, client, &g, now)?;
+        self.redeem_code(
+            client,
+            &record,
+            Some(&g.code),
+            resources,
+            details,
+            presented,
+            now,
+        )
+        .await
+    }
+
+    /// Issues the tokens of a consumed and bound code, or of an approved device
+    /// authorization (`code`: `None`, no `c_hash`): the core decides the binding
+    /// (`decide_token_binding`) and the tokens (`decide_code_exchange`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn redeem_code(
+        &self,
+        client: &Client,
+        record: &CodeRecord,
+        code: Option<&str>,
+        resources: Vec<String>,
+        details: Option<Vec<AuthorizationDetail>>,
+        presented: &HolderProof<'_>,
+        now: UnixTime,
+    ) -> Result<TokenResponse, TokenEndpointError> {
+        let inner = &self.inner;
         let binding = decide_token_binding(client, presented, record.confirmation().as_ref())?;
         let grant = inner
             .stores
@@ -243,7 +276,7 @@ impl Provider {
             .find_grant(&inner.issuer, &record.grant_id)
             .await?;
         let exchange = decide_code_exchange(
-            &record,
+            record,
             client,
             grant.as_ref(),
             resources,
@@ -280,7 +313,7 @@ impl Provider {
                         scopes: &record.scopes,
                         session,
                         access_token: Some(access.secret.expose()),
-                        code: Some(&g.code),
+                        code,
                     },
                     now,
                 )

@@ -15,7 +15,9 @@ use axum::middleware::map_response;
 use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
-use portcullis::core::{Issuer, IssuerError, KeyPolicy, Policy, ScopeSet, SecurityProfile};
+use portcullis::core::{
+    DeviceAuthorizationPolicy, Issuer, IssuerError, KeyPolicy, Policy, ScopeSet, SecurityProfile,
+};
 use portcullis::store::{SessionStore, StoreError};
 use portcullis::tls::{ServerTls, TlsError};
 use portcullis::{
@@ -170,6 +172,14 @@ pub(crate) async fn build(
     };
     policy.dpop.require_nonce = config.dpop_require_nonce;
     policy.pushed_authorization_requests = config.pushed_requests.clone();
+    if let Some((lifetime, interval)) = config.device {
+        // The verification page is the login flow's `/device` (RFC 8628 §3.3).
+        policy.device_authorization = DeviceAuthorizationPolicy {
+            verification_uri: Some(issuer.endpoint("/device")),
+            lifetime,
+            interval,
+        };
+    }
     policy.resources = config.resources.clone();
     policy.scope_lifetimes = config.scope_lifetimes.clone();
     policy.authorization_details = crate::payment::registry(&config.authorization_details_types);

@@ -59,6 +59,8 @@ pub struct Config {
     pub(crate) dpop_require_nonce: bool,
     /// `[pushed_authorization_requests]` (RFC 9126).
     pub(crate) pushed_requests: PushedRequestPolicy,
+    /// `[device_authorization]` (RFC 8628): on, the codes' lifetime and the interval.
+    pub(crate) device: Option<(Duration, Duration)>,
     /// `[[resources]]`: the protected resources tokens may be issued for (RFC 8707).
     pub(crate) resources: Vec<Resource>,
     /// `[scope_lifetimes]`: scopes that fade with the age of the login.
@@ -422,6 +424,10 @@ impl FileConfig {
                 .pushed_authorization_requests
                 .resolve()
                 .map_err(within("pushed_authorization_requests".into()))?,
+            device: self.device_authorization.enabled.then(|| {
+                let device = &self.device_authorization;
+                (d(device.lifetime), d(device.interval))
+            }),
             resources,
             scope_lifetimes: self
                 .scope_lifetimes

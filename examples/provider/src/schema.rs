@@ -45,6 +45,8 @@ pub(crate) struct FileConfig {
     #[serde(default)]
     pub(crate) pushed_authorization_requests: FilePushedRequests,
     #[serde(default)]
+    pub(crate) device_authorization: FileDevice,
+    #[serde(default)]
     pub(crate) resources: Vec<FileResource>,
     /// Seconds each listed scope lives, counted from the user's login (`Policy::scope_lifetimes`).
     #[serde(default)]
@@ -95,6 +97,26 @@ pub(crate) struct FileResource {
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct FileDpop {
     pub(crate) require_nonce: bool,
+}
+
+/// The device authorization grant (`[device_authorization]`, RFC 8628): off unless
+/// `enabled`; how long the codes live and the polling interval, in seconds.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FileDevice {
+    pub(crate) enabled: bool,
+    pub(crate) lifetime: NonZeroU64,
+    pub(crate) interval: NonZeroU64,
+}
+
+impl Default for FileDevice {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            lifetime: secs(600),
+            interval: secs(5),
+        }
+    }
 }
 
 /// Pushed authorization requests (`[pushed_authorization_requests]`, RFC 9126): whether every

@@ -27,7 +27,8 @@ pub use jwt_bearer::{
 pub use password::{decide_password_grant, PasswordDecision};
 pub use refresh::{check_refresh_token, RefreshCheck, RefreshDecision};
 pub use request::{
-    AuthorizationCodeGrant, ClientCredentialsGrant, PasswordGrant, RefreshTokenGrant, TokenRequest,
+    AuthorizationCodeGrant, ClientCredentialsGrant, DeviceCodeGrant, PasswordGrant,
+    RefreshTokenGrant, TokenRequest,
 };
 pub use response::{
     mint_access_token, mint_jwt_access_token, mint_refresh_token, prepare_jwt_access_token,

@@ -51,6 +51,13 @@ pub struct PasswordGrant {
     pub scope: Option<ScopeSet>,
 }
 
+/// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
+#[derive(Clone)]
+pub struct DeviceCodeGrant {
+    /// The device code.
+    pub device_code: String,
+}
+
 /// A parsed token request.
 #[derive(Debug, Clone)]
 pub enum TokenRequest {
@@ -66,6 +73,8 @@ pub enum TokenRequest {
     JwtBearer(JwtBearerGrant),
     /// Resource owner password credentials.
     Password(PasswordGrant),
+    /// Poll for a device authorization (RFC 8628 §3.4).
+    DeviceCode(DeviceCodeGrant),
 }
 
 impl TokenRequest {
@@ -122,6 +131,12 @@ impl TokenRequest {
                     .to_owned(),
                 scope: scope(params)?,
             }),
+            GrantType::DeviceCode => Self::DeviceCode(DeviceCodeGrant {
+                device_code: params
+                    .get("device_code")
+                    .ok_or_else(|| missing("device_code"))?
+                    .to_owned(),
+            }),
         })
     }
 
@@ -147,6 +162,7 @@ impl TokenRequest {
             Self::TokenExchange(_) => GrantType::TokenExchange,
             Self::JwtBearer(_) => GrantType::JwtBearer,
             Self::Password(_) => GrantType::Password,
+            Self::DeviceCode(_) => GrantType::DeviceCode,
         }
     }
 
@@ -160,7 +176,8 @@ impl TokenRequest {
                 | Self::RefreshToken(_)
                 | Self::TokenExchange(_)
                 | Self::JwtBearer(_)
-                | Self::Password(_) => true,
+                | Self::Password(_)
+                | Self::DeviceCode(_) => true,
             };
         if allowed {
             Ok(())
@@ -211,6 +228,14 @@ impl fmt::Debug for PasswordGrant {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DeviceCodeGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceCodeGrant")
+            .field("device_code", &"<redacted>")
             .finish()
     }
 }
@@ -276,6 +301,19 @@ mod tests {
         assert_eq!(
             parse("grant_type=client_credentials").unwrap().grant_type(),
             GrantType::ClientCredentials
+        );
+        let device = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code";
+        assert_eq!(
+            parse(device).unwrap_err().description,
+            "device_code is missing"
+        );
+        let dbg = format!(
+            "{:?}",
+            parse(&format!("{device}&device_code=sekrit")).unwrap()
+        );
+        assert!(
+            dbg.contains("DeviceCodeGrant") && !dbg.contains("sekrit"),
+            "{dbg}"
         );
         let dbg = format!(
             "{:?}",

@@ -13,6 +13,7 @@
 pub mod access_tokens;
 pub mod clients;
 pub mod codes;
+pub mod device_authorizations;
 pub mod grants;
 pub mod keys;
 pub mod pushed_requests;

@@ -1,0 +1,11 @@
+-- Device authorizations (RFC 8628): keyed by the SHA-256 of the device code, found by the
+-- SHA-256 of the user code (never the codes themselves); a row goes when its approval is
+-- taken, so a device code is redeemed once.
+CREATE TABLE device_authorizations (
+    hash           BLOB    NOT NULL PRIMARY KEY CHECK (length(hash) = 32),
+    user_code_hash BLOB    NOT NULL UNIQUE CHECK (length(user_code_hash) = 32),
+    issuer         TEXT    NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    record         TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX device_authorizations_expiry ON device_authorizations (expires_at);
