@@ -59,6 +59,7 @@ impl Delegated {
                 amr: Some(vec!["pwd".into()]),
                 auth_time_required: false,
                 claims: Default::default(),
+                sid: None,
             },
         }
     }
@@ -76,6 +77,7 @@ impl Delegated {
             last_used_at: NOW,
             expires_at: NOW.plus(Lifetimes::default().refresh_token),
             revoked: false,
+            sessions: Vec::new(),
         }
     }
 

@@ -230,6 +230,9 @@ impl Provider {
             amr: approval.amr.clone(),
             auth_time_required: client.oidc.require_auth_time,
             claims: Default::default(),
+            // The device is not part of the browser's session that approved it: its ID
+            // tokens carry no `sid` of that session.
+            sid: None,
         });
         let code = record
             .approved(

@@ -96,6 +96,7 @@ impl Provider {
             last_used_at: now,
             expires_at: now.plus(inner.policy.lifetimes.access_token),
             revoked: false,
+            sessions: Vec::new(),
         };
         inner.stores.grants.save_grant(&grant).await?;
         Ok(AssertedGrant {

@@ -18,8 +18,8 @@ use super::{facts, Inner, LoginFlow, SecondFactor};
 use crate::form::FormGuard;
 use crate::pages::{ConsentPage, DevicePage, LoginPage, PageError, CSP};
 use crate::session::Session;
-use crate::throttle::ClientAddress;
 use crate::totp::{MFA_ACR, MFA_AMR};
+use portcullis::throttle::ClientAddress;
 
 /// The code form's ticket: fixed, the form stands for no request yet.
 const DEVICE_ENTRY: &str = "device";
