@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
         scope: lines.next(),
         id_token: lines.next(),
         authorization_details: Vec::new(),
+        issued_token_type: None,
     };
     let until = NOW.plus(Duration::from_secs(60));
     let sealed = seal_grace_answer(token, &response, NOW, until, issuer(), &fixed_rng(1)).unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{Client, ClientKind, PkcePolicy};
+use crate::client::{Client, ClientKind, GrantType, PkcePolicy};
 use crate::client_auth::ClientAuthMethod;
 use crate::jose::Algorithm;
 use crate::pkce::CodeChallengeMethod;
@@ -48,6 +48,9 @@ pub enum Fapi2Violation {
     /// FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA only.
     #[error("FAPI 2.0 signing algorithms are PS256, ES256 and EdDSA")]
     SigningAlgorithm,
+    /// FAPI 2.0 §5.3.2.1: the resource owner password credentials grant is rejected.
+    #[error("FAPI 2.0 clients cannot use the password grant")]
+    PasswordGrant,
 }
 
 impl SecurityProfile {
@@ -123,6 +126,9 @@ impl SecurityProfile {
         }
         if client.pkce == PkcePolicy::DangerousOptional {
             return Err(Fapi2Violation::OptionalPkce);
+        }
+        if client.allows_grant(GrantType::Password) {
+            return Err(Fapi2Violation::PasswordGrant);
         }
         let assertion_alg = client
             .registration
@@ -280,6 +286,11 @@ mod tests {
         optional.pkce = PkcePolicy::DangerousOptional;
         assert_eq!(FAPI.check(&optional), Err(Fapi2Violation::OptionalPkce));
         assert_eq!(STANDARD.check(&optional), Ok(()));
+        let password = fapi
+            .clone()
+            .with_grant_types(vec![GrantType::AuthorizationCode, GrantType::Password]);
+        assert_eq!(FAPI.check(&password), Err(Fapi2Violation::PasswordGrant));
+        assert_eq!(STANDARD.check(&password), Ok(()));
         let mut rs = fapi.clone();
         rs.oidc.id_token_signed_response_alg = Some(Algorithm::RS256);
         assert_eq!(FAPI.check(&rs), Err(Fapi2Violation::SigningAlgorithm));

@@ -270,7 +270,7 @@ impl LoginFlow {
                 (Ok(u), Ok(p), Ok(o)) => (u.unwrap_or_default(), p.unwrap_or_default(), o),
                 _ => return pages.error(PageError::BadForm),
             };
-        let address = req.extensions().get::<ClientAddress>().map(|a| a.0);
+        let address = ClientAddress::of(req);
         let client_id = pending.client_id();
         let attempt = match self.inner.throttle.begin(username, address) {
             Ok(a) => a,

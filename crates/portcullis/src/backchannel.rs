@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use portcullis_core::{
     logout_notice, next_step, session_sid, AttemptResult, Client, DeliveryStep, Grant, LoggedOut,
-    LogoutNotice,
+    LogoutNotice, LOGOUT_TOKEN_LIFETIME,
 };
 use portcullis_store::StoreError;
 use tokio::task::JoinHandle;
@@ -92,8 +92,11 @@ impl BackchannelLogout {
         self
     }
 
-    /// Delivers `token` to `uri`: attempts until the core's [`next_step`] is final.
+    /// Delivers `token` to `uri`: attempts until the core's [`next_step`] is final, or until
+    /// a retry could no longer end before the token expires (its `exp` is
+    /// [`LOGOUT_TOKEN_LIFETIME`] after issue: the client would refuse it, §2.6).
     async fn deliver(&self, uri: &str, token: &str) -> (DeliveryStep, u32) {
+        let issued = tokio::time::Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -107,7 +110,12 @@ impl BackchannelLogout {
                 Ok(Err(_)) => AttemptResult::Refused,
             };
             match next_step(result, attempt, self.retries, self.backoff) {
-                DeliveryStep::RetryAfter(wait) => tokio::time::sleep(wait).await,
+                DeliveryStep::RetryAfter(wait)
+                    if issued.elapsed() + wait + self.timeout < LOGOUT_TOKEN_LIFETIME =>
+                {
+                    tokio::time::sleep(wait).await
+                }
+                DeliveryStep::RetryAfter(_) => return (DeliveryStep::GaveUp, attempt),
                 last => return (last, attempt),
             }
         }

@@ -32,10 +32,20 @@ const DEVICE_TICKET: &str = "device_authorization";
 /// To carry it across the host's pages, put [`PendingDeviceAuthorization::ticket`] in a form
 /// and get it back with [`Provider::resume_device_authorization`] (no second look-up by
 /// user code, so no second throttled attempt). It is answered once: the first answer wins.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PendingDeviceAuthorization {
     record: DeviceAuthorizationRecord,
     ticket: String,
+}
+
+impl std::fmt::Debug for PendingDeviceAuthorization {
+    /// Never the ticket: it answers the authorization.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingDeviceAuthorization")
+            .field("record", &self.record)
+            .field("ticket", &"<redacted>")
+            .finish()
+    }
 }
 
 impl PendingDeviceAuthorization {

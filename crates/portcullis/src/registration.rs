@@ -362,10 +362,9 @@ impl Provider {
             .with_mutual_tls(self.offers_mutual_tls())
             .with_backchannel_logout(self.backchannel_logout_supported())
             .with_authorization_details_types(inner.policy.authorization_details.names())
-            .with_legacy_flows(
-                inner.policy.allows_implicit(),
-                inner.policy.allows_password_grant() && inner.password_grant.is_some(),
-            )
+        // Never the implicit, hybrid or password flows: their `dangerous_` policies open
+        // them to clients the host registers itself, not to anyone who can register
+        // (RFC 9700 §2.1.2, §2.4).
     }
 
     /// The client `id` registered with `metadata` at `issued_at`: if its method needs a

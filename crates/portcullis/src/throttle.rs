@@ -106,6 +106,19 @@ impl Default for ThrottlePolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
 
+impl ClientAddress {
+    /// The address to throttle `req` by: the [`ClientAddress`] the host put in it, else its
+    /// peer's (the [`std::net::SocketAddr`] every adapter puts there); `None` when neither.
+    pub fn of<B>(req: &http::Request<B>) -> Option<IpAddr> {
+        let extensions = req.extensions();
+        extensions.get::<Self>().map(|a| a.0).or_else(|| {
+            extensions
+                .get::<std::net::SocketAddr>()
+                .map(std::net::SocketAddr::ip)
+        })
+    }
+}
+
 /// `req` with the address of its peer (the [`std::net::SocketAddr`] extension every adapter
 /// puts in a request) as its [`ClientAddress`]: for a host its clients reach directly.
 /// Behind a reverse proxy, insert the address the proxy reports instead.
@@ -377,6 +390,18 @@ mod tests {
         assert_eq!(req.extensions().get(), Some(&ClientAddress(HOME)));
         let without = with_client_address(http::Request::new(()));
         assert_eq!(without.extensions().get::<ClientAddress>(), None);
+    }
+
+    /// The host's address wins; without one, the peer's; without either, none.
+    #[test]
+    fn a_request_is_throttled_by_the_hosts_address_else_its_peers() {
+        let peer: std::net::SocketAddr = "192.0.2.9:4567".parse().unwrap();
+        let mut req = http::Request::new(());
+        req.extensions_mut().insert(peer);
+        assert_eq!(ClientAddress::of(&req), Some(peer.ip()));
+        req.extensions_mut().insert(ClientAddress(HOME));
+        assert_eq!(ClientAddress::of(&req), Some(HOME));
+        assert_eq!(ClientAddress::of(&http::Request::new(())), None);
     }
 
     #[test]

@@ -24,17 +24,6 @@ use crate::throttle::ClientAddress;
 
 type TokenError = OAuthError<TokenErrorCode>;
 
-/// The client's address, for throttling: the [`ClientAddress`] the host put in the request,
-/// else the peer's (the [`std::net::SocketAddr`] every adapter puts there).
-fn client_address(req: &Request<Bytes>) -> Option<std::net::IpAddr> {
-    let extensions = req.extensions();
-    extensions.get::<ClientAddress>().map(|a| a.0).or_else(|| {
-        extensions
-            .get::<std::net::SocketAddr>()
-            .map(std::net::SocketAddr::ip)
-    })
-}
-
 fn invalid_target(e: ResourceError) -> TokenError {
     OAuthError::new(TokenErrorCode::InvalidTarget, e.to_string())
 }
@@ -182,7 +171,7 @@ impl Provider {
             }
             TokenRequest::Password(g) => {
                 refuse_details(details.as_deref())?;
-                let address = client_address(req);
+                let address = ClientAddress::of(req);
                 self.password(client, g, resources, presented, address, now)
                     .await
             }

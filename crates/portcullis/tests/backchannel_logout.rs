@@ -317,6 +317,28 @@ async fn server_errors_and_timeouts_are_retried_a_bounded_number_of_times_4xx_ne
     );
 }
 
+/// A retry that could not end before the logout token expires (§2.4: a short `exp`) is not
+/// made: the client would refuse the token anyway.
+#[tokio::test]
+async fn no_retry_outlives_the_logout_token() {
+    let (capture, _rx) = Capture::new();
+    let slow = BackchannelLogout::new(capture.clone())
+        .retries(3)
+        .backoff(Duration::from_secs(200));
+    let h = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, |b| {
+        b.backchannel_logout(slow)
+    })
+    .await;
+    h.provider
+        .register_client(&rp("rp1", Some(RP1), false))
+        .await
+        .unwrap();
+    sign_in(&h, "rp1", "s1").await;
+    capture.answer(RP1, vec![Ok(503), Ok(204)]);
+    let reports = h.provider.session_ended("alice", "s1").finished().await;
+    assert_eq!(summary(&reports), [report("rp1", 1, DeliveryStep::GaveUp)]);
+}
+
 /// Revoking a grant tells that client only, with `sub` (every session of the user there
 /// ends) — and the latest `sid` for a client that requires one; signing out everywhere
 /// tells each client once, however many sessions and grants.

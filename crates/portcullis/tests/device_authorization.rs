@@ -143,6 +143,7 @@ async fn every_polling_answer() {
         .expect("found");
     assert_eq!(pending.client_id(), "tv");
     assert_eq!(pending.scopes(), &scopes("read"));
+    assert!(!format!("{pending:?}").contains(pending.ticket()));
     let resumed = h
         .provider
         .resume_device_authorization(pending.ticket())

@@ -517,3 +517,31 @@ async fn token_binding_metadata() {
     assert_eq!(tokens(&stored), (false, true));
     assert_eq!(stored.tokens.access_token_format, TokenFormat::Jwt);
 }
+
+/// The `dangerous_` implicit and password policies open those flows to the clients the host
+/// registers, never to a client that registers itself (RFC 9700 §2.1.2, §2.4).
+#[tokio::test]
+async fn legacy_flows_are_never_self_registered() {
+    let h = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, |b| {
+        let mut policy = portcullis::core::Policy::default();
+        policy.dangerous_allow_implicit = true;
+        policy.dangerous_allow_password_grant = true;
+        b.policy(policy)
+            .registration(RegistrationPolicy::open(scopes()))
+    })
+    .await;
+    for body in [
+        json!({"redirect_uris": [RP], "response_types": ["code", "id_token token"]}),
+        json!({"redirect_uris": [RP], "grant_types": ["password"],
+               "token_endpoint_auth_method": "client_secret_basic"}),
+    ] {
+        let answer = register(&h, body.clone()).await;
+        assert_eq!(
+            refusal(&answer),
+            (400, "invalid_client_metadata".into()),
+            "{body}"
+        );
+    }
+    let (status, reg, _) = register(&h, json!({"redirect_uris": [RP]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{reg}");
+}

@@ -60,7 +60,7 @@ impl LoginFlow {
         let Ok(Some(typed)) = form.one("user_code") else {
             return pages.error(PageError::BadForm);
         };
-        let address = req.extensions().get::<ClientAddress>().map(|a| a.0);
+        let address = ClientAddress::of(req);
         let browser = sessions.binding_value(headers).unwrap_or_default();
         let attempt = match throttle.begin(&format!("device-code {browser}"), address) {
             Ok(a) => a,
@@ -117,7 +117,7 @@ impl LoginFlow {
                 (Ok(u), Ok(p), Ok(o)) => (u.unwrap_or_default(), p.unwrap_or_default(), o),
                 _ => return pages.error(PageError::BadForm),
             };
-        let address = req.extensions().get::<ClientAddress>().map(|a| a.0);
+        let address = ClientAddress::of(req);
         let attempt = match throttle.begin(username, address) {
             Ok(a) => a,
             Err(throttled) => {
