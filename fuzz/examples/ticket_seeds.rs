@@ -131,6 +131,7 @@ fn grace_seeds() -> Vec<String> {
         scope: Some("openid profile".into()),
         id_token: Some("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln".into()),
         authorization_details: Vec::new(),
+        issued_token_type: None,
     };
     let bare = TokenResponse {
         access_token: "at".into(),
@@ -140,6 +141,7 @@ fn grace_seeds() -> Vec<String> {
         scope: None,
         id_token: None,
         authorization_details: Vec::new(),
+        issued_token_type: None,
     };
     let until = NOW.plus(Duration::from_secs(10));
     let seal = |token: &str, r: &TokenResponse, until, b| {

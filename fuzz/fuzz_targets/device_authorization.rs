@@ -11,8 +11,8 @@
 use libfuzzer_sys::fuzz_target;
 use portcullis_core::{
     decide_device_poll, normalize_user_code, user_code_hash, Client, ClientKind,
-    DeviceAuthorizationPolicy, DeviceAuthorizationRequest, GrantType, Params, ScopeSet,
-    TokenHash, TokenRequest, UnixTime, USER_CODE_ALPHABET, USER_CODE_LEN,
+    DeviceAuthorizationPolicy, DeviceAuthorizationRequest, GrantType, Params, ScopeSet, TokenHash,
+    TokenRequest, UnixTime, USER_CODE_ALPHABET, USER_CODE_LEN,
 };
 use portcullis_fuzz::{issuer, NOW};
 
