@@ -1,16 +1,16 @@
 //! Token exchange (RFC 8693): each presented token is resolved into an `ExchangeParty` — an
 //! access token of ours by its hash in the store (opaque or JWT: a revoked one is gone), an
-//! ID token of ours by our published keys, a JWT of a trusted issuer by its keys with its
+//! ID token of ours by our published keys (under the user's live grant to the client), a JWT of a trusted issuer by its keys with its
 //! subject mapped by the host — the host's hook picks impersonation or delegation, and the
 //! core decides the rest (`portcullis_core::decide_token_exchange`).
 
 use async_trait::async_trait;
 use portcullis_core::{
     decide_token_binding, decide_token_exchange, exchange_audience, format_for_audience,
-    verify_compact, AccessTokenRecord, Algorithm, AuthorizationDetail, Client, Delegation,
-    ExchangeMode, ExchangeParty, ExchangeRole, HolderProof, OAuthError, PartySubject, ScopeSet,
-    TokenErrorCode, TokenExchangeGrant, TokenHash, TokenResponse, TokenSubject, TokenType,
-    UnixTime,
+    verify_compact, AccessTokenRecord, Algorithm, AuthorizationDetail, Client, Confirmation,
+    Delegation, ExchangeMode, ExchangeParty, ExchangeRole, FamilyId, Grant, HolderProof,
+    OAuthError, PartySubject, ScopeSet, TokenErrorCode, TokenExchangeGrant, TokenHash,
+    TokenResponse, TokenSubject, TokenType, UnixTime,
 };
 
 use crate::claims::ClaimsError;
@@ -49,16 +49,26 @@ pub trait TokenExchangeHook: Send + Sync + 'static {
     }
 }
 
-/// A presented token resolved, with its record when it is an access token of ours.
+/// A presented token resolved, with its record when it is an access token of ours, and the
+/// user's live grant to the client when it is an ID token of ours as the subject.
 struct Resolved {
     party: ExchangeParty,
     record: Option<AccessTokenRecord>,
+    grant: Option<Grant>,
+}
+
+impl Resolved {
+    /// The key or certificate its access token is bound to (RFC 9449 §7.1, RFC 8705 §3).
+    fn confirmation(&self) -> Option<Confirmation> {
+        self.record.as_ref().and_then(|r| r.confirmation.clone())
+    }
 }
 
 impl Provider {
     /// RFC 8693 §2: no refresh token (§2.2.1 makes it optional): the exchanged token lives
     /// no longer than the tokens it came from, and the client exchanges again while they
-    /// live. The token is bound like any other (RFC 9449, RFC 8705).
+    /// live. The token is bound like any other (RFC 9449, RFC 8705), and a sender-constrained
+    /// subject or actor token is exchanged only with its proof (RFC 9449 §7.1, RFC 8705 §3).
     pub(crate) async fn token_exchange(
         &self,
         client: &Client,
@@ -123,17 +133,20 @@ impl Provider {
             format,
             registry,
         )?;
-        let binding = decide_token_binding(client, presented, None)?;
+        let binding = decide_token_binding(client, presented, subject.confirmation().as_ref())?;
+        if let Some(bound) = actor.as_ref().and_then(Resolved::confirmation) {
+            decide_token_binding(client, presented, Some(&bound))?;
+        }
         let lineage = subject
             .record
             .as_ref()
             .and_then(|r| Some((r, r.grant_id.as_ref()?, r.family_id.as_ref()?)));
         let asserted: Option<AssertedGrant>;
-        let delegation = match (&subject.party.subject, lineage) {
-            (PartySubject::Client(_), _) => None,
+        let delegation = match (&subject.party.subject, lineage, subject.grant) {
+            (PartySubject::Client(_), _, _) => None,
             // A user's access token of ours: the new token lives under its grant and family,
             // and dies with them.
-            (PartySubject::User(user), Some((r, grant_id, family_id))) => Some(Delegation {
+            (PartySubject::User(user), Some((r, grant_id, family_id)), _) => Some(Delegation {
                 subject: user,
                 auth_time: r.auth_time.unwrap_or(r.issued_at),
                 acr: r.acr.as_deref(),
@@ -141,7 +154,16 @@ impl Provider {
                 grant_id,
                 family_id,
             }),
-            (PartySubject::User(user), None) => {
+            // An ID token of ours: under the user's live grant to the client, so revoking
+            // it kills the new token.
+            (PartySubject::User(_), None, Some(grant)) => {
+                asserted = Some(AssertedGrant {
+                    grant,
+                    family_id: FamilyId::generate(inner.rng.as_ref())?,
+                });
+                asserted.as_ref().map(|a| a.delegation(now))
+            }
+            (PartySubject::User(user), None, None) => {
                 asserted = Some(
                     self.asserted_grant(client, user.clone(), &decision.scopes, now)
                         .await?,
@@ -194,6 +216,7 @@ impl Provider {
             (TokenType::AccessToken | TokenType::Jwt, Some(record)) => Ok(Resolved {
                 party: ExchangeParty::from_access_token(&record, &client.id, role, now)?,
                 record: Some(record),
+                grant: None,
             }),
             (TokenType::AccessToken, None) => {
                 Err(role.refused("the token is invalid or expired").into())
@@ -203,24 +226,36 @@ impl Provider {
                 let verified = verify_compact(token, &keys.published(now), &Algorithm::ALL)
                     .map_err(|_| role.refused("the token is invalid or expired"))?;
                 let party = ExchangeParty::from_id_token(
+                    verified.header.typ.as_deref(),
                     &verified.payload,
                     &inner.issuer,
                     client,
                     role,
                     now,
                 )?;
+                let (ExchangeRole::Subject, PartySubject::User(user)) = (role, &party.subject)
+                else {
+                    return Ok(Resolved {
+                        party,
+                        record: None,
+                        grant: None,
+                    });
+                };
+                let grants = inner
+                    .stores
+                    .grants
+                    .grants_for(&inner.issuer, user, &client.id)
+                    .await?;
+                let (party, grant) = party.under_grant(grants, role, now)?;
                 Ok(Resolved {
                     party,
                     record: None,
+                    grant: Some(grant),
                 })
             }
             (TokenType::Jwt, None) => {
                 let token_endpoint = inner.issuer.endpoint(crate::paths::TOKEN);
-                let audiences = [
-                    inner.issuer.as_str(),
-                    token_endpoint.as_str(),
-                    client.id.as_str(),
-                ];
+                let audiences = [inner.issuer.as_str(), token_endpoint.as_str()];
                 let party = ExchangeParty::from_trusted_jwt(
                     token,
                     &inner.policy.token_exchange,
@@ -231,6 +266,7 @@ impl Provider {
                 Ok(Resolved {
                     party: self.mapped(client, party, role).await?,
                     record: None,
+                    grant: None,
                 })
             }
         }

@@ -9,16 +9,20 @@ mod common;
 
 use std::sync::Arc;
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use common::client_key::ClientKey;
 use common::{
     challenge, enc, error_of, introspect, location, query_param, web_client, Harness, ISSUER,
     SECRET, T0, VERIFIER, WEB_REDIRECT,
 };
 use http::StatusCode;
+use jsonwebtoken::{encode, Algorithm as JwtAlg, EncodingKey, Header};
 use portcullis::core::{
-    verify_compact, Algorithm, Client, ClientSecretHash, ExchangeMode, GrantType, JwkSet,
-    PartySubject, Policy, Resource, ScopeSet, TokenFormat, TrustedIssuer,
+    verify_compact, Algorithm, Client, ClientKind, ClientSecretHash, Confirmation, ExchangeMode,
+    GrantType, Issuer, JwkSet, PartySubject, Policy, Resource, ScopeSet, TokenFormat, TokenHash,
+    TrustedIssuer,
 };
+use portcullis::store::{AccessTokenStore, GrantStore, KeyStore};
 use portcullis::{Approval, ClaimsError, Clock, ExchangeFacts, SubjectMapper, TokenExchangeHook};
 use portcullis_store_memory::MemoryStore;
 use serde_json::{json, Value};
@@ -110,7 +114,7 @@ fn policy(partner: &ClientKey) -> Policy {
 
 fn api_client() -> Client {
     let secret = ClientSecretHash::sha256_of_generated(API_SECRET).unwrap();
-    Client::new(API, portcullis::core::ClientKind::confidential(secret))
+    Client::new(API, ClientKind::confidential(secret))
         .with_allowed_scopes(scopes("read write"))
         .with_default_scopes(scopes("read"))
         .with_grant_types([GrantType::TokenExchange, GrantType::ClientCredentials])
@@ -125,8 +129,16 @@ fn rp_client() -> Client {
 }
 
 async fn harness_with(hook: Arc<dyn TokenExchangeHook>) -> (Harness, ClientKey) {
+    harness_with_policy(hook, |_| {}).await
+}
+
+async fn harness_with_policy(
+    hook: Arc<dyn TokenExchangeHook>,
+    edit: impl FnOnce(&mut Policy),
+) -> (Harness, ClientKey) {
     let partner = ClientKey::new("p1");
-    let policy = policy(&partner);
+    let mut policy = policy(&partner);
+    edit(&mut policy);
     let h = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, |b| {
         b.policy(policy)
             .token_exchange(hook)
@@ -306,7 +318,7 @@ async fn delegation_names_the_actor_and_nests_the_chain() {
     assert_eq!(seen["act"], json!({ "sub": API }));
     // Exchanged again with a partner's agent as the actor: the chain nests (§4.1).
     let agent = partner.sign(&json!({
-        "iss": PARTNER, "sub": "agent-7", "aud": API, "exp": T0 + 300,
+        "iss": PARTNER, "sub": "agent-7", "aud": ISSUER, "exp": T0 + 300,
     }));
     let (status, json) = exchange(
         &h,
@@ -360,7 +372,10 @@ async fn an_id_token_and_a_trusted_issuers_jwt_are_subject_tokens() {
     assert_eq!(status, StatusCode::OK, "{json}");
     let seen = introspect(&h, &s(&json, "access_token"), Some(("rp", SECRET))).await;
     assert_eq!(seen["sub"], "carol");
-    assert_eq!(seen["scope"], "read", "the client's default");
+    assert_eq!(
+        seen["scope"], "openid read",
+        "the user's grant to the client"
+    );
     // Another client's ID token is not the API's to exchange.
     refused(
         &h,
@@ -376,7 +391,7 @@ async fn an_id_token_and_a_trusted_issuers_jwt_are_subject_tokens() {
     // A partner's JWT for the API, its subject mapped.
     let jwt = |sub: &str| {
         partner.sign(&json!({
-            "iss": PARTNER, "sub": sub, "aud": API, "exp": T0 + 600, "scope": "read",
+            "iss": PARTNER, "sub": sub, "aud": ISSUER, "exp": T0 + 600, "scope": "read",
         }))
     };
     let (status, json) = exchange(
@@ -414,7 +429,7 @@ async fn an_id_token_and_a_trusted_issuers_jwt_are_subject_tokens() {
     )
     .await;
     let forged = ClientKey::new("p1").sign(&json!({
-        "iss": PARTNER, "sub": "bob", "aud": API, "exp": T0 + 600,
+        "iss": PARTNER, "sub": "bob", "aud": ISSUER, "exp": T0 + 600,
     }));
     refused(
         &h,
@@ -625,4 +640,229 @@ async fn the_grant_is_off_unless_the_host_enables_it() {
         (status, error_of(&json)),
         (StatusCode::BAD_REQUEST, "unsupported_grant_type")
     );
+}
+
+/// A JWT of `claims` (header `typ`) signed by `jsonwebtoken` with the provider's own key
+/// that signed `id_token`, its private half read from the memory store (plaintext there).
+async fn signed_by_us(h: &Harness, id_token: &str, typ: Option<&str>, claims: &Value) -> String {
+    let head = id_token.split('.').next().unwrap();
+    let head: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).unwrap()).unwrap();
+    let kid = head["kid"].as_str().unwrap();
+    let keys = h.store.keys(&Issuer::parse(ISSUER).unwrap()).await.unwrap();
+    let key = keys.iter().find(|k| k.kid == kid).unwrap();
+    assert_eq!(key.alg, Algorithm::ES256);
+    let der = key.private_key.open(key.binding(), None).unwrap();
+    let mut header = Header::new(JwtAlg::ES256);
+    header.kid = Some(kid.into());
+    header.typ = typ.map(str::to_owned);
+    encode(&header, claims, &EncodingKey::from_ec_der(der.expose())).unwrap()
+}
+
+/// The relying party exchanges `token` as an ID token.
+async fn as_id_token(h: &Harness, token: String) -> (StatusCode, Value) {
+    exchange(
+        h,
+        Some(("rp", SECRET)),
+        &[("subject_token", &token), ("subject_token_type", ID_TOKEN)],
+    )
+    .await
+}
+
+/// RFC 8725 §2.8, §3.11: our access tokens (`at+jwt`) and logout tokens (`logout+jwt`,
+/// with `events`, Back-Channel Logout 1.0 §2.4), signed by the same keys and naming the
+/// client in `aud`, are not ID tokens; an ID token gives the scopes of the user's live grant
+/// to the client, the exchanged token lives under that grant, and once the user revokes it
+/// (or never gave one) an old ID token gets nothing.
+#[tokio::test]
+async fn only_id_tokens_under_a_live_grant_are_exchanged_as_id_tokens() {
+    let (h, _) = harness_with_policy(Arc::new(Allow), |p| {
+        p.keys.default_alg = Algorithm::ES256;
+    })
+    .await;
+    let id_token = s(
+        &user_token(&h, "rp", "carol", "openid read").await,
+        "id_token",
+    );
+    let by_rp = Some(("rp", SECRET));
+    let claims = |sub: &str| json!({ "iss": ISSUER, "sub": sub, "aud": "rp", "exp": T0 + 600 });
+    // Our key signs what the helper signs: a plain JWT passes.
+    let (status, json) = as_id_token(
+        &h,
+        signed_by_us(&h, &id_token, Some("JWT"), &claims("carol")).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let not_an_id_token = "subject_token: the token is not an ID token";
+    let mut logout = claims("carol");
+    logout["events"] = json!({ "http://schemas.openid.net/event/backchannel-logout": {} });
+    logout["jti"] = json!("l1");
+    for (typ, claims) in [
+        (Some("logout+jwt"), &logout),
+        (None, &logout),
+        (Some("JWT"), &logout),
+        (Some("at+jwt"), &claims("carol")),
+    ] {
+        let (status, json) = as_id_token(&h, signed_by_us(&h, &id_token, typ, claims).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{typ:?} {json}");
+        assert_eq!(error_of(&json), "invalid_request", "{json}");
+        assert_eq!(json["error_description"], not_an_id_token, "{json}");
+    }
+    let no_grant = "subject_token: the user has no live grant to this client";
+    let (status, json) =
+        as_id_token(&h, signed_by_us(&h, &id_token, None, &claims("dave")).await).await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert_eq!(json["error_description"], no_grant);
+    // The user's grant, not the client's whole allowed scopes; under that grant.
+    let (status, json) = as_id_token(&h, id_token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let exchanged = s(&json, "access_token");
+    let seen = introspect(&h, &exchanged, by_rp).await;
+    assert_eq!(seen["scope"], "openid read", "{seen}");
+    refused(
+        &h,
+        by_rp,
+        &[
+            ("subject_token", &id_token),
+            ("subject_token_type", ID_TOKEN),
+            ("scope", "write"),
+        ],
+        "invalid_scope",
+        "scope write is beyond the subject token or the client",
+    )
+    .await;
+    let issuer = Issuer::parse(ISSUER).unwrap();
+    let grants = h.store.grants_for(&issuer, "carol", "rp").await.unwrap();
+    assert_eq!(grants.len(), 1, "no new grant saved");
+    assert!(h.store.revoke_grant(&issuer, &grants[0].id).await.unwrap());
+    assert_eq!(introspect(&h, &exchanged, by_rp).await["active"], false);
+    let (status, json) = as_id_token(&h, id_token.clone()).await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert_eq!(json["error_description"], no_grant);
+}
+
+/// RFC 7519 §4.1.3, RFC 8725 §3.9: a partner's JWT for its own client that happens to share
+/// our client's id is not for us.
+#[tokio::test]
+async fn a_trusted_jwt_for_a_client_id_is_not_for_us() {
+    let (h, partner) = harness().await;
+    let jwt = partner.sign(&json!({
+        "iss": PARTNER, "sub": "bob", "aud": API, "exp": T0 + 600, "scope": "read",
+    }));
+    refused(
+        &h,
+        BY_API,
+        &[("subject_token", &jwt), ("subject_token_type", JWT)],
+        "invalid_request",
+        "subject_token: the JWT is not for this server",
+    )
+    .await;
+    let for_us = |aud: Value| {
+        partner.sign(&json!({ "iss": PARTNER, "sub": "bob", "aud": aud, "exp": T0 + 600 }))
+    };
+    for aud in [json!(ISSUER), json!(["x", format!("{ISSUER}/token")])] {
+        let token = for_us(aud.clone());
+        let (status, json) = exchange(
+            &h,
+            BY_API,
+            &[("subject_token", &token), ("subject_token_type", JWT)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{aud} {json}");
+    }
+}
+
+/// RFC 9449 §7.1, RFC 8705 §3: a sender-constrained subject or actor token is exchanged
+/// only with its proof; RFC 8693 §2.1: only a confidential client trades tokens.
+#[tokio::test]
+async fn bound_tokens_need_their_proof_and_public_clients_are_refused() {
+    let (h, _) = harness().await;
+    let token = alice_token(&h).await;
+    let issuer = Issuer::parse(ISSUER).unwrap();
+    let record = h
+        .store
+        .find_access_token(&issuer, &TokenHash::of(&token))
+        .await
+        .unwrap()
+        .unwrap();
+    let bound = |name: &str, cnf: Confirmation| {
+        let mut r = record.clone();
+        r.hash = TokenHash::of(name);
+        r.confirmation = Some(cnf);
+        r
+    };
+    let dpop = Confirmation {
+        jkt: Some("some-jkt".into()),
+        x5t_s256: None,
+    };
+    let mtls = Confirmation {
+        jkt: None,
+        x5t_s256: Some("some-x5t".into()),
+    };
+    for (name, cnf) in [("dpop-bound", dpop), ("mtls-bound", mtls)] {
+        h.store
+            .insert_access_token(&bound(name, cnf))
+            .await
+            .unwrap();
+    }
+    let cases = [
+        (
+            "dpop-bound",
+            "invalid_dpop_proof",
+            "a DPoP proof is required",
+        ),
+        (
+            "mtls-bound",
+            "invalid_grant",
+            "the grant is bound to another key or certificate",
+        ),
+    ];
+    for (name, code, description) in cases {
+        refused(
+            &h,
+            BY_API,
+            &[("subject_token", name), ("subject_token_type", ACCESS)],
+            code,
+            description,
+        )
+        .await;
+        refused(
+            &h,
+            BY_API,
+            &[
+                ("subject_token", &token),
+                ("subject_token_type", ACCESS),
+                ("actor_token", name),
+                ("actor_token_type", ACCESS),
+            ],
+            code,
+            description,
+        )
+        .await;
+    }
+    // The unbound token itself still exchanges.
+    let (status, json) = exchange_subject(&h, &token).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    // A public client, registered for the grant, is refused.
+    let public = Client::new("spa", ClientKind::Public)
+        .with_allowed_scopes(scopes("read"))
+        .with_grant_types([GrantType::TokenExchange]);
+    h.provider.register_client(&public).await.unwrap();
+    refused(
+        &h,
+        None,
+        &[
+            ("client_id", "spa"),
+            ("subject_token", &token),
+            ("subject_token_type", ACCESS),
+        ],
+        "unauthorized_client",
+        "the client may not use this grant type",
+    )
+    .await;
 }

@@ -171,10 +171,13 @@ impl TokenRequest {
     pub fn check_client(&self, client: &Client) -> Result<(), TokenError> {
         let allowed = client.allows_grant(self.grant_type())
             && match self {
-                Self::ClientCredentials(_) => client_credentials::client_may_use(client),
+                // RFC 8693 §2.1 leaves client authentication to the server: only a client
+                // that authenticates may trade tokens, as for client credentials.
+                Self::ClientCredentials(_) | Self::TokenExchange(_) => {
+                    client_credentials::client_may_use(client)
+                }
                 Self::AuthorizationCode(_)
                 | Self::RefreshToken(_)
-                | Self::TokenExchange(_)
                 | Self::JwtBearer(_)
                 | Self::Password(_)
                 | Self::DeviceCode(_) => true,
@@ -354,6 +357,16 @@ mod tests {
         let public =
             Client::new("app", ClientKind::Public).with_grant_types([GrantType::ClientCredentials]);
         assert_eq!(cc.check_client(&public), refused);
+        // Token exchange too: only a client that authenticates trades tokens.
+        let exchange = parse(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
+             &subject_token=t&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt",
+        )
+        .unwrap();
+        let trader = confidential_client().with_grant_types([GrantType::TokenExchange]);
+        assert_eq!(exchange.check_client(&trader), Ok(()));
+        let public = public.with_grant_types([GrantType::TokenExchange]);
+        assert_eq!(exchange.check_client(&public), refused);
     }
 
     /// RFC 6749 §5.2: off by policy, the password grant is unknown (`unsupported_grant_type`),

@@ -22,7 +22,7 @@ use crate::client::Client;
 use crate::error::{OAuthError, TokenErrorCode};
 use crate::issuer::Issuer;
 use crate::params::Params;
-use crate::records::AccessTokenRecord;
+use crate::records::{AccessTokenRecord, Grant};
 use crate::resources::{scopes_for_audience, Resource, TokenFormat};
 use crate::scope::ScopeSet;
 use crate::time::UnixTime;
@@ -219,10 +219,16 @@ impl ExchangeParty {
         })
     }
 
-    /// One of this provider's ID tokens, its signature verified by the engine (`payload`):
-    /// `iss` this provider, issued to `client_id` (`aud`), not expired. Only a client with
-    /// public subjects may exchange them: a pairwise `sub` names no local user.
+    /// One of this provider's ID tokens, its signature verified by the engine (`typ` its
+    /// header's, `payload`): `iss` this provider, issued to `client_id` (`aud`), not
+    /// expired. Only a client with public subjects may exchange them: a pairwise `sub`
+    /// names no local user. Our other JWTs, signed by the same keys, are not ID tokens
+    /// (RFC 8725 §2.8, §3.11): a `typ` other than `JWT` (an `at+jwt` access token, a
+    /// `logout+jwt` logout token) or an `events` claim (a logout token, Back-Channel
+    /// Logout 1.0 §2.4) is refused. Its scopes are those of the user's live grant to the
+    /// client ([`ExchangeParty::under_grant`]).
     pub fn from_id_token(
+        typ: Option<&str>,
         payload: &[u8],
         issuer: &Issuer,
         client: &Client,
@@ -232,8 +238,16 @@ impl ExchangeParty {
         if client.oidc.subject_type != crate::client::SubjectType::Public {
             return Err(role.refused("ID tokens with pairwise subjects cannot be exchanged"));
         }
-        let claims: JwtClaims =
+        if typ.is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) {
+            return Err(role.refused("the token is not an ID token"));
+        }
+        let payload: Map<String, Value> =
             serde_json::from_slice(payload).map_err(|_| role.refused("the token is malformed"))?;
+        if payload.contains_key("events") {
+            return Err(role.refused("the token is not an ID token"));
+        }
+        let claims: JwtClaims = serde_json::from_value(Value::Object(payload))
+            .map_err(|_| role.refused("the token is malformed"))?;
         if claims.iss.as_deref() != Some(issuer.as_str()) {
             return Err(role.refused("the ID token is not this provider's"));
         }
@@ -259,8 +273,10 @@ impl ExchangeParty {
 
     /// A JWT of one of the `trusted` issuers: signed by its keys, `exp` required and after
     /// `now`, `nbf`/`iat` within the skew, `sub` present, and `aud` naming one of
-    /// `audiences` (this provider's issuer or token endpoint, or the client). Its `scope`
-    /// and `act` claims are kept.
+    /// `audiences`: this provider's issuer or token endpoint, never a client id, which
+    /// the issuer may use for a client of its own (RFC 7519 §4.1.3, RFC 8725 §3.9). Its
+    /// `scope` and `act` claims are kept. Without `scope` it limits nothing: the token's
+    /// scopes are then the client's allowed ones that the exchange hook lets through.
     pub fn from_trusted_jwt(
         token: &str,
         trusted: &TokenExchangePolicy,
@@ -272,7 +288,7 @@ impl ExchangeParty {
             .map_err(|why| role.refused(why))?;
         let c = jwt.claims;
         if !c.aud.contains_any(audiences) {
-            return Err(role.refused("the JWT is not for this server or client"));
+            return Err(role.refused("the JWT is not for this server"));
         }
         let sub = c
             .sub
@@ -291,6 +307,30 @@ impl ExchangeParty {
             act: c.act,
             expires_at: jwt.expires_at,
         })
+    }
+
+    /// An ID token's party under the user's live grant to the client, chosen among
+    /// `grants` (theirs to the client): not revoked, not expired, the most recently used.
+    /// It carries the grant's scopes, and lives no longer than the grant. None live (the
+    /// user revoked it): `invalid_request` (RFC 8693 §2.2.2) — an old ID token never
+    /// revives a grant.
+    pub fn under_grant(
+        self,
+        grants: Vec<Grant>,
+        role: ExchangeRole,
+        now: UnixTime,
+    ) -> Result<(Self, Grant), TokenError> {
+        let grant = grants
+            .into_iter()
+            .filter(|g| !g.revoked && now < g.expires_at)
+            .max_by_key(|g| g.last_used_at)
+            .ok_or_else(|| role.refused("the user has no live grant to this client"))?;
+        let party = Self {
+            scopes: Some(grant.scopes.clone()),
+            expires_at: self.expires_at.min(grant.expires_at),
+            ..self
+        };
+        Ok((party, grant))
     }
 
     /// The party with the local subject the host mapped its foreign `sub` to.

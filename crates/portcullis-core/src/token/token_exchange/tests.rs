@@ -175,8 +175,9 @@ fn id_token(claims: serde_json::Value) -> Vec<u8> {
 fn an_id_token_must_be_ours_for_the_client_and_live() {
     let client = confidential_client();
     let iss = issuer();
-    let party = |claims| {
+    let typed = |typ: Option<&str>, claims| {
         ExchangeParty::from_id_token(
+            typ,
             &id_token(claims),
             &iss,
             &client,
@@ -184,7 +185,25 @@ fn an_id_token_must_be_ours_for_the_client_and_live() {
             now(),
         )
     };
+    let party = |claims| typed(None, claims);
     let ok = party(json!({ "iss": iss.as_str(), "sub": "alice", "aud": "c", "exp": 1_001 }));
+    let good = json!({ "iss": iss.as_str(), "sub": "alice", "aud": "c", "exp": 1_001 });
+    assert_eq!(typed(Some("JWT"), good.clone()), ok);
+    assert_eq!(
+        typed(Some("jwt"), good.clone()),
+        ok,
+        "typ is case-insensitive"
+    );
+    // RFC 8725 §3.11: our access tokens and logout tokens are signed by the same keys.
+    let not_an_id_token = Err(request_error("subject_token: the token is not an ID token"));
+    for typ in ["at+jwt", "logout+jwt", "application/at+jwt", "JWS"] {
+        assert_eq!(typed(Some(typ), good.clone()), not_an_id_token, "{typ}");
+    }
+    let events = json!({ "http://schemas.openid.net/event/backchannel-logout": {} });
+    let mut logout = good.clone();
+    logout["events"] = events;
+    assert_eq!(typed(None, logout.clone()), not_an_id_token);
+    assert_eq!(typed(Some("JWT"), logout), not_an_id_token);
     assert_eq!(
         ok,
         Ok(ExchangeParty {
@@ -228,6 +247,7 @@ fn an_id_token_must_be_ours_for_the_client_and_live() {
     let claims = json!({ "iss": iss.as_str(), "sub": "x", "aud": "c", "exp": 2_000 });
     assert_eq!(
         ExchangeParty::from_id_token(
+            None,
             &id_token(claims),
             &iss,
             &pairwise,
@@ -237,6 +257,64 @@ fn an_id_token_must_be_ours_for_the_client_and_live() {
         Err(request_error(
             "actor_token: ID tokens with pairwise subjects cannot be exchanged"
         ))
+    );
+}
+
+fn user_grant(id: &str, scope: &str, last_used: u64, expires: u64, revoked: bool) -> Grant {
+    Grant {
+        id: crate::ids::GrantId::from_stored(id.to_owned()),
+        issuer: issuer(),
+        subject: "alice".into(),
+        client_id: "c".into(),
+        scopes: set(scope),
+        created_at: UnixTime::from_secs(1),
+        last_used_at: UnixTime::from_secs(last_used),
+        expires_at: UnixTime::from_secs(expires),
+        revoked,
+        sessions: Vec::new(),
+    }
+}
+
+/// An ID token carries the scopes of the user's live grant, the most recently used, and
+/// lives no longer than it; revoked or expired grants give none (`invalid_request`).
+#[test]
+fn an_id_token_lives_under_the_users_live_grant() {
+    let id = ExchangeParty {
+        issuer: None,
+        subject: PartySubject::User("alice".into()),
+        scopes: None,
+        act: None,
+        expires_at: UnixTime::from_secs(1_500),
+    };
+    let under = |grants| id.clone().under_grant(grants, ExchangeRole::Subject, now());
+    let none = Err(request_error(
+        "subject_token: the user has no live grant to this client",
+    ));
+    assert_eq!(under(vec![]), none);
+    assert_eq!(under(vec![user_grant("r", "read", 5, 2_000, true)]), none);
+    // `now()` is 1 000: a grant expiring then is dead.
+    assert_eq!(under(vec![user_grant("e", "read", 5, 1_000, false)]), none);
+    let (party, grant) = under(vec![
+        user_grant("old", "read", 5, 2_000, false),
+        user_grant("new", "read write", 9, 1_200, false),
+        user_grant("revoked", "admin", 20, 2_000, true),
+        user_grant("expired", "admin", 30, 1_000, false),
+    ])
+    .unwrap();
+    assert_eq!(grant.id.as_str(), "new");
+    assert_eq!(party.scopes, Some(set("read write")));
+    assert_eq!(
+        party.expires_at,
+        UnixTime::from_secs(1_200),
+        "the grant's end"
+    );
+    let (party, _) = under(vec![user_grant("long", "read", 5, 1_001, false)]).unwrap();
+    assert_eq!(party.expires_at, UnixTime::from_secs(1_001));
+    let (party, _) = under(vec![user_grant("long", "read", 5, 9_000, false)]).unwrap();
+    assert_eq!(
+        party.expires_at,
+        UnixTime::from_secs(1_500),
+        "the ID token's end"
     );
 }
 
@@ -273,7 +351,7 @@ fn a_trusted_jwt_must_be_for_us_with_a_subject() {
     let refusals = [
         (
             json!({ "iss": PARTNER, "sub": "bob", "aud": "d", "exp": NOW + 60 }),
-            "subject_token: the JWT is not for this server or client",
+            "subject_token: the JWT is not for this server",
         ),
         (
             json!({ "iss": PARTNER, "aud": "c", "exp": NOW + 60 }),
