@@ -79,9 +79,11 @@ fn signed(token: &str) -> String {
 
 fn party(token: &str, role: ExchangeRole) -> Option<ExchangeParty> {
     let f = fixture();
-    let audiences = [ISSUER, "c"];
+    let audiences = [ISSUER, "https://as.example/token"];
     let jwt = ExchangeParty::from_trusted_jwt(&signed(token), &f.exchange, &audiences, role, NOW);
-    let id = ExchangeParty::from_id_token(token.as_bytes(), &f.issuer, &f.client, role, NOW);
+    // The header's `typ`: absent, `JWT` (an ID token's) or another JWT's.
+    let typ = ["JWT", "logout+jwt"].get(token.len() % 3).copied();
+    let id = ExchangeParty::from_id_token(typ, token.as_bytes(), &f.issuer, &f.client, role, NOW);
     for p in [&jwt, &id].into_iter().flatten() {
         assert!(p.expires_at > NOW);
     }
