@@ -29,6 +29,15 @@
 //!
 //! Access tokens, the most numerous records, are kept compact (about 310 bytes each at
 //! 10^6 live tokens).
+//!
+//! # Growth
+//! A hash table grows by doubling, moving every entry in the insert that crossed its
+//! capacity: in a table of 10^6 entries, tens of milliseconds under the lock. So every map
+//! that grows with traffic (the swept maps and the indices beside them: grants by owner,
+//! device authorizations by user code, sessions by subject) is split into 128 tables by a
+//! hash of the key, each growing alone: a resize moves 1/128 of the map, and reads the
+//! stored hashes rather than hashing the keys again (`shards.rs`). A sweep round goes
+//! through the tables in turn. Memory per entry is that of one table.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -48,10 +57,12 @@ use portcullis_store::{
     ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult,
 };
 
+use shards::ShardedMap;
 use sweep::{Expires, Swept};
 
 mod access;
 mod sessions;
+mod shards;
 mod sweep;
 
 /// Inserts between two sweep steps (see the crate docs).
@@ -67,13 +78,16 @@ pub struct MemoryStore {
     sessions: Mutex<sessions::Sessions>,
 }
 
+/// Who holds a grant: issuer, subject, client.
+type Owner = (Issuer, String, String);
+
 #[derive(Debug, Default)]
 struct State {
     /// By issuer, then by `client_id`: found without building a key, and handed out shared.
     clients: HashMap<Issuer, HashMap<String, Arc<Client>>>,
     codes: Swept<TokenHash, CodeEntry>,
     grants: Swept<GrantId, Grant>,
-    grants_by_owner: HashMap<(Issuer, String, String), Vec<GrantId>>,
+    grants_by_owner: ShardedMap<Owner, Vec<GrantId>>,
     /// Revoked families (random, issuer-unique ids) and until when to remember them.
     revoked_families: Swept<(Issuer, FamilyId), UnixTime>,
     access: Swept<TokenHash, AccessEntry>,
@@ -89,7 +103,7 @@ struct State {
     /// Device authorizations not yet taken, by device code hash.
     devices: Swept<TokenHash, DeviceAuthorizationRecord>,
     /// The device code hash of each user code hash in `devices`.
-    device_user_codes: HashMap<TokenHash, TokenHash>,
+    device_user_codes: ShardedMap<TokenHash, TokenHash>,
     inserts_since_sweep: usize,
     /// Entries examined per map since clients and keys were last purged.
     swept_since_clients_and_keys: usize,
@@ -342,7 +356,7 @@ impl State {
 }
 
 /// Takes a removed grant's id off its owner's list, and the owner off when none is left.
-fn unindex_grant(by_owner: &mut HashMap<(Issuer, String, String), Vec<GrantId>>, grant: &Grant) {
+fn unindex_grant(by_owner: &mut ShardedMap<Owner, Vec<GrantId>>, grant: &Grant) {
     let owner = (
         grant.issuer.clone(),
         grant.subject.clone(),
@@ -952,7 +966,7 @@ mod tests {
         }
         let state = s.lock().unwrap();
         assert!(!state.grants.contains_key(&dead.id));
-        let owners: Vec<_> = state.grants_by_owner.keys().collect();
+        let owners: Vec<_> = state.grants_by_owner.iter().map(|(o, _)| o).collect();
         assert_eq!(owners, [&(issuer, "bob".to_owned(), "c".to_owned())]);
     }
 }

@@ -1,12 +1,13 @@
 //! [`SessionStore`]: sessions in a map of their own, behind a lock of their own (a sign-in
 //! never waits for token traffic), swept like the other records.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use portcullis_core::{Issuer, SessionRecord, TokenHash, UnixTime};
 use portcullis_store::{SessionStore, StoreError, StoreResult};
 
+use crate::shards::ShardedMap;
 use crate::sweep::{Expires, Swept};
 use crate::{MemoryStore, SWEEP_BATCH, SWEEP_EVERY};
 
@@ -17,7 +18,7 @@ type Owner = (Issuer, String);
 #[derive(Debug, Default)]
 pub(crate) struct Sessions {
     by_hash: Swept<TokenHash, SessionRecord>,
-    by_owner: HashMap<Owner, HashSet<TokenHash>>,
+    by_owner: ShardedMap<Owner, HashSet<TokenHash>>,
     inserts_since_sweep: usize,
     /// The latest `created_at` an insert carried: what the sweep judges expiry against.
     latest_seen: UnixTime,
@@ -34,7 +35,7 @@ fn owner(r: &SessionRecord) -> Owner {
 }
 
 /// Takes a removed session off its owner's set, and the owner off when none is left.
-fn unindex(by_owner: &mut HashMap<Owner, HashSet<TokenHash>>, r: &SessionRecord) {
+fn unindex(by_owner: &mut ShardedMap<Owner, HashSet<TokenHash>>, r: &SessionRecord) {
     let key = owner(r);
     if let Some(hashes) = by_owner.get_mut(&key) {
         hashes.remove(&r.hash);

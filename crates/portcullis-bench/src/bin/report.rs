@@ -2,16 +2,19 @@
 //! its cryptography (medians of samples taken alternately, and the ratio), and the stores'
 //! latencies at 10^3 and 10^6 live tokens.
 //!
-//! `cargo run --release -p portcullis-bench --bin report [-- core | stores [LARGE [STORE]]]`
-//! (both sections by default; LARGE, the larger store size, defaults to 10^6; STORE, `memory`
-//! or `sqlite`, defaults to both).
+//! `cargo run --release -p portcullis-bench --bin report [-- core | stores [LARGE [STORE]] |
+//! growth [N]]` (core and stores by default; LARGE, the larger store size, defaults to 10^6;
+//! STORE, `memory` or `sqlite`, defaults to both). `growth` times every single insert while
+//! the memory store fills from empty to N users (10^6 by default), each with a grant and an
+//! access token, and prints the tail of those latencies: a resize under the lock shows there.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use portcullis::core::Algorithm;
 use portcullis_bench::{
-    batch_for, median_ns, paired_median_ns, CodeFlow, CoreOps, ScaledStore, StoreKind,
+    batch_for, grow_memory_store, median_ns, paired_median_ns, quantile_ns, CodeFlow, CoreOps,
+    ScaledStore, StoreKind,
 };
 
 /// Samples per core figure; each sample runs a batch of about [`SAMPLE_TIME`].
@@ -237,6 +240,28 @@ fn stores(large: usize, only: Option<&str>) {
     }
 }
 
+/// The latency of single inserts while the memory store grows from empty to `n` users.
+fn growth(n: usize) {
+    let start = Instant::now();
+    let mut times = grow_memory_store(n);
+    eprintln!("memory: grown to {n} users in {:.1?}", start.elapsed());
+    println!("| memory store, 0 → {n} users | p50 (µs) | p99 (µs) | p99.9 (µs) | max (µs) |");
+    println!("|---|---|---|---|---|");
+    for (name, ns) in [
+        ("save grant", &mut times.grant),
+        ("insert access token", &mut times.token),
+    ] {
+        let [p50, p99, p999, max] = [0.5, 0.99, 0.999, 1.0].map(|q| quantile_ns(ns, q) as f64);
+        println!(
+            "| {name} | {} | {} | {} | {} |",
+            us(p50),
+            us(p99),
+            us(p999),
+            us(max)
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let large = args
@@ -245,11 +270,12 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("core") => core(),
         Some("stores") => stores(large, args.get(2).map(String::as_str)),
+        Some("growth") => growth(large),
         None => {
             core();
             println!();
             stores(large, None);
         }
-        Some(other) => panic!("unknown section {other:?}: core or stores"),
+        Some(other) => panic!("unknown section {other:?}: core, stores or growth"),
     }
 }
