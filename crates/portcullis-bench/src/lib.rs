@@ -19,6 +19,6 @@ mod scale;
 pub use core_ops::{CoreOps, Signer};
 pub use fixtures::{delegated_token, Delegated, ISSUER};
 pub use flow::{memory_provider, CodeFlow};
-pub use growth::{grow_memory_store, quantile_ns, GrowthTimes};
+pub use growth::{grow_memory_store, quantile_ns, GrowthTimes, InsertTimes};
 pub use measure::{batch_for, median_ns, paired_median_ns};
 pub use scale::{IssueTimes, ScaledStore, StoreKind};
