@@ -11,7 +11,6 @@
 //! hashes from a dense vector instead of hashing every key again (for keys of several
 //! strings, a cache miss or more each).
 
-use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hash};
 
 use indexmap::map::{Entry, IndexMap};
@@ -20,9 +19,11 @@ use indexmap::map::{Entry, IndexMap};
 pub(crate) const SHARDS: usize = 128;
 
 /// Picks a key's table: a hash of its own, independent of the tables' hashes (a shard's
-/// keys then still spread over all of its table's buckets).
+/// keys then still spread over all of its table's buckets). A fast, randomly seeded hash:
+/// the tables' own SipHash guards them against chosen keys; this one only spreads keys
+/// over the tables.
 #[derive(Debug, Default)]
-pub(crate) struct ShardOf(RandomState);
+pub(crate) struct ShardOf(foldhash::fast::RandomState);
 
 impl ShardOf {
     /// The index of `key`'s table among `tables`.
