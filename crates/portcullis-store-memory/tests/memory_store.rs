@@ -191,3 +191,54 @@ async fn expired_sessions_go_without_an_explicit_purge() {
         .unwrap();
     assert_eq!(gone, 0);
 }
+
+/// The maps grow table by table (a resize of one of them moves a part of the map): readers
+/// running while the store grows many times over always find what was inserted before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readers_find_every_token_while_the_store_grows() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let (s, f, c) = (
+        Arc::new(MemoryStore::new()),
+        Fixtures::new(b"growth"),
+        TestClock::default(),
+    );
+    let issuer = Fixtures::issuer();
+    let first: Arc<Vec<_>> = Arc::new((0..256).map(|_| access(&f, &c, 0, 1000)).collect());
+    for t in first.iter() {
+        s.insert_access_token(t).await.unwrap();
+    }
+    let grown = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (s, first, grown) = (s.clone(), first.clone(), grown.clone());
+            let issuer = issuer.clone();
+            tokio::spawn(async move {
+                let mut rounds = 0;
+                loop {
+                    for t in first.iter() {
+                        let found = s.find_access_token(&issuer, &t.hash).await.unwrap();
+                        assert_eq!(found.as_ref(), Some(t));
+                    }
+                    rounds += 1;
+                    if grown.load(Ordering::Acquire) {
+                        return rounds;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    // 64 times the first tokens: every table resizes several times.
+    for _ in 0..64 * first.len() {
+        s.insert_access_token(&access(&f, &c, 0, 1000))
+            .await
+            .unwrap();
+    }
+    grown.store(true, Ordering::Release);
+    for r in readers {
+        assert!(r.await.unwrap() > 0);
+    }
+    assert_eq!(s.len().unwrap(), 65 * 256);
+}
