@@ -20,9 +20,10 @@
 //!
 //! A round over a map of n entries examines each entry once. It takes n/2 inserts when the
 //! map receives none of them, and up to n when it receives them all (entries appended
-//! during a round are swept in that round); an expired record stays at most about one
-//! round. In a steady state, as many records expire as are inserted and each stays dead
-//! half a round on average, so a map holds about twice as many records as are live at once,
+//! during a round are swept in that round, unless their table, see Growth, is already
+//! done: then in the next); an expired record stays at most about one round. In a steady
+//! state, as many records expire as are inserted and each stays dead half a round on
+//! average, so a map holds about twice as many records as are live at once,
 //! plus the up to [`SWEEP_EVERY`] inserted since the last step (2.0–2.1× in simulations
 //! with fixed and with random lifetimes). That is an estimate, not a hard bound: records
 //! expiring just after the cursor passed them stay a whole round.
