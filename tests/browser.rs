@@ -293,8 +293,8 @@ impl Drop for Driver {
 fn browser_paths() -> (&'static str, &'static str) {
     const HOW: &str = "install Debian's chromium and chromium-driver, or set \
                        PORTCULLIS_CHROMIUM and PORTCULLIS_CHROMEDRIVER, and rebuild";
-    let driver = option_env!("PORTCULLIS_CHROMEDRIVER");
-    let browser = option_env!("PORTCULLIS_CHROMIUM");
+    let driver = option_env!("BROWSER_TEST_CHROMEDRIVER");
+    let browser = option_env!("BROWSER_TEST_CHROMIUM");
     match (driver, browser) {
         (Some(d), Some(b)) => (d, b),
         _ => panic!("a browser is required here, but chromedriver or chromium is missing: {HOW}"),

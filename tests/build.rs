@@ -3,7 +3,7 @@
 //!
 //! - `PORTCULLIS_CHROMEDRIVER` and `PORTCULLIS_CHROMIUM` when set, else `chromedriver` and
 //!   `chromium` on `PATH` (Debian's `chromium-driver` and `chromium`): their paths are
-//!   passed to the test (`rustc-env`);
+//!   passed to the test (`rustc-env` `BROWSER_TEST_CHROMEDRIVER`, `BROWSER_TEST_CHROMIUM`);
 //! - `cfg(skip_browser_tests)` when either is missing, unless `PORTCULLIS_REQUIRE_BROWSER`
 //!   (`.ci/run` sets it) or `CI` is set: the browser test is then compiled `#[ignore]`d, so
 //!   that `cargo test` counts it as ignored — skipped, never passed. When required, it is
@@ -12,10 +12,10 @@
 use std::env::{split_paths, var_os};
 use std::path::{Path, PathBuf};
 
-/// `var`'s path, else the first `name` on `PATH`.
+/// `var`'s path (if it is a file), else the first `name` on `PATH`.
 fn find(var: &str, name: &str) -> Option<PathBuf> {
     if let Some(path) = var_os(var).filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(path));
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
     }
     let path = var_os("PATH")?;
     split_paths(&path)
@@ -37,8 +37,8 @@ fn main() {
     let driver = find("PORTCULLIS_CHROMEDRIVER", "chromedriver");
     let browser = find("PORTCULLIS_CHROMIUM", "chromium");
     for (var, found) in [
-        ("PORTCULLIS_CHROMEDRIVER", &driver),
-        ("PORTCULLIS_CHROMIUM", &browser),
+        ("BROWSER_TEST_CHROMEDRIVER", &driver),
+        ("BROWSER_TEST_CHROMIUM", &browser),
     ] {
         if let Some(path) = found {
             println!("cargo::rustc-env={var}={}", path.display());
