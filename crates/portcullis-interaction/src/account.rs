@@ -30,6 +30,7 @@ const SIGN_OUT_EVERYWHERE: &str = "sign-out-everywhere";
 struct Grant {
     id: String,
     client_id: String,
+    client_name: Option<String>,
     scopes: String,
     created: u64,
     used: u64,
@@ -84,6 +85,7 @@ impl Account<'_> {
             .map(|g| Grant {
                 csrf: self.sessions.form_token(&session, REVOKE, g.id.as_str()),
                 id: g.id.as_str().to_owned(),
+                client_name: self.pages.client_name(&g.client_id).map(str::to_owned),
                 client_id: g.client_id,
                 scopes: g.scopes.to_string(),
                 created: g.created_at.secs(),

@@ -45,14 +45,18 @@ const TEMPLATES: [(&str, &str); 8] = [
     ("device.html", include_str!("../templates/device.html")),
 ];
 
-/// What the standard scopes let a client do (OpenID Connect Core §5.4, §11).
+/// What the standard scopes let a client do (OpenID Connect Core §5.4, §11), in the words
+/// the consent page shows.
 const STANDARD_SCOPES: [(&str, &str); 6] = [
-    ("openid", "confirm who you are"),
-    ("profile", "see your name and profile"),
-    ("email", "see your email address"),
-    ("address", "see your postal address"),
-    ("phone", "see your phone number"),
-    ("offline_access", "keep access while you are away"),
+    ("openid", "Confirm who you are when you sign in."),
+    ("profile", "See your name and profile details."),
+    ("email", "See your email address."),
+    ("address", "See your postal address."),
+    ("phone", "See your phone number."),
+    (
+        "offline_access",
+        "Keep access to your account while you are away.",
+    ),
 ];
 
 /// A template was refused (its syntax), or could not be rendered.
@@ -114,7 +118,8 @@ impl PageError {
             Self::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "Forbidden",
-                "The form could not be verified. Go back to the application and start again."
+                "This form has expired or could not be verified (it was open too long, or \
+                 your browser refused its cookie). Go back to the application and start again."
                     .into(),
             ),
             Self::Expired(what) => (
@@ -213,11 +218,13 @@ struct ScopeRow<'a> {
 }
 
 /// The host's pages of one issuer: templates, the issuer's path (prefixed to every form
-/// action) and the descriptions of scopes shown at consent.
+/// action), the descriptions of scopes shown at consent and the names of clients shown to
+/// users.
 pub struct Pages {
     env: Environment<'static>,
     base: String,
     scopes: HashMap<String, String>,
+    client_names: HashMap<String, String>,
 }
 
 impl fmt::Debug for Pages {
@@ -254,7 +261,12 @@ impl Pages {
             .iter()
             .map(|(s, d)| ((*s).to_owned(), (*d).to_owned()))
             .collect();
-        Self { env, base, scopes }
+        Self {
+            env,
+            base,
+            scopes,
+            client_names: HashMap::new(),
+        }
     }
 
     /// Replaces the template `name` (one of the built-in ones: `layout.html`, `login.html`,
@@ -278,6 +290,21 @@ impl Pages {
     pub fn describe_scope(mut self, scope: &str, description: &str) -> Self {
         self.scopes.insert(scope.to_owned(), description.to_owned());
         self
+    }
+
+    /// Names the client `client_id` on the sign-in, consent and account pages ("`name`
+    /// (`client_id`)"); a client without a name is shown by its id alone. Only the host
+    /// names clients: a name a client registered itself is not shown, as users would take
+    /// it for one the host vouches for (RFC 7591 §5).
+    pub fn name_client(mut self, client_id: &str, name: &str) -> Self {
+        self.client_names
+            .insert(client_id.to_owned(), name.to_owned());
+        self
+    }
+
+    /// The name the host gave `client_id`, if any.
+    pub(crate) fn client_name(&self, client_id: &str) -> Option<&str> {
+        self.client_names.get(client_id).map(String::as_str)
     }
 
     /// The issuer's path without a trailing `/` (`""` at the root): where the pages' routes
@@ -371,6 +398,7 @@ impl Pages {
         struct Login<'a> {
             action: &'a str,
             client_id: &'a str,
+            client_name: Option<&'a str>,
             ticket: &'a str,
             csrf: &'a str,
             username: &'a str,
@@ -384,6 +412,7 @@ impl Pages {
         let context = Login {
             action,
             client_id: login.client_id,
+            client_name: self.client_name(login.client_id),
             ticket: login.ticket,
             csrf: &csrf,
             username: login.username,
@@ -437,6 +466,7 @@ impl Pages {
         struct Consent<'a> {
             action: &'a str,
             client_id: &'a str,
+            client_name: Option<&'a str>,
             user: &'a str,
             scopes: Vec<ScopeRow<'a>>,
             details: Vec<DetailRow<'a>>,
@@ -470,6 +500,7 @@ impl Pages {
         let context = Consent {
             action,
             client_id: consent.client_id,
+            client_name: self.client_name(consent.client_id),
             user: consent.user,
             scopes,
             details,
@@ -687,8 +718,27 @@ mod tests {
         assert!(html.contains("name=\"ticket\" value=\"tk\""), "{html}");
         assert!(html.contains("name=\"csrf\" value=\"cs\""), "{html}");
         assert!(html.contains("name=\"scope\" value=\"email\" checked"));
-        assert!(html.contains("<code>email</code>: see your email address"));
+        assert!(html.contains("checked> See your email address. <code>email</code></label>"));
         assert!(html.contains("name=\"scope\" value=\"read\" checked> <code>read</code></"));
+        // Every box has its label, and the client is shown by its id until the host names it.
+        assert!(
+            html.contains("<label for=\"scope-1\"><input id=\"scope-1\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("<label for=\"scope-2\"><input id=\"scope-2\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("<p><code>web</code> asks for access"),
+            "{html}"
+        );
+        let named = pages().name_client("web", "Web <App>");
+        assert!(
+            body(&named.consent(&consent))
+                .contains("<p><strong>Web &lt;App&gt;</strong> (<code>web</code>) asks for access"),
+            "{html}"
+        );
         assert!(!html.contains("<pre>"), "no details, no list: {html}");
         let details = [
             serde_json::from_value(serde_json::json!({"type": "payment_initiation",
@@ -712,8 +762,8 @@ mod tests {
             assert_eq!(Pages::new(&Issuer::parse(issuer).unwrap()).base(), base);
         }
         assert_eq!(pages().base(), "/t");
-        let described = pages().describe_scope("read", "read your data");
-        assert!(body(&described.consent(&consent)).contains("<code>read</code>: read your data"));
+        let described = pages().describe_scope("read", "Read your data.");
+        assert!(body(&described.consent(&consent)).contains("Read your data. <code>read</code>"));
     }
 
     /// A payee's name with a bidirectional override or a zero-width space is shown with
@@ -757,6 +807,18 @@ mod tests {
             ask_code: false,
         };
         let r = p.login(&sessions, &HeaderMap::new(), StatusCode::OK, &login);
+        let html = body(&r);
+        for id in ["username", "password", "otp"] {
+            let field = format!("<label for=\"{id}\">");
+            assert!(
+                html.contains(&field) && html.contains(&format!("id=\"{id}\"")),
+                "{html}"
+            );
+        }
+        assert!(html.contains("<code>web</code>.</p>"), "{html}");
+        let named = pages().name_client("web", "Web App");
+        let r2 = named.login(&sessions, &HeaderMap::new(), StatusCode::OK, &login);
+        assert!(body(&r2).contains("<strong>Web App</strong> (<code>web</code>).</p>"));
         let set = r.headers()[SET_COOKIE].to_str().unwrap().to_owned();
         assert!(set.starts_with("__Host-csrf="), "{set}");
         let mut again = HeaderMap::new();

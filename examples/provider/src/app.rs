@@ -255,8 +255,13 @@ pub(crate) async fn build(
     let sessions = config.secrets.configure_sessions(sessions);
     let sessions = sessions.build().map_err(|_| StartError::Random)?;
     let pages = portcullis_interaction::Pages::new(&issuer)
-        .describe_scope("read", "read your data")
-        .describe_scope("write", "change your data");
+        .describe_scope("read", "Read your data.")
+        .describe_scope("write", "Change your data.")
+        .describe_scope("payment", "Make the payments you approve.");
+    let pages = config
+        .client_names
+        .iter()
+        .fold(pages, |pages, (id, name)| pages.name_client(id, name));
     let base = pages.base().to_owned();
     let flow = LoginFlow::new(provider.clone(), sessions.clone(), throttle, pages, users)
         .with_totp(TotpCheck::new(replays, issuer.clone()));

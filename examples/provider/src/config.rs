@@ -41,6 +41,8 @@ pub const DEFAULT_PBKDF2_ITERATIONS: u32 = 10_000;
 pub struct Config {
     pub(crate) store: StoreSpec,
     pub(crate) clients: Vec<Client>,
+    /// The clients' `name`s, by client id: what users see on the pages.
+    pub(crate) client_names: BTreeMap<String, String>,
     pub(crate) users: Vec<User>,
     pub(crate) lifetimes: Lifetimes,
     pub(crate) keys: KeyPolicy,
@@ -334,8 +336,15 @@ impl FileConfig {
 
         let mut clients = Vec::with_capacity(self.clients.len());
         let mut ids = BTreeSet::new();
+        let mut client_names = BTreeMap::new();
         for (i, mut c) in self.clients.into_iter().enumerate() {
             c.profile = c.profile.max(self.profile);
+            if let Some(name) = c.name.take() {
+                if name.trim().is_empty() {
+                    return Err(invalid(&format!("clients[{i}].name"), "must not be empty"));
+                }
+                client_names.insert(c.id.clone(), name);
+            }
             let client = c
                 .resolve(iterations, &rng)
                 .map_err(within(format!("clients[{i}]")))?;
@@ -402,6 +411,7 @@ impl FileConfig {
         Ok(Config {
             store: self.store,
             clients,
+            client_names,
             users,
             lifetimes: Lifetimes {
                 authorization_code: d(l.authorization_code),
@@ -940,6 +950,15 @@ claims = { name = "Bob", email = "bob@example.com" }
 
         let e = err(&GOOD.replace("id = \"cli\"", "id = \"web\""));
         assert_eq!(e.field(), "clients[1].id");
+
+        let e = err(&GOOD.replace("id = \"cli\"", "id = \"cli\"\nname = \" \""));
+        assert_eq!(e.field(), "clients[1].name");
+        let named = Config::parse(&GOOD.replace("id = \"cli\"", "id = \"cli\"\nname = \"CLI\""));
+        let names = named.unwrap().client_names;
+        assert_eq!(
+            names.into_iter().collect::<Vec<_>>(),
+            [("cli".into(), "CLI".into())]
+        );
 
         let e = err(&GOOD.replace(
             "grant_types = [\"authorization_code\"]",

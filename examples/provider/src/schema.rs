@@ -279,6 +279,8 @@ pub(crate) enum FileClientType {
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileClient {
     pub(crate) id: String,
+    /// Shown to users on the sign-in, consent and account pages, with the id.
+    pub(crate) name: Option<String>,
     #[serde(rename = "type")]
     pub(crate) kind: FileClientType,
     pub(crate) secret: Option<String>,
