@@ -169,7 +169,8 @@ impl Provider {
     /// The device authorization whose user code the user typed (case, dashes and spaces
     /// ignored: RFC 8628 §6.1), if it awaits their answer. `None` for a malformed, unknown,
     /// expired or answered code. The host throttles these look-ups (RFC 8628 §5.1: a user
-    /// code is short enough to guess), e.g. with `portcullis_interaction`'s `LoginThrottle`.
+    /// code is short enough to guess), e.g. with [`crate::throttle::LoginThrottle::begin_user_code`],
+    /// which also caps failed look-ups for the whole provider.
     pub async fn find_device_authorization(
         &self,
         user_code: &str,
