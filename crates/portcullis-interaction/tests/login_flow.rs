@@ -772,16 +772,24 @@ impl Host {
     /// `user_code` typed into a new browser's code form, from `peer`.
     async fn enter_code(&self, user_code: &str, peer: SocketAddr) -> (Reply, String) {
         let (page, jar) = self.device_form("").await;
-        let (ticket, csrf) = form_of(&page);
+        (self.submit_code(&page, &jar, user_code, peer).await, jar)
+    }
+
+    /// `user_code` typed into the code form `page`, from `peer`.
+    async fn submit_code(
+        &self,
+        page: &Reply,
+        jar: &str,
+        user_code: &str,
+        peer: SocketAddr,
+    ) -> Reply {
+        let (ticket, csrf) = form_of(page);
         let form = [
             ("ticket", ticket.as_str()),
             ("csrf", &csrf),
             ("user_code", user_code),
         ];
-        (
-            self.post_from(Some(peer), "/device", &jar, &form).await,
-            jar,
-        )
+        self.post_from(Some(peer), "/device", jar, &form).await
     }
 }
 
@@ -806,13 +814,7 @@ async fn device_code_then_sign_in_then_consent_then_the_device_gets_its_tokens()
         "{}",
         page.body
     );
-    let (ticket, csrf) = form_of(&page);
-    let form = [
-        ("ticket", ticket.as_str()),
-        ("csrf", &csrf),
-        ("user_code", &user_code),
-    ];
-    let login = host.post_from(Some(peer(1)), "/device", &jar, &form).await;
+    let login = host.submit_code(&page, &jar, &user_code, peer(1)).await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.body);
     assert!(
         login.body.contains("name=\"password\""),
@@ -860,13 +862,7 @@ async fn device_code_then_sign_in_then_consent_then_the_device_gets_its_tokens()
     // Signed in already: a second device's code goes straight to consent.
     let (_, second) = host.device_codes("read").await;
     let page = host.get(&format!("/device?user_code={second}"), &jar).await;
-    let (ticket, csrf) = form_of(&page);
-    let form = [
-        ("ticket", ticket.as_str()),
-        ("csrf", &csrf),
-        ("user_code", &second),
-    ];
-    let consent = host.post_from(Some(peer(1)), "/device", &jar, &form).await;
+    let consent = host.submit_code(&page, &jar, &second, peer(1)).await;
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
     assert!(
         consent.body.contains("value=\"read\" checked")
@@ -882,13 +878,7 @@ async fn a_denied_device_is_told_access_denied() {
     let page = host
         .get(&format!("/device?user_code={user_code}"), &jar)
         .await;
-    let (ticket, csrf) = form_of(&page);
-    let form = [
-        ("ticket", ticket.as_str()),
-        ("csrf", &csrf),
-        ("user_code", &user_code),
-    ];
-    let consent = host.post_from(Some(peer(1)), "/device", &jar, &form).await;
+    let consent = host.submit_code(&page, &jar, &user_code, peer(1)).await;
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
     let (ticket, csrf) = form_of(&consent);
     let done = host

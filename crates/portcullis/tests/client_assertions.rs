@@ -149,18 +149,21 @@ async fn private_key_jwt_works_at_all_three_endpoints() {
     assert_eq!(status, StatusCode::OK, "{json}");
     let access = json["access_token"].as_str().unwrap().to_owned();
 
-    // The issuer is an audience everywhere, and each endpoint's URL at that endpoint.
-    let a = s.key.sign(&claims("pk", ISSUER, "2"));
-    let (status, json, _) = h
-        .post(
-            Endpoint::Introspect,
-            &form(&a, &format!("token={access}")),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{json}");
-    assert_eq!(json["active"], true);
-    assert_eq!(json["client_id"], "pk");
+    // The issuer and the token endpoint's URL (RFC 7523 §3) are audiences everywhere, and
+    // each endpoint's URL at that endpoint.
+    for (aud, jti) in [(ISSUER, "2"), (token.as_str(), "4")] {
+        let a = s.key.sign(&claims("pk", aud, jti));
+        let (status, json, _) = h
+            .post(
+                Endpoint::Introspect,
+                &form(&a, &format!("token={access}")),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{aud}: {json}");
+        assert_eq!(json["active"], true);
+        assert_eq!(json["client_id"], "pk");
+    }
 
     let a = s.key.sign(&claims("pk", &format!("{ISSUER}/revoke"), "3"));
     let (status, _, _) = h
@@ -171,17 +174,6 @@ async fn private_key_jwt_works_at_all_three_endpoints() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-
-    // RFC 7523 §3: the token endpoint's URL is an audience at every endpoint too.
-    let a = s.key.sign(&claims("pk", &token, "4"));
-    let (status, json, _) = h
-        .post(
-            Endpoint::Introspect,
-            &form(&a, &format!("token={access}")),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{json}");
 
     // Another endpoint's URL is not this endpoint's audience.
     let a = s
