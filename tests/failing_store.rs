@@ -28,9 +28,10 @@ use portcullis::core::{
     UnixTime,
 };
 use portcullis::store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore, GrantStore,
-    KeyStore, PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
-    ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore,
+    DeviceInsertOutcome, GrantStore, KeyStore, PushedRequestStore, RefreshState, RefreshTokenStore,
+    ReplayCache, ReplayNamespace, ReplayOutcome, RotateOutcome, RotationGrace, StoreError,
+    StoreResult,
 };
 use portcullis::{Stores, SystemClock};
 use portcullis_e2e::provider::{
@@ -470,7 +471,7 @@ impl DeviceAuthorizationStore for FailingStore {
     async fn insert_device_authorization(
         &self,
         record: &DeviceAuthorizationRecord,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<DeviceInsertOutcome> {
         self.inner.insert_device_authorization(record).await
     }
 

@@ -80,7 +80,7 @@ pub use pages::{
 pub use password::PasswordCheck;
 pub use portcullis::throttle::{
     with_client_address, Backoff, ClientAddress, LoginAttempt, LoginThrottle, ThrottlePolicy,
-    Throttled,
+    Throttled, UserCodeCap,
 };
 pub use purge::purge_periodically;
 pub use secrets::{HostSecrets, NamedKey, Secret32, SecretsFileError, SharedSecret};

@@ -11,7 +11,8 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use portcullis::core::{
-    Client, ClientKind, ClientSecretHash, GrantType, Issuer, RedirectUri, ScopeSet, UnixTime,
+    Client, ClientKind, ClientSecretHash, GrantType, Issuer, Policy, RedirectUri, ScopeSet,
+    UnixTime,
 };
 use portcullis::store::StoreError;
 use portcullis::{
@@ -20,7 +21,7 @@ use portcullis::{
 };
 use portcullis_interaction::{
     add_security_headers, LoginFlow, LoginThrottle, Pages, SessionManager, ThrottlePolicy,
-    TotpCheck, TotpSecret, UserDirectory, CSP, MFA_ACR,
+    TotpCheck, TotpSecret, UserCodeCap, UserDirectory, CSP, MFA_ACR,
 };
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
@@ -103,17 +104,29 @@ fn client(id: &str, redirect: &str, scopes: &str) -> Client {
 
 impl Host {
     async fn new() -> Self {
+        Self::throttled_by(ThrottlePolicy::default()).await
+    }
+
+    /// A host whose sign-ins and user code look-ups `throttle` throttles, with the device
+    /// grant on (`/device`) for `tv`.
+    async fn throttled_by(throttle: ThrottlePolicy) -> Self {
         let issuer = Issuer::parse(ISSUER).unwrap();
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(UnixTime::from_secs(1_700_000_000)));
+        let mut policy = Policy::default();
+        policy.device_authorization.verification_uri = Some(format!("{ISSUER}/device"));
         let provider = Provider::builder(issuer.clone())
             .stores(Stores::shared(store.clone()))
             .clock(clock.clone())
+            .policy(policy)
             .build()
             .unwrap();
         let web = client("web", "http://127.0.0.1:9000/callback", "read write email");
         let rp = client("rp", "https://rp.example/cb", "openid profile");
-        for c in [web, rp] {
+        let tv = Client::new("tv", ClientKind::Public)
+            .with_allowed_scopes(ScopeSet::parse("read write").unwrap())
+            .with_grant_types([GrantType::DeviceCode]);
+        for c in [web, rp, tv] {
             provider.register_client(&c).await.unwrap();
         }
         let totp = TotpCheck::new(store.clone(), issuer.clone());
@@ -121,7 +134,7 @@ impl Host {
             .clock(clock.clone())
             .build()
             .unwrap();
-        let throttle = LoginThrottle::new(ThrottlePolicy::default(), clock.clone());
+        let throttle = LoginThrottle::new(throttle, clock.clone());
         let pages = Pages::new(&issuer);
         let flow = LoginFlow::new(provider, sessions.clone(), throttle, pages, Arc::new(Alice))
             .with_totp(totp);
@@ -715,4 +728,301 @@ async fn the_routes_throttle_sign_ins_per_peer_address() {
     assert!(r.headers.contains_key(RETRY_AFTER));
     let r = sign_in(elsewhere, "alice".into(), "wonderland").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// The device's side (RFC 8628 §3.1, §3.4): its codes for `scope`, and each poll's answer.
+impl Host {
+    async fn device_codes(&self, scope: &str) -> (String, String) {
+        let body = format!("client_id=tv&scope={}", scope.replace(' ', "%20"));
+        let req = Request::post("/device_authorization")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Bytes::from(body))
+            .unwrap();
+        let r = self.flow.provider().device_authorization(req).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        let code = |k: &str| json[k].as_str().unwrap().to_owned();
+        (code("device_code"), code("user_code"))
+    }
+
+    async fn poll(&self, device_code: &str) -> (StatusCode, serde_json::Value) {
+        let body = format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code\
+             &client_id=tv&device_code={device_code}"
+        );
+        let req = Request::post("/token")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Bytes::from(body))
+            .unwrap();
+        let r = self.flow.provider().token(req).await;
+        (r.status(), serde_json::from_slice(r.body()).unwrap())
+    }
+
+    /// A new browser's code form (filled in from `verification_uri_complete`) and its
+    /// cookies.
+    async fn device_form(&self, user_code: &str) -> (Reply, String) {
+        let page = self
+            .get(&format!("/device?user_code={user_code}"), "")
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let jar = cookie(&page, "csrf");
+        (page, jar)
+    }
+
+    /// `user_code` typed into a new browser's code form, from `peer`.
+    async fn enter_code(&self, user_code: &str, peer: SocketAddr) -> (Reply, String) {
+        let (page, jar) = self.device_form("").await;
+        (self.submit_code(&page, &jar, user_code, peer).await, jar)
+    }
+
+    /// `user_code` typed into the code form `page`, from `peer`.
+    async fn submit_code(
+        &self,
+        page: &Reply,
+        jar: &str,
+        user_code: &str,
+        peer: SocketAddr,
+    ) -> Reply {
+        let (ticket, csrf) = form_of(page);
+        let form = [
+            ("ticket", ticket.as_str()),
+            ("csrf", &csrf),
+            ("user_code", user_code),
+        ];
+        self.post_from(Some(peer), "/device", jar, &form).await
+    }
+}
+
+fn peer(n: u8) -> SocketAddr {
+    SocketAddr::from(([198, 51, 100, n], 4000))
+}
+
+#[tokio::test]
+async fn device_code_then_sign_in_then_consent_then_the_device_gets_its_tokens() {
+    let host = Host::new().await;
+    let (device_code, user_code) = host.device_codes("read write").await;
+    let (status, json) = host.poll(&device_code).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("authorization_pending"))
+    );
+
+    // The verification_uri_complete fills the form in.
+    let (page, jar) = host.device_form(&user_code).await;
+    assert!(
+        page.body.contains(&format!("value=\"{user_code}\"")),
+        "{}",
+        page.body
+    );
+    let login = host.submit_code(&page, &jar, &user_code, peer(1)).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert!(
+        login.body.contains("name=\"password\""),
+        "the sign-in form: {}",
+        login.body
+    );
+    let (ticket, csrf) = form_of(&login);
+    let consent = host
+        .post("/device/login", &jar, &credentials(&ticket, &csrf))
+        .await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    // The consent page names the device's client and its scopes.
+    assert!(consent.body.contains("tv"), "{}", consent.body);
+    for scope in ["read", "write"] {
+        assert!(
+            consent.body.contains(&format!("value=\"{scope}\" checked")),
+            "{}",
+            consent.body
+        );
+    }
+    assert!(consent.body.contains("Alice"), "{}", consent.body);
+    let jar = format!("{jar}; {}", cookie(&consent, "session"));
+    let (ticket, csrf) = form_of(&consent);
+    let mut approve = answer(&ticket, &csrf, "approve").to_vec();
+    approve.push(("scope", "read"));
+    let done = host.post("/device/consent", &jar, &approve).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(
+        done.body.contains("Go back to your device"),
+        "{}",
+        done.body
+    );
+
+    let (status, json) = host.poll(&device_code).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(
+        json["scope"], "read",
+        "only the scope the user left checked"
+    );
+    assert!(json["access_token"].is_string());
+    // Answered once: the form cannot be sent again.
+    let again = host.post("/device/consent", &jar, &approve).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+
+    // Signed in already: a second device's code goes straight to consent.
+    let (_, second) = host.device_codes("read").await;
+    let page = host.get(&format!("/device?user_code={second}"), &jar).await;
+    let consent = host.submit_code(&page, &jar, &second, peer(1)).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    assert!(
+        consent.body.contains("value=\"read\" checked")
+            && !consent.body.contains("name=\"password\"")
+    );
+}
+
+#[tokio::test]
+async fn a_denied_device_is_told_access_denied() {
+    let host = Host::new().await;
+    let (device_code, user_code) = host.device_codes("read").await;
+    let jar = host.sign_in_alice().await;
+    let page = host
+        .get(&format!("/device?user_code={user_code}"), &jar)
+        .await;
+    let consent = host.submit_code(&page, &jar, &user_code, peer(1)).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    let (ticket, csrf) = form_of(&consent);
+    let done = host
+        .post("/device/consent", &jar, &answer(&ticket, &csrf, "deny"))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let (status, json) = host.poll(&device_code).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("access_denied")),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_device_code_is_refused_and_the_form_shown_again() {
+    let host = Host::new().await;
+    let (_, user_code) = host.device_codes("read").await;
+    let (r, _) = host.enter_code("BCDF-GHJK", peer(1)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        r.body.contains("That code is wrong or has expired."),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("name=\"user_code\""),
+        "the code form again: {}",
+        r.body
+    );
+    // Expired: wrong too.
+    host.clock.advance(600);
+    let (r, _) = host.enter_code(&user_code, peer(2)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+}
+
+#[tokio::test]
+async fn device_forms_need_their_csrf_token() {
+    let host = Host::new().await;
+    let (_, user_code) = host.device_codes("read").await;
+    let (page, jar) = host.device_form(&user_code).await;
+    let (ticket, csrf) = form_of(&page);
+    for (cookie, form) in [
+        (
+            jar.as_str(),
+            vec![("ticket", ticket.as_str()), ("user_code", &user_code)],
+        ),
+        (
+            jar.as_str(),
+            vec![
+                ("ticket", ticket.as_str()),
+                ("csrf", "AAAA"),
+                ("user_code", &user_code),
+            ],
+        ),
+        (
+            "",
+            vec![
+                ("ticket", ticket.as_str()),
+                ("csrf", &csrf),
+                ("user_code", &user_code),
+            ],
+        ),
+    ] {
+        let r = host
+            .post_from(Some(peer(1)), "/device", cookie, &form)
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{form:?}: {}", r.body);
+    }
+    // The sign-in and consent forms too.
+    let form = [
+        ("ticket", ticket.as_str()),
+        ("csrf", &csrf),
+        ("user_code", &user_code),
+    ];
+    let login = host.post_from(Some(peer(1)), "/device", &jar, &form).await;
+    let (ticket, _) = form_of(&login);
+    let creds = [
+        ("ticket", ticket.as_str()),
+        ("username", "alice"),
+        ("password", "wonderland"),
+    ];
+    let r = host.post("/device/login", &jar, &creds).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let signed_in = host.sign_in_alice().await;
+    let r = host
+        .post(
+            "/device/consent",
+            &signed_in,
+            &[("ticket", ticket.as_str()), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+}
+
+#[tokio::test]
+async fn wrong_device_codes_are_throttled_per_browser() {
+    let host = Host::new().await;
+    let (page, jar) = host.device_form("").await;
+    let (ticket, csrf) = form_of(&page);
+    let form = [
+        ("ticket", ticket.as_str()),
+        ("csrf", &csrf),
+        ("user_code", "BCDF-GHJK"),
+    ];
+    for i in 0..5 {
+        // From a new address each time: the browser is throttled all the same.
+        let r = host.post_from(Some(peer(i)), "/device", &jar, &form).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    }
+    let r = host.post_from(Some(peer(9)), "/device", &jar, &form).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.headers[RETRY_AFTER], "1");
+    assert!(
+        r.body
+            .contains("Too many wrong codes. Try again in 1 seconds."),
+        "{}",
+        r.body
+    );
+}
+
+/// RFC 8628 §5.1: many browsers at many addresses share one cap on wrong codes; when it is
+/// reached, even the right code waits for the next window.
+#[tokio::test]
+async fn wrong_device_codes_are_capped_for_the_whole_provider() {
+    let policy = ThrottlePolicy {
+        user_codes: UserCodeCap {
+            failures: 3,
+            window: std::time::Duration::from_secs(60),
+        },
+        ..ThrottlePolicy::default()
+    };
+    let host = Host::throttled_by(policy).await;
+    let (_, user_code) = host.device_codes("read").await;
+    for i in 0..3 {
+        let (r, _) = host.enter_code("BCDF-GHJK", peer(i)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    }
+    // 1,700,000,000 s is 20 s into a 60 s window.
+    let (r, _) = host.enter_code(&user_code, peer(50)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.headers[RETRY_AFTER], "40");
+    host.clock.advance(40);
+    let (r, _) = host.enter_code(&user_code, peer(51)).await;
+    assert_eq!(r.status, StatusCode::OK, "the next window: {}", r.body);
+    assert!(r.body.contains("name=\"password\""), "{}", r.body);
 }

@@ -53,9 +53,10 @@ use portcullis_core::{
     UnixTime,
 };
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore, GrantStore,
-    KeyStore, PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
-    ReplayOutcome, RotateOutcome, RotationGrace, StoreError, StoreResult,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore,
+    DeviceInsertOutcome, GrantStore, KeyStore, PushedRequestStore, RefreshState, RefreshTokenStore,
+    ReplayCache, ReplayNamespace, ReplayOutcome, RotateOutcome, RotationGrace, StoreError,
+    StoreResult,
 };
 
 use shards::ShardedMap;
@@ -524,18 +525,19 @@ impl DeviceAuthorizationStore for MemoryStore {
     async fn insert_device_authorization(
         &self,
         record: &DeviceAuthorizationRecord,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<DeviceInsertOutcome> {
         let mut s = self.lock()?;
-        if s.devices.contains_key(&record.hash)
-            || s.device_user_codes.contains_key(&record.user_code_hash)
-        {
+        if s.devices.contains_key(&record.hash) {
             return Err(StoreError::new("device authorization already stored"));
+        }
+        if s.device_user_codes.contains_key(&record.user_code_hash) {
+            return Ok(DeviceInsertOutcome::UserCodeTaken);
         }
         s.devices.insert(record.hash, record.clone());
         s.device_user_codes
             .insert(record.user_code_hash, record.hash);
         s.note_insert(record.issued_at);
-        Ok(())
+        Ok(DeviceInsertOutcome::Inserted)
     }
 
     async fn find_device_authorization_by_user_code(

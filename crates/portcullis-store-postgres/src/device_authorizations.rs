@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use portcullis_core::{CodeRecord, DeviceAuthorizationRecord, Issuer, TokenHash, UnixTime};
-use portcullis_store::{DeviceAuthorizationStore, StoreResult};
+use portcullis_store::{DeviceAuthorizationStore, DeviceInsertOutcome, StoreResult};
 
 use crate::codec::{db, decode, json, key};
 use crate::{purge, PostgresStore};
@@ -88,10 +88,10 @@ impl DeviceAuthorizationStore for PostgresStore {
     async fn insert_device_authorization(
         &self,
         record: &DeviceAuthorizationRecord,
-    ) -> StoreResult<()> {
-        self.execute(
+    ) -> StoreResult<DeviceInsertOutcome> {
+        let inserted = self.execute(
             "INSERT INTO device_authorizations (hash, user_code_hash, issuer, expires_at, record) \
-             VALUES ($1, $2, $3, $4, $5)",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_code_hash) DO NOTHING",
             &[
                 &key(&record.hash),
                 &key(&record.user_code_hash),
@@ -101,7 +101,10 @@ impl DeviceAuthorizationStore for PostgresStore {
             ],
         )
         .await?;
-        Ok(())
+        Ok(match inserted {
+            0 => DeviceInsertOutcome::UserCodeTaken,
+            _ => DeviceInsertOutcome::Inserted,
+        })
     }
 
     async fn find_device_authorization_by_user_code(

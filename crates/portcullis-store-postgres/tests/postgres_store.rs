@@ -161,9 +161,12 @@ async fn secrets_are_stored_only_as_hashes() {
     let mut device = f.device_authorization(&Fixtures::issuer(), "tv", c.at(0), c.at(60));
     device.hash = TokenHash::of(&secret(7));
     device.user_code_hash = TokenHash::of(&secret(8));
-    portcullis_store::DeviceAuthorizationStore::insert_device_authorization(&s, &device)
-        .await
-        .unwrap();
+    let stored =
+        portcullis_store::DeviceAuthorizationStore::insert_device_authorization(&s, &device);
+    assert_eq!(
+        stored.await.unwrap(),
+        portcullis_store::DeviceInsertOutcome::Inserted
+    );
 
     // Every row of every table, as text.
     let db = raw(schemas.url()).await;

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use portcullis_core::{CodeRecord, DeviceAuthorizationRecord, Issuer, TokenHash, UnixTime};
-use portcullis_store::{DeviceAuthorizationStore, StoreResult};
+use portcullis_store::{DeviceAuthorizationStore, DeviceInsertOutcome, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::codec::{db, decode, encode, key};
@@ -63,7 +63,7 @@ impl DeviceAuthorizationStore for SqliteStore {
     async fn insert_device_authorization(
         &self,
         record: &DeviceAuthorizationRecord,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<DeviceInsertOutcome> {
         let row = (
             key(&record.hash),
             key(&record.user_code_hash),
@@ -74,11 +74,15 @@ impl DeviceAuthorizationStore for SqliteStore {
         self.run(move |conn| {
             conn.prepare_cached(
                 "INSERT INTO device_authorizations \
-                 (hash, user_code_hash, issuer, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+                 (hash, user_code_hash, issuer, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (user_code_hash) DO NOTHING",
             )
             .and_then(|mut s| s.execute(params![row.0, row.1, row.2, row.3, row.4]))
-            .map_err(db)?;
-            Ok(())
+            .map_err(db)
+            .map(|inserted| match inserted {
+                0 => DeviceInsertOutcome::UserCodeTaken,
+                _ => DeviceInsertOutcome::Inserted,
+            })
         })
         .await
     }

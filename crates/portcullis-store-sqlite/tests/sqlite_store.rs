@@ -167,7 +167,8 @@ async fn secrets_are_stored_only_as_hashes() {
     let mut device = f.device_authorization(&Fixtures::issuer(), "tv", c.at(0), c.at(60));
     device.hash = TokenHash::of(&secret(7));
     device.user_code_hash = TokenHash::of(&secret(8));
-    s.insert_device_authorization(&device).await.unwrap();
+    let stored = s.insert_device_authorization(&device).await.unwrap();
+    assert_eq!(stored, portcullis_store::DeviceInsertOutcome::Inserted);
 
     let mut bytes = Vec::new();
     for suffix in ["", "-wal"] {

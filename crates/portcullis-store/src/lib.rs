@@ -18,7 +18,8 @@
 //! at most once per code, token or id, even when called concurrently — from many tasks, or
 //! from many processes sharing one database. They answer with an outcome rather than
 //! leaving a read-then-write to the caller. The outcome enums ([`ConsumeOutcome`],
-//! [`RotateOutcome`], [`RefreshState`], [`ReplayOutcome`]) are exhaustive on purpose: a
+//! [`RotateOutcome`], [`RefreshState`], [`ReplayOutcome`], [`DeviceInsertOutcome`]) are
+//! exhaustive on purpose: a
 //! caller handles every outcome, and a new one is a breaking change rather than a case
 //! silently ignored.
 //!
@@ -438,17 +439,33 @@ pub trait PushedRequestStore: Send + Sync + 'static {
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
+/// What [`DeviceAuthorizationStore::insert_device_authorization`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum DeviceInsertOutcome {
+    /// The authorization is stored.
+    Inserted,
+    /// Nothing was stored: another authorization (of any issuer, until purged) holds the
+    /// same user code hash. A user code has about 2^34.6 values (RFC 8628 §6.1), so this
+    /// happens; the caller issues another user code.
+    UserCodeTaken,
+}
+
 /// Device authorizations (RFC 8628), keyed by the hash of their device code and found by
 /// the hash of their user code; both codes are unique. Each goes pending → approved or
 /// denied once, and an approved one is taken once.
 #[async_trait]
 pub trait DeviceAuthorizationStore: Send + Sync + 'static {
-    /// Stores a new device authorization. A device code or user code hash already stored (for
-    /// any issuer) is an error.
+    /// Stores a new device authorization. A user code hash already stored (for any issuer)
+    /// is [`DeviceInsertOutcome::UserCodeTaken`], nothing stored; a device code hash already
+    /// stored is an error.
+    ///
+    /// **Atomicity:** of concurrent inserts with one user code hash, at most one returns
+    /// [`DeviceInsertOutcome::Inserted`].
     async fn insert_device_authorization(
         &self,
         record: &DeviceAuthorizationRecord,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<DeviceInsertOutcome>;
 
     /// The device authorization of `issuer` whose user code hashes to `user_code_hash`, if it
     /// still awaits the user at `now` (pending, `expires_at > now`): what the verification

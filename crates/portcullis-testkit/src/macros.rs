@@ -153,6 +153,7 @@ macro_rules! __checks_of {
             racing_device_takers_on_one_handle,
             racing_device_takers_on_separate_handles,
             racing_device_polls_on_separate_handles,
+            racing_device_inserts_on_separate_handles,
         ]; $($args)*}
     };
 }

@@ -91,12 +91,13 @@ impl Provider {
             )
             .into());
         }
+        // The issuer, the endpoint's own URL, or the token endpoint's URL at every endpoint
+        // a client authenticates to: RFC 7523 §3 names the token endpoint's URL as an
+        // audience, and RFC 9126 §2 (PAR) and the other endpoints that take the token
+        // endpoint's client authentication accept it too.
         let endpoint = issuer.endpoint(path);
-        // RFC 9126 §2: at the PAR endpoint the token endpoint's URL is an audience too.
-        let token_endpoint =
-            (path == crate::paths::PAR).then(|| issuer.endpoint(crate::paths::TOKEN));
-        let mut audiences = vec![issuer.as_str(), endpoint.as_str()];
-        audiences.extend(token_endpoint.as_deref());
+        let token_endpoint = issuer.endpoint(crate::paths::TOKEN);
+        let audiences = [issuer.as_str(), endpoint.as_str(), token_endpoint.as_str()];
         Ok(verified.decide(
             &client.id,
             &audiences,

@@ -13,13 +13,19 @@ use portcullis_core::{
     DeviceStatus, HolderProof, OAuthError, OidcSession, ScopeSet, TokenErrorCode, TokenHash,
     TokenResponse, UnixTime,
 };
-use portcullis_store::StoreError;
+use portcullis_store::{DeviceInsertOutcome, StoreError};
 
 use crate::authorize::Approval;
 use crate::client_endpoint::{ClientRequest, TokenEndpointError};
 use crate::provider::Provider;
 use crate::responses::json;
 use crate::token::invalid_grant;
+
+/// How many user codes an authorization is offered before the engine gives up. A user
+/// code is taken by another live authorization with a chance of about n / 2^34.6 for n
+/// live ones (RFC 8628 §6.1), so a third taken code in a row means a broken random source
+/// or store.
+const USER_CODE_TRIES: usize = 3;
 
 /// The purpose under which a [`PendingDeviceAuthorization`]'s ticket is sealed.
 const DEVICE_TICKET: &str = "device_authorization";
@@ -107,19 +113,28 @@ impl Provider {
         let inner = &self.inner;
         let resources = requested_resources(&params, &inner.policy.resources, &client.id)
             .map_err(|e| OAuthError::new(TokenErrorCode::InvalidTarget, e.to_string()))?;
-        let issued = DeviceAuthorizationRequest::validate(&params, &client, resources)?.issue(
-            &client.id,
-            &inner.issuer,
-            &inner.policy.device_authorization,
-            now,
-            inner.rng.as_ref(),
-        )?;
-        inner
-            .stores
-            .device_authorizations
-            .insert_device_authorization(&issued.record)
-            .await?;
-        Ok(issued.response)
+        let request = DeviceAuthorizationRequest::validate(&params, &client, resources)?;
+        for _ in 0..USER_CODE_TRIES {
+            let issued = request.clone().issue(
+                &client.id,
+                &inner.issuer,
+                &inner.policy.device_authorization,
+                now,
+                inner.rng.as_ref(),
+            )?;
+            let stored = inner
+                .stores
+                .device_authorizations
+                .insert_device_authorization(&issued.record)
+                .await?;
+            match stored {
+                DeviceInsertOutcome::Inserted => return Ok(issued.response),
+                DeviceInsertOutcome::UserCodeTaken => {
+                    tracing::info!("a new user code was taken: issuing another");
+                }
+            }
+        }
+        Err(StoreError::new("no free user code: every try was taken").into())
     }
 
     /// The device access token request (RFC 8628 §3.4, §3.5): each poll recorded, the core's
@@ -154,7 +169,8 @@ impl Provider {
     /// The device authorization whose user code the user typed (case, dashes and spaces
     /// ignored: RFC 8628 §6.1), if it awaits their answer. `None` for a malformed, unknown,
     /// expired or answered code. The host throttles these look-ups (RFC 8628 §5.1: a user
-    /// code is short enough to guess), e.g. with `portcullis_interaction`'s `LoginThrottle`.
+    /// code is short enough to guess), e.g. with [`crate::throttle::LoginThrottle::begin_user_code`],
+    /// which also caps failed look-ups for the whole provider.
     pub async fn find_device_authorization(
         &self,
         user_code: &str,

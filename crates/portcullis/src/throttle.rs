@@ -26,13 +26,23 @@
 //! account's last failure — from addresses that are themselves throttled — and wins only
 //! [`Backoff::free_failures`] guesses before the account locks again.
 //!
+//! # Guessing user codes
+//! A device's user code (RFC 8628 §6.1: 8 of 20 consonants, 20^8 ≈ 2.56 × 10^10 ≈ 2^34.6
+//! values) is short enough to guess, and per-address limits do not hold an attacker with
+//! many addresses. [`LoginThrottle::begin_user_code`] therefore also counts every failed
+//! look-up against one cap for the whole provider ([`UserCodeCap`], RFC 8628 §5.1): past
+//! [`UserCodeCap::failures`] in a window of [`UserCodeCap::window`], every look-up waits for
+//! the next window — a correct code too (the cap cannot tell it apart before looking it up:
+//! an attack makes code entry wait, it does not find a code).
+//!
 //! The login form (portcullis-interaction) and the password grant (RFC 6749 §4.3, which
 //! RFC 6749 §10.7 asks to guard against brute force) share these rules; a host that offers
 //! both gives them the same [`LoginThrottle`], so that guesses count across both.
 //!
 //! # Scope
 //! Counts live in this process's memory: each node behind a load balancer throttles on its
-//! own (n nodes allow up to n times the attempts) and a restart forgets them. The address is
+//! own (n nodes allow up to n times the attempts, the user code cap included: divide it by
+//! the number of nodes) and a restart forgets them. The address is
 //! the caller's to give: behind a reverse proxy, the client's address from the proxy's
 //! header that the host trusts, never a header any client can set.
 
@@ -82,6 +92,43 @@ pub struct ThrottlePolicy {
     pub forget_after: Duration,
     /// Records per table at most (20,000: a few MiB in all).
     pub capacity: usize,
+    /// Failed user code look-ups for the whole provider ([`LoginThrottle::begin_user_code`]).
+    pub user_codes: UserCodeCap,
+}
+
+/// A cap on failed user code look-ups (RFC 8628 §5.1) for the whole provider, per fixed
+/// window of time, in this process.
+///
+/// The default, 100 failures per 10 minutes, allows at most 14,400 guesses a day (28,800
+/// within any one day that straddles windows, fixed windows allowing two full windows back
+/// to back). With `L` codes live at once out of 20^8 ≈ 2.56 × 10^10, each guess finds one
+/// with a chance of `L / 2.56 × 10^10`: a day of guessing at the cap finds one with a
+/// chance of at most `28,800 × L / 2.56 × 10^10 ≈ 1.1 × 10^-6 × L` — about 10^-4 for 100
+/// codes live at once, 10^-3 for 1,000. Raise the cap only with the live-code count in
+/// mind (typos of real users count too); with n nodes, give each `failures / n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserCodeCap {
+    /// Failed look-ups allowed in one window (100).
+    pub failures: u32,
+    /// The window's length (10 min); windows start at multiples of it since the epoch.
+    pub window: Duration,
+}
+
+impl Default for UserCodeCap {
+    fn default() -> Self {
+        Self {
+            failures: 100,
+            window: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The failed user code look-ups counted in the current window.
+#[derive(Debug, Default)]
+struct Window {
+    /// When the window began (seconds since the epoch).
+    start: u64,
+    failures: u32,
 }
 
 impl Default for ThrottlePolicy {
@@ -96,6 +143,7 @@ impl Default for ThrottlePolicy {
             address: backoff(20),
             forget_after: Duration::from_secs(3600),
             capacity: 20_000,
+            user_codes: UserCodeCap::default(),
         }
     }
 }
@@ -228,6 +276,7 @@ impl Table {
 struct Tables {
     accounts: Table,
     addresses: Table,
+    user_codes: Window,
 }
 
 /// Throttles failed sign-ins per account and per client address, in this process (see the
@@ -287,6 +336,28 @@ impl LoginThrottle {
     /// if either must wait, else counted as a failure of both until
     /// [`LoginAttempt::succeeded`]. Check the password only after this returns `Ok`.
     pub fn begin(&self, account: &str, address: Option<IpAddr>) -> Result<LoginAttempt, Throttled> {
+        self.begin_counted(account, address, false)
+    }
+
+    /// Begins a look-up of a device's user code (RFC 8628 §5.1) by `who` (e.g. the
+    /// browser) from `address`: throttled as [`LoginThrottle::begin`] throttles `who`, and
+    /// besides refused while the provider-wide [`UserCodeCap`] is reached (until the next
+    /// window), else counted as a failure against it too until
+    /// [`LoginAttempt::succeeded`]. Look the code up only after this returns `Ok`.
+    pub fn begin_user_code(
+        &self,
+        who: &str,
+        address: Option<IpAddr>,
+    ) -> Result<LoginAttempt, Throttled> {
+        self.begin_counted(&format!("user-code {who}"), address, true)
+    }
+
+    fn begin_counted(
+        &self,
+        account: &str,
+        address: Option<IpAddr>,
+        user_code: bool,
+    ) -> Result<LoginAttempt, Throttled> {
         let (account, address) = (account_key(account), address.map(address_key));
         let now = self.clock.now();
         let policy = &self.policy;
@@ -295,10 +366,24 @@ impl LoginThrottle {
         t.accounts.forget(cutoff);
         t.addresses.forget(cutoff);
         let address_wait = address.map_or(0, |a| t.addresses.wait(&a, &policy.address, now));
+        let cap = &policy.user_codes;
+        let window = cap.window.as_secs().max(1);
+        let window_start = now.secs() - now.secs() % window;
+        if t.user_codes.start != window_start {
+            t.user_codes = Window {
+                start: window_start,
+                failures: 0,
+            };
+        }
+        let cap_wait = match user_code && t.user_codes.failures >= cap.failures {
+            true => window_start + window - now.secs(),
+            false => 0,
+        };
         let wait = t
             .accounts
             .wait(&account, &policy.account, now)
-            .max(address_wait);
+            .max(address_wait)
+            .max(cap_wait);
         if wait > 0 {
             return Err(Throttled {
                 retry_after_secs: wait,
@@ -308,10 +393,14 @@ impl LoginThrottle {
         if let Some(a) = address {
             t.addresses.fail(a, now, policy.capacity);
         }
+        if user_code {
+            t.user_codes.failures += 1;
+        }
         Ok(LoginAttempt {
             throttle: self.clone(),
             account,
             address,
+            user_code_window: user_code.then_some(window_start),
         })
     }
 
@@ -336,16 +425,21 @@ pub struct LoginAttempt {
     throttle: LoginThrottle,
     account: Key,
     address: Option<Key>,
+    /// The window of the user code cap this attempt counts in, if it does.
+    user_code_window: Option<u64>,
 }
 
 impl LoginAttempt {
-    /// The password was right: clears the account's failures and takes this attempt back
-    /// from the address.
+    /// The password (or user code) was right: clears the account's failures and takes this
+    /// attempt back from the address and from the user code cap's window it counted in.
     pub fn succeeded(self) {
         let mut t = self.throttle.tables();
         t.accounts.remove(&self.account);
         if let Some(a) = &self.address {
             t.addresses.take_back(a);
+        }
+        if self.user_code_window == Some(t.user_codes.start) {
+            t.user_codes.failures = t.user_codes.failures.saturating_sub(1);
         }
     }
 }
@@ -559,6 +653,103 @@ mod tests {
             }),
             "the account still counts"
         );
+    }
+
+    /// 100 wrong codes from 100 browsers at 100 addresses within 10 minutes stop every
+    /// look-up, anyone's from anywhere, until the next window; sign-ins are not affected.
+    #[test]
+    fn user_code_look_ups_are_capped_for_the_whole_provider() {
+        let (t, clock) = throttle(ThrottlePolicy::default());
+        // 1,000,400 s since the epoch: 200 s into a 600 s window.
+        clock.advance(400);
+        for i in 0..100 {
+            drop(
+                t.begin_user_code(&format!("browser{i}"), Some(ip(i)))
+                    .unwrap(),
+            );
+        }
+        let refused = t.begin_user_code("someone", Some(ip(500))).err();
+        assert_eq!(
+            refused,
+            Some(Throttled {
+                retry_after_secs: 400
+            })
+        );
+        assert_eq!(
+            t.begin_user_code("someone", None).err(),
+            Some(Throttled {
+                retry_after_secs: 400
+            }),
+            "without an address too"
+        );
+        assert!(t.begin("alice", Some(ip(500))).is_ok(), "sign-ins go on");
+        clock.advance(399);
+        assert_eq!(
+            t.begin_user_code("someone", Some(ip(500))).err(),
+            Some(Throttled {
+                retry_after_secs: 1
+            })
+        );
+        clock.advance(1);
+        assert!(
+            t.begin_user_code("someone", Some(ip(500))).is_ok(),
+            "a new window"
+        );
+    }
+
+    #[test]
+    fn a_found_user_code_takes_its_attempt_back_from_the_cap() {
+        let policy = ThrottlePolicy {
+            user_codes: UserCodeCap {
+                failures: 2,
+                window: Duration::from_secs(60),
+            },
+            ..ThrottlePolicy::default()
+        };
+        let (t, clock) = throttle(policy);
+        // 1,000,000 s since the epoch: 40 s into a 60 s window.
+        for i in 0..10 {
+            t.begin_user_code("tv", Some(ip(i))).unwrap().succeeded();
+        }
+        drop(t.begin_user_code("a", Some(ip(1))).unwrap());
+        let found = t.begin_user_code("b", Some(ip(2))).unwrap();
+        assert_eq!(
+            t.begin_user_code("c", Some(ip(3))).err(),
+            Some(Throttled {
+                retry_after_secs: 20
+            }),
+            "two under way count"
+        );
+        found.succeeded();
+        drop(t.begin_user_code("c", Some(ip(3))).unwrap());
+        assert!(t.begin_user_code("d", Some(ip(4))).is_err());
+        // An attempt begun in an earlier window takes nothing back from a later one.
+        let late = t.begin_user_code("e", Some(ip(5)));
+        assert!(late.is_err());
+        clock.advance(20);
+        let old = t.begin_user_code("f", Some(ip(6))).unwrap();
+        drop(t.begin_user_code("g", Some(ip(7))).unwrap());
+        clock.advance(60);
+        drop(t.begin_user_code("h", Some(ip(8))).unwrap());
+        drop(t.begin_user_code("i", Some(ip(9))).unwrap());
+        old.succeeded();
+        assert!(t.begin_user_code("j", Some(ip(10))).is_err(), "still two");
+    }
+
+    #[test]
+    fn user_code_look_ups_are_throttled_per_browser_and_address_too() {
+        let (t, _) = throttle(ThrottlePolicy::default());
+        for i in 0..5 {
+            drop(t.begin_user_code("browser", Some(ip(i))).unwrap());
+        }
+        assert_eq!(
+            t.begin_user_code("browser", Some(ip(99))).err(),
+            Some(Throttled {
+                retry_after_secs: 1
+            })
+        );
+        // Not the account of that name: a user code look-up is keyed apart.
+        assert!(t.begin("browser", Some(ip(99))).is_ok());
     }
 
     #[test]

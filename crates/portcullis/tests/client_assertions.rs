@@ -149,18 +149,21 @@ async fn private_key_jwt_works_at_all_three_endpoints() {
     assert_eq!(status, StatusCode::OK, "{json}");
     let access = json["access_token"].as_str().unwrap().to_owned();
 
-    // The issuer is an audience everywhere, and each endpoint's URL at that endpoint.
-    let a = s.key.sign(&claims("pk", ISSUER, "2"));
-    let (status, json, _) = h
-        .post(
-            Endpoint::Introspect,
-            &form(&a, &format!("token={access}")),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{json}");
-    assert_eq!(json["active"], true);
-    assert_eq!(json["client_id"], "pk");
+    // The issuer and the token endpoint's URL (RFC 7523 §3) are audiences everywhere, and
+    // each endpoint's URL at that endpoint.
+    for (aud, jti) in [(ISSUER, "2"), (token.as_str(), "4")] {
+        let a = s.key.sign(&claims("pk", aud, jti));
+        let (status, json, _) = h
+            .post(
+                Endpoint::Introspect,
+                &form(&a, &format!("token={access}")),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{aud}: {json}");
+        assert_eq!(json["active"], true);
+        assert_eq!(json["client_id"], "pk");
+    }
 
     let a = s.key.sign(&claims("pk", &format!("{ISSUER}/revoke"), "3"));
     let (status, _, _) = h
@@ -173,7 +176,9 @@ async fn private_key_jwt_works_at_all_three_endpoints() {
     assert_eq!(status, StatusCode::OK);
 
     // Another endpoint's URL is not this endpoint's audience.
-    let a = s.key.sign(&claims("pk", &token, "4"));
+    let a = s
+        .key
+        .sign(&claims("pk", &format!("{ISSUER}/introspect"), "5"));
     refused(
         h,
         Endpoint::Revoke,
@@ -181,6 +186,67 @@ async fn private_key_jwt_works_at_all_three_endpoints() {
         Some("the client assertion's aud must be the issuer or the endpoint"),
     )
     .await;
+}
+
+/// At the device authorization endpoint (RFC 8628 §3.1) a client authenticates as at the
+/// token endpoint: an assertion whose `aud` is the token endpoint's URL (RFC 7523 §3), the
+/// issuer or the endpoint's URL is accepted; a foreign audience is `invalid_client` (401,
+/// with a challenge).
+#[tokio::test]
+async fn the_token_endpoint_is_an_audience_at_the_device_authorization_endpoint() {
+    let key = ClientKey::new("k1");
+    let mut policy = portcullis::core::Policy::default();
+    policy.device_authorization.verification_uri = Some(format!("{ISSUER}/device"));
+    let h = Harness::with_policy(policy).await;
+    let tv = Client::new(
+        "tv",
+        ClientKind::PrivateKeyJwt {
+            keys: ClientKeys::Jwks(JwkSet {
+                keys: vec![key.jwk.clone()],
+            }),
+        },
+    )
+    .with_allowed_scopes(ScopeSet::parse("read").unwrap())
+    .with_grant_types([GrantType::DeviceCode]);
+    h.provider.register_client(&tv).await.unwrap();
+    let start = |aud: String, jti: &str| {
+        let body = form(&key.sign(&claims("tv", &aud, jti)), "scope=read");
+        let req = http::Request::post("/device_authorization")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(bytes::Bytes::from(body))
+            .unwrap();
+        h.provider.device_authorization(req)
+    };
+    let auds = [
+        format!("{ISSUER}/token"),
+        ISSUER.to_owned(),
+        format!("{ISSUER}/device_authorization"),
+    ];
+    for (i, aud) in auds.into_iter().enumerate() {
+        let resp = start(aud.clone(), &format!("ok{i}")).await;
+        let json: Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{aud}: {json}");
+        assert!(json["user_code"].is_string(), "{json}");
+    }
+    for (i, aud) in [
+        "https://other.example".to_owned(),
+        format!("{ISSUER}/introspect"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let resp = start(aud.clone(), &format!("no{i}")).await;
+        let json: Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{aud}: {json}");
+        assert_eq!(error_of(&json), "invalid_client", "{json}");
+        assert_eq!(
+            json["error_description"],
+            "the client assertion's aud must be the issuer or the endpoint"
+        );
+        let challenge = resp.headers()["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Basic "), "{challenge}");
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+    }
 }
 
 #[tokio::test]

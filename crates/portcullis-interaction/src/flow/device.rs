@@ -3,7 +3,8 @@
 //!
 //! `GET /device` shows the code form (filled in from `?user_code=`, the
 //! `verification_uri_complete`). `POST /device` looks the code up, throttled per browser and
-//! per address like sign-ins (RFC 8628 §5.1: a user code is short enough to guess), then
+//! per address like sign-ins and capped for the whole provider
+//! (`LoginThrottle::begin_user_code`; RFC 8628 §5.1: a user code is short enough to guess), then
 //! shows the consent page of a live session or the sign-in form. `POST /device/login` signs
 //! in (throttled like `POST /login`) and shows the consent page; `POST /device/consent`
 //! approves with the checked scopes or denies. The device's next poll gets the answer.
@@ -62,7 +63,7 @@ impl LoginFlow {
         };
         let address = ClientAddress::of(req);
         let browser = sessions.binding_value(headers).unwrap_or_default();
-        let attempt = match throttle.begin(&format!("device-code {browser}"), address) {
+        let attempt = match throttle.begin_user_code(&browser, address) {
             Ok(a) => a,
             Err(throttled) => {
                 tracing::warn!("device code entry throttled");

@@ -4,16 +4,22 @@
 use std::sync::Arc;
 
 use portcullis_core::{DeviceAuthorizationRecord, DeviceStatus, UnixTime};
-use portcullis_store::DeviceAuthorizationStore;
+use portcullis_store::{DeviceAuthorizationStore, DeviceInsertOutcome};
 
 use super::races::{race, RACERS, ROUNDS};
 use super::{purged, Must};
 use crate::{Fixtures, Harness};
 
 async fn insert<S: DeviceAuthorizationStore>(s: &S, record: &DeviceAuthorizationRecord) {
-    s.insert_device_authorization(record)
+    let outcome = s
+        .insert_device_authorization(record)
         .await
         .must("insert_device_authorization");
+    assert_eq!(
+        outcome,
+        DeviceInsertOutcome::Inserted,
+        "a new authorization"
+    );
 }
 
 async fn find<S: DeviceAuthorizationStore>(
@@ -47,8 +53,9 @@ async fn take<S: DeviceAuthorizationStore>(
 }
 
 /// A pending authorization is found by its user code, every field intact, until it
-/// expires; an unknown user code, or another issuer, finds nothing; a second insert of
-/// either code fails.
+/// expires; an unknown user code, or another issuer, finds nothing; a second insert of its
+/// user code (any issuer's) is `UserCodeTaken` and stores nothing, of its device code an
+/// error.
 pub async fn device_authorization_round_trip<S: DeviceAuthorizationStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
@@ -73,16 +80,25 @@ pub async fn device_authorization_round_trip<S: DeviceAuthorizationStore>(h: Har
         None,
         "B's"
     );
-    let same_user_code = DeviceAuthorizationRecord {
-        hash: f.token_hash(),
-        ..d.clone()
-    };
-    assert!(
-        s.insert_device_authorization(&same_user_code)
-            .await
-            .is_err(),
-        "a user code is unique"
-    );
+    for issuer in [&a, &b] {
+        let same_user_code = DeviceAuthorizationRecord {
+            hash: f.token_hash(),
+            issuer: issuer.clone(),
+            client_id: "other".into(),
+            ..d.clone()
+        };
+        let taken = s.insert_device_authorization(&same_user_code).await;
+        assert_eq!(
+            taken.must("insert_device_authorization"),
+            DeviceInsertOutcome::UserCodeTaken,
+            "a user code is unique"
+        );
+        let polled = s
+            .poll_device_authorization(issuer, &same_user_code.hash, c.at(1))
+            .await;
+        assert_eq!(polled.must("poll_device_authorization"), None, "not stored");
+    }
+    assert_eq!(find(&*s, &d, c.at(1)).await, Some(d.clone()), "kept as is");
     let same_device_code = DeviceAuthorizationRecord {
         user_code_hash: f.token_hash(),
         ..d.clone()
@@ -284,6 +300,43 @@ pub async fn racing_device_polls_on_separate_handles<S: DeviceAuthorizationStore
             slowed,
             Some(5 + 5 * (RACERS as u64 - 2)),
             "round {round}: every later poll slowed down once"
+        );
+    }
+}
+
+/// [`RACERS`] tasks with a handle each insert authorizations with one user code (and
+/// device codes of their own) at once: exactly one is stored, the others are told the user
+/// code is taken.
+pub async fn racing_device_inserts_on_separate_handles<S: DeviceAuthorizationStore>(h: Harness<S>) {
+    let handles = h.open_many(RACERS).await;
+    let (f, c) = (h.fixtures(), h.clock());
+    let a = Fixtures::issuer();
+    for round in 0..ROUNDS {
+        let d = f.device_authorization(&a, "tv", c.at(0), c.at(600));
+        let records: Vec<_> = (0..RACERS)
+            .map(|_| DeviceAuthorizationRecord {
+                hash: f.token_hash(),
+                ..d.clone()
+            })
+            .collect();
+        let outcomes = race(&handles, |s, i| {
+            let record = records[i].clone();
+            async move {
+                s.insert_device_authorization(&record)
+                    .await
+                    .must("insert_device_authorization")
+            }
+        })
+        .await;
+        let stored: Vec<_> = (0..RACERS)
+            .filter(|&i| outcomes[i] == DeviceInsertOutcome::Inserted)
+            .collect();
+        assert_eq!(stored.len(), 1, "round {round}: exactly one stored");
+        let found = find(&*handles[0], &d, c.at(1)).await.map(|r| r.hash);
+        assert_eq!(
+            found,
+            Some(records[stored[0]].hash),
+            "round {round}: the winner's"
         );
     }
 }
