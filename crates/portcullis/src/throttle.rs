@@ -300,6 +300,7 @@ impl LoginThrottle {
             .wait(&account, &policy.account, now)
             .max(address_wait);
         if wait > 0 {
+            crate::observability::throttled();
             return Err(Throttled {
                 retry_after_secs: wait,
             });
