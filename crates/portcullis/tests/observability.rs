@@ -51,6 +51,31 @@ fn get(seen: &BTreeMap<String, u64>, key: &str) -> u64 {
     seen.get(key).copied().unwrap_or(0)
 }
 
+/// The web client's redemption of `code` (again).
+async fn redeem_again(h: &Harness, code: &str) -> (StatusCode, serde_json::Value) {
+    let (status, json, _) = h
+        .token(
+            &format!(
+                "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+                enc(WEB_REDIRECT)
+            ),
+            Some(("web", SECRET)),
+        )
+        .await;
+    (status, json)
+}
+
+/// One replay of `kind` counted, and one token request refused with `invalid_grant`.
+fn assert_replay_refused(seen: &BTreeMap<String, u64>, kind: &str) {
+    assert_eq!(
+        get(seen, &format!("{REPLAYS}{{kind={kind}}}")),
+        1,
+        "{seen:#?}"
+    );
+    let refused = format!("{REQUESTS}{{endpoint=token,outcome=invalid_grant}}");
+    assert_eq!(get(seen, &refused), 1, "{seen:#?}");
+}
+
 #[tokio::test]
 async fn a_code_flow_counts_requests_tokens_and_store_calls() {
     let recorder = DebuggingRecorder::new();
@@ -138,31 +163,11 @@ async fn a_replayed_code_is_counted_and_still_refused() {
     h.exchange_web(&code).await;
     recorded(&metrics);
 
-    let (status, json, _) = h
-        .token(
-            &format!(
-                "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
-                enc(WEB_REDIRECT)
-            ),
-            Some(("web", SECRET)),
-        )
-        .await;
+    let (status, json) = redeem_again(&h, &code).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_of(&json), "invalid_grant");
     let seen = recorded(&metrics);
-    assert_eq!(
-        get(&seen, &format!("{REPLAYS}{{kind=authorization_code}}")),
-        1,
-        "{seen:#?}"
-    );
-    assert_eq!(
-        get(
-            &seen,
-            &format!("{REQUESTS}{{endpoint=token,outcome=invalid_grant}}")
-        ),
-        1,
-        "{seen:#?}"
-    );
+    assert_replay_refused(&seen, "authorization_code");
     assert!(
         seen.keys().all(|k| !k.starts_with(TOKENS_ISSUED)),
         "{seen:#?}"
@@ -198,20 +203,7 @@ async fn a_reused_refresh_token_is_counted_and_refused() {
     let (status, json) = h.refresh_web(&old).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_of(&json), "invalid_grant");
-    let seen = recorded(&metrics);
-    assert_eq!(
-        get(&seen, &format!("{REPLAYS}{{kind=refresh_token}}")),
-        1,
-        "{seen:#?}"
-    );
-    assert_eq!(
-        get(
-            &seen,
-            &format!("{REQUESTS}{{endpoint=token,outcome=invalid_grant}}")
-        ),
-        1,
-        "{seen:#?}"
-    );
+    assert_replay_refused(&recorded(&metrics), "refresh_token");
 }
 
 /// Every span (name and fields, as recorded) and event (fields) of a test, as lines.
@@ -303,15 +295,7 @@ async fn spans_name_the_client_and_outcome_and_carry_no_secret() {
     let (status, _) = h.refresh_web(&refresh).await;
     assert_eq!(status, StatusCode::OK);
     // The code again: refused, and its reuse logged (without the code).
-    let (status, _, _) = h
-        .token(
-            &format!(
-                "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
-                enc(WEB_REDIRECT)
-            ),
-            Some(("web", SECRET)),
-        )
-        .await;
+    let (status, _) = redeem_again(&h, &code).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, service, _) = h
         .token(
