@@ -17,6 +17,7 @@ use portcullis_core::{
 use portcullis_store::StoreError;
 
 use crate::endpoint_error::EndpointError;
+use crate::observability;
 use crate::provider::Provider;
 use crate::responses::error_page;
 
@@ -208,6 +209,10 @@ fn invalid_request(description: impl Into<Cow<'static, str>>) -> Response<Bytes>
 impl Provider {
     /// The authorization endpoint: GET with a query, or POST with a form body (RFC 6749 §3.1).
     pub async fn authorize(&self, req: Request<Bytes>) -> AuthorizeOutcome {
+        observability::request("authorization", self.authorize_answer(req)).await
+    }
+
+    async fn authorize_answer(&self, req: Request<Bytes>) -> AuthorizeOutcome {
         let raw: &[u8] = match *req.method() {
             Method::GET => req.uri().query().unwrap_or("").as_bytes(),
             Method::POST if is_form(&req) => req.body(),
@@ -249,6 +254,9 @@ impl Provider {
             },
             _ => None,
         };
+        if let Some(c) = client.as_deref() {
+            observability::client_id(&c.id);
+        }
         // A pushed request resolved its request object when it was pushed (RFC 9126 §3).
         let validated = match &pushed {
             Some(p) => validate_pushed_authorization_request(
@@ -359,6 +367,18 @@ impl Provider {
         pending: PendingAuthorization,
         reason: InteractionRequired,
     ) -> Response<Bytes> {
+        observability::request(
+            "cannot_interact",
+            self.cannot_interact_answer(pending, reason),
+        )
+        .await
+    }
+
+    async fn cannot_interact_answer(
+        &self,
+        pending: PendingAuthorization,
+        reason: InteractionRequired,
+    ) -> Response<Bytes> {
         if let Err(response) = self.answer(&pending, self.inner.clock.now()).await {
             return response;
         }
@@ -371,6 +391,10 @@ impl Provider {
     /// `access_denied` (RFC 6749 §4.1.2.1). Answers the ticket (see
     /// [`PendingAuthorization`]).
     pub async fn deny(&self, pending: PendingAuthorization) -> Response<Bytes> {
+        observability::request("deny", self.deny_answer(pending)).await
+    }
+
+    async fn deny_answer(&self, pending: PendingAuthorization) -> Response<Bytes> {
         if let Err(response) = self.answer(&pending, self.inner.clock.now()).await {
             return response;
         }
@@ -396,8 +420,17 @@ impl Provider {
         pending: PendingAuthorization,
         approval: Approval,
     ) -> Response<Bytes> {
+        observability::request("approve", self.approve_answer(pending, approval)).await
+    }
+
+    async fn approve_answer(
+        &self,
+        pending: PendingAuthorization,
+        approval: Approval,
+    ) -> Response<Bytes> {
         let inner = &self.inner;
         let request = &pending.request;
+        observability::client_id(request.client_id());
         let now = inner.clock.now();
         if let Err(response) = self.answer(&pending, now).await {
             return response;
@@ -504,6 +537,7 @@ impl Provider {
         if let Err(e) = stored {
             return self.redirect_error(request, e.into()).await;
         }
+        observability::issued_at_authorization("authorization_code", "authorization_code");
         self.deliver(issued.response).await
     }
 
@@ -586,8 +620,10 @@ impl Provider {
         request: &AuthorizationRequest,
         error: EndpointError<AuthorizeErrorCode>,
     ) -> Response<Bytes> {
-        let r = request.error_redirect(error.into_oauth(), &self.inner.issuer);
-        self.deliver(r.response).await
+        let error = error.into_oauth();
+        let code = error.code.as_str();
+        let r = request.error_redirect(error, &self.inner.issuer);
+        observability::refused(self.deliver(r.response).await, code)
     }
 }
 

@@ -11,6 +11,7 @@ use portcullis_core::{Client, ClientAuthentication, OAuthError, Params, TokenErr
 
 use crate::authorize::is_form;
 use crate::endpoint_error::EndpointError;
+use crate::observability;
 use crate::provider::Provider;
 use crate::responses::json_error;
 
@@ -78,6 +79,9 @@ impl Provider {
             false
         };
         self.authenticate(&auth, client.as_deref(), proven, now, req)?;
+        if let Some(c) = client.as_deref() {
+            observability::client_id(&c.id);
+        }
         if client
             .as_deref()
             .is_some_and(|c| !c.profile.allows_client_kind(&c.kind))

@@ -17,6 +17,7 @@ use portcullis_store::{DeviceInsertOutcome, StoreError};
 
 use crate::authorize::Approval;
 use crate::client_endpoint::{ClientRequest, TokenEndpointError};
+use crate::observability;
 use crate::provider::Provider;
 use crate::responses::json;
 use crate::token::invalid_grant;
@@ -88,6 +89,14 @@ impl Provider {
     /// as at the token endpoint (RFC 6749 §5.2). Every response is uncached. While the grant
     /// is off (no [`verification_uri`](portcullis_core::DeviceAuthorizationPolicy)), a `404`.
     pub async fn device_authorization(&self, req: Request<Bytes>) -> Response<Bytes> {
+        observability::request(
+            "device_authorization",
+            self.device_authorization_answer(req),
+        )
+        .await
+    }
+
+    async fn device_authorization_answer(&self, req: Request<Bytes>) -> Response<Bytes> {
         if !self.inner.policy.device_authorization.is_enabled() {
             let mut r = Response::new(Bytes::new());
             *r.status_mut() = StatusCode::NOT_FOUND;

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::endpoint_error::EndpointError;
 use crate::keys::KeyError;
+use crate::observability;
 use crate::provider::Provider;
 use crate::responses::json_error;
 
@@ -316,6 +317,10 @@ impl Provider {
     /// The JWK Set: every published public key (RFC 7517 §5), cached for less than a key's
     /// `publish_ahead`, so relying parties see a new key before it signs.
     pub async fn jwks(&self) -> Response<Bytes> {
+        observability::request("jwks", self.jwks_answer()).await
+    }
+
+    async fn jwks_answer(&self) -> Response<Bytes> {
         let inner = &self.inner;
         let now = inner.clock.now();
         // Every advertised algorithm has a published key before anything is signed with it:

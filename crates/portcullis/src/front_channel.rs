@@ -134,6 +134,7 @@ impl Provider {
             stores.access_tokens.insert_access_token(&a.record).await?;
         }
         stores.grants.save_grant(grant).await?;
+        count_front_channel_issued(issued.is_some(), access.is_some(), id_token.is_some());
         let access_token = access.as_ref().map(|a| FrontChannelAccessToken {
             token: a.secret.expose(),
             token_type: portcullis_core::token_type(a.record.confirmation.as_ref()),
@@ -158,5 +159,20 @@ fn token_fault(e: crate::client_endpoint::TokenEndpointError) -> AuthorizeError 
             "the server could not continue",
         )
         .into(),
+    }
+}
+
+/// Counts what the authorization endpoint issued: a code (grant type `authorization_code`,
+/// redeemed later), an access or ID token (`implicit`, OAuth 2.0 Multiple Response Types).
+fn count_front_channel_issued(code: bool, access_token: bool, id_token: bool) {
+    use crate::observability::issued_at_authorization as issued;
+    if code {
+        issued("authorization_code", "authorization_code");
+    }
+    if access_token {
+        issued("access_token", "implicit");
+    }
+    if id_token {
+        issued("id_token", "implicit");
     }
 }

@@ -60,6 +60,7 @@ impl Provider {
         };
         let revoked = grants.revoke_grant(&inner.issuer, grant).await?;
         if revoked {
+            crate::observability::revoked("grant");
             let _running = self.spawn_logout(LogoutEvent::GrantRevoked(found));
         }
         Ok(revoked)

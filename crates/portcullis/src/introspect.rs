@@ -17,6 +17,7 @@ use crate::authorize::is_form;
 use crate::client_certificate::certificate_thumbprint;
 use crate::client_endpoint::{ClientRequest, TokenEndpointError};
 use crate::keys::KeyError;
+use crate::observability;
 use crate::provider::Provider;
 use crate::responses::{json, uncached};
 use crate::signer::sign_jws;
@@ -55,6 +56,10 @@ impl Provider {
     /// a user's token its login's `auth_time` and `acr` (RFC 9470 §6.2) and `amr`;
     /// anything else is only `{"active": false}`.
     pub async fn introspect(&self, req: Request<Bytes>) -> Response<Bytes> {
+        observability::request("introspection", self.introspect_answer(req)).await
+    }
+
+    async fn introspect_answer(&self, req: Request<Bytes>) -> Response<Bytes> {
         match self.introspection(&req).await {
             Ok((caller, result)) => self.introspection_response(&req, &caller, &result).await,
             Err(failure) => self.client_error_response(failure, &req),

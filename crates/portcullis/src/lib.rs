@@ -44,6 +44,7 @@ mod host_routes;
 #[cfg(feature = "http-fetcher")]
 mod http_fetcher;
 mod id_tokens;
+mod instrumented_stores;
 mod interaction;
 mod introspect;
 mod jwt_bearer;
@@ -53,6 +54,7 @@ mod keys;
 mod login;
 mod logout;
 mod mount;
+pub mod observability;
 mod password_grant;
 mod provider;
 mod pushed_requests;

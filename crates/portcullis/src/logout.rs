@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::authorize::is_form;
 use crate::endpoint_error::EndpointError;
+use crate::observability;
 use crate::provider::Provider;
 use crate::responses::{error_page, escape_html, html_page, redirect};
 
@@ -112,6 +113,10 @@ impl Provider {
     /// The end-session endpoint: GET or POST with `id_token_hint`, `client_id`,
     /// `post_logout_redirect_uri` (only a URI registered for that client) and `state`.
     pub async fn end_session(&self, req: Request<Bytes>) -> LogoutOutcome {
+        observability::request("end_session", self.end_session_answer(req)).await
+    }
+
+    async fn end_session_answer(&self, req: Request<Bytes>) -> LogoutOutcome {
         match self.logout_request(&req).await {
             Ok(pending) => LogoutOutcome::Pending(pending),
             Err(e) => LogoutOutcome::Respond(error_page(e)),
@@ -218,6 +223,10 @@ impl Provider {
     /// replayed (or expired) one gets a 400 `invalid_request` page instead, and a store
     /// failure a 503 `temporarily_unavailable` page.
     pub async fn finish_logout(&self, pending: PendingLogout) -> Response<Bytes> {
+        observability::request("finish_logout", self.finish_logout_answer(pending)).await
+    }
+
+    async fn finish_logout_answer(&self, pending: PendingLogout) -> Response<Bytes> {
         let now = self.inner.clock.now();
         if now >= pending.expires_at {
             return error_page(invalid_request("the logout request expired"));

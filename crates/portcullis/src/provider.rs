@@ -442,7 +442,7 @@ impl ProviderBuilder {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
                 policy: self.policy,
-                stores,
+                stores: stores.instrumented(),
                 clock: self.clock,
                 rng: self.rng,
                 blocking: self.blocking,

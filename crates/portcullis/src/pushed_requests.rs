@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::client_endpoint::{ClientRequest, TokenEndpointError};
 use crate::dpop::DpopCheck;
 use crate::endpoint_error::EndpointError;
+use crate::observability;
 use crate::provider::Provider;
 use crate::responses::{json, json_error};
 
@@ -45,6 +46,14 @@ impl Provider {
     /// challenge, 400 otherwise, `405` with `Allow` for another method). A DPoP proof binds
     /// the code to its key (RFC 9449 §10.1). Every response is uncached.
     pub async fn pushed_authorization_request(&self, req: Request<Bytes>) -> Response<Bytes> {
+        observability::request(
+            "pushed_authorization_request",
+            self.pushed_authorization_request_answer(req),
+        )
+        .await
+    }
+
+    async fn pushed_authorization_request_answer(&self, req: Request<Bytes>) -> Response<Bytes> {
         let response = match self.push(&req).await {
             Ok(body) => json(StatusCode::CREATED, &body_of(&body)),
             Err(PushError::Client(e)) => self.client_error_response(e, &req),

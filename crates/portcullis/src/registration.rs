@@ -31,6 +31,7 @@ use portcullis_store::StoreError;
 use serde::Serialize;
 
 use crate::endpoint_error::{EndpointError, ErrorCode, Fault};
+use crate::observability;
 use crate::paths;
 use crate::provider::Provider;
 use crate::responses::{bearer_challenge, json, json_error};
@@ -237,6 +238,10 @@ impl Provider {
     /// deletes it (204), its grants and tokens with it ([`Provider::remove_client`]). `404`
     /// while registration is closed.
     pub async fn registration(&self, req: Request<Bytes>) -> Response<Bytes> {
+        observability::request("registration", self.registration_answer(req)).await
+    }
+
+    async fn registration_answer(&self, req: Request<Bytes>) -> Response<Bytes> {
         if !self.inner.registration.is_enabled() {
             let mut r = Response::new(Bytes::new());
             *r.status_mut() = StatusCode::NOT_FOUND;

@@ -10,6 +10,7 @@ use portcullis_core::{Algorithm, AuthorizeErrorCode, BearerErrorCode, Issuer, OA
 use serde::Serialize;
 
 use crate::endpoint_error::{EndpointError, ErrorCode};
+use crate::observability::refused;
 
 /// Headers every response carrying a secret (token responses, redirects with a code) needs
 /// (RFC 6749 §5.1).
@@ -78,7 +79,7 @@ pub(crate) fn json_error<C: ErrorCode>(
     if let Some(value) = www_authenticate.and_then(|v| HeaderValue::from_str(v).ok()) {
         r.headers_mut().insert(WWW_AUTHENTICATE, value);
     }
-    r
+    refused(r, error.code.wire())
 }
 
 /// A `Bearer` challenge (RFC 6750 §3): the realm (the issuer), the error code if any, and
@@ -170,7 +171,8 @@ pub(crate) fn error_page(error: impl Into<EndpointError<AuthorizeErrorCode>>) ->
         escape_html(error.code.as_str()),
         escape_html(&error.description)
     );
-    html_page(error.code.http_status(), "Authorization error", &body)
+    let page = html_page(error.code.http_status(), "Authorization error", &body);
+    refused(page, error.code.as_str())
 }
 
 /// A minimal HTML page that cannot be framed or cached. `body` must already be escaped.

@@ -5,6 +5,7 @@ use http::{Request, Response, StatusCode};
 use portcullis_core::{RevocationRequest, TokenHash, TokenKind};
 
 use crate::client_endpoint::{ClientRequest, TokenEndpointError};
+use crate::observability;
 use crate::provider::Provider;
 use crate::responses::json;
 
@@ -13,6 +14,10 @@ impl Provider {
     /// still answers 200 (RFC 7009 §2.2); `token_type_hint` only orders the lookup. Revoking
     /// a refresh token revokes its whole family, access tokens included.
     pub async fn revoke(&self, req: Request<Bytes>) -> Response<Bytes> {
+        observability::request("revocation", self.revoke_answer(req)).await
+    }
+
+    async fn revoke_answer(&self, req: Request<Bytes>) -> Response<Bytes> {
         match self.revocation(&req).await {
             Ok(()) => json(StatusCode::OK, &serde_json::json!({})),
             Err(failure) => self.client_error_response(failure, &req),
@@ -45,6 +50,7 @@ impl Provider {
                             .grants
                             .revoke_family(&inner.issuer, &t.family_id, until)
                             .await?;
+                        observability::revoked("refresh_token");
                         return Ok(());
                     }
                 }
@@ -59,6 +65,7 @@ impl Provider {
                             .access_tokens
                             .revoke_access_token(&inner.issuer, &hash)
                             .await?;
+                        observability::revoked("access_token");
                         return Ok(());
                     }
                 }

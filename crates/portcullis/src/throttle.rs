@@ -385,6 +385,7 @@ impl LoginThrottle {
             .max(address_wait)
             .max(cap_wait);
         if wait > 0 {
+            crate::observability::throttled();
             return Err(Throttled {
                 retry_after_secs: wait,
             });

@@ -18,6 +18,7 @@ use crate::client_endpoint::{ClientRequest, TokenEndpointError};
 use crate::dpop::DpopCheck;
 use crate::id_tokens::IdTokenFor;
 use crate::keys::KeyError;
+use crate::observability;
 use crate::provider::Provider;
 use crate::responses::json;
 use crate::throttle::ClientAddress;
@@ -84,6 +85,10 @@ impl Provider {
     /// `Pragma: no-cache` (RFC 6749 §5.1, §5.2), and, when the request sent a DPoP proof, a
     /// fresh `DPoP-Nonce` (RFC 9449 §8).
     pub async fn token(&self, req: Request<Bytes>) -> Response<Bytes> {
+        observability::request("token", self.token_answer(req)).await
+    }
+
+    async fn token_answer(&self, req: Request<Bytes>) -> Response<Bytes> {
         let response = match self.token_response(&req).await {
             Ok(body) => json(StatusCode::OK, &body),
             Err(failure) => self.client_error_response(failure, &req),
@@ -137,11 +142,13 @@ impl Provider {
             )
             .into());
         }
+        let grant_type = request.grant_type();
+        observability::grant_type(grant_type);
         request.check_client(client)?;
         let resources = requested_resources(params, &self.inner.policy.resources, &client.id)
             .map_err(invalid_target)?;
         let details = requested_authorization_details(&self.inner.policy, client, params)?;
-        match request {
+        let response = match request {
             TokenRequest::AuthorizationCode(g) => {
                 self.exchange_code(client, g, resources, details, presented, now)
                     .await
@@ -179,7 +186,9 @@ impl Provider {
                 self.device_code(client, g, resources, details, presented, now)
                     .await
             }
-        }
+        }?;
+        observability::tokens_issued(grant_type, &response);
+        Ok(response)
     }
 
     /// Whether this provider offers `grant` (discovery lists exactly these): token exchange
@@ -223,6 +232,7 @@ impl Provider {
             ConsumeOutcome::AlreadyConsumed { family_id, .. } => {
                 // RFC 6749 §4.1.2: a reused code revokes what was issued from it.
                 tracing::warn!(client_id = %client.id, "authorization code reused; revoking its tokens");
+                observability::replayed("authorization_code");
                 self.revoke_family(&family_id, now).await?;
                 return Err(invalid_grant("the authorization code was already used").into());
             }
@@ -476,6 +486,7 @@ impl Provider {
     /// A rotated refresh token came back: someone holds a copy. Revoke the whole family.
     async fn refresh_reused(&self, family_id: &FamilyId, now: UnixTime) -> TokenEndpointError {
         tracing::warn!("refresh token reused; revoking its family");
+        observability::replayed("refresh_token");
         match self.revoke_family(family_id, now).await {
             Ok(()) => invalid_grant("the refresh token was already used").into(),
             Err(e) => e.into(),

@@ -13,6 +13,7 @@ use crate::authorize::is_form;
 use crate::client_certificate::certificate_thumbprint;
 use crate::dpop::DpopCheck;
 use crate::endpoint_error::EndpointError;
+use crate::observability;
 use crate::provider::Provider;
 use crate::responses::{bearer_challenge, dpop_challenge, json, json_error};
 
@@ -70,6 +71,10 @@ impl Provider {
     /// token's scopes and `claims` request allow, with the client's `sub`; a response to a
     /// request with a DPoP proof carries a fresh `DPoP-Nonce` (RFC 9449 §8.2, §9).
     pub async fn userinfo(&self, req: Request<Bytes>) -> Response<Bytes> {
+        observability::request("userinfo", self.userinfo_answer(req)).await
+    }
+
+    async fn userinfo_answer(&self, req: Request<Bytes>) -> Response<Bytes> {
         let response = match self.userinfo_claims(&req).await {
             Ok(claims) => json(StatusCode::OK, &claims),
             Err(refusal) => self.bearer_error_response(refusal, &req),

@@ -398,6 +398,7 @@ fn require_shared_secrets(config: &Config) -> Result<(), StartError> {
 #[derive(Debug)]
 pub struct Running {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     issuer: Issuer,
     provider: Provider,
     task: JoinHandle<std::io::Result<()>>,
@@ -407,6 +408,11 @@ impl Running {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address the Prometheus endpoint listens on (`[metrics] listen`), if it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The issuer identifier.
@@ -515,6 +521,11 @@ async fn start(
             .map_err(|source| StartError::Issuer { addr, source })?,
     };
     let (limits, tls) = (config.server_limits, config.tls.clone());
+    let metrics = match config.metrics_listen {
+        Some(at) => Some(TcpListener::bind(at).await?),
+        None => None,
+    };
+    let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
     let Built {
         router,
         site,
@@ -534,14 +545,22 @@ async fn start(
     // Expired codes, tokens, keys and sessions are removed every ten minutes (the SQL
     // stores do not purge on their own).
     let purge = purge_periodically(provider.clone(), sessions, Duration::from_secs(600));
+    let metrics = async move {
+        match metrics {
+            Some(listener) => crate::prometheus::serve(listener).await,
+            None => std::future::pending().await,
+        }
+    };
     let task = tokio::spawn(async move {
         tokio::select! {
             served = served => served,
+            metrics = metrics => metrics,
             never = purge => match never {},
         }
     });
     Ok(Running {
         addr,
+        metrics_addr,
         issuer,
         provider,
         task,

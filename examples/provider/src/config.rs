@@ -78,6 +78,8 @@ pub struct Config {
     /// `dangerous_allow_implicit` and `dangerous_allow_password_grant`.
     pub(crate) dangerous_allow_implicit: bool,
     pub(crate) dangerous_allow_password_grant: bool,
+    /// `[metrics] listen`: where the Prometheus endpoint listens (off without it).
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -453,6 +455,7 @@ impl FileConfig {
             fetch_request_uris: self.fetch_request_uris_on_clients_behalf,
             dangerous_allow_implicit: self.dangerous_allow_implicit,
             dangerous_allow_password_grant: self.dangerous_allow_password_grant,
+            metrics_listen: self.metrics.map(|m| m.listen),
         })
     }
 }
@@ -754,6 +757,16 @@ claims = { name = "Bob", email = "bob@example.com" }
         )
         .unwrap();
         assert!(on.client_documents.is_enabled());
+    }
+
+    /// The Prometheus endpoint: off by default, on at `[metrics] listen`.
+    #[test]
+    fn metrics_are_served_only_where_configured() {
+        assert_eq!(Config::parse(GOOD).unwrap().metrics_listen, None);
+        let on = Config::parse(&format!("{GOOD}\n[metrics]\nlisten = \"127.0.0.1:9464\"")).unwrap();
+        assert_eq!(on.metrics_listen, Some(([127, 0, 0, 1], 9464).into()));
+        let e = err(&format!("{GOOD}\n[metrics]\nlisten = \"localhost\""));
+        assert_eq!(e.field(), "metrics.listen");
     }
 
     /// Token binding per client (RFC 9449 §5.2, §8; RFC 8705 §3.4), `[dpop] require_nonce`

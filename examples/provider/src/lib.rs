@@ -83,6 +83,7 @@ mod clients;
 mod config;
 mod demo;
 mod payment;
+mod prometheus;
 mod schema;
 mod store;
 mod trust;

@@ -74,6 +74,16 @@ pub(crate) struct FileConfig {
     /// against `[[users]]` (`Policy::dangerous_allow_password_grant`, RFC 9700 §2.4).
     #[serde(default)]
     pub(crate) dangerous_allow_password_grant: bool,
+    /// The Prometheus endpoint: off without it.
+    pub(crate) metrics: Option<FileMetrics>,
+}
+
+/// The metrics in Prometheus text format (`[metrics]`), at `GET /metrics` on a listener of
+/// their own, `listen`: unauthenticated, so a loopback or private address.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileMetrics {
+    pub(crate) listen: std::net::SocketAddr,
 }
 
 /// A protected resource (`[[resources]]`, RFC 8707): a token asked for it with `resource`
