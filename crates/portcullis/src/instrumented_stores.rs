@@ -14,9 +14,9 @@ use portcullis_core::{
     UnixTime,
 };
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore, GrantStore,
-    KeyStore, PushedRequestStore, RefreshState, RefreshTokenStore, ReplayCache, ReplayNamespace,
-    ReplayOutcome, RotateOutcome, RotationGrace, StoreResult,
+    AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore,
+    DeviceInsertOutcome, GrantStore, KeyStore, PushedRequestStore, RefreshState, RefreshTokenStore,
+    ReplayCache, ReplayNamespace, ReplayOutcome, RotateOutcome, RotationGrace, StoreResult,
 };
 
 use crate::observability::store_call;
@@ -308,7 +308,7 @@ impl<S: DeviceAuthorizationStore + ?Sized> DeviceAuthorizationStore for Instrume
     async fn insert_device_authorization(
         &self,
         record: &DeviceAuthorizationRecord,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<DeviceInsertOutcome> {
         let call = self.0.insert_device_authorization(record);
         store_call("insert_device_authorization", call).await
     }
