@@ -569,6 +569,13 @@ mod tests {
             assert_eq!(normalize_user_code(bad), None, "{bad}");
         }
         assert_eq!(normalize_user_code(&"-".repeat(65)), None);
+        // At most 64 characters are read, whatever they normalise to.
+        let padded = |len: usize| format!("BCDF-GHJK{}", " ".repeat(len - 9));
+        assert_eq!(
+            normalize_user_code(&padded(64)).as_deref(),
+            Some("BCDFGHJK")
+        );
+        assert_eq!(normalize_user_code(&padded(65)), None);
         assert_eq!(user_code_hash("bcdf-ghjk"), Some(TokenHash::of("BCDFGHJK")));
     }
 
