@@ -569,6 +569,13 @@ mod tests {
             assert_eq!(normalize_user_code(bad), None, "{bad}");
         }
         assert_eq!(normalize_user_code(&"-".repeat(65)), None);
+        // At most 64 characters are read, whatever they normalise to.
+        let padded = |len: usize| format!("BCDF-GHJK{}", " ".repeat(len - 9));
+        assert_eq!(
+            normalize_user_code(&padded(64)).as_deref(),
+            Some("BCDFGHJK")
+        );
+        assert_eq!(normalize_user_code(&padded(65)), None);
         assert_eq!(user_code_hash("bcdf-ghjk"), Some(TokenHash::of("BCDFGHJK")));
     }
 
@@ -651,5 +658,83 @@ mod tests {
         assert!(!approved.awaits_user(at(1_015)));
         assert!(record.awaits_user(at(1_599)));
         assert!(!record.awaits_user(at(1_600)));
+    }
+
+    fn approval_code(record: &DeviceAuthorizationRecord) -> CodeRecord {
+        let grant_id = GrantId::generate(&rng()).unwrap();
+        let scopes = set("openid");
+        let approval = CodeApproval {
+            subject: "alice",
+            auth_time: record.issued_at,
+            acr: None,
+            amr: None,
+            scopes: &scopes,
+            grant_id: &grant_id,
+            oidc: None,
+            authorization_details: &[],
+        };
+        record.approved(&approval, &rng()).unwrap()
+    }
+
+    #[test]
+    fn the_grant_is_on_only_with_a_verification_page() {
+        assert!(!DeviceAuthorizationPolicy::default().is_enabled());
+        assert!(policy().is_enabled());
+    }
+
+    #[test]
+    fn the_user_answers_a_pending_unexpired_authorization_once() {
+        let at = UnixTime::from_secs;
+        let record = issued(1_000).record;
+        let code = approval_code(&record);
+        let approved = record.answered(Some(&code), at(1_599)).unwrap();
+        assert_eq!(
+            approved.status,
+            DeviceStatus::Approved(Box::new(code.clone()))
+        );
+        assert_eq!(
+            approved,
+            DeviceAuthorizationRecord {
+                status: DeviceStatus::Approved(Box::new(code.clone())),
+                ..record.clone()
+            }
+        );
+        let denied = record.answered(None, at(1_000)).unwrap();
+        assert_eq!(denied.status, DeviceStatus::Denied);
+        assert_eq!(denied.hash, record.hash);
+        // Too late, or answered already: no second answer.
+        assert_eq!(record.answered(Some(&code), at(1_600)), None);
+        assert_eq!(record.answered(None, at(1_600)), None);
+        assert_eq!(approved.answered(None, at(1_001)), None);
+        assert_eq!(denied.answered(Some(&code), at(1_001)), None);
+    }
+
+    #[test]
+    fn only_an_approved_unexpired_authorization_may_be_taken() {
+        let at = UnixTime::from_secs;
+        let record = issued(1_000).record;
+        let code = approval_code(&record);
+        let approved = record.answered(Some(&code), at(1_000)).unwrap();
+        assert!(approved.may_be_taken(at(1_000)));
+        assert!(approved.may_be_taken(at(1_599)));
+        assert!(!approved.may_be_taken(at(1_600)));
+        assert!(!approved.may_be_taken(at(1_601)));
+        // Pending or denied: never, expired or not.
+        let denied = record.answered(None, at(1_000)).unwrap();
+        for r in [&record, &denied] {
+            assert!(!r.may_be_taken(at(1_000)));
+            assert!(!r.may_be_taken(at(1_599)));
+            assert!(!r.may_be_taken(at(1_600)));
+        }
+    }
+
+    #[test]
+    fn the_response_debug_shows_only_what_is_public() {
+        let r = issued(1_000).response;
+        assert_eq!(
+            format!("{r:?}"),
+            "DeviceAuthorizationResponse { verification_uri: \"https://as.example/device\", \
+             expires_in: 600, interval: 5, .. }"
+        );
     }
 }

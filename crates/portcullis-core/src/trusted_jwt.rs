@@ -184,6 +184,7 @@ pub(crate) mod tests {
             Err("the JWT is not valid yet")
         );
         assert_eq!(ok(json!({ "exp": NOW })), Err("the JWT has expired"));
+        assert_eq!(ok(json!({ "exp": NOW - 1 })), Err("the JWT has expired"));
         assert!(ok(json!({ "exp": NOW + 1 })).is_ok());
         let no_exp = json!({ "iss": PARTNER, "sub": "u" });
         assert_eq!(

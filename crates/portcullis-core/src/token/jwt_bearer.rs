@@ -270,6 +270,9 @@ mod tests {
                 scope: None
             }
         );
-        assert!(!dbg.contains("sekrit"), "{dbg}");
+        assert_eq!(
+            dbg,
+            "JwtBearerGrant { assertion: \"<redacted>\", scope: None }"
+        );
     }
 }

@@ -406,7 +406,10 @@ mod tests {
             ("alice", "s3cret")
         );
         assert_eq!(g.scope.as_ref().unwrap().to_string(), "read");
-        assert!(!format!("{g:?}").contains("s3cret"));
+        assert_eq!(
+            format!("{g:?}"),
+            "PasswordGrant { username: \"alice\", password: \"<redacted>\", scope: Some(ScopeSet(\"read\")) }"
+        );
         assert_eq!(
             parse_under("grant_type=password&password=p", true)
                 .unwrap_err()
