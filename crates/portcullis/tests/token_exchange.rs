@@ -660,6 +660,15 @@ async fn signed_by_us(h: &Harness, id_token: &str, typ: Option<&str>, claims: &V
     encode(&header, claims, &EncodingKey::from_ec_der(der.expose())).unwrap()
 }
 
+/// A provider signing with ES256, the key `signed_by_us` signs with too.
+async fn es256_harness() -> Harness {
+    let (h, _) = harness_with_policy(Arc::new(Allow), |p| {
+        p.keys.default_alg = Algorithm::ES256;
+    })
+    .await;
+    h
+}
+
 /// The relying party exchanges `token` as an ID token.
 async fn as_id_token(h: &Harness, token: String) -> (StatusCode, Value) {
     exchange(
@@ -677,16 +686,17 @@ async fn as_id_token(h: &Harness, token: String) -> (StatusCode, Value) {
 /// (or never gave one) an old ID token gets nothing.
 #[tokio::test]
 async fn only_id_tokens_under_a_live_grant_are_exchanged_as_id_tokens() {
-    let (h, _) = harness_with_policy(Arc::new(Allow), |p| {
-        p.keys.default_alg = Algorithm::ES256;
-    })
-    .await;
+    let h = es256_harness().await;
     let id_token = s(
         &user_token(&h, "rp", "carol", "openid read").await,
         "id_token",
     );
     let by_rp = Some(("rp", SECRET));
-    let claims = |sub: &str| json!({ "iss": ISSUER, "sub": sub, "aud": "rp", "exp": T0 + 600, "auth_time": T0 });
+    let claims = |sub: &str| {
+        json!({
+            "iss": ISSUER, "sub": sub, "aud": "rp", "exp": T0 + 600, "auth_time": T0,
+        })
+    };
     // Our key signs what the helper signs: a plain JWT passes.
     let (status, json) = as_id_token(
         &h,
@@ -753,10 +763,7 @@ async fn only_id_tokens_under_a_live_grant_are_exchanged_as_id_tokens() {
 /// fresh one); an ID token without `auth_time` says nothing of the login and is refused.
 #[tokio::test]
 async fn an_exchanged_id_token_keeps_its_login() {
-    let (h, _) = harness_with_policy(Arc::new(Allow), |p| {
-        p.keys.default_alg = Algorithm::ES256;
-    })
-    .await;
+    let h = es256_harness().await;
     let id_token = s(
         &user_token(&h, "rp", "carol", "openid read").await,
         "id_token",
@@ -803,10 +810,7 @@ async fn an_exchanged_id_token_keeps_its_login() {
 /// subject's does: a user who never gave one, or revoked it, acts for no one.
 #[tokio::test]
 async fn an_actors_id_token_needs_a_live_grant() {
-    let (h, _) = harness_with_policy(Arc::new(Allow), |p| {
-        p.keys.default_alg = Algorithm::ES256;
-    })
-    .await;
+    let h = es256_harness().await;
     let subject = s(
         &user_token(&h, "rp", "carol", "openid read").await,
         "access_token",
