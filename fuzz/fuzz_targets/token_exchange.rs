@@ -1,7 +1,7 @@
 //! Token exchange (RFC 8693 §2.1) and JWT bearer grant (RFC 7523 §2.1) requests as the token
 //! endpoint reads them: `Params::parse` and `TokenRequest::parse`; then a token exchange's
 //! subject and actor tokens as a trusted issuer's JWTs (`ExchangeParty::from_trusted_jwt`)
-//! and as ID token payloads (`ExchangeParty::from_id_token`), the decision
+//! and as ID token payloads (`ExchangeParty::from_id_token`, `id_token_auth_time`), the decision
 //! (`decide_token_exchange`) in both modes, and a JWT bearer grant's assertion
 //! (`check_grant_assertion`).
 //!
@@ -16,9 +16,9 @@ use std::sync::OnceLock;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use libfuzzer_sys::fuzz_target;
 use portcullis_core::{
-    check_grant_assertion, decide_token_exchange, exchange_audience, Client, ClientKind,
-    ExchangeMode, ExchangeParty, ExchangeRole, Issuer, JwkSet, JwtBearerPolicy, Params, ScopeSet,
-    SigningKey, TokenExchangePolicy, TokenFormat, TokenRequest, TrustedIssuer, UnixTime,
+    check_grant_assertion, decide_token_exchange, exchange_audience, id_token_auth_time, Client,
+    ClientKind, ExchangeMode, ExchangeParty, ExchangeRole, Issuer, JwkSet, JwtBearerPolicy, Params,
+    ScopeSet, SigningKey, TokenExchangePolicy, TokenFormat, TokenRequest, TrustedIssuer, UnixTime,
 };
 use ring::rand::SystemRandom;
 
@@ -86,6 +86,10 @@ fn party(token: &str, role: ExchangeRole) -> Option<ExchangeParty> {
     let id = ExchangeParty::from_id_token(typ, token.as_bytes(), &f.issuer, &f.client, role, NOW);
     for p in [&jwt, &id].into_iter().flatten() {
         assert!(p.expires_at > NOW);
+    }
+    // An ID token's login is never later than now.
+    if let Ok(login) = id_token_auth_time(token.as_bytes(), role, NOW) {
+        assert!(login <= NOW);
     }
     jwt.ok().or(id.ok())
 }

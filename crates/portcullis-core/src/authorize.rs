@@ -149,11 +149,7 @@ pub(crate) fn validate_request(
     let state = echoed_state(params);
     // An enabled implicit or hybrid type travels in the fragment by default, errors too
     // (OpenID Connect Core §3.2.2.5); any other is refused as before, in the query.
-    let response_type = params
-        .get("response_type")
-        .and_then(ResponseType::parse)
-        .filter(|t| response_type_allowed(*t, client, policy).is_ok())
-        .unwrap_or_default();
+    let response_type = delivered_type(params, client, policy);
     let mut delivery = ResponseDelivery::default_for_type(response_type, client);
     let fail_in = |delivery: ResponseDelivery, code: AuthorizeErrorCode, description: String| {
         AuthorizeRejection::Redirect(error_redirect(
@@ -472,13 +468,29 @@ fn echoed_state(params: &Params) -> Option<String> {
         .flatten()
 }
 
+/// The response type whose delivery a request's responses, errors included, follow: its
+/// `response_type` when `client` may use it, else `code`'s (a refused type's error travels
+/// as before, in the query).
+fn delivered_type(params: &Params, client: &Client, policy: &Policy) -> ResponseType {
+    params
+        .get("response_type")
+        .and_then(ResponseType::parse)
+        .filter(|t| response_type_allowed(*t, client, policy).is_ok())
+        .unwrap_or_default()
+}
+
 /// Refuses the authorization request `params` of `client` with `error`: redirected when its
 /// client and redirect URI are trusted, else on an error page. For errors found outside
 /// [`validate_authorization_request`], e.g. in a verified request object (RFC 9101 §6.1).
+/// The redirect travels as [`validate_authorization_request`] would send it: in the
+/// requested `response_mode` when it suits the response type, else in the type's default
+/// mode — the fragment for an enabled implicit or hybrid type (OpenID Connect Core
+/// §3.2.2.6, §3.3.2.6; Multiple Response Type Encoding Practices §5), never the query.
 pub fn reject_authorization_request(
     params: &Params,
     client: Option<&Client>,
     issuer: &Issuer,
+    policy: &Policy,
     error: AuthError,
 ) -> AuthorizeRejection {
     match trusted_redirect_uri(params, client) {
@@ -486,14 +498,15 @@ pub fn reject_authorization_request(
             Target {
                 client_id: &client.id,
                 redirect_uri: &redirect_uri,
-                // In the requested mode when it is supported, else the client's default.
-                delivery: params
-                    .get("response_mode")
-                    .and_then(ResponseMode::parse)
-                    .map_or_else(
-                        || ResponseDelivery::default_for(client),
-                        |mode| ResponseDelivery::for_request(mode, client),
-                    ),
+                delivery: {
+                    let t = delivered_type(params, client, policy);
+                    match params.get("response_mode").and_then(ResponseMode::parse) {
+                        Some(mode) if mode.allowed_for(t) => {
+                            ResponseDelivery::for_response(mode, t, client)
+                        }
+                        _ => ResponseDelivery::default_for_type(t, client),
+                    }
+                },
             },
             error,
             echoed_state(params).as_deref(),
@@ -1772,5 +1785,52 @@ mod tests {
         );
         let keys: Vec<&str> = only_id.params().iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, ["id_token", "state", "iss"]);
+    }
+
+    /// Errors found outside validation (a request object's, RFC 9101 §6.1) travel as
+    /// validation would send them: an enabled implicit or hybrid type's in the fragment or
+    /// the form post asked for, never the query (OpenID Connect Core §3.2.2.6); a code's, or
+    /// a type the client may not use, in the query as before.
+    #[test]
+    fn rejections_travel_in_the_response_types_mode() {
+        let legacy = legacy_client();
+        let rejected = |query: &str, policy: &Policy| {
+            let params = Params::parse(query.as_bytes()).unwrap();
+            let error = OAuthError::new(AuthorizeErrorCode::InvalidRequestObject, "bad");
+            refusal(Err(reject_authorization_request(
+                &params,
+                Some(&legacy),
+                &issuer(),
+                policy,
+                error,
+            )))
+        };
+        let on = implicit_policy();
+        for (t, mode, expected) in [
+            ("id_token token", "", ResponseTransport::Fragment),
+            (
+                "code id_token",
+                "&response_mode=query",
+                ResponseTransport::Fragment,
+            ),
+            (
+                "token",
+                "&response_mode=form_post",
+                ResponseTransport::FormPost,
+            ),
+            ("code", "", ResponseTransport::Query),
+            (
+                "code",
+                "&response_mode=fragment",
+                ResponseTransport::Fragment,
+            ),
+        ] {
+            let (code, transport, _) = rejected(&legacy_query(t, mode), &on);
+            assert_eq!(code, AuthorizeErrorCode::InvalidRequestObject);
+            assert_eq!(transport, expected, "{t} {mode}");
+        }
+        // Not enabled: as a code's.
+        let (_, transport, _) = rejected(&legacy_query("id_token", ""), &Policy::default());
+        assert_eq!(transport, ResponseTransport::Query);
     }
 }

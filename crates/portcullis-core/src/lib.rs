@@ -135,8 +135,8 @@ pub use login_decision::{
     LoginPrompt, LoginReason, SignedIn,
 };
 pub use oidc::{
-    pairwise_subject, release_claims, AcrClaim, ClaimsRequest, LoginRequest, OidcRequest,
-    OidcSession, Prompt,
+    pairwise_subject, release_claims, release_id_token_claims, AcrClaim, ClaimsRequest,
+    LoginRequest, OidcRequest, OidcSession, Prompt,
 };
 pub use params::{Params, ParamsError};
 pub use pkce::{CodeChallenge, CodeChallengeMethod};
@@ -193,9 +193,9 @@ pub use token::{
 };
 pub use token::{
     check_grant_assertion, decide_jwt_bearer_scopes, decide_token_exchange, exchange_audience,
-    AcceptedGrantAssertion, ExchangeDecision, ExchangeMode, ExchangeParty, ExchangeRole,
-    JwtBearerGrant, JwtBearerPolicy, PartySubject, TokenExchangeGrant, TokenExchangePolicy,
-    TokenType,
+    id_token_auth_time, AcceptedGrantAssertion, ExchangeDecision, ExchangeMode, ExchangeParty,
+    ExchangeRole, JwtBearerGrant, JwtBearerPolicy, PartySubject, TokenExchangeGrant,
+    TokenExchangePolicy, TokenType,
 };
 pub use token_binding::{
     certificate_thumbprint, decide_token_binding, token_type, Confirmation, HolderProof,

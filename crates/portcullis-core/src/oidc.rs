@@ -402,6 +402,24 @@ pub fn release_claims(
     out
 }
 
+/// The user claims an ID token carries (§5.4, §5.5): those its `claims` request names
+/// (`by_name`), and, when no access token results from the request (`response_type=id_token`,
+/// §3.2.2.1: the client cannot ask UserInfo), those the granted `scopes` ask for. When an
+/// access token results — with the ID token or for its code — the scopes' claims come from
+/// UserInfo instead (§5.4).
+pub fn release_id_token_claims(
+    all: &Map<String, Value>,
+    scopes: &crate::scope::ScopeSet,
+    by_name: &[String],
+    access_token_results: bool,
+) -> Map<String, Value> {
+    if access_token_results {
+        release_claims(all, &crate::scope::ScopeSet::new(), by_name)
+    } else {
+        release_claims(all, scopes, by_name)
+    }
+}
+
 /// A pairwise subject identifier (§8.1): `base64url(SHA-256(sector ‖ 0 ‖ local ‖ 0 ‖ salt))`,
 /// stable per (sector, user) and unlinkable across sectors without the salt.
 pub fn pairwise_subject(sector: &str, local_subject: &str, salt: &[u8]) -> String {
@@ -433,6 +451,27 @@ mod release_tests {
         );
         let keys: Vec<&str> = released.keys().map(String::as_str).collect();
         assert_eq!(keys, vec!["email", "nickname"]);
+    }
+
+    /// §5.4: without an access token the scopes' claims go in the ID token; with one, only
+    /// the claims named for the ID token do.
+    #[test]
+    fn id_tokens_carry_the_scopes_claims_only_without_an_access_token() {
+        let all: Map<String, Value> =
+            serde_json::from_str(r#"{"name":"Alice","email":"a@example","nickname":"al"}"#)
+                .unwrap();
+        let scopes = ScopeSet::parse("openid profile email").unwrap();
+        let named = ["nickname".to_owned()];
+        let keys = |m: Map<String, Value>| m.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            keys(release_id_token_claims(&all, &scopes, &named, false)),
+            ["email", "name", "nickname"]
+        );
+        assert_eq!(
+            keys(release_id_token_claims(&all, &scopes, &named, true)),
+            ["nickname"]
+        );
+        assert!(release_id_token_claims(&all, &scopes, &[], true).is_empty());
     }
 
     #[test]

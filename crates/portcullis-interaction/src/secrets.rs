@@ -2,7 +2,9 @@
 //! the nodes of one issuer: the interaction key (sealing pending sign-ins and sign-outs),
 //! the salt of pairwise subject identifiers (OpenID Connect Core §8.1), the CSRF key of the
 //! forms, the key-encryption keys sealing the private signing keys in the store, and the key
-//! of the server's DPoP nonces (RFC 9449 §8), derived from the interaction key unless set.
+//! of the server's DPoP nonces (RFC 9449 §8), derived from the interaction key unless set,
+//! and the key of session ids (`sid`, Back-Channel Logout 1.0 §2.1), which the engine
+//! derives from the subject salt unless set.
 //! [`HostSecrets`] holds those a host configured; drawn at random instead, they would
 //! differ from node to node and from one start to the next.
 //!
@@ -132,6 +134,11 @@ pub struct HostSecrets {
     /// Keys the server's DPoP nonces (`ProviderBuilder::dpop_nonce_key`). When not set,
     /// derived from the interaction key (HKDF-SHA256): every node sharing that one shares it.
     pub dpop_nonce_key: Option<Secret32>,
+    /// Keys the session ids (`sid`) of ID tokens and logout tokens
+    /// (`ProviderBuilder::sid_key`). When not set, the engine derives it from the subject
+    /// salt (HKDF-SHA256): every node sharing that one shares it, and a secrets file written
+    /// before it existed needs no change.
+    pub sid_key: Option<Secret32>,
 }
 
 impl HostSecrets {
@@ -201,6 +208,9 @@ impl HostSecrets {
         }
         if let Some(key) = self.dpop_nonce_key() {
             builder = builder.dpop_nonce_key(key.0);
+        }
+        if let Some(key) = &self.sid_key {
+            builder = builder.sid_key(key.0);
         }
         Ok(builder)
     }

@@ -485,8 +485,15 @@ impl Provider {
             Ok(g) => g,
             Err(e) => return self.redirect_error(request, e.into()).await,
         };
-        if let (Some(sid), Some(_)) = (&sid, &oidc) {
-            grant.record_session(sid);
+        match (&sid, &oidc) {
+            (Some(sid), Some(_)) => grant.record_session(sid),
+            // Discovery promised a `sid` in every ID token (Back-Channel Logout 1.0 §2.1).
+            (None, Some(_)) if self.backchannel_logout_session_supported() => tracing::warn!(
+                client_id = %request.client_id(),
+                "an approval named no session although BackchannelLogout::sessions_named \
+                 was declared: its ID tokens carry no sid"
+            ),
+            _ => {}
         }
         let grant_id = grant.id.clone();
         let details = inner.policy.authorization_details.approved(

@@ -24,6 +24,21 @@ use crate::keys::KeyError;
 use crate::provider::Provider;
 use crate::signer::sign_jws;
 
+/// Names the derivation of the `sid` key from the subject salt (fixed: `sid`s depend on it).
+const DERIVED_SID_KEY_SALT: &[u8] = b"portcullis: sid key v1";
+
+/// The `sid` key of a provider given none: derived from its subject salt (HKDF-SHA256), so
+/// it is stable wherever the salt is, and of no use as the salt (or the salt as it).
+pub(crate) fn derived_sid_key(subject_salt: &[u8; 32]) -> [u8; 32] {
+    use ring::hkdf::{Salt, HKDF_SHA256};
+    let prk = Salt::new(HKDF_SHA256, DERIVED_SID_KEY_SALT).extract(subject_salt);
+    let mut key = [0u8; 32];
+    // One SHA-256-sized output is always a valid HKDF-SHA256 length.
+    let okm = prk.expand(&[], HKDF_SHA256).expect("32-byte HKDF output");
+    okm.fill(&mut key).expect("32-byte HKDF output");
+    key
+}
+
 /// POSTs logout tokens to clients (Back-Channel Logout 1.0 §2.5): the engine never does
 /// network I/O of its own. The host injects one with
 /// [`BackchannelLogout::new`] and
@@ -47,6 +62,7 @@ pub struct BackchannelLogout {
     retries: u32,
     backoff: Duration,
     timeout: Duration,
+    sessions_named: bool,
 }
 
 impl std::fmt::Debug for BackchannelLogout {
@@ -55,6 +71,7 @@ impl std::fmt::Debug for BackchannelLogout {
             .field("retries", &self.retries)
             .field("backoff", &self.backoff)
             .field("timeout", &self.timeout)
+            .field("sessions_named", &self.sessions_named)
             .finish_non_exhaustive()
     }
 }
@@ -69,7 +86,22 @@ impl BackchannelLogout {
             retries: 3,
             backoff: Duration::from_secs(1),
             timeout: FETCH_TIMEOUT,
+            sessions_named: false,
         }
+    }
+
+    /// Declares that the host names the user's session in every approval
+    /// ([`Approval::with_session`](crate::Approval::with_session),
+    /// [`SessionFacts::with_session`](crate::SessionFacts::with_session); the interaction
+    /// kit's `LoginFlow` always does): the ID tokens of the authorization endpoint, and of
+    /// the codes and refresh tokens it issues, then carry the session's `sid`, as the logout
+    /// tokens of its end do, and discovery advertises `backchannel_logout_session_supported`
+    /// (Back-Channel Logout 1.0 §2.1). Default: not declared, and not advertised. The device
+    /// grant's ID tokens carry no `sid` either way: the device is not part of the browser
+    /// session that approved it.
+    pub fn sessions_named(mut self) -> Self {
+        self.sessions_named = true;
+        self
     }
 
     /// Sets how many times a failed delivery is tried again (at most
@@ -169,10 +201,20 @@ impl Provider {
         self.inner.backchannel_logout.is_some()
     }
 
+    /// Whether ID tokens and logout tokens carry `sid` (Back-Channel Logout 1.0 §2.1): logout
+    /// tokens are delivered and the host declared it names its sessions
+    /// ([`BackchannelLogout::sessions_named`]).
+    pub(crate) fn backchannel_logout_session_supported(&self) -> bool {
+        self.inner
+            .backchannel_logout
+            .as_ref()
+            .is_some_and(|b| b.sessions_named)
+    }
+
     /// The `sid` of the host's session `session` at `client_id` (Back-Channel Logout 1.0
     /// §2.1), as ID tokens and logout tokens carry it.
     pub(crate) fn sid_for(&self, session: &str, client_id: &str) -> String {
-        session_sid(&self.inner.subject_salt, session, client_id)
+        session_sid(&self.inner.sid_key, session, client_id)
     }
 
     /// Tells the clients of one ended session of `subject` (`session`: the host's id of

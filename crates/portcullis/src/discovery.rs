@@ -66,9 +66,11 @@ struct Metadata<'a> {
     authorization_endpoint: String,
     jwks_uri: String,
     end_session_endpoint: String,
-    /// Back-Channel Logout 1.0 §2.1: logout tokens are delivered, with `sid` (and ID
-    /// tokens carry it) — only when the host configured a sender.
+    /// Back-Channel Logout 1.0 §2.1: logout tokens are delivered — only when the host
+    /// configured a sender.
     backchannel_logout_supported: bool,
+    /// With `sid` in logout tokens and ID tokens: only when the host also declared that it
+    /// names its sessions (`BackchannelLogout::sessions_named`).
     backchannel_logout_session_supported: bool,
     #[serde(flatten)]
     endpoints: AliasedEndpoints,
@@ -208,7 +210,7 @@ impl Provider {
             jwks_uri: iss.endpoint(paths::JWKS),
             end_session_endpoint: iss.endpoint(paths::END_SESSION),
             backchannel_logout_supported: self.backchannel_logout_supported(),
-            backchannel_logout_session_supported: self.backchannel_logout_supported(),
+            backchannel_logout_session_supported: self.backchannel_logout_session_supported(),
             endpoints: AliasedEndpoints::below(iss, registration, device),
             mtls_endpoint_aliases: inner
                 .mtls_aliases

@@ -1,8 +1,8 @@
 //! Issuing ID tokens (OpenID Connect Core §2, §3.1.3.3, §12.2).
 
 use portcullis_core::{
-    half_hash, merge_extra_claims, pairwise_subject, release_claims, verify_compact, Algorithm,
-    Client, IdTokenClaims, OidcSession, ScopeSet, SubjectType, UnixTime,
+    half_hash, merge_extra_claims, pairwise_subject, release_id_token_claims, verify_compact,
+    Algorithm, Client, IdTokenClaims, OidcSession, ScopeSet, SubjectType, UnixTime,
 };
 
 use crate::endpoint_error::Fault;
@@ -19,7 +19,9 @@ pub(crate) struct IdTokenFor<'a> {
     pub(crate) session: &'a OidcSession,
     /// The access token issued with it, for `at_hash`.
     pub(crate) access_token: Option<&'a str>,
-    /// The code issued with it, for `c_hash`.
+    /// The code issued with it, for `c_hash`. Neither this nor an access token (only
+    /// `response_type=id_token`): the ID token carries the claims of the granted scopes
+    /// (OpenID Connect Core §5.4).
     pub(crate) code: Option<&'a str>,
 }
 
@@ -53,10 +55,14 @@ impl Provider {
         let inner = &self.inner;
         let alg = self.id_token_alg(t.client);
         let key = self.signer(alg, now).await?;
+        // An access token results when one comes with the ID token or its code will be
+        // redeemed for one; only `response_type=id_token` has neither (§5.4).
+        let access_token_results = t.access_token.is_some() || t.code.is_some();
+        let by_name = &t.session.claims.id_token;
         let mut extra = serde_json::Map::new();
-        if !t.session.claims.id_token.is_empty() {
+        if !by_name.is_empty() || !access_token_results {
             let all = inner.claims.claims(t.subject).await?;
-            extra = release_claims(&all, &ScopeSet::new(), &t.session.claims.id_token);
+            extra = release_id_token_claims(&all, t.scopes, by_name, access_token_results);
         }
         let hook = inner
             .claims

@@ -14,6 +14,7 @@ use crate::claims::ClaimsError;
 use crate::client_endpoint::TokenEndpointError;
 use crate::endpoint_error::Fault;
 use crate::provider::Provider;
+use crate::token::Exchanged;
 
 /// The namespace of spent grant assertion `jti`s (per issuer: the id hashes both).
 const SPENT_GRANT_ASSERTIONS: ReplayNamespace = ReplayNamespace::new("jwt_bearer_grant");
@@ -156,13 +157,8 @@ impl Provider {
             confirmation: binding.access.as_cnf(),
             authorization_details: &[],
         };
-        let access = self.access_token(client, &to, now).await?;
-        inner
-            .stores
-            .access_tokens
-            .insert_access_token(&access.record)
-            .await?;
-        Ok(TokenResponse::new(&access, None, g.scope.as_ref(), now))
+        self.issue_access_token(client, &to, &Exchanged::default(), g.scope.as_ref(), now)
+            .await
     }
 }
 

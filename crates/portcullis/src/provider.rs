@@ -107,6 +107,8 @@ pub(crate) struct Inner {
     pub(crate) keys: KeyRing,
     pub(crate) claims: Arc<dyn UserClaims>,
     pub(crate) subject_salt: [u8; 32],
+    /// Keys the `sid`s of ID tokens and logout tokens (`ProviderBuilder::sid_key`).
+    pub(crate) sid_key: [u8; 32],
     /// Seal the private keys in the key store.
     pub(crate) keks: Option<KeyEncryptionKeys>,
     /// The host's signers, at most one per algorithm.
@@ -167,6 +169,7 @@ pub struct ProviderBuilder {
     dpop_nonce_key: Option<[u8; 32]>,
     claims: Arc<dyn UserClaims>,
     subject_salt: Option<[u8; 32]>,
+    sid_key: Option<[u8; 32]>,
     keks: Option<KeyEncryptionKeys>,
     dangerous_plaintext_signing_keys: bool,
     host_signers: Vec<Arc<dyn JwsSigner>>,
@@ -307,6 +310,15 @@ impl ProviderBuilder {
         self
     }
 
+    /// Sets the key of the session ids (`sid`) in ID tokens and logout tokens (Back-Channel
+    /// Logout 1.0 §2.1), which must stay stable as the sessions they name. By default it is
+    /// derived from the subject salt (HKDF-SHA256, a key of its own): stable wherever that
+    /// one is.
+    pub fn sid_key(mut self, key: [u8; 32]) -> Self {
+        self.sid_key = Some(key);
+        self
+    }
+
     /// Lists `scopes` in discovery's `scopes_supported` (RFC 8414 §2, OpenID Connect
     /// Discovery 1.0 §3) besides the OpenID Connect scopes it always lists (`openid`,
     /// `profile`, `email`, `address`, `phone`, `offline_access`): the host's own scopes, e.g.
@@ -438,6 +450,9 @@ impl ProviderBuilder {
         let dpop_nonce_key = given_or_drawn(self.dpop_nonce_key, self.rng.as_ref())?;
         let dpop_nonces = DpopNonces::new(&dpop_nonce_key, self.policy.dpop.nonce_period);
         let subject_salt = given_or_drawn(self.subject_salt, self.rng.as_ref())?;
+        let sid_key = self
+            .sid_key
+            .unwrap_or_else(|| crate::backchannel::derived_sid_key(&subject_salt));
         Ok(Provider {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
@@ -450,6 +465,7 @@ impl ProviderBuilder {
                 keys: KeyRing::default(),
                 claims: self.claims,
                 subject_salt,
+                sid_key,
                 keks: self.keks,
                 host_signers: self.host_signers,
                 advertised_scopes: self.advertised_scopes,
@@ -500,6 +516,7 @@ impl Provider {
             dpop_nonce_key: None,
             claims: Arc::new(NoUserClaims),
             subject_salt: None,
+            sid_key: None,
             keks: None,
             dangerous_plaintext_signing_keys: false,
             host_signers: Vec::new(),

@@ -66,7 +66,13 @@ impl Provider {
                     AuthorizeErrorCode::InvalidRequest,
                     "this client must send a signed request object",
                 );
-                return Err(reject_authorization_request(params, client, issuer, error));
+                return Err(reject_authorization_request(
+                    params,
+                    client,
+                    issuer,
+                    &self.inner.policy,
+                    error,
+                ));
             }
             return Ok(params.clone());
         }
@@ -99,7 +105,13 @@ impl Provider {
             .await
             .map_err(AuthorizeRejection::ErrorPage)?;
         let reject = |error: AuthError| match verified.params(&client.id) {
-            Ok(object) => reject_authorization_request(&object, Some(client), issuer, error),
+            Ok(object) => reject_authorization_request(
+                &object,
+                Some(client),
+                issuer,
+                &self.inner.policy,
+                error,
+            ),
             Err(_) => AuthorizeRejection::ErrorPage(error),
         };
         let policy = &self.inner.policy.request_objects;
@@ -130,6 +142,7 @@ impl Provider {
             &accepted.params,
             Some(client),
             issuer,
+            &self.inner.policy,
             error,
         ))
     }

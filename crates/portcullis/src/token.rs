@@ -8,8 +8,8 @@ use portcullis_core::{
     mint_refresh_token, prepare_jwt_access_token, requested_resources, AccessTokenRecord,
     AuthorizationCodeGrant, AuthorizationDetail, Client, ClientCredentialsGrant, CodeRecord,
     FamilyId, GrantId, GrantType, HolderProof, MintedToken, OAuthError, Params, Policy,
-    RefreshTokenGrant, ResourceError, TokenErrorCode, TokenFormat, TokenHash, TokenRequest,
-    TokenResponse, TokenSubject, UnixTime,
+    RefreshTokenGrant, ResourceError, ScopeSet, TokenErrorCode, TokenFormat, TokenHash,
+    TokenRequest, TokenResponse, TokenSubject, UnixTime,
 };
 use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
 
@@ -517,13 +517,29 @@ impl Provider {
             confirmation: binding.access.as_cnf(),
             authorization_details: details,
         };
-        let access = self.access_token(client, &to, now).await?;
+        self.issue_access_token(client, &to, &Exchanged::default(), g.scope.as_ref(), now)
+            .await
+    }
+
+    /// Mints `to`'s access token (with what a token exchange adds), stores it and answers
+    /// with it alone — no refresh token, no ID token: the client credentials, JWT bearer and
+    /// token exchange grants. `scope` is returned when it differs from `requested`
+    /// (RFC 6749 §5.1).
+    pub(crate) async fn issue_access_token(
+        &self,
+        client: &Client,
+        to: &TokenSubject<'_>,
+        exchanged: &Exchanged<'_>,
+        requested: Option<&ScopeSet>,
+        now: UnixTime,
+    ) -> Result<TokenResponse, TokenEndpointError> {
+        let access = self.access_token_with(client, to, exchanged, now).await?;
         self.inner
             .stores
             .access_tokens
             .insert_access_token(&access.record)
             .await?;
-        Ok(TokenResponse::new(&access, None, g.scope.as_ref(), now))
+        Ok(TokenResponse::new(&access, None, requested, now))
     }
 
     /// Mints an access token: a JWT (RFC 9068) when its audience — or, without one, the

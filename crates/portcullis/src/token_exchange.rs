@@ -1,15 +1,16 @@
 //! Token exchange (RFC 8693): each presented token is resolved into an `ExchangeParty` — an
 //! access token of ours by its hash in the store (opaque or JWT: a revoked one is gone), an
-//! ID token of ours by our published keys (under the user's live grant to the client), a JWT of a trusted issuer by its keys with its
-//! subject mapped by the host — the host's hook picks impersonation or delegation, and the
-//! core decides the rest (`portcullis_core::decide_token_exchange`).
+//! ID token of ours by our published keys (subject or actor, under the user's live grant to
+//! the client; as the subject, with its `auth_time`), a JWT of a trusted issuer by its keys
+//! with its subject mapped by the host — the host's hook picks impersonation or delegation,
+//! and the core decides the rest (`portcullis_core::decide_token_exchange`).
 
 use async_trait::async_trait;
 use portcullis_core::{
     decide_token_binding, decide_token_exchange, exchange_audience, format_for_audience,
-    verify_compact, AccessTokenRecord, Algorithm, AuthorizationDetail, Client, Confirmation,
-    Delegation, ExchangeMode, ExchangeParty, ExchangeRole, FamilyId, Grant, HolderProof,
-    OAuthError, PartySubject, ScopeSet, TokenErrorCode, TokenExchangeGrant, TokenHash,
+    id_token_auth_time, verify_compact, AccessTokenRecord, Algorithm, AuthorizationDetail, Client,
+    Confirmation, Delegation, ExchangeMode, ExchangeParty, ExchangeRole, FamilyId, Grant,
+    HolderProof, OAuthError, PartySubject, ScopeSet, TokenErrorCode, TokenExchangeGrant, TokenHash,
     TokenResponse, TokenSubject, TokenType, UnixTime,
 };
 
@@ -49,12 +50,13 @@ pub trait TokenExchangeHook: Send + Sync + 'static {
     }
 }
 
-/// A presented token resolved, with its record when it is an access token of ours, and the
-/// user's live grant to the client when it is an ID token of ours as the subject.
+/// A presented token resolved, with its record when it is an access token of ours, and,
+/// when it is an ID token of ours as the subject, the user's live grant to the client and
+/// when they logged in.
 struct Resolved {
     party: ExchangeParty,
     record: Option<AccessTokenRecord>,
-    grant: Option<Grant>,
+    login: Option<(Grant, UnixTime)>,
 }
 
 impl Resolved {
@@ -142,7 +144,7 @@ impl Provider {
             .as_ref()
             .and_then(|r| Some((r, r.grant_id.as_ref()?, r.family_id.as_ref()?)));
         let asserted: Option<AssertedGrant>;
-        let delegation = match (&subject.party.subject, lineage, subject.grant) {
+        let delegation = match (&subject.party.subject, lineage, subject.login) {
             (PartySubject::Client(_), _, _) => None,
             // A user's access token of ours: the new token lives under its grant and family,
             // and dies with them.
@@ -155,13 +157,13 @@ impl Provider {
                 family_id,
             }),
             // An ID token of ours: under the user's live grant to the client, so revoking
-            // it kills the new token.
-            (PartySubject::User(_), None, Some(grant)) => {
+            // it kills the new token; its login is the ID token's, never the exchange's.
+            (PartySubject::User(_), None, Some((grant, auth_time))) => {
                 asserted = Some(AssertedGrant {
                     grant,
                     family_id: FamilyId::generate(inner.rng.as_ref())?,
                 });
-                asserted.as_ref().map(|a| a.delegation(now))
+                asserted.as_ref().map(|a| a.delegation(auth_time))
             }
             (PartySubject::User(user), None, None) => {
                 asserted = Some(
@@ -185,13 +187,9 @@ impl Provider {
             act: decision.act.as_ref(),
             not_after: Some(decision.not_after),
         };
-        let access = self.access_token_with(client, &to, &exchanged, now).await?;
-        inner
-            .stores
-            .access_tokens
-            .insert_access_token(&access.record)
+        let mut response = self
+            .issue_access_token(client, &to, &exchanged, g.scope.as_ref(), now)
             .await?;
-        let mut response = TokenResponse::new(&access, None, g.scope.as_ref(), now);
         response.issued_token_type = Some(decision.issued_token_type.as_str());
         Ok(response)
     }
@@ -216,7 +214,7 @@ impl Provider {
             (TokenType::AccessToken | TokenType::Jwt, Some(record)) => Ok(Resolved {
                 party: ExchangeParty::from_access_token(&record, &client.id, role, now)?,
                 record: Some(record),
-                grant: None,
+                login: None,
             }),
             (TokenType::AccessToken, None) => {
                 Err(role.refused("the token is invalid or expired").into())
@@ -233,13 +231,14 @@ impl Provider {
                     role,
                     now,
                 )?;
-                let (ExchangeRole::Subject, PartySubject::User(user)) = (role, &party.subject)
-                else {
-                    return Ok(Resolved {
-                        party,
-                        record: None,
-                        grant: None,
-                    });
+                // Subject or actor, an ID token counts only under the user's live grant to
+                // the client: a revoked grant's old ID token acts for no one.
+                let (PartySubject::User(user) | PartySubject::Client(user)) = &party.subject;
+                let auth_time = match role {
+                    ExchangeRole::Subject => {
+                        Some(id_token_auth_time(&verified.payload, role, now)?)
+                    }
+                    ExchangeRole::Actor => None,
                 };
                 let grants = inner
                     .stores
@@ -250,7 +249,7 @@ impl Provider {
                 Ok(Resolved {
                     party,
                     record: None,
-                    grant: Some(grant),
+                    login: auth_time.map(|t| (grant, t)),
                 })
             }
             (TokenType::Jwt, None) => {
@@ -266,7 +265,7 @@ impl Provider {
                 Ok(Resolved {
                     party: self.mapped(client, party, role).await?,
                     record: None,
-                    grant: None,
+                    login: None,
                 })
             }
         }

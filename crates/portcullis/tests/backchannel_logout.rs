@@ -17,10 +17,10 @@ use bytes::Bytes;
 use common::*;
 use http::{Method, Request, StatusCode};
 use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
-use portcullis::core::{Client, ClientOidc, DeliveryStep, RedirectUri, ScopeSet};
+use portcullis::core::{session_sid, Client, ClientOidc, DeliveryStep, RedirectUri, ScopeSet};
 use portcullis::{
     BackchannelLogout, DeliveryReport, FetchError, LogoutOutcome, LogoutSender, Provider,
-    RegistrationPolicy,
+    ProviderBuilder, RegistrationPolicy,
 };
 use portcullis_store_memory::MemoryStore;
 use serde_json::{json, Value};
@@ -381,7 +381,8 @@ async fn revoking_a_grant_and_signing_out_everywhere() {
 }
 
 /// Without a sender nothing is sent, discovery says so, and registration refuses a
-/// `backchannel_logout_uri`; with one, both accept it — https only for a web client,
+/// `backchannel_logout_uri`; discovery promises `sid` only when the host declared that it
+/// names its sessions; with a sender, both accept it — https only for a web client,
 /// never with a fragment — and a host's client with a bad URI is refused.
 #[tokio::test]
 async fn discovery_and_registration_follow_the_sender() {
@@ -395,10 +396,21 @@ async fn discovery_and_registration_follow_the_sender() {
         .is_empty());
     let (capture, _rx) = Capture::new();
     let on = harness(Some(capture), 3).await;
-    for (h, supported) in [(&off, false), (&on, true)] {
+    // `sid` is promised only when the host declares it names every session (§2.1).
+    let (capture, _rx) = Capture::new();
+    let sender: Arc<dyn LogoutSender> = capture;
+    let named = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, |b| {
+        b.backchannel_logout(BackchannelLogout::new(sender).sessions_named())
+    })
+    .await;
+    for (h, supported, with_sid) in [
+        (&off, false, false),
+        (&on, true, false),
+        (&named, true, true),
+    ] {
         let d: Value = serde_json::from_slice(h.provider.discovery().body()).unwrap();
         assert_eq!(d["backchannel_logout_supported"], supported);
-        assert_eq!(d["backchannel_logout_session_supported"], supported);
+        assert_eq!(d["backchannel_logout_session_supported"], with_sid);
     }
 
     let open = |b: portcullis::ProviderBuilder| {
@@ -629,4 +641,39 @@ mod over_http {
         assert_eq!(summary(&reports), [report("rp1", 1, DeliveryStep::Refused)]);
         assert!(got.try_recv().is_err());
     }
+}
+
+/// The `sid` of `alice`'s session `s1` at `rp1` in the ID token of a provider configured by
+/// `configure`.
+async fn sid_under(configure: impl FnOnce(ProviderBuilder) -> ProviderBuilder) -> String {
+    let h = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, configure).await;
+    h.provider
+        .register_client(&rp("rp1", None, false))
+        .await
+        .unwrap();
+    let json = sign_in(&h, "rp1", "s1").await;
+    let (_, claims) = verified(&h.provider, json["id_token"].as_str().unwrap(), "rp1").await;
+    claims["sid"].as_str().expect("a sid").to_owned()
+}
+
+/// `sid`s have a key of their own: the host's `sid_key`, else one derived from the subject
+/// salt — never the salt of pairwise subjects itself. Either way they are stable across
+/// restarts: a provider built again with the same secrets names a session alike.
+#[tokio::test]
+async fn sids_have_a_stable_key_of_their_own() {
+    let derived = sid_under(|b| b.subject_salt([1; 32])).await;
+    assert_eq!(
+        derived,
+        sid_under(|b| b.subject_salt([1; 32])).await,
+        "restart"
+    );
+    assert_ne!(derived, sid_under(|b| b.subject_salt([3; 32])).await);
+    assert_ne!(derived, session_sid(&[1; 32], "s1", "rp1"), "not the salt");
+    let own = sid_under(|b| b.subject_salt([1; 32]).sid_key([2; 32])).await;
+    assert_eq!(own, session_sid(&[2; 32], "s1", "rp1"));
+    assert_eq!(
+        own,
+        sid_under(|b| b.subject_salt([3; 32]).sid_key([2; 32])).await,
+        "whatever the salt"
+    );
 }

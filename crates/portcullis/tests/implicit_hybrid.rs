@@ -19,6 +19,7 @@ use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
 use portcullis::core::{
     Client, ClientKind, ClientRequests, GrantType, Policy, RedirectUri, ResponseType, ScopeSet,
 };
+use portcullis::AuthorizeOutcome;
 use ring::digest::{digest, SHA256};
 use serde_json::Value;
 
@@ -35,7 +36,7 @@ fn implicit_policy() -> Policy {
 fn spa_client() -> Client {
     Client::new("spa", ClientKind::Public)
         .with_redirect_uris([RedirectUri::parse(SPA_REDIRECT).unwrap()])
-        .with_allowed_scopes(ScopeSet::parse("openid read profile").unwrap())
+        .with_allowed_scopes(ScopeSet::parse("openid read profile email").unwrap())
         .with_default_scopes(ScopeSet::parse("read").unwrap())
         .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
         .with_requests(ClientRequests {
@@ -159,6 +160,53 @@ async fn each_response_type_returns_its_parts_in_the_fragment() {
     }
 }
 
+/// OpenID Connect Core §5.4: `response_type=id_token` issues no access token, so the ID
+/// token carries the claims the granted scopes ask for; when an access token results (`id_token
+/// token`, or a code: `code id_token`) they come from UserInfo, and the ID token has none.
+#[tokio::test]
+async fn scope_claims_are_in_the_id_token_only_without_an_access_token() {
+    let h = harness(implicit_policy()).await;
+    for (t, in_id_token) in [
+        ("id_token", true),
+        ("id_token token", false),
+        ("code id_token", false),
+    ] {
+        let q = request(t, "").replace("scope=openid%20read", "scope=openid%20profile%20email");
+        let pending = h.pending(&q).await;
+        let r = h
+            .provider
+            .approve(pending, approval("alice", "openid profile email"))
+            .await;
+        let params = fragment(&r);
+        let claims = id_token_claims(&h, &params["id_token"]).await;
+        assert_eq!(claims["sub"], "alice", "{t}");
+        if in_id_token {
+            assert_eq!(claims["name"], "alice Liddell", "{t}");
+            assert_eq!(claims["email"], "alice@example.com", "{t}");
+            assert_eq!(claims["email_verified"], true, "{t}");
+            assert_eq!(claims["nickname"], "al", "{t}: profile's");
+            // Not asked: no `phone` scope.
+            assert!(claims.get("phone_number").is_none(), "{t}");
+        } else {
+            for name in ["name", "nickname", "email", "email_verified"] {
+                assert!(claims.get(name).is_none(), "{t}: {name}");
+            }
+        }
+        if let Some(token) = params.get("access_token") {
+            let (status, info) = userinfo(&h, token).await;
+            assert_eq!(status, StatusCode::OK, "{t}");
+            assert_eq!(info["email"], "alice@example.com", "{t}");
+        }
+    }
+    // The `claims` parameter's ID token members still come with an access token.
+    let asked = enc(r#"{"id_token":{"nickname":null}}"#);
+    let q = request("id_token token", &format!("&claims={asked}"));
+    let params = fragment(&approved(&h, &q).await);
+    let claims = id_token_claims(&h, &params["id_token"]).await;
+    assert_eq!(claims["nickname"], "al");
+    assert!(claims.get("name").is_none());
+}
+
 /// The hybrid code is redeemed as usual (PKCE included); the token endpoint's ID token
 /// keeps the nonce, and a second redemption fails and revokes the front channel's access
 /// token with the rest of the family (RFC 6749 §4.1.2).
@@ -234,6 +282,92 @@ async fn refusals_travel_in_the_fragment() {
     // A token alone needs no nonce (RFC 6749 §4.2).
     let q = request("token", "").replace(&format!("&nonce={NONCE}"), "");
     assert!(fragment(&approved(&h, &q).await).contains_key("access_token"));
+}
+
+/// A request object (RFC 9101) with `claims`, unsigned: `alg: none` and an empty signature.
+fn unsigned_object(claims: &Value) -> String {
+    let part = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    format!(
+        "{}.{}.",
+        part(&serde_json::json!({"alg": "none"})),
+        part(claims)
+    )
+}
+
+/// Errors found in or about a request object travel as the request's response type sends
+/// its responses: in the fragment for an implicit or hybrid type (OpenID Connect Core
+/// §3.2.2.6, §3.3.2.6; Multiple Response Type Encoding Practices §5), in a requested
+/// `form_post`, and in the query for a code as before.
+#[tokio::test]
+async fn request_object_errors_travel_in_the_response_types_mode() {
+    let h = harness(implicit_policy()).await;
+    let mut ro = spa_client();
+    ro.id = "ro".into();
+    ro.request_objects.dangerous_allow_unsigned = true;
+    h.provider.register_client(&ro).await.unwrap();
+    let mut signed_only = spa_client();
+    signed_only.id = "signed-only".into();
+    signed_only.request_objects.require_signed = true;
+    h.provider.register_client(&signed_only).await.unwrap();
+    let object = |response_type: &str, jti: &str, exp: Option<u64>| {
+        let mut claims = serde_json::json!({
+            "iss": "ro", "aud": ISSUER, "client_id": "ro", "jti": jti,
+            "response_type": response_type, "redirect_uri": SPA_REDIRECT,
+            "scope": "openid read", "state": "st", "nonce": NONCE,
+            "code_challenge": challenge(VERIFIER), "code_challenge_method": "S256",
+        });
+        if let Some(exp) = exp {
+            claims["exp"] = exp.into();
+        }
+        format!("client_id=ro&request={}", unsigned_object(&claims))
+    };
+    // The object breaks a claim rule (no `exp`).
+    let params = fragment(&h.respond(&object("id_token token", "j1", None)).await);
+    assert_eq!(params["error"], "invalid_request_object");
+    assert_eq!(
+        (params["state"].as_str(), params["iss"].as_str()),
+        ("st", ISSUER)
+    );
+    // A valid object used twice: the second is refused in the fragment.
+    let once = object("code id_token", "j2", Some(T0 + 300));
+    assert!(matches!(
+        h.authorize(&once).await,
+        AuthorizeOutcome::Pending(_)
+    ));
+    let params = fragment(&h.respond(&once).await);
+    assert_eq!(params["error"], "invalid_request_object");
+    // A client that must sign its objects sent a plain request.
+    let plain = request("id_token", "").replace("client_id=spa", "client_id=signed-only");
+    let params = fragment(&h.respond(&plain).await);
+    assert_eq!(params["error"], "invalid_request");
+    // A form post asked for is honoured; a query is not, for tokens.
+    let posted = h
+        .respond(
+            &request("token", "&response_mode=form_post")
+                .replace("client_id=spa", "client_id=signed-only"),
+        )
+        .await;
+    assert_eq!(posted.status(), StatusCode::OK);
+    let body = std::str::from_utf8(posted.body()).unwrap();
+    assert!(
+        body.contains("invalid_request") && body.contains("<form"),
+        "{body}"
+    );
+    let query =
+        request("token", "&response_mode=query").replace("client_id=spa", "client_id=signed-only");
+    assert_eq!(
+        fragment(&h.respond(&query).await)["error"],
+        "invalid_request"
+    );
+    // A code's error stays in the query.
+    let r = h.respond(&object("code", "j3", None)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = location(&r);
+    assert_eq!(to.fragment(), None, "{to}");
+    assert_eq!(
+        query_param(to.as_str(), "error").as_deref(),
+        Some("invalid_request_object")
+    );
 }
 
 /// Off by default: every implicit or hybrid type is `unsupported_response_type`, in the

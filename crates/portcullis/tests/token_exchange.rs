@@ -120,11 +120,13 @@ fn api_client() -> Client {
         .with_grant_types([GrantType::TokenExchange, GrantType::ClientCredentials])
 }
 
-/// The web client, also registered for token exchange (its own ID tokens).
+/// The web client, also registered for token exchange (its own ID tokens, which carry
+/// `auth_time`: `require_auth_time`).
 fn rp_client() -> Client {
     let mut rp =
         web_client().with_grant_types([GrantType::AuthorizationCode, GrantType::TokenExchange]);
     rp.id = "rp".into();
+    rp.oidc.require_auth_time = true;
     rp
 }
 
@@ -658,6 +660,15 @@ async fn signed_by_us(h: &Harness, id_token: &str, typ: Option<&str>, claims: &V
     encode(&header, claims, &EncodingKey::from_ec_der(der.expose())).unwrap()
 }
 
+/// A provider signing with ES256, the key `signed_by_us` signs with too.
+async fn es256_harness() -> Harness {
+    let (h, _) = harness_with_policy(Arc::new(Allow), |p| {
+        p.keys.default_alg = Algorithm::ES256;
+    })
+    .await;
+    h
+}
+
 /// The relying party exchanges `token` as an ID token.
 async fn as_id_token(h: &Harness, token: String) -> (StatusCode, Value) {
     exchange(
@@ -675,16 +686,17 @@ async fn as_id_token(h: &Harness, token: String) -> (StatusCode, Value) {
 /// (or never gave one) an old ID token gets nothing.
 #[tokio::test]
 async fn only_id_tokens_under_a_live_grant_are_exchanged_as_id_tokens() {
-    let (h, _) = harness_with_policy(Arc::new(Allow), |p| {
-        p.keys.default_alg = Algorithm::ES256;
-    })
-    .await;
+    let h = es256_harness().await;
     let id_token = s(
         &user_token(&h, "rp", "carol", "openid read").await,
         "id_token",
     );
     let by_rp = Some(("rp", SECRET));
-    let claims = |sub: &str| json!({ "iss": ISSUER, "sub": sub, "aud": "rp", "exp": T0 + 600 });
+    let claims = |sub: &str| {
+        json!({
+            "iss": ISSUER, "sub": sub, "aud": "rp", "exp": T0 + 600, "auth_time": T0,
+        })
+    };
     // Our key signs what the helper signs: a plain JWT passes.
     let (status, json) = as_id_token(
         &h,
@@ -739,6 +751,108 @@ async fn only_id_tokens_under_a_live_grant_are_exchanged_as_id_tokens() {
     assert!(h.store.revoke_grant(&issuer, &grants[0].id).await.unwrap());
     assert_eq!(introspect(&h, &exchanged, by_rp).await["active"], false);
     let (status, json) = as_id_token(&h, id_token.clone()).await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert_eq!(json["error_description"], no_grant);
+}
+
+/// An exchanged ID token keeps its login: the new token's `auth_time` is the ID token's,
+/// never the exchange's time (RFC 9470 §6.2: an exchange cannot pass an old login for a
+/// fresh one); an ID token without `auth_time` says nothing of the login and is refused.
+#[tokio::test]
+async fn an_exchanged_id_token_keeps_its_login() {
+    let h = es256_harness().await;
+    let id_token = s(
+        &user_token(&h, "rp", "carol", "openid read").await,
+        "id_token",
+    );
+    h.clock.advance(1800);
+    let by_rp = Some(("rp", SECRET));
+    let (status, json) = as_id_token(&h, id_token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let seen = introspect(&h, &s(&json, "access_token"), by_rp).await;
+    assert_eq!(seen["auth_time"], T0, "{seen}");
+    // A JWT access token (the ledger's) says so too.
+    let (status, json) = exchange(
+        &h,
+        by_rp,
+        &[
+            ("subject_token", &id_token),
+            ("subject_token_type", ID_TOKEN),
+            ("audience", LEDGER),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(
+        jwt_claims(&h, &s(&json, "access_token")).await["auth_time"],
+        T0
+    );
+    let no_login = json!({ "iss": ISSUER, "sub": "carol", "aud": "rp", "exp": T0 + 3600 });
+    let (status, json) = as_id_token(
+        &h,
+        signed_by_us(&h, &id_token, Some("JWT"), &no_login).await,
+    )
+    .await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert_eq!(
+        json["error_description"],
+        "subject_token: the ID token has no auth_time"
+    );
+}
+
+/// An ID token as the actor counts only under its user's live grant to the client, as a
+/// subject's does: a user who never gave one, or revoked it, acts for no one.
+#[tokio::test]
+async fn an_actors_id_token_needs_a_live_grant() {
+    let h = es256_harness().await;
+    let subject = s(
+        &user_token(&h, "rp", "carol", "openid read").await,
+        "access_token",
+    );
+    let actor = s(
+        &user_token(&h, "rp", "frank", "openid read").await,
+        "id_token",
+    );
+    let by_rp = Some(("rp", SECRET));
+    let with_actor = |actor: String| {
+        let subject = subject.clone();
+        let h = &h;
+        async move {
+            exchange(
+                h,
+                by_rp,
+                &[
+                    ("subject_token", &subject),
+                    ("subject_token_type", ACCESS),
+                    ("actor_token", &actor),
+                    ("actor_token_type", ID_TOKEN),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, json) = with_actor(actor.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let seen = introspect(&h, &s(&json, "access_token"), by_rp).await;
+    assert_eq!(seen["act"], json!({ "sub": "frank" }), "{seen}");
+    let no_grant = "actor_token: the user has no live grant to this client";
+    let stranger = json!({ "iss": ISSUER, "sub": "dave", "aud": "rp", "exp": T0 + 600 });
+    let (status, json) = with_actor(signed_by_us(&h, &actor, None, &stranger).await).await;
+    assert_eq!(
+        (status, error_of(&json)),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert_eq!(json["error_description"], no_grant);
+    let issuer = Issuer::parse(ISSUER).unwrap();
+    let grants = h.store.grants_for(&issuer, "frank", "rp").await.unwrap();
+    assert!(h.store.revoke_grant(&issuer, &grants[0].id).await.unwrap());
+    let (status, json) = with_actor(actor).await;
     assert_eq!(
         (status, error_of(&json)),
         (StatusCode::BAD_REQUEST, "invalid_request")

@@ -219,8 +219,9 @@ pub(crate) async fn build(
             ServerTls::client_certificate_auth,
         ))
         .fetcher(fetcher.clone())
-        // Logout tokens go out under the fetcher's rules (public https addresses only).
-        .backchannel_logout(BackchannelLogout::new(fetcher));
+        // Logout tokens go out under the fetcher's rules (public https addresses only); the
+        // login flow names every session, so ID tokens and logout tokens carry `sid`.
+        .backchannel_logout(BackchannelLogout::new(fetcher).sessions_named());
     let builder = builder.subject_mapper(Arc::new(config.trust.clone()));
     let builder = if config.trust.token_exchange {
         builder.token_exchange(Arc::new(crate::trust::ActorDecides))

@@ -268,6 +268,7 @@ impl FileSecrets {
         secrets.previous_key_encryption_keys = self.previous_key_encryption_keys;
         secrets.dangerous_plaintext_signing_keys = self.dangerous_plaintext_signing_keys;
         secrets.dpop_nonce_key = self.dpop_nonce_key;
+        secrets.sid_key = self.sid_key;
         secrets
             .key_encryption_keys()
             .map_err(|e| invalid("secrets.key_encryption_key_id", e.to_string()))?;
@@ -798,6 +799,10 @@ claims = { name = "Bob", email = "bob@example.com" }
         assert!(tokens.tls_client_certificate_bound_access_tokens);
         assert!(c.dpop_require_nonce);
         assert_eq!(c.secrets.dpop_nonce_key.map(|k| k.0), Some([1; 32]));
+        assert!(c.secrets.sid_key.is_none());
+        let sid = "[secrets]\nsid_key = \"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI\"";
+        let c = Config::parse(&format!("{GOOD}\n{sid}")).unwrap();
+        assert_eq!(c.secrets.sid_key.map(|k| k.0), Some([2; 32]));
         let e = err(&format!("{GOOD}\n[dpop]\nrequire_nonce = \"yes\""));
         assert_eq!(e.field(), "dpop.require_nonce");
     }

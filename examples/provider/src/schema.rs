@@ -252,6 +252,8 @@ pub(crate) struct FileSecrets {
     pub(crate) dangerous_plaintext_signing_keys: bool,
     /// Keys the DPoP nonces; derived from `interaction_key` when absent.
     pub(crate) dpop_nonce_key: Option<Secret32>,
+    /// Keys the session ids (`sid`); derived from `subject_salt` when absent.
+    pub(crate) sid_key: Option<Secret32>,
 }
 
 #[derive(Deserialize)]

@@ -36,8 +36,8 @@ pub use response::{
 };
 pub use scope_lifetimes::{live_scopes, LiveScopes};
 pub use token_exchange::{
-    decide_token_exchange, exchange_audience, ExchangeDecision, ExchangeMode, ExchangeParty,
-    ExchangeRole, PartySubject, TokenExchangeGrant, TokenExchangePolicy, TokenType,
+    decide_token_exchange, exchange_audience, id_token_auth_time, ExchangeDecision, ExchangeMode,
+    ExchangeParty, ExchangeRole, PartySubject, TokenExchangeGrant, TokenExchangePolicy, TokenType,
 };
 
 use crate::error::{OAuthError, TokenErrorCode};

@@ -359,6 +359,31 @@ impl ExchangeParty {
     }
 }
 
+/// When the user of an ID token of ours logged in: its `auth_time` (`payload` verified by
+/// the engine), which the exchanged token carries on — its step-up evidence (RFC 9470 §6.2)
+/// and the instant scope lifetimes count from. Never the exchange's time: that would pass
+/// an old login for a fresh one. An ID token without `auth_time` tells nothing of the login,
+/// and is refused (`invalid_request`, RFC 8693 §2.2.2): a client that exchanges ID tokens
+/// registers `require_auth_time` (OpenID Connect Dynamic Client Registration 1.0 §2). A
+/// login after `now` counts as `now`.
+pub fn id_token_auth_time(
+    payload: &[u8],
+    role: ExchangeRole,
+    now: UnixTime,
+) -> Result<UnixTime, TokenError> {
+    #[derive(serde::Deserialize)]
+    struct Login {
+        #[serde(default, deserialize_with = "crate::client_assertion::numeric_date")]
+        auth_time: Option<UnixTime>,
+    }
+    let login: Login =
+        serde_json::from_slice(payload).map_err(|_| role.refused("the token is malformed"))?;
+    login
+        .auth_time
+        .map(|t| t.min(now))
+        .ok_or_else(|| role.refused("the ID token has no auth_time"))
+}
+
 /// How the issued token acts for the subject (RFC 8693 §1.1), as the host's policy decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExchangeMode {

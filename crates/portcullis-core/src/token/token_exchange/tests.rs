@@ -625,3 +625,37 @@ fn audience_names_are_registered_resources_for_the_client() {
         Ok(vec![OTHER_API.to_owned()])
     );
 }
+
+/// An ID token's login is its `auth_time`, never later than now, never the exchange's time
+/// when it has none: refused (RFC 8693 §2.2.2).
+#[test]
+fn an_id_tokens_login_is_its_auth_time() {
+    let now = UnixTime::from_secs(1_000);
+    let login = |payload: &str, role| id_token_auth_time(payload.as_bytes(), role, now);
+    assert_eq!(
+        login(r#"{"sub":"a","auth_time":900}"#, ExchangeRole::Subject),
+        Ok(UnixTime::from_secs(900))
+    );
+    assert_eq!(
+        login(r#"{"auth_time":1000}"#, ExchangeRole::Subject),
+        Ok(now)
+    );
+    assert_eq!(
+        login(r#"{"auth_time":1100}"#, ExchangeRole::Subject),
+        Ok(now)
+    );
+    assert_eq!(
+        login(r#"{"sub":"a","iat":999}"#, ExchangeRole::Subject),
+        Err(request_error(
+            "subject_token: the ID token has no auth_time"
+        ))
+    );
+    assert_eq!(
+        login(r#"{"sub":"a"}"#, ExchangeRole::Actor),
+        Err(request_error("actor_token: the ID token has no auth_time"))
+    );
+    assert_eq!(
+        login(r#"{"auth_time":"soon"}"#, ExchangeRole::Subject),
+        Err(request_error("subject_token: the token is malformed"))
+    );
+}
