@@ -20,6 +20,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use portcullis::core::{
@@ -59,6 +60,7 @@ enum Op {
     PurgeCodes,
     SaveGrant,
     FindGrant,
+    TouchGrant,
     GrantsFor,
     GrantsOfSubject,
     RevokeGrant,
@@ -252,6 +254,17 @@ impl GrantStore for FailingStore {
     async fn find_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<Option<Grant>> {
         self.check(Op::FindGrant)?;
         self.inner.find_grant(issuer, id).await
+    }
+
+    async fn touch_grant(
+        &self,
+        issuer: &Issuer,
+        id: &GrantId,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool> {
+        self.check(Op::TouchGrant)?;
+        self.inner.touch_grant(issuer, id, now, expires_at).await
     }
 
     async fn grants_for(
@@ -525,13 +538,20 @@ impl DeviceAuthorizationStore for FailingStore {
     }
 }
 
-/// The demo provider on a healthy [`FailingStore`].
+/// The demo provider on a healthy [`FailingStore`], reading every client from the store (no
+/// client cache), so that each lookup can fail.
 async fn start() -> (Running, Arc<FailingStore>) {
+    start_caching(Duration::ZERO).await
+}
+
+/// The demo provider on a healthy [`FailingStore`], keeping clients for `client_cache`.
+async fn start_caching(client_cache: Duration) -> (Running, Arc<FailingStore>) {
     let store = Arc::new(FailingStore::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let stores = Stores::shared(store.clone());
     let clock = Arc::new(SystemClock);
-    let server = spawn_with_stores(Config::demo(), None, listener, clock, stores)
+    let config = Config::demo().with_client_cache(client_cache);
+    let server = spawn_with_stores(config, None, listener, clock, stores)
         .await
         .expect("start the provider");
     (server, store)
@@ -822,12 +842,11 @@ async fn a_failed_exchange_spends_the_code_and_leaves_no_live_token() {
     let (server, store) = start().await;
     let issuer = server.issuer();
     let browser = Browser::new();
-    // After the code is consumed: storing the tokens, reading and touching the grant.
+    // After the code is consumed: touching the grant, storing the tokens.
     for op in [
-        Op::FindGrant,
+        Op::TouchGrant,
         Op::InsertRefreshToken,
         Op::InsertAccessToken,
-        Op::SaveGrant,
     ] {
         let what = format!("code exchange, {op:?}");
         let code = code(&server, &browser, "read").await;
@@ -853,7 +872,7 @@ async fn a_refresh_that_fails_after_the_rotation_can_be_retried() {
     let (server, store) = start().await;
     let issuer = server.issuer();
     let browser = Browser::new();
-    for op in [Op::InsertAccessToken, Op::FindGrant, Op::SaveGrant] {
+    for op in [Op::InsertAccessToken, Op::TouchGrant] {
         let what = format!("refresh, {op:?}");
         let tokens = web_tokens(&server, &browser, "read").await;
         let token = text(&tokens, "refresh_token");
@@ -868,9 +887,95 @@ async fn a_refresh_that_fails_after_the_rotation_can_be_retried() {
 
 /// The store calls of each flow, recorded in docs/BENCHMARKS.md (each is one SQL statement in
 /// the SQLite and PostgreSQL stores). A change here is a change in round trips per request.
+/// Without the client cache every lookup reads the store; with it (the default), once the
+/// clients were read, none does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_calls_per_flow() {
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let (server, store) = start().await;
+    let uncached = flow_calls(&server, &store).await;
+    assert_eq!(
+        uncached,
+        [
+            names(&[
+                "FindClient",
+                "FindClient",
+                "GrantsFor",
+                "CheckAndInsert",
+                "FindClient",
+                "GrantsFor",
+                "InsertCode",
+                "SaveGrant"
+            ]),
+            names(&[
+                "FindClient",
+                "ConsumeCode",
+                "TouchGrant",
+                "InsertRefreshToken",
+                "InsertAccessToken"
+            ]),
+            names(&[
+                "FindClient",
+                "FindRefreshToken",
+                "InsertAccessToken",
+                "TouchGrant",
+                "RotateRefreshToken"
+            ]),
+            names(&["FindClient", "FindAccessToken", "FindClient"]),
+            names(&["FindClient", "InsertAccessToken"]),
+        ]
+    );
+
+    let (server, store) = start_caching(Duration::from_secs(10)).await;
+    // Both clients read once: an introspection by one, a token request by the other.
+    let issuer = server.issuer();
+    let (status, _) = post_form(
+        &issuer.endpoint("/introspect"),
+        &DEMO_WEB_CLIENT,
+        &[("token", "unknown")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let credentials = [("grant_type", "client_credentials")];
+    let (status, _) = post_form(
+        &issuer.endpoint("/token"),
+        &DEMO_SERVICE_CLIENT,
+        &credentials,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let cached = flow_calls(&server, &store).await;
+    assert_eq!(
+        cached,
+        [
+            names(&[
+                "GrantsFor",
+                "CheckAndInsert",
+                "GrantsFor",
+                "InsertCode",
+                "SaveGrant"
+            ]),
+            names(&[
+                "ConsumeCode",
+                "TouchGrant",
+                "InsertRefreshToken",
+                "InsertAccessToken"
+            ]),
+            names(&[
+                "FindRefreshToken",
+                "InsertAccessToken",
+                "TouchGrant",
+                "RotateRefreshToken"
+            ]),
+            names(&["FindAccessToken"]),
+            names(&["InsertAccessToken"]),
+        ]
+    );
+}
+
+/// The store calls of a login with consent, a code exchange, a refresh, an introspection and
+/// a client credentials request, in this order.
+async fn flow_calls(server: &Running, store: &FailingStore) -> [Vec<String>; 5] {
     let issuer = server.issuer();
     // Warm up: signing keys exist before the first ID token.
     let _ = http_client()
@@ -911,49 +1016,27 @@ async fn store_calls_per_flow() {
     );
     let introspect = store.calls_from(before);
 
+    let before = store.call_count();
+    let credentials = [("grant_type", "client_credentials")];
+    let (status, body) = post_form(
+        &issuer.endpoint("/token"),
+        &DEMO_SERVICE_CLIENT,
+        &credentials,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let client_credentials = store.calls_from(before);
+
     println!("authorize (login + consent): {authorize:?}");
     println!("code exchange: {exchange:?}");
     println!("refresh: {refresh_calls:?}");
     println!("introspection: {introspect:?}");
-    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    assert_eq!(
+    println!("client credentials: {client_credentials:?}");
+    [
         authorize,
-        names(&[
-            "FindClient",
-            "FindClient",
-            "GrantsFor",
-            "CheckAndInsert",
-            "FindClient",
-            "GrantsFor",
-            "InsertCode",
-            "SaveGrant"
-        ])
-    );
-    assert_eq!(
         exchange,
-        names(&[
-            "FindClient",
-            "ConsumeCode",
-            "FindGrant",
-            "InsertRefreshToken",
-            "InsertAccessToken",
-            "FindGrant",
-            "SaveGrant"
-        ])
-    );
-    assert_eq!(
         refresh_calls,
-        names(&[
-            "FindClient",
-            "FindRefreshToken",
-            "InsertAccessToken",
-            "FindGrant",
-            "SaveGrant",
-            "RotateRefreshToken"
-        ])
-    );
-    assert_eq!(
         introspect,
-        names(&["FindClient", "FindAccessToken", "FindClient"])
-    );
+        client_credentials,
+    ]
 }

@@ -640,6 +640,26 @@ impl GrantStore for MemoryStore {
         Ok(s.grants.get(id).filter(|g| g.issuer == *issuer).cloned())
     }
 
+    async fn touch_grant(
+        &self,
+        issuer: &Issuer,
+        id: &GrantId,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let Some(grant) = s
+            .grants
+            .get_mut(id)
+            .filter(|g| g.issuer == *issuer && !g.revoked)
+        else {
+            return Ok(false);
+        };
+        grant.last_used_at = now;
+        grant.expires_at = grant.expires_at.max(expires_at);
+        Ok(true)
+    }
+
     async fn grants_for(
         &self,
         issuer: &Issuer,

@@ -94,25 +94,27 @@ impl ClientStore for PostgresStore {
         };
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
-        let rows = tx
-            .query(
+        let select = tx
+            .prepare_cached(
                 "SELECT record FROM clients WHERE issuer = $1 AND client_id = $2 FOR UPDATE",
-                &row[..2],
             )
             .await
             .map_err(db)?;
+        let rows = tx.query(&select, &row[..2]).await.map_err(db)?;
         let stored: Option<Client> = rows.first().map(|r| decode(r, 0)).transpose()?;
         if stored.as_ref() != Some(current) {
             // Frees the row lock now, not when the connection is next used.
             tx.rollback().await.map_err(db)?;
             return Ok(false);
         }
-        tx.execute(
-            "UPDATE clients SET expires_at = $3, record = $4 WHERE issuer = $1 AND client_id = $2",
-            &row,
-        )
-        .await
-        .map_err(db)?;
+        let update = tx
+            .prepare_cached(
+                "UPDATE clients SET expires_at = $3, record = $4 \
+                 WHERE issuer = $1 AND client_id = $2",
+            )
+            .await
+            .map_err(db)?;
+        tx.execute(&update, &row).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(true)
     }

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use portcullis_core::{CodeRecord, DeviceAuthorizationRecord, Issuer, TokenHash, UnixTime};
 use portcullis_store::{DeviceAuthorizationStore, DeviceInsertOutcome, StoreResult};
+use tokio_postgres::types::ToSql;
 
 use crate::codec::{db, decode, json, key};
 use crate::{purge, PostgresStore};
@@ -49,35 +50,29 @@ async fn modify<T>(
     issuer: &str,
     change: Change<T>,
 ) -> StoreResult<Option<T>> {
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT record FROM device_authorizations \
-                 WHERE {column} = $1 AND issuer = $2 FOR UPDATE"
-            ),
-            &[&value, &issuer],
-        )
-        .await
-        .map_err(db)?;
+    let select = format!(
+        "SELECT record FROM device_authorizations WHERE {column} = $1 AND issuer = $2 FOR UPDATE"
+    );
+    let select = tx.prepare_cached(&select).await.map_err(db)?;
+    let rows = tx.query(&select, &[&value, &issuer]).await.map_err(db)?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
     let (write, out) = change(decode(row, 0)?);
     match write {
-        Some(Write::Update(record)) => tx
-            .execute(
-                "UPDATE device_authorizations SET record = $2 WHERE hash = $1",
-                &[&key(&record.hash), &json(&record)],
-            )
-            .await
-            .map_err(db)?,
-        Some(Write::Delete) => tx
-            .execute(
-                &format!("DELETE FROM device_authorizations WHERE {column} = $1"),
-                &[&value],
-            )
-            .await
-            .map_err(db)?,
+        Some(Write::Update(record)) => {
+            let update = tx
+                .prepare_cached("UPDATE device_authorizations SET record = $2 WHERE hash = $1")
+                .await
+                .map_err(db)?;
+            let args: [&(dyn ToSql + Sync); 2] = [&key(&record.hash), &json(&record)];
+            tx.execute(&update, &args).await.map_err(db)?
+        }
+        Some(Write::Delete) => {
+            let delete = format!("DELETE FROM device_authorizations WHERE {column} = $1");
+            let delete = tx.prepare_cached(&delete).await.map_err(db)?;
+            tx.execute(&delete, &[&value]).await.map_err(db)?
+        }
         None => 0,
     };
     Ok(Some(out))

@@ -57,6 +57,32 @@ impl GrantStore for PostgresStore {
         Ok(grants(&rows)?.pop())
     }
 
+    /// One `UPDATE` of the row's columns and its JSONB copy, only while `NOT revoked`; the
+    /// row lock serialises racing touches, and `GREATEST` keeps the latest expiry.
+    async fn touch_grant(
+        &self,
+        issuer: &Issuer,
+        id: &GrantId,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool> {
+        let n = self
+            .execute(
+                "UPDATE grants SET expires_at = GREATEST(expires_at, $4), \
+                 record = jsonb_set(jsonb_set(record, '{last_used_at}', to_jsonb($3::BIGINT)), \
+                     '{expires_at}', to_jsonb(GREATEST(expires_at, $4))) \
+                 WHERE issuer = $1 AND id = $2 AND NOT revoked",
+                &[
+                    &issuer.as_str(),
+                    &id.as_str(),
+                    &now.secs_i64(),
+                    &expires_at.secs_i64(),
+                ],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
     async fn grants_for(
         &self,
         issuer: &Issuer,

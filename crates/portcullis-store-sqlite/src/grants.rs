@@ -79,6 +79,31 @@ impl GrantStore for SqliteStore {
         self.run(move |conn| find(conn, &issuer, &id)).await
     }
 
+    /// One `UPDATE` of the row's columns and its JSON copy, only while `revoked = 0`.
+    async fn touch_grant(
+        &self,
+        issuer: &Issuer,
+        id: &GrantId,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool> {
+        let (issuer, id) = (issuer.to_string(), id.to_string());
+        let (now, until) = (now.secs_i64(), expires_at.secs_i64());
+        self.run(move |conn| {
+            let n = conn
+                .prepare_cached(
+                    "UPDATE grants SET expires_at = MAX(expires_at, ?4), \
+                     record = json_set(record, '$.last_used_at', ?3, \
+                         '$.expires_at', MAX(expires_at, ?4)) \
+                     WHERE issuer = ?1 AND id = ?2 AND revoked = 0",
+                )
+                .and_then(|mut s| s.execute(params![issuer, id, now, until]))
+                .map_err(db)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     async fn grants_for(
         &self,
         issuer: &Issuer,

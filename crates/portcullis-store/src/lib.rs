@@ -245,6 +245,35 @@ pub trait GrantStore: Send + Sync + 'static {
     /// The grant `id` of `issuer`, revoked or not.
     async fn find_grant(&self, issuer: &Issuer, id: &GrantId) -> StoreResult<Option<Grant>>;
 
+    /// Records a use of the grant `id` of `issuer` at `now` and extends its life to at least
+    /// `expires_at` (`portcullis_core::Grant::record_use` without a read): `last_used_at`
+    /// becomes `now`, `expires_at` the later of the stored one and `expires_at`. Only a
+    /// grant that exists and is not revoked is touched; `true` if this one was.
+    ///
+    /// **Atomicity:** one step, across all processes sharing the store: a touch never brings
+    /// a revoked grant back, and of concurrent touches the grant keeps the latest
+    /// `expires_at` given. The SQL stores do it in one `UPDATE`; the default here reads and
+    /// saves, which keeps the revocation sticky ([`GrantStore::save_grant`]) but may lose a
+    /// racing touch's `expires_at` — a store overrides it.
+    async fn touch_grant(
+        &self,
+        issuer: &Issuer,
+        id: &GrantId,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool> {
+        let Some(mut grant) = self.find_grant(issuer, id).await? else {
+            return Ok(false);
+        };
+        if grant.revoked {
+            return Ok(false);
+        }
+        grant.last_used_at = now;
+        grant.expires_at = grant.expires_at.max(expires_at);
+        self.save_grant(&grant).await?;
+        Ok(true)
+    }
+
     /// The grants `subject` gave `client_id` at `issuer`, revoked or not.
     async fn grants_for(
         &self,

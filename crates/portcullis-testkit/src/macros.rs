@@ -72,6 +72,8 @@ macro_rules! __checks_of {
             revoke_grant_marks_it_revoked,
             a_stale_save_keeps_the_revocation_and_saves_the_rest,
             grant_purge_expired,
+            touch_grant_records_use_of_live_grants_only,
+            racing_touches_on_separate_handles,
         ]; $($args)*}
     };
     (access_tokens, $then:ident, $($args:tt)*) => {

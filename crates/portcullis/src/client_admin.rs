@@ -56,7 +56,9 @@ impl Provider {
         client.validate()?;
         let inner = &self.inner;
         let clients = &inner.stores.clients;
-        match clients.replace_client(&inner.issuer, None, client).await? {
+        let added = clients.replace_client(&inner.issuer, None, client).await;
+        inner.client_cache.invalidate(&client.id);
+        match added? {
             true => Ok(()),
             false => Err(RegisterError::Exists),
         }
@@ -112,10 +114,11 @@ impl Provider {
             } => previous_secret.as_ref().map(|p| p.valid_until),
             _ => None,
         };
-        if !clients
+        let replaced = clients
             .replace_client(&inner.issuer, Some(&current), &rotated)
-            .await?
-        {
+            .await;
+        inner.client_cache.invalidate(client_id);
+        if !replaced? {
             return Err(RotateSecretError::Conflict);
         }
         Ok(RotatedSecret {
@@ -138,10 +141,12 @@ impl Provider {
             .grants
             .revoke_grants_of_client(&inner.issuer, client_id)
             .await?;
-        inner
+        let deleted = inner
             .stores
             .clients
             .delete_client(&inner.issuer, client_id)
-            .await
+            .await;
+        inner.client_cache.invalidate(client_id);
+        deleted
     }
 }

@@ -110,6 +110,17 @@ impl<S: GrantStore + ?Sized> GrantStore for Instrumented<S> {
         store_call("find_grant", self.0.find_grant(issuer, id)).await
     }
 
+    async fn touch_grant(
+        &self,
+        issuer: &Issuer,
+        id: &GrantId,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<bool> {
+        let call = self.0.touch_grant(issuer, id, now, expires_at);
+        store_call("touch_grant", call).await
+    }
+
     async fn grants_for(
         &self,
         issuer: &Issuer,

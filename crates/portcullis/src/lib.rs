@@ -30,6 +30,7 @@ mod blocking;
 mod claims;
 mod client_admin;
 mod client_assertions;
+mod client_cache;
 mod client_certificate;
 mod client_documents;
 mod client_endpoint;

@@ -1,6 +1,7 @@
 //! The provider: one issuer's configuration, stores, clock and randomness.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use portcullis_core::{
     Algorithm, Client, ClientCertificateAuth, ClientError, ClientKeys, ClientKind,
@@ -13,6 +14,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use crate::backchannel::BackchannelLogout;
 use crate::blocking::BlockingPool;
 use crate::claims::{NoUserClaims, UserClaims};
+use crate::client_cache::{self, ClientCache};
 use crate::client_documents::{ClientIdMetadataDocuments, DocumentCache};
 use crate::client_keys::{ClientKeyCache, Fetcher};
 use crate::jwt_bearer::SubjectMapper;
@@ -141,6 +143,8 @@ pub(crate) struct Inner {
     pub(crate) backchannel_logout: Option<BackchannelLogout>,
     /// The password grant's authenticator and throttle (RFC 6749 §4.3).
     pub(crate) password_grant: Option<PasswordGrantSetup>,
+    /// The clients read from the store, kept for a bounded time.
+    pub(crate) client_cache: ClientCache,
 }
 
 /// An OAuth 2.0 authorization server for one issuer. Cheap to clone (shared state).
@@ -184,9 +188,24 @@ pub struct ProviderBuilder {
     subject_mapper: Option<Arc<dyn SubjectMapper>>,
     backchannel_logout: Option<BackchannelLogout>,
     password_grant: Option<PasswordGrantSetup>,
+    client_cache: (Duration, usize),
 }
 
 impl ProviderBuilder {
+    /// Keeps the clients read from the store for `ttl` (whole seconds), for at most
+    /// `capacity` client ids, so that most requests read no client from the store. **A
+    /// client changed on another node (through the shared store) is seen here within
+    /// `ttl`**: a client deleted there, or whose secret was rotated there, still works here
+    /// for up to `ttl`. Every node sharing a store should use the same `ttl`, the bound the
+    /// deployment documents. A change made through this provider (registration management,
+    /// [`Provider::register_client`], the client administration) is seen by this provider
+    /// at once, and a registration stops working at its expiry either way. A zero `ttl` or
+    /// `capacity` keeps nothing: every lookup reads the store. Default: 10 s, 10 000 ids.
+    pub fn client_cache(mut self, ttl: Duration, capacity: usize) -> Self {
+        self.client_cache = (ttl, capacity);
+        self
+    }
+
     /// Delivers logout tokens to the clients that registered a `backchannel_logout_uri`
     /// (OpenID Connect Back-Channel Logout 1.0) as `delivery` says; discovery then
     /// advertises `backchannel_logout_supported`. Default: none delivered, and clients
@@ -482,6 +501,7 @@ impl ProviderBuilder {
                 subject_mapper: self.subject_mapper,
                 backchannel_logout: self.backchannel_logout,
                 password_grant: self.password_grant,
+                client_cache: ClientCache::new(self.client_cache.0, self.client_cache.1),
             }),
         })
     }
@@ -531,6 +551,7 @@ impl Provider {
             subject_mapper: None,
             backchannel_logout: None,
             password_grant: None,
+            client_cache: (client_cache::DEFAULT_TTL, client_cache::DEFAULT_CAPACITY),
         }
     }
 
@@ -569,20 +590,23 @@ impl Provider {
         self.find_client(client_id, self.inner.clock.now()).await
     }
 
-    /// The client `client_id` at `now`: the registered one, else the one its client ID
-    /// metadata document describes (when the policy allows fetching it). Every endpoint
-    /// looks clients up here.
+    /// The client `client_id` at `now`: the registered one (through the
+    /// [client cache](ProviderBuilder::client_cache)), else the one its client ID metadata
+    /// document describes (when the policy allows fetching it). Every endpoint looks
+    /// clients up here.
     pub(crate) async fn find_client(
         &self,
         client_id: &str,
         now: UnixTime,
     ) -> Result<Option<Arc<Client>>, StoreError> {
         let inner = &self.inner;
-        let stored = inner
-            .stores
-            .clients
-            .find_client(&inner.issuer, client_id, now)
-            .await?;
+        let load = || {
+            inner
+                .stores
+                .clients
+                .find_client(&inner.issuer, client_id, now)
+        };
+        let stored = inner.client_cache.get(client_id, now, load).await?;
         let found = match stored {
             Some(c) => Some(c),
             None => self.document_client(client_id, now).await,
@@ -635,11 +659,13 @@ impl Provider {
             }
             _ => {}
         }
-        self.inner
+        let saved = inner
             .stores
             .clients
-            .save_client(&self.inner.issuer, client)
-            .await?;
+            .save_client(&inner.issuer, client)
+            .await;
+        inner.client_cache.invalidate(&client.id);
+        saved?;
         Ok(())
     }
 }

@@ -317,11 +317,13 @@ impl Provider {
         let now = inner.clock.now();
         let id = random_id(inner.rng.as_ref())?;
         let (client, issued) = self.issue(id, request.metadata, None, now)?;
-        inner
+        let saved = inner
             .stores
             .clients
             .save_client(&inner.issuer, &client)
-            .await?;
+            .await;
+        inner.client_cache.invalidate(&client.id);
+        saved?;
         Ok(self.registered(StatusCode::CREATED, &client, Some(&issued)))
     }
 
@@ -552,11 +554,13 @@ impl Provider {
             ..old.tokens.clone()
         };
         client.expires_at = old.expires_at;
-        inner
+        let saved = inner
             .stores
             .clients
             .save_client(&inner.issuer, &client)
-            .await?;
+            .await;
+        inner.client_cache.invalidate(&client.id);
+        saved?;
         Ok(self.registered(StatusCode::OK, &client, Some(&issued)))
     }
 

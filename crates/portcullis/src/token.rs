@@ -269,15 +269,13 @@ impl Provider {
     ) -> Result<TokenResponse, TokenEndpointError> {
         let inner = &self.inner;
         let binding = decide_token_binding(client, presented, record.confirmation().as_ref())?;
-        let grant = inner
-            .stores
-            .grants
-            .find_grant(&inner.issuer, &record.grant_id)
-            .await?;
+        // The code is spent: its grant records the use, if it still stands, in the one
+        // statement that tells whether it does.
+        let grant_live = self.touch_grant(&record.grant_id, now).await?;
         let exchange = decide_code_exchange(
             record,
             client,
-            grant.as_ref(),
+            grant_live,
             resources,
             &inner.policy.resources,
         )?;
@@ -332,7 +330,6 @@ impl Provider {
             .access_tokens
             .insert_access_token(&access.record)
             .await?;
-        self.touch_grant(&record.grant_id, now).await?;
         let mut response = TokenResponse::new(&access, refresh.as_ref(), None, now);
         response.id_token = id_token;
         Ok(response)
@@ -436,6 +433,8 @@ impl Provider {
             .access_tokens
             .insert_access_token(&access.record)
             .await?;
+        // A grant revoked since the token was read is not touched, and the rotation below
+        // refuses its token.
         self.touch_grant(&old.grant_id, now).await?;
         let mut response = TokenResponse::new(
             &access,
@@ -670,14 +669,15 @@ impl Provider {
             .await
     }
 
-    /// Records use of a grant and extends its life to cover the tokens just issued.
-    async fn touch_grant(&self, id: &GrantId, now: UnixTime) -> Result<(), StoreError> {
+    /// Records use of a grant and extends its life to cover the tokens issued now (one
+    /// store statement, `GrantStore::touch_grant`); `false` if the grant is revoked or gone.
+    async fn touch_grant(&self, id: &GrantId, now: UnixTime) -> Result<bool, StoreError> {
         let inner = &self.inner;
-        let grants = &inner.stores.grants;
-        if let Some(mut grant) = grants.find_grant(&inner.issuer, id).await? {
-            grant.record_use(now, inner.policy.lifetimes.longest_token());
-            grants.save_grant(&grant).await?;
-        }
-        Ok(())
+        let until = now.plus(inner.policy.lifetimes.longest_token());
+        inner
+            .stores
+            .grants
+            .touch_grant(&inner.issuer, id, now, until)
+            .await
     }
 }

@@ -38,6 +38,9 @@ use crate::config::Config;
 use crate::store::chain;
 use crate::users::Users;
 
+/// The most clients kept in memory (`client_cache_seconds`).
+const CLIENT_CACHE_CAPACITY: usize = 10_000;
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -228,6 +231,7 @@ pub(crate) async fn build(
     } else {
         builder
     };
+    let builder = builder.client_cache(config.client_cache, CLIENT_CACHE_CAPACITY);
     let builder = if config.fetch_request_uris {
         builder.fetch_request_uris_on_clients_behalf()
     } else {

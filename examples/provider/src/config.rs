@@ -75,6 +75,8 @@ pub struct Config {
     pub(crate) trust: crate::trust::Trust,
     /// `fetch_request_uris_on_clients_behalf` (RFC 9101 §5.2): off by default.
     pub(crate) fetch_request_uris: bool,
+    /// `client_cache_seconds`: how long a client read from the store is kept.
+    pub(crate) client_cache: Duration,
     /// `dangerous_allow_implicit` and `dangerous_allow_password_grant`.
     pub(crate) dangerous_allow_implicit: bool,
     pub(crate) dangerous_allow_password_grant: bool,
@@ -87,6 +89,13 @@ impl Config {
     pub fn demo() -> Self {
         // The demo file is fixed and covered by a unit test.
         Self::parse_named(DEMO_TOML, "demo.toml").expect("the demo configuration is valid")
+    }
+
+    /// This configuration with clients read from the store kept for `ttl` (zero: every
+    /// lookup reads the store), as `client_cache_seconds` says.
+    pub fn with_client_cache(mut self, ttl: Duration) -> Self {
+        self.client_cache = ttl;
+        self
     }
 
     /// Reads and checks a configuration file.
@@ -454,6 +463,7 @@ impl FileConfig {
                 token_exchange: self.token_exchange.enabled,
             },
             fetch_request_uris: self.fetch_request_uris_on_clients_behalf,
+            client_cache: Duration::from_secs(self.client_cache_seconds),
             dangerous_allow_implicit: self.dangerous_allow_implicit,
             dangerous_allow_password_grant: self.dangerous_allow_password_grant,
             metrics_listen: self.metrics.map(|m| m.listen),

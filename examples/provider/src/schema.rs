@@ -66,6 +66,10 @@ pub(crate) struct FileConfig {
     /// Fetch request objects at clients' registered `request_uris` (RFC 9101 §5.2; off).
     #[serde(default)]
     pub(crate) fetch_request_uris_on_clients_behalf: bool,
+    /// How long a client read from the store is kept (`ProviderBuilder::client_cache`): a
+    /// client changed on another node is seen within it. `0`: not kept.
+    #[serde(default = "default_client_cache_seconds")]
+    pub(crate) client_cache_seconds: u64,
     /// The implicit and hybrid response types for clients that list them in
     /// `response_types` (`Policy::dangerous_allow_implicit`, RFC 9700 §2.1.2).
     #[serde(default)]
@@ -408,4 +412,9 @@ pub(crate) struct FileUser {
     /// Checked against the claims' types as the file is loaded.
     #[serde(default)]
     pub(crate) claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The engine's default client cache staleness.
+fn default_client_cache_seconds() -> u64 {
+    10
 }

@@ -2,7 +2,8 @@
 //! must match, and what its redemption issues.
 //!
 //! The engine consumes the code (`CodeStore::consume_code`, at most once), checks it with
-//! [`check_code_binding`], reads its grant, and lets [`decide_code_exchange`] decide.
+//! [`check_code_binding`], records the use of its grant (`GrantStore::touch_grant`, which
+//! says whether the grant stands), and lets [`decide_code_exchange`] decide.
 
 use super::openid::{id_token_session, issues_refresh_token};
 use super::request::AuthorizationCodeGrant;
@@ -11,7 +12,7 @@ use super::{invalid_grant, invalid_target, TokenError};
 use crate::client::Client;
 use crate::issuer::Issuer;
 use crate::oidc::OidcSession;
-use crate::records::{CodeRecord, Grant};
+use crate::records::CodeRecord;
 use crate::resources::{narrow_resources, scopes_for_audience, Resource};
 use crate::scope::ScopeSet;
 use crate::time::UnixTime;
@@ -114,18 +115,19 @@ impl<'a> CodeExchange<'a> {
     }
 }
 
-/// Decides the redemption of `code`, bound by [`check_code_binding`], given its grant as the
-/// store has it (`None`: gone) and the `resource`s of the token request (checked against the
-/// `registry` for the client): `invalid_grant` if the grant was revoked, `invalid_target` if
-/// a resource was not granted (RFC 8707 §2.2).
+/// Decides the redemption of `code`, bound by [`check_code_binding`], given whether its grant
+/// stands (`grant_live`: stored and not revoked) and the `resource`s of the token request
+/// (checked against the `registry` for the client): `invalid_grant` if the grant was revoked
+/// or is gone (before anything else), `invalid_target` if a resource was not granted
+/// (RFC 8707 §2.2).
 pub fn decide_code_exchange<'a>(
     code: &'a CodeRecord,
     client: &Client,
-    grant: Option<&Grant>,
+    grant_live: bool,
     requested_resources: Vec<String>,
     registry: &[Resource],
 ) -> Result<CodeExchange<'a>, TokenError> {
-    if grant.is_none_or(|g| g.revoked) {
+    if !grant_live {
         return Err(invalid_grant("the grant was revoked"));
     }
     let audience =
@@ -249,10 +251,9 @@ mod tests {
     fn a_revoked_or_missing_grant_is_refused() {
         let client = confidential_client();
         let code = code_record();
-        let mut revoked = grant();
-        revoked.revoked = true;
-        for g in [None, Some(&revoked)] {
-            let e = decide_code_exchange(&code, &client, g, vec![], &[]).unwrap_err();
+        // Before any other check: a resource not granted is still `invalid_grant`.
+        for resources in [vec![], vec!["https://x.example".to_owned()]] {
+            let e = decide_code_exchange(&code, &client, false, resources, &[]).unwrap_err();
             assert_eq!(
                 e,
                 OAuthError::new(TokenErrorCode::InvalidGrant, "the grant was revoked")
@@ -266,10 +267,8 @@ mod tests {
         let mut code = code_record();
         code.scopes = set("read write");
         code.resources = vec![API.into(), OTHER_API.into()];
-        let g = grant();
         let registry = registry();
-        let x =
-            decide_code_exchange(&code, &client, Some(&g), vec![API.into()], &registry).unwrap();
+        let x = decide_code_exchange(&code, &client, true, vec![API.into()], &registry).unwrap();
         assert_eq!(x.audience, vec![API.to_owned()]);
         assert_eq!(x.access_scopes, set("read"));
         let issuer = issuer();
@@ -289,13 +288,13 @@ mod tests {
         );
         assert_eq!(d.auth_time, code.auth_time);
         // None asked: all granted.
-        let all = decide_code_exchange(&code, &client, Some(&g), vec![], &registry).unwrap();
+        let all = decide_code_exchange(&code, &client, true, vec![], &registry).unwrap();
         assert_eq!(all.audience, code.resources);
         assert_eq!(all.access_scopes, code.scopes);
         let e = decide_code_exchange(
             &code,
             &client,
-            Some(&g),
+            true,
             vec!["https://x.example".into()],
             &registry,
         )
@@ -307,11 +306,10 @@ mod tests {
     #[test]
     fn openid_mode_decides_the_id_token_and_the_refresh_token() {
         let client = confidential_client();
-        let g = grant();
         let mut code = code_record();
         code.oidc = Some(session());
         let decide = |code: &CodeRecord| {
-            let x = decide_code_exchange(code, &client, Some(&g), vec![], &[]).unwrap();
+            let x = decide_code_exchange(code, &client, true, vec![], &[]).unwrap();
             (x.id_token.is_some(), x.refresh_token)
         };
         code.scopes = set("openid");
@@ -323,7 +321,7 @@ mod tests {
         let no_refresh = client
             .clone()
             .with_grant_types([GrantType::AuthorizationCode]);
-        let x = decide_code_exchange(&code, &no_refresh, Some(&g), vec![], &[]).unwrap();
+        let x = decide_code_exchange(&code, &no_refresh, true, vec![], &[]).unwrap();
         assert!(!x.refresh_token);
     }
 }

@@ -5,6 +5,7 @@
 use portcullis_core::Grant;
 use portcullis_store::GrantStore;
 
+use super::races::{race, RACERS, ROUNDS};
 use super::{purged, sorted, Must};
 use crate::{Fixtures, Harness};
 
@@ -232,4 +233,106 @@ pub async fn grant_purge_expired<S: GrantStore>(h: Harness<S>) {
         "no longer listed"
     );
     purged(purge(1_000_000).await, 0, "none left");
+}
+
+/// `touch_grant` records the use (`last_used_at`) and keeps the later expiry, in the record
+/// `find_grant` returns and in what `purge_expired` sees; it touches neither a revoked grant
+/// (nor brings it back), an unknown one, nor another issuer's.
+pub async fn touch_grant_records_use_of_live_grants_only<S: GrantStore>(h: Harness<S>) {
+    let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
+    let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
+    let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(1_000));
+    s.save_grant(&grant).await.must("save_grant");
+    let touched = s.touch_grant(&a, &grant.id, c.at(100), c.at(2_000));
+    assert!(touched.await.must("touch_grant"), "a live grant is touched");
+    let mut want = grant.clone();
+    want.last_used_at = c.at(100);
+    want.expires_at = c.at(2_000);
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(found, Some(want.clone()), "used at 100, extended to 2000");
+
+    let touched = s.touch_grant(&a, &grant.id, c.at(200), c.at(1_500));
+    assert!(touched.await.must("touch_grant"), "touched again");
+    want.last_used_at = c.at(200);
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(
+        found,
+        Some(want.clone()),
+        "an earlier expiry never shortens it"
+    );
+    purged(
+        s.purge_expired(c.at(1_999)).await,
+        0,
+        "the grant lives to 2000",
+    );
+
+    let via_b = s.touch_grant(&b, &grant.id, c.at(300), c.at(3_000));
+    assert!(!via_b.await.must("touch_grant"), "another issuer's grant");
+    let other_id = f.grant_id();
+    let unknown = s.touch_grant(&a, &other_id, c.at(300), c.at(3_000));
+    assert!(!unknown.await.must("touch_grant"), "an unknown grant");
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(found, Some(want.clone()), "untouched by the misses");
+
+    assert!(s.revoke_grant(&a, &grant.id).await.must("revoke_grant"));
+    want.revoked = true;
+    let revoked = s.touch_grant(&a, &grant.id, c.at(400), c.at(4_000));
+    assert!(!revoked.await.must("touch_grant"), "a revoked grant");
+    let found = s.find_grant(&a, &grant.id).await.must("find_grant");
+    assert_eq!(
+        found,
+        Some(want),
+        "a revoked grant stays revoked and untouched"
+    );
+    purged(
+        s.purge_expired(c.at(2_000)).await,
+        1,
+        "the grant expired at 2000",
+    );
+}
+
+/// [`RACERS`] tasks with a handle each touch one grant with different expiries while one
+/// revokes it: the grant ends revoked, and its expiry is at least the latest one a touch
+/// that returned `true` asked for.
+pub async fn racing_touches_on_separate_handles<S: GrantStore>(h: Harness<S>) {
+    let handles = h.open_many(RACERS).await;
+    let (f, c) = (h.fixtures(), h.clock());
+    let a = Fixtures::issuer();
+    for round in 0..ROUNDS {
+        let grant = f.grant(&a, "alice", "client-1", c.at(0), c.at(1_000));
+        handles[round % handles.len()]
+            .save_grant(&grant)
+            .await
+            .must("save_grant");
+        let revoker = RACERS / 2 + round;
+        let outcomes = race(&handles, |s, i| {
+            let (a, id) = (a.clone(), grant.id.clone());
+            let (now, until) = (c.at(10), c.at(2_000 + i as u64));
+            async move {
+                if i == revoker {
+                    s.revoke_grant(&a, &id).await.must("revoke_grant");
+                    false
+                } else {
+                    s.touch_grant(&a, &id, now, until).await.must("touch_grant")
+                }
+            }
+        })
+        .await;
+        let found = handles[0]
+            .find_grant(&a, &grant.id)
+            .await
+            .must("find_grant");
+        let found = found.expect("the grant is still stored");
+        assert!(
+            found.revoked,
+            "round {round}: a touch brought the grant back"
+        );
+        let latest = (0..RACERS).filter(|&i| outcomes[i]).max();
+        if let Some(i) = latest {
+            assert!(
+                found.expires_at >= c.at(2_000 + i as u64),
+                "round {round}: a touch's expiry was lost: {found:?}"
+            );
+        }
+    }
 }
