@@ -95,8 +95,15 @@ async fn clients_are_added_rotated_listed_and_removed_in_the_store() {
     let (ok, refused) = clients(&store, &addr, &["rotate-secret", "nobody"]);
     assert!(!ok && refused.contains("no such client"), "{refused}");
 
-    // A provider on the same store: both secrets work during the rollover.
-    let server = start(&["--store", &store, "--addr", &addr]);
+    // A provider on the same store: both secrets work during the rollover. The CLI is
+    // another process, like another node: a client it removes is seen within
+    // `client_cache_seconds` (the engine's client-cache tests prove that on a manual
+    // clock); with the cache off, at once.
+    let config = dir.path().join("no-client-cache.toml");
+    let demo = include_str!("../demo.toml");
+    std::fs::write(&config, format!("client_cache_seconds = 0\n{demo}")).unwrap();
+    let config = config.display().to_string();
+    let server = start(&["--config", &config, "--store", &store, "--addr", &addr]);
     assert_eq!(server.issuer.as_str(), issuer);
     for secret in [&first, &second] {
         let (status, json) = token_status(&issuer, "svc", secret).await;
