@@ -107,7 +107,8 @@ impl TokenExchangeGrant {
         let subject_token_type = TokenType::parse(required("subject_token_type")?)
             .ok_or_else(|| invalid_request("subject_token_type is not supported"))?;
         let actor_token = match (params.get("actor_token"), token_type("actor_token_type")?) {
-            (Some(token), Some(kind)) if !token.is_empty() => Some((token.to_owned(), kind)),
+            // `Params` omits empty values (RFC 6749 §3.1): an empty `actor_token` is absent.
+            (Some(token), Some(kind)) => Some((token.to_owned(), kind)),
             (None, None) => None,
             _ => {
                 return Err(invalid_request(
