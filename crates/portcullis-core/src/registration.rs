@@ -2150,4 +2150,37 @@ mod tests {
             .request_uris
             .is_empty());
     }
+
+    /// Back-Channel Logout 1.0 §2.2: a web client's `backchannel_logout_uri` is an `https`
+    /// URL of at most `MAX_URI_LEN` bytes without fragment; a native client's may be
+    /// loopback `http`, as its redirect URIs (RFC 8252 §7.3).
+    #[test]
+    fn backchannel_logout_uris_are_https_except_a_native_clients_loopback() {
+        let rules = rules().with_backchannel_logout(true);
+        let native = |uri: &str| {
+            json!({"application_type": "native", "redirect_uris": ["http://127.0.0.1/cb"],
+                   "token_endpoint_auth_method": "none", "backchannel_logout_uri": uri})
+        };
+        let web = |uri: &str| json!({"redirect_uris": [WEB], "backchannel_logout_uri": uri});
+        let registered = |body| {
+            parse_with(&rules, body)
+                .expect("registered")
+                .metadata
+                .backchannel_logout_uri
+        };
+        let https = "https://rp.example/bcl";
+        assert_eq!(registered(web(https)).as_deref(), Some(https));
+        let loopback = "http://127.0.0.1:8080/bcl";
+        assert_eq!(registered(native(loopback)).as_deref(), Some(loopback));
+        let longest = format!("https://rp.example/{}", "a".repeat(MAX_URI_LEN - 19));
+        assert_eq!(registered(web(&longest)), Some(longest.clone()));
+        let refusal = "backchannel_logout_uri must be an https URL without fragment";
+        for body in [
+            web(loopback),
+            web("https://rp.example/bcl#f"),
+            web(&format!("{longest}a")),
+        ] {
+            assert_eq!(refused_with(&rules, body), refusal);
+        }
+    }
 }
