@@ -44,7 +44,10 @@
 //!   family, expiry) are indexed; the record itself is JSONB. `purge_expired` deletes in
 //!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many
 //!   row locks for long.
-//! * **Connections:** a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
+//! * **Connections:** single statements outside a transaction (nearly every call) share a
+//!   few long-lived connections, pipelined ([`PostgresConfig::shared_connections`]; a
+//!   broken one is replaced on its next use); transactions and purges take exclusive
+//!   connections from a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
 //!   are prepared once per connection.
 //! * **TLS** (rustls on ring, through `tokio-postgres-rustls`): always verify-full — the
 //!   server's chain must lead to a trusted root and its certificate must name the host
@@ -85,12 +88,17 @@ mod pushed_requests;
 mod replay;
 mod schema;
 mod sessions;
+mod shared;
 mod tls;
 mod tokens;
 
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
 use portcullis_core::{FamilyId, GrantId, Issuer, TokenHash, UnixTime};
 use portcullis_store::{StoreError, StoreResult};
 use serde::Serialize;
@@ -104,9 +112,24 @@ pub use tls::TlsMode;
 pub use tokio_postgres;
 
 use codec::{db, json, key, pool_error};
+use shared::{SharedClient, SharedClients};
 
 /// Rows `purge_expired` deletes per statement (each statement its own short transaction).
 pub const PURGE_BATCH: i64 = 500;
+
+/// The `INSERT` of a row into `$table`, a hash-keyed table, for
+/// [`PostgresStore::insert_hashed`] (a constant: nothing is formatted per call).
+macro_rules! insert_hashed {
+    ($table:literal) => {
+        concat!(
+            "INSERT INTO ",
+            $table,
+            " (hash, issuer, grant_id, family_id, expires_at, record) ",
+            "VALUES ($1, $2, $3, $4, $5, $6)"
+        )
+    };
+}
+pub(crate) use insert_hashed;
 
 /// The indexed columns of a row of a hash-keyed table (codes, access and refresh tokens).
 struct Hashed<'a> {
@@ -122,7 +145,37 @@ struct Hashed<'a> {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// The pipelined connections of single statements; `None`: they take pooled ones.
+    shared: Option<Arc<SharedClients>>,
     config: PostgresConfig,
+}
+
+/// The connection one statement outside a transaction runs on.
+enum StatementConn {
+    Shared(SharedClient),
+    Pooled(Box<Object>),
+}
+
+impl StatementConn {
+    /// The store error of a statement that failed with `e` on this connection (a broken
+    /// shared connection is let go of: see the `shared` module).
+    fn failed(&self, e: tokio_postgres::Error) -> StoreError {
+        if let Self::Shared(client) = self {
+            client.failed(&e);
+        }
+        db(e)
+    }
+}
+
+impl Deref for StatementConn {
+    type Target = ClientWrapper;
+
+    fn deref(&self) -> &ClientWrapper {
+        match self {
+            Self::Shared(client) => client,
+            Self::Pooled(object) => object,
+        }
+    }
 }
 
 impl PostgresStore {
@@ -151,7 +204,17 @@ impl PostgresStore {
             .create_timeout(Some(config.wait_timeout))
             .build()
             .map_err(|e| StoreError::with_source("postgres pool not built", e))?;
-        let store = Self { pool, config };
+        let shared = (config.shared_connections > 0).then(|| {
+            Arc::new(SharedClients::new(
+                config.shared_connections,
+                config.wait_timeout,
+            ))
+        });
+        let store = Self {
+            pool,
+            shared,
+            config,
+        };
         let mut conn = store.conn().await?;
         schema::migrate(&mut conn, store.config.schema_name()).await?;
         Ok(store)
@@ -168,9 +231,20 @@ impl PostgresStore {
         &self.config
     }
 
-    /// A pooled connection.
+    /// An exclusive pooled connection: for transactions and other runs of statements.
     async fn conn(&self) -> StoreResult<Object> {
         self.pool.get().await.map_err(pool_error)
+    }
+
+    /// The connection for one statement outside a transaction: a shared, pipelined one,
+    /// or a pooled one when sharing is off (see the `shared` module).
+    async fn statement_conn(&self) -> StoreResult<StatementConn> {
+        match &self.shared {
+            Some(shared) => Ok(StatementConn::Shared(
+                shared.get(self.pool.manager()).await?,
+            )),
+            None => Ok(StatementConn::Pooled(Box::new(self.conn().await?))),
+        }
     }
 
     /// Runs one prepared statement that returns rows.
@@ -179,30 +253,26 @@ impl PostgresStore {
         sql: &str,
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<tokio_postgres::Row>> {
-        let conn = self.conn().await?;
-        let stmt = conn.prepare_cached(sql).await.map_err(db)?;
-        conn.query(&stmt, args).await.map_err(db)
+        let conn = self.statement_conn().await?;
+        let stmt = conn.prepare_cached(sql).await.map_err(|e| conn.failed(e))?;
+        conn.query(&stmt, args).await.map_err(|e| conn.failed(e))
     }
 
     /// Runs one prepared statement; how many rows it changed.
     async fn execute(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
-        let conn = self.conn().await?;
-        let stmt = conn.prepare_cached(sql).await.map_err(db)?;
-        conn.execute(&stmt, args).await.map_err(db)
+        let conn = self.statement_conn().await?;
+        let stmt = conn.prepare_cached(sql).await.map_err(|e| conn.failed(e))?;
+        conn.execute(&stmt, args).await.map_err(|e| conn.failed(e))
     }
-    /// Inserts a new row into `table`, a hash-keyed table (a constant of this crate). A hash
+    /// Inserts a new row by `sql`, the [`insert_hashed!`] of a hash-keyed table. A hash
     /// already stored is an error (a unique violation): a code or token is never
     /// overwritten.
     async fn insert_hashed<T: Serialize + fmt::Debug + Sync>(
         &self,
-        table: &'static str,
+        sql: &'static str,
         row: Hashed<'_>,
         record: &T,
     ) -> StoreResult<()> {
-        let sql = format!(
-            "INSERT INTO {table} (hash, issuer, grant_id, family_id, expires_at, record) \
-             VALUES ($1, $2, $3, $4, $5, $6)"
-        );
         let args: [&(dyn ToSql + Sync); 6] = [
             &key(row.hash),
             &row.issuer.as_str(),
@@ -211,7 +281,7 @@ impl PostgresStore {
             &row.expires_at.secs_i64(),
             &json(record),
         ];
-        self.execute(&sql, &args).await?;
+        self.execute(sql, &args).await?;
         Ok(())
     }
 }
@@ -222,6 +292,10 @@ impl fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("config", &self.config)
             .field("connections", &status.size)
+            .field(
+                "shared_connections",
+                &self.shared.as_ref().map_or(0, |s| s.open()),
+            )
             .finish()
     }
 }

@@ -1,0 +1,185 @@
+//! Pipelined connections shared by single statements.
+//!
+//! A single statement outside a transaction (a token insert or look-up, a grant touch, a
+//! code consumption…) does not need a connection of its own: `tokio-postgres` pipelines the
+//! statements issued concurrently on one client — their messages leave in one write, and
+//! the server answers them in order without waiting for the client in between. Sharing a
+//! few long-lived clients instead of taking an exclusive pooled connection per statement
+//! saves the server and the host a wake-up and a task switch per statement under load.
+//! Transactions (and `purge_expired`'s batches) keep exclusive pooled connections: a
+//! transaction must not interleave with other callers' statements.
+//!
+//! * **Slots:** [`SharedClients::get`] hands out the slots' clients round robin.
+//! * **Bounded:** at most [`PIPELINE_DEPTH`] statements per slot are in flight at once; a
+//!   caller beyond that waits (at most the pool's wait timeout) for a statement to finish.
+//! * **Head of line:** the server runs a connection's statements one after the other, so a
+//!   statement waits at most for those queued before it on its slot, each a single
+//!   statement (and a single statement waits for a row lock only as long as another
+//!   statement or a short store transaction holds it: none of them waits on a shared slot).
+//! * **Broken connections are replaced:** a slot whose connection closed (the server
+//!   restarted, the network failed, an administrator ended it) connects again on its next
+//!   use; statements in flight on the broken connection fail with a store error, and the
+//!   first such failure empties the slot (the client only learns a moment later that its
+//!   connection closed). One caller per slot connects at a
+//!   time; the callers that waited for it share its failure rather than each trying (and
+//!   waiting) again, so an outage costs each caller at most about two connect timeouts, and
+//!   the slot recovers by itself once the server is back.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use deadpool::managed::Manager as _;
+use deadpool_postgres::{ClientWrapper, Manager};
+use portcullis_store::{StoreError, StoreResult};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Statements in flight at once on one shared connection, at most.
+pub(crate) const PIPELINE_DEPTH: usize = 32;
+
+/// A few long-lived connections that single statements share, pipelined.
+pub(crate) struct SharedClients {
+    slots: Box<[Arc<Slot>]>,
+    next: AtomicUsize,
+    in_flight: Arc<Semaphore>,
+    wait_timeout: Duration,
+}
+
+/// One shared connection, connected when first used and again after it closed.
+struct Slot {
+    state: Mutex<SlotState>,
+    /// Held by the one caller connecting the slot.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    client: Option<Arc<ClientWrapper>>,
+    /// When the last attempt to connect failed, so that callers that queued behind it fail
+    /// at once.
+    failed_at: Option<Instant>,
+}
+
+/// A shared client, and the caller's share of its pipeline (released when dropped).
+pub(crate) struct SharedClient {
+    client: Arc<ClientWrapper>,
+    slot: Arc<Slot>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl SharedClient {
+    /// Notes that a statement on this client failed with `e`: if the connection is broken,
+    /// the slot lets it go (unless it has already been replaced), so that the next caller
+    /// connects again.
+    pub(crate) fn failed(&self, e: &tokio_postgres::Error) {
+        let broken = e.is_closed()
+            || e.code().is_some_and(|c| {
+                let class = &c.code()[..2];
+                class == "08" || class == "57"
+            });
+        if broken {
+            let mut state = self.slot.state();
+            if state
+                .client
+                .as_ref()
+                .is_some_and(|c| Arc::ptr_eq(c, &self.client))
+            {
+                state.client = None;
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for SharedClient {
+    type Target = ClientWrapper;
+
+    fn deref(&self) -> &ClientWrapper {
+        &self.client
+    }
+}
+
+impl SharedClients {
+    /// `slots` shared connections (at least one), none connected yet.
+    pub(crate) fn new(slots: usize, wait_timeout: Duration) -> Self {
+        let slots = slots.max(1);
+        Self {
+            slots: (0..slots)
+                .map(|_| {
+                    Arc::new(Slot {
+                        state: Mutex::default(),
+                        connecting: tokio::sync::Mutex::const_new(()),
+                    })
+                })
+                .collect(),
+            next: AtomicUsize::new(0),
+            in_flight: Arc::new(Semaphore::new(slots * PIPELINE_DEPTH)),
+            wait_timeout,
+        }
+    }
+
+    /// The next slot's client, connected by `manager` if need be, once a statement may
+    /// enter the pipeline.
+    pub(crate) async fn get(&self, manager: &Manager) -> StoreResult<SharedClient> {
+        let permit =
+            tokio::time::timeout(self.wait_timeout, self.in_flight.clone().acquire_owned())
+                .await
+                .map_err(|_| StoreError::new("postgres: no shared connection in time"))?
+                .map_err(|_| StoreError::new("postgres shared connections closed"))?;
+        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        Ok(SharedClient {
+            client: slot.client(manager).await?,
+            slot: slot.clone(),
+            _permit: permit,
+        })
+    }
+
+    /// How many slots hold an open connection.
+    pub(crate) fn open(&self) -> usize {
+        self.slots.iter().filter(|s| s.live().is_some()).count()
+    }
+}
+
+impl Slot {
+    /// The slot's client, if it is connected and its connection is open.
+    fn live(&self) -> Option<Arc<ClientWrapper>> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.client.clone().filter(|c| !c.is_closed())
+    }
+
+    async fn client(&self, manager: &Manager) -> StoreResult<Arc<ClientWrapper>> {
+        if let Some(client) = self.live() {
+            return Ok(client);
+        }
+        let asked = Instant::now();
+        let _connecting = self.connecting.lock().await;
+        if let Some(client) = self.live() {
+            return Ok(client);
+        }
+        if self.state().failed_at.is_some_and(|at| at >= asked) {
+            return Err(StoreError::new(
+                "postgres connection failed (the attempt this call waited for)",
+            ));
+        }
+        match manager.create().await {
+            Ok(client) => {
+                let client = Arc::new(client);
+                *self.state() = SlotState {
+                    client: Some(client.clone()),
+                    failed_at: None,
+                };
+                Ok(client)
+            }
+            Err(e) => {
+                *self.state() = SlotState {
+                    client: None,
+                    failed_at: Some(Instant::now()),
+                };
+                Err(StoreError::with_source("postgres connection failed", e))
+            }
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
