@@ -45,7 +45,18 @@
 //!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many
 //!   row locks for long.
 //! * **Connections:** a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
-//!   are prepared once per connection.
+//!   are prepared once per connection. TCP keepalive probes (after [`KEEPALIVE_IDLE`] idle)
+//!   find a pooled connection to a vanished server dead within about 30 s.
+//! * **Outages:** every operation — the wait for a connection (or its establishment), each
+//!   statement, `COMMIT` — ends within [`PostgresConfig::operation_timeout`] (default 5 s),
+//!   with a `StoreError` (the engine's 503 `temporarily_unavailable`) when the server is
+//!   stopped, restarting or unreachable, even silently (packets dropped). A connection
+//!   whose statement went unanswered (timed out, or the caller's future dropped) is closed,
+//!   never returned to the pool — it may hang forever, or sit inside an unfinished
+//!   transaction; one the server closed is discarded when next taken. The pool refills on
+//!   demand: once the server answers again, the next operation connects anew. A
+//!   timeout after the last statement or `COMMIT` was sent may hide a success: the
+//!   single-use writes fail closed then (docs/manual/operations.md).
 //! * **TLS** (rustls on ring, through `tokio-postgres-rustls`): always verify-full — the
 //!   server's chain must lead to a trusted root and its certificate must name the host
 //!   (RFC 6125; an IP address must be in its subjectAltName). The connection string sets
