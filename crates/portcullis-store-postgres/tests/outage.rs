@@ -2,7 +2,7 @@
 //! every packet (a TCP proxy in front of it, switched by the test), every request answers
 //! 503 `temporarily_unavailable` within the store's operation timeout; once the server is
 //! back the same provider answers again, without being rebuilt, and no connection that hung
-//! is handed out again.
+//! is handed out again — not even one cut off inside a transaction.
 
 mod common;
 
@@ -15,7 +15,10 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use bytes::Bytes;
 use common::{server_url, Schemas};
 use http::{Method, Request, Response, StatusCode};
-use portcullis::core::{Client, ClientKind, ClientSecretHash, GrantType, Issuer, ScopeSet};
+use portcullis::core::{
+    Client, ClientKind, ClientSecretHash, GrantType, Issuer, ScopeSet, UnixTime,
+};
+use portcullis::store::ClientStore;
 use portcullis::{Provider, Stores};
 use portcullis_store_postgres::{PostgresConfig, PostgresStore};
 use ring::rand::SystemRandom;
@@ -252,4 +255,70 @@ async fn an_outage_answers_503_quickly_and_the_pool_recovers_by_itself() {
             "a token issued before is still active"
         );
     }
+}
+
+/// A store of one connection behind the proxy, on a schema of its own.
+async fn lone_connection_store(url: &str, proxy: &Proxy, schemas: &Schemas) -> PostgresStore {
+    let schema = schemas.fresh_name("lone");
+    schemas.claim(&schema).await;
+    let config = PostgresConfig::from_url(&through(url, proxy.addr))
+        .unwrap()
+        .schema(&schema)
+        .unwrap()
+        .max_connections(1)
+        .operation_timeout(TIMEOUT);
+    PostgresStore::connect_with(config).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_cut_off_by_the_timeout_or_its_caller_never_returns_to_the_pool() {
+    let Some(url) = server_url() else { return };
+    let proxy = Proxy::start(upstream_of(&url).await).await;
+    let schemas = Schemas::new(url.clone());
+    let store = lone_connection_store(&url, &proxy, &schemas).await;
+    let issuer = Issuer::parse("https://as.example").unwrap();
+    let client = service_client();
+    store.save_client(&issuer, &client).await.unwrap();
+    let renamed = |scopes: &str| {
+        client
+            .clone()
+            .with_allowed_scopes(ScopeSet::parse(scopes).unwrap())
+    };
+
+    // The compare-and-swap runs in a transaction: it times out, whole, within the bound.
+    proxy.set(Mode::BlackHole);
+    let started = Instant::now();
+    let swapped = store
+        .replace_client(&issuer, Some(&client), &renamed("write"))
+        .await;
+    assert!(swapped.is_err(), "{swapped:?}");
+    assert!(
+        started.elapsed() < TIMEOUT + MARGIN,
+        "{:?}",
+        started.elapsed()
+    );
+    proxy.set(Mode::Pass);
+    // The pool's only connection hung: had it gone back, this would hang too.
+    assert!(store
+        .replace_client(&issuer, Some(&client), &renamed("read write"))
+        .await
+        .unwrap());
+
+    // A caller that gives up first (a client that hung up) drops the operation mid-way.
+    proxy.set(Mode::BlackHole);
+    let current = renamed("read write");
+    let dropped = tokio::time::timeout(
+        TIMEOUT / 3,
+        store.replace_client(&issuer, Some(&current), &renamed("read")),
+    )
+    .await;
+    assert!(dropped.is_err(), "the operation was still waiting");
+    proxy.set(Mode::Pass);
+    let found = store
+        .find_client(&issuer, &client.id, UnixTime::from_secs(0))
+        .await;
+    assert_eq!(
+        found.unwrap().unwrap().allowed_scopes,
+        current.allowed_scopes
+    );
 }
