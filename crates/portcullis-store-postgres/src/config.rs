@@ -125,7 +125,7 @@ impl PostgresConfig {
     /// `temporarily_unavailable`), and its connection, if a statement of it was still
     /// unanswered, is closed rather than returned to the pool. A server that is stopped,
     /// restarting or unreachable (even one that drops packets without a reset) thus never
-    /// holds a request longer than this. An operation that timed out after sending its
+    /// holds a store call longer than this. An operation that timed out after sending its
     /// last statement or `COMMIT` may still have taken effect. The migrations run on
     /// connect are not bounded by it (only their wait for a connection is).
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
