@@ -48,7 +48,19 @@
 //!   few long-lived connections, pipelined ([`PostgresConfig::shared_connections`]; a
 //!   broken one is replaced on its next use); transactions and purges take exclusive
 //!   connections from a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
-//!   are prepared once per connection.
+//!   are prepared once per connection. TCP keepalive probes (after [`KEEPALIVE_IDLE`] idle)
+//!   find a connection to a vanished server dead within about 30 s.
+//! * **Outages:** every operation — the wait for a connection (or its establishment), each
+//!   statement, `COMMIT` — ends within [`PostgresConfig::operation_timeout`] (default 5 s),
+//!   with a `StoreError` (the engine's 503 `temporarily_unavailable`) when the server is
+//!   stopped, restarting or unreachable, even silently (packets dropped). A connection
+//!   whose statement went unanswered (timed out, or the caller's future dropped) is closed,
+//!   never returned to the pool (a shared one is let go of by its slot) — it may hang
+//!   forever, or sit inside an unfinished transaction; one the server closed is discarded
+//!   when next taken. The pool refills on
+//!   demand: once the server answers again, the next operation connects anew. A
+//!   timeout after the last statement or `COMMIT` was sent may hide a success: the
+//!   single-use writes fail closed then (docs/manual/operations.md).
 //! * **TLS** (rustls on ring, through `tokio-postgres-rustls`): always verify-full — the
 //!   server's chain must lead to a trusted root and its certificate must name the host
 //!   (RFC 6125; an IP address must be in its subjectAltName). The connection string sets
@@ -83,6 +95,7 @@ mod config;
 mod device_authorizations;
 mod grants;
 mod keys;
+mod lease;
 mod purge;
 mod pushed_requests;
 mod replay;
@@ -96,22 +109,23 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use deadpool_postgres::{
-    ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
-};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use portcullis_core::{FamilyId, GrantId, Issuer, TokenHash, UnixTime};
 use portcullis_store::{StoreError, StoreResult};
 use serde::Serialize;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
-pub use config::{redact_connection_string, PostgresConfig};
+pub use config::{
+    redact_connection_string, PostgresConfig, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES,
+};
 pub use tls::TlsMode;
 /// The driver, re-exported so that a [`tokio_postgres::Config`] built by the host matches
 /// [`PostgresConfig::new`].
 pub use tokio_postgres;
 
-use codec::{db, json, key, pool_error};
+use codec::{json, key};
+use lease::Lease;
 use shared::{SharedClient, SharedClients};
 
 /// Rows `purge_expired` deletes per statement (each statement its own short transaction).
@@ -150,20 +164,24 @@ pub struct PostgresStore {
     config: PostgresConfig,
 }
 
-/// The connection one statement outside a transaction runs on.
+/// The connection one statement outside a transaction runs on, under the operation's
+/// deadline.
 enum StatementConn {
     Shared(SharedClient),
-    Pooled(Box<Object>),
+    Pooled(Box<Lease>),
 }
 
 impl StatementConn {
-    /// The store error of a statement that failed with `e` on this connection (a broken
-    /// shared connection is let go of: see the `shared` module).
-    fn failed(&self, e: tokio_postgres::Error) -> StoreError {
-        if let Self::Shared(client) = self {
-            client.failed(&e);
+    /// Runs one exchange with the server before the operation's deadline (a broken or
+    /// unanswering shared connection is let go of: see the `shared` module).
+    async fn run<T>(
+        &self,
+        exchange: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> StoreResult<T> {
+        match self {
+            Self::Shared(client) => client.run(exchange).await,
+            Self::Pooled(lease) => lease.run(exchange).await,
         }
-        db(e)
     }
 }
 
@@ -173,7 +191,7 @@ impl Deref for StatementConn {
     fn deref(&self) -> &ClientWrapper {
         match self {
             Self::Shared(client) => client,
-            Self::Pooled(object) => object,
+            Self::Pooled(lease) => lease,
         }
     }
 }
@@ -207,7 +225,7 @@ impl PostgresStore {
         let shared = (config.shared_connections > 0).then(|| {
             Arc::new(SharedClients::new(
                 config.shared_connections,
-                config.wait_timeout,
+                config.operation_timeout,
             ))
         });
         let store = Self {
@@ -231,9 +249,11 @@ impl PostgresStore {
         &self.config
     }
 
-    /// An exclusive pooled connection: for transactions and other runs of statements.
-    async fn conn(&self) -> StoreResult<Object> {
-        self.pool.get().await.map_err(pool_error)
+    /// An exclusive pooled connection for one operation (a transaction, a run of
+    /// statements), which from now on has [`PostgresConfig::operation_timeout`] to finish
+    /// (see `lease`).
+    async fn conn(&self) -> StoreResult<Lease> {
+        Lease::take(&self.pool, self.config.operation_timeout).await
     }
 
     /// The connection for one statement outside a transaction: a shared, pipelined one,
@@ -254,15 +274,15 @@ impl PostgresStore {
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<tokio_postgres::Row>> {
         let conn = self.statement_conn().await?;
-        let stmt = conn.prepare_cached(sql).await.map_err(|e| conn.failed(e))?;
-        conn.query(&stmt, args).await.map_err(|e| conn.failed(e))
+        let stmt = conn.run(conn.prepare_cached(sql)).await?;
+        conn.run(conn.query(&stmt, args)).await
     }
 
     /// Runs one prepared statement; how many rows it changed.
     async fn execute(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
         let conn = self.statement_conn().await?;
-        let stmt = conn.prepare_cached(sql).await.map_err(|e| conn.failed(e))?;
-        conn.execute(&stmt, args).await.map_err(|e| conn.failed(e))
+        let stmt = conn.run(conn.prepare_cached(sql)).await?;
+        conn.run(conn.execute(&stmt, args)).await
     }
     /// Inserts a new row by `sql`, the [`insert_hashed!`] of a hash-keyed table. A hash
     /// already stored is an error (a unique violation): a code or token is never

@@ -11,7 +11,9 @@
 //!
 //! * **Slots:** [`SharedClients::get`] hands out the slots' clients round robin.
 //! * **Bounded:** at most [`PIPELINE_DEPTH`] statements per slot are in flight at once; a
-//!   caller beyond that waits (at most the pool's wait timeout) for a statement to finish.
+//!   caller beyond that waits for a statement to finish. Like a pooled one, an operation on
+//!   a shared connection — its wait for room, the connecting, the statement — ends within
+//!   [`PostgresConfig::operation_timeout`](crate::PostgresConfig::operation_timeout).
 //! * **Head of line:** the server runs a connection's statements one after the other, so a
 //!   statement waits at most for those queued before it on its slot, each a single
 //!   statement (and a single statement waits for a row lock only as long as another
@@ -20,19 +22,27 @@
 //!   restarted, the network failed, an administrator ended it) connects again on its next
 //!   use; statements in flight on the broken connection fail with a store error, and the
 //!   first such failure empties the slot (the client only learns a moment later that its
-//!   connection closed). One caller per slot connects at a
+//!   connection closed). So does a statement that times out: its connection may be stuck
+//!   behind a server that vanished without a word; the statements still on it end by their
+//!   own deadlines, and it closes when the last of them lets go of it. (A caller whose
+//!   future is dropped leaves the connection as it is: outside a transaction the driver
+//!   simply discards the answer.) One caller per slot connects at a
 //!   time; the callers that waited for it share its failure rather than each trying (and
 //!   waiting) again, so an outage costs each caller at most about two connect timeouts, and
 //!   the slot recovers by itself once the server is back.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use deadpool::managed::Manager as _;
 use deadpool_postgres::{ClientWrapper, Manager};
 use portcullis_store::{StoreError, StoreResult};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{timeout_at, Instant};
+
+use crate::codec::db;
 
 /// Statements in flight at once on one shared connection, at most.
 pub(crate) const PIPELINE_DEPTH: usize = 32;
@@ -42,7 +52,7 @@ pub(crate) struct SharedClients {
     slots: Box<[Arc<Slot>]>,
     next: AtomicUsize,
     in_flight: Arc<Semaphore>,
-    wait_timeout: Duration,
+    operation_timeout: Duration,
 }
 
 /// One shared connection, connected when first used and again after it closed.
@@ -60,32 +70,52 @@ struct SlotState {
     failed_at: Option<Instant>,
 }
 
-/// A shared client, and the caller's share of its pipeline (released when dropped).
+/// A shared client for one operation: the caller's share of its pipeline (released when
+/// dropped), and the operation's deadline.
 pub(crate) struct SharedClient {
     client: Arc<ClientWrapper>,
     slot: Arc<Slot>,
+    deadline: Instant,
     _permit: OwnedSemaphorePermit,
 }
 
 impl SharedClient {
-    /// Notes that a statement on this client failed with `e`: if the connection is broken,
-    /// the slot lets it go (unless it has already been replaced), so that the next caller
-    /// connects again.
-    pub(crate) fn failed(&self, e: &tokio_postgres::Error) {
-        let broken = e.is_closed()
-            || e.code().is_some_and(|c| {
-                let class = &c.code()[..2];
-                class == "08" || class == "57"
-            });
-        if broken {
-            let mut state = self.slot.state();
-            if state
-                .client
-                .as_ref()
-                .is_some_and(|c| Arc::ptr_eq(c, &self.client))
-            {
-                state.client = None;
+    /// Runs one exchange with the server before the operation's deadline. A connection
+    /// found broken, or that let the deadline pass, is let go of by its slot.
+    pub(crate) async fn run<T>(
+        &self,
+        exchange: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> StoreResult<T> {
+        match timeout_at(self.deadline, exchange).await {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(e)) => {
+                let broken = e.is_closed()
+                    || e.code().is_some_and(|c| {
+                        let class = &c.code()[..2];
+                        class == "08" || class == "57"
+                    });
+                if broken {
+                    self.let_go();
+                }
+                Err(db(e))
             }
+            Err(_) => {
+                self.let_go();
+                Err(StoreError::new("postgres operation timed out"))
+            }
+        }
+    }
+
+    /// Empties the slot of this client (unless it has already been replaced), so that the
+    /// next caller connects again.
+    fn let_go(&self) {
+        let mut state = self.slot.state();
+        if state
+            .client
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, &self.client))
+        {
+            state.client = None;
         }
     }
 }
@@ -99,8 +129,9 @@ impl std::ops::Deref for SharedClient {
 }
 
 impl SharedClients {
-    /// `slots` shared connections (at least one), none connected yet.
-    pub(crate) fn new(slots: usize, wait_timeout: Duration) -> Self {
+    /// `slots` shared connections (at least one), none connected yet; each operation on
+    /// them ends within `operation_timeout`.
+    pub(crate) fn new(slots: usize, operation_timeout: Duration) -> Self {
         let slots = slots.max(1);
         Self {
             slots: (0..slots)
@@ -113,22 +144,27 @@ impl SharedClients {
                 .collect(),
             next: AtomicUsize::new(0),
             in_flight: Arc::new(Semaphore::new(slots * PIPELINE_DEPTH)),
-            wait_timeout,
+            operation_timeout,
         }
     }
 
     /// The next slot's client, connected by `manager` if need be, once a statement may
     /// enter the pipeline.
     pub(crate) async fn get(&self, manager: &Manager) -> StoreResult<SharedClient> {
-        let permit =
-            tokio::time::timeout(self.wait_timeout, self.in_flight.clone().acquire_owned())
-                .await
-                .map_err(|_| StoreError::new("postgres: no shared connection in time"))?
-                .map_err(|_| StoreError::new("postgres shared connections closed"))?;
+        let deadline = Instant::now() + self.operation_timeout;
+        let too_late = || StoreError::new("postgres: no shared connection in time");
+        let permit = timeout_at(deadline, self.in_flight.clone().acquire_owned())
+            .await
+            .map_err(|_| too_late())?
+            .map_err(|_| StoreError::new("postgres shared connections closed"))?;
         let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        let client = timeout_at(deadline, slot.client(manager))
+            .await
+            .map_err(|_| too_late())??;
         Ok(SharedClient {
-            client: slot.client(manager).await?,
+            client,
             slot: slot.clone(),
+            deadline,
             _permit: permit,
         })
     }
