@@ -57,12 +57,8 @@ impl GrantStore for PostgresStore {
         Ok(grants(&rows)?.pop())
     }
 
-    /// One statement: an `UPDATE` of the row's columns and its JSONB copy, only while
-    /// `NOT revoked` — the row lock serialises racing touches, and `GREATEST` keeps the
-    /// latest expiry — and only when it changes something: a touch within the second of the
-    /// last one that extends nothing writes no new row version and takes no row lock, so
-    /// the many requests of one grant do not queue on its row. Its answer is whether the
-    /// grant was live, as the statement's snapshot saw it or as the `UPDATE` left it.
+    /// One `UPDATE` of the row's columns and its JSONB copy, only while `NOT revoked`; the
+    /// row lock serialises racing touches, and `GREATEST` keeps the latest expiry.
     async fn touch_grant(
         &self,
         issuer: &Issuer,
@@ -70,19 +66,12 @@ impl GrantStore for PostgresStore {
         now: UnixTime,
         expires_at: UnixTime,
     ) -> StoreResult<bool> {
-        let rows = self
-            .query(
-                "WITH live AS (SELECT 1 FROM grants \
-                     WHERE issuer = $1 AND id = $2 AND NOT revoked), \
-                 touched AS (UPDATE grants SET expires_at = GREATEST(expires_at, $4), \
-                     record = jsonb_set(jsonb_set(record, '{last_used_at}', \
-                         to_jsonb($3::BIGINT)), '{expires_at}', \
-                         to_jsonb(GREATEST(expires_at, $4))) \
-                     WHERE issuer = $1 AND id = $2 AND NOT revoked \
-                     AND (expires_at < $4 \
-                         OR record->'last_used_at' IS DISTINCT FROM to_jsonb($3::BIGINT)) \
-                     RETURNING 1) \
-                 SELECT EXISTS (SELECT 1 FROM live) OR EXISTS (SELECT 1 FROM touched)",
+        let n = self
+            .execute(
+                "UPDATE grants SET expires_at = GREATEST(expires_at, $4), \
+                 record = jsonb_set(jsonb_set(record, '{last_used_at}', to_jsonb($3::BIGINT)), \
+                     '{expires_at}', to_jsonb(GREATEST(expires_at, $4))) \
+                 WHERE issuer = $1 AND id = $2 AND NOT revoked",
                 &[
                     &issuer.as_str(),
                     &id.as_str(),
@@ -91,10 +80,7 @@ impl GrantStore for PostgresStore {
                 ],
             )
             .await?;
-        match rows.first() {
-            Some(row) => get(row, 0),
-            None => Ok(false),
-        }
+        Ok(n > 0)
     }
 
     async fn grants_for(
