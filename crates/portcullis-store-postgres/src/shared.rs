@@ -26,10 +26,10 @@
 //!   behind a server that vanished without a word; the statements still on it end by their
 //!   own deadlines, and it closes when the last of them lets go of it. (A caller whose
 //!   future is dropped leaves the connection as it is: outside a transaction the driver
-//!   simply discards the answer.) One caller per slot connects at a
-//!   time; the callers that waited for it share its failure rather than each trying (and
-//!   waiting) again, so an outage costs each caller at most about two connect timeouts, and
-//!   the slot recovers by itself once the server is back.
+//!   simply discards the answer.) One caller per slot connects at a time; the callers that
+//!   waited for it share its failure rather than each trying (and waiting) again, and none
+//!   waits past its operation's deadline. The slot recovers by itself once the server is
+//!   back.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
