@@ -6,7 +6,7 @@ use portcullis_core::{CodeRecord, FamilyId, GrantId, Issuer, TokenHash, UnixTime
 use portcullis_store::{CodeStore, ConsumeOutcome, StoreResult};
 
 use crate::codec::{decode, get, key};
-use crate::{purge, Hashed, PostgresStore};
+use crate::{insert_hashed, purge, Hashed, PostgresStore};
 
 #[async_trait]
 impl CodeStore for PostgresStore {
@@ -18,7 +18,8 @@ impl CodeStore for PostgresStore {
             family_id: Some(&record.family_id),
             expires_at: record.expires_at,
         };
-        self.insert_hashed("codes", row, record).await
+        self.insert_hashed(insert_hashed!("codes"), row, record)
+            .await
     }
 
     /// One conditional `UPDATE … AND NOT consumed AND expires_at > $now RETURNING record`:

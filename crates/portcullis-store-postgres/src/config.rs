@@ -21,9 +21,13 @@ pub struct PostgresConfig {
     tls: TlsMode,
     roots: TrustRoots,
     pub(crate) max_connections: usize,
+    pub(crate) shared_connections: usize,
     pub(crate) wait_timeout: Duration,
     pub(crate) operation_timeout: Duration,
 }
+
+/// The default of [`PostgresConfig::shared_connections`]: one per core, at most this many.
+const MAX_DEFAULT_SHARED_CONNECTIONS: usize = 8;
 
 /// How long a connection may sit idle before TCP keepalive probes ask whether the server
 /// is still there; with [`KEEPALIVE_INTERVAL`] and [`KEEPALIVE_RETRIES`], a pooled
@@ -36,9 +40,9 @@ pub const KEEPALIVE_RETRIES: u32 = 3;
 
 impl PostgresConfig {
     /// The server and credentials of a driver configuration, with the default options:
-    /// the connection's own `search_path` (usually `public`), at most 16 connections, a
-    /// 10 s limit on waiting for one, a 5 s limit on each operation, and TLS as its
-    /// `ssl_mode` says (`Require`: verified fully; `Disable`: never; the default, `Prefer`:
+    /// the connection's own `search_path` (usually `public`), at most 16 pooled connections
+    /// and one shared connection per core (at most 8), a 10 s limit on waiting for one, a
+    /// 5 s limit on each operation, and TLS as its `ssl_mode` says (`Require`: verified fully; `Disable`: never; the default, `Prefer`:
     /// [`TlsMode::PlainOnLoopback`]).
     pub fn new(pg: tokio_postgres::Config) -> Self {
         Self {
@@ -47,6 +51,9 @@ impl PostgresConfig {
             schema: None,
             roots: TrustRoots::System,
             max_connections: 16,
+            shared_connections: std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(MAX_DEFAULT_SHARED_CONNECTIONS),
             wait_timeout: Duration::from_secs(10),
             operation_timeout: Duration::from_secs(5),
         }
@@ -108,6 +115,18 @@ impl PostgresConfig {
     /// node has its own pool: mind the server's `max_connections`.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.max(1);
+        self
+    }
+
+    /// Sets how many long-lived connections the single statements outside a transaction
+    /// (nearly every store call) share, pipelined: `tokio-postgres` sends the statements
+    /// issued at once on a connection together, which saves the server and the host a
+    /// wake-up per statement under load. Each carries at most 32 statements at once; a
+    /// broken one is replaced on its next use. `0` runs every statement on a pooled
+    /// connection of its own. Default: one per core, at most 8. These connections are
+    /// beside the pool's [`max_connections`](Self::max_connections).
+    pub fn shared_connections(mut self, n: usize) -> Self {
+        self.shared_connections = n;
         self
     }
 
@@ -208,6 +227,7 @@ impl fmt::Debug for PostgresConfig {
             .field("tls", &self.tls)
             .field("roots", &self.roots)
             .field("max_connections", &self.max_connections)
+            .field("shared_connections", &self.shared_connections)
             .field("wait_timeout", &self.wait_timeout)
             .field("operation_timeout", &self.operation_timeout)
             .finish()

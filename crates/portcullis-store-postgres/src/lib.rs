@@ -44,16 +44,20 @@
 //!   family, expiry) are indexed; the record itself is JSONB. `purge_expired` deletes in
 //!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many
 //!   row locks for long.
-//! * **Connections:** a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
+//! * **Connections:** single statements outside a transaction (nearly every call) share a
+//!   few long-lived connections, pipelined ([`PostgresConfig::shared_connections`]; a
+//!   broken one is replaced on its next use); transactions and purges take exclusive
+//!   connections from a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
 //!   are prepared once per connection. TCP keepalive probes (after [`KEEPALIVE_IDLE`] idle)
-//!   find a pooled connection to a vanished server dead within about 30 s.
+//!   find a connection to a vanished server dead within about 30 s.
 //! * **Outages:** every operation — the wait for a connection (or its establishment), each
 //!   statement, `COMMIT` — ends within [`PostgresConfig::operation_timeout`] (default 5 s),
 //!   with a `StoreError` (the engine's 503 `temporarily_unavailable`) when the server is
 //!   stopped, restarting or unreachable, even silently (packets dropped). A connection
 //!   whose statement went unanswered (timed out, or the caller's future dropped) is closed,
-//!   never returned to the pool — it may hang forever, or sit inside an unfinished
-//!   transaction; one the server closed is discarded when next taken. The pool refills on
+//!   never returned to the pool (a shared one is let go of by its slot) — it may hang
+//!   forever, or sit inside an unfinished transaction; one the server closed is discarded
+//!   when next taken. The pool refills on
 //!   demand: once the server answers again, the next operation connects anew. A
 //!   timeout after the last statement or `COMMIT` was sent may hide a success: the
 //!   single-use writes fail closed then (docs/manual/operations.md).
@@ -97,12 +101,15 @@ mod pushed_requests;
 mod replay;
 mod schema;
 mod sessions;
+mod shared;
 mod tls;
 mod tokens;
 
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use portcullis_core::{FamilyId, GrantId, Issuer, TokenHash, UnixTime};
 use portcullis_store::{StoreError, StoreResult};
 use serde::Serialize;
@@ -119,9 +126,24 @@ pub use tokio_postgres;
 
 use codec::{json, key};
 use lease::Lease;
+use shared::{SharedClient, SharedClients};
 
 /// Rows `purge_expired` deletes per statement (each statement its own short transaction).
 pub const PURGE_BATCH: i64 = 500;
+
+/// The `INSERT` of a row into `$table`, a hash-keyed table, for
+/// [`PostgresStore::insert_hashed`] (a constant: nothing is formatted per call).
+macro_rules! insert_hashed {
+    ($table:literal) => {
+        concat!(
+            "INSERT INTO ",
+            $table,
+            " (hash, issuer, grant_id, family_id, expires_at, record) ",
+            "VALUES ($1, $2, $3, $4, $5, $6)"
+        )
+    };
+}
+pub(crate) use insert_hashed;
 
 /// The indexed columns of a row of a hash-keyed table (codes, access and refresh tokens).
 struct Hashed<'a> {
@@ -137,7 +159,41 @@ struct Hashed<'a> {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// The pipelined connections of single statements; `None`: they take pooled ones.
+    shared: Option<Arc<SharedClients>>,
     config: PostgresConfig,
+}
+
+/// The connection one statement outside a transaction runs on, under the operation's
+/// deadline.
+enum StatementConn {
+    Shared(SharedClient),
+    Pooled(Box<Lease>),
+}
+
+impl StatementConn {
+    /// Runs one exchange with the server before the operation's deadline (a broken or
+    /// unanswering shared connection is let go of: see the `shared` module).
+    async fn run<T>(
+        &self,
+        exchange: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> StoreResult<T> {
+        match self {
+            Self::Shared(client) => client.run(exchange).await,
+            Self::Pooled(lease) => lease.run(exchange).await,
+        }
+    }
+}
+
+impl Deref for StatementConn {
+    type Target = ClientWrapper;
+
+    fn deref(&self) -> &ClientWrapper {
+        match self {
+            Self::Shared(client) => client,
+            Self::Pooled(lease) => lease,
+        }
+    }
 }
 
 impl PostgresStore {
@@ -166,7 +222,17 @@ impl PostgresStore {
             .create_timeout(Some(config.wait_timeout))
             .build()
             .map_err(|e| StoreError::with_source("postgres pool not built", e))?;
-        let store = Self { pool, config };
+        let shared = (config.shared_connections > 0).then(|| {
+            Arc::new(SharedClients::new(
+                config.shared_connections,
+                config.operation_timeout,
+            ))
+        });
+        let store = Self {
+            pool,
+            shared,
+            config,
+        };
         let mut conn = store.conn().await?;
         schema::migrate(&mut conn, store.config.schema_name()).await?;
         Ok(store)
@@ -183,10 +249,22 @@ impl PostgresStore {
         &self.config
     }
 
-    /// A pooled connection for one operation, which from now on has
-    /// [`PostgresConfig::operation_timeout`] to finish (see `lease`).
+    /// An exclusive pooled connection for one operation (a transaction, a run of
+    /// statements), which from now on has [`PostgresConfig::operation_timeout`] to finish
+    /// (see `lease`).
     async fn conn(&self) -> StoreResult<Lease> {
         Lease::take(&self.pool, self.config.operation_timeout).await
+    }
+
+    /// The connection for one statement outside a transaction: a shared, pipelined one,
+    /// or a pooled one when sharing is off (see the `shared` module).
+    async fn statement_conn(&self) -> StoreResult<StatementConn> {
+        match &self.shared {
+            Some(shared) => Ok(StatementConn::Shared(
+                shared.get(self.pool.manager()).await?,
+            )),
+            None => Ok(StatementConn::Pooled(Box::new(self.conn().await?))),
+        }
     }
 
     /// Runs one prepared statement that returns rows.
@@ -195,30 +273,26 @@ impl PostgresStore {
         sql: &str,
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<tokio_postgres::Row>> {
-        let conn = self.conn().await?;
+        let conn = self.statement_conn().await?;
         let stmt = conn.run(conn.prepare_cached(sql)).await?;
         conn.run(conn.query(&stmt, args)).await
     }
 
     /// Runs one prepared statement; how many rows it changed.
     async fn execute(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
-        let conn = self.conn().await?;
+        let conn = self.statement_conn().await?;
         let stmt = conn.run(conn.prepare_cached(sql)).await?;
         conn.run(conn.execute(&stmt, args)).await
     }
-    /// Inserts a new row into `table`, a hash-keyed table (a constant of this crate). A hash
+    /// Inserts a new row by `sql`, the [`insert_hashed!`] of a hash-keyed table. A hash
     /// already stored is an error (a unique violation): a code or token is never
     /// overwritten.
     async fn insert_hashed<T: Serialize + fmt::Debug + Sync>(
         &self,
-        table: &'static str,
+        sql: &'static str,
         row: Hashed<'_>,
         record: &T,
     ) -> StoreResult<()> {
-        let sql = format!(
-            "INSERT INTO {table} (hash, issuer, grant_id, family_id, expires_at, record) \
-             VALUES ($1, $2, $3, $4, $5, $6)"
-        );
         let args: [&(dyn ToSql + Sync); 6] = [
             &key(row.hash),
             &row.issuer.as_str(),
@@ -227,7 +301,7 @@ impl PostgresStore {
             &row.expires_at.secs_i64(),
             &json(record),
         ];
-        self.execute(&sql, &args).await?;
+        self.execute(sql, &args).await?;
         Ok(())
     }
 }
@@ -238,6 +312,10 @@ impl fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("config", &self.config)
             .field("connections", &status.size)
+            .field(
+                "shared_connections",
+                &self.shared.as_ref().map_or(0, |s| s.open()),
+            )
             .finish()
     }
 }

@@ -13,7 +13,7 @@ use portcullis_store::{
 };
 
 use crate::codec::{decode, get, json, key};
-use crate::{purge, Hashed, PostgresStore};
+use crate::{insert_hashed, purge, Hashed, PostgresStore};
 
 /// Whether the token row `t` is dead through its family or its grant.
 macro_rules! dead {
@@ -35,7 +35,8 @@ impl AccessTokenStore for PostgresStore {
             family_id: record.family_id.as_ref(),
             expires_at: record.expires_at,
         };
-        self.insert_hashed("access_tokens", row, record).await
+        self.insert_hashed(insert_hashed!("access_tokens"), row, record)
+            .await
     }
 
     async fn find_access_token(
@@ -83,7 +84,8 @@ impl RefreshTokenStore for PostgresStore {
             family_id: Some(&record.family_id),
             expires_at: record.expires_at,
         };
-        self.insert_hashed("refresh_tokens", row, record).await
+        self.insert_hashed(insert_hashed!("refresh_tokens"), row, record)
+            .await
     }
 
     async fn find_refresh_token(

@@ -378,3 +378,102 @@ async fn failures_are_store_errors_with_their_source() {
         "{again:?}"
     );
 }
+
+/// A store on `name` whose connections carry `name` as their `application_name`, with
+/// `shared` shared connections.
+async fn named_store(schemas: &Schemas, name: &str, shared: usize) -> PostgresStore {
+    schemas.claim(name).await;
+    let mut pg: portcullis_store_postgres::tokio_postgres::Config = schemas.url().parse().unwrap();
+    pg.application_name(name);
+    let config = PostgresConfig::new(pg)
+        .schema(name)
+        .unwrap()
+        .max_connections(4)
+        .shared_connections(shared);
+    PostgresStore::connect_with(config).await.unwrap()
+}
+
+/// How many server connections carry `application_name` `name`.
+async fn connections_named(db: &tokio_postgres::Client, name: &str) -> i64 {
+    db.query_one(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+        &[&name],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// Single statements share the few shared connections, pipelined: many at once open no
+/// connection beyond them (and the pooled one the migration took).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
+async fn single_statements_share_the_pipelined_connections() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("shared");
+    let s = Arc::new(named_store(&schemas, &name, 2).await);
+    let (f, c) = (Fixtures::new(b"shared"), TestClock::default());
+    let a = Fixtures::issuer();
+    let grant = f.grant(&a, "alice", "c", c.at(0), c.at(100));
+    s.save_grant(&grant).await.unwrap();
+    // More than the pipelines hold at once (2 × 32): the rest wait for room.
+    let calls = (0..200).map(|_| {
+        let (s, a, id) = (s.clone(), a.clone(), grant.id.clone());
+        tokio::spawn(async move { s.find_grant(&a, &id).await })
+    });
+    for call in calls {
+        let found = call.await.unwrap().unwrap();
+        assert_eq!(found.map(|g| g.id), Some(grant.id.clone()));
+    }
+    let db = raw(schemas.url()).await;
+    assert_eq!(
+        connections_named(&db, &name).await,
+        3,
+        "2 shared + 1 pooled"
+    );
+}
+
+/// A shared connection the server drops (a restart, a failover, an administrator) fails the
+/// statements in flight on it and is replaced on its next use, without help.
+#[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
+async fn a_broken_shared_connection_is_replaced_by_itself() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("broken");
+    let s = named_store(&schemas, &name, 1).await;
+    let (f, c) = (Fixtures::new(b"broken"), TestClock::default());
+    let a = Fixtures::issuer();
+    let grant = f.grant(&a, "alice", "c", c.at(0), c.at(100));
+    s.save_grant(&grant).await.unwrap();
+    let db = raw(schemas.url()).await;
+    let killed: i64 = db
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 2, "the shared connection and the pooled one");
+    // The statement sent before the client saw the connection close fails; none after it.
+    let mut failures = 0;
+    let found = loop {
+        match s.find_grant(&a, &grant.id).await {
+            Ok(found) => break found,
+            Err(e) if failures == 0 => {
+                assert!(e.to_string().contains("connection"), "{e}");
+                failures += 1;
+            }
+            Err(e) => panic!("the broken connection was not replaced: {}", chain(&e)),
+        }
+    };
+    assert_eq!(found.map(|g| g.id), Some(grant.id));
+    assert!(format!("{s:?}").contains("shared_connections: 1"), "{s:?}");
+}
