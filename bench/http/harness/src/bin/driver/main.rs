@@ -262,7 +262,7 @@ impl Flow {
         match (param("code"), param("error")) {
             (Some(code), None) => Ok(Some(code)),
             (_, Some(error)) => Err(format!(
-                "authorization error {error}: {}",
+                "{REDIRECTED_ERROR}{error}: {}",
                 param("error_description").unwrap_or_default()
             )
             .into()),
@@ -395,6 +395,9 @@ impl Flow {
         Ok(())
     }
 }
+
+/// How [`Flow::code_in`]'s error for an error redirected to the client begins.
+const REDIRECTED_ERROR: &str = "authorization error ";
 
 /// What `GET /authorize` on a session gave.
 enum SessionCode {

@@ -26,7 +26,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, Semaphore};
 use url::Url;
 
-use crate::{client, Flow, Result, SessionCode, Target};
+use crate::{client, contains, Flow, Result, SessionCode, Target, REDIRECTED_ERROR};
 
 mod report;
 
@@ -155,6 +155,8 @@ struct Load {
     rotated: Mutex<Vec<String>>,
     /// Refresh chains ended by an `invalid_grant`.
     dead_chains: AtomicU64,
+    /// Refresh chains ended by a request without an answer.
+    abandoned_chains: AtomicU64,
     /// The node the fault took away, once it has.
     lost: AtomicUsize,
     lost_set: AtomicBool,
@@ -183,7 +185,24 @@ fn error_of(body: &[u8]) -> String {
             .unwrap_or("no error member")
             .to_owned(),
         Err(_) if body.is_empty() => "empty body".into(),
+        // The authorization endpoint's error pages (a person reads them) name the code.
+        Err(_) if contains(body, b"temporarily_unavailable") => UNAVAILABLE_PAGE.into(),
         Err(_) => "not JSON".into(),
+    }
+}
+
+/// What [`error_of`] says of a page naming `temporarily_unavailable`.
+const UNAVAILABLE_PAGE: &str = "temporarily_unavailable (page)";
+
+/// Whether `outcome` is how the server says it cannot answer for now: 503
+/// `temporarily_unavailable` (JSON or a page), or a redirect to the client carrying it.
+fn is_unavailable(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Answer { status, error } => {
+            (*status == 503 && (error == "temporarily_unavailable" || error == UNAVAILABLE_PAGE))
+                || (*status == 302 && error == "temporarily_unavailable")
+        }
+        _ => false,
     }
 }
 
@@ -258,9 +277,16 @@ impl Load {
     }
 
     async fn login(&self, flow: &Flow, n: u64) -> Result<Outcome> {
-        let code = match flow.session_code(&self.cookie, &self.scope, n).await? {
-            SessionCode::Issued(code) => code,
-            SessionCode::Refused(status, body) => {
+        let code = match flow.session_code(&self.cookie, &self.scope, n).await {
+            // An error redirected to the client (`code_in`).
+            Err(e) if e.to_string().starts_with(REDIRECTED_ERROR) => {
+                let text = e.to_string();
+                let code = text[REDIRECTED_ERROR.len()..].split(':').next();
+                return Ok(Outcome::answer(302, code.unwrap_or_default()));
+            }
+            Err(e) => return Err(e),
+            Ok(SessionCode::Issued(code)) => code,
+            Ok(SessionCode::Refused(status, body)) => {
                 return Ok(Outcome::answer(status.as_u16(), &error_of(&body)))
             }
         };
@@ -273,8 +299,8 @@ impl Load {
     }
 
     /// One step of a chain: a free chain's token is sent, and the chain goes on with the
-    /// new one (200), with the same one (no answer, or one refusing for now), or ends
-    /// (`invalid_grant`).
+    /// new one (200) or with the same one (another answer), or ends (`invalid_grant`, or
+    /// no answer).
     async fn refresh(&self, flow: &Flow) -> Result<Outcome> {
         let next = async { self.free_chains.lock().await.recv().await };
         let Ok(Some(token)) = tokio::time::timeout(Duration::from_secs(10), next).await else {
@@ -284,7 +310,15 @@ impl Load {
         let (status, body) = match flow.token(&form).await {
             Ok(answer) => answer,
             Err(e) => {
-                let _ = self.chains.send(token);
+                // Not sent (no connection): the chain goes on. Sent without an answer: the
+                // token may have been rotated all the same, and sending it again would then
+                // be a replay revoking the chain's tokens (RFC 9700 §4.14.2) — what a
+                // client should not do, so the chain ends here.
+                if transport_of(e.as_ref()) == Transport::Refused {
+                    let _ = self.chains.send(token);
+                } else {
+                    self.abandoned_chains.fetch_add(1, Ordering::Relaxed);
+                }
                 return Err(e);
             }
         };
@@ -466,7 +500,14 @@ async fn open_loop(
 
     let permits = Arc::new(Semaphore::new(args.max_in_flight));
     let total = request_count(rate, duration);
+    // The schedule gives up this long after its end (every request stuck in flight).
+    let give_up = duration + Duration::from_secs(30);
+    let mut unsent = 0;
     for i in 0..total {
+        if begun.elapsed() > give_up {
+            unsent = total - i;
+            break;
+        }
         let intended = intended_offset(i, rate);
         tokio::time::sleep_until((begun + intended).into()).await;
         let permit = permits.clone().acquire_owned().await?;
@@ -499,6 +540,9 @@ async fn open_loop(
         None => None,
     };
     let records = std::mem::take(&mut *records.lock().unwrap());
+    if unsent > 0 {
+        println!("the schedule fell 30 s behind: {unsent} requests not sent");
+    }
     Ok((records, samples, times))
 }
 
@@ -598,6 +642,7 @@ pub(crate) async fn soak(args: SoakArgs) -> Result<()> {
         codes: Mutex::default(),
         rotated: Mutex::default(),
         dead_chains: AtomicU64::new(0),
+        abandoned_chains: AtomicU64::new(0),
         lost: AtomicUsize::new(0),
         lost_set: AtomicBool::new(false),
         counter: AtomicU64::new(0),
@@ -669,8 +714,9 @@ pub(crate) async fn soak(args: SoakArgs) -> Result<()> {
             .join(" ")
     );
     println!(
-        "refresh chains ended by invalid_grant: {}",
-        load.dead_chains.load(Ordering::Relaxed)
+        "refresh chains ended by invalid_grant: {}, by a request without an answer: {}",
+        load.dead_chains.load(Ordering::Relaxed),
+        load.abandoned_chains.load(Ordering::Relaxed)
     );
 
     let warmup = Duration::from_secs_f64(args.warmup);
@@ -828,12 +874,10 @@ fn fault_checks(
                 .map(|r| r.service_time())
                 .max()
                 .unwrap_or_default();
-            let unexpected: u64 = stats
-                .errors
+            let unexpected = during
                 .iter()
-                .filter(|(k, _)| *k != "503 temporarily_unavailable")
-                .map(|(_, v)| v)
-                .sum();
+                .filter(|r| !r.outcome.is_ok() && !is_unavailable(&r.outcome))
+                .count();
             println!(
                 "during the outage: {} requests, {} answered ok, failures: {}; slowest answer {} s",
                 stats.requests,
@@ -842,7 +886,7 @@ fn fault_checks(
                 secs(slowest)
             );
             checks.push(Check::new(
-                format!("during the outage, every failure is 503 temporarily_unavailable ({unexpected} others)"),
+                format!("during the outage, every failure is temporarily_unavailable ({unexpected} others)"),
                 unexpected == 0,
             ));
             checks.push(Check::new(
@@ -931,4 +975,42 @@ fn fault_checks(
         }
     }
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_come_from_json_or_from_a_page_naming_them() {
+        assert_eq!(error_of(br#"{"error":"invalid_grant"}"#), "invalid_grant");
+        assert_eq!(error_of(br#"{"active":false}"#), "no error member");
+        assert_eq!(error_of(b""), "empty body");
+        assert_eq!(
+            error_of(b"<p>temporarily_unavailable</p>"),
+            UNAVAILABLE_PAGE
+        );
+        assert_eq!(error_of(b"<p>oops</p>"), "not JSON");
+    }
+
+    #[test]
+    fn only_temporarily_unavailable_counts_as_the_outage_answer() {
+        assert!(is_unavailable(&Outcome::answer(
+            503,
+            "temporarily_unavailable"
+        )));
+        assert!(is_unavailable(&Outcome::answer(503, UNAVAILABLE_PAGE)));
+        assert!(is_unavailable(&Outcome::answer(
+            302,
+            "temporarily_unavailable"
+        )));
+        assert!(!is_unavailable(&Outcome::answer(
+            500,
+            "temporarily_unavailable"
+        )));
+        assert!(!is_unavailable(&Outcome::answer(503, "not JSON")));
+        assert!(!is_unavailable(&Outcome::answer(400, "invalid_grant")));
+        assert!(!is_unavailable(&Outcome::Transport(Transport::Closed)));
+        assert!(!is_unavailable(&Outcome::Ok));
+    }
 }
