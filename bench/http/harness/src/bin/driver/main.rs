@@ -86,7 +86,7 @@ enum Command {
     /// Signs a pool of single-use DPoP proofs, one a line.
     Proofs(proofs::ProofArgs),
     /// A mixed load held at a share of its measured maximum, optionally with a fault.
-    Soak(soak::SoakArgs),
+    Soak(Box<soak::SoakArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -687,7 +687,7 @@ async fn main() -> std::process::ExitCode {
         Command::Keygen(args) => assertions::keygen(args),
         Command::Assertions(args) => assertions::assertions(args),
         Command::Proofs(args) => proofs::proofs(args),
-        Command::Soak(args) => soak::soak(args).await,
+        Command::Soak(args) => soak::soak(*args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
