@@ -201,7 +201,7 @@ impl Stats {
 }
 
 /// `label ×count, …`, or `none`.
-pub(crate) fn text_of_counts(counts: &BTreeMap<String, u64>) -> String {
+fn text_of_counts(counts: &BTreeMap<String, u64>) -> String {
     if counts.is_empty() {
         return "none".into();
     }
@@ -341,6 +341,16 @@ impl Check {
                 ms(stats.p99_us)
             ),
             met,
+        )
+    }
+
+    /// Every one of a check's outcomes (counted by their text) `ok`, and at least one.
+    pub(crate) fn all_ok(what: &str, counts: &BTreeMap<String, u64>) -> Self {
+        let total: u64 = counts.values().sum();
+        let ok = counts.get("ok").copied().unwrap_or(0);
+        Check::new(
+            format!("{what} ({total}: {})", text_of_counts(counts)),
+            total > 0 && ok == total,
         )
     }
 
@@ -521,6 +531,12 @@ mod tests {
         assert!(!Check::none_failed("x", &Stats::of(&slow)).met);
         assert!(!Check::none_failed("x", &Stats::default()).met);
         assert!(!Check::tail("x", &Stats::default(), 3.0).met);
+        let mut counts = BTreeMap::from([("ok".to_string(), 3)]);
+        assert!(Check::all_ok("x", &counts).met);
+        assert_eq!(Check::all_ok("x", &counts).label, "x (3: ok ×3)");
+        counts.insert("200 inactive".into(), 1);
+        assert!(!Check::all_ok("x", &counts).met);
+        assert!(!Check::all_ok("x", &BTreeMap::new()).met);
         assert_eq!(
             Check::new("a", false).to_string(),
             "check NOT met: a".to_string()
