@@ -101,6 +101,29 @@
 //! `client_body_timeout`, `keepalive_timeout`, `send_timeout` and `limit_conn`). The request
 //! body limit, [`MAX_BODY_BYTES`], is the routers' own and applies under any server.
 //!
+//! # Graceful shutdown
+//!
+//! [`serve_with_shutdown`] (and, with the feature `tls`, `serve_tls_with_shutdown`) serve
+//! until a signal, then
+//! close the listener — new connections are refused — and close idle connections, while
+//! each connection with a request in progress answers it and then closes. They return once
+//! every connection has closed: at the latest after
+//! [`request_timeout`](ServerLimits::request_timeout) (plus the time to write the answer,
+//! bounded by the idle timeout), so a host that wants a shorter drain wraps them in a
+//! timeout of its own.
+//!
+//! ```no_run
+//! # async fn f(app: axum::Router) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let limits = portcullis_axum::ServerLimits::default();
+//! let ctrl_c = async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! };
+//! let drain = portcullis_axum::serve_with_shutdown(listener, app, limits, ctrl_c);
+//! let _ = tokio::time::timeout(std::time::Duration::from_secs(30), drain).await;
+//! # Ok(()) }
+//! ```
+//!
 //! # TLS and client certificates
 //!
 //! With the feature `tls`, `serve_tls` serves within the same limits over TLS (rustls on
@@ -131,9 +154,9 @@ use portcullis::{
 pub use async_trait::async_trait;
 pub use portcullis::Interaction;
 pub use portcullis::ServerLimits;
-pub use serve::serve;
+pub use serve::{serve, serve_with_shutdown};
 #[cfg(feature = "tls")]
-pub use tls::serve_tls;
+pub use tls::{serve_tls, serve_tls_with_shutdown};
 
 /// Largest request body accepted (a token request is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

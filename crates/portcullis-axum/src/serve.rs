@@ -1,6 +1,7 @@
 //! Serving a router with limits, so that no client can hold the server.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -26,26 +27,78 @@ use tower::ServiceExt;
 /// [the crate documentation](crate#server-limits). Each request carries the peer's address
 /// as a [`ConnectInfo`] extension (`ConnectInfo<SocketAddr>` for a `TcpListener`). Runs
 /// until dropped.
-pub async fn serve<L>(mut listener: L, router: Router, limits: ServerLimits) -> Infallible
+pub async fn serve<L>(listener: L, router: Router, limits: ServerLimits) -> Infallible
 where
     L: Listener,
     L::Addr: Clone + Send + Sync + 'static,
 {
-    let connections = Arc::new(Semaphore::new(limits.max_connections.get()));
+    serve_with_shutdown(listener, router, limits, std::future::pending()).await;
+    std::future::pending().await
+}
+
+/// [`serve`] until `signal` completes, then shuts down gracefully: the listener is closed
+/// (new connections are refused), idle connections are closed, and each connection with a
+/// request in progress answers it — within the limits, so within
+/// [`request_timeout`](ServerLimits::request_timeout) — and then closes
+/// (`Connection: close`). Returns once every connection has closed; bound the wait with a
+/// timeout of your own if need be (see [the crate documentation](crate#graceful-shutdown)).
+pub async fn serve_with_shutdown<L>(
+    listener: L,
+    router: Router,
+    limits: ServerLimits,
+    signal: impl Future<Output = ()> + Send,
+) where
+    L: Listener,
+    L::Addr: Clone + Send + Sync + 'static,
+{
+    accept_until(listener, &limits, signal, move |io, addr, stopping| {
+        serve_connection(io, addr, None, router.clone(), limits, stopping)
+    })
+    .await;
+}
+
+/// Accepts connections on `listener`, at most [`max_connections`](ServerLimits::max_connections)
+/// at once (the rest wait, unaccepted, in the backlog), and runs `connection` on each in a
+/// task of its own, until `signal` completes. Then closes the listener, tells every
+/// connection to stop (its receiver turns `true`), and waits until all have ended.
+pub(crate) async fn accept_until<L, F, C>(
+    mut listener: L,
+    limits: &ServerLimits,
+    signal: impl Future<Output = ()> + Send,
+    connection: F,
+) where
+    L: Listener,
+    F: Fn(L::Io, L::Addr, watch::Receiver<bool>) -> C,
+    C: Future<Output = ()> + Send + 'static,
+{
+    let max = limits.max_connections.get();
+    let connections = Arc::new(Semaphore::new(max));
+    let (stop, stopping) = watch::channel(false);
+    let mut signal = pin!(signal);
     loop {
-        // Nothing is accepted while the limit is reached: clients wait in the backlog.
-        let permit = connections
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the connection semaphore is never closed");
-        let (io, addr) = listener.accept().await;
-        let router = router.clone();
+        let accepted = async {
+            let permit = connections
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the connection semaphore is never closed");
+            (permit, listener.accept().await)
+        };
+        let (permit, (io, addr)) = tokio::select! {
+            () = signal.as_mut() => break,
+            accepted = accepted => accepted,
+        };
+        let served = connection(io, addr, stopping.clone());
         tokio::spawn(async move {
-            serve_connection(io, addr, None, router, limits).await;
+            served.await;
             drop(permit);
         });
     }
+    drop(listener);
+    stop.send_replace(true);
+    // Each connection holds a permit until it ends.
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    let _ = connections.acquire_many(all).await;
 }
 
 /// Where a connection is, for its timeouts.
@@ -78,6 +131,7 @@ pub(crate) async fn serve_connection<I, A>(
     certificate: Option<ClientCertificate>,
     router: Router,
     limits: ServerLimits,
+    mut stopping: watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     A: Clone + Send + Sync + 'static,
@@ -111,6 +165,7 @@ pub(crate) async fn serve_connection<I, A>(
     builder.header_read_timeout(None);
     let mut conn = pin!(builder.serve_connection(io, service));
     let mut alarm = pin!(sleep_until(Instant::now()));
+    let mut draining = false;
     loop {
         let deadline = watched.borrow_and_update().deadline(&limits);
         if let Some(deadline) = deadline {
@@ -118,6 +173,13 @@ pub(crate) async fn serve_connection<I, A>(
         }
         tokio::select! {
             _ = conn.as_mut() => return,
+            stopped = stopping.wait_for(|stop| *stop), if !draining => {
+                draining = true;
+                if stopped.is_ok() {
+                    // Answers a request in progress, then closes; closes an idle connection.
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
             changed = watched.changed() => {
                 if changed.is_err() {
                     return;

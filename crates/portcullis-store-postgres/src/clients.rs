@@ -7,7 +7,7 @@ use portcullis_core::{Client, Issuer, UnixTime};
 use portcullis_store::{ClientStore, StoreResult};
 use tokio_postgres::types::ToSql;
 
-use crate::codec::{db, decode, json};
+use crate::codec::{decode, json};
 use crate::{purge, PostgresStore};
 
 #[async_trait]
@@ -93,29 +93,28 @@ impl ClientStore for PostgresStore {
             return Ok(inserted == 1);
         };
         let mut conn = self.conn().await?;
-        let tx = conn.transaction().await.map_err(db)?;
-        let select = tx
-            .prepare_cached(
+        let watch = conn.watch();
+        let tx = watch.run(conn.transaction()).await?;
+        let select = watch
+            .run(tx.prepare_cached(
                 "SELECT record FROM clients WHERE issuer = $1 AND client_id = $2 FOR UPDATE",
-            )
-            .await
-            .map_err(db)?;
-        let rows = tx.query(&select, &row[..2]).await.map_err(db)?;
+            ))
+            .await?;
+        let rows = watch.run(tx.query(&select, &row[..2])).await?;
         let stored: Option<Client> = rows.first().map(|r| decode(r, 0)).transpose()?;
         if stored.as_ref() != Some(current) {
             // Frees the row lock now, not when the connection is next used.
-            tx.rollback().await.map_err(db)?;
+            watch.run(tx.rollback()).await?;
             return Ok(false);
         }
-        let update = tx
-            .prepare_cached(
+        let update = watch
+            .run(tx.prepare_cached(
                 "UPDATE clients SET expires_at = $3, record = $4 \
                  WHERE issuer = $1 AND client_id = $2",
-            )
-            .await
-            .map_err(db)?;
-        tx.execute(&update, &row).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
+            ))
+            .await?;
+        watch.run(tx.execute(&update, &row)).await?;
+        watch.run(tx.commit()).await?;
         Ok(true)
     }
 

@@ -22,13 +22,24 @@ pub struct PostgresConfig {
     roots: TrustRoots,
     pub(crate) max_connections: usize,
     pub(crate) wait_timeout: Duration,
+    pub(crate) operation_timeout: Duration,
 }
+
+/// How long a connection may sit idle before TCP keepalive probes ask whether the server
+/// is still there; with [`KEEPALIVE_INTERVAL`] and [`KEEPALIVE_RETRIES`], a pooled
+/// connection to a vanished server is found dead and closed within about 30 s.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+/// The time between unanswered keepalive probes.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// How many unanswered keepalive probes close a connection.
+pub const KEEPALIVE_RETRIES: u32 = 3;
 
 impl PostgresConfig {
     /// The server and credentials of a driver configuration, with the default options:
     /// the connection's own `search_path` (usually `public`), at most 16 connections, a
-    /// 10 s limit on waiting for one, and TLS as its `ssl_mode` says (`Require`: verified
-    /// fully; `Disable`: never; the default, `Prefer`: [`TlsMode::PlainOnLoopback`]).
+    /// 10 s limit on waiting for one, a 5 s limit on each operation, and TLS as its
+    /// `ssl_mode` says (`Require`: verified fully; `Disable`: never; the default, `Prefer`:
+    /// [`TlsMode::PlainOnLoopback`]).
     pub fn new(pg: tokio_postgres::Config) -> Self {
         Self {
             tls: TlsMode::of_driver(&pg),
@@ -37,6 +48,7 @@ impl PostgresConfig {
             roots: TrustRoots::System,
             max_connections: 16,
             wait_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(5),
         }
     }
 
@@ -100,9 +112,24 @@ impl PostgresConfig {
     }
 
     /// Sets how long a call waits for a pooled connection, or for a new one to be
-    /// established, before failing (default 10 s).
+    /// established, before failing (default 10 s; [`operation_timeout`](Self::operation_timeout)
+    /// bounds it too).
     pub fn wait_timeout(mut self, timeout: Duration) -> Self {
         self.wait_timeout = timeout;
+        self
+    }
+
+    /// Sets how long one store operation may take in all (default 5 s): waiting for a
+    /// pooled connection or establishing one, then every statement of it and its `COMMIT`.
+    /// Past it the operation fails with a `StoreError` (the engine answers 503
+    /// `temporarily_unavailable`), and its connection, if a statement of it was still
+    /// unanswered, is closed rather than returned to the pool. A server that is stopped,
+    /// restarting or unreachable (even one that drops packets without a reset) thus never
+    /// holds a store call longer than this. An operation that timed out after sending its
+    /// last statement or `COMMIT` may still have taken effect. The migrations run on
+    /// connect are not bounded by it (only their wait for a connection is).
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
         self
     }
 
@@ -132,7 +159,13 @@ impl PostgresConfig {
             SslMode::Disable
         });
         if pg.get_connect_timeout().is_none() {
-            pg.connect_timeout(self.wait_timeout);
+            pg.connect_timeout(self.wait_timeout.min(self.operation_timeout));
+        }
+        // The driver's default idle time before a probe is 2 hours.
+        if pg.get_keepalives() && pg.get_keepalives_idle() > KEEPALIVE_IDLE {
+            pg.keepalives_idle(KEEPALIVE_IDLE);
+            pg.keepalives_interval(KEEPALIVE_INTERVAL);
+            pg.keepalives_retries(KEEPALIVE_RETRIES);
         }
         if let Some(schema) = &self.schema {
             // The name is plain `[a-z0-9_]`: nothing in it needs quoting or escaping.
@@ -176,6 +209,7 @@ impl fmt::Debug for PostgresConfig {
             .field("roots", &self.roots)
             .field("max_connections", &self.max_connections)
             .field("wait_timeout", &self.wait_timeout)
+            .field("operation_timeout", &self.operation_timeout)
             .finish()
     }
 }
@@ -255,7 +289,9 @@ mod tests {
             .unwrap();
         let pg = c.connection();
         assert_eq!(pg.get_options(), Some("-c work_mem=8MB -c search_path=s1"));
-        assert_eq!(pg.get_connect_timeout(), Some(&Duration::from_secs(10)));
+        assert_eq!(pg.get_connect_timeout(), Some(&Duration::from_secs(5)));
+        assert_eq!(pg.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(pg.get_keepalives_retries(), Some(KEEPALIVE_RETRIES));
         let plain = PostgresConfig::from_url("postgres://u@localhost/db").unwrap();
         assert_eq!(plain.connection().get_options(), None);
         // TLS is required or disabled, never the driver's `Prefer` (a fallback to plain).

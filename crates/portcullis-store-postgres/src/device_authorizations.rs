@@ -7,7 +7,8 @@ use portcullis_core::{CodeRecord, DeviceAuthorizationRecord, Issuer, TokenHash, 
 use portcullis_store::{DeviceAuthorizationStore, DeviceInsertOutcome, StoreResult};
 use tokio_postgres::types::ToSql;
 
-use crate::codec::{db, decode, json, key};
+use crate::codec::{decode, json, key};
+use crate::lease::Watch;
 use crate::{purge, PostgresStore};
 
 /// What a change does to the row it read.
@@ -31,12 +32,13 @@ impl PostgresStore {
         change: Change<T>,
     ) -> StoreResult<Option<T>> {
         let mut conn = self.conn().await?;
-        let tx = conn.transaction().await.map_err(db)?;
-        match modify(&tx, column, value, issuer.as_str(), change).await {
-            Ok(out) => tx.commit().await.map_err(db).map(|()| out),
+        let watch = conn.watch();
+        let tx = watch.run(conn.transaction()).await?;
+        match modify(&tx, &watch, column, value, issuer.as_str(), change).await {
+            Ok(out) => watch.run(tx.commit()).await.map(|()| out),
             Err(e) => {
                 // Frees the row lock now; the first error is the one worth reporting.
-                let _ = tx.rollback().await;
+                let _ = watch.run(tx.rollback()).await;
                 Err(e)
             }
         }
@@ -45,6 +47,7 @@ impl PostgresStore {
 
 async fn modify<T>(
     tx: &Transaction<'_>,
+    watch: &Watch,
     column: &'static str,
     value: &[u8],
     issuer: &str,
@@ -53,25 +56,27 @@ async fn modify<T>(
     let select = format!(
         "SELECT record FROM device_authorizations WHERE {column} = $1 AND issuer = $2 FOR UPDATE"
     );
-    let select = tx.prepare_cached(&select).await.map_err(db)?;
-    let rows = tx.query(&select, &[&value, &issuer]).await.map_err(db)?;
+    let select = watch.run(tx.prepare_cached(&select)).await?;
+    let rows = watch.run(tx.query(&select, &[&value, &issuer])).await?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
     let (write, out) = change(decode(row, 0)?);
     match write {
         Some(Write::Update(record)) => {
-            let update = tx
-                .prepare_cached("UPDATE device_authorizations SET record = $2 WHERE hash = $1")
-                .await
-                .map_err(db)?;
+            let update =
+                watch
+                    .run(tx.prepare_cached(
+                        "UPDATE device_authorizations SET record = $2 WHERE hash = $1",
+                    ))
+                    .await?;
             let args: [&(dyn ToSql + Sync); 2] = [&key(&record.hash), &json(&record)];
-            tx.execute(&update, &args).await.map_err(db)?
+            watch.run(tx.execute(&update, &args)).await?
         }
         Some(Write::Delete) => {
             let delete = format!("DELETE FROM device_authorizations WHERE {column} = $1");
-            let delete = tx.prepare_cached(&delete).await.map_err(db)?;
-            tx.execute(&delete, &[&value]).await.map_err(db)?
+            let delete = watch.run(tx.prepare_cached(&delete)).await?;
+            watch.run(tx.execute(&delete, &[&value])).await?
         }
         None => 0,
     };

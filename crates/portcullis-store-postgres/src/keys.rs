@@ -6,7 +6,8 @@ use deadpool_postgres::Transaction;
 use portcullis_core::{Issuer, KeyRecord, PrivateKeyEnvelope, UnixTime};
 use portcullis_store::{KeyStore, StoreResult};
 
-use crate::codec::{db, decode, json};
+use crate::codec::{decode, json};
+use crate::lease::Watch;
 use crate::{purge, PostgresStore};
 
 #[async_trait]
@@ -82,12 +83,13 @@ impl PostgresStore {
         change: impl FnOnce(&mut KeyRecord) -> bool + Send,
     ) -> StoreResult<bool> {
         let mut conn = self.conn().await?;
-        let tx = conn.transaction().await.map_err(db)?;
-        match modify(&tx, issuer.as_str(), kid, change).await {
-            Ok(changed) => tx.commit().await.map_err(db).map(|()| changed),
+        let watch = conn.watch();
+        let tx = watch.run(conn.transaction()).await?;
+        match modify(&tx, &watch, issuer.as_str(), kid, change).await {
+            Ok(changed) => watch.run(tx.commit()).await.map(|()| changed),
             Err(e) => {
                 // Frees the row lock now; the first error is the one worth reporting.
-                let _ = tx.rollback().await;
+                let _ = watch.run(tx.rollback()).await;
                 Err(e)
             }
         }
@@ -98,15 +100,17 @@ impl PostgresStore {
 /// commits; whether the key exists and `change` changed it.
 async fn modify(
     tx: &Transaction<'_>,
+    watch: &Watch,
     issuer: &str,
     kid: &str,
     change: impl FnOnce(&mut KeyRecord) -> bool + Send,
 ) -> StoreResult<bool> {
-    let select = tx
-        .prepare_cached("SELECT record FROM signing_keys WHERE issuer = $1 AND kid = $2 FOR UPDATE")
-        .await
-        .map_err(db)?;
-    let rows = tx.query(&select, &[&issuer, &kid]).await.map_err(db)?;
+    let select = watch
+        .run(tx.prepare_cached(
+            "SELECT record FROM signing_keys WHERE issuer = $1 AND kid = $2 FOR UPDATE",
+        ))
+        .await?;
+    let rows = watch.run(tx.query(&select, &[&issuer, &kid])).await?;
     let Some(row) = rows.first() else {
         return Ok(false);
     };
@@ -114,22 +118,21 @@ async fn modify(
     if !change(&mut key) {
         return Ok(false);
     }
-    let update = tx
-        .prepare_cached(
+    let update = watch
+        .run(tx.prepare_cached(
             "UPDATE signing_keys SET expires_at = $3, record = $4 WHERE issuer = $1 AND kid = $2",
-        )
-        .await
-        .map_err(db)?;
-    tx.execute(
-        &update,
-        &[
-            &issuer,
-            &kid,
-            &key.expires_at.map(UnixTime::secs_i64),
-            &json(&key),
-        ],
-    )
-    .await
-    .map_err(db)?;
+        ))
+        .await?;
+    watch
+        .run(tx.execute(
+            &update,
+            &[
+                &issuer,
+                &kid,
+                &key.expires_at.map(UnixTime::secs_i64),
+                &json(&key),
+            ],
+        ))
+        .await?;
     Ok(true)
 }

@@ -45,7 +45,18 @@
 //!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many
 //!   row locks for long.
 //! * **Connections:** a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
-//!   are prepared once per connection.
+//!   are prepared once per connection. TCP keepalive probes (after [`KEEPALIVE_IDLE`] idle)
+//!   find a pooled connection to a vanished server dead within about 30 s.
+//! * **Outages:** every operation — the wait for a connection (or its establishment), each
+//!   statement, `COMMIT` — ends within [`PostgresConfig::operation_timeout`] (default 5 s),
+//!   with a `StoreError` (the engine's 503 `temporarily_unavailable`) when the server is
+//!   stopped, restarting or unreachable, even silently (packets dropped). A connection
+//!   whose statement went unanswered (timed out, or the caller's future dropped) is closed,
+//!   never returned to the pool — it may hang forever, or sit inside an unfinished
+//!   transaction; one the server closed is discarded when next taken. The pool refills on
+//!   demand: once the server answers again, the next operation connects anew. A
+//!   timeout after the last statement or `COMMIT` was sent may hide a success: the
+//!   single-use writes fail closed then (docs/manual/operations.md).
 //! * **TLS** (rustls on ring, through `tokio-postgres-rustls`): always verify-full — the
 //!   server's chain must lead to a trusted root and its certificate must name the host
 //!   (RFC 6125; an IP address must be in its subjectAltName). The connection string sets
@@ -80,6 +91,7 @@ mod config;
 mod device_authorizations;
 mod grants;
 mod keys;
+mod lease;
 mod purge;
 mod pushed_requests;
 mod replay;
@@ -90,20 +102,23 @@ mod tokens;
 
 use std::fmt;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use portcullis_core::{FamilyId, GrantId, Issuer, TokenHash, UnixTime};
 use portcullis_store::{StoreError, StoreResult};
 use serde::Serialize;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
-pub use config::{redact_connection_string, PostgresConfig};
+pub use config::{
+    redact_connection_string, PostgresConfig, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES,
+};
 pub use tls::TlsMode;
 /// The driver, re-exported so that a [`tokio_postgres::Config`] built by the host matches
 /// [`PostgresConfig::new`].
 pub use tokio_postgres;
 
-use codec::{db, json, key, pool_error};
+use codec::{json, key};
+use lease::Lease;
 
 /// Rows `purge_expired` deletes per statement (each statement its own short transaction).
 pub const PURGE_BATCH: i64 = 500;
@@ -168,9 +183,10 @@ impl PostgresStore {
         &self.config
     }
 
-    /// A pooled connection.
-    async fn conn(&self) -> StoreResult<Object> {
-        self.pool.get().await.map_err(pool_error)
+    /// A pooled connection for one operation, which from now on has
+    /// [`PostgresConfig::operation_timeout`] to finish (see `lease`).
+    async fn conn(&self) -> StoreResult<Lease> {
+        Lease::take(&self.pool, self.config.operation_timeout).await
     }
 
     /// Runs one prepared statement that returns rows.
@@ -180,15 +196,15 @@ impl PostgresStore {
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<tokio_postgres::Row>> {
         let conn = self.conn().await?;
-        let stmt = conn.prepare_cached(sql).await.map_err(db)?;
-        conn.query(&stmt, args).await.map_err(db)
+        let stmt = conn.run(conn.prepare_cached(sql)).await?;
+        conn.run(conn.query(&stmt, args)).await
     }
 
     /// Runs one prepared statement; how many rows it changed.
     async fn execute(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
         let conn = self.conn().await?;
-        let stmt = conn.prepare_cached(sql).await.map_err(db)?;
-        conn.execute(&stmt, args).await.map_err(db)
+        let stmt = conn.run(conn.prepare_cached(sql)).await?;
+        conn.run(conn.execute(&stmt, args)).await
     }
     /// Inserts a new row into `table`, a hash-keyed table (a constant of this crate). A hash
     /// already stored is an error (a unique violation): a code or token is never

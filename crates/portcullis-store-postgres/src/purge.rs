@@ -2,7 +2,6 @@
 
 use portcullis_store::StoreResult;
 
-use crate::codec::db;
 use crate::{PostgresStore, PURGE_BATCH};
 
 /// Deletes the rows of `table` whose `expiry` column is at or before `now` ("expired at
@@ -23,13 +22,10 @@ pub(crate) async fn expired(
          AND {expiry} <= $1"
     );
     let conn = store.conn().await?;
-    let stmt = conn.prepare_cached(&sql).await.map_err(db)?;
+    let stmt = conn.run(conn.prepare_cached(&sql)).await?;
     let mut total = 0;
     loop {
-        let n = conn
-            .execute(&stmt, &[&now, &PURGE_BATCH])
-            .await
-            .map_err(db)?;
+        let n = conn.run(conn.execute(&stmt, &[&now, &PURGE_BATCH])).await?;
         total += n;
         if n < PURGE_BATCH.unsigned_abs() {
             return Ok(total);

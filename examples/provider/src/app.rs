@@ -32,6 +32,7 @@ use portcullis_interaction::{
 use portcullis_store_memory::MemoryStore;
 use ring::rand::SystemRandom;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -316,12 +317,14 @@ impl Site {
     }
 
     /// Serves the site with actix-web within `limits`, on a runtime of its own (actix's),
-    /// until the returned future is dropped.
+    /// until the returned future is dropped, or until `stop` completes: then gracefully
+    /// (actix stops accepting and lets requests in progress finish).
     fn serve_actix(
         self,
         listener: std::net::TcpListener,
         limits: ServerLimits,
         tls: Option<ServerTls>,
+        stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<impl Future<Output = std::io::Result<()>> + Send> {
         let timeout = limits.request_timeout;
         let engine = portcullis_actix::router(self.flow.provider().clone(), self.flow.clone())
@@ -340,10 +343,15 @@ impl Site {
             Some(tls) => portcullis_actix::serve_tls(app, listener, &limits, tls)?,
             None => portcullis_actix::serve(app, listener, &limits)?,
         };
-        let stop = StopOnDrop(server.handle());
+        let handle = server.handle();
+        let on_drop = StopOnDrop(handle.clone());
         let served = tokio::task::spawn_blocking(|| actix_web::rt::System::new().block_on(server));
+        tokio::spawn(async move {
+            stop.await;
+            handle.stop(true).await;
+        });
         Ok(async move {
-            let _stop = stop;
+            let _stop = on_drop;
             served.await.map_err(std::io::Error::other)?
         })
     }
@@ -407,6 +415,7 @@ pub struct Running {
     issuer: Issuer,
     provider: Provider,
     task: JoinHandle<std::io::Result<()>>,
+    stop: watch::Sender<bool>,
 }
 
 impl Running {
@@ -437,10 +446,42 @@ impl Running {
 
     /// Serves until the server fails.
     pub async fn wait(mut self) -> Result<(), StartError> {
-        match (&mut self.task).await {
-            Ok(result) => Ok(result?),
-            Err(e) => Err(std::io::Error::other(e).into()),
+        joined((&mut self.task).await)
+    }
+
+    /// Serves until the server fails or `signal` completes, then shuts down gracefully:
+    /// the listener and the Prometheus endpoint's are closed (new connections are refused),
+    /// idle connections are closed, and requests in progress are answered, for at most
+    /// `drain`; requests still unanswered then are cut off (and logged).
+    pub async fn serve_until(
+        mut self,
+        signal: impl Future<Output = ()>,
+        drain: Duration,
+    ) -> Result<(), StartError> {
+        tokio::select! {
+            result = &mut self.task => return joined(result),
+            () = signal => {}
         }
+        tracing::info!(?drain, "shutting down: draining requests in progress");
+        self.stop.send_replace(true);
+        match tokio::time::timeout(drain, &mut self.task).await {
+            Ok(result) => joined(result),
+            Err(_) => {
+                tracing::warn!(
+                    ?drain,
+                    "requests still in progress after the drain: cut off"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What the server task ended with.
+fn joined(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), StartError> {
+    match result {
+        Ok(result) => Ok(result?),
+        Err(e) => Err(std::io::Error::other(e).into()),
     }
 }
 
@@ -537,29 +578,45 @@ async fn start(
         provider,
         sessions,
     } = build(config, issuer.clone(), clock, stores).await?;
+    let (stop, stopping) = watch::channel(false);
+    let signal = move || {
+        let mut stopping = stopping.clone();
+        async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }
+    };
+    let (stop_serving, stop_metrics) = (signal(), signal());
     // Each hands each request its peer's address: sign-ins are throttled per address.
     let served: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match (adapter, tls) {
-        (Adapter::Axum, None) => {
-            Box::pin(async move { match portcullis_axum::serve(listener, router, limits).await {} })
-        }
-        (Adapter::Axum, Some(tls)) => Box::pin(async move {
-            match portcullis_axum::serve_tls(listener, router, limits, tls).await {}
+        (Adapter::Axum, None) => Box::pin(async move {
+            portcullis_axum::serve_with_shutdown(listener, router, limits, stop_serving).await;
+            Ok(())
         }),
-        (Adapter::Actix, tls) => Box::pin(site.serve_actix(listener.into_std()?, limits, tls)?),
+        (Adapter::Axum, Some(tls)) => Box::pin(async move {
+            portcullis_axum::serve_tls_with_shutdown(listener, router, limits, tls, stop_serving)
+                .await;
+            Ok(())
+        }),
+        (Adapter::Actix, tls) => {
+            Box::pin(site.serve_actix(listener.into_std()?, limits, tls, stop_serving)?)
+        }
     };
     // Expired codes, tokens, keys and sessions are removed every ten minutes (the SQL
     // stores do not purge on their own).
     let purge = purge_periodically(provider.clone(), sessions, Duration::from_secs(600));
     let metrics = async move {
         match metrics {
-            Some(listener) => crate::prometheus::serve(listener).await,
-            None => std::future::pending().await,
+            Some(listener) => crate::prometheus::serve(listener, stop_metrics).await,
+            None => {
+                stop_metrics.await;
+                Ok(())
+            }
         }
     };
+    // Ends when either fails, or when both have shut down.
     let task = tokio::spawn(async move {
         tokio::select! {
-            served = served => served,
-            metrics = metrics => metrics,
+            served = async { tokio::try_join!(served, metrics).map(|_| ()) } => served,
             never = purge => match never {},
         }
     });
@@ -569,6 +626,7 @@ async fn start(
         issuer,
         provider,
         task,
+        stop,
     })
 }
 

@@ -54,6 +54,11 @@ pub struct Args {
     /// below the process's open-file limit (`ulimit -n`).
     #[arg(long, value_name = "N", default_value_t = ServerLimits::default().max_connections)]
     pub max_connections: NonZeroUsize,
+    /// Seconds requests in progress have to be answered after SIGTERM or SIGINT (Ctrl-C):
+    /// new connections are refused at once, idle ones closed; what is still unanswered then
+    /// is cut off, and the process exits 0.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = seconds())]
+    pub shutdown_timeout: u64,
     /// PEM certificate chain to serve HTTPS with (the issuer is then https://ADDR).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -99,7 +104,8 @@ fn parse_issuer(value: &str) -> Result<Issuer, String> {
 }
 
 /// Loads the configuration, starts the server, prints where it listens (and the demo
-/// credentials without `--config`), and serves until Ctrl-C.
+/// credentials without `--config`), and serves until SIGTERM or SIGINT (Ctrl-C), then
+/// drains requests in progress for at most `--shutdown-timeout`.
 pub async fn run(args: Args) -> Result<(), StartError> {
     let (mut config, demo) = match &args.config {
         Some(path) => (Config::load(path)?, false),
@@ -135,11 +141,20 @@ pub async fn run(args: Args) -> Result<(), StartError> {
     if demo {
         print!("{}", demo_banner(server.issuer()));
     }
-    tokio::select! {
-        result = server.wait() => result,
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("shutting down");
-            Ok(())
+    let drain = Duration::from_secs(args.shutdown_timeout);
+    server.serve_until(termination()?, drain).await
+}
+
+/// Completes on the first SIGTERM (what service managers and container runtimes send) or
+/// SIGINT (Ctrl-C).
+fn termination() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM"),
+            _ = int.recv() => tracing::info!("SIGINT"),
         }
-    }
+    })
 }

@@ -34,8 +34,12 @@ fn handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Serves `GET /metrics` on `listener` until the server fails.
-pub(crate) async fn serve(listener: TcpListener) -> std::io::Result<()> {
+/// Serves `GET /metrics` on `listener` until the server fails, or until `stop` completes
+/// (then it stops accepting and finishes the scrapes in progress).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let handle = handle();
     let router = Router::new().route(
         "/metrics",
@@ -50,5 +54,7 @@ pub(crate) async fn serve(listener: TcpListener) -> std::io::Result<()> {
             }
         }),
     );
-    axum::serve(listener, router).await
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stop)
+        .await
 }
