@@ -87,8 +87,11 @@ pub(crate) enum Transport {
     Refused,
     /// No answer within the client's timeout.
     Timeout,
-    /// The connection was closed or reset before the whole answer came.
+    /// The connection was closed or reset before any answer came (a request the server
+    /// dropped, or one sent on a kept-alive connection just as the server closed it).
     Closed,
+    /// The answer began (status and headers) and its body was cut off.
+    CutMidAnswer,
     /// No refresh chain came free in time (the driver's, not the server's).
     NoChain,
 }
@@ -125,7 +128,10 @@ impl fmt::Display for Outcome {
             Outcome::Answer { status, error } => write!(f, "{status} {error}"),
             Outcome::Transport(Transport::Refused) => f.write_str("connection refused"),
             Outcome::Transport(Transport::Timeout) => f.write_str("no answer (timeout)"),
-            Outcome::Transport(Transport::Closed) => f.write_str("connection closed mid-request"),
+            Outcome::Transport(Transport::Closed) => {
+                f.write_str("connection closed before an answer")
+            }
+            Outcome::Transport(Transport::CutMidAnswer) => f.write_str("answer cut off"),
             Outcome::Transport(Transport::NoChain) => f.write_str("no refresh chain free (driver)"),
         }
     }
