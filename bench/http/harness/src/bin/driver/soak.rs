@@ -999,6 +999,141 @@ fn fault_checks(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        soak: SoakArgs,
+    }
+
+    fn args(fault: &str) -> SoakArgs {
+        let cli = Cli::parse_from([
+            "soak",
+            "--issuer=http://127.0.0.1:1",
+            "--client-id=c",
+            "--client-secret=s",
+            "--redirect-uri=http://127.0.0.1:2/cb",
+            "--cookie-file=c",
+            "--refresh-file=r",
+            "--fault-at=10",
+            &format!("--fault={fault}"),
+            "--outage-bound=6",
+        ]);
+        cli.soak
+    }
+
+    /// A request sent at `sent_ms`, answered at `done_ms`.
+    fn at(sent_ms: u64, done_ms: u64, outcome: Outcome) -> Record {
+        Record {
+            op: Op::ClientCredentials,
+            node: 0,
+            intended: Duration::from_millis(sent_ms),
+            sent: Duration::from_millis(sent_ms),
+            done: Duration::from_millis(done_ms),
+            outcome,
+        }
+    }
+
+    fn met(checks: &[Check]) -> Vec<bool> {
+        checks.iter().map(|c| c.met).collect()
+    }
+
+    #[test]
+    fn a_drain_may_refuse_and_lose_the_keep_alive_race_but_never_cut_an_answer() {
+        let times = FaultTimes {
+            begin: Duration::from_secs(10),
+            begun: Duration::from_millis(10_010),
+            end: None,
+        };
+        let mut records = vec![
+            at(9_000, 9_001, Outcome::Ok),
+            at(9_999, 10_020, Outcome::Ok),
+            at(10_005, 10_006, Outcome::Transport(Transport::Refused)),
+            at(10_005, 10_006, Outcome::Transport(Transport::Closed)),
+            at(10_500, 10_501, Outcome::Transport(Transport::Refused)),
+        ];
+        let checks = fault_checks(
+            Fault::SigtermDrain,
+            &args("sigterm-drain"),
+            &records,
+            times,
+            100.0,
+        );
+        assert_eq!(met(&checks), [true, true, true]);
+        records.push(at(
+            9_990,
+            10_030,
+            Outcome::Transport(Transport::CutMidAnswer),
+        ));
+        records.push(at(10_600, 10_601, Outcome::answer(500, "server_error")));
+        let checks = fault_checks(
+            Fault::SigtermDrain,
+            &args("sigterm-drain"),
+            &records,
+            times,
+            100.0,
+        );
+        assert_eq!(met(&checks), [true, false, false]);
+    }
+
+    #[test]
+    fn an_outage_passes_on_quick_503s_and_a_prompt_recovery_only() {
+        let times = FaultTimes {
+            begin: Duration::from_secs(10),
+            begun: Duration::from_secs(10),
+            end: Some((Duration::from_secs(20), Duration::from_secs(20))),
+        };
+        let mut records = vec![at(5_000, 5_001, Outcome::Ok)];
+        records.extend((0..50).map(|i| {
+            at(
+                12_000 + i,
+                12_100 + i,
+                Outcome::answer(503, "temporarily_unavailable"),
+            )
+        }));
+        // Back at full rate (10 a second) from 20 s.
+        records.extend((0..40).map(|i| at(20_000 + 100 * i, 20_010 + 100 * i, Outcome::Ok)));
+        let checks = fault_checks(
+            Fault::PostgresOutage,
+            &args("postgres-outage"),
+            &records,
+            times,
+            10.0,
+        );
+        assert_eq!(met(&checks), [true, true, true, true, true]);
+
+        let mut bad = records.clone();
+        bad.push(at(13_000, 13_001, Outcome::answer(500, "server_error")));
+        bad.push(at(
+            14_000,
+            21_000,
+            Outcome::answer(503, "temporarily_unavailable"),
+        ));
+        let checks = fault_checks(
+            Fault::PostgresOutage,
+            &args("postgres-outage"),
+            &bad,
+            times,
+            10.0,
+        );
+        assert_eq!(met(&checks)[..3], [true, false, false]);
+
+        // Never back at full rate.
+        let slow: Vec<Record> = records
+            .iter()
+            .filter(|r| r.done < Duration::from_secs(20))
+            .cloned()
+            .collect();
+        let checks = fault_checks(
+            Fault::PostgresOutage,
+            &args("postgres-outage"),
+            &slow,
+            times,
+            10.0,
+        );
+        assert_eq!(met(&checks), [true, true, true, false]);
+    }
 
     #[test]
     fn error_codes_come_from_json_or_from_a_page_naming_them() {
