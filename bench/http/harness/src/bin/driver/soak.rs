@@ -1153,29 +1153,20 @@ mod tests {
 
     #[test]
     fn only_temporarily_unavailable_counts_as_the_outage_answer() {
-        assert!(is_unavailable(&Outcome::answer(
-            503,
-            "temporarily_unavailable"
-        )));
-        assert!(is_unavailable(&Outcome::answer(503, UNAVAILABLE_PAGE)));
-        assert!(is_unavailable(&Outcome::answer(
-            302,
-            "temporarily_unavailable"
-        )));
-        assert!(!is_unavailable(&Outcome::answer(
-            500,
-            "temporarily_unavailable"
-        )));
-        assert!(is_unavailable(&Outcome::answer(
-            503,
-            "not JSON: Unavailable"
-        )));
-        assert!(!is_unavailable(&Outcome::answer(
-            500,
-            "not JSON: Unavailable"
-        )));
-        assert!(!is_unavailable(&Outcome::answer(503, "server_error")));
-        assert!(!is_unavailable(&Outcome::answer(400, "invalid_grant")));
+        let cases = [
+            (503, "temporarily_unavailable", true),
+            (503, UNAVAILABLE_PAGE, true),
+            (302, "temporarily_unavailable", true),
+            (503, "not JSON: Unavailable", true),
+            (500, "temporarily_unavailable", false),
+            (500, "not JSON: Unavailable", false),
+            (503, "server_error", false),
+            (400, "invalid_grant", false),
+        ];
+        for (status, error, unavailable) in cases {
+            let outcome = Outcome::answer(status, error);
+            assert_eq!(is_unavailable(&outcome), unavailable, "{outcome}");
+        }
         assert!(!is_unavailable(&Outcome::Transport(Transport::Closed)));
         assert!(!is_unavailable(&Outcome::Ok));
     }
