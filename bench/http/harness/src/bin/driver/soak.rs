@@ -1035,7 +1035,9 @@ mod tests {
         }
     }
 
-    fn met(checks: &[Check]) -> Vec<bool> {
+    /// Which of `fault`'s checks `records` meet, at 10 requests a second for the outage.
+    fn verdicts(fault: Fault, name: &str, records: &[Record], times: FaultTimes) -> Vec<bool> {
+        let checks = fault_checks(fault, &args(name), records, times, 10.0);
         checks.iter().map(|c| c.met).collect()
     }
 
@@ -1053,28 +1055,16 @@ mod tests {
             at(10_005, 10_006, Outcome::Transport(Transport::Closed)),
             at(10_500, 10_501, Outcome::Transport(Transport::Refused)),
         ];
-        let checks = fault_checks(
-            Fault::SigtermDrain,
-            &args("sigterm-drain"),
-            &records,
-            times,
-            100.0,
-        );
-        assert_eq!(met(&checks), [true, true, true]);
+        let drain =
+            |records: &[Record]| verdicts(Fault::SigtermDrain, "sigterm-drain", records, times);
+        assert_eq!(drain(&records), [true, true, true]);
         records.push(at(
             9_990,
             10_030,
             Outcome::Transport(Transport::CutMidAnswer),
         ));
         records.push(at(10_600, 10_601, Outcome::answer(500, "server_error")));
-        let checks = fault_checks(
-            Fault::SigtermDrain,
-            &args("sigterm-drain"),
-            &records,
-            times,
-            100.0,
-        );
-        assert_eq!(met(&checks), [true, false, false]);
+        assert_eq!(drain(&records), [true, false, false]);
     }
 
     #[test]
@@ -1092,16 +1082,11 @@ mod tests {
                 Outcome::answer(503, "temporarily_unavailable"),
             )
         }));
+        let outage =
+            |records: &[Record]| verdicts(Fault::PostgresOutage, "postgres-outage", records, times);
         // Back at full rate (10 a second) from 20 s.
         records.extend((0..40).map(|i| at(20_000 + 100 * i, 20_010 + 100 * i, Outcome::Ok)));
-        let checks = fault_checks(
-            Fault::PostgresOutage,
-            &args("postgres-outage"),
-            &records,
-            times,
-            10.0,
-        );
-        assert_eq!(met(&checks), [true, true, true, true, true]);
+        assert_eq!(outage(&records), [true, true, true, true, true]);
 
         let mut bad = records.clone();
         bad.push(at(13_000, 13_001, Outcome::answer(500, "server_error")));
@@ -1110,14 +1095,7 @@ mod tests {
             21_000,
             Outcome::answer(503, "temporarily_unavailable"),
         ));
-        let checks = fault_checks(
-            Fault::PostgresOutage,
-            &args("postgres-outage"),
-            &bad,
-            times,
-            10.0,
-        );
-        assert_eq!(met(&checks)[..3], [true, false, false]);
+        assert_eq!(outage(&bad)[..3], [true, false, false]);
 
         // Never back at full rate.
         let slow: Vec<Record> = records
@@ -1125,14 +1103,7 @@ mod tests {
             .filter(|r| r.done < Duration::from_secs(20))
             .cloned()
             .collect();
-        let checks = fault_checks(
-            Fault::PostgresOutage,
-            &args("postgres-outage"),
-            &slow,
-            times,
-            10.0,
-        );
-        assert_eq!(met(&checks), [true, true, true, false]);
+        assert_eq!(outage(&slow), [true, true, true, false]);
     }
 
     #[test]
