@@ -17,6 +17,8 @@
 //!   single-use client assertions (see `assertions.rs`).
 //! * `proofs` signs the `dpop` case's pools of single-use DPoP proofs with a key `keygen`
 //!   made (see `proofs.rs`).
+//! * `soak` holds a mix of these flows for minutes, optionally with a fault in the middle
+//!   (`bench/soak/run`; see `soak.rs`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -36,6 +38,7 @@ use url::Url;
 
 mod assertions;
 mod proofs;
+mod soak;
 
 /// The PKCE pair of RFC 7636 Appendix B: the server hashes the verifier on every exchange
 /// whatever its value, so one fixed pair costs it as much as fresh ones.
@@ -82,6 +85,8 @@ enum Command {
     Assertions(assertions::AssertionArgs),
     /// Signs a pool of single-use DPoP proofs, one a line.
     Proofs(proofs::ProofArgs),
+    /// A mixed load held at a share of its measured maximum, optionally with a fault.
+    Soak(Box<soak::SoakArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -257,7 +262,7 @@ impl Flow {
         match (param("code"), param("error")) {
             (Some(code), None) => Ok(Some(code)),
             (_, Some(error)) => Err(format!(
-                "authorization error {error}: {}",
+                "{REDIRECTED_ERROR}{error}: {}",
                 param("error_description").unwrap_or_default()
             )
             .into()),
@@ -288,13 +293,17 @@ impl Flow {
     }
 
     async fn exchange(&self, code: &str) -> Result<Value> {
-        self.token_json(&[
+        self.token_json(&self.redeem_form(code)).await
+    }
+
+    /// The form redeeming `code` (with the fixed PKCE verifier).
+    fn redeem_form<'a>(&'a self, code: &'a str) -> [(&'a str, &'a str); 4] {
+        [
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", self.target.redirect_uri.as_str()),
             ("code_verifier", VERIFIER),
-        ])
-        .await
+        ]
     }
 
     /// Follows the authorization request through redirects and the server's pages (a login
@@ -341,8 +350,9 @@ impl Flow {
         Err("too many steps before the code".into())
     }
 
-    /// One completed login on an existing session: authorize → code → tokens.
-    async fn login(&self, cookie: &str, scope: &str, n: u64) -> Result<()> {
+    /// `GET /authorize` on a session with remembered consent: the code, or the answer when
+    /// it is not a redirect.
+    async fn session_code(&self, cookie: &str, scope: &str, n: u64) -> Result<SessionCode> {
         let response = self
             .http
             .get(self.authorize_url(scope, n))
@@ -354,29 +364,47 @@ impl Flow {
         let body = response.bytes().await?;
         let location = match location {
             Some(l) if status.is_redirection() => l,
-            _ => {
-                let text = String::from_utf8_lossy(&body);
-                return Err(format!("authorize: {status}: {}", snippet(&text)).into());
-            }
+            _ => return Ok(SessionCode::Refused(status, body)),
         };
         let location = self.endpoints.authorization.join(location.to_str()?)?;
         let code = self
             .code_in(&location)?
             .ok_or_else(|| format!("authorize led to {location}, not the client"))?;
-        let (status, body) = self
-            .token(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", self.target.redirect_uri.as_str()),
-                ("code_verifier", VERIFIER),
-            ])
-            .await?;
+        Ok(SessionCode::Issued(code))
+    }
+
+    /// `POST /token` redeeming `code`.
+    async fn redeem(&self, code: &str) -> Result<(StatusCode, bytes::Bytes)> {
+        self.token(&self.redeem_form(code)).await
+    }
+
+    /// One completed login on an existing session: authorize → code → tokens.
+    async fn login(&self, cookie: &str, scope: &str, n: u64) -> Result<()> {
+        let code = match self.session_code(cookie, scope, n).await? {
+            SessionCode::Issued(code) => code,
+            SessionCode::Refused(status, body) => {
+                let text = String::from_utf8_lossy(&body);
+                return Err(format!("authorize: {status}: {}", snippet(&text)).into());
+            }
+        };
+        let (status, body) = self.redeem(&code).await?;
         if status != StatusCode::OK || !contains(&body, b"\"id_token\"") {
             let text = String::from_utf8_lossy(&body);
             return Err(format!("token: {status}: {}", snippet(&text)).into());
         }
         Ok(())
     }
+}
+
+/// How [`Flow::code_in`]'s error for an error redirected to the client begins.
+const REDIRECTED_ERROR: &str = "authorization error ";
+
+/// What `GET /authorize` on a session gave.
+enum SessionCode {
+    /// A redirect to the client with this code.
+    Issued(String),
+    /// Another answer (an error page or JSON, or a redirect without a code).
+    Refused(StatusCode, bytes::Bytes),
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -659,6 +687,7 @@ async fn main() -> std::process::ExitCode {
         Command::Keygen(args) => assertions::keygen(args),
         Command::Assertions(args) => assertions::assertions(args),
         Command::Proofs(args) => proofs::proofs(args),
+        Command::Soak(args) => soak::soak(*args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
