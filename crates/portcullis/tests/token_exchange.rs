@@ -806,6 +806,66 @@ async fn an_exchanged_id_token_keeps_its_login() {
     );
 }
 
+/// A trusted issuer's JWT gives the new token its `auth_time` claim, and none without one
+/// — never the exchange's time (RFC 9470 §6.2) — in introspection and in a JWT access token
+/// (RFC 9068 §2.2.1); exchanged again, that token passes on none too. A non-numeric
+/// `auth_time` refuses the subject token (`invalid_request`, RFC 8693 §2.2.2).
+#[tokio::test]
+async fn a_trusted_jwts_login_is_its_auth_time_or_none() {
+    let (h, partner) = &harness().await;
+    h.clock.advance(100);
+    let login = T0 - 300;
+    let jwt = |auth_time: Value| {
+        partner.sign(&json!({
+            "iss": PARTNER, "sub": "bob", "aud": ISSUER, "exp": T0 + 600, "iat": T0 + 100,
+            "scope": "read", "auth_time": auth_time,
+        }))
+    };
+    let as_jwt = |token: String, audience: &'static str| async move {
+        let (status, json) = exchange(
+            h,
+            BY_API,
+            &[
+                ("subject_token", &token),
+                ("subject_token_type", JWT),
+                ("audience", audience),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        s(&json, "access_token")
+    };
+    let introspected = |token: String| async move {
+        let seen = introspect(h, &token, BY_API).await;
+        assert_eq!(seen["active"], true, "{seen}");
+        seen.get("auth_time").cloned()
+    };
+    let opaque = as_jwt(jwt(json!(login)), API).await;
+    assert_eq!(introspected(opaque).await, Some(json!(login)));
+    let signed = as_jwt(jwt(json!(login)), LEDGER).await;
+    assert_eq!(jwt_claims(h, &signed).await["auth_time"], login);
+    assert_eq!(introspected(signed).await, Some(json!(login)));
+    let opaque = as_jwt(jwt(Value::Null), API).await;
+    assert_eq!(introspected(opaque.clone()).await, None);
+    let signed = as_jwt(jwt(Value::Null), LEDGER).await;
+    assert_eq!(jwt_claims(h, &signed).await.get("auth_time"), None);
+    assert_eq!(introspected(signed).await, None);
+    let (status, json) = exchange_subject(h, &opaque).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(introspected(s(&json, "access_token")).await, None);
+    refused(
+        h,
+        BY_API,
+        &[
+            ("subject_token", &jwt(json!("an hour ago"))),
+            ("subject_token_type", JWT),
+        ],
+        "invalid_request",
+        "subject_token: the JWT's auth_time is not a NumericDate",
+    )
+    .await;
+}
+
 /// An ID token as the actor counts only under its user's live grant to the client, as a
 /// subject's does: a user who never gave one, or revoked it, acts for no one.
 #[tokio::test]
