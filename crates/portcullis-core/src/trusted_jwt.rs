@@ -255,4 +255,58 @@ pub(crate) mod tests {
         assert_eq!(verify("a.b", &trusted(&key)), Err("the JWT is malformed"));
         assert_eq!(verify("", &[]), Err("the JWT is malformed"));
     }
+
+    /// `auth_time` is the login's: absent is none; a NumericDate (fractions truncated) not
+    /// after `iat`, nor beyond the skew ahead of now (within it: now); anything else refused.
+    #[test]
+    fn auth_time_is_the_logins_or_none_never_later_than_now() {
+        let key = partner_key();
+        let issuers = trusted(&key);
+        let login = |extra: Value| {
+            let mut c = json!({ "iss": PARTNER, "sub": "u", "exp": NOW + 60 });
+            c.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let token = sign(&key, &c);
+            verify_trusted_jwt(
+                &token,
+                &issuers,
+                Duration::from_secs(10),
+                UnixTime::from_secs(NOW),
+            )
+            .map(|t| t.auth_time.map(UnixTime::secs))
+        };
+        assert_eq!(login(json!({})), Ok(None));
+        assert_eq!(login(json!({ "auth_time": null })), Ok(None));
+        assert_eq!(
+            login(json!({ "auth_time": NOW - 300 })),
+            Ok(Some(NOW - 300))
+        );
+        assert_eq!(login(json!({ "auth_time": 0 })), Ok(Some(0)));
+        assert_eq!(login(json!({ "auth_time": 12.9 })), Ok(Some(12)));
+        assert_eq!(
+            login(json!({ "auth_time": NOW - 5, "iat": NOW - 5 })),
+            Ok(Some(NOW - 5))
+        );
+        assert_eq!(
+            login(json!({ "auth_time": NOW - 4, "iat": NOW - 5 })),
+            Err("the JWT's auth_time is after its iat")
+        );
+        assert_eq!(
+            login(json!({ "auth_time": NOW + 5, "iat": NOW + 10 })),
+            Ok(Some(NOW))
+        );
+        assert_eq!(login(json!({ "auth_time": NOW })), Ok(Some(NOW)));
+        assert_eq!(login(json!({ "auth_time": NOW + 10 })), Ok(Some(NOW)));
+        assert_eq!(
+            login(json!({ "auth_time": NOW + 11 })),
+            Err("the JWT's auth_time is in the future")
+        );
+        for bad in [json!("1700000000"), json!(-1), json!(true), json!({})] {
+            assert_eq!(
+                login(json!({ "auth_time": bad })),
+                Err("the JWT's auth_time is not a NumericDate")
+            );
+        }
+    }
 }
