@@ -197,17 +197,19 @@ pub(crate) mod tests {
         .map(|t| t.expires_at)
     }
 
+    /// The partner's claims for `u`, expiring in a minute, with `extra`.
+    fn claims(extra: Value) -> Value {
+        let mut c = json!({ "iss": PARTNER, "sub": "u", "exp": NOW + 60 });
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        c
+    }
+
     #[test]
     fn a_trusted_issuers_jwt_verifies_within_its_time_window() {
         let key = partner_key();
         let issuers = trusted(&key);
-        let claims = |extra: Value| {
-            let mut c = json!({ "iss": PARTNER, "sub": "u", "exp": NOW + 60 });
-            c.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            c
-        };
         let ok = |extra| verify(&sign(&key, &claims(extra)), &issuers);
         assert_eq!(ok(json!({})), Ok(UnixTime::from_secs(NOW + 60)));
         assert!(ok(json!({ "nbf": NOW + 10, "iat": NOW + 10 })).is_ok());
@@ -263,11 +265,7 @@ pub(crate) mod tests {
         let key = partner_key();
         let issuers = trusted(&key);
         let login = |extra: Value| {
-            let mut c = json!({ "iss": PARTNER, "sub": "u", "exp": NOW + 60 });
-            c.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            let token = sign(&key, &c);
+            let token = sign(&key, &claims(extra));
             verify_trusted_jwt(
                 &token,
                 &issuers,

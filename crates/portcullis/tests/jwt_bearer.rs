@@ -9,11 +9,11 @@ mod common;
 use std::sync::Arc;
 
 use common::client_key::ClientKey;
-use common::{enc, error_of, introspect, Endpoint, Harness, ISSUER, SECRET, T0};
+use common::{enc, error_of, introspect, jwt_claims, Endpoint, Harness, ISSUER, SECRET, T0};
 use http::StatusCode;
 use portcullis::core::{
-    verify_compact, Algorithm, Client, ClientKind, ClientSecretHash, GrantType, JwkSet, Policy,
-    ScopeSet, TokenFormat, TrustedIssuer,
+    Client, ClientKind, ClientSecretHash, GrantType, JwkSet, Policy, ScopeSet, TokenFormat,
+    TrustedIssuer,
 };
 use portcullis::{ClaimsError, SubjectMapper};
 use portcullis_store_memory::MemoryStore;
@@ -134,15 +134,6 @@ async fn an_assertion_of_a_trusted_issuer_gets_the_mapped_users_token() {
         .unwrap());
     let seen = introspect(&h, token, Some(("gateway", SERVICE_SECRET))).await;
     assert_eq!(seen["active"], false, "{seen}");
-}
-
-/// The claims of one of our JWT access tokens.
-async fn jwt_claims(h: &Harness, token: &str) -> Value {
-    let keys = JwkSet::parse(h.provider.jwks().await.body())
-        .unwrap()
-        .verifying_keys();
-    let v = verify_compact(token, &keys, &Algorithm::ALL).expect("a JWT of ours");
-    serde_json::from_slice(&v.payload).unwrap()
 }
 
 /// The `auth_time` of the access token in `json`: introspection's, and its JWT's when it

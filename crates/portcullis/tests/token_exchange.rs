@@ -12,15 +12,14 @@ use std::sync::Arc;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use common::client_key::ClientKey;
 use common::{
-    challenge, enc, error_of, introspect, location, query_param, web_client, Harness, ISSUER,
-    SECRET, T0, VERIFIER, WEB_REDIRECT,
+    challenge, enc, error_of, introspect, jwt_claims, location, query_param, web_client, Harness,
+    ISSUER, SECRET, T0, VERIFIER, WEB_REDIRECT,
 };
 use http::StatusCode;
 use jsonwebtoken::{encode, Algorithm as JwtAlg, EncodingKey, Header};
 use portcullis::core::{
-    verify_compact, Algorithm, Client, ClientKind, ClientSecretHash, Confirmation, ExchangeMode,
-    GrantType, Issuer, JwkSet, PartySubject, Policy, Resource, ScopeSet, TokenFormat, TokenHash,
-    TrustedIssuer,
+    Algorithm, Client, ClientKind, ClientSecretHash, Confirmation, ExchangeMode, GrantType, Issuer,
+    JwkSet, PartySubject, Policy, Resource, ScopeSet, TokenFormat, TokenHash, TrustedIssuer,
 };
 use portcullis::store::{AccessTokenStore, GrantStore, KeyStore};
 use portcullis::{Approval, ClaimsError, Clock, ExchangeFacts, SubjectMapper, TokenExchangeHook};
@@ -227,14 +226,6 @@ async fn refused(
     assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
     assert_eq!(error_of(&json), code, "{json}");
     assert_eq!(json["error_description"], description, "{json}");
-}
-
-async fn jwt_claims(h: &Harness, token: &str) -> Value {
-    let keys = JwkSet::parse(h.provider.jwks().await.body())
-        .unwrap()
-        .verifying_keys();
-    let v = verify_compact(token, &keys, &Algorithm::ALL).expect("a JWT of ours");
-    serde_json::from_slice(&v.payload).unwrap()
 }
 
 #[tokio::test]
