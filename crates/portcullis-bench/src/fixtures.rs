@@ -88,7 +88,7 @@ impl Delegated {
             client_id: &self.client_id,
             delegation: Some(Delegation {
                 subject: &self.subject,
-                auth_time: self.auth_time,
+                auth_time: Some(self.auth_time),
                 acr: self.oidc.acr.as_deref(),
                 amr: self.oidc.amr.as_deref(),
                 grant_id: &self.grant_id,

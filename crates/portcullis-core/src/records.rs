@@ -189,8 +189,9 @@ pub struct RefreshTokenRecord {
     /// The resources of the grant; a refresh may narrow to some of them (RFC 8707 §2.2).
     #[serde(default)]
     pub resources: Vec<String>,
-    /// When the resource owner authenticated.
-    pub auth_time: UnixTime,
+    /// When the resource owner authenticated; `None` when that is unknown (the grants that
+    /// issue refresh tokens all know it; the type follows [`crate::Delegation`]).
+    pub auth_time: Option<UnixTime>,
     /// The `acr` of that login, kept for the access tokens of every refresh (a record
     /// stored before it kept it has it only in `oidc`).
     #[serde(default)]

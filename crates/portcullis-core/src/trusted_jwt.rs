@@ -60,6 +60,9 @@ pub(crate) struct JwtClaims {
     pub(crate) scope: Option<String>,
     /// `act` (RFC 8693 §4.1): who acts for the subject.
     pub(crate) act: Option<serde_json::Value>,
+    /// `auth_time` (OpenID Connect Core §2, RFC 9470 §6.2), read as sent: a value that is
+    /// not a NumericDate refuses the JWT ([`verify_trusted_jwt`]), not the claims.
+    pub(crate) auth_time: Option<serde_json::Value>,
 }
 
 /// Why a trusted JWT was refused: the text of the error the grant answers with.
@@ -72,11 +75,15 @@ pub(crate) struct TrustedJwt<'p> {
     pub(crate) claims: JwtClaims,
     /// Its `exp`, which is required.
     pub(crate) expires_at: UnixTime,
+    /// When its subject logged in, as its `auth_time` tells; `None` without one: the token
+    /// issued for it then has no `auth_time`, never the time of the grant.
+    pub(crate) auth_time: Option<UnixTime>,
 }
 
 /// Verifies `token` as a JWT of one of `issuers`: the signature with that issuer's keys and
 /// algorithms; `exp` present and after `now` (RFC 7519 §4.1.4, RFC 7523 §3 item 4); `nbf`
-/// and `iat` at most `clock_skew` (capped at [`MAX_CLOCK_SKEW`]) ahead of `now`.
+/// and `iat` at most `clock_skew` (capped at [`MAX_CLOCK_SKEW`]) ahead of `now`; `auth_time`,
+/// when present, as [`login_time`] reads it.
 pub(crate) fn verify_trusted_jwt<'p>(
     token: &str,
     issuers: &'p [TrustedIssuer],
@@ -100,11 +107,40 @@ pub(crate) fn verify_trusted_jwt<'p>(
     if claims.nbf.is_some_and(|t| t > latest) || claims.iat.is_some_and(|t| t > latest) {
         return Err("the JWT is not valid yet");
     }
+    let auth_time = login_time(&claims, latest, now)?;
     Ok(TrustedJwt {
         issuer,
         claims,
         expires_at,
+        auth_time,
     })
+}
+
+/// The `auth_time` of verified `claims`: a NumericDate (else refused: a login time that
+/// cannot be read is not taken for none), neither after the JWT's `iat` (the issuer cannot
+/// vouch for a login after it spoke) nor after `latest` (now plus the clock skew), and
+/// counted as `now` when within the skew, so no token claims a login later than its own
+/// issue. There is no lower bound: an old login is exactly what `auth_time` tells, and a
+/// resource server's `max_age` (RFC 9470 §3) judges it.
+fn login_time(
+    claims: &JwtClaims,
+    latest: UnixTime,
+    now: UnixTime,
+) -> Result<Option<UnixTime>, Refusal> {
+    let Some(value) = &claims.auth_time else {
+        return Ok(None);
+    };
+    let auth_time = numeric_date(value)
+        .ok()
+        .flatten()
+        .ok_or("the JWT's auth_time is not a NumericDate")?;
+    if claims.iat.is_some_and(|iat| auth_time > iat) {
+        return Err("the JWT's auth_time is after its iat");
+    }
+    if auth_time > latest {
+        return Err("the JWT's auth_time is in the future");
+    }
+    Ok(Some(auth_time.min(now)))
 }
 
 /// The `iss` of a compact JWS, unverified: only to choose the keys.
@@ -161,17 +197,19 @@ pub(crate) mod tests {
         .map(|t| t.expires_at)
     }
 
+    /// The partner's claims for `u`, expiring in a minute, with `extra`.
+    fn claims(extra: Value) -> Value {
+        let mut c = json!({ "iss": PARTNER, "sub": "u", "exp": NOW + 60 });
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        c
+    }
+
     #[test]
     fn a_trusted_issuers_jwt_verifies_within_its_time_window() {
         let key = partner_key();
         let issuers = trusted(&key);
-        let claims = |extra: Value| {
-            let mut c = json!({ "iss": PARTNER, "sub": "u", "exp": NOW + 60 });
-            c.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            c
-        };
         let ok = |extra| verify(&sign(&key, &claims(extra)), &issuers);
         assert_eq!(ok(json!({})), Ok(UnixTime::from_secs(NOW + 60)));
         assert!(ok(json!({ "nbf": NOW + 10, "iat": NOW + 10 })).is_ok());
@@ -218,5 +256,55 @@ pub(crate) mod tests {
         );
         assert_eq!(verify("a.b", &trusted(&key)), Err("the JWT is malformed"));
         assert_eq!(verify("", &[]), Err("the JWT is malformed"));
+    }
+
+    /// `auth_time` is the login's: absent is none; a NumericDate (fractions truncated) not
+    /// after `iat`, nor beyond the skew ahead of now (within it: now); anything else refused.
+    #[test]
+    fn auth_time_is_the_logins_or_none_never_later_than_now() {
+        let key = partner_key();
+        let issuers = trusted(&key);
+        let login = |extra: Value| {
+            let token = sign(&key, &claims(extra));
+            verify_trusted_jwt(
+                &token,
+                &issuers,
+                Duration::from_secs(10),
+                UnixTime::from_secs(NOW),
+            )
+            .map(|t| t.auth_time.map(UnixTime::secs))
+        };
+        assert_eq!(login(json!({})), Ok(None));
+        assert_eq!(login(json!({ "auth_time": null })), Ok(None));
+        assert_eq!(
+            login(json!({ "auth_time": NOW - 300 })),
+            Ok(Some(NOW - 300))
+        );
+        assert_eq!(login(json!({ "auth_time": 0 })), Ok(Some(0)));
+        assert_eq!(login(json!({ "auth_time": 12.9 })), Ok(Some(12)));
+        assert_eq!(
+            login(json!({ "auth_time": NOW - 5, "iat": NOW - 5 })),
+            Ok(Some(NOW - 5))
+        );
+        assert_eq!(
+            login(json!({ "auth_time": NOW - 4, "iat": NOW - 5 })),
+            Err("the JWT's auth_time is after its iat")
+        );
+        assert_eq!(
+            login(json!({ "auth_time": NOW + 5, "iat": NOW + 10 })),
+            Ok(Some(NOW))
+        );
+        assert_eq!(login(json!({ "auth_time": NOW })), Ok(Some(NOW)));
+        assert_eq!(login(json!({ "auth_time": NOW + 10 })), Ok(Some(NOW)));
+        assert_eq!(
+            login(json!({ "auth_time": NOW + 11 })),
+            Err("the JWT's auth_time is in the future")
+        );
+        for bad in [json!("1700000000"), json!(-1), json!(true), json!({})] {
+            assert_eq!(
+                login(json!({ "auth_time": bad })),
+                Err("the JWT's auth_time is not a NumericDate")
+            );
+        }
     }
 }

@@ -309,7 +309,9 @@ impl Fixtures {
             subject: grant.subject.clone(),
             scopes: grant.scopes.clone(),
             resources: vec!["https://api.example/".into()],
-            auth_time: UnixTime::from_secs(grant.created_at.secs().saturating_sub(45)),
+            auth_time: Some(UnixTime::from_secs(
+                grant.created_at.secs().saturating_sub(45),
+            )),
             acr: Some("urn:example:loa:2".into()),
             amr: Some(vec!["pwd".into(), "otp".into()]),
             grant_id: grant.id.clone(),

@@ -79,7 +79,7 @@ impl Provider {
                 client_id: &client.id,
                 delegation: Some(Delegation {
                     subject: approval.subject,
-                    auth_time: approval.auth_time,
+                    auth_time: Some(approval.auth_time),
                     acr: approval.acr,
                     amr: approval.amr,
                     grant_id: approval.grant_id,
@@ -106,7 +106,7 @@ impl Provider {
                     &IdTokenFor {
                         client,
                         subject: approval.subject,
-                        auth_time: approval.auth_time,
+                        auth_time: Some(approval.auth_time),
                         scopes: approval.scopes,
                         session,
                         access_token: access.as_ref().map(|a| a.secret.expose()),

@@ -14,7 +14,8 @@ use crate::signer::sign_jws;
 pub(crate) struct IdTokenFor<'a> {
     pub(crate) client: &'a Client,
     pub(crate) subject: &'a str,
-    pub(crate) auth_time: UnixTime,
+    /// `None` only when the login time is unknown, as for no grant that issues ID tokens.
+    pub(crate) auth_time: Option<UnixTime>,
     pub(crate) scopes: &'a ScopeSet,
     pub(crate) session: &'a OidcSession,
     /// The access token issued with it, for `at_hash`.
@@ -78,7 +79,7 @@ impl Provider {
             aud: t.client.id.clone(),
             exp: now.plus(inner.policy.lifetimes.id_token),
             iat: now,
-            auth_time: t.session.auth_time_required.then_some(t.auth_time),
+            auth_time: t.auth_time.filter(|_| t.session.auth_time_required),
             nonce: t.session.nonce.clone(),
             acr: t.session.acr.clone(),
             amr: t.session.amr.clone(),

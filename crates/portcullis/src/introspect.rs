@@ -277,7 +277,7 @@ impl Provider {
             aud: Vec::new(),
             iss: self.inner.issuer.to_string(),
             jti: None,
-            auth_time: Some(t.auth_time),
+            auth_time: t.auth_time,
             acr: t.oidc.as_ref().and_then(|o| o.acr.clone()),
             amr: t.oidc.as_ref().and_then(|o| o.amr.clone()),
             authorization_details: t.authorization_details.clone(),

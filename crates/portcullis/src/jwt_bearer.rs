@@ -1,6 +1,8 @@
 //! The JWT bearer grant (RFC 7523 §2.1): the core checks the assertion
 //! (`portcullis_core::check_grant_assertion`), the replay cache spends its `jti` once, the
-//! host maps its subject, and the token is the user's under a grant of its own.
+//! host maps its subject, and the token is the user's under a grant of its own, with the
+//! assertion's `auth_time` if it has one and none otherwise — never the grant's time, which
+//! a resource server would take for a fresh login (RFC 9470 §6.2).
 
 use async_trait::async_trait;
 use portcullis_core::{
@@ -42,7 +44,7 @@ pub(crate) struct AssertedGrant {
 }
 
 impl AssertedGrant {
-    pub(crate) fn delegation(&self, auth_time: UnixTime) -> Delegation<'_> {
+    pub(crate) fn delegation(&self, auth_time: Option<UnixTime>) -> Delegation<'_> {
         Delegation {
             subject: &self.grant.subject,
             auth_time,
@@ -150,7 +152,7 @@ impl Provider {
         let to = TokenSubject {
             issuer: &inner.issuer,
             client_id: &client.id,
-            delegation: Some(asserted.delegation(now)),
+            delegation: Some(asserted.delegation(accepted.auth_time)),
             scopes: &scopes,
             audience: &audience,
             oidc: None,

@@ -119,7 +119,7 @@ impl Provider {
         let family_id = FamilyId::generate(inner.rng.as_ref())?;
         let delegation = Delegation {
             subject: &login.subject,
-            auth_time: now,
+            auth_time: Some(now),
             acr: None,
             amr: Some(&login.amr),
             grant_id: &grant.id,

@@ -306,7 +306,7 @@ impl Provider {
                     &IdTokenFor {
                         client,
                         subject: &record.subject,
-                        auth_time: record.auth_time,
+                        auth_time: Some(record.auth_time),
                         scopes: &record.scopes,
                         session,
                         access_token: Some(access.secret.expose()),
@@ -573,7 +573,7 @@ impl Provider {
         }
         let live = live_scopes(
             to.scopes,
-            to.delegation.map(|d| d.auth_time),
+            to.delegation.and_then(|d| d.auth_time),
             &policy.scope_lifetimes,
             now,
             token_exp,

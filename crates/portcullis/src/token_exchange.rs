@@ -2,7 +2,7 @@
 //! access token of ours by its hash in the store (opaque or JWT: a revoked one is gone), an
 //! ID token of ours by our published keys (subject or actor, under the user's live grant to
 //! the client; as the subject, with its `auth_time`), a JWT of a trusted issuer by its keys
-//! with its subject mapped by the host — the host's hook picks impersonation or delegation,
+//! with its subject mapped by the host (and its `auth_time` claim, if any, the new token's) — the host's hook picks impersonation or delegation,
 //! and the core decides the rest (`portcullis_core::decide_token_exchange`).
 
 use async_trait::async_trait;
@@ -150,7 +150,7 @@ impl Provider {
             // and dies with them.
             (PartySubject::User(user), Some((r, grant_id, family_id)), _) => Some(Delegation {
                 subject: user,
-                auth_time: r.auth_time.unwrap_or(r.issued_at),
+                auth_time: r.auth_time,
                 acr: r.acr.as_deref(),
                 amr: r.amr.as_deref(),
                 grant_id,
@@ -163,14 +163,18 @@ impl Provider {
                     grant,
                     family_id: FamilyId::generate(inner.rng.as_ref())?,
                 });
-                asserted.as_ref().map(|a| a.delegation(auth_time))
+                asserted.as_ref().map(|a| a.delegation(Some(auth_time)))
             }
+            // A trusted issuer's JWT (or an access token of ours outside a grant): its
+            // `auth_time` if it tells one, else none — never the exchange's time.
             (PartySubject::User(user), None, None) => {
                 asserted = Some(
                     self.asserted_grant(client, user.clone(), &decision.scopes, now)
                         .await?,
                 );
-                asserted.as_ref().map(|a| a.delegation(now))
+                asserted
+                    .as_ref()
+                    .map(|a| a.delegation(subject.party.auth_time))
             }
         };
         let to = TokenSubject {

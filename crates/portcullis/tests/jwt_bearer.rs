@@ -9,10 +9,11 @@ mod common;
 use std::sync::Arc;
 
 use common::client_key::ClientKey;
-use common::{enc, error_of, introspect, Endpoint, Harness, ISSUER, SECRET, T0};
+use common::{enc, error_of, introspect, jwt_claims, Endpoint, Harness, ISSUER, SECRET, T0};
 use http::StatusCode;
 use portcullis::core::{
-    Client, ClientKind, ClientSecretHash, GrantType, JwkSet, Policy, ScopeSet, TrustedIssuer,
+    Client, ClientKind, ClientSecretHash, GrantType, JwkSet, Policy, ScopeSet, TokenFormat,
+    TrustedIssuer,
 };
 use portcullis::{ClaimsError, SubjectMapper};
 use portcullis_store_memory::MemoryStore;
@@ -59,12 +60,16 @@ fn policy(key: &ClientKey) -> Policy {
 }
 
 async fn harness(key: &ClientKey) -> Harness {
+    harness_for(key, gateway()).await
+}
+
+async fn harness_for(key: &ClientKey, client: Client) -> Harness {
     let policy = policy(key);
     let h = Harness::configured(Arc::new(MemoryStore::new()), ISSUER, |b| {
         b.policy(policy).subject_mapper(Arc::new(Directory))
     })
     .await;
-    h.provider.register_client(&gateway()).await.unwrap();
+    h.provider.register_client(&client).await.unwrap();
     h
 }
 
@@ -129,6 +134,64 @@ async fn an_assertion_of_a_trusted_issuer_gets_the_mapped_users_token() {
         .unwrap());
     let seen = introspect(&h, token, Some(("gateway", SERVICE_SECRET))).await;
     assert_eq!(seen["active"], false, "{seen}");
+}
+
+/// The `auth_time` of the access token in `json`: introspection's, and its JWT's when it
+/// is one.
+async fn told_login(h: &Harness, json: &Value) -> (Option<Value>, Option<Option<Value>>) {
+    let token = json["access_token"].as_str().unwrap();
+    let seen = introspect(h, token, Some(("gateway", SERVICE_SECRET))).await;
+    assert_eq!(seen["active"], true, "{seen}");
+    let jwt = match token.contains('.') {
+        true => Some(jwt_claims(h, token).await.get("auth_time").cloned()),
+        false => None,
+    };
+    (seen.get("auth_time").cloned(), jwt)
+}
+
+/// The token's `auth_time` is the assertion's, and it has none when the assertion has none:
+/// never the grant's time, which a resource server's `max_age` check would take for a fresh
+/// login (RFC 9470 §6.2); in introspection and in a JWT access token alike (RFC 9068
+/// §2.2.1). A non-numeric one is `invalid_grant` (RFC 7523 §3.1), and so is one after the
+/// assertion's `iat` or, without `iat`, beyond the clock skew; within it, it counts as now.
+#[tokio::test]
+async fn the_token_tells_the_assertions_login_and_never_the_grants_time() {
+    let key = ClientKey::new("p1");
+    let login = T0 - 300;
+    let mut jwt_gateway = gateway();
+    jwt_gateway.tokens.access_token_format = TokenFormat::Jwt;
+    let harnesses = [harness(&key).await, harness_for(&key, jwt_gateway).await];
+    for (h, is_jwt) in harnesses.iter().zip([false, true]) {
+        h.clock.advance(100);
+        let now = T0 + 100;
+        let at = |jti: &str, auth_time: Value| {
+            key.sign(&with(
+                claims(jti),
+                json!({ "iat": now, "auth_time": auth_time }),
+            ))
+        };
+        let told = |v: Option<Value>| (v.clone(), is_jwt.then_some(v));
+        let (status, json) = grant(h, &at("l1", json!(login)), "").await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(told_login(h, &json).await, told(Some(json!(login))));
+        let (status, json) = grant(h, &at("l2", Value::Null), "").await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(told_login(h, &json).await, told(None));
+        // Within the skew ahead (no iat): counted as now, never later.
+        let ahead = with(claims("l3"), json!({ "iat": null, "auth_time": now + 10 }));
+        let (status, json) = grant(h, &key.sign(&ahead), "").await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(told_login(h, &json).await, told(Some(json!(now))));
+        let not_a_date = "the JWT's auth_time is not a NumericDate";
+        for bad in [json!("yesterday"), json!(-1), json!(true), json!([login])] {
+            refused(h, &at("l4", bad), "invalid_grant", not_a_date).await;
+        }
+        let after_iat = "the JWT's auth_time is after its iat";
+        refused(h, &at("l5", json!(now + 1)), "invalid_grant", after_iat).await;
+        let beyond = with(claims("l6"), json!({ "iat": null, "auth_time": now + 11 }));
+        let future = "the JWT's auth_time is in the future";
+        refused(h, &key.sign(&beyond), "invalid_grant", future).await;
+    }
 }
 
 #[tokio::test]

@@ -12,15 +12,14 @@ use std::sync::Arc;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use common::client_key::ClientKey;
 use common::{
-    challenge, enc, error_of, introspect, location, query_param, web_client, Harness, ISSUER,
-    SECRET, T0, VERIFIER, WEB_REDIRECT,
+    challenge, enc, error_of, introspect, jwt_claims, location, query_param, web_client, Harness,
+    ISSUER, SECRET, T0, VERIFIER, WEB_REDIRECT,
 };
 use http::StatusCode;
 use jsonwebtoken::{encode, Algorithm as JwtAlg, EncodingKey, Header};
 use portcullis::core::{
-    verify_compact, Algorithm, Client, ClientKind, ClientSecretHash, Confirmation, ExchangeMode,
-    GrantType, Issuer, JwkSet, PartySubject, Policy, Resource, ScopeSet, TokenFormat, TokenHash,
-    TrustedIssuer,
+    Algorithm, Client, ClientKind, ClientSecretHash, Confirmation, ExchangeMode, GrantType, Issuer,
+    JwkSet, PartySubject, Policy, Resource, ScopeSet, TokenFormat, TokenHash, TrustedIssuer,
 };
 use portcullis::store::{AccessTokenStore, GrantStore, KeyStore};
 use portcullis::{Approval, ClaimsError, Clock, ExchangeFacts, SubjectMapper, TokenExchangeHook};
@@ -227,14 +226,6 @@ async fn refused(
     assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
     assert_eq!(error_of(&json), code, "{json}");
     assert_eq!(json["error_description"], description, "{json}");
-}
-
-async fn jwt_claims(h: &Harness, token: &str) -> Value {
-    let keys = JwkSet::parse(h.provider.jwks().await.body())
-        .unwrap()
-        .verifying_keys();
-    let v = verify_compact(token, &keys, &Algorithm::ALL).expect("a JWT of ours");
-    serde_json::from_slice(&v.payload).unwrap()
 }
 
 #[tokio::test]
@@ -804,6 +795,66 @@ async fn an_exchanged_id_token_keeps_its_login() {
         json["error_description"],
         "subject_token: the ID token has no auth_time"
     );
+}
+
+/// A trusted issuer's JWT gives the new token its `auth_time` claim, and none without one
+/// — never the exchange's time (RFC 9470 §6.2) — in introspection and in a JWT access token
+/// (RFC 9068 §2.2.1); exchanged again, that token passes on none too. A non-numeric
+/// `auth_time` refuses the subject token (`invalid_request`, RFC 8693 §2.2.2).
+#[tokio::test]
+async fn a_trusted_jwts_login_is_its_auth_time_or_none() {
+    let (h, partner) = &harness().await;
+    h.clock.advance(100);
+    let login = T0 - 300;
+    let jwt = |auth_time: Value| {
+        partner.sign(&json!({
+            "iss": PARTNER, "sub": "bob", "aud": ISSUER, "exp": T0 + 600, "iat": T0 + 100,
+            "scope": "read", "auth_time": auth_time,
+        }))
+    };
+    let as_jwt = |token: String, audience: &'static str| async move {
+        let (status, json) = exchange(
+            h,
+            BY_API,
+            &[
+                ("subject_token", &token),
+                ("subject_token_type", JWT),
+                ("audience", audience),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        s(&json, "access_token")
+    };
+    let introspected = |token: String| async move {
+        let seen = introspect(h, &token, BY_API).await;
+        assert_eq!(seen["active"], true, "{seen}");
+        seen.get("auth_time").cloned()
+    };
+    let opaque = as_jwt(jwt(json!(login)), API).await;
+    assert_eq!(introspected(opaque).await, Some(json!(login)));
+    let signed = as_jwt(jwt(json!(login)), LEDGER).await;
+    assert_eq!(jwt_claims(h, &signed).await["auth_time"], login);
+    assert_eq!(introspected(signed).await, Some(json!(login)));
+    let opaque = as_jwt(jwt(Value::Null), API).await;
+    assert_eq!(introspected(opaque.clone()).await, None);
+    let signed = as_jwt(jwt(Value::Null), LEDGER).await;
+    assert_eq!(jwt_claims(h, &signed).await.get("auth_time"), None);
+    assert_eq!(introspected(signed).await, None);
+    let (status, json) = exchange_subject(h, &opaque).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(introspected(s(&json, "access_token")).await, None);
+    refused(
+        h,
+        BY_API,
+        &[
+            ("subject_token", &jwt(json!("an hour ago"))),
+            ("subject_token_type", JWT),
+        ],
+        "invalid_request",
+        "subject_token: the JWT's auth_time is not a NumericDate",
+    )
+    .await;
 }
 
 /// An ID token as the actor counts only under its user's live grant to the client, as a

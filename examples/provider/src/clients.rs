@@ -42,7 +42,9 @@ pub enum ClientsCommand {
     },
 }
 
-/// Runs `command` for `issuer` on the store `config` names; returns what to print.
+/// Runs `command` for `issuer` on the store `config` names; returns what to print: after a
+/// change, when running providers see it (their client cache keeps a client read from the
+/// store for `client_cache_seconds`).
 pub async fn run_clients(
     config: Config,
     issuer: Issuer,
@@ -55,10 +57,11 @@ pub async fn run_clients(
             return Err(refused(&format!("{id} is defined in the configuration")));
         }
     }
+    let seen = seen_by_providers(config.client_cache, &command);
     let built = build(config, issuer, Arc::new(SystemClock), None).await?;
     let provider = built.provider;
     let secret = |id: &str, secret: &str| format!("client_id: {id}\nclient_secret: {secret}\n");
-    Ok(match command {
+    let out = match command {
         Add { id, uris, scope } => {
             let scope = scope.unwrap_or_default();
             let grants = match uris.is_empty() {
@@ -87,5 +90,18 @@ pub async fn run_clients(
             true => format!("removed {id}\n"),
             false => return Err(refused(&format!("no client {id}"))),
         },
-    })
+    };
+    Ok(out + &seen)
+}
+
+/// The note printed after a change: running providers (other processes, each with its own
+/// client cache) see it once their cached copy is `client_cache` old; none for `list`.
+fn seen_by_providers(client_cache: Duration, command: &ClientsCommand) -> String {
+    match (command, client_cache.as_secs()) {
+        (ClientsCommand::List, _) => String::new(),
+        (_, 0) => "running providers see this at once (client_cache_seconds = 0)\n".into(),
+        (_, secs) => {
+            format!("running providers see this within {secs} s (client_cache_seconds)\n")
+        }
+    }
 }

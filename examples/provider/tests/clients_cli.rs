@@ -109,8 +109,13 @@ async fn clients_are_added_rotated_listed_and_removed_in_the_store() {
         let (status, json) = token_status(&issuer, "svc", secret).await;
         assert_eq!(status, StatusCode::OK, "{json}");
     }
+    // The CLI says when running providers see its change: its configuration's (here the
+    // default's) client cache.
     let (ok, removed) = clients(&store, &addr, &["remove", "svc"]);
-    assert!(ok && removed == "removed svc\n", "{removed}");
+    let note = "running providers see this within 10 s (client_cache_seconds)\n";
+    assert!(ok && removed == format!("removed svc\n{note}"), "{removed}");
+    let (ok, listed) = clients(&store, &addr, &["list"]);
+    assert!(ok && !listed.contains("running providers"), "{listed}");
     let (status, json) = token_status(&issuer, "svc", &second).await;
     assert_eq!(
         (status, &json["error"]),

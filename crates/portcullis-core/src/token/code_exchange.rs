@@ -81,7 +81,7 @@ impl<'a> CodeExchange<'a> {
         let code = self.code;
         Delegation {
             subject: &code.subject,
-            auth_time: code.auth_time,
+            auth_time: Some(code.auth_time),
             acr: code.acr.as_deref(),
             amr: code.amr.as_deref(),
             grant_id: &code.grant_id,
@@ -286,7 +286,7 @@ mod tests {
             (d.subject, d.grant_id, d.family_id),
             (code.subject.as_str(), &code.grant_id, &code.family_id)
         );
-        assert_eq!(d.auth_time, code.auth_time);
+        assert_eq!(d.auth_time, Some(code.auth_time));
         // None asked: all granted.
         let all = decide_code_exchange(&code, &client, true, vec![], &registry).unwrap();
         assert_eq!(all.audience, code.resources);

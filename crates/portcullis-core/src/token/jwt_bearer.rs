@@ -4,8 +4,9 @@
 //! [`check_grant_assertion`] applies RFC 7523 §3: signed by the issuer's keys, `sub` present,
 //! `aud` naming this server (its issuer or token endpoint), `exp` required, after `now` and
 //! at most [`JwtBearerPolicy::max_lifetime`] ahead, `nbf`/`iat` within the clock skew, and a
-//! `jti`, which the engine then spends once in the replay cache until `exp`. Every failure is
-//! `invalid_grant` (§3.1). The host maps the issuer's `sub` to a local subject; scopes are
+//! `jti`, which the engine then spends once in the replay cache until `exp`; its `auth_time`,
+//! if any, is the issued token's (RFC 9470 §6.2: never the grant's time). Every failure is
+//! `invalid_grant` (§3.1), a non-numeric `auth_time` too. The host maps the issuer's `sub` to a local subject; scopes are
 //! the client's, as for client credentials.
 
 use std::fmt;
@@ -76,6 +77,10 @@ pub struct AcceptedGrantAssertion {
     pub replay_id: TokenHash,
     /// Until when the `jti` must stay spent: the assertion's `exp`.
     pub expires_at: UnixTime,
+    /// When the subject logged in, as the assertion's `auth_time` tells (not after its
+    /// `iat`, counted as now when within the clock skew ahead); `None` without one, and the
+    /// access token then has no `auth_time` (RFC 9068 §2.2.1, RFC 9470 §6.2).
+    pub auth_time: Option<UnixTime>,
 }
 
 /// Checks `grant`'s assertion against `policy` at a server whose accepted audiences are
@@ -116,6 +121,7 @@ pub fn check_grant_assertion(
         issuer,
         subject,
         expires_at: jwt.expires_at,
+        auth_time: jwt.auth_time,
     })
 }
 

@@ -54,8 +54,10 @@ pub struct TokenSubject<'a> {
 pub struct Delegation<'a> {
     /// The resource owner.
     pub subject: &'a str,
-    /// When they authenticated.
-    pub auth_time: UnixTime,
+    /// When they authenticated; `None` when unknown (an assertion or a trusted issuer's JWT
+    /// without `auth_time`): the tokens then carry none, never the grant's time, which a
+    /// resource server would take for a fresh login (RFC 9470 §6.2, RFC 9068 §2.2.1).
+    pub auth_time: Option<UnixTime>,
     /// The authentication context class that login reached (`acr`), in either mode.
     pub acr: Option<&'a str>,
     /// The authentication methods of that login (`amr`, RFC 8176), in either mode.
@@ -109,7 +111,7 @@ fn access_record(
             .map(|o| o.claims.userinfo.clone())
             .unwrap_or_default(),
         confirmation: to.confirmation.cloned(),
-        auth_time: to.delegation.map(|d| d.auth_time),
+        auth_time: to.delegation.and_then(|d| d.auth_time),
         acr: to.delegation.and_then(|d| d.acr.map(str::to_owned)),
         amr: to.delegation.and_then(|d| d.amr.map(<[String]>::to_vec)),
         authorization_details: to.authorization_details.to_vec(),
@@ -362,7 +364,7 @@ mod tests {
         fn alice(&self) -> Delegation<'_> {
             Delegation {
                 subject: "alice",
-                auth_time: UnixTime::from_secs(900),
+                auth_time: Some(UnixTime::from_secs(900)),
                 acr: Some("urn:example:loa:2"),
                 amr: Some(&self.amr),
                 grant_id: &self.grant,
@@ -457,7 +459,7 @@ mod tests {
         assert_eq!(login(&opaque.record), alice);
         let refresh = mint_refresh_token(&user, &parts.alice(), now, Duration::ZERO, &rng);
         let refresh = refresh.unwrap().record;
-        assert_eq!((Some(refresh.auth_time), refresh.acr, refresh.amr), alice);
+        assert_eq!((refresh.auth_time, refresh.acr, refresh.amr), alice);
         let (record, claims) = with_claims(&user);
         assert_eq!(login(&record), alice);
         assert_eq!(

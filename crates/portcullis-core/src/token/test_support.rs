@@ -106,7 +106,7 @@ pub(crate) fn refresh_record() -> RefreshTokenRecord {
         subject: "alice".into(),
         scopes: set("read"),
         resources: vec![],
-        auth_time: UnixTime::from_secs(400),
+        auth_time: Some(UnixTime::from_secs(400)),
         acr: None,
         amr: None,
         grant_id: GrantId::from_stored("g".into()),

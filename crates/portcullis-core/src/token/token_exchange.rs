@@ -190,6 +190,11 @@ pub struct ExchangeParty {
     pub act: Option<Value>,
     /// When it expires: the exchanged token never outlives it.
     pub expires_at: UnixTime,
+    /// When its user logged in, as it tells: an access token of ours its record's
+    /// `auth_time`, a trusted issuer's JWT its `auth_time` claim; `None` otherwise (an ID
+    /// token's is read by [`id_token_auth_time`]). The exchanged token carries it, and
+    /// none without it: never the exchange's time (RFC 9470 §6.2).
+    pub auth_time: Option<UnixTime>,
 }
 
 impl ExchangeParty {
@@ -217,6 +222,7 @@ impl ExchangeParty {
             scopes: Some(record.scopes_at(now)),
             act: record.act.clone(),
             expires_at: record.expires_at,
+            auth_time: record.auth_time,
         })
     }
 
@@ -269,6 +275,7 @@ impl ExchangeParty {
             scopes: None,
             act: None,
             expires_at,
+            auth_time: None,
         })
     }
 
@@ -276,7 +283,7 @@ impl ExchangeParty {
     /// `now`, `nbf`/`iat` within the skew, `sub` present, and `aud` naming one of
     /// `audiences`: this provider's issuer or token endpoint, never a client id, which
     /// the issuer may use for a client of its own (RFC 7519 §4.1.3, RFC 8725 §3.9). Its
-    /// `scope` and `act` claims are kept. Without `scope` it limits nothing: the token's
+    /// `scope`, `act` and `auth_time` claims are kept (a non-numeric `auth_time` refuses it). Without `scope` it limits nothing: the token's
     /// scopes are then the client's allowed ones that the exchange hook lets through.
     pub fn from_trusted_jwt(
         token: &str,
@@ -307,6 +314,7 @@ impl ExchangeParty {
             scopes,
             act: c.act,
             expires_at: jwt.expires_at,
+            auth_time: jwt.auth_time,
         })
     }
 

@@ -22,8 +22,9 @@ pub(super) async fn access<S: AccessTokenStore>(s: &S, i: &Issuer, t: &AccessTok
 /// `insert_access_token` then `find_access_token` gives back the token as inserted, every
 /// field intact, for a user-delegated token (bound to a DPoP key and a certificate, with its
 /// login's `auth_time`, `acr` and `amr`: RFC 9470 §6), one of a later, stronger login under
-/// the same grant, a `client_credentials` token (no login) and one bound to a certificate
-/// only (RFC 8705 §3.1); an unknown hash and another issuer's token are `None`.
+/// the same grant, a user's token whose login time is unknown (no `auth_time`: a JWT bearer
+/// assertion without one), a `client_credentials` token (no login) and one bound to a
+/// certificate only (RFC 8705 §3.1); an unknown hash and another issuer's token are `None`.
 pub async fn access_token_round_trip<S: GrantStore + AccessTokenStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
@@ -33,6 +34,10 @@ pub async fn access_token_round_trip<S: GrantStore + AccessTokenStore>(h: Harnes
         auth_time: Some(c.at(5)),
         acr: Some("urn:example:loa:3".into()),
         amr: Some(vec!["hwk".into()]),
+        ..f.access_token(&grant, &f.family_id(), c.at(10), c.at(70))
+    };
+    let no_login_time = AccessTokenRecord {
+        auth_time: None,
         ..f.access_token(&grant, &f.family_id(), c.at(10), c.at(70))
     };
     let service = f.client_access_token(&a, "client-1", c.at(0), c.at(60));
@@ -46,7 +51,13 @@ pub async fn access_token_round_trip<S: GrantStore + AccessTokenStore>(h: Harnes
     assert!(user.confirmation.as_ref().is_some_and(|c| c.jkt.is_some()));
     assert!(user.auth_time.is_some() && user.acr.is_some() && user.amr.is_some());
     assert_ne!(user.auth_time, stepped_up.auth_time);
-    for t in [&user, &stepped_up, &service, &certificate_bound] {
+    for t in [
+        &user,
+        &stepped_up,
+        &no_login_time,
+        &service,
+        &certificate_bound,
+    ] {
         s.insert_access_token(t).await.must("insert_access_token");
         assert!(access(&*s, &a, t).await, "found at A: {t:?}");
         assert!(!access(&*s, &b, t).await, "issuer B must not see A's token");

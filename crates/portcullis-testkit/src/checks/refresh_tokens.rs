@@ -34,7 +34,8 @@ pub(super) async fn stored<S: RefreshTokenStore>(s: &S, hash: &TokenHash) -> boo
 
 /// `insert_refresh_token` then `find_refresh_token` gives back the token as inserted, every
 /// field intact, and `Active` — bound to a DPoP key (RFC 9449 §5), to a certificate
-/// (RFC 8705 §4) or unbound; an unknown hash and another issuer's token are `None`.
+/// (RFC 8705 §4) or unbound, with its login's `auth_time` or with none (unknown); an
+/// unknown hash and another issuer's token are `None`.
 pub async fn refresh_token_round_trip<S: GrantStore + RefreshTokenStore>(h: Harness<S>) {
     let (s, f, c) = (h.open().await, h.fixtures(), h.clock());
     let (a, b) = (Fixtures::issuer(), Fixtures::other_issuer());
@@ -53,7 +54,12 @@ pub async fn refresh_token_round_trip<S: GrantStore + RefreshTokenStore>(h: Harn
         confirmation: None,
         ..token()
     };
-    for token in [&dpop_bound, &certificate_bound, &unbound] {
+    let no_login_time = RefreshTokenRecord {
+        auth_time: None,
+        ..token()
+    };
+    assert!(dpop_bound.auth_time.is_some());
+    for token in [&dpop_bound, &certificate_bound, &unbound, &no_login_time] {
         s.insert_refresh_token(token)
             .await
             .must("insert_refresh_token");

@@ -10,8 +10,8 @@ use base64::{engine::general_purpose::STANDARD, engine::general_purpose::URL_SAF
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use portcullis::core::{
-    Client, ClientKind, ClientOidc, ClientSecretHash, GrantType, Issuer, Policy, RedirectUri,
-    ScopeSet, UnixTime,
+    verify_compact, Algorithm, Client, ClientKind, ClientOidc, ClientSecretHash, GrantType, Issuer,
+    JwkSet, Policy, RedirectUri, ScopeSet, UnixTime,
 };
 use portcullis::{
     Approval, AuthorizeOutcome, ClaimsError, ManualClock, PendingAuthorization, Provider,
@@ -310,6 +310,15 @@ pub async fn introspect(h: &Harness, token: &str, who: Option<(&str, &str)>) -> 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(resp.headers()["cache-control"], "no-store");
     body
+}
+
+/// The claims of `token`, a JWT of ours: its signature verified with our published keys.
+pub async fn jwt_claims(h: &Harness, token: &str) -> Value {
+    let keys = JwkSet::parse(h.provider.jwks().await.body())
+        .unwrap()
+        .verifying_keys();
+    let v = verify_compact(token, &keys, &Algorithm::ALL).expect("a JWT of ours");
+    serde_json::from_slice(&v.payload).unwrap()
 }
 
 /// The web client's introspection of `token`, asking for a JWT response (RFC 9701 §4).

@@ -212,6 +212,7 @@ fn an_id_token_must_be_ours_for_the_client_and_live() {
             scopes: None,
             act: None,
             expires_at: UnixTime::from_secs(1_001),
+            auth_time: None,
         })
     );
     let refusals = [
@@ -285,6 +286,7 @@ fn an_id_token_lives_under_the_users_live_grant() {
         scopes: None,
         act: None,
         expires_at: UnixTime::from_secs(1_500),
+        auth_time: None,
     };
     let under = |grants| id.clone().under_grant(grants, ExchangeRole::Subject, now());
     let none = Err(request_error(
@@ -389,6 +391,7 @@ fn user(scopes: Option<&str>, act: Option<serde_json::Value>, exp: u64) -> Excha
         scopes: scopes.map(set),
         act,
         expires_at: UnixTime::from_secs(exp),
+        auth_time: None,
     }
 }
 
@@ -459,6 +462,7 @@ fn delegation_names_the_actor_over_the_chain() {
         scopes: None,
         act: Some(json!({ "sub": "ignored" })),
         expires_at: UnixTime::from_secs(1_500),
+        auth_time: None,
     };
     let d = decide(
         &grant(None, None),
