@@ -18,19 +18,20 @@ use http::{Method, Request, Response, StatusCode};
 use portcullis::core::{
     Client, ClientKind, ClientSecretHash, GrantType, Issuer, ScopeSet, UnixTime,
 };
-use portcullis::store::ClientStore;
+use portcullis::store::{ClientStore, ReplayCache, StoreError};
 use portcullis::{Provider, Stores};
-use portcullis_store_postgres::{PostgresConfig, PostgresStore};
+use portcullis_store_postgres::{PostgresConfig, PostgresStore, PURGE_BATCH};
 use ring::rand::SystemRandom;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// The store's operation timeout in this test.
-const TIMEOUT: Duration = Duration::from_millis(300);
+/// The store's operation timeout in this test: long enough for the healthy steps (connect,
+/// SCRAM, the first operation after a recovery) on a loaded machine.
+const TIMEOUT: Duration = Duration::from_millis(1500);
 /// What a loaded test machine may add to it.
-const MARGIN: Duration = Duration::from_millis(1000);
+const MARGIN: Duration = Duration::from_millis(2000);
 const SECRET: &str = "service-secret";
 
 /// What the proxy does with the connections through it.
@@ -43,6 +44,8 @@ enum Mode {
     /// Accepts new connections and forwards nothing more on any connection, ever, without
     /// closing it (a server gone from the network, packets dropped).
     BlackHole,
+    /// Forwards both ways, each chunk after this delay (a slow network).
+    Delay(Duration),
 }
 
 /// A TCP proxy in front of the test server.
@@ -67,7 +70,7 @@ impl Proxy {
                             std::future::pending::<()>().await
                         });
                     }
-                    Mode::Pass => {
+                    Mode::Pass | Mode::Delay(_) => {
                         let watching = watching.clone();
                         tokio::spawn(async move {
                             let Ok(server) = TcpStream::connect(upstream).await else {
@@ -90,7 +93,7 @@ impl Proxy {
     }
 }
 
-/// Copies `from` to `to` while the mode is `Pass`; closes both on `Refuse`; holds both,
+/// Copies `from` to `to` while the mode is `Pass` (or `Delay`, late); closes both on `Refuse`; holds both,
 /// forwarding nothing, forever on `BlackHole`.
 async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::Receiver<Mode>) {
     let mut buf = vec![0; 16 * 1024];
@@ -108,6 +111,7 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::
         let current = *mode.borrow();
         match current {
             Mode::Pass => {}
+            Mode::Delay(d) => tokio::time::sleep(d).await,
             Mode::Refuse => return,
             Mode::BlackHole => {
                 let _held = (from, to);
@@ -259,11 +263,20 @@ async fn an_outage_answers_503_quickly_and_the_pool_recovers_by_itself() {
 
 /// A store of one connection behind the proxy, on a schema of its own.
 async fn lone_connection_store(url: &str, proxy: &Proxy, schemas: &Schemas) -> PostgresStore {
-    let schema = schemas.fresh_name("lone");
-    schemas.claim(&schema).await;
+    lone_connection_store_in(url, proxy, schemas, &schemas.fresh_name("lone")).await
+}
+
+/// A store of one connection behind the proxy, on the schema `schema`.
+async fn lone_connection_store_in(
+    url: &str,
+    proxy: &Proxy,
+    schemas: &Schemas,
+    schema: &str,
+) -> PostgresStore {
+    schemas.claim(schema).await;
     let config = PostgresConfig::from_url(&through(url, proxy.addr))
         .unwrap()
-        .schema(&schema)
+        .schema(schema)
         .unwrap()
         .max_connections(1)
         .operation_timeout(TIMEOUT);
@@ -291,7 +304,7 @@ async fn a_transaction_cut_off_by_the_timeout_or_its_caller_never_returns_to_the
     let swapped = store
         .replace_client(&issuer, Some(&client), &renamed("write"))
         .await;
-    assert!(swapped.is_err(), "{swapped:?}");
+    assert_timed_out(swapped);
     assert!(
         started.elapsed() < TIMEOUT + MARGIN,
         "{:?}",
@@ -321,4 +334,43 @@ async fn a_transaction_cut_off_by_the_timeout_or_its_caller_never_returns_to_the
         found.unwrap().unwrap().allowed_scopes,
         current.allowed_scopes
     );
+}
+
+/// `result` is the store's operation timeout, not any other failure.
+fn assert_timed_out<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    let err = result.expect_err("the operation timed out");
+    assert_eq!(err.to_string(), "store error: postgres operation timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_batch_of_a_purge_has_its_own_timeout() {
+    let Some(url) = server_url() else { return };
+    let proxy = Proxy::start(upstream_of(&url).await).await;
+    let schemas = Schemas::new(url.clone());
+    let schema = schemas.fresh_name("purge");
+    let store = lone_connection_store_in(&url, &proxy, &schemas, &schema).await;
+    let expired = 5 * PURGE_BATCH + 1;
+    common::raw(&url)
+        .await
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.replay_cache (issuer, namespace, id, expires_at) \
+                 SELECT 'i', 'n', sha256(i::text::bytea), 0 FROM generate_series(1, $1::bigint) i"
+            ),
+            &[&expired],
+        )
+        .await
+        .unwrap();
+    // A round trip takes a third of the timeout: the six batches take twice as long as one
+    // timeout, each batch well within it.
+    proxy.set(Mode::Delay(TIMEOUT / 6));
+    let started = Instant::now();
+    let purged = ReplayCache::purge_expired(&store, UnixTime::from_secs(1)).await;
+    assert_eq!(
+        purged.unwrap(),
+        expired.unsigned_abs(),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() > TIMEOUT, "{:?}", started.elapsed());
 }
