@@ -110,7 +110,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
 pub use config::{
-    redact_connection_string, PostgresConfig, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES,
+    redact_connection_string, PostgresConfig, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL,
+    KEEPALIVE_RETRIES, TCP_USER_TIMEOUT,
 };
 pub use tls::TlsMode;
 /// The driver, re-exported so that a [`tokio_postgres::Config`] built by the host matches
@@ -118,7 +119,7 @@ pub use tls::TlsMode;
 pub use tokio_postgres;
 
 use codec::{json, key};
-use lease::Lease;
+use lease::{Bounds, Canceller, Lease};
 
 /// Rows `purge_expired` deletes per statement (each statement its own short transaction).
 pub const PURGE_BATCH: i64 = 500;
@@ -138,6 +139,7 @@ struct Hashed<'a> {
 pub struct PostgresStore {
     pool: Pool,
     config: PostgresConfig,
+    canceller: Canceller,
 }
 
 impl PostgresStore {
@@ -154,19 +156,26 @@ impl PostgresStore {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = if config.uses_tls() {
-            Manager::from_config(config.connection(), config.tls_connector()?, manager_config)
+        let (manager, canceller) = if config.uses_tls() {
+            let tls = config.tls_connector()?;
+            let manager = Manager::from_config(config.connection(), tls.clone(), manager_config);
+            (manager, Canceller::Tls(tls))
         } else {
-            Manager::from_config(config.connection(), NoTls, manager_config)
+            let manager = Manager::from_config(config.connection(), NoTls, manager_config);
+            (manager, Canceller::Plain)
         };
         let pool = Pool::builder(manager)
             .max_size(config.max_connections)
             .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(config.wait_timeout))
-            .create_timeout(Some(config.wait_timeout))
+            .wait_timeout(Some(config.wait()))
+            .create_timeout(Some(config.wait()))
             .build()
             .map_err(|e| StoreError::with_source("postgres pool not built", e))?;
-        let store = Self { pool, config };
+        let store = Self {
+            pool,
+            config,
+            canceller,
+        };
         let mut conn = store.conn().await?;
         schema::migrate(&mut conn, store.config.schema_name()).await?;
         Ok(store)
@@ -183,10 +192,16 @@ impl PostgresStore {
         &self.config
     }
 
-    /// A pooled connection for one operation, which from now on has
-    /// [`PostgresConfig::operation_timeout`] to finish (see `lease`).
+    /// A pooled connection for one operation, within [`PostgresConfig::wait_timeout`]
+    /// (at most the operation timeout);
+    /// once it is held, the operation has [`PostgresConfig::operation_timeout`] to finish
+    /// (see `lease`).
     async fn conn(&self) -> StoreResult<Lease> {
-        Lease::take(&self.pool, self.config.operation_timeout).await
+        let bounds = Bounds {
+            wait: self.config.wait(),
+            operation: self.config.operation_timeout,
+        };
+        Lease::take(&self.pool, bounds, &self.canceller).await
     }
 
     /// Runs one prepared statement that returns rows.
