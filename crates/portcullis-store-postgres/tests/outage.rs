@@ -8,6 +8,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,12 +47,17 @@ enum Mode {
     BlackHole,
     /// Forwards both ways, each chunk after this delay (a slow network).
     Delay(Duration),
+    /// Forwards what the server sends, and this many more chunks from clients; then
+    /// nothing more from them (a network gone mid-transaction).
+    StallAfter(usize),
 }
 
 /// A TCP proxy in front of the test server.
 struct Proxy {
     addr: SocketAddr,
     mode: watch::Sender<Mode>,
+    /// How many more client chunks `StallAfter` forwards.
+    chunks: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -59,6 +65,8 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (mode, watching) = watch::channel(Mode::Pass);
+        let budget = Arc::new(AtomicUsize::new(0));
+        let chunks = budget.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let current = *watching.borrow();
@@ -70,32 +78,43 @@ impl Proxy {
                             std::future::pending::<()>().await
                         });
                     }
-                    Mode::Pass | Mode::Delay(_) => {
+                    Mode::Pass | Mode::Delay(_) | Mode::StallAfter(_) => {
                         let watching = watching.clone();
+                        let budget = budget.clone();
                         tokio::spawn(async move {
                             let Ok(server) = TcpStream::connect(upstream).await else {
                                 return;
                             };
                             let (from_client, to_client) = client.into_split();
                             let (from_server, to_server) = server.into_split();
-                            tokio::spawn(pump(from_client, to_server, watching.clone()));
-                            pump(from_server, to_client, watching).await;
+                            let budget = Some(budget.clone());
+                            tokio::spawn(pump(from_client, to_server, watching.clone(), budget));
+                            pump(from_server, to_client, watching, None).await;
                         });
                     }
                 }
             }
         });
-        Self { addr, mode }
+        Self { addr, mode, chunks }
     }
 
     fn set(&self, mode: Mode) {
+        if let Mode::StallAfter(n) = mode {
+            self.chunks.store(n, Ordering::SeqCst);
+        }
         self.mode.send_replace(mode);
     }
 }
 
 /// Copies `from` to `to` while the mode is `Pass` (or `Delay`, late); closes both on `Refuse`; holds both,
 /// forwarding nothing, forever on `BlackHole`.
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::Receiver<Mode>) {
+/// `budget` (for the client's side) counts down the chunks `StallAfter` forwards.
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut mode: watch::Receiver<Mode>,
+    budget: Option<Arc<AtomicUsize>>,
+) {
     let mut buf = vec![0; 16 * 1024];
     loop {
         let n = tokio::select! {
@@ -112,6 +131,17 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::
         match current {
             Mode::Pass => {}
             Mode::Delay(d) => tokio::time::sleep(d).await,
+            Mode::StallAfter(_) if n == 0 => {}
+            Mode::StallAfter(_) => {
+                let spent = budget.as_ref().is_some_and(|b| {
+                    b.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| c.checked_sub(1))
+                        .is_err()
+                });
+                if spent {
+                    let _held = (from, to);
+                    return std::future::pending().await;
+                }
+            }
             Mode::Refuse => return,
             Mode::BlackHole => {
                 let _held = (from, to);
@@ -373,4 +403,65 @@ async fn each_batch_of_a_purge_has_its_own_timeout() {
         started.elapsed()
     );
     assert!(started.elapsed() > TIMEOUT, "{:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_cut_off_mid_way_does_not_stay_open_on_the_server() {
+    let Some(url) = server_url() else { return };
+    let proxy = Proxy::start(upstream_of(&url).await).await;
+    let schemas = Schemas::new(url.clone());
+    let app = format!("stall_{}", std::process::id());
+    let mut named = url::Url::parse(&url).unwrap();
+    named
+        .query_pairs_mut()
+        .append_pair("application_name", &app);
+    let store = lone_connection_store(named.as_str(), &proxy, &schemas).await;
+    let issuer = Issuer::parse("https://as.example").unwrap();
+    let client = service_client();
+    store.save_client(&issuer, &client).await.unwrap();
+    let scopes = |s: &str| {
+        client
+            .clone()
+            .with_allowed_scopes(ScopeSet::parse(s).unwrap())
+    };
+    // Once through, so that its statements are prepared on the connection.
+    assert!(store
+        .replace_client(&issuer, Some(&client), &scopes("write"))
+        .await
+        .unwrap());
+    // BEGIN and the SELECT … FOR UPDATE reach the server; the UPDATE never does.
+    proxy.set(Mode::StallAfter(2));
+    let swapped = store
+        .replace_client(&issuer, Some(&scopes("write")), &scopes("read"))
+        .await;
+    assert_timed_out(swapped);
+    let observer = common::raw(&url).await;
+    let open = || async {
+        let row = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
+                &[&app],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    };
+    let started = Instant::now();
+    // The server ends the transaction after twice the operation timeout.
+    let bound = 2 * TIMEOUT + MARGIN;
+    let mut seen_open = false;
+    loop {
+        let n = open().await;
+        seen_open |= n > 0;
+        if n == 0 {
+            break;
+        }
+        assert!(started.elapsed() < bound, "{n} transaction(s) still open");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen_open,
+        "the transaction was open on the server when the timeout struck"
+    );
 }
