@@ -47,13 +47,17 @@
 //! * **Connections:** a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
 //!   are prepared once per connection. TCP keepalive probes (after [`KEEPALIVE_IDLE`] idle)
 //!   find a pooled connection to a vanished server dead within about 30 s.
-//! * **Outages:** every operation — the wait for a connection (or its establishment), each
-//!   statement, `COMMIT` — ends within [`PostgresConfig::operation_timeout`] (default 5 s),
-//!   with a `StoreError` (the engine's 503 `temporarily_unavailable`) when the server is
-//!   stopped, restarting or unreachable, even silently (packets dropped). A connection
-//!   whose statement went unanswered (timed out, or the caller's future dropped) is closed,
-//!   never returned to the pool — it may hang forever, or sit inside an unfinished
-//!   transaction; one the server closed is discarded when next taken. The pool refills on
+//! * **Outages:** the wait for a connection (or its establishment) ends within
+//!   [`PostgresConfig::wait_timeout`] (at most the operation timeout); then every statement
+//!   of the operation and its `COMMIT` end within [`PostgresConfig::operation_timeout`]
+//!   (default 5 s; each batch of a purge has its own), with a `StoreError` (the engine's
+//!   503 `temporarily_unavailable`) when the server is stopped, restarting or unreachable,
+//!   even silently (packets dropped). A connection whose statement went unanswered (timed
+//!   out, or the caller's future dropped) is detached, never returned to the pool — it may
+//!   hang forever, or sit inside an unfinished transaction: its statement is cancelled, and
+//!   the server ends a transaction left open on it after `idle_in_transaction_session_timeout`
+//!   (twice the operation timeout, set at start-up); one the server closed is discarded when
+//!   next taken. The pool refills on
 //!   demand: once the server answers again, the next operation connects anew. A
 //!   timeout after the last statement or `COMMIT` was sent may hide a success: the
 //!   single-use writes fail closed then (docs/manual/operations.md).
