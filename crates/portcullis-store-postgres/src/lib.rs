@@ -214,9 +214,7 @@ impl PostgresStore {
         sql: &str,
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<tokio_postgres::Row>> {
-        let conn = self.conn().await?;
-        let stmt = conn.run(conn.prepare_cached(sql)).await?;
-        conn.run(conn.query(&stmt, args)).await
+        query_on(&self.conn().await?, sql, args).await
     }
 
     /// Runs one prepared statement; how many rows it changed.
@@ -249,6 +247,17 @@ impl PostgresStore {
         self.execute(&sql, &args).await?;
         Ok(())
     }
+}
+
+/// Runs one prepared statement that returns rows on `conn`: for an operation of several
+/// statements under one lease (one deadline).
+async fn query_on(
+    conn: &Lease,
+    sql: &str,
+    args: &[&(dyn ToSql + Sync)],
+) -> StoreResult<Vec<tokio_postgres::Row>> {
+    let stmt = conn.run(conn.prepare_cached(sql)).await?;
+    conn.run(conn.query(&stmt, args)).await
 }
 
 impl fmt::Debug for PostgresStore {

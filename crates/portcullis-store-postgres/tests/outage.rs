@@ -17,9 +17,9 @@ use bytes::Bytes;
 use common::{server_url, Schemas};
 use http::{Method, Request, Response, StatusCode};
 use portcullis::core::{
-    Client, ClientKind, ClientSecretHash, GrantType, Issuer, ScopeSet, UnixTime,
+    Client, ClientKind, ClientSecretHash, GrantType, Issuer, ScopeSet, TokenHash, UnixTime,
 };
-use portcullis::store::{ClientStore, ReplayCache, StoreError};
+use portcullis::store::{ClientStore, CodeStore, ReplayCache, StoreError};
 use portcullis::{Provider, Stores};
 use portcullis_store_postgres::{PostgresConfig, PostgresStore, PURGE_BATCH};
 use ring::rand::SystemRandom;
@@ -463,5 +463,28 @@ async fn a_transaction_cut_off_mid_way_does_not_stay_open_on_the_server() {
     assert!(
         seen_open,
         "the transaction was open on the server when the timeout struck"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_call_of_two_statements_has_one_timeout() {
+    let Some(url) = server_url() else { return };
+    let proxy = Proxy::start(upstream_of(&url).await).await;
+    let schemas = Schemas::new(url.clone());
+    let store = lone_connection_store(&url, &proxy, &schemas).await;
+    // A round trip takes a third of the timeout. An unknown code costs four (each of the
+    // two statements prepared, then run): within one timeout only if each statement had
+    // its own.
+    proxy.set(Mode::Delay(TIMEOUT / 6));
+    let issuer = Issuer::parse("https://as.example").unwrap();
+    let started = Instant::now();
+    let consumed = store
+        .consume_code(&issuer, &TokenHash::of("unknown"), UnixTime::from_secs(0))
+        .await;
+    assert_timed_out(consumed);
+    assert!(
+        started.elapsed() < TIMEOUT + MARGIN,
+        "{:?}",
+        started.elapsed()
     );
 }
