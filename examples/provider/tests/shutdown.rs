@@ -148,6 +148,33 @@ fn sigint_drains_the_request_in_progress_and_exits_0() {
     shuts_down_gracefully_on("INT");
 }
 
+/// Sends `signal` to `process`.
+fn kill(signal: &str, process: &common::Process) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &process.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+#[test]
+fn a_second_signal_ends_the_drain_at_once() {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut process = start(&["--addr", &addr.to_string(), "--shutdown-timeout", "600"]);
+    // A request that will never be complete: the drain would wait for its timeout.
+    let (head, _) = token_request(addr);
+    let mut stuck = TcpStream::connect(addr).unwrap();
+    stuck.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    kill("TERM", &process);
+    assert!(stops_listening(addr), "new connections are refused");
+    kill("INT", &process);
+    let status = process
+        .exit_status(PROMPTLY)
+        .expect("the process exits at once");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_until_drains_the_request_in_progress_on_either_adapter() {
     for adapter in Adapter::ALL {
