@@ -33,6 +33,8 @@ pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// How many unanswered keepalive probes close a connection.
 pub const KEEPALIVE_RETRIES: u32 = 3;
+/// The least [`PostgresConfig::operation_timeout`]: a shorter one is raised to it.
+pub const MIN_OPERATION_TIMEOUT: Duration = Duration::from_millis(100);
 /// How long data sent on a connection may go unacknowledged before the connection is
 /// closed (TCP_USER_TIMEOUT): about the keepalives' total, unless the host sets its own.
 pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -132,9 +134,11 @@ impl PostgresConfig {
     /// restarting or unreachable (even one that drops packets without a reset) thus never
     /// holds a store call longer than this. An operation that timed out after sending its
     /// last statement or `COMMIT` may still have taken effect. The migrations run on
-    /// connect are not bounded by it (only their wait for a connection is).
+    /// connect are not bounded by it (only their wait for a connection is). A timeout
+    /// below [`MIN_OPERATION_TIMEOUT`] (zero, say, which would fail every call) is raised
+    /// to it.
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
-        self.operation_timeout = timeout;
+        self.operation_timeout = timeout.max(MIN_OPERATION_TIMEOUT);
         self
     }
 
@@ -287,6 +291,15 @@ mod tests {
         assert_eq!(PostgresConfig::new(pg.clone()).tls, TlsMode::VerifyFull);
         pg.ssl_mode(SslMode::Disable);
         assert_eq!(PostgresConfig::new(pg).tls, TlsMode::Disable);
+    }
+
+    #[test]
+    fn a_zero_operation_timeout_is_raised_to_the_least() {
+        let c = PostgresConfig::from_url("postgres://u@localhost/db").unwrap();
+        let zero = c.clone().operation_timeout(Duration::ZERO);
+        assert_eq!(zero.operation_timeout, MIN_OPERATION_TIMEOUT);
+        let long = c.operation_timeout(Duration::from_secs(9));
+        assert_eq!(long.operation_timeout, Duration::from_secs(9));
     }
 
     #[test]

@@ -115,7 +115,7 @@ use tokio_postgres::NoTls;
 
 pub use config::{
     redact_connection_string, PostgresConfig, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL,
-    KEEPALIVE_RETRIES, TCP_USER_TIMEOUT,
+    KEEPALIVE_RETRIES, MIN_OPERATION_TIMEOUT, TCP_USER_TIMEOUT,
 };
 pub use tls::TlsMode;
 /// The driver, re-exported so that a [`tokio_postgres::Config`] built by the host matches
