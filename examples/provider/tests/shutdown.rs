@@ -222,3 +222,59 @@ async fn serve_until_drains_the_request_in_progress_on_either_adapter() {
         assert!(matches!(ended, Ok(Ok(Ok(())))), "{adapter:?}: {ended:?}");
     }
 }
+
+/// An axum `Running` on the demo configuration, serving until `stopped` completes.
+async fn axum_until(
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) -> (
+    SocketAddr,
+    tokio::task::JoinHandle<Result<(), portcullis_example_provider::StartError>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let running = spawn_on(
+        Adapter::Axum,
+        Config::demo(),
+        None,
+        listener,
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    let served = tokio::spawn(running.serve_until(
+        async {
+            let _ = stopped.await;
+        },
+        DRAIN,
+    ));
+    (addr, served)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_until_ends_at_once_when_idle_and_cuts_a_stuck_request_off_at_the_drain() {
+    // Nothing in flight: the drain ends at once.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (_, served) = axum_until(stopped).await;
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    let ended = tokio::time::timeout(PROMPTLY, served).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+    assert!(started.elapsed() < DRAIN / 2, "{:?}", started.elapsed());
+
+    // A request whose body never comes: cut off, its connection closed, at the drain's end.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (addr, served) = axum_until(stopped).await;
+    let (head, _) = token_request(addr);
+    let mut stuck = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stuck.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    let ended = tokio::time::timeout(PROMPTLY, served).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(PROMPTLY, stuck.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the stuck connection is closed");
+    let took = started.elapsed();
+    assert!(took >= DRAIN && took < DRAIN + PROMPTLY / 2, "{took:?}");
+}
