@@ -200,24 +200,8 @@ fn a_second_signal_ends_the_drain_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_until_drains_the_request_in_progress_on_either_adapter() {
     for adapter in Adapter::ALL {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let running = spawn_on(
-            adapter,
-            Config::demo(),
-            None,
-            listener,
-            Arc::new(SystemClock),
-        )
-        .await
-        .unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(running.serve_until(
-            async {
-                let _ = stopped.await;
-            },
-            DRAIN,
-        ));
+        let (addr, served) = serving_on(adapter, stopped).await;
         let (head, rest) = token_request(addr);
         let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
         slow.write_all(head.as_bytes()).await.unwrap();
@@ -245,8 +229,9 @@ async fn serve_until_drains_the_request_in_progress_on_either_adapter() {
     }
 }
 
-/// An axum `Running` on the demo configuration, serving until `stopped` completes.
-async fn axum_until(
+/// A `Running` on `adapter` with the demo configuration, serving until `stopped` completes.
+async fn serving_on(
+    adapter: Adapter,
     stopped: tokio::sync::oneshot::Receiver<()>,
 ) -> (
     SocketAddr,
@@ -255,7 +240,7 @@ async fn axum_until(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let running = spawn_on(
-        Adapter::Axum,
+        adapter,
         Config::demo(),
         None,
         listener,
@@ -276,7 +261,7 @@ async fn axum_until(
 async fn serve_until_ends_at_once_when_idle_and_cuts_a_stuck_request_off_at_the_drain() {
     // Nothing in flight: the drain ends at once.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (_, served) = axum_until(stopped).await;
+    let (_, served) = serving_on(Adapter::Axum, stopped).await;
     let started = Instant::now();
     stop.send(()).unwrap();
     let ended = tokio::time::timeout(PROMPTLY, served).await;
@@ -285,7 +270,7 @@ async fn serve_until_ends_at_once_when_idle_and_cuts_a_stuck_request_off_at_the_
 
     // A request whose body never comes: cut off, its connection closed, at the drain's end.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (addr, served) = axum_until(stopped).await;
+    let (addr, served) = serving_on(Adapter::Axum, stopped).await;
     let (head, _) = token_request(addr);
     let mut stuck = tokio::net::TcpStream::connect(addr).await.unwrap();
     stuck.write_all(head.as_bytes()).await.unwrap();
