@@ -42,7 +42,8 @@ where
 /// request in progress answers it — within the limits, so within
 /// [`request_timeout`](ServerLimits::request_timeout) — and then closes
 /// (`Connection: close`). Returns once every connection has closed; bound the wait with a
-/// timeout of your own if need be (see [the crate documentation](crate#graceful-shutdown)).
+/// timeout of your own if need be: dropping this future cuts off the connections still
+/// open (see [the crate documentation](crate#graceful-shutdown)).
 pub async fn serve_with_shutdown<L>(
     listener: L,
     router: Router,
