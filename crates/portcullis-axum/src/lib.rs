@@ -108,9 +108,11 @@
 //! close the listener — new connections are refused — and close idle connections, while
 //! each connection with a request in progress answers it and then closes. They return once
 //! every connection has closed: at the latest after
+//! [`header_read_timeout`](ServerLimits::header_read_timeout) (a head still arriving) plus
 //! [`request_timeout`](ServerLimits::request_timeout) (plus the time to write the answer,
 //! bounded by the idle timeout), so a host that wants a shorter drain wraps them in a
-//! timeout of its own.
+//! timeout of its own. The connections' tasks belong to the returned future: when that
+//! timeout drops it, every connection still open is cut off at once.
 //!
 //! ```no_run
 //! # async fn f(app: axum::Router) -> std::io::Result<()> {

@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use portcullis::{ClientCertificate, ServerLimits};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout, Instant};
 use tower::ServiceExt;
 
@@ -41,7 +42,8 @@ where
 /// request in progress answers it — within the limits, so within
 /// [`request_timeout`](ServerLimits::request_timeout) — and then closes
 /// (`Connection: close`). Returns once every connection has closed; bound the wait with a
-/// timeout of your own if need be (see [the crate documentation](crate#graceful-shutdown)).
+/// timeout of your own if need be: dropping this future cuts off the connections still
+/// open (see [the crate documentation](crate#graceful-shutdown)).
 pub async fn serve_with_shutdown<L>(
     listener: L,
     router: Router,
@@ -60,7 +62,8 @@ pub async fn serve_with_shutdown<L>(
 /// Accepts connections on `listener`, at most [`max_connections`](ServerLimits::max_connections)
 /// at once (the rest wait, unaccepted, in the backlog), and runs `connection` on each in a
 /// task of its own, until `signal` completes. Then closes the listener, tells every
-/// connection to stop (its receiver turns `true`), and waits until all have ended.
+/// connection to stop (its receiver turns `true`), and waits until all have ended. The
+/// connection tasks belong to this future: dropping it (a drain cut short) aborts them.
 pub(crate) async fn accept_until<L, F, C>(
     mut listener: L,
     limits: &ServerLimits,
@@ -74,6 +77,7 @@ pub(crate) async fn accept_until<L, F, C>(
     let max = limits.max_connections.get();
     let connections = Arc::new(Semaphore::new(max));
     let (stop, stopping) = watch::channel(false);
+    let mut tasks = JoinSet::new();
     let mut signal = pin!(signal);
     loop {
         let accepted = async {
@@ -89,16 +93,15 @@ pub(crate) async fn accept_until<L, F, C>(
             accepted = accepted => accepted,
         };
         let served = connection(io, addr, stopping.clone());
-        tokio::spawn(async move {
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
             served.await;
             drop(permit);
         });
     }
     drop(listener);
     stop.send_replace(true);
-    // Each connection holds a permit until it ends.
-    let all = u32::try_from(max).unwrap_or(u32::MAX);
-    let _ = connections.acquire_many(all).await;
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Where a connection is, for its timeouts.

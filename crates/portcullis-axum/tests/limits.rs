@@ -236,3 +236,39 @@ async fn each_request_carries_the_peer_address() {
         "{answer}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_server_cuts_off_its_connections() {
+    let (started, handler_started) = tokio::sync::oneshot::channel::<()>();
+    let (guard, guard_dropped) = tokio::sync::oneshot::channel::<()>();
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some((started, guard))));
+    let router = Router::new().route(
+        "/stuck",
+        get(move || {
+            let (started, guard) = slot.lock().unwrap().take().unwrap();
+            async move {
+                let _guard = guard;
+                let _ = started.send(());
+                std::future::pending::<()>().await
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(portcullis_axum::serve_with_shutdown(
+        listener,
+        router,
+        limits(),
+        std::future::pending(),
+    ));
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /stuck HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    handler_started.await.unwrap();
+    server.abort();
+    // The handler's future is dropped with its connection's task, not left running.
+    let dropped = timeout(HOUR, guard_dropped).await;
+    assert!(matches!(dropped, Ok(Err(_))), "{dropped:?}");
+}

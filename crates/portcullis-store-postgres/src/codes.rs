@@ -6,7 +6,7 @@ use portcullis_core::{CodeRecord, FamilyId, GrantId, Issuer, TokenHash, UnixTime
 use portcullis_store::{CodeStore, ConsumeOutcome, StoreResult};
 
 use crate::codec::{decode, get, key};
-use crate::{insert_hashed, purge, Hashed, PostgresStore};
+use crate::{insert_hashed, purge, query_on, Hashed, PostgresStore};
 
 #[async_trait]
 impl CodeStore for PostgresStore {
@@ -36,23 +36,24 @@ impl CodeStore for PostgresStore {
     ) -> StoreResult<ConsumeOutcome> {
         let args: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&key(hash), &issuer.as_str(), &now.secs_i64()];
-        let won = self
-            .query(
-                "UPDATE codes SET consumed = true WHERE hash = $1 AND issuer = $2 \
-                 AND expires_at > $3 AND NOT consumed RETURNING record",
-                &args,
-            )
-            .await?;
+        let conn = self.statement_conn().await?;
+        let won = query_on(
+            &conn,
+            "UPDATE codes SET consumed = true WHERE hash = $1 AND issuer = $2 \
+             AND expires_at > $3 AND NOT consumed RETURNING record",
+            &args,
+        )
+        .await?;
         if let Some(row) = won.first() {
             return Ok(ConsumeOutcome::Consumed(Box::new(decode(row, 0)?)));
         }
-        let lost = self
-            .query(
-                "SELECT grant_id, family_id FROM codes WHERE hash = $1 AND issuer = $2 \
-                 AND expires_at > $3 AND consumed",
-                &args,
-            )
-            .await?;
+        let lost = query_on(
+            &conn,
+            "SELECT grant_id, family_id FROM codes WHERE hash = $1 AND issuer = $2 \
+             AND expires_at > $3 AND consumed",
+            &args,
+        )
+        .await?;
         Ok(match lost.first() {
             Some(row) => ConsumeOutcome::AlreadyConsumed {
                 grant_id: GrantId::from_stored(get(row, 0)?),

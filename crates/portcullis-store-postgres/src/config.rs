@@ -37,6 +37,11 @@ pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// How many unanswered keepalive probes close a connection.
 pub const KEEPALIVE_RETRIES: u32 = 3;
+/// The least [`PostgresConfig::operation_timeout`]: a shorter one is raised to it.
+pub const MIN_OPERATION_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long data sent on a connection may go unacknowledged before the connection is
+/// closed (TCP_USER_TIMEOUT): about the keepalives' total, unless the host sets its own.
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl PostgresConfig {
     /// The server and credentials of a driver configuration, with the default options:
@@ -131,25 +136,34 @@ impl PostgresConfig {
     }
 
     /// Sets how long a call waits for a pooled connection, or for a new one to be
-    /// established, before failing (default 10 s; [`operation_timeout`](Self::operation_timeout)
-    /// bounds it too).
+    /// established, before failing (default 10 s, capped at
+    /// [`operation_timeout`](Self::operation_timeout)). The operation's own timeout starts
+    /// once it holds its connection: a call takes at most the two together.
     pub fn wait_timeout(mut self, timeout: Duration) -> Self {
         self.wait_timeout = timeout;
         self
     }
 
-    /// Sets how long one store operation may take in all (default 5 s): waiting for a
-    /// pooled connection or establishing one, then every statement of it and its `COMMIT`.
+    /// Sets how long one store operation may take once it holds a connection (default 5 s):
+    /// every statement of it and its `COMMIT`. Waiting for that connection, or establishing
+    /// it, has its own bound ([`wait_timeout`](Self::wait_timeout), at most this one).
     /// Past it the operation fails with a `StoreError` (the engine answers 503
     /// `temporarily_unavailable`), and its connection, if a statement of it was still
     /// unanswered, is closed rather than returned to the pool. A server that is stopped,
     /// restarting or unreachable (even one that drops packets without a reset) thus never
     /// holds a store call longer than this. An operation that timed out after sending its
     /// last statement or `COMMIT` may still have taken effect. The migrations run on
-    /// connect are not bounded by it (only their wait for a connection is).
+    /// connect are not bounded by it (only their wait for a connection is). A timeout
+    /// below [`MIN_OPERATION_TIMEOUT`] (zero, say, which would fail every call) is raised
+    /// to it.
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
-        self.operation_timeout = timeout;
+        self.operation_timeout = timeout.max(MIN_OPERATION_TIMEOUT);
         self
+    }
+
+    /// How long a call waits for a connection: `wait_timeout`, at most `operation_timeout`.
+    pub(crate) fn wait(&self) -> Duration {
+        self.wait_timeout.min(self.operation_timeout)
     }
 
     /// The schema the tables live in, if one was set.
@@ -169,7 +183,9 @@ impl PostgresConfig {
 
     /// The driver configuration each pooled connection starts from: the host's, with TLS
     /// required or disabled (never the driver's `Prefer`, which may fall back to plain TCP),
-    /// and the schema put on the `search_path` at connection start-up (no extra round trip).
+    /// and, after the host's own startup options, `idle_in_transaction_session_timeout`
+    /// at twice the operation timeout and the schema put on the `search_path` (no extra
+    /// round trip).
     pub(crate) fn connection(&self) -> tokio_postgres::Config {
         let mut pg = self.pg.clone();
         pg.ssl_mode(if self.uses_tls() {
@@ -178,22 +194,40 @@ impl PostgresConfig {
             SslMode::Disable
         });
         if pg.get_connect_timeout().is_none() {
-            pg.connect_timeout(self.wait_timeout.min(self.operation_timeout));
+            pg.connect_timeout(self.wait());
         }
-        // The driver's default idle time before a probe is 2 hours.
+        // The driver's default idle time before a probe is 2 hours; what the host set
+        // itself is kept.
         if pg.get_keepalives() && pg.get_keepalives_idle() > KEEPALIVE_IDLE {
             pg.keepalives_idle(KEEPALIVE_IDLE);
-            pg.keepalives_interval(KEEPALIVE_INTERVAL);
-            pg.keepalives_retries(KEEPALIVE_RETRIES);
+            if pg.get_keepalives_interval().is_none() {
+                pg.keepalives_interval(KEEPALIVE_INTERVAL);
+            }
+            if pg.get_keepalives_retries().is_none() {
+                pg.keepalives_retries(KEEPALIVE_RETRIES);
+            }
         }
+        // Unacknowledged data (a statement sent to a vanished server) closes the
+        // connection as soon as silence would under keepalives.
+        if pg.get_tcp_user_timeout().is_none() {
+            pg.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
+        // After the host's own options: the server ends a transaction left open by an
+        // operation that gave up (its connection closed by us but not yet seen closed by
+        // the server), so its row locks go soon; and the schema, if any, alone on the
+        // `search_path`. The schema name is plain `[a-z0-9_]`: nothing in it needs quoting.
+        let mut options: Vec<String> = pg
+            .get_options()
+            .filter(|o| !o.trim().is_empty())
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        let idle_ms = self.operation_timeout.saturating_mul(2).as_millis();
+        options.push(format!("-c idle_in_transaction_session_timeout={idle_ms}"));
         if let Some(schema) = &self.schema {
-            // The name is plain `[a-z0-9_]`: nothing in it needs quoting or escaping.
-            let options = match pg.get_options() {
-                Some(o) if !o.trim().is_empty() => format!("{o} -c search_path={schema}"),
-                _ => format!("-c search_path={schema}"),
-            };
-            pg.options(options);
+            options.push(format!("-c search_path={schema}"));
         }
+        pg.options(options.join(" "));
         pg
     }
 }
@@ -280,6 +314,15 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_operation_timeout_is_raised_to_the_least() {
+        let c = PostgresConfig::from_url("postgres://u@localhost/db").unwrap();
+        let zero = c.clone().operation_timeout(Duration::ZERO);
+        assert_eq!(zero.operation_timeout, MIN_OPERATION_TIMEOUT);
+        let long = c.operation_timeout(Duration::from_secs(9));
+        assert_eq!(long.operation_timeout, Duration::from_secs(9));
+    }
+
+    #[test]
     fn schema_names_are_plain_identifiers() {
         let base = || PostgresConfig::from_url("postgres://u@localhost/db").unwrap();
         for good in ["a", "pc_123_x", "_x", &"a".repeat(63)] {
@@ -308,16 +351,32 @@ mod tests {
             .schema("s1")
             .unwrap();
         let pg = c.connection();
-        assert_eq!(pg.get_options(), Some("-c work_mem=8MB -c search_path=s1"));
+        assert_eq!(
+            pg.get_options(),
+            Some("-c work_mem=8MB -c idle_in_transaction_session_timeout=10000 -c search_path=s1")
+        );
+        assert_eq!(pg.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
         assert_eq!(pg.get_connect_timeout(), Some(&Duration::from_secs(5)));
         assert_eq!(pg.get_keepalives_idle(), KEEPALIVE_IDLE);
         assert_eq!(pg.get_keepalives_retries(), Some(KEEPALIVE_RETRIES));
         let plain = PostgresConfig::from_url("postgres://u@localhost/db").unwrap();
-        assert_eq!(plain.connection().get_options(), None);
+        assert_eq!(
+            plain.connection().get_options(),
+            Some("-c idle_in_transaction_session_timeout=10000")
+        );
         // TLS is required or disabled, never the driver's `Prefer` (a fallback to plain).
         assert_eq!(plain.connection().get_ssl_mode(), SslMode::Disable);
         let remote = PostgresConfig::from_url("postgres://u@db.example/db").unwrap();
         assert_eq!(remote.connection().get_ssl_mode(), SslMode::Require);
         assert!(PostgresConfig::from_url("postgres://u@localhost:notaport/db").is_err());
+        // Keepalive settings the host chose are kept.
+        let own = PostgresConfig::from_url(
+            "postgres://u@localhost/db?keepalives_idle=60&keepalives_interval=7&keepalives_retries=9",
+        )
+        .unwrap()
+        .connection();
+        assert_eq!(own.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(own.get_keepalives_interval(), Some(Duration::from_secs(7)));
+        assert_eq!(own.get_keepalives_retries(), Some(9));
     }
 }

@@ -1,12 +1,19 @@
 //! A pooled connection leased for one store operation, under the operation's deadline
 //! ([`PostgresConfig::operation_timeout`](crate::PostgresConfig::operation_timeout)).
 //!
-//! Every wait of an operation — for a pooled connection, for a new one to be established,
-//! for each statement's answer, for `COMMIT` — ends at one deadline, set when the operation
-//! asks for its connection. A connection whose statement was still unanswered when the
-//! operation ended (it timed out, or the caller's future was dropped) is detached from the
-//! pool and closed, never handed out again: it may be stuck behind a dead peer, or inside a
-//! transaction nobody will finish.
+//! Waiting for a pooled connection, or for a new one to be established, is bounded by
+//! [`PostgresConfig::wait_timeout`](crate::PostgresConfig::wait_timeout); once the
+//! connection is held, every exchange of the operation — each statement's answer,
+//! `COMMIT` — ends at one deadline, `operation_timeout` later. A connection whose statement
+//! was still unanswered when the operation ended (it timed out, or the caller's future was
+//! dropped) is detached from the pool, never handed out again: it may be stuck behind a
+//! dead peer, or inside a transaction nobody will finish. Detaching drops our client; the
+//! driver's connection task then ends once the server answers or the socket fails (TCP
+//! keepalives, `tcp_user_timeout`). So that the server stops the work too, a detached
+//! connection's running statement is cancelled (a cancel request on a new connection,
+//! bounded by `operation_timeout`), and a transaction left idle on it is ended by the
+//! server after `idle_in_transaction_session_timeout` (twice `operation_timeout`, set at
+//! connection start-up), which releases its row locks.
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
@@ -16,7 +23,9 @@ use std::time::Duration;
 
 use deadpool_postgres::{Object, Pool};
 use portcullis_store::{StoreError, StoreResult};
-use tokio::time::{timeout_at, Instant};
+use tokio::time::{timeout, timeout_at, Instant};
+use tokio_postgres::{CancelToken, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::codec::{db, pool_error};
 
@@ -24,6 +33,8 @@ use crate::codec::{db, pool_error};
 #[derive(Clone)]
 pub(crate) struct Watch {
     deadline: Instant,
+    /// The operation timeout, which also bounds a cancel request.
+    bound: Duration,
     awaiting: Arc<AtomicBool>,
 }
 
@@ -49,23 +60,62 @@ impl Watch {
 pub(crate) struct Lease {
     conn: Option<Object>,
     watch: Watch,
+    canceller: Canceller,
+}
+
+/// How a connection's running statement is cancelled: through a new connection, with the
+/// pool's TLS setting.
+#[derive(Clone)]
+pub(crate) enum Canceller {
+    Plain,
+    Tls(MakeRustlsConnect),
+}
+
+impl Canceller {
+    /// Sends a cancel request for `token`'s connection in the background, giving up after
+    /// `bound`. Outside a runtime (nothing to run it on) nothing is sent.
+    fn spawn(&self, token: CancelToken, bound: Duration) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let canceller = self.clone();
+        runtime.spawn(async move {
+            // A failure (the server unreachable) leaves the server's own timeouts to it.
+            let _ = match canceller {
+                Canceller::Plain => timeout(bound, token.cancel_query(NoTls)).await,
+                Canceller::Tls(tls) => timeout(bound, token.cancel_query(tls)).await,
+            };
+        });
+    }
+}
+
+/// The bounds of an operation (see the module docs).
+#[derive(Clone, Copy)]
+pub(crate) struct Bounds {
+    pub(crate) wait: Duration,
+    pub(crate) operation: Duration,
 }
 
 impl Lease {
-    /// A connection from `pool` (waiting for one, or establishing one) within `timeout`,
-    /// which from now on bounds the whole operation.
-    pub(crate) async fn take(pool: &Pool, timeout: Duration) -> StoreResult<Self> {
-        let deadline = Instant::now() + timeout;
-        let conn = timeout_at(deadline, pool.get())
+    /// A connection from `pool` (waiting for one, or establishing one) within
+    /// `bounds.wait`; from then on the operation has `bounds.operation`.
+    pub(crate) async fn take(
+        pool: &Pool,
+        bounds: Bounds,
+        canceller: &Canceller,
+    ) -> StoreResult<Self> {
+        let conn = timeout(bounds.wait, pool.get())
             .await
             .map_err(|_| StoreError::new("postgres pool: no connection in time"))?
             .map_err(pool_error)?;
         Ok(Self {
             conn: Some(conn),
             watch: Watch {
-                deadline,
+                deadline: Instant::now() + bounds.operation,
+                bound: bounds.operation,
                 awaiting: Arc::new(AtomicBool::new(false)),
             },
+            canceller: canceller.clone(),
         })
     }
 
@@ -103,7 +153,10 @@ impl Drop for Lease {
     fn drop(&mut self) {
         if self.watch.awaiting.load(Ordering::Relaxed) {
             if let Some(conn) = self.conn.take() {
-                // Detached from the pool, the client is dropped: its connection closes.
+                // Detached from the pool, the client is dropped; the server is asked to
+                // stop the statement (see the module docs).
+                let bound = self.watch.bound;
+                self.canceller.spawn(conn.cancel_token(), bound);
                 drop(Object::take(conn));
             }
         }

@@ -49,17 +49,20 @@
 //!   broken one is replaced on its next use); transactions and purges take exclusive
 //!   connections from a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
 //!   are prepared once per connection. TCP keepalive probes (after [`KEEPALIVE_IDLE`] idle)
-//!   find a connection to a vanished server dead within about 30 s.
-//! * **Outages:** every operation — the wait for a connection (or its establishment), each
-//!   statement, `COMMIT` — ends within [`PostgresConfig::operation_timeout`] (default 5 s),
-//!   with a `StoreError` (the engine's 503 `temporarily_unavailable`) when the server is
-//!   stopped, restarting or unreachable, even silently (packets dropped). A connection
-//!   whose statement went unanswered (timed out, or the caller's future dropped) is closed,
-//!   never returned to the pool (a shared one is let go of by its slot) — it may hang
-//!   forever, or sit inside an unfinished transaction; one the server closed is discarded
-//!   when next taken. The pool refills on
-//!   demand: once the server answers again, the next operation connects anew. A
-//!   timeout after the last statement or `COMMIT` was sent may hide a success: the
+//!   find a pooled connection to a vanished server dead within about 30 s.
+//! * **Outages:** the wait for a connection (or its establishment) ends within
+//!   [`PostgresConfig::wait_timeout`] (at most the operation timeout); then every statement
+//!   of the operation and its `COMMIT` end within [`PostgresConfig::operation_timeout`]
+//!   (default 5 s; each batch of a purge has its own), with a `StoreError` (the engine's
+//!   503 `temporarily_unavailable`) when the server is stopped, restarting or unreachable,
+//!   even silently (packets dropped). A connection whose statement went unanswered (timed
+//!   out, or the caller's future dropped) is detached, never returned to the pool (a
+//!   shared one is let go of by its slot) — it may hang forever, or sit inside an
+//!   unfinished transaction: its statement is cancelled, and the server ends a transaction
+//!   left open on it after `idle_in_transaction_session_timeout` (twice the operation
+//!   timeout, set at start-up); one the server closed is discarded when next taken. The
+//!   pool refills on demand: once the server answers again, the next operation connects
+//!   anew. A timeout after the last statement or `COMMIT` was sent may hide a success: the
 //!   single-use writes fail closed then (docs/manual/operations.md).
 //! * **TLS** (rustls on ring, through `tokio-postgres-rustls`): always verify-full — the
 //!   server's chain must lead to a trusted root and its certificate must name the host
@@ -117,7 +120,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
 pub use config::{
-    redact_connection_string, PostgresConfig, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES,
+    redact_connection_string, PostgresConfig, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL,
+    KEEPALIVE_RETRIES, MIN_OPERATION_TIMEOUT, TCP_USER_TIMEOUT,
 };
 pub use tls::TlsMode;
 /// The driver, re-exported so that a [`tokio_postgres::Config`] built by the host matches
@@ -125,7 +129,7 @@ pub use tls::TlsMode;
 pub use tokio_postgres;
 
 use codec::{json, key};
-use lease::Lease;
+use lease::{Bounds, Canceller, Lease};
 use shared::{SharedClient, SharedClients};
 
 /// Rows `purge_expired` deletes per statement (each statement its own short transaction).
@@ -162,6 +166,7 @@ pub struct PostgresStore {
     /// The pipelined connections of single statements; `None`: they take pooled ones.
     shared: Option<Arc<SharedClients>>,
     config: PostgresConfig,
+    canceller: Canceller,
 }
 
 /// The connection one statement outside a transaction runs on, under the operation's
@@ -210,16 +215,19 @@ impl PostgresStore {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = if config.uses_tls() {
-            Manager::from_config(config.connection(), config.tls_connector()?, manager_config)
+        let (manager, canceller) = if config.uses_tls() {
+            let tls = config.tls_connector()?;
+            let manager = Manager::from_config(config.connection(), tls.clone(), manager_config);
+            (manager, Canceller::Tls(tls))
         } else {
-            Manager::from_config(config.connection(), NoTls, manager_config)
+            let manager = Manager::from_config(config.connection(), NoTls, manager_config);
+            (manager, Canceller::Plain)
         };
         let pool = Pool::builder(manager)
             .max_size(config.max_connections)
             .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(config.wait_timeout))
-            .create_timeout(Some(config.wait_timeout))
+            .wait_timeout(Some(config.wait()))
+            .create_timeout(Some(config.wait()))
             .build()
             .map_err(|e| StoreError::with_source("postgres pool not built", e))?;
         let shared = (config.shared_connections > 0).then(|| {
@@ -232,6 +240,7 @@ impl PostgresStore {
             pool,
             shared,
             config,
+            canceller,
         };
         let mut conn = store.conn().await?;
         schema::migrate(&mut conn, store.config.schema_name()).await?;
@@ -250,10 +259,16 @@ impl PostgresStore {
     }
 
     /// An exclusive pooled connection for one operation (a transaction, a run of
-    /// statements), which from now on has [`PostgresConfig::operation_timeout`] to finish
+    /// statements), within [`PostgresConfig::wait_timeout`]
+    /// (at most the operation timeout);
+    /// once it is held, the operation has [`PostgresConfig::operation_timeout`] to finish
     /// (see `lease`).
     async fn conn(&self) -> StoreResult<Lease> {
-        Lease::take(&self.pool, self.config.operation_timeout).await
+        let bounds = Bounds {
+            wait: self.config.wait(),
+            operation: self.config.operation_timeout,
+        };
+        Lease::take(&self.pool, bounds, &self.canceller).await
     }
 
     /// The connection for one statement outside a transaction: a shared, pipelined one,
@@ -273,9 +288,7 @@ impl PostgresStore {
         sql: &str,
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<tokio_postgres::Row>> {
-        let conn = self.statement_conn().await?;
-        let stmt = conn.run(conn.prepare_cached(sql)).await?;
-        conn.run(conn.query(&stmt, args)).await
+        query_on(&self.statement_conn().await?, sql, args).await
     }
 
     /// Runs one prepared statement; how many rows it changed.
@@ -304,6 +317,17 @@ impl PostgresStore {
         self.execute(sql, &args).await?;
         Ok(())
     }
+}
+
+/// Runs one prepared statement that returns rows on `conn`: for an operation of several
+/// statements under one lease (one deadline).
+async fn query_on(
+    conn: &StatementConn,
+    sql: &str,
+    args: &[&(dyn ToSql + Sync)],
+) -> StoreResult<Vec<tokio_postgres::Row>> {
+    let stmt = conn.run(conn.prepare_cached(sql)).await?;
+    conn.run(conn.query(&stmt, args)).await
 }
 
 impl fmt::Debug for PostgresStore {

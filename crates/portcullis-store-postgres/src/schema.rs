@@ -4,6 +4,7 @@ use deadpool_postgres::{Object, Transaction};
 use portcullis_store::{StoreError, StoreResult};
 
 use crate::codec::{db, get};
+use crate::lease::Lease;
 
 /// Every migration in order: (version, SQL). A released migration is never edited; a change
 /// is a new one.
@@ -94,15 +95,14 @@ async fn apply(tx: &Transaction<'_>, schema: Option<&str>) -> StoreResult<()> {
     Ok(())
 }
 
-/// The version the database is at.
-pub(crate) async fn version(conn: &Object) -> StoreResult<i64> {
+/// The version the database is at (within the operation timeout, like any store call).
+pub(crate) async fn version(conn: &Lease) -> StoreResult<i64> {
     let row = conn
-        .query_one(
+        .run(conn.query_one(
             "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_version",
             &[],
-        )
-        .await
-        .map_err(db)?;
+        ))
+        .await?;
     get(&row, 0)
 }
 

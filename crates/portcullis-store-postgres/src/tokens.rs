@@ -13,7 +13,7 @@ use portcullis_store::{
 };
 
 use crate::codec::{decode, get, json, key};
-use crate::{insert_hashed, purge, Hashed, PostgresStore};
+use crate::{insert_hashed, purge, query_on, Hashed, PostgresStore};
 
 /// Whether the token row `t` is dead through its family or its grant.
 macro_rules! dead {
@@ -128,38 +128,39 @@ impl RefreshTokenStore for PostgresStore {
         successor: &RefreshTokenRecord,
         grace: Option<&RotationGrace>,
     ) -> StoreResult<RotateOutcome> {
-        let rows = self
-            .query(
-                concat!(
-                    "WITH old AS (UPDATE refresh_tokens t SET rotated = true ",
-                    "WHERE t.hash = $1 AND t.issuer = $2 AND NOT t.rotated AND NOT ",
-                    dead!(),
-                    " RETURNING t.hash), ",
-                    "successor AS (INSERT INTO refresh_tokens ",
-                    "(hash, issuer, grant_id, family_id, expires_at, record) ",
-                    "SELECT $3::BYTEA, $4::TEXT, $5::TEXT, $6::TEXT, $7::BIGINT, $8::JSONB ",
-                    "FROM old RETURNING hash), ",
-                    "grace AS (INSERT INTO refresh_graces ",
-                    "(old_hash, issuer, successor_hash, sealed_answer, until, max_claims) ",
-                    "SELECT $1, $2, hash, $9::TEXT, $10::BIGINT, $11::INTEGER ",
-                    "FROM successor WHERE $9::TEXT IS NOT NULL) ",
-                    "SELECT count(*) FROM successor"
-                ),
-                &[
-                    &key(old),
-                    &issuer.as_str(),
-                    &key(&successor.hash),
-                    &successor.issuer.as_str(),
-                    &successor.grant_id.as_str(),
-                    &successor.family_id.as_str(),
-                    &successor.expires_at.secs_i64(),
-                    &json(successor),
-                    &grace.map(|g| g.sealed_answer.as_str()),
-                    &grace.map(|g| g.until.secs_i64()),
-                    &grace.map(|g| i32::try_from(g.max_claims).unwrap_or(i32::MAX)),
-                ],
-            )
-            .await?;
+        let conn = self.statement_conn().await?;
+        let rows = query_on(
+            &conn,
+            concat!(
+                "WITH old AS (UPDATE refresh_tokens t SET rotated = true ",
+                "WHERE t.hash = $1 AND t.issuer = $2 AND NOT t.rotated AND NOT ",
+                dead!(),
+                " RETURNING t.hash), ",
+                "successor AS (INSERT INTO refresh_tokens ",
+                "(hash, issuer, grant_id, family_id, expires_at, record) ",
+                "SELECT $3::BYTEA, $4::TEXT, $5::TEXT, $6::TEXT, $7::BIGINT, $8::JSONB ",
+                "FROM old RETURNING hash), ",
+                "grace AS (INSERT INTO refresh_graces ",
+                "(old_hash, issuer, successor_hash, sealed_answer, until, max_claims) ",
+                "SELECT $1, $2, hash, $9::TEXT, $10::BIGINT, $11::INTEGER ",
+                "FROM successor WHERE $9::TEXT IS NOT NULL) ",
+                "SELECT count(*) FROM successor"
+            ),
+            &[
+                &key(old),
+                &issuer.as_str(),
+                &key(&successor.hash),
+                &successor.issuer.as_str(),
+                &successor.grant_id.as_str(),
+                &successor.family_id.as_str(),
+                &successor.expires_at.secs_i64(),
+                &json(successor),
+                &grace.map(|g| g.sealed_answer.as_str()),
+                &grace.map(|g| g.until.secs_i64()),
+                &grace.map(|g| i32::try_from(g.max_claims).unwrap_or(i32::MAX)),
+            ],
+        )
+        .await?;
         let rotated: i64 = match rows.first() {
             Some(row) => get(row, 0)?,
             None => 0,
@@ -167,12 +168,12 @@ impl RefreshTokenStore for PostgresStore {
         if rotated > 0 {
             return Ok(RotateOutcome::Rotated);
         }
-        let rows = self
-            .query(
-                "SELECT family_id FROM refresh_tokens WHERE hash = $1 AND issuer = $2",
-                &[&key(old), &issuer.as_str()],
-            )
-            .await?;
+        let rows = query_on(
+            &conn,
+            "SELECT family_id FROM refresh_tokens WHERE hash = $1 AND issuer = $2",
+            &[&key(old), &issuer.as_str()],
+        )
+        .await?;
         Ok(match rows.first() {
             Some(row) => RotateOutcome::AlreadyRotated {
                 family_id: FamilyId::from_stored(get(row, 0)?),

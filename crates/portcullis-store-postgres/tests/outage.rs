@@ -8,6 +8,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,21 +17,22 @@ use bytes::Bytes;
 use common::{server_url, Schemas};
 use http::{Method, Request, Response, StatusCode};
 use portcullis::core::{
-    Client, ClientKind, ClientSecretHash, GrantType, Issuer, ScopeSet, UnixTime,
+    Client, ClientKind, ClientSecretHash, GrantType, Issuer, ScopeSet, TokenHash, UnixTime,
 };
-use portcullis::store::ClientStore;
+use portcullis::store::{ClientStore, CodeStore, ReplayCache, StoreError};
 use portcullis::{Provider, Stores};
-use portcullis_store_postgres::{PostgresConfig, PostgresStore};
+use portcullis_store_postgres::{PostgresConfig, PostgresStore, PURGE_BATCH};
 use ring::rand::SystemRandom;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// The store's operation timeout in this test.
-const TIMEOUT: Duration = Duration::from_millis(300);
+/// The store's operation timeout in this test: long enough for the healthy steps (connect,
+/// SCRAM, the first operation after a recovery) on a loaded machine.
+const TIMEOUT: Duration = Duration::from_millis(1500);
 /// What a loaded test machine may add to it.
-const MARGIN: Duration = Duration::from_millis(1000);
+const MARGIN: Duration = Duration::from_millis(2000);
 const SECRET: &str = "service-secret";
 
 /// What the proxy does with the connections through it.
@@ -43,12 +45,19 @@ enum Mode {
     /// Accepts new connections and forwards nothing more on any connection, ever, without
     /// closing it (a server gone from the network, packets dropped).
     BlackHole,
+    /// Forwards both ways, each chunk after this delay (a slow network).
+    Delay(Duration),
+    /// Forwards what the server sends, and this many more chunks from clients; then
+    /// nothing more from them (a network gone mid-transaction).
+    StallAfter(usize),
 }
 
 /// A TCP proxy in front of the test server.
 struct Proxy {
     addr: SocketAddr,
     mode: watch::Sender<Mode>,
+    /// How many more client chunks `StallAfter` forwards.
+    chunks: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -56,6 +65,8 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (mode, watching) = watch::channel(Mode::Pass);
+        let budget = Arc::new(AtomicUsize::new(0));
+        let chunks = budget.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let current = *watching.borrow();
@@ -67,32 +78,43 @@ impl Proxy {
                             std::future::pending::<()>().await
                         });
                     }
-                    Mode::Pass => {
+                    Mode::Pass | Mode::Delay(_) | Mode::StallAfter(_) => {
                         let watching = watching.clone();
+                        let budget = budget.clone();
                         tokio::spawn(async move {
                             let Ok(server) = TcpStream::connect(upstream).await else {
                                 return;
                             };
                             let (from_client, to_client) = client.into_split();
                             let (from_server, to_server) = server.into_split();
-                            tokio::spawn(pump(from_client, to_server, watching.clone()));
-                            pump(from_server, to_client, watching).await;
+                            let budget = Some(budget.clone());
+                            tokio::spawn(pump(from_client, to_server, watching.clone(), budget));
+                            pump(from_server, to_client, watching, None).await;
                         });
                     }
                 }
             }
         });
-        Self { addr, mode }
+        Self { addr, mode, chunks }
     }
 
     fn set(&self, mode: Mode) {
+        if let Mode::StallAfter(n) = mode {
+            self.chunks.store(n, Ordering::SeqCst);
+        }
         self.mode.send_replace(mode);
     }
 }
 
-/// Copies `from` to `to` while the mode is `Pass`; closes both on `Refuse`; holds both,
+/// Copies `from` to `to` while the mode is `Pass` (or `Delay`, late); closes both on `Refuse`; holds both,
 /// forwarding nothing, forever on `BlackHole`.
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::Receiver<Mode>) {
+/// `budget` (for the client's side) counts down the chunks `StallAfter` forwards.
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut mode: watch::Receiver<Mode>,
+    budget: Option<Arc<AtomicUsize>>,
+) {
     let mut buf = vec![0; 16 * 1024];
     loop {
         let n = tokio::select! {
@@ -108,6 +130,18 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::
         let current = *mode.borrow();
         match current {
             Mode::Pass => {}
+            Mode::Delay(d) => tokio::time::sleep(d).await,
+            Mode::StallAfter(_) if n == 0 => {}
+            Mode::StallAfter(_) => {
+                let spent = budget.as_ref().is_some_and(|b| {
+                    b.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| c.checked_sub(1))
+                        .is_err()
+                });
+                if spent {
+                    let _held = (from, to);
+                    return std::future::pending().await;
+                }
+            }
             Mode::Refuse => return,
             Mode::BlackHole => {
                 let _held = (from, to);
@@ -259,11 +293,20 @@ async fn an_outage_answers_503_quickly_and_the_pool_recovers_by_itself() {
 
 /// A store of one connection behind the proxy, on a schema of its own.
 async fn lone_connection_store(url: &str, proxy: &Proxy, schemas: &Schemas) -> PostgresStore {
-    let schema = schemas.fresh_name("lone");
-    schemas.claim(&schema).await;
+    lone_connection_store_in(url, proxy, schemas, &schemas.fresh_name("lone")).await
+}
+
+/// A store of one connection behind the proxy, on the schema `schema`.
+async fn lone_connection_store_in(
+    url: &str,
+    proxy: &Proxy,
+    schemas: &Schemas,
+    schema: &str,
+) -> PostgresStore {
+    schemas.claim(schema).await;
     let config = PostgresConfig::from_url(&through(url, proxy.addr))
         .unwrap()
-        .schema(&schema)
+        .schema(schema)
         .unwrap()
         .max_connections(1)
         .operation_timeout(TIMEOUT);
@@ -291,7 +334,7 @@ async fn a_transaction_cut_off_by_the_timeout_or_its_caller_never_returns_to_the
     let swapped = store
         .replace_client(&issuer, Some(&client), &renamed("write"))
         .await;
-    assert!(swapped.is_err(), "{swapped:?}");
+    assert_timed_out(swapped);
     assert!(
         started.elapsed() < TIMEOUT + MARGIN,
         "{:?}",
@@ -320,5 +363,128 @@ async fn a_transaction_cut_off_by_the_timeout_or_its_caller_never_returns_to_the
     assert_eq!(
         found.unwrap().unwrap().allowed_scopes,
         current.allowed_scopes
+    );
+}
+
+/// `result` is the store's operation timeout, not any other failure.
+fn assert_timed_out<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    let err = result.expect_err("the operation timed out");
+    assert_eq!(err.to_string(), "store error: postgres operation timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_batch_of_a_purge_has_its_own_timeout() {
+    let Some(url) = server_url() else { return };
+    let proxy = Proxy::start(upstream_of(&url).await).await;
+    let schemas = Schemas::new(url.clone());
+    let schema = schemas.fresh_name("purge");
+    let store = lone_connection_store_in(&url, &proxy, &schemas, &schema).await;
+    let expired = 5 * PURGE_BATCH + 1;
+    common::raw(&url)
+        .await
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.replay_cache (issuer, namespace, id, expires_at) \
+                 SELECT 'i', 'n', sha256(i::text::bytea), 0 FROM generate_series(1, $1::bigint) i"
+            ),
+            &[&expired],
+        )
+        .await
+        .unwrap();
+    // A round trip takes a third of the timeout: the six batches take twice as long as one
+    // timeout, each batch well within it.
+    proxy.set(Mode::Delay(TIMEOUT / 6));
+    let started = Instant::now();
+    let purged = ReplayCache::purge_expired(&store, UnixTime::from_secs(1)).await;
+    assert_eq!(
+        purged.unwrap(),
+        expired.unsigned_abs(),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() > TIMEOUT, "{:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_cut_off_mid_way_does_not_stay_open_on_the_server() {
+    let Some(url) = server_url() else { return };
+    let proxy = Proxy::start(upstream_of(&url).await).await;
+    let schemas = Schemas::new(url.clone());
+    let app = format!("stall_{}", std::process::id());
+    let mut named = url::Url::parse(&url).unwrap();
+    named
+        .query_pairs_mut()
+        .append_pair("application_name", &app);
+    let store = lone_connection_store(named.as_str(), &proxy, &schemas).await;
+    let issuer = Issuer::parse("https://as.example").unwrap();
+    let client = service_client();
+    store.save_client(&issuer, &client).await.unwrap();
+    let scopes = |s: &str| {
+        client
+            .clone()
+            .with_allowed_scopes(ScopeSet::parse(s).unwrap())
+    };
+    // Once through, so that its statements are prepared on the connection.
+    assert!(store
+        .replace_client(&issuer, Some(&client), &scopes("write"))
+        .await
+        .unwrap());
+    // BEGIN and the SELECT … FOR UPDATE reach the server; the UPDATE never does.
+    proxy.set(Mode::StallAfter(2));
+    let swapped = store
+        .replace_client(&issuer, Some(&scopes("write")), &scopes("read"))
+        .await;
+    assert_timed_out(swapped);
+    let observer = common::raw(&url).await;
+    let open = || async {
+        let row = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
+                &[&app],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    };
+    let started = Instant::now();
+    // The server ends the transaction after twice the operation timeout.
+    let bound = 2 * TIMEOUT + MARGIN;
+    let mut seen_open = false;
+    loop {
+        let n = open().await;
+        seen_open |= n > 0;
+        if n == 0 {
+            break;
+        }
+        assert!(started.elapsed() < bound, "{n} transaction(s) still open");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen_open,
+        "the transaction was open on the server when the timeout struck"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_call_of_two_statements_has_one_timeout() {
+    let Some(url) = server_url() else { return };
+    let proxy = Proxy::start(upstream_of(&url).await).await;
+    let schemas = Schemas::new(url.clone());
+    let store = lone_connection_store(&url, &proxy, &schemas).await;
+    // A round trip takes a third of the timeout. An unknown code costs four (each of the
+    // two statements prepared, then run): within one timeout only if each statement had
+    // its own.
+    proxy.set(Mode::Delay(TIMEOUT / 6));
+    let issuer = Issuer::parse("https://as.example").unwrap();
+    let started = Instant::now();
+    let consumed = store
+        .consume_code(&issuer, &TokenHash::of("unknown"), UnixTime::from_secs(0))
+        .await;
+    assert_timed_out(consumed);
+    assert!(
+        started.elapsed() < TIMEOUT + MARGIN,
+        "{:?}",
+        started.elapsed()
     );
 }

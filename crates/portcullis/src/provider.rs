@@ -570,18 +570,38 @@ impl Provider {
     /// authorizations); returns how
     /// many went. Run it
     /// periodically: stores other than the memory store do not purge on their own.
+    ///
+    /// A store that fails is logged and skipped: the others are purged all the same, and
+    /// the first failure is returned at the end.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         let stores = &self.inner.stores;
         let now = self.inner.clock.now();
-        Ok(stores.codes.purge_expired(now).await?
-            + stores.access_tokens.purge_expired(now).await?
-            + stores.refresh_tokens.purge_expired(now).await?
-            + stores.grants.purge_expired(now).await?
-            + stores.clients.purge_expired(now).await?
-            + stores.keys.purge_expired(now).await?
-            + stores.replays.purge_expired(now).await?
-            + stores.pushed_requests.purge_expired(now).await?
-            + stores.device_authorizations.purge_expired(now).await?)
+        let purges = [
+            ("codes", stores.codes.purge_expired(now)),
+            ("access_tokens", stores.access_tokens.purge_expired(now)),
+            ("refresh_tokens", stores.refresh_tokens.purge_expired(now)),
+            ("grants", stores.grants.purge_expired(now)),
+            ("clients", stores.clients.purge_expired(now)),
+            ("keys", stores.keys.purge_expired(now)),
+            ("replays", stores.replays.purge_expired(now)),
+            ("pushed_requests", stores.pushed_requests.purge_expired(now)),
+            (
+                "device_authorizations",
+                stores.device_authorizations.purge_expired(now),
+            ),
+        ];
+        let mut total = 0;
+        let mut first_error = None;
+        for (store, purge) in purges {
+            match purge.await {
+                Ok(n) => total += n,
+                Err(e) => {
+                    tracing::warn!(store, error = %e, "purging expired records failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(total), Err)
     }
 
     /// The client `client_id`, if any: registered (and not expired), or described by its

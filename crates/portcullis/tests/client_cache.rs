@@ -12,8 +12,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::*;
 use http::StatusCode;
-use portcullis::core::{Client, Issuer, UnixTime};
-use portcullis::store::{ClientStore, StoreError, StoreResult};
+use portcullis::core::{Client, Issuer, TokenHash, UnixTime};
+use portcullis::store::{
+    ClientStore, ReplayCache, ReplayNamespace, ReplayOutcome, StoreError, StoreResult,
+};
 use portcullis::{ManualClock, Provider, Stores};
 use portcullis_store_memory::MemoryStore;
 use tokio::sync::watch;
@@ -71,6 +73,9 @@ impl ClientStore for Counting {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        if self.fail_next.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::new("down"));
+        }
         ClientStore::purge_expired(&*self.inner, now).await
     }
 }
@@ -270,4 +275,29 @@ async fn a_failed_read_is_not_kept() {
     let found = provider.client("service").await.unwrap();
     assert_eq!(found.expect("the client").id, "service");
     assert_eq!(counting.finds.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_failed_purge_of_one_store_does_not_stop_the_others() {
+    let (provider, counting, clock, _open) = counted(TTL, 100).await;
+    let issuer = Issuer::parse(ISSUER).unwrap();
+    let now = UnixTime::from_secs(T0);
+    let recorded = counting
+        .inner
+        .check_and_insert(
+            &issuer,
+            ReplayNamespace::new("test"),
+            &TokenHash::of("jti"),
+            UnixTime::from_secs(T0 + 1),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded, ReplayOutcome::Fresh);
+    clock.advance(2);
+    // The clients are purged before the replay cache.
+    counting.fail_next.store(true, Ordering::SeqCst);
+    let err = provider.purge_expired().await.unwrap_err();
+    assert_eq!(err.to_string(), "store error: down");
+    assert_eq!(provider.purge_expired().await.unwrap(), 0, "already purged");
 }

@@ -56,8 +56,9 @@ pub struct Args {
     pub max_connections: NonZeroUsize,
     /// Seconds requests in progress have to be answered after SIGTERM or SIGINT (Ctrl-C):
     /// new connections are refused at once, idle ones closed; what is still unanswered then
-    /// is cut off, and the process exits 0.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = seconds())]
+    /// is cut off, and the process exits 0. A second signal stops at once. The default, 25,
+    /// is below Kubernetes' 30 s grace period, so the drain ends before a SIGKILL.
+    #[arg(long, value_name = "SECONDS", default_value_t = 25, value_parser = seconds())]
     pub shutdown_timeout: u64,
     /// PEM certificate chain to serve HTTPS with (the issuer is then https://ADDR).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -105,7 +106,7 @@ fn parse_issuer(value: &str) -> Result<Issuer, String> {
 
 /// Loads the configuration, starts the server, prints where it listens (and the demo
 /// credentials without `--config`), and serves until SIGTERM or SIGINT (Ctrl-C), then
-/// drains requests in progress for at most `--shutdown-timeout`.
+/// drains requests in progress for at most `--shutdown-timeout`, or until a second signal.
 pub async fn run(args: Args) -> Result<(), StartError> {
     let (mut config, demo) = match &args.config {
         Some(path) => (Config::load(path)?, false),
@@ -134,6 +135,9 @@ pub async fn run(args: Args) -> Result<(), StartError> {
             "a shared store without --issuer: every node must be started with the same one"
         );
     }
+    // Before anything is announced: a signal sent once the readiness output is seen is
+    // never the default action (an exit without draining).
+    let signals = termination()?;
     let listener = TcpListener::bind(&args.addr).await?;
     let server = spawn(config, args.issuer, listener).await?;
     tracing::info!(issuer = %server.issuer(), addr = %server.local_addr(), store, "listening");
@@ -142,19 +146,38 @@ pub async fn run(args: Args) -> Result<(), StartError> {
         print!("{}", demo_banner(server.issuer()));
     }
     let drain = Duration::from_secs(args.shutdown_timeout);
-    server.serve_until(termination()?, drain).await
+    let mut first = signals.clone();
+    let mut second = signals;
+    let serving = server.serve_until(
+        async move {
+            let _ = first.wait_for(|n| *n >= 1).await;
+        },
+        drain,
+    );
+    tokio::select! {
+        served = serving => served,
+        _ = second.wait_for(|n| *n >= 2) => {
+            tracing::warn!("second signal: stopping at once");
+            Ok(())
+        }
+    }
 }
 
-/// Completes on the first SIGTERM (what service managers and container runtimes send) or
-/// SIGINT (Ctrl-C).
-fn termination() -> std::io::Result<impl std::future::Future<Output = ()>> {
+/// Counts SIGTERMs (what service managers and container runtimes send) and SIGINTs
+/// (Ctrl-C), from now on: the first starts the drain, a second ends it.
+fn termination() -> std::io::Result<tokio::sync::watch::Receiver<u32>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM"),
-            _ = int.recv() => tracing::info!("SIGINT"),
+    let (count, counted) = tokio::sync::watch::channel(0);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM"),
+                _ = int.recv() => tracing::info!("SIGINT"),
+            }
+            count.send_modify(|n| *n += 1);
         }
-    })
+    });
+    Ok(counted)
 }

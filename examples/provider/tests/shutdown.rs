@@ -61,7 +61,8 @@ fn stops_listening(addr: SocketAddr) -> bool {
 }
 
 /// A client-credentials request of the demo service client, cut in two: the head with the
-/// body's first bytes, and the rest of the body.
+/// body's first bytes, and the rest of the body. It asks for `100 Continue`, which the
+/// server sends once the handler reads the body: proof that the request is in progress.
 fn token_request(addr: SocketAddr) -> (String, String) {
     let body = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}",
@@ -71,10 +72,31 @@ fn token_request(addr: SocketAddr) -> (String, String) {
     let (first, rest) = body.split_at(10);
     let head = format!(
         "POST /token HTTP/1.1\r\nHost: {addr}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{first}",
+         Content-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\n\
+         Content-Length: {}\r\n\r\n{first}",
         body.len()
     );
     (head, rest.to_owned())
+}
+
+/// The interim answer to `Expect: 100-continue`.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Waits for `100 Continue` on `stream`: the request's handler is reading its body.
+fn await_continue(stream: &mut TcpStream) {
+    let mut got = vec![0; CONTINUE.len()];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(got, CONTINUE, "{}", String::from_utf8_lossy(&got));
+}
+
+/// [`await_continue`] on an async stream, within [`PROMPTLY`].
+async fn continued(stream: &mut tokio::net::TcpStream) {
+    let mut got = vec![0; CONTINUE.len()];
+    tokio::time::timeout(PROMPTLY, stream.read_exact(&mut got))
+        .await
+        .expect("100 Continue in time")
+        .unwrap();
+    assert_eq!(got, CONTINUE, "{}", String::from_utf8_lossy(&got));
 }
 
 /// The request in progress got its token, on a connection closed after it.
@@ -113,8 +135,7 @@ fn shuts_down_gracefully_on(signal: &str) {
     let mut slow = TcpStream::connect(addr).unwrap();
     slow.set_read_timeout(Some(PROMPTLY)).unwrap();
     slow.write_all(head.as_bytes()).unwrap();
-    // The head must have reached the server (and the request its handler) first.
-    std::thread::sleep(Duration::from_millis(500));
+    await_continue(&mut slow);
 
     let sent = Command::new("kill")
         .args([&format!("-{signal}"), &process.id().to_string()])
@@ -148,31 +169,43 @@ fn sigint_drains_the_request_in_progress_and_exits_0() {
     shuts_down_gracefully_on("INT");
 }
 
+/// Sends `signal` to `process`.
+fn kill(signal: &str, process: &common::Process) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &process.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+#[test]
+fn a_second_signal_ends_the_drain_at_once() {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut process = start(&["--addr", &addr.to_string(), "--shutdown-timeout", "600"]);
+    // A request that will never be complete: the drain would wait for its timeout.
+    let (head, _) = token_request(addr);
+    let mut stuck = TcpStream::connect(addr).unwrap();
+    stuck.set_read_timeout(Some(PROMPTLY)).unwrap();
+    stuck.write_all(head.as_bytes()).unwrap();
+    await_continue(&mut stuck);
+    kill("TERM", &process);
+    assert!(stops_listening(addr), "new connections are refused");
+    kill("INT", &process);
+    let status = process
+        .exit_status(PROMPTLY)
+        .expect("the process exits at once");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_until_drains_the_request_in_progress_on_either_adapter() {
     for adapter in Adapter::ALL {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let running = spawn_on(
-            adapter,
-            Config::demo(),
-            None,
-            listener,
-            Arc::new(SystemClock),
-        )
-        .await
-        .unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(running.serve_until(
-            async {
-                let _ = stopped.await;
-            },
-            DRAIN,
-        ));
+        let (addr, served) = serving_on(adapter, stopped).await;
         let (head, rest) = token_request(addr);
         let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
         slow.write_all(head.as_bytes()).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        continued(&mut slow).await;
 
         stop.send(()).unwrap();
         let refused = tokio::task::spawn_blocking(move || stops_listening(addr));
@@ -194,4 +227,61 @@ async fn serve_until_drains_the_request_in_progress_on_either_adapter() {
         let ended = tokio::time::timeout(PROMPTLY, served).await;
         assert!(matches!(ended, Ok(Ok(Ok(())))), "{adapter:?}: {ended:?}");
     }
+}
+
+/// A `Running` on `adapter` with the demo configuration, serving until `stopped` completes.
+async fn serving_on(
+    adapter: Adapter,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) -> (
+    SocketAddr,
+    tokio::task::JoinHandle<Result<(), portcullis_example_provider::StartError>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let running = spawn_on(
+        adapter,
+        Config::demo(),
+        None,
+        listener,
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    let served = tokio::spawn(running.serve_until(
+        async {
+            let _ = stopped.await;
+        },
+        DRAIN,
+    ));
+    (addr, served)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_until_ends_at_once_when_idle_and_cuts_a_stuck_request_off_at_the_drain() {
+    // Nothing in flight: the drain ends at once.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (_, served) = serving_on(Adapter::Axum, stopped).await;
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    let ended = tokio::time::timeout(PROMPTLY, served).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+    assert!(started.elapsed() < DRAIN / 2, "{:?}", started.elapsed());
+
+    // A request whose body never comes: cut off, its connection closed, at the drain's end.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (addr, served) = serving_on(Adapter::Axum, stopped).await;
+    let (head, _) = token_request(addr);
+    let mut stuck = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stuck.write_all(head.as_bytes()).await.unwrap();
+    continued(&mut stuck).await;
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    let ended = tokio::time::timeout(PROMPTLY, served).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(PROMPTLY, stuck.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the stuck connection is closed");
+    let took = started.elapsed();
+    assert!(took >= DRAIN && took < DRAIN + PROMPTLY / 2, "{took:?}");
 }
