@@ -6,7 +6,7 @@ use portcullis_core::{CodeRecord, FamilyId, GrantId, Issuer, TokenHash, UnixTime
 use portcullis_store::{CodeStore, ConsumeOutcome, StoreResult};
 
 use crate::codec::{decode, get, key};
-use crate::{insert_hashed, purge, query_on, Hashed, PostgresStore};
+use crate::{insert_hashed, purge, query_on, Hashed, PostgresStore, StatementConn};
 
 #[async_trait]
 impl CodeStore for PostgresStore {
@@ -36,7 +36,7 @@ impl CodeStore for PostgresStore {
     ) -> StoreResult<ConsumeOutcome> {
         let args: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&key(hash), &issuer.as_str(), &now.secs_i64()];
-        let conn = self.statement_conn().await?;
+        let conn = StatementConn::Pooled(Box::new(self.conn().await?));
         let won = query_on(
             &conn,
             "UPDATE codes SET consumed = true WHERE hash = $1 AND issuer = $2 \

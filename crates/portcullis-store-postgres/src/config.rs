@@ -124,7 +124,7 @@ impl PostgresConfig {
     }
 
     /// Sets how many long-lived connections the single statements outside a transaction
-    /// (nearly every store call) share, pipelined: `tokio-postgres` sends the statements
+    /// that wait on no row lock (reads and inserts: most store calls) share, pipelined: `tokio-postgres` sends the statements
     /// issued at once on a connection together, which saves the server and the host a
     /// wake-up per statement under load. Each carries at most 32 statements at once; a
     /// broken one is replaced on its next use. `0` runs every statement on a pooled

@@ -44,8 +44,8 @@
 //!   family, expiry) are indexed; the record itself is JSONB. `purge_expired` deletes in
 //!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many
 //!   row locks for long.
-//! * **Connections:** single statements outside a transaction (nearly every call) share a
-//!   few long-lived connections, pipelined ([`PostgresConfig::shared_connections`]; a
+//! * **Connections:** single statements outside a transaction that wait on no row lock
+//!   (reads and inserts: most calls) share a few long-lived connections, pipelined ([`PostgresConfig::shared_connections`]; a
 //!   broken one is replaced on its next use); transactions and purges take exclusive
 //!   connections from a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
 //!   are prepared once per connection. TCP keepalive probes (after [`KEEPALIVE_IDLE`] idle)
@@ -163,7 +163,8 @@ struct Hashed<'a> {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
-    /// The pipelined connections of single statements; `None`: they take pooled ones.
+    /// The pipelined connections of single statements that wait on no row lock; `None`:
+    /// they take pooled ones.
     shared: Option<Arc<SharedClients>>,
     config: PostgresConfig,
     canceller: Canceller,
@@ -271,14 +272,15 @@ impl PostgresStore {
         Lease::take(&self.pool, bounds, &self.canceller).await
     }
 
-    /// The connection for one statement outside a transaction: a shared, pipelined one,
-    /// or a pooled one when sharing is off (see the `shared` module).
-    async fn statement_conn(&self) -> StoreResult<StatementConn> {
+    /// The connection for `sql`, one statement outside a transaction: a shared, pipelined
+    /// one when sharing is on and the statement never waits on a row lock, else an exclusive
+    /// pooled one (see the `shared` module and [`waits_on_no_row_lock`]).
+    async fn statement_conn(&self, sql: &str) -> StoreResult<StatementConn> {
         match &self.shared {
-            Some(shared) => Ok(StatementConn::Shared(
+            Some(shared) if waits_on_no_row_lock(sql) => Ok(StatementConn::Shared(
                 shared.get(self.pool.manager()).await?,
             )),
-            None => Ok(StatementConn::Pooled(Box::new(self.conn().await?))),
+            _ => Ok(StatementConn::Pooled(Box::new(self.conn().await?))),
         }
     }
 
@@ -288,12 +290,12 @@ impl PostgresStore {
         sql: &str,
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<tokio_postgres::Row>> {
-        query_on(&self.statement_conn().await?, sql, args).await
+        query_on(&self.statement_conn(sql).await?, sql, args).await
     }
 
     /// Runs one prepared statement; how many rows it changed.
     async fn execute(&self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
-        let conn = self.statement_conn().await?;
+        let conn = self.statement_conn(sql).await?;
         let stmt = conn.run(conn.prepare_cached(sql)).await?;
         conn.run(conn.execute(&stmt, args)).await
     }
@@ -317,6 +319,18 @@ impl PostgresStore {
         self.execute(sql, &args).await?;
         Ok(())
     }
+}
+
+/// Whether `sql` can never wait on another transaction's row lock: a plain `SELECT`, or a
+/// plain `INSERT` (which waits only on a concurrent insert of the same key: for the
+/// hash-keyed tables, a collision of 256-bit hashes). Only such statements go on the shared,
+/// pipelined connections: a statement that waits there (an `UPDATE` of a grant many
+/// requests touch, an upsert, `FOR UPDATE`) would stall every statement queued behind it
+/// on that connection, whatever its row.
+fn waits_on_no_row_lock(sql: &str) -> bool {
+    let sql = sql.trim_start();
+    (sql.starts_with("SELECT ") && !sql.contains("FOR UPDATE"))
+        || (sql.starts_with("INSERT ") && !sql.contains("ON CONFLICT"))
 }
 
 /// Runs one prepared statement that returns rows on `conn`: for an operation of several

@@ -13,7 +13,7 @@ use portcullis_store::{
 };
 
 use crate::codec::{decode, get, json, key};
-use crate::{insert_hashed, purge, query_on, Hashed, PostgresStore};
+use crate::{insert_hashed, purge, query_on, Hashed, PostgresStore, StatementConn};
 
 /// Whether the token row `t` is dead through its family or its grant.
 macro_rules! dead {
@@ -128,7 +128,7 @@ impl RefreshTokenStore for PostgresStore {
         successor: &RefreshTokenRecord,
         grace: Option<&RotationGrace>,
     ) -> StoreResult<RotateOutcome> {
-        let conn = self.statement_conn().await?;
+        let conn = StatementConn::Pooled(Box::new(self.conn().await?));
         let rows = query_on(
             &conn,
             concat!(

@@ -436,6 +436,48 @@ async fn single_statements_share_the_pipelined_connections() {
     );
 }
 
+/// A statement that waits on a row lock (here the touch of a grant another transaction
+/// holds) runs on a pooled connection of its own: on the shared, pipelined one it would
+/// stall every statement queued behind it, whatever its row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
+async fn a_statement_waiting_on_a_row_lock_stalls_no_shared_connection() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("rowlock");
+    let s = Arc::new(named_store(&schemas, &name, 1).await);
+    let (f, c) = (Fixtures::new(b"rowlock"), TestClock::default());
+    let a = Fixtures::issuer();
+    let grant = f.grant(&a, "alice", "c", c.at(0), c.at(100));
+    s.save_grant(&grant).await.unwrap();
+    let mut db = raw(schemas.url()).await;
+    let locker = db.transaction().await.unwrap();
+    let locked = locker
+        .execute(
+            &format!("SELECT 1 FROM {name}.grants WHERE id = $1 FOR UPDATE"),
+            &[&grant.id.as_str()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(locked, 1);
+    let touch = {
+        let (s, a, id) = (s.clone(), a.clone(), grant.id.clone());
+        tokio::spawn(async move { s.touch_grant(&a, &id, c.at(5), c.at(200)).await })
+    };
+    // Reads while the touch waits for the lock: each answers though the lock is held.
+    for _ in 0..20 {
+        let found = tokio::time::timeout(Duration::from_secs(2), s.find_grant(&a, &grant.id))
+            .await
+            .expect("a read queued behind the waiting touch");
+        assert_eq!(found.unwrap().map(|g| g.id), Some(grant.id.clone()));
+    }
+    assert!(!touch.is_finished(), "the touch waits for the lock");
+    locker.rollback().await.unwrap();
+    assert!(touch.await.unwrap().unwrap());
+}
+
 /// A shared connection the server drops (a restart, a failover, an administrator) fails the
 /// statements in flight on it and is replaced on its next use, without help.
 #[tokio::test]
