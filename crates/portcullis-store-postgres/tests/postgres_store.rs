@@ -493,6 +493,8 @@ async fn a_broken_shared_connection_is_replaced_by_itself() {
     let a = Fixtures::issuer();
     let grant = f.grant(&a, "alice", "c", c.at(0), c.at(100));
     s.save_grant(&grant).await.unwrap();
+    // A read opens the shared connection (the upsert above took the pooled one).
+    s.find_grant(&a, &grant.id).await.unwrap();
     let db = raw(schemas.url()).await;
     let killed: i64 = db
         .query_one(
