@@ -76,7 +76,15 @@ impl CodeStore for Codes {
         if self.bug == Bug::DeletesOnConsume {
             map.remove(hash);
         } else if let Some(e) = map.get_mut(hash) {
-            // Under `CheckThenAct` this overwrites a flag another task set meanwhile.
+            // Checked again under the lock that sets the flag: two callers may both have
+            // passed the check above. Under `CheckThenAct` this overwrites a flag another
+            // task set meanwhile.
+            if e.1 && self.bug != Bug::CheckThenAct {
+                return Ok(ConsumeOutcome::AlreadyConsumed {
+                    grant_id: record.grant_id,
+                    family_id: record.family_id,
+                });
+            }
             e.1 = true;
         }
         Ok(ConsumeOutcome::Consumed(Box::new(record)))
