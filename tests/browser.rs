@@ -390,9 +390,35 @@ impl Session {
         }
     }
 
-    /// The text of the element `css`.
+    /// The text of the element `css` (found again if the page changed under it).
     async fn text(&self, css: &str) -> String {
-        self.wait_for(css).await.text().await.expect("its text")
+        let deadline = std::time::Instant::now() + PAGE_WAIT;
+        loop {
+            match self.wait_for(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    assert!(
+                        matches!(&e, fantoccini::error::CmdError::Standard(w)
+                            if w.error == fantoccini::error::ErrorStatus::StaleElementReference),
+                        "its text: {e}"
+                    );
+                }
+                Err(e) => panic!("its text: {e}"),
+            }
+        }
+    }
+
+    /// The text of the element `css` once it is `expected` (a page loading after a click
+    /// shows the old page's element first), or the last text read after [`PAGE_WAIT`].
+    async fn text_once(&self, css: &str, expected: &str) -> String {
+        let deadline = std::time::Instant::now() + PAGE_WAIT;
+        loop {
+            let text = self.text(css).await;
+            if text == expected || std::time::Instant::now() >= deadline {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// The visible text of the page.
@@ -545,8 +571,10 @@ async fn journey(server: &Running, rp: &RelyingParty, rp_origin: &str, session: 
     session
         .click("form[action$=\"/account/revoke\"] button")
         .await;
-    session.wait_for("h1").await;
-    assert_eq!(session.text("h1").await, "Access revoked");
+    assert_eq!(
+        session.text_once("h1", "Access revoked").await,
+        "Access revoked"
+    );
     session.screenshot("07-revoked").await;
     session.goto(&server.url("/account")).await;
     assert!(session
@@ -611,7 +639,7 @@ async fn expired_form(rp_origin: &str, session: &Session) {
         .await
         .expect("cookies deleted");
     session.click("button[value=approve]").await;
-    assert_eq!(session.text("h1").await, "Forbidden");
+    assert_eq!(session.text_once("h1", "Forbidden").await, "Forbidden");
     let text = session.text("p").await;
     assert!(
         text.starts_with("This form has expired or could not be verified"),
