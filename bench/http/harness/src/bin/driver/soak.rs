@@ -121,6 +121,10 @@ pub(crate) struct SoakArgs {
     /// Sends every redeemed code and every rotated-away refresh token again at the end.
     #[arg(long)]
     replay: bool,
+    /// Writes every request of the open-loop run to this file (CSV: flow, node, intended,
+    /// sent and done in µs from the run's start, outcome), to see when slow answers came.
+    #[arg(long)]
+    records_csv: Option<PathBuf>,
 }
 
 /// The fault scenarios whose checks the driver knows.
@@ -568,6 +572,27 @@ async fn open_loop(
     Ok((records, samples, times))
 }
 
+/// Writes `records` as CSV (see `SoakArgs::records_csv`).
+fn write_records(path: &std::path::Path, records: &[Record]) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "flow,node,intended_us,sent_us,done_us,outcome")?;
+    for r in records {
+        writeln!(
+            out,
+            "{:?},{},{},{},{},{}",
+            r.op,
+            r.node,
+            r.intended.as_micros(),
+            r.sent.as_micros(),
+            r.done.as_micros(),
+            r.outcome
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Sends `items` to the survivors with `check`, `concurrency` at once; the outcomes counted.
 async fn check_all<F, Fut>(
     load: &Arc<Load>,
@@ -708,6 +733,9 @@ pub(crate) async fn soak(args: SoakArgs) -> Result<()> {
         load.nodes.len()
     );
     let (records, samples, times) = open_loop(&load, &args, rate).await?;
+    if let Some(path) = &args.records_csv {
+        write_records(path, &records)?;
+    }
     let mut checks = Vec::new();
 
     println!();
