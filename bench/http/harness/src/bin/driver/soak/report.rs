@@ -350,6 +350,20 @@ impl Check {
         )
     }
 
+    /// The rate held: every window's successful answers at least `share` of `rate`. Without
+    /// it an overloaded run would pass the tail check (every request late by the same tens
+    /// of seconds has p99 ≈ p50).
+    pub(crate) fn held(windows: &[f64], rate: f64, share: f64) -> Self {
+        let lowest = windows.iter().copied().fold(f64::INFINITY, f64::min);
+        Check::new(
+            format!(
+                "the rate held: every 10 s window ≥ {:.0} % of {rate:.0}/s (lowest {lowest:.0}/s)",
+                share * 100.0
+            ),
+            !windows.is_empty() && lowest >= share * rate,
+        )
+    }
+
     /// Every one of a check's outcomes (counted by their text) `ok`, and at least one.
     pub(crate) fn all_ok(what: &str, counts: &BTreeMap<String, u64>) -> Self {
         let total: u64 = counts.values().sum();
@@ -517,6 +531,13 @@ mod tests {
         assert_eq!(g.allowed_bytes(1.0, 1000.0), 1_048_576.0 + 10_000_000.0);
         assert!(RssGrowth::of(&samples, Duration::from_secs(200)).is_none());
         assert!(RssGrowth::of(&samples[..2], Duration::from_secs(10)).is_none());
+    }
+
+    #[test]
+    fn the_rate_held_only_when_every_window_reached_its_share() {
+        assert!(Check::held(&[98.0, 100.0, 96.0], 100.0, 0.95).met);
+        assert!(!Check::held(&[98.0, 94.0, 102.0], 100.0, 0.95).met);
+        assert!(!Check::held(&[], 100.0, 0.95).met);
     }
 
     #[test]
