@@ -783,7 +783,7 @@ async fn a_failed_approval_leaves_no_grant_and_no_code() {
     assert!(login.is_login(), "{}", login.body);
     store.fail(&[Op::GrantsFor]);
     let page = browser.log_in(&login, &DEMO_USER).await;
-    assert_unavailable_page(&page, "cannot continue right now", "consent needed?");
+    assert_unavailable_page(&page, "temporarily_unavailable", "consent needed?");
     store.heal();
 
     // Each store call of the approval failing in turn: nothing granted, nothing remembered.

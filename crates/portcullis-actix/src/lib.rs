@@ -69,6 +69,15 @@
 //! `portcullis::tls::ServerTls`) and hands each request the certificate its client presented
 //! as a [`portcullis::ClientCertificate`] extension: mutual-TLS client authentication
 //! (RFC 8705 §2).
+//!
+//! # Graceful shutdown
+//!
+//! `ServerHandle::stop(true)` on the server [`serve`] (or `serve_tls`) returns closes the
+//! listener — new connections are refused — and lets each request in progress finish; it
+//! completes once every connection has closed, at the latest after [`drain_bound`]
+//! ([`ServerLimits::header_read_timeout`] plus [`ServerLimits::request_timeout`], the bound
+//! of `portcullis_axum::serve_with_shutdown`'s drain), when the connections still open are
+//! cut off.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -92,7 +101,7 @@ use portcullis::{
 use portcullis::{PendingAuthorization, PendingLogout};
 
 pub use convert::{edit_headers, into_response};
-pub use limits::serve;
+pub use limits::{drain_bound, serve};
 pub use portcullis::Interaction;
 pub use portcullis::ServerLimits;
 #[cfg(feature = "tls")]

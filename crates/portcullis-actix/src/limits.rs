@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::num::NonZeroUsize;
+use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
@@ -15,8 +16,10 @@ use portcullis::ServerLimits;
 /// ([`ServerLimits::request_timeout`]) is the services' own: give it to
 /// [`Router::request_timeout`](crate::Router::request_timeout) and
 /// [`HostRouter::request_timeout`](crate::HostRouter::request_timeout). No signal handlers:
-/// the host stops the server through its [`handle`](Server::handle). Await the returned
-/// server on an actix-web runtime (`actix_web::rt::System`).
+/// the host stops the server through its [`handle`](Server::handle), gracefully with
+/// `stop(true)`, whose drain is bounded as `portcullis_axum::serve_with_shutdown`'s is
+/// ([`drain_bound`]). Await the returned server on an actix-web runtime
+/// (`actix_web::rt::System`).
 pub fn serve<F, T, B>(
     app: F,
     listener: TcpListener,
@@ -39,7 +42,29 @@ where
         .max_connections((limits.max_connections.get() / workers).max(1))
         .client_request_timeout(limits.header_read_timeout)
         .keep_alive(limits.idle_timeout)
+        .shutdown_timeout(drain_bound(limits).as_secs())
         .disable_signals()
         .listen(listener)?
         .run())
+}
+
+/// How long a graceful stop (`ServerHandle::stop(true)`) of [`serve`]'s server (and
+/// `serve_tls`'s) waits for its connections: [`ServerLimits::header_read_timeout`] (a head
+/// still arriving) plus [`ServerLimits::request_timeout`] (its answer), rounded up to whole
+/// seconds, actix-web's `shutdown_timeout` — the longest a request in progress can take
+/// within the limits, and what bounds `portcullis_axum::serve_with_shutdown`'s drain.
+///
+/// At the stop the listener closes (new connections are refused) and each request in
+/// progress is answered; the stop completes once every connection has closed, or at this
+/// bound, when the connections still open are cut off. actix-web checks once a second, so
+/// the stop may take up to a second longer, and it keeps idle keep-alive connections open
+/// until they idle out ([`ServerLimits::idle_timeout`]) or the bound passes. actix-web
+/// handles one server command at a time, so a `stop(false)` sent during a graceful stop
+/// does not cut it short: a host that wants a shorter drain sets smaller limits.
+pub fn drain_bound(limits: &ServerLimits) -> Duration {
+    let bound = limits
+        .header_read_timeout
+        .saturating_add(limits.request_timeout);
+    let secs = bound.as_secs() + u64::from(bound.subsec_nanos() > 0);
+    Duration::from_secs(secs)
 }

@@ -17,7 +17,8 @@ use portcullis::ServerLimits;
 /// connection's client presented reaches the engine as a [`portcullis::ClientCertificate`]
 /// extension of its requests (marked by whether it chains to the client CA), which the
 /// engine's client authentication reads. Give [`ServerTls::client_certificate_auth`] to the
-/// provider's builder.
+/// provider's builder. A graceful stop drains within [`drain_bound`](crate::drain_bound),
+/// as [`serve`](crate::serve)'s.
 pub fn serve_tls<F, T, B>(
     app: F,
     listener: TcpListener,
@@ -43,6 +44,7 @@ where
         .client_request_timeout(limits.header_read_timeout)
         .keep_alive(limits.idle_timeout)
         .tls_handshake_timeout(limits.header_read_timeout)
+        .shutdown_timeout(crate::drain_bound(limits).as_secs())
         .on_connect(move |connection, data| {
             let stream = connection.downcast_ref::<TlsStream<TcpStream>>();
             let peer = stream.and_then(|s| s.get_ref().1.peer_certificates());

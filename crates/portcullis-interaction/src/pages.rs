@@ -18,7 +18,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use minijinja::value::{Serde, Value};
 use minijinja::{AutoEscape, Environment};
-use portcullis::core::{AuthorizationDetail, Issuer, ScopeSet};
+use portcullis::core::{AuthorizationDetail, AuthorizeErrorCode, Issuer, ScopeSet};
 use serde::Serialize;
 
 use crate::hidden_characters::reveal_hidden_characters;
@@ -96,12 +96,18 @@ pub enum PageError {
     #[error("nothing here")]
     NotFound,
     /// `503`: a store (or the random number generator) failed; the cause is the caller's to
-    /// log.
+    /// log. The page names `temporarily_unavailable` (RFC 6749 §4.1.2.1), as the engine's
+    /// 503 pages do, so a machine reading it (a monitoring probe) can tell.
     #[error("unavailable")]
     Unavailable,
 }
 
 impl PageError {
+    /// The OAuth error code the page names, if any.
+    fn code(self) -> Option<&'static str> {
+        matches!(self, Self::Unavailable).then(unavailable_code)
+    }
+
     /// The status, the title and the text of the page.
     fn page(self) -> (StatusCode, &'static str, Cow<'static, str>) {
         match self {
@@ -139,10 +145,18 @@ impl PageError {
             Self::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Unavailable",
-                "The server cannot continue right now.".into(),
+                UNAVAILABLE_TEXT.into(),
             ),
         }
     }
+}
+
+/// What a 503 page tells the person reading it.
+const UNAVAILABLE_TEXT: &str = "The server cannot continue right now. Try again in a moment.";
+
+/// The code a 503 page names: `temporarily_unavailable` (RFC 6749 §4.1.2.1).
+fn unavailable_code() -> &'static str {
+    AuthorizeErrorCode::TemporarilyUnavailable.as_str()
 }
 
 /// The sign-in form of a pending authorization.
@@ -328,11 +342,9 @@ impl Pages {
             Ok(html) => page(status, csp, html),
             Err(e) => {
                 tracing::error!(error = %e, "cannot render a page");
-                page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    CSP,
-                    "The server cannot continue right now.".to_owned(),
-                )
+                let code = unavailable_code();
+                let html = format!("<p><code>{code}</code></p><p>{UNAVAILABLE_TEXT}</p>");
+                page(StatusCode::SERVICE_UNAVAILABLE, CSP, html)
             }
         }
     }
@@ -359,17 +371,30 @@ impl Pages {
 
     /// A page with a message and no form.
     pub fn message(&self, status: StatusCode, title: &str, text: &str) -> Response<Bytes> {
-        #[derive(Serialize)]
-        struct Message<'a> {
-            text: &'a str,
-        }
-        self.render(status, CSP, "message.html", title, Message { text })
+        self.message_naming(status, title, None, text)
     }
 
-    /// The page of `error`.
+    /// A page with a message, naming the OAuth error `code` (`message.html`'s `code`) if
+    /// there is one.
+    fn message_naming(
+        &self,
+        status: StatusCode,
+        title: &str,
+        code: Option<&str>,
+        text: &str,
+    ) -> Response<Bytes> {
+        #[derive(Serialize)]
+        struct Message<'a> {
+            code: Option<&'a str>,
+            text: &'a str,
+        }
+        self.render(status, CSP, "message.html", title, Message { code, text })
+    }
+
+    /// The page of `error`: a `503` names `temporarily_unavailable` (RFC 6749 §4.1.2.1).
     pub fn error(&self, error: PageError) -> Response<Bytes> {
         let (status, title, text) = error.page();
-        self.message(status, title, &text)
+        self.message_naming(status, title, error.code(), &text)
     }
 
     /// The sign-in form, `status` (`200`, or `401` after a wrong password), with a CSRF
@@ -845,7 +870,11 @@ mod tests {
             (PageError::NotFound, 404),
             (PageError::Unavailable, 503),
         ] {
-            assert_eq!(p.error(e).status(), status, "{e:?}");
+            let r = p.error(e);
+            assert_eq!(r.status(), status, "{e:?}");
+            let named = body(&r).contains("<p><code>temporarily_unavailable</code></p>");
+            assert_eq!(named, status == 503, "{e:?}");
+            assert_eq!(r.headers()[CACHE_CONTROL], "no-store", "{e:?}");
         }
         assert!(body(&p.error(PageError::Expired("sign-out"))).contains("This sign-out request"));
     }
@@ -881,6 +910,7 @@ mod tests {
         );
         let r = p.render(StatusCode::OK, CSP, "missing.html", "Hi", ());
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body(&r).contains("<code>temporarily_unavailable</code>"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{
-    CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE,
 };
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use portcullis::core::{
@@ -63,6 +63,24 @@ impl UserDirectory for Alice {
     }
 }
 
+/// A user directory that cannot be read: its database is down.
+struct Unreadable;
+
+#[async_trait]
+impl UserDirectory for Unreadable {
+    async fn authenticate(&self, _: &str, _: &str) -> Result<Option<String>, StoreError> {
+        Err(StoreError::new("directory down"))
+    }
+
+    async fn display_name(&self, _: &str) -> Result<Option<String>, StoreError> {
+        Err(StoreError::new("directory down"))
+    }
+
+    async fn totp_secret(&self, _: &str) -> Result<Option<TotpSecret>, StoreError> {
+        Err(StoreError::new("directory down"))
+    }
+}
+
 /// Alice's TOTP key.
 const TOTP_KEY: &[u8] = b"12345678901234567890";
 
@@ -110,6 +128,11 @@ impl Host {
     /// A host whose sign-ins and user code look-ups `throttle` throttles, with the device
     /// grant on (`/device`) for `tv`.
     async fn throttled_by(throttle: ThrottlePolicy) -> Self {
+        Self::with(throttle, Arc::new(Alice)).await
+    }
+
+    /// [`Host::throttled_by`] with `users` as the user directory.
+    async fn with(throttle: ThrottlePolicy, users: Arc<dyn UserDirectory>) -> Self {
         let issuer = Issuer::parse(ISSUER).unwrap();
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(UnixTime::from_secs(1_700_000_000)));
@@ -136,8 +159,8 @@ impl Host {
             .unwrap();
         let throttle = LoginThrottle::new(throttle, clock.clone());
         let pages = Pages::new(&issuer);
-        let flow = LoginFlow::new(provider, sessions.clone(), throttle, pages, Arc::new(Alice))
-            .with_totp(totp);
+        let flow =
+            LoginFlow::new(provider, sessions.clone(), throttle, pages, users).with_totp(totp);
         Self {
             routes: flow.host_routes(),
             flow,
@@ -357,6 +380,29 @@ async fn login_then_consent() {
         "{location}"
     );
     assert!(location.contains("state=st"), "{location}");
+}
+
+/// A store that cannot be read gets a page a person reads and a machine tells apart: `503`,
+/// naming `temporarily_unavailable` as the engine's 503 pages do (RFC 6749 §4.1.2.1),
+/// never cached, and nothing of the failure's text.
+#[tokio::test]
+async fn a_store_that_cannot_be_read_is_a_503_naming_temporarily_unavailable() {
+    let host = Host::with(ThrottlePolicy::default(), Arc::new(Unreadable)).await;
+    let page = host.get(&authorize(), "").await;
+    let (ticket, csrf) = form_of(&page);
+    let jar = cookie(&page, "csrf");
+    let r = host
+        .post("/login", &jar, &credentials(&ticket, &csrf))
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(r.headers[CACHE_CONTROL], "no-store");
+    assert!(
+        r.body
+            .contains("<p><code>temporarily_unavailable</code></p>"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("directory down"), "{}", r.body);
 }
 
 #[tokio::test]

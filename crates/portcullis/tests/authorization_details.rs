@@ -9,9 +9,7 @@ use std::sync::Arc;
 
 use common::*;
 use http::{Method, StatusCode};
-use portcullis::core::{
-    verify_compact, Algorithm, AuthorizationDetail, JwkSet, Policy, TokenFormat,
-};
+use portcullis::core::{AuthorizationDetail, Policy, TokenFormat};
 use portcullis::{Approval, Clock, RegistrationPolicy};
 use portcullis_store_memory::MemoryStore;
 use portcullis_testkit::{sample_authorization_details_types, AcceptAll};
@@ -106,15 +104,6 @@ async fn exchange(h: &Harness, client_id: &str, code: &str, extra: &str) -> (Sta
 
 fn param(details: &Value) -> String {
     format!("&authorization_details={}", enc(&details.to_string()))
-}
-
-async fn jwt_claims(h: &Harness, token: &str) -> Value {
-    let keys = JwkSet::parse(h.provider.jwks().await.body())
-        .unwrap()
-        .verifying_keys();
-    let v = verify_compact(token, &keys, &Algorithm::ALL).expect("a signed JWT access token");
-    assert_eq!(v.header.typ.as_deref(), Some("at+jwt"));
-    serde_json::from_slice(&v.payload).unwrap()
 }
 
 /// `(status, error)` of a refused token request.

@@ -189,13 +189,6 @@ async fn introspect(h: &Harness, token: &str, who: (&str, &str)) -> Value {
     r.ok().clone()
 }
 
-/// The claims of a JWT, unverified (the signature is the provider's business, tested
-/// elsewhere).
-fn jwt_claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
 /// A copy of a harness client under another id, edited.
 async fn register(h: &Harness, base: Client, id: &str, edit: impl FnOnce(&mut Client)) {
     let mut client = base;
@@ -348,12 +341,12 @@ async fn a_jwt_access_token_carries_cnf_jkt() {
     )
     .await;
     assert_eq!(r.ok()["token_type"], "DPoP");
-    let claims = jwt_claims(&r.token("access_token"));
+    let claims = jwt_claims(&h, &r.token("access_token")).await;
     assert_eq!(claims["cnf"], json!({"jkt": holder.jkt()}));
 
     let r = token(&h, CC, basic(Some(("jwt-service", SECRET)))).await;
     assert_eq!(r.ok()["token_type"], "Bearer");
-    let claims = jwt_claims(&r.token("access_token"));
+    let claims = jwt_claims(&h, &r.token("access_token")).await;
     assert!(claims.get("cnf").is_none(), "{claims}");
 }
 
@@ -920,7 +913,7 @@ async fn a_certificate_binds_the_access_token_of_a_client_that_asked() {
 
     let r = token(&h, CC, with("mtls-jwt")).await;
     assert_eq!(r.ok()["token_type"], "Bearer");
-    let claims = jwt_claims(&r.token("access_token"));
+    let claims = jwt_claims(&h, &r.token("access_token")).await;
     assert_eq!(claims["cnf"], json!({"x5t#S256": x5t(&cert)}));
 
     for id in ["mtls", "mtls-jwt"] {

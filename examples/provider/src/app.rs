@@ -155,7 +155,7 @@ pub(crate) async fn build(
         Some(s) => (s, Arc::new(MemoryStore::new())),
         None => {
             require_shared_secrets(&config)?;
-            let opened = config.store.open().await?;
+            let opened = config.store.open(&config.postgres).await?;
             // Beside a store that outlives the process, the secrets the configuration
             // leaves out are kept in a file. With the memory store the engine and the pages
             // draw random ones, and signing keys stay unsealed in memory.

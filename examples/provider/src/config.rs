@@ -26,10 +26,10 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::demo::DEMO_TOML;
 use crate::schema::{
-    FileClient, FileClientType, FileConfig, FileKeys, FilePushedRequests, FileRefresh,
-    FileResource, FileSecrets, FileSubjectType, FileUser,
+    FileClient, FileClientType, FileConfig, FileKeys, FilePostgres, FilePushedRequests,
+    FileRefresh, FileResource, FileSecrets, FileSubjectType, FileUser,
 };
-use crate::store::StoreSpec;
+use crate::store::{PostgresOptions, StoreSpec};
 use crate::users::User;
 
 /// PBKDF2 iterations used when `pbkdf2_iterations` is not set. Low enough to keep the token
@@ -40,6 +40,8 @@ pub const DEFAULT_PBKDF2_ITERATIONS: u32 = 10_000;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub(crate) store: StoreSpec,
+    /// `[postgres]`: the PostgreSQL store's pool and timeouts.
+    pub(crate) postgres: PostgresOptions,
     pub(crate) clients: Vec<Client>,
     /// The clients' `name`s, by client id: what users see on the pages.
     pub(crate) client_names: BTreeMap<String, String>,
@@ -422,6 +424,7 @@ impl FileConfig {
         let d = |n: NonZeroU64| Duration::from_secs(n.get());
         Ok(Config {
             store: self.store,
+            postgres: self.postgres.resolve().map_err(within("postgres".into()))?,
             clients,
             client_names,
             users,
@@ -467,6 +470,36 @@ impl FileConfig {
             dangerous_allow_implicit: self.dangerous_allow_implicit,
             dangerous_allow_password_grant: self.dangerous_allow_password_grant,
             metrics_listen: self.metrics.map(|m| m.listen),
+        })
+    }
+}
+
+impl FilePostgres {
+    /// The options, each within the store's bounds: at least one pooled connection, a wait
+    /// for one, and an operation timeout of at least
+    /// [`MIN_OPERATION_TIMEOUT`](portcullis_store_postgres::MIN_OPERATION_TIMEOUT) (the store
+    /// would raise a shorter one; refused here instead).
+    fn resolve(self) -> Result<PostgresOptions, Invalid> {
+        if self.max_connections == Some(0) {
+            return Err(invalid("max_connections", "must be at least 1"));
+        }
+        if self.wait_timeout_ms == Some(0) {
+            return Err(invalid("wait_timeout_ms", "must be at least 1"));
+        }
+        let min = portcullis_store_postgres::MIN_OPERATION_TIMEOUT;
+        let operation_timeout = self.operation_timeout_ms.map(Duration::from_millis);
+        if operation_timeout.is_some_and(|t| t < min) {
+            let min = min.as_millis();
+            return Err(invalid(
+                "operation_timeout_ms",
+                format!("must be at least {min}"),
+            ));
+        }
+        Ok(PostgresOptions {
+            max_connections: self.max_connections,
+            shared_connections: self.shared_connections,
+            wait_timeout: self.wait_timeout_ms.map(Duration::from_millis),
+            operation_timeout,
         })
     }
 }
@@ -679,6 +712,7 @@ impl FileUser {
 mod tests {
     use super::*;
     use portcullis::core::{Algorithm, TokenFormat};
+    use portcullis_store_postgres::PostgresConfig;
 
     const GOOD: &str = r#"
 pbkdf2_iterations = 1000
@@ -715,6 +749,57 @@ claims = { name = "Bob", email = "bob@example.com" }
 
     fn err(text: &str) -> ConfigError {
         Config::parse(text).expect_err("config should be refused")
+    }
+
+    #[test]
+    fn postgres_options_are_read_within_the_stores_bounds() {
+        assert_eq!(
+            Config::parse(GOOD).unwrap().postgres,
+            PostgresOptions::default()
+        );
+        let with = |table: &str| format!("{GOOD}\n[postgres]\n{table}\n");
+        let c = Config::parse(&with(
+            "max_connections = 4\nshared_connections = 0\n\
+             wait_timeout_ms = 250\noperation_timeout_ms = 1500",
+        ))
+        .unwrap();
+        let options = c.postgres;
+        assert_eq!(
+            options,
+            PostgresOptions {
+                max_connections: Some(4),
+                shared_connections: Some(0),
+                wait_timeout: Some(Duration::from_millis(250)),
+                operation_timeout: Some(Duration::from_millis(1500)),
+            }
+        );
+        let url = "postgres://u@localhost/db";
+        let applied = options.apply(PostgresConfig::from_url(url).unwrap());
+        let shown = format!("{applied:?}");
+        for field in [
+            "max_connections: 4",
+            "shared_connections: 0",
+            "wait_timeout: 250ms",
+            "operation_timeout: 1.5s",
+        ] {
+            assert!(shown.contains(field), "{shown}");
+        }
+        for (table, field, message) in [
+            ("max_connections = 0", "max_connections", "at least 1"),
+            ("wait_timeout_ms = 0", "wait_timeout_ms", "at least 1"),
+            (
+                "operation_timeout_ms = 99",
+                "operation_timeout_ms",
+                "at least 100",
+            ),
+            ("pool = 3", "", "unknown field `pool`"),
+            ("max_connections = -1", "", "invalid value"),
+        ] {
+            let e = err(&with(table));
+            assert!(e.field().starts_with("postgres"), "{table}: {e}");
+            assert!(e.field().ends_with(field), "{table}: {e}");
+            assert!(e.message().contains(message), "{table}: {e}");
+        }
     }
 
     #[test]

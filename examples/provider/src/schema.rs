@@ -24,6 +24,9 @@ const DEFAULT_SESSION_SECS: u64 = 8 * 3600;
 pub(crate) struct FileConfig {
     #[serde(default)]
     pub(crate) store: StoreSpec,
+    /// `[postgres]`: the PostgreSQL store's pool and timeouts.
+    #[serde(default)]
+    pub(crate) postgres: FilePostgres,
     #[serde(default = "default_iterations")]
     pub(crate) pbkdf2_iterations: NonZeroU32,
     #[serde(default)]
@@ -80,6 +83,25 @@ pub(crate) struct FileConfig {
     pub(crate) dangerous_allow_password_grant: bool,
     /// The Prometheus endpoint: off without it.
     pub(crate) metrics: Option<FileMetrics>,
+}
+
+/// The PostgreSQL store's pool and timeouts (`[postgres]`), each the store's default when
+/// left out (`portcullis_store_postgres::PostgresConfig`); used with a `postgres:` store
+/// only.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FilePostgres {
+    /// Pooled connections at most (default 16).
+    pub(crate) max_connections: Option<usize>,
+    /// Long-lived pipelined connections beside the pool (default one per core, at most 8;
+    /// `0`: none).
+    pub(crate) shared_connections: Option<usize>,
+    /// Milliseconds a call waits for a connection (default 10 000, capped at the
+    /// operation timeout).
+    pub(crate) wait_timeout_ms: Option<u64>,
+    /// Milliseconds one store operation may take once it holds a connection (default
+    /// 5 000, at least 100).
+    pub(crate) operation_timeout_ms: Option<u64>,
 }
 
 /// The metrics in Prometheus text format (`[metrics]`), at `GET /metrics` on a listener of

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use portcullis::store::{FullStore, SessionStore, StoreError};
 use portcullis::Stores;
@@ -108,8 +109,12 @@ impl StoreSpec {
     }
 
     /// Opens the store (creating and migrating an SQLite database; connecting to and
-    /// migrating a PostgreSQL one): the provider's stores, and the one keeping sessions.
-    pub(crate) async fn open(&self) -> Result<(Stores, Arc<dyn SessionStore>), StartError> {
+    /// migrating a PostgreSQL one with `postgres`'s options): the provider's stores, and
+    /// the one keeping sessions.
+    pub(crate) async fn open(
+        &self,
+        postgres: &PostgresOptions,
+    ) -> Result<(Stores, Arc<dyn SessionStore>), StartError> {
         match self {
             Self::Memory => Ok(both(Arc::new(MemoryStore::new()))),
             Self::Sqlite(path) => {
@@ -125,16 +130,46 @@ impl StoreSpec {
                 Ok(both(Arc::new(store)))
             }
             Self::Postgres(url) => {
-                let store =
-                    PostgresStore::connect(url)
-                        .await
-                        .map_err(|source| StartError::Postgres {
-                            url: redact_connection_string(url),
-                            source,
-                        })?;
+                let connected = match PostgresConfig::from_url(url) {
+                    Ok(config) => PostgresStore::connect_with(postgres.apply(config)).await,
+                    Err(e) => Err(e),
+                };
+                let store = connected.map_err(|source| StartError::Postgres {
+                    url: redact_connection_string(url),
+                    source,
+                })?;
                 Ok(both(Arc::new(store)))
             }
         }
+    }
+}
+
+/// The PostgreSQL store's options of the configuration (`[postgres]`): `None` keeps the
+/// store's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PostgresOptions {
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) shared_connections: Option<usize>,
+    pub(crate) wait_timeout: Option<Duration>,
+    pub(crate) operation_timeout: Option<Duration>,
+}
+
+impl PostgresOptions {
+    /// `config` with these options set.
+    pub(crate) fn apply(self, mut config: PostgresConfig) -> PostgresConfig {
+        if let Some(n) = self.max_connections {
+            config = config.max_connections(n);
+        }
+        if let Some(n) = self.shared_connections {
+            config = config.shared_connections(n);
+        }
+        if let Some(t) = self.wait_timeout {
+            config = config.wait_timeout(t);
+        }
+        if let Some(t) = self.operation_timeout {
+            config = config.operation_timeout(t);
+        }
+        config
     }
 }
 

@@ -314,11 +314,16 @@ pub async fn introspect(h: &Harness, token: &str, who: Option<(&str, &str)>) -> 
 
 /// The claims of `token`, a JWT of ours: its signature verified with our published keys.
 pub async fn jwt_claims(h: &Harness, token: &str) -> Value {
+    jwt_typ_and_claims(h, token).await.1
+}
+
+/// The `typ` header and the claims of `token`, a JWT of ours, verified as [`jwt_claims`].
+pub async fn jwt_typ_and_claims(h: &Harness, token: &str) -> (Option<String>, Value) {
     let keys = JwkSet::parse(h.provider.jwks().await.body())
         .unwrap()
         .verifying_keys();
     let v = verify_compact(token, &keys, &Algorithm::ALL).expect("a JWT of ours");
-    serde_json::from_slice(&v.payload).unwrap()
+    (v.header.typ, serde_json::from_slice(&v.payload).unwrap())
 }
 
 /// The web client's introspection of `token`, asking for a JWT response (RFC 9701 §4).

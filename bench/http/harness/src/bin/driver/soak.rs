@@ -192,7 +192,8 @@ fn error_of(body: &[u8]) -> String {
             .unwrap_or("no error member")
             .to_owned(),
         Err(_) if body.is_empty() => "empty body".into(),
-        // The authorization endpoint's error pages (a person reads them) name the code.
+        // The 503 pages (the authorization endpoint's and the sign-in layer's, which a person
+        // reads) name the code.
         Err(_) if contains(body, b"temporarily_unavailable") => UNAVAILABLE_PAGE.into(),
         Err(_) => format!("{NOT_JSON}: {}", page_title(body)),
     }
@@ -216,16 +217,13 @@ const UNAVAILABLE_PAGE: &str = "temporarily_unavailable (page)";
 const NOT_JSON: &str = "not JSON";
 
 /// Whether `outcome` is how the server says it cannot answer for now: 503
-/// `temporarily_unavailable` in JSON, a 503 page (the authorization endpoint's and the
-/// sign-in layer's, read by a person: the only pages the mix asks for), or a redirect to the
-/// client carrying `temporarily_unavailable` (RFC 6749 §4.1.2.1).
+/// `temporarily_unavailable` in JSON or on a page naming it (the authorization endpoint's
+/// and the sign-in layer's, read by a person: the only pages the mix asks for), or a
+/// redirect to the client carrying `temporarily_unavailable` (RFC 6749 §4.1.2.1).
 fn is_unavailable(outcome: &Outcome) -> bool {
     match outcome {
         Outcome::Answer { status, error } => {
-            (*status == 503
-                && (error == "temporarily_unavailable"
-                    || error == UNAVAILABLE_PAGE
-                    || error.starts_with(NOT_JSON)))
+            (*status == 503 && (error == "temporarily_unavailable" || error == UNAVAILABLE_PAGE))
                 || (*status == 302 && error == "temporarily_unavailable")
         }
         _ => false,
@@ -1163,7 +1161,7 @@ mod tests {
             (503, "temporarily_unavailable", true),
             (503, UNAVAILABLE_PAGE, true),
             (302, "temporarily_unavailable", true),
-            (503, "not JSON: Unavailable", true),
+            (503, "not JSON: Unavailable", false),
             (500, "temporarily_unavailable", false),
             (500, "not JSON: Unavailable", false),
             (503, "server_error", false),
