@@ -91,6 +91,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::panic))]
 
+mod batch;
 mod clients;
 mod codec;
 mod codes;
@@ -128,7 +129,8 @@ pub use tls::TlsMode;
 /// [`PostgresConfig::new`].
 pub use tokio_postgres;
 
-use codec::{json, key};
+use batch::{Batches, HashedRow};
+use codec::{json, key, EncodedRecord};
 use lease::{Bounds, Canceller, Lease};
 use shared::{SharedClient, SharedClients};
 
@@ -166,6 +168,9 @@ pub struct PostgresStore {
     /// The pipelined connections of single statements that wait on no row lock; `None`:
     /// they take pooled ones.
     shared: Option<Arc<SharedClients>>,
+    /// Concurrent inserts and look-ups on the shared connections, gathered into batches
+    /// (see the `batch` module); `None` when there are no shared connections.
+    batches: Option<Arc<Batches>>,
     config: PostgresConfig,
     canceller: Canceller,
 }
@@ -237,9 +242,13 @@ impl PostgresStore {
                 config.operation_timeout,
             ))
         });
+        let batches = shared
+            .as_ref()
+            .map(|shared| Arc::new(Batches::new(shared.clone(), pool.clone())));
         let store = Self {
             pool,
             shared,
+            batches,
             config,
             canceller,
         };
@@ -299,7 +308,8 @@ impl PostgresStore {
         let stmt = conn.run(conn.prepare_cached(sql)).await?;
         conn.run(conn.execute(&stmt, args)).await
     }
-    /// Inserts a new row by `sql`, the [`insert_hashed!`] of a hash-keyed table. A hash
+    /// Inserts a new row by `sql`, the [`insert_hashed!`] of a hash-keyed table (with
+    /// concurrent inserts into the same table, in one statement: see the `batch` module). A hash
     /// already stored is an error (a unique violation): a code or token is never
     /// overwritten.
     async fn insert_hashed<T: Serialize + fmt::Debug + Sync>(
@@ -308,6 +318,18 @@ impl PostgresStore {
         row: Hashed<'_>,
         record: &T,
     ) -> StoreResult<()> {
+        if let Some(inserts) = self.batches.as_ref().and_then(|b| b.inserts(sql)) {
+            return inserts
+                .submit(HashedRow {
+                    hash: *row.hash,
+                    issuer: row.issuer.as_str().to_owned(),
+                    grant_id: row.grant_id.map(|g| g.as_str().to_owned()),
+                    family_id: row.family_id.map(|f| f.as_str().to_owned()),
+                    expires_at: row.expires_at.secs_i64(),
+                    record: EncodedRecord::of(record)?,
+                })
+                .await;
+        }
         let args: [&(dyn ToSql + Sync); 6] = [
             &key(row.hash),
             &row.issuer.as_str(),

@@ -93,12 +93,7 @@ impl SharedClient {
         match timeout_at(self.deadline, exchange).await {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(e)) => {
-                let broken = e.is_closed()
-                    || e.code().is_some_and(|c| {
-                        let class = &c.code()[..2];
-                        class == "08" || class == "57"
-                    });
-                if broken {
+                if is_broken(&e) {
                     self.let_go();
                 }
                 Err(db(e))
@@ -122,6 +117,16 @@ impl SharedClient {
             state.client = None;
         }
     }
+}
+
+/// Whether `e` says the connection is closed or unusable (connection exception, or an
+/// operator's intervention such as a shutdown), not just that its statement failed.
+pub(crate) fn is_broken(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            let class = &c.code()[..2];
+            class == "08" || class == "57"
+        })
 }
 
 impl std::ops::Deref for SharedClient {
@@ -171,6 +176,11 @@ impl SharedClients {
             deadline,
             _permit: permit,
         })
+    }
+
+    /// How long each operation on the shared connections may take.
+    pub(crate) fn operation_timeout(&self) -> Duration {
+        self.operation_timeout
     }
 
     /// How many slots hold an open connection.
