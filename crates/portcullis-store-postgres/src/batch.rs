@@ -94,13 +94,16 @@ impl Batches {
         Self {
             access_token_inserts: inserts(
                 insert_hashed!("access_tokens"),
-                insert_hashed_rows!("access_tokens"),
+                insert_hashed_rows!("access_tokens", "JSON"),
             ),
             refresh_token_inserts: inserts(
                 insert_hashed!("refresh_tokens"),
-                insert_hashed_rows!("refresh_tokens"),
+                insert_hashed_rows!("refresh_tokens", "JSONB"),
             ),
-            code_inserts: inserts(insert_hashed!("codes"), insert_hashed_rows!("codes")),
+            code_inserts: inserts(
+                insert_hashed!("codes"),
+                insert_hashed_rows!("codes", "JSONB"),
+            ),
             access_token_finds: Arc::new(Batcher::new(FindAccessToken, shared, pool)),
         }
     }
@@ -128,15 +131,18 @@ impl Batches {
     }
 }
 
-/// The `INSERT` of many rows into `$table`, a hash-keyed table, from arrays of its columns.
+/// The `INSERT` of many rows into `$table`, a hash-keyed table whose records are `$record`
+/// (`JSON` or `JSONB`), from arrays of its columns.
 macro_rules! insert_hashed_rows {
-    ($table:literal) => {
+    ($table:literal, $record:literal) => {
         concat!(
             "INSERT INTO ",
             $table,
             " (hash, issuer, grant_id, family_id, expires_at, record) ",
             "SELECT * FROM unnest($1::BYTEA[], $2::TEXT[], $3::TEXT[], $4::TEXT[], ",
-            "$5::BIGINT[], $6::JSONB[])"
+            "$5::BIGINT[], $6::",
+            $record,
+            "[])"
         )
     };
 }

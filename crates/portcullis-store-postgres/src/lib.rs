@@ -41,7 +41,8 @@
 //! * **Sessions** are stored only as the SHA-256 of their id, like tokens; signing a user
 //!   out everywhere is one `DELETE` by (issuer, subject).
 //! * **Layout:** the columns a query filters on (issuer, hash, subject, client, grant,
-//!   family, expiry) are indexed; the record itself is JSONB. `purge_expired` deletes in
+//!   family, expiry) are indexed; the record itself is JSONB (JSON for access tokens:
+//!   written once and read whole, it is never parsed into JSONB and rendered back). `purge_expired` deletes in
 //!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many
 //!   row locks for long.
 //! * **Connections:** single statements outside a transaction that wait on no row lock

@@ -15,7 +15,7 @@ use portcullis_testkit::DbName;
 use tokio_postgres::{Client, NoTls};
 
 /// The schema version of a store with every migration applied.
-pub(crate) const LATEST_SCHEMA: i64 = 6;
+pub(crate) const LATEST_SCHEMA: i64 = 7;
 
 /// The variable that names the test server, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
 pub(crate) const SERVER_VAR: &str = "PORTCULLIS_TEST_POSTGRES";
