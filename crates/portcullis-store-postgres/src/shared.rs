@@ -9,6 +9,8 @@
 //! saves the server and the host a wake-up and a task switch per statement under load.
 //! Transactions (and `purge_expired`'s batches) keep exclusive pooled connections: a
 //! transaction must not interleave with other callers' statements.
+//! Concurrent inserts into one table and concurrent access-token look-ups go further: they
+//! are gathered into one statement, run on a slot like any other (the `batch` module).
 //!
 //! * **Slots:** [`SharedClients::get`] hands out the slots' clients round robin.
 //! * **Bounded:** at most [`PIPELINE_DEPTH`] statements per slot are in flight at once; a
