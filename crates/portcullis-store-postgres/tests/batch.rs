@@ -12,10 +12,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{chain, raw, server_url, Schemas};
+use common::{chain, named_store, raw, server_url, Schemas};
 use portcullis_core::{AccessTokenRecord, UnixTime};
 use portcullis_store::{AccessTokenStore, StoreResult};
-use portcullis_store_postgres::{PostgresConfig, PostgresStore};
+use portcullis_store_postgres::PostgresStore;
 use portcullis_testkit::Fixtures;
 use tokio::task::JoinHandle;
 
@@ -26,15 +26,7 @@ fn server() -> Option<Arc<Schemas>> {
 
 /// A store in schema `name` whose connections are named `name`, with one shared connection.
 async fn store(schemas: &Schemas, name: &str) -> Arc<PostgresStore> {
-    schemas.claim(name).await;
-    let mut pg: portcullis_store_postgres::tokio_postgres::Config = schemas.url().parse().unwrap();
-    pg.application_name(name);
-    let config = PostgresConfig::new(pg)
-        .schema(name)
-        .unwrap()
-        .max_connections(2)
-        .shared_connections(1);
-    Arc::new(PostgresStore::connect_with(config).await.unwrap())
+    Arc::new(named_store(schemas, name, 1).await)
 }
 
 fn token(f: &Fixtures, issuer_b: bool) -> AccessTokenRecord {

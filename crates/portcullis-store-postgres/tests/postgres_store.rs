@@ -13,7 +13,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{chain, raw, server_url, Schemas, LATEST_SCHEMA};
+use common::{chain, named_store, raw, server_url, Schemas, LATEST_SCHEMA};
 use portcullis_core::{
     Algorithm, ClientKind, ClientSecretHash, CodeRecord, Grant, TokenHash, UnixTime,
 };
@@ -381,18 +381,6 @@ async fn failures_are_store_errors_with_their_source() {
 
 /// A store on `name` whose connections carry `name` as their `application_name`, with
 /// `shared` shared connections.
-async fn named_store(schemas: &Schemas, name: &str, shared: usize) -> PostgresStore {
-    schemas.claim(name).await;
-    let mut pg: portcullis_store_postgres::tokio_postgres::Config = schemas.url().parse().unwrap();
-    pg.application_name(name);
-    let config = PostgresConfig::new(pg)
-        .schema(name)
-        .unwrap()
-        .max_connections(4)
-        .shared_connections(shared);
-    PostgresStore::connect_with(config).await.unwrap()
-}
-
 /// How many server connections carry `application_name` `name`.
 async fn connections_named(db: &tokio_postgres::Client, name: &str) -> i64 {
     db.query_one(
@@ -549,7 +537,7 @@ async fn access_tokens_stored_as_jsonb_are_converted_to_json() {
     .unwrap();
     assert_eq!(record_type(&db, &name).await, "jsonb");
     drop(s);
-    let s = named_store_again(&schemas, &name).await;
+    let s = schemas.open(&name).await;
     assert_eq!(s.schema_version().await.unwrap(), LATEST_SCHEMA);
     assert_eq!(record_type(&db, &name).await, "json");
     assert_eq!(
@@ -570,12 +558,4 @@ async fn record_type(db: &tokio_postgres::Client, schema: &str) -> String {
     .await
     .unwrap()
     .get(0)
-}
-
-/// A second store on the schema `name` of [`named_store`] (claimed already).
-async fn named_store_again(schemas: &Schemas, name: &str) -> PostgresStore {
-    let mut pg: portcullis_store_postgres::tokio_postgres::Config = schemas.url().parse().unwrap();
-    pg.application_name(name);
-    let config = PostgresConfig::new(pg).schema(name).unwrap();
-    PostgresStore::connect_with(config).await.unwrap()
 }

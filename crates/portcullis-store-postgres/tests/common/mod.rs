@@ -116,6 +116,20 @@ impl Schemas {
     }
 }
 
+/// A store on the schema `name` whose connections are named `name` (for finding them in
+/// `pg_stat_activity`), with `shared` shared connections.
+pub(crate) async fn named_store(schemas: &Schemas, name: &str, shared: usize) -> PostgresStore {
+    schemas.claim(name).await;
+    let mut pg: portcullis_store_postgres::tokio_postgres::Config = schemas.url().parse().unwrap();
+    pg.application_name(name);
+    let config = PostgresConfig::new(pg)
+        .schema(name)
+        .unwrap()
+        .max_connections(4)
+        .shared_connections(shared);
+    PostgresStore::connect_with(config).await.unwrap()
+}
+
 impl Drop for Schemas {
     fn drop(&mut self) {
         let names = std::mem::take(self.names.get_mut().unwrap_or_else(PoisonError::into_inner));
