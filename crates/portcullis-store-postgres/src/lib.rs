@@ -47,7 +47,9 @@
 //!   row locks for long.
 //! * **Connections:** single statements outside a transaction that wait on no row lock
 //!   (reads and inserts: most calls) share a few long-lived connections, pipelined ([`PostgresConfig::shared_connections`]; a
-//!   broken one is replaced on its next use); transactions and purges take exclusive
+//!   broken one is replaced on its next use), and concurrent inserts into one table and
+//!   concurrent access-token look-ups are gathered into one statement each (group commit, the
+//!   `batch` module); transactions and purges take exclusive
 //!   connections from a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
 //!   are prepared once per connection. TCP keepalive probes (after [`KEEPALIVE_IDLE`] idle)
 //!   find a pooled connection to a vanished server dead within about 30 s.
