@@ -3,9 +3,13 @@
 use deadpool_postgres::PoolError;
 use portcullis_core::TokenHash;
 use portcullis_store::StoreError;
+use std::fmt;
+
+use bytes::{BufMut, BytesMut};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::Json;
+use tokio_postgres::types::{accepts, to_sql_checked, IsNull, Json, ToSql, Type};
 use tokio_postgres::Row;
 
 /// A hash as a BYTEA key.
@@ -16,6 +20,42 @@ pub(crate) fn key(hash: &TokenHash) -> &[u8] {
 /// A record as the JSONB kept in its row's `record` column (encoded as it is sent).
 pub(crate) fn json<T>(record: &T) -> Json<&T> {
     Json(record)
+}
+
+/// A record encoded as JSON ahead of its statement (a batched one carries many), sent as the
+/// `JSON` or `JSONB` its column holds.
+pub(crate) struct EncodedRecord(String);
+
+impl EncodedRecord {
+    pub(crate) fn of<T: Serialize>(record: &T) -> Result<Self, StoreError> {
+        serde_json::to_string(record)
+            .map(Self)
+            .map_err(|e| StoreError::with_source("record not encodable", e))
+    }
+}
+
+impl fmt::Debug for EncodedRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EncodedRecord(..)")
+    }
+}
+
+impl ToSql for EncodedRecord {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        if *ty == Type::JSONB {
+            // The binary JSONB format: a version byte, then the text.
+            out.put_u8(1);
+        }
+        out.put_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    accepts!(JSON, JSONB);
+    to_sql_checked!();
 }
 
 /// The record in column `column` of `row`.

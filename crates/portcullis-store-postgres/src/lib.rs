@@ -41,12 +41,15 @@
 //! * **Sessions** are stored only as the SHA-256 of their id, like tokens; signing a user
 //!   out everywhere is one `DELETE` by (issuer, subject).
 //! * **Layout:** the columns a query filters on (issuer, hash, subject, client, grant,
-//!   family, expiry) are indexed; the record itself is JSONB. `purge_expired` deletes in
+//!   family, expiry) are indexed; the record itself is JSONB (JSON for access tokens:
+//!   written once and read whole, it is never parsed into JSONB and rendered back). `purge_expired` deletes in
 //!   batches of [`PURGE_BATCH`] rows, each its own statement, so that it never holds many
 //!   row locks for long.
 //! * **Connections:** single statements outside a transaction that wait on no row lock
 //!   (reads and inserts: most calls) share a few long-lived connections, pipelined ([`PostgresConfig::shared_connections`]; a
-//!   broken one is replaced on its next use); transactions and purges take exclusive
+//!   broken one is replaced on its next use), and concurrent inserts into one table and
+//!   concurrent access-token look-ups are gathered into one statement each (group commit, the
+//!   `batch` module); transactions and purges take exclusive
 //!   connections from a `deadpool-postgres` pool of `tokio-postgres` connections. Statements
 //!   are prepared once per connection. TCP keepalive probes (after [`KEEPALIVE_IDLE`] idle)
 //!   find a pooled connection to a vanished server dead within about 30 s.
@@ -91,6 +94,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::panic))]
 
+mod batch;
 mod clients;
 mod codec;
 mod codes;
@@ -128,7 +132,8 @@ pub use tls::TlsMode;
 /// [`PostgresConfig::new`].
 pub use tokio_postgres;
 
-use codec::{json, key};
+use batch::{Batches, HashedRow};
+use codec::{json, key, EncodedRecord};
 use lease::{Bounds, Canceller, Lease};
 use shared::{SharedClient, SharedClients};
 
@@ -166,6 +171,9 @@ pub struct PostgresStore {
     /// The pipelined connections of single statements that wait on no row lock; `None`:
     /// they take pooled ones.
     shared: Option<Arc<SharedClients>>,
+    /// Concurrent inserts and look-ups on the shared connections, gathered into batches
+    /// (see the `batch` module); `None` when there are no shared connections.
+    batches: Option<Arc<Batches>>,
     config: PostgresConfig,
     canceller: Canceller,
 }
@@ -237,9 +245,13 @@ impl PostgresStore {
                 config.operation_timeout,
             ))
         });
+        let batches = shared
+            .as_ref()
+            .map(|shared| Arc::new(Batches::new(shared.clone(), pool.clone())));
         let store = Self {
             pool,
             shared,
+            batches,
             config,
             canceller,
         };
@@ -299,7 +311,8 @@ impl PostgresStore {
         let stmt = conn.run(conn.prepare_cached(sql)).await?;
         conn.run(conn.execute(&stmt, args)).await
     }
-    /// Inserts a new row by `sql`, the [`insert_hashed!`] of a hash-keyed table. A hash
+    /// Inserts a new row by `sql`, the [`insert_hashed!`] of a hash-keyed table (with
+    /// concurrent inserts into the same table, in one statement: see the `batch` module). A hash
     /// already stored is an error (a unique violation): a code or token is never
     /// overwritten.
     async fn insert_hashed<T: Serialize + fmt::Debug + Sync>(
@@ -308,6 +321,18 @@ impl PostgresStore {
         row: Hashed<'_>,
         record: &T,
     ) -> StoreResult<()> {
+        if let Some(inserts) = self.batches.as_ref().and_then(|b| b.inserts(sql)) {
+            return inserts
+                .submit(HashedRow {
+                    hash: *row.hash,
+                    issuer: row.issuer.as_str().to_owned(),
+                    grant_id: row.grant_id.map(|g| g.as_str().to_owned()),
+                    family_id: row.family_id.map(|f| f.as_str().to_owned()),
+                    expires_at: row.expires_at.secs_i64(),
+                    record: EncodedRecord::of(record)?,
+                })
+                .await;
+        }
         let args: [&(dyn ToSql + Sync); 6] = [
             &key(row.hash),
             &row.issuer.as_str(),

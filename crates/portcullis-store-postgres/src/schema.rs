@@ -15,10 +15,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_sessions.sql")),
     (5, include_str!("migrations/0005_pushed_requests.sql")),
     (6, include_str!("migrations/0006_device_authorizations.sql")),
+    (
+        7,
+        include_str!("migrations/0007_access_token_records_as_json.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub(crate) const LATEST: i64 = 6;
+pub(crate) const LATEST: i64 = 7;
 
 /// The first key of the advisory lock migrations take ("PCUS"); the second is a hash of the
 /// schema, so that migrations of different schemas do not wait for one another.

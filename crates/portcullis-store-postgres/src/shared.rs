@@ -9,6 +9,8 @@
 //! saves the server and the host a wake-up and a task switch per statement under load.
 //! Transactions (and `purge_expired`'s batches) keep exclusive pooled connections: a
 //! transaction must not interleave with other callers' statements.
+//! Concurrent inserts into one table and concurrent access-token look-ups go further: they
+//! are gathered into one statement, run on a slot like any other (the `batch` module).
 //!
 //! * **Slots:** [`SharedClients::get`] hands out the slots' clients round robin.
 //! * **Bounded:** at most [`PIPELINE_DEPTH`] statements per slot are in flight at once; a
@@ -93,12 +95,7 @@ impl SharedClient {
         match timeout_at(self.deadline, exchange).await {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(e)) => {
-                let broken = e.is_closed()
-                    || e.code().is_some_and(|c| {
-                        let class = &c.code()[..2];
-                        class == "08" || class == "57"
-                    });
-                if broken {
+                if is_broken(&e) {
                     self.let_go();
                 }
                 Err(db(e))
@@ -122,6 +119,16 @@ impl SharedClient {
             state.client = None;
         }
     }
+}
+
+/// Whether `e` says the connection is closed or unusable (connection exception, or an
+/// operator's intervention such as a shutdown), not just that its statement failed.
+pub(crate) fn is_broken(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            let class = &c.code()[..2];
+            class == "08" || class == "57"
+        })
 }
 
 impl std::ops::Deref for SharedClient {
@@ -171,6 +178,11 @@ impl SharedClients {
             deadline,
             _permit: permit,
         })
+    }
+
+    /// How long each operation on the shared connections may take.
+    pub(crate) fn operation_timeout(&self) -> Duration {
+        self.operation_timeout
     }
 
     /// How many slots hold an open connection.

@@ -24,6 +24,14 @@ macro_rules! dead {
               WHERE g.issuer = t.issuer AND g.id = t.grant_id AND NOT g.revoked)))"
     };
 }
+pub(crate) use dead;
+
+/// The look-up of one live access token by hash and issuer.
+pub(crate) const FIND_ACCESS_TOKEN: &str = concat!(
+    "SELECT t.record FROM access_tokens t WHERE t.hash = $1 AND t.issuer = $2 ",
+    "AND NOT ",
+    dead!()
+);
 
 #[async_trait]
 impl AccessTokenStore for PostgresStore {
@@ -44,15 +52,11 @@ impl AccessTokenStore for PostgresStore {
         issuer: &Issuer,
         hash: &TokenHash,
     ) -> StoreResult<Option<AccessTokenRecord>> {
+        if let Some(batches) = &self.batches {
+            return batches.find_access_token(issuer, hash).await;
+        }
         let rows = self
-            .query(
-                concat!(
-                    "SELECT t.record FROM access_tokens t WHERE t.hash = $1 AND t.issuer = $2 ",
-                    "AND NOT ",
-                    dead!()
-                ),
-                &[&key(hash), &issuer.as_str()],
-            )
+            .query(FIND_ACCESS_TOKEN, &[&key(hash), &issuer.as_str()])
             .await?;
         rows.first().map(|r| decode(r, 0)).transpose()
     }

@@ -13,7 +13,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{chain, raw, server_url, Schemas, LATEST_SCHEMA};
+use common::{chain, named_store, raw, server_url, Schemas, LATEST_SCHEMA};
 use portcullis_core::{
     Algorithm, ClientKind, ClientSecretHash, CodeRecord, Grant, TokenHash, UnixTime,
 };
@@ -381,18 +381,6 @@ async fn failures_are_store_errors_with_their_source() {
 
 /// A store on `name` whose connections carry `name` as their `application_name`, with
 /// `shared` shared connections.
-async fn named_store(schemas: &Schemas, name: &str, shared: usize) -> PostgresStore {
-    schemas.claim(name).await;
-    let mut pg: portcullis_store_postgres::tokio_postgres::Config = schemas.url().parse().unwrap();
-    pg.application_name(name);
-    let config = PostgresConfig::new(pg)
-        .schema(name)
-        .unwrap()
-        .max_connections(4)
-        .shared_connections(shared);
-    PostgresStore::connect_with(config).await.unwrap()
-}
-
 /// How many server connections carry `application_name` `name`.
 async fn connections_named(db: &tokio_postgres::Client, name: &str) -> i64 {
     db.query_one(
@@ -520,4 +508,54 @@ async fn a_broken_shared_connection_is_replaced_by_itself() {
     };
     assert_eq!(found.map(|g| g.id), Some(grant.id));
     assert!(format!("{s:?}").contains("shared_connections: 1"), "{s:?}");
+}
+
+/// Migration 7 turns access tokens' records from JSONB into JSON, converting the rows
+/// already stored: a token stored at version 6 is found, whole, after it.
+#[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
+async fn access_tokens_stored_as_jsonb_are_converted_to_json() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("json7");
+    let s = named_store(&schemas, &name, 1).await;
+    let (f, c) = (Fixtures::new(b"json7"), TestClock::default());
+    let grant = f.grant(&Fixtures::issuer(), "alice", "c", c.at(0), c.at(10_000));
+    s.save_grant(&grant).await.unwrap();
+    let token = f.access_token(&grant, &f.family_id(), c.at(0), c.at(600));
+    s.insert_access_token(&token).await.unwrap();
+    let db = raw(schemas.url()).await;
+    assert_eq!(record_type(&db, &name).await, "json");
+    // Back to version 6: the column as it was, the token in it.
+    db.batch_execute(&format!(
+        "ALTER TABLE {name}.access_tokens ALTER COLUMN record TYPE JSONB USING record::JSONB; \
+         DELETE FROM {name}.schema_version WHERE version = 7;"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(record_type(&db, &name).await, "jsonb");
+    drop(s);
+    let s = schemas.open(&name).await;
+    assert_eq!(s.schema_version().await.unwrap(), LATEST_SCHEMA);
+    assert_eq!(record_type(&db, &name).await, "json");
+    assert_eq!(
+        s.find_access_token(&token.issuer, &token.hash)
+            .await
+            .unwrap(),
+        Some(token)
+    );
+}
+
+/// The type of the `record` column of `schema`'s access tokens.
+async fn record_type(db: &tokio_postgres::Client, schema: &str) -> String {
+    db.query_one(
+        "SELECT data_type::TEXT FROM information_schema.columns \
+         WHERE table_schema = $1 AND table_name = 'access_tokens' AND column_name = 'record'",
+        &[&schema],
+    )
+    .await
+    .unwrap()
+    .get(0)
 }

@@ -15,7 +15,7 @@ use portcullis_testkit::DbName;
 use tokio_postgres::{Client, NoTls};
 
 /// The schema version of a store with every migration applied.
-pub(crate) const LATEST_SCHEMA: i64 = 6;
+pub(crate) const LATEST_SCHEMA: i64 = 7;
 
 /// The variable that names the test server, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
 pub(crate) const SERVER_VAR: &str = "PORTCULLIS_TEST_POSTGRES";
@@ -114,6 +114,20 @@ impl Schemas {
     pub(crate) fn url(&self) -> &str {
         &self.url
     }
+}
+
+/// A store on the schema `name` whose connections are named `name` (for finding them in
+/// `pg_stat_activity`), with `shared` shared connections.
+pub(crate) async fn named_store(schemas: &Schemas, name: &str, shared: usize) -> PostgresStore {
+    schemas.claim(name).await;
+    let mut pg: portcullis_store_postgres::tokio_postgres::Config = schemas.url().parse().unwrap();
+    pg.application_name(name);
+    let config = PostgresConfig::new(pg)
+        .schema(name)
+        .unwrap()
+        .max_connections(4)
+        .shared_connections(shared);
+    PostgresStore::connect_with(config).await.unwrap()
 }
 
 impl Drop for Schemas {
