@@ -24,6 +24,7 @@ macro_rules! dead {
               WHERE g.issuer = t.issuer AND g.id = t.grant_id AND NOT g.revoked)))"
     };
 }
+pub(crate) use dead;
 
 #[async_trait]
 impl AccessTokenStore for PostgresStore {
