@@ -963,6 +963,10 @@ impl ReplayCache for MemoryStore {
     }
 }
 
+/// The trait's defaults: each call is one step under its table's lock, in the order the
+/// defaults give, and nothing outlives the process that a crash could leave half-written.
+impl portcullis_store::TokenIssuance for MemoryStore {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -993,7 +997,3 @@ mod tests {
         assert_eq!(owners, [&(issuer, "bob".to_owned(), "c".to_owned())]);
     }
 }
-
-/// The trait's defaults: each call is one step under its table's lock, in the order the
-/// defaults give, and nothing outlives the process that a crash could leave half-written.
-impl portcullis_store::TokenIssuance for MemoryStore {}

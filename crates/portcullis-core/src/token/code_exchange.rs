@@ -148,7 +148,7 @@ pub fn grant_revoked() -> TokenError {
 mod tests {
     use super::*;
     use crate::client::GrantType;
-    use crate::error::{OAuthError, TokenErrorCode};
+    use crate::error::TokenErrorCode;
     use crate::pkce::{CodeChallenge, CodeChallengeMethod};
     use crate::token::test_support::*;
 
