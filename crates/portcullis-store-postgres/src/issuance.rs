@@ -13,7 +13,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::codec::{get, json, key};
 use crate::grants::touch;
-use crate::tokens::dead;
+use crate::tokens::{dead, family_of};
 use crate::{query_on, PostgresStore, StatementConn};
 
 /// The columns of a hash-keyed token row, typed for an `INSERT … SELECT` (`$n` untyped
@@ -158,16 +158,8 @@ impl TokenIssuance for PostgresStore {
         if count(&rows, 1)? > 0 {
             return Ok(RotateIssueOutcome::Issued);
         }
-        let rows = query_on(
-            &conn,
-            "SELECT family_id FROM refresh_tokens WHERE hash = $1 AND issuer = $2",
-            &[&key(old), &grant.issuer.as_str()],
-        )
-        .await?;
-        Ok(match rows.first() {
-            Some(row) => RotateIssueOutcome::AlreadyRotated {
-                family_id: FamilyId::from_stored(get(row, 0)?),
-            },
+        Ok(match family_of(&conn, grant.issuer, old).await? {
+            Some(family_id) => RotateIssueOutcome::AlreadyRotated { family_id },
             None => RotateIssueOutcome::Missing,
         })
     }
