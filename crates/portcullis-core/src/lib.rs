@@ -185,7 +185,7 @@ pub use standard_claims::{
 pub use time::UnixTime;
 pub use token::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
-    decide_password_grant, live_scopes, mint_access_token, mint_jwt_access_token,
+    decide_password_grant, grant_revoked, live_scopes, mint_access_token, mint_jwt_access_token,
     mint_refresh_token, prepare_jwt_access_token, AuthorizationCodeGrant, ClientCredentialsGrant,
     CodeExchange, Delegation, DeviceCodeGrant, LiveScopes, MintedToken, PasswordDecision,
     PasswordGrant, RefreshCheck, RefreshDecision, RefreshTokenGrant, TokenRequest, TokenResponse,

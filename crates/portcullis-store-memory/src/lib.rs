@@ -963,6 +963,10 @@ impl ReplayCache for MemoryStore {
     }
 }
 
+/// The trait's defaults: each call is one step under its table's lock, in the order the
+/// defaults give, and nothing outlives the process that a crash could leave half-written.
+impl portcullis_store::TokenIssuance for MemoryStore {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

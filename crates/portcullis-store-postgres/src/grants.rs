@@ -20,6 +20,29 @@ fn grants(rows: &[Row]) -> StoreResult<Vec<Grant>> {
         .collect()
 }
 
+/// The `UPDATE` of [`GrantStore::touch_grant`], its placeholders given: the grant's issuer
+/// and id, `now` and the expiry to extend to.
+macro_rules! touch {
+    ($issuer:literal, $id:literal, $now:literal, $until:literal) => {
+        concat!(
+            "UPDATE grants SET expires_at = GREATEST(expires_at, ",
+            $until,
+            "), ",
+            "record = jsonb_set(jsonb_set(record, '{last_used_at}', to_jsonb(",
+            $now,
+            "::BIGINT)), '{expires_at}', to_jsonb(GREATEST(expires_at, ",
+            $until,
+            "))) ",
+            "WHERE issuer = ",
+            $issuer,
+            " AND id = ",
+            $id,
+            " AND NOT revoked"
+        )
+    };
+}
+pub(crate) use touch;
+
 #[async_trait]
 impl GrantStore for PostgresStore {
     /// An upsert that ORs `revoked` with the stored flag: saving a copy read before a
@@ -68,10 +91,7 @@ impl GrantStore for PostgresStore {
     ) -> StoreResult<bool> {
         let n = self
             .execute(
-                "UPDATE grants SET expires_at = GREATEST(expires_at, $4), \
-                 record = jsonb_set(jsonb_set(record, '{last_used_at}', to_jsonb($3::BIGINT)), \
-                     '{expires_at}', to_jsonb(GREATEST(expires_at, $4))) \
-                 WHERE issuer = $1 AND id = $2 AND NOT revoked",
+                touch!("$1", "$2", "$3", "$4"),
                 &[
                     &issuer.as_str(),
                     &id.as_str(),

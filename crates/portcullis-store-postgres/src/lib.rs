@@ -101,6 +101,7 @@ mod codes;
 mod config;
 mod device_authorizations;
 mod grants;
+mod issuance;
 mod keys;
 mod lease;
 mod purge;

@@ -33,6 +33,24 @@ pub(crate) const FIND_ACCESS_TOKEN: &str = concat!(
     dead!()
 );
 
+/// The family of the refresh token `old` of `issuer`, if stored: what a rotation that
+/// flipped nothing answers (`AlreadyRotated` with it, or `Missing`).
+pub(crate) async fn family_of(
+    conn: &StatementConn,
+    issuer: &Issuer,
+    old: &TokenHash,
+) -> StoreResult<Option<FamilyId>> {
+    let rows = query_on(
+        conn,
+        "SELECT family_id FROM refresh_tokens WHERE hash = $1 AND issuer = $2",
+        &[&key(old), &issuer.as_str()],
+    )
+    .await?;
+    rows.first()
+        .map(|row| get(row, 0).map(FamilyId::from_stored))
+        .transpose()
+}
+
 #[async_trait]
 impl AccessTokenStore for PostgresStore {
     async fn insert_access_token(&self, record: &AccessTokenRecord) -> StoreResult<()> {
@@ -172,16 +190,8 @@ impl RefreshTokenStore for PostgresStore {
         if rotated > 0 {
             return Ok(RotateOutcome::Rotated);
         }
-        let rows = query_on(
-            &conn,
-            "SELECT family_id FROM refresh_tokens WHERE hash = $1 AND issuer = $2",
-            &[&key(old), &issuer.as_str()],
-        )
-        .await?;
-        Ok(match rows.first() {
-            Some(row) => RotateOutcome::AlreadyRotated {
-                family_id: FamilyId::from_stored(get(row, 0)?),
-            },
+        Ok(match family_of(&conn, issuer, old).await? {
+            Some(family_id) => RotateOutcome::AlreadyRotated { family_id },
             None => RotateOutcome::Missing,
         })
     }

@@ -274,3 +274,7 @@ impl RefreshTokenStore for SqliteStore {
         .await
     }
 }
+
+/// The trait's defaults: the calls in sequence, each one statement on a local database (no
+/// network round trips to save).
+impl portcullis_store::TokenIssuance for SqliteStore {}

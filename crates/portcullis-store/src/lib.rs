@@ -2,7 +2,8 @@
 //!
 //! One trait per aggregate: [`ClientStore`], [`CodeStore`], [`GrantStore`] (grants and the
 //! token families under them), [`AccessTokenStore`], [`RefreshTokenStore`], [`KeyStore`]
-//! (signing keys, their private keys sealed by the engine), [`ReplayCache`] (ids accepted
+//! (signing keys, their private keys sealed by the engine), [`TokenIssuance`] (the writes
+//! that issue a grant's tokens, as one operation), [`ReplayCache`] (ids accepted
 //! once), [`SessionStore`] (signed-in browsers), [`PushedRequestStore`] (pushed
 //! authorization requests) and [`DeviceAuthorizationStore`] (RFC 8628). Beside them, the [`Clock`] the engine and
 //! the resource server read the time from.
@@ -29,6 +30,7 @@
 #![warn(missing_docs)]
 
 mod clock;
+mod issuance;
 
 use std::sync::Arc;
 
@@ -40,6 +42,9 @@ use portcullis_core::{
 };
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use issuance::{
+    issue_in_sequence, rotate_in_sequence, GrantUse, RotateIssueOutcome, TokenIssuance,
+};
 
 /// A store failure. The source is kept for the host's logs; the engine never shows it to
 /// a client.
@@ -84,6 +89,7 @@ pub trait FullStore:
     + GrantStore
     + AccessTokenStore
     + RefreshTokenStore
+    + TokenIssuance
     + KeyStore
     + ReplayCache
     + SessionStore
@@ -98,6 +104,7 @@ impl<S> FullStore for S where
         + GrantStore
         + AccessTokenStore
         + RefreshTokenStore
+        + TokenIssuance
         + KeyStore
         + ReplayCache
         + SessionStore

@@ -105,6 +105,7 @@ where
     crate::__checks_of!(access_tokens, __run_group, runner);
     crate::__checks_of!(refresh_tokens, __run_group, runner);
     crate::__checks_of!(revocation, __run_group, runner);
+    crate::__checks_of!(issuance, __run_group, runner);
     crate::__checks_of!(keys, __run_group, runner);
     crate::__checks_of!(replay, __run_group, runner);
     crate::__checks_of!(sessions, __run_group, runner);

@@ -2,7 +2,7 @@
 
 /// Expands to one `#[test]` per conformance check, in one module per group (`clients`,
 /// `codes`, `grants`, `access_tokens`, `refresh_tokens`, `revocation`, `keys`, `replay`,
-/// `sessions`, `pushed_requests`, `device_authorizations`), so that a failure is named `codes::code_is_consumed_once`.
+/// `issuance`, `sessions`, `pushed_requests`, `device_authorizations`), so that a failure is named `codes::code_is_consumed_once`.
 ///
 /// `conformance_tests!(make_store)` runs every group; `conformance_tests!(make_store; codes,
 /// replay)` only those named. `conformance_tests!(make_store; known_failures = [check, …])`
@@ -23,7 +23,8 @@ macro_rules! conformance_tests {
     ($make_store:expr; known_failures = $known:tt $(,)?) => {
         $crate::conformance_tests!(
             @groups $make_store; $known;
-            clients, codes, grants, access_tokens, refresh_tokens, revocation, keys, replay,
+            clients, codes, grants, access_tokens, refresh_tokens, revocation, issuance, keys,
+            replay,
             sessions, pushed_requests, device_authorizations
         );
     };
@@ -102,6 +103,13 @@ macro_rules! __checks_of {
             revoked_family_kills_its_tokens,
             revoke_family_is_scoped_by_issuer,
             rotations_racing_a_revocation_leave_nothing_alive,
+        ]; $($args)*}
+    };
+    (issuance, $then:ident, $($args:tt)*) => {
+        $crate::$then! {issuance; [
+            issue_tokens_only_under_a_live_grant,
+            rotate_and_issue_happens_once,
+            racing_rotate_and_issue_on_separate_handles,
         ]; $($args)*}
     };
     (keys, $then:ident, $($args:tt)*) => {

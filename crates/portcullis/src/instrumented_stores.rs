@@ -15,8 +15,9 @@ use portcullis_core::{
 };
 use portcullis_store::{
     AccessTokenStore, ClientStore, CodeStore, ConsumeOutcome, DeviceAuthorizationStore,
-    DeviceInsertOutcome, GrantStore, KeyStore, PushedRequestStore, RefreshState, RefreshTokenStore,
-    ReplayCache, ReplayNamespace, ReplayOutcome, RotateOutcome, RotationGrace, StoreResult,
+    DeviceInsertOutcome, GrantStore, GrantUse, KeyStore, PushedRequestStore, RefreshState,
+    RefreshTokenStore, ReplayCache, ReplayNamespace, ReplayOutcome, RotateIssueOutcome,
+    RotateOutcome, RotationGrace, StoreResult, TokenIssuance,
 };
 
 use crate::observability::store_call;
@@ -34,6 +35,9 @@ impl Stores {
             grants: Arc::new(Instrumented(self.grants)),
             access_tokens: Arc::new(Instrumented(self.access_tokens)),
             refresh_tokens: Arc::new(Instrumented(self.refresh_tokens)),
+            issuance: self
+                .issuance
+                .map(|s| Arc::new(Instrumented(s)) as Arc<dyn TokenIssuance>),
             keys: Arc::new(Instrumented(self.keys)),
             replays: Arc::new(Instrumented(self.replays)),
             pushed_requests: Arc::new(Instrumented(self.pushed_requests)),
@@ -227,6 +231,32 @@ impl<S: RefreshTokenStore + ?Sized> RefreshTokenStore for Instrumented<S> {
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         let call = RefreshTokenStore::purge_expired(&*self.0, now);
         store_call("purge_refresh_tokens", call).await
+    }
+}
+
+#[async_trait]
+impl<S: TokenIssuance + ?Sized> TokenIssuance for Instrumented<S> {
+    async fn issue_tokens(
+        &self,
+        grant: &GrantUse<'_>,
+        refresh: Option<&RefreshTokenRecord>,
+        access: &AccessTokenRecord,
+    ) -> StoreResult<bool> {
+        store_call("issue_tokens", self.0.issue_tokens(grant, refresh, access)).await
+    }
+
+    async fn rotate_and_issue(
+        &self,
+        grant: &GrantUse<'_>,
+        old: &TokenHash,
+        successor: &RefreshTokenRecord,
+        grace: Option<&RotationGrace>,
+        access: &AccessTokenRecord,
+    ) -> StoreResult<RotateIssueOutcome> {
+        let call = self
+            .0
+            .rotate_and_issue(grant, old, successor, grace, access);
+        store_call("rotate_and_issue", call).await
     }
 }
 

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use portcullis_core::{AccessTokenRecord, RefreshTokenRecord, TokenHash};
 use portcullis_store::{
-    AccessTokenStore, ClientStore, CodeStore, DeviceAuthorizationStore, GrantStore, KeyStore,
-    PushedRequestStore, RefreshTokenStore, ReplayCache,
+    issue_in_sequence, rotate_in_sequence, AccessTokenStore, ClientStore, CodeStore,
+    DeviceAuthorizationStore, GrantStore, GrantUse, KeyStore, PushedRequestStore,
+    RefreshTokenStore, ReplayCache, RotateIssueOutcome, RotationGrace, StoreResult, TokenIssuance,
 };
 
 /// The stores a provider uses, one per aggregate. Several providers may share the same
@@ -28,6 +30,11 @@ pub struct Stores {
     pub access_tokens: Arc<dyn AccessTokenStore>,
     /// Refresh tokens and their rotations.
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    /// The writes that issue a grant's tokens as one operation, when [`Stores::grants`],
+    /// [`Stores::access_tokens`] and [`Stores::refresh_tokens`] are this one value (set by
+    /// [`Stores::shared`], cleared by the `with_*` method that replaces one of them); else
+    /// the engine makes the separate calls on those three.
+    pub issuance: Option<Arc<dyn TokenIssuance>>,
     /// Signing keys.
     pub keys: Arc<dyn KeyStore>,
     /// Ids accepted once until they expire (interaction tickets; later JWT assertions, DPoP
@@ -48,6 +55,7 @@ impl Stores {
             + GrantStore
             + AccessTokenStore
             + RefreshTokenStore
+            + TokenIssuance
             + KeyStore
             + ReplayCache
             + PushedRequestStore
@@ -59,6 +67,7 @@ impl Stores {
             grants: store.clone(),
             access_tokens: store.clone(),
             refresh_tokens: store.clone(),
+            issuance: Some(store.clone()),
             keys: store.clone(),
             replays: store.clone(),
             pushed_requests: store.clone(),
@@ -81,18 +90,21 @@ impl Stores {
     /// Replaces [`Stores::grants`].
     pub fn with_grants(mut self, grants: Arc<dyn GrantStore>) -> Self {
         self.grants = grants;
+        self.issuance = None;
         self
     }
 
     /// Replaces [`Stores::access_tokens`].
     pub fn with_access_tokens(mut self, access_tokens: Arc<dyn AccessTokenStore>) -> Self {
         self.access_tokens = access_tokens;
+        self.issuance = None;
         self
     }
 
     /// Replaces [`Stores::refresh_tokens`].
     pub fn with_refresh_tokens(mut self, refresh_tokens: Arc<dyn RefreshTokenStore>) -> Self {
         self.refresh_tokens = refresh_tokens;
+        self.issuance = None;
         self
     }
 
@@ -121,5 +133,62 @@ impl Stores {
     pub fn with_pushed_requests(mut self, pushed: Arc<dyn PushedRequestStore>) -> Self {
         self.pushed_requests = pushed;
         self
+    }
+
+    /// `TokenIssuance::issue_tokens` on [`Stores::issuance`], or as separate calls.
+    pub(crate) async fn issue_tokens(
+        &self,
+        grant: &GrantUse<'_>,
+        refresh: Option<&RefreshTokenRecord>,
+        access: &AccessTokenRecord,
+    ) -> StoreResult<bool> {
+        match &self.issuance {
+            Some(issuance) => issuance.issue_tokens(grant, refresh, access).await,
+            None => {
+                let (grants, access_tokens) = (&*self.grants, &*self.access_tokens);
+                let refresh_tokens = &*self.refresh_tokens;
+                issue_in_sequence(
+                    grants,
+                    access_tokens,
+                    refresh_tokens,
+                    grant,
+                    refresh,
+                    access,
+                )
+                .await
+            }
+        }
+    }
+
+    /// `TokenIssuance::rotate_and_issue` on [`Stores::issuance`], or as separate calls.
+    pub(crate) async fn rotate_and_issue(
+        &self,
+        grant: &GrantUse<'_>,
+        old: &TokenHash,
+        successor: &RefreshTokenRecord,
+        grace: Option<&RotationGrace>,
+        access: &AccessTokenRecord,
+    ) -> StoreResult<RotateIssueOutcome> {
+        match &self.issuance {
+            Some(issuance) => {
+                let call = issuance.rotate_and_issue(grant, old, successor, grace, access);
+                call.await
+            }
+            None => {
+                let (grants, access_tokens) = (&*self.grants, &*self.access_tokens);
+                let refresh_tokens = &*self.refresh_tokens;
+                let call = rotate_in_sequence(
+                    grants,
+                    access_tokens,
+                    refresh_tokens,
+                    grant,
+                    old,
+                    successor,
+                    grace,
+                    access,
+                );
+                call.await
+            }
+        }
     }
 }

@@ -4,14 +4,14 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use portcullis_core::{
     check_code_binding, check_refresh_token, decide_client_credentials, decide_code_exchange,
-    decide_token_binding, format_for_audience, live_scopes, merge_extra_claims, mint_access_token,
-    mint_refresh_token, prepare_jwt_access_token, requested_resources, AccessTokenRecord,
-    AuthorizationCodeGrant, AuthorizationDetail, Client, ClientCredentialsGrant, CodeRecord,
-    FamilyId, GrantId, GrantType, HolderProof, MintedToken, OAuthError, Params, Policy,
+    decide_token_binding, format_for_audience, grant_revoked, live_scopes, merge_extra_claims,
+    mint_access_token, mint_refresh_token, prepare_jwt_access_token, requested_resources,
+    AccessTokenRecord, AuthorizationCodeGrant, AuthorizationDetail, Client, ClientCredentialsGrant,
+    CodeRecord, FamilyId, GrantId, GrantType, HolderProof, MintedToken, OAuthError, Params, Policy,
     RefreshTokenGrant, ResourceError, ScopeSet, TokenErrorCode, TokenFormat, TokenHash,
     TokenRequest, TokenResponse, TokenSubject, UnixTime,
 };
-use portcullis_store::{ConsumeOutcome, RefreshState, RotateOutcome, StoreError};
+use portcullis_store::{ConsumeOutcome, GrantUse, RefreshState, RotateIssueOutcome, StoreError};
 
 use crate::client_certificate::certificate_thumbprint;
 use crate::client_endpoint::{ClientRequest, TokenEndpointError};
@@ -269,16 +269,14 @@ impl Provider {
     ) -> Result<TokenResponse, TokenEndpointError> {
         let inner = &self.inner;
         let binding = decide_token_binding(client, presented, record.confirmation().as_ref())?;
-        // The code is spent: its grant records the use, if it still stands, in the one
-        // statement that tells whether it does.
-        let grant_live = self.touch_grant(&record.grant_id, now).await?;
-        let exchange = decide_code_exchange(
-            record,
-            client,
-            grant_live,
-            resources,
-            &inner.policy.resources,
-        )?;
+        let exchange =
+            match decide_code_exchange(record, client, resources, &inner.policy.resources) {
+                Ok(exchange) => exchange,
+                // A revoked grant is refused as such before anything else (read only here: on
+                // success, storing the tokens tells whether it stands).
+                Err(e) if self.grant_stands(&record.grant_id).await? => return Err(e.into()),
+                Err(_) => return Err(grant_revoked().into()),
+            };
         let details = narrowed_details(&inner.policy, details, &record.authorization_details)?;
         let delegation = exchange.delegation();
         let refresh = if exchange.refresh_token {
@@ -318,18 +316,17 @@ impl Provider {
             ),
             None => None,
         };
-        if let Some(r) = &refresh {
-            inner
-                .stores
-                .refresh_tokens
-                .insert_refresh_token(&r.record)
-                .await?;
-        }
-        inner
+        // The code is spent: its grant records the use and the tokens are stored only if it
+        // still stands, in one store operation.
+        let grant = self.grant_use(&record.grant_id, now);
+        let refresh_record = refresh.as_ref().map(|r| &r.record);
+        if !inner
             .stores
-            .access_tokens
-            .insert_access_token(&access.record)
-            .await?;
+            .issue_tokens(&grant, refresh_record, &access.record)
+            .await?
+        {
+            return Err(grant_revoked().into());
+        }
         let mut response = TokenResponse::new(&access, refresh.as_ref(), None, now);
         response.id_token = id_token;
         Ok(response)
@@ -425,17 +422,6 @@ impl Provider {
             ),
             None => None,
         };
-        // Everything else is stored first and the rotation comes last: a failure before it
-        // leaves the presented token usable for a retry, instead of making the retry look
-        // like reuse.
-        inner
-            .stores
-            .access_tokens
-            .insert_access_token(&access.record)
-            .await?;
-        // A grant revoked since the token was read is not touched, and the rotation below
-        // refuses its token.
-        self.touch_grant(&old.grant_id, now).await?;
         let mut response = TokenResponse::new(
             &access,
             rotated.as_ref(),
@@ -443,43 +429,46 @@ impl Provider {
             now,
         );
         response.id_token = id_token;
-        if let Some(successor) = &rotated {
-            let grace = self.grace_to_keep(client, &g.refresh_token, &response, now)?;
-            match inner
+        // The grant records the use, the token rotates (if it does) and the new tokens are
+        // stored in one store operation: all of it only if the grant still stands (and the
+        // rotation succeeds).
+        let grant = self.grant_use(&old.grant_id, now);
+        let Some(successor) = &rotated else {
+            return match inner
                 .stores
-                .refresh_tokens
-                .rotate_refresh_token(&inner.issuer, &hash, &successor.record, grace.as_ref())
+                .issue_tokens(&grant, None, &access.record)
                 .await?
             {
-                RotateOutcome::Rotated => {}
-                // A racer rotated first. Within its grace period this request gets the
-                // racer's answer, and its own access token, never handed out, is revoked;
-                // otherwise this is reuse, and the new access token dies with the family.
-                RotateOutcome::AlreadyRotated { family_id } => {
-                    let Some(answer) = self
-                        .grace_answer(client, &old, &g.refresh_token, now)
-                        .await?
-                    else {
-                        return Err(self.refresh_reused(&family_id, now).await);
-                    };
-                    inner
-                        .stores
-                        .access_tokens
-                        .revoke_access_token(&inner.issuer, &access.record.hash)
-                        .await?;
-                    return Ok(answer);
-                }
-                RotateOutcome::Missing => {
-                    inner
-                        .stores
-                        .access_tokens
-                        .revoke_access_token(&inner.issuer, &access.record.hash)
-                        .await?;
-                    return Err(invalid_grant("the refresh token is invalid").into());
+                true => Ok(response),
+                false => Err(grant_revoked().into()),
+            };
+        };
+        let grace = self.grace_to_keep(client, &g.refresh_token, &response, now)?;
+        let outcome = inner.stores.rotate_and_issue(
+            &grant,
+            &hash,
+            &successor.record,
+            grace.as_ref(),
+            &access.record,
+        );
+        match outcome.await? {
+            RotateIssueOutcome::Issued => Ok(response),
+            RotateIssueOutcome::GrantRevoked => Err(grant_revoked().into()),
+            // A racer rotated first. Within its grace period this request gets the racer's
+            // answer (its own tokens were never stored); otherwise this is reuse.
+            RotateIssueOutcome::AlreadyRotated { family_id } => {
+                match self
+                    .grace_answer(client, &old, &g.refresh_token, now)
+                    .await?
+                {
+                    Some(answer) => Ok(answer),
+                    None => Err(self.refresh_reused(&family_id, now).await),
                 }
             }
+            RotateIssueOutcome::Missing => {
+                Err(invalid_grant("the refresh token is invalid").into())
+            }
         }
-        Ok(response)
     }
 
     /// A rotated refresh token came back: someone holds a copy. Revoke the whole family.
@@ -669,15 +658,22 @@ impl Provider {
             .await
     }
 
-    /// Records use of a grant and extends its life to cover the tokens issued now (one
-    /// store statement, `GrantStore::touch_grant`); `false` if the grant is revoked or gone.
-    async fn touch_grant(&self, id: &GrantId, now: UnixTime) -> Result<bool, StoreError> {
+    /// The use of grant `id` at `now` that tokens are issued under: its life extended to
+    /// cover them (`GrantStore::touch_grant`'s arguments).
+    fn grant_use<'a>(&'a self, id: &'a GrantId, now: UnixTime) -> GrantUse<'a> {
         let inner = &self.inner;
-        let until = now.plus(inner.policy.lifetimes.longest_token());
-        inner
-            .stores
-            .grants
-            .touch_grant(&inner.issuer, id, now, until)
-            .await
+        GrantUse {
+            issuer: &inner.issuer,
+            grant_id: id,
+            now,
+            expires_at: now.plus(inner.policy.lifetimes.longest_token()),
+        }
+    }
+
+    /// Whether grant `id` is stored and not revoked.
+    async fn grant_stands(&self, id: &GrantId) -> Result<bool, StoreError> {
+        let inner = &self.inner;
+        let grant = inner.stores.grants.find_grant(&inner.issuer, id).await?;
+        Ok(grant.is_some_and(|g| !g.revoked))
     }
 }

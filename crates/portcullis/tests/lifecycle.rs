@@ -340,8 +340,12 @@ async fn revoking_one_grant_leaves_the_users_other_grants_working() {
         .token(&format!("grant_type=authorization_code&code={pending_code}&redirect_uri={}&code_verifier={VERIFIER}", enc(WEB_REDIRECT)), WEB)
         .await;
     assert_eq!(
-        (status, error_of(&json)),
-        (StatusCode::BAD_REQUEST, "invalid_grant")
+        (status, error_of(&json), &json["error_description"]),
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            &json!("the grant was revoked")
+        )
     );
     // Her native app and Bob's web session keep working.
     let (status, json, _) = h

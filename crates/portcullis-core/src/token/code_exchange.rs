@@ -115,21 +115,17 @@ impl<'a> CodeExchange<'a> {
     }
 }
 
-/// Decides the redemption of `code`, bound by [`check_code_binding`], given whether its grant
-/// stands (`grant_live`: stored and not revoked) and the `resource`s of the token request
-/// (checked against the `registry` for the client): `invalid_grant` if the grant was revoked
-/// or is gone (before anything else), `invalid_target` if a resource was not granted
-/// (RFC 8707 §2.2).
+/// Decides the redemption of `code`, bound by [`check_code_binding`], given the `resource`s
+/// of the token request (checked against the `registry` for the client): `invalid_target` if
+/// a resource was not granted (RFC 8707 §2.2). Whether the code's grant still stands is
+/// found when its tokens are stored; a revoked or missing one is [`grant_revoked`], before
+/// any error of this.
 pub fn decide_code_exchange<'a>(
     code: &'a CodeRecord,
     client: &Client,
-    grant_live: bool,
     requested_resources: Vec<String>,
     registry: &[Resource],
 ) -> Result<CodeExchange<'a>, TokenError> {
-    if !grant_live {
-        return Err(invalid_grant("the grant was revoked"));
-    }
     let audience =
         narrow_resources(requested_resources, &code.resources).map_err(invalid_target)?;
     let access_scopes = scopes_for_audience(&code.scopes, &audience, registry);
@@ -143,11 +139,16 @@ pub fn decide_code_exchange<'a>(
     })
 }
 
+/// The answer to redeeming a code (or refreshing a token) whose grant was revoked or is gone.
+pub fn grant_revoked() -> TokenError {
+    invalid_grant("the grant was revoked")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::client::GrantType;
-    use crate::error::{OAuthError, TokenErrorCode};
+    use crate::error::TokenErrorCode;
     use crate::pkce::{CodeChallenge, CodeChallengeMethod};
     use crate::token::test_support::*;
 
@@ -248,27 +249,13 @@ mod tests {
     }
 
     #[test]
-    fn a_revoked_or_missing_grant_is_refused() {
-        let client = confidential_client();
-        let code = code_record();
-        // Before any other check: a resource not granted is still `invalid_grant`.
-        for resources in [vec![], vec!["https://x.example".to_owned()]] {
-            let e = decide_code_exchange(&code, &client, false, resources, &[]).unwrap_err();
-            assert_eq!(
-                e,
-                OAuthError::new(TokenErrorCode::InvalidGrant, "the grant was revoked")
-            );
-        }
-    }
-
-    #[test]
     fn the_access_token_narrows_to_requested_resources() {
         let client = confidential_client();
         let mut code = code_record();
         code.scopes = set("read write");
         code.resources = vec![API.into(), OTHER_API.into()];
         let registry = registry();
-        let x = decide_code_exchange(&code, &client, true, vec![API.into()], &registry).unwrap();
+        let x = decide_code_exchange(&code, &client, vec![API.into()], &registry).unwrap();
         assert_eq!(x.audience, vec![API.to_owned()]);
         assert_eq!(x.access_scopes, set("read"));
         let issuer = issuer();
@@ -288,17 +275,11 @@ mod tests {
         );
         assert_eq!(d.auth_time, Some(code.auth_time));
         // None asked: all granted.
-        let all = decide_code_exchange(&code, &client, true, vec![], &registry).unwrap();
+        let all = decide_code_exchange(&code, &client, vec![], &registry).unwrap();
         assert_eq!(all.audience, code.resources);
         assert_eq!(all.access_scopes, code.scopes);
-        let e = decide_code_exchange(
-            &code,
-            &client,
-            true,
-            vec!["https://x.example".into()],
-            &registry,
-        )
-        .unwrap_err();
+        let e = decide_code_exchange(&code, &client, vec!["https://x.example".into()], &registry)
+            .unwrap_err();
         assert_eq!(e.code, TokenErrorCode::InvalidTarget);
         assert_eq!(e.description, "resource was not granted");
     }
@@ -309,7 +290,7 @@ mod tests {
         let mut code = code_record();
         code.oidc = Some(session());
         let decide = |code: &CodeRecord| {
-            let x = decide_code_exchange(code, &client, true, vec![], &[]).unwrap();
+            let x = decide_code_exchange(code, &client, vec![], &[]).unwrap();
             (x.id_token.is_some(), x.refresh_token)
         };
         code.scopes = set("openid");
@@ -321,7 +302,7 @@ mod tests {
         let no_refresh = client
             .clone()
             .with_grant_types([GrantType::AuthorizationCode]);
-        let x = decide_code_exchange(&code, &no_refresh, true, vec![], &[]).unwrap();
+        let x = decide_code_exchange(&code, &no_refresh, vec![], &[]).unwrap();
         assert!(!x.refresh_token);
     }
 }

@@ -19,7 +19,7 @@ pub(crate) mod test_support;
 mod token_exchange;
 
 pub use client_credentials::decide_client_credentials;
-pub use code_exchange::{check_code_binding, decide_code_exchange, CodeExchange};
+pub use code_exchange::{check_code_binding, decide_code_exchange, grant_revoked, CodeExchange};
 pub use jwt_bearer::{
     check_grant_assertion, decide_jwt_bearer_scopes, AcceptedGrantAssertion, JwtBearerGrant,
     JwtBearerPolicy,

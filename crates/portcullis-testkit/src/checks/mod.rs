@@ -15,6 +15,7 @@ pub mod clients;
 pub mod codes;
 pub mod device_authorizations;
 pub mod grants;
+pub mod issuance;
 pub mod keys;
 pub mod pushed_requests;
 pub mod races;
