@@ -302,7 +302,10 @@ impl<S: Statement> Batcher<S> {
             start
         };
         if start {
-            tokio::spawn(self.clone().drain());
+            // The place is given back by the guard even if the task is dropped unpolled
+            // (its runtime shutting down).
+            let running = Running(Some(self.clone()));
+            tokio::spawn(self.clone().drain(running));
         }
         match timeout_at(deadline, outcome).await {
             Ok(Ok(outcome)) => outcome,
@@ -311,9 +314,8 @@ impl<S: Statement> Batcher<S> {
         }
     }
 
-    /// Runs batches of what is waiting until nothing is.
-    async fn drain(self: Arc<Self>) {
-        let mut running = Running(Some(&*self));
+    /// Runs batches of what is waiting until nothing is; `running` holds its place.
+    async fn drain(self: Arc<Self>, mut running: Running<S>) {
         loop {
             let jobs: Vec<Job<S>> = {
                 let mut queue = self.queue();
@@ -386,13 +388,14 @@ impl<S: Statement> Batcher<S> {
     }
 }
 
-/// Gives a batch task's place back if the task ends before it found the queue empty (its
-/// runtime shut down).
-struct Running<'a, S: Statement>(Option<&'a Batcher<S>>);
+/// Gives a batch task's place back if the task ends before it found the queue empty: its
+/// runtime shut down, before or after the task first ran (a place kept would be lost for
+/// good, and with every place lost no batch would start again).
+struct Running<S: Statement>(Option<Arc<Batcher<S>>>);
 
-impl<S: Statement> Drop for Running<'_, S> {
+impl<S: Statement> Drop for Running<S> {
     fn drop(&mut self) {
-        if let Some(batcher) = self.0 {
+        if let Some(batcher) = self.0.take() {
             batcher.queue().running -= 1;
         }
     }

@@ -272,3 +272,54 @@ async fn a_connection_broken_mid_batch_fails_its_callers_then_recovers() {
         );
     }
 }
+
+/// A batch task dropped before it ever ran (its runtime shut down right after the caller
+/// queued) gives its place back: with every place lost, no batch would start again and
+/// every insert would time out for the life of the process.
+#[test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
+fn a_batch_task_dropped_unpolled_gives_its_place_back() {
+    use std::future::Future as _;
+    let Some(schemas) = server() else { return };
+    let f = Fixtures::new(b"batch-unpolled");
+    let runtime = |multi: bool| {
+        let mut b = if multi {
+            tokio::runtime::Builder::new_multi_thread()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        b.enable_all().build().unwrap()
+    };
+    let home = runtime(true);
+    let name = schemas.fresh_name("batch_unpolled");
+    let s = home.block_on(store(&schemas, &name));
+    // More times than there are places (two).
+    for _ in 0..3 {
+        let gone = runtime(false);
+        let t = token(&f, false);
+        gone.block_on(async {
+            let mut call = std::pin::pin!(s.insert_access_token(&t));
+            // One poll queues the row and spawns the batch task, which never runs.
+            std::future::poll_fn(|cx| {
+                let _ = call.as_mut().poll(cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+        });
+        drop(gone);
+    }
+    let t = token(&f, false);
+    home.block_on(async {
+        s.insert_access_token(&t).await.unwrap();
+        assert!(s
+            .find_access_token(&t.issuer, &t.hash)
+            .await
+            .unwrap()
+            .is_some());
+    });
+    drop(s);
+    home.block_on(async move { drop(schemas) });
+}

@@ -69,7 +69,9 @@ pub trait TokenIssuance: GrantStore + AccessTokenStore + RefreshTokenStore {
     /// **Atomicity:** as [`RefreshTokenStore::rotate_refresh_token`]: for one `old` token,
     /// across all concurrent callers and processes, at most one call returns
     /// [`RotateIssueOutcome::Issued`]. On any other outcome no token issued here is live:
-    /// an atomic store stores none, the default revokes the access token it stored first.
+    /// an atomic store stores none, the default revokes the access token it stored first
+    /// (best effort: see [`rotate_in_sequence`]). An error leaves the outcome undetermined
+    /// (the rotation may have happened): the caller hands out nothing.
     async fn rotate_and_issue(
         &self,
         grant: &GrantUse<'_>,
@@ -136,8 +138,11 @@ pub async fn rotate_in_sequence(
     } else {
         RotateIssueOutcome::GrantRevoked
     };
-    access_tokens
+    // Best effort: the outcome (a reuse to answer and act on, RFC 9700 §4.14.2) matters more
+    // than this clean-up. The token was never handed out — its value lives only in the
+    // caller's memory — so one left live by a failed revocation is one nobody can present.
+    let _ = access_tokens
         .revoke_access_token(grant.issuer, &access.hash)
-        .await?;
+        .await;
     Ok(outcome)
 }

@@ -29,15 +29,14 @@ struct Instrumented<S: ?Sized>(Arc<S>);
 impl Stores {
     /// These stores, each call observed.
     pub(crate) fn instrumented(self) -> Self {
+        let issuance = self.issuance_of_the_same_store();
         Self {
             clients: Arc::new(Instrumented(self.clients)),
             codes: Arc::new(Instrumented(self.codes)),
             grants: Arc::new(Instrumented(self.grants)),
             access_tokens: Arc::new(Instrumented(self.access_tokens)),
             refresh_tokens: Arc::new(Instrumented(self.refresh_tokens)),
-            issuance: self
-                .issuance
-                .map(|s| Arc::new(Instrumented(s)) as Arc<dyn TokenIssuance>),
+            issuance: issuance.map(|s| Arc::new(Instrumented(s)) as Arc<dyn TokenIssuance>),
             keys: Arc::new(Instrumented(self.keys)),
             replays: Arc::new(Instrumented(self.replays)),
             pushed_requests: Arc::new(Instrumented(self.pushed_requests)),

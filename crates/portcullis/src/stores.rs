@@ -30,11 +30,12 @@ pub struct Stores {
     pub access_tokens: Arc<dyn AccessTokenStore>,
     /// Refresh tokens and their rotations.
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
-    /// The writes that issue a grant's tokens as one operation, when [`Stores::grants`],
-    /// [`Stores::access_tokens`] and [`Stores::refresh_tokens`] are this one value (set by
-    /// [`Stores::shared`], cleared by the `with_*` method that replaces one of them); else
-    /// the engine makes the separate calls on those three.
-    pub issuance: Option<Arc<dyn TokenIssuance>>,
+    /// The writes that issue a grant's tokens as one operation, used only while
+    /// [`Stores::grants`], [`Stores::access_tokens`] and [`Stores::refresh_tokens`] are this
+    /// one value (set by [`Stores::shared`]; checked again when the provider is built, so a
+    /// store replaced by its `with_*` method or by assigning its field is never bypassed);
+    /// else the engine makes the separate calls on those three.
+    pub(crate) issuance: Option<Arc<dyn TokenIssuance>>,
     /// Signing keys.
     pub keys: Arc<dyn KeyStore>,
     /// Ids accepted once until they expire (interaction tickets; later JWT assertions, DPoP
@@ -90,21 +91,18 @@ impl Stores {
     /// Replaces [`Stores::grants`].
     pub fn with_grants(mut self, grants: Arc<dyn GrantStore>) -> Self {
         self.grants = grants;
-        self.issuance = None;
         self
     }
 
     /// Replaces [`Stores::access_tokens`].
     pub fn with_access_tokens(mut self, access_tokens: Arc<dyn AccessTokenStore>) -> Self {
         self.access_tokens = access_tokens;
-        self.issuance = None;
         self
     }
 
     /// Replaces [`Stores::refresh_tokens`].
     pub fn with_refresh_tokens(mut self, refresh_tokens: Arc<dyn RefreshTokenStore>) -> Self {
         self.refresh_tokens = refresh_tokens;
-        self.issuance = None;
         self
     }
 
@@ -133,6 +131,17 @@ impl Stores {
     pub fn with_pushed_requests(mut self, pushed: Arc<dyn PushedRequestStore>) -> Self {
         self.pushed_requests = pushed;
         self
+    }
+
+    /// [`Stores::issuance`] if the grant, access-token and refresh-token stores are still the
+    /// value it came with (the same allocation); else `None`, and the separate calls.
+    pub(crate) fn issuance_of_the_same_store(&self) -> Option<Arc<dyn TokenIssuance>> {
+        let issuance = self.issuance.as_ref()?;
+        let at = Arc::as_ptr(issuance).cast::<()>();
+        let same = Arc::as_ptr(&self.grants).cast::<()>() == at
+            && Arc::as_ptr(&self.access_tokens).cast::<()>() == at
+            && Arc::as_ptr(&self.refresh_tokens).cast::<()>() == at;
+        same.then(|| issuance.clone())
     }
 
     /// `TokenIssuance::issue_tokens` on [`Stores::issuance`], or as separate calls.

@@ -272,10 +272,15 @@ impl Provider {
         let exchange =
             match decide_code_exchange(record, client, resources, &inner.policy.resources) {
                 Ok(exchange) => exchange,
-                // A revoked grant is refused as such before anything else (read only here: on
-                // success, storing the tokens tells whether it stands).
-                Err(e) if self.grant_stands(&record.grant_id).await? => return Err(e.into()),
-                Err(_) => return Err(grant_revoked().into()),
+                // A revoked grant is refused as such before the exchange's own errors (read
+                // only here: on success, storing the tokens tells whether it stands); if the
+                // read fails, the exchange's error stands.
+                Err(e) => {
+                    return Err(match self.grant_stands(&record.grant_id).await {
+                        Ok(false) => grant_revoked().into(),
+                        _ => e.into(),
+                    })
+                }
             };
         let details = narrowed_details(&inner.policy, details, &record.authorization_details)?;
         let delegation = exchange.delegation();
