@@ -18,7 +18,7 @@
 //!
 //! [`Provider::grants`]: portcullis::Provider::grants
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -107,6 +107,8 @@ struct FailingStore {
     stored: Mutex<Vec<Stored>>,
     /// Every call, in order, for counting the store calls of a flow.
     calls: Mutex<Vec<Op>>,
+    /// Whether a `touch_grant` revokes its grant first: a revocation racing the use.
+    revoke_before_touch: AtomicBool,
 }
 
 impl FailingStore {
@@ -267,6 +269,9 @@ impl GrantStore for FailingStore {
         expires_at: UnixTime,
     ) -> StoreResult<bool> {
         self.check(Op::TouchGrant)?;
+        if self.revoke_before_touch.load(Ordering::SeqCst) {
+            self.inner.revoke_grant(issuer, id).await?;
+        }
         self.inner.touch_grant(issuer, id, now, expires_at).await
     }
 
@@ -952,6 +957,16 @@ async fn store_calls_per_flow() {
                 "InsertCode",
                 "SaveGrant"
             ]),
+            names(&[
+                "FindClient",
+                "FindClient",
+                "GrantsFor",
+                "CheckAndInsert",
+                "FindClient",
+                "GrantsFor",
+                "InsertCode",
+                "TouchGrant"
+            ]),
             names(&["FindClient", "ConsumeCode", "IssueTokens"]),
             names(&["FindClient", "FindRefreshToken", "RotateAndIssue"]),
             names(&["FindClient", "FindAccessToken", "FindClient"]),
@@ -988,6 +1003,13 @@ async fn store_calls_per_flow() {
                 "InsertCode",
                 "SaveGrant"
             ]),
+            names(&[
+                "GrantsFor",
+                "CheckAndInsert",
+                "GrantsFor",
+                "InsertCode",
+                "TouchGrant"
+            ]),
             names(&["ConsumeCode", "IssueTokens"]),
             names(&["FindRefreshToken", "RotateAndIssue"]),
             names(&["FindAccessToken"]),
@@ -996,9 +1018,35 @@ async fn store_calls_per_flow() {
     );
 }
 
-/// The store calls of a login with consent, a code exchange, a refresh, an introspection and
-/// a client credentials request, in this order.
-async fn flow_calls(server: &Running, store: &FailingStore) -> [Vec<String>; 5] {
+/// A grant revoked while a remembered consent's approval records its use: the client gets
+/// `access_denied` and no code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_racing_a_revocation_delivers_no_code() {
+    let (server, store) = start().await;
+    let issuer = server.issuer();
+    let browser = Browser::new();
+    let url = authorize_url(issuer, &DEMO_WEB_CLIENT, "read", "st");
+    let first = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    assert!(query_param(&first, "code").is_some(), "{first}");
+    store.revoke_before_touch.store(true, Ordering::SeqCst);
+    let raced = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    store.revoke_before_touch.store(false, Ordering::SeqCst);
+    assert_eq!(
+        query_param(&raced, "error").as_deref(),
+        Some("access_denied"),
+        "{raced}"
+    );
+    assert_eq!(query_param(&raced, "code"), None, "{raced}");
+}
+
+/// The store calls of a login with consent, the same authorization request again (signed in,
+/// the consent remembered), a code exchange, a refresh, an introspection and a client
+/// credentials request, in this order.
+async fn flow_calls(server: &Running, store: &FailingStore) -> [Vec<String>; 6] {
     let issuer = server.issuer();
     // Warm up: signing keys exist before the first ID token.
     let _ = http_client()
@@ -1009,11 +1057,20 @@ async fn flow_calls(server: &Running, store: &FailingStore) -> [Vec<String>; 5] 
 
     let before = store.call_count();
     let url = authorize_url(issuer, &DEMO_WEB_CLIENT, "openid offline_access read", "st");
-    let redirect = Browser::new()
+    let browser = Browser::new();
+    let redirect = browser
         .authorize(&url, &DEMO_USER, Decision::ApproveAll)
         .await;
     let authorize = store.calls_from(before);
     let code = query_param(&redirect, "code").expect("a code");
+
+    // The same request again: signed in, the consent remembered.
+    let before = store.call_count();
+    let again = browser
+        .authorize(&url, &DEMO_USER, Decision::ApproveAll)
+        .await;
+    assert!(query_param(&again, "code").is_some(), "{again}");
+    let remembered = store.calls_from(before);
     let before = store.call_count();
     let (status, tokens) = exchange_code(issuer, &DEMO_WEB_CLIENT, &code).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
@@ -1051,12 +1108,14 @@ async fn flow_calls(server: &Running, store: &FailingStore) -> [Vec<String>; 5] 
     let client_credentials = store.calls_from(before);
 
     println!("authorize (login + consent): {authorize:?}");
+    println!("authorize (remembered consent): {remembered:?}");
     println!("code exchange: {exchange:?}");
     println!("refresh: {refresh_calls:?}");
     println!("introspection: {introspect:?}");
     println!("client credentials: {client_credentials:?}");
     [
         authorize,
+        remembered,
         exchange,
         refresh_calls,
         introspect,

@@ -20,12 +20,24 @@ fn grants(rows: &[Row]) -> StoreResult<Vec<Grant>> {
         .collect()
 }
 
-/// The `UPDATE` of [`GrantStore::touch_grant`], its placeholders given: the grant's issuer
-/// and id, `now` and the expiry to extend to.
-macro_rules! touch {
+/// Two CTEs for [`GrantStore::touch_grant`], its placeholders given (the grant's issuer and
+/// id, `now` and the expiry to extend to): `live`, one row when the grant exists and is not
+/// revoked in the statement's snapshot; `touched`, the `UPDATE` recording the use — only
+/// when it changes something (`last_used_at` differs, or `expires_at` is extended). Every
+/// token issued in the same second under one grant would otherwise rewrite its row and
+/// queue on its row lock (a refresh or login load on one user's grant waited there, and
+/// left a dead row version each time). Without that lock a revocation may commit between
+/// the snapshot and the statement's end: the tokens then stored are dead on arrival, as
+/// revocation composes at read time (`tokens.rs`) — as if they were issued just before it.
+macro_rules! live_and_touched {
     ($issuer:literal, $id:literal, $now:literal, $until:literal) => {
         concat!(
-            "UPDATE grants SET expires_at = GREATEST(expires_at, ",
+            "live AS (SELECT 1 FROM grants WHERE issuer = ",
+            $issuer,
+            " AND id = ",
+            $id,
+            " AND NOT revoked), ",
+            "touched AS (UPDATE grants SET expires_at = GREATEST(expires_at, ",
             $until,
             "), ",
             "record = jsonb_set(jsonb_set(record, '{last_used_at}', to_jsonb(",
@@ -37,11 +49,15 @@ macro_rules! touch {
             $issuer,
             " AND id = ",
             $id,
-            " AND NOT revoked"
+            " AND NOT revoked AND (expires_at < ",
+            $until,
+            " OR (record->>'last_used_at')::BIGINT IS DISTINCT FROM ",
+            $now,
+            "::BIGINT))"
         )
     };
 }
-pub(crate) use touch;
+pub(crate) use live_and_touched;
 
 #[async_trait]
 impl GrantStore for PostgresStore {
@@ -89,9 +105,13 @@ impl GrantStore for PostgresStore {
         now: UnixTime,
         expires_at: UnixTime,
     ) -> StoreResult<bool> {
-        let n = self
-            .execute(
-                touch!("$1", "$2", "$3", "$4"),
+        let rows = self
+            .query(
+                concat!(
+                    "WITH ",
+                    live_and_touched!("$1", "$2", "$3", "$4"),
+                    " SELECT count(*) FROM live"
+                ),
                 &[
                     &issuer.as_str(),
                     &id.as_str(),
@@ -100,7 +120,11 @@ impl GrantStore for PostgresStore {
                 ],
             )
             .await?;
-        Ok(n > 0)
+        let live: i64 = match rows.first() {
+            Some(row) => get(row, 0)?,
+            None => 0,
+        };
+        Ok(live > 0)
     }
 
     async fn grants_for(

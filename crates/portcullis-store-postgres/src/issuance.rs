@@ -1,10 +1,12 @@
 //! [`TokenIssuance`]: a code exchange's or a refresh's writes in one statement each.
 //!
-//! A data-modifying CTE touches the grant first — its `UPDATE … AND NOT revoked` is the
-//! liveness check, and its row lock orders the statement against a concurrent
-//! `revoke_grant` — and every insert reads from it, so the tokens are stored exactly when
-//! the grant stood, all or nothing. A rotation's conditional `UPDATE` of the old token
-//! (as `rotate_refresh_token`'s) sits between the touch and the inserts.
+//! The grant comes first (`live_and_touched!`): `live` — the grant exists and is not revoked
+//! in the statement's snapshot — is what every insert reads from, so the tokens are stored
+//! exactly when the grant stood, all or nothing; `touched` records the use when it changes
+//! something. A revocation committed while the statement runs leaves the tokens dead on
+//! arrival (revocation composes at read time: `tokens.rs`). A rotation's conditional
+//! `UPDATE` of the old token (as `rotate_refresh_token`'s, whose row lock makes it single
+//! use) sits between the grant and the inserts.
 
 use async_trait::async_trait;
 use portcullis_core::{AccessTokenRecord, FamilyId, GrantId, RefreshTokenRecord, TokenHash};
@@ -12,13 +14,13 @@ use portcullis_store::{GrantUse, RotateIssueOutcome, RotationGrace, StoreResult,
 use tokio_postgres::types::ToSql;
 
 use crate::codec::{get, json, key};
-use crate::grants::touch;
+use crate::grants::live_and_touched;
 use crate::tokens::{dead, family_of};
 use crate::{query_on, PostgresStore, StatementConn};
 
 /// The columns of a hash-keyed token row, typed for an `INSERT … SELECT` (`$n` untyped
-/// there): `insert_from!("access_tokens", "touched", 11, …, 16)` inserts `$11`…`$16` once per
-/// row of `touched`. The record goes as the type its column holds: JSON for access tokens
+/// there): `insert_from!("access_tokens", "live", 11, …, 16)` inserts `$11`…`$16` once per
+/// row of `live`. The record goes as the type its column holds: JSON for access tokens
 /// (migration 7: never parsed into JSONB), JSONB for refresh tokens.
 macro_rules! insert_from {
     ("access_tokens", $from:literal, $h:literal, $i:literal, $g:literal, $f:literal, $e:literal, $r:literal) => {
@@ -92,13 +94,13 @@ impl TokenIssuance for PostgresStore {
         let rows = query_on(
             &conn,
             concat!(
-                "WITH touched AS (",
-                touch!("$1", "$2", "$3", "$4"),
-                " RETURNING 1), r AS (",
-                insert_from!("refresh_tokens", "touched", 5, 6, 7, 8, 9, 10),
+                "WITH ",
+                live_and_touched!("$1", "$2", "$3", "$4"),
+                ", r AS (",
+                insert_from!("refresh_tokens", "live", 5, 6, 7, 8, 9, 10),
                 " WHERE $5::BYTEA IS NOT NULL), a AS (",
-                insert_from!("access_tokens", "touched", 11, 12, 13, 14, 15, 16),
-                ") SELECT count(*) FROM touched"
+                insert_from!("access_tokens", "live", 11, 12, 13, 14, 15, 16),
+                ") SELECT count(*) FROM live"
             ),
             &args,
         )
@@ -141,13 +143,12 @@ impl TokenIssuance for PostgresStore {
         let rows = query_on(
             &conn,
             concat!(
-                "WITH touched AS (",
-                touch!("$1", "$2", "$3", "$4"),
-                " RETURNING 1), ",
-                "old AS (UPDATE refresh_tokens t SET rotated = true ",
+                "WITH ",
+                live_and_touched!("$1", "$2", "$3", "$4"),
+                ", old AS (UPDATE refresh_tokens t SET rotated = true ",
                 "WHERE t.hash = $5 AND t.issuer = $1 AND NOT t.rotated AND NOT ",
                 dead!(),
-                " AND EXISTS (SELECT 1 FROM touched) RETURNING t.hash), ",
+                " AND EXISTS (SELECT 1 FROM live) RETURNING t.hash), ",
                 "successor AS (",
                 insert_from!("refresh_tokens", "old", 6, 7, 8, 9, 10, 11),
                 " RETURNING hash), ",
@@ -157,7 +158,7 @@ impl TokenIssuance for PostgresStore {
                 "FROM successor WHERE $12::TEXT IS NOT NULL), ",
                 "a AS (",
                 insert_from!("access_tokens", "successor", 15, 16, 17, 18, 19, 20),
-                ") SELECT (SELECT count(*) FROM touched), (SELECT count(*) FROM successor)"
+                ") SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM successor)"
             ),
             &args,
         )

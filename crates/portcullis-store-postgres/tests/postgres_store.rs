@@ -424,6 +424,72 @@ async fn single_statements_share_the_pipelined_connections() {
     );
 }
 
+/// A touch writes the grant's row only when it changes it (a later `last_used_at`, a longer
+/// life): uses within one second under one grant would each rewrite the row and queue on its
+/// lock. Whether it wrote shows in the row version (`xmin`); the answer is the grant's
+/// liveness either way.
+#[tokio::test]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
+async fn a_touch_that_changes_nothing_writes_nothing() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("touch");
+    let s = schemas.open(&name).await;
+    let (f, c) = (Fixtures::new(b"touch"), TestClock::default());
+    let a = Fixtures::issuer();
+    let grant = f.grant(&a, "alice", "c", c.at(0), c.at(100));
+    s.save_grant(&grant).await.unwrap();
+    let db = raw(schemas.url()).await;
+    let version = || async {
+        let row = db
+            .query_one(
+                &format!("SELECT xmin::TEXT, expires_at, record FROM {name}.grants"),
+                &[],
+            )
+            .await
+            .unwrap();
+        let record: serde_json::Value = row.get(2);
+        (
+            row.get::<_, String>(0),
+            row.get::<_, i64>(1),
+            record["last_used_at"].as_i64(),
+        )
+    };
+    let touch = |now, until| s.touch_grant(&a, &grant.id, c.at(now), c.at(until));
+    let saved = version().await;
+
+    assert!(touch(5, 200).await.unwrap());
+    let used = version().await;
+    assert_ne!(used.0, saved.0, "a first use writes");
+    assert_eq!(
+        (used.1, used.2),
+        (c.at(200).secs_i64(), Some(c.at(5).secs_i64()))
+    );
+    assert!(touch(5, 200).await.unwrap());
+    assert!(touch(5, 150).await.unwrap(), "a shorter life is no change");
+    assert_eq!(version().await, used, "the same second: nothing written");
+    assert!(touch(5, 201).await.unwrap());
+    let longer = version().await;
+    assert_ne!(longer.0, used.0, "a longer life writes");
+    assert_eq!(
+        (longer.1, longer.2),
+        (c.at(201).secs_i64(), Some(c.at(5).secs_i64()))
+    );
+    assert!(touch(6, 150).await.unwrap());
+    let later = version().await;
+    assert_ne!(later.0, longer.0, "a later use writes");
+    assert_eq!(
+        (later.1, later.2),
+        (c.at(201).secs_i64(), Some(c.at(6).secs_i64()))
+    );
+
+    assert!(s.revoke_grant(&a, &grant.id).await.unwrap());
+    assert!(!touch(6, 150).await.unwrap(), "a revoked grant is not live");
+    assert!(!touch(7, 300).await.unwrap());
+}
+
 /// A statement that waits on a row lock (here the touch of a grant another transaction
 /// holds) runs on a pooled connection of its own: on the shared, pipelined one it would
 /// stall every statement queued behind it, whatever its row.

@@ -8,14 +8,13 @@ use http::header::CONTENT_TYPE;
 use http::{Method, Request, Response, StatusCode};
 pub use portcullis_core::InteractionRequired;
 use portcullis_core::{
-    grant_at_consent, names_pushed_request, open_ticket, seal_ticket,
-    validate_authorization_request, validate_pushed_authorization_request, ApprovedAuthentication,
-    AuthorizationDetail, AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client,
-    CodeApproval, Consent, Grant, OAuthError, OidcRequest, OidcSession, Params, ResponseType,
-    ScopeSet, SealError, TicketError, UnixTime,
+    names_pushed_request, open_ticket, seal_ticket, validate_authorization_request,
+    validate_pushed_authorization_request, ApprovedAuthentication, AuthorizationDetail,
+    AuthorizationRequest, AuthorizeErrorCode, AuthorizeRejection, Client, CodeApproval, OAuthError,
+    OidcRequest, OidcSession, Params, ResponseType, ScopeSet, SealError, TicketError, UnixTime,
 };
-use portcullis_store::StoreError;
 
+use crate::consented_grant::GrantStored;
 use crate::endpoint_error::EndpointError;
 use crate::observability;
 use crate::provider::Provider;
@@ -478,7 +477,7 @@ impl Provider {
                 ..o
             });
         let scopes = request.granted_scopes(&approval.granted_scopes);
-        let mut grant = match self
+        let mut consented = match self
             .consent_grant(request.client_id(), &approval, &scopes, now)
             .await
         {
@@ -486,7 +485,7 @@ impl Provider {
             Err(e) => return self.redirect_error(request, e.into()).await,
         };
         match (&sid, &oidc) {
-            (Some(sid), Some(_)) => grant.record_session(sid),
+            (Some(sid), Some(_)) => consented.grant.record_session(sid),
             // Discovery promised a `sid` in every ID token (Back-Channel Logout 1.0 §2.1).
             (None, Some(_)) if self.backchannel_logout_session_supported() => tracing::warn!(
                 client_id = %request.client_id(),
@@ -495,7 +494,7 @@ impl Provider {
             ),
             _ => {}
         }
-        let grant_id = grant.id.clone();
+        let grant_id = consented.grant.id.clone();
         let details = inner.policy.authorization_details.approved(
             request.authorization_details(),
             approval.authorization_details.as_deref(),
@@ -512,7 +511,7 @@ impl Provider {
         };
         if request.response_type() != ResponseType::Code {
             return self
-                .approve_front_channel(request, &client, &code_approval, &grant, now)
+                .approve_front_channel(request, &client, &code_approval, &consented, now)
                 .await;
         }
         let issued = match request.issue_code(
@@ -538,11 +537,21 @@ impl Provider {
         // The code first, the grant last: if either write fails the client gets no code, and
         // a code whose grant was never saved cannot be redeemed — no half-written grant.
         let stored = match inner.stores.codes.insert_code(&issued.record).await {
-            Ok(()) => inner.stores.grants.save_grant(&grant).await,
+            Ok(()) => self.store_consented_grant(&consented).await,
             Err(e) => Err(e),
         };
-        if let Err(e) = stored {
-            return self.redirect_error(request, e.into()).await;
+        match stored {
+            Ok(GrantStored::Stored) => {}
+            Ok(GrantStored::Revoked) => {
+                return self
+                    .error_redirect(
+                        request,
+                        AuthorizeErrorCode::AccessDenied,
+                        "the grant was revoked",
+                    )
+                    .await
+            }
+            Err(e) => return self.redirect_error(request, e.into()).await,
         }
         observability::issued_at_authorization("authorization_code", "authorization_code");
         self.deliver(issued.response).await
@@ -568,31 +577,6 @@ impl Provider {
         let replayed = "this authorization request was already answered";
         self.spend_ticket(&pending.ticket, pending.expires_at, now, replayed)
             .await
-    }
-
-    /// The subject's live grant to the client with `scopes` added, or a new one (not saved).
-    pub(crate) async fn consent_grant(
-        &self,
-        client_id: &str,
-        approval: &Approval,
-        scopes: &ScopeSet,
-        now: UnixTime,
-    ) -> Result<Grant, StoreError> {
-        let inner = &self.inner;
-        let grants = inner
-            .stores
-            .grants
-            .grants_for(&inner.issuer, &approval.subject, client_id)
-            .await?;
-        let consent = Consent {
-            issuer: &inner.issuer,
-            subject: &approval.subject,
-            client_id,
-            scopes,
-        };
-        let lifetime = inner.policy.lifetimes.longest_token();
-        grant_at_consent(grants, &consent, now, lifetime, inner.rng.as_ref())
-            .map_err(|e| StoreError::with_source("random id", e))
     }
 
     /// An error before the user has seen the client: redirected, unless the client is known

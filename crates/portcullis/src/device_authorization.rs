@@ -256,9 +256,10 @@ impl Provider {
             return Ok(false);
         };
         let scopes = record.scopes.intersection(&approval.granted_scopes);
-        let grant = self
+        let consented = self
             .consent_grant(&record.client_id, &approval, &scopes, now)
             .await?;
+        let grant = &consented.grant;
         let oidc = scopes.contains("openid").then(|| OidcSession {
             nonce: None,
             acr: approval.acr.clone(),
@@ -292,7 +293,8 @@ impl Provider {
             .answer_device_authorization(&inner.issuer, &record.user_code_hash, Some(&code), now)
             .await?;
         if answered {
-            inner.stores.grants.save_grant(&grant).await?;
+            // A grant revoked meanwhile fails the device's redemption: nothing to add here.
+            self.store_consented_grant(&consented).await?;
         }
         Ok(answered)
     }

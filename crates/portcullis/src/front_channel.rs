@@ -10,6 +10,7 @@ use portcullis_core::{
     FrontChannelAccessToken, FrontChannelTokens, OAuthError, TokenSubject, UnixTime,
 };
 
+use crate::consented_grant::{ConsentedGrant, GrantStored};
 use crate::endpoint_error::{EndpointError, Fault};
 use crate::id_tokens::IdTokenFor;
 use crate::provider::Provider;
@@ -30,7 +31,7 @@ impl Provider {
         request: &AuthorizationRequest,
         client: &Client,
         approval: &CodeApproval<'_>,
-        grant: &portcullis_core::Grant,
+        grant: &ConsentedGrant,
         now: UnixTime,
     ) -> Response<Bytes> {
         match self
@@ -51,7 +52,7 @@ impl Provider {
         request: &AuthorizationRequest,
         client: &Client,
         approval: &CodeApproval<'_>,
-        grant: &portcullis_core::Grant,
+        grant: &ConsentedGrant,
         now: UnixTime,
     ) -> Result<portcullis_core::AuthorizationResponse, AuthorizeError> {
         let inner = &self.inner;
@@ -133,7 +134,11 @@ impl Provider {
         if let Some(a) = &access {
             stores.access_tokens.insert_access_token(&a.record).await?;
         }
-        stores.grants.save_grant(grant).await?;
+        if self.store_consented_grant(grant).await? == GrantStored::Revoked {
+            return Err(
+                OAuthError::new(AuthorizeErrorCode::AccessDenied, "the grant was revoked").into(),
+            );
+        }
         count_front_channel_issued(issued.is_some(), access.is_some(), id_token.is_some());
         let access_token = access.as_ref().map(|a| FrontChannelAccessToken {
             token: a.secret.expose(),

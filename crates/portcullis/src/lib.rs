@@ -35,6 +35,7 @@ mod client_certificate;
 mod client_documents;
 mod client_endpoint;
 mod client_keys;
+mod consented_grant;
 mod device_authorization;
 mod discovery;
 mod dpop;
