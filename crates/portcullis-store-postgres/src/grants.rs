@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use portcullis_core::{FamilyId, Grant, GrantId, Issuer, UnixTime};
-use portcullis_store::{GrantStore, StoreResult};
+use portcullis_store::{GrantStore, StoreError, StoreResult};
 use tokio_postgres::Row;
 
 use crate::codec::{decode, get, json};
@@ -20,23 +20,38 @@ fn grants(rows: &[Row]) -> StoreResult<Vec<Grant>> {
         .collect()
 }
 
-/// Two CTEs for [`GrantStore::touch_grant`], its placeholders given (the grant's issuer and
-/// id, `now` and the expiry to extend to): `live`, one row when the grant exists and is not
-/// revoked in the statement's snapshot; `touched`, the `UPDATE` recording the use — only
-/// when it changes something (`last_used_at` differs, or `expires_at` is extended). Every
-/// token issued in the same second under one grant would otherwise rewrite its row and
-/// queue on its row lock (a refresh or login load on one user's grant waited there, and
-/// left a dead row version each time). Without that lock a revocation may commit between
-/// the snapshot and the statement's end: the tokens then stored are dead on arrival, as
-/// revocation composes at read time (`tokens.rs`) — as if they were issued just before it.
+/// The CTEs of a grant's use ([`GrantStore::touch_grant`]), its placeholders given (the
+/// grant's issuer and id, `now` and the expiry to extend to), ending in `live`: one row when
+/// the grant stands, ordered against a concurrent `revoke_grant` by a row lock either way.
+///
+/// * `seen`: the grant is live in the statement's snapshot. A use changes the row when its
+///   `last_used_at` differs or the expiry grows (`@stale`).
+/// * `held`: a use that changes nothing takes a share lock instead of rewriting the row —
+///   every use within one second under one grant rewrote it and queued on its lock (a
+///   refresh or login load on one user's grant waited there, leaving a dead row version
+///   each time). Share locks do not wait for each other; a revocation waits for them.
+/// * `touched`: the `UPDATE` of a use that changes the row; `GREATEST` keeps the latest expiry
+///   of racing touches.
+///
+/// A row locked after a concurrent change is read again, and left out if no longer
+/// matching: `live` is then empty although `seen` is not, and the statement is run again
+/// ([`use_of`]) — its next snapshot tells a racing touch (which made this one's change) from
+/// a revocation.
 macro_rules! live_and_touched {
     ($issuer:literal, $id:literal, $now:literal, $until:literal) => {
         concat!(
-            "live AS (SELECT 1 FROM grants WHERE issuer = ",
+            "seen AS (SELECT 1 FROM grants WHERE issuer = ",
             $issuer,
             " AND id = ",
             $id,
             " AND NOT revoked), ",
+            "held AS (SELECT 1 FROM grants WHERE issuer = ",
+            $issuer,
+            " AND id = ",
+            $id,
+            " AND NOT revoked AND NOT ",
+            live_and_touched!(@stale $now, $until),
+            " FOR SHARE), ",
             "touched AS (UPDATE grants SET expires_at = GREATEST(expires_at, ",
             $until,
             "), ",
@@ -49,15 +64,41 @@ macro_rules! live_and_touched {
             $issuer,
             " AND id = ",
             $id,
-            " AND NOT revoked AND (expires_at < ",
+            " AND NOT revoked AND ",
+            live_and_touched!(@stale $now, $until),
+            " RETURNING 1), ",
+            "live AS (SELECT 1 AS one WHERE EXISTS (SELECT 1 FROM held) ",
+            "OR EXISTS (SELECT 1 FROM touched))"
+        )
+    };
+    (@stale $now:literal, $until:literal) => {
+        concat!(
+            "(expires_at < ",
             $until,
             " OR (record->>'last_used_at')::BIGINT IS DISTINCT FROM ",
             $now,
-            "::BIGINT))"
+            "::BIGINT)"
         )
     };
 }
 pub(crate) use live_and_touched;
+
+/// Whether a grant's use settled: `Some(live)`, or `None` when the grant was live in the
+/// statement's snapshot but changed before its row was locked (see [`live_and_touched!`]):
+/// the statement is then run again.
+pub(crate) fn use_of(live: i64, seen: i64) -> Option<bool> {
+    (live > 0 || seen == 0).then_some(live > 0)
+}
+
+/// How often a grant's use is run again before giving up ([`use_of`]): each run after the
+/// first follows a concurrent change of the row, which takes a commit of another use or a
+/// revocation.
+pub(crate) const USE_ATTEMPTS: usize = 3;
+
+/// The answer once every attempt found the grant changing under it.
+pub(crate) fn unsettled() -> StoreError {
+    StoreError::new("the grant kept changing during its use")
+}
 
 #[async_trait]
 impl GrantStore for PostgresStore {
@@ -96,8 +137,8 @@ impl GrantStore for PostgresStore {
         Ok(grants(&rows)?.pop())
     }
 
-    /// One `UPDATE` of the row's columns and its JSONB copy, only while `NOT revoked`; the
-    /// row lock serialises racing touches, and `GREATEST` keeps the latest expiry.
+    /// One statement (`live_and_touched!`): the use recorded in the row's columns and its
+    /// JSONB copy when it changes them, only while `NOT revoked`.
     async fn touch_grant(
         &self,
         issuer: &Issuer,
@@ -105,26 +146,28 @@ impl GrantStore for PostgresStore {
         now: UnixTime,
         expires_at: UnixTime,
     ) -> StoreResult<bool> {
-        let rows = self
-            .query(
-                concat!(
-                    "WITH ",
-                    live_and_touched!("$1", "$2", "$3", "$4"),
-                    " SELECT count(*) FROM live"
-                ),
-                &[
-                    &issuer.as_str(),
-                    &id.as_str(),
-                    &now.secs_i64(),
-                    &expires_at.secs_i64(),
-                ],
-            )
-            .await?;
-        let live: i64 = match rows.first() {
-            Some(row) => get(row, 0)?,
-            None => 0,
-        };
-        Ok(live > 0)
+        for _ in 0..USE_ATTEMPTS {
+            let rows = self
+                .query(
+                    concat!(
+                        "WITH ",
+                        live_and_touched!("$1", "$2", "$3", "$4"),
+                        " SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM seen)"
+                    ),
+                    &[
+                        &issuer.as_str(),
+                        &id.as_str(),
+                        &now.secs_i64(),
+                        &expires_at.secs_i64(),
+                    ],
+                )
+                .await?;
+            let row = rows.first().ok_or_else(|| StoreError::new("no row"))?;
+            if let Some(live) = use_of(get(row, 0)?, get(row, 1)?) {
+                return Ok(live);
+            }
+        }
+        Err(unsettled())
     }
 
     async fn grants_for(

@@ -1,12 +1,12 @@
 //! [`TokenIssuance`]: a code exchange's or a refresh's writes in one statement each.
 //!
-//! The grant comes first (`live_and_touched!`): `live` — the grant exists and is not revoked
-//! in the statement's snapshot — is what every insert reads from, so the tokens are stored
-//! exactly when the grant stood, all or nothing; `touched` records the use when it changes
-//! something. A revocation committed while the statement runs leaves the tokens dead on
-//! arrival (revocation composes at read time: `tokens.rs`). A rotation's conditional
-//! `UPDATE` of the old token (as `rotate_refresh_token`'s, whose row lock makes it single
-//! use) sits between the grant and the inserts.
+//! The grant comes first (`live_and_touched!`): `live` — the grant stands, its row locked (a
+//! share lock when the use changes nothing, the `UPDATE`'s otherwise), so a concurrent
+//! `revoke_grant` comes wholly before or after the statement — is what every insert reads
+//! from, so the tokens are stored exactly when the grant stood, all or nothing. A rotation's
+//! conditional `UPDATE` of the old token (as `rotate_refresh_token`'s) sits between the grant
+//! and the inserts. A statement that found the grant changing under it wrote nothing and is
+//! run again (`use_of`).
 
 use async_trait::async_trait;
 use portcullis_core::{AccessTokenRecord, FamilyId, GrantId, RefreshTokenRecord, TokenHash};
@@ -14,7 +14,7 @@ use portcullis_store::{GrantUse, RotateIssueOutcome, RotationGrace, StoreResult,
 use tokio_postgres::types::ToSql;
 
 use crate::codec::{get, json, key};
-use crate::grants::live_and_touched;
+use crate::grants::{live_and_touched, unsettled, use_of, USE_ATTEMPTS};
 use crate::tokens::{dead, family_of};
 use crate::{query_on, PostgresStore, StatementConn};
 
@@ -91,21 +91,26 @@ impl TokenIssuance for PostgresStore {
             &a.4,
             &json(access),
         ];
-        let rows = query_on(
-            &conn,
-            concat!(
-                "WITH ",
-                live_and_touched!("$1", "$2", "$3", "$4"),
-                ", r AS (",
-                insert_from!("refresh_tokens", "live", 5, 6, 7, 8, 9, 10),
-                " WHERE $5::BYTEA IS NOT NULL), a AS (",
-                insert_from!("access_tokens", "live", 11, 12, 13, 14, 15, 16),
-                ") SELECT count(*) FROM live"
-            ),
-            &args,
-        )
-        .await?;
-        Ok(count(&rows, 0)? > 0)
+        for _ in 0..USE_ATTEMPTS {
+            let rows = query_on(
+                &conn,
+                concat!(
+                    "WITH ",
+                    live_and_touched!("$1", "$2", "$3", "$4"),
+                    ", r AS (",
+                    insert_from!("refresh_tokens", "live", 5, 6, 7, 8, 9, 10),
+                    " WHERE $5::BYTEA IS NOT NULL), a AS (",
+                    insert_from!("access_tokens", "live", 11, 12, 13, 14, 15, 16),
+                    ") SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM seen)"
+                ),
+                &args,
+            )
+            .await?;
+            if let Some(live) = use_of(count(&rows, 0)?, count(&rows, 1)?) {
+                return Ok(live);
+            }
+        }
+        Err(unsettled())
     }
 
     async fn rotate_and_issue(
@@ -140,39 +145,44 @@ impl TokenIssuance for PostgresStore {
             &a.4,
             &json(access),
         ];
-        let rows = query_on(
-            &conn,
-            concat!(
-                "WITH ",
-                live_and_touched!("$1", "$2", "$3", "$4"),
-                ", old AS (UPDATE refresh_tokens t SET rotated = true ",
-                "WHERE t.hash = $5 AND t.issuer = $1 AND NOT t.rotated AND NOT ",
-                dead!(),
-                " AND EXISTS (SELECT 1 FROM live) RETURNING t.hash), ",
-                "successor AS (",
-                insert_from!("refresh_tokens", "old", 6, 7, 8, 9, 10, 11),
-                " RETURNING hash), ",
-                "grace AS (INSERT INTO refresh_graces ",
-                "(old_hash, issuer, successor_hash, sealed_answer, until, max_claims) ",
-                "SELECT $5, $1, hash, $12::TEXT, $13::BIGINT, $14::INTEGER ",
-                "FROM successor WHERE $12::TEXT IS NOT NULL), ",
-                "a AS (",
-                insert_from!("access_tokens", "successor", 15, 16, 17, 18, 19, 20),
-                ") SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM successor)"
-            ),
-            &args,
-        )
-        .await?;
-        if count(&rows, 0)? == 0 {
-            return Ok(RotateIssueOutcome::GrantRevoked);
+        for _ in 0..USE_ATTEMPTS {
+            let rows = query_on(
+                &conn,
+                concat!(
+                    "WITH ",
+                    live_and_touched!("$1", "$2", "$3", "$4"),
+                    ", old AS (UPDATE refresh_tokens t SET rotated = true ",
+                    "WHERE t.hash = $5 AND t.issuer = $1 AND NOT t.rotated AND NOT ",
+                    dead!(),
+                    " AND EXISTS (SELECT 1 FROM live) RETURNING t.hash), ",
+                    "successor AS (",
+                    insert_from!("refresh_tokens", "old", 6, 7, 8, 9, 10, 11),
+                    " RETURNING hash), ",
+                    "grace AS (INSERT INTO refresh_graces ",
+                    "(old_hash, issuer, successor_hash, sealed_answer, until, max_claims) ",
+                    "SELECT $5, $1, hash, $12::TEXT, $13::BIGINT, $14::INTEGER ",
+                    "FROM successor WHERE $12::TEXT IS NOT NULL), ",
+                    "a AS (",
+                    insert_from!("access_tokens", "successor", 15, 16, 17, 18, 19, 20),
+                    ") SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM successor), ",
+                    "(SELECT count(*) FROM seen)"
+                ),
+                &args,
+            )
+            .await?;
+            match use_of(count(&rows, 0)?, count(&rows, 2)?) {
+                // The grant changed before its row was locked; nothing was written: again.
+                None => continue,
+                Some(false) => return Ok(RotateIssueOutcome::GrantRevoked),
+                Some(true) if count(&rows, 1)? > 0 => return Ok(RotateIssueOutcome::Issued),
+                Some(true) => {}
+            }
+            return Ok(match family_of(&conn, grant.issuer, old).await? {
+                Some(family_id) => RotateIssueOutcome::AlreadyRotated { family_id },
+                None => RotateIssueOutcome::Missing,
+            });
         }
-        if count(&rows, 1)? > 0 {
-            return Ok(RotateIssueOutcome::Issued);
-        }
-        Ok(match family_of(&conn, grant.issuer, old).await? {
-            Some(family_id) => RotateIssueOutcome::AlreadyRotated { family_id },
-            None => RotateIssueOutcome::Missing,
-        })
+        Err(unsettled())
     }
 }
 

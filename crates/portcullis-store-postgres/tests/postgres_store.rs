@@ -490,6 +490,66 @@ async fn a_touch_that_changes_nothing_writes_nothing() {
     assert!(!touch(7, 300).await.unwrap());
 }
 
+/// A use of a grant whose revocation is in progress (its row locked by the revoking
+/// transaction) waits for it, whether the use changes the row (an `UPDATE`) or not (a share
+/// lock), and then finds the grant revoked: a revocation is ordered before or after every
+/// use, never beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    skip_postgres_tests,
+    ignore = "needs a server: PORTCULLIS_TEST_POSTGRES"
+)]
+async fn a_use_racing_a_revocation_waits_for_it_and_finds_it_revoked() {
+    let Some(schemas) = server() else { return };
+    let name = schemas.fresh_name("userevoke");
+    let s = Arc::new(named_store(&schemas, &name, 1).await);
+    let (f, c) = (Fixtures::new(b"userevoke"), TestClock::default());
+    let a = Fixtures::issuer();
+    let grant = f.grant(&a, "alice", "c", c.at(0), c.at(100));
+    s.save_grant(&grant).await.unwrap();
+    assert!(s
+        .touch_grant(&a, &grant.id, c.at(5), c.at(200))
+        .await
+        .unwrap());
+    let mut db = raw(schemas.url()).await;
+    let revoker = db.transaction().await.unwrap();
+    let revoked = revoker
+        .execute(
+            &format!("UPDATE {name}.grants SET revoked = true WHERE id = $1"),
+            &[&grant.id.as_str()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1);
+    let use_at = |now, until| {
+        let (s, a, id) = (s.clone(), a.clone(), grant.id.clone());
+        tokio::spawn(async move { s.touch_grant(&a, &id, now, until).await })
+    };
+    let unchanged = use_at(c.at(5), c.at(200));
+    let changed = use_at(c.at(6), c.at(300));
+    // Reads go on meanwhile (and give both uses time to reach the lock).
+    for _ in 0..20 {
+        let found = tokio::time::timeout(Duration::from_secs(2), s.find_grant(&a, &grant.id))
+            .await
+            .expect("a read beside the waiting uses");
+        assert!(
+            !found.unwrap().expect("the grant").revoked,
+            "not committed yet"
+        );
+    }
+    assert!(!unchanged.is_finished(), "a use changing nothing waits");
+    assert!(!changed.is_finished(), "a use changing the row waits");
+    revoker.commit().await.unwrap();
+    assert!(
+        !unchanged.await.unwrap().unwrap(),
+        "revoked once the lock is free"
+    );
+    assert!(
+        !changed.await.unwrap().unwrap(),
+        "revoked once the lock is free"
+    );
+}
+
 /// A statement that waits on a row lock (here the touch of a grant another transaction
 /// holds) runs on a pooled connection of its own: on the shared, pipelined one it would
 /// stall every statement queued behind it, whatever its row.

@@ -262,10 +262,9 @@ pub trait GrantStore: Send + Sync + 'static {
     /// `expires_at` given. The SQL stores do it in one `UPDATE`; the default here reads and
     /// saves, which keeps the revocation sticky ([`GrantStore::save_grant`]) but may lose a
     /// racing touch's `expires_at` — a store overrides it. A store may skip the write when
-    /// it would change nothing (PostgreSQL does: uses within one second under one grant
-    /// would each rewrite its row); the answer is then the grant's state as the store read
-    /// it, and a revocation racing the touch leaves the tokens issued with it dead on
-    /// arrival, as revocation composes at read time.
+    /// it would change nothing, as long as the touch stays ordered against a revocation
+    /// (PostgreSQL takes a share lock on the row instead: uses within one second under one
+    /// grant would each rewrite it and queue on its lock).
     async fn touch_grant(
         &self,
         issuer: &Issuer,

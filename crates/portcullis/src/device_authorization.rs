@@ -17,6 +17,7 @@ use portcullis_store::{DeviceInsertOutcome, StoreError};
 
 use crate::authorize::Approval;
 use crate::client_endpoint::{ClientRequest, TokenEndpointError};
+use crate::consented_grant::GrantStored;
 use crate::observability;
 use crate::provider::Provider;
 use crate::responses::json;
@@ -292,11 +293,11 @@ impl Provider {
             .device_authorizations
             .answer_device_authorization(&inner.issuer, &record.user_code_hash, Some(&code), now)
             .await?;
-        if answered {
-            // A grant revoked meanwhile fails the device's redemption: nothing to add here.
-            self.store_consented_grant(&consented).await?;
+        if !answered {
+            return Ok(false);
         }
-        Ok(answered)
+        // A grant revoked meanwhile: the device's redemption fails; the user is told so.
+        Ok(self.store_consented_grant(&consented).await? == GrantStored::Stored)
     }
 
     /// The user refused: the device's next poll gets `access_denied` (RFC 8628 §3.5).
