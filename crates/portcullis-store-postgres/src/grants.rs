@@ -24,8 +24,9 @@ fn grants(rows: &[Row]) -> StoreResult<Vec<Grant>> {
 /// grant's issuer and id, `now` and the expiry to extend to), ending in `live`: one row when
 /// the grant stands, ordered against a concurrent `revoke_grant` by a row lock either way.
 ///
-/// * `seen`: the grant is live in the statement's snapshot. A use changes the row when its
-///   `last_used_at` differs or the expiry grows (`@stale`).
+/// * `seen`: the grant is live in the statement's snapshot. A use changes the row when it is
+///   later than `last_used_at` or the expiry grows (`@stale`); neither ever goes back, so
+///   uses a second apart on either side of a boundary do not rewrite the row in turn.
 /// * `held`: a use that changes nothing takes a share lock instead of rewriting the row —
 ///   every use within one second under one grant rewrote it and queued on its lock (a
 ///   refresh or login load on one user's grant waited there, leaving a dead row version
@@ -55,9 +56,10 @@ macro_rules! live_and_touched {
             "touched AS (UPDATE grants SET expires_at = GREATEST(expires_at, ",
             $until,
             "), ",
-            "record = jsonb_set(jsonb_set(record, '{last_used_at}', to_jsonb(",
+            "record = jsonb_set(jsonb_set(record, '{last_used_at}', to_jsonb(GREATEST(",
+            "(record->>'last_used_at')::BIGINT, ",
             $now,
-            "::BIGINT)), '{expires_at}', to_jsonb(GREATEST(expires_at, ",
+            "::BIGINT))), '{expires_at}', to_jsonb(GREATEST(expires_at, ",
             $until,
             "))) ",
             "WHERE issuer = ",
@@ -75,9 +77,9 @@ macro_rules! live_and_touched {
         concat!(
             "(expires_at < ",
             $until,
-            " OR (record->>'last_used_at')::BIGINT IS DISTINCT FROM ",
+            " OR COALESCE((record->>'last_used_at')::BIGINT < ",
             $now,
-            "::BIGINT)"
+            "::BIGINT, true))"
         )
     };
 }

@@ -484,6 +484,11 @@ async fn a_touch_that_changes_nothing_writes_nothing() {
         (later.1, later.2),
         (c.at(201).secs_i64(), Some(c.at(6).secs_i64()))
     );
+    // A use from a second before (a request begun earlier, a node's clock behind) neither
+    // writes nor moves the last use back: uses on both sides of a second's boundary would
+    // otherwise rewrite the row in turn.
+    assert!(touch(5, 150).await.unwrap());
+    assert_eq!(version().await, later, "an earlier use: nothing written");
 
     assert!(s.revoke_grant(&a, &grant.id).await.unwrap());
     assert!(!touch(6, 150).await.unwrap(), "a revoked grant is not live");

@@ -254,12 +254,13 @@ pub trait GrantStore: Send + Sync + 'static {
 
     /// Records a use of the grant `id` of `issuer` at `now` and extends its life to at least
     /// `expires_at` (`portcullis_core::Grant::record_use` without a read): `last_used_at`
-    /// becomes `now`, `expires_at` the later of the stored one and `expires_at`. Only a
-    /// grant that exists and is not revoked is touched; `true` if this one was.
+    /// becomes `now` (a store may keep a later one: PostgreSQL's racing touches never move
+    /// it back), `expires_at` the later of the stored one and `expires_at`. Only a grant
+    /// that exists and is not revoked is touched; `true` if this one was.
     ///
     /// **Atomicity:** one step, across all processes sharing the store: a touch never brings
     /// a revoked grant back, and of concurrent touches the grant keeps the latest
-    /// `expires_at` given. The SQL stores do it in one `UPDATE`; the default here reads and
+    /// `expires_at` given. The SQL stores do it in one statement; the default here reads and
     /// saves, which keeps the revocation sticky ([`GrantStore::save_grant`]) but may lose a
     /// racing touch's `expires_at` — a store overrides it. A store may skip the write when
     /// it would change nothing, as long as the touch stays ordered against a revocation
