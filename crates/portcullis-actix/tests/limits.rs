@@ -91,12 +91,22 @@ fn stop_gracefully(handle: ServerHandle) -> JoinHandle<Duration> {
 }
 
 /// Polls until nothing listens at `addr` any more (within a minute): the stop has begun.
+///
+/// The probes that still connect are held open until then, and closed only once nothing
+/// listens: actix-server's acceptor hands a connection to a worker before it counts it there
+/// (`Accept::send_connection`), so a probe that the worker served and saw closed within that
+/// gap leaves the worker's count one short for a moment, and a worker that receives the stop
+/// in that moment takes itself for idle and ends at once, cutting off the request in
+/// progress with it (`ServerWorker::poll`, "shutting down idle worker"). The listener closes
+/// when the acceptor has ended, once it has counted every connection it handed out.
 fn until_refused(addr: SocketAddr) {
     let until = Instant::now() + Duration::from_secs(60);
+    let mut probes = Vec::new();
     while Instant::now() < until {
         match TcpStream::connect(addr) {
             Err(e) if e.kind() == ErrorKind::ConnectionRefused => return,
-            _ => std::thread::yield_now(),
+            Ok(probe) => probes.push(probe),
+            Err(_) => std::thread::yield_now(),
         }
     }
     panic!("{addr} still accepts connections");
