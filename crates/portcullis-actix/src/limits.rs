@@ -61,6 +61,12 @@ where
 /// until they idle out ([`ServerLimits::idle_timeout`]) or the bound passes. actix-web
 /// handles one server command at a time, so a `stop(false)` sent during a graceful stop
 /// does not cut it short: a host that wants a shorter drain sets smaller limits.
+///
+/// Known limit: actix-server 2.6 (the newest within this workspace's `rust-version`) can end
+/// a worker before its stop arrives when the accept thread exits first, dropping that
+/// worker's requests in progress (fixed upstream in actix-server 2.9.1, which needs Rust
+/// 1.88). Seen rarely, under CPU load (about one stop in 30 in `tests/limits.rs` with three
+/// busy loops beside it).
 pub fn drain_bound(limits: &ServerLimits) -> Duration {
     let bound = limits
         .header_read_timeout
