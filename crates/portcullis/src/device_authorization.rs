@@ -244,7 +244,8 @@ impl Provider {
     /// asked for that the user agreed to) and the consent in the user's grant to the
     /// client, so that the device's next poll gets its tokens. An ID token goes with them
     /// when `openid` is granted. `false` if the authorization was answered meanwhile or
-    /// expired.
+    /// expired, or the user's grant to the client was revoked meanwhile (the device's poll
+    /// then gets no token).
     pub async fn approve_device_authorization(
         &self,
         pending: &PendingDeviceAuthorization,
