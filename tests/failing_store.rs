@@ -942,31 +942,29 @@ async fn a_refresh_that_fails_after_the_rotation_can_be_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_calls_per_flow() {
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // An approval's calls after its lookups: the code, then the grant stored (`SaveGrant`)
+    // or, only used under a remembered consent, touched (`TouchGrant`).
+    let approval = |lookups: &[&str], grant: &str| {
+        let mut calls = names(lookups);
+        calls.extend(names(&["InsertCode", grant]));
+        calls
+    };
+    let uncached_lookups = [
+        "FindClient",
+        "FindClient",
+        "GrantsFor",
+        "CheckAndInsert",
+        "FindClient",
+        "GrantsFor",
+    ];
+    let cached_lookups = ["GrantsFor", "CheckAndInsert", "GrantsFor"];
     let (server, store) = start().await;
     let uncached = flow_calls(&server, &store).await;
     assert_eq!(
         uncached,
         [
-            names(&[
-                "FindClient",
-                "FindClient",
-                "GrantsFor",
-                "CheckAndInsert",
-                "FindClient",
-                "GrantsFor",
-                "InsertCode",
-                "SaveGrant"
-            ]),
-            names(&[
-                "FindClient",
-                "FindClient",
-                "GrantsFor",
-                "CheckAndInsert",
-                "FindClient",
-                "GrantsFor",
-                "InsertCode",
-                "TouchGrant"
-            ]),
+            approval(&uncached_lookups, "SaveGrant"),
+            approval(&uncached_lookups, "TouchGrant"),
             names(&["FindClient", "ConsumeCode", "IssueTokens"]),
             names(&["FindClient", "FindRefreshToken", "RotateAndIssue"]),
             names(&["FindClient", "FindAccessToken", "FindClient"]),
@@ -996,20 +994,8 @@ async fn store_calls_per_flow() {
     assert_eq!(
         cached,
         [
-            names(&[
-                "GrantsFor",
-                "CheckAndInsert",
-                "GrantsFor",
-                "InsertCode",
-                "SaveGrant"
-            ]),
-            names(&[
-                "GrantsFor",
-                "CheckAndInsert",
-                "GrantsFor",
-                "InsertCode",
-                "TouchGrant"
-            ]),
+            approval(&cached_lookups, "SaveGrant"),
+            approval(&cached_lookups, "TouchGrant"),
             names(&["ConsumeCode", "IssueTokens"]),
             names(&["FindRefreshToken", "RotateAndIssue"]),
             names(&["FindAccessToken"]),

@@ -4,10 +4,11 @@
 use async_trait::async_trait;
 use portcullis_core::{FamilyId, Grant, GrantId, Issuer, UnixTime};
 use portcullis_store::{GrantStore, StoreError, StoreResult};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::codec::{decode, get, json};
-use crate::{purge, PostgresStore};
+use crate::{purge, query_on, PostgresStore, StatementConn};
 
 /// Grants as selected by `SELECT record, revoked …`: the `revoked` column is authoritative.
 fn grants(rows: &[Row]) -> StoreResult<Vec<Grant>> {
@@ -36,8 +37,8 @@ fn grants(rows: &[Row]) -> StoreResult<Vec<Grant>> {
 ///
 /// A row locked after a concurrent change is read again, and left out if no longer
 /// matching: `live` is then empty although `seen` is not, and the statement is run again
-/// ([`use_of`]) — its next snapshot tells a racing touch (which made this one's change) from
-/// a revocation.
+/// ([`settled_use`]) — its next snapshot tells a racing touch (which made this one's change)
+/// from a revocation.
 macro_rules! live_and_touched {
     ($issuer:literal, $id:literal, $now:literal, $until:literal) => {
         concat!(
@@ -85,21 +86,31 @@ macro_rules! live_and_touched {
 }
 pub(crate) use live_and_touched;
 
-/// Whether a grant's use settled: `Some(live)`, or `None` when the grant was live in the
-/// statement's snapshot but changed before its row was locked (see [`live_and_touched!`]):
-/// the statement is then run again.
-pub(crate) fn use_of(live: i64, seen: i64) -> Option<bool> {
-    (live > 0 || seen == 0).then_some(live > 0)
-}
-
-/// How often a grant's use is run again before giving up ([`use_of`]): each run after the
-/// first follows a concurrent change of the row, which takes a commit of another use or a
-/// revocation.
-pub(crate) const USE_ATTEMPTS: usize = 3;
-
-/// The answer once every attempt found the grant changing under it.
-pub(crate) fn unsettled() -> StoreError {
-    StoreError::new("the grant kept changing during its use")
+/// Runs `sql` — a grant's use (`live_and_touched!`) and what reads from `live` — on `conn`
+/// until the use settles: whether the grant stood, and the statement's one row, whose
+/// columns `live` and `seen` are the counts of those CTEs. When the grant was live in the
+/// snapshot but changed before its row was locked, `live` is empty, nothing was written, and
+/// the statement runs again: each such run follows a commit of another use or of a
+/// revocation, and the next snapshot tells which.
+pub(crate) async fn settled_use(
+    conn: &StatementConn,
+    sql: &str,
+    args: &[&(dyn ToSql + Sync)],
+    (live, seen): (usize, usize),
+) -> StoreResult<(bool, Row)> {
+    const ATTEMPTS: usize = 3;
+    for _ in 0..ATTEMPTS {
+        let rows = query_on(conn, sql, args).await?;
+        let row = rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::new("a grant's use answered no row"))?;
+        let (live, seen): (i64, i64) = (get(&row, live)?, get(&row, seen)?);
+        if live > 0 || seen == 0 {
+            return Ok((live > 0, row));
+        }
+    }
+    Err(StoreError::new("the grant kept changing during its use"))
 }
 
 #[async_trait]
@@ -148,28 +159,19 @@ impl GrantStore for PostgresStore {
         now: UnixTime,
         expires_at: UnixTime,
     ) -> StoreResult<bool> {
-        for _ in 0..USE_ATTEMPTS {
-            let rows = self
-                .query(
-                    concat!(
-                        "WITH ",
-                        live_and_touched!("$1", "$2", "$3", "$4"),
-                        " SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM seen)"
-                    ),
-                    &[
-                        &issuer.as_str(),
-                        &id.as_str(),
-                        &now.secs_i64(),
-                        &expires_at.secs_i64(),
-                    ],
-                )
-                .await?;
-            let row = rows.first().ok_or_else(|| StoreError::new("no row"))?;
-            if let Some(live) = use_of(get(row, 0)?, get(row, 1)?) {
-                return Ok(live);
-            }
-        }
-        Err(unsettled())
+        let conn = StatementConn::Pooled(Box::new(self.conn().await?));
+        let sql = concat!(
+            "WITH ",
+            live_and_touched!("$1", "$2", "$3", "$4"),
+            " SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM seen)"
+        );
+        let args: [&(dyn ToSql + Sync); 4] = [
+            &issuer.as_str(),
+            &id.as_str(),
+            &now.secs_i64(),
+            &expires_at.secs_i64(),
+        ];
+        Ok(settled_use(&conn, sql, &args, (0, 1)).await?.0)
     }
 
     async fn grants_for(

@@ -6,7 +6,7 @@
 //! from, so the tokens are stored exactly when the grant stood, all or nothing. A rotation's
 //! conditional `UPDATE` of the old token (as `rotate_refresh_token`'s) sits between the grant
 //! and the inserts. A statement that found the grant changing under it wrote nothing and is
-//! run again (`use_of`).
+//! run again (`settled_use`).
 
 use async_trait::async_trait;
 use portcullis_core::{AccessTokenRecord, FamilyId, GrantId, RefreshTokenRecord, TokenHash};
@@ -14,9 +14,9 @@ use portcullis_store::{GrantUse, RotateIssueOutcome, RotationGrace, StoreResult,
 use tokio_postgres::types::ToSql;
 
 use crate::codec::{get, json, key};
-use crate::grants::{live_and_touched, unsettled, use_of, USE_ATTEMPTS};
+use crate::grants::{live_and_touched, settled_use};
 use crate::tokens::{dead, family_of};
-use crate::{query_on, PostgresStore, StatementConn};
+use crate::{PostgresStore, StatementConn};
 
 /// The columns of a hash-keyed token row, typed for an `INSERT … SELECT` (`$n` untyped
 /// there): `insert_from!("access_tokens", "live", 11, …, 16)` inserts `$11`…`$16` once per
@@ -91,26 +91,16 @@ impl TokenIssuance for PostgresStore {
             &a.4,
             &json(access),
         ];
-        for _ in 0..USE_ATTEMPTS {
-            let rows = query_on(
-                &conn,
-                concat!(
-                    "WITH ",
-                    live_and_touched!("$1", "$2", "$3", "$4"),
-                    ", r AS (",
-                    insert_from!("refresh_tokens", "live", 5, 6, 7, 8, 9, 10),
-                    " WHERE $5::BYTEA IS NOT NULL), a AS (",
-                    insert_from!("access_tokens", "live", 11, 12, 13, 14, 15, 16),
-                    ") SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM seen)"
-                ),
-                &args,
-            )
-            .await?;
-            if let Some(live) = use_of(count(&rows, 0)?, count(&rows, 1)?) {
-                return Ok(live);
-            }
-        }
-        Err(unsettled())
+        let sql = concat!(
+            "WITH ",
+            live_and_touched!("$1", "$2", "$3", "$4"),
+            ", r AS (",
+            insert_from!("refresh_tokens", "live", 5, 6, 7, 8, 9, 10),
+            " WHERE $5::BYTEA IS NOT NULL), a AS (",
+            insert_from!("access_tokens", "live", 11, 12, 13, 14, 15, 16),
+            ") SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM seen)"
+        );
+        Ok(settled_use(&conn, sql, &args, (0, 1)).await?.0)
     }
 
     async fn rotate_and_issue(
@@ -145,44 +135,36 @@ impl TokenIssuance for PostgresStore {
             &a.4,
             &json(access),
         ];
-        for _ in 0..USE_ATTEMPTS {
-            let rows = query_on(
-                &conn,
-                concat!(
-                    "WITH ",
-                    live_and_touched!("$1", "$2", "$3", "$4"),
-                    ", old AS (UPDATE refresh_tokens t SET rotated = true ",
-                    "WHERE t.hash = $5 AND t.issuer = $1 AND NOT t.rotated AND NOT ",
-                    dead!(),
-                    " AND EXISTS (SELECT 1 FROM live) RETURNING t.hash), ",
-                    "successor AS (",
-                    insert_from!("refresh_tokens", "old", 6, 7, 8, 9, 10, 11),
-                    " RETURNING hash), ",
-                    "grace AS (INSERT INTO refresh_graces ",
-                    "(old_hash, issuer, successor_hash, sealed_answer, until, max_claims) ",
-                    "SELECT $5, $1, hash, $12::TEXT, $13::BIGINT, $14::INTEGER ",
-                    "FROM successor WHERE $12::TEXT IS NOT NULL), ",
-                    "a AS (",
-                    insert_from!("access_tokens", "successor", 15, 16, 17, 18, 19, 20),
-                    ") SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM successor), ",
-                    "(SELECT count(*) FROM seen)"
-                ),
-                &args,
-            )
-            .await?;
-            match use_of(count(&rows, 0)?, count(&rows, 2)?) {
-                // The grant changed before its row was locked; nothing was written: again.
-                None => continue,
-                Some(false) => return Ok(RotateIssueOutcome::GrantRevoked),
-                Some(true) if count(&rows, 1)? > 0 => return Ok(RotateIssueOutcome::Issued),
-                Some(true) => {}
-            }
-            return Ok(match family_of(&conn, grant.issuer, old).await? {
-                Some(family_id) => RotateIssueOutcome::AlreadyRotated { family_id },
-                None => RotateIssueOutcome::Missing,
-            });
+        let sql = concat!(
+            "WITH ",
+            live_and_touched!("$1", "$2", "$3", "$4"),
+            ", old AS (UPDATE refresh_tokens t SET rotated = true ",
+            "WHERE t.hash = $5 AND t.issuer = $1 AND NOT t.rotated AND NOT ",
+            dead!(),
+            " AND EXISTS (SELECT 1 FROM live) RETURNING t.hash), ",
+            "successor AS (",
+            insert_from!("refresh_tokens", "old", 6, 7, 8, 9, 10, 11),
+            " RETURNING hash), ",
+            "grace AS (INSERT INTO refresh_graces ",
+            "(old_hash, issuer, successor_hash, sealed_answer, until, max_claims) ",
+            "SELECT $5, $1, hash, $12::TEXT, $13::BIGINT, $14::INTEGER ",
+            "FROM successor WHERE $12::TEXT IS NOT NULL), ",
+            "a AS (",
+            insert_from!("access_tokens", "successor", 15, 16, 17, 18, 19, 20),
+            ") SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM seen), ",
+            "(SELECT count(*) FROM successor)"
+        );
+        let (stood, row) = settled_use(&conn, sql, &args, (0, 1)).await?;
+        if !stood {
+            return Ok(RotateIssueOutcome::GrantRevoked);
         }
-        Err(unsettled())
+        if get::<i64>(&row, 2)? > 0 {
+            return Ok(RotateIssueOutcome::Issued);
+        }
+        Ok(match family_of(&conn, grant.issuer, old).await? {
+            Some(family_id) => RotateIssueOutcome::AlreadyRotated { family_id },
+            None => RotateIssueOutcome::Missing,
+        })
     }
 }
 
@@ -195,12 +177,4 @@ fn access_args(access: &AccessTokenRecord) -> (&[u8], &str, Option<&str>, Option
         access.family_id.as_ref().map(FamilyId::as_str),
         access.expires_at.secs_i64(),
     )
-}
-
-/// Column `column` of the first row: a `count(*)`.
-fn count(rows: &[tokio_postgres::Row], column: usize) -> StoreResult<i64> {
-    match rows.first() {
-        Some(row) => get(row, column),
-        None => Ok(0),
-    }
 }
